@@ -1,0 +1,58 @@
+// The API client: JSON in and out, the CSRF header on unsafe requests, and
+// errors thrown as ApiError carrying the stable code and the field at fault.
+
+let csrfToken = null;
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `request failed (${status})`);
+    this.status = status;
+    this.code = error.code || "network_error";
+    this.details = error.details || {};
+  }
+  get field() {
+    return this.details.field;
+  }
+}
+
+export function setCsrfToken(token) {
+  csrfToken = token || null;
+}
+
+export async function api(method, path, body, options = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined && !(body instanceof FormData)) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  let response;
+  try {
+    response = await fetch(path.startsWith("/") ? path : `/api/v1/${path}`, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
+      signal: options.signal,
+    });
+  } catch (e) {
+    throw new ApiError(0, { error: { code: "network_error", message: "cannot reach the server" } });
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  const data = text ? safeJson(text) : null;
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+function safeJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export const get = (path, opts) => api("GET", path, undefined, opts);
+export const post = (path, body) => api("POST", path, body === undefined ? {} : body);
+export const patch = (path, body) => api("PATCH", path, body);
+export const put = (path, body) => api("PUT", path, body);
+export const del = (path) => api("DELETE", path);

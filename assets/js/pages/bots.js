@@ -1,0 +1,71 @@
+// The organization's bots.
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, formatDate } from "../ui.js";
+import { route } from "../router.js";
+import { get, post, del } from "../api.js";
+import { currentOrg, can } from "../session.js";
+
+function CreateBot({ org, onCreated }) {
+  const [name, setName] = useState("");
+  const [language, setLanguage] = useState("en");
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const bot = await post(`/api/v1/orgs/${org.id}/bots`, { name, language });
+      setName("");
+      toast(`Created ${bot.name}`);
+      onCreated();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="card" onSubmit=${submit}>
+    <h2>New bot</h2>
+    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <div class="row" style="align-items:flex-end">
+      <div style="flex:2"><${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} /></div>
+      <div style="flex:1"><${Field} label="Language" name="language" value=${language} onInput=${setLanguage} error=${error} /></div>
+      <button class="primary" type="submit">Create</button>
+    </div>
+  </form>`;
+}
+
+function Bots() {
+  const org = currentOrg();
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/bots?limit=200`), [org.id]);
+  const remove = async (bot) => {
+    if (!confirm(`Delete ${bot.name} and all its data?`)) return;
+    try {
+      await del(`/api/v1/bots/${bot.id}`);
+      toast(`Deleted ${bot.name}`);
+      list.reload();
+    } catch (err) {
+      toast(err.message);
+    }
+  };
+  return html`<${Page} title="Bots">
+    ${can("bots.write") && html`<${CreateBot} org=${org} onCreated=${list.reload} />`}
+    <${ErrorBox} error=${list.error} />
+    <div class="card">
+      <table>
+        <thead><tr><th>Name</th><th>Language</th><th>Status</th><th>Created</th><th></th></tr></thead>
+        <tbody>
+          ${list.data &&
+          list.data.items.map(
+            (bot) => html`<tr data-bot=${bot.id}>
+              <td><strong>${bot.name}</strong><div class="muted">${bot.description || ""}</div></td>
+              <td>${bot.language}</td>
+              <td><span class=${"badge " + (bot.is_active ? "ok" : "")}>${bot.is_active ? "active" : "inactive"}</span></td>
+              <td class="muted">${formatDate(bot.created_at)}</td>
+              <td>${can("bots.delete") && html`<button class="danger" onClick=${() => remove(bot)}>Delete</button>`}</td>
+            </tr>`,
+          )}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="5" class="muted">No bots yet.</td></tr>`}
+        </tbody>
+      </table>
+    </div>
+  <//>`;
+}
+
+route("/bots", Bots, { nav: { label: "Bots", section: "Build", order: 10, requires: "bots.read" } });

@@ -1,0 +1,19 @@
+// The landing screen of an organization.
+import { html, Page, useLoad, ErrorBox } from "../ui.js";
+import { route } from "../router.js";
+import { get } from "../api.js";
+import { currentOrg, currentUser } from "../session.js";
+
+function Dashboard() {
+  const org = currentOrg();
+  const bots = useLoad(() => (org.permissions.includes("bots.read") ? get(`/api/v1/orgs/${org.id}/bots?limit=200`) : null), [org && org.id]);
+  return html`<${Page} title=${org ? org.name : "Dashboard"}>
+    <div class="grid">
+      <div class="card"><h2>Signed in</h2><p>${currentUser().user.name}</p><p class="muted">Role: <span class="badge">${org && org.role}</span></p></div>
+      ${bots.data && html`<div class="card"><h2>Bots</h2><p style="font-size:2rem;margin:.25rem 0">${bots.data.items.length}</p><a href="/bots">Manage bots</a></div>`}
+    </div>
+    <${ErrorBox} error=${bots.error} />
+  <//>`;
+}
+
+route("/dashboard", Dashboard, { nav: { label: "Dashboard", order: 1 } });

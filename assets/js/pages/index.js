@@ -1,0 +1,5 @@
+// Every screen module; each registers its routes when imported.
+import "./auth.js";
+import "./dashboard.js";
+import "./bots.js";
+import "./status.js";

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, runnable on a fresh Debian machine:
+# installs the browser the UI tests need when it is missing, then runs
+# formatting and lint checks and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver for the browser tests"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends chromium chromium-driver
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+# A missing browser is a failure here, not a skip.
+BOTBUILDER_REQUIRE_BROWSER=1 cargo test --all-targets --locked

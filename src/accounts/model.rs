@@ -1,0 +1,121 @@
+//! Account types: the authenticated principal and the DTOs of the auth routes.
+
+use rusqlite::Row;
+use serde::{Deserialize, Serialize};
+
+use crate::db::FromRow;
+use crate::ids::{ApiTokenId, BotId, OrgId, SessionId, UserId};
+use crate::permissions::PermissionSet;
+
+/// A credential as presented by the client, not yet checked.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// The session cookie's value.
+    Session(String),
+    /// The bearer token (`bb_…`).
+    ApiToken(String),
+}
+
+/// A checked caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub email: String,
+    pub is_superadmin: bool,
+    pub via: Via,
+}
+
+/// How the caller authenticated.
+#[derive(Debug, Clone)]
+pub enum Via {
+    Session { session_id: SessionId },
+    ApiToken(TokenGrant),
+}
+
+/// What an API token grants: one organization, optionally one bot, and scopes.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub id: ApiTokenId,
+    pub org_id: OrgId,
+    pub bot_id: Option<BotId>,
+    pub scopes: PermissionSet,
+}
+
+impl Principal {
+    /// The session id when authenticated by cookie.
+    #[must_use]
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self.via {
+            Via::Session { session_id } => Some(session_id),
+            Via::ApiToken(_) => None,
+        }
+    }
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    pub two_factor_enabled: bool,
+    pub is_superadmin: bool,
+    pub created_at: String,
+}
+
+impl FromRow for User {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(User {
+            id: row.get("id")?,
+            email: row.get("email")?,
+            name: row.get::<_, Option<String>>("name")?.unwrap_or_default(),
+            email_verified: row.get("email_verified")?,
+            two_factor_enabled: row.get("two_factor_enabled")?,
+            is_superadmin: row.get("is_superadmin")?,
+            created_at: row.get("created_at")?,
+        })
+    }
+}
+
+/// `POST /auth/register`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Stored lower-cased; must be unique.
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// 10–128 characters, with a letter and a digit.
+    pub password: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+}
+
+/// `POST /auth/login`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// An organization the user belongs to, with the user's role there.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Membership {
+    pub id: OrgId,
+    pub name: String,
+    pub slug: String,
+    pub role: String,
+    /// The permissions the role grants.
+    pub permissions: Vec<&'static str>,
+}
+
+/// `GET /me` and the answer to sign-up and sign-in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub user: User,
+    pub organizations: Vec<Membership>,
+    /// Send as `X-CSRF-Token` on unsafe requests authenticated by the session cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+}

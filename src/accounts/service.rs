@@ -1,0 +1,377 @@
+//! Account rules: authentication of sessions and API tokens, sign-up,
+//! sign-in and sign-out.
+
+use std::sync::LazyLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde_json::json;
+
+use super::model::{Credential, LoginRequest, Me, Membership, Principal, RegisterRequest, Via};
+use super::store;
+use crate::app::AppState;
+use crate::crypto::{random_token, sha256};
+use crate::db::{format_timestamp, now, run_blocking};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::ClientInfo;
+use crate::ids::{SessionId, UserId};
+use crate::orgs;
+use crate::orgs::audit::{self, AuditEntry};
+
+/// How long a browser session lives without activity.
+pub const SESSION_IDLE_DAYS: i64 = 14;
+/// Activity is written at most this often per session or token.
+const TOUCH_EVERY_SECS: i64 = 60;
+/// API tokens start with this prefix so leaks are easy to scan for.
+pub const API_TOKEN_PREFIX: &str = "bb_";
+
+/// Argon2id with OWASP's recommended cost (19 MiB, 2 passes, 1 lane).
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password (CPU-heavy: call off the async executor).
+pub fn hash_password(password: &str) -> AppResult<String> {
+    let mut salt = [0_u8; 16];
+    rand::fill(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::internal(anyhow::anyhow!("salt: {e}")))?;
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(anyhow::anyhow!("argon2: {e}")))
+}
+
+/// Checks a password against a stored hash (CPU-heavy).
+#[must_use]
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A hash of a random password, verified against when the email is unknown
+/// so that a wrong email and a wrong password take the same time.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password(&random_token(16)).unwrap_or_default());
+
+/// Resolves a presented credential to a principal.
+pub async fn authenticate(state: &AppState, credential: Credential) -> AppResult<Principal> {
+    let now_s = now();
+    let unauthenticated = |msg: &str| AppError::new(ErrorCode::Unauthenticated, msg);
+    match credential {
+        Credential::Session(token) => {
+            let hash = sha256(token.as_bytes());
+            let n = now_s.clone();
+            let row = state.db.read(move |c| Ok(store::find_live_session(c, &hash, &n)?)).await?;
+            let row = row.ok_or_else(|| unauthenticated("your session has expired; sign in again"))?;
+            if row.user_suspended {
+                return Err(AppError::new(ErrorCode::AccountSuspended, "this account is suspended"));
+            }
+            if stale(&row.last_seen_at, &now_s) {
+                let expires = session_expiry();
+                let id = row.session_id;
+                background_write(state, move |tx| store::touch_session(tx, id, &now_s, &expires));
+            }
+            Ok(Principal {
+                user_id: row.user_id,
+                email: row.email,
+                is_superadmin: row.is_superadmin,
+                via: Via::Session { session_id: row.session_id },
+            })
+        }
+        Credential::ApiToken(token) => {
+            if !token.starts_with(API_TOKEN_PREFIX) {
+                return Err(unauthenticated("malformed API token"));
+            }
+            let mac = state.keys.mac_token(&token);
+            let n = now_s.clone();
+            let row = state.db.read(move |c| Ok(store::find_live_token(c, &mac, &n)?)).await?;
+            let row = row.ok_or_else(|| unauthenticated("invalid, revoked or expired API token"))?;
+            if row.user_suspended {
+                return Err(AppError::new(ErrorCode::AccountSuspended, "the token's owner is suspended"));
+            }
+            if row.last_used_at.as_deref().is_none_or(|t| stale(t, &now_s)) {
+                let id = row.grant.id;
+                background_write(state, move |tx| store::touch_token(tx, id, &now_s));
+            }
+            Ok(Principal {
+                user_id: row.user_id,
+                email: row.email,
+                is_superadmin: row.is_superadmin,
+                via: Via::ApiToken(row.grant),
+            })
+        }
+    }
+}
+
+/// Whether a timestamp is older than the touch interval.
+fn stale(last: &str, now: &str) -> bool {
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (parse(last), parse(now)) {
+        (Some(a), Some(b)) => (b - a).num_seconds() >= TOUCH_EVERY_SECS,
+        _ => true,
+    }
+}
+
+/// Bookkeeping writes (last seen) happen after the response, never slowing it.
+fn background_write(
+    state: &AppState,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()> + Send + 'static,
+) {
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        if let Err(e) = db.write(move |tx| Ok(f(tx)?)).await {
+            tracing::warn!(error = ?e, "bookkeeping write failed");
+        }
+    });
+}
+
+fn session_expiry() -> String {
+    format_timestamp(chrono::Utc::now() + chrono::Duration::days(SESSION_IDLE_DAYS))
+}
+
+/// Lower-cases and checks an email address.
+pub fn normalize_email(raw: &str) -> AppResult<String> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || AppError::validation("email", "must be an email address like name@example.com");
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    if local.is_empty() || local.len() > 64 || domain.contains('@') || !domain.contains('.') {
+        return Err(invalid());
+    }
+    if domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+        return Err(invalid());
+    }
+    Ok(email)
+}
+
+/// Passwords refused outright although they pass the other rules.
+const COMMON_PASSWORDS: [&str; 8] =
+    ["password12", "password123", "1234567890a", "qwerty1234", "iloveyou12", "welcome123", "letmein123", "admin12345"];
+
+/// Password rules: 10–128 characters, a letter and a digit, not the email,
+/// not a well-known password.
+pub fn check_password(password: &str, email: &str) -> AppResult<()> {
+    let len = password.chars().count();
+    let weak = |msg: &str| AppError::validation("password", msg);
+    if len < 10 {
+        return Err(weak("must be at least 10 characters"));
+    }
+    if len > 128 {
+        return Err(weak("must be at most 128 characters"));
+    }
+    if !password.chars().any(char::is_alphabetic) || !password.chars().any(|c| c.is_ascii_digit()) {
+        return Err(weak("must contain a letter and a digit"));
+    }
+    let lower = password.to_lowercase();
+    if lower == email || lower.contains(email.split('@').next().unwrap_or(email)) && email.len() > 3 {
+        return Err(weak("must not contain your email address"));
+    }
+    if COMMON_PASSWORDS.contains(&lower.as_str()) {
+        return Err(weak("is too common"));
+    }
+    Ok(())
+}
+
+fn check_name(raw: &str) -> AppResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::validation("name", "must be 1–100 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// A new browser session: the raw token (for the cookie) and its row id.
+pub struct IssuedSession {
+    pub token: String,
+    pub id: SessionId,
+}
+
+fn open_session(tx: &rusqlite::Connection, user_id: UserId, client: &ClientInfo) -> AppResult<IssuedSession> {
+    let token = random_token(32);
+    let hash = sha256(token.as_bytes());
+    let now_s = now();
+    let expires = session_expiry();
+    let device = client.user_agent.as_deref().map(device_label);
+    let id = store::insert_session(
+        tx,
+        &store::NewSession {
+            user_id,
+            token_hash: &hash,
+            device_info: device.as_deref(),
+            ip_address: client.ip.as_deref(),
+            user_agent: client.user_agent.as_deref(),
+            now: &now_s,
+            expires_at: &expires,
+        },
+    )?;
+    Ok(IssuedSession { token, id })
+}
+
+/// Signs up: creates the user, a personal organization with the user as its
+/// owner, and a session.
+pub async fn register(
+    state: &AppState,
+    req: RegisterRequest,
+    client: ClientInfo,
+) -> AppResult<(UserId, IssuedSession)> {
+    let email = normalize_email(&req.email)?;
+    check_password(&req.password, &email)?;
+    let name = check_name(&req.name)?;
+    let password = req.password;
+    let hash = run_blocking(move || hash_password(&password)).await?;
+    state
+        .db
+        .write(move |tx| {
+            let user_id = store::insert_user(tx, &email, &hash, &name)?
+                .ok_or_else(|| AppError::new(ErrorCode::EmailTaken, "an account with this email already exists"))?;
+            let org = orgs::service::create_personal_org(tx, user_id, &name)?;
+            audit::record(
+                tx,
+                &AuditEntry::by_user(user_id, "user.registered", "user", user_id.0)
+                    .in_org(org)
+                    .with_new(json!({ "email": email, "name": name }))
+                    .from(&client),
+            )?;
+            let session = open_session(tx, user_id, &client)?;
+            Ok((user_id, session))
+        })
+        .await
+}
+
+/// Signs in with email and password. Wrong email and wrong password give the
+/// same answer in the same time.
+pub async fn login(state: &AppState, req: LoginRequest, client: ClientInfo) -> AppResult<(UserId, IssuedSession)> {
+    let invalid = || AppError::new(ErrorCode::InvalidCredentials, "email or password is incorrect");
+    let email = normalize_email(&req.email).map_err(|_| invalid())?;
+    let lookup = email.clone();
+    let row = state.db.read(move |c| Ok(store::find_login(c, &lookup)?)).await?;
+    let stored = row.as_ref().map_or_else(|| DUMMY_HASH.clone(), |r| r.password_hash.clone());
+    let password = req.password;
+    let ok = run_blocking(move || Ok(verify_password(&password, &stored))).await?;
+    let Some(row) = row.filter(|_| ok) else {
+        let client = client.clone();
+        state
+            .db
+            .write(move |tx| {
+                audit::record(
+                    tx,
+                    &AuditEntry::system("user.login.failed", "user", None)
+                        .with_metadata(json!({ "email": email, "reason": "bad_credentials" }))
+                        .from(&client),
+                )
+            })
+            .await?;
+        return Err(invalid());
+    };
+    if row.suspended {
+        return Err(AppError::new(ErrorCode::AccountSuspended, "this account is suspended"));
+    }
+    let user_id = row.user_id;
+    state
+        .db
+        .write(move |tx| {
+            audit::record(tx, &AuditEntry::by_user(user_id, "user.login", "user", user_id.0).from(&client))?;
+            Ok((user_id, open_session(tx, user_id, &client)?))
+        })
+        .await
+}
+
+/// Ends the current session.
+pub async fn logout(state: &AppState, principal: &Principal, client: ClientInfo) -> AppResult<()> {
+    let Some(session_id) = principal.session_id() else {
+        return Err(AppError::new(ErrorCode::Forbidden, "API tokens are revoked, not logged out"));
+    };
+    let user_id = principal.user_id;
+    state
+        .db
+        .write(move |tx| {
+            store::revoke_session(tx, user_id, session_id, &now())?;
+            audit::record(tx, &AuditEntry::by_user(user_id, "user.logout", "session", session_id.0).from(&client))
+        })
+        .await
+}
+
+/// The current user with their organizations.
+pub async fn me(state: &AppState, user_id: UserId, csrf_token: Option<String>) -> AppResult<Me> {
+    state
+        .db
+        .read(move |c| {
+            let user =
+                store::find_user(c, user_id)?.ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "no such user"))?;
+            let organizations = orgs::store::memberships_of(c, user_id)?
+                .into_iter()
+                .map(|m| Membership {
+                    id: m.org_id,
+                    name: m.name,
+                    slug: m.slug,
+                    role: m.role,
+                    permissions: m.permissions.names(),
+                })
+                .collect();
+            Ok(Me { user, organizations, csrf_token })
+        })
+        .await
+}
+
+/// "Chrome on Linux"-style label of a user agent.
+#[must_use]
+pub fn device_label(user_agent: &str) -> String {
+    let ua = user_agent;
+    let browser =
+        [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
+            .iter()
+            .find(|(needle, _)| ua.contains(needle))
+            .map_or("Unknown browser", |(_, name)| name);
+    let os = [
+        ("Windows", "Windows"),
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map_or("unknown OS", |(_, name)| name);
+    if ua.starts_with("curl/") || ua.contains("reqwest") {
+        return "API client".to_owned();
+    }
+    format!("{browser} on {os}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(normalize_email("  Ada@Example.COM ").expect("ok"), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@x.io", "a@b", "a b@x.io", "a@@x.io", "a@x..io"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(check_password("correct horse 42", "ada@example.com").is_ok());
+        assert!(check_password("short1", "ada@example.com").is_err());
+        assert!(check_password("onlyletterslong", "ada@example.com").is_err());
+        assert!(check_password("password123", "ada@example.com").is_err());
+        assert!(check_password("ada12345678", "ada@example.com").is_err());
+    }
+
+    #[test]
+    fn password_hash_round_trip() {
+        let h = hash_password("correct horse 42").expect("hash");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse 42", &h));
+        assert!(!verify_password("wrong", &h));
+    }
+
+    #[test]
+    fn device_labels() {
+        let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(device_label(ua), "Chrome on Linux");
+    }
+}

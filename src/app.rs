@@ -1,0 +1,180 @@
+//! Builds the application from a `Config`: opens the data file, assembles the
+//! actix app from every domain's `routes()`, binds, and runs until a signal.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::crypto::Keys;
+use crate::db::{DataLock, Db};
+use crate::http::json::{BodyLimits, path_config, query_config};
+use crate::http::metrics::Metrics;
+use crate::http::middleware::edge;
+use crate::http::openapi::ApiDoc;
+use crate::http::routing::{RouteTable, fallback};
+use crate::ops::Readiness;
+use crate::{accounts, bots, jobs, ops, orgs};
+
+/// Everything handlers share; registered as `web::Data<AppState>`.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub keys: Arc<Keys>,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Arc<Readiness>,
+    pub jobs: jobs::Queue,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Lock(#[from] crate::db::LockError),
+    #[error(transparent)]
+    Key(#[from] crate::crypto::KeyError),
+    #[error(transparent)]
+    Data(#[from] crate::db::FileError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    shutdown: CancellationToken,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    _lock: DataLock,
+}
+
+impl AppState {
+    /// Opens the data file and everything that lives beside it; used by
+    /// `serve` and by CLI commands that work on a database.
+    pub fn open(config: Config) -> Result<(AppState, DataLock), StartError> {
+        config.validate()?;
+        let lock = DataLock::acquire(&config.data)?;
+        let keys = Keys::load_or_create(&config.secret_key_path())?;
+        let db = Db::open(&config.data, &config.db)?;
+        orgs::service::sync_builtin_roles(&db).map_err(|e| StartError::Other(e.to_string()))?;
+        let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
+        let state = AppState {
+            config: Arc::new(config),
+            jobs: jobs::Queue::new(db.clone()),
+            db,
+            keys: Arc::new(keys),
+            metrics: Arc::new(metrics),
+            readiness: Arc::new(Readiness::default()),
+        };
+        Ok((state, lock))
+    }
+}
+
+impl Application {
+    /// Opens the database, binds the listener and prepares the server.
+    pub fn build(config: Config) -> Result<Application, StartError> {
+        let addr = config.bind_addr()?;
+        let (state, lock) = AppState::open(config)?;
+        let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
+        let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
+
+        let route_table = web::Data::new(RouteTable::from_openapi(&openapi()));
+        let app_state = web::Data::new(state.clone());
+        let metrics = web::Data::from(state.metrics.clone());
+        let limits = web::Data::new(BodyLimits { json_bytes: state.config.http.max_json_bytes });
+        let payload_limit = state.config.http.max_upload_bytes;
+        let mut server = HttpServer::new(move || {
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(app_state.clone())
+                .app_data(metrics.clone())
+                .app_data(limits.clone())
+                .app_data(route_table.clone())
+                .app_data(web::PayloadConfig::new(payload_limit))
+                .app_data(query_config())
+                .app_data(path_config())
+                .configure(ops::routes)
+                .service(scope::scope("/api/v1").configure(api_routes))
+                .split_for_parts();
+            app.service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api))
+                .default_service(web::to(fallback))
+                .wrap(Compress::default())
+                .wrap(from_fn(edge))
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?
+        .shutdown_timeout(state.config.http.shutdown_timeout_secs);
+        if let Some(workers) = state.config.http.workers {
+            server = server.workers(workers);
+        }
+        let server = server.run();
+        Ok(Application { port, server, state, shutdown: CancellationToken::new(), workers: Vec::new(), _lock: lock })
+    }
+
+    /// The bound port (useful with port 0).
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state, for tests and benchmarks.
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Starts background workers and serves until SIGINT/SIGTERM, then drains
+    /// in-flight requests, stops workers and checkpoints the WAL.
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        self.workers = jobs::spawn_workers(&self.state, &self.shutdown);
+        tracing::info!(port = self.port, data = %self.state.config.data.display(), "botbuilder is listening");
+        let result = self.server.await;
+        self.shutdown.cancel();
+        for worker in self.workers.drain(..) {
+            if tokio::time::timeout(Duration::from_secs(10), worker).await.is_err() {
+                tracing::warn!("a background worker did not stop in time");
+            }
+        }
+        if let Err(e) = self.state.db.checkpoint() {
+            tracing::warn!(error = %e, "WAL checkpoint on shutdown failed");
+        }
+        tracing::info!("botbuilder stopped");
+        result
+    }
+}
+
+/// Routes under `/api/v1`, one `routes()` per domain.
+fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    accounts::routes(cfg);
+    orgs::routes(cfg);
+    bots::routes(cfg);
+    jobs::routes(cfg);
+}
+
+/// The `OpenAPI` document of the whole application, as served at
+/// `/api/v1/openapi.json`.
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(ops::routes)
+        .service(scope::scope("/api/v1").configure(api_routes))
+        .split_for_parts();
+    api
+}

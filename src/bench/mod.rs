@@ -1,0 +1,73 @@
+//! `botbuilder bench`: benchmarks that measure the performance targets of
+//! DESIGN §12 and print a readable table, or with `--json` one JSON object on
+//! the last line of stdout.
+
+// Benchmarks turn counts and byte sizes into floating-point statistics.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
+mod startup;
+
+use std::io::Write;
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    suite: Option<Suite>,
+    /// Print one JSON object on the last line of stdout.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Suite {
+    /// Cold start to `/readyz` (new, empty and 100k-row databases) and idle RSS.
+    Startup(startup::StartupArgs),
+}
+
+/// Runs the chosen suite (default: startup).
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let report = match &args.suite {
+        None => startup::run(&startup::StartupArgs::default())?,
+        Some(Suite::Startup(a)) => startup::run(a)?,
+    };
+    let mut out = std::io::stdout().lock();
+    for (name, value) in report.rows {
+        writeln!(out, "{name:<44} {value}")?;
+    }
+    if args.json {
+        writeln!(out, "{}", report.json)?;
+    }
+    Ok(())
+}
+
+/// What a suite measured: rows for people, JSON for machines.
+pub struct Report {
+    pub rows: Vec<(String, String)>,
+    pub json: Value,
+}
+
+/// Median of a non-empty sample.
+#[must_use]
+pub fn median(samples: &mut [f64]) -> f64 {
+    percentile(samples, 50.0)
+}
+
+/// Nearest-rank percentile of a sample (0 for an empty one).
+#[must_use]
+pub fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_by(f64::total_cmp);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let rank = ((p / 100.0) * samples.len() as f64).ceil().max(1.0) as usize;
+    samples[rank.min(samples.len()) - 1]
+}

@@ -1,0 +1,217 @@
+//! Command-line interface: `serve`, `migrate`, `backup`, `restore`,
+//! `version`, `config check` and `bench`.
+//!
+//! Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{AppState, Application, StartError};
+use crate::config::{CliOverrides, Config};
+use crate::db::{self, DataLock, FileState};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "botbuilder",
+    version,
+    about = "A complete chatbot-building platform in one binary and one SQLite file."
+)]
+struct Cli {
+    /// TOML configuration file (default: ./botbuilder.toml when present).
+    #[arg(long, global = true, env = "BOTBUILDER_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (API, web UI, background jobs).
+    Serve(ServeArgs),
+    /// Apply pending schema migrations and exit.
+    Migrate(DataArgs),
+    /// Write a consistent copy of the database to OUT (safe while `serve` runs).
+    Backup {
+        /// The backup file to create; must not exist.
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Replace the data file with the backup IN (the server must be stopped).
+    Restore {
+        /// A file written by `botbuilder backup`.
+        input: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Print the version and the schema version.
+    Version,
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run benchmarks and print a report (`--json`: one JSON object on the last line).
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load and validate the configuration, then print it.
+    Check(ServeArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DataArgs {
+    /// The `SQLite` data file [default: ./botbuilder.db; env `BOTBUILDER_DATA`].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Address to listen on [default: 127.0.0.1:8080; env `BOTBUILDER_BIND`].
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Master key file [default: <data>.key; env `BOTBUILDER_SECRET_KEY_FILE`].
+    #[arg(long)]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+/// Parses arguments and runs the command.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config_file = cli.config.clone();
+    let load = |args: ServeArgs| -> Result<Config, ExitCode> {
+        let overrides = CliOverrides { data: args.data.data, bind: args.bind, secret_key_file: args.secret_key_file };
+        let config = Config::load(config_file.as_deref(), &overrides).map_err(|e| fail(2, &e))?;
+        config.validate().map_err(|e| fail(2, &e))?;
+        Ok(config)
+    };
+    let data_only = |data: DataArgs| ServeArgs { data, ..ServeArgs::default() };
+    let result = match cli.command {
+        Command::Serve(args) => load(args).and_then(serve),
+        Command::Migrate(data) => load(data_only(data)).and_then(|c| migrate(&c)),
+        Command::Backup { out, data } => load(data_only(data)).and_then(|c| backup(&c, &out)),
+        Command::Restore { input, data } => load(data_only(data)).and_then(|c| restore(&c, &input)),
+        Command::Version => {
+            say(&format!("botbuilder {} (schema version {})", env!("CARGO_PKG_VERSION"), db::latest_version()));
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check(args)) => load(args).map(|config| {
+            say(&serde_json::to_string_pretty(&config).unwrap_or_default());
+            say("configuration is valid");
+        }),
+        Command::Bench(args) => crate::bench::run(&args).map_err(|e| fail(1, &format!("{e:#}"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+fn serve(config: Config) -> Result<(), ExitCode> {
+    crate::telemetry::init(&config.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| fail(1, &e))?;
+    runtime.block_on(async move {
+        let app = Application::build(config).map_err(|e| fail(start_exit_code(&e), &e))?;
+        app.run_until_stopped().await.map_err(|e| fail(1, &e))
+    })
+}
+
+fn start_exit_code(e: &StartError) -> u8 {
+    match e {
+        StartError::Config(_) | StartError::Data(_) | StartError::Key(_) | StartError::Lock(_) => 2,
+        StartError::Bind { .. } | StartError::Other(_) => 1,
+    }
+}
+
+fn migrate(config: &Config) -> Result<(), ExitCode> {
+    let before = db::inspect(&config.data).map_err(|e| fail(2, &e))?;
+    let (state, _lock) = AppState::open(config.clone()).map_err(|e| fail(start_exit_code(&e), &e))?;
+    drop(state);
+    let from = match before {
+        FileState::New => "a new database".to_owned(),
+        FileState::Botbuilder { version } => format!("schema version {version}"),
+    };
+    say(&format!("{}: migrated from {from} to schema version {}", config.data.display(), db::latest_version()));
+    Ok(())
+}
+
+fn backup(config: &Config, out: &Path) -> Result<(), ExitCode> {
+    match db::inspect(&config.data).map_err(|e| fail(2, &e))? {
+        FileState::New => return Err(fail(2, &format!("{}: no database to back up", config.data.display()))),
+        FileState::Botbuilder { .. } => {}
+    }
+    db::register_sqlite_vec();
+    let started = Instant::now();
+    let conn = rusqlite::Connection::open_with_flags(&config.data, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| fail(1, &e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| fail(1, &e))?;
+    db::backup_connection(&conn, out).map_err(|e| fail(2, &e))?;
+    db::integrity_check(out).map_err(|e| fail(1, &e))?;
+    let size = std::fs::metadata(out).map_or(0, |m| m.len());
+    say(&format!(
+        "wrote {} ({size} bytes) in {:.2} s; integrity check ok",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+fn restore(config: &Config, input: &Path) -> Result<(), ExitCode> {
+    let target = &config.data;
+    if std::fs::canonicalize(input).ok().is_some_and(|i| std::fs::canonicalize(target).ok().is_some_and(|t| t == i)) {
+        return Err(fail(2, &"the backup and the data file are the same file"));
+    }
+    let version = match db::inspect(input).map_err(|e| fail(2, &e))? {
+        FileState::New => return Err(fail(2, &format!("{}: empty or not a botbuilder backup", input.display()))),
+        FileState::Botbuilder { version } => version,
+    };
+    db::integrity_check(input).map_err(|e| fail(2, &e))?;
+    let lock = DataLock::acquire(target).map_err(|e| fail(2, &e))?;
+
+    let dir = config.data_dir();
+    let staged = tempfile::Builder::new().prefix(".botbuilder-restore").tempfile_in(&dir).map_err(|e| fail(1, &e))?;
+    std::fs::copy(input, staged.path()).map_err(|e| fail(1, &e))?;
+    staged.as_file().sync_all().map_err(|e| fail(1, &e))?;
+    if target.exists() {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        for suffix in ["", "-wal", "-shm"] {
+            let from = PathBuf::from(format!("{}{suffix}", target.display()));
+            if from.exists() {
+                let to = PathBuf::from(format!("{}.pre-restore-{stamp}{suffix}", target.display()));
+                std::fs::rename(&from, &to).map_err(|e| fail(1, &e))?;
+                if suffix.is_empty() {
+                    say(&format!("kept the previous data file as {}", to.display()));
+                }
+            }
+        }
+    }
+    staged.persist(target).map_err(|e| fail(1, &e.error))?;
+    drop(lock);
+    // Bring an older backup up to this binary's schema.
+    let (state, _lock) = AppState::open(config.clone()).map_err(|e| fail(start_exit_code(&e), &e))?;
+    drop(state);
+    say(&format!(
+        "restored {} into {} (schema version {version} → {})",
+        input.display(),
+        target.display(),
+        db::latest_version()
+    ));
+    Ok(())
+}
+
+fn say(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+fn fail(code: u8, error: &dyn std::fmt::Display) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "error: {error}");
+    ExitCode::from(code)
+}

@@ -1,0 +1,277 @@
+//! One `Config`, layered: built-in defaults → TOML file → `BOTBUILDER_*`
+//! environment → command-line flags. `validate()` reports every problem at once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of a botbuilder process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The `SQLite` data file.
+    pub data: PathBuf,
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// File holding the 32-byte master key (hex). Default: `<data>.key`, created 0600.
+    pub secret_key_file: Option<PathBuf>,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub db: DbConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Background job workers (0 disables them; tests drive the queue themselves).
+    pub workers: usize,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self { workers: 2 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `botbuilder=debug,actix_web=info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest JSON body accepted, in bytes.
+    pub max_json_bytes: usize,
+    /// Largest upload accepted, in bytes.
+    pub max_upload_bytes: usize,
+    /// HTTP worker threads (default: number of CPUs).
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// Public base URL used in emails and links (default: `http://<bind>`).
+    pub public_url: Option<String>,
+    /// Use plain `bb_session` cookies without `Secure`/`__Host-` (plain-HTTP LAN
+    /// deployments only; browsers treat localhost as secure anyway).
+    pub insecure_cookies: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DbConfig {
+    /// Read-only connections in the reader pool.
+    pub readers: u32,
+    /// How long a connection waits for a lock, in milliseconds.
+    pub busy_timeout_ms: u32,
+    /// Page cache per connection, in MiB.
+    pub cache_mib: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("botbuilder.db"),
+            bind: "127.0.0.1:8080".to_owned(),
+            secret_key_file: None,
+            log: LogConfig::default(),
+            http: HttpConfig::default(),
+            db: DbConfig::default(),
+            jobs: JobsConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".to_owned() }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_json_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 50 * 1024 * 1024,
+            workers: None,
+            shutdown_timeout_secs: 10,
+            public_url: None,
+            insecure_cookies: false,
+        }
+    }
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        Self { readers: 4, busy_timeout_ms: 5_000, cache_mib: 16 }
+    }
+}
+
+/// Values given on the command line; `None` leaves lower layers in force.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct CliOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+/// What went wrong while loading or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(String),
+    #[error("invalid configuration:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Loads the layers. `file` is an explicit TOML path; without it
+    /// `./botbuilder.toml` is read when present.
+    pub fn load(file: Option<&Path>, cli: &CliOverrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::Load(format!("config file {} does not exist", path.display())));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file("botbuilder.toml")),
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("BOTBUILDER_").split("__").ignore(&["config"]))
+            .merge(Serialized::defaults(cli))
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// Checks every setting and reports all problems together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
+        if self.bind.parse::<SocketAddr>().is_err() {
+            errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
+        }
+        if self.data.as_os_str().is_empty() {
+            errors.push("data: must name a file".to_owned());
+        } else if self.data.is_dir() {
+            errors.push(format!("data: {} is a directory, not a file", self.data.display()));
+        } else {
+            let dir = self.data_dir();
+            if !dir.is_dir() {
+                errors.push(format!("data: directory {} does not exist", dir.display()));
+            } else if !dir_is_writable(&dir) {
+                errors.push(format!("data: directory {} is not writable", dir.display()));
+            }
+        }
+        if self.http.max_json_bytes < 1024 {
+            errors.push("http.max_json_bytes: must be at least 1024".to_owned());
+        }
+        if self.http.max_upload_bytes < self.http.max_json_bytes {
+            errors.push("http.max_upload_bytes: must be at least http.max_json_bytes".to_owned());
+        }
+        if self.http.workers == Some(0) {
+            errors.push("http.workers: must be at least 1".to_owned());
+        }
+        if let Some(url) = &self.http.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            errors.push(format!("http.public_url: `{url}` must start with http:// or https://"));
+        }
+        if self.jobs.workers > 64 {
+            errors.push("jobs.workers: must be at most 64".to_owned());
+        }
+        if self.db.readers == 0 || self.db.readers > 64 {
+            errors.push("db.readers: must be between 1 and 64".to_owned());
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            errors.push(format!("log.level: `{}` is not a valid filter", self.log.level));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(errors)) }
+    }
+
+    /// The parsed bind address (valid after `validate`).
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.bind.parse().map_err(|_| ConfigError::Invalid(vec![format!("bind: `{}` is not an address", self.bind)]))
+    }
+
+    /// The directory holding the data file.
+    #[must_use]
+    pub fn data_dir(&self) -> PathBuf {
+        match self.data.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// The master-key file: configured, or `<data>.key` beside the data file.
+    #[must_use]
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.secret_key_file.clone().unwrap_or_else(|| {
+            let mut name = self.data.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+            name.push(".key");
+            self.data_dir().join(name)
+        })
+    }
+
+    /// The base URL for links in emails and the UI.
+    #[must_use]
+    pub fn public_url(&self) -> String {
+        self.http.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind)).trim_end_matches('/').to_owned()
+    }
+}
+
+fn dir_is_writable(dir: &Path) -> bool {
+    tempfile::Builder::new().prefix(".botbuilder-probe").tempfile_in(dir).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_in_a_writable_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config { data: dir.path().join("x.db"), ..Config::default() };
+        config.validate().expect("valid");
+        assert_eq!(config.secret_key_path(), dir.path().join("x.db.key"));
+    }
+
+    #[test]
+    fn all_errors_are_reported_together() {
+        let config = Config {
+            data: PathBuf::from("/nonexistent-dir/x.db"),
+            bind: "nope".into(),
+            db: DbConfig { readers: 0, ..DbConfig::default() },
+            ..Config::default()
+        };
+        let message = config.validate().expect_err("invalid").to_string();
+        assert!(message.contains("bind:"), "{message}");
+        assert!(message.contains("data: directory /nonexistent-dir does not exist"), "{message}");
+        assert!(message.contains("db.readers"), "{message}");
+    }
+
+    #[test]
+    fn cli_overrides_win() {
+        let cli = CliOverrides { bind: Some("0.0.0.0:9000".into()), ..CliOverrides::default() };
+        let config = Config::load(None, &cli).expect("load");
+        assert_eq!(config.bind, "0.0.0.0:9000");
+    }
+}

@@ -1,0 +1,200 @@
+//! `SQLite` access: one writer connection (writes serialized, `BEGIN IMMEDIATE`)
+//! and a pool of read-only connections, all with the same PRAGMAs and the
+//! sqlite-vec extension. Async code never holds a connection: `read`/`write`
+//! run the closure on the blocking pool inside the caller's tracing span.
+
+mod file;
+mod migrate;
+mod row;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+pub use file::{DataLock, FileError, FileState, LockError, inspect, integrity_check};
+pub use migrate::{MIGRATIONS_TABLE, apply_migrations, latest_version, schema_is_current};
+pub use row::{FromRow, format_timestamp, json_column, now, query_all, query_opt};
+
+use crate::config::DbConfig;
+use crate::error::{AppError, AppResult};
+
+/// The `PRAGMA application_id` stamped on every botbuilder database ("bbld").
+pub const APPLICATION_ID: i32 = 0x6262_6c64;
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+struct DbInner {
+    writer: Pool<SqliteConnectionManager>,
+    readers: Pool<SqliteConnectionManager>,
+    path: PathBuf,
+}
+
+/// Connection counts of one pool, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub connections: u32,
+    pub idle: u32,
+}
+
+impl Db {
+    /// Opens (creating if absent) a botbuilder data file and applies pending
+    /// migrations. Refuses, without writing anything, a file that is not
+    /// `SQLite`, not botbuilder's, corrupt, or of a newer schema.
+    pub fn open(path: &Path, config: &DbConfig) -> Result<Db, FileError> {
+        register_sqlite_vec();
+        file::check_openable(path)?;
+        let busy = Duration::from_millis(u64::from(config.busy_timeout_ms));
+        let cache_kib = i64::from(config.cache_mib) * 1024;
+
+        let mut first = Connection::open(path).map_err(|e| FileError::classify(path, &e))?;
+        configure(&mut first, busy, cache_kib).map_err(|e| FileError::classify(path, &e))?;
+        let journal: String =
+            first.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| FileError::classify(path, &e))?;
+        if !journal.eq_ignore_ascii_case("wal") {
+            return Err(FileError::Unusable {
+                path: path.to_owned(),
+                reason: format!("cannot enable WAL (journal_mode={journal})"),
+            });
+        }
+        migrate::apply_migrations(&mut first).map_err(|e| FileError::Migration { path: path.to_owned(), reason: e })?;
+        drop(first);
+
+        let writer = Pool::builder()
+            .max_size(1)
+            .connection_timeout(Duration::from_secs(30))
+            .build(SqliteConnectionManager::file(path).with_init(move |c| configure(c, busy, cache_kib)))
+            .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
+        let readers = Pool::builder()
+            .max_size(config.readers)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(30))
+            .build(SqliteConnectionManager::file(path).with_init(move |c| {
+                configure(c, busy, cache_kib)?;
+                c.execute_batch("PRAGMA query_only=ON;")
+            }))
+            .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
+        Ok(Db { inner: Arc::new(DbInner { writer, readers, path: path.to_owned() }) })
+    }
+
+    /// The data file path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a read-only connection, off the async executor.
+    pub async fn read<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        run_blocking(move || db.read_blocking(f)).await
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer, off the async
+    /// executor: `Ok` commits, `Err` rolls back.
+    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&Transaction<'_>) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        run_blocking(move || db.write_blocking(f)).await
+    }
+
+    /// Blocking form of [`Db::read`] for CLI commands, jobs and tests.
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> AppResult<T>) -> AppResult<T> {
+        let conn = self.inner.readers.get()?;
+        f(&conn)
+    }
+
+    /// Blocking form of [`Db::write`].
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> AppResult<T>) -> AppResult<T> {
+        let mut conn = self.inner.writer.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Folds the WAL into the main file; called on shutdown.
+    pub fn checkpoint(&self) -> AppResult<()> {
+        let conn = self.inner.writer.get()?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the live database to `out` (`VACUUM INTO`),
+    /// safe while the server keeps writing.
+    pub fn backup_to(&self, out: &Path) -> AppResult<()> {
+        let conn = self.inner.writer.get()?;
+        backup_connection(&conn, out)
+    }
+
+    /// Writer and reader pool statistics.
+    #[must_use]
+    pub fn pool_stats(&self) -> (PoolStats, PoolStats) {
+        let stats = |p: &Pool<SqliteConnectionManager>| {
+            let s = p.state();
+            PoolStats { connections: s.connections, idle: s.idle_connections }
+        };
+        (stats(&self.inner.writer), stats(&self.inner.readers))
+    }
+}
+
+/// `VACUUM INTO` from any connection to a new file (refuses to overwrite).
+pub fn backup_connection(conn: &Connection, out: &Path) -> AppResult<()> {
+    if out.exists() {
+        return Err(AppError::validation("out", format!("{} already exists; choose a new file", out.display())));
+    }
+    let target = out.to_str().ok_or_else(|| AppError::validation("out", "path is not valid UTF-8"))?;
+    conn.execute("VACUUM INTO ?1", [target])?;
+    Ok(())
+}
+
+fn configure(conn: &mut Connection, busy: Duration, cache_kib: i64) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
+    conn.pragma_update(None, "mmap_size", 256_i64 * 1024 * 1024)?;
+    Ok(())
+}
+
+/// Runs blocking work on tokio's blocking pool inside the current span.
+pub async fn run_blocking<T, F>(f: F) -> AppResult<T>
+where
+    F: FnOnce() -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f)).await?
+}
+
+/// Registers sqlite-vec as an auto-extension so that every connection opened
+/// afterwards has `vec0` and `vec_*` functions.
+#[allow(unsafe_code)]
+pub fn register_sqlite_vec() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite-vec exposes the standard SQLite extension entry point
+        // `sqlite3_vec_init(db, pzErrMsg, pApi)`; the crate declares it with no
+        // arguments, so we cast it to the signature sqlite3_auto_extension wants.
+        // It is called by SQLite itself with valid pointers for each new connection.
+        unsafe {
+            #[allow(clippy::missing_transmute_annotations)]
+            rusqlite::ffi::sqlite3_auto_extension(Some(std::mem::transmute(sqlite_vec::sqlite3_vec_init as *const ())));
+        }
+    });
+}

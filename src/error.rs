@@ -1,0 +1,295 @@
+//! The one error type of the HTTP API and its table of stable codes.
+//!
+//! Every error response has the body
+//! `{"error": {"code": "...", "message": "...", "status": 404, "details": {...}}}`.
+//! Codes are never renamed or reused; `docs/api-errors.md` lists them and a test
+//! checks that the list and this table agree.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+macro_rules! error_codes {
+    ($($variant:ident => ($code:literal, $status:ident, $doc:literal)),* $(,)?) => {
+        /// A stable, machine-readable error code with its HTTP status.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant),* }
+
+        impl ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The `snake_case` code sent to clients.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code),* }
+            }
+
+            /// The HTTP status this code is answered with.
+            #[must_use]
+            pub fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$variant => StatusCode::$status),* }
+            }
+
+            /// One line saying when the code is used.
+            #[must_use]
+            pub fn description(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $doc),* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Request shape
+    InvalidJson => ("invalid_json", BAD_REQUEST, "The body is not well-formed JSON."),
+    InvalidQuery => ("invalid_query", BAD_REQUEST, "A query-string parameter is missing or malformed."),
+    InvalidPath => ("invalid_path", BAD_REQUEST, "A path parameter is malformed (e.g. not a number)."),
+    UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "The Content-Type is not accepted by this route."),
+    PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "The body exceeds the configured limit."),
+    ValidationFailed => ("validation_failed", UNPROCESSABLE_ENTITY, "A field has an invalid value; `details.field` names it."),
+    InvalidReference => ("invalid_reference", UNPROCESSABLE_ENTITY, "A referenced row does not exist or belongs to another organization."),
+    // Routing
+    RouteNotFound => ("route_not_found", NOT_FOUND, "No API route has this path."),
+    MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED, "The path exists but not with this method; see the Allow header."),
+    // Authentication and authorization
+    Unauthenticated => ("unauthenticated", UNAUTHORIZED, "No valid session cookie or API token was presented."),
+    InvalidCredentials => ("invalid_credentials", UNAUTHORIZED, "Email or password is wrong (deliberately not saying which)."),
+    CsrfFailed => ("csrf_failed", FORBIDDEN, "A cookie-authenticated unsafe request lacks a valid X-CSRF-Token header."),
+    Forbidden => ("forbidden", FORBIDDEN, "The caller is a member but lacks the permission this route needs."),
+    AccountSuspended => ("account_suspended", FORBIDDEN, "The user or organization is suspended by an administrator."),
+    RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; retry after the Retry-After header."),
+    // Resources
+    NotFound => ("not_found", NOT_FOUND, "The resource does not exist or is not visible to the caller."),
+    UserNotFound => ("user_not_found", NOT_FOUND, "No such user in this scope."),
+    OrgNotFound => ("org_not_found", NOT_FOUND, "No such organization, or the caller is not a member."),
+    BotNotFound => ("bot_not_found", NOT_FOUND, "No such bot in the caller's organizations."),
+    JobNotFound => ("job_not_found", NOT_FOUND, "No such job in the caller's organizations."),
+    SessionNotFound => ("session_not_found", NOT_FOUND, "No such session of the current user."),
+    // Conflicts and limits
+    Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
+    EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists."),
+    NameTaken => ("name_taken", CONFLICT, "Another resource in the same scope already has this name."),
+    PlanLimitExceeded => ("plan_limit_exceeded", PAYMENT_REQUIRED, "The organization's plan does not allow more of this resource."),
+    // Server side
+    Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
+    Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),
+}
+
+/// An API error: a stable code, a human message, optional details and, for
+/// server-side failures, the underlying cause (logged, never sent).
+pub struct AppError {
+    code: ErrorCode,
+    message: String,
+    details: Option<Value>,
+    source: Option<anyhow::Error>,
+}
+
+/// The JSON error body, documented in `OpenAPI` as `ErrorBody`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorObject,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorObject {
+    /// Stable machine-readable code, e.g. `bot_not_found`.
+    code: &'static str,
+    message: String,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    details: Option<Value>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), details: None, source: None }
+    }
+
+    /// A 422 naming the field at fault.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        Self::new(ErrorCode::ValidationFailed, message).with_details(json!({ "field": field }))
+    }
+
+    /// A 500 carrying its cause for the log.
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        Self { source: Some(source.into()), ..Self::new(ErrorCode::Internal, "internal server error") }
+    }
+
+    #[must_use]
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    #[must_use]
+    pub fn details(&self) -> Option<&Value> {
+        self.details.as_ref()
+    }
+
+    fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorObject {
+                code: self.code.as_str(),
+                message: self.message.clone(),
+                status: self.code.status().as_u16(),
+                details: self.details.clone(),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, "\ncaused by: {source:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.code.status().is_server_error() {
+            // Logged once here, where it becomes a response; the body hides it.
+            tracing::error!(error.code = self.code.as_str(), error.cause_chain = ?self, "request failed");
+        }
+        let mut response = HttpResponse::build(self.code.status());
+        if self.code == ErrorCode::RateLimited
+            && let Some(secs) = self.details.as_ref().and_then(|d| d.get("retry_after_secs")).and_then(Value::as_u64)
+        {
+            response.insert_header(("Retry-After", secs.to_string()));
+        }
+        response.json(self.body())
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(err: r2d2::Error) -> Self {
+        Self { source: Some(err.into()), ..Self::new(ErrorCode::Unavailable, "database connection pool exhausted") }
+    }
+}
+
+impl From<rusqlite::Error> for AppError {
+    /// Constraint failures raised by our triggers carry a stable prefix
+    /// (`plan_limit_exceeded: bots`, `tenant_mismatch: …`); they become client
+    /// errors. Everything else is a server error.
+    fn from(err: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(e, Some(msg)) = &err
+            && e.code == rusqlite::ErrorCode::ConstraintViolation
+            && let Some(mapped) = map_trigger_message(msg)
+        {
+            return mapped;
+        }
+        Self::internal(err)
+    }
+}
+
+fn map_trigger_message(msg: &str) -> Option<AppError> {
+    let (prefix, subject) = msg.split_once(':').map_or((msg, ""), |(p, s)| (p, s.trim()));
+    let error = match prefix {
+        "plan_limit_exceeded" => AppError::new(
+            ErrorCode::PlanLimitExceeded,
+            format!("your plan does not allow more {subject}; upgrade to add more"),
+        )
+        .with_details(json!({ "resource": subject })),
+        "tenant_mismatch" => AppError::new(ErrorCode::InvalidReference, "a referenced resource was not found")
+            .with_details(json!({ "field": subject.rsplit('.').next().unwrap_or(subject) })),
+        "append_only" => AppError::new(ErrorCode::Conflict, format!("{subject} is append-only")),
+        _ => return None,
+    };
+    Some(error)
+}
+
+/// The code table as Markdown (the body of `docs/api-errors.md`).
+#[must_use]
+pub fn codes_markdown() -> String {
+    let mut out = String::from(
+        "# API error codes\n\nEvery error response has the body\n\n```json\n\
+         {\"error\": {\"code\": \"bot_not_found\", \"message\": \"...\", \"status\": 404, \"details\": {}}}\n```\n\n\
+         Codes are stable: never renamed or reused. Validation errors name the field in `details.field`.\n\
+         This file is generated from `src/error.rs` (`UPDATE_DOCS=1 cargo test --lib error`).\n\n\
+         | code | HTTP status | meaning |\n|---|---|---|\n",
+    );
+    for code in ErrorCode::ALL {
+        out.push_str(&format!("| `{}` | {} | {} |\n", code.as_str(), code.status().as_u16(), code.description()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_list_every_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api-errors.md");
+        let expected = codes_markdown();
+        if std::env::var("UPDATE_DOCS").is_ok() {
+            std::fs::write(path, &expected).expect("write docs");
+        }
+        let actual = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(actual == expected, "docs/api-errors.md is out of date: run UPDATE_DOCS=1 cargo test --lib error");
+    }
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {}", code.as_str());
+            assert!(code.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+    }
+
+    #[test]
+    fn trigger_messages_map_to_client_errors() {
+        let e = map_trigger_message("plan_limit_exceeded: bots").expect("mapped");
+        assert_eq!(e.code(), ErrorCode::PlanLimitExceeded);
+        let e = map_trigger_message("tenant_mismatch: chunks.document_id").expect("mapped");
+        assert_eq!(e.code(), ErrorCode::InvalidReference);
+        assert_eq!(e.details().and_then(|d| d["field"].as_str()), Some("document_id"));
+        assert!(map_trigger_message("UNIQUE constraint failed: users.email").is_none());
+    }
+}

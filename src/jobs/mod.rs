@@ -1,0 +1,272 @@
+//! The durable job queue (DESIGN §9): one `jobs` table, leased under
+//! `BEGIN IMMEDIATE`, retried with exponential backoff, resumed after a crash
+//! because an expired lease makes a running job due again.
+//!
+//! A domain adds a kind by implementing [`JobHandler`] and listing it in
+//! [`handler_for`]. Tests call [`run_once`] instead of sleeping.
+
+pub mod model;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{get, web};
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub use model::{Job, LeasedJob};
+
+use crate::app::AppState;
+use crate::db::{Db, format_timestamp, now};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::JobScope;
+use crate::ids::{JobId, OrgId};
+use crate::permissions::perm;
+
+/// How long a worker owns a job before another may take it over; handlers
+/// that run longer extend it by reporting progress.
+const LEASE: Duration = Duration::from_secs(300);
+
+/// Registers the job routes.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(get_job);
+}
+
+/// Handle for enqueueing jobs and waking workers.
+#[derive(Clone)]
+pub struct Queue {
+    db: Db,
+    wake: Arc<Notify>,
+}
+
+/// Options of a new job.
+#[derive(Debug, Clone)]
+pub struct Enqueue {
+    pub org_id: Option<OrgId>,
+    pub kind: &'static str,
+    pub payload: Value,
+    pub priority: i64,
+    pub max_attempts: i64,
+    pub delay: Duration,
+    pub idempotency_key: Option<String>,
+}
+
+impl Enqueue {
+    /// A job of `kind` for an organization with default options.
+    #[must_use]
+    pub fn new(org_id: Option<OrgId>, kind: &'static str, payload: Value) -> Enqueue {
+        Enqueue { org_id, kind, payload, priority: 0, max_attempts: 5, delay: Duration::ZERO, idempotency_key: None }
+    }
+}
+
+impl Queue {
+    #[must_use]
+    pub fn new(db: Db) -> Queue {
+        Queue { db, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Inserts a job inside the caller's transaction, so that the job exists
+    /// exactly when the change that needs it is committed. Call
+    /// [`Queue::notify`] after the commit.
+    pub fn enqueue_in(conn: &rusqlite::Connection, job: &Enqueue) -> AppResult<JobId> {
+        let run_at = format_timestamp(chrono::Utc::now() + chrono::Duration::from_std(job.delay).unwrap_or_default());
+        Ok(store::insert(
+            conn,
+            &store::NewJob {
+                org_id: job.org_id,
+                kind: job.kind,
+                payload: &job.payload,
+                priority: job.priority,
+                max_attempts: job.max_attempts,
+                run_at: &run_at,
+                idempotency_key: job.idempotency_key.as_deref(),
+            },
+        )?)
+    }
+
+    /// Enqueues in its own transaction and wakes a worker.
+    pub async fn enqueue(&self, job: Enqueue) -> AppResult<JobId> {
+        let id = self.db.write(move |tx| Queue::enqueue_in(tx, &job)).await?;
+        self.notify();
+        Ok(id)
+    }
+
+    /// Wakes one idle worker.
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// How a job attempt ended badly.
+#[derive(Debug)]
+pub enum JobError {
+    /// Worth another attempt (I/O, a remote service down…).
+    Retry(anyhow::Error),
+    /// Will fail again: mark the job `failed` now.
+    Permanent(String),
+}
+
+impl From<AppError> for JobError {
+    fn from(e: AppError) -> Self {
+        if e.code().status().is_server_error() {
+            JobError::Retry(anyhow::anyhow!("{e:?}"))
+        } else {
+            JobError::Permanent(e.message().to_owned())
+        }
+    }
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(e: anyhow::Error) -> Self {
+        JobError::Retry(e)
+    }
+}
+
+/// What a handler gets to do its work.
+pub struct JobContext {
+    pub state: AppState,
+    pub job: LeasedJob,
+    pub shutdown: CancellationToken,
+    worker: String,
+}
+
+impl JobContext {
+    /// Stores progress (visible at `GET /jobs/{id}`) and extends the lease.
+    /// Returns `Err(Permanent)` when the job was cancelled meanwhile.
+    pub async fn progress(&self, progress: Value) -> Result<(), JobError> {
+        let (id, worker) = (self.job.id, self.worker.clone());
+        let lease_until = lease_deadline();
+        let alive = self
+            .state
+            .db
+            .write(move |tx| Ok(store::report_progress(tx, id, &worker, &progress, &lease_until)?))
+            .await?;
+        if alive { Ok(()) } else { Err(JobError::Permanent("cancelled".into())) }
+    }
+}
+
+/// A kind of job.
+pub trait JobHandler: Send + Sync {
+    /// Runs one attempt; the returned value is stored as the job's result.
+    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobError>>;
+}
+
+/// The handler of a job kind. Domains add their kinds here.
+#[must_use]
+pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
+    match kind {
+        "noop" => Some(&Noop),
+        _ => None,
+    }
+}
+
+/// A job that does nothing; used to exercise the queue.
+struct Noop;
+impl JobHandler for Noop {
+    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobError>> {
+        Box::pin(async move {
+            match ctx.job.payload.get("fail").and_then(Value::as_str) {
+                Some("retry") => Err(JobError::Retry(anyhow::anyhow!("asked to fail"))),
+                Some(reason) => Err(JobError::Permanent(reason.to_owned())),
+                None => Ok(json!({ "echo": ctx.job.payload })),
+            }
+        })
+    }
+}
+
+/// Leases and runs one due job. Returns whether there was one.
+pub async fn run_once(state: &AppState, worker: &str, shutdown: &CancellationToken) -> AppResult<bool> {
+    let (now_s, lease_until, worker_id) = (now(), lease_deadline(), worker.to_owned());
+    let leased = state.db.write(move |tx| Ok(store::lease_next(tx, &now_s, &lease_until, &worker_id)?)).await?;
+    let Some(job) = leased else { return Ok(false) };
+    let span = tracing::info_span!("job", job.id = job.id.0, job.kind = %job.kind, attempt = job.attempts);
+    let _entered = span.enter();
+    let (id, attempts, max_attempts) = (job.id, job.attempts, job.max_attempts);
+    let outcome = match handler_for(&job.kind) {
+        None => Err(JobError::Permanent(format!("unknown job kind `{}`", job.kind))),
+        Some(handler) => {
+            let ctx = JobContext { state: state.clone(), job, shutdown: shutdown.clone(), worker: worker.to_owned() };
+            handler.run(ctx).await
+        }
+    };
+    let worker = worker.to_owned();
+    match outcome {
+        Ok(result) => {
+            tracing::info!("job succeeded");
+            state.db.write(move |tx| Ok(store::succeed(tx, id, &worker, &result, &now())?)).await?;
+        }
+        Err(error) => {
+            let (message, retry_at, terminal) = match error {
+                JobError::Retry(e) if attempts < max_attempts => {
+                    (format!("{e:#}"), Some(format_timestamp(chrono::Utc::now() + backoff(attempts))), "dead")
+                }
+                JobError::Retry(e) => (format!("{e:#}"), None, "dead"),
+                JobError::Permanent(reason) => (reason, None, "failed"),
+            };
+            tracing::warn!(error = %message, will_retry = retry_at.is_some(), "job attempt failed");
+            state
+                .db
+                .write(move |tx| Ok(store::fail(tx, id, &worker, &message, retry_at.as_deref(), terminal, &now())?))
+                .await?;
+        }
+    }
+    Ok(true)
+}
+
+/// Starts the background workers.
+#[must_use]
+pub fn spawn_workers(state: &AppState, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..state.config.jobs.workers)
+        .map(|i| {
+            let (state, shutdown) = (state.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let worker = format!("{}-{i}", std::process::id());
+                while !shutdown.is_cancelled() {
+                    match run_once(&state, &worker, &shutdown).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tokio::select! {
+                                () = shutdown.cancelled() => {}
+                                () = state.jobs.wake.notified() => {}
+                                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = ?e, "job worker error");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+fn lease_deadline() -> String {
+    format_timestamp(chrono::Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default())
+}
+
+/// 2 s, 4 s, 8 s … capped at one hour, with up to 25 % jitter.
+fn backoff(attempts: i64) -> chrono::Duration {
+    let base = 2_i64.saturating_pow(u32::try_from(attempts.clamp(1, 12)).unwrap_or(12)).min(3600);
+    let jitter = rand::random_range(0..=base / 4);
+    chrono::Duration::seconds(base + jitter)
+}
+
+/// Shows a background job: status, progress, result or error.
+#[utoipa::path(
+    tag = "jobs",
+    params(("job_id" = i64, Path, description = "Job id")),
+    responses((status = 200, body = Job), (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("api_token" = []))
+)]
+#[get("/jobs/{job_id}")]
+async fn get_job(scope: JobScope<perm::Member>, state: web::Data<AppState>) -> AppResult<web::Json<Job>> {
+    let (tenant, id) = (scope.tenant().clone(), scope.id());
+    let job = state.db.read(move |conn| Ok(store::find(conn, &tenant, id)?)).await?;
+    job.map(web::Json).ok_or_else(|| AppError::new(ErrorCode::JobNotFound, "no such job"))
+}

@@ -1,0 +1,20 @@
+//! botbuilder: a complete chatbot-building platform in one binary and one
+//! `SQLite` file. See `DESIGN.md` in the shared folder for the architecture.
+
+pub mod accounts;
+pub mod app;
+pub mod bench;
+pub mod bots;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod jobs;
+pub mod ops;
+pub mod orgs;
+pub mod permissions;
+pub mod telemetry;
+pub mod ui;

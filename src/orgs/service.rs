@@ -1,0 +1,136 @@
+//! Organization rules.
+
+use serde_json::json;
+
+use super::audit::{self, AuditEntry};
+use super::model::{CreateOrgRequest, Organization, UpdateOrgRequest};
+use super::store;
+use crate::accounts::Principal;
+use crate::app::AppState;
+use crate::db::Db;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::{ClientInfo, Tenant};
+use crate::ids::{OrgId, UserId};
+use crate::permissions::BuiltinRole;
+
+/// Writes the built-in roles' permissions from the code catalogue (startup).
+pub fn sync_builtin_roles(db: &Db) -> AppResult<()> {
+    db.write_blocking(|tx| {
+        for role in BuiltinRole::ALL {
+            store::sync_builtin_role(tx, role)?;
+        }
+        Ok(())
+    })
+}
+
+/// Checks an organization name.
+pub fn check_org_name(raw: &str) -> AppResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::validation("name", "must be 1–100 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// A URL-safe slug from a name, made unique with a random suffix.
+fn slug_candidate(name: &str) -> String {
+    let mut slug: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    slug.truncate(40);
+    if slug.is_empty() {
+        slug.push_str("org");
+    }
+    format!("{slug}-{}", &hex::encode(rand::random::<[u8; 3]>()))
+}
+
+/// Creates an organization owned by `owner` inside the caller's transaction.
+pub fn create_org_in(tx: &rusqlite::Connection, owner: UserId, name: &str) -> AppResult<OrgId> {
+    let org_id = loop {
+        if let Some(id) = store::insert_org(tx, name, &slug_candidate(name), owner)? {
+            break id;
+        }
+    };
+    let owner_role = store::builtin_role_id(tx, BuiltinRole::Owner)?;
+    store::insert_member(tx, org_id, owner, owner_role, None)?;
+    Ok(org_id)
+}
+
+/// The personal organization made at sign-up.
+pub fn create_personal_org(tx: &rusqlite::Connection, owner: UserId, user_name: &str) -> AppResult<OrgId> {
+    let name: String = format!("{user_name}'s Organization").chars().take(100).collect();
+    let org_id = create_org_in(tx, owner, &name)?;
+    audit::record(
+        tx,
+        &AuditEntry::by_user(owner, "org.created", "organization", org_id.0)
+            .in_org(org_id)
+            .with_new(json!({ "name": name })),
+    )?;
+    Ok(org_id)
+}
+
+/// Creates an organization with the caller as owner.
+pub async fn create_org(
+    state: &AppState,
+    principal: &Principal,
+    req: CreateOrgRequest,
+    client: ClientInfo,
+) -> AppResult<Organization> {
+    if principal.session_id().is_none() {
+        return Err(AppError::new(ErrorCode::Forbidden, "API tokens cannot create organizations"));
+    }
+    let name = check_org_name(&req.name)?;
+    let owner = principal.user_id;
+    state
+        .db
+        .write(move |tx| {
+            let org_id = create_org_in(tx, owner, &name)?;
+            audit::record(
+                tx,
+                &AuditEntry::by_user(owner, "org.created", "organization", org_id.0).in_org(org_id).with_new(json!({ "name": name })).from(&client),
+            )?;
+            let org = tx.query_row("SELECT id, name, slug, owner_id, plan_tier, status, created_at, updated_at FROM organizations WHERE id = ?1", [org_id], crate::db::FromRow::from_row)?;
+            Ok(org)
+        })
+        .await
+}
+
+/// The tenant's organization.
+pub async fn get_org(state: &AppState, tenant: Tenant) -> AppResult<Organization> {
+    state
+        .db
+        .read(move |c| {
+            store::find_org(c, &tenant)?.ok_or_else(|| AppError::new(ErrorCode::OrgNotFound, "no such organization"))
+        })
+        .await
+}
+
+/// Updates the tenant's organization.
+pub async fn update_org(state: &AppState, tenant: Tenant, req: UpdateOrgRequest) -> AppResult<Organization> {
+    let name = req.name.as_deref().map(check_org_name).transpose()?;
+    state
+        .db
+        .write(move |tx| {
+            let before = store::find_org(tx, &tenant)?
+                .ok_or_else(|| AppError::new(ErrorCode::OrgNotFound, "no such organization"))?;
+            if let Some(name) = &name {
+                store::rename_org(tx, &tenant, name)?;
+            }
+            let after = store::find_org(tx, &tenant)?
+                .ok_or_else(|| AppError::new(ErrorCode::OrgNotFound, "no such organization"))?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "org.updated", "organization", tenant.org_id().0)
+                    .with_old(json!({ "name": before.name }))
+                    .with_new(json!({ "name": after.name })),
+            )?;
+            Ok(after)
+        })
+        .await
+}

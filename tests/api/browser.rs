@@ -1,0 +1,187 @@
+//! Browser tests: headless Debian Chromium driven through chromedriver
+//! (WebDriver). On failure a screenshot is saved under
+//! `target/browser-screenshots/`. Without chromium the tests are skipped with
+//! a note — unless `BOTBUILDER_REQUIRE_BROWSER=1` (set by CI), which makes a
+//! missing browser a failure.
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::helpers::spawn_app;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Browsers are heavy on a 2-core machine: one at a time.
+static ONE_AT_A_TIME: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(1));
+
+/// A headless Chromium session; the driver process dies with it.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn browser_available() -> bool {
+    let present = std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    if !present {
+        assert!(
+            std::env::var("BOTBUILDER_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "chromium and chromium-driver are required (BOTBUILDER_REQUIRE_BROWSER=1)"
+        );
+        eprintln!("note: skipping browser test: install chromium and chromium-driver to run it");
+    }
+    present
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let profile = tempfile::tempdir().expect("profile dir");
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("WebDriver session");
+        Browser { client, driver, _profile: profile }
+    }
+
+    /// Waits for an element and returns its text.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+            .text()
+            .await
+            .expect("text")
+    }
+
+    /// Types into an input found by CSS.
+    pub async fn fill(&self, css: &str, value: &str) {
+        let element =
+            self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
+        element.send_keys(value).await.expect("type");
+    }
+
+    pub async fn click(&self, css: &str) {
+        let element =
+            self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
+        element.click().await.expect("click");
+    }
+
+    /// Waits until the page's path is `path`.
+    pub async fn wait_for_path(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.client.current_url().await.expect("url");
+            if url.path() == path {
+                return;
+            }
+            assert!(Instant::now() < deadline, "expected path {path}, still at {url}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Runs a browser test body; on failure saves a screenshot, then fails.
+pub async fn with_browser<F>(name: &str, body: impl FnOnce(std::sync::Arc<Browser>) -> F)
+where
+    F: std::future::Future<Output = ()>,
+{
+    if !browser_available() {
+        return;
+    }
+    let _permit = ONE_AT_A_TIME.acquire().await.expect("semaphore");
+    let browser = std::sync::Arc::new(Browser::start().await);
+    let outcome = AssertUnwindSafe(body(browser.clone())).catch_unwind().await;
+    if let Err(panic) = outcome {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../browser-screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(png) = browser.client.screenshot().await {
+            let path = dir.join(format!("{name}.png"));
+            let _ = std::fs::write(&path, png);
+            eprintln!("screenshot of the failure: {}", path.display());
+        }
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test]
+async fn the_ui_shell_renders_signup_and_status() {
+    let app = spawn_app().await;
+    with_browser("ui_shell", |b| async move {
+        // Signed out, the app sends you to sign in.
+        b.client.goto(&app.url("/status")).await.expect("goto");
+        b.wait_for_path("/login").await;
+        assert!(b.text_of("h2").await.contains("Sign in"));
+        // Sign up through the form: the real API, the real cookie.
+        b.click("a[href='/signup']").await;
+        b.fill("#name", "Browser User").await;
+        b.fill("#email", "browser@example.com").await;
+        b.fill("#password", "weak").await;
+        b.click("button[type=submit]").await;
+        assert!(b.text_of(".field-error").await.contains("at least 10 characters"));
+        b.fill("#password", " but longer 42").await;
+        b.click("button[type=submit]").await;
+        b.wait_for_path("/dashboard").await;
+        assert!(b.text_of("h1").await.contains("Browser User's Organization"));
+        // The status page reads /readyz.
+        b.click("a[href='/status']").await;
+        assert_eq!(b.text_of("#overall").await, "ready");
+        assert_eq!(b.text_of("tr[data-component=database] .badge").await, "ready");
+        // A bot created in the UI exists in the database.
+        b.click("a[href='/bots']").await;
+        b.fill("#name", "UI bot").await;
+        b.click("form.card button[type=submit]").await;
+        assert!(b.text_of("tr[data-bot] strong").await.contains("UI bot"));
+        let bots: i64 = app.sql(|c| c.query_row("SELECT count(*) FROM bots WHERE name = 'UI bot'", [], |r| r.get(0)));
+        assert_eq!(bots, 1);
+        b.client.clone().close().await.expect("close");
+    })
+    .await;
+}

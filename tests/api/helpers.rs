@@ -1,0 +1,149 @@
+//! Test harness: the real application on port 0 with a temporary data file,
+//! plus typed helpers for signing in and calling the API.
+
+use std::path::PathBuf;
+
+use botbuilder::app::{AppState, Application};
+use botbuilder::config::{Config, LogConfig};
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// A running server.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub dir: TempDir,
+}
+
+/// Starts the server and returns once it accepts connections.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with a hook to change the configuration.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config {
+        data: dir.path().join("test.db"),
+        bind: "127.0.0.1:0".into(),
+        log: LogConfig { level: "warn".into(), ..LogConfig::default() },
+        ..Config::default()
+    };
+    config.http.workers = Some(2);
+    // Tests drive the job queue with `jobs::run_once`.
+    config.jobs.workers = 0;
+    adjust(&mut config);
+    botbuilder::telemetry::init(&config.log);
+    let app = Application::build(config).expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    TestApp { address, client, state, dir }
+}
+
+/// A signed-in browser-like user: session cookie and CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+    pub user_id: i64,
+    /// The personal organization created at sign-up.
+    pub org_id: i64,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// An anonymous request.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path).json(body).send().await.expect("request")
+    }
+
+    /// Signs up a new user through the API and returns the session.
+    pub async fn register(&self, email: &str) -> Session {
+        let response = self
+            .post_json(
+                "/api/v1/auth/register",
+                &json!({ "email": email, "password": "correct horse 42", "name": "Test User" }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "register {email}: {}", response.text().await.unwrap_or_default());
+        session_from(response).await
+    }
+
+    /// Signs in an existing user.
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let response = self.post_json("/api/v1/auth/login", &json!({ "email": email, "password": password })).await;
+        assert_eq!(response.status(), 200, "login {email}");
+        session_from(response).await
+    }
+
+    /// A request as `session` (cookie, and CSRF header on unsafe methods).
+    pub fn as_user(&self, session: &Session, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let mut builder = self.request(method, path).header("Cookie", &session.cookie);
+        if unsafe_method {
+            builder = builder.header("X-CSRF-Token", &session.csrf);
+        }
+        builder
+    }
+
+    /// A request with a bearer token.
+    pub fn as_token(&self, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.request(method, path).bearer_auth(token)
+    }
+
+    /// Runs SQL against the data file (fixtures and assertions).
+    pub fn sql<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> T {
+        self.state.db.write_blocking(|tx| Ok(f(tx)?)).expect("sql")
+    }
+
+    pub fn data_path(&self) -> PathBuf {
+        self.state.config.data.clone()
+    }
+}
+
+async fn session_from(response: Response) -> Session {
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-bb_session="))
+        .expect("session cookie")
+        .split(';')
+        .next()
+        .expect("cookie pair")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    Session {
+        cookie,
+        csrf: body["csrf_token"].as_str().expect("csrf token").to_owned(),
+        user_id: body["user"]["id"].as_i64().expect("user id"),
+        org_id: body["organizations"][0]["id"].as_i64().expect("org id"),
+    }
+}
+
+/// Asserts the error body shape and code, returning the body.
+pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "status; body: {body}");
+    assert_eq!(body["error"]["code"], code, "code; body: {body}");
+    assert_eq!(body["error"]["status"], status, "status in body; body: {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "message; body: {body}");
+    body
+}
