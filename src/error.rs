@@ -6,6 +6,7 @@
 //! checks that the list and this table agree.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -254,7 +255,7 @@ pub fn codes_markdown() -> String {
          | code | HTTP status | meaning |\n|---|---|---|\n",
     );
     for code in ErrorCode::ALL {
-        out.push_str(&format!("| `{}` | {} | {} |\n", code.as_str(), code.status().as_u16(), code.description()));
+        let _ = writeln!(out, "| `{}` | {} | {} |", code.as_str(), code.status().as_u16(), code.description());
     }
     out
 }
