@@ -23,6 +23,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Like [`spawn_app`], with a hook to change the configuration.
+#[allow(clippy::unused_async, reason = "spawns the server on the caller's Tokio runtime")]
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {

@@ -1,6 +1,9 @@
 //! The integration tests: one binary (links once), one module per area.
 //! Each test starts the real server on port 0 with a fresh data file.
 
+// Test code: a failed expectation should stop the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
 mod authz;
 mod bots;
 mod browser;
