@@ -92,13 +92,17 @@ impl Application {
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
         let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
 
-        let route_table = web::Data::new(RouteTable::from_openapi(&openapi()));
+        let spec = openapi();
+        let route_table = web::Data::new(RouteTable::from_openapi(&spec));
         let app_state = web::Data::new(state.clone());
         let metrics = web::Data::from(state.metrics.clone());
         let limits = web::Data::new(BodyLimits { json_bytes: state.config.http.max_json_bytes });
         let payload_limit = state.config.http.max_upload_bytes;
         let mut server = HttpServer::new(move || {
-            let (app, api) = App::new()
+            // The docs must be registered before the `/api/v1` scope, which
+            // would otherwise claim `/api/v1/openapi.json`.
+            let (app, _) = App::new()
+                .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()))
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(app_state.clone())
@@ -111,10 +115,7 @@ impl Application {
                 .configure(ops::routes)
                 .service(scope::scope("/api/v1").configure(api_routes))
                 .split_for_parts();
-            app.service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", api))
-                .default_service(web::to(fallback))
-                .wrap(Compress::default())
-                .wrap(from_fn(edge))
+            app.default_service(web::to(fallback)).wrap(Compress::default()).wrap(from_fn(edge))
         })
         .listen(listener)
         .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?

@@ -13,7 +13,7 @@ pub use model::{Credential, Me, Principal, TokenGrant, Via};
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody};
 use crate::http::auth::session_cookie_name;
-use crate::http::{Auth, ClientInfo, Json};
+use crate::http::{Auth, ClientInfo, Json, SessionAuth};
 
 /// Registers the account routes.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -57,7 +57,7 @@ async fn register(
     state: web::Data<AppState>,
     body: Json<model::RegisterRequest>,
 ) -> AppResult<HttpResponse> {
-    let issued = service::register(&state, body.0, ClientInfo::of(&req)).await?;
+    let issued = service::register(&state, body.into_inner()?, ClientInfo::of(&req)).await?;
     signed_in(&state, issued, 201).await
 }
 
@@ -76,7 +76,7 @@ async fn login(
     state: web::Data<AppState>,
     body: Json<model::LoginRequest>,
 ) -> AppResult<HttpResponse> {
-    let issued = service::login(&state, body.0, ClientInfo::of(&req)).await?;
+    let issued = service::login(&state, body.into_inner()?, ClientInfo::of(&req)).await?;
     signed_in(&state, issued, 200).await
 }
 
@@ -87,7 +87,7 @@ async fn login(
     security(("session" = []))
 )]
 #[post("/auth/logout")]
-async fn logout(req: HttpRequest, auth: Auth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn logout(req: HttpRequest, auth: SessionAuth, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     service::logout(&state, &auth, ClientInfo::of(&req)).await?;
     let insecure = state.config.http.insecure_cookies;
     let mut cookie =

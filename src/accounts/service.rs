@@ -280,7 +280,7 @@ pub async fn login(state: &AppState, req: LoginRequest, client: ClientInfo) -> A
 /// Ends the current session.
 pub async fn logout(state: &AppState, principal: &Principal, client: ClientInfo) -> AppResult<()> {
     let Some(session_id) = principal.session_id() else {
-        return Err(AppError::new(ErrorCode::Forbidden, "API tokens are revoked, not logged out"));
+        return Err(AppError::new(ErrorCode::Forbidden, "API tokens are revoked, not signed out"));
     };
     let user_id = principal.user_id;
     state

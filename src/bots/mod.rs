@@ -36,7 +36,7 @@ async fn create_bot(
     state: web::Data<AppState>,
     body: Json<CreateBotRequest>,
 ) -> AppResult<HttpResponse> {
-    let bot = service::create(&state, scope.into_tenant(), body.0).await?;
+    let bot = service::create(&state, scope.into_tenant(), body.into_inner()?).await?;
     Ok(HttpResponse::Created().json(bot))
 }
 
@@ -84,7 +84,7 @@ async fn update_bot(
     body: Json<UpdateBotRequest>,
 ) -> AppResult<web::Json<Bot>> {
     let id = scope.id();
-    Ok(web::Json(service::update(&state, scope.into_tenant(), id, body.0).await?))
+    Ok(web::Json(service::update(&state, scope.into_tenant(), id, body.into_inner()?).await?))
 }
 
 /// Deletes a bot with its flows, NLU data and conversations.

@@ -92,6 +92,38 @@ impl FromRequest for Auth {
     }
 }
 
+/// A caller signed in with a browser session — API tokens are refused with
+/// 403. For actions a token must never take (creating organizations,
+/// signing out, managing the account itself).
+#[derive(Debug, Clone)]
+pub struct SessionAuth(pub Principal);
+
+impl std::ops::Deref for SessionAuth {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl FromRequest for SessionAuth {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let principal = authenticate(&req).await?;
+            if principal.session_id().is_none() {
+                return Err(AppError::new(
+                    ErrorCode::Forbidden,
+                    "this needs a signed-in browser session, not an API token",
+                ));
+            }
+            Ok(SessionAuth(principal))
+        })
+    }
+}
+
 /// Client facts recorded in audit rows.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {

@@ -2,8 +2,6 @@
 //! the field at fault (`members[0].role`) using `serde_path_to_error`, and maps
 //! every failure to the one error type.
 
-use std::ops::{Deref, DerefMut};
-
 use actix_web::dev::Payload;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest, web};
@@ -20,20 +18,14 @@ pub struct BodyLimits {
     pub json_bytes: usize,
 }
 
-/// A JSON request body of type `T`.
+/// A JSON request body of type `T`, parsed but not yet judged.
 #[derive(Debug)]
-pub struct Json<T>(pub T);
+pub struct Json<T>(Result<T, AppError>);
 
-impl<T> Deref for Json<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for Json<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
+impl<T> Json<T> {
+    /// The body, or the reason it is unacceptable (400, 413, 415 or 422).
+    pub fn into_inner(self) -> Result<T, AppError> {
+        self.0
     }
 }
 
@@ -42,6 +34,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = read_json::<T>(req, payload);
+        Box::pin(async move { Ok(Json(read.await)) })
+    }
+}
+
+fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<T, AppError>> {
+    {
         let limit = req.app_data::<web::Data<BodyLimits>>().map_or(2 * 1024 * 1024, |l| l.json_bytes);
         let content_type_ok =
             req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
@@ -69,7 +71,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse_json(&body.freeze()).map(Json)
+            parse_json(&body.freeze())
         })
     }
 }

@@ -10,7 +10,7 @@ pub mod pagination;
 pub mod routing;
 pub mod scope;
 
-pub use auth::{Auth, ClientInfo};
+pub use auth::{Auth, ClientInfo, SessionAuth};
 pub use json::Json;
 pub use pagination::{Page, PageParams};
 pub use scope::{BotScope, JobScope, OrgScope, ScopeResource, Scoped, Tenant};

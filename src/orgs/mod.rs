@@ -11,7 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use self::model::{CreateOrgRequest, Organization, PermissionInfo, UpdateOrgRequest};
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody};
-use crate::http::{Auth, ClientInfo, Json, OrgScope};
+use crate::http::{Auth, ClientInfo, Json, OrgScope, SessionAuth};
 use crate::permissions::{Permission, perm};
 
 /// Registers the organization routes.
@@ -29,11 +29,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
 #[post("/orgs")]
 async fn create_org(
     req: HttpRequest,
-    auth: Auth,
+    auth: SessionAuth,
     state: web::Data<AppState>,
     body: Json<CreateOrgRequest>,
 ) -> AppResult<HttpResponse> {
-    let org = service::create_org(&state, &auth, body.0, ClientInfo::of(&req)).await?;
+    let org = service::create_org(&state, &auth, body.into_inner()?, ClientInfo::of(&req)).await?;
     Ok(HttpResponse::Created().json(org))
 }
 
@@ -63,7 +63,7 @@ async fn update_org(
     state: web::Data<AppState>,
     body: Json<UpdateOrgRequest>,
 ) -> AppResult<web::Json<Organization>> {
-    Ok(web::Json(service::update_org(&state, scope.into_tenant(), body.0).await?))
+    Ok(web::Json(service::update_org(&state, scope.into_tenant(), body.into_inner()?).await?))
 }
 
 /// The permission catalogue that roles and API-token scopes are built from.

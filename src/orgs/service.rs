@@ -82,9 +82,6 @@ pub async fn create_org(
     req: CreateOrgRequest,
     client: ClientInfo,
 ) -> AppResult<Organization> {
-    if principal.session_id().is_none() {
-        return Err(AppError::new(ErrorCode::Forbidden, "API tokens cannot create organizations"));
-    }
     let name = check_org_name(&req.name)?;
     let owner = principal.user_id;
     state
