@@ -21,6 +21,7 @@ use crate::http::metrics::Metrics;
 use crate::http::middleware::edge;
 use crate::http::openapi::ApiDoc;
 use crate::http::routing::{RouteTable, fallback};
+use crate::ml::Models;
 use crate::ops::Readiness;
 use crate::{accounts, bots, jobs, ops, orgs};
 
@@ -33,6 +34,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
     pub jobs: jobs::Queue,
+    pub models: Models,
 }
 
 /// Why the server could not start.
@@ -72,13 +74,16 @@ impl AppState {
         let db = Db::open(&config.data, &config.db)?;
         orgs::service::sync_builtin_roles(&db).map_err(|e| StartError::Other(e.to_string()))?;
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
+        let readiness = Arc::new(Readiness::default());
+        let models = Models::load_in_background(&config.ml, readiness.clone(), metrics.registry().clone());
         let state = AppState {
             config: Arc::new(config),
             jobs: jobs::Queue::new(db.clone()),
             db,
             keys: Arc::new(keys),
             metrics: Arc::new(metrics),
-            readiness: Arc::new(Readiness::default()),
+            readiness,
+            models,
         };
         Ok((state, lock))
     }

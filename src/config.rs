@@ -22,6 +22,60 @@ pub struct Config {
     pub http: HttpConfig,
     pub db: DbConfig,
     pub jobs: JobsConfig,
+    pub ml: MlConfig,
+}
+
+/// Local inference settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlConfig {
+    /// Load the embedded models (off only for tools that need no inference).
+    pub enabled: bool,
+    /// Another ONNX sentence-embedding model instead of the embedded one
+    /// (its dimension is read from the model); needs `tokenizer_path`.
+    pub model_path: Option<PathBuf>,
+    /// The `tokenizer.json` of `model_path`.
+    pub tokenizer_path: Option<PathBuf>,
+    /// Another ONNX Runtime shared library instead of the embedded one.
+    pub runtime_path: Option<PathBuf>,
+    /// Inference sessions (each holds the model in memory).
+    pub sessions: usize,
+    /// Threads per session.
+    pub threads_per_session: usize,
+    /// Longest input in tokens.
+    pub max_tokens: usize,
+    /// Micro-batching window, in microseconds.
+    pub batch_wait_us: u64,
+}
+
+impl Default for MlConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model_path: None,
+            tokenizer_path: None,
+            runtime_path: None,
+            sessions: 1,
+            threads_per_session: 2,
+            max_tokens: 256,
+            batch_wait_us: 500,
+        }
+    }
+}
+
+impl MlConfig {
+    /// The embedder's options.
+    #[must_use]
+    pub fn embedder_options(&self) -> crate::ml::EmbedderOptions {
+        crate::ml::EmbedderOptions {
+            model_path: self.model_path.clone(),
+            tokenizer_path: self.tokenizer_path.clone(),
+            sessions: self.sessions,
+            threads_per_session: self.threads_per_session,
+            max_tokens: self.max_tokens,
+            batch_wait: std::time::Duration::from_micros(self.batch_wait_us),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +146,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             db: DbConfig::default(),
             jobs: JobsConfig::default(),
+            ml: MlConfig::default(),
         }
     }
 }
@@ -194,6 +249,24 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             errors.push(format!("http.public_url: `{url}` must start with http:// or https://"));
+        }
+        if self.ml.model_path.is_some() != self.ml.tokenizer_path.is_some() {
+            errors.push("ml.model_path and ml.tokenizer_path: set both or neither".to_owned());
+        }
+        for (key, path) in [
+            ("ml.model_path", &self.ml.model_path),
+            ("ml.tokenizer_path", &self.ml.tokenizer_path),
+            ("ml.runtime_path", &self.ml.runtime_path),
+        ] {
+            if let Some(p) = path.as_ref().filter(|p| !p.is_file()) {
+                errors.push(format!("{key}: {} is not a file", p.display()));
+            }
+        }
+        if !(1..=16).contains(&self.ml.sessions) || !(1..=64).contains(&self.ml.threads_per_session) {
+            errors.push("ml.sessions must be 1–16 and ml.threads_per_session 1–64".to_owned());
+        }
+        if !(16..=8192).contains(&self.ml.max_tokens) {
+            errors.push("ml.max_tokens: must be between 16 and 8192".to_owned());
         }
         if self.jobs.workers > 64 {
             errors.push("jobs.workers: must be at most 64".to_owned());

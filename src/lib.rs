@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod jobs;
+pub mod ml;
 pub mod ops;
 pub mod orgs;
 pub mod permissions;

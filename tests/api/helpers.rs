@@ -35,6 +35,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.http.workers = Some(2);
     // Tests drive the job queue with `jobs::run_once`.
     config.jobs.workers = 0;
+    // Tests that need inference turn the models on.
+    config.ml.enabled = false;
     adjust(&mut config);
     botbuilder::telemetry::init(&config.log);
     let app = Application::build(config).expect("application builds");

@@ -11,4 +11,5 @@ mod cli;
 mod edge;
 mod helpers;
 mod jobs;
+mod ml;
 mod sessions;

@@ -1,0 +1,393 @@
+//! Sentence embeddings: tokenizer + ONNX session(s), mean pooling and L2
+//! normalisation, with micro-batching of concurrent requests.
+//!
+//! Requests go into one queue; each session has a worker thread that takes
+//! everything queued (up to a batch budget), waits at most `batch_wait` for
+//! more, runs one inference per length-sorted sub-batch and scatters the
+//! vectors back. Idle sessions answer at once; under load, requests that
+//! arrive while sessions are busy are served together.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use ndarray::Array2;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::Tensor;
+use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
+use tokenizers::Tokenizer;
+use tokio::sync::oneshot;
+
+/// The embedded default model (all-MiniLM-L6-v2, see models/README.md).
+static EMBEDDED_MODEL: &[u8] = include_bytes!(env!("BUNDLE_EMBED_MODEL"));
+static EMBEDDED_TOKENIZER: &[u8] = include_bytes!(env!("BUNDLE_EMBED_TOKENIZER"));
+
+/// Most texts in one inference.
+const MAX_BATCH_TEXTS: usize = 32;
+/// Most padded tokens in one inference; bounds ONNX Runtime's arena (its
+/// memory high-water mark stays) when long passages are embedded.
+const MAX_BATCH_TOKENS: usize = 4096;
+
+/// Where the model comes from and how to run it.
+#[derive(Debug, Clone)]
+pub struct EmbedderOptions {
+    /// An ONNX sentence-embedding model file; `None` = the embedded model.
+    pub model_path: Option<PathBuf>,
+    /// Its `tokenizer.json`; required with `model_path`.
+    pub tokenizer_path: Option<PathBuf>,
+    /// Sessions, each with its own worker thread.
+    pub sessions: usize,
+    /// Intra-op threads per session.
+    pub threads_per_session: usize,
+    /// Longest input in tokens (longer texts are truncated).
+    pub max_tokens: usize,
+    /// How long a worker waits for more requests before running a batch.
+    pub batch_wait: Duration,
+}
+
+impl Default for EmbedderOptions {
+    fn default() -> Self {
+        Self {
+            model_path: None,
+            tokenizer_path: None,
+            sessions: 1,
+            threads_per_session: 2,
+            max_tokens: 256,
+            batch_wait: Duration::from_micros(500),
+        }
+    }
+}
+
+/// A loaded embedding model. Cheap to clone.
+#[derive(Clone)]
+pub struct Embedder {
+    inner: Arc<Inner>,
+    queue: Sender<Request>,
+}
+
+struct Inner {
+    tokenizer: Tokenizer,
+    sessions: Vec<Mutex<Session>>,
+    dim: usize,
+    with_token_types: bool,
+    output: String,
+    model_id: String,
+    max_tokens: usize,
+    metrics: EmbedMetrics,
+}
+
+struct Request {
+    texts: Vec<String>,
+    reply: oneshot::Sender<anyhow::Result<Vec<Vec<f32>>>>,
+}
+
+#[derive(Clone)]
+struct EmbedMetrics {
+    texts: IntCounter,
+    batches: IntCounter,
+    batch_seconds: Histogram,
+}
+
+impl EmbedMetrics {
+    fn new(registry: Option<&Registry>) -> anyhow::Result<Self> {
+        let texts = IntCounter::new("ml_embedded_texts_total", "Texts embedded")?;
+        let batches = IntCounter::new("ml_inference_batches_total", "Embedding inferences run")?;
+        let batch_seconds = Histogram::with_opts(
+            HistogramOpts::new("ml_inference_seconds", "Duration of one embedding inference (tokenize + run + pool)")
+                .buckets(vec![0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0]),
+        )?;
+        if let Some(r) = registry {
+            r.register(Box::new(texts.clone()))?;
+            r.register(Box::new(batches.clone()))?;
+            r.register(Box::new(batch_seconds.clone()))?;
+        }
+        Ok(Self { texts, batches, batch_seconds })
+    }
+}
+
+impl Embedder {
+    /// Loads the model (blocking: hundreds of milliseconds) and starts the workers.
+    pub fn load(
+        options: &EmbedderOptions,
+        runtime_path: Option<&std::path::Path>,
+        registry: Option<&Registry>,
+    ) -> anyhow::Result<Embedder> {
+        let environment = super::runtime::environment(runtime_path)?;
+        let (model, tokenizer_bytes, model_id) = match (&options.model_path, &options.tokenizer_path) {
+            (None, None) => (
+                EMBEDDED_MODEL.to_vec(),
+                EMBEDDED_TOKENIZER.to_vec(),
+                format!("all-MiniLM-L6-v2-int8@{}", short_hash(EMBEDDED_MODEL)),
+            ),
+            (Some(model), Some(tokenizer)) => {
+                let bytes = std::fs::read(model).with_context(|| format!("reading model {}", model.display()))?;
+                let tok =
+                    std::fs::read(tokenizer).with_context(|| format!("reading tokenizer {}", tokenizer.display()))?;
+                let name = model.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+                let id = format!("{name}@{}", short_hash(&bytes));
+                (bytes, tok, id)
+            }
+            _ => bail!("ml.model_path and ml.tokenizer_path must be set together"),
+        };
+        let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes).map_err(|e| anyhow!("invalid tokenizer: {e}"))?;
+        // The shipped tokenizer.json has fixed padding and truncation baked
+        // in; we pad per batch ourselves and truncate at max_tokens.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(tokenizers::TruncationParams {
+                max_length: options.max_tokens,
+                ..Default::default()
+            }))
+            .map_err(|e| anyhow!("tokenizer truncation: {e}"))?;
+
+        let mut sessions = Vec::new();
+        for _ in 0..options.sessions.max(1) {
+            let session = Session::builder(&environment)?
+                .with_optimization_level(GraphOptimizationLevel::Level3)
+                .map_err(|e| anyhow!("{e}"))?
+                .with_intra_threads(options.threads_per_session.max(1))
+                .map_err(|e| anyhow!("{e}"))?
+                .commit_from_memory(&model)
+                .context("loading the embedding model")?;
+            sessions.push(session);
+        }
+        let first = sessions.first().ok_or_else(|| anyhow!("no session"))?;
+        let input_names: Vec<String> = first.inputs().iter().map(|i| i.name().to_owned()).collect();
+        for required in ["input_ids", "attention_mask"] {
+            if !input_names.iter().any(|n| n == required) {
+                bail!("the model has no `{required}` input (inputs: {input_names:?})");
+            }
+        }
+        let with_token_types = input_names.iter().any(|n| n == "token_type_ids");
+        let output = first
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_owned())
+            .find(|n| n == "last_hidden_state" || n == "token_embeddings")
+            .or_else(|| first.outputs().first().map(|o| o.name().to_owned()))
+            .ok_or_else(|| anyhow!("the model has no outputs"))?;
+
+        let mut inner = Inner {
+            tokenizer,
+            sessions: sessions.into_iter().map(Mutex::new).collect(),
+            dim: 0,
+            with_token_types,
+            output,
+            model_id,
+            max_tokens: options.max_tokens,
+            metrics: EmbedMetrics::new(registry)?,
+        };
+        // The dimension is read from the model by embedding one word.
+        inner.dim = inner.run(&["dimension probe"])?.first().map_or(0, Vec::len);
+        if inner.dim == 0 {
+            bail!("the model produced empty embeddings");
+        }
+        let inner = Arc::new(inner);
+        let (queue, receiver) = mpsc::channel::<Request>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..inner.sessions.len() {
+            let (inner, receiver, wait) = (inner.clone(), receiver.clone(), options.batch_wait);
+            std::thread::Builder::new()
+                .name(format!("embed-{i}"))
+                .spawn(move || worker(&inner, &receiver, i, wait))
+                .context("starting an embedding worker")?;
+        }
+        Ok(Embedder { inner, queue })
+    }
+
+    /// Vector dimension of the model.
+    #[must_use]
+    pub fn dim(&self) -> usize {
+        self.inner.dim
+    }
+
+    /// Identifies the model (name and content hash) for stored vectors.
+    #[must_use]
+    pub fn model_id(&self) -> &str {
+        &self.inner.model_id
+    }
+
+    /// Embeds texts through the shared queue (micro-batched with other requests).
+    pub async fn embed(&self, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(Request { texts, reply }).map_err(|_| anyhow!("the embedding workers stopped"))?;
+        answer.await.map_err(|_| anyhow!("the embedding worker dropped the request"))?
+    }
+
+    /// Embeds one text.
+    pub async fn embed_one(&self, text: &str) -> anyhow::Result<Vec<f32>> {
+        self.embed(vec![text.to_owned()]).await?.pop().ok_or_else(|| anyhow!("no embedding returned"))
+    }
+
+    /// Embeds on the calling thread with a deterministic batch split, for
+    /// jobs whose results must not depend on other traffic (NLU training).
+    pub fn embed_blocking(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
+        self.inner.run(texts)
+    }
+
+    /// Number of tokens a text has for this model (after truncation).
+    pub fn count_tokens(&self, text: &str) -> anyhow::Result<usize> {
+        Ok(self.inner.tokenizer.encode(text, true).map_err(|e| anyhow!("tokenize: {e}"))?.len())
+    }
+}
+
+fn worker(inner: &Inner, receiver: &Mutex<Receiver<Request>>, session: usize, wait: Duration) {
+    loop {
+        let batch = {
+            let Ok(rx) = receiver.lock() else { return };
+            let Ok(first) = rx.recv() else { return };
+            let mut count = first.texts.len();
+            let mut batch = vec![first];
+            let deadline = Instant::now() + wait;
+            while count < MAX_BATCH_TEXTS {
+                let next = match rx.try_recv() {
+                    Ok(r) => Ok(r),
+                    Err(_) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
+                };
+                match next {
+                    Ok(r) => {
+                        count += r.texts.len();
+                        batch.push(r);
+                    }
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            batch
+        };
+        let texts: Vec<&str> = batch.iter().flat_map(|r| r.texts.iter().map(String::as_str)).collect();
+        match inner.run_on(session, &texts) {
+            Ok(mut vectors) => {
+                for request in batch.into_iter().rev() {
+                    let mine = vectors.split_off(vectors.len() - request.texts.len());
+                    let _ = request.reply.send(Ok(mine));
+                }
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                for request in batch {
+                    let _ = request.reply.send(Err(anyhow!("{message}")));
+                }
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Embeds on any free session (blocking).
+    fn run(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
+        self.run_on(0, texts)
+    }
+
+    fn run_on(&self, session: usize, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
+        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| anyhow!("tokenize: {e}"))?;
+        // Sort by length so sub-batches carry little padding.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start + 1;
+            while end < order.len() && end - start < MAX_BATCH_TEXTS {
+                let longest = encodings[order[end]].len();
+                if longest * (end - start + 1) > MAX_BATCH_TOKENS {
+                    break;
+                }
+                end += 1;
+            }
+            let group = &order[start..end];
+            let vectors = self.infer(session, &group.iter().map(|&i| &encodings[i]).collect::<Vec<_>>())?;
+            for (&i, v) in group.iter().zip(vectors) {
+                out[i] = v;
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
+    fn infer(&self, session: usize, encodings: &[&tokenizers::Encoding]) -> anyhow::Result<Vec<Vec<f32>>> {
+        let started = Instant::now();
+        let batch = encodings.len();
+        let seq = encodings.iter().map(|e| e.len()).max().unwrap_or(1).clamp(1, self.max_tokens);
+        let mut ids = Array2::<i64>::zeros((batch, seq));
+        let mut mask = Array2::<i64>::zeros((batch, seq));
+        for (row, encoding) in encodings.iter().enumerate() {
+            for (col, (&id, &m)) in encoding.get_ids().iter().zip(encoding.get_attention_mask()).take(seq).enumerate() {
+                ids[[row, col]] = i64::from(id);
+                mask[[row, col]] = i64::from(m);
+            }
+        }
+        let mask_f: Vec<f32> = mask.iter().map(|&m| if m > 0 { 1.0 } else { 0.0 }).collect();
+        let slot = self.sessions.get(session % self.sessions.len()).ok_or_else(|| anyhow!("no session"))?;
+        let mut guard = slot.lock().map_err(|_| anyhow!("an embedding session panicked"))?;
+        let mut inputs = vec![
+            ("input_ids".to_owned(), Tensor::from_array(ids)?.into_dyn()),
+            ("attention_mask".to_owned(), Tensor::from_array(mask)?.into_dyn()),
+        ];
+        if self.with_token_types {
+            inputs.push((
+                "token_type_ids".to_owned(),
+                Tensor::from_array(Array2::<i64>::zeros((batch, seq)))?.into_dyn(),
+            ));
+        }
+        let outputs = guard.run(inputs)?;
+        let hidden = outputs[self.output.as_str()].try_extract_array::<f32>()?;
+        let vectors = match hidden.ndim() {
+            3 => {
+                let dim = hidden.shape()[2];
+                (0..batch)
+                    .map(|b| {
+                        let mut v = vec![0.0_f32; dim];
+                        let mut total = 0.0_f32;
+                        for t in 0..seq {
+                            let m = mask_f[b * seq + t];
+                            if m > 0.0 {
+                                total += m;
+                                for (d, x) in v.iter_mut().enumerate() {
+                                    *x += hidden[[b, t, d]] * m;
+                                }
+                            }
+                        }
+                        for x in &mut v {
+                            *x /= total.max(1e-9);
+                        }
+                        normalize(v)
+                    })
+                    .collect()
+            }
+            2 => (0..batch).map(|b| normalize(hidden.slice(ndarray::s![b, ..]).to_vec())).collect(),
+            n => bail!("unexpected output rank {n} from `{}`", self.output),
+        };
+        self.metrics.texts.inc_by(batch as u64);
+        self.metrics.batches.inc();
+        self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+        Ok(vectors)
+    }
+}
+
+/// Scales a vector to unit length (zero vectors stay zero).
+#[must_use]
+pub fn normalize(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for x in &mut v {
+            *x /= norm;
+        }
+    }
+    v
+}
+
+/// Cosine similarity of two unit vectors.
+#[must_use]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    crate::crypto::sha256_hex(bytes)[..12].to_owned()
+}

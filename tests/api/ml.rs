@@ -1,0 +1,95 @@
+//! The embedded ONNX model: loads from inside the binary, matches a Python
+//! (onnxruntime) reference, batches concurrent requests without mixing them
+//! up, and reports readiness.
+
+use std::sync::OnceLock;
+
+use botbuilder::ml::{Embedder, EmbedderOptions, dot};
+
+use crate::helpers::spawn_app_with;
+
+/// One model per test process: loading takes a few hundred milliseconds.
+fn embedder() -> &'static Embedder {
+    static EMBEDDER: OnceLock<Embedder> = OnceLock::new();
+    EMBEDDER.get_or_init(|| Embedder::load(&EmbedderOptions::default(), None, None).expect("embedded model loads"))
+}
+
+/// First 8 dimensions computed with Python onnxruntime 1.32 on the same
+/// ONNX file and tokenizer (mean pooling, L2 normalisation).
+const REFERENCE: [(&str, [f32; 8]); 3] = [
+    ("hello world", [-0.034_816, 0.030_138, 0.012_998, 0.025_378, -0.037_454, -0.158_731, 0.068_81, -0.011_555]),
+    (
+        "How do I reset my password?",
+        [0.005_373, -0.061_111, -0.071_281, -0.034_23, -0.042_787, 0.068_429, 0.008_457, 0.016_022],
+    ),
+    (
+        "The quick brown fox jumps over the lazy dog.",
+        [0.041_831, 0.058_665, 0.051_349, 0.075_391, 0.025_781, -0.037_471, 0.000_152, -0.060_606],
+    ),
+];
+
+#[tokio::test]
+async fn embeddings_match_the_python_reference() {
+    let e = embedder();
+    assert_eq!(e.dim(), 384);
+    assert!(e.model_id().starts_with("all-MiniLM-L6-v2"));
+    for (text, expected) in REFERENCE {
+        let v = e.embed_one(text).await.expect("embed");
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{text}: norm {norm}");
+        for (i, (a, b)) in v.iter().zip(expected).enumerate() {
+            assert!((a - b).abs() < 2e-4, "{text}[{i}]: {a} vs {b}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn similar_sentences_are_closer() {
+    let e = embedder();
+    let v = e
+        .embed(vec![
+            "I forgot my password".into(),
+            "How can I reset my login credentials?".into(),
+            "What will the weather be tomorrow?".into(),
+        ])
+        .await
+        .expect("embed");
+    assert!(dot(&v[0], &v[1]) > dot(&v[0], &v[2]) + 0.2, "{} vs {}", dot(&v[0], &v[1]), dot(&v[0], &v[2]));
+}
+
+#[tokio::test]
+async fn concurrent_requests_are_batched_and_not_mixed_up() {
+    let e = embedder();
+    let texts: Vec<String> = (0..64).map(|i| format!("message number {i} about topic {}", i % 7)).collect();
+    let alone: Vec<Vec<f32>> =
+        e.embed_blocking(&texts.iter().map(String::as_str).collect::<Vec<_>>()).expect("blocking");
+    let handles: Vec<_> = texts
+        .iter()
+        .map(|t| {
+            tokio::spawn({
+                let (e, t) = (e.clone(), t.clone());
+                async move { e.embed_one(&t).await }
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let v = h.await.expect("join").expect("embed");
+        let sim = dot(&v, &alone[i]);
+        assert!(sim > 0.9999, "text {i} got another text's vector (cosine {sim})");
+    }
+    // Long inputs are truncated, not refused.
+    let long = "word ".repeat(5000);
+    assert_eq!(e.embed_one(&long).await.expect("long").len(), 384);
+    assert_eq!(e.count_tokens(&long).expect("count"), 256);
+}
+
+#[tokio::test]
+async fn readyz_waits_for_the_models() {
+    let app = spawn_app_with(|c| c.ml.enabled = true).await;
+    let embedder = app.state.models.embedder().await.expect("models load");
+    assert_eq!(embedder.dim(), 384);
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.expect("json");
+    assert_eq!(ready["checks"]["models"]["state"], "ready", "{ready}");
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(metrics.contains("botbuilder_ml_embedded_texts_total"), "{metrics}");
+}
