@@ -12,4 +12,5 @@ mod edge;
 mod helpers;
 mod jobs;
 mod ml;
+mod schema;
 mod sessions;
