@@ -23,6 +23,7 @@ use crate::http::openapi::ApiDoc;
 use crate::http::routing::{RouteTable, fallback};
 use crate::ml::Models;
 use crate::ops::Readiness;
+use crate::outbound::Outbound;
 use crate::{accounts, bots, jobs, ops, orgs};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -35,6 +36,7 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     pub jobs: jobs::Queue,
     pub models: Models,
+    pub outbound: Outbound,
 }
 
 /// Why the server could not start.
@@ -74,6 +76,7 @@ impl AppState {
         let db = Db::open(&config.data, &config.db)?;
         orgs::service::sync_builtin_roles(&db).map_err(|e| StartError::Other(e.to_string()))?;
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
+        let outbound = Outbound::new(&config.outbound).map_err(|e| StartError::Other(e.to_string()))?;
         let readiness = Arc::new(Readiness::default());
         let models = Models::load_in_background(&config.ml, readiness.clone(), metrics.registry().clone());
         let state = AppState {
@@ -84,6 +87,7 @@ impl AppState {
             metrics: Arc::new(metrics),
             readiness,
             models,
+            outbound,
         };
         Ok((state, lock))
     }

@@ -23,6 +23,28 @@ pub struct Config {
     pub db: DbConfig,
     pub jobs: JobsConfig,
     pub ml: MlConfig,
+    pub outbound: OutboundConfig,
+}
+
+/// Outbound HTTP (webhooks, URL ingestion, LLM endpoints, flow HTTP nodes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// Allow requests to private, loopback and link-local addresses (off:
+    /// the SSRF guard refuses them). Turn on for on-prem services on a LAN.
+    pub allow_private: bool,
+    /// Whole-request timeout, in seconds.
+    pub timeout_secs: u64,
+    /// Connection timeout, in seconds.
+    pub connect_timeout_secs: u64,
+    /// Largest response body read into memory, in bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self { allow_private: false, timeout_secs: 30, connect_timeout_secs: 10, max_response_bytes: 10 * 1024 * 1024 }
+    }
 }
 
 /// Local inference settings.
@@ -147,6 +169,7 @@ impl Default for Config {
             db: DbConfig::default(),
             jobs: JobsConfig::default(),
             ml: MlConfig::default(),
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -267,6 +290,9 @@ impl Config {
         }
         if !(16..=8192).contains(&self.ml.max_tokens) {
             errors.push("ml.max_tokens: must be between 16 and 8192".to_owned());
+        }
+        if self.outbound.timeout_secs == 0 || self.outbound.connect_timeout_secs == 0 {
+            errors.push("outbound.timeout_secs and outbound.connect_timeout_secs: must be at least 1".to_owned());
         }
         if self.jobs.workers > 64 {
             errors.push("jobs.workers: must be at most 64".to_owned());

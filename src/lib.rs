@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod ml;
 pub mod ops;
 pub mod orgs;
+pub mod outbound;
 pub mod permissions;
 pub mod telemetry;
 pub mod ui;

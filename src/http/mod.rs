@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod routing;
 pub mod scope;
+pub mod sse;
 
 pub use auth::{Auth, ClientInfo, SessionAuth};
 pub use json::Json;

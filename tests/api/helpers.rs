@@ -37,6 +37,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.jobs.workers = 0;
     // Tests that need inference turn the models on.
     config.ml.enabled = false;
+    // Test fakes of external services listen on loopback.
+    config.outbound.allow_private = true;
     adjust(&mut config);
     botbuilder::telemetry::init(&config.log);
     let app = Application::build(config).expect("application builds");
