@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod flows;
 pub mod http;
 pub mod ids;
 pub mod jobs;

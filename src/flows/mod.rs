@@ -1,0 +1,10 @@
+//! Flows: the flow document format, its validation and compilation, the
+//! expression and template language, the conversation engine, flow versions
+//! (draft, publish, diff, rollback) and orchestrations.
+
+pub mod compile;
+pub mod document;
+pub mod engine;
+pub mod expr;
+pub mod jsonpath;
+pub mod template;
