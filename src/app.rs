@@ -14,6 +14,7 @@ use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
+use crate::conversations::runtime::Runtime;
 use crate::crypto::Keys;
 use crate::db::{DataLock, Db};
 use crate::http::json::{BodyLimits, path_config, query_config};
@@ -24,7 +25,7 @@ use crate::http::routing::{RouteTable, fallback};
 use crate::ml::Models;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
-use crate::{accounts, bots, jobs, ops, orgs};
+use crate::{accounts, bots, conversations, flows, jobs, ops, orgs, widget};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -37,6 +38,8 @@ pub struct AppState {
     pub jobs: jobs::Queue,
     pub models: Models,
     pub outbound: Outbound,
+    /// The conversation runtime: caches, group-commit writer, event hub.
+    pub runtime: Runtime,
 }
 
 /// Why the server could not start.
@@ -79,9 +82,13 @@ impl AppState {
         let outbound = Outbound::new(&config.outbound).map_err(|e| StartError::Other(e.to_string()))?;
         let readiness = Arc::new(Readiness::default());
         let models = Models::load_in_background(&config.ml, readiness.clone(), metrics.registry().clone());
+        let queue = jobs::Queue::new(db.clone());
+        let runtime = Runtime::new(db.clone(), queue.clone(), config.runtime.clone())
+            .map_err(|e| StartError::Other(format!("cannot start the conversation runtime: {e}")))?;
         let state = AppState {
             config: Arc::new(config),
-            jobs: jobs::Queue::new(db.clone()),
+            jobs: queue,
+            runtime,
             db,
             keys: Arc::new(keys),
             metrics: Arc::new(metrics),
@@ -122,6 +129,7 @@ impl Application {
                 .app_data(query_config())
                 .app_data(path_config())
                 .configure(ops::routes)
+                .configure(widget::root_routes)
                 .service(scope::scope("/api/v1").configure(api_routes))
                 .split_for_parts();
             app.default_service(web::to(fallback)).wrap(Compress::default()).wrap(from_fn(edge))
@@ -174,6 +182,9 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     orgs::routes(cfg);
     bots::routes(cfg);
     jobs::routes(cfg);
+    flows::routes(cfg);
+    conversations::routes(cfg);
+    widget::routes(cfg);
 }
 
 /// The `OpenAPI` document of the whole application, as served at
@@ -184,6 +195,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(ops::routes)
+        .configure(widget::root_routes)
         .service(scope::scope("/api/v1").configure(api_routes))
         .split_for_parts();
     api

@@ -1000,6 +1000,20 @@ pub fn compile(doc: &FlowDocument) -> Compiled {
     Compiled { graph: Some(Graph { start, nodes, index, reads, writes, intents, jumps }), issues }
 }
 
+/// Compiles a condition outside a flow (orchestration transitions): the
+/// first problem's field and message on failure.
+pub fn compile_condition(doc: &ConditionDoc) -> Result<Cond, (String, String)> {
+    let (mut issues, mut reads, mut writes, mut intents) =
+        (Vec::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let mut cx = Ctx { node: "", issues: &mut issues, reads: &mut reads, writes: &mut writes, intents: &mut intents };
+    let cond = cx.condition("", doc, 0);
+    match (cond, issues.into_iter().next()) {
+        (Some(c), None) => Ok(c),
+        (_, Some(issue)) => Err((issue.field.unwrap_or_default().trim_start_matches('.').to_owned(), issue.message)),
+        (None, None) => Err((String::new(), "invalid condition".to_owned())),
+    }
+}
+
 /// `KnowledgeData` where an absent `data` means all defaults.
 #[derive(serde::Deserialize)]
 #[serde(transparent)]

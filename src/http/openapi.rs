@@ -29,6 +29,9 @@ pub const API_TOKEN: &str = "api_token";
         (name = "orgs", description = "Organizations and membership"),
         (name = "bots", description = "Bots"),
         (name = "jobs", description = "Background jobs"),
+        (name = "flows", description = "Flow documents, versions (draft, publish, diff, rollback) and orchestrations"),
+        (name = "conversations", description = "Conversations, transcripts, the emulator and the human handoff inbox"),
+        (name = "widget", description = "The embeddable chat widget and its public API"),
     )
 )]
 pub struct ApiDoc;

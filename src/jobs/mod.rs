@@ -160,6 +160,7 @@ pub trait JobHandler: Send + Sync {
 pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
     match kind {
         "noop" => Some(&Noop),
+        crate::conversations::runtime::usage::ALERT_JOB => Some(&crate::conversations::runtime::usage::UsageAlertJob),
         _ => None,
     }
 }

@@ -22,7 +22,17 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, spawn_app};
 
 /// Routes anyone may call.
-const PUBLIC: &[(&str, &str)] = &[("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/login")];
+const PUBLIC: &[(&str, &str)] = &[
+    ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/api/v1/flow-schema"),
+    ("GET", "/api/v1/widget/{widget_key}/config"),
+    ("GET", "/api/v1/widget/{widget_key}/avatar"),
+    ("POST", "/api/v1/widget/{widget_key}/sessions"),
+    ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages"),
+    ("POST", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages"),
+    ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/events"),
+];
 
 /// Routes about the signed-in user rather than an organization:
 /// (method, path, whether an API token may call it).
@@ -34,7 +44,8 @@ const SELF_SERVICE: &[(&str, &str, bool)] = &[
 ];
 
 /// Path parameters the fixtures can fill.
-const TENANT_PARAMS: &[&str] = &["org_id", "bot_id", "job_id"];
+const TENANT_PARAMS: &[&str] =
+    &["org_id", "bot_id", "job_id", "flow_name", "version", "orchestration_id", "canned_message_id", "conversation_id"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -68,7 +79,7 @@ enum Expect {
 
 /// An organization with one member per role, a bot and a job.
 struct Fixture {
-    params: BTreeMap<&'static str, i64>,
+    params: BTreeMap<&'static str, String>,
     sessions: BTreeMap<&'static str, (String, String)>,
     org_id: i64,
     owner_id: i64,
@@ -119,9 +130,45 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
             params![org_id, format!("wk_{tag}")],
         )?;
         let bot_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO files (organization_id, sha256, size_bytes, content_type, data)
+             VALUES (?1, lower(hex(randomblob(32))), 8, 'image/png', x'89504e470d0a1a0a')",
+            [org_id],
+        )?;
+        tx.execute("UPDATE bots SET avatar_file_id = last_insert_rowid() WHERE id = ?1", [bot_id])?;
         tx.execute("INSERT INTO jobs (organization_id, kind, payload) VALUES (?1, 'noop', '{}')", [org_id])?;
         let job_id = tx.last_insert_rowid();
-        let params = BTreeMap::from([("org_id", org_id), ("bot_id", bot_id), ("job_id", job_id)]);
+        tx.execute(
+            "INSERT INTO bot_flows (organization_id, bot_id, name, flow_data, version, is_active)
+             VALUES (?1, ?2, 'main', '{\"nodes\":[{\"id\":\"start\",\"type\":\"start\"}],\"edges\":[]}', 1, 1)",
+            params![org_id, bot_id],
+        )?;
+        tx.execute(
+            "INSERT INTO flow_orchestrations (organization_id, bot_id, name) VALUES (?1, ?2, 'Matrix orchestration')",
+            params![org_id, bot_id],
+        )?;
+        let orchestration_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO bot_messages (organization_id, bot_id, message_type, content, trigger_keywords)
+             VALUES (?1, ?2, 'help', 'Help text', '[\"help\"]')",
+            params![org_id, bot_id],
+        )?;
+        let canned_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO conversations (organization_id, bot_id, channel, external_user_id) VALUES (?1, ?2, 'api', 'matrix-user')",
+            params![org_id, bot_id],
+        )?;
+        let conversation_id = tx.last_insert_rowid();
+        let params = BTreeMap::from([
+            ("org_id", org_id.to_string()),
+            ("bot_id", bot_id.to_string()),
+            ("job_id", job_id.to_string()),
+            ("flow_name", "main".to_owned()),
+            ("version", "1".to_owned()),
+            ("orchestration_id", orchestration_id.to_string()),
+            ("canned_message_id", canned_id.to_string()),
+            ("conversation_id", conversation_id.to_string()),
+        ]);
         Ok(Fixture { params, sessions, org_id, owner_id })
     })
 }
@@ -254,7 +301,7 @@ async fn every_route_enforces_its_permission_for_every_kind_of_caller() {
                 };
                 let mut url = path.clone();
                 for (name, value) in &fx.params {
-                    url = url.replace(&format!("{{{name}}}"), &value.to_string());
+                    url = url.replace(&format!("{{{name}}}"), value);
                 }
                 let http_method = Method::from_bytes(method_uc.as_bytes()).expect("method");
                 let mut request = app.request(http_method.clone(), &url);
