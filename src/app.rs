@@ -22,9 +22,10 @@ use crate::http::middleware::edge;
 use crate::http::openapi::ApiDoc;
 use crate::http::routing::{RouteTable, fallback};
 use crate::ml::Models;
+use crate::nlu::NluRuntime;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
-use crate::{accounts, bots, jobs, ops, orgs};
+use crate::{accounts, bots, jobs, nlu, ops, orgs};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -37,6 +38,8 @@ pub struct AppState {
     pub jobs: jobs::Queue,
     pub models: Models,
     pub outbound: Outbound,
+    /// NLU serving caches and the parse-log writer.
+    pub nlu: NluRuntime,
 }
 
 /// Why the server could not start.
@@ -79,6 +82,8 @@ impl AppState {
         let outbound = Outbound::new(&config.outbound).map_err(|e| StartError::Other(e.to_string()))?;
         let readiness = Arc::new(Readiness::default());
         let models = Models::load_in_background(&config.ml, readiness.clone(), metrics.registry().clone());
+        let nlu =
+            NluRuntime::start(db.clone(), Some(metrics.registry())).map_err(|e| StartError::Other(e.to_string()))?;
         let state = AppState {
             config: Arc::new(config),
             jobs: jobs::Queue::new(db.clone()),
@@ -88,6 +93,7 @@ impl AppState {
             readiness,
             models,
             outbound,
+            nlu,
         };
         Ok((state, lock))
     }
@@ -160,6 +166,8 @@ impl Application {
                 tracing::warn!("a background worker did not stop in time");
             }
         }
+        // Parse logs still queued are written before the WAL is folded back.
+        self.state.nlu.shutdown();
         if let Err(e) = self.state.db.checkpoint() {
             tracing::warn!(error = %e, "WAL checkpoint on shutdown failed");
         }
@@ -174,6 +182,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     orgs::routes(cfg);
     bots::routes(cfg);
     jobs::routes(cfg);
+    nlu::routes(cfg);
 }
 
 /// The `OpenAPI` document of the whole application, as served at

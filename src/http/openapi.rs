@@ -29,6 +29,7 @@ pub const API_TOKEN: &str = "api_token";
         (name = "orgs", description = "Organizations and membership"),
         (name = "bots", description = "Bots"),
         (name = "jobs", description = "Background jobs"),
+        (name = "nlu", description = "Intents, entities, training, parsing and quality tools of a bot's NLU"),
     )
 )]
 pub struct ApiDoc;

@@ -160,6 +160,8 @@ pub trait JobHandler: Send + Sync {
 pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
     match kind {
         "noop" => Some(&Noop),
+        crate::nlu::train::TRAIN_JOB => Some(&crate::nlu::train::TrainJob),
+        crate::nlu::evaluate::EVALUATE_JOB => Some(&crate::nlu::evaluate::EvaluateJob),
         _ => None,
     }
 }

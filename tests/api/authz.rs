@@ -34,7 +34,8 @@ const SELF_SERVICE: &[(&str, &str, bool)] = &[
 ];
 
 /// Path parameters the fixtures can fill.
-const TENANT_PARAMS: &[&str] = &["org_id", "bot_id", "job_id"];
+const TENANT_PARAMS: &[&str] =
+    &["org_id", "bot_id", "job_id", "intent_id", "example_id", "entity_id", "version_id", "log_id"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -121,7 +122,30 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         let bot_id = tx.last_insert_rowid();
         tx.execute("INSERT INTO jobs (organization_id, kind, payload) VALUES (?1, 'noop', '{}')", [org_id])?;
         let job_id = tx.last_insert_rowid();
-        let params = BTreeMap::from([("org_id", org_id), ("bot_id", bot_id), ("job_id", job_id)]);
+        // NLU rows of the bot: an intent with an example, an entity, a model version, a logged parse.
+        tx.execute("INSERT INTO intents (organization_id, bot_id, name) VALUES (?1, ?2, 'greet')", params![org_id, bot_id])?;
+        let intent_id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO intent_examples (organization_id, intent_id, text) VALUES (?1, ?2, 'hello')", params![org_id, intent_id])?;
+        let example_id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO entities (organization_id, bot_id, name) VALUES (?1, ?2, 'city')", params![org_id, bot_id])?;
+        let entity_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO model_versions (organization_id, bot_id, kind, version_number) VALUES (?1, ?2, 'nlu_intent', 1)",
+            params![org_id, bot_id],
+        )?;
+        let version_id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO nlu_logs (organization_id, bot_id, message, confidence) VALUES (?1, ?2, 'what?', 0.1)", params![org_id, bot_id])?;
+        let log_id = tx.last_insert_rowid();
+        let params = BTreeMap::from([
+            ("org_id", org_id),
+            ("bot_id", bot_id),
+            ("job_id", job_id),
+            ("intent_id", intent_id),
+            ("example_id", example_id),
+            ("entity_id", entity_id),
+            ("version_id", version_id),
+            ("log_id", log_id),
+        ]);
         Ok(Fixture { params, sessions, org_id, owner_id })
     })
 }
