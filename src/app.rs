@@ -23,9 +23,10 @@ use crate::http::middleware::edge;
 use crate::http::openapi::ApiDoc;
 use crate::http::routing::{RouteTable, fallback};
 use crate::ml::Models;
+use crate::nlu::NluRuntime;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
-use crate::{accounts, bots, conversations, flows, jobs, ops, orgs, widget};
+use crate::{accounts, bots, conversations, flows, jobs, nlu, ops, orgs, widget};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct AppState {
     pub outbound: Outbound,
     /// The conversation runtime: caches, group-commit writer, event hub.
     pub runtime: Runtime,
+    /// NLU serving caches and the parse-log writer.
+    pub nlu: NluRuntime,
 }
 
 /// Why the server could not start.
@@ -85,6 +88,8 @@ impl AppState {
         let queue = jobs::Queue::new(db.clone());
         let runtime = Runtime::new(db.clone(), queue.clone(), config.runtime.clone())
             .map_err(|e| StartError::Other(format!("cannot start the conversation runtime: {e}")))?;
+        let nlu =
+            NluRuntime::start(db.clone(), Some(metrics.registry())).map_err(|e| StartError::Other(e.to_string()))?;
         let state = AppState {
             config: Arc::new(config),
             jobs: queue,
@@ -95,6 +100,7 @@ impl AppState {
             readiness,
             models,
             outbound,
+            nlu,
         };
         Ok((state, lock))
     }
@@ -168,6 +174,8 @@ impl Application {
                 tracing::warn!("a background worker did not stop in time");
             }
         }
+        // Parse logs still queued are written before the WAL is folded back.
+        self.state.nlu.shutdown();
         if let Err(e) = self.state.db.checkpoint() {
             tracing::warn!(error = %e, "WAL checkpoint on shutdown failed");
         }
@@ -185,6 +193,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     flows::routes(cfg);
     conversations::routes(cfg);
     widget::routes(cfg);
+    nlu::routes(cfg);
 }
 
 /// The `OpenAPI` document of the whole application, as served at

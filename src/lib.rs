@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod ml;
+pub mod nlu;
 pub mod ops;
 pub mod orgs;
 pub mod outbound;

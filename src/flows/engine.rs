@@ -139,6 +139,9 @@ pub struct Program {
     /// The intents of the bot's NLU model, when it has one (for reporting
     /// flows that name intents the model does not know).
     pub known_intents: Option<HashSet<String>>,
+    /// Some flow reads `entities` (so entities are worth extracting even
+    /// without an NLU model).
+    pub needs_entities: bool,
 }
 
 // ---- State --------------------------------------------------------------

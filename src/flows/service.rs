@@ -458,5 +458,9 @@ pub fn load_program(
         }
     }
     let (entry_flow, transitions, variables) = orchestration::runtime_parts(conn, tenant, bot)?;
-    Ok((Program { flows, entry_flow, transitions, variables, canned, settings, known_intents: None }, skipped))
+    let needs_entities = flows.values().any(|f: &Arc<FlowVersion>| f.graph.reads.contains("entities"));
+    Ok((
+        Program { flows, entry_flow, transitions, variables, canned, settings, known_intents: None, needs_entities },
+        skipped,
+    ))
 }

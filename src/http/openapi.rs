@@ -32,6 +32,7 @@ pub const API_TOKEN: &str = "api_token";
         (name = "flows", description = "Flow documents, versions (draft, publish, diff, rollback) and orchestrations"),
         (name = "conversations", description = "Conversations, transcripts, the emulator and the human handoff inbox"),
         (name = "widget", description = "The embeddable chat widget and its public API"),
+        (name = "nlu", description = "Intents, entities, training, parsing and quality tools of a bot's NLU"),
     )
 )]
 pub struct ApiDoc;

@@ -161,6 +161,8 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
     match kind {
         "noop" => Some(&Noop),
         crate::conversations::runtime::usage::ALERT_JOB => Some(&crate::conversations::runtime::usage::UsageAlertJob),
+        crate::nlu::train::TRAIN_JOB => Some(&crate::nlu::train::TrainJob),
+        crate::nlu::evaluate::EVALUATE_JOB => Some(&crate::nlu::evaluate::EvaluateJob),
         _ => None,
     }
 }

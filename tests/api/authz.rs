@@ -44,8 +44,21 @@ const SELF_SERVICE: &[(&str, &str, bool)] = &[
 ];
 
 /// Path parameters the fixtures can fill.
-const TENANT_PARAMS: &[&str] =
-    &["org_id", "bot_id", "job_id", "flow_name", "version", "orchestration_id", "canned_message_id", "conversation_id"];
+const TENANT_PARAMS: &[&str] = &[
+    "org_id",
+    "bot_id",
+    "job_id",
+    "flow_name",
+    "version",
+    "orchestration_id",
+    "canned_message_id",
+    "conversation_id",
+    "intent_id",
+    "example_id",
+    "entity_id",
+    "version_id",
+    "log_id",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -159,6 +172,20 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
             params![org_id, bot_id],
         )?;
         let conversation_id = tx.last_insert_rowid();
+        // NLU rows of the bot: an intent with an example, an entity, a model version, a logged parse.
+        tx.execute("INSERT INTO intents (organization_id, bot_id, name) VALUES (?1, ?2, 'greet')", params![org_id, bot_id])?;
+        let intent_id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO intent_examples (organization_id, intent_id, text) VALUES (?1, ?2, 'hello')", params![org_id, intent_id])?;
+        let example_id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO entities (organization_id, bot_id, name) VALUES (?1, ?2, 'city')", params![org_id, bot_id])?;
+        let entity_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO model_versions (organization_id, bot_id, kind, version_number) VALUES (?1, ?2, 'nlu_intent', 1)",
+            params![org_id, bot_id],
+        )?;
+        let version_id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO nlu_logs (organization_id, bot_id, message, confidence) VALUES (?1, ?2, 'what?', 0.1)", params![org_id, bot_id])?;
+        let log_id = tx.last_insert_rowid();
         let params = BTreeMap::from([
             ("org_id", org_id.to_string()),
             ("bot_id", bot_id.to_string()),
@@ -168,6 +195,11 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
             ("orchestration_id", orchestration_id.to_string()),
             ("canned_message_id", canned_id.to_string()),
             ("conversation_id", conversation_id.to_string()),
+            ("intent_id", intent_id.to_string()),
+            ("example_id", example_id.to_string()),
+            ("entity_id", entity_id.to_string()),
+            ("version_id", version_id.to_string()),
+            ("log_id", log_id.to_string()),
         ]);
         Ok(Fixture { params, sessions, org_id, owner_id })
     })

@@ -12,5 +12,6 @@ mod edge;
 mod helpers;
 mod jobs;
 mod ml;
+mod nlu;
 mod schema;
 mod sessions;

@@ -2,4 +2,5 @@
 import "./auth.js";
 import "./dashboard.js";
 import "./bots.js";
+import "./nlu.js";
 import "./status.js";

@@ -66,7 +66,14 @@ fn describe(e: OutboundError) -> String {
     }
 }
 
-/// NLU of a message for the bot, when it has a model.
-pub async fn understand(state: &AppState, tenant: &Tenant, bot: BotId, text: &str) -> Option<Nlu> {
-    super::nlu::parse(state, tenant, bot, text).await
+/// NLU of a message for the bot.
+pub async fn understand(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    text: &str,
+    conversation: i64,
+    needs_entities: bool,
+) -> Option<Nlu> {
+    super::nlu::parse(state, tenant, bot, text, conversation, needs_entities).await
 }

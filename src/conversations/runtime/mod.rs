@@ -54,7 +54,13 @@ pub struct Loaded {
     pub program: Arc<Program>,
     /// Stored versions that did not compile (reported in the emulator).
     pub skipped: Vec<String>,
+    /// When it was built: rebuilt after [`PROGRAM_TTL`] so that changes made
+    /// elsewhere (NLU intents, teams) show up without an explicit invalidation.
+    pub built: Instant,
 }
+
+/// How long a built program is used before it is rebuilt.
+pub const PROGRAM_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 type Slot = Arc<tokio::sync::Mutex<Option<ConvEntry>>>;
 
@@ -200,6 +206,7 @@ impl Runtime {
     ) -> AppResult<Arc<Loaded>> {
         if let Some(l) =
             self.inner.programs.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&(bot, source))
+            && l.built.elapsed() < PROGRAM_TTL
         {
             return Ok(l.clone());
         }
@@ -214,7 +221,7 @@ impl Runtime {
                 let (mut program, skipped) =
                     crate::flows::service::load_program(conn, &tenant, bot, source, info.engine_settings(), canned)?;
                 program.known_intents = nlu::known_intents(conn, &tenant, bot)?;
-                Ok(Loaded { bot: info, widget, program: Arc::new(program), skipped })
+                Ok(Loaded { bot: info, widget, program: Arc::new(program), skipped, built: Instant::now() })
             })
             .await?;
         let loaded = Arc::new(loaded);
@@ -457,7 +464,9 @@ impl Runtime {
 
         if let Some((input, is_new)) = engine_input {
             let nlu = match &input {
-                Input::Message(text) => understand(state, &args.tenant, args.bot, text).await,
+                Input::Message(text) => {
+                    understand(state, &args.tenant, args.bot, text, e.id.0, loaded.program.needs_entities).await
+                }
                 _ => None,
             };
             let io = RuntimeIo { state, tenant: &args.tenant, bot: args.bot };
@@ -604,7 +613,7 @@ impl Runtime {
         let mut out = Vec::new();
         for (i, text) in texts.iter().enumerate() {
             let started = Instant::now();
-            let nlu = understand(state, tenant, bot, text).await;
+            let nlu = understand(state, tenant, bot, text, 0, loaded.program.needs_entities).await;
             let io = RuntimeIo { state, tenant, bot };
             let request = TurnRequest {
                 program: &loaded.program,

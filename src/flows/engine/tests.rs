@@ -64,6 +64,7 @@ fn program(flows: Vec<(String, Arc<FlowVersion>)>) -> Program {
             fallback_message: "Sorry?".into(),
         },
         known_intents: None,
+        needs_entities: false,
     }
 }
 
