@@ -162,6 +162,13 @@ impl Application {
         &self.state
     }
 
+    /// A handle that stops the server (what SIGTERM does), for tests and
+    /// benchmarks that restart it on the same data file.
+    #[must_use]
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Starts background workers and serves until SIGINT/SIGTERM, then drains
     /// in-flight requests, stops workers and checkpoints the WAL.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {

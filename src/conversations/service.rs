@@ -83,7 +83,7 @@ pub async fn start(
             },
         )
         .await?;
-    Ok(response(r))
+    Ok(response(r.without_notes()))
 }
 
 /// An end-user message in an existing conversation.
@@ -107,7 +107,7 @@ pub async fn send(state: &AppState, tenant: Tenant, id: ConversationId, text: St
             },
         )
         .await?;
-    Ok(response(r))
+    Ok(response(if emulator { r } else { r.without_notes() }))
 }
 
 async fn emulator_source(state: &AppState, tenant: &Tenant, id: ConversationId) -> AppResult<Source> {

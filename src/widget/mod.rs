@@ -18,7 +18,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use self::model::{PublicWidget, WidgetHistory, WidgetSession, WidgetSettingsRequest, WidgetSettingsView};
 use crate::app::AppState;
 use crate::conversations::model::{ConvStatus, SendMessageRequest, TurnResponse};
-use crate::conversations::runtime::hub::{conversation_stream, ready_event};
+use crate::conversations::runtime::hub::conversation_stream;
 use crate::conversations::runtime::{ActArgs, Action, ConvRef, check_message};
 use crate::conversations::store;
 use crate::crypto::random_token;
@@ -193,7 +193,8 @@ async fn create_session(
                 count_usage: true,
             },
         )
-        .await?;
+        .await?
+        .without_notes();
     Ok(HttpResponse::Created().json(WidgetSession { session_id, status: r.entry.status, messages: r.replies }))
 }
 
@@ -266,7 +267,8 @@ async fn post_message(
             } else {
                 e
             }
-        })?;
+        })?
+        .without_notes();
     Ok(web::Json(TurnResponse {
         conversation_id: r.entry.id,
         status: r.entry.status,
@@ -297,7 +299,6 @@ async fn events(state: web::Data<AppState>, path: web::Path<SessionPath>) -> App
         "ready",
         &serde_json::json!({ "status": entry.status, "closed": entry.status == ConvStatus::Closed }),
     );
-    let _ = ready_event;
     let stream = futures_util::stream::select(futures_util::stream::iter([first]), conversation_stream(rx, true));
     Ok(sse_response(stream))
 }

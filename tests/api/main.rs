@@ -13,5 +13,6 @@ mod helpers;
 mod jobs;
 mod ml;
 mod nlu;
+mod runtime;
 mod schema;
 mod sessions;

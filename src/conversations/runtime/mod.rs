@@ -142,6 +142,15 @@ pub struct ActResult {
     pub trace: Option<Trace>,
 }
 
+impl ActResult {
+    /// What the end user may see: agents' internal notes removed.
+    #[must_use]
+    pub fn without_notes(mut self) -> ActResult {
+        self.replies.retain(|m| m.role != Role::Note);
+        self
+    }
+}
+
 impl Runtime {
     /// Starts the writer thread.
     pub fn new(db: Db, queue: Queue, config: RuntimeConfig) -> std::io::Result<Runtime> {
