@@ -11,6 +11,7 @@
 )]
 
 mod nlu;
+mod runtime;
 mod startup;
 
 use std::io::Write;
@@ -33,6 +34,8 @@ enum Suite {
     Startup(startup::StartupArgs),
     /// NLU accuracy on the shared benchmarks, training time, parse latency and throughput.
     Nlu(nlu::NluArgs),
+    /// Conversation turns per second and turn latency, flow-only and NLU bots, 1/16/128 conversations.
+    Runtime(runtime::RuntimeArgs),
 }
 
 /// Runs the chosen suite (default: startup).
@@ -41,6 +44,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         None => startup::run(&startup::StartupArgs::default())?,
         Some(Suite::Startup(a)) => startup::run(a)?,
         Some(Suite::Nlu(a)) => nlu::run(a)?,
+        Some(Suite::Runtime(a)) => runtime::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {
