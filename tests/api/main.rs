@@ -7,6 +7,7 @@
 mod authz;
 mod bots;
 mod browser;
+mod browser_runtime;
 mod cli;
 mod edge;
 mod helpers;
