@@ -226,7 +226,8 @@
     this.panel.hidden = !open;
     this.launcher.setAttribute("aria-expanded", open ? "true" : "false");
     if (open) {
-      this.input.focus();
+      // The designer's preview redraws while its fields are typed in: it must not take the focus.
+      if (!this.preview) this.input.focus();
       if (!this.started && !this.preview) this.start();
     }
   };

@@ -302,3 +302,147 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
     })
     .await;
 }
+
+async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
+    b.client.goto(&app.url("/login")).await.expect("goto");
+    b.fill("#email", email).await;
+    b.fill("#password", "correct horse 42").await;
+    b.click("button[type=submit]").await;
+    b.wait_for_path("/dashboard").await;
+}
+
+#[tokio::test]
+async fn the_inbox_is_live_and_agents_take_reply_and_hand_back() {
+    let app = spawn_app().await;
+    let s = app.register("agent-ui@example.com").await;
+    let bot =
+        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Help bot" })))
+            .await["id"]
+            .as_i64()
+            .expect("bot");
+    let flow = json!({
+        "nodes": [
+            { "id": "start", "type": "start" },
+            { "id": "ask", "type": "question", "data": { "prompt": { "text": "How can I help?" }, "variable": "topic" } },
+            { "id": "human", "type": "handoff", "data": { "note": "about {{topic}}" } },
+            { "id": "bye", "type": "end", "data": { "message": { "text": "Back with the bot. Bye!" } } }
+        ],
+        "edges": [
+            { "source": "start", "target": "ask" }, { "source": "ask", "target": "human" },
+            { "source": "ask", "port": "invalid", "target": "human" }, { "source": "human", "target": "bye" }
+        ]
+    });
+    call(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/main"), Some(json!({ "document": flow }))).await;
+    call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
+    with_browser("inbox_live", |b| async move {
+        sign_in(&b, &app, "agent-ui@example.com").await;
+        b.client.goto(&app.url("/inbox")).await.expect("goto inbox");
+        wait_css_text(&b, "#inbox-live", 10, |t| t == "live").await;
+        wait_css_text(&b, "#inbox-list", 10, |t| t.contains("Nobody is waiting")).await;
+
+        // A customer's conversation reaches the handoff node: it appears without a reload.
+        let turn = call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/bots/{bot}/conversations"),
+            Some(json!({ "external_user_id": "carol" })),
+        )
+        .await;
+        let conv = turn["conversation_id"].as_i64().expect("id");
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(json!({ "text": "my invoice" })),
+        )
+        .await;
+        wait_css_text(&b, "#inbox-list", 10, |t| t.contains("carol")).await;
+        b.click(&format!("#inbox-list li[data-conversation='{conv}'] a")).await;
+        wait_css_text(&b, "#conversation-panel", 10, |t| t.contains("about my invoice")).await;
+
+        // Take, reply, and see the customer's next message arrive live.
+        b.click("#take").await;
+        wait_css_text(&b, "#conversation-panel", 10, |t| t.contains("Assigned to")).await;
+        b.fill("#agent-text", "Hi Carol, I am looking at it.").await;
+        b.click("#send-reply").await;
+        wait_css_text(&b, "#conversation-panel .chat-msg.agent", 10, |t| t.contains("looking at it")).await;
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(json!({ "text": "thanks!" })),
+        )
+        .await;
+        wait_css_text(&b, "#conversation-panel", 10, |t| t.contains("thanks!")).await;
+
+        // Hand back: the flow continues after the handoff node.
+        b.click("#hand-back").await;
+        wait_css_text(&b, "#conversation-panel", 10, |t| t.contains("Back with the bot. Bye!")).await;
+        wait_css_text(&b, "#conversation-status", 10, |t| t == "open").await;
+        let agent_messages: i64 = app.sql(|c| {
+            c.query_row(
+                "SELECT count(*) FROM widget_messages WHERE conversation_id = ?1 AND role = 'agent'",
+                [conv],
+                |r| r.get(0),
+            )
+        });
+        assert_eq!(agent_messages, 1);
+
+        // The transcript search finds it.
+        b.client.goto(&app.url(&format!("/bots/{bot}/conversations"))).await.expect("goto transcripts");
+        b.fill("#transcript-search", "invoice").await;
+        b.click("form.card button[type=submit]").await;
+        wait_css_text(&b, "#transcript-list", 10, |t| t.contains("carol")).await;
+        b.client.clone().close().await.expect("close");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_widget_designer_previews_saves_and_rotates_the_key() {
+    let app = spawn_app().await;
+    let s = app.register("designer@example.com").await;
+    let bot =
+        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Styled bot" })))
+            .await["id"]
+            .as_i64()
+            .expect("bot");
+    with_browser("widget_designer", |b| async move {
+        sign_in(&b, &app, "designer@example.com").await;
+        b.client.goto(&app.url(&format!("/bots/{bot}/widget"))).await.expect("goto designer");
+        let preview_title = "const h = document.querySelector('#widget-preview > div'); \
+             return h && h.shadowRoot && h.shadowRoot.querySelector('.head') ? h.shadowRoot.querySelector('.head').textContent : '';";
+        wait_js(&b, preview_title, 10, |t| t.contains("Styled bot")).await;
+        b.fill("#w-title", "Ask us").await;
+        wait_js(&b, preview_title, 10, |t| t.contains("Ask us")).await;
+        b.fill("#w-origins", "https://shop.example.com").await;
+        b.click("#save-widget").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (config, origins): (String, String) = app.sql(|c| {
+                c.query_row(
+                    "SELECT coalesce(w.config, '{}'), coalesce(w.allowed_origins, '[]') FROM widget_configs w WHERE w.bot_id = ?1",
+                    [bot],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .or_else(|_| Ok((String::new(), String::new())))
+            });
+            if config.contains("Ask us") && origins.contains("https://shop.example.com") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the widget settings were not saved: {config} {origins}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let old_key = element(&b, "#widget-key").await.text().await.expect("key");
+        b.client.execute("window.confirm = () => true;", vec![]).await.expect("confirm");
+        b.click("#rotate-key").await;
+        let new_key = wait_css_text(&b, "#widget-key", 10, |t| !t.is_empty() && t != old_key).await;
+        let stored: String = app.sql(|c| c.query_row("SELECT widget_key FROM bots WHERE id = ?1", [bot], |r| r.get(0)));
+        assert_eq!(stored, new_key);
+        b.client.clone().close().await.expect("close");
+    })
+    .await;
+}

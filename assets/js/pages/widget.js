@@ -131,7 +131,7 @@ function Designer({ params }) {
         <div class="card"><h2>Live preview</h2><${Preview} config=${config} botName=${bot.data ? bot.data.name : ""} avatarUrl=${bot.data && bot.data.avatar_url} /></div>
         <div class="card">
           <h2>Embed</h2>
-          <p class="muted">Paste before <code></body></code> on your site:</p>
+          <p class="muted">Paste before <code>${"</body>"}</code> on your site:</p>
           <pre class="json" id="embed-code">${settings.data.embed_code}</pre>
           <div class="row"><span>Key <code id="widget-key">${settings.data.widget_key}</code></span>
             ${can("bots.write") && html`<button type="button" id="rotate-key" onClick=${rotate}>Rotate key</button>`}</div>
