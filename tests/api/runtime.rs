@@ -778,3 +778,126 @@ async fn the_widget_api_keys_origins_and_rate_limit() {
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().expect("ct").starts_with("text/javascript"));
 }
+
+#[tokio::test]
+async fn concurrent_messages_of_one_conversation_are_serialized() {
+    let app = spawn_app().await;
+    let s = app.register("runtime-concurrent@example.com").await;
+    let bot = make_bot(&app, &s, "Counter").await;
+    let flow = json!({
+        "nodes": [
+            { "id": "start", "type": "start" },
+            { "id": "ask", "type": "question", "data": { "prompt": { "text": "Go on." }, "variable": "last" } },
+            { "id": "count", "type": "set_variable", "data": { "assignments": [ { "variable": "n", "expression": "default(n, 0) + 1" } ] } },
+            { "id": "say", "type": "message", "data": { "text": "n={{n}}" } }
+        ],
+        "edges": [
+            { "source": "start", "target": "ask" }, { "source": "ask", "target": "count" },
+            { "source": "ask", "port": "invalid", "target": "count" },
+            { "source": "count", "target": "say" }, { "source": "say", "target": "ask" }
+        ]
+    });
+    publish(&app, &s, bot, "main", flow).await;
+    let turn = ok_json(
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/bots/{bot}/conversations"),
+            Some(json!({ "external_user_id": "c" })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let conv = turn["conversation_id"].as_i64().expect("id");
+    let sends = (0..24).map(|i| {
+        let app = &app;
+        let s = &s;
+        async move { say(app, s, conv, &format!("message {i}")).await }
+    });
+    let turns = futures_util::future::join_all(sends).await;
+    // Every turn saw a different count: no lost update, no turn interleaved with another.
+    let mut seen: Vec<i64> = turns
+        .iter()
+        .map(|t| {
+            let texts = texts(t);
+            let n = texts.iter().find_map(|x| x.strip_prefix("n=")).expect("count reply");
+            n.parse::<i64>().expect("number")
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=24).collect::<Vec<i64>>());
+    let detail = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
+    assert_eq!(detail["state"]["vars"]["n"], 24, "{detail}");
+    // The transcript alternates: each user message is followed by its own replies.
+    let t = ok_json(
+        call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}/messages?limit=200"), None).await,
+        200,
+    )
+    .await;
+    let roles: Vec<&str> =
+        t["items"].as_array().expect("items").iter().map(|m| m["role"].as_str().expect("role")).collect();
+    assert_eq!(roles.len(), 1 + 24 * 3);
+    for chunk in roles[1..].chunks(3) {
+        assert_eq!(chunk, ["user", "bot", "bot"], "{roles:?}");
+    }
+}
+
+#[tokio::test]
+async fn closing_asks_for_a_rating_when_the_bot_is_set_to() {
+    let app = spawn_app().await;
+    let s = app.register("runtime-csat@example.com").await;
+    let bot = make_bot(&app, &s, "Rated").await;
+    ok_json(
+        call(
+            &app,
+            &s,
+            Method::PATCH,
+            &format!("/api/v1/bots/{bot}"),
+            Some(json!({ "settings": { "csat_enabled": true, "csat_question": "Rate us 1-5?", "csat_thanks": "Thanks for rating!" } })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    publish(&app, &s, bot, "main", survey_flow()).await;
+    let turn = ok_json(
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/bots/{bot}/conversations"),
+            Some(json!({ "external_user_id": "r" })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let conv = turn["conversation_id"].as_i64().expect("id");
+    // "talk to a human" (the default handoff keywords) hands off mid-flow.
+    let turn = say(&app, &s, conv, "can I talk to a human please").await;
+    assert_eq!(turn["status"], "handoff", "{turn}");
+    let closed = ok_json(
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/close"),
+            Some(json!({ "resolution": "answered by phone" })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(closed["status"], "closed");
+    let question =
+        closed["replies"].as_array().expect("replies").iter().find(|m| m["text"] == "Rate us 1-5?").expect("asked");
+    assert_eq!(question["quick_replies"].as_array().expect("options").len(), 5);
+    let turn = say(&app, &s, conv, "4").await;
+    assert_eq!(texts(&turn), ["Thanks for rating!"]);
+    assert_eq!(turn["status"], "closed");
+    let detail = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
+    assert_eq!(detail["csat"], 4);
+    assert_eq!(detail["resolution"], "answered by phone");
+}
