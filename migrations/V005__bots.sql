@@ -37,11 +37,13 @@ BEGIN
 END;
 
 -- Usage of a deleted bot is folded into its organization's totals, so that
--- deleting bots cannot reset message limits.
+-- deleting bots cannot reset message limits. (Not when the organization
+-- itself is being deleted: its usage goes with it.)
 CREATE TRIGGER bots_fold_usage BEFORE DELETE ON bots
 BEGIN
     INSERT INTO usage_tracking (organization_id, bot_id, metric_type, day, count)
-        SELECT organization_id, NULL, metric_type, day, count FROM usage_tracking WHERE bot_id = OLD.id AND 1
+        SELECT organization_id, NULL, metric_type, day, count FROM usage_tracking
+        WHERE bot_id = OLD.id AND EXISTS (SELECT 1 FROM organizations WHERE id = OLD.organization_id)
         ON CONFLICT (organization_id, ifnull(bot_id, 0), metric_type, day) DO UPDATE SET count = count + excluded.count;
     DELETE FROM usage_tracking WHERE bot_id = OLD.id;
 END;
@@ -92,7 +94,9 @@ BEGIN
     UPDATE bot_flows SET is_active = 0 WHERE bot_id = NEW.bot_id AND name = NEW.name AND is_active = 1 AND id <> NEW.id;
 END;
 
--- Origin: flow_orchestrations. entry_flow_id had no FK.
+-- Origin: flow_orchestrations (entry_flow_id had no FK). Flow references
+-- point at a version row of bot_flows; the runtime follows the active version
+-- of that flow (same bot_id and name), so publishing never breaks routing.
 CREATE TABLE flow_orchestrations (
     id               INTEGER PRIMARY KEY,
     organization_id  INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -100,29 +104,70 @@ CREATE TABLE flow_orchestrations (
     name             TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
     description      TEXT,
     is_active        INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0,1)),
-    -- The name of the bot flow conversations start in.
-    entry_flow       TEXT NOT NULL DEFAULT 'main',
+    -- The flow conversations start in (NULL: the bot's flow named 'main').
+    entry_flow_id    INTEGER REFERENCES bot_flows(id) ON DELETE SET NULL,
     created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     updated_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     UNIQUE (bot_id, name)
 );
 CREATE INDEX flow_orchestrations_org ON flow_orchestrations (organization_id, bot_id);
 
--- Origin: flow_transitions (from/to flow ids without FKs). Flows are
--- addressed by name so that transitions survive new versions.
+-- Origin: flow_transitions (from/to flow ids without FKs). A transition whose
+-- flow is deleted goes with it.
 CREATE TABLE flow_transitions (
     id                INTEGER PRIMARY KEY,
     organization_id   INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     orchestration_id  INTEGER NOT NULL REFERENCES flow_orchestrations(id) ON DELETE CASCADE,
-    from_flow         TEXT NOT NULL,
-    to_flow           TEXT NOT NULL,
+    from_flow_id      INTEGER NOT NULL REFERENCES bot_flows(id) ON DELETE CASCADE,
+    to_flow_id        INTEGER NOT NULL REFERENCES bot_flows(id) ON DELETE CASCADE,
     trigger_type      TEXT NOT NULL CHECK (trigger_type IN ('on_complete','on_condition','on_intent','on_keyword')),
     trigger_value     TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(trigger_value)),
     priority          INTEGER NOT NULL DEFAULT 0,
     created_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     updated_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
 );
-CREATE INDEX flow_transitions_orch ON flow_transitions (organization_id, orchestration_id, from_flow, priority);
+CREATE INDEX flow_transitions_orch ON flow_transitions (organization_id, orchestration_id, from_flow_id, priority);
+
+-- Flows routed by an orchestration belong to the orchestration's bot. (A flow
+-- of another organization is refused earlier, as tenant_mismatch.)
+CREATE TRIGGER flow_orchestrations_entry_flow_bot_insert BEFORE INSERT ON flow_orchestrations
+WHEN NEW.entry_flow_id IS NOT NULL
+ AND NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.entry_flow_id)
+ AND NEW.bot_id IS NOT (SELECT bot_id FROM bot_flows WHERE id = NEW.entry_flow_id)
+BEGIN
+    SELECT RAISE(ABORT, 'bot_mismatch: flow_orchestrations.entry_flow_id');
+END;
+CREATE TRIGGER flow_orchestrations_entry_flow_bot_update BEFORE UPDATE OF entry_flow_id, bot_id ON flow_orchestrations
+WHEN NEW.entry_flow_id IS NOT NULL
+ AND NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.entry_flow_id)
+ AND NEW.bot_id IS NOT (SELECT bot_id FROM bot_flows WHERE id = NEW.entry_flow_id)
+BEGIN
+    SELECT RAISE(ABORT, 'bot_mismatch: flow_orchestrations.entry_flow_id');
+END;
+CREATE TRIGGER flow_transitions_from_flow_id_bot_insert BEFORE INSERT ON flow_transitions
+WHEN NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.from_flow_id)
+ AND (SELECT bot_id FROM bot_flows WHERE id = NEW.from_flow_id) IS NOT (SELECT bot_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
+BEGIN
+    SELECT RAISE(ABORT, 'bot_mismatch: flow_transitions.from_flow_id');
+END;
+CREATE TRIGGER flow_transitions_from_flow_id_bot_update BEFORE UPDATE OF from_flow_id, orchestration_id ON flow_transitions
+WHEN NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.from_flow_id)
+ AND (SELECT bot_id FROM bot_flows WHERE id = NEW.from_flow_id) IS NOT (SELECT bot_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
+BEGIN
+    SELECT RAISE(ABORT, 'bot_mismatch: flow_transitions.from_flow_id');
+END;
+CREATE TRIGGER flow_transitions_to_flow_id_bot_insert BEFORE INSERT ON flow_transitions
+WHEN NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.to_flow_id)
+ AND (SELECT bot_id FROM bot_flows WHERE id = NEW.to_flow_id) IS NOT (SELECT bot_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
+BEGIN
+    SELECT RAISE(ABORT, 'bot_mismatch: flow_transitions.to_flow_id');
+END;
+CREATE TRIGGER flow_transitions_to_flow_id_bot_update BEFORE UPDATE OF to_flow_id, orchestration_id ON flow_transitions
+WHEN NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.to_flow_id)
+ AND (SELECT bot_id FROM bot_flows WHERE id = NEW.to_flow_id) IS NOT (SELECT bot_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
+BEGIN
+    SELECT RAISE(ABORT, 'bot_mismatch: flow_transitions.to_flow_id');
+END;
 
 -- Origin: flow_variables. Declarations; values persist per conversation in
 -- conversations.state (the origin kept them in memory).

@@ -15,7 +15,7 @@ CREATE TABLE plugins (
     icon_file_id       INTEGER REFERENCES files(id) ON DELETE SET NULL,
     banner_file_id     INTEGER REFERENCES files(id) ON DELETE SET NULL,
     price              INTEGER NOT NULL DEFAULT 0 CHECK (price >= 0),   -- minor units
-    currency           TEXT NOT NULL DEFAULT 'USD',
+    currency           TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     is_free            INTEGER NOT NULL GENERATED ALWAYS AS (price = 0) VIRTUAL,
     status             TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','published','rejected','suspended')),
     is_featured        INTEGER NOT NULL DEFAULT 0 CHECK (is_featured IN (0,1)),
