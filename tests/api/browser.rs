@@ -1,7 +1,7 @@
 //! Browser tests: headless Debian Chromium driven through chromedriver
 //! (WebDriver). On failure a screenshot is saved under
 //! `target/browser-screenshots/`. Without chromium the tests are skipped with
-//! a note — unless `BOTBUILDER_REQUIRE_BROWSER=1` (set by CI), which makes a
+//! a note — unless `BB_REQUIRE_BROWSER=1` (set by CI), which makes a
 //! missing browser a failure.
 
 use std::panic::AssertUnwindSafe;
@@ -42,8 +42,8 @@ fn browser_available() -> bool {
     let present = std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
     if !present {
         assert!(
-            std::env::var("BOTBUILDER_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "chromium and chromium-driver are required (BOTBUILDER_REQUIRE_BROWSER=1)"
+            std::env::var("BB_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "chromium and chromium-driver are required (BB_REQUIRE_BROWSER=1)"
         );
         eprintln!("note: skipping browser test: install chromium and chromium-driver to run it");
     }
