@@ -94,9 +94,9 @@ BEGIN
     UPDATE bot_flows SET is_active = 0 WHERE bot_id = NEW.bot_id AND name = NEW.name AND is_active = 1 AND id <> NEW.id;
 END;
 
--- Origin: flow_orchestrations (entry_flow_id had no FK). Flow references
--- point at a version row of bot_flows; the runtime follows the active version
--- of that flow (same bot_id and name), so publishing never breaks routing.
+-- Origin: flow_orchestrations (entry_flow_id had no FK). Flows are addressed
+-- by name (bot_flows.name), so routing follows whichever version of a flow is
+-- published.
 CREATE TABLE flow_orchestrations (
     id               INTEGER PRIMARY KEY,
     organization_id  INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -104,70 +104,29 @@ CREATE TABLE flow_orchestrations (
     name             TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
     description      TEXT,
     is_active        INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0,1)),
-    -- The flow conversations start in (NULL: the bot's flow named 'main').
-    entry_flow_id    INTEGER REFERENCES bot_flows(id) ON DELETE SET NULL,
+    -- The name of the bot flow conversations start in.
+    entry_flow       TEXT NOT NULL DEFAULT 'main' CHECK (length(entry_flow) BETWEEN 1 AND 100),
     created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     updated_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     UNIQUE (bot_id, name)
 );
 CREATE INDEX flow_orchestrations_org ON flow_orchestrations (organization_id, bot_id);
 
--- Origin: flow_transitions (from/to flow ids without FKs). A transition whose
--- flow is deleted goes with it.
+-- Origin: flow_transitions (from/to flow ids without FKs). Flows are
+-- addressed by name so that transitions survive new versions.
 CREATE TABLE flow_transitions (
     id                INTEGER PRIMARY KEY,
     organization_id   INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     orchestration_id  INTEGER NOT NULL REFERENCES flow_orchestrations(id) ON DELETE CASCADE,
-    from_flow_id      INTEGER NOT NULL REFERENCES bot_flows(id) ON DELETE CASCADE,
-    to_flow_id        INTEGER NOT NULL REFERENCES bot_flows(id) ON DELETE CASCADE,
+    from_flow         TEXT NOT NULL CHECK (length(from_flow) BETWEEN 1 AND 100),
+    to_flow           TEXT NOT NULL CHECK (length(to_flow) BETWEEN 1 AND 100),
     trigger_type      TEXT NOT NULL CHECK (trigger_type IN ('on_complete','on_condition','on_intent','on_keyword')),
     trigger_value     TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(trigger_value)),
     priority          INTEGER NOT NULL DEFAULT 0,
     created_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     updated_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
 );
-CREATE INDEX flow_transitions_orch ON flow_transitions (organization_id, orchestration_id, from_flow_id, priority);
-
--- Flows routed by an orchestration belong to the orchestration's bot. (A flow
--- of another organization is refused earlier, as tenant_mismatch.)
-CREATE TRIGGER flow_orchestrations_entry_flow_bot_insert BEFORE INSERT ON flow_orchestrations
-WHEN NEW.entry_flow_id IS NOT NULL
- AND NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.entry_flow_id)
- AND NEW.bot_id IS NOT (SELECT bot_id FROM bot_flows WHERE id = NEW.entry_flow_id)
-BEGIN
-    SELECT RAISE(ABORT, 'bot_mismatch: flow_orchestrations.entry_flow_id');
-END;
-CREATE TRIGGER flow_orchestrations_entry_flow_bot_update BEFORE UPDATE OF entry_flow_id, bot_id ON flow_orchestrations
-WHEN NEW.entry_flow_id IS NOT NULL
- AND NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.entry_flow_id)
- AND NEW.bot_id IS NOT (SELECT bot_id FROM bot_flows WHERE id = NEW.entry_flow_id)
-BEGIN
-    SELECT RAISE(ABORT, 'bot_mismatch: flow_orchestrations.entry_flow_id');
-END;
-CREATE TRIGGER flow_transitions_from_flow_id_bot_insert BEFORE INSERT ON flow_transitions
-WHEN NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.from_flow_id)
- AND (SELECT bot_id FROM bot_flows WHERE id = NEW.from_flow_id) IS NOT (SELECT bot_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
-BEGIN
-    SELECT RAISE(ABORT, 'bot_mismatch: flow_transitions.from_flow_id');
-END;
-CREATE TRIGGER flow_transitions_from_flow_id_bot_update BEFORE UPDATE OF from_flow_id, orchestration_id ON flow_transitions
-WHEN NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.from_flow_id)
- AND (SELECT bot_id FROM bot_flows WHERE id = NEW.from_flow_id) IS NOT (SELECT bot_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
-BEGIN
-    SELECT RAISE(ABORT, 'bot_mismatch: flow_transitions.from_flow_id');
-END;
-CREATE TRIGGER flow_transitions_to_flow_id_bot_insert BEFORE INSERT ON flow_transitions
-WHEN NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.to_flow_id)
- AND (SELECT bot_id FROM bot_flows WHERE id = NEW.to_flow_id) IS NOT (SELECT bot_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
-BEGIN
-    SELECT RAISE(ABORT, 'bot_mismatch: flow_transitions.to_flow_id');
-END;
-CREATE TRIGGER flow_transitions_to_flow_id_bot_update BEFORE UPDATE OF to_flow_id, orchestration_id ON flow_transitions
-WHEN NEW.organization_id IS (SELECT organization_id FROM bot_flows WHERE id = NEW.to_flow_id)
- AND (SELECT bot_id FROM bot_flows WHERE id = NEW.to_flow_id) IS NOT (SELECT bot_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
-BEGIN
-    SELECT RAISE(ABORT, 'bot_mismatch: flow_transitions.to_flow_id');
-END;
+CREATE INDEX flow_transitions_orch ON flow_transitions (organization_id, orchestration_id, from_flow, priority);
 
 -- Origin: flow_variables. Declarations; values persist per conversation in
 -- conversations.state (the origin kept them in memory).
@@ -241,6 +200,23 @@ CREATE TABLE widget_messages (
 );
 CREATE INDEX widget_messages_conversation ON widget_messages (organization_id, conversation_id, id);
 CREATE INDEX widget_messages_bot ON widget_messages (organization_id, bot_id, created_at);
+
+-- A transcript message belongs to its conversation's bot (the counters below
+-- and per-bot analytics rely on it).
+CREATE TRIGGER widget_messages_bot_id_parent_insert BEFORE INSERT ON widget_messages
+WHEN NEW.organization_id IS (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
+ AND NEW.organization_id IS (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+ AND NEW.bot_id IS NOT (SELECT bot_id FROM conversations WHERE id = NEW.conversation_id)
+BEGIN
+    SELECT RAISE(ABORT, 'parent_mismatch: widget_messages.bot_id');
+END;
+CREATE TRIGGER widget_messages_bot_id_parent_update BEFORE UPDATE OF bot_id, conversation_id ON widget_messages
+WHEN NEW.organization_id IS (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
+ AND NEW.organization_id IS (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+ AND NEW.bot_id IS NOT (SELECT bot_id FROM conversations WHERE id = NEW.conversation_id)
+BEGIN
+    SELECT RAISE(ABORT, 'parent_mismatch: widget_messages.bot_id');
+END;
 
 -- Counters: bots.total_messages_* and conversations.message_count follow the transcript.
 CREATE TRIGGER widget_messages_count AFTER INSERT ON widget_messages

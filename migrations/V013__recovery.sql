@@ -1,6 +1,10 @@
 -- Revenue recovery: campaigns, customer events, scheduled messages, rollups,
--- and customer health scores with their history. (Origin: UUID keys, org_id.)
+-- and customer health scores with their history. The origin used UUID keys
+-- and org_id; here INTEGER keys and organization_id like every table, and
+-- money in minor units with a currency.
 
+-- Origin: recovery_campaigns. Targeting rules, message templates, channels,
+-- incentive and send window of one campaign; totals are rolled up by the job.
 CREATE TABLE recovery_campaigns (
     id                         INTEGER PRIMARY KEY,
     organization_id            INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -42,6 +46,9 @@ CREATE TABLE recovery_campaigns (
 );
 CREATE INDEX recovery_campaigns_org ON recovery_campaigns (organization_id, status, campaign_type);
 
+-- Origin: recovery_events. A customer event (abandoned cart, failed payment,
+-- churn risk…) reported by the organization's systems; source_event_id makes
+-- reporting idempotent (the origin could record an event twice).
 CREATE TABLE recovery_events (
     id                        INTEGER PRIMARY KEY,
     organization_id           INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -79,6 +86,8 @@ CREATE INDEX recovery_events_org ON recovery_events (organization_id, status, ev
 CREATE INDEX recovery_events_customer ON recovery_events (organization_id, customer_id);
 CREATE UNIQUE INDEX recovery_events_source ON recovery_events (organization_id, source_platform, source_event_id) WHERE source_event_id IS NOT NULL;
 
+-- Origin: recovery_messages. Messages scheduled for an event and really sent
+-- (the origin never sent them); the partial index serves the scheduler.
 CREATE TABLE recovery_messages (
     id                        INTEGER PRIMARY KEY,
     organization_id           INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -124,6 +133,8 @@ CREATE INDEX recovery_messages_org ON recovery_messages (organization_id, campai
 CREATE INDEX recovery_messages_due ON recovery_messages (scheduled_at) WHERE status = 'pending';
 CREATE INDEX recovery_messages_event ON recovery_messages (event_id);
 
+-- Origin: recovery_analytics. Per-period rollups written by a job (the origin
+-- had no writer); campaign_id NULL = all campaigns of the organization.
 CREATE TABLE recovery_analytics (
     id                        INTEGER PRIMARY KEY,
     organization_id           INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -166,6 +177,8 @@ CREATE TABLE recovery_analytics (
 );
 CREATE UNIQUE INDEX recovery_analytics_period ON recovery_analytics (organization_id, ifnull(campaign_id, 0), period_type, period_start);
 
+-- Origin: customer_health_scores. The current score of each customer of the
+-- organization; grade and risk level are CHECKed, history kept by trigger.
 CREATE TABLE customer_health_scores (
     id                          INTEGER PRIMARY KEY,
     organization_id             INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -217,6 +230,8 @@ CREATE TABLE customer_health_scores (
 );
 CREATE INDEX customer_health_scores_risk ON customer_health_scores (organization_id, churn_risk_level, health_score);
 
+-- Origin: customer_health_score_history. Written by the triggers below (the
+-- origin relied on application code).
 CREATE TABLE customer_health_score_history (
     id                  INTEGER PRIMARY KEY,
     organization_id     INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,

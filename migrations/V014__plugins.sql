@@ -3,6 +3,8 @@
 -- (Origin: two competing definitions; this follows variant (a), the one the
 -- code queried, with (b)'s useful columns.)
 
+-- Origin: plugins (developer_id without FK, price as DECIMAL). Platform-wide;
+-- price in minor units, is_free derived from it; icons and banners are files.
 CREATE TABLE plugins (
     id                 INTEGER PRIMARY KEY,
     developer_id       INTEGER REFERENCES users(id) ON DELETE SET NULL,
@@ -34,6 +36,7 @@ CREATE TABLE plugins (
 );
 CREATE INDEX plugins_listing ON plugins (status, category_id, downloads);
 
+-- Origin: plugin_versions. The bundle is a platform file (organization NULL).
 CREATE TABLE plugin_versions (
     id                    INTEGER PRIMARY KEY,
     plugin_id             INTEGER NOT NULL REFERENCES plugins(id) ON DELETE CASCADE,

@@ -1,7 +1,10 @@
--- Systematic consistency rules, generated from the tables of V001-V015 by a
--- script (one rule per table or per foreign key, nothing hand-picked):
+-- Systematic consistency rules, one per table or per foreign key of the
+-- tables of V001-V015, written mechanically (nothing hand-picked); tests
+-- check that none is missing:
 --  * updated_at is maintained on every table that has it: an UPDATE that
 --    does not set updated_at itself gets the current time;
+--  * a row never changes organization (RAISE 'tenant_mismatch:
+--    <table>.organization_id'), so moving a parent cannot strand its children;
 --  * a child row's organization_id must equal its parent's, for every
 --    reference between two tenant-owned tables (RAISE 'tenant_mismatch:
 --    <table>.<column>'). References to roles are checked next to their tables
@@ -295,7 +298,445 @@ BEGIN
     UPDATE sso_user_mappings SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = NEW.id;
 END;
 
--- tenant consistency
+-- tenant consistency: organization_id never changes
+
+CREATE TRIGGER roles_organization_id_immutable BEFORE UPDATE OF organization_id ON roles
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: roles.organization_id');
+END;
+CREATE TRIGGER organization_members_organization_id_immutable BEFORE UPDATE OF organization_id ON organization_members
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: organization_members.organization_id');
+END;
+CREATE TRIGGER teams_organization_id_immutable BEFORE UPDATE OF organization_id ON teams
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: teams.organization_id');
+END;
+CREATE TRIGGER team_roles_organization_id_immutable BEFORE UPDATE OF organization_id ON team_roles
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: team_roles.organization_id');
+END;
+CREATE TRIGGER team_members_organization_id_immutable BEFORE UPDATE OF organization_id ON team_members
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: team_members.organization_id');
+END;
+CREATE TRIGGER team_invitations_organization_id_immutable BEFORE UPDATE OF organization_id ON team_invitations
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: team_invitations.organization_id');
+END;
+CREATE TRIGGER audit_logs_organization_id_immutable BEFORE UPDATE OF organization_id ON audit_logs
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: audit_logs.organization_id');
+END;
+CREATE TRIGGER activity_logs_organization_id_immutable BEFORE UPDATE OF organization_id ON activity_logs
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: activity_logs.organization_id');
+END;
+CREATE TRIGGER files_organization_id_immutable BEFORE UPDATE OF organization_id ON files
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: files.organization_id');
+END;
+CREATE TRIGGER whitelabel_settings_organization_id_immutable BEFORE UPDATE OF organization_id ON whitelabel_settings
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: whitelabel_settings.organization_id');
+END;
+CREATE TRIGGER api_tokens_organization_id_immutable BEFORE UPDATE OF organization_id ON api_tokens
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: api_tokens.organization_id');
+END;
+CREATE TRIGGER entity_versions_organization_id_immutable BEFORE UPDATE OF organization_id ON entity_versions
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: entity_versions.organization_id');
+END;
+CREATE TRIGGER entity_branches_organization_id_immutable BEFORE UPDATE OF organization_id ON entity_branches
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: entity_branches.organization_id');
+END;
+CREATE TRIGGER jobs_organization_id_immutable BEFORE UPDATE OF organization_id ON jobs
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: jobs.organization_id');
+END;
+CREATE TRIGGER webhooks_organization_id_immutable BEFORE UPDATE OF organization_id ON webhooks
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: webhooks.organization_id');
+END;
+CREATE TRIGGER webhook_logs_organization_id_immutable BEFORE UPDATE OF organization_id ON webhook_logs
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: webhook_logs.organization_id');
+END;
+CREATE TRIGGER email_notifications_organization_id_immutable BEFORE UPDATE OF organization_id ON email_notifications
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: email_notifications.organization_id');
+END;
+CREATE TRIGGER user_subscriptions_organization_id_immutable BEFORE UPDATE OF organization_id ON user_subscriptions
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: user_subscriptions.organization_id');
+END;
+CREATE TRIGGER payment_history_organization_id_immutable BEFORE UPDATE OF organization_id ON payment_history
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: payment_history.organization_id');
+END;
+CREATE TRIGGER usage_tracking_organization_id_immutable BEFORE UPDATE OF organization_id ON usage_tracking
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: usage_tracking.organization_id');
+END;
+CREATE TRIGGER bots_organization_id_immutable BEFORE UPDATE OF organization_id ON bots
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: bots.organization_id');
+END;
+CREATE TRIGGER bot_messages_organization_id_immutable BEFORE UPDATE OF organization_id ON bot_messages
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: bot_messages.organization_id');
+END;
+CREATE TRIGGER bot_flows_organization_id_immutable BEFORE UPDATE OF organization_id ON bot_flows
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: bot_flows.organization_id');
+END;
+CREATE TRIGGER flow_orchestrations_organization_id_immutable BEFORE UPDATE OF organization_id ON flow_orchestrations
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: flow_orchestrations.organization_id');
+END;
+CREATE TRIGGER flow_transitions_organization_id_immutable BEFORE UPDATE OF organization_id ON flow_transitions
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: flow_transitions.organization_id');
+END;
+CREATE TRIGGER flow_variables_organization_id_immutable BEFORE UPDATE OF organization_id ON flow_variables
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: flow_variables.organization_id');
+END;
+CREATE TRIGGER conversations_organization_id_immutable BEFORE UPDATE OF organization_id ON conversations
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: conversations.organization_id');
+END;
+CREATE TRIGGER widget_configs_organization_id_immutable BEFORE UPDATE OF organization_id ON widget_configs
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: widget_configs.organization_id');
+END;
+CREATE TRIGGER widget_messages_organization_id_immutable BEFORE UPDATE OF organization_id ON widget_messages
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: widget_messages.organization_id');
+END;
+CREATE TRIGGER llm_providers_organization_id_immutable BEFORE UPDATE OF organization_id ON llm_providers
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: llm_providers.organization_id');
+END;
+CREATE TRIGGER ai_configurations_organization_id_immutable BEFORE UPDATE OF organization_id ON ai_configurations
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: ai_configurations.organization_id');
+END;
+CREATE TRIGGER agents_organization_id_immutable BEFORE UPDATE OF organization_id ON agents
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: agents.organization_id');
+END;
+CREATE TRIGGER agent_workflows_organization_id_immutable BEFORE UPDATE OF organization_id ON agent_workflows
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: agent_workflows.organization_id');
+END;
+CREATE TRIGGER workflow_executions_organization_id_immutable BEFORE UPDATE OF organization_id ON workflow_executions
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: workflow_executions.organization_id');
+END;
+CREATE TRIGGER agent_execution_steps_organization_id_immutable BEFORE UPDATE OF organization_id ON agent_execution_steps
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: agent_execution_steps.organization_id');
+END;
+CREATE TRIGGER agent_messages_organization_id_immutable BEFORE UPDATE OF organization_id ON agent_messages
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: agent_messages.organization_id');
+END;
+CREATE TRIGGER autonomous_agents_organization_id_immutable BEFORE UPDATE OF organization_id ON autonomous_agents
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: autonomous_agents.organization_id');
+END;
+CREATE TRIGGER agent_tasks_organization_id_immutable BEFORE UPDATE OF organization_id ON agent_tasks
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: agent_tasks.organization_id');
+END;
+CREATE TRIGGER task_steps_organization_id_immutable BEFORE UPDATE OF organization_id ON task_steps
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: task_steps.organization_id');
+END;
+CREATE TRIGGER tools_organization_id_immutable BEFORE UPDATE OF organization_id ON tools
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: tools.organization_id');
+END;
+CREATE TRIGGER agent_tools_organization_id_immutable BEFORE UPDATE OF organization_id ON agent_tools
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: agent_tools.organization_id');
+END;
+CREATE TRIGGER tool_executions_organization_id_immutable BEFORE UPDATE OF organization_id ON tool_executions
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: tool_executions.organization_id');
+END;
+CREATE TRIGGER knowledge_bases_organization_id_immutable BEFORE UPDATE OF organization_id ON knowledge_bases
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: knowledge_bases.organization_id');
+END;
+CREATE TRIGGER documents_organization_id_immutable BEFORE UPDATE OF organization_id ON documents
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: documents.organization_id');
+END;
+CREATE TRIGGER chunks_organization_id_immutable BEFORE UPDATE OF organization_id ON chunks
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: chunks.organization_id');
+END;
+CREATE TRIGGER embedding_queue_organization_id_immutable BEFORE UPDATE OF organization_id ON embedding_queue
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: embedding_queue.organization_id');
+END;
+CREATE TRIGGER agent_knowledge_bases_organization_id_immutable BEFORE UPDATE OF organization_id ON agent_knowledge_bases
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: agent_knowledge_bases.organization_id');
+END;
+CREATE TRIGGER intents_organization_id_immutable BEFORE UPDATE OF organization_id ON intents
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: intents.organization_id');
+END;
+CREATE TRIGGER intent_examples_organization_id_immutable BEFORE UPDATE OF organization_id ON intent_examples
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: intent_examples.organization_id');
+END;
+CREATE TRIGGER entities_organization_id_immutable BEFORE UPDATE OF organization_id ON entities
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: entities.organization_id');
+END;
+CREATE TRIGGER entity_values_organization_id_immutable BEFORE UPDATE OF organization_id ON entity_values
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: entity_values.organization_id');
+END;
+CREATE TRIGGER nlu_logs_organization_id_immutable BEFORE UPDATE OF organization_id ON nlu_logs
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: nlu_logs.organization_id');
+END;
+CREATE TRIGGER fine_tune_models_organization_id_immutable BEFORE UPDATE OF organization_id ON fine_tune_models
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: fine_tune_models.organization_id');
+END;
+CREATE TRIGGER fine_tune_datasets_organization_id_immutable BEFORE UPDATE OF organization_id ON fine_tune_datasets
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: fine_tune_datasets.organization_id');
+END;
+CREATE TRIGGER fine_tune_jobs_organization_id_immutable BEFORE UPDATE OF organization_id ON fine_tune_jobs
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: fine_tune_jobs.organization_id');
+END;
+CREATE TRIGGER fine_tuning_metrics_organization_id_immutable BEFORE UPDATE OF organization_id ON fine_tuning_metrics
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: fine_tuning_metrics.organization_id');
+END;
+CREATE TRIGGER model_versions_organization_id_immutable BEFORE UPDATE OF organization_id ON model_versions
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: model_versions.organization_id');
+END;
+CREATE TRIGGER ab_tests_organization_id_immutable BEFORE UPDATE OF organization_id ON ab_tests
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: ab_tests.organization_id');
+END;
+CREATE TRIGGER ab_test_results_organization_id_immutable BEFORE UPDATE OF organization_id ON ab_test_results
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: ab_test_results.organization_id');
+END;
+CREATE TRIGGER channels_organization_id_immutable BEFORE UPDATE OF organization_id ON channels
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: channels.organization_id');
+END;
+CREATE TRIGGER channel_contacts_organization_id_immutable BEFORE UPDATE OF organization_id ON channel_contacts
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: channel_contacts.organization_id');
+END;
+CREATE TRIGGER channel_messages_organization_id_immutable BEFORE UPDATE OF organization_id ON channel_messages
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: channel_messages.organization_id');
+END;
+CREATE TRIGGER channel_templates_organization_id_immutable BEFORE UPDATE OF organization_id ON channel_templates
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: channel_templates.organization_id');
+END;
+CREATE TRIGGER channel_webhooks_organization_id_immutable BEFORE UPDATE OF organization_id ON channel_webhooks
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: channel_webhooks.organization_id');
+END;
+CREATE TRIGGER integrations_organization_id_immutable BEFORE UPDATE OF organization_id ON integrations
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: integrations.organization_id');
+END;
+CREATE TRIGGER integration_logs_organization_id_immutable BEFORE UPDATE OF organization_id ON integration_logs
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: integration_logs.organization_id');
+END;
+CREATE TRIGGER voice_bots_organization_id_immutable BEFORE UPDATE OF organization_id ON voice_bots
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: voice_bots.organization_id');
+END;
+CREATE TRIGGER phone_numbers_organization_id_immutable BEFORE UPDATE OF organization_id ON phone_numbers
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: phone_numbers.organization_id');
+END;
+CREATE TRIGGER calls_organization_id_immutable BEFORE UPDATE OF organization_id ON calls
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: calls.organization_id');
+END;
+CREATE TRIGGER call_segments_organization_id_immutable BEFORE UPDATE OF organization_id ON call_segments
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: call_segments.organization_id');
+END;
+CREATE TRIGGER voice_bot_creations_organization_id_immutable BEFORE UPDATE OF organization_id ON voice_bot_creations
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: voice_bot_creations.organization_id');
+END;
+CREATE TRIGGER voice_bot_sessions_organization_id_immutable BEFORE UPDATE OF organization_id ON voice_bot_sessions
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: voice_bot_sessions.organization_id');
+END;
+CREATE TRIGGER work_clones_organization_id_immutable BEFORE UPDATE OF organization_id ON work_clones
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: work_clones.organization_id');
+END;
+CREATE TRIGGER clone_training_data_organization_id_immutable BEFORE UPDATE OF organization_id ON clone_training_data
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: clone_training_data.organization_id');
+END;
+CREATE TRIGGER clone_responses_organization_id_immutable BEFORE UPDATE OF organization_id ON clone_responses
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: clone_responses.organization_id');
+END;
+CREATE TRIGGER clone_sessions_organization_id_immutable BEFORE UPDATE OF organization_id ON clone_sessions
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: clone_sessions.organization_id');
+END;
+CREATE TRIGGER recovery_campaigns_organization_id_immutable BEFORE UPDATE OF organization_id ON recovery_campaigns
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: recovery_campaigns.organization_id');
+END;
+CREATE TRIGGER recovery_events_organization_id_immutable BEFORE UPDATE OF organization_id ON recovery_events
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: recovery_events.organization_id');
+END;
+CREATE TRIGGER recovery_messages_organization_id_immutable BEFORE UPDATE OF organization_id ON recovery_messages
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: recovery_messages.organization_id');
+END;
+CREATE TRIGGER recovery_analytics_organization_id_immutable BEFORE UPDATE OF organization_id ON recovery_analytics
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: recovery_analytics.organization_id');
+END;
+CREATE TRIGGER customer_health_scores_organization_id_immutable BEFORE UPDATE OF organization_id ON customer_health_scores
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: customer_health_scores.organization_id');
+END;
+CREATE TRIGGER customer_health_score_history_organization_id_immutable BEFORE UPDATE OF organization_id ON customer_health_score_history
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: customer_health_score_history.organization_id');
+END;
+CREATE TRIGGER plugin_installations_organization_id_immutable BEFORE UPDATE OF organization_id ON plugin_installations
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: plugin_installations.organization_id');
+END;
+CREATE TRIGGER sso_configurations_organization_id_immutable BEFORE UPDATE OF organization_id ON sso_configurations
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: sso_configurations.organization_id');
+END;
+CREATE TRIGGER sso_domains_organization_id_immutable BEFORE UPDATE OF organization_id ON sso_domains
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: sso_domains.organization_id');
+END;
+CREATE TRIGGER sso_user_mappings_organization_id_immutable BEFORE UPDATE OF organization_id ON sso_user_mappings
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: sso_user_mappings.organization_id');
+END;
+CREATE TRIGGER sso_login_logs_organization_id_immutable BEFORE UPDATE OF organization_id ON sso_login_logs
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: sso_login_logs.organization_id');
+END;
+
+-- tenant consistency: a child belongs to its parent's organization
 
 CREATE TRIGGER team_members_team_id_tenant_insert BEFORE INSERT ON team_members
 WHEN NEW.team_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM teams WHERE id = NEW.team_id)
@@ -487,16 +928,6 @@ WHEN NEW.bot_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_
 BEGIN
     SELECT RAISE(ABORT, 'tenant_mismatch: flow_orchestrations.bot_id');
 END;
-CREATE TRIGGER flow_orchestrations_entry_flow_id_tenant_insert BEFORE INSERT ON flow_orchestrations
-WHEN NEW.entry_flow_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM bot_flows WHERE id = NEW.entry_flow_id)
-BEGIN
-    SELECT RAISE(ABORT, 'tenant_mismatch: flow_orchestrations.entry_flow_id');
-END;
-CREATE TRIGGER flow_orchestrations_entry_flow_id_tenant_update BEFORE UPDATE OF entry_flow_id, organization_id ON flow_orchestrations
-WHEN NEW.entry_flow_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM bot_flows WHERE id = NEW.entry_flow_id)
-BEGIN
-    SELECT RAISE(ABORT, 'tenant_mismatch: flow_orchestrations.entry_flow_id');
-END;
 CREATE TRIGGER flow_transitions_orchestration_id_tenant_insert BEFORE INSERT ON flow_transitions
 WHEN NEW.orchestration_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
 BEGIN
@@ -506,26 +937,6 @@ CREATE TRIGGER flow_transitions_orchestration_id_tenant_update BEFORE UPDATE OF 
 WHEN NEW.orchestration_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
 BEGIN
     SELECT RAISE(ABORT, 'tenant_mismatch: flow_transitions.orchestration_id');
-END;
-CREATE TRIGGER flow_transitions_from_flow_id_tenant_insert BEFORE INSERT ON flow_transitions
-WHEN NEW.from_flow_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM bot_flows WHERE id = NEW.from_flow_id)
-BEGIN
-    SELECT RAISE(ABORT, 'tenant_mismatch: flow_transitions.from_flow_id');
-END;
-CREATE TRIGGER flow_transitions_from_flow_id_tenant_update BEFORE UPDATE OF from_flow_id, organization_id ON flow_transitions
-WHEN NEW.from_flow_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM bot_flows WHERE id = NEW.from_flow_id)
-BEGIN
-    SELECT RAISE(ABORT, 'tenant_mismatch: flow_transitions.from_flow_id');
-END;
-CREATE TRIGGER flow_transitions_to_flow_id_tenant_insert BEFORE INSERT ON flow_transitions
-WHEN NEW.to_flow_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM bot_flows WHERE id = NEW.to_flow_id)
-BEGIN
-    SELECT RAISE(ABORT, 'tenant_mismatch: flow_transitions.to_flow_id');
-END;
-CREATE TRIGGER flow_transitions_to_flow_id_tenant_update BEFORE UPDATE OF to_flow_id, organization_id ON flow_transitions
-WHEN NEW.to_flow_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM bot_flows WHERE id = NEW.to_flow_id)
-BEGIN
-    SELECT RAISE(ABORT, 'tenant_mismatch: flow_transitions.to_flow_id');
 END;
 CREATE TRIGGER flow_variables_orchestration_id_tenant_insert BEFORE INSERT ON flow_variables
 WHEN NEW.orchestration_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM flow_orchestrations WHERE id = NEW.orchestration_id)
@@ -1580,10 +1991,7 @@ CREATE INDEX usage_tracking_fk_bot_id ON usage_tracking (bot_id);
 CREATE INDEX bots_fk_team_id ON bots (team_id);
 CREATE INDEX bots_fk_avatar_file_id ON bots (avatar_file_id);
 CREATE INDEX bot_messages_fk_bot_id ON bot_messages (bot_id);
-CREATE INDEX flow_orchestrations_fk_entry_flow_id ON flow_orchestrations (entry_flow_id);
 CREATE INDEX flow_transitions_fk_orchestration_id ON flow_transitions (orchestration_id);
-CREATE INDEX flow_transitions_fk_from_flow_id ON flow_transitions (from_flow_id);
-CREATE INDEX flow_transitions_fk_to_flow_id ON flow_transitions (to_flow_id);
 CREATE INDEX conversations_fk_channel_id ON conversations (channel_id);
 CREATE INDEX conversations_fk_contact_id ON conversations (contact_id);
 CREATE INDEX conversations_fk_team_id ON conversations (team_id);

@@ -216,7 +216,7 @@ impl From<r2d2::Error> for AppError {
 
 impl From<rusqlite::Error> for AppError {
     /// Constraint failures raised by our triggers carry a stable prefix
-    /// (`plan_limit_exceeded: bots`, `tenant_mismatch: …`); they become client
+    /// (`plan_limit_exceeded: bots`, `tenant_mismatch: …`, `parent_mismatch: …`); they become client
     /// errors. Everything else is a server error.
     fn from(err: rusqlite::Error) -> Self {
         if let rusqlite::Error::SqliteFailure(e, Some(msg)) = &err
@@ -237,8 +237,10 @@ fn map_trigger_message(msg: &str) -> Option<AppError> {
             format!("your plan does not allow more {subject}; upgrade to add more"),
         )
         .with_details(json!({ "resource": subject })),
-        "tenant_mismatch" => AppError::new(ErrorCode::InvalidReference, "a referenced resource was not found")
-            .with_details(json!({ "field": subject.rsplit('.').next().unwrap_or(subject) })),
+        "tenant_mismatch" | "parent_mismatch" => {
+            AppError::new(ErrorCode::InvalidReference, "a referenced resource was not found")
+                .with_details(json!({ "field": subject.rsplit('.').next().unwrap_or(subject) }))
+        }
         "append_only" => AppError::new(ErrorCode::Conflict, format!("{subject} is append-only")),
         _ => return None,
     };
