@@ -39,6 +39,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.ml.enabled = false;
     // Test fakes of external services listen on loopback.
     config.outbound.allow_private = true;
+    // Tests make many requests from one address; the rate-limit tests lower these.
+    for limit in [
+        &mut config.rate_limits.login,
+        &mut config.rate_limits.register,
+        &mut config.rate_limits.reset,
+        &mut config.rate_limits.token,
+    ] {
+        limit.per_ip = 100_000;
+        limit.per_account = 100_000;
+    }
     adjust(&mut config);
     botbuilder::telemetry::init(&config.log);
     let app = Application::build(config).expect("application builds");
@@ -118,6 +128,21 @@ impl TestApp {
 
     pub fn data_path(&self) -> PathBuf {
         self.state.config.data.clone()
+    }
+
+    /// Runs every due background job (email, retention…) to completion.
+    pub async fn run_jobs(&self) -> usize {
+        let token = tokio_util::sync::CancellationToken::new();
+        let mut n = 0;
+        while botbuilder::jobs::run_once(&self.state, "test", &token).await.expect("job run") {
+            n += 1;
+        }
+        n
+    }
+
+    /// One number from the data file.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.sql(|c| c.query_row(sql, [], |r| r.get(0)))
     }
 }
 

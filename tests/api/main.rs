@@ -4,6 +4,7 @@
 // Test code: a failed expectation should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+mod accounts;
 mod authz;
 mod bots;
 mod browser;
@@ -14,3 +15,4 @@ mod jobs;
 mod ml;
 mod schema;
 mod sessions;
+mod smtp;
