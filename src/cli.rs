@@ -243,7 +243,11 @@ fn create_superadmin(config: &Config, email: &str, name: &str) -> Result<(), Exi
         })
         .map_err(|e| fail(2, &e))?;
     let password = if exists { None } else { Some(read_password().map_err(|e| fail(2, &e))?) };
-    match create_superadmin(&db, email, name, password.as_deref()).map_err(|e| fail(2, &e))? {
+    let outcome = create_superadmin(&db, email, name, password.as_deref()).map_err(|e| {
+        let field = e.details().and_then(|d| d.get("field")).and_then(|f| f.as_str()).unwrap_or("error");
+        fail(2, &format!("{field}: {}", e.message()))
+    })?;
+    match outcome {
         SuperadminOutcome::Created(id) => say(&format!("created superadmin {email} (user {id}); sign in at /admin")),
         SuperadminOutcome::Promoted(id) => say(&format!("{email} (user {id}) is now a superadmin")),
         SuperadminOutcome::AlreadySuperadmin(id) => say(&format!("{email} (user {id}) already is a superadmin")),

@@ -175,7 +175,9 @@ pub fn check_password(password: &str, email: &str) -> AppResult<()> {
         return Err(weak("must contain a letter and a digit"));
     }
     let lower = password.to_lowercase();
-    if lower == email || lower.contains(email.split('@').next().unwrap_or(email)) && email.len() > 3 {
+    // Very short local parts ("c@…") would match almost any password.
+    let local = email.split('@').next().unwrap_or(email);
+    if lower == email || (local.chars().count() >= 3 && lower.contains(local)) {
         return Err(weak("must not contain your email address"));
     }
     if COMMON_PASSWORDS.contains(&lower.as_str()) {

@@ -116,6 +116,40 @@ impl TestApp {
         builder
     }
 
+    /// Sends a request as `session` (with a JSON body unless `None`) and
+    /// returns the status and the JSON body (`Null` when empty).
+    pub async fn call(&self, session: &Session, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.as_user(session, method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Signs up `email` and makes them a member of `org_id` with `role`
+    /// through a real invitation (sent by `inviter`) and its acceptance.
+    pub async fn join(&self, inviter: &Session, org_id: i64, email: &str, role: &str) -> Session {
+        let (status, sent) = self
+            .call(
+                inviter,
+                Method::POST,
+                &format!("/api/v1/orgs/{org_id}/invitations"),
+                Some(json!({ "email": email, "role": role })),
+            )
+            .await;
+        assert_eq!(status, 201, "invite {email}: {sent}");
+        let token = sent["accept_url"].as_str().expect("accept_url").split("token=").nth(1).expect("token").to_owned();
+        let mut session = self.register(email).await;
+        let (status, body) =
+            self.call(&session, Method::POST, "/api/v1/invitations/accept", Some(json!({ "token": token }))).await;
+        assert_eq!(status, 200, "accept for {email}: {body}");
+        session.org_id = org_id;
+        session
+    }
+
     /// A request with a bearer token.
     pub fn as_token(&self, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.request(method, path).bearer_auth(token)
