@@ -107,9 +107,17 @@ impl Application {
     /// Opens the database, binds the listener and prepares the server.
     pub fn build(config: Config) -> Result<Application, StartError> {
         let addr = config.bind_addr()?;
-        let (state, lock) = AppState::open(config)?;
+        let (mut state, lock) = AppState::open(config)?;
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
-        let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
+        let local = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?;
+        let port = local.port();
+        // Links in emails must reach this server: with no public URL set and
+        // an ephemeral port (port 0), use the address actually bound.
+        if state.config.http.public_url.is_none() && addr.port() == 0 {
+            let mut config = (*state.config).clone();
+            config.http.public_url = Some(format!("http://{local}"));
+            state.config = Arc::new(config);
+        }
 
         let spec = openapi();
         let route_table = web::Data::new(RouteTable::from_openapi(&spec));

@@ -11,6 +11,7 @@ mod audit;
 mod authz;
 mod bots;
 mod browser;
+mod browser_accounts;
 mod cli;
 mod edge;
 mod helpers;
