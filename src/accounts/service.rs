@@ -30,9 +30,16 @@ const TOUCH_EVERY_SECS: i64 = 60;
 /// API tokens start with this prefix so leaks are easy to scan for.
 pub const API_TOKEN_PREFIX: &str = "bb_";
 
+/// Argon2id memory cost in KiB (OWASP's recommendation: 19 MiB).
+pub const ARGON2_M_KIB: u32 = 19 * 1024;
+/// Argon2id passes.
+pub const ARGON2_T: u32 = 2;
+/// Argon2id lanes.
+pub const ARGON2_P: u32 = 1;
+
 /// Argon2id with OWASP's recommended cost (19 MiB, 2 passes, 1 lane).
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
