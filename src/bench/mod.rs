@@ -10,6 +10,7 @@
     clippy::cast_sign_loss
 )]
 
+mod auth;
 mod startup;
 
 use std::io::Write;
@@ -30,6 +31,8 @@ pub struct BenchArgs {
 enum Suite {
     /// Cold start to `/readyz` (new, empty and 100k-row databases) and idle RSS.
     Startup(startup::StartupArgs),
+    /// Argon2id cost and sign-ins per second through the server, with latency percentiles.
+    Auth(auth::AuthArgs),
 }
 
 /// Runs the chosen suite (default: startup).
@@ -37,6 +40,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let report = match &args.suite {
         None => startup::run(&startup::StartupArgs::default())?,
         Some(Suite::Startup(a)) => startup::run(a)?,
+        Some(Suite::Auth(a)) => auth::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

@@ -4,13 +4,23 @@
 // Test code: a failed expectation should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+mod accounts;
+mod admin;
+mod api_tokens;
+mod audit;
 mod authz;
 mod bots;
 mod browser;
+mod browser_accounts;
 mod cli;
 mod edge;
 mod helpers;
+mod invitations;
 mod jobs;
 mod ml;
+mod orgs;
 mod schema;
 mod sessions;
+mod smtp;
+mod versions;
+mod whitelabel;
