@@ -23,10 +23,11 @@ use crate::http::openapi::ApiDoc;
 use crate::http::ratelimit::RateLimits;
 use crate::http::routing::{RouteTable, fallback};
 use crate::ml::Models;
+use crate::nlu::NluRuntime;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
-use crate::{accounts, admin, bots, jobs, ops, orgs, versions};
+use crate::{accounts, admin, bots, jobs, nlu, ops, orgs, versions};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -41,6 +42,8 @@ pub struct AppState {
     pub outbound: Outbound,
     pub mailer: Mailer,
     pub limits: Arc<RateLimits>,
+    /// NLU serving caches and the parse-log writer.
+    pub nlu: NluRuntime,
 }
 
 /// Why the server could not start.
@@ -87,6 +90,8 @@ impl AppState {
         let outbound = Outbound::new(&config.outbound).map_err(|e| StartError::Other(e.to_string()))?;
         let readiness = Arc::new(Readiness::default());
         let models = Models::load_in_background(&config.ml, readiness.clone(), metrics.registry().clone());
+        let nlu =
+            NluRuntime::start(db.clone(), Some(metrics.registry())).map_err(|e| StartError::Other(e.to_string()))?;
         let state = AppState {
             config: Arc::new(config),
             jobs: jobs::Queue::new(db.clone()),
@@ -98,6 +103,7 @@ impl AppState {
             outbound,
             mailer,
             limits,
+            nlu,
         };
         Ok((state, lock))
     }
@@ -181,6 +187,8 @@ impl Application {
                 tracing::warn!("a background worker did not stop in time");
             }
         }
+        // Parse logs still queued are written before the WAL is folded back.
+        self.state.nlu.shutdown();
         if let Err(e) = self.state.db.checkpoint() {
             tracing::warn!(error = %e, "WAL checkpoint on shutdown failed");
         }
@@ -197,6 +205,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     jobs::routes(cfg);
     versions::routes(cfg);
     admin::routes(cfg);
+    nlu::routes(cfg);
 }
 
 /// The `OpenAPI` document of the whole application, as served at

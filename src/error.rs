@@ -102,6 +102,16 @@ error_codes! {
     DomainTaken => ("domain_taken", CONFLICT, "Another organization already uses this custom domain."),
     MergeConflict => ("merge_conflict", CONFLICT, "Both branches changed the same fields; `details.paths` lists them."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
+    // NLU
+    IntentNotFound => ("intent_not_found", NOT_FOUND, "No such intent in this bot."),
+    ExampleNotFound => ("example_not_found", NOT_FOUND, "No such training example in this bot."),
+    NluEntityNotFound => ("nlu_entity_not_found", NOT_FOUND, "No such NLU entity in this bot."),
+    ModelVersionNotFound => ("model_version_not_found", NOT_FOUND, "No such NLU model version of this bot."),
+    NluLogNotFound => ("nlu_log_not_found", NOT_FOUND, "No such logged parse of this bot."),
+    NluNotTrained => ("nlu_not_trained", CONFLICT, "The bot has no trained NLU model yet: train it first (callers may treat this as \"no intent\")."),
+    NluModelIncompatible => ("nlu_model_incompatible", CONFLICT, "The bot's NLU model was trained with another embedding model; train it again."),
+    NluTrainingDataInvalid => ("nlu_training_data_invalid", UNPROCESSABLE_ENTITY, "Training needs at least two active intents with examples; `details` lists the intents without examples."),
+    ImportInvalid => ("import_invalid", UNPROCESSABLE_ENTITY, "An imported file is malformed; `details.line` names the line (nothing was imported)."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

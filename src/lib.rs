@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod ml;
+pub mod nlu;
 pub mod notify;
 pub mod ops;
 pub mod orgs;

@@ -11,6 +11,7 @@
 )]
 
 mod auth;
+mod nlu;
 mod startup;
 
 use std::io::Write;
@@ -33,6 +34,8 @@ enum Suite {
     Startup(startup::StartupArgs),
     /// Argon2id cost and sign-ins per second through the server, with latency percentiles.
     Auth(auth::AuthArgs),
+    /// NLU accuracy on the shared benchmarks, training time, parse latency and throughput.
+    Nlu(nlu::NluArgs),
 }
 
 /// Runs the chosen suite (default: startup).
@@ -41,6 +44,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         None => startup::run(&startup::StartupArgs::default())?,
         Some(Suite::Startup(a)) => startup::run(a)?,
         Some(Suite::Auth(a)) => auth::run(a)?,
+        Some(Suite::Nlu(a)) => nlu::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

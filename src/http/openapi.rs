@@ -40,6 +40,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "admin", description = "Superadmin console"),
         (name = "bots", description = "Bots"),
         (name = "jobs", description = "Background jobs"),
+        (name = "nlu", description = "Intents, entities, training, parsing and quality tools of a bot's NLU"),
     )
 )]
 pub struct ApiDoc;

@@ -162,6 +162,8 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         "noop" => Some(&Noop),
         crate::notify::SEND_EMAIL => Some(&crate::notify::SendEmail),
         crate::orgs::audit::retention::KIND => Some(&crate::orgs::audit::retention::RetentionJob),
+        crate::nlu::train::TRAIN_JOB => Some(&crate::nlu::train::TrainJob),
+        crate::nlu::evaluate::EVALUATE_JOB => Some(&crate::nlu::evaluate::EvaluateJob),
         _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! ship inside the binary and load in the background at start; `/readyz`
 //! reports `models` ready once they have.
 
+pub mod classifier;
 pub mod embedder;
 pub mod runtime;
 

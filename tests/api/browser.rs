@@ -224,3 +224,82 @@ async fn the_ui_shell_renders_signup_and_status() {
     })
     .await;
 }
+
+/// Waits until the element's text satisfies `ok` (or fails after `secs`).
+async fn wait_text(b: &Browser, css: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(el) = b.client.find(Locator::Css(css)).await
+            && let Ok(text) = el.text().await
+            && ok(&text)
+        {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{css} never showed the expected text");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_nlu_editor_adds_intents_trains_and_tests() {
+    // The train button's job runs on a real background worker here.
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.ml.enabled = true;
+        c.jobs.workers = 1;
+    })
+    .await;
+    with_browser("nlu_editor", |b| async move {
+        b.client.goto(&app.url("/signup")).await.expect("goto");
+        b.fill("#name", "NLU User").await;
+        b.fill("#email", "nlu-ui@example.com").await;
+        b.fill("#password", "correct horse 42").await;
+        b.click("button[type=submit]").await;
+        b.wait_for_path("/dashboard").await;
+        b.click("a[href='/bots']").await;
+        b.fill("#name", "Cafe bot").await;
+        b.click("form.card button[type=submit]").await;
+        b.click("a[data-nlu-link]").await;
+        assert!(b.text_of("h1").await.contains("NLU"));
+        let intents: [(&str, &[&str]); 2] = [
+            (
+                "opening_hours",
+                &[
+                    "when are you open",
+                    "what are your opening hours",
+                    "are you open on sunday",
+                    "what time do you close",
+                    "opening times please",
+                ],
+            ),
+            (
+                "order_coffee",
+                &[
+                    "I'd like a coffee",
+                    "one latte please",
+                    "can I order an espresso",
+                    "a cappuccino to go",
+                    "get me a flat white",
+                ],
+            ),
+        ];
+        for (name, examples) in intents {
+            b.fill("#new-intent-name", name).await;
+            b.click("#add-intent").await;
+            b.text_of(&format!("[data-editing='{name}']")).await;
+            b.fill("#new-examples", &examples.join("\n")).await;
+            b.click("#add-examples").await;
+            wait_text(&b, &format!("li[data-intent='{name}']"), 10, |t| t.contains(&examples.len().to_string())).await;
+        }
+        b.click("#tab-train").await;
+        b.click("#train").await;
+        wait_text(&b, "#train-status", 120, |t| t == "succeeded").await;
+        b.fill("#test-text", "do you open early on sundays").await;
+        b.click("#test-parse").await;
+        assert_eq!(wait_text(&b, "#test-intent", 20, |t| !t.is_empty()).await, "opening_hours");
+        let versions: i64 =
+            app.sql(|c| c.query_row("SELECT count(*) FROM model_versions WHERE is_active = 1", [], |r| r.get(0)));
+        assert_eq!(versions, 1);
+        b.client.clone().close().await.expect("close");
+    })
+    .await;
+}

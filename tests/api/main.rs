@@ -18,6 +18,7 @@ mod helpers;
 mod invitations;
 mod jobs;
 mod ml;
+mod nlu;
 mod orgs;
 mod schema;
 mod sessions;

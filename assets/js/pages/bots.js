@@ -58,7 +58,10 @@ function Bots() {
               <td>${bot.language}</td>
               <td><span class=${"badge " + (bot.is_active ? "ok" : "")}>${bot.is_active ? "active" : "inactive"}</span></td>
               <td class="muted">${formatDate(bot.created_at)}</td>
-              <td>${can("bots.delete") && html`<button class="danger" onClick=${() => remove(bot)}>Delete</button>`}</td>
+              <td>
+                <a class="button" href=${`/bots/${bot.id}/nlu`} data-nlu-link=${bot.id}>NLU</a>
+                ${can("bots.delete") && html` <button class="danger" onClick=${() => remove(bot)}>Delete</button>`}
+              </td>
             </tr>`,
           )}
           ${list.data && !list.data.items.length && html`<tr><td colspan="5" class="muted">No bots yet.</td></tr>`}

@@ -11,4 +11,5 @@ import "./tokens.js";
 import "./audit.js";
 import "./branding.js";
 import "./admin.js";
+import "./nlu.js";
 import "./status.js";

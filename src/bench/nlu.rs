@@ -1,0 +1,456 @@
+//! `botbuilder bench nlu --data DIR`: trains a bot on a benchmark's train
+//! split through the same path as the API (import of the data, then
+//! `nlu::train::train_bot_blocking`, the function the training job runs)
+//! and scores the test split through `nlu::service::parse` (the function
+//! the parse route and the conversation runtime call).
+//!
+//! DIR is one dataset folder (`clinc150`, `banking77`, `braun2017/chatbot`),
+//! a folder of corpora (`braun2017`: each trained separately, overall
+//! micro-F1 reported), or the data root (every intent dataset). Datasets are
+//! read where they are, never copied.
+
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::many_single_char_names,
+    clippy::similar_names,
+    clippy::float_cmp,
+    reason = "numeric code: counts become ratios, short names follow the formulas, exact float compares are on stored values"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use rusqlite::params;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Report, percentile};
+use crate::app::AppState;
+use crate::config::Config;
+use crate::http::Tenant;
+use crate::ids::{BotId, OrgId};
+use crate::ml::classifier::{TrainConfig, is_oos_name};
+use crate::nlu::evaluate::{OUT_OF_SCOPE, score};
+use crate::nlu::io::{ExampleDoc, IntentDoc, NluDocument, import_document_blocking};
+use crate::nlu::model::Annotation;
+use crate::nlu::service::{self, ParseOptions};
+use crate::nlu::train::train_bot_blocking;
+
+#[derive(Debug, Args)]
+pub struct NluArgs {
+    /// A dataset folder, a folder of corpora, or the data root.
+    #[arg(long, default_value = "../shared/data")]
+    pub data: PathBuf,
+    /// Concurrent parses in the throughput run.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Sequential parses timed for the single-request latency.
+    #[arg(long, default_value_t = 300)]
+    pub latency_samples: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct Row {
+    text: String,
+    intent: Option<String>,
+    #[serde(default)]
+    entities: Vec<Annotation>,
+}
+
+fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Row>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1)))
+        .collect()
+}
+
+/// The intent datasets under `dir`: (name, folder).
+fn discover(dir: &Path) -> Vec<(String, PathBuf)> {
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if dir.join("train.jsonl").exists() {
+        let parent = dir.parent().map(name).unwrap_or_default();
+        let n = if parent == "braun2017" { format!("braun2017/{}", name(dir)) } else { name(dir) };
+        return vec![(n, dir.to_path_buf())];
+    }
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    entries.sort();
+    for p in entries {
+        // restaurant8k has slots only, scifact is retrieval: not intent benchmarks.
+        if !p.is_dir() || matches!(name(&p).as_str(), "restaurant8k" | "scifact") {
+            continue;
+        }
+        out.extend(discover(&p));
+    }
+    out
+}
+
+pub fn run(args: &NluArgs) -> anyhow::Result<Report> {
+    let datasets = discover(&args.data);
+    if datasets.is_empty() {
+        let message = format!("no NLU datasets under {} (expected ../shared/data); skipping", args.data.display());
+        return Ok(Report {
+            rows: vec![("skipped".into(), message.clone())],
+            json: json!({ "skipped": true, "reason": message }),
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let rss_base = rss_mb();
+    let mut config = Config { data: dir.path().join("bench.db"), ..Config::default() };
+    config.ml.enabled = true;
+    config.jobs.workers = 0;
+    let (state, _lock) = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    state.models.embedder_blocking().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let rss_embedder = rss_mb() - rss_base;
+    let org = setup_org(&state)?;
+    let tenant = Tenant::system(org, "benchmark");
+
+    let mut rows = Vec::new();
+    let mut results = serde_json::Map::new();
+    let mut braun = (0usize, 0usize);
+    let mut braun_entities = (0usize, 0usize, 0usize);
+    let mut classifier_mb = 0.0_f64;
+    for (name, folder) in &datasets {
+        let r = runtime.block_on(bench_one(&state, &tenant, name, folder, args))?;
+        if name.starts_with("braun2017/") {
+            braun.0 += r.correct;
+            braun.1 += r.total;
+            braun_entities.0 += r.entity_tp;
+            braun_entities.1 += r.entity_pred;
+            braun_entities.2 += r.entity_gold;
+        }
+        classifier_mb = classifier_mb.max(r.classifier_mb);
+        for (k, v) in &r.rows {
+            rows.push((format!("{name}: {k}"), v.clone()));
+        }
+        results.insert(name.replace('/', "_"), r.json);
+    }
+    rows.push(("RSS added by the embedding model (MB)".into(), format!("{rss_embedder:.1}")));
+    rows.push(("largest classifier in memory (MB)".into(), format!("{classifier_mb:.1}")));
+    let mut json = json!({
+        "datasets": results,
+        "embedder_rss_mb": r2(rss_embedder),
+        "classifier_mb": r2(classifier_mb),
+        "models_rss_mb": r2(rss_embedder + classifier_mb),
+    });
+    if braun.1 > 0 {
+        let overall = braun.0 as f64 / braun.1 as f64;
+        rows.push(("braun2017 overall micro-F1".into(), format!("{overall:.4}")));
+        json["braun2017_micro_f1"] = json!(r4(overall));
+        let (tp, pred, gold) = braun_entities;
+        let f1 = f1(tp, pred, gold);
+        rows.push(("braun2017 overall entity F1 (list entities from training annotations)".into(), format!("{f1:.4}")));
+        json["braun2017_entity_f1"] = json!(r4(f1));
+    }
+    // With one dataset, its figures are also top-level keys.
+    if results.len() == 1
+        && let Some(Value::Object(only)) = results.values().next()
+    {
+        for (k, v) in only {
+            json[k] = v.clone();
+        }
+    }
+    if datasets.iter().all(|(n, _)| n.starts_with("braun2017/")) && braun.1 > 0 {
+        json["micro_f1"] = json["braun2017_micro_f1"].clone();
+        json["entity_f1"] = json["braun2017_entity_f1"].clone();
+    }
+    state.nlu.shutdown();
+    Ok(Report { rows, json })
+}
+
+fn setup_org(state: &AppState) -> anyhow::Result<OrgId> {
+    let id = state
+        .db
+        .write_blocking(|tx| {
+            tx.execute("INSERT INTO users (email, password_hash, name) VALUES ('bench@localhost', 'x', 'Bench')", [])?;
+            let user = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO organizations (name, slug, owner_id, plan_tier) VALUES ('Bench', 'bench', ?1, 'enterprise')",
+                [user],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(OrgId(id))
+}
+
+fn new_bot(state: &AppState, org: OrgId, name: &str) -> anyhow::Result<BotId> {
+    let key = format!("wk_bench_{}", crate::crypto::random_token(8));
+    let id = state
+        .db
+        .write_blocking(|tx| {
+            tx.execute(
+                "INSERT INTO bots (organization_id, name, widget_key) VALUES (?1, ?2, ?3)",
+                params![org, name, key],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(BotId(id))
+}
+
+struct Outcome {
+    rows: Vec<(String, String)>,
+    json: Value,
+    correct: usize,
+    total: usize,
+    entity_tp: usize,
+    entity_pred: usize,
+    entity_gold: usize,
+    classifier_mb: f64,
+}
+
+fn document(train: &[Row]) -> NluDocument {
+    let mut intents: BTreeMap<String, Vec<ExampleDoc>> = BTreeMap::new();
+    for r in train {
+        let Some(intent) = &r.intent else { continue };
+        intents
+            .entry(intent.clone())
+            .or_default()
+            .push(ExampleDoc { text: r.text.clone(), entities: r.entities.clone() });
+    }
+    NluDocument {
+        format: "botbuilder-nlu".into(),
+        version: 1,
+        intents: intents
+            .into_iter()
+            .map(|(name, mut examples)| {
+                // The same text twice in one intent is one example.
+                let mut seen = BTreeSet::new();
+                examples.retain(|e| seen.insert(e.text.trim().to_owned()));
+                IntentDoc {
+                    name,
+                    display_name: None,
+                    description: None,
+                    is_active: true,
+                    confidence_threshold: None,
+                    examples,
+                }
+            })
+            .collect(),
+        // List entities from the training annotations (values = annotated texts).
+        entities: list_entities(train),
+    }
+}
+
+fn list_entities(train: &[Row]) -> Vec<crate::nlu::io::EntityDoc> {
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in train {
+        for a in &r.entities {
+            values.entry(a.entity.clone()).or_default().insert(a.value.trim().to_owned());
+        }
+    }
+    values
+        .into_iter()
+        .map(|(name, vs)| crate::nlu::io::EntityDoc {
+            name,
+            kind: crate::nlu::model::EntityType::List,
+            display_name: None,
+            pattern: None,
+            system_type: None,
+            fuzzy_matching: Some(true),
+            values: vs
+                .into_iter()
+                .filter(|v| !v.is_empty())
+                .map(|v| crate::nlu::model::EntityValue { value: v, synonyms: Vec::new() })
+                .collect(),
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_lines, reason = "one benchmark run, start to finish")]
+async fn bench_one(
+    state: &AppState,
+    tenant: &Tenant,
+    name: &str,
+    folder: &Path,
+    args: &NluArgs,
+) -> anyhow::Result<Outcome> {
+    let mut train = read_jsonl(&folder.join("train.jsonl"))?;
+    let mut test = read_jsonl(&folder.join("test.jsonl"))?;
+    let clinc = folder.join("oos_train.jsonl").exists();
+    if clinc {
+        // The explicit out-of-scope class: clinc150's oos_train split.
+        train.extend(read_jsonl(&folder.join("oos_train.jsonl"))?);
+        test.extend(read_jsonl(&folder.join("oos_test.jsonl"))?);
+    }
+    test.retain(|r| r.intent.is_some());
+    if test.is_empty() {
+        bail!("{name}: no test rows with intents");
+    }
+    let bot = new_bot(state, tenant.org_id(), name)?;
+    let doc = document(&train);
+    let (st, t2) = (state.clone(), tenant.clone());
+    let started = Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || {
+        import_document_blocking(&st, &t2, bot, &doc)?;
+        train_bot_blocking(&st, &t2, bot, &TrainConfig::default(), &mut |_| {})
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let weights_mb = outcome.model_version.metrics["weights_bytes"].as_f64().unwrap_or(0.0) / 1e6;
+
+    // Single-request latency: sequential parses.
+    let options = ParseOptions { log: false, ..ParseOptions::default() };
+    let mut latencies = Vec::new();
+    for r in test.iter().cycle().take(args.latency_samples.max(1)) {
+        let t = Instant::now();
+        service::parse(state, tenant, bot, &r.text, options.clone()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let p50 = percentile(&mut latencies, 50.0);
+    let p95 = percentile(&mut latencies, 95.0);
+
+    // Whole test split under concurrent load: accuracy and throughput.
+    let texts: Arc<Vec<String>> = Arc::new(test.iter().map(|r| r.text.clone()).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        let (state, tenant, texts, next, options) =
+            (state.clone(), tenant.clone(), texts.clone(), next.clone(), options.clone());
+        handles.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(text) = texts.get(i) else { break };
+                let parsed = service::parse(&state, &tenant, bot, text, options.clone()).await;
+                out.push((i, parsed));
+            }
+            out
+        }));
+    }
+    let mut results: Vec<Option<crate::nlu::ParseResult>> = vec![None; texts.len()];
+    for h in handles {
+        for (i, parsed) in h.await? {
+            results[i] = Some(parsed.map_err(|e| anyhow::anyhow!("{e:?}"))?);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let throughput = texts.len() as f64 / elapsed;
+
+    let norm = |l: &str| if is_oos_name(l) { OUT_OF_SCOPE.to_owned() } else { l.to_owned() };
+    let gold: Vec<String> = test.iter().map(|r| norm(r.intent.as_deref().unwrap_or_default())).collect();
+    let predicted: Vec<String> = results
+        .iter()
+        .map(|p| match p {
+            Some(p) if !p.out_of_scope => p.intent.as_ref().map_or_else(|| OUT_OF_SCOPE.to_owned(), |i| norm(&i.name)),
+            _ => OUT_OF_SCOPE.to_owned(),
+        })
+        .collect();
+    let report = score(&gold, &predicted, 0);
+    let correct = gold.iter().zip(&predicted).filter(|(g, p)| g == p).count();
+    let accuracy = correct as f64 / gold.len() as f64;
+
+    // Entities: exact (entity, start, end) matches against the annotations.
+    let names: BTreeSet<&str> = train.iter().flat_map(|r| r.entities.iter().map(|a| a.entity.as_str())).collect();
+    let (mut tp, mut npred, mut ngold) = (0, 0, 0);
+    for (r, p) in test.iter().zip(&results) {
+        let gold_spans: BTreeSet<(&str, usize, usize)> =
+            r.entities.iter().map(|a| (a.entity.as_str(), a.start, a.end)).collect();
+        let pred_spans: BTreeSet<(&str, usize, usize)> = p
+            .as_ref()
+            .map(|p| {
+                p.entities
+                    .iter()
+                    .filter(|e| names.contains(e.entity.as_str()))
+                    .map(|e| (e.entity.as_str(), e.start, e.end))
+                    .collect()
+            })
+            .unwrap_or_default();
+        tp += gold_spans.intersection(&pred_spans).count();
+        npred += pred_spans.len();
+        ngold += gold_spans.len();
+    }
+
+    let mut rows = vec![
+        ("train examples".into(), outcome.report.examples.to_string()),
+        ("training time (s, embed + fit)".into(), format!("{train_seconds:.1}")),
+        ("accuracy".into(), format!("{accuracy:.4}")),
+        ("macro F1".into(), format!("{:.4}", report.macro_f1)),
+        ("micro F1".into(), format!("{:.4}", report.micro_f1)),
+        ("parse latency p50 / p95 (ms, single request)".into(), format!("{p50:.2} / {p95:.2}")),
+        (format!("parse throughput ({} concurrent, parses/s)", args.concurrency), format!("{throughput:.0}")),
+        ("classifier weights (MB)".into(), format!("{weights_mb:.1}")),
+    ];
+    let mut json = json!({
+        "train_examples": outcome.report.examples,
+        "train_seconds": r2(train_seconds),
+        "embed_seconds": r2(outcome.embed_seconds),
+        "accuracy": r4(accuracy),
+        "macro_f1": report.macro_f1,
+        "micro_f1": r4(accuracy),
+        "label_micro_f1": report.micro_f1,
+        "parse_p50_ms": r2(p50),
+        "parse_p95_ms": r2(p95),
+        "throughput_per_s": r2(throughput),
+        "concurrency": args.concurrency,
+        "classifier_mb": r2(weights_mb),
+        "threshold": outcome.report.threshold,
+        "temperature": outcome.report.temperature,
+        "validation_accuracy": outcome.report.validation_accuracy,
+    });
+    if clinc {
+        let ins: Vec<usize> = (0..gold.len()).filter(|&i| gold[i] != OUT_OF_SCOPE).collect();
+        let oos: Vec<usize> = (0..gold.len()).filter(|&i| gold[i] == OUT_OF_SCOPE).collect();
+        let in_acc = ins.iter().filter(|&&i| predicted[i] == gold[i]).count() as f64 / ins.len().max(1) as f64;
+        let oos_hit = oos.iter().filter(|&&i| predicted[i] == OUT_OF_SCOPE).count();
+        let said_oos = predicted.iter().filter(|p| *p == OUT_OF_SCOPE).count();
+        let oos_recall = oos_hit as f64 / oos.len().max(1) as f64;
+        let oos_precision = if said_oos > 0 { oos_hit as f64 / said_oos as f64 } else { 0.0 };
+        rows.push(("in-scope accuracy".into(), format!("{in_acc:.4}")));
+        rows.push(("out-of-scope recall / precision".into(), format!("{oos_recall:.4} / {oos_precision:.4}")));
+        json["in_scope_accuracy"] = json!(r4(in_acc));
+        json["oos_recall"] = json!(r4(oos_recall));
+        json["oos_precision"] = json!(r4(oos_precision));
+    }
+    if ngold > 0 {
+        let ef1 = f1(tp, npred, ngold);
+        rows.push(("entity F1 (exact spans)".into(), format!("{ef1:.4}")));
+        json["entity_f1"] = json!(r4(ef1));
+    }
+    Ok(Outcome {
+        rows,
+        json,
+        correct,
+        total: gold.len(),
+        entity_tp: tp,
+        entity_pred: npred,
+        entity_gold: ngold,
+        classifier_mb: weights_mb,
+    })
+}
+
+fn f1(tp: usize, pred: usize, gold: usize) -> f64 {
+    let p = if pred > 0 { tp as f64 / pred as f64 } else { 0.0 };
+    let r = if gold > 0 { tp as f64 / gold as f64 } else { 0.0 };
+    if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
+}
+
+fn r2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn r4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Resident set size of this process, in MB.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -1,0 +1,807 @@
+//! Import and export of a bot's NLU data in three formats (docs/nlu.md):
+//! botbuilder's JSON document (lossless), Rasa's YAML NLU training data
+//! (`nlu: - intent: … examples: | - text [value](entity)`, with `synonym`,
+//! `regex` and `lookup` items), and CSV `text,intent`.
+//!
+//! An import is parsed and validated whole before anything is written, then
+//! applied in one transaction: a malformed file changes nothing and the
+//! error names its line.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use yaml_rust2::{Yaml, YamlLoader};
+
+use super::data::{CheckedEntity, check_entity, check_example, check_intent_name, check_values, insert_entity_in};
+use super::model::{
+    Annotation, CreateEntityRequest, DataFormat, EntityType, EntityValue, ExampleInput, ImportMode, ImportSummary,
+};
+use super::store::{self, NewIntent};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::Tenant;
+use crate::ids::BotId;
+use crate::orgs::audit::{self, AuditEntry};
+
+/// The JSON document of a bot's NLU data.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NluDocument {
+    /// Always `botbuilder-nlu`.
+    #[serde(default = "format_name")]
+    pub format: String,
+    /// Format version, 1.
+    #[serde(default = "one")]
+    pub version: u32,
+    #[serde(default)]
+    pub intents: Vec<IntentDoc>,
+    #[serde(default)]
+    pub entities: Vec<EntityDoc>,
+}
+
+fn format_name() -> String {
+    "botbuilder-nlu".into()
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// An intent with its examples.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntentDoc {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default = "yes")]
+    pub is_active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence_threshold: Option<f64>,
+    #[serde(default)]
+    pub examples: Vec<ExampleDoc>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An example with its annotations.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleDoc {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<Annotation>,
+}
+
+/// An entity definition.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntityDoc {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: EntityType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuzzy_matching: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<EntityValue>,
+}
+
+fn invalid(line: Option<usize>, message: impl Into<String>) -> AppError {
+    let message = message.into();
+    let text = match line {
+        Some(l) => format!("line {l}: {message}"),
+        None => message.clone(),
+    };
+    AppError::new(ErrorCode::ImportInvalid, text).with_details(json!({ "line": line, "reason": message }))
+}
+
+/// The 1-based line of the first occurrence of `needle` at or after line `from`.
+fn line_of(source: &str, needle: &str, from: usize) -> Option<usize> {
+    source.lines().enumerate().skip(from.saturating_sub(1)).find(|(_, l)| l.contains(needle)).map(|(i, _)| i + 1)
+}
+
+// ---- parsing ----
+
+/// Plain text, annotations and (entity, value, synonym) triples of an example in markup.
+pub type Markup = (String, Vec<Annotation>, Vec<(String, String, String)>);
+
+/// Parses a file of the given format into a document (nothing validated yet
+/// beyond syntax).
+pub fn parse(format: DataFormat, bytes: &[u8]) -> AppResult<(NluDocument, String)> {
+    let source = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].split(|&b| b == b'\n').count();
+        invalid(Some(line), "the file is not valid UTF-8")
+    })?;
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    if source.trim().is_empty() {
+        return Err(invalid(None, "the file is empty"));
+    }
+    let doc = match format {
+        DataFormat::Json => parse_json(source)?,
+        DataFormat::Rasa => parse_rasa(source)?,
+        DataFormat::Csv => parse_csv(source)?,
+    };
+    Ok((doc, source.to_owned()))
+}
+
+fn parse_json(source: &str) -> AppResult<NluDocument> {
+    let de = &mut serde_json::Deserializer::from_str(source);
+    let doc: NluDocument = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let reason = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        invalid(Some(inner.line()), if path == "." { reason } else { format!("{path}: {reason}") })
+    })?;
+    if doc.format != "botbuilder-nlu" || doc.version != 1 {
+        return Err(invalid(Some(1), "expected \"format\": \"botbuilder-nlu\" and \"version\": 1"));
+    }
+    Ok(doc)
+}
+
+fn parse_csv(source: &str) -> AppResult<NluDocument> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(source.as_bytes());
+    let mut intents: BTreeMap<String, Vec<ExampleDoc>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(i + 1, |p| usize::try_from(p.line()).unwrap_or(i + 1));
+            invalid(Some(line), format!("not valid CSV: {e}"))
+        })?;
+        let line = record.position().map_or(i + 1, |p| usize::try_from(p.line()).unwrap_or(i + 1));
+        if i == 0
+            && record.len() == 2
+            && record[0].trim().eq_ignore_ascii_case("text")
+            && record[1].trim().eq_ignore_ascii_case("intent")
+        {
+            continue;
+        }
+        if record.len() == 1 && record[0].trim().is_empty() {
+            continue;
+        }
+        if record.len() != 2 {
+            return Err(invalid(Some(line), format!("expected 2 columns (text,intent), found {}", record.len())));
+        }
+        let (text, intent) = (record[0].trim(), record[1].trim());
+        if text.is_empty() || intent.is_empty() {
+            return Err(invalid(Some(line), "text and intent must not be empty"));
+        }
+        if !intents.contains_key(intent) {
+            order.push(intent.to_owned());
+        }
+        intents.entry(intent.to_owned()).or_default().push(ExampleDoc { text: text.to_owned(), entities: Vec::new() });
+    }
+    Ok(NluDocument {
+        intents: order
+            .into_iter()
+            .map(|name| {
+                let examples = intents.remove(&name).unwrap_or_default();
+                IntentDoc {
+                    name,
+                    display_name: None,
+                    description: None,
+                    is_active: true,
+                    confidence_threshold: None,
+                    examples,
+                }
+            })
+            .collect(),
+        ..NluDocument::default()
+    })
+}
+
+/// An annotated example of Rasa's markup: `[span](entity)`,
+/// `[span](entity:value)` or `[span]{"entity": "e", "value": "v"}`.
+/// Returns the plain text, the annotations and (entity, value, synonym)
+/// triples for spans whose value differs from their text.
+pub fn parse_markup(raw: &str) -> Result<Markup, String> {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut text = String::new();
+    let mut count = 0usize;
+    let mut annotations = Vec::new();
+    let mut synonyms = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '[' {
+            let Some(close) = chars[i + 1..].iter().position(|&c| c == ']').map(|p| i + 1 + p) else {
+                return Err("an opening [ has no closing ]".into());
+            };
+            let span: String = chars[i + 1..close].iter().collect();
+            let (entity, value, end) = match chars.get(close + 1) {
+                Some('(') => {
+                    let Some(p) = chars[close + 2..].iter().position(|&c| c == ')') else {
+                        return Err("an entity ( has no closing )".into());
+                    };
+                    let inner: String = chars[close + 2..close + 2 + p].iter().collect();
+                    let (e, v) = match inner.split_once(':') {
+                        Some((e, v)) => (e.trim().to_owned(), Some(v.trim().to_owned())),
+                        None => (inner.trim().to_owned(), None),
+                    };
+                    (e, v, close + 3 + p)
+                }
+                Some('{') => {
+                    let Some(p) = chars[close + 1..].iter().position(|&c| c == '}') else {
+                        return Err("an entity { has no closing }".into());
+                    };
+                    let inner: String = chars[close + 1..=close + 1 + p].iter().collect();
+                    let v: serde_json::Value = serde_json::from_str(&inner)
+                        .map_err(|e| format!("entity annotation {inner} is not JSON: {e}"))?;
+                    let e = v["entity"].as_str().ok_or("entity annotation without \"entity\"")?.to_owned();
+                    (e, v["value"].as_str().map(str::to_owned), close + 2 + p)
+                }
+                _ => {
+                    // A bracket that is not an annotation is text.
+                    text.push('[');
+                    count += 1;
+                    i += 1;
+                    continue;
+                }
+            };
+            if entity.is_empty() || span.is_empty() {
+                return Err("an annotation needs both a text and an entity name".into());
+            }
+            let start = count;
+            text.push_str(&span);
+            count += span.chars().count();
+            annotations.push(Annotation { entity: entity.clone(), value: span.clone(), start, end: count });
+            if let Some(v) = value
+                && v != span
+            {
+                synonyms.push((entity, v, span));
+            }
+            i = end;
+        } else {
+            text.push(chars[i]);
+            count += 1;
+            i += 1;
+        }
+    }
+    Ok((text, annotations, synonyms))
+}
+
+/// Renders an example in Rasa's markup.
+#[must_use]
+pub fn render_markup(text: &str, annotations: &[Annotation]) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut at = 0;
+    for a in annotations {
+        if a.start < at || a.end > chars.len() {
+            continue;
+        }
+        out.extend(&chars[at..a.start]);
+        out.push('[');
+        out.extend(&chars[a.start..a.end]);
+        out.push_str("](");
+        out.push_str(&a.entity);
+        out.push(')');
+        at = a.end;
+    }
+    out.extend(&chars[at.min(chars.len())..]);
+    out
+}
+
+fn block_lines(item: &Yaml, key: &str, source: &str, item_line: usize) -> AppResult<Vec<(String, usize)>> {
+    let raw = match &item["examples"] {
+        Yaml::String(s) => s.clone(),
+        Yaml::Array(list) => {
+            // The extended form: a list of {text: …}.
+            let mut out = Vec::new();
+            for entry in list {
+                let t = entry["text"].as_str().or_else(|| entry.as_str()).ok_or_else(|| {
+                    invalid(Some(item_line), format!("{key}: each entry of `examples` needs a `text`"))
+                })?;
+                out.push((t.to_owned(), line_of(source, t, item_line).unwrap_or(item_line)));
+            }
+            return Ok(out);
+        }
+        Yaml::BadValue | Yaml::Null => return Err(invalid(Some(item_line), format!("{key}: missing `examples`"))),
+        _ => return Err(invalid(Some(item_line), format!("{key}: `examples` must be a block of `- ` lines"))),
+    };
+    let mut out = Vec::new();
+    for line in raw.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let at = line_of(source, trimmed, item_line).unwrap_or(item_line);
+        let Some(example) = trimmed.strip_prefix("- ").or_else(|| trimmed.strip_prefix('-')) else {
+            return Err(invalid(Some(at), format!("{key}: example lines must start with \"- \"")));
+        };
+        let example = example.trim();
+        if example.is_empty() {
+            return Err(invalid(Some(at), format!("{key}: empty example")));
+        }
+        out.push((example.to_owned(), at));
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_lines, reason = "one pass over the four item kinds of Rasa's format")]
+fn parse_rasa(source: &str) -> AppResult<NluDocument> {
+    let docs = YamlLoader::load_from_str(source).map_err(|e| {
+        let line = e.marker().line();
+        invalid(Some(line.max(1)), format!("not valid YAML: {}", e.info()))
+    })?;
+    let root = docs.first().ok_or_else(|| invalid(None, "the file is empty"))?;
+    let items = match &root["nlu"] {
+        Yaml::Array(items) => items,
+        Yaml::BadValue => return Err(invalid(Some(1), "no top-level `nlu:` list")),
+        _ => return Err(invalid(line_of(source, "nlu:", 1), "`nlu` must be a list")),
+    };
+    let mut doc = NluDocument::default();
+    let mut intents: BTreeMap<String, usize> = BTreeMap::new();
+    let mut lists: BTreeMap<String, Vec<EntityValue>> = BTreeMap::new();
+    let mut list_order: Vec<String> = Vec::new();
+    let mut cursor = 1;
+    let mut add_value =
+        |lists: &mut BTreeMap<String, Vec<EntityValue>>, entity: &str, value: &str, synonym: Option<&str>| {
+            if !lists.contains_key(entity) {
+                list_order.push(entity.to_owned());
+            }
+            let values = lists.entry(entity.to_owned()).or_default();
+            let slot = if let Some(i) = values.iter().position(|v| v.value == value) {
+                i
+            } else {
+                values.push(EntityValue { value: value.to_owned(), synonyms: Vec::new() });
+                values.len() - 1
+            };
+            if let Some(s) = synonym
+                && s != value
+                && !values[slot].synonyms.iter().any(|x| x == s)
+            {
+                values[slot].synonyms.push(s.to_owned());
+            }
+        };
+    let mut synonyms: Vec<(String, Vec<String>)> = Vec::new();
+    for item in items {
+        let (key, name) = ["intent", "synonym", "regex", "lookup"]
+            .iter()
+            .find_map(|k| {
+                item[*k].as_str().map(|n| (*k, n.to_owned())).or_else(|| item[*k].as_i64().map(|n| (*k, n.to_string())))
+            })
+            .ok_or_else(|| invalid(Some(cursor), "each `nlu` item needs one of intent, synonym, regex or lookup"))?;
+        let item_line = line_of(source, &format!("{key}:"), cursor).unwrap_or(cursor);
+        cursor = item_line + 1;
+        let lines = block_lines(item, &format!("{key} {name}"), source, item_line)?;
+        match key {
+            "intent" => {
+                let idx = *intents.entry(name.clone()).or_insert_with(|| {
+                    doc.intents.push(IntentDoc {
+                        name: name.clone(),
+                        display_name: None,
+                        description: None,
+                        is_active: true,
+                        confidence_threshold: None,
+                        examples: Vec::new(),
+                    });
+                    doc.intents.len() - 1
+                });
+                for (raw, line) in lines {
+                    let (text, entities, syns) = parse_markup(&raw).map_err(|m| invalid(Some(line), m))?;
+                    for a in
+                        entities.iter().filter(|a| !syns.iter().any(|(e, _, syn)| *e == a.entity && *syn == a.value))
+                    {
+                        add_value(&mut lists, &a.entity, &a.value, None);
+                    }
+                    for (entity, value, synonym) in syns {
+                        add_value(&mut lists, &entity, &value, Some(&synonym));
+                    }
+                    doc.intents[idx].examples.push(ExampleDoc { text, entities });
+                }
+            }
+            "synonym" => synonyms.push((name, lines.into_iter().map(|(s, _)| s).collect())),
+            "regex" => {
+                let pattern = lines.into_iter().map(|(p, _)| p).collect::<Vec<_>>();
+                let pattern =
+                    if pattern.len() == 1 { pattern.join("") } else { format!("(?:{})", pattern.join(")|(?:")) };
+                doc.entities.push(EntityDoc {
+                    name,
+                    kind: EntityType::Regex,
+                    display_name: None,
+                    pattern: Some(pattern),
+                    system_type: None,
+                    fuzzy_matching: None,
+                    values: Vec::new(),
+                });
+            }
+            _ => {
+                for (v, _) in lines {
+                    add_value(&mut lists, &name, &v, None);
+                }
+            }
+        }
+    }
+    // A synonym block names a value: attach its synonyms wherever the value is listed.
+    for (value, syns) in synonyms {
+        let holders: Vec<String> =
+            lists.iter().filter(|(_, vs)| vs.iter().any(|v| v.value == value)).map(|(k, _)| k.clone()).collect();
+        for entity in holders {
+            for s in &syns {
+                add_value(&mut lists, &entity, &value, Some(s));
+            }
+        }
+    }
+    let regex_names: Vec<String> = doc.entities.iter().map(|e| e.name.clone()).collect();
+    for name in list_order {
+        if regex_names.contains(&name) {
+            continue;
+        }
+        if let Some(values) = lists.remove(&name) {
+            doc.entities.push(EntityDoc {
+                name,
+                kind: EntityType::List,
+                display_name: None,
+                pattern: None,
+                system_type: None,
+                fuzzy_matching: Some(true),
+                values,
+            });
+        }
+    }
+    Ok(doc)
+}
+
+// ---- applying ----
+
+struct CheckedIntent {
+    name: String,
+    display_name: Option<String>,
+    description: Option<String>,
+    is_active: bool,
+    threshold: Option<f64>,
+    examples: Vec<(String, Vec<Annotation>)>,
+}
+
+/// Validates a whole document. Errors name the line in `source` where the
+/// offending text is, when it can be found.
+fn check_document(doc: &NluDocument, source: &str) -> AppResult<(Vec<CheckedIntent>, Vec<CheckedEntity>)> {
+    let locate = |e: AppError, needle: &str| -> AppError {
+        let field = e.details().and_then(|d| d["field"].as_str()).unwrap_or_default().to_owned();
+        let line = line_of(source, needle, 1);
+        invalid(line, format!("{field}: {}", e.message()))
+    };
+    let mut intents = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, it) in doc.intents.iter().enumerate() {
+        let name = check_intent_name(&format!("intents[{i}].name"), &it.name).map_err(|e| locate(e, &it.name))?;
+        if !names.insert(name.clone()) {
+            return Err(invalid(line_of(source, &it.name, 1), format!("intent {name:?} appears twice")));
+        }
+        if let Some(t) = it.confidence_threshold
+            && !(0.0..=1.0).contains(&t)
+        {
+            return Err(invalid(
+                line_of(source, &it.name, 1),
+                format!("intents[{i}].confidence_threshold must be between 0 and 1"),
+            ));
+        }
+        let mut examples = Vec::with_capacity(it.examples.len());
+        for (k, ex) in it.examples.iter().enumerate() {
+            let input = ExampleInput { text: ex.text.clone(), entities: ex.entities.clone() };
+            examples
+                .push(check_example(&format!("intents[{i}].examples[{k}]"), &input).map_err(|e| locate(e, &ex.text))?);
+        }
+        intents.push(CheckedIntent {
+            name,
+            display_name: it.display_name.clone().filter(|d| !d.trim().is_empty()),
+            description: it.description.clone().filter(|d| !d.trim().is_empty()),
+            is_active: it.is_active,
+            threshold: it.confidence_threshold,
+            examples,
+        });
+    }
+    let mut entities = Vec::new();
+    let mut entity_names = std::collections::BTreeSet::new();
+    for (i, e) in doc.entities.iter().enumerate() {
+        let req = CreateEntityRequest {
+            name: e.name.clone(),
+            display_name: e.display_name.clone(),
+            kind: e.kind,
+            pattern: e.pattern.clone(),
+            system_type: e.system_type.clone(),
+            fuzzy_matching: e.fuzzy_matching,
+            values: e.values.clone(),
+        };
+        let checked = check_entity(&format!("entities[{i}]."), &req).map_err(|err| locate(err, &e.name))?;
+        if !entity_names.insert(checked.name.clone()) {
+            return Err(invalid(line_of(source, &e.name, 1), format!("entity {:?} appears twice", checked.name)));
+        }
+        entities.push(checked);
+    }
+    Ok((intents, entities))
+}
+
+/// Imports a file into the bot: all or nothing.
+pub async fn import(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    format: DataFormat,
+    mode: ImportMode,
+    bytes: Vec<u8>,
+) -> AppResult<ImportSummary> {
+    let (doc, source) = parse(format, &bytes)?;
+    let (intents, entities) = check_document(&doc, &source)?;
+    let summary = state.db.write(move |tx| apply(tx, &tenant, bot, mode, format, &intents, &entities)).await?;
+    state.nlu.invalidate_data(bot);
+    Ok(summary)
+}
+
+/// Imports a parsed document on the calling thread (benchmarks).
+pub fn import_document_blocking(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    doc: &NluDocument,
+) -> AppResult<ImportSummary> {
+    let (intents, entities) = check_document(doc, "")?;
+    let summary = state
+        .db
+        .write_blocking(|tx| apply(tx, tenant, bot, ImportMode::Merge, DataFormat::Json, &intents, &entities))?;
+    state.nlu.invalidate_data(bot);
+    Ok(summary)
+}
+
+fn apply(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &Tenant,
+    bot: BotId,
+    mode: ImportMode,
+    format: DataFormat,
+    intents: &[CheckedIntent],
+    entities: &[CheckedEntity],
+) -> AppResult<ImportSummary> {
+    if mode == ImportMode::Replace {
+        store::delete_all_nlu_data(tx, tenant, bot)?;
+    }
+    let mut summary = ImportSummary { intents_created: 0, examples_added: 0, entities_created: 0, entities_updated: 0 };
+    for it in intents {
+        let id = if let Some(existing) = store::find_intent_by_name(tx, tenant, bot, &it.name)? {
+            existing.id
+        } else {
+            summary.intents_created += 1;
+            store::insert_intent(
+                tx,
+                tenant,
+                bot,
+                &NewIntent {
+                    name: &it.name,
+                    display_name: it.display_name.as_deref(),
+                    description: it.description.as_deref(),
+                    is_active: it.is_active,
+                    confidence_threshold: it.threshold,
+                },
+            )?
+        };
+        for (text, ann) in &it.examples {
+            if store::insert_example(tx, tenant, id, text, &serde_json::to_string(ann).unwrap_or_default())?.is_some() {
+                summary.examples_added += 1;
+            }
+        }
+    }
+    for e in entities {
+        match store::find_entity_by_name(tx, tenant, bot, &e.name)? {
+            None => {
+                insert_entity_in(tx, tenant, bot, e)?;
+                summary.entities_created += 1;
+            }
+            Some(existing) if existing.kind == EntityType::List && e.kind == EntityType::List => {
+                // Merge values and synonyms into the existing list.
+                let mut values = existing.values.clone();
+                for v in &e.values {
+                    match values.iter_mut().find(|x| x.value == v.value) {
+                        Some(x) => {
+                            for s in &v.synonyms {
+                                if !x.synonyms.contains(s) {
+                                    x.synonyms.push(s.clone());
+                                }
+                            }
+                        }
+                        None => values.push(v.clone()),
+                    }
+                }
+                let values = check_values("values", &values)?;
+                store::replace_values(tx, tenant, existing.id, &values)?;
+                summary.entities_updated += 1;
+            }
+            Some(existing) => {
+                return Err(invalid(
+                    None,
+                    format!(
+                        "entity {:?} exists as a {} entity; the file defines it as {}",
+                        e.name,
+                        existing.kind.as_str(),
+                        e.kind.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    audit::record(
+        tx,
+        &AuditEntry::by(tenant, "nlu.imported", "bot", bot.0).with_new(json!({
+            "format": format!("{format:?}").to_lowercase(),
+            "mode": format!("{mode:?}").to_lowercase(),
+            "intents_created": summary.intents_created,
+            "examples_added": summary.examples_added,
+            "entities_created": summary.entities_created,
+            "entities_updated": summary.entities_updated,
+        })),
+    )?;
+    Ok(summary)
+}
+
+// ---- export ----
+
+/// The bot's NLU data as a document.
+pub async fn document(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult<NluDocument> {
+    state
+        .db
+        .read(move |c| {
+            let intents = store::all_intents(c, &tenant, bot)?;
+            let examples = store::all_examples(c, &tenant, bot)?;
+            let entities = store::all_entities(c, &tenant, bot)?;
+            let mut by_intent: BTreeMap<String, Vec<ExampleDoc>> = BTreeMap::new();
+            for (name, e) in examples {
+                by_intent.entry(name).or_default().push(ExampleDoc { text: e.text, entities: e.entities });
+            }
+            Ok(NluDocument {
+                format: format_name(),
+                version: 1,
+                intents: intents
+                    .into_iter()
+                    .map(|i| IntentDoc {
+                        examples: by_intent.remove(&i.name).unwrap_or_default(),
+                        name: i.name,
+                        display_name: i.display_name,
+                        description: i.description,
+                        is_active: i.is_active,
+                        confidence_threshold: i.confidence_threshold,
+                    })
+                    .collect(),
+                entities: entities
+                    .into_iter()
+                    .map(|e| EntityDoc {
+                        name: e.name,
+                        kind: e.kind,
+                        display_name: e.display_name,
+                        pattern: e.pattern,
+                        system_type: e.system_type,
+                        fuzzy_matching: (e.kind == EntityType::List).then_some(e.fuzzy_matching),
+                        values: e.values,
+                    })
+                    .collect(),
+            })
+        })
+        .await
+}
+
+fn yaml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Renders a document in the requested format: (body, content type, file extension).
+#[must_use]
+pub fn render(doc: &NluDocument, format: DataFormat) -> (String, &'static str, &'static str) {
+    match format {
+        DataFormat::Json => (serde_json::to_string_pretty(doc).unwrap_or_default(), "application/json", "json"),
+        DataFormat::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let _ = w.write_record(["text", "intent"]);
+            for i in &doc.intents {
+                for e in &i.examples {
+                    let _ = w.write_record([e.text.as_str(), i.name.as_str()]);
+                }
+            }
+            let body = w.into_inner().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            (body, "text/csv; charset=utf-8", "csv")
+        }
+        DataFormat::Rasa => {
+            let mut out = String::from("version: \"3.1\"\nnlu:\n");
+            for i in &doc.intents {
+                if i.examples.is_empty() {
+                    continue;
+                }
+                let _ = writeln!(out, "- intent: {}\n  examples: |", yaml_string(&i.name));
+                for e in &i.examples {
+                    let _ = writeln!(out, "    - {}", render_markup(&e.text, &e.entities));
+                }
+            }
+            for e in &doc.entities {
+                match e.kind {
+                    EntityType::List => {
+                        for v in e.values.iter().filter(|v| !v.synonyms.is_empty()) {
+                            let _ = writeln!(out, "- synonym: {}\n  examples: |", yaml_string(&v.value));
+                            for s in &v.synonyms {
+                                let _ = writeln!(out, "    - {s}");
+                            }
+                        }
+                        if !e.values.is_empty() {
+                            let _ = writeln!(out, "- lookup: {}\n  examples: |", yaml_string(&e.name));
+                            for v in &e.values {
+                                let _ = writeln!(out, "    - {}", v.value);
+                            }
+                        }
+                    }
+                    EntityType::Regex => {
+                        let _ = writeln!(
+                            out,
+                            "- regex: {}\n  examples: |\n    - {}",
+                            yaml_string(&e.name),
+                            e.pattern.as_deref().unwrap_or_default()
+                        );
+                    }
+                    EntityType::System => {
+                        let _ = writeln!(
+                            out,
+                            "# system entity {} ({}) has no Rasa NLU equivalent",
+                            e.name,
+                            e.system_type.as_deref().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            (out, "application/yaml; charset=utf-8", "yml")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_round_trips() {
+        let (text, ann, syns) =
+            parse_markup("fly from [NYC](city:New York) to [Berlin]{\"entity\": \"city\"} at [5]( time )")
+                .expect("valid");
+        assert_eq!(text, "fly from NYC to Berlin at 5");
+        assert_eq!(ann.len(), 3);
+        assert_eq!((ann[1].start, ann[1].end, ann[2].entity.as_str()), (16, 22, "time"));
+        assert_eq!(syns, vec![("city".to_owned(), "New York".to_owned(), "NYC".to_owned())]);
+        assert_eq!(render_markup(&text, &ann), "fly from [NYC](city) to [Berlin](city) at [5](time)");
+        assert!(parse_markup("broken [annotation(city)").is_err());
+        assert_eq!(parse_markup("a [b] c").expect("plain brackets").0, "a [b] c");
+    }
+
+    #[test]
+    fn rasa_files_parse_with_line_numbers() {
+        let good = "version: \"3.1\"\nnlu:\n- intent: greet\n  examples: |\n    - hey\n    - hello [Berlin](city)\n- synonym: Berlin\n  examples: |\n    - BER\n- regex: zip\n  examples: |\n    - \\d{5}\n";
+        let (doc, _) = parse(DataFormat::Rasa, good.as_bytes()).expect("parses");
+        assert_eq!(doc.intents[0].examples.len(), 2);
+        let city = doc.entities.iter().find(|e| e.name == "city").expect("city list");
+        assert_eq!(city.values[0].synonyms, ["BER"]);
+        assert!(doc.entities.iter().any(|e| e.name == "zip" && e.kind == EntityType::Regex));
+
+        let bad = "nlu:\n- intent: greet\n  examples: |\n    - hey\n    - broken [x(city)\n";
+        let err = parse(DataFormat::Rasa, bad.as_bytes()).expect_err("bad markup");
+        assert_eq!(err.details().expect("details")["line"], 5);
+        let bad_yaml = "nlu:\n- intent: greet\n  examples: [unclosed\n";
+        let err = parse(DataFormat::Rasa, bad_yaml.as_bytes()).expect_err("bad yaml");
+        assert_eq!(err.code(), ErrorCode::ImportInvalid);
+    }
+
+    #[test]
+    fn csv_rows_and_errors() {
+        let (doc, _) =
+            parse(DataFormat::Csv, b"text,intent\nhello,greet\n\"bye, now\",bye\nhi,greet\n").expect("parses");
+        assert_eq!(doc.intents.len(), 2);
+        assert_eq!(doc.intents[0].examples.len(), 2);
+        assert_eq!(doc.intents[1].examples[0].text, "bye, now");
+        let err = parse(DataFormat::Csv, b"text,intent\nhello,greet\nonly one column\n").expect_err("bad row");
+        assert_eq!(err.details().expect("details")["line"], 3);
+    }
+}

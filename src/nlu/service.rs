@@ -1,0 +1,244 @@
+//! The NLU service other domains call (the conversation runtime in
+//! particular). This surface is stable:
+//!
+//! ```ignore
+//! // Intent, confidence, out-of-scope flag, ranking and entities of a text.
+//! nlu::service::parse(&state, &tenant, bot_id, "book a table for 2 tomorrow", ParseOptions::default()).await
+//!     -> AppResult<ParseResult>
+//! // Entities only (no trained model needed), e.g. to fill slots.
+//! nlu::service::extract_entities(&state, &tenant, bot_id, text, &options).await -> AppResult<Vec<EntityMatch>>
+//! // One system entity kind, e.g. to validate a slot that expects a date.
+//! nlu::service::extract_system_entity(SystemKind::Date, text, &options) -> Vec<EntityMatch>
+//! ```
+//!
+//! Errors callers should expect from `parse`: `nlu_not_trained` (409) when
+//! the bot has no trained model — treat it as "no intent" and carry on with
+//! [`extract_entities`] if entities are needed; `nlu_model_incompatible`
+//! (409) after the operator changed the embedding model; `validation_failed`
+//! (422, field `text`) for empty or over-long text; `models_unavailable`
+//! (503) while the embedding model loads.
+//!
+//! Every successful `parse` is logged to `nlu_logs` in the background
+//! (unless `ParseOptions::log` is false) without delaying the answer.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use ndarray::ArrayView2;
+use serde_json::json;
+
+use super::entities::{EntityMatch, Reference, SystemKind, extract_system};
+use super::model::{IntentScore, ParseRequest, ParseResult};
+use super::runtime::{BotData, LoadedModel};
+use super::store::LogRow;
+use crate::app::AppState;
+use crate::db::run_blocking;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::Tenant;
+use crate::ids::BotId;
+
+/// Longest text a parse accepts, in characters.
+pub const MAX_PARSE_CHARS: usize = 2000;
+/// Intents in a parse's ranking.
+pub const RANKING_SIZE: usize = 5;
+
+/// Options of a parse.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// The instant relative dates resolve against (default: now).
+    pub reference_time: Option<DateTime<Utc>>,
+    /// The user's time zone (default UTC).
+    pub timezone: Option<Tz>,
+    /// Stored with the log row (`nlu_logs.user_session_id`), e.g. a conversation id.
+    pub session: Option<String>,
+    /// Write the parse to `nlu_logs` (default true).
+    pub log: bool,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions { reference_time: None, timezone: None, session: None, log: true }
+    }
+}
+
+impl ParseOptions {
+    /// Options from an API request, validating the time zone and reference time.
+    pub fn from_request(req: &ParseRequest) -> AppResult<ParseOptions> {
+        let timezone = req
+            .timezone
+            .as_deref()
+            .map(|tz| {
+                tz.parse::<Tz>()
+                    .map_err(|_| AppError::validation("timezone", "must be an IANA time zone such as Europe/Berlin"))
+            })
+            .transpose()?;
+        let reference_time = req
+            .reference_time
+            .as_deref()
+            .map(|t| {
+                DateTime::parse_from_rfc3339(t)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|_| AppError::validation("reference_time", "must be an RFC 3339 timestamp"))
+            })
+            .transpose()?;
+        Ok(ParseOptions { reference_time, timezone, session: None, log: true })
+    }
+
+    /// The reference instant in the user's time zone.
+    #[must_use]
+    pub fn reference(&self) -> Reference {
+        let tz = self.timezone.unwrap_or(chrono_tz::UTC);
+        Reference::new(self.reference_time.unwrap_or_else(Utc::now).with_timezone(&tz))
+    }
+}
+
+/// Checks a text to parse: not blank, at most [`MAX_PARSE_CHARS`].
+pub fn check_text(text: &str) -> AppResult<()> {
+    if text.trim().is_empty() {
+        return Err(AppError::validation("text", "must not be empty"));
+    }
+    if text.chars().count() > MAX_PARSE_CHARS {
+        return Err(AppError::validation("text", format!("must be at most {MAX_PARSE_CHARS} characters"))
+            .with_details(json!({ "field": "text", "limit": MAX_PARSE_CHARS })));
+    }
+    Ok(())
+}
+
+fn not_trained() -> AppError {
+    AppError::new(ErrorCode::NluNotTrained, "this bot has no trained NLU model yet; train it first")
+}
+
+/// The bot's active model, from the cache or (off the executor) the database.
+pub(crate) async fn active_model(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+) -> AppResult<Option<std::sync::Arc<LoadedModel>>> {
+    if let Some(slot) = state.nlu.cached_model(tenant.org_id(), bot) {
+        return Ok(slot);
+    }
+    let (runtime, db, tenant) = (state.nlu.clone(), state.db.clone(), tenant.clone());
+    run_blocking(move || runtime.model(&db, &tenant, bot)).await
+}
+
+async fn bot_data(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult<std::sync::Arc<BotData>> {
+    if let Some(data) = state.nlu.cached_data(tenant.org_id(), bot) {
+        return Ok(data);
+    }
+    let (runtime, db, tenant) = (state.nlu.clone(), state.db.clone(), tenant.clone());
+    run_blocking(move || runtime.data(&db, &tenant, bot)).await
+}
+
+/// Parses a text with the bot's active model: intent with calibrated
+/// confidence, out-of-scope decision, top-5 ranking and entities.
+pub async fn parse(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    text: &str,
+    options: ParseOptions,
+) -> AppResult<ParseResult> {
+    let started = Instant::now();
+    check_text(text)?;
+    let model = active_model(state, tenant, bot).await?.ok_or_else(not_trained)?;
+    let data = bot_data(state, tenant, bot).await?;
+    let embedder = state.models.embedder().await?;
+    if model.model.embedding && (embedder.dim() != model.model.dim || embedder.model_id() != model.model.embedder_id) {
+        return Err(AppError::new(
+            ErrorCode::NluModelIncompatible,
+            format!(
+                "the model was trained with the embedding model {} but {} is loaded; train the bot again",
+                model.model.embedder_id,
+                embedder.model_id()
+            ),
+        ));
+    }
+    let vector = embedder.embed_one(text).await.map_err(AppError::internal)?;
+    let mut result = classify(&model, &data, text, &vector)?;
+    result.entities = data.entities.extract(text, &options.reference());
+    result.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    state.nlu.metrics().parses.inc();
+    state.nlu.metrics().parse_seconds.observe(started.elapsed().as_secs_f64());
+    if options.log {
+        state.nlu.log(LogRow {
+            org_id: tenant.org_id(),
+            bot_id: bot,
+            text: text.to_owned(),
+            intent_name: result.intent.as_ref().map(|i| i.name.clone()),
+            confidence: result.intent.as_ref().or(result.ranking.first()).map_or(0.0, |i| i.confidence),
+            out_of_scope: result.out_of_scope,
+            ranking: serde_json::to_string(&result.ranking).unwrap_or_else(|_| "[]".into()),
+            entities: serde_json::to_string(&result.entities).unwrap_or_else(|_| "[]".into()),
+            model_version_id: model.version_id,
+            latency_ms: result.latency_ms,
+            session: options.session,
+        });
+    }
+    Ok(result)
+}
+
+/// Intent decision for one embedded text (entities left empty).
+pub(crate) fn classify(model: &LoadedModel, data: &BotData, text: &str, vector: &[f32]) -> AppResult<ParseResult> {
+    let view = ArrayView2::from_shape((1, vector.len()), vector).map_err(AppError::internal)?;
+    let prediction = model
+        .model
+        .predict(&[text], &view)
+        .pop()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no prediction")))?;
+    let mut order: Vec<usize> = (0..prediction.probs.len())
+        .filter(|&k| data.intents.get(&model.model.labels[k]).is_none_or(|s| s.active))
+        .collect();
+    order.sort_by(|&a, &b| prediction.probs[b].total_cmp(&prediction.probs[a]).then(a.cmp(&b)));
+    let ranking: Vec<IntentScore> = order
+        .iter()
+        .take(RANKING_SIZE)
+        .map(|&k| IntentScore { name: model.model.labels[k].clone(), confidence: round4(prediction.probs[k]) })
+        .collect();
+    let top = order.first().copied();
+    let out_of_scope = match top {
+        None => true,
+        Some(k) if Some(k) == model.model.oos_class => true,
+        Some(k) => {
+            let threshold = data
+                .intents
+                .get(&model.model.labels[k])
+                .and_then(|s| s.threshold)
+                .unwrap_or(f64::from(model.model.threshold));
+            f64::from(prediction.probs[k]) < threshold
+        }
+    };
+    Ok(ParseResult {
+        intent: if out_of_scope { None } else { ranking.first().cloned() },
+        out_of_scope,
+        ranking,
+        entities: Vec::new(),
+        model_version: model.version_number,
+        model_version_id: model.version_id,
+        latency_ms: 0.0,
+    })
+}
+
+fn round4(p: f32) -> f64 {
+    (f64::from(p) * 10_000.0).round() / 10_000.0
+}
+
+/// The entities of a text with the bot's list, regex and system entities
+/// (no trained model needed).
+pub async fn extract_entities(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    text: &str,
+    options: &ParseOptions,
+) -> AppResult<Vec<EntityMatch>> {
+    check_text(text)?;
+    let data = bot_data(state, tenant, bot).await?;
+    Ok(data.entities.extract(text, &options.reference()))
+}
+
+/// The system entities of one kind in a text (for slot validation).
+#[must_use]
+pub fn extract_system_entity(kind: SystemKind, text: &str, options: &ParseOptions) -> Vec<EntityMatch> {
+    extract_system(kind, text, &options.reference())
+}

@@ -1,0 +1,296 @@
+//! Training: the `nlu.train` job embeds the bot's examples (deterministic
+//! batches), trains the classifier (`ml::classifier`), stores the weights in
+//! `files`, inserts a `model_versions` row and activates it in one
+//! transaction, then swaps the serving cache. [`train_bot_blocking`] is the
+//! one training function: the job and `botbuilder bench nlu` both call it.
+
+use std::time::Instant;
+
+use futures_util::future::BoxFuture;
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::model::{ModelVersion, ModelVersionId};
+use super::runtime::LoadedModel;
+use super::store::{self, NewVersion, TrainingRow};
+use crate::app::AppState;
+use crate::crypto::sha256_hex;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::{Page, PageParams, Tenant};
+use crate::ids::{BotId, OrgId};
+use crate::jobs::{Enqueue, Job, JobContext, JobError, JobHandler, Queue};
+use crate::ml::Embedder;
+use crate::ml::classifier::{self, IntentModel, TrainConfig, TrainReport, TrainingSet};
+use crate::orgs::audit::{self, AuditEntry};
+
+/// The job kind of training.
+pub const TRAIN_JOB: &str = "nlu.train";
+/// Texts embedded per batch while training (fixed: part of determinism).
+const EMBED_BATCH: usize = 256;
+
+/// Payload of the training job.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TrainPayload {
+    pub bot_id: BotId,
+}
+
+/// What a training run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainOutcome {
+    pub model_version: ModelVersion,
+    pub report: TrainReport,
+    pub embed_seconds: f64,
+}
+
+/// Checks that the rows can train a model: at least two active intents with
+/// examples and no active intent without examples.
+pub fn check_training_rows(
+    conn: &rusqlite::Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    rows: &[TrainingRow],
+) -> AppResult<()> {
+    let intents = store::all_intents(conn, tenant, bot)?;
+    let empty: Vec<String> =
+        intents.iter().filter(|i| i.is_active && i.example_count == 0).map(|i| i.name.clone()).collect();
+    let mut with_examples: Vec<&str> = rows.iter().map(|r| r.intent.as_str()).collect();
+    with_examples.dedup();
+    if with_examples.len() < 2 || !empty.is_empty() {
+        let message = if empty.is_empty() {
+            format!("training needs at least 2 active intents with examples; this bot has {}", with_examples.len())
+        } else {
+            format!("these active intents have no examples: {}", empty.join(", "))
+        };
+        return Err(AppError::new(ErrorCode::NluTrainingDataInvalid, message).with_details(json!({
+            "intents_with_examples": with_examples.len(),
+            "minimum_intents": 2,
+            "intents_without_examples": empty,
+        })));
+    }
+    Ok(())
+}
+
+/// Hash of what a model is trained from (data and hyperparameters).
+fn data_hash(rows: &[TrainingRow], config: &TrainConfig, embedder_id: &str) -> String {
+    let mut text = format!("{embedder_id}\n{}\n", serde_json::to_string(config).unwrap_or_default());
+    for r in rows {
+        text.push_str(&r.intent);
+        text.push('\t');
+        text.push_str(&r.text);
+        text.push('\n');
+    }
+    sha256_hex(text.as_bytes())
+}
+
+/// The hash a model trained now from `rows` would carry (to tell whether the
+/// active model is out of date).
+#[must_use]
+pub fn current_hash(rows: &[TrainingRow], embedder_id: &str) -> String {
+    data_hash(rows, &TrainConfig::default(), embedder_id)
+}
+
+/// Embeds texts in fixed batches on the calling thread.
+pub fn embed_all(embedder: &Embedder, texts: &[&str], progress: &mut dyn FnMut(usize)) -> anyhow::Result<Array2<f32>> {
+    let mut out = Array2::<f32>::zeros((texts.len(), embedder.dim()));
+    for (b, chunk) in texts.chunks(EMBED_BATCH).enumerate() {
+        let vectors = embedder.embed_blocking(chunk)?;
+        for (k, v) in vectors.into_iter().enumerate() {
+            out.row_mut(b * EMBED_BATCH + k).assign(&ndarray::ArrayView1::from(&v[..]));
+        }
+        progress((b * EMBED_BATCH + chunk.len()).min(texts.len()));
+    }
+    Ok(out)
+}
+
+/// Trains, stores and activates a new model of the bot (blocking: run it
+/// off the async executor). `progress` receives JSON progress updates.
+pub fn train_bot_blocking(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(Value),
+) -> AppResult<TrainOutcome> {
+    let rows = state.db.read_blocking(|conn| {
+        let rows = store::training_rows(conn, tenant, bot)?;
+        check_training_rows(conn, tenant, bot, &rows)?;
+        Ok(rows)
+    })?;
+    let embedder = state.models.embedder_blocking()?;
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let total = texts.len();
+    progress(json!({ "stage": "embedding", "done": 0, "total": total }));
+    let embed_started = Instant::now();
+    let embeddings = embed_all(&embedder, &texts, &mut |done| {
+        progress(json!({ "stage": "embedding", "done": done, "total": total }));
+    })
+    .map_err(AppError::internal)?;
+    let embed_seconds = embed_started.elapsed().as_secs_f64();
+    let set = TrainingSet { texts: texts.clone(), labels: rows.iter().map(|r| r.intent.clone()).collect(), embeddings };
+    let (model, report) = classifier::train(&set, config, embedder.model_id(), &mut |stage, fraction| {
+        progress(json!({ "stage": stage, "fraction": fraction, "total": total }));
+    })
+    .map_err(AppError::internal)?;
+    progress(json!({ "stage": "saving", "total": total }));
+    let bytes = model.to_bytes();
+    let hash = data_hash(&rows, config, embedder.model_id());
+    let metrics = json!({
+        "training": report,
+        "embed_seconds": embed_seconds,
+        "embedder": embedder.model_id(),
+        "config": config,
+        "weights_bytes": bytes.len(),
+    });
+    let score = report.validation_accuracy;
+    let version = state.db.write_blocking(|tx| {
+        let file =
+            store::put_file(tx, tenant, &sha256_hex(&bytes), &bytes, "application/x-botbuilder-nlu", "nlu-model.bin")?;
+        let id = store::insert_version(
+            tx,
+            tenant,
+            bot,
+            &NewVersion {
+                weights_file_id: file,
+                metrics: &metrics.to_string(),
+                training_data_hash: &hash,
+                description: &format!("{} intents, {} examples", report.intents, report.examples),
+                performance_score: Some(score),
+            },
+        )?;
+        store::activate_version(tx, tenant, bot, id)?;
+        audit::record(
+            tx,
+            &AuditEntry::by(tenant, "nlu.model.trained", "model_version", id.0)
+                .with_new(json!({ "bot_id": bot, "examples": report.examples, "intents": report.intents })),
+        )?;
+        store::find_version(tx, tenant, bot, id)?.ok_or_else(version_not_found)
+    })?;
+    state.nlu.swap_model(
+        bot,
+        LoadedModel { org_id: tenant.org_id(), version_id: version.id, version_number: version.version_number, model },
+    );
+    Ok(TrainOutcome { model_version: version, report, embed_seconds })
+}
+
+pub(crate) fn version_not_found() -> AppError {
+    AppError::new(ErrorCode::ModelVersionNotFound, "no such model version of this bot")
+}
+
+/// Checks the data and enqueues training; returns the job.
+pub async fn enqueue_training(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult<Job> {
+    let job = state
+        .db
+        .write(move |tx| {
+            let rows = store::training_rows(tx, &tenant, bot)?;
+            check_training_rows(tx, &tenant, bot, &rows)?;
+            let id = Queue::enqueue_in(
+                tx,
+                &Enqueue {
+                    max_attempts: 2,
+                    ..Enqueue::new(Some(tenant.org_id()), TRAIN_JOB, json!(TrainPayload { bot_id: bot }))
+                },
+            )?;
+            crate::jobs::store::find(tx, &tenant, id)?
+                .ok_or_else(|| AppError::new(ErrorCode::JobNotFound, "job vanished"))
+        })
+        .await?;
+    state.jobs.notify();
+    Ok(job)
+}
+
+/// Runs a blocking NLU task off the executor, forwarding its progress to the job.
+pub(crate) async fn run_with_progress<T: Send + 'static>(
+    ctx: &JobContext,
+    task: impl FnOnce(&mut dyn FnMut(Value)) -> AppResult<T> + Send + 'static,
+) -> Result<T, JobError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let mut handle = tokio::task::spawn_blocking(move || {
+        let mut send = |v: Value| {
+            let _ = tx.send(v);
+        };
+        task(&mut send)
+    });
+    let mut last_sent: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            result = &mut handle => {
+                return result.map_err(|e| JobError::Retry(anyhow::anyhow!("task panicked: {e}")))?.map_err(JobError::from);
+            }
+            Some(progress) = rx.recv() => {
+                // At most a few progress writes per second.
+                if last_sent.is_none_or(|t| t.elapsed() > std::time::Duration::from_millis(250)) {
+                    last_sent = Some(Instant::now());
+                    ctx.progress(progress).await?;
+                }
+            }
+        }
+    }
+}
+
+/// The `nlu.train` job.
+pub struct TrainJob;
+
+impl JobHandler for TrainJob {
+    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobError>> {
+        Box::pin(async move {
+            let payload: TrainPayload = serde_json::from_value(ctx.job.payload.clone())
+                .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
+            let org: OrgId =
+                ctx.job.org_id.ok_or_else(|| JobError::Permanent("training job without organization".into()))?;
+            let tenant = Tenant::system(org, "nlu training job of the organization's bot");
+            let state = ctx.state.clone();
+            let outcome = run_with_progress(&ctx, move |progress| {
+                train_bot_blocking(&state, &tenant, payload.bot_id, &TrainConfig::default(), progress)
+            })
+            .await?;
+            Ok(json!({
+                "model_version_id": outcome.model_version.id,
+                "version_number": outcome.model_version.version_number,
+                "metrics": outcome.model_version.metrics,
+            }))
+        })
+    }
+}
+
+pub async fn list_versions(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    page: PageParams,
+) -> AppResult<Page<ModelVersion>> {
+    let after = page.cursor()?.map(|c| c.id);
+    let limit = page.fetch_limit()?;
+    let rows = state.db.read(move |c| Ok(store::list_versions(c, &tenant, bot, after, limit)?)).await?;
+    Page::from_rows(rows, &page, |v| v.id.0)
+}
+
+/// Makes a previous version the active one and serves it.
+pub async fn activate(state: &AppState, tenant: Tenant, bot: BotId, id: ModelVersionId) -> AppResult<ModelVersion> {
+    let t = tenant.clone();
+    let (version, bytes) = state
+        .db
+        .write(move |tx| {
+            let before = store::find_version(tx, &t, bot, id)?.ok_or_else(version_not_found)?;
+            let bytes = store::version_weights(tx, &t, id)?
+                .ok_or_else(|| AppError::new(ErrorCode::Conflict, "this version's weights were deleted"))?;
+            let previous = store::active_version(tx, &t, bot)?;
+            store::activate_version(tx, &t, bot, id)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&t, "nlu.model.activated", "model_version", id.0)
+                    .with_old(json!({
+                        "active_version": previous.map(|p| p.version_number)
+                    }))
+                    .with_new(json!({ "active_version": before.version_number })),
+            )?;
+            Ok((store::find_version(tx, &t, bot, id)?.ok_or_else(version_not_found)?, bytes))
+        })
+        .await?;
+    let model = IntentModel::from_bytes(&bytes).map_err(AppError::internal)?;
+    state.nlu.swap_model(
+        bot,
+        LoadedModel { org_id: tenant.org_id(), version_id: version.id, version_number: version.version_number, model },
+    );
+    Ok(version)
+}
