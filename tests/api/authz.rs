@@ -229,21 +229,8 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
             params![org_id, bot_id, version_id],
         )?;
         let branch_id = tx.last_insert_rowid();
-        // NLU rows of the bot: an intent with an example, an entity, a model version, a logged parse.
-        tx.execute("INSERT INTO intents (organization_id, bot_id, name) VALUES (?1, ?2, 'greet')", params![org_id, bot_id])?;
-        let intent_id = tx.last_insert_rowid();
-        tx.execute("INSERT INTO intent_examples (organization_id, intent_id, text) VALUES (?1, ?2, 'hello')", params![org_id, intent_id])?;
-        let example_id = tx.last_insert_rowid();
-        tx.execute("INSERT INTO entities (organization_id, bot_id, name) VALUES (?1, ?2, 'city')", params![org_id, bot_id])?;
-        let nlu_entity_id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO model_versions (organization_id, bot_id, kind, version_number) VALUES (?1, ?2, 'nlu_intent', 1)",
-            params![org_id, bot_id],
-        )?;
-        let model_version_id = tx.last_insert_rowid();
-        tx.execute("INSERT INTO nlu_logs (organization_id, bot_id, message, confidence) VALUES (?1, ?2, 'what?', 0.1)", params![org_id, bot_id])?;
-        let log_id = tx.last_insert_rowid();
-        let params = BTreeMap::from([
+        let nlu = nlu_rows(tx, org_id, bot_id)?;
+        let mut params = BTreeMap::from([
             ("org_id", org_id.to_string()),
             ("bot_id", bot_id.to_string()),
             ("job_id", job_id.to_string()),
@@ -257,14 +244,46 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
             ("branch_id", branch_id.to_string()),
             ("entity_type", "bot".to_owned()),
             ("entity_id", bot_id.to_string()),
-            ("intent_id", intent_id.to_string()),
-            ("example_id", example_id.to_string()),
-            ("nlu_entity_id", nlu_entity_id.to_string()),
-            ("model_version_id", model_version_id.to_string()),
-            ("log_id", log_id.to_string()),
         ]);
+        params.extend(nlu.map(|(name, id)| (name, id.to_string())));
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
+}
+
+/// NLU rows of the bot: an intent with an example, an entity, a model version, a logged parse.
+fn nlu_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, i64); 5]> {
+    tx.execute(
+        "INSERT INTO intents (organization_id, bot_id, name) VALUES (?1, ?2, 'greet')",
+        params![org_id, bot_id],
+    )?;
+    let intent_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO intent_examples (organization_id, intent_id, text) VALUES (?1, ?2, 'hello')",
+        params![org_id, intent_id],
+    )?;
+    let example_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO entities (organization_id, bot_id, name) VALUES (?1, ?2, 'city')",
+        params![org_id, bot_id],
+    )?;
+    let nlu_entity_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO model_versions (organization_id, bot_id, kind, version_number) VALUES (?1, ?2, 'nlu_intent', 1)",
+        params![org_id, bot_id],
+    )?;
+    let model_version_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO nlu_logs (organization_id, bot_id, message, confidence) VALUES (?1, ?2, 'what?', 0.1)",
+        params![org_id, bot_id],
+    )?;
+    let log_id = tx.last_insert_rowid();
+    Ok([
+        ("intent_id", intent_id),
+        ("example_id", example_id),
+        ("nlu_entity_id", nlu_entity_id),
+        ("model_version_id", model_version_id),
+        ("log_id", log_id),
+    ])
 }
 
 /// A superadmin with a tenant session and a console session, an allowlist
