@@ -18,7 +18,7 @@ CREATE TABLE subscription_plans (
     description              TEXT,
     price_monthly            INTEGER NOT NULL CHECK (price_monthly >= 0),   -- minor units
     price_yearly             INTEGER CHECK (price_yearly IS NULL OR price_yearly >= 0),
-    currency                 TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3),
+    currency                 TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     max_bots                 INTEGER NOT NULL CHECK (max_bots >= -1),
     max_messages_per_month   INTEGER NOT NULL CHECK (max_messages_per_month >= -1),
     features                 TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(features)),

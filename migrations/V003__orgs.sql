@@ -337,8 +337,11 @@ CREATE TABLE jobs (
     started_at       TEXT,
     finished_at      TEXT
 );
--- The dequeue query: due queued jobs, and running jobs whose lease expired.
-CREATE INDEX jobs_due ON jobs (status, run_at, priority) WHERE status IN ('queued','running');
+-- The dequeue query `(status = 'queued' AND run_at <= now) OR (status =
+-- 'running' AND locked_until < now)` runs as a MULTI-INDEX OR over these two
+-- partial indexes; finished jobs (the bulk of the table) are in neither.
+CREATE INDEX jobs_queued ON jobs (run_at, priority) WHERE status = 'queued';
+CREATE INDEX jobs_leases ON jobs (locked_until) WHERE status = 'running';
 CREATE INDEX jobs_org ON jobs (organization_id, kind, created_at);
 
 -- Added table: organization webhook subscriptions. The signing secret is
@@ -369,7 +372,7 @@ CREATE TABLE webhook_logs (
     attempt          INTEGER NOT NULL DEFAULT 1 CHECK (attempt >= 1),
     status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','delivered','failed','dead')),
     response_status  INTEGER,
-    response_body    TEXT,
+    response_body    TEXT CHECK (response_body IS NULL OR length(response_body) <= 4096),   -- truncated
     duration_ms      INTEGER,
     error_message    TEXT,
     next_retry_at    TEXT,

@@ -28,7 +28,7 @@ CREATE TABLE payment_history (
     stripe_payment_intent_id  TEXT,
     stripe_invoice_id         TEXT UNIQUE,
     amount                    INTEGER NOT NULL CHECK (amount >= 0),   -- minor units
-    currency                  TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3),
+    currency                  TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     status                    TEXT NOT NULL CHECK (status IN ('succeeded','pending','failed','refunded')),
     description               TEXT,
     payment_method            TEXT,

@@ -37,11 +37,13 @@ BEGIN
 END;
 
 -- Usage of a deleted bot is folded into its organization's totals, so that
--- deleting bots cannot reset message limits.
+-- deleting bots cannot reset message limits. (Not when the organization
+-- itself is being deleted: its usage goes with it.)
 CREATE TRIGGER bots_fold_usage BEFORE DELETE ON bots
 BEGIN
     INSERT INTO usage_tracking (organization_id, bot_id, metric_type, day, count)
-        SELECT organization_id, NULL, metric_type, day, count FROM usage_tracking WHERE bot_id = OLD.id AND 1
+        SELECT organization_id, NULL, metric_type, day, count FROM usage_tracking
+        WHERE bot_id = OLD.id AND EXISTS (SELECT 1 FROM organizations WHERE id = OLD.organization_id)
         ON CONFLICT (organization_id, ifnull(bot_id, 0), metric_type, day) DO UPDATE SET count = count + excluded.count;
     DELETE FROM usage_tracking WHERE bot_id = OLD.id;
 END;
@@ -92,7 +94,9 @@ BEGIN
     UPDATE bot_flows SET is_active = 0 WHERE bot_id = NEW.bot_id AND name = NEW.name AND is_active = 1 AND id <> NEW.id;
 END;
 
--- Origin: flow_orchestrations. entry_flow_id had no FK.
+-- Origin: flow_orchestrations (entry_flow_id had no FK). Flows are addressed
+-- by name (bot_flows.name), so routing follows whichever version of a flow is
+-- published.
 CREATE TABLE flow_orchestrations (
     id               INTEGER PRIMARY KEY,
     organization_id  INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -101,7 +105,7 @@ CREATE TABLE flow_orchestrations (
     description      TEXT,
     is_active        INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0,1)),
     -- The name of the bot flow conversations start in.
-    entry_flow       TEXT NOT NULL DEFAULT 'main',
+    entry_flow       TEXT NOT NULL DEFAULT 'main' CHECK (length(entry_flow) BETWEEN 1 AND 100),
     created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     updated_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     UNIQUE (bot_id, name)
@@ -114,8 +118,8 @@ CREATE TABLE flow_transitions (
     id                INTEGER PRIMARY KEY,
     organization_id   INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     orchestration_id  INTEGER NOT NULL REFERENCES flow_orchestrations(id) ON DELETE CASCADE,
-    from_flow         TEXT NOT NULL,
-    to_flow           TEXT NOT NULL,
+    from_flow         TEXT NOT NULL CHECK (length(from_flow) BETWEEN 1 AND 100),
+    to_flow           TEXT NOT NULL CHECK (length(to_flow) BETWEEN 1 AND 100),
     trigger_type      TEXT NOT NULL CHECK (trigger_type IN ('on_complete','on_condition','on_intent','on_keyword')),
     trigger_value     TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(trigger_value)),
     priority          INTEGER NOT NULL DEFAULT 0,
@@ -196,6 +200,23 @@ CREATE TABLE widget_messages (
 );
 CREATE INDEX widget_messages_conversation ON widget_messages (organization_id, conversation_id, id);
 CREATE INDEX widget_messages_bot ON widget_messages (organization_id, bot_id, created_at);
+
+-- A transcript message belongs to its conversation's bot (the counters below
+-- and per-bot analytics rely on it).
+CREATE TRIGGER widget_messages_bot_id_parent_insert BEFORE INSERT ON widget_messages
+WHEN NEW.organization_id IS (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
+ AND NEW.organization_id IS (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+ AND NEW.bot_id IS NOT (SELECT bot_id FROM conversations WHERE id = NEW.conversation_id)
+BEGIN
+    SELECT RAISE(ABORT, 'parent_mismatch: widget_messages.bot_id');
+END;
+CREATE TRIGGER widget_messages_bot_id_parent_update BEFORE UPDATE OF bot_id, conversation_id ON widget_messages
+WHEN NEW.organization_id IS (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
+ AND NEW.organization_id IS (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+ AND NEW.bot_id IS NOT (SELECT bot_id FROM conversations WHERE id = NEW.conversation_id)
+BEGIN
+    SELECT RAISE(ABORT, 'parent_mismatch: widget_messages.bot_id');
+END;
 
 -- Counters: bots.total_messages_* and conversations.message_count follow the transcript.
 CREATE TRIGGER widget_messages_count AFTER INSERT ON widget_messages

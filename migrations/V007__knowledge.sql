@@ -68,6 +68,23 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_kb ON chunks (organization_id, knowledge_base_id);
 
+-- A chunk is in its document's knowledge base (retrieval filters and the
+-- vector partition use chunks.knowledge_base_id).
+CREATE TRIGGER chunks_knowledge_base_id_parent_insert BEFORE INSERT ON chunks
+WHEN NEW.organization_id IS (SELECT organization_id FROM documents WHERE id = NEW.document_id)
+ AND NEW.organization_id IS (SELECT organization_id FROM knowledge_bases WHERE id = NEW.knowledge_base_id)
+ AND NEW.knowledge_base_id IS NOT (SELECT knowledge_base_id FROM documents WHERE id = NEW.document_id)
+BEGIN
+    SELECT RAISE(ABORT, 'parent_mismatch: chunks.knowledge_base_id');
+END;
+CREATE TRIGGER chunks_knowledge_base_id_parent_update BEFORE UPDATE OF knowledge_base_id, document_id ON chunks
+WHEN NEW.organization_id IS (SELECT organization_id FROM documents WHERE id = NEW.document_id)
+ AND NEW.organization_id IS (SELECT organization_id FROM knowledge_bases WHERE id = NEW.knowledge_base_id)
+ AND NEW.knowledge_base_id IS NOT (SELECT knowledge_base_id FROM documents WHERE id = NEW.document_id)
+BEGIN
+    SELECT RAISE(ABORT, 'parent_mismatch: chunks.knowledge_base_id');
+END;
+
 -- Full-text index over chunks (external content, kept in sync by triggers).
 CREATE VIRTUAL TABLE chunks_fts USING fts5(
     content, heading_path,

@@ -1,7 +1,8 @@
 -- NLU: intents with examples, entities with values, and the parse log.
 
--- Origin: intents (no uniqueness). confidence_threshold NULL = the model's
--- calibrated out-of-scope threshold.
+-- Origin: intents (no uniqueness: now one name per bot). confidence_threshold:
+-- below it a prediction is out of scope; NULL = the trained model's calibrated
+-- threshold for the intent.
 CREATE TABLE intents (
     id                    INTEGER PRIMARY KEY,
     organization_id       INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,

@@ -112,7 +112,7 @@ CREATE TABLE channel_webhooks (
     id                 INTEGER PRIMARY KEY,
     organization_id    INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     channel_id         INTEGER REFERENCES channels(id) ON DELETE SET NULL,
-    channel_type       TEXT NOT NULL,
+    channel_type       TEXT NOT NULL CHECK (channel_type IN ('whatsapp','instagram','telegram','messenger','sms','slack','voice')),
     event_type         TEXT NOT NULL,
     external_event_id  TEXT,
     payload            TEXT NOT NULL CHECK (json_valid(payload)),

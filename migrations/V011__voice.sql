@@ -46,6 +46,7 @@ CREATE TABLE phone_numbers (
     status              TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','inactive','released')),
     assigned_bot_id     INTEGER REFERENCES voice_bots(id) ON DELETE SET NULL,
     monthly_cost        INTEGER NOT NULL DEFAULT 0 CHECK (monthly_cost >= 0),   -- minor units
+    currency            TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     metadata            TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),
     created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     updated_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
@@ -106,7 +107,7 @@ CREATE TABLE call_segments (
     end_time         REAL,
     duration         REAL,
     confidence       REAL CHECK (confidence IS NULL OR confidence BETWEEN 0 AND 1),
-    sentiment        TEXT,
+    sentiment        TEXT CHECK (sentiment IS NULL OR sentiment IN ('positive','neutral','negative')),
     intent           TEXT,
     created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     UNIQUE (call_id, segment_number)
@@ -122,7 +123,7 @@ CREATE TABLE voice_bot_creations (
     status                    TEXT NOT NULL DEFAULT 'recording' CHECK (status IN ('recording','extracting','extracted','generating','completed','error')),
     audio_file_id             INTEGER REFERENCES files(id) ON DELETE SET NULL,
     audio_duration            INTEGER NOT NULL DEFAULT 0,
-    audio_format              TEXT NOT NULL DEFAULT 'webm',
+    audio_format              TEXT NOT NULL DEFAULT 'webm' CHECK (audio_format IN ('webm','ogg','wav','mp3','m4a','flac')),
     transcription             TEXT,
     transcription_confidence  REAL NOT NULL DEFAULT 0 CHECK (transcription_confidence BETWEEN 0 AND 1),
     language                  TEXT NOT NULL DEFAULT 'en',

@@ -1,6 +1,10 @@
 -- Revenue recovery: campaigns, customer events, scheduled messages, rollups,
--- and customer health scores with their history. (Origin: UUID keys, org_id.)
+-- and customer health scores with their history. The origin used UUID keys
+-- and org_id; here INTEGER keys and organization_id like every table, and
+-- money in minor units with a currency.
 
+-- Origin: recovery_campaigns. Targeting rules, message templates, channels,
+-- incentive and send window of one campaign; totals are rolled up by the job.
 CREATE TABLE recovery_campaigns (
     id                         INTEGER PRIMARY KEY,
     organization_id            INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -34,7 +38,7 @@ CREATE TABLE recovery_campaigns (
     total_sent                 INTEGER NOT NULL DEFAULT 0,
     total_recovered            INTEGER NOT NULL DEFAULT 0,
     total_revenue_recovered    INTEGER NOT NULL DEFAULT 0,   -- minor units
-    currency                   TEXT NOT NULL DEFAULT 'USD',
+    currency                   TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     created_by                 INTEGER REFERENCES users(id) ON DELETE SET NULL,
     created_at                 TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     updated_at                 TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
@@ -42,6 +46,9 @@ CREATE TABLE recovery_campaigns (
 );
 CREATE INDEX recovery_campaigns_org ON recovery_campaigns (organization_id, status, campaign_type);
 
+-- Origin: recovery_events. A customer event (abandoned cart, failed payment,
+-- churn risk…) reported by the organization's systems; source_event_id makes
+-- reporting idempotent (the origin could record an event twice).
 CREATE TABLE recovery_events (
     id                        INTEGER PRIMARY KEY,
     organization_id           INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -55,9 +62,9 @@ CREATE TABLE recovery_events (
                                                                   'negative_feedback','support_escalation','custom')),
     event_data                TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(event_data)),
     potential_value           INTEGER,      -- minor units
-    currency                  TEXT NOT NULL DEFAULT 'USD',
+    currency                  TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     ai_recovery_probability   REAL CHECK (ai_recovery_probability IS NULL OR ai_recovery_probability BETWEEN 0 AND 1),
-    ai_optimal_channel        TEXT,
+    ai_optimal_channel        TEXT CHECK (ai_optimal_channel IS NULL OR ai_optimal_channel IN ('email','sms','whatsapp','telegram','push','in_app','messenger')),
     ai_optimal_send_time      TEXT,
     ai_recommended_incentive  TEXT CHECK (ai_recommended_incentive IS NULL OR json_valid(ai_recommended_incentive)),
     ai_personalized_message   TEXT,
@@ -79,6 +86,8 @@ CREATE INDEX recovery_events_org ON recovery_events (organization_id, status, ev
 CREATE INDEX recovery_events_customer ON recovery_events (organization_id, customer_id);
 CREATE UNIQUE INDEX recovery_events_source ON recovery_events (organization_id, source_platform, source_event_id) WHERE source_event_id IS NOT NULL;
 
+-- Origin: recovery_messages. Messages scheduled for an event and really sent
+-- (the origin never sent them); the partial index serves the scheduler.
 CREATE TABLE recovery_messages (
     id                        INTEGER PRIMARY KEY,
     organization_id           INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -94,11 +103,11 @@ CREATE TABLE recovery_messages (
     template_id               TEXT,
     template_variables        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(template_variables)),
     ai_generated              INTEGER NOT NULL DEFAULT 0 CHECK (ai_generated IN (0,1)),
-    ai_personalization_score  REAL,
+    ai_personalization_score  REAL CHECK (ai_personalization_score IS NULL OR ai_personalization_score BETWEEN 0 AND 1),
     original_template         TEXT,
     incentive_code            TEXT,
-    incentive_type            TEXT,
-    incentive_value           INTEGER,
+    incentive_type            TEXT CHECK (incentive_type IS NULL OR incentive_type IN ('percentage_discount','fixed_discount','free_shipping','bonus_points','free_trial_extension','custom')),
+    incentive_value           INTEGER,                      -- percent, or minor units for fixed discounts
     incentive_expires_at      TEXT,
     status                    TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','queued','sent','delivered','opened','clicked','converted',
                                                                                'bounced','failed','unsubscribed','spam_reported')),
@@ -108,7 +117,8 @@ CREATE TABLE recovery_messages (
     opened_at                 TEXT,
     clicked_at                TEXT,
     converted_at              TEXT,
-    conversion_value          INTEGER,
+    conversion_value          INTEGER,                      -- minor units
+    currency                  TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     conversion_order_id       TEXT,
     error_code                TEXT,
     error_message             TEXT,
@@ -123,6 +133,8 @@ CREATE INDEX recovery_messages_org ON recovery_messages (organization_id, campai
 CREATE INDEX recovery_messages_due ON recovery_messages (scheduled_at) WHERE status = 'pending';
 CREATE INDEX recovery_messages_event ON recovery_messages (event_id);
 
+-- Origin: recovery_analytics. Per-period rollups written by a job (the origin
+-- had no writer); campaign_id NULL = all campaigns of the organization.
 CREATE TABLE recovery_analytics (
     id                        INTEGER PRIMARY KEY,
     organization_id           INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -140,16 +152,16 @@ CREATE TABLE recovery_analytics (
     recoveries_total          INTEGER NOT NULL DEFAULT 0,
     recoveries_full           INTEGER NOT NULL DEFAULT 0,
     recoveries_partial        INTEGER NOT NULL DEFAULT 0,
-    revenue_at_risk           INTEGER NOT NULL DEFAULT 0,
+    revenue_at_risk           INTEGER NOT NULL DEFAULT 0,   -- minor units (this and the other amounts below)
     revenue_recovered         INTEGER NOT NULL DEFAULT 0,
     revenue_by_channel        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(revenue_by_channel)),
     average_order_value       INTEGER,
-    delivery_rate             REAL,
-    open_rate                 REAL,
-    click_rate                REAL,
-    conversion_rate           REAL,
-    recovery_rate             REAL,
-    ai_prediction_accuracy    REAL,
+    delivery_rate             REAL CHECK (delivery_rate IS NULL OR delivery_rate BETWEEN 0 AND 100),      -- percent
+    open_rate                 REAL CHECK (open_rate IS NULL OR open_rate BETWEEN 0 AND 100),
+    click_rate                REAL CHECK (click_rate IS NULL OR click_rate BETWEEN 0 AND 100),
+    conversion_rate           REAL CHECK (conversion_rate IS NULL OR conversion_rate BETWEEN 0 AND 100),
+    recovery_rate             REAL CHECK (recovery_rate IS NULL OR recovery_rate BETWEEN 0 AND 100),
+    ai_prediction_accuracy    REAL CHECK (ai_prediction_accuracy IS NULL OR ai_prediction_accuracy BETWEEN 0 AND 1),
     ai_personalization_lift   REAL,
     optimal_timing_adherence  REAL,
     incentives_offered        INTEGER NOT NULL DEFAULT 0,
@@ -158,12 +170,15 @@ CREATE TABLE recovery_analytics (
     campaign_cost             INTEGER NOT NULL DEFAULT 0,
     roi_percentage            REAL,
     cost_per_recovery         INTEGER,
+    currency                  TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     created_at                TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     updated_at                TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
     CHECK (period_start < period_end)
 );
 CREATE UNIQUE INDEX recovery_analytics_period ON recovery_analytics (organization_id, ifnull(campaign_id, 0), period_type, period_start);
 
+-- Origin: customer_health_scores. The current score of each customer of the
+-- organization; grade and risk level are CHECKed, history kept by trigger.
 CREATE TABLE customer_health_scores (
     id                          INTEGER PRIMARY KEY,
     organization_id             INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -181,9 +196,10 @@ CREATE TABLE customer_health_scores (
     days_since_activity         INTEGER,
     session_count_30d           INTEGER NOT NULL DEFAULT 0,
     action_count_30d            INTEGER NOT NULL DEFAULT 0,
-    lifetime_value              INTEGER,
+    lifetime_value              INTEGER,                    -- minor units (also the next two)
     monthly_recurring_revenue   INTEGER,
     average_order_value         INTEGER,
+    currency                    TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     total_orders                INTEGER NOT NULL DEFAULT 0,
     last_purchase_at            TEXT,
     days_since_purchase         INTEGER,
@@ -202,7 +218,7 @@ CREATE TABLE customer_health_scores (
     ai_recommended_actions      TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(ai_recommended_actions)),
     score_breakdown             TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(score_breakdown)),
     model_version               TEXT,
-    confidence_score            REAL,
+    confidence_score            REAL CHECK (confidence_score IS NULL OR confidence_score BETWEEN 0 AND 1),
     score_trend                 TEXT CHECK (score_trend IS NULL OR score_trend IN ('improving','stable','declining','critical_decline')),
     previous_score              INTEGER,
     score_change                INTEGER,
@@ -214,15 +230,17 @@ CREATE TABLE customer_health_scores (
 );
 CREATE INDEX customer_health_scores_risk ON customer_health_scores (organization_id, churn_risk_level, health_score);
 
+-- Origin: customer_health_score_history. Written by the triggers below (the
+-- origin relied on application code).
 CREATE TABLE customer_health_score_history (
     id                  INTEGER PRIMARY KEY,
     organization_id     INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     customer_health_id  INTEGER NOT NULL REFERENCES customer_health_scores(id) ON DELETE CASCADE,
     customer_id         TEXT NOT NULL,
     health_score        INTEGER NOT NULL CHECK (health_score BETWEEN 0 AND 100),
-    health_grade        TEXT,
-    churn_probability   REAL,
-    churn_risk_level    TEXT,
+    health_grade        TEXT CHECK (health_grade IS NULL OR health_grade IN ('A','B','C','D','F')),
+    churn_probability   REAL CHECK (churn_probability IS NULL OR churn_probability BETWEEN 0 AND 1),
+    churn_risk_level    TEXT CHECK (churn_risk_level IS NULL OR churn_risk_level IN ('very_low','low','medium','high','critical')),
     engagement_score    INTEGER,
     score_breakdown     TEXT CHECK (score_breakdown IS NULL OR json_valid(score_breakdown)),
     risk_factors        TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(risk_factors)),

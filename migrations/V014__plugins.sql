@@ -3,6 +3,8 @@
 -- (Origin: two competing definitions; this follows variant (a), the one the
 -- code queried, with (b)'s useful columns.)
 
+-- Origin: plugins (developer_id without FK, price as DECIMAL). Platform-wide;
+-- price in minor units, is_free derived from it; icons and banners are files.
 CREATE TABLE plugins (
     id                 INTEGER PRIMARY KEY,
     developer_id       INTEGER REFERENCES users(id) ON DELETE SET NULL,
@@ -15,7 +17,7 @@ CREATE TABLE plugins (
     icon_file_id       INTEGER REFERENCES files(id) ON DELETE SET NULL,
     banner_file_id     INTEGER REFERENCES files(id) ON DELETE SET NULL,
     price              INTEGER NOT NULL DEFAULT 0 CHECK (price >= 0),   -- minor units
-    currency           TEXT NOT NULL DEFAULT 'USD',
+    currency           TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3 AND currency = upper(currency)),
     is_free            INTEGER NOT NULL GENERATED ALWAYS AS (price = 0) VIRTUAL,
     status             TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','published','rejected','suspended')),
     is_featured        INTEGER NOT NULL DEFAULT 0 CHECK (is_featured IN (0,1)),
@@ -34,6 +36,7 @@ CREATE TABLE plugins (
 );
 CREATE INDEX plugins_listing ON plugins (status, category_id, downloads);
 
+-- Origin: plugin_versions. The bundle is a platform file (organization NULL).
 CREATE TABLE plugin_versions (
     id                    INTEGER PRIMARY KEY,
     plugin_id             INTEGER NOT NULL REFERENCES plugins(id) ON DELETE CASCADE,

@@ -1,6 +1,8 @@
 -- Single sign-on: OIDC and SAML 2.0 configurations per organization, their
 -- verified email domains, user mappings and the append-only login log.
 
+-- Origin: sso_configurations (+ the SCIM columns of migration 036). Client
+-- secret and SAML private key are AEAD ciphertext (the origin: hex strings).
 CREATE TABLE sso_configurations (
     id                       INTEGER PRIMARY KEY,
     organization_id          INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -31,6 +33,9 @@ CREATE TABLE sso_configurations (
 );
 CREATE INDEX sso_configurations_org ON sso_configurations (organization_id, is_enabled);
 
+-- Origin: sso_domains. A verified email domain routes sign-in to its
+-- configuration; domains are unique across the instance and lower-case.
+-- verification_token is the public DNS TXT value, not a credential.
 CREATE TABLE sso_domains (
     id                    INTEGER PRIMARY KEY,
     organization_id       INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -43,6 +48,8 @@ CREATE TABLE sso_domains (
 );
 CREATE INDEX sso_domains_config ON sso_domains (organization_id, sso_configuration_id);
 
+-- Origin: sso_user_mappings. How an IdP subject maps to a user (the origin's
+-- SSO code wrote a users.organization_id column that did not exist).
 CREATE TABLE sso_user_mappings (
     id                    INTEGER PRIMARY KEY,
     organization_id       INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -60,8 +67,9 @@ CREATE TABLE sso_user_mappings (
 CREATE INDEX sso_user_mappings_org ON sso_user_mappings (organization_id, sso_configuration_id);
 CREATE INDEX sso_user_mappings_user ON sso_user_mappings (user_id);
 
--- Append-only (like audit_logs): the retention job may delete, and rows go
--- with their organization.
+-- Origin: sso_login_logs. Append-only (like audit_logs): the retention job may
+-- delete, and rows go with their organization; organization_id NULL when the
+-- attempt matched no organization.
 CREATE TABLE sso_login_logs (
     id                    INTEGER PRIMARY KEY,
     organization_id       INTEGER REFERENCES organizations(id) ON DELETE CASCADE,

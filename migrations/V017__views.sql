@@ -1,11 +1,13 @@
 -- The origin's four views, fixed: subscriptions and usage per organization,
 -- and per-user activity without the origin's double-join inflation.
 
--- One row per organization: its plan (organizations.plan_tier, what limits
--- read) and the paid subscription behind it, if any.
+-- One row per organization: its subscription and that subscription's plan;
+-- an organization without a user_subscriptions row shows its plan_tier (the
+-- plan limits read) and the subscription columns of organizations.
 CREATE VIEW user_subscription_details AS
 SELECT o.id                                                   AS organization_id,
        o.name                                                 AS organization_name,
+       o.plan_tier,
        s.id                                                   AS subscription_id,
        p.id                                                   AS plan_id,
        p.name                                                 AS plan_name,
@@ -18,8 +20,8 @@ SELECT o.id                                                   AS organization_id
        coalesce(s.current_period_end, o.subscription_current_period_end) AS current_period_end,
        coalesce(s.cancel_at_period_end, 0)                    AS cancel_at_period_end
 FROM organizations o
-JOIN subscription_plans p ON p.name = o.plan_tier
-LEFT JOIN user_subscriptions s ON s.organization_id = o.id;
+LEFT JOIN user_subscriptions s ON s.organization_id = o.id
+JOIN subscription_plans p ON p.id = coalesce(s.plan_id, (SELECT id FROM subscription_plans WHERE name = o.plan_tier));
 
 -- Monthly usage per organization and metric.
 CREATE VIEW user_usage_summary AS

@@ -15,5 +15,6 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-# A missing browser is a failure here, not a skip.
-BOTBUILDER_REQUIRE_BROWSER=1 cargo test --all-targets --locked
+# A missing browser is a failure here, not a skip. (Not BOTBUILDER_*: that
+# prefix is configuration, and unknown configuration keys are refused.)
+BB_REQUIRE_BROWSER=1 cargo test --all-targets --locked

@@ -21,12 +21,14 @@ use crate::http::json::{BodyLimits, path_config, query_config};
 use crate::http::metrics::Metrics;
 use crate::http::middleware::edge;
 use crate::http::openapi::ApiDoc;
+use crate::http::ratelimit::RateLimits;
 use crate::http::routing::{RouteTable, fallback};
 use crate::ml::Models;
 use crate::nlu::NluRuntime;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
-use crate::{accounts, bots, conversations, flows, jobs, nlu, ops, orgs, widget};
+use crate::outbound::mail::Mailer;
+use crate::{accounts, admin, bots, conversations, flows, jobs, nlu, ops, orgs, versions, widget};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -41,6 +43,8 @@ pub struct AppState {
     pub outbound: Outbound,
     /// The conversation runtime: caches, group-commit writer, event hub.
     pub runtime: Runtime,
+    pub mailer: Mailer,
+    pub limits: Arc<RateLimits>,
     /// NLU serving caches and the parse-log writer.
     pub nlu: NluRuntime,
 }
@@ -81,6 +85,10 @@ impl AppState {
         let keys = Keys::load_or_create(&config.secret_key_path())?;
         let db = Db::open(&config.data, &config.db)?;
         orgs::service::sync_builtin_roles(&db).map_err(|e| StartError::Other(e.to_string()))?;
+        admin::service::seed_allowlist(&db, &config.admin.ip_allowlist)
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        let mailer = Mailer::new(&config.smtp).map_err(|e| StartError::Other(e.to_string()))?;
+        let limits = Arc::new(RateLimits::new(&config.rate_limits));
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
         let outbound = Outbound::new(&config.outbound).map_err(|e| StartError::Other(e.to_string()))?;
         let readiness = Arc::new(Readiness::default());
@@ -100,6 +108,8 @@ impl AppState {
             readiness,
             models,
             outbound,
+            mailer,
+            limits,
             nlu,
         };
         Ok((state, lock))
@@ -110,9 +120,17 @@ impl Application {
     /// Opens the database, binds the listener and prepares the server.
     pub fn build(config: Config) -> Result<Application, StartError> {
         let addr = config.bind_addr()?;
-        let (state, lock) = AppState::open(config)?;
+        let (mut state, lock) = AppState::open(config)?;
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
-        let port = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?.port();
+        let local = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?;
+        let port = local.port();
+        // Links in emails must reach this server: with no public URL set and
+        // an ephemeral port (port 0), use the address actually bound.
+        if state.config.http.public_url.is_none() && addr.port() == 0 {
+            let mut config = (*state.config).clone();
+            config.http.public_url = Some(format!("http://{local}"));
+            state.config = Arc::new(config);
+        }
 
         let spec = openapi();
         let route_table = web::Data::new(RouteTable::from_openapi(&spec));
@@ -173,6 +191,9 @@ impl Application {
     /// in-flight requests, stops workers and checkpoints the WAL.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         self.workers = jobs::spawn_workers(&self.state, &self.shutdown);
+        if self.state.config.jobs.workers > 0 {
+            self.workers.push(jobs::spawn_scheduler(&self.state, &self.shutdown));
+        }
         tracing::info!(port = self.port, data = %self.state.config.data.display(), "botbuilder is listening");
         let result = self.server.await;
         self.shutdown.cancel();
@@ -197,6 +218,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     orgs::routes(cfg);
     bots::routes(cfg);
     jobs::routes(cfg);
+    versions::routes(cfg);
+    admin::routes(cfg);
     flows::routes(cfg);
     conversations::routes(cfg);
     widget::routes(cfg);

@@ -1,5 +1,5 @@
 //! Command-line interface: `serve`, `migrate`, `backup`, `restore`,
-//! `version`, `config check` and `bench`.
+//! `version`, `config check`, `bench` and `admin create-superadmin`.
 //!
 //! Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
 
@@ -55,6 +55,27 @@ enum Command {
     Config(ConfigCommand),
     /// Run benchmarks and print a report (`--json`: one JSON object on the last line).
     Bench(crate::bench::BenchArgs),
+    /// Superadmin commands.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a superadmin account, or make an existing account superadmin.
+    /// The password of a new account is read from stdin (prompted without
+    /// echo on a terminal), never from the command line. Works while
+    /// `serve` runs.
+    CreateSuperadmin {
+        /// The account's email address.
+        #[arg(long)]
+        email: String,
+        /// The display name of a new account.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +129,9 @@ pub fn main() -> ExitCode {
             say("configuration is valid");
         }),
         Command::Bench(args) => crate::bench::run(&args).map_err(|e| fail(1, &format!("{e:#}"))),
+        Command::Admin(AdminCommand::CreateSuperadmin { email, name, data }) => {
+            load(data_only(data)).and_then(|c| create_superadmin(&c, &email, &name))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -205,6 +229,70 @@ fn restore(config: &Config, input: &Path) -> Result<(), ExitCode> {
         db::latest_version()
     ));
     Ok(())
+}
+
+fn create_superadmin(config: &Config, email: &str, name: &str) -> Result<(), ExitCode> {
+    use crate::admin::service::{SuperadminOutcome, create_superadmin};
+    // Not the data lock: this works beside a running server (SQLite
+    // serializes the writes); migrations are a no-op on a current file.
+    let db = db::Db::open(&config.data, &config.db).map_err(|e| fail(2, &e))?;
+    let exists = db
+        .read_blocking(|c| {
+            let normalized = crate::accounts::service::normalize_email(email)?;
+            Ok(crate::accounts::store::find_by_email(c, &normalized)?.is_some())
+        })
+        .map_err(|e| fail(2, &e))?;
+    let password = if exists { None } else { Some(read_password().map_err(|e| fail(2, &e))?) };
+    let outcome = create_superadmin(&db, email, name, password.as_deref()).map_err(|e| {
+        let field = e.details().and_then(|d| d.get("field")).and_then(|f| f.as_str()).unwrap_or("error");
+        fail(2, &format!("{field}: {}", e.message()))
+    })?;
+    match outcome {
+        SuperadminOutcome::Created(id) => say(&format!("created superadmin {email} (user {id}); sign in at /admin")),
+        SuperadminOutcome::Promoted(id) => say(&format!("{email} (user {id}) is now a superadmin")),
+        SuperadminOutcome::AlreadySuperadmin(id) => say(&format!("{email} (user {id}) already is a superadmin")),
+    }
+    Ok(())
+}
+
+/// Reads a new password: prompted twice without echo on a terminal, else
+/// the first line of stdin.
+fn read_password() -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            return Err("no password on stdin".to_owned());
+        }
+        return Ok(password);
+    }
+    let first = prompt_hidden("Password: ")?;
+    let second = prompt_hidden("Repeat the password: ")?;
+    if first != second {
+        return Err("the passwords differ".to_owned());
+    }
+    Ok(first)
+}
+
+fn prompt_hidden(prompt: &str) -> Result<String, String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    use std::io::BufRead;
+    let stdin = std::io::stdin();
+    let _ = write!(std::io::stderr(), "{prompt}");
+    let _ = std::io::stderr().flush();
+    let saved = tcgetattr(&stdin).map_err(|e| format!("cannot read the terminal settings: {e}"))?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    tcsetattr(&stdin, OptionalActions::Now, &quiet).map_err(|e| format!("cannot turn echo off: {e}"))?;
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, OptionalActions::Now, &saved);
+    let _ = writeln!(std::io::stderr());
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn say(line: &str) {

@@ -25,6 +25,9 @@ pub struct Config {
     pub ml: MlConfig,
     pub outbound: OutboundConfig,
     pub runtime: RuntimeConfig,
+    pub smtp: SmtpConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub admin: AdminConfig,
 }
 
 /// The conversation runtime (flows, widget, inbox).
@@ -42,9 +45,139 @@ pub struct RuntimeConfig {
     pub write_batch: usize,
 }
 
+impl RuntimeConfig {
+    /// Adds what is wrong with these settings to `errors`.
+    fn check(&self, errors: &mut Vec<String>) {
+        if !(1..=10_000).contains(&self.widget_messages_per_second) {
+            errors.push("runtime.widget_messages_per_second: must be between 1 and 10000".to_owned());
+        }
+        if !(1..=100_000).contains(&self.max_message_chars) {
+            errors.push("runtime.max_message_chars: must be between 1 and 100000".to_owned());
+        }
+        if self.conversation_cache < 16 || !(1..=10_000).contains(&self.write_batch) {
+            errors.push("runtime.conversation_cache must be at least 16 and runtime.write_batch 1–10000".to_owned());
+        }
+    }
+}
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self { widget_messages_per_second: 5, max_message_chars: 4000, conversation_cache: 50_000, write_batch: 256 }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a local relay or a test sink only).
+    None,
+    /// Upgrade with STARTTLS (submission port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The SMTP server outgoing email (verification, password reset,
+/// invitations, security notices) is handed to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Server host name; unset means email is queued but cannot be sent
+    /// (the jobs fail with "SMTP is not configured").
+    pub host: Option<String>,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    /// Never printed by `config check`.
+    #[serde(skip_serializing)]
+    pub password: Option<String>,
+    /// Default sender, `Name <address>` or `address`.
+    pub from: String,
+    /// Whole-conversation timeout, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            from: "botbuilder <no-reply@localhost>".to_owned(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// One rate limit: `per_ip` and `per_account` requests within `window_secs`
+/// (a token bucket: the whole allowance may be used at once, then it refills
+/// evenly over the window). 0 disables that side.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    pub per_ip: u32,
+    pub per_account: u32,
+    pub window_secs: u64,
+}
+
+/// Abuse limits on the authentication endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    /// Off: no limits at all (benchmarks).
+    pub enabled: bool,
+    /// Sign-in (user and admin console); the account is the email.
+    pub login: Limit,
+    /// Sign-up; per IP only.
+    pub register: Limit,
+    /// Password-reset and verification emails; the account is the email.
+    pub reset: Limit,
+    /// Endpoints that take a secret token (reset, verification, invitations)
+    /// and API-token creation (the account is the user).
+    pub token: Limit,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            login: Limit { per_ip: 30, per_account: 10, window_secs: 300 },
+            register: Limit { per_ip: 10, per_account: 0, window_secs: 3600 },
+            reset: Limit { per_ip: 10, per_account: 3, window_secs: 3600 },
+            token: Limit { per_ip: 30, per_account: 20, window_secs: 300 },
+        }
+    }
+}
+
+/// The superadmin console.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// IPs or CIDR ranges always allowed to use the console; merged into the
+    /// allowlist (which, once non-empty, is enforced) at start-up.
+    pub ip_allowlist: Vec<String>,
+    /// Lifetime of an admin session, in hours.
+    pub session_hours: u32,
+    /// Failed admin sign-ins per email within the window before a lockout.
+    pub max_failures_per_email: u32,
+    /// Failed admin sign-ins per IP within the window before a lockout.
+    pub max_failures_per_ip: u32,
+    /// The lockout window, in seconds.
+    pub lockout_window_secs: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            ip_allowlist: Vec::new(),
+            session_hours: 8,
+            max_failures_per_email: 5,
+            max_failures_per_ip: 10,
+            lockout_window_secs: 900,
+        }
     }
 }
 
@@ -193,6 +326,9 @@ impl Default for Config {
             ml: MlConfig::default(),
             outbound: OutboundConfig::default(),
             runtime: RuntimeConfig::default(),
+            smtp: SmtpConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -317,20 +453,48 @@ impl Config {
         if self.outbound.timeout_secs == 0 || self.outbound.connect_timeout_secs == 0 {
             errors.push("outbound.timeout_secs and outbound.connect_timeout_secs: must be at least 1".to_owned());
         }
-        if !(1..=10_000).contains(&self.runtime.widget_messages_per_second) {
-            errors.push("runtime.widget_messages_per_second: must be between 1 and 10000".to_owned());
-        }
-        if !(1..=100_000).contains(&self.runtime.max_message_chars) {
-            errors.push("runtime.max_message_chars: must be between 1 and 100000".to_owned());
-        }
-        if self.runtime.conversation_cache < 16 || !(1..=10_000).contains(&self.runtime.write_batch) {
-            errors.push("runtime.conversation_cache must be at least 16 and runtime.write_batch 1–10000".to_owned());
-        }
+        self.runtime.check(&mut errors);
         if self.jobs.workers > 64 {
             errors.push("jobs.workers: must be at most 64".to_owned());
         }
         if self.db.readers == 0 || self.db.readers > 64 {
             errors.push("db.readers: must be between 1 and 64".to_owned());
+        }
+        if let Some(host) = &self.smtp.host
+            && (host.is_empty() || host.contains(char::is_whitespace))
+        {
+            errors.push(format!("smtp.host: `{host}` is not a host name"));
+        }
+        if self.smtp.port == 0 {
+            errors.push("smtp.port: must be 1–65535".to_owned());
+        }
+        if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+            errors
+                .push(format!("smtp.from: `{}` is not an address like `Name <no-reply@example.com>`", self.smtp.from));
+        }
+        if self.smtp.username.is_some() != self.smtp.password.is_some() {
+            errors.push("smtp.username and smtp.password: set both or neither".to_owned());
+        }
+        for (key, limit) in [
+            ("login", &self.rate_limits.login),
+            ("register", &self.rate_limits.register),
+            ("reset", &self.rate_limits.reset),
+            ("token", &self.rate_limits.token),
+        ] {
+            if limit.window_secs == 0 {
+                errors.push(format!("rate_limits.{key}.window_secs: must be at least 1"));
+            }
+        }
+        for entry in &self.admin.ip_allowlist {
+            if crate::admin::ipnet::parse_entry(entry).is_none() {
+                errors.push(format!("admin.ip_allowlist: `{entry}` is not an IP address or CIDR range"));
+            }
+        }
+        if !(1..=72).contains(&self.admin.session_hours) {
+            errors.push("admin.session_hours: must be 1–72".to_owned());
+        }
+        if self.admin.max_failures_per_email == 0 || self.admin.max_failures_per_ip == 0 {
+            errors.push("admin.max_failures_per_email and admin.max_failures_per_ip: must be at least 1".to_owned());
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             errors.push(format!("log.level: `{}` is not a valid filter", self.log.level));

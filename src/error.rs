@@ -65,6 +65,13 @@ error_codes! {
     AccountSuspended => ("account_suspended", FORBIDDEN, "The user or organization is suspended by an administrator."),
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; retry after the Retry-After header."),
     MessageLimitExceeded => ("message_limit_exceeded", TOO_MANY_REQUESTS, "The organization used its plan's messages for this month; they renew on the 1st (UTC)."),
+    TwoFactorRequired => ("two_factor_required", UNAUTHORIZED, "The password was right; the account has two-factor authentication, send `totp_code` (or a backup code)."),
+    InvalidTwoFactorCode => ("invalid_two_factor_code", UNAUTHORIZED, "The authenticator or backup code is wrong, expired or was already used."),
+    TokenInvalid => ("token_invalid", BAD_REQUEST, "The emailed token is unknown, already used or revoked."),
+    TokenExpired => ("token_expired", GONE, "The emailed token has expired; ask for a new one."),
+    RoleEscalation => ("role_escalation", FORBIDDEN, "The request would grant permissions the caller does not have; `details.permissions` lists them."),
+    IpNotAllowed => ("ip_not_allowed", FORBIDDEN, "The admin console is not reachable from this IP address (allowlist)."),
+    InvitationEmailMismatch => ("invitation_email_mismatch", FORBIDDEN, "The invitation was sent to another email address than the signed-in account's."),
     // Resources
     NotFound => ("not_found", NOT_FOUND, "The resource does not exist or is not visible to the caller."),
     UserNotFound => ("user_not_found", NOT_FOUND, "No such user in this scope."),
@@ -79,7 +86,17 @@ error_codes! {
     ConversationNotFound => ("conversation_not_found", NOT_FOUND, "No such conversation in the caller's organizations."),
     WidgetNotFound => ("widget_not_found", NOT_FOUND, "No bot has this widget key (unknown, or rotated since)."),
     WidgetSessionNotFound => ("widget_session_not_found", NOT_FOUND, "No widget session with this id for this bot."),
-    FileNotFound => ("file_not_found", NOT_FOUND, "The file (e.g. a bot avatar) does not exist."),
+    MemberNotFound => ("member_not_found", NOT_FOUND, "The user is not a member of this organization."),
+    RoleNotFound => ("role_not_found", NOT_FOUND, "No such role in this organization."),
+    TeamNotFound => ("team_not_found", NOT_FOUND, "No such team in the caller's organizations."),
+    TeamRoleNotFound => ("team_role_not_found", NOT_FOUND, "No such team role in the caller's organizations."),
+    InvitationNotFound => ("invitation_not_found", NOT_FOUND, "No such invitation in the caller's organizations."),
+    ApiTokenNotFound => ("api_token_not_found", NOT_FOUND, "No such API token in the caller's organizations."),
+    VersionNotFound => ("version_not_found", NOT_FOUND, "No such version in the caller's organizations."),
+    BranchNotFound => ("branch_not_found", NOT_FOUND, "No such branch in the caller's organizations."),
+    EntityNotFound => ("entity_not_found", NOT_FOUND, "The versioned entity does not exist in this organization."),
+    FileNotFound => ("file_not_found", NOT_FOUND, "No such file."),
+    AllowlistEntryNotFound => ("allowlist_entry_not_found", NOT_FOUND, "No such admin IP allowlist entry."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
     EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists."),
@@ -89,10 +106,19 @@ error_codes! {
     BotInactive => ("bot_inactive", CONFLICT, "The bot is switched off (is_active false) and takes no messages."),
     ConversationNotInHandoff => ("conversation_not_in_handoff", CONFLICT, "The action needs the conversation to be with a human agent (status handoff)."),
     ConversationClosed => ("conversation_closed", CONFLICT, "The conversation is closed."),
+    LastOwner => ("last_owner", CONFLICT, "The organization's last owner cannot be removed or demoted; make someone else owner first."),
+    AlreadyMember => ("already_member", CONFLICT, "The user is already a member of this organization (or team)."),
+    InvitationPending => ("invitation_pending", CONFLICT, "A pending invitation for this email exists; resend or revoke it."),
+    RoleInUse => ("role_in_use", CONFLICT, "The role is assigned to members or pending invitations."),
+    TwoFactorAlreadyEnabled => ("two_factor_already_enabled", CONFLICT, "Two-factor authentication is already on; disable it first."),
+    TwoFactorNotEnabled => ("two_factor_not_enabled", CONFLICT, "Two-factor authentication is not on (run setup, then enable)."),
+    DomainTaken => ("domain_taken", CONFLICT, "Another organization already uses this custom domain."),
+    MergeConflict => ("merge_conflict", CONFLICT, "Both branches changed the same fields; `details.paths` lists them."),
+    WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
     // NLU
     IntentNotFound => ("intent_not_found", NOT_FOUND, "No such intent in this bot."),
     ExampleNotFound => ("example_not_found", NOT_FOUND, "No such training example in this bot."),
-    EntityNotFound => ("entity_not_found", NOT_FOUND, "No such entity in this bot."),
+    NluEntityNotFound => ("nlu_entity_not_found", NOT_FOUND, "No such NLU entity in this bot."),
     ModelVersionNotFound => ("model_version_not_found", NOT_FOUND, "No such NLU model version of this bot."),
     NluLogNotFound => ("nlu_log_not_found", NOT_FOUND, "No such logged parse of this bot."),
     NluNotTrained => ("nlu_not_trained", CONFLICT, "The bot has no trained NLU model yet: train it first (callers may treat this as \"no intent\")."),
@@ -240,7 +266,7 @@ impl From<r2d2::Error> for AppError {
 
 impl From<rusqlite::Error> for AppError {
     /// Constraint failures raised by our triggers carry a stable prefix
-    /// (`plan_limit_exceeded: bots`, `tenant_mismatch: …`); they become client
+    /// (`plan_limit_exceeded: bots`, `tenant_mismatch: …`, `parent_mismatch: …`); they become client
     /// errors. Everything else is a server error.
     fn from(err: rusqlite::Error) -> Self {
         if let rusqlite::Error::SqliteFailure(e, Some(msg)) = &err
@@ -261,8 +287,10 @@ fn map_trigger_message(msg: &str) -> Option<AppError> {
             format!("your plan does not allow more {subject}; upgrade to add more"),
         )
         .with_details(json!({ "resource": subject })),
-        "tenant_mismatch" => AppError::new(ErrorCode::InvalidReference, "a referenced resource was not found")
-            .with_details(json!({ "field": subject.rsplit('.').next().unwrap_or(subject) })),
+        "tenant_mismatch" | "parent_mismatch" => {
+            AppError::new(ErrorCode::InvalidReference, "a referenced resource was not found")
+                .with_details(json!({ "field": subject.rsplit('.').next().unwrap_or(subject) }))
+        }
         "append_only" => AppError::new(ErrorCode::Conflict, format!("{subject} is append-only")),
         _ => return None,
     };

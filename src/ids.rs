@@ -69,3 +69,31 @@ id_type!(
     /// A row of `jobs`.
     JobId
 );
+id_type!(
+    /// A row of `teams`.
+    TeamId
+);
+id_type!(
+    /// A row of `team_roles`.
+    TeamRoleId
+);
+id_type!(
+    /// A row of `team_invitations`.
+    InvitationId
+);
+id_type!(
+    /// A row of `entity_versions`.
+    VersionId
+);
+id_type!(
+    /// A row of `entity_branches`.
+    BranchId
+);
+id_type!(
+    /// A row of `files`.
+    FileId
+);
+id_type!(
+    /// A row of `admin_ip_whitelist`.
+    AllowlistEntryId
+);

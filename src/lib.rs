@@ -2,6 +2,7 @@
 //! `SQLite` file. See `DESIGN.md` in the shared folder for the architecture.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod bots;
@@ -17,10 +18,12 @@ pub mod ids;
 pub mod jobs;
 pub mod ml;
 pub mod nlu;
+pub mod notify;
 pub mod ops;
 pub mod orgs;
 pub mod outbound;
 pub mod permissions;
 pub mod telemetry;
 pub mod ui;
+pub mod versions;
 pub mod widget;

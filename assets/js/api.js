@@ -2,6 +2,8 @@
 // errors thrown as ApiError carrying the stable code and the field at fault.
 
 let csrfToken = null;
+// The superadmin console has its own session and CSRF token.
+let adminCsrfToken = null;
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -20,17 +22,24 @@ export function setCsrfToken(token) {
   csrfToken = token || null;
 }
 
+export function setAdminCsrfToken(token) {
+  adminCsrfToken = token || null;
+}
+
 export async function api(method, path, body, options = {}) {
   const headers = { Accept: "application/json" };
-  if (body !== undefined && !(body instanceof FormData)) headers["Content-Type"] = "application/json";
-  if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const raw = body instanceof Blob;
+  if (body !== undefined && !(body instanceof FormData) && !raw) headers["Content-Type"] = "application/json";
+  if (raw && body.type) headers["Content-Type"] = body.type;
+  const csrf = path.startsWith("/api/v1/admin/") ? adminCsrfToken : csrfToken;
+  if (method !== "GET" && method !== "HEAD" && csrf) headers["X-CSRF-Token"] = csrf;
   let response;
   try {
     response = await fetch(path.startsWith("/") ? path : `/api/v1/${path}`, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
+      body: body === undefined ? undefined : body instanceof FormData || raw ? body : JSON.stringify(body),
       signal: options.signal,
     });
   } catch (e) {
@@ -66,4 +75,6 @@ export const get = (path, opts) => api("GET", path, undefined, opts);
 export const post = (path, body) => api("POST", path, body === undefined ? {} : body);
 export const patch = (path, body) => api("PATCH", path, body);
 export const put = (path, body) => api("PUT", path, body);
-export const del = (path) => api("DELETE", path);
+export const del = (path, body) => api("DELETE", path, body);
+/** Uploads a file as the raw request body. */
+export const upload = (path, file) => api("PUT", path, file);

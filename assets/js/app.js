@@ -2,13 +2,46 @@
 // routed screen. Screens live in ./pages/ and register themselves.
 import { html, render, useState, useEffect } from "./ui.js";
 import { match, navEntries, navigate, onNavigate } from "./router.js";
-import { refreshMe, onSessionChange, currentUser, currentOrg, selectOrg, setMe } from "./session.js";
+import {
+  refreshMe,
+  onSessionChange,
+  currentUser,
+  currentOrg,
+  selectOrg,
+  setMe,
+  currentBranding,
+  refreshBranding,
+} from "./session.js";
 import { post } from "./api.js";
 import "./pages/index.js";
+
+function OrgSwitcher() {
+  const me = currentUser();
+  const org = currentOrg();
+  if (!me) return null;
+  const change = (e) => {
+    const value = e.target.value;
+    if (value === "new") {
+      e.target.value = org ? String(org.id) : "";
+      navigate("/orgs/new");
+      return;
+    }
+    selectOrg(Number(value));
+    navigate("/dashboard");
+  };
+  return html`<div class="org-switcher">
+    <label for="org-switcher" class="nav-section">Working in</label>
+    <select id="org-switcher" aria-label="Organization" value=${org ? String(org.id) : ""} onChange=${change}>
+      ${me.organizations.map((o) => html`<option value=${String(o.id)}>${o.name}</option>`)}
+      <option value="new">+ New organization…</option>
+    </select>
+  </div>`;
+}
 
 function Sidebar({ path }) {
   const me = currentUser();
   const org = currentOrg();
+  const brand = currentBranding();
   const entries = navEntries().filter((r) => !r.nav.requires || (org && org.permissions.includes(r.nav.requires)));
   const sections = [];
   for (const r of entries) {
@@ -23,11 +56,8 @@ function Sidebar({ path }) {
     navigate("/login");
   };
   return html`<nav class="sidebar" aria-label="Main">
-    <a class="brand" href="/"><img src="/favicon.svg" alt="" />botbuilder</a>
-    ${me && me.organizations.length > 1 &&
-    html`<select aria-label="Organization" value=${org && org.id} onChange=${(e) => selectOrg(Number(e.target.value))}>
-      ${me.organizations.map((o) => html`<option value=${o.id}>${o.name}</option>`)}
-    </select>`}
+    <a class="brand" href="/"><img src=${brand.logo_url || "/favicon.svg"} alt="" /><span id="brand-name">${brand.brand_name}</span></a>
+    <${OrgSwitcher} />
     ${sections.map(
       (s) => html`${s.name && html`<div class="nav-section">${s.name}</div>`}
         <div class="nav">
@@ -37,7 +67,8 @@ function Sidebar({ path }) {
     <div class="spacer"></div>
     <div class="nav">
       <a href="/api/docs/" target="_blank" rel="noopener">API docs</a>
-      ${me && html`<a href="/account">${me.user.email}</a><a href="#" onClick=${(e) => (e.preventDefault(), logout())}>Sign out</a>`}
+      ${me && me.user.is_superadmin && html`<a href="/admin">Admin console</a>`}
+      ${me && html`<a href="/account" id="account-link">${me.user.email}</a><a href="#" id="sign-out" onClick=${(e) => (e.preventDefault(), logout())}>Sign out</a>`}
     </div>
   </nav>`;
 }
@@ -51,16 +82,21 @@ function App() {
   useEffect(() => {
     refreshMe().finally(() => setReady(true));
   }, []);
-  if (!ready) return html`<p class="boot">Loading botbuilder…</p>`;
+  const me = currentUser();
+  const org = currentOrg();
+  // Branding follows the selected organization (or the custom domain).
+  useEffect(() => {
+    if (ready) refreshBranding();
+  }, [ready, me && me.user.id, org && org.id]);
+  if (!ready) return html`<p class="boot">Loading…</p>`;
 
   const found = match(path);
-  const me = currentUser();
   if (found && found.route.public) {
     const Screen = found.route.component;
     return html`<${Screen} params=${found.params} />`;
   }
   if (!me) {
-    queueMicrotask(() => navigate(`/login?next=${encodeURIComponent(path)}`, { replace: true }));
+    queueMicrotask(() => navigate(`/login?next=${encodeURIComponent(path + location.search)}`, { replace: true }));
     return null;
   }
   if (path === "/") {
@@ -68,9 +104,14 @@ function App() {
     return null;
   }
   const Screen = found ? found.route.component : NotFound;
+  const needsOrg = !found || !found.route.noOrg;
   return html`<div class="shell">
     <${Sidebar} path=${path} />
-    <main class="main"><${Screen} key=${path} params=${found ? found.params : {}} /></main>
+    <main class="main">
+      ${needsOrg && !org
+        ? html`<div class="card"><h2>No organization</h2><p class="muted">You are not a member of any organization.</p><a class="button primary" href="/orgs/new">Create one</a></div>`
+        : html`<${Screen} key=${path + (org ? org.id : "")} params=${found ? found.params : {}} />`}
+    </main>
   </div>`;
 }
 

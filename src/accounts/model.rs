@@ -97,6 +97,123 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+    /// The authenticator's 6-digit code, or a backup code, when the account
+    /// has two-factor authentication (the first attempt without it answers
+    /// 401 `two_factor_required`).
+    #[serde(default)]
+    pub totp_code: Option<String>,
+}
+
+/// `PATCH /me`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    #[schema(example = "Ada Lovelace")]
+    pub name: Option<String>,
+}
+
+/// `POST /me/password`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// Same rules as at sign-up.
+    pub new_password: String,
+}
+
+/// A browser session of the current user.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    /// "Chrome on Linux"-style label.
+    pub device_info: Option<String>,
+    pub ip_address: Option<String>,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+    /// The session this request was made with.
+    pub current: bool,
+}
+
+/// How many sessions were ended.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RevokedCount {
+    pub revoked: usize,
+}
+
+/// `POST /auth/password-reset/request`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+/// `POST /auth/password-reset`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// The token from the emailed link.
+    pub token: String,
+    pub password: String,
+}
+
+/// `POST /auth/verify-email`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The token from the emailed link.
+    pub token: String,
+}
+
+/// An acknowledgement that says nothing about whether the account exists.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub message: &'static str,
+}
+
+/// Two-factor state of the current user.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TwoFactorStatus {
+    pub enabled: bool,
+    pub enabled_at: Option<String>,
+    /// Setup was started and awaits a code to be enabled.
+    pub pending_setup: bool,
+    pub backup_codes_remaining: i64,
+}
+
+/// The answer to `POST /me/2fa/setup`: scan the QR code (or type the secret)
+/// into an authenticator app, then enable with a code.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TwoFactorSetup {
+    /// Base32 secret for manual entry.
+    pub secret: String,
+    /// `otpauth://totp/…` URI.
+    pub otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
+    pub qr_svg: String,
+}
+
+/// `POST /me/2fa/enable` and `POST /me/2fa/backup-codes`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwoFactorCodeRequest {
+    /// A current 6-digit authenticator code.
+    pub code: String,
+}
+
+/// `POST /me/2fa/disable`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableTwoFactorRequest {
+    pub password: String,
+    /// An authenticator code or a backup code.
+    pub code: String,
+}
+
+/// Ten single-use backup codes, shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BackupCodes {
+    pub backup_codes: Vec<String>,
 }
 
 /// An organization the user belongs to, with the user's role there.

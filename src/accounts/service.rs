@@ -7,14 +7,19 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde_json::json;
 
-use super::model::{Credential, LoginRequest, Me, Membership, Principal, RegisterRequest, Via};
-use super::store;
+use super::model::{
+    ChangePasswordRequest, Credential, LoginRequest, Me, Membership, Principal, RegisterRequest, RevokedCount,
+    SessionInfo, UpdateProfileRequest, User, Via,
+};
+use super::{store, totp};
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256};
 use crate::db::{format_timestamp, now, run_blocking};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::http::ClientInfo;
+use crate::http::ratelimit::Bucket;
+use crate::http::{ClientInfo, Page, PageParams};
 use crate::ids::{SessionId, UserId};
+use crate::notify::{self, EmailKind, NewEmail};
 use crate::orgs;
 use crate::orgs::audit::{self, AuditEntry};
 
@@ -25,9 +30,16 @@ const TOUCH_EVERY_SECS: i64 = 60;
 /// API tokens start with this prefix so leaks are easy to scan for.
 pub const API_TOKEN_PREFIX: &str = "bb_";
 
+/// Argon2id memory cost in KiB (OWASP's recommendation: 19 MiB).
+pub const ARGON2_M_KIB: u32 = 19 * 1024;
+/// Argon2id passes.
+pub const ARGON2_T: u32 = 2;
+/// Argon2id lanes.
+pub const ARGON2_P: u32 = 1;
+
 /// Argon2id with OWASP's recommended cost (19 MiB, 2 passes, 1 lane).
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -51,6 +63,12 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 /// A hash of a random password, verified against when the email is unknown
 /// so that a wrong email and a wrong password take the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password(&random_token(16)).unwrap_or_default());
+
+/// The hash verified against for unknown emails (see `DUMMY_HASH`).
+#[must_use]
+pub fn dummy_hash() -> String {
+    DUMMY_HASH.clone()
+}
 
 /// Resolves a presented credential to a principal.
 pub async fn authenticate(state: &AppState, credential: Credential) -> AppResult<Principal> {
@@ -164,7 +182,9 @@ pub fn check_password(password: &str, email: &str) -> AppResult<()> {
         return Err(weak("must contain a letter and a digit"));
     }
     let lower = password.to_lowercase();
-    if lower == email || lower.contains(email.split('@').next().unwrap_or(email)) && email.len() > 3 {
+    // Very short local parts ("c@…") would match almost any password.
+    let local = email.split('@').next().unwrap_or(email);
+    if lower == email || (local.chars().count() >= 3 && lower.contains(local)) {
         return Err(weak("must not contain your email address"));
     }
     if COMMON_PASSWORDS.contains(&lower.as_str()) {
@@ -173,7 +193,7 @@ pub fn check_password(password: &str, email: &str) -> AppResult<()> {
     Ok(())
 }
 
-fn check_name(raw: &str) -> AppResult<String> {
+pub(crate) fn check_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(AppError::validation("name", "must be 1–100 characters"));
@@ -187,7 +207,11 @@ pub struct IssuedSession {
     pub id: SessionId,
 }
 
-fn open_session(tx: &rusqlite::Connection, user_id: UserId, client: &ClientInfo) -> AppResult<IssuedSession> {
+pub(crate) fn open_session(
+    tx: &rusqlite::Connection,
+    user_id: UserId,
+    client: &ClientInfo,
+) -> AppResult<IssuedSession> {
     let token = random_token(32);
     let hash = sha256(token.as_bytes());
     let now_s = now();
@@ -209,18 +233,20 @@ fn open_session(tx: &rusqlite::Connection, user_id: UserId, client: &ClientInfo)
 }
 
 /// Signs up: creates the user, a personal organization with the user as its
-/// owner, and a session.
+/// owner, and a session; queues the email-verification message.
 pub async fn register(
     state: &AppState,
     req: RegisterRequest,
     client: ClientInfo,
 ) -> AppResult<(UserId, IssuedSession)> {
+    state.limits.check(Bucket::Register, client.ip.as_deref(), None)?;
     let email = normalize_email(&req.email)?;
     check_password(&req.password, &email)?;
     let name = check_name(&req.name)?;
     let password = req.password;
     let hash = run_blocking(move || hash_password(&password)).await?;
-    state
+    let public_url = state.config.public_url();
+    let issued = state
         .db
         .write(move |tx| {
             let user_id = store::insert_user(tx, &email, &hash, &name)?
@@ -233,45 +259,101 @@ pub async fn register(
                     .with_new(json!({ "email": email, "name": name }))
                     .from(&client),
             )?;
+            super::recovery::queue_verification(tx, user_id, &email, &name, &public_url)?;
             let session = open_session(tx, user_id, &client)?;
             Ok((user_id, session))
         })
-        .await
+        .await?;
+    state.jobs.notify();
+    Ok(issued)
 }
 
-/// Signs in with email and password. Wrong email and wrong password give the
-/// same answer in the same time.
+/// Signs in with email and password (and the second factor when the account
+/// has one). Wrong email and wrong password give the same answer in the same
+/// time; whether the account has 2FA is told only after a right password.
 pub async fn login(state: &AppState, req: LoginRequest, client: ClientInfo) -> AppResult<(UserId, IssuedSession)> {
     let invalid = || AppError::new(ErrorCode::InvalidCredentials, "email or password is incorrect");
-    let email = normalize_email(&req.email).map_err(|_| invalid())?;
+    let account_key = req.email.trim().to_lowercase();
+    state.limits.check(Bucket::Login, client.ip.as_deref(), Some(&account_key))?;
+    let email = normalize_email(&req.email).unwrap_or(account_key);
     let lookup = email.clone();
     let row = state.db.read(move |c| Ok(store::find_login(c, &lookup)?)).await?;
     let stored = row.as_ref().map_or_else(|| DUMMY_HASH.clone(), |r| r.password_hash.clone());
     let password = req.password;
     let ok = run_blocking(move || Ok(verify_password(&password, &stored))).await?;
     let Some(row) = row.filter(|_| ok) else {
-        let client = client.clone();
-        state
-            .db
-            .write(move |tx| {
-                audit::record(
-                    tx,
-                    &AuditEntry::system("user.login.failed", "user", None)
-                        .with_metadata(json!({ "email": email, "reason": "bad_credentials" }))
-                        .from(&client),
-                )
-            })
-            .await?;
+        record_failed_login(state, email, "bad_credentials", None, client).await?;
         return Err(invalid());
     };
     if row.suspended {
         return Err(AppError::new(ErrorCode::AccountSuspended, "this account is suspended"));
     }
     let user_id = row.user_id;
+    if row.two_factor_enabled {
+        let Some(code) = req.totp_code.filter(|c| !c.trim().is_empty()) else {
+            return Err(AppError::new(
+                ErrorCode::TwoFactorRequired,
+                "enter the code from your authenticator app (or a backup code)",
+            )
+            .with_details(json!({ "field": "totp_code" })));
+        };
+        let keys = state.keys.clone();
+        let factor = state.db.write(move |tx| totp::check_second_factor(tx, &keys, user_id, &code, true)).await?;
+        let Some(factor) = factor else {
+            record_failed_login(state, email, "bad_second_factor", Some(user_id), client).await?;
+            return Err(AppError::new(
+                ErrorCode::InvalidTwoFactorCode,
+                "the code is wrong, expired or was already used",
+            )
+            .with_details(json!({ "field": "totp_code" })));
+        };
+        return finish_login(state, user_id, Some(factor), client).await;
+    }
+    finish_login(state, user_id, None, client).await
+}
+
+async fn record_failed_login(
+    state: &AppState,
+    email: String,
+    reason: &'static str,
+    user: Option<UserId>,
+    client: ClientInfo,
+) -> AppResult<()> {
     state
         .db
         .write(move |tx| {
-            audit::record(tx, &AuditEntry::by_user(user_id, "user.login", "user", user_id.0).from(&client))?;
+            let entry = match user {
+                Some(user) => AuditEntry::by_user(user, "user.login.failed", "user", user.0),
+                None => AuditEntry::system("user.login.failed", "user", None),
+            }
+            .with_metadata(json!({ "email": email, "reason": reason }))
+            .from(&client);
+            audit::record(tx, &entry)
+        })
+        .await
+}
+
+async fn finish_login(
+    state: &AppState,
+    user_id: UserId,
+    factor: Option<totp::Factor>,
+    client: ClientInfo,
+) -> AppResult<(UserId, IssuedSession)> {
+    state
+        .db
+        .write(move |tx| {
+            let second = match factor {
+                None => "none",
+                Some(totp::Factor::Totp) => "totp",
+                Some(totp::Factor::BackupCode) => "backup_code",
+            };
+            audit::record(
+                tx,
+                &AuditEntry::by_user(user_id, "user.login", "user", user_id.0)
+                    .with_metadata(json!({ "second_factor": second }))
+                    .from(&client),
+            )?;
+            store::set_last_login(tx, user_id, &now())?;
             Ok((user_id, open_session(tx, user_id, &client)?))
         })
         .await
@@ -310,6 +392,145 @@ pub async fn me(state: &AppState, user_id: UserId, csrf_token: Option<String>) -
                 })
                 .collect();
             Ok(Me { user, organizations, csrf_token })
+        })
+        .await
+}
+
+/// Queues a security notice to the user inside the caller's transaction.
+pub fn queue_security_notice(tx: &rusqlite::Connection, user: UserId, email: &str, what: &str) -> AppResult<()> {
+    let content = notify::templates::security_notice(&notify::Branding::default(), what);
+    notify::queue_in(
+        tx,
+        &NewEmail { org_id: None, user_id: Some(user), kind: EmailKind::Security, to: email, content },
+    )?;
+    Ok(())
+}
+
+/// Changes the current user's name.
+pub async fn update_profile(
+    state: &AppState,
+    user_id: UserId,
+    req: UpdateProfileRequest,
+    client: ClientInfo,
+) -> AppResult<User> {
+    let name = req.name.as_deref().map(check_name).transpose()?;
+    state
+        .db
+        .write(move |tx| {
+            let before =
+                store::find_user(tx, user_id)?.ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "no such user"))?;
+            if let Some(name) = &name {
+                store::update_name(tx, user_id, name)?;
+                audit::record(
+                    tx,
+                    &AuditEntry::by_user(user_id, "user.updated", "user", user_id.0)
+                        .with_old(json!({ "name": before.name }))
+                        .with_new(json!({ "name": name }))
+                        .from(&client),
+                )?;
+            }
+            store::find_user(tx, user_id)?.ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "no such user"))
+        })
+        .await
+}
+
+/// Changes the password after checking the current one; every other session
+/// of the user ends.
+pub async fn change_password(
+    state: &AppState,
+    principal: &Principal,
+    req: ChangePasswordRequest,
+    client: ClientInfo,
+) -> AppResult<()> {
+    let user_id = principal.user_id;
+    let keep = principal.session_id();
+    state.limits.check(Bucket::Login, client.ip.as_deref(), Some(&format!("user:{}", user_id.0)))?;
+    let email = principal.email.clone();
+    check_password(&req.new_password, &email).map_err(|_| {
+        AppError::validation(
+            "new_password",
+            "must be 10–128 characters with a letter and a digit, not your email or a common password",
+        )
+    })?;
+    if req.new_password == req.current_password {
+        return Err(AppError::validation("new_password", "must differ from the current password"));
+    }
+    let stored = state.db.read(move |c| Ok(store::password_hash_of(c, user_id)?)).await?.unwrap_or_default();
+    let (current, new) = (req.current_password, req.new_password);
+    let hash =
+        run_blocking(move || if verify_password(&current, &stored) { hash_password(&new).map(Some) } else { Ok(None) })
+            .await?;
+    let Some(hash) = hash else {
+        return Err(AppError::validation("current_password", "is incorrect"));
+    };
+    state
+        .db
+        .write(move |tx| {
+            store::set_password(tx, user_id, &hash)?;
+            let ended = store::revoke_sessions(tx, user_id, keep, &now())?;
+            audit::record(
+                tx,
+                &AuditEntry::by_user(user_id, "user.password.changed", "user", user_id.0)
+                    .with_metadata(json!({ "other_sessions_ended": ended }))
+                    .from(&client),
+            )?;
+            queue_security_notice(tx, user_id, &email, "The password of your account was changed")
+        })
+        .await?;
+    state.jobs.notify();
+    Ok(())
+}
+
+/// The current user's live sessions, newest first.
+pub async fn list_sessions(state: &AppState, principal: &Principal, page: PageParams) -> AppResult<Page<SessionInfo>> {
+    let user_id = principal.user_id;
+    let current = principal.session_id();
+    let after = page.cursor()?.map(|c| c.id);
+    let limit = page.fetch_limit()?;
+    let rows = state.db.read(move |c| Ok(store::live_sessions(c, user_id, &now(), after, limit)?)).await?;
+    let page = Page::from_rows(rows, &page, |s| s.id.0)?;
+    Ok(page.map(|s| SessionInfo {
+        current: Some(s.id) == current,
+        id: s.id,
+        device_info: s.device_info,
+        ip_address: s.ip_address,
+        created_at: s.created_at,
+        last_seen_at: s.last_seen_at,
+        expires_at: s.expires_at,
+    }))
+}
+
+/// Ends one session of the current user.
+pub async fn revoke_session(state: &AppState, user_id: UserId, id: SessionId, client: ClientInfo) -> AppResult<()> {
+    state
+        .db
+        .write(move |tx| {
+            if !store::revoke_session(tx, user_id, id, &now())? {
+                return Err(AppError::new(ErrorCode::SessionNotFound, "no such session"));
+            }
+            audit::record(tx, &AuditEntry::by_user(user_id, "user.session.revoked", "session", id.0).from(&client))
+        })
+        .await
+}
+
+/// Ends every session of the current user except this one.
+pub async fn revoke_other_sessions(
+    state: &AppState,
+    principal: &Principal,
+    client: ClientInfo,
+) -> AppResult<RevokedCount> {
+    let (user_id, keep) = (principal.user_id, principal.session_id());
+    state
+        .db
+        .write(move |tx| {
+            let revoked = store::revoke_sessions(tx, user_id, keep, &now())?;
+            audit::record(
+                tx,
+                &AuditEntry::by_user(user_id, "user.session.revoked_others", "user", user_id.0)
+                    .with_metadata(json!({ "revoked": revoked }))
+                    .from(&client),
+            )?;
+            Ok(RevokedCount { revoked })
         })
         .await
 }

@@ -10,6 +10,7 @@
     clippy::cast_sign_loss
 )]
 
+mod auth;
 mod nlu;
 mod runtime;
 mod startup;
@@ -32,6 +33,8 @@ pub struct BenchArgs {
 enum Suite {
     /// Cold start to `/readyz` (new, empty and 100k-row databases) and idle RSS.
     Startup(startup::StartupArgs),
+    /// Argon2id cost and sign-ins per second through the server, with latency percentiles.
+    Auth(auth::AuthArgs),
     /// NLU accuracy on the shared benchmarks, training time, parse latency and throughput.
     Nlu(nlu::NluArgs),
     /// Conversation turns per second and turn latency, flow-only and NLU bots, 1/16/128 conversations.
@@ -43,6 +46,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let report = match &args.suite {
         None => startup::run(&startup::StartupArgs::default())?,
         Some(Suite::Startup(a)) => startup::run(a)?,
+        Some(Suite::Auth(a)) => auth::run(a)?,
         Some(Suite::Nlu(a)) => nlu::run(a)?,
         Some(Suite::Runtime(a)) => runtime::run(a)?,
     };

@@ -26,8 +26,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(save_flow)
         .service(delete_flow)
         .service(validate_flow)
-        .service(list_versions)
-        .service(get_version)
+        .service(list_flow_versions)
+        .service(get_flow_version)
         .service(diff_flow)
         .service(publish_flow)
         .service(rollback_flow)
@@ -161,7 +161,7 @@ async fn validate_flow(
     security(("session" = ["bots.read"]), ("api_token" = ["bots.read"]))
 )]
 #[get("/bots/{bot_id}/flows/{flow_name}/versions")]
-async fn list_versions(
+async fn list_flow_versions(
     scope: BotScope<perm::BotsRead>,
     state: web::Data<AppState>,
     path: web::Path<FlowPath>,
@@ -182,7 +182,7 @@ async fn list_versions(
     security(("session" = ["bots.read"]), ("api_token" = ["bots.read"]))
 )]
 #[get("/bots/{bot_id}/flows/{flow_name}/versions/{version}")]
-async fn get_version(
+async fn get_flow_version(
     scope: BotScope<perm::BotsRead>,
     state: web::Data<AppState>,
     path: web::Path<VersionPath>,

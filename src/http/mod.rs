@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod ratelimit;
 pub mod routing;
 pub mod scope;
 pub mod sse;

@@ -11,6 +11,8 @@ use crate::error::ErrorBody;
 /// any signed-in user).
 pub const SESSION: &str = "session";
 pub const API_TOKEN: &str = "api_token";
+/// The superadmin console's own session (`/api/v1/admin`).
+pub const ADMIN_SESSION: &str = "admin_session";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,7 +28,16 @@ pub const API_TOKEN: &str = "api_token";
     tags(
         (name = "ops", description = "Health, readiness and metrics"),
         (name = "auth", description = "Sign-up, sign-in and the current user"),
-        (name = "orgs", description = "Organizations and membership"),
+        (name = "orgs", description = "Organizations"),
+        (name = "members", description = "Members of an organization"),
+        (name = "roles", description = "Built-in and custom roles"),
+        (name = "teams", description = "Teams, team roles and team members"),
+        (name = "invitations", description = "Invitations by email"),
+        (name = "whitelabel", description = "White-label branding"),
+        (name = "api_tokens", description = "API tokens"),
+        (name = "audit", description = "Audit log and activity feed"),
+        (name = "versions", description = "Versions, diffs, rollback and branches of bots, flows, agents…"),
+        (name = "admin", description = "Superadmin console"),
         (name = "bots", description = "Bots"),
         (name = "jobs", description = "Background jobs"),
         (name = "flows", description = "Flow documents, versions (draft, publish, diff, rollback) and orchestrations"),
@@ -47,6 +58,13 @@ impl Modify for SecuritySchemes {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "__Host-bb_session",
                 "Browser session cookie; unsafe methods also need the X-CSRF-Token header.",
+            ))),
+        );
+        components.add_security_scheme(
+            ADMIN_SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "__Host-bb_admin",
+                "Superadmin console session cookie (POST /api/v1/admin/auth/login); unsafe methods also need X-CSRF-Token.",
             ))),
         );
         components.add_security_scheme(

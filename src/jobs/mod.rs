@@ -161,6 +161,8 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
     match kind {
         "noop" => Some(&Noop),
         crate::conversations::runtime::usage::ALERT_JOB => Some(&crate::conversations::runtime::usage::UsageAlertJob),
+        crate::notify::SEND_EMAIL => Some(&crate::notify::SendEmail),
+        crate::orgs::audit::retention::KIND => Some(&crate::orgs::audit::retention::RetentionJob),
         crate::nlu::train::TRAIN_JOB => Some(&crate::nlu::train::TrainJob),
         crate::nlu::evaluate::EVALUATE_JOB => Some(&crate::nlu::evaluate::EvaluateJob),
         _ => None,
@@ -218,6 +220,44 @@ pub async fn run_once(state: &AppState, worker: &str, shutdown: &CancellationTok
         }
     }
     Ok(true)
+}
+
+/// Jobs enqueued on a schedule: kind and period. Each runs once per period
+/// slot: the slot is its idempotency key, so restarts and several processes
+/// do not duplicate it, and a slot missed while stopped runs at start-up.
+const SCHEDULE: &[(&str, Duration)] = &[(crate::orgs::audit::retention::KIND, Duration::from_secs(86_400))];
+
+/// Enqueues the scheduled jobs of the current period slots (no-op for slots
+/// already enqueued). Returns the ids.
+pub async fn enqueue_scheduled(state: &AppState) -> AppResult<Vec<JobId>> {
+    let now_secs = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
+    let mut ids = Vec::new();
+    for (kind, period) in SCHEDULE {
+        let slot = now_secs / period.as_secs().max(1);
+        let mut job = Enqueue::new(None, kind, json!({ "slot": slot }));
+        job.idempotency_key = Some(format!("schedule:{kind}:{slot}"));
+        job.max_attempts = 3;
+        ids.push(state.db.write(move |tx| Queue::enqueue_in(tx, &job)).await?);
+    }
+    state.jobs.notify();
+    Ok(ids)
+}
+
+/// Starts the scheduler: enqueues scheduled jobs at start and every ten minutes.
+#[must_use]
+pub fn spawn_scheduler(state: &AppState, shutdown: &CancellationToken) -> tokio::task::JoinHandle<()> {
+    let (state, shutdown) = (state.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        while !shutdown.is_cancelled() {
+            if let Err(e) = enqueue_scheduled(&state).await {
+                tracing::error!(error = ?e, "cannot enqueue scheduled jobs");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(Duration::from_secs(600)) => {}
+            }
+        }
+    })
 }
 
 /// Starts the background workers.

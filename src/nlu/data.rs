@@ -31,7 +31,7 @@ pub(crate) fn intent_not_found() -> AppError {
 }
 
 pub(crate) fn entity_not_found() -> AppError {
-    AppError::new(ErrorCode::EntityNotFound, "no such entity in this bot")
+    AppError::new(ErrorCode::NluEntityNotFound, "no such entity in this bot")
 }
 
 fn example_not_found() -> AppError {

@@ -273,7 +273,7 @@ pub struct CreateEntityRequest {
     pub values: Vec<EntityValue>,
 }
 
-/// `PATCH /bots/{bot_id}/nlu/entities/{entity_id}` (the type stays).
+/// `PATCH /bots/{bot_id}/nlu/entities/{nlu_entity_id}` (the type stays).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEntityRequest {

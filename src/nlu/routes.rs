@@ -300,11 +300,11 @@ async fn create_entity(
 /// Shows an entity.
 #[utoipa::path(
     tag = "nlu",
-    params(("bot_id" = i64, Path, description = "Bot id"), ("entity_id" = i64, Path, description = "Entity id")),
+    params(("bot_id" = i64, Path, description = "Bot id"), ("nlu_entity_id" = i64, Path, description = "NLU entity id")),
     responses((status = 200, body = Entity), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["bots.read"]), ("api_token" = ["bots.read"]))
 )]
-#[get("/bots/{bot_id}/nlu/entities/{entity_id}")]
+#[get("/bots/{bot_id}/nlu/entities/{nlu_entity_id}")]
 async fn get_entity(
     scope: BotScope<perm::BotsRead>,
     state: web::Data<AppState>,
@@ -317,12 +317,12 @@ async fn get_entity(
 /// Changes an entity (name, pattern, system type, fuzzy flag, values).
 #[utoipa::path(
     tag = "nlu",
-    params(("bot_id" = i64, Path, description = "Bot id"), ("entity_id" = i64, Path, description = "Entity id")),
+    params(("bot_id" = i64, Path, description = "Bot id"), ("nlu_entity_id" = i64, Path, description = "NLU entity id")),
     request_body = UpdateEntityRequest,
     responses((status = 200, body = Entity), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("session" = ["bots.write"]), ("api_token" = ["bots.write"]))
 )]
-#[patch("/bots/{bot_id}/nlu/entities/{entity_id}")]
+#[patch("/bots/{bot_id}/nlu/entities/{nlu_entity_id}")]
 async fn update_entity(
     scope: BotScope<perm::BotsWrite>,
     state: web::Data<AppState>,
@@ -336,11 +336,11 @@ async fn update_entity(
 /// Deletes an entity and its values.
 #[utoipa::path(
     tag = "nlu",
-    params(("bot_id" = i64, Path, description = "Bot id"), ("entity_id" = i64, Path, description = "Entity id")),
+    params(("bot_id" = i64, Path, description = "Bot id"), ("nlu_entity_id" = i64, Path, description = "NLU entity id")),
     responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["bots.write"]), ("api_token" = ["bots.write"]))
 )]
-#[delete("/bots/{bot_id}/nlu/entities/{entity_id}")]
+#[delete("/bots/{bot_id}/nlu/entities/{nlu_entity_id}")]
 async fn delete_entity(
     scope: BotScope<perm::BotsWrite>,
     state: web::Data<AppState>,
@@ -454,11 +454,11 @@ async fn list_models(
 /// Makes a previous model version the active one (served at once).
 #[utoipa::path(
     tag = "nlu",
-    params(("bot_id" = i64, Path, description = "Bot id"), ("version_id" = i64, Path, description = "Model version id")),
+    params(("bot_id" = i64, Path, description = "Bot id"), ("model_version_id" = i64, Path, description = "Model version id")),
     responses((status = 200, body = ModelVersion), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("session" = ["nlu.train"]), ("api_token" = ["nlu.train"]))
 )]
-#[post("/bots/{bot_id}/nlu/models/{version_id}/activate")]
+#[post("/bots/{bot_id}/nlu/models/{model_version_id}/activate")]
 async fn activate_model(
     scope: BotScope<perm::NluTrain>,
     state: web::Data<AppState>,

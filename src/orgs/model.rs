@@ -18,6 +18,11 @@ pub struct Organization {
     pub plan_tier: String,
     /// active or suspended.
     pub status: String,
+    /// Free-form settings of the organization (a JSON object).
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// Audit-log retention in days (security events are kept for good).
+    pub retention_days: i64,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -31,6 +36,8 @@ impl FromRow for Organization {
             owner_id: row.get("owner_id")?,
             plan_tier: row.get("plan_tier")?,
             status: row.get("status")?,
+            settings: crate::db::json_column(row, "settings")?.unwrap_or_else(|| serde_json::json!({})),
+            retention_days: row.get("retention_days")?,
             created_at: row.get("created_at")?,
             updated_at: row.get("updated_at")?,
         })
@@ -62,6 +69,18 @@ pub struct CreateOrgRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrgRequest {
     pub name: Option<String>,
+    /// Replaces the settings object (at most 16 KiB).
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+    /// Audit-log retention, 30–3650 days.
+    pub retention_days: Option<i64>,
+}
+
+/// `DELETE /orgs/{org_id}`: the name, typed again, confirms.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteOrgRequest {
+    pub confirm_name: String,
 }
 
 /// A permission of the catalogue with its description.

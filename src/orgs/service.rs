@@ -11,7 +11,40 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::{ClientInfo, Tenant};
 use crate::ids::{OrgId, UserId};
-use crate::permissions::BuiltinRole;
+use crate::permissions::{BuiltinRole, Permission, PermissionSet};
+
+/// Refuses to grant (through a role, an invitation, a team role or an API
+/// token) permissions the acting tenant does not hold itself.
+pub fn check_grant(tenant: &Tenant, granted: &PermissionSet) -> AppResult<()> {
+    let missing: Vec<&str> = granted.iter().filter(|p| !tenant.can(*p)).map(Permission::as_str).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::new(
+        ErrorCode::RoleEscalation,
+        format!("you cannot grant permissions you do not have: {}", missing.join(", ")),
+    )
+    .with_details(json!({ "permissions": missing })))
+}
+
+/// Parses permission names from a request; `field` names the list in errors.
+pub fn parse_permissions(names: &[String], field: &str) -> AppResult<PermissionSet> {
+    if names.len() > Permission::ALL.len() * 2 {
+        return Err(AppError::validation(field, "lists too many permissions"));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            Permission::parse(n.trim()).ok_or_else(|| {
+                AppError::validation(
+                    format!("{field}[{i}]"),
+                    format!("`{n}` is not a permission (see GET /api/v1/permissions)"),
+                )
+            })
+        })
+        .collect()
+}
 
 /// Writes the built-in roles' permissions from the code catalogue (startup).
 pub fn sync_builtin_roles(db: &Db) -> AppResult<()> {
@@ -90,9 +123,16 @@ pub async fn create_org(
             let org_id = create_org_in(tx, owner, &name)?;
             audit::record(
                 tx,
-                &AuditEntry::by_user(owner, "org.created", "organization", org_id.0).in_org(org_id).with_new(json!({ "name": name })).from(&client),
+                &AuditEntry::by_user(owner, "org.created", "organization", org_id.0)
+                    .in_org(org_id)
+                    .with_new(json!({ "name": name }))
+                    .from(&client),
             )?;
-            let org = tx.query_row("SELECT id, name, slug, owner_id, plan_tier, status, created_at, updated_at FROM organizations WHERE id = ?1", [org_id], crate::db::FromRow::from_row)?;
+            let org = tx.query_row(
+                &format!("SELECT {} FROM organizations WHERE id = ?1", store::ORG_COLUMNS),
+                [org_id],
+                crate::db::FromRow::from_row,
+            )?;
             Ok(org)
         })
         .await
@@ -108,9 +148,25 @@ pub async fn get_org(state: &AppState, tenant: Tenant) -> AppResult<Organization
         .await
 }
 
-/// Updates the tenant's organization.
+/// Updates the tenant's organization: name, settings, audit retention.
 pub async fn update_org(state: &AppState, tenant: Tenant, req: UpdateOrgRequest) -> AppResult<Organization> {
     let name = req.name.as_deref().map(check_org_name).transpose()?;
+    let settings = match req.settings {
+        None => None,
+        Some(v @ serde_json::Value::Object(_)) => {
+            let text = v.to_string();
+            if text.len() > 16 * 1024 {
+                return Err(AppError::validation("settings", "must be at most 16 KiB"));
+            }
+            Some(text)
+        }
+        Some(_) => return Err(AppError::validation("settings", "must be a JSON object")),
+    };
+    if let Some(days) = req.retention_days
+        && !(30..=3650).contains(&days)
+    {
+        return Err(AppError::validation("retention_days", "must be between 30 and 3650"));
+    }
     state
         .db
         .write(move |tx| {
@@ -119,15 +175,48 @@ pub async fn update_org(state: &AppState, tenant: Tenant, req: UpdateOrgRequest)
             if let Some(name) = &name {
                 store::rename_org(tx, &tenant, name)?;
             }
+            if settings.is_some() || req.retention_days.is_some() {
+                let text = settings.clone().unwrap_or_else(|| before.settings.to_string());
+                store::set_settings(tx, &tenant, &text, req.retention_days.unwrap_or(before.retention_days))?;
+            }
             let after = store::find_org(tx, &tenant)?
                 .ok_or_else(|| AppError::new(ErrorCode::OrgNotFound, "no such organization"))?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "org.updated", "organization", tenant.org_id().0)
-                    .with_old(json!({ "name": before.name }))
-                    .with_new(json!({ "name": after.name })),
+                    .with_old(json!({ "name": before.name, "settings": before.settings, "retention_days": before.retention_days }))
+                    .with_new(json!({ "name": after.name, "settings": after.settings, "retention_days": after.retention_days }))
+                    .activity(),
             )?;
             Ok(after)
+        })
+        .await
+}
+
+/// The caller's organizations with their role.
+pub async fn list_mine(state: &AppState, user: UserId) -> AppResult<Vec<crate::accounts::model::Membership>> {
+    Ok(crate::accounts::service::me(state, user, None).await?.organizations)
+}
+
+/// Deletes the organization with all its data; the name must be typed again.
+/// The audit row outlives the organization (it has no organization).
+pub async fn delete_org(state: &AppState, tenant: Tenant, confirm_name: String) -> AppResult<()> {
+    state
+        .db
+        .write(move |tx| {
+            let org = store::find_org(tx, &tenant)?
+                .ok_or_else(|| AppError::new(ErrorCode::OrgNotFound, "no such organization"))?;
+            if confirm_name.trim() != org.name {
+                return Err(AppError::validation("confirm_name", "must be the organization's exact name"));
+            }
+            store::delete_org(tx, &tenant)?;
+            let entry = match tenant.user_id() {
+                Some(user) => AuditEntry::by_user(user, "org.deleted", "organization", org.id.0),
+                None => AuditEntry::system("org.deleted", "organization", Some(org.id.0)),
+            }
+            .with_old(json!({ "name": org.name, "slug": org.slug, "plan_tier": org.plan_tier }))
+            .from(&tenant.actor().client);
+            audit::record(tx, &entry)
         })
         .await
 }

@@ -8,7 +8,8 @@ use crate::http::Tenant;
 use crate::ids::{OrgId, RoleId, UserId};
 use crate::permissions::{BuiltinRole, PermissionSet};
 
-const ORG_COLUMNS: &str = "id, name, slug, owner_id, plan_tier, status, created_at, updated_at";
+pub const ORG_COLUMNS: &str =
+    "id, name, slug, owner_id, plan_tier, status, settings, retention_days, created_at, updated_at";
 
 const MEMBERSHIP_SELECT: &str = "SELECT o.id, o.name, o.slug, r.name, r.organization_id IS NULL, r.permissions,
                                         m.status = 'active', o.status = 'suspended'
@@ -91,6 +92,21 @@ pub fn insert_member(
 /// The tenant's organization.
 pub fn find_org(conn: &Connection, tenant: &Tenant) -> rusqlite::Result<Option<Organization>> {
     query_opt(conn, &format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = ?1"), [tenant.org_id()])
+}
+
+/// Replaces the tenant's settings and retention.
+pub fn set_settings(conn: &Connection, tenant: &Tenant, settings: &str, retention_days: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE organizations SET settings = ?2, retention_days = ?3 WHERE id = ?1",
+        params![tenant.org_id(), settings, retention_days],
+    )?;
+    Ok(())
+}
+
+/// Deletes the tenant's organization and, by cascade, all its data.
+pub fn delete_org(conn: &Connection, tenant: &Tenant) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM organizations WHERE id = ?1", [tenant.org_id()])?;
+    Ok(())
 }
 
 /// Renames the tenant's organization.

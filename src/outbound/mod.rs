@@ -5,6 +5,8 @@
 //! redirect. Operators (and tests, whose fakes listen on loopback) can allow
 //! private targets with `outbound.allow_private`.
 
+pub mod mail;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;

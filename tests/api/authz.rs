@@ -10,6 +10,11 @@
 //! is not on the public list, or a signed-in route outside any organization
 //! that is not on the self-service list, fails the test: adding a route means
 //! adding its entry here.
+//!
+//! Superadmin routes (`/api/v1/admin/…`, security `admin_session`) are checked
+//! against {anonymous, an owner's session, a superadmin's *tenant* session,
+//! an all-scopes API token, a superadmin's console session}: only the last
+//! may pass.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +30,14 @@ use crate::helpers::{TestApp, spawn_app};
 const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/register"),
     ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/verify-email"),
+    ("POST", "/api/v1/auth/password-reset/request"),
+    ("POST", "/api/v1/auth/password-reset"),
+    ("POST", "/api/v1/invitations/preview"),
+    ("POST", "/api/v1/invitations/decline"),
+    ("GET", "/api/v1/branding"),
+    ("GET", "/api/v1/branding/files/{sha256}"),
+    ("POST", "/api/v1/admin/auth/login"),
     ("GET", "/api/v1/flow-schema"),
     ("GET", "/api/v1/widget/{widget_key}/config"),
     ("GET", "/api/v1/widget/{widget_key}/avatar"),
@@ -38,27 +51,57 @@ const PUBLIC: &[(&str, &str)] = &[
 /// (method, path, whether an API token may call it).
 const SELF_SERVICE: &[(&str, &str, bool)] = &[
     ("GET", "/api/v1/me", true),
+    ("PATCH", "/api/v1/me", false),
+    ("POST", "/api/v1/me/password", false),
+    ("GET", "/api/v1/me/sessions", false),
+    ("DELETE", "/api/v1/me/sessions", false),
+    ("DELETE", "/api/v1/me/sessions/{session_id}", false),
+    ("GET", "/api/v1/me/2fa", false),
+    ("POST", "/api/v1/me/2fa/setup", false),
+    ("POST", "/api/v1/me/2fa/enable", false),
+    ("POST", "/api/v1/me/2fa/disable", false),
+    ("POST", "/api/v1/me/2fa/backup-codes", false),
+    ("POST", "/api/v1/auth/verify-email/resend", false),
     ("POST", "/api/v1/auth/logout", false),
+    ("GET", "/api/v1/orgs", true),
     ("POST", "/api/v1/orgs", false),
     ("GET", "/api/v1/permissions", true),
+    ("POST", "/api/v1/invitations/accept", false),
 ];
 
-/// Path parameters the fixtures can fill.
+/// Path parameters the fixtures can fill: resources of the fixture's
+/// organization (the foreign callers get the same ids, which they must not see).
 const TENANT_PARAMS: &[&str] = &[
     "org_id",
     "bot_id",
     "job_id",
+    "user_id",
+    "role_id",
+    "team_id",
+    "team_role_id",
+    "invitation_id",
+    "token_id",
+    "version_id",
+    "branch_id",
+    "entity_type",
+    "entity_id",
+    "intent_id",
+    "example_id",
+    "nlu_entity_id",
+    "model_version_id",
+    "log_id",
     "flow_name",
     "version",
     "orchestration_id",
     "canned_message_id",
     "conversation_id",
-    "intent_id",
-    "example_id",
-    "entity_id",
-    "version_id",
-    "log_id",
 ];
+
+/// Path parameters of self-service routes, filled with the caller's own rows.
+const SELF_PARAMS: &[&str] = &["session_id"];
+
+/// Path parameters of superadmin routes.
+const ADMIN_PARAMS: &[&str] = &["user_id", "org_id", "entry_id"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -90,10 +133,14 @@ enum Expect {
     Status(u16),
 }
 
-/// An organization with one member per role, a bot and a job.
+/// An organization with one member per role, a bot, a job, and one row of
+/// every kind the routes address. Roles handed out in the fixture carry no
+/// permissions, so that every caller allowed by the route's permission also
+/// passes the "never more than you have" checks.
 struct Fixture {
     params: BTreeMap<&'static str, String>,
     sessions: BTreeMap<&'static str, (String, String)>,
+    session_ids: BTreeMap<&'static str, i64>,
     org_id: i64,
     owner_id: i64,
 }
@@ -103,7 +150,7 @@ struct Credentials {
     token: Option<String>,
 }
 
-fn make_user(app: &TestApp, tx: &rusqlite::Connection, email: &str) -> (i64, (String, String)) {
+fn make_user(app: &TestApp, tx: &rusqlite::Connection, email: &str) -> (i64, (String, String), i64) {
     tx.execute("INSERT INTO users (email, password_hash, name) VALUES (?1, 'x', 'Matrix')", [email]).expect("user");
     let user = tx.last_insert_rowid();
     let token = random_token(32);
@@ -112,22 +159,24 @@ fn make_user(app: &TestApp, tx: &rusqlite::Connection, email: &str) -> (i64, (St
         params![user, sha256(token.as_bytes()).as_slice()],
     )
     .expect("session");
+    let session_id = tx.last_insert_rowid();
     let csrf = app.state.keys.csrf_token(&token);
-    (user, (format!("__Host-bb_session={token}"), csrf))
+    (user, (format!("__Host-bb_session={token}"), csrf), session_id)
 }
 
 fn fixture(app: &TestApp, tag: &str) -> Fixture {
     app.sql(|tx| {
-        let (owner_id, owner_session) = make_user(app, tx, &format!("owner-{tag}@example.com"));
+        let (owner_id, owner_session, owner_session_id) = make_user(app, tx, &format!("owner-{tag}@example.com"));
         tx.execute(
             "INSERT INTO organizations (name, slug, owner_id, plan_tier) VALUES ('Matrix', ?1, ?2, 'enterprise')",
             params![format!("matrix-{tag}"), owner_id],
         )?;
         let org_id = tx.last_insert_rowid();
         let mut sessions = BTreeMap::new();
+        let mut session_ids = BTreeMap::new();
         for role in BuiltinRole::ALL {
-            let (user, session) = if role == BuiltinRole::Owner {
-                (owner_id, owner_session.clone())
+            let (user, session, session_id) = if role == BuiltinRole::Owner {
+                (owner_id, owner_session.clone(), owner_session_id)
             } else {
                 make_user(app, tx, &format!("{}-{tag}@example.com", role.name()))
             };
@@ -137,71 +186,188 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
                 params![org_id, user, role.name()],
             )?;
             sessions.insert(role.name(), session);
+            session_ids.insert(role.name(), session_id);
         }
+        tx.execute("INSERT INTO roles (organization_id, name, permissions) VALUES (?1, 'Nothing', '[]')", [org_id])?;
+        let role_id = tx.last_insert_rowid();
+        let (member_id, _, _) = make_user(app, tx, &format!("member-{tag}@example.com"));
+        tx.execute(
+            "INSERT INTO organization_members (organization_id, user_id, role_id) VALUES (?1, ?2, ?3)",
+            params![org_id, member_id, role_id],
+        )?;
         tx.execute(
             "INSERT INTO bots (organization_id, name, widget_key) VALUES (?1, 'Matrix bot', ?2)",
             params![org_id, format!("wk_{tag}")],
         )?;
         let bot_id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO files (organization_id, sha256, size_bytes, content_type, data)
-             VALUES (?1, lower(hex(randomblob(32))), 8, 'image/png', x'89504e470d0a1a0a')",
-            [org_id],
-        )?;
-        tx.execute("UPDATE bots SET avatar_file_id = last_insert_rowid() WHERE id = ?1", [bot_id])?;
         tx.execute("INSERT INTO jobs (organization_id, kind, payload) VALUES (?1, 'noop', '{}')", [org_id])?;
         let job_id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO teams (organization_id, name) VALUES (?1, 'Matrix team')", [org_id])?;
+        let team_id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO team_roles (organization_id, name, permissions) VALUES (?1, 'Plain', '[]')", [org_id])?;
+        let team_role_id = tx.last_insert_rowid();
         tx.execute(
-            "INSERT INTO bot_flows (organization_id, bot_id, name, flow_data, version, is_active)
-             VALUES (?1, ?2, 'main', '{\"nodes\":[{\"id\":\"start\",\"type\":\"start\"}],\"edges\":[]}', 1, 1)",
-            params![org_id, bot_id],
+            "INSERT INTO team_members (organization_id, team_id, user_id, team_role_id) VALUES (?1, ?2, ?3, ?4)",
+            params![org_id, team_id, member_id, team_role_id],
         )?;
         tx.execute(
-            "INSERT INTO flow_orchestrations (organization_id, bot_id, name) VALUES (?1, ?2, 'Matrix orchestration')",
+            "INSERT INTO team_invitations (organization_id, email, role_id, token_hash, expires_at)
+             VALUES (?1, ?2, ?3, ?4, '2999-01-01T00:00:00.000Z')",
+            params![org_id, format!("invitee-{tag}@example.com"), role_id, sha256(tag.as_bytes()).as_slice()],
+        )?;
+        let invitation_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO api_tokens (organization_id, user_id, token_name, token_hash, token_prefix, scopes)
+             VALUES (?1, ?2, 'fixture', ?3, 'bb_', '[]')",
+            params![org_id, owner_id, sha256(format!("token-{tag}").as_bytes()).as_slice()],
+        )?;
+        let token_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO entity_branches (organization_id, entity_type, entity_id, branch_name, is_main)
+             VALUES (?1, 'bot', ?2, 'main', 1)",
             params![org_id, bot_id],
         )?;
-        let orchestration_id = tx.last_insert_rowid();
+        let main_id = tx.last_insert_rowid();
         tx.execute(
-            "INSERT INTO bot_messages (organization_id, bot_id, message_type, content, trigger_keywords)
-             VALUES (?1, ?2, 'help', 'Help text', '[\"help\"]')",
-            params![org_id, bot_id],
-        )?;
-        let canned_id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO conversations (organization_id, bot_id, channel, external_user_id) VALUES (?1, ?2, 'api', 'matrix-user')",
-            params![org_id, bot_id],
-        )?;
-        let conversation_id = tx.last_insert_rowid();
-        // NLU rows of the bot: an intent with an example, an entity, a model version, a logged parse.
-        tx.execute("INSERT INTO intents (organization_id, bot_id, name) VALUES (?1, ?2, 'greet')", params![org_id, bot_id])?;
-        let intent_id = tx.last_insert_rowid();
-        tx.execute("INSERT INTO intent_examples (organization_id, intent_id, text) VALUES (?1, ?2, 'hello')", params![org_id, intent_id])?;
-        let example_id = tx.last_insert_rowid();
-        tx.execute("INSERT INTO entities (organization_id, bot_id, name) VALUES (?1, ?2, 'city')", params![org_id, bot_id])?;
-        let entity_id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO model_versions (organization_id, bot_id, kind, version_number) VALUES (?1, ?2, 'nlu_intent', 1)",
-            params![org_id, bot_id],
+            "INSERT INTO entity_versions (organization_id, entity_type, entity_id, version_number, branch_id, data)
+             VALUES (?1, 'bot', ?2, 1, ?3, '{\"name\": \"v1\"}')",
+            params![org_id, bot_id, main_id],
         )?;
         let version_id = tx.last_insert_rowid();
-        tx.execute("INSERT INTO nlu_logs (organization_id, bot_id, message, confidence) VALUES (?1, ?2, 'what?', 0.1)", params![org_id, bot_id])?;
-        let log_id = tx.last_insert_rowid();
-        let params = BTreeMap::from([
+        tx.execute("UPDATE entity_branches SET head_version_id = ?1, base_version_id = ?1 WHERE id = ?2", params![version_id, main_id])?;
+        tx.execute(
+            "INSERT INTO entity_branches (organization_id, entity_type, entity_id, branch_name, base_version_id, head_version_id)
+             VALUES (?1, 'bot', ?2, 'draft', ?3, ?3)",
+            params![org_id, bot_id, version_id],
+        )?;
+        let branch_id = tx.last_insert_rowid();
+        let nlu = nlu_rows(tx, org_id, bot_id)?;
+        let mut params = BTreeMap::from([
             ("org_id", org_id.to_string()),
             ("bot_id", bot_id.to_string()),
             ("job_id", job_id.to_string()),
-            ("flow_name", "main".to_owned()),
-            ("version", "1".to_owned()),
-            ("orchestration_id", orchestration_id.to_string()),
-            ("canned_message_id", canned_id.to_string()),
-            ("conversation_id", conversation_id.to_string()),
-            ("intent_id", intent_id.to_string()),
-            ("example_id", example_id.to_string()),
-            ("entity_id", entity_id.to_string()),
+            ("user_id", member_id.to_string()),
+            ("role_id", role_id.to_string()),
+            ("team_id", team_id.to_string()),
+            ("team_role_id", team_role_id.to_string()),
+            ("invitation_id", invitation_id.to_string()),
+            ("token_id", token_id.to_string()),
             ("version_id", version_id.to_string()),
-            ("log_id", log_id.to_string()),
+            ("branch_id", branch_id.to_string()),
+            ("entity_type", "bot".to_owned()),
+            ("entity_id", bot_id.to_string()),
         ]);
-        Ok(Fixture { params, sessions, org_id, owner_id })
+        params.extend(nlu.map(|(name, id)| (name, id.to_string())));
+        params.extend(runtime_rows(tx, org_id, bot_id)?);
+        Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
+    })
+}
+
+/// Runtime rows of the bot: an avatar, a published flow `main` (version 1),
+/// an orchestration, a canned message and a conversation.
+fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 5]> {
+    tx.execute(
+        "INSERT INTO files (organization_id, sha256, size_bytes, content_type, data)
+         VALUES (?1, lower(hex(randomblob(32))), 8, 'image/png', x'89504e470d0a1a0a')",
+        [org_id],
+    )?;
+    tx.execute("UPDATE bots SET avatar_file_id = last_insert_rowid() WHERE id = ?1", [bot_id])?;
+    tx.execute(
+        "INSERT INTO bot_flows (organization_id, bot_id, name, flow_data, version, is_active)
+         VALUES (?1, ?2, 'main', '{\"nodes\":[{\"id\":\"start\",\"type\":\"start\"}],\"edges\":[]}', 1, 1)",
+        params![org_id, bot_id],
+    )?;
+    tx.execute(
+        "INSERT INTO flow_orchestrations (organization_id, bot_id, name) VALUES (?1, ?2, 'Matrix orchestration')",
+        params![org_id, bot_id],
+    )?;
+    let orchestration_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO bot_messages (organization_id, bot_id, message_type, content, trigger_keywords)
+         VALUES (?1, ?2, 'help', 'Help text', '[\"help\"]')",
+        params![org_id, bot_id],
+    )?;
+    let canned_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO conversations (organization_id, bot_id, channel, external_user_id) VALUES (?1, ?2, 'api', 'matrix-user')",
+        params![org_id, bot_id],
+    )?;
+    let conversation_id = tx.last_insert_rowid();
+    Ok([
+        ("flow_name", "main".to_owned()),
+        ("version", "1".to_owned()),
+        ("orchestration_id", orchestration_id.to_string()),
+        ("canned_message_id", canned_id.to_string()),
+        ("conversation_id", conversation_id.to_string()),
+    ])
+}
+
+/// NLU rows of the bot: an intent with an example, an entity, a model version, a logged parse.
+fn nlu_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, i64); 5]> {
+    tx.execute(
+        "INSERT INTO intents (organization_id, bot_id, name) VALUES (?1, ?2, 'greet')",
+        params![org_id, bot_id],
+    )?;
+    let intent_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO intent_examples (organization_id, intent_id, text) VALUES (?1, ?2, 'hello')",
+        params![org_id, intent_id],
+    )?;
+    let example_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO entities (organization_id, bot_id, name) VALUES (?1, ?2, 'city')",
+        params![org_id, bot_id],
+    )?;
+    let nlu_entity_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO model_versions (organization_id, bot_id, kind, version_number) VALUES (?1, ?2, 'nlu_intent', 1)",
+        params![org_id, bot_id],
+    )?;
+    let model_version_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO nlu_logs (organization_id, bot_id, message, confidence) VALUES (?1, ?2, 'what?', 0.1)",
+        params![org_id, bot_id],
+    )?;
+    let log_id = tx.last_insert_rowid();
+    Ok([
+        ("intent_id", intent_id),
+        ("example_id", example_id),
+        ("nlu_entity_id", nlu_entity_id),
+        ("model_version_id", model_version_id),
+        ("log_id", log_id),
+    ])
+}
+
+/// A superadmin with a tenant session and a console session, an allowlist
+/// entry (the allowlist always admits loopback here) and the parameters of
+/// the admin routes.
+struct AdminFixture {
+    tenant_cookie: (String, String),
+    admin_cookie: (String, String),
+    params: BTreeMap<&'static str, String>,
+}
+
+fn admin_fixture(app: &TestApp, n: u32, fx: &Fixture) -> AdminFixture {
+    app.sql(|tx| {
+        let (admin_id, tenant_cookie, _) = make_user(app, tx, &format!("super-{n}@example.com"));
+        tx.execute("UPDATE users SET is_superadmin = 1 WHERE id = ?1", [admin_id])?;
+        let token = random_token(32);
+        tx.execute(
+            "INSERT INTO admin_sessions (user_id, token_hash, expires_at) VALUES (?1, ?2, '2999-01-01T00:00:00.000Z')",
+            params![admin_id, sha256(token.as_bytes()).as_slice()],
+        )?;
+        let csrf = botbuilder::admin::scope::admin_csrf(&app.state, &token);
+        tx.execute(
+            "INSERT INTO admin_ip_whitelist (ip_address, description) VALUES (?1, 'matrix')",
+            [format!("10.{}.{}.0/24", n / 250, n % 250)],
+        )?;
+        let entry_id = tx.last_insert_rowid();
+        let params = BTreeMap::from([
+            ("user_id", fx.params["user_id"].clone()),
+            ("org_id", fx.org_id.to_string()),
+            ("entry_id", entry_id.to_string()),
+        ]);
+        Ok(AdminFixture { tenant_cookie, admin_cookie: (format!("__Host-bb_admin={token}"), csrf), params })
     })
 }
 
@@ -261,13 +427,118 @@ fn expectation(who: Who, required: Option<Permission>, token_allowed: bool, tena
     }
 }
 
+fn placeholders(path: &str) -> Vec<&str> {
+    path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect()
+}
+
+fn fill(path: &str, params: &BTreeMap<&'static str, String>) -> String {
+    let mut url = path.to_owned();
+    for (name, value) in params {
+        url = url.replace(&format!("{{{name}}}"), value);
+    }
+    url
+}
+
+fn build(app: &TestApp, method: &Method, url: &str, creds: &Credentials) -> reqwest::RequestBuilder {
+    let mut request = app.request(method.clone(), url);
+    if let Some((cookie, csrf)) = &creds.cookie {
+        request = request.header("Cookie", cookie).header("X-CSRF-Token", csrf);
+    }
+    if let Some(token) = &creds.token {
+        request = request.bearer_auth(token);
+    }
+    if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        request = request.json(&json!({}));
+    }
+    request
+}
+
+/// Who calls a superadmin route, and whether it may.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AdminCaller {
+    Anonymous,
+    OwnerSession,
+    SuperadminTenantSession,
+    AllScopesToken,
+    SuperadminConsole,
+}
+
+const ADMIN_CALLERS: [AdminCaller; 5] = [
+    AdminCaller::Anonymous,
+    AdminCaller::OwnerSession,
+    AdminCaller::SuperadminTenantSession,
+    AdminCaller::AllScopesToken,
+    AdminCaller::SuperadminConsole,
+];
+
+/// Checks a superadmin route against every [`AdminCaller`]; returns how
+/// many checks ran.
+async fn check_admin_route(
+    app: &TestApp,
+    route: &str,
+    path: &str,
+    op: &Value,
+    http_method: &Method,
+    n: &mut u32,
+    failures: &mut Vec<String>,
+) -> usize {
+    let schemes: Vec<&str> = op["security"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_object())
+        .flat_map(|o| o.keys().map(String::as_str))
+        .collect();
+    if schemes != ["admin_session"] {
+        failures.push(format!("{route}: admin routes must declare only the admin_session scheme"));
+        return 0;
+    }
+    if let Some(unknown) = placeholders(path).iter().find(|p| !ADMIN_PARAMS.contains(p)) {
+        failures.push(format!("{route}: no matrix fixture for admin path parameter `{unknown}`"));
+        return 0;
+    }
+    let mut checked = 0;
+    for caller in ADMIN_CALLERS {
+        *n += 1;
+        let fx = fixture(app, &format!("{n}"));
+        let admin = admin_fixture(app, *n, &fx);
+        let creds = match caller {
+            AdminCaller::Anonymous => Credentials { cookie: None, token: None },
+            AdminCaller::OwnerSession => Credentials { cookie: Some(fx.sessions["owner"].clone()), token: None },
+            AdminCaller::SuperadminTenantSession => {
+                Credentials { cookie: Some(admin.tenant_cookie.clone()), token: None }
+            }
+            AdminCaller::AllScopesToken => {
+                Credentials { cookie: None, token: Some(token(app, fx.org_id, fx.owner_id, &PermissionSet::all())) }
+            }
+            AdminCaller::SuperadminConsole => Credentials { cookie: Some(admin.admin_cookie.clone()), token: None },
+        };
+        let response = build(app, http_method, &fill(path, &admin.params), &creds).send().await.expect("send");
+        let status = response.status().as_u16();
+        let ok = match caller {
+            AdminCaller::SuperadminConsole => ![401, 403, 404].contains(&status),
+            _ => status == 401,
+        };
+        if !ok {
+            let body = response.text().await.unwrap_or_default();
+            failures.push(format!("{route} as {caller:?}: got {status} {body}"));
+        }
+        checked += 1;
+    }
+    checked
+}
+
 #[tokio::test]
 async fn every_route_enforces_its_permission_for_every_kind_of_caller() {
     let app = spawn_app().await;
+    // Loopback stays admitted while fixtures add their own allowlist entries.
+    app.sql(|c| {
+        c.execute("INSERT INTO admin_ip_whitelist (ip_address, description) VALUES ('127.0.0.0/8', 'tests')", [])
+    });
     let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("spec");
     let mut failures = Vec::new();
     let mut checked = 0;
-    let mut n = 0;
+    let mut n: u32 = 0;
     for (path, item) in spec["paths"].as_object().expect("paths") {
         if !path.starts_with("/api/v1/") {
             continue;
@@ -275,6 +546,7 @@ async fn every_route_enforces_its_permission_for_every_kind_of_caller() {
         for (method, op) in item.as_object().expect("operations") {
             let method_uc = method.to_uppercase();
             let route = format!("{method_uc} {path}");
+            let http_method = Method::from_bytes(method_uc.as_bytes()).expect("method");
             let has_security = op["security"].as_array().is_some_and(|s| !s.is_empty());
             if PUBLIC.contains(&(method_uc.as_str(), path.as_str())) {
                 if has_security {
@@ -286,6 +558,13 @@ async fn every_route_enforces_its_permission_for_every_kind_of_caller() {
                 failures.push(format!("{route}: no security and not on the PUBLIC list"));
                 continue;
             }
+            let params = placeholders(path);
+
+            if path.starts_with("/api/v1/admin/") {
+                checked += check_admin_route(&app, &route, path, op, &http_method, &mut n, &mut failures).await;
+                continue;
+            }
+
             let required = match required_permission(op) {
                 Ok(r) => r,
                 Err(e) => {
@@ -293,14 +572,13 @@ async fn every_route_enforces_its_permission_for_every_kind_of_caller() {
                     continue;
                 }
             };
-            let params: Vec<&str> =
-                path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect();
-            if let Some(unknown) = params.iter().find(|p| !TENANT_PARAMS.contains(p)) {
+            let self_entry = SELF_SERVICE.iter().find(|(m, p, _)| *m == method_uc && *p == path);
+            let allowed_params: &[&str] = if self_entry.is_some() { SELF_PARAMS } else { TENANT_PARAMS };
+            if let Some(unknown) = params.iter().find(|p| !allowed_params.contains(p)) {
                 failures.push(format!("{route}: no matrix fixture for path parameter `{unknown}`"));
                 continue;
             }
-            let tenant = !params.is_empty();
-            let self_entry = SELF_SERVICE.iter().find(|(m, p, _)| *m == method_uc && *p == path);
+            let tenant = self_entry.is_none() && !params.is_empty();
             if !tenant && self_entry.is_none() {
                 failures.push(format!("{route}: not scoped to an organization and not on the SELF_SERVICE list"));
                 continue;
@@ -331,22 +609,15 @@ async fn every_route_enforces_its_permission_for_every_kind_of_caller() {
                         token: Some(token(&app, foreign.org_id, foreign.owner_id, &PermissionSet::all())),
                     },
                 };
-                let mut url = path.clone();
-                for (name, value) in &fx.params {
-                    url = url.replace(&format!("{{{name}}}"), value);
-                }
-                let http_method = Method::from_bytes(method_uc.as_bytes()).expect("method");
-                let mut request = app.request(http_method.clone(), &url);
-                if let Some((cookie, csrf)) = &creds.cookie {
-                    request = request.header("Cookie", cookie).header("X-CSRF-Token", csrf);
-                }
-                if let Some(token) = &creds.token {
-                    request = request.bearer_auth(token);
-                }
-                if matches!(http_method, Method::POST | Method::PUT | Method::PATCH) {
-                    request = request.json(&json!({}));
-                }
-                let response = request.send().await.expect("send");
+                let mut values = fx.params.clone();
+                // Self-service parameters name the caller's own rows.
+                let own_session = match who {
+                    Who::Role(role) => fx.session_ids[role.name()],
+                    Who::ForeignOwner => foreign.session_ids["owner"],
+                    _ => fx.session_ids["owner"],
+                };
+                values.insert("session_id", own_session.to_string());
+                let response = build(&app, &http_method, &fill(path, &values), &creds).send().await.expect("send");
                 let status = response.status().as_u16();
                 let expected = expectation(who, required, token_allowed, tenant);
                 let ok = match expected {
@@ -362,5 +633,5 @@ async fn every_route_enforces_its_permission_for_every_kind_of_caller() {
         }
     }
     assert!(failures.is_empty(), "{} authorization failures:\n{}", failures.len(), failures.join("\n"));
-    assert!(checked >= 100, "only {checked} checks ran");
+    assert!(checked >= 800, "only {checked} checks ran");
 }

@@ -1,7 +1,7 @@
 //! Browser tests: headless Debian Chromium driven through chromedriver
 //! (WebDriver). On failure a screenshot is saved under
 //! `target/browser-screenshots/`. Without chromium the tests are skipped with
-//! a note — unless `BOTBUILDER_REQUIRE_BROWSER=1` (set by CI), which makes a
+//! a note — unless `BB_REQUIRE_BROWSER=1` (set by CI), which makes a
 //! missing browser a failure.
 
 use std::panic::AssertUnwindSafe;
@@ -42,8 +42,8 @@ fn browser_available() -> bool {
     let present = std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
     if !present {
         assert!(
-            std::env::var("BOTBUILDER_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "chromium and chromium-driver are required (BOTBUILDER_REQUIRE_BROWSER=1)"
+            std::env::var("BB_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "chromium and chromium-driver are required (BB_REQUIRE_BROWSER=1)"
         );
         eprintln!("note: skipping browser test: install chromium and chromium-driver to run it");
     }
@@ -51,7 +51,9 @@ fn browser_available() -> bool {
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    /// Starts another headless Chromium with a fresh profile (a second
+    /// person in the same test: its own cookies and storage).
+    pub async fn start() -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -114,6 +116,40 @@ impl Browser {
         element.click().await.expect("click");
     }
 
+    /// Waits for an element.
+    pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css)
+    }
+
+    /// Replaces the value of an input.
+    pub async fn replace(&self, css: &str, value: &str) {
+        let element = self.element(css).await;
+        element.clear().await.expect("clear");
+        element.send_keys(value).await.expect("type");
+    }
+
+    /// Picks an option of a `<select>` by value.
+    pub async fn select(&self, css: &str, value: &str) {
+        let element =
+            self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
+        element.select_by_value(value).await.expect("select");
+    }
+
+    /// Waits until the text of `css` contains `needle`.
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+                && text.contains(needle)
+            {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "{css} never contained {needle:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the page's path is `path`.
     pub async fn wait_for_path(&self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -160,7 +196,7 @@ async fn the_ui_shell_renders_signup_and_status() {
         b.wait_for_path("/login").await;
         assert!(b.text_of("h2").await.contains("Sign in"));
         // Sign up through the form: the real API, the real cookie.
-        b.click("a[href='/signup']").await;
+        b.click("a[href^='/signup']").await;
         b.fill("#name", "Browser User").await;
         b.fill("#email", "browser@example.com").await;
         b.fill("#password", "weak").await;
@@ -168,6 +204,9 @@ async fn the_ui_shell_renders_signup_and_status() {
         assert!(b.text_of(".field-error").await.contains("at least 10 characters"));
         b.fill("#password", " but longer 42").await;
         b.click("button[type=submit]").await;
+        // Signing up returns to the page that asked for it (?next=/status).
+        b.wait_for_path("/status").await;
+        b.click("a[href='/dashboard']").await;
         b.wait_for_path("/dashboard").await;
         assert!(b.text_of("h1").await.contains("Browser User's Organization"));
         // The status page reads /readyz.

@@ -43,8 +43,11 @@ async fn openapi_documents_every_route_and_docs_page_is_local() {
     {
         assert!(paths.contains_key(path), "{path} missing from the spec");
     }
+    let mut operation_ids = std::collections::BTreeSet::new();
     for (path, item) in paths {
         for (method, op) in item.as_object().expect("item") {
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(operation_ids.insert(id.clone()), "{method} {path}: operationId `{id}` is not unique");
             let summary = op["summary"].as_str().unwrap_or_default();
             assert!(!summary.is_empty(), "{method} {path} has no summary");
             assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path} has no tag");

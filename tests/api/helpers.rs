@@ -44,6 +44,16 @@ async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.ml.enabled = false;
     // Test fakes of external services listen on loopback.
     config.outbound.allow_private = true;
+    // Tests make many requests from one address; the rate-limit tests lower these.
+    for limit in [
+        &mut config.rate_limits.login,
+        &mut config.rate_limits.register,
+        &mut config.rate_limits.reset,
+        &mut config.rate_limits.token,
+    ] {
+        limit.per_ip = 100_000;
+        limit.per_account = 100_000;
+    }
     adjust(&mut config);
     botbuilder::telemetry::init(&config.log);
     let app = Application::build(config).expect("application builds");
@@ -123,6 +133,40 @@ impl TestApp {
         builder
     }
 
+    /// Sends a request as `session` (with a JSON body unless `None`) and
+    /// returns the status and the JSON body (`Null` when empty).
+    pub async fn call(&self, session: &Session, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.as_user(session, method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Signs up `email` and makes them a member of `org_id` with `role`
+    /// through a real invitation (sent by `inviter`) and its acceptance.
+    pub async fn join(&self, inviter: &Session, org_id: i64, email: &str, role: &str) -> Session {
+        let (status, sent) = self
+            .call(
+                inviter,
+                Method::POST,
+                &format!("/api/v1/orgs/{org_id}/invitations"),
+                Some(json!({ "email": email, "role": role })),
+            )
+            .await;
+        assert_eq!(status, 201, "invite {email}: {sent}");
+        let token = sent["accept_url"].as_str().expect("accept_url").split("token=").nth(1).expect("token").to_owned();
+        let mut session = self.register(email).await;
+        let (status, body) =
+            self.call(&session, Method::POST, "/api/v1/invitations/accept", Some(json!({ "token": token }))).await;
+        assert_eq!(status, 200, "accept for {email}: {body}");
+        session.org_id = org_id;
+        session
+    }
+
     /// A request with a bearer token.
     pub fn as_token(&self, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.request(method, path).bearer_auth(token)
@@ -135,6 +179,21 @@ impl TestApp {
 
     pub fn data_path(&self) -> PathBuf {
         self.state.config.data.clone()
+    }
+
+    /// Runs every due background job (email, retention…) to completion.
+    pub async fn run_jobs(&self) -> usize {
+        let token = tokio_util::sync::CancellationToken::new();
+        let mut n = 0;
+        while botbuilder::jobs::run_once(&self.state, "test", &token).await.expect("job run") {
+            n += 1;
+        }
+        n
+    }
+
+    /// One number from the data file.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.sql(|c| c.query_row(sql, [], |r| r.get(0)))
     }
 }
 

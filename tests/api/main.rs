@@ -4,16 +4,26 @@
 // Test code: a failed expectation should stop the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+mod accounts;
+mod admin;
+mod api_tokens;
+mod audit;
 mod authz;
 mod bots;
 mod browser;
+mod browser_accounts;
 mod browser_runtime;
 mod cli;
 mod edge;
 mod helpers;
+mod invitations;
 mod jobs;
 mod ml;
 mod nlu;
+mod orgs;
 mod runtime;
 mod schema;
 mod sessions;
+mod smtp;
+mod versions;
+mod whitelabel;

@@ -1,71 +1,91 @@
-// Sign-in and sign-up.
-import { html, useState } from "../ui.js";
+// Signing in (with the two-factor step), signing up, forgotten and reset
+// passwords, email verification and accepting invitations.
+import { html, useState, useEffect } from "../ui.js";
 import { ErrorBox, Field } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { post } from "../api.js";
-import { setMe } from "../session.js";
+import { setMe, currentUser, currentBranding, selectOrg, refreshMe } from "../session.js";
+
+function query(name) {
+  return new URLSearchParams(location.search).get(name) || "";
+}
 
 function nextPath() {
-  const next = new URLSearchParams(location.search).get("next");
+  const next = query("next");
   return next && next.startsWith("/") && !next.startsWith("//") ? next : "/dashboard";
 }
 
 function AuthCard({ title, children, footer }) {
+  const brand = currentBranding();
   return html`<div class="auth-page"><div class="card auth-card">
-    <div class="brand"><img src="/favicon.svg" alt="" />botbuilder</div>
+    <div class="brand"><img src=${brand.logo_url || "/favicon.svg"} alt="" />${brand.brand_name}</div>
     <h2 style="text-align:center">${title}</h2>
     ${children}
-    <p class="muted" style="text-align:center;margin-top:1rem">${footer}</p>
+    ${footer && html`<p class="muted" style="text-align:center;margin-top:1rem">${footer}</p>`}
   </div></div>`;
 }
 
-function Login() {
-  const [email, setEmail] = useState("");
-  const [password, setPassword] = useState("");
+function useSubmit(action) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e) => {
-    e.preventDefault();
+    if (e) e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      setMe(await post("/api/v1/auth/login", { email, password }));
-      navigate(nextPath(), { replace: true });
+      await action();
     } catch (err) {
       setError(err);
     } finally {
       setBusy(false);
     }
   };
-  return html`<${AuthCard} title="Sign in" footer=${html`No account? <a href="/signup">Create one</a>`}>
+  return { error, setError, busy, submit };
+}
+
+function Login() {
+  const [email, setEmail] = useState(query("email"));
+  const [password, setPassword] = useState("");
+  const [code, setCode] = useState("");
+  const [needsCode, setNeedsCode] = useState(false);
+  const { error, setError, busy, submit } = useSubmit(async () => {
+    const body = { email, password };
+    if (needsCode) body.totp_code = code;
+    try {
+      setMe(await post("/api/v1/auth/login", body));
+      navigate(nextPath(), { replace: true });
+    } catch (err) {
+      if (err.code === "two_factor_required") {
+        setNeedsCode(true);
+        setError(null);
+        return;
+      }
+      throw err;
+    }
+  });
+  const signupLink = `/signup${location.search}`;
+  return html`<${AuthCard} title=${needsCode ? "Two-factor authentication" : "Sign in"} footer=${html`No account? <a href=${signupLink}>Create one</a>`}>
     <form onSubmit=${submit}>
       <${ErrorBox} error=${error && !error.field ? error : null} />
-      <${Field} label="Email" name="email" type="email" autocomplete="username" required value=${email} onInput=${setEmail} error=${error} />
-      <${Field} label="Password" name="password" type="password" autocomplete="current-password" required value=${password} onInput=${setPassword} error=${error} />
-      <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Sign in</button></p>
+      ${needsCode
+        ? html`<p class="muted">Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
+            <${Field} label="Code" name="totp_code" autocomplete="one-time-code" inputmode="text" required value=${code} onInput=${setCode} error=${error} />`
+        : html`<${Field} label="Email" name="email" type="email" autocomplete="username" required value=${email} onInput=${setEmail} error=${error} />
+            <${Field} label="Password" name="password" type="password" autocomplete="current-password" required value=${password} onInput=${setPassword} error=${error} />`}
+      <p><button class="primary" type="submit" disabled=${busy} style="width:100%">${needsCode ? "Verify" : "Sign in"}</button></p>
+      ${!needsCode && html`<p style="text-align:center"><a href="/forgot-password">Forgot your password?</a></p>`}
     </form>
   <//>`;
 }
 
 function Signup() {
-  const [form, setForm] = useState({ name: "", email: "", password: "" });
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
+  const [form, setForm] = useState({ name: "", email: query("email"), password: "" });
   const set = (key) => (value) => setForm({ ...form, [key]: value });
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      setMe(await post("/api/v1/auth/register", form));
-      navigate("/dashboard", { replace: true });
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return html`<${AuthCard} title="Create your account" footer=${html`Already have an account? <a href="/login">Sign in</a>`}>
+  const { error, busy, submit } = useSubmit(async () => {
+    setMe(await post("/api/v1/auth/register", form));
+    navigate(nextPath(), { replace: true });
+  });
+  return html`<${AuthCard} title="Create your account" footer=${html`Already have an account? <a href=${`/login${location.search}`}>Sign in</a>`}>
     <form onSubmit=${submit}>
       <${ErrorBox} error=${error && !error.field ? error : null} />
       <${Field} label="Your name" name="name" required value=${form.name} onInput=${set("name")} error=${error} />
@@ -77,5 +97,106 @@ function Signup() {
   <//>`;
 }
 
+function ForgotPassword() {
+  const [email, setEmail] = useState("");
+  const [done, setDone] = useState(null);
+  const { error, busy, submit } = useSubmit(async () => {
+    const answer = await post("/api/v1/auth/password-reset/request", { email });
+    setDone(answer.message);
+  });
+  return html`<${AuthCard} title="Reset your password" footer=${html`<a href="/login">Back to sign in</a>`}>
+    ${done
+      ? html`<div class="alert ok" id="reset-requested">${done}</div>`
+      : html`<form onSubmit=${submit}>
+          <p class="muted">We will email you a link to choose a new password.</p>
+          <${ErrorBox} error=${error && !error.field ? error : null} />
+          <${Field} label="Email" name="email" type="email" required value=${email} onInput=${setEmail} error=${error} />
+          <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Send the link</button></p>
+        </form>`}
+  <//>`;
+}
+
+function ResetPassword() {
+  const [password, setPassword] = useState("");
+  const [done, setDone] = useState(false);
+  const { error, busy, submit } = useSubmit(async () => {
+    await post("/api/v1/auth/password-reset", { token: query("token"), password });
+    setDone(true);
+  });
+  return html`<${AuthCard} title="Choose a new password">
+    ${done
+      ? html`<div class="alert ok">Your password was changed and every session signed out.</div><p><a class="button primary" href="/login">Sign in</a></p>`
+      : html`<form onSubmit=${submit}>
+          <${ErrorBox} error=${error && error.field !== "password" ? error : null} />
+          <${Field} label="New password" name="password" type="password" autocomplete="new-password" required value=${password} onInput=${setPassword} error=${error} />
+          <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Set password</button></p>
+          ${error && (error.code === "token_expired" || error.code === "token_invalid") && html`<p><a href="/forgot-password">Ask for a new link</a></p>`}
+        </form>`}
+  <//>`;
+}
+
+function VerifyEmail() {
+  const [state, setState] = useState({ done: false, error: null });
+  useEffect(() => {
+    post("/api/v1/auth/verify-email", { token: query("token") }).then(
+      () => {
+        setState({ done: true, error: null });
+        refreshMe();
+      },
+      (error) => setState({ done: false, error }),
+    );
+  }, []);
+  return html`<${AuthCard} title="Email address">
+    ${state.done && html`<div class="alert ok" id="email-verified">Your email address is confirmed.</div>`}
+    <${ErrorBox} error=${state.error} />
+    ${!state.done && !state.error && html`<p class="muted">Confirming…</p>`}
+    <p><a class="button" href="/dashboard">Continue</a></p>
+  <//>`;
+}
+
+function AcceptInvitation() {
+  const token = query("token");
+  const [preview, setPreview] = useState(null);
+  const [loadError, setLoadError] = useState(null);
+  const [result, setResult] = useState(null);
+  const me = currentUser();
+  useEffect(() => {
+    post("/api/v1/invitations/preview", { token }).then(setPreview, setLoadError);
+  }, []);
+  const { error, busy, submit } = useSubmit(async () => {
+    const accepted = await post("/api/v1/invitations/accept", { token });
+    await refreshMe();
+    selectOrg(accepted.organization_id);
+    setResult(`You joined ${accepted.organization_name} as ${accepted.role}.`);
+  });
+  const decline = useSubmit(async () => {
+    await post("/api/v1/invitations/decline", { token });
+    setResult("You declined the invitation.");
+  });
+  const here = encodeURIComponent(location.pathname + location.search);
+  return html`<${AuthCard} title="Invitation">
+    <${ErrorBox} error=${loadError || error || decline.error} />
+    ${result && html`<div class="alert ok" id="invitation-result">${result}</div><p><a class="button primary" href="/dashboard">Open the dashboard</a></p>`}
+    ${preview && !result &&
+    html`<p id="invitation-summary">${preview.invited_by_name || "Someone"} invited <strong>${preview.email}</strong> to join
+        <strong>${preview.organization_name}</strong> as <strong>${preview.role}</strong>${preview.team ? html` in the team ${preview.team}` : ""}.</p>
+      ${me
+        ? me.user.email === preview.email
+          ? html`<div class="row"><button class="primary" id="accept" disabled=${busy} onClick=${submit}>Accept</button>
+              <button id="decline" disabled=${decline.busy} onClick=${decline.submit}>Decline</button></div>`
+          : html`<div class="alert error">You are signed in as ${me.user.email}. Sign out and sign in as ${preview.email} to accept.</div>`
+        : html`<p>Sign in or create an account with this email address to accept.</p>
+          <div class="row">
+            <a class="button primary" id="signup-to-accept" href=${`/signup?email=${encodeURIComponent(preview.email)}&next=${here}`}>Create account</a>
+            <a class="button" href=${`/login?email=${encodeURIComponent(preview.email)}&next=${here}`}>Sign in</a>
+            <button id="decline" disabled=${decline.busy} onClick=${decline.submit}>Decline</button>
+          </div>`}`}
+  <//>`;
+}
+
 route("/login", Login, { public: true });
 route("/signup", Signup, { public: true });
+route("/forgot-password", ForgotPassword, { public: true });
+route("/reset-password", ResetPassword, { public: true });
+route("/verify-email", VerifyEmail, { public: true });
+route("/invitations/accept", AcceptInvitation, { public: true });

@@ -26,6 +26,8 @@ pub struct Data<'a> {
     pub sparse_width: usize,
     pub labels: &'a [usize],
     pub classes: usize,
+    /// Weight of each class's examples in the loss (`balanced`: `n / (k · n_class)`).
+    pub class_weight: &'a [f32],
 }
 
 /// Weights: dense (C × D), sparse transposed (V × C, row per column), bias (C).
@@ -140,8 +142,14 @@ fn loss_and_grad(data: &Data<'_>, columns: &[Vec<(u32, f32)>], w: &Weights, c: f
                 let slice = row.as_slice_mut().unwrap_or(&mut []);
                 let lse = softmax_in_place(slice);
                 let logit_y = lse + slice[y].max(1e-30).ln();
-                loss += f64::from(lse - logit_y);
+                let weight = data.class_weight.get(y).copied().unwrap_or(1.0);
+                loss += f64::from(weight * (lse - logit_y));
                 slice[y] -= 1.0;
+                if weight != 1.0 {
+                    for v in slice.iter_mut() {
+                        *v *= weight;
+                    }
+                }
             }
             (loss, z)
         })
@@ -215,6 +223,14 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+fn dot32(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+}
+
+fn dot_mixed(a: &[f32], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum()
+}
+
 /// Trains from `start` (zeros or a warm start). Returns the weights and the
 /// iterations run.
 #[must_use]
@@ -224,9 +240,10 @@ pub fn train(data: &Data<'_>, start: &Weights, settings: Settings) -> (Weights, 
     let columns = column_index(data.sparse, data.sparse_width);
     let (mut f, g_w) = loss_and_grad(data, &columns, start, settings.c);
     let mut g = g_w.to_flat();
-    let m = 10;
-    let mut s_hist: Vec<Vec<f64>> = Vec::new();
-    let mut y_hist: Vec<Vec<f64>> = Vec::new();
+    // History kept in f32: with 150 classes × 30k features one pair is 36 MB.
+    let m = 6;
+    let mut s_hist: Vec<Vec<f32>> = Vec::new();
+    let mut y_hist: Vec<Vec<f32>> = Vec::new();
     let mut iterations = 0;
     for iter in 0..settings.max_iter {
         iterations = iter + 1;
@@ -238,24 +255,24 @@ pub fn train(data: &Data<'_>, start: &Weights, settings: Settings) -> (Weights, 
         let mut q = g.clone();
         let mut alphas = Vec::with_capacity(s_hist.len());
         for (s, y) in s_hist.iter().zip(&y_hist).rev() {
-            let rho = 1.0 / dot(y, s);
-            let a = rho * dot(s, &q);
+            let rho = 1.0 / dot32(y, s);
+            let a = rho * dot_mixed(s, &q);
             for (qi, yi) in q.iter_mut().zip(y) {
-                *qi -= a * yi;
+                *qi -= a * f64::from(*yi);
             }
             alphas.push((a, rho));
         }
         let gamma = match (s_hist.last(), y_hist.last()) {
-            (Some(s), Some(y)) => dot(s, y) / dot(y, y),
+            (Some(s), Some(y)) => dot32(s, y) / dot32(y, y),
             _ => 1.0 / g.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12),
         };
         for v in &mut q {
             *v *= gamma;
         }
         for ((s, y), (a, rho)) in s_hist.iter().zip(&y_hist).zip(alphas.into_iter().rev()) {
-            let b = rho * dot(y, &q);
+            let b = rho * dot_mixed(y, &q);
             for (qi, si) in q.iter_mut().zip(s) {
-                *qi += (a - b) * si;
+                *qi += (a - b) * f64::from(*si);
             }
         }
         let mut d: Vec<f64> = q.into_iter().map(|v| -v).collect();
@@ -282,9 +299,11 @@ pub fn train(data: &Data<'_>, start: &Weights, settings: Settings) -> (Weights, 
             step *= 0.5;
         }
         let Some((x_new, f_new, g_new)) = accepted else { break };
-        let s: Vec<f64> = x_new.iter().zip(&x).map(|(a, b)| a - b).collect();
-        let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
-        if dot(&s, &y) > 1e-10 {
+        #[allow(clippy::cast_possible_truncation, reason = "curvature pairs are stored in f32")]
+        let s: Vec<f32> = x_new.iter().zip(&x).map(|(a, b)| (a - b) as f32).collect();
+        #[allow(clippy::cast_possible_truncation, reason = "curvature pairs are stored in f32")]
+        let y: Vec<f32> = g_new.iter().zip(&g).map(|(a, b)| (a - b) as f32).collect();
+        if dot32(&s, &y) > 1e-10 {
             if s_hist.len() == m {
                 s_hist.remove(0);
                 y_hist.remove(0);
@@ -313,7 +332,14 @@ mod tests {
         let dense = ndarray::arr2(&[[1.0_f32, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.5, 0.5], [0.5, 0.5]]);
         let sparse: Vec<SparseRow> = vec![vec![], vec![], vec![], vec![], vec![(0, 1.0)], vec![(0, 1.0)]];
         let labels = [0, 0, 1, 1, 2, 2];
-        let data = Data { dense: dense.view(), sparse: &sparse, sparse_width: 1, labels: &labels, classes: 3 };
+        let data = Data {
+            dense: dense.view(),
+            sparse: &sparse,
+            sparse_width: 1,
+            labels: &labels,
+            classes: 3,
+            class_weight: &[1.0, 1.0, 1.0],
+        };
         let settings = Settings { c: 10.0, max_iter: 200, tol: 1e-6 };
         let (w, _) = train(&data, &Weights::zeros(3, 2, 1), settings);
         let z = w.logits(&dense.view(), &sparse);

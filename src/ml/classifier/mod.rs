@@ -42,6 +42,11 @@ pub struct TrainConfig {
     pub ngrams: NgramConfig,
     /// Use the sentence embedding as features.
     pub embedding: bool,
+    /// Scale of the embedding features against the unit-norm TF-IDF
+    /// families (equivalently, weaker regularisation of the dense weights).
+    pub embedding_weight: f32,
+    /// Weigh classes inversely to their example counts (scikit-learn's `balanced`).
+    pub balanced: bool,
     /// Inverse regularisation strength.
     pub c: f64,
     pub max_iter: usize,
@@ -60,6 +65,8 @@ impl Default for TrainConfig {
         TrainConfig {
             ngrams: NgramConfig { word: (1, 2), char: (2, 5), min_df: 2, max_terms: 20_000 },
             embedding: true,
+            embedding_weight: 3.0,
+            balanced: true,
             c: 10.0,
             max_iter: 300,
             tol: 1e-4,
@@ -272,19 +279,44 @@ fn fit(
     let labels: Vec<usize> = idx.iter().map(|&i| y[i]).collect();
     let vectorizer = Vectorizer::fit(config.ngrams, &texts);
     let sparse: Vec<SparseRow> = texts.iter().map(|t| vectorizer.transform(t)).collect();
-    let dense_all = set.embeddings.select(Axis(0), idx);
+    let mut dense_all = set.embeddings.select(Axis(0), idx);
+    let scale = config.embedding_weight;
+    dense_all.mapv_inplace(|x| x * scale);
     let dense = if config.embedding {
         dense_all.view()
     } else {
         ArrayView2::from_shape((idx.len(), 0), &[]).context("shape")?
     };
-    let data = Data { dense, sparse: &sparse, sparse_width: vectorizer.width(), labels: &labels, classes };
+    let mut counts = vec![0usize; classes];
+    for &l in &labels {
+        counts[l] += 1;
+    }
+    let present = counts.iter().filter(|&&c| c > 0).count().max(1);
+    #[allow(clippy::cast_possible_truncation, reason = "a class weight fits in f32")]
+    let class_weight: Vec<f32> = counts
+        .iter()
+        .map(|&c| if config.balanced && c > 0 { (labels.len() as f64 / (present * c) as f64) as f32 } else { 1.0 })
+        .collect();
+    let data = Data {
+        dense,
+        sparse: &sparse,
+        sparse_width: vectorizer.width(),
+        labels: &labels,
+        classes,
+        class_weight: &class_weight,
+    };
     let start = match warm {
-        Some((old_vec, old_w)) => remap(old_vec, old_w, &vectorizer, classes, dense.ncols()),
+        Some((old_vec, old_w)) => {
+            let mut w = remap(old_vec, old_w, &vectorizer, classes, dense.ncols());
+            w.dense.mapv_inplace(|x| x / scale);
+            w
+        }
         None => Weights::zeros(classes, dense.ncols(), vectorizer.width()),
     };
-    let (weights, iterations) =
+    let (mut weights, iterations) =
         logreg::train(&data, &start, Settings { c: config.c, max_iter: config.max_iter, tol: config.tol });
+    // Fold the scale into the weights: serving feeds raw embeddings.
+    weights.dense.mapv_inplace(|x| x * scale);
     Ok((vectorizer, weights, iterations))
 }
 
@@ -317,16 +349,22 @@ fn probs(logits: &[f32], temperature: f32) -> Vec<f32> {
     p
 }
 
-/// The temperature minimising held-out negative log-likelihood (golden
-/// section on log T within [0.05, 20]).
+/// The temperature minimising held-out negative log-likelihood plus a
+/// Gaussian prior on log T centred on 1 (golden section on log T within
+/// [0.05, 20]). Without the prior a small, perfectly separated held-out set
+/// drives T to its lower bound and every confidence to 1.0, which makes
+/// per-intent thresholds meaningless; with thousands of held-out examples
+/// the prior is negligible.
 fn fit_temperature(held: &[(usize, Vec<f32>)], y: &[usize]) -> f32 {
+    const PRIOR_WEIGHT: f64 = 8.0;
     if held.is_empty() {
         return 1.0;
     }
     let nll = |log_t: f64| -> f64 {
         #[allow(clippy::cast_possible_truncation, reason = "a temperature fits in f32")]
         let t = log_t.exp() as f32;
-        held.iter().map(|(i, z)| -f64::from(probs(z, t)[y[*i]].max(1e-12)).ln()).sum()
+        let data: f64 = held.iter().map(|(i, z)| -f64::from(probs(z, t)[y[*i]].max(1e-12)).ln()).sum();
+        data + PRIOR_WEIGHT * log_t * log_t
     };
     let (mut a, mut b) = (0.05_f64.ln(), 20.0_f64.ln());
     let phi = 0.618_033_988_749_895;

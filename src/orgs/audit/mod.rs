@@ -1,5 +1,11 @@
 //! The audit trail: every state change writes one `audit_logs` row in the
-//! same transaction as the change.
+//! same transaction as the change; user-visible ones also write the
+//! organization's activity feed (`activity_logs`). The log is read and
+//! exported through `routes`, and trimmed by the retention job.
+
+pub mod retention;
+pub mod routes;
+pub mod store;
 
 use serde_json::Value;
 
@@ -19,6 +25,7 @@ pub struct AuditEntry {
     new: Option<Value>,
     metadata: Value,
     client: ClientInfo,
+    activity: bool,
 }
 
 impl AuditEntry {
@@ -40,6 +47,7 @@ impl AuditEntry {
             new: None,
             metadata,
             client: actor.client.clone(),
+            activity: false,
         }
     }
 
@@ -62,6 +70,7 @@ impl AuditEntry {
             new: None,
             metadata: Value::Object(serde_json::Map::new()),
             client: ClientInfo::default(),
+            activity: false,
         }
     }
 
@@ -91,6 +100,13 @@ impl AuditEntry {
         self
     }
 
+    /// Also shows the change in the organization's activity feed.
+    #[must_use]
+    pub fn activity(mut self) -> Self {
+        self.activity = true;
+        self
+    }
+
     #[must_use]
     pub fn from(mut self, client: &ClientInfo) -> Self {
         self.client = client.clone();
@@ -117,5 +133,26 @@ pub fn record(conn: &rusqlite::Connection, e: &AuditEntry) -> AppResult<()> {
         e.client.ip,
         e.client.user_agent,
     ])?;
+    if e.activity
+        && let Some(org) = e.org_id
+    {
+        let changes = match (&e.old, &e.new) {
+            (None, None) => Value::Object(serde_json::Map::new()),
+            (old, new) => serde_json::json!({ "old": old, "new": new }),
+        };
+        conn.prepare_cached(
+            "INSERT INTO activity_logs (organization_id, user_id, action, entity_type, entity_id, changes, ip_address)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(rusqlite::params![
+            org,
+            e.user_id,
+            e.action,
+            e.resource_type,
+            e.resource_id,
+            changes.to_string(),
+            e.client.ip
+        ])?;
+    }
     Ok(())
 }

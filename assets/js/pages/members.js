@@ -1,0 +1,148 @@
+// Members with their roles, and invitations (how people join).
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, formatDate } from "../ui.js";
+import { route } from "../router.js";
+import { get, post, patch, del } from "../api.js";
+import { currentOrg, currentUser, can } from "../session.js";
+
+function InviteForm({ org, roles, teams, onSent }) {
+  const [form, setForm] = useState({ email: "", role: "viewer", team_id: "" });
+  const [error, setError] = useState(null);
+  const [link, setLink] = useState(null);
+  const set = (key) => (value) => setForm({ ...form, [key]: value });
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const body = { email: form.email, role: form.role };
+      if (form.team_id) body.team_id = Number(form.team_id);
+      const sent = await post(`/api/v1/orgs/${org.id}/invitations`, body);
+      setLink(sent.accept_url);
+      toast(`Invitation sent to ${sent.email}`);
+      setForm({ ...form, email: "" });
+      onSent();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="card" onSubmit=${submit} id="invite-form">
+    <h2>Invite someone</h2>
+    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <div class="row" style="align-items:flex-end">
+      <div style="flex:2"><${Field} label="Email" name="email" type="email" required value=${form.email} onInput=${set("email")} error=${error} /></div>
+      <div style="flex:1">
+        <label for="invite-role">Role</label>
+        <select id="invite-role" value=${form.role} onChange=${(e) => set("role")(e.target.value)}>
+          ${roles.map((r) => html`<option value=${r.name}>${r.name}</option>`)}
+        </select>
+      </div>
+      <div style="flex:1">
+        <label for="invite-team">Team (optional)</label>
+        <select id="invite-team" value=${form.team_id} onChange=${(e) => set("team_id")(e.target.value)}>
+          <option value="">No team</option>
+          ${teams.map((t) => html`<option value=${String(t.id)}>${t.name}</option>`)}
+        </select>
+      </div>
+      <button class="primary" type="submit">Send invitation</button>
+    </div>
+    ${error && error.field === "role" && html`<div class="field-error">${error.message}</div>`}
+    ${link && html`<p class="muted">The link was emailed; you can also pass it on: <code>${link}</code></p>`}
+  </form>`;
+}
+
+function Invitations({ org, version }) {
+  const [status, setStatus] = useState("pending");
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/invitations?limit=200${status ? `&status=${status}` : ""}`), [org.id, status, version]);
+  const act = async (fn, done) => {
+    try {
+      await fn();
+      toast(done);
+      list.reload();
+    } catch (err) {
+      toast(err.message);
+    }
+  };
+  return html`<div class="card">
+    <div class="row" style="justify-content:space-between">
+      <h2>Invitations</h2>
+      <select aria-label="Status" style="width:auto" value=${status} onChange=${(e) => setStatus(e.target.value)}>
+        ${["pending", "accepted", "declined", "expired", "revoked", ""].map((s) => html`<option value=${s}>${s || "all"}</option>`)}
+      </select>
+    </div>
+    <${ErrorBox} error=${list.error} />
+    <table>
+      <thead><tr><th>Email</th><th>Role</th><th>Team</th><th>Status</th><th>Expires</th><th></th></tr></thead>
+      <tbody>
+        ${list.data &&
+        list.data.items.map(
+          (i) => html`<tr data-invitation=${i.email}>
+            <td>${i.email}</td><td>${i.role}</td><td>${i.team || ""}</td>
+            <td><span class="badge">${i.status}</span></td><td class="muted">${formatDate(i.expires_at)}</td>
+            <td class="row">
+              ${can("members.manage") && i.status !== "accepted" && html`<button onClick=${() => act(() => post(`/api/v1/invitations/${i.id}/resend`), "Sent again")}>Resend</button>`}
+              ${can("members.manage") && i.status === "pending" && html`<button class="danger" onClick=${() => act(() => del(`/api/v1/invitations/${i.id}`), "Revoked")}>Revoke</button>`}
+            </td>
+          </tr>`,
+        )}
+        ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">No invitations.</td></tr>`}
+      </tbody>
+    </table>
+  </div>`;
+}
+
+function Members() {
+  const org = currentOrg();
+  const me = currentUser();
+  const [version, setVersion] = useState(0);
+  const members = useLoad(() => get(`/api/v1/orgs/${org.id}/members?limit=200`), [org.id, version]);
+  const roles = useLoad(() => get(`/api/v1/orgs/${org.id}/roles`), [org.id]);
+  const teams = useLoad(() => get(`/api/v1/orgs/${org.id}/teams?limit=200`), [org.id]);
+  const manage = can("members.manage");
+  const changeRole = async (m, role) => {
+    try {
+      await patch(`/api/v1/orgs/${org.id}/members/${m.user_id}`, { role });
+      toast(`${m.email} is now ${role}`);
+    } catch (err) {
+      toast(err.message);
+    }
+    setVersion((v) => v + 1);
+  };
+  const remove = async (m) => {
+    if (!confirm(`Remove ${m.email} from ${org.name}?`)) return;
+    try {
+      await del(`/api/v1/orgs/${org.id}/members/${m.user_id}`);
+      toast(`Removed ${m.email}`);
+    } catch (err) {
+      toast(err.message);
+    }
+    setVersion((v) => v + 1);
+  };
+  return html`<${Page} title="Members">
+    ${manage && roles.data && teams.data && html`<${InviteForm} org=${org} roles=${roles.data} teams=${teams.data.items} onSent=${() => setVersion((v) => v + 1)} />`}
+    <div class="card">
+      <h2>Members of ${org.name}</h2>
+      <${ErrorBox} error=${members.error} />
+      <table>
+        <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>2FA</th><th>Joined</th><th></th></tr></thead>
+        <tbody>
+          ${members.data &&
+          members.data.items.map(
+            (m) => html`<tr data-member=${m.email}>
+              <td>${m.name}</td><td>${m.email}</td>
+              <td>${manage && roles.data
+                ? html`<select aria-label=${`Role of ${m.email}`} value=${m.role} onChange=${(e) => changeRole(m, e.target.value)}>
+                    ${roles.data.map((r) => html`<option value=${r.name}>${r.name}</option>`)}
+                  </select>`
+                : html`<span class="badge">${m.role}</span>`}</td>
+              <td>${m.two_factor_enabled ? html`<span class="badge ok">on</span>` : html`<span class="badge">off</span>`}</td>
+              <td class="muted">${formatDate(m.joined_at)}</td>
+              <td>${manage && m.user_id !== me.user.id && html`<button class="danger" onClick=${() => remove(m)}>Remove</button>`}</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    <${Invitations} org=${org} version=${version} />
+  <//>`;
+}
+
+route("/members", Members, { nav: { label: "Members", section: "Organization", order: 60, requires: "members.read" } });
