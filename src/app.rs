@@ -24,7 +24,7 @@ use crate::http::routing::{RouteTable, fallback};
 use crate::ml::Models;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
-use crate::{accounts, bots, jobs, ops, orgs};
+use crate::{accounts, bots, jobs, knowledge, llm, ops, orgs};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -37,6 +37,8 @@ pub struct AppState {
     pub jobs: jobs::Queue,
     pub models: Models,
     pub outbound: Outbound,
+    /// Knowledge retrieval state (vector code caches, extra embedding models).
+    pub knowledge: knowledge::Runtime,
 }
 
 /// Why the server could not start.
@@ -88,6 +90,7 @@ impl AppState {
             readiness,
             models,
             outbound,
+            knowledge: knowledge::Runtime::default(),
         };
         Ok((state, lock))
     }
@@ -174,6 +177,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     orgs::routes(cfg);
     bots::routes(cfg);
     jobs::routes(cfg);
+    knowledge::routes(cfg);
+    llm::routes(cfg);
 }
 
 /// The `OpenAPI` document of the whole application, as served at

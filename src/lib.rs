@@ -13,6 +13,8 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod jobs;
+pub mod knowledge;
+pub mod llm;
 pub mod ml;
 pub mod ops;
 pub mod orgs;

@@ -10,7 +10,9 @@
     clippy::cast_sign_loss
 )]
 
+mod rag;
 mod startup;
+mod vectors;
 
 use std::io::Write;
 
@@ -30,6 +32,10 @@ pub struct BenchArgs {
 enum Suite {
     /// Cold start to `/readyz` (new, empty and 100k-row databases) and idle RSS.
     Startup(startup::StartupArgs),
+    /// Retrieval on BEIR SciFact through the real ingestion path: quality, latency, ingestion throughput.
+    Rag(rag::RagArgs),
+    /// The vector index at scale (synthetic): latency and recall@10 vs exact, RSS.
+    Vectors(vectors::VectorsArgs),
 }
 
 /// Runs the chosen suite (default: startup).
@@ -37,6 +43,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let report = match &args.suite {
         None => startup::run(&startup::StartupArgs::default())?,
         Some(Suite::Startup(a)) => startup::run(a)?,
+        Some(Suite::Rag(a)) => rag::run(a)?,
+        Some(Suite::Vectors(a)) => vectors::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

@@ -160,6 +160,9 @@ pub trait JobHandler: Send + Sync {
 pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
     match kind {
         "noop" => Some(&Noop),
+        crate::knowledge::ingest::KIND => Some(&crate::knowledge::ingest::Ingest),
+        crate::knowledge::crawl::KIND => Some(&crate::knowledge::crawl::Crawl),
+        crate::knowledge::reembed::KIND => Some(&crate::knowledge::reembed::Reembed),
         _ => None,
     }
 }

@@ -34,7 +34,7 @@ const SELF_SERVICE: &[(&str, &str, bool)] = &[
 ];
 
 /// Path parameters the fixtures can fill.
-const TENANT_PARAMS: &[&str] = &["org_id", "bot_id", "job_id"];
+const TENANT_PARAMS: &[&str] = &["org_id", "bot_id", "job_id", "kb_id", "document_id", "provider_id"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -121,7 +121,26 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         let bot_id = tx.last_insert_rowid();
         tx.execute("INSERT INTO jobs (organization_id, kind, payload) VALUES (?1, 'noop', '{}')", [org_id])?;
         let job_id = tx.last_insert_rowid();
-        let params = BTreeMap::from([("org_id", org_id), ("bot_id", bot_id), ("job_id", job_id)]);
+        tx.execute("INSERT INTO knowledge_bases (organization_id, name) VALUES (?1, 'Matrix KB')", [org_id])?;
+        let kb_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO documents (organization_id, knowledge_base_id, name, type, status) VALUES (?1, ?2, 'doc.txt', 'txt', 'failed')",
+            params![org_id, kb_id],
+        )?;
+        let document_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO llm_providers (organization_id, name, base_url, default_model) VALUES (?1, 'Matrix LLM', 'http://127.0.0.1:9/v1', 'm')",
+            [org_id],
+        )?;
+        let provider_id = tx.last_insert_rowid();
+        let params = BTreeMap::from([
+            ("org_id", org_id),
+            ("bot_id", bot_id),
+            ("job_id", job_id),
+            ("kb_id", kb_id),
+            ("document_id", document_id),
+            ("provider_id", provider_id),
+        ]);
         Ok(Fixture { params, sessions, org_id, owner_id })
     })
 }

@@ -110,7 +110,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, and the two virtual index tables.
-const ADDED_TABLES: [&str; 10] = [
+const ADDED_TABLES: [&str; 12] = [
     "teams",
     "conversations",
     "jobs",
@@ -121,6 +121,9 @@ const ADDED_TABLES: [&str; 10] = [
     "settings",
     "chunks_fts",
     "chunk_vectors",
+    // Knowledge retrieval at scale (V040): binary codes and re-embedding staging.
+    "chunk_codes",
+    "chunk_vectors_next",
 ];
 
 const VIEWS: [&str; 4] =
@@ -228,7 +231,7 @@ fn all_origin_tables_added_tables_and_views_exist() {
             .filter(|n| {
                 !n.starts_with("sqlite_")
                     && n != "refinery_schema_history"
-                    && !(n.starts_with("chunks_fts_") || n.starts_with("chunk_vectors_"))
+                    && !(n.starts_with("chunks_fts_") || (n.starts_with("chunk_vectors_") && n != "chunk_vectors_next"))
             })
             .collect();
         let expected: BTreeSet<String> =

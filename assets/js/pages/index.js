@@ -2,4 +2,6 @@
 import "./auth.js";
 import "./dashboard.js";
 import "./bots.js";
+import "./knowledge.js";
+import "./llm.js";
 import "./status.js";
