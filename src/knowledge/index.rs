@@ -79,8 +79,8 @@ impl AnnParams {
     /// Defaults for `k` results, measured by `botbuilder bench vectors`.
     #[must_use]
     pub fn for_k(k: usize) -> AnnParams {
-        let rescore = (k * 24).clamp(160, 1200);
-        AnnParams { prefilter: (rescore * 8).clamp(1500, 12_000), rescore }
+        let rescore = (k * 8 + 160).clamp(200, 800);
+        AnnParams { prefilter: (rescore * 8).clamp(2_000, 10_000), rescore }
     }
 }
 

@@ -7,8 +7,27 @@ use botbuilder::jobs;
 use fantoccini::Locator;
 use tokio_util::sync::CancellationToken;
 
-use crate::browser::with_browser;
+use crate::browser::{Browser, with_browser};
 use crate::helpers::spawn_app_with;
+
+/// Waits until the element's text satisfies `ok` (the page re-renders while
+/// it polls, so elements may go stale between finding and reading them).
+async fn wait_text(b: &Browser, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(element) = b.client.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if ok(&text) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: text never matched; last seen: {last:?}");
+}
 
 #[tokio::test]
 async fn a_knowledge_base_is_created_filled_and_searched_in_the_ui() {
@@ -38,7 +57,7 @@ async fn a_knowledge_base_is_created_filled_and_searched_in_the_ui() {
         b.click("a[href='/knowledge']").await;
         b.fill("#create-kb #name", "Harbour").await;
         b.click("#create-kb button[type=submit]").await;
-        assert_eq!(b.text_of("h1").await, "Harbour");
+        wait_text(&b, "h1", |t| t == "Harbour").await;
         let input = b
             .client
             .wait()
@@ -48,28 +67,20 @@ async fn a_knowledge_base_is_created_filled_and_searched_in_the_ui() {
             .expect("file input");
         input.send_keys(&file.display().to_string()).await.expect("choose file");
         // Queued → extracting → embedding → ready, shown live.
-        let ready = b
-            .client
-            .wait()
-            .at_most(Duration::from_secs(120))
-            .for_element(Locator::Css("tr[data-status=ready]"))
-            .await
-            .expect("the document becomes ready");
-        assert!(ready.text().await.expect("text").contains("harbour-guide.md"));
-        assert!(b.text_of("#kb-stats").await.contains("1 documents"));
+        wait_text(&b, "tr[data-status=ready]", |t| t.contains("harbour-guide.md")).await;
+        wait_text(&b, "#kb-stats", |t| t.contains("1 documents")).await;
 
         b.click("button[data-tab=search]").await;
         b.fill("#search-query", "when does the ferry leave").await;
         b.click("#search-playground button[type=submit]").await;
-        let result = b.text_of(".result").await;
-        assert!(result.contains("harbour-guide.md") && result.contains("forty minutes"), "{result}");
-        assert!(b.text_of(".result mark").await.to_lowercase().contains("ferry"));
+        wait_text(&b, ".result", |t| t.contains("harbour-guide.md") && t.contains("forty minutes")).await;
+        wait_text(&b, ".result mark", |t| t.to_lowercase().contains("ferry")).await;
 
         b.click("button[data-tab=answer]").await;
         b.fill("#answer-question", "How often does the ferry to the lighthouse leave?").await;
         b.click("#answer-playground button[type=submit]").await;
-        assert!(b.text_of("#answer-text").await.contains("forty minutes"));
-        assert!(b.text_of(".citation").await.contains("harbour-guide.md"));
+        wait_text(&b, "#answer-text", |t| t.contains("forty minutes")).await;
+        wait_text(&b, ".citation", |t| t.contains("harbour-guide.md")).await;
         b.client.clone().close().await.expect("close");
     })
     .await;

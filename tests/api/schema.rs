@@ -292,7 +292,13 @@ fn migrations_run_once_and_again_as_a_no_op() {
     assert_eq!(schema(&conn), before);
     assert!(botbuilder::db::schema_is_current(&conn).expect("current"));
     let applied: i64 = conn.query_row("SELECT count(*) FROM refinery_schema_history", [], |r| r.get(0)).expect("count");
-    assert_eq!(applied, i64::from(botbuilder::db::latest_version()));
+    // Versions are not contiguous (ranges are reserved per area): count the files.
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("migrations dir")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".sql")))
+        .count();
+    assert_eq!(applied, i64::try_from(files).expect("count"));
+    assert!(i64::from(botbuilder::db::latest_version()) >= applied);
 }
 
 #[test]
