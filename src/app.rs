@@ -27,7 +27,7 @@ use crate::nlu::NluRuntime;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
-use crate::{accounts, admin, bots, jobs, nlu, ops, orgs, versions};
+use crate::{accounts, admin, bots, jobs, knowledge, llm, nlu, ops, orgs, versions};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -44,6 +44,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// NLU serving caches and the parse-log writer.
     pub nlu: NluRuntime,
+    /// Knowledge retrieval state (vector code caches, extra embedding models).
+    pub knowledge: knowledge::Runtime,
 }
 
 /// Why the server could not start.
@@ -104,6 +106,7 @@ impl AppState {
             mailer,
             limits,
             nlu,
+            knowledge: knowledge::Runtime::default(),
         };
         Ok((state, lock))
     }
@@ -206,6 +209,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     versions::routes(cfg);
     admin::routes(cfg);
     nlu::routes(cfg);
+    knowledge::routes(cfg);
+    llm::routes(cfg);
 }
 
 /// The `OpenAPI` document of the whole application, as served at

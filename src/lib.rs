@@ -14,6 +14,8 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod jobs;
+pub mod knowledge;
+pub mod llm;
 pub mod ml;
 pub mod nlu;
 pub mod notify;

@@ -12,7 +12,9 @@
 
 mod auth;
 mod nlu;
+mod rag;
 mod startup;
+mod vectors;
 
 use std::io::Write;
 
@@ -36,6 +38,10 @@ enum Suite {
     Auth(auth::AuthArgs),
     /// NLU accuracy on the shared benchmarks, training time, parse latency and throughput.
     Nlu(nlu::NluArgs),
+    /// Retrieval on BEIR SciFact through the real ingestion path: quality, latency, ingestion throughput.
+    Rag(rag::RagArgs),
+    /// The vector index at scale (synthetic): latency and recall@10 vs exact, RSS.
+    Vectors(vectors::VectorsArgs),
 }
 
 /// Runs the chosen suite (default: startup).
@@ -45,6 +51,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Some(Suite::Startup(a)) => startup::run(a)?,
         Some(Suite::Auth(a)) => auth::run(a)?,
         Some(Suite::Nlu(a)) => nlu::run(a)?,
+        Some(Suite::Rag(a)) => rag::run(a)?,
+        Some(Suite::Vectors(a)) => vectors::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {
