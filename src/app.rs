@@ -28,7 +28,7 @@ use crate::nlu::NluRuntime;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
-use crate::{accounts, admin, bots, conversations, flows, jobs, nlu, ops, orgs, versions, widget};
+use crate::{accounts, admin, bots, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions, widget};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -47,6 +47,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// NLU serving caches and the parse-log writer.
     pub nlu: NluRuntime,
+    /// Knowledge retrieval state (vector code caches, extra embedding models).
+    pub knowledge: knowledge::Runtime,
 }
 
 /// Why the server could not start.
@@ -111,6 +113,7 @@ impl AppState {
             mailer,
             limits,
             nlu,
+            knowledge: knowledge::Runtime::default(),
         };
         Ok((state, lock))
     }
@@ -224,6 +227,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     conversations::routes(cfg);
     widget::routes(cfg);
     nlu::routes(cfg);
+    knowledge::routes(cfg);
+    llm::routes(cfg);
 }
 
 /// The `OpenAPI` document of the whole application, as served at

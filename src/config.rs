@@ -28,6 +28,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub rate_limits: RateLimitsConfig,
     pub admin: AdminConfig,
+    pub knowledge: KnowledgeConfig,
 }
 
 /// The conversation runtime (flows, widget, inbox).
@@ -181,6 +182,34 @@ impl Default for AdminConfig {
     }
 }
 
+/// Knowledge bases: extra embedding models a knowledge base may choose.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeConfig {
+    /// Embedding models beside the built-in one, loaded on first use.
+    pub extra_models: Vec<ExtraEmbeddingModel>,
+}
+
+/// An additional ONNX sentence-embedding model (same vector dimension as
+/// the vector index, 384).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraEmbeddingModel {
+    /// The name knowledge bases use for it.
+    pub name: String,
+    /// ONNX file; absent = the embedded model's weights (with other settings).
+    pub model_path: Option<PathBuf>,
+    /// Its `tokenizer.json`; required with `model_path`.
+    pub tokenizer_path: Option<PathBuf>,
+    /// Longest input in tokens.
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: usize,
+}
+
+fn default_max_tokens() -> usize {
+    256
+}
+
 /// Outbound HTTP (webhooks, URL ingestion, LLM endpoints, flow HTTP nodes).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -329,6 +358,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             admin: AdminConfig::default(),
+            knowledge: KnowledgeConfig::default(),
         }
     }
 }

@@ -97,6 +97,9 @@ error_codes! {
     EntityNotFound => ("entity_not_found", NOT_FOUND, "The versioned entity does not exist in this organization."),
     FileNotFound => ("file_not_found", NOT_FOUND, "No such file."),
     AllowlistEntryNotFound => ("allowlist_entry_not_found", NOT_FOUND, "No such admin IP allowlist entry."),
+    KnowledgeBaseNotFound => ("knowledge_base_not_found", NOT_FOUND, "No such knowledge base in the caller's organizations."),
+    DocumentNotFound => ("document_not_found", NOT_FOUND, "No such document in the caller's organizations."),
+    LlmProviderNotFound => ("llm_provider_not_found", NOT_FOUND, "No such LLM provider in the caller's organizations."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
     EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists."),
@@ -125,6 +128,17 @@ error_codes! {
     NluModelIncompatible => ("nlu_model_incompatible", CONFLICT, "The bot's NLU model was trained with another embedding model; train it again."),
     NluTrainingDataInvalid => ("nlu_training_data_invalid", UNPROCESSABLE_ENTITY, "Training needs at least two active intents with examples; `details` lists the intents without examples."),
     ImportInvalid => ("import_invalid", UNPROCESSABLE_ENTITY, "An imported file is malformed; `details.line` names the line (nothing was imported)."),
+    DuplicateDocument => ("duplicate_document", CONFLICT, "The knowledge base already holds a document with the same content; `details.document_id` names it."),
+    // Documents and ingestion (also the `error_code` of a failed document)
+    UnsupportedFileType => ("unsupported_file_type", UNSUPPORTED_MEDIA_TYPE, "The file type is not one of txt, md, html, pdf, docx, csv, json."),
+    FileTypeMismatch => ("file_type_mismatch", UNPROCESSABLE_ENTITY, "The file's content does not match its extension or declared type (e.g. a PDF named .docx)."),
+    CorruptFile => ("corrupt_file", UNPROCESSABLE_ENTITY, "The file could not be read: it is damaged, encrypted or not valid for its type."),
+    DecompressionLimit => ("decompression_limit", UNPROCESSABLE_ENTITY, "The file expands beyond the decompression limits (a zip bomb or an oversized archive)."),
+    EmptyDocument => ("empty_document", UNPROCESSABLE_ENTITY, "No text could be extracted from the document."),
+    UrlNotAllowed => ("url_not_allowed", UNPROCESSABLE_ENTITY, "The URL is not http(s) or points to a private, loopback or link-local address."),
+    FetchFailed => ("fetch_failed", BAD_GATEWAY, "Fetching the URL failed (unreachable, timeout, error status or too large)."),
+    EmbeddingModelUnavailable => ("embedding_model_unavailable", UNPROCESSABLE_ENTITY, "The embedding model is not one this server can run (see /orgs/{org_id}/knowledge/models)."),
+    LlmFailed => ("llm_failed", BAD_GATEWAY, "The LLM endpoint failed, timed out or answered something that is not a chat completion."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

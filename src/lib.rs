@@ -16,6 +16,8 @@ pub mod flows;
 pub mod http;
 pub mod ids;
 pub mod jobs;
+pub mod knowledge;
+pub mod llm;
 pub mod ml;
 pub mod nlu;
 pub mod notify;

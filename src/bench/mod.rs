@@ -12,8 +12,10 @@
 
 mod auth;
 mod nlu;
+mod rag;
 mod runtime;
 mod startup;
+mod vectors;
 
 use std::io::Write;
 
@@ -39,6 +41,10 @@ enum Suite {
     Nlu(nlu::NluArgs),
     /// Conversation turns per second and turn latency, flow-only and NLU bots, 1/16/128 conversations.
     Runtime(runtime::RuntimeArgs),
+    /// Retrieval on BEIR SciFact through the real ingestion path: quality, latency, ingestion throughput.
+    Rag(rag::RagArgs),
+    /// The vector index at scale (synthetic): latency and recall@10 vs exact, RSS.
+    Vectors(vectors::VectorsArgs),
 }
 
 /// Runs the chosen suite (default: startup).
@@ -49,6 +55,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Some(Suite::Auth(a)) => auth::run(a)?,
         Some(Suite::Nlu(a)) => nlu::run(a)?,
         Some(Suite::Runtime(a)) => runtime::run(a)?,
+        Some(Suite::Rag(a)) => rag::run(a)?,
+        Some(Suite::Vectors(a)) => vectors::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

@@ -42,17 +42,21 @@ impl SseEvent {
 }
 
 /// Streams `events` as `text/event-stream`, with a keep-alive comment every
-/// 15 s so proxies keep the connection open.
+/// 15 s so proxies keep the connection open. The response ends when `events`
+/// ends.
 pub fn sse_response<S>(events: S) -> HttpResponse
 where
     S: Stream<Item = SseEvent> + Unpin + 'static,
 {
     let keep_alive = futures_util::stream::unfold((), |()| async {
         tokio::time::sleep(Duration::from_secs(15)).await;
-        Some((Bytes::from_static(b": keep-alive\n\n"), ()))
+        Some((Some(Bytes::from_static(b": keep-alive\n\n")), ()))
     });
-    let body = futures_util::stream::select(events.map(|e| e.encode()), Box::pin(keep_alive))
-        .map(Ok::<_, std::convert::Infallible>);
+    // `None` marks the end of the events; the keep-alive alone never ends.
+    let events = events.map(|e| Some(e.encode())).chain(futures_util::stream::once(async { None }));
+    let body = futures_util::stream::select(events, Box::pin(keep_alive))
+        .take_while(|item| std::future::ready(item.is_some()))
+        .filter_map(|item| std::future::ready(item.map(Ok::<_, std::convert::Infallible>)));
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))

@@ -165,6 +165,9 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::orgs::audit::retention::KIND => Some(&crate::orgs::audit::retention::RetentionJob),
         crate::nlu::train::TRAIN_JOB => Some(&crate::nlu::train::TrainJob),
         crate::nlu::evaluate::EVALUATE_JOB => Some(&crate::nlu::evaluate::EvaluateJob),
+        crate::knowledge::ingest::KIND => Some(&crate::knowledge::ingest::Ingest),
+        crate::knowledge::crawl::KIND => Some(&crate::knowledge::crawl::Crawl),
+        crate::knowledge::reembed::KIND => Some(&crate::knowledge::reembed::Reembed),
         _ => None,
     }
 }

@@ -90,6 +90,9 @@ const TENANT_PARAMS: &[&str] = &[
     "nlu_entity_id",
     "model_version_id",
     "log_id",
+    "kb_id",
+    "document_id",
+    "provider_id",
     "flow_name",
     "version",
     "orchestration_id",
@@ -242,6 +245,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         )?;
         let branch_id = tx.last_insert_rowid();
         let nlu = nlu_rows(tx, org_id, bot_id)?;
+        let knowledge = knowledge_rows(tx, org_id)?;
         let mut params = BTreeMap::from([
             ("org_id", org_id.to_string()),
             ("bot_id", bot_id.to_string()),
@@ -257,7 +261,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
             ("entity_type", "bot".to_owned()),
             ("entity_id", bot_id.to_string()),
         ]);
-        params.extend(nlu.map(|(name, id)| (name, id.to_string())));
+        params.extend(nlu.into_iter().chain(knowledge).map(|(name, id)| (name, id.to_string())));
         params.extend(runtime_rows(tx, org_id, bot_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
@@ -336,6 +340,23 @@ fn nlu_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Re
         ("model_version_id", model_version_id),
         ("log_id", log_id),
     ])
+}
+
+/// Knowledge rows: a knowledge base with a (failed) document, and an LLM provider.
+fn knowledge_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, i64); 3]> {
+    tx.execute("INSERT INTO knowledge_bases (organization_id, name) VALUES (?1, 'Matrix KB')", [org_id])?;
+    let kb_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO documents (organization_id, knowledge_base_id, name, type, status) VALUES (?1, ?2, 'doc.txt', 'txt', 'failed')",
+        params![org_id, kb_id],
+    )?;
+    let document_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO llm_providers (organization_id, name, base_url, default_model) VALUES (?1, 'Matrix LLM', 'http://127.0.0.1:9/v1', 'm')",
+        [org_id],
+    )?;
+    let provider_id = tx.last_insert_rowid();
+    Ok([("kb_id", kb_id), ("document_id", document_id), ("provider_id", provider_id)])
 }
 
 /// A superadmin with a tenant session and a console session, an allowlist

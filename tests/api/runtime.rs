@@ -901,3 +901,101 @@ async fn closing_asks_for_a_rating_when_the_bot_is_set_to() {
     assert_eq!(detail["csat"], 4);
     assert_eq!(detail["resolution"], "answered by phone");
 }
+
+#[tokio::test]
+async fn knowledge_nodes_answer_from_the_bots_knowledge_base_with_citations() {
+    let app = spawn_app_with(|c| c.ml.enabled = true).await;
+    let s = app.register("runtime-knowledge@example.com").await;
+    let bot = make_bot(&app, &s, "Answers").await;
+    let kb = crate::knowledge::create_kb(&app, &s, json!({ "name": "Policies" })).await["id"].as_i64().expect("kb");
+    crate::knowledge::paste(
+        &app,
+        &s,
+        kb,
+        "Returns",
+        "# Returns\n\nYou can return any item within 30 days of delivery. Refunds are issued to the original payment method within five business days.",
+    )
+    .await;
+    crate::knowledge::drain(&app).await;
+    let flow = json!({
+        "nodes": [
+            { "id": "start", "type": "start" },
+            { "id": "ask", "type": "question", "data": { "prompt": { "text": "Ask me about our policies." }, "variable": "q" } },
+            { "id": "kb", "type": "knowledge", "data": { "question": "{{q}}", "variable": "answer" } },
+            { "id": "more", "type": "message", "data": { "text": "Anything else?" } },
+            { "id": "none", "type": "message", "data": { "text": "I could not find that." } }
+        ],
+        "edges": [
+            { "source": "start", "target": "ask" }, { "source": "ask", "target": "kb" },
+            { "source": "ask", "port": "invalid", "target": "none" },
+            { "source": "kb", "port": "answered", "target": "more" }, { "source": "kb", "port": "no_answer", "target": "none" },
+            { "source": "more", "target": "ask" }, { "source": "none", "target": "ask" }
+        ]
+    });
+    publish(&app, &s, bot, "main", flow).await;
+    let emu = format!("/api/v1/bots/{bot}/emulator");
+    let turn = ok_json(call(&app, &s, Method::POST, &emu, Some(json!({ "source": "published" }))).await, 200).await;
+    let conv = turn["conversation_id"].as_i64().expect("id");
+
+    // Not linked yet: the node reports it and leaves by `no_answer`.
+    let turn = ok_json(
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &emu,
+            Some(json!({ "conversation_id": conv, "text": "How long do refunds take?" })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(texts(&turn).contains(&"I could not find that.".to_owned()), "{turn}");
+    assert!(
+        turn["trace"]["problems"]
+            .as_array()
+            .expect("problems")
+            .iter()
+            .any(|p| p["node"] == "kb" && p["message"].as_str().is_some_and(|m| m.contains("no knowledge base"))),
+        "{turn}"
+    );
+
+    // Linked: a cited answer, stored in the variable too.
+    ok_json(call(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/knowledge-bases/{kb}"), None).await, 200).await;
+    let turn = ok_json(
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &emu,
+            Some(json!({ "conversation_id": conv, "text": "How long do refunds take?" })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let replies = turn["replies"].as_array().expect("replies");
+    assert!(replies[0]["text"].as_str().is_some_and(|t| t.contains("five business days")), "{turn}");
+    assert_eq!(replies[0]["citations"][0]["document"], "Returns", "{turn}");
+    assert_eq!(replies[1]["text"], "Anything else?");
+    assert!(
+        turn["trace"]["variables_after"]["session"]["answer"]
+            .as_str()
+            .is_some_and(|a| a.contains("five business days")),
+        "{turn}"
+    );
+    // Nothing relevant: the `no_answer` port.
+    let turn = ok_json(
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &emu,
+            Some(json!({ "conversation_id": conv, "text": "What is the boiling point of tungsten?" })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(texts(&turn), ["I could not find that.", "Ask me about our policies."], "{turn}");
+}

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 10] = [
+const ADDED_TABLES: [&str; 12] = [
     "teams",
     "conversations",
     "jobs",
@@ -142,6 +142,9 @@ const ADDED_TABLES: [&str; 10] = [
     "settings",
     "chunks_fts",
     "chunk_vectors",
+    // Knowledge retrieval at scale (V040): binary codes and re-embedding staging.
+    "chunk_codes",
+    "chunk_vectors_next",
 ];
 
 const VIEWS: [&str; 4] =
@@ -195,17 +198,18 @@ fn tables(c: &Connection) -> BTreeSet<String> {
     strings(c, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         .into_iter()
         .filter(|n| {
-            !n.starts_with("sqlite_")
-                && n != "refinery_schema_history"
-                && !n.starts_with("chunks_fts_")
-                && !n.starts_with("chunk_vectors_")
+            let shadow = n.starts_with("chunks_fts_") || (n.starts_with("chunk_vectors_") && n != "chunk_vectors_next");
+            !(n.starts_with("sqlite_") || n == "refinery_schema_history" || shadow)
         })
         .collect()
 }
 
 /// Ordinary (not virtual) tables.
 fn real_tables(c: &Connection) -> Vec<String> {
-    tables(c).into_iter().filter(|t| t != "chunks_fts" && t != "chunk_vectors").collect()
+    tables(c)
+        .into_iter()
+        .filter(|t| !["chunks_fts", "chunk_vectors", "chunk_vectors_next"].contains(&t.as_str()))
+        .collect()
 }
 
 fn columns(c: &Connection, table: &str) -> Vec<String> {

@@ -18,4 +18,6 @@ import "./audit.js";
 import "./branding.js";
 import "./admin.js";
 import "./nlu.js";
+import "./knowledge.js";
+import "./llm.js";
 import "./status.js";

@@ -1,0 +1,97 @@
+// LLM provider settings: OpenAI-compatible endpoints of the organization
+// (Ollama, llama.cpp server, vLLM, OpenAI…). Keys are write-only.
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, formatDate } from "../ui.js";
+import { route } from "../router.js";
+import { get, post, patch, del } from "../api.js";
+import { currentOrg } from "../session.js";
+
+function CreateProvider({ org, onCreated }) {
+  const empty = { name: "", base_url: "http://127.0.0.1:11434/v1", default_model: "", api_key: "", timeout_ms: "60000" };
+  const [form, setForm] = useState(empty);
+  const [isDefault, setDefault] = useState(true);
+  const [error, setError] = useState(null);
+  const set = (k) => (v) => setForm((f) => ({ ...f, [k]: v }));
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await post(`/api/v1/orgs/${org.id}/llm-providers`, {
+        ...form,
+        api_key: form.api_key || null,
+        timeout_ms: Number(form.timeout_ms),
+        is_default: isDefault,
+      });
+      setForm(empty);
+      toast("Provider added");
+      onCreated();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="card" id="create-provider" onSubmit=${submit}>
+    <h2>Add an LLM provider</h2>
+    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <div class="grid">
+      <${Field} label="Name" name="name" value=${form.name} onInput=${set("name")} error=${error} required />
+      <${Field} label="Base URL (…/v1)" name="base_url" value=${form.base_url} onInput=${set("base_url")} error=${error} required />
+      <${Field} label="Model" name="default_model" value=${form.default_model} onInput=${set("default_model")} error=${error} required />
+      <${Field} label="API key (optional, stored encrypted)" name="api_key" type="password" value=${form.api_key} onInput=${set("api_key")} error=${error} autocomplete="off" />
+      <${Field} label="Timeout (ms)" name="timeout_ms" type="number" value=${form.timeout_ms} onInput=${set("timeout_ms")} error=${error} />
+    </div>
+    <label><input type="checkbox" style="width:auto" checked=${isDefault} onChange=${(e) => setDefault(e.target.checked)} /> Default provider for answers</label>
+    <button class="primary" type="submit">Add</button>
+  </form>`;
+}
+
+function Providers() {
+  const org = currentOrg();
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/llm-providers?limit=200`), [org.id]);
+  const test = async (p) => {
+    try {
+      const r = await post(`/api/v1/llm-providers/${p.id}/test`);
+      toast(`${p.name}: "${r.reply}" from ${r.model} in ${Math.round(r.latency_ms)} ms`);
+    } catch (err) {
+      toast(`${p.name}: ${err.message}`);
+    }
+  };
+  const toggle = async (p, field) => {
+    try {
+      await patch(`/api/v1/llm-providers/${p.id}`, { [field]: !p[field] });
+      list.reload();
+    } catch (err) {
+      toast(err.message);
+    }
+  };
+  const remove = async (p) => {
+    if (!confirm(`Delete ${p.name}?`)) return;
+    await del(`/api/v1/llm-providers/${p.id}`);
+    list.reload();
+  };
+  return html`<${Page} title="LLM providers">
+    <${CreateProvider} org=${org} onCreated=${list.reload} />
+    <${ErrorBox} error=${list.error} />
+    <div class="card">
+      <table>
+        <thead><tr><th>Name</th><th>Endpoint</th><th>Model</th><th>Key</th><th>Default</th><th>Active</th><th>Added</th><th></th></tr></thead>
+        <tbody>
+          ${list.data &&
+          list.data.items.map(
+            (p) => html`<tr data-provider=${p.id}>
+              <td><strong>${p.name}</strong></td>
+              <td class="muted">${p.base_url}</td>
+              <td>${p.default_model}</td>
+              <td>${p.has_api_key ? "stored" : "none"}</td>
+              <td><input type="checkbox" style="width:auto" checked=${p.is_default} onChange=${() => toggle(p, "is_default")} /></td>
+              <td><input type="checkbox" style="width:auto" checked=${p.is_active} onChange=${() => toggle(p, "is_active")} /></td>
+              <td class="muted">${formatDate(p.created_at)}</td>
+              <td class="row"><button onClick=${() => test(p)}>Test</button><button class="danger" onClick=${() => remove(p)}>Delete</button></td>
+            </tr>`,
+          )}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="8" class="muted">No provider: answers are extractive.</td></tr>`}
+        </tbody>
+      </table>
+    </div>
+  <//>`;
+}
+
+route("/settings/llm-providers", Providers, { nav: { label: "LLM providers", section: "Settings", order: 60, requires: "integrations.manage" } });

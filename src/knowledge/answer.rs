@@ -1,0 +1,546 @@
+//! Answers with citations. Retrieval first (hybrid search); nothing relevant
+//! → "I don't know". Without an LLM: the best supporting sentences of the
+//! retrieved chunks (extractive). With one: grounded generation over the
+//! numbered passages, streamed token by token, citations parsed from the
+//! `[n]` markers; if the LLM is down, slow or answers garbage, the
+//! extractive answer is returned and says so (`mode: extractive_fallback`).
+
+#![allow(clippy::cast_precision_loss, reason = "ranks and counts are small")]
+
+use std::fmt::Write as _;
+use std::pin::Pin;
+
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::model::{ChunkId, DocumentId, KnowledgeBaseId};
+use super::search::{SearchFilters, SearchMode, SearchOptions, SearchResult};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::http::Tenant;
+use crate::ids::BotId;
+use crate::llm::client::{self, ChatOptions, Delta, Message, Usage};
+use crate::llm::model::LlmProviderId;
+
+/// The answer when retrieval finds nothing relevant.
+pub const I_DONT_KNOW: &str = "I don't know: the knowledge base has nothing relevant to this question.";
+/// Cosine similarity below which a passage is not considered relevant.
+pub const DEFAULT_MIN_SCORE: f64 = 0.3;
+
+/// `POST /knowledge-bases/{kb_id}/answer`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    #[schema(example = "How long do refunds take?")]
+    pub question: String,
+    /// Passages retrieved, 1–20 (default 5).
+    pub top_k: Option<usize>,
+    /// `false`: extractive only. Default: generate when the organization has an LLM provider.
+    pub use_llm: Option<bool>,
+    /// A specific provider instead of the organization's default.
+    pub provider_id: Option<LlmProviderId>,
+    /// Cosine similarity a passage needs to count as relevant (default 0.3).
+    pub min_score: Option<f64>,
+    pub filters: Option<SearchFilters>,
+}
+
+/// `POST /orgs/{org_id}/knowledge/answer`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MultiAnswerRequest {
+    pub knowledge_base_ids: Vec<KnowledgeBaseId>,
+    pub question: String,
+    pub top_k: Option<usize>,
+    pub use_llm: Option<bool>,
+    pub provider_id: Option<LlmProviderId>,
+    pub min_score: Option<f64>,
+    pub filters: Option<SearchFilters>,
+}
+
+/// Which LLM to use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LlmChoice {
+    /// The organization's default provider, if any.
+    #[default]
+    Auto,
+    /// Extractive only.
+    Off,
+    Provider(LlmProviderId),
+}
+
+/// Options of [`answer`] / [`answer_stream`] (the runtime's knowledge node uses these).
+#[derive(Debug, Clone)]
+pub struct AnswerOptions {
+    pub top_k: usize,
+    pub llm: LlmChoice,
+    pub min_score: f64,
+    pub filters: SearchFilters,
+    /// Counted against this bot in usage.
+    pub bot_id: Option<BotId>,
+    /// Replaces the default grounding instructions (the passages are still given).
+    pub system_prompt: Option<String>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    /// Overrides the provider's default model.
+    pub model: Option<String>,
+}
+
+impl Default for AnswerOptions {
+    fn default() -> Self {
+        AnswerOptions {
+            top_k: 5,
+            llm: LlmChoice::Auto,
+            min_score: DEFAULT_MIN_SCORE,
+            filters: SearchFilters::default(),
+            bot_id: None,
+            system_prompt: None,
+            temperature: Some(0.2),
+            max_tokens: Some(512),
+            model: None,
+        }
+    }
+}
+
+impl AnswerOptions {
+    /// Options from request fields (validated).
+    pub fn from_request(
+        top_k: Option<usize>,
+        use_llm: Option<bool>,
+        provider: Option<LlmProviderId>,
+        min_score: Option<f64>,
+        filters: Option<SearchFilters>,
+    ) -> AppResult<AnswerOptions> {
+        let top_k = top_k.unwrap_or(5);
+        if !(1..=20).contains(&top_k) {
+            return Err(AppError::validation("top_k", "must be between 1 and 20"));
+        }
+        let min_score = min_score.unwrap_or(DEFAULT_MIN_SCORE);
+        if !(-1.0..=1.0).contains(&min_score) {
+            return Err(AppError::validation("min_score", "must be between -1 and 1"));
+        }
+        let llm = match (use_llm, provider) {
+            (Some(false), _) => LlmChoice::Off,
+            (_, Some(p)) => LlmChoice::Provider(p),
+            _ => LlmChoice::Auto,
+        };
+        // Same checks as search filters.
+        let filters = SearchOptions::from_request(Some(10), None, filters)?.filters;
+        Ok(AnswerOptions { top_k, llm, min_score, filters, ..AnswerOptions::default() })
+    }
+}
+
+/// How the answer was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerMode {
+    /// Generated by the LLM from the cited passages.
+    Generative,
+    /// The best supporting sentences (no LLM configured or asked for).
+    Extractive,
+    /// The LLM failed; the extractive answer is given instead (see `fallback_reason`).
+    ExtractiveFallback,
+    /// Nothing relevant was found: "I don't know".
+    NoAnswer,
+}
+
+/// A cited passage.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Citation {
+    /// The `[n]` marker used in a generated answer.
+    pub number: usize,
+    pub chunk_id: ChunkId,
+    pub document_id: DocumentId,
+    /// The document's name.
+    pub document: String,
+    pub knowledge_base_id: KnowledgeBaseId,
+    pub snippet: String,
+    pub score: f64,
+    pub source_url: Option<String>,
+    pub page: Option<i64>,
+}
+
+/// An answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Answer {
+    pub answer: String,
+    pub citations: Vec<Citation>,
+    pub mode: AnswerMode,
+    /// Why the LLM was not used although one was asked for.
+    pub fallback_reason: Option<String>,
+    /// The LLM model that generated the answer.
+    pub model: Option<String>,
+    pub usage: Option<Usage>,
+}
+
+/// Events of a streamed answer.
+#[derive(Debug, Clone)]
+pub enum AnswerEvent {
+    /// The passages given to the LLM (numbered), before any token.
+    Sources(Vec<Citation>),
+    Token(String),
+    /// The LLM failed; the final answer is extractive.
+    Fallback(String),
+    Done(Answer),
+}
+
+/// A stream of answer events.
+pub type AnswerStream = Pin<Box<dyn Stream<Item = AnswerEvent> + Send>>;
+
+struct Retrieved {
+    relevant: Vec<SearchResult>,
+    query_vector: Option<Vec<f32>>,
+    model: Option<String>,
+}
+
+async fn retrieve(
+    state: &AppState,
+    tenant: &Tenant,
+    kb_ids: &[KnowledgeBaseId],
+    question: &str,
+    opts: &AnswerOptions,
+) -> AppResult<Retrieved> {
+    let search = SearchOptions { top_k: opts.top_k.max(3), mode: SearchMode::Hybrid, filters: opts.filters.clone() };
+    let response = super::service::search_many(state, tenant, kb_ids, question, &search).await?;
+    let relevant: Vec<SearchResult> = response
+        .results
+        .into_iter()
+        .filter(|r| r.vector_score.is_some_and(|s| s >= opts.min_score))
+        .take(opts.top_k)
+        .collect();
+    // The query vector for sentence scoring, with the first knowledge base's model.
+    let (t, ids) = (tenant.clone(), kb_ids.to_vec());
+    let kbs = state.db.read(move |c| super::search::require_kbs(c, &t, &ids)).await?;
+    let model = kbs.first().map(|k| k.embedding_model.clone());
+    let query_vector = match &model {
+        Some(m) => {
+            Some(state.knowledge.models.get(state, m).await?.embed_one(question).await.map_err(AppError::internal)?)
+        }
+        None => None,
+    };
+    Ok(Retrieved { relevant, query_vector, model })
+}
+
+fn citation(number: usize, r: &SearchResult, snippet: String) -> Citation {
+    Citation {
+        number,
+        chunk_id: r.chunk_id,
+        document_id: r.document_id,
+        document: r.document_name.clone(),
+        knowledge_base_id: r.knowledge_base_id,
+        snippet,
+        score: r.vector_score.unwrap_or(r.score),
+        source_url: r.source_url.clone(),
+        page: r.metadata.get("page").and_then(serde_json::Value::as_i64),
+    }
+}
+
+fn no_answer() -> Answer {
+    Answer {
+        answer: I_DONT_KNOW.to_owned(),
+        citations: Vec::new(),
+        mode: AnswerMode::NoAnswer,
+        fallback_reason: None,
+        model: None,
+        usage: None,
+    }
+}
+
+/// The best supporting sentences of the relevant passages.
+async fn extractive(state: &AppState, question: &str, r: &Retrieved) -> AppResult<Answer> {
+    use unicode_segmentation::UnicodeSegmentation;
+    let mut sentences: Vec<(usize, usize, String)> = Vec::new(); // (passage, position, text)
+    for (p, result) in r.relevant.iter().enumerate() {
+        for (i, s) in result.content.unicode_sentences().enumerate() {
+            let s = s.trim();
+            if s.chars().filter(|c| c.is_alphanumeric()).count() >= 12 {
+                sentences.push((p, i, s.to_owned()));
+            }
+        }
+        if sentences.len() > 200 {
+            break;
+        }
+    }
+    if sentences.is_empty() {
+        return Ok(no_answer());
+    }
+    let terms = super::search::query_terms(question);
+    let scores: Vec<f64> = match (&r.model, &r.query_vector) {
+        (Some(model), Some(q)) => {
+            let embedder = state.knowledge.models.get(state, model).await?;
+            let vectors =
+                embedder.embed(sentences.iter().map(|s| s.2.clone()).collect()).await.map_err(AppError::internal)?;
+            vectors
+                .iter()
+                .zip(&sentences)
+                .map(|(v, (p, _, text))| {
+                    let overlap = keyword_overlap(text, &terms);
+                    f64::from(crate::ml::dot(q, v)) + 0.15 * overlap - 0.01 * (*p as f64)
+                })
+                .collect()
+        }
+        _ => sentences.iter().map(|(p, _, text)| keyword_overlap(text, &terms) - 0.01 * (*p as f64)).collect(),
+    };
+    let mut order: Vec<usize> = (0..sentences.len()).collect();
+    order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+    let best = scores[order[0]];
+    let mut chosen: Vec<usize> = order.into_iter().take(3).filter(|i| scores[*i] >= best - 0.12).collect();
+    // Read in document order: by passage rank, then position.
+    chosen.sort_by_key(|i| (sentences[*i].0, sentences[*i].1));
+    let answer = chosen.iter().map(|i| sentences[*i].2.as_str()).collect::<Vec<_>>().join(" ");
+    let mut citations: Vec<Citation> = Vec::new();
+    for i in &chosen {
+        let (p, _, text) = &sentences[*i];
+        if let Some(c) = citations.iter_mut().find(|c| c.chunk_id == r.relevant[*p].chunk_id) {
+            c.snippet.push(' ');
+            c.snippet.push_str(text);
+        } else {
+            citations.push(citation(citations.len() + 1, &r.relevant[*p], text.clone()));
+        }
+    }
+    Ok(Answer { answer, citations, mode: AnswerMode::Extractive, fallback_reason: None, model: None, usage: None })
+}
+
+fn keyword_overlap(text: &str, terms: &[String]) -> f64 {
+    if terms.is_empty() {
+        return 0.0;
+    }
+    let lower = text.to_lowercase();
+    let hits = terms.iter().filter(|t| lower.contains(t.as_str())).count();
+    hits as f64 / terms.len() as f64
+}
+
+fn grounding_messages(question: &str, r: &Retrieved, opts: &AnswerOptions) -> Vec<Message> {
+    let system = opts.system_prompt.clone().unwrap_or_else(|| {
+        "You answer questions using only the numbered sources provided. Cite the sources you use with their \
+         numbers in square brackets, like [1] or [2][3]. If the sources do not contain the answer, say that you \
+         don't know. Be concise."
+            .to_owned()
+    });
+    let mut sources = String::new();
+    for (i, p) in r.relevant.iter().enumerate() {
+        let title = if p.heading_path.is_empty() {
+            p.document_name.clone()
+        } else {
+            format!("{} — {}", p.document_name, p.heading_path)
+        };
+        let _ = write!(sources, "[{}] ({title})\n{}\n\n", i + 1, p.content);
+    }
+    vec![Message::new("system", system), Message::new("user", format!("Sources:\n\n{sources}Question: {question}"))]
+}
+
+/// Citations of a generated answer: the passages it refers to by `[n]`
+/// (all passages when it names none).
+fn cited(text: &str, r: &Retrieved) -> Vec<Citation> {
+    let mut numbers: Vec<usize> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'['
+            && let Some(end) = text[i + 1..].find(']')
+        {
+            for part in text[i + 1..i + 1 + end].split(',') {
+                if let Ok(n) = part.trim().parse::<usize>()
+                    && (1..=r.relevant.len()).contains(&n)
+                    && !numbers.contains(&n)
+                {
+                    numbers.push(n);
+                }
+            }
+            i += end + 1;
+        }
+        i += 1;
+    }
+    if numbers.is_empty() {
+        numbers = (1..=r.relevant.len()).collect();
+    }
+    numbers.sort_unstable();
+    numbers.into_iter().map(|n| citation(n, &r.relevant[n - 1], r.relevant[n - 1].snippet.clone())).collect()
+}
+
+fn sources(r: &Retrieved) -> Vec<Citation> {
+    r.relevant.iter().enumerate().map(|(i, p)| citation(i + 1, p, p.snippet.clone())).collect()
+}
+
+async fn provider(
+    state: &AppState,
+    tenant: &Tenant,
+    opts: &AnswerOptions,
+) -> AppResult<Option<crate::llm::client::ProviderConfig>> {
+    let id = match opts.llm {
+        LlmChoice::Off => return Ok(None),
+        LlmChoice::Auto => None,
+        LlmChoice::Provider(id) => Some(id),
+    };
+    Ok(crate::llm::service::resolve(state, tenant, id).await?.map(|(_, mut config)| {
+        if let Some(m) = &opts.model {
+            config.model.clone_from(m);
+        }
+        config
+    }))
+}
+
+async fn record_tokens(
+    state: &AppState,
+    tenant: &Tenant,
+    opts: &AnswerOptions,
+    usage: Option<Usage>,
+    fallback_tokens: usize,
+) {
+    let tokens = usage.map_or(fallback_tokens as u64, |u| u.total_tokens);
+    if tokens > 0 {
+        super::service::record_usage(
+            state,
+            tenant,
+            opts.bot_id,
+            "llm_tokens",
+            i64::try_from(tokens).unwrap_or(i64::MAX),
+        )
+        .await;
+    }
+}
+
+/// Answers a question (not streamed).
+pub async fn answer(
+    state: &AppState,
+    tenant: &Tenant,
+    kb_ids: &[KnowledgeBaseId],
+    question: &str,
+    opts: &AnswerOptions,
+) -> AppResult<Answer> {
+    let question = super::search::check_query(question)
+        .map_err(|_| AppError::validation("question", "must be 1–2000 characters"))?;
+    let r = retrieve(state, tenant, kb_ids, &question, opts).await?;
+    if r.relevant.is_empty() {
+        return Ok(no_answer());
+    }
+    let Some(config) = provider(state, tenant, opts).await? else {
+        return extractive(state, &question, &r).await;
+    };
+    let messages = grounding_messages(&question, &r, opts);
+    let chat = ChatOptions { temperature: opts.temperature, max_tokens: opts.max_tokens };
+    match client::complete(state, &config, &messages, &chat).await {
+        Ok(c) if !c.text.trim().is_empty() => {
+            record_tokens(state, tenant, opts, c.usage, 0).await;
+            Ok(Answer {
+                citations: cited(&c.text, &r),
+                answer: c.text.trim().to_owned(),
+                mode: AnswerMode::Generative,
+                fallback_reason: None,
+                model: Some(c.model),
+                usage: c.usage,
+            })
+        }
+        Ok(_) => fallback(state, &question, &r, "the LLM returned an empty answer".to_owned()).await,
+        Err(e) => fallback(state, &question, &r, e.to_string()).await,
+    }
+}
+
+async fn fallback(state: &AppState, question: &str, r: &Retrieved, reason: String) -> AppResult<Answer> {
+    tracing::warn!(reason = %reason, "LLM failed; answering extractively");
+    let mut a = extractive(state, question, r).await?;
+    if a.mode == AnswerMode::Extractive {
+        a.mode = AnswerMode::ExtractiveFallback;
+    }
+    a.fallback_reason = Some(reason);
+    Ok(a)
+}
+
+/// Answers a question as a stream of events: `Sources`, then `Token`s (with
+/// an LLM), possibly `Fallback`, and always a final `Done` with the whole answer.
+pub async fn answer_stream(
+    state: &AppState,
+    tenant: &Tenant,
+    kb_ids: &[KnowledgeBaseId],
+    question: &str,
+    opts: &AnswerOptions,
+) -> AppResult<AnswerStream> {
+    let question = super::search::check_query(question)
+        .map_err(|_| AppError::validation("question", "must be 1–2000 characters"))?;
+    let r = retrieve(state, tenant, kb_ids, &question, opts).await?;
+    let config = if r.relevant.is_empty() { None } else { provider(state, tenant, opts).await? };
+    let (tx, rx) = mpsc::channel::<AnswerEvent>(64);
+    let (state, tenant, opts) = (state.clone(), tenant.clone(), opts.clone());
+    tokio::spawn(async move {
+        let done = produce(&state, &tenant, &question, &r, config, &opts, &tx).await;
+        let final_answer = match done {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = ?e, "streamed answer failed");
+                Answer {
+                    answer: I_DONT_KNOW.to_owned(),
+                    citations: Vec::new(),
+                    mode: AnswerMode::NoAnswer,
+                    fallback_reason: Some(e.message().to_owned()),
+                    model: None,
+                    usage: None,
+                }
+            }
+        };
+        let _ = tx.send(AnswerEvent::Done(final_answer)).await;
+    });
+    Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) })))
+}
+
+async fn produce(
+    state: &AppState,
+    tenant: &Tenant,
+    question: &str,
+    r: &Retrieved,
+    config: Option<crate::llm::client::ProviderConfig>,
+    opts: &AnswerOptions,
+    tx: &mpsc::Sender<AnswerEvent>,
+) -> AppResult<Answer> {
+    if r.relevant.is_empty() {
+        return Ok(no_answer());
+    }
+    let Some(config) = config else {
+        let a = extractive(state, question, r).await?;
+        let _ = tx.send(AnswerEvent::Sources(a.citations.clone())).await;
+        return Ok(a);
+    };
+    let _ = tx.send(AnswerEvent::Sources(sources(r))).await;
+    let messages = grounding_messages(question, r, opts);
+    let chat = ChatOptions { temperature: opts.temperature, max_tokens: opts.max_tokens };
+    let mut stream = match client::stream(state, &config, &messages, &chat).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tx.send(AnswerEvent::Fallback(e.to_string())).await;
+            return fallback(state, question, r, e.to_string()).await;
+        }
+    };
+    let mut text = String::new();
+    let mut usage = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(Delta::Token(t)) => {
+                text.push_str(&t);
+                if tx.send(AnswerEvent::Token(t)).await.is_err() {
+                    // The client went away: stop generating.
+                    return Ok(no_answer());
+                }
+            }
+            Ok(Delta::Usage(u)) => usage = Some(u),
+            Err(e) => {
+                let reason = format!("{e} (after {} characters)", text.chars().count());
+                let _ = tx.send(AnswerEvent::Fallback(reason.clone())).await;
+                record_tokens(state, tenant, opts, usage, text.len() / 4).await;
+                return fallback(state, question, r, reason).await;
+            }
+        }
+    }
+    record_tokens(state, tenant, opts, usage, text.len() / 4).await;
+    if text.trim().is_empty() {
+        let reason = "the LLM returned an empty answer".to_owned();
+        let _ = tx.send(AnswerEvent::Fallback(reason.clone())).await;
+        return fallback(state, question, r, reason).await;
+    }
+    Ok(Answer {
+        citations: cited(&text, r),
+        answer: text.trim().to_owned(),
+        mode: AnswerMode::Generative,
+        fallback_reason: None,
+        model: Some(config.model),
+        usage,
+    })
+}

@@ -1,0 +1,124 @@
+//! The embedding models a knowledge base may use: the server's built-in
+//! model (`ml.*`) and any `knowledge.extra_models`, loaded on first use and
+//! kept for the life of the process (a re-embedding needs the old model for
+//! queries until the switch, and the new one for the passages).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+use super::model::EmbeddingModel;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::ml::{Embedder, EmbedderOptions};
+
+/// The name of the built-in model (the `knowledge_bases.embedding_model` default).
+pub const BUILTIN: &str = "all-MiniLM-L6-v2";
+/// The dimension of the vector tables (`chunk_vectors`, `chunk_vectors_next`).
+pub const INDEX_DIM: usize = 384;
+
+/// An embedder with the input length it reads.
+#[derive(Clone)]
+pub struct ModelHandle {
+    pub name: String,
+    embedder: Embedder,
+    max_tokens: usize,
+}
+
+impl ModelHandle {
+    #[must_use]
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+}
+
+impl std::ops::Deref for ModelHandle {
+    type Target = Embedder;
+    fn deref(&self) -> &Embedder {
+        &self.embedder
+    }
+}
+
+/// Loaded extra models. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ModelRegistry {
+    extra: Arc<Mutex<HashMap<String, Embedder>>>,
+}
+
+impl ModelRegistry {
+    /// The models a knowledge base may choose.
+    #[must_use]
+    pub fn names(state: &AppState) -> Vec<String> {
+        std::iter::once(BUILTIN.to_owned())
+            .chain(state.config.knowledge.extra_models.iter().map(|m| m.name.clone()))
+            .collect()
+    }
+
+    /// Whether `name` is a model this server can run.
+    #[must_use]
+    pub fn known(state: &AppState, name: &str) -> bool {
+        name == BUILTIN || state.config.knowledge.extra_models.iter().any(|m| m.name == name)
+    }
+
+    /// The embedder of model `name`, loading it if needed.
+    pub async fn get(&self, state: &AppState, name: &str) -> AppResult<ModelHandle> {
+        if name == BUILTIN {
+            let embedder = state.models.embedder().await?;
+            return Ok(ModelHandle { name: name.to_owned(), embedder, max_tokens: state.config.ml.max_tokens });
+        }
+        let Some(config) = state.config.knowledge.extra_models.iter().find(|m| m.name == name).cloned() else {
+            return Err(AppError::new(
+                ErrorCode::EmbeddingModelUnavailable,
+                format!("`{name}` is not an embedding model of this server"),
+            )
+            .with_details(serde_json::json!({ "field": "embedding_model" })));
+        };
+        let mut loaded = self.extra.lock().await;
+        if let Some(e) = loaded.get(name) {
+            return Ok(ModelHandle { name: name.to_owned(), embedder: e.clone(), max_tokens: config.max_tokens });
+        }
+        let options = EmbedderOptions {
+            model_path: config.model_path.clone(),
+            tokenizer_path: config.tokenizer_path.clone(),
+            sessions: 1,
+            threads_per_session: state.config.ml.threads_per_session,
+            max_tokens: config.max_tokens,
+            batch_wait: std::time::Duration::from_micros(state.config.ml.batch_wait_us),
+        };
+        let runtime = state.config.ml.runtime_path.clone();
+        let embedder = tokio::task::spawn_blocking(move || Embedder::load(&options, runtime.as_deref(), None))
+            .await?
+            .map_err(|e| {
+            AppError::new(ErrorCode::EmbeddingModelUnavailable, format!("cannot load `{name}`: {e:#}"))
+                .with_details(serde_json::json!({ "field": "embedding_model" }))
+        })?;
+        if embedder.dim() != INDEX_DIM {
+            return Err(AppError::new(
+                ErrorCode::EmbeddingModelUnavailable,
+                format!("`{name}` makes {}-dimensional vectors; the vector index holds {INDEX_DIM}", embedder.dim()),
+            )
+            .with_details(serde_json::json!({ "field": "embedding_model" })));
+        }
+        loaded.insert(name.to_owned(), embedder.clone());
+        Ok(ModelHandle { name: name.to_owned(), embedder, max_tokens: config.max_tokens })
+    }
+
+    /// The models for the API (loaded ones with their identity).
+    pub async fn describe(&self, state: &AppState) -> Vec<EmbeddingModel> {
+        let loaded = self.extra.lock().await;
+        let builtin = state.models.embedder().await.ok();
+        Self::names(state)
+            .into_iter()
+            .map(|name| {
+                let e = if name == BUILTIN { builtin.clone() } else { loaded.get(&name).cloned() };
+                EmbeddingModel {
+                    default: name == BUILTIN,
+                    model_id: e.as_ref().map(|e| e.model_id().to_owned()),
+                    dimensions: e.as_ref().map(Embedder::dim),
+                    name,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,103 @@
+//! LLM provider types.
+
+use rusqlite::Row;
+use serde::{Deserialize, Serialize};
+
+use crate::db::FromRow;
+use crate::ids::OrgId;
+
+crate::id_type!(
+    /// A row of `llm_providers`.
+    LlmProviderId
+);
+
+/// An OpenAI-compatible chat-completions endpoint of an organization. The API
+/// key is stored encrypted and never returned.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LlmProvider {
+    pub id: LlmProviderId,
+    pub organization_id: OrgId,
+    pub name: String,
+    /// Always `openai_compatible` (Ollama, llama.cpp server, vLLM, `OpenAI`, proxies).
+    pub kind: String,
+    /// Base URL up to the API version, e.g. `http://localhost:11434/v1`; requests go to `{base_url}/chat/completions`.
+    pub base_url: String,
+    pub default_model: String,
+    /// Whether an API key is stored (the key itself is never shown).
+    pub has_api_key: bool,
+    pub timeout_ms: i64,
+    pub max_retries: i64,
+    /// The organization's provider when none is named.
+    pub is_default: bool,
+    pub is_active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub const PROVIDER_COLUMNS: &str = "id, organization_id, name, kind, base_url, default_model, \
+     api_key_encrypted IS NOT NULL AS has_api_key, timeout_ms, max_retries, is_default, is_active, created_at, updated_at";
+
+impl FromRow for LlmProvider {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(LlmProvider {
+            id: row.get("id")?,
+            organization_id: row.get("organization_id")?,
+            name: row.get("name")?,
+            kind: row.get("kind")?,
+            base_url: row.get("base_url")?,
+            default_model: row.get("default_model")?,
+            has_api_key: row.get("has_api_key")?,
+            timeout_ms: row.get("timeout_ms")?,
+            max_retries: row.get("max_retries")?,
+            is_default: row.get("is_default")?,
+            is_active: row.get("is_active")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+/// `POST /orgs/{org_id}/llm-providers`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLlmProviderRequest {
+    #[schema(example = "Local Ollama")]
+    pub name: String,
+    #[schema(example = "http://127.0.0.1:11434/v1")]
+    pub base_url: String,
+    #[schema(example = "llama3.1")]
+    pub default_model: String,
+    /// Sent as `Authorization: Bearer …`; stored encrypted.
+    pub api_key: Option<String>,
+    /// 100–600000 (default 60000).
+    pub timeout_ms: Option<i64>,
+    /// 0–10 (default 2).
+    pub max_retries: Option<i64>,
+    pub is_default: Option<bool>,
+    pub is_active: Option<bool>,
+}
+
+/// `PATCH /llm-providers/{provider_id}`: absent fields stay; `api_key: null` removes the key.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLlmProviderRequest {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    pub default_model: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub api_key: Option<Option<String>>,
+    pub timeout_ms: Option<i64>,
+    pub max_retries: Option<i64>,
+    pub is_default: Option<bool>,
+    pub is_active: Option<bool>,
+}
+
+/// What `POST /llm-providers/{provider_id}/test` found.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProviderTestResult {
+    pub ok: bool,
+    pub model: String,
+    pub latency_ms: f64,
+    pub reply: String,
+}

@@ -1,0 +1,289 @@
+//! LLM provider rules, and resolving a provider for a call (the key
+//! decrypted only here, in memory, for the request).
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::client::{self, ChatOptions, LlmError, Message, ProviderConfig};
+use super::model::{
+    CreateLlmProviderRequest, LlmProvider, LlmProviderId, ProviderTestResult, UpdateLlmProviderRequest,
+};
+use super::store::{self, ProviderFields};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::{Page, PageParams, Tenant};
+use crate::orgs::audit::{self, AuditEntry};
+
+fn not_found() -> AppError {
+    AppError::new(ErrorCode::LlmProviderNotFound, "no such LLM provider")
+}
+
+fn key_context(id: LlmProviderId) -> String {
+    format!("llm_providers.api_key_encrypted:{}", id.0)
+}
+
+struct Checked {
+    name: String,
+    base_url: String,
+    default_model: String,
+    timeout_ms: i64,
+    max_retries: i64,
+}
+
+fn check(
+    state: &AppState,
+    name: &str,
+    base_url: &str,
+    model: &str,
+    timeout_ms: i64,
+    max_retries: i64,
+) -> AppResult<Checked> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::validation("name", "must be 1–100 characters"));
+    }
+    let url = state.outbound.check(base_url.trim()).map_err(|e| match e {
+        crate::outbound::OutboundError::Forbidden(_) | crate::outbound::OutboundError::Scheme => {
+            AppError::new(ErrorCode::UrlNotAllowed, e.to_string()).with_details(json!({ "field": "base_url" }))
+        }
+        _ => AppError::validation("base_url", e.to_string()),
+    })?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(AppError::validation("base_url", "must not have a query or fragment"));
+    }
+    let model = model.trim();
+    if model.is_empty() || model.len() > 200 {
+        return Err(AppError::validation("default_model", "must be 1–200 characters"));
+    }
+    if !(100..=600_000).contains(&timeout_ms) {
+        return Err(AppError::validation("timeout_ms", "must be between 100 and 600000"));
+    }
+    if !(0..=10).contains(&max_retries) {
+        return Err(AppError::validation("max_retries", "must be between 0 and 10"));
+    }
+    Ok(Checked {
+        name: name.to_owned(),
+        base_url: url.as_str().trim_end_matches('/').to_owned(),
+        default_model: model.to_owned(),
+        timeout_ms,
+        max_retries,
+    })
+}
+
+fn check_key(key: Option<&str>) -> AppResult<Option<String>> {
+    match key.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(k) if k.len() > 4096 || k.chars().any(char::is_control) => {
+            Err(AppError::validation("api_key", "must be at most 4096 printable characters"))
+        }
+        Some(k) => Ok(Some(k.to_owned())),
+    }
+}
+
+pub async fn create(state: &AppState, tenant: Tenant, req: CreateLlmProviderRequest) -> AppResult<LlmProvider> {
+    let c = check(
+        state,
+        &req.name,
+        &req.base_url,
+        &req.default_model,
+        req.timeout_ms.unwrap_or(60_000),
+        req.max_retries.unwrap_or(2),
+    )?;
+    let key = check_key(req.api_key.as_deref())?;
+    let keys = state.keys.clone();
+    state
+        .db
+        .write(move |tx| {
+            if store::name_taken(tx, &tenant, &c.name, None)? {
+                return Err(AppError::new(ErrorCode::NameTaken, "a provider with this name exists").with_details(json!({ "field": "name" })));
+            }
+            let id = store::insert(
+                tx,
+                &tenant,
+                &ProviderFields {
+                    name: &c.name,
+                    base_url: &c.base_url,
+                    default_model: &c.default_model,
+                    timeout_ms: c.timeout_ms,
+                    max_retries: c.max_retries,
+                    is_default: req.is_default.unwrap_or(false),
+                    is_active: req.is_active.unwrap_or(true),
+                },
+            )?;
+            if let Some(k) = &key {
+                store::set_key(tx, &tenant, id, Some(&keys.encrypt(k.as_bytes(), &key_context(id))))?;
+            }
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "llm_provider.created", "llm_provider", id.0)
+                    .with_new(json!({ "name": c.name, "base_url": c.base_url, "default_model": c.default_model, "has_api_key": key.is_some() })),
+            )?;
+            store::find(tx, &tenant, id)?.ok_or_else(not_found)
+        })
+        .await
+}
+
+pub async fn get(state: &AppState, tenant: Tenant, id: LlmProviderId) -> AppResult<LlmProvider> {
+    state.db.read(move |c| store::find(c, &tenant, id)?.ok_or_else(not_found)).await
+}
+
+pub async fn list(state: &AppState, tenant: Tenant, page: PageParams) -> AppResult<Page<LlmProvider>> {
+    let after = page.cursor()?.map(|c| c.id);
+    let limit = page.fetch_limit()?;
+    let rows = state.db.read(move |c| Ok(store::list(c, &tenant, after, limit)?)).await?;
+    Page::from_rows(rows, &page, |p| p.id.0)
+}
+
+pub async fn update(
+    state: &AppState,
+    tenant: Tenant,
+    id: LlmProviderId,
+    req: UpdateLlmProviderRequest,
+) -> AppResult<LlmProvider> {
+    let before = get(state, tenant.clone(), id).await?;
+    let c = check(
+        state,
+        req.name.as_deref().unwrap_or(&before.name),
+        req.base_url.as_deref().unwrap_or(&before.base_url),
+        req.default_model.as_deref().unwrap_or(&before.default_model),
+        req.timeout_ms.unwrap_or(before.timeout_ms),
+        req.max_retries.unwrap_or(before.max_retries),
+    )?;
+    let key = req.api_key.map(|k| check_key(k.as_deref())).transpose()?;
+    let keys = state.keys.clone();
+    state
+        .db
+        .write(move |tx| {
+            if store::name_taken(tx, &tenant, &c.name, Some(id))? {
+                return Err(AppError::new(ErrorCode::NameTaken, "a provider with this name exists").with_details(json!({ "field": "name" })));
+            }
+            store::update(
+                tx,
+                &tenant,
+                id,
+                &ProviderFields {
+                    name: &c.name,
+                    base_url: &c.base_url,
+                    default_model: &c.default_model,
+                    timeout_ms: c.timeout_ms,
+                    max_retries: c.max_retries,
+                    is_default: req.is_default.unwrap_or(before.is_default),
+                    is_active: req.is_active.unwrap_or(before.is_active),
+                },
+            )?;
+            if let Some(k) = &key {
+                let sealed = k.as_ref().map(|k| keys.encrypt(k.as_bytes(), &key_context(id)));
+                store::set_key(tx, &tenant, id, sealed.as_deref())?;
+            }
+            let after = store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "llm_provider.updated", "llm_provider", id.0)
+                    .with_old(json!({ "name": before.name, "base_url": before.base_url, "default_model": before.default_model, "has_api_key": before.has_api_key }))
+                    .with_new(json!({ "name": after.name, "base_url": after.base_url, "default_model": after.default_model, "has_api_key": after.has_api_key })),
+            )?;
+            Ok(after)
+        })
+        .await
+}
+
+pub async fn delete(state: &AppState, tenant: Tenant, id: LlmProviderId) -> AppResult<()> {
+    state
+        .db
+        .write(move |tx| {
+            let before = store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
+            store::delete(tx, &tenant, id)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "llm_provider.deleted", "llm_provider", id.0)
+                    .with_old(json!({ "name": before.name })),
+            )
+        })
+        .await
+}
+
+/// The provider to call: `id`, or the organization's active default when
+/// `id` is `None` (`Ok(None)`: no provider configured).
+pub async fn resolve(
+    state: &AppState,
+    tenant: &Tenant,
+    id: Option<LlmProviderId>,
+) -> AppResult<Option<(LlmProvider, ProviderConfig)>> {
+    let t = tenant.clone();
+    let found = state
+        .db
+        .read(move |c| {
+            let provider = match id {
+                Some(id) => Some(store::find(c, &t, id)?.ok_or_else(not_found)?),
+                None => store::find_default(c, &t)?,
+            };
+            let key = match &provider {
+                Some(p) => store::key(c, &t, p.id)?,
+                None => None,
+            };
+            Ok(provider.map(|p| (p, key)))
+        })
+        .await?;
+    let Some((provider, sealed)) = found else { return Ok(None) };
+    if !provider.is_active {
+        return Err(AppError::new(ErrorCode::Conflict, "this LLM provider is disabled")
+            .with_details(json!({ "field": "provider_id" })));
+    }
+    let api_key = match sealed {
+        Some(s) => Some(
+            String::from_utf8(state.keys.decrypt(&s, &key_context(provider.id)).map_err(AppError::internal)?)
+                .map_err(AppError::internal)?,
+        ),
+        None => None,
+    };
+    let config = ProviderConfig {
+        base_url: provider.base_url.clone(),
+        model: provider.default_model.clone(),
+        api_key,
+        timeout: Duration::from_millis(u64::try_from(provider.timeout_ms).unwrap_or(60_000)),
+        max_retries: u32::try_from(provider.max_retries).unwrap_or(0),
+    };
+    Ok(Some((provider, config)))
+}
+
+/// Maps a call failure to the API error.
+#[must_use]
+pub fn llm_error(e: &LlmError) -> AppError {
+    match e {
+        LlmError::NotAllowed(m) => {
+            AppError::new(ErrorCode::UrlNotAllowed, m.clone()).with_details(json!({ "field": "base_url" }))
+        }
+        other => AppError::new(ErrorCode::LlmFailed, other.to_string()),
+    }
+}
+
+/// Sends a one-line prompt and reports what came back.
+pub async fn test(state: &AppState, tenant: Tenant, id: LlmProviderId) -> AppResult<ProviderTestResult> {
+    let (_, config) = resolve(state, &tenant, Some(id)).await?.ok_or_else(not_found)?;
+    let started = Instant::now();
+    let completion = client::complete(
+        state,
+        &config,
+        &[Message::new("user", "Reply with the single word OK.")],
+        &ChatOptions { temperature: Some(0.0), max_tokens: Some(8) },
+    )
+    .await
+    .map_err(|e| llm_error(&e))?;
+    if let Some(u) = completion.usage {
+        crate::knowledge::service::record_usage(
+            state,
+            &tenant,
+            None,
+            "llm_tokens",
+            i64::try_from(u.total_tokens).unwrap_or(0),
+        )
+        .await;
+    }
+    Ok(ProviderTestResult {
+        ok: true,
+        model: completion.model,
+        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        reply: completion.text.chars().take(200).collect(),
+    })
+}
