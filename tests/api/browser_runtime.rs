@@ -446,3 +446,95 @@ async fn the_widget_designer_previews_saves_and_rotates_the_key() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn bot_settings_canned_messages_and_the_orchestration_editor() {
+    let app = spawn_app().await;
+    let s = app.register("settings-ui@example.com").await;
+    let bot =
+        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Config bot" })))
+            .await["id"]
+            .as_i64()
+            .expect("bot");
+    let team =
+        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/teams", s.org_id), Some(json!({ "name": "Billing" })))
+            .await["id"]
+            .as_i64()
+            .expect("team");
+    for name in ["main", "billing"] {
+        let doc = json!({ "nodes": [ { "id": "start", "type": "start" }, { "id": "hi", "type": "message", "data": { "text": format!("{name} flow") } } ],
+                          "edges": [ { "source": "start", "target": "hi" } ] });
+        call(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/{name}"), Some(json!({ "document": doc })))
+            .await;
+    }
+    with_browser("bot_settings", |b| async move {
+        sign_in(&b, &app, "settings-ui@example.com").await;
+        b.client.goto(&app.url(&format!("/bots/{bot}"))).await.expect("goto bot");
+        // Settings: team, handoff keywords, CSAT.
+        element(&b, &format!("#team_id option[value='{team}']")).await;
+        b.client
+            .execute(
+                "const s = document.querySelector('#team_id'); s.value = arguments[0]; s.dispatchEvent(new Event('change', { bubbles: true }));",
+                vec![json!(team.to_string())],
+            )
+            .await
+            .expect("pick the team");
+        let keywords = element(&b, "#handoff_keywords").await;
+        keywords.send_keys(", billing person").await.expect("type");
+        b.click("#csat_enabled").await;
+        b.click("#save-bot").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (team_id, settings): (Option<i64>, String) =
+                app.sql(|c| c.query_row("SELECT team_id, settings FROM bots WHERE id = ?1", [bot], |r| Ok((r.get(0)?, r.get(1)?))));
+            if team_id == Some(team) && settings.contains("billing person") && settings.contains("\"csat_enabled\":true") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "settings not saved: {team_id:?} {settings}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // A canned message.
+        b.fill("#canned input[placeholder^='keywords']", "opening hours").await;
+        b.fill("#canned input[placeholder='Text']", "We open at nine.").await;
+        b.click("#canned button[type=submit]").await;
+        wait_css_text(&b, "#canned table", 10, |t| t.contains("We open at nine.")).await;
+
+        // The orchestration editor: entry flow, a keyword transition, a typed variable.
+        b.click("a[data-bot-tab='orchestrations']").await;
+        b.click("#new-orchestration").await;
+        b.click("#add-transition").await;
+        b.client
+            .execute(
+                "const row = document.querySelector('#transitions tbody tr'); const sel = row.querySelectorAll('select');
+                 sel[2].value = 'billing'; sel[2].dispatchEvent(new Event('change', { bubbles: true }));",
+                vec![],
+            )
+            .await
+            .expect("target flow");
+        b.fill("#transitions .trigger-value", "invoice, refund").await;
+        b.click("#add-variable").await;
+        b.fill("#variables tbody tr input", "customer_tier").await;
+        b.click("#save-orchestration").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows: i64 = app.sql(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM flow_transitions t JOIN flow_orchestrations o ON o.id = t.orchestration_id
+                     WHERE o.bot_id = ?1 AND t.to_flow = 'billing' AND t.trigger_type = 'on_keyword' AND t.trigger_value LIKE '%refund%'",
+                    [bot],
+                    |r| r.get(0),
+                )
+            });
+            let vars: i64 = app.sql(|c| {
+                c.query_row("SELECT count(*) FROM flow_variables WHERE name = 'customer_tier'", [], |r| r.get(0))
+            });
+            if rows == 1 && vars == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "orchestration not saved ({rows} transitions, {vars} variables)");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        b.client.clone().close().await.expect("close");
+    })
+    .await;
+}

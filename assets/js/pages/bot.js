@@ -3,10 +3,24 @@
 import { html, Page, useLoad, useState, useEffect, ErrorBox, Field, toast } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del, putBytes } from "../api.js";
-import { can } from "../session.js";
+import { can, currentOrg } from "../session.js";
 import { BotNav } from "./botnav.js";
 
 const KINDS = ["greeting", "response", "fallback", "command", "help"];
+
+function TeamField({ value, onInput }) {
+  const org = currentOrg();
+  const teams = useLoad(() => get(`/api/v1/orgs/${org.id}/teams?limit=200`), [org.id]);
+  const items = teams.data && (teams.data.items || teams.data);
+  if (!items) return html`<${Field} label="Team id (handoffs go to this team's inbox)" name="team_id" type="number" value=${value} onInput=${onInput} />`;
+  return html`<div>
+    <label for="team_id">Team (handoffs go to this team's inbox)</label>
+    <select id="team_id" value=${value} onChange=${(e) => onInput(e.target.value)}>
+      <option value="">No team (every agent)</option>
+      ${items.map((t) => html`<option value=${String(t.id)}>${t.name}</option>`)}
+    </select>
+  </div>`;
+}
 
 function SettingsForm({ bot, onSaved }) {
   const s = bot.settings;
@@ -51,7 +65,7 @@ function SettingsForm({ bot, onSaved }) {
       ${field("Name", "name", { required: true })}
       ${field("Language", "language")}
       ${field("Description", "description")}
-      ${field("Team id (handoffs go to this team's inbox)", "team_id", { type: "number" })}
+      <${TeamField} value=${f.team_id} onInput=${set("team_id")} />
     </div>
     <label><input type="checkbox" id="is_active" checked=${f.is_active} onChange=${(e) => set("is_active")(e.target.checked)} /> Active (answers messages)</label>
     <h3>Handoff</h3>
@@ -134,7 +148,7 @@ function Canned({ botId }) {
       setError(err);
     }
   };
-  const items = (list.data && list.data.items) || [];
+  const items = (list.data && (list.data.items || list.data)) || [];
   return html`<div class="card" id="canned">
     <h2>Canned messages</h2>
     <p class="muted">Greeting and fallback replace the defaults; responses, commands and help answer their keywords before the flow.</p>
@@ -147,7 +161,7 @@ function Canned({ botId }) {
     </tbody></table>
     ${can("bots.write") &&
     html`<form class="row" onSubmit=${add}>
-      <select value=${draft.message_type} onChange=${(e) => setDraft({ ...draft, message_type: e.target.value })}>${KINDS.map((k) => html`<option>${k}</option>`)}</select>
+      <select aria-label="Type" onChange=${(e) => setDraft({ ...draft, message_type: e.target.value })}>${KINDS.map((k) => html`<option value=${k} selected=${draft.message_type === k}>${k}</option>`)}</select>
       <input placeholder="keywords, comma-separated" value=${draft.keywords} onInput=${(e) => setDraft({ ...draft, keywords: e.target.value })} />
       <input placeholder="Text" required value=${draft.content} onInput=${(e) => setDraft({ ...draft, content: e.target.value })} />
       <button class="primary" type="submit">Add</button>
