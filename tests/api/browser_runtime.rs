@@ -1,6 +1,9 @@
 //! Browser tests of the conversation runtime: the widget embedded in a page
 //! of another origin (CORS, SSE), and the flow builder with the emulator.
 
+// End-to-end scenarios read best as one story each.
+#![allow(clippy::too_many_lines, reason = "each test is one end-to-end scenario")]
+
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
@@ -276,6 +279,22 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
         wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Hello!").await;
         b.click("#redo").await;
         wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Hello from the builder").await;
+        // Auto-saved: the newest stored version has the text.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let draft: String = app.sql(|c| {
+                c.query_row(
+                    "SELECT flow_data FROM bot_flows WHERE bot_id = ?1 ORDER BY version DESC LIMIT 1",
+                    [bot],
+                    |r| r.get(0),
+                )
+            });
+            if draft.contains("Hello from the builder") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the draft was not auto-saved: {draft}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         wait_css_text(&b, "#save-state", 10, |t| t == "All changes saved").await;
 
         // Zoom changes the scale.
@@ -291,10 +310,45 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
         });
         assert!(published.contains("Hello from the builder"), "{published}");
 
+        // A new draft: the diff against the published version names the node; roll back to v1.
+        b.click("[data-node-id='message_1'] .flow-node-head").await;
+        element(&b, "#node-data").await;
+        b.client
+            .execute(
+                "const t = document.querySelector('#node-data'); t.value = arguments[0];
+                 t.dispatchEvent(new Event('input', { bubbles: true }));",
+                vec![json!(r#"{"text": "Second wording"}"#)],
+            )
+            .await
+            .expect("type the settings");
+        b.click("#apply-node").await;
+        // Saved as a new draft version, newer than the published one.
+        wait_css_text(&b, "#draft-line", 10, |t| {
+            let n: Vec<&str> = t.split(" v").skip(1).map(|x| x.split(' ').next().unwrap_or("")).collect();
+            n.len() == 2 && n[0] != n[1]
+        })
+        .await;
+        b.click("#versions tr:has(.badge.ok) .diff-btn").await;
+        wait_css_text(&b, "#diff", 10, |t| t.contains("Node message_1 changed")).await;
+        b.client.execute("window.confirm = () => true;", vec![]).await.expect("confirm");
+        b.click("#versions tr[data-version='1'] .rollback-btn").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let live: i64 = app.sql(|c| {
+                c.query_row("SELECT version FROM bot_flows WHERE bot_id = ?1 AND is_active = 1", [bot], |r| r.get(0))
+            });
+            if live == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the rollback did not publish v1 (live v{live})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
         // The emulator runs the draft and shows the trace.
         b.client.goto(&app.url(&format!("/bots/{bot}/emulator"))).await.expect("goto emulator");
         b.click("#emulator-start").await;
-        wait_css_text(&b, "#emulator-log", 10, |t| t.contains("Hello from the builder")).await;
+        // The draft (not the rolled-back published version) runs by default.
+        wait_css_text(&b, "#emulator-log", 10, |t| t.contains("Second wording")).await;
         element(&b, "#debugger [data-turn='0'] li[data-node='message_1']").await;
         let nlu = wait_css_text(&b, "#debugger [data-section='nlu']", 5, |t| !t.is_empty()).await;
         assert!(nlu.contains("NLU"), "{nlu}");

@@ -505,7 +505,7 @@ function FlowBuilder({ params }) {
       </ul></div>`}
       ${can("flows.publish") &&
       html`<div class="card row">
-        <span>Draft v${detail.data && detail.data.draft.version} · published ${published ? `v${published.version}` : "never"}</span>
+        <span id="draft-line">Draft v${detail.data && detail.data.draft.version} · published ${published ? `v${published.version}` : "never"}</span>
         <input id="publish-message" placeholder="What changed?" value=${publishMessage} onInput=${(e) => setPublishMessage(e.target.value)} />
         <button type="button" class="primary" id="publish" disabled=${saveState !== "saved"} onClick=${publish}>Publish</button>
         <a class="button" href=${`/bots/${botId}/emulator`}>Try in emulator</a>
