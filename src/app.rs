@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::header::ContentType;
 use actix_web::middleware::{Compress, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, scope};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::config::Config;
 use crate::conversations::runtime::Runtime;
@@ -137,6 +138,10 @@ impl Application {
 
         let spec = openapi();
         let route_table = web::Data::new(RouteTable::from_openapi(&spec));
+        // Serialized once and shared: every HTTP worker builds its own App,
+        // and a copy of the document per worker costs megabytes each.
+        let spec_json = web::Bytes::from(spec.to_json().map_err(|e| StartError::Other(e.to_string()))?);
+        drop(spec);
         let app_state = web::Data::new(state.clone());
         let metrics = web::Data::from(state.metrics.clone());
         let limits = web::Data::new(BodyLimits { json_bytes: state.config.http.max_json_bytes });
@@ -145,7 +150,14 @@ impl Application {
             // The docs must be registered before the `/api/v1` scope, which
             // would otherwise claim `/api/v1/openapi.json`.
             let (app, _) = App::new()
-                .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()))
+                .service(SwaggerUi::new("/api/docs/{_:.*}").config(SwaggerConfig::from(OPENAPI_PATH)))
+                .service(web::resource(OPENAPI_PATH).route(web::get().to({
+                    let spec_json = spec_json.clone();
+                    move || {
+                        let body = spec_json.clone();
+                        async move { HttpResponse::Ok().content_type(ContentType::json()).body(body) }
+                    }
+                })))
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(app_state.clone())
@@ -230,6 +242,9 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     knowledge::routes(cfg);
     llm::routes(cfg);
 }
+
+/// Where the `OpenAPI` document is served.
+const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 /// The `OpenAPI` document of the whole application, as served at
 /// `/api/v1/openapi.json`.

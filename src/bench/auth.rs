@@ -120,7 +120,7 @@ async fn time_logins(args: &AuthArgs) -> anyhow::Result<HttpFigures> {
     let client = reqwest::Client::new();
     let register = client
         .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({ "email": "bench@example.com", "password": PASSWORD, "name": "Bench" }))
+        .json(&json!({ "email": "loadtest@example.com", "password": PASSWORD, "name": "Bench" }))
         .send()
         .await?;
     anyhow::ensure!(register.status().as_u16() == 201, "sign-up failed: {}", register.status());
@@ -137,7 +137,7 @@ async fn time_logins(args: &AuthArgs) -> anyhow::Result<HttpFigures> {
     };
     // Warm up (the dummy hash, connections).
     login("nobody@example.com", "x").await?;
-    login("bench@example.com", PASSWORD).await?;
+    login("loadtest@example.com", PASSWORD).await?;
 
     let concurrency = args.concurrency.max(1);
     let total = args.logins.max(concurrency);
@@ -149,7 +149,7 @@ async fn time_logins(args: &AuthArgs) -> anyhow::Result<HttpFigures> {
         let (latencies, login) = (latencies.clone(), login.clone());
         tasks.push(tokio::spawn(async move {
             for _ in 0..per_task {
-                let (ms, status) = login("bench@example.com", PASSWORD).await?;
+                let (ms, status) = login("loadtest@example.com", PASSWORD).await?;
                 anyhow::ensure!(status == 200, "sign-in answered {status}");
                 latencies.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push(ms);
             }
@@ -166,7 +166,7 @@ async fn time_logins(args: &AuthArgs) -> anyhow::Result<HttpFigures> {
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();
     for _ in 0..20 {
-        wrong.push(login("bench@example.com", "not the password 1").await?.0);
+        wrong.push(login("loadtest@example.com", "not the password 1").await?.0);
         unknown.push(login("nobody@example.com", "not the password 1").await?.0);
     }
     server.abort();

@@ -86,7 +86,10 @@ pub fn check_example(field: &str, input: &ExampleInput) -> AppResult<(String, Ve
     let text = input.text.trim();
     let chars: Vec<char> = input.text.chars().collect();
     let lead = input.text.chars().take_while(|c| c.is_whitespace()).count();
-    if text.is_empty() || text.chars().count() > MAX_EXAMPLE_CHARS || text.chars().any(|c| c.is_control() && c != '\t')
+    // Line breaks and tabs are whitespace to the tokenizer (pasted multi-line utterances are common).
+    if text.is_empty()
+        || text.chars().count() > MAX_EXAMPLE_CHARS
+        || text.chars().any(|c| c.is_control() && !c.is_whitespace())
     {
         return Err(AppError::validation(
             format!("{field}.text"),

@@ -162,6 +162,20 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     .await;
     assert_eq!(body["error"]["details"]["field"], "examples[1].entities[0].value");
     assert_eq!(count(&app, "SELECT count(*) FROM intent_examples"), 1, "nothing added by a refused bulk");
+    let body = assert_error(
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("{base}/intents/{intent_id}/examples"),
+            Some(json!({ "examples": [{ "text": "bell \u{7} character" }] })),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["error"]["details"]["field"], "examples[0].text");
 
     // Bulk add reports duplicates; the list pages.
     let added = ok_json(
@@ -171,7 +185,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
             Method::POST,
             &format!("{base}/intents/{intent_id}/examples"),
             Some(json!({ "examples": [
-                { "text": "fly to Berlin" }, { "text": "book a flight" }, { "text": "I need a plane ticket" }
+                { "text": "fly to Berlin" }, { "text": "book a flight" }, { "text": "I need a plane ticket\nfor tomorrow" }
             ]})),
         )
         .await,
