@@ -15,6 +15,7 @@ use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::config::Config;
+use crate::conversations::runtime::Runtime;
 use crate::crypto::Keys;
 use crate::db::{DataLock, Db};
 use crate::http::json::{BodyLimits, path_config, query_config};
@@ -28,7 +29,7 @@ use crate::nlu::NluRuntime;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
-use crate::{accounts, admin, bots, jobs, knowledge, llm, nlu, ops, orgs, versions};
+use crate::{accounts, admin, bots, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions, widget};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -41,6 +42,8 @@ pub struct AppState {
     pub jobs: jobs::Queue,
     pub models: Models,
     pub outbound: Outbound,
+    /// The conversation runtime: caches, group-commit writer, event hub.
+    pub runtime: Runtime,
     pub mailer: Mailer,
     pub limits: Arc<RateLimits>,
     /// NLU serving caches and the parse-log writer.
@@ -93,11 +96,15 @@ impl AppState {
         let outbound = Outbound::new(&config.outbound).map_err(|e| StartError::Other(e.to_string()))?;
         let readiness = Arc::new(Readiness::default());
         let models = Models::load_in_background(&config.ml, readiness.clone(), metrics.registry().clone());
+        let queue = jobs::Queue::new(db.clone());
+        let runtime = Runtime::new(db.clone(), queue.clone(), config.runtime.clone())
+            .map_err(|e| StartError::Other(format!("cannot start the conversation runtime: {e}")))?;
         let nlu =
             NluRuntime::start(db.clone(), Some(metrics.registry())).map_err(|e| StartError::Other(e.to_string()))?;
         let state = AppState {
             config: Arc::new(config),
-            jobs: jobs::Queue::new(db.clone()),
+            jobs: queue,
+            runtime,
             db,
             keys: Arc::new(keys),
             metrics: Arc::new(metrics),
@@ -161,6 +168,7 @@ impl Application {
                 .app_data(query_config())
                 .app_data(path_config())
                 .configure(ops::routes)
+                .configure(widget::root_routes)
                 .service(scope::scope("/api/v1").configure(api_routes))
                 .split_for_parts();
             app.default_service(web::to(fallback)).wrap(Compress::default()).wrap(from_fn(edge))
@@ -185,6 +193,13 @@ impl Application {
     #[must_use]
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// A handle that stops the server (what SIGTERM does), for tests and
+    /// benchmarks that restart it on the same data file.
+    #[must_use]
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Starts background workers and serves until SIGINT/SIGTERM, then drains
@@ -220,6 +235,9 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     jobs::routes(cfg);
     versions::routes(cfg);
     admin::routes(cfg);
+    flows::routes(cfg);
+    conversations::routes(cfg);
+    widget::routes(cfg);
     nlu::routes(cfg);
     knowledge::routes(cfg);
     llm::routes(cfg);
@@ -236,6 +254,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(ops::routes)
+        .configure(widget::root_routes)
         .service(scope::scope("/api/v1").configure(api_routes))
         .split_for_parts();
     api

@@ -24,10 +24,47 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub ml: MlConfig,
     pub outbound: OutboundConfig,
+    pub runtime: RuntimeConfig,
     pub smtp: SmtpConfig,
     pub rate_limits: RateLimitsConfig,
     pub admin: AdminConfig,
     pub knowledge: KnowledgeConfig,
+}
+
+/// The conversation runtime (flows, widget, inbox).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Messages per second one widget session may send (also the burst);
+    /// more are answered 429.
+    pub widget_messages_per_second: u32,
+    /// Longest end-user message, in characters.
+    pub max_message_chars: usize,
+    /// Conversations whose state is kept in memory between turns.
+    pub conversation_cache: usize,
+    /// Most turns written in one transaction by the group-commit writer.
+    pub write_batch: usize,
+}
+
+impl RuntimeConfig {
+    /// Adds what is wrong with these settings to `errors`.
+    fn check(&self, errors: &mut Vec<String>) {
+        if !(1..=10_000).contains(&self.widget_messages_per_second) {
+            errors.push("runtime.widget_messages_per_second: must be between 1 and 10000".to_owned());
+        }
+        if !(1..=100_000).contains(&self.max_message_chars) {
+            errors.push("runtime.max_message_chars: must be between 1 and 100000".to_owned());
+        }
+        if self.conversation_cache < 16 || !(1..=10_000).contains(&self.write_batch) {
+            errors.push("runtime.conversation_cache must be at least 16 and runtime.write_batch 1–10000".to_owned());
+        }
+    }
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self { widget_messages_per_second: 5, max_message_chars: 4000, conversation_cache: 50_000, write_batch: 256 }
+    }
 }
 
 /// How the SMTP connection is secured.
@@ -317,6 +354,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             ml: MlConfig::default(),
             outbound: OutboundConfig::default(),
+            runtime: RuntimeConfig::default(),
             smtp: SmtpConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             admin: AdminConfig::default(),
@@ -445,6 +483,7 @@ impl Config {
         if self.outbound.timeout_secs == 0 || self.outbound.connect_timeout_secs == 0 {
             errors.push("outbound.timeout_secs and outbound.connect_timeout_secs: must be at least 1".to_owned());
         }
+        self.runtime.check(&mut errors);
         if self.jobs.workers > 64 {
             errors.push("jobs.workers: must be at most 64".to_owned());
         }

@@ -60,6 +60,17 @@ function safeJson(text) {
   }
 }
 
+/** Uploads raw bytes (a File or Blob) with their content type. */
+export async function putBytes(path, blob) {
+  const headers = { Accept: "application/json", "Content-Type": blob.type || "application/octet-stream" };
+  if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const response = await fetch(path, { method: "PUT", headers, credentials: "same-origin", body: blob });
+  const text = await response.text();
+  const data = text ? safeJson(text) : null;
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
 export const get = (path, opts) => api("GET", path, undefined, opts);
 export const post = (path, body) => api("POST", path, body === undefined ? {} : body);
 export const patch = (path, body) => api("PATCH", path, body);

@@ -13,6 +13,7 @@
 mod auth;
 mod nlu;
 mod rag;
+mod runtime;
 mod startup;
 mod vectors;
 
@@ -38,6 +39,8 @@ enum Suite {
     Auth(auth::AuthArgs),
     /// NLU accuracy on the shared benchmarks, training time, parse latency and throughput.
     Nlu(nlu::NluArgs),
+    /// Conversation turns per second and turn latency, flow-only and NLU bots, 1/16/128 conversations.
+    Runtime(runtime::RuntimeArgs),
     /// Retrieval on BEIR SciFact through the real ingestion path: quality, latency, ingestion throughput.
     Rag(rag::RagArgs),
     /// The vector index at scale (synthetic): latency and recall@10 vs exact, RSS.
@@ -51,6 +54,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Some(Suite::Startup(a)) => startup::run(a)?,
         Some(Suite::Auth(a)) => auth::run(a)?,
         Some(Suite::Nlu(a)) => nlu::run(a)?,
+        Some(Suite::Runtime(a)) => runtime::run(a)?,
         Some(Suite::Rag(a)) => rag::run(a)?,
         Some(Suite::Vectors(a)) => vectors::run(a)?,
     };

@@ -1,15 +1,28 @@
-//! Bot rules.
+//! Bot rules: CRUD, settings, avatar, widget key, canned messages, and what
+//! the conversation runtime needs to know about a bot.
 
-use serde_json::json;
+use std::collections::HashSet;
 
-use super::model::{Bot, CreateBotRequest, UpdateBotRequest};
-use super::store::{self, BotChanges, NewBot};
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::model::{
+    Bot, BotSettings, BotSettingsPatch, BotUsage, CannedMessage, CannedMessageId, CreateBotRequest,
+    CreateCannedRequest, UpdateBotRequest, UpdateCannedRequest, kind_name,
+};
+use super::store::{self, BotChanges, CannedFields, NewBot};
 use crate::app::AppState;
 use crate::crypto::random_token;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::flows::engine::{Canned, CannedKind, EngineSettings};
+use crate::flows::template::Template;
 use crate::http::{Page, PageParams, Tenant};
-use crate::ids::BotId;
+use crate::ids::{BotId, OrgId};
 use crate::orgs::audit::{self, AuditEntry};
+
+/// Largest avatar image.
+pub const MAX_AVATAR_BYTES: usize = 1024 * 1024;
 
 fn not_found() -> AppError {
     AppError::new(ErrorCode::BotNotFound, "no such bot")
@@ -49,6 +62,66 @@ pub fn check_language(raw: &str) -> AppResult<String> {
     }
 }
 
+fn check_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    let t = raw.trim();
+    if t.is_empty() || t.chars().count() > max {
+        return Err(AppError::validation(field, format!("must be 1–{max} characters")));
+    }
+    Ok(t.to_owned())
+}
+
+fn check_keywords(field: &str, raw: &[String]) -> AppResult<Vec<String>> {
+    if raw.len() > 50 {
+        return Err(AppError::validation(field, "at most 50 keywords"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, k) in raw.iter().enumerate() {
+        let k = k.trim().to_lowercase();
+        if k.is_empty() || k.chars().count() > 100 || k.chars().any(char::is_control) {
+            return Err(AppError::validation(format!("{field}[{i}]"), "keywords are 1–100 characters"));
+        }
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// Applies a settings patch to the stored JSON (keeping unknown keys).
+fn patch_settings(stored: &str, patch: BotSettingsPatch) -> AppResult<String> {
+    let mut obj = match serde_json::from_str::<Value>(stored) {
+        Ok(Value::Object(o)) => o,
+        _ => serde_json::Map::new(),
+    };
+    let mut set = |k: &str, v: Value| {
+        obj.insert(k.to_owned(), v);
+    };
+    if let Some(k) = patch.handoff_keywords {
+        set("handoff_keywords", json!(check_keywords("settings.handoff_keywords", &k)?));
+    }
+    if let Some(i) = patch.handoff_intent {
+        let i = i.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        if i.as_ref().is_some_and(|s| s.chars().count() > 100) {
+            return Err(AppError::validation("settings.handoff_intent", "at most 100 characters"));
+        }
+        set("handoff_intent", json!(i));
+    }
+    for (key, value) in [
+        ("handoff_message", patch.handoff_message),
+        ("fallback_message", patch.fallback_message),
+        ("csat_question", patch.csat_question),
+        ("csat_thanks", patch.csat_thanks),
+    ] {
+        if let Some(v) = value {
+            set(key, json!(check_text(&format!("settings.{key}"), &v, 1000)?));
+        }
+    }
+    if let Some(c) = patch.csat_enabled {
+        set("csat_enabled", json!(c));
+    }
+    Ok(Value::Object(obj).to_string())
+}
+
 fn widget_key() -> String {
     format!("wk_{}", random_token(18))
 }
@@ -64,12 +137,18 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateBotRequest) -> 
             let id = store::insert(
                 tx,
                 &tenant,
-                &NewBot { name: &name, description: description.as_deref(), language: &language, widget_key: &key },
+                &NewBot {
+                    name: &name,
+                    description: description.as_deref(),
+                    language: &language,
+                    widget_key: &key,
+                    team_id: req.team_id,
+                },
             )?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "bot.created", "bot", id.0)
-                    .with_new(json!({ "name": name, "language": language })),
+                    .with_new(json!({ "name": name, "language": language, "team_id": req.team_id })),
             )?;
             store::find(tx, &tenant, id)?.ok_or_else(not_found)
         })
@@ -91,27 +170,38 @@ pub async fn update(state: &AppState, tenant: Tenant, id: BotId, req: UpdateBotR
     let name = req.name.as_deref().map(check_name).transpose()?;
     let description = req.description.map(|d| check_description(d.as_deref())).transpose()?;
     let language = req.language.as_deref().map(check_language).transpose()?;
-    state
+    let bot = state
         .db
         .write(move |tx| {
             let before = store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
+            let stored = store::settings_json(tx, &tenant, id)?.unwrap_or_else(|| "{}".into());
+            let settings = match req.settings {
+                Some(patch) => patch_settings(&stored, patch)?,
+                None => stored,
+            };
             let changes = BotChanges {
                 name: name.as_deref().unwrap_or(&before.name),
                 description: description.as_ref().map_or(before.description.as_deref(), Option::as_deref),
                 language: language.as_deref().unwrap_or(&before.language),
                 is_active: req.is_active.unwrap_or(before.is_active),
+                team_id: req.team_id.unwrap_or(before.team_id),
+                settings: &settings,
             };
             store::update(tx, &tenant, id, &changes)?;
             let after = store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
+            let show = |b: &Bot| {
+                json!({ "name": b.name, "description": b.description, "language": b.language, "is_active": b.is_active,
+                        "team_id": b.team_id, "settings": b.settings })
+            };
             audit::record(
                 tx,
-                &AuditEntry::by(&tenant, "bot.updated", "bot", id.0)
-                    .with_old(json!({ "name": before.name, "description": before.description, "language": before.language, "is_active": before.is_active }))
-                    .with_new(json!({ "name": after.name, "description": after.description, "language": after.language, "is_active": after.is_active })),
+                &AuditEntry::by(&tenant, "bot.updated", "bot", id.0).with_old(show(&before)).with_new(show(&after)),
             )?;
             Ok(after)
         })
-        .await
+        .await?;
+    state.runtime.invalidate_bot(id);
+    Ok(bot)
 }
 
 pub async fn delete(state: &AppState, tenant: Tenant, id: BotId) -> AppResult<()> {
@@ -125,7 +215,289 @@ pub async fn delete(state: &AppState, tenant: Tenant, id: BotId) -> AppResult<()
                 &AuditEntry::by(&tenant, "bot.deleted", "bot", id.0).with_old(json!({ "name": before.name })),
             )
         })
+        .await?;
+    state.runtime.invalidate_bot(id);
+    Ok(())
+}
+
+/// Replaces the widget key; the old one stops working at once.
+pub async fn rotate_widget_key(state: &AppState, tenant: Tenant, id: BotId) -> AppResult<Bot> {
+    let bot = state
+        .db
+        .write(move |tx| {
+            store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
+            let key = widget_key();
+            store::set_widget_key(tx, &tenant, id, &key)?;
+            audit::record(tx, &AuditEntry::by(&tenant, "bot.widget_key_rotated", "bot", id.0))?;
+            store::find(tx, &tenant, id)?.ok_or_else(not_found)
+        })
+        .await?;
+    state.runtime.invalidate_bot(id);
+    Ok(bot)
+}
+
+/// The image type of `data`, by its magic bytes (PNG, JPEG, GIF, WebP).
+#[must_use]
+pub fn sniff_image(data: &[u8]) -> Option<&'static str> {
+    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if data.len() > 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+/// Stores an uploaded avatar (PNG, JPEG, GIF or WebP, at most 1 MiB).
+pub async fn set_avatar(state: &AppState, tenant: Tenant, id: BotId, data: Vec<u8>) -> AppResult<Bot> {
+    if data.is_empty() {
+        return Err(AppError::validation("body", "the image is empty"));
+    }
+    let content_type = sniff_image(&data).ok_or_else(|| {
+        AppError::new(ErrorCode::UnsupportedMediaType, "the avatar must be a PNG, JPEG, GIF or WebP image")
+    })?;
+    let sha = hex::encode(Sha256::digest(&data));
+    let bot = state
+        .db
+        .write(move |tx| {
+            store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
+            let file = store::set_avatar(tx, &tenant, id, &sha, content_type, &data)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "bot.avatar_set", "bot", id.0)
+                    .with_new(json!({ "file_id": file, "content_type": content_type, "bytes": data.len() })),
+            )?;
+            store::find(tx, &tenant, id)?.ok_or_else(not_found)
+        })
+        .await?;
+    state.runtime.invalidate_bot(id);
+    Ok(bot)
+}
+
+pub async fn clear_avatar(state: &AppState, tenant: Tenant, id: BotId) -> AppResult<Bot> {
+    let bot = state
+        .db
+        .write(move |tx| {
+            store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
+            store::clear_avatar(tx, &tenant, id)?;
+            audit::record(tx, &AuditEntry::by(&tenant, "bot.avatar_removed", "bot", id.0))?;
+            store::find(tx, &tenant, id)?.ok_or_else(not_found)
+        })
+        .await?;
+    state.runtime.invalidate_bot(id);
+    Ok(bot)
+}
+
+/// The avatar's content type and bytes.
+pub async fn avatar(state: &AppState, tenant: Tenant, id: BotId) -> AppResult<(String, Vec<u8>)> {
+    state
+        .db
+        .read(move |c| {
+            store::avatar(c, &tenant, id)?
+                .ok_or_else(|| AppError::new(ErrorCode::FileNotFound, "the bot has no avatar"))
+        })
         .await
+}
+
+/// The organization's message use this month.
+pub async fn usage(state: &AppState, tenant: Tenant, id: BotId) -> AppResult<BotUsage> {
+    let month = crate::conversations::runtime::usage::current_month();
+    let first = format!("{month}-01");
+    state
+        .db
+        .read(move |c| {
+            let org = tenant.org_id();
+            let sum = |metric: &str, bot: Option<BotId>| -> rusqlite::Result<i64> {
+                c.query_row(
+                    "SELECT coalesce(sum(count), 0) FROM usage_tracking
+                     WHERE organization_id = ?1 AND metric_type = ?2 AND day >= ?3 AND (?4 IS NULL OR bot_id = ?4)",
+                    rusqlite::params![org, metric, first, bot],
+                    |r| r.get(0),
+                )
+            };
+            store::find(c, &tenant, id)?.ok_or_else(not_found)?;
+            Ok(BotUsage {
+                organization_messages: sum("message_received", None)?,
+                limit: crate::conversations::store::message_limit(c, org)?,
+                bot_messages_received: sum("message_received", Some(id))?,
+                bot_messages_sent: sum("message_sent", Some(id))?,
+                month: month.clone(),
+            })
+        })
+        .await
+}
+
+// ---- For the runtime ------------------------------------------------------
+
+/// What the conversation runtime keeps about a bot.
+#[derive(Debug, Clone)]
+pub struct BotInfo {
+    pub id: BotId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub is_active: bool,
+    pub team_id: Option<i64>,
+    pub has_avatar: bool,
+    pub settings: BotSettings,
+    /// The organization's teams (handoff targets are checked against them).
+    pub teams: HashSet<i64>,
+}
+
+impl BotInfo {
+    /// The engine's view of the settings.
+    #[must_use]
+    pub fn engine_settings(&self) -> EngineSettings {
+        EngineSettings {
+            handoff_keywords: self.settings.handoff_keywords.iter().map(|k| k.to_lowercase()).collect(),
+            handoff_intent: self.settings.handoff_intent.clone(),
+            handoff_message: self.settings.handoff_message.clone(),
+            fallback_message: self.settings.fallback_message.clone(),
+        }
+    }
+}
+
+/// Loads [`BotInfo`].
+pub fn runtime_info(conn: &Connection, tenant: &Tenant, id: BotId) -> AppResult<BotInfo> {
+    let bot = store::find(conn, tenant, id)?.ok_or_else(not_found)?;
+    Ok(BotInfo {
+        id,
+        org_id: bot.organization_id,
+        name: bot.name,
+        is_active: bot.is_active,
+        team_id: bot.team_id,
+        has_avatar: bot.avatar_url.is_some(),
+        settings: bot.settings,
+        teams: store::team_ids(conn, tenant)?.into_iter().collect(),
+    })
+}
+
+/// The active canned messages, highest priority first, compiled.
+pub fn canned_for_runtime(conn: &Connection, tenant: &Tenant, bot: BotId) -> AppResult<Vec<Canned>> {
+    Ok(store::canned_list(conn, tenant, bot)?
+        .into_iter()
+        .filter(|c| c.is_active)
+        .map(|c| Canned {
+            id: c.id.0,
+            kind: c.message_type,
+            content: Template::parse(&c.content).unwrap_or_else(|_| Template::literal(&c.content)),
+            keywords: c.trigger_keywords.iter().map(|k| k.to_lowercase()).collect(),
+            priority: c.priority,
+        })
+        .collect())
+}
+
+/// The bot of a public widget key.
+pub async fn by_widget_key(state: &AppState, key: String) -> AppResult<Option<(BotId, OrgId)>> {
+    state.db.read(move |c| Ok(store::by_widget_key(c, &key)?)).await
+}
+
+// ---- Canned messages --------------------------------------------------------
+
+fn canned_not_found() -> AppError {
+    AppError::new(ErrorCode::CannedMessageNotFound, "no such canned message")
+}
+
+fn check_canned(kind: CannedKind, content: &str, keywords: &[String]) -> AppResult<(String, String)> {
+    let content = check_text("content", content, 4000)?;
+    Template::parse(&content).map_err(|e| AppError::validation("content", e.to_string()))?;
+    let keywords = check_keywords("trigger_keywords", keywords)?;
+    if kind == CannedKind::Command && keywords.is_empty() {
+        return Err(AppError::validation("trigger_keywords", "a command needs at least one keyword"));
+    }
+    if kind == CannedKind::Fallback && !keywords.is_empty() {
+        return Err(AppError::validation("trigger_keywords", "a fallback has no keywords"));
+    }
+    Ok((content, json!(keywords).to_string()))
+}
+
+pub async fn canned_list(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult<Vec<CannedMessage>> {
+    state.db.read(move |c| Ok(store::canned_list(c, &tenant, bot)?)).await
+}
+
+pub async fn canned_create(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    req: CreateCannedRequest,
+) -> AppResult<CannedMessage> {
+    let (content, keywords) = check_canned(req.message_type, &req.content, &req.trigger_keywords)?;
+    let m = state
+        .db
+        .write(move |tx| {
+            let fields = CannedFields {
+                kind: kind_name(req.message_type),
+                content: &content,
+                keywords: &keywords,
+                priority: req.priority,
+                is_active: req.is_active.unwrap_or(true),
+            };
+            let id = store::canned_insert(tx, &tenant, bot, &fields)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "bot_message.created", "bot_message", id.0)
+                    .with_new(json!({ "bot_id": bot, "type": fields.kind })),
+            )?;
+            store::canned(tx, &tenant, id)?.ok_or_else(canned_not_found)
+        })
+        .await?;
+    state.runtime.invalidate_bot(bot);
+    Ok(m)
+}
+
+pub async fn canned_update(
+    state: &AppState,
+    tenant: Tenant,
+    id: CannedMessageId,
+    req: UpdateCannedRequest,
+) -> AppResult<CannedMessage> {
+    let m = state
+        .db
+        .write(move |tx| {
+            let before = store::canned(tx, &tenant, id)?.ok_or_else(canned_not_found)?;
+            let kind = req.message_type.unwrap_or(before.message_type);
+            let keywords = req.trigger_keywords.unwrap_or_else(|| before.trigger_keywords.clone());
+            let (content, keywords) = check_canned(kind, req.content.as_deref().unwrap_or(&before.content), &keywords)?;
+            let fields = CannedFields {
+                kind: kind_name(kind),
+                content: &content,
+                keywords: &keywords,
+                priority: req.priority.unwrap_or(before.priority),
+                is_active: req.is_active.unwrap_or(before.is_active),
+            };
+            store::canned_update(tx, &tenant, id, &fields)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "bot_message.updated", "bot_message", id.0)
+                    .with_old(json!({ "content": before.content, "keywords": before.trigger_keywords }))
+                    .with_new(json!({ "content": content, "keywords": keywords })),
+            )?;
+            store::canned(tx, &tenant, id)?.ok_or_else(canned_not_found)
+        })
+        .await?;
+    state.runtime.invalidate_bot(m.bot_id);
+    Ok(m)
+}
+
+pub async fn canned_delete(state: &AppState, tenant: Tenant, id: CannedMessageId) -> AppResult<()> {
+    let bot = state
+        .db
+        .write(move |tx| {
+            let before = store::canned(tx, &tenant, id)?.ok_or_else(canned_not_found)?;
+            store::canned_delete(tx, &tenant, id)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "bot_message.deleted", "bot_message", id.0)
+                    .with_old(json!({ "content": before.content })),
+            )?;
+            Ok(before.bot_id)
+        })
+        .await?;
+    state.runtime.invalidate_bot(bot);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -140,5 +512,35 @@ mod tests {
         for bad in ["", "e", "english", "en_US", "en--US", "<script>"] {
             assert!(check_language(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn images_are_sniffed() {
+        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
+        assert_eq!(sniff_image(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(sniff_image(b"GIF89a..."), Some("image/gif"));
+        assert_eq!(sniff_image(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(sniff_image(b"<svg onload=alert(1)>"), None);
+    }
+
+    #[test]
+    fn settings_patches_keep_other_keys() {
+        let out = patch_settings(
+            r#"{"future_key": 1, "csat_enabled": false}"#,
+            BotSettingsPatch {
+                csat_enabled: Some(true),
+                handoff_keywords: Some(vec![" Agent ".into()]),
+                ..Default::default()
+            },
+        )
+        .expect("patch");
+        let v: Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["future_key"], 1);
+        assert_eq!(v["csat_enabled"], true);
+        assert_eq!(v["handoff_keywords"], json!(["agent"]));
+        assert!(
+            patch_settings("{}", BotSettingsPatch { fallback_message: Some(" ".into()), ..Default::default() })
+                .is_err()
+        );
     }
 }

@@ -160,6 +160,7 @@ pub trait JobHandler: Send + Sync {
 pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
     match kind {
         "noop" => Some(&Noop),
+        crate::conversations::runtime::usage::ALERT_JOB => Some(&crate::conversations::runtime::usage::UsageAlertJob),
         crate::notify::SEND_EMAIL => Some(&crate::notify::SendEmail),
         crate::orgs::audit::retention::KIND => Some(&crate::orgs::audit::retention::RetentionJob),
         crate::nlu::train::TRAIN_JOB => Some(&crate::nlu::train::TrainJob),

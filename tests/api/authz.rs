@@ -38,6 +38,13 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/branding"),
     ("GET", "/api/v1/branding/files/{sha256}"),
     ("POST", "/api/v1/admin/auth/login"),
+    ("GET", "/api/v1/flow-schema"),
+    ("GET", "/api/v1/widget/{widget_key}/config"),
+    ("GET", "/api/v1/widget/{widget_key}/avatar"),
+    ("POST", "/api/v1/widget/{widget_key}/sessions"),
+    ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages"),
+    ("POST", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages"),
+    ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/events"),
 ];
 
 /// Routes about the signed-in user rather than an organization:
@@ -86,6 +93,11 @@ const TENANT_PARAMS: &[&str] = &[
     "kb_id",
     "document_id",
     "provider_id",
+    "flow_name",
+    "version",
+    "orchestration_id",
+    "canned_message_id",
+    "conversation_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -250,8 +262,48 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
             ("entity_id", bot_id.to_string()),
         ]);
         params.extend(nlu.into_iter().chain(knowledge).map(|(name, id)| (name, id.to_string())));
+        params.extend(runtime_rows(tx, org_id, bot_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
+}
+
+/// Runtime rows of the bot: an avatar, a published flow `main` (version 1),
+/// an orchestration, a canned message and a conversation.
+fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 5]> {
+    tx.execute(
+        "INSERT INTO files (organization_id, sha256, size_bytes, content_type, data)
+         VALUES (?1, lower(hex(randomblob(32))), 8, 'image/png', x'89504e470d0a1a0a')",
+        [org_id],
+    )?;
+    tx.execute("UPDATE bots SET avatar_file_id = last_insert_rowid() WHERE id = ?1", [bot_id])?;
+    tx.execute(
+        "INSERT INTO bot_flows (organization_id, bot_id, name, flow_data, version, is_active)
+         VALUES (?1, ?2, 'main', '{\"nodes\":[{\"id\":\"start\",\"type\":\"start\"}],\"edges\":[]}', 1, 1)",
+        params![org_id, bot_id],
+    )?;
+    tx.execute(
+        "INSERT INTO flow_orchestrations (organization_id, bot_id, name) VALUES (?1, ?2, 'Matrix orchestration')",
+        params![org_id, bot_id],
+    )?;
+    let orchestration_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO bot_messages (organization_id, bot_id, message_type, content, trigger_keywords)
+         VALUES (?1, ?2, 'help', 'Help text', '[\"help\"]')",
+        params![org_id, bot_id],
+    )?;
+    let canned_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO conversations (organization_id, bot_id, channel, external_user_id) VALUES (?1, ?2, 'api', 'matrix-user')",
+        params![org_id, bot_id],
+    )?;
+    let conversation_id = tx.last_insert_rowid();
+    Ok([
+        ("flow_name", "main".to_owned()),
+        ("version", "1".to_owned()),
+        ("orchestration_id", orchestration_id.to_string()),
+        ("canned_message_id", canned_id.to_string()),
+        ("conversation_id", conversation_id.to_string()),
+    ])
 }
 
 /// NLU rows of the bot: an intent with an example, an entity, a model version, a logged parse.

@@ -302,3 +302,19 @@ async fn backup_under_concurrent_writes_is_consistent_and_restore_brings_it_back
         "the replaced file is kept"
     );
 }
+
+#[test]
+fn bench_runtime_prints_turns_per_second_and_latency_as_json() {
+    let out = run(&["bench", "runtime", "--flow-turns", "300", "--skip-nlu", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().expect("a last line");
+    let report: serde_json::Value = serde_json::from_str(last).expect("JSON on the last line");
+    let flow = &report["flow_only"];
+    assert!(flow["turns_per_s"].as_f64().is_some_and(|t| t > 0.0), "{report}");
+    assert!(flow["p95_ms"].as_f64().is_some_and(|p| p > 0.0), "{report}");
+    for level in ["1", "16", "128"] {
+        assert!(flow["levels"][level]["turns"].as_u64().is_some_and(|n| n >= 300), "{report}");
+    }
+    assert!(stdout.contains("flow-only, 16 conversations"), "{stdout}");
+}

@@ -15,6 +15,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub dir: TempDir,
+    stop: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// Starts the server and returns once it accepts connections.
@@ -23,9 +25,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Like [`spawn_app`], with a hook to change the configuration.
-#[allow(clippy::unused_async, reason = "spawns the server on the caller's Tokio runtime")]
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
+    spawn_in(tempfile::tempdir().expect("tempdir"), adjust).await
+}
+
+#[allow(clippy::unused_async, reason = "spawns the server on the caller's Tokio runtime")]
+async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config {
         data: dir.path().join("test.db"),
         bind: "127.0.0.1:0".into(),
@@ -54,9 +59,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let app = Application::build(config).expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped());
+    let stop = app.stop_handle();
+    let task = tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    TestApp { address, client, state, dir }
+    TestApp { address, client, state, dir, stop, task }
 }
 
 /// A signed-in browser-like user: session cookie and CSRF token.
@@ -70,6 +76,17 @@ pub struct Session {
 }
 
 impl TestApp {
+    /// Stops the server as SIGTERM would (in-flight requests drain, workers
+    /// stop, the WAL is checkpointed, the data file lock is released) and
+    /// starts a new one on the same data file and key.
+    pub async fn restart(self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let TestApp { dir, stop, task, state, .. } = self;
+        stop.stop(true).await;
+        task.await.expect("server task").expect("server stopped cleanly");
+        drop(state);
+        spawn_in(dir, adjust).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -54,11 +54,13 @@ function Bots() {
           ${list.data &&
           list.data.items.map(
             (bot) => html`<tr data-bot=${bot.id}>
-              <td><strong>${bot.name}</strong><div class="muted">${bot.description || ""}</div></td>
+              <td><a href=${`/bots/${bot.id}`} data-bot-link=${bot.id}><strong>${bot.name}</strong></a><div class="muted">${bot.description || ""}</div></td>
               <td>${bot.language}</td>
               <td><span class=${"badge " + (bot.is_active ? "ok" : "")}>${bot.is_active ? "active" : "inactive"}</span></td>
               <td class="muted">${formatDate(bot.created_at)}</td>
               <td>
+                <a class="button" href=${`/bots/${bot.id}/flows`} data-flows-link=${bot.id}>Flows</a>
+                <a class="button" href=${`/bots/${bot.id}/emulator`}>Emulator</a>
                 <a class="button" href=${`/bots/${bot.id}/nlu`} data-nlu-link=${bot.id}>NLU</a>
                 ${can("bots.delete") && html` <button class="danger" onClick=${() => remove(bot)}>Delete</button>`}
               </td>

@@ -2,6 +2,12 @@
 import "./auth.js";
 import "./dashboard.js";
 import "./bots.js";
+import "./bot.js";
+import "./flows.js";
+import "./orchestrations.js";
+import "./widget.js";
+import "./emulator.js";
+import "./inbox.js";
 import "./account.js";
 import "./orgs.js";
 import "./members.js";

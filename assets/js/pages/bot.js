@@ -1,0 +1,199 @@
+// One bot's settings (name, language, active flag, team, avatar, handoff
+// and CSAT behaviour), its canned messages and this month's usage.
+import { html, Page, useLoad, useState, useEffect, ErrorBox, Field, toast } from "../ui.js";
+import { route } from "../router.js";
+import { get, post, patch, del, putBytes } from "../api.js";
+import { can, currentOrg } from "../session.js";
+import { BotNav } from "./botnav.js";
+
+const KINDS = ["greeting", "response", "fallback", "command", "help"];
+
+function TeamField({ value, onInput }) {
+  const org = currentOrg();
+  const teams = useLoad(() => get(`/api/v1/orgs/${org.id}/teams?limit=200`), [org.id]);
+  const items = teams.data && (teams.data.items || teams.data);
+  if (!items) return html`<${Field} label="Team id (handoffs go to this team's inbox)" name="team_id" type="number" value=${value} onInput=${onInput} />`;
+  return html`<div>
+    <label for="team_id">Team (handoffs go to this team's inbox)</label>
+    <select id="team_id" value=${value} onChange=${(e) => onInput(e.target.value)}>
+      <option value="">No team (every agent)</option>
+      ${items.map((t) => html`<option value=${String(t.id)}>${t.name}</option>`)}
+    </select>
+  </div>`;
+}
+
+function SettingsForm({ bot, onSaved }) {
+  const s = bot.settings;
+  const [f, setF] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(
+    () =>
+      setF({
+        name: bot.name, description: bot.description || "", language: bot.language, is_active: bot.is_active,
+        team_id: bot.team_id === null || bot.team_id === undefined ? "" : String(bot.team_id),
+        handoff_keywords: s.handoff_keywords.join(", "), handoff_message: s.handoff_message, fallback_message: s.fallback_message,
+        csat_enabled: s.csat_enabled, csat_question: s.csat_question, csat_thanks: s.csat_thanks,
+      }),
+    [bot],
+  );
+  if (!f) return null;
+  const set = (k) => (v) => setF((x) => ({ ...x, [k]: v }));
+  const save = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const saved = await patch(`/api/v1/bots/${bot.id}`, {
+        name: f.name, description: f.description || null, language: f.language, is_active: f.is_active,
+        team_id: f.team_id === "" ? null : Number(f.team_id),
+        settings: {
+          handoff_keywords: f.handoff_keywords.split(",").map((x) => x.trim()).filter(Boolean),
+          handoff_message: f.handoff_message, fallback_message: f.fallback_message,
+          csat_enabled: f.csat_enabled, csat_question: f.csat_question, csat_thanks: f.csat_thanks,
+        },
+      });
+      toast("Saved");
+      onSaved(saved);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const field = (label, name, rest = {}) => html`<${Field} label=${label} name=${name} value=${f[name]} onInput=${set(name)} error=${error} ...${rest} />`;
+  return html`<form class="card" id="bot-settings" onSubmit=${save}>
+    <h2>Settings</h2>
+    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <div class="grid">
+      ${field("Name", "name", { required: true })}
+      ${field("Language", "language")}
+      ${field("Description", "description")}
+      <${TeamField} value=${f.team_id} onInput=${set("team_id")} />
+    </div>
+    <label><input type="checkbox" id="is_active" checked=${f.is_active} onChange=${(e) => set("is_active")(e.target.checked)} /> Active (answers messages)</label>
+    <h3>Handoff</h3>
+    <div class="grid">
+      ${field("Keywords that ask for a human (comma-separated)", "handoff_keywords")}
+      ${field("Handoff message", "handoff_message")}
+      ${field("Fallback message", "fallback_message")}
+    </div>
+    <h3>Satisfaction survey</h3>
+    <label><input type="checkbox" id="csat_enabled" checked=${f.csat_enabled} onChange=${(e) => set("csat_enabled")(e.target.checked)} /> Ask for a rating (1–5) when a conversation is closed</label>
+    <div class="grid">${field("Question", "csat_question")}${field("Thanks", "csat_thanks")}</div>
+    ${can("bots.write") && html`<button class="primary" type="submit" id="save-bot">Save</button>`}
+  </form>`;
+}
+
+function Avatar({ bot, onChanged }) {
+  const [error, setError] = useState(null);
+  const upload = async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    setError(null);
+    try {
+      await putBytes(`/api/v1/bots/${bot.id}/avatar`, file);
+      toast("Avatar updated");
+      onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const remove = async () => {
+    try {
+      await del(`/api/v1/bots/${bot.id}/avatar`);
+      onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<div class="card">
+    <h2>Avatar</h2>
+    <${ErrorBox} error=${error} />
+    <div class="row">
+      ${bot.avatar_url ? html`<img class="avatar" src=${`${bot.avatar_url}?v=${bot.updated_at}`} alt="" width="64" height="64" />` : html`<span class="muted">None</span>`}
+      ${can("bots.write") && html`<input type="file" accept="image/png,image/jpeg,image/webp,image/gif" onChange=${upload} />`}
+      ${can("bots.write") && bot.avatar_url && html`<button type="button" onClick=${remove}>Remove</button>`}
+    </div>
+  </div>`;
+}
+
+function Canned({ botId }) {
+  const list = useLoad(() => get(`/api/v1/bots/${botId}/canned-messages?limit=200`), [botId]);
+  const [draft, setDraft] = useState({ message_type: "response", content: "", keywords: "" });
+  const [error, setError] = useState(null);
+  const add = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await post(`/api/v1/bots/${botId}/canned-messages`, {
+        message_type: draft.message_type, content: draft.content,
+        trigger_keywords: draft.keywords.split(",").map((x) => x.trim()).filter(Boolean),
+      });
+      setDraft({ ...draft, content: "", keywords: "" });
+      list.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const toggle = async (m) => {
+    try {
+      await patch(`/api/v1/canned-messages/${m.id}`, { is_active: !m.is_active });
+      list.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const remove = async (m) => {
+    try {
+      await del(`/api/v1/canned-messages/${m.id}`);
+      list.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const items = (list.data && (list.data.items || list.data)) || [];
+  return html`<div class="card" id="canned">
+    <h2>Canned messages</h2>
+    <p class="muted">Greeting and fallback replace the defaults; responses, commands and help answer their keywords before the flow.</p>
+    <${ErrorBox} error=${error || list.error} />
+    <table><thead><tr><th>Type</th><th>Keywords</th><th>Text</th><th></th></tr></thead><tbody>
+      ${items.map(
+        (m) => html`<tr data-canned=${m.id}><td>${m.message_type}</td><td>${m.trigger_keywords.join(", ")}</td><td>${m.content}</td>
+          <td>${can("bots.write") && html`<button type="button" onClick=${() => toggle(m)}>${m.is_active ? "Disable" : "Enable"}</button> <button type="button" class="danger" onClick=${() => remove(m)}>Delete</button>`}</td></tr>`,
+      )}
+    </tbody></table>
+    ${can("bots.write") &&
+    html`<form class="row" onSubmit=${add}>
+      <select aria-label="Type" onChange=${(e) => setDraft({ ...draft, message_type: e.target.value })}>${KINDS.map((k) => html`<option value=${k} selected=${draft.message_type === k}>${k}</option>`)}</select>
+      <input placeholder="keywords, comma-separated" value=${draft.keywords} onInput=${(e) => setDraft({ ...draft, keywords: e.target.value })} />
+      <input placeholder="Text" required value=${draft.content} onInput=${(e) => setDraft({ ...draft, content: e.target.value })} />
+      <button class="primary" type="submit">Add</button>
+    </form>`}
+  </div>`;
+}
+
+function Usage({ botId }) {
+  const u = useLoad(() => get(`/api/v1/bots/${botId}/usage`), [botId]);
+  if (!u.data) return html`<${ErrorBox} error=${u.error} />`;
+  const d = u.data;
+  const pct = d.limit > 0 ? Math.min(100, Math.round((d.organization_messages * 100) / d.limit)) : 0;
+  return html`<div class="card" id="usage">
+    <h2>Usage ${d.month}</h2>
+    <p>${d.organization_messages} of ${d.limit < 0 ? "unlimited" : d.limit} messages used by the organization${d.limit > 0 ? ` (${pct} %)` : ""}; this bot received ${d.bot_messages_received} and sent ${d.bot_messages_sent}.</p>
+    ${d.limit > 0 && html`<progress max="100" value=${pct}></progress>`}
+  </div>`;
+}
+
+function BotPage({ params }) {
+  const { botId } = params;
+  const [tick, setTick] = useState(0);
+  const bot = useLoad(() => get(`/api/v1/bots/${botId}`), [botId, tick]);
+  return html`<${Page} title=${bot.data ? bot.data.name : "Bot"}>
+    <${BotNav} botId=${botId} active="settings" />
+    <${ErrorBox} error=${bot.error} />
+    ${bot.data &&
+    html`<${SettingsForm} bot=${bot.data} onSaved=${() => setTick((t) => t + 1)} />
+      <${Avatar} bot=${bot.data} onChanged=${() => setTick((t) => t + 1)} />
+      <${Canned} botId=${botId} />
+      <${Usage} botId=${botId} />`}
+  <//>`;
+}
+
+route("/bots/:botId", BotPage);

@@ -1,0 +1,134 @@
+// The emulator: chat with the bot's draft or published flows and see, per
+// turn, the debugger's trace: NLU result, the path of nodes, variables
+// before and after, HTTP calls, problems and timing.
+import { html, Page, useState, useRef, useEffect, ErrorBox } from "../ui.js";
+import { route } from "../router.js";
+import { post } from "../api.js";
+import { BotNav, useBot, MessageLine } from "./botnav.js";
+
+function Json({ value }) {
+  return html`<pre class="json">${JSON.stringify(value, null, 2)}</pre>`;
+}
+
+function changedVars(before, after) {
+  const flat = (v, prefix = "", out = {}) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) flat(x, prefix ? `${prefix}.${k}` : k, out);
+    else out[prefix] = v;
+    return out;
+  };
+  const a = flat(before || {});
+  const b = flat(after || {});
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+    .map((k) => ({ name: k, before: a[k], after: b[k] }));
+}
+
+export function TraceView({ trace, index }) {
+  if (!trace) return null;
+  const nlu = trace.nlu;
+  const changes = changedVars(trace.variables_before, trace.variables_after);
+  return html`<div class="trace card" data-turn=${index}>
+    <h3>Turn ${index + 1} · ${trace.duration_ms.toFixed(2)} ms</h3>
+    <div class="trace-section" data-section="nlu">
+      <strong>NLU</strong>
+      ${nlu
+        ? html`<span> intent <code class="trace-intent">${nlu.intent || "none"}</code> (${(nlu.confidence || 0).toFixed(2)})
+            ${nlu.entities && nlu.entities.length ? html` · entities ${nlu.entities.map((e) => html`<code>${e.entity}=${JSON.stringify(e.value)}</code> `)}` : ""}
+            ${nlu.note ? html` <span class="muted">${nlu.note}</span>` : ""} <span class="muted">${(nlu.duration_ms || 0).toFixed(2)} ms</span></span>`
+        : html`<span class="muted"> not run</span>`}
+    </div>
+    <div class="trace-section" data-section="path">
+      <strong>Path</strong>
+      <ol class="trace-path">${trace.path.map((s) => html`<li data-node=${s.node}><code>${s.flow}/${s.node}</code> <span class="muted">${s.node_type}${s.outcome ? ` → ${s.outcome}` : ""}</span></li>`)}</ol>
+      ${trace.waiting_at && html`<div class="muted">Waiting at ${trace.waiting_at}</div>`}
+      ${trace.events.length > 0 && html`<div class="muted">${trace.events.join(" · ")}</div>`}
+    </div>
+    <div class="trace-section" data-section="variables">
+      <strong>Variables</strong>
+      ${changes.length
+        ? html`<table class="trace-vars"><thead><tr><th>Variable</th><th>Before</th><th>After</th></tr></thead><tbody>
+            ${changes.map((c) => html`<tr data-var=${c.name}><td><code>${c.name}</code></td><td>${c.before === undefined ? "—" : JSON.stringify(c.before)}</td><td>${c.after === undefined ? "—" : JSON.stringify(c.after)}</td></tr>`)}
+          </tbody></table>`
+        : html`<span class="muted"> unchanged</span>`}
+      <details><summary>All variables after the turn</summary><${Json} value=${trace.variables_after} /></details>
+    </div>
+    ${trace.http_calls.length > 0 &&
+    html`<div class="trace-section" data-section="http"><strong>HTTP calls</strong>
+      <ul>${trace.http_calls.map((c) => html`<li><code>${c.method} ${c.url}</code> → ${c.status || c.error} <span class="muted">${c.duration_ms.toFixed(1)} ms</span></li>`)}</ul></div>`}
+    ${trace.problems.length > 0 &&
+    html`<div class="trace-section problems" data-section="problems"><strong>Problems</strong>
+      <ul>${trace.problems.map((p) => html`<li class="trace-problem">${p.node ? html`<code>${p.flow ? `${p.flow}/` : ""}${p.node}</code>: ` : ""}${p.message}</li>`)}</ul></div>`}
+  </div>`;
+}
+
+function Emulator({ params }) {
+  const { botId } = params;
+  const bot = useBot(botId);
+  const [source, setSource] = useState("draft");
+  const [conversation, setConversation] = useState(null);
+  const [log, setLog] = useState([]);
+  const [traces, setTraces] = useState([]);
+  const [text, setText] = useState("");
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const logRef = useRef(null);
+  useEffect(() => {
+    if (logRef.current) logRef.current.scrollTop = logRef.current.scrollHeight;
+  }, [log]);
+
+  const turn = async (message) => {
+    setError(null);
+    setBusy(true);
+    try {
+      const body = { source };
+      if (conversation) body.conversation_id = conversation;
+      if (message !== undefined) body.text = message;
+      const r = await post(`/api/v1/bots/${botId}/emulator`, body);
+      setConversation(r.conversation_id);
+      setLog((l) => [...l, ...(r.message ? [r.message] : []), ...r.replies]);
+      setTraces((t) => [...t, r.trace]);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const restart = () => {
+    setConversation(null);
+    setLog([]);
+    setTraces([]);
+  };
+  const send = (e) => {
+    e.preventDefault();
+    const t = text;
+    setText("");
+    turn(t);
+  };
+  const last = log.length ? log[log.length - 1] : null;
+  return html`<${Page} title=${`Emulator · ${bot.data ? bot.data.name : ""}`}>
+    <${BotNav} botId=${botId} active="emulator" />
+    <div class="row">
+      <label><input type="radio" name="source" checked=${source === "draft"} onChange=${() => (setSource("draft"), restart())} /> Draft</label>
+      <label><input type="radio" name="source" id="source-published" checked=${source === "published"} onChange=${() => (setSource("published"), restart())} /> Published</label>
+      <button type="button" id="emulator-start" class="primary" disabled=${busy} onClick=${() => (restart(), turn())}>${conversation ? "Restart" : "Start"}</button>
+    </div>
+    <${ErrorBox} error=${error} />
+    <div class="emulator">
+      <div class="card emulator-chat">
+        <div class="chat-log" ref=${logRef} id="emulator-log">${log.map((m) => html`<${MessageLine} key=${m.id} m=${m} />`)}</div>
+        ${last && last.quick_replies && last.quick_replies.length > 0 &&
+        html`<div class="chat-opts">${last.quick_replies.map((q) => html`<button type="button" onClick=${() => turn(q.value)}>${q.label}</button>`)}</div>`}
+        <form class="row" onSubmit=${send}>
+          <input id="emulator-input" aria-label="Message" placeholder=${conversation ? "Type a message" : "Type a message to start"} value=${text} onInput=${(e) => setText(e.target.value)} />
+          <button class="primary" id="emulator-send" type="submit" disabled=${busy || !text.trim()}>Send</button>
+        </form>
+      </div>
+      <div class="emulator-debug" id="debugger">
+        ${traces.length === 0 && html`<div class="card muted">Each turn's trace appears here.</div>`}
+        ${[...traces].map((t, i) => ({ t, i })).reverse().map(({ t, i }) => html`<${TraceView} key=${i} trace=${t} index=${i} />`)}
+      </div>
+    </div>
+  <//>`;
+}
+
+route("/bots/:botId/emulator", Emulator);

@@ -1,0 +1,204 @@
+//! The group-commit writer: turns hand their writes (transcript messages,
+//! the conversation row with its state, usage counts, usage alerts) to one
+//! thread, which applies every waiting turn in one `BEGIN IMMEDIATE`
+//! transaction — each turn in its own savepoint, so one failing turn does
+//! not undo the others — and answers each turn after the commit. Under load
+//! many turns share one commit; alone, a turn waits for nothing.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::conversations::model::{ConvEntry, ConversationId, Message, Role};
+use crate::conversations::store;
+use crate::db::Db;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::flows::engine::RichParts;
+use crate::ids::{BotId, OrgId, UserId};
+use crate::jobs::{Enqueue, Queue};
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub role: Role,
+    pub text: String,
+    pub parts: RichParts,
+    pub author: Option<UserId>,
+    pub author_name: Option<String>,
+}
+
+impl NewMessage {
+    #[must_use]
+    pub fn text(role: Role, text: impl Into<String>) -> NewMessage {
+        NewMessage { role, text: text.into(), parts: RichParts::default(), author: None, author_name: None }
+    }
+}
+
+/// A usage threshold crossed by this turn (once per organization and month).
+#[derive(Debug, Clone)]
+pub struct UsageAlert {
+    pub month: String,
+    pub percent: u8,
+    pub used: i64,
+    pub limit: i64,
+}
+
+/// Everything one turn writes.
+#[derive(Debug)]
+pub struct TurnWrite {
+    pub org: OrgId,
+    pub bot: BotId,
+    pub conversation: ConversationId,
+    pub session: String,
+    /// The conversation row to write back, with its state as JSON.
+    pub entry: Option<(ConvEntry, String)>,
+    pub messages: Vec<NewMessage>,
+    /// Daily usage counters of the bot to add to.
+    pub usage: Vec<(&'static str, i64)>,
+    pub alert: Option<UsageAlert>,
+}
+
+struct Job {
+    write: TurnWrite,
+    done: oneshot::Sender<AppResult<Vec<Message>>>,
+}
+
+/// Handle to the writer thread.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::UnboundedSender<Job>,
+}
+
+impl Writer {
+    /// Starts the thread; it ends when every handle is dropped.
+    pub fn start(db: Db, queue: Queue, batch: usize) -> std::io::Result<Writer> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        std::thread::Builder::new().name("turn-writer".into()).spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut jobs = vec![first];
+                while jobs.len() < batch {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&db, &queue, jobs);
+            }
+        })?;
+        Ok(Writer { tx })
+    }
+
+    /// Writes a turn and returns its stored messages once committed.
+    pub async fn submit(&self, write: TurnWrite) -> AppResult<Vec<Message>> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Job { write, done })
+            .map_err(|_| AppError::new(ErrorCode::Unavailable, "the server is shutting down"))?;
+        wait.await.map_err(|_| AppError::new(ErrorCode::Unavailable, "the turn writer stopped"))?
+    }
+}
+
+fn run_batch(db: &Db, queue: &Queue, jobs: Vec<Job>) {
+    let now = crate::db::now();
+    let day = now[..10].to_owned();
+    let mut alerted = false;
+    let writes: Vec<&TurnWrite> = jobs.iter().map(|j| &j.write).collect();
+    let outcome = db.write_blocking(|tx| {
+        let mut usage: HashMap<(OrgId, BotId, &'static str), i64> = HashMap::new();
+        let mut results = Vec::with_capacity(writes.len());
+        for w in &writes {
+            tx.execute_batch("SAVEPOINT turn")?;
+            match apply(tx, w, &now) {
+                Ok(messages) => {
+                    tx.execute_batch("RELEASE turn")?;
+                    for (metric, n) in &w.usage {
+                        *usage.entry((w.org, w.bot, metric)).or_default() += n;
+                    }
+                    alerted |= w.alert.is_some();
+                    results.push(Ok(messages));
+                }
+                Err(e) => {
+                    tx.execute_batch("ROLLBACK TO turn; RELEASE turn")?;
+                    results.push(Err(e));
+                }
+            }
+        }
+        for ((org, bot, metric), n) in usage {
+            store::add_usage(tx, org, Some(bot), metric, &day, n)?;
+        }
+        Ok(results)
+    });
+    match outcome {
+        Ok(results) => {
+            if alerted {
+                queue.notify();
+            }
+            for (job, result) in jobs.into_iter().zip(results) {
+                let _ = job.done.send(result);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, turns = jobs.len(), "a batch of turns could not be written");
+            for job in jobs {
+                let _ = job.done.send(Err(AppError::internal(anyhow::anyhow!("the turn could not be written"))));
+            }
+        }
+    }
+}
+
+fn apply(tx: &rusqlite::Connection, w: &TurnWrite, now: &str) -> AppResult<Vec<Message>> {
+    let mut stored = Vec::with_capacity(w.messages.len());
+    for m in &w.messages {
+        let payload = if m.parts.is_empty() {
+            "{}".to_owned()
+        } else {
+            serde_json::to_string(&m.parts).map_err(AppError::internal)?
+        };
+        let id = store::insert_message(
+            tx,
+            w.org,
+            w.bot,
+            w.conversation,
+            &w.session,
+            m.role.as_str(),
+            &m.text,
+            &payload,
+            m.author,
+            now,
+        )?;
+        stored.push(Message {
+            id,
+            role: m.role,
+            text: m.text.clone(),
+            parts: m.parts.clone(),
+            author_user_id: m.author,
+            author_name: m.author_name.clone(),
+            created_at: now.to_owned(),
+        });
+    }
+    if let Some((entry, state)) = &w.entry
+        && store::update_conversation(tx, entry, state)? == 0
+    {
+        return Err(AppError::new(ErrorCode::ConversationNotFound, "the conversation was deleted"));
+    }
+    if let Some(alert) = &w.alert {
+        let key = format!("usage_alert:{}:{}:{}", w.org, alert.month, alert.percent);
+        if !store::job_key_exists(tx, &key)? {
+            let details = json!({ "metric": "messages", "month": alert.month, "percent": alert.percent,
+                                  "used": alert.used, "limit": alert.limit });
+            store::activity(
+                tx,
+                w.org,
+                &format!("usage.messages_{}_percent", alert.percent),
+                "organization",
+                Some(w.org.0),
+                &details.to_string(),
+            )?;
+            let mut job = Enqueue::new(Some(w.org), super::usage::ALERT_JOB, details);
+            job.idempotency_key = Some(key);
+            Queue::enqueue_in(tx, &job)?;
+        }
+    }
+    Ok(stored)
+}

@@ -1,0 +1,466 @@
+//! Flow versions: save (a new draft version), publish, roll back, diff,
+//! delete; and building the [`Program`] the engine runs for a bot.
+//!
+//! Every save inserts an immutable `bot_flows` row and an `entity_versions`
+//! snapshot on the flow's `draft` branch; publishing marks the version active
+//! and moves the `main` branch (the published line) to it; a rollback is a
+//! publication of an earlier version. The flow's identity in the generic
+//! version tables is the id of its first `bot_flows` row.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+use super::compile::{Issue, Severity, check_flow_name, compile};
+use super::diff;
+use super::document::FlowDocument;
+use super::engine::{EngineSettings, FlowVersion, Program};
+use super::model::{
+    DiffParams, FlowDetail, FlowDiff, FlowSummary, FlowVersionView, PublishRequest, RollbackRequest, SaveFlowRequest,
+    SaveFlowResponse, ValidationReport, VersionRow,
+};
+use super::orchestration;
+use super::store::{self, NewVersion};
+use crate::app::AppState;
+use crate::db::now;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::http::{Page, PageParams, Tenant};
+use crate::ids::BotId;
+use crate::orgs::audit::{self, AuditEntry};
+
+/// Largest flow document, in bytes of JSON.
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+fn flow_not_found(name: &str) -> AppError {
+    AppError::new(ErrorCode::FlowNotFound, format!("the bot has no flow named `{name}`"))
+}
+
+fn version_not_found(name: &str, v: i64) -> AppError {
+    AppError::new(ErrorCode::FlowVersionNotFound, format!("flow `{name}` has no version {v}"))
+}
+
+/// Checks a flow name from the path.
+pub fn check_name(name: &str) -> AppResult<()> {
+    check_flow_name(name).map_err(|m| AppError::validation("flow_name", m))
+}
+
+fn check_message(m: Option<&str>) -> AppResult<Option<String>> {
+    match m.map(str::trim) {
+        Some(t) if t.chars().count() > 500 => Err(AppError::validation("message", "at most 500 characters")),
+        Some("") | None => Ok(None),
+        Some(t) => Ok(Some(t.to_owned())),
+    }
+}
+
+fn parse_doc(row: &VersionRow) -> AppResult<FlowDocument> {
+    serde_json::from_str(&row.data)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("flow version {} does not parse: {e}", row.view.id)))
+}
+
+fn with_document(row: &VersionRow) -> AppResult<FlowVersionView> {
+    let mut view = row.view.clone();
+    view.document = Some(parse_doc(row)?);
+    Ok(view)
+}
+
+/// Validation issues of a document, plus warnings that need the bot's other flows.
+fn issues_of(conn: &Connection, tenant: &Tenant, bot: BotId, name: &str, doc: &FlowDocument) -> AppResult<Vec<Issue>> {
+    let compiled = compile(doc);
+    let mut issues = compiled.issues;
+    if let Some(graph) = compiled.graph {
+        let existing: HashSet<String> =
+            store::heads(conn, tenant, bot)?.into_iter().map(|(d, _)| d.view.name).collect();
+        for target in &graph.jumps {
+            if target != name && !existing.contains(target) {
+                let node = doc
+                    .nodes
+                    .iter()
+                    .find(|n| n.kind == "jump" && n.data.get("flow").and_then(Value::as_str) == Some(target.as_str()))
+                    .map(|n| n.id.clone());
+                issues.push(Issue {
+                    severity: Severity::Warning,
+                    code: "unknown_flow",
+                    message: format!("flow `{target}` does not exist yet"),
+                    node_id: node,
+                    edge_id: None,
+                    field: Some("data.flow".into()),
+                });
+            }
+        }
+    }
+    Ok(issues)
+}
+
+fn refuse(issues: &[Issue]) -> AppResult<()> {
+    let errors: Vec<&Issue> = issues.iter().filter(|i| i.severity == Severity::Error).collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let first = errors[0];
+    let count = errors.len();
+    Err(AppError::new(
+        ErrorCode::FlowInvalid,
+        format!(
+            "the flow has {count} error{}; first: {}{}",
+            if count == 1 { "" } else { "s" },
+            first.node_id.as_deref().map(|n| format!("node `{n}`: ")).unwrap_or_default(),
+            first.message
+        ),
+    )
+    .with_details(json!({ "issues": issues })))
+}
+
+/// The bot's flows.
+pub async fn list(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult<Vec<FlowSummary>> {
+    state
+        .db
+        .read(move |conn| {
+            let entry =
+                store::active_orchestration(conn, &tenant, bot)?.map_or_else(|| "main".to_owned(), |o| o.entry_flow);
+            Ok(store::heads(conn, &tenant, bot)?
+                .into_iter()
+                .map(|(d, p)| FlowSummary {
+                    is_entry: d.view.name == entry,
+                    name: d.view.name.clone(),
+                    draft_version: d.view.version,
+                    published_version: p.as_ref().map(|p| p.view.version),
+                    has_unpublished_changes: p.as_ref().is_none_or(|p| p.data != d.data),
+                    updated_at: d.view.created_at.clone(),
+                    published_at: p.and_then(|p| p.view.published_at),
+                })
+                .collect())
+        })
+        .await
+}
+
+/// A flow's draft and published versions.
+pub async fn get(state: &AppState, tenant: Tenant, bot: BotId, name: String) -> AppResult<FlowDetail> {
+    check_name(&name)?;
+    state
+        .db
+        .read(move |conn| {
+            let draft = store::draft(conn, &tenant, bot, &name)?.ok_or_else(|| flow_not_found(&name))?;
+            let published = store::published(conn, &tenant, bot, &name)?;
+            let doc = parse_doc(&draft)?;
+            let issues = issues_of(conn, &tenant, bot, &name, &doc)?;
+            Ok(FlowDetail {
+                name: name.clone(),
+                draft: with_document(&draft)?,
+                published: published.as_ref().map(with_document).transpose()?,
+                issues,
+            })
+        })
+        .await
+}
+
+/// Validates a document without saving it.
+pub async fn validate(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    name: String,
+    doc: FlowDocument,
+) -> AppResult<ValidationReport> {
+    check_name(&name)?;
+    state
+        .db
+        .read(move |conn| {
+            let issues = issues_of(conn, &tenant, bot, &name, &doc)?;
+            Ok(ValidationReport { valid: !issues.iter().any(|i| i.severity == Severity::Error), issues })
+        })
+        .await
+}
+
+/// Saves a new draft version (nothing when it equals the current draft).
+pub async fn save(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    name: String,
+    req: SaveFlowRequest,
+) -> AppResult<SaveFlowResponse> {
+    check_name(&name)?;
+    let message = check_message(req.message.as_deref())?;
+    let data = serde_json::to_string(&req.document).map_err(AppError::internal)?;
+    if data.len() > MAX_DOCUMENT_BYTES {
+        return Err(AppError::validation("document", format!("the flow is larger than {MAX_DOCUMENT_BYTES} bytes")));
+    }
+    let doc = req.document;
+    let response = state
+        .db
+        .write(move |tx| {
+            let issues = issues_of(tx, &tenant, bot, &name, &doc)?;
+            refuse(&issues)?;
+            let head = store::draft(tx, &tenant, bot, &name)?;
+            if let Some(h) = head.as_ref().filter(|h| h.data == data) {
+                return Ok(SaveFlowResponse { version: h.view.clone(), created: false, issues });
+            }
+            let version = head.as_ref().map_or(1, |h| h.view.version + 1);
+            let id = store::insert_version(
+                tx,
+                &tenant,
+                bot,
+                &NewVersion { name: &name, version, data: &data, message: message.as_deref() },
+            )?;
+            let entity = store::flow_entity_id(tx, &tenant, bot, &name)?.unwrap_or(id);
+            let ev = store::insert_entity_version(tx, &tenant, entity, version, &data, message.as_deref())?;
+            store::move_branch(tx, &tenant, entity, "draft", ev)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "flow.saved", "flow", id)
+                    .with_new(json!({ "bot_id": bot, "name": name, "version": version, "message": message })),
+            )?;
+            let saved = store::version(tx, &tenant, bot, &name, version)?.ok_or_else(|| flow_not_found(&name))?;
+            Ok(SaveFlowResponse { version: saved.view, created: true, issues })
+        })
+        .await?;
+    state.runtime.invalidate_bot(bot);
+    Ok(response)
+}
+
+/// Versions of a flow, newest first.
+pub async fn versions(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    name: String,
+    page: PageParams,
+) -> AppResult<Page<FlowVersionView>> {
+    check_name(&name)?;
+    let before = page.cursor()?.map(|c| c.id);
+    let limit = page.fetch_limit()?;
+    let rows = state
+        .db
+        .read(move |conn| {
+            let rows = store::versions(conn, &tenant, bot, &name, before, limit)?;
+            if rows.is_empty() && before.is_none() {
+                return Err(flow_not_found(&name));
+            }
+            Ok(rows.into_iter().map(|r| r.view).collect::<Vec<_>>())
+        })
+        .await?;
+    Page::from_rows(rows, &page, |v| v.version)
+}
+
+/// One version with its document.
+pub async fn version(state: &AppState, tenant: Tenant, bot: BotId, name: String, v: i64) -> AppResult<FlowVersionView> {
+    check_name(&name)?;
+    state
+        .db
+        .read(move |conn| {
+            let row = store::version(conn, &tenant, bot, &name, v)?.ok_or_else(|| version_not_found(&name, v))?;
+            with_document(&row)
+        })
+        .await
+}
+
+fn resolve(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    name: &str,
+    which: &str,
+    field: &str,
+) -> AppResult<VersionRow> {
+    match which {
+        "draft" => store::draft(conn, tenant, bot, name)?.ok_or_else(|| flow_not_found(name)),
+        "published" => store::published(conn, tenant, bot, name)?.ok_or_else(|| {
+            AppError::new(ErrorCode::FlowVersionNotFound, format!("flow `{name}` has no published version"))
+        }),
+        n => {
+            let v: i64 =
+                n.parse().map_err(|_| AppError::validation(field, "a version number, `draft` or `published`"))?;
+            store::version(conn, tenant, bot, name, v)?.ok_or_else(|| version_not_found(name, v))
+        }
+    }
+}
+
+/// What changed between two versions (default: published → draft).
+pub async fn diff(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    name: String,
+    params: DiffParams,
+) -> AppResult<FlowDiff> {
+    check_name(&name)?;
+    state
+        .db
+        .read(move |conn| {
+            store::draft(conn, &tenant, bot, &name)?.ok_or_else(|| flow_not_found(&name))?;
+            let from = resolve(conn, &tenant, bot, &name, params.from.as_deref().unwrap_or("published"), "from")?;
+            let to = resolve(conn, &tenant, bot, &name, params.to.as_deref().unwrap_or("draft"), "to")?;
+            Ok(diff::diff(from.view.version, &parse_doc(&from)?, to.view.version, &parse_doc(&to)?))
+        })
+        .await
+}
+
+fn publish_in(
+    tx: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    name: &str,
+    row: &VersionRow,
+    message: Option<&str>,
+    action: &str,
+) -> AppResult<()> {
+    // A version saved before a validation rule existed must still pass today's.
+    let doc = parse_doc(row)?;
+    refuse(&compile(&doc).issues)?;
+    let before = store::published(tx, tenant, bot, name)?.map(|p| p.view.version);
+    store::publish(tx, tenant, bot, row.view.id, message, &now())?;
+    let entity = store::flow_entity_id(tx, tenant, bot, name)?.unwrap_or(row.view.id);
+    let ev = match store::entity_version_id(tx, tenant, entity, row.view.version)? {
+        Some(id) => id,
+        None => {
+            store::insert_entity_version(tx, tenant, entity, row.view.version, &row.data, row.view.message.as_deref())?
+        }
+    };
+    store::move_branch(tx, tenant, entity, "main", ev)?;
+    audit::record(
+        tx,
+        &AuditEntry::by(tenant, action, "flow", row.view.id).with_old(json!({ "published_version": before })).with_new(
+            json!({ "bot_id": bot, "name": name, "published_version": row.view.version, "message": message }),
+        ),
+    )
+}
+
+/// Publishes a version (default: the draft).
+pub async fn publish(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    name: String,
+    req: PublishRequest,
+) -> AppResult<FlowVersionView> {
+    check_name(&name)?;
+    let message = check_message(req.message.as_deref())?;
+    let view = state
+        .db
+        .write(move |tx| {
+            let row = match req.version {
+                Some(v) => store::version(tx, &tenant, bot, &name, v)?.ok_or_else(|| version_not_found(&name, v))?,
+                None => store::draft(tx, &tenant, bot, &name)?.ok_or_else(|| flow_not_found(&name))?,
+            };
+            publish_in(tx, &tenant, bot, &name, &row, message.as_deref(), "flow.published")?;
+            let row =
+                store::version(tx, &tenant, bot, &name, row.view.version)?.ok_or_else(|| flow_not_found(&name))?;
+            Ok(row.view)
+        })
+        .await?;
+    state.runtime.invalidate_bot(bot);
+    Ok(view)
+}
+
+/// Publishes an earlier version again; optionally makes it the draft too.
+pub async fn rollback(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    name: String,
+    req: RollbackRequest,
+) -> AppResult<FlowVersionView> {
+    check_name(&name)?;
+    let message =
+        check_message(req.message.as_deref())?.unwrap_or_else(|| format!("Rollback to version {}", req.version));
+    let view = state
+        .db
+        .write(move |tx| {
+            let row = store::version(tx, &tenant, bot, &name, req.version)?
+                .ok_or_else(|| version_not_found(&name, req.version))?;
+            publish_in(tx, &tenant, bot, &name, &row, Some(&message), "flow.rolled_back")?;
+            if req.restore_draft {
+                let head = store::draft(tx, &tenant, bot, &name)?.ok_or_else(|| flow_not_found(&name))?;
+                if head.data != row.data {
+                    let version = head.view.version + 1;
+                    let note = format!("Restored version {}", row.view.version);
+                    store::insert_version(
+                        tx,
+                        &tenant,
+                        bot,
+                        &NewVersion { name: &name, version, data: &row.data, message: Some(&note) },
+                    )?;
+                    let entity = store::flow_entity_id(tx, &tenant, bot, &name)?.unwrap_or(row.view.id);
+                    let ev = store::insert_entity_version(tx, &tenant, entity, version, &row.data, Some(&note))?;
+                    store::move_branch(tx, &tenant, entity, "draft", ev)?;
+                }
+            }
+            let row = store::version(tx, &tenant, bot, &name, req.version)?
+                .ok_or_else(|| version_not_found(&name, req.version))?;
+            Ok(row.view)
+        })
+        .await?;
+    state.runtime.invalidate_bot(bot);
+    Ok(view)
+}
+
+/// Deletes a flow with all its versions.
+pub async fn delete(state: &AppState, tenant: Tenant, bot: BotId, name: String) -> AppResult<()> {
+    check_name(&name)?;
+    state
+        .db
+        .write(move |tx| {
+            let entity = store::flow_entity_id(tx, &tenant, bot, &name)?.ok_or_else(|| flow_not_found(&name))?;
+            let count = store::delete_flow(tx, &tenant, bot, &name)?;
+            store::delete_entity(tx, &tenant, entity)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "flow.deleted", "flow", entity)
+                    .with_old(json!({ "bot_id": bot, "name": name, "versions": count })),
+            )
+        })
+        .await?;
+    state.runtime.invalidate_bot(bot);
+    Ok(())
+}
+
+/// Which flows a program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    Published,
+    Draft,
+}
+
+/// Builds what the engine runs for a bot: its published (or newest)
+/// flows, active orchestration and canned messages. A stored version that
+/// no longer compiles is left out and reported in `skipped`.
+pub fn load_program(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    source: Source,
+    settings: EngineSettings,
+    canned: Vec<super::engine::Canned>,
+) -> AppResult<(Program, Vec<String>)> {
+    let rows = match source {
+        Source::Published => store::all_published(conn, tenant, bot)?,
+        Source::Draft => store::all_drafts(conn, tenant, bot)?,
+    };
+    let mut flows = HashMap::new();
+    let mut skipped = Vec::new();
+    for row in rows {
+        let compiled = serde_json::from_str::<FlowDocument>(&row.data).ok().map(|d| compile(&d));
+        match compiled.and_then(|c| c.graph) {
+            Some(graph) => {
+                flows.insert(
+                    row.view.name.clone(),
+                    Arc::new(FlowVersion {
+                        name: row.view.name.clone(),
+                        version_id: row.view.id,
+                        version: row.view.version,
+                        graph,
+                    }),
+                );
+            }
+            None => skipped.push(format!("flow `{}` version {} does not compile", row.view.name, row.view.version)),
+        }
+    }
+    let (entry_flow, transitions, variables) = orchestration::runtime_parts(conn, tenant, bot)?;
+    let needs_entities = flows.values().any(|f: &Arc<FlowVersion>| f.graph.reads.contains("entities"));
+    Ok((
+        Program { flows, entry_flow, transitions, variables, canned, settings, known_intents: None, needs_entities },
+        skipped,
+    ))
+}
