@@ -31,8 +31,11 @@ use super::model::{ChunkId, KnowledgeBaseId};
 use crate::error::{AppError, AppResult};
 use crate::http::Tenant;
 
-/// Knowledge bases with at most this many vectors are searched exactly by sqlite-vec.
-pub const EXACT_MAX: i64 = 8_000;
+/// Knowledge bases with at most this many vectors are searched exactly by
+/// sqlite-vec (≈ 14 ms at the limit): below it exact search is both fast
+/// enough and perfect, where the approximate path measured recall@10 0.92 on
+/// knowledge bases of 10k vectors.
+pub const EXACT_MAX: i64 = 16_000;
 
 /// A vector as the little-endian f32 BLOB sqlite-vec stores.
 #[must_use]
