@@ -11,8 +11,8 @@ use futures_util::future::BoxFuture;
 use rusqlite::params;
 use serde_json::{Value, json};
 
-use super::index::{binary_code, bytes_vector, code_bytes, vector_bytes};
-use super::model::KnowledgeBaseId;
+use super::index::{bytes_vector, vector_bytes};
+use super::model::{ChunkId, KnowledgeBaseId};
 use super::store;
 use crate::error::{AppError, ErrorCode};
 use crate::http::Tenant;
@@ -122,23 +122,11 @@ async fn run(ctx: JobContext) -> Result<Value, JobError> {
                 stmt.query_map(params![kb, t.org_id()], |r| r.get(0))?.collect::<Result<_, _>>()?
             };
             let mut read = tx.prepare_cached("SELECT embedding FROM chunk_vectors_next WHERE rowid = ?1")?;
-            let mut del_live = tx.prepare_cached("DELETE FROM chunk_vectors WHERE rowid = ?1")?;
-            let mut ins_live = tx.prepare_cached(
-                "INSERT INTO chunk_vectors (rowid, knowledge_base_id, embedding) VALUES (?1, ?2, ?3)",
-            )?;
             let mut del_next = tx.prepare_cached("DELETE FROM chunk_vectors_next WHERE rowid = ?1")?;
-            let mut del_code = tx.prepare_cached("DELETE FROM chunk_codes WHERE chunk_id = ?1")?;
-            let mut ins_code = tx.prepare_cached(
-                "INSERT INTO chunk_codes (chunk_id, organization_id, knowledge_base_id, code) VALUES (?1, ?2, ?3, ?4)",
-            )?;
             let mut set_model = tx.prepare_cached("UPDATE chunks SET embedding_model = ?2 WHERE id = ?1")?;
             for id in ids {
                 let blob: Vec<u8> = read.query_row([id], |r| r.get(0))?;
-                let v = bytes_vector(&blob);
-                del_live.execute([id])?;
-                ins_live.execute(params![id, kb, blob])?;
-                del_code.execute([id])?;
-                ins_code.execute(params![id, t.org_id(), kb, code_bytes(&binary_code(&v))])?;
+                store::replace_vector(tx, &t, kb, ChunkId(id), &bytes_vector(&blob))?;
                 del_next.execute([id])?;
                 set_model.execute(params![id, model_id])?;
             }

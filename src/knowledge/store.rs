@@ -411,7 +411,7 @@ pub fn insert_chunk(
     Ok((id, true))
 }
 
-/// Writes a chunk's live vector and its binary code.
+/// Writes a chunk's live vector, its binary code and its int8 sketch.
 pub fn insert_vector(
     conn: &Connection,
     tenant: &Tenant,
@@ -419,14 +419,29 @@ pub fn insert_vector(
     chunk: ChunkId,
     vector: &[f32],
 ) -> rusqlite::Result<()> {
+    use super::index::{binary_code, code_bytes, sketch_bytes, vector_bytes};
     let mut stmt =
         conn.prepare_cached("INSERT INTO chunk_vectors (rowid, knowledge_base_id, embedding) VALUES (?1, ?2, ?3)")?;
-    stmt.execute(params![chunk, kb, super::index::vector_bytes(vector)])?;
+    stmt.execute(params![chunk, kb, vector_bytes(vector)])?;
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO chunk_codes (chunk_id, organization_id, knowledge_base_id, code) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO chunk_codes (chunk_id, organization_id, knowledge_base_id, code, sketch) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    stmt.execute(params![chunk, tenant.org_id(), kb, super::index::code_bytes(&super::index::binary_code(vector))])?;
+    stmt.execute(params![chunk, tenant.org_id(), kb, code_bytes(&binary_code(vector)), sketch_bytes(vector)])?;
     Ok(())
+}
+
+/// Replaces a chunk's live vector (and its code and sketch) by `vector`.
+pub fn replace_vector(
+    conn: &Connection,
+    tenant: &Tenant,
+    kb: KnowledgeBaseId,
+    chunk: ChunkId,
+    vector: &[f32],
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM chunk_vectors WHERE rowid = ?1")?.execute(params![chunk])?;
+    conn.prepare_cached("DELETE FROM chunk_codes WHERE chunk_id = ?1 AND organization_id = ?2")?
+        .execute(params![chunk, tenant.org_id()])?;
+    insert_vector(conn, tenant, kb, chunk, vector)
 }
 
 /// Chunk indexes of a document that already have their vector.
