@@ -2,7 +2,7 @@
 //!
 //! Exact search with sqlite-vec costs about 0.85 µs per 384-float vector on
 //! this hardware (≈ 85 ms per 100k): fine for small knowledge bases, far too
-//! slow at a million. Large knowledge bases are searched in four steps:
+//! slow at a million. Large knowledge bases are searched in three steps:
 //!
 //! 1. **Hamming prefilter.** Every vector also has a binary code (its sign
 //!    bits, 48 bytes for 384 dimensions) in `chunk_codes`, written in the
@@ -14,11 +14,11 @@
 //!    against their sign codes (a 256-entry lookup table per code byte), which
 //!    orders them much better than Hamming distance; the best `rescore` stay.
 //! 3. **Sketch rescoring.** Their int8 sketches (`chunk_codes.sketch`, one
-//!    short row each) give scores within about 1e-3 of the exact ones.
-//! 4. **Exact rescoring.** The best few are read back from `chunk_vectors` by
-//!    rowid (each read walks a vec0 chunk's overflow pages, ≈ 0.3 ms on a
-//!    large file, hence the sketches) and the top k are returned with exact
-//!    scores.
+//!    short row each) score them within about 1e-3 of the exact cosine; the
+//!    top k are returned with these scores. The float vectors in
+//!    `chunk_vectors` are not read back: a vec0 point read walks the overflow
+//!    pages of its 1,024-vector chunk, ≈ 0.3 ms once the file outgrows the
+//!    memory map, which made rescoring hundreds of candidates the slowest step.
 //!
 //! The in-memory codes are a cache of `chunk_codes`: `knowledge_bases`
 //! carries `index_version` and `index_vectors`, bumped by triggers on every
@@ -110,8 +110,8 @@ impl AnnParams {
     /// Defaults for `k` results, measured by `botbuilder bench vectors`.
     #[must_use]
     pub fn for_k(k: usize) -> AnnParams {
-        let rescore = (k * 8 + 160).clamp(200, 800);
-        AnnParams { prefilter: (rescore * 8).clamp(2_000, 10_000), rescore }
+        let rescore = (k * 16 + 340).clamp(500, 2_000);
+        AnnParams { prefilter: (rescore * 8).clamp(4_000, 16_000), rescore }
     }
 }
 
@@ -261,20 +261,7 @@ impl VectorIndexes {
         let codes = slot.codes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let candidates = codes.candidates(query, params, allowed);
         drop(codes);
-        let mut sketched = sketch_scores(conn, query, &candidates)?;
-        let finalists = (k + k.div_ceil(2)).min(sketched.len());
-        if finalists < sketched.len() {
-            sketched.select_nth_unstable_by(finalists, |a, b| b.score.total_cmp(&a.score));
-            sketched.truncate(finalists);
-        }
-        let mut stmt = conn.prepare_cached("SELECT embedding FROM chunk_vectors WHERE rowid = ?1")?;
-        let mut hits = Vec::with_capacity(sketched.len());
-        for hit in sketched {
-            let vector: Option<Vec<u8>> = stmt.query_row(params![hit.chunk_id], |r| r.get(0)).optional()?;
-            if let Some(blob) = vector {
-                hits.push(Hit { chunk_id: hit.chunk_id, score: dot_bytes(query, &blob) });
-            }
-        }
+        let mut hits = sketch_scores(conn, query, &candidates)?;
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         hits.truncate(k);
         Ok((hits, Method::Approximate))
