@@ -3,7 +3,9 @@
 //! the `knowledge.ingest` job — and evaluates the 300 test queries in keyword,
 //! vector and hybrid mode (nDCG@10, recall@100, MRR@10, latency), plus
 //! ingestion throughput against the embedding model's own passage
-//! throughput measured in the same run on the same chunks.
+//! throughput measured in the same run on the same chunks. The weights of
+//! hybrid fusion are chosen on the train queries (`qrels_train.tsv`): the
+//! report shows the grid and where the fusion in use stands on it.
 //!
 //! The data is read from `--data` (never copied); without it the suite is
 //! skipped.
@@ -22,8 +24,9 @@ use crate::app::AppState;
 use crate::config::Config;
 use crate::http::Tenant;
 use crate::ids::OrgId;
+use crate::knowledge::model::KnowledgeBaseId;
 use crate::knowledge::model::{CreateKnowledgeBaseRequest, PasteTextRequest};
-use crate::knowledge::search::{SearchMode, SearchOptions};
+use crate::knowledge::search::{FUSION, Fusion, SearchMode, SearchOptions, fuse};
 use crate::knowledge::service;
 
 #[derive(Debug, Args)]
@@ -42,15 +45,21 @@ pub struct RagArgs {
     pub chunk_size: i64,
 }
 
+type Qrels = HashMap<String, HashSet<String>>;
+
 struct Corpus {
     docs: Vec<(String, String, String)>,
+    /// Test queries: what the report is about.
     queries: Vec<(String, String)>,
-    qrels: HashMap<String, HashSet<String>>,
+    qrels: Qrels,
+    /// Train queries (when `qrels_train.tsv` is there): hybrid fusion is chosen on these.
+    train_queries: Vec<(String, String)>,
+    train_qrels: Qrels,
 }
 
-fn load(dir: &Path, limit: Option<usize>) -> anyhow::Result<Corpus> {
-    let mut qrels: HashMap<String, HashSet<String>> = HashMap::new();
-    let tsv = std::fs::read_to_string(dir.join("qrels_test.tsv")).context("qrels_test.tsv")?;
+fn read_qrels(path: &Path) -> anyhow::Result<Qrels> {
+    let mut qrels: Qrels = HashMap::new();
+    let tsv = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
     for line in tsv.lines().skip(1) {
         let mut parts = line.split('\t');
         if let (Some(q), Some(d), Some(score)) = (parts.next(), parts.next(), parts.next())
@@ -59,6 +68,13 @@ fn load(dir: &Path, limit: Option<usize>) -> anyhow::Result<Corpus> {
             qrels.entry(q.to_owned()).or_default().insert(d.to_owned());
         }
     }
+    Ok(qrels)
+}
+
+fn load(dir: &Path, limit: Option<usize>) -> anyhow::Result<Corpus> {
+    let qrels = read_qrels(&dir.join("qrels_test.tsv"))?;
+    let train_path = dir.join("qrels_train.tsv");
+    let train_qrels = if train_path.exists() { read_qrels(&train_path)? } else { HashMap::new() };
     let judged: HashSet<&String> = qrels.values().flatten().collect();
     let mut docs = Vec::new();
     let corpus = std::fs::read_to_string(dir.join("corpus.jsonl")).context("corpus.jsonl")?;
@@ -74,16 +90,19 @@ fn load(dir: &Path, limit: Option<usize>) -> anyhow::Result<Corpus> {
             v["text"].as_str().unwrap_or_default().to_owned(),
         ));
     }
-    let mut queries = Vec::new();
+    let (mut queries, mut train_queries) = (Vec::new(), Vec::new());
     let text = std::fs::read_to_string(dir.join("queries.jsonl")).context("queries.jsonl")?;
     for line in text.lines() {
         let v: Value = serde_json::from_str(line)?;
         let id = v["_id"].as_str().unwrap_or_default().to_owned();
+        let query = (id.clone(), v["text"].as_str().unwrap_or_default().to_owned());
         if qrels.contains_key(&id) {
-            queries.push((id, v["text"].as_str().unwrap_or_default().to_owned()));
+            queries.push(query);
+        } else if train_qrels.contains_key(&id) {
+            train_queries.push(query);
         }
     }
-    Ok(Corpus { docs, queries, qrels })
+    Ok(Corpus { docs, queries, qrels, train_queries, train_qrels })
 }
 
 /// Runs the suite.
@@ -224,6 +243,27 @@ async fn run_async(args: &RagArgs, corpus: Corpus) -> anyhow::Result<Report> {
     json_out.insert("ingestion_chunks_per_s".into(), json!(chunks_per_s));
     json_out.insert("model_passages_per_s".into(), json!(model_per_s));
     json_out.insert("ingestion_vs_model".into(), json!(chunks_per_s / model_per_s));
+    if !corpus.train_queries.is_empty() {
+        let (best, grid) = choose_fusion(&state, &tenant, kb.id, &corpus.train_queries, &corpus.train_qrels).await?;
+        rows.push((
+            format!("fusion on {} train queries", corpus.train_queries.len()),
+            format!(
+                "best k {} keyword {} vector {}: nDCG@10 {:.3}; in use k {} keyword {} vector {}: {:.3}",
+                best.0.k,
+                best.0.keyword_weight,
+                best.0.vector_weight,
+                best.1,
+                FUSION.k,
+                FUSION.keyword_weight,
+                FUSION.vector_weight,
+                grid.iter().find(|(f, _)| *f == FUSION).map_or(f64::NAN, |(_, n)| *n)
+            ),
+        ));
+        json_out.insert(
+            "fusion_train".into(),
+            json!(grid.iter().map(|(f, n)| json!({ "k": f.k, "keyword_weight": f.keyword_weight, "vector_weight": f.vector_weight, "ndcg_at_10": n })).collect::<Vec<_>>()),
+        );
+    }
     for mode in [SearchMode::Keyword, SearchMode::Vector, SearchMode::Hybrid] {
         let name = match mode {
             SearchMode::Keyword => "keyword",
@@ -239,13 +279,7 @@ async fn run_async(args: &RagArgs, corpus: Corpus) -> anyhow::Result<Report> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-            // Chunks → documents, first rank wins.
-            let mut ranked: Vec<&str> = Vec::new();
-            for r in &response.results {
-                if !ranked.contains(&r.document_name.as_str()) {
-                    ranked.push(&r.document_name);
-                }
-            }
+            let ranked = documents(response.results.iter().map(|r| r.document_name.as_str()));
             let relevant = &corpus.qrels[qid];
             ndcg += ndcg_at(&ranked, relevant, 10);
             recall += ranked.iter().take(100).filter(|d| relevant.contains(**d)).count() as f64 / relevant.len() as f64;
@@ -266,6 +300,67 @@ async fn run_async(args: &RagArgs, corpus: Corpus) -> anyhow::Result<Report> {
     }
     json_out.insert("queries".into(), json!(corpus.queries.len()));
     Ok(Report { rows, json: Value::Object(json_out) })
+}
+
+/// Documents of a chunk ranking, first rank wins.
+fn documents<'a>(chunks: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut ranked: Vec<&str> = Vec::new();
+    for name in chunks {
+        if !ranked.contains(&name) {
+            ranked.push(name);
+        }
+    }
+    ranked
+}
+
+/// Evaluates a grid of fusions on the train queries from their keyword and
+/// vector rankings (each as deep as hybrid search reads them); returns the
+/// best and the whole grid.
+async fn choose_fusion(
+    state: &AppState,
+    tenant: &Tenant,
+    kb: KnowledgeBaseId,
+    queries: &[(String, String)],
+    qrels: &Qrels,
+) -> anyhow::Result<((Fusion, f64), Vec<(Fusion, f64)>)> {
+    // Hybrid search with top_k 100 reads 300 from each list.
+    let depth = 300;
+    let mut names: HashMap<i64, String> = HashMap::new();
+    let mut lists = Vec::new();
+    for (qid, text) in queries {
+        let mut pair = Vec::new();
+        for mode in [SearchMode::Keyword, SearchMode::Vector] {
+            let opts = SearchOptions { top_k: depth, mode, ..SearchOptions::default() };
+            let response =
+                service::search_many(state, tenant, &[kb], text, &opts).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let mut list = Vec::new();
+            for r in response.results {
+                names.entry(r.chunk_id.0).or_insert(r.document_name);
+                list.push((r.chunk_id.0, r.score));
+            }
+            pair.push(list);
+        }
+        let vector = pair.pop().unwrap_or_default();
+        let keyword = pair.pop().unwrap_or_default();
+        lists.push((qid, keyword, vector));
+    }
+    let mut grid = Vec::new();
+    for k in [5.0, 10.0, 20.0, 40.0, 60.0, 100.0] {
+        for keyword_weight in [0.6, 0.8, 1.0, 1.25, 1.5] {
+            let fusion = Fusion { k, keyword_weight, vector_weight: 1.0 };
+            let total: f64 = lists
+                .iter()
+                .map(|(qid, keyword, vector)| {
+                    let fused = fuse(keyword, vector, fusion);
+                    let ranked = documents(fused.iter().filter_map(|(id, _)| names.get(id).map(String::as_str)));
+                    ndcg_at(&ranked, &qrels[*qid], 10)
+                })
+                .sum();
+            grid.push((fusion, total / lists.len().max(1) as f64));
+        }
+    }
+    let best = grid.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((FUSION, f64::NAN));
+    Ok((best, grid))
 }
 
 /// nDCG@k with binary relevance.

@@ -23,8 +23,20 @@ use crate::http::Tenant;
 pub const MAX_QUERY_CHARS: usize = 2000;
 /// Most results of one search.
 pub const MAX_TOP_K: usize = 100;
-/// Reciprocal-rank fusion constant.
-const RRF_K: f64 = 60.0;
+/// Weighted reciprocal-rank fusion: a chunk scores `weight / (k + rank)` in
+/// each list it appears in (rank from 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fusion {
+    pub k: f64,
+    pub keyword_weight: f64,
+    pub vector_weight: f64,
+}
+
+/// The fusion of hybrid search, chosen on SciFact's 809 *train* queries by
+/// `botbuilder bench rag`, which prints the grid it was chosen from (k 20:
+/// nDCG@10 0.728 there, against 0.719 for the customary k 60; equal weights
+/// were best at every k from 10 up). The test queries only ever report.
+pub const FUSION: Fusion = Fusion { k: 20.0, keyword_weight: 1.0, vector_weight: 1.0 };
 
 /// How to search.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -322,6 +334,21 @@ fn load_chunk(conn: &Connection, tenant: &Tenant, id: i64) -> AppResult<Option<C
         .optional()?)
 }
 
+/// Fuses two ranked lists of chunk ids (best first) by weighted reciprocal
+/// rank; the result is best first, ties by id.
+#[must_use]
+pub fn fuse(keyword: &[(i64, f64)], vector: &[(i64, f64)], fusion: Fusion) -> Vec<(i64, f64)> {
+    let mut scores: HashMap<i64, f64> = HashMap::new();
+    for (list, weight) in [(keyword, fusion.keyword_weight), (vector, fusion.vector_weight)] {
+        for (rank, (id, _)) in list.iter().enumerate() {
+            *scores.entry(*id).or_default() += weight / (fusion.k + rank as f64 + 1.0);
+        }
+    }
+    let mut fused: Vec<(i64, f64)> = scores.into_iter().collect();
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    fused
+}
+
 /// Runs a search over knowledge bases already checked to be the tenant's.
 pub async fn run(
     state: &AppState,
@@ -375,16 +402,7 @@ pub fn search_blocking(
     let mut fused: Vec<(i64, f64)> = match opts.mode {
         SearchMode::Keyword => keyword_hits.clone(),
         SearchMode::Vector => vector_hits.clone(),
-        SearchMode::Hybrid => {
-            let mut scores: HashMap<i64, f64> = HashMap::new();
-            for (rank, (id, _)) in keyword_hits.iter().enumerate() {
-                *scores.entry(*id).or_default() += 1.0 / (RRF_K + rank as f64 + 1.0);
-            }
-            for (rank, (id, _)) in vector_hits.iter().enumerate() {
-                *scores.entry(*id).or_default() += 1.0 / (RRF_K + rank as f64 + 1.0);
-            }
-            scores.into_iter().collect()
-        }
+        SearchMode::Hybrid => fuse(&keyword_hits, &vector_hits, FUSION),
     };
     fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let terms = query_terms(query);
@@ -540,6 +558,20 @@ pub fn require_kbs(conn: &Connection, tenant: &Tenant, ids: &[KnowledgeBaseId]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fusion_rewards_agreement_and_follows_the_weights() {
+        let keyword = [(1, 9.0), (2, 8.0), (3, 7.0)];
+        let vector = [(3, 0.9), (4, 0.8), (1, 0.7)];
+        let equal = fuse(&keyword, &vector, Fusion { k: 60.0, keyword_weight: 1.0, vector_weight: 1.0 });
+        let order: Vec<i64> = equal.iter().map(|(id, _)| *id).collect();
+        assert_eq!(order, vec![1, 3, 2, 4], "in both lists first; ties by id");
+        assert!((equal[0].1 - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-12);
+        let vector_heavy = fuse(&keyword, &vector, Fusion { k: 60.0, keyword_weight: 0.5, vector_weight: 1.5 });
+        assert_eq!(vector_heavy[0].0, 3);
+        assert_eq!(vector_heavy.iter().position(|(id, _)| *id == 4), Some(2), "vector's second beats keyword's second");
+        assert!(fuse(&[], &[], FUSION).is_empty());
+    }
 
     #[test]
     fn fts_queries_are_quoted_terms() {
