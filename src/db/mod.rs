@@ -70,7 +70,11 @@ impl Db {
         let writer = Pool::builder()
             .max_size(1)
             .connection_timeout(Duration::from_secs(30))
-            .build(SqliteConnectionManager::file(path).with_init(move |c| configure(c, busy, cache_kib)))
+            .build(SqliteConnectionManager::file(path).with_init(move |c| {
+                configure(c, busy, cache_kib)?;
+                // Checkpoints run on their own thread (below), not inside a commit.
+                c.pragma_update(None, "wal_autocheckpoint", 0)
+            }))
             .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
         let readers = Pool::builder()
             .max_size(config.readers)
@@ -81,7 +85,12 @@ impl Db {
                 c.execute_batch("PRAGMA query_only=ON;")
             }))
             .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
-        Ok(Db { inner: Arc::new(DbInner { writer, readers, path: path.to_owned() }) })
+        let inner = Arc::new(DbInner { writer, readers, path: path.to_owned() });
+        let mut checkpointer = Connection::open(path).map_err(|e| FileError::classify(path, &e))?;
+        configure(&mut checkpointer, busy, cache_kib).map_err(|e| FileError::classify(path, &e))?;
+        start_checkpointer(checkpointer, Arc::downgrade(&inner))
+            .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
+        Ok(Db { inner })
     }
 
     /// The data file path.
@@ -151,6 +160,29 @@ impl Db {
     }
 }
 
+/// How often the WAL is folded back into the main file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs passive WAL checkpoints on a thread of their own while the database
+/// is open. SQLite's automatic checkpoint runs inside the commit that crosses
+/// its threshold, so every few hundred milliseconds under load one commit —
+/// and every turn or request waiting on it — paid for copying thousands of
+/// pages; a passive checkpoint here never blocks the writer.
+fn start_checkpointer(conn: Connection, db: std::sync::Weak<DbInner>) -> std::io::Result<()> {
+    std::thread::Builder::new().name("wal-checkpoint".into()).spawn(move || {
+        loop {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            if db.strong_count() == 0 {
+                return;
+            }
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    })?;
+    Ok(())
+}
+
 /// `VACUUM INTO` from any connection to a new file (refuses to overwrite).
 pub fn backup_connection(conn: &Connection, out: &Path) -> AppResult<()> {
     if out.exists() {
@@ -197,4 +229,37 @@ pub fn register_sqlite_vec() {
             rusqlite::ffi::sqlite3_auto_extension(Some(std::mem::transmute(sqlite_vec::sqlite3_vec_init as *const ())));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_leave_checkpoints_to_the_checkpointer_thread() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        let db = Db::open(&path, &DbConfig::default()).expect("db");
+        let autocheckpoint: i64 =
+            db.write_blocking(|tx| Ok(tx.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?)).expect("pragma");
+        assert_eq!(autocheckpoint, 0, "the writer never checkpoints inside a commit");
+        let before = std::fs::metadata(&path).expect("file").len();
+        db.write_blocking(|tx| {
+            tx.execute_batch("CREATE TABLE filler (data BLOB)")?;
+            for _ in 0..512 {
+                tx.execute("INSERT INTO filler (data) VALUES (zeroblob(4096))", [])?;
+            }
+            Ok(())
+        })
+        .expect("write");
+        // The pages reach the main file without anyone asking.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&path).expect("file").len() < before + 2 * 1024 * 1024 {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint within 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let rows: i64 =
+            db.read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM filler", [], |r| r.get(0))?)).expect("read");
+        assert_eq!(rows, 512);
+    }
 }
