@@ -68,7 +68,7 @@ impl Default for TrainConfig {
             embedding_weight: 3.0,
             balanced: true,
             c: 10.0,
-            max_iter: 300,
+            max_iter: 100,
             tol: 1e-4,
             oos_accuracy_drop: 0.01,
             cv_max_examples: 2000,
