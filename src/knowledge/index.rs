@@ -1,8 +1,8 @@
 //! Nearest-neighbour search over chunk vectors.
 //!
-//! Exact search with sqlite-vec costs about 0.85 µs per 384-float vector on
-//! this hardware (≈ 85 ms per 100k): fine for small knowledge bases, far too
-//! slow at a million. Large knowledge bases are searched in three steps:
+//! Exact search with sqlite-vec costs about 0.5–0.85 µs per 384-float vector
+//! on 2-core machines here (47–85 ms per 100k, 0.7 s per million): fine for
+//! small knowledge bases, far too slow at a million. Large knowledge bases are searched in three steps:
 //!
 //! 1. **Hamming prefilter.** Every vector also has a binary code (its sign
 //!    bits, 48 bytes for 384 dimensions) in `chunk_codes`, written in the
@@ -36,7 +36,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::Tenant;
 
 /// Knowledge bases with at most this many vectors are searched exactly by
-/// sqlite-vec (≈ 14 ms at the limit): below it exact search is both fast
+/// sqlite-vec (≈ 8–14 ms at the limit): below it exact search is both fast
 /// enough and perfect, where the approximate path measured recall@10 0.92 on
 /// knowledge bases of 10k vectors.
 pub const EXACT_MAX: i64 = 16_000;

@@ -345,8 +345,13 @@ pub fn fuse(keyword: &[(i64, f64)], vector: &[(i64, f64)], fusion: Fusion) -> Ve
         }
     }
     let mut fused: Vec<(i64, f64)> = scores.into_iter().collect();
-    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    fused.sort_by(best_first);
     fused
+}
+
+/// Order of scored chunk ids: best score first, ties by id.
+fn best_first(a: &(i64, f64), b: &(i64, f64)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
 /// Runs a search over knowledge bases already checked to be the tenant's.
@@ -399,15 +404,17 @@ pub fn search_blocking(
     };
     let kw: HashMap<i64, (usize, f64)> = keyword_hits.iter().enumerate().map(|(r, (id, s))| (*id, (r, *s))).collect();
     let vs: HashMap<i64, (usize, f64)> = vector_hits.iter().enumerate().map(|(r, (id, s))| (*id, (r, *s))).collect();
-    let mut fused: Vec<(i64, f64)> = match opts.mode {
-        SearchMode::Keyword => keyword_hits.clone(),
-        SearchMode::Vector => vector_hits.clone(),
+    let ranked: Vec<(i64, f64)> = match opts.mode {
         SearchMode::Hybrid => fuse(&keyword_hits, &vector_hits, FUSION),
+        SearchMode::Keyword | SearchMode::Vector => {
+            let mut single = if opts.mode == SearchMode::Keyword { keyword_hits.clone() } else { vector_hits.clone() };
+            single.sort_by(best_first);
+            single
+        }
     };
-    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let terms = query_terms(query);
     let mut results = Vec::with_capacity(opts.top_k);
-    for (id, score) in fused {
+    for (id, score) in ranked {
         if results.len() >= opts.top_k {
             break;
         }
