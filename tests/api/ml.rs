@@ -59,8 +59,19 @@ async fn similar_sentences_are_closer() {
 
 #[tokio::test]
 async fn concurrent_requests_are_batched_and_not_mixed_up() {
+    const ASKS: [&str; 8] = [
+        "how do I cancel my",
+        "tell me about the",
+        "I want a new",
+        "where is my",
+        "can you check the",
+        "I lost my",
+        "please book a",
+        "what is the price of the",
+    ];
+    const THINGS: [&str; 8] = ["refund", "weather", "password", "flight", "pizza", "invoice", "guitar", "doctor"];
     let e = embedder();
-    let texts: Vec<String> = (0..64).map(|i| format!("message number {i} about topic {}", i % 7)).collect();
+    let texts: Vec<String> = (0..64).map(|i| format!("{} {}", ASKS[i / 8], THINGS[i % 8])).collect();
     let alone: Vec<Vec<f32>> =
         e.embed_blocking(&texts.iter().map(String::as_str).collect::<Vec<_>>()).expect("blocking");
     let handles: Vec<_> = texts
@@ -74,8 +85,15 @@ async fn concurrent_requests_are_batched_and_not_mixed_up() {
         .collect();
     for (i, h) in handles.into_iter().enumerate() {
         let v = h.await.expect("join").expect("embed");
+        // The int8 model quantizes activations per batch, so a text's vector
+        // moves with its batch-mates (cosine down to 0.979 measured here, while
+        // the nearest other text stays below 0.85); it must still be its own
+        // text's vector and nobody else's.
         let sim = dot(&v, &alone[i]);
-        assert!(sim > 0.9999, "text {i} got another text's vector (cosine {sim})");
+        assert!(sim > 0.95, "text {i}: cosine {sim} to its own vector");
+        for (j, other) in alone.iter().enumerate().filter(|(j, _)| *j != i) {
+            assert!(dot(&v, other) < sim, "text {i} is closer to text {j}: {} vs {sim}", dot(&v, other));
+        }
     }
     // Long inputs are truncated, not refused.
     let long = "word ".repeat(5000);
