@@ -97,10 +97,13 @@ impl Weights {
             for (c, b) in row.iter_mut().zip(&self.bias) {
                 *c += b;
             }
-            if let Some(features) = sparse.get(i) {
+            if let (Some(features), Some(out), Some(table)) =
+                (sparse.get(i), row.as_slice_mut(), self.sparse_t.as_slice())
+            {
+                let classes = out.len();
                 for &(j, v) in features {
-                    if (j as usize) < self.sparse_t.nrows() {
-                        row.scaled_add(v, &self.sparse_t.row(j as usize));
+                    if let Some(w) = table.get(j as usize * classes..(j as usize + 1) * classes) {
+                        axpy(v, w, out);
                     }
                 }
             }
@@ -184,13 +187,12 @@ fn loss_and_grad(data: &Data<'_>, columns: &[Vec<(u32, f32)>], w: &Weights, c: f
     }
     // Sparse: column by column through a transposed index (no per-thread copies).
     if w.sparse_t.nrows() > 0 {
-        if let Some(flat) = grad.sparse_t.as_slice_mut() {
+        if let (Some(flat), Some(residuals)) = (grad.sparse_t.as_slice_mut(), g.as_slice()) {
             flat.par_chunks_mut(1024 * classes).enumerate().for_each(|(ci, block)| {
                 for (r, out) in block.chunks_mut(classes).enumerate() {
                     for &(i, v) in &columns[ci * 1024 + r] {
-                        for (o, gv) in out.iter_mut().zip(g.row(i as usize)) {
-                            *o += v * gv;
-                        }
+                        let start = i as usize * classes;
+                        axpy(v, &residuals[start..start + classes], out);
                     }
                 }
             });
@@ -205,6 +207,13 @@ fn loss_and_grad(data: &Data<'_>, columns: &[Vec<(u32, f32)>], w: &Weights, c: f
         * (w.dense.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>()
             + w.sparse_t.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>());
     (c * loss + reg, grad)
+}
+
+/// `out += a · x` over equal-length slices (vectorised by the compiler).
+fn axpy(a: f32, x: &[f32], out: &mut [f32]) {
+    for (o, v) in out.iter_mut().zip(x) {
+        *o += a * v;
+    }
 }
 
 fn column_index(rows: &[SparseRow], width: usize) -> Vec<Vec<(u32, f32)>> {
