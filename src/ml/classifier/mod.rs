@@ -50,6 +50,10 @@ pub struct TrainConfig {
     /// Inverse regularisation strength.
     pub c: f64,
     pub max_iter: usize,
+    /// Iterations of the final fit on all data when it starts from the
+    /// holdout model's weights (large data): that start is close to the
+    /// optimum, and on clinc150 30 iterations score as 100 do in half the time.
+    pub refit_max_iter: usize,
     pub tol: f64,
     /// The out-of-scope threshold is the highest confidence cut that costs at
     /// most this much held-out in-scope accuracy (0.01 = one point).
@@ -69,6 +73,7 @@ impl Default for TrainConfig {
             balanced: true,
             c: 10.0,
             max_iter: 100,
+            refit_max_iter: 30,
             tol: 1e-4,
             oos_accuracy_drop: 0.01,
             cv_max_examples: 2000,
@@ -313,8 +318,8 @@ fn fit(
         }
         None => Weights::zeros(classes, dense.ncols(), vectorizer.width()),
     };
-    let (mut weights, iterations) =
-        logreg::train(&data, &start, Settings { c: config.c, max_iter: config.max_iter, tol: config.tol });
+    let max_iter = if warm.is_some() { config.refit_max_iter } else { config.max_iter };
+    let (mut weights, iterations) = logreg::train(&data, &start, Settings { c: config.c, max_iter, tol: config.tol });
     // Fold the scale into the weights: serving feeds raw embeddings.
     weights.dense.mapv_inplace(|x| x * scale);
     Ok((vectorizer, weights, iterations))
