@@ -55,9 +55,10 @@ pub struct TrainConfig {
     /// optimum, and on clinc150 30 iterations score as 100 do in half the time.
     pub refit_max_iter: usize,
     pub tol: f64,
-    /// The out-of-scope threshold is the highest confidence cut that costs at
-    /// most this much held-out in-scope accuracy (0.01 = one point).
-    pub oos_accuracy_drop: f64,
+    /// The out-of-scope threshold is the highest confidence cut expected to
+    /// turn away at most this share of right in-scope answers on new
+    /// messages (0.01 = 1 %; see `choose_threshold`).
+    pub oos_rejected_right_share: f64,
     /// Up to this many examples, held-out predictions come from k-fold
     /// cross-validation; above it, from one stratified 20 % holdout.
     pub cv_max_examples: usize,
@@ -75,7 +76,7 @@ impl Default for TrainConfig {
             max_iter: 100,
             refit_max_iter: 30,
             tol: 1e-4,
-            oos_accuracy_drop: 0.01,
+            oos_rejected_right_share: 0.01,
             cv_max_examples: 2000,
             cv_folds: 5,
         }
@@ -211,7 +212,7 @@ pub fn train(
     held_logits.sort_by_key(|(i, _)| *i);
     let temperature = fit_temperature(&held_logits, &y);
     let held_probs: Vec<(usize, Vec<f32>)> = held_logits.iter().map(|(i, z)| (*i, probs(z, temperature))).collect();
-    let (threshold, acc, acc_t) = choose_threshold(&held_probs, &y, oos_class, config.oos_accuracy_drop);
+    let (threshold, acc, acc_t) = choose_threshold(&held_probs, &y, oos_class, config.oos_rejected_right_share);
 
     progress("training", rounds.len() as f64 / (rounds.len() + 1) as f64);
     let all: Vec<usize> = (0..n).collect();
