@@ -128,7 +128,8 @@ pub fn main() -> ExitCode {
             say(&serde_json::to_string_pretty(&config).unwrap_or_default());
             say("configuration is valid");
         }),
-        Command::Bench(args) => crate::bench::run(&args).map_err(|e| fail(1, &format!("{e:#}"))),
+        Command::Bench(args) => load(ServeArgs::default())
+            .and_then(|c| crate::bench::run(&args, &c.ml).map_err(|e| fail(1, &format!("{e:#}")))),
         Command::Admin(AdminCommand::CreateSuperadmin { email, name, data }) => {
             load(data_only(data)).and_then(|c| create_superadmin(&c, &email, &name))
         }

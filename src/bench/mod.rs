@@ -22,6 +22,8 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::config::MlConfig;
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -47,15 +49,17 @@ enum Suite {
     Vectors(vectors::VectorsArgs),
 }
 
-/// Runs the chosen suite (default: startup).
-pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+/// Runs the chosen suite (default: startup). The suites that load models use
+/// the operator's `ml` settings, so a swapped-in model or session layout is
+/// measured as it would serve.
+pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
     let report = match &args.suite {
         None => startup::run(&startup::StartupArgs::default())?,
         Some(Suite::Startup(a)) => startup::run(a)?,
         Some(Suite::Auth(a)) => auth::run(a)?,
-        Some(Suite::Nlu(a)) => nlu::run(a)?,
-        Some(Suite::Runtime(a)) => runtime::run(a)?,
-        Some(Suite::Rag(a)) => rag::run(a)?,
+        Some(Suite::Nlu(a)) => nlu::run(a, ml)?,
+        Some(Suite::Runtime(a)) => runtime::run(a, ml)?,
+        Some(Suite::Rag(a)) => rag::run(a, ml)?,
         Some(Suite::Vectors(a)) => vectors::run(a)?,
     };
     let mut out = std::io::stdout().lock();

@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 
 use super::{Report, percentile};
 use crate::app::AppState;
-use crate::config::Config;
+use crate::config::{Config, MlConfig};
 use crate::http::Tenant;
 use crate::ids::{BotId, OrgId};
 use crate::ml::classifier::{TrainConfig, is_oos_name};
@@ -93,7 +93,7 @@ fn discover(dir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
-pub fn run(args: &NluArgs) -> anyhow::Result<Report> {
+pub fn run(args: &NluArgs, ml: &MlConfig) -> anyhow::Result<Report> {
     let datasets = discover(&args.data);
     if datasets.is_empty() {
         let message = format!("no NLU datasets under {} (expected ../shared/data); skipping", args.data.display());
@@ -105,7 +105,7 @@ pub fn run(args: &NluArgs) -> anyhow::Result<Report> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let dir = tempfile::tempdir()?;
     let rss_base = rss_mb();
-    let mut config = Config { data: dir.path().join("bench.db"), ..Config::default() };
+    let mut config = Config { data: dir.path().join("bench.db"), ml: ml.clone(), ..Config::default() };
     config.ml.enabled = true;
     config.jobs.workers = 0;
     let (state, _lock) = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Report, percentile};
 use crate::app::AppState;
-use crate::config::Config;
+use crate::config::{Config, MlConfig};
 use crate::http::Tenant;
 use crate::ids::OrgId;
 use crate::knowledge::model::KnowledgeBaseId;
@@ -106,7 +106,7 @@ fn load(dir: &Path, limit: Option<usize>) -> anyhow::Result<Corpus> {
 }
 
 /// Runs the suite.
-pub fn run(args: &RagArgs) -> anyhow::Result<Report> {
+pub fn run(args: &RagArgs, ml: &MlConfig) -> anyhow::Result<Report> {
     if !args.data.join("corpus.jsonl").exists() {
         return Ok(Report {
             rows: vec![("rag".into(), format!("skipped: no SciFact data at {}", args.data.display()))],
@@ -115,7 +115,7 @@ pub fn run(args: &RagArgs) -> anyhow::Result<Report> {
     }
     let corpus = load(&args.data, args.limit)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(run_async(args, corpus))
+    runtime.block_on(run_async(args, ml, corpus))
 }
 
 fn setup(state: &AppState) -> anyhow::Result<Tenant> {
@@ -135,9 +135,9 @@ fn setup(state: &AppState) -> anyhow::Result<Tenant> {
 }
 
 #[allow(clippy::too_many_lines, reason = "one benchmark, step by step")]
-async fn run_async(args: &RagArgs, corpus: Corpus) -> anyhow::Result<Report> {
+async fn run_async(args: &RagArgs, ml: &MlConfig, corpus: Corpus) -> anyhow::Result<Report> {
     let dir = tempfile::tempdir()?;
-    let mut config = Config { data: dir.path().join("rag.db"), ..Config::default() };
+    let mut config = Config { data: dir.path().join("rag.db"), ml: ml.clone(), ..Config::default() };
     config.jobs.workers = 0;
     config.log.level = "warn".into();
     let (state, _lock) = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::{Report, percentile};
 use crate::app::AppState;
-use crate::config::Config;
+use crate::config::{Config, MlConfig};
 use crate::conversations::runtime::{ActArgs, Action, ConvRef};
 use crate::flows::document::FlowDocument;
 use crate::flows::model::{PublishRequest, SaveFlowRequest};
@@ -154,10 +154,10 @@ struct Level {
     p99_ms: f64,
 }
 
-pub fn run(args: &RuntimeArgs) -> anyhow::Result<Report> {
+pub fn run(args: &RuntimeArgs, ml: &MlConfig) -> anyhow::Result<Report> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let dir = tempfile::tempdir()?;
-    let mut config = Config { data: dir.path().join("bench.db"), ..Config::default() };
+    let mut config = Config { data: dir.path().join("bench.db"), ml: ml.clone(), ..Config::default() };
     config.ml.enabled = !args.skip_nlu;
     config.jobs.workers = 0;
     let (state, _lock) = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
