@@ -206,6 +206,7 @@ impl Application {
     /// in-flight requests, stops workers and checkpoints the WAL.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
         self.workers = jobs::spawn_workers(&self.state, &self.shutdown);
+        self.workers.push(crate::nlu::retrain::spawn_after_models_load(&self.state, &self.shutdown));
         if self.state.config.jobs.workers > 0 {
             self.workers.push(jobs::spawn_scheduler(&self.state, &self.shutdown));
         }

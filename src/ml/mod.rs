@@ -82,6 +82,12 @@ impl Models {
         }
     }
 
+    /// The loaded embedder's identity, without waiting (`None` while loading or when off).
+    #[must_use]
+    pub fn loaded_model_id(&self) -> Option<String> {
+        self.embedder.get().and_then(|r| r.as_ref().ok()).map(|e| e.model_id().to_owned())
+    }
+
     /// The embedder for blocking code (jobs, CLI), waiting for it to load.
     pub fn embedder_blocking(&self) -> AppResult<Embedder> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);

@@ -11,6 +11,7 @@ pub mod entities;
 pub mod evaluate;
 pub mod io;
 pub mod model;
+pub mod retrain;
 mod routes;
 pub mod runtime;
 pub mod service;

@@ -458,7 +458,8 @@ pub struct NluStatus {
     pub examples: i64,
     pub entities: i64,
     pub active_model: Option<ModelVersion>,
-    /// The data changed since the active model was trained.
+    /// The data changed since the active model was trained, or it was
+    /// trained with another embedding model than the one loaded.
     pub needs_training: bool,
     pub unresolved_misunderstood: i64,
 }

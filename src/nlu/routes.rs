@@ -60,6 +60,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
 #[get("/bots/{bot_id}/nlu")]
 async fn nlu_status(scope: BotScope<perm::BotsRead>, state: web::Data<AppState>) -> AppResult<web::Json<NluStatus>> {
     let (bot, tenant) = (scope.id(), scope.into_tenant());
+    let loaded_embedder = state.models.loaded_model_id();
     let status = state
         .db
         .read(move |c| {
@@ -70,7 +71,9 @@ async fn nlu_status(scope: BotScope<perm::BotsRead>, state: web::Data<AppState>)
                 Some(v) => {
                     let rows = store::training_rows(c, &tenant, bot)?;
                     let embedder = v.metrics["embedder"].as_str().unwrap_or_default();
+                    // Data edited since, or a model the loaded embedder cannot serve.
                     Some(train::current_hash(&rows, embedder)) != v.training_data_hash
+                        || loaded_embedder.as_deref().is_some_and(|loaded| loaded != embedder)
                 }
             };
             let unresolved = store::count_misunderstood(c, &tenant, bot, evaluate::MISUNDERSTOOD_BELOW)?;

@@ -696,6 +696,84 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
 }
 
 #[tokio::test]
+async fn a_new_embedding_model_retrains_bots_with_unchanged_data_once() {
+    let app = spawn_app_with(|c| c.ml.enabled = true).await;
+    let s = app.register("nlu-upgrade@example.com").await;
+    let (kept, edited) = (make_bot(&app, &s, "Kept").await, make_bot(&app, &s, "Edited").await);
+    for bot in [kept, edited] {
+        seed_restaurant(&app, &s, bot).await;
+        ok_json(call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await, 202).await;
+    }
+    run_jobs(&app).await;
+    // An edit after training: retraining this bot would publish it, so only its owner may.
+    ok_json(
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/bots/{edited}/nlu/intents"),
+            Some(json!({ "name": "greeting", "examples": [{ "text": "hello there" }, { "text": "good morning" }] })),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    // The same weights under another file name are another embedding model
+    // to the server (its identity is file name and content hash).
+    let models = tempfile::tempdir().expect("tempdir");
+    let renamed = models.path().join("renamed-minilm.onnx");
+    std::fs::copy(env!("BUNDLE_EMBED_MODEL"), &renamed).expect("copy model");
+    let app = app
+        .restart(|c| {
+            c.ml.enabled = true;
+            c.ml.model_path = Some(renamed.clone());
+            c.ml.tokenizer_path = Some(env!("BUNDLE_EMBED_TOKENIZER").into());
+        })
+        .await;
+    let retrain_jobs = "SELECT count(*) FROM jobs WHERE kind = 'nlu.train' AND idempotency_key LIKE 'nlu.retrain:%'";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&app, retrain_jobs) < 1 {
+        assert!(Instant::now() < deadline, "no retraining was enqueued after the embedding model changed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for bot in [kept, edited] {
+        let path = format!("/api/v1/bots/{bot}/nlu");
+        let status = ok_json(call(&app, &s, Method::GET, &path, None).await, 200).await;
+        assert_eq!(status["needs_training"], true, "{status}");
+        let r = call(&app, &s, Method::POST, &format!("{path}/parse"), Some(json!({ "text": "book a table" }))).await;
+        assert_error(r, 409, "nlu_model_incompatible").await;
+    }
+
+    run_jobs(&app).await;
+    assert_eq!(count(&app, retrain_jobs), 1, "only the bot with unchanged data");
+    let parsed = ok_json(
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/bots/{kept}/nlu/parse"),
+            Some(json!({ "text": "can I reserve a table for tonight" })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!((parsed["model_version"].as_i64(), parsed["intent"]["name"].as_str()), (Some(2), Some("book_table")));
+    let status = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{kept}/nlu"), None).await, 200).await;
+    assert_eq!(status["needs_training"], false, "{status}");
+    let embedder = status["active_model"]["metrics"]["embedder"].as_str().expect("embedder").to_owned();
+    assert!(embedder.starts_with("renamed-minilm@"), "{embedder}");
+    let r =
+        call(&app, &s, Method::POST, &format!("/api/v1/bots/{edited}/nlu/parse"), Some(json!({ "text": "hi" }))).await;
+    assert_error(r, 409, "nlu_model_incompatible").await;
+
+    // Once per bot and embedding model: nothing more to enqueue now.
+    let again = botbuilder::nlu::retrain::enqueue_for_embedder(&app.state, &embedder).await.expect("enqueue");
+    assert!(again.is_empty(), "{again:?}");
+}
+
+#[tokio::test]
 async fn misunderstood_utterances_are_assigned_and_evaluation_reports() {
     let app = spawn_app_with(|c| c.ml.enabled = true).await;
     let s = app.register("nlu-quality@example.com").await;

@@ -1,0 +1,104 @@
+//! Retraining after the embedding model changes. A trained intent model only
+//! fits the vectors of the embedder it was trained with, so after an upgrade
+//! that ships a new embedded model (or an operator's `ml.model_path`) parsing
+//! refuses those models (`nlu_model_incompatible`). At start the server
+//! enqueues one training job per bot whose active model was trained with
+//! another embedder and whose training data is unchanged since: retraining
+//! the same data is what the owner already published. Bots with untrained
+//! edits are left to their owners, since training would publish the edits.
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::store;
+use super::train::{TRAIN_JOB, TrainPayload, current_hash};
+use crate::app::AppState;
+use crate::error::AppResult;
+use crate::http::Tenant;
+use crate::ids::{BotId, JobId, OrgId};
+use crate::jobs::{Enqueue, Queue};
+
+/// A bot whose active model was trained with another embedder.
+struct StaleModel {
+    org: OrgId,
+    bot: BotId,
+    embedder: String,
+}
+
+/// Enqueues the retraining of every bot whose active model was trained with
+/// an embedder other than `embedder_id` from the data the bot still has.
+/// Idempotent: a bot is retrained once per embedder, across restarts and
+/// processes. Returns the jobs enqueued now.
+pub async fn enqueue_for_embedder(state: &AppState, embedder_id: &str) -> AppResult<Vec<JobId>> {
+    let current = embedder_id.to_owned();
+    let outdated: Vec<StaleModel> = state
+        .db
+        .read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT organization_id, bot_id, ifnull(json_extract(metrics, '$.embedder'), '')
+                 FROM model_versions
+                 WHERE kind = 'nlu_intent' AND is_active = 1
+                   AND ifnull(json_extract(metrics, '$.embedder'), '') <> ?1
+                 ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([&current], |r| Ok(StaleModel { org: r.get(0)?, bot: r.get(1)?, embedder: r.get(2)? }))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await?;
+    let mut jobs = Vec::new();
+    for StaleModel { org, bot, embedder: trained_with } in outdated {
+        let tenant = Tenant::system(org, "retraining after the embedding model changed");
+        let key = format!("nlu.retrain:{}:{embedder_id}", bot.0);
+        let from = trained_with.clone();
+        let job = state
+            .db
+            .write(move |tx| {
+                let Some(active) = store::active_version(tx, &tenant, bot)? else { return Ok(None) };
+                let rows = store::training_rows(tx, &tenant, bot)?;
+                if active.training_data_hash != Some(current_hash(&rows, &from)) {
+                    return Ok(None);
+                }
+                let seen: i64 =
+                    tx.query_row("SELECT count(*) FROM jobs WHERE idempotency_key = ?1", [&key], |r| r.get(0))?;
+                if seen > 0 {
+                    return Ok(None);
+                }
+                let job = Enqueue {
+                    max_attempts: 2,
+                    idempotency_key: Some(key),
+                    ..Enqueue::new(Some(org), TRAIN_JOB, json!(TrainPayload { bot_id: bot }))
+                };
+                Queue::enqueue_in(tx, &job).map(Some)
+            })
+            .await?;
+        if let Some(job) = job {
+            tracing::info!(bot = bot.0, from = %trained_with, to = embedder_id, "retraining an NLU model for the new embedding model");
+            jobs.push(job);
+        }
+    }
+    if !jobs.is_empty() {
+        state.jobs.notify();
+    }
+    Ok(jobs)
+}
+
+/// Waits for the embedding model, then enqueues the retraining its change
+/// calls for (nothing when local models are off or fail to load).
+#[must_use]
+pub fn spawn_after_models_load(state: &AppState, shutdown: &CancellationToken) -> tokio::task::JoinHandle<()> {
+    let (state, shutdown) = (state.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let embedder = tokio::select! {
+            () = shutdown.cancelled() => return,
+            loaded = state.models.embedder() => match loaded {
+                Ok(embedder) => embedder,
+                Err(_) => return,
+            },
+        };
+        if let Err(e) = enqueue_for_embedder(&state, embedder.model_id()).await {
+            tracing::error!(error = ?e, "cannot enqueue NLU retraining for the new embedding model");
+        }
+    })
+}
