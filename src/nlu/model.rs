@@ -458,8 +458,12 @@ pub struct NluStatus {
     pub examples: i64,
     pub entities: i64,
     pub active_model: Option<ModelVersion>,
-    /// The data changed since the active model was trained, or it was
-    /// trained with another embedding model than the one loaded.
+    /// The data changed since the active model was trained, or the model
+    /// cannot serve (`embedding_model_changed`).
     pub needs_training: bool,
+    /// The active model was trained with another embedding model than the
+    /// loaded one, so parsing answers `nlu_model_incompatible` until the bot
+    /// is trained again (done automatically when its data is unchanged).
+    pub embedding_model_changed: bool,
     pub unresolved_misunderstood: i64,
 }

@@ -66,14 +66,15 @@ async fn nlu_status(scope: BotScope<perm::BotsRead>, state: web::Data<AppState>)
         .read(move |c| {
             let (intents, active_intents, examples, entities) = store::counts(c, &tenant, bot)?;
             let active = store::active_version(c, &tenant, bot)?;
-            let needs_training = match &active {
-                None => examples > 0,
+            let (data_changed, embedding_model_changed) = match &active {
+                None => (examples > 0, false),
                 Some(v) => {
                     let rows = store::training_rows(c, &tenant, bot)?;
                     let embedder = v.metrics["embedder"].as_str().unwrap_or_default();
-                    // Data edited since, or a model the loaded embedder cannot serve.
-                    Some(train::current_hash(&rows, embedder)) != v.training_data_hash
-                        || loaded_embedder.as_deref().is_some_and(|loaded| loaded != embedder)
+                    (
+                        Some(train::current_hash(&rows, embedder)) != v.training_data_hash,
+                        loaded_embedder.as_deref().is_some_and(|loaded| loaded != embedder),
+                    )
                 }
             };
             let unresolved = store::count_misunderstood(c, &tenant, bot, evaluate::MISUNDERSTOOD_BELOW)?;
@@ -83,7 +84,8 @@ async fn nlu_status(scope: BotScope<perm::BotsRead>, state: web::Data<AppState>)
                 examples,
                 entities,
                 active_model: active,
-                needs_training,
+                needs_training: data_changed || embedding_model_changed,
+                embedding_model_changed,
                 unresolved_misunderstood: unresolved,
             })
         })

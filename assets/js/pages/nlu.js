@@ -294,7 +294,9 @@ function TrainPanel({ botId, status, onChanged }) {
   return html`<div class="card" style="flex:1">
     <h2>Training</h2>
     <p class="muted">${status && status.active_model ? `Live: version ${status.active_model.version_number}` : "Not trained yet."}
-      ${status && status.needs_training && " The data changed since."}</p>
+      ${status && (status.embedding_model_changed
+        ? " The server's embedding model changed since: train again to parse with it."
+        : status.needs_training && " The data changed since.")}</p>
     ${can("nlu.train") && html`<button id="train" class="primary" disabled=${busy} onClick=${train}>${busy ? "Training…" : "Train"}</button>`}
     <span id="train-status" class="muted" style="margin-left:1em">${progressText(job)}</span>
     <${ErrorBox} error=${error} />
