@@ -252,6 +252,8 @@ pub struct MlConfig {
     pub max_tokens: usize,
     /// Micro-batching window, in microseconds.
     pub batch_wait_us: u64,
+    /// Most texts in one inference.
+    pub max_batch_texts: usize,
 }
 
 impl Default for MlConfig {
@@ -265,6 +267,7 @@ impl Default for MlConfig {
             threads_per_session: 2,
             max_tokens: 256,
             batch_wait_us: 500,
+            max_batch_texts: 32,
         }
     }
 }
@@ -280,6 +283,7 @@ impl MlConfig {
             threads_per_session: self.threads_per_session,
             max_tokens: self.max_tokens,
             batch_wait: std::time::Duration::from_micros(self.batch_wait_us),
+            max_batch_texts: self.max_batch_texts,
         }
     }
 }

@@ -85,6 +85,7 @@ impl ModelRegistry {
             threads_per_session: state.config.ml.threads_per_session,
             max_tokens: config.max_tokens,
             batch_wait: std::time::Duration::from_micros(state.config.ml.batch_wait_us),
+            max_batch_texts: state.config.ml.max_batch_texts,
         };
         let runtime = state.config.ml.runtime_path.clone();
         let embedder = tokio::task::spawn_blocking(move || Embedder::load(&options, runtime.as_deref(), None))
