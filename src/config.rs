@@ -250,9 +250,11 @@ pub struct MlConfig {
     pub threads_per_session: usize,
     /// Longest input in tokens.
     pub max_tokens: usize,
-    /// Micro-batching window, in microseconds.
+    /// Micro-batching window, in microseconds (with `max_batch_texts` > 1).
     pub batch_wait_us: u64,
-    /// Most texts in one inference.
+    /// Most texts in one inference. 1 (default): each text runs alone, so
+    /// its vector never depends on other traffic and no padding is computed;
+    /// above 1, concurrent requests are micro-batched.
     pub max_batch_texts: usize,
 }
 
@@ -267,7 +269,7 @@ impl Default for MlConfig {
             threads_per_session: 2,
             max_tokens: 256,
             batch_wait_us: 500,
-            max_batch_texts: 32,
+            max_batch_texts: 1,
         }
     }
 }
@@ -478,8 +480,10 @@ impl Config {
                 errors.push(format!("{key}: {} is not a file", p.display()));
             }
         }
-        if !(1..=16).contains(&self.ml.sessions) || !(1..=64).contains(&self.ml.threads_per_session) {
-            errors.push("ml.sessions must be 1–16 and ml.threads_per_session 1–64".to_owned());
+        let ml = &self.ml;
+        if !(1..=16).contains(&ml.sessions) || !(1..=64).contains(&ml.threads_per_session) || ml.max_batch_texts == 0 {
+            errors
+                .push("ml.sessions must be 1–16, ml.threads_per_session 1–64 and ml.max_batch_texts at least 1".into());
         }
         if !(16..=8192).contains(&self.ml.max_tokens) {
             errors.push("ml.max_tokens: must be between 16 and 8192".to_owned());
@@ -589,12 +593,14 @@ mod tests {
             data: PathBuf::from("/nonexistent-dir/x.db"),
             bind: "nope".into(),
             db: DbConfig { readers: 0, ..DbConfig::default() },
+            ml: MlConfig { max_batch_texts: 0, ..MlConfig::default() },
             ..Config::default()
         };
         let message = config.validate().expect_err("invalid").to_string();
         assert!(message.contains("bind:"), "{message}");
         assert!(message.contains("data: directory /nonexistent-dir does not exist"), "{message}");
         assert!(message.contains("db.readers"), "{message}");
+        assert!(message.contains("ml.max_batch_texts"), "{message}");
     }
 
     #[test]
