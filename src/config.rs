@@ -252,9 +252,9 @@ pub struct MlConfig {
     pub max_tokens: usize,
     /// Micro-batching window, in microseconds (with `max_batch_texts` > 1).
     pub batch_wait_us: u64,
-    /// Most texts in one inference. 1 (default): each text runs alone, so
-    /// its vector never depends on other traffic and no padding is computed;
-    /// above 1, concurrent requests are micro-batched.
+    /// Most texts in one inference; only texts of the same token count are
+    /// batched. 1: each text runs alone, so its vector never depends on
+    /// other traffic (the int8 model scales activations per inference).
     pub max_batch_texts: usize,
 }
 
@@ -269,7 +269,7 @@ impl Default for MlConfig {
             threads_per_session: 2,
             max_tokens: 256,
             batch_wait_us: 500,
-            max_batch_texts: 1,
+            max_batch_texts: 32,
         }
     }
 }
