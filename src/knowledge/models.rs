@@ -78,14 +78,13 @@ impl ModelRegistry {
         if let Some(e) = loaded.get(name) {
             return Ok(ModelHandle { name: name.to_owned(), embedder: e.clone(), max_tokens: config.max_tokens });
         }
+        // The server's inference settings, with this model's files and one session.
         let options = EmbedderOptions {
             model_path: config.model_path.clone(),
             tokenizer_path: config.tokenizer_path.clone(),
             sessions: 1,
-            threads_per_session: state.config.ml.threads_per_session,
             max_tokens: config.max_tokens,
-            batch_wait: std::time::Duration::from_micros(state.config.ml.batch_wait_us),
-            max_batch_texts: state.config.ml.max_batch_texts,
+            ..state.config.ml.embedder_options()
         };
         let runtime = state.config.ml.runtime_path.clone();
         let embedder = tokio::task::spawn_blocking(move || Embedder::load(&options, runtime.as_deref(), None))

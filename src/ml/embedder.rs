@@ -32,8 +32,8 @@ use tokio::sync::oneshot;
 static EMBEDDED_MODEL: &[u8] = include_bytes!(env!("BUNDLE_EMBED_MODEL"));
 static EMBEDDED_TOKENIZER: &[u8] = include_bytes!(env!("BUNDLE_EMBED_TOKENIZER"));
 
-/// Most padded tokens in one inference; bounds ONNX Runtime's arena (its
-/// memory high-water mark stays) when long passages are embedded.
+/// Most tokens in one inference; bounds ONNX Runtime's memory when long
+/// passages are embedded.
 const MAX_BATCH_TOKENS: usize = 4096;
 
 /// Where the model comes from and how to run it.
@@ -298,7 +298,7 @@ impl Inner {
     /// Embeds `texts` on `session`, at most `max_batch` texts per inference.
     fn run_on(&self, session: usize, texts: &[&str], max_batch: usize) -> anyhow::Result<Vec<Vec<f32>>> {
         let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| anyhow!("tokenize: {e}"))?;
-        // Sort by length so sub-batches carry little padding.
+        // Sorted by length, texts of the same length are neighbours.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
         let mut out = vec![Vec::new(); texts.len()];

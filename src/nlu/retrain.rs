@@ -28,7 +28,7 @@ struct StaleModel {
 /// Enqueues the retraining of every bot whose active model was trained with
 /// an embedder other than `embedder_id` from the data the bot still has.
 /// Idempotent: a bot is retrained once per embedder, across restarts and
-/// processes. Returns the jobs enqueued now.
+/// processes (the job's idempotency key). Returns the retraining jobs.
 pub async fn enqueue_for_embedder(state: &AppState, embedder_id: &str) -> AppResult<Vec<JobId>> {
     let current = embedder_id.to_owned();
     let outdated: Vec<StaleModel> = state
@@ -58,11 +58,6 @@ pub async fn enqueue_for_embedder(state: &AppState, embedder_id: &str) -> AppRes
                 let Some(active) = store::active_version(tx, &tenant, bot)? else { return Ok(None) };
                 let rows = store::training_rows(tx, &tenant, bot)?;
                 if active.training_data_hash != Some(current_hash(&rows, &from)) {
-                    return Ok(None);
-                }
-                let seen: i64 =
-                    tx.query_row("SELECT count(*) FROM jobs WHERE idempotency_key = ?1", [&key], |r| r.get(0))?;
-                if seen > 0 {
                     return Ok(None);
                 }
                 let job = Enqueue {
