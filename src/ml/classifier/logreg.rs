@@ -13,6 +13,8 @@
     reason = "numeric code: counts become ratios, short names follow the formulas, exact float compares are on stored values"
 )]
 
+use std::collections::VecDeque;
+
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
@@ -49,6 +51,9 @@ pub struct Settings {
 
 /// Rows per parallel chunk: fixed, so sums happen in the same order on any machine.
 const CHUNK: usize = 256;
+/// Elements per parallel chunk of the optimiser's vector arithmetic (fixed
+/// for the same reason: partial sums are added in chunk order).
+const VEC_CHUNK: usize = 1 << 15;
 
 impl Weights {
     #[must_use]
@@ -64,24 +69,36 @@ impl Weights {
         self.dense.len() + self.sparse_t.len() + self.bias.len()
     }
 
-    fn to_flat(&self) -> Vec<f64> {
-        let mut v = Vec::with_capacity(self.len());
-        v.extend(self.dense.iter().map(|&x| f64::from(x)));
-        v.extend(self.sparse_t.iter().map(|&x| f64::from(x)));
-        v.extend(self.bias.iter().map(|&x| f64::from(x)));
-        v
+    /// The three weight arrays as one flat sequence of mutable slices.
+    fn parts_mut(&mut self) -> [&mut [f32]; 3] {
+        [
+            self.dense.as_slice_mut().unwrap_or(&mut []),
+            self.sparse_t.as_slice_mut().unwrap_or(&mut []),
+            self.bias.as_mut_slice(),
+        ]
     }
 
-    #[allow(clippy::cast_possible_truncation, reason = "weights are stored as f32")]
-    fn from_flat(flat: &[f64], classes: usize, dense: usize, sparse: usize) -> Weights {
-        let (a, rest) = flat.split_at(classes * dense);
-        let (b, c) = rest.split_at(sparse * classes);
-        Weights {
-            dense: Array2::from_shape_vec((classes, dense), a.iter().map(|&x| x as f32).collect())
-                .unwrap_or_else(|_| Array2::zeros((classes, dense))),
-            sparse_t: Array2::from_shape_vec((sparse, classes), b.iter().map(|&x| x as f32).collect())
-                .unwrap_or_else(|_| Array2::zeros((sparse, classes))),
-            bias: c.iter().map(|&x| x as f32).collect(),
+    fn parts(&self) -> [&[f32]; 3] {
+        [self.dense.as_slice().unwrap_or(&[]), self.sparse_t.as_slice().unwrap_or(&[]), self.bias.as_slice()]
+    }
+
+    /// Copies the weights into `out` (length `len()`).
+    fn write_flat(&self, out: &mut [f32]) {
+        let mut rest = out;
+        for part in self.parts() {
+            let (head, tail) = rest.split_at_mut(part.len());
+            head.copy_from_slice(part);
+            rest = tail;
+        }
+    }
+
+    /// Overwrites the weights from a flat sequence (length `len()`).
+    fn read_flat(&mut self, flat: &[f32]) {
+        let mut rest = flat;
+        for part in self.parts_mut() {
+            let (head, tail) = rest.split_at(part.len());
+            part.copy_from_slice(head);
+            rest = tail;
         }
     }
 
@@ -126,8 +143,8 @@ pub fn softmax_in_place(row: &mut [f32]) -> f32 {
     max + sum.ln()
 }
 
-/// Loss and gradient at `w`.
-fn loss_and_grad(data: &Data<'_>, columns: &[Vec<(u32, f32)>], w: &Weights, c: f64) -> (f64, Weights) {
+/// Loss at `w`; its gradient is written into `grad` (same shape as `w`).
+fn loss_and_grad(data: &Data<'_>, columns: &[Vec<(u32, f32)>], w: &Weights, c: f64, grad: &mut Weights) -> f64 {
     let n = data.labels.len();
     let classes = data.classes;
     // Pass 1: residuals G = P − Y per chunk of rows, and the loss.
@@ -166,7 +183,6 @@ fn loss_and_grad(data: &Data<'_>, columns: &[Vec<(u32, f32)>], w: &Weights, c: f
     #[allow(clippy::cast_possible_truncation, reason = "c is a small regularisation constant")]
     let cf = c as f32;
     // Pass 2: gradients. Dense: c · Gᵀ X + W, split by class rows.
-    let mut grad = Weights::zeros(classes, w.dense.ncols(), w.sparse_t.nrows());
     if w.dense.ncols() > 0 {
         let gt = g.t();
         let rows: Vec<Array2<f32>> = (0..classes)
@@ -189,6 +205,7 @@ fn loss_and_grad(data: &Data<'_>, columns: &[Vec<(u32, f32)>], w: &Weights, c: f
     if w.sparse_t.nrows() > 0 {
         if let (Some(flat), Some(residuals)) = (grad.sparse_t.as_slice_mut(), g.as_slice()) {
             flat.par_chunks_mut(1024 * classes).enumerate().for_each(|(ci, block)| {
+                block.fill(0.0);
                 for (r, out) in block.chunks_mut(classes).enumerate() {
                     for &(i, v) in &columns[ci * 1024 + r] {
                         let start = i as usize * classes;
@@ -206,7 +223,7 @@ fn loss_and_grad(data: &Data<'_>, columns: &[Vec<(u32, f32)>], w: &Weights, c: f
     let reg = 0.5
         * (w.dense.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>()
             + w.sparse_t.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>());
-    (c * loss + reg, grad)
+    c * loss + reg
 }
 
 /// `out += a · x` over equal-length slices (vectorised by the compiler).
@@ -228,107 +245,158 @@ fn column_index(rows: &[SparseRow], width: usize) -> Vec<Vec<(u32, f32)>> {
     cols
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// `Σ aᵢ·bᵢ` accumulated in f64, summed per fixed chunk and then in chunk
+/// order.
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let parts: Vec<f64> = a
+        .par_chunks(VEC_CHUNK)
+        .zip(b.par_chunks(VEC_CHUNK))
+        .map(|(a, b)| a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum())
+        .collect();
+    parts.iter().sum()
 }
 
-fn dot32(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+/// `out ← k · (out + a · x)`, returning `probe · out` from the same pass
+/// (each step of the two-loop recursion needs the next step's dot product,
+/// so fusing them halves the passes over 3M-value vectors).
+#[allow(clippy::cast_possible_truncation, reason = "optimiser vectors are f32; arithmetic is f64")]
+fn update_then_dot(out: &mut [f32], a: f64, x: &[f32], k: f64, probe: &[f32]) -> f64 {
+    let parts: Vec<f64> = out
+        .par_chunks_mut(VEC_CHUNK)
+        .zip(x.par_chunks(VEC_CHUNK).zip(probe.par_chunks(VEC_CHUNK)))
+        .map(|(o, (x, p))| {
+            let mut sum = 0.0;
+            for ((o, &x), &p) in o.iter_mut().zip(x).zip(p) {
+                let v = k * (f64::from(*o) + a * f64::from(x));
+                *o = v as f32;
+                sum += v * f64::from(p);
+            }
+            sum
+        })
+        .collect();
+    parts.iter().sum()
 }
 
-fn dot_mixed(a: &[f32], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum()
+/// `out ← a + k · b`.
+#[allow(clippy::cast_possible_truncation, reason = "optimiser vectors are f32; arithmetic is f64")]
+fn combine(out: &mut [f32], a: &[f32], k: f64, b: &[f32]) {
+    out.par_chunks_mut(VEC_CHUNK).zip(a.par_chunks(VEC_CHUNK).zip(b.par_chunks(VEC_CHUNK))).for_each(|(o, (a, b))| {
+        for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+            *o = (f64::from(a) + k * f64::from(b)) as f32;
+        }
+    });
+}
+
+/// One L-BFGS curvature pair with its `1 / yᵀs`.
+struct Pair {
+    s: Vec<f32>,
+    y: Vec<f32>,
+    rho: f64,
+}
+
+/// The L-BFGS direction `d = −H g` by the two-loop recursion over `history`
+/// (oldest first), with every update fused with the next dot product.
+/// Returns the slope `gᵀd`.
+fn direction(history: &VecDeque<Pair>, g: &[f32], d: &mut [f32]) -> f64 {
+    d.copy_from_slice(g);
+    let Some(newest) = history.back() else {
+        // Steepest descent, scaled to unit length.
+        let norm = dot(g, g).sqrt().max(1e-12);
+        return update_then_dot(d, 0.0, g, -1.0 / norm, g);
+    };
+    let k = history.len();
+    let gamma = 1.0 / (newest.rho * dot(&newest.y, &newest.y));
+    let mut alphas = vec![0.0; k];
+    let mut probe = dot(&newest.s, d);
+    for i in (0..k).rev() {
+        let a = history[i].rho * probe;
+        alphas[i] = a;
+        // The last step of the first loop also applies H₀ = γI.
+        let (scale, next) = if i > 0 { (1.0, &history[i - 1].s) } else { (gamma, &history[0].y) };
+        probe = update_then_dot(d, -a, &history[i].y, scale, next);
+    }
+    for i in 0..k {
+        let b = history[i].rho * probe;
+        // The last step of the second loop negates q into d and yields gᵀd.
+        let (scale, next) = if i + 1 < k { (1.0, history[i + 1].y.as_slice()) } else { (-1.0, g) };
+        probe = update_then_dot(d, alphas[i] - b, &history[i].s, scale, next);
+    }
+    probe
 }
 
 /// Trains from `start` (zeros or a warm start). Returns the weights and the
 /// iterations run.
+///
+/// The optimiser's vectors are f32 (the weights and gradients are f32
+/// anyway) with f64 arithmetic; its passes run in parallel over fixed chunks
+/// and reuse their buffers. With 150 classes × 20k features there are 3M
+/// weights, and serial f64 passes with fresh allocations used to cost as
+/// much as the loss evaluations themselves.
 #[must_use]
 pub fn train(data: &Data<'_>, start: &Weights, settings: Settings) -> (Weights, usize) {
-    let (classes, dim, width) = (data.classes, data.dense.ncols(), data.sparse_width);
-    let mut x = start.to_flat();
     let columns = column_index(data.sparse, data.sparse_width);
-    let (mut f, g_w) = loss_and_grad(data, &columns, start, settings.c);
-    let mut g = g_w.to_flat();
-    // History kept in f32: with 150 classes × 30k features one pair is 36 MB.
+    let n = start.len();
+    let mut w = start.clone();
+    let mut grad = start.clone();
+    let (mut x, mut g) = (vec![0.0_f32; n], vec![0.0_f32; n]);
+    start.write_flat(&mut x);
+    let mut f = loss_and_grad(data, &columns, &w, settings.c, &mut grad);
+    grad.write_flat(&mut g);
+    // Six pairs of 3M f32 values each: 144 MB at clinc150's size.
     let m = 6;
-    let mut s_hist: Vec<Vec<f32>> = Vec::new();
-    let mut y_hist: Vec<Vec<f32>> = Vec::new();
+    let mut history: VecDeque<Pair> = VecDeque::with_capacity(m);
+    let (mut d, mut x_new, mut g_new) = (vec![0.0_f32; n], vec![0.0_f32; n], vec![0.0_f32; n]);
     let mut iterations = 0;
     for iter in 0..settings.max_iter {
         iterations = iter + 1;
-        let gmax = g.iter().fold(0.0_f64, |a, &b| a.max(b.abs()));
-        if gmax < settings.tol {
+        let gmax = g.par_iter().fold(|| 0.0_f32, |a, &b| a.max(b.abs())).reduce(|| 0.0, f32::max);
+        if f64::from(gmax) < settings.tol {
             break;
         }
-        // Two-loop recursion: d = −H g.
-        let mut q = g.clone();
-        let mut alphas = Vec::with_capacity(s_hist.len());
-        for (s, y) in s_hist.iter().zip(&y_hist).rev() {
-            let rho = 1.0 / dot32(y, s);
-            let a = rho * dot_mixed(s, &q);
-            for (qi, yi) in q.iter_mut().zip(y) {
-                *qi -= a * f64::from(*yi);
-            }
-            alphas.push((a, rho));
-        }
-        let gamma = match (s_hist.last(), y_hist.last()) {
-            (Some(s), Some(y)) => dot32(s, y) / dot32(y, y),
-            _ => 1.0 / g.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12),
-        };
-        for v in &mut q {
-            *v *= gamma;
-        }
-        for ((s, y), (a, rho)) in s_hist.iter().zip(&y_hist).zip(alphas.into_iter().rev()) {
-            let b = rho * dot_mixed(y, &q);
-            for (qi, si) in q.iter_mut().zip(s) {
-                *qi += (a - b) * f64::from(*si);
-            }
-        }
-        let mut d: Vec<f64> = q.into_iter().map(|v| -v).collect();
-        let mut slope = dot(&g, &d);
+        let mut slope = direction(&history, &g, &mut d);
         if slope >= 0.0 {
             // Not a descent direction: restart from steepest descent.
-            s_hist.clear();
-            y_hist.clear();
-            let scale = 1.0 / g.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
-            d = g.iter().map(|v| -v * scale).collect();
-            slope = dot(&g, &d);
+            history.clear();
+            slope = direction(&history, &g, &mut d);
         }
         // Backtracking line search (Armijo).
         let mut step = 1.0;
         let mut accepted = None;
         for _ in 0..30 {
-            let candidate: Vec<f64> = x.iter().zip(&d).map(|(xi, di)| xi + step * di).collect();
-            let w = Weights::from_flat(&candidate, classes, dim, width);
-            let (fc, gc) = loss_and_grad(data, &columns, &w, settings.c);
+            combine(&mut x_new, &x, step, &d);
+            w.read_flat(&x_new);
+            let fc = loss_and_grad(data, &columns, &w, settings.c, &mut grad);
             if fc <= f + 1e-4 * step * slope {
-                accepted = Some((candidate, fc, gc.to_flat()));
+                accepted = Some(fc);
                 break;
             }
             step *= 0.5;
         }
-        let Some((x_new, f_new, g_new)) = accepted else { break };
-        #[allow(clippy::cast_possible_truncation, reason = "curvature pairs are stored in f32")]
-        let s: Vec<f32> = x_new.iter().zip(&x).map(|(a, b)| (a - b) as f32).collect();
-        #[allow(clippy::cast_possible_truncation, reason = "curvature pairs are stored in f32")]
-        let y: Vec<f32> = g_new.iter().zip(&g).map(|(a, b)| (a - b) as f32).collect();
-        if dot32(&s, &y) > 1e-10 {
-            if s_hist.len() == m {
-                s_hist.remove(0);
-                y_hist.remove(0);
-            }
-            s_hist.push(s);
-            y_hist.push(y);
+        let Some(f_new) = accepted else { break };
+        grad.write_flat(&mut g_new);
+        // The new pair reuses the oldest pair's buffers once the history is full.
+        let mut pair = match history.len() {
+            len if len == m => history.pop_front(),
+            _ => None,
+        }
+        .unwrap_or_else(|| Pair { s: vec![0.0; n], y: vec![0.0; n], rho: 0.0 });
+        combine(&mut pair.s, &x_new, -1.0, &x);
+        combine(&mut pair.y, &g_new, -1.0, &g);
+        let ys = dot(&pair.y, &pair.s);
+        if ys > 1e-10 {
+            pair.rho = 1.0 / ys;
+            history.push_back(pair);
         }
         let converged = (f - f_new).abs() <= 1e-9 * f.abs().max(1.0);
-        x = x_new;
+        std::mem::swap(&mut x, &mut x_new);
+        std::mem::swap(&mut g, &mut g_new);
         f = f_new;
-        g = g_new;
         if converged {
             break;
         }
     }
-    (Weights::from_flat(&x, classes, dim, width), iterations)
+    w.read_flat(&x);
+    (w, iterations)
 }
 
 #[cfg(test)]
@@ -358,5 +426,57 @@ mod tests {
         }
         let (again, _) = train(&data, &Weights::zeros(3, 2, 1), settings);
         assert_eq!(w, again, "bit-identical");
+    }
+
+    #[test]
+    fn fused_two_loop_recursion_matches_the_textbook_one() {
+        // Deterministic pseudo-random vectors spanning several parallel chunks.
+        let n = VEC_CHUNK * 2 + 17;
+        let mut seed = 7_u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            f32::from(u16::try_from(seed >> 16).unwrap_or(0)) / 65_536.0 - 0.5
+        };
+        let g: Vec<f32> = (0..n).map(|_| next()).collect();
+        let mut history = VecDeque::new();
+        for _ in 0..3 {
+            let s: Vec<f32> = (0..n).map(|_| next()).collect();
+            // y close to s keeps yᵀs positive, as for a convex loss.
+            let y: Vec<f32> = s.iter().map(|v| v + 0.1 * next()).collect();
+            let rho = 1.0 / dot(&y, &s);
+            history.push_back(Pair { s, y, rho });
+        }
+        let mut d = vec![0.0; n];
+        let slope = direction(&history, &g, &mut d);
+
+        let mut q: Vec<f64> = g.iter().map(|&v| f64::from(v)).collect();
+        let dot64 = |a: &[f32], b: &[f64]| a.iter().zip(b).map(|(&x, &y)| f64::from(x) * y).sum::<f64>();
+        let mut alphas = Vec::new();
+        for p in history.iter().rev() {
+            let a = p.rho * dot64(&p.s, &q);
+            q.iter_mut().zip(&p.y).for_each(|(q, &y)| *q -= a * f64::from(y));
+            alphas.push(a);
+        }
+        let gamma = history.back().map_or(1.0, |p| 1.0 / (p.rho * dot(&p.y, &p.y)));
+        for q in &mut q {
+            *q *= gamma;
+        }
+        for (p, a) in history.iter().zip(alphas.into_iter().rev()) {
+            let b = p.rho * dot64(&p.y, &q);
+            q.iter_mut().zip(&p.s).for_each(|(q, &s)| *q += (a - b) * f64::from(s));
+        }
+        let expected: Vec<f64> = q.iter().map(|v| -v).collect();
+        let scale = expected.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        for (got, want) in d.iter().zip(&expected) {
+            assert!((f64::from(*got) - want).abs() <= 1e-5 * scale, "{got} vs {want}");
+        }
+        let expected_slope = dot64(&g, &expected);
+        assert!((slope - expected_slope).abs() <= 1e-4 * expected_slope.abs(), "{slope} vs {expected_slope}");
+        assert!(slope < 0.0, "a descent direction");
+
+        // Without history: unit-length steepest descent.
+        let slope = direction(&VecDeque::new(), &g, &mut d);
+        let norm = dot(&g, &g).sqrt();
+        assert!((slope + norm).abs() <= 1e-4 * norm, "{slope} vs {}", -norm);
     }
 }
