@@ -69,7 +69,7 @@ impl Weights {
         self.dense.len() + self.sparse_t.len() + self.bias.len()
     }
 
-    /// The three weight arrays as one flat sequence of mutable slices.
+    /// The three weight arrays, in flat order.
     fn parts_mut(&mut self) -> [&mut [f32]; 3] {
         [
             self.dense.as_slice_mut().unwrap_or(&mut []),
@@ -342,9 +342,11 @@ pub fn train(data: &Data<'_>, start: &Weights, settings: Settings) -> (Weights, 
     start.write_flat(&mut x);
     let mut f = loss_and_grad(data, &columns, &w, settings.c, &mut grad);
     grad.write_flat(&mut g);
-    // Six pairs of 3M f32 values each: 144 MB at clinc150's size.
+    // Six pairs of two 3M-value f32 vectors: 144 MB at clinc150's size.
     let m = 6;
     let mut history: VecDeque<Pair> = VecDeque::with_capacity(m);
+    // Buffers for the next pair, kept when a pair is rejected or evicted.
+    let mut spare: Option<Pair> = None;
     let (mut d, mut x_new, mut g_new) = (vec![0.0_f32; n], vec![0.0_f32; n], vec![0.0_f32; n]);
     let mut iterations = 0;
     for iter in 0..settings.max_iter {
@@ -374,18 +376,19 @@ pub fn train(data: &Data<'_>, start: &Weights, settings: Settings) -> (Weights, 
         }
         let Some(f_new) = accepted else { break };
         grad.write_flat(&mut g_new);
-        // The new pair reuses the oldest pair's buffers once the history is full.
-        let mut pair = match history.len() {
-            len if len == m => history.pop_front(),
-            _ => None,
-        }
-        .unwrap_or_else(|| Pair { s: vec![0.0; n], y: vec![0.0; n], rho: 0.0 });
+        let mut pair = spare.take().unwrap_or_else(|| Pair { s: vec![0.0; n], y: vec![0.0; n], rho: 0.0 });
         combine(&mut pair.s, &x_new, -1.0, &x);
         combine(&mut pair.y, &g_new, -1.0, &g);
         let ys = dot(&pair.y, &pair.s);
         if ys > 1e-10 {
             pair.rho = 1.0 / ys;
+            // The oldest pair's buffers become the next spare.
+            if history.len() == m {
+                spare = history.pop_front();
+            }
             history.push_back(pair);
+        } else {
+            spare = Some(pair);
         }
         let converged = (f - f_new).abs() <= 1e-9 * f.abs().max(1.0);
         std::mem::swap(&mut x, &mut x_new);
