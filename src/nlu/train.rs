@@ -26,8 +26,9 @@ use crate::orgs::audit::{self, AuditEntry};
 
 /// The job kind of training.
 pub const TRAIN_JOB: &str = "nlu.train";
-/// Texts embedded per batch while training (fixed: part of determinism).
-const EMBED_BATCH: usize = 256;
+/// Texts embedded between two progress updates (each text runs alone, so
+/// this does not change the vectors).
+const EMBED_BATCH: usize = 512;
 
 /// Payload of the training job.
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,8 +94,9 @@ pub fn current_hash(rows: &[TrainingRow], embedder_id: &str) -> String {
 /// Embeds texts in fixed batches on the calling thread.
 pub fn embed_all(embedder: &Embedder, texts: &[&str], progress: &mut dyn FnMut(usize)) -> anyhow::Result<Array2<f32>> {
     let mut out = Array2::<f32>::zeros((texts.len(), embedder.dim()));
+    let bulk = embedder.bulk(texts.len())?;
     for (b, chunk) in texts.chunks(EMBED_BATCH).enumerate() {
-        let vectors = embedder.embed_blocking(chunk)?;
+        let vectors = bulk.embed(chunk)?;
         for (k, v) in vectors.into_iter().enumerate() {
             out.row_mut(b * EMBED_BATCH + k).assign(&ndarray::ArrayView1::from(&v[..]));
         }

@@ -128,3 +128,21 @@ async fn readyz_waits_for_the_models() {
     let metrics = app.get("/metrics").await.text().await.expect("text");
     assert!(metrics.contains("botbuilder_ml_embedded_texts_total"), "{metrics}");
 }
+
+#[test]
+fn bulk_embedding_on_single_threaded_sessions_gives_the_serving_vectors() {
+    let e = embedder();
+    // 2,000 texts: large enough for the bulk job to load its own sessions.
+    let texts: Vec<String> = (0..2000).map(|i| format!("message number {i} about order {}", i * 7 % 13)).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let bulk = e.bulk(texts.len()).expect("bulk sessions load");
+    let vectors = bulk.embed(&texts).expect("bulk embed");
+    assert_eq!(vectors.len(), texts.len());
+    // Bit for bit what each text gets alone on the serving session, in order.
+    for i in [0, 1, 999, 1000, 1001, 1999] {
+        assert_eq!(vectors[i], e.embed_blocking(&texts[i..=i]).expect("alone")[0], "text {i}");
+    }
+    // A small job runs on the serving session and agrees too.
+    let small = e.bulk(10).expect("small").embed(&texts[..10]).expect("small embed");
+    assert_eq!(small, vectors[..10]);
+}

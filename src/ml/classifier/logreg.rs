@@ -15,7 +15,8 @@
 
 use std::collections::VecDeque;
 
-use ndarray::{Array2, ArrayView2, Axis, s};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 use rayon::prelude::*;
 
 use super::features::SparseRow;
@@ -105,27 +106,34 @@ impl Weights {
     /// Logits of rows (N × C).
     #[must_use]
     pub fn logits(&self, dense: &ArrayView2<'_, f32>, sparse: &[SparseRow]) -> Array2<f32> {
-        let mut z = if self.dense.ncols() > 0 {
-            dense.dot(&self.dense.t())
-        } else {
-            Array2::zeros((sparse.len(), self.bias.len()))
-        };
-        for (i, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
-            for (c, b) in row.iter_mut().zip(&self.bias) {
-                *c += b;
-            }
-            if let (Some(features), Some(out), Some(table)) =
-                (sparse.get(i), row.as_slice_mut(), self.sparse_t.as_slice())
-            {
-                let classes = out.len();
+        let mut z = Array2::zeros((sparse.len().max(dense.nrows()), self.bias.len()));
+        if let Some(out) = z.as_slice_mut() {
+            self.logits_into(dense, sparse, out);
+        }
+        z
+    }
+
+    /// Logits of rows written into `out` (N × C, row-major).
+    fn logits_into(&self, dense: &ArrayView2<'_, f32>, sparse: &[SparseRow], out: &mut [f32]) {
+        let classes = self.bias.len();
+        let rows = out.len() / classes.max(1);
+        for row in out.chunks_mut(classes) {
+            row.copy_from_slice(&self.bias);
+        }
+        if self.dense.ncols() > 0
+            && let Ok(mut z) = ArrayViewMut2::from_shape((rows, classes), &mut *out)
+        {
+            general_mat_mul(1.0, dense, &self.dense.t(), 1.0, &mut z);
+        }
+        if let Some(table) = self.sparse_t.as_slice() {
+            for (row, features) in out.chunks_mut(classes).zip(sparse) {
                 for &(j, v) in features {
                     if let Some(w) = table.get(j as usize * classes..(j as usize + 1) * classes) {
-                        axpy(v, w, out);
+                        axpy(v, w, row);
                     }
                 }
             }
         }
-        z
     }
 }
 
@@ -144,86 +152,86 @@ pub fn softmax_in_place(row: &mut [f32]) -> f32 {
 }
 
 /// Loss at `w`; its gradient is written into `grad` (same shape as `w`).
-fn loss_and_grad(data: &Data<'_>, columns: &[Vec<(u32, f32)>], w: &Weights, c: f64, grad: &mut Weights) -> f64 {
-    let n = data.labels.len();
+/// `residuals` (N × C) is scratch space, kept by the caller across calls.
+#[allow(clippy::cast_possible_truncation, reason = "c is a small regularisation constant; sums go back to f32")]
+fn loss_and_grad(
+    data: &Data<'_>,
+    columns: &[Vec<(u32, f32)>],
+    w: &Weights,
+    c: f64,
+    grad: &mut Weights,
+    residuals: &mut Array2<f32>,
+) -> f64 {
     let classes = data.classes;
-    // Pass 1: residuals G = P − Y per chunk of rows, and the loss.
-    let chunks: Vec<(usize, usize)> = (0..n).step_by(CHUNK).map(|a| (a, (a + CHUNK).min(n))).collect();
-    let parts: Vec<(f64, Array2<f32>)> = chunks
-        .par_iter()
-        .map(|&(a, b)| {
-            let mut z = w.logits(
-                &data.dense.slice(s![a..b, ..]),
-                &data.sparse[a.min(data.sparse.len())..b.min(data.sparse.len())],
-            );
+    let cf = c as f32;
+    // Pass 1: residuals G = P − Y per chunk of rows, with the chunk's loss
+    // and column sums (the bias gradient).
+    let flat = residuals.as_slice_mut().unwrap_or(&mut []);
+    let parts: Vec<(f64, Vec<f64>)> = flat
+        .par_chunks_mut(CHUNK * classes)
+        .enumerate()
+        .map(|(ci, out)| {
+            let (a, b) = (ci * CHUNK, ci * CHUNK + out.len() / classes);
+            let sparse = &data.sparse[a.min(data.sparse.len())..b.min(data.sparse.len())];
+            w.logits_into(&data.dense.slice(s![a..b, ..]), sparse, out);
             let mut loss = 0.0_f64;
-            for (k, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
+            let mut column_sums = vec![0.0_f64; classes];
+            for (k, row) in out.chunks_mut(classes).enumerate() {
                 let y = data.labels[a + k];
-                let slice = row.as_slice_mut().unwrap_or(&mut []);
-                let lse = softmax_in_place(slice);
-                let logit_y = lse + slice[y].max(1e-30).ln();
+                let lse = softmax_in_place(row);
+                let logit_y = lse + row[y].max(1e-30).ln();
                 let weight = data.class_weight.get(y).copied().unwrap_or(1.0);
                 loss += f64::from(weight * (lse - logit_y));
-                slice[y] -= 1.0;
-                if weight != 1.0 {
-                    for v in slice.iter_mut() {
-                        *v *= weight;
-                    }
+                row[y] -= 1.0;
+                for (v, sum) in row.iter_mut().zip(&mut column_sums) {
+                    *v *= weight;
+                    *sum += f64::from(*v);
                 }
             }
-            (loss, z)
+            (loss, column_sums)
         })
         .collect();
     let loss: f64 = parts.iter().map(|(l, _)| l).sum();
-    let mut g = Array2::<f32>::zeros((n, classes));
-    for (&(a, b), (_, part)) in chunks.iter().zip(&parts) {
-        g.slice_mut(s![a..b, ..]).assign(part);
+    for (k, b) in grad.bias.iter_mut().enumerate() {
+        *b = cf * parts.iter().map(|(_, sums)| sums[k]).sum::<f64>() as f32;
     }
-    drop(parts);
-    #[allow(clippy::cast_possible_truncation, reason = "c is a small regularisation constant")]
-    let cf = c as f32;
-    // Pass 2: gradients. Dense: c · Gᵀ X + W, split by class rows.
-    if w.dense.ncols() > 0 {
-        let gt = g.t();
-        let rows: Vec<Array2<f32>> = (0..classes)
-            .step_by(16)
-            .collect::<Vec<_>>()
-            .par_iter()
-            .map(|&k| {
-                let end = (k + 16).min(classes);
-                gt.slice(s![k..end, ..]).dot(&data.dense)
-            })
-            .collect();
-        for (idx, block) in rows.into_iter().enumerate() {
-            let k = idx * 16;
-            grad.dense.slice_mut(s![k..k + block.nrows(), ..]).assign(&block);
-        }
-        grad.dense.mapv_inplace(|x| x * cf);
-        grad.dense.scaled_add(1.0, &w.dense);
+    let g = residuals.view();
+    // Pass 2: gradients. Dense: c · Gᵀ X + W, in blocks of 16 classes.
+    let dim = w.dense.ncols();
+    if dim > 0
+        && let (Some(out), Some(own)) = (grad.dense.as_slice_mut(), w.dense.as_slice())
+    {
+        out.par_chunks_mut(16 * dim).zip(own.par_chunks(16 * dim)).enumerate().for_each(|(bi, (out, own))| {
+            let k = bi * 16;
+            let rows = out.len() / dim;
+            out.copy_from_slice(own);
+            if let Ok(mut block) = ArrayViewMut2::from_shape((rows, dim), out) {
+                general_mat_mul(cf, &g.slice(s![.., k..k + rows]).t(), &data.dense, 1.0, &mut block);
+            }
+        });
     }
-    // Sparse: column by column through a transposed index (no per-thread copies).
-    if w.sparse_t.nrows() > 0 {
-        if let (Some(flat), Some(residuals)) = (grad.sparse_t.as_slice_mut(), g.as_slice()) {
-            flat.par_chunks_mut(1024 * classes).enumerate().for_each(|(ci, block)| {
-                block.fill(0.0);
-                for (r, out) in block.chunks_mut(classes).enumerate() {
+    // Sparse: c · Gᵀ X + W column by column through a transposed index (no
+    // per-thread copies).
+    if let (Some(out), Some(own), Some(residuals)) = (grad.sparse_t.as_slice_mut(), w.sparse_t.as_slice(), g.as_slice())
+    {
+        out.par_chunks_mut(1024 * classes).zip(own.par_chunks(1024 * classes)).enumerate().for_each(
+            |(ci, (block, own))| {
+                for (r, (out, own)) in block.chunks_mut(classes).zip(own.chunks(classes)).enumerate() {
+                    out.fill(0.0);
                     for &(i, v) in &columns[ci * 1024 + r] {
                         let start = i as usize * classes;
                         axpy(v, &residuals[start..start + classes], out);
                     }
+                    for (o, &x) in out.iter_mut().zip(own) {
+                        *o = cf * *o + x;
+                    }
                 }
-            });
-        }
-        grad.sparse_t.mapv_inplace(|x| x * cf);
-        grad.sparse_t.scaled_add(1.0, &w.sparse_t);
+            },
+        );
     }
-    for (k, b) in grad.bias.iter_mut().enumerate() {
-        *b = cf * g.column(k).sum();
-    }
-    let reg = 0.5
-        * (w.dense.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>()
-            + w.sparse_t.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>());
-    c * loss + reg
+    let dense = w.dense.as_slice().unwrap_or(&[]);
+    let sparse = w.sparse_t.as_slice().unwrap_or(&[]);
+    c * loss + 0.5 * (dot(dense, dense) + dot(sparse, sparse))
 }
 
 /// `out += a · x` over equal-length slices (vectorised by the compiler).
@@ -340,7 +348,8 @@ pub fn train(data: &Data<'_>, start: &Weights, settings: Settings) -> (Weights, 
     let mut grad = start.clone();
     let (mut x, mut g) = (vec![0.0_f32; n], vec![0.0_f32; n]);
     start.write_flat(&mut x);
-    let mut f = loss_and_grad(data, &columns, &w, settings.c, &mut grad);
+    let mut residuals = Array2::zeros((data.labels.len(), data.classes));
+    let mut f = loss_and_grad(data, &columns, &w, settings.c, &mut grad, &mut residuals);
     grad.write_flat(&mut g);
     // Six pairs of two 3M-value f32 vectors: 144 MB at clinc150's size.
     let m = 6;
@@ -367,7 +376,7 @@ pub fn train(data: &Data<'_>, start: &Weights, settings: Settings) -> (Weights, 
         for _ in 0..30 {
             combine(&mut x_new, &x, step, &d);
             w.read_flat(&x_new);
-            let fc = loss_and_grad(data, &columns, &w, settings.c, &mut grad);
+            let fc = loss_and_grad(data, &columns, &w, settings.c, &mut grad, &mut residuals);
             if fc <= f + 1e-4 * step * slope {
                 accepted = Some(fc);
                 break;
