@@ -11,12 +11,12 @@ use futures_util::future::BoxFuture;
 use rusqlite::params;
 use serde_json::{Value, json};
 
-use super::index::{bytes_vector, vector_bytes};
 use super::model::{ChunkId, KnowledgeBaseId};
 use super::store;
 use crate::error::{AppError, ErrorCode};
 use crate::http::Tenant;
 use crate::jobs::{JobContext, JobError, JobHandler};
+use crate::ml::{bytes_vector, vector_bytes};
 
 /// The job kind.
 pub const KIND: &str = "knowledge.reembed";

@@ -419,7 +419,8 @@ pub fn insert_vector(
     chunk: ChunkId,
     vector: &[f32],
 ) -> rusqlite::Result<()> {
-    use super::index::{binary_code, code_bytes, sketch_bytes, vector_bytes};
+    use super::index::{binary_code, code_bytes, sketch_bytes};
+    use crate::ml::vector_bytes;
     let mut stmt =
         conn.prepare_cached("INSERT INTO chunk_vectors (rowid, knowledge_base_id, embedding) VALUES (?1, ?2, ?3)")?;
     stmt.execute(params![chunk, kb, vector_bytes(vector)])?;

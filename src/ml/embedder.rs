@@ -233,6 +233,14 @@ impl Embedder {
         &self.inner.model_id
     }
 
+    /// Identifies the vectors this embedder gives a text run alone: the
+    /// model and the truncation length (a cached vector is valid while the
+    /// key is the same).
+    #[must_use]
+    pub fn vectors_key(&self) -> String {
+        format!("{}/{}", self.inner.model_id, self.inner.max_tokens)
+    }
+
     /// Embeds texts through the shared queue (micro-batched with other requests).
     pub async fn embed(&self, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
@@ -464,6 +472,19 @@ impl Inner {
         self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
         Ok(vectors)
     }
+}
+
+/// A vector as a little-endian f32 BLOB (what sqlite-vec and the example
+/// vector cache store).
+#[must_use]
+pub fn vector_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The inverse of [`vector_bytes`].
+#[must_use]
+pub fn bytes_vector(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
 /// Scales a vector to unit length (zero vectors stay zero).

@@ -9,7 +9,7 @@ pub mod runtime;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub use embedder::{Embedder, EmbedderOptions, dot, normalize};
+pub use embedder::{Embedder, EmbedderOptions, bytes_vector, dot, normalize, vector_bytes};
 
 use crate::config::MlConfig;
 use crate::error::{AppError, AppResult, ErrorCode};

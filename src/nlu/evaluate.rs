@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::model::{AssignRequest, NluLog, NluLogId};
 use super::store;
-use super::train::{check_training_rows, embed_all, run_with_progress};
+use super::train::{check_training_rows, embed_examples, run_with_progress};
 use crate::app::AppState;
 use crate::db::now;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -180,10 +180,7 @@ pub fn evaluate_blocking(
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
     let labels: Vec<String> = rows.iter().map(|r| r.intent.clone()).collect();
     let total = texts.len();
-    let embeddings = embed_all(&embedder, &texts, &mut |done| {
-        progress(json!({ "stage": "embedding", "done": done, "total": total }));
-    })
-    .map_err(AppError::internal)?;
+    let (embeddings, _) = embed_examples(state, tenant, bot, &embedder, &texts, progress)?;
     // Stratified folds: the i-th example of an intent goes to fold i mod k.
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let fold_of: Vec<usize> = labels

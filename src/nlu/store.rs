@@ -242,6 +242,54 @@ pub fn training_rows(conn: &Connection, tenant: &Tenant, bot: BotId) -> rusqlite
     .collect()
 }
 
+/// An example's text and the vector cached for it, if any.
+pub struct ExampleVector {
+    pub id: i64,
+    pub text: String,
+    pub vector: Option<Vec<f32>>,
+}
+
+/// The bot's examples with the vectors cached under `key`
+/// (`Embedder::vectors_key`).
+pub fn example_vectors(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    key: &str,
+) -> rusqlite::Result<Vec<ExampleVector>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT x.id, x.text, CASE WHEN x.embedding_key = ?3 THEN x.embedding END
+         FROM intent_examples x JOIN intents i ON i.id = x.intent_id
+         WHERE i.organization_id = ?1 AND i.bot_id = ?2",
+    )?;
+    stmt.query_map(params![tenant.org_id(), bot, key], |r| {
+        Ok(ExampleVector {
+            id: r.get(0)?,
+            text: r.get(1)?,
+            vector: r.get::<_, Option<Vec<u8>>>(2)?.map(|b| crate::ml::bytes_vector(&b)),
+        })
+    })?
+    .collect()
+}
+
+/// Caches vectors made under `key` on examples by id, each only while the
+/// example still has the text the vector was made from.
+pub fn cache_vectors(
+    conn: &Connection,
+    tenant: &Tenant,
+    key: &str,
+    vectors: &[(i64, &str, &[f32])],
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE intent_examples SET embedding = ?4, embedding_key = ?3
+         WHERE id = ?1 AND organization_id = ?2 AND text = ?5",
+    )?;
+    for (id, text, vector) in vectors {
+        stmt.execute(params![id, tenant.org_id(), key, crate::ml::vector_bytes(vector), text])?;
+    }
+    Ok(())
+}
+
 /// Every example of the bot (export), by intent name then id.
 pub fn all_examples(conn: &Connection, tenant: &Tenant, bot: BotId) -> rusqlite::Result<Vec<(String, Example)>> {
     let mut stmt = conn.prepare_cached(&format!(

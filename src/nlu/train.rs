@@ -4,6 +4,7 @@
 //! transaction, then swaps the serving cache. [`train_bot_blocking`] is the
 //! one training function: the job and `botbuilder bench nlu` both call it.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
@@ -91,8 +92,65 @@ pub fn current_hash(rows: &[TrainingRow], embedder_id: &str) -> String {
     data_hash(rows, &TrainConfig::default(), embedder_id)
 }
 
+/// The vectors of the bot's example `texts` (N × dim): those cached by an
+/// earlier training under the same model, and the others embedded now and
+/// cached (bit-identical either way: each text runs alone through the
+/// model). Returns them with the number embedded now.
+pub fn embed_examples(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    embedder: &Embedder,
+    texts: &[&str],
+    progress: &mut dyn FnMut(Value),
+) -> AppResult<(Array2<f32>, usize)> {
+    let key = embedder.vectors_key();
+    let dim = embedder.dim();
+    let stored = state.db.read_blocking(|conn| Ok(store::example_vectors(conn, tenant, bot, &key)?))?;
+    // One vector per text (an intent may share a text with another).
+    let mut cached: HashMap<&str, &[f32]> = HashMap::new();
+    let mut ids: HashMap<&str, Vec<i64>> = HashMap::new();
+    for example in &stored {
+        match &example.vector {
+            Some(v) if v.len() == dim => {
+                cached.insert(&example.text, v);
+            }
+            _ => ids.entry(&example.text).or_default().push(example.id),
+        }
+    }
+    let mut missing: Vec<&str> = texts.iter().copied().filter(|t| !cached.contains_key(t)).collect();
+    missing.sort_unstable();
+    missing.dedup();
+    let (total, reused) = (missing.len(), texts.len() - texts.iter().filter(|t| !cached.contains_key(*t)).count());
+    progress(json!({ "stage": "embedding", "done": 0, "total": total, "cached": reused }));
+    let fresh = embed_all(embedder, &missing, &mut |done| {
+        progress(json!({ "stage": "embedding", "done": done, "total": total, "cached": reused }));
+    })
+    .map_err(AppError::internal)?;
+    let updates: Vec<(i64, &str, &[f32])> = missing
+        .iter()
+        .zip(fresh.rows())
+        .flat_map(|(t, v)| {
+            let v = v.to_slice().unwrap_or(&[]);
+            ids.get(t).into_iter().flatten().map(move |&id| (id, *t, v))
+        })
+        .collect();
+    if !updates.is_empty() {
+        state.db.write_blocking(|tx| Ok(store::cache_vectors(tx, tenant, &key, &updates)?))?;
+    }
+    let mut out = Array2::<f32>::zeros((texts.len(), dim));
+    for (mut row, text) in out.rows_mut().into_iter().zip(texts) {
+        if let Some(v) = cached.get(text) {
+            row.assign(&ndarray::ArrayView1::from(*v));
+        } else if let Ok(i) = missing.binary_search(text) {
+            row.assign(&fresh.row(i));
+        }
+    }
+    Ok((out, total))
+}
+
 /// Embeds texts in fixed batches on the calling thread.
-pub fn embed_all(embedder: &Embedder, texts: &[&str], progress: &mut dyn FnMut(usize)) -> anyhow::Result<Array2<f32>> {
+fn embed_all(embedder: &Embedder, texts: &[&str], progress: &mut dyn FnMut(usize)) -> anyhow::Result<Array2<f32>> {
     let mut out = Array2::<f32>::zeros((texts.len(), embedder.dim()));
     let bulk = embedder.bulk(texts.len())?;
     for (b, chunk) in texts.chunks(EMBED_BATCH).enumerate() {
@@ -122,12 +180,8 @@ pub fn train_bot_blocking(
     let embedder = state.models.embedder_blocking()?;
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
     let total = texts.len();
-    progress(json!({ "stage": "embedding", "done": 0, "total": total }));
     let embed_started = Instant::now();
-    let embeddings = embed_all(&embedder, &texts, &mut |done| {
-        progress(json!({ "stage": "embedding", "done": done, "total": total }));
-    })
-    .map_err(AppError::internal)?;
+    let (embeddings, embedded_now) = embed_examples(state, tenant, bot, &embedder, &texts, progress)?;
     let embed_seconds = embed_started.elapsed().as_secs_f64();
     let set = TrainingSet { texts: texts.clone(), labels: rows.iter().map(|r| r.intent.clone()).collect(), embeddings };
     let (model, report) = classifier::train(&set, config, embedder.model_id(), &mut |stage, fraction| {
@@ -140,6 +194,7 @@ pub fn train_bot_blocking(
     let metrics = json!({
         "training": report,
         "embed_seconds": embed_seconds,
+        "embedded_now": embedded_now,
         "embedder": embedder.model_id(),
         "config": config,
         "weights_bytes": bytes.len(),

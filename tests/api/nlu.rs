@@ -569,6 +569,8 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["result"]["version_number"], 1);
     assert_eq!(job["result"]["metrics"]["training"]["examples"], 24);
+    assert_eq!(job["result"]["metrics"]["embedded_now"], 24, "nothing cached yet");
+    assert_eq!(count(&app, "SELECT count(*) FROM intent_examples WHERE embedding IS NOT NULL"), 24);
 
     let parsed = ok_json(
         call(
@@ -637,9 +639,12 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
         .expect("send");
     assert_error(r, 400, "invalid_json").await;
 
-    // Training the same data again: a new version with bit-identical weights.
-    ok_json(call(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
+    // Training the same data again: a new version with bit-identical weights,
+    // from the vectors cached by the first training.
+    let job = ok_json(call(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
     run_jobs(&app).await;
+    let job = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
+    assert_eq!(job["result"]["metrics"]["embedded_now"], 0, "{job}");
     let files: Vec<(i64, i64)> = app.sql(|c| {
         let mut st = c.prepare(
             "SELECT version_number, weights_file_id FROM model_versions WHERE bot_id = ?1 ORDER BY version_number",
@@ -673,6 +678,33 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
     .await;
     let status = ok_json(call(&app, &s, Method::GET, &base, None).await, 200).await;
     assert_eq!(status["needs_training"], true);
+    // An edited text loses its cached vector; the next training embeds only
+    // the new and the edited example.
+    let (example_id, old_text): (i64, String) = app.sql(|c| {
+        c.query_row("SELECT id, text FROM intent_examples WHERE embedding IS NOT NULL ORDER BY id LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+    });
+    ok_json(
+        call(
+            &app,
+            &s,
+            Method::PATCH,
+            &format!("{base}/examples/{example_id}"),
+            Some(json!({ "text": format!("{old_text} please") })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        count(&app, &format!("SELECT count(*) FROM intent_examples WHERE id = {example_id} AND embedding IS NULL")),
+        1
+    );
+    let job = ok_json(call(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
+    run_jobs(&app).await;
+    let job = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
+    assert_eq!(job["result"]["metrics"]["embedded_now"], 2, "{job}");
     let versions = ok_json(call(&app, &s, Method::GET, &format!("{base}/models"), None).await, 200).await;
     let v1 = versions["items"].as_array().expect("items").iter().find(|v| v["version_number"] == 1).expect("v1")["id"]
         .as_i64()

@@ -32,7 +32,9 @@ async function waitForJob(id, onUpdate) {
 function progressText(job) {
   if (!job) return "";
   const p = job.progress || {};
-  if (job.status === "running" && p.stage === "embedding") return `embedding ${p.done}/${p.total}`;
+  if (job.status === "running" && p.stage === "embedding") {
+    return `embedding ${p.done}/${p.total}` + (p.cached ? ` (${p.cached} cached)` : "");
+  }
   if (job.status === "running" && p.stage) return `${p.stage}…`;
   if (job.status === "failed" || job.status === "dead") return `${job.status}: ${job.last_error || ""}`;
   return job.status;
