@@ -274,10 +274,11 @@ impl Embedder {
     /// would cost more than it saves, and the serving session is used.
     pub fn bulk(&self, texts: usize) -> anyhow::Result<BulkEmbedder> {
         let inner = &self.inner;
+        let serving = || BulkEmbedder { inner: inner.clone(), sessions: Vec::new() };
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let workers = inner.bulk_workers.min(cores).min(texts.div_ceil(BULK_MIN_TEXTS));
         if workers < 2 {
-            return Ok(BulkEmbedder { inner: inner.clone(), sessions: Vec::new() });
+            return Ok(serving());
         }
         let model: std::borrow::Cow<'static, [u8]> = match &inner.source {
             ModelSource::Embedded => EMBEDDED_MODEL.into(),
@@ -288,7 +289,7 @@ impl Embedder {
                     Ok(bytes) if inner.model_id.ends_with(&format!("@{}", short_hash(&bytes))) => bytes.into(),
                     _ => {
                         tracing::warn!(path = %path.display(), "the model file is unreadable or changed since it was loaded; embedding on the serving session");
-                        return Ok(BulkEmbedder { inner: inner.clone(), sessions: Vec::new() });
+                        return Ok(serving());
                     }
                 }
             }

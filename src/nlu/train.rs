@@ -121,7 +121,7 @@ pub fn embed_examples(
     let mut missing: Vec<&str> = texts.iter().copied().filter(|t| !cached.contains_key(t)).collect();
     missing.sort_unstable();
     missing.dedup();
-    let (total, reused) = (missing.len(), texts.len() - texts.iter().filter(|t| !cached.contains_key(*t)).count());
+    let (total, reused) = (missing.len(), texts.iter().filter(|t| cached.contains_key(*t)).count());
     progress(json!({ "stage": "embedding", "done": 0, "total": total, "cached": reused }));
     let fresh = embed_all(embedder, &missing, &mut |done| {
         progress(json!({ "stage": "embedding", "done": done, "total": total, "cached": reused }));
