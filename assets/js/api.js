@@ -6,12 +6,14 @@ let csrfToken = null;
 let adminCsrfToken = null;
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, requestId = null) {
     const error = (body && body.error) || {};
     super(error.message || `request failed (${status})`);
     this.status = status;
-    this.code = error.code || "network_error";
+    this.code = error.code || (status ? "http_error" : "network_error");
     this.details = error.details || {};
+    // The server's X-Request-Id, which its logs carry too.
+    this.requestId = requestId;
   }
   get field() {
     return this.details.field;
@@ -48,7 +50,7 @@ export async function api(method, path, body, options = {}) {
   if (response.status === 204) return null;
   const text = await response.text();
   const data = text ? safeJson(text) : null;
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) throw new ApiError(response.status, data, response.headers.get("x-request-id"));
   return data;
 }
 
@@ -67,7 +69,7 @@ export async function putBytes(path, blob) {
   const response = await fetch(path, { method: "PUT", headers, credentials: "same-origin", body: blob });
   const text = await response.text();
   const data = text ? safeJson(text) : null;
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) throw new ApiError(response.status, data, response.headers.get("x-request-id"));
   return data;
 }
 

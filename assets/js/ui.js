@@ -1,5 +1,5 @@
 // Shared UI pieces: html templating (Preact + htm), form helpers, errors.
-import { html, render, useState, useEffect, useCallback, useRef, useMemo } from "/vendor/preact-htm.js";
+import { html, render, useState, useEffect, useLayoutEffect, useCallback, useRef, useMemo } from "/vendor/preact-htm.js";
 
 export { html, render, useState, useEffect, useCallback, useRef, useMemo };
 
@@ -21,9 +21,43 @@ export function useLoad(fn, deps = []) {
   return { ...state, reload: () => setTick((t) => t + 1) };
 }
 
+/**
+ * Whether the API's field path `field` (e.g. `allowed_origins[0]`,
+ * `config.title`) belongs to the form field `name` (`allowed_origins`,
+ * `config.title`): the same path or one inside it.
+ */
+export function fieldMatches(field, name) {
+  if (!field || !name) return false;
+  return field === name || field.startsWith(`${name}[`) || field.startsWith(`${name}.`);
+}
+
+/** The API's error for the form field `name`, shown under it (nothing otherwise). */
+export function FieldError({ error, name }) {
+  if (!error || !fieldMatches(error.field, name)) return null;
+  return html`<div class="field-error" data-field-error=${name} role="alert">${error.message}</div>`;
+}
+
+/**
+ * An error banner: the message, the field at fault and the request id to
+ * quote. A field error that a `FieldError`/`Field` on the page already shows
+ * next to its field is not repeated; any other error is never swallowed.
+ */
 export function ErrorBox({ error }) {
-  if (!error) return null;
-  return html`<div class="alert error" role="alert" data-code=${error.code}>${error.message}</div>`;
+  const [shownInline, setShownInline] = useState(false);
+  // Runs after the whole page is in the DOM, fields below this banner included.
+  useLayoutEffect(() => {
+    const inline =
+      !!error &&
+      !!error.field &&
+      [...document.querySelectorAll("[data-field-error]")].some((el) => fieldMatches(error.field, el.dataset.fieldError));
+    setShownInline(inline);
+  });
+  if (!error || shownInline) return null;
+  return html`<div class="alert error" role="alert" data-code=${error.code}>
+    <span class="alert-message">${error.message}</span>
+    ${error.field && html` <span class="muted">(field <code>${error.field}</code>)</span>`}
+    ${error.requestId && html`<div class="muted small request-id">Request id <code>${error.requestId}</code> — quote it when you report this.</div>`}
+  </div>`;
 }
 
 export function Page({ title, actions, children }) {
@@ -38,26 +72,32 @@ export function Page({ title, actions, children }) {
 
 /** A labelled input; shows the API's field error when it names this field. */
 export function Field({ label, name, error, type = "text", value, onInput, ...rest }) {
-  const fieldError = error && error.field === name ? error.message : null;
   return html`<div>
     <label for=${name}>${label}</label>
     <input id=${name} name=${name} type=${type} value=${value} onInput=${(e) => onInput(e.target.value)} ...${rest} />
-    ${fieldError && html`<div class="field-error">${fieldError}</div>`}
+    <${FieldError} error=${error} name=${name} />
   </div>`;
 }
 
 let toastTimer;
-export function toast(message) {
+export function toast(message, { error = false } = {}) {
   let el = document.querySelector(".toast");
   if (!el) {
     el = document.createElement("div");
-    el.className = "toast";
-    el.setAttribute("role", "status");
     document.body.appendChild(el);
   }
+  el.className = error ? "toast error" : "toast";
+  el.setAttribute("role", error ? "alert" : "status");
   el.textContent = message;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => el.remove(), 3000);
+  // Errors stay long enough to read (and copy the request id).
+  toastTimer = setTimeout(() => el.remove(), error ? 10000 : 3000);
+}
+
+/** Shows an API error that has no form to sit in: message and request id. */
+export function toastError(err) {
+  const id = err && err.requestId ? ` (request id ${err.requestId})` : "";
+  toast(`${(err && err.message) || "something went wrong"}${id}`, { error: true });
 }
 
 export function formatDate(iso) {

@@ -92,6 +92,7 @@ pub fn create_org_in(tx: &rusqlite::Connection, owner: UserId, name: &str) -> Ap
     };
     let owner_role = store::builtin_role_id(tx, BuiltinRole::Owner)?;
     store::insert_member(tx, org_id, owner, owner_role, None)?;
+    super::teams::service::create_default_role_in(tx, org_id)?;
     Ok(org_id)
 }
 

@@ -205,3 +205,36 @@ async fn invitations_are_declined_revoked_expired_and_resent() {
         assert!(actions.contains(&expected.to_owned()), "{expected} in {actions:?}");
     }
 }
+
+#[tokio::test]
+async fn an_invitation_into_a_team_without_a_team_role_gets_the_default_one() {
+    let app = spawn_app_with(|_| {}).await;
+    let owner = app.register("owner@example.com").await;
+    let org = owner.org_id;
+    // Every organization starts with a default team role.
+    let (status, roles) = app.call(&owner, Method::GET, &format!("/api/v1/orgs/{org}/team-roles"), None).await;
+    assert_eq!(status, 200);
+    let defaults: Vec<_> = roles.as_array().expect("roles").iter().filter(|r| r["is_default"] == true).collect();
+    assert_eq!(defaults.len(), 1, "{roles}");
+    assert_eq!(defaults[0]["name"], "Member");
+    assert_eq!(defaults[0]["permissions"], json!(["bots.read", "conversations.read", "conversations.handle"]));
+    let (_, team) =
+        app.call(&owner, Method::POST, &format!("/api/v1/orgs/{org}/teams"), Some(json!({ "name": "Support" }))).await;
+    // Before, this failed on `team_role_id` ("no default team role"), which the UI never showed.
+    let (status, sent) = app
+        .call(
+            &owner,
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/invitations"),
+            Some(json!({ "email": "ada@example.com", "role": "agent", "team_id": team["id"] })),
+        )
+        .await;
+    assert_eq!((status, sent["team_role"].clone()), (201, json!("Member")), "{sent}");
+    let token = sent["accept_url"].as_str().expect("url").split("token=").nth(1).expect("token").to_owned();
+    let ada = app.register("ada@example.com").await;
+    let (status, _) = app.call(&ada, Method::POST, "/api/v1/invitations/accept", Some(json!({ "token": token }))).await;
+    assert_eq!(status, 200);
+    let (_, members) = app.call(&owner, Method::GET, &format!("/api/v1/teams/{}/members", team["id"]), None).await;
+    let items = members.as_array().expect("members");
+    assert_eq!((items.len(), items[0]["team_role"].clone()), (1, json!("Member")), "{members}");
+}

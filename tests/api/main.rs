@@ -12,6 +12,7 @@ mod authz;
 mod bots;
 mod browser;
 mod browser_accounts;
+mod browser_errors;
 mod browser_runtime;
 mod cli;
 mod edge;

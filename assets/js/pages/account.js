@@ -1,6 +1,6 @@
 // The signed-in user's own account: profile, email verification, password,
 // browser sessions and two-factor authentication.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentUser, refreshMe, setMe } from "../session.js";
@@ -24,7 +24,7 @@ function Profile() {
     try {
       toast((await post("/api/v1/auth/verify-email/resend")).message);
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   return html`<form class="card" onSubmit=${save}>
@@ -32,7 +32,7 @@ function Profile() {
     <p>${me.user.email} ${me.user.email_verified
       ? html`<span class="badge ok">verified</span>`
       : html`<span class="badge warn">not verified</span> <button type="button" onClick=${resend}>Send the confirmation link again</button>`}</p>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
     <${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} />
     <p><button class="primary" type="submit">Save</button></p>
   </form>`;
@@ -55,7 +55,7 @@ function Password() {
   };
   return html`<form class="card" onSubmit=${save}>
     <h2>Password</h2>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
     <${Field} label="Current password" name="current_password" type="password" autocomplete="current-password" required value=${form.current_password} onInput=${set("current_password")} error=${error} />
     <${Field} label="New password" name="new_password" type="password" autocomplete="new-password" required value=${form.new_password} onInput=${set("new_password")} error=${error} />
     <p><button class="primary" type="submit">Change password</button></p>
@@ -149,7 +149,7 @@ function TwoFactor() {
   const s = status.data;
   return html`<div class="card" id="two-factor">
     <h2>Two-factor authentication</h2>
-    <${ErrorBox} error=${status.error || (error && !error.field ? error : null)} />
+    <${ErrorBox} error=${status.error || (error)} />
     ${codes && html`<${BackupCodes} codes=${codes} />`}
     ${s && !s.enabled && !setup && html`<p class="muted">Protect your account with a code from an authenticator app at each sign-in.</p>
       <button class="primary" id="start-2fa" onClick=${start}>Set up two-factor authentication</button>`}

@@ -1,7 +1,7 @@
 // The superadmin console: its own sign-in and session, instance figures,
 // users and organizations (search, suspend, plan), the IP allowlist,
 // sign-in attempts and the admin audit log.
-import { html, useState, useEffect, ErrorBox, Field, toast, formatDate, useLoad } from "../ui.js";
+import { html, useState, useEffect, ErrorBox, Field, toast, toastError, formatDate, useLoad } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, put, del, setAdminCsrfToken, ApiError } from "../api.js";
 
@@ -24,7 +24,7 @@ function AdminLogin({ onSignedIn }) {
   };
   return html`<div class="auth-page"><form class="card auth-card" onSubmit=${submit} id="admin-login">
     <h2 style="text-align:center">Admin console</h2>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
     <${Field} label="Email" name="email" type="email" required value=${form.email} onInput=${set("email")} error=${error} />
     <${Field} label="Password" name="password" type="password" required value=${form.password} onInput=${set("password")} error=${error} />
     ${needsCode && html`<${Field} label="Authenticator code" name="totp_code" required value=${form.totp_code} onInput=${set("totp_code")} error=${error} />`}
@@ -65,7 +65,7 @@ function Users() {
       toast(msg);
       list.reload();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   const suspend = (u) => {
@@ -108,7 +108,7 @@ function Orgs() {
       toast(msg);
       list.reload();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   const suspend = (o) => {
@@ -162,7 +162,7 @@ function Allowlist() {
       await del(`/api/v1/admin/ip-allowlist/${entry.id}`);
       list.reload();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   return html`<div class="card">
@@ -178,7 +178,7 @@ function Allowlist() {
       <div style="flex:2"><${Field} label="Description" name="description" value=${form.description} onInput=${(v) => setForm({ ...form, description: v })} error=${error} /></div>
       <button type="submit">Add</button>
     </form>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
   </div>`;
 }
 

@@ -66,7 +66,7 @@ function Login() {
   const signupLink = `/signup${location.search}`;
   return html`<${AuthCard} title=${needsCode ? "Two-factor authentication" : "Sign in"} footer=${html`No account? <a href=${signupLink}>Create one</a>`}>
     <form onSubmit=${submit}>
-      <${ErrorBox} error=${error && !error.field ? error : null} />
+      <${ErrorBox} error=${error} />
       ${needsCode
         ? html`<p class="muted">Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
             <${Field} label="Code" name="totp_code" autocomplete="one-time-code" inputmode="text" required value=${code} onInput=${setCode} error=${error} />`
@@ -87,7 +87,7 @@ function Signup() {
   });
   return html`<${AuthCard} title="Create your account" footer=${html`Already have an account? <a href=${`/login${location.search}`}>Sign in</a>`}>
     <form onSubmit=${submit}>
-      <${ErrorBox} error=${error && !error.field ? error : null} />
+      <${ErrorBox} error=${error} />
       <${Field} label="Your name" name="name" required value=${form.name} onInput=${set("name")} error=${error} />
       <${Field} label="Email" name="email" type="email" autocomplete="username" required value=${form.email} onInput=${set("email")} error=${error} />
       <${Field} label="Password" name="password" type="password" autocomplete="new-password" required value=${form.password} onInput=${set("password")} error=${error} />
@@ -109,7 +109,7 @@ function ForgotPassword() {
       ? html`<div class="alert ok" id="reset-requested">${done}</div>`
       : html`<form onSubmit=${submit}>
           <p class="muted">We will email you a link to choose a new password.</p>
-          <${ErrorBox} error=${error && !error.field ? error : null} />
+          <${ErrorBox} error=${error} />
           <${Field} label="Email" name="email" type="email" required value=${email} onInput=${setEmail} error=${error} />
           <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Send the link</button></p>
         </form>`}
@@ -127,7 +127,7 @@ function ResetPassword() {
     ${done
       ? html`<div class="alert ok">Your password was changed and every session signed out.</div><p><a class="button primary" href="/login">Sign in</a></p>`
       : html`<form onSubmit=${submit}>
-          <${ErrorBox} error=${error && error.field !== "password" ? error : null} />
+          <${ErrorBox} error=${error} />
           <${Field} label="New password" name="password" type="password" autocomplete="new-password" required value=${password} onInput=${setPassword} error=${error} />
           <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Set password</button></p>
           ${error && (error.code === "token_expired" || error.code === "token_invalid") && html`<p><a href="/forgot-password">Ask for a new link</a></p>`}

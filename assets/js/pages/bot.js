@@ -60,7 +60,7 @@ function SettingsForm({ bot, onSaved }) {
   const field = (label, name, rest = {}) => html`<${Field} label=${label} name=${name} value=${f[name]} onInput=${set(name)} error=${error} ...${rest} />`;
   return html`<form class="card" id="bot-settings" onSubmit=${save}>
     <h2>Settings</h2>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
     <div class="grid">
       ${field("Name", "name", { required: true })}
       ${field("Language", "language")}

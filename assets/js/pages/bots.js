@@ -1,5 +1,5 @@
 // The organization's bots.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
@@ -22,7 +22,7 @@ function CreateBot({ org, onCreated }) {
   };
   return html`<form class="card" onSubmit=${submit}>
     <h2>New bot</h2>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
       <div style="flex:2"><${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} /></div>
       <div style="flex:1"><${Field} label="Language" name="language" value=${language} onInput=${setLanguage} error=${error} /></div>
@@ -41,7 +41,7 @@ function Bots() {
       toast(`Deleted ${bot.name}`);
       list.reload();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   return html`<${Page} title="Bots">

@@ -1,6 +1,6 @@
 // White-label settings: brand name, colours, logo and favicon, custom
 // domain, email sender. Saved branding applies to the UI at once.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, FieldError, Field, toast } from "../ui.js";
 import { route } from "../router.js";
 import { get, patch, upload, del } from "../api.js";
 import { currentOrg, can, applyBranding } from "../session.js";
@@ -80,7 +80,7 @@ function Branding() {
   };
   const editable = can("org.manage");
   return html`<${Page} title="Branding">
-    <${ErrorBox} error=${loaded.error || (error && !error.field ? error : null)} />
+    <${ErrorBox} error=${loaded.error || (error)} />
     ${data &&
     html`<form class="card" onSubmit=${save} id="branding-form">
       <div class="grid">
@@ -91,7 +91,7 @@ function Branding() {
           ([k, label]) => html`<div>
             <label for=${k}>${label} colour</label>
             <input id=${k} name=${k} type="color" value=${data[k]} onInput=${(e) => set(k)(e.target.value)} disabled=${!editable} style="height:2.4rem" />
-            ${error && error.field === k && html`<div class="field-error">${error.message}</div>`}
+            <${FieldError} error=${error} name=${k} />
           </div>`,
         )}
       </div>

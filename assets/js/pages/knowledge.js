@@ -1,7 +1,7 @@
 // Knowledge bases: list, documents (drag-and-drop upload with live progress,
 // paste, URL/crawl), chunk viewer, search playground and answer playground
 // (streamed, with citations).
-import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, toast, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, patch, del, ApiError } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
@@ -26,7 +26,7 @@ function CreateKb({ org, onCreated }) {
   };
   return html`<form class="card" id="create-kb" onSubmit=${submit}>
     <h2>New knowledge base</h2>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
       <div style="flex:2"><${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} /></div>
       <div style="flex:1"><${Field} label="Chunk size (tokens)" name="chunk_size" type="number" value=${chunkSize} onInput=${setChunkSize} error=${error} /></div>
@@ -79,7 +79,7 @@ function uploadFile(kbId, file, onProgress) {
         body = JSON.parse(xhr.responseText);
       } catch {}
       if (xhr.status >= 200 && xhr.status < 300) resolve(body);
-      else reject(new ApiError(xhr.status, body));
+      else reject(new ApiError(xhr.status, body, xhr.getResponseHeader("x-request-id")));
     };
     xhr.onerror = () => reject(new ApiError(0, { error: { code: "network_error", message: "cannot reach the server" } }));
     const form = new FormData();
@@ -196,7 +196,7 @@ function Documents({ kb, onChanged }) {
       docs.reload();
       onChanged();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   const retry = async (d) => {
@@ -204,7 +204,7 @@ function Documents({ kb, onChanged }) {
       await post(`/api/v1/documents/${d.id}/retry`);
       docs.reload();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   return html`<div>
@@ -312,7 +312,7 @@ async function streamAnswer(kbId, question, on) {
     headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-CSRF-Token": (me && me.csrf_token) || "" },
     body: JSON.stringify({ question }),
   });
-  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null), response.headers.get("x-request-id"));
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
@@ -405,7 +405,7 @@ function Settings({ kb, onSaved }) {
   };
   return html`<form class="card" onSubmit=${save}>
     <h2>Settings</h2>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
     <${Field} label="Name" name="name" value=${form.name} onInput=${set("name")} error=${error} />
     <div class="row">
       <div style="flex:1"><${Field} label="Chunk size (tokens, new documents)" name="chunk_size" type="number" value=${form.chunk_size} onInput=${set("chunk_size")} error=${error} /></div>

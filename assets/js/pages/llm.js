@@ -1,6 +1,6 @@
 // LLM provider settings: OpenAI-compatible endpoints of the organization
 // (Ollama, llama.cpp server, vLLM, OpenAI…). Keys are write-only.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg } from "../session.js";
@@ -30,7 +30,7 @@ function CreateProvider({ org, onCreated }) {
   };
   return html`<form class="card" id="create-provider" onSubmit=${submit}>
     <h2>Add an LLM provider</h2>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
     <div class="grid">
       <${Field} label="Name" name="name" value=${form.name} onInput=${set("name")} error=${error} required />
       <${Field} label="Base URL (…/v1)" name="base_url" value=${form.base_url} onInput=${set("base_url")} error=${error} required />
@@ -59,7 +59,7 @@ function Providers() {
       await patch(`/api/v1/llm-providers/${p.id}`, { [field]: !p[field] });
       list.reload();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   const remove = async (p) => {

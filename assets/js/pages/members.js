@@ -1,11 +1,12 @@
 // Members with their roles, and invitations (how people join).
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, FieldError, Field, toast, toastError, formatDate } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
 
-function InviteForm({ org, roles, teams, onSent }) {
-  const [form, setForm] = useState({ email: "", role: "viewer", team_id: "" });
+function InviteForm({ org, roles, teams, teamRoles, onSent }) {
+  const defaultTeamRole = teamRoles.find((r) => r.is_default);
+  const [form, setForm] = useState({ email: "", role: "viewer", team_id: "", team_role_id: defaultTeamRole ? String(defaultTeamRole.id) : "" });
   const [error, setError] = useState(null);
   const [link, setLink] = useState(null);
   const set = (key) => (value) => setForm({ ...form, [key]: value });
@@ -15,6 +16,7 @@ function InviteForm({ org, roles, teams, onSent }) {
     try {
       const body = { email: form.email, role: form.role };
       if (form.team_id) body.team_id = Number(form.team_id);
+      if (form.team_id && form.team_role_id) body.team_role_id = Number(form.team_role_id);
       const sent = await post(`/api/v1/orgs/${org.id}/invitations`, body);
       setLink(sent.accept_url);
       toast(`Invitation sent to ${sent.email}`);
@@ -26,7 +28,7 @@ function InviteForm({ org, roles, teams, onSent }) {
   };
   return html`<form class="card" onSubmit=${submit} id="invite-form">
     <h2>Invite someone</h2>
-    <${ErrorBox} error=${error && !error.field ? error : null} />
+    <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
       <div style="flex:2"><${Field} label="Email" name="email" type="email" required value=${form.email} onInput=${set("email")} error=${error} /></div>
       <div style="flex:1">
@@ -42,9 +44,18 @@ function InviteForm({ org, roles, teams, onSent }) {
           ${teams.map((t) => html`<option value=${String(t.id)}>${t.name}</option>`)}
         </select>
       </div>
+      ${form.team_id &&
+      html`<div style="flex:1">
+        <label for="invite-team-role">Team role</label>
+        <select id="invite-team-role" value=${form.team_role_id} onChange=${(e) => set("team_role_id")(e.target.value)}>
+          ${!defaultTeamRole && html`<option value="">Choose a team role</option>`}
+          ${teamRoles.map((r) => html`<option value=${String(r.id)}>${r.name}${r.is_default ? " (default)" : ""}</option>`)}
+        </select>
+        <${FieldError} error=${error} name="team_role_id" />
+      </div>`}
       <button class="primary" type="submit">Send invitation</button>
     </div>
-    ${error && error.field === "role" && html`<div class="field-error">${error.message}</div>`}
+    <${FieldError} error=${error} name="role" />
     ${link && html`<p class="muted">The link was emailed; you can also pass it on: <code>${link}</code></p>`}
   </form>`;
 }
@@ -58,7 +69,7 @@ function Invitations({ org, version }) {
       toast(done);
       list.reload();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   return html`<div class="card">
@@ -96,13 +107,14 @@ function Members() {
   const members = useLoad(() => get(`/api/v1/orgs/${org.id}/members?limit=200`), [org.id, version]);
   const roles = useLoad(() => get(`/api/v1/orgs/${org.id}/roles`), [org.id]);
   const teams = useLoad(() => get(`/api/v1/orgs/${org.id}/teams?limit=200`), [org.id]);
+  const teamRoles = useLoad(() => get(`/api/v1/orgs/${org.id}/team-roles`), [org.id]);
   const manage = can("members.manage");
   const changeRole = async (m, role) => {
     try {
       await patch(`/api/v1/orgs/${org.id}/members/${m.user_id}`, { role });
       toast(`${m.email} is now ${role}`);
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
     setVersion((v) => v + 1);
   };
@@ -112,12 +124,13 @@ function Members() {
       await del(`/api/v1/orgs/${org.id}/members/${m.user_id}`);
       toast(`Removed ${m.email}`);
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
     setVersion((v) => v + 1);
   };
   return html`<${Page} title="Members">
-    ${manage && roles.data && teams.data && html`<${InviteForm} org=${org} roles=${roles.data} teams=${teams.data.items} onSent=${() => setVersion((v) => v + 1)} />`}
+    <${ErrorBox} error=${roles.error || teams.error || teamRoles.error} />
+    ${manage && roles.data && teams.data && teamRoles.data && html`<${InviteForm} org=${org} roles=${roles.data} teams=${teams.data.items} teamRoles=${teamRoles.data} onSent=${() => setVersion((v) => v + 1)} />`}
     <div class="card">
       <h2>Members of ${org.name}</h2>
       <${ErrorBox} error=${members.error} />

@@ -1,7 +1,7 @@
 // The NLU editor of a bot: intents with examples, entities with values and
 // synonyms, import/export, training with live progress and model versions,
 // a test box, the misunderstood inbox and cross-validation with a confusion chart.
-import { html, Page, useLoad, useState, useEffect, ErrorBox, toast, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, ErrorBox, FieldError, toast, formatDate } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del, ApiError } from "../api.js";
 import { can, currentUser } from "../session.js";
@@ -225,7 +225,7 @@ function EntityForm({ botId, entity, onDone }) {
       <label class="row"><input type="checkbox" checked=${fuzzy} onChange=${(e) => setFuzzy(e.target.checked)} /> typo-tolerant matching</label>`}
     ${type === "regex" &&
     html`<label for="entity-pattern">Pattern</label><input id="entity-pattern" value=${pattern} onInput=${(e) => setPattern(e.target.value)} />
-      ${error && error.field === "pattern" && html`<div class="field-error">${error.message}</div>`}`}
+      <${FieldError} error=${error} name="pattern" />`}
     ${type === "system" &&
     html`<label for="entity-system">Kind</label>
       <select id="entity-system" value=${systemType} onChange=${(e) => setSystemType(e.target.value)}>
@@ -483,7 +483,7 @@ function IoTab({ botId, onChanged }) {
       body: await file.arrayBuffer(),
     });
     const body = await response.json().catch(() => null);
-    if (!response.ok) setError(new ApiError(response.status, body));
+    if (!response.ok) setError(new ApiError(response.status, body, response.headers.get("x-request-id")));
     else {
       setSummary(body);
       onChanged();

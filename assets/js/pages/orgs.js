@@ -23,7 +23,7 @@ function NewOrg() {
   };
   return html`<${Page} title="New organization">
     <form class="card" onSubmit=${submit} id="new-org">
-      <${ErrorBox} error=${error && !error.field ? error : null} />
+      <${ErrorBox} error=${error} />
       <${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} />
       <p class="muted">You will be its owner. Invite others from Members.</p>
       <p><button class="primary" type="submit">Create organization</button></p>
@@ -63,7 +63,7 @@ function Settings() {
     }
   };
   return html`<${Page} title="Organization settings">
-    <${ErrorBox} error=${loaded.error || (error && !error.field ? error : null)} />
+    <${ErrorBox} error=${loaded.error || (error)} />
     ${data &&
     html`<form class="card" onSubmit=${save}>
       <h2>General</h2>

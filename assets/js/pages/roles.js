@@ -1,6 +1,6 @@
 // Roles: the built-in ones and custom roles edited as permission sets from
 // the catalogue (never more than one's own).
-import { html, Page, useLoad, useState, ErrorBox, Field, toast } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
@@ -40,7 +40,7 @@ function RoleEditor({ org, catalogue, role, onDone }) {
   };
   return html`<form class="card" onSubmit=${submit} id="role-editor">
     <h2>${role ? `Edit ${role.name}` : "New custom role"}</h2>
-    <${ErrorBox} error=${error && (!error.field || error.field.startsWith("permissions")) ? error : null} />
+    <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
       <div style="flex:1"><${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} /></div>
       <div style="flex:2"><${Field} label="Description" name="description" value=${description} onInput=${setDescription} error=${error} /></div>
@@ -63,7 +63,7 @@ function Roles() {
       toast(`Deleted ${r.name}`);
       roles.reload();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   const done = () => {

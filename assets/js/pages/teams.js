@@ -1,5 +1,5 @@
 // Teams, their members, and team roles.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
@@ -16,7 +16,7 @@ function TeamMembers({ team, teamRoles, orgMembers, onChange }) {
       list.reload();
       onChange();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   const add = (e) => {
@@ -80,7 +80,7 @@ function TeamRoles({ org, catalogue, teamRoles }) {
       await del(`/api/v1/team-roles/${r.id}`);
       teamRoles.reload();
     } catch (err) {
-      toast(err.message);
+      toastError(err);
     }
   };
   return html`<div class="card">
@@ -98,7 +98,7 @@ function TeamRoles({ org, catalogue, teamRoles }) {
     </table>
     ${can("roles.manage") &&
     html`<form onSubmit=${create}>
-      <${ErrorBox} error=${error && !error.field ? error : null} />
+      <${ErrorBox} error=${error} />
       <${Field} label="New team role" name="name" required value=${name} onInput=${setName} error=${error} />
       <${PermissionPicker} catalogue=${catalogue} value=${permissions} onChange=${setPermissions} name="team-permissions" />
       <label class="check"><input type="checkbox" checked=${isDefault} onChange=${(e) => setIsDefault(e.target.checked)} /> <span>Default for new team members</span></label>

@@ -1,7 +1,7 @@
 // The widget designer: colours, position, texts, avatar and white-label,
 // the origins allowed to embed it, a live preview drawn by the real
 // widget script, the embed code and the key rotation.
-import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, toast } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, FieldError, toast } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, put } from "../api.js";
 import { can } from "../session.js";
@@ -96,12 +96,11 @@ function Designer({ params }) {
       setError(err);
     }
   };
-  const fieldError = (name) => error && error.field && error.field.endsWith(name) && html`<div class="field-error">${error.message}</div>`;
   const text = (name, label) => html`<div><label for=${`w-${name}`}>${label}</label>
-    <input id=${`w-${name}`} value=${config[name] || ""} onInput=${(e) => set(name)(e.target.value)} />${fieldError(name)}</div>`;
+    <input id=${`w-${name}`} value=${config[name] || ""} onInput=${(e) => set(name)(e.target.value)} /><${FieldError} error=${error} name=${`config.${name}`} /></div>`;
   return html`<${Page} title=${`Widget · ${bot.data ? bot.data.name : ""}`}>
     <${BotNav} botId=${botId} active="widget" />
-    <${ErrorBox} error=${settings.error || (error && !error.field ? error : null)} />
+    <${ErrorBox} error=${settings.error || (error)} />
     ${config &&
     html`<div class="split">
       <form class="card" style="flex:1" onSubmit=${save} id="widget-form">
@@ -112,7 +111,7 @@ function Designer({ params }) {
         <div class="grid">
           ${COLORS.map(
             ([k, label]) => html`<div><label for=${`w-${k}`}>${label}</label>
-              <div class="row"><input type="color" id=${`w-${k}`} value=${config[k]} onInput=${(e) => set(k)(e.target.value)} /><code>${config[k]}</code></div>${fieldError(k)}</div>`,
+              <div class="row"><input type="color" id=${`w-${k}`} value=${config[k]} onInput=${(e) => set(k)(e.target.value)} /><code>${config[k]}</code></div><${FieldError} error=${error} name=${`config.${k}`} /></div>`,
           )}
         </div>
         <label for="w-position">Position</label>
@@ -124,7 +123,7 @@ function Designer({ params }) {
         <label><input type="checkbox" checked=${config.open_on_load} onChange=${(e) => set("open_on_load")(e.target.checked)} /> Open when the page loads</label>
         <label for="w-origins">Allowed origins (one per line, e.g. https://shop.example.com; empty: any)</label>
         <textarea id="w-origins" rows="3" value=${origins} onInput=${(e) => setOrigins(e.target.value)}></textarea>
-        ${fieldError("allowed_origins")}
+        <${FieldError} error=${error} name="allowed_origins" />
         ${can("bots.write") && html`<button class="primary" type="submit" id="save-widget">Save</button>`}
       </form>
       <div style="flex:1;min-width:380px">

@@ -12,9 +12,10 @@ use super::store::{self, TeamRoleRow};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::{Page, PageParams, Tenant};
-use crate::ids::{TeamId, TeamRoleId, UserId};
+use crate::ids::{OrgId, TeamId, TeamRoleId, UserId};
 use crate::orgs::audit::{self, AuditEntry};
 use crate::orgs::service::{check_grant, parse_permissions};
+use crate::permissions::{Permission, PermissionSet};
 
 fn team_not_found() -> AppError {
     AppError::new(ErrorCode::TeamNotFound, "no such team")
@@ -128,6 +129,22 @@ pub async fn delete(state: &AppState, tenant: Tenant, id: TeamId) -> AppResult<(
             )
         })
         .await
+}
+
+/// The team role every organization starts with, named default, so people
+/// can be added to or invited into a team without picking a role first. It
+/// lets them see the bots and handle the team's conversations.
+pub const DEFAULT_ROLE_NAME: &str = "Member";
+const DEFAULT_ROLE_PERMISSIONS: [Permission; 3] =
+    [Permission::BotsRead, Permission::ConversationsRead, Permission::ConversationsHandle];
+
+/// Creates the default team role of a new organization inside the caller's
+/// transaction (migration V054 added it to organizations made before).
+pub fn create_default_role_in(tx: &rusqlite::Connection, org_id: OrgId) -> AppResult<()> {
+    let tenant = Tenant::system(org_id, "default team role of a new organization");
+    let permissions: PermissionSet = DEFAULT_ROLE_PERMISSIONS.into_iter().collect();
+    store::insert_role(tx, &tenant, DEFAULT_ROLE_NAME, &permissions, true)?;
+    Ok(())
 }
 
 pub async fn list_roles(state: &AppState, tenant: Tenant) -> AppResult<Vec<TeamRole>> {
