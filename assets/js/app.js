@@ -43,6 +43,10 @@ function Sidebar({ path }) {
   const org = currentOrg();
   const brand = currentBranding();
   const entries = navEntries().filter((r) => !r.nav.requires || (org && org.permissions.includes(r.nav.requires)));
+  // One highlighted entry: the longest pattern the path is in (`/settings`
+  // must not light up on `/settings/llm-providers`).
+  const inside = (pattern) => path === pattern || path.startsWith(`${pattern}/`);
+  const active = entries.filter((r) => inside(r.pattern)).sort((a, b) => b.pattern.length - a.pattern.length)[0];
   const sections = [];
   for (const r of entries) {
     const name = r.nav.section || "";
@@ -61,7 +65,9 @@ function Sidebar({ path }) {
     ${sections.map(
       (s) => html`${s.name && html`<div class="nav-section">${s.name}</div>`}
         <div class="nav">
-          ${s.items.map((r) => html`<a href=${r.pattern} class=${path.startsWith(r.pattern) ? "active" : ""}>${r.nav.label}</a>`)}
+          ${s.items.map(
+            (r) => html`<a href=${r.pattern} class=${r === active ? "active" : ""} aria-current=${r === active ? "page" : undefined}>${r.nav.label}</a>`,
+          )}
         </div>`,
     )}
     <div class="spacer"></div>

@@ -100,6 +100,11 @@ export function toastError(err) {
   toast(`${(err && err.message) || "something went wrong"}${id}`, { error: true });
 }
 
+/** "1 document", "3 documents" (`many` for irregular plurals). */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function formatDate(iso) {
   if (!iso) return "";
   return new Date(iso).toLocaleString();

@@ -148,6 +148,7 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateBotRequest) -> 
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "bot.created", "bot", id.0)
+                    .activity()
                     .with_new(json!({ "name": name, "language": language, "team_id": req.team_id })),
             )?;
             store::find(tx, &tenant, id)?.ok_or_else(not_found)
@@ -212,7 +213,9 @@ pub async fn delete(state: &AppState, tenant: Tenant, id: BotId) -> AppResult<()
             store::delete(tx, &tenant, id)?;
             audit::record(
                 tx,
-                &AuditEntry::by(&tenant, "bot.deleted", "bot", id.0).with_old(json!({ "name": before.name })),
+                &AuditEntry::by(&tenant, "bot.deleted", "bot", id.0)
+                    .activity()
+                    .with_old(json!({ "name": before.name })),
             )
         })
         .await?;

@@ -267,7 +267,7 @@ pub async fn create(
             store::replace_children(tx, &tenant, id, &c.transitions, &c.variables)?;
             audit::record(
                 tx,
-                &AuditEntry::by(&tenant, "orchestration.created", "orchestration", id.0).with_new(
+                &AuditEntry::by(&tenant, "orchestration.created", "orchestration", id.0).activity().with_new(
                     json!({ "bot_id": bot, "name": c.name, "entry_flow": c.entry_flow, "is_active": c.is_active }),
                 ),
             )?;

@@ -408,6 +408,7 @@ pub async fn delete(state: &AppState, tenant: Tenant, bot: BotId, name: String) 
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "flow.deleted", "flow", entity)
+                    .activity()
                     .with_old(json!({ "bot_id": bot, "name": name, "versions": count })),
             )
         })

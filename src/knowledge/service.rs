@@ -132,6 +132,7 @@ pub async fn create_kb(state: &AppState, tenant: Tenant, req: CreateKnowledgeBas
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "knowledge_base.created", "knowledge_base", id.0)
+                    .activity()
                     .with_new(json!({ "name": name, "embedding_model": model })),
             )?;
             store::find_kb(tx, &tenant, id)?.ok_or_else(kb_not_found)
@@ -249,7 +250,7 @@ pub async fn delete_kb(state: &AppState, tenant: Tenant, id: KnowledgeBaseId) ->
             store::delete_kb(tx, &tenant, id)?;
             audit::record(
                 tx,
-                &AuditEntry::by(&tenant, "knowledge_base.deleted", "knowledge_base", id.0).with_old(
+                &AuditEntry::by(&tenant, "knowledge_base.deleted", "knowledge_base", id.0).activity().with_old(
                     json!({ "name": before.name, "documents": before.document_count, "chunks": before.total_chunks }),
                 ),
             )
@@ -351,7 +352,7 @@ fn new_document(tx: &rusqlite::Connection, tenant: &Tenant, d: &NewDocument<'_>)
     store::upsert_queue(tx, tenant, id, Some(job), "pending", 0, 0)?;
     audit::record(
         tx,
-        &AuditEntry::by(tenant, "document.created", "document", id.0).with_new(json!({
+        &AuditEntry::by(tenant, "document.created", "document", id.0).activity().with_new(json!({
             "knowledge_base_id": d.kb.0, "name": d.name, "type": d.kind, "source_url": d.source_url,
             "replaces_document_id": d.replaces.map(|r| r.0)
         })),

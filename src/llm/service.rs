@@ -116,7 +116,7 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateLlmProviderRequ
             }
             audit::record(
                 tx,
-                &AuditEntry::by(&tenant, "llm_provider.created", "llm_provider", id.0)
+                &AuditEntry::by(&tenant, "llm_provider.created", "llm_provider", id.0).activity()
                     .with_new(json!({ "name": c.name, "base_url": c.base_url, "default_model": c.default_model, "has_api_key": key.is_some() })),
             )?;
             store::find(tx, &tenant, id)?.ok_or_else(not_found)

@@ -632,7 +632,7 @@ fn apply(
     }
     audit::record(
         tx,
-        &AuditEntry::by(tenant, "nlu.imported", "bot", bot.0).with_new(json!({
+        &AuditEntry::by(tenant, "nlu.imported", "bot", bot.0).activity().with_new(json!({
             "format": format!("{format:?}").to_lowercase(),
             "mode": format!("{mode:?}").to_lowercase(),
             "intents_created": summary.intents_created,

@@ -219,6 +219,7 @@ pub fn train_bot_blocking(
         audit::record(
             tx,
             &AuditEntry::by(tenant, "nlu.model.trained", "model_version", id.0)
+                .activity()
                 .with_new(json!({ "bot_id": bot, "examples": report.examples, "intents": report.intents })),
         )?;
         store::find_version(tx, tenant, bot, id)?.ok_or_else(version_not_found)
@@ -336,6 +337,7 @@ pub async fn activate(state: &AppState, tenant: Tenant, bot: BotId, id: ModelVer
             audit::record(
                 tx,
                 &AuditEntry::by(&t, "nlu.model.activated", "model_version", id.0)
+                    .activity()
                     .with_old(json!({
                         "active_version": previous.map(|p| p.version_number)
                     }))

@@ -103,6 +103,7 @@ pub fn create_personal_org(tx: &rusqlite::Connection, owner: UserId, user_name: 
     audit::record(
         tx,
         &AuditEntry::by_user(owner, "org.created", "organization", org_id.0)
+            .activity()
             .in_org(org_id)
             .with_new(json!({ "name": name })),
     )?;
@@ -125,6 +126,7 @@ pub async fn create_org(
             audit::record(
                 tx,
                 &AuditEntry::by_user(owner, "org.created", "organization", org_id.0)
+                    .activity()
                     .in_org(org_id)
                     .with_new(json!({ "name": name }))
                     .from(&client),

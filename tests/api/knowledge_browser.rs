@@ -68,7 +68,7 @@ async fn a_knowledge_base_is_created_filled_and_searched_in_the_ui() {
         input.send_keys(&file.display().to_string()).await.expect("choose file");
         // Queued → extracting → embedding → ready, shown live.
         wait_text(&b, "tr[data-status=ready]", |t| t.contains("harbour-guide.md")).await;
-        wait_text(&b, "#kb-stats", |t| t.contains("1 documents")).await;
+        wait_text(&b, "#kb-stats", |t| t.contains("1 document ·")).await;
 
         b.click("button[data-tab=search]").await;
         b.fill("#search-query", "when does the ferry leave").await;

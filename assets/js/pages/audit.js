@@ -76,6 +76,30 @@ function AuditLog() {
   <//>`;
 }
 
+// What an activity entry says, in words; unknown actions fall back to their code.
+const VERBS = {
+  "org.created": "created the organization",
+  "bot.created": "created the bot",
+  "bot.deleted": "deleted the bot",
+  "flow.deleted": "deleted the flow",
+  "orchestration.created": "created the orchestration",
+  "knowledge_base.created": "created the knowledge base",
+  "knowledge_base.deleted": "deleted the knowledge base",
+  "document.created": "added the document",
+  "nlu.model.trained": "trained an NLU model",
+  "nlu.model.activated": "activated an NLU model",
+  "nlu.imported": "imported NLU data",
+  "llm_provider.created": "added the LLM provider",
+};
+
+function describe(a) {
+  const values = (a.changes && (a.changes.new || a.changes.old)) || {};
+  const name = values.name || values.title || values.email;
+  const verb = VERBS[a.action];
+  if (!verb) return html`<code>${a.action}</code> ${a.entity_type}${a.entity_id != null ? ` #${a.entity_id}` : ""}`;
+  return html`${verb}${name ? html` <strong>${name}</strong>` : ""}`;
+}
+
 function Activity() {
   const org = currentOrg();
   const page = usePaged(`/api/v1/orgs/${org.id}/activity`, [org.id]);
@@ -84,7 +108,7 @@ function Activity() {
     <div class="card">
       <ul class="feed">
         ${page.items.map(
-          (a) => html`<li><strong>${a.user_name || "System"}</strong> <code>${a.action}</code> ${a.entity_type}${a.entity_id != null ? ` #${a.entity_id}` : ""}
+          (a) => html`<li data-action=${a.action}><strong>${a.user_name || "System"}</strong> ${describe(a)}
             <span class="muted">· ${formatDate(a.created_at)}</span></li>`,
         )}
         ${!page.loading && !page.items.length && html`<li class="muted">No activity yet.</li>`}

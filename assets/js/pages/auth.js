@@ -178,7 +178,7 @@ function AcceptInvitation() {
     <${ErrorBox} error=${loadError || error || decline.error} />
     ${result && html`<div class="alert ok" id="invitation-result">${result}</div><p><a class="button primary" href="/dashboard">Open the dashboard</a></p>`}
     ${preview && !result &&
-    html`<p id="invitation-summary">${preview.invited_by_name || "Someone"} invited <strong>${preview.email}</strong> to join
+    html`<p id="invitation-summary">${preview.invited_by_name || "Someone"} invited <strong>${preview.email}</strong> to join${" "}
         <strong>${preview.organization_name}</strong> as <strong>${preview.role}</strong>${preview.team ? html` in the team ${preview.team}` : ""}.</p>
       ${me
         ? me.user.email === preview.email

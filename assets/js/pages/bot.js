@@ -4,7 +4,7 @@ import { html, Page, useLoad, useState, useEffect, ErrorBox, Field, toast } from
 import { route } from "../router.js";
 import { get, post, patch, del, putBytes } from "../api.js";
 import { can, currentOrg } from "../session.js";
-import { BotNav } from "./botnav.js";
+import { BotNav, BotMissing } from "./botnav.js";
 
 const KINDS = ["greeting", "response", "fallback", "command", "help"];
 
@@ -185,6 +185,7 @@ function BotPage({ params }) {
   const { botId } = params;
   const [tick, setTick] = useState(0);
   const bot = useLoad(() => get(`/api/v1/bots/${botId}`), [botId, tick]);
+  if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${bot.data ? bot.data.name : "Bot"}>
     <${BotNav} botId=${botId} active="settings" />
     <${ErrorBox} error=${bot.error} />

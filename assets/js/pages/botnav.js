@@ -1,6 +1,6 @@
 // The tabs of one bot's screens, and the transcript view shared by the
 // inbox, the transcripts list and the emulator.
-import { html, useLoad, formatDate } from "../ui.js";
+import { html, Page, useLoad, formatDate, ErrorBox } from "../ui.js";
 import { get } from "../api.js";
 
 const TABS = [
@@ -20,6 +20,18 @@ export function BotNav({ botId, active }) {
         html`<a class=${"button" + (id === active ? " primary" : "")} data-bot-tab=${id} href=${`/bots/${botId}${suffix}`}>${label}</a>`,
     )}
   </nav>`;
+}
+
+/** A bot screen whose bot is gone or not visible: no tabs, a way back. */
+export function BotMissing({ error }) {
+  const title = error.status === 404 ? "Bot not found" : "Bot unavailable";
+  return html`<${Page} title=${title}>
+    <div class="card" id="bot-missing">
+      <${ErrorBox} error=${error} />
+      <p>${error.status === 404 ? "This bot does not exist, or it belongs to another organization." : ""}</p>
+      <p><a class="button primary" href="/bots">Back to bots</a></p>
+    </div>
+  <//>`;
 }
 
 /** The bot's name for page titles. */

@@ -4,7 +4,7 @@
 import { html, Page, useState, useRef, useEffect, ErrorBox } from "../ui.js";
 import { route } from "../router.js";
 import { post } from "../api.js";
-import { BotNav, useBot, MessageLine } from "./botnav.js";
+import { BotNav, useBot, MessageLine, BotMissing } from "./botnav.js";
 
 function Json({ value }) {
   return html`<pre class="json">${JSON.stringify(value, null, 2)}</pre>`;
@@ -61,6 +61,28 @@ export function TraceView({ trace, index }) {
   </div>`;
 }
 
+/**
+ * The choices the bot offers now: quick replies, buttons and card buttons of
+ * the bot's messages since the user last spoke (a re-prompt or a message
+ * after a question must not hide the question's choices).
+ */
+function pendingOptions(log) {
+  const options = [];
+  for (let i = log.length - 1; i >= 0 && log[i].role !== "user"; i--) {
+    const m = log[i];
+    const mine = [
+      ...(m.quick_replies || []).map((q) => ({ label: q.label, value: q.value })),
+      ...(m.buttons || []),
+      ...(m.cards || []).flatMap((c) => c.buttons || []),
+    ].filter((o) => o.url || (o.value !== undefined && o.value !== null));
+    if (mine.length) {
+      options.unshift(...mine);
+      break;
+    }
+  }
+  return options;
+}
+
 function Emulator({ params }) {
   const { botId } = params;
   const bot = useBot(botId);
@@ -104,7 +126,8 @@ function Emulator({ params }) {
     setText("");
     turn(t);
   };
-  const last = log.length ? log[log.length - 1] : null;
+  const options = pendingOptions(log);
+  if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${`Emulator · ${bot.data ? bot.data.name : ""}`}>
     <${BotNav} botId=${botId} active="emulator" />
     <div class="row">
@@ -116,8 +139,12 @@ function Emulator({ params }) {
     <div class="emulator">
       <div class="card emulator-chat">
         <div class="chat-log" ref=${logRef} id="emulator-log">${log.map((m) => html`<${MessageLine} key=${m.id} m=${m} />`)}</div>
-        ${last && last.quick_replies && last.quick_replies.length > 0 &&
-        html`<div class="chat-opts">${last.quick_replies.map((q) => html`<button type="button" onClick=${() => turn(q.value)}>${q.label}</button>`)}</div>`}
+        ${options.length > 0 &&
+        html`<div class="chat-opts" id="emulator-options">${options.map((o) =>
+          o.url
+            ? html`<a class="button" href=${o.url} target="_blank" rel="noopener">${o.label}</a>`
+            : html`<button type="button" disabled=${busy} onClick=${() => turn(o.value)}>${o.label}</button>`,
+        )}</div>`}
         <form class="row" onSubmit=${send}>
           <input id="emulator-input" aria-label="Message" placeholder=${conversation ? "Type a message" : "Type a message to start"} value=${text} onInput=${(e) => setText(e.target.value)} />
           <button class="primary" id="emulator-send" type="submit" disabled=${busy || !text.trim()}>Send</button>

@@ -7,7 +7,7 @@ import { html, Page, useLoad, useState, useEffect, useRef, useCallback, ErrorBox
 import { route, navigate } from "../router.js";
 import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
-import { BotNav, useBot } from "./botnav.js";
+import { BotNav, useBot, BotMissing } from "./botnav.js";
 
 const NODE_W = 190;
 const PORT_TOP = 46;
@@ -109,6 +109,7 @@ function FlowList({ params }) {
     }
   };
   const items = (list.data && (list.data.items || list.data)) || [];
+  if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${`Flows · ${bot.data ? bot.data.name : ""}`}>
     <${BotNav} botId=${botId} active="flows" />
     ${can("bots.write") &&
@@ -484,6 +485,7 @@ function FlowBuilder({ params }) {
   const errors = issues.filter((i) => i.severity === "error");
   const stateText = { saved: "All changes saved", changed: "Unsaved changes…", saving: "Saving…", invalid: `Not saved: ${errors.length} error(s)`, error: "Save failed" }[saveState];
   const published = detail.data && detail.data.published;
+  if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${`Flow ${name} · ${bot.data ? bot.data.name : ""}`}
     actions=${html`<span id="save-state" class=${"badge " + (saveState === "saved" ? "ok" : saveState === "invalid" || saveState === "error" ? "bad" : "warn")}>${stateText}</span>`}>
     <${BotNav} botId=${botId} active="flows" />

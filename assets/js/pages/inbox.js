@@ -1,11 +1,11 @@
 // The human handoff inbox (live over Server-Sent Events: take, reply,
 // internal notes, hand back to the bot, close with a resolution) and a
 // bot's transcripts with search and replay against the draft.
-import { html, Page, useLoad, useState, useEffect, ErrorBox, toast, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, ErrorBox, toast, formatDate, plural } from "../ui.js";
 import { route } from "../router.js";
 import { get, post } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
-import { BotNav, useBot, Transcript } from "./botnav.js";
+import { BotNav, useBot, Transcript, BotMissing } from "./botnav.js";
 
 /** Subscribes to an SSE URL while mounted; `handlers` maps event names to callbacks. */
 function useEvents(url, handlers, deps) {
@@ -143,6 +143,7 @@ function Transcripts({ params }) {
     }
   };
   const items = (list.data && list.data.items) || [];
+  if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${`Transcripts · ${bot.data ? bot.data.name : ""}`}>
     <${BotNav} botId=${botId} active="conversations" />
     <form class="row card" onSubmit=${search}>
@@ -158,7 +159,7 @@ function Transcripts({ params }) {
         <table id="transcript-list"><thead><tr><th>User</th><th>Last message</th><th>Status</th></tr></thead><tbody>
           ${items.map(
             (c) => html`<tr data-conversation=${c.id} class=${selected === c.id ? "active" : ""} onClick=${() => (setSelected(c.id), setReplay(null))} style="cursor:pointer">
-              <td>${c.external_user_id}<div class="muted">${c.channel} · ${c.message_count} msgs</div></td>
+              <td>${c.external_user_id}<div class="muted">${c.channel} · ${plural(c.message_count, "message")}</div></td>
               <td>${c.last_message || ""}<div class="muted">${formatDate(c.last_message_at)}</div></td>
               <td><span class="badge">${c.status}</span></td>
             </tr>`,

@@ -1,7 +1,7 @@
 // Knowledge bases: list, documents (drag-and-drop upload with live progress,
 // paste, URL/crawl), chunk viewer, search playground and answer playground
 // (streamed, with citations).
-import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, toast, toastError, formatDate, plural } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, patch, del, ApiError } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
@@ -174,7 +174,7 @@ function PasteAndUrl({ kb, onAdded }) {
 
 function Progress({ doc }) {
   const p = doc.progress;
-  if (doc.status === "ready") return html`<span class="muted">${doc.chunk_count} chunks</span>`;
+  if (doc.status === "ready") return html`<span class="muted">${plural(doc.chunk_count, "chunk")}</span>`;
   if (doc.status === "failed") return html`<span class="field-error" data-code=${doc.error_code}>${doc.error_code}: ${doc.error_message}</span>`;
   if (p && p.total_chunks > 0) return html`<progress max=${p.total_chunks} value=${p.embedded_chunks}></progress> <span class="muted">${p.embedded_chunks}/${p.total_chunks}</span>`;
   return html`<progress></progress>`;
@@ -429,7 +429,7 @@ function KnowledgeBase({ params }) {
   const k = kb.data;
   const tabs = ["documents", "search", "answer", ...(can("knowledge.write") ? ["settings"] : [])];
   return html`<${Page} title=${k.name}>
-    <div class="muted" id="kb-stats">${k.document_count} documents · ${k.total_chunks} chunks · ${k.total_tokens} tokens · ${k.embedding_model}${k.pending_embedding_model ? ` (re-embedding to ${k.pending_embedding_model})` : ""}</div>
+    <div class="muted" id="kb-stats">${plural(k.document_count, "document")} · ${plural(k.total_chunks, "chunk")} · ${plural(k.total_tokens, "token")} · ${k.embedding_model}${k.pending_embedding_model ? ` (re-embedding to ${k.pending_embedding_model})` : ""}</div>
     <div class="row tabs" style="margin:1rem 0">
       ${tabs.map((t) => html`<button class=${tab === t ? "primary" : ""} data-tab=${t} onClick=${() => setTab(t)}>${t}</button>`)}
     </div>

@@ -1,7 +1,8 @@
 // The NLU editor of a bot: intents with examples, entities with values and
 // synonyms, import/export, training with live progress and model versions,
 // a test box, the misunderstood inbox and cross-validation with a confusion chart.
-import { html, Page, useLoad, useState, useEffect, ErrorBox, FieldError, toast, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, ErrorBox, FieldError, toast, formatDate, plural } from "../ui.js";
+import { BotMissing } from "./botnav.js";
 import { route } from "../router.js";
 import { get, post, patch, del, ApiError } from "../api.js";
 import { can, currentUser } from "../session.js";
@@ -533,10 +534,11 @@ function NluEditor({ params }) {
     history.replaceState(null, "", url.pathname + url.search);
   }, [tab]);
   const s = status.data;
+  if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${bot.data ? `NLU · ${bot.data.name}` : "NLU"}>
     <${ErrorBox} error=${bot.error || status.error} />
     ${s &&
-    html`<p class="muted" id="nlu-summary">${s.intents} intents · ${s.examples} examples · ${s.entities} entities ·
+    html`<p class="muted" id="nlu-summary">${plural(s.intents, "intent")} · ${plural(s.examples, "example")} · ${plural(s.entities, "entity", "entities")} ·${" "}
       ${s.active_model ? `model v${s.active_model.version_number}` : "not trained"}${s.needs_training ? " · needs training" : ""}
       ${s.unresolved_misunderstood > 0 ? ` · ${s.unresolved_misunderstood} to review` : ""}</p>`}
     <div class="row tabs" role="tablist">

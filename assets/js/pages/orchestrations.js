@@ -4,7 +4,7 @@ import { html, Page, useLoad, useState, useEffect, ErrorBox, toast } from "../ui
 import { route } from "../router.js";
 import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
-import { BotNav, useBot } from "./botnav.js";
+import { BotNav, useBot, BotMissing } from "./botnav.js";
 
 const TRIGGERS = ["on_complete", "on_condition", "on_intent", "on_keyword"];
 const TYPES = ["string", "number", "boolean", "date", "list", "object"];
@@ -135,6 +135,7 @@ function Orchestrations({ params }) {
   const flowNames = ((flows.data && (flows.data.items || flows.data)) || []).map((f) => f.name);
   const blank = { name: "New orchestration", is_active: items.length === 0, entry_flow: flowNames[0] || "main", transitions: [], variables: [] };
   const current = selected === "new" ? blank : items.find((o) => o.id === selected);
+  if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${`Orchestrations · ${bot.data ? bot.data.name : ""}`}>
     <${BotNav} botId=${botId} active="orchestrations" />
     <${ErrorBox} error=${list.error} />

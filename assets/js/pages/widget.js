@@ -5,7 +5,7 @@ import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, FieldError,
 import { route } from "../router.js";
 import { get, post, put } from "../api.js";
 import { can } from "../session.js";
-import { BotNav, useBot } from "./botnav.js";
+import { BotNav, useBot, BotMissing } from "./botnav.js";
 
 let scriptLoading = null;
 /** Loads /widget.js once (without a bot key it only defines BotbuilderWidget). */
@@ -98,6 +98,7 @@ function Designer({ params }) {
   };
   const text = (name, label) => html`<div><label for=${`w-${name}`}>${label}</label>
     <input id=${`w-${name}`} value=${config[name] || ""} onInput=${(e) => set(name)(e.target.value)} /><${FieldError} error=${error} name=${`config.${name}`} /></div>`;
+  if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${`Widget · ${bot.data ? bot.data.name : ""}`}>
     <${BotNav} botId=${botId} active="widget" />
     <${ErrorBox} error=${settings.error || (error)} />
