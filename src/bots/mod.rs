@@ -4,6 +4,7 @@
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod templates;
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use futures_util::StreamExt;
@@ -13,9 +14,10 @@ use self::model::{
     Bot, BotUsage, CannedMessage, CannedResource, CreateBotRequest, CreateCannedRequest, UpdateBotRequest,
     UpdateCannedRequest,
 };
+use self::templates::{BotTemplate, CreateFromTemplateRequest, TemplateBot};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
-use crate::http::{BotScope, Json, OrgScope, Page, PageParams, Scoped};
+use crate::http::{Auth, BotScope, Json, OrgScope, Page, PageParams, Scoped};
 use crate::permissions::perm;
 
 /// Registers the bot routes.
@@ -33,7 +35,47 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(list_canned)
         .service(create_canned)
         .service(update_canned)
-        .service(delete_canned);
+        .service(delete_canned)
+        .service(list_templates)
+        .service(create_from_template);
+}
+
+/// The starter bots a new bot can be made from.
+#[utoipa::path(
+    tag = "bots",
+    responses((status = 200, body = Vec<BotTemplate>), (status = 401, body = ErrorBody)),
+    security(("session" = []), ("api_token" = []))
+)]
+#[get("/bot-templates")]
+async fn list_templates(_auth: Auth) -> web::Json<Vec<BotTemplate>> {
+    web::Json(templates::list())
+}
+
+/// Makes a working bot from a template in one call: the bot, its NLU data,
+/// its flows (published when the caller may publish), a knowledge base with
+/// sample articles when the template has one, and the NLU training job. All
+/// or nothing.
+#[utoipa::path(
+    tag = "bots",
+    params(("org_id" = i64, Path, description = "Organization id")),
+    request_body = CreateFromTemplateRequest,
+    responses(
+        (status = 201, body = TemplateBot),
+        (status = 402, body = ErrorBody, description = "`plan_limit_exceeded`: the plan allows no more bots"),
+        (status = 403, body = ErrorBody, description = "`forbidden`, also when the template needs `knowledge.write`"),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`validation_failed`: `template` or `name`"),
+    ),
+    security(("session" = ["bots.write"]), ("api_token" = ["bots.write"]))
+)]
+#[post("/orgs/{org_id}/bots/from-template")]
+async fn create_from_template(
+    scope: OrgScope<perm::BotsWrite>,
+    state: web::Data<AppState>,
+    body: Json<CreateFromTemplateRequest>,
+) -> AppResult<HttpResponse> {
+    let made = templates::instantiate(&state, scope.into_tenant(), body.into_inner()?).await?;
+    Ok(HttpResponse::Created().json(made))
 }
 
 /// Reads a raw request body up to `limit` bytes (413 above).

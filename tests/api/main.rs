@@ -30,5 +30,6 @@ mod runtime;
 mod schema;
 mod sessions;
 mod smtp;
+mod templates;
 mod versions;
 mod whitelabel;

@@ -1,6 +1,6 @@
 // The tabs of one bot's screens, and the transcript view shared by the
 // inbox, the transcripts list and the emulator.
-import { html, Page, useLoad, formatDate, ErrorBox } from "../ui.js";
+import { html, Page, useLoad, useState, formatDate, ErrorBox } from "../ui.js";
 import { get } from "../api.js";
 
 const TABS = [
@@ -32,6 +32,52 @@ export function BotMissing({ error }) {
       <p><a class="button primary" href="/bots">Back to bots</a></p>
     </div>
   <//>`;
+}
+
+/**
+ * The first steps with a new bot: add knowledge, train, try it in the
+ * emulator, embed the widget. Each is ticked from the bot's real state; the
+ * list hides itself once everything is done or the user dismisses it.
+ */
+export function Checklist({ botId }) {
+  const key = `bb.checklist.dismissed.${botId}`;
+  const [dismissed, setDismissed] = useState(localStorage.getItem(key) === "1");
+  const state = useLoad(async () => {
+    if (dismissed) return null;
+    const [links, nlu, emulator, widget] = await Promise.all([
+      get(`/api/v1/bots/${botId}/knowledge-bases`),
+      get(`/api/v1/bots/${botId}/nlu`),
+      get(`/api/v1/bots/${botId}/conversations?channel=emulator&include_emulator=true&limit=1`),
+      get(`/api/v1/bots/${botId}/conversations?channel=widget&limit=1`),
+    ]);
+    return [
+      { id: "knowledge", done: links.length > 0, text: "Add knowledge: link a knowledge base with your articles", href: "/knowledge" },
+      {
+        id: "train",
+        done: !!nlu.active_model && !nlu.needs_training,
+        text: nlu.intents ? "Train the NLU on your intents" : "Add intents and train the NLU",
+        href: `/bots/${botId}/nlu`,
+      },
+      { id: "emulator", done: emulator.items.length > 0, text: "Try it in the emulator", href: `/bots/${botId}/emulator` },
+      { id: "widget", done: widget.items.length > 0, text: "Embed the widget on your site", href: `/bots/${botId}/widget` },
+    ];
+  }, [botId, dismissed]);
+  if (dismissed || !state.data || state.data.every((s) => s.done)) return null;
+  const left = state.data.filter((s) => !s.done).length;
+  return html`<section class="card checklist" id="bot-checklist" aria-labelledby="checklist-title">
+    <div class="row" style="justify-content:space-between">
+      <h2 id="checklist-title">Get this bot live · ${left} of ${state.data.length} steps left</h2>
+      <button type="button" id="dismiss-checklist" onClick=${() => (localStorage.setItem(key, "1"), setDismissed(true))}>Hide</button>
+    </div>
+    <ol>
+      ${state.data.map(
+        (s) => html`<li data-step=${s.id} data-done=${s.done ? "yes" : "no"}>
+          <span aria-hidden="true">${s.done ? "✓" : "○"}</span> ${s.done ? html`<s>${s.text}</s>` : html`<a href=${s.href}>${s.text}</a>`}
+          <span class="sr-only">${s.done ? "(done)" : "(to do)"}</span>
+        </li>`,
+      )}
+    </ol>
+  </section>`;
 }
 
 /** The bot's name for page titles. */

@@ -1,6 +1,6 @@
 // The organization's bots.
 import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
-import { route } from "../router.js";
+import { route, navigate } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
 
@@ -16,12 +16,13 @@ function CreateBot({ org, onCreated }) {
       setName("");
       toast(`Created ${bot.name}`);
       onCreated();
+      navigate(`/bots/${bot.id}/flows`);
     } catch (err) {
       setError(err);
     }
   };
   return html`<form class="card" onSubmit=${submit}>
-    <h2>New bot</h2>
+    <h2>New blank bot</h2>
     <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
       <div style="flex:2"><${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} /></div>
@@ -29,6 +30,45 @@ function CreateBot({ org, onCreated }) {
       <button class="primary" type="submit">Create</button>
     </div>
   </form>`;
+}
+
+/** Starter bots: one click makes a working bot and opens its flow. */
+function Gallery({ org }) {
+  const templates = useLoad(() => get("/api/v1/bot-templates"), []);
+  const [busy, setBusy] = useState(null);
+  const [error, setError] = useState(null);
+  const use = async (t) => {
+    setError(null);
+    setBusy(t.id);
+    try {
+      const made = await post(`/api/v1/orgs/${org.id}/bots/from-template`, { template: t.id });
+      toast(`Created ${made.bot.name}`);
+      navigate(`/bots/${made.bot.id}/flows/${made.entry_flow}`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return html`<section class="card" id="template-gallery" aria-labelledby="gallery-title">
+    <h2 id="gallery-title">Start from a template</h2>
+    <${ErrorBox} error=${templates.error || error} />
+    ${templates.loading && html`<p class="muted">Loading templates…</p>`}
+    <div class="template-grid">
+      ${(templates.data || []).map(
+        (t) => html`<div class="template-tile" data-template=${t.id}>
+          <h3>${t.name}</h3>
+          <p class="muted">${t.summary}</p>
+          <p><span class="badge">${t.category}</span>${t.creates_knowledge_base ? html` <span class="badge">knowledge base</span>` : ""}${t.intents.length
+            ? html` <span class="badge">${t.intents.length} intents</span>`
+            : ""}</p>
+          <button type="button" class="primary" id=${`use-template-${t.id}`} disabled=${busy !== null} onClick=${() => use(t)}>
+            ${busy === t.id ? "Creating…" : "Use this template"}
+          </button>
+        </div>`,
+      )}
+    </div>
+  </section>`;
 }
 
 function Bots() {
@@ -45,7 +85,7 @@ function Bots() {
     }
   };
   return html`<${Page} title="Bots">
-    ${can("bots.write") && html`<${CreateBot} org=${org} onCreated=${list.reload} />`}
+    ${can("bots.write") && html`<${Gallery} org=${org} /><${CreateBot} org=${org} onCreated=${list.reload} />`}
     <${ErrorBox} error=${list.error} />
     <div class="card">
       <table>

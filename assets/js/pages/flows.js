@@ -7,7 +7,7 @@ import { html, Page, useLoad, useState, useEffect, useRef, useCallback, ErrorBox
 import { route, navigate } from "../router.js";
 import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
-import { BotNav, useBot, BotMissing } from "./botnav.js";
+import { BotNav, useBot, BotMissing, Checklist } from "./botnav.js";
 
 const NODE_W = 190;
 const PORT_TOP = 46;
@@ -112,6 +112,7 @@ function FlowList({ params }) {
   if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${`Flows · ${bot.data ? bot.data.name : ""}`}>
     <${BotNav} botId=${botId} active="flows" />
+    <${Checklist} botId=${botId} />
     ${can("bots.write") &&
     html`<form class="card row" onSubmit=${create}>
       <input id="new-flow-name" aria-label="New flow name" placeholder="main" value=${name} onInput=${(e) => setName(e.target.value)} required />
@@ -489,6 +490,7 @@ function FlowBuilder({ params }) {
   return html`<${Page} title=${`Flow ${name} · ${bot.data ? bot.data.name : ""}`}
     actions=${html`<span id="save-state" class=${"badge " + (saveState === "saved" ? "ok" : saveState === "invalid" || saveState === "error" ? "bad" : "warn")}>${stateText}</span>`}>
     <${BotNav} botId=${botId} active="flows" />
+    <${Checklist} botId=${botId} />
     <${ErrorBox} error=${error || detail.error} />
     ${h.doc &&
     html`<div class="row flow-toolbar">
