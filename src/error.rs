@@ -52,6 +52,8 @@ error_codes! {
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "The Content-Type is not accepted by this route."),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "The body exceeds the configured limit."),
     ValidationFailed => ("validation_failed", UNPROCESSABLE_ENTITY, "A field has an invalid value; `details.field` names it."),
+    WeakPassword => ("weak_password", UNPROCESSABLE_ENTITY, "The password is too easy to guess (zxcvbn score below 3); `details` has the field, the score, a warning and suggestions."),
+    InvisibleCharacters => ("invisible_characters", UNPROCESSABLE_ENTITY, "A name contains a bidirectional-override or zero-width character; `details.field` names the field, `details.code_point` the character."),
     InvalidReference => ("invalid_reference", UNPROCESSABLE_ENTITY, "A referenced row does not exist or belongs to another organization."),
     // Routing
     RouteNotFound => ("route_not_found", NOT_FOUND, "No API route has this path."),

@@ -19,8 +19,9 @@ async fn sign_up_create_an_organization_invite_and_accept_in_a_second_browser() 
         b.client.goto(&app.url("/signup")).await.expect("goto");
         b.fill("#name", "Olivia Owner").await;
         b.fill("#email", "olivia@example.com").await;
-        b.fill("#password", "correct horse 42").await;
+        b.fill("#password", crate::helpers::PASSWORD).await;
         b.click("button[type=submit]").await;
+        b.finish_signup(&app, "olivia@example.com").await;
         b.wait_for_path("/dashboard").await;
         b.select("#org-switcher", "new").await;
         b.wait_for_path("/orgs/new").await;
@@ -49,8 +50,9 @@ async fn sign_up_create_an_organization_invite_and_accept_in_a_second_browser() 
         grace.click("#signup-to-accept").await;
         grace.wait_for_path("/signup").await;
         grace.fill("#name", "Grace Hopper").await;
-        grace.fill("#password", "navy compiler 1906").await;
+        grace.fill("#password", "navy compiler 1906 moth").await;
         grace.click("button[type=submit]").await;
+        grace.finish_signup(&app, "grace@example.com").await;
         grace.wait_for_path("/invitations/accept").await;
         grace.click("#accept").await;
         grace.wait_for_text("#invitation-result", "You joined Acme Support as editor").await;
@@ -83,7 +85,7 @@ async fn two_factor_setup_in_the_account_page_then_sign_in_with_a_code() {
     with_browser("two_factor", |b| async move {
         b.client.goto(&app.url("/login")).await.expect("goto");
         b.fill("#email", "tfa@example.com").await;
-        b.fill("#password", "correct horse 42").await;
+        b.fill("#password", "correct horse battery 42").await;
         b.click("button[type=submit]").await;
         b.wait_for_path("/dashboard").await;
         b.click("#account-link").await;
@@ -102,7 +104,7 @@ async fn two_factor_setup_in_the_account_page_then_sign_in_with_a_code() {
         b.click("#sign-out").await;
         b.wait_for_path("/login").await;
         b.fill("#email", "tfa@example.com").await;
-        b.fill("#password", "correct horse 42").await;
+        b.fill("#password", "correct horse battery 42").await;
         b.click("button[type=submit]").await;
         // The second step asks for the code; a wrong one is refused.
         b.fill("#totp_code", "000000").await;
@@ -128,7 +130,7 @@ async fn the_organization_screens_roles_tokens_branding_audit_and_admin_console_
     with_browser("org_screens", |b| async move {
         b.client.goto(&app.url("/login")).await.expect("goto");
         b.fill("#email", "owner@example.com").await;
-        b.fill("#password", "correct horse 42").await;
+        b.fill("#password", "correct horse battery 42").await;
         b.click("button[type=submit]").await;
         b.wait_for_path("/dashboard").await;
 
@@ -185,7 +187,7 @@ async fn the_organization_screens_roles_tokens_branding_audit_and_admin_console_
         // The admin console has its own sign-in even for a signed-in superadmin.
         b.client.goto(&app.url("/admin")).await.expect("goto");
         b.fill("#admin-login #email", "owner@example.com").await;
-        b.fill("#admin-login #password", "correct horse 42").await;
+        b.fill("#admin-login #password", "correct horse battery 42").await;
         b.click("#admin-login button[type=submit]").await;
         b.wait_for_text("#admin-stats", "Users").await;
         b.click("button[role=tab]:nth-child(2)").await;
