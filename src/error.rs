@@ -104,7 +104,7 @@ error_codes! {
     LlmProviderNotFound => ("llm_provider_not_found", NOT_FOUND, "No such LLM provider in the caller's organizations."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
-    EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists."),
+    EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists (superadmin creation only: sign-up answers 202 either way)."),
     NameTaken => ("name_taken", CONFLICT, "Another resource in the same scope already has this name."),
     PlanLimitExceeded => ("plan_limit_exceeded", PAYMENT_REQUIRED, "The organization's plan does not allow more of this resource."),
     FlowInvalid => ("flow_invalid", UNPROCESSABLE_ENTITY, "The flow document has errors; `details.issues` lists them with their node ids."),

@@ -657,6 +657,21 @@ mod tests {
     }
 
     #[test]
+    fn the_estimator_is_cheap_enough_to_run_on_every_request() {
+        // It sees at most 100 characters, so the longest allowed password
+        // costs no more than a 100-character one.
+        let inputs = ["ada@example.com", "ada", "Ada", "Lovelace"];
+        let mut slowest = std::time::Duration::ZERO;
+        for p in ["mauve lantern quietly 93", "Password2024!", &"a1b2c3d4".repeat(16), &"correct horse ".repeat(9)] {
+            let t = std::time::Instant::now();
+            let _ = zxcvbn::zxcvbn(p, &inputs);
+            slowest = slowest.max(t.elapsed());
+        }
+        eprintln!("zxcvbn: slowest of 4 passwords {slowest:?}");
+        assert!(slowest < std::time::Duration::from_millis(250), "{slowest:?}");
+    }
+
+    #[test]
     fn the_users_name_counts_against_the_password() {
         // Strong for a stranger, guessable for Grace Hopperfield herself.
         let password = "hopperfield1906";

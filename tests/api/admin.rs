@@ -88,8 +88,7 @@ async fn the_cli_creates_a_superadmin_who_signs_in_to_the_console_only_there() {
 
     // Ordinary users and wrong passwords get the same answer; attempts are recorded.
     app.register("user@example.com").await;
-    assert_error(admin_login(&app, "user@example.com", "correct horse battery 42").await, 401, "invalid_credentials")
-        .await;
+    assert_error(admin_login(&app, "user@example.com", "correct horse 42").await, 401, "invalid_credentials").await;
     assert_error(admin_login(&app, "root@example.com", "wrong password 1").await, 401, "invalid_credentials").await;
     assert_eq!(app.count("SELECT count(*) FROM admin_login_attempts WHERE success = 0"), 2);
     let console = console_from(admin_login(&app, "root@example.com", "staple battery horse 9").await).await;

@@ -85,7 +85,7 @@ async fn two_factor_setup_in_the_account_page_then_sign_in_with_a_code() {
     with_browser("two_factor", |b| async move {
         b.client.goto(&app.url("/login")).await.expect("goto");
         b.fill("#email", "tfa@example.com").await;
-        b.fill("#password", "correct horse battery 42").await;
+        b.fill("#password", "correct horse 42").await;
         b.click("button[type=submit]").await;
         b.wait_for_path("/dashboard").await;
         b.click("#account-link").await;
@@ -104,7 +104,7 @@ async fn two_factor_setup_in_the_account_page_then_sign_in_with_a_code() {
         b.click("#sign-out").await;
         b.wait_for_path("/login").await;
         b.fill("#email", "tfa@example.com").await;
-        b.fill("#password", "correct horse battery 42").await;
+        b.fill("#password", "correct horse 42").await;
         b.click("button[type=submit]").await;
         // The second step asks for the code; a wrong one is refused.
         b.fill("#totp_code", "000000").await;
@@ -130,7 +130,7 @@ async fn the_organization_screens_roles_tokens_branding_audit_and_admin_console_
     with_browser("org_screens", |b| async move {
         b.client.goto(&app.url("/login")).await.expect("goto");
         b.fill("#email", "owner@example.com").await;
-        b.fill("#password", "correct horse battery 42").await;
+        b.fill("#password", "correct horse 42").await;
         b.click("button[type=submit]").await;
         b.wait_for_path("/dashboard").await;
 
@@ -187,7 +187,7 @@ async fn the_organization_screens_roles_tokens_branding_audit_and_admin_console_
         // The admin console has its own sign-in even for a signed-in superadmin.
         b.client.goto(&app.url("/admin")).await.expect("goto");
         b.fill("#admin-login #email", "owner@example.com").await;
-        b.fill("#admin-login #password", "correct horse battery 42").await;
+        b.fill("#admin-login #password", "correct horse 42").await;
         b.click("#admin-login button[type=submit]").await;
         b.wait_for_text("#admin-stats", "Users").await;
         b.click("button[role=tab]:nth-child(2)").await;

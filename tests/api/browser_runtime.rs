@@ -231,7 +231,7 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
     with_browser("flow_builder", |b| async move {
         b.client.goto(&app.url("/login")).await.expect("goto");
         b.fill("#email", "builder@example.com").await;
-        b.fill("#password", "correct horse battery 42").await;
+        b.fill("#password", "correct horse 42").await;
         b.click("button[type=submit]").await;
         b.wait_for_path("/dashboard").await;
 
@@ -360,7 +360,7 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
 async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
     b.client.goto(&app.url("/login")).await.expect("goto");
     b.fill("#email", email).await;
-    b.fill("#password", "correct horse battery 42").await;
+    b.fill("#password", "correct horse 42").await;
     b.click("button[type=submit]").await;
     b.wait_for_path("/dashboard").await;
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 /// The password the helpers sign up with (strong enough for zxcvbn).
-pub const PASSWORD: &str = "correct horse battery 42";
+pub const PASSWORD: &str = "correct horse 42";
 
 /// A running server.
 pub struct TestApp {

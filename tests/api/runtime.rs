@@ -377,7 +377,7 @@ async fn a_restart_mid_conversation_continues_where_it_was() {
 
     // Stop the server and start a new one on the same data file.
     let app = app.restart(|_| {}).await;
-    let s = app.login("runtime-restart@example.com", "correct horse battery 42").await;
+    let s = app.login("runtime-restart@example.com", "correct horse 42").await;
     let turn = say(&app, &s, conv, "36").await;
     assert_eq!(texts(&turn), ["Thanks Ada, 36 noted."]);
     // The same end user continues the same conversation after the restart.

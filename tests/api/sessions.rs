@@ -11,7 +11,7 @@ async fn register_creates_user_personal_org_and_owner_membership() {
     let r = app
         .post_json(
             "/api/v1/auth/register",
-            &json!({ "email": "  Ada@Example.COM ", "password": "correct horse battery 42", "name": "Ada" }),
+            &json!({ "email": "  Ada@Example.COM ", "password": "correct horse 42", "name": "Ada" }),
         )
         .await;
     assert_eq!(r.status(), 202);
@@ -59,7 +59,7 @@ async fn duplicate_email_and_weak_password_change_nothing() {
     let r = app
         .post_json(
             "/api/v1/auth/register",
-            &json!({ "email": "DUP@example.com", "password": "correct horse battery 42", "name": "Other" }),
+            &json!({ "email": "DUP@example.com", "password": "correct horse 42", "name": "Other" }),
         )
         .await;
     assert_eq!(r.status(), 202);
@@ -76,7 +76,7 @@ async fn duplicate_email_and_weak_password_change_nothing() {
     let r = app
         .post_json(
             "/api/v1/auth/register",
-            &json!({ "email": "not-an-email", "password": "correct horse battery 42", "name": "N" }),
+            &json!({ "email": "not-an-email", "password": "correct horse 42", "name": "N" }),
         )
         .await;
     assert_eq!(assert_error(r, 422, "validation_failed").await["error"]["details"]["field"], "email");
@@ -102,7 +102,7 @@ async fn login_does_not_reveal_which_part_is_wrong() {
     let failures: i64 = app
         .sql(|c| c.query_row("SELECT count(*) FROM audit_logs WHERE action = 'user.login.failed'", [], |r| r.get(0)));
     assert_eq!(failures, 2);
-    let session = app.login("WHO@example.com", "correct horse battery 42").await;
+    let session = app.login("WHO@example.com", "correct horse 42").await;
     let me: Value =
         app.as_user(&session, Method::GET, "/api/v1/me").send().await.expect("send").json().await.expect("json");
     assert_eq!(me["user"]["id"], session.user_id);

@@ -80,7 +80,7 @@ function Login() {
 
 // Where to go once the emailed sign-up link is opened (often in a new tab,
 // so kept in localStorage rather than in the URL of this one).
-const AFTER_SIGNUP = "bb_after_signup";
+const AFTER_SIGNUP = "bb.after_signup";
 
 function PasswordHint({ error }) {
   if (!error || error.code !== "weak_password") return null;
@@ -158,7 +158,7 @@ function ResetPassword() {
 
 function VerifyEmail() {
   const [state, setState] = useState({ done: false, signedIn: false, error: null });
-  const next = localStorage.getItem(AFTER_SIGNUP) || "/dashboard";
+  const [next] = useState(() => localStorage.getItem(AFTER_SIGNUP) || "/dashboard");
   useEffect(() => {
     post("/api/v1/auth/verify-email", { token: query("token") }).then(
       (me) => {
