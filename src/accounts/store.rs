@@ -124,7 +124,7 @@ pub struct LoginRow {
 pub fn find_login(conn: &Connection, email: &str) -> rusqlite::Result<Option<LoginRow>> {
     conn.query_row(
         "SELECT u.id, u.password_hash, u.two_factor_enabled, u.suspended_at IS NOT NULL,
-                u.email_verified_at IS NOT NULL OR EXISTS (SELECT 1 FROM user_sessions s WHERE s.user_id = u.id)
+                u.email_verified = 1 OR EXISTS (SELECT 1 FROM user_sessions s WHERE s.user_id = u.id)
          FROM users u WHERE u.email = ?1",
         [email],
         |r| {

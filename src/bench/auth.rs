@@ -129,7 +129,8 @@ async fn time_logins(args: &AuthArgs) -> anyhow::Result<HttpFigures> {
     // password signs in.
     db.write(|tx| {
         tx.execute(
-            "UPDATE users SET email_verified_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE email = 'loadtest@example.com'",
+            "UPDATE users SET email_verified = 1, email_verified_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+             WHERE email = 'loadtest@example.com'",
             [],
         )?;
         Ok(())

@@ -103,7 +103,7 @@ async fn a_signed_in_unconfirmed_account_can_ask_for_a_new_link() {
     // and may still be unconfirmed: they keep signing in and can resend.
     let (app, sink) = app_with_mail().await;
     let s = app.register("old@example.com").await;
-    app.sql(|c| c.execute("UPDATE users SET email_verified_at = NULL", []));
+    app.sql(|c| c.execute("UPDATE users SET email_verified = 0, email_verified_at = NULL", []));
     app.login("old@example.com", PASSWORD).await;
     let r = app.as_user(&s, Method::POST, "/api/v1/auth/verify-email/resend").send().await.expect("send");
     assert_eq!(r.status(), 202);

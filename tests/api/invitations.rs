@@ -70,7 +70,9 @@ async fn an_invitation_is_emailed_with_branding_and_accepted_by_the_invited_addr
     let grace = app.register("grace@example.com").await;
     // Signing up confirmed the address already; undo that to see the
     // invitation link prove it too.
-    app.sql(|c| c.execute("UPDATE users SET email_verified_at = NULL WHERE email = 'grace@example.com'", []));
+    app.sql(|c| {
+        c.execute("UPDATE users SET email_verified = 0, email_verified_at = NULL WHERE email = 'grace@example.com'", [])
+    });
     let (status, accepted) =
         app.call(&grace, Method::POST, "/api/v1/invitations/accept", Some(json!({ "token": token }))).await;
     assert_eq!((status, accepted["role"].clone()), (200, json!("editor")), "{accepted}");
