@@ -170,6 +170,9 @@ async fn ui_shell_is_served_with_types_etags_and_spa_fallback() {
     assert_eq!(app.get("/js/missing.js").await.status(), 404);
 }
 
+/// Builds a request body around a name.
+type NameBody = Box<dyn Fn(&str) -> Value>;
+
 #[tokio::test]
 async fn names_with_text_direction_or_zero_width_characters_are_refused_but_text_keeps_them() {
     let app = spawn_app().await;
@@ -185,7 +188,7 @@ async fn names_with_text_direction_or_zero_width_characters_are_refused_but_text
     let kb = kb["id"].as_i64().expect("kb id");
     // "invoice\u{202E}fdp.exe" shows as "invoiceexe.pdf".
     let spoofs = ["invoice\u{202E}fdp.exe", "ad\u{200B}min", "\u{2066}team\u{2069}", "\u{FEFF}x", "a\u{2060}b"];
-    let routes: Vec<(Method, String, Box<dyn Fn(&str) -> Value>)> = vec![
+    let routes: Vec<(Method, String, NameBody)> = vec![
         (Method::POST, format!("/api/v1/orgs/{org}/bots"), Box::new(|n: &str| json!({ "name": n }))),
         (Method::PATCH, format!("/api/v1/bots/{bot}"), Box::new(|n: &str| json!({ "name": n }))),
         (Method::POST, "/api/v1/orgs".to_owned(), Box::new(|n: &str| json!({ "name": n }))),
