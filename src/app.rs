@@ -229,7 +229,7 @@ impl Application {
 }
 
 /// Routes under `/api/v1`, one `routes()` per domain.
-fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     accounts::routes(cfg);
     orgs::routes(cfg);
     bots::routes(cfg);
@@ -258,5 +258,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(widget::root_routes)
         .service(scope::scope("/api/v1").configure(api_routes))
         .split_for_parts();
+    let mut api = api;
+    utoipa::Modify::modify(&crate::http::openapi::SharedErrors, &mut api);
     api
 }

@@ -52,6 +52,8 @@ error_codes! {
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "The Content-Type is not accepted by this route."),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, "The body exceeds the configured limit."),
     ValidationFailed => ("validation_failed", UNPROCESSABLE_ENTITY, "A field has an invalid value; `details.field` names it."),
+    WeakPassword => ("weak_password", UNPROCESSABLE_ENTITY, "The password is too easy to guess (zxcvbn score below 3); `details` has the field, the score, a warning and suggestions."),
+    InvisibleCharacters => ("invisible_characters", UNPROCESSABLE_ENTITY, "A name contains a bidirectional-override or zero-width character; `details.field` names the field, `details.code_point` the character."),
     InvalidReference => ("invalid_reference", UNPROCESSABLE_ENTITY, "A referenced row does not exist or belongs to another organization."),
     // Routing
     RouteNotFound => ("route_not_found", NOT_FOUND, "No API route has this path."),
@@ -102,7 +104,7 @@ error_codes! {
     LlmProviderNotFound => ("llm_provider_not_found", NOT_FOUND, "No such LLM provider in the caller's organizations."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
-    EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists."),
+    EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists (superadmin creation, and sign-up on a server without SMTP; with SMTP sign-up answers 202 either way)."),
     NameTaken => ("name_taken", CONFLICT, "Another resource in the same scope already has this name."),
     PlanLimitExceeded => ("plan_limit_exceeded", PAYMENT_REQUIRED, "The organization's plan does not allow more of this resource."),
     FlowInvalid => ("flow_invalid", UNPROCESSABLE_ENTITY, "The flow document has errors; `details.issues` lists them with their node ids."),

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod knowledge;
 pub mod llm;
 pub mod ml;
+pub mod names;
 pub mod nlu;
 pub mod notify;
 pub mod ops;

@@ -6,7 +6,9 @@
 use serde_json::json;
 
 use super::model::{Accepted, ResetPasswordRequest, ResetRequest, TokenRequest};
-use super::service::{check_password, hash_password, normalize_email, queue_security_notice};
+use super::service::{
+    IssuedSession, check_password, hash_password, normalize_email, open_session, queue_security_notice,
+};
 use super::store::{self, TokenPurpose};
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256};
@@ -96,8 +98,15 @@ fn check_token(conn: &rusqlite::Connection, raw: &str, purpose: TokenPurpose) ->
     Ok(row)
 }
 
-/// Confirms an email address with the emailed token.
-pub async fn verify_email(state: &AppState, req: TokenRequest, client: ClientInfo) -> AppResult<()> {
+/// Confirms an email address with the emailed token, which finishes a
+/// sign-up: the user is signed in (a new session is returned) unless the
+/// account has two-factor authentication or is suspended, then they sign in
+/// with their password as usual.
+pub async fn verify_email(
+    state: &AppState,
+    req: TokenRequest,
+    client: ClientInfo,
+) -> AppResult<Option<(UserId, IssuedSession)>> {
     state.limits.check(Bucket::Token, client.ip.as_deref(), None)?;
     state
         .db
@@ -109,7 +118,19 @@ pub async fn verify_email(state: &AppState, req: TokenRequest, client: ClientInf
             audit::record(
                 tx,
                 &AuditEntry::by_user(row.user_id, "user.email_verified", "user", row.user_id.0).from(&client),
-            )
+            )?;
+            let login = store::find_login(tx, &row.email)?;
+            if login.is_none_or(|l| l.two_factor_enabled || l.suspended) {
+                return Ok(None);
+            }
+            audit::record(
+                tx,
+                &AuditEntry::by_user(row.user_id, "user.login", "user", row.user_id.0)
+                    .with_metadata(json!({ "second_factor": "none", "via": "email_verification" }))
+                    .from(&client),
+            )?;
+            store::set_last_login(tx, row.user_id, &n)?;
+            Ok(Some((row.user_id, open_session(tx, row.user_id, &client)?)))
         })
         .await
 }
@@ -179,7 +200,14 @@ pub async fn reset_password(state: &AppState, req: ResetPasswordRequest, client:
     let token = req.token.trim().to_owned();
     let lookup = token.clone();
     let row = state.db.read(move |c| check_token(c, &lookup, TokenPurpose::PasswordReset)).await?;
-    check_password(&req.password, &row.email)?;
+    let name = state
+        .db
+        .read({
+            let user = row.user_id;
+            move |c| Ok(store::find_user(c, user)?.map(|u| u.name))
+        })
+        .await?;
+    check_password(&req.password, "password", &row.email, name.as_deref())?;
     let password = req.password;
     let hash = run_blocking(move || hash_password(&password)).await?;
     let email = row.email.clone();

@@ -5,7 +5,7 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::model::{self, Me, RevokedCount, SessionInfo, User};
+use super::model::{self, Accepted, Me, RevokedCount, SessionInfo, User};
 use super::service;
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody};
@@ -26,7 +26,7 @@ pub(super) fn register_routes(cfg: &mut ServiceConfig) {
 }
 
 /// Sets the session cookie and answers with `/me`.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     issued: (crate::ids::UserId, service::IssuedSession),
     status: u16,
@@ -46,15 +46,19 @@ async fn signed_in(
     Ok(response.cookie(cookie).json(body))
 }
 
-/// Creates an account with a personal organization, signs in, and emails a
-/// link to confirm the address.
+/// Signs up: emails a link that confirms the address and signs in. The
+/// answer is the same when the address already has an account (its owner is
+/// emailed instead), so it tells nobody whether an address is registered.
+/// A server without SMTP cannot email: it signs the new account in at once
+/// (201) and answers `email_taken` for a registered address.
 #[utoipa::path(
     tag = "auth",
     request_body = model::RegisterRequest,
     responses(
-        (status = 201, body = Me, description = "Signed up; the session cookie is set"),
-        (status = 409, body = ErrorBody, description = "`email_taken`"),
-        (status = 422, body = ErrorBody, description = "`validation_failed` naming the field"),
+        (status = 201, body = Me, description = "Signed in at once: this server has no SMTP to confirm addresses with"),
+        (status = 202, body = Accepted, description = "Check your email to continue (also when the address is taken)"),
+        (status = 409, body = ErrorBody, description = "`email_taken`, only on a server without SMTP"),
+        (status = 422, body = ErrorBody, description = "`validation_failed` or `weak_password` naming the field"),
         (status = 429, body = ErrorBody, description = "`rate_limited`"),
     )
 )]
@@ -64,8 +68,10 @@ async fn register(
     state: web::Data<AppState>,
     body: Json<model::RegisterRequest>,
 ) -> AppResult<HttpResponse> {
-    let issued = service::register(&state, body.into_inner()?, ClientInfo::of(&req)).await?;
-    signed_in(&state, issued, 201).await
+    match service::register(&state, body.into_inner()?, ClientInfo::of(&req)).await? {
+        service::Registered::Emailed(accepted) => Ok(HttpResponse::Accepted().json(accepted)),
+        service::Registered::SignedIn(user, session) => signed_in(&state, (user, session), 201).await,
+    }
 }
 
 /// Signs in with email and password, plus `totp_code` when the account has

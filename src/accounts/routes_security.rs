@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::model::{
-    Accepted, BackupCodes, DisableTwoFactorRequest, ResetPasswordRequest, ResetRequest, TokenRequest,
+    Accepted, BackupCodes, DisableTwoFactorRequest, Me, ResetPasswordRequest, ResetRequest, TokenRequest,
     TwoFactorCodeRequest, TwoFactorSetup, TwoFactorStatus,
 };
 use super::{recovery, totp};
@@ -46,12 +46,15 @@ async fn resend_verification(
     Ok(HttpResponse::Accepted().json(body))
 }
 
-/// Confirms an email address with the token from the emailed link.
+/// Confirms an email address with the token from the emailed link; this
+/// finishes a sign-up and signs in (unless the account has two-factor
+/// authentication: then it answers 204 and the user signs in as usual).
 #[utoipa::path(
     tag = "auth",
     request_body = TokenRequest,
     responses(
-        (status = 204, description = "Confirmed"),
+        (status = 200, body = Me, description = "Confirmed and signed in; the session cookie is set"),
+        (status = 204, description = "Confirmed; sign in with the password (and second factor)"),
         (status = 400, body = ErrorBody, description = "`token_invalid`: unknown or already used"),
         (status = 410, body = ErrorBody, description = "`token_expired`"),
         (status = 429, body = ErrorBody),
@@ -63,8 +66,10 @@ async fn verify_email(
     state: web::Data<AppState>,
     body: Json<TokenRequest>,
 ) -> AppResult<HttpResponse> {
-    recovery::verify_email(&state, body.into_inner()?, ClientInfo::of(&req)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    match recovery::verify_email(&state, body.into_inner()?, ClientInfo::of(&req)).await? {
+        Some(issued) => super::routes::signed_in(&state, issued, 200).await,
+        None => Ok(HttpResponse::NoContent().finish()),
+    }
 }
 
 /// Emails a password-reset link (valid one hour) when an account has this

@@ -8,8 +8,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use serde_json::json;
 
 use super::model::{
-    ChangePasswordRequest, Credential, LoginRequest, Me, Membership, Principal, RegisterRequest, RevokedCount,
-    SessionInfo, UpdateProfileRequest, User, Via,
+    Accepted, ChangePasswordRequest, Credential, LoginRequest, Me, Membership, Principal, RegisterRequest,
+    RevokedCount, SessionInfo, UpdateProfileRequest, User, Via,
 };
 use super::{store, totp};
 use crate::app::AppState;
@@ -163,42 +163,53 @@ pub fn normalize_email(raw: &str) -> AppResult<String> {
     Ok(email)
 }
 
-/// Passwords refused outright although they pass the other rules.
-const COMMON_PASSWORDS: [&str; 8] =
-    ["password12", "password123", "1234567890a", "qwerty1234", "iloveyou12", "welcome123", "letmein123", "admin12345"];
+/// The lowest zxcvbn score accepted ("safely unguessable": about 10^10
+/// guesses needed).
+pub const MIN_PASSWORD_SCORE: u8 = 3;
 
-/// Password rules: 10–128 characters, a letter and a digit, not the email,
-/// not a well-known password.
-pub fn check_password(password: &str, email: &str) -> AppResult<()> {
+/// Password rules: 10–128 characters, not the email, and a zxcvbn strength
+/// score of at least [`MIN_PASSWORD_SCORE`] with the email and the name as
+/// the user's own words. `field` is the request field named in the error.
+/// The estimator costs about a millisecond (it sees at most 100 characters).
+pub fn check_password(password: &str, field: &str, email: &str, name: Option<&str>) -> AppResult<()> {
     let len = password.chars().count();
-    let weak = |msg: &str| AppError::validation("password", msg);
     if len < 10 {
-        return Err(weak("must be at least 10 characters"));
+        return Err(AppError::validation(field, "must be at least 10 characters"));
     }
     if len > 128 {
-        return Err(weak("must be at most 128 characters"));
-    }
-    if !password.chars().any(char::is_alphabetic) || !password.chars().any(|c| c.is_ascii_digit()) {
-        return Err(weak("must contain a letter and a digit"));
+        return Err(AppError::validation(field, "must be at most 128 characters"));
     }
     let lower = password.to_lowercase();
     // Very short local parts ("c@…") would match almost any password.
     let local = email.split('@').next().unwrap_or(email);
     if lower == email || (local.chars().count() >= 3 && lower.contains(local)) {
-        return Err(weak("must not contain your email address"));
+        return Err(AppError::validation(field, "must not contain your email address"));
     }
-    if COMMON_PASSWORDS.contains(&lower.as_str()) {
-        return Err(weak("is too common"));
+    let mut inputs = vec![email, local];
+    inputs.extend(name.into_iter().flat_map(str::split_whitespace));
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    let score = u8::from(estimate.score());
+    if score >= MIN_PASSWORD_SCORE {
+        return Ok(());
     }
-    Ok(())
+    let warning = estimate.feedback().and_then(zxcvbn::feedback::Feedback::warning).map(|w| w.to_string());
+    let suggestions: Vec<String> =
+        estimate.feedback().map(|f| f.suggestions().iter().map(ToString::to_string).collect()).unwrap_or_default();
+    let mut message = String::from("is too easy to guess");
+    if let Some(w) = &warning {
+        message = format!("is too easy to guess: {w}");
+    }
+    Err(AppError::new(ErrorCode::WeakPassword, message).with_details(json!({
+        "field": field,
+        "score": score,
+        "min_score": MIN_PASSWORD_SCORE,
+        "warning": warning,
+        "suggestions": suggestions,
+    })))
 }
 
 pub(crate) fn check_name(raw: &str) -> AppResult<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::validation("name", "must be 1–100 characters"));
-    }
-    Ok(name.to_owned())
+    crate::names::check_name("name", raw, 100)
 }
 
 /// A new browser session: the raw token (for the cookie) and its row id.
@@ -232,47 +243,105 @@ pub(crate) fn open_session(
     Ok(IssuedSession { token, id })
 }
 
-/// Signs up: creates the user, a personal organization with the user as its
-/// owner, and a session; queues the email-verification message.
-pub async fn register(
-    state: &AppState,
-    req: RegisterRequest,
-    client: ClientInfo,
-) -> AppResult<(UserId, IssuedSession)> {
+/// The one answer to a sign-up, whether or not the address has an account.
+pub const SIGNUP_ACCEPTED: &str = "Check your email: we sent a link to finish signing up. It is valid for 24 hours.";
+
+/// Signs up. The answer is the same whether or not the address already has
+/// an account, so sign-up cannot be used to find out who has one:
+/// - a new address gets the user, a personal organization with the user as
+///   its owner, and an email with the link that confirms the address and
+///   signs in (`verify_email`); the account cannot sign in with its password
+///   before that;
+/// - a taken address gets nothing created; its owner is emailed that someone
+///   tried to sign up with it.
+///
+/// The password is checked and hashed in both cases, so both take as long.
+/// What a sign-up did.
+pub enum Registered {
+    /// The confirmation link (or, for a taken address, a note to its owner)
+    /// was emailed: the same answer either way.
+    Emailed(Accepted),
+    /// This server cannot send email (no `smtp.host`): nothing could prove
+    /// the address, so the account is usable at once and signed in.
+    SignedIn(UserId, IssuedSession),
+}
+
+pub async fn register(state: &AppState, req: RegisterRequest, client: ClientInfo) -> AppResult<Registered> {
     state.limits.check(Bucket::Register, client.ip.as_deref(), None)?;
     let email = normalize_email(&req.email)?;
-    check_password(&req.password, &email)?;
     let name = check_name(&req.name)?;
+    check_password(&req.password, "password", &email, Some(&name))?;
     let password = req.password;
     let hash = run_blocking(move || hash_password(&password)).await?;
     let public_url = state.config.public_url();
-    let issued = state
+    // Without a mail server a confirmation link could never arrive, and
+    // nobody could sign up (a laptop or a first run): the account opens at
+    // once. A taken address is then told as such; an operator who exposes
+    // such a server configures SMTP to close that probe.
+    let can_email = state.config.smtp.host.is_some();
+    let registered = state
         .db
         .write(move |tx| {
-            let user_id = store::insert_user(tx, &email, &hash, &name)?
-                .ok_or_else(|| AppError::new(ErrorCode::EmailTaken, "an account with this email already exists"))?;
+            let Some(user_id) = store::insert_user(tx, &email, &hash, &name)? else {
+                if !can_email {
+                    return Err(AppError::new(ErrorCode::EmailTaken, "an account with this email already exists")
+                        .with_details(json!({ "field": "email" })));
+                }
+                tell_owner_of_signup_attempt(tx, &email, &public_url, &client)?;
+                return Ok(Registered::Emailed(Accepted { message: SIGNUP_ACCEPTED }));
+            };
             let org = orgs::service::create_personal_org(tx, user_id, &name)?;
             audit::record(
                 tx,
                 &AuditEntry::by_user(user_id, "user.registered", "user", user_id.0)
                     .in_org(org)
-                    .with_new(json!({ "email": email, "name": name }))
+                    .with_new(json!({ "email": email, "name": name, "confirmed_by_email": can_email }))
                     .from(&client),
             )?;
-            super::recovery::queue_verification(tx, user_id, &email, &name, &public_url)?;
-            let session = open_session(tx, user_id, &client)?;
-            Ok((user_id, session))
+            if can_email {
+                super::recovery::queue_verification(tx, user_id, &email, &name, &public_url)?;
+                Ok(Registered::Emailed(Accepted { message: SIGNUP_ACCEPTED }))
+            } else {
+                Ok(Registered::SignedIn(user_id, open_session(tx, user_id, &client)?))
+            }
         })
         .await?;
     state.jobs.notify();
-    Ok(issued)
+    Ok(registered)
+}
+
+/// Emails the owner of a taken address that someone tried to sign up with
+/// it (inside the sign-up's transaction).
+fn tell_owner_of_signup_attempt(
+    tx: &rusqlite::Connection,
+    email: &str,
+    public_url: &str,
+    client: &ClientInfo,
+) -> AppResult<()> {
+    let owner = store::find_by_email(tx, email)?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("the address was taken but has no owner")))?;
+    let content = notify::templates::signup_attempt(
+        &notify::Branding::default(),
+        &format!("{public_url}/login"),
+        &format!("{public_url}/forgot-password"),
+    );
+    notify::queue_in(
+        tx,
+        &NewEmail { org_id: None, user_id: Some(owner.id), kind: EmailKind::Security, to: email, content },
+    )?;
+    audit::record(tx, &AuditEntry::by_user(owner.id, "user.register.duplicate", "user", owner.id.0).from(client))
 }
 
 /// Signs in with email and password (and the second factor when the account
 /// has one). Wrong email and wrong password give the same answer in the same
 /// time; whether the account has 2FA is told only after a right password.
 pub async fn login(state: &AppState, req: LoginRequest, client: ClientInfo) -> AppResult<(UserId, IssuedSession)> {
-    let invalid = || AppError::new(ErrorCode::InvalidCredentials, "email or password is incorrect");
+    let invalid = || {
+        AppError::new(
+            ErrorCode::InvalidCredentials,
+            "email or password is incorrect (a new account signs in once its address is confirmed with the emailed link)",
+        )
+    };
     let account_key = req.email.trim().to_lowercase();
     state.limits.check(Bucket::Login, client.ip.as_deref(), Some(&account_key))?;
     let email = normalize_email(&req.email).unwrap_or(account_key);
@@ -285,6 +354,28 @@ pub async fn login(state: &AppState, req: LoginRequest, client: ClientInfo) -> A
         record_failed_login(state, email, "bad_credentials", None, client).await?;
         return Err(invalid());
     };
+    if !row.may_sign_in {
+        // Answered like a wrong password: a sign-up for someone else's
+        // address followed by a sign-in must not tell whether it was free.
+        // The owner of the address gets a fresh confirmation link.
+        // One write transaction, like the wrong-password answer's.
+        let (user_id, public_url) = (row.user_id, state.config.public_url());
+        state
+            .db
+            .write(move |tx| {
+                let name = store::find_user(tx, user_id)?.map(|u| u.name).unwrap_or_default();
+                super::recovery::queue_verification(tx, user_id, &email, &name, &public_url)?;
+                audit::record(
+                    tx,
+                    &AuditEntry::by_user(user_id, "user.login.failed", "user", user_id.0)
+                        .with_metadata(json!({ "email": email, "reason": "email_not_confirmed" }))
+                        .from(&client),
+                )
+            })
+            .await?;
+        state.jobs.notify();
+        return Err(invalid());
+    }
     if row.suspended {
         return Err(AppError::new(ErrorCode::AccountSuspended, "this account is suspended"));
     }
@@ -446,12 +537,8 @@ pub async fn change_password(
     let keep = principal.session_id();
     state.limits.check(Bucket::Login, client.ip.as_deref(), Some(&format!("user:{}", user_id.0)))?;
     let email = principal.email.clone();
-    check_password(&req.new_password, &email).map_err(|_| {
-        AppError::validation(
-            "new_password",
-            "must be 10–128 characters with a letter and a digit, not your email or a common password",
-        )
-    })?;
+    let name = state.db.read(move |c| Ok(store::find_user(c, user_id)?.map(|u| u.name))).await?;
+    check_password(&req.new_password, "new_password", &email, name.as_deref())?;
     if req.new_password == req.current_password {
         return Err(AppError::validation("new_password", "must differ from the current password"));
     }
@@ -575,11 +662,47 @@ mod tests {
 
     #[test]
     fn password_rules() {
-        assert!(check_password("correct horse 42", "ada@example.com").is_ok());
-        assert!(check_password("short1", "ada@example.com").is_err());
-        assert!(check_password("onlyletterslong", "ada@example.com").is_err());
-        assert!(check_password("password123", "ada@example.com").is_err());
-        assert!(check_password("ada12345678", "ada@example.com").is_err());
+        let check = |p: &str| check_password(p, "password", "ada@example.com", Some("Ada Lovelace"));
+        assert!(check("mauve lantern quietly 93").is_ok());
+        for weak in ["short1", "password123", "Password2024!", "qwertyuiop12", "1234567890a", "lovelace1815"] {
+            let err = check(weak).expect_err(weak);
+            assert!(matches!(err.code(), ErrorCode::ValidationFailed | ErrorCode::WeakPassword), "{weak}");
+        }
+        assert_eq!(check("ada12345678").expect_err("email").code(), ErrorCode::ValidationFailed);
+    }
+
+    #[test]
+    fn a_weak_password_names_the_field_and_carries_the_estimators_feedback() {
+        let err = check_password("Password2024!", "new_password", "ada@example.com", None).expect_err("weak");
+        assert_eq!(err.code(), ErrorCode::WeakPassword);
+        let details = err.details().expect("details");
+        assert_eq!(details["field"], "new_password");
+        assert!(details["score"].as_u64().expect("score") < u64::from(MIN_PASSWORD_SCORE));
+        assert!(details["suggestions"].as_array().is_some_and(|s| !s.is_empty()), "{details}");
+    }
+
+    #[test]
+    fn the_estimator_is_cheap_enough_to_run_on_every_request() {
+        // It sees at most 100 characters, so the longest allowed password
+        // costs no more than a 100-character one.
+        let inputs = ["ada@example.com", "ada", "Ada", "Lovelace"];
+        let mut slowest = std::time::Duration::ZERO;
+        for p in ["mauve lantern quietly 93", "Password2024!", &"a1b2c3d4".repeat(16), &"correct horse ".repeat(9)] {
+            let t = std::time::Instant::now();
+            let _ = zxcvbn::zxcvbn(p, &inputs);
+            slowest = slowest.max(t.elapsed());
+        }
+        eprintln!("zxcvbn: slowest of 4 passwords {slowest:?}");
+        assert!(slowest < std::time::Duration::from_millis(250), "{slowest:?}");
+    }
+
+    #[test]
+    fn the_users_name_counts_against_the_password() {
+        // Strong for a stranger, guessable for Grace Hopperfield herself.
+        let password = "hopperfield1906";
+        assert!(check_password(password, "password", "x@example.com", None).is_ok());
+        let err = check_password(password, "password", "x@example.com", Some("Grace Hopperfield")).expect_err("name");
+        assert_eq!(err.code(), ErrorCode::WeakPassword);
     }
 
     #[test]

@@ -114,12 +114,18 @@ pub struct LoginRow {
     pub password_hash: String,
     pub two_factor_enabled: bool,
     pub suspended: bool,
+    /// Whether the email address is confirmed, or the account signed in
+    /// before confirmation was required (accounts made before sign-up
+    /// answered uniformly were signed in at once and keep working).
+    pub may_sign_in: bool,
 }
 
 /// The login facts of the user with `email` (lower-cased).
 pub fn find_login(conn: &Connection, email: &str) -> rusqlite::Result<Option<LoginRow>> {
     conn.query_row(
-        "SELECT id, password_hash, two_factor_enabled, suspended_at IS NOT NULL FROM users WHERE email = ?1",
+        "SELECT u.id, u.password_hash, u.two_factor_enabled, u.suspended_at IS NOT NULL,
+                u.email_verified = 1 OR EXISTS (SELECT 1 FROM user_sessions s WHERE s.user_id = u.id)
+         FROM users u WHERE u.email = ?1",
         [email],
         |r| {
             Ok(LoginRow {
@@ -127,6 +133,7 @@ pub fn find_login(conn: &Connection, email: &str) -> rusqlite::Result<Option<Log
                 password_hash: r.get(1)?,
                 two_factor_enabled: r.get(2)?,
                 suspended: r.get(3)?,
+                may_sign_in: r.get(4)?,
             })
         },
     )

@@ -618,8 +618,8 @@ pub fn create_superadmin(db: &Db, email: &str, name: &str, password: Option<&str
         });
     }
     let password = password.ok_or_else(|| AppError::validation("password", "is required for a new account"))?;
-    check_password(password, &email)?;
     let name = crate::accounts::service::check_name(name)?;
+    check_password(password, "password", &email, Some(&name))?;
     let hash = hash_password(password)?;
     db.write_blocking(|tx| {
         let id = accounts_store::insert_user(tx, &email, &hash, &name)?

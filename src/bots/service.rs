@@ -29,11 +29,7 @@ fn not_found() -> AppError {
 }
 
 fn check_name(raw: &str) -> AppResult<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::validation("name", "must be 1–100 characters"));
-    }
-    Ok(name.to_owned())
+    crate::names::check_name("name", raw, 100)
 }
 
 fn check_description(raw: Option<&str>) -> AppResult<Option<String>> {

@@ -143,9 +143,11 @@ impl FromRow for Conversation {
     }
 }
 
-/// Who wrote a transcript message.
+/// Who wrote a transcript message. Named `MessageAuthor` in the `OpenAPI`
+/// document: `Role` is the RBAC role of `orgs::roles`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = MessageAuthor)]
 pub enum Role {
     User,
     Bot,

@@ -29,11 +29,7 @@ fn doc_not_found() -> AppError {
 }
 
 fn check_name(raw: &str, field: &str, max: usize) -> AppResult<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > max || name.chars().any(char::is_control) {
-        return Err(AppError::validation(field, format!("must be 1–{max} characters")));
-    }
-    Ok(name.to_owned())
+    crate::names::check_name(field, raw, max)
 }
 
 fn check_description(raw: Option<&str>) -> AppResult<Option<String>> {
@@ -296,6 +292,7 @@ async fn create_from_upload(
             AppError::new(ErrorCode::EmptyDocument, "the file is empty").with_details(json!({ "field": "file" }))
         );
     }
+    crate::names::reject_invisible("file", &upload.file_name)?;
     let kind = extract::detect(&upload.file_name, upload.content_type.as_deref(), &upload.bytes)?;
     let metadata = check_metadata(upload.metadata)?;
     let name = check_name(

@@ -43,6 +43,7 @@ fn check(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::validation("name", "must be 1–100 characters"));
     }
+    crate::names::reject_invisible("name", name)?;
     let url = state.outbound.check(base_url.trim()).map_err(|e| match e {
         crate::outbound::OutboundError::Forbidden(_) | crate::outbound::OutboundError::Scheme => {
             AppError::new(ErrorCode::UrlNotAllowed, e.to_string()).with_details(json!({ "field": "base_url" }))

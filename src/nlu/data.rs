@@ -48,13 +48,13 @@ fn plain(field: &str, raw: &str, max: usize) -> AppResult<String> {
 
 /// An intent name: 1–100 characters, no control characters.
 pub fn check_intent_name(field: &str, raw: &str) -> AppResult<String> {
-    plain(field, raw, 100)
+    crate::names::check_name(field, raw, 100)
 }
 
 /// An entity name: 1–100 characters, none of `[](){}` (they delimit
 /// annotations in Rasa's format).
 pub fn check_entity_name(field: &str, raw: &str) -> AppResult<String> {
-    let name = plain(field, raw, 100)?;
+    let name = crate::names::check_name(field, raw, 100)?;
     if name.contains(['[', ']', '(', ')', '{', '}', '"']) {
         return Err(AppError::validation(field, "must not contain brackets, braces or quotes"));
     }

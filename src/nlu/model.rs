@@ -393,9 +393,11 @@ impl FromRow for NluLog {
     }
 }
 
-/// `POST …/misunderstood/{log_id}/assign`.
+/// `POST …/misunderstood/{log_id}/assign`. Named `AssignMisunderstoodRequest`
+/// in the `OpenAPI` document: `AssignRequest` assigns a conversation.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AssignMisunderstoodRequest)]
 pub struct AssignRequest {
     /// The intent the utterance should have matched; it becomes an example.
     pub intent_id: IntentId,

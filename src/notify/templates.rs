@@ -124,6 +124,25 @@ pub fn verify_email(branding: &Branding, name: &str, link: &str) -> Rendered {
     )
 }
 
+/// "Someone tried to sign up with your address" (sign-up answers the same
+/// for taken addresses, so their owner is told here instead).
+#[must_use]
+pub fn signup_attempt(branding: &Branding, login_link: &str, reset_link: &str) -> Rendered {
+    render(
+        branding,
+        format!("Someone tried to sign up to {} with your email address", branding.brand_name),
+        &[
+            Block::Para(
+                "Someone tried to create an account with your email address, which already has one.".to_owned(),
+            ),
+            Block::Para("If it was you, sign in, or reset your password if you forgot it:".to_owned()),
+            Block::Button { label: "Sign in", url: login_link },
+            Block::Button { label: "Reset your password", url: reset_link },
+            Block::Para("If it was not you, ignore this email: nothing was changed.".to_owned()),
+        ],
+    )
+}
+
 /// "Reset your password."
 #[must_use]
 pub fn password_reset(branding: &Branding, link: &str) -> Rendered {

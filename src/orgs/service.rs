@@ -58,11 +58,7 @@ pub fn sync_builtin_roles(db: &Db) -> AppResult<()> {
 
 /// Checks an organization name.
 pub fn check_org_name(raw: &str) -> AppResult<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::validation("name", "must be 1–100 characters"));
-    }
-    Ok(name.to_owned())
+    crate::names::check_name("name", raw, 100)
 }
 
 /// A URL-safe slug from a name, made unique with a random suffix.

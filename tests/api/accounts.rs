@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, Session, TestApp, assert_error, session_from, spawn_app, spawn_app_with};
 use crate::smtp::{SmtpSink, wait_for};
 
 async fn app_with_mail() -> (TestApp, SmtpSink) {
@@ -20,10 +20,15 @@ async fn json_of(r: reqwest::Response) -> Value {
     r.json().await.expect("json")
 }
 
+async fn sign_up(app: &TestApp, email: &str, password: &str, name: &str) -> reqwest::Response {
+    app.post_json("/api/v1/auth/register", &json!({ "email": email, "password": password, "name": name })).await
+}
+
 #[tokio::test]
-async fn sign_up_sends_a_verification_email_whose_link_verifies_once() {
+async fn sign_up_sends_a_verification_email_whose_link_verifies_once_and_signs_in() {
     let (app, sink) = app_with_mail().await;
-    let s = app.register("verify@example.com").await;
+    let r = sign_up(&app, "verify@example.com", PASSWORD, "Vera").await;
+    assert_eq!(r.status(), 202);
     // The email is queued in the same transaction as the account.
     assert_eq!(
         app.count("SELECT count(*) FROM email_notifications WHERE email_type = 'verify_email' AND status = 'pending'"),
@@ -47,7 +52,8 @@ async fn sign_up_sends_a_verification_email_whose_link_verifies_once() {
     assert_eq!(plain, 0);
 
     let r = app.post_json("/api/v1/auth/verify-email", &json!({ "token": token })).await;
-    assert_eq!(r.status(), 204);
+    assert_eq!(r.status(), 200);
+    let s = session_from(r).await;
     let me = json_of(app.as_user(&s, Method::GET, "/api/v1/me").send().await.expect("send")).await;
     assert_eq!(me["user"]["email_verified"], true);
     // Reused and forged tokens.
@@ -59,12 +65,14 @@ async fn sign_up_sends_a_verification_email_whose_link_verifies_once() {
     let r = app.as_user(&s, Method::POST, "/api/v1/auth/verify-email/resend").send().await.expect("send");
     assert_error(r, 409, "conflict").await;
     assert_eq!(app.count("SELECT count(*) FROM email_notifications"), 1);
+    // Confirmed, the password signs in.
+    app.login("verify@example.com", PASSWORD).await;
 }
 
 #[tokio::test]
-async fn an_expired_verification_link_is_refused_and_a_resend_replaces_it() {
+async fn an_expired_verification_link_is_refused_and_signing_in_sends_a_new_one() {
     let (app, sink) = app_with_mail().await;
-    let s = app.register("late@example.com").await;
+    assert_eq!(sign_up(&app, "late@example.com", PASSWORD, "Late").await.status(), 202);
     app.run_jobs().await;
     let first = wait_for(&sink, "late@example.com", 1).await.remove(0).token("/verify-email");
     app.sql(|c| c.execute("UPDATE password_reset_tokens SET expires_at = '2000-01-01T00:00:00.000Z'", []));
@@ -72,14 +80,107 @@ async fn an_expired_verification_link_is_refused_and_a_resend_replaces_it() {
     assert_error(r, 410, "token_expired").await;
     assert_eq!(app.count("SELECT email_verified FROM users"), 0);
 
-    let r = app.as_user(&s, Method::POST, "/api/v1/auth/verify-email/resend").send().await.expect("send");
-    assert_eq!(r.status(), 202);
+    // The right password of an unconfirmed account is answered like a wrong
+    // one (nothing tells a sign-up's author whether the address was free),
+    // and the address gets a fresh link.
+    let r = app.post_json("/api/v1/auth/login", &json!({ "email": "late@example.com", "password": PASSWORD })).await;
+    let unconfirmed = assert_error(r, 401, "invalid_credentials").await;
+    let r = app
+        .post_json("/api/v1/auth/login", &json!({ "email": "late@example.com", "password": "not it at all 9" }))
+        .await;
+    assert_eq!(assert_error(r, 401, "invalid_credentials").await, unconfirmed);
     app.run_jobs().await;
     let second = wait_for(&sink, "late@example.com", 2).await.remove(1).token("/verify-email");
     assert_ne!(first, second);
     let r = app.post_json("/api/v1/auth/verify-email", &json!({ "token": second })).await;
-    assert_eq!(r.status(), 204);
+    assert_eq!(r.status(), 200);
     assert_eq!(app.count("SELECT email_verified FROM users"), 1);
+}
+
+#[tokio::test]
+async fn a_signed_in_unconfirmed_account_can_ask_for_a_new_link() {
+    // Accounts made before sign-up needed the link were signed in at once
+    // and may still be unconfirmed: they keep signing in and can resend.
+    let (app, sink) = app_with_mail().await;
+    let s = app.register("old@example.com").await;
+    app.sql(|c| c.execute("UPDATE users SET email_verified = 0, email_verified_at = NULL", []));
+    app.login("old@example.com", PASSWORD).await;
+    let r = app.as_user(&s, Method::POST, "/api/v1/auth/verify-email/resend").send().await.expect("send");
+    assert_eq!(r.status(), 202);
+    app.run_jobs().await;
+    wait_for(&sink, "old@example.com", 2).await;
+    let token = app.emailed_token("old@example.com", "verify_email");
+    let r = app.post_json("/api/v1/auth/verify-email", &json!({ "token": token })).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.count("SELECT email_verified FROM users"), 1);
+}
+
+#[tokio::test]
+async fn sign_up_answers_the_same_for_a_taken_address_and_emails_its_owner() {
+    let (app, sink) = app_with_mail().await;
+    app.register("owner@example.com").await;
+    app.run_jobs().await;
+    wait_for(&sink, "owner@example.com", 1).await;
+
+    let taken = sign_up(&app, "Owner@Example.com", "someone else's 9 pass", "Mallory").await;
+    let free = sign_up(&app, "free@example.com", "someone else's 9 pass", "Mallory").await;
+    assert_eq!((taken.status().as_u16(), free.status().as_u16()), (202, 202));
+    assert!(taken.headers().get("set-cookie").is_none() && free.headers().get("set-cookie").is_none());
+    assert_eq!(json_of(taken).await, json_of(free).await);
+
+    // Signing in afterwards tells nothing either: the new account waits for
+    // its link, the taken one has another password.
+    let attempt = json!({ "email": "owner@example.com", "password": "someone else's 9 pass" });
+    let a = assert_error(app.post_json("/api/v1/auth/login", &attempt).await, 401, "invalid_credentials").await;
+    let attempt = json!({ "email": "free@example.com", "password": "someone else's 9 pass" });
+    let b = assert_error(app.post_json("/api/v1/auth/login", &attempt).await, 401, "invalid_credentials").await;
+    assert_eq!(a, b);
+
+    // Nothing was created for the taken address; its owner is told.
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'owner@example.com'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE name = 'Mallory'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'user.register.duplicate'"), 1);
+    app.run_jobs().await;
+    let mails = wait_for(&sink, "owner@example.com", 2).await;
+    let mail = mails.iter().find(|m| m.link("/forgot-password").is_some()).expect("sign-up attempt mail");
+    assert!(mail.header("Subject").expect("subject").contains("tried to sign up"), "{:?}", mail.header("Subject"));
+    assert!(mail.html().contains("/forgot-password") && mail.html().contains("/login"), "{}", mail.html());
+}
+
+#[tokio::test]
+async fn every_way_of_setting_a_password_refuses_a_guessable_one_with_feedback() {
+    let (app, sink) = app_with_mail().await;
+    // Sign-up: long enough, but a well-known pattern; the name counts too.
+    for (password, name) in [("Password2024!", "Ada"), ("lovelace1815", "Ada Lovelace")] {
+        let r = sign_up(&app, "ada@example.com", password, name).await;
+        let body = assert_error(r, 422, "weak_password").await;
+        let details = &body["error"]["details"];
+        assert_eq!(details["field"], "password", "{body}");
+        assert!(details["score"].as_u64().expect("score") < 3, "{body}");
+        assert!(details["suggestions"].as_array().is_some_and(|s| !s.is_empty()), "{body}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users"), 0);
+
+    // Change.
+    let s = app.register("ada@example.com").await;
+    let r = app
+        .as_user(&s, Method::POST, "/api/v1/me/password")
+        .json(&json!({ "current_password": PASSWORD, "new_password": "qwertyuiop123" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(assert_error(r, 422, "weak_password").await["error"]["details"]["field"], "new_password");
+
+    // Reset.
+    let r = app.post_json("/api/v1/auth/password-reset/request", &json!({ "email": "ada@example.com" })).await;
+    assert_eq!(r.status(), 202);
+    app.run_jobs().await;
+    let mails = wait_for(&sink, "ada@example.com", 2).await;
+    let token =
+        mails.iter().find(|m| m.link("/reset-password").is_some()).expect("reset mail").token("/reset-password");
+    let r = app.post_json("/api/v1/auth/password-reset", &json!({ "token": token, "password": "iloveyou2024" })).await;
+    assert_eq!(assert_error(r, 422, "weak_password").await["error"]["details"]["field"], "password");
+    app.login("ada@example.com", PASSWORD).await;
 }
 
 #[tokio::test]
@@ -193,7 +294,7 @@ async fn profile_password_change_and_sessions() {
     let third = app.login("me@example.com", "correct horse 42").await;
     let r = app
         .as_user(&first, Method::POST, "/api/v1/me/password")
-        .json(&json!({ "current_password": "wrong one 123", "new_password": "another horse 43" }))
+        .json(&json!({ "current_password": "wrong one 123", "new_password": "another quiet horse 43" }))
         .send()
         .await
         .expect("send");
@@ -207,7 +308,14 @@ async fn profile_password_change_and_sessions() {
     assert_eq!(assert_error(r, 422, "validation_failed").await["error"]["details"]["field"], "new_password");
     let r = app
         .as_user(&first, Method::POST, "/api/v1/me/password")
-        .json(&json!({ "current_password": "correct horse 42", "new_password": "another horse 43" }))
+        .json(&json!({ "current_password": "correct horse 42", "new_password": "password1234" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(assert_error(r, 422, "weak_password").await["error"]["details"]["field"], "new_password");
+    let r = app
+        .as_user(&first, Method::POST, "/api/v1/me/password")
+        .json(&json!({ "current_password": "correct horse 42", "new_password": "another quiet horse 43" }))
         .send()
         .await
         .expect("send");
@@ -215,7 +323,7 @@ async fn profile_password_change_and_sessions() {
     assert_eq!(app.as_user(&first, Method::GET, "/api/v1/me").send().await.expect("send").status(), 200);
     let r = app.as_user(&third, Method::GET, "/api/v1/me").send().await.expect("send");
     assert_error(r, 401, "unauthenticated").await;
-    app.login("me@example.com", "another horse 43").await;
+    app.login("me@example.com", "another quiet horse 43").await;
 
     // Sign out of every other session.
     let r = app.as_user(&first, Method::DELETE, "/api/v1/me/sessions").send().await.expect("send");
@@ -459,4 +567,23 @@ async fn suspended_users_cannot_sign_in_and_their_sessions_and_tokens_stop() {
     let r =
         app.post_json("/api/v1/auth/login", &json!({ "email": "sus@example.com", "password": "wrong wrong 1" })).await;
     assert_error(r, 401, "invalid_credentials").await;
+}
+
+#[tokio::test]
+async fn without_smtp_sign_up_opens_the_account_at_once() {
+    // A laptop or a first run has no mail server: a confirmation link could
+    // never arrive, so the new account is signed in straight away.
+    let app = spawn_app().await;
+    assert!(app.state.config.smtp.host.is_none());
+    let r = sign_up(&app, "laptop@example.com", PASSWORD, "Lena").await;
+    assert_eq!(r.status(), 201);
+    assert!(r.headers().get("set-cookie").is_some(), "signed in");
+    let me = json_of(r).await;
+    assert_eq!(me["user"]["email"], "laptop@example.com");
+    assert_eq!(app.count("SELECT count(*) FROM email_notifications"), 0, "nothing queued that could not leave");
+    app.login("laptop@example.com", PASSWORD).await;
+    // Nothing can tell the owner, so a taken address is said plainly.
+    let r = sign_up(&app, "Laptop@Example.com", "another 9 passphrase", "Eve").await;
+    assert_error(r, 409, "email_taken").await;
+    assert_eq!(app.count("SELECT count(*) FROM users"), 1);
 }

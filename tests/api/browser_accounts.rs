@@ -19,8 +19,9 @@ async fn sign_up_create_an_organization_invite_and_accept_in_a_second_browser() 
         b.client.goto(&app.url("/signup")).await.expect("goto");
         b.fill("#name", "Olivia Owner").await;
         b.fill("#email", "olivia@example.com").await;
-        b.fill("#password", "correct horse 42").await;
+        b.fill("#password", crate::helpers::PASSWORD).await;
         b.click("button[type=submit]").await;
+        b.finish_signup(&app, "olivia@example.com").await;
         b.wait_for_path("/dashboard").await;
         b.select("#org-switcher", "new").await;
         b.wait_for_path("/orgs/new").await;
@@ -49,8 +50,9 @@ async fn sign_up_create_an_organization_invite_and_accept_in_a_second_browser() 
         grace.click("#signup-to-accept").await;
         grace.wait_for_path("/signup").await;
         grace.fill("#name", "Grace Hopper").await;
-        grace.fill("#password", "navy compiler 1906").await;
+        grace.fill("#password", "navy compiler 1906 moth").await;
         grace.click("button[type=submit]").await;
+        grace.finish_signup(&app, "grace@example.com").await;
         grace.wait_for_path("/invitations/accept").await;
         grace.click("#accept").await;
         grace.wait_for_text("#invitation-result", "You joined Acme Support as editor").await;

@@ -169,3 +169,183 @@ async fn ui_shell_is_served_with_types_etags_and_spa_fallback() {
     assert!(deep.text().await.expect("html").contains("<script type=\"module\""));
     assert_eq!(app.get("/js/missing.js").await.status(), 404);
 }
+
+/// Builds a request body around a name.
+type NameBody = Box<dyn Fn(&str) -> Value>;
+
+#[tokio::test]
+async fn names_with_text_direction_or_zero_width_characters_are_refused_but_text_keeps_them() {
+    let app = spawn_app().await;
+    let s = app.register("names@example.com").await;
+    let org = s.org_id;
+    let (status, bot) =
+        app.call(&s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "Bot" }))).await;
+    assert_eq!(status, 201, "{bot}");
+    let bot = bot["id"].as_i64().expect("bot id");
+    let (status, kb) =
+        app.call(&s, Method::POST, &format!("/api/v1/orgs/{org}/knowledge-bases"), Some(json!({ "name": "KB" }))).await;
+    assert_eq!(status, 201, "{kb}");
+    let kb = kb["id"].as_i64().expect("kb id");
+    // "invoice\u{202E}fdp.exe" shows as "invoiceexe.pdf".
+    let spoofs = ["invoice\u{202E}fdp.exe", "ad\u{200B}min", "\u{2066}team\u{2069}", "\u{FEFF}x", "a\u{2060}b"];
+    let routes: Vec<(Method, String, NameBody)> = vec![
+        (Method::POST, format!("/api/v1/orgs/{org}/bots"), Box::new(|n: &str| json!({ "name": n }))),
+        (Method::PATCH, format!("/api/v1/bots/{bot}"), Box::new(|n: &str| json!({ "name": n }))),
+        (Method::POST, "/api/v1/orgs".to_owned(), Box::new(|n: &str| json!({ "name": n }))),
+        (Method::PATCH, "/api/v1/me".to_owned(), Box::new(|n: &str| json!({ "name": n }))),
+        (Method::POST, format!("/api/v1/orgs/{org}/teams"), Box::new(|n: &str| json!({ "name": n }))),
+        (
+            Method::POST,
+            format!("/api/v1/orgs/{org}/roles"),
+            Box::new(|n: &str| json!({ "name": n, "permissions": ["bots.read"] })),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/orgs/{org}/api-tokens"),
+            Box::new(|n: &str| json!({ "name": n, "scopes": ["bots.read"] })),
+        ),
+        (Method::POST, format!("/api/v1/orgs/{org}/knowledge-bases"), Box::new(|n: &str| json!({ "name": n }))),
+        (
+            Method::POST,
+            format!("/api/v1/knowledge-bases/{kb}/documents/text"),
+            Box::new(|n: &str| json!({ "name": n, "text": "Opening hours: nine to five." })),
+        ),
+        (Method::POST, format!("/api/v1/bots/{bot}/nlu/intents"), Box::new(|n: &str| json!({ "name": n }))),
+    ];
+    for (method, path, body) in &routes {
+        for spoof in spoofs {
+            let (status, answer) = app.call(&s, method.clone(), path, Some(body(spoof))).await;
+            assert_eq!(status, 422, "{method} {path} {spoof:?}: {answer}");
+            assert_eq!(answer["error"]["code"], "invisible_characters", "{method} {path}: {answer}");
+            assert_eq!(answer["error"]["details"]["field"], "name", "{method} {path}: {answer}");
+        }
+    }
+    let (_, answer) =
+        app.call(&s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "x\u{202E}y" }))).await;
+    assert_eq!(answer["error"]["details"]["code_point"], "U+202E");
+    assert_eq!(app.count("SELECT count(*) FROM bots"), 1);
+
+    // Uploaded file names are names too.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"plain text".to_vec()).file_name("notes\u{202E}txt.exe".to_owned()),
+    );
+    let r = app
+        .as_user(&s, Method::POST, &format!("/api/v1/knowledge-bases/{kb}/documents"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("send");
+    let body = assert_error(r, 422, "invisible_characters").await;
+    assert_eq!(body["error"]["details"]["field"], "file");
+
+    // Text keeps them: right-to-left marks and isolates belong in prose.
+    let text = "Hours \u{2067}\u{5E9}\u{5E2}\u{5D5}\u{5EA}\u{2069}: nine\u{200F} to five, zero\u{200B}width.";
+    let (status, doc) = app
+        .call(
+            &s,
+            Method::POST,
+            &format!("/api/v1/knowledge-bases/{kb}/documents/text"),
+            Some(json!({ "name": "שעות פתיחה", "text": text })),
+        )
+        .await;
+    assert_eq!(status, 201, "{doc}");
+}
+
+#[test]
+fn openapi_component_names_each_belong_to_one_rust_type() {
+    let collisions = botbuilder::http::openapi::schema_collisions();
+    assert!(collisions.is_empty(), "component names used by more than one type: {collisions:#?}");
+}
+
+#[tokio::test]
+async fn the_custom_role_answer_matches_its_declared_schema() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("json");
+    let op = &spec["paths"]["/api/v1/orgs/{org_id}/roles"]["post"];
+    let reference = op["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].as_str().expect("ref");
+    let name = reference.rsplit('/').next().expect("name");
+    let schema = &spec["components"]["schemas"][name];
+    let s = app.register("roles@example.com").await;
+    let (status, role) = app
+        .call(
+            &s,
+            Method::POST,
+            &format!("/api/v1/orgs/{}/roles", s.org_id),
+            Some(json!({ "name": "Inbox lead", "permissions": ["bots.read"] })),
+        )
+        .await;
+    assert_eq!(status, 201, "{role}");
+    assert_eq!(schema["type"], "object", "{name}: {schema}");
+    for field in schema["required"].as_array().expect("required") {
+        let field = field.as_str().expect("field");
+        assert!(role.get(field).is_some(), "{field} of {name} missing in {role}");
+    }
+    for field in role.as_object().expect("object").keys() {
+        assert!(schema["properties"].get(field).is_some(), "{field} is not in the {name} schema: {schema}");
+    }
+}
+
+/// The statuses every operation must declare, from its security, body and
+/// parameters (see `SharedErrors` in `src/http/openapi.rs`).
+fn expected_statuses(op: &Value) -> Vec<&'static str> {
+    let mut out = vec!["500", "503"];
+    let secured = op["security"]
+        .as_array()
+        .is_some_and(|reqs| !reqs.is_empty() && reqs.iter().all(|r| r.as_object().is_some_and(|o| !o.is_empty())));
+    if secured {
+        out.extend(["401", "403"]);
+    }
+    if op.get("requestBody").is_some() {
+        out.extend(["400", "413", "415", "422"]);
+    } else if op["parameters"].as_array().is_some_and(|p| !p.is_empty()) {
+        out.push("400");
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_operation_declares_the_shared_error_statuses() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("json");
+    let mut missing = Vec::new();
+    let mut operations = 0;
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            operations += 1;
+            for status in expected_statuses(op) {
+                // A route's own declaration stands (e.g. /readyz's 503
+                // carries the readiness report); added ones carry ErrorBody.
+                if op["responses"][status].is_null() {
+                    missing.push(format!("{method} {path}: {status}"));
+                }
+            }
+        }
+    }
+    assert!(operations > 100, "{operations}");
+    let shared = &spec["paths"]["/api/v1/bots/{bot_id}"]["patch"]["responses"]["415"];
+    assert_eq!(shared["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody", "{shared}");
+    assert!(missing.is_empty(), "undeclared statuses: {missing:#?}");
+
+    // And they are the statuses the server gives: anonymous, malformed path,
+    // wrong content type.
+    let declared = |path: &str, method: &str, status: u16| {
+        spec["paths"][path][method]["responses"].get(status.to_string()).is_some()
+    };
+    let r = app.get("/api/v1/me").await;
+    assert_eq!(r.status(), 401);
+    assert!(declared("/api/v1/me", "get", 401));
+    let s = app.register("shape@example.com").await;
+    let r = app.as_user(&s, Method::GET, "/api/v1/bots/not-a-number").send().await.expect("send");
+    assert_eq!(r.status(), 400);
+    assert!(declared("/api/v1/bots/{bot_id}", "get", 400));
+    let r = app
+        .as_user(&s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id))
+        .header("Content-Type", "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 415);
+    assert!(declared("/api/v1/orgs/{org_id}/bots", "post", 415));
+}

@@ -9,6 +9,9 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+/// The password the helpers sign up with (strong enough for zxcvbn).
+pub const PASSWORD: &str = "correct horse 42";
+
 /// A running server.
 pub struct TestApp {
     pub address: String,
@@ -104,16 +107,44 @@ impl TestApp {
         self.request(Method::POST, path).json(body).send().await.expect("request")
     }
 
-    /// Signs up a new user through the API and returns the session.
+    /// Signs up a new user through the API as a browser does (sign-up, then
+    /// the emailed confirmation link, which signs in) and returns the session.
     pub async fn register(&self, email: &str) -> Session {
+        self.register_with(email, PASSWORD, "Test User").await
+    }
+
+    /// Like [`TestApp::register`] with a chosen password and name.
+    pub async fn register_with(&self, email: &str, password: &str, name: &str) -> Session {
         let response = self
-            .post_json(
-                "/api/v1/auth/register",
-                &json!({ "email": email, "password": "correct horse 42", "name": "Test User" }),
-            )
+            .post_json("/api/v1/auth/register", &json!({ "email": email, "password": password, "name": name }))
             .await;
-        assert_eq!(response.status(), 201, "register {email}: {}", response.text().await.unwrap_or_default());
+        // A server without SMTP signs the account in at once; with SMTP the
+        // emailed link does.
+        if response.status() == 201 {
+            return session_from(response).await;
+        }
+        assert_eq!(response.status(), 202, "register {email}: {}", response.text().await.unwrap_or_default());
+        let token = self.emailed_token(email, "verify_email");
+        let response = self.post_json("/api/v1/auth/verify-email", &json!({ "token": token })).await;
+        assert_eq!(response.status(), 200, "confirm {email}");
         session_from(response).await
+    }
+
+    /// The token of the newest link of `email_type` queued for `to`.
+    pub fn emailed_token(&self, to: &str, email_type: &str) -> String {
+        let body: String = self.sql(|c| {
+            c.query_row(
+                "SELECT body_text FROM email_notifications WHERE recipient_email = ?1 AND email_type = ?2
+                 ORDER BY id DESC LIMIT 1",
+                [to, email_type],
+                |r| r.get(0),
+            )
+        });
+        body.split("token=")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '"' || c == '<').next())
+            .unwrap_or_else(|| panic!("no link in the {email_type} email to {to}: {body}"))
+            .to_owned()
     }
 
     /// Signs in an existing user.
@@ -197,7 +228,8 @@ impl TestApp {
     }
 }
 
-async fn session_from(response: Response) -> Session {
+/// The session a signing-in response (login, confirmed sign-up) set.
+pub async fn session_from(response: Response) -> Session {
     let cookie = response
         .headers()
         .get_all("set-cookie")

@@ -68,6 +68,11 @@ async fn an_invitation_is_emailed_with_branding_and_accepted_by_the_invited_addr
     assert_eq!(app.count(&format!("SELECT count(*) FROM organization_members WHERE organization_id = {org}")), 1);
     // The invited address signs up and accepts: member with the role and in the team.
     let grace = app.register("grace@example.com").await;
+    // Signing up confirmed the address already; undo that to see the
+    // invitation link prove it too.
+    app.sql(|c| {
+        c.execute("UPDATE users SET email_verified = 0, email_verified_at = NULL WHERE email = 'grace@example.com'", [])
+    });
     let (status, accepted) =
         app.call(&grace, Method::POST, "/api/v1/invitations/accept", Some(json!({ "token": token }))).await;
     assert_eq!((status, accepted["role"].clone()), (200, json!("editor")), "{accepted}");

@@ -45,13 +45,15 @@ async fn a_knowledge_base_is_created_filled_and_searched_in_the_ui() {
     let file = app.dir.path().join("harbour-guide.md");
     std::fs::write(&file, "# Harbour guide\n\n## Ferries\n\nThe ferry to the lighthouse island leaves every forty minutes from pier seven.\n").expect("file");
     let url = app.url("/login");
+    let app = &app;
     with_browser("knowledge_ui", |b| async move {
         b.client.goto(&url).await.expect("goto");
         b.click("a[href='/signup']").await;
         b.fill("#name", "Knowledge User").await;
         b.fill("#email", "kb-ui@example.com").await;
-        b.fill("#password", "correct horse 42").await;
+        b.fill("#password", crate::helpers::PASSWORD).await;
         b.click("button[type=submit]").await;
+        b.finish_signup(app, "kb-ui@example.com").await;
         b.wait_for_path("/dashboard").await;
 
         b.click("a[href='/knowledge']").await;

@@ -78,22 +78,48 @@ function Login() {
   <//>`;
 }
 
+// Where to go once the emailed sign-up link is opened (often in a new tab,
+// so kept in localStorage rather than in the URL of this one).
+const AFTER_SIGNUP = "bb.after_signup";
+
+function PasswordHint({ error }) {
+  if (!error || error.code !== "weak_password") return null;
+  const d = error.details || {};
+  return html`<ul class="muted" id="password-suggestions" style="font-size:.8rem">
+    ${(d.suggestions || []).map((s) => html`<li>${s}</li>`)}
+  </ul>`;
+}
+
 function Signup() {
   const [form, setForm] = useState({ name: "", email: query("email"), password: "" });
+  const [done, setDone] = useState(null);
   const set = (key) => (value) => setForm({ ...form, [key]: value });
   const { error, busy, submit } = useSubmit(async () => {
-    setMe(await post("/api/v1/auth/register", form));
-    navigate(nextPath(), { replace: true });
+    // The same answer whether or not the address already has an account:
+    // the rest happens through the emailed link.
+    const answer = await post("/api/v1/auth/register", form);
+    if (answer && answer.user) {
+      // A server without email signs the new account in at once.
+      setMe(answer);
+      navigate(nextPath(), { replace: true });
+      return;
+    }
+    localStorage.setItem(AFTER_SIGNUP, nextPath());
+    setDone(answer.message);
   });
   return html`<${AuthCard} title="Create your account" footer=${html`Already have an account? <a href=${`/login${location.search}`}>Sign in</a>`}>
-    <form onSubmit=${submit}>
-      <${ErrorBox} error=${error} />
-      <${Field} label="Your name" name="name" required value=${form.name} onInput=${set("name")} error=${error} />
-      <${Field} label="Email" name="email" type="email" autocomplete="username" required value=${form.email} onInput=${set("email")} error=${error} />
-      <${Field} label="Password" name="password" type="password" autocomplete="new-password" required value=${form.password} onInput=${set("password")} error=${error} />
-      <p class="muted" style="font-size:.8rem">At least 10 characters, with a letter and a digit.</p>
-      <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Create account</button></p>
-    </form>
+    ${done
+      ? html`<div class="alert ok" id="signup-accepted">${done}</div>
+          <p class="muted">Sent to <strong>${form.email}</strong>. Open the link in the email to finish; you can close this page.</p>`
+      : html`<form onSubmit=${submit}>
+          <${ErrorBox} error=${error} />
+          <${Field} label="Your name" name="name" required value=${form.name} onInput=${set("name")} error=${error} />
+          <${Field} label="Email" name="email" type="email" autocomplete="username" required value=${form.email} onInput=${set("email")} error=${error} />
+          <${Field} label="Password" name="password" type="password" autocomplete="new-password" required value=${form.password} onInput=${set("password")} error=${error} />
+          <${PasswordHint} error=${error} />
+          <p class="muted" style="font-size:.8rem">At least 10 characters and hard to guess: a few unrelated words work well.</p>
+          <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Create account</button></p>
+        </form>`}
   <//>`;
 }
 
@@ -129,6 +155,7 @@ function ResetPassword() {
       : html`<form onSubmit=${submit}>
           <${ErrorBox} error=${error} />
           <${Field} label="New password" name="password" type="password" autocomplete="new-password" required value=${password} onInput=${setPassword} error=${error} />
+          <${PasswordHint} error=${error} />
           <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Set password</button></p>
           ${error && (error.code === "token_expired" || error.code === "token_invalid") && html`<p><a href="/forgot-password">Ask for a new link</a></p>`}
         </form>`}
@@ -136,21 +163,31 @@ function ResetPassword() {
 }
 
 function VerifyEmail() {
-  const [state, setState] = useState({ done: false, error: null });
+  const [state, setState] = useState({ done: false, signedIn: false, error: null });
+  const [next] = useState(() => localStorage.getItem(AFTER_SIGNUP) || "/dashboard");
   useEffect(() => {
     post("/api/v1/auth/verify-email", { token: query("token") }).then(
-      () => {
-        setState({ done: true, error: null });
-        refreshMe();
+      (me) => {
+        // 200 with the user: the link finished a sign-up and signed in;
+        // 204 (null): the account signs in with its password (two-factor).
+        if (me) {
+          localStorage.removeItem(AFTER_SIGNUP);
+          setMe(me);
+        } else {
+          refreshMe();
+        }
+        setState({ done: true, signedIn: !!me, error: null });
       },
-      (error) => setState({ done: false, error }),
+      (error) => setState({ done: false, signedIn: false, error }),
     );
   }, []);
   return html`<${AuthCard} title="Email address">
     ${state.done && html`<div class="alert ok" id="email-verified">Your email address is confirmed.</div>`}
     <${ErrorBox} error=${state.error} />
     ${!state.done && !state.error && html`<p class="muted">Confirming…</p>`}
-    <p><a class="button" href="/dashboard">Continue</a></p>
+    ${state.done && !state.signedIn
+      ? html`<p><a class="button primary" href=${`/login?next=${encodeURIComponent(next)}`}>Sign in</a></p>`
+      : html`<p><a class="button primary" id="continue" href=${next}>Continue</a></p>`}
   <//>`;
 }
 

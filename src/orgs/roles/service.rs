@@ -19,14 +19,11 @@ fn not_found() -> AppError {
 }
 
 fn check_role_name(raw: &str) -> AppResult<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
-        return Err(AppError::validation("name", "must be 1–50 characters"));
-    }
+    let name = crate::names::check_name("name", raw, 50)?;
     if BuiltinRole::parse(&name.to_lowercase()).is_some() {
         return Err(AppError::validation("name", "is the name of a built-in role"));
     }
-    Ok(name.to_owned())
+    Ok(name)
 }
 
 fn check_description(raw: Option<&str>) -> AppResult<Option<String>> {

@@ -26,11 +26,7 @@ fn role_not_found() -> AppError {
 }
 
 fn check_name(raw: &str, max: usize) -> AppResult<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > max || name.chars().any(char::is_control) {
-        return Err(AppError::validation("name", format!("must be 1–{max} characters")));
-    }
-    Ok(name.to_owned())
+    crate::names::check_name("name", raw, max)
 }
 
 fn check_description(raw: Option<&str>) -> AppResult<Option<String>> {

@@ -112,6 +112,7 @@ fn apply(mut w: WhiteLabel, req: UpdateWhiteLabelRequest) -> AppResult<WhiteLabe
     if let Some(name) = req.brand_name {
         w.brand_name = text("brand_name", Some(&name), 100)?
             .ok_or_else(|| AppError::validation("brand_name", "must not be empty"))?;
+        crate::names::reject_invisible("brand_name", &w.brand_name)?;
     }
     for (field, value, target) in [
         ("primary_color", req.primary_color, &mut w.primary_color),
@@ -140,9 +141,11 @@ fn apply(mut w: WhiteLabel, req: UpdateWhiteLabelRequest) -> AppResult<WhiteLabe
     }
     if let Some(v) = req.company_name {
         w.company_name = text("company_name", v.as_deref(), 200)?;
+        crate::names::reject_invisible("company_name", w.company_name.as_deref().unwrap_or_default())?;
     }
     if let Some(v) = req.email_from_name {
         w.email_from_name = text("email_from_name", v.as_deref(), 100)?;
+        crate::names::reject_invisible("email_from_name", w.email_from_name.as_deref().unwrap_or_default())?;
         if w.email_from_name.as_deref().is_some_and(|n| n.contains(['<', '>', '"', '\n'])) {
             return Err(AppError::validation("email_from_name", "must not contain < > \" or line breaks"));
         }
