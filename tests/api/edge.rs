@@ -193,7 +193,12 @@ async fn widget_refusals_of_foreign_origins_carry_no_cors_headers() {
     assert_eq!(status, 200, "{body}");
     let allowed = "https://shop.example.com";
     let (status, widget) = app
-        .call(&s, Method::PUT, &format!("/api/v1/bots/{bot}/widget"), Some(json!({ "allowed_origins": [allowed] })))
+        .call(
+            &s,
+            Method::PUT,
+            &format!("/api/v1/bots/{bot}/widget"),
+            Some(json!({ "config": {}, "allowed_origins": [allowed] })),
+        )
         .await;
     assert_eq!(status, 200, "{widget}");
     let key = widget["widget_key"].as_str().expect("key").to_owned();
