@@ -12,7 +12,7 @@ use std::borrow::Cow;
 pub const TEXT_PREFIX: char = '\'';
 
 /// Characters that start a formula (or, for tab and CR, hide one) in
-/// Excel, LibreOffice and Google Sheets.
+/// spreadsheets (Excel, Calc, Google Sheets).
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 fn needs_prefix(cell: &str) -> bool {
