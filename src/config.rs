@@ -214,9 +214,24 @@ fn default_max_tokens() -> usize {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboundConfig {
-    /// Allow requests to private, loopback and link-local addresses (off:
-    /// the SSRF guard refuses them). Turn on for on-prem services on a LAN.
+    /// Allow requests to every private, loopback and link-local address
+    /// (off: the SSRF guard refuses them). Prefer `allow_hosts`/`allow_cidrs`.
     pub allow_private: bool,
+    /// Host names that may resolve to private addresses (`llm.internal`,
+    /// `*.corp.example` for any name below it); never to loopback or
+    /// link-local ones. A list, or one comma-separated string (environment).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub allow_hosts: Vec<String>,
+    /// Networks requests may reach although private (`10.20.0.0/16`,
+    /// `fd00::/8`, or one address); the only way to allow loopback or
+    /// link-local targets short of `allow_private`.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub allow_cidrs: Vec<String>,
+    /// Send outbound HTTP through this proxy (`http://proxy.corp:3128`).
+    /// `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY` are ignored: a proxy resolves
+    /// names out of the guard's sight, so with this set every target name is
+    /// resolved and checked here first.
+    pub proxy: Option<String>,
     /// Whole-request timeout, in seconds.
     pub timeout_secs: u64,
     /// Connection timeout, in seconds.
@@ -227,8 +242,51 @@ pub struct OutboundConfig {
 
 impl Default for OutboundConfig {
     fn default() -> Self {
-        Self { allow_private: false, timeout_secs: 30, connect_timeout_secs: 10, max_response_bytes: 10 * 1024 * 1024 }
+        Self {
+            allow_private: false,
+            allow_hosts: Vec::new(),
+            allow_cidrs: Vec::new(),
+            proxy: None,
+            timeout_secs: 30,
+            connect_timeout_secs: 10,
+            max_response_bytes: 10 * 1024 * 1024,
+        }
     }
+}
+
+impl OutboundConfig {
+    /// Adds what is wrong with these settings to `errors`.
+    fn check(&self, errors: &mut Vec<String>) {
+        if self.timeout_secs == 0 || self.connect_timeout_secs == 0 {
+            errors.push("outbound.timeout_secs and outbound.connect_timeout_secs: must be at least 1".to_owned());
+        }
+        crate::outbound::policy::check_lists(self, errors);
+        if let Some(proxy) = &self.proxy {
+            match url::Url::parse(proxy.trim()) {
+                Ok(url)
+                    if matches!(url.scheme(), "http" | "https")
+                        && url.host_str().is_some_and(|h| !h.is_empty())
+                        && matches!(url.path(), "" | "/")
+                        && url.query().is_none() => {}
+                _ => errors.push(format!("outbound.proxy: `{proxy}` is not a proxy URL like http://proxy.corp:3128")),
+            }
+        }
+    }
+}
+
+/// A list of strings from TOML, or one comma-separated string (how a list
+/// is easiest to give in an environment variable; `["a","b"]` works too).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match ListOrText::deserialize(deserializer)? {
+        ListOrText::List(items) => items,
+        ListOrText::Text(text) => text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+    })
 }
 
 /// Local inference settings.
@@ -488,9 +546,7 @@ impl Config {
         if !(16..=8192).contains(&self.ml.max_tokens) {
             errors.push("ml.max_tokens: must be between 16 and 8192".to_owned());
         }
-        if self.outbound.timeout_secs == 0 || self.outbound.connect_timeout_secs == 0 {
-            errors.push("outbound.timeout_secs and outbound.connect_timeout_secs: must be at least 1".to_owned());
-        }
+        self.outbound.check(&mut errors);
         self.runtime.check(&mut errors);
         if self.jobs.workers > 64 {
             errors.push("jobs.workers: must be at most 64".to_owned());

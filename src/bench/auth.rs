@@ -118,7 +118,8 @@ async fn time_logins(args: &AuthArgs) -> anyhow::Result<HttpFigures> {
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
     let server = tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::new();
+    // Talks to its own loopback server; a proxy from the environment must not intercept it.
+    let client = reqwest::Client::builder().no_proxy().build()?;
     let register = client
         .post(format!("{base}/api/v1/auth/register"))
         .json(&json!({ "email": "loadtest@example.com", "password": PASSWORD, "name": "Bench" }))

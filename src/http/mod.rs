@@ -2,6 +2,7 @@
 //! pagination, `OpenAPI` and fallback routing.
 
 pub mod auth;
+pub mod csv;
 pub mod json;
 pub mod metrics;
 pub mod middleware;

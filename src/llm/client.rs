@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::outbound::OutboundError;
 
 /// A provider ready to call (key decrypted).
 #[derive(Clone)]
@@ -128,16 +129,10 @@ async fn send(state: &AppState, p: &ProviderConfig, body: &Value, stream: bool) 
         if stream {
             request = request.header("Accept", "text/event-stream");
         }
-        let result = match tokio::time::timeout(p.timeout, request.send()).await {
-            Err(_) => Err(LlmError::Timeout(p.timeout.as_millis())),
-            Ok(Err(e)) if e.is_timeout() => Err(LlmError::Timeout(p.timeout.as_millis())),
-            Ok(Err(e)) => {
-                let e = crate::outbound::OutboundError::from(e);
-                match e {
-                    crate::outbound::OutboundError::Forbidden(_) => Err(LlmError::NotAllowed(e.to_string())),
-                    _ => Err(LlmError::Unreachable(e.to_string())),
-                }
-            }
+        let result = match tokio::time::timeout(p.timeout, state.outbound.send(request)).await {
+            Err(_) | Ok(Err(OutboundError::Timeout)) => Err(LlmError::Timeout(p.timeout.as_millis())),
+            Ok(Err(e @ OutboundError::Forbidden(_))) => Err(LlmError::NotAllowed(e.to_string())),
+            Ok(Err(e)) => Err(LlmError::Unreachable(e.to_string())),
             Ok(Ok(response)) if response.status().is_success() => Ok(response),
             Ok(Ok(response)) => {
                 let status = response.status().as_u16();

@@ -1,7 +1,9 @@
 //! Import and export of a bot's NLU data in three formats (docs/nlu.md):
 //! botbuilder's JSON document (lossless), Rasa's YAML NLU training data
 //! (`nlu: - intent: … examples: | - text [value](entity)`, with `synonym`,
-//! `regex` and `lookup` items), and CSV `text,intent`.
+//! `regex` and `lookup` items), and CSV `text,intent` (written by
+//! `crate::http::csv`: formula-like cells get a leading `'`, which import
+//! takes off again so a round trip keeps the text).
 //!
 //! An import is parsed and validated whole before anything is written, then
 //! applied in one transaction: a malformed file changes nothing and the
@@ -22,6 +24,7 @@ use super::store::{self, NewIntent};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::Tenant;
+use crate::http::csv::{self as csv_export, CsvWriter};
 use crate::ids::BotId;
 use crate::orgs::audit::{self, AuditEntry};
 
@@ -174,7 +177,8 @@ fn parse_csv(source: &str) -> AppResult<NluDocument> {
         if record.len() != 2 {
             return Err(invalid(Some(line), format!("expected 2 columns (text,intent), found {}", record.len())));
         }
-        let (text, intent) = (record[0].trim(), record[1].trim());
+        // Our export prefixes formula-like cells with `'`; take it off again.
+        let (text, intent) = (csv_export::restore(record[0].trim()), csv_export::restore(record[1].trim()));
         if text.is_empty() || intent.is_empty() {
             return Err(invalid(Some(line), "text and intent must not be empty"));
         }
@@ -699,15 +703,13 @@ pub fn render(doc: &NluDocument, format: DataFormat) -> (String, &'static str, &
     match format {
         DataFormat::Json => (serde_json::to_string_pretty(doc).unwrap_or_default(), "application/json", "json"),
         DataFormat::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let _ = w.write_record(["text", "intent"]);
+            let mut w = CsvWriter::new(&["text", "intent"]);
             for i in &doc.intents {
                 for e in &i.examples {
-                    let _ = w.write_record([e.text.as_str(), i.name.as_str()]);
+                    w.row([e.text.as_str(), i.name.as_str()]);
                 }
             }
-            let body = w.into_inner().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-            (body, "text/csv; charset=utf-8", "csv")
+            (w.finish(), "text/csv; charset=utf-8", "csv")
         }
         DataFormat::Rasa => {
             let mut out = String::from("version: \"3.1\"\nnlu:\n");

@@ -1,21 +1,41 @@
 //! Outbound HTTP (DESIGN §10): one client with timeouts and an SSRF guard.
-//! Requests may only reach public addresses: the guard checks literal IP
-//! hosts, resolves names itself and connects only to addresses that passed
-//! (so DNS rebinding cannot slip a private address in), and re-checks every
-//! redirect. Operators (and tests, whose fakes listen on loopback) can allow
-//! private targets with `outbound.allow_private`.
+//! Requests may only reach public addresses, plus the private targets an
+//! operator allow-lists (`outbound.allow_hosts`, `outbound.allow_cidrs`, or
+//! everything with `outbound.allow_private`; see [`policy`]).
+//!
+//! Directly connected requests: the guard checks literal IP hosts, resolves
+//! names itself and connects only to addresses that passed (so DNS rebinding
+//! cannot slip a private address in), and re-checks every redirect.
+//!
+//! Proxies: a proxy resolves the target name itself, out of the guard's
+//! sight, so proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`,
+//! `ALL_PROXY`) are ignored. An operator may set `outbound.proxy`; then the
+//! guard resolves every target name here first and refuses the request when
+//! any address is not allowed (or the name does not resolve), and follows
+//! redirects itself so each hop is checked the same way.
+//!
+//! SMTP (`mail`) connects directly: lettre reads no proxy settings, and its
+//! server comes from the operator's configuration, not from users.
 
 pub mod mail;
+pub mod policy;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::{Client, Method, Response, Url};
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION};
+use reqwest::{Client, Method, Request, Response, StatusCode, Url};
 
+use self::policy::Policy;
+pub use self::policy::is_public;
 use crate::config::OutboundConfig;
+
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 5;
 
 /// Why an outbound request was not made or failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,47 +75,117 @@ impl From<reqwest::Error> for OutboundError {
 #[error("{0} is not a public address")]
 struct ForbiddenTarget(String);
 
+/// Name resolution; the system resolver in production, a fixed table in tests.
+type Lookup = Arc<dyn Fn(String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> + Send + Sync>;
+
+fn system_lookup() -> Lookup {
+    Arc::new(|host: String| {
+        Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), 0)).await?.map(|a| a.ip()).collect()) })
+    })
+}
+
 /// The guarded client; cheap to clone.
 #[derive(Clone)]
 pub struct Outbound {
     client: Client,
-    allow_private: bool,
+    policy: Arc<Policy>,
+    lookup: Lookup,
+    /// An operator-configured proxy is in use: targets are checked before
+    /// each request and redirects are followed here.
+    proxied: bool,
     max_response_bytes: usize,
 }
 
 impl Outbound {
     /// Builds the client from the configuration.
     pub fn new(config: &OutboundConfig) -> anyhow::Result<Outbound> {
-        let allow_private = config.allow_private;
-        let client = Client::builder()
+        Self::build(config, system_lookup())
+    }
+
+    fn build(config: &OutboundConfig, lookup: Lookup) -> anyhow::Result<Outbound> {
+        let policy = Arc::new(Policy::from_config(config).map_err(|e| anyhow::anyhow!("outbound: {e}"))?);
+        let proxy = config.proxy.as_deref().map(str::trim).filter(|p| !p.is_empty());
+        let resolver = GuardedResolver {
+            policy: policy.clone(),
+            lookup: lookup.clone(),
+            // The operator's proxy may well sit on a private address.
+            trusted_host: proxy
+                .and_then(|p| Url::parse(p).ok())
+                .and_then(|u| u.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase())),
+        };
+        // `no_proxy` first: environment proxies would resolve names where
+        // the guard cannot see them.
+        let mut builder = Client::builder()
+            .no_proxy()
             .user_agent(format!("botbuilder/{}", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
             .timeout(Duration::from_secs(config.timeout_secs))
-            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= 5 {
+            .dns_resolver(Arc::new(resolver));
+        if let Some(proxy) = proxy {
+            builder = builder
+                .proxy(reqwest::Proxy::all(proxy).map_err(|e| anyhow::anyhow!("outbound.proxy: {e}"))?)
+                .redirect(reqwest::redirect::Policy::none());
+        } else {
+            let policy = policy.clone();
+            builder = builder.redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
                     return attempt.error("too many redirects");
                 }
-                match check_url(attempt.url(), allow_private) {
+                match check_url(attempt.url(), &policy) {
                     Ok(()) => attempt.follow(),
                     Err(e) => attempt.error(e.to_string()),
                 }
-            }))
-            .build()?;
-        Ok(Outbound { client, allow_private, max_response_bytes: config.max_response_bytes })
+            }));
+        }
+        Ok(Outbound {
+            client: builder.build()?,
+            policy,
+            lookup,
+            proxied: proxy.is_some(),
+            max_response_bytes: config.max_response_bytes,
+        })
     }
 
-    /// Parses and checks a URL: http(s) only, and no private literal IPs.
+    /// Parses and checks a URL: http(s) only, and no forbidden literal IPs.
     pub fn check(&self, raw: &str) -> Result<Url, OutboundError> {
         let url = Url::parse(raw).map_err(|e| OutboundError::InvalidUrl(e.to_string()))?;
-        check_url(&url, self.allow_private)?;
+        check_url(&url, &self.policy)?;
         Ok(url)
     }
 
-    /// A request builder for a checked URL. Names are resolved by the guard.
+    /// A request builder for a checked URL; send it with [`Outbound::send`]
+    /// or [`Outbound::send_limited`].
     pub fn request(&self, method: Method, raw_url: &str) -> Result<reqwest::RequestBuilder, OutboundError> {
         let url = self.check(raw_url)?;
         Ok(self.client.request(method, url))
+    }
+
+    /// Sends a request built with [`Outbound::request`]. Through a proxy,
+    /// the target and every redirect are checked here before they are sent.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, OutboundError> {
+        let mut request = request.build()?;
+        if !self.proxied {
+            // The resolver and the redirect policy guard direct connections.
+            check_url(request.url(), &self.policy)?;
+            return Ok(self.client.execute(request).await?);
+        }
+        let mut hops = 0;
+        loop {
+            self.check_target(request.url()).await?;
+            let again = request.try_clone();
+            let previous = request.url().clone();
+            let response = self.client.execute(request).await?;
+            let Some(location) = redirect_target(&response) else { return Ok(response) };
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(OutboundError::Failed("too many redirects".into()));
+            }
+            let mut next = again.ok_or_else(|| {
+                OutboundError::Failed("the request body cannot be sent again to follow a redirect".into())
+            })?;
+            follow(&mut next, response.status(), &previous, location);
+            request = next;
+        }
     }
 
     /// Sends a request and reads the body, refusing bodies over the limit
@@ -106,16 +196,66 @@ impl Outbound {
         max_bytes: Option<usize>,
     ) -> Result<Fetched, OutboundError> {
         let limit = max_bytes.unwrap_or(self.max_response_bytes);
-        let response = request.send().await?;
+        let response = self.send(request).await?;
         read_limited(response, limit).await
     }
 
-    /// The underlying client, for streaming responses (LLM tokens). Build
-    /// requests with [`Outbound::request`] so the URL is checked.
-    #[must_use]
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// Checks a target that a proxy will resolve: the URL, then every
+    /// address its name resolves to here.
+    async fn check_target(&self, url: &Url) -> Result<(), OutboundError> {
+        check_url(url, &self.policy)?;
+        if self.policy.allows_everything() {
+            return Ok(());
+        }
+        let Some(url::Host::Domain(host)) = url.host() else { return Ok(()) };
+        let addrs = (self.lookup)(host.to_owned()).await.map_err(|e| {
+            OutboundError::Failed(format!("cannot resolve {host} to check it before using the proxy: {e}"))
+        })?;
+        if addrs.is_empty() {
+            return Err(OutboundError::Failed(format!("{host} does not resolve")));
+        }
+        match addrs.into_iter().find(|ip| !self.policy.address_allowed(Some(host), *ip)) {
+            Some(ip) => Err(OutboundError::Forbidden(format!("{host} resolves to {ip}"))),
+            None => Ok(()),
+        }
     }
+}
+
+/// Where a redirect response points, if it is one to follow.
+fn redirect_target(response: &Response) -> Option<Url> {
+    let status = response.status();
+    if !matches!(
+        status,
+        StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::SEE_OTHER
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+    ) {
+        return None;
+    }
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
+    response.url().join(location).ok()
+}
+
+/// Turns `request` into the next hop of a redirect, as browsers and
+/// reqwest do: 303 (and 301/302 after a POST) become a bodiless GET, and
+/// credentials are dropped when the host or port changes.
+fn follow(request: &mut Request, status: StatusCode, previous: &Url, next: Url) {
+    let to_get = status == StatusCode::SEE_OTHER && request.method() != Method::HEAD
+        || matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND) && request.method() == Method::POST;
+    if to_get {
+        *request.method_mut() = Method::GET;
+        *request.body_mut() = None;
+        request.headers_mut().remove(CONTENT_TYPE);
+        request.headers_mut().remove(CONTENT_LENGTH);
+    }
+    if next.host_str() != previous.host_str() || next.port_or_known_default() != previous.port_or_known_default() {
+        for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
+            request.headers_mut().remove(name);
+        }
+    }
+    *request.url_mut() = next;
 }
 
 /// A response read into memory.
@@ -144,72 +284,46 @@ async fn read_limited(response: Response, limit: usize) -> Result<Fetched, Outbo
     Ok(Fetched { status, url, headers, body })
 }
 
-fn check_url(url: &Url, allow_private: bool) -> Result<(), OutboundError> {
+fn check_url(url: &Url, policy: &Policy) -> Result<(), OutboundError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(OutboundError::Scheme);
     }
     match url.host() {
         None => Err(OutboundError::InvalidUrl("the URL has no host".into())),
-        Some(url::Host::Ipv4(ip)) if !allow_private && !is_public(IpAddr::V4(ip)) => {
+        Some(url::Host::Ipv4(ip)) if !policy.address_allowed(None, IpAddr::V4(ip)) => {
             Err(OutboundError::Forbidden(ip.to_string()))
         }
-        Some(url::Host::Ipv6(ip)) if !allow_private && !is_public(IpAddr::V6(ip)) => {
+        Some(url::Host::Ipv6(ip)) if !policy.address_allowed(None, IpAddr::V6(ip)) => {
             Err(OutboundError::Forbidden(ip.to_string()))
         }
-        Some(url::Host::Domain(d))
-            if !allow_private && (d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost")) =>
-        {
+        Some(url::Host::Domain(d)) if is_localhost(d) && !policy.allows_everything() && !policy.host_listed(d) => {
             Err(OutboundError::Forbidden(d.to_owned()))
         }
         Some(_) => Ok(()),
     }
 }
 
-/// Whether an address is globally routable (not loopback, private,
-/// link-local, CGNAT, multicast, documentation or unspecified).
-#[must_use]
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 198 && (b == 18 || b == 19))
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
-        }
-    }
+/// `localhost` and names below it, with or without the trailing dot.
+fn is_localhost(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost" || host.ends_with(".localhost")
 }
 
-/// Resolves names and drops non-public addresses; fails when none is left.
+/// Resolves names and drops addresses the policy refuses; fails when none is left.
 struct GuardedResolver {
-    allow_private: bool,
+    policy: Arc<Policy>,
+    lookup: Lookup,
+    /// The configured proxy's host name, which is the operator's choice.
+    trusted_host: Option<String>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
+        let (policy, lookup) = (self.policy.clone(), self.lookup.clone());
         let host = name.as_str().to_owned();
+        let trusted = self.trusted_host.as_deref() == Some(host.trim_end_matches('.').to_ascii_lowercase().as_str());
         Box::pin(async move {
-            let allowed = resolve_allowed(&host, allow_private).await?;
+            let allowed = resolve_allowed(&host, &policy, &lookup, trusted).await?;
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
@@ -218,10 +332,16 @@ impl Resolve for GuardedResolver {
 /// The addresses of `host` a request may connect to.
 async fn resolve_allowed(
     host: &str,
-    allow_private: bool,
+    policy: &Policy,
+    lookup: &Lookup,
+    trusted: bool,
 ) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
-    let allowed: Vec<SocketAddr> = addrs.into_iter().filter(|a| allow_private || is_public(a.ip())).collect();
+    let addrs = lookup(host.to_owned()).await?;
+    let allowed: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|ip| trusted || policy.address_allowed(Some(host), *ip))
+        .map(|ip| SocketAddr::new(ip, 0))
+        .collect();
     if allowed.is_empty() {
         return Err(Box::new(ForbiddenTarget(host.to_owned())));
     }
@@ -229,49 +349,4 @@ async fn resolve_allowed(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_and_special_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-            "224.0.0.1",
-        ] {
-            assert!(!is_public(ip.parse().expect("ip")), "{ip}");
-        }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] {
-            assert!(is_public(ip.parse().expect("ip")), "{ip}");
-        }
-    }
-
-    #[test]
-    fn urls_are_checked() {
-        let guard = |u: &str| check_url(&Url::parse(u).expect("url"), false);
-        assert!(matches!(guard("ftp://example.com/x"), Err(OutboundError::Scheme)));
-        assert!(matches!(guard("file:///etc/passwd"), Err(OutboundError::Scheme)));
-        assert!(matches!(guard("http://127.0.0.1:8080/"), Err(OutboundError::Forbidden(_))));
-        assert!(matches!(guard("http://[::1]/"), Err(OutboundError::Forbidden(_))));
-        assert!(matches!(guard("http://localhost/"), Err(OutboundError::Forbidden(_))));
-        assert!(matches!(guard("http://169.254.169.254/latest/meta-data"), Err(OutboundError::Forbidden(_))));
-        assert!(guard("https://example.com/page").is_ok());
-        assert!(check_url(&Url::parse("http://127.0.0.1/").expect("url"), true).is_ok());
-    }
-
-    #[tokio::test]
-    async fn names_resolving_to_private_addresses_are_refused() {
-        let err = resolve_allowed("localhost", false).await.expect_err("loopback only");
-        assert!(err.downcast_ref::<ForbiddenTarget>().is_some(), "{err}");
-        assert!(!resolve_allowed("localhost", true).await.expect("allowed").is_empty());
-    }
-}
+mod tests;

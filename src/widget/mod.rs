@@ -329,7 +329,8 @@ fn cors_headers(res: &mut HttpResponse, origin: &str) {
 }
 
 /// Answers preflights, refuses pages of origins the bot does not allow
-/// (403 `origin_not_allowed`, before anything runs) and adds the CORS headers.
+/// (403 `origin_not_allowed` without CORS headers, before anything runs)
+/// and adds the CORS headers to allowed origins' responses.
 async fn cors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -344,10 +345,12 @@ async fn cors(
         _ => true,
     };
     if !allowed {
+        // No Access-Control-Allow-Origin: the foreign page must not be able
+        // to read even the refusal. `Vary` keeps caches from mixing origins.
         let mut res = AppError::new(ErrorCode::OriginNotAllowed, format!("pages of {origin} may not use this widget"))
             .with_details(serde_json::json!({ "origin": origin }))
             .error_response();
-        cors_headers(&mut res, &origin);
+        res.headers_mut().insert(HeaderName::from_static("vary"), HeaderValue::from_static("Origin"));
         return Ok(req.into_response(res));
     }
     if req.method() == Method::OPTIONS {

@@ -75,6 +75,38 @@ async fn the_audit_log_is_filtered_paginated_and_exported() {
     assert_eq!((status, body["error"]["code"].clone()), (404, json!("org_not_found")));
 }
 
+/// The audit export goes through the shared CSV writer: a cell an
+/// attacker controls (here the User-Agent) cannot start a formula.
+#[tokio::test]
+async fn the_audit_export_defuses_formulas() {
+    let app = spawn_app().await;
+    let owner = app.register("audit-csv@example.com").await;
+    let org = owner.org_id;
+    let agent = "=HYPERLINK(\"http://evil.example\",\"x\")";
+    let r = app
+        .as_user(&owner, Method::POST, &format!("/api/v1/orgs/{org}/teams"))
+        .header("User-Agent", agent)
+        .json(&json!({ "name": "-Sales" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 201);
+    let r = app
+        .as_user(&owner, Method::GET, &format!("/api/v1/orgs/{org}/audit-logs/export?action=team.created"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let csv = r.text().await.expect("csv");
+    let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
+    let ua = header.iter().position(|h| h == "user_agent").expect("user_agent column");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 1, "{csv}");
+    assert_eq!(&rows[0][ua], format!("'{agent}"), "{csv}");
+    assert!(rows[0].iter().all(|c| !c.starts_with(['=', '+', '-', '@', '\t', '\r'])), "{csv}");
+}
+
 #[tokio::test]
 async fn retention_deletes_old_rows_in_batches_but_keeps_security_events_and_audits_itself() {
     let app = spawn_app().await;

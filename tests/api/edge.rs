@@ -348,4 +348,62 @@ async fn every_operation_declares_the_shared_error_statuses() {
         .expect("send");
     assert_eq!(r.status(), 415);
     assert!(declared("/api/v1/orgs/{org_id}/bots", "post", 415));
+
+/// A page of a foreign origin gets the widget's 403 without any CORS
+/// header (it must not be able to read even the refusal); allowed origins
+/// keep theirs.
+#[tokio::test]
+async fn widget_refusals_of_foreign_origins_carry_no_cors_headers() {
+    let app = spawn_app().await;
+    let s = app.register("edge-cors@example.com").await;
+    let (status, bot) =
+        app.call(&s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Cors" }))).await;
+    assert_eq!(status, 201, "{bot}");
+    let bot = bot["id"].as_i64().expect("bot id");
+    let flow = json!({
+        "nodes": [{ "id": "start", "type": "start" }, { "id": "hi", "type": "message", "data": { "text": "Hello" } }],
+        "edges": [{ "source": "start", "target": "hi" }]
+    });
+    let path = format!("/api/v1/bots/{bot}/flows/main");
+    let (status, body) = app.call(&s, Method::PUT, &path, Some(json!({ "document": flow }))).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) =
+        app.call(&s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "live" }))).await;
+    assert_eq!(status, 200, "{body}");
+    let allowed = "https://shop.example.com";
+    let (status, widget) = app
+        .call(
+            &s,
+            Method::PUT,
+            &format!("/api/v1/bots/{bot}/widget"),
+            Some(json!({ "config": {}, "allowed_origins": [allowed] })),
+        )
+        .await;
+    assert_eq!(status, 200, "{widget}");
+    let key = widget["widget_key"].as_str().expect("key").to_owned();
+
+    let foreign = "https://evil.example.net";
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/widget/{key}/config")),
+        (Method::POST, format!("/api/v1/widget/{key}/sessions")),
+        (Method::OPTIONS, format!("/api/v1/widget/{key}/sessions")),
+    ] {
+        let r = app
+            .request(method.clone(), &path)
+            .header("Origin", foreign)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+            .await
+            .expect("send");
+        let cors: Vec<String> =
+            r.headers().keys().map(|k| k.as_str().to_owned()).filter(|k| k.starts_with("access-control-")).collect();
+        assert!(cors.is_empty(), "{method} {path}: CORS headers on a refusal: {cors:?}");
+        assert_eq!(r.headers().get("vary").and_then(|v| v.to_str().ok()), Some("Origin"));
+        let body = assert_error(r, 403, "origin_not_allowed").await;
+        assert_eq!(body["error"]["details"]["origin"], foreign, "{body}");
+    }
+    let r = app.request(Method::GET, &format!("/api/v1/widget/{key}/config")).header("Origin", allowed).send().await;
+    let r = r.expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], allowed);
 }

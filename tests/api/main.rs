@@ -26,6 +26,7 @@ mod knowledge_llm;
 mod ml;
 mod nlu;
 mod orgs;
+mod outbound;
 mod runtime;
 mod schema;
 mod sessions;

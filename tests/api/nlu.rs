@@ -486,7 +486,7 @@ async fn import_and_export_in_three_formats_all_or_nothing() {
         .text()
         .await
         .expect("text");
-    assert!(csv.starts_with("text,intent\n") && csv.contains("hello from Berlin,greet"), "{csv}");
+    assert!(csv.starts_with("text,intent\r\n") && csv.contains("hello from Berlin,greet"), "{csv}");
 
     // Malformed files: 422 naming the line, nothing imported.
     let before = count(&app, "SELECT count(*) FROM intent_examples");
@@ -911,4 +911,79 @@ async fn misunderstood_utterances_are_assigned_and_evaluation_reports() {
     );
     assert!(report["macro_f1"].as_f64().is_some() && report["micro_f1"].as_f64().is_some());
     assert!(report["confusions"].is_array() && report["matrix"].is_array());
+}
+
+/// Examples that a spreadsheet would run as formulas are exported with a
+/// leading `'`; importing our own CSV takes it off again.
+#[tokio::test]
+async fn csv_export_defuses_formulas_and_its_import_restores_the_text() {
+    let app = spawn_app().await;
+    let s = app.register("nlu-csv-formulas@example.com").await;
+    let bot = make_bot(&app, &s, "Formulas").await;
+    let copy = make_bot(&app, &s, "Formulas copy").await;
+    let texts = [
+        "=HYPERLINK(\"http://evil.example\",\"click\")",
+        "+49 30 1234567 is my number",
+        "-5 degrees outside",
+        "@team please help",
+        "'=already quoted",
+        "plain words, with a comma",
+    ];
+    // Seeded through the lossless JSON import.
+    let examples: Vec<Value> = texts.iter().map(|t| json!({ "text": t })).collect();
+    let seed = json!({ "intents": [{ "name": "odd", "examples": examples }] });
+    let r = app
+        .as_user(&s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/import?format=json"))
+        .header("Content-Type", "application/json")
+        .body(seed.to_string())
+        .send()
+        .await
+        .expect("send");
+    ok_json(r, 200).await;
+
+    let exported = app
+        .as_user(&s, Method::GET, &format!("/api/v1/bots/{bot}/nlu/export?format=csv"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    let mut reader = csv::ReaderBuilder::new().from_reader(exported.as_bytes());
+    let cells: Vec<String> = reader.records().map(|r| r.expect("row")[0].to_owned()).collect();
+    assert_eq!(
+        cells,
+        [
+            "'=HYPERLINK(\"http://evil.example\",\"click\")",
+            "'+49 30 1234567 is my number",
+            "'-5 degrees outside",
+            "'@team please help",
+            "''=already quoted",
+            "plain words, with a comma",
+        ],
+        "{exported}"
+    );
+    assert!(
+        cells.iter().all(|c| !c.starts_with(['=', '+', '-', '@', '\t', '\r'])),
+        "no cell may start a formula: {exported}"
+    );
+
+    // The round trip through our own CSV keeps every text.
+    let r = app
+        .as_user(&s, Method::POST, &format!("/api/v1/bots/{copy}/nlu/import?format=csv"))
+        .body(exported)
+        .send()
+        .await
+        .expect("send");
+    ok_json(r, 200).await;
+    let doc =
+        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{copy}/nlu/export?format=json"), None).await, 200)
+            .await;
+    let odd = doc["intents"].as_array().expect("intents").iter().find(|i| i["name"] == "odd").expect("odd").clone();
+    let mut round: Vec<&str> =
+        odd["examples"].as_array().expect("examples").iter().map(|e| e["text"].as_str().expect("text")).collect();
+    let mut expected = texts.to_vec();
+    round.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(round, expected);
 }

@@ -1,8 +1,6 @@
 //! Reading the audit log (filters, cursor pagination, CSV export) and the
 //! activity feed.
 
-use std::fmt::Write as _;
-
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
@@ -11,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::store::{self, Activity, AuditFilter, AuditLog};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::csv::CsvWriter;
 use crate::http::{OrgScope, Page, PageParams};
 use crate::ids::UserId;
 use crate::permissions::perm;
@@ -131,29 +130,27 @@ async fn export_audit_logs(
         .body(to_csv(&rows)))
 }
 
-/// One CSV field: quoted when needed, and defused against spreadsheet
-/// formula injection (a leading `= + - @` gets a `'`).
-fn csv_field(out: &mut String, value: &str) {
-    let defused =
-        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
-    if defused.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&defused.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(&defused);
-    }
-}
-
-/// The rows as RFC 4180 CSV with a header line.
+/// The rows as RFC 4180 CSV with a header line, formulas defused
+/// (`crate::http::csv`).
 #[must_use]
 pub fn to_csv(rows: &[AuditLog]) -> String {
-    let mut out = String::from(
-        "id,created_at,user_id,user_email,action,resource_type,resource_id,ip_address,user_agent,old_values,new_values,metadata\r\n",
-    );
+    let mut w = CsvWriter::new(&[
+        "id",
+        "created_at",
+        "user_id",
+        "user_email",
+        "action",
+        "resource_type",
+        "resource_id",
+        "ip_address",
+        "user_agent",
+        "old_values",
+        "new_values",
+        "metadata",
+    ]);
     let json = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string).unwrap_or_default();
     for r in rows {
-        let fields = [
+        w.row([
             r.id.to_string(),
             r.created_at.clone(),
             r.user_id.map(|u| u.0.to_string()).unwrap_or_default(),
@@ -166,16 +163,9 @@ pub fn to_csv(rows: &[AuditLog]) -> String {
             json(&r.old_values),
             json(&r.new_values),
             r.metadata.to_string(),
-        ];
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            csv_field(&mut out, f);
-        }
-        let _ = write!(out, "\r\n");
+        ]);
     }
-    out
+    w.finish()
 }
 
 /// Filter of the activity feed.
@@ -205,19 +195,4 @@ async fn list_activity(
     let tenant = scope.into_tenant();
     let rows = state.db.read(move |c| Ok(store::activity(c, &tenant, entity_type.as_deref(), before, limit)?)).await?;
     Ok(web::Json(Page::from_rows(rows, &page, |r| r.id)?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_and_defuses() {
-        let mut out = String::new();
-        csv_field(&mut out, "a,\"b\"");
-        assert_eq!(out, "\"a,\"\"b\"\"\"");
-        let mut out = String::new();
-        csv_field(&mut out, "=HYPERLINK(1)");
-        assert_eq!(out, "'=HYPERLINK(1)");
-    }
 }
