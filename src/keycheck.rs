@@ -156,12 +156,30 @@ pub fn settle(db: &Db, keys: &Keys, policy: KeyPolicy) -> AppResult<Option<Rekey
     })
 }
 
-/// Clears every secret `keys` cannot decrypt, lists API tokens (HMACed
-/// under the old key, so they no longer match), audits it all and stores the
-/// new check value.
+/// Clears every secret `keys` cannot decrypt, lists API tokens (stored as
+/// MACs under the old key, so they no longer match), audits it all and
+/// stores the new check value.
 fn rekey(tx: &Transaction<'_>, keys: &Keys, previous_check: Option<String>) -> rusqlite::Result<RekeyReport> {
     let mut cleared = Vec::new();
+    clear_llm_keys(tx, keys, &mut cleared)?;
+    clear_totp_secrets(tx, keys, &mut cleared)?;
+    clear_unused_columns(tx, &mut cleared)?;
+    list_api_tokens(tx, &mut cleared)?;
+    let report = RekeyReport { previous_check, new_check: keys.check_value(), cleared };
+    tx.execute(
+        "INSERT INTO admin_audit_log (action, resource_type, details) VALUES ('crypto.rekey', 'settings', ?1)",
+        [json!({
+            "previous_check": report.previous_check,
+            "new_check": report.new_check,
+            "cleared": report.cleared,
+        })
+        .to_string()],
+    )?;
+    write_check(tx, &report.new_check)?;
+    Ok(report)
+}
 
+fn clear_llm_keys(tx: &Transaction<'_>, keys: &Keys, cleared: &mut Vec<Cleared>) -> rusqlite::Result<()> {
     // LLM provider keys: an empty value marks "cleared by a re-key", which
     // the provider's calls report as `secret_unreadable` until a key is set.
     let providers: Vec<(i64, i64, Vec<u8>)> = {
@@ -184,6 +202,10 @@ fn rekey(tx: &Transaction<'_>, keys: &Keys, previous_check: Option<String>) -> r
         }
     }
 
+    Ok(())
+}
+
+fn clear_totp_secrets(tx: &Transaction<'_>, keys: &Keys, cleared: &mut Vec<Cleared>) -> rusqlite::Result<()> {
     // TOTP secrets: two-factor sign-in is turned off (with its backup codes)
     // and the user must set it up again.
     let users: Vec<(i64, Vec<u8>)> = {
@@ -211,6 +233,10 @@ fn rekey(tx: &Transaction<'_>, keys: &Keys, previous_check: Option<String>) -> r
         }
     }
 
+    Ok(())
+}
+
+fn clear_unused_columns(tx: &Transaction<'_>, cleared: &mut Vec<Cleared>) -> rusqlite::Result<()> {
     // Encrypted columns no code writes yet: whatever they hold was sealed
     // under the old key, so it is cleared.
     for (table, column) in [
@@ -251,6 +277,10 @@ fn rekey(tx: &Transaction<'_>, keys: &Keys, previous_check: Option<String>) -> r
         });
     }
 
+    Ok(())
+}
+
+fn list_api_tokens(tx: &Transaction<'_>, cleared: &mut Vec<Cleared>) -> rusqlite::Result<()> {
     // API tokens are stored as HMACs under the old key: they stop matching.
     let tokens: Vec<(i64, i64, String)> = {
         let mut stmt = tx
@@ -266,16 +296,5 @@ fn rekey(tx: &Transaction<'_>, keys: &Keys, previous_check: Option<String>) -> r
         });
     }
 
-    let report = RekeyReport { previous_check, new_check: keys.check_value(), cleared };
-    tx.execute(
-        "INSERT INTO admin_audit_log (action, resource_type, details) VALUES ('crypto.rekey', 'settings', ?1)",
-        [json!({
-            "previous_check": report.previous_check,
-            "new_check": report.new_check,
-            "cleared": report.cleared,
-        })
-        .to_string()],
-    )?;
-    write_check(tx, &report.new_check)?;
-    Ok(report)
+    Ok(())
 }
