@@ -3,7 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
 use actix_web::http::header::ContentType;
@@ -24,6 +24,7 @@ use crate::http::middleware::edge;
 use crate::http::openapi::ApiDoc;
 use crate::http::ratelimit::RateLimits;
 use crate::http::routing::{RouteTable, fallback};
+use crate::keycheck::{self, KeyPolicy, RekeyReport};
 use crate::ml::Models;
 use crate::nlu::NluRuntime;
 use crate::ops::Readiness;
@@ -76,17 +77,47 @@ pub struct Application {
     state: AppState,
     shutdown: CancellationToken,
     workers: Vec<tokio::task::JoinHandle<()>>,
-    _lock: DataLock,
+    lock: DataLock,
+    rekeyed: Option<RekeyReport>,
+}
+
+/// How [`AppState::open_with`] treats the data file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions {
+    /// Whether a master key that does not match the data file is refused.
+    pub key_policy: KeyPolicy,
 }
 
 impl AppState {
     /// Opens the data file and everything that lives beside it; used by
     /// `serve` and by CLI commands that work on a database.
     pub fn open(config: Config) -> Result<(AppState, DataLock), StartError> {
+        let (state, lock, _) = AppState::open_with(config, OpenOptions::default())?;
+        Ok((state, lock))
+    }
+
+    /// [`AppState::open`] with options; also returns what a re-key did.
+    ///
+    /// The master key must match the check value stored in the data file
+    /// (unless re-keying); a data file without one gets it now. Jobs left
+    /// running by a previous process are handed back: the data-file lock
+    /// proves that process is gone.
+    pub fn open_with(
+        config: Config,
+        options: OpenOptions,
+    ) -> Result<(AppState, DataLock, Option<RekeyReport>), StartError> {
         config.validate()?;
         let lock = DataLock::acquire(&config.data)?;
-        let keys = Keys::load_or_create(&config.secret_key_path())?;
+        let stored = keycheck::stored_check(&config.data)?;
+        let keys = keycheck::load_keys(&config.data, &config.secret_key_path(), stored.as_deref(), options.key_policy)?;
         let db = Db::open(&config.data, &config.db)?;
+        let rekeyed = keycheck::settle(&db, &keys, options.key_policy).map_err(|e| StartError::Other(e.to_string()))?;
+        if let Some(report) = &rekeyed {
+            for line in report.lines() {
+                tracing::warn!("{line}");
+            }
+        }
+        jobs::reclaim_orphaned(&db).map_err(|e| StartError::Other(e.to_string()))?;
         orgs::service::sync_builtin_roles(&db).map_err(|e| StartError::Other(e.to_string()))?;
         admin::service::seed_allowlist(&db, &config.admin.ip_allowlist)
             .map_err(|e| StartError::Other(e.to_string()))?;
@@ -116,15 +147,20 @@ impl AppState {
             nlu,
             knowledge: knowledge::Runtime::default(),
         };
-        Ok((state, lock))
+        Ok((state, lock, rekeyed))
     }
 }
 
 impl Application {
     /// Opens the database, binds the listener and prepares the server.
     pub fn build(config: Config) -> Result<Application, StartError> {
+        Application::build_with(config, OpenOptions::default())
+    }
+
+    /// [`Application::build`] with options (e.g. `serve --rekey`).
+    pub fn build_with(config: Config, options: OpenOptions) -> Result<Application, StartError> {
         let addr = config.bind_addr()?;
-        let (mut state, lock) = AppState::open(config)?;
+        let (mut state, lock, rekeyed) = AppState::open_with(config, options)?;
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
         let local = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?;
         let port = local.port();
@@ -180,7 +216,7 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.run();
-        Ok(Application { port, server, state, shutdown: CancellationToken::new(), workers: Vec::new(), _lock: lock })
+        Ok(Application { port, server, state, shutdown: CancellationToken::new(), workers: Vec::new(), lock, rekeyed })
     }
 
     /// The bound port (useful with port 0).
@@ -195,6 +231,12 @@ impl Application {
         &self.state
     }
 
+    /// What `--rekey` cleared, when the data file was re-keyed at start-up.
+    #[must_use]
+    pub fn rekeyed(&self) -> Option<&RekeyReport> {
+        self.rekeyed.as_ref()
+    }
+
     /// A handle that stops the server (what SIGTERM does), for tests and
     /// benchmarks that restart it on the same data file.
     #[must_use]
@@ -204,28 +246,74 @@ impl Application {
 
     /// Starts background workers and serves until SIGINT/SIGTERM, then drains
     /// in-flight requests, stops workers and checkpoints the WAL.
-    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run().await.map(drop)
+    }
+
+    /// Like [`Application::run_until_stopped`], but hands back the data-file
+    /// lock still held: the process owns the file until it exits, even if a
+    /// blocking thread outlives the runtime. `serve` exits with it in hand.
+    ///
+    /// The whole stop — drain, workers, WAL checkpoint — is bounded by
+    /// `http.shutdown_timeout_secs` from the moment a signal arrives; workers
+    /// are told to stop at once, not after the drain.
+    pub async fn run(mut self) -> std::io::Result<DataLock> {
         self.workers = jobs::spawn_workers(&self.state, &self.shutdown);
         self.workers.push(crate::nlu::retrain::spawn_after_models_load(&self.state, &self.shutdown));
         if self.state.config.jobs.workers > 0 {
             self.workers.push(jobs::spawn_scheduler(&self.state, &self.shutdown));
         }
+        let timeout = Duration::from_secs(self.state.config.http.shutdown_timeout_secs);
+        let signalled = spawn_signal_watch(self.shutdown.clone());
         tracing::info!(port = self.port, data = %self.state.config.data.display(), "botbuilder is listening");
         let result = self.server.await;
         self.shutdown.cancel();
-        for worker in self.workers.drain(..) {
-            if tokio::time::timeout(Duration::from_secs(10), worker).await.is_err() {
-                tracing::warn!("a background worker did not stop in time");
-            }
+        // The timeout counts from the signal when there was one (the drain
+        // above used part of it), else from now (a stop handle).
+        let started = signalled.lock().ok().and_then(|s| *s).unwrap_or_else(Instant::now);
+        let deadline = started + timeout;
+        let workers = futures_util::future::join_all(self.workers.drain(..));
+        if tokio::time::timeout_at(deadline.into(), workers).await.is_err() {
+            tracing::warn!("background workers did not stop within the shutdown timeout; leaving them");
         }
         // Parse logs still queued are written before the WAL is folded back.
-        self.state.nlu.shutdown();
-        if let Err(e) = self.state.db.checkpoint() {
-            tracing::warn!(error = %e, "WAL checkpoint on shutdown failed");
+        let (state, remaining) = (self.state.clone(), deadline.saturating_duration_since(Instant::now()));
+        let finish = tokio::task::spawn_blocking(move || {
+            state.nlu.shutdown();
+            state.db.checkpoint()
+        });
+        match tokio::time::timeout(remaining, finish).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "WAL checkpoint on shutdown failed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "WAL checkpoint on shutdown failed"),
+            Err(_) => tracing::warn!("WAL checkpoint did not finish within the shutdown timeout; the WAL is kept"),
         }
         tracing::info!("botbuilder stopped");
-        result
+        result.map(|()| self.lock)
     }
+}
+
+/// Cancels `shutdown` on SIGINT/SIGTERM (actix drains the HTTP side on the
+/// same signals) and records when the first signal came.
+fn spawn_signal_watch(shutdown: CancellationToken) -> Arc<std::sync::Mutex<Option<Instant>>> {
+    let at = Arc::new(std::sync::Mutex::new(None));
+    let record = at.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            () = shutdown.cancelled() => return,
+        }
+        if let Ok(mut slot) = record.lock() {
+            *slot = Some(Instant::now());
+        }
+        shutdown.cancel();
+    });
+    at
 }
 
 /// Routes under `/api/v1`, one `routes()` per domain.

@@ -10,9 +10,11 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{AppState, Application, StartError};
+use crate::app::{AppState, Application, OpenOptions, StartError};
 use crate::config::{CliOverrides, Config};
+use crate::crypto::{KeyError, Keys};
 use crate::db::{self, DataLock, FileState};
+use crate::keycheck::{self, KeyPolicy, short_check};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,7 +33,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP server (API, web UI, background jobs).
-    Serve(ServeArgs),
+    Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Accept a master key that does not match the data file: secrets it
+        /// cannot decrypt are cleared, listed and audited.
+        #[arg(long)]
+        rekey: bool,
+    },
     /// Apply pending schema migrations and exit.
     Migrate(DataArgs),
     /// Write a consistent copy of the database to OUT (safe while `serve` runs).
@@ -42,11 +51,19 @@ enum Command {
         data: DataArgs,
     },
     /// Replace the data file with the backup IN (the server must be stopped).
+    /// The master key must be the one the backup was written with.
     Restore {
         /// A file written by `botbuilder backup`.
         input: PathBuf,
         #[command(flatten)]
         data: DataArgs,
+        /// Master key file [default: <data>.key; env `BOTBUILDER_SECRET_KEY_FILE`].
+        #[arg(long)]
+        secret_key_file: Option<PathBuf>,
+        /// Accept a master key that does not match the backup (or create a
+        /// new one): secrets it cannot decrypt are cleared, listed and audited.
+        #[arg(long)]
+        rekey: bool,
     },
     /// Print the version and the schema version.
     Version,
@@ -116,10 +133,13 @@ pub fn main() -> ExitCode {
     };
     let data_only = |data: DataArgs| ServeArgs { data, ..ServeArgs::default() };
     let result = match cli.command {
-        Command::Serve(args) => load(args).and_then(serve),
+        Command::Serve { args, rekey } => load(args).and_then(|c| serve(c, key_policy(rekey))),
         Command::Migrate(data) => load(data_only(data)).and_then(|c| migrate(&c)),
         Command::Backup { out, data } => load(data_only(data)).and_then(|c| backup(&c, &out)),
-        Command::Restore { input, data } => load(data_only(data)).and_then(|c| restore(&c, &input)),
+        Command::Restore { input, data, secret_key_file, rekey } => {
+            load(ServeArgs { data, secret_key_file, ..ServeArgs::default() })
+                .and_then(|c| restore(&c, &input, key_policy(rekey)))
+        }
         Command::Version => {
             say(&format!("botbuilder {} (schema version {})", env!("CARGO_PKG_VERSION"), db::latest_version()));
             Ok(())
@@ -140,13 +160,58 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn serve(config: Config) -> Result<(), ExitCode> {
+fn key_policy(rekey: bool) -> KeyPolicy {
+    if rekey { KeyPolicy::Rekey } else { KeyPolicy::Strict }
+}
+
+fn serve(config: Config, key_policy: KeyPolicy) -> Result<(), ExitCode> {
     crate::telemetry::init(&config.log);
+    let timeout = std::time::Duration::from_secs(config.http.shutdown_timeout_secs);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| fail(1, &e))?;
-    runtime.block_on(async move {
-        let app = Application::build(config).map_err(|e| fail(start_exit_code(&e), &e))?;
-        app.run_until_stopped().await.map_err(|e| fail(1, &e))
-    })
+    let lock = runtime.block_on(async move {
+        let app =
+            Application::build_with(config, OpenOptions { key_policy }).map_err(|e| fail(start_exit_code(&e), &e))?;
+        if let Some(report) = app.rekeyed() {
+            report.lines().iter().for_each(|line| say(line));
+        }
+        spawn_exit_deadline(timeout);
+        app.run().await.map_err(|e| fail(1, &e))
+    })?;
+    // Exit here, the data-file lock in hand: dropping the runtime would wait
+    // for blocking threads (a stuck extraction, a busy write) with the lock
+    // already released, letting a second server open the file meanwhile.
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let _held = lock;
+    std::process::exit(0)
+}
+
+/// After the first SIGINT/SIGTERM, exits with code 0 once the shutdown
+/// timeout has passed, whatever a worker is still doing; the data-file lock
+/// is held until then because the process is alive.
+fn spawn_exit_deadline(timeout: std::time::Duration) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let spawned = std::thread::Builder::new().name("shutdown-deadline".into()).spawn(move || {
+            std::thread::sleep(timeout);
+            tracing::warn!(
+                timeout_secs = timeout.as_secs(),
+                "shutdown did not finish within the shutdown timeout; exiting now (the WAL is kept and replayed on the next start)"
+            );
+            let _ = std::io::stderr().flush();
+            std::process::exit(0);
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the shutdown deadline thread");
+        }
+    });
 }
 
 fn start_exit_code(e: &StartError) -> u8 {
@@ -189,7 +254,7 @@ fn backup(config: &Config, out: &Path) -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn restore(config: &Config, input: &Path) -> Result<(), ExitCode> {
+fn restore(config: &Config, input: &Path, key_policy: KeyPolicy) -> Result<(), ExitCode> {
     let target = &config.data;
     if std::fs::canonicalize(input).ok().is_some_and(|i| std::fs::canonicalize(target).ok().is_some_and(|t| t == i)) {
         return Err(fail(2, &"the backup and the data file are the same file"));
@@ -200,6 +265,29 @@ fn restore(config: &Config, input: &Path) -> Result<(), ExitCode> {
     };
     db::integrity_check(input).map_err(|e| fail(2, &e))?;
     let lock = DataLock::acquire(target).map_err(|e| fail(2, &e))?;
+    // The key must match the backup before the data file is replaced; a
+    // missing key file is not created here (it may just not be copied yet).
+    let stored = keycheck::stored_check(input).map_err(|e| fail(2, &e))?;
+    if key_policy == KeyPolicy::Strict
+        && let Some(stored) = stored.as_deref()
+    {
+        let key_path = config.secret_key_path();
+        match Keys::load(&key_path).map_err(|e| fail(2, &e))? {
+            Some(keys) if keys.check_value() == stored => {}
+            found => {
+                let e = match found {
+                    Some(keys) => KeyError::Mismatch {
+                        data: input.to_owned(),
+                        path: key_path,
+                        stored: short_check(stored),
+                        found: short_check(&keys.check_value()),
+                    },
+                    None => KeyError::Missing { data: input.to_owned(), path: key_path, stored: short_check(stored) },
+                };
+                return Err(fail(2, &e));
+            }
+        }
+    }
 
     let dir = config.data_dir();
     let staged = tempfile::Builder::new().prefix(".botbuilder-restore").tempfile_in(&dir).map_err(|e| fail(1, &e))?;
@@ -220,9 +308,13 @@ fn restore(config: &Config, input: &Path) -> Result<(), ExitCode> {
     }
     staged.persist(target).map_err(|e| fail(1, &e.error))?;
     drop(lock);
-    // Bring an older backup up to this binary's schema.
-    let (state, _lock) = AppState::open(config.clone()).map_err(|e| fail(start_exit_code(&e), &e))?;
+    // Bring an older backup up to this binary's schema (and re-key it when asked).
+    let (state, _lock, rekeyed) =
+        AppState::open_with(config.clone(), OpenOptions { key_policy }).map_err(|e| fail(start_exit_code(&e), &e))?;
     drop(state);
+    if let Some(report) = rekeyed {
+        report.lines().iter().for_each(|line| say(line));
+    }
     say(&format!(
         "restored {} into {} (schema version {version} → {})",
         input.display(),

@@ -16,6 +16,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Keys derived from the master key, each for one purpose.
 pub struct Keys {
+    check: [u8; 32],
     token_mac: [u8; 32],
     csrf: [u8; 32],
     aead: XChaCha20Poly1305,
@@ -27,6 +28,16 @@ pub enum KeyError {
     Invalid { path: PathBuf, reason: String },
     #[error("cannot create secret key file {path}: {source}", path = .path.display())]
     Create { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{data}: the data file was written with another master key (check value {stored}); the key file {path} has check value {found}. Put the data file's key file at {path} or pass --secret-key-file, or pass --rekey to start over with this key (secrets that cannot be decrypted are cleared and listed)",
+        data = .data.display(), path = .path.display()
+    )]
+    Mismatch { data: PathBuf, path: PathBuf, stored: String, found: String },
+    #[error(
+        "{data}: the data file was written with a master key (check value {stored}) but there is no key file at {path}. Put the data file's key file at {path} or pass --secret-key-file, or pass --rekey to start over with a new key (secrets that cannot be decrypted are cleared and listed)",
+        data = .data.display(), path = .path.display()
+    )]
+    Missing { data: PathBuf, path: PathBuf, stored: String },
 }
 
 /// Decryption failed: wrong key, or the ciphertext was altered.
@@ -38,8 +49,16 @@ impl Keys {
     /// Reads the master key from `path`, creating a new random one (mode 0600)
     /// when the file does not exist.
     pub fn load_or_create(path: &Path) -> Result<Keys, KeyError> {
+        match Keys::load(path)? {
+            Some(keys) => Ok(keys),
+            None => Keys::create(path),
+        }
+    }
+
+    /// Reads the master key from `path`; `None` when the file does not exist.
+    pub fn load(path: &Path) -> Result<Option<Keys>, KeyError> {
         let invalid = |reason: String| KeyError::Invalid { path: path.to_owned(), reason };
-        let master = match std::fs::read_to_string(path) {
+        match std::fs::read_to_string(path) {
             Ok(text) => {
                 let bytes = hex::decode(text.trim()).map_err(|_| invalid("must hold 64 hex characters".into()))?;
                 let master: [u8; 32] = bytes.try_into().map_err(|_| invalid("must hold 64 hex characters".into()))?;
@@ -47,23 +66,25 @@ impl Keys {
                 if mode & 0o077 != 0 {
                     tracing::warn!(path = %path.display(), "secret key file is readable by group or others; chmod 600 it");
                 }
-                master
+                Ok(Some(Keys::from_master(&master)))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let master: [u8; 32] = rand::random();
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(|source| KeyError::Create { path: path.to_owned(), source })?;
-                writeln!(file, "{}", hex::encode(master))
-                    .map_err(|source| KeyError::Create { path: path.to_owned(), source })?;
-                tracing::info!(path = %path.display(), "created a new secret key file");
-                master
-            }
-            Err(e) => return Err(invalid(e.to_string())),
-        };
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(invalid(e.to_string())),
+        }
+    }
+
+    /// Creates a new random master key file (mode 0600); fails if it exists.
+    pub fn create(path: &Path) -> Result<Keys, KeyError> {
+        let master: [u8; 32] = rand::random();
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| KeyError::Create { path: path.to_owned(), source })?;
+        writeln!(file, "{}", hex::encode(master))
+            .map_err(|source| KeyError::Create { path: path.to_owned(), source })?;
+        tracing::info!(path = %path.display(), "created a new secret key file");
         Ok(Keys::from_master(&master))
     }
 
@@ -72,10 +93,18 @@ impl Keys {
     pub fn from_master(master: &[u8; 32]) -> Keys {
         let derive = |label: &str| -> [u8; 32] { hmac_sha256(master, label.as_bytes()) };
         Keys {
+            check: derive("botbuilder/key-check/v1"),
             token_mac: derive("botbuilder/api-token-mac/v1"),
             csrf: derive("botbuilder/csrf/v1"),
             aead: XChaCha20Poly1305::new(&derive("botbuilder/aead/v1").into()),
         }
+    }
+
+    /// The key check value stored in the data file: an HMAC of a fixed label
+    /// under the master key (hex). It identifies the key without revealing it.
+    #[must_use]
+    pub fn check_value(&self) -> String {
+        hex::encode(self.check)
     }
 
     /// The MAC stored for an API token (never the token itself).
@@ -164,6 +193,17 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let b = Keys::load_or_create(&path).expect("reload");
         assert_eq!(a.mac_token("x"), b.mac_token("x"));
+    }
+
+    #[test]
+    fn check_value_identifies_the_key() {
+        let a = Keys::from_master(&[1; 32]);
+        assert_eq!(a.check_value(), Keys::from_master(&[1; 32]).check_value());
+        assert_ne!(a.check_value(), Keys::from_master(&[2; 32]).check_value());
+        assert_eq!(a.check_value().len(), 64);
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(Keys::load(&dir.path().join("absent.key")).expect("load").is_none(), "load never creates");
+        assert!(!dir.path().join("absent.key").exists());
     }
 
     #[test]

@@ -141,6 +141,7 @@ error_codes! {
     FetchFailed => ("fetch_failed", BAD_GATEWAY, "Fetching the URL failed (unreachable, timeout, error status or too large)."),
     EmbeddingModelUnavailable => ("embedding_model_unavailable", UNPROCESSABLE_ENTITY, "The embedding model is not one this server can run (see /orgs/{org_id}/knowledge/models)."),
     LlmFailed => ("llm_failed", BAD_GATEWAY, "The LLM endpoint failed, timed out or answered something that is not a chat completion."),
+    SecretUnreadable => ("secret_unreadable", CONFLICT, "A stored secret (an LLM provider key, a two-factor secret) cannot be decrypted with this server's master key: the data file was re-keyed or restored with another key. `details` names it; set it again."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

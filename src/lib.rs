@@ -16,6 +16,7 @@ pub mod flows;
 pub mod http;
 pub mod ids;
 pub mod jobs;
+pub mod keycheck;
 pub mod knowledge;
 pub mod llm;
 pub mod ml;

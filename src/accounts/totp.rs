@@ -25,7 +25,7 @@ const STEP_SECS: u64 = 30;
 const BACKUP_CODES: usize = 10;
 const BACKUP_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
-fn secret_context(user: UserId) -> String {
+pub(crate) fn secret_context(user: UserId) -> String {
     format!("users.totp_secret:{}", user.0)
 }
 
@@ -97,8 +97,14 @@ pub fn check_second_factor(
     let state = store::totp_state(tx, user)?.ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "no such user"))?;
     let Some(sealed) = state.secret else { return Ok(None) };
     if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        let secret =
-            keys.decrypt(&sealed, &secret_context(user)).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+        let secret = keys.decrypt(&sealed, &secret_context(user)).map_err(|_| {
+            AppError::new(
+                ErrorCode::SecretUnreadable,
+                "the two-factor secret of this account cannot be decrypted with this server's master key; \
+                 sign in with a backup code or ask an administrator to re-key or reset two-factor sign-in",
+            )
+            .with_details(json!({ "field": "code", "secret": "users.totp_secret" }))
+        })?;
         let totp = totp(secret, &state.email)?;
         return Ok(match match_step(&totp, code, unix_now(), state.last_step) {
             Some(step) => {

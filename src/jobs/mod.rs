@@ -1,6 +1,10 @@
 //! The durable job queue (DESIGN §9): one `jobs` table, leased under
-//! `BEGIN IMMEDIATE`, retried with exponential backoff, resumed after a crash
-//! because an expired lease makes a running job due again.
+//! `BEGIN IMMEDIATE`, retried with exponential backoff, resumed after a crash.
+//!
+//! Leases are short ([`LEASE`]) and renewed by a heartbeat while the job runs,
+//! so a job whose worker died is due again within seconds. At start-up the
+//! process holds the data-file lock, which proves that no other process owns a
+//! job: [`reclaim_orphaned`] hands back every job still marked running.
 //!
 //! A domain adds a kind by implementing [`JobHandler`] and listing it in
 //! [`handler_for`]. Tests call [`run_once`] instead of sleeping.
@@ -27,9 +31,25 @@ use crate::http::JobScope;
 use crate::ids::{JobId, OrgId};
 use crate::permissions::perm;
 
-/// How long a worker owns a job before another may take it over; handlers
-/// that run longer extend it by reporting progress.
-const LEASE: Duration = Duration::from_secs(300);
+/// How long a worker owns a job before another may take it over. The worker
+/// renews it every [`HEARTBEAT`] while the handler runs.
+pub const LEASE: Duration = Duration::from_secs(30);
+
+/// How often a running job's lease is renewed.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Lease length and renewal period of a worker (tests shorten them).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTiming {
+    pub lease: Duration,
+    pub heartbeat: Duration,
+}
+
+impl Default for LeaseTiming {
+    fn default() -> Self {
+        LeaseTiming { lease: LEASE, heartbeat: HEARTBEAT }
+    }
+}
 
 /// Registers the job routes.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -132,6 +152,7 @@ pub struct JobContext {
     pub job: LeasedJob,
     pub shutdown: CancellationToken,
     worker: String,
+    lease: Duration,
 }
 
 impl JobContext {
@@ -139,7 +160,7 @@ impl JobContext {
     /// Returns `Err(Permanent)` when the job was cancelled meanwhile.
     pub async fn progress(&self, progress: Value) -> Result<(), JobError> {
         let (id, worker) = (self.job.id, self.worker.clone());
-        let lease_until = lease_deadline();
+        let lease_until = lease_deadline(self.lease);
         let alive = self
             .state
             .db
@@ -172,11 +193,18 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
     }
 }
 
-/// A job that does nothing; used to exercise the queue.
+/// A job that does nothing; used to exercise the queue. `{"delay_ms": n}`
+/// (at most a minute) makes it wait first, as a long job would.
 struct Noop;
 impl JobHandler for Noop {
     fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobError>> {
         Box::pin(async move {
+            if let Some(ms) = ctx.job.payload.get("delay_ms").and_then(Value::as_u64) {
+                tokio::select! {
+                    () = ctx.shutdown.cancelled() => return Err(JobError::Retry(anyhow::anyhow!("stopped"))),
+                    () = tokio::time::sleep(Duration::from_millis(ms.min(60_000))) => {}
+                }
+            }
             match ctx.job.payload.get("fail").and_then(Value::as_str) {
                 Some("retry") => Err(JobError::Retry(anyhow::anyhow!("asked to fail"))),
                 Some(reason) => Err(JobError::Permanent(reason.to_owned())),
@@ -188,7 +216,17 @@ impl JobHandler for Noop {
 
 /// Leases and runs one due job. Returns whether there was one.
 pub async fn run_once(state: &AppState, worker: &str, shutdown: &CancellationToken) -> AppResult<bool> {
-    let (now_s, lease_until, worker_id) = (now(), lease_deadline(), worker.to_owned());
+    run_once_timed(state, worker, shutdown, LeaseTiming::default()).await
+}
+
+/// [`run_once`] with the given lease length and heartbeat period.
+pub async fn run_once_timed(
+    state: &AppState,
+    worker: &str,
+    shutdown: &CancellationToken,
+    timing: LeaseTiming,
+) -> AppResult<bool> {
+    let (now_s, lease_until, worker_id) = (now(), lease_deadline(timing.lease), worker.to_owned());
     let leased = state.db.write(move |tx| Ok(store::lease_next(tx, &now_s, &lease_until, &worker_id)?)).await?;
     let Some(job) = leased else { return Ok(false) };
     let span = tracing::info_span!("job", job.id = job.id.0, job.kind = %job.kind, attempt = job.attempts);
@@ -197,8 +235,14 @@ pub async fn run_once(state: &AppState, worker: &str, shutdown: &CancellationTok
     let outcome = match handler_for(&job.kind) {
         None => Err(JobError::Permanent(format!("unknown job kind `{}`", job.kind))),
         Some(handler) => {
-            let ctx = JobContext { state: state.clone(), job, shutdown: shutdown.clone(), worker: worker.to_owned() };
-            handler.run(ctx).await
+            let ctx = JobContext {
+                state: state.clone(),
+                job,
+                shutdown: shutdown.clone(),
+                worker: worker.to_owned(),
+                lease: timing.lease,
+            };
+            with_heartbeat(state, id, worker, timing, handler.run(ctx)).await
         }
     };
     let worker = worker.to_owned();
@@ -223,6 +267,48 @@ pub async fn run_once(state: &AppState, worker: &str, shutdown: &CancellationTok
         }
     }
     Ok(true)
+}
+
+/// Runs `work` while renewing the job's lease every `timing.heartbeat`, so a
+/// live worker keeps its job however long it runs and a dead one loses it
+/// within `timing.lease`.
+async fn with_heartbeat(
+    state: &AppState,
+    id: JobId,
+    worker: &str,
+    timing: LeaseTiming,
+    work: BoxFuture<'static, Result<Value, JobError>>,
+) -> Result<Value, JobError> {
+    let mut work = work;
+    let period = timing.heartbeat.max(Duration::from_millis(1));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            result = &mut work => return result,
+            _ = ticks.tick() => {
+                let (worker, lease_until) = (worker.to_owned(), lease_deadline(timing.lease));
+                match state.db.write(move |tx| Ok(store::renew_lease(tx, id, &worker, &lease_until)?)).await {
+                    Ok(true) => {}
+                    // Cancelled or taken over: the handler notices at its next progress report.
+                    Ok(false) => tracing::warn!("the job's lease is no longer held by this worker"),
+                    Err(e) => tracing::warn!(error = ?e, "cannot renew the job's lease"),
+                }
+            }
+        }
+    }
+}
+
+/// Hands back the jobs left `running` by a previous process: queued again
+/// (due now) while attempts remain, else `dead`. Only call while holding the
+/// data-file lock, which proves no other process is running them. Returns
+/// how many jobs were reclaimed.
+pub fn reclaim_orphaned(db: &Db) -> AppResult<usize> {
+    let n = db.write_blocking(|tx| Ok(store::reclaim_running(tx, &now())?))?;
+    if n > 0 {
+        tracing::info!(jobs = n, "reclaimed jobs left running by a previous process");
+    }
+    Ok(n)
 }
 
 /// Jobs enqueued on a schedule: kind and period. Each runs once per period
@@ -270,7 +356,7 @@ pub fn spawn_workers(state: &AppState, shutdown: &CancellationToken) -> Vec<toki
         .map(|i| {
             let (state, shutdown) = (state.clone(), shutdown.clone());
             tokio::spawn(async move {
-                let worker = format!("{}-{i}", std::process::id());
+                let worker = format!("{}-{i}", *PROCESS_TAG);
                 while !shutdown.is_cancelled() {
                     match run_once(&state, &worker, &shutdown).await {
                         Ok(true) => {}
@@ -292,8 +378,13 @@ pub fn spawn_workers(state: &AppState, shutdown: &CancellationToken) -> Vec<toki
         .collect()
 }
 
-fn lease_deadline() -> String {
-    format_timestamp(chrono::Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default())
+/// Identifies this process in `jobs.locked_by`: the pid alone may be reused
+/// after a restart, so a random suffix is added.
+static PROCESS_TAG: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("pid{}.{:08x}", std::process::id(), rand::random::<u32>()));
+
+fn lease_deadline(lease: Duration) -> String {
+    format_timestamp(chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default())
 }
 
 /// 2 s, 4 s, 8 s … capped at one hour, with up to 25 % jitter.

@@ -120,6 +120,34 @@ pub fn report_progress(
     Ok(n == 1)
 }
 
+/// Extends the lease of a job this worker holds; false when it was
+/// cancelled, finished or taken over.
+pub fn renew_lease(conn: &Connection, id: JobId, worker: &str, lease_until: &str) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE jobs SET locked_until = ?3 WHERE id = ?1 AND locked_by = ?2 AND status = 'running'",
+        params![id, worker, lease_until],
+    )?;
+    Ok(n == 1)
+}
+
+/// Every job still `running` belongs to a process that is gone (the caller
+/// holds the data-file lock): due again now while attempts remain, else
+/// `dead`. Returns the number of jobs changed.
+pub fn reclaim_running(conn: &Connection, now: &str) -> rusqlite::Result<usize> {
+    const INTERRUPTED: &str = "interrupted: the process running it stopped";
+    let requeued = conn.execute(
+        "UPDATE jobs SET status = 'queued', run_at = ?1, locked_until = NULL, locked_by = NULL, last_error = ?2
+         WHERE status = 'running' AND attempts < max_attempts",
+        params![now, INTERRUPTED],
+    )?;
+    let dead = conn.execute(
+        "UPDATE jobs SET status = 'dead', finished_at = ?1, locked_until = NULL, last_error = ?2
+         WHERE status = 'running'",
+        params![now, INTERRUPTED],
+    )?;
+    Ok(requeued + dead)
+}
+
 /// A job of the tenant.
 pub fn find(conn: &Connection, tenant: &Tenant, id: JobId) -> rusqlite::Result<Option<Job>> {
     query_opt(

@@ -35,7 +35,7 @@ pub struct LlmProvider {
 }
 
 pub const PROVIDER_COLUMNS: &str = "id, organization_id, name, kind, base_url, default_model, \
-     api_key_encrypted IS NOT NULL AS has_api_key, timeout_ms, max_retries, is_default, is_active, created_at, updated_at";
+     coalesce(length(api_key_encrypted), 0) > 0 AS has_api_key, timeout_ms, max_retries, is_default, is_active, created_at, updated_at";
 
 impl FromRow for LlmProvider {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {

@@ -19,7 +19,7 @@ fn not_found() -> AppError {
     AppError::new(ErrorCode::LlmProviderNotFound, "no such LLM provider")
 }
 
-fn key_context(id: LlmProviderId) -> String {
+pub(crate) fn key_context(id: LlmProviderId) -> String {
     format!("llm_providers.api_key_encrypted:{}", id.0)
 }
 
@@ -232,10 +232,7 @@ pub async fn resolve(
             .with_details(json!({ "field": "provider_id" })));
     }
     let api_key = match sealed {
-        Some(s) => Some(
-            String::from_utf8(state.keys.decrypt(&s, &key_context(provider.id)).map_err(AppError::internal)?)
-                .map_err(AppError::internal)?,
-        ),
+        Some(s) => Some(open_key(&state.keys, &provider, &s)?),
         None => None,
     };
     let config = ProviderConfig {
@@ -246,6 +243,26 @@ pub async fn resolve(
         max_retries: u32::try_from(provider.max_retries).unwrap_or(0),
     };
     Ok(Some((provider, config)))
+}
+
+/// Decrypts a provider's API key. A key that cannot be read (cleared by a
+/// re-key, or sealed under another master key) is `secret_unreadable`, not a
+/// server error: the organization can set the key again.
+fn open_key(keys: &crate::crypto::Keys, provider: &LlmProvider, sealed: &[u8]) -> AppResult<String> {
+    let unreadable = |why: &str| {
+        AppError::new(
+            ErrorCode::SecretUnreadable,
+            format!("the API key of LLM provider `{}` {why}; set the key again", provider.name),
+        )
+        .with_details(json!({ "field": "api_key", "provider_id": provider.id, "secret": "llm_providers.api_key" }))
+    };
+    if sealed.is_empty() {
+        return Err(unreadable("was cleared when the data file was re-keyed"));
+    }
+    let plain = keys
+        .decrypt(sealed, &key_context(provider.id))
+        .map_err(|_| unreadable("cannot be decrypted with this server's master key"))?;
+    String::from_utf8(plain).map_err(|_| unreadable("is not valid text"))
 }
 
 /// Maps a call failure to the API error.

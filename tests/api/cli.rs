@@ -156,10 +156,15 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let child = Command::new(BIN)
             .args(["serve", "--data", path_str(data), "--bind", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -202,6 +207,209 @@ mod raw_http {
         stream.read_exact(&mut head).ok()?;
         std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
     }
+
+    /// Sends a JSON POST and waits (up to a minute) for the status line.
+    pub fn post_json(port: u16, path: &str, body: &str) -> Option<u16> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).ok()?;
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .ok()?;
+        let mut head = [0_u8; 12];
+        stream.read_exact(&mut head).ok()?;
+        std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    }
+}
+
+/// Whether another process holds the data-file lock `<data>.lock`.
+fn lock_is_held(data: &Path) -> bool {
+    let file =
+        std::fs::OpenOptions::new().write(true).open(format!("{}.lock", data.display())).expect("the lock file exists");
+    match file.try_lock() {
+        Ok(()) => false,
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(e)) => panic!("try_lock: {e}"),
+    }
+}
+
+#[test]
+fn sigterm_with_a_worker_stuck_in_a_blocking_write_exits_zero_within_the_timeout_holding_the_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("stuck.db");
+    let mut server = Server::start_with(
+        &data,
+        &[("BOTBUILDER_HTTP__SHUTDOWN_TIMEOUT_SECS", "2"), ("BOTBUILDER_DB__BUSY_TIMEOUT_MS", "120000")],
+    );
+    // Another connection holds SQLite's write lock: every write of the server
+    // (the sign-up below, job leasing, the shutdown checkpoint) waits up to
+    // two minutes on a blocking thread that nothing can interrupt.
+    let blocker = rusqlite::Connection::open(&data).expect("open");
+    blocker.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+    let port = server.port;
+    let request = std::thread::spawn(move || {
+        raw_http::post_json(
+            port,
+            "/api/v1/auth/register",
+            r#"{"email":"stuck@example.com","password":"correct horse 42","name":"Stuck"}"#,
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(lock_is_held(&data));
+
+    let signalled = Instant::now();
+    Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        // While the process lives, the data file stays locked: a second
+        // server cannot open it. (The kernel frees the lock a moment before
+        // the exiting process can be reaped, hence the short grace.)
+        if !lock_is_held(&data) {
+            let freed = Instant::now();
+            while server.child.try_wait().expect("wait").is_none() {
+                assert!(freed.elapsed() < Duration::from_secs(1), "the lock was released while the process lived");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            continue;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(15), "the server did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(took < Duration::from_millis(3500), "exit took {took:?} with a 2 s shutdown timeout");
+    assert!(!lock_is_held(&data), "the lock is released once the process is gone");
+    drop(blocker);
+    let _ = request.join();
+    // The file is sound and opens again.
+    let out = run(&["migrate", "--data", path_str(&data)]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+fn write_key(path: &Path, byte: u8) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("{}\n", hex_key(byte))).expect("write key");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+fn hex_key(byte: u8) -> String {
+    format!("{byte:02x}").repeat(32)
+}
+
+#[test]
+fn serve_and_migrate_refuse_a_master_key_that_does_not_match_the_data_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = migrated_db(dir.path());
+    let other = dir.path().join("other.key");
+    write_key(&other, 7);
+    let before = digest(&data);
+    let out =
+        run(&["serve", "--data", path_str(&data), "--bind", "127.0.0.1:0", "--secret-key-file", path_str(&other)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("written with another master key (check value"), "{t}");
+    assert!(t.contains(&format!("the key file {} has check value", other.display())), "{t}");
+    assert!(t.contains("--rekey"), "{t}");
+    assert_eq!(digest(&data), before, "refused untouched");
+
+    // Without its key file the data file is refused too, and no new key is made.
+    let key = dir.path().join("ok.db.key");
+    std::fs::rename(&key, dir.path().join("kept.key")).expect("move the key away");
+    let out = run(&["migrate", "--data", path_str(&data)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains(&format!("there is no key file at {}", key.display())), "{}", text(&out));
+    assert!(!key.exists(), "no new key file was created");
+    std::fs::rename(dir.path().join("kept.key"), &key).expect("put it back");
+    assert!(run(&["migrate", "--data", path_str(&data)]).status.success());
+}
+
+#[tokio::test]
+async fn restore_needs_the_matching_key_and_rekey_clears_and_lists_what_it_cannot_read() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let s = app.register("rekey@example.com").await;
+    let provider = crate::keycheck::provider_with_key(&app, &s).await;
+    let (status, token) = app
+        .call(
+            &s,
+            Method::POST,
+            &format!("/api/v1/orgs/{}/api-tokens", s.org_id),
+            Some(json!({ "name": "CI", "scopes": ["bots.read"] })),
+        )
+        .await;
+    assert_eq!(status, 201, "{token}");
+    let backup = app.dir.path().join("b.db");
+    let out = tokio::task::spawn_blocking({
+        let (data, backup) = (app.data_path(), backup.clone());
+        move || run(&["backup", path_str(&backup), "--data", path_str(&data)])
+    })
+    .await
+    .expect("join");
+    assert!(out.status.success(), "{}", text(&out));
+
+    let target_dir = tempfile::tempdir().expect("tempdir");
+    let target = target_dir.path().join("restored.db");
+    let key = target_dir.path().join("restored.db.key");
+    let restore = |extra: &[&str]| {
+        let mut args = vec!["restore", path_str(&backup), "--data", path_str(&target)];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // No key file beside the target: refused, nothing created.
+    let out = restore(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("was written with a master key (check value"), "{}", text(&out));
+    assert!(text(&out).contains(&format!("there is no key file at {}", key.display())), "{}", text(&out));
+    assert!(!target.exists() && !key.exists(), "nothing was created");
+    // Another key: refused, with both check values.
+    write_key(&key, 7);
+    let out = restore(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("was written with another master key"), "{}", text(&out));
+    assert!(!target.exists());
+    // The right key, named with --secret-key-file, is accepted.
+    let right_dir = tempfile::tempdir().expect("tempdir");
+    let right = right_dir.path().join("right.db");
+    let key_file = app.state.config.secret_key_path();
+    let out =
+        run(&["restore", path_str(&backup), "--data", path_str(&right), "--secret-key-file", path_str(&key_file)]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // --rekey: accepted, and what cannot be read is cleared and listed.
+    let out = restore(&["--rekey"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("re-keyed the data file"), "{t}");
+    assert!(t.contains(&format!("llm_providers {provider} (organization {}): API key cleared", s.org_id)), "{t}");
+    assert!(t.contains("api_tokens") && t.contains("re-issue it"), "{t}");
+    assert_eq!(std::fs::read_to_string(&key).expect("key").trim(), hex_key(7), "the given key is kept");
+
+    // Served with the new key: the provider's key is a stable 409, not a 500,
+    // and the re-key is in the audit log.
+    let restored = crate::helpers::spawn_app_with(|c| c.data.clone_from(&target)).await;
+    let s = restored.login("rekey@example.com", "correct horse 42").await;
+    let response = restored
+        .as_user(&s, Method::POST, &format!("/api/v1/llm-providers/{provider}/test"))
+        .send()
+        .await
+        .expect("send");
+    let body = crate::helpers::assert_error(response, 409, "secret_unreadable").await;
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("re-keyed"), "{body}");
+    let (_, shown) = restored.call(&s, Method::GET, &format!("/api/v1/llm-providers/{provider}"), None).await;
+    assert_eq!(shown["has_api_key"], false, "{shown}");
+    let audited: i64 = restored
+        .sql(|c| c.query_row("SELECT count(*) FROM admin_audit_log WHERE action = 'crypto.rekey'", [], |r| r.get(0)));
+    assert_eq!(audited, 1);
+    // A second start with the same key is an ordinary start.
+    let restored = restored.restart(|c| c.data.clone_from(&target)).await;
+    let audited: i64 = restored
+        .sql(|c| c.query_row("SELECT count(*) FROM admin_audit_log WHERE action = 'crypto.rekey'", [], |r| r.get(0)));
+    assert_eq!(audited, 1);
 }
 
 #[test]
@@ -286,6 +494,8 @@ async fn backup_under_concurrent_writes_is_consistent_and_restore_brings_it_back
     let target_dir = tempfile::tempdir().expect("tempdir");
     let target = target_dir.path().join("restored.db");
     std::fs::write(&target, b"").expect("placeholder");
+    // The backup needs the master key it was written with, beside the new data file.
+    std::fs::copy(app.state.config.secret_key_path(), target_dir.path().join("restored.db.key")).expect("copy key");
     let restored = run(&["restore", path_str(&out_path), "--data", path_str(&target)]);
     assert!(restored.status.success(), "{}", text(&restored));
     let users: i64 = rusqlite::Connection::open(&target)

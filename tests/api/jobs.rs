@@ -106,3 +106,78 @@ async fn jobs_of_other_organizations_and_platform_jobs_are_invisible() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_job_left_running_by_a_previous_process_is_runnable_right_after_start_up() {
+    let app = spawn_app().await;
+    let id = app.state.jobs.enqueue(Enqueue::new(None, "noop", json!({}))).await.expect("enqueue");
+    // A process leased it, then was killed (kill -9): its lease runs far into the future.
+    app.sql(|c| {
+        c.execute(
+            "UPDATE jobs SET status = 'running', attempts = 1, locked_by = 'pid1.dead-0',
+                    locked_until = '2999-01-01T00:00:00.000Z' WHERE id = ?1",
+            [id],
+        )
+    });
+    let app = app.restart(|_| {}).await;
+    let (st, _, error) = status(&app, id);
+    assert_eq!(st, "queued", "the new process, holding the data-file lock, reclaimed it");
+    assert!(error.unwrap_or_default().contains("interrupted"));
+    assert!(jobs::run_once(&app.state, "test", &CancellationToken::new()).await.expect("run"), "due at once");
+    assert_eq!(status(&app, id), ("succeeded".into(), 2, None));
+
+    // A job that has used its last attempt is not retried forever.
+    let last = app.state.jobs.enqueue(Enqueue::new(None, "noop", json!({}))).await.expect("enqueue");
+    app.sql(|c| {
+        c.execute(
+            "UPDATE jobs SET status = 'running', attempts = max_attempts, locked_by = 'pid1.dead-0',
+                    locked_until = '2999-01-01T00:00:00.000Z' WHERE id = ?1",
+            [last],
+        )
+    });
+    let app = app.restart(|_| {}).await;
+    assert_eq!(status(&app, last).0, "dead");
+}
+
+#[tokio::test]
+async fn a_long_jobs_lease_is_short_and_renewed_while_it_runs() {
+    let app = spawn_app().await;
+    let id = app.state.jobs.enqueue(Enqueue::new(None, "noop", json!({ "delay_ms": 900 }))).await.expect("enqueue");
+    let timing = jobs::LeaseTiming {
+        lease: std::time::Duration::from_millis(400),
+        heartbeat: std::time::Duration::from_millis(100),
+    };
+    let state = app.state.clone();
+    let worker = tokio::spawn(async move {
+        jobs::run_once_timed(&state, "worker-a", &CancellationToken::new(), timing).await.expect("run")
+    });
+    let lease = |app: &crate::helpers::TestApp| -> Option<String> {
+        app.sql(|c| c.query_row("SELECT locked_until FROM jobs WHERE id = ?1", [id], |r| r.get(0)))
+    };
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+        if status(&app, id).0 == "running" {
+            seen.push(lease(&app).expect("leased"));
+            // Another worker cannot take it over while the heartbeat renews it,
+            // although the job has run longer than one lease.
+            let now = botbuilder::db::now();
+            let free: i64 = app.sql(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM jobs WHERE id = ?1 AND status = 'running' AND locked_until < ?2",
+                    rusqlite::params![id, now],
+                    |r| r.get(0),
+                )
+            });
+            assert_eq!(free, 0, "lease expired while the job was running");
+        }
+    }
+    assert!(worker.await.expect("join"), "the job ran");
+    assert_eq!(status(&app, id).0, "succeeded");
+    seen.dedup();
+    assert!(seen.len() >= 3, "the lease was renewed while the job ran: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    // The default lease is short: a dead worker's job is due again within 30 s.
+    assert_eq!(jobs::LEASE, std::time::Duration::from_secs(30));
+    assert!(jobs::HEARTBEAT * 3 <= jobs::LEASE);
+}

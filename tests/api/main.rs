@@ -20,6 +20,7 @@ mod fake_http;
 mod helpers;
 mod invitations;
 mod jobs;
+mod keycheck;
 mod knowledge;
 mod knowledge_browser;
 mod knowledge_llm;
