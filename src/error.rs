@@ -143,6 +143,7 @@ error_codes! {
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),
     ModelsUnavailable => ("models_unavailable", SERVICE_UNAVAILABLE, "The local ML models are still loading or failed to load (see /readyz)."),
+    Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "The server is at capacity (`details.reason`: `inference_queue_full` or `write_queue_full`); retry after the Retry-After header."),
 }
 
 /// An API error: a stable code, a human message, optional details and, for
@@ -251,7 +252,7 @@ impl ResponseError for AppError {
             tracing::error!(error.code = self.code.as_str(), error.cause_chain = ?self, "request failed");
         }
         let mut response = HttpResponse::build(self.code.status());
-        if self.code == ErrorCode::RateLimited
+        if matches!(self.code, ErrorCode::RateLimited | ErrorCode::Overloaded)
             && let Some(secs) = self.details.as_ref().and_then(|d| d.get("retry_after_secs")).and_then(Value::as_u64)
         {
             response.insert_header(("Retry-After", secs.to_string()));
