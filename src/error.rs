@@ -247,7 +247,11 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.code.status().is_server_error() {
+        if self.code == ErrorCode::Overloaded {
+            // Expected under load, counted in /metrics; one log line per
+            // refusal would add to the load.
+            tracing::debug!(error.code = self.code.as_str(), error.cause_chain = ?self, "request refused");
+        } else if self.code.status().is_server_error() {
             // Logged once here, where it becomes a response; the body hides it.
             tracing::error!(error.code = self.code.as_str(), error.cause_chain = ?self, "request failed");
         }

@@ -1150,7 +1150,12 @@ async fn with_keyword_fallback_a_full_inference_queue_still_answers_without_the_
 
 #[tokio::test]
 async fn a_full_write_queue_refuses_end_user_turns_before_they_run() {
-    let app = spawn_app_with(|c| c.runtime.write_queue_turns = 1).await;
+    let app = spawn_app_with(|c| {
+        c.runtime.write_queue_turns = 1;
+        // One turn per transaction: the writer holds exactly the first turn.
+        c.runtime.write_batch = 1;
+    })
+    .await;
     let s = app.register("overload-write@example.com").await;
     let bot = make_bot(&app, &s, "Writes").await;
     publish(&app, &s, bot, "main", survey_flow()).await;
@@ -1165,21 +1170,32 @@ async fn a_full_write_queue_refuses_end_user_turns_before_they_run() {
 
     // The writer is stopped by holding the database's write connection.
     let (release, hold) = std::sync::mpsc::channel::<()>();
+    let (held_tx, held) = tokio::sync::oneshot::channel::<()>();
     let db = app.state.db.clone();
     let holder = std::thread::spawn(move || {
         db.write_blocking(|_| {
+            let _ = held_tx.send(());
             let _ = hold.recv();
             Ok(())
         })
     });
-    // One turn in the writer (blocked), one waiting: the queue of one is full.
+    held.await.expect("the write connection is held");
+    // One turn in the writer (blocked), then one waiting: the queue of one is full.
+    let runtime = app.state.runtime.clone();
+    let wait_for = |what: &'static str, ready: Box<dyn Fn() -> bool>| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !ready() {
+            assert!(std::time::Instant::now() < deadline, "{what} never happened");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
     let first = tokio::spawn(say_raw_owned(app.address.clone(), s.clone(), c1, "Ada"));
+    let r = runtime.clone();
+    wait_for("the first turn reaching the writer", Box::new(move || r.writes_in_progress() == 1)).await;
     let second = tokio::spawn(say_raw_owned(app.address.clone(), s.clone(), c2, "Bob"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !(app.state.runtime.writes_in_progress() == 1 && app.state.runtime.write_queue_depth() == 1) {
-        assert!(std::time::Instant::now() < deadline, "the two turns never reached the writer");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let r = runtime.clone();
+    wait_for("the second turn queueing", Box::new(move || r.write_queue_depth() == 1)).await;
+    assert_eq!(runtime.writes_in_progress(), 1);
 
     let r = say_raw(&app, &s, c3, "Cy").await;
     assert_overloaded(r, "write_queue_full").await;
