@@ -489,13 +489,18 @@ fn worker(inner: &Inner, receiver: &Mutex<Receiver<Request>>, session: &Mutex<Se
             Ok(mut vectors) => {
                 for request in batch.into_iter().rev() {
                     let mine = vectors.split_off(vectors.len() - request.texts.len());
-                    let _ = request.reply.send(Ok(mine));
+                    // The room is freed before the answer, so a caller
+                    // that got its answer sees the queue without it.
+                    let Request { reply, _room: room, .. } = request;
+                    drop(room);
+                    let _ = reply.send(Ok(mine));
                 }
             }
             Err(e) => {
                 let message = format!("{e:#}");
-                for request in batch {
-                    let _ = request.reply.send(Err(anyhow!("{message}")));
+                for Request { reply, _room: room, .. } in batch {
+                    drop(room);
+                    let _ = reply.send(Err(anyhow!("{message}")));
                 }
             }
         }
