@@ -91,17 +91,20 @@ pub fn run(args: &StartupArgs, ml: &MlConfig) -> anyhow::Result<Report> {
         rows.push((
             format!("idle CPU, {} s after {} NLU turns (% of a core)", args.idle_wait, idle.turns),
             format!(
-                "{:.2} % over {} s (target < 1 %: {}); {:.0} turns/s served",
+                "{:.2} % over {} s (target < 1 %: {}); {:.0} turns/s served, {:.1} ms CPU per turn",
                 idle.percent,
                 args.idle_window,
                 if idle.percent < 1.0 { "met" } else { "NOT met" },
-                idle.turns_per_s
+                idle.turns_per_s,
+                idle.busy_cpu_ms_per_turn
             ),
         ));
     }
     let idle_json = idle.as_ref().map(|i| {
         json!({ "percent_of_core": (i.percent * 100.0).round() / 100.0, "wait_s": args.idle_wait,
                 "window_s": args.idle_window, "nlu_turns": i.turns, "target_percent": 1.0,
+                "turns_per_s": (i.turns_per_s * 10.0).round() / 10.0,
+                "cpu_ms_per_turn": (i.busy_cpu_ms_per_turn * 100.0).round() / 100.0,
                 "target_met": i.percent < 1.0 })
     });
     Ok(Report {
@@ -174,6 +177,8 @@ struct Idle {
     percent: f64,
     turns: usize,
     turns_per_s: f64,
+    /// Server CPU time per turn while the turns were served.
+    busy_cpu_ms_per_turn: f64,
 }
 
 /// Prepares a data file with a bot whose published flow routes on its
@@ -185,6 +190,7 @@ fn idle_cpu(exe: &Path, data: &Path, args: &StartupArgs, ml: &MlConfig) -> anyho
     let measured = (|| {
         // The server loads its models in the background; /readyz waits for them.
         let started = Instant::now();
+        let busy_from = cpu_ticks(child.id()).context("reading /proc/<pid>/stat")?;
         let mut turns = 0;
         while turns < args.idle_turns {
             // A session takes 5 messages per second; 30 sessions per second per address.
@@ -206,14 +212,17 @@ fn idle_cpu(exe: &Path, data: &Path, args: &StartupArgs, ml: &MlConfig) -> anyho
             // Stay under the per-address session rate.
             std::thread::sleep(Duration::from_millis(40));
         }
-        let turns_per_s = turns as f64 / started.elapsed().as_secs_f64();
+        let traffic_s = started.elapsed().as_secs_f64();
+        let turns_per_s = turns as f64 / traffic_s;
+        let busy_ticks = cpu_ticks(child.id()).context("reading /proc/<pid>/stat")? - busy_from;
+        let busy_cpu_ms_per_turn = busy_ticks as f64 / USER_HZ * 1000.0 / turns.max(1) as f64;
         std::thread::sleep(Duration::from_secs(args.idle_wait));
         let before = cpu_ticks(child.id()).context("reading /proc/<pid>/stat")?;
         let window = Instant::now();
         std::thread::sleep(Duration::from_secs(args.idle_window));
         let after = cpu_ticks(child.id()).context("reading /proc/<pid>/stat")?;
         let percent = (after - before) as f64 / USER_HZ / window.elapsed().as_secs_f64() * 100.0;
-        Ok(Idle { percent, turns, turns_per_s })
+        Ok(Idle { percent, turns, turns_per_s, busy_cpu_ms_per_turn })
     })();
     stop(&mut child)?;
     measured
