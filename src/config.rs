@@ -328,6 +328,23 @@ impl Default for MlConfig {
 }
 
 impl MlConfig {
+    /// Adds what is wrong with these settings to `errors`.
+    fn check(&self, errors: &mut Vec<String>) {
+        if !(1..=16).contains(&self.sessions)
+            || !(1..=64).contains(&self.threads_per_session)
+            || self.max_batch_texts == 0
+        {
+            errors
+                .push("ml.sessions must be 1–16, ml.threads_per_session 1–64 and ml.max_batch_texts at least 1".into());
+        }
+        if !(16..=8192).contains(&self.max_tokens) {
+            errors.push("ml.max_tokens: must be between 16 and 8192".to_owned());
+        }
+        if !(1..=1_000_000).contains(&self.queue_max_texts) {
+            errors.push("ml.queue_max_texts: must be between 1 and 1000000".to_owned());
+        }
+    }
+
     /// The embedder's options.
     #[must_use]
     pub fn embedder_options(&self) -> crate::ml::EmbedderOptions {
@@ -534,17 +551,7 @@ impl Config {
                 errors.push(format!("{key}: {} is not a file", p.display()));
             }
         }
-        let ml = &self.ml;
-        if !(1..=16).contains(&ml.sessions) || !(1..=64).contains(&ml.threads_per_session) || ml.max_batch_texts == 0 {
-            errors
-                .push("ml.sessions must be 1–16, ml.threads_per_session 1–64 and ml.max_batch_texts at least 1".into());
-        }
-        if !(16..=8192).contains(&self.ml.max_tokens) {
-            errors.push("ml.max_tokens: must be between 16 and 8192".to_owned());
-        }
-        if !(1..=1_000_000).contains(&self.ml.queue_max_texts) {
-            errors.push("ml.queue_max_texts: must be between 1 and 1000000".to_owned());
-        }
+        self.ml.check(&mut errors);
         if self.outbound.timeout_secs == 0 || self.outbound.connect_timeout_secs == 0 {
             errors.push("outbound.timeout_secs and outbound.connect_timeout_secs: must be at least 1".to_owned());
         }

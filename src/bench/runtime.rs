@@ -481,7 +481,7 @@ async fn model_alone(state: &AppState, concurrency: usize, texts: usize) -> anyh
 struct Cpu {
     model: String,
     cores: usize,
-    /// (name, present) for avx2, avx512f, avx512_vnni, avx_vnni.
+    /// (name, present) for `avx2`, `avx512f`, `avx512_vnni`, `avx_vnni`.
     flags: Vec<(&'static str, bool)>,
 }
 

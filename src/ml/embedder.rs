@@ -322,13 +322,11 @@ impl Embedder {
     /// Room for `texts` texts in the queue now, or [`Overloaded`] when the
     /// queue is full (a request larger than the bound needs an empty queue).
     pub fn try_reserve(&self, texts: usize) -> Result<Reservation, Overloaded> {
-        match self.room.clone().try_acquire_many_owned(self.permits(texts)) {
-            Ok(permit) => Ok(self.reservation(permit)),
-            Err(_) => {
-                self.inner.metrics.refused.inc();
-                Err(Overloaded { queued: self.queued(), bound: self.bound })
-            }
+        if let Ok(permit) = self.room.clone().try_acquire_many_owned(self.permits(texts)) {
+            return Ok(self.reservation(permit));
         }
+        self.inner.metrics.refused.inc();
+        Err(Overloaded { queued: self.queued(), bound: self.bound })
     }
 
     /// Embeds texts in room reserved with [`Embedder::try_reserve`].

@@ -1170,7 +1170,7 @@ async fn a_full_write_queue_refuses_end_user_turns_before_they_run() {
 
     // The writer is stopped by holding the database's write connection.
     let (release, hold) = std::sync::mpsc::channel::<()>();
-    let (held_tx, held) = tokio::sync::oneshot::channel::<()>();
+    let (held_tx, holding) = tokio::sync::oneshot::channel::<()>();
     let db = app.state.db.clone();
     let holder = std::thread::spawn(move || {
         db.write_blocking(|_| {
@@ -1179,7 +1179,7 @@ async fn a_full_write_queue_refuses_end_user_turns_before_they_run() {
             Ok(())
         })
     });
-    held.await.expect("the write connection is held");
+    holding.await.expect("the write connection is held");
     // One turn in the writer (blocked), then one waiting: the queue of one is full.
     let runtime = app.state.runtime.clone();
     let wait_for = |what: &'static str, ready: Box<dyn Fn() -> bool>| async move {
