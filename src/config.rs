@@ -44,6 +44,15 @@ pub struct RuntimeConfig {
     pub conversation_cache: usize,
     /// Most turns written in one transaction by the group-commit writer.
     pub write_batch: usize,
+    /// Most turns waiting for the group-commit writer. An end-user turn
+    /// that finds the queue full is refused before it runs (503
+    /// `overloaded`, or `busy_reply` in the widget); agents' actions wait.
+    pub write_queue_turns: usize,
+    /// What widget users read when the server is too busy to take their
+    /// message (`overloaded`); they send it again.
+    pub busy_reply: String,
+    /// Seconds a refused client is told to wait (`Retry-After`).
+    pub overload_retry_after_secs: u64,
 }
 
 impl RuntimeConfig {
@@ -58,12 +67,34 @@ impl RuntimeConfig {
         if self.conversation_cache < 16 || !(1..=10_000).contains(&self.write_batch) {
             errors.push("runtime.conversation_cache must be at least 16 and runtime.write_batch 1–10000".to_owned());
         }
+        if !(1..=1_000_000).contains(&self.write_queue_turns) {
+            errors.push("runtime.write_queue_turns: must be between 1 and 1000000".to_owned());
+        }
+        if self.busy_reply.trim().is_empty() || self.busy_reply.chars().count() > 500 {
+            errors.push("runtime.busy_reply: must be 1–500 characters".to_owned());
+        }
+        if !(1..=3600).contains(&self.overload_retry_after_secs) {
+            errors.push("runtime.overload_retry_after_secs: must be between 1 and 3600".to_owned());
+        }
     }
 }
 
+/// Default bound of the write queue: the writer commits about 5,000-9,000
+/// turns/s here in batches of up to 256, so 1,024 waiting turns are
+/// 100-200 ms of work.
+pub const DEFAULT_WRITE_QUEUE_TURNS: usize = 1024;
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        Self { widget_messages_per_second: 5, max_message_chars: 4000, conversation_cache: 50_000, write_batch: 256 }
+        Self {
+            widget_messages_per_second: 5,
+            max_message_chars: 4000,
+            conversation_cache: 50_000,
+            write_batch: 256,
+            write_queue_turns: DEFAULT_WRITE_QUEUE_TURNS,
+            busy_reply: "We are very busy right now. One moment, please, then send your message again.".to_owned(),
+            overload_retry_after_secs: 1,
+        }
     }
 }
 
@@ -314,6 +345,26 @@ pub struct MlConfig {
     /// batched. 1: each text runs alone, so its vector never depends on
     /// other traffic (the int8 model scales activations per inference).
     pub max_batch_texts: usize,
+    /// Most texts queued or running in the embedder. Background jobs wait
+    /// for room; a conversation turn that finds the queue full is handled
+    /// as `overload` says.
+    pub queue_max_texts: usize,
+    /// A turn whose message cannot be embedded because the queue is full:
+    /// `busy` refuses it (503 `overloaded` with `Retry-After`, the widget's
+    /// busy reply); `keywords` runs it without the model (no intent:
+    /// keywords, entities and the flow's out-of-scope path).
+    pub overload: OverloadPolicy,
+}
+
+/// What a turn does when the inference queue is full (`ml.overload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverloadPolicy {
+    /// Refuse the turn quickly: 503 `overloaded` + `Retry-After`.
+    #[default]
+    Busy,
+    /// Understand the message without the model (keyword/flow-only).
+    Keywords,
 }
 
 impl Default for MlConfig {
@@ -328,11 +379,30 @@ impl Default for MlConfig {
             max_tokens: 256,
             batch_wait_us: 500,
             max_batch_texts: 32,
+            queue_max_texts: crate::ml::embedder::DEFAULT_QUEUE_MAX_TEXTS,
+            overload: OverloadPolicy::Busy,
         }
     }
 }
 
 impl MlConfig {
+    /// Adds what is wrong with these settings to `errors`.
+    fn check(&self, errors: &mut Vec<String>) {
+        if !(1..=16).contains(&self.sessions)
+            || !(1..=64).contains(&self.threads_per_session)
+            || self.max_batch_texts == 0
+        {
+            errors
+                .push("ml.sessions must be 1–16, ml.threads_per_session 1–64 and ml.max_batch_texts at least 1".into());
+        }
+        if !(16..=8192).contains(&self.max_tokens) {
+            errors.push("ml.max_tokens: must be between 16 and 8192".to_owned());
+        }
+        if !(1..=1_000_000).contains(&self.queue_max_texts) {
+            errors.push("ml.queue_max_texts: must be between 1 and 1000000".to_owned());
+        }
+    }
+
     /// The embedder's options.
     #[must_use]
     pub fn embedder_options(&self) -> crate::ml::EmbedderOptions {
@@ -344,6 +414,7 @@ impl MlConfig {
             max_tokens: self.max_tokens,
             batch_wait: std::time::Duration::from_micros(self.batch_wait_us),
             max_batch_texts: self.max_batch_texts,
+            queue_max_texts: self.queue_max_texts,
         }
     }
 }
@@ -538,14 +609,7 @@ impl Config {
                 errors.push(format!("{key}: {} is not a file", p.display()));
             }
         }
-        let ml = &self.ml;
-        if !(1..=16).contains(&ml.sessions) || !(1..=64).contains(&ml.threads_per_session) || ml.max_batch_texts == 0 {
-            errors
-                .push("ml.sessions must be 1–16, ml.threads_per_session 1–64 and ml.max_batch_texts at least 1".into());
-        }
-        if !(16..=8192).contains(&self.ml.max_tokens) {
-            errors.push("ml.max_tokens: must be between 16 and 8192".to_owned());
-        }
+        self.ml.check(&mut errors);
         self.outbound.check(&mut errors);
         self.runtime.check(&mut errors);
         if self.jobs.workers > 64 {

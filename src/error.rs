@@ -146,6 +146,7 @@ error_codes! {
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),
     ModelsUnavailable => ("models_unavailable", SERVICE_UNAVAILABLE, "The local ML models are still loading or failed to load (see /readyz)."),
+    Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "The server is at capacity (`details.reason`: `inference_queue_full` or `write_queue_full`); retry after the Retry-After header."),
 }
 
 /// An API error: a stable code, a human message, optional details and, for
@@ -249,12 +250,16 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.code.status().is_server_error() {
+        if self.code == ErrorCode::Overloaded {
+            // Expected under load, counted in /metrics; one log line per
+            // refusal would add to the load.
+            tracing::debug!(error.code = self.code.as_str(), error.cause_chain = ?self, "request refused");
+        } else if self.code.status().is_server_error() {
             // Logged once here, where it becomes a response; the body hides it.
             tracing::error!(error.code = self.code.as_str(), error.cause_chain = ?self, "request failed");
         }
         let mut response = HttpResponse::build(self.code.status());
-        if self.code == ErrorCode::RateLimited
+        if matches!(self.code, ErrorCode::RateLimited | ErrorCode::Overloaded)
             && let Some(secs) = self.details.as_ref().and_then(|d| d.get("retry_after_secs")).and_then(Value::as_u64)
         {
             response.insert_header(("Retry-After", secs.to_string()));

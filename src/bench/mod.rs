@@ -35,13 +35,13 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 enum Suite {
-    /// Cold start to `/readyz` (new, empty and 100k-row databases) and idle RSS.
+    /// Cold start to `/readyz` (new, empty and 100k-row databases), idle RSS and idle CPU after NLU traffic.
     Startup(startup::StartupArgs),
     /// Argon2id cost and sign-ins per second through the server, with latency percentiles.
     Auth(auth::AuthArgs),
     /// NLU accuracy on the shared benchmarks, training time, parse latency and throughput.
     Nlu(nlu::NluArgs),
-    /// Conversation turns per second and turn latency, flow-only and NLU bots, 1/16/128 conversations.
+    /// Conversation turns per second and turn latency (flow-only and NLU bots, 1/16/128 conversations), shed turns, CPU features, model-alone rate.
     Runtime(runtime::RuntimeArgs),
     /// Retrieval on BEIR SciFact through the real ingestion path: quality, latency, ingestion throughput.
     Rag(rag::RagArgs),
@@ -54,8 +54,8 @@ enum Suite {
 /// measured as it would serve.
 pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
     let report = match &args.suite {
-        None => startup::run(&startup::StartupArgs::default())?,
-        Some(Suite::Startup(a)) => startup::run(a)?,
+        None => startup::run(&startup::StartupArgs::default(), ml)?,
+        Some(Suite::Startup(a)) => startup::run(a, ml)?,
         Some(Suite::Auth(a)) => auth::run(a)?,
         Some(Suite::Nlu(a)) => nlu::run(a, ml)?,
         Some(Suite::Runtime(a)) => runtime::run(a, ml)?,

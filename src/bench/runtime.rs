@@ -9,6 +9,13 @@
 //! the usage counts are committed (the group-commit writer) — what the API
 //! waits for before answering. HTTP parsing and serialisation are not part
 //! of the figure.
+//!
+//! The queues are bounded (`ml.queue_max_texts`, `runtime.write_queue_turns`):
+//! a turn refused as `overloaded` is counted as shed, not as an error, and
+//! the latency percentiles are those of the answered turns. So that figures
+//! from different hosts can be compared, the report names the host's CPU
+//! features (AVX2, AVX-512, VNNI) and the model's own rate in the same run
+//! (texts/s through the embedder alone, at the highest concurrency).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +28,7 @@ use super::{Report, percentile};
 use crate::app::AppState;
 use crate::config::{Config, MlConfig};
 use crate::conversations::runtime::{ActArgs, Action, ConvRef};
+use crate::error::ErrorCode;
 use crate::flows::document::FlowDocument;
 use crate::flows::model::{PublishRequest, SaveFlowRequest};
 use crate::flows::service::Source;
@@ -71,7 +79,7 @@ const FLOW_ONLY: &str = r#"{
   ]
 }"#;
 
-const NLU_FLOW: &str = r#"{
+pub(super) const NLU_FLOW: &str = r#"{
   "nodes": [
     { "id": "start", "type": "start" },
     { "id": "route", "type": "intent_router", "data": { "routes": [
@@ -135,7 +143,7 @@ const INTENTS: [(&str, [&str; 8]); 3] = [
     ),
 ];
 
-const NLU_MESSAGES: [&str; 6] = [
+pub(super) const NLU_MESSAGES: [&str; 6] = [
     "could I book a table for six people",
     "what time do you open on saturday",
     "do you have gluten free pasta",
@@ -148,6 +156,8 @@ const NLU_MESSAGES: [&str; 6] = [
 struct Level {
     concurrency: usize,
     turns: usize,
+    /// Turns refused as `overloaded` (not in `turns` nor the percentiles).
+    shed: usize,
     turns_per_s: f64,
     p50_ms: f64,
     p95_ms: f64,
@@ -166,6 +176,9 @@ pub fn run(args: &RuntimeArgs, ml: &MlConfig) -> anyhow::Result<Report> {
 
     let mut rows = Vec::new();
     let mut json = serde_json::Map::new();
+    let cpu = cpu_features();
+    rows.push(("CPU".into(), format!("{} ({} cores): {}", cpu.model, cpu.cores, cpu.flags_line())));
+    json.insert("cpu".into(), cpu.json());
 
     let flow_bot = new_bot(&state, org, "Flow-only bench")?;
     runtime.block_on(publish(&state, &tenant, flow_bot, FLOW_ONLY))?;
@@ -197,6 +210,17 @@ pub fn run(args: &RuntimeArgs, ml: &MlConfig) -> anyhow::Result<Report> {
             NLU_TARGET.0,
         ))?;
         summarize("nlu", "NLU", &nlu, NLU_TARGET, &mut rows, &mut json);
+        let concurrency = LEVELS[LEVELS.len() - 1];
+        let (texts_per_s, texts) = runtime.block_on(model_alone(&state, concurrency, args.nlu_turns))?;
+        rows.push((
+            format!("model alone, {concurrency} concurrent texts"),
+            format!("{texts_per_s:.0} texts/s ({texts} texts through the embedder only)"),
+        ));
+        json.insert(
+            "model_alone".into(),
+            json!({ "texts_per_s": r1(texts_per_s), "texts": texts, "concurrency": concurrency,
+                    "queue_max_texts": state.config.ml.queue_max_texts }),
+        );
     }
     state.nlu.shutdown();
     Ok(Report { rows, json: Value::Object(json) })
@@ -215,21 +239,31 @@ fn summarize(
         rows.push((
             format!("{label}, {} conversations", l.concurrency),
             format!(
-                "{:.0} turns/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({} turns)",
-                l.turns_per_s, l.p50_ms, l.p95_ms, l.p99_ms, l.turns
+                "{:.0} turns/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({} turns{})",
+                l.turns_per_s,
+                l.p50_ms,
+                l.p95_ms,
+                l.p99_ms,
+                l.turns,
+                shed_note(l.shed)
             ),
         ));
         per_level.insert(
             l.concurrency.to_string(),
-            json!({ "turns": l.turns, "turns_per_s": r1(l.turns_per_s), "p50_ms": r3(l.p50_ms),
+            json!({ "turns": l.turns, "shed": l.shed, "turns_per_s": r1(l.turns_per_s), "p50_ms": r3(l.p50_ms),
                     "p95_ms": r3(l.p95_ms), "p99_ms": r3(l.p99_ms) }),
         );
     }
     rows.push((
         format!("{label}, paced at {:.0} turns/s over {} conversations", target.0, paced.concurrency),
         format!(
-            "{:.0} turns/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({} turns)",
-            paced.turns_per_s, paced.p50_ms, paced.p95_ms, paced.p99_ms, paced.turns
+            "{:.0} turns/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({} turns{})",
+            paced.turns_per_s,
+            paced.p50_ms,
+            paced.p95_ms,
+            paced.p99_ms,
+            paced.turns,
+            shed_note(paced.shed)
         ),
     ));
     // Headline: the most turns per second any level reached (closed loop:
@@ -251,11 +285,15 @@ fn summarize(
         key.to_owned(),
         json!({
             "turns_per_s": r1(turns_per_s), "p50_ms": r3(paced.p50_ms), "p95_ms": r3(paced.p95_ms),
-            "p99_ms": r3(paced.p99_ms), "paced_turns_per_s": r1(paced.turns_per_s),
+            "p99_ms": r3(paced.p99_ms), "paced_turns_per_s": r1(paced.turns_per_s), "paced_shed": paced.shed,
             "target_turns_per_s": target.0, "target_p95_ms": target.1, "target_met": met,
             "levels": per_level,
         }),
     );
+}
+
+fn shed_note(shed: usize) -> String {
+    if shed == 0 { String::new() } else { format!(", {shed} shed as overloaded") }
 }
 
 fn r1(x: f64) -> f64 {
@@ -317,26 +355,34 @@ async fn measure_rate(
         let offset = interval.mul_f64(i as f64 / conversations as f64);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_conv);
+            let mut shed = 0;
             for n in 0..per_conv {
                 let due = started + offset + interval * u32::try_from(n).unwrap_or(u32::MAX);
                 tokio::time::sleep_until(due.into()).await;
                 let text = messages[(i + n) % messages.len()].to_owned();
                 let args = act_args(&tenant, bot, user.clone(), Action::Message(text));
-                state.runtime.act(&state, args).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                latencies.push(due.elapsed().as_secs_f64() * 1000.0);
+                match state.runtime.act(&state, args).await {
+                    Ok(_) => latencies.push(due.elapsed().as_secs_f64() * 1000.0),
+                    Err(e) if e.code() == ErrorCode::Overloaded => shed += 1,
+                    Err(e) => anyhow::bail!("{e:?}"),
+                }
             }
-            Ok::<_, anyhow::Error>(latencies)
+            Ok::<_, anyhow::Error>((latencies, shed))
         }));
     }
     let mut all = Vec::with_capacity(per_conv * conversations);
+    let mut shed = 0;
     for t in tasks {
-        all.extend(t.await??);
+        let (latencies, refused) = t.await??;
+        all.extend(latencies);
+        shed += refused;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let n = all.len();
     Ok(Level {
         concurrency: conversations,
         turns: n,
+        shed,
         turns_per_s: n as f64 / elapsed,
         p50_ms: percentile(&mut all, 50.0),
         p95_ms: percentile(&mut all, 95.0),
@@ -368,31 +414,114 @@ async fn measure(
         let user = format!("{tag}-{i}");
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_conv);
+            let mut shed = 0;
             for n in 0..per_conv {
                 let text = messages[(i + n) % messages.len()].to_owned();
                 let args = act_args(&tenant, bot, user.clone(), Action::Message(text));
                 let t = Instant::now();
-                let r = state.runtime.act(&state, args).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-                anyhow::ensure!(!r.replies.is_empty(), "a turn without reply");
+                match state.runtime.act(&state, args).await {
+                    Ok(r) => {
+                        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                        anyhow::ensure!(!r.replies.is_empty(), "a turn without reply");
+                    }
+                    Err(e) if e.code() == ErrorCode::Overloaded => shed += 1,
+                    Err(e) => anyhow::bail!("{e:?}"),
+                }
             }
-            Ok::<_, anyhow::Error>(latencies)
+            Ok::<_, anyhow::Error>((latencies, shed))
         }));
     }
     let mut all = Vec::with_capacity(per_conv * concurrency);
+    let mut shed = 0;
     for t in tasks {
-        all.extend(t.await??);
+        let (latencies, refused) = t.await??;
+        all.extend(latencies);
+        shed += refused;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let n = all.len();
     Ok(Level {
         concurrency,
         turns: n,
+        shed,
         turns_per_s: n as f64 / elapsed,
         p50_ms: percentile(&mut all, 50.0),
         p95_ms: percentile(&mut all, 95.0),
         p99_ms: percentile(&mut all, 99.0),
     })
+}
+
+/// The model alone: `texts` chat messages through the embedder's queue
+/// from `concurrency` tasks (each sends its next text when answered);
+/// texts per second and how many.
+async fn model_alone(state: &AppState, concurrency: usize, texts: usize) -> anyhow::Result<(f64, usize)> {
+    let embedder = state.models.embedder().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let per_task = texts.div_ceil(concurrency).max(1);
+    // Warm up.
+    embedder.embed(NLU_MESSAGES.iter().map(|t| (*t).to_owned()).collect()).await?;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for i in 0..concurrency {
+        let embedder = embedder.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..per_task {
+                embedder.embed_one(NLU_MESSAGES[(i + n) % NLU_MESSAGES.len()]).await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let n = per_task * concurrency;
+    Ok((n as f64 / started.elapsed().as_secs_f64(), n))
+}
+
+/// The host's CPU as far as inference speed goes.
+struct Cpu {
+    model: String,
+    cores: usize,
+    /// (name, present) for `avx2`, `avx512f`, `avx512_vnni`, `avx_vnni`.
+    flags: Vec<(&'static str, bool)>,
+}
+
+impl Cpu {
+    fn flags_line(&self) -> String {
+        self.flags
+            .iter()
+            .map(|(f, on)| format!("{f} {}", if *on { "yes" } else { "no" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn json(&self) -> Value {
+        let mut flags = serde_json::Map::new();
+        for (f, on) in &self.flags {
+            flags.insert((*f).to_owned(), Value::Bool(*on));
+        }
+        json!({ "model": self.model, "cores": self.cores, "features": flags })
+    }
+}
+
+/// CPU model and the SIMD features ONNX Runtime's int8 and fp32 kernels
+/// use, from `/proc/cpuinfo` (all "no" where it cannot be read).
+fn cpu_features() -> Cpu {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let model = field("model name").unwrap_or_else(|| "unknown CPU".to_owned());
+    let flags = field("flags").unwrap_or_default();
+    let present: std::collections::HashSet<&str> = flags.split_whitespace().collect();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    Cpu {
+        model,
+        cores,
+        flags: ["avx2", "avx512f", "avx512_vnni", "avx_vnni"].into_iter().map(|f| (f, present.contains(f))).collect(),
+    }
 }
 
 fn act_args(tenant: &Tenant, bot: BotId, user: String, action: Action) -> ActArgs {
@@ -407,7 +536,7 @@ fn act_args(tenant: &Tenant, bot: BotId, user: String, action: Action) -> ActArg
     }
 }
 
-async fn publish(state: &AppState, tenant: &Tenant, bot: BotId, doc: &str) -> anyhow::Result<()> {
+pub(super) async fn publish(state: &AppState, tenant: &Tenant, bot: BotId, doc: &str) -> anyhow::Result<()> {
     let document: FlowDocument = serde_json::from_str(doc)?;
     crate::flows::service::save(
         state,
@@ -424,7 +553,7 @@ async fn publish(state: &AppState, tenant: &Tenant, bot: BotId, doc: &str) -> an
     Ok(())
 }
 
-fn train(state: &AppState, tenant: &Tenant, bot: BotId) -> anyhow::Result<()> {
+pub(super) fn train(state: &AppState, tenant: &Tenant, bot: BotId) -> anyhow::Result<()> {
     use crate::nlu::io::{NluDocument, import_document_blocking};
     let intents: Vec<Value> = INTENTS
         .iter()
@@ -445,7 +574,7 @@ fn train(state: &AppState, tenant: &Tenant, bot: BotId) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn setup_org(state: &AppState) -> anyhow::Result<OrgId> {
+pub(super) fn setup_org(state: &AppState) -> anyhow::Result<OrgId> {
     let id = state
         .db
         .write_blocking(|tx| {
@@ -464,7 +593,7 @@ fn setup_org(state: &AppState) -> anyhow::Result<OrgId> {
     Ok(OrgId(id))
 }
 
-fn new_bot(state: &AppState, org: OrgId, name: &str) -> anyhow::Result<BotId> {
+pub(super) fn new_bot(state: &AppState, org: OrgId, name: &str) -> anyhow::Result<BotId> {
     let key = format!("wk_bench_{}", crate::crypto::random_token(8));
     let id = state
         .db

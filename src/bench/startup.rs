@@ -1,6 +1,10 @@
 //! Cold start: process start → `/readyz` answering 200, measured on a new
 //! data file (migrations applied), on an existing empty one, and on one with
-//! 100k rows; then the idle RSS of the running server.
+//! 100k rows; then the idle RSS of the running server, and its idle CPU:
+//! after serving NLU turns through the widget API (embedding inference on
+//! the ONNX Runtime threads) the server is left alone for `--idle-wait`
+//! seconds, then its CPU time (`/proc/<pid>/stat` utime + stime) is
+//! measured over `--idle-window` seconds (target: under 1 % of a core).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,8 +17,10 @@ use clap::Args;
 use serde_json::json;
 
 use super::{Report, median};
-use crate::config::DbConfig;
+use crate::app::AppState;
+use crate::config::{Config, DbConfig, MlConfig};
 use crate::db::Db;
+use crate::http::Tenant;
 
 #[derive(Debug, Args)]
 pub struct StartupArgs {
@@ -24,15 +30,28 @@ pub struct StartupArgs {
     /// Rows in the large database.
     #[arg(long, default_value_t = 100_000)]
     pub rows: usize,
+    /// Seconds the server is left alone after the NLU traffic before its CPU is measured.
+    #[arg(long, default_value_t = 10)]
+    pub idle_wait: u64,
+    /// Seconds over which the idle CPU is measured (0 skips the measurement).
+    #[arg(long, default_value_t = 10)]
+    pub idle_window: u64,
+    /// NLU turns sent through the widget API before the idle measurement.
+    #[arg(long, default_value_t = 200)]
+    pub idle_turns: usize,
 }
 
 impl Default for StartupArgs {
     fn default() -> Self {
-        Self { runs: 5, rows: 100_000 }
+        Self { runs: 5, rows: 100_000, idle_wait: 10, idle_window: 10, idle_turns: 200 }
     }
 }
 
-pub fn run(args: &StartupArgs) -> anyhow::Result<Report> {
+/// Clock ticks per second of `/proc/<pid>/stat` times (Linux's `USER_HZ`,
+/// 100 on every mainstream architecture).
+const USER_HZ: f64 = 100.0;
+
+pub fn run(args: &StartupArgs, ml: &MlConfig) -> anyhow::Result<Report> {
     let exe = std::env::current_exe()?;
     let dir = tempfile::tempdir()?;
     let runs = args.runs.max(1);
@@ -56,14 +75,40 @@ pub fn run(args: &StartupArgs) -> anyhow::Result<Report> {
     let binary_mb = std::fs::metadata(&exe).map_or(0, |m| m.len()) as f64 / 1e6;
 
     let (first, empty, large) = (median(&mut first), median(&mut empty), median(&mut large));
+    let idle = if args.idle_window > 0 {
+        Some(idle_cpu(&exe, &dir.path().join("idle.db"), args, ml).context("measuring idle CPU")?)
+    } else {
+        None
+    };
+    let mut rows = vec![
+        ("cold start, new data file (ms, median)".into(), format!("{first:.1}")),
+        ("cold start, empty database (ms, median)".into(), format!("{empty:.1}")),
+        (format!("cold start, {} rows, {size_mb:.0} MB (ms, median)", args.rows), format!("{large:.1}")),
+        ("idle RSS after start (MB)".into(), format!("{idle_rss_mb:.1}")),
+        ("binary size (MB)".into(), format!("{binary_mb:.1}")),
+    ];
+    if let Some(idle) = &idle {
+        rows.push((
+            format!("idle CPU, {} s after {} NLU turns (% of a core)", args.idle_wait, idle.turns),
+            format!(
+                "{:.2} % over {} s (target < 1 %: {}); {:.0} turns/s served, {:.1} ms CPU per turn",
+                idle.percent,
+                args.idle_window,
+                if idle.percent < 1.0 { "met" } else { "NOT met" },
+                idle.turns_per_s,
+                idle.busy_cpu_ms_per_turn
+            ),
+        ));
+    }
+    let idle_json = idle.as_ref().map(|i| {
+        json!({ "percent_of_core": (i.percent * 100.0).round() / 100.0, "wait_s": args.idle_wait,
+                "window_s": args.idle_window, "nlu_turns": i.turns, "target_percent": 1.0,
+                "turns_per_s": (i.turns_per_s * 10.0).round() / 10.0,
+                "cpu_ms_per_turn": (i.busy_cpu_ms_per_turn * 100.0).round() / 100.0,
+                "target_met": i.percent < 1.0 })
+    });
     Ok(Report {
-        rows: vec![
-            ("cold start, new data file (ms, median)".into(), format!("{first:.1}")),
-            ("cold start, empty database (ms, median)".into(), format!("{empty:.1}")),
-            (format!("cold start, {} rows, {size_mb:.0} MB (ms, median)", args.rows), format!("{large:.1}")),
-            ("idle RSS after start (MB)".into(), format!("{idle_rss_mb:.1}")),
-            ("binary size (MB)".into(), format!("{binary_mb:.1}")),
-        ],
+        rows,
         json: json!({
             "startup": {
                 "new_file_ms": round1(first),
@@ -74,6 +119,7 @@ pub fn run(args: &StartupArgs) -> anyhow::Result<Report> {
                 "runs": runs,
             },
             "idle_rss_mb": round1(idle_rss_mb),
+            "idle_cpu": idle_json,
             "binary_mb": round1(binary_mb),
         }),
     })
@@ -86,6 +132,18 @@ fn round1(x: f64) -> f64 {
 /// Starts `serve`, waits for `/readyz`, optionally reads idle RSS, stops it
 /// with SIGTERM and checks the exit status. Returns ms to ready.
 fn start_and_stop(exe: &Path, data: &Path, rss_mb: Option<&mut f64>) -> anyhow::Result<f64> {
+    let (mut child, _, ready_ms) = start(exe, data)?;
+    if let Some(rss) = rss_mb {
+        std::thread::sleep(Duration::from_millis(500));
+        *rss = rss_of(child.id()).unwrap_or(0.0);
+    }
+    stop(&mut child)?;
+    Ok(ready_ms)
+}
+
+/// Starts `serve` on a free port and waits for `/readyz`: the child, its
+/// port and the ms it took.
+fn start(exe: &Path, data: &Path) -> anyhow::Result<(Child, u16, f64)> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let started = Instant::now();
     let mut child = Command::new(exe)
@@ -111,12 +169,125 @@ fn start_and_stop(exe: &Path, data: &Path, rss_mb: Option<&mut f64>) -> anyhow::
         }
         std::thread::sleep(Duration::from_millis(2));
     };
-    if let Some(rss) = rss_mb {
-        std::thread::sleep(Duration::from_millis(500));
-        *rss = rss_of(child.id()).unwrap_or(0.0);
-    }
+    Ok((child, port, ready_ms))
+}
+
+/// What the idle measurement found.
+struct Idle {
+    percent: f64,
+    turns: usize,
+    turns_per_s: f64,
+    /// Server CPU time per turn while the turns were served.
+    busy_cpu_ms_per_turn: f64,
+}
+
+/// Prepares a data file with a bot whose published flow routes on its
+/// trained NLU model, serves `idle_turns` widget messages (each one an
+/// embedding inference), waits, then measures the server's CPU.
+fn idle_cpu(exe: &Path, data: &Path, args: &StartupArgs, ml: &MlConfig) -> anyhow::Result<Idle> {
+    let key = seed_nlu_bot(data, ml)?;
+    let (mut child, port, _) = start(exe, data)?;
+    let measured = (|| {
+        // The server loads its models in the background; /readyz waits for them.
+        let started = Instant::now();
+        let busy_from = cpu_ticks(child.id()).context("reading /proc/<pid>/stat")?;
+        let mut turns = 0;
+        while turns < args.idle_turns {
+            // A session takes 5 messages per second; 30 sessions per second per address.
+            let session = http_json(port, "POST", &format!("/api/v1/widget/{key}/sessions"), "")?;
+            let id = session["session_id"].as_str().context("no session id")?.to_owned();
+            for n in 0..4 {
+                let text = super::runtime::NLU_MESSAGES[(turns + n) % super::runtime::NLU_MESSAGES.len()];
+                let reply = http_json(
+                    port,
+                    "POST",
+                    &format!("/api/v1/widget/{key}/sessions/{id}/messages"),
+                    &json!({ "text": text }).to_string(),
+                )?;
+                if reply["replies"].as_array().is_none_or(Vec::is_empty) {
+                    bail!("a widget turn got no reply: {reply}");
+                }
+            }
+            turns += 4;
+            // Stay under the per-address session rate.
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        let traffic_s = started.elapsed().as_secs_f64();
+        let turns_per_s = turns as f64 / traffic_s;
+        let busy_ticks = cpu_ticks(child.id()).context("reading /proc/<pid>/stat")? - busy_from;
+        let busy_cpu_ms_per_turn = busy_ticks as f64 / USER_HZ * 1000.0 / turns.max(1) as f64;
+        std::thread::sleep(Duration::from_secs(args.idle_wait));
+        let before = cpu_ticks(child.id()).context("reading /proc/<pid>/stat")?;
+        let window = Instant::now();
+        std::thread::sleep(Duration::from_secs(args.idle_window));
+        let after = cpu_ticks(child.id()).context("reading /proc/<pid>/stat")?;
+        let percent = (after - before) as f64 / USER_HZ / window.elapsed().as_secs_f64() * 100.0;
+        Ok(Idle { percent, turns, turns_per_s, busy_cpu_ms_per_turn })
+    })();
     stop(&mut child)?;
-    Ok(ready_ms)
+    measured
+}
+
+/// A new data file with an organization and an active bot answering through
+/// the NLU flow of `bench runtime`; returns the bot's widget key.
+fn seed_nlu_bot(data: &Path, ml: &MlConfig) -> anyhow::Result<String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let mut config = Config { data: data.to_path_buf(), ml: ml.clone(), ..Config::default() };
+    config.ml.enabled = true;
+    config.jobs.workers = 0;
+    let (state, lock) = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    state.models.embedder_blocking().map_err(|e| anyhow::anyhow!("the embedding model did not load: {e:?}"))?;
+    let org = super::runtime::setup_org(&state)?;
+    let tenant = Tenant::system(org, "benchmark");
+    let bot = super::runtime::new_bot(&state, org, "Idle bench")?;
+    super::runtime::train(&state, &tenant, bot)?;
+    runtime.block_on(super::runtime::publish(&state, &tenant, bot, super::runtime::NLU_FLOW))?;
+    let key = state
+        .db
+        .write_blocking(|tx| {
+            Ok(tx.query_row("SELECT widget_key FROM bots WHERE id = ?1", [bot.0], |r| r.get::<_, String>(0))?)
+        })
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    state.nlu.shutdown();
+    state.db.checkpoint().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    drop(state);
+    drop(lock);
+    Ok(key)
+}
+
+/// One HTTP/1.1 request with a JSON body; the JSON answer of a 2xx.
+fn http_json(port: u16, method: &str, path: &str, body: &str) -> anyhow::Result<serde_json::Value> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (head, payload) = answer.split_once("\r\n\r\n").context("no HTTP header")?;
+    let ok = head.split_whitespace().nth(1).is_some_and(|s| s.starts_with('2'));
+    if !ok {
+        bail!("{method} {path}: {head} {payload}");
+    }
+    // Chunked answers carry the JSON between size lines.
+    let json_text = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        payload.lines().filter(|l| !l.is_empty() && usize::from_str_radix(l.trim(), 16).is_err()).collect::<String>()
+    } else {
+        payload.to_owned()
+    };
+    serde_json::from_str(&json_text).with_context(|| format!("{method} {path}: not JSON: {payload}"))
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; fields after it start at state (3).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after `) `.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 fn ready(port: u16) -> bool {

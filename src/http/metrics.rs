@@ -10,6 +10,13 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub db_pool: IntGaugeVec,
     pub jobs: IntGaugeVec,
+    /// Conversation turns not served normally under overload, by reason:
+    /// `inference_queue_full` (refused), `inference_keywords` (understood
+    /// without the model), `write_queue_full` (refused).
+    pub turns_shed: IntCounterVec,
+    /// Work waiting, by queue: `inference` (texts), `write` (turns);
+    /// sampled when `/metrics` is read.
+    pub queue_depth: IntGaugeVec,
 }
 
 impl Metrics {
@@ -33,8 +40,21 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(db_pool.clone()))?;
+        let turns_shed = IntCounterVec::new(
+            Opts::new("runtime_turns_shed_total", "Conversation turns refused or degraded under overload, by reason"),
+            &["reason"],
+        )?;
+        let queue_depth = IntGaugeVec::new(
+            Opts::new("queue_depth", "Work queued or running, by queue (inference: texts; write: turns)"),
+            &["queue"],
+        )?;
+        for reason in ["inference_queue_full", "inference_keywords", "write_queue_full"] {
+            turns_shed.with_label_values(&[reason]);
+        }
         registry.register(Box::new(jobs.clone()))?;
-        Ok(Self { registry, http_requests, http_duration, db_pool, jobs })
+        registry.register(Box::new(turns_shed.clone()))?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        Ok(Self { registry, http_requests, http_duration, db_pool, jobs, turns_shed, queue_depth })
     }
 
     /// The registry, for domain modules to add collectors to.

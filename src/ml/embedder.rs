@@ -12,6 +12,17 @@
 //! once per inference, so a batched vector moves slightly with its
 //! batch-mates (cosine ≥ 0.98); `max_batch_texts` 1 makes every vector
 //! independent of other traffic.
+//!
+//! The queue is bounded: `queue_max_texts` texts may be queued or running
+//! at once. Background work ([`Embedder::embed`]) waits for room;
+//! conversation turns ([`Embedder::try_embed`]) are refused at once with
+//! [`Overloaded`] when the queue is full, so that a burst beyond what the
+//! model can serve is answered quickly (503, a busy reply or keyword-only
+//! understanding) instead of queueing without bound.
+//!
+//! Sessions never spin: ONNX Runtime's intra- and inter-op thread pools
+//! busy-wait for new work by default, which kept an idle server's inference
+//! threads at about half a core for minutes after traffic stopped.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -25,9 +36,9 @@ use ort::ep;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
-use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 use tokenizers::Tokenizer;
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// The embedded default model (all-MiniLM-L6-v2, see models/README.md).
 static EMBEDDED_MODEL: &[u8] = include_bytes!(env!("BUNDLE_EMBED_MODEL"));
@@ -39,6 +50,11 @@ const MAX_BATCH_TOKENS: usize = 4096;
 
 /// Texts per extra session below which a bulk job uses the serving session.
 const BULK_MIN_TEXTS: usize = 1000;
+
+/// Default bound of the inference queue: about 100-150 ms of chat messages
+/// at the 700-1,000 texts/s one session served on 2 cores (see
+/// `bench runtime`'s model-alone rate), ~300 ms on a host half as fast.
+pub const DEFAULT_QUEUE_MAX_TEXTS: usize = 128;
 
 /// Where the model comes from and how to run it.
 #[derive(Debug, Clone)]
@@ -57,7 +73,26 @@ pub struct EmbedderOptions {
     pub batch_wait: Duration,
     /// Most texts in one inference (1: each text runs alone).
     pub max_batch_texts: usize,
+    /// Most texts queued or running at once (see the module documentation).
+    pub queue_max_texts: usize,
 }
+
+/// The embedder's queue is full: the request was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overloaded {
+    /// Texts queued or running when the request was refused.
+    pub queued: usize,
+    /// The bound (`ml.queue_max_texts`).
+    pub bound: usize,
+}
+
+impl std::fmt::Display for Overloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the inference queue is full ({} of {} texts)", self.queued, self.bound)
+    }
+}
+
+impl std::error::Error for Overloaded {}
 
 impl Default for EmbedderOptions {
     fn default() -> Self {
@@ -69,6 +104,7 @@ impl Default for EmbedderOptions {
             max_tokens: 256,
             batch_wait: Duration::from_micros(500),
             max_batch_texts: 32,
+            queue_max_texts: DEFAULT_QUEUE_MAX_TEXTS,
         }
     }
 }
@@ -78,6 +114,22 @@ impl Default for EmbedderOptions {
 pub struct Embedder {
     inner: Arc<Inner>,
     queue: Sender<Request>,
+    room: Arc<Semaphore>,
+    bound: usize,
+}
+
+/// Room for some texts in the inference queue, held until their request
+/// is answered (or the reservation dropped).
+pub struct Reservation {
+    _permit: OwnedSemaphorePermit,
+    texts: usize,
+    depth: IntGauge,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.depth.sub(i64::try_from(self.texts).unwrap_or(i64::MAX));
+    }
 }
 
 struct Inner {
@@ -107,6 +159,8 @@ enum ModelSource {
 struct Request {
     texts: Vec<String>,
     reply: oneshot::Sender<anyhow::Result<Vec<Vec<f32>>>>,
+    /// Released once the request is answered.
+    _room: Reservation,
 }
 
 #[derive(Clone)]
@@ -114,6 +168,8 @@ struct EmbedMetrics {
     texts: IntCounter,
     batches: IntCounter,
     batch_seconds: Histogram,
+    queue_texts: IntGauge,
+    refused: IntCounter,
 }
 
 impl EmbedMetrics {
@@ -124,12 +180,17 @@ impl EmbedMetrics {
             HistogramOpts::new("ml_inference_seconds", "Duration of one embedding inference (tokenize + run + pool)")
                 .buckets(vec![0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0]),
         )?;
+        let queue_texts = IntGauge::new("ml_inference_queue_texts", "Texts queued or running in the embedder")?;
+        let refused =
+            IntCounter::new("ml_inference_refused_total", "Embedding requests refused because the queue was full")?;
         if let Some(r) = registry {
             r.register(Box::new(texts.clone()))?;
             r.register(Box::new(batches.clone()))?;
             r.register(Box::new(batch_seconds.clone()))?;
+            r.register(Box::new(queue_texts.clone()))?;
+            r.register(Box::new(refused.clone()))?;
         }
-        Ok(Self { texts, batches, batch_seconds })
+        Ok(Self { texts, batches, batch_seconds, queue_texts, refused })
     }
 }
 
@@ -218,7 +279,8 @@ impl Embedder {
                 .spawn(move || worker(&inner, &receiver, &inner.sessions[i], wait))
                 .context("starting an embedding worker")?;
         }
-        Ok(Embedder { inner, queue })
+        let bound = options.queue_max_texts.max(1);
+        Ok(Embedder { inner, queue, room: Arc::new(Semaphore::new(bound)), bound })
     }
 
     /// Vector dimension of the model.
@@ -241,19 +303,75 @@ impl Embedder {
         format!("{}/{}", self.inner.model_id, self.inner.max_tokens)
     }
 
-    /// Embeds texts through the shared queue (micro-batched with other requests).
+    /// Embeds texts through the shared queue (micro-batched with other
+    /// requests), waiting for room in the queue first (background work).
     pub async fn embed(&self, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        let n = self.permits(texts.len());
+        let permit = self.room.clone().acquire_many_owned(n).await.map_err(|_| anyhow!("the embedder stopped"))?;
+        self.embed_reserved(self.reservation(permit), texts).await
+    }
+
+    /// Embeds one text, waiting for room in the queue.
+    pub async fn embed_one(&self, text: &str) -> anyhow::Result<Vec<f32>> {
+        self.embed(vec![text.to_owned()]).await?.pop().ok_or_else(|| anyhow!("no embedding returned"))
+    }
+
+    /// Room for `texts` texts in the queue now, or [`Overloaded`] when the
+    /// queue is full (a request larger than the bound needs an empty queue).
+    pub fn try_reserve(&self, texts: usize) -> Result<Reservation, Overloaded> {
+        if let Ok(permit) = self.room.clone().try_acquire_many_owned(self.permits(texts)) {
+            return Ok(self.reservation(permit));
+        }
+        self.inner.metrics.refused.inc();
+        Err(Overloaded { queued: self.queued(), bound: self.bound })
+    }
+
+    /// Embeds texts in room reserved with [`Embedder::try_reserve`].
+    pub async fn embed_reserved(&self, room: Reservation, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
         let (reply, answer) = oneshot::channel();
-        self.queue.send(Request { texts, reply }).map_err(|_| anyhow!("the embedding workers stopped"))?;
+        self.queue.send(Request { texts, reply, _room: room }).map_err(|_| anyhow!("the embedding workers stopped"))?;
         answer.await.map_err(|_| anyhow!("the embedding worker dropped the request"))?
     }
 
-    /// Embeds one text.
-    pub async fn embed_one(&self, text: &str) -> anyhow::Result<Vec<f32>> {
-        self.embed(vec![text.to_owned()]).await?.pop().ok_or_else(|| anyhow!("no embedding returned"))
+    /// Embeds texts for a conversation turn: refused at once with
+    /// [`Overloaded`] (in the error chain) when the queue is full.
+    pub async fn try_embed(&self, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
+        let room = self.try_reserve(texts.len())?;
+        self.embed_reserved(room, texts).await
+    }
+
+    /// Embeds one text for a conversation turn (see [`Embedder::try_embed`]).
+    pub async fn try_embed_one(&self, text: &str) -> anyhow::Result<Vec<f32>> {
+        self.try_embed(vec![text.to_owned()]).await?.pop().ok_or_else(|| anyhow!("no embedding returned"))
+    }
+
+    /// Texts queued or running now.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.bound.saturating_sub(self.room.available_permits())
+    }
+
+    /// The queue's bound, in texts.
+    #[must_use]
+    pub fn queue_bound(&self) -> usize {
+        self.bound
+    }
+
+    fn permits(&self, texts: usize) -> u32 {
+        u32::try_from(texts.clamp(1, self.bound)).unwrap_or(u32::MAX)
+    }
+
+    fn reservation(&self, permit: OwnedSemaphorePermit) -> Reservation {
+        let texts = permit.num_permits();
+        let depth = self.inner.metrics.queue_texts.clone();
+        depth.add(i64::try_from(texts).unwrap_or(i64::MAX));
+        Reservation { _permit: permit, texts, depth }
     }
 
     /// Embeds on the calling thread one text per inference, for jobs whose
@@ -369,13 +487,18 @@ fn worker(inner: &Inner, receiver: &Mutex<Receiver<Request>>, session: &Mutex<Se
             Ok(mut vectors) => {
                 for request in batch.into_iter().rev() {
                     let mine = vectors.split_off(vectors.len() - request.texts.len());
-                    let _ = request.reply.send(Ok(mine));
+                    // The room is freed before the answer, so a caller
+                    // that got its answer sees the queue without it.
+                    let Request { reply, _room: room, .. } = request;
+                    drop(room);
+                    let _ = reply.send(Ok(mine));
                 }
             }
             Err(e) => {
                 let message = format!("{e:#}");
-                for request in batch {
-                    let _ = request.reply.send(Err(anyhow!("{message}")));
+                for Request { reply, _room: room, .. } in batch {
+                    drop(room);
+                    let _ = reply.send(Err(anyhow!("{message}")));
                 }
             }
         }
@@ -506,7 +629,9 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Loads the model into a session with `threads` intra-op threads.
+/// Loads the model into a session with `threads` intra-op threads. Every
+/// session of the process is built here (serving, bulk training, knowledge
+/// models), so none of them spins.
 fn build_session(environment: &Environment, model: &[u8], threads: usize) -> anyhow::Result<Session> {
     // No CPU arena: it would keep the peak of the largest batch ever run
     // (well over 100 MB for 32 passages of 256 tokens) for the life of the
@@ -517,6 +642,13 @@ fn build_session(environment: &Environment, model: &[u8], threads: usize) -> any
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| anyhow!("{e}"))?
         .with_intra_threads(threads.max(1))
+        .map_err(|e| anyhow!("{e}"))?
+        // Worker threads block when out of work instead of spinning: spinning
+        // kept idle servers at about half a core; throughput is unchanged
+        // (measured with `bench runtime` and `bench startup`).
+        .with_intra_op_spinning(false)
+        .map_err(|e| anyhow!("{e}"))?
+        .with_inter_op_spinning(false)
         .map_err(|e| anyhow!("{e}"))?
         .commit_from_memory(model)
         .context("loading the embedding model")

@@ -88,6 +88,12 @@ impl Models {
         self.embedder.get().and_then(|r| r.as_ref().ok()).map(|e| e.model_id().to_owned())
     }
 
+    /// Texts queued or running in the loaded embedder (0 while loading or off).
+    #[must_use]
+    pub fn inference_queue_depth(&self) -> usize {
+        self.embedder.get().and_then(|r| r.as_ref().ok()).map_or(0, Embedder::queued)
+    }
+
     /// The embedder for blocking code (jobs, CLI), waiting for it to load.
     pub fn embedder_blocking(&self) -> AppResult<Embedder> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);

@@ -16,7 +16,8 @@
 //! [`extract_entities`] if entities are needed; `nlu_model_incompatible`
 //! (409) after the operator changed the embedding model; `validation_failed`
 //! (422, field `text`) for empty or over-long text; `models_unavailable`
-//! (503) while the embedding model loads.
+//! (503) while the embedding model loads; `overloaded` (503) when the
+//! embedding queue is full (`ml.queue_max_texts`).
 //!
 //! Every successful `parse` is logged to `nlu_logs` in the background
 //! (unless `ParseOptions::log` is false) without delaying the answer.
@@ -154,7 +155,14 @@ pub async fn parse(
             ),
         ));
     }
-    let vector = embedder.embed_one(text).await.map_err(AppError::internal)?;
+    // A parse is interactive: refused at once when the model's queue is full.
+    let vector = embedder.try_embed_one(text).await.map_err(|e| {
+        if e.is::<crate::ml::embedder::Overloaded>() {
+            crate::conversations::runtime::overloaded(&state.config.runtime, "inference_queue_full", &e.to_string())
+        } else {
+            AppError::internal(e)
+        }
+    })?;
     let mut result = classify(&model, &data, text, &vector)?;
     result.entities = data.entities.extract(text, &options.reference());
     result.latency_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -102,6 +102,9 @@ async fn metrics(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     for (status, n) in counts {
         state.metrics.jobs.with_label_values(&[&status]).set(n);
     }
+    let depth = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    state.metrics.queue_depth.with_label_values(&["write"]).set(depth(state.runtime.write_queue_depth()));
+    state.metrics.queue_depth.with_label_values(&["inference"]).set(depth(state.models.inference_queue_depth()));
     let text = state.metrics.render().map_err(AppError::internal)?;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))
 }

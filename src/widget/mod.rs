@@ -111,6 +111,19 @@ struct SessionPath {
     session_id: String,
 }
 
+/// An `overloaded` refusal as the widget shows it: the operator's busy
+/// reply (`runtime.busy_reply`) as the message, also in `details.reply`;
+/// the message was not taken and is sent again after `Retry-After`.
+fn busy(state: &AppState, e: AppError) -> AppError {
+    if e.code() != ErrorCode::Overloaded {
+        return e;
+    }
+    let reply = state.config.runtime.busy_reply.clone();
+    let mut details = e.details().cloned().unwrap_or_else(|| serde_json::json!({}));
+    details["reply"] = serde_json::Value::String(reply.clone());
+    AppError::new(ErrorCode::Overloaded, reply).with_details(details)
+}
+
 async fn bot_of(state: &AppState, key: &str) -> AppResult<(BotId, Tenant)> {
     let (bot, org): (BotId, OrgId) = state.runtime.widget_bot(state, key).await?;
     Ok((bot, Tenant::system(org, "public widget request")))
@@ -193,7 +206,8 @@ async fn create_session(
                 count_usage: true,
             },
         )
-        .await?
+        .await
+        .map_err(|e| busy(&state, e))?
         .without_notes();
     Ok(HttpResponse::Created().json(WidgetSession { session_id, status: r.entry.status, messages: r.replies }))
 }
@@ -230,6 +244,7 @@ async fn history(state: web::Data<AppState>, path: web::Path<SessionPath>) -> Ap
         (status = 404, body = ErrorBody, description = "`widget_not_found` or `widget_session_not_found`"),
         (status = 409, body = ErrorBody, description = "`bot_inactive`"), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody, description = "`rate_limited` (too many messages per second) or `message_limit_exceeded`"),
+        (status = 503, body = ErrorBody, description = "`overloaded`: the message was not taken; `message` is the busy reply to show, retry after Retry-After"),
     ),
 )]
 #[post("/{widget_key}/sessions/{session_id}/messages")]
@@ -265,7 +280,7 @@ async fn post_message(
             if e.code() == ErrorCode::ConversationNotFound {
                 AppError::new(ErrorCode::WidgetSessionNotFound, "no such widget session")
             } else {
-                e
+                busy(&state, e)
             }
         })?
         .without_notes();

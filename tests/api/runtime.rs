@@ -999,3 +999,233 @@ async fn knowledge_nodes_answer_from_the_bots_knowledge_base_with_citations() {
     .await;
     assert_eq!(texts(&turn), ["I could not find that.", "Ask me about our policies."], "{turn}");
 }
+
+/// A flow that routes every message on the `track_order` intent.
+fn intent_flow() -> Value {
+    json!({
+        "nodes": [
+            { "id": "start", "type": "start" },
+            { "id": "route", "type": "intent_router", "data": { "routes": [ { "id": "track", "intent": "track_order" } ] } },
+            { "id": "tracking", "type": "message", "data": { "text": "Let me track that." } },
+            { "id": "oos", "type": "message", "data": { "text": "Sorry, I only track orders." } }
+        ],
+        "edges": [
+            { "source": "start", "target": "route" },
+            { "source": "route", "port": "track", "target": "tracking" },
+            { "source": "route", "port": "out_of_scope", "target": "oos" },
+            { "source": "tracking", "target": "route" },
+            { "source": "oos", "target": "route" }
+        ]
+    })
+}
+
+/// The value of a metric line (`name{labels} value`) in `/metrics`.
+async fn metric(app: &TestApp, line_start: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no `{line_start}` in {text}"))
+}
+
+/// A bot with the trained order-tracking model and [`intent_flow`]
+/// published; its widget key.
+async fn intent_bot(app: &TestApp, s: &Session) -> (i64, String) {
+    let bot = make_bot(app, s, "Busy").await;
+    train_support_nlu(app, s, bot).await;
+    publish(app, s, bot, "main", intent_flow()).await;
+    (bot, widget_key(app, s, bot).await)
+}
+
+async fn start_conversation(app: &TestApp, s: &Session, bot: i64, user: &str) -> i64 {
+    let r = call(
+        app,
+        s,
+        Method::POST,
+        &format!("/api/v1/bots/{bot}/conversations"),
+        Some(json!({ "external_user_id": user })),
+    )
+    .await;
+    ok_json(r, 200).await["conversation_id"].as_i64().expect("conversation id")
+}
+
+async fn assert_overloaded(r: reqwest::Response, reason: &str) -> Value {
+    let retry_after = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = assert_error(r, 503, "overloaded").await;
+    assert_eq!(retry_after.as_deref(), Some("1"), "{body}");
+    assert_eq!(body["error"]["details"]["reason"], reason, "{body}");
+    assert_eq!(body["error"]["details"]["retry_after_secs"], 1, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn a_full_inference_queue_refuses_turns_with_503_and_the_widget_with_the_busy_reply() {
+    let app = spawn_app_with(|c| {
+        c.ml.enabled = true;
+        c.ml.queue_max_texts = 1;
+        c.runtime.busy_reply = "Busy here, one moment please.".into();
+    })
+    .await;
+    let s = app.register("overload-busy@example.com").await;
+    let (bot, key) = intent_bot(&app, &s).await;
+    let conv = start_conversation(&app, &s, bot, "busy-1").await;
+    assert_eq!(texts(&say(&app, &s, conv, "where is my order").await), ["Let me track that."]);
+    let messages = || count(&app, &format!("SELECT count(*) FROM widget_messages WHERE conversation_id = {conv}"));
+    let before = messages();
+
+    // The queue's one place is taken: the model is busy.
+    let embedder = app.state.models.embedder().await.expect("models load");
+    let held = embedder.try_reserve(1).expect("the queue is empty");
+    assert!(embedder.try_reserve(1).is_err(), "the bound is one text");
+
+    // The API: 503 at once, nothing stored, the conversation unchanged.
+    let r = say_raw(&app, &s, conv, "track my parcel please").await;
+    assert_overloaded(r, "inference_queue_full").await;
+    assert_eq!(messages(), before, "a refused turn stores nothing");
+
+    // The widget: the same refusal, worded for the end user.
+    let r = app.request(Method::POST, &format!("/api/v1/widget/{key}/sessions")).send().await.expect("send");
+    let sid = ok_json(r, 201).await["session_id"].as_str().expect("sid").to_owned();
+    let r = app
+        .request(Method::POST, &format!("/api/v1/widget/{key}/sessions/{sid}/messages"))
+        .json(&json!({ "text": "where is my package" }))
+        .send()
+        .await
+        .expect("send");
+    let body = assert_overloaded(r, "inference_queue_full").await;
+    assert_eq!(body["error"]["message"], "Busy here, one moment please.", "{body}");
+    assert_eq!(body["error"]["details"]["reply"], "Busy here, one moment please.", "{body}");
+
+    // The NLU parse API is refused the same way.
+    let r = call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/parse"), Some(json!({ "text": "hi" }))).await;
+    assert_overloaded(r, "inference_queue_full").await;
+
+    // Counted: two turns shed, one text in the queue.
+    assert!(
+        (metric(&app, "botbuilder_runtime_turns_shed_total{reason=\"inference_queue_full\"}").await - 2.0).abs()
+            < f64::EPSILON
+    );
+    assert!((metric(&app, "botbuilder_queue_depth{queue=\"inference\"}").await - 1.0).abs() < f64::EPSILON);
+    assert!(metric(&app, "botbuilder_ml_inference_refused_total").await >= 3.0);
+
+    // Room again: the same message is understood.
+    drop(held);
+    assert_eq!(texts(&say(&app, &s, conv, "track my parcel please").await), ["Let me track that."]);
+    assert!((metric(&app, "botbuilder_queue_depth{queue=\"inference\"}").await).abs() < f64::EPSILON);
+}
+
+#[tokio::test]
+async fn with_keyword_fallback_a_full_inference_queue_still_answers_without_the_model() {
+    let app = spawn_app_with(|c| {
+        c.ml.enabled = true;
+        c.ml.queue_max_texts = 1;
+        c.ml.overload = botbuilder::config::OverloadPolicy::Keywords;
+    })
+    .await;
+    let s = app.register("overload-keywords@example.com").await;
+    let (bot, _) = intent_bot(&app, &s).await;
+    let conv = start_conversation(&app, &s, bot, "keywords-1").await;
+    let embedder = app.state.models.embedder().await.expect("models load");
+    let held = embedder.try_reserve(1).expect("the queue is empty");
+
+    // Understood without the model: no intent, so the out-of-scope path;
+    // the emulator's trace says why.
+    let turn = say(&app, &s, conv, "where is my order").await;
+    assert_eq!(texts(&turn), ["Sorry, I only track orders."]);
+    let emu = format!("/api/v1/bots/{bot}/emulator");
+    let started = ok_json(call(&app, &s, Method::POST, &emu, Some(json!({ "source": "published" }))).await, 200).await;
+    let body =
+        json!({ "conversation_id": started["conversation_id"], "source": "published", "text": "where is my order" });
+    let emulated = ok_json(call(&app, &s, Method::POST, &emu, Some(body)).await, 200).await;
+    assert!(emulated.to_string().contains("keyword-only"), "{emulated}");
+    assert!(metric(&app, "botbuilder_runtime_turns_shed_total{reason=\"inference_keywords\"}").await >= 1.0);
+    assert!(
+        metric(&app, "botbuilder_runtime_turns_shed_total{reason=\"inference_queue_full\"}").await.abs() < f64::EPSILON
+    );
+
+    drop(held);
+    assert_eq!(texts(&say(&app, &s, conv, "where is my order").await), ["Let me track that."]);
+}
+
+#[tokio::test]
+async fn a_full_write_queue_refuses_end_user_turns_before_they_run() {
+    let app = spawn_app_with(|c| {
+        c.runtime.write_queue_turns = 1;
+        // One turn per transaction: the writer holds exactly the first turn.
+        c.runtime.write_batch = 1;
+    })
+    .await;
+    let s = app.register("overload-write@example.com").await;
+    let bot = make_bot(&app, &s, "Writes").await;
+    publish(&app, &s, bot, "main", survey_flow()).await;
+    let key = widget_key(&app, &s, bot).await;
+    let (c1, c2, c3) = (
+        start_conversation(&app, &s, bot, "w-1").await,
+        start_conversation(&app, &s, bot, "w-2").await,
+        start_conversation(&app, &s, bot, "w-3").await,
+    );
+    let total = || count(&app, "SELECT count(*) FROM widget_messages");
+    let stored = total();
+
+    // The writer is stopped by holding the database's write connection.
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let (held_tx, holding) = tokio::sync::oneshot::channel::<()>();
+    let db = app.state.db.clone();
+    let holder = std::thread::spawn(move || {
+        db.write_blocking(|_| {
+            let _ = held_tx.send(());
+            let _ = hold.recv();
+            Ok(())
+        })
+    });
+    holding.await.expect("the write connection is held");
+    // One turn in the writer (blocked), then one waiting: the queue of one is full.
+    let runtime = app.state.runtime.clone();
+    let wait_for = |what: &'static str, ready: Box<dyn Fn() -> bool>| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !ready() {
+            assert!(std::time::Instant::now() < deadline, "{what} never happened");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    let first = tokio::spawn(say_raw_owned(app.address.clone(), s.clone(), c1, "Ada"));
+    let r = runtime.clone();
+    wait_for("the first turn reaching the writer", Box::new(move || r.writes_in_progress() == 1)).await;
+    let second = tokio::spawn(say_raw_owned(app.address.clone(), s.clone(), c2, "Bob"));
+    let r = runtime.clone();
+    wait_for("the second turn queueing", Box::new(move || r.write_queue_depth() == 1)).await;
+    assert_eq!(runtime.writes_in_progress(), 1);
+
+    let r = say_raw(&app, &s, c3, "Cy").await;
+    assert_overloaded(r, "write_queue_full").await;
+    let r = app.request(Method::POST, &format!("/api/v1/widget/{key}/sessions")).send().await.expect("send");
+    let body = assert_overloaded(r, "write_queue_full").await;
+    assert_eq!(body["error"]["message"], app.state.config.runtime.busy_reply.as_str(), "{body}");
+    assert!(
+        (metric(&app, "botbuilder_runtime_turns_shed_total{reason=\"write_queue_full\"}").await - 2.0).abs()
+            < f64::EPSILON
+    );
+    assert!((metric(&app, "botbuilder_queue_depth{queue=\"write\"}").await - 1.0).abs() < f64::EPSILON);
+
+    // Released: the waiting turns are written, the refused ones never were.
+    release.send(()).expect("release");
+    holder.join().expect("holder").expect("held transaction");
+    assert_eq!(first.await.expect("first").status().as_u16(), 200);
+    assert_eq!(second.await.expect("second").status().as_u16(), 200);
+    assert_eq!(total(), stored + 4, "two messages and two replies");
+    assert_eq!(count(&app, "SELECT count(*) FROM conversations"), 3);
+    assert_eq!(texts(&say(&app, &s, c3, "Cy").await), ["How old are you, Cy?"]);
+}
+
+/// `say_raw` for a spawned task (owns what it needs).
+async fn say_raw_owned(address: String, s: Session, conversation: i64, text: &'static str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{address}/api/v1/conversations/{conversation}/messages"))
+        .header("Cookie", s.cookie.clone())
+        .header("X-CSRF-Token", s.csrf.clone())
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .expect("send")
+}

@@ -5,6 +5,7 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 use crate::app::AppState;
+use crate::error::AppResult;
 use crate::flows::document::HttpMethod;
 use crate::flows::engine::{EngineIo, HttpAnswer, HttpCall, KnowledgeAnswer, KnowledgeQuery, Nlu};
 use crate::http::Tenant;
@@ -66,7 +67,8 @@ fn describe(e: OutboundError) -> String {
     }
 }
 
-/// NLU of a message for the bot.
+/// NLU of a message for the bot; 503 `overloaded` when the model's queue
+/// is full and `ml.overload` is `busy`.
 pub async fn understand(
     state: &AppState,
     tenant: &Tenant,
@@ -74,6 +76,6 @@ pub async fn understand(
     text: &str,
     conversation: i64,
     needs_entities: bool,
-) -> Option<Nlu> {
+) -> AppResult<Option<Nlu>> {
     super::nlu::parse(state, tenant, bot, text, conversation, needs_entities).await
 }

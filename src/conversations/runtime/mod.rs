@@ -154,7 +154,7 @@ impl ActResult {
 impl Runtime {
     /// Starts the writer thread.
     pub fn new(db: Db, queue: Queue, config: RuntimeConfig) -> std::io::Result<Runtime> {
-        let writer = Writer::start(db, queue, config.write_batch)?;
+        let writer = Writer::start(db, queue, config.write_batch, config.write_queue_turns)?;
         Ok(Runtime {
             inner: Arc::new(Inner {
                 config,
@@ -190,6 +190,18 @@ impl Runtime {
     #[must_use]
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
+    }
+
+    /// Turns waiting for the group-commit writer.
+    #[must_use]
+    pub fn write_queue_depth(&self) -> usize {
+        self.inner.writer.depth()
+    }
+
+    /// Turns in the batch the writer is committing now.
+    #[must_use]
+    pub fn writes_in_progress(&self) -> usize {
+        self.inner.writer.writing()
     }
 
     fn generation(&self, bot: BotId) -> u64 {
@@ -322,6 +334,12 @@ impl Runtime {
         let is_end_user = matches!(args.action, Action::Start | Action::Message(_));
         if is_end_user && args.count_usage && !loaded.bot.is_active {
             return Err(AppError::new(ErrorCode::BotInactive, "this bot is switched off"));
+        }
+        if is_end_user && !self.inner.writer.has_room() {
+            // Refused before anything runs or is written: the writer is
+            // behind by `write_queue_turns` turns.
+            state.metrics.turns_shed.with_label_values(&["write_queue_full"]).inc();
+            return Err(overloaded(&self.inner.config, "write_queue_full", "the server is busy writing conversations"));
         }
         let (id, created) = self.resolve(state, &args).await?;
         let slot = self.slot(id);
@@ -474,7 +492,7 @@ impl Runtime {
         if let Some((input, is_new)) = engine_input {
             let nlu = match &input {
                 Input::Message(text) => {
-                    understand(state, &args.tenant, args.bot, text, e.id.0, loaded.program.needs_entities).await
+                    understand(state, &args.tenant, args.bot, text, e.id.0, loaded.program.needs_entities).await?
                 }
                 _ => None,
             };
@@ -622,7 +640,7 @@ impl Runtime {
         let mut out = Vec::new();
         for (i, text) in texts.iter().enumerate() {
             let started = Instant::now();
-            let nlu = understand(state, tenant, bot, text, 0, loaded.program.needs_entities).await;
+            let nlu = understand(state, tenant, bot, text, 0, loaded.program.needs_entities).await?;
             let io = RuntimeIo { state, tenant, bot };
             let request = TurnRequest {
                 program: &loaded.program,
@@ -645,6 +663,13 @@ impl Runtime {
     pub fn typing(&self, id: ConversationId, role: Role, typing: bool) {
         self.inner.hub.publish(id, ConvEvent::Typing { role, typing });
     }
+}
+
+/// 503 `overloaded` with `Retry-After`: a queue of the runtime is full.
+#[must_use]
+pub fn overloaded(config: &RuntimeConfig, reason: &str, message: &str) -> AppError {
+    AppError::new(ErrorCode::Overloaded, format!("{message}; retry in {} s", config.overload_retry_after_secs))
+        .with_details(serde_json::json!({ "reason": reason, "retry_after_secs": config.overload_retry_after_secs }))
 }
 
 fn require_handoff(e: &ConvEntry) -> AppResult<()> {

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use crate::app::AppState;
+use crate::config::OverloadPolicy;
 use crate::error::{AppResult, ErrorCode};
 use crate::flows::engine::{EntityHit, Nlu};
 use crate::http::Tenant;
@@ -22,6 +23,10 @@ fn hit(m: EntityMatch) -> EntityHit {
 /// The NLU result of a message. A bot without a trained model gets no
 /// intent (the router's out-of-scope branch) and, when its flows use
 /// entities, the entities its list, regex and system entities find.
+///
+/// When the model's queue is full (`overloaded`) the turn is refused, or
+/// with `ml.overload = "keywords"` understood without the model: no
+/// intent, the entities found without it, and the flow's keywords.
 pub async fn parse(
     state: &AppState,
     tenant: &Tenant,
@@ -29,21 +34,29 @@ pub async fn parse(
     text: &str,
     conversation: i64,
     needs_entities: bool,
-) -> Option<Nlu> {
+) -> AppResult<Option<Nlu>> {
     let started = std::time::Instant::now();
     let options = ParseOptions { session: Some(conversation.to_string()), ..ParseOptions::default() };
     match nlu::parse(state, tenant, bot, text, options.clone()).await {
-        Ok(r) => Some(Nlu {
+        Err(e) if e.code() == ErrorCode::Overloaded && state.config.ml.overload == OverloadPolicy::Busy => {
+            state.metrics.turns_shed.with_label_values(&["inference_queue_full"]).inc();
+            Err(e)
+        }
+        Ok(r) => Ok(Some(Nlu {
             confidence: r.intent.as_ref().or(r.ranking.first()).map_or(0.0, |i| i.confidence),
             intent: r.intent.map(|i| i.name),
             entities: r.entities.into_iter().map(hit).collect(),
             ranking: r.ranking.into_iter().map(|i| (i.name, i.confidence)).collect(),
             note: None,
             duration_ms: r.latency_ms,
-        }),
+        })),
         Err(e) => {
             let note = match e.code() {
                 ErrorCode::NluNotTrained => "the bot has no trained NLU model: no intent".to_owned(),
+                ErrorCode::Overloaded => {
+                    state.metrics.turns_shed.with_label_values(&["inference_keywords"]).inc();
+                    "keyword-only: the model's queue is full (ml.overload = \"keywords\")".to_owned()
+                }
                 ErrorCode::ValidationFailed => format!("not parsed: {}", e.message()),
                 _ => {
                     tracing::warn!(error = ?e, bot = bot.0, "NLU parse failed; the turn goes on without intent");
@@ -55,14 +68,14 @@ pub async fn parse(
             } else {
                 Vec::new()
             };
-            Some(Nlu {
+            Ok(Some(Nlu {
                 intent: None,
                 confidence: 0.0,
                 entities: entities.into_iter().map(hit).collect(),
                 ranking: Vec::new(),
                 note: Some(note),
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            })
+            }))
         }
     }
 }

@@ -4,8 +4,14 @@
 //! transaction — each turn in its own savepoint, so one failing turn does
 //! not undo the others — and answers each turn after the commit. Under load
 //! many turns share one commit; alone, a turn waits for nothing.
+//!
+//! The queue is bounded (`runtime.write_queue_turns`): an end-user turn
+//! checks for room before it runs ([`Writer::has_room`]) and is refused
+//! when there is none; a turn that passed the check waits for room.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
@@ -67,13 +73,18 @@ struct Job {
 /// Handle to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::UnboundedSender<Job>,
+    tx: mpsc::Sender<Job>,
+    /// Turns in the batch being written now.
+    writing: Arc<AtomicUsize>,
 }
 
 impl Writer {
-    /// Starts the thread; it ends when every handle is dropped.
-    pub fn start(db: Db, queue: Queue, batch: usize) -> std::io::Result<Writer> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+    /// Starts the thread with room for `bound` waiting turns; it ends when
+    /// every handle is dropped.
+    pub fn start(db: Db, queue: Queue, batch: usize, bound: usize) -> std::io::Result<Writer> {
+        let (tx, mut rx) = mpsc::channel::<Job>(bound.max(1));
+        let writing = Arc::new(AtomicUsize::new(0));
+        let busy = writing.clone();
         std::thread::Builder::new().name("turn-writer".into()).spawn(move || {
             while let Some(first) = rx.blocking_recv() {
                 let mut jobs = vec![first];
@@ -83,10 +94,12 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
+                busy.store(jobs.len(), Ordering::SeqCst);
                 run_batch(&db, &queue, jobs);
+                busy.store(0, Ordering::SeqCst);
             }
         })?;
-        Ok(Writer { tx })
+        Ok(Writer { tx, writing })
     }
 
     /// Writes a turn and returns its stored messages once committed.
@@ -94,8 +107,29 @@ impl Writer {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Job { write, done })
+            .await
             .map_err(|_| AppError::new(ErrorCode::Unavailable, "the server is shutting down"))?;
         wait.await.map_err(|_| AppError::new(ErrorCode::Unavailable, "the turn writer stopped"))?
+    }
+}
+
+impl Writer {
+    /// Whether a turn may be queued now.
+    #[must_use]
+    pub fn has_room(&self) -> bool {
+        self.tx.capacity() > 0
+    }
+
+    /// Turns waiting for the writer.
+    #[must_use]
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Turns in the batch being written now.
+    #[must_use]
+    pub fn writing(&self) -> usize {
+        self.writing.load(Ordering::SeqCst)
     }
 }
 
