@@ -15,6 +15,7 @@ mod browser_accounts;
 mod browser_runtime;
 mod cli;
 mod edge;
+mod extract;
 mod fake_http;
 mod helpers;
 mod invitations;
