@@ -479,7 +479,9 @@ impl Config {
             errors.push("knowledge.extract_timeout_secs: must be between 1 and 3600".to_owned());
         }
         if self.knowledge.extract_memory_mib < 512 {
-            errors.push("knowledge.extract_memory_mib: must be at least 512 (documents may inflate to 256 MiB)".to_owned());
+            errors.push(
+                "knowledge.extract_memory_mib: must be at least 512 (documents may inflate to 256 MiB)".to_owned(),
+            );
         }
         if let Some(worker) = &self.knowledge.extract_worker
             && !worker.is_file()

@@ -152,10 +152,8 @@ fn flate(input: &[u8], budget: &mut Budget) -> Result<Vec<u8>, AppError> {
 
 fn lzw(input: &[u8], params: Option<&Dictionary>, budget: &mut Budget) -> Result<Vec<u8>, AppError> {
     use weezl::{BitOrder, decode::Decoder};
-    let early_change = params
-        .and_then(|p| p.get(b"EarlyChange").ok())
-        .and_then(|p| Object::as_i64(p).ok())
-        .is_none_or(|v| v != 0);
+    let early_change =
+        params.and_then(|p| p.get(b"EarlyChange").ok()).and_then(|p| Object::as_i64(p).ok()).is_none_or(|v| v != 0);
     let mut decoder =
         if early_change { Decoder::with_tiff_size_switch(BitOrder::Msb, 8) } else { Decoder::new(BitOrder::Msb, 8) };
     let mut sink = Sink { out: Vec::new(), budget, over: None };
@@ -305,7 +303,10 @@ mod tests {
         e.write_all(b"BT (hi) Tj ET").expect("w");
         raw.extend(e.finish().expect("f"));
         let mut b = Budget::new(1 << 20);
-        assert_eq!(decode(&raw, &[b"FlateDecode"], None, &mut b).expect("ok"), Decoded::Plain(b"BT (hi) Tj ET".to_vec()));
+        assert_eq!(
+            decode(&raw, &[b"FlateDecode"], None, &mut b).expect("ok"),
+            Decoded::Plain(b"BT (hi) Tj ET".to_vec())
+        );
     }
 
     #[test]
@@ -315,7 +316,10 @@ mod tests {
             decode(b"48 65 6C6c6f>", &[b"ASCIIHexDecode"], None, &mut b).expect("hex"),
             Decoded::Plain(b"Hello".to_vec())
         );
-        assert_eq!(decode(b"87cURDZ~>", &[b"ASCII85Decode"], None, &mut b).expect("a85"), Decoded::Plain(b"Hello".to_vec()));
+        assert_eq!(
+            decode(b"87cURDZ~>", &[b"ASCII85Decode"], None, &mut b).expect("a85"),
+            Decoded::Plain(b"Hello".to_vec())
+        );
         assert_eq!(
             decode(&[2, b'a', b'b', b'c', 254, b'x', 128], &[b"RunLengthDecode"], None, &mut b).expect("rl"),
             Decoded::Plain(b"abcxxx".to_vec())

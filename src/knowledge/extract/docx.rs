@@ -106,4 +106,3 @@ pub(super) fn docx(bytes: &[u8], budget: &mut Budget) -> Result<Extracted, AppEr
     }
     Ok(out)
 }
-

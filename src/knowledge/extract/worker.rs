@@ -89,7 +89,8 @@ pub async fn extract(
         .map_err(|e| {
             AppError::internal(anyhow::anyhow!("cannot start the extraction worker {}: {e}", limits.program.display()))
         })?;
-    let (Some(mut stdin), Some(mut stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    let (Some(mut stdin), Some(mut stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         return Err(AppError::new(ErrorCode::Internal, "the extraction worker has no pipes"));
     };
@@ -174,7 +175,8 @@ fn outcome(
         Some(s) => json!({ "field": "file", "signal": s }),
         None => json!({ "field": "file", "exit_code": status.code() }),
     };
-    Err(error(ErrorCode::CorruptFile, "the file could not be parsed (the extractor crashed on it)").with_details(details))
+    Err(error(ErrorCode::CorruptFile, "the file could not be parsed (the extractor crashed on it)")
+        .with_details(details))
 }
 
 /// The worker's side: limits itself, reads the document from stdin, writes
@@ -217,7 +219,8 @@ pub fn run(kind: &str, memory_bytes: u64, cpu_secs: u64) -> bool {
 /// CPU time at `cpu_secs` (SIGXCPU, then SIGKILL a second later).
 fn limit_self(memory_bytes: u64, cpu_secs: u64) -> Result<(), String> {
     use rustix::process::{Resource, Rlimit, setrlimit};
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
     let size_kib: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmSize:"))
