@@ -199,6 +199,27 @@ pub struct KnowledgeConfig {
     pub extract_worker: Option<PathBuf>,
 }
 
+impl KnowledgeConfig {
+    /// The problems of the `knowledge` section.
+    fn problems(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if !(1..=3600).contains(&self.extract_timeout_secs) {
+            errors.push("knowledge.extract_timeout_secs: must be between 1 and 3600".to_owned());
+        }
+        if self.extract_memory_mib < 512 {
+            errors.push(
+                "knowledge.extract_memory_mib: must be at least 512 (documents may inflate to 256 MiB)".to_owned(),
+            );
+        }
+        if let Some(worker) = &self.extract_worker
+            && !worker.is_file()
+        {
+            errors.push(format!("knowledge.extract_worker: {} is not a file", worker.display()));
+        }
+        errors
+    }
+}
+
 impl Default for KnowledgeConfig {
     fn default() -> Self {
         Self { extra_models: Vec::new(), extract_timeout_secs: 60, extract_memory_mib: 1024, extract_worker: None }
@@ -453,7 +474,7 @@ impl Config {
 
     /// Checks every setting and reports all problems together.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut errors = Vec::new();
+        let mut errors = self.knowledge.problems();
         if self.bind.parse::<SocketAddr>().is_err() {
             errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
         }
@@ -474,19 +495,6 @@ impl Config {
         }
         if self.http.max_upload_bytes < self.http.max_json_bytes {
             errors.push("http.max_upload_bytes: must be at least http.max_json_bytes".to_owned());
-        }
-        if !(1..=3600).contains(&self.knowledge.extract_timeout_secs) {
-            errors.push("knowledge.extract_timeout_secs: must be between 1 and 3600".to_owned());
-        }
-        if self.knowledge.extract_memory_mib < 512 {
-            errors.push(
-                "knowledge.extract_memory_mib: must be at least 512 (documents may inflate to 256 MiB)".to_owned(),
-            );
-        }
-        if let Some(worker) = &self.knowledge.extract_worker
-            && !worker.is_file()
-        {
-            errors.push(format!("knowledge.extract_worker: {} is not a file", worker.display()));
         }
         if self.http.workers == Some(0) {
             errors.push("http.workers: must be at least 1".to_owned());

@@ -317,7 +317,7 @@ fn mutate(rng: &mut Rng, input: &[u8], pool: &[(Kind, Vec<u8>)]) -> Vec<u8> {
             let len = rng.below(out.len() - from + 1).clamp(1, 512);
             let chunk = out[from..from + len].to_vec();
             let at = rng.below(out.len());
-            for _ in 0..rng.below(200) + 1 {
+            for _ in 0..=rng.below(200) {
                 out.splice(at..at, chunk.iter().copied());
             }
         }

@@ -4,7 +4,7 @@
 //!
 //! The PDF decoders mirror what lopdf 0.42 does (`Stream::decompressed_content`):
 //! zlib with a raw-deflate fallback past the 2-byte header, LZW (early change
-//! by default), ASCII85, plus ASCIIHex and RunLength, with the PNG predictors
+//! by default), ASCII85, plus `ASCIIHex` and `RunLength`, with the PNG predictors
 //! of `DecodeParms` after Flate and LZW.
 
 use std::io::{Read, Write};
@@ -101,7 +101,7 @@ pub enum Decoded {
     /// Every filter was applied: the plain content.
     Plain(Vec<u8>),
     /// The leading supported filters were applied; `rest` (starting with one
-    /// this server does not decode, e.g. DCTDecode) remain.
+    /// this server does not decode, e.g. `DCTDecode`) remain.
     Partial { data: Vec<u8>, rest: Vec<Vec<u8>> },
 }
 
