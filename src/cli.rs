@@ -75,6 +75,23 @@ enum Command {
     /// Superadmin commands.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Internal: extracts one document's text (bytes on stdin, JSON on stdout)
+    /// within the given limits; the server runs it for every document.
+    #[command(name = "extract-worker", hide = true)]
+    ExtractWorker(ExtractWorkerArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExtractWorkerArgs {
+    /// The document type (pdf, docx, html, csv, json, txt, md).
+    #[arg(long)]
+    kind: String,
+    /// Address space the worker may add to its size at start.
+    #[arg(long)]
+    memory_bytes: u64,
+    /// CPU seconds before the kernel stops the worker.
+    #[arg(long)]
+    cpu_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +170,7 @@ pub fn main() -> ExitCode {
         Command::Admin(AdminCommand::CreateSuperadmin { email, name, data }) => {
             load(data_only(data)).and_then(|c| create_superadmin(&c, &email, &name))
         }
+        Command::ExtractWorker(args) => extract_worker(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -386,6 +404,16 @@ fn prompt_hidden(prompt: &str) -> Result<String, String> {
     let _ = writeln!(std::io::stderr());
     read.map_err(|e| format!("cannot read the password: {e}"))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Runs one extraction worker (see `knowledge::extract::worker`): no
+/// configuration, no data file; the reply, success or error, goes to stdout.
+fn extract_worker(args: &ExtractWorkerArgs) -> Result<(), ExitCode> {
+    if crate::knowledge::extract::worker::run(&args.kind, args.memory_bytes, args.cpu_secs) {
+        Ok(())
+    } else {
+        Err(ExitCode::from(1))
+    }
 }
 
 fn say(line: &str) {

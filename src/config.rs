@@ -213,12 +213,48 @@ impl Default for AdminConfig {
     }
 }
 
-/// Knowledge bases: extra embedding models a knowledge base may choose.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Knowledge bases: extra embedding models a knowledge base may choose, and
+/// the limits of text extraction (run in a worker process per document).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KnowledgeConfig {
     /// Embedding models beside the built-in one, loaded on first use.
     pub extra_models: Vec<ExtraEmbeddingModel>,
+    /// Longest time the text extraction of one document may take (seconds);
+    /// its worker is then killed and the document fails `extraction_timeout`.
+    pub extract_timeout_secs: u64,
+    /// Memory an extraction worker may allocate beyond its size at start (MiB).
+    pub extract_memory_mib: u64,
+    /// The botbuilder executable that runs extraction workers. Default: this
+    /// executable (tests point it at the built binary).
+    pub extract_worker: Option<PathBuf>,
+}
+
+impl KnowledgeConfig {
+    /// The problems of the `knowledge` section.
+    fn problems(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if !(1..=3600).contains(&self.extract_timeout_secs) {
+            errors.push("knowledge.extract_timeout_secs: must be between 1 and 3600".to_owned());
+        }
+        if self.extract_memory_mib < 512 {
+            errors.push(
+                "knowledge.extract_memory_mib: must be at least 512 (documents may inflate to 256 MiB)".to_owned(),
+            );
+        }
+        if let Some(worker) = &self.extract_worker
+            && !worker.is_file()
+        {
+            errors.push(format!("knowledge.extract_worker: {} is not a file", worker.display()));
+        }
+        errors
+    }
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        Self { extra_models: Vec::new(), extract_timeout_secs: 60, extract_memory_mib: 1024, extract_worker: None }
+    }
 }
 
 /// An additional ONNX sentence-embedding model (same vector dimension as
@@ -567,7 +603,7 @@ impl Config {
 
     /// Checks every setting and reports all problems together.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut errors = Vec::new();
+        let mut errors = self.knowledge.problems();
         if self.bind.parse::<SocketAddr>().is_err() {
             errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
         }

@@ -137,6 +137,7 @@ error_codes! {
     CorruptFile => ("corrupt_file", UNPROCESSABLE_ENTITY, "The file could not be read: it is damaged, encrypted or not valid for its type."),
     DecompressionLimit => ("decompression_limit", UNPROCESSABLE_ENTITY, "The file expands beyond the decompression limits (a zip bomb or an oversized archive)."),
     EmptyDocument => ("empty_document", UNPROCESSABLE_ENTITY, "No text could be extracted from the document."),
+    ExtractionTimeout => ("extraction_timeout", UNPROCESSABLE_ENTITY, "Extracting the document's text took longer than `knowledge.extract_timeout_secs`; the extraction was stopped."),
     UrlNotAllowed => ("url_not_allowed", UNPROCESSABLE_ENTITY, "The URL is not http(s) or points to a private, loopback or link-local address."),
     FetchFailed => ("fetch_failed", BAD_GATEWAY, "Fetching the URL failed (unreachable, timeout, error status or too large)."),
     EmbeddingModelUnavailable => ("embedding_model_unavailable", UNPROCESSABLE_ENTITY, "The embedding model is not one this server can run (see /orgs/{org_id}/knowledge/models)."),

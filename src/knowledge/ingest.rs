@@ -39,8 +39,6 @@ use crate::jobs::{JobContext, JobError, JobHandler};
 pub const KIND: &str = "knowledge.ingest";
 /// Chunks per embedding request.
 const BATCH: usize = 32;
-/// Longest time one extraction may take.
-const EXTRACT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The ingestion job handler.
 pub struct Ingest;
@@ -192,11 +190,10 @@ async fn process(ctx: &JobContext, tenant: &Tenant, doc_id: DocumentId) -> Resul
         }
     };
 
-    let extracted =
-        tokio::time::timeout(EXTRACT_TIMEOUT, tokio::task::spawn_blocking(move || extract::extract(kind, &bytes)))
-            .await
-            .map_err(|_| Stop::Failed(AppError::new(ErrorCode::CorruptFile, "extracting the text took too long")))?
-            .map_err(|e| Stop::Retry(e.into()))??;
+    // In a worker process with its own memory, CPU and time limits: a hostile
+    // file costs one killed process, never the server (see extract::worker).
+    let limits = extract::worker::Limits::from_config(&state.config.knowledge);
+    let extracted = extract::worker::extract(&limits, kind, bytes, &ctx.shutdown).await?;
 
     // De-duplication on the extracted text.
     let hash = sha256_hex(extract::normalize_ws(&extracted.full_text()).as_bytes());

@@ -47,6 +47,9 @@ async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.ml.enabled = false;
     // Test fakes of external services listen on loopback.
     config.outbound.allow_private = true;
+    // Text extraction runs in worker processes of the built binary (the test
+    // binary itself has no `extract-worker` subcommand).
+    config.knowledge.extract_worker = Some(env!("CARGO_BIN_EXE_botbuilder").into());
     // Tests make many requests from one address; the rate-limit tests lower these.
     for limit in [
         &mut config.rate_limits.login,

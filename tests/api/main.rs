@@ -16,6 +16,7 @@ mod browser_errors;
 mod browser_runtime;
 mod cli;
 mod edge;
+mod extract;
 mod fake_http;
 mod helpers;
 mod invitations;

@@ -3,19 +3,29 @@
 //!
 //! Crates do the parsing (pdf-extract/lopdf for PDF, zip + quick-xml for
 //! DOCX, scraper for HTML, csv, `serde_json`); this module adds the limits:
-//! decompressed sizes are bounded (zip bombs, PDF stream bombs), parsers run
-//! behind `catch_unwind` so a malformed file is an error, not a crash.
+//! every byte a decoder inflates is charged to one budget per document
+//! ([`budget`]: zip bombs, PDF stream bombs), text is capped at
+//! [`MAX_TEXT_CHARS`], parsers run behind `catch_unwind` so a malformed file
+//! is an error, not a crash. The server runs [`extract`] in a separate
+//! process ([`worker`]) with its own memory and CPU limits and a deadline, so
+//! a parser that loops or allocates without end is killed, not the server.
 
-use std::io::Read;
+mod budget;
+mod docx;
+mod pdf;
+pub mod worker;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use budget::Budget;
 
 use crate::error::{AppError, ErrorCode};
 
 /// Most bytes a document may expand to when decompressed (DOCX parts, PDF streams).
 pub const MAX_DECOMPRESSED: u64 = 256 * 1024 * 1024;
 /// Most expansion of one compressed part over its compressed size.
-const MAX_RATIO: u64 = 200;
+pub(crate) const MAX_RATIO: u64 = 200;
 /// Most extracted characters kept from one document.
 pub const MAX_TEXT_CHARS: usize = 20_000_000;
 
@@ -211,7 +221,7 @@ fn zip_has(bytes: &[u8], name: &str) -> bool {
 }
 
 /// One run of text under a heading path (and page, for PDFs).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Section {
     pub heading_path: Vec<String>,
     /// Paragraphs of the section.
@@ -222,7 +232,7 @@ pub struct Section {
 }
 
 /// Extracted text of a document.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Extracted {
     pub title: Option<String>,
     pub sections: Vec<Section>,
@@ -282,18 +292,20 @@ pub fn normalize_ws(s: &str) -> String {
     out
 }
 
-/// Extracts the text of `bytes` of type `kind`. Blocking (PDFs can take a
-/// while); call from a blocking thread.
+/// Extracts the text of `bytes` of type `kind`, inflating at most
+/// [`MAX_DECOMPRESSED`] bytes. Blocking, and only as bounded in time and
+/// memory as its parsers: the server calls it through [`worker::extract`].
 pub fn extract(kind: Kind, bytes: &[u8]) -> Result<Extracted, AppError> {
-    let result = std::panic::catch_unwind(|| match kind {
+    let mut budget = Budget::new(MAX_DECOMPRESSED);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match kind {
         Kind::Txt => Ok(plain_text(&text_of(bytes)?)),
         Kind::Md => Ok(markdown(&text_of(bytes)?)),
         Kind::Html => Ok(html(&text_of(bytes)?)),
-        Kind::Pdf => pdf(bytes),
-        Kind::Docx => docx(bytes),
+        Kind::Pdf => pdf::pdf(bytes, &mut budget),
+        Kind::Docx => docx::docx(bytes, &mut budget),
         Kind::Csv => csv_rows(bytes),
         Kind::Json => json(bytes),
-    });
+    }));
     let extracted = match result {
         Ok(r) => r?,
         Err(_) => return Err(error(ErrorCode::CorruptFile, format!("the {} file could not be parsed", kind.as_str()))),
@@ -497,173 +509,8 @@ pub fn html_links(text: &str, base: &url::Url) -> Vec<url::Url> {
         .collect()
 }
 
-/// Refuses PDFs whose compressed streams expand beyond the limits, before
-/// any parser inflates them.
-fn check_pdf_streams(bytes: &[u8]) -> Result<(), AppError> {
-    let mut budget = MAX_DECOMPRESSED;
-    let mut pos = 0;
-    while let Some(found) = find(&bytes[pos..], b"stream") {
-        let start = pos + found + 6;
-        pos = start;
-        // `endstream` also contains `stream`; only a keyword followed by EOL starts data.
-        let data_start = if bytes[start..].starts_with(b"\r\n") {
-            start + 2
-        } else if bytes[start..].starts_with(b"\n") || bytes[start..].starts_with(b"\r") {
-            start + 1
-        } else {
-            continue;
-        };
-        let Some(len) = find(&bytes[data_start..], b"endstream") else { break };
-        let data = &bytes[data_start..data_start + len];
-        pos = data_start + len + 9;
-        if data.len() < 2 || data[0] & 0x0F != 8 {
-            continue; // not zlib
-        }
-        let cap = (data.len() as u64).saturating_mul(MAX_RATIO).max(1 << 20).min(budget + 1);
-        let mut decoder = flate2::read::ZlibDecoder::new(data).take(cap);
-        let mut sink = vec![0_u8; 64 * 1024];
-        let mut produced = 0_u64;
-        loop {
-            match decoder.read(&mut sink) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => produced += n as u64,
-            }
-        }
-        if produced >= cap {
-            return Err(error(
-                ErrorCode::DecompressionLimit,
-                "a compressed stream in the PDF expands beyond the limits",
-            ));
-        }
-        budget = budget.saturating_sub(produced);
-        if budget == 0 {
-            return Err(error(ErrorCode::DecompressionLimit, "the PDF expands beyond the decompression limit"));
-        }
-    }
-    Ok(())
-}
-
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn pdf(bytes: &[u8]) -> Result<Extracted, AppError> {
-    check_pdf_streams(bytes)?;
-    let doc = lopdf::Document::load_mem(bytes)
-        .map_err(|e| error(ErrorCode::CorruptFile, format!("the PDF is damaged: {e}")))?;
-    if doc.is_encrypted() {
-        return Err(error(ErrorCode::CorruptFile, "the PDF is encrypted"));
-    }
-    if doc.get_pages().is_empty() {
-        return Err(error(ErrorCode::CorruptFile, "the PDF has no pages"));
-    }
-    drop(doc);
-    let pages = pdf_extract::extract_text_from_mem_by_pages(bytes)
-        .map_err(|e| error(ErrorCode::CorruptFile, format!("the PDF could not be read: {e}")))?;
-    let mut out = Extracted::default();
-    for (i, page) in pages.iter().enumerate() {
-        let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        for paragraph in split_paragraphs(page) {
-            out.push(&[], Some(number), paragraph);
-        }
-    }
-    Ok(out)
-}
-
-/// Reads one zip entry with size limits.
-fn read_zip_entry<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, name: &str) -> Result<Vec<u8>, AppError> {
-    let corrupt = |e: zip::result::ZipError| error(ErrorCode::CorruptFile, format!("the DOCX archive is damaged: {e}"));
-    let entry = zip.by_name(name).map_err(corrupt)?;
-    let compressed = entry.compressed_size();
-    let cap = compressed.saturating_mul(MAX_RATIO).clamp(1 << 20, MAX_DECOMPRESSED);
-    let mut data = Vec::new();
-    entry
-        .take(cap + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| error(ErrorCode::CorruptFile, format!("the DOCX archive is damaged: {e}")))?;
-    if data.len() as u64 > cap {
-        return Err(error(ErrorCode::DecompressionLimit, "a part of the DOCX archive expands beyond the limits"));
-    }
-    Ok(data)
-}
-
-fn docx(bytes: &[u8]) -> Result<Extracted, AppError> {
-    use quick_xml::events::Event;
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| error(ErrorCode::CorruptFile, format!("the DOCX archive is damaged: {e}")))?;
-    let declared: u64 = (0..zip.len()).filter_map(|i| zip.by_index_raw(i).ok().map(|e| e.size())).sum();
-    if declared > MAX_DECOMPRESSED || zip.len() > 10_000 {
-        return Err(error(ErrorCode::DecompressionLimit, "the DOCX archive expands beyond the decompression limit"));
-    }
-    let xml = read_zip_entry(&mut zip, "word/document.xml")?;
-    let mut reader = quick_xml::Reader::from_reader(xml.as_slice());
-    let mut out = Extracted::default();
-    let mut path: Vec<(usize, String)> = Vec::new();
-    let mut paragraph = String::new();
-    let mut heading_level: Option<usize> = None;
-    let mut in_text = false;
-    let mut buf = Vec::new();
-    loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| error(ErrorCode::CorruptFile, format!("the DOCX document XML is invalid: {e}")))?;
-        match event {
-            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "w:pStyle" => {
-                for attr in e.attributes().flatten() {
-                    if attr.key.as_ref() == "w:val" {
-                        let v = attr.value.to_ascii_lowercase();
-                        heading_level = if v == "title" {
-                            Some(1)
-                        } else {
-                            v.strip_prefix("heading")
-                                .and_then(|n| n.trim().parse::<usize>().ok())
-                                .map(|n| n.clamp(1, 9))
-                        };
-                    }
-                }
-            }
-            Event::Start(e) if e.name().as_ref() == "w:t" => in_text = true,
-            Event::End(e) if e.name().as_ref() == "w:t" => in_text = false,
-            Event::Empty(e) if matches!(e.name().as_ref(), "w:tab") => paragraph.push('\t'),
-            Event::Empty(e) if matches!(e.name().as_ref(), "w:br" | "w:cr") => paragraph.push('\n'),
-            Event::Text(t) if in_text => {
-                let text = t.xml10_content();
-                paragraph.push_str(&text);
-            }
-            Event::GeneralRef(r) if in_text => {
-                let name: &str = r.as_ref();
-                paragraph.push_str(match name {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                });
-            }
-            Event::End(e) if e.name().as_ref() == "w:p" => {
-                let text = std::mem::take(&mut paragraph);
-                match heading_level.take() {
-                    Some(level) if !text.trim().is_empty() => {
-                        let title = normalize_ws(&text).replace('\n', " ");
-                        if out.title.is_none() && level == 1 {
-                            out.title = Some(title.clone());
-                        }
-                        path.retain(|(l, _)| *l < level);
-                        path.push((level, title));
-                    }
-                    _ => {
-                        let headings: Vec<String> = path.iter().map(|(_, h)| h.clone()).collect();
-                        out.push(&headings, None, text);
-                    }
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    Ok(out)
 }
 
 fn csv_rows(bytes: &[u8]) -> Result<Extracted, AppError> {
