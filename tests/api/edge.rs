@@ -348,6 +348,7 @@ async fn every_operation_declares_the_shared_error_statuses() {
         .expect("send");
     assert_eq!(r.status(), 415);
     assert!(declared("/api/v1/orgs/{org_id}/bots", "post", 415));
+}
 
 /// A page of a foreign origin gets the widget's 403 without any CORS
 /// header (it must not be able to read even the refusal); allowed origins
