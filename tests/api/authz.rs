@@ -66,6 +66,7 @@ const SELF_SERVICE: &[(&str, &str, bool)] = &[
     ("GET", "/api/v1/orgs", true),
     ("POST", "/api/v1/orgs", false),
     ("GET", "/api/v1/permissions", true),
+    ("GET", "/api/v1/bot-templates", true),
     ("POST", "/api/v1/invitations/accept", false),
 ];
 

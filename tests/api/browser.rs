@@ -238,6 +238,10 @@ async fn the_ui_shell_renders_signup_and_status() {
         b.click("a[href='/bots']").await;
         b.fill("#name", "UI bot").await;
         b.click("form.card button[type=submit]").await;
+        // A new bot opens on its flows, with the first steps to take.
+        b.wait_for_text("h1", "Flows · UI bot").await;
+        b.wait_for_text("#bot-checklist", "4 steps left").await;
+        b.click("a[href='/bots']").await;
         assert!(b.text_of("tr[data-bot] strong").await.contains("UI bot"));
         let bots: i64 = app.sql(|c| c.query_row("SELECT count(*) FROM bots WHERE name = 'UI bot'", [], |r| r.get(0)));
         assert_eq!(bots, 1);
@@ -280,6 +284,8 @@ async fn the_nlu_editor_adds_intents_trains_and_tests() {
         b.click("a[href='/bots']").await;
         b.fill("#name", "Cafe bot").await;
         b.click("form.card button[type=submit]").await;
+        b.wait_for_text("h1", "Flows · Cafe bot").await;
+        b.click("a[href='/bots']").await;
         b.click("a[data-nlu-link]").await;
         assert!(b.text_of("h1").await.contains("NLU"));
         let intents: [(&str, &[&str]); 2] = [

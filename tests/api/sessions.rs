@@ -3,11 +3,17 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{TestApp, assert_error, spawn_app, spawn_app_with};
+
+/// A server that can email (the links are read from the email queue; the
+/// send jobs are never run here).
+async fn app_that_emails() -> TestApp {
+    spawn_app_with(|c| c.smtp.host = Some("127.0.0.1".into())).await
+}
 
 #[tokio::test]
 async fn register_creates_user_personal_org_and_owner_membership() {
-    let app = spawn_app().await;
+    let app = app_that_emails().await;
     let r = app
         .post_json(
             "/api/v1/auth/register",
@@ -54,7 +60,7 @@ async fn register_creates_user_personal_org_and_owner_membership() {
 
 #[tokio::test]
 async fn duplicate_email_and_weak_password_change_nothing() {
-    let app = spawn_app().await;
+    let app = app_that_emails().await;
     app.register("dup@example.com").await;
     let r = app
         .post_json(
