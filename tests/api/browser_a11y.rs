@@ -6,7 +6,7 @@
 //!
 //! Also checked here: the theme toggle (light / dark / system, remembered in
 //! localStorage), "system" following `prefers-color-scheme` (emulated through
-//! chromedriver's DevTools bridge), the skip link as the first focusable
+//! chromedriver's `DevTools` bridge), the skip link as the first focusable
 //! element, and the menu button that opens the collapsed sidebar on a phone.
 
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, with_browser};
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 /// axe-core's browser bundle: `BB_AXE_JS`, else where scripts/test.sh puts it.
 fn axe_source() -> Option<String> {
@@ -41,7 +41,7 @@ fn axe_source() -> Option<String> {
     }
 }
 
-/// A Chrome DevTools command through chromedriver (`goog/cdp/execute`).
+/// A Chrome `DevTools` command through chromedriver (`goog/cdp/execute`).
 #[derive(Debug)]
 struct Cdp {
     cmd: &'static str,
@@ -148,10 +148,9 @@ async fn axe_violations(b: &Browser, axe: &str) -> Vec<String> {
     found
 }
 
-#[tokio::test]
-async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() {
-    let Some(axe) = axe_source() else { return };
-    let app = spawn_app().await;
+/// A bot with a flow that hands over to a person, a knowledge base and one
+/// conversation waiting in the inbox. Returns the bot's and the base's ids.
+async fn seed(app: &TestApp) -> (i64, i64) {
     let owner = app.register("a11y@example.com").await;
     let org = owner.org_id;
     let (_, bot) =
@@ -180,6 +179,132 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         .await;
     assert!(status < 300 && turn["status"] == "handoff", "{status} {turn}");
 
+    (bot, kb)
+}
+
+/// Every screen at 1440 and 400 px, light and dark: axe's serious and
+/// critical violations, a theme not applied, a page scrolling sideways.
+async fn check_screens(b: &Browser, base: &str, screens: &[String], axe: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    for theme in ["light", "dark"] {
+        // A full page load picks up the remembered theme; then the app's
+        // own router moves between screens (axe-core stays injected).
+        js(b, &format!("localStorage.setItem('bb-theme', '{theme}');")).await;
+        b.client.goto(&format!("{base}/dashboard")).await.expect("goto");
+        wait_ready(b, "/dashboard").await;
+        for (width, height) in [(1440, 900), (400, 860)] {
+            b.client.set_window_size(width, height).await.expect("resize");
+            for path in screens {
+                open(b, path).await;
+                wait_ready(b, path).await;
+                let applied = js(b, "return document.documentElement.dataset.theme;").await;
+                if applied != json!(theme) {
+                    failures.push(format!("{path} at {width} px: the {theme} theme is not applied ({applied})"));
+                }
+                for v in axe_violations(b, axe).await {
+                    failures.push(format!("{path} at {width} px, {theme}: {v}"));
+                }
+                if width == 400 {
+                    let overflow =
+                        js(b, "return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+                            .await;
+                    if overflow != json!(0) {
+                        failures
+                            .push(format!("{path} at {width} px, {theme}: the page scrolls sideways by {overflow} px"));
+                    }
+                }
+            }
+        }
+    }
+    failures
+}
+
+/// On a phone, a running emulator (chat above its debug panel) and an inbox
+/// conversation with the agent's controls.
+async fn check_in_use(b: &Browser, bot: i64, axe: &str, failures: &mut Vec<String>) {
+    b.client.set_window_size(400, 860).await.expect("resize");
+    for (path, action, shown) in [
+        (format!("/bots/{bot}/emulator"), "#emulator-start", "#debugger .trace"),
+        ("/inbox".to_string(), "#inbox-list li[data-conversation] a", "#agent-text"),
+    ] {
+        open(b, &path).await;
+        wait_ready(b, &path).await;
+        b.click(action).await;
+        b.element(shown).await;
+        wait_ready(b, &path).await;
+        for v in axe_violations(b, axe).await {
+            failures.push(format!("{path} in use at 400 px, dark: {v}"));
+        }
+        let overflow =
+            js(b, "return document.documentElement.scrollWidth - document.documentElement.clientWidth;").await;
+        if overflow != json!(0) {
+            failures.push(format!("{path} in use at 400 px: the page scrolls sideways by {overflow} px"));
+        }
+    }
+}
+
+/// The skip link, the theme toggle, "system" following the OS, the phone menu.
+async fn check_shell(b: &Browser, base: &str) {
+    // The skip link is the first thing Tab reaches; it moves focus to <main>.
+    b.client.set_window_size(1440, 900).await.expect("resize");
+    b.client.goto(&format!("{base}/bots")).await.expect("goto");
+    wait_ready(b, "/bots").await;
+    press(b, Key::Tab).await;
+    let first =
+        js(b, "const a = document.activeElement; return [a.className, a.textContent, a.getAttribute('href')];").await;
+    assert_eq!(first, json!(["skip-link", "Skip to content", "#content"]), "first focusable element");
+    press(b, Key::Enter).await;
+    assert_eq!(js(b, "return document.activeElement.id;").await, json!("content"), "focus is on <main>");
+    b.wait_for_path("/bots").await;
+    press(b, Key::Tab).await;
+    let next = js(b, "return !!document.activeElement.closest('main');").await;
+    assert_eq!(next, json!(true), "the next Tab stays in the content, past the sidebar");
+
+    // The toggle: dark is applied at once and remembered across a reload.
+    b.select("#theme-select", "dark").await;
+    assert_eq!(js(b, "return document.documentElement.dataset.theme;").await, json!("dark"));
+    b.client.refresh().await.expect("reload");
+    wait_ready(b, "/bots").await;
+    assert_eq!(
+        js(b, "return [localStorage.getItem('bb-theme'), document.documentElement.dataset.theme];").await,
+        json!(["dark", "dark"])
+    );
+    // "System" follows prefers-color-scheme, also when it changes.
+    b.select("#theme-select", "system").await;
+    emulate_color_scheme(b, "dark").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while js(b, "return document.documentElement.dataset.theme;").await != json!("dark") {
+        assert!(Instant::now() < deadline, "system theme did not follow prefers-color-scheme: dark");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bg = js(b, "return getComputedStyle(document.body).backgroundColor;").await;
+    assert_ne!(bg, json!("rgb(247, 247, 251)"), "the dark background is used");
+    emulate_color_scheme(b, "light").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while js(b, "return document.documentElement.dataset.theme;").await != json!("light") {
+        assert!(Instant::now() < deadline, "system theme did not follow prefers-color-scheme: light");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // On a phone the sidebar is behind a menu button.
+    b.client.set_window_size(400, 860).await.expect("resize");
+    let nav_visible = "return getComputedStyle(document.querySelector('nav.sidebar')).display !== 'none';";
+    assert_eq!(js(b, nav_visible).await, json!(false), "the sidebar is collapsed at 400 px");
+    b.click("#menu-button").await;
+    assert_eq!(js(b, nav_visible).await, json!(true), "the menu button opens the sidebar");
+    assert_eq!(b.element("#menu-button").await.attr("aria-expanded").await.expect("attr").as_deref(), Some("true"));
+    b.click("nav.sidebar a[href='/knowledge']").await;
+    b.wait_for_path("/knowledge").await;
+    assert_eq!(js(b, nav_visible).await, json!(false), "following a link closes the menu");
+    let overflow = js(b, "return document.documentElement.scrollWidth - document.documentElement.clientWidth;").await;
+    assert_eq!(overflow, json!(0), "nothing is wider than the phone");
+}
+
+#[tokio::test]
+async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() {
+    let Some(axe) = axe_source() else { return };
+    let app = spawn_app().await;
+    let (bot, kb) = seed(&app).await;
     let screens: Vec<String> = [
         "/login",
         "/signup",
@@ -215,6 +340,8 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
 
     with_browser("a11y", |b| async move {
         let started = Instant::now();
+        let base = app.url("");
+        let base = base.trim_end_matches('/');
         // Signing in through the form (the sign-in screen is checked below too).
         b.client.goto(&app.url("/login")).await.expect("goto");
         b.fill("#email", "a11y@example.com").await;
@@ -222,120 +349,12 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         b.click("button[type=submit]").await;
         b.wait_for_path("/dashboard").await;
 
-        let mut failures = Vec::new();
-        for theme in ["light", "dark"] {
-            // A full page load picks up the remembered theme; then the app's
-            // own router moves between screens (axe-core stays injected).
-            js(&b, &format!("localStorage.setItem('bb-theme', '{theme}');")).await;
-            b.client.goto(&app.url("/dashboard")).await.expect("goto");
-            wait_ready(&b, "/dashboard").await;
-            for (width, height) in [(1440, 900), (400, 860)] {
-                b.client.set_window_size(width, height).await.expect("resize");
-                for path in &screens {
-                    open(&b, path).await;
-                    wait_ready(&b, path).await;
-                    let applied = js(&b, "return document.documentElement.dataset.theme;").await;
-                    if applied != json!(theme) {
-                        failures.push(format!("{path} at {width} px: the {theme} theme is not applied ({applied})"));
-                    }
-                    for v in axe_violations(&b, &axe).await {
-                        failures.push(format!("{path} at {width} px, {theme}: {v}"));
-                    }
-                    if width == 400 {
-                        let overflow = js(
-                            &b,
-                            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-                        )
-                        .await;
-                        if overflow != json!(0) {
-                            failures.push(format!(
-                                "{path} at {width} px, {theme}: the page scrolls sideways by {overflow} px"
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        // On a phone, a running emulator (chat above its debug panel) and an
-        // inbox conversation with the agent's controls.
-        b.client.set_window_size(400, 860).await.expect("resize");
-        for (path, action, shown) in [
-            (format!("/bots/{bot}/emulator"), "#emulator-start", "#debugger .trace"),
-            ("/inbox".to_string(), "#inbox-list li[data-conversation] a", "#agent-text"),
-        ] {
-            open(&b, &path).await;
-            wait_ready(&b, &path).await;
-            b.click(action).await;
-            b.element(shown).await;
-            wait_ready(&b, &path).await;
-            for v in axe_violations(&b, &axe).await {
-                failures.push(format!("{path} in use at 400 px, dark: {v}"));
-            }
-            let overflow =
-                js(&b, "return document.documentElement.scrollWidth - document.documentElement.clientWidth;").await;
-            if overflow != json!(0) {
-                failures.push(format!("{path} in use at 400 px: the page scrolls sideways by {overflow} px"));
-            }
-        }
+        let mut failures = check_screens(&b, base, &screens, &axe).await;
+        check_in_use(&b, bot, &axe, &mut failures).await;
         eprintln!("accessibility check: {} screens × 4 in {:.1} s", screens.len(), started.elapsed().as_secs_f64());
         assert!(failures.is_empty(), "{} accessibility failures:\n{}", failures.len(), failures.join("\n"));
 
-        // The skip link is the first thing Tab reaches; it moves focus to <main>.
-        b.client.set_window_size(1440, 900).await.expect("resize");
-        b.client.goto(&app.url("/bots")).await.expect("goto");
-        wait_ready(&b, "/bots").await;
-        press(&b, Key::Tab).await;
-        let first =
-            js(&b, "const a = document.activeElement; return [a.className, a.textContent, a.getAttribute('href')];")
-                .await;
-        assert_eq!(first, json!(["skip-link", "Skip to content", "#content"]), "first focusable element");
-        press(&b, Key::Enter).await;
-        assert_eq!(js(&b, "return document.activeElement.id;").await, json!("content"), "focus is on <main>");
-        b.wait_for_path("/bots").await;
-        press(&b, Key::Tab).await;
-        let next = js(&b, "return !!document.activeElement.closest('main');").await;
-        assert_eq!(next, json!(true), "the next Tab stays in the content, past the sidebar");
-
-        // The toggle: dark is applied at once and remembered across a reload.
-        b.select("#theme-select", "dark").await;
-        assert_eq!(js(&b, "return document.documentElement.dataset.theme;").await, json!("dark"));
-        b.client.refresh().await.expect("reload");
-        wait_ready(&b, "/bots").await;
-        assert_eq!(
-            js(&b, "return [localStorage.getItem('bb-theme'), document.documentElement.dataset.theme];").await,
-            json!(["dark", "dark"])
-        );
-        // "System" follows prefers-color-scheme, also when it changes.
-        b.select("#theme-select", "system").await;
-        emulate_color_scheme(&b, "dark").await;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while js(&b, "return document.documentElement.dataset.theme;").await != json!("dark") {
-            assert!(Instant::now() < deadline, "system theme did not follow prefers-color-scheme: dark");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let bg = js(&b, "return getComputedStyle(document.body).backgroundColor;").await;
-        assert_ne!(bg, json!("rgb(247, 247, 251)"), "the dark background is used");
-        emulate_color_scheme(&b, "light").await;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while js(&b, "return document.documentElement.dataset.theme;").await != json!("light") {
-            assert!(Instant::now() < deadline, "system theme did not follow prefers-color-scheme: light");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-
-        // On a phone the sidebar is behind a menu button.
-        b.client.set_window_size(400, 860).await.expect("resize");
-        let nav_visible = "return getComputedStyle(document.querySelector('nav.sidebar')).display !== 'none';";
-        assert_eq!(js(&b, nav_visible).await, json!(false), "the sidebar is collapsed at 400 px");
-        b.click("#menu-button").await;
-        assert_eq!(js(&b, nav_visible).await, json!(true), "the menu button opens the sidebar");
-        assert_eq!(b.element("#menu-button").await.attr("aria-expanded").await.expect("attr").as_deref(), Some("true"));
-        b.click("nav.sidebar a[href='/knowledge']").await;
-        b.wait_for_path("/knowledge").await;
-        assert_eq!(js(&b, nav_visible).await, json!(false), "following a link closes the menu");
-        let overflow =
-            js(&b, "return document.documentElement.scrollWidth - document.documentElement.clientWidth;").await;
-        assert_eq!(overflow, json!(0), "nothing is wider than the phone");
-
+        check_shell(&b, base).await;
         b.client.clone().close().await.expect("close");
     })
     .await;
