@@ -23,9 +23,10 @@ use crate::helpers::{TestApp, spawn_app};
 
 /// axe-core's browser bundle: `BB_AXE_JS`, else where scripts/test.sh puts it.
 fn axe_source() -> Option<String> {
-    let path = std::env::var_os("BB_AXE_JS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js")
-    });
+    let path = std::env::var_os("BB_AXE_JS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js"),
+        PathBuf::from,
+    );
     match std::fs::read_to_string(&path) {
         Ok(source) => Some(source),
         Err(e) => {
