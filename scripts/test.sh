@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, runnable on a fresh Debian machine:
-# installs the browser the UI tests need when it is missing, then runs
+# installs the browser and axe-core the UI tests need when they are missing, then runs
 # formatting and lint checks and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,21 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   $sudo_cmd apt-get update
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends chromium chromium-driver
 fi
+
+# axe-core (npm) for the accessibility check of every screen
+# (tests/api/browser_a11y.rs); into target/, never committed.
+if [ ! -f target/axe/node_modules/axe-core/axe.min.js ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "installing npm for axe-core"
+    sudo_cmd=""
+    if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends npm
+  fi
+  mkdir -p target/axe
+  npm install --no-save --no-audit --no-fund --prefix target/axe axe-core@4
+fi
+export BB_AXE_JS="$PWD/target/axe/node_modules/axe-core/axe.min.js"
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

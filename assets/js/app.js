@@ -1,6 +1,7 @@
-// The application frame: sidebar navigation, organization switcher and the
-// routed screen. Screens live in ./pages/ and register themselves.
-import { html, render, useState, useEffect } from "./ui.js";
+// The application frame: skip link, sidebar navigation (behind a menu button
+// on a phone), organization switcher, theme toggle and the routed screen.
+// Screens live in ./pages/ and register themselves.
+import { html, render, useState, useEffect, useRef } from "./ui.js";
 import { match, navEntries, navigate, onNavigate } from "./router.js";
 import {
   refreshMe,
@@ -14,6 +15,78 @@ import {
 } from "./session.js";
 import { post } from "./api.js";
 import "./pages/index.js";
+
+// ---- Theme: light, dark or the system's (prefers-color-scheme), remembered in localStorage.
+const THEME_KEY = "bb-theme";
+const systemDark = window.matchMedia("(prefers-color-scheme: dark)");
+
+function themePreference() {
+  const stored = localStorage.getItem(THEME_KEY);
+  return stored === "light" || stored === "dark" ? stored : "system";
+}
+
+/** Puts the theme in force on <html data-theme> (the stylesheet's `color-scheme`). */
+function applyTheme() {
+  const preference = themePreference();
+  const theme = preference === "system" ? (systemDark.matches ? "dark" : "light") : preference;
+  document.documentElement.dataset.theme = theme;
+}
+applyTheme();
+systemDark.addEventListener("change", applyTheme);
+
+function ThemeToggle() {
+  const [preference, setPreference] = useState(themePreference());
+  const change = (e) => {
+    const value = e.target.value;
+    if (value === "system") localStorage.removeItem(THEME_KEY);
+    else localStorage.setItem(THEME_KEY, value);
+    setPreference(value);
+    applyTheme();
+  };
+  return html`<div class="theme-toggle">
+    <label for="theme-select" class="nav-section">Theme</label>
+    <select id="theme-select" value=${preference} onChange=${change}>
+      <option value="system">System</option>
+      <option value="light">Light</option>
+      <option value="dark">Dark</option>
+    </select>
+  </div>`;
+}
+
+/** Moves focus to the page's <main> (the router would otherwise treat "#content" as a navigation). */
+function SkipLink() {
+  const skip = (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    const main = document.getElementById("content");
+    if (main) main.focus();
+  };
+  return html`<a class="skip-link" href="#content" onClick=${skip}>Skip to content</a>`;
+}
+
+/**
+ * A table wider than its card scrolls inside the card; keyboard users scroll
+ * it once the card can take the focus, so such a card becomes a named,
+ * focusable region (and stops being one when it fits again).
+ */
+function markScrollRegions() {
+  for (const card of document.querySelectorAll("div.card")) {
+    if (!card.querySelector("table")) continue;
+    const scrolls = card.scrollWidth > card.clientWidth + 1;
+    const marked = card.hasAttribute("data-scroll-region");
+    if (scrolls && !marked) {
+      const heading = card.querySelector("h2, h3");
+      card.setAttribute("data-scroll-region", "");
+      card.setAttribute("tabindex", "0");
+      card.setAttribute("role", "region");
+      card.setAttribute("aria-label", heading ? heading.textContent : "Table");
+    } else if (!scrolls && marked) {
+      for (const name of ["data-scroll-region", "tabindex", "role", "aria-label"]) card.removeAttribute(name);
+    }
+  }
+}
+new MutationObserver(markScrollRegions).observe(document.getElementById("app"), { childList: true, subtree: true, characterData: true });
+window.addEventListener("resize", markScrollRegions);
 
 function OrgSwitcher() {
   const me = currentUser();
@@ -31,14 +104,14 @@ function OrgSwitcher() {
   };
   return html`<div class="org-switcher">
     <label for="org-switcher" class="nav-section">Working in</label>
-    <select id="org-switcher" aria-label="Organization" value=${org ? String(org.id) : ""} onChange=${change}>
+    <select id="org-switcher" value=${org ? String(org.id) : ""} onChange=${change}>
       ${me.organizations.map((o) => html`<option value=${String(o.id)}>${o.name}</option>`)}
       <option value="new">+ New organization…</option>
     </select>
   </div>`;
 }
 
-function Sidebar({ path }) {
+function Sidebar({ path, open }) {
   const me = currentUser();
   const org = currentOrg();
   const brand = currentBranding();
@@ -59,7 +132,7 @@ function Sidebar({ path }) {
     setMe(null);
     navigate("/login");
   };
-  return html`<nav class="sidebar" aria-label="Main">
+  return html`<nav class=${open ? "sidebar open" : "sidebar"} id="sidebar" aria-label="Main">
     <a class="brand" href="/"><img src=${brand.logo_url || "/favicon.svg"} alt="" /><span id="brand-name">${brand.brand_name}</span></a>
     <${OrgSwitcher} />
     ${sections.map(
@@ -76,6 +149,7 @@ function Sidebar({ path }) {
       ${me && me.user.is_superadmin && html`<a href="/admin">Admin console</a>`}
       ${me && html`<a href="/account" id="account-link">${me.user.email}</a><a href="#" id="sign-out" onClick=${(e) => (e.preventDefault(), logout())}>Sign out</a>`}
     </div>
+    <${ThemeToggle} />
   </nav>`;
 }
 
@@ -83,7 +157,27 @@ function App() {
   const [path, setPath] = useState(location.pathname);
   const [, setVersion] = useState(0);
   const [ready, setReady] = useState(false);
-  useEffect(() => onNavigate(() => setPath(location.pathname)), []);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const menuButton = useRef(null);
+  // Following a link also closes the phone menu.
+  useEffect(
+    () =>
+      onNavigate(() => {
+        setPath(location.pathname);
+        setMenuOpen(false);
+      }),
+    [],
+  );
+  useEffect(() => {
+    if (!menuOpen) return undefined;
+    const onKey = (e) => {
+      if (e.key !== "Escape") return;
+      setMenuOpen(false);
+      if (menuButton.current) menuButton.current.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [menuOpen]);
   useEffect(() => onSessionChange(() => setVersion((v) => v + 1)), []);
   useEffect(() => {
     refreshMe().finally(() => setReady(true));
@@ -94,7 +188,7 @@ function App() {
   useEffect(() => {
     if (ready) refreshBranding();
   }, [ready, me && me.user.id, org && org.id]);
-  if (!ready) return html`<p class="boot">Loading…</p>`;
+  if (!ready) return html`<p class="boot" role="status">Loading…</p>`;
 
   const found = match(path);
   if (found && found.route.public) {
@@ -111,9 +205,17 @@ function App() {
   }
   const Screen = found ? found.route.component : NotFound;
   const needsOrg = !found || !found.route.noOrg;
+  const brand = currentBranding();
   return html`<div class="shell">
-    <${Sidebar} path=${path} />
-    <main class="main">
+    <${SkipLink} />
+    <header class="mobile-header">
+      <button type="button" id="menu-button" ref=${menuButton} aria-expanded=${menuOpen ? "true" : "false"} aria-controls="sidebar" onClick=${() => setMenuOpen(!menuOpen)}>
+        <span aria-hidden="true">☰</span> Menu
+      </button>
+      <span class="mobile-brand">${brand.brand_name}</span>
+    </header>
+    <${Sidebar} path=${path} open=${menuOpen} />
+    <main class="main" id="content" tabindex="-1">
       ${needsOrg && !org
         ? html`<div class="card"><h2>No organization</h2><p class="muted">You are not a member of any organization.</p><a class="button primary" href="/orgs/new">Create one</a></div>`
         : html`<${Screen} key=${path + (org ? org.id : "")} params=${found ? found.params : {}} />`}

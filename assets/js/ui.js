@@ -60,6 +60,17 @@ export function ErrorBox({ error }) {
   </div>`;
 }
 
+/**
+ * "Loading…" while a `useLoad` has nothing to show yet: a table row spanning
+ * `cols` columns, a list item (`li`), or a line. Marked `aria-busy`.
+ */
+export function Loading({ load, cols, li }) {
+  if (!load || !load.loading || load.data) return null;
+  if (cols) return html`<tr aria-busy="true"><td colspan=${cols} class="loading">Loading…</td></tr>`;
+  if (li) return html`<li class="loading" aria-busy="true">Loading…</li>`;
+  return html`<p class="loading" role="status" aria-busy="true">Loading…</p>`;
+}
+
 export function Page({ title, actions, children }) {
   useEffect(() => {
     document.title = `${title} · botbuilder`;

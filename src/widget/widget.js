@@ -46,7 +46,7 @@
     "form button{border:0;border-radius:999px;padding:0 14px;font-weight:600;cursor:pointer}",
     "form button:disabled{opacity:.5}",
     ".err{font-size:12px;color:#b91c1c;padding:0 12px 6px}.err:empty{display:none}",
-    ".brand{font-size:11px;text-align:center;color:#9ca3af;padding:0 0 8px}",
+    ".brand{font-size:11px;text-align:center;color:#6b7280;padding:0 0 8px}",
   ].join("\n");
 
   var CHAT_ICON =

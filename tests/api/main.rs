@@ -11,6 +11,7 @@ mod audit;
 mod authz;
 mod bots;
 mod browser;
+mod browser_a11y;
 mod browser_accounts;
 mod browser_errors;
 mod browser_runtime;

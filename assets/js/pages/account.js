@@ -1,6 +1,6 @@
 // The signed-in user's own account: profile, email verification, password,
 // browser sessions and two-factor authentication.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentUser, refreshMe, setMe } from "../session.js";
@@ -82,6 +82,7 @@ function Sessions() {
     <table>
       <thead><tr><th>Device</th><th>IP address</th><th>Last active</th><th>Signed in</th><th></th></tr></thead>
       <tbody>
+        <${Loading} load=${list} cols="5" />
         ${list.data &&
         list.data.items.map(
           (s) => html`<tr data-session=${s.id}>

@@ -22,14 +22,14 @@ function AdminLogin({ onSignedIn }) {
       else setError(err);
     }
   };
-  return html`<div class="auth-page"><form class="card auth-card" onSubmit=${submit} id="admin-login">
-    <h2 style="text-align:center">Admin console</h2>
+  return html`<main class="auth-page" id="content"><form class="card auth-card" onSubmit=${submit} id="admin-login">
+    <h1 style="text-align:center;font-size:1.3rem">Admin console</h1>
     <${ErrorBox} error=${error} />
     <${Field} label="Email" name="email" type="email" required value=${form.email} onInput=${set("email")} error=${error} />
     <${Field} label="Password" name="password" type="password" required value=${form.password} onInput=${set("password")} error=${error} />
     ${needsCode && html`<${Field} label="Authenticator code" name="totp_code" required value=${form.totp_code} onInput=${set("totp_code")} error=${error} />`}
     <p><button class="primary" type="submit" style="width:100%">Sign in</button></p>
-  </form></div>`;
+  </form></main>`;
 }
 
 function Stats() {
@@ -216,7 +216,7 @@ function Console() {
       (err) => setSession(err instanceof ApiError && err.status === 401 ? null : { error: err }),
     );
   }, []);
-  if (session === undefined) return html`<p class="boot">Loading…</p>`;
+  if (session === undefined) return html`<p class="boot" role="status">Loading…</p>`;
   if (session === null || session.error)
     return html`${session && html`<${ErrorBox} error=${session.error} />`}<${AdminLogin} onSignedIn=${(s) => (setAdminCsrfToken(s.csrf_token), setSession(s))} />`;
   const logout = async () => {
@@ -224,12 +224,12 @@ function Console() {
     setAdminCsrfToken(null);
     setSession(null);
   };
-  return html`<div class="main" style="max-width:1300px;margin:0 auto">
+  return html`<main class="main" id="content" style="max-width:1300px;margin:0 auto">
     <div class="topbar"><h1>Admin console</h1>
       <div class="row"><span class="muted">${session.email} · until ${formatDate(session.expires_at)}</span><button onClick=${logout} id="admin-logout">Sign out</button><a class="button" href="/dashboard" onClick=${(e) => (e.preventDefault(), navigate("/dashboard"))}>Back to the app</a></div>
     </div>
     <div class="row" role="tablist" style="margin-bottom:1rem">
-      ${TABS.map(([k, label]) => html`<button role="tab" class=${tab === k ? "primary" : ""} onClick=${() => setTab(k)}>${label}</button>`)}
+      ${TABS.map(([k, label]) => html`<button role="tab" aria-selected=${tab === k ? "true" : "false"} class=${tab === k ? "primary" : ""} onClick=${() => setTab(k)}>${label}</button>`)}
     </div>
     ${tab === "overview" && html`<${Stats} />`}
     ${tab === "users" && html`<${Users} />`}
@@ -237,7 +237,7 @@ function Console() {
     ${tab === "allowlist" && html`<${Allowlist} />`}
     ${tab === "attempts" && html`<${Log} url="/api/v1/admin/login-attempts?limit=200" columns=${[["attempted_at", "When"], ["email", "Email"], ["ip_address", "IP"], ["success", "Success"]]} />`}
     ${tab === "audit" && html`<${Log} url="/api/v1/admin/audit-log?limit=200" columns=${[["created_at", "When"], ["user_email", "Admin"], ["action", "Action"], ["resource_type", "Resource"], ["resource_id", "Id"], ["details", "Details"], ["ip_address", "IP"]]} />`}
-  </div>`;
+  </main>`;
 }
 
 route("/admin", Console, { public: true });

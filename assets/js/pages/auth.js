@@ -17,12 +17,12 @@ function nextPath() {
 
 function AuthCard({ title, children, footer }) {
   const brand = currentBranding();
-  return html`<div class="auth-page"><div class="card auth-card">
-    <div class="brand"><img src=${brand.logo_url || "/favicon.svg"} alt="" />${brand.brand_name}</div>
+  return html`<main class="auth-page" id="content"><div class="card auth-card">
+    <h1 class="brand"><img src=${brand.logo_url || "/favicon.svg"} alt="" />${brand.brand_name}</h1>
     <h2 style="text-align:center">${title}</h2>
     ${children}
     ${footer && html`<p class="muted" style="text-align:center;margin-top:1rem">${footer}</p>`}
-  </div></div>`;
+  </div></main>`;
 }
 
 function useSubmit(action) {

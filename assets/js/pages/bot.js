@@ -1,6 +1,6 @@
 // One bot's settings (name, language, active flag, team, avatar, handoff
 // and CSAT behaviour), its canned messages and this month's usage.
-import { html, Page, useLoad, useState, useEffect, ErrorBox, Field, toast } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, ErrorBox, Field, toast, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del, putBytes } from "../api.js";
 import { can, currentOrg } from "../session.js";
@@ -108,7 +108,7 @@ function Avatar({ bot, onChanged }) {
     <${ErrorBox} error=${error} />
     <div class="row">
       ${bot.avatar_url ? html`<img class="avatar" src=${`${bot.avatar_url}?v=${bot.updated_at}`} alt="" width="64" height="64" />` : html`<span class="muted">None</span>`}
-      ${can("bots.write") && html`<input type="file" accept="image/png,image/jpeg,image/webp,image/gif" onChange=${upload} />`}
+      ${can("bots.write") && html`<label for="avatar-file" class="sr-only">Upload an avatar image</label><input id="avatar-file" type="file" accept="image/png,image/jpeg,image/webp,image/gif" onChange=${upload} />`}
       ${can("bots.write") && bot.avatar_url && html`<button type="button" onClick=${remove}>Remove</button>`}
     </div>
   </div>`;
@@ -189,6 +189,7 @@ function BotPage({ params }) {
   return html`<${Page} title=${bot.data ? bot.data.name : "Bot"}>
     <${BotNav} botId=${botId} active="settings" />
     <${ErrorBox} error=${bot.error} />
+    <${Loading} load=${bot} />
     ${bot.data &&
     html`<${SettingsForm} bot=${bot.data} onSaved=${() => setTick((t) => t + 1)} />
       <${Avatar} bot=${bot.data} onChanged=${() => setTick((t) => t + 1)} />

@@ -17,7 +17,7 @@ export function BotNav({ botId, active }) {
   return html`<nav class="row tabs" aria-label="Bot">
     ${TABS.map(
       ([id, label, suffix]) =>
-        html`<a class=${"button" + (id === active ? " primary" : "")} data-bot-tab=${id} href=${`/bots/${botId}${suffix}`}>${label}</a>`,
+        html`<a class=${"button" + (id === active ? " primary" : "")} data-bot-tab=${id} aria-current=${id === active ? "page" : undefined} href=${`/bots/${botId}${suffix}`}>${label}</a>`,
     )}
   </nav>`;
 }

@@ -1,5 +1,5 @@
 // The organization's bots.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
@@ -106,6 +106,7 @@ function Bots() {
               </td>
             </tr>`,
           )}
+          <${Loading} load=${list} cols="5" />
           ${list.data && !list.data.items.length && html`<tr><td colspan="5" class="muted">No bots yet.</td></tr>`}
         </tbody>
       </table>

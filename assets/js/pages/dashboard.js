@@ -1,5 +1,5 @@
 // The landing screen of an organization.
-import { html, Page, useLoad, ErrorBox } from "../ui.js";
+import { html, Page, useLoad, ErrorBox, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get } from "../api.js";
 import { currentOrg, currentUser } from "../session.js";
@@ -13,6 +13,7 @@ function Dashboard() {
       ${bots.data && html`<div class="card"><h2>Bots</h2><p style="font-size:2rem;margin:.25rem 0">${bots.data.items.length}</p><a href="/bots">Manage bots</a></div>`}
     </div>
     <${ErrorBox} error=${bots.error} />
+    <${Loading} load=${bots} />
   <//>`;
 }
 

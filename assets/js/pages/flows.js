@@ -3,7 +3,7 @@
 // drawn from an output port to a node, node properties in a side panel,
 // validation issues on the nodes, undo/redo, auto-save of the draft, publish
 // with a message, and the version history with diff and rollback.
-import { html, Page, useLoad, useState, useEffect, useRef, useCallback, ErrorBox, toast, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, useCallback, ErrorBox, toast, formatDate, Loading } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
@@ -132,6 +132,7 @@ function FlowList({ params }) {
               <td class="muted">${formatDate(f.updated_at)}</td>
             </tr>`,
           )}
+          <${Loading} load=${list} cols="4" />
           ${list.data && !items.length && html`<tr><td colspan="4" class="muted">No flows yet: create "main", the entry flow.</td></tr>`}
         </tbody>
       </table>

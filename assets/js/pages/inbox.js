@@ -1,7 +1,7 @@
 // The human handoff inbox (live over Server-Sent Events: take, reply,
 // internal notes, hand back to the bot, close with a resolution) and a
 // bot's transcripts with search and replay against the draft.
-import { html, Page, useLoad, useState, useEffect, ErrorBox, toast, formatDate, plural } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, ErrorBox, toast, formatDate, plural, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
@@ -60,13 +60,13 @@ function ConversationPanel({ id, onChanged, agent }) {
     html`<div class="agent-actions">
       ${!mine && html`<button type="button" class="primary" id="take" onClick=${() => act("assign", {}, "Taken")}>Take</button>`}
       <form class="row" onSubmit=${send("reply")}>
-        <textarea id="agent-text" rows="2" placeholder="Reply to the user, or write an internal note" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
+        <textarea id="agent-text" rows="2" aria-label="Reply or note" placeholder="Reply to the user, or write an internal note" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
         <button type="submit" class="primary" id="send-reply">Reply</button>
         <button type="button" id="add-note" onClick=${send("notes")}>Note</button>
       </form>
       <div class="row">
         <button type="button" id="hand-back" onClick=${() => act("handback", undefined, "Handed back to the bot")}>Hand back to bot</button>
-        <input id="resolution" placeholder="Resolution" value=${resolution} onInput=${(e) => setResolution(e.target.value)} />
+        <input id="resolution" aria-label="Resolution" placeholder="Resolution" value=${resolution} onInput=${(e) => setResolution(e.target.value)} />
         <button type="button" class="danger" id="close-conversation" onClick=${() => act("close", { resolution: resolution || undefined }, "Closed")}>Close</button>
       </div>
     </div>`}
@@ -98,6 +98,7 @@ function Inbox() {
               <div class="muted">${c.assignee_name ? `with ${c.assignee_name}` : "unassigned"} · ${formatDate(c.handoff_at)}</div>
             </li>`,
           )}
+          <${Loading} load=${list} li />
           ${list.data && !items.length && html`<li class="muted">Nobody is waiting.</li>`}
         </ul>
       </div>
@@ -147,7 +148,9 @@ function Transcripts({ params }) {
   return html`<${Page} title=${`Transcripts · ${bot.data ? bot.data.name : ""}`}>
     <${BotNav} botId=${botId} active="conversations" />
     <form class="row card" onSubmit=${search}>
+      <label for="transcript-search" class="sr-only">Search messages</label>
       <input id="transcript-search" placeholder="Search messages" value=${q} onInput=${(e) => setQ(e.target.value)} />
+      <label for="transcript-status" class="sr-only">Status</label>
       <select id="transcript-status" value=${status} onChange=${(e) => (setCursor(null), setStatus(e.target.value))}>
         <option value="">Any status</option><option value="open">Open</option><option value="handoff">Handoff</option><option value="closed">Closed</option>
       </select>
@@ -164,6 +167,7 @@ function Transcripts({ params }) {
               <td><span class="badge">${c.status}</span></td>
             </tr>`,
           )}
+          <${Loading} load=${list} cols="3" />
           ${list.data && !items.length && html`<tr><td colspan="3" class="muted">No conversations${query ? ` mention “${query}”` : ""}.</td></tr>`}
         </tbody></table>
         ${list.data && list.data.next_cursor && html`<button type="button" onClick=${() => setCursor(list.data.next_cursor)}>Older</button>`}

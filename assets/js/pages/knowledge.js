@@ -1,7 +1,7 @@
 // Knowledge bases: list, documents (drag-and-drop upload with live progress,
 // paste, URL/crawl), chunk viewer, search playground and answer playground
 // (streamed, with citations).
-import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, toast, toastError, formatDate, plural } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, toast, toastError, formatDate, plural, Loading } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, patch, del, ApiError } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
@@ -57,6 +57,7 @@ function KnowledgeBases() {
               <td class="muted">${formatDate(kb.updated_at)}</td>
             </tr>`,
           )}
+          <${Loading} load=${list} cols="7" />
           ${list.data && !list.data.items.length && html`<tr><td colspan="7" class="muted">No knowledge bases yet.</td></tr>`}
         </tbody>
       </table>
@@ -113,7 +114,7 @@ function Uploader({ kb, onUploaded }) {
       onDragLeave=${() => setOver(false)}
       onDrop=${(e) => (e.preventDefault(), setOver(false), start([...e.dataTransfer.files]))}
     >
-      Drop .txt, .md, .html, .pdf, .docx, .csv or .json files here, or choose them:
+      <label for="file-input" class="dropzone-label">Drop .txt, .md, .html, .pdf, .docx, .csv or .json files here, or choose them:</label>
       <div><input ref=${input} id="file-input" type="file" multiple onClick=${(e) => e.stopPropagation()} onChange=${(e) => (start([...e.target.files]), (e.target.value = ""))} /></div>
     </div>
     ${uploads.map(
@@ -228,6 +229,7 @@ function Documents({ kb, onChanged }) {
               </td>
             </tr>`,
           )}
+          <${Loading} load=${docs} cols="5" />
           ${docs.data && !docs.data.items.length && html`<tr><td colspan="5" class="muted">No documents yet.</td></tr>`}
         </tbody>
       </table>
@@ -425,7 +427,7 @@ function KnowledgeBase({ params }) {
   const kb = useLoad(() => get(`/api/v1/knowledge-bases/${params.kbId}`), [params.kbId]);
   const [tab, setTab] = useState("documents");
   if (kb.error) return html`<${Page} title="Knowledge base"><${ErrorBox} error=${kb.error} /><//>`;
-  if (!kb.data) return html`<div class="muted">Loading…</div>`;
+  if (!kb.data) return html`<${Page} title="Knowledge base"><${Loading} load=${kb} /><//>`;
   const k = kb.data;
   const tabs = ["documents", "search", "answer", ...(can("knowledge.write") ? ["settings"] : [])];
   return html`<${Page} title=${k.name}>

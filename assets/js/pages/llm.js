@@ -1,6 +1,6 @@
 // LLM provider settings: OpenAI-compatible endpoints of the organization
 // (Ollama, llama.cpp server, vLLM, OpenAI…). Keys are write-only.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg } from "../session.js";
@@ -87,6 +87,7 @@ function Providers() {
               <td class="row"><button onClick=${() => test(p)}>Test</button><button class="danger" onClick=${() => remove(p)}>Delete</button></td>
             </tr>`,
           )}
+          <${Loading} load=${list} cols="8" />
           ${list.data && !list.data.items.length && html`<tr><td colspan="8" class="muted">No provider: answers are extractive.</td></tr>`}
         </tbody>
       </table>

@@ -1,5 +1,5 @@
 // Members with their roles, and invitations (how people join).
-import { html, Page, useLoad, useState, ErrorBox, FieldError, Field, toast, toastError, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, FieldError, Field, toast, toastError, formatDate, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
@@ -94,6 +94,7 @@ function Invitations({ org, version }) {
             </td>
           </tr>`,
         )}
+        <${Loading} load=${list} cols="6" />
         ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">No invitations.</td></tr>`}
       </tbody>
     </table>
@@ -137,6 +138,7 @@ function Members() {
       <table>
         <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>2FA</th><th>Joined</th><th></th></tr></thead>
         <tbody>
+          <${Loading} load=${members} cols="6" />
           ${members.data &&
           members.data.items.map(
             (m) => html`<tr data-member=${m.email}>

@@ -1,7 +1,7 @@
 // The NLU editor of a bot: intents with examples, entities with values and
 // synonyms, import/export, training with live progress and model versions,
 // a test box, the misunderstood inbox and cross-validation with a confusion chart.
-import { html, Page, useLoad, useState, useEffect, ErrorBox, FieldError, toast, formatDate, plural } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, ErrorBox, FieldError, toast, formatDate, plural, Loading } from "../ui.js";
 import { BotMissing } from "./botnav.js";
 import { route } from "../router.js";
 import { get, post, patch, del, ApiError } from "../api.js";
@@ -75,6 +75,7 @@ function IntentList({ botId, selected, onSelect, reloadKey, onChanged }) {
           <span class="muted"> ${i.example_count}</span>${!i.is_active && html` <span class="badge">inactive</span>`}
         </li>`,
       )}
+      <${Loading} load=${list} li />
       ${list.data && !list.data.items.length && html`<li class="muted">No intents yet.</li>`}
     </ul>
   </div>`;
@@ -264,6 +265,7 @@ function EntitiesTab({ botId, onChanged }) {
             <td>${can("bots.write") && html`<button onClick=${() => setEditing(e)}>Edit</button> <button class="danger" onClick=${() => remove(e)}>Delete</button>`}</td>
           </tr>`,
         )}
+        <${Loading} load=${list} cols="4" />
         ${list.data && !list.data.items.length && html`<tr><td colspan="4" class="muted">No entities yet. System entities (dates, numbers…) are found without defining them.</td></tr>`}
       </tbody>
     </table></div>
@@ -398,6 +400,7 @@ function InboxTab({ botId, onChanged }) {
             <button onClick=${() => dismiss(log)}>Dismiss</button>`}</td>
         </tr>`,
       )}
+      <${Loading} load=${list} cols="1" />
       ${list.data && !list.data.items.length && html`<tr><td class="muted">Nothing to review.</td></tr>`}
     </tbody></table>
   </div>`;

@@ -1,6 +1,6 @@
 // The orchestration editor: the entry flow, transitions between flows
 // (on_complete, on_condition, on_intent, on_keyword) and typed variables.
-import { html, Page, useLoad, useState, useEffect, ErrorBox, toast } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, ErrorBox, toast, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
@@ -143,6 +143,7 @@ function Orchestrations({ params }) {
       <div class="card" style="flex:1;min-width:220px">
         <ul class="pick-list">
           ${items.map((o) => html`<li class=${selected === o.id ? "active" : ""}><a href="#" onClick=${(e) => (e.preventDefault(), setSelected(o.id))}>${o.name}</a>${o.is_active && html` <span class="badge ok">active</span>`}</li>`)}
+          <${Loading} load=${list} li />
           ${list.data && !items.length && html`<li class="muted">None: conversations start in the flow "main".</li>`}
         </ul>
         ${can("bots.write") && html`<button type="button" id="new-orchestration" onClick=${() => setSelected("new")}>New orchestration</button>`}

@@ -1,6 +1,6 @@
 // Roles: the built-in ones and custom roles edited as permission sets from
 // the catalogue (never more than one's own).
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
@@ -78,6 +78,7 @@ function Roles() {
       <table>
         <thead><tr><th>Role</th><th>Permissions</th><th>Members</th><th></th></tr></thead>
         <tbody>
+          <${Loading} load=${roles} cols="4" />
           ${roles.data &&
           roles.data.map(
             (r) => html`<tr data-role=${r.name}>

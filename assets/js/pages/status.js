@@ -1,5 +1,5 @@
 // Instance status from /healthz and /readyz.
-import { html, Page, useLoad, ErrorBox } from "../ui.js";
+import { html, Page, useLoad, ErrorBox, Loading } from "../ui.js";
 import { route } from "../router.js";
 
 async function fetchJson(path) {
@@ -12,6 +12,7 @@ function Status() {
   const data = state.data;
   return html`<${Page} title="System status" actions=${html`<button onClick=${state.reload}>Refresh</button>`}>
     <${ErrorBox} error=${state.error} />
+    <${Loading} load=${state} />
     ${data &&
     html`<div class="card">
       <h2>botbuilder ${data.health.body.version}</h2>

@@ -1,5 +1,5 @@
 // Teams, their members, and team roles.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
@@ -138,6 +138,8 @@ function Teams() {
       <button class="primary" type="submit">Create team</button>
     </form>`}
     <${ErrorBox} error=${teams.error} />
+    <${Loading} load=${teams} />
+    ${teams.data && !teams.data.items.length && html`<p class="muted" id="no-teams">No teams yet.</p>`}
     ${teams.data && teamRoles.data && members.data &&
     teams.data.items.map(
       (t) => html`<div class="card" data-team=${t.name}>

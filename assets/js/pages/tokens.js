@@ -1,5 +1,5 @@
 // API tokens: create (shown once), list with last use, revoke.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
@@ -82,6 +82,7 @@ function Tokens() {
               <td>${t.status === "active" && html`<button class="danger" onClick=${() => revoke(t)}>Revoke</button>`}</td>
             </tr>`,
           )}
+          <${Loading} load=${list} cols="8" />
           ${list.data && !list.data.items.length && html`<tr><td colspan="8" class="muted">No tokens yet.</td></tr>`}
         </tbody>
       </table>

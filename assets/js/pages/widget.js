@@ -1,7 +1,7 @@
 // The widget designer: colours, position, texts, avatar and white-label,
 // the origins allowed to embed it, a live preview drawn by the real
 // widget script, the embed code and the key rotation.
-import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, FieldError, toast } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, FieldError, toast, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, put } from "../api.js";
 import { can } from "../session.js";
@@ -102,6 +102,7 @@ function Designer({ params }) {
   return html`<${Page} title=${`Widget · ${bot.data ? bot.data.name : ""}`}>
     <${BotNav} botId=${botId} active="widget" />
     <${ErrorBox} error=${settings.error || (error)} />
+    <${Loading} load=${settings} />
     ${config &&
     html`<div class="split">
       <form class="card" style="flex:1" onSubmit=${save} id="widget-form">
@@ -127,7 +128,7 @@ function Designer({ params }) {
         <${FieldError} error=${error} name="allowed_origins" />
         ${can("bots.write") && html`<button class="primary" type="submit" id="save-widget">Save</button>`}
       </form>
-      <div style="flex:1;min-width:380px">
+      <div class="widget-side">
         <div class="card"><h2>Live preview</h2><${Preview} config=${config} botName=${bot.data ? bot.data.name : ""} avatarUrl=${bot.data && bot.data.avatar_url} /></div>
         <div class="card">
           <h2>Embed</h2>
