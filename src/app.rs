@@ -299,13 +299,8 @@ fn spawn_signal_watch(shutdown: CancellationToken) -> Arc<std::sync::Mutex<Optio
     let at = Arc::new(std::sync::Mutex::new(None));
     let record = at.clone();
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-            return;
-        };
         tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+            signalled = stop_signal() => if !signalled { return },
             () = shutdown.cancelled() => return,
         }
         if let Ok(mut slot) = record.lock() {
@@ -314,6 +309,19 @@ fn spawn_signal_watch(shutdown: CancellationToken) -> Arc<std::sync::Mutex<Optio
         shutdown.cancel();
     });
     at
+}
+
+/// Waits for the first SIGTERM or SIGINT; false when the handlers cannot
+/// be installed (then no signal will ever be seen).
+pub(crate) async fn stop_signal() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return false;
+    };
+    tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => true,
+    }
 }
 
 /// Routes under `/api/v1`, one `routes()` per domain.

@@ -209,13 +209,8 @@ fn serve(config: Config, key_policy: KeyPolicy) -> Result<(), ExitCode> {
 /// is held until then because the process is alive.
 fn spawn_exit_deadline(timeout: std::time::Duration) {
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        if !crate::app::stop_signal().await {
             return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
         }
         let spawned = std::thread::Builder::new().name("shutdown-deadline".into()).spawn(move || {
             std::thread::sleep(timeout);

@@ -90,6 +90,16 @@ impl Browser {
         Browser { client, driver, _profile: profile }
     }
 
+    /// Signs in through the form as `email` (with the helpers' password) and
+    /// waits for the dashboard.
+    pub async fn sign_in(&self, app: &crate::helpers::TestApp, email: &str) {
+        self.client.goto(&app.url("/login")).await.expect("goto");
+        self.fill("#email", email).await;
+        self.fill("#password", crate::helpers::PASSWORD).await;
+        self.click("button[type=submit]").await;
+        self.wait_for_path("/dashboard").await;
+    }
+
     /// Waits for an element and returns its text.
     pub async fn text_of(&self, css: &str) -> String {
         self.client

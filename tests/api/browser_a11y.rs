@@ -344,11 +344,7 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         let base = app.url("");
         let base = base.trim_end_matches('/');
         // Signing in through the form (the sign-in screen is checked below too).
-        b.client.goto(&app.url("/login")).await.expect("goto");
-        b.fill("#email", "a11y@example.com").await;
-        b.fill("#password", "correct horse 42").await;
-        b.click("button[type=submit]").await;
-        b.wait_for_path("/dashboard").await;
+        b.sign_in(&app, "a11y@example.com").await;
 
         let mut failures = check_screens(&b, base, &screens, &axe).await;
         check_in_use(&b, bot, &axe, &mut failures).await;

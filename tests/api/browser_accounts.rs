@@ -83,11 +83,7 @@ async fn two_factor_setup_in_the_account_page_then_sign_in_with_a_code() {
     let app = spawn_app_with(|_| {}).await;
     app.register("tfa@example.com").await;
     with_browser("two_factor", |b| async move {
-        b.client.goto(&app.url("/login")).await.expect("goto");
-        b.fill("#email", "tfa@example.com").await;
-        b.fill("#password", "correct horse 42").await;
-        b.click("button[type=submit]").await;
-        b.wait_for_path("/dashboard").await;
+        b.sign_in(&app, "tfa@example.com").await;
         b.click("#account-link").await;
         b.wait_for_path("/account").await;
         b.click("#start-2fa").await;
@@ -128,11 +124,7 @@ async fn the_organization_screens_roles_tokens_branding_audit_and_admin_console_
     // The first superadmin comes from the CLI in real life; here, SQL.
     app.sql(|c| c.execute("UPDATE users SET is_superadmin = 1 WHERE email = 'owner@example.com'", []));
     with_browser("org_screens", |b| async move {
-        b.client.goto(&app.url("/login")).await.expect("goto");
-        b.fill("#email", "owner@example.com").await;
-        b.fill("#password", "correct horse 42").await;
-        b.click("button[type=submit]").await;
-        b.wait_for_path("/dashboard").await;
+        b.sign_in(&app, "owner@example.com").await;
 
         // A custom role from the permission catalogue.
         b.click("a[href='/roles']").await;

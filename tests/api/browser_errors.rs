@@ -5,16 +5,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::browser::{Browser, with_browser};
-use crate::helpers::{TestApp, spawn_app};
-
-async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
-    b.client.goto(&app.url("/login")).await.expect("goto");
-    b.fill("#email", email).await;
-    b.fill("#password", "correct horse 42").await;
-    b.click("button[type=submit]").await;
-    b.wait_for_path("/dashboard").await;
-}
+use crate::browser::with_browser;
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn widget_origin_errors_show_under_the_field_and_other_errors_in_a_banner_with_the_request_id() {
@@ -28,7 +20,7 @@ async fn widget_origin_errors_show_under_the_field_and_other_errors_in_a_banner_
         app.call(&owner, Method::POST, &format!("/api/v1/orgs/{org}/teams"), Some(json!({ "name": "Support" }))).await;
     let team = team["id"].as_i64().expect("team id");
     with_browser("error_display", |b| async move {
-        sign_in(&b, &app, "errors-ui@example.com").await;
+        b.sign_in(&app, "errors-ui@example.com").await;
 
         // The widget's allowed origins: the API names `allowed_origins[0]`,
         // which used to be swallowed (neither banner nor field showed it).
@@ -87,7 +79,7 @@ async fn wording_sidebar_missing_bot_activity_and_emulator_choices() {
         .await;
     assert_eq!((status, body["issues"].clone()), (201, json!([])), "{body}");
     with_browser("glitches", |b| async move {
-        sign_in(&b, &app, "glitches-ui@example.com").await;
+        b.sign_in(&app, "glitches-ui@example.com").await;
 
         // "0 entities ·not trained" and "1 intents" read as words now.
         b.client.goto(&app.url(&format!("/bots/{bot}/nlu"))).await.expect("goto nlu");

@@ -229,11 +229,7 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
             .as_i64()
             .expect("bot");
     with_browser("flow_builder", |b| async move {
-        b.client.goto(&app.url("/login")).await.expect("goto");
-        b.fill("#email", "builder@example.com").await;
-        b.fill("#password", "correct horse 42").await;
-        b.click("button[type=submit]").await;
-        b.wait_for_path("/dashboard").await;
+        b.sign_in(&app, "builder@example.com").await;
 
         b.client.goto(&app.url(&format!("/bots/{bot}/flows"))).await.expect("goto flows");
         b.fill("#new-flow-name", "main").await;
@@ -357,14 +353,6 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
     .await;
 }
 
-async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
-    b.client.goto(&app.url("/login")).await.expect("goto");
-    b.fill("#email", email).await;
-    b.fill("#password", "correct horse 42").await;
-    b.click("button[type=submit]").await;
-    b.wait_for_path("/dashboard").await;
-}
-
 #[tokio::test]
 async fn the_inbox_is_live_and_agents_take_reply_and_hand_back() {
     let app = spawn_app().await;
@@ -389,7 +377,7 @@ async fn the_inbox_is_live_and_agents_take_reply_and_hand_back() {
     call(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/main"), Some(json!({ "document": flow }))).await;
     call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
     with_browser("inbox_live", |b| async move {
-        sign_in(&b, &app, "agent-ui@example.com").await;
+        b.sign_in(&app, "agent-ui@example.com").await;
         b.client.goto(&app.url("/inbox")).await.expect("goto inbox");
         wait_css_text(&b, "#inbox-live", 10, |t| t == "live").await;
         wait_css_text(&b, "#inbox-list", 10, |t| t.contains("Nobody is waiting")).await;
@@ -465,7 +453,7 @@ async fn the_widget_designer_previews_saves_and_rotates_the_key() {
             .as_i64()
             .expect("bot");
     with_browser("widget_designer", |b| async move {
-        sign_in(&b, &app, "designer@example.com").await;
+        b.sign_in(&app, "designer@example.com").await;
         b.client.goto(&app.url(&format!("/bots/{bot}/widget"))).await.expect("goto designer");
         let preview_title = "const h = document.querySelector('#widget-preview > div'); \
              return h && h.shadowRoot && h.shadowRoot.querySelector('.head') ? h.shadowRoot.querySelector('.head').textContent : '';";
@@ -522,7 +510,7 @@ async fn bot_settings_canned_messages_and_the_orchestration_editor() {
             .await;
     }
     with_browser("bot_settings", |b| async move {
-        sign_in(&b, &app, "settings-ui@example.com").await;
+        b.sign_in(&app, "settings-ui@example.com").await;
         b.client.goto(&app.url(&format!("/bots/{bot}"))).await.expect("goto bot");
         // Settings: team, handoff keywords, CSAT.
         element(&b, &format!("#team_id option[value='{team}']")).await;

@@ -199,11 +199,7 @@ async fn a_template_is_one_click_in_the_ui_and_the_checklist_follows_the_bot() {
     let app = spawn_app().await;
     app.register("gallery-ui@example.com").await;
     with_browser("template_gallery", |b| async move {
-        b.client.goto(&app.url("/login")).await.expect("goto");
-        b.fill("#email", "gallery-ui@example.com").await;
-        b.fill("#password", "correct horse 42").await;
-        b.click("button[type=submit]").await;
-        b.wait_for_path("/dashboard").await;
+        b.sign_in(&app, "gallery-ui@example.com").await;
         b.client.goto(&app.url("/bots")).await.expect("goto bots");
         b.wait_for_text("[data-template='faq']", "FAQ with a knowledge base").await;
         b.click("#use-template-faq").await;

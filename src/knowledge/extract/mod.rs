@@ -413,8 +413,9 @@ pub fn markdown(text: &str) -> Extracted {
 #[must_use]
 pub fn html(text: &str) -> Extracted {
     use scraper::{ElementRef, Html, Node};
-    const SKIP: [&str; 12] =
-        ["script", "style", "noscript", "nav", "footer", "form", "svg", "iframe", "template", "head", "button", "select"];
+    const SKIP: [&str; 12] = [
+        "script", "style", "noscript", "nav", "footer", "form", "svg", "iframe", "template", "head", "button", "select",
+    ];
     const BLOCK: [&str; 18] = [
         "p",
         "div",
@@ -440,7 +441,9 @@ pub fn html(text: &str) -> Extracted {
         Enter(ElementRef<'a>),
         Text(&'a str),
         /// An element's children are done.
-        Leave { block: bool },
+        Leave {
+            block: bool,
+        },
     }
 
     let document = Html::parse_document(text);
@@ -491,7 +494,7 @@ pub fn html(text: &str) -> Extracted {
                 stack.push(Step::Leave { block });
                 for child in el.children().rev() {
                     match child.value() {
-                        Node::Text(t) => stack.push(Step::Text(&**t)),
+                        Node::Text(t) => stack.push(Step::Text(t)),
                         Node::Element(_) => stack.extend(ElementRef::wrap(child).map(Step::Enter)),
                         _ => {}
                     }
