@@ -77,6 +77,10 @@ async fn a_knowledge_base_is_created_filled_and_searched_in_the_ui() {
         b.click("#search-playground button[type=submit]").await;
         wait_text(&b, ".result", |t| t.contains("harbour-guide.md") && t.contains("forty minutes")).await;
         wait_text(&b, ".result mark", |t| t.to_lowercase().contains("ferry")).await;
+        // Scores read as words, not raw fusion values.
+        let first = wait_text(&b, ".result", |t| t.contains("relevance") || t.contains("Keyword match")).await;
+        assert!(first.contains("matched by"), "{first}");
+        assert!(!first.contains("score 0."), "no raw fusion value in the text: {first}");
 
         b.click("button[data-tab=answer]").await;
         b.fill("#answer-question", "How often does the ferry to the lighthouse leave?").await;

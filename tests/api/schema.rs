@@ -2222,16 +2222,16 @@ fn views_report_per_organization_figures_without_inflation() {
 }
 
 #[test]
-fn organizations_made_before_v054_get_a_default_team_role_once() {
+fn organizations_made_before_v053_get_a_default_team_role_once() {
     let (_dir, c) = fresh_db();
     let owner = user(&c, "owner@example.com");
-    // Made directly in SQL, as before V054: no team role at all.
+    // Made directly in SQL, as before V053: no team role at all.
     let bare = org(&c, owner, "bare", "free");
     let named = org(&c, owner, "named", "free");
     exec(&c, &format!("INSERT INTO team_roles (organization_id, name, is_default) VALUES ({named}, 'Inbox', 1)"));
-    let migration = include_str!("../../migrations/V054__default_team_role.sql");
+    let migration = include_str!("../../migrations/V053__default_team_role.sql");
     for _ in 0..2 {
-        c.execute_batch(migration).expect("V054 applies (and again, harmlessly)");
+        c.execute_batch(migration).expect("V053 applies (and again, harmlessly)");
     }
     let defaults =
         |o: i64| strings(&c, &format!("SELECT name FROM team_roles WHERE organization_id = {o} AND is_default = 1"));

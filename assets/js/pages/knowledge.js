@@ -298,11 +298,27 @@ function SearchPlayground({ kb }) {
     result.results.map(
       (r, i) => html`<div class="result" data-result=${r.chunk_id}>
         <div><strong>${i + 1}. ${r.document_name}</strong> <span class="muted">${r.heading_path}</span></div>
-        <div class="muted">score ${fmt(r.score)} · vector ${fmt(r.vector_score)} · keyword ${fmt(r.keyword_score)}</div>
+        <div class="muted" title=${`fused score ${fmt(r.score)} · similarity ${fmt(r.vector_score)} · keyword (BM25) ${fmt(r.keyword_score)}`}>
+          <${Relevance} r=${r} />
+        </div>
         <div><${Snippet} text=${r.snippet} highlights=${r.highlights} /></div>
       </div>`,
     )}
   </div>`;
+}
+
+/**
+ * A result's relevance in words: how close its meaning is to the query
+ * (cosine similarity of the sentence vectors) and what matched. The raw
+ * figures stay in the tooltip for those who tune retrieval.
+ */
+function Relevance({ r }) {
+  const byMeaning = r.vector_score !== null && r.vector_score !== undefined;
+  const byWords = r.keyword_score !== null && r.keyword_score !== undefined;
+  const level = !byMeaning ? "Keyword match" : r.vector_score >= 0.6 ? "High relevance" : r.vector_score >= 0.4 ? "Medium relevance" : "Low relevance";
+  const how = byMeaning && byWords ? "similar meaning and the same words" : byMeaning ? "similar meaning" : "the same words";
+  const tone = level.startsWith("High") ? "ok" : level.startsWith("Low") ? "warn" : "";
+  return html`<span class=${`badge ${tone}`} data-relevance=${level}>${level}</span> <span>matched by ${how}</span>`;
 }
 
 /** Streams an answer over SSE (fetch + ReadableStream), calling `on(event, data)`. */

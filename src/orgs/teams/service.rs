@@ -135,7 +135,7 @@ const DEFAULT_ROLE_PERMISSIONS: [Permission; 3] =
     [Permission::BotsRead, Permission::ConversationsRead, Permission::ConversationsHandle];
 
 /// Creates the default team role of a new organization inside the caller's
-/// transaction (migration V054 added it to organizations made before).
+/// transaction (migration V053 added it to organizations made before).
 pub fn create_default_role_in(tx: &rusqlite::Connection, org_id: OrgId) -> AppResult<()> {
     let tenant = Tenant::system(org_id, "default team role of a new organization");
     let permissions: PermissionSet = DEFAULT_ROLE_PERMISSIONS.into_iter().collect();
