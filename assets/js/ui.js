@@ -111,6 +111,38 @@ export function toastError(err) {
   toast(`${(err && err.message) || "something went wrong"}${id}`, { error: true });
 }
 
+/**
+ * Copies `text` to the clipboard and says so; where the clipboard API is
+ * refused (an insecure origin, a browser policy) it falls back to a hidden
+ * selection, and asks to copy by hand when that fails too.
+ */
+export function CopyButton({ text, label = "Copy", id, what = "text" }) {
+  const [state, setState] = useState("idle");
+  const copy = async () => {
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(text);
+      ok = true;
+    } catch {
+      const area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      ok = document.execCommand("copy");
+      area.remove();
+    }
+    setState(ok ? "copied" : "failed");
+    setTimeout(() => setState("idle"), 2500);
+  };
+  const shown = state === "copied" ? "Copied" : state === "failed" ? "Select and copy it by hand" : label;
+  return html`<button type="button" class="copy" id=${id} aria-label=${state === "idle" ? `Copy the ${what}` : shown} onClick=${copy}>
+    ${shown}
+  </button>`;
+}
+
 /** "1 document", "3 documents" (`many` for irregular plurals). */
 export function plural(n, one, many = `${one}s`) {
   return `${n} ${n === 1 ? one : many}`;

@@ -580,3 +580,75 @@ async fn bot_settings_canned_messages_and_the_orchestration_editor() {
     })
     .await;
 }
+
+/// Colour swatches set the widget's colours; the embed code and a new API
+/// token each have a copy button that puts the exact text on the clipboard
+/// (backup codes use the same button).
+#[tokio::test]
+async fn swatches_pick_widget_colours_and_copy_buttons_copy_the_embed_code_and_a_token() {
+    let app = spawn_app().await;
+    let s = app.register("swatches@example.com").await;
+    let bot =
+        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Colours" })))
+            .await["id"]
+            .as_i64()
+            .expect("bot");
+    with_browser("swatches_and_copy", |b| async move {
+        b.sign_in(&app, "swatches@example.com").await;
+        b.client.goto(&app.url(&format!("/bots/{bot}/widget"))).await.expect("goto widget");
+        b.click("[data-swatch='primary_color:#0f766e']").await;
+        let value = b.element("#w-primary_color").await.prop("value").await.expect("value");
+        assert_eq!(value.as_deref(), Some("#0f766e"));
+        b.click("#save-widget").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let config: String = app.sql(|c| {
+                c.query_row(
+                    "SELECT coalesce((SELECT config FROM widget_configs WHERE bot_id = ?1), '{}')",
+                    [bot],
+                    |r| r.get(0),
+                )
+            });
+            if config.contains("#0f766e") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the swatch colour was not saved: {config}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The clipboard records what it is given (headless Chromium has no clipboard to read back).
+        b.client
+            .execute(
+                "navigator.clipboard.writeText = (t) => { window.__copied = t; return Promise.resolve(); };",
+                vec![],
+            )
+            .await
+            .expect("stub the clipboard");
+        let embed = b.text_of("#embed-code").await;
+        b.click("#copy-embed").await;
+        b.wait_for_text("#copy-embed", "Copied").await;
+        let copied = b.client.execute("return window.__copied || '';", vec![]).await.expect("copied");
+        assert_eq!(copied.as_str().map(str::trim), Some(embed.trim()));
+        assert!(embed.contains("<script"), "{embed}");
+
+        // A new API token, shown once, copies exactly.
+        b.client.goto(&app.url("/api-tokens")).await.expect("goto tokens");
+        b.fill("#create-token #name", "CI").await;
+        b.click("#create-token input[value='bots.read']").await;
+        b.click("#create-token button[type=submit]").await;
+        let token = b.text_of("#new-token").await;
+        b.client
+            .execute(
+                "navigator.clipboard.writeText = (t) => { window.__copied = t; return Promise.resolve(); };",
+                vec![],
+            )
+            .await
+            .expect("stub the clipboard");
+        b.click("#copy-token").await;
+        b.wait_for_text("#copy-token", "Copied").await;
+        let copied = b.client.execute("return window.__copied || '';", vec![]).await.expect("copied");
+        assert!(token.starts_with("bb_"), "{token}");
+        assert_eq!(copied.as_str(), Some(token.as_str()));
+        b.client.clone().close().await.expect("close");
+    })
+    .await;
+}

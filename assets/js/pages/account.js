@@ -1,6 +1,6 @@
 // The signed-in user's own account: profile, email verification, password,
 // browser sessions and two-factor authentication.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading, CopyButton } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentUser, refreshMe, setMe } from "../session.js";
@@ -102,6 +102,7 @@ function BackupCodes({ codes }) {
   return html`<div class="alert ok">
     <p><strong>Backup codes.</strong> Each works once if you lose your authenticator. Store them now: they are not shown again.</p>
     <ul class="codes" id="backup-codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
+    <p><${CopyButton} id="copy-backup-codes" text=${codes.join("\n")} label="Copy the codes" what="backup codes" /></p>
   </div>`;
 }
 

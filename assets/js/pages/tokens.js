@@ -1,5 +1,5 @@
 // API tokens: create (shown once), list with last use, revoke.
-import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading, CopyButton } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
@@ -31,7 +31,7 @@ function CreateToken({ org, catalogue, onCreated }) {
   };
   return html`<form class="card" onSubmit=${submit} id="create-token">
     <h2>New API token</h2>
-    ${secret && html`<div class="alert ok"><p>Copy the token now; it is not shown again.</p><code id="new-token">${secret}</code></div>`}
+    ${secret && html`<div class="alert ok"><p>Copy the token now; it is not shown again.</p><code id="new-token">${secret}</code> <${CopyButton} id="copy-token" text=${secret} what="token" /></div>`}
     <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
       <div style="flex:2"><${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} /></div>

@@ -1,7 +1,7 @@
 // The widget designer: colours, position, texts, avatar and white-label,
 // the origins allowed to embed it, a live preview drawn by the real
 // widget script, the embed code and the key rotation.
-import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, FieldError, toast, Loading } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, FieldError, toast, Loading, CopyButton } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, put } from "../api.js";
 import { can } from "../session.js";
@@ -21,6 +21,9 @@ function loadWidgetScript() {
     });
   return scriptLoading;
 }
+
+// Swatches offered next to each colour input (readable with white or dark text).
+const SWATCHES = ["#2563eb", "#0f766e", "#7c3aed", "#be123c", "#c2410c", "#111827", "#ffffff", "#f3f4f6"];
 
 const COLORS = [
   ["primary_color", "Primary"],
@@ -113,7 +116,14 @@ function Designer({ params }) {
         <div class="grid">
           ${COLORS.map(
             ([k, label]) => html`<div><label for=${`w-${k}`}>${label}</label>
-              <div class="row"><input type="color" id=${`w-${k}`} value=${config[k]} onInput=${(e) => set(k)(e.target.value)} /><code>${config[k]}</code></div><${FieldError} error=${error} name=${`config.${k}`} /></div>`,
+              <div class="row"><input type="color" id=${`w-${k}`} value=${config[k]} onInput=${(e) => set(k)(e.target.value)} /><code>${config[k]}</code></div>
+              <div class="swatches" role="group" aria-label=${`${label} swatches`}>
+                ${SWATCHES.map(
+                  (c) => html`<button type="button" class=${"swatch" + (config[k] === c ? " picked" : "")} data-swatch=${`${k}:${c}`}
+                    style=${`background:${c}`} aria-label=${`${label} ${c}`} aria-pressed=${config[k] === c ? "true" : "false"} onClick=${() => set(k)(c)}></button>`,
+                )}
+              </div>
+              <${FieldError} error=${error} name=${`config.${k}`} /></div>`,
           )}
         </div>
         <label for="w-position">Position</label>
@@ -134,7 +144,9 @@ function Designer({ params }) {
           <h2>Embed</h2>
           <p class="muted">Paste before <code>${"</body>"}</code> on your site:</p>
           <pre class="json" id="embed-code">${settings.data.embed_code}</pre>
+          <p><${CopyButton} id="copy-embed" text=${settings.data.embed_code} label="Copy the embed code" what="embed code" /></p>
           <div class="row"><span>Key <code id="widget-key">${settings.data.widget_key}</code></span>
+            <${CopyButton} id="copy-key" text=${settings.data.widget_key} what="widget key" />
             ${can("bots.write") && html`<button type="button" id="rotate-key" onClick=${rotate}>Rotate key</button>`}</div>
         </div>
       </div>
