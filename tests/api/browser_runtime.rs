@@ -276,21 +276,18 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
         b.click("#redo").await;
         wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Hello from the builder").await;
         // Auto-saved: the newest stored version has the text.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let draft: String = app.sql(|c| {
+        app.wait_for_sql(
+            "the draft was not auto-saved",
+            |c| {
                 c.query_row(
                     "SELECT flow_data FROM bot_flows WHERE bot_id = ?1 ORDER BY version DESC LIMIT 1",
                     [bot],
-                    |r| r.get(0),
+                    |r| r.get::<_, String>(0),
                 )
-            });
-            if draft.contains("Hello from the builder") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the draft was not auto-saved: {draft}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            },
+            |draft| draft.contains("Hello from the builder"),
+        )
+        .await;
         wait_css_text(&b, "#save-state", 10, |t| t == "All changes saved").await;
 
         // Zoom changes the scale.
@@ -328,17 +325,12 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
         wait_css_text(&b, "#diff", 10, |t| t.contains("Node message_1 changed")).await;
         b.client.execute("window.confirm = () => true;", vec![]).await.expect("confirm");
         b.click("#versions tr[data-version='1'] .rollback-btn").await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let live: i64 = app.sql(|c| {
-                c.query_row("SELECT version FROM bot_flows WHERE bot_id = ?1 AND is_active = 1", [bot], |r| r.get(0))
-            });
-            if live == 1 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the rollback did not publish v1 (live v{live})");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        app.wait_for_sql(
+            "the rollback did not publish v1 (live version)",
+            |c| c.query_row("SELECT version FROM bot_flows WHERE bot_id = ?1 AND is_active = 1", [bot], |r| r.get(0)),
+            |live: &i64| *live == 1,
+        )
+        .await;
 
         // The emulator runs the draft and shows the trace.
         b.client.goto(&app.url(&format!("/bots/{bot}/emulator"))).await.expect("goto emulator");
@@ -462,22 +454,19 @@ async fn the_widget_designer_previews_saves_and_rotates_the_key() {
         wait_js(&b, preview_title, 10, |t| t.contains("Ask us")).await;
         b.fill("#w-origins", "https://shop.example.com").await;
         b.click("#save-widget").await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let (config, origins): (String, String) = app.sql(|c| {
+        app.wait_for_sql(
+            "the widget settings were not saved (config, origins)",
+            |c| {
                 c.query_row(
                     "SELECT coalesce(w.config, '{}'), coalesce(w.allowed_origins, '[]') FROM widget_configs w WHERE w.bot_id = ?1",
                     [bot],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
                 )
                 .or_else(|_| Ok((String::new(), String::new())))
-            });
-            if config.contains("Ask us") && origins.contains("https://shop.example.com") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the widget settings were not saved: {config} {origins}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            },
+            |(config, origins)| config.contains("Ask us") && origins.contains("https://shop.example.com"),
+        )
+        .await;
         let old_key = element(&b, "#widget-key").await.text().await.expect("key");
         b.client.execute("window.confirm = () => true;", vec![]).await.expect("confirm");
         b.click("#rotate-key").await;
@@ -525,16 +514,18 @@ async fn bot_settings_canned_messages_and_the_orchestration_editor() {
         keywords.send_keys(", billing person").await.expect("type");
         b.click("#csat_enabled").await;
         b.click("#save-bot").await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let (team_id, settings): (Option<i64>, String) =
-                app.sql(|c| c.query_row("SELECT team_id, settings FROM bots WHERE id = ?1", [bot], |r| Ok((r.get(0)?, r.get(1)?))));
-            if team_id == Some(team) && settings.contains("billing person") && settings.contains("\"csat_enabled\":true") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "settings not saved: {team_id:?} {settings}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        app.wait_for_sql(
+            "settings not saved (team, settings)",
+            |c| {
+                c.query_row("SELECT team_id, settings FROM bots WHERE id = ?1", [bot], |r| {
+                    Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, String>(1)?))
+                })
+            },
+            |(team_id, settings)| {
+                *team_id == Some(team) && settings.contains("billing person") && settings.contains("\"csat_enabled\":true")
+            },
+        )
+        .await;
         // A canned message.
         b.fill("#canned input[placeholder^='keywords']", "opening hours").await;
         b.fill("#canned input[placeholder='Text']", "We open at nine.").await;
@@ -557,25 +548,22 @@ async fn bot_settings_canned_messages_and_the_orchestration_editor() {
         b.click("#add-variable").await;
         b.fill("#variables tbody tr input", "customer_tier").await;
         b.click("#save-orchestration").await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let rows: i64 = app.sql(|c| {
-                c.query_row(
+        app.wait_for_sql(
+            "orchestration not saved (transitions, variables)",
+            |c| {
+                let rows: i64 = c.query_row(
                     "SELECT count(*) FROM flow_transitions t JOIN flow_orchestrations o ON o.id = t.orchestration_id
                      WHERE o.bot_id = ?1 AND t.to_flow = 'billing' AND t.trigger_type = 'on_keyword' AND t.trigger_value LIKE '%refund%'",
                     [bot],
                     |r| r.get(0),
-                )
-            });
-            let vars: i64 = app.sql(|c| {
-                c.query_row("SELECT count(*) FROM flow_variables WHERE name = 'customer_tier'", [], |r| r.get(0))
-            });
-            if rows == 1 && vars == 1 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "orchestration not saved ({rows} transitions, {vars} variables)");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+                )?;
+                let vars: i64 =
+                    c.query_row("SELECT count(*) FROM flow_variables WHERE name = 'customer_tier'", [], |r| r.get(0))?;
+                Ok((rows, vars))
+            },
+            |counts| *counts == (1, 1),
+        )
+        .await;
         b.client.clone().close().await.expect("close");
     })
     .await;
@@ -600,21 +588,18 @@ async fn swatches_pick_widget_colours_and_copy_buttons_copy_the_embed_code_and_a
         let value = b.element("#w-primary_color").await.prop("value").await.expect("value");
         assert_eq!(value.as_deref(), Some("#0f766e"));
         b.click("#save-widget").await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let config: String = app.sql(|c| {
+        app.wait_for_sql(
+            "the swatch colour was not saved",
+            |c| {
                 c.query_row(
                     "SELECT coalesce((SELECT config FROM widget_configs WHERE bot_id = ?1), '{}')",
                     [bot],
-                    |r| r.get(0),
+                    |r| r.get::<_, String>(0),
                 )
-            });
-            if config.contains("#0f766e") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the swatch colour was not saved: {config}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            },
+            |config| config.contains("#0f766e"),
+        )
+        .await;
         // The clipboard records what it is given (headless Chromium has no clipboard to read back).
         b.client
             .execute(

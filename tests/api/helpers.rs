@@ -211,6 +211,26 @@ impl TestApp {
         self.state.db.write_blocking(|tx| Ok(f(tx)?)).expect("sql")
     }
 
+    /// Polls the data file with `query` until `done` accepts its answer
+    /// (what the UI saves arrives a moment after the click); fails after
+    /// 10 s naming `what` and the last answer.
+    pub async fn wait_for_sql<T: std::fmt::Debug>(
+        &self,
+        what: &str,
+        query: impl Fn(&rusqlite::Connection) -> rusqlite::Result<T>,
+        done: impl Fn(&T) -> bool,
+    ) -> T {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let value = self.sql(&query);
+            if done(&value) {
+                return value;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: last {value:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn data_path(&self) -> PathBuf {
         self.state.config.data.clone()
     }
