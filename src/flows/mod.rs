@@ -10,6 +10,7 @@ pub mod expr;
 pub mod jsonpath;
 pub mod model;
 pub mod orchestration;
+pub mod probe;
 pub mod routes;
 pub mod service;
 pub mod store;

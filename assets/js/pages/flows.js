@@ -1,6 +1,10 @@
 // A bot's flows and the flow builder: a canvas with pan (drag the
-// background), zoom (wheel or buttons), nodes dragged into place, edges
-// drawn from an output port to a node, node properties in a side panel,
+// background), zoom (wheel, buttons, zoom to fit), a minimap, auto-layout,
+// nodes dragged into place (several at once: shift-click or shift-drag a
+// rectangle), copy/paste, Delete, keyboard use (Tab to a node, arrows move
+// it, Enter edits it, Escape returns to the canvas), edges drawn from an
+// output port to a node or chosen in the form's "Next step", a form per node
+// type in a side panel (nodeforms.js), a readable summary on every node,
 // validation issues on the nodes, undo/redo, auto-save of the draft, publish
 // with a message, and the version history with diff and rollback.
 import { html, Page, useLoad, useState, useEffect, useRef, useCallback, ErrorBox, toast, formatDate, Loading } from "../ui.js";
@@ -8,6 +12,7 @@ import { route, navigate } from "../router.js";
 import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
 import { BotNav, useBot, BotMissing, Checklist } from "./botnav.js";
+import { NodeForm, collectVariables, usePickerData, OPERATOR_WORDS } from "./nodeforms.js";
 
 const NODE_W = 190;
 const PORT_TOP = 46;
@@ -17,12 +22,12 @@ const PORT_GAP = 20;
 const TEMPLATES = {
   message: { text: "Hello!" },
   question: { prompt: { text: "What is your name?" }, variable: "name", validation: { kind: "any" }, retries: 2 },
-  condition: { branches: [{ id: "yes", condition: { subject: "variable", name: "x", operator: "is_not_empty" } }] },
+  condition: { branches: [{ id: "yes", condition: { subject: "variable", name: "name", operator: "is_not_empty" } }] },
   set_variable: { assignments: [{ variable: "x", expression: "1" }] },
-  intent_router: { routes: [{ id: "greet", intent: "greet" }] },
+  intent_router: { routes: [] },
   knowledge: { send_answer: true },
-  http: { method: "GET", url: "https://api.example.com/items/{{x}}", mappings: [] },
-  jump: { flow: "other", mode: "goto" },
+  http: { method: "GET", url: "https://api.example.com/items", mappings: [] },
+  jump: { flow: "" },
   handoff: { message: { text: "Connecting you to a person." } },
   end: { close_conversation: false },
 };
@@ -52,19 +57,52 @@ export function portsOf(node) {
   }
 }
 
-function summary(node) {
+const VALIDATION_WORDS = { any: "", regex: "pattern", choices: "choice" };
+
+function conditionText(c) {
+  if (!c) return "";
+  if (c.expression !== undefined) return c.expression;
+  if (c.all || c.any) return (c.all || c.any).map(conditionText).join(c.all ? " and " : " or ");
+  const subject = c.subject === "variable" || c.subject === "entity" ? c.name || "?" : c.subject;
+  const value = c.value === undefined ? "" : ` ${Array.isArray(c.value) ? c.value.join(", ") : c.value}`;
+  return `${subject} ${OPERATOR_WORDS[c.operator] || c.operator || ""}${value}`;
+}
+
+function hostAndPath(url) {
+  return String(url || "").replace(/^https?:\/\//, "");
+}
+
+/** A readable one-line description of a node, shown on the canvas. */
+export function summary(node, names = {}) {
   const d = node.data || {};
   switch (node.type) {
-    case "message":
-      return d.text || "";
-    case "question":
-      return `${(d.prompt && d.prompt.text) || ""} → ${d.variable || "?"}`;
-    case "http":
-      return `${d.method || "GET"} ${d.url || ""}`;
-    case "jump":
-      return `→ ${d.flow || "?"}`;
+    case "start":
+      return "Conversation starts";
+    case "message": {
+      const extras = [d.quick_replies && d.quick_replies.length && `${d.quick_replies.length} quick repl${d.quick_replies.length === 1 ? "y" : "ies"}`, d.buttons && d.buttons.length && `${d.buttons.length} button(s)`, d.cards && d.cards.length && `${d.cards.length} card(s)`].filter(Boolean);
+      return `Say: ${d.text || ""}${extras.length ? ` [${extras.join(", ")}]` : ""}`;
+    }
+    case "question": {
+      const v = d.validation || {};
+      const kind = v.kind === "entity" ? v.entity : VALIDATION_WORDS[v.kind] || "";
+      return `Ask: ${(d.prompt && d.prompt.text) || ""} → ${d.variable || "?"}${kind ? ` (${kind})` : ""}`;
+    }
+    case "condition":
+      return (d.branches || []).map((b) => `If ${conditionText(b.condition)}`).join("; ") || "No branches";
     case "set_variable":
       return (d.assignments || []).map((a) => `${a.variable} = ${a.expression}`).join("; ");
+    case "intent_router":
+      return `Route by intent: ${(d.routes || []).map((r) => r.intent).join(", ") || "none yet"}`;
+    case "knowledge":
+      return `Answer from: ${d.knowledge_base_id != null ? names.kbs?.[d.knowledge_base_id] || `knowledge base ${d.knowledge_base_id}` : "the bot's knowledge base"}`;
+    case "http":
+      return `${d.method || "GET"} ${hostAndPath(d.url)}`;
+    case "jump":
+      return `${d.mode === "call" ? "Call" : "Go to"} flow ${d.flow || "?"}`;
+    case "handoff":
+      return `Hand over to a person${d.message && d.message.text ? `: ${d.message.text}` : ""}`;
+    case "end":
+      return `End${d.close_conversation ? " and close" : ""}${d.message && d.message.text ? `: ${d.message.text}` : ""}`;
     default:
       return "";
   }
@@ -161,13 +199,115 @@ function useHistory(initial) {
   return { doc: state.present, set, undo, redo, reset, commit, canUndo: state.past.length > 0, canRedo: state.future.length > 0 };
 }
 
-function Canvas({ doc, issues, selected, onSelect, setDoc, commit }) {
-  const ref = useRef(null);
+// ---- geometry: free spots, layout, bounds ----
+
+const GAP = 24;
+
+function boxOf(n) {
+  return { x: n.position?.x || 0, y: n.position?.y || 0, w: NODE_W, h: nodeHeight(n) };
+}
+
+function overlaps(a, b) {
+  return a.x < b.x + b.w + GAP && b.x < a.x + a.w + GAP && a.y < b.y + b.h + GAP && b.y < a.y + a.h + GAP;
+}
+
+/** The nearest position to (x, y) where a node of height `h` touches no other node (a spiral of grid steps). */
+export function freeSpot(nodes, x, y, h) {
+  const fits = (px, py) => !nodes.some((n) => overlaps({ x: px, y: py, w: NODE_W, h }, boxOf(n)));
+  if (fits(x, y)) return { x, y };
+  for (let r = 1; r < 60; r++) {
+    for (let dy = -r; dy <= r; dy++) {
+      for (let dx = -r; dx <= r; dx++) {
+        if (Math.max(Math.abs(dx), Math.abs(dy)) !== r) continue;
+        const px = x + dx * 40;
+        const py = y + dy * 30;
+        if (fits(px, py)) return { x: px, y: py };
+      }
+    }
+  }
+  return { x, y: y + 40 * nodes.length };
+}
+
+function bounds(nodes) {
+  if (!nodes.length) return { x: 0, y: 0, w: 1, h: 1 };
+  const xs = nodes.map((n) => n.position?.x || 0);
+  const ys = nodes.map((n) => n.position?.y || 0);
+  const x2 = Math.max(...nodes.map((n) => (n.position?.x || 0) + NODE_W));
+  const y2 = Math.max(...nodes.map((n) => (n.position?.y || 0) + nodeHeight(n)));
+  const x = Math.min(...xs);
+  const y = Math.min(...ys);
+  return { x, y, w: Math.max(1, x2 - x), h: Math.max(1, y2 - y) };
+}
+
+/** Layered left-to-right layout: a node's column is its distance from the start along edges. */
+export function autoLayout(doc) {
+  const layer = {};
+  const start = doc.nodes.find((n) => n.type === "start") || doc.nodes[0];
+  if (!start) return doc;
+  layer[start.id] = 0;
+  const queue = [start.id];
+  while (queue.length) {
+    const id = queue.shift();
+    for (const e of doc.edges.filter((x) => x.source === id)) {
+      if (layer[e.target] === undefined) {
+        layer[e.target] = layer[id] + 1;
+        queue.push(e.target);
+      }
+    }
+  }
+  const maxLayer = Math.max(0, ...Object.values(layer));
+  const columns = {};
+  for (const n of doc.nodes) {
+    const l = layer[n.id] ?? maxLayer + 1;
+    (columns[l] = columns[l] || []).push(n);
+  }
+  const pos = {};
+  for (const [l, list] of Object.entries(columns)) {
+    list.sort((a, b) => (a.position?.y || 0) - (b.position?.y || 0));
+    let y = 60;
+    for (const n of list) {
+      pos[n.id] = { x: 60 + Number(l) * (NODE_W + 80), y };
+      y += nodeHeight(n) + 50;
+    }
+  }
+  return { ...doc, nodes: doc.nodes.map((n) => ({ ...n, position: pos[n.id] })) };
+}
+
+/** The viewport that shows every node in a canvas of `w`×`h` pixels. */
+function fitViewport(nodes, w, h) {
+  const b = bounds(nodes);
+  const zoom = Math.min(1.5, Math.max(0.25, Math.min((w - 80) / b.w, (h - 80) / b.h)));
+  return { zoom, x: Math.round((w - b.w * zoom) / 2 - b.x * zoom), y: Math.round((h - b.h * zoom) / 2 - b.y * zoom) };
+}
+
+function Minimap({ doc, vp, size, onCentre }) {
+  const W = 180;
+  const H = 120;
+  if (!size.w) return null;
+  const view = { x: -vp.x / vp.zoom, y: -vp.y / vp.zoom, w: size.w / vp.zoom, h: size.h / vp.zoom };
+  const b0 = bounds(doc.nodes);
+  const b = { x: Math.min(b0.x, view.x), y: Math.min(b0.y, view.y) };
+  b.w = Math.max(b0.x + b0.w, view.x + view.w) - b.x;
+  b.h = Math.max(b0.y + b0.h, view.y + view.h) - b.y;
+  const s = Math.min(W / b.w, H / b.h);
+  const click = (e) => {
+    const r = e.currentTarget.getBoundingClientRect();
+    onCentre({ x: b.x + (e.clientX - r.left) / s, y: b.y + (e.clientY - r.top) / s });
+  };
+  return html`<svg class="flow-minimap" id="flow-minimap" width=${W} height=${H} role="img" aria-label="Minimap: click to move the view" onPointerDown=${(e) => (e.stopPropagation(), click(e))}>
+    ${doc.nodes.map((n) => html`<rect class=${"mm-node mm-" + n.type} x=${((n.position?.x || 0) - b.x) * s} y=${((n.position?.y || 0) - b.y) * s} width=${NODE_W * s} height=${nodeHeight(n) * s} rx="2" />`)}
+    <rect class="mm-view" x=${(view.x - b.x) * s} y=${(view.y - b.y) * s} width=${view.w * s} height=${view.h * s} />
+  </svg>`;
+}
+
+function Canvas({ doc, issues, sel, setSel, setDoc, commit, names, onOpen, canvasRef, size }) {
+  const ref = canvasRef;
   const vp = doc.viewport || { x: 0, y: 0, zoom: 1 };
   const [drag, setDrag] = useState(null);
   const [pending, setPending] = useState(null);
   const byId = Object.fromEntries(doc.nodes.map((n) => [n.id, n]));
   const errs = issuesByNode(issues);
+  const selected = sel.nodes || [];
 
   const toWorld = (e) => {
     const r = ref.current.getBoundingClientRect();
@@ -177,14 +317,25 @@ function Canvas({ doc, issues, selected, onSelect, setDoc, commit }) {
 
   const onPointerDownBg = (e) => {
     if (e.target !== ref.current && !e.target.classList.contains("flow-world")) return;
-    onSelect(null);
+    if (e.shiftKey) {
+      const p = toWorld(e);
+      setDrag({ kind: "band", x0: p.x, y0: p.y, x1: p.x, y1: p.y, keep: selected });
+      return;
+    }
+    setSel({ nodes: [] });
     setDrag({ kind: "pan", sx: e.clientX, sy: e.clientY, vx: vp.x, vy: vp.y });
   };
   const onNodeDown = (e, node) => {
     e.stopPropagation();
-    onSelect({ node: node.id });
+    if (e.shiftKey) {
+      setSel({ nodes: selected.includes(node.id) ? selected.filter((x) => x !== node.id) : [...selected, node.id] });
+      return;
+    }
+    const group = selected.includes(node.id) ? selected : [node.id];
+    if (!selected.includes(node.id)) setSel({ nodes: [node.id] });
     const p = toWorld(e);
-    setDrag({ kind: "node", id: node.id, dx: p.x - (node.position?.x || 0), dy: p.y - (node.position?.y || 0), before: doc, moved: false });
+    const start = Object.fromEntries(group.map((id) => [id, { ...(byId[id].position || { x: 0, y: 0 }) }]));
+    setDrag({ kind: "node", group, start, px: p.x, py: p.y, before: doc, moved: false });
   };
   const onPortDown = (e, node, port) => {
     e.stopPropagation();
@@ -195,16 +346,27 @@ function Canvas({ doc, issues, selected, onSelect, setDoc, commit }) {
     if (!drag) return;
     if (drag.kind === "pan") {
       setViewport({ ...vp, x: drag.vx + e.clientX - drag.sx, y: drag.vy + e.clientY - drag.sy });
+    } else if (drag.kind === "band") {
+      const p = toWorld(e);
+      setDrag({ ...drag, x1: p.x, y1: p.y });
     } else if (drag.kind === "node") {
       const p = toWorld(e);
-      const x = Math.round(p.x - drag.dx);
-      const y = Math.round(p.y - drag.dy);
-      setDoc((d) => ({ ...d, nodes: d.nodes.map((n) => (n.id === drag.id ? { ...n, position: { x, y } } : n)) }), { record: false });
+      const dx = Math.round(p.x - drag.px);
+      const dy = Math.round(p.y - drag.py);
+      setDoc((d) => ({ ...d, nodes: d.nodes.map((n) => (drag.start[n.id] ? { ...n, position: { x: drag.start[n.id].x + dx, y: drag.start[n.id].y + dy } } : n)) }), { record: false });
       if (!drag.moved) setDrag({ ...drag, moved: true });
     }
   };
   const onUp = (e) => {
     if (drag && drag.kind === "node" && drag.moved) commit(drag.before);
+    if (drag && drag.kind === "band") {
+      const band = { x: Math.min(drag.x0, drag.x1), y: Math.min(drag.y0, drag.y1), w: Math.abs(drag.x1 - drag.x0), h: Math.abs(drag.y1 - drag.y0) };
+      const inside = doc.nodes.filter((n) => {
+        const b = boxOf(n);
+        return b.x < band.x + band.w && band.x < b.x + b.w && b.y < band.y + band.h && band.y < b.y + b.h;
+      });
+      setSel({ nodes: [...new Set([...drag.keep, ...inside.map((n) => n.id)])] });
+    }
     setDrag(null);
     if (pending) {
       const target = e.target.closest && e.target.closest("[data-node-id]");
@@ -230,6 +392,25 @@ function Canvas({ doc, issues, selected, onSelect, setDoc, commit }) {
     return () => el.removeEventListener("wheel", onWheel);
   });
 
+  /** Arrow keys move the node (and the rest of the selection); Enter opens its form. */
+  const onNodeKey = (e, node) => {
+    const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    if (steps[e.key]) {
+      e.preventDefault();
+      const group = selected.includes(node.id) ? selected : [node.id];
+      if (!selected.includes(node.id)) setSel({ nodes: [node.id] });
+      const step = e.shiftKey ? 50 : 10;
+      const [dx, dy] = steps[e.key];
+      setDoc((d) => ({ ...d, nodes: d.nodes.map((n) => (group.includes(n.id) ? { ...n, position: { x: (n.position?.x || 0) + dx * step, y: (n.position?.y || 0) + dy * step } } : n)) }));
+    } else if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      onOpen(node.id);
+    } else if (e.key === "Escape") {
+      setSel({ nodes: [] });
+      ref.current.focus();
+    }
+  };
+
   const portPos = (node, port) => {
     const i = Math.max(0, portsOf(node).indexOf(port));
     return { x: (node.position?.x || 0) + NODE_W, y: (node.position?.y || 0) + PORT_TOP + i * PORT_GAP + 8 };
@@ -239,31 +420,40 @@ function Canvas({ doc, issues, selected, onSelect, setDoc, commit }) {
     const dx = Math.max(40, Math.abs(b.x - a.x) / 2);
     return `M${a.x},${a.y} C${a.x + dx},${a.y} ${b.x - dx},${b.y} ${b.x},${b.y}`;
   };
+  const band = drag && drag.kind === "band" && { x: Math.min(drag.x0, drag.x1), y: Math.min(drag.y0, drag.y1), w: Math.abs(drag.x1 - drag.x0), h: Math.abs(drag.y1 - drag.y0) };
 
-  return html`<div class="flow-canvas" ref=${ref} id="flow-canvas" onPointerDown=${onPointerDownBg} onPointerMove=${onMove} onPointerUp=${onUp} onPointerLeave=${onUp}>
+  return html`<div class="flow-canvas" ref=${ref} id="flow-canvas" tabindex="0" role="application"
+      aria-label="Flow canvas: Tab to a node, arrow keys move it, Enter edits it, Delete removes the selection, Shift-drag selects several"
+      onPointerDown=${onPointerDownBg} onPointerMove=${onMove} onPointerUp=${onUp} onPointerLeave=${onUp}>
     <div class="flow-world" style=${`transform:translate(${vp.x}px,${vp.y}px) scale(${vp.zoom})`}>
       <svg class="flow-edges" width="1" height="1">
         ${doc.edges.map((e) => {
           const s = byId[e.source];
           const t = byId[e.target];
           if (!s || !t) return null;
-          const sel = selected && selected.edge === e;
+          const isSel = sel.edge === e;
           return html`<g key=${`${e.source}-${e.port}-${e.target}`}>
-            <path class=${"flow-edge" + (sel ? " selected" : "")} d=${curve(portPos(s, e.port || "next"), inPos(t))} data-edge=${`${e.source}:${e.port || "next"}>${e.target}`}
-              onPointerDown=${(ev) => (ev.stopPropagation(), onSelect({ edge: e }))} />
+            <path class=${"flow-edge" + (isSel ? " selected" : "")} d=${curve(portPos(s, e.port || "next"), inPos(t))} data-edge=${`${e.source}:${e.port || "next"}>${e.target}`}
+              onPointerDown=${(ev) => (ev.stopPropagation(), setSel({ nodes: [], edge: e }))} />
           </g>`;
         })}
         ${pending && byId[pending.source] && html`<path class="flow-edge pending" d=${curve(portPos(byId[pending.source], pending.port), pending)} />`}
       </svg>
+      ${band && html`<div class="flow-band" style=${`left:${band.x}px;top:${band.y}px;width:${band.w}px;height:${band.h}px`}></div>`}
       ${doc.nodes.map((n) => {
         const bad = errs[n.id] || [];
         const hasError = bad.some((i) => i.severity === "error");
-        const cls = "flow-node" + (selected && selected.node === n.id ? " selected" : "") + (hasError ? " has-error" : bad.length ? " has-warning" : "");
-        return html`<div key=${n.id} class=${cls} data-node-id=${n.id} data-type=${n.type}
+        const text = summary(n, names);
+        const cls = "flow-node" + (selected.includes(n.id) ? " selected" : "") + (hasError ? " has-error" : bad.length ? " has-warning" : "");
+        return html`<div key=${n.id} class=${cls} data-node-id=${n.id} data-type=${n.type} tabindex="0" role="button"
+            aria-label=${`${n.type.replace("_", " ")} ${n.label || n.id}: ${text}${bad.length ? `. ${bad.length} problem(s)` : ""}`}
+            aria-pressed=${selected.includes(n.id)}
             style=${`left:${n.position?.x || 0}px;top:${n.position?.y || 0}px;width:${NODE_W}px;min-height:${nodeHeight(n)}px`}
-            onPointerDown=${(e) => onNodeDown(e, n)} title=${bad.map((i) => i.message).join("\n")}>
-          <div class="flow-node-head"><span class="flow-type">${n.type}</span> <strong>${n.label || n.id}</strong></div>
-          <div class="flow-node-body muted">${summary(n)}</div>
+            onPointerDown=${(e) => onNodeDown(e, n)} onDblClick=${() => onOpen(n.id)} onKeyDown=${(e) => onNodeKey(e, n)}
+            onFocus=${() => !selected.includes(n.id) && setSel({ nodes: [n.id] })}
+            title=${bad.map((i) => i.message).join("\n")}>
+          <div class="flow-node-head"><span class="flow-type">${n.type.replace("_", " ")}</span> <strong>${n.label || n.id}</strong></div>
+          <div class="flow-node-body">${text}</div>
           ${bad.length ? html`<div class="flow-node-issue">${bad[0].message}${bad.length > 1 ? ` (+${bad.length - 1})` : ""}</div>` : null}
           ${portsOf(n).map(
             (p, i) => html`<div class="flow-port" data-port=${p} style=${`top:${PORT_TOP + i * PORT_GAP}px`} onPointerDown=${(e) => onPortDown(e, n, p)}>
@@ -273,57 +463,83 @@ function Canvas({ doc, issues, selected, onSelect, setDoc, commit }) {
         </div>`;
       })}
     </div>
+    <${Minimap} doc=${doc} vp=${vp} size=${size} onCentre=${(p) => setViewport({ ...vp, x: size.w / 2 - p.x * vp.zoom, y: size.h / 2 - p.y * vp.zoom })} />
     <div class="flow-zoom">
-      <button type="button" id="zoom-in" onClick=${() => setViewport({ ...vp, zoom: Math.min(2.5, vp.zoom * 1.2) })}>+</button>
+      <button type="button" id="zoom-in" aria-label="Zoom in" onClick=${() => setViewport({ ...vp, zoom: Math.min(2.5, vp.zoom * 1.2) })}>+</button>
       <span id="zoom-level">${Math.round(vp.zoom * 100)}%</span>
-      <button type="button" id="zoom-out" onClick=${() => setViewport({ ...vp, zoom: Math.max(0.25, vp.zoom / 1.2) })}>−</button>
+      <button type="button" id="zoom-out" aria-label="Zoom out" onClick=${() => setViewport({ ...vp, zoom: Math.max(0.25, vp.zoom / 1.2) })}>−</button>
+      <button type="button" id="zoom-fit" onClick=${() => setViewport(fitViewport(doc.nodes, size.w, size.h))}>Fit</button>
       <button type="button" onClick=${() => setViewport({ x: 0, y: 0, zoom: 1 })}>Reset</button>
     </div>
   </div>`;
 }
 
-function NodePanel({ doc, selected, setDoc, issues, onSelect }) {
-  const node = selected && selected.node && doc.nodes.find((n) => n.id === selected.node);
-  const [text, setText] = useState("");
-  const [jsonError, setJsonError] = useState(null);
-  useEffect(() => {
-    setText(node ? JSON.stringify(node.data || {}, null, 2) : "");
-    setJsonError(null);
-  }, [node && node.id, node && JSON.stringify(node.data)]);
-  if (selected && selected.edge) {
-    const e = selected.edge;
+function NodePanel({ doc, sel, setSel, setDoc, commit, issues, ctx, botId, flowName, names, sample, setSample, canvasRef }) {
+  const id = sel.nodes && sel.nodes.length === 1 ? sel.nodes[0] : null;
+  const node = id && doc.nodes.find((n) => n.id === id);
+  const before = useRef(null);
+  if (sel.edge) {
+    const e = sel.edge;
     return html`<div class="card flow-panel">
-      <h2>Edge</h2>
+      <h2>Connection</h2>
       <p>${e.source} · ${e.port || "next"} → ${e.target}</p>
-      <button class="danger" id="delete-edge" onClick=${() => (setDoc((d) => ({ ...d, edges: d.edges.filter((x) => x !== e) })), onSelect(null))}>Delete edge</button>
+      <button class="danger" id="delete-edge" onClick=${() => (setDoc((d) => ({ ...d, edges: d.edges.filter((x) => x !== e) })), setSel({ nodes: [] }))}>Delete connection</button>
     </div>`;
   }
-  if (!node) return html`<div class="card flow-panel"><h2>Properties</h2><p class="muted">Select a node to edit it. Drag from a port (right side) onto another node to connect them.</p></div>`;
-  const update = (patch) => setDoc((d) => ({ ...d, nodes: d.nodes.map((n) => (n.id === node.id ? { ...n, ...patch } : n)) }));
-  const applyJson = () => {
-    try {
-      const data = JSON.parse(text || "{}");
-      setJsonError(null);
-      update({ data });
-    } catch (e) {
-      setJsonError(e.message);
+  if (sel.nodes && sel.nodes.length > 1)
+    return html`<div class="card flow-panel" id="node-panel"><h2>${sel.nodes.length} nodes selected</h2>
+      <p class="muted">Drag one to move them all, arrow keys move them, Ctrl/⌘+C copies, Delete removes them.</p></div>`;
+  if (!node)
+    return html`<div class="card flow-panel"><h2>Properties</h2><p class="muted">Select a node to edit it (click, or Tab to it and press Enter).
+      Connect nodes with the “Next step” choices in the form, or drag from a port (right side) onto another node.</p></div>`;
+  const update = (patch) => setDoc((d) => ({ ...d, nodes: d.nodes.map((n) => (n.id === node.id ? { ...n, ...patch } : n)) }), { record: false });
+  // Typing changes the document live (preview, canvas); one undo step per field edit, taken when the field changes.
+  const setData = (patch, replace) =>
+    setDoc((d) => ({ ...d, nodes: d.nodes.map((n) => (n.id === node.id ? { ...n, data: replace ? patch : { ...(n.data || {}), ...patch } } : n)) }), { record: false });
+  const onFocus = () => (before.current = doc);
+  const onChange = () => {
+    if (before.current) commit(before.current);
+    before.current = null;
+  };
+  const onClickCapture = (e) => {
+    // Buttons (add, move, remove rows) change the document at once: record before them.
+    if (e.target.closest("button[data-add-row], .nf-row-tools button, [role=menuitem], #delete-node, .link-btn")) {
+      commit(doc);
+      before.current = null;
     }
   };
   const remove = () => {
-    setDoc((d) => ({ ...d, nodes: d.nodes.filter((n) => n.id !== node.id), edges: d.edges.filter((e) => e.source !== node.id && e.target !== node.id) }));
-    onSelect(null);
+    setDoc((d) => ({ ...d, nodes: d.nodes.filter((n) => n.id !== node.id), edges: d.edges.filter((e) => e.source !== node.id && e.target !== node.id) }), { record: false });
+    setSel({ nodes: [] });
   };
+  const connect = (port, target) =>
+    setDoc((d) => ({
+      ...d,
+      edges: [...d.edges.filter((x) => !(x.source === node.id && (x.port || "next") === port)), ...(target ? [{ id: `${node.id}-${port}-${target}`, source: node.id, port, target }] : [])],
+    }), { record: false });
+  const targets = doc.nodes.filter((n) => n.id !== node.id && n.type !== "start");
   const mine = (issues || []).filter((i) => i.node_id === node.id);
-  return html`<div class="card flow-panel" id="node-panel">
-    <h2>${node.type} · ${node.id}</h2>
-    <label for="node-label">Label</label>
-    <input id="node-label" value=${node.label || ""} onChange=${(e) => update({ label: e.target.value || undefined })} />
-    ${node.type !== "start" &&
-    html`<label for="node-data">Settings (JSON)</label>
-      <textarea id="node-data" rows="14" spellcheck="false" value=${text} onInput=${(e) => setText(e.target.value)} onBlur=${applyJson}></textarea>
-      ${jsonError && html`<div class="field-error">${jsonError}</div>`}
-      <div class="row"><button type="button" id="apply-node" class="primary" onClick=${applyJson}>Apply</button>
-      <button type="button" class="danger" id="delete-node" onClick=${remove}>Delete node</button></div>`}
+  return html`<div class="card flow-panel" id="node-panel" onFocusCapture=${onFocus} onChange=${onChange} onClickCapture=${onClickCapture}
+      onKeyDown=${(e) => e.key === "Escape" && (e.preventDefault(), canvasRef.current && (canvasRef.current.querySelector(`[data-node-id='${node.id}']`) || canvasRef.current).focus())}>
+    <h2><span class="flow-type">${node.type.replace("_", " ")}</span> ${node.label || node.id}</h2>
+    <p class="muted small" id="node-summary">${summary(node, names)}</p>
+    <div class="nf-field"><label for="node-label">Name on the canvas</label>
+      <input id="node-label" value=${node.label || ""} placeholder=${node.id} onChange=${(e) => update({ label: e.target.value || undefined })} /></div>
+    <div class="node-form" data-form=${node.type}>
+      <${NodeForm} node=${node} set=${setData} ctx=${ctx} botId=${botId} flowName=${flowName} sample=${sample} setSample=${setSample} />
+    </div>
+    ${portsOf(node).length > 0 &&
+    html`<fieldset class="nf-rows nf-next"><legend>Next step</legend>
+      ${portsOf(node).map((p) => {
+        const edge = doc.edges.find((x) => x.source === node.id && (x.port || "next") === p);
+        return html`<div class="nf-field"><label for=${`next-${p}`}>${p === "next" ? "Then" : `When “${p}”`}</label>
+          <select id=${`next-${p}`} data-next-port=${p} value=${edge ? edge.target : ""} onChange=${(e) => connect(p, e.target.value)}>
+            <option value="">— nothing (ends here) —</option>
+            ${targets.map((t) => html`<option value=${t.id}>${t.label || t.id} · ${summary(t, names).slice(0, 48)}</option>`)}
+          </select></div>`;
+      })}
+    </fieldset>`}
+    ${node.type !== "start" && html`<div class="row"><button type="button" class="danger" id="delete-node" onClick=${remove}>Delete node</button></div>`}
     ${mine.length > 0 &&
     html`<ul class="issue-list">${mine.map((i) => html`<li class=${i.severity}><strong>${i.code}</strong> ${i.field ? html`<code>${i.field}</code> ` : ""}${i.message}</li>`)}</ul>`}
   </div>`;
@@ -381,6 +597,37 @@ function Versions({ botId, name, detail, onChanged }) {
   </div>`;
 }
 
+/** Copied nodes (with the edges between them), shared by the flows of this browser. */
+const CLIPBOARD_KEY = "bb.flow-clipboard";
+
+function isTyping() {
+  const el = document.activeElement;
+  return !!el && (["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName) || el.isContentEditable);
+}
+
+/** Pastes `clip` into `doc` with new ids, offset from the originals and never on top of another node. */
+export function pasteInto(doc, clip) {
+  const taken = new Set(doc.nodes.map((n) => n.id));
+  const rename = {};
+  for (const n of clip.nodes) {
+    let i = 1;
+    while (taken.has(`${n.type}_${i}`)) i++;
+    rename[n.id] = `${n.type}_${i}`;
+    taken.add(rename[n.id]);
+  }
+  let dx = 40;
+  let dy = 40;
+  const placed = (ox, oy) => clip.nodes.map((n) => ({ ...n, id: rename[n.id], position: { x: (n.position?.x || 0) + ox, y: (n.position?.y || 0) + oy } }));
+  let nodes = placed(dx, dy);
+  for (let tries = 0; tries < 200 && nodes.some((a) => doc.nodes.some((b) => overlaps(boxOf(a), boxOf(b)))); tries++) {
+    dy += 30;
+    if (tries % 10 === 9) dx += NODE_W + GAP;
+    nodes = placed(dx, dy);
+  }
+  const edges = clip.edges.map((e) => ({ ...e, id: `${rename[e.source]}-${e.port || "next"}-${rename[e.target]}`, source: rename[e.source], target: rename[e.target] }));
+  return { doc: { ...doc, nodes: [...doc.nodes, ...nodes], edges: [...doc.edges, ...edges] }, ids: nodes.map((n) => n.id) };
+}
+
 function FlowBuilder({ params }) {
   const { botId } = params;
   const name = params.name;
@@ -389,13 +636,29 @@ function FlowBuilder({ params }) {
   const [reloadKey, setReloadKey] = useState(0);
   const detail = useLoad(() => get(base), [base, reloadKey]);
   const h = useHistory(null);
-  const [selected, setSelected] = useState(null);
+  const [sel, setSel] = useState({ nodes: [] });
   const [issues, setIssues] = useState([]);
   const [saveState, setSaveState] = useState("saved");
   const [savedJson, setSavedJson] = useState(null);
   const [publishMessage, setPublishMessage] = useState("");
   const [error, setError] = useState(null);
+  const [openForm, setOpenForm] = useState(0);
+  const [size, setSize] = useState({ w: 0, h: 0 });
+  const canvasRef = useRef(null);
   const localKey = `bb.flow-draft:${botId}:${name}`;
+  const sampleKey = `bb.flow-samples:${botId}`;
+  const [sample, setSampleState] = useState(() => {
+    try {
+      return JSON.parse(localStorage.getItem(sampleKey) || "{}");
+    } catch {
+      return {};
+    }
+  });
+  const setSample = (s) => (setSampleState(s), localStorage.setItem(sampleKey, JSON.stringify(s)));
+  const pickers = usePickerData(botId, bot.data && bot.data.organization_id);
+  const vars = collectVariables(h.doc);
+  const ctx = { vars, sample, data: pickers };
+  const names = { kbs: Object.fromEntries(pickers.kbs.map((k) => [k.id, k.name])) };
 
   useEffect(() => {
     if (!detail.data || h.doc) return;
@@ -417,6 +680,17 @@ function FlowBuilder({ params }) {
     setSavedJson(contentJson(server));
     setIssues(detail.data.issues || []);
   }, [detail.data]);
+
+  // The canvas size, for new-node placement, zoom to fit and the minimap.
+  useEffect(() => {
+    const el = canvasRef.current;
+    if (!el) return;
+    const measure = () => setSize({ w: el.clientWidth, h: el.clientHeight });
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [!!h.doc]);
 
   // Validate soon after each change; save the draft when it has no errors.
   useEffect(() => {
@@ -451,15 +725,65 @@ function FlowBuilder({ params }) {
     return () => clearTimeout(timer);
   }, [h.doc, savedJson]);
 
+  const removeSelection = () => {
+    const ids = (sel.nodes || []).filter((id) => h.doc.nodes.some((n) => n.id === id && n.type !== "start"));
+    if (sel.edge) {
+      h.set((d) => ({ ...d, edges: d.edges.filter((x) => x !== sel.edge) }));
+    } else if (ids.length) {
+      h.set((d) => ({ ...d, nodes: d.nodes.filter((n) => !ids.includes(n.id)), edges: d.edges.filter((e) => !ids.includes(e.source) && !ids.includes(e.target)) }));
+    } else return false;
+    setSel({ nodes: [] });
+    if (canvasRef.current) canvasRef.current.focus();
+    return true;
+  };
+  const copySelection = () => {
+    const ids = (sel.nodes || []).filter((id) => h.doc.nodes.some((n) => n.id === id && n.type !== "start"));
+    if (!ids.length) return false;
+    const clip = { nodes: h.doc.nodes.filter((n) => ids.includes(n.id)), edges: h.doc.edges.filter((e) => ids.includes(e.source) && ids.includes(e.target)) };
+    localStorage.setItem(CLIPBOARD_KEY, JSON.stringify(clip));
+    toast(`Copied ${ids.length} node${ids.length === 1 ? "" : "s"}`);
+    return true;
+  };
+  const paste = () => {
+    let clip;
+    try {
+      clip = JSON.parse(localStorage.getItem(CLIPBOARD_KEY) || "null");
+    } catch {
+      clip = null;
+    }
+    if (!clip || !clip.nodes || !clip.nodes.length) return false;
+    const out = pasteInto(h.doc, clip);
+    h.set(out.doc);
+    setSel({ nodes: out.ids });
+    return true;
+  };
+
   useEffect(() => {
     const onKey = (e) => {
-      if (!(e.ctrlKey || e.metaKey) || ["INPUT", "TEXTAREA"].includes(document.activeElement && document.activeElement.tagName)) return;
-      if (e.key === "z" && !e.shiftKey) (e.preventDefault(), h.undo());
-      if (e.key === "y" || (e.key === "z" && e.shiftKey)) (e.preventDefault(), h.redo());
+      if (isTyping()) return;
+      const inBuilder = canvasRef.current && (canvasRef.current.contains(document.activeElement) || document.activeElement === document.body);
+      if (e.ctrlKey || e.metaKey) {
+        const k = e.key.toLowerCase();
+        if (k === "z" && !e.shiftKey) (e.preventDefault(), h.undo());
+        else if (k === "y" || (k === "z" && e.shiftKey)) (e.preventDefault(), h.redo());
+        else if (k === "c" && inBuilder && copySelection()) e.preventDefault();
+        else if (k === "v" && inBuilder && paste()) e.preventDefault();
+        else if (k === "a" && inBuilder) (e.preventDefault(), setSel({ nodes: h.doc.nodes.map((n) => n.id) }));
+        return;
+      }
+      if ((e.key === "Delete" || e.key === "Backspace") && inBuilder && removeSelection()) e.preventDefault();
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   });
+
+  // Enter on a node (or a double click) opens its form: focus its first field.
+  useEffect(() => {
+    if (!openForm) return;
+    const el = document.querySelector("#node-panel .node-form input, #node-panel .node-form select, #node-panel .node-form textarea, #node-panel input");
+    if (el) el.focus();
+  }, [openForm]);
+  const onOpen = (id) => (setSel({ nodes: [id] }), setOpenForm((k) => k + 1));
 
   const addNode = (type) => {
     const doc = h.doc;
@@ -467,9 +791,16 @@ function FlowBuilder({ params }) {
     while (doc.nodes.some((n) => n.id === `${type}_${i}`)) i++;
     const vp = doc.viewport || { x: 0, y: 0, zoom: 1 };
     const id = `${type}_${i}`;
-    const node = { id, type, data: TEMPLATES[type], position: { x: Math.round((320 - vp.x) / vp.zoom + i * 12), y: Math.round((120 - vp.y) / vp.zoom + i * 12) } };
+    const data = JSON.parse(JSON.stringify(TEMPLATES[type]));
+    const node = { id, type, data };
+    // Where the user is looking: the centre of the visible canvas, nudged to a free spot.
+    const w = size.w || 640;
+    const hgt = size.h || 420;
+    const cx = Math.round((w / 2 - vp.x) / vp.zoom - NODE_W / 2);
+    const cy = Math.round((hgt / 2 - vp.y) / vp.zoom - nodeHeight(node) / 2);
+    node.position = freeSpot(doc.nodes, cx, cy, nodeHeight(node));
     h.set((d) => ({ ...d, nodes: [...d.nodes, node] }));
-    setSelected({ node: id });
+    setSel({ nodes: [id] });
   };
 
   const publish = async () => {
@@ -487,6 +818,10 @@ function FlowBuilder({ params }) {
   const errors = issues.filter((i) => i.severity === "error");
   const stateText = { saved: "All changes saved", changed: "Unsaved changes…", saving: "Saving…", invalid: `Not saved: ${errors.length} error(s)`, error: "Save failed" }[saveState];
   const published = detail.data && detail.data.published;
+  const fit = () => {
+    const el = canvasRef.current;
+    if (el) h.set((d) => ({ ...d, viewport: fitViewport(d.nodes, el.clientWidth, el.clientHeight) }), { record: false });
+  };
   if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   return html`<${Page} title=${`Flow ${name} · ${bot.data ? bot.data.name : ""}`}
     actions=${html`<span id="save-state" class=${"badge " + (saveState === "saved" ? "ok" : saveState === "invalid" || saveState === "error" ? "bad" : "warn")}>${stateText}</span>`}>
@@ -494,24 +829,27 @@ function FlowBuilder({ params }) {
     <${Checklist} botId=${botId} />
     <${ErrorBox} error=${error || detail.error} />
     ${h.doc &&
-    html`<div class="row flow-toolbar">
+    html`<div class="row flow-toolbar" role="toolbar" aria-label="Flow tools">
         <button type="button" id="undo" disabled=${!h.canUndo} onClick=${h.undo}>Undo</button>
         <button type="button" id="redo" disabled=${!h.canRedo} onClick=${h.redo}>Redo</button>
+        <button type="button" id="auto-layout" onClick=${() => (h.set((d) => autoLayout(d)), setTimeout(fit, 0))}>Auto-layout</button>
+        <button type="button" id="fit-view" onClick=${fit}>Zoom to fit</button>
         <span class="muted">Add:</span>
-        ${Object.keys(TEMPLATES).map((t) => html`<button type="button" data-add=${t} onClick=${() => addNode(t)}>${t.replace("_", " ")}</button>`)}
+        ${Object.keys(TEMPLATES).map((t) => html`<button type="button" class=${"add-node add-" + t} data-add=${t} onClick=${() => addNode(t)}>${t.replace("_", " ")}</button>`)}
       </div>
       <div class="flow-layout">
-        <${Canvas} doc=${h.doc} issues=${issues} selected=${selected} onSelect=${setSelected} setDoc=${h.set} commit=${h.commit} />
-        <${NodePanel} doc=${h.doc} selected=${selected} setDoc=${h.set} issues=${issues} onSelect=${setSelected} />
+        <${Canvas} doc=${h.doc} issues=${issues} sel=${sel} setSel=${setSel} setDoc=${h.set} commit=${h.commit} names=${names} onOpen=${onOpen} canvasRef=${canvasRef} size=${size} />
+        <${NodePanel} doc=${h.doc} sel=${sel} setSel=${setSel} setDoc=${h.set} commit=${h.commit} issues=${issues} ctx=${ctx} botId=${botId} flowName=${name}
+          names=${names} sample=${sample} setSample=${setSample} canvasRef=${canvasRef} />
       </div>
       ${issues.length > 0 &&
       html`<div class="card"><h2>Problems</h2><ul class="issue-list" id="issues">
-        ${issues.map((i) => html`<li class=${i.severity} data-code=${i.code}><a href="#" onClick=${(e) => (e.preventDefault(), i.node_id && setSelected({ node: i.node_id }))}>${i.node_id || i.edge_id || "flow"}</a>: <strong>${i.code}</strong> ${i.message}</li>`)}
+        ${issues.map((i) => html`<li class=${i.severity} data-code=${i.code}><a href="#" onClick=${(e) => (e.preventDefault(), i.node_id && onOpen(i.node_id))}>${i.node_id || i.edge_id || "flow"}</a>: <strong>${i.code}</strong> ${i.message}</li>`)}
       </ul></div>`}
       ${can("flows.publish") &&
       html`<div class="card row">
         <span id="draft-line">Draft v${detail.data && detail.data.draft.version} · published ${published ? `v${published.version}` : "never"}</span>
-        <input id="publish-message" placeholder="What changed?" value=${publishMessage} onInput=${(e) => setPublishMessage(e.target.value)} />
+        <input id="publish-message" aria-label="What changed?" placeholder="What changed?" value=${publishMessage} onInput=${(e) => setPublishMessage(e.target.value)} />
         <button type="button" class="primary" id="publish" disabled=${saveState !== "saved"} onClick=${publish}>Publish</button>
         <a class="button" href=${`/bots/${botId}/emulator`}>Try in emulator</a>
       </div>`}
