@@ -204,6 +204,19 @@ async fn wait_css_text(b: &Browser, css: &str, secs: u64, ok: impl Fn(&str) -> b
     }
 }
 
+/// Edits a form field as a person does: focus, the new text, then leave the field.
+async fn type_text(b: &Browser, css: &str, text: &str) {
+    b.client
+        .execute(
+            "const t = document.querySelector(arguments[0]); t.focus(); t.value = arguments[1];
+             t.dispatchEvent(new Event('input', { bubbles: true }));
+             t.dispatchEvent(new Event('change', { bubbles: true })); t.blur();",
+            vec![json!(css), json!(text)],
+        )
+        .await
+        .expect("type in the form");
+}
+
 /// Drags from one element to another with the mouse (pointer events).
 async fn drag(b: &Browser, from: &Element, to: &Element) {
     let actions = MouseActions::new("mouse".into())
@@ -260,21 +273,13 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
 
         // Edit the text in the side panel; undo and redo it.
         b.click("[data-node-id='message_1'] .flow-node-head").await;
-        element(&b, "#node-data").await;
-        b.client
-            .execute(
-                "const t = document.querySelector('#node-data'); t.value = arguments[0];
-                 t.dispatchEvent(new Event('input', { bubbles: true }));",
-                vec![json!(r#"{"text": "Hello from the builder"}"#)],
-            )
-            .await
-            .expect("type the settings");
-        b.click("#apply-node").await;
-        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Hello from the builder").await;
+        element(&b, "#nf-text").await;
+        type_text(&b, "#nf-text", "Hello from the builder").await;
+        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Say: Hello from the builder").await;
         b.click("#undo").await;
-        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Hello!").await;
+        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Say: Hello!").await;
         b.click("#redo").await;
-        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Hello from the builder").await;
+        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Say: Hello from the builder").await;
         // Auto-saved: the newest stored version has the text.
         app.wait_for_sql(
             "the draft was not auto-saved",
@@ -305,16 +310,8 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
 
         // A new draft: the diff against the published version names the node; roll back to v1.
         b.click("[data-node-id='message_1'] .flow-node-head").await;
-        element(&b, "#node-data").await;
-        b.client
-            .execute(
-                "const t = document.querySelector('#node-data'); t.value = arguments[0];
-                 t.dispatchEvent(new Event('input', { bubbles: true }));",
-                vec![json!(r#"{"text": "Second wording"}"#)],
-            )
-            .await
-            .expect("type the settings");
-        b.click("#apply-node").await;
+        element(&b, "#nf-text").await;
+        type_text(&b, "#nf-text", "Second wording").await;
         // Saved as a new draft version, newer than the published one.
         wait_css_text(&b, "#draft-line", 10, |t| {
             let n: Vec<&str> = t.split(" v").skip(1).map(|x| x.split(' ').next().unwrap_or("")).collect();

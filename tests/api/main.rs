@@ -13,6 +13,7 @@ mod bots;
 mod browser;
 mod browser_a11y;
 mod browser_accounts;
+mod browser_builder;
 mod browser_errors;
 mod browser_runtime;
 mod cli;

@@ -780,7 +780,7 @@ function FlowBuilder({ params }) {
   // Enter on a node (or a double click) opens its form: focus its first field.
   useEffect(() => {
     if (!openForm) return;
-    const el = document.querySelector("#node-panel .node-form input, #node-panel .node-form select, #node-panel .node-form textarea, #node-panel input");
+    const el = document.querySelector("#node-panel .node-form :is(input, select, textarea)") || document.querySelector("#node-panel input");
     if (el) el.focus();
   }, [openForm]);
   const onOpen = (id) => (setSel({ nodes: [id] }), setOpenForm((k) => k + 1));
