@@ -144,6 +144,7 @@ async fn a_five_node_bot_is_built_with_forms_and_pickers_published_and_chatted_w
     crate::knowledge::drain(&app).await;
 
     with_browser("builder_five_nodes", |b| async move {
+        b.client.set_window_size(1440, 1000).await.expect("resize");
         b.sign_in(&app, "five-nodes@example.com").await;
         b.client.goto(&app.url(&format!("/bots/{bot}/flows"))).await.expect("goto flows");
         b.fill("#new-flow-name", "main").await;

@@ -32,6 +32,20 @@ const TEMPLATES = {
   end: { close_conversation: false },
 };
 
+/** The palette's names of the node types. */
+const ADD_LABELS = {
+  message: "Message",
+  question: "Question",
+  condition: "Condition",
+  set_variable: "Set variable",
+  intent_router: "Intent router",
+  knowledge: "Knowledge answer",
+  http: "HTTP request",
+  jump: "Jump to flow",
+  handoff: "Hand over",
+  end: "End",
+};
+
 /** The output ports of a node, as the server computes them. */
 export function portsOf(node) {
   const d = node.data || {};
@@ -266,7 +280,7 @@ export function autoLayout(doc) {
     list.sort((a, b) => (a.position?.y || 0) - (b.position?.y || 0));
     let y = 60;
     for (const n of list) {
-      pos[n.id] = { x: 60 + Number(l) * (NODE_W + 80), y };
+      pos[n.id] = { x: 60 + Number(l) * (NODE_W + 60), y };
       y += nodeHeight(n) + 50;
     }
   }
@@ -835,7 +849,7 @@ function FlowBuilder({ params }) {
         <button type="button" id="auto-layout" onClick=${() => (h.set((d) => autoLayout(d)), setTimeout(fit, 0))}>Auto-layout</button>
         <button type="button" id="fit-view" onClick=${fit}>Zoom to fit</button>
         <span class="muted">Add:</span>
-        ${Object.keys(TEMPLATES).map((t) => html`<button type="button" class=${"add-node add-" + t} data-add=${t} onClick=${() => addNode(t)}>${t.replace("_", " ")}</button>`)}
+        ${Object.keys(TEMPLATES).map((t) => html`<button type="button" class=${"add-node add-" + t} data-add=${t} onClick=${() => addNode(t)}>${ADD_LABELS[t]}</button>`)}
       </div>
       <div class="flow-layout">
         <${Canvas} doc=${h.doc} issues=${issues} sel=${sel} setSel=${setSel} setDoc=${h.set} commit=${h.commit} names=${names} onOpen=${onOpen} canvasRef=${canvasRef} size=${size} />

@@ -61,8 +61,9 @@ export function usePickerData(botId, orgId) {
   const intents = useLoad(() => get(`/api/v1/bots/${botId}/nlu/intents?limit=200`), [botId]);
   const entities = useLoad(() => get(`/api/v1/bots/${botId}/nlu/entities?limit=200`), [botId]);
   const flows = useLoad(() => get(`/api/v1/bots/${botId}/flows`), [botId]);
+  const teams = useLoad(() => (orgId ? get(`/api/v1/orgs/${orgId}/teams?limit=200`) : null), [orgId]);
   const items = (l) => (l.data && (l.data.items || l.data)) || [];
-  return { kbs: items(kbs), intents: items(intents), entities: items(entities), flows: items(flows) };
+  return { kbs: items(kbs), intents: items(intents), entities: items(entities), flows: items(flows), teams: items(teams) };
 }
 
 /** A template with `{{var}}` placeholders as preview pieces: text, a sample value, or an unset variable. */
@@ -447,6 +448,8 @@ export function NodeForm({ node, set, ctx, botId, flowName, sample, setSample })
         <${Select} label="Mode" value=${d.mode || "goto"} onValue=${(m) => set({ mode: m })} options=${[["goto", "Go to (leave this flow)"], ["call", "Call (come back through “next”)"]]} />`;
     case "handoff":
       return html`<${MessageEditor} value=${d.message} onValue=${(m) => set({ message: Object.keys(m).length ? m : undefined })} ctx=${ctx} idPrefix="nf-handoff" textLabel="Say before handing over" />
+        <${Select} label="Hand over to team" id="nf-team" value=${d.team_id == null ? "" : String(d.team_id)} empty="The bot's team"
+          options=${ctx.data.teams.map((t) => [String(t.id), t.name])} onValue=${(v) => set({ team_id: v ? Number(v) : undefined })} />
         <${TemplateField} label="Note for the agent" id="nf-note" multiline value=${d.note} onValue=${(n) => set({ note: n || undefined })} vars=${ctx.vars} sample=${ctx.sample} preview=${false} />`;
     case "end":
       return html`<${MessageEditor} value=${d.message} onValue=${(m) => set({ message: Object.keys(m).length ? m : undefined })} ctx=${ctx} idPrefix="nf-end" textLabel="Goodbye message" />
