@@ -298,8 +298,16 @@ async fn the_canvas_works_by_keyboard() {
         let hello = b.element("[data-node-id='hello']").await;
         assert_eq!(hello.attr("tabindex").await.expect("attr").as_deref(), Some("0"));
         assert_eq!(hello.attr("role").await.expect("attr").as_deref(), Some("button"));
-        let label = hello.attr("aria-label").await.expect("attr").unwrap_or_default();
-        assert!(label.contains("message") && label.contains("Say: Hello"), "{label}");
+        // Its accessible name (from its content; the port names are hidden from
+        // screen readers) says its type, name and summary.
+        let name = js(
+            &b,
+            "const n = document.querySelector(\"[data-node-id='hello']\");
+             return [...n.querySelectorAll(':scope > div:not(.flow-port)')].map(d => d.textContent).join(' ');",
+            vec![],
+        )
+        .await;
+        assert_eq!(name, json!("message hello Say: Hello"));
 
         // Tab from the canvas reaches the nodes.
         js(&b, "document.getElementById('flow-canvas').focus();", vec![]).await;

@@ -314,6 +314,10 @@ function Minimap({ doc, vp, size, onCentre }) {
   </svg>`;
 }
 
+function issueLine(bad) {
+  return `${bad[0].message}${bad.length > 1 ? ` (+${bad.length - 1})` : ""}`;
+}
+
 function Canvas({ doc, issues, sel, setSel, setDoc, commit, names, onOpen, canvasRef, size }) {
   const ref = canvasRef;
   const vp = doc.viewport || { x: 0, y: 0, zoom: 1 };
@@ -460,7 +464,6 @@ function Canvas({ doc, issues, sel, setSel, setDoc, commit, names, onOpen, canva
         const text = summary(n, names);
         const cls = "flow-node" + (selected.includes(n.id) ? " selected" : "") + (hasError ? " has-error" : bad.length ? " has-warning" : "");
         return html`<div key=${n.id} class=${cls} data-node-id=${n.id} data-type=${n.type} tabindex="0" role="button"
-            aria-label=${`${n.type.replace("_", " ")} ${n.label || n.id}: ${text}${bad.length ? `. ${bad.length} problem(s)` : ""}`}
             aria-pressed=${selected.includes(n.id)}
             style=${`left:${n.position?.x || 0}px;top:${n.position?.y || 0}px;width:${NODE_W}px;min-height:${nodeHeight(n)}px`}
             onPointerDown=${(e) => onNodeDown(e, n)} onDblClick=${() => onOpen(n.id)} onKeyDown=${(e) => onNodeKey(e, n)}
@@ -468,10 +471,10 @@ function Canvas({ doc, issues, sel, setSel, setDoc, commit, names, onOpen, canva
             title=${bad.map((i) => i.message).join("\n")}>
           <div class="flow-node-head"><span class="flow-type">${n.type.replace("_", " ")}</span> <strong>${n.label || n.id}</strong></div>
           <div class="flow-node-body">${text}</div>
-          ${bad.length ? html`<div class="flow-node-issue">${bad[0].message}${bad.length > 1 ? ` (+${bad.length - 1})` : ""}</div>` : null}
+          ${bad.length ? html`<div class="flow-node-issue">${issueLine(bad)}</div>` : null}
           ${portsOf(n).map(
             (p, i) => html`<div class="flow-port" data-port=${p} style=${`top:${PORT_TOP + i * PORT_GAP}px`} onPointerDown=${(e) => onPortDown(e, n, p)}>
-              <span>${p}</span><i></i>
+              <span aria-hidden="true">${p}</span><i></i>
             </div>`,
           )}
         </div>`;
