@@ -209,11 +209,11 @@ fn render_body(field: &str, v: &Value, scope: &Map<String, Value>) -> AppResult<
             .render_value(scope)
             .map_err(|e| AppError::validation(field, format!("the template failed: {e}")))?,
         Value::Array(items) => Value::Array(
-            items.iter().enumerate().map(|(i, x)| render_body(&format!("{field}[{i}]"), x, scope)).collect::<Result<
-                _,
-                _,
-            >>(
-            )?,
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| render_body(&format!("{field}[{i}]"), x, scope))
+                .collect::<Result<_, _>>()?,
         ),
         Value::Object(o) => Value::Object(
             o.iter()
@@ -265,7 +265,10 @@ async fn send(state: &AppState, p: Prepared) -> AppResult<TestResponse> {
     let headers = fetched
         .headers
         .iter()
-        .map(|(k, v)| TestHeader { name: k.as_str().to_owned(), value: String::from_utf8_lossy(v.as_bytes()).into_owned() })
+        .map(|(k, v)| TestHeader {
+            name: k.as_str().to_owned(),
+            value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        })
         .collect();
     let status = fetched.status.as_u16();
     Ok(TestResponse {

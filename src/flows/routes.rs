@@ -20,7 +20,8 @@ pub const FLOW_SCHEMA: &str = include_str!("../../docs/flow-schema.json");
 
 /// Registers the flow routes.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.configure(super::probe::routes).service(flow_schema)
+    cfg.configure(super::probe::routes)
+        .service(flow_schema)
         .service(list_flows)
         .service(get_flow)
         .service(save_flow)

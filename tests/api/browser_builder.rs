@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::key::Key;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -412,20 +412,19 @@ async fn copy_paste_and_new_nodes_never_land_on_another_node() {
             &b,
             "const a = document.querySelector(\"[data-node-id='message_3']\").getBoundingClientRect();
              const z = document.querySelector(\"[data-node-id='message_5']\").getBoundingClientRect();
-             return [Math.min(a.left, z.left) - 8, Math.min(a.top, z.top) - 8, Math.max(a.right, z.right) + 8, Math.max(a.bottom, z.bottom) + 8];",
+             return [Math.min(a.left, z.left) - 8, Math.min(a.top, z.top) - 8, Math.max(a.right, z.right) + 8, Math.max(a.bottom, z.bottom) + 8].map(Math.round);",
             vec![],
         )
         .await;
-        let r: Vec<i64> = band.as_array().expect("band").iter().map(|x| x.as_f64().expect("n").round() as i64).collect();
+        let r: Vec<i64> = band.as_array().expect("band").iter().map(|x| x.as_i64().expect("n")).collect();
         let canvas_el = b.element("#flow-canvas").await;
         let origin = js(
             &b,
-            "const r = document.getElementById('flow-canvas').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2];",
+            "const r = document.getElementById('flow-canvas').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2].map(Math.round);",
             vec![],
         )
         .await;
-        let (ox, oy) = (origin[0].as_f64().expect("x").round() as i64, origin[1].as_f64().expect("y").round() as i64);
-        use fantoccini::actions::{MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+        let (ox, oy) = (origin[0].as_i64().expect("x"), origin[1].as_i64().expect("y"));
         let mouse = MouseActions::new("mouse".into())
             .then(PointerAction::MoveToElement { element: canvas_el.clone(), duration: None, x: r[0] - ox, y: r[1] - oy })
             .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
@@ -541,9 +540,8 @@ async fn test_request_sends_with_sample_values_and_shows_the_mapped_variables() 
     assert_eq!(sent, json!({ "id": "A 1", "count": 3 }));
 
     // An error status is shown, not refused; mappings are not applied on it at run time.
-    let (status, body) = app
-        .call(&s, Method::POST, &path, Some(json!({ "url": format!("{}/nothing", fake.base) })))
-        .await;
+    let (status, body) =
+        app.call(&s, Method::POST, &path, Some(json!({ "url": format!("{}/nothing", fake.base) }))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], 404);
     assert_eq!(body["success"], false);
@@ -561,7 +559,10 @@ async fn test_request_refuses_bad_urls_with_the_field_and_obeys_the_outbound_pol
         (json!({ "url": "" }), "url"),
         (json!({ "url": "ftp://example.com/x" }), "url"),
         (json!({ "url": "https://example.com/{{" }), "url"),
-        (json!({ "url": "https://example.com/", "mappings": [ { "path": "data.x", "variable": "x" } ] }), "mappings[0].path"),
+        (
+            json!({ "url": "https://example.com/", "mappings": [ { "path": "data.x", "variable": "x" } ] }),
+            "mappings[0].path",
+        ),
         (json!({ "url": "https://example.com/", "headers": { "Bad Header": "x" } }), "headers.Bad Header"),
         (json!({ "url": "https://example.com/", "timeout_ms": 5 }), "timeout_ms"),
     ] {

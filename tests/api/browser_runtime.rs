@@ -275,11 +275,13 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
         b.click("[data-node-id='message_1'] .flow-node-head").await;
         element(&b, "#nf-text").await;
         type_text(&b, "#nf-text", "Hello from the builder").await;
-        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Say: Hello from the builder").await;
+        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Say: Hello from the builder")
+            .await;
         b.click("#undo").await;
         wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Say: Hello!").await;
         b.click("#redo").await;
-        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Say: Hello from the builder").await;
+        wait_css_text(&b, "[data-node-id='message_1'] .flow-node-body", 5, |t| t == "Say: Hello from the builder")
+            .await;
         // Auto-saved: the newest stored version has the text.
         app.wait_for_sql(
             "the draft was not auto-saved",
