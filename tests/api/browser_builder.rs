@@ -158,10 +158,16 @@ async fn a_five_node_bot_is_built_with_forms_and_pickers_published_and_chatted_w
         b.wait_for_text("#node-panel h2", "message_1").await;
         set_field(&b, "#nf-text", "Hi {{name}}, ").await;
         assert_eq!(b.text_of("#nf-text-preview mark.unset-var").await, "{{name}}");
+        // A sample value fills the preview in.
+        set_field(&b, "#nf-sample-name", "Ada").await;
+        b.wait_for_text("#nf-text-preview", "Hi Ada,").await;
+        assert!(b.client.find(Locator::Css("#nf-text-preview mark.unset-var")).await.is_err());
         b.click("#nf-text-insert").await;
         b.click("#node-panel [data-var='channel']").await;
         let text = js(&b, "return document.querySelector('#nf-text').value;", vec![]).await;
         assert!(text.as_str().is_some_and(|t| t.contains("{{channel}}")), "{text}");
+        let png = b.client.screenshot().await.expect("screenshot");
+        std::fs::write(screenshot_path("builder_message_form"), png).expect("write screenshot");
         set_field(&b, "#nf-text", "Welcome to the shop!").await;
         b.wait_for_text("[data-node-id='message_1'] .flow-node-body", "Say: Welcome to the shop!").await;
         // No JSON anywhere in the panel.

@@ -12,7 +12,7 @@ import { route, navigate } from "../router.js";
 import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
 import { BotNav, useBot, BotMissing, Checklist } from "./botnav.js";
-import { NodeForm, collectVariables, usePickerData, OPERATOR_WORDS } from "./nodeforms.js";
+import { NodeForm, SampleValues, collectVariables, usePickerData, OPERATOR_WORDS } from "./nodeforms.js";
 
 const NODE_W = 190;
 const PORT_TOP = 46;
@@ -514,7 +514,9 @@ function NodePanel({ doc, sel, setSel, setDoc, commit, issues, ctx, botId, flowN
   const setData = (patch, replace) =>
     setDoc((d) => ({ ...d, nodes: d.nodes.map((n) => (n.id === node.id ? { ...n, data: replace ? patch : { ...(n.data || {}), ...patch } } : n)) }), { record: false });
   const onFocus = () => (before.current = doc);
-  const onChange = () => {
+  const onChange = (e) => {
+    // Sample values are not part of the document: no undo step for them.
+    if (e.target.closest("[data-no-undo]")) return;
     if (before.current) commit(before.current);
     before.current = null;
   };
@@ -544,6 +546,7 @@ function NodePanel({ doc, sel, setSel, setDoc, commit, issues, ctx, botId, flowN
       <input id="node-label" value=${node.label || ""} placeholder=${node.id} onChange=${(e) => update({ label: e.target.value || undefined })} /></div>
     <div class="node-form" data-form=${node.type}>
       <${NodeForm} node=${node} set=${setData} ctx=${ctx} botId=${botId} flowName=${flowName} sample=${sample} setSample=${setSample} />
+      <${SampleValues} node=${node} sample=${sample} setSample=${setSample} />
     </div>
     ${portsOf(node).length > 0 &&
     html`<fieldset class="nf-rows nf-next"><legend>Next step</legend>

@@ -408,6 +408,23 @@ function HttpForm({ d, set, ctx, botId, sample, setSample }) {
     </fieldset>`;
 }
 
+/** The variables a node's templates use (`{{name}}`, `{{name.field}}` → `name`). */
+export function usedVariables(data) {
+  const names = new Set();
+  for (const m of JSON.stringify(data || {}).matchAll(/\{\{\s*([A-Za-z_]\w*)[^}]*\}\}/g)) names.add(m[1]);
+  return [...names];
+}
+
+/** Sample values of the variables a node uses, for its previews (kept in this browser). */
+export function SampleValues({ node, sample, setSample }) {
+  const used = usedVariables(node.data);
+  if (!used.length || node.type === "http") return null;
+  return html`<details class="nf-rows nf-samples" data-no-undo open=${used.some((n) => sample[n] === undefined)}>
+    <summary>Sample values for the preview</summary>
+    ${used.map((name) => html`<${Text} label=${name} id=${`nf-sample-${name}`} value=${sample[name]} onValue=${(v) => setSample({ ...sample, [name]: v })} />`)}
+  </details>`;
+}
+
 /** The form of one node; `set(patch)` merges into the node's data. */
 export function NodeForm({ node, set, ctx, botId, flowName, sample, setSample }) {
   const d = node.data || {};
