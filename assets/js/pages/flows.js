@@ -812,6 +812,11 @@ function FlowBuilder({ params }) {
     const vp = doc.viewport || { x: 0, y: 0, zoom: 1 };
     const id = `${type}_${i}`;
     const data = JSON.parse(JSON.stringify(TEMPLATES[type]));
+    // Start from what the bot has, so a new node is valid at once where it can be.
+    const intent = pickers.intents[0] && pickers.intents[0].name;
+    if (type === "intent_router" && intent) data.routes = [{ id: intent.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64), intent }];
+    const other = pickers.flows.map((f) => f.name).find((f) => f !== name);
+    if (type === "jump" && other) data.flow = other;
     const node = { id, type, data };
     // Where the user is looking: the centre of the visible canvas, nudged to a free spot.
     const w = size.w || 640;

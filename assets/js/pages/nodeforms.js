@@ -445,7 +445,7 @@ export function NodeForm({ node, set, ctx, botId, flowName, sample, setSample })
           make=${(list) => ({ id: `route_${list.length + 1}`, intent: (ctx.data.intents[0] && ctx.data.intents[0].name) || "" })}
           render=${(r, setR, i) => html`<div class="nf-pair">
             <${Select} label="Intent" id=${`nf-route-${i}-intent`} value=${r.intent} empty="— pick an intent —" options=${ctx.data.intents.map((x) => x.name)}
-              onValue=${(x) => setR({ ...r, intent: x || "", id: r.id && !r.id.startsWith("route_") ? r.id : x || r.id })} />
+              onValue=${(x) => setR({ ...r, intent: x || "", id: r.id && !r.id.startsWith("route_") ? r.id : (x || r.id).replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64) })} />
             <${Text} label="Port name" value=${r.id} onValue=${(x) => setR({ ...r, id: x })} />
             <${Text} label="Min. confidence" type="number" step="0.05" min="0" max="1" value=${r.min_confidence} onValue=${(x) => setR(clean({ ...r, min_confidence: x }))} /></div>`} />
         ${ctx.data.intents.length === 0 && html`<p class="muted small">This bot has no intents yet: add them on the NLU page.</p>`}
