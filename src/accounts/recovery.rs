@@ -60,7 +60,7 @@ pub fn queue_verification(
 /// Sends a new verification email to the signed-in user.
 pub async fn resend_verification(state: &AppState, user: UserId, client: ClientInfo) -> AppResult<Accepted> {
     state.limits.check(Bucket::Reset, client.ip.as_deref(), Some(&format!("user:{}", user.0)))?;
-    let public_url = state.config.public_url();
+    let public_url = crate::admin::instance::snapshot(state).await?.public_url;
     state
         .db
         .write(move |tx| {
@@ -142,7 +142,7 @@ pub async fn request_reset(state: &AppState, req: ResetRequest, client: ClientIn
     let Ok(email) = normalize_email(&req.email) else {
         return Err(AppError::validation("email", "must be an email address like name@example.com"));
     };
-    let public_url = state.config.public_url();
+    let public_url = crate::admin::instance::snapshot(state).await?.public_url;
     let queued = state
         .db
         .write(move |tx| {
