@@ -19,6 +19,7 @@ mod cli;
 mod edge;
 mod extract;
 mod fake_http;
+mod firstrun;
 mod helpers;
 mod invitations;
 mod jobs;
