@@ -14,6 +14,7 @@ mod browser;
 mod browser_a11y;
 mod browser_accounts;
 mod browser_errors;
+mod browser_firstrun;
 mod browser_runtime;
 mod cli;
 mod edge;
