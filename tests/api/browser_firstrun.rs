@@ -4,9 +4,36 @@
 //! invite-only policies, and an invitation on a server without SMTP showing
 //! the link to copy.
 
-use crate::browser::with_browser;
+use crate::browser::{Browser, with_browser};
+use crate::browser_a11y::{axe_source, axe_violations};
 use crate::helpers::{PASSWORD, spawn_app};
 use crate::smtp::{SmtpSink, wait_for};
+
+/// axe-core on the page as it is, light and dark, at 1440 and 400 px:
+/// serious and critical violations and sideways scrolling, one line each.
+async fn axe_here(b: &Browser, what: &str) -> Vec<String> {
+    let Some(axe) = axe_source() else { return Vec::new() };
+    let mut failures = Vec::new();
+    for theme in ["light", "dark"] {
+        b.client.execute(&format!("document.documentElement.dataset.theme = '{theme}';"), vec![]).await.expect("theme");
+        for (width, height) in [(1440, 900), (400, 860)] {
+            b.client.set_window_size(width, height).await.expect("resize");
+            for v in axe_violations(b, &axe).await {
+                failures.push(format!("{what} at {width} px, {theme}: {v}"));
+            }
+            let overflow = b
+                .client
+                .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+                .await
+                .expect("js");
+            if width == 400 && overflow != serde_json::json!(0) {
+                failures.push(format!("{what} at 400 px, {theme}: scrolls sideways by {overflow} px"));
+            }
+        }
+    }
+    b.client.set_window_size(1440, 900).await.expect("resize");
+    failures
+}
 
 fn setting(app: &crate::helpers::TestApp, key: &str) -> Option<String> {
     app.sql(|c| {
@@ -21,6 +48,8 @@ async fn the_sign_up_page_tells_the_first_user_they_will_administer_the_instance
     with_browser("first_run_banner", |b| async move {
         b.client.goto(&app.url("/signup")).await.expect("goto");
         b.wait_for_text("#first-run", "You are the first user: you will be the administrator of this instance").await;
+        let failures = axe_here(&b, "sign-up, first run").await;
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
         b.fill("#name", "Fran Founder").await;
         b.fill("#email", "fran@example.com").await;
         b.fill("#password", PASSWORD).await;
@@ -52,6 +81,12 @@ async fn the_console_settings_form_sets_the_policy_and_smtp_and_the_sign_up_page
         b.wait_for_text("#admin-stats", "Users").await;
         b.click("button[role=tab][data-tab='settings']").await;
         b.wait_for_text("#smtp-source", "none").await;
+        let mut failures = axe_here(&b, "console settings").await;
+        b.click("button[role=tab][data-tab='users']").await;
+        b.text_of("#create-user").await;
+        failures.extend(axe_here(&b, "console users").await);
+        b.click("button[role=tab][data-tab='settings']").await;
+        b.text_of("#settings-general").await;
 
         // Sign-up closed.
         b.click("input[name=signup_policy][value=closed]").await;
@@ -92,6 +127,7 @@ async fn the_console_settings_form_sets_the_policy_and_smtp_and_the_sign_up_page
         b.client.goto(&app.url("/signup")).await.expect("goto");
         b.wait_for_text("#signup-closed", "Sign-up is closed on this server").await;
         assert!(b.client.find(fantoccini::Locator::Css("#password")).await.is_err(), "no form when closed");
+        failures.extend(axe_here(&b, "sign-up, closed").await);
 
         // Invite only: the page points at invitation links.
         b.client.goto(&app.url("/admin")).await.expect("goto");
@@ -112,6 +148,8 @@ async fn the_console_settings_form_sets_the_policy_and_smtp_and_the_sign_up_page
         .await;
         b.client.goto(&app.url("/signup")).await.expect("goto");
         b.wait_for_text("#signup-invite-only", "by invitation only").await;
+        failures.extend(axe_here(&b, "sign-up, invite only").await);
+        assert!(failures.is_empty(), "{} accessibility failures:\n{}", failures.len(), failures.join("\n"));
         b.client.clone().close().await.expect("close");
     })
     .await;
@@ -134,6 +172,8 @@ async fn an_invitation_on_a_server_without_smtp_shows_the_link_to_copy() {
         b.click("#copy-invitation-link").await;
         let label = b.text_of("#copy-invitation-link").await;
         assert!(label == "Copied" || label.contains("by hand"), "{label}");
+        let failures = axe_here(&b, "members, invitation link").await;
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
         assert_eq!(app.count("SELECT count(*) FROM email_notifications"), 0, "nothing claimed, nothing queued");
 
         // The copied link works: Grace signs up through it in a fresh session.

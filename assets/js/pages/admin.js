@@ -145,7 +145,7 @@ function Settings() {
         </label>`)}
         <${FieldError} error=${error} name="signup_policy" />
       </fieldset>
-      <${Field} label="Public URL (used in email links)" name="public_url" type="url" placeholder=${current.public_url_config_file || current.public_url_effective}
+      <${Field} label="Public URL (used in email links)" name="public_url" inputmode="url" placeholder=${current.public_url_config_file || current.public_url_effective}
         value=${shownUrl} onInput=${setPublicUrl} error=${error} />
       <p class="muted small">In use: <code id="public-url-effective">${current.public_url_effective}</code>${current.public_url ? " (set here)" : " (configuration file or listen address)"}. Empty: the configuration file's <code>http.public_url</code>.</p>
       <p><button class="primary" type="submit" disabled=${busy} id="save-settings">Save</button></p>
