@@ -175,6 +175,11 @@ async fn an_invitation_on_a_server_without_smtp_shows_the_link_to_copy() {
         let failures = axe_here(&b, "members, invitation link").await;
         assert!(failures.is_empty(), "{}", failures.join("\n"));
         assert_eq!(app.count("SELECT count(*) FROM email_notifications"), 0, "nothing claimed, nothing queued");
+        // The forgotten-password page says no email can come, instead of a form.
+        b.client.goto(&app.url("/forgot-password")).await.expect("goto");
+        b.wait_for_text("#reset-no-email", "cannot send email").await;
+        b.client.goto(&app.url("/members")).await.expect("goto");
+        b.text_of("#invite-form").await;
 
         // The copied link works: Grace signs up through it in a fresh session.
         b.client.delete_all_cookies().await.expect("cookies");

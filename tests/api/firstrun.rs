@@ -438,3 +438,20 @@ async fn instance_settings_are_for_superadmins_only() {
     assert_error(r, 403, "csrf_failed").await;
     assert_eq!(instance(&app).await["signup_policy"], "open");
 }
+
+#[tokio::test]
+async fn without_smtp_no_email_path_claims_an_email_was_sent() {
+    let app = spawn_app().await;
+    let user = app.register("founder@example.com").await;
+    // A password reset cannot be emailed: said plainly, for any address.
+    for email in ["founder@example.com", "ghost@example.com"] {
+        let r = app.post_json("/api/v1/auth/password-reset/request", &json!({ "email": email })).await;
+        assert_error(r, 409, "smtp_not_configured").await;
+    }
+    // Nor can a new confirmation link.
+    app.sql(|c| c.execute("UPDATE users SET email_verified = 0, email_verified_at = NULL", []));
+    let (status, body) = app.call(&user, Method::POST, "/api/v1/auth/verify-email/resend", None).await;
+    assert_eq!((status, body["error"]["code"].clone()), (409, json!("smtp_not_configured")), "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM email_notifications"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM password_reset_tokens"), 0);
+}
