@@ -74,6 +74,8 @@ error_codes! {
     RoleEscalation => ("role_escalation", FORBIDDEN, "The request would grant permissions the caller does not have; `details.permissions` lists them."),
     IpNotAllowed => ("ip_not_allowed", FORBIDDEN, "The admin console is not reachable from this IP address (allowlist)."),
     InvitationEmailMismatch => ("invitation_email_mismatch", FORBIDDEN, "The invitation was sent to another email address than the signed-in account's."),
+    SignupClosed => ("signup_closed", FORBIDDEN, "Sign-up is closed on this instance (policy `closed`): a superadmin creates accounts in the admin console (`POST /api/v1/admin/users`)."),
+    InvitationRequired => ("invitation_required", FORBIDDEN, "Sign-up on this instance needs an invitation (policy `invite_only`): follow the invitation link, which sends `invitation_token`."),
     // Resources
     NotFound => ("not_found", NOT_FOUND, "The resource does not exist or is not visible to the caller."),
     UserNotFound => ("user_not_found", NOT_FOUND, "No such user in this scope."),
@@ -141,6 +143,8 @@ error_codes! {
     UrlNotAllowed => ("url_not_allowed", UNPROCESSABLE_ENTITY, "The URL is not http(s) or points to a private, loopback or link-local address."),
     FetchFailed => ("fetch_failed", BAD_GATEWAY, "Fetching the URL failed (unreachable, timeout, error status or too large)."),
     EmbeddingModelUnavailable => ("embedding_model_unavailable", UNPROCESSABLE_ENTITY, "The embedding model is not one this server can run (see /orgs/{org_id}/knowledge/models)."),
+    SmtpNotConfigured => ("smtp_not_configured", CONFLICT, "No SMTP server is configured (neither in the console's instance settings nor `smtp.host`), so no email can be sent."),
+    EmailDeliveryFailed => ("email_delivery_failed", BAD_GATEWAY, "The SMTP server could not be reached or refused the message; `details.smtp_error` carries its answer."),
     LlmFailed => ("llm_failed", BAD_GATEWAY, "The LLM endpoint failed, timed out or answered something that is not a chat completion."),
     SecretUnreadable => ("secret_unreadable", CONFLICT, "A stored secret (an LLM provider key, a two-factor secret) cannot be decrypted with this server's master key: the data file was re-keyed or restored with another key. `details` names it; set it again."),
     // Server side

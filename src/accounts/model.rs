@@ -89,6 +89,11 @@ pub struct RegisterRequest {
     pub password: String,
     #[schema(example = "Ada Lovelace")]
     pub name: String,
+    /// The token of the invitation link being followed: the account joins
+    /// that organization (and gets no personal one); needed when the sign-up
+    /// policy is `invite_only`.
+    #[serde(default)]
+    pub invitation_token: Option<String>,
 }
 
 /// `POST /auth/login`.

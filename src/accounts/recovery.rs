@@ -57,10 +57,23 @@ pub fn queue_verification(
     Ok(())
 }
 
+/// Refuses to promise an email this server cannot send.
+fn require_smtp(instance: &crate::admin::instance::Snapshot) -> AppResult<()> {
+    if instance.smtp_configured {
+        return Ok(());
+    }
+    Err(AppError::new(
+        ErrorCode::SmtpNotConfigured,
+        "this server cannot send email (no SMTP server is configured); ask its administrator to set one up in the admin console",
+    ))
+}
+
 /// Sends a new verification email to the signed-in user.
 pub async fn resend_verification(state: &AppState, user: UserId, client: ClientInfo) -> AppResult<Accepted> {
     state.limits.check(Bucket::Reset, client.ip.as_deref(), Some(&format!("user:{}", user.0)))?;
-    let public_url = state.config.public_url();
+    let instance = crate::admin::instance::snapshot(state).await?;
+    require_smtp(&instance)?;
+    let public_url = instance.public_url;
     state
         .db
         .write(move |tx| {
@@ -142,7 +155,10 @@ pub async fn request_reset(state: &AppState, req: ResetRequest, client: ClientIn
     let Ok(email) = normalize_email(&req.email) else {
         return Err(AppError::validation("email", "must be an email address like name@example.com"));
     };
-    let public_url = state.config.public_url();
+    // Said whether or not the account exists: it is about the server.
+    let instance = crate::admin::instance::snapshot(state).await?;
+    require_smtp(&instance)?;
+    let public_url = instance.public_url;
     let queued = state
         .db
         .write(move |tx| {

@@ -50,14 +50,20 @@ pub(super) async fn signed_in(
 /// answer is the same when the address already has an account (its owner is
 /// emailed instead), so it tells nobody whether an address is registered.
 /// A server without SMTP cannot email: it signs the new account in at once
-/// (201) and answers `email_taken` for a registered address.
+/// (201) and answers `email_taken` for a registered address. With
+/// `invitation_token` the account joins the inviting organization only and
+/// is signed in at once. The first account of an instance becomes its
+/// superadmin; after that the instance's sign-up policy applies.
 #[utoipa::path(
     tag = "auth",
     request_body = model::RegisterRequest,
     responses(
-        (status = 201, body = Me, description = "Signed in at once: this server has no SMTP to confirm addresses with"),
+        (status = 201, body = Me, description = "Signed in at once: this server has no SMTP to confirm addresses with, or an invitation was followed"),
+        (status = 400, body = ErrorBody, description = "`token_invalid` (`invitation_token`)"),
+        (status = 403, body = ErrorBody, description = "`signup_closed`, `invitation_required` or `invitation_email_mismatch`"),
         (status = 202, body = Accepted, description = "Check your email to continue (also when the address is taken)"),
         (status = 409, body = ErrorBody, description = "`email_taken`, only on a server without SMTP"),
+        (status = 410, body = ErrorBody, description = "`token_expired`: the invitation expired"),
         (status = 422, body = ErrorBody, description = "`validation_failed` or `weak_password` naming the field"),
         (status = 429, body = ErrorBody, description = "`rate_limited`"),
     )

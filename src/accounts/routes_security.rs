@@ -31,7 +31,7 @@ pub(super) fn register_routes(cfg: &mut ServiceConfig) {
     responses(
         (status = 202, body = Accepted),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`conflict`: already verified"),
+        (status = 409, body = ErrorBody, description = "`conflict`: already verified; `smtp_not_configured`: this server cannot send email"),
         (status = 429, body = ErrorBody),
     ),
     security(("session" = []))
@@ -77,7 +77,11 @@ async fn verify_email(
 #[utoipa::path(
     tag = "auth",
     request_body = ResetRequest,
-    responses((status = 202, body = Accepted), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody))
+    responses(
+        (status = 202, body = Accepted),
+        (status = 409, body = ErrorBody, description = "`smtp_not_configured`: this server cannot send email"),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
 )]
 #[post("/auth/password-reset/request")]
 async fn request_password_reset(

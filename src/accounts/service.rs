@@ -12,6 +12,7 @@ use super::model::{
     RevokedCount, SessionInfo, UpdateProfileRequest, User, Via,
 };
 use super::{store, totp};
+use crate::admin::instance::SignupPolicy;
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256};
 use crate::db::{format_timestamp, now, run_blocking};
@@ -246,56 +247,105 @@ pub(crate) fn open_session(
 /// The one answer to a sign-up, whether or not the address has an account.
 pub const SIGNUP_ACCEPTED: &str = "Check your email: we sent a link to finish signing up. It is valid for 24 hours.";
 
-/// Signs up. The answer is the same whether or not the address already has
-/// an account, so sign-up cannot be used to find out who has one:
-/// - a new address gets the user, a personal organization with the user as
-///   its owner, and an email with the link that confirms the address and
-///   signs in (`verify_email`); the account cannot sign in with its password
-///   before that;
-/// - a taken address gets nothing created; its owner is emailed that someone
-///   tried to sign up with it.
-///
-/// The password is checked and hashed in both cases, so both take as long.
 /// What a sign-up did.
 pub enum Registered {
     /// The confirmation link (or, for a taken address, a note to its owner)
     /// was emailed: the same answer either way.
     Emailed(Accepted),
-    /// This server cannot send email (no `smtp.host`): nothing could prove
-    /// the address, so the account is usable at once and signed in.
+    /// Signed in at once: this server cannot send email (no SMTP), so
+    /// nothing could prove the address; or the sign-up followed an
+    /// invitation link, which proves it.
     SignedIn(UserId, IssuedSession),
 }
 
+/// Signs up. Everything is decided in one write transaction, so two
+/// simultaneous sign-ups on an empty instance make exactly one superadmin:
+/// - on an instance without any account (first run) the new account becomes
+///   a superadmin and the owner of its personal organization, whatever the
+///   sign-up policy;
+/// - otherwise the sign-up policy applies: `closed` refuses
+///   (`signup_closed`), `invite_only` refuses without an invitation
+///   (`invitation_required`);
+/// - with `invitation_token` (an invitation link being followed) the account
+///   joins the inviting organization only — no personal organization — and
+///   is signed in at once (the link proves the address);
+/// - otherwise a new address gets the user and a personal organization with
+///   the user as its owner; with SMTP, an email with the link that confirms
+///   the address and signs in (`verify_email`), and a taken address gets
+///   nothing created, its owner being emailed instead, the answer being the
+///   same; without SMTP the account is signed in at once.
+///
+/// The password is checked and hashed in every case, so all take as long.
 pub async fn register(state: &AppState, req: RegisterRequest, client: ClientInfo) -> AppResult<Registered> {
     state.limits.check(Bucket::Register, client.ip.as_deref(), None)?;
     let email = normalize_email(&req.email)?;
     let name = check_name(&req.name)?;
     check_password(&req.password, "password", &email, Some(&name))?;
+    let invitation = req.invitation_token.filter(|t| !t.trim().is_empty());
     let password = req.password;
     let hash = run_blocking(move || hash_password(&password)).await?;
-    let public_url = state.config.public_url();
+    let instance = crate::admin::instance::snapshot(state).await?;
+    let public_url = instance.public_url;
     // Without a mail server a confirmation link could never arrive, and
     // nobody could sign up (a laptop or a first run): the account opens at
     // once. A taken address is then told as such; an operator who exposes
     // such a server configures SMTP to close that probe.
-    let can_email = state.config.smtp.host.is_some();
+    let can_email = instance.smtp_configured;
     let registered = state
         .db
         .write(move |tx| {
+            let first_run = !store::any_user(tx)?;
+            let policy = crate::admin::instance::signup_policy(tx)?;
+            check_policy(first_run, policy, invitation.is_some())?;
+            let invited = invitation
+                .as_deref()
+                .map(|token| orgs::invitations::service::for_signup(tx, token, &email))
+                .transpose()?;
             let Some(user_id) = store::insert_user(tx, &email, &hash, &name)? else {
-                if !can_email {
-                    return Err(AppError::new(ErrorCode::EmailTaken, "an account with this email already exists")
-                        .with_details(json!({ "field": "email" })));
+                if !can_email || invited.is_some() {
+                    // An invitation names its address: whoever follows it
+                    // knows the address already.
+                    let hint = if invited.is_some() { "; sign in to accept the invitation" } else { "" };
+                    return Err(AppError::new(
+                        ErrorCode::EmailTaken,
+                        format!("an account with this email already exists{hint}"),
+                    )
+                    .with_details(json!({ "field": "email" })));
                 }
                 tell_owner_of_signup_attempt(tx, &email, &public_url, &client)?;
                 return Ok(Registered::Emailed(Accepted { message: SIGNUP_ACCEPTED }));
             };
+            if let Some(inv) = invited {
+                let joined = orgs::invitations::service::join_on_signup(tx, inv, user_id, &email, &client)?;
+                audit::record(
+                    tx,
+                    &AuditEntry::by_user(user_id, "user.registered", "user", user_id.0)
+                        .in_org(joined.organization_id)
+                        .with_new(json!({ "email": email, "name": name, "via_invitation": true }))
+                        .from(&client),
+                )?;
+                return Ok(Registered::SignedIn(user_id, open_session(tx, user_id, &client)?));
+            }
             let org = orgs::service::create_personal_org(tx, user_id, &name)?;
+            if first_run {
+                store::make_first_superadmin(tx, user_id)?;
+                crate::admin::store::audit(
+                    tx,
+                    Some(user_id),
+                    Some(&email),
+                    "admin.superadmin_first_run",
+                    Some(("user", user_id.0)),
+                    &json!({ "via": "first sign-up of the instance" }),
+                    &client,
+                )?;
+            }
             audit::record(
                 tx,
                 &AuditEntry::by_user(user_id, "user.registered", "user", user_id.0)
                     .in_org(org)
-                    .with_new(json!({ "email": email, "name": name, "confirmed_by_email": can_email }))
+                    .with_new(json!({
+                        "email": email, "name": name, "confirmed_by_email": can_email, "first_user": first_run,
+                    }))
                     .from(&client),
             )?;
             if can_email {
@@ -308,6 +358,25 @@ pub async fn register(state: &AppState, req: RegisterRequest, client: ClientInfo
         .await?;
     state.jobs.notify();
     Ok(registered)
+}
+
+/// The sign-up policy's verdict; the first sign-up of an instance is always
+/// allowed (someone must become its administrator).
+fn check_policy(first_run: bool, policy: SignupPolicy, invited: bool) -> AppResult<()> {
+    if first_run {
+        return Ok(());
+    }
+    match policy {
+        SignupPolicy::Closed => Err(AppError::new(
+            ErrorCode::SignupClosed,
+            "sign-up is closed on this server; ask an administrator to create an account for you",
+        )),
+        SignupPolicy::InviteOnly if !invited => Err(AppError::new(
+            ErrorCode::InvitationRequired,
+            "sign-up on this server is by invitation only; follow the link of an invitation you received",
+        )),
+        SignupPolicy::Open | SignupPolicy::InviteOnly => Ok(()),
+    }
 }
 
 /// Emails the owner of a taken address that someone tried to sign up with
@@ -359,7 +428,7 @@ pub async fn login(state: &AppState, req: LoginRequest, client: ClientInfo) -> A
         // address followed by a sign-in must not tell whether it was free.
         // The owner of the address gets a fresh confirmation link.
         // One write transaction, like the wrong-password answer's.
-        let (user_id, public_url) = (row.user_id, state.config.public_url());
+        let (user_id, public_url) = (row.user_id, crate::admin::instance::snapshot(state).await?.public_url);
         state
             .db
             .write(move |tx| {

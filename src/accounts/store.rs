@@ -433,3 +433,15 @@ pub fn backup_codes_remaining(conn: &Connection, id: UserId) -> rusqlite::Result
         r.get(0)
     })
 }
+
+/// Whether any account exists (the first sign-up of an instance is decided
+/// on this, inside the sign-up's write transaction).
+pub fn any_user(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))
+}
+
+/// Makes the first account of an instance a superadmin.
+pub fn make_first_superadmin(conn: &Connection, id: UserId) -> rusqlite::Result<()> {
+    conn.execute("UPDATE users SET is_superadmin = 1 WHERE id = ?1", [id])?;
+    Ok(())
+}

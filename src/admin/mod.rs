@@ -4,6 +4,7 @@
 //! Every route but sign-in takes [`AdminScope`], so a tenant session or an
 //! API token can never reach it.
 
+pub mod instance;
 pub mod ipnet;
 pub mod model;
 pub mod scope;
@@ -16,8 +17,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::model::{
     AdminAuditEntry, AdminAuditQuery, AdminLoginRequest, AdminOrg, AdminSession, AdminUser, AdminUserDetail,
-    AllowlistEntry, AttemptQuery, CreateAllowlistEntry, InstanceStats, LoginAttempt, PlanRequest, SearchQuery,
-    SuperadminRequest, SuspendRequest,
+    AllowlistEntry, AttemptQuery, CreateAllowlistEntry, CreateUserRequest, InstanceInfo, InstanceSettings,
+    InstanceStats, LoginAttempt, PlanRequest, SearchQuery, SuperadminRequest, SuspendRequest, TestEmailRequest,
+    TestEmailResult, UpdateInstanceSettings,
 };
 use self::scope::admin_cookie_name;
 pub use self::scope::{Admin, AdminScope};
@@ -30,7 +32,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(admin_login)
         .service(admin_logout)
         .service(admin_session)
+        .service(instance_info)
+        .service(get_settings)
+        .service(update_settings)
+        .service(test_email)
         .service(list_users)
+        .service(create_user)
         .service(get_user)
         .service(suspend_user)
         .service(unsuspend_user)
@@ -116,6 +123,96 @@ async fn admin_session(req: HttpRequest, admin: AdminScope, state: web::Data<App
         expires_at: admin.session_expires_at.clone(),
         csrf_token: token.map(|t| service::csrf_for(&state, &t)).unwrap_or_default(),
     })
+}
+
+/// What the sign-up page needs: whether this is the first run (the next
+/// sign-up becomes superadmin), the sign-up policy, whether email can be
+/// sent, and the public URL. No secrets.
+#[utoipa::path(tag = "admin", responses((status = 200, body = InstanceInfo)))]
+#[get("/instance")]
+async fn instance_info(state: web::Data<AppState>) -> AppResult<web::Json<InstanceInfo>> {
+    Ok(web::Json(instance::info(&state).await?))
+}
+
+/// The instance settings: sign-up policy, public URL and SMTP server, with
+/// the configuration file's values they override. Passwords are never
+/// returned (`password_set`).
+#[utoipa::path(
+    tag = "admin",
+    responses((status = 200, body = InstanceSettings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("admin_session" = []))
+)]
+#[get("/admin/settings")]
+async fn get_settings(admin: AdminScope, state: web::Data<AppState>) -> AppResult<web::Json<InstanceSettings>> {
+    Ok(web::Json(instance::settings(&state, admin.0).await?))
+}
+
+/// Changes instance settings: absent fields stay, `null` returns to the
+/// configuration file's value. Audited (never with the password).
+#[utoipa::path(
+    tag = "admin",
+    request_body = UpdateInstanceSettings,
+    responses(
+        (status = 200, body = InstanceSettings),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`validation_failed`; `details.field` is e.g. `public_url` or `smtp.port`"),
+    ),
+    security(("admin_session" = []))
+)]
+#[put("/admin/settings")]
+async fn update_settings(
+    admin: AdminScope,
+    state: web::Data<AppState>,
+    body: Json<UpdateInstanceSettings>,
+) -> AppResult<web::Json<InstanceSettings>> {
+    Ok(web::Json(instance::update(&state, admin.0, body.into_inner()?).await?))
+}
+
+/// Sends a test email now through the SMTP server in force and reports the
+/// server's answer.
+#[utoipa::path(
+    tag = "admin",
+    request_body = TestEmailRequest,
+    responses(
+        (status = 200, body = TestEmailResult, description = "The SMTP server accepted the message"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`smtp_not_configured`"),
+        (status = 422, body = ErrorBody, description = "`validation_failed` (`to`)"),
+        (status = 502, body = ErrorBody, description = "`email_delivery_failed`: `details.smtp_error` has the server's answer"),
+    ),
+    security(("admin_session" = []))
+)]
+#[post("/admin/settings/test-email")]
+async fn test_email(
+    admin: AdminScope,
+    state: web::Data<AppState>,
+    body: Json<TestEmailRequest>,
+) -> AppResult<web::Json<TestEmailResult>> {
+    let body = body.into_inner()?;
+    Ok(web::Json(instance::send_test_email(&state, admin.0, &body.to).await?))
+}
+
+/// Creates an account (with a personal organization, its address taken as
+/// confirmed): how people get in when sign-up is closed.
+#[utoipa::path(
+    tag = "admin",
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, body = AdminUser),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`email_taken`"),
+        (status = 422, body = ErrorBody, description = "`validation_failed` or `weak_password` naming the field"),
+    ),
+    security(("admin_session" = []))
+)]
+#[post("/admin/users")]
+async fn create_user(
+    admin: AdminScope,
+    state: web::Data<AppState>,
+    body: Json<CreateUserRequest>,
+) -> AppResult<HttpResponse> {
+    let user = service::create_user(&state, admin.0, body.into_inner()?).await?;
+    Ok(HttpResponse::Created().json(user))
 }
 
 /// Users, searchable by email or name and filterable by status.

@@ -281,3 +281,120 @@ pub struct InstanceStats {
     pub audit_log_rows: i64,
     pub database_bytes: i64,
 }
+
+/// `GET /instance`: what the sign-up page needs to know; no secrets.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InstanceInfo {
+    /// No account exists yet: the next sign-up becomes the owner of its
+    /// organization and a superadmin.
+    pub first_run: bool,
+    pub signup_policy: super::instance::SignupPolicy,
+    /// Whether this server can send email; without it, links are shown to
+    /// copy instead.
+    pub smtp_configured: bool,
+    /// The address links point to.
+    pub public_url: String,
+}
+
+/// An SMTP server as the console shows it: the password only as a flag.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SmtpView {
+    pub host: String,
+    pub port: u16,
+    /// `starttls`, `tls` or `none`.
+    #[schema(value_type = String)]
+    pub tls: crate::config::SmtpTls,
+    pub username: Option<String>,
+    /// Whether a password is stored (it is never returned).
+    pub password_set: bool,
+    pub from: String,
+}
+
+/// `GET /admin/settings`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InstanceSettings {
+    pub signup_policy: super::instance::SignupPolicy,
+    /// The public URL set in the console (overrides the configuration file).
+    pub public_url: Option<String>,
+    /// `http.public_url` of the configuration file, the default.
+    pub public_url_config_file: Option<String>,
+    /// The public URL in force, used in email links.
+    pub public_url_effective: String,
+    /// The SMTP server set in the console (overrides the configuration file).
+    pub smtp: Option<SmtpView>,
+    /// `[smtp]` of the configuration file, the default (read-only here).
+    pub smtp_config_file: Option<SmtpView>,
+    /// Which SMTP server is in force.
+    pub smtp_source: super::instance::SmtpSource,
+}
+
+/// The SMTP part of `PUT /admin/settings`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpInput {
+    #[schema(example = "smtp.example.com")]
+    pub host: String,
+    /// 1–65535; default 587.
+    #[serde(default)]
+    pub port: Option<i64>,
+    /// `starttls` (default), `tls` or `none`.
+    #[serde(default)]
+    pub tls: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Absent: keep the stored password; `null` or `""`: remove it.
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Option<String>>,
+    /// Sender, `Name <address>` or `address`.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// `PUT /admin/settings`: absent fields stay as they are; `null` clears a
+/// console value (the configuration file applies again).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInstanceSettings {
+    /// `open`, `invite_only` or `closed`.
+    #[serde(default)]
+    pub signup_policy: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub public_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[schema(value_type = Option<SmtpInput>)]
+    pub smtp: Option<Option<SmtpInput>>,
+}
+
+/// `POST /admin/settings/test-email`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestEmailRequest {
+    #[schema(example = "ops@example.com")]
+    pub to: String,
+}
+
+/// The SMTP server accepted the test email.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TestEmailResult {
+    pub sent: bool,
+    pub to: String,
+    pub smtp_host: String,
+    pub source: super::instance::SmtpSource,
+}
+
+/// `POST /admin/users`: an account created by a superadmin (the way in
+/// when sign-up is closed). It gets a personal organization and needs no
+/// email confirmation.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    #[schema(example = "grace@example.com")]
+    pub email: String,
+    #[schema(example = "Grace Hopper")]
+    pub name: String,
+    pub password: String,
+    #[serde(default)]
+    pub is_superadmin: bool,
+}

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::model::{
     AdminAuditEntry, AdminLoginRequest, AdminOrg, AdminUser, AdminUserDetail, AllowlistEntry, CreateAllowlistEntry,
-    InstanceStats, LoginAttempt,
+    CreateUserRequest, InstanceStats, LoginAttempt,
 };
 use super::scope::{Admin, admin_csrf, check_ip};
 use super::{ipnet, store};
@@ -579,6 +579,40 @@ pub async fn stats(state: &AppState, _admin: Admin) -> AppResult<InstanceStats> 
                 audit_log_rows: count("SELECT count(*) FROM audit_logs")?,
                 database_bytes: count("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")?,
             })
+        })
+        .await
+}
+
+/// Creates an account from the console: a personal organization, the
+/// address taken as confirmed, optionally superadmin. Audited.
+pub async fn create_user(state: &AppState, admin: Admin, req: CreateUserRequest) -> AppResult<AdminUser> {
+    let email = normalize_email(&req.email)?;
+    let name = crate::accounts::service::check_name(&req.name)?;
+    check_password(&req.password, "password", &email, Some(&name))?;
+    let password = req.password;
+    let hash = run_blocking(move || hash_password(&password)).await?;
+    state
+        .db
+        .write(move |tx| {
+            let id = accounts_store::insert_user(tx, &email, &hash, &name)?.ok_or_else(|| {
+                AppError::new(ErrorCode::EmailTaken, "an account with this email already exists")
+                    .with_details(json!({ "field": "email" }))
+            })?;
+            accounts_store::mark_email_verified(tx, id, &now())?;
+            if req.is_superadmin {
+                store::set_superadmin(tx, &admin, id, true)?;
+            }
+            crate::orgs::service::create_personal_org(tx, id, &name)?;
+            store::audit(
+                tx,
+                admin.user(),
+                Some(&admin.email),
+                "admin.user.created",
+                Some(("user", id.0)),
+                &json!({ "email": email, "name": name, "is_superadmin": req.is_superadmin }),
+                &admin.client,
+            )?;
+            store::user(tx, &admin, id)?.ok_or_else(not_found_user)
         })
         .await
 }

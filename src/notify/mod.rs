@@ -164,10 +164,12 @@ async fn send(ctx: JobContext) -> Result<Value, JobError> {
     let Some((email, branding)) = claimed else {
         return Ok(json!({ "email_id": id, "skipped": "already sent or gone" }));
     };
-    let message =
-        build_message(sender(state.mailer.default_from(), &branding), branding.support_email.as_deref(), &email)?;
+    // The SMTP server set in the console's instance settings, else the
+    // configuration file's: read per email so a change applies at once.
+    let mailer = crate::admin::instance::mailer(&state).await?;
+    let message = build_message(sender(mailer.default_from(), &branding), branding.support_email.as_deref(), &email)?;
     let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
-    let outcome = state.mailer.send(message).await;
+    let outcome = mailer.send(message).await;
     let (status, error, result) = match outcome {
         Ok(()) => ("sent", None, Ok(json!({ "email_id": id, "sent": true }))),
         Err(e @ (MailError::NotConfigured | MailError::Rejected(_))) => {

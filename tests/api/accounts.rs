@@ -503,7 +503,11 @@ async fn backup_codes_can_be_regenerated_with_a_fresh_code() {
 
 #[tokio::test]
 async fn login_and_reset_are_rate_limited_per_account_and_per_ip() {
-    let app = spawn_app_with(|c| {
+    // Reset links need a mail server (without one the request is refused).
+    let sink = SmtpSink::start().await;
+    let smtp = sink.config();
+    let app = spawn_app_with(move |c| {
+        c.smtp = smtp;
         c.rate_limits.login.per_account = 3;
         c.rate_limits.login.per_ip = 5;
         c.rate_limits.login.window_secs = 600;

@@ -38,6 +38,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/branding"),
     ("GET", "/api/v1/branding/files/{sha256}"),
     ("POST", "/api/v1/admin/auth/login"),
+    ("GET", "/api/v1/instance"),
     ("GET", "/api/v1/flow-schema"),
     ("GET", "/api/v1/widget/{widget_key}/config"),
     ("GET", "/api/v1/widget/{widget_key}/avatar"),

@@ -22,7 +22,7 @@ use crate::browser::{Browser, with_browser};
 use crate::helpers::{TestApp, spawn_app};
 
 /// axe-core's browser bundle: `BB_AXE_JS`, else where scripts/test.sh puts it.
-fn axe_source() -> Option<String> {
+pub(crate) fn axe_source() -> Option<String> {
     let path = std::env::var_os("BB_AXE_JS").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js"),
         PathBuf::from,
@@ -113,7 +113,7 @@ async fn wait_ready(b: &Browser, path: &str) {
 }
 
 /// Runs axe on the page; returns one line per serious or critical violation.
-async fn axe_violations(b: &Browser, axe: &str) -> Vec<String> {
+pub(crate) async fn axe_violations(b: &Browser, axe: &str) -> Vec<String> {
     if js(b, "return typeof window.axe === 'object';").await != json!(true) {
         b.client.execute(axe, vec![]).await.expect("inject axe-core");
     }

@@ -1,7 +1,8 @@
 // The superadmin console: its own sign-in and session, instance figures,
-// users and organizations (search, suspend, plan), the IP allowlist,
-// sign-in attempts and the admin audit log.
-import { html, useState, useEffect, ErrorBox, Field, toast, toastError, formatDate, useLoad } from "../ui.js";
+// instance settings (sign-up policy, public URL, SMTP with a test email),
+// users (search, create, suspend) and organizations (search, suspend, plan),
+// the IP allowlist, sign-in attempts and the admin audit log.
+import { html, useState, useEffect, ErrorBox, Field, FieldError, toast, toastError, formatDate, useLoad } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, put, del, setAdminCsrfToken, ApiError } from "../api.js";
 
@@ -55,6 +56,169 @@ function Stats() {
   </div>`;
 }
 
+const POLICIES = [
+  ["open", "Open", "Anyone can create an account (with their own organization)."],
+  ["invite_only", "Invite only", "Only people following an invitation link can sign up; they join the inviting organization."],
+  ["closed", "Closed", "Nobody can sign up; create accounts under Users."],
+];
+
+// The SMTP form's fields from the settings (the console's server, else
+// the configuration file's as a starting point). The password is never
+// sent by the API: left empty, the stored one stays.
+function smtpForm(s) {
+  const v = s.smtp || s.smtp_config_file;
+  return v
+    ? { host: v.host, port: String(v.port), tls: v.tls, username: v.username || "", password: "", from: v.from }
+    : { host: "", port: "587", tls: "starttls", username: "", password: "", from: "" };
+}
+
+function Settings() {
+  const load = useLoad(() => get("/api/v1/admin/settings"));
+  const [settings, setSettings] = useState(null);
+  const current = settings || load.data;
+  const [policy, setPolicy] = useState(null);
+  const [publicUrl, setPublicUrl] = useState(null);
+  const [smtp, setSmtp] = useState(null);
+  const [error, setError] = useState(null);
+  const [testTo, setTestTo] = useState("");
+  const [testError, setTestError] = useState(null);
+  const [testResult, setTestResult] = useState(null);
+  const [busy, setBusy] = useState(false);
+  if (!current) return html`<div class="card"><${ErrorBox} error=${load.error} />${!load.error && html`<p class="muted" role="status">Loading…</p>`}</div>`;
+  const shownPolicy = policy ?? current.signup_policy;
+  const shownUrl = publicUrl ?? (current.public_url || "");
+  const form = smtp ?? smtpForm(current);
+  const setField = (k) => (v) => setSmtp({ ...form, [k]: v });
+  const saved = (s) => {
+    setSettings(s);
+    setPolicy(null);
+    setPublicUrl(null);
+    setSmtp(null);
+  };
+  const save = async (body, message) => {
+    setError(null);
+    setBusy(true);
+    try {
+      saved(await put("/api/v1/admin/settings", body));
+      toast(message);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const saveGeneral = (e) => {
+    e.preventDefault();
+    save({ signup_policy: shownPolicy, public_url: shownUrl.trim() ? shownUrl.trim() : null }, "Settings saved");
+  };
+  const saveSmtp = (e) => {
+    e.preventDefault();
+    const body = { host: form.host, port: Number(form.port) || 0, tls: form.tls, from: form.from };
+    body.username = form.username.trim() ? form.username.trim() : null;
+    // Empty password field: keep the stored one (unless the user name is gone).
+    if (form.password) body.password = form.password;
+    else if (!body.username) body.password = null;
+    save({ smtp: body }, "SMTP server saved");
+  };
+  const clearSmtp = () => save({ smtp: null }, current.smtp_config_file ? "Back to the configuration file's SMTP server" : "SMTP server removed");
+  const sendTest = async (e) => {
+    e.preventDefault();
+    setTestError(null);
+    setTestResult(null);
+    try {
+      const r = await post("/api/v1/admin/settings/test-email", { to: testTo });
+      setTestResult(`The SMTP server ${r.smtp_host} accepted the test email to ${r.to}.`);
+    } catch (err) {
+      setTestError(err);
+    }
+  };
+  const source = { console: "set here", config_file: "from the configuration file", none: "none: email cannot be sent" }[current.smtp_source];
+  return html`<div id="admin-settings">
+    <form class="card" onSubmit=${saveGeneral} id="settings-general">
+      <h2>Sign-up and address</h2>
+      <${ErrorBox} error=${error} />
+      <fieldset>
+        <legend>Who can sign up</legend>
+        ${POLICIES.map(([value, label, help]) => html`<label class="radio" style="display:block;margin:.3rem 0">
+          <input type="radio" name="signup_policy" value=${value} checked=${shownPolicy === value} onChange=${() => setPolicy(value)} />
+          <strong>${label}</strong> <span class="muted">${help}</span>
+        </label>`)}
+        <${FieldError} error=${error} name="signup_policy" />
+      </fieldset>
+      <${Field} label="Public URL (used in email links)" name="public_url" inputmode="url" placeholder=${current.public_url_config_file || current.public_url_effective}
+        value=${shownUrl} onInput=${setPublicUrl} error=${error} />
+      <p class="muted small">In use: <code id="public-url-effective">${current.public_url_effective}</code>${current.public_url ? " (set here)" : " (configuration file or listen address)"}. Empty: the configuration file's <code>http.public_url</code>.</p>
+      <p><button class="primary" type="submit" disabled=${busy} id="save-settings">Save</button></p>
+    </form>
+    <form class="card" onSubmit=${saveSmtp} id="settings-smtp">
+      <h2>Email (SMTP)</h2>
+      <p class="muted">Server in use: <strong id="smtp-source">${source}</strong>. A server set here replaces the configuration file's <code>[smtp]</code> as a whole.</p>
+      <div class="row" style="align-items:flex-end">
+        <div style="flex:3"><${Field} label="Host" name="smtp.host" required value=${form.host} onInput=${setField("host")} error=${error} /></div>
+        <div style="flex:1"><${Field} label="Port" name="smtp.port" type="number" min="1" max="65535" value=${form.port} onInput=${setField("port")} error=${error} /></div>
+        <div style="flex:1">
+          <label for="smtp-tls">Security</label>
+          <select id="smtp-tls" value=${form.tls} onChange=${(e) => setField("tls")(e.target.value)}>
+            <option value="starttls">STARTTLS (587)</option><option value="tls">TLS (465)</option><option value="none">None (local relay)</option>
+          </select>
+          <${FieldError} error=${error} name="smtp.tls" />
+        </div>
+      </div>
+      <div class="row">
+        <div style="flex:1"><${Field} label="User name" name="smtp.username" autocomplete="off" value=${form.username} onInput=${setField("username")} error=${error} /></div>
+        <div style="flex:1"><${Field} label=${current.smtp && current.smtp.password_set ? "Password (stored; leave empty to keep it)" : "Password"} name="smtp.password" type="password" autocomplete="new-password" value=${form.password} onInput=${setField("password")} error=${error} /></div>
+      </div>
+      <${Field} label="Sender" name="smtp.from" placeholder="Bots <no-reply@example.com>" required value=${form.from} onInput=${setField("from")} error=${error} />
+      <div class="row">
+        <button class="primary" type="submit" disabled=${busy} id="save-smtp">Save SMTP server</button>
+        ${current.smtp && html`<button type="button" class="danger" onClick=${clearSmtp}>Remove (use the configuration file)</button>`}
+      </div>
+    </form>
+    <form class="card" onSubmit=${sendTest} id="settings-test-email">
+      <h2>Send a test email</h2>
+      <p class="muted">Sent now through the server in use; its answer is shown here.</p>
+      <${ErrorBox} error=${testError} />
+      ${testError && testError.details && testError.details.smtp_error && html`<pre class="alert error" id="smtp-error">${testError.details.smtp_error}</pre>`}
+      ${testResult && html`<div class="alert ok" id="test-email-result" role="status">${testResult}</div>`}
+      <div class="row" style="align-items:flex-end">
+        <div style="flex:1"><${Field} label="Send to" name="to" type="email" required value=${testTo} onInput=${setTestTo} error=${testError} /></div>
+        <button type="submit" id="send-test-email">Send test email</button>
+      </div>
+    </form>
+  </div>`;
+}
+
+function CreateUser({ onCreated }) {
+  const empty = { email: "", name: "", password: "", is_superadmin: false };
+  const [form, setForm] = useState(empty);
+  const [error, setError] = useState(null);
+  const set = (k) => (v) => setForm({ ...form, [k]: v });
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const u = await post("/api/v1/admin/users", form);
+      toast(`Created ${u.email}`);
+      setForm(empty);
+      onCreated();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="card" onSubmit=${submit} id="create-user">
+    <h2>Create an account</h2>
+    <p class="muted">The account gets its own organization and can sign in at once; tell the person their password.</p>
+    <${ErrorBox} error=${error} />
+    <div class="row" style="align-items:flex-end">
+      <div style="flex:2"><${Field} label="Email" name="email" type="email" required value=${form.email} onInput=${set("email")} error=${error} /></div>
+      <div style="flex:2"><${Field} label="Name" name="name" required value=${form.name} onInput=${set("name")} error=${error} /></div>
+      <div style="flex:2"><${Field} label="Password" name="password" type="password" autocomplete="new-password" required value=${form.password} onInput=${set("password")} error=${error} /></div>
+      <label style="flex:1"><input type="checkbox" checked=${form.is_superadmin} onChange=${(e) => set("is_superadmin")(e.target.checked)} /> Superadmin</label>
+      <button class="primary" type="submit">Create</button>
+    </div>
+  </form>`;
+}
+
 function Users() {
   const [q, setQ] = useState("");
   const [search, setSearch] = useState("");
@@ -72,7 +236,7 @@ function Users() {
     const reason = prompt(`Why suspend ${u.email}?`);
     if (reason) act(() => post(`/api/v1/admin/users/${u.id}/suspend`, { reason }), `Suspended ${u.email}`);
   };
-  return html`<div class="card">
+  return html`<${CreateUser} onCreated=${() => list.reload()} /><div class="card">
     <form class="row" onSubmit=${(e) => (e.preventDefault(), setSearch(q))}>
       <input aria-label="Search users" placeholder="Search by email or name" value=${q} onInput=${(e) => setQ(e.target.value)} style="flex:1" />
       <button type="submit">Search</button>
@@ -197,6 +361,7 @@ function Log({ url, columns }) {
 
 const TABS = [
   ["overview", "Overview"],
+  ["settings", "Settings"],
   ["users", "Users"],
   ["orgs", "Organizations"],
   ["allowlist", "IP allowlist"],
@@ -229,9 +394,10 @@ function Console() {
       <div class="row"><span class="muted">${session.email} · until ${formatDate(session.expires_at)}</span><button onClick=${logout} id="admin-logout">Sign out</button><a class="button" href="/dashboard" onClick=${(e) => (e.preventDefault(), navigate("/dashboard"))}>Back to the app</a></div>
     </div>
     <div class="row" role="tablist" style="margin-bottom:1rem">
-      ${TABS.map(([k, label]) => html`<button role="tab" aria-selected=${tab === k ? "true" : "false"} class=${tab === k ? "primary" : ""} onClick=${() => setTab(k)}>${label}</button>`)}
+      ${TABS.map(([k, label]) => html`<button role="tab" data-tab=${k} aria-selected=${tab === k ? "true" : "false"} class=${tab === k ? "primary" : ""} onClick=${() => setTab(k)}>${label}</button>`)}
     </div>
     ${tab === "overview" && html`<${Stats} />`}
+    ${tab === "settings" && html`<${Settings} />`}
     ${tab === "users" && html`<${Users} />`}
     ${tab === "orgs" && html`<${Orgs} />`}
     ${tab === "allowlist" && html`<${Allowlist} />`}

@@ -3,7 +3,7 @@
 import { html, useState, useEffect } from "../ui.js";
 import { ErrorBox, Field } from "../ui.js";
 import { route, navigate } from "../router.js";
-import { post } from "../api.js";
+import { get, post } from "../api.js";
 import { setMe, currentUser, currentBranding, selectOrg, refreshMe } from "../session.js";
 
 function query(name) {
@@ -90,29 +90,61 @@ function PasswordHint({ error }) {
   </ul>`;
 }
 
+// What the instance says about signing up (first run, policy, email).
+function useInstance() {
+  const [instance, setInstance] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    get("/api/v1/instance").then(setInstance, setError);
+  }, []);
+  return { instance, error };
+}
+
 function Signup() {
+  // Following an invitation link: the token makes the account join that
+  // organization (and is required when sign-up is by invitation only).
+  const invitation = query("invitation");
   const [form, setForm] = useState({ name: "", email: query("email"), password: "" });
   const [done, setDone] = useState(null);
+  const { instance, error: instanceError } = useInstance();
   const set = (key) => (value) => setForm({ ...form, [key]: value });
   const { error, busy, submit } = useSubmit(async () => {
     // The same answer whether or not the address already has an account:
     // the rest happens through the emailed link.
-    const answer = await post("/api/v1/auth/register", form);
+    const body = { ...form };
+    if (invitation) body.invitation_token = invitation;
+    const answer = await post("/api/v1/auth/register", body);
     if (answer && answer.user) {
-      // A server without email signs the new account in at once.
+      // A server without email, or an invitation, signs the account in at once.
       setMe(answer);
-      navigate(nextPath(), { replace: true });
+      if (invitation && answer.organizations.length) selectOrg(answer.organizations[0].id);
+      navigate(invitation ? "/dashboard" : nextPath(), { replace: true });
       return;
     }
     localStorage.setItem(AFTER_SIGNUP, nextPath());
     setDone(answer.message);
   });
-  return html`<${AuthCard} title="Create your account" footer=${html`Already have an account? <a href=${`/login${location.search}`}>Sign in</a>`}>
+  const footer = html`Already have an account? <a href=${`/login${location.search}`}>Sign in</a>`;
+  if (!instance && !instanceError) return html`<${AuthCard} title="Create your account"><p class="muted" role="status">Loading…</p><//>`;
+  const firstRun = instance && instance.first_run;
+  const policy = instance ? instance.signup_policy : "open";
+  // Refused before the form is filled in, rather than a form that fails.
+  if (!firstRun && policy === "closed")
+    return html`<${AuthCard} title="Create your account" footer=${footer}>
+      <div class="alert" id="signup-closed" role="status">Sign-up is closed on this server. Ask an administrator to create an account for you.</div>
+    <//>`;
+  if (!firstRun && policy === "invite_only" && !invitation)
+    return html`<${AuthCard} title="Create your account" footer=${footer}>
+      <div class="alert" id="signup-invite-only" role="status">Sign-up on this server is by invitation only. Open the invitation link you received to create your account, or ask an administrator of your organization to invite you.</div>
+    <//>`;
+  return html`<${AuthCard} title="Create your account" footer=${footer}>
     ${done
       ? html`<div class="alert ok" id="signup-accepted">${done}</div>
           <p class="muted">Sent to <strong>${form.email}</strong>. Open the link in the email to finish; you can close this page.</p>`
       : html`<form onSubmit=${submit}>
-          <${ErrorBox} error=${error} />
+          ${firstRun && html`<div class="alert ok" id="first-run" role="status"><strong>You are the first user:</strong> you will be the administrator of this instance (the owner of your organization and a superadmin of the <a href="/admin">admin console</a>).</div>`}
+          ${invitation && html`<p class="muted" id="signup-invited">You are joining through an invitation: your account will belong to the inviting organization.</p>`}
+          <${ErrorBox} error=${error || instanceError} />
           <${Field} label="Your name" name="name" required value=${form.name} onInput=${set("name")} error=${error} />
           <${Field} label="Email" name="email" type="email" autocomplete="username" required value=${form.email} onInput=${set("email")} error=${error} />
           <${Field} label="Password" name="password" type="password" autocomplete="new-password" required value=${form.password} onInput=${set("password")} error=${error} />
@@ -126,10 +158,15 @@ function Signup() {
 function ForgotPassword() {
   const [email, setEmail] = useState("");
   const [done, setDone] = useState(null);
+  const { instance } = useInstance();
   const { error, busy, submit } = useSubmit(async () => {
     const answer = await post("/api/v1/auth/password-reset/request", { email });
     setDone(answer.message);
   });
+  if (instance && !instance.smtp_configured)
+    return html`<${AuthCard} title="Reset your password" footer=${html`<a href="/login">Back to sign in</a>`}>
+      <div class="alert" id="reset-no-email" role="status">This server cannot send email yet, so no reset link can reach you. Ask the administrator of this server to configure email (SMTP) in the admin console, then come back.</div>
+    <//>`;
   return html`<${AuthCard} title="Reset your password" footer=${html`<a href="/login">Back to sign in</a>`}>
     ${done
       ? html`<div class="alert ok" id="reset-requested">${done}</div>`
@@ -224,7 +261,7 @@ function AcceptInvitation() {
           : html`<div class="alert error">You are signed in as ${me.user.email}. Sign out and sign in as ${preview.email} to accept.</div>`
         : html`<p>Sign in or create an account with this email address to accept.</p>
           <div class="row">
-            <a class="button primary" id="signup-to-accept" href=${`/signup?email=${encodeURIComponent(preview.email)}&next=${here}`}>Create account</a>
+            <a class="button primary" id="signup-to-accept" href=${`/signup?email=${encodeURIComponent(preview.email)}&invitation=${encodeURIComponent(token)}`}>Create account</a>
             <a class="button" href=${`/login?email=${encodeURIComponent(preview.email)}&next=${here}`}>Sign in</a>
             <button id="decline" disabled=${decline.busy} onClick=${decline.submit}>Decline</button>
           </div>`}`}

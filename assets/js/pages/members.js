@@ -1,5 +1,5 @@
 // Members with their roles, and invitations (how people join).
-import { html, Page, useLoad, useState, ErrorBox, FieldError, Field, toast, toastError, formatDate, Loading } from "../ui.js";
+import { html, Page, useLoad, useState, ErrorBox, FieldError, Field, CopyButton, toast, toastError, formatDate, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
@@ -8,7 +8,8 @@ function InviteForm({ org, roles, teams, teamRoles, onSent }) {
   const defaultTeamRole = teamRoles.find((r) => r.is_default);
   const [form, setForm] = useState({ email: "", role: "viewer", team_id: "", team_role_id: defaultTeamRole ? String(defaultTeamRole.id) : "" });
   const [error, setError] = useState(null);
-  const [link, setLink] = useState(null);
+  // The accept link of the invitation just sent, and whether it was emailed.
+  const [sent, setSent] = useState(null);
   const set = (key) => (value) => setForm({ ...form, [key]: value });
   const submit = async (e) => {
     e.preventDefault();
@@ -17,9 +18,9 @@ function InviteForm({ org, roles, teams, teamRoles, onSent }) {
       const body = { email: form.email, role: form.role };
       if (form.team_id) body.team_id = Number(form.team_id);
       if (form.team_id && form.team_role_id) body.team_role_id = Number(form.team_role_id);
-      const sent = await post(`/api/v1/orgs/${org.id}/invitations`, body);
-      setLink(sent.accept_url);
-      toast(`Invitation sent to ${sent.email}`);
+      const answer = await post(`/api/v1/orgs/${org.id}/invitations`, body);
+      setSent(answer);
+      toast(answer.emailed ? `Invitation emailed to ${answer.email}` : `Invitation created for ${answer.email}: copy the link below`);
       setForm({ ...form, email: "" });
       onSent();
     } catch (err) {
@@ -56,11 +57,22 @@ function InviteForm({ org, roles, teams, teamRoles, onSent }) {
       <button class="primary" type="submit">Send invitation</button>
     </div>
     <${FieldError} error=${error} name="role" />
-    ${link && html`<p class="muted">The link was emailed; you can also pass it on: <code>${link}</code></p>`}
+    ${sent && html`<${InvitationLink} sent=${sent} />`}
   </form>`;
 }
 
-function Invitations({ org, version }) {
+// The accept link of a just-sent invitation. Without SMTP nothing was
+// emailed: the link is the only way in, so it says so and offers a copy.
+function InvitationLink({ sent }) {
+  return html`<div class=${sent.emailed ? "muted" : "alert"} id="invitation-link" role="status" style="margin-top:.5rem">
+    ${sent.emailed
+      ? html`<p>The invitation was emailed to <strong>${sent.email}</strong>. You can also pass the link on yourself:</p>`
+      : html`<p><strong>No email was sent</strong>: this server has no SMTP server configured. Copy this link and send it to <strong>${sent.email}</strong> yourself (valid 7 days):</p>`}
+    <div class="row"><code id="invitation-url" style="word-break:break-all">${sent.accept_url}</code><${CopyButton} text=${sent.accept_url} what="invitation link" id="copy-invitation-link" /></div>
+  </div>`;
+}
+
+function Invitations({ org, version, onSent }) {
   const [status, setStatus] = useState("pending");
   const list = useLoad(() => get(`/api/v1/orgs/${org.id}/invitations?limit=200${status ? `&status=${status}` : ""}`), [org.id, status, version]);
   const act = async (fn, done) => {
@@ -89,7 +101,7 @@ function Invitations({ org, version }) {
             <td>${i.email}</td><td>${i.role}</td><td>${i.team || ""}</td>
             <td><span class="badge">${i.status}</span></td><td class="muted">${formatDate(i.expires_at)}</td>
             <td class="row">
-              ${can("members.manage") && i.status !== "accepted" && html`<button onClick=${() => act(() => post(`/api/v1/invitations/${i.id}/resend`), "Sent again")}>Resend</button>`}
+              ${can("members.manage") && i.status !== "accepted" && html`<button onClick=${() => act(async () => onSent(await post(`/api/v1/invitations/${i.id}/resend`)), "New link created")}>Resend</button>`}
               ${can("members.manage") && i.status === "pending" && html`<button class="danger" onClick=${() => act(() => del(`/api/v1/invitations/${i.id}`), "Revoked")}>Revoke</button>`}
             </td>
           </tr>`,
@@ -105,6 +117,7 @@ function Members() {
   const org = currentOrg();
   const me = currentUser();
   const [version, setVersion] = useState(0);
+  const [resent, setResent] = useState(null);
   const members = useLoad(() => get(`/api/v1/orgs/${org.id}/members?limit=200`), [org.id, version]);
   const roles = useLoad(() => get(`/api/v1/orgs/${org.id}/roles`), [org.id]);
   const teams = useLoad(() => get(`/api/v1/orgs/${org.id}/teams?limit=200`), [org.id]);
@@ -132,6 +145,7 @@ function Members() {
   return html`<${Page} title="Members">
     <${ErrorBox} error=${roles.error || teams.error || teamRoles.error} />
     ${manage && roles.data && teams.data && teamRoles.data && html`<${InviteForm} org=${org} roles=${roles.data} teams=${teams.data.items} teamRoles=${teamRoles.data} onSent=${() => setVersion((v) => v + 1)} />`}
+    ${resent && html`<div class="card"><h2>New invitation link</h2><${InvitationLink} sent=${resent} /></div>`}
     <div class="card">
       <h2>Members of ${org.name}</h2>
       <${ErrorBox} error=${members.error} />
@@ -156,7 +170,7 @@ function Members() {
         </tbody>
       </table>
     </div>
-    <${Invitations} org=${org} version=${version} />
+    <${Invitations} org=${org} version=${version} onSent=${setResent} />
   <//>`;
 }
 

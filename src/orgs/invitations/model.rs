@@ -47,13 +47,17 @@ impl FromRow for Invitation {
     }
 }
 
-/// A freshly sent invitation: the accept link is shown this once (it was
-/// also emailed), so it can be passed on by other means.
+/// A freshly sent invitation: the accept link is shown this once to the
+/// inviter (who may invite), so it can be passed on by other means — the only
+/// way when the server cannot send email.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SentInvitation {
     #[serde(flatten)]
     pub invitation: Invitation,
     pub accept_url: String,
+    /// Whether the invitation was emailed; `false` when no SMTP server is
+    /// configured: then only the link reaches the invitee.
+    pub emailed: bool,
 }
 
 /// `POST /orgs/{org_id}/invitations`.

@@ -11,6 +11,7 @@ use super::model::{
 use super::store::{self, ByToken, NewInvitation};
 use crate::accounts::Principal;
 use crate::accounts::service::normalize_email;
+use crate::admin::instance::Snapshot;
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256};
 use crate::db::{format_timestamp, now};
@@ -57,16 +58,20 @@ pub async fn list(
     Page::from_rows(rows, &page, |i| i.id.0)
 }
 
-/// Emails the invitation with the organization's branding.
+/// Emails the invitation with the organization's branding when this
+/// server can send email (else the inviter passes the returned link on).
 fn send_email(
     tx: &rusqlite::Connection,
     tenant: &Tenant,
     email: &str,
     role: &str,
     token: &str,
-    public_url: &str,
+    instance: &Snapshot,
 ) -> AppResult<String> {
-    let link = format!("{public_url}/invitations/accept?token={token}");
+    let link = format!("{}/invitations/accept?token={token}", instance.public_url);
+    if !instance.smtp_configured {
+        return Ok(link);
+    }
     let org_name = store::org_name(tx, tenant)?;
     let inviter = match tenant.user_id() {
         Some(u) => tx
@@ -93,7 +98,8 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateInvitationReque
     if req.team_id.is_none() && req.team_role_id.is_some() {
         return Err(AppError::validation("team_id", "is required with team_role_id"));
     }
-    let public_url = state.config.public_url();
+    let instance = crate::admin::instance::snapshot(state).await?;
+    let emailed = instance.smtp_configured;
     let sent = state
         .db
         .write(move |tx| {
@@ -136,7 +142,7 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateInvitationReque
                     expires_at: &expiry(),
                 },
             )?;
-            let accept_url = send_email(tx, &tenant, &email, &role.name, &token, &public_url)?;
+            let accept_url = send_email(tx, &tenant, &email, &role.name, &token, &instance)?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "invitation.created", "invitation", id.0)
@@ -147,7 +153,7 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateInvitationReque
                     .activity(),
             )?;
             let invitation = store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
-            Ok(SentInvitation { invitation, accept_url })
+            Ok(SentInvitation { invitation, accept_url, emailed })
         })
         .await?;
     state.jobs.notify();
@@ -177,7 +183,8 @@ pub async fn revoke(state: &AppState, tenant: Tenant, id: InvitationId) -> AppRe
 /// Sends an invitation again with a new link and a fresh 7 days (also
 /// re-invites after it expired, was declined or revoked).
 pub async fn resend(state: &AppState, tenant: Tenant, id: InvitationId) -> AppResult<SentInvitation> {
-    let public_url = state.config.public_url();
+    let instance = crate::admin::instance::snapshot(state).await?;
+    let emailed = instance.smtp_configured;
     let sent = state
         .db
         .write(move |tx| {
@@ -197,7 +204,7 @@ pub async fn resend(state: &AppState, tenant: Tenant, id: InvitationId) -> AppRe
             }
             let token = random_token(32);
             store::renew(tx, &tenant, id, &sha256(token.as_bytes()), &expiry())?;
-            let accept_url = send_email(tx, &tenant, &inv.email, &role.name, &token, &public_url)?;
+            let accept_url = send_email(tx, &tenant, &inv.email, &role.name, &token, &instance)?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "invitation.resent", "invitation", id.0)
@@ -206,7 +213,7 @@ pub async fn resend(state: &AppState, tenant: Tenant, id: InvitationId) -> AppRe
                     .activity(),
             )?;
             let invitation = store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
-            Ok(SentInvitation { invitation, accept_url })
+            Ok(SentInvitation { invitation, accept_url, emailed })
         })
         .await?;
     state.jobs.notify();
@@ -330,6 +337,43 @@ fn accept_in(
         role: inv.role,
         team_id: inv.team_id,
     })
+}
+
+/// For a sign-up following an invitation link (inside its transaction):
+/// the invitation of `token`, which must be pending, in time and for
+/// `email`.
+pub(crate) fn for_signup(tx: &rusqlite::Connection, token: &str, email: &str) -> AppResult<ByToken> {
+    let field = json!({ "field": "invitation_token" });
+    let found = lookup(tx, token).map_err(|e| {
+        if e.code() == ErrorCode::TokenInvalid { token_invalid().with_details(field.clone()) } else { e }
+    })?;
+    let inv = match found {
+        Lookup::Expired => return Err(token_expired().with_details(field)),
+        Lookup::Usable(inv) => *inv,
+    };
+    if inv.email != email {
+        return Err(AppError::new(
+            ErrorCode::InvitationEmailMismatch,
+            format!("this invitation is for {}; sign up with that address", inv.email),
+        )
+        .with_details(json!({ "field": "email" })));
+    }
+    if inv.org_suspended {
+        return Err(AppError::new(ErrorCode::AccountSuspended, "this organization is suspended"));
+    }
+    Ok(inv)
+}
+
+/// Makes a just-created account a member of the inviting organization (and
+/// team) — its only organization — and marks the invitation accepted.
+pub(crate) fn join_on_signup(
+    tx: &rusqlite::Connection,
+    inv: ByToken,
+    user: UserId,
+    email: &str,
+    client: &ClientInfo,
+) -> AppResult<AcceptedInvitation> {
+    accept_in(tx, inv, user, email, client)
 }
 
 /// Declines an invitation (the token is enough: no account needed).
