@@ -8,6 +8,7 @@
 //! Other domains report events with [`emit`] inside their transaction.
 
 pub mod deliver;
+pub mod events;
 pub mod model;
 pub mod service;
 pub mod store;
