@@ -36,4 +36,5 @@ mod sessions;
 mod smtp;
 mod templates;
 mod versions;
+mod webhooks;
 mod whitelabel;
