@@ -35,8 +35,7 @@ impl Receiver {
         let queue = answers.clone();
         let server = FakeServer::start(Arc::new(move |_r: &Received| {
             let status = queue.lock().expect("answers").pop_front().unwrap_or(200);
-            let headers =
-                if status == 429 { vec![("Retry-After".to_owned(), "1".to_owned())] } else { Vec::new() };
+            let headers = if status == 429 { vec![("Retry-After".to_owned(), "1".to_owned())] } else { Vec::new() };
             Reply::WithHeaders(status, headers, format!("answer {status}").into_bytes())
         }))
         .await;
@@ -71,7 +70,12 @@ fn body(r: &Received) -> Value {
 
 async fn create(app: &TestApp, s: &Session, url: &str, events: &[&str]) -> Value {
     let (status, created) = app
-        .call(s, Method::POST, &format!("/api/v1/orgs/{}/webhooks", s.org_id), Some(json!({ "url": url, "events": events })))
+        .call(
+            s,
+            Method::POST,
+            &format!("/api/v1/orgs/{}/webhooks", s.org_id),
+            Some(json!({ "url": url, "events": events })),
+        )
         .await;
     assert_eq!(status, 201, "{created}");
     created
@@ -86,10 +90,7 @@ async fn send_test(app: &TestApp, s: &Session, webhook: i64) -> Value {
 /// Makes every waiting retry and delivery job due now.
 fn due_now(app: &TestApp) {
     app.sql(|c| {
-        c.execute(
-            "UPDATE webhook_logs SET next_retry_at = '2000-01-01T00:00:00.000Z' WHERE status = 'failed'",
-            [],
-        )?;
+        c.execute("UPDATE webhook_logs SET next_retry_at = '2000-01-01T00:00:00.000Z' WHERE status = 'failed'", [])?;
         c.execute(
             "UPDATE jobs SET run_at = '2000-01-01T00:00:00.000Z' WHERE kind = 'webhook.deliver' AND status = 'queued'",
             [],
@@ -220,12 +221,18 @@ async fn a_day_of_failures_disables_the_webhook_and_emails_the_owners() {
     assert_eq!(requests, 2);
 
     // Switched off: no new events, no test events, no redelivery.
-    assert_error(app.as_user(&s, Method::POST, &format!("/api/v1/webhooks/{id}/test")).send().await.expect("send"), 409, "webhook_inactive").await;
+    assert_error(
+        app.as_user(&s, Method::POST, &format!("/api/v1/webhooks/{id}/test")).send().await.expect("send"),
+        409,
+        "webhook_inactive",
+    )
+    .await;
     assert_eq!(statuses(&app, id), ["failed", "pending"]);
 
     // Switched on again (receiver fixed): the queue resumes, in order.
     rx.answers.lock().expect("answers").clear();
-    let (status, w) = app.call(&s, Method::PATCH, &format!("/api/v1/webhooks/{id}"), Some(json!({ "is_active": true }))).await;
+    let (status, w) =
+        app.call(&s, Method::PATCH, &format!("/api/v1/webhooks/{id}"), Some(json!({ "is_active": true }))).await;
     assert_eq!(status, 200, "{w}");
     assert_eq!(w["disabled_reason"], Value::Null);
     app.run_jobs().await;
@@ -287,7 +294,8 @@ async fn rotation_signs_with_both_secrets_during_the_overlap() {
     assert!(w.get("secret").is_none(), "{w}");
     let (_, list) = app.call(&s, Method::GET, &format!("/api/v1/orgs/{}/webhooks", s.org_id), None).await;
     assert!(!list.to_string().contains(&old));
-    let stored: Vec<u8> = app.sql(|c| c.query_row("SELECT secret_encrypted FROM webhooks WHERE id = ?1", [id], |r| r.get(0)));
+    let stored: Vec<u8> =
+        app.sql(|c| c.query_row("SELECT secret_encrypted FROM webhooks WHERE id = ?1", [id], |r| r.get(0)));
     assert!(!stored.windows(10).any(|w| w == &old.as_bytes()[6..16]), "encrypted at rest");
 
     let (status, rotated) = app.call(&s, Method::POST, &format!("/api/v1/webhooks/{id}/rotate-secret"), None).await;
@@ -303,7 +311,9 @@ async fn rotation_signs_with_both_secrets_during_the_overlap() {
     assert_eq!(valid_signatures(&r, &old), 1, "the old secret still signs during the overlap");
 
     // After the overlap only the new secret signs.
-    app.sql(|c| c.execute("UPDATE webhooks SET previous_secret_expires_at = '2000-01-01T00:00:00.000Z' WHERE id = ?1", [id]));
+    app.sql(|c| {
+        c.execute("UPDATE webhooks SET previous_secret_expires_at = '2000-01-01T00:00:00.000Z' WHERE id = ?1", [id])
+    });
     send_test(&app, &s, id).await;
     app.run_jobs().await;
     let r = rx.server.requests().pop().expect("delivered");
@@ -313,7 +323,8 @@ async fn rotation_signs_with_both_secrets_during_the_overlap() {
 }
 
 async fn bot_with_handoff(app: &TestApp, s: &Session) -> i64 {
-    let (status, bot) = app.call(s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Hooked" }))).await;
+    let (status, bot) =
+        app.call(s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Hooked" }))).await;
     assert_eq!(status, 201, "{bot}");
     let bot = bot["id"].as_i64().expect("bot id");
     let doc = json!({
@@ -327,7 +338,8 @@ async fn bot_with_handoff(app: &TestApp, s: &Session) -> i64 {
     let path = format!("/api/v1/bots/{bot}/flows/main");
     let (status, saved) = app.call(s, Method::PUT, &path, Some(json!({ "document": doc }))).await;
     assert_eq!(status, 201, "{saved}");
-    let (status, published) = app.call(s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "live" }))).await;
+    let (status, published) =
+        app.call(s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "live" }))).await;
     assert_eq!(status, 200, "{published}");
     bot
 }
@@ -345,15 +357,27 @@ async fn a_conversation_emits_its_events_in_order() {
     create(&app, &s, &rx2.url(), &["conversation.closed"]).await;
 
     let bot = bot_with_handoff(&app, &s).await;
-    let (status, turn) = app.call(&s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await;
+    let (status, turn) =
+        app.call(&s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await;
     assert_eq!(status, 200, "{turn}");
     let conv = turn["conversation_id"].as_i64().expect("conversation");
-    let (status, turn) = app.call(&s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": "Ann" }))).await;
+    let (status, turn) = app
+        .call(&s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": "Ann" })))
+        .await;
     assert_eq!(status, 200, "{turn}");
     assert_eq!(turn["status"], "handoff", "{turn}");
-    let (status, reply) = app.call(&s, Method::POST, &format!("/api/v1/conversations/{conv}/reply"), Some(json!({ "text": "Hello Ann" }))).await;
+    let (status, reply) = app
+        .call(&s, Method::POST, &format!("/api/v1/conversations/{conv}/reply"), Some(json!({ "text": "Hello Ann" })))
+        .await;
     assert_eq!(status, 200, "{reply}");
-    let (status, closed) = app.call(&s, Method::POST, &format!("/api/v1/conversations/{conv}/close"), Some(json!({ "resolution": "resolved" }))).await;
+    let (status, closed) = app
+        .call(
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/close"),
+            Some(json!({ "resolution": "resolved" })),
+        )
+        .await;
     assert_eq!(status, 200, "{closed}");
     app.run_jobs().await;
 
@@ -407,7 +431,12 @@ async fn usage_alerts_send_real_emails_and_webhook_deliveries() {
     app.state.runtime.meter().forget(botbuilder::ids::OrgId(org));
     for i in 0..4 {
         let (status, turn) = app
-            .call(&s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({ "text": format!("hi {i}") })))
+            .call(
+                &s,
+                Method::POST,
+                &format!("/api/v1/bots/{bot}/conversations"),
+                Some(json!({ "text": format!("hi {i}") })),
+            )
             .await;
         assert_eq!(status, 200, "{turn}");
     }
@@ -415,7 +444,10 @@ async fn usage_alerts_send_real_emails_and_webhook_deliveries() {
     // The alert job queued the email (and its send job): it left through SMTP.
     let mails = sink.to("hooks-usage@example.com");
     assert!(mails.iter().any(|m| m.data.contains("80%")), "{mails:?}");
-    assert_eq!(app.count("SELECT count(*) FROM email_notifications WHERE email_type = 'usage_alert' AND status = 'sent'"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM email_notifications WHERE email_type = 'usage_alert' AND status = 'sent'"),
+        1
+    );
     let got = rx.server.requests();
     assert_eq!(got.len(), 1);
     let b = body(&got[0]);
@@ -433,29 +465,55 @@ async fn bad_input_is_refused_with_the_field_at_fault() {
     let post = |body: Value| app.as_user(&s, Method::POST, &path).json(&body).send();
 
     let e = assert_error(
-        post(json!({ "url": "https://example.com/h", "events": ["message.sent", "message.deleted"] })).await.expect("send"),
+        post(json!({ "url": "https://example.com/h", "events": ["message.sent", "message.deleted"] }))
+            .await
+            .expect("send"),
         422,
         "unknown_webhook_event",
     )
     .await;
     assert_eq!(e["error"]["details"]["field"], "events[1]", "{e}");
-    let e = assert_error(post(json!({ "url": "https://example.com/h", "events": [] })).await.expect("send"), 422, "validation_failed").await;
+    let e = assert_error(
+        post(json!({ "url": "https://example.com/h", "events": [] })).await.expect("send"),
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(e["error"]["details"]["field"], "events");
-    let e = assert_error(post(json!({ "url": "ftp://example.com/h", "events": ["message.sent"] })).await.expect("send"), 422, "url_not_allowed").await;
-    assert_eq!(e["error"]["details"]["field"], "url");
-    let e = assert_error(post(json!({ "url": "not a url", "events": ["message.sent"] })).await.expect("send"), 422, "validation_failed").await;
+    let e = assert_error(
+        post(json!({ "url": "ftp://example.com/h", "events": ["message.sent"] })).await.expect("send"),
+        422,
+        "url_not_allowed",
+    )
+    .await;
     assert_eq!(e["error"]["details"]["field"], "url");
     let e = assert_error(
-        post(json!({ "url": "https://example.com/h", "events": ["message.sent"], "name": "x".repeat(101) })).await.expect("send"),
+        post(json!({ "url": "not a url", "events": ["message.sent"] })).await.expect("send"),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(e["error"]["details"]["field"], "url");
+    let e = assert_error(
+        post(json!({ "url": "https://example.com/h", "events": ["message.sent"], "name": "x".repeat(101) }))
+            .await
+            .expect("send"),
         422,
         "validation_failed",
     )
     .await;
     assert_eq!(e["error"]["details"]["field"], "name");
     // `webhook.test` is not subscribable.
-    let e = assert_error(post(json!({ "url": "https://example.com/h", "events": ["webhook.test"] })).await.expect("send"), 422, "unknown_webhook_event").await;
+    let e = assert_error(
+        post(json!({ "url": "https://example.com/h", "events": ["webhook.test"] })).await.expect("send"),
+        422,
+        "unknown_webhook_event",
+    )
+    .await;
     assert_eq!(e["error"]["details"]["field"], "events[0]");
-    let r = post(json!({ "url": "https://example.com/h", "events": ["message.sent"], "secret": "mine" })).await.expect("send");
+    let r = post(json!({ "url": "https://example.com/h", "events": ["message.sent"], "secret": "mine" }))
+        .await
+        .expect("send");
     assert!(r.status() == 400 || r.status() == 422, "unknown fields are refused: {}", r.status());
     assert_eq!(app.count("SELECT count(*) FROM webhooks"), 0, "nothing stored");
 
@@ -468,7 +526,11 @@ async fn bad_input_is_refused_with_the_field_at_fault() {
     let created = create(&app, &s, "https://example.com/h", &["message.sent"]).await;
     let id = created["id"].as_i64().expect("id");
     let e = assert_error(
-        app.as_user(&s, Method::PATCH, &format!("/api/v1/webhooks/{id}")).json(&json!({ "events": ["nope"] })).send().await.expect("send"),
+        app.as_user(&s, Method::PATCH, &format!("/api/v1/webhooks/{id}"))
+            .json(&json!({ "events": ["nope"] }))
+            .send()
+            .await
+            .expect("send"),
         422,
         "unknown_webhook_event",
     )
@@ -477,7 +539,8 @@ async fn bad_input_is_refused_with_the_field_at_fault() {
     let other = app.register("hooks-other@example.com").await;
     let r = app.as_user(&other, Method::GET, &format!("/api/v1/webhooks/{id}")).send().await.expect("send");
     assert_error(r, 404, "webhook_not_found").await;
-    let r = app.as_user(&other, Method::POST, "/api/v1/webhook-deliveries/999999/redeliver").send().await.expect("send");
+    let r =
+        app.as_user(&other, Method::POST, "/api/v1/webhook-deliveries/999999/redeliver").send().await.expect("send");
     assert_error(r, 404, "webhook_delivery_not_found").await;
     // Deleting removes it.
     let r = app.as_user(&s, Method::DELETE, &format!("/api/v1/webhooks/{id}")).send().await.expect("send");
