@@ -15,6 +15,7 @@ mod browser_a11y;
 mod browser_accounts;
 mod browser_errors;
 mod browser_runtime;
+mod browser_webhooks;
 mod cli;
 mod edge;
 mod extract;
