@@ -348,7 +348,11 @@ fn new_message_id() -> String {
 
 /// The JSON body of an event: `{"type", "timestamp", "data"}`.
 fn envelope(event: Event, data: Value) -> String {
-    json!({ "type": event.as_str(), "timestamp": now(), "data": data }).to_string()
+    let mut body = serde_json::Map::new();
+    body.insert("type".into(), event.as_str().into());
+    body.insert("timestamp".into(), now().into());
+    body.insert("data".into(), data);
+    Value::Object(body).to_string()
 }
 
 /// Emits an event: one queued delivery per active subscription of `org` to

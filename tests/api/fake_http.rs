@@ -82,7 +82,8 @@ impl FakeServer {
                         }
                         Reply::Hang(d) => tokio::time::sleep(d).await,
                         Reply::WithHeaders(status, headers, body) => {
-                            let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+                            let extra: String =
+                                headers.iter().flat_map(|(k, v)| [k.as_str(), ": ", v.as_str(), "\r\n"]).collect();
                             let head = format!(
                                 "HTTP/1.1 {status} X\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
                                 body.len()
