@@ -548,3 +548,30 @@ async fn bad_input_is_refused_with_the_field_at_fault() {
     let r = app.as_user(&s, Method::GET, &format!("/api/v1/webhooks/{id}")).send().await.expect("send");
     assert_error(r, 404, "webhook_not_found").await;
 }
+
+#[tokio::test]
+async fn ingested_and_failed_documents_are_reported() {
+    let app = spawn_app_with(|c| c.ml.enabled = true).await;
+    let s = app.register("hooks-docs@example.com").await;
+    let rx = Receiver::start().await;
+    let created = create(&app, &s, &rx.url(), &["document.ingested"]).await;
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let kb = crate::knowledge::create_kb(&app, &s, json!({ "name": "Hooked KB" })).await["id"].as_i64().expect("kb");
+    let good = crate::knowledge::paste(&app, &s, kb, "notes.txt", "The cafeteria serves lasagna on Thursdays.").await;
+    let r =
+        crate::knowledge::upload(&app, &s, kb, "broken.pdf", b"%PDF-1.4 not really a pdf".to_vec(), "application/pdf")
+            .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let bad: Value = r.json().await.expect("json");
+    crate::knowledge::drain(&app).await;
+    let got = rx.server.requests();
+    let bodies: Vec<Value> = got.iter().map(body).collect();
+    let ready = bodies.iter().find(|b| b["data"]["document_id"] == good["id"]).expect("ready event");
+    assert_eq!(ready["type"], "document.ingested");
+    assert_eq!(ready["data"]["status"], "ready", "{ready}");
+    assert!(ready["data"]["chunks"].as_i64().is_some_and(|n| n >= 1), "{ready}");
+    let failed = bodies.iter().find(|b| b["data"]["document_id"] == bad["id"]).expect("failed event");
+    assert_eq!(failed["data"]["status"], "failed", "{failed}");
+    assert_eq!(failed["data"]["error_code"], "corrupt_file", "{failed}");
+    assert!(got.iter().all(|r| valid_signatures(r, &secret) == 1));
+}
