@@ -575,3 +575,42 @@ async fn ingested_and_failed_documents_are_reported() {
     assert_eq!(failed["data"]["error_code"], "corrupt_file", "{failed}");
     assert!(got.iter().all(|r| valid_signatures(r, &secret) == 1));
 }
+
+#[tokio::test]
+async fn a_finished_training_is_reported() {
+    let app = spawn_app_with(|c| c.ml.enabled = true).await;
+    let s = app.register("hooks-train@example.com").await;
+    let rx = Receiver::start().await;
+    create(&app, &s, &rx.url(), &["training.finished"]).await;
+    let (status, bot) = app
+        .call(&s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Trained" })))
+        .await;
+    assert_eq!(status, 201, "{bot}");
+    let bot = bot["id"].as_i64().expect("bot");
+    let intents = [
+        ("greet", ["hello there", "hi", "good morning", "hey you"]),
+        ("bye", ["goodbye", "see you later", "bye bye", "have a nice day"]),
+    ];
+    for (name, texts) in intents {
+        let examples: Vec<Value> = texts.iter().map(|t| json!({ "text": t })).collect();
+        let (status, body) = app
+            .call(
+                &s,
+                Method::POST,
+                &format!("/api/v1/bots/{bot}/nlu/intents"),
+                Some(json!({ "name": name, "examples": examples })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, job) = app.call(&s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await;
+    assert_eq!(status, 202, "{job}");
+    app.run_jobs().await;
+    let got = rx.server.requests();
+    assert_eq!(got.len(), 1, "one event for the one training");
+    let b = body(&got[0]);
+    assert_eq!(b["type"], "training.finished");
+    assert_eq!(b["data"]["bot_id"], bot);
+    assert_eq!(b["data"]["intents"], 2);
+    assert!(b["data"]["model_version_id"].as_i64().is_some(), "{b}");
+}
