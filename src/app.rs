@@ -30,7 +30,9 @@ use crate::nlu::NluRuntime;
 use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
-use crate::{accounts, admin, bots, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions, widget};
+use crate::{
+    accounts, admin, bots, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions, webhooks, widget,
+};
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
 #[derive(Clone)]
@@ -118,6 +120,7 @@ impl AppState {
             }
         }
         jobs::reclaim_orphaned(&db).map_err(|e| StartError::Other(e.to_string()))?;
+        webhooks::deliver::resume(&db).map_err(|e| StartError::Other(e.to_string()))?;
         orgs::service::sync_builtin_roles(&db).map_err(|e| StartError::Other(e.to_string()))?;
         admin::service::seed_allowlist(&db, &config.admin.ip_allowlist)
             .map_err(|e| StartError::Other(e.to_string()))?;
@@ -338,6 +341,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     nlu::routes(cfg);
     knowledge::routes(cfg);
     llm::routes(cfg);
+    webhooks::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

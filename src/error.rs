@@ -104,6 +104,8 @@ error_codes! {
     KnowledgeBaseNotFound => ("knowledge_base_not_found", NOT_FOUND, "No such knowledge base in the caller's organizations."),
     DocumentNotFound => ("document_not_found", NOT_FOUND, "No such document in the caller's organizations."),
     LlmProviderNotFound => ("llm_provider_not_found", NOT_FOUND, "No such LLM provider in the caller's organizations."),
+    WebhookNotFound => ("webhook_not_found", NOT_FOUND, "No such webhook in the caller's organizations."),
+    WebhookDeliveryNotFound => ("webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery in the caller's organizations."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
     EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists (superadmin creation, and sign-up on a server without SMTP; with SMTP sign-up answers 202 either way)."),
@@ -121,6 +123,8 @@ error_codes! {
     TwoFactorNotEnabled => ("two_factor_not_enabled", CONFLICT, "Two-factor authentication is not on (run setup, then enable)."),
     DomainTaken => ("domain_taken", CONFLICT, "Another organization already uses this custom domain."),
     MergeConflict => ("merge_conflict", CONFLICT, "Both branches changed the same fields; `details.paths` lists them."),
+    WebhookInactive => ("webhook_inactive", CONFLICT, "The webhook is switched off (by a user, or by the server after sustained failure); switch it on to send or redeliver."),
+    UnknownWebhookEvent => ("unknown_webhook_event", UNPROCESSABLE_ENTITY, "An event name is not in the webhook event catalogue; `details.field` names it (e.g. `events[2]`), `details.known` lists the catalogue."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
     // NLU
     IntentNotFound => ("intent_not_found", NOT_FOUND, "No such intent in this bot."),

@@ -266,7 +266,11 @@ fn clear_unused_columns(tx: &Transaction<'_>, cleared: &mut Vec<Cleared>) -> rus
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
     };
     if !webhooks.is_empty() {
-        tx.execute("UPDATE webhooks SET secret_encrypted = X'', is_active = 0", [])?;
+        tx.execute(
+            "UPDATE webhooks SET secret_encrypted = X'', previous_secret_encrypted = NULL,
+                    previous_secret_expires_at = NULL, is_active = 0",
+            [],
+        )?;
     }
     for (id, org) in webhooks {
         cleared.push(Cleared {

@@ -30,4 +30,5 @@ pub mod permissions;
 pub mod telemetry;
 pub mod ui;
 pub mod versions;
+pub mod webhooks;
 pub mod widget;

@@ -115,7 +115,14 @@ async fn mark_failed(
     message: &str,
 ) -> Result<(), JobError> {
     let (tenant, code, message) = (tenant.clone(), code.to_owned(), message.to_owned());
-    state.db.write(move |tx| Ok(store::fail_document(tx, &tenant, doc, &code, &message)?)).await?;
+    state
+        .db
+        .write(move |tx| {
+            store::fail_document(tx, &tenant, doc, &code, &message)?;
+            let data = json!({ "document_id": doc, "status": "failed", "error_code": code });
+            crate::webhooks::emit(tx, tenant.org_id(), crate::webhooks::Event::DocumentIngested, data).map(drop)
+        })
+        .await?;
     Ok(())
 }
 
@@ -255,6 +262,8 @@ async fn process(ctx: &JobContext, tenant: &Tenant, doc_id: DocumentId) -> Resul
             store::set_status(tx, &t, doc_id, "ready")?;
             store::complete_queue(tx, &t, doc_id)?;
             store::touch_synced(tx, &t, kb_id)?;
+            let data = json!({ "document_id": doc_id, "knowledge_base_id": kb_id, "status": "ready", "chunks": outcome.chunks });
+            crate::webhooks::emit(tx, t.org_id(), crate::webhooks::Event::DocumentIngested, data)?;
             Ok(true)
         })
         .await?;

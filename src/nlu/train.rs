@@ -222,6 +222,8 @@ pub fn train_bot_blocking(
                 .activity()
                 .with_new(json!({ "bot_id": bot, "examples": report.examples, "intents": report.intents })),
         )?;
+        let data = json!({ "bot_id": bot, "model_version_id": id, "intents": report.intents, "examples": report.examples, "validation_accuracy": score });
+        crate::webhooks::emit(tx, tenant.org_id(), crate::webhooks::Event::TrainingFinished, data)?;
         store::find_version(tx, tenant, bot, id)?.ok_or_else(version_not_found)
     })?;
     state.nlu.swap_model(

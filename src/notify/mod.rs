@@ -31,6 +31,8 @@ pub enum EmailKind {
     PasswordReset,
     Invitation,
     Security,
+    UsageAlert,
+    Notification,
 }
 
 impl EmailKind {
@@ -41,6 +43,8 @@ impl EmailKind {
             EmailKind::PasswordReset => "password_reset",
             EmailKind::Invitation => "invitation",
             EmailKind::Security => "security",
+            EmailKind::UsageAlert => "usage_alert",
+            EmailKind::Notification => "notification",
         }
     }
 }

@@ -195,6 +195,13 @@ pub fn security_notice(branding: &Branding, what: &str) -> Rendered {
     )
 }
 
+/// A notice about the organization: a subject and plain paragraphs.
+#[must_use]
+pub fn notice(branding: &Branding, subject: String, paragraphs: &[String]) -> Rendered {
+    let blocks: Vec<Block<'_>> = paragraphs.iter().map(|p| Block::Para(p.clone())).collect();
+    render(branding, subject, &blocks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,6 +100,8 @@ const TENANT_PARAMS: &[&str] = &[
     "orchestration_id",
     "canned_message_id",
     "conversation_id",
+    "webhook_id",
+    "delivery_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -265,6 +267,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         ]);
         params.extend(nlu.into_iter().chain(knowledge).map(|(name, id)| (name, id.to_string())));
         params.extend(runtime_rows(tx, org_id, bot_id)?);
+        params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -359,6 +362,22 @@ fn knowledge_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(
     )?;
     let provider_id = tx.last_insert_rowid();
     Ok([("kb_id", kb_id), ("document_id", document_id), ("provider_id", provider_id)])
+}
+
+/// A webhook subscription and one of its deliveries.
+fn webhook_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, i64); 2]> {
+    tx.execute(
+        "INSERT INTO webhooks (organization_id, name, url, secret_encrypted, events)
+         VALUES (?1, 'Matrix hook', 'http://127.0.0.1:9/h', X'', '[\"message.sent\"]')",
+        [org_id],
+    )?;
+    let webhook_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO webhook_logs (organization_id, webhook_id, event_type, payload, message_id, status)
+         VALUES (?1, ?2, 'message.sent', '{}', 'msg_matrix', 'delivered')",
+        params![org_id, webhook_id],
+    )?;
+    Ok([("webhook_id", webhook_id), ("delivery_id", tx.last_insert_rowid())])
 }
 
 /// A superadmin with a tenant session and a console session, an allowlist

@@ -32,6 +32,8 @@ pub enum Reply {
     Chunked(u16, String, Vec<Vec<u8>>, Duration),
     /// Wait, then close without answering.
     Hang(Duration),
+    /// Status, extra headers, body (e.g. a 429 with `Retry-After`).
+    WithHeaders(u16, Vec<(String, String)>, Vec<u8>),
 }
 
 pub type Handler = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
@@ -79,6 +81,16 @@ impl FakeServer {
                             let _ = socket.write_all(b"0\r\n\r\n").await;
                         }
                         Reply::Hang(d) => tokio::time::sleep(d).await,
+                        Reply::WithHeaders(status, headers, body) => {
+                            let extra: String =
+                                headers.iter().flat_map(|(k, v)| [k.as_str(), ": ", v.as_str(), "\r\n"]).collect();
+                            let head = format!(
+                                "HTTP/1.1 {status} X\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            let _ = socket.write_all(head.as_bytes()).await;
+                            let _ = socket.write_all(&body).await;
+                        }
                     }
                     let _ = socket.shutdown().await;
                 });

@@ -20,4 +20,5 @@ import "./admin.js";
 import "./nlu.js";
 import "./knowledge.js";
 import "./llm.js";
+import "./webhooks.js";
 import "./status.js";

@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use rusqlite::params;
 use serde_json::{Value, json};
 
 use super::writer::UsageAlert;
@@ -178,25 +177,29 @@ impl JobHandler for UsageAlertJob {
                             "Bots stop answering when the allowance is used up; consider upgrading the plan."
                         }
                     );
+                    // Through the one email queue: a row plus its `email.send` job.
+                    let branding =
+                        crate::orgs::whitelabel::branding(tx, &crate::http::Tenant::system(org, "usage alert email"))?;
+                    let content = crate::notify::templates::notice(&branding, subject, &[body]);
                     for (user, email) in &recipients {
-                        tx.execute(
-                            "INSERT INTO email_notifications (organization_id, user_id, email_type, recipient_email, subject, body_text)
-                             VALUES (?1, ?2, 'usage_alert', ?3, ?4, ?5)",
-                            params![org, user, email, subject, body],
+                        crate::notify::queue_in(
+                            tx,
+                            &crate::notify::NewEmail {
+                                org_id: Some(org),
+                                user_id: Some(crate::ids::UserId(*user)),
+                                kind: crate::notify::EmailKind::UsageAlert,
+                                to: email,
+                                content: content.clone(),
+                            },
                         )?;
                     }
-                    let event = json!({ "event": "usage.threshold", "organization_id": org, "metric": "messages",
-                                        "month": month, "percent": percent, "used": used, "limit": limit });
-                    let webhooks = tx.execute(
-                        "INSERT INTO webhook_logs (organization_id, webhook_id, event_type, payload)
-                         SELECT organization_id, id, 'usage.threshold', ?2 FROM webhooks
-                         WHERE organization_id = ?1 AND is_active = 1
-                           AND EXISTS (SELECT 1 FROM json_each(events) WHERE value IN ('usage.threshold', '*'))",
-                        params![org, event.to_string()],
-                    )?;
+                    let data = json!({ "organization_id": org, "metric": "messages", "month": month,
+                                       "percent": percent, "used": used, "limit": limit });
+                    let webhooks = crate::webhooks::emit(tx, org, crate::webhooks::Event::UsageThreshold, data)?;
                     Ok((recipients.len(), webhooks))
                 })
                 .await?;
+            ctx.state.jobs.notify();
             Ok(json!({ "emails": counts.0, "webhooks": counts.1 }))
         })
     }

@@ -182,6 +182,7 @@ fn run_batch(db: &Db, queue: &Queue, jobs: Vec<Job>) {
 }
 
 fn apply(tx: &rusqlite::Connection, w: &TurnWrite, now: &str) -> AppResult<Vec<Message>> {
+    let hooks = crate::webhooks::events::before(tx, w)?;
     let mut stored = Vec::with_capacity(w.messages.len());
     for m in &w.messages {
         let payload = if m.parts.is_empty() {
@@ -234,5 +235,6 @@ fn apply(tx: &rusqlite::Connection, w: &TurnWrite, now: &str) -> AppResult<Vec<M
             Queue::enqueue_in(tx, &job)?;
         }
     }
+    crate::webhooks::events::after(tx, w, hooks, &stored)?;
     Ok(stored)
 }
