@@ -142,7 +142,7 @@ function Sidebar({ path, open }) {
         <div class="nav">
           ${s.items.map(
             (r) => html`<a href=${r.pattern} class=${r === active ? "active" : ""} aria-current=${r === active ? "page" : undefined}>${r.nav.label}${r.pattern === "/inbox" && unread > 0
-              ? html`<span class="nav-badge" id="inbox-unread-badge" aria-label=${`, ${unread} unread`}>${unread}</span>`
+              ? html`<span class="nav-badge" id="inbox-unread-badge">${unread}<span class="sr-only"> unread</span></span>`
               : null}</a>`,
           )}
         </div>`,

@@ -20,6 +20,7 @@ mod edge;
 mod extract;
 mod fake_http;
 mod helpers;
+mod inbox;
 mod invitations;
 mod jobs;
 mod keycheck;

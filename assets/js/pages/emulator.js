@@ -25,7 +25,7 @@ export function markGaps(text, gaps) {
     pos = Math.max(pos, g.at);
     const names = g.variables.join(", ");
     const tip = `${g.variables.length > 1 ? "variables" : "variable"} ${names} ${g.variables.length > 1 ? "are" : "is"} not set`;
-    out.push(html`<mark class="template-gap" data-variables=${names} title=${tip} aria-label=${`${g.placeholder}: ${tip}`}>${g.placeholder}</mark>`);
+    out.push(html`<mark class="template-gap" data-variables=${names} title=${tip}>${g.placeholder}<span class="sr-only"> (${tip})</span></mark>`);
   }
   if (pos < chars.length) out.push(chars.slice(pos).join(""));
   return out;

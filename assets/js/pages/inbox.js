@@ -477,7 +477,7 @@ function Inbox() {
           ${items.map(
             (c) => html`<li data-conversation=${c.id} data-unread=${c.unread || 0} class=${(selected === c.id ? "active" : "") + (c.unread ? " unread" : "")}>
               <a href="#" onClick=${(e) => (e.preventDefault(), setSelected(c.id))}><strong>${c.bot_name}</strong> · ${c.external_user_id}</a>
-              ${c.unread > 0 && html` <span class="badge unread-count" aria-label=${plural(c.unread, "unread message")}>${c.unread}</span>`}
+              ${c.unread > 0 && html` <span class="badge unread-count">${c.unread}<span class="sr-only"> unread</span></span>`}
               ${c.channel === "emulator" && html` <span class="badge warn test-badge">Test</span>`}
               <div class="muted">${c.last_message || ""}</div>
               <div class="muted">${c.channel} · ${c.status === "closed" ? "closed" : c.assignee_name ? `with ${c.assignee_name}` : c.status === "handoff" ? "waiting" : "with the bot"} · ${formatDate(c.handoff_at || c.created_at)}</div>
