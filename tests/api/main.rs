@@ -14,6 +14,7 @@ mod browser;
 mod browser_a11y;
 mod browser_accounts;
 mod browser_errors;
+mod browser_inbox;
 mod browser_runtime;
 mod cli;
 mod edge;
