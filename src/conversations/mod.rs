@@ -11,12 +11,12 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::model::{
-    CannedReply, CannedReplyPatch, CannedReplyRequest, CannedReplyResource, MarkReadRequest, UnreadSummary,
-};
-use self::model::{
     AgentTextRequest, AssignRequest, CloseRequest, Conversation, ConversationFilter, ConversationResource,
     EmulatorRequest, HandoffRequest, InboxFilter, Message, ReplayReport, SendMessageRequest, StartConversationRequest,
     TurnResponse, TypingRequest,
+};
+use self::model::{
+    CannedReply, CannedReplyPatch, CannedReplyRequest, CannedReplyResource, MarkReadRequest, UnreadSummary,
 };
 use self::runtime::hub::{conversation_stream, inbox_stream, ready_event};
 use crate::app::AppState;

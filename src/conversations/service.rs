@@ -7,10 +7,10 @@ use super::model::{
     EmulatorRequest, EmulatorSource, HandoffRequest, InboxFilter, Message, ReplayReport, ReplayTurn, Role,
     StartConversationRequest, TurnResponse,
 };
-use super::runtime::{ActArgs, ActResult, Action, ConvRef, check_message};
 use super::model::{
     CannedReply, CannedReplyId, CannedReplyPatch, CannedReplyRequest, MarkReadRequest, UnreadSummary, VisitorInfo,
 };
+use super::runtime::{ActArgs, ActResult, Action, ConvRef, check_message};
 use super::store::{self, InboxQuery, InboxStatus, ListFilter};
 use super::visitor;
 use crate::app::AppState;

@@ -29,12 +29,7 @@ pub fn sanitize(
     let language = clean(language, MAX_LANGUAGE)
         .or_else(|| clean(accept_language.and_then(|a| a.split([',', ';']).next()), MAX_LANGUAGE))
         .filter(|l| l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    VisitorInfo {
-        page_url,
-        page_title: clean(page_title, MAX_TITLE),
-        language,
-        user_agent: clean(user_agent, 500),
-    }
+    VisitorInfo { page_url, page_title: clean(page_title, MAX_TITLE), language, user_agent: clean(user_agent, 500) }
 }
 
 /// The major version after `token` (`Chrome/120.0.1` → `120`).

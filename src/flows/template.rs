@@ -149,11 +149,8 @@ impl Template {
                 Part::Expr(e, src) => {
                     let piece = expr::to_text(&expr::eval(e, scope)?);
                     if piece.is_empty() {
-                        let unset: Vec<String> = e
-                            .variables()
-                            .into_iter()
-                            .filter(|v| scope.lookup(v).is_none_or(|x| x.is_null()))
-                            .collect();
+                        let unset: Vec<String> =
+                            e.variables().into_iter().filter(|v| scope.lookup(v).is_none_or(|x| x.is_null())).collect();
                         if !unset.is_empty() {
                             out.gaps.push(Gap { at: chars, placeholder: src.clone(), variables: unset });
                         }

@@ -200,7 +200,8 @@ async fn create_session(
     let ip = client.ip.unwrap_or_default();
     state.runtime.limiter().check(&format!("widget-sessions:{ip}"), SESSIONS_PER_SECOND)?;
     // The body is optional: older embeds post none.
-    let page = if req.headers().contains_key(CONTENT_TYPE) { body.into_inner()? } else { WidgetSessionRequest::default() };
+    let page =
+        if req.headers().contains_key(CONTENT_TYPE) { body.into_inner()? } else { WidgetSessionRequest::default() };
     let accept_language = req.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let visitor = crate::conversations::visitor::sanitize(
         page.page_url.as_deref(),

@@ -79,8 +79,9 @@ async fn waiting_conversation(app: &TestApp, s: &Session, bot: i64, user: &str) 
     )
     .await;
     let id = turn["conversation_id"].as_i64().expect("id");
-    let turn = call(app, s, Method::POST, &format!("/api/v1/conversations/{id}/messages"), Some(json!({ "text": user })))
-        .await;
+    let turn =
+        call(app, s, Method::POST, &format!("/api/v1/conversations/{id}/messages"), Some(json!({ "text": user })))
+            .await;
     assert_eq!(turn["status"], "handoff", "{turn}");
     id
 }
@@ -142,7 +143,8 @@ async fn the_widget_welcomes_once_and_says_chatting_with_a_person_only_after_an_
         "return String([...r.querySelectorAll('.msg')].filter(m => m.textContent === 'Welcome to the shop!').length);",
     );
     let banner = widget_js("const b = r.querySelector('.banner'); return b && !b.hidden ? b.textContent : '';");
-    let bot_said = widget_js("return [...r.querySelectorAll('.msg.bot, .msg.system')].map(m => m.textContent).join('|');");
+    let bot_said =
+        widget_js("return [...r.querySelectorAll('.msg.bot, .msg.system')].map(m => m.textContent).join('|');");
 
     with_browser("widget_welcome_once", |b| async move {
         b.client.goto(&page).await.expect("goto the shop");
@@ -191,8 +193,14 @@ async fn the_inbox_follows_new_messages_and_offers_a_pill_when_scrolled_up() {
     let conv = waiting_conversation(&app, &s, bot, "Carol").await;
     // Enough of a backlog to scroll.
     for i in 0..30 {
-        call(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": format!("line {i}") })))
-            .await;
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(json!({ "text": format!("line {i}") })),
+        )
+        .await;
     }
     let at_bottom = "const l = document.getElementById('conversation-log'); if (!l) return '';
         return l.scrollHeight > l.clientHeight + 50 && l.scrollHeight - l.scrollTop - l.clientHeight < 30 ? 'bottom' : 'not';";
@@ -277,12 +285,18 @@ async fn canned_replies_insert_by_slash_and_the_unread_badge_counts_visitor_mess
         let offered = b.text_of("#canned-suggestions").await;
         assert!(offered.contains("/thanks"), "{offered}");
         b.fill("#agent-text", "\u{E007}").await;
-        let filled = wait_js(&b, "return document.getElementById('agent-text').value;", 10, |v| v.starts_with("Thank you")).await;
+        let filled =
+            wait_js(&b, "return document.getElementById('agent-text').value;", 10, |v| v.starts_with("Thank you"))
+                .await;
         assert_eq!(filled, "Thank you, Dora! One moment please.");
         b.click("#send-reply").await;
         b.wait_for_text("#conversation-panel .chat-msg.agent", "Thank you, Dora!").await;
         let sent: String = app.sql(|c| {
-            c.query_row("SELECT content FROM widget_messages WHERE conversation_id = ?1 AND role = 'agent'", [conv], |r| r.get(0))
+            c.query_row(
+                "SELECT content FROM widget_messages WHERE conversation_id = ?1 AND role = 'agent'",
+                [conv],
+                |r| r.get(0),
+            )
         });
         assert_eq!(sent, "Thank you, Dora! One moment please.");
 

@@ -113,8 +113,7 @@ async fn the_widget_start_stores_visitor_details_for_the_inbox() {
     let session = started["session_id"].as_str().expect("session").to_owned();
     for text in ["Ada Lovelace", "ada@example.com"] {
         let path = format!("/api/v1/widget/{key}/sessions/{session}/messages");
-        ok_json(app.request(Method::POST, &path).json(&json!({ "text": text })).send().await.expect("send"), 200)
-            .await;
+        ok_json(app.request(Method::POST, &path).json(&json!({ "text": text })).send().await.expect("send"), 200).await;
     }
     let conv: i64 = app.sql(|c| c.query_row("SELECT id FROM conversations WHERE channel = 'widget'", [], |r| r.get(0)));
     let c = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
@@ -149,9 +148,8 @@ async fn the_widget_start_stores_visitor_details_for_the_inbox() {
         .expect("send");
     assert_error(r, 422, "validation_failed").await;
     let other = plain["session_id"].as_str().expect("session").to_owned();
-    let visitor: String = app.sql(|c| {
-        c.query_row("SELECT visitor FROM conversations WHERE external_user_id = ?1", [&other], |r| r.get(0))
-    });
+    let visitor: String = app
+        .sql(|c| c.query_row("SELECT visitor FROM conversations WHERE external_user_id = ?1", [&other], |r| r.get(0)));
     assert_eq!(visitor, "{}");
 }
 
@@ -164,8 +162,14 @@ async fn canned_replies_crud_with_field_errors_and_a_duplicate_shortcut() {
     let list_path = format!("/api/v1/orgs/{org}/canned-replies");
 
     let created = ok_json(
-        call(&app, &owner, Method::POST, &list_path, Some(json!({ "shortcut": "/Thanks", "text": "Thank you, {{visitor.name}}!" })))
-            .await,
+        call(
+            &app,
+            &owner,
+            Method::POST,
+            &list_path,
+            Some(json!({ "shortcut": "/Thanks", "text": "Thank you, {{visitor.name}}!" })),
+        )
+        .await,
         201,
     )
     .await;
@@ -188,8 +192,9 @@ async fn canned_replies_crud_with_field_errors_and_a_duplicate_shortcut() {
         (json!({ "shortcut": "ok", "text": "   " }), "text"),
         (json!({ "shortcut": "ok", "text": "x".repeat(4001) }), "text"),
     ] {
-        let body = assert_error(call(&app, &owner, Method::POST, &list_path, Some(body)).await, 422, "validation_failed")
-            .await;
+        let body =
+            assert_error(call(&app, &owner, Method::POST, &list_path, Some(body)).await, 422, "validation_failed")
+                .await;
         assert_eq!(body["error"]["details"]["field"], field, "{body}");
     }
     let dup = assert_error(
@@ -212,8 +217,14 @@ async fn canned_replies_crud_with_field_errors_and_a_duplicate_shortcut() {
     let updated =
         ok_json(call(&app, &owner, Method::PATCH, &item, Some(json!({ "text": "Many thanks!" }))).await, 200).await;
     assert_eq!((&updated["shortcut"], &updated["text"]), (&json!("thanks"), &json!("Many thanks!")));
-    let r = call(&app, &owner, Method::PATCH, &format!("/api/v1/canned-replies/{other}"), Some(json!({ "shortcut": "thanks" })))
-        .await;
+    let r = call(
+        &app,
+        &owner,
+        Method::PATCH,
+        &format!("/api/v1/canned-replies/{other}"),
+        Some(json!({ "shortcut": "thanks" })),
+    )
+    .await;
     assert_error(r, 409, "shortcut_taken").await;
     let r = call(&app, &owner, Method::PATCH, &item, Some(json!({ "text": "" }))).await;
     assert_eq!(assert_error(r, 422, "validation_failed").await["error"]["details"]["field"], "text");
@@ -260,20 +271,25 @@ async fn unread_counts_rise_with_visitor_messages_and_fall_to_zero_on_read() {
     assert_eq!(unread(&app, &s).await, (1, 1));
 
     // Read up to a message: the marker never moves back.
-    let last: i64 = app.sql(|c| c.query_row("SELECT max(id) FROM widget_messages WHERE conversation_id = ?1", [conv], |r| r.get(0)));
+    let last: i64 = app
+        .sql(|c| c.query_row("SELECT max(id) FROM widget_messages WHERE conversation_id = ?1", [conv], |r| r.get(0)));
     let path = format!("/api/v1/conversations/{conv}/read");
     assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({ "message_id": last }))).await.status(), 204);
     assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({ "message_id": 1 }))).await.status(), 204);
     assert_eq!(unread(&app, &s).await, (0, 0));
 
     // Once a colleague takes it, it no longer counts for the others.
-    ok_json(call(&app, &colleague, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await, 200)
-        .await;
+    ok_json(
+        call(&app, &colleague, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await,
+        200,
+    )
+    .await;
     say(&app, &s, conv, "still there?").await;
     assert_eq!(unread(&app, &s).await, (0, 0));
     assert_eq!(unread(&app, &colleague).await.0, 6);
     let stranger = app.register("unread-stranger@example.com").await;
-    assert_error(call(&app, &stranger, Method::POST, &path, Some(json!({}))).await, 404, "conversation_not_found").await;
+    assert_error(call(&app, &stranger, Method::POST, &path, Some(json!({}))).await, 404, "conversation_not_found")
+        .await;
 }
 
 #[tokio::test]
@@ -350,7 +366,9 @@ async fn the_inbox_lists_every_bot_with_filters_and_leaves_emulator_conversation
     assert_eq!(ids(ok_json(r, 200).await["items"].as_array().expect("items")), [mine]);
 
     // Bad filters name their field.
-    for (query, field) in [("status=pending", "status"), ("channel=No%20Such", "channel"), (&*format!("q={}", "x".repeat(201)), "q")] {
+    for (query, field) in
+        [("status=pending", "status"), ("channel=No%20Such", "channel"), (&*format!("q={}", "x".repeat(201)), "q")]
+    {
         let r = call(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox?{query}", s.org_id), None).await;
         assert_eq!(assert_error(r, 422, "validation_failed").await["error"]["details"]["field"], field, "{query}");
     }
@@ -377,22 +395,25 @@ async fn unset_variables_are_marked_in_the_emulator_and_left_out_for_end_users()
 
     // The emulator: the gap is reported where it is, and the trace names the variable.
     let turn =
-        ok_json(call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(json!({}))).await, 200).await;
+        ok_json(call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(json!({}))).await, 200)
+            .await;
     let hello = &turn["replies"][0];
     assert_eq!(hello["text"], "Hello , welcome!", "{turn}");
     assert_eq!(hello["gaps"], json!([{ "at": 6, "placeholder": "{{name}}", "variables": ["name"] }]), "{turn}");
-    let problems: Vec<&str> = turn["trace"]["problems"]
-        .as_array()
-        .expect("problems")
-        .iter()
-        .filter_map(|p| p["message"].as_str())
-        .collect();
+    let problems: Vec<&str> =
+        turn["trace"]["problems"].as_array().expect("problems").iter().filter_map(|p| p["message"].as_str()).collect();
     assert!(problems.contains(&"unset variable: name"), "{problems:?}");
     // Once set, no gap.
     let id = turn["conversation_id"].as_i64().expect("id");
     let turn = ok_json(
-        call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(json!({ "conversation_id": id, "text": "Ada" })))
-            .await,
+        call(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/bots/{bot}/emulator"),
+            Some(json!({ "conversation_id": id, "text": "Ada" })),
+        )
+        .await,
         200,
     )
     .await;
