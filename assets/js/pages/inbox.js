@@ -252,7 +252,7 @@ function Composer({ conv, orgId, cannedVersion, onSend }) {
   };
   return html`<form class="composer" onSubmit=${send("reply")}>
     <div class="composer-box">
-      <textarea id="agent-text" rows="2" aria-label="Reply or note" aria-autocomplete="list" aria-controls="canned-suggestions"
+      <textarea id="agent-text" rows="2" aria-label="Reply or note" aria-autocomplete="list" aria-controls=${matches.length ? "canned-suggestions" : undefined}
         placeholder="Reply to the user, or write an internal note. Type / for canned replies." value=${text}
         onInput=${(e) => (setText(e.target.value), setActive(0))} onKeyDown=${keyDown}></textarea>
       ${matches.length > 0 &&
