@@ -96,11 +96,11 @@ async fn the_widget_start_stores_visitor_details_for_the_inbox() {
     let s = app.register("visitor-details@example.com").await;
     let bot = make_bot(&app, &s, "Shop bot").await;
     publish(&app, &s, bot, &handoff_flow()).await;
-    let w = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await, 200).await;
-    let key = w["widget_key"].as_str().expect("key").to_owned();
+    let settings = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await, 200).await;
+    let key = settings["widget_key"].as_str().expect("key").to_owned();
 
     let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
-    let r = app
+    let response = app
         .request(Method::POST, &format!("/api/v1/widget/{key}/sessions"))
         .header("User-Agent", ua)
         .header("Accept-Language", "fr-FR,fr;q=0.9")
@@ -108,7 +108,7 @@ async fn the_widget_start_stores_visitor_details_for_the_inbox() {
         .send()
         .await
         .expect("send");
-    let started = ok_json(r, 201).await;
+    let started = ok_json(response, 201).await;
     assert_eq!(started["assigned"], false, "{started}");
     let session = started["session_id"].as_str().expect("session").to_owned();
     for text in ["Ada Lovelace", "ada@example.com"] {
@@ -116,9 +116,9 @@ async fn the_widget_start_stores_visitor_details_for_the_inbox() {
         ok_json(app.request(Method::POST, &path).json(&json!({ "text": text })).send().await.expect("send"), 200).await;
     }
     let conv: i64 = app.sql(|c| c.query_row("SELECT id FROM conversations WHERE channel = 'widget'", [], |r| r.get(0)));
-    let c = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
-    let v = &c["visitor"];
-    assert_eq!(v["page_url"], "https://shop.example.com/pricing?plan=pro", "{c}");
+    let detail = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
+    let v = &detail["visitor"];
+    assert_eq!(v["page_url"], "https://shop.example.com/pricing?plan=pro", "{detail}");
     assert_eq!(v["page_title"], "Pricing · Shop");
     assert_eq!(v["language"], "fr-FR", "the Accept-Language header stands in for navigator.language");
     assert_eq!(v["browser"], "Chrome 120");
@@ -126,27 +126,27 @@ async fn the_widget_start_stores_visitor_details_for_the_inbox() {
     assert_eq!(v["name"], "Ada Lovelace");
     assert_eq!(v["email"], "ada@example.com");
     assert_eq!(v["channel"], "widget");
-    assert_eq!(v["first_seen"], c["created_at"]);
+    assert_eq!(v["first_seen"], detail["created_at"]);
 
     // The widget knows whether a person has taken the conversation: waiting first, then taken.
     let history = format!("/api/v1/widget/{key}/sessions/{session}/messages");
-    let h = ok_json(app.request(Method::GET, &history).send().await.expect("send"), 200).await;
-    assert_eq!((&h["status"], &h["assigned"]), (&json!("handoff"), &json!(false)), "{h}");
+    let hist = ok_json(app.request(Method::GET, &history).send().await.expect("send"), 200).await;
+    assert_eq!((&hist["status"], &hist["assigned"]), (&json!("handoff"), &json!(false)), "{hist}");
     ok_json(call(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await, 200)
         .await;
-    let h = ok_json(app.request(Method::GET, &history).send().await.expect("send"), 200).await;
-    assert_eq!(h["assigned"], true, "{h}");
+    let hist = ok_json(app.request(Method::GET, &history).send().await.expect("send"), 200).await;
+    assert_eq!(hist["assigned"], true, "{hist}");
 
     // Older embeds post no body; a bad body is refused with its field.
-    let r = app.request(Method::POST, &format!("/api/v1/widget/{key}/sessions")).send().await.expect("send");
-    let plain = ok_json(r, 201).await;
-    let r = app
+    let response = app.request(Method::POST, &format!("/api/v1/widget/{key}/sessions")).send().await.expect("send");
+    let plain = ok_json(response, 201).await;
+    let response = app
         .request(Method::POST, &format!("/api/v1/widget/{key}/sessions"))
         .json(&json!({ "page_url": "https://a.example", "colour": "red" }))
         .send()
         .await
         .expect("send");
-    assert_error(r, 422, "validation_failed").await;
+    assert_error(response, 422, "validation_failed").await;
     let other = plain["session_id"].as_str().expect("session").to_owned();
     let visitor: String = app
         .sql(|c| c.query_row("SELECT visitor FROM conversations WHERE external_user_id = ?1", [&other], |r| r.get(0)));
