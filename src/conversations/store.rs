@@ -272,7 +272,7 @@ pub fn unread_summary(
 }
 
 /// Moves the caller's read marker of a conversation forward to `upto`
-/// (default: its newest message). Never moves it back.
+/// (default, and at most: its newest message). Never moves it back.
 pub fn mark_read(
     conn: &Connection,
     tenant: &Tenant,
@@ -282,8 +282,9 @@ pub fn mark_read(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO conversation_reads (organization_id, conversation_id, user_id, last_read_message_id)
-         SELECT ?1, ?2, ?3, coalesce(?4, (SELECT max(id) FROM widget_messages
-                                           WHERE organization_id = ?1 AND conversation_id = ?2), 0)
+         SELECT ?1, ?2, ?3, coalesce(min(?4, newest), newest, 0)
+           FROM (SELECT max(id) AS newest FROM widget_messages WHERE organization_id = ?1 AND conversation_id = ?2)
+          WHERE true
          ON CONFLICT (conversation_id, user_id) DO UPDATE
            SET last_read_message_id = max(last_read_message_id, excluded.last_read_message_id)",
         params![tenant.org_id(), conversation, user, upto],

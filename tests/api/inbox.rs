@@ -277,6 +277,11 @@ async fn unread_counts_rise_with_visitor_messages_and_fall_to_zero_on_read() {
     assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({ "message_id": last }))).await.status(), 204);
     assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({ "message_id": 1 }))).await.status(), 204);
     assert_eq!(unread(&app, &s).await, (0, 0));
+    // A marker past the newest message stops at it: later messages are unread.
+    assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({ "message_id": 1_000_000 }))).await.status(), 204);
+    say(&app, &s, conv, "one more thing").await;
+    assert_eq!(unread(&app, &s).await, (1, 1));
+    assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({}))).await.status(), 204);
 
     // Once a colleague takes it, it no longer counts for the others.
     ok_json(
@@ -286,7 +291,7 @@ async fn unread_counts_rise_with_visitor_messages_and_fall_to_zero_on_read() {
     .await;
     say(&app, &s, conv, "still there?").await;
     assert_eq!(unread(&app, &s).await, (0, 0));
-    assert_eq!(unread(&app, &colleague).await.0, 6);
+    assert_eq!(unread(&app, &colleague).await.0, 7);
     let stranger = app.register("unread-stranger@example.com").await;
     assert_error(call(&app, &stranger, Method::POST, &path, Some(json!({}))).await, 404, "conversation_not_found")
         .await;
