@@ -9,13 +9,32 @@ import { get, post, patch, del } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
 import { BotNav, useBot, BotMissing, MessageLine } from "./botnav.js";
 
-/** Subscribes to an SSE URL while mounted; `handlers` maps event names to callbacks. */
+/**
+ * Subscribes to an SSE URL while mounted; `handlers` maps event names to
+ * callbacks. Closed while the page sits in the back/forward cache (a frozen
+ * page must not hold one of the browser's few connections to the server).
+ */
 function useEvents(url, handlers, deps) {
   useEffect(() => {
     if (!url || !window.EventSource) return undefined;
-    const source = new EventSource(url);
-    for (const [name, fn] of Object.entries(handlers)) source.addEventListener(name, (e) => fn(e.data ? JSON.parse(e.data) : null));
-    return () => source.close();
+    let source = null;
+    const open = () => {
+      if (source) return;
+      source = new EventSource(url);
+      for (const [name, fn] of Object.entries(handlers)) source.addEventListener(name, (e) => fn(e.data ? JSON.parse(e.data) : null));
+    };
+    const close = () => {
+      if (source) source.close();
+      source = null;
+    };
+    window.addEventListener("pagehide", close);
+    window.addEventListener("pageshow", open);
+    open();
+    return () => {
+      window.removeEventListener("pagehide", close);
+      window.removeEventListener("pageshow", open);
+      close();
+    };
   }, deps);
 }
 
@@ -95,11 +114,28 @@ export function useInboxUnread(org) {
     const fn = (r) => setUnread(r.unread);
     unreadWatchers.add(fn);
     refreshUnread(org.id);
-    const source = window.EventSource ? new EventSource(`/api/v1/orgs/${org.id}/inbox/events`) : null;
-    if (source) source.addEventListener("conversation", () => refreshUnread(org.id));
+    // The stream is closed while the page is hidden in the back/forward
+    // cache: a frozen page must not keep one of the browser's few
+    // connections to this server.
+    let source = null;
+    const open = () => {
+      if (source || !window.EventSource) return;
+      source = new EventSource(`/api/v1/orgs/${org.id}/inbox/events`);
+      source.addEventListener("conversation", () => refreshUnread(org.id));
+    };
+    const close = () => {
+      if (source) source.close();
+      source = null;
+    };
+    const show = () => (open(), refreshUnread(org.id));
+    window.addEventListener("pagehide", close);
+    window.addEventListener("pageshow", show);
+    open();
     return () => {
       unreadWatchers.delete(fn);
-      if (source) source.close();
+      window.removeEventListener("pagehide", close);
+      window.removeEventListener("pageshow", show);
+      close();
     };
   }, [allowed, org && org.id]);
   return allowed ? unread : 0;
