@@ -15,6 +15,7 @@ import {
 } from "./session.js";
 import { post } from "./api.js";
 import "./pages/index.js";
+import { useInboxUnread } from "./pages/inbox.js";
 
 // ---- Theme: light, dark or the system's (prefers-color-scheme), remembered in localStorage.
 const THEME_KEY = "bb-theme";
@@ -116,6 +117,7 @@ function Sidebar({ path, open }) {
   const org = currentOrg();
   const brand = currentBranding();
   const entries = navEntries().filter((r) => !r.nav.requires || (org && org.permissions.includes(r.nav.requires)));
+  const unread = useInboxUnread(org);
   // One highlighted entry: the longest pattern the path is in (`/settings`
   // must not light up on `/settings/llm-providers`).
   const inside = (pattern) => path === pattern || path.startsWith(`${pattern}/`);
@@ -139,7 +141,9 @@ function Sidebar({ path, open }) {
       (s) => html`${s.name && html`<div class="nav-section">${s.name}</div>`}
         <div class="nav">
           ${s.items.map(
-            (r) => html`<a href=${r.pattern} class=${r === active ? "active" : ""} aria-current=${r === active ? "page" : undefined}>${r.nav.label}</a>`,
+            (r) => html`<a href=${r.pattern} class=${r === active ? "active" : ""} aria-current=${r === active ? "page" : undefined}>${r.nav.label}${r.pattern === "/inbox" && unread > 0
+              ? html`<span class="nav-badge" id="inbox-unread-badge">${unread}<span class="sr-only"> unread</span></span>`
+              : null}</a>`,
           )}
         </div>`,
     )}

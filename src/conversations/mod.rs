@@ -5,14 +5,18 @@ pub mod model;
 pub mod runtime;
 pub mod service;
 pub mod store;
+pub mod visitor;
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::model::{
     AgentTextRequest, AssignRequest, CloseRequest, Conversation, ConversationFilter, ConversationResource,
     EmulatorRequest, HandoffRequest, InboxFilter, Message, ReplayReport, SendMessageRequest, StartConversationRequest,
     TurnResponse, TypingRequest,
+};
+use self::model::{
+    CannedReply, CannedReplyPatch, CannedReplyRequest, CannedReplyResource, MarkReadRequest, UnreadSummary,
 };
 use self::runtime::hub::{conversation_stream, inbox_stream, ready_event};
 use crate::app::AppState;
@@ -35,6 +39,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(replay)
         .service(inbox)
         .service(inbox_events)
+        .service(inbox_unread)
+        .service(mark_read)
+        .service(list_canned_replies)
+        .service(create_canned_reply)
+        .service(update_canned_reply)
+        .service(delete_canned_reply)
         .service(assign)
         .service(reply)
         .service(note)
@@ -189,8 +199,11 @@ async fn replay(scope: ConvScope<perm::BotsWrite>, state: web::Data<AppState>) -
     Ok(web::Json(service::replay(&state, scope.into_tenant(), id).await?))
 }
 
-/// The handoff inbox: conversations waiting for or with a human agent, oldest first
-/// (the caller's teams' and those without a team; admins see all).
+/// The inbox across all bots of the organization: by default conversations waiting
+/// for or with a human agent, oldest first (the caller's teams' and those without a
+/// team; admins see all), each with the caller's unread count. Filters: bot, status
+/// (`waiting`, `assigned`, `mine`, `closed`, `open`), channel, text; emulator
+/// conversations only with `include_emulator=true`.
 #[utoipa::path(
     tag = "conversations",
     params(("org_id" = i64, Path, description = "Organization id"), InboxFilter, PageParams),
@@ -358,5 +371,111 @@ async fn typing(
     let id = scope.id();
     let on = body.into_inner()?.typing;
     service::typing(&state, scope.into_tenant(), id, on).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's unread visitor messages in the inbox (conversations waiting for an
+/// agent or assigned to the caller; emulator conversations never count).
+#[utoipa::path(
+    tag = "conversations",
+    params(("org_id" = i64, Path, description = "Organization id")),
+    responses((status = 200, body = UnreadSummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("session" = ["conversations.handle"]), ("api_token" = ["conversations.handle"]))
+)]
+#[get("/orgs/{org_id}/inbox/unread")]
+async fn inbox_unread(
+    scope: OrgScope<perm::ConversationsHandle>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<UnreadSummary>> {
+    Ok(web::Json(service::unread(&state, scope.into_tenant()).await?))
+}
+
+/// Marks the conversation read by the caller (up to `message_id`, default the newest message).
+#[utoipa::path(
+    tag = "conversations",
+    params(("conversation_id" = i64, Path, description = "Conversation id")),
+    request_body = MarkReadRequest,
+    responses((status = 204, description = "Marked"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("session" = ["conversations.handle"]), ("api_token" = ["conversations.handle"]))
+)]
+#[post("/conversations/{conversation_id}/read")]
+async fn mark_read(
+    scope: ConvScope<perm::ConversationsHandle>,
+    state: web::Data<AppState>,
+    body: Json<MarkReadRequest>,
+) -> AppResult<HttpResponse> {
+    let id = scope.id();
+    service::mark_read(&state, scope.into_tenant(), id, body.into_inner()?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The organization's canned replies (saved replies agents insert with `/shortcut`).
+#[utoipa::path(
+    tag = "conversations",
+    params(("org_id" = i64, Path, description = "Organization id"), PageParams),
+    responses((status = 200, body = Page<CannedReply>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("session" = ["conversations.handle"]), ("api_token" = ["conversations.handle"]))
+)]
+#[get("/orgs/{org_id}/canned-replies")]
+async fn list_canned_replies(
+    scope: OrgScope<perm::ConversationsHandle>,
+    state: web::Data<AppState>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<CannedReply>>> {
+    Ok(web::Json(service::canned_replies(&state, scope.into_tenant(), page.into_inner()).await?))
+}
+
+/// Saves a canned reply for the organization's agents.
+#[utoipa::path(
+    tag = "conversations",
+    params(("org_id" = i64, Path, description = "Organization id")),
+    request_body = CannedReplyRequest,
+    responses((status = 201, body = CannedReply), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`shortcut_taken`"), (status = 422, body = ErrorBody)),
+    security(("session" = ["bots.write"]), ("api_token" = ["bots.write"]))
+)]
+#[post("/orgs/{org_id}/canned-replies")]
+async fn create_canned_reply(
+    scope: OrgScope<perm::BotsWrite>,
+    state: web::Data<AppState>,
+    body: Json<CannedReplyRequest>,
+) -> AppResult<HttpResponse> {
+    let r = service::create_canned_reply(&state, scope.into_tenant(), body.into_inner()?).await?;
+    Ok(HttpResponse::Created().json(r))
+}
+
+/// Changes a canned reply's shortcut or text.
+#[utoipa::path(
+    tag = "conversations",
+    params(("canned_reply_id" = i64, Path, description = "Canned reply id")),
+    request_body = CannedReplyPatch,
+    responses((status = 200, body = CannedReply), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`shortcut_taken`"), (status = 422, body = ErrorBody)),
+    security(("session" = ["bots.write"]), ("api_token" = ["bots.write"]))
+)]
+#[patch("/canned-replies/{canned_reply_id}")]
+async fn update_canned_reply(
+    scope: Scoped<CannedReplyResource, perm::BotsWrite>,
+    state: web::Data<AppState>,
+    body: Json<CannedReplyPatch>,
+) -> AppResult<web::Json<CannedReply>> {
+    let id = scope.id();
+    Ok(web::Json(service::update_canned_reply(&state, scope.into_tenant(), id, body.into_inner()?).await?))
+}
+
+/// Deletes a canned reply.
+#[utoipa::path(
+    tag = "conversations",
+    params(("canned_reply_id" = i64, Path, description = "Canned reply id")),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("session" = ["bots.write"]), ("api_token" = ["bots.write"]))
+)]
+#[delete("/canned-replies/{canned_reply_id}")]
+async fn delete_canned_reply(
+    scope: Scoped<CannedReplyResource, perm::BotsWrite>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = scope.id();
+    service::delete_canned_reply(&state, scope.into_tenant(), id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -115,6 +115,53 @@ pub struct Conversation {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub state: Option<serde_json::Value>,
+    /// Visitor messages the caller has not read (inbox lists only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<i64>,
+    /// Who the end user is, as far as known (detail view only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<Visitor>,
+}
+
+/// What is known about the end user of a conversation: what the widget
+/// reported when the conversation started, and what the visitor told the bot.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Visitor {
+    /// The page the widget was opened on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_title: Option<String>,
+    /// `navigator.language`, else the first `Accept-Language` tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Browser and version, short (`Chrome 120`), from the user agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+    /// Operating system (`Windows`, `macOS`, `Android`…), from the user agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// From the conversation's variables (`name`, `email`), when the visitor gave them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// When the conversation started.
+    pub first_seen: String,
+    pub channel: String,
+}
+
+/// What the widget stores about its visitor (`conversations.visitor`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VisitorInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 impl FromRow for Conversation {
@@ -139,6 +186,8 @@ impl FromRow for Conversation {
             closed_at: row.get("closed_at")?,
             created_at: row.get("created_at")?,
             state: None,
+            unread: row.get::<_, i64>("unread").ok(),
+            visitor: None,
         })
     }
 }
@@ -307,8 +356,106 @@ pub struct ConversationFilter {
 pub struct InboxFilter {
     /// Only this team's conversations.
     pub team_id: Option<i64>,
-    /// Only conversations assigned to the caller.
+    /// Only conversations assigned to the caller (same as `status=mine`).
     pub mine: Option<bool>,
+    /// Only this bot's conversations (default: every bot of the organization).
+    pub bot_id: Option<i64>,
+    /// `waiting` (no agent yet), `assigned`, `mine`, `closed`, or `open` (with
+    /// the bot). Default: waiting and assigned.
+    pub status: Option<String>,
+    /// `widget`, `api`, `telegram`…
+    pub channel: Option<String>,
+    /// Text searched in the messages and the visitor's id (case-insensitive).
+    pub q: Option<String>,
+    /// Include emulator (test) conversations (default false).
+    pub include_emulator: Option<bool>,
+}
+
+/// The caller's unread visitor messages in the inbox (conversations waiting
+/// for an agent or assigned to the caller; emulator conversations excluded).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UnreadSummary {
+    /// Visitor messages not read yet.
+    pub unread: i64,
+    /// Conversations with at least one of them.
+    pub conversations: i64,
+}
+
+crate::id_type!(
+    /// A row of `canned_replies`.
+    CannedReplyId
+);
+
+/// An organization's saved reply for agents.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CannedReply {
+    pub id: CannedReplyId,
+    /// Typed after `/` in the composer (`thanks` → `/thanks`).
+    pub shortcut: String,
+    /// May hold `{{visitor.name}}`, `{{visitor.email}}`, `{{agent.name}}` and
+    /// `{{bot.name}}`, filled in when the agent inserts it.
+    pub text: String,
+    pub created_by: Option<UserId>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl FromRow for CannedReply {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(CannedReply {
+            id: row.get("id")?,
+            shortcut: row.get("shortcut")?,
+            text: row.get("text")?,
+            created_by: row.get("created_by")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+/// `POST /orgs/{org_id}/canned-replies`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CannedReplyRequest {
+    /// 1–40 characters: lower-case letters, digits, `-` and `_` (a leading `/` is dropped).
+    pub shortcut: String,
+    /// 1–4000 characters.
+    pub text: String,
+}
+
+/// `PATCH /canned-replies/{canned_reply_id}`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CannedReplyPatch {
+    #[serde(default)]
+    pub shortcut: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// `POST /conversations/{id}/read`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkReadRequest {
+    /// Read up to this message (default: the newest).
+    #[serde(default)]
+    pub message_id: Option<i64>,
+}
+
+/// The scope resource of `/canned-replies/{canned_reply_id}`.
+pub struct CannedReplyResource;
+
+impl crate::http::ScopeResource for CannedReplyResource {
+    const PARAM: &'static str = "canned_reply_id";
+    const NOT_FOUND: ErrorCode = ErrorCode::CannedReplyNotFound;
+    type Id = CannedReplyId;
+    fn owner(conn: &rusqlite::Connection, id: CannedReplyId) -> rusqlite::Result<Option<crate::http::scope::Owner>> {
+        use rusqlite::OptionalExtension;
+        conn.query_row("SELECT organization_id FROM canned_replies WHERE id = ?1", [id], |r| {
+            Ok(crate::http::scope::Owner { org_id: r.get(0)?, bot_id: None })
+        })
+        .optional()
+    }
 }
 
 /// `POST /conversations/{id}/reply` and `/notes`.

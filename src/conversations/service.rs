@@ -7,8 +7,12 @@ use super::model::{
     EmulatorRequest, EmulatorSource, HandoffRequest, InboxFilter, Message, ReplayReport, ReplayTurn, Role,
     StartConversationRequest, TurnResponse,
 };
+use super::model::{
+    CannedReply, CannedReplyId, CannedReplyPatch, CannedReplyRequest, MarkReadRequest, UnreadSummary, VisitorInfo,
+};
 use super::runtime::{ActArgs, ActResult, Action, ConvRef, check_message};
-use super::store::{self, ListFilter};
+use super::store::{self, InboxQuery, InboxStatus, ListFilter};
+use super::visitor;
 use crate::app::AppState;
 use crate::crypto::random_token;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -187,13 +191,18 @@ pub async fn list(
     Page::from_rows(rows, &page, |c| c.id.0)
 }
 
-/// One conversation with its flow state.
+/// One conversation with its flow state and what is known of the visitor.
 pub async fn get(state: &AppState, tenant: Tenant, id: ConversationId) -> AppResult<Conversation> {
     state
         .db
         .read(move |c| {
             let mut conv = store::summary(c, &tenant, id)?.ok_or_else(not_found)?;
             conv.state = store::state_json(c, &tenant, id)?.and_then(|s| serde_json::from_str(&s).ok());
+            let info: VisitorInfo =
+                store::visitor_json(c, &tenant, id)?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+            let empty = serde_json::Map::new();
+            let vars = conv.state.as_ref().and_then(|s| s.get("vars")).and_then(Value::as_object).unwrap_or(&empty);
+            conv.visitor = Some(visitor::visitor(&info, vars, &conv.channel, &conv.created_at));
             Ok(conv)
         })
         .await
@@ -346,22 +355,174 @@ pub async fn visible_teams(state: &AppState, tenant: &Tenant) -> AppResult<Optio
     Ok(Some(state.db.read(move |c| Ok(store::user_teams(c, &t, user)?)).await?))
 }
 
-/// The inbox: conversations with or waiting for a human, oldest first.
+fn like_pattern(q: Option<&str>) -> AppResult<Option<String>> {
+    match q.map(str::trim) {
+        Some(q) if q.chars().count() > 200 => Err(AppError::validation("q", "at most 200 characters")),
+        Some("") | None => Ok(None),
+        Some(q) => Ok(Some(format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))),
+    }
+}
+
+/// The inbox across every bot of the organization: by default the
+/// conversations waiting for or with a human (oldest first); closed and open
+/// ones newest first. Emulator conversations only when asked for.
 pub async fn inbox(
     state: &AppState,
     tenant: Tenant,
     filter: InboxFilter,
     page: PageParams,
 ) -> AppResult<Page<Conversation>> {
+    let status = match (filter.status.as_deref(), filter.mine.unwrap_or(false)) {
+        (None, true) => InboxStatus::Mine,
+        (None, false) => InboxStatus::Handoff,
+        (Some(s), _) => InboxStatus::parse(s)
+            .ok_or_else(|| AppError::validation("status", "waiting, assigned, mine, closed, open or handoff"))?,
+    };
+    if let Some(ch) = filter.channel.as_deref()
+        && (ch.is_empty() || ch.len() > 20 || !ch.bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        return Err(AppError::validation("channel", "a channel name such as widget, api or telegram"));
+    }
+    let like = like_pattern(filter.q.as_deref())?;
     let teams = visible_teams(state, &tenant).await?;
-    let after = page.cursor()?.map(|c| c.id);
+    let cursor = page.cursor()?.map(|c| c.id);
     let limit = page.fetch_limit()?;
-    let mine = if filter.mine.unwrap_or(false) { tenant.user_id() } else { None };
+    let user = tenant.user_id().map_or(0, |u| u.0);
     let rows = state
         .db
-        .read(move |c| Ok(store::inbox(c, &tenant, teams.as_deref(), filter.team_id, mine, after, limit)?))
+        .read(move |c| {
+            let q = InboxQuery {
+                teams: teams.as_deref(),
+                team: filter.team_id,
+                bot: filter.bot_id,
+                status,
+                channel: filter.channel.as_deref(),
+                like,
+                include_emulator: filter.include_emulator.unwrap_or(false)
+                    || filter.channel.as_deref() == Some("emulator"),
+                user,
+            };
+            Ok(store::inbox(c, &tenant, &q, cursor, limit)?)
+        })
         .await?;
     Page::from_rows(rows, &page, |c| c.id.0)
+}
+
+/// The caller's unread visitor messages in the inbox (the sidebar badge).
+pub async fn unread(state: &AppState, tenant: Tenant) -> AppResult<UnreadSummary> {
+    let teams = visible_teams(state, &tenant).await?;
+    let user = tenant.user_id().map_or(0, |u| u.0);
+    let (unread, conversations) =
+        state.db.read(move |c| Ok(store::unread_summary(c, &tenant, teams.as_deref(), user)?)).await?;
+    Ok(UnreadSummary { unread, conversations })
+}
+
+/// Moves the caller's read marker of a conversation.
+pub async fn mark_read(state: &AppState, tenant: Tenant, id: ConversationId, req: MarkReadRequest) -> AppResult<()> {
+    let user = actor(&tenant)?;
+    if req.message_id.is_some_and(|m| m < 0) {
+        return Err(AppError::validation("message_id", "a message id of this conversation"));
+    }
+    state
+        .db
+        .write(move |tx| {
+            store::load(tx, &tenant, id)?.ok_or_else(not_found)?;
+            store::mark_read(tx, &tenant, id, user.0, req.message_id)?;
+            Ok(())
+        })
+        .await
+}
+
+// ---- Canned replies ---------------------------------------------------------
+
+fn canned_not_found() -> AppError {
+    AppError::new(ErrorCode::CannedReplyNotFound, "no such canned reply")
+}
+
+fn check_shortcut(raw: &str) -> AppResult<String> {
+    let s = raw.trim().trim_start_matches('/').to_lowercase();
+    let ok = (1..=40).contains(&s.chars().count())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(s)
+    } else {
+        Err(AppError::validation("shortcut", "1–40 characters: letters, digits, - and _ (typed after /)"))
+    }
+}
+
+fn check_canned_text(raw: &str) -> AppResult<String> {
+    let t = raw.trim();
+    if t.is_empty() || t.chars().count() > 4000 {
+        return Err(AppError::validation("text", "1–4000 characters"));
+    }
+    Ok(t.to_owned())
+}
+
+fn taken(shortcut: &str) -> AppError {
+    AppError::new(ErrorCode::ShortcutTaken, format!("another canned reply is /{shortcut}"))
+        .with_details(serde_json::json!({ "field": "shortcut" }))
+}
+
+/// The organization's canned replies.
+pub async fn canned_replies(state: &AppState, tenant: Tenant, page: PageParams) -> AppResult<Page<CannedReply>> {
+    let after = page.cursor()?.map(|c| c.id);
+    let limit = page.fetch_limit()?;
+    let rows = state.db.read(move |c| Ok(store::canned_replies(c, &tenant, after, limit)?)).await?;
+    Page::from_rows(rows, &page, |r| r.id.0)
+}
+
+/// Saves a new canned reply.
+pub async fn create_canned_reply(state: &AppState, tenant: Tenant, req: CannedReplyRequest) -> AppResult<CannedReply> {
+    let shortcut = check_shortcut(&req.shortcut)?;
+    let text = check_canned_text(&req.text)?;
+    state
+        .db
+        .write(move |tx| {
+            if store::shortcut_taken(tx, &tenant, &shortcut, None)? {
+                return Err(taken(&shortcut));
+            }
+            let id = store::insert_canned_reply(tx, &tenant, &shortcut, &text, tenant.user_id())?;
+            store::canned_reply(tx, &tenant, id)?.ok_or_else(canned_not_found)
+        })
+        .await
+}
+
+/// Changes a canned reply's shortcut or text.
+pub async fn update_canned_reply(
+    state: &AppState,
+    tenant: Tenant,
+    id: CannedReplyId,
+    req: CannedReplyPatch,
+) -> AppResult<CannedReply> {
+    let shortcut = req.shortcut.as_deref().map(check_shortcut).transpose()?;
+    let text = req.text.as_deref().map(check_canned_text).transpose()?;
+    state
+        .db
+        .write(move |tx| {
+            if let Some(s) = shortcut.as_deref()
+                && store::shortcut_taken(tx, &tenant, s, Some(id))?
+            {
+                return Err(taken(s));
+            }
+            if store::update_canned_reply(tx, &tenant, id, shortcut.as_deref(), text.as_deref())? == 0 {
+                return Err(canned_not_found());
+            }
+            store::canned_reply(tx, &tenant, id)?.ok_or_else(canned_not_found)
+        })
+        .await
+}
+
+/// Deletes a canned reply.
+pub async fn delete_canned_reply(state: &AppState, tenant: Tenant, id: CannedReplyId) -> AppResult<()> {
+    state
+        .db
+        .write(move |tx| {
+            if store::delete_canned_reply(tx, &tenant, id)? == 0 {
+                return Err(canned_not_found());
+            }
+            Ok(())
+        })
+        .await
 }
 
 /// Replays the end user's messages of a transcript against the draft flows.

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::model::{ConvEntry, Conversation, ConversationId, Message};
+use super::model::{CannedReply, CannedReplyId, ConvEntry, Conversation, ConversationId, Message};
 use crate::db::{query_all, query_opt};
 use crate::http::Tenant;
 use crate::ids::{BotId, OrgId, UserId};
@@ -59,13 +59,23 @@ pub fn create(
     Ok((entry, inserted.is_some()))
 }
 
-const SUMMARY: &str = "SELECT c.id, c.bot_id, b.name AS bot_name, c.channel, c.external_user_id, c.status,
+/// The columns of [`Conversation`] (a macro so that queries can `concat!` it).
+macro_rules! summary_columns {
+    () => {
+        "c.id, c.bot_id, b.name AS bot_name, c.channel, c.external_user_id, c.status,
         c.assignee_user_id, u.name AS assignee_name, c.team_id, c.csat, c.resolution, c.message_count, c.last_message_at,
         (SELECT substr(m.content, 1, 160) FROM widget_messages m
           WHERE m.organization_id = c.organization_id AND m.conversation_id = c.id AND m.role <> 'note'
           ORDER BY m.id DESC LIMIT 1) AS last_message,
-        c.handoff_at, c.closed_at, c.created_at
-   FROM conversations c JOIN bots b ON b.id = c.bot_id LEFT JOIN users u ON u.id = c.assignee_user_id";
+        c.handoff_at, c.closed_at, c.created_at"
+    };
+}
+macro_rules! summary_from {
+    () => {
+        "FROM conversations c JOIN bots b ON b.id = c.bot_id LEFT JOIN users u ON u.id = c.assignee_user_id"
+    };
+}
+const SUMMARY: &str = concat!("SELECT ", summary_columns!(), " ", summary_from!());
 
 pub fn summary(conn: &Connection, tenant: &Tenant, id: ConversationId) -> rusqlite::Result<Option<Conversation>> {
     query_opt(conn, &format!("{SUMMARY} WHERE c.organization_id = ?1 AND c.id = ?2"), params![tenant.org_id(), id])
@@ -111,29 +121,262 @@ pub fn list(
     )
 }
 
-/// Conversations waiting for or with a human agent. `teams`: the teams the
-/// caller may see (`None`: all); `team`: one team only; `mine`: assigned to.
+/// Visitor messages after the reader's marker (`?1` org, `?U` = the parameter named in `reader`).
+macro_rules! unread_for {
+    ($reader:literal) => {
+        concat!(
+            "(SELECT count(*) FROM widget_messages m WHERE m.organization_id = c.organization_id
+                AND m.conversation_id = c.id AND m.role = 'user'
+                AND m.id > coalesce((SELECT r.last_read_message_id FROM conversation_reads r
+                      WHERE r.organization_id = c.organization_id AND r.conversation_id = c.id AND r.user_id = ",
+            $reader,
+            "), 0))"
+        )
+    };
+}
+
+/// Which conversations the inbox lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxStatus {
+    /// In handoff, waiting or assigned (the default).
+    Handoff,
+    Waiting,
+    Assigned,
+    Mine,
+    Closed,
+    Open,
+}
+
+impl InboxStatus {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<InboxStatus> {
+        Some(match s {
+            "handoff" => InboxStatus::Handoff,
+            "waiting" => InboxStatus::Waiting,
+            "assigned" => InboxStatus::Assigned,
+            "mine" => InboxStatus::Mine,
+            "closed" => InboxStatus::Closed,
+            "open" => InboxStatus::Open,
+            _ => return None,
+        })
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            InboxStatus::Handoff => "handoff",
+            InboxStatus::Waiting => "waiting",
+            InboxStatus::Assigned => "assigned",
+            InboxStatus::Mine => "mine",
+            InboxStatus::Closed => "closed",
+            InboxStatus::Open => "open",
+        }
+    }
+
+    /// Closed and open conversations list newest first; the queue oldest first.
+    #[must_use]
+    pub fn newest_first(self) -> bool {
+        matches!(self, InboxStatus::Closed | InboxStatus::Open)
+    }
+}
+
+/// Filters of the inbox.
+pub struct InboxQuery<'a> {
+    /// The teams the caller may see (`None`: all).
+    pub teams: Option<&'a [i64]>,
+    pub team: Option<i64>,
+    pub bot: Option<i64>,
+    pub status: InboxStatus,
+    pub channel: Option<&'a str>,
+    /// A `LIKE` pattern with `\` as escape.
+    pub like: Option<String>,
+    pub include_emulator: bool,
+    /// The caller (unread counts, `mine`).
+    pub user: i64,
+}
+
+const INBOX: &str = concat!(
+    "SELECT ",
+    summary_columns!(),
+    ", ",
+    unread_for!("?9"),
+    " AS unread ",
+    summary_from!(),
+    " WHERE c.organization_id = ?1
+       AND (?2 IS NULL OR c.team_id IS NULL OR c.team_id IN (SELECT value FROM json_each(?2)))
+       AND (?3 IS NULL OR c.team_id = ?3) AND (?4 IS NULL OR c.bot_id = ?4)
+       AND CASE ?5 WHEN 'handoff' THEN c.status = 'handoff'
+                   WHEN 'waiting' THEN c.status = 'handoff' AND c.assignee_user_id IS NULL
+                   WHEN 'assigned' THEN c.status = 'handoff' AND c.assignee_user_id IS NOT NULL
+                   WHEN 'mine' THEN c.status = 'handoff' AND c.assignee_user_id = ?9
+                   WHEN 'closed' THEN c.status = 'closed'
+                   ELSE c.status = 'open' END
+       AND (?6 IS NULL OR c.channel = ?6) AND (?7 OR c.channel <> 'emulator')
+       AND (?8 IS NULL OR c.external_user_id LIKE ?8 ESCAPE '\\'
+            OR EXISTS (SELECT 1 FROM widget_messages m WHERE m.organization_id = c.organization_id
+                   AND m.conversation_id = c.id AND m.role <> 'note' AND m.content LIKE ?8 ESCAPE '\\'))
+       AND (?10 IS NULL OR CASE WHEN ?12 THEN c.id < ?10 ELSE c.id > ?10 END)
+     ORDER BY CASE WHEN ?12 THEN -c.id ELSE c.id END LIMIT ?11"
+);
+
+/// The inbox: conversations of every bot of the organization, filtered.
 pub fn inbox(
     conn: &Connection,
     tenant: &Tenant,
-    teams: Option<&[i64]>,
-    team: Option<i64>,
-    mine: Option<UserId>,
-    after: Option<i64>,
+    q: &InboxQuery<'_>,
+    cursor: Option<i64>,
     limit: i64,
 ) -> rusqlite::Result<Vec<Conversation>> {
-    let teams_json = teams.map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()));
+    let teams_json = q.teams.map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()));
     query_all(
         conn,
-        &format!(
-            "{SUMMARY} WHERE c.organization_id = ?1 AND c.status = 'handoff'
-               AND (?2 IS NULL OR c.team_id IS NULL OR c.team_id IN (SELECT value FROM json_each(?2)))
-               AND (?3 IS NULL OR c.team_id = ?3) AND (?4 IS NULL OR c.assignee_user_id = ?4)
-               AND (?5 IS NULL OR c.id > ?5)
-             ORDER BY c.id LIMIT ?6"
-        ),
-        params![tenant.org_id(), teams_json, team, mine, after, limit],
+        INBOX,
+        params![
+            tenant.org_id(),
+            teams_json,
+            q.team,
+            q.bot,
+            q.status.code(),
+            q.channel,
+            q.include_emulator,
+            q.like,
+            q.user,
+            cursor,
+            limit,
+            q.status.newest_first()
+        ],
     )
+}
+
+/// The caller's unread visitor messages: (messages, conversations), over the
+/// conversations waiting for an agent or assigned to the caller that the caller
+/// may see; never emulator conversations.
+pub fn unread_summary(
+    conn: &Connection,
+    tenant: &Tenant,
+    teams: Option<&[i64]>,
+    user: i64,
+) -> rusqlite::Result<(i64, i64)> {
+    let teams_json = teams.map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()));
+    conn.query_row(
+        concat!(
+            "SELECT coalesce(sum(n), 0), count(*) FILTER (WHERE n > 0) FROM (SELECT ",
+            unread_for!("?3"),
+            " AS n FROM conversations c
+              WHERE c.organization_id = ?1 AND c.status = 'handoff' AND c.channel <> 'emulator'
+                AND (c.assignee_user_id IS NULL OR c.assignee_user_id = ?3)
+                AND (?2 IS NULL OR c.team_id IS NULL OR c.team_id IN (SELECT value FROM json_each(?2))))"
+        ),
+        params![tenant.org_id(), teams_json, user],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// Moves the caller's read marker of a conversation forward to `upto`
+/// (default, and at most: its newest message). Never moves it back.
+pub fn mark_read(
+    conn: &Connection,
+    tenant: &Tenant,
+    conversation: ConversationId,
+    user: i64,
+    upto: Option<i64>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO conversation_reads (organization_id, conversation_id, user_id, last_read_message_id)
+         SELECT ?1, ?2, ?3, coalesce(min(?4, newest), newest, 0)
+           FROM (SELECT max(id) AS newest FROM widget_messages WHERE organization_id = ?1 AND conversation_id = ?2)
+          WHERE true
+         ON CONFLICT (conversation_id, user_id) DO UPDATE
+           SET last_read_message_id = max(last_read_message_id, excluded.last_read_message_id)",
+        params![tenant.org_id(), conversation, user, upto],
+    )?;
+    Ok(())
+}
+
+/// The stored visitor JSON of a conversation.
+pub fn visitor_json(conn: &Connection, tenant: &Tenant, id: ConversationId) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT visitor FROM conversations WHERE organization_id = ?1 AND id = ?2",
+        params![tenant.org_id(), id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Records what the widget knows about the visitor.
+pub fn set_visitor(conn: &Connection, tenant: &Tenant, id: ConversationId, visitor: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE conversations SET visitor = ?3 WHERE organization_id = ?1 AND id = ?2",
+        params![tenant.org_id(), id, visitor],
+    )
+}
+
+// ---- Canned replies -----------------------------------------------------
+
+const CANNED: &str = "SELECT id, shortcut, text, created_by, created_at, updated_at FROM canned_replies";
+
+/// The organization's canned replies by id, after the cursor.
+pub fn canned_replies(
+    conn: &Connection,
+    tenant: &Tenant,
+    after: Option<i64>,
+    limit: i64,
+) -> rusqlite::Result<Vec<CannedReply>> {
+    query_all(
+        conn,
+        &format!("{CANNED} WHERE organization_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"),
+        params![tenant.org_id(), after, limit],
+    )
+}
+
+pub fn canned_reply(conn: &Connection, tenant: &Tenant, id: CannedReplyId) -> rusqlite::Result<Option<CannedReply>> {
+    query_opt(conn, &format!("{CANNED} WHERE organization_id = ?1 AND id = ?2"), params![tenant.org_id(), id])
+}
+
+/// Whether another canned reply of the organization has `shortcut`.
+pub fn shortcut_taken(
+    conn: &Connection,
+    tenant: &Tenant,
+    shortcut: &str,
+    except: Option<CannedReplyId>,
+) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM canned_replies WHERE organization_id = ?1 AND shortcut = ?2
+                         AND (?3 IS NULL OR id <> ?3))",
+        params![tenant.org_id(), shortcut, except],
+        |r| r.get(0),
+    )
+}
+
+pub fn insert_canned_reply(
+    conn: &Connection,
+    tenant: &Tenant,
+    shortcut: &str,
+    text: &str,
+    created_by: Option<UserId>,
+) -> rusqlite::Result<CannedReplyId> {
+    conn.query_row(
+        "INSERT INTO canned_replies (organization_id, shortcut, text, created_by) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        params![tenant.org_id(), shortcut, text, created_by],
+        |r| r.get(0),
+    )
+}
+
+pub fn update_canned_reply(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: CannedReplyId,
+    shortcut: Option<&str>,
+    text: Option<&str>,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE canned_replies SET shortcut = coalesce(?3, shortcut), text = coalesce(?4, text)
+         WHERE organization_id = ?1 AND id = ?2",
+        params![tenant.org_id(), id, shortcut, text],
+    )
+}
+
+pub fn delete_canned_reply(conn: &Connection, tenant: &Tenant, id: CannedReplyId) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM canned_replies WHERE organization_id = ?1 AND id = ?2", params![tenant.org_id(), id])
 }
 
 /// The teams a user belongs to.

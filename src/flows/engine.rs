@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 use super::compile::{BodyTemplate, Button, Check, Cond, Content, Graph, Kind, Node};
 use super::document::{HttpMethod, JumpMode, NodeType};
 use super::expr::{self, Scope, to_text, truthy};
-use super::template::Template;
+use super::template::{Gap, Template};
 
 /// Most nodes one turn may run (a guard against loops across flows).
 pub const MAX_STEPS: usize = 300;
@@ -300,6 +300,10 @@ pub struct RichParts {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub citations: Vec<Value>,
+    /// Placeholders of the text that came out empty because a variable is
+    /// unset (emulator turns only; end users get the text as it is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<Gap>,
 }
 
 impl RichParts {
@@ -310,6 +314,7 @@ impl RichParts {
             && self.cards.is_empty()
             && self.image.is_none()
             && self.citations.is_empty()
+            && self.gaps.is_empty()
     }
 }
 
@@ -682,10 +687,44 @@ impl Turn<'_> {
             let result = f(&scope);
             (result, scope.missing.into_inner())
         };
+        let mut missing = missing;
+        missing.sort();
+        missing.dedup();
         for name in missing {
-            self.problem(Some(node), format!("variable `{name}` has no value"));
+            self.unset_problem(node, &name);
         }
         result
+    }
+
+    /// "unset variable: name" in the trace, once per node and variable.
+    fn unset_problem(&mut self, node: &str, name: &str) {
+        let message = format!("unset variable: {name}");
+        let seen = self.out.trace.problems.iter().any(|p| p.node.as_deref() == Some(node) && p.message == message);
+        if !seen {
+            self.problem(Some(node), message);
+        }
+    }
+
+    /// Renders a message text; in the emulator, also where unset variables
+    /// left a gap (and each of them in the trace).
+    fn render_text(&mut self, node: &str, t: &Template) -> (String, Vec<Gap>) {
+        if !self.debug {
+            return (self.render(node, t), Vec::new());
+        }
+        match self.with_scope(node, |s| t.render_reporting(s)) {
+            Ok(r) => {
+                for gap in &r.gaps {
+                    for v in &gap.variables {
+                        self.unset_problem(node, v);
+                    }
+                }
+                (r.text, r.gaps)
+            }
+            Err(e) => {
+                self.problem(Some(node), format!("template failed: {e}"));
+                (String::new(), Vec::new())
+            }
+        }
     }
 
     fn render(&mut self, node: &str, t: &Template) -> String {
@@ -720,7 +759,7 @@ impl Turn<'_> {
     }
 
     fn render_content(&mut self, node: &str, c: &Content) -> Reply {
-        let text = c.text.as_ref().map(|t| self.render(node, t)).unwrap_or_default();
+        let (text, gaps) = c.text.as_ref().map(|t| self.render_text(node, t)).unwrap_or_default();
         let quick_replies = c
             .quick_replies
             .iter()
@@ -741,7 +780,7 @@ impl Turn<'_> {
             .image
             .as_ref()
             .and_then(|(u, alt)| self.render_url(node, u).map(|url| ReplyImage { url, alt: alt.clone() }));
-        Reply { text, parts: RichParts { quick_replies, buttons, cards, image, citations: Vec::new() } }
+        Reply { text, parts: RichParts { quick_replies, buttons, cards, image, citations: Vec::new(), gaps } }
     }
 
     fn say(&mut self, reply: Reply) {

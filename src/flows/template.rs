@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::expr::{self, EvalError, Expr, ParseError, Scope};
@@ -24,7 +25,27 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Text(String),
-    Expr(Expr),
+    /// The expression and the placeholder as written (`{{ name }}`).
+    Expr(Expr, String),
+}
+
+/// A placeholder that rendered as nothing because a variable it reads has no
+/// value. The end user sees the text without it; the emulator marks the gap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Gap {
+    /// Where the placeholder stood, in characters of the rendered text.
+    pub at: usize,
+    /// The placeholder as written, e.g. `{{name}}`.
+    pub placeholder: String,
+    /// The variables it reads that have no value.
+    pub variables: Vec<String>,
+}
+
+/// A rendered text with the placeholders that came out empty for want of a value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rendered {
+    pub text: String,
+    pub gaps: Vec<Gap>,
 }
 
 impl Template {
@@ -55,7 +76,7 @@ impl Template {
             if !text.is_empty() {
                 parts.push(Part::Text(std::mem::take(&mut text)));
             }
-            parts.push(Part::Expr(e));
+            parts.push(Part::Expr(e, format!("{{{{{}}}}}", inner.trim())));
             offset += i + 2 + end + 2;
             rest = &after[end + 2..];
         }
@@ -84,7 +105,7 @@ impl Template {
         let mut out: Vec<String> = self
             .parts
             .iter()
-            .filter_map(|p| if let Part::Expr(e) = p { Some(e.variables()) } else { None })
+            .filter_map(|p| if let Part::Expr(e, _) = p { Some(e.variables()) } else { None })
             .flatten()
             .collect();
         out.sort();
@@ -110,10 +131,40 @@ impl Template {
     /// Renders for a JSON document: a template that is exactly one
     /// placeholder yields the typed value; otherwise text.
     pub fn render_value(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        if let [Part::Expr(e)] = self.parts.as_slice() {
+        if let [Part::Expr(e, _)] = self.parts.as_slice() {
             return expr::eval(e, scope);
         }
         self.render(scope).map(Value::String)
+    }
+
+    /// Renders as plain text like [`Template::render`], and reports each
+    /// placeholder that came out empty because a variable it reads is unset
+    /// (for the emulator, which marks the gap instead of leaving it blank).
+    pub fn render_reporting(&self, scope: &dyn Scope) -> Result<Rendered, EvalError> {
+        let mut out = Rendered::default();
+        let mut chars = 0;
+        for part in &self.parts {
+            let piece = match part {
+                Part::Text(t) => t.clone(),
+                Part::Expr(e, src) => {
+                    let piece = expr::to_text(&expr::eval(e, scope)?);
+                    if piece.is_empty() {
+                        let unset: Vec<String> =
+                            e.variables().into_iter().filter(|v| scope.lookup(v).is_none_or(|x| x.is_null())).collect();
+                        if !unset.is_empty() {
+                            out.gaps.push(Gap { at: chars, placeholder: src.clone(), variables: unset });
+                        }
+                    }
+                    piece
+                }
+            };
+            chars += piece.chars().count();
+            out.text.push_str(&piece);
+            if out.text.len() > MAX_RENDERED {
+                return Err(EvalError(format!("the rendered text is longer than {MAX_RENDERED} bytes")));
+            }
+        }
+        Ok(out)
     }
 
     fn render_with(&self, scope: &dyn Scope, show: impl Fn(&Value) -> String) -> Result<String, EvalError> {
@@ -121,7 +172,7 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Expr(e) => out.push_str(&show(&expr::eval(e, scope)?)),
+                Part::Expr(e, _) => out.push_str(&show(&expr::eval(e, scope)?)),
             }
             if out.len() > MAX_RENDERED {
                 return Err(EvalError(format!("the rendered text is longer than {MAX_RENDERED} bytes")));
@@ -194,6 +245,26 @@ mod tests {
         assert_eq!(Template::parse("{{n}}").expect("parse").render_value(&s).expect("render"), json!(5));
         assert_eq!(Template::parse("{{o}}").expect("parse").render_value(&s).expect("render"), json!({ "a": 1 }));
         assert_eq!(Template::parse("n={{n}}").expect("parse").render_value(&s).expect("render"), json!("n=5"));
+    }
+
+    #[test]
+    fn unset_variables_are_reported_where_they_leave_a_gap() {
+        let s = scope(json!({ "city": "Oslo", "blank": "", "none": null }));
+        let t = Template::parse("Hi {{ name }}, welcome to {{city}}{{blank}}{{none}}!").expect("parse");
+        let r = t.render_reporting(&s).expect("render");
+        // The text is what the end user gets: no placeholder, no marker.
+        assert_eq!(r.text, "Hi , welcome to Oslo!");
+        assert_eq!(r.text, t.render(&s).expect("render"));
+        assert_eq!(
+            r.gaps,
+            [
+                Gap { at: 3, placeholder: "{{name}}".into(), variables: vec!["name".into()] },
+                Gap { at: 20, placeholder: "{{none}}".into(), variables: vec!["none".into()] },
+            ]
+        );
+        // A set variable with an empty value is not a gap; neither is a full render.
+        let full = Template::parse("{{city}}").expect("parse").render_reporting(&s).expect("render");
+        assert!(full.gaps.is_empty());
     }
 
     #[test]

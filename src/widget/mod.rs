@@ -9,13 +9,15 @@ pub mod service;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, put, web};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use self::model::{PublicWidget, WidgetHistory, WidgetSession, WidgetSettingsRequest, WidgetSettingsView};
+use self::model::{
+    PublicWidget, WidgetHistory, WidgetSession, WidgetSessionRequest, WidgetSettingsRequest, WidgetSettingsView,
+};
 use crate::app::AppState;
 use crate::conversations::model::{ConvStatus, SendMessageRequest, TurnResponse};
 use crate::conversations::runtime::hub::conversation_stream;
@@ -129,6 +131,12 @@ async fn bot_of(state: &AppState, key: &str) -> AppResult<(BotId, Tenant)> {
     Ok((bot, Tenant::system(org, "public widget request")))
 }
 
+/// Whether a person has taken the conversation (the widget says "You are
+/// chatting with a person" only then; before, the visitor is waiting).
+fn assigned(e: &crate::conversations::model::ConvEntry) -> bool {
+    e.status == ConvStatus::Handoff && e.assignee.is_some()
+}
+
 fn check_session_id(id: &str) -> AppResult<()> {
     let ok = (16..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok { Ok(()) } else { Err(AppError::new(ErrorCode::WidgetSessionNotFound, "no such widget session")) }
@@ -171,10 +179,13 @@ async fn public_avatar(state: web::Data<AppState>, path: web::Path<KeyPath>) -> 
         .body(data))
 }
 
-/// Opens a widget session: a new conversation; the flow starts and greets.
+/// Opens a widget session: a new conversation; the flow starts and greets. The
+/// optional body says where the visitor is (page, title, language); with the
+/// user agent it is kept for the inbox's visitor details.
 #[utoipa::path(
     tag = "widget",
     params(("widget_key" = String, Path, description = "The bot's public widget key")),
+    request_body(content = Option<WidgetSessionRequest>, description = "Optional: the visitor's page and language"),
     responses((status = 201, body = WidgetSession), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`bot_inactive`"), (status = 429, body = ErrorBody)),
 )]
@@ -183,10 +194,24 @@ async fn create_session(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<KeyPath>,
+    body: Json<WidgetSessionRequest>,
 ) -> AppResult<HttpResponse> {
-    let ip = ClientInfo::of(&req).ip.unwrap_or_default();
+    let client = ClientInfo::of(&req);
+    let ip = client.ip.unwrap_or_default();
     state.runtime.limiter().check(&format!("widget-sessions:{ip}"), SESSIONS_PER_SECOND)?;
+    // The body is optional: older embeds post none.
+    let page =
+        if req.headers().contains_key(CONTENT_TYPE) { body.into_inner()? } else { WidgetSessionRequest::default() };
+    let accept_language = req.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let visitor = crate::conversations::visitor::sanitize(
+        page.page_url.as_deref(),
+        page.page_title.as_deref(),
+        page.language.as_deref(),
+        accept_language,
+        client.user_agent.as_deref(),
+    );
     let (bot, tenant) = bot_of(&state, &path.into_inner().widget_key).await?;
+    let visitor_tenant = tenant.clone();
     let session_id = format!("ws_{}", random_token(24));
     let r = state
         .runtime
@@ -209,7 +234,15 @@ async fn create_session(
         .await
         .map_err(|e| busy(&state, e))?
         .without_notes();
-    Ok(HttpResponse::Created().json(WidgetSession { session_id, status: r.entry.status, messages: r.replies }))
+    let json = serde_json::to_string(&visitor).map_err(AppError::internal)?;
+    let id = r.entry.id;
+    state.db.write(move |tx| Ok(store::set_visitor(tx, &visitor_tenant, id, &json)?)).await?;
+    Ok(HttpResponse::Created().json(WidgetSession {
+        session_id,
+        status: r.entry.status,
+        assigned: assigned(&r.entry),
+        messages: r.replies,
+    }))
 }
 
 /// The session's messages (agents' notes excluded), oldest first.
@@ -223,15 +256,15 @@ async fn history(state: web::Data<AppState>, path: web::Path<SessionPath>) -> Ap
     let p = path.into_inner();
     check_session_id(&p.session_id)?;
     let (bot, tenant) = bot_of(&state, &p.widget_key).await?;
-    let (status, messages) = state
+    let (status, assigned, messages) = state
         .db
         .read(move |c| {
             let e = store::find_by_key(c, &tenant, bot, CHANNEL, &p.session_id)?
                 .ok_or_else(|| AppError::new(ErrorCode::WidgetSessionNotFound, "no such widget session"))?;
-            Ok((e.status, store::transcript(c, &tenant, e.id, false, None, 500)?))
+            Ok((e.status, assigned(&e), store::transcript(c, &tenant, e.id, false, None, 500)?))
         })
         .await?;
-    Ok(web::Json(WidgetHistory { status, messages }))
+    Ok(web::Json(WidgetHistory { status, assigned, messages }))
 }
 
 /// Sends the end user's message; answers with the bot's replies (agents' replies arrive on the event stream).
@@ -312,7 +345,11 @@ async fn events(state: web::Data<AppState>, path: web::Path<SessionPath>) -> App
     let rx = state.runtime.hub().subscribe(entry.id);
     let first = crate::http::sse::SseEvent::json(
         "ready",
-        &serde_json::json!({ "status": entry.status, "closed": entry.status == ConvStatus::Closed }),
+        &serde_json::json!({
+            "status": entry.status,
+            "closed": entry.status == ConvStatus::Closed,
+            "assigned": assigned(&entry),
+        }),
     );
     let stream = futures_util::stream::select(futures_util::stream::iter([first]), conversation_stream(rx, true));
     Ok(sse_response(stream))

@@ -123,12 +123,31 @@ pub struct PublicWidget {
     pub config: WidgetConfig,
 }
 
+/// `POST /widget/{widget_key}/sessions` (optional body): where the visitor is,
+/// shown to agents in the inbox's visitor details.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetSessionRequest {
+    /// The page the widget was opened on (`location.href`; http(s) only).
+    #[serde(default)]
+    pub page_url: Option<String>,
+    /// `document.title`.
+    #[serde(default)]
+    pub page_title: Option<String>,
+    /// `navigator.language` (default: the `Accept-Language` header).
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
 /// A new widget session.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WidgetSession {
     /// Keep it (e.g. in `sessionStorage`) to continue the conversation.
     pub session_id: String,
     pub status: ConvStatus,
+    /// Whether a human agent has taken the conversation (status `handoff` and
+    /// assigned); while false in `handoff` the visitor waits for a person.
+    pub assigned: bool,
     /// The bot's opening messages.
     pub messages: Vec<Message>,
 }
@@ -137,5 +156,7 @@ pub struct WidgetSession {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WidgetHistory {
     pub status: ConvStatus,
+    /// Whether a human agent has taken the conversation.
+    pub assigned: bool,
     pub messages: Vec<Message>,
 }

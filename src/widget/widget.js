@@ -155,7 +155,8 @@
     this.log.setAttribute("role", "log");
     this.log.setAttribute("aria-live", "polite");
     panel.appendChild(this.log);
-    if (c.welcome_message) this.log.appendChild(el("div", "msg bot welcome", c.welcome_message));
+    // The welcome message belongs to a new conversation only (see start()): a
+    // reload or a reopened panel continues the stored conversation without it.
     this.typingEl = el("div", "typing", "…");
     this.typingEl.hidden = true;
     this.log.appendChild(this.typingEl);
@@ -209,10 +210,16 @@
     this.errorEl.textContent = text || "";
   };
 
-  Widget.prototype.setStatus = function (status) {
+  /** `assigned`: whether an agent has taken the conversation (kept when not given). */
+  Widget.prototype.setStatus = function (status, assigned) {
     this.status = status;
-    if (status === "handoff") {
+    if (typeof assigned === "boolean") this.assigned = assigned;
+    if (status !== "handoff") this.assigned = false;
+    if (status === "handoff" && this.assigned) {
       this.banner.textContent = "You are chatting with a person.";
+      this.banner.hidden = false;
+    } else if (status === "handoff") {
+      this.banner.textContent = "Waiting for a person\u2026 We will be with you shortly.";
       this.banner.hidden = false;
     } else if (status === "closed") {
       this.banner.textContent = "This conversation is closed. Write to start a new one.";
@@ -243,7 +250,7 @@
       ? this.api("GET", "/sessions/" + stored + "/messages").then(
           function (h) {
             self.session = stored;
-            self.setStatus(h.status);
+            self.setStatus(h.status, h.assigned);
             h.messages.forEach(function (m) {
               self.show(m);
             });
@@ -267,12 +274,18 @@
 
   Widget.prototype.newSession = function () {
     var self = this;
-    return this.api("POST", "/sessions").then(function (s) {
+    var c = (this.info && this.info.config) || {};
+    // Shown once, when the conversation starts.
+    if (c.welcome_message && !this.log.querySelector(".welcome")) {
+      this.log.insertBefore(el("div", "msg bot welcome", c.welcome_message), this.typingEl);
+    }
+    var where = { page_url: location.href, page_title: document.title || undefined, language: navigator.language || undefined };
+    return this.api("POST", "/sessions", where).then(function (s) {
       self.session = s.session_id;
       try {
         sessionStorage.setItem(self.sessionKey, s.session_id);
       } catch (e) {}
-      self.setStatus(s.status);
+      self.setStatus(s.status, s.assigned);
       s.messages.forEach(function (m) {
         self.show(m);
       });
@@ -294,7 +307,12 @@
       self.typing(data.typing, data.role === "agent" ? "An agent is typing…" : "…");
     });
     src.addEventListener("status", function (e) {
-      self.setStatus(JSON.parse(e.data).status);
+      var d = JSON.parse(e.data);
+      self.setStatus(d.status, d.assignee_user_id != null);
+    });
+    src.addEventListener("ready", function (e) {
+      var d = JSON.parse(e.data);
+      if (d && d.status) self.setStatus(d.status, !!d.assigned);
     });
     src.addEventListener("resync", function () {
       self.api("GET", "/sessions/" + self.session + "/messages").then(function (h) {

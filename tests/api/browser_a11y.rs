@@ -174,11 +174,25 @@ async fn seed(app: &TestApp) -> (i64, i64) {
         .await;
     assert_eq!(status, 201, "{kb}");
     let kb = kb["id"].as_i64().expect("kb id");
-    // A conversation handed to a person: the inbox has one waiting.
+    // A conversation handed to a person in the emulator (which stays out of
+    // the inbox) and a visitor's, waiting in the inbox.
     let (status, turn) = app
         .call(&owner, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(json!({ "source": "draft" })))
         .await;
     assert!(status < 300 && turn["status"] == "handoff", "{status} {turn}");
+    app.sql(|c| {
+        c.execute(
+            "INSERT INTO conversations (organization_id, bot_id, channel, external_user_id, status, handoff_at, visitor)
+             VALUES (?1, ?2, 'widget', 'ws_a11y_visitor_0001', 'handoff', strftime('%Y-%m-%dT%H:%M:%fZ','now'),
+                     '{\"page_url\":\"https://shop.example.com/\",\"page_title\":\"Shop\",\"language\":\"en-GB\"}')",
+            rusqlite::params![org, bot],
+        )?;
+        c.execute(
+            "INSERT INTO widget_messages (organization_id, bot_id, conversation_id, session_id, role, content)
+             VALUES (?1, ?2, last_insert_rowid(), 'ws_a11y_visitor_0001', 'user', 'Can a person help me?')",
+            rusqlite::params![org, bot],
+        )
+    });
 
     (bot, kb)
 }

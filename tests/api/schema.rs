@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 12] = [
+const ADDED_TABLES: [&str; 14] = [
     "teams",
     "conversations",
     "jobs",
@@ -145,6 +145,9 @@ const ADDED_TABLES: [&str; 12] = [
     // Knowledge retrieval at scale (V040): binary codes and re-embedding staging.
     "chunk_codes",
     "chunk_vectors_next",
+    // The agents' inbox (V056): saved replies and per-agent read markers.
+    "canned_replies",
+    "conversation_reads",
 ];
 
 const VIEWS: [&str; 4] =

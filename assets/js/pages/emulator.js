@@ -10,6 +10,31 @@ function Json({ value }) {
   return html`<pre class="json">${JSON.stringify(value, null, 2)}</pre>`;
 }
 
+/**
+ * A reply's text with the placeholders that rendered empty (unset variables)
+ * marked where they stood: the end user gets the plain text, the author sees
+ * `{{name}}` in the warning colour with a tooltip.
+ */
+export function markGaps(text, gaps) {
+  if (!gaps || !gaps.length) return text;
+  const chars = [...(text || "")];
+  const out = [];
+  let pos = 0;
+  for (const g of [...gaps].sort((a, b) => a.at - b.at)) {
+    if (g.at > pos) out.push(chars.slice(pos, g.at).join(""));
+    pos = Math.max(pos, g.at);
+    const names = g.variables.join(", ");
+    const tip = `${g.variables.length > 1 ? "variables" : "variable"} ${names} ${g.variables.length > 1 ? "are" : "is"} not set`;
+    out.push(html`<mark class="template-gap" data-variables=${names} title=${tip}>${g.placeholder}<span class="sr-only"> (${tip})</span></mark>`);
+  }
+  if (pos < chars.length) out.push(chars.slice(pos).join(""));
+  return out;
+}
+
+function EmulatorLine({ m }) {
+  return html`<${MessageLine} m=${m.gaps && m.gaps.length ? { ...m, text: markGaps(m.text, m.gaps) } : m} />`;
+}
+
 function changedVars(before, after) {
   const flat = (v, prefix = "", out = {}) => {
     if (v && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) flat(x, prefix ? `${prefix}.${k}` : k, out);
@@ -57,7 +82,7 @@ export function TraceView({ trace, index }) {
       <ul>${trace.http_calls.map((c) => html`<li><code>${c.method} ${c.url}</code> → ${c.status || c.error} <span class="muted">${c.duration_ms.toFixed(1)} ms</span></li>`)}</ul></div>`}
     ${trace.problems.length > 0 &&
     html`<div class="trace-section problems" data-section="problems"><strong>Problems</strong>
-      <ul>${trace.problems.map((p) => html`<li class="trace-problem">${p.node ? html`<code>${p.flow ? `${p.flow}/` : ""}${p.node}</code>: ` : ""}${p.message}</li>`)}</ul></div>`}
+      <ul>${trace.problems.map((p) => html`<li class=${"trace-problem" + (p.message.startsWith("unset variable:") ? " unset-variable" : "")}>${p.node ? html`<code>${p.flow ? `${p.flow}/` : ""}${p.node}</code>: ` : ""}${p.message}</li>`)}</ul></div>`}
   </div>`;
 }
 
@@ -138,7 +163,7 @@ function Emulator({ params }) {
     <${ErrorBox} error=${error} />
     <div class="emulator">
       <div class="card emulator-chat">
-        <div class="chat-log" ref=${logRef} id="emulator-log">${log.map((m) => html`<${MessageLine} key=${m.id} m=${m} />`)}</div>
+        <div class="chat-log" ref=${logRef} id="emulator-log">${log.map((m) => html`<${EmulatorLine} key=${m.id} m=${m} />`)}</div>
         ${options.length > 0 &&
         html`<div class="chat-opts" id="emulator-options">${options.map((o) =>
           o.url

@@ -1,36 +1,409 @@
 // The human handoff inbox (live over Server-Sent Events: take, reply,
-// internal notes, hand back to the bot, close with a resolution) and a
-// bot's transcripts with search and replay against the draft.
-import { html, Page, useLoad, useState, useEffect, ErrorBox, toast, formatDate, plural, Loading } from "../ui.js";
+// internal notes, hand back to the bot, close with a resolution) across all
+// bots of the organization with filters, unread counts, visitor details,
+// canned replies (`/shortcut` in the composer), browser notifications and a
+// sound; and a bot's transcripts with search and replay against the draft.
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, toast, formatDate, plural, Loading, FieldError } from "../ui.js";
 import { route } from "../router.js";
-import { get, post } from "../api.js";
+import { get, post, patch, del } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
-import { BotNav, useBot, Transcript, BotMissing } from "./botnav.js";
+import { BotNav, useBot, BotMissing, MessageLine } from "./botnav.js";
 
-/** Subscribes to an SSE URL while mounted; `handlers` maps event names to callbacks. */
+/**
+ * Subscribes to an SSE URL while mounted; `handlers` maps event names to
+ * callbacks. Closed while the page sits in the back/forward cache (a frozen
+ * page must not hold one of the browser's few connections to the server).
+ */
 function useEvents(url, handlers, deps) {
   useEffect(() => {
     if (!url || !window.EventSource) return undefined;
-    const source = new EventSource(url);
-    for (const [name, fn] of Object.entries(handlers)) source.addEventListener(name, (e) => fn(e.data ? JSON.parse(e.data) : null));
-    return () => source.close();
+    let source = null;
+    const open = () => {
+      if (source) return;
+      source = new EventSource(url);
+      for (const [name, fn] of Object.entries(handlers)) source.addEventListener(name, (e) => fn(e.data ? JSON.parse(e.data) : null));
+    };
+    const close = () => {
+      if (source) source.close();
+      source = null;
+    };
+    window.addEventListener("pagehide", close);
+    window.addEventListener("pageshow", open);
+    open();
+    return () => {
+      window.removeEventListener("pagehide", close);
+      window.removeEventListener("pageshow", open);
+      close();
+    };
   }, deps);
 }
 
-function ConversationPanel({ id, onChanged, agent }) {
+// ---- Unread counts, notifications and the sound -----------------------------
+
+const SOUND_KEY = "bb-inbox-sound";
+let audioContext = null;
+let lastUnread = null;
+const unreadWatchers = new Set();
+
+export function soundOn() {
+  try {
+    return localStorage.getItem(SOUND_KEY) === "on";
+  } catch (e) {
+    return false;
+  }
+}
+
+/** A short two-tone beep (WebAudio; needs one user gesture first, the toggle). */
+export function beep() {
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!Ctx) return;
+  try {
+    audioContext = audioContext || new Ctx();
+    if (audioContext.state === "suspended") audioContext.resume();
+    const t = audioContext.currentTime;
+    const gain = audioContext.createGain();
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.15, t + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.25);
+    gain.connect(audioContext.destination);
+    const osc = audioContext.createOscillator();
+    osc.type = "sine";
+    osc.frequency.setValueAtTime(880, t);
+    osc.frequency.setValueAtTime(660, t + 0.12);
+    osc.connect(gain);
+    osc.start(t);
+    osc.stop(t + 0.26);
+  } catch (e) {
+    /* no sound is better than a broken page */
+  }
+}
+
+function alertAgent(summary) {
+  window.__bbInboxAlerts = (window.__bbInboxAlerts || 0) + 1;
+  if (soundOn()) beep();
+  // The system notification is for an agent who is elsewhere: not while this tab is in front.
+  if (window.Notification && Notification.permission === "granted" && document.visibilityState !== "visible") {
+    try {
+      new Notification("New message in the inbox", { body: `${plural(summary.unread, "unread message")} from visitors`, tag: "bb-inbox" });
+    } catch (e) {
+      /* some browsers only allow notifications from a service worker */
+    }
+  }
+}
+
+/** Fetches the caller's unread count; a rise means a new visitor message: notify. */
+export async function refreshUnread(orgId) {
+  try {
+    const r = await get(`/api/v1/orgs/${orgId}/inbox/unread`);
+    const before = lastUnread;
+    lastUnread = r.unread;
+    if (before !== null && r.unread > before) alertAgent(r);
+    unreadWatchers.forEach((fn) => fn(r));
+  } catch (e) {
+    /* the badge keeps its last value */
+  }
+}
+
+/** The unread count for the sidebar badge, live while mounted. */
+export function useInboxUnread(org) {
+  const [unread, setUnread] = useState(0);
+  const allowed = !!org && org.permissions.includes("conversations.handle");
+  useEffect(() => {
+    if (!allowed) return undefined;
+    lastUnread = null;
+    const fn = (r) => setUnread(r.unread);
+    unreadWatchers.add(fn);
+    refreshUnread(org.id);
+    // The stream is closed while the page is hidden in the back/forward
+    // cache: a frozen page must not keep one of the browser's few
+    // connections to this server.
+    let source = null;
+    const open = () => {
+      if (source || !window.EventSource) return;
+      source = new EventSource(`/api/v1/orgs/${org.id}/inbox/events`);
+      source.addEventListener("conversation", () => refreshUnread(org.id));
+    };
+    const close = () => {
+      if (source) source.close();
+      source = null;
+    };
+    const show = () => (open(), refreshUnread(org.id));
+    window.addEventListener("pagehide", close);
+    window.addEventListener("pageshow", show);
+    open();
+    return () => {
+      unreadWatchers.delete(fn);
+      window.removeEventListener("pagehide", close);
+      window.removeEventListener("pageshow", show);
+      close();
+    };
+  }, [allowed, org && org.id]);
+  return allowed ? unread : 0;
+}
+
+function AlertSettings() {
+  const [sound, setSound] = useState(soundOn());
+  const [permission, setPermission] = useState(window.Notification ? Notification.permission : "unsupported");
+  const toggleSound = (e) => {
+    const on = e.target.checked;
+    try {
+      localStorage.setItem(SOUND_KEY, on ? "on" : "off");
+    } catch (err) {
+      /* not remembered, still on for now */
+    }
+    setSound(on);
+    if (on) beep();
+  };
+  const ask = async () => {
+    const p = await Notification.requestPermission();
+    setPermission(p);
+    toast(p === "granted" ? "Notifications on" : "Notifications are blocked by the browser", { error: p !== "granted" });
+  };
+  return html`<div class="row inbox-alerts">
+    <label><input type="checkbox" id="inbox-sound" checked=${sound} onChange=${toggleSound} /> Sound</label>
+    ${permission === "default" && html`<button type="button" id="inbox-notify" onClick=${ask}>Enable notifications</button>`}
+    ${permission === "granted" && html`<span class="muted" id="inbox-notify-on">Notifications on</span>`}
+    ${permission === "denied" && html`<span class="muted">Notifications blocked in the browser</span>`}
+  </div>`;
+}
+
+// ---- Canned replies ---------------------------------------------------------
+
+/** Fills `{{visitor.name}}`, `{{visitor.email}}`, `{{agent.name}}`, `{{bot.name}}`; unknown ones stay for the agent to edit. */
+export function fillCanned(text, conv) {
+  const me = currentUser();
+  const values = {
+    "visitor.name": conv && conv.visitor && conv.visitor.name,
+    "visitor.email": conv && conv.visitor && conv.visitor.email,
+    "agent.name": me && me.user && (me.user.name || me.user.email),
+    "bot.name": conv && conv.bot_name,
+  };
+  return text.replace(/\{\{\s*([a-z_.]+)\s*\}\}/g, (all, name) => (values[name] ? values[name] : all));
+}
+
+function useCanned(orgId) {
+  return useLoad(() => get(`/api/v1/orgs/${orgId}/canned-replies?limit=200`), [orgId]);
+}
+
+function CannedManager({ orgId, onChanged }) {
+  const list = useCanned(orgId);
+  const [shortcut, setShortcut] = useState("");
+  const [text, setText] = useState("");
+  const [error, setError] = useState(null);
+  const items = (list.data && list.data.items) || [];
+  const add = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await post(`/api/v1/orgs/${orgId}/canned-replies`, { shortcut, text });
+      setShortcut("");
+      setText("");
+      toast("Canned reply saved");
+      list.reload();
+      onChanged && onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const remove = async (r) => {
+    setError(null);
+    try {
+      await del(`/api/v1/canned-replies/${r.id}`);
+      list.reload();
+      onChanged && onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const edit = async (r) => {
+    const t = prompt(`Text of /${r.shortcut}`, r.text);
+    if (t === null) return;
+    setError(null);
+    try {
+      await patch(`/api/v1/canned-replies/${r.id}`, { text: t });
+      list.reload();
+      onChanged && onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<div class="card" id="canned-manager">
+    <h2>Canned replies</h2>
+    <p class="muted">Agents type <code>/shortcut</code> in the reply box. Variables: <code>{{visitor.name}}</code>, <code>{{visitor.email}}</code>, <code>{{agent.name}}</code>, <code>{{bot.name}}</code>.</p>
+    <ul class="pick-list" id="canned-list">
+      ${items.map(
+        (r) => html`<li data-shortcut=${r.shortcut}><code>/${r.shortcut}</code> ${r.text}
+          <button type="button" onClick=${() => edit(r)} aria-label=${`Edit /${r.shortcut}`}>Edit</button>
+          <button type="button" class="danger" onClick=${() => remove(r)} aria-label=${`Delete /${r.shortcut}`}>Delete</button></li>`,
+      )}
+      <${Loading} load=${list} li />
+      ${list.data && !items.length && html`<li class="muted">No canned replies yet.</li>`}
+    </ul>
+    <form class="stack" onSubmit=${add}>
+      <label for="canned-shortcut">Shortcut</label>
+      <input id="canned-shortcut" placeholder="thanks" value=${shortcut} onInput=${(e) => setShortcut(e.target.value)} />
+      <${FieldError} error=${error} name="shortcut" />
+      <label for="canned-text">Text</label>
+      <textarea id="canned-text" rows="2" placeholder="Thank you, {{visitor.name}}!" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
+      <${FieldError} error=${error} name="text" />
+      <${ErrorBox} error=${error && !error.field ? error : null} />
+      <button type="submit" class="primary" id="canned-save">Save canned reply</button>
+    </form>
+  </div>`;
+}
+
+/** The `/word` being typed at the end of the composer, if any. */
+function slashQuery(text) {
+  const m = /(^|\s)\/([a-z0-9_-]*)$/.exec(text);
+  return m ? m[2] : null;
+}
+
+function Composer({ conv, orgId, cannedVersion, onSend }) {
+  const [text, setText] = useState("");
+  const [active, setActive] = useState(0);
+  const canned = useLoad(() => get(`/api/v1/orgs/${orgId}/canned-replies?limit=200`), [orgId, cannedVersion]);
+  const all = (canned.data && canned.data.items) || [];
+  const query = slashQuery(text);
+  const matches = query === null ? [] : all.filter((r) => r.shortcut.startsWith(query)).slice(0, 8);
+  const insert = (r) => {
+    const filled = fillCanned(r.text, conv);
+    setText((t) => (slashQuery(t) === null ? `${t}${t && !t.endsWith(" ") ? " " : ""}${filled}` : t.replace(/\/[a-z0-9_-]*$/, filled)));
+    setActive(0);
+    const box = document.getElementById("agent-text");
+    if (box) box.focus();
+  };
+  const keyDown = (e) => {
+    if (!matches.length) return;
+    if (e.key === "ArrowDown") (e.preventDefault(), setActive((a) => (a + 1) % matches.length));
+    else if (e.key === "ArrowUp") (e.preventDefault(), setActive((a) => (a - 1 + matches.length) % matches.length));
+    else if (e.key === "Enter" || e.key === "Tab") (e.preventDefault(), insert(matches[Math.min(active, matches.length - 1)]));
+    else if (e.key === "Escape") setText((t) => t.replace(/\/[a-z0-9_-]*$/, ""));
+  };
+  const send = (kind) => (e) => {
+    e && e.preventDefault();
+    if (!text.trim()) return;
+    const t = text;
+    setText("");
+    onSend(kind, t);
+  };
+  return html`<form class="composer" onSubmit=${send("reply")}>
+    <div class="composer-box">
+      <textarea id="agent-text" rows="2" aria-label="Reply or note" aria-autocomplete="list" aria-controls=${matches.length ? "canned-suggestions" : undefined}
+        placeholder="Reply to the user, or write an internal note. Type / for canned replies." value=${text}
+        onInput=${(e) => (setText(e.target.value), setActive(0))} onKeyDown=${keyDown}></textarea>
+      ${matches.length > 0 &&
+      html`<ul class="canned-suggestions" id="canned-suggestions" role="listbox" aria-label="Canned replies">
+        ${matches.map(
+          (r, i) => html`<li role="option" aria-selected=${i === active} class=${i === active ? "active" : ""} data-shortcut=${r.shortcut}
+            onMouseDown=${(e) => (e.preventDefault(), insert(r))}><code>/${r.shortcut}</code> <span class="muted">${r.text.slice(0, 80)}</span></li>`,
+        )}
+      </ul>`}
+    </div>
+    <div class="row">
+      <button type="submit" class="primary" id="send-reply">Reply</button>
+      <button type="button" id="add-note" onClick=${send("notes")}>Note</button>
+      ${all.length > 0 &&
+      html`<label for="canned-picker" class="sr-only">Insert a canned reply</label>
+      <select id="canned-picker" value="" onChange=${(e) => {
+        const r = all.find((x) => String(x.id) === e.target.value);
+        if (r) insert(r);
+        e.target.value = "";
+      }}>
+        <option value="">Canned reply…</option>
+        ${all.map((r) => html`<option value=${r.id}>/${r.shortcut}</option>`)}
+      </select>`}
+    </div>
+  </form>`;
+}
+
+// ---- One conversation -------------------------------------------------------
+
+function VisitorDetails({ conv }) {
+  const v = conv.visitor;
+  if (!v) return null;
+  const rows = [
+    ["Name", v.name],
+    ["Email", v.email && html`<a href=${`mailto:${v.email}`}>${v.email}</a>`],
+    ["Page", v.page_url && html`<a href=${v.page_url} target="_blank" rel="noopener noreferrer">${v.page_title || v.page_url}</a>`],
+    ["Browser", [v.browser, v.os].filter(Boolean).join(" on ")],
+    ["Language", v.language],
+    ["First seen", formatDate(v.first_seen)],
+    ["Channel", conv.channel === "emulator" ? "emulator (test)" : v.channel],
+  ].filter(([, value]) => value);
+  return html`<details class="visitor-details" id="visitor-details" open>
+    <summary>Visitor</summary>
+    <dl>${rows.map(([k, value]) => html`<dt>${k}</dt><dd data-field=${k.toLowerCase().replace(" ", "_")}>${value}</dd>`)}</dl>
+  </details>`;
+}
+
+/** Whether a scroll box shows its end (a few pixels of slack). */
+function atBottom(el) {
+  return !el || el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+}
+
+function ConversationPanel({ id, onChanged, agent, inbox, cannedVersion }) {
+  const org = currentOrg();
   const [tick, setTick] = useState(0);
   const conv = useLoad(() => get(`/api/v1/conversations/${id}`), [id, tick]);
   const messages = useLoad(() => get(`/api/v1/conversations/${id}/messages?limit=200`), [id, tick]);
-  const [text, setText] = useState("");
   const [resolution, setResolution] = useState("");
   const [error, setError] = useState(null);
+  const [newBelow, setNewBelow] = useState(false);
+  const logRef = useRef(null);
+  const following = useRef(true);
+  const seen = useRef(0);
+  const marked = useRef(0);
   const refresh = () => setTick((t) => t + 1);
   useEvents(`/api/v1/conversations/${id}/events`, { message: refresh, status: refresh }, [id]);
+  useEffect(() => {
+    following.current = true;
+    seen.current = 0;
+    setNewBelow(false);
+  }, [id]);
+  const items = (messages.data && messages.data.items) || [];
+  const last = items.length ? items[items.length - 1].id : 0;
+  // Follow the conversation: to the newest message unless the agent scrolled up.
+  useEffect(() => {
+    const el = logRef.current;
+    if (!el || !last) return;
+    const grew = last > seen.current;
+    const first = seen.current === 0;
+    seen.current = last;
+    if (first || following.current) {
+      el.scrollTop = el.scrollHeight;
+      setNewBelow(false);
+    } else if (grew) {
+      setNewBelow(true);
+    }
+  }, [last]);
+  // What the agent has on screen is read.
+  useEffect(() => {
+    if (!inbox || !agent || !last || last <= marked.current || document.visibilityState !== "visible") return;
+    marked.current = last;
+    post(`/api/v1/conversations/${id}/read`, { message_id: last }).then(
+      () => {
+        refreshUnread(org.id);
+        onChanged && onChanged();
+      },
+      () => {},
+    );
+  }, [id, last]);
+  const onScroll = () => {
+    following.current = atBottom(logRef.current);
+    if (following.current) setNewBelow(false);
+  };
+  const jump = () => {
+    const el = logRef.current;
+    if (el) el.scrollTop = el.scrollHeight;
+    following.current = true;
+    setNewBelow(false);
+  };
   const act = async (path, body, done) => {
     setError(null);
     try {
       await post(`/api/v1/conversations/${id}/${path}`, body);
       if (done) toast(done);
+      following.current = true;
       refresh();
       onChanged && onChanged();
     } catch (e) {
@@ -40,30 +413,26 @@ function ConversationPanel({ id, onChanged, agent }) {
   const c = conv.data;
   const me = currentUser();
   const mine = c && me && c.assignee_user_id === me.user.id;
-  const send = (kind) => (e) => {
-    e && e.preventDefault();
-    if (!text.trim()) return;
-    const t = text;
-    setText("");
-    act(kind, { text: t });
-  };
   return html`<div class="card conversation-panel" id="conversation-panel" data-conversation=${id}>
     <${ErrorBox} error=${error || conv.error} />
     ${c &&
     html`<div class="row" style="justify-content:space-between">
-      <div><strong>${c.bot_name}</strong> · ${c.channel} · <span class="muted">${c.external_user_id}</span></div>
+      <div><strong>${c.bot_name}</strong> · ${c.channel}${c.channel === "emulator" ? html` <span class="badge warn test-badge">Test</span>` : ""} · <span class="muted">${(c.visitor && c.visitor.name) || c.external_user_id}</span></div>
       <span class=${"badge " + (c.status === "handoff" ? "warn" : c.status === "open" ? "ok" : "")} id="conversation-status">${c.status}</span>
     </div>
-    <div class="muted">${c.assignee_name ? `Assigned to ${c.assignee_name}` : c.status === "handoff" ? "Waiting for an agent" : ""}${c.resolution ? ` · Resolved: ${c.resolution}` : ""}${c.csat ? ` · CSAT ${c.csat}/5` : ""}</div>`}
-    <${Transcript} messages=${(messages.data && messages.data.items) || []} />
+    <div class="muted">${c.assignee_name ? `Assigned to ${c.assignee_name}` : c.status === "handoff" ? "Waiting for an agent" : ""}${c.resolution ? ` · Resolved: ${c.resolution}` : ""}${c.csat ? ` · CSAT ${c.csat}/5` : ""}</div>
+    <${VisitorDetails} conv=${c} />`}
+    <div class="chat-follow">
+      <div class="chat-log" id="conversation-log" ref=${logRef} onScroll=${onScroll} tabindex="0" aria-label="Messages" role="log">
+        ${items.map((m) => html`<${MessageLine} key=${m.id} m=${m} />`)}
+        ${messages.data && !items.length && html`<div class="muted">No messages.</div>`}
+      </div>
+      ${newBelow && html`<button type="button" class="new-messages" id="new-messages" onClick=${jump}>New messages ↓</button>`}
+    </div>
     ${agent && c && c.status === "handoff" &&
     html`<div class="agent-actions">
       ${!mine && html`<button type="button" class="primary" id="take" onClick=${() => act("assign", {}, "Taken")}>Take</button>`}
-      <form class="row" onSubmit=${send("reply")}>
-        <textarea id="agent-text" rows="2" aria-label="Reply or note" placeholder="Reply to the user, or write an internal note" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
-        <button type="submit" class="primary" id="send-reply">Reply</button>
-        <button type="button" id="add-note" onClick=${send("notes")}>Note</button>
-      </form>
+      <${Composer} conv=${c} orgId=${org.id} cannedVersion=${cannedVersion || 0} onSend=${(kind, t) => act(kind, { text: t })} />
       <div class="row">
         <button type="button" id="hand-back" onClick=${() => act("handback", undefined, "Handed back to the bot")}>Hand back to bot</button>
         <input id="resolution" aria-label="Resolution" placeholder="Resolution" value=${resolution} onInput=${(e) => setResolution(e.target.value)} />
@@ -74,35 +443,92 @@ function ConversationPanel({ id, onChanged, agent }) {
   </div>`;
 }
 
+const STATUSES = [
+  ["", "Waiting and assigned"],
+  ["waiting", "Waiting"],
+  ["assigned", "Assigned"],
+  ["mine", "Mine"],
+  ["closed", "Closed"],
+  ["open", "With the bot"],
+];
+const CHANNELS = ["widget", "api", "telegram", "whatsapp", "slack", "messenger", "sms", "voice", "instagram", "web"];
+
 function Inbox() {
   const org = currentOrg();
-  const [mine, setMine] = useState(false);
+  const [status, setStatus] = useState("");
+  const [bot, setBot] = useState("");
+  const [channel, setChannel] = useState("");
+  const [q, setQ] = useState("");
+  const [query, setQuery] = useState("");
+  const [test, setTest] = useState(false);
   const [tick, setTick] = useState(0);
-  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/inbox?limit=100${mine ? "&mine=true" : ""}`), [org.id, mine, tick]);
+  const [cannedVersion, setCannedVersion] = useState(0);
+  const [showCanned, setShowCanned] = useState(false);
+  const params = new URLSearchParams({ limit: "100" });
+  if (status) params.set("status", status);
+  if (bot) params.set("bot_id", bot);
+  if (channel) params.set("channel", channel);
+  if (query) params.set("q", query);
+  if (test) params.set("include_emulator", "true");
+  const qs = params.toString();
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/inbox?${qs}`), [org.id, qs, tick]);
+  const bots = useLoad(() => get(`/api/v1/orgs/${org.id}/bots?limit=200`), [org.id]);
   const [selected, setSelected] = useState(null);
   const [live, setLive] = useState(false);
   useEvents(`/api/v1/orgs/${org.id}/inbox/events`, { ready: () => setLive(true), conversation: () => setTick((t) => t + 1) }, [org.id]);
   const items = (list.data && list.data.items) || [];
+  const filtered = status || bot || channel || query || test;
   return html`<${Page} title="Inbox" actions=${html`<span class=${"badge " + (live ? "ok" : "")} id="inbox-live">${live ? "live" : "connecting…"}</span>`}>
-    <div class="row">
-      <label><input type="checkbox" id="inbox-mine" checked=${mine} onChange=${(e) => setMine(e.target.checked)} /> Only mine</label>
+    <div class="row inbox-toolbar">
+      <form class="row" role="search" onSubmit=${(e) => (e.preventDefault(), setQuery(q.trim()))}>
+        <label for="inbox-search" class="sr-only">Search conversations</label>
+        <input id="inbox-search" type="search" placeholder="Search messages or visitor" value=${q} onInput=${(e) => setQ(e.target.value)} />
+        <button type="submit">Search</button>
+      </form>
+      <label for="inbox-status" class="sr-only">Status</label>
+      <select id="inbox-status" value=${status} onChange=${(e) => setStatus(e.target.value)}>
+        ${STATUSES.map(([v, label]) => html`<option value=${v}>${label}</option>`)}
+      </select>
+      <label for="inbox-bot" class="sr-only">Bot</label>
+      <select id="inbox-bot" value=${bot} onChange=${(e) => setBot(e.target.value)}>
+        <option value="">All bots</option>
+        ${((bots.data && bots.data.items) || []).map((b) => html`<option value=${b.id}>${b.name}</option>`)}
+      </select>
+      <label for="inbox-channel" class="sr-only">Channel</label>
+      <select id="inbox-channel" value=${channel} onChange=${(e) => setChannel(e.target.value)}>
+        <option value="">All channels</option>
+        ${CHANNELS.map((c) => html`<option value=${c}>${c}</option>`)}
+      </select>
+      <label><input type="checkbox" id="inbox-include-test" checked=${test} onChange=${(e) => setTest(e.target.checked)} /> Show test conversations</label>
     </div>
+    <div class="row">
+      <${AlertSettings} />
+      ${can("bots.write") && html`<button type="button" id="canned-manage" aria-expanded=${showCanned} onClick=${() => setShowCanned((v) => !v)}>Canned replies</button>`}
+    </div>
+    ${showCanned && html`<${CannedManager} orgId=${org.id} onChanged=${() => setCannedVersion((v) => v + 1)} />`}
     <${ErrorBox} error=${list.error} />
-    <div class="split">
-      <div class="card" style="flex:1;min-width:260px">
+    <div class=${"split inbox" + (selected ? " has-selection" : "")}>
+      <div class="card inbox-list-card" style="flex:1;min-width:260px">
         <ul class="pick-list" id="inbox-list">
           ${items.map(
-            (c) => html`<li data-conversation=${c.id} class=${selected === c.id ? "active" : ""}>
+            (c) => html`<li data-conversation=${c.id} data-unread=${c.unread || 0} class=${(selected === c.id ? "active" : "") + (c.unread ? " unread" : "")}>
               <a href="#" onClick=${(e) => (e.preventDefault(), setSelected(c.id))}><strong>${c.bot_name}</strong> · ${c.external_user_id}</a>
+              ${c.unread > 0 && html` <span class="badge unread-count">${c.unread}<span class="sr-only"> unread</span></span>`}
+              ${c.channel === "emulator" && html` <span class="badge warn test-badge">Test</span>`}
               <div class="muted">${c.last_message || ""}</div>
-              <div class="muted">${c.assignee_name ? `with ${c.assignee_name}` : "unassigned"} · ${formatDate(c.handoff_at)}</div>
+              <div class="muted">${c.channel} · ${c.status === "closed" ? "closed" : c.assignee_name ? `with ${c.assignee_name}` : c.status === "handoff" ? "waiting" : "with the bot"} · ${formatDate(c.handoff_at || c.created_at)}</div>
             </li>`,
           )}
           <${Loading} load=${list} li />
-          ${list.data && !items.length && html`<li class="muted">Nobody is waiting.</li>`}
+          ${list.data && !items.length && html`<li class="muted">${filtered ? "No conversations match these filters." : "Nobody is waiting."}</li>`}
         </ul>
       </div>
-      <div style="flex:2">${selected ? html`<${ConversationPanel} id=${selected} agent=${true} onChanged=${() => setTick((t) => t + 1)} />` : html`<div class="card muted">Select a conversation.</div>`}</div>
+      <div class="inbox-conversation" style="flex:2">
+        ${selected
+          ? html`<button type="button" class="inbox-back" id="inbox-back" onClick=${() => setSelected(null)}>← All conversations</button>
+            <${ConversationPanel} id=${selected} agent=${true} inbox=${true} cannedVersion=${cannedVersion} onChanged=${() => setTick((t) => t + 1)} />`
+          : html`<div class="card muted">Select a conversation.</div>`}
+      </div>
     </div>
   <//>`;
 }

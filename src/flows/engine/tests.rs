@@ -416,7 +416,7 @@ async fn variables_are_typed_scoped_and_reported() {
     assert_eq!(s.vars["age"], json!(42));
     let problems: Vec<&str> = o.trace.problems.iter().map(|pr| pr.message.as_str()).collect();
     assert!(problems.iter().any(|m| m.contains("`plan` is global")), "{problems:?}");
-    assert!(problems.iter().any(|m| m.contains("`ghost` has no value")), "{problems:?}");
+    assert!(problems.iter().any(|m| m.contains("unset variable: ghost")), "{problems:?}");
 }
 
 #[tokio::test]
