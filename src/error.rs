@@ -108,6 +108,8 @@ error_codes! {
     NameTaken => ("name_taken", CONFLICT, "Another resource in the same scope already has this name."),
     PlanLimitExceeded => ("plan_limit_exceeded", PAYMENT_REQUIRED, "The organization's plan does not allow more of this resource."),
     FlowInvalid => ("flow_invalid", UNPROCESSABLE_ENTITY, "The flow document has errors; `details.issues` lists them with their node ids."),
+    FlowInUse => ("flow_in_use", CONFLICT, "The flow is the bot's entry flow or other flows jump to it; `details.flows` and `details.orchestrations` list what refers to it."),
+    PublishBlockedByTests => ("publish_blocked_by_tests", CONFLICT, "The bot's conversation tests failed and its setting `block_publish_on_test_failure` is on; `details.run` has the results."),
     BotInactive => ("bot_inactive", CONFLICT, "The bot is switched off (is_active false) and takes no messages."),
     ConversationNotInHandoff => ("conversation_not_in_handoff", CONFLICT, "The action needs the conversation to be with a human agent (status handoff)."),
     ConversationClosed => ("conversation_closed", CONFLICT, "The conversation is closed."),
@@ -121,6 +123,7 @@ error_codes! {
     MergeConflict => ("merge_conflict", CONFLICT, "Both branches changed the same fields; `details.paths` lists them."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
     // NLU
+    BotTestNotFound => ("bot_test_not_found", NOT_FOUND, "No such conversation test in the caller's organizations."),
     IntentNotFound => ("intent_not_found", NOT_FOUND, "No such intent in this bot."),
     ExampleNotFound => ("example_not_found", NOT_FOUND, "No such training example in this bot."),
     NluEntityNotFound => ("nlu_entity_not_found", NOT_FOUND, "No such NLU entity in this bot."),

@@ -239,6 +239,7 @@ async fn populate(
         let save = SaveFlowRequest {
             document: document.clone(),
             message: Some(format!("created from the template \u{201c}{}\u{201d}", template.name)),
+            autosave: false,
         };
         crate::flows::service::save(state, tenant.clone(), bot.id, name.clone(), save).await?;
         if published {

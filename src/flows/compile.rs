@@ -26,7 +26,8 @@ const KEYWORDS: &[&str] = &["true", "false", "null", "and", "or", "not"];
 /// One finding of validation.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Issue {
-    /// `error` (the flow cannot be saved) or `warning`.
+    /// `error` (the flow cannot be published; on a draft only a malformed
+    /// or oversized document is an error) or `warning`.
     pub severity: Severity,
     /// Stable code, e.g. `dangling_edge`, `unreachable_node`.
     pub code: &'static str,
@@ -38,6 +39,33 @@ pub struct Issue {
     /// The field of the node's data at fault, e.g. `data.validation.pattern`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// A warning on a draft that becomes an error when the flow is published
+    /// (an unfinished flow saves, but cannot go live).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub blocks_publish: bool,
+}
+
+/// Codes that make a document unsavable even as a draft: its shape (schema
+/// version, size limits, node identities) is wrong, not merely unfinished.
+pub const UNSAVABLE: &[&str] =
+    &["unsupported_version", "too_many_nodes", "too_many_edges", "invalid_node_id", "duplicate_node_id"];
+
+/// The issues as a draft shows them: every error that only says the flow is
+/// not finished yet (unreachable or unconnected nodes, dangling edges, a
+/// missing field, an empty message, an unknown target flow…) becomes a
+/// warning that blocks publishing; only [`UNSAVABLE`] codes stay errors.
+#[must_use]
+pub fn as_draft(issues: Vec<Issue>) -> Vec<Issue> {
+    issues
+        .into_iter()
+        .map(|mut i| {
+            if i.severity == Severity::Error && !UNSAVABLE.contains(&i.code) {
+                i.severity = Severity::Warning;
+                i.blocks_publish = true;
+            }
+            i
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -48,20 +76,32 @@ pub enum Severity {
 }
 
 impl Issue {
-    fn error(code: &'static str, message: impl Into<String>) -> Issue {
-        Issue { severity: Severity::Error, code, message: message.into(), node_id: None, edge_id: None, field: None }
+    /// An error (refuses publishing; see [`as_draft`] for drafts).
+    #[must_use]
+    pub fn error(code: &'static str, message: impl Into<String>) -> Issue {
+        Issue {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            node_id: None,
+            edge_id: None,
+            field: None,
+            blocks_publish: false,
+        }
     }
 
     fn warning(code: &'static str, message: impl Into<String>) -> Issue {
         Issue { severity: Severity::Warning, ..Issue::error(code, message) }
     }
 
-    fn node(mut self, id: &str) -> Issue {
+    #[must_use]
+    pub fn node(mut self, id: &str) -> Issue {
         self.node_id = Some(id.to_owned());
         self
     }
 
-    fn field(mut self, field: impl Into<String>) -> Issue {
+    #[must_use]
+    pub fn field(mut self, field: impl Into<String>) -> Issue {
         self.field = Some(field.into());
         self
     }

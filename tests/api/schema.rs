@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 12] = [
+const ADDED_TABLES: [&str; 14] = [
     "teams",
     "conversations",
     "jobs",
@@ -145,6 +145,9 @@ const ADDED_TABLES: [&str; 12] = [
     // Knowledge retrieval at scale (V040): binary codes and re-embedding staging.
     "chunk_codes",
     "chunk_vectors_next",
+    // Conversation tests of a bot and their runs (V054, issue 17).
+    "bot_tests",
+    "bot_test_runs",
 ];
 
 const VIEWS: [&str; 4] =
@@ -1715,6 +1718,8 @@ fn deleting_a_bot_removes_what_it_owns_and_unlinks_the_rest() {
     for table in [
         "bot_messages",
         "bot_flows",
+        "bot_tests",
+        "bot_test_runs",
         "flow_orchestrations",
         "flow_transitions",
         "flow_variables",
