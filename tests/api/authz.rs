@@ -99,6 +99,7 @@ const TENANT_PARAMS: &[&str] = &[
     "orchestration_id",
     "canned_message_id",
     "conversation_id",
+    "test_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -269,8 +270,8 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
 }
 
 /// Runtime rows of the bot: an avatar, a published flow `main` (version 1),
-/// an orchestration, a canned message and a conversation.
-fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 5]> {
+/// an orchestration, a canned message, a conversation and a conversation test.
+fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 6]> {
     tx.execute(
         "INSERT INTO files (organization_id, sha256, size_bytes, content_type, data)
          VALUES (?1, lower(hex(randomblob(32))), 8, 'image/png', x'89504e470d0a1a0a')",
@@ -298,12 +299,18 @@ fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
         params![org_id, bot_id],
     )?;
     let conversation_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO bot_tests (organization_id, bot_id, name, turns) VALUES (?1, ?2, 'Matrix test', '[{\"user\":\"hi\"}]')",
+        params![org_id, bot_id],
+    )?;
+    let test_id = tx.last_insert_rowid();
     Ok([
         ("flow_name", "main".to_owned()),
         ("version", "1".to_owned()),
         ("orchestration_id", orchestration_id.to_string()),
         ("canned_message_id", canned_id.to_string()),
         ("conversation_id", conversation_id.to_string()),
+        ("test_id", test_id.to_string()),
     ])
 }
 
