@@ -81,7 +81,11 @@ async fn a_conversation_saved_as_a_test_shows_where_a_changed_flow_diverges_and_
         let turns = app
             .wait_for_sql(
                 "the test was not saved",
-                |c| c.query_row("SELECT turns FROM bot_tests WHERE bot_id = ?1", [bot], |r| r.get::<_, String>(0)),
+                |c| {
+                    c.query_row("SELECT coalesce((SELECT turns FROM bot_tests WHERE bot_id = ?1), '')", [bot], |r| {
+                        r.get::<_, String>(0)
+                    })
+                },
                 |t| t.contains("Thanks Ann!"),
             )
             .await;
