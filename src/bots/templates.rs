@@ -242,7 +242,11 @@ async fn populate(
             autosave: false,
         };
         crate::flows::service::save(state, tenant.clone(), bot.id, name.clone(), save).await?;
-        if published {
+    }
+    // Published only once every flow exists: publishing refuses a jump to a
+    // flow the bot does not have yet.
+    if published {
+        for name in template.flows.keys() {
             let publish = PublishRequest { version: None, message: Some("first version".into()) };
             crate::flows::service::publish(state, tenant.clone(), bot.id, name.clone(), publish).await?;
         }

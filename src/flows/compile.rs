@@ -1273,4 +1273,33 @@ mod tests {
         assert!(check_flow_name("main").is_ok());
         assert!(check_flow_name("Main").is_err());
     }
+
+    #[test]
+    fn a_draft_keeps_only_unsavable_errors_and_marks_the_rest_as_blocking_publish() {
+        let c = compile(&doc(json!({
+            "nodes": [
+                { "id": "start", "type": "start" },
+                { "id": "island", "type": "message", "data": { "text": "" } },
+                { "id": "twin", "type": "end" },
+                { "id": "twin", "type": "end" }
+            ],
+            "edges": [ { "source": "start", "target": "ghost" } ]
+        })));
+        let draft = as_draft(c.issues.clone());
+        assert_eq!(draft.len(), c.issues.len());
+        for i in &draft {
+            if UNSAVABLE.contains(&i.code) {
+                assert_eq!((i.severity, i.blocks_publish), (Severity::Error, false), "{i:?}");
+            } else {
+                assert_eq!(i.severity, Severity::Warning, "{i:?}");
+            }
+        }
+        assert!(draft.iter().any(|i| i.code == "duplicate_node_id" && i.severity == Severity::Error));
+        for code in ["dangling_edge", "unreachable_node", "missing_field"] {
+            assert!(draft.iter().any(|i| i.code == code && i.blocks_publish), "{code}: {draft:?}");
+        }
+        // Plain warnings stay plain.
+        let w = Issue::warning("unconnected_port", "x");
+        assert!(!as_draft(vec![w])[0].blocks_publish);
+    }
 }

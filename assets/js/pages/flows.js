@@ -165,7 +165,7 @@ function FlowList({ params }) {
     <${ErrorBox} error=${error || list.error} />
     <div class="card">
       <table>
-        <thead><tr><th>Flow</th><th>Draft</th><th>Published</th><th>Updated</th><th><span class="sr-only">Actions</span></th></tr></thead>
+        <thead><tr><th>Flow</th><th>Draft</th><th>Published</th><th>Updated</th><th>Actions</th></tr></thead>
         <tbody>
           ${items.map(
             (f) => html`<tr data-flow=${f.name}>
@@ -173,11 +173,11 @@ function FlowList({ params }) {
               <td>v${f.draft_version}${f.has_unpublished_changes && html` <span class="badge warn">unpublished changes</span>`}</td>
               <td>${f.published_version ? `v${f.published_version}` : html`<span class="muted">never</span>`}</td>
               <td class="muted">${formatDate(f.updated_at)}</td>
-              <td class="row">
+              <td><div class="row flow-actions">
                 ${can("flows.publish") && html`<button type="button" class="rename-flow" aria-label=${`Rename ${f.name}`} onClick=${() => setAction({ flow: f.name, mode: "rename" })}>Rename</button>`}
                 ${can("bots.write") && html`<button type="button" class="duplicate-flow" aria-label=${`Duplicate ${f.name}`} onClick=${() => setAction({ flow: f.name, mode: "duplicate" })}>Duplicate</button>`}
                 ${can("flows.publish") && html`<button type="button" class="delete-flow danger" aria-label=${`Delete ${f.name}`} disabled=${f.is_entry} title=${f.is_entry ? "The entry flow cannot be deleted" : ""} onClick=${() => remove(f.name)}>Delete</button>`}
-              </td>
+              </div></td>
             </tr>
             ${action && action.flow === f.name &&
             html`<tr><td colspan="5"><${FlowAction} botId=${botId} flow=${f.name} mode=${action.mode}
