@@ -297,9 +297,9 @@ async fn run_one(
             GotTurn { variables: Value::Object(st.vars.clone()), ..GotTurn::default() }
         } else {
             let (input, nlu) = match &turn.user {
-                Some(text) => (
-                    Input::Message(text.clone()),
-                    understand(state, tenant, bot, text, 0, program.needs_entities).await?,
+                Some(said) => (
+                    Input::Message(said.clone()),
+                    understand(state, tenant, bot, said, 0, program.needs_entities).await?,
                 ),
                 None => (Input::Start, None),
             };

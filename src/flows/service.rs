@@ -472,26 +472,17 @@ fn entry_flow(conn: &Connection, tenant: &Tenant, bot: BotId) -> AppResult<Strin
 }
 
 /// Adds a version to a flow (and its generic snapshot on `branch`); returns its row id.
-fn add_version(
-    tx: &Connection,
-    tenant: &Tenant,
-    bot: BotId,
-    name: &str,
-    version: i64,
-    data: &str,
-    message: &str,
-    branch: &str,
-) -> AppResult<i64> {
-    let id = store::insert_version(
-        tx,
-        tenant,
-        bot,
-        &NewVersion { name, version, data, message: Some(message), autosave: false },
-    )?;
-    let entity = store::flow_entity_id(tx, tenant, bot, name)?.unwrap_or(id);
-    let ev = store::insert_entity_version(tx, tenant, entity, version, data, Some(message))?;
+fn add_version(tx: &Connection, tenant: &Tenant, bot: BotId, v: &NewVersion<'_>, branch: &str) -> AppResult<i64> {
+    let id = store::insert_version(tx, tenant, bot, v)?;
+    let entity = store::flow_entity_id(tx, tenant, bot, v.name)?.unwrap_or(id);
+    let ev = store::insert_entity_version(tx, tenant, entity, v.version, v.data, v.message)?;
     store::move_branch(tx, tenant, entity, branch, ev)?;
     Ok(id)
+}
+
+/// A named version (rename, duplicate).
+fn named<'a>(name: &'a str, version: i64, data: &'a str, message: &'a str) -> NewVersion<'a> {
+    NewVersion { name, version, data, message: Some(message), autosave: false }
 }
 
 fn check_new_name(name: &str, new: &str) -> AppResult<String> {
@@ -537,7 +528,7 @@ pub async fn rename(
                 if let Some(p) = &published
                     && let Some(data) = rewrite_jumps(&p.data, &name, &new)?
                 {
-                    let id = add_version(tx, &tenant, bot, &flow, next, &data, &note, "main")?;
+                    let id = add_version(tx, &tenant, bot, &named(&flow, next, &data, &note), "main")?;
                     store::publish(tx, &tenant, bot, id, Some(&note), &now())?;
                     next += 1;
                     republished = true;
@@ -547,9 +538,9 @@ pub async fn rename(
                 // After a republish the newest version must again be the draft.
                 let draft_is_published = published.as_ref().is_some_and(|p| p.data == draft.data);
                 if let Some(data) = draft_data.filter(|_| !(republished && draft_is_published)) {
-                    add_version(tx, &tenant, bot, &flow, next, &data, &note, "draft")?;
+                    add_version(tx, &tenant, bot, &named(&flow, next, &data, &note), "draft")?;
                 } else if republished && !draft_is_published {
-                    add_version(tx, &tenant, bot, &flow, next, &draft.data, &note, "draft")?;
+                    add_version(tx, &tenant, bot, &named(&flow, next, &draft.data, &note), "draft")?;
                 }
                 if republished || draft_changed {
                     updated.push(flow);
@@ -587,7 +578,7 @@ pub async fn duplicate(
                     .with_details(json!({ "field": "new_name" })));
             }
             let note = format!("Duplicated from `{name}` v{}", source.view.version);
-            let id = add_version(tx, &tenant, bot, &new, 1, &source.data, &note, "draft")?;
+            let id = add_version(tx, &tenant, bot, &named(&new, 1, &source.data, &note), "draft")?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "flow.duplicated", "flow", id).with_new(json!({
