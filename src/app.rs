@@ -31,7 +31,8 @@ use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
-    accounts, admin, bots, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions, webhooks, widget,
+    accounts, admin, bots, bottests, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions, webhooks,
+    widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -332,6 +333,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     accounts::routes(cfg);
     orgs::routes(cfg);
     bots::routes(cfg);
+    bottests::routes(cfg);
     jobs::routes(cfg);
     versions::routes(cfg);
     admin::routes(cfg);

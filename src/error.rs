@@ -114,6 +114,8 @@ error_codes! {
     PlanLimitExceeded => ("plan_limit_exceeded", PAYMENT_REQUIRED, "The organization's plan does not allow more of this resource."),
     FlowInvalid => ("flow_invalid", UNPROCESSABLE_ENTITY, "The flow document has errors; `details.issues` lists them with their node ids."),
     ShortcutTaken => ("shortcut_taken", CONFLICT, "Another canned reply of the organization has this shortcut; `details.field` is `shortcut`."),
+    FlowInUse => ("flow_in_use", CONFLICT, "The flow is the bot's entry flow or other flows jump to it; `details.flows` and `details.orchestrations` list what refers to it."),
+    PublishBlockedByTests => ("publish_blocked_by_tests", CONFLICT, "The bot's conversation tests failed and its setting `block_publish_on_test_failure` is on; `details.run` has the results."),
     BotInactive => ("bot_inactive", CONFLICT, "The bot is switched off (is_active false) and takes no messages."),
     ConversationNotInHandoff => ("conversation_not_in_handoff", CONFLICT, "The action needs the conversation to be with a human agent (status handoff)."),
     ConversationClosed => ("conversation_closed", CONFLICT, "The conversation is closed."),
@@ -129,6 +131,7 @@ error_codes! {
     UnknownWebhookEvent => ("unknown_webhook_event", UNPROCESSABLE_ENTITY, "An event name is not in the webhook event catalogue; `details.field` names it (e.g. `events[2]`), `details.known` lists the catalogue."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
     // NLU
+    BotTestNotFound => ("bot_test_not_found", NOT_FOUND, "No such conversation test in the caller's organizations."),
     IntentNotFound => ("intent_not_found", NOT_FOUND, "No such intent in this bot."),
     ExampleNotFound => ("example_not_found", NOT_FOUND, "No such training example in this bot."),
     NluEntityNotFound => ("nlu_entity_not_found", NOT_FOUND, "No such NLU entity in this bot."),

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod bots;
+pub mod bottests;
 pub mod cli;
 pub mod config;
 pub mod conversations;

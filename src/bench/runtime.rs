@@ -543,7 +543,7 @@ pub(super) async fn publish(state: &AppState, tenant: &Tenant, bot: BotId, doc: 
         tenant.clone(),
         bot,
         "main".into(),
-        SaveFlowRequest { document, message: Some("benchmark".into()) },
+        SaveFlowRequest { document, message: Some("benchmark".into()), autosave: false },
     )
     .await
     .map_err(|e| anyhow::anyhow!("saving the benchmark flow: {e:?}"))?;

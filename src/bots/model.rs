@@ -77,6 +77,9 @@ pub struct BotSettings {
     pub csat_enabled: bool,
     pub csat_question: String,
     pub csat_thanks: String,
+    /// Refuse to publish a flow while the bot's conversation tests fail
+    /// (off: failures are a warning in the publish response).
+    pub block_publish_on_test_failure: bool,
 }
 
 impl Default for BotSettings {
@@ -94,6 +97,7 @@ impl Default for BotSettings {
             csat_enabled: false,
             csat_question: "How would you rate this conversation, from 1 (poor) to 5 (great)?".into(),
             csat_thanks: "Thank you for your feedback!".into(),
+            block_publish_on_test_failure: false,
         }
     }
 }
@@ -119,6 +123,7 @@ pub struct BotSettingsPatch {
     pub csat_enabled: Option<bool>,
     pub csat_question: Option<String>,
     pub csat_thanks: Option<String>,
+    pub block_publish_on_test_failure: Option<bool>,
 }
 
 /// `POST /orgs/{org_id}/bots`.

@@ -115,6 +115,9 @@ fn patch_settings(stored: &str, patch: BotSettingsPatch) -> AppResult<String> {
     if let Some(c) = patch.csat_enabled {
         set("csat_enabled", json!(c));
     }
+    if let Some(b) = patch.block_publish_on_test_failure {
+        set("block_publish_on_test_failure", json!(b));
+    }
     Ok(Value::Object(obj).to_string())
 }
 

@@ -239,9 +239,14 @@ async fn populate(
         let save = SaveFlowRequest {
             document: document.clone(),
             message: Some(format!("created from the template \u{201c}{}\u{201d}", template.name)),
+            autosave: false,
         };
         crate::flows::service::save(state, tenant.clone(), bot.id, name.clone(), save).await?;
-        if published {
+    }
+    // Published only once every flow exists: publishing refuses a jump to a
+    // flow the bot does not have yet.
+    if published {
+        for name in template.flows.keys() {
             let publish = PublishRequest { version: None, message: Some("first version".into()) };
             crate::flows::service::publish(state, tenant.clone(), bot.id, name.clone(), publish).await?;
         }

@@ -26,7 +26,8 @@ const KEYWORDS: &[&str] = &["true", "false", "null", "and", "or", "not"];
 /// One finding of validation.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Issue {
-    /// `error` (the flow cannot be saved) or `warning`.
+    /// `error` (the flow cannot be published; on a draft only a malformed
+    /// or oversized document is an error) or `warning`.
     pub severity: Severity,
     /// Stable code, e.g. `dangling_edge`, `unreachable_node`.
     pub code: &'static str,
@@ -38,6 +39,33 @@ pub struct Issue {
     /// The field of the node's data at fault, e.g. `data.validation.pattern`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// A warning on a draft that becomes an error when the flow is published
+    /// (an unfinished flow saves, but cannot go live).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub blocks_publish: bool,
+}
+
+/// Codes that make a document unsavable even as a draft: its shape (schema
+/// version, size limits, node identities) is wrong, not merely unfinished.
+pub const UNSAVABLE: &[&str] =
+    &["unsupported_version", "too_many_nodes", "too_many_edges", "invalid_node_id", "duplicate_node_id"];
+
+/// The issues as a draft shows them: every error that only says the flow is
+/// not finished yet (unreachable or unconnected nodes, dangling edges, a
+/// missing field, an empty message, an unknown target flow…) becomes a
+/// warning that blocks publishing; only [`UNSAVABLE`] codes stay errors.
+#[must_use]
+pub fn as_draft(issues: Vec<Issue>) -> Vec<Issue> {
+    issues
+        .into_iter()
+        .map(|mut i| {
+            if i.severity == Severity::Error && !UNSAVABLE.contains(&i.code) {
+                i.severity = Severity::Warning;
+                i.blocks_publish = true;
+            }
+            i
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -48,20 +76,32 @@ pub enum Severity {
 }
 
 impl Issue {
-    fn error(code: &'static str, message: impl Into<String>) -> Issue {
-        Issue { severity: Severity::Error, code, message: message.into(), node_id: None, edge_id: None, field: None }
+    /// An error (refuses publishing; see [`as_draft`] for drafts).
+    #[must_use]
+    pub fn error(code: &'static str, message: impl Into<String>) -> Issue {
+        Issue {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            node_id: None,
+            edge_id: None,
+            field: None,
+            blocks_publish: false,
+        }
     }
 
     fn warning(code: &'static str, message: impl Into<String>) -> Issue {
         Issue { severity: Severity::Warning, ..Issue::error(code, message) }
     }
 
-    fn node(mut self, id: &str) -> Issue {
+    #[must_use]
+    pub fn node(mut self, id: &str) -> Issue {
         self.node_id = Some(id.to_owned());
         self
     }
 
-    fn field(mut self, field: impl Into<String>) -> Issue {
+    #[must_use]
+    pub fn field(mut self, field: impl Into<String>) -> Issue {
         self.field = Some(field.into());
         self
     }
@@ -1232,5 +1272,34 @@ mod tests {
         assert!(check_variable_name("a-b").is_err());
         assert!(check_flow_name("main").is_ok());
         assert!(check_flow_name("Main").is_err());
+    }
+
+    #[test]
+    fn a_draft_keeps_only_unsavable_errors_and_marks_the_rest_as_blocking_publish() {
+        let c = compile(&doc(json!({
+            "nodes": [
+                { "id": "start", "type": "start" },
+                { "id": "island", "type": "message", "data": { "text": "" } },
+                { "id": "twin", "type": "end" },
+                { "id": "twin", "type": "end" }
+            ],
+            "edges": [ { "source": "start", "target": "ghost" } ]
+        })));
+        let draft = as_draft(c.issues.clone());
+        assert_eq!(draft.len(), c.issues.len());
+        for i in &draft {
+            if UNSAVABLE.contains(&i.code) {
+                assert_eq!((i.severity, i.blocks_publish), (Severity::Error, false), "{i:?}");
+            } else {
+                assert_eq!(i.severity, Severity::Warning, "{i:?}");
+            }
+        }
+        assert!(draft.iter().any(|i| i.code == "duplicate_node_id" && i.severity == Severity::Error));
+        for code in ["dangling_edge", "unreachable_node", "missing_field"] {
+            assert!(draft.iter().any(|i| i.code == code && i.blocks_publish), "{code}: {draft:?}");
+        }
+        // Plain warnings stay plain.
+        let w = Issue::warning("unconnected_port", "x");
+        assert!(!as_draft(vec![w])[0].blocks_publish);
     }
 }

@@ -14,6 +14,17 @@ crate::id_type!(
     OrchestrationId
 );
 
+/// How a version came to be, for the history: the editor's auto-save, a
+/// version someone named (created, restored, saved with a message through the
+/// API), or one that has been published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionKind {
+    Autosave,
+    Named,
+    Published,
+}
+
 /// One saved version of a flow.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FlowVersionView {
@@ -21,6 +32,8 @@ pub struct FlowVersionView {
     pub id: i64,
     pub name: String,
     pub version: i64,
+    /// `published` once it has been published, else how it was saved.
+    pub kind: VersionKind,
     /// Whether this is the published (active) version.
     pub is_published: bool,
     /// The message given when it was saved.
@@ -46,6 +59,15 @@ pub struct VersionRow {
 
 impl FromRow for VersionRow {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let published_at: Option<String> = row.get("published_at")?;
+        let save_kind: String = row.get("save_kind")?;
+        let kind = if published_at.is_some() {
+            VersionKind::Published
+        } else if save_kind == "autosave" {
+            VersionKind::Autosave
+        } else {
+            VersionKind::Named
+        };
         Ok(VersionRow {
             bot_id: row.get("bot_id")?,
             data: row.get("flow_data")?,
@@ -53,11 +75,12 @@ impl FromRow for VersionRow {
                 id: row.get("id")?,
                 name: row.get("name")?,
                 version: row.get("version")?,
+                kind,
                 is_published: row.get("is_active")?,
                 message: row.get("commit_message")?,
                 created_by: row.get("created_by")?,
                 created_at: row.get("created_at")?,
-                published_at: row.get("published_at")?,
+                published_at,
                 published_by: row.get("published_by")?,
                 publish_message: row.get("publish_message")?,
                 document: None,
@@ -81,13 +104,14 @@ pub struct FlowSummary {
     pub is_entry: bool,
 }
 
-/// A flow with its draft and published versions and the draft's warnings.
+/// A flow with its draft and published versions and the draft's issues.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FlowDetail {
     pub name: String,
     pub draft: FlowVersionView,
     pub published: Option<FlowVersionView>,
-    /// Warnings about the draft (errors cannot be saved).
+    /// Issues of the draft: warnings (`blocks_publish` marks those that
+    /// become errors at publish).
     pub issues: Vec<Issue>,
 }
 
@@ -99,6 +123,45 @@ pub struct SaveFlowRequest {
     /// What changed (shown in the version history).
     #[serde(default)]
     pub message: Option<String>,
+    /// An automatic save of the editor: collapsed in the version history.
+    #[serde(default)]
+    pub autosave: bool,
+}
+
+/// `POST …/rename`: the flow's new name (its history goes along).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameFlowRequest {
+    pub new_name: String,
+}
+
+/// `POST …/duplicate`: a new flow whose first version is this flow's draft.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateFlowRequest {
+    pub new_name: String,
+}
+
+/// The result of a rename.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RenameFlowResponse {
+    pub name: String,
+    /// Other flows whose `jump` nodes were pointed at the new name (their
+    /// draft got a new version; a published version that jumped there was
+    /// republished with only that change).
+    pub updated_flows: Vec<String>,
+}
+
+/// The result of a publish: the version, and the bot's conversation tests
+/// run against what went live (absent when the bot has no tests).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublishResponse {
+    #[serde(flatten)]
+    pub version: FlowVersionView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tests: Option<crate::bottests::model::TestRun>,
+    /// Non-blocking findings, e.g. failing tests.
+    pub warnings: Vec<String>,
 }
 
 /// The result of a save.
@@ -107,7 +170,8 @@ pub struct SaveFlowResponse {
     pub version: FlowVersionView,
     /// False when the document equals the current draft (nothing was saved).
     pub created: bool,
-    /// Warnings (errors are refused with 422 `flow_invalid`).
+    /// Warnings (`blocks_publish`: must be fixed before publishing). Only a
+    /// malformed or oversized document is refused (422 `flow_invalid`).
     pub issues: Vec<Issue>,
 }
 
@@ -121,7 +185,10 @@ pub struct ValidateFlowRequest {
 /// Validation findings.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ValidationReport {
+    /// The document can be saved as a draft.
     pub valid: bool,
+    /// The document could be published (no issue blocks it).
+    pub publishable: bool,
     pub issues: Vec<Issue>,
 }
 

@@ -5,8 +5,9 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::model::{
-    DiffParams, FlowDetail, FlowDiff, FlowSummary, FlowVersionView, Orchestration, OrchestrationRequest,
-    PublishRequest, RollbackRequest, SaveFlowRequest, SaveFlowResponse, ValidateFlowRequest, ValidationReport,
+    DiffParams, DuplicateFlowRequest, FlowDetail, FlowDiff, FlowSummary, FlowVersionView, Orchestration,
+    OrchestrationRequest, PublishRequest, PublishResponse, RenameFlowRequest, RenameFlowResponse, RollbackRequest,
+    SaveFlowRequest, SaveFlowResponse, ValidateFlowRequest, ValidationReport,
 };
 use super::orchestration::{self, OrchestrationResource};
 use super::service;
@@ -32,6 +33,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(diff_flow)
         .service(publish_flow)
         .service(rollback_flow)
+        // Issue 17: renaming and duplicating flows (deleting is above).
+        .service(rename_flow)
+        .service(duplicate_flow)
         .service(list_orchestrations)
         .service(create_orchestration)
         .service(get_orchestration)
@@ -90,7 +94,8 @@ async fn get_flow(
     Ok(web::Json(service::get(&state, scope.into_tenant(), bot, path.into_inner().flow_name).await?))
 }
 
-/// Saves the flow as a new draft version (refused with node-level issues when invalid).
+/// Saves the flow as a new draft version. An unfinished flow saves (its
+/// issues come back as warnings); only a malformed or oversized document is refused.
 #[utoipa::path(
     tag = "flows",
     params(("bot_id" = i64, Path, description = "Bot id"), ("flow_name" = String, Path, description = "Flow name")),
@@ -99,7 +104,7 @@ async fn get_flow(
         (status = 201, body = SaveFlowResponse, description = "A new version"),
         (status = 200, body = SaveFlowResponse, description = "Unchanged: the draft already has this document"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "`flow_invalid` with `details.issues`, or `validation_failed`"),
+        (status = 422, body = ErrorBody, description = "`flow_invalid` (malformed or oversized) with `details.issues`, or `validation_failed`"),
     ),
     security(("session" = ["bots.write"]), ("api_token" = ["bots.write"]))
 )]
@@ -116,11 +121,13 @@ async fn save_flow(
     Ok(if saved.created { HttpResponse::Created().json(saved) } else { HttpResponse::Ok().json(saved) })
 }
 
-/// Deletes a flow with all its versions.
+/// Deletes a flow with all its versions (409 `flow_in_use` for the entry flow
+/// and for flows that other flows jump to or transitions lead to).
 #[utoipa::path(
     tag = "flows",
     params(("bot_id" = i64, Path, description = "Bot id"), ("flow_name" = String, Path, description = "Flow name")),
-    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`flow_in_use` with `details.flows`, `details.orchestrations`, `details.entry`")),
     security(("session" = ["flows.publish"]), ("api_token" = ["flows.publish"]))
 )]
 #[delete("/bots/{bot_id}/flows/{flow_name}")]
@@ -213,12 +220,17 @@ async fn diff_flow(
     ))
 }
 
-/// Publishes a version (default: the draft); conversations use it from their next message.
+/// Publishes a version (default: the draft); conversations use it from their
+/// next message. The bot's conversation tests run against it first: failures
+/// are reported in `tests` and `warnings`, or refuse the publish (409
+/// `publish_blocked_by_tests`) when the bot's settings say so.
 #[utoipa::path(
     tag = "flows",
     params(("bot_id" = i64, Path, description = "Bot id"), ("flow_name" = String, Path, description = "Flow name")),
     request_body = PublishRequest,
-    responses((status = 200, body = FlowVersionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = PublishResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`publish_blocked_by_tests` with `details.run`"),
+              (status = 422, body = ErrorBody, description = "`flow_invalid`: `details.issues` lists what blocks publishing")),
     security(("session" = ["flows.publish"]), ("api_token" = ["flows.publish"]))
 )]
 #[post("/bots/{bot_id}/flows/{flow_name}/publish")]
@@ -227,7 +239,7 @@ async fn publish_flow(
     state: web::Data<AppState>,
     path: web::Path<FlowPath>,
     body: Json<PublishRequest>,
-) -> AppResult<web::Json<FlowVersionView>> {
+) -> AppResult<web::Json<PublishResponse>> {
     let bot = scope.id();
     Ok(web::Json(
         service::publish(&state, scope.into_tenant(), bot, path.into_inner().flow_name, body.into_inner()?).await?,
@@ -253,6 +265,51 @@ async fn rollback_flow(
     Ok(web::Json(
         service::rollback(&state, scope.into_tenant(), bot, path.into_inner().flow_name, body.into_inner()?).await?,
     ))
+}
+
+/// Renames a flow: its history goes along, orchestrations follow, and `jump`
+/// nodes of the bot's flows are pointed at the new name.
+#[utoipa::path(
+    tag = "flows",
+    params(("bot_id" = i64, Path, description = "Bot id"), ("flow_name" = String, Path, description = "Flow name")),
+    request_body = RenameFlowRequest,
+    responses((status = 200, body = RenameFlowResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`name_taken`"), (status = 422, body = ErrorBody)),
+    security(("session" = ["flows.publish"]), ("api_token" = ["flows.publish"]))
+)]
+#[post("/bots/{bot_id}/flows/{flow_name}/rename")]
+async fn rename_flow(
+    scope: BotScope<perm::FlowsPublish>,
+    state: web::Data<AppState>,
+    path: web::Path<FlowPath>,
+    body: Json<RenameFlowRequest>,
+) -> AppResult<web::Json<RenameFlowResponse>> {
+    let bot = scope.id();
+    Ok(web::Json(
+        service::rename(&state, scope.into_tenant(), bot, path.into_inner().flow_name, body.into_inner()?).await?,
+    ))
+}
+
+/// Copies the flow's draft into a new flow.
+#[utoipa::path(
+    tag = "flows",
+    params(("bot_id" = i64, Path, description = "Bot id"), ("flow_name" = String, Path, description = "Flow name")),
+    request_body = DuplicateFlowRequest,
+    responses((status = 201, body = SaveFlowResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`name_taken`"), (status = 422, body = ErrorBody)),
+    security(("session" = ["bots.write"]), ("api_token" = ["bots.write"]))
+)]
+#[post("/bots/{bot_id}/flows/{flow_name}/duplicate")]
+async fn duplicate_flow(
+    scope: BotScope<perm::BotsWrite>,
+    state: web::Data<AppState>,
+    path: web::Path<FlowPath>,
+    body: Json<DuplicateFlowRequest>,
+) -> AppResult<HttpResponse> {
+    let bot = scope.id();
+    let saved =
+        service::duplicate(&state, scope.into_tenant(), bot, path.into_inner().flow_name, body.into_inner()?).await?;
+    Ok(HttpResponse::Created().json(saved))
 }
 
 /// Lists the bot's orchestrations.

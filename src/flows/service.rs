@@ -13,13 +13,14 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-use super::compile::{Issue, Severity, check_flow_name, compile};
+use super::compile::{Issue, Severity, as_draft, check_flow_name, compile};
 use super::diff;
 use super::document::FlowDocument;
 use super::engine::{EngineSettings, FlowVersion, Program};
 use super::model::{
-    DiffParams, FlowDetail, FlowDiff, FlowSummary, FlowVersionView, PublishRequest, RollbackRequest, SaveFlowRequest,
-    SaveFlowResponse, ValidationReport, VersionRow,
+    DiffParams, DuplicateFlowRequest, FlowDetail, FlowDiff, FlowSummary, FlowVersionView, PublishRequest,
+    PublishResponse, RenameFlowRequest, RenameFlowResponse, RollbackRequest, SaveFlowRequest, SaveFlowResponse,
+    ValidationReport, VersionRow,
 };
 use super::orchestration;
 use super::store::{self, NewVersion};
@@ -65,32 +66,47 @@ fn with_document(row: &VersionRow) -> AppResult<FlowVersionView> {
     Ok(view)
 }
 
-/// Validation issues of a document, plus warnings that need the bot's other flows.
-fn issues_of(conn: &Connection, tenant: &Tenant, bot: BotId, name: &str, doc: &FlowDocument) -> AppResult<Vec<Issue>> {
-    let compiled = compile(doc);
-    let mut issues = compiled.issues;
-    if let Some(graph) = compiled.graph {
+/// The `jump` nodes of a document: (node id, target flow).
+fn jumps_of(doc: &FlowDocument) -> Vec<(String, String)> {
+    doc.nodes
+        .iter()
+        .filter(|n| n.kind == "jump")
+        .filter_map(|n| n.data.get("flow").and_then(Value::as_str).map(|f| (n.id.clone(), f.to_owned())))
+        .collect()
+}
+
+/// Everything that stops a document from being published: compile errors
+/// (and warnings), plus jumps to flows the bot does not have.
+fn publish_issues(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    name: &str,
+    doc: &FlowDocument,
+) -> AppResult<Vec<Issue>> {
+    let mut issues = compile(doc).issues;
+    let jumps = jumps_of(doc);
+    if !jumps.is_empty() {
         let existing: HashSet<String> =
             store::heads(conn, tenant, bot)?.into_iter().map(|(d, _)| d.view.name).collect();
-        for target in &graph.jumps {
-            if target != name && !existing.contains(target) {
-                let node = doc
-                    .nodes
-                    .iter()
-                    .find(|n| n.kind == "jump" && n.data.get("flow").and_then(Value::as_str) == Some(target.as_str()))
-                    .map(|n| n.id.clone());
-                issues.push(Issue {
-                    severity: Severity::Warning,
-                    code: "unknown_flow",
-                    message: format!("flow `{target}` does not exist yet"),
-                    node_id: node,
-                    edge_id: None,
-                    field: Some("data.flow".into()),
-                });
+        let mut seen = HashSet::new();
+        for (node, target) in jumps {
+            if target != name && !existing.contains(&target) && seen.insert(target.clone()) {
+                issues.push(
+                    Issue::error("unknown_flow", format!("flow `{target}` does not exist"))
+                        .node(&node)
+                        .field("data.flow"),
+                );
             }
         }
     }
     Ok(issues)
+}
+
+/// Issues of a draft: only a malformed or oversized document is an error;
+/// what is merely unfinished is a warning that blocks publishing.
+fn issues_of(conn: &Connection, tenant: &Tenant, bot: BotId, name: &str, doc: &FlowDocument) -> AppResult<Vec<Issue>> {
+    Ok(as_draft(publish_issues(conn, tenant, bot, name, doc)?))
 }
 
 fn refuse(issues: &[Issue]) -> AppResult<()> {
@@ -117,8 +133,7 @@ pub async fn list(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult<Vec
     state
         .db
         .read(move |conn| {
-            let entry =
-                store::active_orchestration(conn, &tenant, bot)?.map_or_else(|| "main".to_owned(), |o| o.entry_flow);
+            let entry = entry_flow(conn, &tenant, bot)?;
             Ok(store::heads(conn, &tenant, bot)?
                 .into_iter()
                 .map(|(d, p)| FlowSummary {
@@ -168,7 +183,11 @@ pub async fn validate(
         .db
         .read(move |conn| {
             let issues = issues_of(conn, &tenant, bot, &name, &doc)?;
-            Ok(ValidationReport { valid: !issues.iter().any(|i| i.severity == Severity::Error), issues })
+            Ok(ValidationReport {
+                valid: !issues.iter().any(|i| i.severity == Severity::Error),
+                publishable: !issues.iter().any(|i| i.severity == Severity::Error || i.blocks_publish),
+                issues,
+            })
         })
         .await
 }
@@ -188,6 +207,7 @@ pub async fn save(
         return Err(AppError::validation("document", format!("the flow is larger than {MAX_DOCUMENT_BYTES} bytes")));
     }
     let doc = req.document;
+    let autosave = req.autosave;
     let response = state
         .db
         .write(move |tx| {
@@ -202,7 +222,7 @@ pub async fn save(
                 tx,
                 &tenant,
                 bot,
-                &NewVersion { name: &name, version, data: &data, message: message.as_deref() },
+                &NewVersion { name: &name, version, data: &data, message: message.as_deref(), autosave },
             )?;
             let entity = store::flow_entity_id(tx, &tenant, bot, &name)?.unwrap_or(id);
             let ev = store::insert_entity_version(tx, &tenant, entity, version, &data, message.as_deref())?;
@@ -306,9 +326,10 @@ fn publish_in(
     message: Option<&str>,
     action: &str,
 ) -> AppResult<()> {
-    // A version saved before a validation rule existed must still pass today's.
+    // Drafts save unfinished; publishing needs every issue fixed (and a
+    // version saved before a validation rule existed must pass today's).
     let doc = parse_doc(row)?;
-    refuse(&compile(&doc).issues)?;
+    refuse(&publish_issues(tx, tenant, bot, name, &doc)?)?;
     let before = store::published(tx, tenant, bot, name)?.map(|p| p.view.version);
     store::publish(tx, tenant, bot, row.view.id, message, &now())?;
     let entity = store::flow_entity_id(tx, tenant, bot, name)?.unwrap_or(row.view.id);
@@ -327,31 +348,57 @@ fn publish_in(
     )
 }
 
-/// Publishes a version (default: the draft).
+/// Publishes a version (default: the draft). The bot's conversation tests
+/// run first against what would go live; failures warn, or refuse the
+/// publish when the bot's `block_publish_on_test_failure` is on.
 pub async fn publish(
     state: &AppState,
     tenant: Tenant,
     bot: BotId,
     name: String,
     req: PublishRequest,
-) -> AppResult<FlowVersionView> {
+) -> AppResult<PublishResponse> {
     check_name(&name)?;
     let message = check_message(req.message.as_deref())?;
+    let (t, n) = (tenant.clone(), name.clone());
+    let row = state
+        .db
+        .read(move |conn| {
+            let row = match req.version {
+                Some(v) => store::version(conn, &t, bot, &n, v)?.ok_or_else(|| version_not_found(&n, v))?,
+                None => store::draft(conn, &t, bot, &n)?.ok_or_else(|| flow_not_found(&n))?,
+            };
+            refuse(&publish_issues(conn, &t, bot, &n, &parse_doc(&row)?)?)?;
+            Ok(row)
+        })
+        .await?;
+    let mut warnings = Vec::new();
+    let tests = crate::bottests::service::run_for_publish(state, &tenant, bot, &row).await?;
+    if let Some((run, block)) = &tests
+        && run.failed > 0
+    {
+        let text = format!("{} of {} conversation tests failed", run.failed, run.total);
+        if *block {
+            return Err(AppError::new(
+                ErrorCode::PublishBlockedByTests,
+                format!("{text}; the bot's settings block publishing until they pass"),
+            )
+            .with_details(json!({ "run": run })));
+        }
+        warnings.push(text);
+    }
+    let version = row.view.version;
     let view = state
         .db
         .write(move |tx| {
-            let row = match req.version {
-                Some(v) => store::version(tx, &tenant, bot, &name, v)?.ok_or_else(|| version_not_found(&name, v))?,
-                None => store::draft(tx, &tenant, bot, &name)?.ok_or_else(|| flow_not_found(&name))?,
-            };
+            let row = store::version(tx, &tenant, bot, &name, version)?.ok_or_else(|| flow_not_found(&name))?;
             publish_in(tx, &tenant, bot, &name, &row, message.as_deref(), "flow.published")?;
-            let row =
-                store::version(tx, &tenant, bot, &name, row.view.version)?.ok_or_else(|| flow_not_found(&name))?;
+            let row = store::version(tx, &tenant, bot, &name, version)?.ok_or_else(|| flow_not_found(&name))?;
             Ok(row.view)
         })
         .await?;
     state.runtime.invalidate_bot(bot);
-    Ok(view)
+    Ok(PublishResponse { version: view, tests: tests.map(|(run, _)| run), warnings })
 }
 
 /// Publishes an earlier version again; optionally makes it the draft too.
@@ -380,7 +427,7 @@ pub async fn rollback(
                         tx,
                         &tenant,
                         bot,
-                        &NewVersion { name: &name, version, data: &row.data, message: Some(&note) },
+                        &NewVersion { name: &name, version, data: &row.data, message: Some(&note), autosave: false },
                     )?;
                     let entity = store::flow_entity_id(tx, &tenant, bot, &name)?.unwrap_or(row.view.id);
                     let ev = store::insert_entity_version(tx, &tenant, entity, version, &row.data, Some(&note))?;
@@ -396,13 +443,186 @@ pub async fn rollback(
     Ok(view)
 }
 
-/// Deletes a flow with all its versions.
+/// A flow's document with its `jump` nodes to `from` pointed at `to`
+/// (`None`: it has none).
+fn rewrite_jumps(data: &str, from: &str, to: &str) -> AppResult<Option<String>> {
+    let Ok(mut doc) = serde_json::from_str::<FlowDocument>(data) else { return Ok(None) };
+    let mut changed = false;
+    for n in doc.nodes.iter_mut().filter(|n| n.kind == "jump") {
+        if n.data.get("flow").and_then(Value::as_str) == Some(from)
+            && let Some(obj) = n.data.as_object_mut()
+        {
+            obj.insert("flow".into(), Value::String(to.to_owned()));
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    serde_json::to_string(&doc).map(Some).map_err(AppError::internal)
+}
+
+fn jumps_to(data: &str, target: &str) -> bool {
+    serde_json::from_str::<FlowDocument>(data).is_ok_and(|d| jumps_of(&d).iter().any(|(_, t)| t == target))
+}
+
+/// The name conversations start in: the active orchestration's entry flow, or `main`.
+fn entry_flow(conn: &Connection, tenant: &Tenant, bot: BotId) -> AppResult<String> {
+    Ok(store::active_orchestration(conn, tenant, bot)?.map_or_else(|| "main".to_owned(), |o| o.entry_flow))
+}
+
+/// Adds a version to a flow (and its generic snapshot on `branch`); returns its row id.
+fn add_version(tx: &Connection, tenant: &Tenant, bot: BotId, v: &NewVersion<'_>, branch: &str) -> AppResult<i64> {
+    let id = store::insert_version(tx, tenant, bot, v)?;
+    let entity = store::flow_entity_id(tx, tenant, bot, v.name)?.unwrap_or(id);
+    let ev = store::insert_entity_version(tx, tenant, entity, v.version, v.data, v.message)?;
+    store::move_branch(tx, tenant, entity, branch, ev)?;
+    Ok(id)
+}
+
+/// A named version (rename, duplicate).
+fn named<'a>(name: &'a str, version: i64, data: &'a str, message: &'a str) -> NewVersion<'a> {
+    NewVersion { name, version, data, message: Some(message), autosave: false }
+}
+
+fn check_new_name(name: &str, new: &str) -> AppResult<String> {
+    let new = new.trim().to_owned();
+    check_flow_name(&new).map_err(|m| AppError::validation("new_name", m))?;
+    if new == name {
+        return Err(AppError::validation("new_name", "the flow already has this name"));
+    }
+    Ok(new)
+}
+
+/// Renames a flow: every version goes along (history kept), the bot's
+/// orchestrations follow, and `jump` nodes of the bot's flows that pointed at
+/// the old name point at the new one. A draft that jumped there gets a new
+/// version; a published version that jumped there is republished with only
+/// that change, so what end users run keeps working without publishing
+/// anyone's unfinished draft.
+pub async fn rename(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    name: String,
+    req: RenameFlowRequest,
+) -> AppResult<RenameFlowResponse> {
+    check_name(&name)?;
+    let new = check_new_name(&name, &req.new_name)?;
+    let response = state
+        .db
+        .write(move |tx| {
+            let entity = store::flow_entity_id(tx, &tenant, bot, &name)?.ok_or_else(|| flow_not_found(&name))?;
+            if store::draft(tx, &tenant, bot, &new)?.is_some() {
+                return Err(AppError::new(ErrorCode::NameTaken, format!("the bot already has a flow named `{new}`"))
+                    .with_details(json!({ "field": "new_name" })));
+            }
+            store::rename_flow(tx, &tenant, bot, &name, &new)?;
+            store::rename_in_orchestrations(tx, &tenant, bot, &name, &new)?;
+            let note = format!("Jump target renamed from `{name}` to `{new}`");
+            let mut updated = Vec::new();
+            for (draft, published) in store::heads(tx, &tenant, bot)? {
+                let flow = draft.view.name.clone();
+                let mut next = draft.view.version + 1;
+                let mut republished = false;
+                if let Some(p) = &published
+                    && let Some(data) = rewrite_jumps(&p.data, &name, &new)?
+                {
+                    let id = add_version(tx, &tenant, bot, &named(&flow, next, &data, &note), "main")?;
+                    store::publish(tx, &tenant, bot, id, Some(&note), &now())?;
+                    next += 1;
+                    republished = true;
+                }
+                let draft_data = rewrite_jumps(&draft.data, &name, &new)?;
+                let draft_changed = draft_data.is_some();
+                // After a republish the newest version must again be the draft.
+                let draft_is_published = published.as_ref().is_some_and(|p| p.data == draft.data);
+                if let Some(data) = draft_data.filter(|_| !(republished && draft_is_published)) {
+                    add_version(tx, &tenant, bot, &named(&flow, next, &data, &note), "draft")?;
+                } else if republished && !draft_is_published {
+                    add_version(tx, &tenant, bot, &named(&flow, next, &draft.data, &note), "draft")?;
+                }
+                if republished || draft_changed {
+                    updated.push(flow);
+                }
+            }
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "flow.renamed", "flow", entity)
+                    .with_old(json!({ "bot_id": bot, "name": name }))
+                    .with_new(json!({ "bot_id": bot, "name": new, "updated_flows": updated })),
+            )?;
+            Ok(RenameFlowResponse { name: new, updated_flows: updated })
+        })
+        .await?;
+    state.runtime.invalidate_bot(bot);
+    Ok(response)
+}
+
+/// Copies a flow's draft into a new flow (its version 1).
+pub async fn duplicate(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    name: String,
+    req: DuplicateFlowRequest,
+) -> AppResult<SaveFlowResponse> {
+    check_name(&name)?;
+    let new = check_new_name(&name, &req.new_name)?;
+    let response = state
+        .db
+        .write(move |tx| {
+            let source = store::draft(tx, &tenant, bot, &name)?.ok_or_else(|| flow_not_found(&name))?;
+            if store::draft(tx, &tenant, bot, &new)?.is_some() {
+                return Err(AppError::new(ErrorCode::NameTaken, format!("the bot already has a flow named `{new}`"))
+                    .with_details(json!({ "field": "new_name" })));
+            }
+            let note = format!("Duplicated from `{name}` v{}", source.view.version);
+            let id = add_version(tx, &tenant, bot, &named(&new, 1, &source.data, &note), "draft")?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "flow.duplicated", "flow", id).with_new(json!({
+                    "bot_id": bot, "name": new, "from": name, "from_version": source.view.version
+                })),
+            )?;
+            let row = store::version(tx, &tenant, bot, &new, 1)?.ok_or_else(|| flow_not_found(&new))?;
+            let issues = issues_of(tx, &tenant, bot, &new, &parse_doc(&row)?)?;
+            Ok(SaveFlowResponse { version: row.view, created: true, issues })
+        })
+        .await?;
+    state.runtime.invalidate_bot(bot);
+    Ok(response)
+}
+
+/// Deletes a flow with all its versions; refused (409 `flow_in_use`) for the
+/// bot's entry flow and for flows that other flows or transitions lead to.
 pub async fn delete(state: &AppState, tenant: Tenant, bot: BotId, name: String) -> AppResult<()> {
     check_name(&name)?;
     state
         .db
         .write(move |tx| {
             let entity = store::flow_entity_id(tx, &tenant, bot, &name)?.ok_or_else(|| flow_not_found(&name))?;
+            let is_entry = entry_flow(tx, &tenant, bot)? == name;
+            let flows: Vec<String> = store::heads(tx, &tenant, bot)?
+                .into_iter()
+                .filter(|(d, p)| {
+                    d.view.name != name
+                        && (jumps_to(&d.data, &name) || p.as_ref().is_some_and(|p| jumps_to(&p.data, &name)))
+                })
+                .map(|(d, _)| d.view.name)
+                .collect();
+            let orchestrations = store::orchestrations_naming(tx, &tenant, bot, &name)?;
+            if is_entry || !flows.is_empty() || !orchestrations.is_empty() {
+                let why = if is_entry {
+                    "it is the bot's entry flow (conversations start there)".to_owned()
+                } else if !flows.is_empty() {
+                    format!("these flows jump to it: {}", flows.join(", "))
+                } else {
+                    format!("transitions of these orchestrations lead to it: {}", orchestrations.join(", "))
+                };
+                return Err(AppError::new(ErrorCode::FlowInUse, format!("flow `{name}` cannot be deleted: {why}"))
+                    .with_details(json!({ "entry": is_entry, "flows": flows, "orchestrations": orchestrations })));
+            }
             let count = store::delete_flow(tx, &tenant, bot, &name)?;
             store::delete_entity(tx, &tenant, entity)?;
             audit::record(
@@ -439,6 +659,33 @@ pub fn load_program(
         Source::Published => store::all_published(conn, tenant, bot)?,
         Source::Draft => store::all_drafts(conn, tenant, bot)?,
     };
+    program_of(conn, tenant, bot, rows, settings, canned)
+}
+
+/// What the bot would run if `candidate` were published: its published
+/// flows with `candidate` in place of its flow's published version.
+pub fn load_candidate(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    candidate: &VersionRow,
+    settings: EngineSettings,
+    canned: Vec<super::engine::Canned>,
+) -> AppResult<(Program, Vec<String>)> {
+    let mut rows = store::all_published(conn, tenant, bot)?;
+    rows.retain(|r| r.view.name != candidate.view.name);
+    rows.push(candidate.clone());
+    program_of(conn, tenant, bot, rows, settings, canned)
+}
+
+fn program_of(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    rows: Vec<VersionRow>,
+    settings: EngineSettings,
+    canned: Vec<super::engine::Canned>,
+) -> AppResult<(Program, Vec<String>)> {
     let mut flows = HashMap::new();
     let mut skipped = Vec::new();
     for row in rows {

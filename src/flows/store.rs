@@ -10,7 +10,7 @@ use crate::http::Tenant;
 use crate::ids::BotId;
 
 const VERSION_COLUMNS: &str = "id, bot_id, name, version, is_active, commit_message, created_by, created_at, \
-                               published_at, published_by, publish_message, flow_data";
+                               published_at, published_by, publish_message, flow_data, save_kind";
 
 /// The newest version of each flow of a bot, and the published one.
 pub fn heads(
@@ -128,15 +128,74 @@ pub struct NewVersion<'a> {
     pub version: i64,
     pub data: &'a str,
     pub message: Option<&'a str>,
+    /// Saved by the editor's auto-save (collapsed in the history).
+    pub autosave: bool,
 }
 
 pub fn insert_version(conn: &Connection, tenant: &Tenant, bot: BotId, v: &NewVersion<'_>) -> rusqlite::Result<i64> {
     conn.query_row(
-        "INSERT INTO bot_flows (organization_id, bot_id, name, flow_data, version, is_active, commit_message, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7) RETURNING id",
-        params![tenant.org_id(), bot, v.name, v.data, v.version, v.message, tenant.user_id()],
+        "INSERT INTO bot_flows (organization_id, bot_id, name, flow_data, version, is_active, commit_message, created_by,
+                                save_kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8) RETURNING id",
+        params![
+            tenant.org_id(),
+            bot,
+            v.name,
+            v.data,
+            v.version,
+            v.message,
+            tenant.user_id(),
+            if v.autosave { "autosave" } else { "named" }
+        ],
         |r| r.get(0),
     )
+}
+
+/// Gives every version of a flow a new name (its history goes along).
+pub fn rename_flow(conn: &Connection, tenant: &Tenant, bot: BotId, from: &str, to: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE bot_flows SET name = ?4 WHERE organization_id = ?1 AND bot_id = ?2 AND name = ?3",
+        params![tenant.org_id(), bot, from, to],
+    )
+}
+
+/// Points the bot's orchestrations (entry flow, transitions) at a renamed flow.
+pub fn rename_in_orchestrations(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    from: &str,
+    to: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE flow_orchestrations SET entry_flow = ?4 WHERE organization_id = ?1 AND bot_id = ?2 AND entry_flow = ?3",
+        params![tenant.org_id(), bot, from, to],
+    )?;
+    for column in ["from_flow", "to_flow"] {
+        // The column comes from the fixed list above, never from input.
+        conn.execute(
+            &format!(
+                "UPDATE flow_transitions SET {column} = ?4 WHERE organization_id = ?1 AND {column} = ?3
+                   AND orchestration_id IN (SELECT id FROM flow_orchestrations WHERE organization_id = ?1 AND bot_id = ?2)"
+            ),
+            params![tenant.org_id(), bot, from, to],
+        )?;
+    }
+    Ok(())
+}
+
+/// Orchestrations of the bot whose transitions name a flow.
+pub fn orchestrations_naming(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    flow: &str,
+) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT o.name FROM flow_transitions t JOIN flow_orchestrations o ON o.id = t.orchestration_id
+         WHERE t.organization_id = ?1 AND o.bot_id = ?2 AND (t.from_flow = ?3 OR t.to_flow = ?3) ORDER BY o.name",
+    )?;
+    stmt.query_map(params![tenant.org_id(), bot, flow], |r| r.get(0))?.collect()
 }
 
 /// Makes a version the published one (the trigger unpublishes the others).

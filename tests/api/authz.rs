@@ -103,6 +103,7 @@ const TENANT_PARAMS: &[&str] = &[
     "webhook_id",
     "delivery_id",
     "canned_reply_id",
+    "test_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -274,7 +275,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
 }
 
 /// Runtime rows of the bot: an avatar, a published flow `main` (version 1),
-/// an orchestration, a canned message, a conversation and a canned reply.
+/// an orchestration, a canned message, a conversation, a canned reply and a conversation test.
 fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 6]> {
     tx.execute(
         "INSERT INTO files (organization_id, sha256, size_bytes, content_type, data)
@@ -308,6 +309,10 @@ fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
         [org_id],
     )?;
     let canned_reply_id = tx.last_insert_rowid();
+        "INSERT INTO bot_tests (organization_id, bot_id, name, turns) VALUES (?1, ?2, 'Matrix test', '[{\"user\":\"hi\"}]')",
+        params![org_id, bot_id],
+    )?;
+    let test_id = tx.last_insert_rowid();
     Ok([
         ("flow_name", "main".to_owned()),
         ("version", "1".to_owned()),
@@ -315,6 +320,7 @@ fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
         ("canned_message_id", canned_id.to_string()),
         ("conversation_id", conversation_id.to_string()),
         ("canned_reply_id", canned_reply_id.to_string()),
+        ("test_id", test_id.to_string()),
     ])
 }
 

@@ -193,6 +193,13 @@ async fn seed(app: &TestApp) -> (i64, i64) {
             rusqlite::params![org, bot],
         )
     });
+    // A conversation test, run once: the tests page shows a result.
+    let test =
+        json!({ "name": "Greets", "turns": [ { "user": null, "replies": [ { "text": "Hi!", "match": "exact" } ] } ] });
+    let (status, body) = app.call(&owner, Method::POST, &format!("/api/v1/bots/{bot}/tests"), Some(test)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app.call(&owner, Method::POST, &format!("/api/v1/bots/{bot}/tests/run"), None).await;
+    assert_eq!(status, 200, "{body}");
 
     (bot, kb)
 }
@@ -331,6 +338,7 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         &format!("/bots/{bot}/orchestrations"),
         &format!("/bots/{bot}/widget"),
         &format!("/bots/{bot}/emulator"),
+        &format!("/bots/{bot}/tests"),
         &format!("/bots/{bot}/conversations"),
         &format!("/bots/{bot}/nlu"),
         "/knowledge",

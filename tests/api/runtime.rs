@@ -398,7 +398,7 @@ async fn a_restart_mid_conversation_continues_where_it_was() {
 }
 
 #[tokio::test]
-async fn invalid_flows_are_refused_with_node_level_errors() {
+async fn unfinished_flows_save_and_are_refused_at_publish_with_node_level_errors() {
     let app = spawn_app().await;
     let s = app.register("runtime-flows@example.com").await;
     let bot = make_bot(&app, &s, "Flows").await;
@@ -422,9 +422,17 @@ async fn invalid_flows_are_refused_with_node_level_errors() {
             { "source": "loop_b", "target": "loop_a" }
         ]
     });
-    let body =
-        assert_error(call(&app, &s, Method::PUT, &path, Some(json!({ "document": bad }))).await, 422, "flow_invalid")
-            .await;
+    // An unfinished draft saves (issue 17): its findings are warnings that
+    // block publishing, and publishing lists them as errors.
+    let broken = format!("/api/v1/bots/{bot}/flows/broken");
+    let saved = ok_json(call(&app, &s, Method::PUT, &broken, Some(json!({ "document": bad }))).await, 201).await;
+    assert!(saved["issues"].as_array().expect("issues").iter().all(|i| i["severity"] == "warning"), "{saved}");
+    let body = assert_error(
+        call(&app, &s, Method::POST, &format!("{broken}/publish"), Some(json!({}))).await,
+        422,
+        "flow_invalid",
+    )
+    .await;
     let issues = body["error"]["details"]["issues"].as_array().expect("issues").clone();
     let has = |code: &str, node: &str| issues.iter().any(|i| i["code"] == code && i["node_id"] == node);
     assert!(has("missing_field", "ask"), "{issues:#?}");
@@ -432,13 +440,14 @@ async fn invalid_flows_are_refused_with_node_level_errors() {
     assert!(has("invalid_regex", "bad_re"), "{issues:#?}");
     assert!(issues.iter().any(|i| i["code"] == "dangling_edge"), "{issues:#?}");
     assert!(issues.iter().any(|i| i["code"] == "cycle_without_input"), "{issues:#?}");
-    // Nothing was stored.
-    assert_eq!(count(&app, "SELECT count(*) FROM bot_flows"), 0);
-    // Validation without saving reports the same.
+    // Nothing was published.
+    assert_eq!(count(&app, "SELECT count(*) FROM bot_flows WHERE is_active = 1"), 0);
+    // Validation without saving reports the same: savable, not publishable.
     let report =
         ok_json(call(&app, &s, Method::POST, &format!("{path}/validate"), Some(json!({ "document": bad }))).await, 200)
             .await;
-    assert_eq!(report["valid"], false);
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["publishable"], false);
     // Not a flow document at all.
     assert_error(
         call(&app, &s, Method::PUT, &path, Some(json!({ "document": { "nodes": "x" } }))).await,

@@ -148,6 +148,9 @@ const ADDED_TABLES: [&str; 14] = [
     // The agents' inbox (V056): saved replies and per-agent read markers.
     "canned_replies",
     "conversation_reads",
+    // Conversation tests of a bot and their runs (V054, issue 17).
+    "bot_tests",
+    "bot_test_runs",
 ];
 
 const VIEWS: [&str; 4] =
@@ -1718,6 +1721,8 @@ fn deleting_a_bot_removes_what_it_owns_and_unlinks_the_rest() {
     for table in [
         "bot_messages",
         "bot_flows",
+        "bot_tests",
+        "bot_test_runs",
         "flow_orchestrations",
         "flow_transitions",
         "flow_variables",

@@ -33,6 +33,7 @@ function SettingsForm({ bot, onSaved }) {
         team_id: bot.team_id === null || bot.team_id === undefined ? "" : String(bot.team_id),
         handoff_keywords: s.handoff_keywords.join(", "), handoff_message: s.handoff_message, fallback_message: s.fallback_message,
         csat_enabled: s.csat_enabled, csat_question: s.csat_question, csat_thanks: s.csat_thanks,
+        block_publish_on_test_failure: !!s.block_publish_on_test_failure,
       }),
     [bot],
   );
@@ -49,6 +50,7 @@ function SettingsForm({ bot, onSaved }) {
           handoff_keywords: f.handoff_keywords.split(",").map((x) => x.trim()).filter(Boolean),
           handoff_message: f.handoff_message, fallback_message: f.fallback_message,
           csat_enabled: f.csat_enabled, csat_question: f.csat_question, csat_thanks: f.csat_thanks,
+          block_publish_on_test_failure: f.block_publish_on_test_failure,
         },
       });
       toast("Saved");
@@ -76,6 +78,7 @@ function SettingsForm({ bot, onSaved }) {
     </div>
     <h3>Satisfaction survey</h3>
     <label><input type="checkbox" id="csat_enabled" checked=${f.csat_enabled} onChange=${(e) => set("csat_enabled")(e.target.checked)} /> Ask for a rating (1–5) when a conversation is closed</label>
+    <label><input type="checkbox" id="block_publish_on_test_failure" checked=${f.block_publish_on_test_failure} onChange=${(e) => set("block_publish_on_test_failure")(e.target.checked)} /> Block publishing while conversation tests fail (otherwise publishing only warns)</label>
     <div class="grid">${field("Question", "csat_question")}${field("Thanks", "csat_thanks")}</div>
     ${can("bots.write") && html`<button class="primary" type="submit" id="save-bot">Save</button>`}
   </form>`;

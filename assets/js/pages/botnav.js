@@ -9,6 +9,7 @@ const TABS = [
   ["orchestrations", "Orchestrations", "/orchestrations"],
   ["widget", "Widget", "/widget"],
   ["emulator", "Emulator", "/emulator"],
+  ["tests", "Tests", "/tests"],
   ["conversations", "Transcripts", "/conversations"],
   ["nlu", "NLU", "/nlu"],
 ];

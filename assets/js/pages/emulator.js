@@ -1,10 +1,11 @@
 // The emulator: chat with the bot's draft or published flows and see, per
 // turn, the debugger's trace: NLU result, the path of nodes, variables
 // before and after, HTTP calls, problems and timing.
-import { html, Page, useState, useRef, useEffect, ErrorBox } from "../ui.js";
+import { html, Page, useState, useRef, useEffect, ErrorBox, toast } from "../ui.js";
 import { route } from "../router.js";
 import { post } from "../api.js";
 import { BotNav, useBot, MessageLine, BotMissing } from "./botnav.js";
+import { can } from "../session.js";
 
 function Json({ value }) {
   return html`<pre class="json">${JSON.stringify(value, null, 2)}</pre>`;
@@ -108,6 +109,52 @@ function pendingOptions(log) {
   return options;
 }
 
+/**
+ * The conversation so far as a test case: per turn the user's message, the
+ * bot's replies (exact), the recognised intent (at least 90 % of today's
+ * confidence) and the session variables the turn set.
+ */
+function asTestTurns(turns) {
+  return turns.map((t) => {
+    const before = (t.trace && t.trace.variables_before && t.trace.variables_before.session) || {};
+    const after = (t.trace && t.trace.variables_after && t.trace.variables_after.session) || {};
+    const variables = {};
+    for (const [k, v] of Object.entries(after)) if (JSON.stringify(before[k]) !== JSON.stringify(v)) variables[k] = v;
+    const nlu = t.trace && t.trace.nlu;
+    const turn = { user: t.user, replies: t.replies.map((text) => ({ text, match: "exact" })), variables };
+    if (t.user !== null && nlu && nlu.intent) turn.intent = { name: nlu.intent, min_confidence: Math.floor((nlu.confidence || 0) * 90) / 100 };
+    return turn;
+  });
+}
+
+/** "Save as test": stores the emulator's conversation so far as a conversation test. */
+function SaveAsTest({ botId, turns }) {
+  const [name, setName] = useState("");
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  if (!can("bots.write") || turns.length === 0) return null;
+  const save = async (e) => {
+    e.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      await post(`/api/v1/bots/${botId}/tests`, { name: name.trim(), turns: asTestTurns(turns) });
+      toast(`Saved the test "${name.trim()}"`);
+      setName("");
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="row" id="save-as-test" onSubmit=${save}>
+    <input id="test-name" aria-label="Test name" placeholder="Name of the test" value=${name} onInput=${(e) => setName(e.target.value)} required />
+    <button type="submit" id="save-as-test-button" disabled=${busy || !name.trim()}>Save as test</button>
+    <a href=${`/bots/${botId}/tests`}>Tests</a>
+    <${ErrorBox} error=${error} />
+  </form>`;
+}
+
 function Emulator({ params }) {
   const { botId } = params;
   const bot = useBot(botId);
@@ -115,6 +162,7 @@ function Emulator({ params }) {
   const [conversation, setConversation] = useState(null);
   const [log, setLog] = useState([]);
   const [traces, setTraces] = useState([]);
+  const [turns, setTurns] = useState([]);
   const [text, setText] = useState("");
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -134,6 +182,8 @@ function Emulator({ params }) {
       setConversation(r.conversation_id);
       setLog((l) => [...l, ...(r.message ? [r.message] : []), ...r.replies]);
       setTraces((t) => [...t, r.trace]);
+      const replies = r.replies.filter((m) => m.role === "bot").map((m) => m.text);
+      setTurns((t) => [...t, { user: message === undefined ? null : message, replies, trace: r.trace }]);
     } catch (e) {
       setError(e);
     } finally {
@@ -144,6 +194,7 @@ function Emulator({ params }) {
     setConversation(null);
     setLog([]);
     setTraces([]);
+    setTurns([]);
   };
   const send = (e) => {
     e.preventDefault();
@@ -174,6 +225,7 @@ function Emulator({ params }) {
           <input id="emulator-input" aria-label="Message" placeholder=${conversation ? "Type a message" : "Type a message to start"} value=${text} onInput=${(e) => setText(e.target.value)} />
           <button class="primary" id="emulator-send" type="submit" disabled=${busy || !text.trim()}>Send</button>
         </form>
+        <${SaveAsTest} botId=${botId} turns=${turns} />
       </div>
       <div class="emulator-debug" id="debugger">
         ${traces.length === 0 && html`<div class="card muted">Each turn's trace appears here.</div>`}

@@ -144,18 +144,62 @@ function issuesByNode(issues) {
 
 // ---------------- list ----------------
 
+/** Rename or duplicate a flow: an inline form under its row. */
+function FlowAction({ botId, flow, mode, onDone, onCancel }) {
+  const [name, setName] = useState(mode === "duplicate" ? `${flow}_copy` : flow);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      const r = await post(`/api/v1/bots/${botId}/flows/${encodeURIComponent(flow)}/${mode}`, { new_name: name.trim() });
+      if (mode === "rename") {
+        const others = r.updated_flows.filter((f) => f !== r.name);
+        toast(`Renamed to ${r.name}${others.length ? `; jumps updated in ${others.join(", ")}` : ""}`);
+      } else toast(`Copied to ${name.trim()}`);
+      onDone();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const label = mode === "rename" ? "New name" : "Name of the copy";
+  return html`<form class="row flow-action" data-action=${mode} onSubmit=${submit}>
+    <label>${label} <input class="flow-action-name" aria-label=${`${label} for ${flow}`} value=${name} onInput=${(e) => setName(e.target.value)} required /></label>
+    <button class="primary flow-action-submit" type="submit" disabled=${busy}>${mode === "rename" ? "Rename" : "Duplicate"}</button>
+    <button type="button" onClick=${onCancel}>Cancel</button>
+    <${ErrorBox} error=${error} />
+  </form>`;
+}
+
 function FlowList({ params }) {
   const botId = params.botId;
   const bot = useBot(botId);
-  const list = useLoad(() => get(`/api/v1/bots/${botId}/flows`), [botId]);
+  const [reload, setReload] = useState(0);
+  const list = useLoad(() => get(`/api/v1/bots/${botId}/flows`), [botId, reload]);
   const [name, setName] = useState("");
   const [error, setError] = useState(null);
+  const [action, setAction] = useState(null);
   const create = async (e) => {
     e.preventDefault();
     setError(null);
     try {
       await put(`/api/v1/bots/${botId}/flows/${encodeURIComponent(name)}`, { document: emptyDoc(), message: "created" });
       navigate(`/bots/${botId}/flows/${encodeURIComponent(name)}`);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const remove = async (flow) => {
+    if (!confirm(`Delete the flow "${flow}" and all its versions? This cannot be undone.`)) return;
+    setError(null);
+    try {
+      await del(`/api/v1/bots/${botId}/flows/${encodeURIComponent(flow)}`);
+      toast(`Deleted ${flow}`);
+      setReload((k) => k + 1);
     } catch (err) {
       setError(err);
     }
@@ -169,12 +213,11 @@ function FlowList({ params }) {
     html`<form class="card row" onSubmit=${create}>
       <input id="new-flow-name" aria-label="New flow name" placeholder="main" value=${name} onInput=${(e) => setName(e.target.value)} required />
       <button class="primary" id="create-flow" type="submit">New flow</button>
-      <${ErrorBox} error=${error} />
     </form>`}
-    <${ErrorBox} error=${list.error} />
+    <${ErrorBox} error=${error || list.error} />
     <div class="card">
       <table>
-        <thead><tr><th>Flow</th><th>Draft</th><th>Published</th><th>Updated</th></tr></thead>
+        <thead><tr><th>Flow</th><th>Draft</th><th>Published</th><th>Updated</th><th>Actions</th></tr></thead>
         <tbody>
           ${items.map(
             (f) => html`<tr data-flow=${f.name}>
@@ -182,10 +225,18 @@ function FlowList({ params }) {
               <td>v${f.draft_version}${f.has_unpublished_changes && html` <span class="badge warn">unpublished changes</span>`}</td>
               <td>${f.published_version ? `v${f.published_version}` : html`<span class="muted">never</span>`}</td>
               <td class="muted">${formatDate(f.updated_at)}</td>
-            </tr>`,
+              <td><div class="row flow-actions">
+                ${can("flows.publish") && html`<button type="button" class="rename-flow" aria-label=${`Rename ${f.name}`} onClick=${() => setAction({ flow: f.name, mode: "rename" })}>Rename</button>`}
+                ${can("bots.write") && html`<button type="button" class="duplicate-flow" aria-label=${`Duplicate ${f.name}`} onClick=${() => setAction({ flow: f.name, mode: "duplicate" })}>Duplicate</button>`}
+                ${can("flows.publish") && html`<button type="button" class="delete-flow danger" aria-label=${`Delete ${f.name}`} disabled=${f.is_entry} title=${f.is_entry ? "The entry flow cannot be deleted" : ""} onClick=${() => remove(f.name)}>Delete</button>`}
+              </div></td>
+            </tr>
+            ${action && action.flow === f.name &&
+            html`<tr><td colspan="5"><${FlowAction} botId=${botId} flow=${f.name} mode=${action.mode}
+              onCancel=${() => setAction(null)} onDone=${() => (setAction(null), setReload((k) => k + 1))} /></td></tr>`}`,
           )}
-          <${Loading} load=${list} cols="4" />
-          ${list.data && !items.length && html`<tr><td colspan="4" class="muted">No flows yet: create "main", the entry flow.</td></tr>`}
+          <${Loading} load=${list} cols="5" />
+          ${list.data && !items.length && html`<tr><td colspan="5" class="muted">No flows yet: create "main", the entry flow.</td></tr>`}
         </tbody>
       </table>
     </div>
@@ -565,10 +616,28 @@ function NodePanel({ doc, sel, setSel, setDoc, commit, issues, ctx, botId, flowN
   </div>`;
 }
 
+/**
+ * The history as groups: named versions and publishes one per row, each run
+ * of auto-saves between them folded into one expandable row.
+ */
+export function groupVersions(items) {
+  const groups = [];
+  for (const v of items) {
+    const kind = v.kind || (v.published_at ? "published" : "named");
+    const last = groups[groups.length - 1];
+    if (kind === "autosave" && !v.is_published) {
+      if (last && last.autosaves) last.autosaves.push(v);
+      else groups.push({ autosaves: [v] });
+    } else groups.push({ version: v, kind });
+  }
+  return groups;
+}
+
 function Versions({ botId, name, detail, onChanged }) {
-  const versions = useLoad(() => get(`/api/v1/bots/${botId}/flows/${encodeURIComponent(name)}/versions?limit=50`), [botId, name, detail]);
+  const versions = useLoad(() => get(`/api/v1/bots/${botId}/flows/${encodeURIComponent(name)}/versions?limit=100`), [botId, name, detail]);
   const [diff, setDiff] = useState(null);
   const [error, setError] = useState(null);
+  const [open, setOpen] = useState({});
   const base = `/api/v1/bots/${botId}/flows/${encodeURIComponent(name)}`;
   const showDiff = async (v) => {
     try {
@@ -588,21 +657,36 @@ function Versions({ botId, name, detail, onChanged }) {
     }
   };
   const items = (versions.data && versions.data.items) || [];
+  const row = (v, kind, inGroup) => html`<tr data-version=${v.version} data-kind=${kind} class=${inGroup ? "autosave-row" : ""}>
+    <td>v${v.version}
+      ${v.is_published && html` <span class="badge ok">published</span>`}
+      ${kind === "published" && !v.is_published && html` <span class="badge">published before</span>`}
+      ${kind === "named" && html` <span class="badge info">named</span>`}
+      ${kind === "autosave" && html` <span class="muted">auto-save</span>`}</td>
+    <td>${v.publish_message || (kind === "autosave" && v.message === "auto-save" ? "" : v.message) || ""}</td>
+    <td class="muted">${formatDate(v.created_at)}</td>
+    <td><button type="button" class="diff-btn" onClick=${() => showDiff(v.version)}>Diff → draft</button>
+      ${can("flows.publish") && !v.is_published && html` <button type="button" class="rollback-btn" onClick=${() => rollback(v.version)}>Roll back</button>`}</td>
+  </tr>`;
   return html`<div class="card" id="versions">
     <h2>Versions</h2>
     <${ErrorBox} error=${error || versions.error} />
     <table>
-      <thead><tr><th>Version</th><th>Message</th><th>Saved</th><th></th></tr></thead>
+      <thead><tr><th>Version</th><th>Message</th><th>Saved</th><th><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>
-        ${items.map(
-          (v) => html`<tr data-version=${v.version}>
-            <td>v${v.version} ${v.is_published && html`<span class="badge ok">published</span>`}</td>
-            <td>${v.publish_message || v.message || ""}</td>
-            <td class="muted">${formatDate(v.created_at)}</td>
-            <td><button type="button" class="diff-btn" onClick=${() => showDiff(v.version)}>Diff → draft</button>
-              ${can("flows.publish") && !v.is_published && html` <button type="button" class="rollback-btn" onClick=${() => rollback(v.version)}>Roll back</button>`}</td>
-          </tr>`,
-        )}
+        ${groupVersions(items).map((g) => {
+          if (!g.autosaves) return row(g.version, g.kind, false);
+          const key = g.autosaves[0].version;
+          const first = g.autosaves[g.autosaves.length - 1].version;
+          const expanded = !!open[key];
+          return html`<tr class="autosave-group" data-autosaves=${g.autosaves.length}>
+              <td colspan="4"><button type="button" class="link autosave-toggle" aria-expanded=${expanded ? "true" : "false"}
+                onClick=${() => setOpen((o) => ({ ...o, [key]: !o[key] }))}>${expanded ? "▾" : "▸"} ${g.autosaves.length} auto-save${g.autosaves.length === 1 ? "" : "s"}
+                <span class="muted">(v${first}${first === key ? "" : `–v${key}`})</span></button></td>
+            </tr>
+            ${expanded && g.autosaves.map((v) => row(v, "autosave", true))}`;
+        })}
+        <${Loading} load=${versions} cols="4" />
       </tbody>
     </table>
     ${diff &&
@@ -661,6 +745,7 @@ function FlowBuilder({ params }) {
   const [saveState, setSaveState] = useState("saved");
   const [savedJson, setSavedJson] = useState(null);
   const [publishMessage, setPublishMessage] = useState("");
+  const [publishWarnings, setPublishWarnings] = useState([]);
   const [error, setError] = useState(null);
   const [openForm, setOpenForm] = useState(0);
   const [size, setSize] = useState({ w: 0, h: 0 });
@@ -724,21 +809,17 @@ function FlowBuilder({ params }) {
     localStorage.setItem(localKey, JSON.stringify({ base_version: detail.data && detail.data.draft.version, doc: h.doc }));
     const timer = setTimeout(async () => {
       try {
-        const report = await post(`${base}/validate`, { document: h.doc });
-        setIssues(report.issues);
-        if (!report.valid) {
-          setSaveState("invalid");
-          return;
-        }
+        // Drafts always save: unfinished flows come back with warnings.
         setSaveState("saving");
-        const saved = await put(base, { document: h.doc, message: "auto-save" });
+        const saved = await put(base, { document: h.doc, autosave: true });
         setSavedJson(json);
         setIssues(saved.issues || []);
         localStorage.removeItem(localKey);
         setSaveState("saved");
         setReloadKey((k) => k + 1);
       } catch (e) {
-        setSaveState("error");
+        setSaveState(e.code === "flow_invalid" ? "invalid" : "error");
+        if (e.details && e.details.issues) setIssues(e.details.issues);
         setError(e);
       }
     }, 700);
@@ -831,11 +912,13 @@ function FlowBuilder({ params }) {
   const publish = async () => {
     setError(null);
     try {
-      await post(`${base}/publish`, { message: publishMessage || undefined });
+      const r = await post(`${base}/publish`, { message: publishMessage || undefined });
       setPublishMessage("");
-      toast("Published");
+      setPublishWarnings(r.warnings || []);
+      toast(r.warnings && r.warnings.length ? `Published with a warning: ${r.warnings.join("; ")}` : "Published");
       setReloadKey((k) => k + 1);
     } catch (e) {
+      if (e.code === "flow_invalid" && e.details && e.details.issues) setIssues(e.details.issues);
       setError(e);
     }
   };
@@ -878,6 +961,8 @@ function FlowBuilder({ params }) {
         <button type="button" class="primary" id="publish" disabled=${saveState !== "saved"} onClick=${publish}>Publish</button>
         <a class="button" href=${`/bots/${botId}/emulator`}>Try in emulator</a>
       </div>`}
+      ${publishWarnings.length > 0 &&
+      html`<div class="card warn" id="publish-warnings" role="status">${publishWarnings.join("; ")} · <a href=${`/bots/${botId}/tests`}>See the test results</a></div>`}
       <${Versions} botId=${botId} name=${name} detail=${detail.data} onChanged=${() => setReloadKey((k) => k + 1)} />`}
   <//>`;
 }

@@ -7,6 +7,7 @@ import "./flows.js";
 import "./orchestrations.js";
 import "./widget.js";
 import "./emulator.js";
+import "./bottests.js";
 import "./inbox.js";
 import "./account.js";
 import "./orgs.js";
