@@ -276,7 +276,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
 
 /// Runtime rows of the bot: an avatar, a published flow `main` (version 1),
 /// an orchestration, a canned message, a conversation, a canned reply and a conversation test.
-fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 6]> {
+fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 7]> {
     tx.execute(
         "INSERT INTO files (organization_id, sha256, size_bytes, content_type, data)
          VALUES (?1, lower(hex(randomblob(32))), 8, 'image/png', x'89504e470d0a1a0a')",
@@ -309,6 +309,7 @@ fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
         [org_id],
     )?;
     let canned_reply_id = tx.last_insert_rowid();
+    tx.execute(
         "INSERT INTO bot_tests (organization_id, bot_id, name, turns) VALUES (?1, ?2, 'Matrix test', '[{\"user\":\"hi\"}]')",
         params![org_id, bot_id],
     )?;
