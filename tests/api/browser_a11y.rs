@@ -169,6 +169,10 @@ async fn seed(app: &TestApp) -> (i64, i64) {
         .call(&owner, Method::PUT, &format!("/api/v1/bots/{bot}/flows/main"), Some(json!({ "document": flow })))
         .await;
     assert_eq!(status, 201, "{body}");
+    // Published, so the flow list shows its link beside the badges.
+    let (status, body) =
+        app.call(&owner, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
+    assert_eq!(status, 200, "{body}");
     let (status, kb) = app
         .call(&owner, Method::POST, &format!("/api/v1/orgs/{org}/knowledge-bases"), Some(json!({ "name": "Manuals" })))
         .await;

@@ -255,6 +255,9 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
         b.click("button[data-add='message']").await;
         wait_css_text(&b, "[data-node-id='message_1'] .flow-node-issue", 10, |t| t.contains("reach")).await;
         wait_css_text(&b, "#save-state", 10, |t| t == "All changes saved").await;
+        // The problems list says which findings must be fixed before publishing.
+        wait_css_text(&b, "#issues-blocking", 10, |t| t.contains("before publishing")).await;
+        wait_css_text(&b, "#issues li[data-code='unreachable_node'] .badge", 10, |t| t == "before publishing").await;
         app.wait_for_sql(
             "the unfinished draft was not saved",
             |c| {

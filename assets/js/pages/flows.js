@@ -612,7 +612,7 @@ function NodePanel({ doc, sel, setSel, setDoc, commit, issues, ctx, botId, flowN
     </fieldset>`}
     ${node.type !== "start" && html`<div class="row"><button type="button" class="danger" id="delete-node" onClick=${remove}>Delete node</button></div>`}
     ${mine.length > 0 &&
-    html`<ul class="issue-list">${mine.map((i) => html`<li class=${i.severity}><strong>${i.code}</strong> ${i.field ? html`<code>${i.field}</code> ` : ""}${i.message}</li>`)}</ul>`}
+    html`<ul class="issue-list">${mine.map((i) => html`<li class=${i.severity}><strong>${i.code}</strong> ${i.field ? html`<code>${i.field}</code> ` : ""}${i.message}${i.blocks_publish && html` <span class="badge warn">before publishing</span>`}</li>`)}</ul>`}
   </div>`;
 }
 
@@ -951,8 +951,10 @@ function FlowBuilder({ params }) {
           names=${names} sample=${sample} setSample=${setSample} canvasRef=${canvasRef} />
       </div>
       ${issues.length > 0 &&
-      html`<div class="card"><h2>Problems</h2><ul class="issue-list" id="issues">
-        ${issues.map((i) => html`<li class=${i.severity} data-code=${i.code}><a href="#" onClick=${(e) => (e.preventDefault(), i.node_id && onOpen(i.node_id))}>${i.node_id || i.edge_id || "flow"}</a>: <strong>${i.code}</strong> ${i.message}</li>`)}
+      html`<div class="card"><h2>Problems</h2>
+        ${issues.some((i) => i.blocks_publish) && html`<p class="muted" id="issues-blocking">The draft is saved. Fix the problems marked “before publishing” to publish it.</p>`}
+        <ul class="issue-list" id="issues">
+        ${issues.map((i) => html`<li class=${i.severity} data-code=${i.code}><a href="#" onClick=${(e) => (e.preventDefault(), i.node_id && onOpen(i.node_id))}>${i.node_id || i.edge_id || "flow"}</a>: <strong>${i.code}</strong> ${i.message}${i.blocks_publish && html` <span class="badge warn">before publishing</span>`}</li>`)}
       </ul></div>`}
       ${can("flows.publish") &&
       html`<div class="card row">
