@@ -159,11 +159,19 @@ pub fn settle(db: &Db, keys: &Keys, policy: KeyPolicy) -> AppResult<Option<Rekey
 /// Clears every secret `keys` cannot decrypt, lists API tokens (stored as
 /// MACs under the old key, so they no longer match), audits it all and
 /// stores the new check value.
-fn rekey(tx: &Transaction<'_>, keys: &Keys, previous_check: Option<String>) -> rusqlite::Result<RekeyReport> {
+fn rekey(tx: &Transaction<'_>, keys: &Keys, previous_check: Option<String>) -> AppResult<RekeyReport> {
     let mut cleared = Vec::new();
     clear_llm_keys(tx, keys, &mut cleared)?;
     clear_totp_secrets(tx, keys, &mut cleared)?;
     clear_unused_columns(tx, &mut cleared)?;
+    if crate::admin::instance::clear_unreadable_smtp_password(tx, keys)? {
+        cleared.push(Cleared {
+            table: "settings",
+            id: 0,
+            organization_id: None,
+            what: "instance.smtp password cleared; set it again in the admin console".into(),
+        });
+    }
     list_api_tokens(tx, &mut cleared)?;
     let report = RekeyReport { previous_check, new_check: keys.check_value(), cleared };
     tx.execute(

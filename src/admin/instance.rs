@@ -131,6 +131,22 @@ fn unseal(keys: &Keys, sealed: &str) -> AppResult<String> {
     String::from_utf8(plain).map_err(|_| unreadable())
 }
 
+/// For a re-key: removes the console's SMTP password when `keys` cannot
+/// decrypt it (its user name stays, so the console asks only for the
+/// password). Returns whether it did.
+pub fn clear_unreadable_smtp_password(conn: &Connection, keys: &Keys) -> AppResult<bool> {
+    let Some(mut smtp) = stored_smtp(conn)? else { return Ok(false) };
+    match smtp.password_sealed.as_deref().map(|sealed| unseal(keys, sealed)) {
+        Some(Err(_)) => {
+            smtp.password_sealed = None;
+            let value = serde_json::to_value(&smtp).map_err(|e| AppError::internal(e))?;
+            write_key(conn, SMTP_KEY, Some(&value))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// The SMTP configuration in force and where it comes from.
 pub fn effective_smtp(conn: &Connection, config: &Config, keys: &Keys) -> AppResult<(SmtpConfig, SmtpSource)> {
     if let Some(s) = stored_smtp(conn)? {

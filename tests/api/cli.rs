@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::spawn_app;
 
@@ -343,6 +343,13 @@ async fn restore_needs_the_matching_key_and_rekey_clears_and_lists_what_it_canno
         )
         .await;
     assert_eq!(status, 201, "{token}");
+    // The first account is the instance's administrator: an SMTP password in the console.
+    let console = crate::firstrun::console(&app, "rekey@example.com").await;
+    let smtp = json!({ "smtp": { "host": "smtp.example.com", "port": 587, "tls": "starttls", "username": "mailer",
+                                 "password": "smtp-pass", "from": "bots@example.com" } });
+    let (status, body) =
+        crate::firstrun::admin_call(&app, &console, Method::PUT, "/api/v1/admin/settings", Some(smtp)).await;
+    assert_eq!(status, 200, "{body}");
     let backup = app.dir.path().join("b.db");
     let out = tokio::task::spawn_blocking({
         let (data, backup) = (app.data_path(), backup.clone());
@@ -387,6 +394,7 @@ async fn restore_needs_the_matching_key_and_rekey_clears_and_lists_what_it_canno
     assert!(t.contains("re-keyed the data file"), "{t}");
     assert!(t.contains(&format!("llm_providers {provider} (organization {}): API key cleared", s.org_id)), "{t}");
     assert!(t.contains("api_tokens") && t.contains("re-issue it"), "{t}");
+    assert!(t.contains("settings 0: instance.smtp password cleared"), "{t}");
     assert_eq!(std::fs::read_to_string(&key).expect("key").trim(), hex_key(7), "the given key is kept");
 
     // Served with the new key: the provider's key is a stable 409, not a 500,
@@ -405,6 +413,12 @@ async fn restore_needs_the_matching_key_and_rekey_clears_and_lists_what_it_canno
     let audited: i64 = restored
         .sql(|c| c.query_row("SELECT count(*) FROM admin_audit_log WHERE action = 'crypto.rekey'", [], |r| r.get(0)));
     assert_eq!(audited, 1);
+    // The SMTP password is gone, its user name kept: the console asks for the password again.
+    let smtp: Value = restored.sql(|c| {
+        c.query_row("SELECT value FROM settings WHERE key = 'instance.smtp'", [], |r| r.get::<_, String>(0))
+            .map(|v| serde_json::from_str(&v).expect("json"))
+    });
+    assert_eq!((smtp["username"].clone(), smtp["password_sealed"].clone()), (json!("mailer"), Value::Null), "{smtp}");
     // A second start with the same key is an ordinary start.
     let restored = restored.restart(|c| c.data.clone_from(&target)).await;
     let audited: i64 = restored

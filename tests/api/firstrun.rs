@@ -13,12 +13,12 @@ use crate::helpers::{PASSWORD, TestApp, assert_error, session_from, spawn_app, s
 use crate::smtp::{SmtpSink, wait_for};
 
 /// A console session: cookie and CSRF token.
-struct Console {
+pub struct Console {
     cookie: String,
     csrf: String,
 }
 
-async fn console(app: &TestApp, email: &str) -> Console {
+pub async fn console(app: &TestApp, email: &str) -> Console {
     let r = app.post_json("/api/v1/admin/auth/login", &json!({ "email": email, "password": PASSWORD })).await;
     assert_eq!(r.status(), 200, "admin login of {email}");
     let cookie = r
@@ -44,7 +44,7 @@ async fn admin_send(app: &TestApp, c: &Console, method: Method, path: &str, body
     r.send().await.expect("send")
 }
 
-async fn admin_call(app: &TestApp, c: &Console, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+pub async fn admin_call(app: &TestApp, c: &Console, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
     let r = admin_send(app, c, method, path, body).await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
