@@ -77,6 +77,11 @@ pub struct BotSettings {
     pub csat_enabled: bool,
     pub csat_question: String,
     pub csat_thanks: String,
+    /// Out-of-scope sensitivity of the NLU: a message whose best similarity
+    /// (cosine, 0–1) to the examples of its predicted intent is below this
+    /// is out of scope. `null` = the floor calibrated at each training.
+    /// Higher rejects more.
+    pub nlu_similarity_floor: Option<f64>,
 }
 
 impl Default for BotSettings {
@@ -94,6 +99,7 @@ impl Default for BotSettings {
             csat_enabled: false,
             csat_question: "How would you rate this conversation, from 1 (poor) to 5 (great)?".into(),
             csat_thanks: "Thank you for your feedback!".into(),
+            nlu_similarity_floor: None,
         }
     }
 }
@@ -119,6 +125,10 @@ pub struct BotSettingsPatch {
     pub csat_enabled: Option<bool>,
     pub csat_question: Option<String>,
     pub csat_thanks: Option<String>,
+    /// 0–1; `null` returns to the calibrated floor.
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub nlu_similarity_floor: Option<Option<f64>>,
 }
 
 /// `POST /orgs/{org_id}/bots`.

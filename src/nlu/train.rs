@@ -12,6 +12,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::background;
 use super::model::{ModelVersion, ModelVersionId};
 use super::runtime::LoadedModel;
 use super::store::{self, NewVersion, TrainingRow};
@@ -22,7 +23,7 @@ use crate::http::{Page, PageParams, Tenant};
 use crate::ids::{BotId, OrgId};
 use crate::jobs::{Enqueue, Job, JobContext, JobError, JobHandler, Queue};
 use crate::ml::Embedder;
-use crate::ml::classifier::{self, IntentModel, TrainConfig, TrainReport, TrainingSet};
+use crate::ml::classifier::{self, Background, IntentModel, TrainConfig, TrainReport, TrainingSet};
 use crate::orgs::audit::{self, AuditEntry};
 
 /// The job kind of training.
@@ -183,7 +184,15 @@ pub fn train_bot_blocking(
     let embed_started = Instant::now();
     let (embeddings, embedded_now) = embed_examples(state, tenant, bot, &embedder, &texts, progress)?;
     let embed_seconds = embed_started.elapsed().as_secs_f64();
-    let set = TrainingSet { texts: texts.clone(), labels: rows.iter().map(|r| r.intent.clone()).collect(), embeddings };
+    let background_vectors =
+        if config.background_weight > 0.0 { Some(background::vectors(&state.nlu, &embedder)?) } else { None };
+    let set = TrainingSet {
+        texts: texts.clone(),
+        labels: rows.iter().map(|r| r.intent.clone()).collect(),
+        embeddings,
+        background: background_vectors
+            .map(|v| Background { texts: background::corpus(), embeddings: v.as_ref().clone() }),
+    };
     let (model, report) = classifier::train(&set, config, embedder.model_id(), &mut |stage, fraction| {
         progress(json!({ "stage": stage, "fraction": fraction, "total": total }));
     })
