@@ -237,3 +237,51 @@ async fn the_intent_router_takes_its_out_of_scope_port_for_small_talk() {
         assert_eq!(replies, [reply], "{text}: {turn}");
     }
 }
+
+#[tokio::test]
+async fn models_trained_before_out_of_scope_detection_are_retrained_once_when_their_data_is_unchanged() {
+    use botbuilder::http::scope::Tenant;
+    use botbuilder::ids::{BotId, OrgId};
+
+    let app = spawn_app_with(|c| c.ml.enabled = true).await;
+    let s = app.register("nlu-oos-legacy@example.com").await;
+    let bot = small_bot(&app, &s).await;
+    // Make the active model look as the previous version left it: no
+    // out-of-scope figures, the data hashed with the previous recipe.
+    let tenant = Tenant::system(OrgId(s.org_id), "test");
+    let rows = app.sql(|c| botbuilder::nlu::store::training_rows(c, &tenant, BotId(bot)));
+    let embedder = app.sql(|c| {
+        c.query_row("SELECT json_extract(metrics, '$.embedder') FROM model_versions WHERE bot_id = ?1", [bot], |r| {
+            r.get::<_, String>(0)
+        })
+    });
+    let legacy = botbuilder::nlu::train::legacy_hash(&rows, &embedder);
+    assert_ne!(legacy, botbuilder::nlu::train::current_hash(&rows, &embedder));
+    app.sql(|c| {
+        c.execute(
+            "UPDATE model_versions SET metrics = json_remove(metrics, '$.training.background_examples'),
+                    training_data_hash = ?2 WHERE bot_id = ?1",
+            rusqlite::params![bot, legacy],
+        )
+    });
+
+    let jobs = botbuilder::nlu::retrain::enqueue_for_embedder(&app.state, &embedder).await.expect("enqueue");
+    assert_eq!(jobs.len(), 1, "the legacy model with unchanged data is retrained");
+    let key_count = "SELECT count(*) FROM jobs WHERE idempotency_key LIKE 'nlu.retrain-oos:%'";
+    assert_eq!(app.count(key_count), 1);
+    run_jobs(&app).await;
+    let background: i64 = app.sql(|c| {
+        c.query_row(
+            "SELECT json_extract(metrics, '$.training.background_examples') FROM model_versions
+             WHERE bot_id = ?1 AND is_active = 1",
+            [bot],
+            |r| r.get(0),
+        )
+    });
+    assert!(background > 500, "{background}");
+    let parsed = parse(&app, &s, bot, "tell me a joke").await;
+    assert_eq!(parsed["out_of_scope"], true, "{parsed}");
+    // Once: nothing more to enqueue.
+    let again = botbuilder::nlu::retrain::enqueue_for_embedder(&app.state, &embedder).await.expect("enqueue");
+    assert!(again.is_empty(), "{again:?}");
+}
