@@ -613,7 +613,7 @@ fn k_shot(train: &[Row], k: usize, seed: u64) -> Vec<Row> {
 
 /// The small-bot mode: Braun 2017 trained without its `None` examples
 /// (None recall, in-scope accuracy) and CLINC150 k-shot subsets without
-/// `oos_train` (in-scope accuracy on test, OOS recall on oos_test), each
+/// `oos_train` (in-scope accuracy on test, OOS recall on `oos_test`), each
 /// with the `before` and `after` recipes.
 #[allow(clippy::too_many_lines, reason = "one benchmark mode, start to finish")]
 fn run_small_bots(state: &AppState, tenant: &Tenant, root: &Path, seeds: u64) -> anyhow::Result<Report> {
