@@ -337,69 +337,30 @@ pub fn train(
     let mut background_similarity: Vec<f32> = Vec::new();
     let mut background_class = None;
     if let Some(bg) =
-        set.background.as_ref().filter(|bg| config.background_weight > 0.0 && bg.embeddings.ncols() == dim && dim > 0)
+        set.background.as_ref().filter(|bg| config.background_weight > 0.0 && bg.embeddings.ncols() == dim)
     {
-        let similarity = unit_rows(&bg.embeddings).dot(&in_scope_units.t());
-        let mut kept = Vec::new();
-        for (b, row) in similarity.rows().into_iter().enumerate() {
-            let nearest = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            if nearest < config.background_max_similarity {
-                kept.push(b);
-                background_similarity.push(nearest);
-            }
-        }
+        let kept = select_background(bg, &in_scope_units, config.background_max_similarity);
         if !kept.is_empty() {
             background_class = Some(labels.len());
             labels.push(BACKGROUND_LABEL.to_owned());
-            texts.extend(kept.iter().map(|&b| bg.texts[b]));
+            texts.extend(kept.iter().map(|&(b, _)| bg.texts[b]));
+            let rows: Vec<usize> = kept.iter().map(|&(b, _)| b).collect();
             embeddings =
-                ndarray::concatenate(Axis(0), &[embeddings.view(), bg.embeddings.select(Axis(0), &kept).view()])?;
+                ndarray::concatenate(Axis(0), &[embeddings.view(), bg.embeddings.select(Axis(0), &rows).view()])?;
             y.extend(std::iter::repeat_n(labels.len() - 1, kept.len()));
+            background_similarity = kept.iter().map(|&(_, s)| s).collect();
         }
     }
     let n = texts.len();
     let data = FitData { texts: &texts, embeddings: &embeddings, y: &y, classes: labels.len(), background_class };
     let oos_classes: Vec<usize> = oos_class.into_iter().chain(background_class).collect();
 
-    // Held-out predictions: k folds for small data, one 20 % holdout above.
-    let (folds, validation) =
-        if n <= config.cv_max_examples { (config.cv_folds.max(2), "cross_validation") } else { (5, "holdout") };
-    let fold_of = assign_folds(&y, labels.len(), folds);
-    let rounds: Vec<usize> = if validation == "holdout" { vec![folds - 1] } else { (0..folds).collect() };
-    let mut held_logits: Vec<(usize, Vec<f32>)> = Vec::new();
-    let mut warm: Option<(Vectorizer, Weights)> = None;
-    let mut iterations = 0;
-    for (r, &fold) in rounds.iter().enumerate() {
-        let train_idx: Vec<usize> = (0..n).filter(|&i| fold_of[i] != Some(fold)).collect();
-        let test_idx: Vec<usize> = (0..n).filter(|&i| fold_of[i] == Some(fold)).collect();
-        if test_idx.is_empty() {
-            continue;
-        }
-        progress("validating", r as f64 / (rounds.len() + 1) as f64);
-        let (vectorizer, weights, it) = fit(&data, &train_idx, config, None)?;
-        iterations += it;
-        let fold_texts: Vec<&str> = test_idx.iter().map(|&i| texts[i]).collect();
-        let emb = embeddings.select(Axis(0), &test_idx);
-        let sparse: Vec<SparseRow> = fold_texts.iter().map(|t| vectorizer.transform(t)).collect();
-        let dense = if config.embedding {
-            emb.view()
-        } else {
-            ArrayView2::from_shape((fold_texts.len(), 0), &[]).unwrap_or(emb.view())
-        };
-        let z = weights.logits(&dense, &sparse);
-        for (k, &i) in test_idx.iter().enumerate() {
-            held_logits.push((i, z.row(k).to_vec()));
-        }
-        if validation == "holdout" {
-            warm = Some((vectorizer, weights));
-        }
-    }
-    held_logits.sort_by_key(|(i, _)| *i);
+    let HeldOut { held_logits, warm, mut iterations, validation, rounds } = held_out(&data, config, &y, progress)?;
     let temperature = fit_temperature(&held_logits, &y);
     let held_probs: Vec<(usize, Vec<f32>)> = held_logits.iter().map(|(i, z)| (*i, probs(z, temperature))).collect();
     let (threshold, acc, acc_t) = choose_threshold(&held_probs, &y, &oos_classes, config.oos_rejected_right_share);
 
-    progress("training", rounds.len() as f64 / (rounds.len() + 1) as f64);
+    progress("training", rounds as f64 / (rounds + 1) as f64);
     let all: Vec<usize> = (0..n).collect();
     let (vectorizer, weights, it) = fit(&data, &all, config, warm.as_ref())?;
     iterations += it;
@@ -444,6 +405,77 @@ pub fn train(
         examples,
     };
     Ok((model, report))
+}
+
+/// The background utterances less similar than `max_similarity` to every
+/// in-scope example (unit rows), with that best similarity.
+fn select_background(bg: &Background<'_>, in_scope_units: &Array2<f32>, max_similarity: f32) -> Vec<(usize, f32)> {
+    if in_scope_units.nrows() == 0 || in_scope_units.ncols() == 0 {
+        return Vec::new();
+    }
+    let similarity = unit_rows(&bg.embeddings).dot(&in_scope_units.t());
+    similarity
+        .rows()
+        .into_iter()
+        .enumerate()
+        .map(|(b, row)| (b, row.iter().copied().fold(f32::NEG_INFINITY, f32::max)))
+        .filter(|&(_, nearest)| nearest < max_similarity)
+        .collect()
+}
+
+/// Held-out logits of the training rows, with the holdout model to warm
+/// start from (large data), the iterations run and the validation kind.
+struct HeldOut {
+    held_logits: Vec<(usize, Vec<f32>)>,
+    warm: Option<(Vectorizer, Weights)>,
+    iterations: usize,
+    validation: &'static str,
+    rounds: usize,
+}
+
+/// Held-out predictions: k folds for small data, one 20 % holdout above.
+fn held_out(
+    data: &FitData<'_>,
+    config: &TrainConfig,
+    y: &[usize],
+    progress: &mut dyn FnMut(&str, f64),
+) -> anyhow::Result<HeldOut> {
+    let n = data.texts.len();
+    let (texts, embeddings) = (data.texts, data.embeddings);
+    let (folds, validation) =
+        if n <= config.cv_max_examples { (config.cv_folds.max(2), "cross_validation") } else { (5, "holdout") };
+    let fold_of = assign_folds(y, data.classes, folds);
+    let rounds: Vec<usize> = if validation == "holdout" { vec![folds - 1] } else { (0..folds).collect() };
+    let mut held_logits: Vec<(usize, Vec<f32>)> = Vec::new();
+    let mut warm: Option<(Vectorizer, Weights)> = None;
+    let mut iterations = 0;
+    for (r, &fold) in rounds.iter().enumerate() {
+        let train_idx: Vec<usize> = (0..n).filter(|&i| fold_of[i] != Some(fold)).collect();
+        let test_idx: Vec<usize> = (0..n).filter(|&i| fold_of[i] == Some(fold)).collect();
+        if test_idx.is_empty() {
+            continue;
+        }
+        progress("validating", r as f64 / (rounds.len() + 1) as f64);
+        let (vectorizer, weights, it) = fit(data, &train_idx, config, None)?;
+        iterations += it;
+        let fold_texts: Vec<&str> = test_idx.iter().map(|&i| texts[i]).collect();
+        let emb = embeddings.select(Axis(0), &test_idx);
+        let sparse: Vec<SparseRow> = fold_texts.iter().map(|t| vectorizer.transform(t)).collect();
+        let dense = if config.embedding {
+            emb.view()
+        } else {
+            ArrayView2::from_shape((fold_texts.len(), 0), &[]).unwrap_or(emb.view())
+        };
+        let z = weights.logits(&dense, &sparse);
+        for (k, &i) in test_idx.iter().enumerate() {
+            held_logits.push((i, z.row(k).to_vec()));
+        }
+        if validation == "holdout" {
+            warm = Some((vectorizer, weights));
+        }
+    }
+    held_logits.sort_by_key(|(i, _)| *i);
+    Ok(HeldOut { held_logits, warm, iterations, validation, rounds: rounds.len() })
 }
 
 /// Each in-scope example's best similarity to the other examples of its
