@@ -52,6 +52,15 @@ pub struct NluArgs {
     /// Sequential parses timed for the single-request latency.
     #[arg(long, default_value_t = 300)]
     pub latency_samples: usize,
+    /// Small-bot mode: out-of-scope detection of bots with a handful of
+    /// examples, before/after background negatives and the similarity floor
+    /// (Braun 2017 without its None examples, CLINC150 5- and 10-shot).
+    /// `--data` is then the data root (with braun2017/ and clinc150/).
+    #[arg(long)]
+    pub small_bots: bool,
+    /// Random k-shot subsets of CLINC150 in the small-bot mode.
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +104,14 @@ fn discover(dir: &Path) -> Vec<(String, PathBuf)> {
 
 pub fn run(args: &NluArgs, ml: &MlConfig) -> anyhow::Result<Report> {
     let datasets = discover(&args.data);
+    if args.small_bots && !args.data.join("braun2017").exists() && !args.data.join("clinc150").exists() {
+        let message =
+            format!("no braun2017/ or clinc150/ under {} (expected ../shared/data); skipping", args.data.display());
+        return Ok(Report {
+            rows: vec![("skipped".into(), message.clone())],
+            json: json!({ "skipped": true, "reason": message }),
+        });
+    }
     if datasets.is_empty() {
         let message = format!("no NLU datasets under {} (expected ../shared/data); skipping", args.data.display());
         return Ok(Report {
@@ -113,6 +130,11 @@ pub fn run(args: &NluArgs, ml: &MlConfig) -> anyhow::Result<Report> {
     let rss_embedder = rss_mb() - rss_base;
     let org = setup_org(&state)?;
     let tenant = Tenant::system(org, "benchmark");
+    if args.small_bots {
+        let report = run_small_bots(&state, &tenant, &args.data, args.seeds);
+        state.nlu.shutdown();
+        return report;
+    }
 
     let mut rows = Vec::new();
     let mut results = serde_json::Map::new();
@@ -453,4 +475,235 @@ fn rss_mb() -> f64 {
             s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+// ---- small bots: out-of-scope detection with a handful of examples ----
+
+/// The two recipes the small-bot mode compares: `before` is the classifier
+/// without background negatives and similarity floor (what a small bot had
+/// before both existed), `after` the default.
+fn recipes() -> [(&'static str, TrainConfig); 2] {
+    let before = TrainConfig { background_weight: 0.0, similarity_floor: false, ..TrainConfig::default() };
+    [("before", before), ("after", TrainConfig::default())]
+}
+
+/// Counts of one small-bot evaluation.
+#[derive(Debug, Default, Clone, Copy)]
+struct OosCounts {
+    in_scope: usize,
+    in_scope_right: usize,
+    oos: usize,
+    oos_caught: usize,
+}
+
+impl OosCounts {
+    fn add(&mut self, o: OosCounts) {
+        self.in_scope += o.in_scope;
+        self.in_scope_right += o.in_scope_right;
+        self.oos += o.oos;
+        self.oos_caught += o.oos_caught;
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "in_scope_accuracy": r4(self.in_scope_right as f64 / self.in_scope.max(1) as f64),
+            "oos_recall": r4(self.oos_caught as f64 / self.oos.max(1) as f64),
+            "in_scope": self.in_scope,
+            "oos": self.oos,
+        })
+    }
+
+    fn row(&self) -> String {
+        format!(
+            "{:.4} / {:.4}",
+            self.in_scope_right as f64 / self.in_scope.max(1) as f64,
+            self.oos_caught as f64 / self.oos.max(1) as f64
+        )
+    }
+}
+
+/// Trains a new bot on `train` with `config` and scores `test` (gold
+/// `None` = out of scope) through the parse decision (`service::classify`)
+/// on precomputed vectors of the test texts.
+fn small_bot_run(
+    state: &AppState,
+    tenant: &Tenant,
+    name: &str,
+    train: &[Row],
+    test: &[(String, Option<String>)],
+    vectors: &ndarray::Array2<f32>,
+    config: &TrainConfig,
+) -> anyhow::Result<(OosCounts, Value)> {
+    let bot = new_bot(state, tenant.org_id(), name)?;
+    let doc = document(train);
+    import_document_blocking(state, tenant, bot, &doc).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let outcome = train_bot_blocking(state, tenant, bot, config, &mut |_| {}).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let model = state.nlu.model(&state.db, tenant, bot).map_err(|e| anyhow::anyhow!("{e:?}"))?.context("no model")?;
+    let data = state.nlu.data(&state.db, tenant, bot).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut counts = OosCounts::default();
+    for ((text, gold), vector) in test.iter().zip(vectors.rows()) {
+        let parsed = service::classify(&model, &data, text, vector.as_slice().unwrap_or(&[]))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let predicted = if parsed.out_of_scope { None } else { parsed.intent.map(|i| i.name) };
+        match gold {
+            None => {
+                counts.oos += 1;
+                counts.oos_caught += usize::from(predicted.is_none());
+            }
+            Some(g) => {
+                counts.in_scope += 1;
+                counts.in_scope_right += usize::from(predicted.as_ref() == Some(g));
+            }
+        }
+    }
+    let report = &outcome.report;
+    Ok((
+        counts,
+        json!({
+            "threshold": report.threshold,
+            "similarity_floor": report.similarity_floor,
+            "background_examples": report.background_examples,
+        }),
+    ))
+}
+
+fn embed_texts(state: &AppState, texts: &[&str]) -> anyhow::Result<ndarray::Array2<f32>> {
+    let embedder = state.models.embedder_blocking().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut out = ndarray::Array2::<f32>::zeros((texts.len(), embedder.dim()));
+    let bulk = embedder.bulk(texts.len())?;
+    for (b, chunk) in texts.chunks(256).enumerate() {
+        for (k, v) in bulk.embed(chunk)?.into_iter().enumerate() {
+            out.row_mut(b * 256 + k).assign(&ndarray::ArrayView1::from(&v[..]));
+        }
+    }
+    Ok(out)
+}
+
+/// `k` examples of every intent, drawn with a fixed seed (splitmix64).
+fn k_shot(train: &[Row], k: usize, seed: u64) -> Vec<Row> {
+    let mut by_intent: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for r in train {
+        if let Some(i) = &r.intent {
+            by_intent.entry(i).or_default().push(r);
+        }
+    }
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut out = Vec::new();
+    for rows in by_intent.values_mut() {
+        // Fisher–Yates, then the first k.
+        for i in (1..rows.len()).rev() {
+            let j = usize::try_from(next() % (i as u64 + 1)).unwrap_or(0);
+            rows.swap(i, j);
+        }
+        out.extend(rows.iter().take(k).map(|r| Row {
+            text: r.text.clone(),
+            intent: r.intent.clone(),
+            entities: Vec::new(),
+        }));
+    }
+    out
+}
+
+/// The small-bot mode: Braun 2017 trained without its `None` examples
+/// (None recall, in-scope accuracy) and CLINC150 k-shot subsets without
+/// `oos_train` (in-scope accuracy on test, OOS recall on `oos_test`), each
+/// with the `before` and `after` recipes.
+#[allow(clippy::too_many_lines, reason = "one benchmark mode, start to finish")]
+fn run_small_bots(state: &AppState, tenant: &Tenant, root: &Path, seeds: u64) -> anyhow::Result<Report> {
+    let mut rows = Vec::new();
+    let mut json_out = serde_json::Map::new();
+    let braun = root.join("braun2017");
+    if braun.join("askubuntu").join("train.jsonl").exists() {
+        let mut corpora = Vec::new();
+        for corpus in ["askubuntu", "chatbot", "webapps"] {
+            let dir = braun.join(corpus);
+            let train: Vec<Row> = read_jsonl(&dir.join("train.jsonl"))?
+                .into_iter()
+                .filter(|r| r.intent.as_deref().is_some_and(|i| !is_oos_name(i)))
+                .collect();
+            let test: Vec<(String, Option<String>)> = read_jsonl(&dir.join("test.jsonl"))?
+                .into_iter()
+                .filter_map(|r| r.intent.map(|i| (r.text, (!is_oos_name(&i)).then_some(i))))
+                .collect();
+            let texts: Vec<&str> = test.iter().map(|(t, _)| t.as_str()).collect();
+            let vectors = embed_texts(state, &texts)?;
+            corpora.push((corpus, train, test, vectors));
+        }
+        let mut braun_json = serde_json::Map::new();
+        for (recipe, config) in recipes() {
+            let mut total = OosCounts::default();
+            let mut per = serde_json::Map::new();
+            for (corpus, train, test, vectors) in &corpora {
+                let (c, details) =
+                    small_bot_run(state, tenant, &format!("braun {corpus} {recipe}"), train, test, vectors, &config)?;
+                total.add(c);
+                let mut j = c.json();
+                j["model"] = details;
+                per.insert((*corpus).to_owned(), j);
+            }
+            rows.push((format!("braun2017 without None, {recipe}: in-scope acc / None recall"), total.row()));
+            let mut j = total.json();
+            j["corpora"] = Value::Object(per);
+            braun_json.insert(recipe.to_owned(), j);
+        }
+        json_out.insert("braun2017_no_none".into(), Value::Object(braun_json));
+    }
+    let clinc = root.join("clinc150");
+    if clinc.join("train.jsonl").exists() && clinc.join("oos_test.jsonl").exists() {
+        let train = read_jsonl(&clinc.join("train.jsonl"))?;
+        let mut test: Vec<(String, Option<String>)> = read_jsonl(&clinc.join("test.jsonl"))?
+            .into_iter()
+            .filter_map(|r| r.intent.map(|i| (r.text, Some(i))))
+            .collect();
+        test.extend(read_jsonl(&clinc.join("oos_test.jsonl"))?.into_iter().map(|r| (r.text, None)));
+        let texts: Vec<&str> = test.iter().map(|(t, _)| t.as_str()).collect();
+        let vectors = embed_texts(state, &texts)?;
+        for k in [5, 10] {
+            let mut shot_json = serde_json::Map::new();
+            for (recipe, config) in recipes() {
+                let mut total = OosCounts::default();
+                let mut runs = Vec::new();
+                for seed in 0..seeds.max(1) {
+                    let subset = k_shot(&train, k, 17 + seed);
+                    let (c, details) = small_bot_run(
+                        state,
+                        tenant,
+                        &format!("clinc150 {k}-shot seed {seed} {recipe}"),
+                        &subset,
+                        &test,
+                        &vectors,
+                        &config,
+                    )?;
+                    total.add(c);
+                    let mut j = c.json();
+                    j["seed"] = json!(17 + seed);
+                    j["model"] = details;
+                    runs.push(j);
+                }
+                rows.push((
+                    format!("clinc150 {k}-shot ({seeds} seeds), {recipe}: in-scope acc / OOS recall"),
+                    total.row(),
+                ));
+                let mut j = total.json();
+                j["runs"] = json!(runs);
+                shot_json.insert(recipe.to_owned(), j);
+            }
+            json_out.insert(format!("clinc150_{k}_shot"), Value::Object(shot_json));
+        }
+    }
+    if json_out.is_empty() {
+        let message = format!("no braun2017/ or clinc150/ under {}; skipping the small-bot mode", root.display());
+        return Ok(Report {
+            rows: vec![("skipped".into(), message.clone())],
+            json: json!({ "skipped": true, "reason": message }),
+        });
+    }
+    Ok(Report { rows, json: json!({ "small_bots": Value::Object(json_out) }) })
 }

@@ -80,6 +80,11 @@ pub struct BotSettings {
     /// Refuse to publish a flow while the bot's conversation tests fail
     /// (off: failures are a warning in the publish response).
     pub block_publish_on_test_failure: bool,
+    /// Out-of-scope sensitivity of the NLU: a message whose best similarity
+    /// (cosine, 0–1) to the examples of its predicted intent is below this
+    /// is out of scope. `null` = the floor calibrated at each training.
+    /// Higher rejects more.
+    pub nlu_similarity_floor: Option<f64>,
 }
 
 impl Default for BotSettings {
@@ -98,6 +103,7 @@ impl Default for BotSettings {
             csat_question: "How would you rate this conversation, from 1 (poor) to 5 (great)?".into(),
             csat_thanks: "Thank you for your feedback!".into(),
             block_publish_on_test_failure: false,
+            nlu_similarity_floor: None,
         }
     }
 }
@@ -124,6 +130,10 @@ pub struct BotSettingsPatch {
     pub csat_question: Option<String>,
     pub csat_thanks: Option<String>,
     pub block_publish_on_test_failure: Option<bool>,
+    /// 0–1; `null` returns to the calibrated floor.
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub nlu_similarity_floor: Option<Option<f64>>,
 }
 
 /// `POST /orgs/{org_id}/bots`.

@@ -118,6 +118,15 @@ fn patch_settings(stored: &str, patch: BotSettingsPatch) -> AppResult<String> {
     if let Some(b) = patch.block_publish_on_test_failure {
         set("block_publish_on_test_failure", json!(b));
     }
+    if let Some(floor) = patch.nlu_similarity_floor {
+        if floor.is_some_and(|f| !(0.0..=1.0).contains(&f)) {
+            return Err(AppError::validation(
+                "settings.nlu_similarity_floor",
+                "must be between 0 and 1 (a cosine similarity), or null for the floor calibrated at training",
+            ));
+        }
+        set("nlu_similarity_floor", json!(floor));
+    }
     Ok(Value::Object(obj).to_string())
 }
 
@@ -201,6 +210,7 @@ pub async fn update(state: &AppState, tenant: Tenant, id: BotId, req: UpdateBotR
         })
         .await?;
     state.runtime.invalidate_bot(id);
+    state.nlu.invalidate_data(id);
     Ok(bot)
 }
 
@@ -360,6 +370,12 @@ impl BotInfo {
             fallback_message: self.settings.fallback_message.clone(),
         }
     }
+}
+
+/// The bot's override of the NLU's nearest-example similarity floor.
+pub fn nlu_similarity_floor(conn: &Connection, tenant: &Tenant, id: BotId) -> AppResult<Option<f64>> {
+    let stored = store::settings_json(conn, tenant, id)?;
+    Ok(stored.and_then(|s| BotSettings::from_json(&s).nlu_similarity_floor))
 }
 
 /// Loads [`BotInfo`].

@@ -157,6 +157,18 @@ pub fn list() -> Vec<BotTemplate> {
     TEMPLATES.iter().map(BotTemplate::from).collect()
 }
 
+/// Every NLU example text of the templates (the NLU's background corpus of
+/// out-of-scope utterances must not contain them).
+#[must_use]
+pub fn example_texts() -> Vec<String> {
+    TEMPLATES
+        .iter()
+        .filter_map(|t| t.nlu.as_ref())
+        .flat_map(|d| d.intents.iter())
+        .flat_map(|i| i.examples.iter().map(|e| e.text.clone()))
+        .collect()
+}
+
 /// Makes a bot from a template. All or nothing: when a step fails, what the
 /// earlier steps made (the bot, the knowledge base) is deleted again.
 pub async fn instantiate(state: &AppState, tenant: Tenant, req: CreateFromTemplateRequest) -> AppResult<TemplateBot> {

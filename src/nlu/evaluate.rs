@@ -16,6 +16,7 @@ use ndarray::Axis;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::background;
 use super::model::{AssignRequest, NluLog, NluLogId};
 use super::store;
 use super::train::{check_training_rows, embed_examples, run_with_progress};
@@ -25,7 +26,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::{Page, PageParams, Tenant};
 use crate::ids::{BotId, OrgId};
 use crate::jobs::{Enqueue, Job, JobContext, JobError, JobHandler, Queue};
-use crate::ml::classifier::{self, TrainConfig, TrainingSet, is_oos_name};
+use crate::ml::classifier::{self, Background, TrainConfig, TrainingSet, is_oos_name};
 use crate::orgs::audit::{self, AuditEntry};
 
 /// The job kind of evaluation.
@@ -193,6 +194,7 @@ pub fn evaluate_blocking(
         .collect();
     let mut predicted = vec![String::new(); total];
     let config = TrainConfig::default();
+    let background_vectors = background::vectors(&state.nlu, &embedder)?;
     for fold in 0..folds {
         progress(json!({ "stage": "fold", "fold": fold + 1, "folds": folds }));
         let train_idx: Vec<usize> = (0..total).filter(|&i| fold_of[i] != fold).collect();
@@ -210,15 +212,22 @@ pub fn evaluate_blocking(
             texts: train_idx.iter().map(|&i| texts[i]).collect(),
             labels: train_idx.iter().map(|&i| labels[i].clone()).collect(),
             embeddings: embeddings.select(Axis(0), &train_idx),
+            background: Some(Background {
+                texts: background::corpus(),
+                embeddings: background_vectors.as_ref().clone(),
+            }),
         };
         let (model, _) =
             classifier::train(&set, &config, embedder.model_id(), &mut |_, _| {}).map_err(AppError::internal)?;
         let test_texts: Vec<&str> = test_idx.iter().map(|&i| texts[i]).collect();
         let test_emb = embeddings.select(Axis(0), &test_idx);
         for (k, p) in model.predict(&test_texts, &test_emb.view()).into_iter().enumerate() {
-            let best = (0..p.probs.len()).fold(0, |b, j| if p.probs[j] > p.probs[b] { j } else { b });
-            let rejected = Some(best) == model.oos_class || p.probs[best] < model.threshold;
-            predicted[test_idx[k]] = if rejected { OUT_OF_SCOPE.into() } else { model.labels[best].clone() };
+            let vector = test_emb.row(k).to_vec();
+            let decision = model.decide(&p.probs, &vector, &|_| true, None, None);
+            predicted[test_idx[k]] = match decision.class {
+                Some(best) if !decision.out_of_scope => model.labels[best].clone(),
+                _ => OUT_OF_SCOPE.into(),
+            };
         }
     }
     // An explicit out-of-scope intent and a rejection mean the same thing.

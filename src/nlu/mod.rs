@@ -6,6 +6,7 @@
 //! Other domains use [`service`] (see its docs for the stable surface:
 //! `parse`, `extract_entities`, `extract_system_entity`).
 
+pub mod background;
 pub mod data;
 pub mod entities;
 pub mod evaluate;

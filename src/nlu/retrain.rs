@@ -6,23 +6,31 @@
 //! another embedder and whose training data is unchanged since: retraining
 //! the same data is what the owner already published. Bots with untrained
 //! edits are left to their owners, since training would publish the edits.
+//!
+//! The same happens once for models trained before out-of-scope detection
+//! (model format 1, no background class or similarity floor; they still
+//! load and serve as before): retraining their unchanged data gives the
+//! bot out-of-scope detection without its owner doing anything.
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::store;
-use super::train::{TRAIN_JOB, TrainPayload, current_hash};
+use super::train::{TRAIN_JOB, TrainPayload, current_hash, legacy_hash};
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::http::Tenant;
 use crate::ids::{BotId, JobId, OrgId};
 use crate::jobs::{Enqueue, Queue};
 
-/// A bot whose active model was trained with another embedder.
+/// A bot whose active model was trained with another embedder, or before
+/// out-of-scope detection.
 struct StaleModel {
     org: OrgId,
     bot: BotId,
     embedder: String,
+    /// Trained before out-of-scope detection (no `background_examples` figure).
+    legacy: bool,
 }
 
 /// Enqueues the retraining of every bot whose active model was trained with
@@ -35,29 +43,39 @@ pub async fn enqueue_for_embedder(state: &AppState, embedder_id: &str) -> AppRes
         .db
         .read(move |c| {
             let mut stmt = c.prepare(
-                "SELECT organization_id, bot_id, ifnull(json_extract(metrics, '$.embedder'), '')
+                "SELECT organization_id, bot_id, ifnull(json_extract(metrics, '$.embedder'), ''),
+                        json_extract(metrics, '$.training.background_examples') IS NULL
                  FROM model_versions
                  WHERE kind = 'nlu_intent' AND is_active = 1
-                   AND ifnull(json_extract(metrics, '$.embedder'), '') <> ?1
+                   AND (ifnull(json_extract(metrics, '$.embedder'), '') <> ?1
+                        OR json_extract(metrics, '$.training.background_examples') IS NULL)
                  ORDER BY id",
             )?;
             let rows = stmt
-                .query_map([&current], |r| Ok(StaleModel { org: r.get(0)?, bot: r.get(1)?, embedder: r.get(2)? }))?
+                .query_map([&current], |r| {
+                    Ok(StaleModel { org: r.get(0)?, bot: r.get(1)?, embedder: r.get(2)?, legacy: r.get(3)? })
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
         .await?;
     let mut jobs = Vec::new();
-    for StaleModel { org, bot, embedder: trained_with } in outdated {
-        let tenant = Tenant::system(org, "retraining after the embedding model changed");
-        let key = format!("nlu.retrain:{}:{embedder_id}", bot.0);
+    for StaleModel { org, bot, embedder: trained_with, legacy } in outdated {
+        let tenant = Tenant::system(org, "retraining after the embedding model or the training recipe changed");
+        let key = if trained_with == embedder_id {
+            format!("nlu.retrain-oos:{}:{embedder_id}", bot.0)
+        } else {
+            format!("nlu.retrain:{}:{embedder_id}", bot.0)
+        };
         let from = trained_with.clone();
         let job = state
             .db
             .write(move |tx| {
                 let Some(active) = store::active_version(tx, &tenant, bot)? else { return Ok(None) };
                 let rows = store::training_rows(tx, &tenant, bot)?;
-                if active.training_data_hash != Some(current_hash(&rows, &from)) {
+                let unchanged = active.training_data_hash == Some(current_hash(&rows, &from))
+                    || (legacy && active.training_data_hash == Some(legacy_hash(&rows, &from)));
+                if !unchanged {
                     return Ok(None);
                 }
                 let job = Enqueue {
@@ -69,7 +87,7 @@ pub async fn enqueue_for_embedder(state: &AppState, embedder_id: &str) -> AppRes
             })
             .await?;
         if let Some(job) = job {
-            tracing::info!(bot = bot.0, from = %trained_with, to = embedder_id, "retraining an NLU model for the new embedding model");
+            tracing::info!(bot = bot.0, from = %trained_with, to = embedder_id, legacy, "retraining an NLU model for a new embedding model or out-of-scope detection");
             jobs.push(job);
         }
     }

@@ -13,6 +13,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use ndarray::Array2;
 use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
 
 use super::entities::{EntityDef, EntitySet, ListValue, SystemKind};
@@ -45,6 +46,9 @@ pub struct BotData {
     pub org_id: OrgId,
     pub entities: EntitySet,
     pub intents: HashMap<String, IntentSettings>,
+    /// The bot's override of the nearest-example similarity floor
+    /// (`settings.nlu_similarity_floor`; `None` = the calibrated floor).
+    pub similarity_floor: Option<f64>,
 }
 
 /// An intent's serving settings.
@@ -72,6 +76,8 @@ struct Inner {
     log: SyncSender<LogMessage>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     metrics: NluMetrics,
+    /// The background corpus's vectors and the embedding model's vectors key.
+    background: Mutex<Option<(String, Arc<Array2<f32>>)>>,
 }
 
 enum LogMessage {
@@ -124,6 +130,7 @@ impl NluRuntime {
                 log,
                 writer: Mutex::new(Some(writer)),
                 metrics,
+                background: Mutex::new(None),
             }),
         })
     }
@@ -148,6 +155,20 @@ impl NluRuntime {
             && let Some(handle) = slot.take()
         {
             let _ = handle.join();
+        }
+    }
+
+    /// The background corpus's vectors, if computed under `key`.
+    #[must_use]
+    pub fn cached_background(&self, key: &str) -> Option<Arc<Array2<f32>>> {
+        let slot = self.inner.background.lock().ok()?;
+        slot.as_ref().filter(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    /// Keeps the background corpus's vectors computed under `key`.
+    pub fn cache_background(&self, key: String, vectors: Arc<Array2<f32>>) {
+        if let Ok(mut slot) = self.inner.background.lock() {
+            *slot = Some((key, vectors));
         }
     }
 
@@ -253,7 +274,8 @@ fn load_data(conn: &rusqlite::Connection, tenant: &Tenant, bot: BotId) -> AppRes
         .into_iter()
         .map(|i| (i.name, IntentSettings { active: i.is_active, threshold: i.confidence_threshold }))
         .collect();
-    Ok(BotData { org_id: tenant.org_id(), entities: EntitySet::new(&defs), intents })
+    let similarity_floor = crate::bots::service::nlu_similarity_floor(conn, tenant, bot)?;
+    Ok(BotData { org_id: tenant.org_id(), entities: EntitySet::new(&defs), intents, similarity_floor })
 }
 
 fn write_logs(db: &Db, rx: &Receiver<LogMessage>, written: &IntCounter) {

@@ -186,7 +186,10 @@ pub async fn parse(
     Ok(result)
 }
 
-/// Intent decision for one embedded text (entities left empty).
+/// Intent decision for one embedded text (entities left empty): the
+/// model's decision (`IntentModel::decide`) with the intent's threshold
+/// override and the bot's similarity floor override. The implicit
+/// background class is never ranked.
 pub(crate) fn classify(model: &LoadedModel, data: &BotData, text: &str, vector: &[f32]) -> AppResult<ParseResult> {
     let view = ArrayView2::from_shape((1, vector.len()), vector).map_err(AppError::internal)?;
     let prediction = model
@@ -194,28 +197,19 @@ pub(crate) fn classify(model: &LoadedModel, data: &BotData, text: &str, vector: 
         .predict(&[text], &view)
         .pop()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no prediction")))?;
-    let mut order: Vec<usize> = (0..prediction.probs.len())
-        .filter(|&k| data.intents.get(&model.model.labels[k]).is_none_or(|s| s.active))
-        .collect();
+    let labels = &model.model.labels;
+    let active = |k: usize| data.intents.get(&labels[k]).is_none_or(|s| s.active);
+    let mut order: Vec<usize> =
+        (0..prediction.probs.len()).filter(|&k| Some(k) != model.model.background_class && active(k)).collect();
     order.sort_by(|&a, &b| prediction.probs[b].total_cmp(&prediction.probs[a]).then(a.cmp(&b)));
     let ranking: Vec<IntentScore> = order
         .iter()
         .take(RANKING_SIZE)
-        .map(|&k| IntentScore { name: model.model.labels[k].clone(), confidence: round4(prediction.probs[k]) })
+        .map(|&k| IntentScore { name: labels[k].clone(), confidence: round4(prediction.probs[k]) })
         .collect();
-    let top = order.first().copied();
-    let out_of_scope = match top {
-        None => true,
-        Some(k) if Some(k) == model.model.oos_class => true,
-        Some(k) => {
-            let threshold = data
-                .intents
-                .get(&model.model.labels[k])
-                .and_then(|s| s.threshold)
-                .unwrap_or(f64::from(model.model.threshold));
-            f64::from(prediction.probs[k]) < threshold
-        }
-    };
+    let threshold = order.first().and_then(|&k| data.intents.get(&labels[k])).and_then(|s| s.threshold);
+    let decision = model.model.decide(&prediction.probs, vector, &active, threshold, data.similarity_floor);
+    let out_of_scope = decision.out_of_scope;
     Ok(ParseResult {
         intent: if out_of_scope { None } else { ranking.first().cloned() },
         out_of_scope,

@@ -12,6 +12,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::background;
 use super::model::{ModelVersion, ModelVersionId};
 use super::runtime::LoadedModel;
 use super::store::{self, NewVersion, TrainingRow};
@@ -22,7 +23,7 @@ use crate::http::{Page, PageParams, Tenant};
 use crate::ids::{BotId, OrgId};
 use crate::jobs::{Enqueue, Job, JobContext, JobError, JobHandler, Queue};
 use crate::ml::Embedder;
-use crate::ml::classifier::{self, IntentModel, TrainConfig, TrainReport, TrainingSet};
+use crate::ml::classifier::{self, Background, IntentModel, TrainConfig, TrainReport, TrainingSet};
 use crate::orgs::audit::{self, AuditEntry};
 
 /// The job kind of training.
@@ -75,7 +76,11 @@ pub fn check_training_rows(
 
 /// Hash of what a model is trained from (data and hyperparameters).
 fn data_hash(rows: &[TrainingRow], config: &TrainConfig, embedder_id: &str) -> String {
-    let mut text = format!("{embedder_id}\n{}\n", serde_json::to_string(config).unwrap_or_default());
+    hash_with(rows, &serde_json::to_string(config).unwrap_or_default(), embedder_id)
+}
+
+fn hash_with(rows: &[TrainingRow], config_json: &str, embedder_id: &str) -> String {
+    let mut text = format!("{embedder_id}\n{config_json}\n");
     for r in rows {
         text.push_str(&r.intent);
         text.push('\t');
@@ -90,6 +95,17 @@ fn data_hash(rows: &[TrainingRow], config: &TrainConfig, embedder_id: &str) -> S
 #[must_use]
 pub fn current_hash(rows: &[TrainingRow], embedder_id: &str) -> String {
     data_hash(rows, &TrainConfig::default(), embedder_id)
+}
+
+/// The default training configuration as models trained before out-of-scope
+/// detection (model format 1) hashed it: the fields up to `cv_folds`.
+const LEGACY_CONFIG_JSON: &str = r#"{"ngrams":{"word":[1,2],"char":[2,5],"min_df":2,"max_terms":20000},"embedding":true,"embedding_weight":3.0,"balanced":true,"c":10.0,"max_iter":100,"refit_max_iter":30,"tol":0.0001,"oos_rejected_right_share":0.01,"cv_max_examples":2000,"cv_folds":5}"#;
+
+/// The hash a model trained from `rows` before out-of-scope detection
+/// carries (to tell that such a model's data is unchanged since).
+#[must_use]
+pub fn legacy_hash(rows: &[TrainingRow], embedder_id: &str) -> String {
+    hash_with(rows, LEGACY_CONFIG_JSON, embedder_id)
 }
 
 /// The vectors of the bot's example `texts` (N × dim): those cached by an
@@ -183,7 +199,15 @@ pub fn train_bot_blocking(
     let embed_started = Instant::now();
     let (embeddings, embedded_now) = embed_examples(state, tenant, bot, &embedder, &texts, progress)?;
     let embed_seconds = embed_started.elapsed().as_secs_f64();
-    let set = TrainingSet { texts: texts.clone(), labels: rows.iter().map(|r| r.intent.clone()).collect(), embeddings };
+    let background_vectors =
+        if config.background_weight > 0.0 { Some(background::vectors(&state.nlu, &embedder)?) } else { None };
+    let set = TrainingSet {
+        texts: texts.clone(),
+        labels: rows.iter().map(|r| r.intent.clone()).collect(),
+        embeddings,
+        background: background_vectors
+            .map(|v| Background { texts: background::corpus(), embeddings: v.as_ref().clone() }),
+    };
     let (model, report) = classifier::train(&set, config, embedder.model_id(), &mut |stage, fraction| {
         progress(json!({ "stage": stage, "fraction": fraction, "total": total }));
     })
@@ -354,4 +378,17 @@ pub async fn activate(state: &AppState, tenant: Tenant, bot: BotId, id: ModelVer
         LoadedModel { org_id: tenant.org_id(), version_id: version.id, version_number: version.version_number, model },
     );
     Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_legacy_configuration_is_todays_without_the_out_of_scope_fields() {
+        let today = serde_json::to_string(&TrainConfig::default()).expect("json");
+        let new_fields = r#","background_weight":1.0,"background_max_similarity":0.8,"similarity_floor":true}"#;
+        assert!(today.ends_with(new_fields), "{today}");
+        assert_eq!(format!("{}}}", &today[..today.len() - new_fields.len()]), LEGACY_CONFIG_JSON);
+    }
 }

@@ -37,6 +37,7 @@ mod knowledge_browser;
 mod knowledge_llm;
 mod ml;
 mod nlu;
+mod nlu_oos;
 mod orgs;
 mod outbound;
 mod runtime;
