@@ -21,6 +21,7 @@ mod browser_firstrun;
 mod browser_inbox;
 mod browser_runtime;
 mod browser_webhooks;
+mod channels;
 mod cli;
 mod edge;
 mod extract;
