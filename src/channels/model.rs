@@ -70,7 +70,7 @@ impl FromRow for Channel {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
-    /// Telegram: the token BotFather gave (`123456:ABC…`).
+    /// Telegram: the token `BotFather` gave (`123456:ABC…`).
     pub bot_token: Option<String>,
 }
 

@@ -134,9 +134,8 @@ pub async fn update(state: &AppState, tenant: Tenant, id: ChannelId, req: Update
     let before = get(state, tenant.clone(), id).await?;
     let name = check_name(Some(req.name.as_deref().unwrap_or(&before.name)), &before.channel_type)?;
     let credentials = req.credentials.as_ref().map(|c| check_credentials(&before.channel_type, c)).transpose()?;
-    let bot = match (req.bot_id, before.bot_id) {
-        (Some(b), _) | (None, Some(b)) => b,
-        (None, None) => return Err(AppError::validation("bot_id", "pick the bot that answers on this channel")),
+    let Some(bot) = req.bot_id.or(before.bot_id) else {
+        return Err(AppError::validation("bot_id", "pick the bot that answers on this channel"));
     };
     check_bot(state, &tenant, bot).await?;
     let keys = state.keys.clone();
@@ -353,12 +352,9 @@ pub async fn inbound(
         let t = tenant.clone();
         state.db.write(move |tx| Ok(store::finish_event(tx, &t, event, status, error.as_deref())?))
     };
-    let incoming = match parsed {
-        Parsed::Event(e) => e,
-        _ => {
-            finish("ignored", None).await?;
-            return Ok(HookOutcome::Ignored);
-        }
+    let Parsed::Event(incoming) = parsed else {
+        finish("ignored", None).await?;
+        return Ok(HookOutcome::Ignored);
     };
     let Some(bot) = target.bot.filter(|_| target.status == "active") else {
         finish("ignored", Some("the channel is not active or has no bot".into())).await?;

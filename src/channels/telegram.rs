@@ -219,7 +219,8 @@ pub fn render(chat_id: &str, text: &str, parts: &RichParts) -> Vec<Rendered> {
     let mut text = text.trim().to_owned();
     for card in &parts.cards {
         let sub = card.subtitle.as_deref().map(|s| format!("\n{s}")).unwrap_or_default();
-        text = format!("{text}\n\n{}{sub}", card.title).trim().to_owned();
+        let joined = format!("{text}\n\n{}{sub}", card.title);
+        joined.trim().clone_into(&mut text);
     }
     let markup = (!rows.is_empty()).then(|| json!({ "inline_keyboard": rows }));
     let mut out = Vec::new();
