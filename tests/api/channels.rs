@@ -18,18 +18,18 @@ use serde_json::{Value, json};
 use crate::fake_http::{FakeServer, Received, Reply};
 use crate::helpers::{Session, TestApp, assert_error, spawn_app_with};
 
-const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+pub(crate) const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 const OTHER_TOKEN: &str = "987654321:ZZHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 
 /// A fake Bot API: only `TOKEN` is valid; `sendMessage` answers the queued
 /// statuses first (429 with `parameters.retry_after`), then success.
-struct FakeTelegram {
-    server: FakeServer,
+pub(crate) struct FakeTelegram {
+    pub(crate) server: FakeServer,
     answers: Arc<Mutex<VecDeque<u16>>>,
 }
 
 impl FakeTelegram {
-    async fn start() -> FakeTelegram {
+    pub(crate) async fn start() -> FakeTelegram {
         let answers: Arc<Mutex<VecDeque<u16>>> = Arc::new(Mutex::new(VecDeque::new()));
         let queue = answers.clone();
         let next_id = Arc::new(Mutex::new(100_i64));
@@ -62,7 +62,7 @@ impl FakeTelegram {
     }
 
     /// The JSON bodies of the calls of `method`, in order.
-    fn calls(&self, method: &str) -> Vec<Value> {
+    pub(crate) fn calls(&self, method: &str) -> Vec<Value> {
         let path = format!("/bot{TOKEN}/{method}");
         self.server
             .requests()

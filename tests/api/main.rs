@@ -16,6 +16,7 @@ mod browser_a11y;
 mod browser_accounts;
 mod browser_bottests;
 mod browser_builder;
+mod browser_channels;
 mod browser_errors;
 mod browser_firstrun;
 mod browser_inbox;
