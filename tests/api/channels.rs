@@ -436,3 +436,30 @@ async fn an_agents_inbox_reply_leaves_through_the_channel() {
     assert_eq!(texts.last().map(String::as_str), Some("Hi Ann, Bob here."), "{texts:?}");
     assert!(st.tg.delivered().iter().all(|(_, b)| b["chat_id"] == "4242"));
 }
+
+#[tokio::test]
+async fn queued_replies_survive_a_restart_and_are_sent_once() {
+    let st = setup().await;
+    let (channel, secret) = active_channel(&st).await;
+    post_update(&st.app, &channel, Some(&secret), &text_update(1, 10, "hi")).await;
+    post_update(&st.app, &channel, Some(&secret), &text_update(2, 11, "red")).await;
+    assert_eq!(
+        st.app.count("SELECT count(*) FROM channel_messages WHERE direction = 'outbound' AND status = 'pending'"),
+        3
+    );
+    // The send job is lost too (purged, or a crash before it was queued): start-up queues it again.
+    st.app.sql(|c| c.execute("DELETE FROM jobs WHERE kind = 'channel.send'", []));
+    let Setup { app, tg, .. } = st;
+    let base = tg.server.base.clone();
+    let app = app.restart(move |c| c.channels.telegram_api_base = base).await;
+    app.run_jobs().await;
+    let texts: Vec<String> = tg
+        .delivered()
+        .iter()
+        .map(|(_, b)| b["text"].as_str().or(b["caption"].as_str()).unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(texts, vec!["Hello from the shop.", "Pick a colour", "You chose red."]);
+    assert_eq!(app.count("SELECT count(*) FROM channel_messages WHERE direction = 'outbound' AND status = 'sent'"), 3);
+    app.run_jobs().await;
+    assert_eq!(tg.delivered().len(), 3, "nothing is sent twice");
+}
