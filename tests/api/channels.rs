@@ -156,7 +156,12 @@ async fn active_channel(st: &Setup) -> (Value, String) {
     assert_eq!(set.len(), 1);
     assert_eq!(set[0]["url"], channel["webhook_url"]);
     let secret = set[0]["secret_token"].as_str().expect("secret_token").to_owned();
-    assert!(secret.len() >= 32, "{secret}");
+    // Telegram allows 1–256 characters of A–Z, a–z, 0–9, `_` and `-`.
+    assert!(
+        (32..=256).contains(&secret.len())
+            && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+        "{secret}"
+    );
     (activated["channel"].clone(), secret)
 }
 
