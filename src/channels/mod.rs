@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use rusqlite::{Connection, OptionalExtension};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use self::model::{Channel, ChannelId, ConnectionCheck, CreateChannelRequest, UpdateChannelRequest};
+use self::model::{Channel, ChannelId, ChannelMessage, ConnectionCheck, CreateChannelRequest, UpdateChannelRequest};
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody, ErrorCode};
 use crate::http::scope::{Owner, ScopeResource, Scoped};
@@ -51,7 +51,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(update_channel)
         .service(delete_channel)
         .service(test_channel)
-        .service(activate_channel);
+        .service(activate_channel)
+        .service(list_channel_messages);
 }
 
 /// Connects a channel (inactive until activated); credentials are stored encrypted and never shown.
@@ -177,6 +178,25 @@ async fn activate_channel(
 ) -> AppResult<web::Json<ConnectionCheck>> {
     let id = scope.id();
     Ok(web::Json(service::activate(&state, scope.into_tenant(), id).await?))
+}
+
+/// The channel's message log, newest first: inbound messages and the outbound
+/// queue with each message's state (`queued`, `retrying`, `sent`, `dead`).
+#[utoipa::path(
+    tag = "channels",
+    params(("channel_id" = i64, Path, description = "Channel id"), PageParams),
+    responses((status = 200, body = Page<ChannelMessage>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
+)]
+#[get("/channels/{channel_id}/messages")]
+async fn list_channel_messages(
+    scope: ChannelScope<perm::IntegrationsManage>,
+    state: web::Data<AppState>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<ChannelMessage>>> {
+    let id = scope.id();
+    Ok(web::Json(service::list_messages(&state, scope.into_tenant(), id, page.into_inner()).await?))
 }
 
 /// A provider's inbound event (public; authenticated by the channel's secret).

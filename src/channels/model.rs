@@ -106,3 +106,53 @@ pub struct ConnectionCheck {
     pub username: Option<String>,
     pub channel: Channel,
 }
+
+/// One message of a channel's log (inbound or outbound) and its delivery state.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChannelMessage {
+    pub id: i64,
+    pub conversation_id: Option<i64>,
+    #[schema(example = "outbound")]
+    pub direction: String,
+    /// `received` (inbound); outbound: `queued`, `retrying`, `sent` or `dead`.
+    #[schema(example = "sent")]
+    pub status: String,
+    pub message_type: String,
+    pub content: Option<String>,
+    pub external_id: Option<String>,
+    pub attempts: i64,
+    pub error_message: Option<String>,
+    pub next_retry_at: Option<String>,
+    pub sent_at: Option<String>,
+    pub created_at: String,
+}
+
+pub const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, status, dead, message_type, content, external_id, \
+     attempts, error_message, next_retry_at, sent_at, created_at";
+
+impl FromRow for ChannelMessage {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let raw: String = row.get("status")?;
+        let dead: bool = row.get("dead")?;
+        let status = match (raw.as_str(), dead) {
+            ("pending", _) => "queued",
+            ("failed", true) => "dead",
+            ("failed", false) => "retrying",
+            (other, _) => other,
+        };
+        Ok(ChannelMessage {
+            id: row.get("id")?,
+            conversation_id: row.get("conversation_id")?,
+            direction: row.get("direction")?,
+            status: status.to_owned(),
+            message_type: row.get("message_type")?,
+            content: row.get("content")?,
+            external_id: row.get("external_id")?,
+            attempts: row.get("attempts")?,
+            error_message: row.get("error_message")?,
+            next_retry_at: row.get("next_retry_at")?,
+            sent_at: row.get("sent_at")?,
+            created_at: row.get("created_at")?,
+        })
+    }
+}

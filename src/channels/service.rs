@@ -6,7 +6,8 @@
 use serde_json::{Value, json};
 
 use super::model::{
-    Channel, ChannelId, ConnectionCheck, CreateChannelRequest, Credentials, KNOWN_TYPES, UpdateChannelRequest,
+    Channel, ChannelId, ChannelMessage, ConnectionCheck, CreateChannelRequest, Credentials, KNOWN_TYPES,
+    UpdateChannelRequest,
 };
 use super::send::ensure_job;
 use super::store::{self, Inbound, Outbound};
@@ -128,6 +129,25 @@ pub async fn list(state: &AppState, tenant: Tenant, page: PageParams) -> AppResu
     let rows = state.db.read(move |c| Ok(store::list(c, &tenant, after, limit)?)).await?;
     let rows = rows.into_iter().map(|c| with_url(state, c)).collect();
     Page::from_rows(rows, &page, |c| c.id.0)
+}
+
+/// The channel's message log (both directions), newest first.
+pub async fn list_messages(
+    state: &AppState,
+    tenant: Tenant,
+    id: ChannelId,
+    page: PageParams,
+) -> AppResult<Page<ChannelMessage>> {
+    let before = page.cursor()?.map(|c| c.id);
+    let limit = page.fetch_limit()?;
+    let rows = state
+        .db
+        .read(move |c| {
+            store::find(c, &tenant, id)?.ok_or_else(not_found)?;
+            Ok(store::list_messages(c, &tenant, id, before, limit)?)
+        })
+        .await?;
+    Page::from_rows(rows, &page, |m| m.id)
 }
 
 pub async fn update(state: &AppState, tenant: Tenant, id: ChannelId, req: UpdateChannelRequest) -> AppResult<Channel> {

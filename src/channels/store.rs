@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::model::{CHANNEL_COLUMNS, Channel, ChannelId};
+use super::model::{CHANNEL_COLUMNS, Channel, ChannelId, ChannelMessage, MESSAGE_COLUMNS};
 use crate::conversations::model::ConversationId;
 use crate::db::{query_all, query_opt};
 use crate::http::Tenant;
@@ -408,4 +408,22 @@ pub fn callback_value(
     )
     .optional()
     .map(Option::flatten)
+}
+
+/// A channel's message log, newest first.
+pub fn list_messages(
+    conn: &Connection,
+    tenant: &Tenant,
+    channel: ChannelId,
+    before: Option<i64>,
+    limit: i64,
+) -> rusqlite::Result<Vec<ChannelMessage>> {
+    query_all(
+        conn,
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM channel_messages
+             WHERE organization_id = ?1 AND channel_id = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4"
+        ),
+        params![tenant.org_id(), channel, before.unwrap_or(i64::MAX), limit],
+    )
 }

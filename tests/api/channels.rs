@@ -320,6 +320,14 @@ async fn a_429_with_retry_after_is_honoured_and_the_messages_arrive_once_in_orde
         st.app.count("SELECT count(*) FROM channel_messages WHERE direction = 'outbound' AND status = 'sent'"),
         0
     );
+    let (_, log) = st.app.call(&st.s, Method::GET, &format!("/api/v1/channels/{}/messages", channel["id"]), None).await;
+    let states: Vec<(&str, &str)> = log["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| (m["direction"].as_str().unwrap_or(""), m["status"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(states, vec![("outbound", "queued"), ("outbound", "retrying"), ("inbound", "received")], "{log}");
     // Due now: the queue drains, in order, each message once.
     st.app.sql(|c| {
         c.execute(
@@ -467,4 +475,25 @@ async fn queued_replies_survive_a_restart_and_are_sent_once() {
     assert_eq!(app.count("SELECT count(*) FROM channel_messages WHERE direction = 'outbound' AND status = 'sent'"), 3);
     app.run_jobs().await;
     assert_eq!(tg.delivered().len(), 3, "nothing is sent twice");
+}
+
+#[tokio::test]
+async fn a_message_the_provider_refuses_for_good_is_dead_lettered_and_the_queue_moves_on() {
+    let st = setup().await;
+    let (channel, secret) = active_channel(&st).await;
+    st.tg.answers.lock().expect("answers").push_back(400);
+    post_update(&st.app, &channel, Some(&secret), &text_update(1, 10, "hi")).await;
+    st.app.run_jobs().await;
+    let (_, log) = st.app.call(&st.s, Method::GET, &format!("/api/v1/channels/{}/messages", channel["id"]), None).await;
+    let outbound: Vec<&Value> =
+        log["items"].as_array().expect("items").iter().filter(|m| m["direction"] == "outbound").collect();
+    assert_eq!(outbound.len(), 2, "{log}");
+    // Newest first: the second message was sent after the first went to the dead letters.
+    assert_eq!((outbound[0]["status"].as_str(), outbound[1]["status"].as_str()), (Some("sent"), Some("dead")), "{log}");
+    assert_eq!(outbound[1]["attempts"], 1);
+    assert!(outbound[1]["error_message"].as_str().is_some_and(|e| !e.is_empty()), "{log}");
+    assert_eq!(st.tg.delivered().len(), 2);
+    let (_, got) = st.app.call(&st.s, Method::GET, &format!("/api/v1/channels/{}", channel["id"]), None).await;
+    assert_eq!(got["queue_depth"], 0);
+    assert!(got["last_error_at"].is_string(), "{got}");
 }
