@@ -321,13 +321,13 @@ async fn a_429_with_retry_after_is_honoured_and_the_messages_arrive_once_in_orde
         0
     );
     let (_, log) = st.app.call(&st.s, Method::GET, &format!("/api/v1/channels/{}/messages", channel["id"]), None).await;
-    let states: Vec<(&str, &str)> = log["items"]
+    let log_states: Vec<(&str, &str)> = log["items"]
         .as_array()
         .expect("items")
         .iter()
         .map(|m| (m["direction"].as_str().unwrap_or(""), m["status"].as_str().unwrap_or("")))
         .collect();
-    assert_eq!(states, vec![("outbound", "queued"), ("outbound", "retrying"), ("inbound", "received")], "{log}");
+    assert_eq!(log_states, vec![("outbound", "queued"), ("outbound", "retrying"), ("inbound", "received")], "{log}");
     // Due now: the queue drains, in order, each message once.
     st.app.sql(|c| {
         c.execute(
