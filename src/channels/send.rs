@@ -60,9 +60,14 @@ fn new_job(channel: ChannelId, org: OrgId, delay: Duration) -> Enqueue {
     job
 }
 
-/// Restarts the send jobs of channels with queued messages and no live job; run at start-up.
+/// Restarts the send jobs of channels with queued messages and no live job,
+/// and releases inbound events a stopped process left half-done; run at start-up.
 pub fn resume(db: &Db) -> AppResult<usize> {
     db.write_blocking(|tx| {
+        let released = store::release_interrupted_events(tx)?;
+        if released > 0 {
+            tracing::warn!(released, "inbound channel events were interrupted by a restart");
+        }
         let mut n = 0;
         for (channel, org) in store::with_queue(tx)? {
             if store::live_send_job(tx, channel)?.is_none() {

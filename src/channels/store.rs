@@ -206,11 +206,16 @@ pub struct Inbound<'a> {
     pub external_id: &'a str,
 }
 
+/// Stores an inbound message; an event re-run after an interruption finds
+/// the row it stored the first time.
 pub fn insert_inbound(conn: &Connection, tenant: &Tenant, m: &Inbound<'_>) -> rusqlite::Result<i64> {
     conn.query_row(
         "INSERT INTO channel_messages (organization_id, channel_id, bot_id, contact_id, direction, from_address, from_name,
                 message_type, content, status, external_id)
-         VALUES (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9) RETURNING id",
+         VALUES (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9)
+         ON CONFLICT (channel_id, direction, external_id) WHERE external_id IS NOT NULL
+         DO UPDATE SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+         RETURNING id",
         params![tenant.org_id(), m.channel, m.bot, m.contact, m.from, m.from_name, m.message_type, m.content, m.external_id],
         |r| r.get(0),
     )
@@ -425,5 +430,20 @@ pub fn list_messages(
              WHERE organization_id = ?1 AND channel_id = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4"
         ),
         params![tenant.org_id(), channel, before.unwrap_or(i64::MAX), limit],
+    )
+}
+
+/// Events left `received` by a stopped process (the data-file lock proves no
+/// other process handles them): marked failed and their provider id freed,
+/// so the provider's redelivery (it got no 200) is processed instead of
+/// being taken for a duplicate.
+pub fn release_interrupted_events(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE channel_webhooks SET status = 'failed', processed_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'),
+                error_message = 'interrupted by a restart (provider event ' || coalesce(external_event_id, '?') ||
+                    '); a redelivery is processed again',
+                external_event_id = NULL
+         WHERE status = 'received'",
+        [],
     )
 }

@@ -497,3 +497,31 @@ async fn a_message_the_provider_refuses_for_good_is_dead_lettered_and_the_queue_
     assert_eq!(got["queue_depth"], 0);
     assert!(got["last_error_at"].is_string(), "{got}");
 }
+
+#[tokio::test]
+async fn an_update_interrupted_by_a_restart_is_processed_when_telegram_redelivers_it() {
+    let st = setup().await;
+    let (channel, secret) = active_channel(&st).await;
+    // The process stopped after storing update 5 and before its turn (Telegram got no 200).
+    let (org, id) = (st.s.org_id, channel["id"].as_i64().expect("id"));
+    st.app.sql(|c| {
+        c.execute(
+            "INSERT INTO channel_webhooks (organization_id, channel_id, channel_type, event_type, external_event_id, payload)
+             VALUES (?1, ?2, 'telegram', 'message', '5', '{}')",
+            rusqlite::params![org, id],
+        )
+    });
+    let Setup { app, tg, .. } = st;
+    let base = tg.server.base.clone();
+    let app = app.restart(move |c| c.channels.telegram_api_base = base).await;
+    let (status, body) = post_update(&app, &channel, Some(&secret), &text_update(5, 10, "hi")).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("processed")), "{body}");
+    app.run_jobs().await;
+    assert_eq!(tg.delivered().len(), 2, "{:?}", tg.delivered());
+    let failed = app
+        .count("SELECT count(*) FROM channel_webhooks WHERE status = 'failed' AND error_message LIKE 'interrupted%'");
+    assert_eq!(failed, 1);
+    // And the redelivery of a processed update is still a duplicate.
+    let (_, again) = post_update(&app, &channel, Some(&secret), &text_update(5, 10, "hi")).await;
+    assert_eq!(again["status"], "duplicate");
+}
