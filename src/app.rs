@@ -31,8 +31,8 @@ use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
-    accounts, admin, bots, bottests, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions, webhooks,
-    widget,
+    accounts, admin, bots, bottests, channels, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions,
+    webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -122,6 +122,7 @@ impl AppState {
         }
         jobs::reclaim_orphaned(&db).map_err(|e| StartError::Other(e.to_string()))?;
         webhooks::deliver::resume(&db).map_err(|e| StartError::Other(e.to_string()))?;
+        channels::send::resume(&db).map_err(|e| StartError::Other(e.to_string()))?;
         orgs::service::sync_builtin_roles(&db).map_err(|e| StartError::Other(e.to_string()))?;
         admin::service::seed_allowlist(&db, &config.admin.ip_allowlist)
             .map_err(|e| StartError::Other(e.to_string()))?;
@@ -209,6 +210,7 @@ impl Application {
                 .app_data(path_config())
                 .configure(ops::routes)
                 .configure(widget::root_routes)
+                .configure(channels::root_routes)
                 .service(scope::scope("/api/v1").configure(api_routes))
                 .split_for_parts();
             app.default_service(web::to(fallback)).wrap(Compress::default()).wrap(from_fn(edge))
@@ -334,6 +336,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     orgs::routes(cfg);
     bots::routes(cfg);
     bottests::routes(cfg);
+    channels::routes(cfg);
     jobs::routes(cfg);
     versions::routes(cfg);
     admin::routes(cfg);
@@ -358,6 +361,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(ops::routes)
         .configure(widget::root_routes)
+        .configure(channels::root_routes)
         .service(scope::scope("/api/v1").configure(api_routes))
         .split_for_parts();
     let mut api = api;

@@ -29,6 +29,23 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub admin: AdminConfig,
     pub knowledge: KnowledgeConfig,
+    pub channels: ChannelsConfig,
+}
+
+/// Messaging channels (Telegram…): where the provider APIs are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelsConfig {
+    /// Base URL of the Telegram Bot API (`https://api.telegram.org`); point
+    /// it at a local Bot API server or a mirror on air-gapped networks, or
+    /// at a fake in tests. Requests go to `{base}/bot{token}/{method}`.
+    pub telegram_api_base: String,
+}
+
+impl Default for ChannelsConfig {
+    fn default() -> Self {
+        Self { telegram_api_base: "https://api.telegram.org".to_owned() }
+    }
 }
 
 /// The conversation runtime (flows, widget, inbox).
@@ -530,6 +547,7 @@ impl Default for Config {
             rate_limits: RateLimitsConfig::default(),
             admin: AdminConfig::default(),
             knowledge: KnowledgeConfig::default(),
+            channels: ChannelsConfig::default(),
         }
     }
 }
@@ -627,6 +645,14 @@ impl Config {
         }
         if self.http.workers == Some(0) {
             errors.push("http.workers: must be at least 1".to_owned());
+        }
+        if !(self.channels.telegram_api_base.starts_with("http://")
+            || self.channels.telegram_api_base.starts_with("https://"))
+        {
+            errors.push(format!(
+                "channels.telegram_api_base: `{}` must start with http:// or https://",
+                self.channels.telegram_api_base
+            ));
         }
         if let Some(url) = &self.http.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

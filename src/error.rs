@@ -106,6 +106,7 @@ error_codes! {
     DocumentNotFound => ("document_not_found", NOT_FOUND, "No such document in the caller's organizations."),
     LlmProviderNotFound => ("llm_provider_not_found", NOT_FOUND, "No such LLM provider in the caller's organizations."),
     WebhookNotFound => ("webhook_not_found", NOT_FOUND, "No such webhook in the caller's organizations."),
+    ChannelNotFound => ("channel_not_found", NOT_FOUND, "No such channel in the caller's organizations (or no channel has this webhook path)."),
     WebhookDeliveryNotFound => ("webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery in the caller's organizations."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
@@ -127,6 +128,10 @@ error_codes! {
     TwoFactorNotEnabled => ("two_factor_not_enabled", CONFLICT, "Two-factor authentication is not on (run setup, then enable)."),
     DomainTaken => ("domain_taken", CONFLICT, "Another organization already uses this custom domain."),
     MergeConflict => ("merge_conflict", CONFLICT, "Both branches changed the same fields; `details.paths` lists them."),
+    UnknownChannelType => ("unknown_channel_type", UNPROCESSABLE_ENTITY, "The channel type is not one this server has an adapter for; `details.field` is `type`, `details.known` lists the types."),
+    ChannelCredentialsRejected => ("channel_credentials_rejected", UNPROCESSABLE_ENTITY, "The provider refused the channel's credentials (e.g. a revoked bot token); `details.provider_description` has the provider's words."),
+    ChannelProviderUnavailable => ("channel_provider_unavailable", BAD_GATEWAY, "The provider's API could not be reached or answered an error; `details.provider_description` has what it said, if anything."),
+    ChannelSignatureInvalid => ("channel_signature_invalid", UNAUTHORIZED, "An inbound channel webhook did not carry the channel's secret (Telegram: `X-Telegram-Bot-Api-Secret-Token`); nothing was stored."),
     WebhookInactive => ("webhook_inactive", CONFLICT, "The webhook is switched off (by a user, or by the server after sustained failure); switch it on to send or redeliver."),
     UnknownWebhookEvent => ("unknown_webhook_event", UNPROCESSABLE_ENTITY, "An event name is not in the webhook event catalogue; `details.field` names it (e.g. `events[2]`), `details.known` lists the catalogue."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),

@@ -7,6 +7,7 @@ pub mod app;
 pub mod bench;
 pub mod bots;
 pub mod bottests;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod conversations;

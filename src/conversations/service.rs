@@ -233,6 +233,7 @@ async fn user_name(state: &AppState, user: UserId) -> AppResult<Option<String>> 
 
 async fn agent(state: &AppState, tenant: Tenant, id: ConversationId, action: Action) -> AppResult<TurnResponse> {
     let (bot, _) = bot_of(state, &tenant, id).await?;
+    let t = tenant.clone();
     let r = state
         .runtime
         .act(
@@ -248,6 +249,9 @@ async fn agent(state: &AppState, tenant: Tenant, id: ConversationId, action: Act
             },
         )
         .await?;
+    // Conversations from a messaging channel get the agent's messages (and
+    // the bot's, after a hand-back) through the channel's outbound queue.
+    crate::channels::service::forward(state, &t, id, &r.replies).await?;
     Ok(response(r))
 }
 

@@ -183,6 +183,7 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         "noop" => Some(&Noop),
         crate::conversations::runtime::usage::ALERT_JOB => Some(&crate::conversations::runtime::usage::UsageAlertJob),
         crate::notify::SEND_EMAIL => Some(&crate::notify::SendEmail),
+        crate::channels::send::SEND_JOB => Some(&crate::channels::send::SendJob),
         crate::webhooks::deliver::DELIVER_JOB => Some(&crate::webhooks::deliver::DeliverJob),
         crate::orgs::audit::retention::KIND => Some(&crate::orgs::audit::retention::RetentionJob),
         crate::nlu::train::TRAIN_JOB => Some(&crate::nlu::train::TrainJob),

@@ -102,6 +102,7 @@ const TENANT_PARAMS: &[&str] = &[
     "conversation_id",
     "webhook_id",
     "delivery_id",
+    "channel_id",
     "canned_reply_id",
     "test_id",
 ];
@@ -270,6 +271,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(nlu.into_iter().chain(knowledge).map(|(name, id)| (name, id.to_string())));
         params.extend(runtime_rows(tx, org_id, bot_id)?);
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
+        params.insert("channel_id", channel_row(tx, org_id, bot_id)?.to_string());
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -376,6 +378,17 @@ fn knowledge_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(
     )?;
     let provider_id = tx.last_insert_rowid();
     Ok([("kb_id", kb_id), ("document_id", document_id), ("provider_id", provider_id)])
+}
+
+/// A Telegram channel of the bot (without credentials: test and activate
+/// answer 422 without calling out).
+fn channel_row(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "INSERT INTO channels (organization_id, bot_id, type, name, webhook_path)
+         VALUES (?1, ?2, 'telegram', 'Matrix channel', lower(hex(randomblob(16)))) RETURNING id",
+        params![org_id, bot_id],
+        |r| r.get(0),
+    )
 }
 
 /// A webhook subscription and one of its deliveries.

@@ -357,6 +357,7 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         "/activity",
         "/settings",
         "/settings/llm-providers",
+        "/settings/channels",
         "/account",
         "/status",
         "/admin",

@@ -21,5 +21,6 @@ import "./admin.js";
 import "./nlu.js";
 import "./knowledge.js";
 import "./llm.js";
+import "./channels.js";
 import "./webhooks.js";
 import "./status.js";

@@ -1,0 +1,110 @@
+// Messaging channels (Telegram): connect a bot token to a bot, copy the
+// webhook URL, test the token, activate (the provider is pointed at the
+// webhook URL), and watch the channel's health: last inbound event, last
+// error, messages queued.
+import { html, Page, useLoad, useState, ErrorBox, Field, FieldError, toast, toastError, formatDate, Loading, CopyButton } from "../ui.js";
+import { route } from "../router.js";
+import { get, post, del } from "../api.js";
+import { currentOrg } from "../session.js";
+
+function CreateChannel({ org, bots, onCreated }) {
+  const [name, setName] = useState("");
+  const [token, setToken] = useState("");
+  const [bot, setBot] = useState("");
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const body = { type: "telegram", bot_id: Number(bot), credentials: { bot_token: token.trim() } };
+      if (name.trim()) body.name = name.trim();
+      await post(`/api/v1/orgs/${org.id}/channels`, body);
+      toast("Channel created: test it, then activate it");
+      setName("");
+      setToken("");
+      onCreated();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="card" id="create-channel" onSubmit=${submit}>
+    <h2>Connect Telegram</h2>
+    <p class="muted">Create a bot with <code>@BotFather</code> in Telegram and paste the token it gives you.</p>
+    <${ErrorBox} error=${error} />
+    <div class="grid">
+      <${Field} label="Bot token" name="credentials.bot_token" type="password" autocomplete="off" required value=${token} onInput=${setToken} error=${error} placeholder="123456789:AA…" />
+      <div>
+        <label for="channel-bot">Bot that answers</label>
+        <select id="channel-bot" name="bot_id" required value=${bot} onChange=${(e) => setBot(e.target.value)}>
+          <option value="">Choose a bot…</option>
+          ${bots.map((b) => html`<option value=${b.id}>${b.name}</option>`)}
+        </select>
+        <${FieldError} error=${error} name="bot_id" />
+      </div>
+      <${Field} label="Name (optional)" name="name" value=${name} onInput=${setName} error=${error} />
+    </div>
+    <p><button class="primary" type="submit">Create channel</button></p>
+  </form>`;
+}
+
+const badge = (status) => (status === "active" ? "ok" : status === "error" ? "bad" : "");
+
+function Channels() {
+  const org = currentOrg();
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/channels?limit=200`), [org.id]);
+  const bots = useLoad(() => get(`/api/v1/orgs/${org.id}/bots?limit=200`), [org.id]);
+  const [busy, setBusy] = useState(null);
+  const act = async (c, what, fn) => {
+    setBusy(`${c.id}:${what}`);
+    try {
+      const r = await fn();
+      toast(r && r.username ? `${what}: @${r.username} OK` : `${what}: done`);
+    } catch (err) {
+      toastError(err);
+    } finally {
+      setBusy(null);
+      list.reload();
+    }
+  };
+  const remove = (c) =>
+    confirm(`Delete ${c.name}? Its contacts and message log go with it.`) && act(c, "Delete", () => del(`/api/v1/channels/${c.id}`));
+  const botName = (id) => ((bots.data && bots.data.items.find((b) => b.id === id)) || {}).name || "—";
+  return html`<${Page} title="Channels">
+    <p class="muted">Your bots answer on messaging apps. Each channel has its own secret webhook URL; activating a channel gives it to the provider.</p>
+    ${bots.data && html`<${CreateChannel} org=${org} bots=${bots.data.items} onCreated=${list.reload} />`}
+    <div class="card">
+      <h2>Channels</h2>
+      <${ErrorBox} error=${list.error || bots.error} />
+      <table>
+        <thead><tr><th>Name</th><th>Bot</th><th>Status</th><th>Webhook URL</th><th>Health</th><th></th></tr></thead>
+        <tbody>
+          ${list.data &&
+          list.data.items.map(
+            (c) => html`<tr data-channel=${c.id} data-status=${c.status}>
+              <td><strong>${c.name}</strong> <span class="muted small">${c.type}${c.username ? html` · @${c.username}` : ""}</span></td>
+              <td>${botName(c.bot_id)}</td>
+              <td><span class=${"badge " + badge(c.status)}>${c.status}</span></td>
+              <td><code class="excerpt">${c.webhook_url}</code> <${CopyButton} id=${`copy-channel-url-${c.id}`} text=${c.webhook_url} what="webhook URL" /></td>
+              <td class="small">
+                <div>Last inbound: ${c.last_inbound_at ? formatDate(c.last_inbound_at) : html`<span class="muted">never</span>`}</div>
+                <div>Queued: ${c.queue_depth}</div>
+                ${c.error_message && html`<div class="alert error small" role="note">Last error (${formatDate(c.last_error_at)}): ${c.error_message}</div>`}
+              </td>
+              <td class="row">
+                <button type="button" class="test-channel" disabled=${busy === `${c.id}:Test connection`}
+                  onClick=${() => act(c, "Test connection", () => post(`/api/v1/channels/${c.id}/test`))}>Test connection</button>
+                <button type="button" class="activate-channel" disabled=${busy === `${c.id}:Activate`}
+                  onClick=${() => act(c, "Activate", () => post(`/api/v1/channels/${c.id}/activate`))}>${c.status === "active" ? "Re-activate" : "Activate"}</button>
+                <button type="button" class="danger" onClick=${() => remove(c)}>Delete</button>
+              </td>
+            </tr>`,
+          )}
+          <${Loading} load=${list} cols="6" />
+          ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">No channels yet.</td></tr>`}
+        </tbody>
+      </table>
+    </div>
+  <//>`;
+}
+
+route("/settings/channels", Channels, { nav: { label: "Channels", section: "Settings", order: 64, requires: "integrations.manage" } });
