@@ -163,7 +163,7 @@ fn rekey(tx: &Transaction<'_>, keys: &Keys, previous_check: Option<String>) -> A
     let mut cleared = Vec::new();
     clear_llm_keys(tx, keys, &mut cleared)?;
     clear_totp_secrets(tx, keys, &mut cleared)?;
-    clear_unused_columns(tx, &mut cleared)?;
+    clear_sealed_columns(tx, &mut cleared)?;
     if crate::admin::instance::clear_unreadable_smtp_password(tx, keys)? {
         cleared.push(Cleared {
             table: "settings",
@@ -244,9 +244,11 @@ fn clear_totp_secrets(tx: &Transaction<'_>, keys: &Keys, cleared: &mut Vec<Clear
     Ok(())
 }
 
-fn clear_unused_columns(tx: &Transaction<'_>, cleared: &mut Vec<Cleared>) -> rusqlite::Result<()> {
-    // Encrypted columns no code writes yet: whatever they hold was sealed
-    // under the old key, so it is cleared.
+fn clear_sealed_columns(tx: &Transaction<'_>, cleared: &mut Vec<Cleared>) -> rusqlite::Result<()> {
+    // Encrypted columns whose owner sets them again (a channel's token and
+    // webhook secret, and columns no code writes yet): whatever they hold was
+    // sealed under the old key, so it is cleared. A channel then reads as
+    // having no credentials: its inbound answers 401 until it is set up again.
     for (table, column) in [
         ("bots", "webhook_secret_encrypted"),
         ("channels", "credentials_encrypted"),
