@@ -139,7 +139,7 @@ pub fn clear_unreadable_smtp_password(conn: &Connection, keys: &Keys) -> AppResu
     match smtp.password_sealed.as_deref().map(|sealed| unseal(keys, sealed)) {
         Some(Err(_)) => {
             smtp.password_sealed = None;
-            let value = serde_json::to_value(&smtp).map_err(|e| AppError::internal(e))?;
+            let value = serde_json::to_value(&smtp).map_err(AppError::internal)?;
             write_key(conn, SMTP_KEY, Some(&value))?;
             Ok(true)
         }

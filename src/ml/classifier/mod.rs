@@ -333,6 +333,10 @@ pub fn train(
     let in_scope_units = units.select(Axis(0), &in_scope);
 
     // The background class: generic utterances not close to any example.
+    // A bot with its own out-of-scope intent has in-domain negatives, which
+    // the generic ones would only blur (CLINC150 with `oos_train`: in-scope
+    // accuracy 0.949 without them, 0.936 with); the background then only
+    // calibrates the similarity floor.
     let (mut texts, mut embeddings) = (set.texts.clone(), set.embeddings.clone());
     let mut background_similarity: Vec<f32> = Vec::new();
     let mut background_class = None;
@@ -340,7 +344,9 @@ pub fn train(
         set.background.as_ref().filter(|bg| config.background_weight > 0.0 && bg.embeddings.ncols() == dim)
     {
         let kept = select_background(bg, &in_scope_units, config.background_max_similarity);
-        if !kept.is_empty() {
+        if oos_class.is_some() {
+            background_similarity = kept.iter().map(|&(_, s)| s).collect();
+        } else if !kept.is_empty() {
             background_class = Some(labels.len());
             labels.push(BACKGROUND_LABEL.to_owned());
             texts.extend(kept.iter().map(|&(b, _)| bg.texts[b]));
