@@ -358,6 +358,7 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         "/settings",
         "/settings/llm-providers",
         "/settings/channels",
+        "/settings/webhooks",
         "/account",
         "/status",
         "/admin",
