@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, assert_error, spawn_app, spawn_app_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_botbuilder");
 
@@ -31,12 +31,12 @@ fn create_superadmin(app: &TestApp, email: &str, password: &str) -> (bool, Strin
 
 /// A console session: cookie and CSRF token.
 #[derive(Clone)]
-struct Console {
-    cookie: String,
-    csrf: String,
+pub struct Console {
+    pub cookie: String,
+    pub csrf: String,
 }
 
-async fn console_from(r: Response) -> Console {
+pub async fn console_from(r: Response) -> Console {
     assert_eq!(r.status(), 200, "admin login");
     let cookie = r
         .headers()
@@ -56,16 +56,26 @@ async fn console_from(r: Response) -> Console {
     }
 }
 
-async fn admin_login(app: &TestApp, email: &str, password: &str) -> Response {
+pub async fn admin_login(app: &TestApp, email: &str, password: &str) -> Response {
     app.post_json("/api/v1/admin/auth/login", &json!({ "email": email, "password": password })).await
 }
 
-async fn admin_call(app: &TestApp, c: &Console, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+/// The console session of an account registered with the helpers' password.
+pub async fn console(app: &TestApp, email: &str) -> Console {
+    console_from(admin_login(app, email, PASSWORD).await).await
+}
+
+/// A console request with the session cookie and CSRF token.
+pub async fn admin_send(app: &TestApp, c: &Console, method: Method, path: &str, body: Option<Value>) -> Response {
     let mut r = app.request(method, path).header("Cookie", &c.cookie).header("X-CSRF-Token", &c.csrf);
     if let Some(b) = body {
         r = r.json(&b);
     }
-    let r = r.send().await.expect("send");
+    r.send().await.expect("send")
+}
+
+pub async fn admin_call(app: &TestApp, c: &Console, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let r = admin_send(app, c, method, path, body).await;
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }

@@ -9,22 +9,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app};
-
-async fn call(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut b = app.as_user(s, method, path);
-    if let Some(body) = body {
-        b = b.json(&body);
-    }
-    b.send().await.expect("send")
-}
-
-async fn ok_json(r: reqwest::Response, status: u16) -> Value {
-    let actual = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(actual, status, "{body}");
-    body
-}
+use crate::helpers::{Session, TestApp, assert_error, ok_json, send_as, spawn_app};
 
 fn survey(thanks: &str) -> Value {
     json!({
@@ -40,11 +25,13 @@ fn survey(thanks: &str) -> Value {
 /// A bot with the survey flow saved (not published) and an intent `greet`.
 async fn setup(app: &TestApp, s: &Session) -> i64 {
     let r =
-        call(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Tested" }))).await;
+        send_as(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Tested" })))
+            .await;
     let bot = ok_json(r, 201).await["id"].as_i64().expect("bot id");
     let path = format!("/api/v1/bots/{bot}/flows/main");
-    ok_json(call(app, s, Method::PUT, &path, Some(json!({ "document": survey("Thanks {{name}}!") }))).await, 201).await;
-    let r = call(
+    ok_json(send_as(app, s, Method::PUT, &path, Some(json!({ "document": survey("Thanks {{name}}!") }))).await, 201)
+        .await;
+    let r = send_as(
         app,
         s,
         Method::POST,
@@ -73,16 +60,16 @@ async fn tests_run_against_the_draft_and_on_every_publish_and_show_the_diverging
     let bot = setup(&app, &s).await;
     let tests = format!("/api/v1/bots/{bot}/tests");
 
-    let created = ok_json(call(&app, &s, Method::POST, &tests, Some(good_test())).await, 201).await;
+    let created = ok_json(send_as(&app, &s, Method::POST, &tests, Some(good_test())).await, 201).await;
     let id = created["id"].as_i64().expect("id");
     assert_eq!(created["turns"][1]["replies"][0]["match"], "contains");
-    let list = ok_json(call(&app, &s, Method::GET, &tests, None).await, 200).await;
+    let list = ok_json(send_as(&app, &s, Method::GET, &tests, None).await, 200).await;
     assert_eq!(list.as_array().expect("list").len(), 1);
-    let one = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bot-tests/{id}"), None).await, 200).await;
+    let one = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bot-tests/{id}"), None).await, 200).await;
     assert_eq!(one["name"], "Asks the name");
 
     // One click: all tests against the draft.
-    let run = ok_json(call(&app, &s, Method::POST, &format!("{tests}/run"), None).await, 200).await;
+    let run = ok_json(send_as(&app, &s, Method::POST, &format!("{tests}/run"), None).await, 200).await;
     assert_eq!(
         (run["total"].as_i64(), run["passed"].as_i64(), run["failed"].as_i64()),
         (Some(1), Some(1), Some(0)),
@@ -94,7 +81,7 @@ async fn tests_run_against_the_draft_and_on_every_publish_and_show_the_diverging
 
     // Publishing runs them too and reports them.
     let publish = format!("/api/v1/bots/{bot}/flows/main/publish");
-    let published = ok_json(call(&app, &s, Method::POST, &publish, Some(json!({}))).await, 200).await;
+    let published = ok_json(send_as(&app, &s, Method::POST, &publish, Some(json!({}))).await, 200).await;
     assert_eq!(published["version"], 1);
     assert_eq!(published["tests"]["passed"], 1, "{published}");
     assert_eq!(published["tests"]["trigger"], "publish");
@@ -102,8 +89,8 @@ async fn tests_run_against_the_draft_and_on_every_publish_and_show_the_diverging
 
     // The flow changes: the second turn's reply differs.
     let path = format!("/api/v1/bots/{bot}/flows/main");
-    ok_json(call(&app, &s, Method::PUT, &path, Some(json!({ "document": survey("Got it.") }))).await, 201).await;
-    let run = ok_json(call(&app, &s, Method::POST, &format!("{tests}/run"), None).await, 200).await;
+    ok_json(send_as(&app, &s, Method::PUT, &path, Some(json!({ "document": survey("Got it.") }))).await, 201).await;
+    let run = ok_json(send_as(&app, &s, Method::POST, &format!("{tests}/run"), None).await, 200).await;
     assert_eq!(run["failed"], 1, "{run}");
     let result = &run["results"][0];
     assert_eq!(result["diverged_turn"], 1, "{run}");
@@ -115,13 +102,13 @@ async fn tests_run_against_the_draft_and_on_every_publish_and_show_the_diverging
     assert_eq!(result["turns"][0]["passed"], true);
 
     // Publishing warns but goes ahead...
-    let published = ok_json(call(&app, &s, Method::POST, &publish, Some(json!({}))).await, 200).await;
+    let published = ok_json(send_as(&app, &s, Method::POST, &publish, Some(json!({}))).await, 200).await;
     assert_eq!(published["version"], 2);
     assert_eq!(published["tests"]["failed"], 1, "{published}");
     assert!(published["warnings"][0].as_str().expect("warning").contains("1 of 1"), "{published}");
 
     // ...unless the bot's settings block it.
-    let r = call(
+    let r = send_as(
         &app,
         &s,
         Method::PATCH,
@@ -131,24 +118,24 @@ async fn tests_run_against_the_draft_and_on_every_publish_and_show_the_diverging
     .await;
     let patched = ok_json(r, 200).await;
     assert_eq!(patched["settings"]["block_publish_on_test_failure"], true, "{patched}");
-    ok_json(call(&app, &s, Method::PUT, &path, Some(json!({ "document": survey("Noted.") }))).await, 201).await;
+    ok_json(send_as(&app, &s, Method::PUT, &path, Some(json!({ "document": survey("Noted.") }))).await, 201).await;
     let body =
-        assert_error(call(&app, &s, Method::POST, &publish, Some(json!({}))).await, 409, "publish_blocked_by_tests")
+        assert_error(send_as(&app, &s, Method::POST, &publish, Some(json!({}))).await, 409, "publish_blocked_by_tests")
             .await;
     assert_eq!(body["error"]["details"]["run"]["results"][0]["diverged_turn"], 1, "{body}");
-    let detail = ok_json(call(&app, &s, Method::GET, &path, None).await, 200).await;
+    let detail = ok_json(send_as(&app, &s, Method::GET, &path, None).await, 200).await;
     assert_eq!(detail["published"]["version"], 2, "the blocked publish changed nothing");
 
     // Fixing the expectation makes it pass, and the publish goes through.
     let mut fixed = good_test();
     fixed["turns"][1]["replies"][0] = json!({ "text": "Noted.", "match": "exact" });
-    ok_json(call(&app, &s, Method::PUT, &format!("/api/v1/bot-tests/{id}"), Some(fixed)).await, 200).await;
-    let published = ok_json(call(&app, &s, Method::POST, &publish, Some(json!({}))).await, 200).await;
+    ok_json(send_as(&app, &s, Method::PUT, &format!("/api/v1/bot-tests/{id}"), Some(fixed)).await, 200).await;
+    let published = ok_json(send_as(&app, &s, Method::POST, &publish, Some(json!({}))).await, 200).await;
     assert_eq!(published["version"], 3);
     assert_eq!(published["tests"]["passed"], 1);
 
     // Every run is kept, newest first.
-    let runs = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/test-runs"), None).await, 200).await;
+    let runs = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/test-runs"), None).await, 200).await;
     let triggers: Vec<&str> =
         runs["items"].as_array().expect("items").iter().map(|r| r["trigger"].as_str().expect("trigger")).collect();
     assert_eq!(triggers, ["publish", "publish", "publish", "manual", "publish", "manual"]);
@@ -161,17 +148,17 @@ async fn tests_run_against_the_draft_and_on_every_publish_and_show_the_diverging
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action LIKE 'bot_test.%'"), 2);
 
     // Deleted.
-    let r = call(&app, &s, Method::DELETE, &format!("/api/v1/bot-tests/{id}"), None).await;
+    let r = send_as(&app, &s, Method::DELETE, &format!("/api/v1/bot-tests/{id}"), None).await;
     assert_eq!(r.status().as_u16(), 204);
     assert_error(
-        call(&app, &s, Method::GET, &format!("/api/v1/bot-tests/{id}"), None).await,
+        send_as(&app, &s, Method::GET, &format!("/api/v1/bot-tests/{id}"), None).await,
         404,
         "bot_test_not_found",
     )
     .await;
     // Without tests a publish runs nothing.
-    ok_json(call(&app, &s, Method::PUT, &path, Some(json!({ "document": survey("Bye.") }))).await, 201).await;
-    let published = ok_json(call(&app, &s, Method::POST, &publish, Some(json!({}))).await, 200).await;
+    ok_json(send_as(&app, &s, Method::PUT, &path, Some(json!({ "document": survey("Bye.") }))).await, 201).await;
+    let published = ok_json(send_as(&app, &s, Method::POST, &publish, Some(json!({}))).await, 200).await;
     assert!(published.get("tests").is_none(), "{published}");
 }
 
@@ -185,8 +172,8 @@ async fn intents_are_checked_and_bad_tests_are_refused_with_the_field_at_fault()
     // The bot has no trained model: an expected intent is not recognised.
     let mut with_intent = good_test();
     with_intent["turns"][1]["intent"] = json!({ "name": "greet", "min_confidence": 0.5 });
-    ok_json(call(&app, &s, Method::POST, &tests, Some(with_intent.clone())).await, 201).await;
-    let run = ok_json(call(&app, &s, Method::POST, &format!("{tests}/run"), None).await, 200).await;
+    ok_json(send_as(&app, &s, Method::POST, &tests, Some(with_intent.clone())).await, 201).await;
+    let run = ok_json(send_as(&app, &s, Method::POST, &format!("{tests}/run"), None).await, 200).await;
     let turn = &run["results"][0]["turns"][1];
     assert_eq!(turn["failures"][0]["field"], "intent", "{run}");
     assert_eq!(turn["failures"][0]["expected"], "greet");
@@ -210,12 +197,13 @@ async fn intents_are_checked_and_bad_tests_are_refused_with_the_field_at_fault()
         (bad(&|t| t["name"] = json!("")), "name"),
     ];
     for (body, field) in cases {
-        let err = assert_error(call(&app, &s, Method::POST, &tests, Some(body)).await, 422, "validation_failed").await;
+        let err =
+            assert_error(send_as(&app, &s, Method::POST, &tests, Some(body)).await, 422, "validation_failed").await;
         assert_eq!(err["error"]["details"]["field"], field, "{err}");
     }
     // An unknown match mode is refused by the body's shape.
     let err = assert_error(
-        call(&app, &s, Method::POST, &tests, Some(bad(&|t| t["turns"][0]["replies"][0]["match"] = json!("fuzzy"))))
+        send_as(&app, &s, Method::POST, &tests, Some(bad(&|t| t["turns"][0]["replies"][0]["match"] = json!("fuzzy"))))
             .await,
         422,
         "validation_failed",
@@ -223,18 +211,18 @@ async fn intents_are_checked_and_bad_tests_are_refused_with_the_field_at_fault()
     .await;
     assert!(err["error"]["details"].to_string().contains("turns"), "{err}");
     // Names are unique per bot.
-    assert_error(call(&app, &s, Method::POST, &tests, Some(with_intent)).await, 409, "name_taken").await;
+    assert_error(send_as(&app, &s, Method::POST, &tests, Some(with_intent)).await, 409, "name_taken").await;
     assert_eq!(app.count("SELECT count(*) FROM bot_tests"), 1);
 
     // Another organization sees none of it.
     let other = app.register("bottests-other@example.com").await;
     let id = app.count("SELECT id FROM bot_tests");
     assert_error(
-        call(&app, &other, Method::GET, &format!("/api/v1/bot-tests/{id}"), None).await,
+        send_as(&app, &other, Method::GET, &format!("/api/v1/bot-tests/{id}"), None).await,
         404,
         "bot_test_not_found",
     )
     .await;
-    let r = call(&app, &other, Method::POST, &format!("{tests}/run"), None).await;
+    let r = send_as(&app, &other, Method::POST, &format!("{tests}/run"), None).await;
     assert_eq!(r.status().as_u16(), 404);
 }

@@ -10,19 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, with_browser};
-use crate::helpers::{Session, TestApp, spawn_app};
-
-async fn call(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> Value {
-    let mut b = app.as_user(s, method, path);
-    if let Some(body) = body {
-        b = b.json(&body);
-    }
-    let r = b.send().await.expect("send");
-    let status = r.status();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{path}: {status} {body}");
-    body
-}
+use crate::helpers::{call_ok, spawn_app};
 
 /// Waits until the text of `css` satisfies `ok`.
 async fn wait_text(b: &Browser, css: &str, ok: impl Fn(&str) -> bool) -> String {
@@ -57,14 +45,19 @@ fn survey(thanks: &str) -> Value {
 async fn a_conversation_saved_as_a_test_shows_where_a_changed_flow_diverges_and_publishing_warns() {
     let app = spawn_app().await;
     let s = app.register("bottests-browser@example.com").await;
-    let bot =
-        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Tested bot" })))
-            .await["id"]
-            .as_i64()
-            .expect("bot");
+    let bot = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/bots", s.org_id),
+        Some(json!({ "name": "Tested bot" })),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("bot");
     let flow = format!("/api/v1/bots/{bot}/flows/main");
-    call(&app, &s, Method::PUT, &flow, Some(json!({ "document": survey("Thanks {{name}}!") }))).await;
-    call(&app, &s, Method::POST, &format!("{flow}/publish"), Some(json!({}))).await;
+    call_ok(&app, &s, Method::PUT, &flow, Some(json!({ "document": survey("Thanks {{name}}!") }))).await;
+    call_ok(&app, &s, Method::POST, &format!("{flow}/publish"), Some(json!({}))).await;
 
     with_browser("bot_tests", |b| async move {
         b.sign_in(&app, "bottests-browser@example.com").await;
@@ -96,7 +89,7 @@ async fn a_conversation_saved_as_a_test_shows_where_a_changed_flow_diverges_and_
         assert_eq!(turns[1]["variables"]["name"], "Ann", "{turns}");
 
         // The flow changes: the reply to the name differs.
-        call(&app, &s, Method::PUT, &flow, Some(json!({ "document": survey("Got it.") }))).await;
+        call_ok(&app, &s, Method::PUT, &flow, Some(json!({ "document": survey("Got it.") }))).await;
 
         // One click runs the tests against the draft; the diverging turn is highlighted.
         b.client.goto(&app.url(&format!("/bots/{bot}/tests"))).await.expect("goto tests");

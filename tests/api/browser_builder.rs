@@ -280,13 +280,12 @@ async fn a_five_node_bot_is_built_with_forms_and_pickers_published_and_chatted_w
     .await;
 }
 
-#[tokio::test]
-async fn the_canvas_works_by_keyboard() {
-    let app = spawn_app().await;
-    let s = app.register("keyboard@example.com").await;
-    let bot = new_bot(&app, &s, "Keys").await;
+/// A bot of `email`'s (registered here) whose draft is `start` → `hello`.
+async fn hello_bot(app: &TestApp, email: &str, name: &str) -> i64 {
+    let s = app.register(email).await;
+    let bot = new_bot(app, &s, name).await;
     save_flow(
-        &app,
+        app,
         &s,
         bot,
         json!({
@@ -298,6 +297,13 @@ async fn the_canvas_works_by_keyboard() {
         }),
     )
     .await;
+    bot
+}
+
+#[tokio::test]
+async fn the_canvas_works_by_keyboard() {
+    let app = spawn_app().await;
+    let bot = hello_bot(&app, "keyboard@example.com", "Keys").await;
     with_browser("builder_keyboard", |b| async move {
         b.sign_in(&app, "keyboard@example.com").await;
         b.client.goto(&app.url(&format!("/bots/{bot}/flows/main"))).await.expect("goto");
@@ -362,21 +368,7 @@ async fn the_canvas_works_by_keyboard() {
 #[tokio::test]
 async fn copy_paste_and_new_nodes_never_land_on_another_node() {
     let app = spawn_app().await;
-    let s = app.register("paste@example.com").await;
-    let bot = new_bot(&app, &s, "Paste").await;
-    save_flow(
-        &app,
-        &s,
-        bot,
-        json!({
-            "nodes": [
-                { "id": "start", "type": "start", "position": { "x": 40, "y": 80 } },
-                { "id": "hello", "type": "message", "data": { "text": "Hello" }, "position": { "x": 320, "y": 80 } }
-            ],
-            "edges": [ { "source": "start", "target": "hello" } ]
-        }),
-    )
-    .await;
+    let bot = hello_bot(&app, "paste@example.com", "Paste").await;
     with_browser("builder_paste", |b| async move {
         b.sign_in(&app, "paste@example.com").await;
         b.client.goto(&app.url(&format!("/bots/{bot}/flows/main"))).await.expect("goto");

@@ -12,13 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, with_browser};
-use crate::helpers::{Session, TestApp, spawn_app};
-
-async fn call(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> Value {
-    let (status, body) = app.call(s, method, path, body).await;
-    assert!((200..300).contains(&status), "{path}: {status} {body}");
-    body
-}
+use crate::helpers::{Session, TestApp, call_ok, spawn_app};
 
 /// Polls `js` (a function body returning a string) until `ok` accepts its result.
 async fn wait_js(b: &Browser, js: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
@@ -43,12 +37,12 @@ async fn js(b: &Browser, js: &str) -> String {
 
 /// Saves `doc` as flow `main` and publishes it; returns the bot.
 async fn bot_with(app: &TestApp, s: &Session, name: &str, doc: Value) -> i64 {
-    let bot = call(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": name })))
+    let bot = call_ok(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": name })))
         .await["id"]
         .as_i64()
         .expect("bot");
-    call(app, s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/main"), Some(json!({ "document": doc }))).await;
-    call(app, s, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
+    call_ok(app, s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/main"), Some(json!({ "document": doc }))).await;
+    call_ok(app, s, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
     bot
 }
 
@@ -70,7 +64,7 @@ fn handoff_flow() -> Value {
 
 /// An API conversation of `user` at the handoff node (the visitor said `user` as their name).
 async fn waiting_conversation(app: &TestApp, s: &Session, bot: i64, user: &str) -> i64 {
-    let turn = call(
+    let turn = call_ok(
         app,
         s,
         Method::POST,
@@ -80,7 +74,7 @@ async fn waiting_conversation(app: &TestApp, s: &Session, bot: i64, user: &str) 
     .await;
     let id = turn["conversation_id"].as_i64().expect("id");
     let turn =
-        call(app, s, Method::POST, &format!("/api/v1/conversations/{id}/messages"), Some(json!({ "text": user })))
+        call_ok(app, s, Method::POST, &format!("/api/v1/conversations/{id}/messages"), Some(json!({ "text": user })))
             .await;
     assert_eq!(turn["status"], "handoff", "{turn}");
     id
@@ -126,12 +120,12 @@ async fn the_widget_welcomes_once_and_says_chatting_with_a_person_only_after_an_
     let app = spawn_app().await;
     let s = app.register("widget-welcome@example.com").await;
     let bot = bot_with(&app, &s, "Shop bot", handoff_flow()).await;
-    let key = call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await["widget_key"]
+    let key = call_ok(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await["widget_key"]
         .as_str()
         .expect("key")
         .to_owned();
     let page = host_page(&app.address, &key);
-    call(
+    call_ok(
         &app,
         &s,
         Method::PUT,
@@ -176,7 +170,7 @@ async fn the_widget_welcomes_once_and_says_chatting_with_a_person_only_after_an_
         // An agent takes it: now the visitor is told, live.
         let conv: i64 =
             app.sql(|c| c.query_row("SELECT id FROM conversations WHERE channel = 'widget'", [], |r| r.get(0)));
-        call(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await;
+        call_ok(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await;
         wait_js(&b, &banner, 10, |v| v.contains("You are chatting with a person.")).await;
         let sessions: i64 = app.sql(|c| c.query_row("SELECT count(*) FROM conversations WHERE channel = 'widget'", [], |r| r.get(0)));
         assert_eq!(sessions, 1);
@@ -193,7 +187,7 @@ async fn the_inbox_follows_new_messages_and_offers_a_pill_when_scrolled_up() {
     let conv = waiting_conversation(&app, &s, bot, "Carol").await;
     // Enough of a backlog to scroll.
     for i in 0..30 {
-        call(
+        call_ok(
             &app,
             &s,
             Method::POST,
@@ -215,14 +209,14 @@ async fn the_inbox_follows_new_messages_and_offers_a_pill_when_scrolled_up() {
         wait_js(&b, at_bottom, 10, |v| v == "bottom").await;
 
         // A new message while at the bottom: followed.
-        call(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": "are you there?" })))
+        call_ok(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": "are you there?" })))
             .await;
         wait_js(&b, last_visible, 10, |v| v.contains("are you there?")).await;
         assert!(b.client.find(fantoccini::Locator::Css("#new-messages")).await.is_err(), "no pill while following");
 
         // Scrolled up: the view stays, and a pill offers the new message.
         js(&b, "document.getElementById('conversation-log').scrollTop = 0; document.getElementById('conversation-log').dispatchEvent(new Event('scroll')); return 'ok';").await;
-        call(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": "hello??" })))
+        call_ok(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": "hello??" })))
             .await;
         let pill = b.text_of("#new-messages").await;
         assert!(pill.contains("New messages"), "{pill}");
@@ -251,7 +245,7 @@ async fn canned_replies_insert_by_slash_and_the_unread_badge_counts_visitor_mess
     let app = spawn_app().await;
     let s = app.register("inbox-canned@example.com").await;
     let bot = bot_with(&app, &s, "Help bot", handoff_flow()).await;
-    call(
+    call_ok(
         &app,
         &s,
         Method::POST,
@@ -267,8 +261,14 @@ async fn canned_replies_insert_by_slash_and_the_unread_badge_counts_visitor_mess
         // One visitor message so far (the name; the start carries no text).
         let conv = waiting_conversation(&app, &s, bot, "Dora").await;
         wait_js(&b, badge, 10, |v| v.starts_with('1')).await;
-        call(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": "hi?" })))
-            .await;
+        call_ok(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(json!({ "text": "hi?" })),
+        )
+        .await;
         wait_js(&b, badge, 10, |v| v.starts_with('2')).await;
 
         // The list shows the count; opening the conversation reads it.

@@ -10,22 +10,10 @@ use actix_web::{HttpResponse, web};
 use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::{Locator, elements::Element};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::browser::{Browser, with_browser};
-use crate::helpers::{Session, TestApp, spawn_app};
-
-async fn call(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> Value {
-    let mut b = app.as_user(s, method, path);
-    if let Some(body) = body {
-        b = b.json(&body);
-    }
-    let r = b.send().await.expect("send");
-    let status = r.status();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{path}: {status} {body}");
-    body
-}
+use crate::helpers::{call_ok, spawn_app};
 
 /// Polls `js` (a function body returning a string) until `ok` accepts its result.
 async fn wait_js(b: &Browser, js: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
@@ -91,11 +79,16 @@ fn host_page(app_url: &str, key: &str) -> String {
 async fn the_widget_converses_from_a_page_of_another_origin() {
     let app = spawn_app().await;
     let s = app.register("widget-browser@example.com").await;
-    let bot =
-        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Shop bot" })))
-            .await["id"]
-            .as_i64()
-            .expect("bot");
+    let bot = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/bots", s.org_id),
+        Some(json!({ "name": "Shop bot" })),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("bot");
     let flow = json!({
         "nodes": [
             { "id": "start", "type": "start" },
@@ -110,14 +103,14 @@ async fn the_widget_converses_from_a_page_of_another_origin() {
             { "source": "human", "target": "bye" }
         ]
     });
-    call(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/main"), Some(json!({ "document": flow }))).await;
-    call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
-    let key = call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await["widget_key"]
+    call_ok(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/main"), Some(json!({ "document": flow }))).await;
+    call_ok(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
+    let key = call_ok(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await["widget_key"]
         .as_str()
         .expect("key")
         .to_owned();
     let page = host_page(&app.address, &key);
-    call(
+    call_ok(
         &app,
         &s,
         Method::PUT,
@@ -148,8 +141,8 @@ async fn the_widget_converses_from_a_page_of_another_origin() {
         // An agent answers from the inbox API: the reply reaches the page over SSE.
         let conv: i64 =
             app.sql(|c| c.query_row("SELECT id FROM conversations WHERE channel = 'widget'", [], |r| r.get(0)));
-        call(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await;
-        call(
+        call_ok(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await;
+        call_ok(
             &app,
             &s,
             Method::POST,
@@ -236,11 +229,16 @@ async fn drag(b: &Browser, from: &Element, to: &Element) {
 async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
     let app = spawn_app().await;
     let s = app.register("builder@example.com").await;
-    let bot =
-        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Built bot" })))
-            .await["id"]
-            .as_i64()
-            .expect("bot");
+    let bot = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/bots", s.org_id),
+        Some(json!({ "name": "Built bot" })),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("bot");
     with_browser("flow_builder", |b| async move {
         b.sign_in(&app, "builder@example.com").await;
 
@@ -355,11 +353,16 @@ async fn the_flow_builder_validates_saves_publishes_and_the_emulator_traces() {
 async fn the_inbox_is_live_and_agents_take_reply_and_hand_back() {
     let app = spawn_app().await;
     let s = app.register("agent-ui@example.com").await;
-    let bot =
-        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Help bot" })))
-            .await["id"]
-            .as_i64()
-            .expect("bot");
+    let bot = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/bots", s.org_id),
+        Some(json!({ "name": "Help bot" })),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("bot");
     let flow = json!({
         "nodes": [
             { "id": "start", "type": "start" },
@@ -372,8 +375,8 @@ async fn the_inbox_is_live_and_agents_take_reply_and_hand_back() {
             { "source": "ask", "port": "invalid", "target": "human" }, { "source": "human", "target": "bye" }
         ]
     });
-    call(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/main"), Some(json!({ "document": flow }))).await;
-    call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
+    call_ok(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/main"), Some(json!({ "document": flow }))).await;
+    call_ok(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
     with_browser("inbox_live", |b| async move {
         b.sign_in(&app, "agent-ui@example.com").await;
         b.client.goto(&app.url("/inbox")).await.expect("goto inbox");
@@ -381,7 +384,7 @@ async fn the_inbox_is_live_and_agents_take_reply_and_hand_back() {
         wait_css_text(&b, "#inbox-list", 10, |t| t.contains("Nobody is waiting")).await;
 
         // A customer's conversation reaches the handoff node: it appears without a reload.
-        let turn = call(
+        let turn = call_ok(
             &app,
             &s,
             Method::POST,
@@ -390,7 +393,7 @@ async fn the_inbox_is_live_and_agents_take_reply_and_hand_back() {
         )
         .await;
         let conv = turn["conversation_id"].as_i64().expect("id");
-        call(
+        call_ok(
             &app,
             &s,
             Method::POST,
@@ -408,7 +411,7 @@ async fn the_inbox_is_live_and_agents_take_reply_and_hand_back() {
         b.fill("#agent-text", "Hi Carol, I am looking at it.").await;
         b.click("#send-reply").await;
         wait_css_text(&b, "#conversation-panel .chat-msg.agent", 10, |t| t.contains("looking at it")).await;
-        call(
+        call_ok(
             &app,
             &s,
             Method::POST,
@@ -445,11 +448,16 @@ async fn the_inbox_is_live_and_agents_take_reply_and_hand_back() {
 async fn the_widget_designer_previews_saves_and_rotates_the_key() {
     let app = spawn_app().await;
     let s = app.register("designer@example.com").await;
-    let bot =
-        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Styled bot" })))
-            .await["id"]
-            .as_i64()
-            .expect("bot");
+    let bot = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/bots", s.org_id),
+        Some(json!({ "name": "Styled bot" })),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("bot");
     with_browser("widget_designer", |b| async move {
         b.sign_in(&app, "designer@example.com").await;
         b.client.goto(&app.url(&format!("/bots/{bot}/widget"))).await.expect("goto designer");
@@ -488,20 +496,30 @@ async fn the_widget_designer_previews_saves_and_rotates_the_key() {
 async fn bot_settings_canned_messages_and_the_orchestration_editor() {
     let app = spawn_app().await;
     let s = app.register("settings-ui@example.com").await;
-    let bot =
-        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Config bot" })))
-            .await["id"]
-            .as_i64()
-            .expect("bot");
-    let team =
-        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/teams", s.org_id), Some(json!({ "name": "Billing" })))
-            .await["id"]
-            .as_i64()
-            .expect("team");
+    let bot = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/bots", s.org_id),
+        Some(json!({ "name": "Config bot" })),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("bot");
+    let team = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/teams", s.org_id),
+        Some(json!({ "name": "Billing" })),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("team");
     for name in ["main", "billing"] {
         let doc = json!({ "nodes": [ { "id": "start", "type": "start" }, { "id": "hi", "type": "message", "data": { "text": format!("{name} flow") } } ],
                           "edges": [ { "source": "start", "target": "hi" } ] });
-        call(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/{name}"), Some(json!({ "document": doc })))
+        call_ok(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/{name}"), Some(json!({ "document": doc })))
             .await;
     }
     with_browser("bot_settings", |b| async move {
@@ -583,7 +601,7 @@ async fn swatches_pick_widget_colours_and_copy_buttons_copy_the_embed_code_and_a
     let app = spawn_app().await;
     let s = app.register("swatches@example.com").await;
     let bot =
-        call(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Colours" })))
+        call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Colours" })))
             .await["id"]
             .as_i64()
             .expect("bot");

@@ -344,11 +344,11 @@ async fn restore_needs_the_matching_key_and_rekey_clears_and_lists_what_it_canno
         .await;
     assert_eq!(status, 201, "{token}");
     // The first account is the instance's administrator: an SMTP password in the console.
-    let console = crate::firstrun::console(&app, "rekey@example.com").await;
+    let console = crate::admin::console(&app, "rekey@example.com").await;
     let smtp = json!({ "smtp": { "host": "smtp.example.com", "port": 587, "tls": "starttls", "username": "mailer",
                                  "password": "smtp-pass", "from": "bots@example.com" } });
     let (status, body) =
-        crate::firstrun::admin_call(&app, &console, Method::PUT, "/api/v1/admin/settings", Some(smtp)).await;
+        crate::admin::admin_call(&app, &console, Method::PUT, "/api/v1/admin/settings", Some(smtp)).await;
     assert_eq!(status, 200, "{body}");
     let backup = app.dir.path().join("b.db");
     let out = tokio::task::spawn_blocking({

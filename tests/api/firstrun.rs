@@ -9,46 +9,9 @@
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
+use crate::admin::{admin_call, admin_send, console};
 use crate::helpers::{PASSWORD, TestApp, assert_error, session_from, spawn_app, spawn_app_with};
 use crate::smtp::{SmtpSink, wait_for};
-
-/// A console session: cookie and CSRF token.
-pub struct Console {
-    cookie: String,
-    csrf: String,
-}
-
-pub async fn console(app: &TestApp, email: &str) -> Console {
-    let r = app.post_json("/api/v1/admin/auth/login", &json!({ "email": email, "password": PASSWORD })).await;
-    assert_eq!(r.status(), 200, "admin login of {email}");
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("__Host-bb_admin="))
-        .expect("admin cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
-    let body: Value = r.json().await.expect("json");
-    Console { cookie, csrf: body["csrf_token"].as_str().expect("csrf").to_owned() }
-}
-
-async fn admin_send(app: &TestApp, c: &Console, method: Method, path: &str, body: Option<Value>) -> Response {
-    let mut r = app.request(method, path).header("Cookie", &c.cookie).header("X-CSRF-Token", &c.csrf);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    r.send().await.expect("send")
-}
-
-pub async fn admin_call(app: &TestApp, c: &Console, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let r = admin_send(app, c, method, path, body).await;
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 async fn instance(app: &TestApp) -> Value {
     let r = app.get("/api/v1/instance").await;

@@ -7,26 +7,12 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app};
-
-async fn call(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut b = app.as_user(s, method, path);
-    if let Some(body) = body {
-        b = b.json(&body);
-    }
-    b.send().await.expect("send")
-}
-
-async fn ok_json(r: reqwest::Response, status: u16) -> Value {
-    let actual = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(actual, status, "{body}");
-    body
-}
+use crate::helpers::{Session, TestApp, assert_error, ok_json, send_as, spawn_app};
 
 async fn make_bot(app: &TestApp, s: &Session) -> i64 {
     let r =
-        call(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Drafts" }))).await;
+        send_as(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Drafts" })))
+            .await;
     ok_json(r, 201).await["id"].as_i64().expect("bot id")
 }
 
@@ -51,13 +37,13 @@ fn jumper(target: &str) -> Value {
 }
 
 async fn save(app: &TestApp, s: &Session, bot: i64, name: &str, doc: Value) -> Value {
-    let r =
-        call(app, s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/{name}"), Some(json!({ "document": doc }))).await;
+    let r = send_as(app, s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/{name}"), Some(json!({ "document": doc })))
+        .await;
     ok_json(r, 201).await
 }
 
 async fn publish(app: &TestApp, s: &Session, bot: i64, name: &str) -> Value {
-    let r = call(app, s, Method::POST, &format!("/api/v1/bots/{bot}/flows/{name}/publish"), Some(json!({}))).await;
+    let r = send_as(app, s, Method::POST, &format!("/api/v1/bots/{bot}/flows/{name}/publish"), Some(json!({}))).await;
     ok_json(r, 200).await
 }
 
@@ -87,12 +73,12 @@ async fn a_draft_with_an_unreachable_node_saves_and_publishing_refuses_it_until_
     assert!(issues.iter().any(|i| i["code"] == "missing_field" && i["node_id"] == "island"), "{saved}");
     assert_eq!(saved["version"]["version"], 1);
     // The flow shows the same warnings.
-    let detail = ok_json(call(&app, &s, Method::GET, &path, None).await, 200).await;
+    let detail = ok_json(send_as(&app, &s, Method::GET, &path, None).await, 200).await;
     assert!(detail["issues"].as_array().expect("issues").iter().any(|i| i["code"] == "unreachable_node"));
 
     // Publishing refuses it with the issues as errors.
     let body = assert_error(
-        call(&app, &s, Method::POST, &format!("{path}/publish"), Some(json!({}))).await,
+        send_as(&app, &s, Method::POST, &format!("{path}/publish"), Some(json!({}))).await,
         422,
         "flow_invalid",
     )
@@ -118,7 +104,7 @@ async fn a_draft_with_an_unreachable_node_saves_and_publishing_refuses_it_until_
     let unknown = saved["issues"].as_array().expect("issues").iter().find(|i| i["code"] == "unknown_flow").cloned();
     assert_eq!(unknown.expect("unknown_flow")["blocks_publish"], true, "{saved}");
     let body = assert_error(
-        call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/flows/side/publish"), Some(json!({}))).await,
+        send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/flows/side/publish"), Some(json!({}))).await,
         422,
         "flow_invalid",
     )
@@ -128,12 +114,15 @@ async fn a_draft_with_an_unreachable_node_saves_and_publishing_refuses_it_until_
     // Genuinely unsavable documents are still refused on save.
     let twins =
         json!({ "nodes": [ { "id": "start", "type": "start" }, { "id": "start", "type": "end" } ], "edges": [] });
-    let body =
-        assert_error(call(&app, &s, Method::PUT, &path, Some(json!({ "document": twins }))).await, 422, "flow_invalid")
-            .await;
+    let body = assert_error(
+        send_as(&app, &s, Method::PUT, &path, Some(json!({ "document": twins }))).await,
+        422,
+        "flow_invalid",
+    )
+    .await;
     assert_eq!(body["error"]["details"]["issues"][0]["code"], "duplicate_node_id", "{body}");
     assert_error(
-        call(&app, &s, Method::PUT, &path, Some(json!({ "document": { "nodes": [], "edges": "x" } }))).await,
+        send_as(&app, &s, Method::PUT, &path, Some(json!({ "document": { "nodes": [], "edges": "x" } }))).await,
         422,
         "validation_failed",
     )
@@ -150,11 +139,11 @@ async fn versions_say_whether_they_were_auto_saved_named_or_published() {
     publish(&app, &s, bot, "main").await;
     for text in ["v2", "v3"] {
         let body = json!({ "document": greeting(text), "autosave": true });
-        ok_json(call(&app, &s, Method::PUT, &path, Some(body)).await, 201).await;
+        ok_json(send_as(&app, &s, Method::PUT, &path, Some(body)).await, 201).await;
     }
     let body = json!({ "document": greeting("v4"), "message": "Friendlier greeting" });
-    ok_json(call(&app, &s, Method::PUT, &path, Some(body)).await, 201).await;
-    let versions = ok_json(call(&app, &s, Method::GET, &format!("{path}/versions"), None).await, 200).await;
+    ok_json(send_as(&app, &s, Method::PUT, &path, Some(body)).await, 201).await;
+    let versions = ok_json(send_as(&app, &s, Method::GET, &format!("{path}/versions"), None).await, 200).await;
     let kinds: Vec<(i64, &str)> = versions["items"]
         .as_array()
         .expect("items")
@@ -184,39 +173,44 @@ async fn a_renamed_flow_keeps_its_history_and_the_jumps_to_it_follow() {
     save(&app, &s, bot, "main", draft).await;
 
     let rename = format!("/api/v1/bots/{bot}/flows/billing/rename");
-    let r = ok_json(call(&app, &s, Method::POST, &rename, Some(json!({ "new_name": "invoices" }))).await, 200).await;
+    let r = ok_json(send_as(&app, &s, Method::POST, &rename, Some(json!({ "new_name": "invoices" }))).await, 200).await;
     assert_eq!(r["name"], "invoices");
     assert_eq!(r["updated_flows"], json!(["main"]));
     // History kept: both versions are there under the new name, v2 published.
-    let versions =
-        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/flows/invoices/versions"), None).await, 200)
-            .await;
+    let versions = ok_json(
+        send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/flows/invoices/versions"), None).await,
+        200,
+    )
+    .await;
     assert_eq!(versions["items"].as_array().expect("items").len(), 2, "{versions}");
     assert_eq!(versions["items"][0]["is_published"], true);
     assert_error(
-        call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/flows/billing"), None).await,
+        send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/flows/billing"), None).await,
         404,
         "flow_not_found",
     )
     .await;
     // main: the published version was republished with only the jump changed,
     // and the unpublished draft (with its extra node) stays the draft.
-    let main = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/flows/main"), None).await, 200).await;
+    let main =
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/flows/main"), None).await, 200).await;
     assert_eq!(main["published"]["document"]["nodes"][1]["data"]["flow"], "invoices", "{main}");
     assert_eq!(main["published"]["document"]["nodes"].as_array().expect("nodes").len(), 2);
     assert_eq!(main["draft"]["document"]["nodes"][1]["data"]["flow"], "invoices", "{main}");
     assert_eq!(main["draft"]["document"]["nodes"].as_array().expect("nodes").len(), 3);
     assert!(main["issues"].as_array().expect("issues").iter().all(|i| i["code"] != "unknown_flow"), "{main}");
     // End users still reach the renamed flow.
-    let turn =
-        ok_json(call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await, 200)
-            .await;
+    let turn = ok_json(
+        send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await,
+        200,
+    )
+    .await;
     assert_eq!(turn["replies"][0]["text"], "Billing desk here.", "{turn}");
     assert_eq!(audits(&app, "flow.renamed"), 1);
 
     // Bad cases.
     let body = assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -230,7 +224,7 @@ async fn a_renamed_flow_keeps_its_history_and_the_jumps_to_it_follow() {
     .await;
     assert_eq!(body["error"]["details"]["field"], "new_name");
     let body = assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -244,7 +238,7 @@ async fn a_renamed_flow_keeps_its_history_and_the_jumps_to_it_follow() {
     .await;
     assert_eq!(body["error"]["details"]["field"], "new_name");
     assert_error(
-        call(&app, &s, Method::POST, &rename, Some(json!({ "new_name": "whatever" }))).await,
+        send_as(&app, &s, Method::POST, &rename, Some(json!({ "new_name": "whatever" }))).await,
         404,
         "flow_not_found",
     )
@@ -263,28 +257,28 @@ async fn a_flow_is_duplicated_from_its_draft_and_deleting_refuses_the_entry_flow
 
     // Duplicate: the draft, as version 1 of a new unpublished flow.
     let dup = format!("/api/v1/bots/{bot}/flows/faq/duplicate");
-    let copy = ok_json(call(&app, &s, Method::POST, &dup, Some(json!({ "new_name": "faq_copy" }))).await, 201).await;
+    let copy = ok_json(send_as(&app, &s, Method::POST, &dup, Some(json!({ "new_name": "faq_copy" }))).await, 201).await;
     assert_eq!(copy["version"]["name"], "faq_copy");
     assert_eq!(copy["version"]["version"], 1);
     let detail =
-        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/flows/faq_copy"), None).await, 200).await;
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/flows/faq_copy"), None).await, 200).await;
     assert_eq!(detail["draft"]["document"]["nodes"][1]["data"]["text"], "Draft FAQ");
     assert!(detail["published"].is_null());
     assert_eq!(audits(&app, "flow.duplicated"), 1);
-    assert_error(call(&app, &s, Method::POST, &dup, Some(json!({ "new_name": "main" }))).await, 409, "name_taken")
+    assert_error(send_as(&app, &s, Method::POST, &dup, Some(json!({ "new_name": "main" }))).await, 409, "name_taken")
         .await;
-    assert_error(call(&app, &s, Method::POST, &dup, Some(json!({}))).await, 422, "validation_failed").await;
+    assert_error(send_as(&app, &s, Method::POST, &dup, Some(json!({}))).await, 422, "validation_failed").await;
 
     // Delete: not the entry flow, not a flow others jump to.
     let body = assert_error(
-        call(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/flows/main"), None).await,
+        send_as(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/flows/main"), None).await,
         409,
         "flow_in_use",
     )
     .await;
     assert_eq!(body["error"]["details"]["entry"], true, "{body}");
     let body = assert_error(
-        call(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/flows/faq"), None).await,
+        send_as(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/flows/faq"), None).await,
         409,
         "flow_in_use",
     )
@@ -292,12 +286,12 @@ async fn a_flow_is_duplicated_from_its_draft_and_deleting_refuses_the_entry_flow
     assert_eq!(body["error"]["details"]["flows"], json!(["main"]), "{body}");
     assert!(body["error"]["message"].as_str().expect("message").contains("main"));
     // The copy nobody refers to goes, with its history.
-    let r = call(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/flows/faq_copy"), None).await;
+    let r = send_as(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/flows/faq_copy"), None).await;
     assert_eq!(r.status().as_u16(), 204);
     assert_eq!(app.count("SELECT count(*) FROM bot_flows WHERE name = 'faq_copy'"), 0);
     assert_eq!(audits(&app, "flow.deleted"), 1);
     // Once main jumps elsewhere, faq can go.
     save(&app, &s, bot, "main", greeting("Hi")).await;
-    let r = call(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/flows/faq"), None).await;
+    let r = send_as(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/flows/faq"), None).await;
     assert_eq!(r.status().as_u16(), 204);
 }

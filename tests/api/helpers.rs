@@ -283,3 +283,27 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "message; body: {body}");
     body
 }
+
+/// Sends a request as `session` with an optional JSON body.
+pub async fn send_as(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+    let mut b = app.as_user(s, method, path);
+    if let Some(body) = body {
+        b = b.json(&body);
+    }
+    b.send().await.expect("send")
+}
+
+/// The JSON body of `r` (`Null` when empty), asserting its status.
+pub async fn ok_json(r: reqwest::Response, status: u16) -> Value {
+    let actual = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "{body}");
+    body
+}
+
+/// Sends a request as `session` and returns its JSON body, asserting a 2xx.
+pub async fn call_ok(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> Value {
+    let (status, body) = app.call(s, method, path, body).await;
+    assert!((200..300).contains(&status), "{path}: {status} {body}");
+    body
+}

@@ -6,33 +6,19 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app};
-
-async fn call(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut b = app.as_user(s, method, path);
-    if let Some(body) = body {
-        b = b.json(&body);
-    }
-    b.send().await.expect("send")
-}
-
-async fn ok_json(r: reqwest::Response, status: u16) -> Value {
-    let actual = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(actual, status, "{body}");
-    body
-}
+use crate::helpers::{Session, TestApp, assert_error, ok_json, send_as, spawn_app};
 
 async fn make_bot(app: &TestApp, s: &Session, name: &str) -> i64 {
-    let r = call(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": name }))).await;
+    let r =
+        send_as(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": name }))).await;
     ok_json(r, 201).await["id"].as_i64().expect("bot id")
 }
 
 /// Saves `doc` as the draft of flow `main` and publishes it.
 async fn publish(app: &TestApp, s: &Session, bot: i64, doc: &Value) {
     let path = format!("/api/v1/bots/{bot}/flows/main");
-    ok_json(call(app, s, Method::PUT, &path, Some(json!({ "document": doc }))).await, 201).await;
-    ok_json(call(app, s, Method::POST, &format!("{path}/publish"), Some(json!({}))).await, 200).await;
+    ok_json(send_as(app, s, Method::PUT, &path, Some(json!({ "document": doc }))).await, 201).await;
+    ok_json(send_as(app, s, Method::POST, &format!("{path}/publish"), Some(json!({}))).await, 200).await;
 }
 
 /// Asks a name and an email, then hands off to a person.
@@ -55,7 +41,7 @@ fn handoff_flow() -> Value {
 
 /// An API conversation of `user` in `bot`, brought to the handoff node.
 async fn handed_off(app: &TestApp, s: &Session, bot: i64, user: &str) -> i64 {
-    let r = call(
+    let r = send_as(
         app,
         s,
         Method::POST,
@@ -72,11 +58,11 @@ async fn handed_off(app: &TestApp, s: &Session, bot: i64, user: &str) -> i64 {
 
 async fn say(app: &TestApp, s: &Session, conversation: i64, text: &str) -> Value {
     let path = format!("/api/v1/conversations/{conversation}/messages");
-    ok_json(call(app, s, Method::POST, &path, Some(json!({ "text": text }))).await, 200).await
+    ok_json(send_as(app, s, Method::POST, &path, Some(json!({ "text": text }))).await, 200).await
 }
 
 async fn inbox(app: &TestApp, s: &Session, query: &str) -> Vec<Value> {
-    let r = call(app, s, Method::GET, &format!("/api/v1/orgs/{}/inbox?{query}", s.org_id), None).await;
+    let r = send_as(app, s, Method::GET, &format!("/api/v1/orgs/{}/inbox?{query}", s.org_id), None).await;
     ok_json(r, 200).await["items"].as_array().expect("items").clone()
 }
 
@@ -85,7 +71,7 @@ fn ids(items: &[Value]) -> Vec<i64> {
 }
 
 async fn unread(app: &TestApp, s: &Session) -> (i64, i64) {
-    let r = call(app, s, Method::GET, &format!("/api/v1/orgs/{}/inbox/unread", s.org_id), None).await;
+    let r = send_as(app, s, Method::GET, &format!("/api/v1/orgs/{}/inbox/unread", s.org_id), None).await;
     let body = ok_json(r, 200).await;
     (body["unread"].as_i64().expect("unread"), body["conversations"].as_i64().expect("conversations"))
 }
@@ -96,7 +82,8 @@ async fn the_widget_start_stores_visitor_details_for_the_inbox() {
     let s = app.register("visitor-details@example.com").await;
     let bot = make_bot(&app, &s, "Shop bot").await;
     publish(&app, &s, bot, &handoff_flow()).await;
-    let settings = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await, 200).await;
+    let settings =
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await, 200).await;
     let key = settings["widget_key"].as_str().expect("key").to_owned();
 
     let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
@@ -116,7 +103,8 @@ async fn the_widget_start_stores_visitor_details_for_the_inbox() {
         ok_json(app.request(Method::POST, &path).json(&json!({ "text": text })).send().await.expect("send"), 200).await;
     }
     let conv: i64 = app.sql(|c| c.query_row("SELECT id FROM conversations WHERE channel = 'widget'", [], |r| r.get(0)));
-    let detail = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
+    let detail =
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
     let v = &detail["visitor"];
     assert_eq!(v["page_url"], "https://shop.example.com/pricing?plan=pro", "{detail}");
     assert_eq!(v["page_title"], "Pricing · Shop");
@@ -132,8 +120,11 @@ async fn the_widget_start_stores_visitor_details_for_the_inbox() {
     let history = format!("/api/v1/widget/{key}/sessions/{session}/messages");
     let hist = ok_json(app.request(Method::GET, &history).send().await.expect("send"), 200).await;
     assert_eq!((&hist["status"], &hist["assigned"]), (&json!("handoff"), &json!(false)), "{hist}");
-    ok_json(call(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await, 200)
-        .await;
+    ok_json(
+        send_as(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await,
+        200,
+    )
+    .await;
     let hist = ok_json(app.request(Method::GET, &history).send().await.expect("send"), 200).await;
     assert_eq!(hist["assigned"], true, "{hist}");
 
@@ -162,7 +153,7 @@ async fn canned_replies_crud_with_field_errors_and_a_duplicate_shortcut() {
     let list_path = format!("/api/v1/orgs/{org}/canned-replies");
 
     let created = ok_json(
-        call(
+        send_as(
             &app,
             &owner,
             Method::POST,
@@ -178,10 +169,10 @@ async fn canned_replies_crud_with_field_errors_and_a_duplicate_shortcut() {
     let id = created["id"].as_i64().expect("id");
 
     // Agents read them; writing needs bots.write.
-    let listed = ok_json(call(&app, &agent, Method::GET, &list_path, None).await, 200).await;
+    let listed = ok_json(send_as(&app, &agent, Method::GET, &list_path, None).await, 200).await;
     assert_eq!(listed["items"].as_array().expect("items").len(), 1);
     assert_eq!(listed["items"][0]["text"], "Thank you, {{visitor.name}}!");
-    let r = call(&app, &agent, Method::POST, &list_path, Some(json!({ "shortcut": "hi", "text": "Hi" }))).await;
+    let r = send_as(&app, &agent, Method::POST, &list_path, Some(json!({ "shortcut": "hi", "text": "Hi" }))).await;
     assert_error(r, 403, "forbidden").await;
 
     // Bad input: the field at fault; a taken shortcut: 409.
@@ -193,12 +184,12 @@ async fn canned_replies_crud_with_field_errors_and_a_duplicate_shortcut() {
         (json!({ "shortcut": "ok", "text": "x".repeat(4001) }), "text"),
     ] {
         let body =
-            assert_error(call(&app, &owner, Method::POST, &list_path, Some(body)).await, 422, "validation_failed")
+            assert_error(send_as(&app, &owner, Method::POST, &list_path, Some(body)).await, 422, "validation_failed")
                 .await;
         assert_eq!(body["error"]["details"]["field"], field, "{body}");
     }
     let dup = assert_error(
-        call(&app, &owner, Method::POST, &list_path, Some(json!({ "shortcut": "THANKS", "text": "Again" }))).await,
+        send_as(&app, &owner, Method::POST, &list_path, Some(json!({ "shortcut": "THANKS", "text": "Again" }))).await,
         409,
         "shortcut_taken",
     )
@@ -207,7 +198,7 @@ async fn canned_replies_crud_with_field_errors_and_a_duplicate_shortcut() {
 
     // Update and the duplicate check on update.
     let other = ok_json(
-        call(&app, &owner, Method::POST, &list_path, Some(json!({ "shortcut": "bye", "text": "Bye!" }))).await,
+        send_as(&app, &owner, Method::POST, &list_path, Some(json!({ "shortcut": "bye", "text": "Bye!" }))).await,
         201,
     )
     .await["id"]
@@ -215,9 +206,9 @@ async fn canned_replies_crud_with_field_errors_and_a_duplicate_shortcut() {
         .expect("id");
     let item = format!("/api/v1/canned-replies/{id}");
     let updated =
-        ok_json(call(&app, &owner, Method::PATCH, &item, Some(json!({ "text": "Many thanks!" }))).await, 200).await;
+        ok_json(send_as(&app, &owner, Method::PATCH, &item, Some(json!({ "text": "Many thanks!" }))).await, 200).await;
     assert_eq!((&updated["shortcut"], &updated["text"]), (&json!("thanks"), &json!("Many thanks!")));
-    let r = call(
+    let r = send_as(
         &app,
         &owner,
         Method::PATCH,
@@ -226,20 +217,20 @@ async fn canned_replies_crud_with_field_errors_and_a_duplicate_shortcut() {
     )
     .await;
     assert_error(r, 409, "shortcut_taken").await;
-    let r = call(&app, &owner, Method::PATCH, &item, Some(json!({ "text": "" }))).await;
+    let r = send_as(&app, &owner, Method::PATCH, &item, Some(json!({ "text": "" }))).await;
     assert_eq!(assert_error(r, 422, "validation_failed").await["error"]["details"]["field"], "text");
 
     // Another organization sees none of it.
     let stranger = app.register("canned-stranger@example.com").await;
-    let r = call(&app, &stranger, Method::PATCH, &item, Some(json!({ "text": "mine now" }))).await;
+    let r = send_as(&app, &stranger, Method::PATCH, &item, Some(json!({ "text": "mine now" }))).await;
     assert_error(r, 404, "canned_reply_not_found").await;
 
     // Delete.
-    let r = call(&app, &agent, Method::DELETE, &item, None).await;
+    let r = send_as(&app, &agent, Method::DELETE, &item, None).await;
     assert_error(r, 403, "forbidden").await;
-    assert_eq!(call(&app, &owner, Method::DELETE, &item, None).await.status(), 204);
-    assert_error(call(&app, &owner, Method::DELETE, &item, None).await, 404, "canned_reply_not_found").await;
-    let listed = ok_json(call(&app, &owner, Method::GET, &list_path, None).await, 200).await;
+    assert_eq!(send_as(&app, &owner, Method::DELETE, &item, None).await.status(), 204);
+    assert_error(send_as(&app, &owner, Method::DELETE, &item, None).await, 404, "canned_reply_not_found").await;
+    let listed = ok_json(send_as(&app, &owner, Method::GET, &list_path, None).await, 200).await;
     assert_eq!(listed["items"].as_array().expect("items").len(), 1);
 }
 
@@ -262,7 +253,7 @@ async fn unread_counts_rise_with_visitor_messages_and_fall_to_zero_on_read() {
     assert_eq!(items[0]["unread"], 4, "{items:?}");
 
     // Reading clears it for the reader only.
-    let r = call(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/read"), Some(json!({}))).await;
+    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/read"), Some(json!({}))).await;
     assert_eq!(r.status(), 204);
     assert_eq!(unread(&app, &s).await, (0, 0));
     assert_eq!(inbox(&app, &s, "").await[0]["unread"], 0);
@@ -274,18 +265,18 @@ async fn unread_counts_rise_with_visitor_messages_and_fall_to_zero_on_read() {
     let last: i64 = app
         .sql(|c| c.query_row("SELECT max(id) FROM widget_messages WHERE conversation_id = ?1", [conv], |r| r.get(0)));
     let path = format!("/api/v1/conversations/{conv}/read");
-    assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({ "message_id": last }))).await.status(), 204);
-    assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({ "message_id": 1 }))).await.status(), 204);
+    assert_eq!(send_as(&app, &s, Method::POST, &path, Some(json!({ "message_id": last }))).await.status(), 204);
+    assert_eq!(send_as(&app, &s, Method::POST, &path, Some(json!({ "message_id": 1 }))).await.status(), 204);
     assert_eq!(unread(&app, &s).await, (0, 0));
     // A marker past the newest message stops at it: later messages are unread.
-    assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({ "message_id": 1_000_000 }))).await.status(), 204);
+    assert_eq!(send_as(&app, &s, Method::POST, &path, Some(json!({ "message_id": 1_000_000 }))).await.status(), 204);
     say(&app, &s, conv, "one more thing").await;
     assert_eq!(unread(&app, &s).await, (1, 1));
-    assert_eq!(call(&app, &s, Method::POST, &path, Some(json!({}))).await.status(), 204);
+    assert_eq!(send_as(&app, &s, Method::POST, &path, Some(json!({}))).await.status(), 204);
 
     // Once a colleague takes it, it no longer counts for the others.
     ok_json(
-        call(&app, &colleague, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await,
+        send_as(&app, &colleague, Method::POST, &format!("/api/v1/conversations/{conv}/assign"), Some(json!({}))).await,
         200,
     )
     .await;
@@ -293,7 +284,7 @@ async fn unread_counts_rise_with_visitor_messages_and_fall_to_zero_on_read() {
     assert_eq!(unread(&app, &s).await, (0, 0));
     assert_eq!(unread(&app, &colleague).await.0, 7);
     let stranger = app.register("unread-stranger@example.com").await;
-    assert_error(call(&app, &stranger, Method::POST, &path, Some(json!({}))).await, 404, "conversation_not_found")
+    assert_error(send_as(&app, &stranger, Method::POST, &path, Some(json!({}))).await, 404, "conversation_not_found")
         .await;
 }
 
@@ -309,23 +300,29 @@ async fn the_inbox_lists_every_bot_with_filters_and_leaves_emulator_conversation
     }
     let waiting = handed_off(&app, &s, shop, "walt").await;
     let mine = handed_off(&app, &s, help, "mina").await;
-    ok_json(call(&app, &s, Method::POST, &format!("/api/v1/conversations/{mine}/assign"), Some(json!({}))).await, 200)
-        .await;
+    ok_json(
+        send_as(&app, &s, Method::POST, &format!("/api/v1/conversations/{mine}/assign"), Some(json!({}))).await,
+        200,
+    )
+    .await;
     let closed = handed_off(&app, &s, shop, "cleo").await;
-    ok_json(call(&app, &s, Method::POST, &format!("/api/v1/conversations/{closed}/close"), Some(json!({}))).await, 200)
-        .await;
+    ok_json(
+        send_as(&app, &s, Method::POST, &format!("/api/v1/conversations/{closed}/close"), Some(json!({}))).await,
+        200,
+    )
+    .await;
     say(&app, &s, waiting, "my parcel is late").await;
 
     // An emulator conversation that reaches the handoff node.
     let mut turn = ok_json(
-        call(&app, &s, Method::POST, &format!("/api/v1/bots/{shop}/emulator"), Some(json!({ "text": "hi" }))).await,
+        send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{shop}/emulator"), Some(json!({ "text": "hi" }))).await,
         200,
     )
     .await;
     let emulated = turn["conversation_id"].as_i64().expect("id");
     for text in ["Tess", "tess@example.com"] {
         turn = ok_json(
-            call(
+            send_as(
                 &app,
                 &s,
                 Method::POST,
@@ -363,18 +360,19 @@ async fn the_inbox_lists_every_bot_with_filters_and_leaves_emulator_conversation
     assert_eq!(unread(&app, &s).await, (7, 2));
 
     // Paging follows the order of each view.
-    let r = call(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox?limit=1", s.org_id), None).await;
+    let r = send_as(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox?limit=1", s.org_id), None).await;
     let page = ok_json(r, 200).await;
     assert_eq!(ids(page["items"].as_array().expect("items")), [waiting]);
     let next = page["next_cursor"].as_str().expect("cursor").to_owned();
-    let r = call(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox?limit=1&after={next}", s.org_id), None).await;
+    let r =
+        send_as(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox?limit=1&after={next}", s.org_id), None).await;
     assert_eq!(ids(ok_json(r, 200).await["items"].as_array().expect("items")), [mine]);
 
     // Bad filters name their field.
     for (query, field) in
         [("status=pending", "status"), ("channel=No%20Such", "channel"), (&*format!("q={}", "x".repeat(201)), "q")]
     {
-        let r = call(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox?{query}", s.org_id), None).await;
+        let r = send_as(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox?{query}", s.org_id), None).await;
         assert_eq!(assert_error(r, 422, "validation_failed").await["error"]["details"]["field"], field, "{query}");
     }
 }
@@ -400,7 +398,7 @@ async fn unset_variables_are_marked_in_the_emulator_and_left_out_for_end_users()
 
     // The emulator: the gap is reported where it is, and the trace names the variable.
     let turn =
-        ok_json(call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(json!({}))).await, 200)
+        ok_json(send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(json!({}))).await, 200)
             .await;
     let hello = &turn["replies"][0];
     assert_eq!(hello["text"], "Hello , welcome!", "{turn}");
@@ -411,7 +409,7 @@ async fn unset_variables_are_marked_in_the_emulator_and_left_out_for_end_users()
     // Once set, no gap.
     let id = turn["conversation_id"].as_i64().expect("id");
     let turn = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -426,7 +424,7 @@ async fn unset_variables_are_marked_in_the_emulator_and_left_out_for_end_users()
     assert!(turn["replies"][0].get("gaps").is_none(), "{turn}");
 
     // End users (the API, the widget, channels) get the text as before: no marker, no gaps.
-    let r = call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await;
+    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await;
     let turn = ok_json(r, 200).await;
     assert_eq!(turn["replies"][0]["text"], "Hello , welcome!");
     assert!(turn["replies"][0].get("gaps").is_none(), "{turn}");

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{Session, TestApp, assert_error, ok_json, send_as, spawn_app, spawn_app_with};
 
 async fn make_bot(app: &TestApp, s: &Session, name: &str) -> i64 {
     // Room for several bots (the free plan allows one).
@@ -26,21 +26,6 @@ async fn make_bot(app: &TestApp, s: &Session, name: &str) -> i64 {
         .expect("send");
     assert_eq!(r.status(), 201);
     r.json::<Value>().await.expect("json")["id"].as_i64().expect("id")
-}
-
-async fn call(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut b = app.as_user(s, method, path);
-    if let Some(body) = body {
-        b = b.json(&body);
-    }
-    b.send().await.expect("send")
-}
-
-async fn ok_json(r: reqwest::Response, status: u16) -> Value {
-    let actual = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(actual, status, "{body}");
-    body
 }
 
 fn count(app: &TestApp, sql: &str) -> i64 {
@@ -86,7 +71,7 @@ const MENU: [&str; 8] = [
 async fn seed_restaurant(app: &TestApp, s: &Session, bot: i64) {
     for (name, texts) in [("book_table", BOOK), ("opening_hours", HOURS), ("menu", MENU)] {
         let examples: Vec<Value> = texts.iter().map(|t| json!({ "text": t })).collect();
-        let r = call(
+        let r = send_as(
             app,
             s,
             Method::POST,
@@ -107,7 +92,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     let base = format!("/api/v1/bots/{bot}/nlu");
 
     let intent = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -125,13 +110,13 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     let intent_id = intent["id"].as_i64().expect("id");
     // Duplicate names, bad thresholds, bad annotations.
     assert_error(
-        call(&app, &s, Method::POST, &format!("{base}/intents"), Some(json!({ "name": "fly" }))).await,
+        send_as(&app, &s, Method::POST, &format!("{base}/intents"), Some(json!({ "name": "fly" }))).await,
         409,
         "name_taken",
     )
     .await;
     let body = assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -145,7 +130,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     .await;
     assert_eq!(body["error"]["details"]["field"], "confidence_threshold");
     let body = assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -163,7 +148,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     assert_eq!(body["error"]["details"]["field"], "examples[1].entities[0].value");
     assert_eq!(count(&app, "SELECT count(*) FROM intent_examples"), 1, "nothing added by a refused bulk");
     let body = assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -179,7 +164,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
 
     // Bulk add reports duplicates; the list pages.
     let added = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -194,13 +179,16 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     .await;
     assert_eq!(added["added"].as_array().expect("added").len(), 2);
     assert_eq!(added["duplicates"], json!(["fly to Berlin"]));
-    let page =
-        ok_json(call(&app, &s, Method::GET, &format!("{base}/intents/{intent_id}/examples?limit=2"), None).await, 200)
-            .await;
+    let page = ok_json(
+        send_as(&app, &s, Method::GET, &format!("{base}/intents/{intent_id}/examples?limit=2"), None).await,
+        200,
+    )
+    .await;
     assert_eq!(page["items"].as_array().expect("items").len(), 2);
     let next = page["next_cursor"].as_str().expect("cursor");
     let page2 = ok_json(
-        call(&app, &s, Method::GET, &format!("{base}/intents/{intent_id}/examples?limit=2&after={next}"), None).await,
+        send_as(&app, &s, Method::GET, &format!("{base}/intents/{intent_id}/examples?limit=2&after={next}"), None)
+            .await,
         200,
     )
     .await;
@@ -210,7 +198,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     // Edit an example's annotations; remove examples in bulk.
     let ex_id = added["added"][0]["id"].as_i64().expect("id");
     let edited = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::PATCH,
@@ -225,7 +213,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     .await;
     assert_eq!(edited["entities"][0]["value"], "flight");
     let removed = ok_json(
-        call(&app, &s, Method::POST, &format!("{base}/examples/remove"), Some(json!({ "ids": [ex_id] }))).await,
+        send_as(&app, &s, Method::POST, &format!("{base}/examples/remove"), Some(json!({ "ids": [ex_id] }))).await,
         200,
     )
     .await;
@@ -233,7 +221,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
 
     // Another bot's intent is not reachable through this bot.
     assert_error(
-        call(&app, &s, Method::GET, &format!("/api/v1/bots/{other_bot}/nlu/intents/{intent_id}"), None).await,
+        send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{other_bot}/nlu/intents/{intent_id}"), None).await,
         404,
         "intent_not_found",
     )
@@ -241,7 +229,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
 
     // Entities: list with synonyms, regex checked at save, system kinds.
     let city = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -257,7 +245,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     .await;
     assert_eq!(city["values"][0]["synonyms"], json!(["NYC", "big apple"]));
     let body = assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -271,7 +259,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     .await;
     assert_eq!(body["error"]["details"]["field"], "pattern");
     assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -284,7 +272,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     )
     .await;
     assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -297,7 +285,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     )
     .await;
     ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -309,7 +297,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     )
     .await;
     assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -322,7 +310,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     )
     .await;
     ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -335,7 +323,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     .await;
     let city_id = city["id"].as_i64().expect("id");
     let patched = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::PATCH,
@@ -347,12 +335,12 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     )
     .await;
     assert_eq!(patched["values"], json!([{ "value": "Paris", "synonyms": ["paname"] }]));
-    let list = ok_json(call(&app, &s, Method::GET, &format!("{base}/entities"), None).await, 200).await;
+    let list = ok_json(send_as(&app, &s, Method::GET, &format!("{base}/entities"), None).await, 200).await;
     assert_eq!(list["items"].as_array().expect("items").len(), 3);
 
     // Intents: rename, deactivate, delete.
     let updated = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::PATCH,
@@ -367,7 +355,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
         (updated["name"].as_str(), updated["is_active"].as_bool(), updated["confidence_threshold"].is_null()),
         (Some("book_flight"), Some(false), true)
     );
-    let status = call(&app, &s, Method::DELETE, &format!("{base}/intents/{intent_id}"), None).await.status();
+    let status = send_as(&app, &s, Method::DELETE, &format!("{base}/intents/{intent_id}"), None).await.status();
     assert_eq!(status, 204);
     assert_eq!(count(&app, "SELECT count(*) FROM intent_examples"), 0, "examples go with their intent");
     let audited = count(&app, "SELECT count(*) FROM audit_logs WHERE action LIKE 'nlu.%'");
@@ -375,16 +363,16 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
 
     // A bot that was never trained: a clear error, not a crash.
     assert_error(
-        call(&app, &s, Method::POST, &format!("{base}/parse"), Some(json!({ "text": "hello" }))).await,
+        send_as(&app, &s, Method::POST, &format!("{base}/parse"), Some(json!({ "text": "hello" }))).await,
         409,
         "nlu_not_trained",
     )
     .await;
     // Training data checks name what is missing.
-    ok_json(call(&app, &s, Method::POST, &format!("{base}/intents"), Some(json!({ "name": "lonely" }))).await, 201)
+    ok_json(send_as(&app, &s, Method::POST, &format!("{base}/intents"), Some(json!({ "name": "lonely" }))).await, 201)
         .await;
     ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -396,7 +384,7 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     )
     .await;
     let body = assert_error(
-        call(&app, &s, Method::POST, &format!("{base}/train"), None).await,
+        send_as(&app, &s, Method::POST, &format!("{base}/train"), None).await,
         422,
         "nlu_training_data_invalid",
     )
@@ -533,7 +521,7 @@ async fn import_and_export_in_three_formats_all_or_nothing() {
         .await
         .expect("send");
     ok_json(r, 200).await;
-    let status = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/nlu"), None).await, 200).await;
+    let status = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/nlu"), None).await, 200).await;
     assert_eq!(
         (status["intents"].as_i64(), status["examples"].as_i64(), status["entities"].as_i64()),
         (Some(2), Some(2), Some(0))
@@ -548,7 +536,7 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
     let base = format!("/api/v1/bots/{bot}/nlu");
     seed_restaurant(&app, &s, bot).await;
     ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -562,10 +550,10 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
     )
     .await;
 
-    let job = ok_json(call(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
+    let job = ok_json(send_as(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
     assert_eq!(job["status"], "queued");
     run_jobs(&app).await;
-    let job = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
+    let job = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["result"]["version_number"], 1);
     assert_eq!(job["result"]["metrics"]["training"]["examples"], 24);
@@ -573,7 +561,7 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
     assert_eq!(count(&app, "SELECT count(*) FROM intent_examples WHERE embedding IS NOT NULL"), 24);
 
     let parsed = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -612,20 +600,26 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
 
     // Bad input.
     assert_error(
-        call(&app, &s, Method::POST, &format!("{base}/parse"), Some(json!({ "text": "   " }))).await,
+        send_as(&app, &s, Method::POST, &format!("{base}/parse"), Some(json!({ "text": "   " }))).await,
         422,
         "validation_failed",
     )
     .await;
     assert_error(
-        call(&app, &s, Method::POST, &format!("{base}/parse"), Some(json!({ "text": "a".repeat(2001) }))).await,
+        send_as(&app, &s, Method::POST, &format!("{base}/parse"), Some(json!({ "text": "a".repeat(2001) }))).await,
         422,
         "validation_failed",
     )
     .await;
     assert_error(
-        call(&app, &s, Method::POST, &format!("{base}/parse"), Some(json!({ "text": "hi", "timezone": "Mars/Base" })))
-            .await,
+        send_as(
+            &app,
+            &s,
+            Method::POST,
+            &format!("{base}/parse"),
+            Some(json!({ "text": "hi", "timezone": "Mars/Base" })),
+        )
+        .await,
         422,
         "validation_failed",
     )
@@ -641,9 +635,9 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
 
     // Training the same data again: a new version with bit-identical weights,
     // from the vectors cached by the first training.
-    let job = ok_json(call(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
+    let job = ok_json(send_as(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
     run_jobs(&app).await;
-    let job = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
+    let job = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
     assert_eq!(job["result"]["metrics"]["embedded_now"], 0, "{job}");
     let files: Vec<(i64, i64)> = app.sql(|c| {
         let mut st = c.prepare(
@@ -653,19 +647,19 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
     });
     assert_eq!(files.len(), 2);
     assert_eq!(files[0].1, files[1].1, "same data, same weights (content-addressed file)");
-    let status = ok_json(call(&app, &s, Method::GET, &base, None).await, 200).await;
+    let status = ok_json(send_as(&app, &s, Method::GET, &base, None).await, 200).await;
     assert_eq!(
         (status["active_model"]["version_number"].as_i64(), status["needs_training"].as_bool()),
         (Some(2), Some(false))
     );
 
     // New data: train, then roll back to version 1.
-    let intents = ok_json(call(&app, &s, Method::GET, &format!("{base}/intents"), None).await, 200).await;
+    let intents = ok_json(send_as(&app, &s, Method::GET, &format!("{base}/intents"), None).await, 200).await;
     let menu_id = intents["items"].as_array().expect("items").iter().find(|i| i["name"] == "menu").expect("menu")["id"]
         .as_i64()
         .expect("id");
     ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -676,7 +670,7 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
         201,
     )
     .await;
-    let status = ok_json(call(&app, &s, Method::GET, &base, None).await, 200).await;
+    let status = ok_json(send_as(&app, &s, Method::GET, &base, None).await, 200).await;
     assert_eq!(status["needs_training"], true);
     // An edited text loses its cached vector; the next training embeds only
     // the new and the edited example.
@@ -686,7 +680,7 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
         })
     });
     ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::PATCH,
@@ -701,26 +695,26 @@ async fn training_is_a_job_parsing_uses_the_model_and_logs_in_the_background() {
         count(&app, &format!("SELECT count(*) FROM intent_examples WHERE id = {example_id} AND embedding IS NULL")),
         1
     );
-    let job = ok_json(call(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
+    let job = ok_json(send_as(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
     run_jobs(&app).await;
-    let job = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
+    let job = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
     assert_eq!(job["result"]["metrics"]["embedded_now"], 2, "{job}");
-    let versions = ok_json(call(&app, &s, Method::GET, &format!("{base}/models"), None).await, 200).await;
+    let versions = ok_json(send_as(&app, &s, Method::GET, &format!("{base}/models"), None).await, 200).await;
     let v1 = versions["items"].as_array().expect("items").iter().find(|v| v["version_number"] == 1).expect("v1")["id"]
         .as_i64()
         .expect("id");
     let activated =
-        ok_json(call(&app, &s, Method::POST, &format!("{base}/models/{v1}/activate"), None).await, 200).await;
+        ok_json(send_as(&app, &s, Method::POST, &format!("{base}/models/{v1}/activate"), None).await, 200).await;
     assert_eq!(activated["is_active"], true);
     let parsed = ok_json(
-        call(&app, &s, Method::POST, &format!("{base}/parse"), Some(json!({ "text": "when do you open" }))).await,
+        send_as(&app, &s, Method::POST, &format!("{base}/parse"), Some(json!({ "text": "when do you open" }))).await,
         200,
     )
     .await;
     assert_eq!((parsed["model_version"].as_i64(), parsed["intent"]["name"].as_str()), (Some(1), Some("opening_hours")));
     assert_eq!(count(&app, &format!("SELECT count(*) FROM model_versions WHERE bot_id = {bot} AND is_active = 1")), 1);
     assert_error(
-        call(&app, &s, Method::POST, &format!("{base}/models/999999/activate"), None).await,
+        send_as(&app, &s, Method::POST, &format!("{base}/models/999999/activate"), None).await,
         404,
         "model_version_not_found",
     )
@@ -734,12 +728,12 @@ async fn a_new_embedding_model_retrains_bots_with_unchanged_data_once() {
     let (kept, edited) = (make_bot(&app, &s, "Kept").await, make_bot(&app, &s, "Edited").await);
     for bot in [kept, edited] {
         seed_restaurant(&app, &s, bot).await;
-        ok_json(call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await, 202).await;
+        ok_json(send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await, 202).await;
     }
     run_jobs(&app).await;
     // An edit after training: retraining this bot would publish it, so only its owner may.
     ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -771,16 +765,17 @@ async fn a_new_embedding_model_retrains_bots_with_unchanged_data_once() {
     }
     for bot in [kept, edited] {
         let path = format!("/api/v1/bots/{bot}/nlu");
-        let status = ok_json(call(&app, &s, Method::GET, &path, None).await, 200).await;
+        let status = ok_json(send_as(&app, &s, Method::GET, &path, None).await, 200).await;
         assert_eq!((&status["needs_training"], &status["embedding_model_changed"]), (&json!(true), &json!(true)));
-        let r = call(&app, &s, Method::POST, &format!("{path}/parse"), Some(json!({ "text": "book a table" }))).await;
+        let r =
+            send_as(&app, &s, Method::POST, &format!("{path}/parse"), Some(json!({ "text": "book a table" }))).await;
         assert_error(r, 409, "nlu_model_incompatible").await;
     }
 
     run_jobs(&app).await;
     assert_eq!(count(&app, retrain_jobs), 1, "only the bot with unchanged data");
     let parsed = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -792,12 +787,12 @@ async fn a_new_embedding_model_retrains_bots_with_unchanged_data_once() {
     )
     .await;
     assert_eq!((parsed["model_version"].as_i64(), parsed["intent"]["name"].as_str()), (Some(2), Some("book_table")));
-    let status = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{kept}/nlu"), None).await, 200).await;
+    let status = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{kept}/nlu"), None).await, 200).await;
     assert_eq!((&status["needs_training"], &status["embedding_model_changed"]), (&json!(false), &json!(false)));
     let embedder = status["active_model"]["metrics"]["embedder"].as_str().expect("embedder").to_owned();
     assert!(embedder.starts_with("renamed-minilm@"), "{embedder}");
-    let r =
-        call(&app, &s, Method::POST, &format!("/api/v1/bots/{edited}/nlu/parse"), Some(json!({ "text": "hi" }))).await;
+    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{edited}/nlu/parse"), Some(json!({ "text": "hi" })))
+        .await;
     assert_error(r, 409, "nlu_model_incompatible").await;
 
     // Once per bot and embedding model: nothing more to enqueue now.
@@ -812,16 +807,16 @@ async fn misunderstood_utterances_are_assigned_and_evaluation_reports() {
     let bot = make_bot(&app, &s, "Quality").await;
     let base = format!("/api/v1/bots/{bot}/nlu");
     seed_restaurant(&app, &s, bot).await;
-    ok_json(call(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
+    ok_json(send_as(&app, &s, Method::POST, &format!("{base}/train"), None).await, 202).await;
     run_jobs(&app).await;
     // An utterance far from every intent, and an intent that demands certainty.
-    let intents = ok_json(call(&app, &s, Method::GET, &format!("{base}/intents"), None).await, 200).await;
+    let intents = ok_json(send_as(&app, &s, Method::GET, &format!("{base}/intents"), None).await, 200).await;
     let hours_id =
         intents["items"].as_array().expect("items").iter().find(|i| i["name"] == "opening_hours").expect("hours")["id"]
             .as_i64()
             .expect("id");
     ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::PATCH,
@@ -833,7 +828,7 @@ async fn misunderstood_utterances_are_assigned_and_evaluation_reports() {
     )
     .await;
     let parsed = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -848,7 +843,7 @@ async fn misunderstood_utterances_are_assigned_and_evaluation_reports() {
     assert!(parsed["intent"].is_null());
     let deadline = Instant::now() + Duration::from_secs(5);
     let item = loop {
-        let list = ok_json(call(&app, &s, Method::GET, &format!("{base}/misunderstood"), None).await, 200).await;
+        let list = ok_json(send_as(&app, &s, Method::GET, &format!("{base}/misunderstood"), None).await, 200).await;
         if let Some(first) = list["items"].as_array().and_then(|a| a.first()).cloned() {
             break first;
         }
@@ -857,7 +852,7 @@ async fn misunderstood_utterances_are_assigned_and_evaluation_reports() {
     };
     let log_id = item["id"].as_i64().expect("id");
     let resolved = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -874,7 +869,7 @@ async fn misunderstood_utterances_are_assigned_and_evaluation_reports() {
         1
     );
     assert_error(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -886,21 +881,21 @@ async fn misunderstood_utterances_are_assigned_and_evaluation_reports() {
         "conflict",
     )
     .await;
-    let list = ok_json(call(&app, &s, Method::GET, &format!("{base}/misunderstood"), None).await, 200).await;
+    let list = ok_json(send_as(&app, &s, Method::GET, &format!("{base}/misunderstood"), None).await, 200).await;
     assert!(list["items"].as_array().expect("items").is_empty());
 
     // Cross-validation as a job.
     assert_error(
-        call(&app, &s, Method::POST, &format!("{base}/evaluate"), Some(json!({ "folds": 1 }))).await,
+        send_as(&app, &s, Method::POST, &format!("{base}/evaluate"), Some(json!({ "folds": 1 }))).await,
         422,
         "validation_failed",
     )
     .await;
     let job =
-        ok_json(call(&app, &s, Method::POST, &format!("{base}/evaluate"), Some(json!({ "folds": 4 }))).await, 202)
+        ok_json(send_as(&app, &s, Method::POST, &format!("{base}/evaluate"), Some(json!({ "folds": 4 }))).await, 202)
             .await;
     run_jobs(&app).await;
-    let job = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
+    let job = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let report = &job["result"];
     assert_eq!(report["examples"], 25);
@@ -976,9 +971,11 @@ async fn csv_export_defuses_formulas_and_its_import_restores_the_text() {
         .await
         .expect("send");
     ok_json(r, 200).await;
-    let doc =
-        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{copy}/nlu/export?format=json"), None).await, 200)
-            .await;
+    let doc = ok_json(
+        send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{copy}/nlu/export?format=json"), None).await,
+        200,
+    )
+    .await;
     let odd = doc["intents"].as_array().expect("intents").iter().find(|i| i["name"] == "odd").expect("odd").clone();
     let mut round: Vec<&str> =
         odd["examples"].as_array().expect("examples").iter().map(|e| e["text"].as_str().expect("text")).collect();

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app_with};
+use crate::helpers::{Session, TestApp, assert_error, ok_json, send_as, spawn_app_with};
 
 const INTENTS: [(&str, [&str; 5]); 3] = [
     (
@@ -64,45 +64,31 @@ const PARAPHRASES: [(&str, &str); 6] = [
     ("I want to speak to a real person", "talk_to_human"),
 ];
 
-async fn call(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut b = app.as_user(s, method, path);
-    if let Some(body) = body {
-        b = b.json(&body);
-    }
-    b.send().await.expect("send")
-}
-
-async fn ok_json(r: reqwest::Response, status: u16) -> Value {
-    let actual = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(actual, status, "{body}");
-    body
-}
-
 async fn run_jobs(app: &TestApp) {
     let token = CancellationToken::new();
     while botbuilder::jobs::run_once(&app.state, "test", &token).await.expect("run job") {}
 }
 
 async fn small_bot(app: &TestApp, s: &Session) -> i64 {
-    let r =
-        call(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Shop" }))).await;
+    let r = send_as(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Shop" })))
+        .await;
     let bot = ok_json(r, 201).await["id"].as_i64().expect("id");
     for (name, texts) in INTENTS {
         let examples: Vec<Value> = texts.iter().map(|t| json!({ "text": t })).collect();
         let path = format!("/api/v1/bots/{bot}/nlu/intents");
-        ok_json(call(app, s, Method::POST, &path, Some(json!({ "name": name, "examples": examples }))).await, 201)
+        ok_json(send_as(app, s, Method::POST, &path, Some(json!({ "name": name, "examples": examples }))).await, 201)
             .await;
     }
-    let job = ok_json(call(app, s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await, 202).await;
+    let job = ok_json(send_as(app, s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await, 202).await;
     run_jobs(app).await;
-    let job = ok_json(call(app, s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
+    let job = ok_json(send_as(app, s, Method::GET, &format!("/api/v1/jobs/{}", job["id"]), None).await, 200).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     bot
 }
 
 async fn parse(app: &TestApp, s: &Session, bot: i64, text: &str) -> Value {
-    let r = call(app, s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/parse"), Some(json!({ "text": text }))).await;
+    let r =
+        send_as(app, s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/parse"), Some(json!({ "text": text }))).await;
     ok_json(r, 200).await
 }
 
@@ -141,14 +127,14 @@ async fn a_small_bot_says_out_of_scope_from_its_first_training() {
     // null returns to the calibrated floor. Out of range is refused.
     let path = format!("/api/v1/bots/{bot}");
     let bad = assert_error(
-        call(&app, &s, Method::PATCH, &path, Some(json!({ "settings": { "nlu_similarity_floor": 1.5 } }))).await,
+        send_as(&app, &s, Method::PATCH, &path, Some(json!({ "settings": { "nlu_similarity_floor": 1.5 } }))).await,
         422,
         "validation_failed",
     )
     .await;
     assert_eq!(bad["error"]["details"]["field"], "settings.nlu_similarity_floor", "{bad}");
     let updated = ok_json(
-        call(&app, &s, Method::PATCH, &path, Some(json!({ "settings": { "nlu_similarity_floor": 0.99 } }))).await,
+        send_as(&app, &s, Method::PATCH, &path, Some(json!({ "settings": { "nlu_similarity_floor": 0.99 } }))).await,
         200,
     )
     .await;
@@ -156,7 +142,7 @@ async fn a_small_bot_says_out_of_scope_from_its_first_training() {
     let parsed = parse(&app, &s, bot, PARAPHRASES[0].0).await;
     assert_eq!(parsed["out_of_scope"], true, "{parsed}");
     ok_json(
-        call(&app, &s, Method::PATCH, &path, Some(json!({ "settings": { "nlu_similarity_floor": null } }))).await,
+        send_as(&app, &s, Method::PATCH, &path, Some(json!({ "settings": { "nlu_similarity_floor": null } }))).await,
         200,
     )
     .await;
@@ -202,9 +188,9 @@ async fn the_intent_router_takes_its_out_of_scope_port_for_small_talk() {
     let bot = small_bot(&app, &s).await;
     let path = format!("/api/v1/bots/{bot}/flows/main");
     let saved =
-        ok_json(call(&app, &s, Method::PUT, &path, Some(json!({ "document": router_flow() }))).await, 201).await;
+        ok_json(send_as(&app, &s, Method::PUT, &path, Some(json!({ "document": router_flow() }))).await, 201).await;
     assert!(saved["issues"].as_array().expect("issues").iter().all(|i| i["severity"] != "error"), "{saved}");
-    ok_json(call(&app, &s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "go" }))).await, 200)
+    ok_json(send_as(&app, &s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "go" }))).await, 200)
         .await;
 
     for (text, reply) in [
@@ -214,7 +200,7 @@ async fn the_intent_router_takes_its_out_of_scope_port_for_small_talk() {
         ("where is my package right now", "Let me look up your order."),
         ("please cancel my purchase", "Let me cancel it."),
     ] {
-        let r = call(
+        let r = send_as(
             &app,
             &s,
             Method::POST,
@@ -223,7 +209,7 @@ async fn the_intent_router_takes_its_out_of_scope_port_for_small_talk() {
         )
         .await;
         let conv = ok_json(r, 200).await["conversation_id"].as_i64().expect("conversation");
-        let r = call(
+        let r = send_as(
             &app,
             &s,
             Method::POST,

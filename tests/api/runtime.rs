@@ -15,40 +15,26 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, spawn_app_with};
-
-async fn call(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut b = app.as_user(s, method, path);
-    if let Some(body) = body {
-        b = b.json(&body);
-    }
-    b.send().await.expect("send")
-}
-
-async fn ok_json(r: reqwest::Response, status: u16) -> Value {
-    let actual = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(actual, status, "{body}");
-    body
-}
+use crate::helpers::{Session, TestApp, assert_error, ok_json, send_as, spawn_app, spawn_app_with};
 
 fn count(app: &TestApp, sql: &str) -> i64 {
     app.sql(|c| c.query_row(sql, [], |r| r.get(0)))
 }
 
 async fn make_bot(app: &TestApp, s: &Session, name: &str) -> i64 {
-    let r = call(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": name }))).await;
+    let r =
+        send_as(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": name }))).await;
     ok_json(r, 201).await["id"].as_i64().expect("bot id")
 }
 
 /// Saves `doc` as the draft of flow `name` and publishes it.
 async fn publish(app: &TestApp, s: &Session, bot: i64, name: &str, doc: Value) {
     let path = format!("/api/v1/bots/{bot}/flows/{name}");
-    let saved = ok_json(call(app, s, Method::PUT, &path, Some(json!({ "document": doc }))).await, 201).await;
+    let saved = ok_json(send_as(app, s, Method::PUT, &path, Some(json!({ "document": doc }))).await, 201).await;
     let issues: Vec<&Value> =
         saved["issues"].as_array().expect("issues").iter().filter(|i| i["severity"] == "error").collect();
     assert!(issues.is_empty(), "{saved}");
-    let r = call(app, s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "go live" }))).await;
+    let r = send_as(app, s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "go live" }))).await;
     ok_json(r, 200).await;
 }
 
@@ -57,7 +43,7 @@ fn texts(turn: &Value) -> Vec<String> {
 }
 
 async fn say(app: &TestApp, s: &Session, conversation: i64, text: &str) -> Value {
-    let r = call(
+    let r = send_as(
         app,
         s,
         Method::POST,
@@ -170,7 +156,7 @@ const HOURS: [&str; 8] = [
 async fn train_support_nlu(app: &TestApp, s: &Session, bot: i64) {
     for (name, texts) in [("track_order", TRACK), ("opening_hours", HOURS)] {
         let examples: Vec<Value> = texts.iter().map(|t| json!({ "text": t })).collect();
-        let r = call(
+        let r = send_as(
             app,
             s,
             Method::POST,
@@ -180,7 +166,7 @@ async fn train_support_nlu(app: &TestApp, s: &Session, bot: i64) {
         .await;
         ok_json(r, 201).await;
     }
-    ok_json(call(app, s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await, 202).await;
+    ok_json(send_as(app, s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await, 202).await;
     run_jobs(app).await;
 }
 
@@ -194,7 +180,7 @@ async fn question_reprompt_intent_http_handoff_agent_reply_and_end() {
     publish(&app, &s, bot, "main", support_flow(&api)).await;
 
     // Greeting and the question.
-    let r = call(
+    let r = send_as(
         &app,
         &s,
         Method::POST,
@@ -211,7 +197,8 @@ async fn question_reprompt_intent_http_handoff_agent_reply_and_end() {
     let turn = say(&app, &s, conv, "12").await;
     assert_eq!(texts(&turn), ["That is not an order number.", "Your order number (5 digits)?"]);
     assert_eq!(turn["message"]["text"], "12");
-    let detail = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
+    let detail =
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
     assert!(detail["state"]["vars"].get("order").is_none(), "{detail}");
     assert_eq!(detail["state"]["node"], "ask", "{detail}");
 
@@ -227,7 +214,7 @@ async fn question_reprompt_intent_http_handoff_agent_reply_and_end() {
 
     // The conversation is in the inbox with the handoff note.
     let inbox =
-        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox", s.org_id), None).await, 200).await;
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox", s.org_id), None).await, 200).await;
     let row = inbox["items"].as_array().expect("items").iter().find(|c| c["id"] == conv).expect("in the inbox").clone();
     assert_eq!(row["status"], "handoff");
     assert_eq!(row["assignee_user_id"], Value::Null);
@@ -239,18 +226,18 @@ async fn question_reprompt_intent_http_handoff_agent_reply_and_end() {
 
     // An agent takes it, writes a note and replies.
     let conv_path = format!("/api/v1/conversations/{conv}");
-    ok_json(call(&app, &s, Method::POST, &format!("{conv_path}/assign"), Some(json!({}))).await, 200).await;
+    ok_json(send_as(&app, &s, Method::POST, &format!("{conv_path}/assign"), Some(json!({}))).await, 200).await;
     let inbox =
-        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox?mine=true", s.org_id), None).await, 200)
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/inbox?mine=true", s.org_id), None).await, 200)
             .await;
     assert_eq!(inbox["items"][0]["assignee_user_id"], s.user_id);
     ok_json(
-        call(&app, &s, Method::POST, &format!("{conv_path}/notes"), Some(json!({ "text": "VIP customer" }))).await,
+        send_as(&app, &s, Method::POST, &format!("{conv_path}/notes"), Some(json!({ "text": "VIP customer" }))).await,
         200,
     )
     .await;
     let reply = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -264,24 +251,24 @@ async fn question_reprompt_intent_http_handoff_agent_reply_and_end() {
     assert_eq!(reply["replies"][0]["role"], "agent");
 
     // Handed back, the flow continues after the handoff node and ends.
-    let turn = ok_json(call(&app, &s, Method::POST, &format!("{conv_path}/handback"), None).await, 200).await;
+    let turn = ok_json(send_as(&app, &s, Method::POST, &format!("{conv_path}/handback"), None).await, 200).await;
     assert_eq!(texts(&turn), ["You are back with the bot.", "Glad we could help. Bye!"]);
     assert_eq!(turn["status"], "closed");
     assert_error(
-        call(&app, &s, Method::POST, &format!("{conv_path}/close"), Some(json!({ "resolution": "again" }))).await,
+        send_as(&app, &s, Method::POST, &format!("{conv_path}/close"), Some(json!({ "resolution": "again" }))).await,
         409,
         "conversation_closed",
     )
     .await;
     assert_error(
-        call(&app, &s, Method::POST, &format!("{conv_path}/reply"), Some(json!({ "text": "x" }))).await,
+        send_as(&app, &s, Method::POST, &format!("{conv_path}/reply"), Some(json!({ "text": "x" }))).await,
         409,
         "conversation_not_in_handoff",
     )
     .await;
 
     // The transcript, in order, with the note and the agent's reply.
-    let t = ok_json(call(&app, &s, Method::GET, &format!("{conv_path}/messages"), None).await, 200).await;
+    let t = ok_json(send_as(&app, &s, Method::GET, &format!("{conv_path}/messages"), None).await, 200).await;
     let lines: Vec<String> = t["items"]
         .as_array()
         .expect("items")
@@ -319,20 +306,26 @@ async fn question_reprompt_intent_http_handoff_agent_reply_and_end() {
     assert_eq!(texts(&turn), ["Hi! I track orders.", "Your order number (5 digits)?"]);
     // Search finds the conversation by what was said.
     let found =
-        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/conversations?q=anyone"), None).await, 200)
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/conversations?q=anyone"), None).await, 200)
             .await;
     assert_eq!(found["items"].as_array().expect("items").len(), 1);
     assert_eq!(found["items"][0]["id"], conv);
     assert_eq!(found["items"][0]["status"], "open");
     let none =
-        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/conversations?q=zebra"), None).await, 200)
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/conversations?q=zebra"), None).await, 200)
             .await;
     assert!(none["items"].as_array().expect("items").is_empty());
 }
 
 async fn say_raw(app: &TestApp, s: &Session, conversation: i64, text: &str) -> reqwest::Response {
-    call(app, s, Method::POST, &format!("/api/v1/conversations/{conversation}/messages"), Some(json!({ "text": text })))
-        .await
+    send_as(
+        app,
+        s,
+        Method::POST,
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        Some(json!({ "text": text })),
+    )
+    .await
 }
 
 fn survey_flow() -> Value {
@@ -359,7 +352,7 @@ async fn a_restart_mid_conversation_continues_where_it_was() {
     let bot = make_bot(&app, &s, "Survey").await;
     publish(&app, &s, bot, "main", survey_flow()).await;
     let turn = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -382,7 +375,7 @@ async fn a_restart_mid_conversation_continues_where_it_was() {
     assert_eq!(texts(&turn), ["Thanks Ada, 36 noted."]);
     // The same end user continues the same conversation after the restart.
     let again = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -425,10 +418,10 @@ async fn unfinished_flows_save_and_are_refused_at_publish_with_node_level_errors
     // An unfinished draft saves (issue 17): its findings are warnings that
     // block publishing, and publishing lists them as errors.
     let broken = format!("/api/v1/bots/{bot}/flows/broken");
-    let saved = ok_json(call(&app, &s, Method::PUT, &broken, Some(json!({ "document": bad }))).await, 201).await;
+    let saved = ok_json(send_as(&app, &s, Method::PUT, &broken, Some(json!({ "document": bad }))).await, 201).await;
     assert!(saved["issues"].as_array().expect("issues").iter().all(|i| i["severity"] == "warning"), "{saved}");
     let body = assert_error(
-        call(&app, &s, Method::POST, &format!("{broken}/publish"), Some(json!({}))).await,
+        send_as(&app, &s, Method::POST, &format!("{broken}/publish"), Some(json!({}))).await,
         422,
         "flow_invalid",
     )
@@ -443,45 +436,54 @@ async fn unfinished_flows_save_and_are_refused_at_publish_with_node_level_errors
     // Nothing was published.
     assert_eq!(count(&app, "SELECT count(*) FROM bot_flows WHERE is_active = 1"), 0);
     // Validation without saving reports the same: savable, not publishable.
-    let report =
-        ok_json(call(&app, &s, Method::POST, &format!("{path}/validate"), Some(json!({ "document": bad }))).await, 200)
-            .await;
+    let report = ok_json(
+        send_as(&app, &s, Method::POST, &format!("{path}/validate"), Some(json!({ "document": bad }))).await,
+        200,
+    )
+    .await;
     assert_eq!(report["valid"], true);
     assert_eq!(report["publishable"], false);
     // Not a flow document at all.
     assert_error(
-        call(&app, &s, Method::PUT, &path, Some(json!({ "document": { "nodes": "x" } }))).await,
+        send_as(&app, &s, Method::PUT, &path, Some(json!({ "document": { "nodes": "x" } }))).await,
         422,
         "validation_failed",
     )
     .await;
     assert_error(
-        call(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/flows/bad%20name"), Some(json!({ "document": bad })))
-            .await,
+        send_as(
+            &app,
+            &s,
+            Method::PUT,
+            &format!("/api/v1/bots/{bot}/flows/bad%20name"),
+            Some(json!({ "document": bad })),
+        )
+        .await,
         422,
         "validation_failed",
     )
     .await;
     // The JSON Schema is served.
-    let schema = ok_json(call(&app, &s, Method::GET, "/api/v1/flow-schema", None).await, 200).await;
+    let schema = ok_json(send_as(&app, &s, Method::GET, "/api/v1/flow-schema", None).await, 200).await;
     assert!(schema["properties"]["nodes"].is_object(), "{schema}");
 
     // A good flow: versions, publish, diff, rollback.
     publish(&app, &s, bot, "main", survey_flow()).await;
     let mut v2 = survey_flow();
     v2["nodes"][3]["data"]["text"] = json!("Noted, {{name}}.");
-    let saved = ok_json(call(&app, &s, Method::PUT, &path, Some(json!({ "document": v2 }))).await, 201).await;
+    let saved = ok_json(send_as(&app, &s, Method::PUT, &path, Some(json!({ "document": v2 }))).await, 201).await;
     assert_eq!(saved["version"]["version"], 2);
-    let diff = ok_json(call(&app, &s, Method::GET, &format!("{path}/diff"), None).await, 200).await;
+    let diff = ok_json(send_as(&app, &s, Method::GET, &format!("{path}/diff"), None).await, 200).await;
     assert_eq!(diff["nodes_changed"][0]["id"], "done", "{diff}");
-    ok_json(call(&app, &s, Method::POST, &format!("{path}/publish"), Some(json!({}))).await, 200).await;
-    let detail = ok_json(call(&app, &s, Method::GET, &path, None).await, 200).await;
+    ok_json(send_as(&app, &s, Method::POST, &format!("{path}/publish"), Some(json!({}))).await, 200).await;
+    let detail = ok_json(send_as(&app, &s, Method::GET, &path, None).await, 200).await;
     assert_eq!(detail["published"]["version"], 2);
-    ok_json(call(&app, &s, Method::POST, &format!("{path}/rollback"), Some(json!({ "version": 1 }))).await, 200).await;
-    let detail = ok_json(call(&app, &s, Method::GET, &path, None).await, 200).await;
+    ok_json(send_as(&app, &s, Method::POST, &format!("{path}/rollback"), Some(json!({ "version": 1 }))).await, 200)
+        .await;
+    let detail = ok_json(send_as(&app, &s, Method::GET, &path, None).await, 200).await;
     assert_eq!(detail["published"]["version"], 1, "{detail}");
     assert_error(
-        call(&app, &s, Method::POST, &format!("{path}/rollback"), Some(json!({ "version": 99 }))).await,
+        send_as(&app, &s, Method::POST, &format!("{path}/rollback"), Some(json!({ "version": 99 }))).await,
         404,
         "flow_version_not_found",
     )
@@ -494,7 +496,7 @@ async fn a_deleted_intent_still_runs_and_the_emulator_reports_it() {
     let s = app.register("runtime-emulator@example.com").await;
     let bot = make_bot(&app, &s, "Emu").await;
     for name in ["track_order", "greet"] {
-        let r = call(
+        let r = send_as(
             &app,
             &s,
             Method::POST,
@@ -506,22 +508,22 @@ async fn a_deleted_intent_still_runs_and_the_emulator_reports_it() {
     }
     publish(&app, &s, bot, "main", support_flow("http://127.0.0.1:9")).await;
     let intents =
-        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/nlu/intents"), None).await, 200).await;
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/nlu/intents"), None).await, 200).await;
     let track_id =
         intents["items"].as_array().expect("items").iter().find(|i| i["name"] == "track_order").expect("intent")["id"]
             .as_i64()
             .expect("id");
-    let r = call(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/nlu/intents/{track_id}"), None).await;
+    let r = send_as(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/nlu/intents/{track_id}"), None).await;
     assert!(r.status().is_success(), "{}", r.status());
 
     let emu = format!("/api/v1/bots/{bot}/emulator");
-    let turn = ok_json(call(&app, &s, Method::POST, &emu, Some(json!({ "source": "published" }))).await, 200).await;
+    let turn = ok_json(send_as(&app, &s, Method::POST, &emu, Some(json!({ "source": "published" }))).await, 200).await;
     let conv = turn["conversation_id"].as_i64().expect("id");
     assert_eq!(texts(&turn), ["Hi! I track orders.", "Your order number (5 digits)?"]);
     let trace = &turn["trace"];
     assert_eq!(trace["waiting_at"], "main/ask (question)", "{trace}");
     let turn = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -535,7 +537,7 @@ async fn a_deleted_intent_still_runs_and_the_emulator_reports_it() {
     assert_eq!(turn["trace"]["variables_before"]["session"].get("order"), None, "{turn}");
     assert_eq!(turn["trace"]["variables_after"]["session"]["order"], "54321", "{turn}");
     let turn = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -564,7 +566,7 @@ async fn a_deleted_intent_still_runs_and_the_emulator_reports_it() {
     // The emulator is not billed and its conversations are hidden from transcripts by default.
     assert_eq!(count(&app, "SELECT count(*) FROM usage_tracking WHERE metric_type = 'message_received'"), 0);
     let list =
-        ok_json(call(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/conversations"), None).await, 200).await;
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/conversations"), None).await, 200).await;
     assert!(list["items"].as_array().expect("items").is_empty());
 }
 
@@ -574,9 +576,11 @@ async fn bad_messages_foreign_conversations_and_the_message_limit() {
     let s = app.register("runtime-bad@example.com").await;
     let bot = make_bot(&app, &s, "Strict").await;
     publish(&app, &s, bot, "main", survey_flow()).await;
-    let turn =
-        ok_json(call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await, 200)
-            .await;
+    let turn = ok_json(
+        send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await,
+        200,
+    )
+    .await;
     let conv = turn["conversation_id"].as_i64().expect("id");
     let stored = || count(&app, &format!("SELECT count(*) FROM widget_messages WHERE conversation_id = {conv}"));
     let before = stored();
@@ -605,14 +609,14 @@ async fn bad_messages_foreign_conversations_and_the_message_limit() {
     // Another organization's conversation does not exist for you.
     let other = app.register("runtime-other@example.com").await;
     assert_error(
-        call(&app, &other, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await,
+        send_as(&app, &other, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await,
         404,
         "conversation_not_found",
     )
     .await;
     assert_error(say_raw(&app, &other, conv, "hi").await, 404, "conversation_not_found").await;
     assert_error(
-        call(&app, &other, Method::GET, &format!("/api/v1/conversations/{conv}/messages"), None).await,
+        send_as(&app, &other, Method::GET, &format!("/api/v1/conversations/{conv}/messages"), None).await,
         404,
         "conversation_not_found",
     )
@@ -647,7 +651,8 @@ async fn bad_messages_foreign_conversations_and_the_message_limit() {
     );
     // Starting a new conversation with a message is refused too.
     assert_error(
-        call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({ "text": "hi" }))).await,
+        send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({ "text": "hi" })))
+            .await,
         429,
         "message_limit_exceeded",
     )
@@ -655,7 +660,7 @@ async fn bad_messages_foreign_conversations_and_the_message_limit() {
 }
 
 async fn widget_key(app: &TestApp, s: &Session, bot: i64) -> String {
-    let w = ok_json(call(app, s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await, 200).await;
+    let w = ok_json(send_as(app, s, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await, 200).await;
     w["widget_key"].as_str().expect("key").to_owned()
 }
 
@@ -668,7 +673,7 @@ async fn the_widget_api_keys_origins_and_rate_limit() {
     let key = widget_key(&app, &s, bot).await;
     let origin = "https://shop.example.com";
     let w = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::PUT,
@@ -772,7 +777,7 @@ async fn the_widget_api_keys_origins_and_rate_limit() {
     let r = app.request(Method::GET, "/api/v1/widget/wk_doesnotexist/config").send().await.expect("send");
     assert_error(r, 404, "widget_not_found").await;
     let rotated =
-        ok_json(call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/widget-key"), None).await, 200).await;
+        ok_json(send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/widget-key"), None).await, 200).await;
     let new_key = rotated["widget_key"].as_str().expect("new key").to_owned();
     assert_ne!(new_key, key);
     let r = app.request(Method::GET, &format!("/api/v1/widget/{key}/config")).send().await.expect("send");
@@ -808,7 +813,7 @@ async fn concurrent_messages_of_one_conversation_are_serialized() {
     });
     publish(&app, &s, bot, "main", flow).await;
     let turn = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -837,11 +842,12 @@ async fn concurrent_messages_of_one_conversation_are_serialized() {
         .collect();
     seen.sort_unstable();
     assert_eq!(seen, (1..=24).collect::<Vec<i64>>());
-    let detail = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
+    let detail =
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
     assert_eq!(detail["state"]["vars"]["n"], 24, "{detail}");
     // The transcript alternates: each user message is followed by its own replies.
     let t = ok_json(
-        call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}/messages?limit=200"), None).await,
+        send_as(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}/messages?limit=200"), None).await,
         200,
     )
     .await;
@@ -859,7 +865,7 @@ async fn closing_asks_for_a_rating_when_the_bot_is_set_to() {
     let s = app.register("runtime-csat@example.com").await;
     let bot = make_bot(&app, &s, "Rated").await;
     ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::PATCH,
@@ -872,7 +878,7 @@ async fn closing_asks_for_a_rating_when_the_bot_is_set_to() {
     .await;
     publish(&app, &s, bot, "main", survey_flow()).await;
     let turn = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -888,7 +894,7 @@ async fn closing_asks_for_a_rating_when_the_bot_is_set_to() {
     let turn = say(&app, &s, conv, "can I talk to a human please").await;
     assert_eq!(turn["status"], "handoff", "{turn}");
     let closed = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -906,7 +912,8 @@ async fn closing_asks_for_a_rating_when_the_bot_is_set_to() {
     let turn = say(&app, &s, conv, "4").await;
     assert_eq!(texts(&turn), ["Thanks for rating!"]);
     assert_eq!(turn["status"], "closed");
-    let detail = ok_json(call(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
+    let detail =
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}"), None).await, 200).await;
     assert_eq!(detail["csat"], 4);
     assert_eq!(detail["resolution"], "answered by phone");
 }
@@ -943,12 +950,12 @@ async fn knowledge_nodes_answer_from_the_bots_knowledge_base_with_citations() {
     });
     publish(&app, &s, bot, "main", flow).await;
     let emu = format!("/api/v1/bots/{bot}/emulator");
-    let turn = ok_json(call(&app, &s, Method::POST, &emu, Some(json!({ "source": "published" }))).await, 200).await;
+    let turn = ok_json(send_as(&app, &s, Method::POST, &emu, Some(json!({ "source": "published" }))).await, 200).await;
     let conv = turn["conversation_id"].as_i64().expect("id");
 
     // Not linked yet: the node reports it and leaves by `no_answer`.
     let turn = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -970,9 +977,9 @@ async fn knowledge_nodes_answer_from_the_bots_knowledge_base_with_citations() {
     );
 
     // Linked: a cited answer, stored in the variable too.
-    ok_json(call(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/knowledge-bases/{kb}"), None).await, 200).await;
+    ok_json(send_as(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/knowledge-bases/{kb}"), None).await, 200).await;
     let turn = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -995,7 +1002,7 @@ async fn knowledge_nodes_answer_from_the_bots_knowledge_base_with_citations() {
     );
     // Nothing relevant: the `no_answer` port.
     let turn = ok_json(
-        call(
+        send_as(
             &app,
             &s,
             Method::POST,
@@ -1048,7 +1055,7 @@ async fn intent_bot(app: &TestApp, s: &Session) -> (i64, String) {
 }
 
 async fn start_conversation(app: &TestApp, s: &Session, bot: i64, user: &str) -> i64 {
-    let r = call(
+    let r = send_as(
         app,
         s,
         Method::POST,
@@ -1107,7 +1114,8 @@ async fn a_full_inference_queue_refuses_turns_with_503_and_the_widget_with_the_b
     assert_eq!(body["error"]["details"]["reply"], "Busy here, one moment please.", "{body}");
 
     // The NLU parse API is refused the same way.
-    let r = call(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/parse"), Some(json!({ "text": "hi" }))).await;
+    let r =
+        send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/parse"), Some(json!({ "text": "hi" }))).await;
     assert_overloaded(r, "inference_queue_full").await;
 
     // Counted: two turns shed, one text in the queue.
@@ -1143,10 +1151,11 @@ async fn with_keyword_fallback_a_full_inference_queue_still_answers_without_the_
     let turn = say(&app, &s, conv, "where is my order").await;
     assert_eq!(texts(&turn), ["Sorry, I only track orders."]);
     let emu = format!("/api/v1/bots/{bot}/emulator");
-    let started = ok_json(call(&app, &s, Method::POST, &emu, Some(json!({ "source": "published" }))).await, 200).await;
+    let started =
+        ok_json(send_as(&app, &s, Method::POST, &emu, Some(json!({ "source": "published" }))).await, 200).await;
     let body =
         json!({ "conversation_id": started["conversation_id"], "source": "published", "text": "where is my order" });
-    let emulated = ok_json(call(&app, &s, Method::POST, &emu, Some(body)).await, 200).await;
+    let emulated = ok_json(send_as(&app, &s, Method::POST, &emu, Some(body)).await, 200).await;
     assert!(emulated.to_string().contains("keyword-only"), "{emulated}");
     assert!(metric(&app, "botbuilder_runtime_turns_shed_total{reason=\"inference_keywords\"}").await >= 1.0);
     assert!(
