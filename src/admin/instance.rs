@@ -189,6 +189,13 @@ pub async fn snapshot(state: &AppState) -> AppResult<Snapshot> {
         .await
 }
 
+/// The public URL in force, for links and addresses handed out (email links,
+/// channel webhook URLs, the widget's embed code).
+pub async fn public_url_in_force(state: &AppState) -> AppResult<String> {
+    let config = state.config.clone();
+    state.db.read(move |c| public_url(c, &config)).await
+}
+
 /// The mail client in force: the one built at start-up from the
 /// configuration file, or one for the console's SMTP server (building it
 /// connects to nothing).

@@ -34,13 +34,14 @@ fn secret_context(id: ChannelId) -> String {
     format!("channels.webhook_secret_encrypted:{}", id.0)
 }
 
-/// The public URL the provider posts to.
-fn webhook_url(state: &AppState, path: &str) -> String {
-    format!("{}/hooks/{path}", state.config.public_url())
+/// The channel with its full webhook URL (the store has only the path):
+/// the public URL in force + `/hooks/{path}`, where the provider posts.
+async fn with_url(state: &AppState, c: Channel) -> AppResult<Channel> {
+    Ok(under(&crate::admin::instance::public_url_in_force(state).await?, c))
 }
 
-fn with_url(state: &AppState, mut c: Channel) -> Channel {
-    c.webhook_url = webhook_url(state, &c.webhook_url);
+fn under(base: &str, mut c: Channel) -> Channel {
+    c.webhook_url = format!("{base}/hooks/{}", c.webhook_url);
     c
 }
 
@@ -115,19 +116,20 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateChannelRequest)
             store::find(tx, &tenant, id)?.ok_or_else(not_found)
         })
         .await?;
-    Ok(with_url(state, channel))
+    with_url(state, channel).await
 }
 
 pub async fn get(state: &AppState, tenant: Tenant, id: ChannelId) -> AppResult<Channel> {
     let c = state.db.read(move |c| store::find(c, &tenant, id)?.ok_or_else(not_found)).await?;
-    Ok(with_url(state, c))
+    with_url(state, c).await
 }
 
 pub async fn list(state: &AppState, tenant: Tenant, page: PageParams) -> AppResult<Page<Channel>> {
     let after = page.cursor()?.map(|c| c.id);
     let limit = page.fetch_limit()?;
     let rows = state.db.read(move |c| Ok(store::list(c, &tenant, after, limit)?)).await?;
-    let rows = rows.into_iter().map(|c| with_url(state, c)).collect();
+    let base = crate::admin::instance::public_url_in_force(state).await?;
+    let rows = rows.into_iter().map(|c| under(&base, c)).collect();
     Page::from_rows(rows, &page, |c| c.id.0)
 }
 
@@ -176,7 +178,7 @@ pub async fn update(state: &AppState, tenant: Tenant, id: ChannelId, req: Update
             store::find(tx, &tenant, id)?.ok_or_else(not_found)
         })
         .await?;
-    Ok(with_url(state, channel))
+    with_url(state, channel).await
 }
 
 pub async fn delete(state: &AppState, tenant: Tenant, id: ChannelId) -> AppResult<()> {
@@ -258,7 +260,7 @@ async fn record_check(
             store::find(tx, &t, id)?.ok_or_else(not_found)
         })
         .await?;
-    Ok(with_url(state, c))
+    with_url(state, c).await
 }
 
 /// Asks the provider whether the credentials work (Telegram: `getMe`).

@@ -103,8 +103,8 @@ fn check_config(r: WidgetConfigRequest) -> AppResult<WidgetConfig> {
     })
 }
 
-fn view(state: &AppState, key: String, s: WidgetSettings) -> WidgetSettingsView {
-    let base = state.config.public_url();
+/// The settings as shown, with the embed code under `base` (the public URL in force).
+fn view(base: &str, key: String, s: WidgetSettings) -> WidgetSettingsView {
     WidgetSettingsView {
         embed_code: format!("<script src=\"{base}/widget.js\" data-bot-key=\"{key}\" async></script>"),
         widget_key: key,
@@ -125,7 +125,7 @@ fn widget_key(conn: &Connection, tenant: &Tenant, bot: BotId) -> AppResult<Strin
 
 pub async fn get(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult<WidgetSettingsView> {
     let (key, s) = state.db.read(move |c| Ok((widget_key(c, &tenant, bot)?, settings(c, &tenant, bot)?))).await?;
-    Ok(view(state, key, s))
+    Ok(view(&crate::admin::instance::public_url_in_force(state).await?, key, s))
 }
 
 pub async fn put(
@@ -167,7 +167,7 @@ pub async fn put(
         })
         .await?;
     state.runtime.invalidate_bot(bot);
-    Ok(view(state, key, s))
+    Ok(view(&crate::admin::instance::public_url_in_force(state).await?, key, s))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::admin::{admin_call, admin_send, console};
-use crate::helpers::{PASSWORD, TestApp, assert_error, session_from, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, assert_error, call_ok, session_from, spawn_app, spawn_app_with};
 use crate::smtp::{SmtpSink, wait_for};
 
 async fn instance(app: &TestApp) -> Value {
@@ -219,7 +219,7 @@ async fn without_smtp_an_invitation_returns_its_link_and_queues_no_email() {
 #[tokio::test]
 async fn instance_settings_are_validated_with_field_paths() {
     let app = spawn_app().await;
-    app.register("founder@example.com").await;
+    let founder = app.register("founder@example.com").await;
     let admin = console(&app, "founder@example.com").await;
     let smtp = |extra: Value| {
         let mut s =
@@ -259,6 +259,22 @@ async fn instance_settings_are_validated_with_field_paths() {
     .await;
     assert_eq!((status, ok["public_url_effective"].clone()), (200, json!("https://bots.example.com")), "{ok}");
     assert_eq!(instance(&app).await["public_url"], "https://bots.example.com");
+    // Everything handed out follows it: the widget's embed code and a channel's webhook URL.
+    let org = founder.org_id;
+    let bot =
+        call_ok(&app, &founder, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "B" }))).await;
+    let bot = bot["id"].as_i64().expect("bot id");
+    let widget = call_ok(&app, &founder, Method::GET, &format!("/api/v1/bots/{bot}/widget"), None).await;
+    assert!(
+        widget["embed_code"].as_str().is_some_and(|c| c.contains("https://bots.example.com/widget.js")),
+        "{widget}"
+    );
+    let telegram = json!({ "type": "telegram", "bot_id": bot, "credentials": { "bot_token": crate::channels::TOKEN } });
+    let channel = call_ok(&app, &founder, Method::POST, &format!("/api/v1/orgs/{org}/channels"), Some(telegram)).await;
+    assert!(
+        channel["webhook_url"].as_str().is_some_and(|u| u.starts_with("https://bots.example.com/hooks/")),
+        "{channel}"
+    );
     // null returns to the configuration file's value.
     let (_, back) =
         admin_call(&app, &admin, Method::PUT, "/api/v1/admin/settings", Some(json!({ "public_url": null }))).await;
