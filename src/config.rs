@@ -32,19 +32,46 @@ pub struct Config {
     pub channels: ChannelsConfig,
 }
 
-/// Messaging channels (Telegram…): where the provider APIs are.
+/// Messaging channels: where the provider APIs are (point them at a mirror
+/// on air-gapped networks, or at fakes in tests) and what inbound media may weigh.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChannelsConfig {
-    /// Base URL of the Telegram Bot API (`https://api.telegram.org`); point
-    /// it at a local Bot API server or a mirror on air-gapped networks, or
-    /// at a fake in tests. Requests go to `{base}/bot{token}/{method}`.
+    /// Base URL of the Telegram Bot API (`https://api.telegram.org`).
+    /// Requests go to `{base}/bot{token}/{method}`.
     pub telegram_api_base: String,
+    /// Base URL of Meta's Graph API with its version, for WhatsApp Cloud,
+    /// Messenger and Instagram (`https://graph.facebook.com/v21.0`).
+    pub graph_api_base: String,
+    /// Base URL of the Slack Web API (`https://slack.com/api`).
+    pub slack_api_base: String,
+    /// Base URL of Twilio's REST API (`https://api.twilio.com`).
+    pub twilio_api_base: String,
+    /// The largest inbound media file kept, in bytes (16 MiB).
+    pub max_media_bytes: u64,
+}
+
+impl ChannelsConfig {
+    /// The provider base URLs by configuration key (for validation).
+    fn bases(&self) -> [(&'static str, &str); 4] {
+        [
+            ("channels.telegram_api_base", &self.telegram_api_base),
+            ("channels.graph_api_base", &self.graph_api_base),
+            ("channels.slack_api_base", &self.slack_api_base),
+            ("channels.twilio_api_base", &self.twilio_api_base),
+        ]
+    }
 }
 
 impl Default for ChannelsConfig {
     fn default() -> Self {
-        Self { telegram_api_base: "https://api.telegram.org".to_owned() }
+        Self {
+            telegram_api_base: "https://api.telegram.org".to_owned(),
+            graph_api_base: "https://graph.facebook.com/v21.0".to_owned(),
+            slack_api_base: "https://slack.com/api".to_owned(),
+            twilio_api_base: "https://api.twilio.com".to_owned(),
+            max_media_bytes: 16 * 1024 * 1024,
+        }
     }
 }
 
@@ -646,13 +673,13 @@ impl Config {
         if self.http.workers == Some(0) {
             errors.push("http.workers: must be at least 1".to_owned());
         }
-        if !(self.channels.telegram_api_base.starts_with("http://")
-            || self.channels.telegram_api_base.starts_with("https://"))
-        {
-            errors.push(format!(
-                "channels.telegram_api_base: `{}` must start with http:// or https://",
-                self.channels.telegram_api_base
-            ));
+        for (key, base) in self.channels.bases() {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                errors.push(format!("{key}: `{base}` must start with http:// or https://"));
+            }
+        }
+        if self.channels.max_media_bytes == 0 {
+            errors.push("channels.max_media_bytes: must be at least 1".to_owned());
         }
         if let Some(url) = &self.http.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -1,10 +1,12 @@
 //! Messaging channels (issue 18 items 1–5): channel CRUD under the
 //! organization (`integrations.manage`), the provider check and activation,
-//! the public inbound webhook `POST /hooks/{webhook_path}` and the durable
-//! outbound queue ([`send`]). Adapters: Telegram ([`telegram`]); a new
-//! provider adds its type to [`model::KNOWN_TYPES`], a parser and a renderer,
-//! and reuses the queue, the contacts and the runtime hand-over.
+//! the public inbound webhook `/hooks/{webhook_path}` and the durable
+//! outbound queue ([`send`]). Each provider is an [`adapter::Adapter`]
+//! listed in [`ADAPTERS`]; the queue, contacts, deduplication and the
+//! runtime hand-over are shared.
 
+pub mod adapter;
+pub mod generic;
 pub mod model;
 pub mod send;
 pub mod service;
@@ -38,9 +40,24 @@ impl ScopeResource for ChannelResource {
 
 pub type ChannelScope<P> = Scoped<ChannelResource, P>;
 
+/// Every channel type this server speaks.
+static ADAPTERS: [&dyn adapter::Adapter; 2] = [&telegram::Telegram, &generic::Generic];
+
+/// The adapter of a channel type.
+#[must_use]
+pub fn adapter_for(kind: &str) -> Option<&'static dyn adapter::Adapter> {
+    ADAPTERS.iter().copied().find(|a| a.kind() == kind)
+}
+
+/// The channel types this server speaks (a closed list).
+#[must_use]
+pub fn known_types() -> Vec<&'static str> {
+    ADAPTERS.iter().map(|a| a.kind()).collect()
+}
+
 /// Registers `/hooks/{webhook_path}` (outside `/api/v1`: the URL providers are given).
 pub fn root_routes(cfg: &mut ServiceConfig) {
-    cfg.service(inbound_webhook);
+    cfg.service(inbound_webhook).service(inbound_handshake);
 }
 
 /// Registers the routes under `/api/v1`.
@@ -199,13 +216,14 @@ async fn list_channel_messages(
     Ok(web::Json(service::list_messages(&state, scope.into_tenant(), id, page.into_inner()).await?))
 }
 
-/// A provider's inbound event (public; authenticated by the channel's secret).
-/// Answers 200 for events stored, duplicates and malformed payloads alike
-/// (the provider would otherwise retry them), 401 without the right secret.
+/// A provider's webhook call (public; authenticated by the channel's
+/// signature scheme). Authentic calls are answered 200 whatever became of
+/// them — processed, duplicate, ignored or malformed — since providers retry
+/// anything else.
 #[utoipa::path(
     tag = "channels",
     params(("webhook_path" = String, Path, description = "The channel's random webhook path")),
-    request_body(content = Object, description = "The provider's event (Telegram: an Update)"),
+    request_body(content = Object, description = "The provider's event in its own format (Telegram: an Update)"),
     responses((status = 200, description = "Accepted (processed, duplicate, ignored or rejected as malformed)"),
               (status = 401, body = ErrorBody, description = "`channel_signature_invalid`: nothing was stored"),
               (status = 404, body = ErrorBody, description = "`channel_not_found`"))
@@ -217,13 +235,35 @@ async fn inbound_webhook(
     request: HttpRequest,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    let secret = request.headers().get(telegram::SECRET_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let outcome = service::inbound(&state, path.into_inner(), secret, &body).await?;
-    let name = match outcome {
-        service::HookOutcome::Processed => "processed",
-        service::HookOutcome::Duplicate => "duplicate",
-        service::HookOutcome::Ignored => "ignored",
-        service::HookOutcome::Rejected => "rejected",
+    hook(&state, path.into_inner(), &request, &body).await
+}
+
+/// A provider's handshake (public): Meta's subscription check answers
+/// `hub.challenge` when `hub.verify_token` is the channel's verify token.
+#[utoipa::path(
+    tag = "channels",
+    params(("webhook_path" = String, Path, description = "The channel's random webhook path")),
+    responses((status = 200, description = "The handshake answered"),
+              (status = 401, body = ErrorBody, description = "`channel_signature_invalid`"),
+              (status = 404, body = ErrorBody, description = "`channel_not_found`"))
+)]
+#[get("/hooks/{webhook_path}")]
+async fn inbound_handshake(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    request: HttpRequest,
+) -> AppResult<HttpResponse> {
+    hook(&state, path.into_inner(), &request, &[]).await
+}
+
+async fn hook(state: &AppState, path: String, request: &HttpRequest, body: &[u8]) -> AppResult<HttpResponse> {
+    let base = crate::admin::instance::public_url_in_force(state).await?;
+    let query = request.query_string();
+    let url = if query.is_empty() {
+        format!("{base}{}", request.path())
+    } else {
+        format!("{base}{}?{query}", request.path())
     };
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": name })))
+    let hook = adapter::HookRequest { method: request.method(), headers: request.headers(), query, body, url };
+    service::inbound(state, path, hook).await
 }

@@ -2,6 +2,7 @@
 
 use rusqlite::Row;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::db::FromRow;
 use crate::ids::{BotId, OrgId};
@@ -10,9 +11,6 @@ crate::id_type!(
     /// A row of `channels`.
     ChannelId
 );
-
-/// The channel types this server has an adapter for (a closed list).
-pub const KNOWN_TYPES: [&str; 1] = ["telegram"];
 
 /// A channel as the API shows it: credentials and secrets are never included.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -30,6 +28,10 @@ pub struct Channel {
     pub status: String,
     /// Where the provider must send events: public URL + `/hooks/{webhook_path}`.
     pub webhook_url: String,
+    /// The secret the user pastes into the provider's console, for the types
+    /// that need one (the generic channel's signing key); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
     pub last_inbound_at: Option<String>,
     pub last_error_at: Option<String>,
     pub error_message: Option<String>,
@@ -56,6 +58,7 @@ impl FromRow for Channel {
             status: row.get("status")?,
             // Completed by the service (it knows the public URL).
             webhook_url: row.get("webhook_path")?,
+            webhook_secret: None,
             last_inbound_at: row.get("last_inbound_at")?,
             last_error_at: row.get("last_error_at")?,
             error_message: row.get("error_message")?,
@@ -66,26 +69,21 @@ impl FromRow for Channel {
     }
 }
 
-/// Credentials of a channel, by type.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Credentials {
-    /// Telegram: the token `BotFather` gave (`123456:ABC…`).
-    pub bot_token: Option<String>,
-}
-
 /// `POST /orgs/{org_id}/channels`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChannelRequest {
-    /// One of the known types (`telegram`).
+    /// One of the known types (`telegram`, `http`, …).
     #[serde(rename = "type")]
     pub channel_type: String,
     /// 1–200 characters; default: the type.
     pub name: Option<String>,
     /// The bot that answers on this channel (a bot of the organization).
     pub bot_id: BotId,
-    pub credentials: Credentials,
+    /// The type's credential fields, all strings (see docs/channels.md):
+    /// Telegram `bot_token`; generic HTTP `outbound_url`.
+    #[schema(value_type = Object)]
+    pub credentials: Map<String, Value>,
 }
 
 /// `PATCH /channels/{channel_id}`: absent fields stay. New credentials set the
@@ -95,7 +93,8 @@ pub struct CreateChannelRequest {
 pub struct UpdateChannelRequest {
     pub name: Option<String>,
     pub bot_id: Option<BotId>,
-    pub credentials: Option<Credentials>,
+    #[schema(value_type = Option<Object>)]
+    pub credentials: Option<Map<String, Value>>,
 }
 
 /// The answer of test-connection and activate.
@@ -114,21 +113,29 @@ pub struct ChannelMessage {
     pub conversation_id: Option<i64>,
     #[schema(example = "outbound")]
     pub direction: String,
-    /// `received` (inbound); outbound: `queued`, `retrying`, `sent` or `dead`.
+    /// `received` (inbound); outbound: `queued`, `retrying`, `sent`,
+    /// `delivered`, `read`, `failed` (the provider reported it) or `dead`.
     #[schema(example = "sent")]
     pub status: String,
     pub message_type: String,
     pub content: Option<String>,
+    /// Inbound media: the stored file (`/api/v1/files/{id}`), its type and name.
+    pub media_url: Option<String>,
+    pub media_mime_type: Option<String>,
+    pub media_filename: Option<String>,
     pub external_id: Option<String>,
     pub attempts: i64,
     pub error_message: Option<String>,
     pub next_retry_at: Option<String>,
     pub sent_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub read_at: Option<String>,
     pub created_at: String,
 }
 
-pub const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, status, dead, message_type, content, external_id, \
-     attempts, error_message, next_retry_at, sent_at, created_at";
+pub const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, status, dead, message_type, content, \
+     media_url, media_mime_type, media_filename, external_id, attempts, error_message, next_retry_at, sent_at, \
+     delivered_at, read_at, created_at";
 
 impl FromRow for ChannelMessage {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -147,11 +154,16 @@ impl FromRow for ChannelMessage {
             status: status.to_owned(),
             message_type: row.get("message_type")?,
             content: row.get("content")?,
+            media_url: row.get("media_url")?,
+            media_mime_type: row.get("media_mime_type")?,
+            media_filename: row.get("media_filename")?,
             external_id: row.get("external_id")?,
             attempts: row.get("attempts")?,
             error_message: row.get("error_message")?,
             next_retry_at: row.get("next_retry_at")?,
             sent_at: row.get("sent_at")?,
+            delivered_at: row.get("delivered_at")?,
+            read_at: row.get("read_at")?,
             created_at: row.get("created_at")?,
         })
     }

@@ -6,10 +6,16 @@
 //! the last one the message is dead-lettered (`status` failed, `dead` 1).
 //!
 //! Delivery is at-least-once: an attempt is counted and committed before
-//! the request, its result recorded after. Telegram has no idempotency key,
-//! so a crash in the instant between Telegram's answer and that record sends
-//! the message again after the restart (never zero times); providers that
-//! take a key get `idempotency_key`, the same for every attempt.
+//! the request, its result recorded after. Every message has an
+//! `idempotency_key`, the same on every attempt, handed to the adapter:
+//! the generic HTTP channel sends it as `webhook-id` so its receiver drops
+//! a redelivery. Telegram takes no key, so a crash in the instant between
+//! Telegram's answer and that record sends the message again after the
+//! restart (never zero times).
+//!
+//! Between two requests of a channel the job waits the adapter's
+//! [`Adapter::min_interval`] (the provider's rate limit); a message whose
+//! recipient opted out after it was queued is dead-lettered unsent.
 
 use std::time::Duration;
 
@@ -17,10 +23,11 @@ use futures_util::future::BoxFuture;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
+use super::adapter::{Adapter, Answer};
+use super::adapter_for;
 use super::model::ChannelId;
-use super::service::open_token;
+use super::service::open_secrets;
 use super::store::{self, Head, SendTarget};
-use super::telegram::{self, Answer};
 use crate::app::AppState;
 use crate::db::{Db, format_timestamp};
 use crate::error::AppResult;
@@ -111,13 +118,18 @@ async fn run(ctx: JobContext) -> Result<Value, JobError> {
             Next::Stop(why) => return Ok(json!({ "sent": sent, "failed": failed, "stopped": why })),
             Next::Send(b) => *b,
         };
-        let answer = attempt(&state, channel, &target, &head).await;
+        let started = std::time::Instant::now();
+        let adapter = adapter_for(&target.channel_type);
+        let answer = attempt(&state, adapter, channel, &target, &head).await;
         if matches!(answer, Answer::Ok(_)) {
             sent += 1;
         } else {
             failed += 1;
         }
-        state.db.write(move |tx| settle(tx, &head, &answer)).await?;
+        state.db.write(move |tx| settle(tx, adapter, &head, &answer)).await?;
+        if let Some(gap) = adapter.map(Adapter::min_interval).and_then(|g| g.checked_sub(started.elapsed())) {
+            tokio::time::sleep(gap).await;
+        }
     }
     state
         .db
@@ -153,60 +165,44 @@ fn next_message(tx: &Connection, channel: ChannelId, me: i64) -> AppResult<Next>
             return Ok(Next::Stop("waiting for a retry"));
         }
     }
+    if head.opted_out {
+        store::mark_opted_out(tx, head.id)?;
+        return next_message(tx, channel, me);
+    }
     store::begin_attempt(tx, head.id)?;
     Ok(Next::Send(Box::new((target, head))))
 }
 
-async fn attempt(state: &AppState, channel: ChannelId, target: &SendTarget, head: &Head) -> Answer {
-    let request: Value = serde_json::from_str(&head.request).unwrap_or(Value::Null);
-    let (Some(method), Some(body)) = (request.get("method").and_then(Value::as_str), request.get("body")) else {
-        return Answer::Refused {
-            status: 0,
-            description: "the queued request is unreadable".into(),
-            retry_after: None,
-        };
+async fn attempt(
+    state: &AppState,
+    adapter: Option<&'static dyn Adapter>,
+    channel: ChannelId,
+    target: &SendTarget,
+    head: &Head,
+) -> Answer {
+    let Some(adapter) = adapter else {
+        return Answer::local(format!("no adapter for `{}`", target.channel_type));
     };
-    match target.channel_type.as_str() {
-        "telegram" => {
-            let Some(token) = open_token(&state.keys, channel, &target.credentials) else {
-                return Answer::Refused {
-                    status: 0,
-                    description: "the channel's credentials cannot be read; enter them again".into(),
-                    retry_after: None,
-                };
-            };
-            telegram::call(state, &token, method, body).await
-        }
-        other => Answer::Refused { status: 0, description: format!("no adapter for `{other}`"), retry_after: None },
-    }
+    let stored: Value = serde_json::from_str(&head.request).unwrap_or(Value::Null);
+    // Rows queued before adapters kept the request at the top level.
+    let request = stored.get("request").unwrap_or(&stored);
+    let Some(secrets) = open_secrets(&state.keys, channel, &target.credentials, &target.secret) else {
+        return Answer::local("the channel's credentials cannot be read; enter them again");
+    };
+    let key = head.idempotency_key.clone().unwrap_or_else(|| format!("msg_{}", head.id));
+    adapter.send(state, &secrets, request, &key).await
 }
 
-/// Whether a refusal may succeed later (429, 5xx, network); a 400 will not.
-fn retryable(answer: &Answer) -> bool {
-    match answer {
-        Answer::Ok(_) => false,
-        Answer::Refused { status, .. } => *status == 429 || *status >= 500,
-        Answer::Unreachable(_) => true,
-    }
-}
-
-fn settle(tx: &Connection, head: &Head, answer: &Answer) -> AppResult<()> {
+fn settle(tx: &Connection, adapter: Option<&dyn Adapter>, head: &Head, answer: &Answer) -> AppResult<()> {
     match answer {
         Answer::Ok(result) => {
-            // Telegram's message ids are per chat: the external id is `chat:message`.
-            let external = match (
-                result.pointer("/chat/id").and_then(Value::as_i64),
-                result.get("message_id").and_then(Value::as_i64),
-            ) {
-                (Some(chat), Some(id)) => Some(format!("{chat}:{id}")),
-                _ => None,
-            };
+            let external = adapter.and_then(|a| a.sent_id(result));
             store::mark_sent(tx, head.id, external.as_deref())?;
         }
         Answer::Refused { description, retry_after, .. } => {
             let attempt_no = head.attempts + 1;
             let index = usize::try_from(attempt_no - 1).unwrap_or(usize::MAX);
-            let retry_at = RETRY_DELAYS.get(index).filter(|_| retryable(answer)).map(|delay| {
+            let retry_at = RETRY_DELAYS.get(index).filter(|_| answer.retryable()).map(|delay| {
                 let delay =
                     retry_after.map_or(*delay, |r| r.clamp(Duration::from_secs(1), Duration::from_secs(86_400)));
                 format_timestamp(chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default())

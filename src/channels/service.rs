@@ -3,19 +3,18 @@
 //! first, deduplication by the provider's id, one runtime turn) and the
 //! hand-over of replies to the outbound queue.
 
-use serde_json::{Value, json};
+use actix_web::HttpResponse;
+use serde_json::{Map, Value, json};
 
-use super::model::{
-    Channel, ChannelId, ChannelMessage, ConnectionCheck, CreateChannelRequest, Credentials, KNOWN_TYPES,
-    UpdateChannelRequest,
-};
+use super::adapter::{Adapter, Answer, Event, EventKind, HookRequest, Parsed, Recipient, Secrets};
+use super::model::{Channel, ChannelId, ChannelMessage, ConnectionCheck, CreateChannelRequest, UpdateChannelRequest};
 use super::send::ensure_job;
 use super::store::{self, Inbound, Outbound};
-use super::telegram::{self, Answer, Incoming, IncomingKind, Parsed};
+use super::{adapter_for, known_types};
 use crate::app::AppState;
 use crate::conversations::model::{ConversationId, Message, Role};
 use crate::conversations::runtime::{ActArgs, Action, ConvRef, check_message};
-use crate::crypto::{Keys, constant_time_eq, random_token};
+use crate::crypto::{Keys, random_token};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::flows::service::Source;
 use crate::http::{Page, PageParams, Tenant};
@@ -34,39 +33,34 @@ fn secret_context(id: ChannelId) -> String {
     format!("channels.webhook_secret_encrypted:{}", id.0)
 }
 
-/// The channel with its full webhook URL (the store has only the path):
-/// the public URL in force + `/hooks/{path}`, where the provider posts.
+/// The channel as shown: its full webhook URL (the store has only the
+/// path: the public URL in force + `/hooks/{path}`, where the provider
+/// posts) and, for the types that need it, the secret to paste there.
 async fn with_url(state: &AppState, c: Channel) -> AppResult<Channel> {
-    Ok(under(&crate::admin::instance::public_url_in_force(state).await?, c))
+    let base = crate::admin::instance::public_url_in_force(state).await?;
+    present(state, &base, c).await
 }
 
-fn under(base: &str, mut c: Channel) -> Channel {
+async fn present(state: &AppState, base: &str, mut c: Channel) -> AppResult<Channel> {
     c.webhook_url = format!("{base}/hooks/{}", c.webhook_url);
-    c
+    if adapter_for(&c.channel_type).is_some_and(Adapter::shows_webhook_secret) {
+        let (id, org) = (c.id, c.organization_id);
+        let sealed = state.db.read(move |conn| Ok(store::sealed_secret(conn, org, id)?)).await?;
+        c.webhook_secret = sealed.and_then(|s| open_secret(&state.keys, id, &s));
+    }
+    Ok(c)
 }
 
-fn check_type(raw: &str) -> AppResult<&'static str> {
-    KNOWN_TYPES.into_iter().find(|t| *t == raw.trim()).ok_or_else(|| {
+fn check_type(raw: &str) -> AppResult<&'static dyn Adapter> {
+    adapter_for(raw.trim()).ok_or_else(|| {
         AppError::new(ErrorCode::UnknownChannelType, format!("`{raw}` is not a channel type this server supports"))
-            .with_details(json!({ "field": "type", "known": KNOWN_TYPES }))
+            .with_details(json!({ "field": "type", "known": known_types() }))
     })
 }
 
 /// Checks the credentials of a type; answers them as stored (JSON).
-fn check_credentials(channel_type: &str, c: &Credentials) -> AppResult<String> {
-    match channel_type {
-        "telegram" => {
-            let token = c.bot_token.as_deref().map(str::trim).unwrap_or_default();
-            if !telegram::token_is_well_formed(token) {
-                return Err(AppError::validation(
-                    "credentials.bot_token",
-                    "a Telegram bot token from BotFather, like 123456789:AAH…",
-                ));
-            }
-            Ok(json!({ "bot_token": token }).to_string())
-        }
-        other => Err(check_type(other).err().unwrap_or_else(|| AppError::validation("type", "unsupported"))),
-    }
+fn check_credentials(adapter: &dyn Adapter, given: &Map<String, Value>) -> AppResult<String> {
+    Ok(Value::Object(adapter.check_credentials(given)?).to_string())
 }
 
 fn check_name(raw: Option<&str>, default: &str) -> AppResult<String> {
@@ -91,9 +85,10 @@ async fn check_bot(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult<(
 
 /// Creates a channel (inactive until activated) with a new webhook path and secret.
 pub async fn create(state: &AppState, tenant: Tenant, req: CreateChannelRequest) -> AppResult<Channel> {
-    let channel_type = check_type(&req.channel_type)?;
+    let adapter = check_type(&req.channel_type)?;
+    let channel_type = adapter.kind();
     let name = check_name(req.name.as_deref(), channel_type)?;
-    let credentials = check_credentials(channel_type, &req.credentials)?;
+    let credentials = check_credentials(adapter, &req.credentials)?;
     check_bot(state, &tenant, req.bot_id).await?;
     let keys = state.keys.clone();
     let channel = state
@@ -129,8 +124,11 @@ pub async fn list(state: &AppState, tenant: Tenant, page: PageParams) -> AppResu
     let limit = page.fetch_limit()?;
     let rows = state.db.read(move |c| Ok(store::list(c, &tenant, after, limit)?)).await?;
     let base = crate::admin::instance::public_url_in_force(state).await?;
-    let rows = rows.into_iter().map(|c| under(&base, c)).collect();
-    Page::from_rows(rows, &page, |c| c.id.0)
+    let mut shown = Vec::with_capacity(rows.len());
+    for c in rows {
+        shown.push(present(state, &base, c).await?);
+    }
+    Page::from_rows(shown, &page, |c| c.id.0)
 }
 
 /// The channel's message log (both directions), newest first.
@@ -155,7 +153,8 @@ pub async fn list_messages(
 pub async fn update(state: &AppState, tenant: Tenant, id: ChannelId, req: UpdateChannelRequest) -> AppResult<Channel> {
     let before = get(state, tenant.clone(), id).await?;
     let name = check_name(Some(req.name.as_deref().unwrap_or(&before.name)), &before.channel_type)?;
-    let credentials = req.credentials.as_ref().map(|c| check_credentials(&before.channel_type, c)).transpose()?;
+    let adapter = check_type(&before.channel_type)?;
+    let credentials = req.credentials.as_ref().map(|c| check_credentials(adapter, c)).transpose()?;
     let Some(bot) = req.bot_id.or(before.bot_id) else {
         return Err(AppError::validation("bot_id", "pick the bot that answers on this channel"));
     };
@@ -196,49 +195,48 @@ pub async fn delete(state: &AppState, tenant: Tenant, id: ChannelId) -> AppResul
         .await
 }
 
-/// The decrypted bot token of a Telegram channel.
-pub(crate) fn open_token(keys: &Keys, id: ChannelId, sealed: &[u8]) -> Option<String> {
-    let plain = keys.decrypt(sealed, &credentials_context(id)).ok()?;
-    let v: Value = serde_json::from_slice(&plain).ok()?;
-    v.get("bot_token").and_then(Value::as_str).map(str::to_owned)
-}
-
 fn open_secret(keys: &Keys, id: ChannelId, sealed: &[u8]) -> Option<String> {
     keys.decrypt(sealed, &secret_context(id)).ok().and_then(|s| String::from_utf8(s).ok())
 }
 
-async fn secrets(state: &AppState, tenant: &Tenant, id: ChannelId) -> AppResult<(String, String)> {
+/// Opens a channel's sealed credentials and secret (`None`: the data file
+/// was re-keyed, or the row predates them).
+pub(crate) fn open_secrets(keys: &Keys, id: ChannelId, credentials: &[u8], secret: &[u8]) -> Option<Secrets> {
+    let plain = keys.decrypt(credentials, &credentials_context(id)).ok()?;
+    let Ok(Value::Object(credentials)) = serde_json::from_slice(&plain) else { return None };
+    Some(Secrets { credentials, webhook_secret: open_secret(keys, id, secret)? })
+}
+
+async fn secrets(state: &AppState, tenant: &Tenant, id: ChannelId) -> AppResult<Secrets> {
     let t = tenant.clone();
     let (creds, secret) = state.db.read(move |c| store::secrets(c, &t, id)?.ok_or_else(not_found)).await?;
-    let unreadable = || {
+    open_secrets(&state.keys, id, &creds, &secret).ok_or_else(|| {
         AppError::new(
             ErrorCode::ChannelCredentialsRejected,
             "the stored credentials cannot be read (the data file was re-keyed): enter them again",
         )
         .with_details(json!({ "field": "credentials" }))
-    };
-    let token = open_token(&state.keys, id, &creds).ok_or_else(unreadable)?;
-    let secret = open_secret(&state.keys, id, &secret).ok_or_else(unreadable)?;
-    Ok((token, secret))
+    })
 }
 
 /// Maps a refused provider call to the API's error (and its text for the channel row).
-fn provider_error(answer: Answer) -> AppError {
+fn provider_error(adapter: &dyn Adapter, answer: Answer) -> AppError {
+    let provider = adapter.provider();
     match answer {
         Answer::Ok(_) => AppError::internal(anyhow::anyhow!("an accepted call reported as an error")),
-        Answer::Refused { status, description, .. } if status == 401 || status == 404 => AppError::new(
+        Answer::Refused { status, description, .. } if matches!(status, 401 | 403 | 404) => AppError::new(
             ErrorCode::ChannelCredentialsRejected,
-            format!("Telegram refused the bot token: {description}"),
+            format!("{provider} refused the credentials: {description}"),
         )
-        .with_details(
-            json!({ "field": "credentials.bot_token", "provider_status": status, "provider_description": description }),
-        ),
+        .with_details(json!({
+            "field": adapter.credential_field(), "provider_status": status, "provider_description": description
+        })),
         Answer::Refused { status, description, .. } => {
-            AppError::new(ErrorCode::ChannelProviderUnavailable, format!("Telegram answered an error: {description}"))
+            AppError::new(ErrorCode::ChannelProviderUnavailable, format!("{provider} answered an error: {description}"))
                 .with_details(json!({ "provider_status": status, "provider_description": description }))
         }
         Answer::Unreachable(why) => {
-            AppError::new(ErrorCode::ChannelProviderUnavailable, format!("Telegram could not be reached: {why}"))
+            AppError::new(ErrorCode::ChannelProviderUnavailable, format!("{provider} could not be reached: {why}"))
                 .with_details(json!({ "provider_description": why }))
         }
     }
@@ -265,58 +263,47 @@ async fn record_check(
 
 /// Asks the provider whether the credentials work (Telegram: `getMe`).
 pub async fn test_connection(state: &AppState, tenant: Tenant, id: ChannelId) -> AppResult<ConnectionCheck> {
-    let (token, _) = secrets(state, &tenant, id).await?;
-    match telegram::call(state, &token, "getMe", &json!({})).await {
-        Answer::Ok(me) => {
-            let username = me.get("username").and_then(Value::as_str).map(str::to_owned);
-            let channel = record_check(state, &tenant, id, None, username.clone(), None).await?;
-            Ok(ConnectionCheck { ok: true, username, channel })
+    let channel = get(state, tenant.clone(), id).await?;
+    let adapter = check_type(&channel.channel_type)?;
+    let secrets = secrets(state, &tenant, id).await?;
+    match adapter.check(state, &secrets).await {
+        Ok(me) => {
+            let channel = record_check(state, &tenant, id, None, me.username.clone(), None).await?;
+            Ok(ConnectionCheck { ok: true, username: me.username, channel })
         }
-        other => {
-            let e = provider_error(other);
+        Err(answer) => {
+            let e = provider_error(adapter, answer);
             record_check(state, &tenant, id, None, None, Some(e.message().to_owned())).await?;
             Err(e)
         }
     }
 }
 
-/// Points the provider at this channel's webhook URL (Telegram: `getMe`,
-/// then `setWebhook` with the secret token) and marks the channel active.
+/// Points the provider at this channel's webhook URL where its API allows
+/// (Telegram: `getMe`, then `setWebhook` with the secret token; others: the
+/// provider check) and marks the channel active.
 pub async fn activate(state: &AppState, tenant: Tenant, id: ChannelId) -> AppResult<ConnectionCheck> {
-    let (token, secret) = secrets(state, &tenant, id).await?;
     let channel = get(state, tenant.clone(), id).await?;
     if channel.bot_id.is_none() {
         return Err(AppError::validation("bot_id", "pick the bot that answers on this channel first"));
     }
-    let me = match telegram::call(state, &token, "getMe", &json!({})).await {
-        Answer::Ok(me) => me,
-        other => {
-            let e = provider_error(other);
+    let adapter = check_type(&channel.channel_type)?;
+    let secrets = secrets(state, &tenant, id).await?;
+    match adapter.activate(state, &secrets, &channel.webhook_url).await {
+        Ok(me) => {
+            let channel = record_check(state, &tenant, id, Some("active"), me.username.clone(), None).await?;
+            Ok(ConnectionCheck { ok: true, username: me.username, channel })
+        }
+        Err(answer) => {
+            let e = provider_error(adapter, answer);
             record_check(state, &tenant, id, Some("error"), None, Some(e.message().to_owned())).await?;
-            return Err(e);
-        }
-    };
-    let username = me.get("username").and_then(Value::as_str).map(str::to_owned);
-    let body = json!({
-        "url": channel.webhook_url,
-        "secret_token": secret,
-        "allowed_updates": ["message", "callback_query"],
-    });
-    match telegram::call(state, &token, "setWebhook", &body).await {
-        Answer::Ok(_) => {
-            let channel = record_check(state, &tenant, id, Some("active"), username.clone(), None).await?;
-            Ok(ConnectionCheck { ok: true, username, channel })
-        }
-        other => {
-            let e = provider_error(other);
-            record_check(state, &tenant, id, Some("error"), username, Some(e.message().to_owned())).await?;
             Err(e)
         }
     }
 }
 
-/// What the public webhook route answers.
-#[derive(Debug, PartialEq, Eq)]
+/// What became of an authentic webhook call (the provider is told 200 in every case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HookOutcome {
     Processed,
     Duplicate,
@@ -324,68 +311,120 @@ pub enum HookOutcome {
     Rejected,
 }
 
-/// Handles one inbound webhook call: the secret is checked before anything
-/// is stored; the event is stored once per provider id; a message or a
-/// button press runs one turn, whose replies go to the outbound queue.
-pub async fn inbound(
-    state: &AppState,
-    webhook_path: String,
-    secret_header: Option<String>,
-    body: &[u8],
-) -> AppResult<HookOutcome> {
+impl HookOutcome {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookOutcome::Processed => "processed",
+            HookOutcome::Duplicate => "duplicate",
+            HookOutcome::Ignored => "ignored",
+            HookOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// Handles one webhook call: a provider handshake is answered; otherwise
+/// the signature is checked before anything is stored, each event is
+/// stored once per provider id, and messages and button presses run a turn
+/// whose replies go to the outbound queue.
+pub async fn inbound(state: &AppState, webhook_path: String, req: HookRequest<'_>) -> AppResult<HttpResponse> {
     let path = webhook_path.clone();
     let target = state.db.read(move |c| Ok(store::by_webhook_path(c, &path)?)).await?.ok_or_else(not_found)?;
-    let secret = open_secret(&state.keys, target.id, &target.secret);
-    let valid = match (secret, secret_header) {
-        (Some(s), Some(h)) => constant_time_eq(s.as_bytes(), h.as_bytes()),
-        _ => false,
-    };
-    if !valid {
-        return Err(AppError::new(ErrorCode::ChannelSignatureInvalid, "the webhook secret is missing or wrong"));
+    let adapter = adapter_for(&target.channel_type).ok_or_else(not_found)?;
+    let invalid = || AppError::new(ErrorCode::ChannelSignatureInvalid, "the webhook signature is missing or wrong");
+    let secrets = open_secrets(&state.keys, target.id, &target.credentials, &target.secret).ok_or_else(invalid)?;
+    if let Some(answer) = adapter.handshake(&secrets, &req) {
+        return Ok(answer);
     }
-    let tenant = Tenant::system(target.org, "channel inbound webhook");
-    let Ok(update) = serde_json::from_slice::<Value>(body) else {
-        tracing::warn!(channel_id = target.id.0, "rejected a channel webhook: the body is not JSON");
-        return Ok(HookOutcome::Rejected);
-    };
-    let parsed = telegram::parse_update(&update);
-    let (event_type, external) = match &parsed {
+    if !adapter.verify(&secrets, &req) {
+        return Err(invalid());
+    }
+    let outcome = match adapter.parse(&req) {
         Parsed::Malformed(why) => {
-            tracing::warn!(channel_id = target.id.0, why, "rejected a malformed Telegram update");
-            return Ok(HookOutcome::Rejected);
+            tracing::warn!(
+                channel_id = target.id.0,
+                channel_type = adapter.kind(),
+                why,
+                "rejected a malformed webhook call"
+            );
+            HookOutcome::Rejected
         }
-        Parsed::Ignored { update_id, event_type } => (event_type.clone(), update_id.to_string()),
-        Parsed::Event(e) => (
-            match e.kind {
-                IncomingKind::Text { .. } => "message".to_owned(),
-                IncomingKind::Callback { .. } => "callback_query".to_owned(),
-            },
-            e.update_id.to_string(),
-        ),
+        Parsed::Ignored { dedupe_id, event_type } => {
+            let payload = serde_json::from_slice::<Value>(req.body).unwrap_or_else(|_| json!({ "body": "not JSON" }));
+            let t = Tenant::system(target.org, "channel inbound webhook");
+            let (channel, kind) = (target.id, adapter.kind());
+            let stored = state
+                .db
+                .write(move |tx| {
+                    let id = store::insert_event(
+                        tx,
+                        &t,
+                        channel,
+                        kind,
+                        &event_type,
+                        dedupe_id.as_deref(),
+                        &payload.to_string(),
+                    )?;
+                    if let Some(id) = id {
+                        store::finish_event(tx, &t, id, "ignored", None)?;
+                    }
+                    Ok(id)
+                })
+                .await?;
+            if stored.is_some() { HookOutcome::Ignored } else { HookOutcome::Duplicate }
+        }
+        Parsed::Events(events) => {
+            let mut outcome = HookOutcome::Ignored;
+            for event in events {
+                let this = handle_event(state, &target, adapter, &secrets, event).await?;
+                outcome = match (outcome, this) {
+                    (HookOutcome::Processed, _) | (_, HookOutcome::Processed) => HookOutcome::Processed,
+                    (HookOutcome::Rejected, _) | (_, HookOutcome::Rejected) => HookOutcome::Rejected,
+                    (HookOutcome::Duplicate, _) | (_, HookOutcome::Duplicate) => HookOutcome::Duplicate,
+                    _ => HookOutcome::Ignored,
+                };
+            }
+            state.jobs.notify();
+            outcome
+        }
     };
-    let (t, ct, payload) = (tenant.clone(), target.channel_type.clone(), update.to_string());
-    let channel = target.id;
+    Ok(adapter.acknowledge(outcome.as_str()))
+}
+
+/// Stores one event (once), then processes it.
+async fn handle_event(
+    state: &AppState,
+    target: &store::HookTarget,
+    adapter: &'static dyn Adapter,
+    secrets: &Secrets,
+    event: Event,
+) -> AppResult<HookOutcome> {
+    let tenant = Tenant::system(target.org, "channel inbound webhook");
+    let (t, channel, kind) = (tenant.clone(), target.id, adapter.kind());
+    let (event_type, dedupe, payload) = (event.event_type.clone(), event.dedupe_id.clone(), event.raw.to_string());
     let stored = state
         .db
-        .write(move |tx| Ok(store::insert_event(tx, &t, channel, &ct, &event_type, Some(&external), &payload)?))
+        .write(move |tx| Ok(store::insert_event(tx, &t, channel, kind, &event_type, Some(&dedupe), &payload)?))
         .await?;
-    let Some(event) = stored else { return Ok(HookOutcome::Duplicate) };
+    let Some(stored) = stored else { return Ok(HookOutcome::Duplicate) };
     let finish = |status: &'static str, error: Option<String>| {
         let t = tenant.clone();
-        state.db.write(move |tx| Ok(store::finish_event(tx, &t, event, status, error.as_deref())?))
+        state.db.write(move |tx| Ok(store::finish_event(tx, &t, stored, status, error.as_deref())?))
     };
-    let Parsed::Event(incoming) = parsed else {
-        finish("ignored", None).await?;
-        return Ok(HookOutcome::Ignored);
-    };
+    if let EventKind::Status { message_id, status, error } = &event.kind {
+        let (m, st, e) = (message_id.clone(), *status, error.clone());
+        let known = state.db.write(move |tx| Ok(store::apply_status(tx, channel, &m, st, e.as_deref())?)).await?;
+        let note = (!known).then(|| format!("no outbound message has the provider id {message_id}"));
+        finish(if known { "processed" } else { "ignored" }, note).await?;
+        return Ok(if known { HookOutcome::Processed } else { HookOutcome::Ignored });
+    }
     let Some(bot) = target.bot.filter(|_| target.status == "active") else {
         finish("ignored", Some("the channel is not active or has no bot".into())).await?;
         return Ok(HookOutcome::Ignored);
     };
-    match run_turn(state, &tenant, channel, bot, &incoming).await {
-        Ok(()) => {
-            finish("processed", None).await?;
-            state.jobs.notify();
+    match run_turn(state, &tenant, adapter, secrets, channel, bot, &event).await {
+        Ok(note) => {
+            finish(if note.is_some() { "failed" } else { "processed" }, note).await?;
             Ok(HookOutcome::Processed)
         }
         Err(e) => {
@@ -397,30 +436,88 @@ pub async fn inbound(
     }
 }
 
-async fn run_turn(state: &AppState, tenant: &Tenant, channel: ChannelId, bot: BotId, m: &Incoming) -> AppResult<()> {
+/// Inbound media, stored: (URL, type, name) or why it was not.
+async fn store_media(
+    state: &AppState,
+    tenant: &Tenant,
+    adapter: &dyn Adapter,
+    secrets: &Secrets,
+    media: &super::adapter::MediaRef,
+) -> Result<(String, String, Option<String>), String> {
+    let bytes = adapter.fetch_media(state, secrets, media).await.map_err(|a| match a {
+        Answer::Refused { description, .. } | Answer::Unreachable(description) => description,
+        Answer::Ok(_) => "unexpected answer".to_owned(),
+    })?;
+    let limit = state.config.channels.max_media_bytes;
+    if bytes.data.len() as u64 > limit {
+        return Err(super::adapter::too_large(limit));
+    }
+    let content_type = crate::bots::service::sniff_image(&bytes.data)
+        .map(str::to_owned)
+        .or_else(|| bytes.mime_type.clone())
+        .or_else(|| media.mime_type.clone())
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let (t, name, ct) = (tenant.clone(), media.filename.clone(), content_type.clone());
+    let file = state
+        .db
+        .write(move |tx| Ok(store::insert_file(tx, &t, &bytes.data, &ct, name.as_deref())?))
+        .await
+        .map_err(|e| e.message().to_owned())?;
+    Ok((format!("/api/v1/files/{file}"), content_type, media.filename.clone()))
+}
+
+/// Runs the turn of one message, button press, media or consent keyword;
+/// answers a note when the message was kept but not understood (media too large).
+#[allow(clippy::too_many_lines, reason = "one event's steps in order")]
+async fn run_turn(
+    state: &AppState,
+    tenant: &Tenant,
+    adapter: &'static dyn Adapter,
+    secrets: &Secrets,
+    channel: ChannelId,
+    bot: BotId,
+    event: &Event,
+) -> AppResult<Option<String>> {
     let max = state.runtime.config().max_message_chars;
-    let (text, external_id, message_type, callback) = match &m.kind {
-        IncomingKind::Text { message_id, text } => {
-            (text.chars().take(max).collect::<String>(), format!("{}:{message_id}", m.chat_id), "text", None)
+    let mut media = None;
+    let mut note = None;
+    let (text, external_id, message_type, ack, consent) = match &event.kind {
+        EventKind::Text { message_id, text } => {
+            (text.chars().take(max).collect::<String>(), message_id.clone(), "text", None, None)
         }
-        IncomingKind::Callback { id, data, message_id } => {
-            let value = match (data.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()), message_id) {
+        EventKind::Button { id, value, message_id, ack } => {
+            let value = match (value.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()), message_id) {
                 (Some(n), Some(mid)) => {
-                    let key = format!("{}:{mid}", m.chat_id);
-                    state.db.read(move |c| Ok(store::callback_value(c, channel, &key, n)?)).await?.unwrap_or_default()
+                    let mid = mid.clone();
+                    state.db.read(move |c| Ok(store::callback_value(c, channel, &mid, n)?)).await?.unwrap_or_default()
                 }
-                _ => data.clone(),
+                _ => value.clone(),
             };
-            (value, format!("cb:{id}"), "interactive", Some(id.clone()))
+            (value, format!("cb:{id}"), "interactive", ack.clone(), None)
         }
+        EventKind::Media { message_id, media: m, caption } => {
+            match store_media(state, tenant, adapter, secrets, m).await {
+                Ok(stored) => media = Some(stored),
+                Err(why) => note = Some(format!("the media was not kept: {why}")),
+            }
+            (caption.clone().unwrap_or_default(), message_id.clone(), m.kind, None, None)
+        }
+        EventKind::Consent { message_id, opted_in, text } => {
+            (text.clone(), message_id.clone(), "text", None, Some(*opted_in))
+        }
+        EventKind::Status { .. } => return Ok(None),
     };
-    let (t, chat) = (tenant.clone(), m.chat_id.clone());
-    let (username, display) = (m.username.clone(), m.display_name.clone());
-    let (ext, content) = (external_id.clone(), text.clone());
+    let (t, sender, thread) = (tenant.clone(), event.sender.clone(), event.thread.clone());
+    let context = event.context.to_string();
+    let (ext, body, media_row, error) = (external_id, text.clone(), media.clone(), note.clone());
+    let kind = adapter.kind();
     let (contact, message) = state
         .db
         .write(move |tx| {
-            let contact = store::upsert_contact(tx, &t, channel, &chat, username.as_deref(), display.as_deref())?;
+            let contact = store::upsert_contact(tx, &t, channel, &sender.address, &sender)?;
+            if let Some(opted_in) = consent {
+                store::set_opt_out(tx, &t, contact, !opted_in, "keyword")?;
+            }
             let message = store::insert_inbound(
                 tx,
                 &t,
@@ -428,23 +525,39 @@ async fn run_turn(state: &AppState, tenant: &Tenant, channel: ChannelId, bot: Bo
                     channel,
                     bot,
                     contact,
-                    from: &chat,
-                    from_name: display.as_deref(),
+                    from: &sender.address,
+                    from_name: sender.display_name.as_deref(),
                     message_type,
-                    content: &content,
+                    content: &body,
                     external_id: &ext,
+                    thread: thread.as_deref(),
+                    context: &context,
+                    media: media_row.as_ref().map(|(u, m, n)| (u.as_str(), m.as_str(), n.as_deref())),
+                    error: error.as_deref(),
                 },
             )?;
-            if let Some(id) = &callback {
-                // Telegram shows a spinner on the button until this is answered.
-                let request = json!({ "method": "answerCallbackQuery", "body": { "callback_query_id": id } });
-                queue_one(tx, &t, channel, Some(bot), None, Some(contact), &chat, "interactive", "", &request)?;
+            if let Some(request) = &ack {
+                let request = json!({ "request": request });
+                queue_one(
+                    tx,
+                    &t,
+                    channel,
+                    Some(bot),
+                    None,
+                    Some(contact),
+                    &sender.address,
+                    "interactive",
+                    "",
+                    &request,
+                    None,
+                )?;
             }
             Ok((contact, message))
         })
         .await?;
-    if text.trim().is_empty() {
-        return Ok(());
+    // A keyword changes consent only; an opted-out contact gets no answer.
+    if consent.is_some() || text.trim().is_empty() {
+        return Ok(note);
     }
     let text = check_message(&text, max)?;
     let r = state
@@ -455,9 +568,9 @@ async fn run_turn(state: &AppState, tenant: &Tenant, channel: ChannelId, bot: Bo
                 tenant: tenant.clone(),
                 bot,
                 conversation: ConvRef::Key {
-                    channel: "telegram".into(),
-                    // Two Telegram channels of one bot see different chats.
-                    external_user_id: format!("{}:{}", channel.0, m.chat_id),
+                    channel: kind.into(),
+                    // Two channels of one bot see different people.
+                    external_user_id: format!("{}:{}", channel.0, event.sender.address),
                     create: true,
                 },
                 action: Action::Message(text),
@@ -469,14 +582,20 @@ async fn run_turn(state: &AppState, tenant: &Tenant, channel: ChannelId, bot: Bo
         .await?
         .without_notes();
     let conversation = r.entry.id;
-    let (t, chat) = (tenant.clone(), m.chat_id.clone());
+    let t = tenant.clone();
+    let to = Recipient {
+        address: event.sender.address.clone(),
+        thread: event.thread.clone(),
+        context: event.context.clone(),
+    };
     state
         .db
         .write(move |tx| {
             store::link_conversation(tx, &t, channel, contact, message, conversation)?;
-            queue_replies(tx, &t, channel, Some(bot), conversation, contact, &chat, &r.replies)
+            queue_replies(tx, &t, adapter, channel, Some(bot), conversation, contact, &to, &r.replies)
         })
-        .await
+        .await?;
+    Ok(note)
 }
 
 #[allow(clippy::too_many_arguments, reason = "the columns of one queued message")]
@@ -491,6 +610,7 @@ fn queue_one(
     message_type: &str,
     content: &str,
     request: &Value,
+    conversation_message: Option<i64>,
 ) -> AppResult<()> {
     store::enqueue(
         tx,
@@ -505,6 +625,7 @@ fn queue_one(
             content,
             request: &request.to_string(),
             idempotency_key: &random_token(16),
+            conversation_message,
         },
     )?;
     ensure_job(tx, channel, tenant.org_id())
@@ -515,16 +636,17 @@ fn queue_one(
 fn queue_replies(
     tx: &rusqlite::Connection,
     tenant: &Tenant,
+    adapter: &dyn Adapter,
     channel: ChannelId,
     bot: Option<BotId>,
     conversation: ConversationId,
     contact: i64,
-    chat: &str,
+    to: &Recipient,
     replies: &[Message],
 ) -> AppResult<()> {
     for m in replies.iter().filter(|m| matches!(m.role, Role::Bot | Role::Agent | Role::System)) {
-        for r in telegram::render(chat, &m.text, &m.parts) {
-            let mut request = json!({ "method": r.method, "body": r.body });
+        for r in adapter.render(to, &m.text, &m.parts) {
+            let mut request = json!({ "request": r.request });
             if !r.values.is_empty() {
                 request["values"] = json!(r.values);
             }
@@ -535,10 +657,11 @@ fn queue_replies(
                 bot,
                 Some(conversation),
                 Some(contact),
-                chat,
+                &to.address,
                 r.message_type,
                 &m.text,
                 &request,
+                Some(m.id),
             )?;
         }
     }
@@ -562,10 +685,14 @@ pub async fn forward(
     let queued = state
         .db
         .write(move |tx| {
-            let Some((channel, contact, chat)) = store::conversation_channel(tx, &t, conversation)? else {
+            let Some((channel, contact, address, kind)) = store::conversation_channel(tx, &t, conversation)? else {
                 return Ok(false);
             };
-            queue_replies(tx, &t, channel, None, conversation, contact, &chat, &replies)?;
+            let Some(adapter) = adapter_for(&kind) else { return Ok(false) };
+            let (thread, context) = store::reply_context(tx, conversation)?;
+            let context = context.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(Value::Null);
+            let to = Recipient { address, thread, context };
+            queue_replies(tx, &t, adapter, channel, None, conversation, contact, &to, &replies)?;
             Ok(true)
         })
         .await?;

@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::adapter::{Delivery, Sender};
 use super::model::{CHANNEL_COLUMNS, Channel, ChannelId, ChannelMessage, MESSAGE_COLUMNS};
 use crate::conversations::model::ConversationId;
 use crate::db::{query_all, query_opt};
@@ -101,6 +102,17 @@ pub fn secrets(conn: &Connection, tenant: &Tenant, id: ChannelId) -> rusqlite::R
     .optional()
 }
 
+/// The sealed webhook secret of a channel.
+pub fn sealed_secret(conn: &Connection, org: OrgId, id: ChannelId) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.query_row(
+        "SELECT webhook_secret_encrypted FROM channels WHERE id = ?1 AND organization_id = ?2",
+        params![id, org],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
 /// What the public webhook route needs: found by the unguessable path, before any tenant is known.
 pub struct HookTarget {
     pub id: ChannelId,
@@ -108,12 +120,14 @@ pub struct HookTarget {
     pub bot: Option<BotId>,
     pub channel_type: String,
     pub status: String,
+    pub credentials: Vec<u8>,
     pub secret: Vec<u8>,
 }
 
 pub fn by_webhook_path(conn: &Connection, path: &str) -> rusqlite::Result<Option<HookTarget>> {
     conn.query_row(
-        "SELECT id, organization_id, bot_id, type, status, coalesce(webhook_secret_encrypted, X'') FROM channels
+        "SELECT id, organization_id, bot_id, type, status, coalesce(credentials_encrypted, X''),
+                coalesce(webhook_secret_encrypted, X'') FROM channels
          WHERE webhook_path = ?1",
         [path],
         |r| {
@@ -123,7 +137,8 @@ pub fn by_webhook_path(conn: &Connection, path: &str) -> rusqlite::Result<Option
                 bot: r.get(2)?,
                 channel_type: r.get(3)?,
                 status: r.get(4)?,
-                secret: r.get(5)?,
+                credentials: r.get(5)?,
+                secret: r.get(6)?,
             })
         },
     )
@@ -178,20 +193,95 @@ pub fn upsert_contact(
     tenant: &Tenant,
     channel: ChannelId,
     external_id: &str,
-    username: Option<&str>,
-    display_name: Option<&str>,
+    sender: &Sender,
 ) -> rusqlite::Result<i64> {
     conn.query_row(
-        "INSERT INTO channel_contacts (organization_id, channel_id, external_id, username, display_name)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO channel_contacts (organization_id, channel_id, external_id, username, display_name, phone_number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (channel_id, external_id) DO UPDATE SET
             username = coalesce(excluded.username, username),
             display_name = coalesce(excluded.display_name, display_name),
+            phone_number = coalesce(excluded.phone_number, phone_number),
             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          RETURNING id",
-        params![tenant.org_id(), channel, external_id, username, display_name],
+        params![tenant.org_id(), channel, external_id, sender.username, sender.display_name, sender.phone],
         |r| r.get(0),
     )
+}
+
+/// Opts a contact out of messages (`opted_out`), or back in; `source` says why (`keyword`, `api`…).
+pub fn set_opt_out(
+    conn: &Connection,
+    tenant: &Tenant,
+    contact: i64,
+    opted_out: bool,
+    source: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE channel_contacts SET
+            opted_out_at = CASE WHEN ?3 THEN coalesce(opted_out_at, strftime('%Y-%m-%dT%H:%M:%fZ','now')) END,
+            opt_out_source = CASE WHEN ?3 THEN ?4 END
+         WHERE id = ?1 AND organization_id = ?2",
+        params![contact, tenant.org_id(), opted_out, source],
+    )?;
+    Ok(())
+}
+
+/// Stores an inbound media blob (content-addressed per organization).
+pub fn insert_file(
+    conn: &Connection,
+    tenant: &Tenant,
+    data: &[u8],
+    content_type: &str,
+    name: Option<&str>,
+) -> rusqlite::Result<i64> {
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data));
+    conn.query_row(
+        "INSERT INTO files (organization_id, sha256, size_bytes, content_type, name, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (ifnull(organization_id, 0), sha256) DO UPDATE SET name = coalesce(files.name, excluded.name)
+         RETURNING id",
+        params![tenant.org_id(), sha, i64::try_from(data.len()).unwrap_or(i64::MAX), content_type, name, data],
+        |r| r.get(0),
+    )
+}
+
+/// A provider's status for one of our messages; a status never goes back
+/// (a late "delivered" after "read" changes nothing).
+pub fn apply_status(
+    conn: &Connection,
+    channel: ChannelId,
+    external_id: &str,
+    status: Delivery,
+    error: Option<&str>,
+) -> rusqlite::Result<bool> {
+    let rank = |s: &str| match s {
+        "sent" => 1,
+        "delivered" => 2,
+        "read" => 3,
+        "failed" => 4,
+        _ => 0,
+    };
+    let current: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, status FROM channel_messages WHERE channel_id = ?1 AND direction = 'outbound' AND external_id = ?2",
+            params![channel, external_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((id, now)) = current else { return Ok(false) };
+    if rank(status.as_str()) <= rank(&now) {
+        return Ok(true);
+    }
+    conn.execute(
+        "UPDATE channel_messages SET status = ?2,
+            delivered_at = CASE WHEN ?2 IN ('delivered', 'read') THEN coalesce(delivered_at, strftime('%Y-%m-%dT%H:%M:%fZ','now')) ELSE delivered_at END,
+            read_at = CASE WHEN ?2 = 'read' THEN strftime('%Y-%m-%dT%H:%M:%fZ','now') ELSE read_at END,
+            error_message = coalesce(?3, error_message), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+         WHERE id = ?1",
+        params![id, status.as_str(), error],
+    )?;
+    Ok(true)
 }
 
 /// An inbound message (provider id unique per channel).
@@ -204,21 +294,63 @@ pub struct Inbound<'a> {
     pub message_type: &'a str,
     pub content: &'a str,
     pub external_id: &'a str,
+    /// The thread replies continue (`reply_to_id`).
+    pub thread: Option<&'a str>,
+    /// [`super::adapter::Event::context`], as JSON (`metadata`).
+    pub context: &'a str,
+    /// Stored media: (URL, type, file name).
+    pub media: Option<(&'a str, &'a str, Option<&'a str>)>,
+    pub error: Option<&'a str>,
 }
 
 /// Stores an inbound message; an event re-run after an interruption finds
 /// the row it stored the first time.
 pub fn insert_inbound(conn: &Connection, tenant: &Tenant, m: &Inbound<'_>) -> rusqlite::Result<i64> {
+    let (media_url, media_type, media_name) = m.media.map_or((None, None, None), |(u, t, n)| (Some(u), Some(t), n));
     conn.query_row(
         "INSERT INTO channel_messages (organization_id, channel_id, bot_id, contact_id, direction, from_address, from_name,
-                message_type, content, status, external_id)
-         VALUES (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9)
+                message_type, content, status, external_id, reply_to_id, metadata, media_url, media_mime_type,
+                media_filename, caption, error_message)
+         VALUES (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9, ?10, ?11, ?12, ?13, ?14,
+                 CASE WHEN ?12 IS NOT NULL THEN ?8 END, ?15)
          ON CONFLICT (channel_id, direction, external_id) WHERE external_id IS NOT NULL
          DO UPDATE SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          RETURNING id",
-        params![tenant.org_id(), m.channel, m.bot, m.contact, m.from, m.from_name, m.message_type, m.content, m.external_id],
+        params![
+            tenant.org_id(),
+            m.channel,
+            m.bot,
+            m.contact,
+            m.from,
+            m.from_name,
+            m.message_type,
+            m.content,
+            m.external_id,
+            m.thread,
+            m.context,
+            media_url,
+            media_type,
+            media_name,
+            m.error
+        ],
         |r| r.get(0),
     )
+}
+
+/// The thread and context of the conversation's latest inbound message,
+/// for addressing a reply.
+pub fn reply_context(
+    conn: &Connection,
+    conversation: ConversationId,
+) -> rusqlite::Result<(Option<String>, Option<String>)> {
+    conn.query_row(
+        "SELECT reply_to_id, metadata FROM channel_messages
+         WHERE conversation_id = ?1 AND direction = 'inbound' ORDER BY id DESC LIMIT 1",
+        [conversation],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map(Option::unwrap_or_default)
 }
 
 /// Links the rows of a turn to its conversation.
@@ -241,18 +373,20 @@ pub fn link_conversation(
     Ok(())
 }
 
-/// The channel and contact of a conversation that came through a channel.
+/// The channel, contact, contact address and channel type of a
+/// conversation that came through a channel.
 pub fn conversation_channel(
     conn: &Connection,
     tenant: &Tenant,
     conversation: ConversationId,
-) -> rusqlite::Result<Option<(ChannelId, i64, String)>> {
+) -> rusqlite::Result<Option<(ChannelId, i64, String, String)>> {
     conn.query_row(
-        "SELECT c.channel_id, c.contact_id, k.external_id FROM conversations c
+        "SELECT c.channel_id, c.contact_id, k.external_id, ch.type FROM conversations c
          JOIN channel_contacts k ON k.id = c.contact_id
+         JOIN channels ch ON ch.id = c.channel_id
          WHERE c.id = ?1 AND c.organization_id = ?2 AND c.channel_id IS NOT NULL",
         params![conversation, tenant.org_id()],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )
     .optional()
 }
@@ -266,16 +400,18 @@ pub struct Outbound<'a> {
     pub to: &'a str,
     pub message_type: &'a str,
     pub content: &'a str,
-    /// `{"method", "body", "values"?}`: the provider request.
+    /// `{"request": <the adapter's request>, "values"?: [...]}`.
     pub request: &'a str,
     pub idempotency_key: &'a str,
+    /// The transcript message this shows.
+    pub conversation_message: Option<i64>,
 }
 
 pub fn enqueue(conn: &Connection, tenant: &Tenant, m: &Outbound<'_>) -> rusqlite::Result<i64> {
     conn.query_row(
         "INSERT INTO channel_messages (organization_id, channel_id, bot_id, conversation_id, contact_id, direction,
-                to_address, message_type, content, status, metadata, idempotency_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'outbound', ?6, ?7, ?8, 'pending', ?9, ?10) RETURNING id",
+                to_address, message_type, content, status, metadata, idempotency_key, conversation_message_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'outbound', ?6, ?7, ?8, 'pending', ?9, ?10, ?11) RETURNING id",
         params![
             tenant.org_id(),
             m.channel,
@@ -286,7 +422,8 @@ pub fn enqueue(conn: &Connection, tenant: &Tenant, m: &Outbound<'_>) -> rusqlite
             m.message_type,
             m.content,
             m.request,
-            m.idempotency_key
+            m.idempotency_key,
+            m.conversation_message
         ],
         |r| r.get(0),
     )
@@ -297,14 +434,24 @@ pub struct SendTarget {
     pub org: OrgId,
     pub channel_type: String,
     pub credentials: Vec<u8>,
+    pub secret: Vec<u8>,
     pub send_job_id: Option<i64>,
 }
 
 pub fn send_target(conn: &Connection, channel: ChannelId) -> rusqlite::Result<Option<SendTarget>> {
     conn.query_row(
-        "SELECT organization_id, type, coalesce(credentials_encrypted, X''), send_job_id FROM channels WHERE id = ?1",
+        "SELECT organization_id, type, coalesce(credentials_encrypted, X''), coalesce(webhook_secret_encrypted, X''),
+                send_job_id FROM channels WHERE id = ?1",
         [channel],
-        |r| Ok(SendTarget { org: r.get(0)?, channel_type: r.get(1)?, credentials: r.get(2)?, send_job_id: r.get(3)? }),
+        |r| {
+            Ok(SendTarget {
+                org: r.get(0)?,
+                channel_type: r.get(1)?,
+                credentials: r.get(2)?,
+                secret: r.get(3)?,
+                send_job_id: r.get(4)?,
+            })
+        },
     )
     .optional()
 }
@@ -341,13 +488,16 @@ pub struct Head {
     pub attempts: i64,
     pub next_retry_at: Option<String>,
     pub idempotency_key: Option<String>,
+    /// The recipient opted out after the message was queued.
+    pub opted_out: bool,
 }
 
 pub fn queue_head(conn: &Connection, channel: ChannelId) -> rusqlite::Result<Option<Head>> {
     conn.query_row(
-        "SELECT id, metadata, attempts, next_retry_at, idempotency_key FROM channel_messages
-         WHERE channel_id = ?1 AND direction = 'outbound' AND status IN ('pending', 'failed') AND dead = 0
-         ORDER BY id LIMIT 1",
+        "SELECT m.id, m.metadata, m.attempts, m.next_retry_at, m.idempotency_key, k.opted_out_at IS NOT NULL
+         FROM channel_messages m LEFT JOIN channel_contacts k ON k.id = m.contact_id
+         WHERE m.channel_id = ?1 AND m.direction = 'outbound' AND m.status IN ('pending', 'failed') AND m.dead = 0
+         ORDER BY m.id LIMIT 1",
         [channel],
         |r| {
             Ok(Head {
@@ -356,6 +506,7 @@ pub fn queue_head(conn: &Connection, channel: ChannelId) -> rusqlite::Result<Opt
                 attempts: r.get(2)?,
                 next_retry_at: r.get(3)?,
                 idempotency_key: r.get(4)?,
+                opted_out: r.get(5)?,
             })
         },
     )
@@ -382,6 +533,17 @@ pub fn mark_sent(conn: &Connection, id: i64, external_id: Option<&str>) -> rusql
     Ok(())
 }
 
+/// Dead-letters a message whose recipient opted out (not a channel error).
+pub fn mark_opted_out(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE channel_messages SET status = 'failed', dead = 1, next_retry_at = NULL,
+                error_message = 'not sent: the contact opted out', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+         WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
+}
+
 /// A failed attempt: retried at `retry_at`, or dead-lettered when `None`.
 pub fn mark_failed(conn: &Connection, id: i64, error: &str, retry_at: Option<&str>) -> rusqlite::Result<()> {
     conn.execute(
@@ -398,7 +560,7 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str, retry_at: Option<&st
     Ok(())
 }
 
-/// The callback value behind `#n` of the message Telegram calls `message_id`.
+/// The button value behind `#n` of the outbound message the provider calls `message_id`.
 pub fn callback_value(
     conn: &Connection,
     channel: ChannelId,

@@ -18,13 +18,33 @@ pub fn latest_version() -> i32 {
 
 /// Applies every pending migration in one transaction and stamps the file as
 /// botbuilder's. Idempotent.
+///
+/// Foreign keys are off while migrations run (SQLite ignores the pragma
+/// inside a transaction), so that a migration can rebuild a table others
+/// reference — the only way to change a CHECK — without the drop cascading;
+/// a violation left behind fails the start-up instead.
 pub fn apply_migrations(conn: &mut Connection) -> Result<(), String> {
-    migrations::runner()
+    conn.pragma_update(None, "foreign_keys", "OFF").map_err(|e| e.to_string())?;
+    let ran = migrations::runner()
         .set_grouped(true)
         .set_abort_divergent(true)
         .set_abort_missing(true)
         .run(conn)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string());
+    // A full check reads every table: only after something was applied.
+    let violations: rusqlite::Result<i64> = match &ran {
+        Ok(report) if !report.applied_migrations().is_empty() => {
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        }
+        _ => Ok(0),
+    };
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| e.to_string())?;
+    ran?;
+    match violations {
+        Ok(0) => {}
+        Ok(n) => return Err(format!("the schema migrations left {n} foreign key violations")),
+        Err(e) => return Err(e.to_string()),
+    }
     conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -1,38 +1,69 @@
-// Messaging channels (Telegram): connect a bot token to a bot, copy the
-// webhook URL, test the token, activate (the provider is pointed at the
-// webhook URL), and watch the channel's health: last inbound event, last
+// Messaging channels: connect a provider account to a bot, copy the
+// webhook URL (and the secret for types that need one), test the
+// credentials, activate (the provider is pointed at the webhook URL where
+// its API allows), and watch the channel's health: last inbound event, last
 // error, messages queued.
 import { html, Page, useLoad, useState, ErrorBox, Field, FieldError, toast, toastError, formatDate, Loading, CopyButton } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg } from "../session.js";
 
+// One entry per channel type the server speaks: the create form's fields
+// (credential fields are sent under `credentials`) and the setup steps shown
+// with it. A new adapter adds its entry here.
+export const CHANNEL_TYPES = {
+  telegram: {
+    label: "Telegram",
+    intro: "Create a bot with @BotFather in Telegram and paste the token it gives you. Activating the channel points Telegram at its webhook URL.",
+    fields: [{ name: "bot_token", label: "Bot token", secret: true, placeholder: "123456789:AA…" }],
+  },
+  http: {
+    label: "Generic HTTP",
+    intro: "Any system can talk to a bot: it posts signed JSON events to the webhook URL, and replies are posted, signed with the same secret, to your URL (see docs/channels.md).",
+    fields: [{ name: "outbound_url", label: "URL replies are posted to", type: "url", placeholder: "https://example.com/bot-replies" }],
+  },
+};
+
 function CreateChannel({ org, bots, onCreated }) {
+  const [type, setType] = useState("telegram");
   const [name, setName] = useState("");
-  const [token, setToken] = useState("");
+  const [values, setValues] = useState({});
   const [bot, setBot] = useState("");
   const [error, setError] = useState(null);
+  const spec = CHANNEL_TYPES[type];
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
     try {
-      const body = { type: "telegram", bot_id: Number(bot), credentials: { bot_token: token.trim() } };
+      const credentials = {};
+      for (const f of spec.fields) if ((values[f.name] || "").trim()) credentials[f.name] = values[f.name].trim();
+      const body = { type, bot_id: Number(bot), credentials };
       if (name.trim()) body.name = name.trim();
       await post(`/api/v1/orgs/${org.id}/channels`, body);
       toast("Channel created: test it, then activate it");
       setName("");
-      setToken("");
+      setValues({});
       onCreated();
     } catch (err) {
       setError(err);
     }
   };
   return html`<form class="card" id="create-channel" onSubmit=${submit}>
-    <h2>Connect Telegram</h2>
-    <p class="muted">Create a bot with <code>@BotFather</code> in Telegram and paste the token it gives you.</p>
+    <h2>Connect a channel</h2>
+    <div>
+      <label for="channel-type">Type</label>
+      <select id="channel-type" name="type" value=${type} onChange=${(e) => { setType(e.target.value); setValues({}); setError(null); }}>
+        ${Object.entries(CHANNEL_TYPES).map(([key, t]) => html`<option value=${key}>${t.label}</option>`)}
+      </select>
+    </div>
+    <p class="muted">${spec.intro}</p>
     <${ErrorBox} error=${error} />
     <div class="grid">
-      <${Field} label="Bot token" name="credentials.bot_token" type="password" autocomplete="off" required value=${token} onInput=${setToken} error=${error} placeholder="123456789:AA…" />
+      ${spec.fields.map(
+        (f) => html`<${Field} key=${type + f.name} label=${f.label} name=${`credentials.${f.name}`} type=${f.secret ? "password" : f.type || "text"}
+          autocomplete="off" required=${!f.optional} value=${values[f.name] || ""} placeholder=${f.placeholder || ""}
+          onInput=${(v) => setValues({ ...values, [f.name]: v })} error=${error} />`,
+      )}
       <div>
         <label for="channel-bot">Bot that answers</label>
         <select id="channel-bot" name="bot_id" required value=${bot} onChange=${(e) => setBot(e.target.value)}>
@@ -84,7 +115,8 @@ function Channels() {
               <td><strong>${c.name}</strong> <span class="muted small">${c.type}${c.username ? html` · @${c.username}` : ""}</span></td>
               <td>${botName(c.bot_id)}</td>
               <td><span class=${"badge " + badge(c.status)}>${c.status}</span></td>
-              <td><code class="excerpt">${c.webhook_url}</code> <${CopyButton} id=${`copy-channel-url-${c.id}`} text=${c.webhook_url} what="webhook URL" /></td>
+              <td><code class="excerpt">${c.webhook_url}</code> <${CopyButton} id=${`copy-channel-url-${c.id}`} text=${c.webhook_url} what="webhook URL" />
+                ${c.webhook_secret && html`<div class="small">Secret: <${CopyButton} id=${`copy-channel-secret-${c.id}`} text=${c.webhook_secret} what="secret" /></div>`}</td>
               <td class="small">
                 <div>Last inbound: ${c.last_inbound_at ? formatDate(c.last_inbound_at) : html`<span class="muted">never</span>`}</div>
                 <div>Queued: ${c.queue_depth}</div>
