@@ -17,8 +17,12 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use rusqlite::{Connection, OptionalExtension};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use self::model::{Channel, ChannelId, ChannelMessage, ConnectionCheck, CreateChannelRequest, UpdateChannelRequest};
+use self::model::{
+    Channel, ChannelId, ChannelMessage, ConnectionCheck, CreateChannelRequest, Deliveries, SendTestRequest,
+    UpdateChannelRequest,
+};
 use crate::app::AppState;
+use crate::conversations::model::ConversationResource;
 use crate::error::{AppResult, ErrorBody, ErrorCode};
 use crate::http::scope::{Owner, ScopeResource, Scoped};
 use crate::http::{Json, OrgScope, Page, PageParams};
@@ -69,7 +73,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(delete_channel)
         .service(test_channel)
         .service(activate_channel)
-        .service(list_channel_messages);
+        .service(list_channel_messages)
+        .service(send_test_message)
+        .service(conversation_deliveries);
 }
 
 /// Connects a channel (inactive until activated); credentials are stored encrypted and never shown.
@@ -214,6 +220,45 @@ async fn list_channel_messages(
 ) -> AppResult<web::Json<Page<ChannelMessage>>> {
     let id = scope.id();
     Ok(web::Json(service::list_messages(&state, scope.into_tenant(), id, page.into_inner()).await?))
+}
+
+/// Queues a test text to an address at the provider (the setup wizard's
+/// "send a test"); the answer is the queued message, whose status then moves
+/// in the channel's message log.
+#[utoipa::path(
+    tag = "channels",
+    params(("channel_id" = i64, Path, description = "Channel id")),
+    request_body = SendTestRequest,
+    responses((status = 202, body = ChannelMessage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody, description = "`validation_failed` (`to`, `text`)")),
+    security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
+)]
+#[post("/channels/{channel_id}/send-test")]
+async fn send_test_message(
+    scope: ChannelScope<perm::IntegrationsManage>,
+    state: web::Data<AppState>,
+    body: Json<SendTestRequest>,
+) -> AppResult<HttpResponse> {
+    let id = scope.id();
+    let queued = service::send_test(&state, scope.into_tenant(), id, body.into_inner()?).await?;
+    Ok(HttpResponse::Accepted().json(queued))
+}
+
+/// The delivery state (queued, sent, delivered, read, failed…) of each
+/// transcript message of a conversation that came through a channel.
+#[utoipa::path(
+    tag = "channels",
+    params(("conversation_id" = i64, Path, description = "Conversation id")),
+    responses((status = 200, body = Deliveries), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("session" = ["conversations.read"]), ("api_token" = ["conversations.read"]))
+)]
+#[get("/conversations/{conversation_id}/deliveries")]
+async fn conversation_deliveries(
+    scope: Scoped<ConversationResource, perm::ConversationsRead>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<Deliveries>> {
+    let id = scope.id();
+    Ok(web::Json(service::deliveries(&state, scope.into_tenant(), id).await?))
 }
 
 /// A provider's webhook call (public; authenticated by the channel's

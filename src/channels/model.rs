@@ -168,3 +168,49 @@ impl FromRow for ChannelMessage {
         })
     }
 }
+
+/// `POST /channels/{channel_id}/send-test`: a text to an address of the
+/// provider (chat id, phone number, user id…), through the outbound queue.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendTestRequest {
+    /// The provider's address of the recipient.
+    #[schema(example = "123456789")]
+    pub to: String,
+    /// 1–1000 characters.
+    pub text: String,
+}
+
+/// The delivery state of one transcript message sent through a channel.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MessageDelivery {
+    /// The transcript message (`/conversations/{id}/messages` item id).
+    pub message_id: i64,
+    /// `queued`, `retrying`, `sent`, `delivered`, `read`, `failed` or `dead`.
+    pub status: String,
+    pub error_message: Option<String>,
+    pub sent_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub read_at: Option<String>,
+}
+
+impl FromRow for MessageDelivery {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let m = ChannelMessage::from_row(row)?;
+        Ok(MessageDelivery {
+            message_id: row.get("conversation_message_id")?,
+            status: m.status,
+            error_message: m.error_message,
+            sent_at: m.sent_at,
+            delivered_at: m.delivered_at,
+            read_at: m.read_at,
+        })
+    }
+}
+
+/// `GET /conversations/{conversation_id}/deliveries`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Deliveries {
+    /// One per transcript message that went through a channel (its last request's state).
+    pub items: Vec<MessageDelivery>,
+}

@@ -7,7 +7,10 @@ use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
 
 use super::adapter::{Adapter, Answer, Event, EventKind, HookRequest, Parsed, Recipient, Secrets};
-use super::model::{Channel, ChannelId, ChannelMessage, ConnectionCheck, CreateChannelRequest, UpdateChannelRequest};
+use super::model::{
+    Channel, ChannelId, ChannelMessage, ConnectionCheck, CreateChannelRequest, Deliveries, SendTestRequest,
+    UpdateChannelRequest,
+};
 use super::send::ensure_job;
 use super::store::{self, Inbound, Outbound};
 use super::{adapter_for, known_types};
@@ -300,6 +303,50 @@ pub async fn activate(state: &AppState, tenant: Tenant, id: ChannelId) -> AppRes
             Err(e)
         }
     }
+}
+
+/// Queues a test text to an address of the provider; answers the queued
+/// message (its status moves in the channel's message log).
+pub async fn send_test(
+    state: &AppState,
+    tenant: Tenant,
+    id: ChannelId,
+    req: SendTestRequest,
+) -> AppResult<ChannelMessage> {
+    let to = req.to.trim().to_owned();
+    if to.is_empty() || to.chars().count() > 200 {
+        return Err(AppError::validation("to", "the recipient's address at the provider: 1–200 characters"));
+    }
+    let text = req.text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > 1000 {
+        return Err(AppError::validation("text", "must be 1–1000 characters"));
+    }
+    let channel = get(state, tenant.clone(), id).await?;
+    let adapter = check_type(&channel.channel_type)?;
+    let recipient = Recipient { address: to.clone(), ..Recipient::default() };
+    let rendered = adapter.render(&recipient, &text, &crate::flows::engine::RichParts::default());
+    let message = state
+        .db
+        .write(move |tx| {
+            let mut first = None;
+            for r in rendered {
+                let request = json!({ "request": r.request });
+                let queued = queue_one(tx, &tenant, id, None, None, None, &to, r.message_type, &text, &request, None)?;
+                first.get_or_insert(queued);
+            }
+            let first = first.ok_or_else(|| AppError::validation("text", "nothing to send"))?;
+            store::find_message(tx, &tenant, first)?.ok_or_else(not_found)
+        })
+        .await?;
+    state.jobs.notify();
+    Ok(message)
+}
+
+/// The delivery state of each transcript message of a channel conversation
+/// (empty for conversations of the widget, the API or the emulator).
+pub async fn deliveries(state: &AppState, tenant: Tenant, conversation: ConversationId) -> AppResult<Deliveries> {
+    let items = state.db.read(move |c| Ok(store::deliveries(c, &tenant, conversation)?)).await?;
+    Ok(Deliveries { items })
 }
 
 /// What became of an authentic webhook call (the provider is told 200 in every case).
@@ -611,8 +658,8 @@ fn queue_one(
     content: &str,
     request: &Value,
     conversation_message: Option<i64>,
-) -> AppResult<()> {
-    store::enqueue(
+) -> AppResult<i64> {
+    let id = store::enqueue(
         tx,
         tenant,
         &Outbound {
@@ -628,7 +675,8 @@ fn queue_one(
             conversation_message,
         },
     )?;
-    ensure_job(tx, channel, tenant.org_id())
+    ensure_job(tx, channel, tenant.org_id())?;
+    Ok(id)
 }
 
 /// Queues what the end user should see of `replies` (bot, agent and system messages).

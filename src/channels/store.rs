@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::adapter::{Delivery, Sender};
-use super::model::{CHANNEL_COLUMNS, Channel, ChannelId, ChannelMessage, MESSAGE_COLUMNS};
+use super::model::{CHANNEL_COLUMNS, Channel, ChannelId, ChannelMessage, MESSAGE_COLUMNS, MessageDelivery};
 use crate::conversations::model::ConversationId;
 use crate::db::{query_all, query_opt};
 use crate::http::Tenant;
@@ -407,6 +407,15 @@ pub struct Outbound<'a> {
     pub conversation_message: Option<i64>,
 }
 
+/// One outbound message of the channel's log.
+pub fn find_message(conn: &Connection, tenant: &Tenant, id: i64) -> rusqlite::Result<Option<ChannelMessage>> {
+    query_opt(
+        conn,
+        &format!("SELECT {MESSAGE_COLUMNS} FROM channel_messages WHERE id = ?1 AND organization_id = ?2"),
+        params![id, tenant.org_id()],
+    )
+}
+
 pub fn enqueue(conn: &Connection, tenant: &Tenant, m: &Outbound<'_>) -> rusqlite::Result<i64> {
     conn.query_row(
         "INSERT INTO channel_messages (organization_id, channel_id, bot_id, conversation_id, contact_id, direction,
@@ -575,6 +584,26 @@ pub fn callback_value(
     )
     .optional()
     .map(Option::flatten)
+}
+
+/// The delivery state of each transcript message of a conversation (the
+/// last request of each, when a message took several).
+pub fn deliveries(
+    conn: &Connection,
+    tenant: &Tenant,
+    conversation: ConversationId,
+) -> rusqlite::Result<Vec<MessageDelivery>> {
+    query_all(
+        conn,
+        &format!(
+            "SELECT {MESSAGE_COLUMNS}, conversation_message_id FROM channel_messages
+             WHERE id IN (SELECT max(id) FROM channel_messages
+                          WHERE organization_id = ?1 AND conversation_id = ?2 AND conversation_message_id IS NOT NULL
+                          GROUP BY conversation_message_id)
+             ORDER BY conversation_message_id"
+        ),
+        params![tenant.org_id(), conversation],
+    )
 }
 
 /// A channel's message log, newest first.

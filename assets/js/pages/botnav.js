@@ -87,7 +87,17 @@ export function useBot(botId) {
 }
 
 /** One transcript message. */
-export function MessageLine({ m }) {
+const DELIVERY_LABELS = { queued: "Queued", retrying: "Retrying", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Failed", dead: "Not delivered" };
+
+/** A channel message's delivery state, as a small label after it. */
+function DeliveryBadge({ d }) {
+  if (!d) return null;
+  const bad = d.status === "failed" || d.status === "dead";
+  const title = d.error_message || (d.read_at ? `Read ${formatDate(d.read_at)}` : d.delivered_at ? `Delivered ${formatDate(d.delivered_at)}` : "");
+  return html`<span class=${"delivery small " + (bad ? "bad" : "muted")} data-delivery=${d.status} title=${title}>${DELIVERY_LABELS[d.status] || d.status}</span>`;
+}
+
+export function MessageLine({ m, delivery }) {
   const who = m.role === "agent" ? m.author_name || "Agent" : m.role === "note" ? `Note by ${m.author_name || "agent"}` : m.role;
   return html`<div class=${"chat-msg " + m.role} data-role=${m.role} title=${formatDate(m.created_at)}>
     <span class="who">${who}</span>
@@ -102,6 +112,7 @@ export function MessageLine({ m }) {
       ? html`<div class="chat-opts">${m.cards.map((c) => html`<div class="card mini"><strong>${c.title}</strong><div class="muted">${c.subtitle || ""}</div></div>`)}</div>`
       : null}
     ${m.image ? html`<div class="muted">[image ${m.image.alt || m.image.url}]</div>` : null}
+    <${DeliveryBadge} d=${delivery} />
   </div>`;
 }
 

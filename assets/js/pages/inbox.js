@@ -346,6 +346,9 @@ function ConversationPanel({ id, onChanged, agent, inbox, cannedVersion }) {
   const [tick, setTick] = useState(0);
   const conv = useLoad(() => get(`/api/v1/conversations/${id}`), [id, tick]);
   const messages = useLoad(() => get(`/api/v1/conversations/${id}/messages?limit=200`), [id, tick]);
+  // Channel conversations show each message's delivery state (empty list elsewhere).
+  const deliveries = useLoad(() => get(`/api/v1/conversations/${id}/deliveries`), [id, tick]);
+  const deliveryOf = new Map(((deliveries.data && deliveries.data.items) || []).map((d) => [d.message_id, d]));
   const [resolution, setResolution] = useState("");
   const [error, setError] = useState(null);
   const [newBelow, setNewBelow] = useState(false);
@@ -424,7 +427,7 @@ function ConversationPanel({ id, onChanged, agent, inbox, cannedVersion }) {
     <${VisitorDetails} conv=${c} />`}
     <div class="chat-follow">
       <div class="chat-log" id="conversation-log" ref=${logRef} onScroll=${onScroll} tabindex="0" aria-label="Messages" role="log">
-        ${items.map((m) => html`<${MessageLine} key=${m.id} m=${m} />`)}
+        ${items.map((m) => html`<${MessageLine} key=${m.id} m=${m} delivery=${deliveryOf.get(m.id)} />`)}
         ${messages.data && !items.length && html`<div class="muted">No messages.</div>`}
       </div>
       ${newBelow && html`<button type="button" class="new-messages" id="new-messages" onClick=${jump}>New messages ↓</button>`}
@@ -451,7 +454,7 @@ const STATUSES = [
   ["closed", "Closed"],
   ["open", "With the bot"],
 ];
-const CHANNELS = ["widget", "api", "telegram", "whatsapp", "slack", "messenger", "sms", "voice", "instagram", "web"];
+const CHANNELS = ["widget", "api", "telegram", "whatsapp", "slack", "messenger", "instagram", "sms", "email", "http", "voice", "web"];
 
 function Inbox() {
   const org = currentOrg();
