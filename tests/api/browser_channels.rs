@@ -2,7 +2,8 @@
 //! Telegram Bot API: a malformed token is refused under its field; a channel
 //! is created for a bot picked from the list; its webhook URL is shown with
 //! a copy button; Test connection and Activate reach the fake and the row
-//! turns active.
+//! turns active; a test message sent from the page reaches the fake and
+//! shows as sent in the channel's log.
 
 use reqwest::Method;
 use serde_json::json;
@@ -45,6 +46,17 @@ async fn the_channels_page_creates_tests_and_activates_a_telegram_channel() {
         b.element("tr[data-channel][data-status='active']").await;
         assert_eq!(tg2.calls("setWebhook").len(), 1);
         assert_eq!(tg2.calls("getMe").len(), 2);
+
+        // "Send a test" goes through the queue and shows in the channel's log.
+        b.click("tr[data-channel] .open-channel-log").await;
+        b.fill("#send-test [name='to']", "4242").await;
+        b.click("#send-test button[type=submit]").await;
+        b.element("#channel-log tr[data-message][data-status='queued']").await;
+        app.run_jobs().await;
+        b.click("#send-test button[type=button]").await;
+        b.element("#channel-log tr[data-message][data-status='sent']").await;
+        let sent = tg2.calls("sendMessage");
+        assert_eq!(sent.last().map(|m| m["chat_id"].clone()), Some(json!("4242")));
     })
     .await;
 }

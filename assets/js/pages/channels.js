@@ -78,6 +78,59 @@ function CreateChannel({ org, bots, onCreated }) {
   </form>`;
 }
 
+const STATUS_BADGE = { sent: "ok", delivered: "ok", read: "ok", received: "", queued: "", retrying: "warn", failed: "bad", dead: "bad" };
+
+// One channel's panel: send a test message to an address at the provider,
+// and the message log (both directions, newest first) with delivery states.
+function ChannelLog({ channel, onChanged }) {
+  const [tick, setTick] = useState(0);
+  const log = useLoad(() => get(`/api/v1/channels/${channel.id}/messages?limit=50`), [channel.id, tick]);
+  const [to, setTo] = useState("");
+  const [text, setText] = useState("Hello from botbuilder — this is a test.");
+  const [error, setError] = useState(null);
+  const send = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await post(`/api/v1/channels/${channel.id}/send-test`, { to: to.trim(), text });
+      toast("Test message queued");
+      setTick((t) => t + 1);
+      onChanged();
+      // The queue sends within a moment: look again.
+      setTimeout(() => setTick((t) => t + 1), 1500);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<div class="card" id="channel-log" data-channel=${channel.id}>
+    <h2>${channel.name}: send a test and message log</h2>
+    <form id="send-test" class="row wrap" onSubmit=${send}>
+      <${ErrorBox} error=${error} />
+      <${Field} label="To (chat id, phone number or user id at the provider)" name="to" value=${to} onInput=${setTo} error=${error} required />
+      <${Field} label="Text" name="text" value=${text} onInput=${setText} error=${error} required />
+      <p><button type="submit">Send a test</button> <button type="button" onClick=${() => setTick((t) => t + 1)}>Refresh</button></p>
+    </form>
+    <${ErrorBox} error=${log.error} />
+    <table>
+      <thead><tr><th>When</th><th>Direction</th><th>Status</th><th>Content</th><th>Attempts</th></tr></thead>
+      <tbody>
+        ${log.data &&
+        log.data.items.map(
+          (m) => html`<tr data-message=${m.id} data-status=${m.status}>
+            <td class="small">${formatDate(m.created_at)}</td>
+            <td>${m.direction}</td>
+            <td><span class=${"badge " + (STATUS_BADGE[m.status] || "")}>${m.status}</span>${m.error_message && html`<div class="small muted">${m.error_message}</div>`}</td>
+            <td class="small">${m.content || (m.media_filename || m.message_type)}${m.media_url && html` <a href=${m.media_url} target="_blank" rel="noopener">media</a>`}</td>
+            <td>${m.attempts}</td>
+          </tr>`,
+        )}
+        <${Loading} load=${log} cols="5" />
+        ${log.data && !log.data.items.length && html`<tr><td colspan="5" class="muted">No messages yet.</td></tr>`}
+      </tbody>
+    </table>
+  </div>`;
+}
+
 const badge = (status) => (status === "active" ? "ok" : status === "error" ? "bad" : "");
 
 function Channels() {
@@ -85,6 +138,7 @@ function Channels() {
   const list = useLoad(() => get(`/api/v1/orgs/${org.id}/channels?limit=200`), [org.id]);
   const bots = useLoad(() => get(`/api/v1/orgs/${org.id}/bots?limit=200`), [org.id]);
   const [busy, setBusy] = useState(null);
+  const [open, setOpen] = useState(null);
   const act = async (c, what, fn) => {
     setBusy(`${c.id}:${what}`);
     try {
@@ -127,6 +181,7 @@ function Channels() {
                   onClick=${() => act(c, "Test connection", () => post(`/api/v1/channels/${c.id}/test`))}>Test connection</button>
                 <button type="button" class="activate-channel" disabled=${busy === `${c.id}:Activate`}
                   onClick=${() => act(c, "Activate", () => post(`/api/v1/channels/${c.id}/activate`))}>${c.status === "active" ? "Re-activate" : "Activate"}</button>
+                <button type="button" class="open-channel-log" aria-expanded=${open === c.id} onClick=${() => setOpen(open === c.id ? null : c.id)}>Test & log</button>
                 <button type="button" class="danger" onClick=${() => remove(c)}>Delete</button>
               </td>
             </tr>`,
@@ -136,6 +191,8 @@ function Channels() {
         </tbody>
       </table>
     </div>
+    ${open && list.data && list.data.items.find((c) => c.id === open) &&
+    html`<${ChannelLog} key=${open} channel=${list.data.items.find((c) => c.id === open)} onChanged=${list.reload} />`}
   <//>`;
 }
 
