@@ -30,6 +30,22 @@ pub struct Config {
     pub admin: AdminConfig,
     pub knowledge: KnowledgeConfig,
     pub channels: ChannelsConfig,
+    pub files: FilesConfig,
+}
+
+/// Files users send (widget uploads, agents' attachments, channel media).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// Largest file accepted, in bytes (default 10 MiB); larger ones are
+    /// refused with 413 `file_too_large`.
+    pub max_upload_bytes: usize,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self { max_upload_bytes: 10 * 1024 * 1024 }
+    }
 }
 
 /// Messaging channels (Telegram…): where the provider APIs are.
@@ -548,6 +564,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             knowledge: KnowledgeConfig::default(),
             channels: ChannelsConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }
@@ -642,6 +659,9 @@ impl Config {
         }
         if self.http.max_upload_bytes < self.http.max_json_bytes {
             errors.push("http.max_upload_bytes: must be at least http.max_json_bytes".to_owned());
+        }
+        if !(1024..=1024 * 1024 * 1024).contains(&self.files.max_upload_bytes) {
+            errors.push("files.max_upload_bytes: must be between 1024 and 1073741824".to_owned());
         }
         if self.http.workers == Some(0) {
             errors.push("http.workers: must be at least 1".to_owned());
