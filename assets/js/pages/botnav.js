@@ -102,6 +102,26 @@ export function MessageLine({ m }) {
       ? html`<div class="chat-opts">${m.cards.map((c) => html`<div class="card mini"><strong>${c.title}</strong><div class="muted">${c.subtitle || ""}</div></div>`)}</div>`
       : null}
     ${m.image ? html`<div class="muted">[image ${m.image.alt || m.image.url}]</div>` : null}
+    ${m.attachments && m.attachments.length ? html`<${Attachments} items=${m.attachments} />` : null}
+  </div>`;
+}
+
+/** "12 KB": a file size for people. */
+export function humanSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Files of a message: image thumbnails, other files as download links. */
+export function Attachments({ items }) {
+  return html`<div class="chat-attachments">
+    ${items.map((a) => {
+      const url = `/api/v1/files/${a.file_id}`;
+      return a.content_type.startsWith("image/")
+        ? html`<a class="chat-thumb" href=${url} target="_blank" rel="noopener" data-file-id=${a.file_id}><img src=${url} alt=${a.name} loading="lazy" /></a>`
+        : html`<a class="chat-file" href=${url} download=${a.name} data-file-id=${a.file_id}>📎 ${a.name} <span class="muted">(${humanSize(a.size_bytes)})</span></a>`;
+    })}
   </div>`;
 }
 
