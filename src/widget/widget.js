@@ -220,7 +220,6 @@
       if (!self.preview) picker.click();
     };
     form.appendChild(attach);
-    form.appendChild(picker);
     form.appendChild(input);
     form.appendChild(send);
     if (uploads) {
@@ -261,6 +260,8 @@
       self.send(text);
     };
     panel.appendChild(form);
+    // Outside the form: `form input` stays the message box.
+    panel.appendChild(picker);
     if (!c.white_label) {
       var brand = el("div", "brand", "Powered by botbuilder");
       panel.appendChild(brand);
