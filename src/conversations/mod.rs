@@ -11,9 +11,9 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::model::{
-    AgentReplyRequest, AgentTextRequest, AssignRequest, CloseRequest, Conversation, ConversationFilter, ConversationResource,
-    EmulatorRequest, HandoffRequest, InboxFilter, Message, ReplayReport, SendMessageRequest, StartConversationRequest,
-    TurnResponse, TypingRequest,
+    AgentReplyRequest, AgentTextRequest, AssignRequest, CloseRequest, Conversation, ConversationFilter,
+    ConversationResource, EmulatorRequest, HandoffRequest, InboxFilter, Message, ReplayReport, SendMessageRequest,
+    StartConversationRequest, TurnResponse, TypingRequest,
 };
 use self::model::{
     CannedReply, CannedReplyPatch, CannedReplyRequest, CannedReplyResource, MarkReadRequest, UnreadSummary,

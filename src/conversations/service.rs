@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::model::{
-    AgentReplyRequest, AgentTextRequest, AssignRequest, CloseRequest, ConvStatus, Conversation, ConversationFilter, ConversationId,
-    EmulatorRequest, EmulatorSource, HandoffRequest, InboxFilter, Message, ReplayReport, ReplayTurn, Role,
-    StartConversationRequest, TurnResponse,
+    AgentReplyRequest, AgentTextRequest, AssignRequest, CloseRequest, ConvStatus, Conversation, ConversationFilter,
+    ConversationId, EmulatorRequest, EmulatorSource, HandoffRequest, InboxFilter, Message, ReplayReport, ReplayTurn,
+    Role, StartConversationRequest, TurnResponse,
 };
 use super::model::{
     CannedReply, CannedReplyId, CannedReplyPatch, CannedReplyRequest, MarkReadRequest, UnreadSummary, VisitorInfo,
@@ -297,7 +297,8 @@ pub async fn reply(
     req: AgentReplyRequest,
 ) -> AppResult<TurnResponse> {
     let author = actor(&tenant)?;
-    let text = if req.text.trim().is_empty() && !req.attachments.is_empty() { String::new() } else { agent_text(&req.text)? };
+    let text =
+        if req.text.trim().is_empty() && !req.attachments.is_empty() { String::new() } else { agent_text(&req.text)? };
     let attachments = crate::files::service::attachments(state, &tenant, req.attachments).await?;
     let name = user_name(state, author).await?;
     agent(state, tenant, id, Action::AgentReply { text, attachments, author, name }).await

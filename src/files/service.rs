@@ -15,7 +15,8 @@ use crate::http::Tenant;
 use crate::ids::{FileId, OrgId, UserId};
 
 /// The policy of downloads: nothing inside runs, nothing is framed.
-const DOWNLOAD_CSP: &str = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'";
+const DOWNLOAD_CSP: &str =
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'";
 
 /// A checked upload: the type recognised from the bytes and a safe name.
 #[derive(Debug, Clone)]
@@ -67,11 +68,7 @@ pub fn clean_name(name: Option<&str>, content_type: &str) -> String {
 
 /// Reads an upload body, refusing it (413 `file_too_large`) as soon as it
 /// passes `limit` bytes, or before reading when `Content-Length` says so.
-pub async fn read_upload(
-    req: &actix_web::HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> AppResult<Vec<u8>> {
+pub async fn read_upload(req: &actix_web::HttpRequest, mut payload: web::Payload, limit: usize) -> AppResult<Vec<u8>> {
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -114,12 +111,7 @@ pub async fn store_checked(
 /// `files.max_upload_bytes` enforced, the provider's declared type ignored).
 /// Put it into the conversation with `Runtime::act` and
 /// `Action::Attachment { files: vec![attachment], caption }`.
-pub async fn store_inbound(
-    state: &AppState,
-    org: OrgId,
-    data: Vec<u8>,
-    name: Option<String>,
-) -> AppResult<Attachment> {
+pub async fn store_inbound(state: &AppState, org: OrgId, data: Vec<u8>, name: Option<String>) -> AppResult<Attachment> {
     store_checked(state, org, data, name, None).await
 }
 
@@ -174,8 +166,10 @@ fn not_found() -> AppError {
 
 /// `filename="…"` (ASCII stand-in) and `filename*=UTF-8''…` (exact).
 fn disposition(kind: &str, name: &str) -> String {
-    let ascii: String =
-        name.chars().map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | ';') || c == ' ' { c } else { '_' }).collect();
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | ';') || c == ' ' { c } else { '_' })
+        .collect();
     let mut encoded = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

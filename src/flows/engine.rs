@@ -787,7 +787,15 @@ impl Turn<'_> {
             .and_then(|(u, alt)| self.render_url(node, u).map(|url| ReplyImage { url, alt: alt.clone() }));
         Reply {
             text,
-            parts: RichParts { quick_replies, buttons, cards, image, citations: Vec::new(), gaps, attachments: Vec::new() },
+            parts: RichParts {
+                quick_replies,
+                buttons,
+                cards,
+                image,
+                citations: Vec::new(),
+                gaps,
+                attachments: Vec::new(),
+            },
         }
     }
 

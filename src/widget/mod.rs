@@ -392,7 +392,11 @@ async fn upload(
     let data = crate::files::service::read_upload(&req, payload, state.config.files.max_upload_bytes).await?;
     // The session must exist before anything is stored.
     let (t, session) = (tenant.clone(), p.session_id.clone());
-    state.db.read(move |c| Ok(store::find_by_key(c, &t, bot, CHANNEL, &session)?)).await?.ok_or_else(session_not_found)?;
+    state
+        .db
+        .read(move |c| Ok(store::find_by_key(c, &t, bot, CHANNEL, &session)?))
+        .await?
+        .ok_or_else(session_not_found)?;
     let attachment = crate::files::service::store_checked(&state, tenant.org_id(), data, q.name, None).await?;
     let r = state
         .runtime
@@ -434,8 +438,11 @@ async fn download(state: web::Data<AppState>, path: web::Path<SessionFilePath>) 
     check_session_id(&p.session_id)?;
     let (bot, tenant) = bot_of(&state, &p.widget_key).await?;
     let (t, session) = (tenant.clone(), p.session_id);
-    let entry =
-        state.db.read(move |c| Ok(store::find_by_key(c, &t, bot, CHANNEL, &session)?)).await?.ok_or_else(session_not_found)?;
+    let entry = state
+        .db
+        .read(move |c| Ok(store::find_by_key(c, &t, bot, CHANNEL, &session)?))
+        .await?
+        .ok_or_else(session_not_found)?;
     let file = crate::files::service::for_conversation(&state, &tenant, entry.id, p.file_id).await?;
     Ok(crate::files::service::respond(file, true))
 }

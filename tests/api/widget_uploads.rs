@@ -21,8 +21,9 @@ pub const PNG: &[u8] = &[
 
 /// A bot whose published flow asks a name, then an email, then hands off.
 pub async fn widget_bot(app: &TestApp, s: &Session) -> (i64, String) {
-    let r = send_as(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Files bot" })))
-        .await;
+    let r =
+        send_as(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Files bot" })))
+            .await;
     let bot = ok_json(r, 201).await["id"].as_i64().expect("bot id");
     let doc = json!({
         "nodes": [
@@ -50,7 +51,14 @@ pub async fn open_session(app: &TestApp, key: &str) -> String {
     ok_json(r, 201).await["session_id"].as_str().expect("session").to_owned()
 }
 
-async fn upload(app: &TestApp, key: &str, session: &str, query: &str, declared: &str, body: Vec<u8>) -> reqwest::Response {
+async fn upload(
+    app: &TestApp,
+    key: &str,
+    session: &str,
+    query: &str,
+    declared: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
     app.request(Method::POST, &format!("/api/v1/widget/{key}/sessions/{session}/uploads?{query}"))
         .header("Content-Type", declared)
         .body(body)
@@ -65,7 +73,12 @@ fn conversation_of(app: &TestApp, session: &str) -> i64 {
 }
 
 fn texts(turn: &Value) -> Vec<String> {
-    turn["replies"].as_array().expect("replies").iter().map(|m| m["text"].as_str().unwrap_or_default().to_owned()).collect()
+    turn["replies"]
+        .as_array()
+        .expect("replies")
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -77,7 +90,12 @@ async fn an_uploaded_image_is_shown_in_the_widget_and_the_inbox_and_downloadable
     let other_session = open_session(&app, &key).await;
 
     // Declared as octet-stream: the type comes from the bytes.
-    let turn = ok_json(upload(&app, &key, &session, "name=C%3A%5Cfakepath%5Cphoto.png", "application/octet-stream", PNG.to_vec()).await, 200).await;
+    let turn = ok_json(
+        upload(&app, &key, &session, "name=C%3A%5Cfakepath%5Cphoto.png", "application/octet-stream", PNG.to_vec())
+            .await,
+        200,
+    )
+    .await;
     let a = &turn["message"]["attachments"][0];
     assert_eq!((&a["name"], &a["content_type"]), (&json!("photo.png"), &json!("image/png")), "{turn}");
     assert_eq!(a["size_bytes"], PNG.len());
@@ -93,14 +111,21 @@ async fn an_uploaded_image_is_shown_in_the_widget_and_the_inbox_and_downloadable
 
     // The widget's history and the inbox transcript show it.
     let history = ok_json(
-        app.request(Method::GET, &format!("/api/v1/widget/{key}/sessions/{session}/messages")).send().await.expect("send"),
+        app.request(Method::GET, &format!("/api/v1/widget/{key}/sessions/{session}/messages"))
+            .send()
+            .await
+            .expect("send"),
         200,
     )
     .await;
-    assert!(history["messages"].as_array().expect("messages").iter().any(|m| m["attachments"][0]["file_id"] == file), "{history}");
+    assert!(
+        history["messages"].as_array().expect("messages").iter().any(|m| m["attachments"][0]["file_id"] == file),
+        "{history}"
+    );
     let conv = conversation_of(&app, &session);
     let transcript =
-        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}/messages"), None).await, 200).await;
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}/messages"), None).await, 200)
+            .await;
     let shown = transcript["items"].as_array().expect("items").iter().find(|m| m["attachments"][0]["file_id"] == file);
     assert_eq!(shown.expect("in the transcript")["attachments"][0]["content_type"], "image/png");
 
@@ -128,12 +153,17 @@ async fn an_uploaded_image_is_shown_in_the_widget_and_the_inbox_and_downloadable
 
     // A member of another organization gets 404, not 403.
     let stranger = app.register("uploads-stranger@example.com").await;
-    assert_error(send_as(&app, &stranger, Method::GET, &format!("/api/v1/files/{file}"), None).await, 404, "file_not_found")
-        .await;
+    assert_error(
+        send_as(&app, &stranger, Method::GET, &format!("/api/v1/files/{file}"), None).await,
+        404,
+        "file_not_found",
+    )
+    .await;
 
     // A document is served as an attachment, never inline.
     let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
-    let turn = ok_json(upload(&app, &key, &session, "name=Quote%20%C3%A9t%C3%A9.pdf", "image/png", pdf).await, 200).await;
+    let turn =
+        ok_json(upload(&app, &key, &session, "name=Quote%20%C3%A9t%C3%A9.pdf", "image/png", pdf).await, 200).await;
     let pdf_id = turn["message"]["attachments"][0]["file_id"].as_i64().expect("pdf id");
     assert_eq!(turn["message"]["attachments"][0]["content_type"], "application/pdf");
     let r = send_as(&app, &s, Method::GET, &format!("/api/v1/files/{pdf_id}"), None).await;
@@ -151,28 +181,45 @@ async fn uploads_are_refused_by_their_bytes_their_size_and_the_widget_setting() 
     // A Windows executable renamed and declared as a PNG.
     let mut exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00".to_vec();
     exe.extend_from_slice(b"This program cannot be run in DOS mode.\r\n\x00\x00");
-    let body = assert_error(upload(&app, &key, &session, "name=cat.png", "image/png", exe).await, 415, "unsupported_media_type").await;
+    let body = assert_error(
+        upload(&app, &key, &session, "name=cat.png", "image/png", exe).await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
     assert_eq!(body["error"]["details"]["field"], "file", "{body}");
 
     // 11 MiB against the default 10 MiB.
     let big = vec![b'a'; 11 * 1024 * 1024];
-    let body = assert_error(upload(&app, &key, &session, "name=big.txt", "text/plain", big).await, 413, "file_too_large").await;
+    let body =
+        assert_error(upload(&app, &key, &session, "name=big.txt", "text/plain", big).await, 413, "file_too_large")
+            .await;
     assert_eq!(body["error"]["details"]["field"], "file");
     assert_eq!(body["error"]["details"]["limit_bytes"], 10 * 1024 * 1024);
     assert_eq!(app.count("SELECT count(*) FROM files"), 0, "nothing refused is stored");
     assert_eq!(app.count("SELECT count(*) FROM widget_messages WHERE role = 'user'"), 0);
 
     // The public config tells the widget the limit and whether uploads are on.
-    let cfg = ok_json(app.request(Method::GET, &format!("/api/v1/widget/{key}/config")).send().await.expect("send"), 200).await;
+    let cfg =
+        ok_json(app.request(Method::GET, &format!("/api/v1/widget/{key}/config")).send().await.expect("send"), 200)
+            .await;
     assert_eq!((&cfg["config"]["uploads_enabled"], &cfg["max_upload_bytes"]), (&json!(true), &json!(10 * 1024 * 1024)));
 
     // Switched off in the widget settings: 403 uploads_disabled.
     let put = json!({ "config": { "uploads_enabled": false }, "allowed_origins": [] });
-    let view = ok_json(send_as(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/widget"), Some(put)).await, 200).await;
+    let view =
+        ok_json(send_as(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/widget"), Some(put)).await, 200).await;
     assert_eq!(view["config"]["uploads_enabled"], false);
-    let body = assert_error(upload(&app, &key, &session, "name=a.png", "image/png", PNG.to_vec()).await, 403, "uploads_disabled").await;
+    let body = assert_error(
+        upload(&app, &key, &session, "name=a.png", "image/png", PNG.to_vec()).await,
+        403,
+        "uploads_disabled",
+    )
+    .await;
     assert_eq!(body["error"]["details"]["field"], "file");
-    let cfg = ok_json(app.request(Method::GET, &format!("/api/v1/widget/{key}/config")).send().await.expect("send"), 200).await;
+    let cfg =
+        ok_json(app.request(Method::GET, &format!("/api/v1/widget/{key}/config")).send().await.expect("send"), 200)
+            .await;
     assert_eq!(cfg["config"]["uploads_enabled"], false);
 }
 
@@ -189,12 +236,25 @@ async fn a_caption_runs_the_turn_and_a_file_alone_leaves_the_question_waiting() 
     assert_eq!(turn["status"], "open");
     // With a caption, the caption is the answer: the flow moves on.
     let text = "Ada Lovelace, I am sending my passport";
-    let turn = ok_json(upload(&app, &key, &session, &format!("name=b.txt&caption={}", text.replace(' ', "%20")), "text/plain", b"passport scan".to_vec()).await, 200).await;
+    let turn = ok_json(
+        upload(
+            &app,
+            &key,
+            &session,
+            &format!("name=b.txt&caption={}", text.replace(' ', "%20")),
+            "text/plain",
+            b"passport scan".to_vec(),
+        )
+        .await,
+        200,
+    )
+    .await;
     assert_eq!(turn["message"]["text"], text);
     assert_eq!(turn["message"]["attachments"][0]["content_type"], "text/plain");
     assert_eq!(texts(&turn), ["Your email?"], "{turn}");
     let conv = conversation_of(&app, &session);
-    let vars: String = app.sql(move |c| c.query_row("SELECT state FROM conversations WHERE id = ?1", [conv], |r| r.get(0)));
+    let vars: String =
+        app.sql(move |c| c.query_row("SELECT state FROM conversations WHERE id = ?1", [conv], |r| r.get(0)));
     assert!(vars.contains("Ada Lovelace"), "the caption filled the question's variable: {vars}");
     // Both count as end-user messages against the plan.
     let used = app.count("SELECT coalesce(sum(count), 0) FROM usage_tracking WHERE metric_type = 'message_received'");
@@ -253,7 +313,14 @@ async fn an_agent_message_and_file_reach_the_open_widget_live_while_the_bot_keep
 
     // A proactive "Can I help?" while the bot is in control.
     let turn = ok_json(
-        send_as(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/reply"), Some(json!({ "text": "Can I help?" }))).await,
+        send_as(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/reply"),
+            Some(json!({ "text": "Can I help?" })),
+        )
+        .await,
         200,
     )
     .await;
@@ -262,7 +329,8 @@ async fn an_agent_message_and_file_reach_the_open_widget_live_while_the_bot_keep
     assert_eq!(pushed["message"]["role"], "agent");
 
     // An agent uploads a file and sends it; the widget gets it live and may download it.
-    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/files?name=price-list.csv"), None).await;
+    let r =
+        send_as(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/files?name=price-list.csv"), None).await;
     assert_eq!(assert_error(r, 422, "validation_failed").await["error"]["details"]["field"], "file", "an empty body");
     let up = app
         .as_user(&s, Method::POST, &format!("/api/v1/conversations/{conv}/files?name=price-list.csv"))
@@ -278,7 +346,14 @@ async fn an_agent_message_and_file_reach_the_open_widget_live_while_the_bot_keep
     let url = format!("/api/v1/widget/{key}/sessions/{session}/files/{file}");
     assert_error(app.request(Method::GET, &url).send().await.expect("send"), 404, "file_not_found").await;
     ok_json(
-        send_as(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/reply"), Some(json!({ "attachments": [file] }))).await,
+        send_as(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/reply"),
+            Some(json!({ "attachments": [file] })),
+        )
+        .await,
         200,
     )
     .await;
@@ -293,14 +368,24 @@ async fn an_agent_message_and_file_reach_the_open_widget_live_while_the_bot_keep
     let other = app.register("proactive-other@example.com").await;
     let (_b, other_key) = widget_bot(&app, &other).await;
     let other_session = open_session(&app, &other_key).await;
-    let foreign = ok_json(upload(&app, &other_key, &other_session, "name=x.png", "image/png", PNG.to_vec()).await, 200).await;
+    let foreign =
+        ok_json(upload(&app, &other_key, &other_session, "name=x.png", "image/png", PNG.to_vec()).await, 200).await;
     let foreign_id = foreign["message"]["attachments"][0]["file_id"].clone();
-    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/reply"), Some(json!({ "attachments": [foreign_id] }))).await;
+    let r = send_as(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/conversations/{conv}/reply"),
+        Some(json!({ "attachments": [foreign_id] })),
+    )
+    .await;
     let body = assert_error(r, 422, "validation_failed").await;
     assert_eq!(body["error"]["details"]["field"], "attachments[0]");
 
     // The end user answers the bot's waiting question: the bot, not the agent, replies.
     let path = format!("/api/v1/widget/{key}/sessions/{session}/messages");
-    let turn = ok_json(app.request(Method::POST, &path).json(&json!({ "text": "Ada" })).send().await.expect("send"), 200).await;
+    let turn =
+        ok_json(app.request(Method::POST, &path).json(&json!({ "text": "Ada" })).send().await.expect("send"), 200)
+            .await;
     assert_eq!(texts(&turn), ["Your email?"]);
 }
