@@ -42,6 +42,17 @@ pub struct FilesConfig {
     pub max_upload_bytes: usize,
 }
 
+impl FilesConfig {
+    /// The problems of the `files` section.
+    fn problems(&self) -> Vec<String> {
+        if (1024..=1024 * 1024 * 1024).contains(&self.max_upload_bytes) {
+            Vec::new()
+        } else {
+            vec!["files.max_upload_bytes: must be between 1024 and 1073741824".to_owned()]
+        }
+    }
+}
+
 impl Default for FilesConfig {
     fn default() -> Self {
         Self { max_upload_bytes: 10 * 1024 * 1024 }
@@ -639,6 +650,7 @@ impl Config {
     /// Checks every setting and reports all problems together.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errors = self.knowledge.problems();
+        errors.extend(self.files.problems());
         if self.bind.parse::<SocketAddr>().is_err() {
             errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
         }
@@ -659,9 +671,6 @@ impl Config {
         }
         if self.http.max_upload_bytes < self.http.max_json_bytes {
             errors.push("http.max_upload_bytes: must be at least http.max_json_bytes".to_owned());
-        }
-        if !(1024..=1024 * 1024 * 1024).contains(&self.files.max_upload_bytes) {
-            errors.push("files.max_upload_bytes: must be between 1024 and 1073741824".to_owned());
         }
         if self.http.workers == Some(0) {
             errors.push("http.workers: must be at least 1".to_owned());

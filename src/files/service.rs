@@ -1,6 +1,8 @@
 //! Uploads: checked (size, type by the bytes), stored once per organization,
 //! turned into [`Attachment`]s; downloads with safe headers.
 
+use std::fmt::Write as _;
+
 use actix_web::HttpResponse;
 use actix_web::web;
 use futures_util::StreamExt;
@@ -175,7 +177,7 @@ fn disposition(kind: &str, name: &str) -> String {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             encoded.push(char::from(b));
         } else {
-            encoded.push_str(&format!("%{b:02X}"));
+            let _ = write!(encoded, "%{b:02X}");
         }
     }
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")

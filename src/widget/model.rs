@@ -16,6 +16,7 @@ pub enum WidgetPosition {
 /// How the widget looks (`widget_configs.config`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
+#[allow(clippy::struct_excessive_bools, reason = "independent switches of the designer, stored as one JSON object")]
 pub struct WidgetConfig {
     /// The header title (default: the bot's name).
     pub title: Option<String>,
@@ -90,6 +91,7 @@ pub struct WidgetSettingsRequest {
 /// Every field of [`WidgetConfig`], strictly.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[allow(clippy::struct_excessive_bools, reason = "independent switches of the designer, stored as one JSON object")]
 pub struct WidgetConfigRequest {
     #[serde(default)]
     pub title: Option<String>,
