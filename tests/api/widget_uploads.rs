@@ -85,7 +85,7 @@ fn texts(turn: &Value) -> Vec<String> {
 async fn an_uploaded_image_is_shown_in_the_widget_and_the_inbox_and_downloadable_only_by_members_and_its_session() {
     let app = spawn_app().await;
     let s = app.register("uploads-owner@example.com").await;
-    let (_bot, key) = widget_bot(&app, &s).await;
+    let (bot, key) = widget_bot(&app, &s).await;
     let session = open_session(&app, &key).await;
     let other_session = open_session(&app, &key).await;
 
@@ -169,6 +169,12 @@ async fn an_uploaded_image_is_shown_in_the_widget_and_the_inbox_and_downloadable
     let r = send_as(&app, &s, Method::GET, &format!("/api/v1/files/{pdf_id}"), None).await;
     let cd = r.headers()["content-disposition"].to_str().expect("cd").to_owned();
     assert_eq!(cd, "attachment; filename=\"Quote _t_.pdf\"; filename*=UTF-8''Quote%20%C3%A9t%C3%A9.pdf");
+
+    // The conversation list previews a file-only message by the file's name.
+    let list =
+        ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/conversations"), None).await, 200).await;
+    let row = list["items"].as_array().expect("items").iter().find(|c| c["id"] == conv).cloned().expect("listed");
+    assert_eq!(row["last_message"], "📎 Quote été.pdf", "{row}");
 }
 
 #[tokio::test]
