@@ -162,6 +162,12 @@ pub async fn for_conversation(
     state.db.read(move |c| store::in_conversation(c, org, conversation, id)?.ok_or_else(not_found)).await
 }
 
+/// For channel adapters sending a message's attachment out: the bytes of a
+/// file of `org` (404 `file_not_found` if it is not one).
+pub async fn bytes_of(state: &AppState, org: OrgId, id: FileId) -> AppResult<StoredFile> {
+    state.db.read(move |c| store::get(c, org, id)?.ok_or_else(not_found)).await
+}
+
 fn not_found() -> AppError {
     AppError::new(ErrorCode::FileNotFound, "no such file")
 }
