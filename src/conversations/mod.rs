@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use self::model::{
     AgentReplyRequest, AgentTextRequest, AssignRequest, CloseRequest, Conversation, ConversationFilter,
     ConversationResource, EmulatorRequest, HandoffRequest, InboxFilter, Message, ReplayReport, SendMessageRequest,
-    StartConversationRequest, TurnResponse, TypingRequest,
+    StartConversationRequest, TurnResponse, TypingRequest, UploadParams,
 };
 use self::model::{
     CannedReply, CannedReplyPatch, CannedReplyRequest, CannedReplyResource, MarkReadRequest, UnreadSummary,
@@ -284,14 +284,6 @@ async fn reply(
 ) -> AppResult<web::Json<TurnResponse>> {
     let id = scope.id();
     Ok(web::Json(service::reply(&state, scope.into_tenant(), id, body.into_inner()?).await?))
-}
-
-/// `?name=` of an upload.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct UploadParams {
-    /// The file's name as the sender knows it (shown with the download link).
-    pub name: Option<String>,
 }
 
 /// Uploads a file an agent will attach to a reply: the raw bytes as the body

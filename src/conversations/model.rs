@@ -477,6 +477,14 @@ pub struct AgentReplyRequest {
     pub attachments: Vec<crate::ids::FileId>,
 }
 
+/// `?name=` of an agent's upload (`POST /conversations/{id}/files`).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UploadParams {
+    /// The file's name as the sender knows it (shown with the download link).
+    pub name: Option<String>,
+}
+
 /// `POST /conversations/{id}/assign`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
