@@ -31,8 +31,8 @@ use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
-    accounts, admin, bots, bottests, channels, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions,
-    webhooks, widget,
+    accounts, admin, bots, bottests, channels, conversations, files, flows, jobs, knowledge, llm, nlu, ops, orgs,
+    versions, webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -342,6 +342,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     admin::routes(cfg);
     flows::routes(cfg);
     conversations::routes(cfg);
+    files::routes(cfg);
     widget::routes(cfg);
     nlu::routes(cfg);
     knowledge::routes(cfg);

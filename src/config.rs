@@ -30,6 +30,33 @@ pub struct Config {
     pub admin: AdminConfig,
     pub knowledge: KnowledgeConfig,
     pub channels: ChannelsConfig,
+    pub files: FilesConfig,
+}
+
+/// Files users send (widget uploads, agents' attachments, channel media).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// Largest file accepted, in bytes (default 10 MiB); larger ones are
+    /// refused with 413 `file_too_large`.
+    pub max_upload_bytes: usize,
+}
+
+impl FilesConfig {
+    /// The problems of the `files` section.
+    fn problems(&self) -> Vec<String> {
+        if (1024..=1024 * 1024 * 1024).contains(&self.max_upload_bytes) {
+            Vec::new()
+        } else {
+            vec!["files.max_upload_bytes: must be between 1024 and 1073741824".to_owned()]
+        }
+    }
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self { max_upload_bytes: 10 * 1024 * 1024 }
+    }
 }
 
 /// Messaging channels: where the provider APIs are (point them at a mirror
@@ -575,6 +602,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             knowledge: KnowledgeConfig::default(),
             channels: ChannelsConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }
@@ -649,6 +677,7 @@ impl Config {
     /// Checks every setting and reports all problems together.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errors = self.knowledge.problems();
+        errors.extend(self.files.problems());
         if self.bind.parse::<SocketAddr>().is_err() {
             errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
         }

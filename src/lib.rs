@@ -14,6 +14,7 @@ pub mod conversations;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod flows;
 pub mod http;
 pub mod ids;

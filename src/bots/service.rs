@@ -5,7 +5,6 @@ use std::collections::HashSet;
 
 use rusqlite::Connection;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::model::{
     Bot, BotSettings, BotSettingsPatch, BotUsage, CannedMessage, CannedMessageId, CreateBotRequest,
@@ -248,36 +247,29 @@ pub async fn rotate_widget_key(state: &AppState, tenant: Tenant, id: BotId) -> A
     Ok(bot)
 }
 
-/// The image type of `data`, by its magic bytes (PNG, JPEG, GIF, WebP).
-#[must_use]
-pub fn sniff_image(data: &[u8]) -> Option<&'static str> {
-    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if data.len() > 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
-    }
-}
-
 /// Stores an uploaded avatar (PNG, JPEG, GIF or WebP, at most 1 MiB).
 pub async fn set_avatar(state: &AppState, tenant: Tenant, id: BotId, data: Vec<u8>) -> AppResult<Bot> {
     if data.is_empty() {
         return Err(AppError::validation("body", "the image is empty"));
     }
-    let content_type = sniff_image(&data).ok_or_else(|| {
+    // Avatars are images only (shown inline everywhere), stored like every file.
+    let content_type = crate::files::sniff::image(&data).ok_or_else(|| {
         AppError::new(ErrorCode::UnsupportedMediaType, "the avatar must be a PNG, JPEG, GIF or WebP image")
+            .with_details(json!({ "field": "file" }))
     })?;
-    let sha = hex::encode(Sha256::digest(&data));
     let bot = state
         .db
         .write(move |tx| {
             store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
-            let file = store::set_avatar(tx, &tenant, id, &sha, content_type, &data)?;
+            let file = crate::files::store::insert(
+                tx,
+                tenant.org_id(),
+                &data,
+                content_type,
+                Some("bot-avatar"),
+                tenant.user_id(),
+            )?;
+            store::set_avatar(tx, &tenant, id, file)?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "bot.avatar_set", "bot", id.0)
@@ -530,15 +522,6 @@ mod tests {
         for bad in ["", "e", "english", "en_US", "en--US", "<script>"] {
             assert!(check_language(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn images_are_sniffed() {
-        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
-        assert_eq!(sniff_image(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
-        assert_eq!(sniff_image(b"GIF89a..."), Some("image/gif"));
-        assert_eq!(sniff_image(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
-        assert_eq!(sniff_image(b"<svg onload=alert(1)>"), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::model::{Bot, CannedMessage, CannedMessageId};
 use crate::db::{query_all, query_opt};
 use crate::http::Tenant;
-use crate::ids::{BotId, OrgId};
+use crate::ids::{BotId, FileId, OrgId};
 
 const BOT_COLUMNS: &str = "id, organization_id, name, description, language, is_active, team_id, avatar_file_id, \
                            widget_key, settings, total_messages_received, total_messages_sent, created_at, updated_at";
@@ -110,37 +110,13 @@ pub fn team_ids(conn: &Connection, tenant: &Tenant) -> rusqlite::Result<Vec<i64>
 
 // ---- Avatars (content-addressed rows of `files`) -------------------------
 
-/// Stores an image and points the bot's avatar at it; returns the file id.
-pub fn set_avatar(
-    conn: &Connection,
-    tenant: &Tenant,
-    bot: BotId,
-    sha256: &str,
-    content_type: &str,
-    data: &[u8],
-) -> rusqlite::Result<i64> {
-    conn.execute(
-        "INSERT INTO files (organization_id, sha256, size_bytes, content_type, name, data, created_by)
-         VALUES (?1, ?2, ?3, ?4, 'bot-avatar', ?5, ?6) ON CONFLICT DO NOTHING",
-        params![
-            tenant.org_id(),
-            sha256,
-            i64::try_from(data.len()).unwrap_or(i64::MAX),
-            content_type,
-            data,
-            tenant.user_id()
-        ],
-    )?;
-    let id: i64 = conn.query_row(
-        "SELECT id FROM files WHERE ifnull(organization_id, 0) = ?1 AND sha256 = ?2",
-        params![tenant.org_id(), sha256],
-        |r| r.get(0),
-    )?;
+/// Points the bot's avatar at a stored file (see `files::store::insert`).
+pub fn set_avatar(conn: &Connection, tenant: &Tenant, bot: BotId, file: FileId) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE bots SET avatar_file_id = ?3 WHERE id = ?1 AND organization_id = ?2",
-        params![bot, tenant.org_id(), id],
+        params![bot, tenant.org_id(), file],
     )?;
-    Ok(id)
+    Ok(())
 }
 
 pub fn clear_avatar(conn: &Connection, tenant: &Tenant, bot: BotId) -> rusqlite::Result<()> {

@@ -19,6 +19,7 @@ use crate::conversations::model::{ConversationId, Message, Role};
 use crate::conversations::runtime::{ActArgs, Action, ConvRef, check_message};
 use crate::crypto::{Keys, random_token};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::files::model::Attachment;
 use crate::flows::service::Source;
 use crate::http::{Page, PageParams, Tenant};
 use crate::ids::BotId;
@@ -483,34 +484,22 @@ async fn handle_event(
     }
 }
 
-/// Inbound media, stored: (URL, type, name) or why it was not.
+/// Inbound media, stored as a file of the organization (sniffed and
+/// size-limited like every upload), or why it was not.
 async fn store_media(
     state: &AppState,
     tenant: &Tenant,
     adapter: &dyn Adapter,
     secrets: &Secrets,
     media: &super::adapter::MediaRef,
-) -> Result<(String, String, Option<String>), String> {
+) -> Result<Attachment, String> {
     let bytes = adapter.fetch_media(state, secrets, media).await.map_err(|a| match a {
         Answer::Refused { description, .. } | Answer::Unreachable(description) => description,
         Answer::Ok(_) => "unexpected answer".to_owned(),
     })?;
-    let limit = state.config.channels.max_media_bytes;
-    if bytes.data.len() as u64 > limit {
-        return Err(super::adapter::too_large(limit));
-    }
-    let content_type = crate::bots::service::sniff_image(&bytes.data)
-        .map(str::to_owned)
-        .or_else(|| bytes.mime_type.clone())
-        .or_else(|| media.mime_type.clone())
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
-    let (t, name, ct) = (tenant.clone(), media.filename.clone(), content_type.clone());
-    let file = state
-        .db
-        .write(move |tx| Ok(store::insert_file(tx, &t, &bytes.data, &ct, name.as_deref())?))
+    crate::files::service::store_inbound(state, tenant.org_id(), bytes.data, media.filename.clone())
         .await
-        .map_err(|e| e.message().to_owned())?;
-    Ok((format!("/api/v1/files/{file}"), content_type, media.filename.clone()))
+        .map_err(|e| e.message().to_owned())
 }
 
 /// Runs the turn of one message, button press, media or consent keyword;
@@ -526,7 +515,7 @@ async fn run_turn(
     event: &Event,
 ) -> AppResult<Option<String>> {
     let max = state.runtime.config().max_message_chars;
-    let mut media = None;
+    let mut media: Option<Attachment> = None;
     let mut note = None;
     let (text, external_id, message_type, ack, consent) = match &event.kind {
         EventKind::Text { message_id, text } => {
@@ -556,7 +545,8 @@ async fn run_turn(
     };
     let (t, sender, thread) = (tenant.clone(), event.sender.clone(), event.thread.clone());
     let context = event.context.to_string();
-    let (ext, body, media_row, error) = (external_id, text.clone(), media.clone(), note.clone());
+    let media_row = media.clone().map(|a| (format!("/api/v1/files/{}", a.file_id), a));
+    let (ext, body, error) = (external_id, text.clone(), note.clone());
     let kind = adapter.kind();
     let (contact, message) = state
         .db
@@ -579,7 +569,9 @@ async fn run_turn(
                     external_id: &ext,
                     thread: thread.as_deref(),
                     context: &context,
-                    media: media_row.as_ref().map(|(u, m, n)| (u.as_str(), m.as_str(), n.as_deref())),
+                    media: media_row
+                        .as_ref()
+                        .map(|(u, a)| (u.as_str(), a.content_type.as_str(), Some(a.name.as_str()))),
                     error: error.as_deref(),
                 },
             )?;
@@ -603,10 +595,16 @@ async fn run_turn(
         })
         .await?;
     // A keyword changes consent only; an opted-out contact gets no answer.
-    if consent.is_some() || text.trim().is_empty() {
-        return Ok(note);
-    }
-    let text = check_message(&text, max)?;
+    let action = match media {
+        _ if consent.is_some() => return Ok(note),
+        // The runtime decides: a caption runs as text, a file alone waits for an agent.
+        Some(file) => {
+            let caption = Some(text.trim()).filter(|t| !t.is_empty()).map(|t| check_message(t, max)).transpose()?;
+            Action::Attachment { files: vec![file], caption }
+        }
+        None if text.trim().is_empty() => return Ok(note),
+        None => Action::Message(check_message(&text, max)?),
+    };
     let r = state
         .runtime
         .act(
@@ -620,7 +618,7 @@ async fn run_turn(
                     external_user_id: format!("{}:{}", channel.0, event.sender.address),
                     create: true,
                 },
-                action: Action::Message(text),
+                action,
                 source: Source::Published,
                 debug: false,
                 count_usage: true,

@@ -227,25 +227,6 @@ pub fn set_opt_out(
     Ok(())
 }
 
-/// Stores an inbound media blob (content-addressed per organization).
-pub fn insert_file(
-    conn: &Connection,
-    tenant: &Tenant,
-    data: &[u8],
-    content_type: &str,
-    name: Option<&str>,
-) -> rusqlite::Result<i64> {
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data));
-    conn.query_row(
-        "INSERT INTO files (organization_id, sha256, size_bytes, content_type, name, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (ifnull(organization_id, 0), sha256) DO UPDATE SET name = coalesce(files.name, excluded.name)
-         RETURNING id",
-        params![tenant.org_id(), sha, i64::try_from(data.len()).unwrap_or(i64::MAX), content_type, name, data],
-        |r| r.get(0),
-    )
-}
-
 /// A provider's status for one of our messages; a status never goes back
 /// (a late "delivered" after "read" changes nothing).
 pub fn apply_status(

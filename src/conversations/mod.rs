@@ -11,9 +11,9 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::model::{
-    AgentTextRequest, AssignRequest, CloseRequest, Conversation, ConversationFilter, ConversationResource,
-    EmulatorRequest, HandoffRequest, InboxFilter, Message, ReplayReport, SendMessageRequest, StartConversationRequest,
-    TurnResponse, TypingRequest,
+    AgentReplyRequest, AgentTextRequest, AssignRequest, CloseRequest, Conversation, ConversationFilter,
+    ConversationResource, EmulatorRequest, HandoffRequest, InboxFilter, Message, ReplayReport, SendMessageRequest,
+    StartConversationRequest, TurnResponse, TypingRequest, UploadParams,
 };
 use self::model::{
     CannedReply, CannedReplyPatch, CannedReplyRequest, CannedReplyResource, MarkReadRequest, UnreadSummary,
@@ -47,6 +47,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(delete_canned_reply)
         .service(assign)
         .service(reply)
+        .service(upload_file)
         .service(note)
         .service(handoff)
         .service(handback)
@@ -262,23 +263,56 @@ async fn assign(
     Ok(web::Json(service::assign(&state, scope.into_tenant(), id, body.into_inner()?).await?))
 }
 
-/// Replies to the end user as a human agent (delivered through the conversation's channel).
+/// Writes to the end user as a human agent: text, files (uploaded first with
+/// `POST /conversations/{id}/files`) or both, delivered through the
+/// conversation's channel (live to an open widget). In the inbox an
+/// unassigned conversation is taken; while the bot is in control it is a
+/// proactive message and the bot stays in control.
 #[utoipa::path(
     tag = "conversations",
     params(("conversation_id" = i64, Path, description = "Conversation id")),
-    request_body = AgentTextRequest,
+    request_body = AgentReplyRequest,
     responses((status = 200, body = TurnResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`conversation_not_in_handoff`"), (status = 422, body = ErrorBody)),
+              (status = 409, body = ErrorBody, description = "`conversation_closed`"), (status = 422, body = ErrorBody)),
     security(("session" = ["conversations.handle"]), ("api_token" = ["conversations.handle"]))
 )]
 #[post("/conversations/{conversation_id}/reply")]
 async fn reply(
     scope: ConvScope<perm::ConversationsHandle>,
     state: web::Data<AppState>,
-    body: Json<AgentTextRequest>,
+    body: Json<AgentReplyRequest>,
 ) -> AppResult<web::Json<TurnResponse>> {
     let id = scope.id();
     Ok(web::Json(service::reply(&state, scope.into_tenant(), id, body.into_inner()?).await?))
+}
+
+/// Uploads a file an agent will attach to a reply: the raw bytes as the body
+/// (the type is recognised from them; the declared Content-Type is ignored),
+/// at most `files.max_upload_bytes`. Send its `file_id` in `reply`'s `attachments`.
+#[utoipa::path(
+    tag = "conversations",
+    params(("conversation_id" = i64, Path, description = "Conversation id"), UploadParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses(
+        (status = 201, body = crate::files::model::Attachment), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody, description = "`file_too_large`"),
+        (status = 415, body = ErrorBody, description = "`unsupported_media_type`: not an accepted image, document, text or audio file"),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("session" = ["conversations.handle"]), ("api_token" = ["conversations.handle"]))
+)]
+#[post("/conversations/{conversation_id}/files")]
+async fn upload_file(
+    req: actix_web::HttpRequest,
+    scope: ConvScope<perm::ConversationsHandle>,
+    state: web::Data<AppState>,
+    query: web::Query<UploadParams>,
+    payload: web::Payload,
+) -> AppResult<HttpResponse> {
+    let id = scope.id();
+    let data = crate::files::service::read_upload(&req, payload, state.config.files.max_upload_bytes).await?;
+    let attachment = service::upload(&state, scope.into_tenant(), id, data, query.into_inner().name).await?;
+    Ok(HttpResponse::Created().json(attachment))
 }
 
 /// Adds an internal note (never shown to the end user).

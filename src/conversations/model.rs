@@ -458,11 +458,31 @@ impl crate::http::ScopeResource for CannedReplyResource {
     }
 }
 
-/// `POST /conversations/{id}/reply` and `/notes`.
+/// `POST /conversations/{id}/notes`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentTextRequest {
     pub text: String,
+}
+
+/// `POST /conversations/{id}/reply`: text, files or both.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentReplyRequest {
+    /// 1–4000 characters; may be empty when files are attached.
+    #[serde(default)]
+    pub text: String,
+    /// Files uploaded with `POST /conversations/{id}/files` (at most 10).
+    #[serde(default)]
+    pub attachments: Vec<crate::ids::FileId>,
+}
+
+/// `?name=` of an agent's upload (`POST /conversations/{id}/files`).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UploadParams {
+    /// The file's name as the sender knows it (shown with the download link).
+    pub name: Option<String>,
 }
 
 /// `POST /conversations/{id}/assign`.

@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::model::{
-    AgentTextRequest, AssignRequest, CloseRequest, ConvStatus, Conversation, ConversationFilter, ConversationId,
-    EmulatorRequest, EmulatorSource, HandoffRequest, InboxFilter, Message, ReplayReport, ReplayTurn, Role,
-    StartConversationRequest, TurnResponse,
+    AgentReplyRequest, AgentTextRequest, AssignRequest, CloseRequest, ConvStatus, Conversation, ConversationFilter,
+    ConversationId, EmulatorRequest, EmulatorSource, HandoffRequest, InboxFilter, Message, ReplayReport, ReplayTurn,
+    Role, StartConversationRequest, TurnResponse,
 };
 use super::model::{
     CannedReply, CannedReplyId, CannedReplyPatch, CannedReplyRequest, MarkReadRequest, UnreadSummary, VisitorInfo,
@@ -294,12 +294,28 @@ pub async fn reply(
     state: &AppState,
     tenant: Tenant,
     id: ConversationId,
-    req: AgentTextRequest,
+    req: AgentReplyRequest,
 ) -> AppResult<TurnResponse> {
     let author = actor(&tenant)?;
-    let text = agent_text(&req.text)?;
+    let text =
+        if req.text.trim().is_empty() && !req.attachments.is_empty() { String::new() } else { agent_text(&req.text)? };
+    let attachments = crate::files::service::attachments(state, &tenant, req.attachments).await?;
     let name = user_name(state, author).await?;
-    agent(state, tenant, id, Action::AgentReply { text, author, name }).await
+    agent(state, tenant, id, Action::AgentReply { text, attachments, author, name }).await
+}
+
+/// An agent's upload, to attach to a reply: checked and stored; the
+/// attachment to send with `reply`.
+pub async fn upload(
+    state: &AppState,
+    tenant: Tenant,
+    id: ConversationId,
+    data: Vec<u8>,
+    name: Option<String>,
+) -> AppResult<crate::files::model::Attachment> {
+    let author = actor(&tenant)?;
+    bot_of(state, &tenant, id).await?;
+    crate::files::service::store_checked(state, tenant.org_id(), data, name, Some(author)).await
 }
 
 /// An internal note for agents.

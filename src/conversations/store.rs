@@ -64,7 +64,10 @@ macro_rules! summary_columns {
     () => {
         "c.id, c.bot_id, b.name AS bot_name, c.channel, c.external_user_id, c.status,
         c.assignee_user_id, u.name AS assignee_name, c.team_id, c.csat, c.resolution, c.message_count, c.last_message_at,
-        (SELECT substr(m.content, 1, 160) FROM widget_messages m
+        (SELECT CASE WHEN m.content = '' AND json_type(m.payload, '$.attachments[0]') IS NOT NULL
+                     THEN '📎 ' || json_extract(m.payload, '$.attachments[0].name')
+                     ELSE substr(m.content, 1, 160) END
+           FROM widget_messages m
           WHERE m.organization_id = c.organization_id AND m.conversation_id = c.id AND m.role <> 'note'
           ORDER BY m.id DESC LIMIT 1) AS last_message,
         c.handoff_at, c.closed_at, c.created_at"

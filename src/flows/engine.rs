@@ -304,6 +304,10 @@ pub struct RichParts {
     /// unset (emulator turns only; end users get the text as it is).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<Gap>,
+    /// Files sent with the message (an end user's upload or channel media,
+    /// an agent's attachment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::files::model::Attachment>,
 }
 
 impl RichParts {
@@ -315,6 +319,7 @@ impl RichParts {
             && self.image.is_none()
             && self.citations.is_empty()
             && self.gaps.is_empty()
+            && self.attachments.is_empty()
     }
 }
 
@@ -780,7 +785,18 @@ impl Turn<'_> {
             .image
             .as_ref()
             .and_then(|(u, alt)| self.render_url(node, u).map(|url| ReplyImage { url, alt: alt.clone() }));
-        Reply { text, parts: RichParts { quick_replies, buttons, cards, image, citations: Vec::new(), gaps } }
+        Reply {
+            text,
+            parts: RichParts {
+                quick_replies,
+                buttons,
+                cards,
+                image,
+                citations: Vec::new(),
+                gaps,
+                attachments: Vec::new(),
+            },
+        }
     }
 
     fn say(&mut self, reply: Reply) {

@@ -45,6 +45,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "flows", description = "Flow documents, versions (draft, publish, diff, rollback) and orchestrations"),
         (name = "bot_tests", description = "Conversation tests of a bot: saved from the emulator, run against the draft and on every publish"),
         (name = "conversations", description = "Conversations, transcripts, the emulator and the human handoff inbox"),
+        (name = "files", description = "Downloads of files attached to conversations"),
         (name = "widget", description = "The embeddable chat widget and its public API"),
         (name = "nlu", description = "Intents, entities, training, parsing and quality tools of a bot's NLU"),
         (name = "webhooks", description = "Organization webhooks: subscriptions, signed deliveries, delivery log, redelivery"),

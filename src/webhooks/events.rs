@@ -60,8 +60,12 @@ pub fn after(tx: &Connection, w: &TurnWrite, before: Option<Before>, stored: &[M
             Role::Bot | Role::Agent => Event::MessageSent,
             Role::System | Role::Note => continue,
         };
-        let data = json!({ "message_id": m.id, "role": m.role.as_str(), "text": m.text, "channel": channel,
-                           "author_user_id": m.author_user_id, "created_at": m.created_at });
+        let mut data = json!({ "message_id": m.id, "role": m.role.as_str(), "text": m.text, "channel": channel,
+                               "author_user_id": m.author_user_id, "created_at": m.created_at });
+        // Files (download with an API token: `GET /api/v1/files/{file_id}`).
+        if !m.parts.attachments.is_empty() {
+            data["attachments"] = json!(m.parts.attachments);
+        }
         emit(tx, w.org, event, with(data))?;
     }
     if let Some((entry, _)) = &w.entry

@@ -17,6 +17,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::model::{
     PublicWidget, WidgetHistory, WidgetSession, WidgetSessionRequest, WidgetSettingsRequest, WidgetSettingsView,
+    WidgetUploadParams,
 };
 use crate::app::AppState;
 use crate::conversations::model::{ConvStatus, SendMessageRequest, TurnResponse};
@@ -28,7 +29,7 @@ use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::flows::service::Source;
 use crate::http::sse::sse_response;
 use crate::http::{BotScope, ClientInfo, Json, Tenant};
-use crate::ids::{BotId, OrgId};
+use crate::ids::{BotId, FileId, OrgId};
 use crate::permissions::perm;
 
 /// The widget script.
@@ -53,6 +54,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(create_session)
             .service(history)
             .service(post_message)
+            .service(upload)
+            .service(download)
             .service(events),
     );
 }
@@ -113,6 +116,17 @@ struct SessionPath {
     session_id: String,
 }
 
+#[derive(Deserialize)]
+struct SessionFilePath {
+    widget_key: String,
+    session_id: String,
+    file_id: FileId,
+}
+
+fn session_not_found() -> AppError {
+    AppError::new(ErrorCode::WidgetSessionNotFound, "no such widget session")
+}
+
 /// An `overloaded` refusal as the widget shows it: the operator's busy
 /// reply (`runtime.busy_reply`) as the message, also in `details.reply`;
 /// the message was not taken and is sent again after `Retry-After`.
@@ -159,6 +173,7 @@ async fn public_config(state: web::Data<AppState>, path: web::Path<KeyPath>) -> 
         available: loaded.bot.is_active,
         avatar_url: loaded.bot.has_avatar.then(|| format!("/api/v1/widget/{key}/avatar")),
         config: loaded.widget.config.clone(),
+        max_upload_bytes: state.config.files.max_upload_bytes,
     }))
 }
 
@@ -324,6 +339,112 @@ async fn post_message(
         replies: r.replies,
         trace: None,
     }))
+}
+
+/// Sends a file from the end user: the raw bytes as the body (an XHR or
+/// `fetch` of the `File`), its name and an optional caption in the query.
+/// The type is recognised from the bytes (the declared one is ignored);
+/// images, PDFs, Office documents, text/CSV and voice notes are accepted, up
+/// to `files.max_upload_bytes`. The message shows the file in the thread and
+/// in the inbox; a caption runs as the turn's text, a file alone runs no turn.
+#[utoipa::path(
+    tag = "widget",
+    params(("widget_key" = String, Path, description = "The bot's public widget key"), ("session_id" = String, Path, description = "Widget session id"), WidgetUploadParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses(
+        (status = 200, body = TurnResponse),
+        (status = 403, body = ErrorBody, description = "`uploads_disabled` (widget settings) or `origin_not_allowed`"),
+        (status = 404, body = ErrorBody, description = "`widget_not_found` or `widget_session_not_found`"),
+        (status = 409, body = ErrorBody, description = "`bot_inactive`"),
+        (status = 413, body = ErrorBody, description = "`file_too_large`: `details.limit_bytes` is the limit"),
+        (status = 415, body = ErrorBody, description = "`unsupported_media_type`: not an accepted image, document, text or audio file"),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+)]
+#[post("/{widget_key}/sessions/{session_id}/uploads")]
+async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<SessionPath>,
+    query: web::Query<WidgetUploadParams>,
+    payload: web::Payload,
+) -> AppResult<web::Json<TurnResponse>> {
+    let p = path.into_inner();
+    check_session_id(&p.session_id)?;
+    let (bot, tenant) = bot_of(&state, &p.widget_key).await?;
+    let loaded = state.runtime.loaded(&state, &tenant, bot, Source::Published).await?;
+    if !loaded.widget.config.uploads_enabled {
+        return Err(AppError::new(ErrorCode::UploadsDisabled, "this chat does not take files")
+            .with_details(serde_json::json!({ "field": "file" })));
+    }
+    state
+        .runtime
+        .limiter()
+        .check(&format!("widget:{bot}:{}", p.session_id), state.config.runtime.widget_messages_per_second)?;
+    let q = query.into_inner();
+    let caption = match q.caption.as_deref().map(str::trim) {
+        Some(c) if !c.is_empty() => Some(
+            check_message(c, state.runtime.config().max_message_chars)
+                .map_err(|_| AppError::validation("caption", "1–4000 characters of text"))?,
+        ),
+        _ => None,
+    };
+    let data = crate::files::service::read_upload(&req, payload, state.config.files.max_upload_bytes).await?;
+    // The session must exist before anything is stored.
+    let (t, session) = (tenant.clone(), p.session_id.clone());
+    state
+        .db
+        .read(move |c| Ok(store::find_by_key(c, &t, bot, CHANNEL, &session)?))
+        .await?
+        .ok_or_else(session_not_found)?;
+    let attachment = crate::files::service::store_checked(&state, tenant.org_id(), data, q.name, None).await?;
+    let r = state
+        .runtime
+        .act(
+            &state,
+            ActArgs {
+                tenant,
+                bot,
+                conversation: ConvRef::Key { channel: CHANNEL.into(), external_user_id: p.session_id, create: false },
+                action: Action::Attachment { files: vec![attachment], caption },
+                source: Source::Published,
+                debug: false,
+                count_usage: true,
+            },
+        )
+        .await
+        .map_err(|e| if e.code() == ErrorCode::ConversationNotFound { session_not_found() } else { busy(&state, e) })?
+        .without_notes();
+    Ok(web::Json(TurnResponse {
+        conversation_id: r.entry.id,
+        status: r.entry.status,
+        message: r.message,
+        replies: r.replies,
+        trace: None,
+    }))
+}
+
+/// A file of the session's conversation (sent by the end user, the bot or an
+/// agent; never one of another session), for the widget to show or download.
+#[utoipa::path(
+    tag = "widget",
+    params(("widget_key" = String, Path, description = "The bot's public widget key"), ("session_id" = String, Path, description = "Widget session id"), ("file_id" = i64, Path, description = "File id")),
+    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "`widget_session_not_found` or `file_not_found`")),
+)]
+#[get("/{widget_key}/sessions/{session_id}/files/{file_id}")]
+async fn download(state: web::Data<AppState>, path: web::Path<SessionFilePath>) -> AppResult<HttpResponse> {
+    let p = path.into_inner();
+    check_session_id(&p.session_id)?;
+    let (bot, tenant) = bot_of(&state, &p.widget_key).await?;
+    let (t, session) = (tenant.clone(), p.session_id);
+    let entry = state
+        .db
+        .read(move |c| Ok(store::find_by_key(c, &t, bot, CHANNEL, &session)?))
+        .await?
+        .ok_or_else(session_not_found)?;
+    let file = crate::files::service::for_conversation(&state, &tenant, entry.id, p.file_id).await?;
+    Ok(crate::files::service::respond(file, true))
 }
 
 /// Live events of the session (Server-Sent Events): `message` (bot and agent), `typing`, `status`.

@@ -16,6 +16,7 @@ pub enum WidgetPosition {
 /// How the widget looks (`widget_configs.config`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
+#[allow(clippy::struct_excessive_bools, reason = "independent switches of the designer, stored as one JSON object")]
 pub struct WidgetConfig {
     /// The header title (default: the bot's name).
     pub title: Option<String>,
@@ -39,6 +40,10 @@ pub struct WidgetConfig {
     pub white_label: bool,
     /// Open the panel when the page loads.
     pub open_on_load: bool,
+    /// Let end users send images and files (the paper clip); off: uploads
+    /// are refused with 403 `uploads_disabled`.
+    #[serde(default = "yes")]
+    pub uploads_enabled: bool,
 }
 
 impl Default for WidgetConfig {
@@ -57,6 +62,7 @@ impl Default for WidgetConfig {
             show_avatar: true,
             white_label: false,
             open_on_load: false,
+            uploads_enabled: true,
         }
     }
 }
@@ -85,6 +91,7 @@ pub struct WidgetSettingsRequest {
 /// Every field of [`WidgetConfig`], strictly.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[allow(clippy::struct_excessive_bools, reason = "independent switches of the designer, stored as one JSON object")]
 pub struct WidgetConfigRequest {
     #[serde(default)]
     pub title: Option<String>,
@@ -107,6 +114,8 @@ pub struct WidgetConfigRequest {
     pub white_label: bool,
     #[serde(default)]
     pub open_on_load: bool,
+    #[serde(default = "yes")]
+    pub uploads_enabled: bool,
 }
 
 fn yes() -> bool {
@@ -121,6 +130,8 @@ pub struct PublicWidget {
     pub available: bool,
     pub avatar_url: Option<String>,
     pub config: WidgetConfig,
+    /// The largest file the widget may send (`files.max_upload_bytes`).
+    pub max_upload_bytes: usize,
 }
 
 /// `POST /widget/{widget_key}/sessions` (optional body): where the visitor is,
@@ -159,4 +170,16 @@ pub struct WidgetHistory {
     /// Whether a human agent has taken the conversation.
     pub assigned: bool,
     pub messages: Vec<Message>,
+}
+
+/// `?name=&caption=` of a widget upload.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetUploadParams {
+    /// The file's name on the visitor's device.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Text sent with the file; it runs as the turn's message.
+    #[serde(default)]
+    pub caption: Option<String>,
 }

@@ -100,6 +100,7 @@ fn check_config(r: WidgetConfigRequest) -> AppResult<WidgetConfig> {
         show_avatar: r.show_avatar,
         white_label: r.white_label,
         open_on_load: r.open_on_load,
+        uploads_enabled: r.uploads_enabled,
     })
 }
 

@@ -47,7 +47,28 @@
     "form button:disabled{opacity:.5}",
     ".err{font-size:12px;color:#b91c1c;padding:0 12px 6px}.err:empty{display:none}",
     ".brand{font-size:11px;text-align:center;color:#6b7280;padding:0 0 8px}",
+    ".attach{background:transparent!important;color:#6b7280!important;padding:0 8px!important;display:flex;align-items:center}",
+    ".attach svg{width:20px;height:20px;fill:none;stroke:currentColor;stroke-width:2}",
+    ".attach[hidden]{display:none}",
+    ".att{display:flex;flex-direction:column;gap:4px;max-width:85%}",
+    ".att.user{align-self:flex-end;align-items:flex-end}.att.bot,.att.agent{align-self:flex-start}",
+    ".att img{display:block;max-width:100%;max-height:220px;border-radius:12px;border:1px solid #e5e7eb}",
+    ".att a.file{display:inline-block;font-size:13px;padding:8px 12px;border-radius:12px;background:#f1f1f5;color:#1f2937;text-decoration:none;border:1px solid #e5e7eb;word-break:break-all}",
+    ".upload{display:flex;flex-direction:column;gap:4px;min-width:160px}",
+    ".upload progress{width:100%;height:6px}",
+    ".panel.drop{outline:3px dashed #6d28d9;outline-offset:-6px}",
   ].join("\n");
+
+  var CLIP_ICON =
+    '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5"/></svg>';
+  /** What the file picker offers (the server checks the bytes anyway). */
+  var ACCEPT = "image/png,image/jpeg,image/gif,image/webp,application/pdf,.docx,.xlsx,.pptx,.txt,.csv,text/plain,text/csv,audio/*,.mp3,.ogg,.m4a,.mp4,.wav";
+
+  function humanSize(n) {
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return Math.round(n / 1024) + " KB";
+    return (n / 1024 / 1024).toFixed(1) + " MB";
+  }
 
   var CHAT_ICON =
     '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
@@ -174,8 +195,63 @@
     send.type = "submit";
     send.style.background = c.primary_color;
     send.style.color = c.primary_text_color;
+    var uploads = c.uploads_enabled !== false && !this.preview;
+    var picker = (this.picker = el("input", "picker"));
+    picker.type = "file";
+    picker.accept = ACCEPT;
+    picker.multiple = true;
+    picker.hidden = true;
+    picker.tabIndex = -1;
+    picker.setAttribute("aria-hidden", "true");
+    picker.onchange = function () {
+      Array.prototype.forEach.call(picker.files || [], function (f) {
+        self.upload(f);
+      });
+      picker.value = "";
+    };
+    var attach = (this.attachBtn = el("button", "attach"));
+    attach.type = "button";
+    attach.innerHTML = CLIP_ICON;
+    attach.setAttribute("aria-label", "Attach a file");
+    attach.title = "Attach a file (images, PDF, documents, audio)";
+    // The designer's preview shows the button as visitors will see it.
+    attach.hidden = c.uploads_enabled === false;
+    attach.onclick = function () {
+      if (!self.preview) picker.click();
+    };
+    form.appendChild(attach);
     form.appendChild(input);
     form.appendChild(send);
+    if (uploads) {
+      // Pasted images (a screenshot) are sent as files.
+      input.addEventListener("paste", function (e) {
+        var files = (e.clipboardData && e.clipboardData.files) || [];
+        if (!files.length) return;
+        e.preventDefault();
+        Array.prototype.forEach.call(files, function (f) {
+          self.upload(f);
+        });
+      });
+      // Files dropped anywhere on the panel.
+      panel.addEventListener("dragover", function (e) {
+        if (e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types || [], "Files") >= 0) {
+          e.preventDefault();
+          panel.classList.add("drop");
+        }
+      });
+      panel.addEventListener("dragleave", function () {
+        panel.classList.remove("drop");
+      });
+      panel.addEventListener("drop", function (e) {
+        panel.classList.remove("drop");
+        var files = (e.dataTransfer && e.dataTransfer.files) || [];
+        if (!files.length) return;
+        e.preventDefault();
+        Array.prototype.forEach.call(files, function (f) {
+          self.upload(f);
+        });
+      });
+    }
     form.onsubmit = function (e) {
       e.preventDefault();
       var text = input.value.trim();
@@ -184,6 +260,8 @@
       self.send(text);
     };
     panel.appendChild(form);
+    // Outside the form: `form input` stays the message box.
+    panel.appendChild(picker);
     if (!c.white_label) {
       var brand = el("div", "brand", "Powered by botbuilder");
       panel.appendChild(brand);
@@ -376,6 +454,105 @@
       });
   };
 
+  /** The URL of a file of this session's conversation. */
+  Widget.prototype.fileUrl = function (id) {
+    return (
+      this.base + "/api/v1/widget/" + encodeURIComponent(this.key) + "/sessions/" + this.session + "/files/" + encodeURIComponent(id)
+    );
+  };
+
+  /** Sends a file (raw body, with upload progress) and shows it in the thread. */
+  Widget.prototype.upload = function (file) {
+    var self = this;
+    if (!this.session) {
+      return this.start().then(function () {
+        if (self.session) self.upload(file);
+      });
+    }
+    var limit = this.info && this.info.max_upload_bytes;
+    if (limit && file.size > limit) {
+      this.setError(file.name + " is too large (at most " + humanSize(limit) + ").");
+      return Promise.resolve();
+    }
+    this.setError("");
+    var row = el("div", "msg user upload");
+    row.style.background = this.userColors.background;
+    row.style.color = this.userColors.color;
+    row.appendChild(el("span", null, file.name || "file"));
+    var bar = el("progress");
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-label", "Uploading " + (file.name || "file"));
+    row.appendChild(bar);
+    this.log.insertBefore(row, this.typingEl);
+    this.scroll();
+    var url =
+      this.base + "/api/v1/widget/" + encodeURIComponent(this.key) + "/sessions/" + this.session + "/uploads?name=" +
+      encodeURIComponent(file.name || "");
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = function (e) {
+        if (e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100);
+      };
+      xhr.onload = function () {
+        var data = null;
+        try {
+          data = JSON.parse(xhr.responseText);
+        } catch (e) {}
+        if (xhr.status >= 200 && xhr.status < 300 && data) {
+          row.remove();
+          if (data.message) self.show(data.message);
+          (data.replies || []).forEach(function (m) {
+            self.show(m);
+          });
+          self.setStatus(data.status);
+        } else {
+          row.classList.add("failed");
+          bar.remove();
+          var msg = (data && data.error && data.error.message) || "The file could not be sent (" + xhr.status + ").";
+          if (xhr.status === 415) msg = "This kind of file cannot be sent: " + (file.name || "file") + ".";
+          if (xhr.status === 429) msg = "You are sending messages too fast. Please wait a moment.";
+          self.setError(msg);
+        }
+        resolve();
+      };
+      xhr.onerror = function () {
+        row.classList.add("failed");
+        self.setError("The file could not be sent (network error).");
+        resolve();
+      };
+      xhr.send(file);
+    });
+  };
+
+  /** Images inline, other files as download links. */
+  Widget.prototype.attachments = function (m) {
+    var self = this;
+    var box = el("div", "att " + m.role);
+    m.attachments.forEach(function (a) {
+      var url = self.preview ? null : self.fileUrl(a.file_id);
+      var link = el("a", a.content_type.indexOf("image/") === 0 ? "image" : "file");
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      if (url) link.href = url;
+      if (a.content_type.indexOf("image/") === 0 && url) {
+        var img = el("img");
+        img.src = url;
+        img.alt = a.name;
+        link.appendChild(img);
+      } else {
+        link.textContent = "\uD83D\uDCCE " + a.name + " (" + humanSize(a.size_bytes) + ")";
+        link.setAttribute("download", a.name);
+      }
+      link.setAttribute("data-file-id", a.file_id);
+      box.appendChild(link);
+    });
+    this.log.insertBefore(box, this.typingEl);
+  };
+
   Widget.prototype.options = function (items, parent) {
     var self = this;
     var box = el("div", "opts");
@@ -419,6 +596,7 @@
       }
       log.insertBefore(b, before);
     }
+    if (m.attachments && m.attachments.length) this.attachments(m);
     if (m.image) {
       var src = safeUrl(m.image.url);
       if (src) {

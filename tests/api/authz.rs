@@ -46,6 +46,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages"),
     ("POST", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages"),
     ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/events"),
+    ("POST", "/api/v1/widget/{widget_key}/sessions/{session_id}/uploads"),
+    ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/files/{file_id}"),
 ];
 
 /// Routes about the signed-in user rather than an organization:
@@ -105,6 +107,7 @@ const TENANT_PARAMS: &[&str] = &[
     "channel_id",
     "canned_reply_id",
     "test_id",
+    "file_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -278,13 +281,14 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
 
 /// Runtime rows of the bot: an avatar, a published flow `main` (version 1),
 /// an orchestration, a canned message, a conversation, a canned reply and a conversation test.
-fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 7]> {
+fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 8]> {
     tx.execute(
         "INSERT INTO files (organization_id, sha256, size_bytes, content_type, data)
          VALUES (?1, lower(hex(randomblob(32))), 8, 'image/png', x'89504e470d0a1a0a')",
         [org_id],
     )?;
-    tx.execute("UPDATE bots SET avatar_file_id = last_insert_rowid() WHERE id = ?1", [bot_id])?;
+    let file_id = tx.last_insert_rowid();
+    tx.execute("UPDATE bots SET avatar_file_id = ?2 WHERE id = ?1", params![bot_id, file_id])?;
     tx.execute(
         "INSERT INTO bot_flows (organization_id, bot_id, name, flow_data, version, is_active)
          VALUES (?1, ?2, 'main', '{\"nodes\":[{\"id\":\"start\",\"type\":\"start\"}],\"edges\":[]}', 1, 1)",
@@ -306,6 +310,17 @@ fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
         params![org_id, bot_id],
     )?;
     let conversation_id = tx.last_insert_rowid();
+    // The image is also attached to a message of the conversation (downloadable by members).
+    tx.execute(
+        "INSERT INTO widget_messages (organization_id, bot_id, conversation_id, session_id, role, content)
+         VALUES (?1, ?2, ?3, 'matrix-user', 'user', '')",
+        params![org_id, bot_id, conversation_id],
+    )?;
+    tx.execute(
+        "INSERT INTO message_attachments (organization_id, conversation_id, message_id, file_id, name)
+         VALUES (?1, ?2, last_insert_rowid(), ?3, 'photo.png')",
+        params![org_id, conversation_id, file_id],
+    )?;
     tx.execute(
         "INSERT INTO canned_replies (organization_id, shortcut, text) VALUES (?1, 'matrix', 'Matrix reply')",
         [org_id],
@@ -324,6 +339,7 @@ fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
         ("conversation_id", conversation_id.to_string()),
         ("canned_reply_id", canned_reply_id.to_string()),
         ("test_id", test_id.to_string()),
+        ("file_id", file_id.to_string()),
     ])
 }
 

@@ -263,7 +263,7 @@ async fn question_reprompt_intent_http_handoff_agent_reply_and_end() {
     assert_error(
         send_as(&app, &s, Method::POST, &format!("{conv_path}/reply"), Some(json!({ "text": "x" }))).await,
         409,
-        "conversation_not_in_handoff",
+        "conversation_closed",
     )
     .await;
 

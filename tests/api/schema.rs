@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 16] = [
+const ADDED_TABLES: [&str; 17] = [
     "teams",
     "conversations",
     "jobs",
@@ -151,6 +151,8 @@ const ADDED_TABLES: [&str; 16] = [
     // Conversation tests of a bot and their runs (V054, issue 17).
     "bot_tests",
     "bot_test_runs",
+    // Files attached to transcript messages (V061, issue 18).
+    "message_attachments",
 ];
 
 const VIEWS: [&str; 4] =

@@ -86,7 +86,6 @@ export function useBot(botId) {
   return useLoad(() => get(`/api/v1/bots/${botId}`), [botId]);
 }
 
-/** One transcript message. */
 const DELIVERY_LABELS = { queued: "Queued", retrying: "Retrying", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Failed", dead: "Not delivered" };
 
 /** A channel message's delivery state, as a small label after it. */
@@ -97,6 +96,7 @@ function DeliveryBadge({ d }) {
   return html`<span class=${"delivery small " + (bad ? "bad" : "muted")} data-delivery=${d.status} title=${title}>${DELIVERY_LABELS[d.status] || d.status}</span>`;
 }
 
+/** One transcript message (with its delivery state on a channel). */
 export function MessageLine({ m, delivery }) {
   const who = m.role === "agent" ? m.author_name || "Agent" : m.role === "note" ? `Note by ${m.author_name || "agent"}` : m.role;
   return html`<div class=${"chat-msg " + m.role} data-role=${m.role} title=${formatDate(m.created_at)}>
@@ -112,7 +112,27 @@ export function MessageLine({ m, delivery }) {
       ? html`<div class="chat-opts">${m.cards.map((c) => html`<div class="card mini"><strong>${c.title}</strong><div class="muted">${c.subtitle || ""}</div></div>`)}</div>`
       : null}
     ${m.image ? html`<div class="muted">[image ${m.image.alt || m.image.url}]</div>` : null}
+    ${m.attachments && m.attachments.length ? html`<${Attachments} items=${m.attachments} />` : null}
     <${DeliveryBadge} d=${delivery} />
+  </div>`;
+}
+
+/** "12 KB": a file size for people. */
+export function humanSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Files of a message: image thumbnails, other files as download links. */
+export function Attachments({ items }) {
+  return html`<div class="chat-attachments">
+    ${items.map((a) => {
+      const url = `/api/v1/files/${a.file_id}`;
+      return a.content_type.startsWith("image/")
+        ? html`<a class="chat-thumb" href=${url} target="_blank" rel="noopener" data-file-id=${a.file_id}><img src=${url} alt=${a.name} loading="lazy" /></a>`
+        : html`<a class="chat-file" href=${url} download=${a.name} data-file-id=${a.file_id}>📎 ${a.name} <span class="muted">(${humanSize(a.size_bytes)})</span></a>`;
+    })}
   </div>`;
 }
 

@@ -5,9 +5,9 @@
 // sound; and a bot's transcripts with search and replay against the draft.
 import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, toast, formatDate, plural, Loading, FieldError } from "../ui.js";
 import { route } from "../router.js";
-import { get, post, patch, del } from "../api.js";
+import { get, post, patch, del, api } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
-import { BotNav, useBot, BotMissing, MessageLine } from "./botnav.js";
+import { BotNav, useBot, BotMissing, MessageLine, humanSize } from "./botnav.js";
 
 /**
  * Subscribes to an SSE URL while mounted; `handlers` maps event names to
@@ -261,6 +261,25 @@ function slashQuery(text) {
 function Composer({ conv, orgId, cannedVersion, onSend }) {
   const [text, setText] = useState("");
   const [active, setActive] = useState(0);
+  // Files uploaded for the next reply (sent with it by id).
+  const [files, setFiles] = useState([]);
+  const [uploading, setUploading] = useState(0);
+  const [uploadError, setUploadError] = useState(null);
+  const pick = useRef(null);
+  const attach = async (list) => {
+    setUploadError(null);
+    for (const f of Array.from(list || [])) {
+      setUploading((n) => n + 1);
+      try {
+        const a = await api("POST", `/api/v1/conversations/${conv.id}/files?name=${encodeURIComponent(f.name || "")}`, f);
+        setFiles((fs) => [...fs, a]);
+      } catch (e) {
+        setUploadError(e);
+      } finally {
+        setUploading((n) => n - 1);
+      }
+    }
+  };
   const canned = useLoad(() => get(`/api/v1/orgs/${orgId}/canned-replies?limit=200`), [orgId, cannedVersion]);
   const all = (canned.data && canned.data.items) || [];
   const query = slashQuery(text);
@@ -281,16 +300,23 @@ function Composer({ conv, orgId, cannedVersion, onSend }) {
   };
   const send = (kind) => (e) => {
     e && e.preventDefault();
-    if (!text.trim()) return;
+    const withFiles = kind === "reply" && files.length > 0;
+    if (!text.trim() && !withFiles) return;
+    if (uploading) return;
     const t = text;
     setText("");
-    onSend(kind, t);
+    if (withFiles) setFiles([]);
+    onSend(kind, t, withFiles ? files.map((f) => f.file_id) : []);
   };
   return html`<form class="composer" onSubmit=${send("reply")}>
     <div class="composer-box">
       <textarea id="agent-text" rows="2" aria-label="Reply or note" aria-autocomplete="list" aria-controls=${matches.length ? "canned-suggestions" : undefined}
         placeholder="Reply to the user, or write an internal note. Type / for canned replies." value=${text}
-        onInput=${(e) => (setText(e.target.value), setActive(0))} onKeyDown=${keyDown}></textarea>
+        onInput=${(e) => (setText(e.target.value), setActive(0))} onKeyDown=${keyDown}
+        onPaste=${(e) => {
+          const pasted = e.clipboardData && e.clipboardData.files;
+          if (pasted && pasted.length) (e.preventDefault(), attach(pasted));
+        }}></textarea>
       ${matches.length > 0 &&
       html`<ul class="canned-suggestions" id="canned-suggestions" role="listbox" aria-label="Canned replies">
         ${matches.map(
@@ -299,8 +325,20 @@ function Composer({ conv, orgId, cannedVersion, onSend }) {
         )}
       </ul>`}
     </div>
+    ${uploadError && html`<${ErrorBox} error=${uploadError} />`}
+    ${(files.length > 0 || uploading > 0) &&
+    html`<ul class="composer-files" id="composer-files" aria-label="Files to send">
+      ${files.map(
+        (f) => html`<li data-file-id=${f.file_id}>📎 ${f.name} <span class="muted">(${humanSize(f.size_bytes)})</span>
+          <button type="button" class="link" aria-label=${`Remove ${f.name}`} onClick=${() => setFiles((fs) => fs.filter((x) => x !== f))}>×</button></li>`,
+      )}
+      ${uploading > 0 && html`<li class="muted" role="status">Uploading…</li>`}
+    </ul>`}
     <div class="row">
-      <button type="submit" class="primary" id="send-reply">Reply</button>
+      <button type="submit" class="primary" id="send-reply" disabled=${uploading > 0}>Reply</button>
+      <input type="file" id="agent-file" ref=${pick} multiple hidden aria-hidden="true" tabindex="-1"
+        onChange=${(e) => (attach(e.target.files), (e.target.value = ""))} />
+      <button type="button" id="attach-file" onClick=${() => pick.current && pick.current.click()}>📎 Attach file</button>
       <button type="button" id="add-note" onClick=${send("notes")}>Note</button>
       ${all.length > 0 &&
       html`<label for="canned-picker" class="sr-only">Insert a canned reply</label>
@@ -413,6 +451,8 @@ function ConversationPanel({ id, onChanged, agent, inbox, cannedVersion }) {
       setError(e);
     }
   };
+  const send = (kind, t, attachments) =>
+    act(kind, kind === "reply" && attachments.length ? { text: t, attachments } : { text: t });
   const c = conv.data;
   const me = currentUser();
   const mine = c && me && c.assignee_user_id === me.user.id;
@@ -435,14 +475,19 @@ function ConversationPanel({ id, onChanged, agent, inbox, cannedVersion }) {
     ${agent && c && c.status === "handoff" &&
     html`<div class="agent-actions">
       ${!mine && html`<button type="button" class="primary" id="take" onClick=${() => act("assign", {}, "Taken")}>Take</button>`}
-      <${Composer} conv=${c} orgId=${org.id} cannedVersion=${cannedVersion || 0} onSend=${(kind, t) => act(kind, { text: t })} />
+      <${Composer} conv=${c} orgId=${org.id} cannedVersion=${cannedVersion || 0} onSend=${send} />
       <div class="row">
         <button type="button" id="hand-back" onClick=${() => act("handback", undefined, "Handed back to the bot")}>Hand back to bot</button>
         <input id="resolution" aria-label="Resolution" placeholder="Resolution" value=${resolution} onInput=${(e) => setResolution(e.target.value)} />
         <button type="button" class="danger" id="close-conversation" onClick=${() => act("close", { resolution: resolution || undefined }, "Closed")}>Close</button>
       </div>
     </div>`}
-    ${agent && c && c.status === "open" && html`<button type="button" id="move-to-inbox" onClick=${() => act("handoff", {}, "Moved to the inbox")}>Move to inbox</button>`}
+    ${agent && c && c.status === "open" &&
+    html`<div class="agent-actions">
+      <p class="muted">The bot is handling this conversation. A reply reaches the visitor now (live in an open widget); the bot stays in control.</p>
+      <${Composer} conv=${c} orgId=${org.id} cannedVersion=${cannedVersion || 0} onSend=${send} />
+      <button type="button" id="move-to-inbox" onClick=${() => act("handoff", {}, "Moved to the inbox")}>Move to inbox</button>
+    </div>`}
   </div>`;
 }
 

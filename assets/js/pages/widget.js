@@ -79,7 +79,7 @@ function Designer({ params }) {
           title: c.title || null, subtitle: c.subtitle || null, primary_color: c.primary_color, primary_text_color: c.primary_text_color,
           background_color: c.background_color, text_color: c.text_color, position: c.position, welcome_message: c.welcome_message || null,
           placeholder: c.placeholder, launcher_label: c.launcher_label || null, show_avatar: c.show_avatar, white_label: c.white_label,
-          open_on_load: c.open_on_load,
+          open_on_load: c.open_on_load, uploads_enabled: c.uploads_enabled !== false,
         },
         allowed_origins: origins.split(/\s+/).filter(Boolean),
       });
@@ -133,6 +133,7 @@ function Designer({ params }) {
         <label><input type="checkbox" checked=${config.show_avatar} onChange=${(e) => set("show_avatar")(e.target.checked)} /> Show the bot's avatar</label>
         <label><input type="checkbox" id="w-white-label" checked=${config.white_label} onChange=${(e) => set("white_label")(e.target.checked)} /> White label (no "powered by")</label>
         <label><input type="checkbox" checked=${config.open_on_load} onChange=${(e) => set("open_on_load")(e.target.checked)} /> Open when the page loads</label>
+        <label><input type="checkbox" id="w-uploads" checked=${config.uploads_enabled !== false} onChange=${(e) => set("uploads_enabled")(e.target.checked)} /> Visitors can send images and files</label>
         <label for="w-origins">Allowed origins (one per line, e.g. https://shop.example.com; empty: any)</label>
         <textarea id="w-origins" rows="3" value=${origins} onInput=${(e) => setOrigins(e.target.value)}></textarea>
         <${FieldError} error=${error} name="allowed_origins" />

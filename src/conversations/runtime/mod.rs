@@ -103,10 +103,21 @@ pub enum Action {
     Start,
     /// An end-user message.
     Message(String),
+    /// Files an end user sent (a widget upload, a channel's media), stored
+    /// with [`crate::files::service::store_inbound`] or `store_checked`. The
+    /// message carries them in its parts. With a caption the caption runs as
+    /// the turn's text (as a [`Action::Message`] would); without one no turn
+    /// runs (a waiting question keeps waiting, an agent sees the file in
+    /// handoff), except that a new or closed conversation starts its flow
+    /// as a new session does.
+    Attachment { files: Vec<crate::files::model::Attachment>, caption: Option<String> },
     /// A human agent takes the conversation.
     Assign { user: UserId, name: Option<String> },
-    /// A human agent writes to the end user.
-    AgentReply { text: String, author: UserId, name: Option<String> },
+    /// A human agent writes to the end user (text, files or both). In
+    /// handoff the agent takes an unassigned conversation; while the bot is
+    /// in control it is a proactive message: stored and pushed to the end
+    /// user, the bot stays in control.
+    AgentReply { text: String, attachments: Vec<crate::files::model::Attachment>, author: UserId, name: Option<String> },
     /// An internal note for agents.
     Note { text: String, author: UserId, name: Option<String> },
     /// An agent moves the conversation to the inbox.
@@ -115,6 +126,14 @@ pub enum Action {
     Handback,
     /// An agent closes the conversation.
     Close { resolution: Option<String> },
+}
+
+impl Action {
+    /// Whether this is an end user's message (counted against the plan).
+    #[must_use]
+    pub fn is_end_user_message(&self) -> bool {
+        matches!(self, Action::Message(_) | Action::Attachment { .. })
+    }
 }
 
 /// One call of [`Runtime::act`].
@@ -331,7 +350,7 @@ impl Runtime {
     pub async fn act(&self, state: &AppState, args: ActArgs) -> AppResult<ActResult> {
         let started = Instant::now();
         let loaded = self.loaded(state, &args.tenant, args.bot, args.source).await?;
-        let is_end_user = matches!(args.action, Action::Start | Action::Message(_));
+        let is_end_user = matches!(args.action, Action::Start | Action::Message(_) | Action::Attachment { .. });
         if is_end_user && args.count_usage && !loaded.bot.is_active {
             return Err(AppError::new(ErrorCode::BotInactive, "this bot is switched off"));
         }
@@ -355,12 +374,8 @@ impl Runtime {
         if entry.bot_id != args.bot {
             return Err(AppError::new(ErrorCode::ConversationNotFound, "no such conversation"));
         }
-        let alert = if args.count_usage && matches!(args.action, Action::Message(_)) {
-            self.inner.meter.reserve(&state.db, entry.org_id).await?
-        } else {
-            None
-        };
-        let reserved = args.count_usage && matches!(args.action, Action::Message(_));
+        let reserved = args.count_usage && args.action.is_end_user_message();
+        let alert = if reserved { self.inner.meter.reserve(&state.db, entry.org_id).await? } else { None };
         let prior = entry.status;
         match self.apply(state, &loaded, entry, created, &args, alert, started).await {
             Ok((entry, stored, trace)) => {
@@ -402,24 +417,27 @@ impl Runtime {
             }
             Action::Message(text) => {
                 messages.push(NewMessage::text(Role::User, text.clone()));
-                match e.status {
-                    ConvStatus::Handoff => {}
-                    ConvStatus::Closed if e.state.awaiting_csat => {
-                        e.state.awaiting_csat = false;
-                        if let Some(score) = parse_csat(text) {
-                            e.csat = Some(score);
-                            messages.push(NewMessage::text(Role::System, bot.settings.csat_thanks.clone()));
-                        } else {
+                engine_input = user_text(&mut e, bot, text, created, &mut messages);
+            }
+            Action::Attachment { files, caption } => {
+                messages.push(NewMessage {
+                    role: Role::User,
+                    text: caption.clone().unwrap_or_default(),
+                    parts: RichParts { attachments: files.clone(), ..RichParts::default() },
+                    author: None,
+                    author_name: None,
+                });
+                engine_input = match caption {
+                    Some(text) => user_text(&mut e, bot, text, created, &mut messages),
+                    None => match e.status {
+                        ConvStatus::Closed => {
                             reopen(&mut e);
-                            engine_input = Some((Input::Message(text.clone()), true));
+                            Some((Input::Start, true))
                         }
-                    }
-                    ConvStatus::Closed => {
-                        reopen(&mut e);
-                        engine_input = Some((Input::Message(text.clone()), true));
-                    }
-                    ConvStatus::Open => engine_input = Some((Input::Message(text.clone()), created)),
-                }
+                        ConvStatus::Open if created || e.state.turns == 0 => Some((Input::Start, true)),
+                        ConvStatus::Open | ConvStatus::Handoff => None,
+                    },
+                };
             }
             Action::Assign { user, name } => {
                 require_handoff(&e)?;
@@ -429,15 +447,23 @@ impl Runtime {
                     messages.push(NewMessage::text(Role::System, format!("{who} joined the conversation.")));
                 }
             }
-            Action::AgentReply { text, author, name } => {
-                require_handoff(&e)?;
-                if e.assignee.is_none() {
-                    e.assignee = Some(*author);
+            Action::AgentReply { text, attachments, author, name } => {
+                match e.status {
+                    ConvStatus::Closed => {
+                        return Err(AppError::new(ErrorCode::ConversationClosed, "the conversation is closed"));
+                    }
+                    // A proactive message: the bot keeps the conversation.
+                    ConvStatus::Open => {}
+                    ConvStatus::Handoff => {
+                        if e.assignee.is_none() {
+                            e.assignee = Some(*author);
+                        }
+                    }
                 }
                 messages.push(NewMessage {
                     role: Role::Agent,
                     text: text.clone(),
-                    parts: RichParts::default(),
+                    parts: RichParts { attachments: attachments.clone(), ..RichParts::default() },
                     author: Some(*author),
                     author_name: name.clone(),
                 });
@@ -547,7 +573,7 @@ impl Runtime {
 
         let mut usage = Vec::new();
         if args.count_usage {
-            if matches!(args.action, Action::Message(_)) {
+            if args.action.is_end_user_message() {
                 usage.push((usage::METRIC, 1));
             }
             let sent = messages.iter().filter(|m| matches!(m.role, Role::Bot | Role::Agent)).count();
@@ -707,6 +733,37 @@ fn close(e: &mut ConvEntry, bot: &BotInfo, messages: &mut Vec<NewMessage>) {
             author: None,
             author_name: None,
         });
+    }
+}
+
+/// An end user's text (a message, or a caption): what the engine runs.
+/// A closed conversation awaiting a rating takes 1–5 as the rating;
+/// otherwise a closed conversation reopens as a new session.
+fn user_text(
+    e: &mut ConvEntry,
+    bot: &BotInfo,
+    text: &str,
+    created: bool,
+    messages: &mut Vec<NewMessage>,
+) -> Option<(Input, bool)> {
+    match e.status {
+        ConvStatus::Handoff => None,
+        ConvStatus::Closed if e.state.awaiting_csat => {
+            e.state.awaiting_csat = false;
+            if let Some(score) = parse_csat(text) {
+                e.csat = Some(score);
+                messages.push(NewMessage::text(Role::System, bot.settings.csat_thanks.clone()));
+                None
+            } else {
+                reopen(e);
+                Some((Input::Message(text.to_owned()), true))
+            }
+        }
+        ConvStatus::Closed => {
+            reopen(e);
+            Some((Input::Message(text.to_owned()), true))
+        }
+        ConvStatus::Open => Some((Input::Message(text.to_owned()), created)),
     }
 }
 

@@ -202,6 +202,9 @@ fn apply(tx: &rusqlite::Connection, w: &TurnWrite, now: &str) -> AppResult<Vec<M
             m.author,
             now,
         )?;
+        if !m.parts.attachments.is_empty() {
+            crate::files::store::link(tx, w.org, w.conversation, id, &m.parts.attachments, m.role != Role::Note)?;
+        }
         stored.push(Message {
             id,
             role: m.role,
