@@ -16,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod integrations;
 pub mod ids;
 pub mod jobs;
 pub mod keycheck;
