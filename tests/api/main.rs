@@ -31,6 +31,7 @@ mod firstrun;
 mod flow_drafts;
 mod helpers;
 mod inbox;
+mod integrations;
 mod invitations;
 mod jobs;
 mod keycheck;
