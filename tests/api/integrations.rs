@@ -22,10 +22,10 @@ use serde_json::{Value, json};
 use crate::fake_http::{FakeServer, Received, Reply};
 use crate::helpers::{Session, TestApp, assert_error, call_ok, send_as, spawn_app_with};
 
-const SLACK_TOKEN: &str = "xoxb-1111-2222-GoodTokenSecret";
+pub(crate) const SLACK_TOKEN: &str = "xoxb-1111-2222-GoodTokenSecret";
 const BAD_SLACK_TOKEN: &str = "xoxb-9999-8888-RevokedTokenSecret";
-const CLIENT_ID: &str = "1234-abcd.apps.googleusercontent.com";
-const CLIENT_SECRET: &str = "GOCSPX-ClientSecretValue";
+pub(crate) const CLIENT_ID: &str = "1234-abcd.apps.googleusercontent.com";
+pub(crate) const CLIENT_SECRET: &str = "GOCSPX-ClientSecretValue";
 const ACCESS: &str = "ya29.FirstAccessTokenValue";
 const REFRESHED: &str = "ya29.SecondAccessTokenValue";
 const REFRESH: &str = "1//RefreshTokenValue";
@@ -38,19 +38,19 @@ fn form_of(r: &Received) -> BTreeMap<String, String> {
     url::form_urlencoded::parse(&r.body).into_owned().collect()
 }
 
-fn query_of(url: &str) -> BTreeMap<String, String> {
+pub(crate) fn query_of(url: &str) -> BTreeMap<String, String> {
     reqwest::Url::parse(url).expect("url").query_pairs().into_owned().collect()
 }
 
 /// What the fake Google authorization server expects of the code exchange.
 #[derive(Default)]
-struct Expected {
-    challenge: Option<String>,
-    redirect_uri: Option<String>,
+pub(crate) struct Expected {
+    pub(crate) challenge: Option<String>,
+    pub(crate) redirect_uri: Option<String>,
 }
 
 /// A fake of Slack, Zendesk, Shopify and Google on one port.
-async fn fake_providers(expected: Arc<Mutex<Expected>>) -> FakeServer {
+pub(crate) async fn fake_providers(expected: Arc<Mutex<Expected>>) -> FakeServer {
     FakeServer::start(Arc::new(move |r: &Received| {
         let path = r.path.split('?').next().unwrap_or_default().to_owned();
         match (r.method.as_str(), path.as_str()) {
@@ -139,6 +139,17 @@ async fn fake_providers(expected: Arc<Mutex<Expected>>) -> FakeServer {
     .await
 }
 
+/// Points every provider base URL of the configuration at the fake.
+pub(crate) fn point_at(c: &mut botbuilder::config::Config, base: &str) {
+    let i = &mut c.integrations;
+    i.slack_api_base = format!("{base}/slack");
+    i.zendesk_api_base = format!("{base}/zendesk/{{subdomain}}");
+    i.shopify_api_base = format!("{base}/shopify/{{shop}}");
+    i.google_api_base = format!("{base}/google");
+    i.google_token_url = format!("{base}/google/token");
+    i.google_authorize_url = format!("{base}/google/auth");
+}
+
 struct Setup {
     app: TestApp,
     fake: FakeServer,
@@ -150,16 +161,7 @@ async fn setup() -> Setup {
     let expected = Arc::new(Mutex::new(Expected::default()));
     let fake = fake_providers(expected.clone()).await;
     let base = fake.base.clone();
-    let app = spawn_app_with(|c| {
-        let i = &mut c.integrations;
-        i.slack_api_base = format!("{base}/slack");
-        i.zendesk_api_base = format!("{base}/zendesk/{{subdomain}}");
-        i.shopify_api_base = format!("{base}/shopify/{{shop}}");
-        i.google_api_base = format!("{base}/google");
-        i.google_token_url = format!("{base}/google/token");
-        i.google_authorize_url = format!("{base}/google/auth");
-    })
-    .await;
+    let app = spawn_app_with(|c| point_at(c, &base)).await;
     let s = app.register("vault@example.com").await;
     Setup { app, fake, expected, s }
 }

@@ -20,6 +20,7 @@ mod browser_channels;
 mod browser_errors;
 mod browser_firstrun;
 mod browser_inbox;
+mod browser_integrations;
 mod browser_runtime;
 mod browser_webhooks;
 mod channels;

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 16] = [
+const ADDED_TABLES: [&str; 17] = [
     "teams",
     "conversations",
     "jobs",
@@ -151,6 +151,8 @@ const ADDED_TABLES: [&str; 16] = [
     // Conversation tests of a bot and their runs (V054, issue 17).
     "bot_tests",
     "bot_test_runs",
+    // Pending OAuth authorizations of integrations (V062, issue 18 item 7).
+    "integration_oauth_states",
 ];
 
 const VIEWS: [&str; 4] =
