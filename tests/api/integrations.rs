@@ -133,6 +133,45 @@ pub(crate) async fn fake_providers(expected: Arc<Mutex<Expected>>) -> FakeServer
                     json_reply(401, &json!({"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}}))
                 }
             }
+            // Slack's app install: oauth.v2.access with the app's credentials in the form.
+            ("POST", "/slack/api/oauth.v2.access") => {
+                let f = form_of(r);
+                let ok = f.get("client_id").map(String::as_str) == Some("111.222")
+                    && f.get("client_secret").map(String::as_str) == Some("SlackAppSecret")
+                    && f.get("code").map(String::as_str) == Some("slack-code")
+                    && f.get("redirect_uri").is_some_and(|u| u.ends_with("/oauth/callback"));
+                if ok {
+                    json_reply(200, &json!({"ok": true, "access_token": "xoxb-17653672481-OAuthToken", "token_type": "bot",
+                        "scope": "chat:write,channels:history", "bot_user_id": "U0KRQLJ9H", "app_id": "A0KRD7HC3",
+                        "team": {"name": "Acme", "id": "T9TK3CUKW"}, "authed_user": {"id": "U1234"}}))
+                } else {
+                    json_reply(200, &json!({"ok": false, "error": "invalid_code"}))
+                }
+            }
+            // Meta: code → short-lived user token → long-lived user token → page token.
+            ("GET", "/meta/oauth/access_token") => {
+                let q = query_of(&format!("http://x{}", r.path));
+                if q.get("client_id").map(String::as_str) != Some("app1") || q.get("client_secret").map(String::as_str) != Some("MetaAppSecret") {
+                    return json_reply(400, &json!({"error": {"message": "Error validating client secret.", "type": "OAuthException", "code": 1}}));
+                }
+                match (q.get("grant_type").map(String::as_str), q.get("code"), q.get("fb_exchange_token")) {
+                    (None, Some(code), _) if code == "meta-code" && q.get("redirect_uri").is_some_and(|u| u.ends_with("/oauth/callback")) => {
+                        json_reply(200, &json!({"access_token": "EAAShortUserToken", "token_type": "bearer", "expires_in": 5_183_944}))
+                    }
+                    (Some("fb_exchange_token"), _, Some(t)) if t == "EAAShortUserToken" => {
+                        json_reply(200, &json!({"access_token": "EAALongUserToken", "token_type": "bearer", "expires_in": 5_183_944}))
+                    }
+                    _ => json_reply(400, &json!({"error": {"message": "Invalid verification code format.", "type": "OAuthException", "code": 100}})),
+                }
+            }
+            ("GET", "/meta/me/accounts") => {
+                if r.header("authorization") == Some("Bearer EAALongUserToken") {
+                    json_reply(200, &json!({"data": [{"id": "999", "name": "Other Page", "access_token": "EAAOtherPage"},
+                                                      {"id": "1234", "name": "Acme Page", "access_token": "EAAPageToken"}]}))
+                } else {
+                    json_reply(400, &json!({"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}}))
+                }
+            }
             _ => json_reply(404, &json!({"error": "not found"})),
         }
     }))
@@ -148,6 +187,8 @@ pub(crate) fn point_at(c: &mut botbuilder::config::Config, base: &str) {
     i.google_api_base = format!("{base}/google");
     i.google_token_url = format!("{base}/google/token");
     i.google_authorize_url = format!("{base}/google/auth");
+    i.meta_api_base = format!("{base}/meta");
+    i.meta_authorize_url = format!("{base}/meta/dialog/oauth");
 }
 
 struct Setup {
@@ -590,4 +631,72 @@ async fn refused_callbacks_store_nothing_and_say_why() {
     let r = send_as(app, s, Method::POST, &format!("/api/v1/integrations/{}/oauth/start", slack["id"]), None).await;
     let e = assert_error(r, 422, "validation_failed").await;
     assert_eq!(e["error"]["details"]["field"], "config.client_id");
+}
+
+#[tokio::test]
+async fn slack_install_and_meta_page_connect_speak_their_token_formats() {
+    let st = setup().await;
+    let (app, s) = (&st.app, &st.s);
+    let tenant = Tenant::system(OrgId(s.org_id), "test");
+
+    // Slack: the app install (oauth.v2.access), scopes comma-separated, no PKCE.
+    let slack = create(app, s, json!({"type": "slack", "name": "Install", "config": {"client_id": "111.222"},
+                                      "credentials": {"client_secret": "SlackAppSecret"}, "scopes": ["chat:write", "channels:history"]})).await;
+    let id = slack["id"].as_i64().expect("id");
+    let r = send_as(app, s, Method::POST, &format!("/api/v1/integrations/{id}/oauth/start"), None).await;
+    let cookie = binding_cookie(&r);
+    let started: Value = r.json().await.expect("json");
+    let authorize = started["authorize_url"].as_str().expect("url");
+    assert!(authorize.starts_with(&format!("{}/slack/oauth/v2/authorize?", st.fake.base)), "{authorize}");
+    let q = query_of(authorize);
+    assert_eq!(q["scope"], "chat:write,channels:history");
+    assert!(!q.contains_key("code_challenge"));
+    let back = callback(app, &[("code", "slack-code"), ("state", &q["state"])], Some(&cookie)).await;
+    assert_eq!(back.get("oauth").map(String::as_str), Some("connected"), "{back:?}");
+    let shown = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{id}"), None).await;
+    assert_eq!(shown["status"], "connected");
+    assert_eq!(shown["scopes"], json!(["chat:write", "channels:history"]));
+    assert!(shown["token_expires_at"].is_null());
+    let token = botbuilder::integrations::service::access_token(&app.state, &tenant, IntegrationId(id)).await.expect("token");
+    assert_eq!(token, "xoxb-17653672481-OAuthToken");
+
+    // Slack refusing the code: `{"ok": false}` on a 200 is a failure too.
+    let r = send_as(app, s, Method::POST, &format!("/api/v1/integrations/{id}/oauth/start"), None).await;
+    let cookie = binding_cookie(&r);
+    let started: Value = r.json().await.expect("json");
+    let q = query_of(started["authorize_url"].as_str().expect("url"));
+    let back = callback(app, &[("code", "expired-code"), ("state", &q["state"])], Some(&cookie)).await;
+    assert_eq!(back["reason"], "token_exchange_failed");
+    assert!(back["message"].contains("invalid_code"), "{back:?}");
+
+    // Meta: short-lived → long-lived user token → the configured page's token (does not expire).
+    let meta = create(app, s, json!({"type": "meta", "name": "Page", "config": {"client_id": "app1", "page_id": "1234"},
+                                     "credentials": {"client_secret": "MetaAppSecret"}})).await;
+    let mid = meta["id"].as_i64().expect("id");
+    let r = send_as(app, s, Method::POST, &format!("/api/v1/integrations/{mid}/oauth/start"), None).await;
+    let cookie = binding_cookie(&r);
+    let started: Value = r.json().await.expect("json");
+    let authorize = started["authorize_url"].as_str().expect("url");
+    assert!(authorize.starts_with(&format!("{}/meta/dialog/oauth?", st.fake.base)), "{authorize}");
+    let q = query_of(authorize);
+    assert_eq!(q["scope"], "pages_show_list,pages_messaging,pages_manage_metadata");
+    let back = callback(app, &[("code", "meta-code"), ("state", &q["state"])], Some(&cookie)).await;
+    assert_eq!(back.get("oauth").map(String::as_str), Some("connected"), "{back:?}");
+    let shown = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{mid}"), None).await;
+    assert_eq!(shown["credentials"], json!({"access_token": "set", "client_secret": "set", "user_access_token": "set"}));
+    assert!(shown["token_expires_at"].is_null(), "a page token does not expire: {shown}");
+    let token = botbuilder::integrations::service::access_token(&app.state, &tenant, IntegrationId(mid)).await.expect("token");
+    assert_eq!(token, "EAAPageToken");
+    let logs = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{mid}/logs"), None).await;
+    let actions: Vec<&str> = logs["items"].as_array().expect("items").iter().filter_map(|l| l["action"].as_str()).collect();
+    assert_eq!(actions, ["oauth.page_token", "oauth.long_lived", "oauth.token"]);
+
+    let stored = all_stored_text(app);
+    for secret in ["SlackAppSecret", "MetaAppSecret", "OAuthToken", "EAAShortUserToken", "EAALongUserToken", "EAAPageToken", "meta-code", "slack-code"] {
+        assert!(!stored.contains(secret), "{secret} found in stored text");
+    }
+    for id in [id, mid] {
+        let raw = raw_secrets(app, id);
+        assert!(!contains(&raw, "OAuthToken") && !contains(&raw, "EAAPageToken") && !contains(&raw, "EAALongUserToken"));
+    }
 }
