@@ -231,13 +231,16 @@ async fn start_oauth(
 /// redirect (SameSite=Lax; the session cookie is Strict and is not).
 fn binding_cookie(state: &AppState, value: String, minutes: i64) -> Cookie<'static> {
     let insecure = state.config.http.insecure_cookies;
-    Cookie::build(if insecure { oauth::BROWSER_COOKIE.to_owned() } else { format!("__Host-{}", oauth::BROWSER_COOKIE) }, value)
-        .path("/")
-        .secure(!insecure)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(CookieDuration::minutes(minutes))
-        .finish()
+    Cookie::build(
+        if insecure { oauth::BROWSER_COOKIE.to_owned() } else { format!("__Host-{}", oauth::BROWSER_COOKIE) },
+        value,
+    )
+    .path("/")
+    .secure(!insecure)
+    .http_only(true)
+    .same_site(SameSite::Lax)
+    .max_age(CookieDuration::minutes(minutes))
+    .finish()
 }
 
 /// The provider's redirect after the user approved or refused (public; the

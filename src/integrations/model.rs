@@ -65,7 +65,8 @@ const CLIENT_ID: FieldSpec = field("client_id", "OAuth client id", false, "The O
 const CLIENT_ID_REQ: FieldSpec = field("client_id", "OAuth client id", true, "The OAuth app's client id.");
 const CLIENT_SECRET: FieldSpec =
     field("client_secret", "OAuth client secret", false, "The OAuth app's client secret (for Connect).");
-const CLIENT_SECRET_REQ: FieldSpec = field("client_secret", "OAuth client secret", true, "The OAuth app's client secret.");
+const CLIENT_SECRET_REQ: FieldSpec =
+    field("client_secret", "OAuth client secret", true, "The OAuth app's client secret.");
 
 /// Every type, in the order the UI lists them.
 pub const TYPES: [TypeSpec; 9] = [
@@ -99,7 +100,10 @@ pub const TYPES: [TypeSpec; 9] = [
         config: &[CLIENT_ID_REQ],
         credentials: &[CLIENT_SECRET_REQ],
         oauth: OAuthSupport::Required,
-        default_scopes: &["https://www.googleapis.com/auth/gmail.readonly", "https://www.googleapis.com/auth/gmail.send"],
+        default_scopes: &[
+            "https://www.googleapis.com/auth/gmail.readonly",
+            "https://www.googleapis.com/auth/gmail.send",
+        ],
         test_call: "GET /gmail/v1/users/me/profile",
     },
     TypeSpec {
@@ -158,7 +162,12 @@ pub const TYPES: [TypeSpec; 9] = [
         label: "Custom HTTP API",
         config: &[
             field("url", "Test URL", true, "An http(s) URL answered with 2xx when the secret is right."),
-            field("header_name", "Header", false, "Header carrying the secret; default `Authorization: Bearer <secret>`."),
+            field(
+                "header_name",
+                "Header",
+                false,
+                "Header carrying the secret; default `Authorization: Bearer <secret>`.",
+            ),
         ],
         credentials: &[field("secret", "Secret", true, "API key or bearer token.")],
         oauth: OAuthSupport::None,

@@ -54,12 +54,13 @@ pub async fn start(state: &AppState, tenant: Tenant, id: IntegrationId, bind_bro
         AppError::validation("config.client_id", "store the OAuth app's client id (and secret) before connecting")
     })?;
     if !secrets.contains_key("client_secret") {
-        return Err(AppError::validation("credentials.client_secret", "store the OAuth app's client secret before connecting"));
+        return Err(AppError::validation(
+            "credentials.client_secret",
+            "store the OAuth app's client secret before connecting",
+        ));
     }
-    let redirect_uri = format!(
-        "{}{CALLBACK_PATH}",
-        crate::admin::instance::public_url_in_force(state).await?.trim_end_matches('/')
-    );
+    let redirect_uri =
+        format!("{}{CALLBACK_PATH}", crate::admin::instance::public_url_in_force(state).await?.trim_end_matches('/'));
     let scopes: Vec<String> = if integration.scopes.is_empty() {
         t.default_scopes.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -120,7 +121,9 @@ pub fn result_location(integration: Option<IntegrationId>, error: Option<(&str, 
         let mut q = url.query_pairs_mut();
         match error {
             None => q.append_pair("oauth", "connected"),
-            Some((reason, message)) => q.append_pair("oauth", "error").append_pair("reason", reason).append_pair("message", message),
+            Some((reason, message)) => {
+                q.append_pair("oauth", "error").append_pair("reason", reason).append_pair("message", message)
+            }
         };
         if let Some(id) = integration {
             q.append_pair("integration", &id.to_string());
@@ -156,14 +159,22 @@ pub async fn callback(
         .await
         .map_err(|e| refused(None, "server_error", e.message().to_owned()))?;
     let Some(pending) = pending else {
-        return Err(refused(None, "state_invalid", "This sign-in link is not one this server started: start the connection again."));
+        return Err(refused(
+            None,
+            "state_invalid",
+            "This sign-in link is not one this server started: start the connection again.",
+        ));
     };
     let id = pending.integration_id;
     if pending.used {
         return Err(refused(Some(id), "state_used", "This sign-in link was already used: start the connection again."));
     }
     if pending.expired {
-        return Err(refused(Some(id), "state_expired", format!("The sign-in took longer than {STATE_MINUTES} minutes: start the connection again.")));
+        return Err(refused(
+            Some(id),
+            "state_expired",
+            format!("The sign-in took longer than {STATE_MINUTES} minutes: start the connection again."),
+        ));
     }
     if let Some(expected) = &pending.browser_hash {
         let presented = browser_nonce.map(|n| sha256(n.as_bytes()));
@@ -195,7 +206,11 @@ pub async fn callback(
         return Err(refused(Some(id), "state_used", "This sign-in link was already used: start the connection again."));
     }
     if !allowed {
-        return Err(refused(Some(id), "forbidden", "The user who started this connection may no longer manage integrations."));
+        return Err(refused(
+            Some(id),
+            "forbidden",
+            "The user who started this connection may no longer manage integrations.",
+        ));
     }
     let tenant = Tenant::system(org, "OAuth callback of a state this organization's user started");
     if let Some(error) = params.error.as_deref() {
@@ -221,7 +236,9 @@ pub async fn callback(
     };
     let (_, config, secrets) =
         load(state, &tenant, id).await.map_err(|e| refused(Some(id), "integration_gone", e.message().to_owned()))?;
-    let kind = spec_kind(state, &tenant, id).await.map_err(|e| refused(Some(id), "integration_gone", e.message().to_owned()))?;
+    let kind = spec_kind(state, &tenant, id)
+        .await
+        .map_err(|e| refused(Some(id), "integration_gone", e.message().to_owned()))?;
     let (Some(client_id), Some(client_secret)) = (config.get("client_id"), secrets.get("client_secret")) else {
         return Err(refused(Some(id), "app_missing", "The OAuth app's client id or secret was removed meanwhile."));
     };
@@ -290,7 +307,8 @@ async fn meta_tokens(
         Ok(t) => t,
         Err(why) => {
             let message = format!("Meta refused the long-lived token exchange: {why}");
-            let _ = log_exchange(state, tenant, id, "oauth.long_lived", "oauth", &ex, Some(message.clone()), None).await;
+            let _ =
+                log_exchange(state, tenant, id, "oauth.long_lived", "oauth", &ex, Some(message.clone()), None).await;
             return Err(refused(Some(id), "token_exchange_failed", message));
         }
     };
@@ -303,12 +321,18 @@ async fn meta_tokens(
         Ok(page_token) => {
             let _ = log_exchange(state, tenant, id, "oauth.page_token", "oauth", &ex, None, None).await;
             // A page token from a long-lived user token does not expire.
-            let tokens = providers::Tokens { access_token: page_token, refresh_token: None, expires_in: None, scopes: short.scopes };
+            let tokens = providers::Tokens {
+                access_token: page_token,
+                refresh_token: None,
+                expires_in: None,
+                scopes: short.scopes,
+            };
             Ok((tokens, vec![("user_access_token", long.access_token)]))
         }
         Err(why) => {
             let message = format!("Meta gave no token for page {page_id}: {why}");
-            let _ = log_exchange(state, tenant, id, "oauth.page_token", "oauth", &ex, Some(message.clone()), None).await;
+            let _ =
+                log_exchange(state, tenant, id, "oauth.page_token", "oauth", &ex, Some(message.clone()), None).await;
             Err(refused(Some(id), "token_exchange_failed", message))
         }
     }

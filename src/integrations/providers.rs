@@ -227,7 +227,10 @@ fn test_call(cfg: &IntegrationsConfig, t: &Target<'_>) -> Call {
         }
         "shopify" => Call {
             headers: vec![("x-shopify-access-token".into(), t.token.to_owned())],
-            ..Call::get(format!("{}/admin/api/2024-07/shop.json", template(&cfg.shopify_api_base, "{shop}", &conf("shop"))))
+            ..Call::get(format!(
+                "{}/admin/api/2024-07/shop.json",
+                template(&cfg.shopify_api_base, "{shop}", &conf("shop"))
+            ))
         },
         "salesforce" => bearer(format!("{}/services/oauth2/userinfo", conf("instance_url").trim_end_matches('/'))),
         _ => {
@@ -253,7 +256,9 @@ fn account_of(kind: &str, body: &Value) -> Value {
         "google_calendar" => json!({ "calendars": body.get("items").and_then(Value::as_array).map_or(0, Vec::len) }),
         "meta" => pick(body, &["id", "name"]),
         "zendesk" => body.get("user").map(|u| pick(u, &["id", "name", "email", "role"])).unwrap_or(Value::Null),
-        "shopify" => body.get("shop").map(|s| pick(s, &["id", "name", "domain", "myshopify_domain"])).unwrap_or(Value::Null),
+        "shopify" => {
+            body.get("shop").map(|s| pick(s, &["id", "name", "domain", "myshopify_domain"])).unwrap_or(Value::Null)
+        }
         "salesforce" => pick(body, &["user_id", "organization_id", "preferred_username", "name"]),
         _ => Value::Null,
     }
@@ -271,9 +276,9 @@ pub async fn test_connection(state: &AppState, t: &Target<'_>) -> Exchange {
                 body.get("error").and_then(Value::as_str).unwrap_or("Slack answered ok: false").to_owned(),
             ),
             // Zendesk answers an anonymous user (id null) to unknown credentials on some accounts.
-            "zendesk" if body.pointer("/user/id").is_none_or(Value::is_null) => Outcome::Rejected(
-                "Zendesk answered as an anonymous user: the email or API token is wrong".to_owned(),
-            ),
+            "zendesk" if body.pointer("/user/id").is_none_or(Value::is_null) => {
+                Outcome::Rejected("Zendesk answered as an anonymous user: the email or API token is wrong".to_owned())
+            }
             kind => Outcome::Ok(account_of(kind, &body)),
         };
     }
@@ -303,7 +308,12 @@ pub fn authorize_url(
         _ => (
             cfg.google_authorize_url.clone(),
             scopes.join(" "),
-            &[("response_type", "code"), ("access_type", "offline"), ("prompt", "consent"), ("include_granted_scopes", "true")],
+            &[
+                ("response_type", "code"),
+                ("access_type", "offline"),
+                ("prompt", "consent"),
+                ("include_granted_scopes", "true"),
+            ],
         ),
     };
     let mut url = reqwest::Url::parse(&base)?;
@@ -339,10 +349,8 @@ pub struct Tokens {
 }
 
 fn token_call(cfg: &IntegrationsConfig, kind: &str, client_id: &str, client_secret: &str, grant: &Grant<'_>) -> Call {
-    let mut form: Vec<(String, String)> = vec![
-        ("client_id".into(), client_id.to_owned()),
-        ("client_secret".into(), client_secret.to_owned()),
-    ];
+    let mut form: Vec<(String, String)> =
+        vec![("client_id".into(), client_id.to_owned()), ("client_secret".into(), client_secret.to_owned())];
     match grant {
         Grant::Code { code, redirect_uri, verifier } => {
             form.push(("grant_type".into(), "authorization_code".into()));
@@ -444,7 +452,10 @@ pub async fn meta_long_lived(
 /// (from a long-lived user token it does not expire).
 pub async fn meta_page_token(state: &AppState, user_token: &str, page_id: &str) -> (Exchange, Result<String, String>) {
     let base = state.config.integrations.meta_api_base.trim_end_matches('/').to_owned();
-    let call = Call { bearer: Some(user_token.to_owned()), ..Call::get(format!("{base}/me/accounts?fields=id,name,access_token")) };
+    let call = Call {
+        bearer: Some(user_token.to_owned()),
+        ..Call::get(format!("{base}/me/accounts?fields=id,name,access_token"))
+    };
     let ex = send(state, call).await;
     let result = match &ex.outcome {
         Outcome::Ok(_) => ex
@@ -487,21 +498,38 @@ mod tests {
 
     #[test]
     fn provider_messages_are_found_in_the_usual_places() {
-        assert_eq!(provider_message(401, &json!({"status": "error", "message": "Authentication credentials not found"}), b""),
-            "Authentication credentials not found");
-        assert_eq!(provider_message(400, &json!({"error": {"message": "Invalid OAuth access token", "code": 190}}), b""),
-            "Invalid OAuth access token");
-        assert_eq!(provider_message(401, &json!({"errors": "[API] Invalid API key or access token"}), b""),
-            "[API] Invalid API key or access token");
-        assert_eq!(provider_message(400, &json!({"error": "invalid_grant", "error_description": "Bad Request"}), b""), "Bad Request");
+        assert_eq!(
+            provider_message(401, &json!({"status": "error", "message": "Authentication credentials not found"}), b""),
+            "Authentication credentials not found"
+        );
+        assert_eq!(
+            provider_message(400, &json!({"error": {"message": "Invalid OAuth access token", "code": 190}}), b""),
+            "Invalid OAuth access token"
+        );
+        assert_eq!(
+            provider_message(401, &json!({"errors": "[API] Invalid API key or access token"}), b""),
+            "[API] Invalid API key or access token"
+        );
+        assert_eq!(
+            provider_message(400, &json!({"error": "invalid_grant", "error_description": "Bad Request"}), b""),
+            "Bad Request"
+        );
         assert_eq!(provider_message(503, &Value::Null, b""), "HTTP 503");
     }
 
     #[test]
     fn google_authorize_url_carries_pkce_and_offline_access() {
         let cfg = IntegrationsConfig::default();
-        let url = authorize_url(&cfg, "gmail", "cid", "https://bb.example/oauth/callback", &["a".into(), "b".into()], "st", Some("ch"))
-            .expect("url");
+        let url = authorize_url(
+            &cfg,
+            "gmail",
+            "cid",
+            "https://bb.example/oauth/callback",
+            &["a".into(), "b".into()],
+            "st",
+            Some("ch"),
+        )
+        .expect("url");
         let u = reqwest::Url::parse(&url).expect("parse");
         let q: BTreeMap<String, String> = u.query_pairs().into_owned().collect();
         assert_eq!(q["code_challenge_method"], "S256");

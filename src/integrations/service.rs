@@ -91,13 +91,19 @@ fn check_config(state: &AppState, t: &TypeSpec, raw: &BTreeMap<String, Value>) -
             "subdomain" => {
                 text = text.to_ascii_lowercase().trim_end_matches(".zendesk.com").to_owned();
                 if !is_label(&text) {
-                    return Err(AppError::validation(&field, "letters, digits and hyphens only, e.g. `acme` for acme.zendesk.com"));
+                    return Err(AppError::validation(
+                        &field,
+                        "letters, digits and hyphens only, e.g. `acme` for acme.zendesk.com",
+                    ));
                 }
             }
             "shop" => {
                 text = text.to_ascii_lowercase().trim_end_matches(".myshopify.com").to_owned();
                 if !is_label(&text) {
-                    return Err(AppError::validation(&field, "letters, digits and hyphens only, e.g. `acme` for acme.myshopify.com"));
+                    return Err(AppError::validation(
+                        &field,
+                        "letters, digits and hyphens only, e.g. `acme` for acme.myshopify.com",
+                    ));
                 }
             }
             "email" if !text.contains('@') => return Err(AppError::validation(&field, "must be an email address")),
@@ -113,9 +119,7 @@ fn check_config(state: &AppState, t: &TypeSpec, raw: &BTreeMap<String, Value>) -
                 }
                 text = url.to_string();
             }
-            "header_name"
-                if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-            {
+            "header_name" if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
                 return Err(AppError::validation(&field, "must be a header name (letters, digits, `-`, `_`)"));
             }
             "page_id" | "client_id" if text.chars().any(char::is_whitespace) => {
@@ -127,7 +131,10 @@ fn check_config(state: &AppState, t: &TypeSpec, raw: &BTreeMap<String, Value>) -
     }
     for f in t.config.iter().filter(|f| f.required) {
         if !out.contains_key(f.name) {
-            return Err(AppError::validation(format!("config.{}", f.name), format!("{} is required for {}", f.label, t.label)));
+            return Err(AppError::validation(
+                format!("config.{}", f.name),
+                format!("{} is required for {}", f.label, t.label),
+            ));
         }
     }
     Ok(out)
@@ -151,7 +158,10 @@ fn check_secret_value(field: &str, value: &str) -> AppResult<String> {
 fn check_complete(t: &TypeSpec, config: &BTreeMap<String, String>, secrets: &Secrets) -> AppResult<()> {
     let has_app = config.contains_key("client_id") && secrets.contains_key("client_secret");
     if config.contains_key("client_id") && !secrets.contains_key("client_secret") {
-        return Err(AppError::validation("credentials.client_secret", "the OAuth app's client secret goes with its client id"));
+        return Err(AppError::validation(
+            "credentials.client_secret",
+            "the OAuth app's client secret goes with its client id",
+        ));
     }
     if secrets.contains_key("client_secret") && !config.contains_key("client_id") {
         return Err(AppError::validation("config.client_id", "the OAuth app's client id goes with its client secret"));
@@ -160,7 +170,10 @@ fn check_complete(t: &TypeSpec, config: &BTreeMap<String, String>, secrets: &Sec
         let by_oauth = t.oauth == OAuthSupport::Optional && has_app;
         if !secrets.contains_key(f.name) && !by_oauth {
             let how = if t.oauth == OAuthSupport::Optional {
-                format!("give the {}, or the OAuth app's client_id and client_secret to connect", f.label.to_lowercase())
+                format!(
+                    "give the {}, or the OAuth app's client_id and client_secret to connect",
+                    f.label.to_lowercase()
+                )
             } else {
                 format!("{} is required for {}", f.label, t.label)
             };
@@ -179,7 +192,10 @@ fn check_scopes(scopes: Option<&[String]>) -> AppResult<String> {
     for (i, s) in scopes.iter().enumerate() {
         let s = s.trim();
         if s.is_empty() || s.len() > 200 || s.chars().any(|c| c.is_whitespace() || c == ',' || c.is_control()) {
-            return Err(AppError::validation(format!("scopes[{i}]"), "one scope: 1–200 characters, no spaces or commas"));
+            return Err(AppError::validation(
+                format!("scopes[{i}]"),
+                "one scope: 1–200 characters, no spaces or commas",
+            ));
         }
         if !out.iter().any(|o| o == s) {
             out.push(s.to_owned());
@@ -198,7 +214,13 @@ fn store_secrets(
 ) -> AppResult<()> {
     let plain = serde_json::to_vec(secrets).map_err(AppError::internal)?;
     let names: Vec<&str> = secrets.keys().map(String::as_str).collect();
-    store::set_secrets(conn, tenant, id, &keys.encrypt(&plain, &credentials_context(id)), &Value::from(names).to_string())?;
+    store::set_secrets(
+        conn,
+        tenant,
+        id,
+        &keys.encrypt(&plain, &credentials_context(id)),
+        &Value::from(names).to_string(),
+    )?;
     Ok(())
 }
 
@@ -264,16 +286,24 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateIntegrationRequ
         .db
         .write(move |tx| {
             if store::name_taken(tx, &tenant, kind, &name, None)? {
-                return Err(AppError::new(ErrorCode::NameTaken, format!("another {kind} integration is called {name}"))
-                    .with_details(json!({ "field": "name" })));
+                return Err(AppError::new(
+                    ErrorCode::NameTaken,
+                    format!("another {kind} integration is called {name}"),
+                )
+                .with_details(json!({ "field": "name" })));
             }
-            let id = store::insert(tx, &tenant, kind, &Fields { name: &name, config_json: &config_json, scopes_json: &scopes_json })?;
+            let id = store::insert(
+                tx,
+                &tenant,
+                kind,
+                &Fields { name: &name, config_json: &config_json, scopes_json: &scopes_json },
+            )?;
             store_secrets(tx, &keys, &tenant, id, &secrets)?;
             audit::record(
                 tx,
-                &AuditEntry::by(&tenant, "integration.created", "integration", id.0).activity().with_new(
-                    json!({ "type": kind, "name": name, "credentials": secrets.keys().collect::<Vec<_>>() }),
-                ),
+                &AuditEntry::by(&tenant, "integration.created", "integration", id.0)
+                    .activity()
+                    .with_new(json!({ "type": kind, "name": name, "credentials": secrets.keys().collect::<Vec<_>>() })),
             )?;
             store::find(tx, &tenant, id)?.ok_or_else(not_found)
         })
@@ -331,10 +361,18 @@ pub async fn update(
         .db
         .write(move |tx| {
             if store::name_taken(tx, &tenant, kind, &name, Some(id))? {
-                return Err(AppError::new(ErrorCode::NameTaken, format!("another {kind} integration is called {name}"))
-                    .with_details(json!({ "field": "name" })));
+                return Err(AppError::new(
+                    ErrorCode::NameTaken,
+                    format!("another {kind} integration is called {name}"),
+                )
+                .with_details(json!({ "field": "name" })));
             }
-            store::update(tx, &tenant, id, &Fields { name: &name, config_json: &config_json, scopes_json: &scopes_json })?;
+            store::update(
+                tx,
+                &tenant,
+                id,
+                &Fields { name: &name, config_json: &config_json, scopes_json: &scopes_json },
+            )?;
             if secrets_changed {
                 store_secrets(tx, &keys, &tenant, id, &secrets)?;
             }
@@ -431,11 +469,10 @@ fn label_of(kind: &str) -> &'static str {
 pub(crate) fn outcome_error(kind: &str, outcome: &Outcome) -> AppError {
     let label = label_of(kind);
     match outcome {
-        Outcome::Rejected(why) => AppError::new(
-            ErrorCode::IntegrationCredentialsRejected,
-            format!("{label} refused the credentials: {why}"),
-        )
-        .with_details(json!({ "field": "credentials", "provider_description": why })),
+        Outcome::Rejected(why) => {
+            AppError::new(ErrorCode::IntegrationCredentialsRejected, format!("{label} refused the credentials: {why}"))
+                .with_details(json!({ "field": "credentials", "provider_description": why }))
+        }
         Outcome::Unavailable(why) => AppError::new(
             ErrorCode::IntegrationProviderUnavailable,
             format!("{label} could not be reached or failed: {why}"),
@@ -567,7 +604,11 @@ pub async fn access_token(state: &AppState, tenant: &Tenant, id: IntegrationId) 
         return Ok(token.clone());
     }
     static_token(&kind, &secrets).ok_or_else(|| {
-        let how = if spec(&kind).is_some_and(|t| t.oauth != OAuthSupport::None) { "connect it first" } else { "set its credentials" };
+        let how = if spec(&kind).is_some_and(|t| t.oauth != OAuthSupport::None) {
+            "connect it first"
+        } else {
+            "set its credentials"
+        };
         not_connected(format!("the {} integration has no access token: {how}", label_of(&kind)))
     })
 }

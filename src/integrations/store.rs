@@ -187,12 +187,7 @@ pub struct NewState<'a> {
     pub expires_at: &'a str,
 }
 
-pub fn insert_state(
-    conn: &Connection,
-    tenant: &Tenant,
-    id: IntegrationId,
-    s: &NewState<'_>,
-) -> rusqlite::Result<i64> {
+pub fn insert_state(conn: &Connection, tenant: &Tenant, id: IntegrationId, s: &NewState<'_>) -> rusqlite::Result<i64> {
     // Expired states of the organization go at the same time.
     conn.execute(
         "DELETE FROM integration_oauth_states WHERE organization_id = ?1 AND expires_at < strftime('%Y-%m-%dT%H:%M:%fZ','now', '-1 day')",

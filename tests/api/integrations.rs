@@ -239,7 +239,9 @@ async fn the_vault_seals_credentials_answers_only_which_are_set_and_validates_pe
     let st = setup().await;
     let (app, s) = (&st.app, &st.s);
     let org = s.org_id;
-    let created = create(app, s, json!({"type": "slack", "name": "Acme workspace", "credentials": {"bot_token": SLACK_TOKEN}})).await;
+    let created =
+        create(app, s, json!({"type": "slack", "name": "Acme workspace", "credentials": {"bot_token": SLACK_TOKEN}}))
+            .await;
     let id = created["id"].as_i64().expect("id");
     assert_eq!(created["credentials"], json!({"bot_token": "set"}));
     assert_eq!(created["status"], "disconnected");
@@ -265,17 +267,38 @@ async fn the_vault_seals_credentials_answers_only_which_are_set_and_validates_pe
     assert_eq!(e["error"]["details"]["field"], "type");
     assert!(e["error"]["details"]["known"].as_array().expect("known").contains(&json!("meta")));
     for (body, field) in [
-        (json!({"type": "zendesk", "name": "Z", "config": {"email": "a@b.c"}, "credentials": {"api_token": "t"}}), "config.subdomain"),
-        (json!({"type": "zendesk", "name": "Z", "config": {"subdomain": "ac me", "email": "a@b.c"}, "credentials": {"api_token": "t"}}), "config.subdomain"),
-        (json!({"type": "zendesk", "name": "Z", "config": {"subdomain": "acme", "email": "a@b.c"}}), "credentials.api_token"),
+        (
+            json!({"type": "zendesk", "name": "Z", "config": {"email": "a@b.c"}, "credentials": {"api_token": "t"}}),
+            "config.subdomain",
+        ),
+        (
+            json!({"type": "zendesk", "name": "Z", "config": {"subdomain": "ac me", "email": "a@b.c"}, "credentials": {"api_token": "t"}}),
+            "config.subdomain",
+        ),
+        (
+            json!({"type": "zendesk", "name": "Z", "config": {"subdomain": "acme", "email": "a@b.c"}}),
+            "credentials.api_token",
+        ),
         (json!({"type": "slack", "name": "S"}), "credentials.bot_token"),
-        (json!({"type": "slack", "name": "S", "credentials": {"bot_token": "x", "password": "p"}}), "credentials.password"),
+        (
+            json!({"type": "slack", "name": "S", "credentials": {"bot_token": "x", "password": "p"}}),
+            "credentials.password",
+        ),
         (json!({"type": "slack", "name": "S", "credentials": {"bot_token": "has space"}}), "credentials.bot_token"),
         (json!({"type": "slack", "name": "S", "config": {"client_id": "1.2"}}), "credentials.client_secret"),
-        (json!({"type": "slack", "name": "S", "config": {"client_id": 12}, "credentials": {"client_secret": "s"}}), "config.client_id"),
+        (
+            json!({"type": "slack", "name": "S", "config": {"client_id": 12}, "credentials": {"client_secret": "s"}}),
+            "config.client_id",
+        ),
         (json!({"type": "gmail", "name": "G", "credentials": {"client_secret": "s"}}), "config.client_id"),
-        (json!({"type": "slack", "name": "S", "credentials": {"bot_token": "x"}, "scopes": ["chat:write", "bad scope"]}), "scopes[1]"),
-        (json!({"type": "custom", "name": "C", "config": {"url": "ftp://x"}, "credentials": {"secret": "s"}}), "config.url"),
+        (
+            json!({"type": "slack", "name": "S", "credentials": {"bot_token": "x"}, "scopes": ["chat:write", "bad scope"]}),
+            "scopes[1]",
+        ),
+        (
+            json!({"type": "custom", "name": "C", "config": {"url": "ftp://x"}, "credentials": {"secret": "s"}}),
+            "config.url",
+        ),
         (json!({"type": "slack", "name": "", "credentials": {"bot_token": "x"}}), "name"),
     ] {
         let r = bad(body.clone()).await;
@@ -313,7 +336,14 @@ async fn the_vault_seals_credentials_answers_only_which_are_set_and_validates_pe
     )
     .await;
     assert_eq!(patched["credentials"], json!({"client_secret": "set"}));
-    let r = send_as(app, s, Method::PATCH, &format!("/api/v1/integrations/{id}"), Some(json!({"credentials": {"client_secret": null}}))).await;
+    let r = send_as(
+        app,
+        s,
+        Method::PATCH,
+        &format!("/api/v1/integrations/{id}"),
+        Some(json!({"credentials": {"client_secret": null}})),
+    )
+    .await;
     let e = assert_error(r, 422, "validation_failed").await;
     assert_eq!(e["error"]["details"]["field"], "credentials.client_secret");
     // Without a token (only the OAuth app), there is nothing to test with yet.
@@ -339,7 +369,8 @@ async fn the_vault_seals_credentials_answers_only_which_are_set_and_validates_pe
 async fn test_connection_succeeds_is_rejected_or_unreachable_and_every_call_is_logged_without_secrets() {
     let st = setup().await;
     let (app, s) = (&st.app, &st.s);
-    let created = create(app, s, json!({"type": "slack", "name": "Acme", "credentials": {"bot_token": SLACK_TOKEN}})).await;
+    let created =
+        create(app, s, json!({"type": "slack", "name": "Acme", "credentials": {"bot_token": SLACK_TOKEN}})).await;
     let id = created["id"].as_i64().expect("id");
 
     let ok = call_ok(app, s, Method::POST, &format!("/api/v1/integrations/{id}/test"), None).await;
@@ -354,7 +385,14 @@ async fn test_connection_succeeds_is_rejected_or_unreachable_and_every_call_is_l
     assert_eq!(calls[0].header("authorization"), Some(format!("Bearer {SLACK_TOKEN}").as_str()));
 
     // A revoked token: Slack's `{"ok": false, "error": "invalid_auth"}` → 422 with its words.
-    call_ok(app, s, Method::PATCH, &format!("/api/v1/integrations/{id}"), Some(json!({"credentials": {"bot_token": BAD_SLACK_TOKEN}}))).await;
+    call_ok(
+        app,
+        s,
+        Method::PATCH,
+        &format!("/api/v1/integrations/{id}"),
+        Some(json!({"credentials": {"bot_token": BAD_SLACK_TOKEN}})),
+    )
+    .await;
     let r = send_as(app, s, Method::POST, &format!("/api/v1/integrations/{id}/test"), None).await;
     let e = assert_error(r, 422, "integration_credentials_rejected").await;
     assert_eq!(e["error"]["details"]["provider_description"], "invalid_auth");
@@ -392,7 +430,14 @@ async fn test_connection_succeeds_is_rejected_or_unreachable_and_every_call_is_l
     let r = send_as(app, s, Method::POST, &format!("/api/v1/integrations/{}/test", shop["id"]), None).await;
     let e = assert_error(r, 422, "integration_credentials_rejected").await;
     assert!(e["error"]["details"]["provider_description"].as_str().expect("words").contains("Invalid API key"));
-    call_ok(app, s, Method::PATCH, &format!("/api/v1/integrations/{}", shop["id"]), Some(json!({"credentials": {"access_token": "shpat_TokenValue"}}))).await;
+    call_ok(
+        app,
+        s,
+        Method::PATCH,
+        &format!("/api/v1/integrations/{}", shop["id"]),
+        Some(json!({"credentials": {"access_token": "shpat_TokenValue"}})),
+    )
+    .await;
     let sok = call_ok(app, s, Method::POST, &format!("/api/v1/integrations/{}/test", shop["id"]), None).await;
     assert_eq!(sok["account"]["myshopify_domain"], "acme.myshopify.com");
 
@@ -409,7 +454,8 @@ async fn test_connection_succeeds_is_rejected_or_unreachable_and_every_call_is_l
     assert_eq!(newest["response"]["body"]["error"], "invalid_auth");
     assert!(newest["duration_ms"].is_i64());
     let cursor = logs["next_cursor"].as_str().expect("cursor");
-    let older = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{id}/logs?limit=5&after={cursor}"), None).await;
+    let older =
+        call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{id}/logs?limit=5&after={cursor}"), None).await;
     assert_eq!(older["items"].as_array().expect("items").len(), 1);
     assert_eq!(older["items"][0]["result"], "success");
     assert_eq!(older["items"][0]["response"]["body"]["team"], "Acme");
@@ -418,7 +464,8 @@ async fn test_connection_succeeds_is_rejected_or_unreachable_and_every_call_is_l
     assert!(down["items"][0]["response"]["error"].is_string());
 
     let stored = all_stored_text(app);
-    for secret in [SLACK_TOKEN, BAD_SLACK_TOKEN, "CustomSecretValue", "zdTokenValue", "shpat_TokenValue", "shpat_Wrong"] {
+    for secret in [SLACK_TOKEN, BAD_SLACK_TOKEN, "CustomSecretValue", "zdTokenValue", "shpat_TokenValue", "shpat_Wrong"]
+    {
         assert!(!stored.contains(secret), "{secret} found in stored text");
     }
     assert_eq!(app.count("SELECT count(*) FROM integration_logs"), 6);
@@ -495,10 +542,12 @@ async fn oauth_connect_round_trip_with_pkce_stores_tokens_sealed_and_refreshes_a
     assert!(state.len() >= 40);
     // Stored hashed: the state itself is nowhere in the data file.
     assert_eq!(app.count("SELECT count(*) FROM integration_oauth_states"), 1);
-    let raw_hash: Vec<u8> = app.sql(|c| c.query_row("SELECT state_hash FROM integration_oauth_states", [], |r| r.get(0)));
+    let raw_hash: Vec<u8> =
+        app.sql(|c| c.query_row("SELECT state_hash FROM integration_oauth_states", [], |r| r.get(0)));
     assert_eq!(raw_hash, botbuilder::crypto::sha256(state.as_bytes()).to_vec());
 
-    let back = callback(app, &[("code", "4/good-code"), ("state", &state), ("scope", &q["scope"])], Some(&cookie)).await;
+    let back =
+        callback(app, &[("code", "4/good-code"), ("state", &state), ("scope", &q["scope"])], Some(&cookie)).await;
     assert_eq!(back.get("oauth").map(String::as_str), Some("connected"), "{back:?}");
     assert_eq!(back["integration"], id.to_string());
     let calls = token_calls(&st.fake);
@@ -545,7 +594,8 @@ async fn oauth_connect_round_trip_with_pkce_stores_tokens_sealed_and_refreshes_a
     assert_eq!(token, REFRESHED);
     assert_eq!(token_calls(&st.fake).len(), 2);
     let logs = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{id}/logs"), None).await;
-    let actions: Vec<&str> = logs["items"].as_array().expect("items").iter().filter_map(|l| l["action"].as_str()).collect();
+    let actions: Vec<&str> =
+        logs["items"].as_array().expect("items").iter().filter_map(|l| l["action"].as_str()).collect();
     assert_eq!(actions, ["oauth.refresh", "test_connection", "oauth.token"]);
 
     let stored = all_stored_text(app);
@@ -598,7 +648,12 @@ async fn refused_callbacks_store_nothing_and_say_why() {
     assert_eq!(back["reason"], "state_used");
 
     // Expired (older than 10 minutes).
-    app.sql(|c| c.execute("UPDATE integration_oauth_states SET expires_at = '2020-01-01T00:00:00.000Z' WHERE integration_id = ?1", [id]));
+    app.sql(|c| {
+        c.execute(
+            "UPDATE integration_oauth_states SET expires_at = '2020-01-01T00:00:00.000Z' WHERE integration_id = ?1",
+            [id],
+        )
+    });
     let back = callback(app, &[("code", "4/good-code"), ("state", &state)], Some(&cookie)).await;
     assert_eq!(back["reason"], "state_expired");
     untouched(app);
@@ -657,7 +712,8 @@ async fn slack_install_and_meta_page_connect_speak_their_token_formats() {
     assert_eq!(shown["status"], "connected");
     assert_eq!(shown["scopes"], json!(["chat:write", "channels:history"]));
     assert!(shown["token_expires_at"].is_null());
-    let token = botbuilder::integrations::service::access_token(&app.state, &tenant, IntegrationId(id)).await.expect("token");
+    let token =
+        botbuilder::integrations::service::access_token(&app.state, &tenant, IntegrationId(id)).await.expect("token");
     assert_eq!(token, "xoxb-17653672481-OAuthToken");
 
     // Slack refusing the code: `{"ok": false}` on a 200 is a failure too.
@@ -670,8 +726,13 @@ async fn slack_install_and_meta_page_connect_speak_their_token_formats() {
     assert!(back["message"].contains("invalid_code"), "{back:?}");
 
     // Meta: short-lived → long-lived user token → the configured page's token (does not expire).
-    let meta = create(app, s, json!({"type": "meta", "name": "Page", "config": {"client_id": "app1", "page_id": "1234"},
-                                     "credentials": {"client_secret": "MetaAppSecret"}})).await;
+    let meta = create(
+        app,
+        s,
+        json!({"type": "meta", "name": "Page", "config": {"client_id": "app1", "page_id": "1234"},
+                                     "credentials": {"client_secret": "MetaAppSecret"}}),
+    )
+    .await;
     let mid = meta["id"].as_i64().expect("id");
     let r = send_as(app, s, Method::POST, &format!("/api/v1/integrations/{mid}/oauth/start"), None).await;
     let cookie = binding_cookie(&r);
@@ -683,20 +744,36 @@ async fn slack_install_and_meta_page_connect_speak_their_token_formats() {
     let back = callback(app, &[("code", "meta-code"), ("state", &q["state"])], Some(&cookie)).await;
     assert_eq!(back.get("oauth").map(String::as_str), Some("connected"), "{back:?}");
     let shown = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{mid}"), None).await;
-    assert_eq!(shown["credentials"], json!({"access_token": "set", "client_secret": "set", "user_access_token": "set"}));
+    assert_eq!(
+        shown["credentials"],
+        json!({"access_token": "set", "client_secret": "set", "user_access_token": "set"})
+    );
     assert!(shown["token_expires_at"].is_null(), "a page token does not expire: {shown}");
-    let token = botbuilder::integrations::service::access_token(&app.state, &tenant, IntegrationId(mid)).await.expect("token");
+    let token =
+        botbuilder::integrations::service::access_token(&app.state, &tenant, IntegrationId(mid)).await.expect("token");
     assert_eq!(token, "EAAPageToken");
     let logs = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{mid}/logs"), None).await;
-    let actions: Vec<&str> = logs["items"].as_array().expect("items").iter().filter_map(|l| l["action"].as_str()).collect();
+    let actions: Vec<&str> =
+        logs["items"].as_array().expect("items").iter().filter_map(|l| l["action"].as_str()).collect();
     assert_eq!(actions, ["oauth.page_token", "oauth.long_lived", "oauth.token"]);
 
     let stored = all_stored_text(app);
-    for secret in ["SlackAppSecret", "MetaAppSecret", "OAuthToken", "EAAShortUserToken", "EAALongUserToken", "EAAPageToken", "meta-code", "slack-code"] {
+    for secret in [
+        "SlackAppSecret",
+        "MetaAppSecret",
+        "OAuthToken",
+        "EAAShortUserToken",
+        "EAALongUserToken",
+        "EAAPageToken",
+        "meta-code",
+        "slack-code",
+    ] {
         assert!(!stored.contains(secret), "{secret} found in stored text");
     }
     for id in [id, mid] {
         let raw = raw_secrets(app, id);
-        assert!(!contains(&raw, "OAuthToken") && !contains(&raw, "EAAPageToken") && !contains(&raw, "EAALongUserToken"));
+        assert!(
+            !contains(&raw, "OAuthToken") && !contains(&raw, "EAAPageToken") && !contains(&raw, "EAALongUserToken")
+        );
     }
 }
