@@ -59,9 +59,9 @@ pub struct IntegrationsConfig {
     /// Slack Web API host: `{base}/api/auth.test`, `{base}/api/oauth.v2.access`,
     /// and the browser's `{base}/oauth/v2/authorize`.
     pub slack_api_base: String,
-    /// HubSpot API host: `{base}/account-info/v3/details`, `{base}/oauth/v1/token`.
+    /// `HubSpot` API host: `{base}/account-info/v3/details`, `{base}/oauth/v1/token`.
     pub hubspot_api_base: String,
-    /// HubSpot's authorization page (browser).
+    /// `HubSpot`'s authorization page (browser).
     pub hubspot_authorize_url: String,
     /// Zendesk account host template: `{base}/api/v2/users/me.json`.
     pub zendesk_api_base: String,
@@ -98,6 +98,15 @@ impl Default for IntegrationsConfig {
 }
 
 impl IntegrationsConfig {
+    /// Adds an error for every URL setting that is not http(s).
+    fn check(&self, errors: &mut Vec<String>) {
+        for (key, url) in self.urls() {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                errors.push(format!("integrations.{key}: `{url}` must start with http:// or https://"));
+            }
+        }
+    }
+
     /// Every URL setting with its key, for validation.
     #[must_use]
     pub fn urls(&self) -> [(&'static str, &str); 10] {
@@ -723,11 +732,7 @@ impl Config {
                 self.channels.telegram_api_base
             ));
         }
-        for (key, url) in self.integrations.urls() {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                errors.push(format!("integrations.{key}: `{url}` must start with http:// or https://"));
-            }
-        }
+        self.integrations.check(&mut errors);
         if let Some(url) = &self.http.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

@@ -1,5 +1,5 @@
 //! Integrations (issue 18 item 7): a vault of credentials for external
-//! services (Slack, HubSpot, Google, Meta, Zendesk, Shopify, Salesforce,
+//! services (Slack, `HubSpot`, Google, Meta, Zendesk, Shopify, Salesforce,
 //! custom HTTP APIs) sealed at rest and never returned, a test-connection
 //! call per type, a log of every provider call, and the OAuth 2.0
 //! authorization-code connect flow. Everything needs `integrations.manage`

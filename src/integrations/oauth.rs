@@ -112,10 +112,7 @@ pub async fn start(state: &AppState, tenant: Tenant, id: IntegrationId, bind_bro
 /// Where the callback sends the browser: the integrations page with the result.
 #[must_use]
 pub fn result_location(integration: Option<IntegrationId>, error: Option<(&str, &str)>) -> String {
-    let mut url = match reqwest::Url::parse("http://x") {
-        Ok(u) => u,
-        Err(_) => return PAGE.to_owned(),
-    };
+    let Ok(mut url) = reqwest::Url::parse("http://x") else { return PAGE.to_owned() };
     url.set_path(PAGE);
     {
         let mut q = url.query_pairs_mut();
@@ -143,12 +140,13 @@ fn refused(integration: Option<IntegrationId>, reason: &'static str, message: im
     Refused { integration, reason, message: message.into() }
 }
 
-/// Handles the provider's redirect; `Ok` is the connected integration.
-pub async fn callback(
+/// Finds the pending authorization of a callback's `state` and checks it:
+/// known, unused, unexpired, from the browser that started it.
+async fn pending_state(
     state: &AppState,
-    params: CallbackParams,
+    params: &CallbackParams,
     browser_nonce: Option<String>,
-) -> Result<IntegrationId, Refused> {
+) -> Result<store::PendingState, Refused> {
     let Some(state_token) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 200) else {
         return Err(refused(None, "missing_state", "The provider sent no state: start the connection again."));
     };
@@ -186,6 +184,42 @@ pub async fn callback(
             ));
         }
     }
+    Ok(pending)
+}
+
+/// Logs a refusal the provider reported on the redirect (`error=access_denied`…).
+async fn provider_refused(
+    state: &AppState,
+    tenant: &Tenant,
+    id: IntegrationId,
+    error: &str,
+    description: &str,
+) -> Refused {
+    let message = if error == "access_denied" {
+        "Access was refused at the provider: nothing was connected.".to_owned()
+    } else {
+        format!("The provider answered {error}: {description}")
+    };
+    let ex = Exchange {
+        outcome: Outcome::Rejected(error.to_owned()),
+        request: json!({ "method": "GET", "url": CALLBACK_PATH }),
+        response: json!({ "error": error, "error_description": description }),
+        duration_ms: 0,
+        body: serde_json::Value::Null,
+    };
+    let _ = log_exchange(state, tenant, id, "oauth.denied", "oauth", &ex, Some(message.clone()), None).await;
+    let reason = if error == "access_denied" { "access_denied" } else { "provider_error" };
+    refused(Some(id), reason, message)
+}
+
+/// Handles the provider's redirect; `Ok` is the connected integration.
+pub async fn callback(
+    state: &AppState,
+    params: CallbackParams,
+    browser_nonce: Option<String>,
+) -> Result<IntegrationId, Refused> {
+    let pending = pending_state(state, &params, browser_nonce).await?;
+    let id = pending.integration_id;
     // The user who started must still be allowed to manage integrations there.
     let (org, user) = (pending.org_id, pending.user_id);
     let allowed = state
@@ -215,21 +249,7 @@ pub async fn callback(
     let tenant = Tenant::system(org, "OAuth callback of a state this organization's user started");
     if let Some(error) = params.error.as_deref() {
         let description = params.error_description.as_deref().unwrap_or_default();
-        let message = if error == "access_denied" {
-            "Access was refused at the provider: nothing was connected.".to_owned()
-        } else {
-            format!("The provider answered {error}: {description}")
-        };
-        let ex = Exchange {
-            outcome: Outcome::Rejected(error.to_owned()),
-            request: json!({ "method": "GET", "url": CALLBACK_PATH }),
-            response: json!({ "error": error, "error_description": description }),
-            duration_ms: 0,
-            body: serde_json::Value::Null,
-        };
-        let _ = log_exchange(state, &tenant, id, "oauth.denied", "oauth", &ex, Some(message.clone()), None).await;
-        let reason = if error == "access_denied" { "access_denied" } else { "provider_error" };
-        return Err(refused(Some(id), reason, message));
+        return Err(provider_refused(state, &tenant, id, error, description).await);
     }
     let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
         return Err(refused(Some(id), "missing_code", "The provider sent no authorization code."));

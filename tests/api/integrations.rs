@@ -42,6 +42,17 @@ pub(crate) fn query_of(url: &str) -> BTreeMap<String, String> {
     reqwest::Url::parse(url).expect("url").query_pairs().into_owned().collect()
 }
 
+/// PKCE S256: base64url(SHA-256(verifier)) is the challenge sent to the authorize page.
+fn verifier_matches(challenge: Option<&str>, verifier: Option<&String>) -> bool {
+    match (challenge, verifier) {
+        (Some(challenge), Some(verifier)) => {
+            let digest = botbuilder::crypto::sha256(verifier.as_bytes());
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest) == challenge
+        }
+        _ => false,
+    }
+}
+
 /// What the fake Google authorization server expects of the code exchange.
 #[derive(Default)]
 pub(crate) struct Expected {
@@ -98,13 +109,7 @@ pub(crate) async fn fake_providers(expected: Arc<Mutex<Expected>>) -> FakeServer
                 match f.get("grant_type").map(String::as_str) {
                     Some("authorization_code") => {
                         let exp = expected.lock().expect("expected");
-                        let verifier_ok = match (&exp.challenge, f.get("code_verifier")) {
-                            (Some(challenge), Some(verifier)) => {
-                                let digest = botbuilder::crypto::sha256(verifier.as_bytes());
-                                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest) == *challenge
-                            }
-                            _ => false,
-                        };
+                        let verifier_ok = verifier_matches(exp.challenge.as_deref(), f.get("code_verifier"));
                         if f.get("code").map(String::as_str) != Some("4/good-code")
                             || f.get("redirect_uri") != exp.redirect_uri.as_ref()
                             || !verifier_ok
@@ -136,7 +141,9 @@ pub(crate) async fn fake_providers(expected: Arc<Mutex<Expected>>) -> FakeServer
             // Slack's app install: oauth.v2.access with the app's credentials in the form.
             ("POST", "/slack/api/oauth.v2.access") => {
                 let f = form_of(r);
-                let ok = f.get("client_id").map(String::as_str) == Some("111.222")
+                let exp = expected.lock().expect("expected");
+                let ok = verifier_matches(exp.challenge.as_deref(), f.get("code_verifier"))
+                    && f.get("client_id").map(String::as_str) == Some("111.222")
                     && f.get("client_secret").map(String::as_str) == Some("SlackAppSecret")
                     && f.get("code").map(String::as_str) == Some("slack-code")
                     && f.get("redirect_uri").is_some_and(|u| u.ends_with("/oauth/callback"));
@@ -598,8 +605,32 @@ async fn oauth_connect_round_trip_with_pkce_stores_tokens_sealed_and_refreshes_a
         logs["items"].as_array().expect("items").iter().filter_map(|l| l["action"].as_str()).collect();
     assert_eq!(actions, ["oauth.refresh", "test_connection", "oauth.token"]);
 
+    // A refresh token the provider refuses: 409, logged, the integration marked `error`.
+    let sealed = app.state.keys.encrypt(
+        json!({"access_token": "ya29.Old", "refresh_token": "1//Revoked", "client_secret": CLIENT_SECRET})
+            .to_string()
+            .as_bytes(),
+        &format!("integrations.credentials_encrypted:{id}"),
+    );
+    app.sql(|c| {
+        c.execute(
+            "UPDATE integrations SET credentials_encrypted = ?1, token_expires_at = '2020-01-01T00:00:00.000Z' WHERE id = ?2",
+            rusqlite::params![sealed, id],
+        )
+    });
+    let e = botbuilder::integrations::service::access_token(&app.state, &tenant, iid).await.expect_err("refused");
+    assert_eq!(e.code().as_str(), "integration_not_connected");
+    assert!(e.message().contains("Token has been expired or revoked"), "{}", e.message());
+    let shown = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{id}"), None).await;
+    assert_eq!(shown["status"], "error");
+    let logs = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{id}/logs?limit=1"), None).await;
+    assert_eq!(
+        (logs["items"][0]["action"].as_str(), logs["items"][0]["result"].as_str()),
+        (Some("oauth.refresh"), Some("failure"))
+    );
+
     let stored = all_stored_text(app);
-    for secret in [ACCESS, REFRESHED, REFRESH, CLIENT_SECRET, "4/good-code", state.as_str()] {
+    for secret in [ACCESS, REFRESHED, REFRESH, CLIENT_SECRET, "4/good-code", state.as_str(), "1//Revoked"] {
         assert!(!stored.contains(secret), "{secret} found in stored text");
     }
 }
@@ -705,7 +736,8 @@ async fn slack_install_and_meta_page_connect_speak_their_token_formats() {
     assert!(authorize.starts_with(&format!("{}/slack/oauth/v2/authorize?", st.fake.base)), "{authorize}");
     let q = query_of(authorize);
     assert_eq!(q["scope"], "chat:write,channels:history");
-    assert!(!q.contains_key("code_challenge"));
+    assert_eq!(q["code_challenge_method"], "S256");
+    st.expected.lock().expect("expected").challenge = Some(q["code_challenge"].clone());
     let back = callback(app, &[("code", "slack-code"), ("state", &q["state"])], Some(&cookie)).await;
     assert_eq!(back.get("oauth").map(String::as_str), Some("connected"), "{back:?}");
     let shown = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{id}"), None).await;
@@ -721,6 +753,7 @@ async fn slack_install_and_meta_page_connect_speak_their_token_formats() {
     let cookie = binding_cookie(&r);
     let started: Value = r.json().await.expect("json");
     let q = query_of(started["authorize_url"].as_str().expect("url"));
+    st.expected.lock().expect("expected").challenge = Some(q["code_challenge"].clone());
     let back = callback(app, &[("code", "expired-code"), ("state", &q["state"])], Some(&cookie)).await;
     assert_eq!(back["reason"], "token_exchange_failed");
     assert!(back["message"].contains("invalid_code"), "{back:?}");
