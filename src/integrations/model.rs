@@ -214,15 +214,19 @@ pub struct Integration {
 }
 
 pub const INTEGRATION_COLUMNS: &str = "id, organization_id, type, name, config, metadata, scopes, status, \
-     token_expires_at, last_sync_at, error_message, created_at, updated_at";
+     token_expires_at, last_sync_at, error_message, created_at, updated_at, \
+     coalesce(length(credentials_encrypted), 0) > 0 AS has_secrets";
 
 impl FromRow for Integration {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         let config: String = row.get("config")?;
         let metadata: String = row.get("metadata")?;
         let scopes: String = row.get("scopes")?;
-        // `metadata.secret_fields` lists the sealed fields (names only).
-        let metadata: Value = serde_json::from_str(&metadata).unwrap_or(Value::Null);
+        // `metadata.secret_fields` lists the sealed fields (names only); a
+        // re-keyed data file (`--rekey`) cleared the sealed column, so nothing is set.
+        let has_secrets: bool = row.get("has_secrets")?;
+        let metadata: Value =
+            if has_secrets { serde_json::from_str(&metadata).unwrap_or(Value::Null) } else { Value::Null };
         let credentials = metadata
             .get("secret_fields")
             .and_then(Value::as_array)

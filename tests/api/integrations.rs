@@ -362,6 +362,11 @@ async fn the_vault_seals_credentials_answers_only_which_are_set_and_validates_pe
     let r = send_as(app, &other, Method::GET, &format!("/api/v1/integrations/{id}"), None).await;
     assert_error(r, 404, "integration_not_found").await;
 
+    // A data file re-keyed with `--rekey` has its sealed column cleared: nothing reads as set.
+    app.sql(|c| c.execute("UPDATE integrations SET credentials_encrypted = NULL WHERE id = ?1", [id]));
+    let cleared = call_ok(app, s, Method::GET, &format!("/api/v1/integrations/{id}"), None).await;
+    assert_eq!(cleared["credentials"], json!({}));
+
     let r = send_as(app, s, Method::DELETE, &format!("/api/v1/integrations/{id}"), None).await;
     assert_eq!(r.status(), 204);
     let r = send_as(app, s, Method::GET, &format!("/api/v1/integrations/{id}"), None).await;
