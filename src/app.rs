@@ -31,8 +31,8 @@ use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
-    accounts, admin, bots, bottests, channels, conversations, files, flows, jobs, knowledge, llm, nlu, ops, orgs,
-    versions, webhooks, widget,
+    accounts, admin, bots, bottests, channels, conversations, files, flows, integrations, jobs, knowledge, llm, nlu,
+    ops, orgs, versions, webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -211,6 +211,7 @@ impl Application {
                 .configure(ops::routes)
                 .configure(widget::root_routes)
                 .configure(channels::root_routes)
+                .configure(integrations::root_routes)
                 .service(scope::scope("/api/v1").configure(api_routes))
                 .split_for_parts();
             app.default_service(web::to(fallback)).wrap(Compress::default()).wrap(from_fn(edge))
@@ -348,6 +349,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     knowledge::routes(cfg);
     llm::routes(cfg);
     webhooks::routes(cfg);
+    integrations::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.
@@ -363,6 +365,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(ops::routes)
         .configure(widget::root_routes)
         .configure(channels::root_routes)
+        .configure(integrations::root_routes)
         .service(scope::scope("/api/v1").configure(api_routes))
         .split_for_parts();
     let mut api = api;

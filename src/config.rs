@@ -31,6 +31,7 @@ pub struct Config {
     pub knowledge: KnowledgeConfig,
     pub channels: ChannelsConfig,
     pub files: FilesConfig,
+    pub integrations: IntegrationsConfig,
 }
 
 /// Files users send (widget uploads, agents' attachments, channel media).
@@ -99,6 +100,82 @@ impl Default for ChannelsConfig {
             twilio_api_base: "https://api.twilio.com".to_owned(),
             max_media_bytes: 16 * 1024 * 1024,
         }
+    }
+}
+
+/// Integrations (credentials vault, test-connection, OAuth connect): where
+/// each provider's API and OAuth endpoints are. Point them at mirrors on
+/// air-gapped networks, or at fakes in tests. `{subdomain}` (Zendesk) and
+/// `{shop}` (Shopify) are replaced with the integration's own value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrationsConfig {
+    /// Slack Web API host: `{base}/api/auth.test`, `{base}/api/oauth.v2.access`,
+    /// and the browser's `{base}/oauth/v2/authorize`.
+    pub slack_api_base: String,
+    /// `HubSpot` API host: `{base}/account-info/v3/details`, `{base}/oauth/v1/token`.
+    pub hubspot_api_base: String,
+    /// `HubSpot`'s authorization page (browser).
+    pub hubspot_authorize_url: String,
+    /// Zendesk account host template: `{base}/api/v2/users/me.json`.
+    pub zendesk_api_base: String,
+    /// Shopify store host template: `{base}/admin/api/2024-07/shop.json`.
+    pub shopify_api_base: String,
+    /// Google APIs host (Gmail and Calendar): `{base}/gmail/v1/users/me/profile`,
+    /// `{base}/calendar/v3/users/me/calendarList`.
+    pub google_api_base: String,
+    /// Google's token endpoint.
+    pub google_token_url: String,
+    /// Google's authorization page (browser).
+    pub google_authorize_url: String,
+    /// Meta Graph API with its version: `{base}/me`, `{base}/oauth/access_token`, `{base}/me/accounts`.
+    pub meta_api_base: String,
+    /// Facebook Login's authorization page (browser).
+    pub meta_authorize_url: String,
+}
+
+impl Default for IntegrationsConfig {
+    fn default() -> Self {
+        Self {
+            slack_api_base: "https://slack.com".to_owned(),
+            hubspot_api_base: "https://api.hubapi.com".to_owned(),
+            hubspot_authorize_url: "https://app.hubspot.com/oauth/authorize".to_owned(),
+            zendesk_api_base: "https://{subdomain}.zendesk.com".to_owned(),
+            shopify_api_base: "https://{shop}.myshopify.com".to_owned(),
+            google_api_base: "https://www.googleapis.com".to_owned(),
+            google_token_url: "https://oauth2.googleapis.com/token".to_owned(),
+            google_authorize_url: "https://accounts.google.com/o/oauth2/v2/auth".to_owned(),
+            meta_api_base: "https://graph.facebook.com/v21.0".to_owned(),
+            meta_authorize_url: "https://www.facebook.com/v21.0/dialog/oauth".to_owned(),
+        }
+    }
+}
+
+impl IntegrationsConfig {
+    /// Adds an error for every URL setting that is not http(s).
+    fn check(&self, errors: &mut Vec<String>) {
+        for (key, url) in self.urls() {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                errors.push(format!("integrations.{key}: `{url}` must start with http:// or https://"));
+            }
+        }
+    }
+
+    /// Every URL setting with its key, for validation.
+    #[must_use]
+    pub fn urls(&self) -> [(&'static str, &str); 10] {
+        [
+            ("slack_api_base", &self.slack_api_base),
+            ("hubspot_api_base", &self.hubspot_api_base),
+            ("hubspot_authorize_url", &self.hubspot_authorize_url),
+            ("zendesk_api_base", &self.zendesk_api_base),
+            ("shopify_api_base", &self.shopify_api_base),
+            ("google_api_base", &self.google_api_base),
+            ("google_token_url", &self.google_token_url),
+            ("google_authorize_url", &self.google_authorize_url),
+            ("meta_api_base", &self.meta_api_base),
+            ("meta_authorize_url", &self.meta_authorize_url),
+        ]
     }
 }
 
@@ -603,6 +680,7 @@ impl Default for Config {
             knowledge: KnowledgeConfig::default(),
             channels: ChannelsConfig::default(),
             files: FilesConfig::default(),
+            integrations: IntegrationsConfig::default(),
         }
     }
 }
@@ -710,6 +788,7 @@ impl Config {
         if self.channels.max_media_bytes == 0 {
             errors.push("channels.max_media_bytes: must be at least 1".to_owned());
         }
+        self.integrations.check(&mut errors);
         if let Some(url) = &self.http.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

@@ -110,6 +110,7 @@ error_codes! {
     WebhookNotFound => ("webhook_not_found", NOT_FOUND, "No such webhook in the caller's organizations."),
     ChannelNotFound => ("channel_not_found", NOT_FOUND, "No such channel in the caller's organizations (or no channel has this webhook path)."),
     WebhookDeliveryNotFound => ("webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery in the caller's organizations."),
+    IntegrationNotFound => ("integration_not_found", NOT_FOUND, "No such integration in the caller's organizations."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
     EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists (superadmin creation, and sign-up on a server without SMTP; with SMTP sign-up answers 202 either way)."),
@@ -136,6 +137,11 @@ error_codes! {
     ChannelSignatureInvalid => ("channel_signature_invalid", UNAUTHORIZED, "An inbound channel webhook did not carry the channel's secret (Telegram: `X-Telegram-Bot-Api-Secret-Token`); nothing was stored."),
     WebhookInactive => ("webhook_inactive", CONFLICT, "The webhook is switched off (by a user, or by the server after sustained failure); switch it on to send or redeliver."),
     UnknownWebhookEvent => ("unknown_webhook_event", UNPROCESSABLE_ENTITY, "An event name is not in the webhook event catalogue; `details.field` names it (e.g. `events[2]`), `details.known` lists the catalogue."),
+    UnknownIntegrationType => ("unknown_integration_type", UNPROCESSABLE_ENTITY, "The integration type is not one this server knows; `details.field` is `type`, `details.known` lists the types."),
+    IntegrationCredentialsRejected => ("integration_credentials_rejected", UNPROCESSABLE_ENTITY, "The provider refused the integration's credentials (test-connection); `details.provider_description` has the provider's words."),
+    IntegrationProviderUnavailable => ("integration_provider_unavailable", BAD_GATEWAY, "The provider's API could not be reached, timed out or answered a server error; `details.provider_description` has what it said, if anything."),
+    IntegrationNotConnected => ("integration_not_connected", CONFLICT, "The integration has no usable access token (never connected, expired without a refresh token, or the refresh was refused): connect it again."),
+    OauthNotSupported => ("oauth_not_supported", UNPROCESSABLE_ENTITY, "This integration type has no OAuth connect flow; `details.field` is `type`."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
     // NLU
     BotTestNotFound => ("bot_test_not_found", NOT_FOUND, "No such conversation test in the caller's organizations."),

@@ -18,6 +18,7 @@ pub mod files;
 pub mod flows;
 pub mod http;
 pub mod ids;
+pub mod integrations;
 pub mod jobs;
 pub mod keycheck;
 pub mod knowledge;

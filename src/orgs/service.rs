@@ -219,3 +219,15 @@ pub async fn delete_org(state: &AppState, tenant: Tenant, confirm_name: String) 
         })
         .await
 }
+
+/// Whether `user` is an active member of an active `org` whose role grants
+/// `permission` (for checks outside a request, e.g. an OAuth callback).
+pub fn member_can(
+    conn: &rusqlite::Connection,
+    org: OrgId,
+    user: UserId,
+    permission: Permission,
+) -> rusqlite::Result<bool> {
+    Ok(store::membership(conn, org, user)?
+        .is_some_and(|m| m.active && !m.org_suspended && m.permissions.contains(permission)))
+}

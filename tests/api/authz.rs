@@ -105,6 +105,7 @@ const TENANT_PARAMS: &[&str] = &[
     "webhook_id",
     "delivery_id",
     "channel_id",
+    "integration_id",
     "canned_reply_id",
     "test_id",
     "file_id",
@@ -275,6 +276,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(runtime_rows(tx, org_id, bot_id)?);
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         params.insert("channel_id", channel_row(tx, org_id, bot_id)?.to_string());
+        params.insert("integration_id", integration_row(tx, org_id)?.to_string());
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -405,6 +407,22 @@ fn channel_row(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite:
         params![org_id, bot_id],
         |r| r.get(0),
     )
+}
+
+/// A custom integration without credentials (test answers 409 and OAuth
+/// start 422 without calling out) and one log row.
+fn integration_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> {
+    let id: i64 = tx.query_row(
+        "INSERT INTO integrations (organization_id, type, name, config)
+         VALUES (?1, 'custom', 'Matrix integration', '{\"url\": \"http://127.0.0.1:9/\"}') RETURNING id",
+        [org_id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO integration_logs (organization_id, integration_id, action, action_type) VALUES (?1, ?2, 'test_connection', 'test')",
+        params![org_id, id],
+    )?;
+    Ok(id)
 }
 
 /// A webhook subscription and one of its deliveries.

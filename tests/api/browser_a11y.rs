@@ -359,6 +359,7 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         "/settings/llm-providers",
         "/settings/channels",
         "/settings/webhooks",
+        "/settings/integrations",
         "/account",
         "/status",
         "/admin",

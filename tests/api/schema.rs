@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 17] = [
+const ADDED_TABLES: [&str; 18] = [
     "teams",
     "conversations",
     "jobs",
@@ -153,6 +153,8 @@ const ADDED_TABLES: [&str; 17] = [
     "bot_test_runs",
     // Files attached to transcript messages (V061, issue 18).
     "message_attachments",
+    // Pending OAuth authorizations of integrations (V062, issue 18 item 7).
+    "integration_oauth_states",
 ];
 
 const VIEWS: [&str; 4] =

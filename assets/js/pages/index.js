@@ -23,4 +23,5 @@ import "./knowledge.js";
 import "./llm.js";
 import "./channels.js";
 import "./webhooks.js";
+import "./integrations.js";
 import "./status.js";
