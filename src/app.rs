@@ -31,7 +31,7 @@ use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
-    accounts, admin, bots, bottests, channels, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions,
+    accounts, admin, bots, bottests, channels, contacts, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions,
     webhooks, widget,
 };
 
@@ -337,6 +337,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     bots::routes(cfg);
     bottests::routes(cfg);
     channels::routes(cfg);
+    contacts::routes(cfg);
     jobs::routes(cfg);
     versions::routes(cfg);
     admin::routes(cfg);

@@ -24,6 +24,7 @@ mod browser_runtime;
 mod browser_webhooks;
 mod channels;
 mod cli;
+mod contacts;
 mod edge;
 mod extract;
 mod fake_http;
