@@ -21,7 +21,8 @@ ALTER TABLE channel_contacts ADD COLUMN consent_source TEXT;
 ALTER TABLE channel_contacts ADD COLUMN consent_updated_at TEXT;
 ALTER TABLE channel_contacts ADD COLUMN person_id INTEGER REFERENCES channel_contacts(id) ON DELETE SET NULL;
 
-CREATE INDEX channel_contacts_person ON channel_contacts (organization_id, person_id) WHERE person_id IS NOT NULL;
+-- Also the lookup of ON DELETE SET NULL when a root contact goes.
+CREATE INDEX channel_contacts_person ON channel_contacts (person_id) WHERE person_id IS NOT NULL;
 -- The contacts list, most recently seen first.
 CREATE INDEX channel_contacts_seen ON channel_contacts (organization_id, last_message_at, id);
 -- The contacts of a person, their messages.
