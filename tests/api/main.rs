@@ -17,6 +17,7 @@ mod browser_accounts;
 mod browser_bottests;
 mod browser_builder;
 mod browser_channels;
+mod browser_contacts;
 mod browser_errors;
 mod browser_firstrun;
 mod browser_inbox;
