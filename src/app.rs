@@ -31,8 +31,8 @@ use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
-    accounts, admin, bots, bottests, channels, contacts, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs, versions,
-    webhooks, widget,
+    accounts, admin, bots, bottests, channels, contacts, conversations, flows, jobs, knowledge, llm, nlu, ops, orgs,
+    versions, webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.

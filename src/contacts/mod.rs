@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::model::{
-    Contact, ContactDetail, ContactExport, ContactFilter, ContactId, ConsentRequest, EraseReport, MergeRequest,
+    ConsentRequest, Contact, ContactDetail, ContactExport, ContactFilter, ContactId, EraseReport, MergeRequest,
     UpdateContactRequest,
 };
 use crate::app::AppState;

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
 use super::model::{
-    Contact, ContactDetail, ContactExport, ContactFilter, ContactId, ConsentDecision, ConsentRequest, EraseReport,
+    ConsentDecision, ConsentRequest, Contact, ContactDetail, ContactExport, ContactFilter, ContactId, EraseReport,
     ExportedConversation, MergeRequest, Person, SeenCursor, UpdateContactRequest,
 };
 use super::store::{self, ListQuery, Profile, id_set};
@@ -156,7 +156,12 @@ pub fn detail(conn: &Connection, tenant: &Tenant, id: ContactId) -> AppResult<Co
 }
 
 /// Lists the organization's contacts.
-pub async fn list(state: &AppState, tenant: Tenant, filter: ContactFilter, page: PageParams) -> AppResult<Page<Contact>> {
+pub async fn list(
+    state: &AppState,
+    tenant: Tenant,
+    filter: ContactFilter,
+    page: PageParams,
+) -> AppResult<Page<Contact>> {
     let limit = page.fetch_limit()?;
     let after = page.after.as_deref().map(SeenCursor::decode).transpose()?;
     let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
@@ -165,7 +170,10 @@ pub async fn list(state: &AppState, tenant: Tenant, filter: ContactFilter, page:
     }
     let tag = filter.tag.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
     let channel_type = filter.channel_type.clone();
-    if channel_type.as_deref().is_some_and(|t| t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) {
+    if channel_type
+        .as_deref()
+        .is_some_and(|t| t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    {
         return Err(AppError::validation("channel_type", "a channel type such as `telegram`"));
     }
     let sort = filter.sort.unwrap_or_default();
@@ -181,7 +189,7 @@ pub async fn list(state: &AppState, tenant: Tenant, filter: ContactFilter, page:
                     channel_id: filter.channel_id,
                     channel_type: channel_type.as_deref(),
                     tag: tag.as_deref(),
-                    consent: filter.consent.map(|c| c.as_str()),
+                    consent: filter.consent.map(super::model::Consent::as_str),
                     after: after.as_ref(),
                     limit,
                 },
@@ -202,7 +210,12 @@ pub async fn get(state: &AppState, tenant: Tenant, id: ContactId) -> AppResult<C
 }
 
 /// Changes a contact: profile fields on this contact, tags and attributes on all the person's contacts.
-pub async fn update(state: &AppState, tenant: Tenant, id: ContactId, req: UpdateContactRequest) -> AppResult<ContactDetail> {
+pub async fn update(
+    state: &AppState,
+    tenant: Tenant,
+    id: ContactId,
+    req: UpdateContactRequest,
+) -> AppResult<ContactDetail> {
     let display_name = req.display_name.map(clean_name).transpose()?;
     let email = req.email.map(clean_email).transpose()?;
     let phone = req.phone_number.map(clean_phone).transpose()?;
@@ -261,7 +274,12 @@ pub async fn update(state: &AppState, tenant: Tenant, id: ContactId, req: Update
 }
 
 /// Records a consent decision on one contact (its channel address).
-pub async fn set_consent(state: &AppState, tenant: Tenant, id: ContactId, req: ConsentRequest) -> AppResult<ContactDetail> {
+pub async fn set_consent(
+    state: &AppState,
+    tenant: Tenant,
+    id: ContactId,
+    req: ConsentRequest,
+) -> AppResult<ContactDetail> {
     let source = req.source.as_deref().map_or("api", str::trim).to_owned();
     if source.is_empty() || source.chars().count() > 100 || source.chars().any(char::is_control) {
         return Err(AppError::validation("source", "must be 1–100 characters"));
@@ -275,8 +293,9 @@ pub async fn set_consent(state: &AppState, tenant: Tenant, id: ContactId, req: C
             }
             audit::record(
                 tx,
-                &AuditEntry::by(&tenant, "contact.consent_changed", "contact", id.0)
-                    .with_new(json!({ "consent_status": if granted { "granted" } else { "revoked" }, "source": source })),
+                &AuditEntry::by(&tenant, "contact.consent_changed", "contact", id.0).with_new(
+                    json!({ "consent_status": if granted { "granted" } else { "revoked" }, "source": source }),
+                ),
             )?;
             detail(tx, &tenant, id)
         })
@@ -314,7 +333,10 @@ pub async fn merge(state: &AppState, tenant: Tenant, id: ContactId, req: MergeRe
             let mut attributes = theirs.contact.custom_attributes.clone();
             attributes.extend(mine.contact.custom_attributes.clone());
             if tags.len() > MAX_TAGS {
-                return Err(AppError::validation("other_contact_id", format!("together the contacts have more than {MAX_TAGS} tags")));
+                return Err(AppError::validation(
+                    "other_contact_id",
+                    format!("together the contacts have more than {MAX_TAGS} tags"),
+                ));
             }
             if check_attributes(&attributes).is_err() {
                 return Err(AppError::validation("other_contact_id", "together the contacts have too many attributes"));
@@ -323,7 +345,13 @@ pub async fn merge(state: &AppState, tenant: Tenant, id: ContactId, req: MergeRe
             let all: Vec<i64> = mine.person.contact_ids.iter().chain(&theirs.person.contact_ids).map(|c| c.0).collect();
             let ids = id_set(all.iter().copied());
             store::set_person(tx, &tenant, &ids, Some(root))?;
-            store::set_tags_and_attributes(tx, &tenant, &ids, &Value::from(tags).to_string(), &Value::Object(attributes).to_string())?;
+            store::set_tags_and_attributes(
+                tx,
+                &tenant,
+                &ids,
+                &Value::from(tags).to_string(),
+                &Value::Object(attributes).to_string(),
+            )?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "contact.merged", "contact", id.0)
@@ -402,7 +430,8 @@ pub async fn audit_export(state: &AppState, tenant: Tenant, id: ContactId, conta
         .write(move |tx| {
             audit::record(
                 tx,
-                &AuditEntry::by(&tenant, "contact.exported", "contact", id.0).with_metadata(json!({ "contacts": contacts })),
+                &AuditEntry::by(&tenant, "contact.exported", "contact", id.0)
+                    .with_metadata(json!({ "contacts": contacts })),
             )
         })
         .await
@@ -442,4 +471,54 @@ pub async fn erase(state: &AppState, tenant: Tenant, id: ContactId) -> AppResult
             Ok(report)
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(e: &AppError) -> String {
+        e.details().and_then(|d| d["field"].as_str()).unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn tags_are_trimmed_lowercased_deduplicated_and_limited() {
+        let tags = normalize_tags(&["VIP".into(), " vip ".into(), "Churn".into()]).expect("ok");
+        assert_eq!(tags, vec!["vip", "churn"]);
+        assert_eq!(field(&normalize_tags(&["ok".into(), " ".into()]).expect_err("empty")), "tags[1]");
+        assert_eq!(field(&normalize_tags(&["x".repeat(51)]).expect_err("long")), "tags[0]");
+        assert!(normalize_tags(&["é".repeat(50)]).is_ok(), "50 characters, not bytes");
+        let many: Vec<String> = (0..51).map(|i| i.to_string()).collect();
+        assert_eq!(field(&normalize_tags(&many).expect_err("many")), "tags");
+    }
+
+    #[test]
+    fn attributes_need_simple_keys_scalar_values_and_bounded_size() {
+        let ok: Map<String, Value> =
+            serde_json::from_str(r#"{"plan":"gold","seats":3,"trial":true,"x":null}"#).expect("json");
+        assert!(check_attributes(&ok).is_ok());
+        for (json, at) in [
+            (r#"{"Plan":1}"#, "custom_attributes.Plan"),
+            (r#"{"":1}"#, "custom_attributes."),
+            (r#"{"a":[1]}"#, "custom_attributes.a"),
+            (r#"{"a":{"b":1}}"#, "custom_attributes.a"),
+        ] {
+            let m: Map<String, Value> = serde_json::from_str(json).expect("json");
+            assert_eq!(field(&check_attributes(&m).expect_err(json)), at);
+        }
+        let big: Map<String, Value> = (0..17).map(|i| (format!("k{i}"), Value::from("x".repeat(1000)))).collect();
+        assert_eq!(field(&check_attributes(&big).expect_err("big")), "custom_attributes");
+    }
+
+    #[test]
+    fn emails_and_phone_numbers_are_checked_and_normalised() {
+        assert_eq!(clean_email(Some(" Ann@Example.COM ".into())).expect("ok").as_deref(), Some("ann@example.com"));
+        for bad in ["ann", "ann@example", "@example.com", "a b@example.com", "a@@example.com", "a@example..com"] {
+            assert!(clean_email(Some(bad.into())).is_err(), "{bad}");
+        }
+        assert_eq!(clean_phone(Some("+1 (555) 010-9999".into())).expect("ok").as_deref(), Some("+15550109999"));
+        for bad in ["+12", "call me", "++123456", "1234567890123456"] {
+            assert!(clean_phone(Some(bad.into())).is_err(), "{bad}");
+        }
+    }
 }

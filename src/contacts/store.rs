@@ -51,7 +51,12 @@ const LIST_FILTERS: &str = "k.organization_id = ?1
 
 /// One page of the organization's contacts, in the order asked for; the key
 /// is (last seen or '', id).
-pub fn list(conn: &Connection, tenant: &Tenant, sort: ContactSort, q: &ListQuery<'_>) -> rusqlite::Result<Vec<Contact>> {
+pub fn list(
+    conn: &Connection,
+    tenant: &Tenant,
+    sort: ContactSort,
+    q: &ListQuery<'_>,
+) -> rusqlite::Result<Vec<Contact>> {
     let (seen, id) = q.after.map_or((None, None), |c| (Some(c.seen.as_str()), Some(c.id)));
     let order = match sort {
         ContactSort::LastSeenDesc => {
@@ -113,7 +118,12 @@ const CONVERSATIONS_OF: &str = "c.organization_id = ?1
                         WHERE m.organization_id = ?1 AND m.conversation_id IS NOT NULL
                           AND m.contact_id IN (SELECT value FROM json_each(?2))))";
 
-pub fn conversations(conn: &Connection, tenant: &Tenant, ids: &str, limit: i64) -> rusqlite::Result<Vec<ContactConversation>> {
+pub fn conversations(
+    conn: &Connection,
+    tenant: &Tenant,
+    ids: &str,
+    limit: i64,
+) -> rusqlite::Result<Vec<ContactConversation>> {
     query_all(
         conn,
         &format!(
@@ -140,7 +150,8 @@ pub fn conversations_split(
                              AND o.contact_id IS NOT NULL AND o.contact_id NOT IN (SELECT value FROM json_each(?2)))
          FROM conversations c WHERE {CONVERSATIONS_OF} ORDER BY c.id"
     ))?;
-    let rows = stmt.query_map(params![tenant.org_id(), ids], |r| Ok((r.get::<_, ConversationId>(0)?, r.get::<_, bool>(1)?)))?;
+    let rows =
+        stmt.query_map(params![tenant.org_id(), ids], |r| Ok((r.get::<_, ConversationId>(0)?, r.get::<_, bool>(1)?)))?;
     let (mut own, mut shared) = (Vec::new(), Vec::new());
     for row in rows {
         let (id, is_shared) = row?;
@@ -314,7 +325,10 @@ pub fn delete_channel_messages(
     ids: &str,
     conversations: &str,
 ) -> rusqlite::Result<usize> {
-    conn.execute(&format!("DELETE FROM channel_messages WHERE {MESSAGES_OF}"), params![tenant.org_id(), ids, conversations])
+    conn.execute(
+        &format!("DELETE FROM channel_messages WHERE {MESSAGES_OF}"),
+        params![tenant.org_id(), ids, conversations],
+    )
 }
 
 /// Deletes conversations (their transcripts and read marks go with them).

@@ -67,8 +67,11 @@ async fn the_contacts_page_edits_tags_and_merges_two_contacts() {
         b.wait_for_path("/contacts").await;
         // Newest seen first.
         let list = b.wait_for_text("#contact-list", "Ann by SMS").await;
-        let (bob_at, ann_at, sms_at) =
-            (list.find("Bob Stranger").expect("bob"), list.find("Ann Telegram").expect("ann"), list.find("Ann by SMS").expect("sms"));
+        let (bob_at, ann_at, sms_at) = (
+            list.find("Bob Stranger").expect("bob"),
+            list.find("Ann Telegram").expect("ann"),
+            list.find("Ann by SMS").expect("sms"),
+        );
         assert!(bob_at < ann_at && ann_at < sms_at, "{list}");
 
         // Search narrows the list; the detail opens with its channel badge.
@@ -88,9 +91,19 @@ async fn the_contacts_page_edits_tags_and_merges_two_contacts() {
         b.fill("#tag-input", "Churn-Risk").await;
         b.click("#add-tag").await;
         b.element("#tags-editor li[data-tag='churn-risk']").await;
-        app.wait_for_sql("tags saved", |c| c.query_row("SELECT tags FROM channel_contacts WHERE id = ?1", [ann], |r| r.get::<_, String>(0)), |t| t == "[\"vip\",\"churn-risk\"]").await;
+        app.wait_for_sql(
+            "tags saved",
+            |c| c.query_row("SELECT tags FROM channel_contacts WHERE id = ?1", [ann], |r| r.get::<_, String>(0)),
+            |t| t == "[\"vip\",\"churn-risk\"]",
+        )
+        .await;
         b.click("#tags-editor button[aria-label='Remove tag vip']").await;
-        app.wait_for_sql("tag removed", |c| c.query_row("SELECT tags FROM channel_contacts WHERE id = ?1", [ann], |r| r.get::<_, String>(0)), |t| t == "[\"churn-risk\"]").await;
+        app.wait_for_sql(
+            "tag removed",
+            |c| c.query_row("SELECT tags FROM channel_contacts WHERE id = ?1", [ann], |r| r.get::<_, String>(0)),
+            |t| t == "[\"churn-risk\"]",
+        )
+        .await;
         b.client
             .execute("const i = document.getElementById('tag-input'); i.removeAttribute('maxlength');", vec![])
             .await
@@ -105,7 +118,16 @@ async fn the_contacts_page_edits_tags_and_merges_two_contacts() {
         b.fill("#attributes-editor tr[data-attribute-row='0'] .attr-key", "plan").await;
         b.fill("#attributes-editor tr[data-attribute-row='0'] .attr-value", "gold").await;
         b.click("#save-attributes").await;
-        app.wait_for_sql("attribute saved", |c| c.query_row("SELECT custom_attributes FROM channel_contacts WHERE id = ?1", [ann], |r| r.get::<_, String>(0)), |a| a == "{\"plan\":\"gold\"}").await;
+        app.wait_for_sql(
+            "attribute saved",
+            |c| {
+                c.query_row("SELECT custom_attributes FROM channel_contacts WHERE id = ?1", [ann], |r| {
+                    r.get::<_, String>(0)
+                })
+            },
+            |a| a == "{\"plan\":\"gold\"}",
+        )
+        .await;
         b.click("#consent-toggle").await;
         b.wait_for_text("#consent-status", "granted").await;
 
@@ -118,7 +140,11 @@ async fn the_contacts_page_edits_tags_and_merges_two_contacts() {
         b.click(&format!("#merge-results li[data-contact='{ann_sms}'] .merge-button")).await;
         app.wait_for_sql(
             "merged",
-            |c| c.query_row("SELECT count(*) FROM channel_contacts WHERE person_id IS NOT NULL", [], |r| r.get::<_, i64>(0)),
+            |c| {
+                c.query_row("SELECT count(*) FROM channel_contacts WHERE person_id IS NOT NULL", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            },
             |n| *n == 2,
         )
         .await;

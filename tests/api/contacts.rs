@@ -29,10 +29,11 @@ async fn telegram_setup() -> Setup {
     let base = tg.server.base.clone();
     let app = spawn_app_with(move |c| c.channels.telegram_api_base = base).await;
     let s = app.register("owner@example.com").await;
-    let bot = call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Shop" })))
-        .await["id"]
-        .as_i64()
-        .expect("bot id");
+    let bot =
+        call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Shop" })))
+            .await["id"]
+            .as_i64()
+            .expect("bot id");
     let flow = json!({
         "nodes": [
             { "id": "start", "type": "start" },
@@ -111,7 +112,14 @@ fn sql_channel(app: &TestApp, org_id: i64, channel_type: &str) -> i64 {
     })
 }
 
-fn sql_contact(app: &TestApp, org_id: i64, channel: i64, external_id: &str, name: &str, last_seen: Option<&str>) -> i64 {
+fn sql_contact(
+    app: &TestApp,
+    org_id: i64,
+    channel: i64,
+    external_id: &str,
+    name: &str,
+    last_seen: Option<&str>,
+) -> i64 {
     app.sql(|c| {
         c.query_row(
             "INSERT INTO channel_contacts (organization_id, channel_id, external_id, display_name, last_message_at)
@@ -139,7 +147,9 @@ async fn telegram_users_become_contacts_found_by_search_and_filters_newest_seen_
     let list = format!("/api/v1/orgs/{}/contacts", s.org_id);
 
     // Most recently seen first; never seen last.
-    app.sql(|c| c.execute("UPDATE channel_contacts SET last_message_at = '2026-01-01T00:00:00.000Z' WHERE id = ?1", [ann]));
+    app.sql(|c| {
+        c.execute("UPDATE channel_contacts SET last_message_at = '2026-01-01T00:00:00.000Z' WHERE id = ?1", [ann])
+    });
     let page = call_ok(app, s, Method::GET, &list, None).await;
     assert_eq!(ids(&page), vec![bob, ann, carol], "{page}");
     let first = &page["items"][0];
@@ -163,11 +173,20 @@ async fn telegram_users_become_contacts_found_by_search_and_filters_newest_seen_
     assert_eq!(walked, vec![bob, ann, carol]);
 
     // Search over name, username, phone, email and external id, case-insensitively.
-    for (q, expected) in [("ANN_", vec![ann]), ("bob", vec![bob]), ("+1555", vec![carol]), ("4242", vec![ann]), ("nobody", vec![])] {
+    for (q, expected) in
+        [("ANN_", vec![ann]), ("bob", vec![bob]), ("+1555", vec![carol]), ("4242", vec![ann]), ("nobody", vec![])]
+    {
         let page = call_ok(app, s, Method::GET, &format!("{list}?q={}", urlencoding(q)), None).await;
         assert_eq!(ids(&page), expected, "q={q}");
     }
-    call_ok(app, s, Method::PATCH, &format!("/api/v1/contacts/{carol}"), Some(json!({ "email": "Carol@Example.org", "tags": ["VIP"] }))).await;
+    call_ok(
+        app,
+        s,
+        Method::PATCH,
+        &format!("/api/v1/contacts/{carol}"),
+        Some(json!({ "email": "Carol@Example.org", "tags": ["VIP"] })),
+    )
+    .await;
     let page = call_ok(app, s, Method::GET, &format!("{list}?q=example.org"), None).await;
     assert_eq!(ids(&page), vec![carol]);
 
@@ -178,16 +197,33 @@ async fn telegram_users_become_contacts_found_by_search_and_filters_newest_seen_
     assert_eq!(ids(&page), vec![carol]);
     let page = call_ok(app, s, Method::GET, &format!("{list}?tag=vip"), None).await;
     assert_eq!(ids(&page), vec![carol]);
-    call_ok(app, s, Method::POST, &format!("/api/v1/contacts/{bob}/consent"), Some(json!({ "status": "revoked", "source": "agent" }))).await;
+    call_ok(
+        app,
+        s,
+        Method::POST,
+        &format!("/api/v1/contacts/{bob}/consent"),
+        Some(json!({ "status": "revoked", "source": "agent" })),
+    )
+    .await;
     let page = call_ok(app, s, Method::GET, &format!("{list}?consent=revoked"), None).await;
     assert_eq!(ids(&page), vec![bob]);
     let page = call_ok(app, s, Method::GET, &format!("{list}?consent=unknown&channel_type=telegram"), None).await;
     assert_eq!(ids(&page), vec![ann]);
 
     // Bad filters are named.
-    let body = assert_error(send_as(app, s, Method::GET, &format!("{list}?channel_type=Tele%20gram"), None).await, 422, "validation_failed").await;
+    let body = assert_error(
+        send_as(app, s, Method::GET, &format!("{list}?channel_type=Tele%20gram"), None).await,
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(body["error"]["details"]["field"], "channel_type");
-    let body = assert_error(send_as(app, s, Method::GET, &format!("{list}?after=garbage"), None).await, 422, "validation_failed").await;
+    let body = assert_error(
+        send_as(app, s, Method::GET, &format!("{list}?after=garbage"), None).await,
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(body["error"]["details"]["field"], "after");
 
     // The detail: channel, counts, first/last seen and the conversation of the Telegram chat.
@@ -207,7 +243,9 @@ async fn telegram_users_become_contacts_found_by_search_and_filters_newest_seen_
 
 fn urlencoding(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
         .collect()
 }
 
@@ -242,7 +280,9 @@ async fn a_patch_names_each_bad_field_and_normalises_tags_and_attributes() {
         (json!({ "tags": "vip" }), "tags"),
         (json!({ "nickname": "D" }), "nickname"),
     ] {
-        let body = assert_error(send_as(&app, &s, Method::PATCH, &path, Some(body.clone())).await, 422, "validation_failed").await;
+        let body =
+            assert_error(send_as(&app, &s, Method::PATCH, &path, Some(body.clone())).await, 422, "validation_failed")
+                .await;
         assert_eq!(body["error"]["details"]["field"], field, "{body}");
     }
     // Nothing was changed by the refused requests.
@@ -282,10 +322,20 @@ async fn a_patch_names_each_bad_field_and_normalises_tags_and_attributes() {
             |r| r.get(0),
         )
     });
-    assert!(audit.contains("custom_attributes") && !audit.contains("dana@example.com") && !audit.contains("gold"), "{audit}");
+    assert!(
+        audit.contains("custom_attributes") && !audit.contains("dana@example.com") && !audit.contains("gold"),
+        "{audit}"
+    );
 
     // Consent: recorded with its source and time; a bad status is named.
-    let consent = call_ok(&app, &s, Method::POST, &format!("{path}/consent"), Some(json!({ "status": "granted", "source": "web_form" }))).await;
+    let consent = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("{path}/consent"),
+        Some(json!({ "status": "granted", "source": "web_form" })),
+    )
+    .await;
     assert_eq!(consent["consent_status"], "granted");
     assert_eq!(consent["consent_source"], "web_form");
     assert!(consent["consent_updated_at"].is_string());
@@ -296,8 +346,12 @@ async fn a_patch_names_each_bad_field_and_normalises_tags_and_attributes() {
     )
     .await;
     assert_eq!(body["error"]["details"]["field"], "status");
-    let revoked = call_ok(&app, &s, Method::POST, &format!("{path}/consent"), Some(json!({ "status": "revoked" }))).await;
-    assert_eq!((revoked["consent_status"].as_str(), revoked["consent_source"].as_str()), (Some("revoked"), Some("api")));
+    let revoked =
+        call_ok(&app, &s, Method::POST, &format!("{path}/consent"), Some(json!({ "status": "revoked" }))).await;
+    assert_eq!(
+        (revoked["consent_status"].as_str(), revoked["consent_source"].as_str()),
+        (Some("revoked"), Some("api"))
+    );
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'contact.consent_changed'"), 2);
     // Unknown contact.
     assert_error(send_as(&app, &s, Method::GET, "/api/v1/contacts/999999", None).await, 404, "contact_not_found").await;
@@ -312,12 +366,33 @@ async fn merging_links_one_persons_contacts_shows_their_union_and_unmerge_splits
     let sms = sql_channel(app, s.org_id, "sms");
     let ann_sms = sql_contact(app, s.org_id, sms, "+15550002", "Ann (SMS)", Some("2026-02-01T00:00:00.000Z"));
     let third = sql_contact(app, s.org_id, sms, "+15550003", "Ann (work)", None);
-    call_ok(app, s, Method::PATCH, &format!("/api/v1/contacts/{ann_tg}"), Some(json!({ "tags": ["telegram-fan", "vip"], "custom_attributes": { "plan": "gold", "city": "Oslo" } }))).await;
-    call_ok(app, s, Method::PATCH, &format!("/api/v1/contacts/{ann_sms}"), Some(json!({ "tags": ["sms", "vip"], "custom_attributes": { "plan": "silver", "lang": "no" } }))).await;
+    call_ok(
+        app,
+        s,
+        Method::PATCH,
+        &format!("/api/v1/contacts/{ann_tg}"),
+        Some(json!({ "tags": ["telegram-fan", "vip"], "custom_attributes": { "plan": "gold", "city": "Oslo" } })),
+    )
+    .await;
+    call_ok(
+        app,
+        s,
+        Method::PATCH,
+        &format!("/api/v1/contacts/{ann_sms}"),
+        Some(json!({ "tags": ["sms", "vip"], "custom_attributes": { "plan": "silver", "lang": "no" } })),
+    )
+    .await;
 
     // Self: 422; another organization's contact: 404 (as if it did not exist).
     let body = assert_error(
-        send_as(app, s, Method::POST, &format!("/api/v1/contacts/{ann_tg}/merge"), Some(json!({ "other_contact_id": ann_tg }))).await,
+        send_as(
+            app,
+            s,
+            Method::POST,
+            &format!("/api/v1/contacts/{ann_tg}/merge"),
+            Some(json!({ "other_contact_id": ann_tg })),
+        )
+        .await,
         422,
         "validation_failed",
     )
@@ -327,21 +402,47 @@ async fn merging_links_one_persons_contacts_shows_their_union_and_unmerge_splits
     let foreign_channel = sql_channel(app, other.org_id, "telegram");
     let foreign = sql_contact(app, other.org_id, foreign_channel, "4242", "Ann elsewhere", None);
     let body = assert_error(
-        send_as(app, s, Method::POST, &format!("/api/v1/contacts/{ann_tg}/merge"), Some(json!({ "other_contact_id": foreign }))).await,
+        send_as(
+            app,
+            s,
+            Method::POST,
+            &format!("/api/v1/contacts/{ann_tg}/merge"),
+            Some(json!({ "other_contact_id": foreign })),
+        )
+        .await,
         404,
         "contact_not_found",
     )
     .await;
     assert_eq!(body["error"]["details"]["field"], "other_contact_id");
     assert_error(
-        send_as(app, &other, Method::POST, &format!("/api/v1/contacts/{foreign}/merge"), Some(json!({ "other_contact_id": ann_tg }))).await,
+        send_as(
+            app,
+            &other,
+            Method::POST,
+            &format!("/api/v1/contacts/{foreign}/merge"),
+            Some(json!({ "other_contact_id": ann_tg })),
+        )
+        .await,
         404,
         "contact_not_found",
     )
     .await;
-    assert_error(send_as(app, s, Method::POST, &format!("/api/v1/contacts/{ann_tg}/unmerge"), None).await, 409, "contact_not_merged").await;
+    assert_error(
+        send_as(app, s, Method::POST, &format!("/api/v1/contacts/{ann_tg}/unmerge"), None).await,
+        409,
+        "contact_not_merged",
+    )
+    .await;
 
-    let merged = call_ok(app, s, Method::POST, &format!("/api/v1/contacts/{ann_sms}/merge"), Some(json!({ "other_contact_id": ann_tg }))).await;
+    let merged = call_ok(
+        app,
+        s,
+        Method::POST,
+        &format!("/api/v1/contacts/{ann_sms}/merge"),
+        Some(json!({ "other_contact_id": ann_tg })),
+    )
+    .await;
     // Both rows are kept (channel routing needs them) and linked.
     assert_eq!(app.count(&format!("SELECT count(*) FROM channel_contacts WHERE organization_id = {}", s.org_id)), 3);
     let root = ann_tg.min(ann_sms);
@@ -353,10 +454,12 @@ async fn merging_links_one_persons_contacts_shows_their_union_and_unmerge_splits
     for id in [ann_tg, ann_sms] {
         let d = call_ok(app, s, Method::GET, &format!("/api/v1/contacts/{id}"), None).await;
         assert_eq!(d["id"], id);
-        let mut linked: Vec<i64> = d["person"]["contact_ids"].as_array().expect("ids").iter().filter_map(Value::as_i64).collect();
+        let mut linked: Vec<i64> =
+            d["person"]["contact_ids"].as_array().expect("ids").iter().filter_map(Value::as_i64).collect();
         linked.sort_unstable();
         assert_eq!(linked, vec![ann_tg.min(ann_sms), ann_tg.max(ann_sms)], "{d}");
-        let types: Vec<&str> = d["channels"].as_array().expect("channels").iter().filter_map(|c| c["channel"]["type"].as_str()).collect();
+        let types: Vec<&str> =
+            d["channels"].as_array().expect("channels").iter().filter_map(|c| c["channel"]["type"].as_str()).collect();
         assert_eq!(types.len(), 2);
         assert!(types.contains(&"telegram") && types.contains(&"sms"), "{types:?}");
         assert_eq!(d["conversations"].as_array().expect("conversations").len(), 1, "{d}");
@@ -372,12 +475,27 @@ async fn merging_links_one_persons_contacts_shows_their_union_and_unmerge_splits
     let d = call_ok(app, s, Method::GET, &format!("/api/v1/contacts/{ann_sms}"), None).await;
     assert_eq!(d["tags"], json!(["vip"]));
     // Merging again is a no-op; a third contact joins the same person.
-    call_ok(app, s, Method::POST, &format!("/api/v1/contacts/{ann_tg}/merge"), Some(json!({ "other_contact_id": ann_sms }))).await;
-    let d = call_ok(app, s, Method::POST, &format!("/api/v1/contacts/{third}/merge"), Some(json!({ "other_contact_id": ann_tg }))).await;
+    call_ok(
+        app,
+        s,
+        Method::POST,
+        &format!("/api/v1/contacts/{ann_tg}/merge"),
+        Some(json!({ "other_contact_id": ann_sms })),
+    )
+    .await;
+    let d = call_ok(
+        app,
+        s,
+        Method::POST,
+        &format!("/api/v1/contacts/{third}/merge"),
+        Some(json!({ "other_contact_id": ann_tg })),
+    )
+    .await;
     assert_eq!(d["person"]["contact_ids"].as_array().expect("ids").len(), 3);
     // The merges are audited without personal data.
     let audits: Vec<String> = app.sql(|c| {
-        let mut stmt = c.prepare("SELECT coalesce(new_values, '') FROM audit_logs WHERE action = 'contact.merged' ORDER BY id")?;
+        let mut stmt =
+            c.prepare("SELECT coalesce(new_values, '') FROM audit_logs WHERE action = 'contact.merged' ORDER BY id")?;
         stmt.query_map([], |r| r.get(0))?.collect()
     });
     assert_eq!(audits.len(), 2, "{audits:?}");
@@ -407,11 +525,15 @@ fn where_is(app: &TestApp, marker: &str) -> Vec<String> {
         let mut found = Vec::new();
         for table in tables {
             let columns: Vec<String> = {
-                let Ok(mut stmt) = c.prepare(&format!("SELECT name FROM pragma_table_info('{table}')")) else { continue };
+                let Ok(mut stmt) = c.prepare(&format!("SELECT name FROM pragma_table_info('{table}')")) else {
+                    continue;
+                };
                 stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
             };
             for column in columns {
-                let sql = format!("SELECT count(*) FROM \"{table}\" WHERE instr(CAST(\"{column}\" AS BLOB), CAST(?1 AS BLOB)) > 0");
+                let sql = format!(
+                    "SELECT count(*) FROM \"{table}\" WHERE instr(CAST(\"{column}\" AS BLOB), CAST(?1 AS BLOB)) > 0"
+                );
                 if let Ok(n) = c.query_row(&sql, [marker], |r| r.get::<_, i64>(0))
                     && n > 0
                 {
@@ -450,27 +572,49 @@ async fn export_holds_everything_about_the_person_and_erase_leaves_nothing_of_it
             params![s.org_id, sms, ann_sms, format!("sms text {marker}")],
         )
     });
-    call_ok(app, s, Method::POST, &format!("/api/v1/contacts/{ann}/merge"), Some(json!({ "other_contact_id": ann_sms }))).await;
-    call_ok(app, s, Method::PATCH, &format!("/api/v1/contacts/{ann}"), Some(json!({ "email": "ann@example.com", "custom_attributes": { "note": format!("likes {marker}") } }))).await;
+    call_ok(
+        app,
+        s,
+        Method::POST,
+        &format!("/api/v1/contacts/{ann}/merge"),
+        Some(json!({ "other_contact_id": ann_sms })),
+    )
+    .await;
+    call_ok(
+        app,
+        s,
+        Method::PATCH,
+        &format!("/api/v1/contacts/{ann}"),
+        Some(json!({ "email": "ann@example.com", "custom_attributes": { "note": format!("likes {marker}") } })),
+    )
+    .await;
     assert!(!where_is(app, marker).is_empty());
 
     // Export: a download with every contact row, channel message, conversation transcript and provider event.
     let response = send_as(app, s, Method::GET, &format!("/api/v1/contacts/{ann_sms}/export"), None).await;
     assert_eq!(response.status().as_u16(), 200);
-    let disposition = response.headers().get("content-disposition").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let disposition =
+        response.headers().get("content-disposition").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(disposition.starts_with("attachment;") && disposition.contains(".json"), "{disposition}");
     let export: Value = response.json().await.expect("json");
-    let mut contact_ids: Vec<i64> = export["contacts"].as_array().expect("contacts").iter().filter_map(|c| c["id"].as_i64()).collect();
+    let mut contact_ids: Vec<i64> =
+        export["contacts"].as_array().expect("contacts").iter().filter_map(|c| c["id"].as_i64()).collect();
     contact_ids.sort_unstable();
     assert_eq!(contact_ids, vec![ann, ann_sms]);
     assert!(export["contacts"].as_array().expect("contacts").iter().any(|c| c["email"] == "ann@example.com"));
-    let texts: Vec<&str> = export["channel_messages"].as_array().expect("messages").iter().filter_map(|m| m["content"].as_str()).collect();
+    let texts: Vec<&str> =
+        export["channel_messages"].as_array().expect("messages").iter().filter_map(|m| m["content"].as_str()).collect();
     assert!(texts.contains(&"my order is Zq7xMarker-1001") && texts.contains(&"sms text Zq7xMarker"), "{texts:?}");
     assert!(texts.contains(&"Your order number?"), "the bot's replies to the person: {texts:?}");
     assert!(!texts.iter().any(|t| t.contains("bob")), "{texts:?}");
     let conversations = export["conversations"].as_array().expect("conversations");
     assert_eq!(conversations.len(), 1);
-    let transcript: Vec<&str> = conversations[0]["messages"].as_array().expect("transcript").iter().filter_map(|m| m["content"].as_str()).collect();
+    let transcript: Vec<&str> = conversations[0]["messages"]
+        .as_array()
+        .expect("transcript")
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
     assert!(transcript.contains(&"Zq7xMarker-1001 again"), "{transcript:?}");
     assert_eq!(conversations[0]["state"]["vars"]["order"], "Zq7xMarker-1001 again", "{}", conversations[0]["state"]);
     let events = export["webhook_events"].as_array().expect("events");
@@ -492,8 +636,16 @@ async fn export_holds_everything_about_the_person_and_erase_leaves_nothing_of_it
     assert_eq!(bob_detail["person"]["inbound_messages"], 1);
     assert_eq!(app.count("SELECT count(*) FROM widget_messages WHERE content = 'hello from bob'"), 1);
     // The erase is audited, without the personal data (checked above: the marker is nowhere).
-    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'contact.erased' AND resource_id IS NOT NULL"), 1);
-    assert_error(send_as(app, s, Method::GET, &format!("/api/v1/contacts/{ann_sms}"), None).await, 404, "contact_not_found").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_logs WHERE action = 'contact.erased' AND resource_id IS NOT NULL"),
+        1
+    );
+    assert_error(
+        send_as(app, s, Method::GET, &format!("/api/v1/contacts/{ann_sms}"), None).await,
+        404,
+        "contact_not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -508,7 +660,8 @@ async fn reading_changing_and_erasing_contacts_need_their_permissions() {
     // A viewer reads, an agent also edits, only owners and admins export and erase.
     call_ok(&app, &viewer, Method::GET, &path, None).await;
     call_ok(&app, &viewer, Method::GET, &format!("/api/v1/orgs/{}/contacts", owner.org_id), None).await;
-    assert_error(send_as(&app, &viewer, Method::PATCH, &path, Some(json!({ "tags": ["x"] }))).await, 403, "forbidden").await;
+    assert_error(send_as(&app, &viewer, Method::PATCH, &path, Some(json!({ "tags": ["x"] }))).await, 403, "forbidden")
+        .await;
     call_ok(&app, &agent, Method::PATCH, &path, Some(json!({ "tags": ["x"] }))).await;
     assert_error(send_as(&app, &agent, Method::GET, &format!("{path}/export"), None).await, 403, "forbidden").await;
     assert_error(send_as(&app, &agent, Method::DELETE, &path, None).await, 403, "forbidden").await;
