@@ -24,7 +24,8 @@ ALTER TABLE channel_contacts ADD COLUMN person_id INTEGER REFERENCES channel_con
 -- Also the lookup of ON DELETE SET NULL when a root contact goes.
 CREATE INDEX channel_contacts_person ON channel_contacts (person_id) WHERE person_id IS NOT NULL;
 -- The contacts list, most recently seen first.
-CREATE INDEX channel_contacts_seen ON channel_contacts (organization_id, last_message_at, id);
+-- (the expression is the list's sort key: never-seen contacts sort as '').
+CREATE INDEX channel_contacts_seen ON channel_contacts (organization_id, coalesce(last_message_at, ''), id);
 -- The contacts of a person, their messages.
 CREATE INDEX channel_messages_contact ON channel_messages (organization_id, contact_id, id) WHERE contact_id IS NOT NULL;
 CREATE INDEX conversations_contact ON conversations (organization_id, contact_id) WHERE contact_id IS NOT NULL;

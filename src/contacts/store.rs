@@ -49,15 +49,7 @@ const LIST_FILTERS: &str = "k.organization_id = ?1
        AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(k.tags) WHERE value = ?5))
        AND (?6 IS NULL OR k.consent_status = ?6)";
 
-/// One page of the organization's contacts, in the order asked for; the key
-/// is (last seen or '', id).
-pub fn list(
-    conn: &Connection,
-    tenant: &Tenant,
-    sort: ContactSort,
-    q: &ListQuery<'_>,
-) -> rusqlite::Result<Vec<Contact>> {
-    let (seen, id) = q.after.map_or((None, None), |c| (Some(c.seen.as_str()), Some(c.id)));
+fn list_sql(sort: ContactSort) -> String {
     let order = match sort {
         ContactSort::LastSeenDesc => {
             "AND (?7 IS NULL OR coalesce(k.last_message_at, '') < ?7 OR (coalesce(k.last_message_at, '') = ?7 AND k.id < ?8))
@@ -68,12 +60,24 @@ pub fn list(
              ORDER BY coalesce(k.last_message_at, '') ASC, k.id ASC"
         }
     };
+    format!(
+        "SELECT {CONTACT_COLUMNS} FROM channel_contacts k JOIN channels ch ON ch.id = k.channel_id
+         WHERE {LIST_FILTERS} {order} LIMIT ?9"
+    )
+}
+
+/// One page of the organization's contacts, in the order asked for; the key
+/// is (last seen or '', id), which the index `channel_contacts_seen` holds.
+pub fn list(
+    conn: &Connection,
+    tenant: &Tenant,
+    sort: ContactSort,
+    q: &ListQuery<'_>,
+) -> rusqlite::Result<Vec<Contact>> {
+    let (seen, id) = q.after.map_or((None, None), |c| (Some(c.seen.as_str()), Some(c.id)));
     query_all(
         conn,
-        &format!(
-            "SELECT {CONTACT_COLUMNS} FROM channel_contacts k JOIN channels ch ON ch.id = k.channel_id
-             WHERE {LIST_FILTERS} {order} LIMIT ?9"
-        ),
+        &list_sql(sort),
         params![tenant.org_id(), q.q, q.channel_id, q.channel_type, q.tag, q.consent, seen, id, q.limit],
     )
 }
@@ -88,16 +92,19 @@ pub fn person_key(conn: &Connection, tenant: &Tenant, id: ContactId) -> rusqlite
     .optional()
 }
 
-/// Every contact of the person with this key, oldest first.
-pub fn person_contacts(conn: &Connection, tenant: &Tenant, key: ContactId) -> rusqlite::Result<Vec<Contact>> {
-    query_all(
-        conn,
-        &format!(
-            "SELECT {CONTACT_COLUMNS} FROM channel_contacts k JOIN channels ch ON ch.id = k.channel_id
-             WHERE k.organization_id = ?1 AND (k.id = ?2 OR k.person_id = ?2) ORDER BY k.id"
-        ),
-        params![tenant.org_id(), key],
+fn person_contacts_sql() -> String {
+    format!(
+        "SELECT {CONTACT_COLUMNS} FROM channel_contacts k JOIN channels ch ON ch.id = k.channel_id
+         WHERE +k.organization_id = ?1
+           AND k.id IN (SELECT ?2 UNION ALL SELECT id FROM channel_contacts WHERE person_id = ?2)
+         ORDER BY k.id"
     )
+}
+
+/// Every contact of the person with this key, oldest first (found through
+/// the key's row and the `person_id` index, not the organization's contacts).
+pub fn person_contacts(conn: &Connection, tenant: &Tenant, key: ContactId) -> rusqlite::Result<Vec<Contact>> {
+    query_all(conn, &person_contacts_sql(), params![tenant.org_id(), key])
 }
 
 /// Inbound and outbound channel messages of a set of contacts.
@@ -112,11 +119,23 @@ pub fn message_counts(conn: &Connection, tenant: &Tenant, ids: &str) -> rusqlite
 
 /// The conversations of a set of contacts: those naming one of them, and
 /// those one of their channel messages belongs to.
-const CONVERSATIONS_OF: &str = "c.organization_id = ?1
-       AND (c.contact_id IN (SELECT value FROM json_each(?2))
-            OR c.id IN (SELECT m.conversation_id FROM channel_messages m
-                        WHERE m.organization_id = ?1 AND m.conversation_id IS NOT NULL
-                          AND m.contact_id IN (SELECT value FROM json_each(?2))))";
+/// Driven by the contacts' rows (indexes on `conversations.contact_id` and
+/// `channel_messages.contact_id`), never by a scan of the organization's conversations.
+const CONVERSATIONS_OF: &str = "+c.organization_id = ?1
+       AND c.id IN (SELECT x.id FROM conversations x
+                    WHERE x.organization_id = ?1 AND x.contact_id IN (SELECT value FROM json_each(?2))
+                    UNION ALL
+                    SELECT m.conversation_id FROM channel_messages m
+                    WHERE m.organization_id = ?1 AND m.contact_id IN (SELECT value FROM json_each(?2)))";
+
+fn conversations_sql() -> String {
+    format!(
+        "SELECT c.id, c.bot_id, b.name AS bot_name, c.channel, c.status, c.message_count, c.last_message_at, c.created_at
+         FROM conversations c JOIN bots b ON b.id = c.bot_id
+         WHERE {CONVERSATIONS_OF}
+         ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ?3"
+    )
+}
 
 pub fn conversations(
     conn: &Connection,
@@ -124,16 +143,7 @@ pub fn conversations(
     ids: &str,
     limit: i64,
 ) -> rusqlite::Result<Vec<ContactConversation>> {
-    query_all(
-        conn,
-        &format!(
-            "SELECT c.id, c.bot_id, b.name AS bot_name, c.channel, c.status, c.message_count, c.last_message_at, c.created_at
-             FROM conversations c JOIN bots b ON b.id = c.bot_id
-             WHERE {CONVERSATIONS_OF}
-             ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ?3"
-        ),
-        params![tenant.org_id(), ids, limit],
-    )
+    query_all(conn, &conversations_sql(), params![tenant.org_id(), ids, limit])
 }
 
 /// The conversations of a set of contacts in which no one else takes part
@@ -344,4 +354,39 @@ pub fn delete_contacts(conn: &Connection, tenant: &Tenant, ids: &str) -> rusqlit
         "DELETE FROM channel_contacts WHERE organization_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
         params![tenant.org_id(), ids],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan of `sql` with every parameter unbound, one line per step.
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("prepare");
+        let mut rows = stmt.raw_query();
+        let mut lines = Vec::new();
+        while let Some(row) = rows.next().expect("row") {
+            lines.push(row.get::<_, String>(3).expect("detail"));
+        }
+        lines.join("\n")
+    }
+
+    #[test]
+    fn list_person_and_conversation_queries_use_indexes_not_scans_or_sorts() {
+        crate::db::register_sqlite_vec();
+        let mut conn = Connection::open_in_memory().expect("open");
+        crate::db::apply_migrations(&mut conn).expect("migrate");
+        for sort in [ContactSort::LastSeenDesc, ContactSort::LastSeenAsc] {
+            let p = plan(&conn, &list_sql(sort));
+            assert!(p.contains("USING INDEX channel_contacts_seen") && !p.contains("TEMP B-TREE"), "{sort:?}:\n{p}");
+        }
+        let p = plan(&conn, &person_contacts_sql());
+        assert!(p.contains("SEARCH k USING INTEGER PRIMARY KEY") && p.contains("channel_contacts_person"), "{p}");
+        let p = plan(&conn, &conversations_sql());
+        assert!(p.contains("SEARCH c USING INTEGER PRIMARY KEY"), "{p}");
+        assert!(p.contains("conversations_contact") && p.contains("channel_messages_contact"), "{p}");
+        for line in p.lines() {
+            assert!(!line.starts_with("SCAN ") || line.contains("json_each"), "a scan: {line}\n{p}");
+        }
+    }
 }
