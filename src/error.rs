@@ -111,6 +111,7 @@ error_codes! {
     ChannelNotFound => ("channel_not_found", NOT_FOUND, "No such channel in the caller's organizations (or no channel has this webhook path)."),
     WebhookDeliveryNotFound => ("webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery in the caller's organizations."),
     IntegrationNotFound => ("integration_not_found", NOT_FOUND, "No such integration in the caller's organizations."),
+    ContactNotFound => ("contact_not_found", NOT_FOUND, "No such contact in the caller's organizations (for a merge also: the other contact is not in the same organization; `details.field` is `other_contact_id`)."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
     EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists (superadmin creation, and sign-up on a server without SMTP; with SMTP sign-up answers 202 either way)."),
@@ -136,6 +137,7 @@ error_codes! {
     ChannelProviderUnavailable => ("channel_provider_unavailable", BAD_GATEWAY, "The provider's API could not be reached or answered an error; `details.provider_description` has what it said, if anything."),
     ChannelSignatureInvalid => ("channel_signature_invalid", UNAUTHORIZED, "An inbound channel webhook did not carry the channel's secret (Telegram: `X-Telegram-Bot-Api-Secret-Token`); nothing was stored."),
     WebhookInactive => ("webhook_inactive", CONFLICT, "The webhook is switched off (by a user, or by the server after sustained failure); switch it on to send or redeliver."),
+    ContactNotMerged => ("contact_not_merged", CONFLICT, "The contact is not merged with another contact, so it cannot be unmerged."),
     UnknownWebhookEvent => ("unknown_webhook_event", UNPROCESSABLE_ENTITY, "An event name is not in the webhook event catalogue; `details.field` names it (e.g. `events[2]`), `details.known` lists the catalogue."),
     UnknownIntegrationType => ("unknown_integration_type", UNPROCESSABLE_ENTITY, "The integration type is not one this server knows; `details.field` is `type`, `details.known` lists the types."),
     IntegrationCredentialsRejected => ("integration_credentials_rejected", UNPROCESSABLE_ENTITY, "The provider refused the integration's credentials (test-connection); `details.provider_description` has the provider's words."),

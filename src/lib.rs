@@ -10,6 +10,7 @@ pub mod bottests;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod contacts;
 pub mod conversations;
 pub mod crypto;
 pub mod db;

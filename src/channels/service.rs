@@ -553,7 +553,13 @@ async fn run_turn(
         .write(move |tx| {
             let contact = store::upsert_contact(tx, &t, channel, &sender.address, &sender)?;
             if let Some(opted_in) = consent {
-                store::set_opt_out(tx, &t, contact, !opted_in, "keyword")?;
+                crate::contacts::store::set_consent(
+                    tx,
+                    &t,
+                    crate::contacts::model::ContactId(contact),
+                    opted_in,
+                    "keyword",
+                )?;
             }
             let message = store::insert_inbound(
                 tx,

@@ -200,31 +200,14 @@ pub fn upsert_contact(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (channel_id, external_id) DO UPDATE SET
             username = coalesce(excluded.username, username),
-            display_name = coalesce(excluded.display_name, display_name),
+            -- a name an agent set wins over the provider's
+            display_name = coalesce(display_name, excluded.display_name),
             phone_number = coalesce(excluded.phone_number, phone_number),
             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          RETURNING id",
         params![tenant.org_id(), channel, external_id, sender.username, sender.display_name, sender.phone],
         |r| r.get(0),
     )
-}
-
-/// Opts a contact out of messages (`opted_out`), or back in; `source` says why (`keyword`, `api`…).
-pub fn set_opt_out(
-    conn: &Connection,
-    tenant: &Tenant,
-    contact: i64,
-    opted_out: bool,
-    source: &str,
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "UPDATE channel_contacts SET
-            opted_out_at = CASE WHEN ?3 THEN coalesce(opted_out_at, strftime('%Y-%m-%dT%H:%M:%fZ','now')) END,
-            opt_out_source = CASE WHEN ?3 THEN ?4 END
-         WHERE id = ?1 AND organization_id = ?2",
-        params![contact, tenant.org_id(), opted_out, source],
-    )?;
-    Ok(())
 }
 
 /// A provider's status for one of our messages; a status never goes back

@@ -106,6 +106,7 @@ const TENANT_PARAMS: &[&str] = &[
     "delivery_id",
     "channel_id",
     "integration_id",
+    "contact_id",
     "canned_reply_id",
     "test_id",
     "file_id",
@@ -275,7 +276,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(nlu.into_iter().chain(knowledge).map(|(name, id)| (name, id.to_string())));
         params.extend(runtime_rows(tx, org_id, bot_id)?);
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
-        params.insert("channel_id", channel_row(tx, org_id, bot_id)?.to_string());
+        params.extend(channel_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
         params.insert("integration_id", integration_row(tx, org_id)?.to_string());
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
@@ -399,14 +400,21 @@ fn knowledge_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(
 }
 
 /// A Telegram channel of the bot (without credentials: test and activate
-/// answer 422 without calling out).
-fn channel_row(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<i64> {
-    tx.query_row(
+/// answer 422 without calling out) and a contact of it.
+fn channel_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, i64); 2]> {
+    let channel_id: i64 = tx.query_row(
         "INSERT INTO channels (organization_id, bot_id, type, name, webhook_path)
          VALUES (?1, ?2, 'telegram', 'Matrix channel', lower(hex(randomblob(16)))) RETURNING id",
         params![org_id, bot_id],
         |r| r.get(0),
-    )
+    )?;
+    let contact_id = tx.query_row(
+        "INSERT INTO channel_contacts (organization_id, channel_id, external_id, display_name)
+         VALUES (?1, ?2, '4242', 'Matrix contact') RETURNING id",
+        params![org_id, channel_id],
+        |r| r.get(0),
+    )?;
+    Ok([("channel_id", channel_id), ("contact_id", contact_id)])
 }
 
 /// A custom integration without credentials (test answers 409 and OAuth

@@ -208,6 +208,33 @@ async fn seed(app: &TestApp) -> (i64, i64) {
     (bot, kb)
 }
 
+/// A Telegram contact of the bot's organization with a tag, an attribute and
+/// the bot's conversation (the contact detail's every section has content).
+fn seed_contact(app: &TestApp, bot: i64) -> i64 {
+    app.sql(|c| {
+        let org: i64 = c.query_row("SELECT organization_id FROM bots WHERE id = ?1", [bot], |r| r.get(0))?;
+        let channel: i64 = c.query_row(
+            "INSERT INTO channels (organization_id, bot_id, type, name, webhook_path)
+             VALUES (?1, ?2, 'telegram', 'Shop on Telegram', lower(hex(randomblob(16)))) RETURNING id",
+            rusqlite::params![org, bot],
+            |r| r.get(0),
+        )?;
+        let contact: i64 = c.query_row(
+            "INSERT INTO channel_contacts (organization_id, channel_id, external_id, username, display_name, tags,
+                                           custom_attributes, consent_status, consent_source, last_message_at)
+             VALUES (?1, ?2, '4242', 'ann', 'Ann', '[\"vip\"]', '{\"plan\":\"gold\",\"seats\":3}', 'granted', 'web_form',
+                     strftime('%Y-%m-%dT%H:%M:%fZ','now')) RETURNING id",
+            rusqlite::params![org, channel],
+            |r| r.get(0),
+        )?;
+        c.execute(
+            "UPDATE conversations SET contact_id = ?1 WHERE id = (SELECT min(id) FROM conversations WHERE bot_id = ?2)",
+            rusqlite::params![contact, bot],
+        )?;
+        Ok(contact)
+    })
+}
+
 /// Every screen at 1440 and 400 px, light and dark: axe's serious and
 /// critical violations, a theme not applied, a page scrolling sideways.
 async fn check_screens(b: &Browser, base: &str, screens: &[String], axe: &str) -> Vec<String> {
@@ -331,6 +358,7 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
     let Some(axe) = axe_source() else { return };
     let app = spawn_app().await;
     let (bot, kb) = seed(&app).await;
+    let contact = seed_contact(&app, bot);
     let screens: Vec<String> = [
         "/login",
         "/signup",
@@ -348,6 +376,8 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         "/knowledge",
         &format!("/knowledge/{kb}"),
         "/inbox",
+        "/contacts",
+        &format!("/contacts/{contact}"),
         "/members",
         "/roles",
         "/teams",

@@ -601,7 +601,8 @@ function Transcripts({ params }) {
   const [cursor, setCursor] = useState(null);
   const url = `/api/v1/bots/${botId}/conversations?limit=50${query ? `&q=${encodeURIComponent(query)}` : ""}${status ? `&status=${status}` : ""}${cursor ? `&after=${encodeURIComponent(cursor)}` : ""}`;
   const list = useLoad(() => get(url), [url]);
-  const [selected, setSelected] = useState(null);
+  // `?conversation=ID` (links from a contact's conversations) opens that transcript.
+  const [selected, setSelected] = useState(() => Number(new URLSearchParams(location.search).get("conversation")) || null);
   const [replay, setReplay] = useState(null);
   const [error, setError] = useState(null);
   const search = (e) => {
