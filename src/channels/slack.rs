@@ -400,7 +400,7 @@ fn button(label: &str, value: Option<&str>, url: Option<&str>, n: usize, values:
 }
 
 /// `actions` blocks of at most 25 buttons each.
-fn actions_blocks(buttons: Vec<Value>, blocks: &mut Vec<Value>) {
+fn actions_blocks(buttons: &[Value], blocks: &mut Vec<Value>) {
     for chunk in buttons.chunks(ACTIONS_MAX) {
         let n = blocks.len();
         blocks.push(json!({ "type": "actions", "block_id": format!("bb_actions_{n}"), "elements": chunk }));
@@ -448,13 +448,13 @@ pub fn render(to: &Recipient, text: &str, parts: &RichParts) -> Vec<Rendered> {
                 json!({ "type": "image", "image_url": url, "alt_text": truncate(&card.title, 2000) });
         }
         blocks.push(section);
-        let buttons = card.buttons.iter().map(|b| reply_button(b, next(), &mut values)).collect();
-        actions_blocks(buttons, &mut blocks);
+        let buttons: Vec<Value> = card.buttons.iter().map(|b| reply_button(b, next(), &mut values)).collect();
+        actions_blocks(&buttons, &mut blocks);
     }
     let mut buttons: Vec<Value> =
         parts.quick_replies.iter().map(|q| button(&q.label, Some(&q.value), None, next(), &mut values)).collect();
     buttons.extend(parts.buttons.iter().map(|b| reply_button(b, next(), &mut values)));
-    actions_blocks(buttons, &mut blocks);
+    actions_blocks(&buttons, &mut blocks);
     if blocks.is_empty() {
         return Vec::new();
     }
@@ -724,23 +724,23 @@ mod tests {
         assert!(!signature_ok(secret, "soon", expected, body.as_bytes(), 1_531_420_618));
     }
 
-    fn callback(event: Value) -> Value {
+    fn callback(event: &Value) -> Value {
         json!({ "type": "event_callback", "event_id": "Ev1", "team_id": "T1", "event": event })
     }
 
     #[test]
     fn direct_messages_and_mentions_get_their_conversation_keys() {
-        let dm = callback(json!({ "type": "message", "channel_type": "im", "channel": "D1", "user": "U1",
+        let dm = callback(&json!({ "type": "message", "channel_type": "im", "channel": "D1", "user": "U1",
             "text": "a &lt;b&gt; &amp; c", "ts": "100.1" }));
         let Parsed::Events(e) = parse_payload(&dm) else { panic!("dm") };
         assert_eq!((e[0].sender.address.as_str(), e[0].thread.as_deref()), ("D1", None));
         assert_eq!(e[0].kind, EventKind::Text { message_id: "D1:100.1".into(), text: "a <b> & c".into() });
-        let mention = callback(json!({ "type": "app_mention", "channel": "C1", "user": "U1",
+        let mention = callback(&json!({ "type": "app_mention", "channel": "C1", "user": "U1",
             "text": "<@UBOT> hello there", "ts": "200.2" }));
         let Parsed::Events(e) = parse_payload(&mention) else { panic!("mention") };
         assert_eq!((e[0].sender.address.as_str(), e[0].thread.as_deref()), ("C1:200.2", Some("200.2")));
         assert_eq!(e[0].kind, EventKind::Text { message_id: "C1:200.2".into(), text: "hello there".into() });
-        let in_thread = callback(json!({ "type": "app_mention", "channel": "C1", "user": "U1",
+        let in_thread = callback(&json!({ "type": "app_mention", "channel": "C1", "user": "U1",
             "text": "<@UBOT> more", "ts": "300.3", "thread_ts": "200.2" }));
         let Parsed::Events(e) = parse_payload(&in_thread) else { panic!("thread") };
         assert_eq!(e[0].sender.address, "C1:200.2");
@@ -752,7 +752,7 @@ mod tests {
             json!({ "type": "reaction_added", "user": "U1" }),
         ] {
             assert!(
-                matches!(parse_payload(&callback(ignored.clone())), Parsed::Ignored { dedupe_id: Some(_), .. }),
+                matches!(parse_payload(&callback(&ignored)), Parsed::Ignored { dedupe_id: Some(_), .. }),
                 "{ignored}"
             );
         }

@@ -242,7 +242,7 @@ async fn post_interaction(app: &TestApp, channel: &Value, payload: &Value) -> (u
     post_raw(app, channel, Signing::Good, "application/x-www-form-urlencoded", body.into_bytes(), &[]).await
 }
 
-fn callback(event_id: &str, event: Value) -> Value {
+fn callback(event_id: &str, event: &Value) -> Value {
     json!({ "token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
         "event_id": event_id, "event_time": 1_700_000_000, "authorizations": [{ "user_id": "UBOT", "is_bot": true }],
         "event": event })
@@ -251,7 +251,7 @@ fn callback(event_id: &str, event: Value) -> Value {
 fn dm(event_id: &str, channel: &str, ts: &str, text: &str) -> Value {
     callback(
         event_id,
-        json!({ "type": "message", "channel_type": "im", "channel": channel, "user": "U_ANN", "text": text, "ts": ts,
+        &json!({ "type": "message", "channel_type": "im", "channel": channel, "user": "U_ANN", "text": text, "ts": ts,
             "client_msg_id": format!("m-{ts}") }),
     )
 }
@@ -368,7 +368,7 @@ async fn a_mention_in_a_channel_is_answered_in_its_thread_and_the_thread_is_one_
         if let Some(t) = thread {
             event["thread_ts"] = json!(t);
         }
-        callback(id, event)
+        callback(id, &event)
     };
     let (status, body) =
         post_event(&st.app, &channel, Signing::Good, &mention("EvM1", "500.000001", None, "<@UBOT> hi")).await;
@@ -419,7 +419,7 @@ async fn a_shared_file_is_downloaded_with_the_bot_token_and_stored() {
     let url = format!("{}/files/T1-F1/photo.png", st.slack.server.base);
     let share = callback(
         "EvF1",
-        json!({ "type": "message", "subtype": "file_share", "channel_type": "im", "channel": "D_FILES", "user": "U_ANN",
+        &json!({ "type": "message", "subtype": "file_share", "channel_type": "im", "channel": "D_FILES", "user": "U_ANN",
             "text": "", "ts": "700.000001",
             "files": [{ "id": "F1", "name": "photo.png", "mimetype": "image/png", "filetype": "png",
                 "url_private": url, "url_private_download": format!("{url}?download=1"), "size": PNG.len() }] }),
@@ -482,7 +482,7 @@ async fn bad_signatures_and_stale_timestamps_are_refused_before_anything_is_stor
     // Bots' messages (the app's own included) are ignored.
     let own = callback(
         "EvBot",
-        json!({ "type": "message", "channel_type": "im", "channel": "D_BAD", "bot_id": "B1", "text": "Hello", "ts": "801.1" }),
+        &json!({ "type": "message", "channel_type": "im", "channel": "D_BAD", "bot_id": "B1", "text": "Hello", "ts": "801.1" }),
     );
     let (_, answer) = post_event(&st.app, &channel, Signing::Good, &own).await;
     assert_eq!(answer["status"], "ignored");
