@@ -10,6 +10,7 @@ pub mod generic;
 pub mod model;
 pub mod send;
 pub mod service;
+pub mod slack;
 pub mod store;
 pub mod telegram;
 
@@ -45,7 +46,7 @@ impl ScopeResource for ChannelResource {
 pub type ChannelScope<P> = Scoped<ChannelResource, P>;
 
 /// Every channel type this server speaks.
-static ADAPTERS: [&dyn adapter::Adapter; 2] = [&telegram::Telegram, &generic::Generic];
+static ADAPTERS: [&dyn adapter::Adapter; 3] = [&telegram::Telegram, &generic::Generic, &slack::Slack];
 
 /// The adapter of a channel type.
 #[must_use]

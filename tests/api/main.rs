@@ -27,6 +27,7 @@ mod browser_webhooks;
 mod browser_widget_uploads;
 mod channels;
 mod channels_http;
+mod channels_slack;
 mod cli;
 mod contacts;
 mod edge;

@@ -17,6 +17,14 @@ export const CHANNEL_TYPES = {
     intro: "Create a bot with @BotFather in Telegram and paste the token it gives you. Activating the channel points Telegram at its webhook URL.",
     fields: [{ name: "bot_token", label: "Bot token", secret: true, placeholder: "123456789:AA…" }],
   },
+  slack: {
+    label: "Slack",
+    intro: "At api.slack.com/apps create an app. OAuth & Permissions: add the bot scopes chat:write, im:history, app_mentions:read and files:read, install it and copy the Bot User OAuth Token (xoxb-…). Basic Information: copy the Signing Secret. After creating the channel, paste its webhook URL as the Event Subscriptions Request URL (bot events message.im and app_mention) and as the Interactivity Request URL, allow messages in App Home, then test and activate.",
+    fields: [
+      { name: "bot_token", label: "Bot User OAuth Token", secret: true, placeholder: "xoxb-…" },
+      { name: "signing_secret", label: "Signing Secret", secret: true },
+    ],
+  },
   http: {
     label: "Generic HTTP",
     intro: "Any system can talk to a bot: it posts signed JSON events to the webhook URL, and replies are posted, signed with the same secret, to your URL (see docs/channels.md).",
