@@ -7,6 +7,7 @@
 
 pub mod adapter;
 pub mod generic;
+pub mod messenger;
 pub mod model;
 pub mod send;
 pub mod service;
@@ -41,7 +42,8 @@ impl ScopeResource for ChannelResource {
 pub type ChannelScope<P> = Scoped<ChannelResource, P>;
 
 /// Every channel type this server speaks.
-static ADAPTERS: [&dyn adapter::Adapter; 2] = [&telegram::Telegram, &generic::Generic];
+static ADAPTERS: [&dyn adapter::Adapter; 4] =
+    [&telegram::Telegram, &generic::Generic, &messenger::Messenger, &messenger::Instagram];
 
 /// The adapter of a channel type.
 #[must_use]
