@@ -122,13 +122,15 @@ fn redact(text: &str, token: &str) -> String {
 
 /// Maps a Graph error to the queue's terms: rate limits (codes 4, 17, 32,
 /// 613) become 429 and transient errors 503 (both retried), a bad token
-/// (190, 102) 401 and missing permissions (10, 200–299) 403 (credential
+/// (190, 102) or app secret (an invalid `appsecret_proof`) 401 and missing permissions (10, 200–299) 403 (credential
 /// errors); anything else keeps its HTTP status.
 fn graph_status(http: u16, error: &Value) -> u16 {
     let code = error.get("code").and_then(Value::as_i64).unwrap_or(0);
     match code {
         4 | 17 | 32 | 613 => 429,
         190 | 102 => 401,
+        // A wrong app secret: the proof of the token does not match.
+        100 if error.get("message").and_then(Value::as_str).is_some_and(|m| m.contains("appsecret_proof")) => 401,
         10 | 200..=299 => 403,
         _ if error.get("is_transient").and_then(Value::as_bool) == Some(true) => 503,
         _ => http,
@@ -877,5 +879,7 @@ mod tests {
         assert_eq!(graph_status(403, &json!({ "code": 200 })), 403);
         assert_eq!(graph_status(500, &json!({ "code": 2, "is_transient": true })), 503);
         assert_eq!(graph_status(400, &json!({ "code": 100 })), 400);
+        let proof = json!({ "code": 100, "message": "Invalid appsecret_proof provided in the API argument" });
+        assert_eq!(graph_status(400, &proof), 401);
     }
 }
