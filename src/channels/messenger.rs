@@ -384,12 +384,11 @@ pub fn split_text(text: &str, chars: usize, bytes: usize) -> Vec<String> {
 }
 
 fn button(b: &ReplyButton) -> Value {
-    match &b.url {
-        Some(url) => json!({ "type": "web_url", "url": url, "title": clip(&b.label, TITLE_MAX) }),
-        None => {
-            let payload = b.value.clone().unwrap_or_else(|| b.label.clone());
-            json!({ "type": "postback", "title": clip(&b.label, TITLE_MAX), "payload": clip(&payload, PAYLOAD_MAX) })
-        }
+    if let Some(url) = &b.url {
+        json!({ "type": "web_url", "url": url, "title": clip(&b.label, TITLE_MAX) })
+    } else {
+        let payload = b.value.clone().unwrap_or_else(|| b.label.clone());
+        json!({ "type": "postback", "title": clip(&b.label, TITLE_MAX), "payload": clip(&payload, PAYLOAD_MAX) })
     }
 }
 
@@ -774,13 +773,13 @@ mod tests {
         assert!(!verify_hub_signature("", body, Some("sha256=")));
     }
 
-    fn page(items: Value) -> Vec<u8> {
+    fn page(items: &Value) -> Vec<u8> {
         json!({ "object": "page", "entry": [{ "id": "1", "time": 1, "messaging": items }] }).to_string().into_bytes()
     }
 
     #[test]
     fn webhook_items_become_events() {
-        let body = page(json!([
+        let body = page(&json!([
             { "sender": {"id": "u1"}, "recipient": {"id": "1"}, "timestamp": 1000, "message": {"mid": "m1", "text": "hi"} },
             { "sender": {"id": "u1"}, "recipient": {"id": "1"}, "timestamp": 1001, "message": {"mid": "m2", "text": "Red", "quick_reply": {"payload": "red"}} },
             { "sender": {"id": "u1"}, "recipient": {"id": "1"}, "timestamp": 1002, "postback": {"title": "Go", "payload": "go"} },
@@ -801,10 +800,10 @@ mod tests {
         assert_eq!(e[5].kind, EventKind::Status { message_id: "o1".into(), status: Delivery::Delivered, error: None });
         assert_eq!(e[7].kind, EventKind::StatusUpTo { status: Delivery::Read, until_ms: 1005 });
         // Echoes alone are ignored; other objects and shapes are malformed.
-        let echo = page(json!([{ "sender": {"id": "1"}, "message": {"mid": "o3", "is_echo": true, "text": "x"} }]));
+        let echo = page(&json!([{ "sender": {"id": "1"}, "message": {"mid": "o3", "is_echo": true, "text": "x"} }]));
         assert!(matches!(parse_body(&echo, "page", 0), Parsed::Ignored { dedupe_id: Some(d), .. } if d == "echo:o3"));
-        assert!(matches!(parse_body(&page(json!([{ "message": {"mid": "x"} }])), "page", 0), Parsed::Malformed(_)));
-        assert!(matches!(parse_body(&page(json!([])), "instagram", 0), Parsed::Malformed(_)));
+        assert!(matches!(parse_body(&page(&json!([{ "message": {"mid": "x"} }])), "page", 0), Parsed::Malformed(_)));
+        assert!(matches!(parse_body(&page(&json!([])), "instagram", 0), Parsed::Malformed(_)));
         assert!(matches!(parse_body(b"{", "page", 0), Parsed::Malformed(_)));
         // Instagram's seen event names the last message read.
         let seen = json!({ "object": "instagram", "entry": [{ "id": "9", "messaging": [

@@ -196,15 +196,26 @@ fn hook_path(channel: &Value) -> String {
     url[at..].to_owned()
 }
 
-/// Posts a webhook call signed with `signature` (`None`: correctly signed).
-async fn post_hook(app: &TestApp, channel: &Value, body: &Value, signature: Option<Option<&str>>) -> (u16, Value) {
+/// How a test call is signed.
+#[derive(Debug, Clone, Copy)]
+enum Sig<'a> {
+    /// Correctly, with the app secret.
+    Good,
+    /// With this header value.
+    Header(&'a str),
+    /// Not at all.
+    Missing,
+}
+
+/// Posts a webhook call signed as `signature` says.
+async fn post_hook(app: &TestApp, channel: &Value, body: &Value, signature: Sig<'_>) -> (u16, Value) {
     let bytes = body.to_string().into_bytes();
     let mut request =
         app.client.post(app.url(&hook_path(channel))).header("content-type", "application/json").body(bytes.clone());
     match signature {
-        None => request = request.header("X-Hub-Signature-256", sign(&bytes)),
-        Some(Some(s)) => request = request.header("X-Hub-Signature-256", s),
-        Some(None) => {}
+        Sig::Good => request = request.header("X-Hub-Signature-256", sign(&bytes)),
+        Sig::Header(s) => request = request.header("X-Hub-Signature-256", s),
+        Sig::Missing => {}
     }
     let response = request.send().await.expect("send");
     let status = response.status().as_u16();
@@ -239,7 +250,7 @@ fn reply_text(body: &Value) -> String {
 async fn messenger_answers_through_the_send_api_and_a_quick_reply_round_trips() {
     let st = setup().await;
     let channel = active_channel(&st, "messenger").await;
-    let (status, body) = post_hook(&st.app, &channel, &text("page", "m_in_1", "hi"), None).await;
+    let (status, body) = post_hook(&st.app, &channel, &text("page", "m_in_1", "hi"), Sig::Good).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("processed")), "{body}");
     st.app.run_jobs().await;
 
@@ -278,7 +289,7 @@ async fn messenger_answers_through_the_send_api_and_a_quick_reply_round_trips() 
     // The person taps "Red": Messenger sends the title as text and the payload.
     let tap =
         call_of("page", &json!({ "message": { "mid": "m_in_2", "text": "Red", "quick_reply": { "payload": "red" } } }));
-    let (status, body) = post_hook(&st.app, &channel, &tap, None).await;
+    let (status, body) = post_hook(&st.app, &channel, &tap, Sig::Good).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("processed")), "{body}");
     st.app.run_jobs().await;
     let messages = st.graph.messages();
@@ -302,7 +313,7 @@ async fn messenger_media_is_downloaded_into_files() {
         &json!({ "message": { "mid": "m_in_img", "attachments": [
         { "type": "image", "payload": { "url": url } } ] } }),
     );
-    let (status, body) = post_hook(&st.app, &channel, &photo, None).await;
+    let (status, body) = post_hook(&st.app, &channel, &photo, Sig::Good).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("processed")), "{body}");
     assert_eq!(st.app.count("SELECT count(*) FROM files WHERE content_type = 'image/png'"), 1);
     let (kind, media_url, file_bytes): (String, String, i64) = st.app.sql(|c| {
@@ -323,22 +334,22 @@ async fn messenger_media_is_downloaded_into_files() {
 async fn messenger_deliveries_and_read_watermarks_fold_into_the_outbound_rows() {
     let st = setup().await;
     let channel = active_channel(&st, "messenger").await;
-    post_hook(&st.app, &channel, &text("page", "m_in_1", "hi"), None).await;
+    post_hook(&st.app, &channel, &text("page", "m_in_1", "hi"), Sig::Good).await;
     st.app.run_jobs().await;
     let status_of = |id: &str| -> String {
         st.app.sql(|c| c.query_row("SELECT status FROM channel_messages WHERE external_id = ?1", [id], |r| r.get(0)))
     };
     let delivery = call_of("page", &json!({ "delivery": { "mids": ["m_out_1"], "watermark": now_ms() } }));
-    let (_, body) = post_hook(&st.app, &channel, &delivery, None).await;
+    let (_, body) = post_hook(&st.app, &channel, &delivery, Sig::Good).await;
     assert_eq!(body["status"], "processed", "{body}");
     assert_eq!((status_of("m_out_1"), status_of("m_out_2")), ("delivered".to_owned(), "sent".to_owned()));
     // The same delivery again changes nothing and runs nothing.
-    let (_, again) = post_hook(&st.app, &channel, &delivery, None).await;
+    let (_, again) = post_hook(&st.app, &channel, &delivery, Sig::Good).await;
     assert_eq!(again["status"], "duplicate");
 
     // Read up to now: every message sent to the person before it is read.
     let read = call_of("page", &json!({ "read": { "watermark": now_ms() + 1000 } }));
-    let (_, body) = post_hook(&st.app, &channel, &read, None).await;
+    let (_, body) = post_hook(&st.app, &channel, &read, Sig::Good).await;
     assert_eq!(body["status"], "processed", "{body}");
     assert_eq!((status_of("m_out_1"), status_of("m_out_2")), ("read".to_owned(), "read".to_owned()));
     assert_eq!(
@@ -347,7 +358,7 @@ async fn messenger_deliveries_and_read_watermarks_fold_into_the_outbound_rows() 
     );
     // A watermark before anything was sent folds nothing.
     let old = call_of("page", &json!({ "read": { "watermark": 1000 } }));
-    let (_, body) = post_hook(&st.app, &channel, &old, None).await;
+    let (_, body) = post_hook(&st.app, &channel, &old, Sig::Good).await;
     assert_eq!(body["status"], "ignored", "{body}");
 }
 
@@ -358,7 +369,7 @@ async fn messenger_refuses_bad_signatures_and_runs_a_redelivery_once() {
     let call = text("page", "m_in_1", "hi");
     let other = sign(b"another body");
     for bad in [None, Some("sha256=00"), Some(other.as_str()), Some("nonsense")] {
-        let (status, body) = post_hook(&st.app, &channel, &call, Some(bad)).await;
+        let (status, body) = post_hook(&st.app, &channel, &call, bad.map_or(Sig::Missing, Sig::Header)).await;
         assert_eq!(status, 401, "{bad:?} {body}");
         assert_eq!(body["error"]["code"], "channel_signature_invalid");
     }
@@ -373,18 +384,18 @@ async fn messenger_refuses_bad_signatures_and_runs_a_redelivery_once() {
         json!({ "object": "page",
         "entry": [{ "id": PAGE_ID, "messaging": [{ "message": { "text": "no sender" } }] }] }),
     ] {
-        let (status, body) = post_hook(&st.app, &channel, &bad, None).await;
+        let (status, body) = post_hook(&st.app, &channel, &bad, Sig::Good).await;
         assert_eq!((status, body["status"].as_str()), (200, Some("rejected")), "{bad} {body}");
     }
     assert_eq!(st.app.count("SELECT count(*) FROM channel_webhooks"), 0);
 
     // The same message twice: processed once, answered once.
-    let (_, first) = post_hook(&st.app, &channel, &call, None).await;
-    let (_, second) = post_hook(&st.app, &channel, &call, None).await;
+    let (_, first) = post_hook(&st.app, &channel, &call, Sig::Good).await;
+    let (_, second) = post_hook(&st.app, &channel, &call, Sig::Good).await;
     assert_eq!((first["status"].as_str(), second["status"].as_str()), (Some("processed"), Some("duplicate")));
     // An echo of our own message is stored once and ignored.
     let echo = call_of("page", &json!({ "message": { "mid": "m_out_1", "is_echo": true, "text": "Hello" } }));
-    let (_, body) = post_hook(&st.app, &channel, &echo, None).await;
+    let (_, body) = post_hook(&st.app, &channel, &echo, Sig::Good).await;
     assert_eq!(body["status"], "ignored", "{body}");
     st.app.run_jobs().await;
     assert_eq!(st.app.count("SELECT count(*) FROM channel_messages WHERE direction = 'inbound'"), 1);
@@ -398,7 +409,7 @@ async fn a_graph_rate_limit_is_retried_and_the_messages_arrive_once_in_order() {
     let channel = active_channel(&st, "messenger").await;
     // Graph reports rate limits as HTTP 400 with code 613 (or 4, 17, 32).
     st.graph.errors.lock().expect("errors").push_back((400, 613));
-    post_hook(&st.app, &channel, &text("page", "m_in_1", "hi"), None).await;
+    post_hook(&st.app, &channel, &text("page", "m_in_1", "hi"), Sig::Good).await;
     st.app.run_jobs().await;
     assert_eq!(st.graph.messages().len(), 1, "only the refused attempt");
     let (state, error): (String, String) = st.app.sql(|c| {
@@ -530,7 +541,7 @@ async fn the_24_hour_window_refuses_bot_replies_and_agents_answer_with_the_human
     let hours_ago = |h: i64| now_ms() - h * 3600 * 1000;
     // A message Meta delivers late: 25 hours old.
     let late = call_of("page", &json!({ "timestamp": hours_ago(25), "message": { "mid": "m_in_old", "text": "hi" } }));
-    let (_, body) = post_hook(&st.app, &channel, &late, None).await;
+    let (_, body) = post_hook(&st.app, &channel, &late, Sig::Good).await;
     assert_eq!(body["status"], "processed", "{body}");
     st.app.run_jobs().await;
     assert!(st.graph.messages().is_empty(), "{:?}", st.graph.messages());
@@ -593,15 +604,15 @@ async fn instagram_answers_a_postback_round_trips_and_checks_signatures_and_dupl
 
     // Signature first: nothing stored for a forged call.
     let call = text("instagram", "ig_in_1", "hi");
-    let (status, _) = post_hook(&st.app, &channel, &call, Some(Some("sha256=deadbeef"))).await;
+    let (status, _) = post_hook(&st.app, &channel, &call, Sig::Header("sha256=deadbeef")).await;
     assert_eq!(status, 401);
     assert_eq!(st.app.count("SELECT count(*) FROM channel_webhooks"), 0);
     // A Messenger call at an Instagram channel is not its format.
-    let (status, body) = post_hook(&st.app, &channel, &text("page", "x", "hi"), None).await;
+    let (status, body) = post_hook(&st.app, &channel, &text("page", "x", "hi"), Sig::Good).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("rejected")));
 
-    let (_, first) = post_hook(&st.app, &channel, &call, None).await;
-    let (_, second) = post_hook(&st.app, &channel, &call, None).await;
+    let (_, first) = post_hook(&st.app, &channel, &call, Sig::Good).await;
+    let (_, second) = post_hook(&st.app, &channel, &call, Sig::Good).await;
     assert_eq!((first["status"].as_str(), second["status"].as_str()), (Some("processed"), Some("duplicate")));
     st.app.run_jobs().await;
     let messages = st.graph.messages();
@@ -617,16 +628,16 @@ async fn instagram_answers_a_postback_round_trips_and_checks_signatures_and_dupl
 
     // A postback (a template button) answers the question.
     let press = call_of("instagram", &json!({ "postback": { "mid": "ig_pb_1", "title": "Red", "payload": "red" } }));
-    let (_, body) = post_hook(&st.app, &channel, &press, None).await;
+    let (_, body) = post_hook(&st.app, &channel, &press, Sig::Good).await;
     assert_eq!(body["status"], "processed", "{body}");
-    let (_, again) = post_hook(&st.app, &channel, &press, None).await;
+    let (_, again) = post_hook(&st.app, &channel, &press, Sig::Good).await;
     assert_eq!(again["status"], "duplicate");
     st.app.run_jobs().await;
     let texts: Vec<String> = st.graph.messages().iter().map(reply_text).collect();
     assert_eq!(texts, vec!["Hello from the shop.", "Pick a colour", "", "You chose red."]);
     // Instagram reports the last message seen by its id.
     let seen = call_of("instagram", &json!({ "read": { "mid": "m_out_2" } }));
-    let (_, body) = post_hook(&st.app, &channel, &seen, None).await;
+    let (_, body) = post_hook(&st.app, &channel, &seen, Sig::Good).await;
     assert_eq!(body["status"], "processed", "{body}");
     assert_eq!(
         st.app.count("SELECT count(*) FROM channel_messages WHERE external_id = 'm_out_2' AND status = 'read'"),
