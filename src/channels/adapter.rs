@@ -20,6 +20,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
+use crate::conversations::model::Role;
 use crate::error::{AppError, AppResult};
 use crate::flows::engine::RichParts;
 
@@ -163,6 +164,10 @@ pub enum EventKind {
     Media { message_id: String, media: MediaRef, caption: Option<String> },
     /// A status of an outbound message (its provider id).
     Status { message_id: String, status: Delivery, error: Option<String> },
+    /// Every outbound message to the sender sent at or before `until_ms`
+    /// (milliseconds since the epoch) reached `status` (Messenger's read and
+    /// delivery watermarks).
+    StatusUpTo { status: Delivery, until_ms: i64 },
     /// The end user opted out of (false) or back into (true) messages, by a
     /// keyword (SMS STOP/START); the text is kept as a message.
     Consent { message_id: String, opted_in: bool, text: String },
@@ -274,6 +279,22 @@ pub trait Adapter: Send + Sync {
 
     /// The requests that show one reply.
     fn render(&self, to: &Recipient, text: &str, parts: &RichParts) -> Vec<Rendered>;
+
+    /// The requests that show one transcript message written by `role`
+    /// (bot, agent or system): where a provider lets an agent's reply go
+    /// out when a bot's may not (Meta's `HUMAN_AGENT` tag). Default: [`Adapter::render`].
+    fn render_message(&self, to: &Recipient, role: Role, text: &str, parts: &RichParts) -> Vec<Rendered> {
+        let _ = role;
+        self.render(to, text, parts)
+    }
+
+    /// A request to queue as soon as an inbound message (text, button,
+    /// media) is stored, before its turn runs, when the event carries no
+    /// `ack` of its own (Meta's `mark_seen` and typing indicator); `None`: nothing.
+    fn receipt(&self, event: &Event) -> Option<Value> {
+        let _ = event;
+        None
+    }
 
     /// Sends one queued request; `idempotency_key` is the same on every attempt.
     fn send<'a>(

@@ -134,7 +134,7 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::Text { .. } => "message",
         EventKind::Button { .. } => "button",
         EventKind::Media { .. } => "media",
-        EventKind::Status { .. } => "status",
+        EventKind::Status { .. } | EventKind::StatusUpTo { .. } => "status",
         EventKind::Consent { .. } => "consent",
     }
 }

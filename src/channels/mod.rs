@@ -7,6 +7,7 @@
 
 pub mod adapter;
 pub mod generic;
+pub mod messenger;
 pub mod model;
 pub mod send;
 pub mod service;
@@ -46,7 +47,8 @@ impl ScopeResource for ChannelResource {
 pub type ChannelScope<P> = Scoped<ChannelResource, P>;
 
 /// Every channel type this server speaks.
-static ADAPTERS: [&dyn adapter::Adapter; 3] = [&telegram::Telegram, &generic::Generic, &slack::Slack];
+static ADAPTERS: [&dyn adapter::Adapter; 5] =
+    [&telegram::Telegram, &generic::Generic, &slack::Slack, &messenger::Messenger, &messenger::Instagram];
 
 /// The adapter of a channel type.
 #[must_use]

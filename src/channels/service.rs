@@ -466,6 +466,19 @@ async fn handle_event(
         finish(if known { "processed" } else { "ignored" }, note).await?;
         return Ok(if known { HookOutcome::Processed } else { HookOutcome::Ignored });
     }
+    if let EventKind::StatusUpTo { status, until_ms } = &event.kind {
+        let until = chrono::DateTime::from_timestamp_millis(*until_ms).map(crate::db::format_timestamp);
+        let (to, st) = (event.sender.address.clone(), *status);
+        let n = match until {
+            Some(until) => {
+                state.db.write(move |tx| Ok(store::apply_status_up_to(tx, channel, &to, &until, st)?)).await?
+            }
+            None => 0,
+        };
+        let note = (n == 0).then(|| format!("no message to {} was sent before {until_ms}", event.sender.address));
+        finish(if n > 0 { "processed" } else { "ignored" }, note).await?;
+        return Ok(if n > 0 { HookOutcome::Processed } else { HookOutcome::Ignored });
+    }
     let Some(bot) = target.bot.filter(|_| target.status == "active") else {
         finish("ignored", Some("the channel is not active or has no bot".into())).await?;
         return Ok(HookOutcome::Ignored);
@@ -541,8 +554,9 @@ async fn run_turn(
         EventKind::Consent { message_id, opted_in, text } => {
             (text.clone(), message_id.clone(), "text", None, Some(*opted_in))
         }
-        EventKind::Status { .. } => return Ok(None),
+        EventKind::Status { .. } | EventKind::StatusUpTo { .. } => return Ok(None),
     };
+    let ack = ack.or_else(|| adapter.receipt(event));
     let (t, sender, thread) = (tenant.clone(), event.sender.clone(), event.thread.clone());
     let context = event.context.to_string();
     let media_row = media.clone().map(|a| (format!("/api/v1/files/{}", a.file_id), a));
@@ -697,7 +711,7 @@ fn queue_replies(
     replies: &[Message],
 ) -> AppResult<()> {
     for m in replies.iter().filter(|m| matches!(m.role, Role::Bot | Role::Agent | Role::System)) {
-        for r in adapter.render(to, &m.text, &m.parts) {
+        for r in adapter.render_message(to, m.role, &m.text, &m.parts) {
             let mut request = json!({ "request": r.request });
             if !r.values.is_empty() {
                 request["values"] = json!(r.values);

@@ -248,6 +248,36 @@ pub fn apply_status(
     Ok(true)
 }
 
+/// A provider's watermark: every outbound message to `to` sent at or before
+/// `until` (RFC 3339, as `sent_at`) reached `status`, unless it is further
+/// already; answers how many changed.
+pub fn apply_status_up_to(
+    conn: &Connection,
+    channel: ChannelId,
+    to: &str,
+    until: &str,
+    status: Delivery,
+) -> rusqlite::Result<usize> {
+    let below: &[&str] = match status {
+        Delivery::Sent => &[],
+        Delivery::Delivered => &["sent"],
+        Delivery::Read => &["sent", "delivered"],
+        Delivery::Failed => &["sent", "delivered", "read"],
+    };
+    if below.is_empty() {
+        return Ok(0);
+    }
+    conn.execute(
+        "UPDATE channel_messages SET status = ?4,
+            delivered_at = CASE WHEN ?4 IN ('delivered', 'read') THEN coalesce(delivered_at, strftime('%Y-%m-%dT%H:%M:%fZ','now')) ELSE delivered_at END,
+            read_at = CASE WHEN ?4 = 'read' THEN strftime('%Y-%m-%dT%H:%M:%fZ','now') ELSE read_at END,
+            updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+         WHERE channel_id = ?1 AND direction = 'outbound' AND to_address = ?2 AND sent_at IS NOT NULL
+           AND sent_at <= ?3 AND status IN (SELECT value FROM json_each(?5))",
+        params![channel, to, until, status.as_str(), serde_json::to_string(below).unwrap_or_default()],
+    )
+}
+
 /// An inbound message (provider id unique per channel).
 pub struct Inbound<'a> {
     pub channel: ChannelId,

@@ -28,6 +28,7 @@ mod browser_widget_uploads;
 mod channels;
 mod channels_http;
 mod channels_slack;
+mod channels_meta;
 mod cli;
 mod contacts;
 mod edge;

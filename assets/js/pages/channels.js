@@ -25,6 +25,25 @@ export const CHANNEL_TYPES = {
       { name: "signing_secret", label: "Signing Secret", secret: true },
     ],
   },
+  messenger: {
+    label: "Facebook Messenger",
+    intro: "1. In Meta for Developers, create a Business app and add the Messenger product. 2. Under Messenger → Settings, add your Facebook Page and generate a Page access token (the app needs pages_messaging). 3. Paste the Page ID, the token and the app secret (App settings → Basic) here and create the channel. 4. Under Webhooks, set the callback URL to this channel's webhook URL and the verify token to its secret (both shown below with copy buttons) and subscribe to messages, messaging_postbacks, message_deliveries and message_reads. 5. Activate: this checks the token and subscribes the Page to your app.",
+    fields: [
+      { name: "page_id", label: "Page ID", placeholder: "1122334455" },
+      { name: "page_access_token", label: "Page access token", secret: true, placeholder: "EAA…" },
+      { name: "app_secret", label: "App secret", secret: true, placeholder: "32 letters and digits" },
+    ],
+  },
+  instagram: {
+    label: "Instagram",
+    intro: "1. Link your Instagram professional account to a Facebook Page. 2. In Meta for Developers, create a Business app with the Messenger product and Instagram messaging (permissions instagram_basic, instagram_manage_messages, pages_manage_metadata); generate a Page access token for that Page. 3. Paste the Page ID, the token and the app secret (App settings → Basic) here. 4. Under Webhooks, choose the Instagram object, set the callback URL to this channel's webhook URL and the verify token to its secret, and subscribe to messages, messaging_postbacks and messaging_seen. 5. Activate: this checks that the Page has the Instagram account and subscribes the Page to your app.",
+    fields: [
+      { name: "page_id", label: "Facebook Page ID", placeholder: "1122334455" },
+      { name: "page_access_token", label: "Page access token", secret: true, placeholder: "EAA…" },
+      { name: "app_secret", label: "App secret", secret: true, placeholder: "32 letters and digits" },
+      { name: "instagram_account_id", label: "Instagram account ID (optional, checked if given)", optional: true, placeholder: "17841…" },
+    ],
+  },
   http: {
     label: "Generic HTTP",
     intro: "Any system can talk to a bot: it posts signed JSON events to the webhook URL, and replies are posted, signed with the same secret, to your URL (see docs/channels.md).",
