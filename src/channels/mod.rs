@@ -6,10 +6,12 @@
 //! runtime hand-over are shared.
 
 pub mod adapter;
+pub mod email;
 pub mod generic;
 pub mod model;
 pub mod send;
 pub mod service;
+pub mod sms;
 pub mod store;
 pub mod telegram;
 
@@ -41,7 +43,7 @@ impl ScopeResource for ChannelResource {
 pub type ChannelScope<P> = Scoped<ChannelResource, P>;
 
 /// Every channel type this server speaks.
-static ADAPTERS: [&dyn adapter::Adapter; 2] = [&telegram::Telegram, &generic::Generic];
+static ADAPTERS: [&dyn adapter::Adapter; 4] = [&telegram::Telegram, &generic::Generic, &sms::Sms, &email::Email];
 
 /// The adapter of a channel type.
 #[must_use]
