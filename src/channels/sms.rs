@@ -112,7 +112,10 @@ fn status_event(params: &[(String, String)], sid: &str, status: &str) -> Parsed 
         "undelivered" | "failed" => Delivery::Failed,
         // queued, accepted, scheduled, sending, canceled, receiving…: not a delivery state.
         other => {
-            return Parsed::Ignored { dedupe_id: Some(format!("{sid}:{other}")), event_type: format!("status.{other}") };
+            return Parsed::Ignored {
+                dedupe_id: Some(format!("{sid}:{other}")),
+                event_type: format!("status.{other}"),
+            };
         }
     };
     let error = field(params, "ErrorCode").filter(|c| !c.is_empty()).map(|code| {

@@ -23,6 +23,8 @@ mod browser_inbox;
 mod browser_runtime;
 mod browser_webhooks;
 mod channels;
+mod channels_email;
+mod channels_sms;
 mod cli;
 mod edge;
 mod extract;
