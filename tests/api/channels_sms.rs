@@ -60,7 +60,7 @@ impl FakeTwilio {
                 if let Some(status) = queue.lock().expect("answers").pop_front() {
                     return Reply::WithHeaders(
                         status,
-                        vec![("Content-Type".into(), "application/json".into()), ("Retry-After".into(), "1".into())],
+                        vec![("Content-Type".into(), "application/json".into()), ("Retry-After".into(), "30".into())],
                         json!({"code": 20429, "message": "Too Many Requests", "status": status}).to_string().into_bytes(),
                     );
                 }
@@ -372,6 +372,12 @@ async fn a_429_from_twilio_is_retried_and_the_messages_arrive_once_in_order() {
     });
     assert_eq!(status, "failed");
     assert!(error.contains("20429"), "{error}");
+    // Twilio's Retry-After (30 s) replaces the first default delay (2 s).
+    let wait_s = st.app.count(
+        "SELECT CAST((julianday(next_retry_at) - julianday('now')) * 86400 AS INTEGER) FROM channel_messages
+         WHERE direction = 'outbound' ORDER BY id LIMIT 1",
+    );
+    assert!((20..=30).contains(&wait_s), "{wait_s}");
     assert_eq!(st.app.count("SELECT count(*) FROM channel_messages WHERE dead = 1"), 0);
     st.app.sql(|c| {
         c.execute(
