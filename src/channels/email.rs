@@ -6,7 +6,7 @@
 //! - the raw message as the body (`Content-Type: message/rfc822`, or any
 //!   type that is not a form: `curl --data-binary @mail.eml`);
 //! - a `multipart/form-data` or `application/x-www-form-urlencoded` form
-//!   with the message in the field `email` (SendGrid Inbound Parse with
+//!   with the message in the field `email` (`SendGrid` Inbound Parse with
 //!   "POST the raw, full MIME message") or `body-mime` (Mailgun routes
 //!   forwarding to a URL ending in `mime`).
 //!
@@ -142,7 +142,7 @@ pub fn parse_message(raw: &[u8]) -> Parsed {
             references.push(id.clone());
         }
     }
-    let subject = message.subject().map(str::trim).unwrap_or("").to_owned();
+    let subject = message.subject().map_or("", str::trim).to_owned();
     let sender = Sender {
         address: address.clone(),
         username: None,
@@ -232,7 +232,7 @@ fn reply_subject(subject: &str) -> String {
 pub fn render(to: &Recipient, text: &str, parts: &RichParts) -> Vec<Rendered> {
     let (mut body, values) = numbered_choices(text, parts);
     if let Some(image) = &parts.image {
-        body = format!("{body}\n\n{}", image.url).trim().to_owned();
+        format!("{body}\n\n{}", image.url).trim().clone_into(&mut body);
     }
     if body.is_empty() {
         return Vec::new();

@@ -259,7 +259,7 @@ pub fn segments(body: &str) -> usize {
 pub fn numbered_choices(text: &str, parts: &RichParts) -> (String, Vec<String>) {
     let mut lines = Vec::new();
     let mut values = Vec::new();
-    let mut links = Vec::new();
+    let mut url_lines = Vec::new();
     for q in &parts.quick_replies {
         values.push(q.value.clone());
         lines.push(format!("Reply {} for {}", values.len(), q.label));
@@ -267,7 +267,7 @@ pub fn numbered_choices(text: &str, parts: &RichParts) -> (String, Vec<String>) 
     let card_buttons = parts.cards.iter().flat_map(|c| c.buttons.iter());
     for b in parts.buttons.iter().chain(card_buttons) {
         if let Some(url) = &b.url {
-            links.push(format!("{}: {url}", b.label));
+            url_lines.push(format!("{}: {url}", b.label));
         } else {
             values.push(b.value.clone().unwrap_or_else(|| b.label.clone()));
             lines.push(format!("Reply {} for {}", values.len(), b.label));
@@ -276,11 +276,11 @@ pub fn numbered_choices(text: &str, parts: &RichParts) -> (String, Vec<String>) 
     let mut out = text.trim().to_owned();
     for card in &parts.cards {
         let sub = card.subtitle.as_deref().map(|s| format!("\n{s}")).unwrap_or_default();
-        out = format!("{out}\n\n{}{sub}", card.title).trim().to_owned();
+        format!("{out}\n\n{}{sub}", card.title).trim().clone_into(&mut out);
     }
-    for block in [lines, links] {
+    for block in [lines, url_lines] {
         if !block.is_empty() {
-            out = format!("{out}\n\n{}", block.join("\n")).trim().to_owned();
+            format!("{out}\n\n{}", block.join("\n")).trim().clone_into(&mut out);
         }
     }
     (out, values)

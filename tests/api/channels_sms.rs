@@ -251,8 +251,7 @@ async fn an_sms_is_answered_a_numbered_choice_round_trips_and_statuses_fold_in()
     let rows: Vec<(String, Option<String>)> = st.app.sql(|c| {
         let mut q =
             c.prepare("SELECT status, error_message FROM channel_messages WHERE direction = 'outbound' ORDER BY id")?;
-        let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>();
-        rows
+        q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()
     });
     assert_eq!(rows[0].0, "delivered", "{rows:?}");
     assert_eq!(rows[1].0, "failed", "{rows:?}");
