@@ -158,7 +158,11 @@ pub enum EventKind {
     Text { message_id: String, text: String },
     /// A button or quick-reply press: the value (or `#n`, an index into the
     /// values kept with the outbound message `message_id`), and a request
-    /// to queue that acknowledges the press (Telegram's spinner).
+    /// to queue that acknowledges the press (Telegram's spinner). Without a
+    /// `message_id` (SMS and email have no reply context), `#n` is the
+    /// 1-based number of a choice the user typed: the n-th value of the
+    /// latest message sent to them, or the text `n` when that message
+    /// offered no n-th choice.
     Button { id: String, value: String, message_id: Option<String>, ack: Option<Value> },
     /// Media with an optional caption.
     Media { message_id: String, media: MediaRef, caption: Option<String> },
@@ -263,6 +267,12 @@ pub trait Adapter: Send + Sync {
     /// where the protocol says so); `None` for ordinary calls.
     fn handshake(&self, _secrets: &Secrets, _req: &HookRequest<'_>) -> Option<HttpResponse> {
         None
+    }
+
+    /// What this server must have before the provider check (email: an SMTP
+    /// server); its error is answered as is by test-connection and activation.
+    fn precondition<'a>(&'a self, _state: &'a AppState) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async { Ok(()) })
     }
 
     /// Whether the call is authentic (constant-time comparisons).

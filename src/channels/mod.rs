@@ -6,12 +6,14 @@
 //! runtime hand-over are shared.
 
 pub mod adapter;
+pub mod email;
 pub mod generic;
 pub mod messenger;
 pub mod model;
 pub mod send;
 pub mod service;
 pub mod slack;
+pub mod sms;
 pub mod store;
 pub mod telegram;
 
@@ -47,8 +49,15 @@ impl ScopeResource for ChannelResource {
 pub type ChannelScope<P> = Scoped<ChannelResource, P>;
 
 /// Every channel type this server speaks.
-static ADAPTERS: [&dyn adapter::Adapter; 5] =
-    [&telegram::Telegram, &generic::Generic, &slack::Slack, &messenger::Messenger, &messenger::Instagram];
+static ADAPTERS: [&dyn adapter::Adapter; 7] = [
+    &telegram::Telegram,
+    &generic::Generic,
+    &slack::Slack,
+    &messenger::Messenger,
+    &messenger::Instagram,
+    &sms::Sms,
+    &email::Email,
+];
 
 /// The adapter of a channel type.
 #[must_use]

@@ -269,6 +269,7 @@ async fn record_check(
 pub async fn test_connection(state: &AppState, tenant: Tenant, id: ChannelId) -> AppResult<ConnectionCheck> {
     let channel = get(state, tenant.clone(), id).await?;
     let adapter = check_type(&channel.channel_type)?;
+    adapter.precondition(state).await?;
     let secrets = secrets(state, &tenant, id).await?;
     match adapter.check(state, &secrets).await {
         Ok(me) => {
@@ -292,6 +293,7 @@ pub async fn activate(state: &AppState, tenant: Tenant, id: ChannelId) -> AppRes
         return Err(AppError::validation("bot_id", "pick the bot that answers on this channel first"));
     }
     let adapter = check_type(&channel.channel_type)?;
+    adapter.precondition(state).await?;
     let secrets = secrets(state, &tenant, id).await?;
     match adapter.activate(state, &secrets, &channel.webhook_url).await {
         Ok(me) => {
@@ -539,6 +541,11 @@ async fn run_turn(
                 (Some(n), Some(mid)) => {
                     let mid = mid.clone();
                     state.db.read(move |c| Ok(store::callback_value(c, channel, &mid, n)?)).await?.unwrap_or_default()
+                }
+                (Some(n), None) if n >= 1 => {
+                    let to = event.sender.address.clone();
+                    let chosen = state.db.read(move |c| Ok(store::latest_choice(c, channel, &to, n - 1)?)).await?;
+                    chosen.unwrap_or_else(|| n.to_string())
                 }
                 _ => value.clone(),
             };

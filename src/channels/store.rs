@@ -600,6 +600,26 @@ pub fn deliveries(
     )
 }
 
+/// The `index`-th (0-based) choice value of the latest message queued to
+/// `address` (a numbered reply on a channel without reply context), if that
+/// message offered one.
+pub fn latest_choice(
+    conn: &Connection,
+    channel: ChannelId,
+    address: &str,
+    index: usize,
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT json_extract(metadata, '$.values[' || ?3 || ']') FROM channel_messages
+         WHERE channel_id = ?1 AND direction = 'outbound' AND to_address = ?2 AND dead = 0
+         ORDER BY id DESC LIMIT 1",
+        params![channel, address, i64::try_from(index).unwrap_or(i64::MAX)],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
 /// A channel's message log, newest first.
 pub fn list_messages(
     conn: &Connection,

@@ -61,6 +61,18 @@ impl Mailer {
         self.transport.is_some()
     }
 
+    /// Opens a connection to the SMTP server and says NOOP (EHLO, STARTTLS
+    /// and login as configured on the way).
+    pub async fn test_connection(&self) -> Result<(), MailError> {
+        let transport = self.transport.as_ref().ok_or(MailError::NotConfigured)?;
+        match transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(MailError::Transient("the SMTP server did not answer NOOP".into())),
+            Err(e) if e.is_permanent() => Err(MailError::Rejected(e.to_string())),
+            Err(e) => Err(MailError::Transient(e.to_string())),
+        }
+    }
+
     /// Hands one message to the SMTP server.
     pub async fn send(&self, message: Message) -> Result<(), MailError> {
         let transport = self.transport.as_ref().ok_or(MailError::NotConfigured)?;

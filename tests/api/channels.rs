@@ -87,7 +87,7 @@ impl FakeTelegram {
     }
 }
 
-fn colour_flow() -> Value {
+pub(crate) fn colour_flow() -> Value {
     json!({
         "nodes": [
             { "id": "start", "type": "start" },

@@ -29,6 +29,8 @@ mod channels;
 mod channels_http;
 mod channels_slack;
 mod channels_meta;
+mod channels_email;
+mod channels_sms;
 mod cli;
 mod contacts;
 mod edge;

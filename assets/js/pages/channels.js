@@ -49,6 +49,23 @@ export const CHANNEL_TYPES = {
     intro: "Any system can talk to a bot: it posts signed JSON events to the webhook URL, and replies are posted, signed with the same secret, to your URL (see docs/channels.md).",
     fields: [{ name: "outbound_url", label: "URL replies are posted to", type: "url", placeholder: "https://example.com/bot-replies" }],
   },
+  sms: {
+    label: "SMS (Twilio)",
+    intro: "In the Twilio console copy the Account SID and Auth Token (account dashboard) and the sending number (+E.164) or a Messaging Service SID (MG…). After creating the channel open Phone Numbers → Manage → Active numbers → your number → Messaging configuration and paste the channel's webhook URL as \"A message comes in\" (Webhook, HTTP POST); with a Messaging Service, paste it in the service's Integration → \"Send a webhook\". Delivery statuses come back to the same URL. STOP/START opt a number out and back in.",
+    fields: [
+      { name: "account_sid", label: "Account SID", placeholder: "AC…" },
+      { name: "auth_token", label: "Auth Token", secret: true },
+      { name: "from", label: "From number or Messaging Service SID", placeholder: "+14155550100 or MG…" },
+    ],
+  },
+  email: {
+    label: "Email",
+    intro: "Replies go out through this server's SMTP server (admin console → Instance settings). Point your mail service's inbound route at the channel's webhook URL with ?token=<the channel secret shown after creation> appended: a Mailgun route forwarding to that URL with &f=mime appended (a URL ending in mime makes Mailgun post the raw message as body-mime), SendGrid Inbound Parse with \"POST the raw, full MIME message\" (field email), or any relay posting the raw message (curl --data-binary @mail.eml -H 'Content-Type: message/rfc822').",
+    fields: [
+      { name: "from_address", label: "Address customers write to (replies come from it)", type: "email", placeholder: "help@example.com" },
+      { name: "from_name", label: "Sender name", optional: true, placeholder: "Example Support" },
+    ],
+  },
 };
 
 function CreateChannel({ org, bots, onCreated }) {
