@@ -567,12 +567,7 @@ async fn run_turn(
             ActArgs {
                 tenant: tenant.clone(),
                 bot,
-                conversation: ConvRef::Key {
-                    channel: kind.into(),
-                    // Two channels of one bot see different people.
-                    external_user_id: format!("{}:{}", channel.0, event.sender.address),
-                    create: true,
-                },
+                conversation: conversation_key(kind, channel, &event.sender.address),
                 action: Action::Message(text),
                 source: Source::Published,
                 debug: false,
@@ -596,6 +591,25 @@ async fn run_turn(
         })
         .await?;
     Ok(note)
+}
+
+/// The values `conversations.channel` accepts (its CHECK, V005).
+const CONVERSATION_CHANNELS: [&str; 11] =
+    ["web", "widget", "api", "emulator", "telegram", "whatsapp", "slack", "messenger", "sms", "voice", "instagram"];
+
+/// Where a channel's conversation with one sender is kept. Two channels of
+/// one bot see different people (the key starts with the channel id). The
+/// types V059 added to `channels.type` (`http`, `email`) are not in the
+/// conversations table's CHECK: their conversations are labelled `api` (an
+/// external system talking over HTTP), with the type in the key so that they
+/// cannot meet a conversation the API opened, until a migration widens it.
+fn conversation_key(kind: &'static str, channel: ChannelId, address: &str) -> ConvRef {
+    let (label, external_user_id) = if CONVERSATION_CHANNELS.contains(&kind) {
+        (kind, format!("{}:{address}", channel.0))
+    } else {
+        ("api", format!("{kind}:{}:{address}", channel.0))
+    };
+    ConvRef::Key { channel: label.into(), external_user_id, create: true }
 }
 
 #[allow(clippy::too_many_arguments, reason = "the columns of one queued message")]

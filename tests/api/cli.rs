@@ -149,9 +149,10 @@ fn restore_refuses_non_backups_and_keeps_the_target() {
     assert_eq!(digest(&data), before);
 }
 
-struct Server {
-    child: Child,
-    port: u16,
+/// `botbuilder serve` as a child process on a free port, started once `/readyz` answers 200.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Server {
@@ -159,7 +160,7 @@ impl Server {
         Server::start_with(data, &[])
     }
 
-    fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let child = Command::new(BIN)
             .args(["serve", "--data", path_str(data), "--bind", &format!("127.0.0.1:{port}")])
@@ -181,7 +182,7 @@ impl Server {
         panic!("server did not become ready");
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
