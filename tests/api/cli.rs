@@ -543,3 +543,40 @@ fn bench_runtime_prints_turns_per_second_and_latency_as_json() {
     }
     assert!(stdout.contains("flow-only, 16 conversations"), "{stdout}");
 }
+
+#[test]
+fn bench_channels_reports_webhook_latency_and_queue_drain_per_type_as_json() {
+    let out = run(&[
+        "bench",
+        "channels",
+        "--seconds",
+        "1",
+        "--rate",
+        "40",
+        "--drain-messages",
+        "40",
+        "--drain-seconds",
+        "5",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value =
+        serde_json::from_str(stdout.lines().last().expect("a last line")).expect("JSON on the last line");
+    let c = &report["channels"];
+    assert_eq!(c["errors"], 0, "{report}");
+    assert_eq!(c["calls"], 40, "{report}");
+    assert!(c["p95_ms"].as_f64().is_some_and(|p| p > 0.0), "{report}");
+    assert!(c["max_ms"].as_f64() >= c["p95_ms"].as_f64(), "{report}");
+    assert!(c["achieved_rate"].as_f64().is_some_and(|r| r > 0.0), "{report}");
+    for kind in ["telegram", "http"] {
+        assert_eq!(c["per_type"][kind]["calls"], 20, "{report}");
+        let drain = &c["drain"][kind];
+        assert_eq!(drain["sent"], 40, "the whole queue drained: {report}");
+        assert!(drain["messages_per_s"].as_f64().is_some_and(|r| r > 0.0), "{report}");
+    }
+    // Telegram's queue waits 34 ms between requests: at most ~29 a second.
+    assert_eq!(c["drain"]["telegram"]["min_interval_ms"], 34);
+    assert!(c["drain"]["telegram"]["messages_per_s"].as_f64().is_some_and(|r| r <= 30.0), "{report}");
+    assert!(stdout.contains("telegram: webhook in → reply queued"), "{stdout}");
+}
