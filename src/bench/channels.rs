@@ -123,7 +123,7 @@ pub static SPECS: [TypeSpec; 2] = [
     TypeSpec {
         kind: "telegram",
         credentials: |_| json!({ "bot_token": TELEGRAM_TOKEN }),
-        configure: |c, fake| c.telegram_api_base = fake.to_owned(),
+        configure: |c, fake| fake.clone_into(&mut c.telegram_api_base),
         address: |n| (1_000_000 + n).to_string(),
         inbound: |h| {
             let id: i64 = h.from.parse().unwrap_or(1);

@@ -8,6 +8,8 @@
 //! replays by `webhook-id` (the message's idempotency key) there are no
 //! duplicates; the only replay is the message that was in flight at the kill.
 
+#![allow(clippy::too_many_lines, reason = "one end-to-end scenario: queue, kill, restart, check")]
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -138,7 +140,7 @@ async fn queue_replies(rx: &FakeServer) -> (TestApp, String) {
     }
     let pending =
         app.count("SELECT count(*) FROM channel_messages WHERE direction = 'outbound' AND status = 'pending'");
-    assert_eq!(pending, REPLIES as i64, "one queued reply per inbound message");
+    assert_eq!(pending, i64::try_from(REPLIES).unwrap(), "one queued reply per inbound message");
     (app, secret)
 }
 
@@ -269,7 +271,7 @@ async fn kill_9_with_200_replies_queued_delivers_each_once_in_order_after_restar
     // The data file agrees: every row sent, one extra attempt in all.
     let rows = outbound_rows(&data);
     assert!(rows.iter().all(|r| r.0 == "sent"), "{rows:?}");
-    assert_eq!(rows.iter().map(|r| r.1).sum::<i64>(), REPLIES as i64 + 1);
+    assert_eq!(rows.iter().map(|r| r.1).sum::<i64>(), i64::try_from(REPLIES).unwrap() + 1);
     assert_eq!(rows[KILL_AT - 1].1, 2);
     println!(
         "kill -9 with {REPLIES} replies queued: {} delivered before the kill ({:.1} s, including start-up), \
