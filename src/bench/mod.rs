@@ -11,6 +11,7 @@
 )]
 
 mod auth;
+mod channels;
 mod nlu;
 mod rag;
 mod runtime;
@@ -47,6 +48,8 @@ enum Suite {
     Rag(rag::RagArgs),
     /// The vector index at scale (synthetic): latency and recall@10 vs exact, RSS.
     Vectors(vectors::VectorsArgs),
+    /// Channel webhooks at a fixed rate (webhook in → reply queued: p50/p95/p99/max, errors) and the outbound queue's drain rate per type.
+    Channels(channels::ChannelsArgs),
 }
 
 /// Runs the chosen suite (default: startup). The suites that load models use
@@ -61,6 +64,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Runtime(a)) => runtime::run(a, ml)?,
         Some(Suite::Rag(a)) => rag::run(a, ml)?,
         Some(Suite::Vectors(a)) => vectors::run(a)?,
+        Some(Suite::Channels(a)) => channels::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

@@ -149,9 +149,10 @@ fn restore_refuses_non_backups_and_keeps_the_target() {
     assert_eq!(digest(&data), before);
 }
 
-struct Server {
-    child: Child,
-    port: u16,
+/// `botbuilder serve` as a child process on a free port, started once `/readyz` answers 200.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Server {
@@ -159,7 +160,7 @@ impl Server {
         Server::start_with(data, &[])
     }
 
-    fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let child = Command::new(BIN)
             .args(["serve", "--data", path_str(data), "--bind", &format!("127.0.0.1:{port}")])
@@ -181,7 +182,7 @@ impl Server {
         panic!("server did not become ready");
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -541,4 +542,41 @@ fn bench_runtime_prints_turns_per_second_and_latency_as_json() {
         assert!(flow["levels"][level]["turns"].as_u64().is_some_and(|n| n >= 300), "{report}");
     }
     assert!(stdout.contains("flow-only, 16 conversations"), "{stdout}");
+}
+
+#[test]
+fn bench_channels_reports_webhook_latency_and_queue_drain_per_type_as_json() {
+    let out = run(&[
+        "bench",
+        "channels",
+        "--seconds",
+        "1",
+        "--rate",
+        "40",
+        "--drain-messages",
+        "40",
+        "--drain-seconds",
+        "5",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value =
+        serde_json::from_str(stdout.lines().last().expect("a last line")).expect("JSON on the last line");
+    let c = &report["channels"];
+    assert_eq!(c["errors"], 0, "{report}");
+    assert_eq!(c["calls"], 40, "{report}");
+    assert!(c["p95_ms"].as_f64().is_some_and(|p| p > 0.0), "{report}");
+    assert!(c["max_ms"].as_f64() >= c["p95_ms"].as_f64(), "{report}");
+    assert!(c["achieved_rate"].as_f64().is_some_and(|r| r > 0.0), "{report}");
+    for kind in ["telegram", "http"] {
+        assert_eq!(c["per_type"][kind]["calls"], 20, "{report}");
+        let drain = &c["drain"][kind];
+        assert_eq!(drain["sent"], 40, "the whole queue drained: {report}");
+        assert!(drain["messages_per_s"].as_f64().is_some_and(|r| r > 0.0), "{report}");
+    }
+    // Telegram's queue waits 34 ms between requests: at most ~29 a second.
+    assert_eq!(c["drain"]["telegram"]["min_interval_ms"], 34);
+    assert!(c["drain"]["telegram"]["messages_per_s"].as_f64().is_some_and(|r| r <= 30.0), "{report}");
+    assert!(stdout.contains("telegram: webhook in → reply queued"), "{stdout}");
 }

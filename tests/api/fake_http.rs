@@ -34,6 +34,8 @@ pub enum Reply {
     Hang(Duration),
     /// Status, extra headers, body (e.g. a 429 with `Retry-After`).
     WithHeaders(u16, Vec<(String, String)>, Vec<u8>),
+    /// Wait (a slow receiver), then answer status, content type, body.
+    Slow(Duration, u16, String, Vec<u8>),
 }
 
 pub type Handler = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
@@ -46,7 +48,12 @@ pub struct FakeServer {
 
 impl FakeServer {
     pub async fn start(handler: Handler) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake");
+        FakeServer::start_on("127.0.0.1:0", handler).await
+    }
+
+    /// Like [`FakeServer::start`] on a chosen address (a receiver that comes back on its port).
+    pub async fn start_on(address: &str, handler: Handler) -> FakeServer {
+        let listener = TcpListener::bind(address).await.expect("bind fake");
         let base = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = received.clone();
@@ -57,7 +64,12 @@ impl FakeServer {
                 tokio::spawn(async move {
                     let Some(request) = read_request(&mut socket).await else { return };
                     log.lock().expect("log").push(request.clone());
-                    match handler(&request) {
+                    let mut reply = handler(&request);
+                    if let Reply::Slow(pause, status, ct, body) = reply {
+                        tokio::time::sleep(pause).await;
+                        reply = Reply::Full(status, ct, body);
+                    }
+                    match reply {
                         Reply::Full(status, ct, body) => {
                             let head = format!(
                                 "HTTP/1.1 {status} X\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -91,6 +103,7 @@ impl FakeServer {
                             let _ = socket.write_all(head.as_bytes()).await;
                             let _ = socket.write_all(&body).await;
                         }
+                        Reply::Slow(..) => {}
                     }
                     let _ = socket.shutdown().await;
                 });

@@ -86,11 +86,18 @@ impl TestApp {
     /// stop, the WAL is checkpointed, the data file lock is released) and
     /// starts a new one on the same data file and key.
     pub async fn restart(self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = self.stop().await;
+        spawn_in(dir, adjust).await
+    }
+
+    /// Stops the server as SIGTERM would and hands back its directory (the
+    /// data file, its key and lock), e.g. for the `botbuilder` binary to serve.
+    pub async fn stop(self) -> TempDir {
         let TestApp { dir, stop, task, state, .. } = self;
         stop.stop(true).await;
         task.await.expect("server task").expect("server stopped cleanly");
         drop(state);
-        spawn_in(dir, adjust).await
+        dir
     }
 
     pub fn url(&self, path: &str) -> String {

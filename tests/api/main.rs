@@ -31,6 +31,7 @@ mod channels_slack;
 mod channels_meta;
 mod channels_email;
 mod channels_sms;
+mod channels_crash;
 mod cli;
 mod contacts;
 mod edge;

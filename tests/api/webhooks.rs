@@ -614,3 +614,146 @@ async fn a_finished_training_is_reported() {
     assert_eq!(b["data"]["intents"], 2);
     assert!(b["data"]["model_version_id"].as_i64().is_some(), "{b}");
 }
+
+/// Moves the clock of the delivery queue `secs` forward: every stored due
+/// time and the failing-since mark move that far into the past.
+fn advance(app: &TestApp, secs: i64) {
+    let by = format!("-{secs} seconds");
+    app.sql(|c| {
+        c.execute(
+            "UPDATE webhook_logs SET next_retry_at = strftime('%Y-%m-%dT%H:%M:%fZ', next_retry_at, ?1)
+             WHERE next_retry_at IS NOT NULL",
+            [&by],
+        )?;
+        c.execute(
+            "UPDATE jobs SET run_at = strftime('%Y-%m-%dT%H:%M:%fZ', run_at, ?1)
+             WHERE kind = 'webhook.deliver' AND status = 'queued'",
+            [&by],
+        )?;
+        c.execute(
+            "UPDATE webhooks SET failing_since = strftime('%Y-%m-%dT%H:%M:%fZ', failing_since, ?1)
+             WHERE failing_since IS NOT NULL",
+            [&by],
+        )
+    });
+}
+
+/// The `data.text` of the `message.received` events `rx` got (replays dropped by `webhook-id`) and the replay count.
+fn received_texts(rx: &FakeServer) -> (Vec<String>, usize) {
+    let mut ids = std::collections::HashSet::new();
+    let mut texts = Vec::new();
+    let mut replays = 0;
+    for r in rx.requests() {
+        if !ids.insert(r.header("webhook-id").expect("webhook-id").to_owned()) {
+            replays += 1;
+            continue;
+        }
+        let b = body(&r);
+        assert_eq!(b["type"], "message.received", "{b}");
+        texts.push(b["data"]["text"].as_str().expect("text").to_owned());
+    }
+    (texts, replays)
+}
+
+#[tokio::test]
+async fn a_receiver_down_for_an_hour_gets_every_event_in_order_when_it_returns() {
+    const DOWN_MINUTES: i64 = 60;
+    let app = spawn_app().await;
+    let s = app.register("hooks-down@example.com").await;
+    // The receiver's port is held without listening: connections are refused until it comes back.
+    let closed = tokio::net::TcpSocket::new_v4().expect("socket");
+    closed.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let address = closed.local_addr().expect("addr");
+    let down = create(&app, &s, &format!("http://{address}/hooks"), &["message.received"]).await;
+    let (down_id, secret) = (down["id"].as_i64().expect("id"), down["secret"].as_str().expect("secret").to_owned());
+    let healthy = Receiver::start().await;
+    let up_id = create(&app, &s, &healthy.url(), &["message.received"]).await["id"].as_i64().expect("id");
+
+    let (status, bot) =
+        app.call(&s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Echo" }))).await;
+    assert_eq!(status, 201, "{bot}");
+    let doc = json!({
+        "nodes": [ { "id": "start", "type": "start" },
+                   { "id": "ask", "type": "question", "data": { "prompt": { "text": "Next?" }, "variable": "x" } } ],
+        "edges": [ { "source": "start", "target": "ask" }, { "source": "ask", "target": "ask" } ]
+    });
+    let path = format!("/api/v1/bots/{}/flows/main", bot["id"]);
+    assert_eq!(app.call(&s, Method::PUT, &path, Some(json!({ "document": doc }))).await.0, 201);
+    assert_eq!(app.call(&s, Method::POST, &format!("{path}/publish"), Some(json!({}))).await.0, 200);
+    let (status, turn) =
+        app.call(&s, Method::POST, &format!("/api/v1/bots/{}/conversations", bot["id"]), Some(json!({}))).await;
+    assert_eq!(status, 200, "{turn}");
+    let conv = turn["conversation_id"].as_i64().expect("conversation");
+    let mut sent = Vec::new();
+    let say = |text: String| {
+        let app = &app;
+        let s = &s;
+        async move {
+            let (status, turn) = app
+                .call(s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": text })))
+                .await;
+            assert_eq!(status, 200, "{turn}");
+        }
+    };
+
+    // Down for an hour, simulated a minute at a time; a message every ten minutes.
+    for minute in 0..DOWN_MINUTES {
+        if minute % 10 == 0 {
+            for n in 0..3 {
+                let text = format!("minute {minute} message {n}");
+                say(text.clone()).await;
+                sent.push(text);
+            }
+        }
+        app.run_jobs().await;
+        advance(&app, 60);
+    }
+    app.run_jobs().await;
+    // The healthy subscription is not held up by the other one.
+    assert_eq!(received_texts(&healthy.server).0, sent);
+    let head: (i64, String, String) = app.sql(|c| {
+        c.query_row(
+            "SELECT attempt, status, next_retry_at FROM webhook_logs WHERE webhook_id = ?1 ORDER BY id LIMIT 1",
+            [down_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+    });
+    assert_eq!(head.1, "failed", "{head:?}");
+    let failed_attempts = head.0 - 1;
+    assert!(failed_attempts >= 3, "retried while down: {head:?}");
+    let (_, w) = app.call(&s, Method::GET, &format!("/api/v1/webhooks/{down_id}"), None).await;
+    assert_eq!(w["is_active"], true, "an hour down is not a day: {w}");
+    assert!(w["failing_since"].is_string(), "{w}");
+    assert!(statuses(&app, down_id).iter().skip(1).all(|st| st == "pending"), "the others wait behind the head");
+
+    // The receiver comes back; one more event arrives before the next retry is due.
+    drop(closed);
+    let back = FakeServer::start_on(
+        &address.to_string(),
+        Arc::new(|_r: &Received| Reply::Full(200, "text/plain".into(), b"ok".to_vec())),
+    )
+    .await;
+    say("after the return".into()).await;
+    sent.push("after the return".into());
+    app.run_jobs().await;
+    assert!(back.requests().is_empty(), "nothing is sent before the scheduled retry");
+    let wait = chrono::DateTime::parse_from_rfc3339(&head.2).expect("retry time").with_timezone(&chrono::Utc)
+        - chrono::Utc::now();
+    advance(&app, wait.num_seconds() + 1);
+    app.run_jobs().await;
+
+    let (texts, replays) = received_texts(&back);
+    assert_eq!(texts, sent, "everything, in order");
+    assert_eq!(replays, 0);
+    assert!(back.requests().iter().all(|r| valid_signatures(r, &secret) == 1));
+    assert!(statuses(&app, down_id).iter().all(|st| st == "delivered"), "{:?}", statuses(&app, down_id));
+    assert!(statuses(&app, up_id).iter().all(|st| st == "delivered"));
+    let (_, w) = app.call(&s, Method::GET, &format!("/api/v1/webhooks/{down_id}"), None).await;
+    assert_eq!((w["is_active"].as_bool(), w["failing_since"].as_str()), (Some(true), None), "{w}");
+    println!(
+        "receiver down {DOWN_MINUTES} min: {} events queued, {failed_attempts} failed attempts, all delivered in order \
+         at the retry {} min after the return, 0 replays",
+        sent.len(),
+        wait.num_minutes() + 1
+    );
+}
