@@ -310,6 +310,27 @@ pub trait Adapter: Send + Sync {
         media: &'a MediaRef,
     ) -> BoxFuture<'a, Result<MediaBytes, Answer>>;
 
+    /// The provider's decisions on message templates an authentic call
+    /// carries (WhatsApp's `message_template_status_update`); the core
+    /// applies them to `channel_templates` (idempotent) before parsing.
+    fn template_updates(&self, _req: &HookRequest<'_>) -> Vec<super::templates::ProviderStatus> {
+        Vec::new()
+    }
+
+    /// A request to queue after an inbound message, text, media or button
+    /// press (WhatsApp's read receipt); queued before the replies.
+    fn receipt(&self, _event: &Event) -> Option<Value> {
+        None
+    }
+
+    /// How long after the contact's last inbound message the queued
+    /// `request` may still be sent (WhatsApp's 24-hour customer-service
+    /// window for free-form messages); `None`: any time. Outside it the
+    /// queue dead-letters the message unsent.
+    fn free_form_window(&self, _request: &Value) -> Option<Duration> {
+        None
+    }
+
     /// The shortest gap between two requests of one channel (the provider's rate limit).
     fn min_interval(&self) -> Duration {
         Duration::ZERO

@@ -12,6 +12,8 @@ pub mod send;
 pub mod service;
 pub mod store;
 pub mod telegram;
+pub mod templates;
+pub mod whatsapp;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use rusqlite::{Connection, OptionalExtension};
@@ -41,7 +43,7 @@ impl ScopeResource for ChannelResource {
 pub type ChannelScope<P> = Scoped<ChannelResource, P>;
 
 /// Every channel type this server speaks.
-static ADAPTERS: [&dyn adapter::Adapter; 2] = [&telegram::Telegram, &generic::Generic];
+static ADAPTERS: [&dyn adapter::Adapter; 3] = [&telegram::Telegram, &generic::Generic, &whatsapp::WhatsApp];
 
 /// The adapter of a channel type.
 #[must_use]
@@ -70,6 +72,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(test_channel)
         .service(activate_channel)
         .service(list_channel_messages);
+    templates::routes(cfg);
 }
 
 /// Connects a channel (inactive until activated); credentials are stored encrypted and never shown.
