@@ -103,6 +103,7 @@ const TENANT_PARAMS: &[&str] = &[
     "webhook_id",
     "delivery_id",
     "channel_id",
+    "template_id",
     "canned_reply_id",
     "test_id",
 ];
@@ -271,7 +272,9 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(nlu.into_iter().chain(knowledge).map(|(name, id)| (name, id.to_string())));
         params.extend(runtime_rows(tx, org_id, bot_id)?);
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
-        params.insert("channel_id", channel_row(tx, org_id, bot_id)?.to_string());
+        let channel_id = channel_row(tx, org_id, bot_id)?;
+        params.insert("channel_id", channel_id.to_string());
+        params.insert("template_id", template_row(tx, org_id, channel_id)?.to_string());
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -387,6 +390,16 @@ fn channel_row(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite:
         "INSERT INTO channels (organization_id, bot_id, type, name, webhook_path)
          VALUES (?1, ?2, 'telegram', 'Matrix channel', lower(hex(randomblob(16)))) RETURNING id",
         params![org_id, bot_id],
+        |r| r.get(0),
+    )
+}
+
+/// A message template of the channel (pending: send answers 409, submit 422 without credentials).
+fn template_row(tx: &rusqlite::Connection, org_id: i64, channel_id: i64) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "INSERT INTO channel_templates (organization_id, channel_id, name, category, content)
+         VALUES (?1, ?2, 'matrix_template', 'utility', 'Hi {{1}}') RETURNING id",
+        params![org_id, channel_id],
         |r| r.get(0),
     )
 }

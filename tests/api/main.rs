@@ -23,6 +23,7 @@ mod browser_inbox;
 mod browser_runtime;
 mod browser_webhooks;
 mod channels;
+mod channels_whatsapp;
 mod cli;
 mod edge;
 mod extract;

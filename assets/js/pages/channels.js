@@ -4,7 +4,7 @@
 // its API allows), and watch the channel's health: last inbound event, last
 // error, messages queued.
 import { html, Page, useLoad, useState, ErrorBox, Field, FieldError, toast, toastError, formatDate, Loading, CopyButton } from "../ui.js";
-import { route } from "../router.js";
+import { route, navigate } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg } from "../session.js";
 
@@ -16,6 +16,16 @@ export const CHANNEL_TYPES = {
     label: "Telegram",
     intro: "Create a bot with @BotFather in Telegram and paste the token it gives you. Activating the channel points Telegram at its webhook URL.",
     fields: [{ name: "bot_token", label: "Bot token", secret: true, placeholder: "123456789:AA…" }],
+  },
+  whatsapp: {
+    label: "WhatsApp",
+    intro: "In Meta for Developers, add the WhatsApp product to a Business app. From WhatsApp > API Setup copy the Phone number ID and the WhatsApp Business Account ID; create a permanent token for a system user with whatsapp_business_messaging and whatsapp_business_management; copy the App secret from App settings > Basic. After creating the channel, paste its webhook URL and verify token (the secret shown) under WhatsApp > Configuration > Webhook, and subscribe to the messages and message_template_status_update fields.",
+    fields: [
+      { name: "access_token", label: "Access token", secret: true, placeholder: "EAAG…" },
+      { name: "phone_number_id", label: "Phone number ID", placeholder: "106540352242922" },
+      { name: "app_secret", label: "App secret", secret: true },
+      { name: "business_account_id", label: "WhatsApp Business Account ID (for templates)", optional: true, placeholder: "102290129340398" },
+    ],
   },
   http: {
     label: "Generic HTTP",
@@ -127,6 +137,8 @@ function Channels() {
                   onClick=${() => act(c, "Test connection", () => post(`/api/v1/channels/${c.id}/test`))}>Test connection</button>
                 <button type="button" class="activate-channel" disabled=${busy === `${c.id}:Activate`}
                   onClick=${() => act(c, "Activate", () => post(`/api/v1/channels/${c.id}/activate`))}>${c.status === "active" ? "Re-activate" : "Activate"}</button>
+                ${c.type === "whatsapp" && html`<a class="button templates-link" href=${`/settings/channels/${c.id}/templates`}
+                  onClick=${(e) => (e.preventDefault(), navigate(`/settings/channels/${c.id}/templates`))}>Templates</a>`}
                 <button type="button" class="danger" onClick=${() => remove(c)}>Delete</button>
               </td>
             </tr>`,

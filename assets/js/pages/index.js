@@ -22,5 +22,6 @@ import "./nlu.js";
 import "./knowledge.js";
 import "./llm.js";
 import "./channels.js";
+import "./templates.js";
 import "./webhooks.js";
 import "./status.js";

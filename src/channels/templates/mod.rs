@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use self::model::ProviderStatus;
-use self::model::{CreateTemplateRequest, SendTemplateRequest, Template, TemplateId, TemplateSend};
+use self::model::{ChannelTemplate, CreateTemplateRequest, SendTemplateRequest, TemplateId, TemplateSend};
 use super::ChannelScope;
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody};
@@ -39,7 +39,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     tag = "channels",
     params(("channel_id" = i64, Path, description = "Channel id")),
     request_body = CreateTemplateRequest,
-    responses((status = 201, body = Template), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = ChannelTemplate), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`template_exists`"),
               (status = 422, body = ErrorBody, description = "`validation_failed` naming the field (`name`, `body`, `examples`, `buttons[0].url`…)")),
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
@@ -59,7 +59,7 @@ async fn create_template(
 #[utoipa::path(
     tag = "channels",
     params(("channel_id" = i64, Path, description = "Channel id"), PageParams),
-    responses((status = 200, body = Page<Template>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Page<ChannelTemplate>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
@@ -68,7 +68,7 @@ async fn list_templates(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
-) -> AppResult<web::Json<Page<Template>>> {
+) -> AppResult<web::Json<Page<ChannelTemplate>>> {
     let id = scope.id();
     Ok(web::Json(service::list(&state, scope.into_tenant(), id, page.into_inner()).await?))
 }
@@ -77,7 +77,7 @@ async fn list_templates(
 #[utoipa::path(
     tag = "channels",
     params(("channel_id" = i64, Path, description = "Channel id"), ("template_id" = i64, Path, description = "Template id")),
-    responses((status = 200, body = Template), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = ChannelTemplate), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
 #[get("/channels/{channel_id}/templates/{template_id}")]
@@ -85,7 +85,7 @@ async fn get_template(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     path: web::Path<TemplatePath>,
-) -> AppResult<web::Json<Template>> {
+) -> AppResult<web::Json<ChannelTemplate>> {
     let id = scope.id();
     Ok(web::Json(service::get(&state, scope.into_tenant(), id, path.template_id).await?))
 }
@@ -112,7 +112,7 @@ async fn delete_template(
 #[utoipa::path(
     tag = "channels",
     params(("channel_id" = i64, Path, description = "Channel id"), ("template_id" = i64, Path, description = "Template id")),
-    responses((status = 200, body = Template), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = ChannelTemplate), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`template_already_submitted`"),
               (status = 422, body = ErrorBody, description = "`channel_credentials_rejected`, or `validation_failed` (`credentials.business_account_id`)"),
               (status = 502, body = ErrorBody, description = "`channel_provider_unavailable` with Meta's words")),
@@ -123,7 +123,7 @@ async fn submit_template(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     path: web::Path<TemplatePath>,
-) -> AppResult<web::Json<Template>> {
+) -> AppResult<web::Json<ChannelTemplate>> {
     let id = scope.id();
     Ok(web::Json(service::submit(&state, scope.into_tenant(), id, path.template_id).await?))
 }
@@ -132,7 +132,7 @@ async fn submit_template(
 #[utoipa::path(
     tag = "channels",
     params(("channel_id" = i64, Path, description = "Channel id"), ("template_id" = i64, Path, description = "Template id")),
-    responses((status = 200, body = Template), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = ChannelTemplate), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)),
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
@@ -141,7 +141,7 @@ async fn sync_template(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     path: web::Path<TemplatePath>,
-) -> AppResult<web::Json<Template>> {
+) -> AppResult<web::Json<ChannelTemplate>> {
     let id = scope.id();
     Ok(web::Json(service::sync(&state, scope.into_tenant(), id, path.template_id).await?))
 }

@@ -32,7 +32,7 @@ pub struct TemplateButton {
 
 /// A message template of a WhatsApp channel.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Template {
+pub struct ChannelTemplate {
     pub id: TemplateId,
     pub channel_id: ChannelId,
     /// Lower-case letters, digits and `_`.
@@ -67,12 +67,12 @@ pub struct Template {
 pub const TEMPLATE_COLUMNS: &str = "id, channel_id, name, language, category, content, variables, header_type, \
      header_content, footer, buttons, status, external_id, rejection_reason, created_at, updated_at";
 
-impl FromRow for Template {
+impl FromRow for ChannelTemplate {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         let examples: String = row.get("variables")?;
         let buttons: String = row.get("buttons")?;
         let external_id: Option<String> = row.get("external_id")?;
-        Ok(Template {
+        Ok(ChannelTemplate {
             id: row.get("id")?,
             channel_id: row.get("channel_id")?,
             name: row.get("name")?,

@@ -1,4 +1,4 @@
-//! Template rules: checks at creation (Meta's name, variable and component
+//! ChannelTemplate rules: checks at creation (Meta's name, variable and component
 //! rules), submission to Meta (`POST {graph}/{waba_id}/message_templates`),
 //! the approval sync (`GET …/message_templates?name=`) and sending with
 //! variables through the outbound queue (allowed outside the 24-hour window).
@@ -9,7 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::model::{
-    CreateTemplateRequest, ProviderStatus, SendTemplateRequest, Template, TemplateButton, TemplateId, TemplateSend,
+    ChannelTemplate, CreateTemplateRequest, ProviderStatus, SendTemplateRequest, TemplateButton, TemplateId,
+    TemplateSend,
 };
 use super::store::{self, NewTemplate};
 use crate::app::AppState;
@@ -131,7 +132,7 @@ pub async fn create(
     tenant: Tenant,
     channel: ChannelId,
     req: CreateTemplateRequest,
-) -> AppResult<Template> {
+) -> AppResult<ChannelTemplate> {
     whatsapp_channel(state, &tenant, channel).await?;
     let name = req.name.trim().to_owned();
     if name.is_empty()
@@ -237,11 +238,16 @@ pub async fn create(
         .await
 }
 
-pub async fn get(state: &AppState, tenant: Tenant, channel: ChannelId, id: TemplateId) -> AppResult<Template> {
+pub async fn get(state: &AppState, tenant: Tenant, channel: ChannelId, id: TemplateId) -> AppResult<ChannelTemplate> {
     state.db.read(move |c| store::find(c, &tenant, channel, id)?.ok_or_else(not_found)).await
 }
 
-pub async fn list(state: &AppState, tenant: Tenant, channel: ChannelId, page: PageParams) -> AppResult<Page<Template>> {
+pub async fn list(
+    state: &AppState,
+    tenant: Tenant,
+    channel: ChannelId,
+    page: PageParams,
+) -> AppResult<Page<ChannelTemplate>> {
     let after = page.cursor()?.map(|c| c.id);
     let limit = page.fetch_limit()?;
     let rows = state.db.read(move |c| Ok(store::list(c, &tenant, channel, after, limit)?)).await?;
@@ -266,7 +272,7 @@ pub async fn delete(state: &AppState, tenant: Tenant, channel: ChannelId, id: Te
 
 /// Meta's `components` of a template.
 #[must_use]
-pub fn components(t: &Template) -> Vec<Value> {
+pub fn components(t: &ChannelTemplate) -> Vec<Value> {
     let mut out = Vec::new();
     match t.header_type.as_str() {
         "text" => out.push(json!({ "type": "HEADER", "format": "TEXT", "text": t.header_content })),
@@ -317,7 +323,12 @@ fn provider_error(answer: Answer) -> AppError {
 }
 
 /// Submits the template to Meta for review.
-pub async fn submit(state: &AppState, tenant: Tenant, channel: ChannelId, id: TemplateId) -> AppResult<Template> {
+pub async fn submit(
+    state: &AppState,
+    tenant: Tenant,
+    channel: ChannelId,
+    id: TemplateId,
+) -> AppResult<ChannelTemplate> {
     whatsapp_channel(state, &tenant, channel).await?;
     let t = get(state, tenant.clone(), channel, id).await?;
     if t.submitted {
@@ -360,7 +371,7 @@ pub async fn submit(state: &AppState, tenant: Tenant, channel: ChannelId, id: Te
 }
 
 /// Asks Meta for the template's review status.
-pub async fn sync(state: &AppState, tenant: Tenant, channel: ChannelId, id: TemplateId) -> AppResult<Template> {
+pub async fn sync(state: &AppState, tenant: Tenant, channel: ChannelId, id: TemplateId) -> AppResult<ChannelTemplate> {
     whatsapp_channel(state, &tenant, channel).await?;
     let t = get(state, tenant.clone(), channel, id).await?;
     let (token, waba) = account(state, &tenant, channel).await?;
@@ -398,7 +409,7 @@ pub async fn sync(state: &AppState, tenant: Tenant, channel: ChannelId, id: Temp
 }
 
 /// The queued Graph request of a template message.
-fn template_request(t: &Template, to: &str, variables: &[String], media: Option<&str>) -> Value {
+fn template_request(t: &ChannelTemplate, to: &str, variables: &[String], media: Option<&str>) -> Value {
     let mut components = Vec::new();
     if let Some(url) = media {
         let kind = t.header_type.as_str();

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::model::{ProviderStatus, TEMPLATE_COLUMNS, Template, TemplateId};
+use super::model::{ChannelTemplate, ProviderStatus, TEMPLATE_COLUMNS, TemplateId};
 use crate::channels::model::ChannelId;
 use crate::db::{query_all, query_opt};
 use crate::http::Tenant;
@@ -52,7 +52,7 @@ pub fn find(
     tenant: &Tenant,
     channel: ChannelId,
     id: TemplateId,
-) -> rusqlite::Result<Option<Template>> {
+) -> rusqlite::Result<Option<ChannelTemplate>> {
     query_opt(
         conn,
         &format!(
@@ -69,7 +69,7 @@ pub fn list(
     channel: ChannelId,
     after: Option<i64>,
     limit: i64,
-) -> rusqlite::Result<Vec<Template>> {
+) -> rusqlite::Result<Vec<ChannelTemplate>> {
     query_all(
         conn,
         &format!(
