@@ -25,13 +25,13 @@ struct TemplatePath {
 
 /// Registers the routes under `/api/v1`.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(create_template)
-        .service(list_templates)
-        .service(get_template)
-        .service(delete_template)
-        .service(submit_template)
-        .service(sync_template)
-        .service(send_template);
+    cfg.service(create_channel_template)
+        .service(list_channel_templates)
+        .service(get_channel_template)
+        .service(delete_channel_template)
+        .service(submit_channel_template)
+        .service(sync_channel_template)
+        .service(send_channel_template);
 }
 
 /// Creates a message template of a WhatsApp channel (not yet submitted to Meta).
@@ -45,7 +45,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
 #[post("/channels/{channel_id}/templates")]
-async fn create_template(
+async fn create_channel_template(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     body: Json<CreateTemplateRequest>,
@@ -64,7 +64,7 @@ async fn create_template(
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
 #[get("/channels/{channel_id}/templates")]
-async fn list_templates(
+async fn list_channel_templates(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
@@ -81,7 +81,7 @@ async fn list_templates(
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
 #[get("/channels/{channel_id}/templates/{template_id}")]
-async fn get_template(
+async fn get_channel_template(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     path: web::Path<TemplatePath>,
@@ -98,7 +98,7 @@ async fn get_template(
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
 #[delete("/channels/{channel_id}/templates/{template_id}")]
-async fn delete_template(
+async fn delete_channel_template(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     path: web::Path<TemplatePath>,
@@ -119,7 +119,7 @@ async fn delete_template(
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
 #[post("/channels/{channel_id}/templates/{template_id}/submit")]
-async fn submit_template(
+async fn submit_channel_template(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     path: web::Path<TemplatePath>,
@@ -137,7 +137,7 @@ async fn submit_template(
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
 #[post("/channels/{channel_id}/templates/{template_id}/sync")]
-async fn sync_template(
+async fn sync_channel_template(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     path: web::Path<TemplatePath>,
@@ -157,7 +157,7 @@ async fn sync_template(
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
 #[post("/channels/{channel_id}/templates/{template_id}/send")]
-async fn send_template(
+async fn send_channel_template(
     scope: ChannelScope<perm::IntegrationsManage>,
     state: web::Data<AppState>,
     path: web::Path<TemplatePath>,
