@@ -348,10 +348,12 @@ pub fn render(to: &str, text: &str, parts: &RichParts) -> Vec<Rendered> {
     let mut text = text.trim().to_owned();
     for card in &parts.cards {
         let sub = card.subtitle.as_deref().map(|s| format!("\n{s}")).unwrap_or_default();
-        text = format!("{text}\n\n{}{sub}", card.title).trim().to_owned();
+        let joined = format!("{text}\n\n{}{sub}", card.title);
+        joined.trim().clone_into(&mut text);
     }
     if !links.is_empty() {
-        text = format!("{text}\n\n{}", links.join("\n")).trim().to_owned();
+        let joined = format!("{text}\n\n{}", links.join("\n"));
+        joined.trim().clone_into(&mut text);
     }
     let preview = !links.is_empty();
     let mut out = Vec::new();

@@ -272,9 +272,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(nlu.into_iter().chain(knowledge).map(|(name, id)| (name, id.to_string())));
         params.extend(runtime_rows(tx, org_id, bot_id)?);
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
-        let channel_id = channel_row(tx, org_id, bot_id)?;
-        params.insert("channel_id", channel_id.to_string());
-        params.insert("template_id", template_row(tx, org_id, channel_id)?.to_string());
+        params.extend(channel_rows(tx, org_id, bot_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -394,14 +392,17 @@ fn channel_row(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite:
     )
 }
 
-/// A message template of the channel (pending: send answers 409, submit 422 without credentials).
-fn template_row(tx: &rusqlite::Connection, org_id: i64, channel_id: i64) -> rusqlite::Result<i64> {
-    tx.query_row(
+/// The channel and a message template of it (pending: send answers 409,
+/// submit 422: the channel is not a WhatsApp one).
+fn channel_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 2]> {
+    let channel_id = channel_row(tx, org_id, bot_id)?;
+    let template_id: i64 = tx.query_row(
         "INSERT INTO channel_templates (organization_id, channel_id, name, category, content)
          VALUES (?1, ?2, 'matrix_template', 'utility', 'Hi {{1}}') RETURNING id",
         params![org_id, channel_id],
         |r| r.get(0),
-    )
+    )?;
+    Ok([("channel_id", channel_id.to_string()), ("template_id", template_id.to_string())])
 }
 
 /// A webhook subscription and one of its deliveries.

@@ -97,7 +97,7 @@ impl FakeGraph {
             }
         }))
         .await;
-        *base.lock().expect("base") = server.base.clone();
+        base.lock().expect("base").clone_from(&server.base);
         FakeGraph { server, answers, review }
     }
 
@@ -217,13 +217,13 @@ async fn post(app: &TestApp, channel: &Value, notification: &Value) -> (u16, Val
     post_raw(app, channel, &body, Some(signature)).await
 }
 
-fn notification(value: Value) -> Value {
+fn notification(value: &Value) -> Value {
     json!({ "object": "whatsapp_business_account", "entry": [{ "id": WABA, "time": 1_700_000_000,
         "changes": [{ "field": "messages", "value": value }] }] })
 }
 
-fn inbound(message: Value) -> Value {
-    notification(json!({
+fn inbound(message: &Value) -> Value {
+    notification(&json!({
         "messaging_product": "whatsapp",
         "metadata": { "display_phone_number": "15550100000", "phone_number_id": PHONE_ID },
         "contacts": [{ "profile": { "name": "Ann" }, "wa_id": USER }],
@@ -232,11 +232,11 @@ fn inbound(message: Value) -> Value {
 }
 
 fn text(id: &str, body: &str) -> Value {
-    inbound(json!({ "from": USER, "id": id, "timestamp": "1700000000", "type": "text", "text": { "body": body } }))
+    inbound(&json!({ "from": USER, "id": id, "timestamp": "1700000000", "type": "text", "text": { "body": body } }))
 }
 
 fn status(id: &str, status: &str) -> Value {
-    notification(json!({
+    notification(&json!({
         "messaging_product": "whatsapp",
         "metadata": { "display_phone_number": "15550100000", "phone_number_id": PHONE_ID },
         "statuses": [{ "id": id, "status": status, "timestamp": "1700000001", "recipient_id": USER }]
@@ -314,7 +314,7 @@ async fn an_inbound_message_is_read_and_answered_and_a_button_press_round_trips(
     );
 
     // The long value's reply id `#0` maps back through the interactive message (wamid.OUT2).
-    let press = inbound(json!({ "from": USER, "id": "wamid.IN2", "timestamp": "1700000002", "type": "interactive",
+    let press = inbound(&json!({ "from": USER, "id": "wamid.IN2", "timestamp": "1700000002", "type": "interactive",
         "context": { "from": "15550100000", "id": "wamid.OUT2" },
         "interactive": { "type": "button_reply", "button_reply": { "id": "#0", "title": "A rather long colour…" } } }));
     let (code, body) = post(&st.app, &channel, &press).await;
@@ -342,7 +342,7 @@ async fn an_inbound_message_is_read_and_answered_and_a_button_press_round_trips(
     assert!(read_at.is_some());
     // A failure with Meta's error words.
     let failed =
-        notification(json!({ "messaging_product": "whatsapp", "statuses": [{ "id": "wamid.OUT3", "status": "failed",
+        notification(&json!({ "messaging_product": "whatsapp", "statuses": [{ "id": "wamid.OUT3", "status": "failed",
         "timestamp": "1", "recipient_id": USER, "errors": [{ "code": 131_047, "title": "Re-engagement message",
         "message": "Re-engagement message", "error_data": { "details": "More than 24 hours have passed" } }] }] }));
     post(&st.app, &channel, &failed).await;
@@ -356,7 +356,7 @@ async fn an_inbound_message_is_read_and_answered_and_a_button_press_round_trips(
 async fn media_in_is_fetched_with_the_token_and_stored() {
     let st = setup().await;
     let channel = active_channel(&st).await;
-    let image = inbound(json!({ "from": USER, "id": "wamid.IMG", "timestamp": "1", "type": "image",
+    let image = inbound(&json!({ "from": USER, "id": "wamid.IMG", "timestamp": "1", "type": "image",
         "image": { "caption": "my shirt", "mime_type": "image/png", "sha256": "x", "id": "m1" } }));
     let (code, body) = post(&st.app, &channel, &image).await;
     assert_eq!((code, body["status"].as_str()), (200, Some("processed")), "{body}");

@@ -1,4 +1,4 @@
-//! ChannelTemplate rules: checks at creation (Meta's name, variable and component
+//! Message template rules: checks at creation (Meta's name, variable and component
 //! rules), submission to Meta (`POST {graph}/{waba_id}/message_templates`),
 //! the approval sync (`GET …/message_templates?name=`) and sending with
 //! variables through the outbound queue (allowed outside the 24-hour window).
@@ -118,6 +118,35 @@ fn check_buttons(buttons: &[TemplateButton]) -> AppResult<()> {
     Ok(())
 }
 
+fn check_header(header_type: &str, header_content: Option<&str>) -> AppResult<()> {
+    match header_type {
+        "none" => {
+            if header_content.is_some() {
+                return Err(AppError::validation("header_content", "set header_type too"));
+            }
+        }
+        "text" => {
+            let text = header_content.unwrap_or("");
+            if text.is_empty() || text.chars().count() > HEADER_TEXT_MAX || text.contains("{{") {
+                return Err(AppError::validation(
+                    "header_content",
+                    format!("the header text: 1–{HEADER_TEXT_MAX} characters, without variables"),
+                ));
+            }
+        }
+        "image" | "video" | "document" => {
+            if header_content.is_none() {
+                return Err(AppError::validation(
+                    "header_content",
+                    "a media header needs a sample: the handle Meta's Resumable Upload API gave for it",
+                ));
+            }
+        }
+        _ => return Err(AppError::validation("header_type", "none, text, image, video or document")),
+    }
+    Ok(())
+}
+
 async fn whatsapp_channel(state: &AppState, tenant: &Tenant, channel: ChannelId) -> AppResult<()> {
     let c = channels::get(state, tenant.clone(), channel).await?;
     if c.channel_type != "whatsapp" {
@@ -173,31 +202,7 @@ pub async fn create(
     }
     let header_type = optional(req.header_type).unwrap_or_else(|| "none".to_owned());
     let header_content = optional(req.header_content);
-    match header_type.as_str() {
-        "none" => {
-            if header_content.is_some() {
-                return Err(AppError::validation("header_content", "set header_type too"));
-            }
-        }
-        "text" => {
-            let text = header_content.as_deref().unwrap_or("");
-            if text.is_empty() || text.chars().count() > HEADER_TEXT_MAX || text.contains("{{") {
-                return Err(AppError::validation(
-                    "header_content",
-                    format!("the header text: 1–{HEADER_TEXT_MAX} characters, without variables"),
-                ));
-            }
-        }
-        "image" | "video" | "document" => {
-            if header_content.is_none() {
-                return Err(AppError::validation(
-                    "header_content",
-                    "a media header needs a sample: the handle Meta's Resumable Upload API gave for it",
-                ));
-            }
-        }
-        _ => return Err(AppError::validation("header_type", "none, text, image, video or document")),
-    }
+    check_header(&header_type, header_content.as_deref())?;
     let footer = optional(req.footer);
     if footer.as_deref().is_some_and(|f| f.chars().count() > FOOTER_MAX || f.contains("{{")) {
         return Err(AppError::validation("footer", format!("at most {FOOTER_MAX} characters, without variables")));
