@@ -300,7 +300,8 @@ pub trait Adapter: Send + Sync {
 
     /// A request to queue as soon as an inbound message (text, button,
     /// media) is stored, before its turn runs, when the event carries no
-    /// `ack` of its own (Meta's `mark_seen` and typing indicator); `None`: nothing.
+    /// `ack` of its own (Meta's `mark_seen` and typing indicator, WhatsApp's
+    /// read receipt); `None`: nothing.
     fn receipt(&self, event: &Event) -> Option<Value> {
         let _ = event;
         None
@@ -340,6 +341,21 @@ pub trait Adapter: Send + Sync {
         secrets: &'a Secrets,
         media: &'a MediaRef,
     ) -> BoxFuture<'a, Result<MediaBytes, Answer>>;
+
+    /// The provider's decisions on message templates an authentic call
+    /// carries (WhatsApp's `message_template_status_update`); the core
+    /// applies them to `channel_templates` (idempotent) before parsing.
+    fn template_updates(&self, _req: &HookRequest<'_>) -> Vec<super::templates::ProviderStatus> {
+        Vec::new()
+    }
+
+    /// How long after the contact's last inbound message the queued
+    /// `request` may still be sent (WhatsApp's 24-hour customer-service
+    /// window for free-form messages); `None`: any time. Outside it the
+    /// queue dead-letters the message unsent.
+    fn free_form_window(&self, _request: &Value) -> Option<Duration> {
+        None
+    }
 
     /// The shortest gap between two requests of one channel (the provider's rate limit).
     fn min_interval(&self) -> Duration {

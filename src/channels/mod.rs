@@ -16,6 +16,8 @@ pub mod slack;
 pub mod sms;
 pub mod store;
 pub mod telegram;
+pub mod templates;
+pub mod whatsapp;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use rusqlite::{Connection, OptionalExtension};
@@ -49,9 +51,10 @@ impl ScopeResource for ChannelResource {
 pub type ChannelScope<P> = Scoped<ChannelResource, P>;
 
 /// Every channel type this server speaks.
-static ADAPTERS: [&dyn adapter::Adapter; 7] = [
+static ADAPTERS: [&dyn adapter::Adapter; 8] = [
     &telegram::Telegram,
     &generic::Generic,
+    &whatsapp::WhatsApp,
     &slack::Slack,
     &messenger::Messenger,
     &messenger::Instagram,
@@ -88,6 +91,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(list_channel_messages)
         .service(send_test_message)
         .service(conversation_deliveries);
+    templates::routes(cfg);
 }
 
 /// Connects a channel (inactive until activated); credentials are stored encrypted and never shown.

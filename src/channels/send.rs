@@ -189,6 +189,21 @@ async fn attempt(
     let Some(secrets) = open_secrets(&state.keys, channel, &target.credentials, &target.secret) else {
         return Answer::local("the channel's credentials cannot be read; enter them again");
     };
+    if let Some(window) = adapter.free_form_window(request) {
+        let contact = head.contact;
+        let seconds = window.as_secs();
+        let open = match contact {
+            Some(contact) => state.db.read(move |c| Ok(store::inbound_within(c, channel, contact, seconds)?)).await,
+            None => Ok(false),
+        };
+        match open {
+            Ok(true) => {}
+            Ok(false) => {
+                return Answer::local(format!("outside the {}-hour window: send an approved template", seconds / 3600));
+            }
+            Err(e) => return Answer::Unreachable(e.message().to_owned()),
+        }
+    }
     let key = head.idempotency_key.clone().unwrap_or_else(|| format!("msg_{}", head.id));
     adapter.send(state, &secrets, request, &key).await
 }

@@ -211,7 +211,7 @@ pub(crate) fn open_secrets(keys: &Keys, id: ChannelId, credentials: &[u8], secre
     Some(Secrets { credentials, webhook_secret: open_secret(keys, id, secret)? })
 }
 
-async fn secrets(state: &AppState, tenant: &Tenant, id: ChannelId) -> AppResult<Secrets> {
+pub(crate) async fn secrets(state: &AppState, tenant: &Tenant, id: ChannelId) -> AppResult<Secrets> {
     let t = tenant.clone();
     let (creds, secret) = state.db.read(move |c| store::secrets(c, &t, id)?.ok_or_else(not_found)).await?;
     open_secrets(&state.keys, id, &creds, &secret).ok_or_else(|| {
@@ -224,7 +224,7 @@ async fn secrets(state: &AppState, tenant: &Tenant, id: ChannelId) -> AppResult<
 }
 
 /// Maps a refused provider call to the API's error (and its text for the channel row).
-fn provider_error(adapter: &dyn Adapter, answer: Answer) -> AppError {
+pub(crate) fn provider_error(adapter: &dyn Adapter, answer: Answer) -> AppError {
     let provider = adapter.provider();
     match answer {
         Answer::Ok(_) => AppError::internal(anyhow::anyhow!("an accepted call reported as an error")),
@@ -388,6 +388,21 @@ pub async fn inbound(state: &AppState, webhook_path: String, req: HookRequest<'_
     }
     if !adapter.verify(&secrets, &req) {
         return Err(invalid());
+    }
+    let updates = adapter.template_updates(&req);
+    if !updates.is_empty() {
+        let (t, channel) = (Tenant::system(target.org, "channel inbound webhook"), target.id);
+        state
+            .db
+            .write(move |tx| {
+                for u in &updates {
+                    if !super::templates::store::apply_provider_status(tx, &t, channel, u)? {
+                        tracing::info!(channel_id = channel.0, "a template status update for no known template");
+                    }
+                }
+                Ok(())
+            })
+            .await?;
     }
     let outcome = match adapter.parse(&req) {
         Parsed::Malformed(why) => {
@@ -563,6 +578,7 @@ async fn run_turn(
         }
         EventKind::Status { .. } | EventKind::StatusUpTo { .. } => return Ok(None),
     };
+    // The press's own acknowledgement, else the adapter's read receipt.
     let ack = ack.or_else(|| adapter.receipt(event));
     let (t, sender, thread) = (tenant.clone(), event.sender.clone(), event.thread.clone());
     let context = event.context.to_string();

@@ -493,11 +493,13 @@ pub struct Head {
     pub idempotency_key: Option<String>,
     /// The recipient opted out after the message was queued.
     pub opted_out: bool,
+    pub contact: Option<i64>,
 }
 
 pub fn queue_head(conn: &Connection, channel: ChannelId) -> rusqlite::Result<Option<Head>> {
     conn.query_row(
-        "SELECT m.id, m.metadata, m.attempts, m.next_retry_at, m.idempotency_key, k.opted_out_at IS NOT NULL
+        "SELECT m.id, m.metadata, m.attempts, m.next_retry_at, m.idempotency_key, k.opted_out_at IS NOT NULL,
+                m.contact_id
          FROM channel_messages m LEFT JOIN channel_contacts k ON k.id = m.contact_id
          WHERE m.channel_id = ?1 AND m.direction = 'outbound' AND m.status IN ('pending', 'failed') AND m.dead = 0
          ORDER BY m.id LIMIT 1",
@@ -510,6 +512,7 @@ pub fn queue_head(conn: &Connection, channel: ChannelId) -> rusqlite::Result<Opt
                 next_retry_at: r.get(3)?,
                 idempotency_key: r.get(4)?,
                 opted_out: r.get(5)?,
+                contact: r.get(6)?,
             })
         },
     )
@@ -650,5 +653,18 @@ pub fn release_interrupted_events(conn: &Connection) -> rusqlite::Result<usize> 
                 external_event_id = NULL
          WHERE status = 'received'",
         [],
+    )
+}
+
+/// Whether the contact sent the channel a message in the last `seconds`
+/// (WhatsApp's customer-service window).
+pub fn inbound_within(conn: &Connection, channel: ChannelId, contact: i64, seconds: u64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM channel_messages
+             WHERE organization_id = (SELECT organization_id FROM channels WHERE id = ?1) AND channel_id = ?1
+               AND contact_id = ?2 AND direction = 'inbound'
+               AND created_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ?3 || ' seconds'))",
+        params![channel, contact, i64::try_from(seconds).unwrap_or(i64::MAX)],
+        |r| r.get(0),
     )
 }

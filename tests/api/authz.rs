@@ -107,6 +107,7 @@ const TENANT_PARAMS: &[&str] = &[
     "channel_id",
     "integration_id",
     "contact_id",
+    "template_id",
     "canned_reply_id",
     "test_id",
     "file_id",
@@ -401,7 +402,7 @@ fn knowledge_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(
 
 /// A Telegram channel of the bot (without credentials: test and activate
 /// answer 422 without calling out) and a contact of it.
-fn channel_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, i64); 2]> {
+fn channel_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, i64); 3]> {
     let channel_id: i64 = tx.query_row(
         "INSERT INTO channels (organization_id, bot_id, type, name, webhook_path)
          VALUES (?1, ?2, 'telegram', 'Matrix channel', lower(hex(randomblob(16)))) RETURNING id",
@@ -414,7 +415,13 @@ fn channel_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
         params![org_id, channel_id],
         |r| r.get(0),
     )?;
-    Ok([("channel_id", channel_id), ("contact_id", contact_id)])
+    let template_id = tx.query_row(
+        "INSERT INTO channel_templates (organization_id, channel_id, name, category, content)
+         VALUES (?1, ?2, 'matrix_template', 'utility', 'Hi {{1}}') RETURNING id",
+        params![org_id, channel_id],
+        |r| r.get(0),
+    )?;
+    Ok([("channel_id", channel_id), ("contact_id", contact_id), ("template_id", template_id)])
 }
 
 /// A custom integration without credentials (test answers 409 and OAuth

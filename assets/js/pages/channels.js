@@ -4,7 +4,7 @@
 // its API allows), and watch the channel's health: last inbound event, last
 // error, messages queued.
 import { html, Page, useLoad, useState, ErrorBox, Field, FieldError, toast, toastError, formatDate, Loading, CopyButton } from "../ui.js";
-import { route } from "../router.js";
+import { route, navigate } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg } from "../session.js";
 
@@ -42,6 +42,16 @@ export const CHANNEL_TYPES = {
       { name: "page_access_token", label: "Page access token", secret: true, placeholder: "EAA…" },
       { name: "app_secret", label: "App secret", secret: true, placeholder: "32 letters and digits" },
       { name: "instagram_account_id", label: "Instagram account ID (optional, checked if given)", optional: true, placeholder: "17841…" },
+    ],
+  },
+  whatsapp: {
+    label: "WhatsApp",
+    intro: "In Meta for Developers, add the WhatsApp product to a Business app. From WhatsApp > API Setup copy the Phone number ID and the WhatsApp Business Account ID; create a permanent token for a system user with whatsapp_business_messaging and whatsapp_business_management; copy the App secret from App settings > Basic. After creating the channel, paste its webhook URL and verify token (the secret shown) under WhatsApp > Configuration > Webhook, and subscribe to the messages and message_template_status_update fields.",
+    fields: [
+      { name: "access_token", label: "Access token", secret: true, placeholder: "EAAG…" },
+      { name: "phone_number_id", label: "Phone number ID", placeholder: "106540352242922" },
+      { name: "app_secret", label: "App secret", secret: true },
+      { name: "business_account_id", label: "WhatsApp Business Account ID (for templates)", optional: true, placeholder: "102290129340398" },
     ],
   },
   http: {
@@ -226,6 +236,8 @@ function Channels() {
                 <button type="button" class="activate-channel" disabled=${busy === `${c.id}:Activate`}
                   onClick=${() => act(c, "Activate", () => post(`/api/v1/channels/${c.id}/activate`))}>${c.status === "active" ? "Re-activate" : "Activate"}</button>
                 <button type="button" class="open-channel-log" aria-expanded=${open === c.id} onClick=${() => setOpen(open === c.id ? null : c.id)}>Test & log</button>
+                ${c.type === "whatsapp" && html`<a class="button templates-link" href=${`/settings/channels/${c.id}/templates`}
+                  onClick=${(e) => (e.preventDefault(), navigate(`/settings/channels/${c.id}/templates`))}>Templates</a>`}
                 <button type="button" class="danger" onClick=${() => remove(c)}>Delete</button>
               </td>
             </tr>`,

@@ -23,6 +23,7 @@ import "./nlu.js";
 import "./knowledge.js";
 import "./llm.js";
 import "./channels.js";
+import "./templates.js";
 import "./webhooks.js";
 import "./integrations.js";
 import "./status.js";
