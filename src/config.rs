@@ -44,6 +44,12 @@ pub struct FilesConfig {
 }
 
 impl FilesConfig {
+    /// The limit as a byte count for downloads (channel media).
+    #[must_use]
+    pub fn max_bytes(&self) -> u64 {
+        u64::try_from(self.max_upload_bytes).unwrap_or(u64::MAX)
+    }
+
     /// The problems of the `files` section.
     fn problems(&self) -> Vec<String> {
         if (1024..=1024 * 1024 * 1024).contains(&self.max_upload_bytes) {
@@ -61,7 +67,8 @@ impl Default for FilesConfig {
 }
 
 /// Messaging channels: where the provider APIs are (point them at a mirror
-/// on air-gapped networks, or at fakes in tests) and what inbound media may weigh.
+/// on air-gapped networks, or at fakes in tests). Inbound media obey
+/// `files.max_upload_bytes` like every file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChannelsConfig {
@@ -75,8 +82,6 @@ pub struct ChannelsConfig {
     pub slack_api_base: String,
     /// Base URL of Twilio's REST API (`https://api.twilio.com`).
     pub twilio_api_base: String,
-    /// The largest inbound media file kept, in bytes (16 MiB).
-    pub max_media_bytes: u64,
 }
 
 impl ChannelsConfig {
@@ -98,7 +103,6 @@ impl Default for ChannelsConfig {
             graph_api_base: "https://graph.facebook.com/v21.0".to_owned(),
             slack_api_base: "https://slack.com/api".to_owned(),
             twilio_api_base: "https://api.twilio.com".to_owned(),
-            max_media_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -784,9 +788,6 @@ impl Config {
             if !(base.starts_with("http://") || base.starts_with("https://")) {
                 errors.push(format!("{key}: `{base}` must start with http:// or https://"));
             }
-        }
-        if self.channels.max_media_bytes == 0 {
-            errors.push("channels.max_media_bytes: must be at least 1".to_owned());
         }
         self.integrations.check(&mut errors);
         if let Some(url) = &self.http.public_url

@@ -402,7 +402,7 @@ impl Adapter for Email {
         Box::pin(async move {
             let bytes =
                 decode_data_url(&media.reference).ok_or_else(|| Answer::local("the attachment cannot be read"))?;
-            let limit = state.config.channels.max_media_bytes;
+            let limit = state.config.files.max_bytes();
             if bytes.data.len() as u64 > limit {
                 return Err(Answer::Refused { status: 413, description: adapter::too_large(limit), retry_after: None });
             }

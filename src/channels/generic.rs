@@ -300,7 +300,7 @@ impl Adapter for Generic {
         _secrets: &'a Secrets,
         media: &'a MediaRef,
     ) -> BoxFuture<'a, Result<MediaBytes, Answer>> {
-        Box::pin(adapter::download(state, &media.reference, &[], state.config.channels.max_media_bytes))
+        Box::pin(adapter::download(state, &media.reference, &[], state.config.files.max_bytes()))
     }
 }
 

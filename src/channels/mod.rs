@@ -9,6 +9,7 @@ pub mod adapter;
 pub mod email;
 pub mod generic;
 pub mod messenger;
+pub mod meta;
 pub mod model;
 pub mod send;
 pub mod service;

@@ -692,7 +692,7 @@ impl Adapter for Slack {
                 return Err(Answer::local("the file is not on a Slack host"));
             }
             let auth = [("authorization", format!("Bearer {}", secrets.get("bot_token")))];
-            adapter::download(state, &media.reference, &auth, state.config.channels.max_media_bytes).await
+            adapter::download(state, &media.reference, &auth, state.config.files.max_bytes()).await
         })
     }
 

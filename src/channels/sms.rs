@@ -508,7 +508,7 @@ impl Adapter for Sms {
         media: &'a MediaRef,
     ) -> BoxFuture<'a, Result<MediaBytes, Answer>> {
         Box::pin(async move {
-            let limit = state.config.channels.max_media_bytes;
+            let limit = state.config.files.max_bytes();
             adapter::download(state, &media.reference, &[("authorization", basic(secrets))], limit).await
         })
     }

@@ -374,7 +374,7 @@ impl Adapter for Telegram {
                 return Err(Answer::local("Telegram gave no file_path for the media"));
             };
             let base = state.config.channels.telegram_api_base.trim_end_matches('/');
-            let limit = state.config.channels.max_media_bytes;
+            let limit = state.config.files.max_bytes();
             adapter::download(state, &format!("{base}/file/bot{token}/{path}"), &[], limit).await.map_err(|e| match e {
                 Answer::Unreachable(why) => Answer::Unreachable(redact(&why, token)),
                 other => other,

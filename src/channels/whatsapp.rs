@@ -16,7 +16,6 @@
 use std::time::Duration;
 
 use actix_web::HttpResponse;
-use actix_web::http::Method as HttpMethod;
 use futures_util::future::BoxFuture;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -25,14 +24,12 @@ use super::adapter::{
     self, Adapter, Answer, Delivery, Event, EventKind, HookRequest, Identity, MediaBytes, MediaRef, Parsed, Recipient,
     Rendered, Secrets, Sender,
 };
+use super::meta;
 use super::templates::ProviderStatus;
 use crate::app::AppState;
-use crate::crypto::{constant_time_eq, hmac_sha256};
 use crate::error::{AppError, AppResult};
 use crate::flows::engine::RichParts;
 
-/// The header Meta signs webhook calls with.
-pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 /// WhatsApp's limit on a text message.
 pub const TEXT_MAX: usize = 4096;
 /// The limit on an interactive message's body and a media caption.
@@ -101,12 +98,6 @@ fn refusal(status: u16, body: &Value, retry_after: Option<Duration>) -> Answer {
         _ => status,
     };
     Answer::Refused { status, description, retry_after }
-}
-
-/// The `sha256=<hex>` signature Meta sends for `body`.
-#[must_use]
-pub fn signature(app_secret: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(hmac_sha256(app_secret.as_bytes(), body)))
 }
 
 fn text_of(v: &Value, pointer: &str) -> Option<String> {
@@ -462,26 +453,11 @@ impl Adapter for WhatsApp {
     }
 
     fn handshake(&self, secrets: &Secrets, req: &HookRequest<'_>) -> Option<HttpResponse> {
-        if req.method != HttpMethod::GET {
-            return None;
-        }
-        let mode = req.query_param("hub.mode");
-        let token = req.query_param("hub.verify_token").unwrap_or_default();
-        let challenge = req.query_param("hub.challenge").unwrap_or_default();
-        if mode.as_deref() == Some("subscribe") && constant_time_eq(token.as_bytes(), secrets.webhook_secret.as_bytes())
-        {
-            Some(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(challenge))
-        } else {
-            Some(HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body("verify token mismatch"))
-        }
+        meta::handshake(secrets, req)
     }
 
     fn verify(&self, secrets: &Secrets, req: &HookRequest<'_>) -> bool {
-        let app_secret = secrets.get("app_secret");
-        !app_secret.is_empty()
-            && req.header(SIGNATURE_HEADER).is_some_and(|h| {
-                constant_time_eq(h.trim().to_ascii_lowercase().as_bytes(), signature(app_secret, req.body).as_bytes())
-            })
+        meta::verify(secrets, req)
     }
 
     fn parse(&self, req: &HookRequest<'_>) -> Parsed {
@@ -561,7 +537,7 @@ impl Adapter for WhatsApp {
                 Answer::Ok(v) => v,
                 other => return Err(other),
             };
-            let limit = state.config.channels.max_media_bytes;
+            let limit = state.config.files.max_bytes();
             if info.get("file_size").and_then(Value::as_u64).is_some_and(|n| n > limit) {
                 return Err(Answer::Refused { status: 413, description: adapter::too_large(limit), retry_after: None });
             }

@@ -86,9 +86,9 @@ struct Setup {
     secret: String,
 }
 
-async fn setup(max_media_bytes: u64) -> Setup {
+async fn setup(max_upload_bytes: usize) -> Setup {
     let rx = Receiver::start().await;
-    let app = spawn_app_with(move |c| c.channels.max_media_bytes = max_media_bytes).await;
+    let app = spawn_app_with(move |c| c.files.max_upload_bytes = max_upload_bytes).await;
     let s = app.register("owner@example.com").await;
     let (status, bot) =
         app.call(&s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Shop" }))).await;
@@ -163,7 +163,7 @@ fn user() -> Value {
 
 #[tokio::test]
 async fn messages_buttons_media_and_statuses_round_trip_with_signed_requests() {
-    let st = setup(16 * 1024 * 1024).await;
+    let st = setup(10 * 1024 * 1024).await;
     let (status, body) = post_event(&st, &json!({ "type": "message", "id": "m1", "user": user(), "text": "hi" })).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("processed")), "{body}");
     st.app.run_jobs().await;
@@ -284,7 +284,7 @@ async fn forged_stale_duplicate_malformed_and_oversized_inputs_are_handled() {
     assert_eq!((status, body["status"].as_str()), (200, Some("rejected")), "{body}");
     assert_eq!(stored(&st.app), (1, 1), "a malformed event is not stored");
 
-    // Media over channels.max_media_bytes (1 KiB here): the message is kept with the reason, nothing crashes.
+    // Media over files.max_upload_bytes (1 KiB here, the smallest allowed): the message is kept with the reason, nothing crashes.
     let big =
         json!({ "type": "media", "id": "p2", "user": user(), "url": format!("{}/media/big.bin", st.rx.server.base) });
     let (status, body) = post_event(&st, &big).await;
@@ -332,7 +332,7 @@ async fn forged_stale_duplicate_malformed_and_oversized_inputs_are_handled() {
 
 #[tokio::test]
 async fn the_inbox_transcript_shows_each_channel_messages_delivery_state() {
-    let st = setup(16 * 1024 * 1024).await;
+    let st = setup(10 * 1024 * 1024).await;
     let (status, _) = post_event(&st, &json!({ "type": "message", "id": "m1", "user": user(), "text": "hi" })).await;
     assert_eq!(status, 200);
     st.app.run_jobs().await;
