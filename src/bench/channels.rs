@@ -119,7 +119,7 @@ pub struct TypeSpec {
 }
 
 /// The benchmarked types.
-pub static SPECS: [TypeSpec; 2] = [
+pub static SPECS: [TypeSpec; 4] = [
     TypeSpec {
         kind: "telegram",
         credentials: |_| json!({ "bot_token": TELEGRAM_TOKEN }),
@@ -174,7 +174,65 @@ pub static SPECS: [TypeSpec; 2] = [
         },
         answer: |_, _, _| (200, json!({ "ok": true })),
     },
+    TypeSpec {
+        kind: "whatsapp",
+        credentials: |_| json!({ "access_token": "EAAGbenchSystemUserTokenForTheFakeGraphApi0123456789", "phone_number_id": WHATSAPP_NUMBER, "app_secret": META_APP_SECRET }),
+        // WhatsApp and Messenger share the Graph API base (and one fake answer).
+        configure: |c, fake| fake.clone_into(&mut c.graph_api_base),
+        address: |n| (15_550_000_000_u64 + n as u64).to_string(),
+        inbound: |h| {
+            let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "1", "changes": [{ "field": "messages",
+                "value": { "messaging_product": "whatsapp", "metadata": { "phone_number_id": WHATSAPP_NUMBER },
+                    "contacts": [{ "profile": { "name": "Bench" }, "wa_id": h.from }],
+                    "messages": [{ "from": h.from, "id": format!("wamid.in{}", h.seq), "timestamp": chrono::Utc::now().timestamp().to_string(),
+                        "type": "text", "text": { "body": h.text } }] } }] }] });
+            meta_signed(&body)
+        },
+        answer: graph_answer,
+    },
+    TypeSpec {
+        kind: "messenger",
+        credentials: |_| json!({ "page_id": MESSENGER_PAGE, "page_access_token": "EAAGbenchPageAccessTokenForTheFakeGraphApi0123456789", "app_secret": META_APP_SECRET }),
+        configure: |c, fake| fake.clone_into(&mut c.graph_api_base),
+        address: |n| (7_000_000 + n).to_string(),
+        inbound: |h| {
+            let now = chrono::Utc::now().timestamp_millis();
+            let body = json!({ "object": "page", "entry": [{ "id": MESSENGER_PAGE, "time": now, "messaging": [{
+                "sender": { "id": h.from }, "recipient": { "id": MESSENGER_PAGE }, "timestamp": now,
+                "message": { "mid": format!("m_in{}", h.seq), "text": h.text } }] }] });
+            meta_signed(&body)
+        },
+        answer: graph_answer,
+    },
 ];
+
+/// The fakes' Meta app secret, WhatsApp number id and Messenger page id.
+const META_APP_SECRET: &str = "0123456789abcdef0123456789abcdef";
+const WHATSAPP_NUMBER: &str = "1111";
+const MESSENGER_PAGE: &str = "2222";
+
+/// A Meta webhook body signed with `X-Hub-Signature-256`.
+fn meta_signed(body: &Value) -> Signed {
+    let body = body.to_string().into_bytes();
+    let signature = format!("sha256={}", hex::encode(crate::crypto::hmac_sha256(META_APP_SECRET.as_bytes(), &body)));
+    Signed { content_type: "application/json", headers: vec![("x-hub-signature-256", signature)], body }
+}
+
+/// The fake Graph API of WhatsApp Cloud and Messenger: the number's and
+/// the page's profile, sends, and the page subscription.
+fn graph_answer(path: &str, _body: &[u8], seq: i64) -> (u16, Value) {
+    let answer = match path.trim_start_matches('/').split('?').next().unwrap_or("") {
+        "me" => json!({ "id": MESSENGER_PAGE, "name": "Bench" }),
+        p if p == WHATSAPP_NUMBER => {
+            json!({ "id": WHATSAPP_NUMBER, "display_phone_number": "+1 555 0100", "verified_name": "Bench" })
+        }
+        p if p.ends_with("/messages") && p.starts_with(WHATSAPP_NUMBER) => json!({ "messaging_product": "whatsapp",
+            "messages": [{ "id": format!("wamid.out{seq}") }] }),
+        p if p.ends_with("/messages") => json!({ "recipient_id": "1", "message_id": format!("m_out{seq}") }),
+        _ => json!({ "success": true }),
+    };
+    (200, answer)
+}
 
 /// One benchmarked channel.
 struct Target {
@@ -360,7 +418,7 @@ async fn bench(args: &ChannelsArgs) -> anyhow::Result<Report> {
     let mut drain = Map::new();
     for spec in &specs {
         let target = channel(&state, &tenant, bot, spec, &fake, &base, "drain").await?;
-        let (sent, seconds) = drain_rate(&state, &tenant, bot, &target, args).await?;
+        let (sent, seconds) = drain_rate(&state, &tenant, bot, &target, &client, args).await?;
         let gap = adapter_for(spec.kind).map_or(Duration::ZERO, crate::channels::adapter::Adapter::min_interval);
         let rate = sent as f64 / seconds;
         let ceiling = (!gap.is_zero()).then(|| 1.0 / gap.as_secs_f64());
@@ -460,11 +518,38 @@ async fn drain_rate(
     tenant: &Tenant,
     bot: BotId,
     target: &Target,
+    client: &reqwest::Client,
     args: &ChannelsArgs,
 ) -> anyhow::Result<(i64, f64)> {
     let adapter = adapter_for(target.spec.kind).ok_or_else(|| anyhow::anyhow!("no adapter"))?;
     let to = Recipient { address: (target.spec.address)(0), ..Recipient::default() };
+    // The end user writes first, as on a real channel (WhatsApp and Meta
+    // send free-form messages only within 24 h of the person's last one);
+    // the replies to that message are not counted.
+    if !call(client, target, 0, "hello", u64::MAX / 2).await {
+        anyhow::bail!("{}: the drain's opening message was refused", target.spec.kind);
+    }
     let (t, channel, n) = (tenant.clone(), target.channel, args.drain_messages.max(1));
+    let address = to.address.clone();
+    let (contact, before): (Option<i64>, i64) = state
+        .db
+        .read(move |c| {
+            let contact = c
+                .query_row(
+                    "SELECT id FROM channel_contacts WHERE channel_id = ?1 AND external_id = ?2",
+                    rusqlite::params![channel, address],
+                    |r| r.get(0),
+                )
+                .ok();
+            let queued = c.query_row(
+                "SELECT count(*) FROM channel_messages WHERE channel_id = ?1 AND direction = 'outbound'",
+                [channel],
+                |r| r.get(0),
+            )?;
+            Ok((contact, queued))
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     state
         .db
         .write(move |tx| {
@@ -478,7 +563,7 @@ async fn drain_rate(
                             channel,
                             bot: Some(bot),
                             conversation: None,
-                            contact: None,
+                            contact,
                             to: &to.address,
                             message_type: r.message_type,
                             content: &text,
@@ -496,7 +581,8 @@ async fn drain_rate(
     state.jobs.notify();
     let started = Instant::now();
     let limit = Duration::from_secs(args.drain_seconds.max(1));
-    let expected = i64::try_from(n).unwrap_or(i64::MAX);
+    // The opening message's replies are ahead in the queue: counted out.
+    let expected = i64::try_from(n).unwrap_or(i64::MAX) + before;
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let sent: i64 = state
@@ -512,7 +598,7 @@ async fn drain_rate(
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let elapsed = started.elapsed();
         if sent >= expected || elapsed >= limit {
-            return Ok((sent, elapsed.as_secs_f64()));
+            return Ok(((sent - before).max(0), elapsed.as_secs_f64()));
         }
     }
 }
