@@ -169,7 +169,7 @@ pub fn parse_message(raw: &[u8]) -> Parsed {
         raw: raw_info.clone(),
         context: context.clone(),
     };
-    let mut events = Vec::new();
+    let (mut events, mut media_events) = (Vec::new(), Vec::new());
     for (i, part) in attachments.iter().enumerate() {
         let mime = part.content_type().map(|c| match c.subtype() {
             Some(sub) => format!("{}/{sub}", c.ctype()),
@@ -189,8 +189,9 @@ pub fn parse_message(raw: &[u8]) -> Parsed {
         );
         let id = format!("{message_id}#{}", i + 1);
         let media = MediaRef { reference, mime_type: mime, filename: part.attachment_name().map(str::to_owned), kind };
-        events.push(event(id.clone(), "attachment", EventKind::Media { message_id: id, media, caption: None }));
+        media_events.push(event(id.clone(), "attachment", EventKind::Media { message_id: id, media, caption: None }));
     }
+    // The text first: it runs the turn (a file alone runs none once the conversation is open).
     if !text.is_empty() {
         let kind = match choice_number(&text) {
             Some(n) => {
@@ -200,6 +201,7 @@ pub fn parse_message(raw: &[u8]) -> Parsed {
         };
         events.push(event(message_id.clone(), "email", kind));
     }
+    events.append(&mut media_events);
     if events.is_empty() {
         return Parsed::Ignored { dedupe_id: Some(message_id), event_type: "email.empty".into() };
     }
@@ -428,11 +430,11 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].sender.address, "ann@example.com");
         assert_eq!(e[0].sender.display_name.as_deref(), Some("Ann Lee"));
-        assert!(matches!(&e[0].kind, EventKind::Media { media, .. }
+        assert!(matches!(&e[1].kind, EventKind::Media { media, .. }
             if media.filename.as_deref() == Some("a.png") && media.mime_type.as_deref() == Some("image/png")));
-        assert_eq!(e[1].kind, EventKind::Text { message_id: "m2@example.com".into(), text: "Where is it?".into() });
-        assert_eq!(e[1].thread.as_deref(), Some("m1@example.com"));
-        assert_eq!(e[1].context["references"], json!(["m1@example.com", "r1@shop.test", "m2@example.com"]));
+        assert_eq!(e[0].kind, EventKind::Text { message_id: "m2@example.com".into(), text: "Where is it?".into() });
+        assert_eq!(e[0].thread.as_deref(), Some("m1@example.com"));
+        assert_eq!(e[0].context["references"], json!(["m1@example.com", "r1@shop.test", "m2@example.com"]));
         let r = render(
             &Recipient { address: "ann@example.com".into(), thread: None, context: e[1].context.clone() },
             "Soon.",
