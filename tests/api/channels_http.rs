@@ -90,10 +90,6 @@ async fn setup(max_upload_bytes: usize) -> Setup {
     let rx = Receiver::start().await;
     let app = spawn_app_with(move |c| c.files.max_upload_bytes = max_upload_bytes).await;
     let s = app.register("owner@example.com").await;
-    let (status, bot) =
-        app.call(&s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Shop" }))).await;
-    assert_eq!(status, 201, "{bot}");
-    let bot = bot["id"].as_i64().expect("bot id");
     let flow = json!({
         "nodes": [
             { "id": "start", "type": "start" },
@@ -104,11 +100,7 @@ async fn setup(max_upload_bytes: usize) -> Setup {
         ],
         "edges": [{ "source": "start", "target": "ask" }, { "source": "ask", "target": "done" }]
     });
-    let path = format!("/api/v1/bots/{bot}/flows/main");
-    let (status, saved) = app.call(&s, Method::PUT, &path, Some(json!({ "document": flow }))).await;
-    assert_eq!(status, 201, "{saved}");
-    let (status, published) = app.call(&s, Method::POST, &format!("{path}/publish"), Some(json!({}))).await;
-    assert_eq!(status, 200, "{published}");
+    let bot = crate::helpers::published_bot(&app, &s, "Shop", flow).await;
     let outbound_url = format!("{}/replies", rx.server.base);
     let (status, channel) = app
         .call(

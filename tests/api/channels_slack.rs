@@ -142,16 +142,7 @@ async fn setup() -> Setup {
     let base = slack.server.base.clone();
     let app = spawn_app_with(move |c| c.channels.slack_api_base = base).await;
     let s = app.register("owner@example.com").await;
-    let (status, bot) =
-        app.call(&s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Shop" }))).await;
-    assert_eq!(status, 201, "{bot}");
-    let bot = bot["id"].as_i64().expect("bot id");
-    let path = format!("/api/v1/bots/{bot}/flows/main");
-    let (status, saved) = app.call(&s, Method::PUT, &path, Some(json!({ "document": colour_flow() }))).await;
-    assert_eq!(status, 201, "{saved}");
-    let (status, published) =
-        app.call(&s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "live" }))).await;
-    assert_eq!(status, 200, "{published}");
+    let bot = crate::helpers::published_bot(&app, &s, "Shop", colour_flow()).await;
     Setup { app, s, slack, bot }
 }
 

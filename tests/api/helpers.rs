@@ -314,3 +314,18 @@ pub async fn call_ok(app: &TestApp, s: &Session, method: Method, path: &str, bod
     assert!((200..300).contains(&status), "{path}: {status} {body}");
     body
 }
+
+/// Creates a bot named `name` whose published `main` flow is `flow`; answers its id.
+pub async fn published_bot(app: &TestApp, s: &Session, name: &str, flow: Value) -> i64 {
+    let (status, bot) =
+        app.call(s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": name }))).await;
+    assert_eq!(status, 201, "{bot}");
+    let bot = bot["id"].as_i64().expect("bot id");
+    let path = format!("/api/v1/bots/{bot}/flows/main");
+    let (status, saved) = app.call(s, Method::PUT, &path, Some(json!({ "document": flow }))).await;
+    assert_eq!(status, 201, "{saved}");
+    let (status, published) =
+        app.call(s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "live" }))).await;
+    assert_eq!(status, 200, "{published}");
+    bot
+}
