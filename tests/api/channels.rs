@@ -19,6 +19,8 @@ use crate::fake_http::{FakeServer, Received, Reply};
 use crate::helpers::{Session, TestApp, assert_error, spawn_app_with};
 
 pub(crate) const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+/// The photo the fake serves for `getFile` (a 1×1 PNG).
+const PHOTO: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 const OTHER_TOKEN: &str = "987654321:ZZHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
 
 /// A fake Bot API: only `TOKEN` is valid; `sendMessage` answers the queued
@@ -35,6 +37,9 @@ impl FakeTelegram {
         let next_id = Arc::new(Mutex::new(100_i64));
         let server = FakeServer::start(Arc::new(move |r: &Received| {
             let json_reply = |status: u16, v: Value| Reply::Full(status, "application/json".into(), v.to_string().into_bytes());
+            if r.path == format!("/file/bot{TOKEN}/photos/file_7.png") {
+                return Reply::Full(200, "application/octet-stream".into(), PHOTO.to_vec());
+            }
             let Some(rest) = r.path.strip_prefix(&format!("/bot{TOKEN}/")) else {
                 return json_reply(401, json!({"ok": false, "error_code": 401, "description": "Unauthorized"}));
             };
@@ -44,6 +49,8 @@ impl FakeTelegram {
             match rest {
                 "getMe" => json_reply(200, json!({"ok": true, "result": {"id": 123_456_789, "is_bot": true, "first_name": "Shop", "username": "shop_bot"}})),
                 "setWebhook" | "answerCallbackQuery" => json_reply(200, json!({"ok": true, "result": true})),
+                "getFile" => json_reply(200, json!({"ok": true, "result": {
+                    "file_id": body["file_id"], "file_unique_id": "u7", "file_size": PHOTO.len(), "file_path": "photos/file_7.png" }})),
                 "sendMessage" | "sendPhoto" => {
                     if rest == "sendMessage" && let Some(status) = queue.lock().expect("answers").pop_front() {
                         return json_reply(status, json!({"ok": false, "error_code": status,
@@ -232,6 +239,39 @@ async fn an_inbound_message_is_answered_and_a_button_press_round_trips() {
     let (_, got) = st.app.call(&st.s, Method::GET, &format!("/api/v1/channels/{}", channel["id"]), None).await;
     assert!(got["last_inbound_at"].is_string(), "{got}");
     assert_eq!(got["queue_depth"], 0);
+}
+
+#[tokio::test]
+async fn a_photo_is_fetched_with_get_file_stored_and_its_caption_answers_the_question() {
+    let st = setup().await;
+    let (channel, secret) = active_channel(&st).await;
+    let (status, _) = post_update(&st.app, &channel, Some(&secret), &text_update(1, 10, "hi")).await;
+    assert_eq!(status, 200);
+    let photo = json!({ "update_id": 2, "message": {
+        "message_id": 11, "date": 0, "caption": "red",
+        "photo": [{ "file_id": "small", "file_unique_id": "s", "file_size": 10, "width": 1, "height": 1 },
+                  { "file_id": "big", "file_unique_id": "b", "file_size": 99, "width": 90, "height": 90 }],
+        "chat": { "id": 4242, "type": "private", "first_name": "Ann" },
+        "from": { "id": 4242, "is_bot": false, "first_name": "Ann" } } });
+    let (status, body) = post_update(&st.app, &channel, Some(&secret), &photo).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("processed")), "{body}");
+    assert_eq!(st.tg.calls("getFile"), vec![json!({ "file_id": "big" })], "the largest size is fetched");
+    let (url, mime, caption): (String, String, String) = st.app.sql(|c| {
+        c.query_row(
+            "SELECT media_url, media_mime_type, caption FROM channel_messages WHERE external_id = '4242:11'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+    });
+    assert!(url.starts_with("/api/v1/files/"), "{url}");
+    assert_eq!((mime.as_str(), caption.as_str()), ("image/png", "red"));
+    assert_eq!(st.app.count("SELECT count(*) FROM files WHERE content_type = 'image/png'"), 1);
+    // The caption answered the question; the photo is in the transcript as an attachment.
+    st.app.run_jobs().await;
+    let last = st.tg.delivered().pop().expect("a reply");
+    assert_eq!(last.1["caption"], "You chose red.", "{last:?}");
+    let attached = st.app.count("SELECT count(*) FROM message_attachments");
+    assert_eq!(attached, 1);
 }
 
 #[tokio::test]
