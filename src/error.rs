@@ -135,7 +135,7 @@ error_codes! {
     UnknownChannelType => ("unknown_channel_type", UNPROCESSABLE_ENTITY, "The channel type is not one this server has an adapter for; `details.field` is `type`, `details.known` lists the types."),
     ChannelCredentialsRejected => ("channel_credentials_rejected", UNPROCESSABLE_ENTITY, "The provider refused the channel's credentials (e.g. a revoked bot token); `details.provider_description` has the provider's words."),
     ChannelProviderUnavailable => ("channel_provider_unavailable", BAD_GATEWAY, "The provider's API could not be reached or answered an error; `details.provider_description` has what it said, if anything."),
-    ChannelSignatureInvalid => ("channel_signature_invalid", UNAUTHORIZED, "An inbound channel webhook did not carry the channel's secret (Telegram: `X-Telegram-Bot-Api-Secret-Token`); nothing was stored."),
+    ChannelSignatureInvalid => ("channel_signature_invalid", UNAUTHORIZED, "An inbound channel webhook failed the provider's authentication (Telegram's secret token, Meta's `X-Hub-Signature-256`, Slack's signing secret and timestamp, `X-Twilio-Signature`, the HMAC of the generic and email channels), or a handshake carried the wrong verify token; nothing was stored."),
     TemplateNotFound => ("template_not_found", NOT_FOUND, "No such message template on this channel."),
     TemplateExists => ("template_exists", CONFLICT, "The channel already has a message template of this name and language; `details.field` is `name`."),
     TemplateAlreadySubmitted => ("template_already_submitted", CONFLICT, "The message template was already submitted to the provider; sync its status instead."),

@@ -72,7 +72,7 @@ pub struct HookRequest<'a> {
     pub query: &'a str,
     pub body: &'a [u8],
     /// The public URL the provider called (public URL in force + path +
-    /// query): Twilio signs it.
+    /// query, completed by the core before the adapter sees it): Twilio signs it.
     pub url: String,
 }
 

@@ -319,13 +319,9 @@ async fn inbound_handshake(
 }
 
 async fn hook(state: &AppState, path: String, request: &HttpRequest, body: &[u8]) -> AppResult<HttpResponse> {
-    let base = crate::admin::instance::public_url_in_force(state).await?;
     let query = request.query_string();
-    let url = if query.is_empty() {
-        format!("{base}{}", request.path())
-    } else {
-        format!("{base}{}?{query}", request.path())
-    };
+    // Made absolute by `service::inbound`, which reads the public URL with the channel.
+    let url = if query.is_empty() { request.path().to_owned() } else { format!("{}?{query}", request.path()) };
     let hook = adapter::HookRequest { method: request.method(), headers: request.headers(), query, body, url };
     service::inbound(state, path, hook).await
 }

@@ -377,9 +377,15 @@ impl HookOutcome {
 /// the signature is checked before anything is stored, each event is
 /// stored once per provider id, and messages and button presses run a turn
 /// whose replies go to the outbound queue.
-pub async fn inbound(state: &AppState, webhook_path: String, req: HookRequest<'_>) -> AppResult<HttpResponse> {
-    let path = webhook_path.clone();
-    let target = state.db.read(move |c| Ok(store::by_webhook_path(c, &path)?)).await?.ok_or_else(not_found)?;
+pub async fn inbound(state: &AppState, webhook_path: String, mut req: HookRequest<'_>) -> AppResult<HttpResponse> {
+    let (path, config) = (webhook_path.clone(), state.config.clone());
+    // One read on this hot path: the channel and the public URL in force.
+    let (target, base) = state
+        .db
+        .read(move |c| Ok((store::by_webhook_path(c, &path)?, crate::admin::instance::public_url(c, &config)?)))
+        .await?;
+    let target = target.ok_or_else(not_found)?;
+    req.url = format!("{base}{}", req.url);
     let adapter = adapter_for(&target.channel_type).ok_or_else(not_found)?;
     let invalid = || AppError::new(ErrorCode::ChannelSignatureInvalid, "the webhook signature is missing or wrong");
     let secrets = open_secrets(&state.keys, target.id, &target.credentials, &target.secret).ok_or_else(invalid)?;
