@@ -156,8 +156,9 @@ async fn the_widget_converses_from_a_page_of_another_origin() {
         b.client.refresh().await.expect("reload");
         wait_js(
             &b,
-            "const h = document.getElementById('bb-widget-host'); if (h && h.shadowRoot) { const l = h.shadowRoot.querySelector('.launcher'); const p = h.shadowRoot.querySelector('.panel'); if (l && p && p.hidden) l.click(); } return 'ok';",
-            5,
+            // Only once the reloaded widget is there: the launcher opens its panel.
+            "const h = document.getElementById('bb-widget-host'); if (!h || !h.shadowRoot) return ''; const l = h.shadowRoot.querySelector('.launcher'); const p = h.shadowRoot.querySelector('.panel'); if (!l || !p) return ''; if (p.hidden) l.click(); return 'ok';",
+            15,
             |v| v == "ok",
         )
         .await;
