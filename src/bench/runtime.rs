@@ -533,6 +533,7 @@ fn act_args(tenant: &Tenant, bot: BotId, user: String, action: Action) -> ActArg
         source: Source::Published,
         debug: false,
         count_usage: true,
+        hook: None,
     }
 }
 

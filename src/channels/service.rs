@@ -16,7 +16,7 @@ use super::store::{self, Inbound, Outbound};
 use super::{adapter_for, known_types};
 use crate::app::AppState;
 use crate::conversations::model::{ConversationId, Message, Role};
-use crate::conversations::runtime::{ActArgs, Action, ConvRef, check_message};
+use crate::conversations::runtime::{ActArgs, Action, ConvRef, TurnHook, check_message};
 use crate::crypto::{Keys, random_token};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::files::model::Attachment;
@@ -462,7 +462,39 @@ pub async fn inbound(state: &AppState, webhook_path: String, mut req: HookReques
     Ok(adapter.acknowledge(outcome.as_str()))
 }
 
-/// Stores one event (once), then processes it.
+/// An event to store once per provider id, in the first write that needs it.
+struct NewEvent {
+    channel: ChannelId,
+    kind: &'static str,
+    event_type: String,
+    dedupe: String,
+    payload: String,
+}
+
+impl NewEvent {
+    /// Its row id, or `None` when the provider sent it before.
+    fn insert(&self, tx: &rusqlite::Connection, tenant: &Tenant) -> rusqlite::Result<Option<i64>> {
+        store::insert_event(tx, tenant, self.channel, self.kind, &self.event_type, Some(&self.dedupe), &self.payload)
+    }
+}
+
+/// Where an event's row stands while its turn runs.
+enum EventRow {
+    /// Not stored yet: the turn's first write stores it.
+    New(NewEvent),
+    Stored(i64),
+}
+
+/// The status an event's row ends with: failed when the message was kept
+/// without being understood (`note`).
+fn finish_status(note: Option<&String>) -> &'static str {
+    if note.is_some() { "failed" } else { "processed" }
+}
+
+/// Stores one event (once) and processes it. The event row is written with
+/// the first write the event needs and finished with the last, so a
+/// message costs two write transactions: the inbound message, and the turn
+/// with its queued replies.
 async fn handle_event(
     state: &AppState,
     target: &store::HookTarget,
@@ -471,53 +503,83 @@ async fn handle_event(
     event: Event,
 ) -> AppResult<HookOutcome> {
     let tenant = Tenant::system(target.org, "channel inbound webhook");
-    let (t, channel, kind) = (tenant.clone(), target.id, adapter.kind());
-    let (event_type, dedupe, payload) = (event.event_type.clone(), event.dedupe_id.clone(), event.raw.to_string());
-    let stored = state
-        .db
-        .write(move |tx| Ok(store::insert_event(tx, &t, channel, kind, &event_type, Some(&dedupe), &payload)?))
-        .await?;
-    let Some(stored) = stored else { return Ok(HookOutcome::Duplicate) };
-    let finish = |status: &'static str, error: Option<String>| {
-        let t = tenant.clone();
-        state.db.write(move |tx| Ok(store::finish_event(tx, &t, stored, status, error.as_deref())?))
+    let channel = target.id;
+    let new = NewEvent {
+        channel,
+        kind: adapter.kind(),
+        event_type: event.event_type.clone(),
+        dedupe: event.dedupe_id.clone(),
+        payload: event.raw.to_string(),
     };
-    if let EventKind::Status { message_id, status, error } = &event.kind {
-        let (m, st, e) = (message_id.clone(), *status, error.clone());
-        let known = state.db.write(move |tx| Ok(store::apply_status(tx, channel, &m, st, e.as_deref())?)).await?;
-        let note = (!known).then(|| format!("no outbound message has the provider id {message_id}"));
-        finish(if known { "processed" } else { "ignored" }, note).await?;
-        return Ok(if known { HookOutcome::Processed } else { HookOutcome::Ignored });
-    }
-    if let EventKind::StatusUpTo { status, until_ms } = &event.kind {
-        let until = chrono::DateTime::from_timestamp_millis(*until_ms).map(crate::db::format_timestamp);
-        let (to, st) = (event.sender.address.clone(), *status);
-        let n = match until {
-            Some(until) => {
-                state.db.write(move |tx| Ok(store::apply_status_up_to(tx, channel, &to, &until, st)?)).await?
-            }
-            None => 0,
-        };
-        let note = (n == 0).then(|| format!("no message to {} was sent before {until_ms}", event.sender.address));
-        finish(if n > 0 { "processed" } else { "ignored" }, note).await?;
-        return Ok(if n > 0 { HookOutcome::Processed } else { HookOutcome::Ignored });
+    if matches!(event.kind, EventKind::Status { .. } | EventKind::StatusUpTo { .. }) {
+        return apply_status_event(state, tenant, new, &event).await;
     }
     let Some(bot) = target.bot.filter(|_| target.status == "active") else {
-        finish("ignored", Some("the channel is not active or has no bot".into())).await?;
-        return Ok(HookOutcome::Ignored);
+        let stored = state
+            .db
+            .write(move |tx| {
+                let id = new.insert(tx, &tenant)?;
+                if let Some(id) = id {
+                    store::finish_event(tx, &tenant, id, "ignored", Some("the channel is not active or has no bot"))?;
+                }
+                Ok(id)
+            })
+            .await?;
+        return Ok(if stored.is_some() { HookOutcome::Ignored } else { HookOutcome::Duplicate });
     };
-    match run_turn(state, &tenant, adapter, secrets, channel, bot, &event).await {
-        Ok(note) => {
-            finish(if note.is_some() { "failed" } else { "processed" }, note).await?;
-            Ok(HookOutcome::Processed)
+    // Media is fetched before its message is stored: its event row comes
+    // first, so a provider's retry during the download is a duplicate.
+    let row = if matches!(event.kind, EventKind::Media { .. }) {
+        let t = tenant.clone();
+        match state.db.write(move |tx| Ok(new.insert(tx, &t)?)).await? {
+            Some(id) => EventRow::Stored(id),
+            None => return Ok(HookOutcome::Duplicate),
         }
+    } else {
+        EventRow::New(new)
+    };
+    let mut stored = None;
+    match run_turn(state, &tenant, adapter, secrets, (channel, bot), &event, row, &mut stored).await {
+        Ok(outcome) => Ok(outcome),
         Err(e) => {
+            let Some(stored) = stored else { return Err(e) };
             tracing::warn!(channel_id = channel.0, error.cause_chain = ?e, "a channel message could not be processed");
-            finish("failed", Some(e.message().to_owned())).await?;
+            let (t, why) = (tenant, e.message().to_owned());
+            state.db.write(move |tx| Ok(store::finish_event(tx, &t, stored, "failed", Some(&why))?)).await?;
             // The provider would retry a non-2xx answer; the failure is recorded instead.
             Ok(HookOutcome::Rejected)
         }
     }
+}
+
+/// A delivery status (or "read up to"): stored, applied and finished in one write.
+async fn apply_status_event(state: &AppState, tenant: Tenant, new: NewEvent, event: &Event) -> AppResult<HookOutcome> {
+    let (kind, to) = (event.kind.clone(), event.sender.address.clone());
+    let channel = new.channel;
+    state
+        .db
+        .write(move |tx| {
+            let Some(stored) = new.insert(tx, &tenant)? else { return Ok(HookOutcome::Duplicate) };
+            let note = match &kind {
+                EventKind::Status { message_id, status, error } => {
+                    let known = store::apply_status(tx, channel, message_id, *status, error.as_deref())?;
+                    (!known).then(|| format!("no outbound message has the provider id {message_id}"))
+                }
+                EventKind::StatusUpTo { status, until_ms } => {
+                    let until = chrono::DateTime::from_timestamp_millis(*until_ms).map(crate::db::format_timestamp);
+                    let n = match until {
+                        Some(until) => store::apply_status_up_to(tx, channel, &to, &until, *status)?,
+                        None => 0,
+                    };
+                    (n == 0).then(|| format!("no message to {to} was sent before {until_ms}"))
+                }
+                _ => None,
+            };
+            let status = if note.is_some() { "ignored" } else { "processed" };
+            store::finish_event(tx, &tenant, stored, status, note.as_deref())?;
+            Ok(if note.is_some() { HookOutcome::Ignored } else { HookOutcome::Processed })
+        })
+        .await
 }
 
 /// Inbound media, stored as a file of the organization (sniffed and
@@ -538,18 +600,27 @@ async fn store_media(
         .map_err(|e| e.message().to_owned())
 }
 
-/// Runs the turn of one message, button press, media or consent keyword;
-/// answers a note when the message was kept but not understood (media too large).
+/// Runs the turn of one message, button press, media or consent keyword.
+/// The first write stores the event (unless stored already), the contact
+/// and the inbound message; the turn's own write links the conversation,
+/// queues the replies and finishes the event. A message kept but not
+/// understood (media too large) finishes as failed with a note. `stored`
+/// tells the caller the event's row once it exists.
 #[allow(clippy::too_many_lines, reason = "one event's steps in order")]
+#[allow(clippy::too_many_arguments, reason = "the pieces of one event")]
 async fn run_turn(
     state: &AppState,
     tenant: &Tenant,
     adapter: &'static dyn Adapter,
     secrets: &Secrets,
-    channel: ChannelId,
-    bot: BotId,
+    (channel, bot): (ChannelId, BotId),
     event: &Event,
-) -> AppResult<Option<String>> {
+    row: EventRow,
+    stored: &mut Option<i64>,
+) -> AppResult<HookOutcome> {
+    if let EventRow::Stored(id) = row {
+        *stored = Some(id);
+    }
     let max = state.runtime.config().max_message_chars;
     let mut media: Option<Attachment> = None;
     let mut note = None;
@@ -582,18 +653,37 @@ async fn run_turn(
         EventKind::Consent { message_id, opted_in, text } => {
             (text.clone(), message_id.clone(), "text", None, Some(*opted_in))
         }
-        EventKind::Status { .. } | EventKind::StatusUpTo { .. } => return Ok(None),
+        EventKind::Status { .. } | EventKind::StatusUpTo { .. } => return Ok(HookOutcome::Ignored),
+    };
+    // A keyword changes consent only; an opted-out contact gets no answer;
+    // the runtime decides about media: a caption runs as text, a file alone
+    // waits for an agent.
+    let action = match &media {
+        _ if consent.is_some() => None,
+        Some(file) => {
+            let caption = Some(text.trim()).filter(|t| !t.is_empty()).map(|t| check_message(t, max)).transpose()?;
+            Some(Action::Attachment { files: vec![file.clone()], caption })
+        }
+        None if text.trim().is_empty() => None,
+        None => Some(Action::Message(check_message(&text, max)?)),
     };
     // The press's own acknowledgement, else the adapter's read receipt.
     let ack = ack.or_else(|| adapter.receipt(event));
     let (t, sender, thread) = (tenant.clone(), event.sender.clone(), event.thread.clone());
     let context = event.context.to_string();
-    let media_row = media.clone().map(|a| (format!("/api/v1/files/{}", a.file_id), a));
-    let (ext, body, error) = (external_id, text.clone(), note.clone());
-    let kind = adapter.kind();
-    let (contact, message) = state
+    let media_row = media.map(|a| (format!("/api/v1/files/{}", a.file_id), a));
+    let (ext, body, error) = (external_id, text, note.clone());
+    let finish_now = action.is_none();
+    let first = state
         .db
         .write(move |tx| {
+            let stored = match row {
+                EventRow::Stored(id) => id,
+                EventRow::New(new) => match new.insert(tx, &t)? {
+                    Some(id) => id,
+                    None => return Ok(None),
+                },
+            };
             let contact = store::upsert_contact(tx, &t, channel, &sender.address, &sender)?;
             if let Some(opted_in) = consent {
                 crate::contacts::store::set_consent(
@@ -640,21 +730,28 @@ async fn run_turn(
                     None,
                 )?;
             }
-            Ok((contact, message))
+            if finish_now {
+                store::finish_event(tx, &t, stored, finish_status(error.as_ref()), error.as_deref())?;
+            }
+            Ok(Some((stored, contact, message)))
         })
         .await?;
-    // A keyword changes consent only; an opted-out contact gets no answer.
-    let action = match media {
-        _ if consent.is_some() => return Ok(note),
-        // The runtime decides: a caption runs as text, a file alone waits for an agent.
-        Some(file) => {
-            let caption = Some(text.trim()).filter(|t| !t.is_empty()).map(|t| check_message(t, max)).transpose()?;
-            Action::Attachment { files: vec![file], caption }
-        }
-        None if text.trim().is_empty() => return Ok(note),
-        None => Action::Message(check_message(&text, max)?),
+    let Some((event_id, contact, message)) = first else { return Ok(HookOutcome::Duplicate) };
+    *stored = Some(event_id);
+    let Some(action) = action else { return Ok(HookOutcome::Processed) };
+    let t = tenant.clone();
+    let to = Recipient {
+        address: event.sender.address.clone(),
+        thread: event.thread.clone(),
+        context: event.context.clone(),
     };
-    let r = state
+    let hook = TurnHook::new(move |tx, conversation, stored_messages| {
+        store::link_conversation(tx, &t, channel, contact, message, conversation)?;
+        queue_replies(tx, &t, adapter, channel, Some(bot), conversation, contact, &to, stored_messages)?;
+        store::finish_event(tx, &t, event_id, finish_status(note.as_ref()), note.as_deref())?;
+        Ok(())
+    });
+    state
         .runtime
         .act(
             state,
@@ -662,7 +759,7 @@ async fn run_turn(
                 tenant: tenant.clone(),
                 bot,
                 conversation: ConvRef::Key {
-                    channel: kind.into(),
+                    channel: adapter.kind().into(),
                     // Two channels of one bot see different people.
                     external_user_id: format!("{}:{}", channel.0, event.sender.address),
                     create: true,
@@ -671,25 +768,11 @@ async fn run_turn(
                 source: Source::Published,
                 debug: false,
                 count_usage: true,
+                hook: Some(hook),
             },
         )
-        .await?
-        .without_notes();
-    let conversation = r.entry.id;
-    let t = tenant.clone();
-    let to = Recipient {
-        address: event.sender.address.clone(),
-        thread: event.thread.clone(),
-        context: event.context.clone(),
-    };
-    state
-        .db
-        .write(move |tx| {
-            store::link_conversation(tx, &t, channel, contact, message, conversation)?;
-            queue_replies(tx, &t, adapter, channel, Some(bot), conversation, contact, &to, &r.replies)
-        })
         .await?;
-    Ok(note)
+    Ok(HookOutcome::Processed)
 }
 
 #[allow(clippy::too_many_arguments, reason = "the columns of one queued message")]

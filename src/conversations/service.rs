@@ -84,6 +84,7 @@ pub async fn start(
                 source: Source::Published,
                 debug: false,
                 count_usage: true,
+                hook: None,
             },
         )
         .await?;
@@ -108,6 +109,7 @@ pub async fn send(state: &AppState, tenant: Tenant, id: ConversationId, text: St
                 source,
                 debug: emulator,
                 count_usage: !emulator,
+                hook: None,
             },
         )
         .await?;
@@ -150,7 +152,7 @@ pub async fn emulate(state: &AppState, tenant: Tenant, bot: BotId, req: Emulator
     };
     let r = state
         .runtime
-        .act(state, ActArgs { tenant, bot, conversation, action, source, debug: true, count_usage: false })
+        .act(state, ActArgs { tenant, bot, conversation, action, source, debug: true, count_usage: false, hook: None })
         .await?;
     Ok(response(r))
 }
@@ -246,6 +248,7 @@ async fn agent(state: &AppState, tenant: Tenant, id: ConversationId, action: Act
                 source: Source::Published,
                 debug: false,
                 count_usage: true,
+                hook: None,
             },
         )
         .await?;

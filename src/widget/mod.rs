@@ -244,6 +244,7 @@ async fn create_session(
                 source: Source::Published,
                 debug: false,
                 count_usage: true,
+                hook: None,
             },
         )
         .await
@@ -321,6 +322,7 @@ async fn post_message(
                 source: Source::Published,
                 debug: false,
                 count_usage: true,
+                hook: None,
             },
         )
         .await
@@ -410,6 +412,7 @@ async fn upload(
                 source: Source::Published,
                 debug: false,
                 count_usage: true,
+                hook: None,
             },
         )
         .await

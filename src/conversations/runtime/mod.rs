@@ -30,6 +30,7 @@ use self::hub::{ConvEvent, Hub, InboxEvent, OutboundEvent};
 use self::io::{RuntimeIo, understand};
 use self::limiter::RateLimiter;
 use self::usage::UsageMeter;
+pub use self::writer::TurnHook;
 use self::writer::{NewMessage, TurnWrite, UsageAlert, Writer};
 use super::model::{ConvEntry, ConvStatus, ConversationId, Message, Role};
 use super::store;
@@ -147,6 +148,8 @@ pub struct ActArgs {
     pub debug: bool,
     /// Count messages against the plan (not for the emulator).
     pub count_usage: bool,
+    /// The caller's writes committed with the turn.
+    pub hook: Option<TurnHook>,
 }
 
 /// What an action produced.
@@ -347,8 +350,9 @@ impl Runtime {
     }
 
     /// Runs an action on a conversation (see the module documentation).
-    pub async fn act(&self, state: &AppState, args: ActArgs) -> AppResult<ActResult> {
+    pub async fn act(&self, state: &AppState, mut args: ActArgs) -> AppResult<ActResult> {
         let started = Instant::now();
+        let hook = args.hook.take();
         let loaded = self.loaded(state, &args.tenant, args.bot, args.source).await?;
         let is_end_user = matches!(args.action, Action::Start | Action::Message(_) | Action::Attachment { .. });
         if is_end_user && args.count_usage && !loaded.bot.is_active {
@@ -377,7 +381,7 @@ impl Runtime {
         let reserved = args.count_usage && args.action.is_end_user_message();
         let alert = if reserved { self.inner.meter.reserve(&state.db, entry.org_id).await? } else { None };
         let prior = entry.status;
-        match self.apply(state, &loaded, entry, created, &args, alert, started).await {
+        match self.apply(state, &loaded, entry, created, &args, alert, hook, started).await {
             Ok((entry, stored, trace)) => {
                 *guard = Some(entry.clone());
                 drop(guard);
@@ -403,6 +407,7 @@ impl Runtime {
         created: bool,
         args: &ActArgs,
         alert: Option<UsageAlert>,
+        hook: Option<TurnHook>,
         started: Instant,
     ) -> AppResult<(ConvEntry, Vec<Message>, Option<Trace>)> {
         let mut messages: Vec<NewMessage> = Vec::new();
@@ -591,6 +596,7 @@ impl Runtime {
             messages,
             usage,
             alert,
+            hook,
         };
         let stored = self.inner.writer.submit(write).await?;
         if let Some(t) = trace.as_mut() {

@@ -50,6 +50,28 @@ pub struct UsageAlert {
     pub limit: i64,
 }
 
+/// Writes of the caller that belong to the turn (a channel queueing the
+/// replies it must deliver): run in the turn's savepoint after its messages
+/// are stored, so they commit — or roll back — with the turn.
+pub struct TurnHook(Box<HookFn>);
+
+/// The hook's writes, given the conversation and the turn's stored messages.
+type HookFn = dyn FnOnce(&rusqlite::Connection, ConversationId, &[Message]) -> AppResult<()> + Send + Sync;
+
+impl TurnHook {
+    pub fn new(
+        f: impl FnOnce(&rusqlite::Connection, ConversationId, &[Message]) -> AppResult<()> + Send + Sync + 'static,
+    ) -> TurnHook {
+        TurnHook(Box::new(f))
+    }
+}
+
+impl std::fmt::Debug for TurnHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TurnHook")
+    }
+}
+
 /// Everything one turn writes.
 #[derive(Debug)]
 pub struct TurnWrite {
@@ -63,6 +85,7 @@ pub struct TurnWrite {
     /// Daily usage counters of the bot to add to.
     pub usage: Vec<(&'static str, i64)>,
     pub alert: Option<UsageAlert>,
+    pub hook: Option<TurnHook>,
 }
 
 struct Job {
@@ -133,15 +156,15 @@ impl Writer {
     }
 }
 
-fn run_batch(db: &Db, queue: &Queue, jobs: Vec<Job>) {
+fn run_batch(db: &Db, queue: &Queue, mut jobs: Vec<Job>) {
     let now = crate::db::now();
     let day = now[..10].to_owned();
     let mut alerted = false;
-    let writes: Vec<&TurnWrite> = jobs.iter().map(|j| &j.write).collect();
+    let mut writes: Vec<&mut TurnWrite> = jobs.iter_mut().map(|j| &mut j.write).collect();
     let outcome = db.write_blocking(|tx| {
         let mut usage: HashMap<(OrgId, BotId, &'static str), i64> = HashMap::new();
         let mut results = Vec::with_capacity(writes.len());
-        for w in &writes {
+        for w in &mut writes {
             tx.execute_batch("SAVEPOINT turn")?;
             match apply(tx, w, &now) {
                 Ok(messages) => {
@@ -181,7 +204,7 @@ fn run_batch(db: &Db, queue: &Queue, jobs: Vec<Job>) {
     }
 }
 
-fn apply(tx: &rusqlite::Connection, w: &TurnWrite, now: &str) -> AppResult<Vec<Message>> {
+fn apply(tx: &rusqlite::Connection, w: &mut TurnWrite, now: &str) -> AppResult<Vec<Message>> {
     let hooks = crate::webhooks::events::before(tx, w)?;
     let mut stored = Vec::with_capacity(w.messages.len());
     for m in &w.messages {
@@ -239,5 +262,8 @@ fn apply(tx: &rusqlite::Connection, w: &TurnWrite, now: &str) -> AppResult<Vec<M
         }
     }
     crate::webhooks::events::after(tx, w, hooks, &stored)?;
+    if let Some(hook) = w.hook.take() {
+        (hook.0)(tx, w.conversation, &stored)?;
+    }
     Ok(stored)
 }
