@@ -63,6 +63,8 @@ pub struct TurnWrite {
     /// Daily usage counters of the bot to add to.
     pub usage: Vec<(&'static str, i64)>,
     pub alert: Option<UsageAlert>,
+    /// Flow nodes the turn visited (flow funnels).
+    pub visits: Vec<crate::flows::engine::Visit>,
 }
 
 struct Job {
@@ -219,6 +221,9 @@ fn apply(tx: &rusqlite::Connection, w: &TurnWrite, now: &str) -> AppResult<Vec<M
         && store::update_conversation(tx, entry, state)? == 0
     {
         return Err(AppError::new(ErrorCode::ConversationNotFound, "the conversation was deleted"));
+    }
+    for v in &w.visits {
+        store::insert_visit(tx, w.org, w.bot, w.conversation, &v.flow, &v.node, now)?;
     }
     if let Some(alert) = &w.alert {
         let key = format!("usage_alert:{}:{}:{}", w.org, alert.month, alert.percent);
