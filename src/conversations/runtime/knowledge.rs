@@ -41,8 +41,15 @@ pub async fn answer(
     }
     let result = service::answer_scored(state, tenant, &kb_ids, &query.question, &opts).await;
     let ids: Vec<i64> = kb_ids.iter().map(|k| k.0).collect();
-    crate::insights::knowledge::record_answer(state, tenant, bot, &query.question, &ids, result.as_ref().map_err(|_| ()))
-        .await;
+    crate::insights::knowledge::record_answer(
+        state,
+        tenant,
+        bot,
+        &query.question,
+        &ids,
+        result.as_ref().map_err(|_| ()),
+    )
+    .await;
     let (a, _) = result.map_err(|e| e.message().to_owned())?;
     if a.mode == AnswerMode::NoAnswer || a.answer.trim().is_empty() {
         return Ok(None);
