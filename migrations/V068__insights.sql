@@ -38,11 +38,15 @@ WHEN NEW.organization_id IS NOT (SELECT organization_id FROM conversations WHERE
 BEGIN
     SELECT RAISE(ABORT, 'tenant_mismatch: flow_node_visits.conversation_id');
 END;
-CREATE TRIGGER flow_node_visits_tenant_update BEFORE UPDATE OF bot_id, conversation_id, organization_id ON flow_node_visits
+CREATE TRIGGER flow_node_visits_bot_id_tenant_update BEFORE UPDATE OF bot_id, organization_id ON flow_node_visits
 WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
-  OR NEW.organization_id IS NOT (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
 BEGIN
     SELECT RAISE(ABORT, 'tenant_mismatch: flow_node_visits.bot_id');
+END;
+CREATE TRIGGER flow_node_visits_conversation_id_tenant_update BEFORE UPDATE OF conversation_id, organization_id ON flow_node_visits
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: flow_node_visits.conversation_id');
 END;
 
 -- citations: [{"knowledge_base_id","document_id","chunk_id","score"}].
