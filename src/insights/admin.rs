@@ -8,7 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::model::{
-    BlockedClient, Health, LimitView, OrgStats, RangeQuery, RateLimitsView, Timeline, UnblockRequest, UnblockResponse,
+    BlockedClient, InstanceHealth, LimitView, OrgStats, RangeQuery, RateLimitsView, Timeline, UnblockRequest,
+    UnblockResponse,
 };
 use super::store;
 use crate::admin::Admin;
@@ -45,7 +46,7 @@ pub async fn timeline(state: &AppState, tenant: Tenant, q: RangeQuery) -> AppRes
 }
 
 /// Data file, WAL, job queue and model status.
-pub async fn health(state: &AppState, admin: Admin) -> AppResult<Health> {
+pub async fn health(state: &AppState, admin: Admin) -> AppResult<InstanceHealth> {
     let (n, h24) = (now(), ago(Duration::hours(24)));
     let a = admin.clone();
     let ((database_bytes, free_bytes), jobs) =
@@ -62,7 +63,7 @@ pub async fn health(state: &AppState, admin: Admin) -> AppResult<Health> {
             Some(ComponentState::Starting) | None => ("starting".to_owned(), None),
         }
     };
-    Ok(Health {
+    Ok(InstanceHealth {
         database_bytes,
         wal_bytes,
         free_bytes,

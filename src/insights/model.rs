@@ -198,7 +198,7 @@ pub struct GapsQuery {
 
 /// An intent that needs more (or more varied) examples.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Gap {
+pub struct TrainingGap {
     pub intent_id: IntentId,
     pub intent: String,
     pub examples: i64,
@@ -213,7 +213,7 @@ pub struct Gap {
 pub struct Gaps {
     pub min_examples: i64,
     pub similarity: f64,
-    pub gaps: Vec<Gap>,
+    pub gaps: Vec<TrainingGap>,
 }
 
 /// `POST /bots/{bot_id}/nlu/insights/similar`.
@@ -435,7 +435,7 @@ pub struct JobHealth {
 
 /// Instance health for the superadmin console.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Health {
+pub struct InstanceHealth {
     pub database_bytes: i64,
     pub wal_bytes: i64,
     /// Pages on the free list (reclaimable by vacuum), in bytes.

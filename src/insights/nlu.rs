@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use ndarray::Array2;
 
 use super::model::{
-    ConflictPair, Conflicts, ExampleRef, Gap, Gaps, IntentQuality, MessagesQuery, NluSummary, SimilarExample,
-    SimilarResponse, SummaryQuery, number_param,
+    ConflictPair, Conflicts, ExampleRef, Gaps, IntentQuality, MessagesQuery, NluSummary, SimilarExample,
+    SimilarResponse, SummaryQuery, TrainingGap, number_param,
 };
 use super::store::{self, ExampleRow, round4};
 use crate::app::AppState;
@@ -203,7 +203,7 @@ pub async fn gaps(
                 reasons.push("examples_too_similar".to_owned());
             }
             if !reasons.is_empty() {
-                gaps.push(Gap {
+                gaps.push(TrainingGap {
                     intent_id: IntentId(id),
                     intent: name,
                     examples: count,

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::model::{
-    AddLoggedExampleRequest, Conflicts, ConflictsQuery, Funnel, Gaps, GapsQuery, Health, IntentQuality,
+    AddLoggedExampleRequest, Conflicts, ConflictsQuery, Funnel, Gaps, GapsQuery, InstanceHealth, IntentQuality,
     KnowledgeInsights, KnowledgeQuery, KnowledgeQuestion, LowScoreQuery, MessagesQuery, MoveExampleRequest, NluSummary,
     OrgStats, RangeQuery, RateLimitsView, SimilarRequest, SimilarResponse, SummaryQuery, Timeline, UnblockRequest,
     UnblockResponse,
@@ -291,11 +291,11 @@ async fn org_timeline(
 /// Instance health: data file and WAL size, job queue, models.
 #[utoipa::path(
     tag = "admin",
-    responses((status = 200, body = Health), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = InstanceHealth), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("admin_session" = []))
 )]
 #[get("/admin/health")]
-async fn admin_health(admin: AdminScope, state: web::Data<AppState>) -> AppResult<web::Json<Health>> {
+async fn admin_health(admin: AdminScope, state: web::Data<AppState>) -> AppResult<web::Json<InstanceHealth>> {
     Ok(web::Json(admin::health(&state, admin.0).await?))
 }
 
