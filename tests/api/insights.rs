@@ -547,3 +547,46 @@ async fn org_stats_timeline_instance_health_and_rate_limit_unblock() {
     let r = send_as(&app, &s, Method::GET, "/api/v1/admin/health", None).await;
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn the_builder_overlay_shows_the_funnel_counts_on_nodes_and_edges() {
+    let app = spawn_app().await;
+    let s = app.register("funnel-ui@example.com").await;
+    let bot = published_bot(&app, &s, "Survey UI", survey_flow()).await;
+    let done = start(&app, &s, bot, "b1").await;
+    say(&app, &s, done, "Ada").await;
+    say(&app, &s, done, "36").await;
+    start(&app, &s, bot, "b2").await;
+    crate::browser::with_browser("insights_funnel_overlay", |b| async move {
+        b.client.set_window_size(1440, 1000).await.expect("resize");
+        b.sign_in(&app, "funnel-ui@example.com").await;
+        b.client.goto(&app.url(&format!("/bots/{bot}/flows/main"))).await.expect("goto");
+        b.element("[data-node-id='start']").await;
+        assert!(
+            b.client.find(fantoccini::Locator::Css(".flow-node-stats")).await.is_err(),
+            "no counts before the toggle"
+        );
+        b.click("#show-analytics").await;
+        b.wait_for_text("[data-node-id='name'] .flow-node-stats", "2 reached").await;
+        b.wait_for_text("[data-node-id='name'] .flow-node-stats", "1 dropped").await;
+        b.wait_for_text("[data-node-id='done'] .flow-node-stats", "1 reached").await;
+        b.wait_for_text("[data-node-id='age'] .flow-node-stats", "1 reached").await;
+        b.wait_for_text("#funnel-total", "2 conversations entered the flow").await;
+        assert_eq!(b.text_of("[data-edge-count='start>name']").await, "2");
+        assert_eq!(b.text_of("[data-edge-count='age>done']").await, "1");
+        b.element("#funnel-card svg[role='img']").await;
+        // The view is shareable: the URL carries the toggle, and opening it shows the counts.
+        let url = b.client.current_url().await.expect("url");
+        assert_eq!(url.query(), Some("analytics=1"));
+        b.client.goto(url.as_str()).await.expect("reload");
+        b.wait_for_text("[data-node-id='start'] .flow-node-stats", "2 reached").await;
+        // A range with no traffic shows zeros and the chart's empty state.
+        b.client
+            .goto(&app.url(&format!("/bots/{bot}/flows/main?analytics=1&from=2020-01-01&to=2020-01-31")))
+            .await
+            .expect("goto");
+        b.wait_for_text("[data-node-id='start'] .flow-node-stats", "0 reached").await;
+        b.wait_for_text("#funnel-total", "0 conversations").await;
+    })
+    .await;
+}
