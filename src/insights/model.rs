@@ -213,6 +213,8 @@ pub struct TrainingGap {
 pub struct Gaps {
     pub min_examples: i64,
     pub similarity: f64,
+    /// False when the local models are off: only the counts were checked.
+    pub similarity_checked: bool,
     pub gaps: Vec<TrainingGap>,
 }
 

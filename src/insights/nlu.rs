@@ -13,7 +13,7 @@ use super::model::{
 use super::store::{self, ExampleRow, round4};
 use crate::app::AppState;
 use crate::db::run_blocking;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::{Page, PageParams, Tenant};
 use crate::ids::BotId;
 use crate::nlu::evaluate::{EvaluationReport, MISUNDERSTOOD_BELOW};
@@ -177,7 +177,12 @@ pub async fn gaps(
     let state = state.clone();
     run_blocking(move || {
         let sizes = state.db.read_blocking(|c| Ok(store::intent_sizes(c, &tenant, bot)?))?;
-        let (rows, vectors) = example_vectors(&state, &tenant, bot)?;
+        // Without the models, the counts still tell the intents with too few examples.
+        let (rows, vectors, similarity_checked) = match example_vectors(&state, &tenant, bot) {
+            Ok((rows, vectors)) => (rows, vectors, true),
+            Err(e) if e.code() == ErrorCode::ModelsUnavailable => (Vec::new(), Array2::zeros((0, 0)), false),
+            Err(e) => return Err(e),
+        };
         let mut by_intent: HashMap<i64, Vec<usize>> = HashMap::new();
         for (k, r) in rows.iter().enumerate() {
             by_intent.entry(r.intent_id).or_default().push(k);
@@ -212,7 +217,7 @@ pub async fn gaps(
                 });
             }
         }
-        Ok(Gaps { min_examples, similarity, gaps })
+        Ok(Gaps { min_examples, similarity, similarity_checked, gaps })
     })
     .await
 }

@@ -111,13 +111,13 @@ async fn nlu_conflicts(
     Ok(web::Json(nlu::conflicts(&state, scope.into_tenant(), bot, q.into_inner().threshold).await?))
 }
 
-/// Training gaps: intents with too few examples or examples too alike.
+/// Training gaps: intents with too few examples or examples too alike
+/// (without the local models, only the counts are checked).
 #[utoipa::path(
     tag = "insights",
     params(("bot_id" = i64, Path, description = "Bot id"), GapsQuery),
     responses(
         (status = 200, body = Gaps), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 503, body = ErrorBody, description = "`models_unavailable`"),
     ),
     security(("session" = ["bots.read"]), ("api_token" = ["bots.read"]))
 )]

@@ -590,3 +590,48 @@ async fn the_builder_overlay_shows_the_funnel_counts_on_nodes_and_edges() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_insights_page_shows_the_numbers_and_adds_a_message_as_an_example() {
+    let app = spawn_app().await;
+    let s = app.register("insights-ui@example.com").await;
+    let bot = make_bot(&app, &s, "Insights UI").await;
+    let (hours, _) = intent(&app, &s, bot, "hours", &["when are you open"]).await;
+    for (text, intent, conf, oos) in [
+        ("asdf", None, 0.05, true),
+        ("open now?", Some("hours"), 0.4, false),
+        ("when do you open", Some("hours"), 0.95, false),
+    ] {
+        log(&app, s.org_id, bot, text, intent, conf, oos);
+    }
+    let org = s.org_id;
+    crate::browser::with_browser("insights_page", |b| async move {
+        b.client.set_window_size(1440, 1000).await.expect("resize");
+        b.sign_in(&app, "insights-ui@example.com").await;
+        b.client.goto(&app.url(&format!("/bots/{bot}/insights"))).await.expect("goto");
+        b.wait_for_text("[data-total='Messages']", "3").await;
+        b.wait_for_text("[data-total='Unmatched']", "1").await;
+        b.wait_for_text("[data-messages='unmatched']", "asdf").await;
+        b.element("#nlu-histogram svg[role='img']").await;
+        b.wait_for_text("#nlu-gaps", "hours").await;
+        b.wait_for_text("#kb-answer-rate", "0 questions").await;
+        // Add the unmatched message to `hours` in one click.
+        b.select("[data-messages='unmatched'] select", &hours.to_string()).await;
+        b.click("[data-messages='unmatched'] button").await;
+        app.wait_for_sql(
+            "example added",
+            |c| c.query_row("SELECT count(*) FROM intent_examples WHERE text = 'asdf'", [], |r| r.get::<_, i64>(0)),
+            |n| *n == 1,
+        )
+        .await;
+        // A range with nothing: the empty states; the filters are in the URL.
+        b.client.goto(&app.url(&format!("/bots/{bot}/insights?from=2020-01-01&to=2020-01-31"))).await.expect("goto");
+        b.wait_for_text("[data-total='Messages']", "0").await;
+        b.wait_for_text("[data-empty='unmatched']", "No unmatched messages").await;
+        b.client.goto(&app.url("/org-admin")).await.expect("goto");
+        b.wait_for_text("#org-stats", "Members").await;
+        b.element("#org-timeline svg[role='img']").await;
+        let _ = org;
+    })
+    .await;
+}

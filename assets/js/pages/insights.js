@@ -146,6 +146,7 @@ function NluInsights({ base, range }) {
     <${ChartCard} id="nlu-quality" title=${q && q.evaluated_at ? `Intent quality (evaluated ${formatDate(q.evaluated_at)})` : "Intent quality"} spec=${qualitySpec} filename="nlu-quality.csv" />
     <${Conflicts} base=${base} intents=${list} reload=${reload} onChanged=${changed} />
     <div class="card" id="nlu-gaps"><h3>Training gaps</h3><${ErrorBox} error=${gaps.error} />
+      ${gaps.data && !gaps.data.similarity_checked && html`<p class="muted">The local models are off: only the number of examples was checked.</p>`}
       ${gaps.data && (gaps.data.gaps.length === 0 ? html`<p class="muted empty">Every intent has enough varied examples.</p>`
         : html`<ul>${gaps.data.gaps.map((g) => html`<li data-gap=${g.intent}><strong>${g.intent}</strong>: ${g.examples} example${g.examples === 1 ? "" : "s"}${g.reasons.includes("examples_too_similar") ? ` · examples too alike (${(g.mean_similarity * 100).toFixed(0)}%)` : ""}${g.reasons.includes("too_few_examples") ? ` · add at least ${gaps.data.min_examples}` : ""}</li>`)}</ul>`)}
     </div>
