@@ -54,14 +54,14 @@ pub async fn health(state: &AppState, admin: Admin) -> AppResult<InstanceHealth>
     let mut wal = state.db.path().as_os_str().to_owned();
     wal.push("-wal");
     let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| i64::try_from(m.len()).unwrap_or(i64::MAX));
-    let (models, models_detail) = if !state.config.ml.enabled {
-        ("off".to_owned(), None)
-    } else {
+    let (models, models_detail) = if state.config.ml.enabled {
         match state.readiness.snapshot().get("models") {
             Some(ComponentState::Ready) => ("ready".to_owned(), None),
             Some(ComponentState::Failed(why)) => ("failed".to_owned(), Some(why.clone())),
             Some(ComponentState::Starting) | None => ("starting".to_owned(), None),
         }
+    } else {
+        ("off".to_owned(), None)
     };
     Ok(InstanceHealth {
         database_bytes,

@@ -281,15 +281,19 @@ pub fn low_score_questions(
 
 // ---- flows ----
 
-/// Per node: (node, conversations that reached it, conversations that
-/// dropped off there, mean seconds spent over the conversations that left it).
+/// A node's funnel numbers: (node, conversations that reached it,
+/// conversations that dropped off there, mean seconds spent over the
+/// conversations that left it).
+pub type NodeCounts = (String, i64, i64, Option<f64>);
+
+/// Per node of the flow that was visited in the range: [`NodeCounts`].
 pub fn funnel_nodes(
     c: &Connection,
     tenant: &Tenant,
     bot: BotId,
     flow: &str,
     range: &Range,
-) -> rusqlite::Result<Vec<(String, i64, i64, Option<f64>)>> {
+) -> rusqlite::Result<Vec<NodeCounts>> {
     let mut stmt = c.prepare_cached(
         "WITH v AS (
              SELECT conversation_id, node, created_at, id,
@@ -357,7 +361,7 @@ pub fn funnel_conversations(
 
 // ---- organization administration ----
 
-pub fn org_stats(c: &Connection, tenant: &Tenant, since_30d: &str, since_24h: &str) -> rusqlite::Result<OrgStats> {
+pub fn org_stats(c: &Connection, tenant: &Tenant, month_ago: &str, day_ago: &str) -> rusqlite::Result<OrgStats> {
     c.query_row(
         "SELECT (SELECT count(*) FROM organization_members WHERE organization_id = ?1),
                 (SELECT count(*) FROM bots WHERE organization_id = ?1),
@@ -372,7 +376,7 @@ pub fn org_stats(c: &Connection, tenant: &Tenant, since_30d: &str, since_24h: &s
                 (SELECT coalesce(sum(size_bytes), 0) FROM files WHERE organization_id = ?1),
                 (SELECT count(*) FROM jobs WHERE organization_id = ?1 AND status = 'queued'),
                 (SELECT count(*) FROM jobs WHERE organization_id = ?1 AND status IN ('failed','dead') AND updated_at >= ?3)",
-        params![tenant.org_id(), since_30d, since_24h],
+        params![tenant.org_id(), month_ago, day_ago],
         |r| {
             Ok(OrgStats {
                 members: r.get(0)?,
