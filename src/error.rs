@@ -157,6 +157,7 @@ error_codes! {
     NluEntityNotFound => ("nlu_entity_not_found", NOT_FOUND, "No such NLU entity in this bot."),
     ModelVersionNotFound => ("model_version_not_found", NOT_FOUND, "No such NLU model version of this bot."),
     NluLogNotFound => ("nlu_log_not_found", NOT_FOUND, "No such logged parse of this bot."),
+    BlockedClientNotFound => ("blocked_client_not_found", NOT_FOUND, "No client of this id is refused by the rate limits now."),
     NluNotTrained => ("nlu_not_trained", CONFLICT, "The bot has no trained NLU model yet: train it first (callers may treat this as \"no intent\")."),
     NluModelIncompatible => ("nlu_model_incompatible", CONFLICT, "The bot's NLU model was trained with another embedding model; train it again."),
     NluTrainingDataInvalid => ("nlu_training_data_invalid", UNPROCESSABLE_ENTITY, "Training needs at least two active intents with examples; `details` lists the intents without examples."),

@@ -19,6 +19,7 @@ pub mod files;
 pub mod flows;
 pub mod http;
 pub mod ids;
+pub mod insights;
 pub mod integrations;
 pub mod jobs;
 pub mod keycheck;

@@ -429,6 +429,24 @@ pub fn message(conn: &Connection, tenant: &Tenant, id: i64) -> rusqlite::Result<
 
 // ---- Writes of the group-commit writer (tenant already checked) ---------
 
+/// Records that a turn of the conversation visited a flow node (flow funnels).
+pub fn insert_visit(
+    conn: &Connection,
+    org: OrgId,
+    bot: BotId,
+    conversation: ConversationId,
+    flow: &str,
+    node: &str,
+    now: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO flow_node_visits (organization_id, bot_id, conversation_id, flow, node, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![org, bot, conversation, flow, node, now])?;
+    Ok(())
+}
+
 /// Inserts a transcript message and returns its id.
 #[allow(clippy::too_many_arguments, reason = "one column each")]
 pub fn insert_message(

@@ -393,12 +393,22 @@ pub struct Trace {
     pub duration_ms: f64,
 }
 
+/// A node a turn visited (flow name, node id), for flow funnels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visit {
+    pub flow: String,
+    pub node: String,
+}
+
 /// The result of a turn.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub replies: Vec<Reply>,
     pub effects: Vec<Effect>,
     pub trace: Trace,
+    /// Every node the turn went through, in order (recorded always, not
+    /// only when debugging; a node repeated at once is recorded once).
+    pub visits: Vec<Visit>,
 }
 
 // ---- I/O ----------------------------------------------------------------
@@ -1122,6 +1132,9 @@ impl Turn<'_> {
     }
 
     fn trace(&mut self, flow: &str, node: &Node, outcome: Option<String>) {
+        if self.out.visits.last().is_none_or(|v| v.flow != flow || v.node != node.id) {
+            self.out.visits.push(Visit { flow: flow.to_owned(), node: node.id.clone() });
+        }
         if self.debug {
             self.out.trace.path.push(TraceStep {
                 flow: flow.to_owned(),

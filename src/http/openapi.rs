@@ -48,6 +48,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "files", description = "Downloads of files attached to conversations"),
         (name = "widget", description = "The embeddable chat widget and its public API"),
         (name = "nlu", description = "Intents, entities, training, parsing and quality tools of a bot's NLU"),
+        (name = "insights", description = "NLU and knowledge insights, flow funnels, organization stats and activity timeline"),
         (name = "contacts", description = "Contacts of the channels: search, profile, tags, attributes, consent, merge, GDPR export and erase"),
         (name = "webhooks", description = "Organization webhooks: subscriptions, signed deliveries, delivery log, redelivery"),
     )

@@ -189,6 +189,8 @@ pub type AnswerStream = Pin<Box<dyn Stream<Item = AnswerEvent> + Send>>;
 
 struct Retrieved {
     relevant: Vec<SearchResult>,
+    /// The best vector score of any result, relevant or not.
+    best: Option<f64>,
     query_vector: Option<Vec<f32>>,
     model: Option<String>,
 }
@@ -202,6 +204,7 @@ async fn retrieve(
 ) -> AppResult<Retrieved> {
     let search = SearchOptions { top_k: opts.top_k.max(3), mode: SearchMode::Hybrid, filters: opts.filters.clone() };
     let response = super::service::search_many(state, tenant, kb_ids, question, &search).await?;
+    let best = response.results.iter().filter_map(|r| r.vector_score).reduce(f64::max);
     let relevant: Vec<SearchResult> = response
         .results
         .into_iter()
@@ -218,7 +221,7 @@ async fn retrieve(
         }
         None => None,
     };
-    Ok(Retrieved { relevant, query_vector, model })
+    Ok(Retrieved { relevant, best, query_vector, model })
 }
 
 fn citation(number: usize, r: &SearchResult, snippet: String) -> Citation {
@@ -408,9 +411,33 @@ pub async fn answer(
     question: &str,
     opts: &AnswerOptions,
 ) -> AppResult<Answer> {
+    Ok(answer_scored(state, tenant, kb_ids, question, opts).await?.0)
+}
+
+/// Like [`answer`], with the best retrieval (vector) score of the question
+/// over every passage searched, relevant or not (knowledge insights).
+pub async fn answer_scored(
+    state: &AppState,
+    tenant: &Tenant,
+    kb_ids: &[KnowledgeBaseId],
+    question: &str,
+    opts: &AnswerOptions,
+) -> AppResult<(Answer, Option<f64>)> {
     let question = super::search::check_query(question)
         .map_err(|_| AppError::validation("question", "must be 1–2000 characters"))?;
     let r = retrieve(state, tenant, kb_ids, &question, opts).await?;
+    let best = r.best;
+    Ok((answer_retrieved(state, tenant, &question, r, opts).await?, best))
+}
+
+async fn answer_retrieved(
+    state: &AppState,
+    tenant: &Tenant,
+    question: &str,
+    r: Retrieved,
+    opts: &AnswerOptions,
+) -> AppResult<Answer> {
+    let question = question.to_owned();
     if r.relevant.is_empty() {
         return Ok(no_answer());
     }

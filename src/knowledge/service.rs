@@ -641,6 +641,18 @@ pub async fn answer(
     super::answer::answer(state, tenant, kb_ids, question, opts).await
 }
 
+/// Like [`answer`], with the best retrieval score over every passage
+/// searched (knowledge insights log it).
+pub async fn answer_scored(
+    state: &AppState,
+    tenant: &Tenant,
+    kb_ids: &[KnowledgeBaseId],
+    question: &str,
+    opts: &AnswerOptions,
+) -> AppResult<(Answer, Option<f64>)> {
+    super::answer::answer_scored(state, tenant, kb_ids, question, opts).await
+}
+
 /// Adds to the organization's daily usage counter (best effort: a failure
 /// is logged, never fails the request).
 pub async fn record_usage(state: &AppState, tenant: &Tenant, bot: Option<BotId>, metric: &'static str, count: i64) {

@@ -7,8 +7,8 @@ use serde_json::json;
 use super::entities::{SystemKind, compile_pattern};
 use super::model::{
     AddExamplesResponse, Annotation, CreateEntityRequest, CreateIntentRequest, Entity, EntityId, EntityType,
-    EntityValue, Example, ExampleId, ExampleInput, Intent, IntentId, UpdateEntityRequest, UpdateExampleRequest,
-    UpdateIntentRequest,
+    EntityValue, Example, ExampleId, ExampleInput, Intent, IntentId, NluLogId, UpdateEntityRequest,
+    UpdateExampleRequest, UpdateIntentRequest,
 };
 use super::store::{self, NewEntity, NewIntent};
 use crate::app::AppState;
@@ -380,6 +380,86 @@ pub async fn update_example(
                     .with_new(json!({ "text": text, "entities": ann })),
             )?;
             store::find_example(tx, &tenant, bot, id)?.ok_or_else(example_not_found)
+        })
+        .await?;
+    state.nlu.invalidate_data(bot);
+    Ok(example)
+}
+
+/// Moves an example to another intent of the bot (one click from the
+/// conflicts of NLU insights). 409 `conflict` when the target intent already
+/// has the text; moving to its own intent changes nothing.
+pub async fn move_example(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    id: ExampleId,
+    to: IntentId,
+) -> AppResult<Example> {
+    let example = state
+        .db
+        .write(move |tx| {
+            let before = store::find_example(tx, &tenant, bot, id)?
+                .ok_or_else(|| example_not_found().with_details(json!({ "field": "example_id" })))?;
+            let target = store::find_intent(tx, &tenant, bot, to)?
+                .ok_or_else(|| intent_not_found().with_details(json!({ "field": "intent_id" })))?;
+            if before.intent_id == target.id {
+                return Ok(before);
+            }
+            if store::example_text_taken(tx, &tenant, target.id, &before.text, id)? {
+                return Err(AppError::new(ErrorCode::Conflict, "the target intent already has this example")
+                    .with_details(json!({ "field": "intent_id" })));
+            }
+            store::set_example_intent(tx, &tenant, id, target.id)?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "nlu.example.moved", "intent_example", id.0)
+                    .with_old(json!({ "intent_id": before.intent_id }))
+                    .with_new(json!({ "intent_id": target.id, "intent": target.name })),
+            )?;
+            store::find_example(tx, &tenant, bot, id)?.ok_or_else(example_not_found)
+        })
+        .await?;
+    state.nlu.invalidate_data(bot);
+    Ok(example)
+}
+
+/// Adds any logged message of the bot as an example of an intent (resolved
+/// or not; an unresolved one is marked resolved). 409 `conflict` when the
+/// intent already has the text.
+pub async fn add_logged_example(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    log: NluLogId,
+    to: IntentId,
+) -> AppResult<Example> {
+    let example = state
+        .db
+        .write(move |tx| {
+            let entry = store::find_log(tx, &tenant, bot, log)?.ok_or_else(|| {
+                AppError::new(ErrorCode::NluLogNotFound, "no such logged parse in this bot")
+                    .with_details(json!({ "field": "log_id" }))
+            })?;
+            let target = store::find_intent(tx, &tenant, bot, to)?
+                .ok_or_else(|| intent_not_found().with_details(json!({ "field": "intent_id" })))?;
+            let text: String = entry.text.trim().chars().take(MAX_EXAMPLE_CHARS).collect();
+            if text.is_empty() {
+                return Err(AppError::validation("log_id", "the logged message has no text"));
+            }
+            let Some(example) = store::insert_example(tx, &tenant, target.id, &text, "[]")? else {
+                return Err(AppError::new(ErrorCode::Conflict, "the intent already has this example")
+                    .with_details(json!({ "field": "intent_id" })));
+            };
+            if entry.resolved_at.is_none() {
+                store::resolve_log(tx, &tenant, log, Some(target.id), &crate::db::now())?;
+            }
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "nlu.log.added_as_example", "nlu_log", log.0)
+                    .with_new(json!({ "intent": target.name, "example_id": example.0 })),
+            )?;
+            store::find_example(tx, &tenant, bot, example)?.ok_or_else(example_not_found)
         })
         .await?;
     state.nlu.invalidate_data(bot);

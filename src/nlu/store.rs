@@ -192,6 +192,16 @@ pub fn update_example(
     Ok(())
 }
 
+/// Moves an example to another intent (its cached vector stays valid: it
+/// depends on the text only).
+pub fn set_example_intent(conn: &Connection, tenant: &Tenant, id: ExampleId, intent: IntentId) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE intent_examples SET intent_id = ?3 WHERE id = ?1 AND organization_id = ?2",
+        params![id, tenant.org_id(), intent],
+    )?;
+    Ok(())
+}
+
 /// Whether another example of the intent has this text.
 pub fn example_text_taken(
     conn: &Connection,

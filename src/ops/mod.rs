@@ -39,7 +39,9 @@ impl Readiness {
         }
     }
 
-    fn snapshot(&self) -> BTreeMap<&'static str, ComponentState> {
+    /// The state of every component.
+    #[must_use]
+    pub fn snapshot(&self) -> BTreeMap<&'static str, ComponentState> {
         self.components.read().map(|c| c.clone()).unwrap_or_default()
     }
 }

@@ -42,6 +42,7 @@ mod firstrun;
 mod flow_drafts;
 mod helpers;
 mod inbox;
+mod insights;
 mod integrations;
 mod invitations;
 mod jobs;

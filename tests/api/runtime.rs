@@ -1014,6 +1014,26 @@ async fn knowledge_nodes_answer_from_the_bots_knowledge_base_with_citations() {
     )
     .await;
     assert_eq!(texts(&turn), ["I could not find that.", "Ask me about our policies."], "{turn}");
+
+    // Each answer was logged for knowledge insights: the failure, the cited
+    // answer (its document counted) and the "I don't know" with a lower best score.
+    let k = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/bots/{bot}/knowledge/insights"), None).await, 200)
+        .await;
+    assert_eq!(
+        (k["questions"].as_i64(), k["answered"].as_i64(), k["unanswered"].as_i64(), k["errors"].as_i64()),
+        (Some(3), Some(1), Some(1), Some(1)),
+        "{k}"
+    );
+    assert_eq!(k["top_documents"][0]["title"], "Returns", "{k}");
+    let (answered, unknown): (f64, f64) = app.sql(|c| {
+        c.query_row(
+            "SELECT (SELECT top_score FROM knowledge_answer_logs WHERE answered = 1),
+                    (SELECT top_score FROM knowledge_answer_logs WHERE mode = 'no_answer')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    });
+    assert!(unknown < answered, "{unknown} < {answered}");
 }
 
 /// A flow that routes every message on the `track_order` intent.

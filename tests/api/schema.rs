@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 18] = [
+const ADDED_TABLES: [&str; 20] = [
     "teams",
     "conversations",
     "jobs",
@@ -155,6 +155,9 @@ const ADDED_TABLES: [&str; 18] = [
     "message_attachments",
     // Pending OAuth authorizations of integrations (V062, issue 18 item 7).
     "integration_oauth_states",
+    // Flow funnels and knowledge insights (V068, issue 20).
+    "flow_node_visits",
+    "knowledge_answer_logs",
 ];
 
 const VIEWS: [&str; 4] =

@@ -359,8 +359,49 @@ function Log({ url, columns }) {
   </div>`;
 }
 
+// Instance health (data file, WAL, job queue, models) and the rate limits
+// with the clients refused now, each with an Unblock button.
+function Health() {
+  const [reload, setReload] = useState(0);
+  const h = useLoad(() => get("/api/v1/admin/health"), [reload]);
+  const r = useLoad(() => get("/api/v1/admin/rate-limits"), [reload]);
+  const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
+  const unblock = async (body) => {
+    try {
+      const done = await post("/api/v1/admin/rate-limits/unblock", body);
+      toast(`${done.unblocked} client${done.unblocked === 1 ? "" : "s"} unblocked`);
+      setReload((n) => n + 1);
+    } catch (e) {
+      toast(e.message, { error: true });
+    }
+  };
+  return html`<div id="admin-health">
+    <${ErrorBox} error=${h.error || r.error} />
+    ${h.data && html`<div class="grid">
+      ${[["Database", mib(h.data.database_bytes)], ["WAL", mib(h.data.wal_bytes)], ["Free pages", mib(h.data.free_bytes)],
+        ["Jobs due", h.data.jobs.queued_due], ["Jobs later", h.data.jobs.queued_later], ["Running", h.data.jobs.running],
+        ["Failed (24 h)", h.data.jobs.failed_last_24h], ["Dead", h.data.jobs.dead],
+        ["Oldest due job", h.data.jobs.oldest_due_seconds == null ? "—" : `${h.data.jobs.oldest_due_seconds} s`],
+        ["Models", `${h.data.models}${h.data.embedding_model ? ` (${h.data.embedding_model})` : ""}`], ["Turn writer queue", h.data.turn_write_queue],
+      ].map(([k, v]) => html`<div class="card"><div class="muted">${k}</div><div style="font-size:1.4rem" data-health=${k}>${v}</div></div>`)}
+    </div>`}
+    ${r.data && html`<div class="card"><h2>Rate limits ${r.data.enabled ? "" : html`<span class="badge warn">off</span>`}</h2>
+      <table class="table"><thead><tr><th>Endpoint</th><th>Per IP</th><th>Per account</th><th>Window</th></tr></thead>
+        <tbody>${r.data.limits.map((l) => html`<tr><td>${l.bucket}</td><td>${l.per_ip || "—"}</td><td>${l.per_account || "—"}</td><td>${l.window_secs} s</td></tr>`)}</tbody></table>
+      <p class="muted">Change them in the configuration (<code>[rate_limits]</code>).</p>
+      <h3>Blocked now</h3>
+      ${r.data.blocked.length === 0 ? html`<p class="muted empty" id="no-blocked">No client is blocked.</p>` : html`
+        <table class="table" id="blocked"><thead><tr><th>Endpoint</th><th>By</th><th>Client</th><th>Until</th><th>Refused</th><th></th></tr></thead>
+          <tbody>${r.data.blocked.map((b) => html`<tr data-blocked=${b.id}><td>${b.bucket}</td><td>${b.scope}</td><td>${b.key}</td><td>${formatDate(b.blocked_until)}</td><td>${b.refusals}</td>
+            <td><button type="button" onClick=${() => unblock({ id: b.id })}>Unblock</button></td></tr>`)}</tbody></table>
+        <button type="button" id="unblock-all" onClick=${() => unblock({ all: true })}>Unblock all</button>`}
+    </div>`}
+  </div>`;
+}
+
 const TABS = [
   ["overview", "Overview"],
+  ["health", "Health"],
   ["settings", "Settings"],
   ["users", "Users"],
   ["orgs", "Organizations"],
@@ -397,6 +438,7 @@ function Console() {
       ${TABS.map(([k, label]) => html`<button role="tab" data-tab=${k} aria-selected=${tab === k ? "true" : "false"} class=${tab === k ? "primary" : ""} onClick=${() => setTab(k)}>${label}</button>`)}
     </div>
     ${tab === "overview" && html`<${Stats} />`}
+    ${tab === "health" && html`<${Health} />`}
     ${tab === "settings" && html`<${Settings} />`}
     ${tab === "users" && html`<${Users} />`}
     ${tab === "orgs" && html`<${Orgs} />`}

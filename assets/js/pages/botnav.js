@@ -12,6 +12,7 @@ const TABS = [
   ["tests", "Tests", "/tests"],
   ["conversations", "Transcripts", "/conversations"],
   ["nlu", "NLU", "/nlu"],
+  ["insights", "Insights", "/insights"],
 ];
 
 export function BotNav({ botId, active }) {

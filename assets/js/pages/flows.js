@@ -13,6 +13,7 @@ import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
 import { BotNav, useBot, BotMissing, Checklist } from "./botnav.js";
 import { NodeForm, SampleValues, collectVariables, usePickerData, OPERATOR_WORDS } from "./nodeforms.js";
+import { Chart, CsvButton } from "../charts.js";
 
 const NODE_W = 190;
 const PORT_TOP = 46;
@@ -369,7 +370,38 @@ function issueLine(bad) {
   return `${bad[0].message}${bad.length > 1 ? ` (+${bad.length - 1})` : ""}`;
 }
 
-function Canvas({ doc, issues, sel, setSel, setDoc, commit, names, onOpen, canvasRef, size }) {
+// "Show analytics": the funnel's counts per node and per edge, keyed for the canvas.
+function funnelIndex(funnel) {
+  if (!funnel) return null;
+  const nodes = {};
+  for (const n of funnel.nodes) nodes[n.id] = n;
+  const edges = {};
+  for (const e of funnel.edges) edges[`${e.source}>${e.target}`] = e;
+  return { nodes, edges };
+}
+
+function seconds(s) {
+  if (s == null) return "";
+  return s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
+}
+
+// The funnel card under the canvas: range filters (kept in the URL so the
+// view can be shared), the funnel chart of the nodes by reach, CSV export.
+function FunnelCard({ funnel, range, setRange }) {
+  const steps = funnel ? funnel.nodes.filter((n) => n.reached > 0).sort((a, b) => b.reached - a.reached).map((n) => ({ label: n.label || n.id, value: n.reached })) : [];
+  const spec = { type: "funnel", title: "Conversations reaching each node", steps, empty: "No conversation went through this flow in this period." };
+  return html`<div class="card" id="funnel-card"><h2>Funnel</h2>
+    <div class="row">
+      <label>From <input type="date" id="funnel-from" value=${range.from} onChange=${(e) => setRange({ ...range, from: e.target.value })} /></label>
+      <label>To <input type="date" id="funnel-to" value=${range.to} onChange=${(e) => setRange({ ...range, to: e.target.value })} /></label>
+      <${CsvButton} spec=${spec} filename="funnel.csv" />
+    </div>
+    ${funnel && html`<p class="muted" id="funnel-total">${funnel.conversations} conversation${funnel.conversations === 1 ? "" : "s"} entered the flow.</p>`}
+    <${Chart} spec=${spec} />
+  </div>`;
+}
+
+function Canvas({ doc, issues, sel, setSel, setDoc, commit, names, onOpen, canvasRef, size, stats }) {
   const ref = canvasRef;
   const vp = doc.viewport || { x: 0, y: 0, zoom: 1 };
   const [drag, setDrag] = useState(null);
@@ -501,9 +533,13 @@ function Canvas({ doc, issues, sel, setSel, setDoc, commit, names, onOpen, canva
           const t = byId[e.target];
           if (!s || !t) return null;
           const isSel = sel.edge === e;
+          const moved = stats && stats.edges[`${e.source}>${e.target}`];
+          const a = portPos(s, e.port || "next");
+          const b = inPos(t);
           return html`<g key=${`${e.source}-${e.port}-${e.target}`}>
-            <path class=${"flow-edge" + (isSel ? " selected" : "")} d=${curve(portPos(s, e.port || "next"), inPos(t))} data-edge=${`${e.source}:${e.port || "next"}>${e.target}`}
+            <path class=${"flow-edge" + (isSel ? " selected" : "")} d=${curve(a, b)} data-edge=${`${e.source}:${e.port || "next"}>${e.target}`}
               onPointerDown=${(ev) => (ev.stopPropagation(), setSel({ nodes: [], edge: e }))} />
+            ${stats && html`<text class="flow-edge-count" x=${(a.x + b.x) / 2} y=${(a.y + b.y) / 2 - 4} text-anchor="middle" data-edge-count=${`${e.source}>${e.target}`}>${moved ? moved.count : 0}</text>`}
           </g>`;
         })}
         ${pending && byId[pending.source] && html`<path class="flow-edge pending" d=${curve(portPos(byId[pending.source], pending.port), pending)} />`}
@@ -523,6 +559,12 @@ function Canvas({ doc, issues, sel, setSel, setDoc, commit, names, onOpen, canva
           <div class="flow-node-head"><span class="flow-type">${n.type.replace("_", " ")}</span> <strong>${n.label || n.id}</strong></div>
           <div class="flow-node-body">${text}</div>
           ${bad.length ? html`<div class="flow-node-issue">${issueLine(bad)}</div>` : null}
+          ${stats && (() => {
+            const st = stats.nodes[n.id] || { reached: 0, dropped_off: 0, average_seconds: null };
+            return html`<div class="flow-node-stats" data-reached=${st.reached} aria-label=${`${st.reached} reached, ${st.dropped_off} dropped off`}>
+              <span class="badge ok">${st.reached} reached</span> <span class="badge warn">${st.dropped_off} dropped</span>${st.average_seconds != null ? html` <span class="muted">${seconds(st.average_seconds)}</span>` : null}
+            </div>`;
+          })()}
           ${portsOf(n).map(
             (p, i) => html`<div class="flow-port" data-port=${p} style=${`top:${PORT_TOP + i * PORT_GAP}px`} onPointerDown=${(e) => onPortDown(e, n, p)}>
               <span aria-hidden="true">${p}</span><i></i>
@@ -750,6 +792,25 @@ function FlowBuilder({ params }) {
   const [openForm, setOpenForm] = useState(0);
   const [size, setSize] = useState({ w: 0, h: 0 });
   const canvasRef = useRef(null);
+  const query = new URLSearchParams(location.search);
+  const [analytics, setAnalytics] = useState(query.get("analytics") === "1");
+  const [range, setRangeState] = useState({ from: query.get("from") || "", to: query.get("to") || "" });
+  const [funnel, setFunnel] = useState(null);
+  const setRange = (r) => setRangeState(r);
+  useEffect(() => {
+    // Shareable: the toggle and the range live in the URL.
+    const q = new URLSearchParams();
+    if (analytics) q.set("analytics", "1");
+    if (range.from) q.set("from", range.from);
+    if (range.to) q.set("to", range.to);
+    const url = location.pathname + (q.toString() ? `?${q}` : "");
+    if (url !== location.pathname + location.search) history.replaceState(history.state, "", url);
+    if (!analytics) return;
+    const f = new URLSearchParams();
+    if (range.from) f.set("from", range.from);
+    if (range.to) f.set("to", range.to);
+    get(`${base}/funnel${f.toString() ? `?${f}` : ""}`).then(setFunnel, (e) => setError(e));
+  }, [analytics, range.from, range.to, base]);
   const localKey = `bb.flow-draft:${botId}:${name}`;
   const sampleKey = `bb.flow-samples:${botId}`;
   const [sample, setSampleState] = useState(() => {
@@ -942,14 +1003,17 @@ function FlowBuilder({ params }) {
         <button type="button" id="redo" disabled=${!h.canRedo} onClick=${h.redo}>Redo</button>
         <button type="button" id="auto-layout" onClick=${() => (h.set((d) => autoLayout(d)), setTimeout(fit, 0))}>Auto-layout</button>
         <button type="button" id="fit-view" onClick=${fit}>Zoom to fit</button>
+        <label class="toggle"><input type="checkbox" id="show-analytics" checked=${analytics} onChange=${(e) => setAnalytics(e.target.checked)} /> Show analytics</label>
         <span class="muted">Add:</span>
         ${Object.keys(TEMPLATES).map((t) => html`<button type="button" class=${"add-node add-" + t} data-add=${t} onClick=${() => addNode(t)}>${ADD_LABELS[t]}</button>`)}
       </div>
       <div class="flow-layout">
-        <${Canvas} doc=${h.doc} issues=${issues} sel=${sel} setSel=${setSel} setDoc=${h.set} commit=${h.commit} names=${names} onOpen=${onOpen} canvasRef=${canvasRef} size=${size} />
+        <${Canvas} doc=${h.doc} issues=${issues} sel=${sel} setSel=${setSel} setDoc=${h.set} commit=${h.commit} names=${names} onOpen=${onOpen} canvasRef=${canvasRef} size=${size}
+          stats=${analytics ? funnelIndex(funnel) : null} />
         <${NodePanel} doc=${h.doc} sel=${sel} setSel=${setSel} setDoc=${h.set} commit=${h.commit} issues=${issues} ctx=${ctx} botId=${botId} flowName=${name}
           names=${names} sample=${sample} setSample=${setSample} canvasRef=${canvasRef} />
       </div>
+      ${analytics && html`<${FunnelCard} funnel=${funnel} range=${range} setRange=${setRange} />`}
       ${issues.length > 0 &&
       html`<div class="card"><h2>Problems</h2>
         ${issues.some((i) => i.blocks_publish) && html`<p class="muted" id="issues-blocking">The draft is saved. Fix the problems marked “before publishing” to publish it.</p>`}

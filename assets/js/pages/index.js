@@ -27,3 +27,4 @@ import "./templates.js";
 import "./webhooks.js";
 import "./integrations.js";
 import "./status.js";
+import "./insights.js";

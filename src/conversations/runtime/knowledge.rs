@@ -32,14 +32,25 @@ pub async fn answer(
             .collect(),
     };
     if kb_ids.is_empty() {
+        crate::insights::knowledge::record_answer(state, tenant, bot, &query.question, &[], Err(())).await;
         return Err("the bot has no knowledge base linked (link one, or name one in the node)".to_owned());
     }
     let mut opts = AnswerOptions { bot_id: Some(bot), ..AnswerOptions::default() };
     if let Some(min) = query.min_score {
         opts.min_score = min;
     }
-    let a =
-        service::answer(state, tenant, &kb_ids, &query.question, &opts).await.map_err(|e| e.message().to_owned())?;
+    let result = service::answer_scored(state, tenant, &kb_ids, &query.question, &opts).await;
+    let ids: Vec<i64> = kb_ids.iter().map(|k| k.0).collect();
+    crate::insights::knowledge::record_answer(
+        state,
+        tenant,
+        bot,
+        &query.question,
+        &ids,
+        result.as_ref().map_err(|_| ()),
+    )
+    .await;
+    let (a, _) = result.map_err(|e| e.message().to_owned())?;
     if a.mode == AnswerMode::NoAnswer || a.answer.trim().is_empty() {
         return Ok(None);
     }

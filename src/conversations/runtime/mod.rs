@@ -411,6 +411,7 @@ impl Runtime {
         started: Instant,
     ) -> AppResult<(ConvEntry, Vec<Message>, Option<Trace>)> {
         let mut messages: Vec<NewMessage> = Vec::new();
+        let mut visits = Vec::new();
         let mut trace = None;
         let bot = &loaded.bot;
         let mut engine_input: Option<(Input, bool)> = None;
@@ -540,6 +541,7 @@ impl Runtime {
             let mut st = std::mem::take(&mut e.state);
             let outcome: Outcome = run_turn(request, &mut st, &io).await;
             e.state = st;
+            visits = outcome.visits;
             for Reply { text, parts } in outcome.replies {
                 messages.push(NewMessage { role: Role::Bot, text, parts, author: None, author_name: None });
             }
@@ -597,6 +599,7 @@ impl Runtime {
             usage,
             alert,
             hook,
+            visits,
         };
         let stored = self.inner.writer.submit(write).await?;
         if let Some(t) = trace.as_mut() {

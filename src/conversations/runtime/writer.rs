@@ -86,6 +86,8 @@ pub struct TurnWrite {
     pub usage: Vec<(&'static str, i64)>,
     pub alert: Option<UsageAlert>,
     pub hook: Option<TurnHook>,
+    /// Flow nodes the turn visited (flow funnels).
+    pub visits: Vec<crate::flows::engine::Visit>,
 }
 
 struct Job {
@@ -242,6 +244,9 @@ fn apply(tx: &rusqlite::Connection, w: &mut TurnWrite, now: &str) -> AppResult<V
         && store::update_conversation(tx, entry, state)? == 0
     {
         return Err(AppError::new(ErrorCode::ConversationNotFound, "the conversation was deleted"));
+    }
+    for v in &w.visits {
+        store::insert_visit(tx, w.org, w.bot, w.conversation, &v.flow, &v.node, now)?;
     }
     if let Some(alert) = &w.alert {
         let key = format!("usage_alert:{}:{}:{}", w.org, alert.month, alert.percent);
