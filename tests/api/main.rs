@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod ai;
 mod api_tokens;
 mod audit;
 mod authz;
@@ -38,6 +39,7 @@ mod contacts;
 mod edge;
 mod extract;
 mod fake_http;
+mod fake_openai;
 mod firstrun;
 mod flow_drafts;
 mod helpers;

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 18] = [
+const ADDED_TABLES: [&str; 19] = [
     "teams",
     "conversations",
     "jobs",
@@ -155,6 +155,8 @@ const ADDED_TABLES: [&str; 18] = [
     "message_attachments",
     // Pending OAuth authorizations of integrations (V062, issue 18 item 7).
     "integration_oauth_states",
+    // One row per model call with its tokens and cost (V063, issue 19).
+    "llm_calls",
 ];
 
 const VIEWS: [&str; 4] =
