@@ -97,8 +97,9 @@ pub async fn complete(
                 return Ok((c, served));
             }
             Err(e) => {
-                attempts += target.config.max_retries + 1;
+                // A retryable failure was retried to the end; any other one stopped at once.
                 let fall_back = e.retryable();
+                attempts += if fall_back { target.config.max_retries + 1 } else { 1 };
                 tracing::warn!(provider = %target.provider_name, error = %e.kind(), fall_back, "LLM call failed");
                 last = Some((e, i));
                 if !fall_back {
@@ -130,8 +131,9 @@ pub async fn stream(
                 return Ok((s, served));
             }
             Err(e) => {
-                attempts += target.config.max_retries + 1;
+                // A retryable failure was retried to the end; any other one stopped at once.
                 let fall_back = e.retryable();
+                attempts += if fall_back { target.config.max_retries + 1 } else { 1 };
                 tracing::warn!(provider = %target.provider_name, error = %e.kind(), fall_back, "LLM stream failed");
                 last = Some((e, i));
                 if !fall_back {

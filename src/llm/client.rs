@@ -46,6 +46,7 @@ impl std::fmt::Debug for ProviderConfig {
 /// `tool_call_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmMessage)]
 pub struct Message {
     /// `system`, `user`, `assistant` or `tool`.
     #[schema(example = "user")]
@@ -98,6 +99,7 @@ impl Message {
 /// A call of a function tool the model made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmToolCall)]
 pub struct ToolCall {
     pub id: String,
     /// Always `function`.
@@ -114,6 +116,7 @@ fn function_kind() -> String {
 /// it may be malformed; the caller validates it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmFunctionCall)]
 pub struct FunctionCall {
     pub name: String,
     pub arguments: String,
@@ -122,6 +125,7 @@ pub struct FunctionCall {
 /// A tool the model may call (`{"type": "function", "function": {…}}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmTool)]
 pub struct Tool {
     /// Always `function`.
     #[serde(rename = "type", default = "function_kind")]
@@ -140,6 +144,7 @@ impl Tool {
 /// A function tool's name, description and JSON Schema of its arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmFunctionDef)]
 pub struct FunctionDef {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +162,7 @@ fn empty_object_schema() -> Value {
 /// `tool_choice`: `"auto"`, `"none"`, `"required"` or one named function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(as = LlmToolChoice)]
 pub enum ToolChoice {
     Mode(ToolChoiceMode),
     Function(NamedToolChoice),
@@ -165,6 +171,7 @@ pub enum ToolChoice {
 /// The modes of `tool_choice`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = LlmToolChoiceMode)]
 pub enum ToolChoiceMode {
     Auto,
     None,
@@ -174,6 +181,7 @@ pub enum ToolChoiceMode {
 /// `{"type": "function", "function": {"name": "…"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmNamedToolChoice)]
 pub struct NamedToolChoice {
     #[serde(rename = "type", default = "function_kind")]
     pub kind: String,
@@ -183,6 +191,7 @@ pub struct NamedToolChoice {
 /// The function `tool_choice` forces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmNamedFunction)]
 pub struct NamedFunction {
     pub name: String,
 }
@@ -474,6 +483,7 @@ pub async fn complete(
 /// A piece of a tool call in a stream: the first piece of a call carries
 /// its id and name, later ones more of its arguments (same `index`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = LlmToolCallDelta)]
 pub struct ToolCallDelta {
     pub index: u32,
     #[serde(skip_serializing_if = "Option::is_none")]

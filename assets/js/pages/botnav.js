@@ -12,6 +12,7 @@ const TABS = [
   ["tests", "Tests", "/tests"],
   ["conversations", "Transcripts", "/conversations"],
   ["nlu", "NLU", "/nlu"],
+  ["ai", "AI", "/ai"],
 ];
 
 export function BotNav({ botId, active }) {

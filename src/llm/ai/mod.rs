@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use self::model::{AiConfig, AiTestResult, ChatEvent, ChatRequest, ChatResponse, PutAiConfigRequest, UsageQuery, UsageReport};
+use self::model::{AiConfig, AiTestResult, AiChatEvent, AiChatRequest, AiChatResponse, PutAiConfigRequest, AiUsageQuery, AiUsageReport};
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody};
 use crate::http::scope::BotScope;
@@ -81,8 +81,8 @@ async fn test_ai(scope: BotScope<perm::BotsWrite>, state: web::Data<AppState>) -
 #[utoipa::path(
     tag = "ai",
     params(("bot_id" = i64, Path, description = "Bot id")),
-    request_body = ChatRequest,
-    responses((status = 200, body = ChatResponse), (status = 402, body = ErrorBody, description = "`llm_budget_exhausted`"),
+    request_body = AiChatRequest,
+    responses((status = 200, body = AiChatResponse), (status = 402, body = ErrorBody, description = "`llm_budget_exhausted`"),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`llm_not_configured`"), (status = 422, body = ErrorBody),
               (status = 502, body = ErrorBody, description = "`llm_failed` after retries and fallback")),
@@ -92,8 +92,8 @@ async fn test_ai(scope: BotScope<perm::BotsWrite>, state: web::Data<AppState>) -
 async fn chat_ai(
     scope: BotScope<perm::BotsWrite>,
     state: web::Data<AppState>,
-    body: Json<ChatRequest>,
-) -> AppResult<web::Json<ChatResponse>> {
+    body: Json<AiChatRequest>,
+) -> AppResult<web::Json<AiChatResponse>> {
     Ok(web::Json(service::chat(&state, scope.tenant(), scope.id(), body.into_inner()?).await?))
 }
 
@@ -106,7 +106,7 @@ async fn chat_ai(
 #[utoipa::path(
     tag = "ai",
     params(("bot_id" = i64, Path, description = "Bot id")),
-    request_body = ChatRequest,
+    request_body = AiChatRequest,
     responses((status = 200, description = "`text/event-stream`: `delta`, `tool_call`, `done` or `error`, `usage`"),
               (status = 402, body = ErrorBody, description = "`llm_budget_exhausted`"),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -118,26 +118,26 @@ async fn chat_ai(
 async fn chat_ai_stream(
     scope: BotScope<perm::BotsWrite>,
     state: web::Data<AppState>,
-    body: Json<ChatRequest>,
+    body: Json<AiChatRequest>,
 ) -> AppResult<HttpResponse> {
     let events =
         service::stream(&state, scope.tenant(), scope.id(), service::Purpose::Chat, body.into_inner()?).await?;
     Ok(sse_response(events.map(|e| match e {
-        ChatEvent::Text(t) => SseEvent::json("delta", &json!({ "text": t })),
-        ChatEvent::ToolCall(c) => SseEvent::json("tool_call", &json!(c)),
-        ChatEvent::Done { message, finish_reason } => {
+        AiChatEvent::Text(t) => SseEvent::json("delta", &json!({ "text": t })),
+        AiChatEvent::ToolCall(c) => SseEvent::json("tool_call", &json!(c)),
+        AiChatEvent::Done { message, finish_reason } => {
             SseEvent::json("done", &json!({ "message": message, "finish_reason": finish_reason }))
         }
-        ChatEvent::Usage(u) => SseEvent::json("usage", &json!(u)),
-        ChatEvent::Error(m) => SseEvent::json("error", &json!({ "code": "llm_failed", "message": m })),
+        AiChatEvent::Usage(u) => SseEvent::json("usage", &json!(u)),
+        AiChatEvent::Error(m) => SseEvent::json("error", &json!({ "code": "llm_failed", "message": m })),
     })))
 }
 
 /// The bot's model use per day and model (tokens, calls, cost in micro-units).
 #[utoipa::path(
     tag = "ai",
-    params(("bot_id" = i64, Path, description = "Bot id"), UsageQuery),
-    responses((status = 200, body = UsageReport), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    params(("bot_id" = i64, Path, description = "Bot id"), AiUsageQuery),
+    responses((status = 200, body = AiUsageReport), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("session" = ["bots.read"]), ("api_token" = ["bots.read"]))
 )]
@@ -145,7 +145,7 @@ async fn chat_ai_stream(
 async fn ai_usage(
     scope: BotScope<perm::BotsRead>,
     state: web::Data<AppState>,
-    query: web::Query<UsageQuery>,
-) -> AppResult<web::Json<UsageReport>> {
+    query: web::Query<AiUsageQuery>,
+) -> AppResult<web::Json<AiUsageReport>> {
     Ok(web::Json(service::usage(&state, scope.tenant(), scope.id(), query.into_inner()).await?))
 }

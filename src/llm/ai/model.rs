@@ -116,7 +116,7 @@ pub struct PutAiConfigRequest {
 /// `POST /bots/{bot_id}/ai/chat` (and `/chat/stream`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ChatRequest {
+pub struct AiChatRequest {
     /// The conversation so far (1–200 messages); the bot's system prompt is
     /// put first unless the first message is a `system` message.
     pub messages: Vec<Message>,
@@ -128,7 +128,7 @@ pub struct ChatRequest {
 
 /// What a call cost and who answered.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct CallUsage {
+pub struct LlmCallUsage {
     pub provider_id: LlmProviderId,
     pub model: String,
     pub prompt_tokens: u64,
@@ -145,11 +145,11 @@ pub struct CallUsage {
 
 /// The answer of `POST /bots/{bot_id}/ai/chat`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ChatResponse {
+pub struct AiChatResponse {
     /// The assistant message (with `tool_calls` when the model called tools).
     pub message: Message,
     pub finish_reason: Option<String>,
-    pub usage: CallUsage,
+    pub usage: LlmCallUsage,
 }
 
 /// The answer of `POST /bots/{bot_id}/ai/test`.
@@ -157,12 +157,12 @@ pub struct ChatResponse {
 pub struct AiTestResult {
     pub ok: bool,
     pub reply: String,
-    pub usage: CallUsage,
+    pub usage: LlmCallUsage,
 }
 
 /// An event of `POST /bots/{bot_id}/ai/chat/stream`.
 #[derive(Debug, Clone)]
-pub enum ChatEvent {
+pub enum AiChatEvent {
     /// `delta`: a piece of text.
     Text(String),
     /// `tool_call`: a piece of a tool call.
@@ -170,7 +170,7 @@ pub enum ChatEvent {
     /// `done`: the whole assistant message.
     Done { message: Message, finish_reason: Option<String> },
     /// `usage`: the last event of a stream that worked.
-    Usage(CallUsage),
+    Usage(LlmCallUsage),
     /// `error`: the provider failed mid-stream (`code`, `message`).
     Error(String),
 }
@@ -179,7 +179,7 @@ pub enum ChatEvent {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct UsageQuery {
+pub struct AiUsageQuery {
     /// First day (YYYY-MM-DD, UTC); default: the first of this month.
     pub from: Option<String>,
     /// Last day, included; default: today.
@@ -188,7 +188,7 @@ pub struct UsageQuery {
 
 /// One day and model.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct UsageRow {
+pub struct AiUsageRow {
     pub day: String,
     pub model: String,
     pub calls: i64,
@@ -201,11 +201,11 @@ pub struct UsageRow {
 
 /// The bot's model use between two days.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct UsageReport {
+pub struct AiUsageReport {
     pub from: String,
     pub to: String,
     /// Per day and model, days ascending.
-    pub rows: Vec<UsageRow>,
+    pub rows: Vec<AiUsageRow>,
     pub total_tokens: i64,
     pub cost_micros: i64,
     /// Micro-units: 1 unit of the currency is 1,000,000.

@@ -11,8 +11,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::model::{
-    AiConfig, AiConfigRow, AiTestResult, CallRecord, CallUsage, ChatEvent, ChatRequest, ChatResponse,
-    PutAiConfigRequest, UsageQuery, UsageReport,
+    AiConfig, AiConfigRow, AiTestResult, CallRecord, LlmCallUsage, AiChatEvent, AiChatRequest, AiChatResponse,
+    PutAiConfigRequest, AiUsageQuery, AiUsageReport,
 };
 use super::store;
 use crate::app::AppState;
@@ -253,8 +253,8 @@ impl Prepared {
     }
 }
 
-fn call_usage(served: &Served, model: &str, usage: Usage) -> CallUsage {
-    CallUsage {
+fn call_usage(served: &Served, model: &str, usage: Usage) -> LlmCallUsage {
+    LlmCallUsage {
         provider_id: served.target.provider_id,
         model: model.to_owned(),
         prompt_tokens: usage.prompt_tokens,
@@ -330,7 +330,7 @@ pub async fn complete(
     messages: Vec<Message>,
     tools: Vec<Tool>,
     tool_choice: Option<crate::llm::client::ToolChoice>,
-) -> AppResult<(Completion, CallUsage)> {
+) -> AppResult<(Completion, LlmCallUsage)> {
     let prepared = prepare(state, tenant, bot).await?;
     let messages = prepared.messages(messages);
     let opts = prepared.options(tools, tool_choice);
@@ -370,7 +370,7 @@ pub async fn complete(
 }
 
 /// Checks the messages and tools of a chat request.
-pub fn check_chat(req: &ChatRequest) -> AppResult<()> {
+pub fn check_chat(req: &AiChatRequest) -> AppResult<()> {
     if req.messages.is_empty() || req.messages.len() > 200 {
         return Err(AppError::validation("messages", "must hold 1–200 messages"));
     }
@@ -433,10 +433,10 @@ pub fn check_chat(req: &ChatRequest) -> AppResult<()> {
 }
 
 /// `POST /bots/{bot_id}/ai/chat`.
-pub async fn chat(state: &AppState, tenant: &Tenant, bot: BotId, req: ChatRequest) -> AppResult<ChatResponse> {
+pub async fn chat(state: &AppState, tenant: &Tenant, bot: BotId, req: AiChatRequest) -> AppResult<AiChatResponse> {
     check_chat(&req)?;
     let (c, usage) = complete(state, tenant, bot, Purpose::Chat, req.messages, req.tools, req.tool_choice).await?;
-    Ok(ChatResponse { message: c.message(), finish_reason: c.finish_reason, usage })
+    Ok(AiChatResponse { message: c.message(), finish_reason: c.finish_reason, usage })
 }
 
 /// `POST /bots/{bot_id}/ai/test`: one short round trip with the bot's settings.
@@ -463,8 +463,8 @@ pub async fn stream(
     tenant: &Tenant,
     bot: BotId,
     purpose: Purpose,
-    req: ChatRequest,
-) -> AppResult<impl Stream<Item = ChatEvent> + Unpin + 'static> {
+    req: AiChatRequest,
+) -> AppResult<impl Stream<Item = AiChatEvent> + Unpin + 'static> {
     check_chat(&req)?;
     let prepared = prepare(state, tenant, bot).await?;
     let messages = prepared.messages(req.messages);
@@ -476,7 +476,7 @@ pub async fn stream(
             return Err(failed(&f));
         }
     };
-    let (tx, rx) = mpsc::channel::<ChatEvent>(64);
+    let (tx, rx) = mpsc::channel::<AiChatEvent>(64);
     let (state, tenant) = (state.clone(), tenant.clone());
     tokio::spawn(async move {
         let started = Instant::now();
@@ -497,8 +497,8 @@ pub async fn stream(
                 Some(Ok(d)) => {
                     acc.push(&d);
                     match d {
-                        Delta::Token(t) => Some(ChatEvent::Text(t)),
-                        Delta::ToolCall(c) => Some(ChatEvent::ToolCall(c)),
+                        Delta::Token(t) => Some(AiChatEvent::Text(t)),
+                        Delta::ToolCall(c) => Some(AiChatEvent::ToolCall(c)),
                         Delta::Finish(_) | Delta::Usage(_) => None,
                     }
                 }
@@ -545,13 +545,13 @@ pub async fn stream(
             return;
         }
         if let Some(e) = error {
-            let _ = tx.send(ChatEvent::Error(e.to_string())).await;
+            let _ = tx.send(AiChatEvent::Error(e.to_string())).await;
         } else {
             let _ = tx
-                .send(ChatEvent::Done { message: completion.message(), finish_reason: completion.finish_reason.clone() })
+                .send(AiChatEvent::Done { message: completion.message(), finish_reason: completion.finish_reason.clone() })
                 .await;
         }
-        let _ = tx.send(ChatEvent::Usage(used)).await;
+        let _ = tx.send(AiChatEvent::Usage(used)).await;
     });
     Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) })))
 }
@@ -564,7 +564,7 @@ fn check_day(field: &str, value: Option<&str>, default: String) -> AppResult<Str
 }
 
 /// `GET /bots/{bot_id}/ai/usage`: tokens and cost per day and model.
-pub async fn usage(state: &AppState, tenant: &Tenant, bot: BotId, q: UsageQuery) -> AppResult<UsageReport> {
+pub async fn usage(state: &AppState, tenant: &Tenant, bot: BotId, q: AiUsageQuery) -> AppResult<AiUsageReport> {
     let from = check_day("from", q.from.as_deref(), month_start())?;
     let to = check_day("to", q.to.as_deref(), today())?;
     if from > to {
@@ -573,7 +573,7 @@ pub async fn usage(state: &AppState, tenant: &Tenant, bot: BotId, q: UsageQuery)
     let t = tenant.clone();
     let (f, l) = (from.clone(), to.clone());
     let rows = state.db.read(move |c| Ok(store::usage_rows(c, &t, bot, &f, &l)?)).await?;
-    Ok(UsageReport {
+    Ok(AiUsageReport {
         total_tokens: rows.iter().map(|r| r.total_tokens).sum(),
         cost_micros: rows.iter().map(|r| r.cost_micros).sum(),
         from,

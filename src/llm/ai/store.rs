@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::model::{AiConfigRow, CONFIG_COLUMNS, CallRecord, UsageRow};
+use super::model::{AiConfigRow, CONFIG_COLUMNS, CallRecord, AiUsageRow};
 use crate::db::query_opt;
 use crate::http::Tenant;
 use crate::ids::BotId;
@@ -98,7 +98,7 @@ pub fn record(conn: &Connection, tenant: &Tenant, bot: BotId, day: &str, c: &Cal
 }
 
 /// The bot's calls per day and model between two days (included).
-pub fn usage_rows(conn: &Connection, tenant: &Tenant, bot: BotId, from: &str, to: &str) -> rusqlite::Result<Vec<UsageRow>> {
+pub fn usage_rows(conn: &Connection, tenant: &Tenant, bot: BotId, from: &str, to: &str) -> rusqlite::Result<Vec<AiUsageRow>> {
     let mut stmt = conn.prepare(
         "SELECT substr(created_at, 1, 10) AS day, model, count(*) AS calls,
                 sum(status = 'failed') AS failed_calls, sum(prompt_tokens) AS prompt_tokens,
@@ -110,7 +110,7 @@ pub fn usage_rows(conn: &Connection, tenant: &Tenant, bot: BotId, from: &str, to
     let rows = stmt.query_map(params![tenant.org_id(), bot, from, to], |r| {
         let prompt: i64 = r.get("prompt_tokens")?;
         let completion: i64 = r.get("completion_tokens")?;
-        Ok(UsageRow {
+        Ok(AiUsageRow {
             day: r.get("day")?,
             model: r.get("model")?,
             calls: r.get("calls")?,
