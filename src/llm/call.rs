@@ -93,7 +93,8 @@ pub async fn complete(
         match client::complete(state, &target.config, messages, opts).await {
             Ok(c) => {
                 attempts += c.attempts;
-                let served = Served { target: target.clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
+                let served =
+                    Served { target: target.clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
                 return Ok((c, served));
             }
             Err(e) => {
@@ -109,7 +110,8 @@ pub async fn complete(
         }
     }
     let (error, i) = last.unwrap_or((LlmError::Unreachable("no provider".into()), 0));
-    let served = Served { target: chain.targets[i].clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
+    let served =
+        Served { target: chain.targets[i].clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
     Err(Failed { error, served })
 }
 
@@ -127,7 +129,8 @@ pub async fn stream(
         match client::stream_counted(state, &target.config, messages, opts).await {
             Ok((s, n)) => {
                 attempts += n;
-                let served = Served { target: target.clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
+                let served =
+                    Served { target: target.clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
                 return Ok((s, served));
             }
             Err(e) => {
@@ -143,7 +146,8 @@ pub async fn stream(
         }
     }
     let (error, i) = last.unwrap_or((LlmError::Unreachable("no provider".into()), 0));
-    let served = Served { target: chain.targets[i].clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
+    let served =
+        Served { target: chain.targets[i].clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
     Err(Failed { error, served })
 }
 

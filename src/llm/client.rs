@@ -68,7 +68,13 @@ impl Message {
     /// A plain text message.
     #[must_use]
     pub fn new(role: &str, content: impl Into<String>) -> Message {
-        Message { role: role.to_owned(), content: Some(content.into()), tool_calls: Vec::new(), tool_call_id: None, name: None }
+        Message {
+            role: role.to_owned(),
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            name: None,
+        }
     }
 
     /// The assistant's turn that called tools (with its text, if any).
@@ -805,7 +811,10 @@ mod tests {
         let b = body(&p, &messages, &opts, false);
         assert_eq!(b["tools"][0], json!({"type":"function","function":{"name":"f","parameters":{"type":"object"}}}));
         assert_eq!(b["tool_choice"], "auto");
-        assert_eq!(b["messages"][1], json!({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]}));
+        assert_eq!(
+            b["messages"][1],
+            json!({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]})
+        );
         assert_eq!(b["messages"][2], json!({"role":"tool","content":"42","tool_call_id":"c1"}));
         assert!(body(&p, &messages[..1], &ChatOptions::default(), false).get("tools").is_none());
     }

@@ -29,7 +29,9 @@ pub async fn provider(app: &TestApp, s: &Session, name: &str, fake: &FakeOpenAi,
 }
 
 pub async fn bot(app: &TestApp, s: &Session) -> i64 {
-    let b = call_ok(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "AI bot" }))).await;
+    let b =
+        call_ok(app, s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "AI bot" })))
+            .await;
     b["id"].as_i64().expect("bot id")
 }
 
@@ -123,7 +125,12 @@ async fn settings_are_saved_and_each_bad_field_is_named() {
         .await;
     assert_eq!((status, e["error"]["details"]["field"].as_str()), (422, Some("input_price_micros")));
     let (status, e) = app
-        .call(&s, Method::PATCH, &format!("/api/v1/llm-providers/{p}"), Some(json!({ "fallback_provider_id": foreign })))
+        .call(
+            &s,
+            Method::PATCH,
+            &format!("/api/v1/llm-providers/{p}"),
+            Some(json!({ "fallback_provider_id": foreign })),
+        )
         .await;
     assert_eq!((status, e["error"]["details"]["field"].as_str()), (422, Some("fallback_provider_id")));
 }
@@ -135,8 +142,13 @@ async fn a_two_step_tool_call_round_trip_sends_the_assistant_calls_and_the_tool_
     let fake = FakeOpenAi::start().await;
     let p = provider(&app, &s, "Main", &fake, json!({ "is_default": true })).await;
     let bot = bot(&app, &s).await;
-    configure(&app, &s, bot, json!({ "model": "fake-tools", "temperature": 0.2, "max_tokens": 300,
-                                       "system_prompt": "Use tools." }))
+    configure(
+        &app,
+        &s,
+        bot,
+        json!({ "model": "fake-tools", "temperature": 0.2, "max_tokens": 300,
+                                       "system_prompt": "Use tools." }),
+    )
     .await;
     fake.push(Step::tool_calls(&[("call_abc", "get_weather", r#"{"city":"Paris"}"#)]).usage(40, 12));
     fake.push(Step::text("It is 21 °C in Paris.").usage(70, 9));
@@ -200,8 +212,10 @@ async fn a_two_step_tool_call_round_trip_sends_the_assistant_calls_and_the_tool_
         (json!({ "messages": [] }), "messages"),
         (json!({ "messages": [{ "role": "robot", "content": "x" }] }), "messages[0].role"),
         (json!({ "messages": [user, { "role": "tool", "content": "x" }] }), "messages[1].tool_call_id"),
-        (json!({ "messages": [user], "tools": [{ "type": "function", "function": { "name": "bad name!" } }] }),
-         "tools[0].function.name"),
+        (
+            json!({ "messages": [user], "tools": [{ "type": "function", "function": { "name": "bad name!" } }] }),
+            "tools[0].function.name",
+        ),
         (json!({ "messages": [user], "tool_choice": "auto" }), "tool_choice"),
     ] {
         let (status, e) = chat(&app, &s, bot, body.clone()).await;
@@ -216,12 +230,21 @@ async fn a_stream_relays_tool_call_fragments_and_ends_with_usage() {
     let app = app().await;
     let s = app.register("ai-stream@example.com").await;
     let fake = FakeOpenAi::start().await;
-    provider(&app, &s, "Main", &fake, json!({ "is_default": true, "input_price_micros": 1_000_000,
-                                              "output_price_micros": 2_000_000 }))
+    provider(
+        &app,
+        &s,
+        "Main",
+        &fake,
+        json!({ "is_default": true, "input_price_micros": 1_000_000,
+                                              "output_price_micros": 2_000_000 }),
+    )
     .await;
     let bot = bot(&app, &s).await;
     let args = r#"{"city":"Paris","unit":"celsius"}"#;
-    fake.push(Step::tool_calls(&[("call_1", "get_weather", args), ("call_2", "get_time", r#"{"tz":"Europe/Paris"}"#)]).usage(30, 20));
+    fake.push(
+        Step::tool_calls(&[("call_1", "get_weather", args), ("call_2", "get_time", r#"{"tz":"Europe/Paris"}"#)])
+            .usage(30, 20),
+    );
     let tool: Value = serde_json::from_str(WEATHER_TOOL).unwrap();
     let r = send_as(
         &app,
@@ -239,11 +262,8 @@ async fn a_stream_relays_tool_call_fragments_and_ends_with_usage() {
     assert_eq!(fragments[0]["index"], 0);
     assert_eq!(fragments[0]["id"], "call_1");
     assert_eq!(fragments[0]["name"], "get_weather");
-    let joined: String = fragments
-        .iter()
-        .filter(|f| f["index"] == 0)
-        .map(|f| f["arguments"].as_str().unwrap())
-        .collect();
+    let joined: String =
+        fragments.iter().filter(|f| f["index"] == 0).map(|f| f["arguments"].as_str().unwrap()).collect();
     assert_eq!(joined, args);
     let (_, done) = evs.iter().find(|(e, _)| e == "done").expect("done event");
     assert_eq!(done["finish_reason"], "tool_calls");
@@ -301,7 +321,11 @@ async fn closing_the_stream_stops_the_request_to_the_provider() {
     let error_code = app
         .wait_for_sql(
             "the cut stream is recorded",
-            |c| c.query_row("SELECT max(error_code) FROM llm_calls WHERE bot_id = ?1", [bot], |r| r.get::<_, Option<String>>(0)),
+            |c| {
+                c.query_row("SELECT max(error_code) FROM llm_calls WHERE bot_id = ?1", [bot], |r| {
+                    r.get::<_, Option<String>>(0)
+                })
+            },
             Option::is_some,
         )
         .await;
@@ -331,7 +355,8 @@ async fn a_429_is_retried_after_the_time_retry_after_asks_for() {
     assert_eq!(calls[0].body, calls[1].body, "the same request is sent again");
 
     // An HTTP date works too; retries are bounded: 1 + max_retries requests, then 502.
-    let in_a_second = (chrono::Utc::now() + chrono::Duration::seconds(1)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let in_a_second =
+        (chrono::Utc::now() + chrono::Duration::seconds(1)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     fake.push(Step::rate_limited(&in_a_second));
     fake.push(Step::rate_limited("0"));
     fake.push(Step::server_error());
@@ -353,7 +378,9 @@ async fn a_500_falls_back_to_the_fallback_provider() {
     let main = FakeOpenAi::start().await;
     let backup = FakeOpenAi::start().await;
     let b = provider(&app, &s, "Backup", &backup, json!({ "default_model": "backup-model" })).await;
-    let p = provider(&app, &s, "Main", &main, json!({ "is_default": true, "max_retries": 1, "fallback_provider_id": b })).await;
+    let p =
+        provider(&app, &s, "Main", &main, json!({ "is_default": true, "max_retries": 1, "fallback_provider_id": b }))
+            .await;
     let bot = bot(&app, &s).await;
     main.push(Step::server_error());
     main.push(Step::server_error());
@@ -456,13 +483,9 @@ async fn a_budget_used_up_mid_conversation_refuses_the_next_call_with_exact_usag
     assert_eq!(status, 200, "{first}");
     // 10 × 2 + 15 × 8 micros.
     assert_eq!(first["usage"]["cost_micros"], 140);
-    let (status, e) = chat(
-        &app,
-        &s,
-        bot,
-        json!({ "messages": [user, first["message"], { "role": "user", "content": "And?" }] }),
-    )
-    .await;
+    let (status, e) =
+        chat(&app, &s, bot, json!({ "messages": [user, first["message"], { "role": "user", "content": "And?" }] }))
+            .await;
     assert_eq!(status, 402, "{e}");
     assert_eq!(e["error"]["code"], "llm_budget_exhausted");
     assert_eq!(e["error"]["details"]["field"], "monthly_token_budget");
@@ -470,7 +493,14 @@ async fn a_budget_used_up_mid_conversation_refuses_the_next_call_with_exact_usag
     assert_eq!(e["error"]["details"]["budget"], 20);
     assert_eq!(fake.calls().len(), 1, "the refused call reached no model");
     // The stream and test routes are refused the same way.
-    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/ai/chat/stream"), Some(json!({ "messages": [user] }))).await;
+    let r = send_as(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/bots/{bot}/ai/chat/stream"),
+        Some(json!({ "messages": [user] })),
+    )
+    .await;
     assert_eq!(r.status(), 402);
     let (status, _) = app.call(&s, Method::POST, &format!("/api/v1/bots/{bot}/ai/test"), None).await;
     assert_eq!(status, 402);

@@ -209,8 +209,9 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>, n: u64) {
     }
     let step = shared.script.lock().expect("script").pop_front();
     let Some(step) = step else {
-        let _ = write_full(&mut socket, 500, &[], "application/json", r#"{"error":{"message":"no scripted reply left"}}"#)
-            .await;
+        let _ =
+            write_full(&mut socket, 500, &[], "application/json", r#"{"error":{"message":"no scripted reply left"}}"#)
+                .await;
         return;
     };
     tokio::time::sleep(step.delay).await;
@@ -287,7 +288,10 @@ fn stream_chunks(step: &Step, id: &str, model: &str, include_usage: bool) -> Vec
                 let chars: Vec<char> = args.chars().collect();
                 for piece in chars.chunks(4) {
                     let piece: String = piece.iter().collect();
-                    out.push(chunk(json!({ "tool_calls": [{ "index": index, "function": { "arguments": piece } }] }), Value::Null));
+                    out.push(chunk(
+                        json!({ "tool_calls": [{ "index": index, "function": { "arguments": piece } }] }),
+                        Value::Null,
+                    ));
                 }
             }
             "tool_calls"

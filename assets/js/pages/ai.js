@@ -125,8 +125,7 @@ function TestButton({ botId, onDone }) {
     <button type="button" id="ai-test-button" onClick=${run} disabled=${busy}>${busy ? "Testing…" : "Send a test prompt"}</button>
     <${ErrorBox} error=${error} />
     ${result &&
-    html`<p role="status" id="ai-test-result">“${result.reply}” from <strong>${result.usage.model}</strong> in ${result.usage.latency_ms} ms,
-      ${result.usage.total_tokens} tokens${result.usage.fell_back ? " (fallback provider)" : ""}.</p>`}
+    html`<p role="status" id="ai-test-result">“${result.reply}” from <strong>${result.usage.model}</strong> in ${result.usage.latency_ms} ms, ${result.usage.total_tokens} tokens${result.usage.fell_back ? " (fallback provider)" : ""}.</p>`}
   </div>`;
 }
 
@@ -255,12 +254,13 @@ function UsageTable({ botId, tick }) {
         ${usage.data && !usage.data.rows.length && html`<tr><td colspan="7" class="muted">No model calls this month.</td></tr>`}
       </tbody>
       ${usage.data && usage.data.rows.length > 0 &&
-      html`<tfoot><tr><th colspan="4">Total</th><th colspan="2" id="ai-usage-tokens">${usage.data.total_tokens} tokens</th><th>${money(usage.data.cost_micros)}</th></tr></tfoot>`}
+      html`<tfoot><tr><td colspan="4"><strong>Total</strong></td><td colspan="2" id="ai-usage-tokens">${usage.data.total_tokens} tokens</td><td>${money(usage.data.cost_micros)}</td></tr></tfoot>`}
     </table>
   </div>`;
 }
 
-function BotAi({ botId }) {
+function BotAi({ params }) {
+  const { botId } = params;
   const bot = useBot(botId);
   const org = currentOrg();
   const [tick, setTick] = useState(0);

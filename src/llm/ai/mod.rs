@@ -14,12 +14,14 @@ use futures_util::StreamExt;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use self::model::{AiConfig, AiTestResult, AiChatEvent, AiChatRequest, AiChatResponse, PutAiConfigRequest, AiUsageQuery, AiUsageReport};
+use self::model::{
+    AiChatEvent, AiChatRequest, AiChatResponse, AiConfig, AiTestResult, AiUsageQuery, AiUsageReport, PutAiConfigRequest,
+};
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody};
+use crate::http::Json;
 use crate::http::scope::BotScope;
 use crate::http::sse::{SseEvent, sse_response};
-use crate::http::Json;
 use crate::permissions::perm;
 
 /// Registers the routes.

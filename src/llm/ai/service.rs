@@ -11,8 +11,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::model::{
-    AiConfig, AiConfigRow, AiTestResult, CallRecord, LlmCallUsage, AiChatEvent, AiChatRequest, AiChatResponse,
-    PutAiConfigRequest, AiUsageQuery, AiUsageReport,
+    AiChatEvent, AiChatRequest, AiChatResponse, AiConfig, AiConfigRow, AiTestResult, AiUsageQuery, AiUsageReport,
+    CallRecord, LlmCallUsage, PutAiConfigRequest,
 };
 use super::store;
 use crate::app::AppState;
@@ -56,10 +56,7 @@ fn month_start() -> String {
 async fn load(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult<(Option<AiConfigRow>, (i64, i64))> {
     let t = tenant.clone();
     let first = month_start();
-    state
-        .db
-        .read(move |c| Ok((store::find(c, &t, bot)?, store::month_usage(c, &t, bot, &first)?)))
-        .await
+    state.db.read(move |c| Ok((store::find(c, &t, bot)?, store::month_usage(c, &t, bot, &first)?))).await
 }
 
 fn view(bot: BotId, row: Option<AiConfigRow>, used: (i64, i64)) -> AiConfig {
@@ -402,7 +399,10 @@ pub fn check_chat(req: &AiChatRequest) -> AppResult<()> {
             }
         }
         if m.role != "assistant" && !m.tool_calls.is_empty() {
-            return Err(AppError::validation(format!("messages[{i}].tool_calls"), "only assistant messages call tools"));
+            return Err(AppError::validation(
+                format!("messages[{i}].tool_calls"),
+                "only assistant messages call tools",
+            ));
         }
     }
     if req.tools.len() > 128 {
@@ -423,7 +423,10 @@ pub fn check_chat(req: &AiChatRequest) -> AppResult<()> {
             ));
         }
         if !t.function.parameters.is_object() {
-            return Err(AppError::validation(format!("tools[{i}].function.parameters"), "must be a JSON Schema object"));
+            return Err(AppError::validation(
+                format!("tools[{i}].function.parameters"),
+                "must be a JSON Schema object",
+            ));
         }
     }
     if req.tool_choice.is_some() && req.tools.is_empty() {
@@ -548,7 +551,10 @@ pub async fn stream(
             let _ = tx.send(AiChatEvent::Error(e.to_string())).await;
         } else {
             let _ = tx
-                .send(AiChatEvent::Done { message: completion.message(), finish_reason: completion.finish_reason.clone() })
+                .send(AiChatEvent::Done {
+                    message: completion.message(),
+                    finish_reason: completion.finish_reason.clone(),
+                })
                 .await;
         }
         let _ = tx.send(AiChatEvent::Usage(used)).await;

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::model::{AiConfigRow, CONFIG_COLUMNS, CallRecord, AiUsageRow};
+use super::model::{AiConfigRow, AiUsageRow, CONFIG_COLUMNS, CallRecord};
 use crate::db::query_opt;
 use crate::http::Tenant;
 use crate::ids::BotId;
@@ -98,7 +98,13 @@ pub fn record(conn: &Connection, tenant: &Tenant, bot: BotId, day: &str, c: &Cal
 }
 
 /// The bot's calls per day and model between two days (included).
-pub fn usage_rows(conn: &Connection, tenant: &Tenant, bot: BotId, from: &str, to: &str) -> rusqlite::Result<Vec<AiUsageRow>> {
+pub fn usage_rows(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    from: &str,
+    to: &str,
+) -> rusqlite::Result<Vec<AiUsageRow>> {
     let mut stmt = conn.prepare(
         "SELECT substr(created_at, 1, 10) AS day, model, count(*) AS calls,
                 sum(status = 'failed') AS failed_calls, sum(prompt_tokens) AS prompt_tokens,
