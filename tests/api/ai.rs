@@ -1,9 +1,13 @@
-//! The bot AI routes (issue 19) against the fake OpenAI-compatible server:
+//! The bot AI routes (issue 19) against the fake `OpenAI`-compatible server:
 //! settings and their validation, tool-call round trips (plain and
 //! streamed), retries honouring `Retry-After`, the fallback provider,
 //! timeouts, monthly budgets with exact usage rows, and `llm_not_configured`.
 
-#![allow(clippy::too_many_lines, reason = "end-to-end scenarios read best as one story")]
+#![allow(
+    clippy::too_many_lines,
+    clippy::many_single_char_names,
+    reason = "end-to-end scenarios read best as one story, with short names for the providers"
+)]
 
 use std::time::{Duration, Instant};
 

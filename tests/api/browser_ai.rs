@@ -1,4 +1,4 @@
-//! The bot's AI section in headless Chromium against the fake OpenAI
+//! The bot's AI section in headless Chromium against the fake `OpenAI`
 //! server: a bad temperature answered under its field, the settings saved
 //! with a provider and a budget, the test button, the chat tester streaming
 //! an answer with its usage, and the usage table.

@@ -1,4 +1,4 @@
-//! A fake OpenAI-compatible server for tests: started on a random loopback
+//! A fake `OpenAI`-compatible server for tests: started on a random loopback
 //! port, it answers `POST /v1/chat/completions` from a script (a queue of
 //! replies: text, tool calls, an error status with headers such as a 429
 //! with `Retry-After`, each optionally slow), in JSON or — when the request
@@ -313,7 +313,7 @@ async fn write_full(
     content_type: &str,
     body: &str,
 ) -> std::io::Result<()> {
-    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    let extra: String = headers.iter().flat_map(|(k, v)| [k.as_str(), ": ", v.as_str(), "\r\n"]).collect();
     let head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
