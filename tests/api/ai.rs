@@ -359,9 +359,9 @@ async fn a_429_is_retried_after_the_time_retry_after_asks_for() {
     assert_eq!(calls[0].body, calls[1].body, "the same request is sent again");
 
     // An HTTP date works too; retries are bounded: 1 + max_retries requests, then 502.
-    let in_a_second =
-        (chrono::Utc::now() + chrono::Duration::seconds(1)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    fake.push(Step::rate_limited(&in_a_second));
+    // Whole seconds: two seconds ahead is at least one second away.
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    fake.push(Step::rate_limited(&soon));
     fake.push(Step::rate_limited("0"));
     fake.push(Step::server_error());
     let (status, e) = chat(&app, &s, bot, json!({ "messages": [{ "role": "user", "content": "Hi" }] })).await;
@@ -370,7 +370,8 @@ async fn a_429_is_retried_after_the_time_retry_after_asks_for() {
     assert_eq!(e["error"]["details"]["attempts"], 3);
     let calls = fake.calls();
     assert_eq!(calls.len(), 5);
-    assert!(calls[3].at - calls[2].at >= Duration::from_millis(200), "the HTTP date was honoured");
+    let waited = calls[3].at - calls[2].at;
+    assert!(waited >= Duration::from_millis(950), "the HTTP date was honoured: waited {waited:?}");
     let failed = app.count(&format!("SELECT count(*) FROM llm_calls WHERE bot_id = {bot} AND status = 'failed'"));
     assert_eq!(failed, 1);
 }
