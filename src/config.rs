@@ -32,6 +32,61 @@ pub struct Config {
     pub channels: ChannelsConfig,
     pub files: FilesConfig,
     pub integrations: IntegrationsConfig,
+    pub llm: LlmConfig,
+}
+
+/// LLM calls (issue 19): retry waits and model prices. Timeouts are per
+/// provider (`timeout_ms`); the connect timeout is `outbound.connect_timeout_secs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// First wait before a retry on 429/5xx without `Retry-After` (ms);
+    /// doubled per retry, with jitter (50–100 %).
+    pub backoff_base_ms: u64,
+    /// The longest wait before a retry (ms), whatever `Retry-After` asks for.
+    pub max_retry_wait_ms: u64,
+    /// Prices per model, used when the provider has no prices of its own.
+    pub prices: Vec<ModelPrice>,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self { backoff_base_ms: 250, max_retry_wait_ms: 20_000, prices: Vec::new() }
+    }
+}
+
+impl LlmConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if !(1..=60_000).contains(&self.backoff_base_ms) {
+            errors.push("llm.backoff_base_ms: must be between 1 and 60000".to_owned());
+        }
+        if !(1..=600_000).contains(&self.max_retry_wait_ms) {
+            errors.push("llm.max_retry_wait_ms: must be between 1 and 600000".to_owned());
+        }
+        for (i, p) in self.prices.iter().enumerate() {
+            if p.model.trim().is_empty() {
+                errors.push(format!("llm.prices[{i}].model: must not be empty"));
+            }
+        }
+        errors
+    }
+
+    /// The configured price of a model (micro-units per 1M input, output tokens).
+    #[must_use]
+    pub fn price_of(&self, model: &str) -> Option<(u64, u64)> {
+        self.prices.iter().find(|p| p.model == model).map(|p| (p.input_micros, p.output_micros))
+    }
+}
+
+/// The price of a model per 1M tokens, in micro-units of the currency
+/// (1 USD = 1,000,000 micros: $0.15 per 1M tokens is 150000).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    pub model: String,
+    pub input_micros: u64,
+    pub output_micros: u64,
 }
 
 /// Files users send (widget uploads, agents' attachments, channel media).
@@ -685,6 +740,7 @@ impl Default for Config {
             channels: ChannelsConfig::default(),
             files: FilesConfig::default(),
             integrations: IntegrationsConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }
@@ -760,6 +816,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errors = self.knowledge.problems();
         errors.extend(self.files.problems());
+        errors.extend(self.llm.problems());
         if self.bind.parse::<SocketAddr>().is_err() {
             errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
         }

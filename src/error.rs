@@ -176,6 +176,8 @@ error_codes! {
     SmtpNotConfigured => ("smtp_not_configured", CONFLICT, "No SMTP server is configured (neither in the console's instance settings nor `smtp.host`), so no email can be sent."),
     EmailDeliveryFailed => ("email_delivery_failed", BAD_GATEWAY, "The SMTP server could not be reached or refused the message; `details.smtp_error` carries its answer."),
     LlmFailed => ("llm_failed", BAD_GATEWAY, "The LLM endpoint failed, timed out or answered something that is not a chat completion."),
+    LlmNotConfigured => ("llm_not_configured", CONFLICT, "No usable LLM provider for this call: the bot names none and the organization has no active default provider, the bot's provider is disabled, or the bot's AI is switched off; `details.field` is `provider_id` or `is_enabled`."),
+    LlmBudgetExhausted => ("llm_budget_exhausted", PAYMENT_REQUIRED, "The bot used its monthly LLM budget (calendar month, UTC); `details.field` names the budget (`monthly_token_budget` or `monthly_cost_budget_micros`), `details.used` and `details.budget` the amounts."),
     SecretUnreadable => ("secret_unreadable", CONFLICT, "A stored secret (an LLM provider key, a two-factor secret) cannot be decrypted with this server's master key: the data file was re-keyed or restored with another key. `details` names it; set it again."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),

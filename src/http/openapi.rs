@@ -51,6 +51,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "insights", description = "NLU and knowledge insights, flow funnels, organization stats and activity timeline"),
         (name = "contacts", description = "Contacts of the channels: search, profile, tags, attributes, consent, merge, GDPR export and erase"),
         (name = "webhooks", description = "Organization webhooks: subscriptions, signed deliveries, delivery log, redelivery"),
+        (name = "ai", description = "A bot's model settings, budgets, chat (plain and streamed, with tool calling) and usage"),
     )
 )]
 pub struct ApiDoc;

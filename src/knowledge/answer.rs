@@ -445,7 +445,7 @@ async fn answer_retrieved(
         return extractive(state, &question, &r).await;
     };
     let messages = grounding_messages(&question, &r, opts);
-    let chat = ChatOptions { temperature: opts.temperature, max_tokens: opts.max_tokens };
+    let chat = ChatOptions { temperature: opts.temperature, max_tokens: opts.max_tokens, ..ChatOptions::default() };
     match client::complete(state, &config, &messages, &chat).await {
         Ok(c) if !c.text.trim().is_empty() => {
             record_tokens(state, tenant, opts, c.usage, 0).await;
@@ -528,7 +528,7 @@ async fn produce(
     };
     let _ = tx.send(AnswerEvent::Sources(sources(r))).await;
     let messages = grounding_messages(question, r, opts);
-    let chat = ChatOptions { temperature: opts.temperature, max_tokens: opts.max_tokens };
+    let chat = ChatOptions { temperature: opts.temperature, max_tokens: opts.max_tokens, ..ChatOptions::default() };
     let mut stream = match client::stream(state, &config, &messages, &chat).await {
         Ok(s) => s,
         Err(e) => {
@@ -548,6 +548,8 @@ async fn produce(
                 }
             }
             Ok(Delta::Usage(u)) => usage = Some(u),
+            // Grounded answers offer no tools; a finish reason adds nothing.
+            Ok(Delta::ToolCall(_) | Delta::Finish(_)) => {}
             Err(e) => {
                 let reason = format!("{e} (after {} characters)", text.chars().count());
                 let _ = tx.send(AnswerEvent::Fallback(reason.clone())).await;

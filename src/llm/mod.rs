@@ -3,6 +3,8 @@
 //! key encrypted at rest, and the client that calls them (`client`).
 //! Everything here needs `integrations.manage`; keys are never returned.
 
+pub mod ai;
+pub mod call;
 pub mod client;
 pub mod model;
 pub mod service;
@@ -44,6 +46,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(update_provider)
         .service(delete_provider)
         .service(test_provider);
+    ai::routes(cfg);
 }
 
 /// Adds an LLM provider (OpenAI-compatible endpoint).

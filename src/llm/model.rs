@@ -30,12 +30,19 @@ pub struct LlmProvider {
     /// The organization's provider when none is named.
     pub is_default: bool,
     pub is_active: bool,
+    /// Called when this provider fails after its retries (429, 5xx, timeout, unreachable).
+    pub fallback_provider_id: Option<LlmProviderId>,
+    /// Price per 1M prompt tokens in micro-units of the currency (1 USD = 1,000,000).
+    pub input_price_micros: i64,
+    /// Price per 1M completion tokens in micro-units of the currency.
+    pub output_price_micros: i64,
     pub created_at: String,
     pub updated_at: String,
 }
 
 pub const PROVIDER_COLUMNS: &str = "id, organization_id, name, kind, base_url, default_model, \
-     coalesce(length(api_key_encrypted), 0) > 0 AS has_api_key, timeout_ms, max_retries, is_default, is_active, created_at, updated_at";
+     coalesce(length(api_key_encrypted), 0) > 0 AS has_api_key, timeout_ms, max_retries, is_default, is_active, \
+     fallback_provider_id, input_price_micros, output_price_micros, created_at, updated_at";
 
 impl FromRow for LlmProvider {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -51,6 +58,9 @@ impl FromRow for LlmProvider {
             max_retries: row.get("max_retries")?,
             is_default: row.get("is_default")?,
             is_active: row.get("is_active")?,
+            fallback_provider_id: row.get("fallback_provider_id")?,
+            input_price_micros: row.get("input_price_micros")?,
+            output_price_micros: row.get("output_price_micros")?,
             created_at: row.get("created_at")?,
             updated_at: row.get("updated_at")?,
         })
@@ -75,6 +85,12 @@ pub struct CreateLlmProviderRequest {
     pub max_retries: Option<i64>,
     pub is_default: Option<bool>,
     pub is_active: Option<bool>,
+    /// Another provider of the organization to call when this one fails.
+    pub fallback_provider_id: Option<LlmProviderId>,
+    /// Price per 1M prompt tokens (micro-units of the currency, ≥ 0; default 0).
+    pub input_price_micros: Option<i64>,
+    /// Price per 1M completion tokens (micro-units of the currency, ≥ 0; default 0).
+    pub output_price_micros: Option<i64>,
 }
 
 /// `PATCH /llm-providers/{provider_id}`: absent fields stay; `api_key: null` removes the key.
@@ -91,6 +107,12 @@ pub struct UpdateLlmProviderRequest {
     pub max_retries: Option<i64>,
     pub is_default: Option<bool>,
     pub is_active: Option<bool>,
+    /// `null` removes the fallback.
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub fallback_provider_id: Option<Option<LlmProviderId>>,
+    pub input_price_micros: Option<i64>,
+    pub output_price_micros: Option<i64>,
 }
 
 /// What `POST /llm-providers/{provider_id}/test` found.

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::call::{Chain, Target};
 use super::client::{self, ChatOptions, LlmError, Message, ProviderConfig};
 use super::model::{
     CreateLlmProviderRequest, LlmProvider, LlmProviderId, ProviderTestResult, UpdateLlmProviderRequest,
@@ -72,6 +73,32 @@ fn check(
     })
 }
 
+/// Checks the fallback (another provider of the organization) and the prices.
+fn check_extras(
+    conn: &rusqlite::Connection,
+    tenant: &Tenant,
+    id: Option<LlmProviderId>,
+    fallback: Option<LlmProviderId>,
+    input_price: i64,
+    output_price: i64,
+) -> AppResult<()> {
+    if input_price < 0 {
+        return Err(AppError::validation("input_price_micros", "must be 0 or more"));
+    }
+    if output_price < 0 {
+        return Err(AppError::validation("output_price_micros", "must be 0 or more"));
+    }
+    if let Some(f) = fallback {
+        if Some(f) == id {
+            return Err(AppError::validation("fallback_provider_id", "a provider cannot be its own fallback"));
+        }
+        if store::find(conn, tenant, f)?.is_none() {
+            return Err(AppError::validation("fallback_provider_id", "is not an LLM provider of this organization"));
+        }
+    }
+    Ok(())
+}
+
 fn check_key(key: Option<&str>) -> AppResult<Option<String>> {
     match key.map(str::trim) {
         None | Some("") => Ok(None),
@@ -96,6 +123,14 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateLlmProviderRequ
     state
         .db
         .write(move |tx| {
+            check_extras(
+                tx,
+                &tenant,
+                None,
+                req.fallback_provider_id,
+                req.input_price_micros.unwrap_or(0),
+                req.output_price_micros.unwrap_or(0),
+            )?;
             if store::name_taken(tx, &tenant, &c.name, None)? {
                 return Err(AppError::new(ErrorCode::NameTaken, "a provider with this name exists").with_details(json!({ "field": "name" })));
             }
@@ -110,6 +145,9 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateLlmProviderRequ
                     max_retries: c.max_retries,
                     is_default: req.is_default.unwrap_or(false),
                     is_active: req.is_active.unwrap_or(true),
+                    fallback_provider_id: req.fallback_provider_id,
+                    input_price_micros: req.input_price_micros.unwrap_or(0),
+                    output_price_micros: req.output_price_micros.unwrap_or(0),
                 },
             )?;
             if let Some(k) = &key {
@@ -156,6 +194,10 @@ pub async fn update(
     state
         .db
         .write(move |tx| {
+            let fallback = req.fallback_provider_id.unwrap_or(before.fallback_provider_id);
+            let input_price = req.input_price_micros.unwrap_or(before.input_price_micros);
+            let output_price = req.output_price_micros.unwrap_or(before.output_price_micros);
+            check_extras(tx, &tenant, Some(id), fallback, input_price, output_price)?;
             if store::name_taken(tx, &tenant, &c.name, Some(id))? {
                 return Err(AppError::new(ErrorCode::NameTaken, "a provider with this name exists").with_details(json!({ "field": "name" })));
             }
@@ -171,6 +213,9 @@ pub async fn update(
                     max_retries: c.max_retries,
                     is_default: req.is_default.unwrap_or(before.is_default),
                     is_active: req.is_active.unwrap_or(before.is_active),
+                    fallback_provider_id: fallback,
+                    input_price_micros: input_price,
+                    output_price_micros: output_price,
                 },
             )?;
             if let Some(k) = &key {
@@ -284,7 +329,7 @@ pub async fn test(state: &AppState, tenant: Tenant, id: LlmProviderId) -> AppRes
         state,
         &config,
         &[Message::new("user", "Reply with the single word OK.")],
-        &ChatOptions { temperature: Some(0.0), max_tokens: Some(8) },
+        &ChatOptions { temperature: Some(0.0), max_tokens: Some(8), ..ChatOptions::default() },
     )
     .await
     .map_err(|e| llm_error(&e))?;
@@ -304,4 +349,71 @@ pub async fn test(state: &AppState, tenant: Tenant, id: LlmProviderId) -> AppRes
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
         reply: completion.text.chars().take(200).collect(),
     })
+}
+
+/// A provider as a [`Target`] of a call chain: the key decrypted, the model
+/// `model` (else the provider's default), the provider's prices (else those
+/// of `llm.prices` for the model). `Ok(None)`: `id` is `None` and the
+/// organization has no active default provider.
+pub async fn target(
+    state: &AppState,
+    tenant: &Tenant,
+    id: Option<LlmProviderId>,
+    model: Option<&str>,
+) -> AppResult<Option<(LlmProvider, Target)>> {
+    let Some((provider, mut config)) = resolve(state, tenant, id).await? else { return Ok(None) };
+    if let Some(m) = model {
+        m.clone_into(&mut config.model);
+    }
+    let (mut input, mut output) = (
+        u64::try_from(provider.input_price_micros).unwrap_or(0),
+        u64::try_from(provider.output_price_micros).unwrap_or(0),
+    );
+    if input == 0
+        && output == 0
+        && let Some((i, o)) = state.config.llm.price_of(&config.model)
+    {
+        (input, output) = (i, o);
+    }
+    let target = Target {
+        provider_id: provider.id,
+        provider_name: provider.name.clone(),
+        config,
+        input_price_micros: input,
+        output_price_micros: output,
+    };
+    Ok(Some((provider, target)))
+}
+
+/// The chain of a call: the provider `first` (else the organization's
+/// default) with `model`, then `fallback` (else the first provider's own
+/// fallback), then each provider's fallback in turn — at most three
+/// providers, each once; disabled fallbacks are skipped. `Ok(None)`: no
+/// provider is configured.
+pub async fn chain(
+    state: &AppState,
+    tenant: &Tenant,
+    first: Option<LlmProviderId>,
+    model: Option<&str>,
+    fallback: Option<LlmProviderId>,
+) -> AppResult<Option<Chain>> {
+    let Some((provider, primary)) = target(state, tenant, first, model).await? else { return Ok(None) };
+    let mut seen = vec![provider.id];
+    let mut targets = vec![primary];
+    let mut next = fallback.or(provider.fallback_provider_id);
+    while let Some(id) = next {
+        if targets.len() >= 3 || seen.contains(&id) {
+            break;
+        }
+        seen.push(id);
+        match target(state, tenant, Some(id), None).await {
+            Ok(Some((p, t))) => {
+                next = p.fallback_provider_id;
+                targets.push(t);
+            }
+            // Deleted or disabled since it was named: the chain ends here.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Ok(Chain::new(targets))
 }

@@ -15,6 +15,9 @@ pub struct ProviderFields<'a> {
     pub max_retries: i64,
     pub is_default: bool,
     pub is_active: bool,
+    pub fallback_provider_id: Option<LlmProviderId>,
+    pub input_price_micros: i64,
+    pub output_price_micros: i64,
 }
 
 pub fn insert(conn: &Connection, tenant: &Tenant, p: &ProviderFields<'_>) -> rusqlite::Result<LlmProviderId> {
@@ -23,8 +26,8 @@ pub fn insert(conn: &Connection, tenant: &Tenant, p: &ProviderFields<'_>) -> rus
     }
     conn.query_row(
         "INSERT INTO llm_providers (organization_id, created_by, name, base_url, default_model, timeout_ms, max_retries,
-                                    is_default, is_active)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+                                    is_default, is_active, fallback_provider_id, input_price_micros, output_price_micros)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
         params![
             tenant.org_id(),
             tenant.user_id(),
@@ -34,7 +37,10 @@ pub fn insert(conn: &Connection, tenant: &Tenant, p: &ProviderFields<'_>) -> rus
             p.timeout_ms,
             p.max_retries,
             p.is_default,
-            p.is_active
+            p.is_active,
+            p.fallback_provider_id,
+            p.input_price_micros,
+            p.output_price_micros
         ],
         |r| r.get(0),
     )
@@ -46,7 +52,8 @@ pub fn update(conn: &Connection, tenant: &Tenant, id: LlmProviderId, p: &Provide
     }
     conn.execute(
         "UPDATE llm_providers SET name = ?3, base_url = ?4, default_model = ?5, timeout_ms = ?6, max_retries = ?7,
-                is_default = ?8, is_active = ?9
+                is_default = ?8, is_active = ?9, fallback_provider_id = ?10, input_price_micros = ?11,
+                output_price_micros = ?12
          WHERE id = ?1 AND organization_id = ?2",
         params![
             id,
@@ -57,7 +64,10 @@ pub fn update(conn: &Connection, tenant: &Tenant, id: LlmProviderId, p: &Provide
             p.timeout_ms,
             p.max_retries,
             p.is_default,
-            p.is_active
+            p.is_active,
+            p.fallback_provider_id,
+            p.input_price_micros,
+            p.output_price_micros
         ],
     )?;
     Ok(())

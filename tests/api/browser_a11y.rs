@@ -374,6 +374,7 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         &format!("/bots/{bot}/conversations"),
         &format!("/bots/{bot}/nlu"),
         &format!("/bots/{bot}/insights"),
+        &format!("/bots/{bot}/ai"),
         "/knowledge",
         &format!("/knowledge/{kb}"),
         "/inbox",

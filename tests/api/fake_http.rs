@@ -117,7 +117,7 @@ impl FakeServer {
     }
 }
 
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
+pub async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
     let mut buf = Vec::new();
     let mut chunk = [0_u8; 8192];
     let header_end = loop {

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod ai;
 mod api_tokens;
 mod audit;
 mod authz;
@@ -14,6 +15,7 @@ mod bottests;
 mod browser;
 mod browser_a11y;
 mod browser_accounts;
+mod browser_ai;
 mod browser_bottests;
 mod browser_builder;
 mod browser_channels;
@@ -38,6 +40,7 @@ mod contacts;
 mod edge;
 mod extract;
 mod fake_http;
+mod fake_openai;
 mod firstrun;
 mod flow_drafts;
 mod helpers;

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 20] = [
+const ADDED_TABLES: [&str; 21] = [
     "teams",
     "conversations",
     "jobs",
@@ -158,6 +158,8 @@ const ADDED_TABLES: [&str; 20] = [
     // Flow funnels and knowledge insights (V068, issue 20).
     "flow_node_visits",
     "knowledge_answer_logs",
+    // One row per model call with its tokens and cost (V063, issue 19).
+    "llm_calls",
 ];
 
 const VIEWS: [&str; 4] =

@@ -13,6 +13,7 @@ const TABS = [
   ["conversations", "Transcripts", "/conversations"],
   ["nlu", "NLU", "/nlu"],
   ["insights", "Insights", "/insights"],
+  ["ai", "AI", "/ai"],
 ];
 
 export function BotNav({ botId, active }) {

@@ -22,6 +22,7 @@ import "./admin.js";
 import "./nlu.js";
 import "./knowledge.js";
 import "./llm.js";
+import "./ai.js";
 import "./channels.js";
 import "./templates.js";
 import "./webhooks.js";
