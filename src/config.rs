@@ -32,6 +32,19 @@ pub struct Config {
     pub channels: ChannelsConfig,
     pub files: FilesConfig,
     pub integrations: IntegrationsConfig,
+    pub billing: BillingConfig,
+}
+
+/// Billing (issue 21). Off by default: self-hosted and air-gapped servers
+/// have no plan limits, no billing screens and make no payment-provider calls.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    /// Plans, subscriptions and enforced plan limits.
+    pub enabled: bool,
+    /// With billing off, still enforce each organization's plan limits (the
+    /// superadmin assigns plans and edits their limits). Ignored when `enabled`.
+    pub enforce_limits: bool,
 }
 
 /// Files users send (widget uploads, agents' attachments, channel media).
@@ -685,6 +698,7 @@ impl Default for Config {
             channels: ChannelsConfig::default(),
             files: FilesConfig::default(),
             integrations: IntegrationsConfig::default(),
+            billing: BillingConfig::default(),
         }
     }
 }
