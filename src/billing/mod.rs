@@ -10,7 +10,10 @@
 
 pub mod limits;
 pub mod plans;
+pub mod routes;
 pub mod usage;
+
+pub use self::routes::routes;
 
 use crate::config::BillingConfig;
 use crate::db::Db;

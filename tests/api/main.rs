@@ -9,6 +9,7 @@ mod admin;
 mod api_tokens;
 mod audit;
 mod authz;
+mod billing_plans;
 mod bots;
 mod bottests;
 mod browser;
