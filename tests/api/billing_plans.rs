@@ -39,7 +39,8 @@ fn plan_body(name: &str) -> Value {
         "trial_days": 14,
         "limits": { "bots": 3, "messages_per_month": 5000, "knowledge_storage_bytes": null, "seats": -1,
                     "llm_tokens_per_month": 100000, "channels": 2, "voice_minutes_per_month": 0 },
-        "features": { "api_access": true, "custom_branding": false }
+        "features": { "api_access": true, "custom_branding": false },
+        "sort_order": 4
     })
 }
 
@@ -226,7 +227,7 @@ async fn each_limit_refuses_with_its_name_and_leaves_no_partial_row() {
     let org = s.org_id;
 
     // Bots (free: 1).
-    call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "One" }))).await;
+    let bot = call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "One" }))).await["id"].clone();
     let r = send_as(&app, &s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "Two" }))).await;
     let body = limit_error(r, "bots").await;
     assert_eq!(body["error"]["details"]["allowed"], 1);
@@ -236,7 +237,7 @@ async fn each_limit_refuses_with_its_name_and_leaves_no_partial_row() {
     // Channels.
     set_limit(&app, org, "max_channels", 1);
     let channels = format!("/api/v1/orgs/{org}/channels");
-    let channel = json!({ "type": "http", "credentials": { "outbound_url": "https://example.com/replies" } });
+    let channel = json!({ "type": "http", "bot_id": bot, "credentials": { "outbound_url": "https://example.com/replies" } });
     let (status, created) = app.call(&s, Method::POST, &channels, Some(channel.clone())).await;
     assert_eq!(status, 201, "{created}");
     limit_error(send_as(&app, &s, Method::POST, &channels, Some(channel)).await, "channels").await;
@@ -323,7 +324,7 @@ async fn thirty_two_concurrent_writers_count_messages_exactly() {
                 .expect("send");
             assert_eq!(r.status(), 200);
             let conv: Value = r.json().await.expect("json");
-            let conv = conv["conversation"]["id"].as_i64().expect("conversation id");
+            let conv = conv["conversation_id"].as_i64().expect("conversation id");
             for j in 0..3 {
                 let r = post(format!("/api/v1/conversations/{conv}/messages"), json!({ "text": format!("m{j}") }))
                     .await
