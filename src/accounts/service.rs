@@ -108,7 +108,8 @@ pub async fn authenticate(state: &AppState, credential: Credential) -> AppResult
                 return Err(AppError::new(ErrorCode::AccountSuspended, "the token's owner is suspended"));
             }
             // Metered as an API call (one UPSERT after the response).
-            let (id, org, touch) = (row.grant.id, row.grant.org_id, row.last_used_at.as_deref().is_none_or(|t| stale(t, &now_s)));
+            let (id, org, touch) =
+                (row.grant.id, row.grant.org_id, row.last_used_at.as_deref().is_none_or(|t| stale(t, &now_s)));
             background_write(state, move |tx| {
                 if touch {
                     store::touch_token(tx, id, &now_s)?;

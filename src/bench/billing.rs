@@ -36,7 +36,8 @@ pub struct BillingArgs {
 const CONCURRENCY: usize = 16;
 /// Target: metering costs less than this share of flow-only throughput.
 const OVERHEAD_TARGET_PCT: f64 = 5.0;
-const METRICS: [&str; 6] = ["message_received", "message_sent", "api_call", "llm_tokens", "knowledge_storage_bytes", "seats"];
+const METRICS: [&str; 6] =
+    ["message_received", "message_sent", "api_call", "llm_tokens", "knowledge_storage_bytes", "seats"];
 
 pub fn run(args: &BillingArgs) -> anyhow::Result<Report> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -52,7 +53,10 @@ pub fn run(args: &BillingArgs) -> anyhow::Result<Report> {
     state
         .db
         .write_blocking(|tx| {
-            tx.execute("UPDATE subscription_plans SET max_messages_per_month = 1000000000 WHERE name = 'enterprise'", [])?;
+            tx.execute(
+                "UPDATE subscription_plans SET max_messages_per_month = 1000000000 WHERE name = 'enterprise'",
+                [],
+            )?;
             Ok(())
         })
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -76,7 +80,10 @@ pub fn run(args: &BillingArgs) -> anyhow::Result<Report> {
 
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let rows = vec![
-        ("flow-only, metering off".to_owned(), format!("{off_m:.0} turns/s ({CONCURRENCY} conversations, median of 3)")),
+        (
+            "flow-only, metering off".to_owned(),
+            format!("{off_m:.0} turns/s ({CONCURRENCY} conversations, median of 3)"),
+        ),
         ("flow-only, metering on".to_owned(), format!("{on_m:.0} turns/s")),
         (
             "metering overhead".to_owned(),
@@ -107,7 +114,14 @@ fn r3(x: f64) -> f64 {
 }
 
 /// Flow-only turns per second over `turns` turns from `CONCURRENCY` conversations.
-async fn rate(state: &AppState, tenant: &Tenant, bot: BotId, tag: &str, turns: usize, count_usage: bool) -> anyhow::Result<f64> {
+async fn rate(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    tag: &str,
+    turns: usize,
+    count_usage: bool,
+) -> anyhow::Result<f64> {
     let per_conv = turns.div_ceil(CONCURRENCY).max(1);
     let state = Arc::new(state.clone());
     let args = |user: String, action: Action| ActArgs {
@@ -120,7 +134,11 @@ async fn rate(state: &AppState, tenant: &Tenant, bot: BotId, tag: &str, turns: u
         count_usage,
     };
     for i in 0..CONCURRENCY {
-        state.runtime.act(&state, args(format!("{tag}-{i}"), Action::Start)).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        state
+            .runtime
+            .act(&state, args(format!("{tag}-{i}"), Action::Start))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(CONCURRENCY);
@@ -128,7 +146,10 @@ async fn rate(state: &AppState, tenant: &Tenant, bot: BotId, tag: &str, turns: u
         let state = state.clone();
         let mut make = Vec::with_capacity(per_conv);
         for n in 0..per_conv {
-            make.push(args(format!("{tag}-{i}"), Action::Message(FLOW_MESSAGES[(i + n) % FLOW_MESSAGES.len()].to_owned())));
+            make.push(args(
+                format!("{tag}-{i}"),
+                Action::Message(FLOW_MESSAGES[(i + n) % FLOW_MESSAGES.len()].to_owned()),
+            ));
         }
         tasks.push(tokio::spawn(async move {
             for a in make {
@@ -180,7 +201,9 @@ fn usage_query(state: &AppState, bench_org: OrgId, orgs: usize, queries: usize) 
     let rows: i64 = state
         .db
         .read_blocking(|c| {
-            Ok(c.query_row("SELECT count(*) FROM usage_tracking WHERE organization_id != ?1", [bench_org], |r| r.get(0))?)
+            Ok(c.query_row("SELECT count(*) FROM usage_tracking WHERE organization_id != ?1", [bench_org], |r| {
+                r.get(0)
+            })?)
         })
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let (from, to) = (months.last().cloned().unwrap_or_default(), months.first().cloned().unwrap_or_default());

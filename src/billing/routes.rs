@@ -204,7 +204,9 @@ async fn admin_delete_plan(
         .write(move |tx| {
             let plan = plans::find(tx, id)?.ok_or_else(plan_not_found)?;
             let n = plans::organizations_on(tx, &plan.name)?
-                + tx.query_row("SELECT count(*) FROM user_subscriptions WHERE plan_id = ?1", [id], |r| r.get::<_, i64>(0))?;
+                + tx.query_row("SELECT count(*) FROM user_subscriptions WHERE plan_id = ?1", [id], |r| {
+                    r.get::<_, i64>(0)
+                })?;
             if n > 0 {
                 return Err(AppError::new(
                     ErrorCode::PlanInUse,

@@ -93,13 +93,21 @@ pub fn add(conn: &Connection, org: OrgId, bot: Option<BotId>, metric: Metric, n:
 }
 
 /// Adds `n` to a counter of a given day (the runtime's batched writer).
-pub fn add_on(conn: &Connection, org: OrgId, bot: Option<BotId>, metric: &str, day: &str, n: i64) -> rusqlite::Result<()> {
+pub fn add_on(
+    conn: &Connection,
+    org: OrgId,
+    bot: Option<BotId>,
+    metric: &str,
+    day: &str,
+    n: i64,
+) -> rusqlite::Result<()> {
     if n <= 0 {
         return Ok(());
     }
     conn.prepare_cached(
         "INSERT INTO usage_tracking (organization_id, bot_id, metric_type, day, count) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (organization_id, ifnull(bot_id, 0), metric_type, day) DO UPDATE SET count = count + excluded.count",
+         ON CONFLICT (organization_id, ifnull(bot_id, 0), metric_type, day)
+         DO UPDATE SET count = count + excluded.count, updated_at = excluded.updated_at",
     )?
     .execute(params![org, bot, metric, day, n])?;
     Ok(())
@@ -291,7 +299,8 @@ pub fn report(conn: &Connection, tenant: &crate::http::Tenant, from: &str, to: &
                 let u = used.get(&(month.clone(), m.as_str().to_owned())).copied().unwrap_or(0);
                 let limit = allowed.get(m).copied().flatten();
                 #[allow(clippy::cast_precision_loss, reason = "a percentage for display")]
-                let percent = limit.map(|l| if l == 0 { if u > 0 { 100.0 } else { 0.0 } } else { u as f64 * 100.0 / l as f64 });
+                let percent =
+                    limit.map(|l| if l == 0 { if u > 0 { 100.0 } else { 0.0 } } else { u as f64 * 100.0 / l as f64 });
                 UsageFigure { metric: m.as_str(), used: u, limit, percent }
             })
             .collect();

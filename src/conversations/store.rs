@@ -472,23 +472,6 @@ pub fn update_conversation(conn: &Connection, e: &ConvEntry, state: &str) -> rus
     ])
 }
 
-/// Adds to a daily usage counter (the origin's `track_usage`).
-pub fn add_usage(
-    conn: &Connection,
-    org: OrgId,
-    bot: Option<BotId>,
-    metric: &str,
-    day: &str,
-    n: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO usage_tracking (organization_id, bot_id, metric_type, day, count) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (organization_id, ifnull(bot_id, 0), metric_type, day) DO UPDATE SET count = count + excluded.count",
-    )?
-    .execute(params![org, bot, metric, day, n])?;
-    Ok(())
-}
-
 /// This month's count of a metric for an organization (days from `first_day`).
 pub fn month_usage(conn: &Connection, org: OrgId, metric: &str, first_day: &str) -> rusqlite::Result<i64> {
     conn.query_row(

@@ -342,7 +342,12 @@ async fn create_from_upload(
 /// Inserts a document, its progress row and its ingestion job; audits.
 fn new_document(tx: &rusqlite::Connection, tenant: &Tenant, d: &NewDocument<'_>) -> AppResult<Document> {
     // In the insert's transaction: a refused upload leaves no document, file row or job.
-    crate::billing::limits::check(tx, tenant.org_id(), crate::billing::limits::Limit::KnowledgeStorageBytes, d.size_bytes)?;
+    crate::billing::limits::check(
+        tx,
+        tenant.org_id(),
+        crate::billing::limits::Limit::KnowledgeStorageBytes,
+        d.size_bytes,
+    )?;
     let id = store::insert_document(tx, tenant, d)?;
     crate::billing::usage::refresh_storage(tx, tenant.org_id())?;
     let job = Queue::enqueue_in(
@@ -656,7 +661,14 @@ pub async fn record_usage(state: &AppState, tenant: &Tenant, bot: Option<BotId>,
             if metric == "llm_tokens" {
                 crate::billing::usage::record_llm(tx, org, bot, count, 0)
             } else {
-                Ok(crate::billing::usage::add_on(tx, org, bot, metric, &chrono::Utc::now().format("%Y-%m-%d").to_string(), count)?)
+                Ok(crate::billing::usage::add_on(
+                    tx,
+                    org,
+                    bot,
+                    metric,
+                    &chrono::Utc::now().format("%Y-%m-%d").to_string(),
+                    count,
+                )?)
             }
         })
         .await;

@@ -38,7 +38,7 @@ fn plan_body(name: &str) -> Value {
         ],
         "trial_days": 14,
         "limits": { "bots": 3, "messages_per_month": 5000, "knowledge_storage_bytes": null, "seats": -1,
-                    "llm_tokens_per_month": 100000, "channels": 2, "voice_minutes_per_month": 0 },
+                    "llm_tokens_per_month": 100_000, "channels": 2, "voice_minutes_per_month": 0 },
         "features": { "api_access": true, "custom_branding": false },
         "sort_order": 4
     })
@@ -54,6 +54,7 @@ fn set_limit(app: &TestApp, org: i64, column: &str, value: i64) {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one create-read-update-delete story with every bad input")]
 async fn superadmins_create_read_update_and_delete_plans_and_bad_input_names_the_field() {
     let app = spawn_app_with(billing_on()).await;
     let root = superadmin(&app, "root-plans@example.com").await;
@@ -88,11 +89,26 @@ async fn superadmins_create_read_update_and_delete_plans_and_bad_input_names_the
 
     // Each bad input: status, code and the field at fault; nothing written.
     let cases: Vec<(Value, u16, &str, &str)> = vec![
-        (json!({ "prices": [{ "interval": "month", "currency": "EUR", "amount": -1 }] }), 422, "validation_failed", "prices[0].amount"),
-        (json!({ "prices": [{ "interval": "month", "currency": "EUX", "amount": 100 }] }), 422, "unknown_currency", "prices[0].currency"),
+        (
+            json!({ "prices": [{ "interval": "month", "currency": "EUR", "amount": -1 }] }),
+            422,
+            "validation_failed",
+            "prices[0].amount",
+        ),
+        (
+            json!({ "prices": [{ "interval": "month", "currency": "EUX", "amount": 100 }] }),
+            422,
+            "unknown_currency",
+            "prices[0].currency",
+        ),
         (json!({ "currency": "ABC" }), 422, "unknown_currency", "currency"),
         (json!({ "prices": [] }), 422, "validation_failed", "prices"),
-        (json!({ "prices": [{ "interval": "year", "currency": "EUR", "amount": 100 }] }), 422, "validation_failed", "prices"),
+        (
+            json!({ "prices": [{ "interval": "year", "currency": "EUR", "amount": 100 }] }),
+            422,
+            "validation_failed",
+            "prices",
+        ),
         (json!({ "limits": { "bots": -2 } }), 422, "validation_failed", "limits.bots"),
         (json!({ "trial_days": -1 }), 422, "validation_failed", "trial_days"),
         (json!({ "name": "Not A Slug!" }), 422, "validation_failed", "name"),
@@ -119,7 +135,8 @@ async fn superadmins_create_read_update_and_delete_plans_and_bad_input_names_the
     let mut body = plan_body("team");
     body["limits"]["bots"] = json!(5);
     body["prices"] = json!([{ "interval": "month", "currency": "USD", "amount": 2500 }]);
-    let (status, updated) = admin_call(&app, &root, Method::PUT, &format!("/api/v1/admin/plans/{id}"), Some(body)).await;
+    let (status, updated) =
+        admin_call(&app, &root, Method::PUT, &format!("/api/v1/admin/plans/{id}"), Some(body)).await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["plan"]["limits"]["bots"], 5);
     assert_eq!(updated["plan"]["currency"], "USD");
@@ -140,8 +157,14 @@ async fn superadmins_create_read_update_and_delete_plans_and_bad_input_names_the
     assert_eq!(status, 200);
     let (status, err) = admin_call(&app, &root, Method::DELETE, &format!("/api/v1/admin/plans/{id}"), None).await;
     assert_eq!((status, err["error"]["code"].as_str()), (409, Some("plan_in_use")));
-    admin_call(&app, &root, Method::PUT, &format!("/api/v1/admin/orgs/{}/plan", alice.org_id), Some(json!({ "plan": "free" })))
-        .await;
+    admin_call(
+        &app,
+        &root,
+        Method::PUT,
+        &format!("/api/v1/admin/orgs/{}/plan", alice.org_id),
+        Some(json!({ "plan": "free" })),
+    )
+    .await;
     let (status, _) = admin_call(&app, &root, Method::DELETE, &format!("/api/v1/admin/plans/{id}"), None).await;
     assert_eq!(status, 204);
     assert_eq!(app.count(&format!("SELECT count(*) FROM subscription_plan_prices WHERE plan_id = {id}")), 0);
@@ -166,7 +189,10 @@ async fn the_public_plan_list_shows_active_public_plans_only() {
     let names: Vec<&str> = plans.as_array().expect("list").iter().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(names, ["free", "pro", "enterprise", "team"]);
     let pro = &plans[1];
-    assert_eq!(pro["prices"][0], json!({ "interval": "month", "currency": "USD", "amount": 2900, "stripe_price_id": null }));
+    assert_eq!(
+        pro["prices"][0],
+        json!({ "interval": "month", "currency": "USD", "amount": 2900, "stripe_price_id": null })
+    );
     assert_eq!(pro["limits"]["bots"], 10);
     assert_eq!(pro["trial_days"], 14);
 }
@@ -227,7 +253,9 @@ async fn each_limit_refuses_with_its_name_and_leaves_no_partial_row() {
     let org = s.org_id;
 
     // Bots (free: 1).
-    let bot = call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "One" }))).await["id"].clone();
+    let bot = call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "One" })))
+        .await["id"]
+        .clone();
     let r = send_as(&app, &s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "Two" }))).await;
     let body = limit_error(r, "bots").await;
     assert_eq!(body["error"]["details"]["allowed"], 1);
@@ -237,7 +265,8 @@ async fn each_limit_refuses_with_its_name_and_leaves_no_partial_row() {
     // Channels.
     set_limit(&app, org, "max_channels", 1);
     let channels = format!("/api/v1/orgs/{org}/channels");
-    let channel = json!({ "type": "http", "bot_id": bot, "credentials": { "outbound_url": "https://example.com/replies" } });
+    let channel =
+        json!({ "type": "http", "bot_id": bot, "credentials": { "outbound_url": "https://example.com/replies" } });
     let (status, created) = app.call(&s, Method::POST, &channels, Some(channel.clone())).await;
     assert_eq!(status, 201, "{created}");
     limit_error(send_as(&app, &s, Method::POST, &channels, Some(channel)).await, "channels").await;
@@ -259,7 +288,10 @@ async fn each_limit_refuses_with_its_name_and_leaves_no_partial_row() {
     let r = send_as(&app, &fourth, Method::POST, "/api/v1/invitations/accept", Some(json!({ "token": token }))).await;
     limit_error(r, "seats").await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM organization_members WHERE organization_id = {org}")), 2);
-    assert_eq!(app.count("SELECT count(*) FROM team_invitations WHERE email = 'fourth@example.com' AND status = 'pending'"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM team_invitations WHERE email = 'fourth@example.com' AND status = 'pending'"),
+        1
+    );
     // The seats gauge follows the members.
     assert_eq!(
         app.count(&format!("SELECT count FROM usage_tracking WHERE organization_id = {org} AND metric_type = 'seats'")),
@@ -287,7 +319,8 @@ async fn each_limit_refuses_with_its_name_and_leaves_no_partial_row() {
     // LLM tokens: the model layer's check.
     set_limit(&app, org, "max_llm_tokens_per_month", 100);
     app.sql(|c| {
-        usage::record_llm(c, OrgId(org), None, 90, 1200).map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))
+        usage::record_llm(c, OrgId(org), None, 90, 1200)
+            .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))
     });
     let check = |n: i64| app.sql(|c| Ok(limits::check(c, OrgId(org), Limit::LlmTokensPerMonth, n)));
     assert!(check(10).is_ok());
@@ -356,7 +389,10 @@ async fn thirty_two_concurrent_writers_count_messages_exactly() {
         w.await.expect("writer");
     }
     assert_eq!(
-        app.count(&format!("SELECT count FROM usage_tracking WHERE organization_id = {} AND metric_type = 'api_call'", s.org_id)),
+        app.count(&format!(
+            "SELECT count FROM usage_tracking WHERE organization_id = {} AND metric_type = 'api_call'",
+            s.org_id
+        )),
         320
     );
 }
@@ -372,7 +408,8 @@ async fn alerts_at_80_and_100_percent_are_emailed_once_and_queue_a_webhook() {
     .await;
     let s = app.register("alerts@example.com").await;
     let org = s.org_id;
-    let receiver = FakeServer::start(Arc::new(|_r: &Received| Reply::Full(200, "text/plain".into(), b"ok".to_vec()))).await;
+    let receiver =
+        FakeServer::start(Arc::new(|_r: &Received| Reply::Full(200, "text/plain".into(), b"ok".to_vec()))).await;
     let (status, hook) = app
         .call(
             &s,
@@ -385,7 +422,8 @@ async fn alerts_at_80_and_100_percent_are_emailed_once_and_queue_a_webhook() {
     set_limit(&app, org, "max_llm_tokens_per_month", 100);
     let record = |n: i64| {
         app.sql(|c| {
-            usage::record_llm(c, OrgId(org), None, n, 0).map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))
+            usage::record_llm(c, OrgId(org), None, n, 0)
+                .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))
         });
     };
     record(50);
@@ -420,7 +458,9 @@ async fn billing_off_means_no_plan_limits_and_no_billing_routes() {
     assert_eq!(app.count("SELECT count(*) FROM bots"), 3, "the free plan's one bot is not enforced");
     set_limit(&app, s.org_id, "max_messages_per_month", 0);
     let bot = crate::helpers::published_bot(&app, &s, "Open", crate::channels::colour_flow()).await;
-    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({ "text": "hi" }))).await;
+    let r =
+        send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({ "text": "hi" })))
+            .await;
     assert_eq!(r.status(), 200);
     assert_error(app.get("/api/v1/plans").await, 404, "billing_disabled").await;
     // The usage page works either way, without limits.
@@ -456,9 +496,18 @@ async fn usage_is_reported_per_month_with_limits_and_exported_as_csv() {
     let report = call_ok(&app, &s, Method::GET, &path, None).await;
     assert_eq!(report["plan"], "free");
     let months = report["months"].as_array().expect("months");
-    assert_eq!(months.iter().map(|m| m["month"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["2026-01", "2026-02", "2026-03"]);
+    assert_eq!(
+        months.iter().map(|m| m["month"].as_str().unwrap_or("")).collect::<Vec<_>>(),
+        ["2026-01", "2026-02", "2026-03"]
+    );
     let figure = |m: usize, metric: &str| {
-        months[m]["metrics"].as_array().expect("metrics").iter().find(|f| f["metric"] == metric).cloned().expect("metric")
+        months[m]["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .find(|f| f["metric"] == metric)
+            .cloned()
+            .expect("metric")
     };
     assert_eq!(figure(0, "message_received")["used"], 15);
     assert_eq!(figure(0, "message_received")["limit"], 1000);
@@ -468,7 +517,8 @@ async fn usage_is_reported_per_month_with_limits_and_exported_as_csv() {
     assert_eq!(figure(2, "message_received")["used"], 0);
     assert_eq!(figure(0, "api_call")["limit"], Value::Null);
 
-    let r = send_as(&app, &s, Method::GET, &format!("/api/v1/orgs/{org}/usage/export?from=2026-01&to=2026-01"), None).await;
+    let r =
+        send_as(&app, &s, Method::GET, &format!("/api/v1/orgs/{org}/usage/export?from=2026-01&to=2026-01"), None).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().expect("ct").starts_with("text/csv"));
     let csv = r.text().await.expect("csv");
@@ -486,7 +536,12 @@ async fn usage_is_reported_per_month_with_limits_and_exported_as_csv() {
     assert_eq!(months[11]["metrics"][0]["percent"], 80.0);
 
     // Bad input.
-    for (q, field) in [("from=2026-13", "from"), ("to=26-01", "to"), ("from=2026-05&to=2026-01", "from"), ("from=2000-01&to=2026-01", "from")] {
+    for (q, field) in [
+        ("from=2026-13", "from"),
+        ("to=26-01", "to"),
+        ("from=2026-05&to=2026-01", "from"),
+        ("from=2000-01&to=2026-01", "from"),
+    ] {
         let r = send_as(&app, &s, Method::GET, &format!("/api/v1/orgs/{org}/usage?{q}"), None).await;
         let body = assert_error(r, 422, "validation_failed").await;
         assert_eq!(body["error"]["details"]["field"], field, "{q}");

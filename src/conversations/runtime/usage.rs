@@ -100,7 +100,9 @@ impl UsageMeter {
                 ErrorCode::PlanLimitExceeded,
                 format!("this organization has used its {} messages for {month}; upgrade the plan for more", e.limit),
             )
-            .with_details(json!({ "limit": "messages_per_month", "used": e.used, "allowed": e.limit, "month": month }))));
+            .with_details(
+                json!({ "limit": "messages_per_month", "used": e.used, "allowed": e.limit, "month": month }),
+            )));
         }
         e.used += 1;
         let mut alert = None;
@@ -188,8 +190,10 @@ impl JobHandler for UsageAlertJob {
                     let body = format!(
                         "Your organization {name} has used {used} of its {limit} {label} ({month}).\n{}",
                         match (percent >= 100, label) {
-                            (true, "messages") => "Bots no longer answer until next month or until you upgrade the plan.",
-                            (true, _) => "Nothing more can be added until usage drops, the month ends or you upgrade the plan.",
+                            (true, "messages") =>
+                                "Bots no longer answer until next month or until you upgrade the plan.",
+                            (true, _) =>
+                                "Nothing more can be added until usage drops, the month ends or you upgrade the plan.",
                             (false, _) => "Work stops when the allowance is used up; consider upgrading the plan.",
                         }
                     );
