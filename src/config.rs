@@ -33,6 +33,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub integrations: IntegrationsConfig,
     pub llm: LlmConfig,
+    pub billing: BillingConfig,
 }
 
 /// LLM calls (issue 19): retry waits and model prices. Timeouts are per
@@ -87,6 +88,18 @@ pub struct ModelPrice {
     pub model: String,
     pub input_micros: u64,
     pub output_micros: u64,
+}
+
+/// Billing (issue 21). Off by default: self-hosted and air-gapped servers
+/// have no plan limits, no billing screens and make no payment-provider calls.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    /// Plans, subscriptions and enforced plan limits.
+    pub enabled: bool,
+    /// With billing off, still enforce each organization's plan limits (the
+    /// superadmin assigns plans and edits their limits). Ignored when `enabled`.
+    pub enforce_limits: bool,
 }
 
 /// Files users send (widget uploads, agents' attachments, channel media).
@@ -741,6 +754,7 @@ impl Default for Config {
             files: FilesConfig::default(),
             integrations: IntegrationsConfig::default(),
             llm: LlmConfig::default(),
+            billing: BillingConfig::default(),
         }
     }
 }

@@ -68,7 +68,7 @@ error_codes! {
     AccountSuspended => ("account_suspended", FORBIDDEN, "The user or organization is suspended by an administrator."),
     UploadsDisabled => ("uploads_disabled", FORBIDDEN, "The bot's widget settings switch file uploads off."),
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; retry after the Retry-After header."),
-    MessageLimitExceeded => ("message_limit_exceeded", TOO_MANY_REQUESTS, "The organization used its plan's messages for this month; they renew on the 1st (UTC)."),
+    MessageLimitExceeded => ("message_limit_exceeded", TOO_MANY_REQUESTS, "No longer sent: a used-up monthly message allowance is `402 plan_limit_exceeded` with `details.limit` = `messages_per_month` (kept so the code is never reused)."),
     TwoFactorRequired => ("two_factor_required", UNAUTHORIZED, "The password was right; the account has two-factor authentication, send `totp_code` (or a backup code)."),
     InvalidTwoFactorCode => ("invalid_two_factor_code", UNAUTHORIZED, "The authenticator or backup code is wrong, expired or was already used."),
     TokenInvalid => ("token_invalid", BAD_REQUEST, "The emailed token is unknown, already used or revoked."),
@@ -116,7 +116,11 @@ error_codes! {
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
     EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists (superadmin creation, and sign-up on a server without SMTP; with SMTP sign-up answers 202 either way)."),
     NameTaken => ("name_taken", CONFLICT, "Another resource in the same scope already has this name."),
-    PlanLimitExceeded => ("plan_limit_exceeded", PAYMENT_REQUIRED, "The organization's plan does not allow more of this resource."),
+    PlanLimitExceeded => ("plan_limit_exceeded", PAYMENT_REQUIRED, "The organization's plan does not allow more of this resource; `details.limit` names the limit (`bots`, `messages_per_month`, `knowledge_storage_bytes`, `seats`, `llm_tokens_per_month`, `channels`, `voice_minutes_per_month`), `details.used` and `details.allowed` the figures."),
+    PlanNotFound => ("plan_not_found", NOT_FOUND, "No such plan."),
+    PlanInUse => ("plan_in_use", CONFLICT, "Organizations are on this plan; move them or deactivate the plan instead (`details.organizations` is their number)."),
+    UnknownCurrency => ("unknown_currency", UNPROCESSABLE_ENTITY, "The currency is not an ISO 4217 code; `details.field` names the field."),
+    BillingDisabled => ("billing_disabled", NOT_FOUND, "Billing is off on this server (`billing.enabled = false`); billing routes do not exist."),
     FlowInvalid => ("flow_invalid", UNPROCESSABLE_ENTITY, "The flow document has errors; `details.issues` lists them with their node ids."),
     ShortcutTaken => ("shortcut_taken", CONFLICT, "Another canned reply of the organization has this shortcut; `details.field` is `shortcut`."),
     FlowInUse => ("flow_in_use", CONFLICT, "The flow is the bot's entry flow or other flows jump to it; `details.flows` and `details.orchestrations` list what refers to it."),
@@ -345,7 +349,7 @@ fn map_trigger_message(msg: &str) -> Option<AppError> {
             ErrorCode::PlanLimitExceeded,
             format!("your plan does not allow more {subject}; upgrade to add more"),
         )
-        .with_details(json!({ "resource": subject })),
+        .with_details(json!({ "resource": subject, "limit": subject })),
         "tenant_mismatch" | "parent_mismatch" => {
             AppError::new(ErrorCode::InvalidReference, "a referenced resource was not found")
                 .with_details(json!({ "field": subject.rsplit('.').next().unwrap_or(subject) }))

@@ -116,7 +116,9 @@ function Sidebar({ path, open }) {
   const me = currentUser();
   const org = currentOrg();
   const brand = currentBranding();
-  const entries = navEntries().filter((r) => !r.nav.requires || (org && org.permissions.includes(r.nav.requires)));
+  const entries = navEntries().filter(
+    (r) => (!r.nav.requires || (org && org.permissions.includes(r.nav.requires))) && (!r.nav.when || r.nav.when()),
+  );
   const unread = useInboxUnread(org);
   // One highlighted entry: the longest pattern the path is in (`/settings`
   // must not light up on `/settings/llm-providers`).

@@ -294,6 +294,8 @@ pub struct InstanceInfo {
     pub smtp_configured: bool,
     /// The address links point to.
     pub public_url: String,
+    /// `billing.enabled`: the UI shows the pricing and billing screens only then.
+    pub billing_enabled: bool,
 }
 
 /// An SMTP server as the console shows it: the password only as a flag.

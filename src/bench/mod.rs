@@ -11,6 +11,7 @@
 )]
 
 mod auth;
+mod billing;
 mod channels;
 mod nlu;
 mod rag;
@@ -50,6 +51,8 @@ enum Suite {
     Vectors(vectors::VectorsArgs),
     /// Channel webhooks at a fixed rate (webhook in → reply queued: p50/p95/p99/max, errors) and the outbound queue's drain rate per type.
     Channels(channels::ChannelsArgs),
+    /// Metering overhead on flow-only turns (target < 5 %) and the usage query p95 over 12 months × 1,000 organizations.
+    Billing(billing::BillingArgs),
 }
 
 /// Runs the chosen suite (default: startup). The suites that load models use
@@ -65,6 +68,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Rag(a)) => rag::run(a, ml)?,
         Some(Suite::Vectors(a)) => vectors::run(a)?,
         Some(Suite::Channels(a)) => channels::run(a)?,
+        Some(Suite::Billing(a)) => billing::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

@@ -55,7 +55,7 @@ const LEVELS: [usize; 3] = [1, 16, 128];
 const FLOW_TARGET: (f64, f64) = (5000.0, 10.0);
 const NLU_TARGET: (f64, f64) = (500.0, 50.0);
 
-const FLOW_ONLY: &str = r#"{
+pub(super) const FLOW_ONLY: &str = r#"{
   "nodes": [
     { "id": "start", "type": "start" },
     { "id": "hello", "type": "message", "data": { "text": "Hi! Ask me about prices or opening hours." } },
@@ -98,7 +98,7 @@ pub(super) const NLU_FLOW: &str = r#"{
   ]
 }"#;
 
-const FLOW_MESSAGES: [&str; 4] =
+pub(super) const FLOW_MESSAGES: [&str; 4] =
     ["what is the price of the pro plan", "are you open on sunday", "I would like to talk about my invoice", "price?"];
 
 const INTENTS: [(&str, [&str; 8]); 3] = [

@@ -490,23 +490,6 @@ pub fn update_conversation(conn: &Connection, e: &ConvEntry, state: &str) -> rus
     ])
 }
 
-/// Adds to a daily usage counter (the origin's `track_usage`).
-pub fn add_usage(
-    conn: &Connection,
-    org: OrgId,
-    bot: Option<BotId>,
-    metric: &str,
-    day: &str,
-    n: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO usage_tracking (organization_id, bot_id, metric_type, day, count) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (organization_id, ifnull(bot_id, 0), metric_type, day) DO UPDATE SET count = count + excluded.count",
-    )?
-    .execute(params![org, bot, metric, day, n])?;
-    Ok(())
-}
-
 /// This month's count of a metric for an organization (days from `first_day`).
 pub fn month_usage(conn: &Connection, org: OrgId, metric: &str, first_day: &str) -> rusqlite::Result<i64> {
     conn.query_row(
@@ -516,14 +499,10 @@ pub fn month_usage(conn: &Connection, org: OrgId, metric: &str, first_day: &str)
     )
 }
 
-/// The organization's monthly message allowance (-1 unlimited).
+/// The organization's monthly message allowance (-1 unlimited, or when
+/// plan limits are not enforced: billing off).
 pub fn message_limit(conn: &Connection, org: OrgId) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT coalesce((SELECT p.max_messages_per_month FROM organizations o JOIN subscription_plans p ON p.name = o.plan_tier
-                          WHERE o.id = ?1), -1)",
-        [org],
-        |r| r.get(0),
-    )
+    Ok(crate::billing::limits::allowance(conn, org, crate::billing::limits::Limit::MessagesPerMonth)?.unwrap_or(-1))
 }
 
 /// Whether a job with this idempotency key exists (alerts sent this month).

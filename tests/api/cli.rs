@@ -545,6 +545,22 @@ fn bench_runtime_prints_turns_per_second_and_latency_as_json() {
 }
 
 #[test]
+fn bench_billing_reports_metering_overhead_and_usage_query_latency_as_json() {
+    let out = run(&["bench", "billing", "--turns", "200", "--orgs", "20", "--queries", "20", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().expect("a last line");
+    let report: serde_json::Value = serde_json::from_str(last).expect("JSON on the last line");
+    for key in ["turns_per_s_off", "turns_per_s_on"] {
+        assert!(report["metering"][key].as_f64().is_some_and(|t| t > 0.0), "{report}");
+    }
+    assert!(report["metering"]["overhead_pct"].as_f64().is_some(), "{report}");
+    assert_eq!(report["usage_query"]["rows"], 20 * 12 * 3 * 6, "{report}");
+    assert!(report["usage_query"]["p95_ms"].as_f64().is_some_and(|p| p > 0.0), "{report}");
+    assert!(stdout.contains("metering overhead"), "{stdout}");
+}
+
+#[test]
 fn bench_channels_reports_webhook_latency_and_queue_drain_per_type_as_json() {
     let out = run(&[
         "bench",

@@ -17,6 +17,7 @@ import "./roles.js";
 import "./teams.js";
 import "./tokens.js";
 import "./audit.js";
+import "./billing.js";
 import "./branding.js";
 import "./admin.js";
 import "./nlu.js";

@@ -184,7 +184,7 @@ fn run_batch(db: &Db, queue: &Queue, mut jobs: Vec<Job>) {
             }
         }
         for ((org, bot, metric), n) in usage {
-            store::add_usage(tx, org, Some(bot), metric, &day, n)?;
+            crate::billing::usage::add_on(tx, org, Some(bot), metric, &day, n)?;
         }
         Ok(results)
     });

@@ -53,6 +53,7 @@ fn month_start() -> String {
     chrono::Utc::now().format("%Y-%m-01").to_string()
 }
 
+/// The bot's settings and this month's (tokens, cost).
 async fn load(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult<(Option<AiConfigRow>, (i64, i64))> {
     let t = tenant.clone();
     let first = month_start();
@@ -200,6 +201,11 @@ pub async fn prepare(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult
         )
         .with_details(json!({ "field": "monthly_cost_budget_micros", "budget": budget, "used": cost })));
     }
+    let org = tenant.org_id();
+    state
+        .db
+        .read(move |c| crate::billing::limits::check(c, org, crate::billing::limits::Limit::LlmTokensPerMonth, 1))
+        .await?;
     let chain = crate::llm::service::chain(
         state,
         tenant,
@@ -266,8 +272,7 @@ fn call_usage(served: &Served, model: &str, usage: Usage) -> LlmCallUsage {
 
 async fn record(state: &AppState, tenant: &Tenant, bot: BotId, record: CallRecord) {
     let t = tenant.clone();
-    let day = today();
-    let result = state.db.write(move |tx| Ok(store::record(tx, &t, bot, &day, &record)?)).await;
+    let result = state.db.write(move |tx| store::record(tx, &t, bot, &record)).await;
     if let Err(e) = result {
         tracing::warn!(error = ?e, "cannot record LLM usage");
     }

@@ -55,17 +55,9 @@ pub fn month_usage(conn: &Connection, tenant: &Tenant, bot: BotId, first_day: &s
     )
 }
 
-fn add_usage(conn: &Connection, tenant: &Tenant, bot: BotId, metric: &str, day: &str, n: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO usage_tracking (organization_id, bot_id, metric_type, day, count) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (organization_id, ifnull(bot_id, 0), metric_type, day) DO UPDATE SET count = count + excluded.count",
-    )?
-    .execute(params![tenant.org_id(), bot, metric, day, n])?;
-    Ok(())
-}
-
-/// Records one call: its `llm_calls` row and the day's counters.
-pub fn record(conn: &Connection, tenant: &Tenant, bot: BotId, day: &str, c: &CallRecord) -> rusqlite::Result<()> {
+/// Records one call: its `llm_calls` row and the day's counters (through
+/// the billing meter, which raises the plan's usage alerts).
+pub fn record(conn: &Connection, tenant: &Tenant, bot: BotId, c: &CallRecord) -> crate::error::AppResult<()> {
     let tokens = i64::try_from(c.usage.prompt_tokens + c.usage.completion_tokens).unwrap_or(i64::MAX);
     let cost = i64::try_from(c.cost_micros).unwrap_or(i64::MAX);
     conn.execute(
@@ -88,11 +80,8 @@ pub fn record(conn: &Connection, tenant: &Tenant, bot: BotId, day: &str, c: &Cal
             c.error_code
         ],
     )?;
-    if tokens > 0 {
-        add_usage(conn, tenant, bot, "llm_tokens", day, tokens)?;
-    }
-    if cost > 0 {
-        add_usage(conn, tenant, bot, "llm_cost_micros", day, cost)?;
+    if tokens > 0 || cost > 0 {
+        crate::billing::usage::record_llm(conn, tenant.org_id(), Some(bot), tokens, cost)?;
     }
     Ok(())
 }
