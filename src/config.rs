@@ -32,6 +32,33 @@ pub struct Config {
     pub channels: ChannelsConfig,
     pub files: FilesConfig,
     pub integrations: IntegrationsConfig,
+    pub analytics: AnalyticsConfig,
+}
+
+/// Analytics dashboards (`docs/analytics.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// Longest date range a dashboard accepts, in days (default 400:
+    /// a year plus room for comparisons); longer ranges get 422
+    /// `date_range_too_long`.
+    pub max_range_days: u32,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self { max_range_days: 400 }
+    }
+}
+
+impl AnalyticsConfig {
+    fn problems(&self) -> Vec<String> {
+        if (1..=3660).contains(&self.max_range_days) {
+            Vec::new()
+        } else {
+            vec!["analytics.max_range_days: must be between 1 and 3660".to_owned()]
+        }
+    }
 }
 
 /// Files users send (widget uploads, agents' attachments, channel media).
@@ -685,6 +712,7 @@ impl Default for Config {
             channels: ChannelsConfig::default(),
             files: FilesConfig::default(),
             integrations: IntegrationsConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -760,6 +788,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errors = self.knowledge.problems();
         errors.extend(self.files.problems());
+        errors.extend(self.analytics.problems());
         if self.bind.parse::<SocketAddr>().is_err() {
             errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
         }

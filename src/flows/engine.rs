@@ -399,6 +399,10 @@ pub struct Outcome {
     pub replies: Vec<Reply>,
     pub effects: Vec<Effect>,
     pub trace: Trace,
+    /// The bot did not understand the message: it answered with the
+    /// fallback reply, or an intent router took its `out_of_scope` port
+    /// (counted by analytics).
+    pub fallback: bool,
 }
 
 // ---- I/O ----------------------------------------------------------------
@@ -910,6 +914,7 @@ impl Turn<'_> {
             self.start_entry().await;
         }
         if self.out.replies.is_empty() && self.out.effects.is_empty() {
+            self.out.fallback = true;
             let fallback = self.program.canned.iter().find(|c| c.kind == CannedKind::Fallback).cloned();
             let text = if let Some(f) = fallback {
                 self.event(format!("fallback message #{}", f.id));
@@ -1363,6 +1368,9 @@ impl Turn<'_> {
                         })
                     })
                     .map_or_else(|| "out_of_scope".to_owned(), |r| r.port.clone());
+                if port == "out_of_scope" {
+                    self.out.fallback = true;
+                }
                 let label = match &intent {
                     Some(i) => format!("{port} (intent {i}, {confidence:.2})"),
                     None => format!("{port} (no intent)"),

@@ -63,6 +63,8 @@ pub struct TurnWrite {
     /// Daily usage counters of the bot to add to.
     pub usage: Vec<(&'static str, i64)>,
     pub alert: Option<UsageAlert>,
+    /// Analytics facts of this turn (session start, hand-off, fallback…).
+    pub analytics: Vec<crate::analytics::Event>,
 }
 
 struct Job {
@@ -215,6 +217,7 @@ fn apply(tx: &rusqlite::Connection, w: &TurnWrite, now: &str) -> AppResult<Vec<M
             created_at: now.to_owned(),
         });
     }
+    crate::analytics::store::record_turn(tx, w, &stored, now)?;
     if let Some((entry, state)) = &w.entry
         && store::update_conversation(tx, entry, state)? == 0
     {
