@@ -537,7 +537,7 @@ async fn cors(
     }
     if req.method() == Method::OPTIONS {
         let mut res = HttpResponse::NoContent()
-            .insert_header(("access-control-allow-methods", "GET, POST, OPTIONS"))
+            .insert_header(("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS"))
             .insert_header(("access-control-allow-headers", "content-type"))
             .insert_header(("access-control-max-age", "600"))
             .finish();

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod analytics;
 mod api_tokens;
 mod audit;
 mod authz;

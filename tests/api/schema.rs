@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 18] = [
+const ADDED_TABLES: [&str; 24] = [
     "teams",
     "conversations",
     "jobs",
@@ -155,6 +155,14 @@ const ADDED_TABLES: [&str; 18] = [
     "message_attachments",
     // Pending OAuth authorizations of integrations (V062, issue 18 item 7).
     "integration_oauth_states",
+    // Analytics (V067, issue 20): answer feedback, the runtime's analytics
+    // events, the rollup job's dirty hours and the hourly rollups.
+    "message_feedback",
+    "analytics_events",
+    "analytics_dirty",
+    "analytics_hourly",
+    "analytics_users",
+    "analytics_intents",
 ];
 
 const VIEWS: [&str; 4] =
