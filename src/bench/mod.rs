@@ -10,6 +10,7 @@
     clippy::cast_sign_loss
 )]
 
+mod analytics;
 mod auth;
 mod channels;
 mod nlu;
@@ -50,6 +51,8 @@ enum Suite {
     Vectors(vectors::VectorsArgs),
     /// Channel webhooks at a fixed rate (webhook in → reply queued: p50/p95/p99/max, errors) and the outbound queue's drain rate per type.
     Channels(channels::ChannelsArgs),
+    /// Analytics dashboards at 5 M messages (generated): rollup backfill and one-day catch-up, file size of the rollups, dashboard p50/p95.
+    Analytics(analytics::AnalyticsArgs),
 }
 
 /// Runs the chosen suite (default: startup). The suites that load models use
@@ -65,6 +68,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Rag(a)) => rag::run(a, ml)?,
         Some(Suite::Vectors(a)) => vectors::run(a)?,
         Some(Suite::Channels(a)) => channels::run(a)?,
+        Some(Suite::Analytics(a)) => analytics::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {
