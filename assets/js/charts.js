@@ -225,6 +225,7 @@ function drawInto(container, spec) {
   tip.hidden = true;
   box.appendChild(tip);
   box.setAttribute("tabindex", "0");
+  box.setAttribute("role", "group");
   box.setAttribute("aria-label", `${title}: use the arrow keys to read each value`);
   let active = -1;
   let hi = null;

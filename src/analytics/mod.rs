@@ -13,7 +13,7 @@ use actix_web::{HttpResponse, delete, get, put, web};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use self::model::{EventsQuery, Feedback, FeedbackQuery, FeedbackRequest, Overview, OverviewQuery, RawEvent};
+use self::model::{EventsQuery, MessageFeedback, MessageFeedbackQuery, MessageFeedbackRequest, AnalyticsOverview, OverviewQuery, AnalyticsRawEvent};
 use crate::app::AppState;
 use crate::conversations::model::ConversationResource;
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
@@ -56,7 +56,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     tag = "analytics",
     params(("org_id" = i64, Path, description = "Organization id"), OverviewQuery),
     responses(
-        (status = 200, body = Overview), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 200, body = AnalyticsOverview), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "`date_range_invalid`, `date_range_too_long`, `timezone_unknown`, `invalid_reference` (bot_id), `validation_failed` (channel, granularity, dates)"),
     ),
     security(("session" = ["analytics.read"]), ("api_token" = ["analytics.read"]))
@@ -66,7 +66,7 @@ async fn org_overview(
     scope: OrgScope<perm::AnalyticsRead>,
     state: web::Data<AppState>,
     query: web::Query<OverviewQuery>,
-) -> AppResult<web::Json<Overview>> {
+) -> AppResult<web::Json<AnalyticsOverview>> {
     Ok(web::Json(service::overview(&state, scope.into_tenant(), None, query.into_inner()).await?))
 }
 
@@ -75,7 +75,7 @@ async fn org_overview(
     tag = "analytics",
     params(("bot_id" = i64, Path, description = "Bot id"), OverviewQuery),
     responses(
-        (status = 200, body = Overview), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`bot_not_found`"),
+        (status = 200, body = AnalyticsOverview), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`bot_not_found`"),
         (status = 422, body = ErrorBody, description = "`date_range_invalid`, `date_range_too_long`, `timezone_unknown`, `validation_failed`"),
     ),
     security(("session" = ["analytics.read"]), ("api_token" = ["analytics.read"]))
@@ -85,7 +85,7 @@ async fn bot_overview(
     scope: BotScope<perm::AnalyticsRead>,
     state: web::Data<AppState>,
     query: web::Query<OverviewQuery>,
-) -> AppResult<web::Json<Overview>> {
+) -> AppResult<web::Json<AnalyticsOverview>> {
     let bot = scope.id();
     let mut q = query.into_inner();
     q.bot_id = None;
@@ -96,7 +96,7 @@ async fn bot_overview(
 #[utoipa::path(
     tag = "analytics",
     params(("org_id" = i64, Path, description = "Organization id"), EventsQuery, PageParams),
-    responses((status = 200, body = Page<RawEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Page<AnalyticsRawEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("session" = ["analytics.read"]), ("api_token" = ["analytics.read"]))
 )]
 #[get("/orgs/{org_id}/analytics/events")]
@@ -105,7 +105,7 @@ async fn org_events(
     state: web::Data<AppState>,
     query: web::Query<EventsQuery>,
     page: web::Query<PageParams>,
-) -> AppResult<web::Json<Page<RawEvent>>> {
+) -> AppResult<web::Json<Page<AnalyticsRawEvent>>> {
     Ok(web::Json(service::events(&state, scope.into_tenant(), None, query.into_inner(), page.into_inner()).await?))
 }
 
@@ -113,7 +113,7 @@ async fn org_events(
 #[utoipa::path(
     tag = "analytics",
     params(("bot_id" = i64, Path, description = "Bot id"), EventsQuery, PageParams),
-    responses((status = 200, body = Page<RawEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Page<AnalyticsRawEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("session" = ["analytics.read"]), ("api_token" = ["analytics.read"]))
 )]
 #[get("/bots/{bot_id}/analytics/events")]
@@ -122,7 +122,7 @@ async fn bot_events(
     state: web::Data<AppState>,
     query: web::Query<EventsQuery>,
     page: web::Query<PageParams>,
-) -> AppResult<web::Json<Page<RawEvent>>> {
+) -> AppResult<web::Json<Page<AnalyticsRawEvent>>> {
     let bot = scope.id();
     Ok(web::Json(service::events(&state, scope.into_tenant(), Some(bot), query.into_inner(), page.into_inner()).await?))
 }
@@ -130,17 +130,17 @@ async fn bot_events(
 /// The votes on a bot's answers, newest first.
 #[utoipa::path(
     tag = "analytics",
-    params(("bot_id" = i64, Path, description = "Bot id"), FeedbackQuery, PageParams),
-    responses((status = 200, body = Page<Feedback>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    params(("bot_id" = i64, Path, description = "Bot id"), MessageFeedbackQuery, PageParams),
+    responses((status = 200, body = Page<MessageFeedback>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("session" = ["conversations.read"]), ("api_token" = ["conversations.read"]))
 )]
 #[get("/bots/{bot_id}/feedback")]
 async fn bot_feedback(
     scope: BotScope<perm::ConversationsRead>,
     state: web::Data<AppState>,
-    query: web::Query<FeedbackQuery>,
+    query: web::Query<MessageFeedbackQuery>,
     page: web::Query<PageParams>,
-) -> AppResult<web::Json<Page<Feedback>>> {
+) -> AppResult<web::Json<Page<MessageFeedback>>> {
     let bot = scope.id();
     Ok(web::Json(
         service::feedback_page(&state, scope.into_tenant(), bot, query.into_inner(), page.into_inner()).await?,
@@ -150,7 +150,7 @@ async fn bot_feedback(
 /// The votes on a bot's answers as CSV, newest first.
 #[utoipa::path(
     tag = "analytics",
-    params(("bot_id" = i64, Path, description = "Bot id"), FeedbackQuery),
+    params(("bot_id" = i64, Path, description = "Bot id"), MessageFeedbackQuery),
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "One row per vote"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -161,7 +161,7 @@ async fn bot_feedback(
 async fn export_feedback(
     scope: BotScope<perm::ConversationsRead>,
     state: web::Data<AppState>,
-    query: web::Query<FeedbackQuery>,
+    query: web::Query<MessageFeedbackQuery>,
 ) -> AppResult<HttpResponse> {
     let bot = scope.id();
     let csv = service::feedback_csv(&state, scope.into_tenant(), bot, query.into_inner()).await?;
@@ -175,14 +175,14 @@ async fn export_feedback(
 #[utoipa::path(
     tag = "analytics",
     params(("conversation_id" = i64, Path, description = "Conversation id")),
-    responses((status = 200, body = Vec<Feedback>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = Vec<MessageFeedback>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["conversations.read"]), ("api_token" = ["conversations.read"]))
 )]
 #[get("/conversations/{conversation_id}/feedback")]
 async fn conversation_feedback(
     scope: ConvScope<perm::ConversationsRead>,
     state: web::Data<AppState>,
-) -> AppResult<web::Json<Vec<Feedback>>> {
+) -> AppResult<web::Json<Vec<MessageFeedback>>> {
     let id = scope.id();
     Ok(web::Json(service::of_conversation(&state, scope.into_tenant(), id.0).await?))
 }
@@ -198,9 +198,9 @@ struct ConvMessagePath {
 #[utoipa::path(
     tag = "analytics",
     params(("conversation_id" = i64, Path, description = "Emulator conversation id"), ("message_id" = i64, Path, description = "The bot's message")),
-    request_body = FeedbackRequest,
+    request_body = MessageFeedbackRequest,
     responses(
-        (status = 200, body = Feedback), (status = 403, body = ErrorBody),
+        (status = 200, body = MessageFeedback), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "`conversation_not_found`, `message_not_found`"),
         (status = 422, body = ErrorBody, description = "`validation_failed`: rating, comment, message_id (not a bot answer), conversation_id (not an emulator conversation)"),
     ),
@@ -211,8 +211,8 @@ async fn emulator_rate(
     scope: ConvScope<perm::BotsWrite>,
     state: web::Data<AppState>,
     path: web::Path<ConvMessagePath>,
-    body: Json<FeedbackRequest>,
-) -> AppResult<web::Json<Feedback>> {
+    body: Json<MessageFeedbackRequest>,
+) -> AppResult<web::Json<MessageFeedback>> {
     let id = scope.id();
     let req = body.into_inner()?;
     Ok(web::Json(service::rate(&state, scope.into_tenant(), id.0, path.message_id, "emulator", req).await?))
@@ -241,9 +241,9 @@ async fn widget_conversation(state: &AppState, p: &WidgetMessagePath) -> AppResu
     tag = "widget",
     params(("widget_key" = String, Path, description = "The bot's public widget key"), ("session_id" = String, Path, description = "Widget session id"),
            ("message_id" = i64, Path, description = "The bot's message")),
-    request_body = FeedbackRequest,
+    request_body = MessageFeedbackRequest,
     responses(
-        (status = 200, body = Feedback), (status = 403, body = ErrorBody, description = "`origin_not_allowed`"),
+        (status = 200, body = MessageFeedback), (status = 403, body = ErrorBody, description = "`origin_not_allowed`"),
         (status = 404, body = ErrorBody, description = "`widget_not_found`, `widget_session_not_found`, `message_not_found`"),
         (status = 422, body = ErrorBody, description = "`validation_failed`: rating, comment, message_id (not a bot answer)"),
     ),
@@ -252,8 +252,8 @@ async fn widget_conversation(state: &AppState, p: &WidgetMessagePath) -> AppResu
 pub async fn widget_rate(
     state: web::Data<AppState>,
     path: web::Path<WidgetMessagePath>,
-    body: Json<FeedbackRequest>,
-) -> AppResult<web::Json<Feedback>> {
+    body: Json<MessageFeedbackRequest>,
+) -> AppResult<web::Json<MessageFeedback>> {
     let p = path.into_inner();
     let req = body.into_inner()?;
     let (tenant, conversation) = widget_conversation(&state, &p).await?;

