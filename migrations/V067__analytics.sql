@@ -49,10 +49,33 @@ WHEN NEW.organization_id IS NOT OLD.organization_id
 BEGIN
     SELECT RAISE(ABORT, 'tenant_mismatch: message_feedback.organization_id');
 END;
--- The rated message is in the conversation, bot and organization named.
+CREATE TRIGGER message_feedback_bot_id_tenant_insert BEFORE INSERT ON message_feedback
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: message_feedback.bot_id');
+END;
+CREATE TRIGGER message_feedback_bot_id_tenant_update BEFORE UPDATE OF bot_id, organization_id ON message_feedback
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: message_feedback.bot_id');
+END;
+CREATE TRIGGER message_feedback_conversation_id_tenant_insert BEFORE INSERT ON message_feedback
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: message_feedback.conversation_id');
+END;
+CREATE TRIGGER message_feedback_conversation_id_tenant_update BEFORE UPDATE OF conversation_id, organization_id ON message_feedback
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: message_feedback.conversation_id');
+END;
 CREATE TRIGGER message_feedback_message_id_tenant_insert BEFORE INSERT ON message_feedback
-WHEN NOT EXISTS (SELECT 1 FROM widget_messages m WHERE m.id = NEW.message_id AND m.organization_id = NEW.organization_id
-                 AND m.conversation_id = NEW.conversation_id AND m.bot_id = NEW.bot_id)
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM widget_messages WHERE id = NEW.message_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: message_feedback.message_id');
+END;
+CREATE TRIGGER message_feedback_message_id_tenant_update BEFORE UPDATE OF message_id, organization_id ON message_feedback
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM widget_messages WHERE id = NEW.message_id)
 BEGIN
     SELECT RAISE(ABORT, 'tenant_mismatch: message_feedback.message_id');
 END;
@@ -73,20 +96,57 @@ CREATE INDEX analytics_events_bot ON analytics_events (organization_id, bot_id, 
 CREATE INDEX analytics_events_kind ON analytics_events (organization_id, kind, created_at);
 CREATE INDEX analytics_events_fk_bot_id ON analytics_events (bot_id);
 CREATE INDEX analytics_events_fk_conversation_id ON analytics_events (conversation_id);
+CREATE INDEX analytics_events_unembedded ON analytics_events (id) WHERE kind = 'fallback' AND embedding IS NULL;
+CREATE TRIGGER analytics_events_organization_id_immutable BEFORE UPDATE OF organization_id ON analytics_events
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_events.organization_id');
+END;
 CREATE TRIGGER analytics_events_bot_id_tenant_insert BEFORE INSERT ON analytics_events
 WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
 BEGIN
     SELECT RAISE(ABORT, 'tenant_mismatch: analytics_events.bot_id');
 END;
+CREATE TRIGGER analytics_events_bot_id_tenant_update BEFORE UPDATE OF bot_id, organization_id ON analytics_events
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_events.bot_id');
+END;
+CREATE TRIGGER analytics_events_conversation_id_tenant_insert BEFORE INSERT ON analytics_events
+WHEN NEW.conversation_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_events.conversation_id');
+END;
+CREATE TRIGGER analytics_events_conversation_id_tenant_update BEFORE UPDATE OF conversation_id, organization_id ON analytics_events
+WHEN NEW.conversation_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM conversations WHERE id = NEW.conversation_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_events.conversation_id');
+END;
 
 CREATE TABLE analytics_dirty (
+    id               INTEGER PRIMARY KEY,
     organization_id  INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     bot_id           INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
     hour             TEXT NOT NULL CHECK (length(hour) = 13),
-    PRIMARY KEY (organization_id, bot_id, hour)
-) WITHOUT ROWID;
+    UNIQUE (organization_id, bot_id, hour)
+);
 CREATE INDEX analytics_dirty_hour ON analytics_dirty (hour);
 CREATE INDEX analytics_dirty_fk_bot_id ON analytics_dirty (bot_id);
+CREATE TRIGGER analytics_dirty_organization_id_immutable BEFORE UPDATE OF organization_id ON analytics_dirty
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_dirty.organization_id');
+END;
+CREATE TRIGGER analytics_dirty_bot_id_tenant_insert BEFORE INSERT ON analytics_dirty
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_dirty.bot_id');
+END;
+CREATE TRIGGER analytics_dirty_bot_id_tenant_update BEFORE UPDATE OF bot_id, organization_id ON analytics_dirty
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_dirty.bot_id');
+END;
 
 CREATE TRIGGER analytics_dirty_message AFTER INSERT ON widget_messages
 WHEN NEW.role IN ('user','bot','agent')
@@ -117,6 +177,7 @@ BEGIN
 END;
 
 CREATE TABLE analytics_hourly (
+    id                 INTEGER PRIMARY KEY,
     organization_id    INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     bot_id             INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
     channel            TEXT NOT NULL,
@@ -135,35 +196,82 @@ CREATE TABLE analytics_hourly (
     csat_5             INTEGER NOT NULL DEFAULT 0,
     feedback_up        INTEGER NOT NULL DEFAULT 0,
     feedback_down      INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (organization_id, bot_id, hour, channel)
-) WITHOUT ROWID;
+    UNIQUE (organization_id, bot_id, hour, channel)
+);
 CREATE INDEX analytics_hourly_org ON analytics_hourly (organization_id, hour);
 CREATE INDEX analytics_hourly_fk_bot_id ON analytics_hourly (bot_id);
+CREATE TRIGGER analytics_hourly_organization_id_immutable BEFORE UPDATE OF organization_id ON analytics_hourly
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_hourly.organization_id');
+END;
+CREATE TRIGGER analytics_hourly_bot_id_tenant_insert BEFORE INSERT ON analytics_hourly
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_hourly.bot_id');
+END;
+CREATE TRIGGER analytics_hourly_bot_id_tenant_update BEFORE UPDATE OF bot_id, organization_id ON analytics_hourly
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_hourly.bot_id');
+END;
 
 -- The end users active in an hour (a contact, else channel + external id):
 -- unique users of any range are distinct keys over its hours.
 CREATE TABLE analytics_users (
+    id               INTEGER PRIMARY KEY,
     organization_id  INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     bot_id           INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
     channel          TEXT NOT NULL,
     hour             TEXT NOT NULL CHECK (length(hour) = 13),
     user_key         TEXT NOT NULL,
-    PRIMARY KEY (organization_id, bot_id, hour, channel, user_key)
-) WITHOUT ROWID;
+    UNIQUE (organization_id, bot_id, hour, channel, user_key)
+);
 CREATE INDEX analytics_users_org ON analytics_users (organization_id, hour, user_key);
 CREATE INDEX analytics_users_fk_bot_id ON analytics_users (bot_id);
+CREATE TRIGGER analytics_users_organization_id_immutable BEFORE UPDATE OF organization_id ON analytics_users
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_users.organization_id');
+END;
+CREATE TRIGGER analytics_users_bot_id_tenant_insert BEFORE INSERT ON analytics_users
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_users.bot_id');
+END;
+CREATE TRIGGER analytics_users_bot_id_tenant_update BEFORE UPDATE OF bot_id, organization_id ON analytics_users
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_users.bot_id');
+END;
 
 CREATE TABLE analytics_intents (
+    id               INTEGER PRIMARY KEY,
     organization_id  INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     bot_id           INTEGER NOT NULL REFERENCES bots(id) ON DELETE CASCADE,
     channel          TEXT NOT NULL,
     hour             TEXT NOT NULL CHECK (length(hour) = 13),
     intent           TEXT NOT NULL,
     count            INTEGER NOT NULL CHECK (count > 0),
-    PRIMARY KEY (organization_id, bot_id, hour, channel, intent)
-) WITHOUT ROWID;
+    UNIQUE (organization_id, bot_id, hour, channel, intent)
+);
 CREATE INDEX analytics_intents_org ON analytics_intents (organization_id, hour);
 CREATE INDEX analytics_intents_fk_bot_id ON analytics_intents (bot_id);
+CREATE TRIGGER analytics_intents_organization_id_immutable BEFORE UPDATE OF organization_id ON analytics_intents
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_intents.organization_id');
+END;
+CREATE TRIGGER analytics_intents_bot_id_tenant_insert BEFORE INSERT ON analytics_intents
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_intents.bot_id');
+END;
+CREATE TRIGGER analytics_intents_bot_id_tenant_update BEFORE UPDATE OF bot_id, organization_id ON analytics_intents
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM bots WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: analytics_intents.bot_id');
+END;
 
 -- Existing transcripts are rolled up by the first run of the job.
 INSERT OR IGNORE INTO analytics_dirty (organization_id, bot_id, hour)

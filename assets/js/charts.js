@@ -43,7 +43,7 @@ let uid = 0;
 
 const STYLE = `
 .bbc{position:relative;outline-offset:2px;font:12px system-ui,sans-serif;color:var(--fg,#1f2937)}
-.bbc svg{display:block;width:100%;overflow:visible}
+.bbc svg{display:block;width:100%;overflow:hidden}
 .bbc text{fill:var(--muted,#535a66);font-size:11px}
 .bbc .bbc-grid{stroke:var(--border,#e5e7eb)}
 .bbc .bbc-hi{stroke:var(--fg,#1f2937);stroke-width:2}

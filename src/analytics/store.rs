@@ -441,12 +441,19 @@ pub fn upsert_feedback(
     source: &str,
     message_at: &str,
 ) -> rusqlite::Result<MessageFeedback> {
-    tx.execute(
-        "INSERT INTO message_feedback (organization_id, bot_id, conversation_id, message_id, rating, comment, source, message_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (message_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment, source = excluded.source",
-        params![org, bot, conversation, message, rating, comment, source, message_at],
+    // Not an UPSERT: its conflict clause would override the `OR IGNORE` of
+    // the dirty-hour triggers it fires.
+    let changed = tx.execute(
+        "UPDATE message_feedback SET rating = ?3, comment = ?4, source = ?5 WHERE organization_id = ?1 AND message_id = ?2",
+        params![org, message, rating, comment, source],
     )?;
+    if changed == 0 {
+        tx.execute(
+            "INSERT INTO message_feedback (organization_id, bot_id, conversation_id, message_id, rating, comment, source, message_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![org, bot, conversation, message, rating, comment, source, message_at],
+        )?;
+    }
     tx.query_row(
         &format!("{FEEDBACK} WHERE f.organization_id = ?1 AND f.message_id = ?2"),
         params![org, message],

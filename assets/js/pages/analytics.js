@@ -152,7 +152,10 @@ function specs(o) {
 function Filters({ filters, onApply, bots }) {
   const [f, setF] = useState(filters);
   useEffect(() => setF(filters), [JSON.stringify(filters)]);
-  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  const set = (k) => (e) => {
+    const value = e.target.value;
+    setF((cur) => ({ ...cur, [k]: value }));
+  };
   const submit = (e) => {
     e.preventDefault();
     onApply(f);
