@@ -13,7 +13,10 @@ use actix_web::{HttpResponse, delete, get, put, web};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use self::model::{EventsQuery, MessageFeedback, MessageFeedbackQuery, MessageFeedbackRequest, AnalyticsOverview, OverviewQuery, AnalyticsRawEvent};
+use self::model::{
+    AnalyticsOverview, AnalyticsRawEvent, EventsQuery, MessageFeedback, MessageFeedbackQuery, MessageFeedbackRequest,
+    OverviewQuery,
+};
 use crate::app::AppState;
 use crate::conversations::model::ConversationResource;
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};

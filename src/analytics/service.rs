@@ -9,8 +9,9 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::model::{
-    AnalyticsBucket, AnalyticsChannelCounts, AnalyticsCounts, EventsQuery, MessageFeedback, MessageFeedbackQuery, MessageFeedbackRequest, AnalyticsFreshness, HourRow,
-    AnalyticsIntentCount, AnalyticsKpis, AnalyticsOverview, OverviewQuery, AnalyticsRawEvent, AnalyticsUnanswered,
+    AnalyticsBucket, AnalyticsChannelCounts, AnalyticsCounts, AnalyticsFreshness, AnalyticsIntentCount, AnalyticsKpis,
+    AnalyticsOverview, AnalyticsRawEvent, AnalyticsUnanswered, EventsQuery, HourRow, MessageFeedback,
+    MessageFeedbackQuery, MessageFeedbackRequest, OverviewQuery,
 };
 use super::store::{self, FeedbackFilter, Scope};
 use crate::app::AppState;
@@ -296,7 +297,12 @@ pub fn cluster(items: &[(String, Option<Vec<f32>>)]) -> Vec<AnalyticsUnanswered>
 
 /// The dashboard of an organization (`bot`: all bots when `None`).
 #[allow(clippy::too_many_lines, reason = "one pass over the rollup rows")]
-pub async fn overview(state: &AppState, tenant: Tenant, bot: Option<BotId>, q: OverviewQuery) -> AppResult<AnalyticsOverview> {
+pub async fn overview(
+    state: &AppState,
+    tenant: Tenant,
+    bot: Option<BotId>,
+    q: OverviewQuery,
+) -> AppResult<AnalyticsOverview> {
     let range = parse_range(
         q.from.as_deref(),
         q.to.as_deref(),
@@ -339,7 +345,8 @@ pub async fn overview(state: &AppState, tenant: Tenant, bot: Option<BotId>, q: O
         .await?;
 
     let all = periods(&range);
-    let mut series: BTreeMap<String, AnalyticsCounts> = all.iter().map(|p| (p.clone(), AnalyticsCounts::default())).collect();
+    let mut series: BTreeMap<String, AnalyticsCounts> =
+        all.iter().map(|p| (p.clone(), AnalyticsCounts::default())).collect();
     let mut channels: BTreeMap<String, AnalyticsCounts> = BTreeMap::new();
     let mut totals = AnalyticsCounts::default();
     let mut heatmap = vec![vec![0i64; 24]; 7];

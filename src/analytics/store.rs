@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::model::{MessageFeedback, HourRow};
+use super::model::{HourRow, MessageFeedback};
 use crate::conversations::model::{ConvStatus, Message, Role};
 use crate::conversations::runtime::writer::TurnWrite;
 use crate::error::AppResult;
@@ -470,7 +470,11 @@ pub fn delete_feedback(tx: &Connection, org: OrgId, message: i64) -> rusqlite::R
 }
 
 /// The votes of one conversation, by message.
-pub fn conversation_feedback(conn: &Connection, tenant: &Tenant, conversation: i64) -> rusqlite::Result<Vec<MessageFeedback>> {
+pub fn conversation_feedback(
+    conn: &Connection,
+    tenant: &Tenant,
+    conversation: i64,
+) -> rusqlite::Result<Vec<MessageFeedback>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{FEEDBACK} WHERE f.organization_id = ?1 AND f.conversation_id = ?2 ORDER BY f.message_id"
     ))?;

@@ -292,7 +292,7 @@ async fn the_dashboard_counts_known_traffic_exactly_and_late_votes_reopen_their_
     // Idempotent: recomputing every hour again changes nothing.
     app.sql(|c| {
         c.execute(
-            "INSERT OR IGNORE INTO analytics_dirty SELECT organization_id, bot_id, hour FROM analytics_hourly",
+            "INSERT OR IGNORE INTO analytics_dirty (organization_id, bot_id, hour) SELECT organization_id, bot_id, hour FROM analytics_hourly",
             [],
         )
     });
