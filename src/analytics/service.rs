@@ -103,8 +103,8 @@ pub fn parse_range(
         AppError::new(ErrorCode::TimezoneUnknown, format!("`{tz_name}` is not an IANA timezone (e.g. Europe/Paris)"))
             .with_details(json!({ "field": "tz", "value": tz_name }))
     })?;
-    let today = Utc::now().with_timezone(&tz).date_naive();
-    let to_day = to.map(|t| parse_day("to", t)).transpose()?.unwrap_or(today);
+    let local_today = Utc::now().with_timezone(&tz).date_naive();
+    let to_day = to.map(|t| parse_day("to", t)).transpose()?.unwrap_or(local_today);
     let from_day = from.map(|f| parse_day("from", f)).transpose()?.unwrap_or(to_day - Duration::days(29));
     if to_day < from_day {
         return Err(AppError::new(

@@ -167,8 +167,8 @@ fn generate(
                     };
                     let handoff = rng.random_range(0..100) < 15;
                     let csat = (rng.random_range(0..100) < 40).then(|| rng.random_range(1..=5i64));
-                    let user = format!("u{i}");
-                    conv.execute(params![org, bot, channel, user, if handoff { "handoff" } else { "closed" }, csat, ts(start)])?;
+                    let end_user = format!("u{i}");
+                    conv.execute(params![org, bot, channel, end_user, if handoff { "handoff" } else { "closed" }, csat, ts(start)])?;
                     let cid = tx.last_insert_rowid();
                     g.conversations += 1;
                     ev.execute(params![org, bot, cid, channel, "session", None::<f64>, None::<String>, None::<Vec<u8>>, ts(start)])?;
@@ -186,7 +186,7 @@ fn generate(
                         };
                         let stamp = ts(t);
                         let text = if role == "user" { "a question from the end user" } else { "an answer" };
-                        msg.execute(params![org, bot, cid, user, role, text, stamp])?;
+                        msg.execute(params![org, bot, cid, end_user, role, text, stamp])?;
                         let mid = tx.last_insert_rowid();
                         g.messages += 1;
                         if role == "user" {
