@@ -131,7 +131,7 @@ pub fn parse_range(
             ));
         }
     };
-    let granularity = match granularity.map(str::trim).unwrap_or("day") {
+    let granularity = match granularity.map_or("day", str::trim) {
         "hour" if days <= 7 => Granularity::Hour,
         "hour" => return Err(AppError::validation("granularity", "`hour` is for ranges of at most 7 days")),
         "day" | "" => Granularity::Day,
@@ -256,25 +256,22 @@ pub fn cluster(items: &[(String, Option<Vec<f32>>)]) -> Vec<AnalyticsUnanswered>
     for (i, (text, vector)) in items.iter().enumerate() {
         let key = normalise(text);
         let found = match vector {
-            Some(v) => groups.iter_mut().find(|g| {
+            Some(v) => groups.iter().position(|g| {
                 g.leader.as_ref().is_some_and(|l| crate::ml::embedder::dot(l, v) >= CLUSTER_SIMILARITY) || g.key == key
             }),
-            None => groups.iter_mut().find(|g| g.key == key),
+            None => groups.iter().position(|g| g.key == key),
         };
-        let g = match found {
-            Some(g) => g,
-            None => {
-                groups.push(Group {
-                    leader: vector.clone(),
-                    key: key.clone(),
-                    wordings: BTreeMap::new(),
-                    count: 0,
-                    first: i,
-                });
-                let last = groups.len() - 1;
-                &mut groups[last]
-            }
-        };
+        let at = found.unwrap_or_else(|| {
+            groups.push(Group {
+                leader: vector.clone(),
+                key: key.clone(),
+                wordings: BTreeMap::new(),
+                count: 0,
+                first: i,
+            });
+            groups.len() - 1
+        });
+        let g = &mut groups[at];
         g.count += 1;
         *g.wordings.entry(key).or_default() += 1;
     }

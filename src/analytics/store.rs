@@ -81,8 +81,7 @@ pub fn dirty_count(conn: &Connection, org: OrgId) -> rusqlite::Result<i64> {
 /// The next hour (`YYYY-MM-DDTHH`) after `hour`.
 fn next_hour(hour: &str) -> String {
     chrono::NaiveDateTime::parse_from_str(&format!("{hour}:00"), "%Y-%m-%dT%H:%M")
-        .map(|t| (t + chrono::Duration::hours(1)).format("%Y-%m-%dT%H").to_string())
-        .unwrap_or_else(|_| format!("{hour}~"))
+        .map_or_else(|_| format!("{hour}~"), |t| (t + chrono::Duration::hours(1)).format("%Y-%m-%dT%H").to_string())
 }
 
 #[derive(Default)]

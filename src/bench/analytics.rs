@@ -84,7 +84,9 @@ const DIM: usize = 384;
 fn unit(rng: &mut StdRng, base: &[f32], noise: f32) -> Vec<f32> {
     let mut v: Vec<f32> = base.iter().map(|x| x + noise * (rng.random::<f32>() - 0.5)).collect();
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-    v.iter_mut().for_each(|x| *x /= n);
+    for x in &mut v {
+        *x /= n;
+    }
     v
 }
 

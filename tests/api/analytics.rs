@@ -5,6 +5,9 @@
 //! restart, each bad input's 422, and feedback from the widget and the
 //! emulator with its CSV export.
 
+#![allow(clippy::too_many_lines, reason = "end-to-end scenarios")]
+
+use chrono::{Datelike, Timelike};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -372,7 +375,6 @@ async fn days_follow_the_timezone_and_the_job_catches_up_after_a_restart() {
         assert!(n == 3 || n == 0, "{tz}: {o}");
         // The local hour of now holds messages in the heatmap's row of today's weekday.
         let now = chrono::Utc::now().with_timezone(&zone);
-        use chrono::{Datelike, Timelike};
         let row = now.weekday().num_days_from_monday() as usize;
         let cells = &wide["heatmap"][row];
         let today_total: i64 = cells.as_array().expect("row").iter().map(|v| v.as_i64().expect("n")).sum();
