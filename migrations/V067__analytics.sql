@@ -94,6 +94,7 @@ CREATE TABLE analytics_events (
 );
 CREATE INDEX analytics_events_bot ON analytics_events (organization_id, bot_id, created_at);
 CREATE INDEX analytics_events_kind ON analytics_events (organization_id, kind, created_at);
+CREATE INDEX analytics_events_bot_kind ON analytics_events (organization_id, bot_id, kind, created_at);
 CREATE INDEX analytics_events_fk_bot_id ON analytics_events (bot_id);
 CREATE INDEX analytics_events_fk_conversation_id ON analytics_events (conversation_id);
 CREATE INDEX analytics_events_unembedded ON analytics_events (id) WHERE kind = 'fallback' AND embedding IS NULL;

@@ -276,18 +276,53 @@ pub struct Scope {
     pub to_hour: String,
 }
 
+/// The WHERE clause of a scope over a rollup table (`hour` column) or the
+/// events table (`created_at`): only the filters that apply, so `SQLite`
+/// picks the index that starts with them.
+fn scope_where(s: &Scope, events: bool) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut sql = String::from("organization_id = ?");
+    let mut args: Vec<Value> = vec![Value::Integer(s.org.0)];
+    if let Some(bot) = s.bot {
+        sql.push_str(" AND bot_id = ?");
+        args.push(Value::Integer(bot.0));
+    }
+    if events {
+        sql.push_str(" AND kind = ? AND created_at >= ? AND created_at < ?");
+        args.push(Value::Text(String::new()));
+        args.push(Value::Text(format!("{}:00:00.000Z", s.from_hour)));
+        args.push(Value::Text(format!("{}:00:00.000Z", s.to_hour)));
+    } else {
+        sql.push_str(" AND hour >= ? AND hour < ?");
+        args.push(Value::Text(s.from_hour.clone()));
+        args.push(Value::Text(s.to_hour.clone()));
+    }
+    if let Some(channel) = &s.channel {
+        sql.push_str(" AND channel = ?");
+        args.push(Value::Text(channel.clone()));
+    }
+    (sql, args)
+}
+
+/// The scope's WHERE clause over the events table for one `kind`.
+fn events_where(s: &Scope, kind: &str) -> (String, Vec<rusqlite::types::Value>) {
+    let (sql, mut args) = scope_where(s, true);
+    let at = if s.bot.is_some() { 2 } else { 1 };
+    args[at] = rusqlite::types::Value::Text(kind.to_owned());
+    (sql, args)
+}
+
 /// The rollup rows of the scope, summed over bots: one per hour and channel.
 pub fn hours(conn: &Connection, s: &Scope) -> rusqlite::Result<Vec<HourRow>> {
-    let mut stmt = conn.prepare_cached(
+    let (filter, args) = scope_where(s, false);
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT hour, channel, sum(conversations), sum(messages_in), sum(messages_out), sum(handoffs),
                 sum(first_reply_count), sum(first_reply_secs), sum(fallbacks), sum(csat_1), sum(csat_2), sum(csat_3),
                 sum(csat_4), sum(csat_5), sum(feedback_up), sum(feedback_down)
-           FROM analytics_hourly
-          WHERE organization_id = ?1 AND (?2 IS NULL OR bot_id = ?2) AND hour >= ?3 AND hour < ?4
-            AND (?5 IS NULL OR channel = ?5)
-          GROUP BY hour, channel ORDER BY hour",
-    )?;
-    stmt.query_map(params![s.org, s.bot, s.from_hour, s.to_hour, s.channel], |r| {
+           FROM analytics_hourly WHERE {filter}
+          GROUP BY hour, channel"
+    ))?;
+    stmt.query_map(rusqlite::params_from_iter(args), |r| {
         Ok(HourRow {
             hour: r.get(0)?,
             channel: r.get(1)?,
@@ -308,36 +343,31 @@ pub fn hours(conn: &Connection, s: &Scope) -> rusqlite::Result<Vec<HourRow>> {
 
 /// Distinct end users active in the scope.
 pub fn unique_users(conn: &Connection, s: &Scope) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
-        "SELECT count(DISTINCT user_key) FROM analytics_users
-          WHERE organization_id = ?1 AND (?2 IS NULL OR bot_id = ?2) AND hour >= ?3 AND hour < ?4
-            AND (?5 IS NULL OR channel = ?5)",
-    )?
-    .query_row(params![s.org, s.bot, s.from_hour, s.to_hour, s.channel], |r| r.get(0))
+    let (filter, args) = scope_where(s, false);
+    conn.prepare_cached(&format!("SELECT count(DISTINCT user_key) FROM analytics_users WHERE {filter}"))?
+        .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
 }
 
 /// The most frequent intents of the scope.
 pub fn top_intents(conn: &Connection, s: &Scope, limit: i64) -> rusqlite::Result<Vec<(String, i64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT intent, sum(count) AS n FROM analytics_intents
-          WHERE organization_id = ?1 AND (?2 IS NULL OR bot_id = ?2) AND hour >= ?3 AND hour < ?4
-            AND (?5 IS NULL OR channel = ?5)
-          GROUP BY intent ORDER BY n DESC, intent LIMIT ?6",
-    )?;
-    stmt.query_map(params![s.org, s.bot, s.from_hour, s.to_hour, s.channel, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
+    let (filter, mut args) = scope_where(s, false);
+    args.push(rusqlite::types::Value::Integer(limit));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT intent, sum(count) AS n FROM analytics_intents WHERE {filter}
+          GROUP BY intent ORDER BY n DESC, intent LIMIT ?"
+    ))?;
+    stmt.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
 }
 
 /// The newest fallback texts of the scope with their vectors (if embedded).
 pub fn unanswered(conn: &Connection, s: &Scope, limit: i64) -> rusqlite::Result<Vec<(String, Option<Vec<u8>>)>> {
-    let (from, to) = (format!("{}:00:00.000Z", s.from_hour), format!("{}:00:00.000Z", s.to_hour));
-    let mut stmt = conn.prepare_cached(
-        "SELECT label, embedding FROM analytics_events
-          WHERE organization_id = ?1 AND kind = 'fallback' AND created_at >= ?3 AND created_at < ?4
-            AND (?2 IS NULL OR bot_id = ?2) AND (?5 IS NULL OR channel = ?5) AND label IS NOT NULL
-          ORDER BY created_at DESC LIMIT ?6",
-    )?;
-    stmt.query_map(params![s.org, s.bot, from, to, s.channel, limit], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+    let (filter, mut args) = events_where(s, "fallback");
+    args.push(rusqlite::types::Value::Integer(limit));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT label, embedding FROM analytics_events WHERE {filter} AND label IS NOT NULL
+          ORDER BY created_at DESC LIMIT ?"
+    ))?;
+    stmt.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
 }
 
 /// One page of raw events of a kind (the drill-down), newest first.
@@ -348,14 +378,17 @@ pub fn events_page(
     before: Option<i64>,
     limit: i64,
 ) -> rusqlite::Result<Vec<super::model::AnalyticsRawEvent>> {
-    let (from, to) = (format!("{}:00:00.000Z", s.from_hour), format!("{}:00:00.000Z", s.to_hour));
-    let mut stmt = conn.prepare_cached(
+    let (mut filter, mut args) = events_where(s, kind);
+    if let Some(b) = before {
+        filter.push_str(" AND id < ?");
+        args.push(rusqlite::types::Value::Integer(b));
+    }
+    args.push(rusqlite::types::Value::Integer(limit));
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT id, bot_id, conversation_id, channel, kind, value, label, created_at FROM analytics_events
-          WHERE organization_id = ?1 AND kind = ?6 AND created_at >= ?3 AND created_at < ?4
-            AND (?2 IS NULL OR bot_id = ?2) AND (?5 IS NULL OR channel = ?5) AND (?7 IS NULL OR id < ?7)
-          ORDER BY id DESC LIMIT ?8",
-    )?;
-    stmt.query_map(params![s.org, s.bot, from, to, s.channel, kind, before, limit], |r| {
+          WHERE {filter} ORDER BY id DESC LIMIT ?"
+    ))?;
+    stmt.query_map(rusqlite::params_from_iter(args), |r| {
         Ok(super::model::AnalyticsRawEvent {
             id: r.get(0)?,
             bot_id: r.get(1)?,

@@ -485,19 +485,20 @@ async fn feedback_from_the_widget_and_the_emulator_shows_in_the_transcript_and_e
     let emu_conv = emu["conversation_id"].as_i64().expect("conversation");
     let greeting = emu["replies"][0]["id"].as_i64().expect("greeting");
     let path = format!("/api/v1/conversations/{emu_conv}/messages/{greeting}/feedback");
-    let v = ok_json(send_as(&app, &s, Method::PUT, &path, Some(json!({ "rating": "up" }))).await, 200).await;
-    assert_eq!(v["source"], "emulator");
+    let emulator_vote =
+        ok_json(send_as(&app, &s, Method::PUT, &path, Some(json!({ "rating": "up" }))).await, 200).await;
+    assert_eq!(emulator_vote["source"], "emulator");
     // ...but not a visitor's conversation.
     let widget_conv: i64 =
         app.sql(|c| c.query_row("SELECT id FROM conversations WHERE channel = 'widget'", [], |r| r.get(0)));
     let path = format!("/api/v1/conversations/{widget_conv}/messages/{answer}/feedback");
-    let b = assert_error(
+    let refused = assert_error(
         send_as(&app, &s, Method::PUT, &path, Some(json!({ "rating": "up" }))).await,
         422,
         "validation_failed",
     )
     .await;
-    assert_eq!(b["error"]["details"]["field"], "conversation_id");
+    assert_eq!(refused["error"]["details"]["field"], "conversation_id");
 
     // The transcript's votes.
     let votes = ok_json(
@@ -534,8 +535,12 @@ async fn feedback_from_the_widget_and_the_emulator_shows_in_the_transcript_and_e
     assert_eq!(app.count("SELECT count(*) FROM message_feedback WHERE source = 'widget'"), 0);
     // The emulator's traffic and votes stay out of the dashboard.
     roll_up(&app).await;
-    let o = overview(&app, &s, &format!("/api/v1/bots/{bot}/analytics/overview?{}", around_today())).await;
-    assert_eq!((o["totals"]["conversations"].as_i64(), o["totals"]["feedback_up"].as_i64()), (Some(1), Some(0)), "{o}");
+    let dashboard = overview(&app, &s, &format!("/api/v1/bots/{bot}/analytics/overview?{}", around_today())).await;
+    assert_eq!(
+        (dashboard["totals"]["conversations"].as_i64(), dashboard["totals"]["feedback_up"].as_i64()),
+        (Some(1), Some(0)),
+        "{dashboard}"
+    );
 }
 
 #[tokio::test]
