@@ -335,6 +335,7 @@ pub(crate) async fn stop_signal() -> bool {
 /// Routes under `/api/v1`, one `routes()` per domain.
 pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     accounts::routes(cfg);
+    crate::analytics::routes(cfg);
     orgs::routes(cfg);
     bots::routes(cfg);
     bottests::routes(cfg);

@@ -34,6 +34,7 @@ pub struct Config {
     pub integrations: IntegrationsConfig,
     pub llm: LlmConfig,
     pub billing: BillingConfig,
+    pub analytics: AnalyticsConfig,
 }
 
 /// LLM calls (issue 19): retry waits and model prices. Timeouts are per
@@ -100,6 +101,32 @@ pub struct BillingConfig {
     /// With billing off, still enforce each organization's plan limits (the
     /// superadmin assigns plans and edits their limits). Ignored when `enabled`.
     pub enforce_limits: bool,
+}
+
+/// Analytics dashboards (`docs/analytics.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// Longest date range a dashboard accepts, in days (default 400:
+    /// a year plus room for comparisons); longer ranges get 422
+    /// `date_range_too_long`.
+    pub max_range_days: u32,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self { max_range_days: 400 }
+    }
+}
+
+impl AnalyticsConfig {
+    fn problems(&self) -> Vec<String> {
+        if (1..=3660).contains(&self.max_range_days) {
+            Vec::new()
+        } else {
+            vec!["analytics.max_range_days: must be between 1 and 3660".to_owned()]
+        }
+    }
 }
 
 /// Files users send (widget uploads, agents' attachments, channel media).
@@ -755,6 +782,7 @@ impl Default for Config {
             integrations: IntegrationsConfig::default(),
             llm: LlmConfig::default(),
             billing: BillingConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -831,6 +859,7 @@ impl Config {
         let mut errors = self.knowledge.problems();
         errors.extend(self.files.problems());
         errors.extend(self.llm.problems());
+        errors.extend(self.analytics.problems());
         if self.bind.parse::<SocketAddr>().is_err() {
             errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
         }

@@ -55,6 +55,9 @@ error_codes! {
     ValidationFailed => ("validation_failed", UNPROCESSABLE_ENTITY, "A field has an invalid value; `details.field` names it."),
     WeakPassword => ("weak_password", UNPROCESSABLE_ENTITY, "The password is too easy to guess (zxcvbn score below 3); `details` has the field, the score, a warning and suggestions."),
     InvisibleCharacters => ("invisible_characters", UNPROCESSABLE_ENTITY, "A name contains a bidirectional-override or zero-width character; `details.field` names the field, `details.code_point` the character."),
+    DateRangeInvalid => ("date_range_invalid", UNPROCESSABLE_ENTITY, "A date range ends before it starts; `details.field` is `to`."),
+    DateRangeTooLong => ("date_range_too_long", UNPROCESSABLE_ENTITY, "A date range is longer than allowed (`analytics.max_range_days`); `details.field` is `from`, `details.max_days` the limit."),
+    TimezoneUnknown => ("timezone_unknown", UNPROCESSABLE_ENTITY, "Not an IANA timezone name (e.g. `Europe/Paris`); `details.field` is `tz`."),
     InvalidReference => ("invalid_reference", UNPROCESSABLE_ENTITY, "A referenced row does not exist or belongs to another organization."),
     // Routing
     RouteNotFound => ("route_not_found", NOT_FOUND, "No API route has this path."),
@@ -111,6 +114,7 @@ error_codes! {
     ChannelNotFound => ("channel_not_found", NOT_FOUND, "No such channel in the caller's organizations (or no channel has this webhook path)."),
     WebhookDeliveryNotFound => ("webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery in the caller's organizations."),
     IntegrationNotFound => ("integration_not_found", NOT_FOUND, "No such integration in the caller's organizations."),
+    MessageNotFound => ("message_not_found", NOT_FOUND, "No such message in this conversation; `details.field` is `message_id`."),
     ContactNotFound => ("contact_not_found", NOT_FOUND, "No such contact in the caller's organizations (for a merge also: the other contact is not in the same organization; `details.field` is `other_contact_id`)."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod analytics;
 pub mod app;
 pub mod bench;
 pub mod billing;

@@ -43,7 +43,7 @@ let uid = 0;
 
 const STYLE = `
 .bbc{position:relative;outline-offset:2px;font:12px system-ui,sans-serif;color:var(--fg,#1f2937)}
-.bbc svg{display:block;width:100%;overflow:visible}
+.bbc svg{display:block;width:100%;overflow:hidden}
 .bbc text{fill:var(--muted,#535a66);font-size:11px}
 .bbc .bbc-grid{stroke:var(--border,#e5e7eb)}
 .bbc .bbc-hi{stroke:var(--fg,#1f2937);stroke-width:2}
@@ -225,6 +225,7 @@ function drawInto(container, spec) {
   tip.hidden = true;
   box.appendChild(tip);
   box.setAttribute("tabindex", "0");
+  box.setAttribute("role", "group");
   box.setAttribute("aria-label", `${title}: use the arrow keys to read each value`);
   let active = -1;
   let hi = null;

@@ -10,6 +10,7 @@
     clippy::cast_sign_loss
 )]
 
+mod analytics;
 mod auth;
 mod billing;
 mod channels;
@@ -53,6 +54,8 @@ enum Suite {
     Channels(channels::ChannelsArgs),
     /// Metering overhead on flow-only turns (target < 5 %) and the usage query p95 over 12 months × 1,000 organizations.
     Billing(billing::BillingArgs),
+    /// Analytics dashboards at 5 M messages (generated): rollup backfill and one-day catch-up, file size of the rollups, dashboard p50/p95.
+    Analytics(analytics::AnalyticsArgs),
 }
 
 /// Runs the chosen suite (default: startup). The suites that load models use
@@ -69,6 +72,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Vectors(a)) => vectors::run(a)?,
         Some(Suite::Channels(a)) => channels::run(a)?,
         Some(Suite::Billing(a)) => billing::run(a)?,
+        Some(Suite::Analytics(a)) => analytics::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

@@ -409,6 +409,10 @@ pub struct Outcome {
     /// Every node the turn went through, in order (recorded always, not
     /// only when debugging; a node repeated at once is recorded once).
     pub visits: Vec<Visit>,
+    /// The bot did not understand the message: it answered with the
+    /// fallback reply, or an intent router took its `out_of_scope` port
+    /// (counted by analytics).
+    pub fallback: bool,
 }
 
 // ---- I/O ----------------------------------------------------------------
@@ -920,6 +924,7 @@ impl Turn<'_> {
             self.start_entry().await;
         }
         if self.out.replies.is_empty() && self.out.effects.is_empty() {
+            self.out.fallback = true;
             let fallback = self.program.canned.iter().find(|c| c.kind == CannedKind::Fallback).cloned();
             let text = if let Some(f) = fallback {
                 self.event(format!("fallback message #{}", f.id));
@@ -1376,6 +1381,9 @@ impl Turn<'_> {
                         })
                     })
                     .map_or_else(|| "out_of_scope".to_owned(), |r| r.port.clone());
+                if port == "out_of_scope" {
+                    self.out.fallback = true;
+                }
                 let label = match &intent {
                     Some(i) => format!("{port} (intent {i}, {confidence:.2})"),
                     None => format!("{port} (no intent)"),

@@ -191,6 +191,7 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::knowledge::ingest::KIND => Some(&crate::knowledge::ingest::Ingest),
         crate::knowledge::crawl::KIND => Some(&crate::knowledge::crawl::Crawl),
         crate::knowledge::reembed::KIND => Some(&crate::knowledge::reembed::Reembed),
+        crate::analytics::rollup::KIND => Some(&crate::analytics::rollup::RollupJob),
         _ => None,
     }
 }
@@ -316,7 +317,10 @@ pub fn reclaim_orphaned(db: &Db) -> AppResult<usize> {
 /// Jobs enqueued on a schedule: kind and period. Each runs once per period
 /// slot: the slot is its idempotency key, so restarts and several processes
 /// do not duplicate it, and a slot missed while stopped runs at start-up.
-const SCHEDULE: &[(&str, Duration)] = &[(crate::orgs::audit::retention::KIND, Duration::from_secs(86_400))];
+const SCHEDULE: &[(&str, Duration)] = &[
+    (crate::orgs::audit::retention::KIND, Duration::from_secs(86_400)),
+    (crate::analytics::rollup::KIND, crate::analytics::rollup::PERIOD),
+];
 
 /// Enqueues the scheduled jobs of the current period slots (no-op for slots
 /// already enqueued). Returns the ids.
@@ -334,7 +338,8 @@ pub async fn enqueue_scheduled(state: &AppState) -> AppResult<Vec<JobId>> {
     Ok(ids)
 }
 
-/// Starts the scheduler: enqueues scheduled jobs at start and every ten minutes.
+/// Starts the scheduler: enqueues scheduled jobs at start and then every
+/// shortest period of [`SCHEDULE`] (at most ten minutes).
 #[must_use]
 pub fn spawn_scheduler(state: &AppState, shutdown: &CancellationToken) -> tokio::task::JoinHandle<()> {
     let (state, shutdown) = (state.clone(), shutdown.clone());
@@ -345,7 +350,7 @@ pub fn spawn_scheduler(state: &AppState, shutdown: &CancellationToken) -> tokio:
             }
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                () = tokio::time::sleep(Duration::from_secs(600)) => {}
+                () = tokio::time::sleep(SCHEDULE.iter().map(|s| s.1).min().unwrap_or(Duration::from_secs(600)).min(Duration::from_secs(600))) => {}
             }
         }
     })

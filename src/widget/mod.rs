@@ -56,7 +56,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(post_message)
             .service(upload)
             .service(download)
-            .service(events),
+            .service(events)
+            .service(crate::analytics::widget_rate)
+            .service(crate::analytics::widget_unrate),
     );
 }
 
@@ -149,6 +151,13 @@ async fn bot_of(state: &AppState, key: &str) -> AppResult<(BotId, Tenant)> {
 /// chatting with a person" only then; before, the visitor is waiting).
 fn assigned(e: &crate::conversations::model::ConvEntry) -> bool {
     e.status == ConvStatus::Handoff && e.assignee.is_some()
+}
+
+/// The bot and tenant of a widget key and a well-formed session id (the
+/// session's conversation is looked up by the caller).
+pub async fn session_bot(state: &AppState, key: &str, session_id: &str) -> AppResult<(BotId, Tenant)> {
+    check_session_id(session_id)?;
+    bot_of(state, key).await
 }
 
 fn check_session_id(id: &str) -> AppResult<()> {
@@ -532,7 +541,7 @@ async fn cors(
     }
     if req.method() == Method::OPTIONS {
         let mut res = HttpResponse::NoContent()
-            .insert_header(("access-control-allow-methods", "GET, POST, OPTIONS"))
+            .insert_header(("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS"))
             .insert_header(("access-control-allow-headers", "content-type"))
             .insert_header(("access-control-max-age", "600"))
             .finish();

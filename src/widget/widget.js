@@ -57,6 +57,9 @@
     ".upload{display:flex;flex-direction:column;gap:4px;min-width:160px}",
     ".upload progress{width:100%;height:6px}",
     ".panel.drop{outline:3px dashed #6d28d9;outline-offset:-6px}",
+    ".vote{display:flex;gap:4px;align-self:flex-start;margin-top:-4px}",
+    ".vote button{background:transparent;border:1px solid #e5e7eb;border-radius:999px;font-size:12px;padding:1px 8px;cursor:pointer;opacity:.7}",
+    ".vote button[aria-pressed=true]{opacity:1;border-color:#6d28d9;background:#ede9fe}",
   ].join("\n");
 
   var CLIP_ICON =
@@ -578,6 +581,42 @@
     (parent || this.log).insertBefore(box, parent ? null : this.typingEl);
   };
 
+  /** Thumbs up/down under a bot answer; a second click on the same thumb takes the vote back. */
+  Widget.prototype.thumbs = function (id, before) {
+    var self = this;
+    var box = el("div", "vote");
+    box.setAttribute("data-vote-for", id);
+    var buttons = {};
+    [
+      ["up", "\uD83D\uDC4D", "Helpful answer"],
+      ["down", "\uD83D\uDC4E", "Unhelpful answer"],
+    ].forEach(function (v) {
+      var b = el("button", null, v[1]);
+      b.type = "button";
+      b.setAttribute("aria-label", v[2]);
+      b.setAttribute("aria-pressed", "false");
+      b.setAttribute("data-rating", v[0]);
+      b.onclick = function () {
+        var on = b.getAttribute("aria-pressed") === "true";
+        var path = "/sessions/" + self.session + "/messages/" + id + "/feedback";
+        var done = on ? self.api("DELETE", path) : self.api("PUT", path, { rating: v[0] });
+        done.then(
+          function () {
+            Object.keys(buttons).forEach(function (k) {
+              buttons[k].setAttribute("aria-pressed", !on && k === v[0] ? "true" : "false");
+            });
+          },
+          function (err) {
+            self.setError((err && err.message) || "Your vote could not be saved.");
+          },
+        );
+      };
+      buttons[v[0]] = b;
+      box.appendChild(b);
+    });
+    this.log.insertBefore(box, before);
+  };
+
   /** Shows a stored message once (replies can come by HTTP and by SSE). */
   Widget.prototype.show = function (m) {
     if (!m || this.seen[m.id] || m.role === "note") return;
@@ -595,6 +634,7 @@
         b.style.color = this.userColors.color;
       }
       log.insertBefore(b, before);
+      if (m.role === "bot" && !this.preview) this.thumbs(m.id, before);
     }
     if (m.attachments && m.attachments.length) this.attachments(m);
     if (m.image) {

@@ -49,6 +49,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/events"),
     ("POST", "/api/v1/widget/{widget_key}/sessions/{session_id}/uploads"),
     ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/files/{file_id}"),
+    ("PUT", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
+    ("DELETE", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
 ];
 
 /// Routes about the signed-in user rather than an organization:
@@ -112,6 +114,7 @@ const TENANT_PARAMS: &[&str] = &[
     "canned_reply_id",
     "test_id",
     "file_id",
+    "message_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -286,7 +289,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
 
 /// Runtime rows of the bot: an avatar, a published flow `main` (version 1),
 /// an orchestration, a canned message, a conversation, a canned reply and a conversation test.
-fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 8]> {
+fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 9]> {
     tx.execute(
         "INSERT INTO files (organization_id, sha256, size_bytes, content_type, data)
          VALUES (?1, lower(hex(randomblob(32))), 8, 'image/png', x'89504e470d0a1a0a')",
@@ -326,6 +329,13 @@ fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
          VALUES (?1, ?2, last_insert_rowid(), ?3, 'photo.png')",
         params![org_id, conversation_id, file_id],
     )?;
+    // A bot answer of the conversation (rated in the emulator route: 422, not an emulator conversation).
+    tx.execute(
+        "INSERT INTO widget_messages (organization_id, bot_id, conversation_id, session_id, role, content)
+         VALUES (?1, ?2, ?3, 'matrix-user', 'bot', 'Matrix answer')",
+        params![org_id, bot_id, conversation_id],
+    )?;
+    let message_id = tx.last_insert_rowid();
     tx.execute(
         "INSERT INTO canned_replies (organization_id, shortcut, text) VALUES (?1, 'matrix', 'Matrix reply')",
         [org_id],
@@ -345,6 +355,7 @@ fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
         ("canned_reply_id", canned_reply_id.to_string()),
         ("test_id", test_id.to_string()),
         ("file_id", file_id.to_string()),
+        ("message_id", message_id.to_string()),
     ])
 }
 

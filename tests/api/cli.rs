@@ -598,3 +598,24 @@ fn bench_channels_reports_webhook_latency_and_queue_drain_per_type_as_json() {
     assert!(c["drain"]["telegram"]["messages_per_s"].as_f64().is_some_and(|r| r <= 30.0), "{report}");
     assert!(stdout.contains("telegram: webhook in → reply queued"), "{stdout}");
 }
+
+#[test]
+fn bench_analytics_generates_rolls_up_and_times_the_dashboards_as_json() {
+    let out = run(&["bench", "analytics", "--scale", "0.0005", "--bots", "3", "--repeat", "3", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value =
+        serde_json::from_str(stdout.lines().last().expect("a last line")).expect("JSON on the last line");
+    let a = &report["analytics"];
+    assert_eq!(a["conversations"], 250, "{report}");
+    assert!(a["messages"].as_u64().is_some_and(|m| m >= 2500), "{report}");
+    assert!(a["backfill_hours"].as_u64().is_some_and(|h| h > 0), "{report}");
+    assert_eq!(a["catchup_day_hours"], 3 * 24, "{report}");
+    assert!(a["rollup_bytes"].as_u64().is_some_and(|b| b > 0), "{report}");
+    assert!(a["dashboard_p95_ms"].as_f64().is_some_and(|p| p > 0.0), "{report}");
+    let queries = a["queries"].as_object().expect("queries");
+    assert_eq!(queries.len(), 7, "{report}");
+    // Every conversation of the last 365 days is counted by the organization's yearly dashboard.
+    assert_eq!(queries["org 365 days by month"]["conversations"], 250, "{report}");
+    assert!(stdout.contains("dashboard p95, all queries"), "{stdout}");
+}

@@ -7,6 +7,7 @@
 mod accounts;
 mod admin;
 mod ai;
+mod analytics;
 mod api_tokens;
 mod audit;
 mod authz;
@@ -17,6 +18,7 @@ mod browser;
 mod browser_a11y;
 mod browser_accounts;
 mod browser_ai;
+mod browser_analytics;
 mod browser_billing;
 mod browser_bottests;
 mod browser_builder;

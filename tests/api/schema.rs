@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 22] = [
+const ADDED_TABLES: [&str; 28] = [
     "teams",
     "conversations",
     "jobs",
@@ -162,6 +162,14 @@ const ADDED_TABLES: [&str; 22] = [
     "knowledge_answer_logs",
     // One row per model call with its tokens and cost (V063, issue 19).
     "llm_calls",
+    // Analytics (V067, issue 20): answer feedback, the runtime's analytics
+    // events, the rollup job's dirty hours and the hourly rollups.
+    "message_feedback",
+    "analytics_events",
+    "analytics_dirty",
+    "analytics_hourly",
+    "analytics_users",
+    "analytics_intents",
 ];
 
 const VIEWS: [&str; 4] =

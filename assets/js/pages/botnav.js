@@ -14,6 +14,7 @@ const TABS = [
   ["nlu", "NLU", "/nlu"],
   ["insights", "Insights", "/insights"],
   ["ai", "AI", "/ai"],
+  ["analytics", "Analytics", "/analytics"],
 ];
 
 export function BotNav({ botId, active }) {
@@ -98,8 +99,17 @@ function DeliveryBadge({ d }) {
   return html`<span class=${"delivery small " + (bad ? "bad" : "muted")} data-delivery=${d.status} title=${title}>${DELIVERY_LABELS[d.status] || d.status}</span>`;
 }
 
-/** One transcript message (with its delivery state on a channel). */
-export function MessageLine({ m, delivery }) {
+/** The end user's (or a tester's) vote on a bot answer. */
+function VoteBadge({ vote }) {
+  if (!vote) return null;
+  const up = vote.rating === "up";
+  return html`<span class=${"badge feedback-badge " + (up ? "ok" : "warn")} data-feedback=${vote.rating} title=${vote.comment || ""}>
+    ${up ? "👍 Helpful" : "👎 Not helpful"}${vote.comment ? html` · <q>${vote.comment}</q>` : ""}${vote.source === "emulator" ? " (emulator)" : ""}
+  </span>`;
+}
+
+/** One transcript message (with its delivery state on a channel, and its feedback vote). */
+export function MessageLine({ m, delivery, vote, children }) {
   const who = m.role === "agent" ? m.author_name || "Agent" : m.role === "note" ? `Note by ${m.author_name || "agent"}` : m.role;
   return html`<div class=${"chat-msg " + m.role} data-role=${m.role} title=${formatDate(m.created_at)}>
     <span class="who">${who}</span>
@@ -116,6 +126,8 @@ export function MessageLine({ m, delivery }) {
     ${m.image ? html`<div class="muted">[image ${m.image.alt || m.image.url}]</div>` : null}
     ${m.attachments && m.attachments.length ? html`<${Attachments} items=${m.attachments} />` : null}
     <${DeliveryBadge} d=${delivery} />
+    <${VoteBadge} vote=${vote} />
+    ${children}
   </div>`;
 }
 

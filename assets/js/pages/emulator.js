@@ -1,9 +1,9 @@
 // The emulator: chat with the bot's draft or published flows and see, per
 // turn, the debugger's trace: NLU result, the path of nodes, variables
 // before and after, HTTP calls, problems and timing.
-import { html, Page, useState, useRef, useEffect, ErrorBox, toast } from "../ui.js";
+import { html, Page, useState, useRef, useEffect, ErrorBox, toast, toastError } from "../ui.js";
 import { route } from "../router.js";
-import { post } from "../api.js";
+import { post, put } from "../api.js";
 import { BotNav, useBot, MessageLine, BotMissing } from "./botnav.js";
 import { can } from "../session.js";
 
@@ -32,8 +32,27 @@ export function markGaps(text, gaps) {
   return out;
 }
 
-function EmulatorLine({ m }) {
-  return html`<${MessageLine} m=${m.gaps && m.gaps.length ? { ...m, text: markGaps(m.text, m.gaps) } : m} />`;
+/** Thumbs up/down on a bot answer of the emulator (stored as feedback from the emulator). */
+function Thumbs({ conversation, message }) {
+  const [rating, setRating] = useState(null);
+  const vote = async (r) => {
+    try {
+      await put(`/api/v1/conversations/${conversation}/messages/${message}/feedback`, { rating: r });
+      setRating(r);
+    } catch (e) {
+      toastError(e);
+    }
+  };
+  return html`<div class="chat-vote" data-vote-for=${message}>
+    <button type="button" class="small" aria-pressed=${rating === "up" ? "true" : "false"} aria-label="Helpful answer" onClick=${() => vote("up")}>👍</button>
+    <button type="button" class="small" aria-pressed=${rating === "down" ? "true" : "false"} aria-label="Unhelpful answer" onClick=${() => vote("down")}>👎</button>
+  </div>`;
+}
+
+function EmulatorLine({ m, conversation }) {
+  return html`<${MessageLine} m=${m.gaps && m.gaps.length ? { ...m, text: markGaps(m.text, m.gaps) } : m}>
+    ${conversation && m.role === "bot" && m.id ? html`<${Thumbs} conversation=${conversation} message=${m.id} />` : null}
+  <//>`;
 }
 
 function changedVars(before, after) {
@@ -214,7 +233,7 @@ function Emulator({ params }) {
     <${ErrorBox} error=${error} />
     <div class="emulator">
       <div class="card emulator-chat">
-        <div class="chat-log" ref=${logRef} id="emulator-log">${log.map((m) => html`<${EmulatorLine} key=${m.id} m=${m} />`)}</div>
+        <div class="chat-log" ref=${logRef} id="emulator-log">${log.map((m) => html`<${EmulatorLine} key=${m.id} m=${m} conversation=${conversation} />`)}</div>
         ${options.length > 0 &&
         html`<div class="chat-opts" id="emulator-options">${options.map((o) =>
           o.url

@@ -387,6 +387,9 @@ function ConversationPanel({ id, onChanged, agent, inbox, cannedVersion }) {
   // Channel conversations show each message's delivery state (empty list elsewhere).
   const deliveries = useLoad(() => get(`/api/v1/conversations/${id}/deliveries`), [id, tick]);
   const deliveryOf = new Map(((deliveries.data && deliveries.data.items) || []).map((d) => [d.message_id, d]));
+  // Thumbs up/down of the end user on the bot's answers.
+  const votes = useLoad(() => get(`/api/v1/conversations/${id}/feedback`), [id, tick]);
+  const voteOf = new Map((votes.data || []).map((v) => [v.message_id, v]));
   const [resolution, setResolution] = useState("");
   const [error, setError] = useState(null);
   const [newBelow, setNewBelow] = useState(false);
@@ -467,7 +470,7 @@ function ConversationPanel({ id, onChanged, agent, inbox, cannedVersion }) {
     <${VisitorDetails} conv=${c} />`}
     <div class="chat-follow">
       <div class="chat-log" id="conversation-log" ref=${logRef} onScroll=${onScroll} tabindex="0" aria-label="Messages" role="log">
-        ${items.map((m) => html`<${MessageLine} key=${m.id} m=${m} delivery=${deliveryOf.get(m.id)} />`)}
+        ${items.map((m) => html`<${MessageLine} key=${m.id} m=${m} delivery=${deliveryOf.get(m.id)} vote=${voteOf.get(m.id)} />`)}
         ${messages.data && !items.length && html`<div class="muted">No messages.</div>`}
       </div>
       ${newBelow && html`<button type="button" class="new-messages" id="new-messages" onClick=${jump}>New messages ↓</button>`}

@@ -9,6 +9,7 @@ import "./widget.js";
 import "./emulator.js";
 import "./bottests.js";
 import "./inbox.js";
+import "./analytics.js";
 import "./contacts.js";
 import "./account.js";
 import "./orgs.js";

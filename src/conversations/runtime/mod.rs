@@ -414,6 +414,8 @@ impl Runtime {
         let mut visits = Vec::new();
         let mut trace = None;
         let bot = &loaded.bot;
+        let (prior_status, prior_csat) = (e.status, e.csat);
+        let mut analytics: Vec<crate::analytics::Event> = Vec::new();
         let mut engine_input: Option<(Input, bool)> = None;
         match &args.action {
             Action::Start => {
@@ -538,8 +540,22 @@ impl Runtime {
                 is_new,
                 debug: args.debug,
             };
+            let said = match &request.input {
+                Input::Message(text) => Some(text.clone()),
+                _ => None,
+            };
+            if is_new {
+                analytics.push(crate::analytics::Event::new("session"));
+            }
+            if let Some(intent) = request.nlu.as_ref().and_then(|n| n.intent.clone()) {
+                analytics
+                    .push(crate::analytics::Event { label: Some(intent), ..crate::analytics::Event::new("intent") });
+            }
             let mut st = std::mem::take(&mut e.state);
             let outcome: Outcome = run_turn(request, &mut st, &io).await;
+            if outcome.fallback {
+                analytics.push(crate::analytics::Event { label: said, ..crate::analytics::Event::new("fallback") });
+            }
             e.state = st;
             visits = outcome.visits;
             for Reply { text, parts } in outcome.replies {
@@ -578,6 +594,17 @@ impl Runtime {
             }
         }
 
+        if e.status == ConvStatus::Handoff && prior_status != ConvStatus::Handoff {
+            analytics.push(crate::analytics::Event::new("handoff"));
+        }
+        if let Some(score) = e.csat.filter(|_| e.csat != prior_csat) {
+            #[allow(clippy::cast_precision_loss, reason = "a score of 1–5")]
+            analytics
+                .push(crate::analytics::Event { value: Some(score as f64), ..crate::analytics::Event::new("csat") });
+        }
+        if e.channel == "emulator" {
+            analytics.clear();
+        }
         let mut usage = Vec::new();
         if args.count_usage {
             if args.action.is_end_user_message() {
@@ -600,6 +627,7 @@ impl Runtime {
             alert,
             hook,
             visits,
+            analytics,
         };
         let stored = self.inner.writer.submit(write).await?;
         if let Some(t) = trace.as_mut() {

@@ -88,6 +88,8 @@ pub struct TurnWrite {
     pub hook: Option<TurnHook>,
     /// Flow nodes the turn visited (flow funnels).
     pub visits: Vec<crate::flows::engine::Visit>,
+    /// Analytics facts of this turn (session start, hand-off, fallback…).
+    pub analytics: Vec<crate::analytics::Event>,
 }
 
 struct Job {
@@ -240,6 +242,7 @@ fn apply(tx: &rusqlite::Connection, w: &mut TurnWrite, now: &str) -> AppResult<V
             created_at: now.to_owned(),
         });
     }
+    crate::analytics::store::record_turn(tx, w, &stored, now)?;
     if let Some((entry, state)) = &w.entry
         && store::update_conversation(tx, entry, state)? == 0
     {
