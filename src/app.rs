@@ -31,7 +31,7 @@ use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
-    accounts, admin, bots, bottests, channels, contacts, conversations, files, flows, integrations, jobs, knowledge,
+    accounts, admin, billing, bots, bottests, channels, contacts, conversations, files, flows, integrations, jobs, knowledge,
     llm, nlu, ops, orgs, versions, webhooks, widget,
 };
 
@@ -335,6 +335,7 @@ pub(crate) async fn stop_signal() -> bool {
 pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     accounts::routes(cfg);
     orgs::routes(cfg);
+    billing::routes(cfg);
     bots::routes(cfg);
     bottests::routes(cfg);
     channels::routes(cfg);

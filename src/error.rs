@@ -176,6 +176,14 @@ error_codes! {
     EmailDeliveryFailed => ("email_delivery_failed", BAD_GATEWAY, "The SMTP server could not be reached or refused the message; `details.smtp_error` carries its answer."),
     LlmFailed => ("llm_failed", BAD_GATEWAY, "The LLM endpoint failed, timed out or answered something that is not a chat completion."),
     SecretUnreadable => ("secret_unreadable", CONFLICT, "A stored secret (an LLM provider key, a two-factor secret) cannot be decrypted with this server's master key: the data file was re-keyed or restored with another key. `details` names it; set it again."),
+    // Billing: Stripe subscriptions, webhooks, invoices
+    BillingNotConfigured => ("billing_not_configured", CONFLICT, "Billing is off on this instance (`billing.enabled`) or no Stripe secret key is set (`billing.stripe_secret_key`)."),
+    NoSubscription => ("no_subscription", CONFLICT, "The organization has no live Stripe subscription to change, cancel or resume; start one with checkout."),
+    AlreadySubscribed => ("already_subscribed", CONFLICT, "The organization already has a live subscription; change its plan instead of checking out again."),
+    InvoiceNotFound => ("invoice_not_found", NOT_FOUND, "No such invoice in the caller's organizations."),
+    StripeSignatureInvalid => ("stripe_signature_invalid", BAD_REQUEST, "A Stripe webhook's `Stripe-Signature` is missing, malformed, older than `billing.webhook_tolerance_secs`, or matches none of `billing.stripe_webhook_secrets`; nothing was changed."),
+    StripeEventInvalid => ("stripe_event_invalid", BAD_REQUEST, "A signed webhook body is not a Stripe event (`object` `event` with `id`, `type`, `created` and `data.object`); `details.field` names what is wrong; nothing was changed."),
+    StripeUnavailable => ("stripe_unavailable", BAD_GATEWAY, "The Stripe API could not be reached or answered an error; `details.provider_description` has what it said, if anything."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod bench;
+pub mod billing;
 pub mod bots;
 pub mod bottests;
 pub mod channels;

@@ -191,6 +191,7 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::knowledge::ingest::KIND => Some(&crate::knowledge::ingest::Ingest),
         crate::knowledge::crawl::KIND => Some(&crate::knowledge::crawl::Crawl),
         crate::knowledge::reembed::KIND => Some(&crate::knowledge::reembed::Reembed),
+        crate::billing::dunning::KIND => Some(&crate::billing::dunning::DunningJob),
         _ => None,
     }
 }
@@ -316,7 +317,10 @@ pub fn reclaim_orphaned(db: &Db) -> AppResult<usize> {
 /// Jobs enqueued on a schedule: kind and period. Each runs once per period
 /// slot: the slot is its idempotency key, so restarts and several processes
 /// do not duplicate it, and a slot missed while stopped runs at start-up.
-const SCHEDULE: &[(&str, Duration)] = &[(crate::orgs::audit::retention::KIND, Duration::from_secs(86_400))];
+const SCHEDULE: &[(&str, Duration)] = &[
+    (crate::orgs::audit::retention::KIND, Duration::from_secs(86_400)),
+    (crate::billing::dunning::KIND, Duration::from_secs(3_600)),
+];
 
 /// Enqueues the scheduled jobs of the current period slots (no-op for slots
 /// already enqueued). Returns the ids.
