@@ -126,6 +126,7 @@ impl AppState {
         orgs::service::sync_builtin_roles(&db).map_err(|e| StartError::Other(e.to_string()))?;
         admin::service::seed_allowlist(&db, &config.admin.ip_allowlist)
             .map_err(|e| StartError::Other(e.to_string()))?;
+        crate::billing::apply_config(&db, &config.billing).map_err(|e| StartError::Other(e.to_string()))?;
         let mailer = Mailer::new(&config.smtp).map_err(|e| StartError::Other(e.to_string()))?;
         let limits = Arc::new(RateLimits::new(&config.rate_limits));
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
@@ -335,7 +336,7 @@ pub(crate) async fn stop_signal() -> bool {
 pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     accounts::routes(cfg);
     orgs::routes(cfg);
-    billing::routes(cfg);
+    billing::stripe_routes(cfg);
     bots::routes(cfg);
     bottests::routes(cfg);
     channels::routes(cfg);

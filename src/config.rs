@@ -257,8 +257,11 @@ impl Default for RuntimeConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BillingConfig {
-    /// Whether billing is on.
+    /// Plans, subscriptions and enforced plan limits.
     pub enabled: bool,
+    /// With billing off, still enforce each organization's plan limits (the
+    /// superadmin assigns plans and edits their limits). Ignored when `enabled`.
+    pub enforce_limits: bool,
     // --- Stripe (subscriptions, webhooks, dunning) ---
     /// Base URL of the Stripe API (`https://api.stripe.com`); requests go
     /// to `{base}/v1/...`. Point it at a mirror or a fake.
@@ -311,6 +314,7 @@ impl Default for BillingConfig {
     fn default() -> Self {
         Self {
             enabled: false,
+            enforce_limits: false,
             stripe_api_base: "https://api.stripe.com".to_owned(),
             stripe_secret_key: None,
             stripe_webhook_secrets: Vec::new(),

@@ -116,7 +116,11 @@ error_codes! {
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
     EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists (superadmin creation, and sign-up on a server without SMTP; with SMTP sign-up answers 202 either way)."),
     NameTaken => ("name_taken", CONFLICT, "Another resource in the same scope already has this name."),
-    PlanLimitExceeded => ("plan_limit_exceeded", PAYMENT_REQUIRED, "The organization's plan does not allow more of this resource."),
+    PlanLimitExceeded => ("plan_limit_exceeded", PAYMENT_REQUIRED, "The organization's plan does not allow more of this resource; `details.limit` names the limit (`bots`, `messages_per_month`, `knowledge_storage_bytes`, `seats`, `llm_tokens_per_month`, `channels`, `voice_minutes_per_month`), `details.used` and `details.allowed` the figures."),
+    PlanNotFound => ("plan_not_found", NOT_FOUND, "No such plan."),
+    PlanInUse => ("plan_in_use", CONFLICT, "Organizations are on this plan; move them or deactivate the plan instead (`details.organizations` is their number)."),
+    UnknownCurrency => ("unknown_currency", UNPROCESSABLE_ENTITY, "The currency is not an ISO 4217 code; `details.field` names the field."),
+    BillingDisabled => ("billing_disabled", NOT_FOUND, "Billing is off on this server (`billing.enabled = false`); billing routes do not exist."),
     FlowInvalid => ("flow_invalid", UNPROCESSABLE_ENTITY, "The flow document has errors; `details.issues` lists them with their node ids."),
     ShortcutTaken => ("shortcut_taken", CONFLICT, "Another canned reply of the organization has this shortcut; `details.field` is `shortcut`."),
     FlowInUse => ("flow_in_use", CONFLICT, "The flow is the bot's entry flow or other flows jump to it; `details.flows` and `details.orchestrations` list what refers to it."),
@@ -177,7 +181,7 @@ error_codes! {
     LlmFailed => ("llm_failed", BAD_GATEWAY, "The LLM endpoint failed, timed out or answered something that is not a chat completion."),
     SecretUnreadable => ("secret_unreadable", CONFLICT, "A stored secret (an LLM provider key, a two-factor secret) cannot be decrypted with this server's master key: the data file was re-keyed or restored with another key. `details` names it; set it again."),
     // Billing: Stripe subscriptions, webhooks, invoices
-    BillingNotConfigured => ("billing_not_configured", CONFLICT, "Billing is off on this instance (`billing.enabled`) or no Stripe secret key is set (`billing.stripe_secret_key`)."),
+    BillingNotConfigured => ("billing_not_configured", CONFLICT, "Billing is on but Stripe is not set up (`billing.stripe_secret_key`), so checkout, the portal and plan changes are unavailable."),
     NoSubscription => ("no_subscription", CONFLICT, "The organization has no live Stripe subscription to change, cancel or resume; start one with checkout."),
     AlreadySubscribed => ("already_subscribed", CONFLICT, "The organization already has a live subscription; change its plan instead of checking out again."),
     InvoiceNotFound => ("invoice_not_found", NOT_FOUND, "No such invoice in the caller's organizations."),
@@ -350,7 +354,7 @@ fn map_trigger_message(msg: &str) -> Option<AppError> {
             ErrorCode::PlanLimitExceeded,
             format!("your plan does not allow more {subject}; upgrade to add more"),
         )
-        .with_details(json!({ "resource": subject })),
+        .with_details(json!({ "resource": subject, "limit": subject })),
         "tenant_mismatch" | "parent_mismatch" => {
             AppError::new(ErrorCode::InvalidReference, "a referenced resource was not found")
                 .with_details(json!({ "field": subject.rsplit('.').next().unwrap_or(subject) }))

@@ -64,6 +64,7 @@ async fn list_invoices(
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<InvoiceRow>>> {
+    super::require_enabled(&state.config.billing)?;
     let (tenant, page) = (scope.into_tenant(), page.into_inner());
     let (before, limit) = (page.cursor()?.map(|c| c.id), page.fetch_limit()?);
     let rows = state.db.read(move |c| Ok(store::invoices(c, &tenant, before, limit)?)).await?;
@@ -75,7 +76,7 @@ async fn list_invoices(
     tag = "billing",
     params(("invoice_id" = i64, Path, description = "Invoice (payment) id")),
     responses((status = 200, content_type = "text/html", body = String), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
+              (status = 404, body = ErrorBody, description = "`invoice_not_found` or `billing_disabled`")),
     security(("session" = ["billing.manage"]), ("api_token" = ["billing.manage"]))
 )]
 #[get("/invoices/{invoice_id}/document")]
@@ -83,6 +84,7 @@ async fn invoice_document(
     scope: InvoiceScope<perm::BillingManage>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
+    super::require_enabled(&state.config.billing)?;
     let id = scope.id();
     let tenant = scope.into_tenant();
     let (invoice, org_name, brand) = state
@@ -196,17 +198,19 @@ pub struct RevenueOverview {
 /// Revenue overview: MRR, active, trialing, past-due and churned subscriptions.
 #[utoipa::path(
     tag = "admin",
-    responses((status = 200, body = RevenueOverview), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = RevenueOverview), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "`billing_disabled`")),
     security(("admin_session" = []))
 )]
 #[get("/admin/billing/overview")]
 async fn revenue_overview(_admin: AdminScope, state: web::Data<AppState>) -> AppResult<web::Json<RevenueOverview>> {
+    super::require_enabled(&state.config.billing)?;
     let since = crate::db::format_timestamp(chrono::Utc::now() - chrono::Duration::days(30));
     let (rows, (churned, restricted)) =
         state.db.read(move |c| Ok((store::revenue_rows(c)?, store::churn_counts(c, &since)?))).await?;
     let mut mrr: BTreeMap<String, i64> = BTreeMap::new();
     let (mut active, mut trialing, mut past_due) = (0, 0, 0);
-    for (status, cycle, monthly, yearly, currency) in rows {
+    for (status, per_month, currency) in rows {
         match status.as_str() {
             "active" => active += 1,
             "trialing" => trialing += 1,
@@ -214,7 +218,6 @@ async fn revenue_overview(_admin: AdminScope, state: web::Data<AppState>) -> App
             _ => {}
         }
         if matches!(status.as_str(), "active" | "past_due") {
-            let per_month = if cycle == "yearly" { yearly.unwrap_or(monthly * 12) / 12 } else { monthly };
             *mrr.entry(currency).or_default() += per_month;
         }
     }

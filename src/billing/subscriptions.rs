@@ -13,29 +13,16 @@ use serde_json::Value;
 
 use super::stripe::client::{ChangeRequest, CheckoutRequest};
 use super::stripe::event::{self, timestamp};
-use super::stripe::store::{self, PlanPrice, SubscriptionRow};
+use super::plans::{self, Interval, Plan};
+use super::stripe::store::{self, SubscriptionRow};
 use super::stripe::Stripe;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::http::{Json, OrgScope, Tenant};
 use crate::permissions::perm;
 
-/// Billing interval of a price.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Interval {
-    #[default]
-    Monthly,
-    Yearly,
-}
-
-impl Interval {
-    fn as_str(self) -> &'static str {
-        match self {
-            Interval::Monthly => "monthly",
-            Interval::Yearly => "yearly",
-        }
-    }
+fn monthly() -> Interval {
+    Interval::Month
 }
 
 /// The organization's subscription as the billing page shows it.
@@ -67,14 +54,18 @@ pub struct SubscriptionView {
     pub has_customer: bool,
 }
 
-/// A plan and billing interval to subscribe or switch to.
+/// A plan, billing interval and currency to subscribe or switch to.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanChoice {
     /// The plan's name (e.g. `pro`).
     pub plan: String,
-    #[serde(default)]
+    /// `month` (default) or `year`.
+    #[serde(default = "monthly")]
     pub interval: Interval,
+    /// ISO 4217 code of one of the plan's prices (default: the plan's main currency).
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// A plan change; pass the preview's `proration_date` so the charge equals
@@ -83,8 +74,10 @@ pub struct PlanChoice {
 #[serde(deny_unknown_fields)]
 pub struct ChangePlanRequest {
     pub plan: String,
-    #[serde(default)]
+    #[serde(default = "monthly")]
     pub interval: Interval,
+    #[serde(default)]
+    pub currency: Option<String>,
     /// Unix seconds, from the preview (default: now).
     pub proration_date: Option<i64>,
 }
@@ -138,7 +131,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[utoipa::path(
     tag = "billing",
     params(("org_id" = i64, Path, description = "Organization id")),
-    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`org_not_found` or `billing_disabled`")),
     security(("session" = ["billing.manage"]), ("api_token" = ["billing.manage"]))
 )]
 #[get("/orgs/{org_id}/billing/subscription")]
@@ -146,6 +139,7 @@ async fn get_subscription(
     scope: OrgScope<perm::BillingManage>,
     state: web::Data<AppState>,
 ) -> AppResult<web::Json<SubscriptionView>> {
+    super::require_enabled(&state.config.billing)?;
     Ok(web::Json(view(&state, scope.into_tenant()).await?))
 }
 
@@ -154,9 +148,9 @@ async fn get_subscription(
     tag = "billing",
     params(("org_id" = i64, Path, description = "Organization id")),
     request_body = PlanChoice,
-    responses((status = 201, body = RedirectView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`billing_not_configured` or `already_subscribed`"),
-              (status = 422, body = ErrorBody, description = "`validation_failed` (`plan`, `interval`)"),
+    responses((status = 201, body = RedirectView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`org_not_found` or `billing_disabled`"),
+              (status = 409, body = ErrorBody, description = "`billing_not_configured` (Stripe not set up) or `already_subscribed`"),
+              (status = 422, body = ErrorBody, description = "`validation_failed` (`plan`, `interval`, `currency`)"),
               (status = 502, body = ErrorBody, description = "`stripe_unavailable`")),
     security(("session" = ["billing.manage"]), ("api_token" = ["billing.manage"]))
 )]
@@ -174,8 +168,8 @@ async fn create_checkout(
 #[utoipa::path(
     tag = "billing",
     params(("org_id" = i64, Path, description = "Organization id")),
-    responses((status = 201, body = RedirectView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`billing_not_configured`"), (status = 502, body = ErrorBody)),
+    responses((status = 201, body = RedirectView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`org_not_found` or `billing_disabled`"),
+              (status = 409, body = ErrorBody, description = "`billing_not_configured` (Stripe not set up)"), (status = 502, body = ErrorBody)),
     security(("session" = ["billing.manage"]), ("api_token" = ["billing.manage"]))
 )]
 #[post("/orgs/{org_id}/billing/portal")]
@@ -193,9 +187,9 @@ async fn create_portal(scope: OrgScope<perm::BillingManage>, state: web::Data<Ap
     tag = "billing",
     params(("org_id" = i64, Path, description = "Organization id")),
     request_body = PlanChoice,
-    responses((status = 200, body = ProrationPreview), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`billing_not_configured` or `no_subscription`"),
-              (status = 422, body = ErrorBody, description = "`validation_failed` (`plan`, `interval`)"), (status = 502, body = ErrorBody)),
+    responses((status = 200, body = ProrationPreview), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`org_not_found` or `billing_disabled`"),
+              (status = 409, body = ErrorBody, description = "`billing_not_configured` (Stripe not set up) or `no_subscription`"),
+              (status = 422, body = ErrorBody, description = "`validation_failed` (`plan`, `interval`, `currency`)"), (status = 502, body = ErrorBody)),
     security(("session" = ["billing.manage"]), ("api_token" = ["billing.manage"]))
 )]
 #[post("/orgs/{org_id}/billing/subscription/preview")]
@@ -213,8 +207,8 @@ async fn preview_change(
     tag = "billing",
     params(("org_id" = i64, Path, description = "Organization id")),
     request_body = ChangePlanRequest,
-    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`billing_not_configured` or `no_subscription`"),
+    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`org_not_found` or `billing_disabled`"),
+              (status = 409, body = ErrorBody, description = "`billing_not_configured` (Stripe not set up) or `no_subscription`"),
               (status = 422, body = ErrorBody, description = "`validation_failed` (`plan`, `interval`, `proration_date`)"), (status = 502, body = ErrorBody)),
     security(("session" = ["billing.manage"]), ("api_token" = ["billing.manage"]))
 )]
@@ -234,8 +228,8 @@ async fn change_plan(
 #[utoipa::path(
     tag = "billing",
     params(("org_id" = i64, Path, description = "Organization id")),
-    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`billing_not_configured` or `no_subscription`"), (status = 502, body = ErrorBody)),
+    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`org_not_found` or `billing_disabled`"),
+              (status = 409, body = ErrorBody, description = "`billing_not_configured` (Stripe not set up) or `no_subscription`"), (status = 502, body = ErrorBody)),
     security(("session" = ["billing.manage"]), ("api_token" = ["billing.manage"]))
 )]
 #[post("/orgs/{org_id}/billing/subscription/cancel")]
@@ -252,8 +246,8 @@ async fn cancel_subscription(
 #[utoipa::path(
     tag = "billing",
     params(("org_id" = i64, Path, description = "Organization id")),
-    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`billing_not_configured` or `no_subscription`"), (status = 502, body = ErrorBody)),
+    responses((status = 200, body = SubscriptionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`org_not_found` or `billing_disabled`"),
+              (status = 409, body = ErrorBody, description = "`billing_not_configured` (Stripe not set up) or `no_subscription`"), (status = 502, body = ErrorBody)),
     security(("session" = ["billing.manage"]), ("api_token" = ["billing.manage"]))
 )]
 #[post("/orgs/{org_id}/billing/subscription/resume")]
@@ -306,25 +300,31 @@ fn is_live(row: &SubscriptionRow) -> bool {
     row.stripe_subscription_id.is_some() && matches!(row.status.as_str(), "active" | "trialing" | "past_due" | "unpaid")
 }
 
-/// The plan and its Stripe price for the interval, or 422 naming the field.
-async fn priced_plan(state: &AppState, name: &str, interval: Interval) -> AppResult<(PlanPrice, String)> {
+/// The active plan and its Stripe price for the interval and currency, or
+/// 422 naming the field at fault.
+async fn priced_plan(state: &AppState, name: &str, interval: Interval, currency: Option<&str>) -> AppResult<(Plan, String)> {
     let key = name.trim().to_ascii_lowercase();
     let plan = state
         .db
-        .read(move |c| Ok(store::plan_by_name(c, &key)?))
+        .read(move |c| Ok(plans::find_by_name(c, &key)?))
         .await?
+        .filter(|p| p.is_active)
         .ok_or_else(|| AppError::validation("plan", format!("no active plan is named `{name}`")))?;
-    let price = match interval {
-        Interval::Monthly => plan.stripe_price_id_monthly.clone(),
-        Interval::Yearly => plan.stripe_price_id_yearly.clone(),
-    }
-    .filter(|p| !p.trim().is_empty())
-    .ok_or_else(|| {
-        AppError::validation(
-            "interval",
-            format!("the plan `{}` has no Stripe price for {} billing", plan.name, interval.as_str()),
-        )
-    })?;
+    let currency = currency.map_or_else(|| plan.currency.clone(), str::to_ascii_uppercase);
+    let price = plan
+        .price(interval, &currency)
+        .ok_or_else(|| {
+            AppError::validation("currency", format!("the plan `{}` has no {} price in {currency}", plan.name, interval.as_str()))
+        })?
+        .stripe_price_id
+        .clone()
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| {
+            AppError::validation(
+                "interval",
+                format!("the plan `{}` has no Stripe price for its {} {currency} price", plan.name, interval.as_str()),
+            )
+        })?;
     Ok((plan, price))
 }
 
@@ -366,7 +366,7 @@ fn redirect(session: &Value) -> AppResult<RedirectView> {
 /// Creates a Checkout Session for a new subscription.
 pub async fn checkout(state: &AppState, tenant: Tenant, choice: &PlanChoice) -> AppResult<RedirectView> {
     let stripe = Stripe::from_state(state)?;
-    let (plan, price) = priced_plan(state, &choice.plan, choice.interval).await?;
+    let (plan, price) = priced_plan(state, &choice.plan, choice.interval, choice.currency.as_deref()).await?;
     let t = tenant.clone();
     if let Some(row) = state.db.read(move |c| Ok(store::subscription(c, &t)?)).await?
         && is_live(&row)
@@ -416,7 +416,7 @@ async fn live_subscription(state: &AppState, stripe: &Stripe, tenant: &Tenant) -
 /// Stripe's invoice preview of a plan change.
 pub async fn preview(state: &AppState, tenant: Tenant, choice: &PlanChoice) -> AppResult<ProrationPreview> {
     let stripe = Stripe::from_state(state)?;
-    let (plan, price) = priced_plan(state, &choice.plan, choice.interval).await?;
+    let (plan, price) = priced_plan(state, &choice.plan, choice.interval, choice.currency.as_deref()).await?;
     let (row, item, customer) = live_subscription(state, &stripe, &tenant).await?;
     let proration_date = chrono::Utc::now().timestamp();
     let sub_id = row.stripe_subscription_id.unwrap_or_default();
@@ -463,7 +463,7 @@ async fn apply_answer(state: &AppState, tenant: &Tenant, object: Value) -> AppRe
 /// Switches the live subscription's price (prorated at `proration_date`).
 pub async fn change(state: &AppState, tenant: &Tenant, request: &ChangePlanRequest) -> AppResult<()> {
     let stripe = Stripe::from_state(state)?;
-    let (_plan, price) = priced_plan(state, &request.plan, request.interval).await?;
+    let (_plan, price) = priced_plan(state, &request.plan, request.interval, request.currency.as_deref()).await?;
     let now = chrono::Utc::now().timestamp();
     let proration_date = request.proration_date.unwrap_or(now);
     // Stripe takes a proration date in the current period, not in the future.

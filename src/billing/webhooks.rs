@@ -40,6 +40,7 @@ pub struct WebhookReceipt {
     request_body(content = Object, description = "A Stripe event object, exactly as Stripe sends it"),
     responses((status = 200, body = WebhookReceipt, description = "Recorded (applied, stale, ignored or unmatched) or a duplicate"),
               (status = 400, body = ErrorBody, description = "`stripe_signature_invalid` or `stripe_event_invalid`: nothing was stored"),
+              (status = 404, body = ErrorBody, description = "`billing_disabled`"),
               (status = 502, body = ErrorBody, description = "`stripe_unavailable`: the subscription could not be fetched; Stripe retries"))
 )]
 #[post("/billing/stripe/webhook")]
@@ -55,6 +56,7 @@ pub async fn stripe_webhook(
 /// Verifies, records and applies one webhook call.
 pub async fn receive(state: &AppState, header: Option<&str>, body: &[u8]) -> AppResult<WebhookReceipt> {
     let config = &state.config.billing;
+    super::require_enabled(config)?;
     let now_secs = chrono::Utc::now().timestamp();
     if let Err(e) = signature::verify(header, body, &config.stripe_webhook_secrets, config.webhook_tolerance_secs, now_secs) {
         tracing::warn!(reason = %e, "Stripe webhook refused: bad signature");
@@ -237,7 +239,7 @@ fn apply_subscription(
         }
     }
     let mapped = match sub.price.as_deref() {
-        Some(price) => store::plan_by_price(tx, price)?.map(|(p, cycle)| (p.id, p.name, cycle)),
+        Some(price) => store::plan_by_price(tx, price)?,
         None => None,
     };
     let (plan_id, plan_name, cycle) = match (mapped, &row) {

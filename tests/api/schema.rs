@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 19] = [
+const ADDED_TABLES: [&str; 20] = [
     "teams",
     "conversations",
     "jobs",
@@ -153,6 +153,8 @@ const ADDED_TABLES: [&str; 19] = [
     "bot_test_runs",
     // Files attached to transcript messages (V061, issue 18).
     "message_attachments",
+    // Prices of a plan per interval and currency (V065, issue 21).
+    "subscription_plan_prices",
     // Pending OAuth authorizations of integrations (V062, issue 18 item 7).
     "integration_oauth_states",
     // Stripe webhook events received, with their raw bodies (V066, issue 21).
@@ -571,6 +573,7 @@ fn tenant_owned_tables_are_exactly_those_with_organization_id() {
         // platform
         "settings",
         "subscription_plans",
+        "subscription_plan_prices",
         "plugin_categories",
         "plugins",
         "plugin_versions",
@@ -1673,6 +1676,7 @@ fn deleting_an_organization_removes_all_its_data_and_nothing_else() {
             "two_factor_backup_codes",
             "password_reset_tokens",
             "subscription_plans",
+            "subscription_plan_prices",
             "plugin_categories",
             "plugins",
             "plugin_versions",

@@ -25,10 +25,11 @@ pub fn field(form: &mut Form, key: impl Into<String>, value: impl ToString) {
 }
 
 impl Stripe {
-    /// The client, or 409 `billing_not_configured` when billing is off or
-    /// no secret key is set.
+    /// The client; 404 `billing_disabled` when billing is off, 409
+    /// `billing_not_configured` when no secret key is set.
     pub fn from_state(state: &AppState) -> AppResult<Stripe> {
         let billing = &state.config.billing;
+        crate::billing::require_enabled(billing)?;
         match billing.stripe_secret_key.as_deref() {
             Some(key) if billing.stripe_ready() => Ok(Stripe {
                 outbound: state.outbound.clone(),
@@ -37,7 +38,7 @@ impl Stripe {
             }),
             _ => Err(AppError::new(
                 ErrorCode::BillingNotConfigured,
-                "billing is not set up on this instance (billing.enabled and billing.stripe_secret_key)",
+                "Stripe is not set up on this instance (billing.stripe_secret_key)",
             )),
         }
     }

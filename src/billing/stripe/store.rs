@@ -104,67 +104,17 @@ pub fn org_exists(conn: &Connection, org: i64) -> rusqlite::Result<bool> {
     conn.query_row("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = ?1)", [org], |r| r.get(0))
 }
 
-/// A plan as Stripe billing needs it.
-#[derive(Debug, Clone)]
-pub struct PlanPrice {
-    pub id: i64,
-    pub name: String,
-    pub display_name: String,
-    pub price_monthly: i64,
-    pub price_yearly: Option<i64>,
-    pub currency: String,
-    pub stripe_price_id_monthly: Option<String>,
-    pub stripe_price_id_yearly: Option<String>,
-    pub trial_days: i64,
-}
-
-fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<PlanPrice> {
-    let features: Option<String> = r.get("features")?;
-    // Trial days live in the plan's features (`trial_days`) until the plan
-    // model has a column of its own.
-    let trial_days = features
-        .and_then(|f| serde_json::from_str::<serde_json::Value>(&f).ok())
-        .and_then(|f| f.get("trial_days").and_then(serde_json::Value::as_i64))
-        .unwrap_or(0)
-        .clamp(0, 730);
-    Ok(PlanPrice {
-        id: r.get("id")?,
-        name: r.get("name")?,
-        display_name: r.get("display_name")?,
-        price_monthly: r.get("price_monthly")?,
-        price_yearly: r.get("price_yearly")?,
-        currency: r.get("currency")?,
-        stripe_price_id_monthly: r.get("stripe_price_id_monthly")?,
-        stripe_price_id_yearly: r.get("stripe_price_id_yearly")?,
-        trial_days,
-    })
-}
-
-const PLAN_COLUMNS: &str = "id, name, display_name, price_monthly, price_yearly, currency, stripe_price_id_monthly,
-    stripe_price_id_yearly, features";
-
-/// An active plan by name.
-pub fn plan_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<PlanPrice>> {
+/// The plan (active or not: a subscription outlives a retired plan) one
+/// of whose prices (`subscription_plan_prices`) is this Stripe price:
+/// (plan id, plan name, billing cycle `monthly`/`yearly`).
+pub fn plan_by_price(conn: &Connection, price: &str) -> rusqlite::Result<Option<(i64, String, &'static str)>> {
     conn.query_row(
-        &format!("SELECT {PLAN_COLUMNS} FROM subscription_plans WHERE name = ?1 AND is_active = 1"),
-        [name],
-        plan_from_row,
-    )
-    .optional()
-}
-
-/// The plan (active or not: a subscription outlives a retired plan) whose
-/// monthly or yearly Stripe price this is, with the billing cycle.
-pub fn plan_by_price(conn: &Connection, price: &str) -> rusqlite::Result<Option<(PlanPrice, &'static str)>> {
-    conn.query_row(
-        &format!(
-            "SELECT {PLAN_COLUMNS}, stripe_price_id_yearly = ?1 AS yearly FROM subscription_plans
-             WHERE stripe_price_id_monthly = ?1 OR stripe_price_id_yearly = ?1 ORDER BY is_active DESC, id LIMIT 1"
-        ),
+        "SELECT p.id, p.name, pp.interval FROM subscription_plan_prices pp JOIN subscription_plans p ON p.id = pp.plan_id
+         WHERE pp.stripe_price_id = ?1 ORDER BY p.is_active DESC, p.id LIMIT 1",
         [price],
         |r| {
-            let yearly: bool = r.get("yearly")?;
-            Ok((plan_from_row(r)?, if yearly { "yearly" } else { "monthly" }))
+            let interval: String = r.get(2)?;
+            Ok((r.get(0)?, r.get(1)?, if interval == "year" { "yearly" } else { "monthly" }))
         },
     )
     .optional()
@@ -532,14 +482,20 @@ pub fn invoice(conn: &Connection, tenant: &Tenant, id: i64) -> rusqlite::Result<
     .optional()
 }
 
-/// Subscriptions by status with what they bill per month: (status, cycle,
-/// monthly price, yearly price, currency) of every subscription row.
-pub fn revenue_rows(conn: &Connection) -> rusqlite::Result<Vec<(String, String, i64, Option<i64>, String)>> {
+/// Every subscription row with what it bills per month: (status, amount
+/// per month in minor units, currency). The amount is the subscribed Stripe
+/// price's (a yearly one divided by 12), else the plan's main price.
+pub fn revenue_rows(conn: &Connection) -> rusqlite::Result<Vec<(String, i64, String)>> {
     let mut stmt = conn.prepare(
-        "SELECT s.status, s.billing_cycle, p.price_monthly, p.price_yearly, p.currency
-         FROM user_subscriptions s JOIN subscription_plans p ON p.id = s.plan_id",
+        "SELECT s.status,
+                coalesce(CASE pp.interval WHEN 'year' THEN pp.amount / 12 ELSE pp.amount END,
+                         CASE s.billing_cycle WHEN 'yearly' THEN coalesce(p.price_yearly, p.price_monthly * 12) / 12
+                                              ELSE p.price_monthly END),
+                coalesce(pp.currency, p.currency)
+         FROM user_subscriptions s JOIN subscription_plans p ON p.id = s.plan_id
+         LEFT JOIN subscription_plan_prices pp ON pp.plan_id = s.plan_id AND pp.stripe_price_id = s.stripe_price_id",
     )?;
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect()
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
 }
 
 /// Subscriptions canceled since `since`, and restricted ones now.
