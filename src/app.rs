@@ -31,8 +31,8 @@ use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
-    accounts, admin, billing, bots, bottests, channels, contacts, conversations, files, flows, integrations, jobs, knowledge,
-    llm, nlu, ops, orgs, versions, webhooks, widget,
+    accounts, admin, billing, bots, bottests, channels, contacts, conversations, files, flows, integrations, jobs,
+    knowledge, llm, nlu, ops, orgs, versions, webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.

@@ -293,7 +293,10 @@ impl BillingConfig {
 
     fn check(&self, errors: &mut Vec<String>) {
         if !(self.stripe_api_base.starts_with("http://") || self.stripe_api_base.starts_with("https://")) {
-            errors.push(format!("billing.stripe_api_base: `{}` must start with http:// or https://", self.stripe_api_base));
+            errors.push(format!(
+                "billing.stripe_api_base: `{}` must start with http:// or https://",
+                self.stripe_api_base
+            ));
         }
         if self.stripe_webhook_secrets.iter().any(|s| s.trim().is_empty()) {
             errors.push("billing.stripe_webhook_secrets: a secret is empty".to_owned());

@@ -41,7 +41,9 @@ impl JobHandler for DunningJob {
     fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobError>> {
         Box::pin(async move {
             let report = run_once(&ctx.state).await?;
-            Ok(json!({ "restricted": report.restricted.len(), "canceled": report.canceled.len(), "failed": report.failed }))
+            Ok(
+                json!({ "restricted": report.restricted.len(), "canceled": report.canceled.len(), "failed": report.failed }),
+            )
         })
     }
 }

@@ -112,8 +112,9 @@ fn escape(s: &str) -> String {
 /// Minor units as `12.34 USD` (zero-decimal currencies shown whole).
 #[must_use]
 pub fn money(amount: i64, currency: &str) -> String {
-    const ZERO_DECIMAL: &[&str] =
-        &["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+    const ZERO_DECIMAL: &[&str] = &[
+        "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    ];
     if ZERO_DECIMAL.contains(&currency) {
         return format!("{amount} {currency}");
     }
@@ -251,7 +252,9 @@ mod tests {
             created_at: "2026-11-01T00:00:01.000Z".into(),
         };
         let html = render(&i, "Acme & Co", "botbuilder");
-        assert!(html.contains("INV-&lt;1&gt;") && html.contains("Pro &lt;script&gt;") && html.contains("Acme &amp; Co"));
+        assert!(
+            html.contains("INV-&lt;1&gt;") && html.contains("Pro &lt;script&gt;") && html.contains("Acme &amp; Co")
+        );
         assert!(html.contains("-9.00 USD") && html.contains("20.00 USD") && html.contains("2026-11-01 – 2026-12-01"));
         assert_eq!(money(500, "JPY"), "500 JPY");
     }

@@ -95,7 +95,9 @@ impl Limit {
             Limit::KnowledgeStorageBytes => {
                 "SELECT coalesce(sum(total_bytes), 0) FROM knowledge_bases WHERE organization_id = ?1"
             }
-            Limit::Seats => "SELECT count(*) FROM organization_members WHERE organization_id = ?1 AND status = 'active'",
+            Limit::Seats => {
+                "SELECT count(*) FROM organization_members WHERE organization_id = ?1 AND status = 'active'"
+            }
             Limit::Channels => "SELECT count(*) FROM channels WHERE organization_id = ?1",
             Limit::MessagesPerMonth | Limit::LlmTokensPerMonth | Limit::VoiceMinutesPerMonth => {
                 "SELECT 0 WHERE ?1 IS NULL"
@@ -165,7 +167,10 @@ pub fn check(conn: &Connection, org: OrgId, limit: Limit, n: i64) -> AppResult<(
 pub fn exceeded(limit: Limit, used: i64, allowed: i64) -> AppError {
     AppError::new(
         ErrorCode::PlanLimitExceeded,
-        format!("the organization's plan allows {allowed} {} (used: {used}); upgrade the plan for more", limit.name().replace('_', " ")),
+        format!(
+            "the organization's plan allows {allowed} {} (used: {used}); upgrade the plan for more",
+            limit.name().replace('_', " ")
+        ),
     )
     .with_details(json!({ "limit": limit.name(), "used": used, "allowed": allowed }))
 }

@@ -180,16 +180,16 @@ fn yes() -> bool {
 
 /// ISO 4217 active currency codes.
 pub const CURRENCIES: &[&str] = &[
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF", "BMD",
-    "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE",
-    "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF",
-    "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS",
-    "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD",
-    "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR",
-    "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK",
-    "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD",
-    "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR",
-    "ZMW", "ZWG",
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF",
+    "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY", "COP", "CRC",
+    "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS",
+    "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD",
+    "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL",
+    "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD",
+    "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD",
+    "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP",
+    "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VES",
+    "VND", "VUV", "WST", "XAF", "XCD", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
 /// A plan input checked and normalised: what the store writes.
@@ -248,7 +248,10 @@ impl PlanInput {
             return Err(unknown_currency("currency", &currency));
         }
         if !self.prices.iter().any(|p| p.interval == Interval::Month && p.currency == currency) {
-            return Err(AppError::validation("prices", format!("a plan needs a monthly price in its currency {currency}")));
+            return Err(AppError::validation(
+                "prices",
+                format!("a plan needs a monthly price in its currency {currency}"),
+            ));
         }
         self.currency = Some(currency);
         for (name, v) in self.limits.clone().named() {
@@ -288,7 +291,8 @@ fn unknown_currency(field: &str, code: &str) -> AppError {
         .with_details(serde_json::json!({ "field": field, "value": code }))
 }
 
-const PLAN_COLUMNS: &str = "SELECT id, name, display_name, description, currency, trial_days, max_bots, max_messages_per_month,
+const PLAN_COLUMNS: &str =
+    "SELECT id, name, display_name, description, currency, trial_days, max_bots, max_messages_per_month,
        max_knowledge_storage_bytes, max_seats, max_llm_tokens_per_month, max_channels, max_voice_minutes_per_month,
        features, is_active, is_public, sort_order, created_at, updated_at FROM subscription_plans";
 
@@ -366,9 +370,7 @@ pub enum PlanFilter {
 
 /// Plans by `sort_order`, then id.
 pub fn list(conn: &Connection, filter: PlanFilter) -> rusqlite::Result<Vec<Plan>> {
-    let sql = format!(
-        "{PLAN_COLUMNS} WHERE (?1 = 0 OR (is_active = 1 AND is_public = 1)) ORDER BY sort_order, id"
-    );
+    let sql = format!("{PLAN_COLUMNS} WHERE (?1 = 0 OR (is_active = 1 AND is_public = 1)) ORDER BY sort_order, id");
     let plans: Vec<Plan> = {
         let mut stmt = conn.prepare_cached(&sql)?;
         stmt.query_map([filter == PlanFilter::Public], plan_from_row)?.collect::<rusqlite::Result<_>>()?
@@ -510,7 +512,13 @@ pub fn over_limit(conn: &Connection, plan: &Plan) -> AppResult<Vec<OverLimit>> {
             let Some(allowed) = limit.allowed(&plan.limits) else { continue };
             let used = limit.used(conn, org)?;
             if used > allowed {
-                out.push(OverLimit { organization_id: org, organization_name: org_name.clone(), limit: limit.name(), used, allowed });
+                out.push(OverLimit {
+                    organization_id: org,
+                    organization_name: org_name.clone(),
+                    limit: limit.name(),
+                    used,
+                    allowed,
+                });
             }
         }
     }

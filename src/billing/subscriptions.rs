@@ -11,11 +11,11 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::plans::{self, Interval, Plan};
+use super::stripe::Stripe;
 use super::stripe::client::{ChangeRequest, CheckoutRequest};
 use super::stripe::event::{self, timestamp};
-use super::plans::{self, Interval, Plan};
 use super::stripe::store::{self, SubscriptionRow};
-use super::stripe::Stripe;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::http::{Json, OrgScope, Tenant};
@@ -272,7 +272,9 @@ pub async fn view(state: &AppState, tenant: Tenant) -> AppResult<SubscriptionVie
                 .as_ref()
                 .and_then(|r| r.past_due_since.as_deref())
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| crate::db::format_timestamp((t + chrono::Duration::days(i64::from(config.grace_days))).to_utc()));
+                .map(|t| {
+                    crate::db::format_timestamp((t + chrono::Duration::days(i64::from(config.grace_days))).to_utc())
+                });
             Ok(SubscriptionView {
                 billing_enabled: config.enabled,
                 stripe_configured: config.stripe_ready(),
@@ -302,7 +304,12 @@ fn is_live(row: &SubscriptionRow) -> bool {
 
 /// The active plan and its Stripe price for the interval and currency, or
 /// 422 naming the field at fault.
-async fn priced_plan(state: &AppState, name: &str, interval: Interval, currency: Option<&str>) -> AppResult<(Plan, String)> {
+async fn priced_plan(
+    state: &AppState,
+    name: &str,
+    interval: Interval,
+    currency: Option<&str>,
+) -> AppResult<(Plan, String)> {
     let key = name.trim().to_ascii_lowercase();
     let plan = state
         .db
@@ -314,7 +321,10 @@ async fn priced_plan(state: &AppState, name: &str, interval: Interval, currency:
     let price = plan
         .price(interval, &currency)
         .ok_or_else(|| {
-            AppError::validation("currency", format!("the plan `{}` has no {} price in {currency}", plan.name, interval.as_str()))
+            AppError::validation(
+                "currency",
+                format!("the plan `{}` has no {} price in {currency}", plan.name, interval.as_str()),
+            )
         })?
         .stripe_price_id
         .clone()
@@ -394,7 +404,11 @@ pub async fn checkout(state: &AppState, tenant: Tenant, choice: &PlanChoice) -> 
 }
 
 /// The live subscription and its first item, fetched from Stripe.
-async fn live_subscription(state: &AppState, stripe: &Stripe, tenant: &Tenant) -> AppResult<(SubscriptionRow, String, String)> {
+async fn live_subscription(
+    state: &AppState,
+    stripe: &Stripe,
+    tenant: &Tenant,
+) -> AppResult<(SubscriptionRow, String, String)> {
     let t = tenant.clone();
     let row = state
         .db
@@ -421,7 +435,13 @@ pub async fn preview(state: &AppState, tenant: Tenant, choice: &PlanChoice) -> A
     let proration_date = chrono::Utc::now().timestamp();
     let sub_id = row.stripe_subscription_id.unwrap_or_default();
     let invoice = stripe
-        .preview_change(&ChangeRequest { customer: &customer, subscription: &sub_id, item: &item, price: &price, proration_date })
+        .preview_change(&ChangeRequest {
+            customer: &customer,
+            subscription: &sub_id,
+            item: &item,
+            price: &price,
+            proration_date,
+        })
         .await?;
     let lines: Vec<PreviewLine> = invoice["lines"]["data"]
         .as_array()
@@ -473,7 +493,13 @@ pub async fn change(state: &AppState, tenant: &Tenant, request: &ChangePlanReque
     let (row, item, customer) = live_subscription(state, &stripe, tenant).await?;
     let sub_id = row.stripe_subscription_id.unwrap_or_default();
     let object = stripe
-        .change_price(&ChangeRequest { customer: &customer, subscription: &sub_id, item: &item, price: &price, proration_date })
+        .change_price(&ChangeRequest {
+            customer: &customer,
+            subscription: &sub_id,
+            item: &item,
+            price: &price,
+            proration_date,
+        })
         .await?;
     apply_answer(state, tenant, object).await
 }

@@ -93,7 +93,14 @@ pub fn add(conn: &Connection, org: OrgId, bot: Option<BotId>, metric: Metric, n:
 }
 
 /// Adds `n` to a counter of a given day (the runtime's batched writer).
-pub fn add_on(conn: &Connection, org: OrgId, bot: Option<BotId>, metric: &str, day: &str, n: i64) -> rusqlite::Result<()> {
+pub fn add_on(
+    conn: &Connection,
+    org: OrgId,
+    bot: Option<BotId>,
+    metric: &str,
+    day: &str,
+    n: i64,
+) -> rusqlite::Result<()> {
     if n <= 0 {
         return Ok(());
     }

@@ -58,7 +58,9 @@ pub async fn receive(state: &AppState, header: Option<&str>, body: &[u8]) -> App
     let config = &state.config.billing;
     super::require_enabled(config)?;
     let now_secs = chrono::Utc::now().timestamp();
-    if let Err(e) = signature::verify(header, body, &config.stripe_webhook_secrets, config.webhook_tolerance_secs, now_secs) {
+    if let Err(e) =
+        signature::verify(header, body, &config.stripe_webhook_secrets, config.webhook_tolerance_secs, now_secs)
+    {
         tracing::warn!(reason = %e, "Stripe webhook refused: bad signature");
         let reason = match e {
             SignatureError::Missing => "missing",
@@ -170,7 +172,12 @@ fn resolve_org(tx: &rusqlite::Connection, customer: Option<&str>, hint: Option<i
     })
 }
 
-fn apply(tx: &rusqlite::Connection, config: &BillingConfig, event: &Event, fetched: Option<&Value>) -> AppResult<Applied> {
+fn apply(
+    tx: &rusqlite::Connection,
+    config: &BillingConfig,
+    event: &Event,
+    fetched: Option<&Value>,
+) -> AppResult<Applied> {
     match event.kind.as_str() {
         "checkout.session.completed" => {
             let session = event::checkout_session(&event.object);
@@ -248,7 +255,8 @@ fn apply_subscription(
         (None, Some(r)) if sub.status == "canceled" => (r.plan_id, r.plan_name.clone(), "monthly"),
         _ => return Ok(Applied::new(Some(org), "ignored", "the subscription's price is not a plan's Stripe price")),
     };
-    let old = row.as_ref().filter(|r| r.stripe_subscription_id.as_deref() == Some(sub.id.as_str())).map(|r| r.status.clone());
+    let old =
+        row.as_ref().filter(|r| r.stripe_subscription_id.as_deref() == Some(sub.id.as_str())).map(|r| r.status.clone());
     let overdue = matches!(sub.status, "past_due" | "unpaid");
     let (past_due_since, restricted_at) = if overdue {
         let r = row.as_ref();
@@ -363,7 +371,8 @@ fn apply_invoice(tx: &rusqlite::Connection, config: &BillingConfig, event: &Even
     )?;
     let tenant = Tenant::system(org, "stripe invoice");
     let row = store::subscription(tx, &tenant)?;
-    let Some(row) = row.filter(|r| r.stripe_subscription_id.is_some() && r.stripe_subscription_id == invoice.subscription)
+    let Some(row) =
+        row.filter(|r| r.stripe_subscription_id.is_some() && r.stripe_subscription_id == invoice.subscription)
     else {
         return Ok(Applied { org: Some(org), outcome: "applied", detail: None, emails: 0 });
     };

@@ -598,10 +598,11 @@ fn tenant_owned_tables_are_exactly_those_with_organization_id() {
             int(&c, &format!("SELECT \"notnull\" FROM pragma_table_info('{t}') WHERE name = 'organization_id'")) == 0
         })
         .collect();
-    let expected: BTreeSet<String> = ["roles", "jobs", "files", "audit_logs", "email_notifications", "sso_login_logs", "billing_events"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let expected: BTreeSet<String> =
+        ["roles", "jobs", "files", "audit_logs", "email_notifications", "sso_login_logs", "billing_events"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
     assert_eq!(nullable, expected);
 }
 

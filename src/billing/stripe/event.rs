@@ -48,10 +48,15 @@ pub fn parse(body: &[u8]) -> Result<Event, AppError> {
     let id = id_like(&value["id"]).ok_or_else(|| invalid("id", "`id` is missing or malformed"))?.to_owned();
     let kind = value["type"]
         .as_str()
-        .filter(|t| !t.is_empty() && t.len() <= 100 && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'))
+        .filter(|t| {
+            !t.is_empty() && t.len() <= 100 && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+        })
         .ok_or_else(|| invalid("type", "`type` is missing or malformed"))?
         .to_owned();
-    let created = value["created"].as_i64().filter(|c| *c > 0).ok_or_else(|| invalid("created", "`created` is not a Unix time"))?;
+    let created = value["created"]
+        .as_i64()
+        .filter(|c| *c > 0)
+        .ok_or_else(|| invalid("created", "`created` is not a Unix time"))?;
     let object = value["data"]["object"].clone();
     if !object.is_object() {
         return Err(invalid("data.object", "`data.object` is not an object"));
@@ -129,7 +134,8 @@ pub fn subscription(o: &Value) -> Result<Subscription, AppError> {
         return Err(invalid("data.object.object", "not a subscription"));
     }
     let id = ref_id(&o["id"]).ok_or_else(|| invalid("data.object.id", "subscription without id"))?;
-    let customer = ref_id(&o["customer"]).ok_or_else(|| invalid("data.object.customer", "subscription without customer"))?;
+    let customer =
+        ref_id(&o["customer"]).ok_or_else(|| invalid("data.object.customer", "subscription without customer"))?;
     let status = o["status"]
         .as_str()
         .and_then(map_status)
@@ -181,7 +187,9 @@ pub fn invoice(o: &Value) -> Result<Invoice, AppError> {
         .ok_or_else(|| invalid("data.object.currency", "invoice without a currency"))?
         .to_ascii_uppercase();
     let amount = |k: &str| o[k].as_i64().filter(|a| *a >= 0);
-    let amount_due = amount("amount_due").or_else(|| amount("total")).ok_or_else(|| invalid("data.object.amount_due", "invoice without amount"))?;
+    let amount_due = amount("amount_due")
+        .or_else(|| amount("total"))
+        .ok_or_else(|| invalid("data.object.amount_due", "invoice without amount"))?;
     let line = &o["lines"]["data"][0];
     Ok(Invoice {
         id,
@@ -196,7 +204,10 @@ pub fn invoice(o: &Value) -> Result<Invoice, AppError> {
         period_end: unix(&line["period"]["end"]).or_else(|| unix(&o["period_end"])),
         payment_intent: ref_id(&o["payment_intent"]),
         charge: ref_id(&o["charge"]),
-        hosted_url: o["hosted_invoice_url"].as_str().filter(|u| u.starts_with("https://") || u.starts_with("http://")).map(str::to_owned),
+        hosted_url: o["hosted_invoice_url"]
+            .as_str()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+            .map(str::to_owned),
         description: line["description"].as_str().map(|s| s.chars().take(500).collect()),
         org_hint: org_hint(&o["subscription_details"]["metadata"]).or_else(|| org_hint(&o["metadata"])),
     })
@@ -240,10 +251,7 @@ pub fn checkout_session(o: &Value) -> CheckoutSession {
     CheckoutSession {
         customer: ref_id(&o["customer"]),
         subscription: ref_id(&o["subscription"]),
-        org_hint: o["client_reference_id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .or_else(|| org_hint(&o["metadata"])),
+        org_hint: o["client_reference_id"].as_str().and_then(|s| s.parse().ok()).or_else(|| org_hint(&o["metadata"])),
     }
 }
 
@@ -253,13 +261,19 @@ mod tests {
 
     #[test]
     fn events_of_another_shape_are_refused_with_the_field() {
-        let field = |body: &str| parse(body.as_bytes()).err().and_then(|e| e.details().cloned()).map(|d| d["field"].clone());
+        let field =
+            |body: &str| parse(body.as_bytes()).err().and_then(|e| e.details().cloned()).map(|d| d["field"].clone());
         assert_eq!(field("nope"), Some(json!("body")));
         assert_eq!(field(r#"{"object":"charge"}"#), Some(json!("object")));
         assert_eq!(field(r#"{"object":"event","id":"evt 1"}"#), Some(json!("id")));
-        assert_eq!(field(r#"{"object":"event","id":"evt_1","type":"invoice.paid","created":1,"data":{}}"#), Some(json!("data.object")));
         assert_eq!(
-            field(r#"{"object":"event","id":"evt_1","type":"invoice.paid","created":1,"data":{"object":{"object":"charge","id":"ch_1"}}}"#),
+            field(r#"{"object":"event","id":"evt_1","type":"invoice.paid","created":1,"data":{}}"#),
+            Some(json!("data.object"))
+        );
+        assert_eq!(
+            field(
+                r#"{"object":"event","id":"evt_1","type":"invoice.paid","created":1,"data":{"object":{"object":"charge","id":"ch_1"}}}"#
+            ),
             Some(json!("data.object.object"))
         );
         let ok = parse(br#"{"object":"event","id":"evt_1","type":"invoice.paid","created":5,"data":{"object":{"object":"invoice","id":"in_1"}}}"#)
@@ -272,6 +286,9 @@ mod tests {
         let s = subscription(&json!({"object":"subscription","id":"sub_1","customer":"cus_1","status":"incomplete_expired",
             "items":{"data":[{"id":"si_1","price":{"id":"price_1"},"current_period_start":10,"current_period_end":20}]}}))
         .expect("valid");
-        assert_eq!((s.status, s.period_start, s.period_end, s.price.as_deref()), ("canceled", Some(10), Some(20), Some("price_1")));
+        assert_eq!(
+            (s.status, s.period_start, s.period_end, s.price.as_deref()),
+            ("canceled", Some(10), Some(20), Some("price_1"))
+        );
     }
 }

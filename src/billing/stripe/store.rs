@@ -444,7 +444,8 @@ pub struct InvoiceRow {
     pub created_at: String,
 }
 
-const INVOICE_COLUMNS: &str = "id, invoice_number, status, amount, amount_refunded, currency, description, period_start,
+const INVOICE_COLUMNS: &str =
+    "id, invoice_number, status, amount, amount_refunded, currency, description, period_start,
     period_end, receipt_url, created_at";
 
 fn invoice_from_row(r: &Row<'_>) -> rusqlite::Result<InvoiceRow> {
@@ -464,7 +465,12 @@ fn invoice_from_row(r: &Row<'_>) -> rusqlite::Result<InvoiceRow> {
 }
 
 /// The organization's payments, newest first, before the cursor.
-pub fn invoices(conn: &Connection, tenant: &Tenant, before: Option<i64>, limit: i64) -> rusqlite::Result<Vec<InvoiceRow>> {
+pub fn invoices(
+    conn: &Connection,
+    tenant: &Tenant,
+    before: Option<i64>,
+    limit: i64,
+) -> rusqlite::Result<Vec<InvoiceRow>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {INVOICE_COLUMNS} FROM payment_history WHERE organization_id = ?1 AND (?2 IS NULL OR id < ?2)
          ORDER BY id DESC LIMIT ?3"
