@@ -20,6 +20,11 @@ CREATE TABLE billing_events (
 );
 CREATE INDEX billing_events_org ON billing_events (organization_id, received_at);
 CREATE INDEX billing_events_type ON billing_events (event_type, received_at);
+CREATE TRIGGER billing_events_organization_id_immutable BEFORE UPDATE OF organization_id ON billing_events
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: billing_events.organization_id');
+END;
 
 -- Out-of-order safety: `last_event_at` is the `created` of the newest Stripe
 -- event (or API answer) applied to the row; older ones change nothing.

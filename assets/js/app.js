@@ -13,7 +13,7 @@ import {
   currentBranding,
   refreshBranding,
 } from "./session.js";
-import { post } from "./api.js";
+import { get, post } from "./api.js";
 import "./pages/index.js";
 import { useInboxUnread } from "./pages/inbox.js";
 
@@ -112,11 +112,17 @@ function OrgSwitcher() {
   </div>`;
 }
 
-function Sidebar({ path, open }) {
+function Sidebar({ path, open, instance }) {
   const me = currentUser();
   const org = currentOrg();
   const brand = currentBranding();
-  const entries = navEntries().filter((r) => !r.nav.requires || (org && org.permissions.includes(r.nav.requires)));
+  // `requires`: a permission in the organization; `feature`: an instance
+  // switch of /api/v1/instance (e.g. `billing_enabled`).
+  const entries = navEntries().filter(
+    (r) =>
+      (!r.nav.requires || (org && org.permissions.includes(r.nav.requires))) &&
+      (!r.nav.feature || (instance && instance[r.nav.feature])),
+  );
   const unread = useInboxUnread(org);
   // One highlighted entry: the longest pattern the path is in (`/settings`
   // must not light up on `/settings/llm-providers`).
@@ -183,6 +189,11 @@ function App() {
     return () => document.removeEventListener("keydown", onKey);
   }, [menuOpen]);
   useEffect(() => onSessionChange(() => setVersion((v) => v + 1)), []);
+  // Instance switches that show or hide screens (billing).
+  const [instance, setInstance] = useState(null);
+  useEffect(() => {
+    get("/api/v1/instance").then(setInstance, () => setInstance(null));
+  }, []);
   useEffect(() => {
     refreshMe().finally(() => setReady(true));
   }, []);
@@ -218,7 +229,7 @@ function App() {
       </button>
       <span class="mobile-brand">${brand.brand_name}</span>
     </header>
-    <${Sidebar} path=${path} open=${menuOpen} />
+    <${Sidebar} path=${path} open=${menuOpen} instance=${instance} />
     <main class="main" id="content" tabindex="-1">
       ${needsOrg && !org
         ? html`<div class="card"><h2>No organization</h2><p class="muted">You are not a member of any organization.</p><a class="button primary" href="/orgs/new">Create one</a></div>`

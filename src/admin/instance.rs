@@ -220,6 +220,7 @@ pub async fn info(state: &AppState) -> AppResult<InstanceInfo> {
                 signup_policy: signup_policy(c)?,
                 smtp_configured: smtp_configured(c, &config)?,
                 public_url: public_url(c, &config)?,
+                billing_enabled: config.billing.enabled,
             })
         })
         .await

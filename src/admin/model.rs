@@ -294,6 +294,8 @@ pub struct InstanceInfo {
     pub smtp_configured: bool,
     /// The address links point to.
     pub public_url: String,
+    /// Billing is on (`billing.enabled`): plans, subscriptions and billing screens.
+    pub billing_enabled: bool,
 }
 
 /// An SMTP server as the console shows it: the password only as a flag.

@@ -17,11 +17,11 @@ use crate::helpers::{Session, TestApp, assert_error, call_ok, ok_json, send_as, 
 
 const PRO_MONTH: &str = "price_pro_month";
 const PRO_YEAR: &str = "price_pro_year";
-const ENTERPRISE_MONTH: &str = "price_enterprise_month";
+pub(crate) const ENTERPRISE_MONTH: &str = "price_enterprise_month";
 
 /// The app with billing on and Stripe pointed at a fresh fake; the plans'
 /// prices carry the fake's price ids.
-async fn stripe_app() -> (TestApp, FakeStripe) {
+pub(crate) async fn stripe_app() -> (TestApp, FakeStripe) {
     let fake =
         FakeStripe::start(&[(PRO_MONTH, 2900, "month"), (PRO_YEAR, 29000, "year"), (ENTERPRISE_MONTH, 9900, "month")])
             .await;
@@ -59,7 +59,7 @@ async fn subscription(app: &TestApp, s: &Session) -> Value {
 
 /// Signs up, checks out `pro` monthly and completes the checkout; answers
 /// the session and the Stripe subscription id.
-async fn subscribed(app: &TestApp, fake: &FakeStripe, email: &str) -> (Session, String) {
+pub(crate) async fn subscribed(app: &TestApp, fake: &FakeStripe, email: &str) -> (Session, String) {
     let s = app.register(email).await;
     let checkout =
         ok_json(send_as(app, &s, Method::POST, &billing(&s, "checkout"), Some(json!({ "plan": "pro" }))).await, 201)
@@ -72,7 +72,7 @@ async fn subscribed(app: &TestApp, fake: &FakeStripe, email: &str) -> (Session, 
 }
 
 /// The subscription becomes active (the trial ended) through `customer.subscription.updated`.
-async fn activate(app: &TestApp, fake: &FakeStripe, sub_id: &str) {
+pub(crate) async fn activate(app: &TestApp, fake: &FakeStripe, sub_id: &str) {
     let sub = fake.update_subscription(sub_id, |s| {
         s["status"] = json!("active");
         s["trial_end"] = Value::Null;
@@ -573,6 +573,9 @@ async fn invoices_list_download_and_show_refunds_and_the_revenue_overview_counts
 async fn with_billing_off_the_billing_routes_and_the_webhook_do_not_exist() {
     let app = spawn_app().await;
     let s = app.register("stripe-off@example.com").await;
+    // The UI hides the billing screens on this switch.
+    let instance = ok_json(app.get("/api/v1/instance").await, 200).await;
+    assert_eq!(instance["billing_enabled"], false);
     assert_error(send_as(&app, &s, Method::GET, &billing(&s, "subscription"), None).await, 404, "billing_disabled")
         .await;
     let r = send_as(&app, &s, Method::POST, &billing(&s, "checkout"), Some(json!({ "plan": "pro" }))).await;

@@ -15,6 +15,7 @@ mod bottests;
 mod browser;
 mod browser_a11y;
 mod browser_accounts;
+mod browser_billing;
 mod browser_bottests;
 mod browser_builder;
 mod browser_channels;
