@@ -344,6 +344,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     jobs::routes(cfg);
     versions::routes(cfg);
     admin::routes(cfg);
+    crate::billing::routes(cfg);
     flows::routes(cfg);
     conversations::routes(cfg);
     files::routes(cfg);

@@ -68,7 +68,7 @@ error_codes! {
     AccountSuspended => ("account_suspended", FORBIDDEN, "The user or organization is suspended by an administrator."),
     UploadsDisabled => ("uploads_disabled", FORBIDDEN, "The bot's widget settings switch file uploads off."),
     RateLimited => ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; retry after the Retry-After header."),
-    MessageLimitExceeded => ("message_limit_exceeded", TOO_MANY_REQUESTS, "The organization used its plan's messages for this month; they renew on the 1st (UTC)."),
+    MessageLimitExceeded => ("message_limit_exceeded", TOO_MANY_REQUESTS, "No longer sent: a used-up monthly message allowance is `402 plan_limit_exceeded` with `details.limit` = `messages_per_month` (kept so the code is never reused)."),
     TwoFactorRequired => ("two_factor_required", UNAUTHORIZED, "The password was right; the account has two-factor authentication, send `totp_code` (or a backup code)."),
     InvalidTwoFactorCode => ("invalid_two_factor_code", UNAUTHORIZED, "The authenticator or backup code is wrong, expired or was already used."),
     TokenInvalid => ("token_invalid", BAD_REQUEST, "The emailed token is unknown, already used or revoked."),

@@ -107,10 +107,15 @@ pub async fn authenticate(state: &AppState, credential: Credential) -> AppResult
             if row.user_suspended {
                 return Err(AppError::new(ErrorCode::AccountSuspended, "the token's owner is suspended"));
             }
-            if row.last_used_at.as_deref().is_none_or(|t| stale(t, &now_s)) {
-                let id = row.grant.id;
-                background_write(state, move |tx| store::touch_token(tx, id, &now_s));
-            }
+            // Metered as an API call (one UPSERT after the response).
+            let (id, org, touch) =
+                (row.grant.id, row.grant.org_id, row.last_used_at.as_deref().is_none_or(|t| stale(t, &now_s)));
+            background_write(state, move |tx| {
+                if touch {
+                    store::touch_token(tx, id, &now_s)?;
+                }
+                crate::billing::usage::record_api_call(tx, org)
+            });
             Ok(Principal {
                 user_id: row.user_id,
                 email: row.email,

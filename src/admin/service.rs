@@ -422,6 +422,7 @@ pub async fn set_plan(state: &AppState, admin: Admin, id: OrgId, plan: String) -
             store::org(tx, &admin, id)?.ok_or_else(not_found_org)
         })
         .await
+        .inspect(|_| state.runtime.meter().forget(id))
 }
 
 pub async fn allowlist(state: &AppState, _admin: Admin) -> AppResult<Vec<AllowlistEntry>> {

@@ -16,10 +16,13 @@ pub mod dunning;
 pub mod invoices;
 pub mod limits;
 pub mod plans;
+pub mod routes;
 pub mod stripe;
 pub mod subscriptions;
 pub mod usage;
 pub mod webhooks;
+
+pub use self::routes::routes;
 
 use crate::config::BillingConfig;
 use crate::db::Db;

@@ -220,3 +220,94 @@ pub fn queue_alert(
     Queue::enqueue_in(conn, &job)?;
     Ok(())
 }
+
+/// One metric of one month.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct UsageFigure {
+    /// `message_received`, `message_sent`, `api_call`, `llm_tokens`,
+    /// `llm_cost_micros`, `voice_minutes`, `knowledge_storage_bytes`, `seats`.
+    pub metric: &'static str,
+    /// Sum over the month (gauges: the month's highest daily value).
+    pub used: i64,
+    /// The plan's limit on it (`null`: unlimited, not limited, or limits off).
+    pub limit: Option<i64>,
+    /// `used` as a percentage of `limit`.
+    pub percent: Option<f64>,
+}
+
+/// The metrics of one month.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct UsageMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub metrics: Vec<UsageFigure>,
+}
+
+/// `GET /orgs/{org_id}/usage`.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct UsageReport {
+    pub from: String,
+    pub to: String,
+    /// The organization's plan (`organizations.plan_tier`).
+    pub plan: Option<String>,
+    /// Whether plan limits are enforced on this server.
+    pub limits_enforced: bool,
+    /// Every month from `from` to `to`, oldest first. Limits are the current plan's.
+    pub months: Vec<UsageMonth>,
+}
+
+/// Usage per month and metric from the `user_usage_summary` view, with the
+/// limits of the plan from `user_subscription_details`.
+pub fn report(conn: &Connection, tenant: &crate::http::Tenant, from: &str, to: &str) -> AppResult<UsageReport> {
+    let org = tenant.org_id();
+    let plan: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
+        "SELECT plan_tier FROM user_subscription_details WHERE organization_id = ?1",
+        [org],
+        |r| r.get(0),
+    ))?;
+    let enforced = limits::enforced(conn)?;
+    let mut allowed = std::collections::HashMap::new();
+    for m in Metric::ALL {
+        if let Some(l) = m.limit() {
+            allowed.insert(m, limits::allowance(conn, org, l)?);
+        }
+    }
+    let mut used: std::collections::HashMap<(String, String), i64> = std::collections::HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT month, metric_type, total_count FROM user_usage_summary
+             WHERE organization_id = ?1 AND month BETWEEN ?2 AND ?3",
+        )?;
+        let rows = stmt.query_map(params![org, from, to], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        for row in rows {
+            let (k, v) = row?;
+            used.insert(k, v);
+        }
+    }
+    let mut months = Vec::new();
+    let mut cur = chrono::NaiveDate::parse_from_str(&format!("{from}-01"), "%Y-%m-%d")
+        .map_err(|_| crate::error::AppError::validation("from", "must be a month like 2026-01"))?;
+    loop {
+        let month = cur.format("%Y-%m").to_string();
+        if month.as_str() > to {
+            break;
+        }
+        let metrics = Metric::ALL
+            .iter()
+            .map(|m| {
+                let u = used.get(&(month.clone(), m.as_str().to_owned())).copied().unwrap_or(0);
+                let limit = allowed.get(m).copied().flatten();
+                #[allow(clippy::cast_precision_loss, reason = "a percentage for display")]
+                let percent =
+                    limit.map(|l| if l == 0 { if u > 0 { 100.0 } else { 0.0 } } else { u as f64 * 100.0 / l as f64 });
+                UsageFigure { metric: m.as_str(), used: u, limit, percent }
+            })
+            .collect();
+        months.push(UsageMonth { month, metrics });
+        match cur.checked_add_months(chrono::Months::new(1)) {
+            Some(next) => cur = next,
+            None => break,
+        }
+    }
+    Ok(UsageReport { from: from.to_owned(), to: to.to_owned(), plan, limits_enforced: enforced, months })
+}

@@ -140,6 +140,8 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateBotRequest) -> 
     state
         .db
         .write(move |tx| {
+            // Checked in the insert's transaction (the bots_plan_limit trigger is the backstop).
+            crate::billing::limits::check(tx, tenant.org_id(), crate::billing::limits::Limit::Bots, 1)?;
             let key = widget_key();
             let id = store::insert(
                 tx,

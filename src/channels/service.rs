@@ -98,6 +98,7 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateChannelRequest)
     let channel = state
         .db
         .write(move |tx| {
+            crate::billing::limits::check(tx, tenant.org_id(), crate::billing::limits::Limit::Channels, 1)?;
             let id = store::insert(tx, &tenant, req.bot_id, channel_type, &name, &random_token(24))?;
             let secret = random_token(32);
             store::set_secrets(

@@ -63,7 +63,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     responses(
         (status = 200, body = TurnResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`bot_inactive`"), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody, description = "`message_limit_exceeded`: the plan's messages for the month are used"),
+        (status = 402, body = ErrorBody, description = "`plan_limit_exceeded` (`details.limit` = `messages_per_month`): the plan's messages for the month are used"),
     ),
     security(("session" = ["conversations.write"]), ("api_token" = ["conversations.write"]))
 )]
@@ -85,7 +85,7 @@ async fn start_conversation(
     responses(
         (status = 200, body = TurnResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`bot_inactive`"), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody, description = "`message_limit_exceeded`"),
+        (status = 402, body = ErrorBody, description = "`plan_limit_exceeded` (`messages_per_month`)"),
     ),
     security(("session" = ["conversations.write"]), ("api_token" = ["conversations.write"]))
 )]

@@ -498,14 +498,10 @@ pub fn month_usage(conn: &Connection, org: OrgId, metric: &str, first_day: &str)
     )
 }
 
-/// The organization's monthly message allowance (-1 unlimited).
+/// The organization's monthly message allowance (-1 unlimited, or when
+/// plan limits are not enforced: billing off).
 pub fn message_limit(conn: &Connection, org: OrgId) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT coalesce((SELECT p.max_messages_per_month FROM organizations o JOIN subscription_plans p ON p.name = o.plan_tier
-                          WHERE o.id = ?1), -1)",
-        [org],
-        |r| r.get(0),
-    )
+    Ok(crate::billing::limits::allowance(conn, org, crate::billing::limits::Limit::MessagesPerMonth)?.unwrap_or(-1))
 }
 
 /// Whether billing's dunning restricts the organization: its subscription

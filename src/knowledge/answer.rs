@@ -389,15 +389,22 @@ async fn record_tokens(
 ) {
     let tokens = usage.map_or(fallback_tokens as u64, |u| u.total_tokens);
     if tokens > 0 {
-        super::service::record_usage(
-            state,
-            tenant,
-            opts.bot_id,
-            "llm_tokens",
-            i64::try_from(tokens).unwrap_or(i64::MAX),
-        )
-        .await;
+        let (org, bot) = (tenant.org_id(), opts.bot_id);
+        let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
+        // Through the one meter (tokens, alerts); the cost is not known here.
+        if let Err(e) = state.db.write(move |tx| crate::billing::usage::record_llm(tx, org, bot, tokens, 0)).await {
+            tracing::warn!(error = ?e, "cannot record LLM tokens");
+        }
     }
+}
+
+/// Refuses an LLM call when the month's tokens are used up (402 `plan_limit_exceeded`).
+async fn check_tokens(state: &AppState, tenant: &Tenant) -> AppResult<()> {
+    let org = tenant.org_id();
+    state
+        .db
+        .read(move |c| crate::billing::limits::check(c, org, crate::billing::limits::Limit::LlmTokensPerMonth, 1))
+        .await
 }
 
 /// Answers a question (not streamed).
@@ -417,6 +424,7 @@ pub async fn answer(
     let Some(config) = provider(state, tenant, opts).await? else {
         return extractive(state, &question, &r).await;
     };
+    check_tokens(state, tenant).await?;
     let messages = grounding_messages(&question, &r, opts);
     let chat = ChatOptions { temperature: opts.temperature, max_tokens: opts.max_tokens };
     match client::complete(state, &config, &messages, &chat).await {
@@ -459,6 +467,9 @@ pub async fn answer_stream(
         .map_err(|_| AppError::validation("question", "must be 1–2000 characters"))?;
     let r = retrieve(state, tenant, kb_ids, &question, opts).await?;
     let config = if r.relevant.is_empty() { None } else { provider(state, tenant, opts).await? };
+    if config.is_some() {
+        check_tokens(state, tenant).await?;
+    }
     let (tx, rx) = mpsc::channel::<AnswerEvent>(64);
     let (state, tenant, opts) = (state.clone(), tenant.clone(), opts.clone());
     tokio::spawn(async move {

@@ -341,7 +341,15 @@ async fn create_from_upload(
 
 /// Inserts a document, its progress row and its ingestion job; audits.
 fn new_document(tx: &rusqlite::Connection, tenant: &Tenant, d: &NewDocument<'_>) -> AppResult<Document> {
+    // In the insert's transaction: a refused upload leaves no document, file row or job.
+    crate::billing::limits::check(
+        tx,
+        tenant.org_id(),
+        crate::billing::limits::Limit::KnowledgeStorageBytes,
+        d.size_bytes,
+    )?;
     let id = store::insert_document(tx, tenant, d)?;
+    crate::billing::usage::refresh_storage(tx, tenant.org_id())?;
     let job = Queue::enqueue_in(
         tx,
         &Enqueue::new(Some(tenant.org_id()), super::ingest::KIND, json!({ "document_id": id.0 })),
@@ -505,6 +513,7 @@ pub async fn delete_document(state: &AppState, tenant: Tenant, id: DocumentId) -
         .write(move |tx| {
             let before = store::find_document(tx, &tenant, id)?.ok_or_else(doc_not_found)?;
             store::delete_document(tx, &tenant, id)?;
+            crate::billing::usage::refresh_storage(tx, tenant.org_id())?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "document.deleted", "document", id.0)
@@ -642,19 +651,25 @@ pub async fn answer(
 }
 
 /// Adds to the organization's daily usage counter (best effort: a failure
-/// is logged, never fails the request).
+/// is logged, never fails the request). LLM tokens go through
+/// `billing::usage::record_llm` (alerts included).
 pub async fn record_usage(state: &AppState, tenant: &Tenant, bot: Option<BotId>, metric: &'static str, count: i64) {
     let org = tenant.org_id();
-    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let result = state
         .db
         .write(move |tx| {
-            tx.execute(
-                "INSERT INTO usage_tracking (organization_id, bot_id, metric_type, day, count) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (organization_id, ifnull(bot_id, 0), metric_type, day) DO UPDATE SET count = count + excluded.count",
-                rusqlite::params![org, bot, metric, day, count],
-            )?;
-            Ok(())
+            if metric == "llm_tokens" {
+                crate::billing::usage::record_llm(tx, org, bot, count, 0)
+            } else {
+                Ok(crate::billing::usage::add_on(
+                    tx,
+                    org,
+                    bot,
+                    metric,
+                    &chrono::Utc::now().format("%Y-%m-%d").to_string(),
+                    count,
+                )?)
+            }
         })
         .await;
     if let Err(e) = result {

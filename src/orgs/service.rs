@@ -88,6 +88,7 @@ pub fn create_org_in(tx: &rusqlite::Connection, owner: UserId, name: &str) -> Ap
     };
     let owner_role = store::builtin_role_id(tx, BuiltinRole::Owner)?;
     store::insert_member(tx, org_id, owner, owner_role, None)?;
+    crate::billing::usage::refresh_seats(tx, org_id)?;
     super::teams::service::create_default_role_in(tx, org_id)?;
     Ok(org_id)
 }

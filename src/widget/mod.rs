@@ -291,7 +291,8 @@ async fn history(state: web::Data<AppState>, path: web::Path<SessionPath>) -> Ap
         (status = 200, body = TurnResponse), (status = 403, body = ErrorBody, description = "`origin_not_allowed`"),
         (status = 404, body = ErrorBody, description = "`widget_not_found` or `widget_session_not_found`"),
         (status = 409, body = ErrorBody, description = "`bot_inactive`"), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody, description = "`rate_limited` (too many messages per second) or `message_limit_exceeded`"),
+        (status = 402, body = ErrorBody, description = "`plan_limit_exceeded`: the month's messages are used"),
+        (status = 429, body = ErrorBody, description = "`rate_limited` (too many messages per second)"),
         (status = 503, body = ErrorBody, description = "`overloaded`: the message was not taken; `message` is the busy reply to show, retry after Retry-After"),
     ),
 )]

@@ -39,6 +39,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/branding/files/{sha256}"),
     ("POST", "/api/v1/admin/auth/login"),
     ("GET", "/api/v1/instance"),
+    ("GET", "/api/v1/plans"),
     ("GET", "/api/v1/flow-schema"),
     ("GET", "/api/v1/widget/{widget_key}/config"),
     ("GET", "/api/v1/widget/{widget_key}/avatar"),
@@ -119,7 +120,7 @@ const TENANT_PARAMS: &[&str] = &[
 const SELF_PARAMS: &[&str] = &["session_id"];
 
 /// Path parameters of superadmin routes.
-const ADMIN_PARAMS: &[&str] = &["user_id", "org_id", "entry_id"];
+const ADMIN_PARAMS: &[&str] = &["user_id", "org_id", "entry_id", "plan_id"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -493,7 +494,14 @@ fn admin_fixture(app: &TestApp, n: u32, fx: &Fixture) -> AdminFixture {
             [format!("10.{}.{}.0/24", n / 250, n % 250)],
         )?;
         let entry_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO subscription_plans (name, display_name, price_monthly, max_bots, max_messages_per_month)
+             VALUES (?1, 'Matrix', 100, 1, 1)",
+            [format!("matrix-{n}")],
+        )?;
+        let plan_id = tx.last_insert_rowid();
         let params = BTreeMap::from([
+            ("plan_id", plan_id.to_string()),
             ("user_id", fx.params["user_id"].clone()),
             ("org_id", fx.org_id.to_string()),
             ("entry_id", entry_id.to_string()),

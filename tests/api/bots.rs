@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn bot_crud_round_trip() {
@@ -72,14 +72,14 @@ async fn bot_crud_round_trip() {
 
 #[tokio::test]
 async fn free_plan_allows_one_bot() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.billing.enabled = true).await;
     let s = app.register("free@example.com").await;
     let path = format!("/api/v1/orgs/{}/bots", s.org_id);
     let first = app.as_user(&s, Method::POST, &path).json(&json!({ "name": "One" })).send().await.expect("send");
     assert_eq!(first.status(), 201);
     let second = app.as_user(&s, Method::POST, &path).json(&json!({ "name": "Two" })).send().await.expect("send");
     let body = assert_error(second, 402, "plan_limit_exceeded").await;
-    assert_eq!(body["error"]["details"]["resource"], "bots");
+    assert_eq!(body["error"]["details"]["limit"], "bots");
     let count: i64 = app.sql(|c| c.query_row("SELECT count(*) FROM bots", [], |r| r.get(0)));
     assert_eq!(count, 1);
 }

@@ -9,6 +9,7 @@ mod admin;
 mod api_tokens;
 mod audit;
 mod authz;
+mod billing_plans;
 mod billing_stripe;
 mod bots;
 mod bottests;

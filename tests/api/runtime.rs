@@ -572,7 +572,7 @@ async fn a_deleted_intent_still_runs_and_the_emulator_reports_it() {
 
 #[tokio::test]
 async fn bad_messages_foreign_conversations_and_the_message_limit() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.billing.enabled = true).await;
     let s = app.register("runtime-bad@example.com").await;
     let bot = make_bot(&app, &s, "Strict").await;
     publish(&app, &s, bot, "main", survey_flow()).await;
@@ -623,7 +623,7 @@ async fn bad_messages_foreign_conversations_and_the_message_limit() {
     .await;
     assert_error(say_raw(&app, &s, 999_999, "hi").await, 404, "conversation_not_found").await;
 
-    // A plan of 5 messages a month: alerts at 80 % and 100 %, then 429.
+    // A plan of 5 messages a month: alerts at 80 % and 100 %, then 402.
     let org = s.org_id;
     app.sql(|c| {
         c.execute(
@@ -636,9 +636,10 @@ async fn bad_messages_foreign_conversations_and_the_message_limit() {
     let mut refused = None;
     for i in 0..8 {
         let r = say_raw(&app, &s, conv, &format!("{i}")).await;
-        if r.status() == 429 {
+        if r.status() == 402 {
             refused = Some(i);
-            assert_error(r, 429, "message_limit_exceeded").await;
+            let body = assert_error(r, 402, "plan_limit_exceeded").await;
+            assert_eq!(body["error"]["details"]["limit"], "messages_per_month");
             break;
         }
         assert_eq!(r.status(), 200);
@@ -653,8 +654,8 @@ async fn bad_messages_foreign_conversations_and_the_message_limit() {
     assert_error(
         send_as(&app, &s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({ "text": "hi" })))
             .await,
-        429,
-        "message_limit_exceeded",
+        402,
+        "plan_limit_exceeded",
     )
     .await;
 }

@@ -414,7 +414,11 @@ async fn a_conversation_emits_its_events_in_order() {
 async fn usage_alerts_send_real_emails_and_webhook_deliveries() {
     let sink = SmtpSink::start().await;
     let config = sink.config();
-    let app = spawn_app_with(|c| c.smtp = config).await;
+    let app = spawn_app_with(|c| {
+        c.smtp = config;
+        c.billing.enabled = true;
+    })
+    .await;
     let s = app.register("hooks-usage@example.com").await;
     let rx = Receiver::start().await;
     let created = create(&app, &s, &rx.url(), &["usage.threshold"]).await;

@@ -97,10 +97,12 @@ impl UsageMeter {
         }
         if e.limit >= 0 && e.used >= e.limit {
             return Some(Err(AppError::new(
-                ErrorCode::MessageLimitExceeded,
+                ErrorCode::PlanLimitExceeded,
                 format!("this organization has used its {} messages for {month}; upgrade the plan for more", e.limit),
             )
-            .with_details(json!({ "limit": e.limit, "used": e.used, "month": month }))));
+            .with_details(
+                json!({ "limit": "messages_per_month", "used": e.used, "allowed": e.limit, "month": month }),
+            )));
         }
         e.used += 1;
         let mut alert = None;
@@ -128,6 +130,11 @@ impl UsageMeter {
         }
     }
 
+    /// Forgets every organization (a plan's limits changed).
+    pub fn forget_all(&self) {
+        self.orgs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+
     /// Forgets what is known of an organization (its plan changed).
     pub fn forget(&self, org: OrgId) {
         self.orgs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&org);
@@ -144,10 +151,21 @@ impl JobHandler for UsageAlertJob {
             let org = ctx.job.org_id.ok_or_else(|| JobError::Permanent("usage alert without organization".into()))?;
             let p = ctx.job.payload.clone();
             let percent = p.get("percent").and_then(Value::as_i64).unwrap_or(0);
+            // `allowed` (billing::usage alerts) or the older numeric `limit`.
             let (used, limit) = (
                 p.get("used").and_then(Value::as_i64).unwrap_or(0),
-                p.get("limit").and_then(Value::as_i64).unwrap_or(0),
+                p.get("allowed").or_else(|| p.get("limit")).and_then(Value::as_i64).unwrap_or(0),
             );
+            let metric = p.get("metric").and_then(Value::as_str).unwrap_or("messages").to_owned();
+            let label = match metric.as_str() {
+                "llm_tokens_per_month" => "LLM tokens",
+                "knowledge_storage_bytes" => "knowledge storage (bytes)",
+                "seats" => "seats",
+                "voice_minutes_per_month" => "voice minutes",
+                "bots" => "bots",
+                "channels" => "channels",
+                _ => "messages",
+            };
             let month = p.get("month").and_then(Value::as_str).unwrap_or_default().to_owned();
             let counts = ctx
                 .state
@@ -165,16 +183,18 @@ impl JobHandler for UsageAlertJob {
                         stmt.query_map([org], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
                     };
                     let subject = if percent >= 100 {
-                        format!("{name} has used all its messages for {month}")
+                        format!("{name} has used all its {label} for {month}")
                     } else {
-                        format!("{name} has used {percent}% of its messages for {month}")
+                        format!("{name} has used {percent}% of its {label} for {month}")
                     };
                     let body = format!(
-                        "Your organization {name} has used {used} of its {limit} messages this month ({month}).\n{}",
-                        if percent >= 100 {
-                            "Bots no longer answer until next month or until you upgrade the plan."
-                        } else {
-                            "Bots stop answering when the allowance is used up; consider upgrading the plan."
+                        "Your organization {name} has used {used} of its {limit} {label} ({month}).\n{}",
+                        match (percent >= 100, label) {
+                            (true, "messages") =>
+                                "Bots no longer answer until next month or until you upgrade the plan.",
+                            (true, _) =>
+                                "Nothing more can be added until usage drops, the month ends or you upgrade the plan.",
+                            (false, _) => "Work stops when the allowance is used up; consider upgrading the plan.",
                         }
                     );
                     // Through the one email queue: a row plus its `email.send` job.
@@ -193,7 +213,7 @@ impl JobHandler for UsageAlertJob {
                             },
                         )?;
                     }
-                    let data = json!({ "organization_id": org, "metric": "messages", "month": month,
+                    let data = json!({ "organization_id": org, "metric": metric, "month": month,
                                        "percent": percent, "used": used, "limit": limit });
                     let webhooks = crate::webhooks::emit(tx, org, crate::webhooks::Event::UsageThreshold, data)?;
                     Ok((recipients.len(), webhooks))

@@ -119,6 +119,8 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateInvitationReque
             if members::store::find_by_email(tx, &tenant, &email)?.is_some() {
                 return Err(AppError::new(ErrorCode::AlreadyMember, "this person is already a member"));
             }
+            // No seat left: say so now rather than when the invitation is accepted.
+            crate::billing::limits::check(tx, tenant.org_id(), crate::billing::limits::Limit::Seats, 1)?;
             if let Some(existing) = store::pending_for(tx, &tenant, &email)? {
                 if existing.expires_at > now() {
                     return Err(AppError::new(
@@ -315,7 +317,9 @@ fn accept_in(
     if members::store::find(tx, &tenant, user)?.is_some() {
         return Err(AppError::new(ErrorCode::AlreadyMember, "you are already a member of this organization"));
     }
+    crate::billing::limits::check(tx, inv.org_id, crate::billing::limits::Limit::Seats, 1)?;
     crate::orgs::store::insert_member(tx, inv.org_id, user, inv.role_id, inv.invited_by)?;
+    crate::billing::usage::refresh_seats(tx, inv.org_id)?;
     if let (Some(team), Some(team_role)) = (inv.team_id, inv.team_role_id) {
         teams::store::insert_member(tx, &tenant, team, user, team_role)?;
     }

@@ -72,6 +72,7 @@ pub async fn remove(state: &AppState, tenant: Tenant, user: UserId) -> AppResult
             }
             store::remove(tx, &tenant, user, &now())?;
             store::fix_owner_id(tx, &tenant)?;
+            crate::billing::usage::refresh_seats(tx, tenant.org_id())?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "member.removed", "member", user.0)
@@ -95,6 +96,7 @@ pub async fn leave(state: &AppState, tenant: Tenant) -> AppResult<()> {
             }
             store::remove(tx, &tenant, user, &now())?;
             store::fix_owner_id(tx, &tenant)?;
+            crate::billing::usage::refresh_seats(tx, tenant.org_id())?;
             audit::record(
                 tx,
                 &AuditEntry::by(&tenant, "member.left", "member", user.0)
