@@ -252,7 +252,9 @@ fn apply_subscription(
     let (plan_id, plan_name, cycle) = match (mapped, &row) {
         (Some(m), _) => m,
         // An ended subscription needs no plan: keep the row's.
-        (None, Some(r)) if sub.status == "canceled" => (r.plan_id, r.plan_name.clone(), "monthly"),
+        (None, Some(r)) if sub.status == "canceled" => {
+            (r.plan_id, r.plan_name.clone(), if r.billing_cycle == "yearly" { "yearly" } else { "monthly" })
+        }
         _ => return Ok(Applied::new(Some(org), "ignored", "the subscription's price is not a plan's Stripe price")),
     };
     let old =
