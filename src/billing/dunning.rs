@@ -94,18 +94,14 @@ pub async fn run_once(state: &AppState) -> AppResult<DunningReport> {
     for (org, subscription) in due {
         // Stripe first: ending it only here would leave the customer billed.
         if let Some(sub) = subscription.as_deref() {
-            match Stripe::from_state(state) {
-                Ok(stripe) => {
-                    if let Err(e) = stripe.cancel_subscription(sub).await {
-                        tracing::warn!(org = org.0, error = %e.message(), "dunning: Stripe did not cancel the subscription");
-                        report.failed += 1;
-                        continue;
-                    }
-                }
-                Err(_) => {
-                    report.failed += 1;
-                    continue;
-                }
+            let cancelled = match Stripe::from_state(state) {
+                Ok(stripe) => stripe.cancel_subscription(sub).await.map(drop),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = cancelled {
+                tracing::warn!(org = org.0, error = %e.message(), "dunning: Stripe did not cancel the subscription");
+                report.failed += 1;
+                continue;
             }
         }
         let at = chrono::Utc::now().timestamp();

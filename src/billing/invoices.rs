@@ -124,7 +124,7 @@ pub fn money(amount: i64, currency: &str) -> String {
 }
 
 fn day(ts: Option<&str>) -> String {
-    ts.map(|t| t.get(..10).unwrap_or(t).to_owned()).unwrap_or_else(|| "—".to_owned())
+    ts.map_or_else(|| "—".to_owned(), |t| t.get(..10).unwrap_or(t).to_owned())
 }
 
 /// The invoice document.

@@ -27,6 +27,7 @@ fn monthly() -> Interval {
 
 /// The organization's subscription as the billing page shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[allow(clippy::struct_excessive_bools, reason = "independent flags of the API's view, not states of one machine")]
 pub struct SubscriptionView {
     /// Billing is on (`billing.enabled`) on this instance.
     pub billing_enabled: bool,
@@ -34,7 +35,7 @@ pub struct SubscriptionView {
     pub stripe_configured: bool,
     /// The plan the organization's limits follow (`free` without a subscription).
     pub plan: String,
-    /// none, active, trialing, past_due, canceled, unpaid or incomplete.
+    /// `none`, `active`, `trialing`, `past_due`, `canceled`, `unpaid` or `incomplete`.
     pub status: String,
     pub billing_cycle: Option<String>,
     pub current_period_start: Option<String>,

@@ -183,6 +183,7 @@ fn make_user(app: &TestApp, tx: &rusqlite::Connection, email: &str) -> (i64, (St
     (user, (format!("__Host-bb_session={token}"), csrf), session_id)
 }
 
+#[allow(clippy::too_many_lines, reason = "one row per kind of resource the routes address")]
 fn fixture(app: &TestApp, tag: &str) -> Fixture {
     app.sql(|tx| {
         let (owner_id, owner_session, owner_session_id) = make_user(app, tx, &format!("owner-{tag}@example.com"));

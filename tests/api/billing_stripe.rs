@@ -401,11 +401,11 @@ async fn replayed_old_forged_out_of_order_and_foreign_events_leave_the_right_sta
     let (app, fake) = stripe_app().await;
     let (s, sub_id) = subscribed(&app, &fake, "stripe-defence@example.com").await;
     let events = || app.count("SELECT count(*) FROM billing_events");
-    let state = || {
+    let sub_state = || {
         app.sql(|c| c.query_row("SELECT s.status || ':' || o.plan_tier FROM user_subscriptions s JOIN organizations o ON o.id = s.organization_id", [], |r| r.get::<_, String>(0)))
     };
     activate(&app, &fake, &sub_id).await;
-    assert_eq!(state(), "active:pro");
+    assert_eq!(sub_state(), "active:pro");
     let n = events();
 
     // A replayed event: answered as a duplicate, applied and stored once.
@@ -448,7 +448,7 @@ async fn replayed_old_forged_out_of_order_and_foreign_events_leave_the_right_sta
     let stale_state = fake.update_subscription(&sub_id, |v| v["status"] = json!("past_due"));
     let stale = fake.event_at("customer.subscription.updated", stale_state, now - 3600);
     assert_eq!(ok_json(deliver(&app, &stale).await, 200).await["outcome"], "stale");
-    assert_eq!(state(), "active:pro");
+    assert_eq!(sub_state(), "active:pro");
 
     // Deleted, then an update that arrives after it (even one created later): still canceled.
     let deleted_state = fake.update_subscription(&sub_id, |v| v["status"] = json!("canceled"));
@@ -457,9 +457,9 @@ async fn replayed_old_forged_out_of_order_and_foreign_events_leave_the_right_sta
     revived["status"] = json!("active");
     let late_update = fake.event_at("customer.subscription.updated", revived, now + 1);
     ok_json(deliver(&app, &deleted).await, 200).await;
-    assert_eq!(state(), "canceled:free");
+    assert_eq!(sub_state(), "canceled:free");
     assert_eq!(ok_json(deliver(&app, &late_update).await, 200).await["outcome"], "stale");
-    assert_eq!(state(), "canceled:free");
+    assert_eq!(sub_state(), "canceled:free");
 
     // Bodies that are not Stripe's shape, correctly signed: 400 naming the field, nothing stored.
     let n = events();
@@ -481,7 +481,7 @@ async fn replayed_old_forged_out_of_order_and_foreign_events_leave_the_right_sta
         assert_eq!(assert_error(r, 400, "stripe_event_invalid").await["error"]["details"]["field"], field, "{body}");
     }
     assert_eq!(events(), n);
-    assert_eq!(state(), "canceled:free");
+    assert_eq!(sub_state(), "canceled:free");
 
     // An event about a customer of no organization is recorded as unmatched and changes nothing.
     let foreign = json!({ "id": "sub_foreign", "object": "subscription", "customer": "cus_nobody", "status": "active",
@@ -490,7 +490,7 @@ async fn replayed_old_forged_out_of_order_and_foreign_events_leave_the_right_sta
         ok_json(deliver(&app, &fake.event("customer.subscription.created", foreign)).await, 200).await["outcome"],
         "unmatched"
     );
-    assert_eq!(state(), "canceled:free");
+    assert_eq!(sub_state(), "canceled:free");
     assert_eq!(subscription(&app, &s).await["status"], "canceled");
 }
 

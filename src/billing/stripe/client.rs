@@ -20,7 +20,7 @@ pub struct Stripe {
 }
 
 /// Pushes `key=value` onto a form.
-pub fn field(form: &mut Form, key: impl Into<String>, value: impl ToString) {
+pub fn field(form: &mut Form, key: impl Into<String>, value: impl std::fmt::Display) {
     form.push((key.into(), value.to_string()));
 }
 

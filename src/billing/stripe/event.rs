@@ -103,7 +103,7 @@ fn org_hint(v: &Value) -> Option<i64> {
 pub struct Subscription {
     pub id: String,
     pub customer: String,
-    /// Stripe's status mapped onto ours (active, trialing, past_due, canceled, unpaid, incomplete).
+    /// Stripe's status mapped onto ours (`active`, `trialing`, `past_due`, `canceled`, `unpaid`, `incomplete`).
     pub status: &'static str,
     pub item: Option<String>,
     pub price: Option<String>,
