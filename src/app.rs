@@ -31,8 +31,8 @@ use crate::ops::Readiness;
 use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
-    accounts, admin, bots, bottests, channels, contacts, conversations, files, flows, insights, integrations, jobs,
-    knowledge, llm, nlu, ops, orgs, versions, webhooks, widget,
+    accounts, admin, billing, bots, bottests, channels, contacts, conversations, files, flows, insights, integrations,
+    jobs, knowledge, llm, nlu, ops, orgs, versions, webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -337,6 +337,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     accounts::routes(cfg);
     crate::analytics::routes(cfg);
     orgs::routes(cfg);
+    billing::stripe_routes(cfg);
     bots::routes(cfg);
     bottests::routes(cfg);
     channels::routes(cfg);

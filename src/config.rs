@@ -91,18 +91,6 @@ pub struct ModelPrice {
     pub output_micros: u64,
 }
 
-/// Billing (issue 21). Off by default: self-hosted and air-gapped servers
-/// have no plan limits, no billing screens and make no payment-provider calls.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BillingConfig {
-    /// Plans, subscriptions and enforced plan limits.
-    pub enabled: bool,
-    /// With billing off, still enforce each organization's plan limits (the
-    /// superadmin assigns plans and edits their limits). Ignored when `enabled`.
-    pub enforce_limits: bool,
-}
-
 /// Analytics dashboards (`docs/analytics.md`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -341,6 +329,84 @@ impl Default for RuntimeConfig {
             write_queue_turns: DEFAULT_WRITE_QUEUE_TURNS,
             busy_reply: "We are very busy right now. One moment, please, then send your message again.".to_owned(),
             overload_retry_after_secs: 1,
+        }
+    }
+}
+
+/// Billing: plans and limits, and subscriptions through a Stripe-compatible
+/// API (`docs/billing.md`). Off by default: no limits beyond what the
+/// operator sets, no Stripe calls, no billing screens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    /// Plans, subscriptions and enforced plan limits.
+    pub enabled: bool,
+    /// With billing off, still enforce each organization's plan limits (the
+    /// superadmin assigns plans and edits their limits). Ignored when `enabled`.
+    pub enforce_limits: bool,
+    // --- Stripe (subscriptions, webhooks, dunning) ---
+    /// Base URL of the Stripe API (`https://api.stripe.com`); requests go
+    /// to `{base}/v1/...`. Point it at a mirror or a fake.
+    pub stripe_api_base: String,
+    /// The secret API key (`sk_live_...`); without it checkout, portal and
+    /// plan changes answer 409 `billing_not_configured`.
+    pub stripe_secret_key: Option<String>,
+    /// Webhook signing secrets (`whsec_...`). An event signed with any of
+    /// them is accepted, so a secret can be rotated without losing events.
+    pub stripe_webhook_secrets: Vec<String>,
+    /// How old a webhook's signed timestamp may be, in seconds (Stripe's
+    /// default tolerance is 300).
+    pub webhook_tolerance_secs: u64,
+    /// Days a past-due subscription keeps full service (the grace period).
+    pub grace_days: u32,
+    /// Days a subscription stays restricted before it is canceled.
+    pub restricted_days: u32,
+    /// What a restricted organization's bots answer when a new
+    /// conversation starts (existing data is untouched).
+    pub restricted_notice: String,
+}
+
+impl BillingConfig {
+    /// Whether Stripe calls can be made (billing on and a secret key set).
+    #[must_use]
+    pub fn stripe_ready(&self) -> bool {
+        self.enabled && self.stripe_secret_key.as_deref().is_some_and(|k| !k.trim().is_empty())
+    }
+
+    fn check(&self, errors: &mut Vec<String>) {
+        if !(self.stripe_api_base.starts_with("http://") || self.stripe_api_base.starts_with("https://")) {
+            errors.push(format!(
+                "billing.stripe_api_base: `{}` must start with http:// or https://",
+                self.stripe_api_base
+            ));
+        }
+        if self.stripe_webhook_secrets.iter().any(|s| s.trim().is_empty()) {
+            errors.push("billing.stripe_webhook_secrets: a secret is empty".to_owned());
+        }
+        if !(1..=86_400).contains(&self.webhook_tolerance_secs) {
+            errors.push("billing.webhook_tolerance_secs: must be between 1 and 86400".to_owned());
+        }
+        if self.grace_days > 365 || self.restricted_days > 365 {
+            errors.push("billing.grace_days and billing.restricted_days: must be at most 365".to_owned());
+        }
+        if self.restricted_notice.trim().is_empty() || self.restricted_notice.chars().count() > 1000 {
+            errors.push("billing.restricted_notice: must be 1–1000 characters".to_owned());
+        }
+    }
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            enforce_limits: false,
+            stripe_api_base: "https://api.stripe.com".to_owned(),
+            stripe_secret_key: None,
+            stripe_webhook_secrets: Vec::new(),
+            webhook_tolerance_secs: 300,
+            grace_days: 7,
+            restricted_days: 14,
+            restricted_notice: "This service is temporarily unavailable. Please try again later.".to_owned(),
         }
     }
 }
@@ -910,6 +976,7 @@ impl Config {
         self.ml.check(&mut errors);
         self.outbound.check(&mut errors);
         self.runtime.check(&mut errors);
+        self.billing.check(&mut errors);
         if self.jobs.workers > 64 {
             errors.push("jobs.workers: must be at most 64".to_owned());
         }

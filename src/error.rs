@@ -187,6 +187,14 @@ error_codes! {
     LlmNotConfigured => ("llm_not_configured", CONFLICT, "No usable LLM provider for this call: the bot names none and the organization has no active default provider, the bot's provider is disabled, or the bot's AI is switched off; `details.field` is `provider_id` or `is_enabled`."),
     LlmBudgetExhausted => ("llm_budget_exhausted", PAYMENT_REQUIRED, "The bot used its monthly LLM budget (calendar month, UTC); `details.field` names the budget (`monthly_token_budget` or `monthly_cost_budget_micros`), `details.used` and `details.budget` the amounts."),
     SecretUnreadable => ("secret_unreadable", CONFLICT, "A stored secret (an LLM provider key, a two-factor secret) cannot be decrypted with this server's master key: the data file was re-keyed or restored with another key. `details` names it; set it again."),
+    // Billing: Stripe subscriptions, webhooks, invoices
+    BillingNotConfigured => ("billing_not_configured", CONFLICT, "Billing is on but Stripe is not set up (`billing.stripe_secret_key`), so checkout, the portal and plan changes are unavailable."),
+    NoSubscription => ("no_subscription", CONFLICT, "The organization has no live Stripe subscription to change, cancel or resume; start one with checkout."),
+    AlreadySubscribed => ("already_subscribed", CONFLICT, "The organization already has a live subscription; change its plan instead of checking out again."),
+    InvoiceNotFound => ("invoice_not_found", NOT_FOUND, "No such invoice in the caller's organizations."),
+    StripeSignatureInvalid => ("stripe_signature_invalid", BAD_REQUEST, "A Stripe webhook's `Stripe-Signature` is missing, malformed, older than `billing.webhook_tolerance_secs`, or matches none of `billing.stripe_webhook_secrets`; nothing was changed."),
+    StripeEventInvalid => ("stripe_event_invalid", BAD_REQUEST, "A signed webhook body is not a Stripe event (`object` `event` with `id`, `type`, `created` and `data.object`); `details.field` names what is wrong; nothing was changed."),
+    StripeUnavailable => ("stripe_unavailable", BAD_GATEWAY, "The Stripe API could not be reached or answered an error; `details.provider_description` has what it said, if anything."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

@@ -505,6 +505,17 @@ pub fn message_limit(conn: &Connection, org: OrgId) -> rusqlite::Result<i64> {
     Ok(crate::billing::limits::allowance(conn, org, crate::billing::limits::Limit::MessagesPerMonth)?.unwrap_or(-1))
 }
 
+/// Whether billing's dunning restricts the organization: its subscription
+/// is overdue past the grace period (`user_subscriptions.restricted_at`).
+pub fn billing_restricted(conn: &Connection, org: OrgId) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM user_subscriptions WHERE organization_id = ?1 AND restricted_at IS NOT NULL
+                        AND status IN ('past_due', 'unpaid'))",
+        [org],
+        |r| r.get(0),
+    )
+}
+
 /// Whether a job with this idempotency key exists (alerts sent this month).
 pub fn job_key_exists(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
     conn.query_row("SELECT EXISTS (SELECT 1 FROM jobs WHERE idempotency_key = ?1)", [key], |r| r.get(0))

@@ -52,6 +52,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "contacts", description = "Contacts of the channels: search, profile, tags, attributes, consent, merge, GDPR export and erase"),
         (name = "webhooks", description = "Organization webhooks: subscriptions, signed deliveries, delivery log, redelivery"),
         (name = "ai", description = "A bot's model settings, budgets, chat (plain and streamed, with tool calling) and usage"),
+        (name = "billing", description = "Subscriptions through Stripe: checkout, portal, plan changes with proration, cancel and resume, invoices, the Stripe webhook"),
     )
 )]
 pub struct ApiDoc;

@@ -192,6 +192,7 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::knowledge::crawl::KIND => Some(&crate::knowledge::crawl::Crawl),
         crate::knowledge::reembed::KIND => Some(&crate::knowledge::reembed::Reembed),
         crate::analytics::rollup::KIND => Some(&crate::analytics::rollup::RollupJob),
+        crate::billing::dunning::KIND => Some(&crate::billing::dunning::DunningJob),
         _ => None,
     }
 }
@@ -320,6 +321,7 @@ pub fn reclaim_orphaned(db: &Db) -> AppResult<usize> {
 const SCHEDULE: &[(&str, Duration)] = &[
     (crate::orgs::audit::retention::KIND, Duration::from_secs(86_400)),
     (crate::analytics::rollup::KIND, crate::analytics::rollup::PERIOD),
+    (crate::billing::dunning::KIND, Duration::from_secs(3_600)),
 ];
 
 /// Enqueues the scheduled jobs of the current period slots (no-op for slots

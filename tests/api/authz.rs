@@ -24,7 +24,7 @@ use reqwest::Method;
 use rusqlite::params;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app_with};
 
 /// Routes anyone may call.
 const PUBLIC: &[(&str, &str)] = &[
@@ -51,6 +51,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/widget/{widget_key}/sessions/{session_id}/files/{file_id}"),
     ("PUT", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
     ("DELETE", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
+    ("POST", "/api/v1/billing/stripe/webhook"),
 ];
 
 /// Routes about the signed-in user rather than an organization:
@@ -115,6 +116,7 @@ const TENANT_PARAMS: &[&str] = &[
     "test_id",
     "file_id",
     "message_id",
+    "invoice_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -184,6 +186,7 @@ fn make_user(app: &TestApp, tx: &rusqlite::Connection, email: &str) -> (i64, (St
     (user, (format!("__Host-bb_session={token}"), csrf), session_id)
 }
 
+#[allow(clippy::too_many_lines, reason = "one row per kind of resource the routes address")]
 fn fixture(app: &TestApp, tag: &str) -> Fixture {
     app.sql(|tx| {
         let (owner_id, owner_session, owner_session_id) = make_user(app, tx, &format!("owner-{tag}@example.com"));
@@ -283,6 +286,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(channel_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
         params.insert("integration_id", integration_row(tx, org_id)?.to_string());
+        params.insert("invoice_id", invoice_row(tx, org_id)?.to_string());
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -450,6 +454,16 @@ fn integration_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i
         params![org_id, id],
     )?;
     Ok(id)
+}
+
+/// A paid invoice of the organization (`payment_history`).
+fn invoice_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "INSERT INTO payment_history (organization_id, stripe_invoice_id, invoice_number, amount, currency, status)
+         VALUES (?1, 'in_' || lower(hex(randomblob(8))), 'MATRIX-0001', 2900, 'USD', 'succeeded') RETURNING id",
+        [org_id],
+        |r| r.get(0),
+    )
 }
 
 /// A webhook subscription and one of its deliveries.
@@ -667,7 +681,8 @@ async fn check_admin_route(
 
 #[tokio::test]
 async fn every_route_enforces_its_permission_for_every_kind_of_caller() {
-    let app = spawn_app().await;
+    // Billing on, so that billing routes exist (off, they answer 404 `billing_disabled`).
+    let app = spawn_app_with(|c| c.billing.enabled = true).await;
     // Loopback stays admitted while fixtures add their own allowlist entries.
     app.sql(|c| {
         c.execute("INSERT INTO admin_ip_whitelist (ip_address, description) VALUES ('127.0.0.0/8', 'tests')", [])

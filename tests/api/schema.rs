@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 28] = [
+const ADDED_TABLES: [&str; 29] = [
     "teams",
     "conversations",
     "jobs",
@@ -170,6 +170,8 @@ const ADDED_TABLES: [&str; 28] = [
     "analytics_hourly",
     "analytics_users",
     "analytics_intents",
+    // Stripe webhook events received, with their raw bodies (V066, issue 21).
+    "billing_events",
 ];
 
 const VIEWS: [&str; 4] =
@@ -609,10 +611,11 @@ fn tenant_owned_tables_are_exactly_those_with_organization_id() {
             int(&c, &format!("SELECT \"notnull\" FROM pragma_table_info('{t}') WHERE name = 'organization_id'")) == 0
         })
         .collect();
-    let expected: BTreeSet<String> = ["roles", "jobs", "files", "audit_logs", "email_notifications", "sso_login_logs"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let expected: BTreeSet<String> =
+        ["roles", "jobs", "files", "audit_logs", "email_notifications", "sso_login_logs", "billing_events"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
     assert_eq!(nullable, expected);
 }
 

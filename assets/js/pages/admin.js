@@ -1,7 +1,8 @@
 // The superadmin console: its own sign-in and session, instance figures,
 // instance settings (sign-up policy, public URL, SMTP with a test email),
 // users (search, create, suspend) and organizations (search, suspend, plan),
-// the IP allowlist, sign-in attempts and the admin audit log.
+// the IP allowlist, sign-in attempts and the admin audit log; with billing
+// on, the revenue overview.
 import { html, useState, useEffect, ErrorBox, Field, FieldError, toast, toastError, formatDate, useLoad } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, put, del, setAdminCsrfToken, ApiError } from "../api.js";
@@ -54,6 +55,29 @@ function Stats() {
     <div class="card"><div class="muted">Jobs</div>${Object.entries(d.jobs).map(([k, v]) => html`<div>${k}: ${v}</div>`)}</div>
     <div class="card"><div class="muted">Emails</div>${Object.entries(d.emails).map(([k, v]) => html`<div>${k}: ${v}</div>`)}</div>
   </div>`;
+}
+
+/** Revenue (billing on only): MRR per currency, active, trialing, past-due and churned subscriptions. */
+function Revenue() {
+  const r = useLoad(() => get("/api/v1/admin/billing/overview"));
+  if (r.error && r.error.code === "billing_disabled") return null;
+  if (!r.data) return html`<${ErrorBox} error=${r.error} />`;
+  const d = r.data;
+  const mrr = d.mrr.length
+    ? d.mrr.map((m) => new Intl.NumberFormat(undefined, { style: "currency", currency: m.currency }).format(m.amount / 100)).join(" + ")
+    : "—";
+  const tiles = [
+    ["MRR", mrr],
+    ["Active subscriptions", d.active_subscriptions],
+    ["Trialing", d.trialing],
+    ["Past due", d.past_due],
+    ["Restricted", d.restricted],
+    ["Churned (30 days)", d.churned_30d],
+  ];
+  return html`<section aria-labelledby="revenue-heading" id="admin-revenue">
+    <h2 id="revenue-heading">Revenue</h2>
+    <div class="grid">${tiles.map(([k, v]) => html`<div class="card" data-metric=${k}><div class="muted">${k}</div><div style="font-size:1.6rem">${v}</div></div>`)}</div>
+  </section>`;
 }
 
 const POLICIES = [
@@ -437,8 +461,8 @@ function Console() {
     <div class="row" role="tablist" style="margin-bottom:1rem">
       ${TABS.map(([k, label]) => html`<button role="tab" data-tab=${k} aria-selected=${tab === k ? "true" : "false"} class=${tab === k ? "primary" : ""} onClick=${() => setTab(k)}>${label}</button>`)}
     </div>
-    ${tab === "overview" && html`<${Stats} />`}
     ${tab === "health" && html`<${Health} />`}
+    ${tab === "overview" && html`<${Stats} /><${Revenue} />`}
     ${tab === "settings" && html`<${Settings} />`}
     ${tab === "users" && html`<${Users} />`}
     ${tab === "orgs" && html`<${Orgs} />`}

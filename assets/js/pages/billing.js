@@ -17,6 +17,9 @@ get("/api/v1/instance").then(
   () => {},
 );
 
+/** Whether billing is on (the menu entries of billing screens ask). */
+export const isBillingEnabled = () => billingEnabled;
+
 const LIMIT_LABELS = {
   bots: "Bots",
   messages_per_month: "Messages / month",
@@ -45,7 +48,8 @@ function bytes(n) {
   return `${n} B`;
 }
 
-function money(amount, currency) {
+/** Minor units as a localized amount (`$29.00`). */
+export function money(amount, currency) {
   try {
     return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(
       amount / 10 ** (new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2),

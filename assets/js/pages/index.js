@@ -29,5 +29,6 @@ import "./channels.js";
 import "./templates.js";
 import "./webhooks.js";
 import "./integrations.js";
+import "./subscription.js";
 import "./status.js";
 import "./insights.js";

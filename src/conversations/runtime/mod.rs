@@ -83,7 +83,13 @@ struct Inner {
     meter: UsageMeter,
     limiter: RateLimiter,
     writer: Writer,
+    /// Organizations restricted by dunning (billing), with when it was read.
+    restricted: Mutex<HashMap<OrgId, (bool, Instant)>>,
 }
+
+/// How long an organization's billing restriction is trusted before it is
+/// read again (billing also clears it at once when it changes it).
+const RESTRICTION_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How a conversation is addressed.
 #[derive(Debug, Clone)]
@@ -190,6 +196,7 @@ impl Runtime {
                 meter: UsageMeter::default(),
                 limiter: RateLimiter::default(),
                 writer,
+                restricted: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -224,6 +231,31 @@ impl Runtime {
     #[must_use]
     pub fn writes_in_progress(&self) -> usize {
         self.inner.writer.writing()
+    }
+
+    /// Whether billing restricts the organization (dunning: payment overdue
+    /// past the grace period), from a short-lived cache.
+    async fn billing_restricted(&self, state: &AppState, org: OrgId) -> AppResult<bool> {
+        if let Some((restricted, at)) =
+            self.inner.restricted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&org).copied()
+            && at.elapsed() < RESTRICTION_TTL
+        {
+            return Ok(restricted);
+        }
+        let restricted = state.db.read(move |c| Ok(store::billing_restricted(c, org)?)).await?;
+        let mut cache = self.inner.restricted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(org, (restricted, Instant::now()));
+        Ok(restricted)
+    }
+
+    /// Forgets an organization's cached billing state (its subscription
+    /// changed): the plan's message allowance and the dunning restriction.
+    pub fn forget_billing(&self, org: OrgId) {
+        self.inner.meter.forget(org);
+        self.inner.restricted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&org);
     }
 
     fn generation(&self, bot: BotId) -> u64 {
@@ -521,6 +553,18 @@ impl Runtime {
                 e.resolution = resolution.clone();
                 close(&mut e, bot, &mut messages);
             }
+        }
+
+        // Dunning: a restricted organization's bots answer new conversations
+        // with the configured notice instead of running the flow (agents'
+        // actions, the emulator and ongoing conversations are unaffected).
+        if args.count_usage
+            && state.config.billing.enabled
+            && matches!(engine_input, Some((_, is_new)) if is_new || e.state.turns == 0)
+            && self.billing_restricted(state, e.org_id).await?
+        {
+            engine_input = None;
+            messages.push(NewMessage::text(Role::Bot, state.config.billing.restricted_notice.clone()));
         }
 
         if let Some((input, is_new)) = engine_input {
