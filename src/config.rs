@@ -920,6 +920,24 @@ impl Config {
         Ok(config)
     }
 
+    /// What is wrong with the data file's path, if anything.
+    fn data_problem(&self) -> Option<String> {
+        if self.data.as_os_str().is_empty() {
+            return Some("data: must name a file".to_owned());
+        }
+        if self.data.is_dir() {
+            return Some(format!("data: {} is a directory, not a file", self.data.display()));
+        }
+        let dir = self.data_dir();
+        if !dir.is_dir() {
+            Some(format!("data: directory {} does not exist", dir.display()))
+        } else if !dir_is_writable(&dir) {
+            Some(format!("data: directory {} is not writable", dir.display()))
+        } else {
+            None
+        }
+    }
+
     /// Checks every setting and reports all problems together.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errors = self.knowledge.problems();
@@ -929,18 +947,7 @@ impl Config {
         if self.bind.parse::<SocketAddr>().is_err() {
             errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
         }
-        if self.data.as_os_str().is_empty() {
-            errors.push("data: must name a file".to_owned());
-        } else if self.data.is_dir() {
-            errors.push(format!("data: {} is a directory, not a file", self.data.display()));
-        } else {
-            let dir = self.data_dir();
-            if !dir.is_dir() {
-                errors.push(format!("data: directory {} does not exist", dir.display()));
-            } else if !dir_is_writable(&dir) {
-                errors.push(format!("data: directory {} is not writable", dir.display()));
-            }
-        }
+        errors.extend(self.data_problem());
         if self.http.max_json_bytes < 1024 {
             errors.push("http.max_json_bytes: must be at least 1024".to_owned());
         }

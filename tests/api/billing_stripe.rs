@@ -31,7 +31,7 @@ pub(crate) async fn stripe_app() -> (TestApp, FakeStripe) {
         c.billing.stripe_api_base = base;
         c.billing.stripe_secret_key = Some(SECRET_KEY.to_owned());
         c.billing.stripe_webhook_secrets = vec![WEBHOOK_SECRET.to_owned(), OLD_WEBHOOK_SECRET.to_owned()];
-        c.billing.restricted_notice = "Service paused: the subscription is overdue.".to_owned();
+        "Service paused: the subscription is overdue.".clone_into(&mut c.billing.restricted_notice);
     })
     .await;
     app.sql(|c| {
