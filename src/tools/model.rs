@@ -217,9 +217,8 @@ impl FromRow for ToolExecution {
             source: row.get("source")?,
             arguments: json_column(row, "input")?,
             result: json_column(row, "output")?,
-            error: error.map(|e| {
-                serde_json::from_str(&e).unwrap_or(ToolFailure { code: "tool_failed".into(), message: e })
-            }),
+            error: error
+                .map(|e| serde_json::from_str(&e).unwrap_or(ToolFailure { code: "tool_failed".into(), message: e })),
             duration_ms: row.get("duration_ms")?,
             idempotency_key: row.get("idempotency_key")?,
             agent_id: row.get("agent_id")?,

@@ -45,16 +45,15 @@ pub fn catalogue() -> Vec<ToolTypeInfo> {
 
 fn check_type(raw: &str) -> AppResult<&'static dyn ToolType> {
     types::find(raw.trim()).ok_or_else(|| {
-        AppError::new(ErrorCode::UnknownToolType, format!("`{raw}` is not a tool type"))
-            .with_details(json!({ "field": "type", "known": types::TYPES.iter().map(|t| t.name()).collect::<Vec<_>>() }))
+        AppError::new(ErrorCode::UnknownToolType, format!("`{raw}` is not a tool type")).with_details(
+            json!({ "field": "type", "known": types::TYPES.iter().map(|t| t.name()).collect::<Vec<_>>() }),
+        )
     })
 }
 
 fn check_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
-    if name.is_empty()
-        || name.len() > 64
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
         return Err(AppError::validation("name", "1–64 characters: letters, digits, `_` and `-`"));
     }
@@ -193,10 +192,7 @@ pub async fn update(state: &AppState, tenant: Tenant, id: ToolId, req: UpdateToo
 }
 
 pub async fn delete(state: &AppState, tenant: Tenant, id: ToolId) -> AppResult<()> {
-    state
-        .db
-        .write(move |tx| if store::delete(tx, &tenant, id)? == 0 { Err(not_found()) } else { Ok(()) })
-        .await
+    state.db.write(move |tx| if store::delete(tx, &tenant, id)? == 0 { Err(not_found()) } else { Ok(()) }).await
 }
 
 /// A tool's runs, newest first.
@@ -242,7 +238,9 @@ pub async fn execute(
     }
     let kind = types::find(&tool.tool_type).ok_or_else(|| {
         AppError::new(ErrorCode::UnknownToolType, format!("this server does not run `{}` tools", tool.tool_type))
-            .with_details(json!({ "field": "type", "known": types::TYPES.iter().map(|t| t.name()).collect::<Vec<_>>() }))
+            .with_details(
+                json!({ "field": "type", "known": types::TYPES.iter().map(|t| t.name()).collect::<Vec<_>>() }),
+            )
     })?;
     let validator = schema::check_input_schema(&tool.input_schema)
         .map_err(|issues| schema::schema_error("input_schema", &issues))?;

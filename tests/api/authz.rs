@@ -106,6 +106,7 @@ const TENANT_PARAMS: &[&str] = &[
     "delivery_id",
     "channel_id",
     "integration_id",
+    "tool_id",
     "contact_id",
     "template_id",
     "canned_reply_id",
@@ -279,6 +280,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(channel_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
         params.insert("integration_id", integration_row(tx, org_id)?.to_string());
+        params.insert("tool_id", tool_row(tx, org_id)?.to_string());
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -435,6 +437,23 @@ fn integration_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i
     )?;
     tx.execute(
         "INSERT INTO integration_logs (organization_id, integration_id, action, action_type) VALUES (?1, ?2, 'test_connection', 'test')",
+        params![org_id, id],
+    )?;
+    Ok(id)
+}
+
+/// A flow-action tool (runs without calling out) and one recorded run.
+fn tool_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> {
+    let id: i64 = tx.query_row(
+        "INSERT INTO tools (organization_id, name, tool_type, configuration, input_schema)
+         VALUES (?1, 'matrix_tool', 'flow_action', '{\"action\": \"handoff\", \"reason\": \"matrix\"}',
+                 '{\"type\": \"object\"}') RETURNING id",
+        [org_id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO tool_executions (organization_id, tool_id, input, output, status, source)
+         VALUES (?1, ?2, '{}', '{}', 'ok', 'test')",
         params![org_id, id],
     )?;
     Ok(id)

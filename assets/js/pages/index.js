@@ -26,4 +26,5 @@ import "./channels.js";
 import "./templates.js";
 import "./webhooks.js";
 import "./integrations.js";
+import "./tools.js";
 import "./status.js";

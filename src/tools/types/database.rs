@@ -104,7 +104,9 @@ fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::Statement<'c
     let stmt = conn.prepare(sql).map_err(|e| {
         let m = e.to_string();
         if m.contains("not authorized") {
-            refused("the query may only read: INSERT, UPDATE, DELETE, ATTACH, PRAGMA and schema changes are refused".into())
+            refused(
+                "the query may only read: INSERT, UPDATE, DELETE, ATTACH, PRAGMA and schema changes are refused".into(),
+            )
         } else {
             ToolError::failed("query_invalid", m)
         }
@@ -145,7 +147,13 @@ fn sql_of(v: &Value) -> rusqlite::types::Value {
 }
 
 /// Runs the query (blocking).
-fn query(path: &Path, sql: &str, args: &Map<String, Value>, max_rows: u64, deadline: Instant) -> Result<Value, ToolError> {
+fn query(
+    path: &Path,
+    sql: &str,
+    args: &Map<String, Value>,
+    max_rows: u64,
+    deadline: Instant,
+) -> Result<Value, ToolError> {
     let conn = open(path, Some(deadline))?;
     let mut stmt = prepare(&conn, sql)?;
     for i in 1..=stmt.parameter_count() {

@@ -37,8 +37,7 @@ const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "
 pub(super) fn check_url_template(state: &AppState, field: &str, url: &str) -> Result<(), AppError> {
     let url = url.trim();
     let invalid = |m: &str| {
-        AppError::new(ErrorCode::ToolConfigInvalid, format!("`{field}`: {m}"))
-            .with_details(json!({ "field": field }))
+        AppError::new(ErrorCode::ToolConfigInvalid, format!("`{field}`: {m}")).with_details(json!({ "field": field }))
     };
     let Some((_, rest)) = url.split_once("://") else {
         return Err(invalid("an absolute http(s) URL"));

@@ -101,8 +101,9 @@ impl ToolType for KnowledgeSearchTool {
             };
             let top_k = config["top_k"].as_u64().and_then(|k| usize::try_from(k).ok()).unwrap_or(5);
             let opts = SearchOptions::from_request(Some(top_k), Some(mode), None).map_err(failed)?;
-            let response =
-                crate::knowledge::service::search_many(call.state, call.tenant, &ids, query, &opts).await.map_err(failed)?;
+            let response = crate::knowledge::service::search_many(call.state, call.tenant, &ids, query, &opts)
+                .await
+                .map_err(failed)?;
             let results: Vec<Value> = response
                 .results
                 .into_iter()

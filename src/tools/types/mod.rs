@@ -37,8 +37,8 @@ use serde_json::{Map, Value};
 
 use super::model::{ExecutionSource, Tool};
 use crate::app::AppState;
-use crate::flows::template::Template;
 use crate::error::AppError;
+use crate::flows::template::Template;
 use crate::http::Tenant;
 use crate::ids::BotId;
 
@@ -132,14 +132,7 @@ impl ExecContext {
     /// A context with only a source.
     #[must_use]
     pub fn new(source: ExecutionSource) -> ExecContext {
-        ExecContext {
-            source,
-            bot_id: None,
-            agent_id: None,
-            execution_id: None,
-            task_id: None,
-            idempotency_key: None,
-        }
+        ExecContext { source, bot_id: None, agent_id: None, execution_id: None, task_id: None, idempotency_key: None }
     }
 }
 

@@ -24,10 +24,7 @@ pub struct WebhookTool;
 /// The key bytes of a signing secret.
 #[must_use]
 pub fn secret_bytes(secret: &str) -> Vec<u8> {
-    secret
-        .strip_prefix("whsec_")
-        .and_then(|b| STANDARD.decode(b).ok())
-        .unwrap_or_else(|| secret.as_bytes().to_vec())
+    secret.strip_prefix("whsec_").and_then(|b| STANDARD.decode(b).ok()).unwrap_or_else(|| secret.as_bytes().to_vec())
 }
 
 impl ToolType for WebhookTool {
