@@ -1,5 +1,5 @@
 //! Tools (issue 19 item 2): organization-scoped tools of several types
-//! (HTTP requests, knowledge search, read-only SQL on an external SQLite
+//! (HTTP requests, knowledge search, read-only SQL on an external `SQLite`
 //! file, flow actions, signed webhooks), each with a JSON Schema for its
 //! arguments, run through one executor ([`execute`]) that validates the
 //! arguments, enforces the tool's time limit, redacts secrets and records
@@ -169,7 +169,7 @@ async fn test_tool(
 ) -> AppResult<web::Json<ToolOutcome>> {
     let id = scope.id();
     let req = body.into_inner()?;
-    Ok(web::Json(service::test(&state, scope.into_tenant(), id, req.arguments).await?))
+    Ok(web::Json(service::test(&state, scope.into_tenant(), id, &req.arguments).await?))
 }
 
 /// The tool's runs, newest first (arguments and results with secrets redacted).

@@ -209,7 +209,7 @@ pub async fn list_executions(
 }
 
 /// Test-runs a tool with arguments (the tool may be switched off).
-pub async fn test(state: &AppState, tenant: Tenant, id: ToolId, arguments: Value) -> AppResult<ToolOutcome> {
+pub async fn test(state: &AppState, tenant: Tenant, id: ToolId, arguments: &Value) -> AppResult<ToolOutcome> {
     let tool = get(state, tenant.clone(), id).await?;
     execute(state, &tenant, &tool, arguments, &ExecContext::new(ExecutionSource::Test)).await
 }
@@ -230,7 +230,7 @@ pub async fn execute(
     state: &AppState,
     tenant: &Tenant,
     tool: &Tool,
-    args: Value,
+    args: &Value,
     ctx: &ExecContext,
 ) -> AppResult<ToolOutcome> {
     if !tool.is_enabled && ctx.source != ExecutionSource::Test {
@@ -244,7 +244,7 @@ pub async fn execute(
     })?;
     let validator = schema::check_input_schema(&tool.input_schema)
         .map_err(|issues| schema::schema_error("input_schema", &issues))?;
-    let issues: Vec<Issue> = schema::issues(&validator, &args);
+    let issues: Vec<Issue> = schema::issues(&validator, args);
     if !issues.is_empty() {
         return Err(schema::arguments_error(&issues));
     }
@@ -256,7 +256,7 @@ pub async fn execute(
         state,
         tenant,
         tool,
-        args: &args,
+        args,
         ctx,
         idempotency_key: &key,
         deadline: started + limit,
@@ -278,7 +278,7 @@ pub async fn execute(
             Some(ToolFailure { code: "timeout".into(), message: redactor.text(&message) }),
         ),
     };
-    let input_json = redactor.value(&args).to_string();
+    let input_json = redactor.value(args).to_string();
     let output_json = result.as_ref().map(|r| {
         let text = r.to_string();
         if text.len() > MAX_STORED_RESULT_BYTES {

@@ -165,6 +165,7 @@ fn query(
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     let mut truncated = false;
+    let max_rows = usize::try_from(max_rows).unwrap_or(usize::MAX);
     let failed = |e: rusqlite::Error| {
         if matches!(&e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::OperationInterrupted) {
             ToolError::Timeout("the query ran past the tool's time limit and was stopped".into())
@@ -173,7 +174,7 @@ fn query(
         }
     };
     while let Some(row) = rows.next().map_err(failed)? {
-        if out.len() as u64 >= max_rows {
+        if out.len() >= max_rows {
             truncated = true;
             break;
         }
