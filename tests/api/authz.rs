@@ -279,8 +279,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(runtime_rows(tx, org_id, bot_id)?);
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(channel_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
-        params.insert("integration_id", integration_row(tx, org_id)?.to_string());
-        params.insert("tool_id", tool_row(tx, org_id)?.to_string());
+        params.extend(integration_and_tool_rows(tx, org_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -440,6 +439,11 @@ fn integration_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i
         params![org_id, id],
     )?;
     Ok(id)
+}
+
+/// The integration and tool rows.
+fn integration_and_tool_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, String); 2]> {
+    Ok([("integration_id", integration_row(tx, org_id)?.to_string()), ("tool_id", tool_row(tx, org_id)?.to_string())])
 }
 
 /// A flow-action tool (runs without calling out) and one recorded run.

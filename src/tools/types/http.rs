@@ -58,7 +58,7 @@ pub(super) fn check_url_template(state: &AppState, field: &str, url: &str) -> Re
 }
 
 /// Maps an outbound failure to a run error.
-pub(super) fn outbound_error(e: OutboundError) -> ToolError {
+pub(super) fn outbound_error(e: &OutboundError) -> ToolError {
     match e {
         OutboundError::Timeout => ToolError::Timeout("the request timed out".into()),
         OutboundError::Forbidden(_) | OutboundError::Scheme => ToolError::failed("url_not_allowed", e.to_string()),
@@ -191,7 +191,7 @@ async fn run(call: ToolCall<'_>) -> Result<Value, ToolError> {
         _ => Method::GET,
     };
     let url = render_text(config["url"].as_str().unwrap_or_default(), &args, true)?;
-    let mut request = call.state.outbound.request(method.clone(), &url).map_err(outbound_error)?;
+    let mut request = call.state.outbound.request(method.clone(), &url).map_err(|e| outbound_error(&e))?;
     request = request.timeout(call.remaining()).header("idempotency-key", call.idempotency_key);
     if let Some(headers) = config.get("headers").and_then(Value::as_object) {
         for (name, template) in headers {
@@ -227,7 +227,7 @@ async fn run(call: ToolCall<'_>) -> Result<Value, ToolError> {
         .outbound
         .send_limited(request, Some(usize::try_from(limit).unwrap_or(usize::MAX)))
         .await
-        .map_err(outbound_error)?;
+        .map_err(|e| outbound_error(&e))?;
     let status = fetched.status.as_u16();
     if !fetched.status.is_success() {
         return Err(ToolError::failed(

@@ -96,7 +96,7 @@ impl ToolType for WebhookTool {
                 .state
                 .outbound
                 .request(Method::POST, config["url"].as_str().unwrap_or_default())
-                .map_err(outbound_error)?
+                .map_err(|e| outbound_error(&e))?
                 .timeout(call.remaining())
                 .header("content-type", "application/json")
                 .header("webhook-id", call.idempotency_key)
@@ -105,7 +105,8 @@ impl ToolType for WebhookTool {
                 .header("idempotency-key", call.idempotency_key)
                 .body(body);
             let limit = usize::try_from(DEFAULT_MAX_RESPONSE_BYTES).unwrap_or(usize::MAX);
-            let fetched = call.state.outbound.send_limited(request, Some(limit)).await.map_err(outbound_error)?;
+            let fetched =
+                call.state.outbound.send_limited(request, Some(limit)).await.map_err(|e| outbound_error(&e))?;
             if !fetched.status.is_success() {
                 return Err(ToolError::failed(
                     "http_status",
