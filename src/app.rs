@@ -32,7 +32,7 @@ use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
     accounts, admin, billing, bots, bottests, channels, contacts, conversations, files, flows, insights, integrations,
-    jobs, knowledge, llm, nlu, ops, orgs, versions, webhooks, widget,
+    jobs, knowledge, llm, nlu, ops, orgs, tools, versions, webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -356,6 +356,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     webhooks::routes(cfg);
     integrations::routes(cfg);
     insights::routes(cfg);
+    tools::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

@@ -35,6 +35,7 @@ pub struct Config {
     pub llm: LlmConfig,
     pub billing: BillingConfig,
     pub analytics: AnalyticsConfig,
+    pub tools: ToolsConfig,
 }
 
 /// LLM calls (issue 19): retry waits and model prices. Timeouts are per
@@ -115,6 +116,17 @@ impl AnalyticsConfig {
             vec!["analytics.max_range_days: must be between 1 and 3660".to_owned()]
         }
     }
+}
+
+/// Tools (agents' and flows' tools).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolsConfig {
+    /// Directories whose `SQLite` files `database` tools may read (read-only);
+    /// empty (the default): no `database` tool can be saved. The data file
+    /// itself is always refused. A list, or one comma-separated string (environment).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub sqlite_dirs: Vec<String>,
 }
 
 /// Files users send (widget uploads, agents' attachments, channel media).
@@ -849,6 +861,7 @@ impl Default for Config {
             llm: LlmConfig::default(),
             billing: BillingConfig::default(),
             analytics: AnalyticsConfig::default(),
+            tools: ToolsConfig::default(),
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod orgs;
 pub mod outbound;
 pub mod permissions;
 pub mod telemetry;
+pub mod tools;
 pub mod ui;
 pub mod versions;
 pub mod webhooks;

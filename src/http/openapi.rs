@@ -53,6 +53,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "webhooks", description = "Organization webhooks: subscriptions, signed deliveries, delivery log, redelivery"),
         (name = "ai", description = "A bot's model settings, budgets, chat (plain and streamed, with tool calling) and usage"),
         (name = "billing", description = "Subscriptions through Stripe: checkout, portal, plan changes with proration, cancel and resume, invoices, the Stripe webhook"),
+        (name = "tools", description = "Tools for agents and flows: HTTP, knowledge search, database, flow actions, webhooks; type catalogue, test runs, run log"),
     )
 )]
 pub struct ApiDoc;

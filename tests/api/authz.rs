@@ -110,6 +110,7 @@ const TENANT_PARAMS: &[&str] = &[
     "delivery_id",
     "channel_id",
     "integration_id",
+    "tool_id",
     "contact_id",
     "template_id",
     "canned_reply_id",
@@ -285,8 +286,8 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(runtime_rows(tx, org_id, bot_id)?);
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(channel_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
-        params.insert("integration_id", integration_row(tx, org_id)?.to_string());
         params.insert("invoice_id", invoice_row(tx, org_id)?.to_string());
+        params.extend(integration_and_tool_rows(tx, org_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -464,6 +465,28 @@ fn invoice_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> 
         [org_id],
         |r| r.get(0),
     )
+}
+
+/// The integration and tool rows.
+fn integration_and_tool_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, String); 2]> {
+    Ok([("integration_id", integration_row(tx, org_id)?.to_string()), ("tool_id", tool_row(tx, org_id)?.to_string())])
+}
+
+/// A flow-action tool (runs without calling out) and one recorded run.
+fn tool_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> {
+    let id: i64 = tx.query_row(
+        "INSERT INTO tools (organization_id, name, tool_type, configuration, input_schema)
+         VALUES (?1, 'matrix_tool', 'flow_action', '{\"action\": \"handoff\", \"reason\": \"matrix\"}',
+                 '{\"type\": \"object\"}') RETURNING id",
+        [org_id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO tool_executions (organization_id, tool_id, input, output, status, source)
+         VALUES (?1, ?2, '{}', '{}', 'ok', 'test')",
+        params![org_id, id],
+    )?;
+    Ok(id)
 }
 
 /// A webhook subscription and one of its deliveries.

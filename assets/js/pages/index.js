@@ -30,5 +30,6 @@ import "./templates.js";
 import "./webhooks.js";
 import "./integrations.js";
 import "./subscription.js";
+import "./tools.js";
 import "./status.js";
 import "./insights.js";

@@ -1,0 +1,321 @@
+// Tools: the organization's tools for agents and flows. The create/edit form
+// is built from the server's type catalogue (each type's config schema);
+// the argument schema is edited as JSON and checked by the server (the
+// path of a fault inside it is shown); a test-run panel shows the result,
+// duration and status; the run log lists every execution with secrets
+// already redacted by the server.
+import { html, Page, useLoad, useState, ErrorBox, FieldError, toast, toastError, formatDate, Loading } from "../ui.js";
+import { route } from "../router.js";
+import { get, post, patch, del } from "../api.js";
+import { currentOrg, can } from "../session.js";
+
+const STATUS_BADGE = { ok: "ok", error: "bad", timeout: "bad" };
+
+/** Parses JSON typed in a textarea; throws an error naming the field. */
+function parseJson(text, field) {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const err = new Error(`${field}: not valid JSON (${e.message})`);
+    err.details = { field };
+    err.code = "invalid_json";
+    Object.defineProperty(err, "field", { get: () => field });
+    throw err;
+  }
+}
+
+const pretty = (v) => JSON.stringify(v, null, 2);
+
+/** Whether a config property is edited as JSON rather than a plain input. */
+const isJsonProp = (p) => !p.enum && !["string", "integer", "number", "boolean"].includes(p.type);
+
+/** One field of a type's config, from its JSON Schema property. */
+function ConfigField({ name, prop, required, value, onInput, error }) {
+  const id = `tool-config-${name}`;
+  const field = `config.${name}`;
+  const label = `${prop.title || name}${required ? "" : " (optional)"}`;
+  let input;
+  if (prop.enum) {
+    input = html`<select id=${id} name=${field} value=${value ?? ""} onChange=${(e) => onInput(e.target.value)}>
+      ${!required && html`<option value="">—</option>`}
+      ${prop.enum.map((v) => html`<option value=${v}>${v}</option>`)}
+    </select>`;
+  } else if (isJsonProp(prop)) {
+    input = html`<textarea id=${id} name=${field} rows="4" class="mono" spellcheck="false" value=${value ?? ""}
+      placeholder="JSON" onInput=${(e) => onInput(e.target.value)}></textarea>`;
+  } else {
+    input = html`<input id=${id} name=${field} type=${prop.type === "integer" || prop.type === "number" ? "number" : "text"}
+      value=${value ?? ""} autocomplete="off" onInput=${(e) => onInput(e.target.value)} />`;
+  }
+  return html`<div>
+    <label for=${id}>${label}</label>
+    ${input}
+    <${FieldError} error=${error} name=${field} />
+  </div>`;
+}
+
+/** The form's text values of a config object. */
+function configTexts(schema, config) {
+  const out = {};
+  for (const [name, prop] of Object.entries(schema.properties || {})) {
+    if (config[name] === undefined) continue;
+    out[name] = isJsonProp(prop) ? pretty(config[name]) : String(config[name]);
+  }
+  return out;
+}
+
+/** A config object from the form's text values. */
+function configFrom(schema, texts) {
+  const out = {};
+  for (const [name, prop] of Object.entries(schema.properties || {})) {
+    const raw = texts[name];
+    if (raw === undefined || String(raw).trim() === "") continue;
+    if (isJsonProp(prop)) out[name] = parseJson(raw, `config.${name}`);
+    else if (prop.type === "integer" || prop.type === "number") out[name] = Number(raw);
+    else out[name] = raw;
+  }
+  return out;
+}
+
+function ToolForm({ org, types, tool, onSaved, onCancel }) {
+  const editing = !!tool;
+  const [type, setType] = useState(tool ? tool.type : types[0].name);
+  const spec = types.find((t) => t.name === type) || types[0];
+  const [name, setName] = useState(tool ? tool.name : "");
+  const [description, setDescription] = useState(tool ? tool.description || "" : "");
+  const [timeout, setTimeoutMs] = useState(String(tool ? tool.timeout_ms : 10000));
+  const [enabled, setEnabled] = useState(tool ? tool.is_enabled : true);
+  const [config, setConfig] = useState(configTexts(spec.config_schema, tool ? tool.config : spec.config_example));
+  const [schema, setSchema] = useState(pretty(tool ? tool.input_schema : spec.input_schema_example));
+  const [error, setError] = useState(null);
+  const pick = (t) => {
+    const next = types.find((x) => x.name === t);
+    setType(t);
+    setConfig(configTexts(next.config_schema, next.config_example));
+    setSchema(pretty(next.input_schema_example));
+    setError(null);
+  };
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const body = {
+        name,
+        description: description.trim() || null,
+        config: configFrom(spec.config_schema, config),
+        input_schema: parseJson(schema, "input_schema"),
+        timeout_ms: Number(timeout),
+        is_enabled: enabled,
+      };
+      const saved = editing
+        ? await patch(`/api/v1/tools/${tool.id}`, body)
+        : await post(`/api/v1/orgs/${org.id}/tools`, { ...body, type });
+      toast(`${saved.name} saved`);
+      onSaved(saved);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const required = spec.config_schema.required || [];
+  const schemaPath = error && error.code === "tool_schema_invalid" && error.details && error.details.path;
+  return html`<form class="card" id="tool-form" onSubmit=${submit}>
+    <h2>${editing ? `Edit ${tool.name}` : "New tool"}</h2>
+    <${ErrorBox} error=${error} />
+    <div class="grid">
+      <div>
+        <label for="tool-type">Type</label>
+        <select id="tool-type" name="type" value=${type} disabled=${editing} onChange=${(e) => pick(e.target.value)}>
+          ${types.map((t) => html`<option value=${t.name}>${t.label}</option>`)}
+        </select>
+        <div class="muted small">${spec.description}</div>
+        <${FieldError} error=${error} name="type" />
+      </div>
+      <div>
+        <label for="tool-name">Name (what a model calls it)</label>
+        <input id="tool-name" name="name" required pattern="[A-Za-z0-9_\\-]{1,64}" value=${name}
+          onInput=${(e) => setName(e.target.value)} aria-describedby="tool-name-help" />
+        <div class="muted small" id="tool-name-help">Letters, digits, _ and -; unique in the organization.</div>
+        <${FieldError} error=${error} name="name" />
+      </div>
+      <div>
+        <label for="tool-description">Description (optional)</label>
+        <input id="tool-description" name="description" value=${description} onInput=${(e) => setDescription(e.target.value)} />
+        <${FieldError} error=${error} name="description" />
+      </div>
+      <div>
+        <label for="tool-timeout">Time limit (ms)</label>
+        <input id="tool-timeout" name="timeout_ms" type="number" min="100" max="120000" value=${timeout}
+          onInput=${(e) => setTimeoutMs(e.target.value)} />
+        <${FieldError} error=${error} name="timeout_ms" />
+      </div>
+    </div>
+    <fieldset>
+      <legend>Settings of ${spec.label}</legend>
+      <div class="grid">
+        ${Object.entries(spec.config_schema.properties || {}).map(
+          ([k, prop]) => html`<${ConfigField} key=${`${type}-${k}`} name=${k} prop=${prop} required=${required.includes(k)}
+            value=${config[k]} error=${error} onInput=${(v) => setConfig({ ...config, [k]: v })} />`,
+        )}
+      </div>
+    </fieldset>
+    <div>
+      <label for="tool-input-schema">Argument schema (JSON Schema of an object)</label>
+      <textarea id="tool-input-schema" name="input_schema" rows="8" class="mono" spellcheck="false" value=${schema}
+        onInput=${(e) => setSchema(e.target.value)}></textarea>
+      ${schemaPath !== undefined && schemaPath !== false && schemaPath !== null &&
+      html`<div class="muted small" id="schema-path">At <code>${schemaPath || "/"}</code></div>`}
+      <${FieldError} error=${error} name="input_schema" />
+    </div>
+    <p class="row">
+      <label class="inline"><input type="checkbox" id="tool-enabled" checked=${enabled} onChange=${(e) => setEnabled(e.target.checked)} /> Enabled</label>
+      <button class="primary" type="submit">${editing ? "Save" : "Create tool"}</button>
+      ${onCancel && html`<button type="button" onClick=${onCancel}>Cancel</button>`}
+    </p>
+  </form>`;
+}
+
+function TestPanel({ tool, onRan }) {
+  const example = {};
+  for (const [k, p] of Object.entries((tool.input_schema && tool.input_schema.properties) || {})) {
+    example[k] = p.type === "integer" || p.type === "number" ? 0 : p.type === "boolean" ? false : "";
+  }
+  const [args, setArgs] = useState(pretty(example));
+  const [outcome, setOutcome] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const runTest = async (e) => {
+    e.preventDefault();
+    setError(null);
+    setOutcome(null);
+    setBusy(true);
+    try {
+      const r = await post(`/api/v1/tools/${tool.id}/test`, { arguments: parseJson(args, "arguments") });
+      setOutcome(r);
+      onRan();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const issues = error && error.details && Array.isArray(error.details.issues) ? error.details.issues : [];
+  return html`<form class="card" id="tool-test" onSubmit=${runTest}>
+    <h2>Test ${tool.name}</h2>
+    <label for="tool-test-arguments">Arguments (JSON)</label>
+    <textarea id="tool-test-arguments" name="arguments" rows="5" class="mono" spellcheck="false" value=${args}
+      onInput=${(e) => setArgs(e.target.value)}></textarea>
+    <${ErrorBox} error=${error} />
+    ${issues.length > 0 &&
+    html`<ul id="argument-issues">${issues.map((i) => html`<li><code>${i.pointer || "/"}</code>: ${i.message}</li>`)}</ul>`}
+    <p><button class="primary" type="submit" id="run-test" disabled=${busy} aria-busy=${busy}>Run</button></p>
+    ${outcome &&
+    html`<div id="test-outcome" data-status=${outcome.status} role="status">
+      <p><span class=${"badge " + (STATUS_BADGE[outcome.status] || "")}>${outcome.status}</span>
+        <span class="muted"> in ${outcome.duration_ms} ms</span></p>
+      ${outcome.error && html`<div class="alert error" role="alert"><code>${outcome.error.code}</code> ${outcome.error.message}</div>`}
+      ${outcome.result !== undefined && outcome.result !== null && html`<pre class="mono" id="test-result">${pretty(outcome.result)}</pre>`}
+    </div>`}
+  </form>`;
+}
+
+function Executions({ tool, version }) {
+  const [pages, setPages] = useState([]);
+  const query = (after) => get(`/api/v1/tools/${tool.id}/executions?limit=25${after ? `&after=${after}` : ""}`);
+  const first = useLoad(() => query(null), [tool.id, version]);
+  const items = first.data ? [first.data, ...pages].flatMap((p) => p.items) : [];
+  const last = pages.length ? pages[pages.length - 1] : first.data;
+  const more = async () => {
+    try {
+      setPages([...pages, await query(last.next_cursor)]);
+    } catch (err) {
+      toastError(err);
+    }
+  };
+  const short = (v) => (v === null || v === undefined ? "" : JSON.stringify(v)).slice(0, 160);
+  return html`<div class="card" id="tool-executions">
+    <h2>Runs of ${tool.name}</h2>
+    <${ErrorBox} error=${first.error} />
+    <table>
+      <thead><tr><th>When</th><th>Source</th><th>Status</th><th>Arguments</th><th>Result or error</th><th>Duration</th></tr></thead>
+      <tbody>
+        ${items.map(
+          (x) => html`<tr data-execution=${x.id} data-status=${x.status}>
+            <td class="muted">${formatDate(x.created_at)}</td>
+            <td>${x.source}</td>
+            <td><span class=${"badge " + (STATUS_BADGE[x.status] || "")}>${x.status}</span></td>
+            <td class="small"><code title=${JSON.stringify(x.arguments)}>${short(x.arguments)}</code></td>
+            <td class="small">${x.error ? html`<code>${x.error.code}</code> ${x.error.message}` : html`<code title=${JSON.stringify(x.result)}>${short(x.result)}</code>`}</td>
+            <td class="muted">${x.duration_ms != null ? `${x.duration_ms} ms` : ""}</td>
+          </tr>`,
+        )}
+        <${Loading} load=${first} cols="6" />
+        ${first.data && !items.length && html`<tr><td colspan="6" class="muted">No runs yet: test the tool above.</td></tr>`}
+      </tbody>
+    </table>
+    ${last && last.next_cursor && html`<p><button type="button" id="more-executions" onClick=${more}>Load more</button></p>`}
+  </div>`;
+}
+
+function Tools() {
+  const org = currentOrg();
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/tools?limit=200`), [org.id]);
+  const types = useLoad(() => get(`/api/v1/orgs/${org.id}/tool-types`), [org.id]);
+  const [selected, setSelected] = useState(null);
+  const [editing, setEditing] = useState(false);
+  const [creating, setCreating] = useState(false);
+  const [runs, setRuns] = useState(0);
+  const writable = can("agents.write");
+  const typeLabel = (t) => ((types.data || []).find((x) => x.name === t) || { label: t }).label;
+  const remove = async (t) => {
+    if (!confirm(`Delete ${t.name} and its run log?`)) return;
+    try {
+      await del(`/api/v1/tools/${t.id}`);
+      if (selected && selected.id === t.id) setSelected(null);
+      toast(`Deleted ${t.name}`);
+      list.reload();
+    } catch (err) {
+      toastError(err);
+    }
+  };
+  const current = selected && list.data ? list.data.items.find((t) => t.id === selected.id) || selected : selected;
+  return html`<${Page} title="Tools"
+    actions=${writable && html`<button class="primary" type="button" id="new-tool" onClick=${() => { setCreating(true); setSelected(null); }}>New tool</button>`}>
+    <p class="muted">Tools that agents and flows call: HTTP APIs, knowledge search, read-only database queries, flow actions and signed webhooks.
+      Every run is checked against the tool's argument schema and recorded, with secrets removed.</p>
+    ${creating && types.data &&
+    html`<${ToolForm} org=${org} types=${types.data}
+      onSaved=${(t) => { setCreating(false); setSelected(t); list.reload(); }} onCancel=${() => setCreating(false)} />`}
+    <div class="card">
+      <h2>Tools</h2>
+      <${ErrorBox} error=${list.error || types.error} />
+      <table>
+        <thead><tr><th>Name</th><th>Type</th><th>Status</th><th>Updated</th><th></th></tr></thead>
+        <tbody>
+          ${list.data &&
+          list.data.items.map(
+            (t) => html`<tr data-tool=${t.id} data-name=${t.name}>
+              <td><strong>${t.name}</strong>${t.description && html`<div class="muted small">${t.description}</div>`}</td>
+              <td>${typeLabel(t.type)}</td>
+              <td><span class=${"badge " + (t.is_enabled ? "ok" : "")}>${t.is_enabled ? "enabled" : "off"}</span></td>
+              <td class="muted">${formatDate(t.updated_at)}</td>
+              <td class="row">
+                <button type="button" class="open-tool" onClick=${() => { setSelected(t); setEditing(false); setCreating(false); }}>Open</button>
+                ${writable && html`<button type="button" class="edit-tool" onClick=${() => { setSelected(t); setEditing(true); setCreating(false); }}>Edit</button>`}
+                ${writable && html`<button type="button" class="danger" onClick=${() => remove(t)}>Delete</button>`}
+              </td>
+            </tr>`,
+          )}
+          <${Loading} load=${list} cols="5" />
+          ${list.data && !list.data.items.length && html`<tr><td colspan="5" class="muted">No tools yet${writable ? ": create one with New tool." : "."}</td></tr>`}
+        </tbody>
+      </table>
+    </div>
+    ${current && editing && types.data &&
+    html`<${ToolForm} key=${`edit-${current.id}`} org=${org} types=${types.data} tool=${current}
+      onSaved=${(t) => { setEditing(false); setSelected(t); list.reload(); }} onCancel=${() => setEditing(false)} />`}
+    ${current && writable && html`<${TestPanel} key=${`test-${current.id}`} tool=${current} onRan=${() => setRuns(runs + 1)} />`}
+    ${current && html`<${Executions} key=${`runs-${current.id}`} tool=${current} version=${runs} />`}
+  <//>`;
+}
+
+route("/tools", Tools, { nav: { label: "Tools", section: "Build", order: 25, requires: "agents.read" } });
