@@ -55,6 +55,7 @@ mod nlu_oos;
 mod orgs;
 mod outbound;
 mod runtime;
+mod sandbox;
 mod schema;
 mod sessions;
 mod smtp;
