@@ -162,11 +162,44 @@ pub fn run(source: &str, input: &serde_json::Value, limits: &Limits) -> Result<O
     run_as(source, Some(input), limits)
 }
 
-/// Checks a script the way a tool's configuration is validated: it must
-/// compile (a syntax error is reported with its line), its top level must
-/// run within the limits and it must define `main`. `main` is not called.
-pub fn check(source: &str, limits: &Limits) -> Result<(), SandboxError> {
-    run_as(source, None, limits).map(|_| ())
+/// Compiles `source` without running any of it: what a code tool's
+/// configuration is checked with (a syntax error comes back with its line).
+///
+/// Cheap and bounded by the source size, so it may run on the caller's
+/// thread. The script is compiled as a whole and then stopped by a `throw`
+/// placed before its first statement (same line, so lines stay right);
+/// function declarations are hoisted, nothing of the user's code runs. A
+/// leading `"use strict"` directive is not one behind that statement, so
+/// strict-mode-only syntax errors show at the first run instead.
+pub fn compile(source: &str) -> Result<(), SandboxError> {
+    const STOP: &str = "throw null;";
+    let runtime = Runtime::new().map_err(|e| SandboxError::Internal(e.to_string()))?;
+    let memory_bytes = 64 * 1024 * 1024;
+    runtime.set_memory_limit(memory_bytes);
+    runtime.set_max_stack_size(256 * 1024);
+    let context = new_context(&runtime)?;
+    context.with(|ctx| {
+        let mut options = rquickjs::context::EvalOptions::default();
+        options.global = true;
+        options.strict = false;
+        options.filename = Some(SCRIPT_NAME.to_owned());
+        match ctx.eval_with_options::<Value, _>(format!("{STOP}{source}"), options).catch(&ctx) {
+            Err(CaughtError::Value(v)) if v.is_null() => Ok(()),
+            Ok(_) => Ok(()),
+            Err(caught) => match script_error(caught) {
+                Some(SandboxError::Script { name, message, line, column, stack, logs }) => {
+                    // The stop statement shares line 1 with the script.
+                    let column = match line {
+                        Some(1) => column.map(|c| c.saturating_sub(u32::try_from(STOP.len()).unwrap_or(0))),
+                        _ => column,
+                    };
+                    Err(SandboxError::Script { name, message, line, column, stack, logs })
+                }
+                Some(other) => Err(other),
+                None => Err(memory_error(memory_bytes)),
+            },
+        }
+    })
 }
 
 fn run_as(source: &str, input: Option<&serde_json::Value>, limits: &Limits) -> Result<Output, SandboxError> {
@@ -256,7 +289,7 @@ fn memory_error(limit_bytes: usize) -> SandboxError {
 fn execute<'js>(
     ctx: &Ctx<'js>,
     source: &str,
-    input: Option<&serde_json::Value>,
+    input: &serde_json::Value,
     console: &Rc<RefCell<Console>>,
     limits: &Limits,
 ) -> Result<serde_json::Value, SandboxError> {
@@ -281,7 +314,6 @@ fn execute<'js>(
             logs: Vec::new(),
         });
     };
-    let Some(input) = input else { return Ok(serde_json::Value::Null) };
     let input_json = serde_json::to_string(input).map_err(|e| SandboxError::Internal(e.to_string()))?;
     let args = ctx.json_parse(input_json).catch(ctx).map_err(fail)?;
     let mut value: Value = main.call((args,)).catch(ctx).map_err(fail)?;

@@ -19,7 +19,7 @@ use actix_web::{post, web};
 use tokio::sync::{Semaphore, oneshot};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-pub use self::engine::{Limits, LogLevel, LogLine, Output, SandboxError, TimeLimit, check, run};
+pub use self::engine::{Limits, LogLevel, LogLine, Output, SandboxError, TimeLimit, compile, run};
 use self::model::{LimitsRequest, LimitsResponse, RunCodeRequest, RunCodeResponse, check_source};
 use crate::app::AppState;
 use crate::config::SandboxConfig;
@@ -97,12 +97,6 @@ impl Sandbox {
     ) -> Result<Output, SandboxError> {
         let limits = engine_limits(limits);
         self.on_thread(limits, move || engine::run(&source, &input, &limits)).await
-    }
-
-    /// Checks a script as a tool configuration is checked ([`engine::check`]).
-    pub async fn check(&self, source: String, limits: LimitsResponse) -> Result<(), SandboxError> {
-        let limits = engine_limits(limits);
-        self.on_thread(limits, move || engine::check(&source, &limits)).await
     }
 
     async fn on_thread<T: Send + 'static>(
