@@ -32,7 +32,7 @@ use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
     accounts, admin, bots, bottests, channels, contacts, conversations, files, flows, integrations, jobs, knowledge,
-    llm, nlu, ops, orgs, sandbox, versions, webhooks, widget,
+    llm, nlu, ops, orgs, sandbox, tools, versions, webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -356,6 +356,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     webhooks::routes(cfg);
     integrations::routes(cfg);
     sandbox::routes(cfg);
+    tools::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

@@ -32,6 +32,7 @@ pub struct Config {
     pub channels: ChannelsConfig,
     pub files: FilesConfig,
     pub integrations: IntegrationsConfig,
+    pub tools: ToolsConfig,
     pub sandbox: SandboxConfig,
 }
 
@@ -87,6 +88,17 @@ impl SandboxConfig {
             errors.push("sandbox.max_concurrent: must be 1–256".to_owned());
         }
     }
+}
+
+/// Tools (agents' and flows' tools).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolsConfig {
+    /// Directories whose `SQLite` files `database` tools may read (read-only);
+    /// empty (the default): no `database` tool can be saved. The data file
+    /// itself is always refused. A list, or one comma-separated string (environment).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub sqlite_dirs: Vec<String>,
 }
 
 /// Files users send (widget uploads, agents' attachments, channel media).
@@ -740,6 +752,7 @@ impl Default for Config {
             channels: ChannelsConfig::default(),
             files: FilesConfig::default(),
             integrations: IntegrationsConfig::default(),
+            tools: ToolsConfig::default(),
             sandbox: SandboxConfig::default(),
         }
     }

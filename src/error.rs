@@ -111,6 +111,7 @@ error_codes! {
     ChannelNotFound => ("channel_not_found", NOT_FOUND, "No such channel in the caller's organizations (or no channel has this webhook path)."),
     WebhookDeliveryNotFound => ("webhook_delivery_not_found", NOT_FOUND, "No such webhook delivery in the caller's organizations."),
     IntegrationNotFound => ("integration_not_found", NOT_FOUND, "No such integration in the caller's organizations."),
+    ToolNotFound => ("tool_not_found", NOT_FOUND, "No such tool in the caller's organizations."),
     ContactNotFound => ("contact_not_found", NOT_FOUND, "No such contact in the caller's organizations (for a merge also: the other contact is not in the same organization; `details.field` is `other_contact_id`)."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
@@ -149,6 +150,11 @@ error_codes! {
     IntegrationProviderUnavailable => ("integration_provider_unavailable", BAD_GATEWAY, "The provider's API could not be reached, timed out or answered a server error; `details.provider_description` has what it said, if anything."),
     IntegrationNotConnected => ("integration_not_connected", CONFLICT, "The integration has no usable access token (never connected, expired without a refresh token, or the refresh was refused): connect it again."),
     OauthNotSupported => ("oauth_not_supported", UNPROCESSABLE_ENTITY, "This integration type has no OAuth connect flow; `details.field` is `type`."),
+    UnknownToolType => ("unknown_tool_type", UNPROCESSABLE_ENTITY, "The tool type is not one this server runs; `details.field` is `type`, `details.known` lists the types (`GET /orgs/{org_id}/tool-types`)."),
+    ToolSchemaInvalid => ("tool_schema_invalid", UNPROCESSABLE_ENTITY, "The tool's `input_schema` is not a valid JSON Schema of an object (or uses a remote `$ref`); `details.field` is `input_schema`, `details.path` the JSON pointer of the fault inside it, `details.issues` every fault."),
+    ToolConfigInvalid => ("tool_config_invalid", UNPROCESSABLE_ENTITY, "The tool's `config` does not fit its type's `config_schema` or is refused by the type (a bad template, a file outside `tools.sqlite_dirs`, a query that writes); `details.field` names it, e.g. `config.url`."),
+    ToolArgumentsInvalid => ("tool_arguments_invalid", UNPROCESSABLE_ENTITY, "The arguments do not match the tool's `input_schema`; nothing ran. `details.issues` lists each failure with the JSON `pointer` of the failing argument."),
+    ToolDisabled => ("tool_disabled", CONFLICT, "The tool is switched off (`is_enabled` false); only test runs are allowed."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
     // NLU
     BotTestNotFound => ("bot_test_not_found", NOT_FOUND, "No such conversation test in the caller's organizations."),

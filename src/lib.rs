@@ -34,6 +34,7 @@ pub mod outbound;
 pub mod permissions;
 pub mod sandbox;
 pub mod telemetry;
+pub mod tools;
 pub mod ui;
 pub mod versions;
 pub mod webhooks;

@@ -50,6 +50,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "nlu", description = "Intents, entities, training, parsing and quality tools of a bot's NLU"),
         (name = "contacts", description = "Contacts of the channels: search, profile, tags, attributes, consent, merge, GDPR export and erase"),
         (name = "webhooks", description = "Organization webhooks: subscriptions, signed deliveries, delivery log, redelivery"),
+        (name = "tools", description = "Tools for agents and flows: HTTP, knowledge search, database, flow actions, webhooks; type catalogue, test runs, run log"),
         (name = "sandbox", description = "The JavaScript sandbox of code tools: test-run a script with arguments"),
     )
 )]

@@ -159,7 +159,7 @@ fn new_context(runtime: &Runtime) -> Result<Context, SandboxError> {
 /// This blocks for up to `limits.wall`; async callers go through
 /// [`super::Sandbox::run`], which runs it on a dedicated thread.
 pub fn run(source: &str, input: &serde_json::Value, limits: &Limits) -> Result<Output, SandboxError> {
-    run_as(source, Some(input), limits)
+    run_inner(source, input, limits)
 }
 
 /// Compiles `source` without running any of it: what a code tool's
@@ -202,7 +202,7 @@ pub fn compile(source: &str) -> Result<(), SandboxError> {
     })
 }
 
-fn run_as(source: &str, input: Option<&serde_json::Value>, limits: &Limits) -> Result<Output, SandboxError> {
+fn run_inner(source: &str, input: &serde_json::Value, limits: &Limits) -> Result<Output, SandboxError> {
     let started = Instant::now();
     let cpu_start = thread_cpu();
     let runtime = Runtime::new().map_err(|e| SandboxError::Internal(e.to_string()))?;

@@ -205,3 +205,82 @@ async fn limits_above_the_server_maxima_and_empty_code_are_refused_naming_the_fi
     let body = assert_error(r, 422, "validation_failed").await;
     assert!(body["error"]["details"]["field"].as_str().is_some_and(|f| f.starts_with("limits")), "{body}");
 }
+
+#[tokio::test]
+async fn code_tools_are_compiled_when_saved_and_run_in_the_sandbox() {
+    let app = spawn_app().await;
+    let s = app.register("codetool@example.com").await;
+    let tools = format!("/api/v1/orgs/{}/tools", s.org_id);
+    let (status, types) = app.call(&s, Method::GET, &format!("/api/v1/orgs/{}/tool-types", s.org_id), None).await;
+    assert_eq!(status, 200);
+    assert!(types.as_array().expect("types").iter().any(|t| t["name"] == "code"), "{types}");
+
+    // A syntax error is refused with its line, and nothing is stored.
+    let r = send_as(
+        &app,
+        &s,
+        Method::POST,
+        &tools,
+        Some(json!({
+            "name": "broken", "type": "code",
+            "config": { "source": "function main(args) {\n  return args.a +* 2;\n}" }
+        })),
+    )
+    .await;
+    let body = assert_error(r, 422, "sandbox_script_error").await;
+    assert_eq!(body["error"]["details"]["field"], "config.source");
+    assert_eq!(body["error"]["details"]["line"], 2, "{body}");
+    // Limits above the server's maxima name the field.
+    let r = send_as(
+        &app,
+        &s,
+        Method::POST,
+        &tools,
+        Some(json!({
+            "name": "greedy", "type": "code",
+            "config": { "source": "function main() { return 1; }", "limits": { "cpu_ms": 60000 } }
+        })),
+    )
+    .await;
+    let body = assert_error(r, 422, "validation_failed").await;
+    assert_eq!(body["error"]["details"]["field"], "config.limits.cpu_ms");
+    assert_eq!(app.count("SELECT count(*) FROM tools"), 0);
+
+    // A valid tool runs with validated arguments.
+    let schema = json!({
+        "type": "object",
+        "properties": { "items": { "type": "array", "items": { "type": "object" } } },
+        "required": ["items"]
+    });
+    let r = send_as(&app, &s, Method::POST, &tools, Some(json!({
+        "name": "order_total", "type": "code", "input_schema": schema,
+        "config": { "source": "function main(args) {\n  return { total: args.items.reduce((s, i) => s + i.price * i.qty, 0) };\n}", "limits": { "cpu_ms": 500 } }
+    }))).await;
+    let tool = crate::helpers::ok_json(r, 201).await;
+    let test = format!("/api/v1/tools/{}/test", tool["id"]);
+    let (status, run) =
+        app.call(&s, Method::POST, &test, Some(json!({ "arguments": { "items": [{"price": 2.5, "qty": 4}] } }))).await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], "ok", "{run}");
+    assert_eq!(run["result"], json!({ "total": 10.0 }));
+
+    // A runaway tool ends as a timeout, a memory bomb as an error with the sandbox's code.
+    let (status, spin) = app.call(&s, Method::POST, &tools, Some(json!({
+        "name": "spin", "type": "code", "config": { "source": "function main() { for (;;) {} }", "limits": { "cpu_ms": 300 } }
+    }))).await;
+    assert_eq!(status, 201, "{spin}");
+    let (_, run) = app
+        .call(&s, Method::POST, &format!("/api/v1/tools/{}/test", spin["id"]), Some(json!({ "arguments": {} })))
+        .await;
+    assert_eq!(run["status"], "timeout", "{run}");
+    let (status, bomb) = app.call(&s, Method::POST, &tools, Some(json!({
+        "name": "bomb", "type": "code",
+        "config": { "source": "function main() { const a = []; for (;;) a.push('x'.repeat(1 << 20)); }", "limits": { "memory_mb": 8 } }
+    }))).await;
+    assert_eq!(status, 201, "{bomb}");
+    let (_, run) = app
+        .call(&s, Method::POST, &format!("/api/v1/tools/{}/test", bomb["id"]), Some(json!({ "arguments": {} })))
+        .await;
+    assert_eq!(run["status"], "error", "{run}");
+    assert_eq!(run["error"]["code"], "sandbox_memory_exceeded", "{run}");
+}
