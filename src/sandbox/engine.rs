@@ -249,8 +249,7 @@ fn run_inner(source: &str, input: &serde_json::Value, limits: &Limits) -> Result
     // A stop decided by the interrupt handler wins over whatever exception
     // it surfaced as.
     match (stopped, outcome) {
-        (Some(error), _) => Err(with_logs(error, logs)),
-        (None, Err(error)) => Err(with_logs(error, logs)),
+        (Some(error), _) | (None, Err(error)) => Err(with_logs(error, logs)),
         (None, Ok(result)) => Ok(Output {
             result,
             logs,

@@ -29,10 +29,12 @@ fn limits(state: &AppState, config: &Value) -> Result<LimitsResponse, AppError> 
 
 /// A sandbox failure as a tool failure with the sandbox's stable code.
 fn tool_error(error: SandboxError) -> ToolError {
-    let app = AppError::from(error.clone());
-    match error {
-        SandboxError::Timeout { .. } => ToolError::Timeout(app.message().to_owned()),
-        _ => ToolError::failed(app.code().as_str(), app.message().to_owned()),
+    let timeout = matches!(error, SandboxError::Timeout { .. });
+    let app = AppError::from(error);
+    if timeout {
+        ToolError::Timeout(app.message().to_owned())
+    } else {
+        ToolError::failed(app.code().as_str(), app.message().to_owned())
     }
 }
 
