@@ -32,7 +32,7 @@ use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
     accounts, admin, billing, bots, bottests, channels, contacts, conversations, files, flows, insights, integrations,
-    jobs, knowledge, llm, nlu, ops, orgs, tools, versions, webhooks, widget,
+    jobs, knowledge, llm, nlu, ops, orgs, sandbox, tools, versions, webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -54,6 +54,8 @@ pub struct AppState {
     pub nlu: NluRuntime,
     /// Knowledge retrieval state (vector code caches, extra embedding models).
     pub knowledge: knowledge::Runtime,
+    /// The code-tool sandbox: its slots and the server's maxima.
+    pub sandbox: sandbox::Sandbox,
 }
 
 /// Why the server could not start.
@@ -138,6 +140,7 @@ impl AppState {
             .map_err(|e| StartError::Other(format!("cannot start the conversation runtime: {e}")))?;
         let nlu =
             NluRuntime::start(db.clone(), Some(metrics.registry())).map_err(|e| StartError::Other(e.to_string()))?;
+        let sandbox = sandbox::Sandbox::new(&config.sandbox);
         let state = AppState {
             config: Arc::new(config),
             jobs: queue,
@@ -152,6 +155,7 @@ impl AppState {
             limits,
             nlu,
             knowledge: knowledge::Runtime::default(),
+            sandbox,
         };
         Ok((state, lock, rekeyed))
     }
@@ -356,6 +360,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     webhooks::routes(cfg);
     integrations::routes(cfg);
     insights::routes(cfg);
+    sandbox::routes(cfg);
     tools::routes(cfg);
 }
 

@@ -36,6 +36,61 @@ pub struct Config {
     pub billing: BillingConfig,
     pub analytics: AnalyticsConfig,
     pub tools: ToolsConfig,
+    pub sandbox: SandboxConfig,
+}
+
+/// The code-tool sandbox (`QuickJS`): the most a script may get. A run (a
+/// test-run, a code tool's configuration) may ask for less, never for more.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// CPU time of one run, in milliseconds (default 2000).
+    pub max_cpu_ms: u64,
+    /// Wall-clock time of one run, in milliseconds (default 5000); covers a
+    /// script starved of CPU on a busy machine. At least `max_cpu_ms`.
+    pub max_wall_ms: u64,
+    /// JS heap of one run, in MiB (default 64).
+    pub max_memory_mb: u64,
+    /// The JSON result plus the captured `console` output of one run, in
+    /// bytes (default 1 MiB).
+    pub max_output_bytes: u64,
+    /// Scripts running at once, each on its own thread (default 4); more
+    /// wait for a free slot, up to their wall-clock limit, then get 503
+    /// `overloaded`.
+    pub max_concurrent: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            max_cpu_ms: 2_000,
+            max_wall_ms: 5_000,
+            max_memory_mb: 64,
+            max_output_bytes: 1024 * 1024,
+            max_concurrent: 4,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Adds an error for every setting out of range.
+    fn check(&self, errors: &mut Vec<String>) {
+        if !(10..=60_000).contains(&self.max_cpu_ms) {
+            errors.push("sandbox.max_cpu_ms: must be 10–60000".to_owned());
+        }
+        if !(self.max_cpu_ms..=300_000).contains(&self.max_wall_ms) {
+            errors.push("sandbox.max_wall_ms: must be at least sandbox.max_cpu_ms and at most 300000".to_owned());
+        }
+        if !(4..=4096).contains(&self.max_memory_mb) {
+            errors.push("sandbox.max_memory_mb: must be 4–4096".to_owned());
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_output_bytes) {
+            errors.push("sandbox.max_output_bytes: must be 1024–67108864".to_owned());
+        }
+        if !(1..=256).contains(&self.max_concurrent) {
+            errors.push("sandbox.max_concurrent: must be 1–256".to_owned());
+        }
+    }
 }
 
 /// LLM calls (issue 19): retry waits and model prices. Timeouts are per
@@ -862,6 +917,7 @@ impl Default for Config {
             billing: BillingConfig::default(),
             analytics: AnalyticsConfig::default(),
             tools: ToolsConfig::default(),
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -976,6 +1032,7 @@ impl Config {
             }
         }
         self.integrations.check(&mut errors);
+        self.sandbox.check(&mut errors);
         if let Some(url) = &self.http.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -1099,6 +1156,7 @@ mod tests {
             bind: "nope".into(),
             db: DbConfig { readers: 0, ..DbConfig::default() },
             ml: MlConfig { max_batch_texts: 0, ..MlConfig::default() },
+            sandbox: SandboxConfig { max_cpu_ms: 5, max_concurrent: 0, ..SandboxConfig::default() },
             ..Config::default()
         };
         let message = config.validate().expect_err("invalid").to_string();
@@ -1106,6 +1164,8 @@ mod tests {
         assert!(message.contains("data: directory /nonexistent-dir does not exist"), "{message}");
         assert!(message.contains("db.readers"), "{message}");
         assert!(message.contains("ml.max_batch_texts"), "{message}");
+        assert!(message.contains("sandbox.max_cpu_ms"), "{message}");
+        assert!(message.contains("sandbox.max_concurrent"), "{message}");
     }
 
     #[test]

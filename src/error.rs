@@ -201,11 +201,16 @@ error_codes! {
     StripeSignatureInvalid => ("stripe_signature_invalid", BAD_REQUEST, "A Stripe webhook's `Stripe-Signature` is missing, malformed, older than `billing.webhook_tolerance_secs`, or matches none of `billing.stripe_webhook_secrets`; nothing was changed."),
     StripeEventInvalid => ("stripe_event_invalid", BAD_REQUEST, "A signed webhook body is not a Stripe event (`object` `event` with `id`, `type`, `created` and `data.object`); `details.field` names what is wrong; nothing was changed."),
     StripeUnavailable => ("stripe_unavailable", BAD_GATEWAY, "The Stripe API could not be reached or answered an error; `details.provider_description` has what it said, if anything."),
+    // Code sandbox (the script is at fault; `details.field` is `source`, `details.logs` the console output before the stop)
+    SandboxTimeout => ("sandbox_timeout", UNPROCESSABLE_ENTITY, "The script ran out of time and was stopped; `details.limit` is `cpu` (CPU time) or `wall` (wall-clock time), `details.limit_ms` the limit."),
+    SandboxMemoryExceeded => ("sandbox_memory_exceeded", UNPROCESSABLE_ENTITY, "The script needed more memory than its limit and was stopped; `details.limit_bytes` is the limit."),
+    SandboxOutputTooLarge => ("sandbox_output_too_large", UNPROCESSABLE_ENTITY, "The script's JSON result plus its console output exceed the output limit and it was stopped; `details.limit_bytes` is the limit."),
+    SandboxScriptError => ("sandbox_script_error", UNPROCESSABLE_ENTITY, "The script does not compile, threw, defines no `main` or its promise never settles; `details` has the JS error `name`, `line` and `column` (1-based, when known) and the `stack`."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),
     ModelsUnavailable => ("models_unavailable", SERVICE_UNAVAILABLE, "The local ML models are still loading or failed to load (see /readyz)."),
-    Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "The server is at capacity (`details.reason`: `inference_queue_full` or `write_queue_full`); retry after the Retry-After header."),
+    Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "The server is at capacity (`details.reason`: `inference_queue_full`, `write_queue_full` or `sandbox_busy`); retry after the Retry-After header."),
 }
 
 /// An API error: a stable code, a human message, optional details and, for

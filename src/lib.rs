@@ -35,6 +35,7 @@ pub mod ops;
 pub mod orgs;
 pub mod outbound;
 pub mod permissions;
+pub mod sandbox;
 pub mod telemetry;
 pub mod tools;
 pub mod ui;

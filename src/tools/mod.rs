@@ -74,7 +74,7 @@ async fn list_tool_types(_scope: OrgScope<perm::AgentsRead>) -> web::Json<Vec<To
     request_body = CreateToolRequest,
     responses((status = 201, body = Tool), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`name_taken`"),
-              (status = 422, body = ErrorBody, description = "`validation_failed`, `unknown_tool_type` (field `type`), `tool_schema_invalid` (field `input_schema`, `details.path` the JSON pointer), `tool_config_invalid` (e.g. field `config.url`), `url_not_allowed` or `invalid_reference` (field `bot_id`)")),
+              (status = 422, body = ErrorBody, description = "`validation_failed`, `unknown_tool_type` (field `type`), `tool_schema_invalid` (field `input_schema`, `details.path` the JSON pointer), `tool_config_invalid` (e.g. field `config.url`), `sandbox_script_error` (a code tool's syntax error: field `config.source`, `details.line`), `url_not_allowed` or `invalid_reference` (field `bot_id`)")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/orgs/{org_id}/tools")]

@@ -28,7 +28,7 @@ pub struct Tool {
     #[schema(example = "get_weather")]
     pub name: String,
     pub description: Option<String>,
-    /// A type of `GET /orgs/{org_id}/tool-types`, e.g. `http`, `knowledge_search`, `database`, `flow_action`, `webhook`.
+    /// A type of `GET /orgs/{org_id}/tool-types`: `http`, `knowledge_search`, `database`, `flow_action`, `webhook`, `code`.
     #[serde(rename = "type")]
     #[schema(example = "http")]
     pub tool_type: String,

@@ -67,6 +67,7 @@ mod nlu_oos;
 mod orgs;
 mod outbound;
 mod runtime;
+mod sandbox;
 mod schema;
 mod sessions;
 mod smtp;

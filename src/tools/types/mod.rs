@@ -23,6 +23,7 @@
 //! It must never put a credential in its result unregistered: register every
 //! secret it reads (vault tokens, signing keys) before using it.
 
+pub mod code;
 pub mod database;
 pub mod flow_action;
 pub mod http;
@@ -49,6 +50,7 @@ pub static TYPES: &[&dyn ToolType] = &[
     &database::DatabaseTool,
     &flow_action::FlowActionTool,
     &webhook::WebhookTool,
+    &code::CodeTool,
 ];
 
 /// The type named `name`, if this server has it.
