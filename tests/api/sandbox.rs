@@ -157,7 +157,7 @@ async fn the_server_keeps_serving_while_a_runaway_script_runs() {
     assert_eq!(status, 422);
     assert!(served < stopped, "the other requests were answered while the runaway script ran");
     // Stopped by its CPU limit, or by the wall clock (6 s) on a starved machine.
-    assert!(stopped - started < Duration::from_millis(8_000), "took {:?}", stopped - started);
+    assert!(stopped - started < Duration::from_secs(8), "took {:?}", stopped - started);
 }
 
 #[tokio::test]
