@@ -62,6 +62,37 @@ function safeJson(text) {
   }
 }
 
+/**
+ * POSTs JSON and reads the answer as server-sent events (fetch + ReadableStream),
+ * calling `on(event, data)` for each `event:`/`data:` block; `signal` aborts it.
+ */
+export async function postEvents(path, body, on, signal) {
+  const headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
+  if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const response = await fetch(path, { method: "POST", credentials: "same-origin", signal, headers, body: JSON.stringify(body) });
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null), response.headers.get("x-request-id"));
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let event = null;
+      let data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) event = line.slice(7);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+      }
+      if (event) on(event, JSON.parse(data));
+    }
+  }
+}
+
 /** Uploads raw bytes (a File or Blob) with their content type. */
 export async function putBytes(path, blob) {
   const headers = { Accept: "application/json", "Content-Type": blob.type || "application/octet-stream" };

@@ -406,42 +406,17 @@ fn main_prices(plan: &PlanInput) -> (String, i64, Option<i64>, Option<String>, O
     )
 }
 
-/// Inserts a plan (a taken name is a unique-constraint error: the caller maps it).
+/// Inserts a plan (a taken name is a unique-constraint error: the caller
+/// maps it): a row with its name, then [`update`] writes every column.
 pub fn create(conn: &Connection, plan: &ValidPlan) -> rusqlite::Result<PlanId> {
     let p = &plan.0;
-    let (currency, monthly, yearly, sm, sy) = main_prices(p);
-    let l = &p.limits;
-    conn.execute(
-        "INSERT INTO subscription_plans (name, display_name, description, price_monthly, price_yearly, currency,
-             max_bots, max_messages_per_month, max_knowledge_storage_bytes, max_seats, max_llm_tokens_per_month,
-             max_channels, max_voice_minutes_per_month, features, stripe_price_id_monthly, stripe_price_id_yearly,
-             is_active, is_public, trial_days, sort_order)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-        params![
-            p.name,
-            p.display_name,
-            p.description,
-            monthly,
-            yearly,
-            currency,
-            lim(l.bots),
-            lim(l.messages_per_month),
-            lim(l.knowledge_storage_bytes),
-            lim(l.seats),
-            lim(l.llm_tokens_per_month),
-            lim(l.channels),
-            lim(l.voice_minutes_per_month),
-            serde_json::to_string(&p.features).unwrap_or_else(|_| "{}".to_owned()),
-            sm,
-            sy,
-            p.is_active,
-            p.is_public,
-            p.trial_days,
-            p.sort_order,
-        ],
-    )?;
-    let id = PlanId(conn.last_insert_rowid());
-    write_prices(conn, id, p)?;
+    let id = PlanId(conn.query_row(
+        "INSERT INTO subscription_plans (name, display_name, price_monthly, max_bots, max_messages_per_month)
+         VALUES (?1, ?2, 0, 0, 0) RETURNING id",
+        params![p.name, p.display_name],
+        |r| r.get(0),
+    )?);
+    update(conn, id, plan)?;
     Ok(id)
 }
 

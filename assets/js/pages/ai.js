@@ -6,8 +6,8 @@
 // carry no min/max: the server's 422 names the field and is shown under it.
 import { html, Page, useLoad, useState, ErrorBox, Field, FieldError, toast, Loading } from "../ui.js";
 import { route } from "../router.js";
-import { get, put, post, ApiError } from "../api.js";
-import { currentOrg, currentUser, can } from "../session.js";
+import { get, put, post, postEvents, ApiError } from "../api.js";
+import { currentOrg, can } from "../session.js";
 import { BotNav, useBot, BotMissing } from "./botnav.js";
 
 const MICROS = 1000000;
@@ -130,36 +130,8 @@ function TestButton({ botId, onDone }) {
 }
 
 /** Streams a chat completion (fetch + ReadableStream), calling `on(event, data)`. */
-async function streamChat(botId, messages, on, signal) {
-  const me = currentUser();
-  const response = await fetch(`/api/v1/bots/${botId}/ai/chat/stream`, {
-    method: "POST",
-    credentials: "same-origin",
-    signal,
-    headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-CSRF-Token": (me && me.csrf_token) || "" },
-    body: JSON.stringify({ messages }),
-  });
-  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null), response.headers.get("x-request-id"));
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      let event = null;
-      let data = "";
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event: ")) event = line.slice(7);
-        else if (line.startsWith("data: ")) data += line.slice(6);
-      }
-      if (event) on(event, JSON.parse(data));
-    }
-  }
+function streamChat(botId, messages, on, signal) {
+  return postEvents(`/api/v1/bots/${botId}/ai/chat/stream`, { messages }, on, signal);
 }
 
 /** A small chat with the model: the answer streams in, then its usage. */

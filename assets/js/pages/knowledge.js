@@ -3,7 +3,7 @@
 // (streamed, with citations).
 import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, toast, toastError, formatDate, plural, Loading } from "../ui.js";
 import { route, navigate } from "../router.js";
-import { get, post, patch, del, ApiError } from "../api.js";
+import { get, post, patch, del, postEvents, ApiError } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
 
 const STATUS_CLASS = { ready: "ok", failed: "bad", queued: "", extracting: "warn", embedding: "warn" };
@@ -322,35 +322,8 @@ function Relevance({ r }) {
 }
 
 /** Streams an answer over SSE (fetch + ReadableStream), calling `on(event, data)`. */
-async function streamAnswer(kbId, question, on) {
-  const me = currentUser();
-  const response = await fetch(`/api/v1/knowledge-bases/${kbId}/answer`, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-CSRF-Token": (me && me.csrf_token) || "" },
-    body: JSON.stringify({ question }),
-  });
-  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null), response.headers.get("x-request-id"));
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      let event = null;
-      let data = "";
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event: ")) event = line.slice(7);
-        else if (line.startsWith("data: ")) data += line.slice(6);
-      }
-      if (event) on(event, JSON.parse(data));
-    }
-  }
+function streamAnswer(kbId, question, on) {
+  return postEvents(`/api/v1/knowledge-bases/${kbId}/answer`, { question }, on);
 }
 
 function AnswerPlayground({ kb }) {
