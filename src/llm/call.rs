@@ -86,33 +86,13 @@ pub async fn complete(
     messages: &[Message],
     opts: &ChatOptions,
 ) -> Result<(Completion, Served), Failed> {
-    let started = Instant::now();
-    let mut attempts = 0;
-    let mut last = None;
-    for (i, target) in chain.targets.iter().enumerate() {
-        match client::complete(state, &target.config, messages, opts).await {
-            Ok(c) => {
-                attempts += c.attempts;
-                let served =
-                    Served { target: target.clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
-                return Ok((c, served));
-            }
-            Err(e) => {
-                // A retryable failure was retried to the end; any other one stopped at once.
-                let fall_back = e.retryable();
-                attempts += if fall_back { target.config.max_retries + 1 } else { 1 };
-                tracing::warn!(provider = %target.provider_name, error = %e.kind(), fall_back, "LLM call failed");
-                last = Some((e, i));
-                if !fall_back {
-                    break;
-                }
-            }
-        }
-    }
-    let (error, i) = last.unwrap_or((LlmError::Unreachable("no provider".into()), 0));
-    let served =
-        Served { target: chain.targets[i].clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
-    Err(Failed { error, served })
+    walk(chain, "call", |target| async move {
+        client::complete(state, &target.config, messages, opts).await.map(|c| {
+            let n = c.attempts;
+            (c, n)
+        })
+    })
+    .await
 }
 
 /// A streamed completion through the chain (fallback before the first delta).
@@ -122,22 +102,34 @@ pub async fn stream(
     messages: &[Message],
     opts: &ChatOptions,
 ) -> Result<(DeltaStream, Served), Failed> {
+    walk(chain, "stream", |target| async move { client::stream_counted(state, &target.config, messages, opts).await })
+        .await
+}
+
+/// Calls the chain's providers in order until one answers; falls back only
+/// after a retryable failure (retried to the end by the client). `call`
+/// answers the result with the requests it took.
+async fn walk<'a, T, F, Fut>(chain: &'a Chain, what: &str, mut call: F) -> Result<(T, Served), Failed>
+where
+    F: FnMut(&'a Target) -> Fut,
+    Fut: std::future::Future<Output = Result<(T, u32), LlmError>>,
+{
     let started = Instant::now();
     let mut attempts = 0;
     let mut last = None;
     for (i, target) in chain.targets.iter().enumerate() {
-        match client::stream_counted(state, &target.config, messages, opts).await {
-            Ok((s, n)) => {
+        match call(target).await {
+            Ok((answer, n)) => {
                 attempts += n;
                 let served =
                     Served { target: target.clone(), attempts, fell_back: i > 0, latency_ms: elapsed_ms(started) };
-                return Ok((s, served));
+                return Ok((answer, served));
             }
             Err(e) => {
                 // A retryable failure was retried to the end; any other one stopped at once.
                 let fall_back = e.retryable();
                 attempts += if fall_back { target.config.max_retries + 1 } else { 1 };
-                tracing::warn!(provider = %target.provider_name, error = %e.kind(), fall_back, "LLM stream failed");
+                tracing::warn!(provider = %target.provider_name, error = %e.kind(), fall_back, "LLM {what} failed");
                 last = Some((e, i));
                 if !fall_back {
                     break;
