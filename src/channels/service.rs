@@ -532,7 +532,7 @@ async fn handle_event(
     // first, so a provider's retry during the download is a duplicate.
     let row = if matches!(event.kind, EventKind::Media { .. }) {
         let t = tenant.clone();
-        match state.db.write(move |tx| Ok(new.insert(tx, &t)?)).await? {
+        match state.runtime.write_grouped(move |tx| Ok(new.insert(tx, &t)?)).await? {
             Some(id) => EventRow::Stored(id),
             None => return Ok(HookOutcome::Duplicate),
         }
@@ -558,8 +558,8 @@ async fn apply_status_event(state: &AppState, tenant: Tenant, new: NewEvent, eve
     let (kind, to) = (event.kind.clone(), event.sender.address.clone());
     let channel = new.channel;
     state
-        .db
-        .write(move |tx| {
+        .runtime
+        .write_grouped(move |tx| {
             let Some(stored) = new.insert(tx, &tenant)? else { return Ok(HookOutcome::Duplicate) };
             let note = match &kind {
                 EventKind::Status { message_id, status, error } => {
@@ -675,9 +675,11 @@ async fn run_turn(
     let media_row = media.map(|a| (format!("/api/v1/files/{}", a.file_id), a));
     let (ext, body, error) = (external_id, text, note.clone());
     let finish_now = action.is_none();
+    // Shares the turn writer's group commit: under load many inbound
+    // messages are stored in one transaction.
     let first = state
-        .db
-        .write(move |tx| {
+        .runtime
+        .write_grouped(move |tx| {
             let stored = match row {
                 EventRow::Stored(id) => id,
                 EventRow::New(new) => match new.insert(tx, &t)? {

@@ -221,6 +221,18 @@ impl Runtime {
         &self.inner.config
     }
 
+    /// Runs `f` in the group-commit writer's next batch, in its own
+    /// savepoint; its value comes back once the batch is committed. For
+    /// writes on the message path (a channel's inbound message) that would
+    /// otherwise each pay a commit of their own.
+    pub async fn write_grouped<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&rusqlite::Connection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.inner.writer.write(f).await
+    }
+
     /// Turns waiting for the group-commit writer.
     #[must_use]
     pub fn write_queue_depth(&self) -> usize {

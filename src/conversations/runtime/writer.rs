@@ -92,10 +92,17 @@ pub struct TurnWrite {
     pub analytics: Vec<crate::analytics::Event>,
 }
 
-struct Job {
-    write: TurnWrite,
-    done: oneshot::Sender<AppResult<Vec<Message>>>,
+/// One unit of the batch: a turn, or another write that shares the
+/// group commit (a channel storing the message that starts a turn).
+enum Job {
+    Turn { write: TurnWrite, done: oneshot::Sender<AppResult<Vec<Message>>> },
+    Write(Box<WriteFn>),
 }
+
+/// A shared write: runs in its own savepoint and returns what to do once the
+/// batch's fate is known (`true`: committed).
+type WriteFn = dyn FnOnce(&rusqlite::Connection) -> (bool, Completion) + Send;
+type Completion = Box<dyn FnOnce(bool) + Send>;
 
 /// Handle to the writer thread.
 #[derive(Clone)]
@@ -132,11 +139,34 @@ impl Writer {
     /// Writes a turn and returns its stored messages once committed.
     pub async fn submit(&self, write: TurnWrite) -> AppResult<Vec<Message>> {
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Job { write, done })
-            .await
-            .map_err(|_| AppError::new(ErrorCode::Unavailable, "the server is shutting down"))?;
+        self.send(Job::Turn { write, done }).await?;
         wait.await.map_err(|_| AppError::new(ErrorCode::Unavailable, "the turn writer stopped"))?
+    }
+
+    /// Runs `f` in the next batch, in its own savepoint (`Err` undoes only
+    /// its writes), and returns its value once the batch is committed: a
+    /// hot write path shares the turns' commit instead of queueing for the
+    /// writer connection on its own.
+    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&rusqlite::Connection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (done, wait) = oneshot::channel::<AppResult<T>>();
+        let job = move |tx: &rusqlite::Connection| -> (bool, Completion) {
+            let result = f(tx);
+            let ok = result.is_ok();
+            let complete = move |committed: bool| {
+                let _ = done.send(if committed { result } else { Err(uncommitted()) });
+            };
+            (ok, Box::new(complete))
+        };
+        self.send(Job::Write(Box::new(job))).await?;
+        wait.await.map_err(|_| AppError::new(ErrorCode::Unavailable, "the turn writer stopped"))?
+    }
+
+    async fn send(&self, job: Job) -> AppResult<()> {
+        self.tx.send(job).await.map_err(|_| AppError::new(ErrorCode::Unavailable, "the server is shutting down"))
     }
 }
 
@@ -160,50 +190,70 @@ impl Writer {
     }
 }
 
-fn run_batch(db: &Db, queue: &Queue, mut jobs: Vec<Job>) {
+fn uncommitted() -> AppError {
+    AppError::internal(anyhow::anyhow!("the write could not be committed"))
+}
+
+/// What a job leaves for after the commit.
+enum Pending {
+    Turn(oneshot::Sender<AppResult<Vec<Message>>>, AppResult<Vec<Message>>),
+    Write(Completion),
+}
+
+fn run_batch(db: &Db, queue: &Queue, jobs: Vec<Job>) {
     let now = crate::db::now();
     let day = now[..10].to_owned();
     let mut alerted = false;
-    let mut writes: Vec<&mut TurnWrite> = jobs.iter_mut().map(|j| &mut j.write).collect();
+    let count = jobs.len();
+    let mut pending = Vec::with_capacity(count);
     let outcome = db.write_blocking(|tx| {
         let mut usage: HashMap<(OrgId, BotId, &'static str), i64> = HashMap::new();
-        let mut results = Vec::with_capacity(writes.len());
-        for w in &mut writes {
+        for job in jobs {
             tx.execute_batch("SAVEPOINT turn")?;
-            match apply(tx, w, &now) {
-                Ok(messages) => {
-                    tx.execute_batch("RELEASE turn")?;
-                    for (metric, n) in &w.usage {
-                        *usage.entry((w.org, w.bot, metric)).or_default() += n;
+            let ok = match job {
+                Job::Turn { mut write, done } => {
+                    let result = apply(tx, &mut write, &now);
+                    if result.is_ok() {
+                        for (metric, n) in &write.usage {
+                            *usage.entry((write.org, write.bot, metric)).or_default() += n;
+                        }
+                        alerted |= write.alert.is_some();
                     }
-                    alerted |= w.alert.is_some();
-                    results.push(Ok(messages));
+                    let ok = result.is_ok();
+                    pending.push(Pending::Turn(done, result));
+                    ok
                 }
-                Err(e) => {
-                    tx.execute_batch("ROLLBACK TO turn; RELEASE turn")?;
-                    results.push(Err(e));
+                Job::Write(f) => {
+                    let (ok, complete) = f(tx);
+                    pending.push(Pending::Write(complete));
+                    ok
                 }
-            }
+            };
+            tx.execute_batch(if ok { "RELEASE turn" } else { "ROLLBACK TO turn; RELEASE turn" })?;
         }
         for ((org, bot, metric), n) in usage {
             crate::billing::usage::add_on(tx, org, Some(bot), metric, &day, n)?;
         }
-        Ok(results)
+        Ok(())
     });
-    match outcome {
-        Ok(results) => {
+    let committed = match outcome {
+        Ok(()) => {
             if alerted {
                 queue.notify();
             }
-            for (job, result) in jobs.into_iter().zip(results) {
-                let _ = job.done.send(result);
-            }
+            true
         }
         Err(e) => {
-            tracing::error!(error = ?e, turns = jobs.len(), "a batch of turns could not be written");
-            for job in jobs {
-                let _ = job.done.send(Err(AppError::internal(anyhow::anyhow!("the turn could not be written"))));
+            tracing::error!(error = ?e, jobs = count, "a batch of turns could not be written");
+            false
+        }
+    };
+    for p in pending {
+        match p {
+            Pending::Turn(done, result) => {
+                let _ = done.send(if committed { result } else { Err(uncommitted()) });
             }
+            Pending::Write(complete) => complete(committed),
         }
     }
 }
@@ -274,4 +324,42 @@ fn apply(tx: &rusqlite::Connection, w: &mut TurnWrite, now: &str) -> AppResult<V
         (hook.0)(tx, w.conversation, &stored)?;
     }
     Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DbConfig;
+
+    fn count(db: &Db) -> i64 {
+        db.read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM shared", [], |r| r.get(0))?)).expect("count")
+    }
+
+    #[tokio::test]
+    async fn a_shared_write_commits_alone_and_a_failing_one_undoes_only_itself() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Db::open(&dir.path().join("w.db"), &DbConfig::default()).expect("db");
+        db.write_blocking(|tx| Ok(tx.execute_batch("CREATE TABLE shared (n INTEGER NOT NULL)")?)).expect("table");
+        let writer = Writer::start(db.clone(), Queue::new(db.clone()), 64, 64).expect("writer");
+        let writes = (0..20).map(|n: i64| {
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(move |tx| {
+                        tx.execute("INSERT INTO shared (n) VALUES (?1)", [n])?;
+                        if n % 5 == 0 {
+                            return Err(AppError::new(ErrorCode::InvalidQuery, "refused"));
+                        }
+                        Ok(n)
+                    })
+                    .await
+            }
+        });
+        let results = futures_util::future::join_all(writes).await;
+        let refused = results.iter().filter(|r| r.is_err()).count();
+        assert_eq!(refused, 4, "every fifth write fails, alone");
+        assert_eq!(count(&db), 16, "the failing writes left nothing; the others are committed");
+        let values: Vec<i64> = results.into_iter().filter_map(Result::ok).collect();
+        assert_eq!(values.len(), 16);
+    }
 }
