@@ -420,3 +420,128 @@ pub fn split_model_file(bytes: &[u8]) -> anyhow::Result<(&[u8], Option<EntityLab
     }
     Ok((intent, Some(EntityLabeller::from_bytes(labeller)?)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Token vectors without the encoder: one piece per word, a vector that
+    /// depends on the word (capitalised words point one way).
+    fn fake_tokens(text: &str) -> TokenVectors {
+        let mut out = TokenVectors::default();
+        for t in tokenize(text) {
+            let capital = text[t.start..t.end].chars().next().is_some_and(char::is_uppercase);
+            out.offsets.push((t.start, t.end));
+            out.vectors.push(vec![if capital { 1.0 } else { 0.0 }, if capital { 0.0 } else { 1.0 }, 0.5]);
+        }
+        out
+    }
+
+    fn ann(text: &str, value: &str, entity: &str, role: Option<&str>) -> Annotation {
+        let byte = text.find(value).expect("value in text");
+        let start = text[..byte].chars().count();
+        Annotation {
+            entity: entity.into(),
+            value: value.into(),
+            start,
+            end: start + value.chars().count(),
+            role: role.map(Into::into),
+            group: None,
+        }
+    }
+
+    fn trips() -> Vec<(String, Vec<Annotation>)> {
+        let pairs = [
+            ("Berlin", "Paris"),
+            ("Madrid", "Rome"),
+            ("Oslo", "Lisbon"),
+            ("Vienna", "Prague"),
+            ("Dublin", "Athens"),
+            ("Zürich", "Genève"),
+            ("New York", "Boston"),
+        ];
+        let mut out = Vec::new();
+        for (a, b) in pairs {
+            let t = format!("I want to fly from {a} to {b} please");
+            let anns = vec![ann(&t, a, "city", Some("from")), ann(&t, b, "city", Some("to"))];
+            out.push((t.clone(), anns));
+            let t = format!("a ticket to {b} from {a}");
+            let anns = vec![ann(&t, b, "city", Some("to")), ann(&t, a, "city", Some("from"))];
+            out.push((t, anns));
+        }
+        out.push(("hello there".into(), vec![]));
+        out.push(("what can you do".into(), vec![]));
+        out
+    }
+
+    fn train_trips() -> EntityLabeller {
+        let data = trips();
+        let tokens: Vec<TokenVectors> = data.iter().map(|(t, _)| fake_tokens(t)).collect();
+        let texts: Vec<TrainText<'_>> = data
+            .iter()
+            .zip(&tokens)
+            .map(|((text, annotations), tokens)| TrainText { text, annotations, tokens, gazetteer: &[] })
+            .collect();
+        EntityLabeller::train(&texts, &LearnedConfig::default()).expect("annotations").0
+    }
+
+    #[test]
+    fn finds_unseen_values_with_roles_and_character_offsets() {
+        let model = train_trips();
+        // Unseen cities, multibyte text before them: offsets are characters.
+        let text = "Ça va? fly from Köln to Málaga please";
+        let found = model.predict(text, &fake_tokens(text), &[]);
+        let brief: Vec<(&str, &str, Option<&str>, usize, usize)> =
+            found.iter().map(|m| (m.entity.as_str(), m.value.as_str(), m.role.as_deref(), m.start, m.end)).collect();
+        assert_eq!(brief, vec![("city", "Köln", Some("from"), 16, 20), ("city", "Málaga", Some("to"), 24, 30)]);
+        let chars: Vec<char> = text.chars().collect();
+        for m in &found {
+            assert_eq!(chars[m.start..m.end].iter().collect::<String>(), m.value);
+            assert_eq!(m.extractor, "learned");
+            assert!(m.confidence > 0.5 && m.confidence <= 1.0, "{}", m.confidence);
+        }
+    }
+
+    #[test]
+    fn training_is_deterministic_and_round_trips() {
+        let a = train_trips();
+        let b = train_trips();
+        assert_eq!(a, b);
+        let bytes = a.to_bytes();
+        assert_eq!(bytes, b.to_bytes());
+        let back = EntityLabeller::from_bytes(&bytes).expect("read");
+        assert_eq!(back, a);
+        assert!(EntityLabeller::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+        // In a model file after the intent model's bytes.
+        let file = join_model_file(b"intent-bytes".to_vec(), Some(&a));
+        let (intent, labeller) = split_model_file(&file).expect("split");
+        assert_eq!(intent, b"intent-bytes");
+        assert_eq!(labeller, Some(a));
+        let (plain, none) = split_model_file(b"intent-bytes").expect("no labeller");
+        assert_eq!((plain, none), (b"intent-bytes".as_slice(), None));
+        assert!(split_model_file(&file[3..]).is_ok_and(|(i, _)| i.len() == 9));
+        assert!(split_model_file(&file[file.len() - 12..]).is_err(), "truncated");
+    }
+
+    #[test]
+    fn spans_are_well_formed_on_any_input() {
+        let model = train_trips();
+        for text in ["", "   ", "to to to from from", "Paris Paris Paris", "from", "ñ", "from A to B to C to D"] {
+            let found = model.predict(text, &fake_tokens(text), &[]);
+            let n = text.chars().count();
+            let mut last_end = 0;
+            for m in &found {
+                assert!(m.start < m.end && m.end <= n, "{text:?}: {m:?}");
+                assert!(m.start >= last_end, "spans do not overlap: {text:?}");
+                last_end = m.end;
+            }
+        }
+    }
+
+    #[test]
+    fn no_annotations_train_nothing() {
+        let tokens = fake_tokens("hello");
+        let texts = [TrainText { text: "hello", annotations: &[], tokens: &tokens, gazetteer: &[] }];
+        assert!(EntityLabeller::train(&texts, &LearnedConfig::default()).is_none());
+    }
+}

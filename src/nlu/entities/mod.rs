@@ -544,4 +544,64 @@ mod tests {
         let values: Vec<&Value> = found.iter().map(|m| &m.resolved).collect();
         assert_eq!(values, [&json!(2), &json!(5)]);
     }
+
+    fn m(entity: &str, start: usize, end: usize, extractor: &str, resolved: Value) -> EntityMatch {
+        EntityMatch {
+            entity: entity.into(),
+            value: String::new(),
+            resolved,
+            start,
+            end,
+            extractor: extractor.into(),
+            confidence: 1.0,
+            role: None,
+            group: None,
+        }
+    }
+
+    #[test]
+    fn precedence_list_then_learned_then_fuzzy_then_system() {
+        let mut learned_city = m("city", 5, 11, "learned", json!("Berlin"));
+        learned_city.role = Some("from".into());
+        let rules = vec![
+            m("city", 5, 11, "list", json!("Berlin")),
+            m("city", 30, 36, "fuzzy", json!("Munich")),
+            m("airline", 40, 44, "fuzzy", json!("Lufthansa")),
+        ];
+        let learned = vec![
+            learned_city,
+            m("city", 30, 36, "learned", json!("Muních")),
+            m("guests", 50, 58, "learned", json!("4 people")),
+            m("carrier", 40, 44, "learned", json!("LH")),
+        ];
+        let system = vec![m("number", 50, 51, "system", json!(4)), m("date", 60, 68, "system", json!("2025-01-02"))];
+        let out = combine(rules, learned, system);
+        let brief: Vec<(&str, &str, Option<&str>, &Value)> =
+            out.iter().map(|e| (e.entity.as_str(), e.extractor.as_str(), e.role.as_deref(), &e.resolved)).collect();
+        assert_eq!(
+            brief,
+            vec![
+                ("city", "list", Some("from"), &json!("Berlin")),
+                ("city", "learned", None, &json!("Munich")),
+                ("carrier", "learned", None, &json!("LH")),
+                ("guests", "learned", None, &json!(4)),
+                ("date", "system", None, &json!("2025-01-02")),
+            ]
+        );
+    }
+
+    #[test]
+    fn date_ranges_and_money_are_structured() {
+        let set = EntitySet::empty();
+        let found = set.extract("from January 3 to January 5 for $20", &reference());
+        let range = found.iter().find(|e| e.entity == DATE_RANGE).expect("a range");
+        assert_eq!(range.resolved, json!({ "start": "2025-01-03", "end": "2025-01-05" }));
+        assert_eq!(range.value, "January 3 to January 5");
+        let money = found.iter().find(|e| e.entity == "money").expect("money");
+        assert_eq!(money.resolved, json!({ "amount": 20, "currency": "USD" }));
+        let between = set.extract("between March 1 and March 4", &reference());
+        assert_eq!(between[0].resolved, json!({ "start": "2025-03-01", "end": "2025-03-04" }));
+        let two = set.extract("March 1 and March 4", &reference());
+        assert!(two.iter().all(|e| e.entity != DATE_RANGE), "and without between is two dates");
+    }
 }
