@@ -87,6 +87,10 @@ fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Row>> {
 /// The intent datasets under `dir`: (name, folder).
 fn discover(dir: &Path) -> Vec<(String, PathBuf)> {
     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // restaurant8k has slots only (its own bench below), scifact is retrieval: not intent benchmarks.
+    if matches!(name(dir).as_str(), "restaurant8k" | "scifact") {
+        return Vec::new();
+    }
     if dir.join("train.jsonl").exists() {
         let parent = dir.parent().map(name).unwrap_or_default();
         let n = if parent == "braun2017" { format!("braun2017/{}", name(dir)) } else { name(dir) };
@@ -97,8 +101,7 @@ fn discover(dir: &Path) -> Vec<(String, PathBuf)> {
         std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     entries.sort();
     for p in entries {
-        // restaurant8k has slots only, scifact is retrieval: not intent benchmarks.
-        if !p.is_dir() || matches!(name(&p).as_str(), "restaurant8k" | "scifact") {
+        if !p.is_dir() {
             continue;
         }
         out.extend(discover(&p));

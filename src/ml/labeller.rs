@@ -8,6 +8,12 @@
 //!
 //! Tags: 0 = `O`, `2k + 1` = `B` of label k, `2k + 2` = `I` of label k.
 
+#![allow(
+    clippy::many_single_char_names,
+    clippy::cast_precision_loss,
+    reason = "numeric code: short names follow the formulas"
+)]
+
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
@@ -262,9 +268,7 @@ impl Rng {
     }
 }
 
-/// A training sequence: positions and gold tags. `variants` gives
-/// alternative sparse features per epoch (e.g. with gazetteer features
-/// dropped); `None` uses the positions as they are.
+/// A training sequence: positions and gold tags.
 pub struct Sequence {
     pub positions: Vec<Position>,
     pub tags: Vec<usize>,

@@ -303,6 +303,7 @@ impl EntityLabeller {
     /// The spans the model finds in `text` (extractor `learned`, confidence
     /// = the mean marginal probability of the span's tags).
     #[must_use]
+    #[allow(clippy::cast_precision_loss, reason = "a span's length in words")]
     pub fn predict(&self, text: &str, tokens: &TokenVectors, gazetteer: &[EntityMatch]) -> Vec<EntityMatch> {
         let toks = tokenize(text);
         let ci = CharIndex::new(text);
