@@ -407,14 +407,12 @@ pub fn combine(rules: Vec<EntityMatch>, learned: Vec<EntityMatch>, system: Vec<E
             }
             continue;
         }
-        // The longest system reading inside the span, if it covers most of it.
+        // The longest system reading inside the span gives its structured value.
         let inner = system
             .iter()
             .filter(|s| s.start >= l.start && s.end <= l.end)
             .max_by_key(|s| (s.end - s.start, std::cmp::Reverse(s.start)));
-        if let Some(s) = inner
-            && 2 * (s.end - s.start) >= l.end - l.start
-        {
+        if let Some(s) = inner {
             l.resolved = s.resolved.clone();
         }
         out.push(l);
