@@ -137,8 +137,7 @@ pub fn check_example(field: &str, input: &ExampleInput) -> AppResult<(String, Ve
         ));
     }
     annotations.sort_by_key(|(_, a)| (a.start, a.end));
-    if let Some(w) = annotations.windows(2).find(|w| w[1].1.start < w[0].1.end) {
-        let ((i, a), (j, b)) = (&w[0], &w[1]);
+    if let Some([(i, a), (j, b)]) = annotations.windows(2).find(|w| w[1].1.start < w[0].1.end) {
         let (i, j) = (*i.min(j), *i.max(j));
         return Err(AppError::validation(
             format!("{field}.entities[{j}]"),

@@ -204,7 +204,9 @@ fn word_vectors(ws: &[Word<'_>], tokens: &TokenVectors, scale: f32) -> Vec<Vec<f
                 return Vec::new();
             }
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
-            v.iter_mut().for_each(|x| *x *= scale / norm);
+            for x in &mut v {
+                *x *= scale / norm;
+            }
             v
         })
         .collect()
