@@ -63,6 +63,7 @@ mod knowledge_browser;
 mod knowledge_llm;
 mod ml;
 mod nlu;
+mod nlu_entities;
 mod nlu_oos;
 mod orgs;
 mod outbound;
