@@ -29,6 +29,7 @@ pub mod flow_action;
 pub mod http;
 pub mod knowledge_search;
 pub mod mcp;
+pub mod postgres;
 pub mod webhook;
 
 use std::sync::Mutex;
