@@ -152,7 +152,7 @@ async fn database_tool_reads_postgresql_read_only_with_bound_parameters_limits_a
     let t = pg_tool(&guarded, &g, "inner", v, "SELECT 1 AS one", json!({})).await;
     let out = run(&guarded, &g, t, json!({})).await;
     assert_eq!(out["error"]["code"], "url_not_allowed", "{out}");
-    let socket = vault(&guarded, &g, "Socket DB", "host=/var/run/postgresql user=reader dbname=postgres").await;
+    let socket = vault(&guarded, &g, "Socket DB", "postgres://reader@%2Fvar%2Frun%2Fpostgresql/postgres").await;
     let t = pg_tool(&guarded, &g, "socket", socket, "SELECT 1 AS one", json!({})).await;
     assert_eq!(run(&guarded, &g, t, json!({})).await["error"]["code"], "url_not_allowed");
 }
