@@ -309,7 +309,8 @@ mod tests {
 
     #[test]
     fn the_answer_is_found_among_the_events_of_a_stream() {
-        let body = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n\
+        let body =
+            b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n\
                      id: 7\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\ndata: \"result\":{\"ok\":true}}\n\n";
         let found = answer_in_stream(body, 3).expect("answer");
         assert_eq!(result_of(found, 3).expect("result"), json!({ "ok": true }));

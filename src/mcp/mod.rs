@@ -135,7 +135,10 @@ async fn update_mcp_server(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[delete("/mcp-servers/{mcp_server_id}")]
-async fn delete_mcp_server(scope: McpServerScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn delete_mcp_server(
+    scope: McpServerScope<perm::AgentsWrite>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let id = scope.id();
     service::delete(&state, scope.into_tenant(), id).await?;
     Ok(HttpResponse::NoContent().finish())

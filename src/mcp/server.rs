@@ -94,7 +94,10 @@ pub async fn handle(
     }
     let id = message.get("id").cloned().unwrap_or(Value::Null);
     if message["jsonrpc"] != "2.0" {
-        return Reply::Message(400, error(&id, INVALID_REQUEST, "not a JSON-RPC 2.0 message (`jsonrpc`: \"2.0\")", None));
+        return Reply::Message(
+            400,
+            error(&id, INVALID_REQUEST, "not a JSON-RPC 2.0 message (`jsonrpc`: \"2.0\")", None),
+        );
     }
     let Some(method) = message["method"].as_str() else {
         // A response to a request of ours: this server sends none, accept and drop.
@@ -114,9 +117,9 @@ pub async fn handle(
     let answer = match method {
         "initialize" => Ok(initialize(bot_name, &params)),
         "ping" => Ok(json!({})),
-        "tools/list" => list(state, tenant, bot).await.map(|tools| {
-            json!({ "tools": tools.iter().map(describe).collect::<Vec<_>>() })
-        }),
+        "tools/list" => list(state, tenant, bot)
+            .await
+            .map(|tools| json!({ "tools": tools.iter().map(describe).collect::<Vec<_>>() })),
         "tools/call" => call(state, tenant, bot, &params).await,
         other => Err((METHOD_NOT_FOUND, format!("method `{other}` is not offered by this server"), None)),
     };
@@ -234,9 +237,8 @@ async fn call(state: &AppState, tenant: &Tenant, bot: BotId, params: &Value) -> 
             r
         }
         ExecutionStatus::Error | ExecutionStatus::Timeout => {
-            let text = outcome
-                .error
-                .map_or_else(|| "the tool failed".to_owned(), |f| format!("{}: {}", f.code, f.message));
+            let text =
+                outcome.error.map_or_else(|| "the tool failed".to_owned(), |f| format!("{}: {}", f.code, f.message));
             json!({ "content": [{ "type": "text", "text": text }], "isError": true })
         }
     })

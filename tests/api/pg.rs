@@ -48,7 +48,9 @@ impl Pg {
     /// Starts a server, or explains on stderr why not and returns `None`.
     pub fn start() -> Option<Pg> {
         let Some(bin) = bin_dir() else {
-            eprintln!("SKIPPED: no PostgreSQL binaries (initdb, pg_ctl) in /usr/local/bin, PATH or /usr/lib/postgresql/*/bin");
+            eprintln!(
+                "SKIPPED: no PostgreSQL binaries (initdb, pg_ctl) in /usr/local/bin, PATH or /usr/lib/postgresql/*/bin"
+            );
             return None;
         };
         let as_nobody = rustix::process::geteuid().is_root();

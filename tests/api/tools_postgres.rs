@@ -34,13 +34,21 @@ async fn pg_tool(app: &TestApp, s: &Session, name: &str, integration: i64, query
             config[k] = v.clone();
         }
     }
-    let params: Vec<String> =
-        config["parameters"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+    let params: Vec<String> = config["parameters"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
     let properties: serde_json::Map<String, Value> = params.iter().map(|p| (p.clone(), json!({}))).collect();
-    let r = send_as(app, s, Method::POST, &format!("/api/v1/orgs/{}/tools", s.org_id), Some(json!({
-        "name": name, "type": "database", "config": config, "timeout_ms": timeout_ms,
-        "input_schema": { "type": "object", "properties": properties }
-    })))
+    let r = send_as(
+        app,
+        s,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/tools", s.org_id),
+        Some(json!({
+            "name": name, "type": "database", "config": config, "timeout_ms": timeout_ms,
+            "input_schema": { "type": "object", "properties": properties }
+        })),
+    )
     .await;
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap_or(Value::Null);
@@ -72,9 +80,15 @@ async fn database_tool_reads_postgresql_read_only_with_bound_parameters_limits_a
     let s = app.register("tools-pg@example.com").await;
     let good = vault(&app, &s, "Shop DB", &pg.url("reader", READER_PASSWORD, "postgres")).await;
 
-    let orders = pg_tool(&app, &s, "orders", good,
+    let orders = pg_tool(
+        &app,
+        &s,
+        "orders",
+        good,
         "SELECT id, email, status, total, paid, placed, meta, tags FROM orders WHERE email = $1 ORDER BY id",
-        json!({ "parameters": ["email"], "max_rows": 1 })).await;
+        json!({ "parameters": ["email"], "max_rows": 1 }),
+    )
+    .await;
     let out = run(&app, &s, orders, json!({ "email": "ann@example.com' OR '1'='1" })).await;
     assert_eq!(out["status"], "ok", "{out}");
     assert_eq!(out["result"]["row_count"], 0, "bound, not spliced");
@@ -91,8 +105,15 @@ async fn database_tool_reads_postgresql_read_only_with_bound_parameters_limits_a
     assert_eq!(row["tags"], json!(["a", "b"]));
     assert_eq!(out["result"]["columns"][0], "id");
     // Typed parameters: an integer bound to an int4, a number to a numeric through text.
-    let big = pg_tool(&app, &s, "big", good, "SELECT id, total FROM orders WHERE total > $1::text::numeric AND id <> $2 ORDER BY id",
-        json!({ "parameters": ["min", "skip"] })).await;
+    let big = pg_tool(
+        &app,
+        &s,
+        "big",
+        good,
+        "SELECT id, total FROM orders WHERE total > $1::text::numeric AND id <> $2 ORDER BY id",
+        json!({ "parameters": ["min", "skip"] }),
+    )
+    .await;
     let out = run(&app, &s, big, json!({ "min": "0", "skip": 1 })).await;
     assert_eq!(out["result"]["rows"], json!([{ "id": 2, "total": "1234567.89" }]), "{out}");
     let out = run(&app, &s, big, json!({ "min": "0", "skip": "one" })).await;
@@ -113,7 +134,8 @@ async fn database_tool_reads_postgresql_read_only_with_bound_parameters_limits_a
     assert_eq!(pg.admin_count("SELECT count(*) FROM orders").await, 3);
 
     // A runaway query is cancelled within the tool's limit.
-    let slow = pg_tool(&app, &s, "slow", good, "SELECT 1 AS one FROM pg_sleep(10)", json!({ "timeout_ms": 1500 })).await;
+    let slow =
+        pg_tool(&app, &s, "slow", good, "SELECT 1 AS one FROM pg_sleep(10)", json!({ "timeout_ms": 1500 })).await;
     let started = std::time::Instant::now();
     let out = run(&app, &s, slow, json!({})).await;
     assert_eq!(out["status"], "timeout", "{out}");
@@ -134,12 +156,24 @@ async fn database_tool_reads_postgresql_read_only_with_bound_parameters_limits_a
     let before = app.count("SELECT count(*) FROM tools");
     for (config, field) in [
         (json!({ "engine": "postgres", "query": "SELECT 1" }), "config.integration_id"),
-        (json!({ "engine": "postgres", "integration_id": good, "query": "SELECT $1, $2", "parameters": ["a"] }), "config.parameters"),
-        (json!({ "engine": "postgres", "integration_id": good, "query": "SELECT 1", "path": "/tmp/x.db" }), "config.path"),
+        (
+            json!({ "engine": "postgres", "integration_id": good, "query": "SELECT $1, $2", "parameters": ["a"] }),
+            "config.parameters",
+        ),
+        (
+            json!({ "engine": "postgres", "integration_id": good, "query": "SELECT 1", "path": "/tmp/x.db" }),
+            "config.path",
+        ),
         (json!({ "query": "SELECT 1" }), "config.path"),
     ] {
-        let r = send_as(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/tools", s.org_id),
-            Some(json!({ "name": "bad", "type": "database", "config": config }))).await;
+        let r = send_as(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/orgs/{}/tools", s.org_id),
+            Some(json!({ "name": "bad", "type": "database", "config": config })),
+        )
+        .await;
         assert_eq!(assert_error(r, 422, "tool_config_invalid").await["error"]["details"]["field"], field);
     }
     assert_eq!(app.count("SELECT count(*) FROM tools"), before);

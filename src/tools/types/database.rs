@@ -248,7 +248,10 @@ impl ToolType for DatabaseTool {
         }
         for field in ["integration_id", "parameters"] {
             if config.get(field).is_some() {
-                return Err(config_error(&format!("config.{field}"), "only PostgreSQL tools (`engine`: `postgres`) take it"));
+                return Err(config_error(
+                    &format!("config.{field}"),
+                    "only PostgreSQL tools (`engine`: `postgres`) take it",
+                ));
             }
         }
         let Some(raw) = config["path"].as_str().map(str::to_owned) else {

@@ -138,7 +138,9 @@ async fn connect(call: &ToolCall<'_>, conn_str: &str) -> Result<Client, ToolErro
     let host = match hosts.as_slice() {
         [tokio_postgres::config::Host::Tcp(h)] => h.clone(),
         [] => return Err(ToolError::failed("database_misconfigured", "the connection string names no host")),
-        [_] => return Err(ToolError::failed("url_not_allowed", "Unix-socket connections are not allowed: use a TCP host")),
+        [_] => {
+            return Err(ToolError::failed("url_not_allowed", "Unix-socket connections are not allowed: use a TCP host"));
+        }
         _ => return Err(ToolError::failed("database_misconfigured", "name one host in the connection string")),
     };
     let addrs = call.state.outbound.allowed_addresses(&host).await.map_err(|e| match e {
@@ -205,18 +207,19 @@ pub async fn run(call: ToolCall<'_>) -> Result<Value, ToolError> {
             ));
         }
     }
-    let values: Vec<Param<'_>> =
-        names.iter().map(|n| Param(args.get(n).unwrap_or(&Value::Null), n.as_str())).collect();
+    let values: Vec<Param<'_>> = names.iter().map(|n| Param(args.get(n).unwrap_or(&Value::Null), n.as_str())).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
     let portal = tx.bind(&stmt, &refs).await.map_err(|e| bind_error(&e))?;
-    let rows = tx.query_portal(&portal, i32::try_from(max_rows + 1).unwrap_or(1001)).await.map_err(|e| pg_error(&e, false))?;
+    let rows =
+        tx.query_portal(&portal, i32::try_from(max_rows + 1).unwrap_or(1001)).await.map_err(|e| pg_error(&e, false))?;
     let columns: Vec<String> = stmt.columns().iter().map(|c| c.name().to_owned()).collect();
     let truncated = rows.len() > usize::try_from(max_rows).unwrap_or(1000);
     let mut out = Vec::new();
     for row in rows.iter().take(usize::try_from(max_rows).unwrap_or(1000)) {
         let mut obj = Map::new();
         for (i, name) in columns.iter().enumerate() {
-            let Cell(v) = row.try_get(i).map_err(|e| ToolError::failed("query_failed", format!("column `{name}`: {e}")))?;
+            let Cell(v) =
+                row.try_get(i).map_err(|e| ToolError::failed("query_failed", format!("column `{name}`: {e}")))?;
             obj.insert(name.clone(), v);
         }
         out.push(Value::Object(obj));
@@ -303,7 +306,8 @@ impl<'a> FromSql<'a> for Cell {
                 Value::String(chrono::NaiveDateTime::from_sql(ty, raw)?.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
             }
             Type::TIMESTAMPTZ => Value::String(
-                chrono::DateTime::<chrono::Utc>::from_sql(ty, raw)?.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                chrono::DateTime::<chrono::Utc>::from_sql(ty, raw)?
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             ),
             Type::DATE => Value::String(chrono::NaiveDate::from_sql(ty, raw)?.to_string()),
             Type::TIME => Value::String(chrono::NaiveTime::from_sql(ty, raw)?.to_string()),
