@@ -13,6 +13,16 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends chromium chromium-driver
 fi
 
+# PostgreSQL server binaries for the database tool's tests (tests/api/pg.rs
+# starts a private server; as root it runs as `nobody` through runuser).
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "installing postgresql for the database tool tests"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends postgresql
+fi
+
 # axe-core (npm) for the accessibility check of every screen
 # (tests/api/browser_a11y.rs); into target/, never committed.
 if [ ! -f target/axe/node_modules/axe-core/axe.min.js ]; then

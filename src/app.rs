@@ -32,7 +32,7 @@ use crate::outbound::Outbound;
 use crate::outbound::mail::Mailer;
 use crate::{
     accounts, admin, billing, bots, bottests, channels, contacts, conversations, files, flows, insights, integrations,
-    jobs, knowledge, llm, nlu, ops, orgs, sandbox, tools, versions, webhooks, widget,
+    jobs, knowledge, llm, mcp, nlu, ops, orgs, sandbox, tools, versions, webhooks, widget,
 };
 
 /// Everything handlers share; registered as `web::Data<AppState>`.
@@ -362,6 +362,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     insights::routes(cfg);
     sandbox::routes(cfg);
     tools::routes(cfg);
+    mcp::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

@@ -162,6 +162,8 @@ error_codes! {
     ToolSchemaInvalid => ("tool_schema_invalid", UNPROCESSABLE_ENTITY, "The tool's `input_schema` is not a valid JSON Schema of an object (or uses a remote `$ref`); `details.field` is `input_schema`, `details.path` the JSON pointer of the fault inside it, `details.issues` every fault."),
     ToolConfigInvalid => ("tool_config_invalid", UNPROCESSABLE_ENTITY, "The tool's `config` does not fit its type's `config_schema` or is refused by the type (a bad template, a file outside `tools.sqlite_dirs`, a query that writes); `details.field` names it, e.g. `config.url`."),
     ToolArgumentsInvalid => ("tool_arguments_invalid", UNPROCESSABLE_ENTITY, "The arguments do not match the tool's `input_schema`; nothing ran. `details.issues` lists each failure with the JSON `pointer` of the failing argument."),
+    McpServerNotFound => ("mcp_server_not_found", NOT_FOUND, "No such MCP server connection in the caller's organizations."),
+    McpServerUnavailable => ("mcp_server_unavailable", BAD_GATEWAY, "Connecting to the MCP server or reading its tools failed; `details.reason` is `mcp_unreachable`, `url_not_allowed`, `mcp_unauthorized` (the server refused the credential), `mcp_protocol_error`, `mcp_error` (a JSON-RPC error) or `timeout`. The message says what happened; the server's `status` becomes `error`."),
     ToolDisabled => ("tool_disabled", CONFLICT, "The tool is switched off (`is_enabled` false); only test runs are allowed."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
     // NLU

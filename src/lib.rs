@@ -27,6 +27,7 @@ pub mod jobs;
 pub mod keycheck;
 pub mod knowledge;
 pub mod llm;
+pub mod mcp;
 pub mod ml;
 pub mod names;
 pub mod nlu;

@@ -54,6 +54,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "ai", description = "A bot's model settings, budgets, chat (plain and streamed, with tool calling) and usage"),
         (name = "billing", description = "Subscriptions through Stripe: checkout, portal, plan changes with proration, cancel and resume, invoices, the Stripe webhook"),
         (name = "tools", description = "Tools for agents and flows: HTTP, knowledge search, database, flow actions, webhooks; type catalogue, test runs, run log"),
+        (name = "mcp", description = "Model Context Protocol: connect MCP servers as tool providers; a bot's tools and knowledge search as an MCP server"),
         (name = "sandbox", description = "The JavaScript sandbox of code tools: test-run a script with arguments"),
     )
 )]

@@ -153,6 +153,28 @@ impl Outbound {
         Ok(url)
     }
 
+    /// Resolves `host` and returns its addresses the policy allows to
+    /// connect to, for clients that do not go through HTTP (the database
+    /// tool's PostgreSQL): connect to one of these, never to the name again,
+    /// so DNS rebinding cannot slip a private address in. Refuses when any
+    /// address is forbidden.
+    pub async fn allowed_addresses(&self, host: &str) -> Result<Vec<IpAddr>, OutboundError> {
+        let addrs = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => (self.lookup)(host.to_owned())
+                .await
+                .map_err(|e| OutboundError::Failed(format!("cannot resolve {host}: {e}")))?,
+        };
+        if addrs.is_empty() {
+            return Err(OutboundError::Failed(format!("{host} does not resolve")));
+        }
+        let name = host.parse::<IpAddr>().is_err().then_some(host);
+        match addrs.iter().find(|ip| !self.policy.address_allowed(name, **ip)) {
+            Some(ip) => Err(OutboundError::Forbidden(format!("{host} resolves to {ip}"))),
+            None => Ok(addrs),
+        }
+    }
+
     /// A request builder for a checked URL; send it with [`Outbound::send`]
     /// or [`Outbound::send_limited`].
     pub fn request(&self, method: Method, raw_url: &str) -> Result<reqwest::RequestBuilder, OutboundError> {

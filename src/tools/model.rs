@@ -28,7 +28,7 @@ pub struct Tool {
     #[schema(example = "get_weather")]
     pub name: String,
     pub description: Option<String>,
-    /// A type of `GET /orgs/{org_id}/tool-types`: `http`, `knowledge_search`, `database`, `flow_action`, `webhook`, `code`.
+    /// A type of `GET /orgs/{org_id}/tool-types`: `http`, `knowledge_search`, `database`, `flow_action`, `webhook`, `code`, `mcp`.
     #[serde(rename = "type")]
     #[schema(example = "http")]
     pub tool_type: String,
@@ -147,6 +147,8 @@ pub enum ExecutionSource {
     Workflow,
     Task,
     Flow,
+    /// A call through a bot's MCP endpoint (`POST /mcp/bots/{bot_id}`).
+    Mcp,
 }
 
 impl ExecutionSource {
@@ -158,6 +160,7 @@ impl ExecutionSource {
             ExecutionSource::Workflow => "workflow",
             ExecutionSource::Task => "task",
             ExecutionSource::Flow => "flow",
+            ExecutionSource::Mcp => "mcp",
         }
     }
 }

@@ -20,6 +20,10 @@ use crate::http::{Page, PageParams, Tenant};
 pub const DEFAULT_TIMEOUT_MS: i64 = 10_000;
 pub const MIN_TIMEOUT_MS: i64 = 100;
 pub const MAX_TIMEOUT_MS: i64 = 120_000;
+/// The id of a tool that has no `tools` row (a built-in the server offers,
+/// like the knowledge search of a bot's MCP endpoint): its runs are recorded
+/// with `tool_id` NULL and the tool's name.
+pub const BUILTIN_TOOL_ID: ToolId = ToolId(0);
 /// Largest stored result, in bytes of JSON; larger results are cut to a note.
 const MAX_STORED_RESULT_BYTES: usize = 256 * 1024;
 
@@ -107,8 +111,10 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateToolRequest) ->
     let name = check_name(&req.name)?;
     let t = check_type(&req.tool_type)?;
     let description = check_description(req.description.as_deref())?;
-    let config = check_config(state, t, req.config)?.to_string();
-    let input_schema = check_input_schema(req.input_schema)?.to_string();
+    let config = check_config(state, t, req.config)?;
+    let dictated = t.resolve(state, &tenant, &config).await?;
+    let config = config.to_string();
+    let input_schema = check_input_schema(req.input_schema.or(dictated))?.to_string();
     let timeout_ms = check_timeout(req.timeout_ms)?;
     let tool_type = t.name();
     state
@@ -155,12 +161,17 @@ pub async fn update(state: &AppState, tenant: Tenant, id: ToolId, req: UpdateToo
         Some(d) => check_description(d.as_deref())?,
         None => before.description.clone(),
     };
-    let config = match req.config {
-        Some(c) => check_config(state, check_type(&before.tool_type)?, Some(c))?,
-        None => before.config.clone(),
-    }
-    .to_string();
-    let input_schema = match req.input_schema {
+    let (config, dictated) = match req.config {
+        Some(c) => {
+            let kind = check_type(&before.tool_type)?;
+            let config = check_config(state, kind, Some(c))?;
+            let dictated = kind.resolve(state, &tenant, &config).await?;
+            (config, dictated)
+        }
+        None => (before.config.clone(), None),
+    };
+    let config = config.to_string();
+    let input_schema = match req.input_schema.or(dictated) {
         Some(s) => check_input_schema(Some(s))?,
         None => before.input_schema.clone(),
     }
@@ -288,7 +299,9 @@ pub async fn execute(
         }
     });
     let error_json = error.as_ref().map(|e| json!({ "code": e.code, "message": e.message }).to_string());
-    let (t, tool_id, source) = (tenant.clone(), tool.id, ctx.source);
+    // A built-in tool (id 0, e.g. a bot's MCP knowledge search) has no row: its name is recorded.
+    let (t, tool_id, source) = (tenant.clone(), (tool.id != BUILTIN_TOOL_ID).then_some(tool.id), ctx.source);
+    let (tool_name, bot_id) = (tool.name.clone(), ctx.bot_id);
     let (agent_id, execution_id, task_id) = (ctx.agent_id, ctx.execution_id, ctx.task_id);
     let key2 = key.clone();
     let execution_id_row = state
@@ -299,6 +312,8 @@ pub async fn execute(
                 &t,
                 &ExecutionRow {
                     tool_id,
+                    tool_name: &tool_name,
+                    bot_id,
                     agent_id,
                     execution_id,
                     task_id,
@@ -314,4 +329,10 @@ pub async fn execute(
         })
         .await?;
     Ok(ToolOutcome { execution_id: execution_id_row, status, result, error, duration_ms, idempotency_key: key })
+}
+
+/// The enabled tools bot `bot` can use (its own and the organization-wide ones), by name.
+pub async fn for_bot(state: &AppState, tenant: &Tenant, bot: crate::ids::BotId) -> AppResult<Vec<Tool>> {
+    let t = tenant.clone();
+    state.db.read(move |c| Ok(store::list_for_bot(c, &t, bot, 500)?)).await
 }

@@ -90,7 +90,10 @@ pub fn delete(conn: &Connection, tenant: &Tenant, id: ToolId) -> rusqlite::Resul
 
 /// A finished run (arguments, result and error already redacted).
 pub struct ExecutionRow<'a> {
-    pub tool_id: ToolId,
+    /// `None` for a built-in tool (then `tool_name` says which).
+    pub tool_id: Option<ToolId>,
+    pub tool_name: &'a str,
+    pub bot_id: Option<crate::ids::BotId>,
     pub agent_id: Option<i64>,
     pub execution_id: Option<i64>,
     pub task_id: Option<i64>,
@@ -106,8 +109,8 @@ pub struct ExecutionRow<'a> {
 pub fn insert_execution(conn: &Connection, tenant: &Tenant, e: &ExecutionRow<'_>) -> rusqlite::Result<ToolExecutionId> {
     conn.query_row(
         "INSERT INTO tool_executions (organization_id, tool_id, agent_id, execution_id, task_id, source, input, output,
-                                      status, error, duration_ms, idempotency_key, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
+                                      status, error, duration_ms, idempotency_key, created_by, tool_name, bot_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
         params![
             tenant.org_id(),
             e.tool_id,
@@ -121,7 +124,9 @@ pub fn insert_execution(conn: &Connection, tenant: &Tenant, e: &ExecutionRow<'_>
             e.error_json,
             e.duration_ms,
             e.idempotency_key,
-            tenant.user_id()
+            tenant.user_id(),
+            e.tool_name,
+            e.bot_id
         ],
         |r| r.get(0),
     )
@@ -142,5 +147,18 @@ pub fn list_executions(
              WHERE organization_id = ?1 AND tool_id = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4"
         ),
         params![tenant.org_id(), tool, before.unwrap_or(i64::MAX), limit],
+    )
+}
+
+/// The enabled tools a bot can use: its own and the organization-wide ones, by name.
+pub fn list_for_bot(conn: &Connection, tenant: &Tenant, bot: BotId, limit: i64) -> rusqlite::Result<Vec<Tool>> {
+    query_all(
+        conn,
+        &format!(
+            "SELECT {TOOL_COLUMNS} FROM tools
+             WHERE organization_id = ?1 AND (bot_id = ?2 OR bot_id IS NULL) AND is_active = 1
+             ORDER BY name LIMIT ?3"
+        ),
+        params![tenant.org_id(), bot, limit],
     )
 }

@@ -111,6 +111,7 @@ const TENANT_PARAMS: &[&str] = &[
     "channel_id",
     "integration_id",
     "tool_id",
+    "mcp_server_id",
     "contact_id",
     "template_id",
     "canned_reply_id",
@@ -288,6 +289,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(channel_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
         params.insert("invoice_id", invoice_row(tx, org_id)?.to_string());
         params.extend(integration_and_tool_rows(tx, org_id)?);
+        params.insert("mcp_server_id", mcp_server_row(tx, org_id)?.to_string());
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -470,6 +472,15 @@ fn invoice_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> 
 /// The integration and tool rows.
 fn integration_and_tool_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, String); 2]> {
     Ok([("integration_id", integration_row(tx, org_id)?.to_string()), ("tool_id", tool_row(tx, org_id)?.to_string())])
+}
+
+/// An MCP server connection on a closed port (a refresh fails fast with 502).
+fn mcp_server_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "INSERT INTO mcp_servers (organization_id, name, url) VALUES (?1, 'Matrix MCP', 'http://127.0.0.1:9/mcp') RETURNING id",
+        [org_id],
+        |r| r.get(0),
+    )
 }
 
 /// A flow-action tool (runs without calling out) and one recorded run.

@@ -62,7 +62,7 @@ async fn tool_crud_catalogue_and_validation() {
     let s = app.register("tools-crud@example.com").await;
     let types = call_ok(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/tool-types", s.org_id), None).await;
     let names: Vec<&str> = types.as_array().expect("list").iter().filter_map(|t| t["name"].as_str()).collect();
-    assert_eq!(names, ["http", "knowledge_search", "database", "flow_action", "webhook", "code"]);
+    assert_eq!(names, ["http", "knowledge_search", "database", "flow_action", "webhook", "code", "mcp"]);
     assert!(
         types
             .as_array()

@@ -103,7 +103,8 @@ function ToolForm({ org, types, tool, onSaved, onCancel }) {
         name,
         description: description.trim() || null,
         config: configFrom(spec.config_schema, config),
-        input_schema: parseJson(schema, "input_schema"),
+        // An MCP tool takes the server's schema unless edited afterwards.
+        input_schema: type === "mcp" && !editing ? undefined : parseJson(schema, "input_schema"),
         timeout_ms: Number(timeout),
         is_enabled: enabled,
       };
@@ -256,6 +257,153 @@ function Executions({ tool, version }) {
   </div>`;
 }
 
+const MCP_BADGE = { ok: "ok", error: "bad", new: "" };
+
+/** A tool name a model accepts, from an MCP tool's name. */
+const toolName = (server, name) => `${server}_${name}`.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
+
+function McpServerForm({ org, onSaved, onCancel }) {
+  const integrations = useLoad(() => get(`/api/v1/orgs/${org.id}/integrations?limit=200`), [org.id]);
+  const [form, setForm] = useState({ name: "", url: "", integration_id: "", auth_header: "Authorization", auth_prefix: "Bearer " });
+  const [error, setError] = useState(null);
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const body = { ...form, integration_id: form.integration_id ? Number(form.integration_id) : null };
+      const saved = await post(`/api/v1/orgs/${org.id}/mcp-servers`, body);
+      toast(`${saved.name} added: refresh it to read its tools`);
+      onSaved(saved);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="card" id="mcp-server-form" onSubmit=${submit}>
+    <h3>Connect an MCP server</h3>
+    <${ErrorBox} error=${error} />
+    <div class="grid">
+      <div>
+        <label for="mcp-name">Name</label>
+        <input id="mcp-name" name="name" required value=${form.name} onInput=${set("name")} />
+        <${FieldError} error=${error} name="name" />
+      </div>
+      <div>
+        <label for="mcp-url">Endpoint URL (streamable HTTP)</label>
+        <input id="mcp-url" name="url" type="url" required placeholder="https://mcp.example.com/mcp" value=${form.url} onInput=${set("url")} />
+        <${FieldError} error=${error} name="url" />
+      </div>
+      <div>
+        <label for="mcp-integration">Credential (optional)</label>
+        <select id="mcp-integration" name="integration_id" value=${form.integration_id} onChange=${set("integration_id")}
+          aria-describedby="mcp-integration-help">
+          <option value="">None</option>
+          ${integrations.data && integrations.data.items.map((i) => html`<option value=${i.id}>${i.name} (${i.type})</option>`)}
+        </select>
+        <div class="muted small" id="mcp-integration-help">An integration of the vault whose secret is sent; add a Custom one on the Integrations page.</div>
+        <${FieldError} error=${error} name="integration_id" />
+      </div>
+      <div>
+        <label for="mcp-header">Header</label>
+        <input id="mcp-header" name="auth_header" value=${form.auth_header} onInput=${set("auth_header")} />
+        <${FieldError} error=${error} name="auth_header" />
+      </div>
+      <div>
+        <label for="mcp-prefix">Value prefix</label>
+        <input id="mcp-prefix" name="auth_prefix" value=${form.auth_prefix} onInput=${set("auth_prefix")} />
+        <${FieldError} error=${error} name="auth_prefix" />
+      </div>
+    </div>
+    <p class="row">
+      <button class="primary" type="submit">Add server</button>
+      <button type="button" onClick=${onCancel}>Cancel</button>
+    </p>
+  </form>`;
+}
+
+/** The MCP servers of the organization: add, refresh (the connection test), their tools, add one as a tool. */
+function McpServers({ org, writable, onToolAdded }) {
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/mcp-servers?limit=100`), [org.id]);
+  const [adding, setAdding] = useState(false);
+  const [open, setOpen] = useState(null);
+  const [busy, setBusy] = useState(null);
+  const [error, setError] = useState(null);
+  const refresh = async (s) => {
+    setBusy(s.id);
+    setError(null);
+    try {
+      const r = await post(`/api/v1/mcp-servers/${s.id}/refresh`);
+      toast(`${r.name}: ${r.tools.length} tools`);
+      setOpen(s.id);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+      list.reload();
+    }
+  };
+  const remove = async (s) => {
+    if (!confirm(`Remove the MCP server ${s.name}? Its tools stop working.`)) return;
+    try {
+      await del(`/api/v1/mcp-servers/${s.id}`);
+      list.reload();
+    } catch (err) {
+      toastError(err);
+    }
+  };
+  const addTool = async (s, t) => {
+    try {
+      const saved = await post(`/api/v1/orgs/${org.id}/tools`, {
+        name: toolName(s.name, t.name), type: "mcp", description: t.description ? t.description.slice(0, 1000) : null,
+        config: { server_id: s.id, tool: t.name },
+      });
+      toast(`${saved.name} added`);
+      onToolAdded(saved);
+    } catch (err) {
+      toastError(err);
+    }
+  };
+  const shown = list.data ? list.data.items.find((s) => s.id === open) : null;
+  return html`<div class="card" id="mcp-servers">
+    <div class="row"><h2>MCP servers</h2>
+      ${writable && !adding && html`<button type="button" id="add-mcp-server" onClick=${() => setAdding(true)}>Connect a server</button>`}</div>
+    <p class="muted">Model Context Protocol servers (streamable HTTP) whose tools your agents can call. Refresh tests the connection and reads the tools.</p>
+    ${adding && html`<${McpServerForm} org=${org} onSaved=${(s) => { setAdding(false); list.reload(); setOpen(s.id); }} onCancel=${() => setAdding(false)} />`}
+    <${ErrorBox} error=${error || list.error} />
+    <table>
+      <thead><tr><th>Name</th><th>URL</th><th>Status</th><th>Tools</th><th>Refreshed</th><th></th></tr></thead>
+      <tbody>
+        ${list.data && list.data.items.map(
+          (s) => html`<tr data-mcp-server=${s.id} data-status=${s.status}>
+            <td><strong>${s.name}</strong>${s.server_name && html`<div class="muted small">${s.server_name} · ${s.protocol_version}</div>`}</td>
+            <td class="small"><code>${s.url}</code></td>
+            <td><span class=${"badge " + (MCP_BADGE[s.status] || "")}>${s.status}</span>
+              ${s.last_error && html`<div class="small" role="note">${s.last_error}</div>`}</td>
+            <td>${s.tools.length}</td>
+            <td class="muted">${s.refreshed_at ? formatDate(s.refreshed_at) : "never"}</td>
+            <td class="row">
+              <button type="button" class="show-mcp-tools" aria-expanded=${open === s.id} onClick=${() => setOpen(open === s.id ? null : s.id)}>Tools</button>
+              ${writable && html`<button type="button" class="refresh-mcp" disabled=${busy === s.id} aria-busy=${busy === s.id} onClick=${() => refresh(s)}>Refresh</button>`}
+              ${writable && html`<button type="button" class="danger" onClick=${() => remove(s)}>Remove</button>`}
+            </td>
+          </tr>`,
+        )}
+        <${Loading} load=${list} cols="6" />
+        ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">No MCP servers connected.</td></tr>`}
+      </tbody>
+    </table>
+    ${shown && html`<div id="mcp-tools">
+      <h3>Tools of ${shown.name}</h3>
+      ${shown.tools.length === 0
+        ? html`<p class="muted">No tools read yet: refresh the server.</p>`
+        : html`<ul>${shown.tools.map((t) => html`<li data-mcp-tool=${t.name}>
+            <code>${t.name}</code> ${t.description && html`<span class="muted">${t.description}</span>`}
+            ${writable && html` <button type="button" class="add-mcp-tool" onClick=${() => addTool(shown, t)}>Add as tool</button>`}
+          </li>`)}</ul>`}
+    </div>`}
+  </div>`;
+}
+
 function Tools() {
   const org = currentOrg();
   const list = useLoad(() => get(`/api/v1/orgs/${org.id}/tools?limit=200`), [org.id]);
@@ -280,7 +428,7 @@ function Tools() {
   const current = selected && list.data ? list.data.items.find((t) => t.id === selected.id) || selected : selected;
   return html`<${Page} title="Tools"
     actions=${writable && html`<button class="primary" type="button" id="new-tool" onClick=${() => { setCreating(true); setSelected(null); }}>New tool</button>`}>
-    <p class="muted">Tools that agents and flows call: HTTP APIs, knowledge search, read-only database queries, flow actions and signed webhooks.
+    <p class="muted">Tools that agents and flows call: HTTP APIs, knowledge search, read-only database queries (SQLite, PostgreSQL), flow actions, signed webhooks, code and MCP servers' tools.
       Every run is checked against the tool's argument schema and recorded, with secrets removed.</p>
     ${creating && types.data &&
     html`<${ToolForm} org=${org} types=${types.data}
@@ -310,6 +458,7 @@ function Tools() {
         </tbody>
       </table>
     </div>
+    <${McpServers} org=${org} writable=${writable} onToolAdded=${(t) => { list.reload(); setSelected(t); setEditing(false); }} />
     ${current && editing && types.data &&
     html`<${ToolForm} key=${`edit-${current.id}`} org=${org} types=${types.data} tool=${current}
       onSaved=${(t) => { setEditing(false); setSelected(t); list.reload(); }} onCancel=${() => setEditing(false)} />`}

@@ -1,5 +1,9 @@
-//! `database`: one read-only SQL query against an external `SQLite` file the
-//! organization configures. The file must lie in a directory the operator
+//! `database`: one read-only SQL query against an external database the
+//! organization configures: an `SQLite` file (`engine` `sqlite`, the
+//! default, below) or a PostgreSQL database (`engine` `postgres`: see
+//! [`super::postgres`]).
+//!
+//! `sqlite`: The file must lie in a directory the operator
 //! lists in `tools.sqlite_dirs` (never the server's own data file). The
 //! query's named parameters (`:city`) are bound from the arguments of the
 //! same name — never spliced into the SQL.
@@ -193,22 +197,29 @@ impl ToolType for DatabaseTool {
     }
 
     fn label(&self) -> &'static str {
-        "Database query (SQLite)"
+        "Database query (SQLite, PostgreSQL)"
     }
 
     fn description(&self) -> &'static str {
-        "Runs one read-only SQL query against an SQLite file in a directory the operator allows; named \
-         parameters are bound from the arguments; row limit and statement timeout."
+        "Runs one read-only SQL query against an SQLite file in a directory the operator allows, or a \
+         PostgreSQL database whose connection string is in the vault; parameters are bound from the \
+         arguments; row limit and statement timeout."
     }
 
     fn config_schema(&self) -> Value {
         json!({
             "type": "object",
-            "required": ["path", "query"],
+            "required": ["query"],
             "additionalProperties": false,
             "properties": {
+                "engine": { "enum": ["sqlite", "postgres"], "default": "sqlite", "title": "Database" },
                 "path": { "type": "string", "minLength": 2, "maxLength": 1024, "title": "SQLite file (absolute path)" },
-                "query": { "type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "title": "SELECT with :named parameters" },
+                "integration_id": { "type": "integer", "minimum": 1, "title": "PostgreSQL: integration whose secret is the connection string" },
+                "query": { "type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "title": "SELECT with :named (SQLite) or $1 (PostgreSQL) parameters" },
+                "parameters": {
+                    "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$" }, "maxItems": 50,
+                    "title": "PostgreSQL: the arguments bound to $1, $2, …"
+                },
                 "max_rows": { "type": "integer", "minimum": 1, "maximum": MAX_ROWS, "default": DEFAULT_MAX_ROWS, "title": "Most rows" }
             }
         })
@@ -232,7 +243,20 @@ impl ToolType for DatabaseTool {
     }
 
     fn check_config(&self, state: &AppState, config: &mut Value) -> Result<(), AppError> {
-        let raw = config["path"].as_str().unwrap_or_default().to_owned();
+        if config["engine"] == "postgres" {
+            return super::postgres::check_config(config);
+        }
+        for field in ["integration_id", "parameters"] {
+            if config.get(field).is_some() {
+                return Err(config_error(
+                    &format!("config.{field}"),
+                    "only PostgreSQL tools (`engine`: `postgres`) take it",
+                ));
+            }
+        }
+        let Some(raw) = config["path"].as_str().map(str::to_owned) else {
+            return Err(config_error("config.path", "an SQLite tool needs the file's path"));
+        };
         let path = allowed_path(&state.config, &raw).map_err(|m| config_error("config.path", m))?;
         config["path"] = Value::String(path.to_string_lossy().into_owned());
         let sql = config["query"].as_str().unwrap_or_default();
@@ -247,6 +271,9 @@ impl ToolType for DatabaseTool {
     fn run<'a>(&'a self, call: ToolCall<'a>) -> BoxFuture<'a, Result<Value, ToolError>> {
         Box::pin(async move {
             let config = &call.tool.config;
+            if config["engine"] == "postgres" {
+                return super::postgres::run(call).await;
+            }
             let path = allowed_path(&call.state.config, config["path"].as_str().unwrap_or_default())
                 .map_err(|m| ToolError::failed("database_unavailable", m))?;
             let sql = config["query"].as_str().unwrap_or_default().to_owned();

@@ -28,6 +28,8 @@ pub mod database;
 pub mod flow_action;
 pub mod http;
 pub mod knowledge_search;
+pub mod mcp;
+pub mod postgres;
 pub mod webhook;
 
 use std::sync::Mutex;
@@ -51,6 +53,7 @@ pub static TYPES: &[&dyn ToolType] = &[
     &flow_action::FlowActionTool,
     &webhook::WebhookTool,
     &code::CodeTool,
+    &mcp::McpTool,
 ];
 
 /// The type named `name`, if this server has it.
@@ -76,6 +79,18 @@ pub trait ToolType: Send + Sync {
     /// Checks what the schema cannot and normalises `config` in place (the
     /// schema check has passed). Errors name the field (`config.url`).
     fn check_config(&self, state: &AppState, config: &mut Value) -> Result<(), AppError>;
+    /// Checks what the config refers to inside the organization (called
+    /// after [`ToolType::check_config`] when a tool is saved) and returns the
+    /// argument schema the type dictates, if any (`mcp`: the server's, used
+    /// when the request gives none). Errors name the field.
+    fn resolve<'a>(
+        &'a self,
+        _state: &'a AppState,
+        _tenant: &'a Tenant,
+        _config: &'a Value,
+    ) -> BoxFuture<'a, Result<Option<Value>, AppError>> {
+        Box::pin(async { Ok(None) })
+    }
     /// Runs the tool with arguments that match its `input_schema`.
     fn run<'a>(&'a self, call: ToolCall<'a>) -> BoxFuture<'a, Result<Value, ToolError>>;
 }
