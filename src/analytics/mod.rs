@@ -3,6 +3,7 @@
 //! (thumbs up/down with a comment) from the widget and the emulator.
 //! `docs/analytics.md` describes the metrics.
 
+pub mod levels;
 pub mod model;
 pub mod rollup;
 pub mod service;

@@ -13,6 +13,7 @@ use super::model::{
     AnalyticsOverview, AnalyticsRawEvent, AnalyticsUnanswered, EventsQuery, HourRow, MessageFeedback,
     MessageFeedbackQuery, MessageFeedbackRequest, OverviewQuery,
 };
+use super::levels;
 use super::store::{self, FeedbackFilter, Scope};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -328,13 +329,16 @@ pub async fn overview(
         to_hour: range.to_hour.clone(),
     };
     let s = scope.clone();
-    let (rows, unique_users, intents, unanswered, (pending, latest)) = state
+    let (rows, channel_rows, unique_users, intents, unanswered, (pending, latest)) = state
         .db
         .read(move |c| {
+            // Every read below touches one row per period of the scope (or
+            // per user-hour for the distinct users), never the transcript.
             Ok((
-                store::hours(c, &s)?,
-                store::unique_users(c, &s)?,
-                store::top_intents(c, &s, 10)?,
+                levels::scope_hours(c, &s)?,
+                levels::by_channel(c, &s, CHANNELS)?,
+                levels::unique_users(c, &s)?,
+                levels::top_intents(c, &s, 10)?,
                 store::unanswered(c, &s, UNANSWERED_SCAN)?,
                 store::freshness(c, s.org)?,
             ))
@@ -344,13 +348,11 @@ pub async fn overview(
     let all = periods(&range);
     let mut series: BTreeMap<String, AnalyticsCounts> =
         all.iter().map(|p| (p.clone(), AnalyticsCounts::default())).collect();
-    let mut channels: BTreeMap<String, AnalyticsCounts> = BTreeMap::new();
     let mut totals = AnalyticsCounts::default();
     let mut heatmap = vec![vec![0i64; 24]; 7];
     for h in &rows {
         let Some(local) = local_of(&h.hour, range.tz) else { continue };
         add(&mut totals, h);
-        add(channels.entry(h.channel.clone()).or_default(), h);
         if let Some(c) = series.get_mut(&period_of(local, range.granularity)) {
             add(c, h);
         }
@@ -368,11 +370,13 @@ pub async fn overview(
             AnalyticsBucket { period: p, counts }
         })
         .collect();
-    let by_channel = channels
-        .into_iter()
-        .map(|(channel, mut counts)| {
+    let by_channel = channel_rows
+        .iter()
+        .map(|h| {
+            let mut counts = AnalyticsCounts::default();
+            add(&mut counts, h);
             finish(&mut counts);
-            AnalyticsChannelCounts { channel, counts }
+            AnalyticsChannelCounts { channel: h.channel.clone(), counts }
         })
         .collect();
     let with_vectors = unanswered.iter().filter(|u| u.1.is_some()).count();

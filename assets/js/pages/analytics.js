@@ -236,6 +236,7 @@ function Dashboard({ base, title, nav, bots }) {
         <${Kpi} id="csat" label="CSAT" value=${k.csat_avg === null ? "—" : `${num(k.csat_avg)} / 5`} hint=${`${k.csat_count} answers`} />
         <${Kpi} id="feedback" label="Helpful answers" value=${pct(k.feedback_positive_rate)} hint=${`${o.totals.feedback_up} 👍 · ${o.totals.feedback_down} 👎`} />
       </div>
+      <${DrillLinks} filters=${filters} botId=${botIdOf(base)} />
       <div class="chart-grid">
         ${Object.entries(sp).map(([id, spec]) => html`<${ChartCard} key=${id} id=${id} spec=${spec} />`)}
       </div>
@@ -250,6 +251,71 @@ function Dashboard({ base, title, nav, bots }) {
         </ol>
       </section>`}
     </div>`}
+  <//>`;
+}
+
+const KINDS = [
+  ["session", "Conversations"],
+  ["handoff", "Hand-offs"],
+  ["first_reply", "First human replies"],
+  ["fallback", "Fallbacks (unanswered)"],
+  ["csat", "CSAT answers"],
+  ["intent", "Recognised intents"],
+];
+
+const botIdOf = (base) => (base.match(/\/bots\/(\d+)\//) || [])[1] || "";
+
+/** The dashboard's drill-down links: the same filters, one kind of event. */
+function DrillLinks({ filters, botId }) {
+  const href = (kind) => {
+    const q = new URLSearchParams(queryOf({ ...filters, granularity: "", bot_id: botId || filters.bot_id }));
+    q.set("kind", kind);
+    return `/analytics/events?${q}`;
+  };
+  return html`<nav class="row small" id="analytics-drill" aria-label="Drill down">
+    <span class="muted">Show the conversations behind:</span>
+    ${KINDS.map(([k, label]) => html`<a href=${href(k)} data-drill=${k} onClick=${(e) => (e.preventDefault(), navigate(href(k)))}>${label}</a>`)}
+  </nav>`;
+}
+
+/** One page of the raw events of a kind, filters from the URL (shareable), newest first. */
+function DrillDown() {
+  const org = currentOrg();
+  const q = new URLSearchParams(location.search);
+  const kind = q.get("kind") || "fallback";
+  const botId = q.get("bot_id") || "";
+  const [after, setAfter] = useState([]);
+  const params = new URLSearchParams();
+  for (const k of ["kind", "from", "to", "tz", "channel"]) if (q.get(k)) params.set(k, q.get(k));
+  params.set("limit", "50");
+  if (after.length) params.set("after", after[after.length - 1]);
+  const base = botId ? `/api/v1/bots/${botId}/analytics/events` : org ? `/api/v1/orgs/${org.id}/analytics/events` : null;
+  const load = useLoad(() => (base ? get(`${base}?${params}`) : Promise.resolve(null)), [base, params.toString()]);
+  const back = new URLSearchParams(q);
+  back.delete("kind");
+  const dashboard = botId ? `/bots/${botId}/analytics?${back}` : `/analytics?${back}`;
+  const label = (KINDS.find(([k]) => k === kind) || [kind, kind])[1];
+  const page = load.data;
+  return html`<${Page} title=${`${label} · ${q.get("from") || ""} – ${q.get("to") || ""}`}>
+    <p><a href=${dashboard} id="drill-back" onClick=${(e) => (e.preventDefault(), navigate(dashboard))}>← Back to the dashboard</a></p>
+    <${ErrorBox} error=${load.error} />
+    <${Loading} load=${load} />
+    ${page && !page.items.length && html`<div class="card empty-state" id="drill-empty" role="status"><p>Nothing of this kind in the range.</p></div>`}
+    ${page && page.items.length > 0 && html`<table id="drill-table" data-kind=${kind}>
+      <thead><tr><th>When</th><th>Channel</th><th>${kind === "intent" ? "Intent" : "Text"}</th><th>${kind === "csat" ? "Score" : kind === "first_reply" ? "Seconds" : "Value"}</th><th>Transcript</th></tr></thead>
+      <tbody>${page.items.map(
+        (e) => html`<tr data-event=${e.id}>
+          <td>${e.created_at.replace("T", " ").slice(0, 19)}</td><td>${e.channel}</td><td>${e.text || ""}</td><td>${e.value === null || e.value === undefined ? "" : e.value}</td>
+          <td>${e.conversation_id
+            ? html`<a data-transcript=${e.conversation_id} href=${`/bots/${e.bot_id}/conversations?conversation=${e.conversation_id}`} onClick=${(ev) => (ev.preventDefault(), navigate(`/bots/${e.bot_id}/conversations?conversation=${e.conversation_id}`))}>Open conversation ${e.conversation_id}</a>`
+            : html`<span class="muted">deleted</span>`}</td>
+        </tr>`,
+      )}</tbody>
+    </table>`}
+    <div class="row">
+      ${after.length > 0 && html`<button type="button" id="drill-prev" onClick=${() => setAfter(after.slice(0, -1))}>Newer</button>`}
+      ${page && page.next_cursor && html`<button type="button" id="drill-next" onClick=${() => setAfter([...after, page.next_cursor])}>Older</button>`}
+    </div>
   <//>`;
 }
 
@@ -278,3 +344,4 @@ function OrgAnalytics() {
 
 route("/analytics", OrgAnalytics, { nav: { label: "Analytics", section: "Insights", order: 25, requires: "analytics.read" } });
 route("/bots/:botId/analytics", BotAnalytics);
+route("/analytics/events", DrillDown);
