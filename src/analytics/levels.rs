@@ -45,7 +45,8 @@ fn counters(r: &rusqlite::Row<'_>, hour: String, channel: String, at: usize) -> 
 /// changed: (bot, all channels), (all bots, each channel), (all bots, all channels).
 pub fn rollup_hour_totals(tx: &Connection, org: OrgId, bot: BotId, hour: &str) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "DELETE FROM analytics_totals_hourly WHERE organization_id = ?1 AND ifnull(bot_id, 0) IN (0, ?2) AND hour = ?3",
+        "DELETE FROM analytics_totals_hourly INDEXED BY analytics_totals_hourly_one
+          WHERE organization_id = ?1 AND ifnull(bot_id, 0) IN (0, ?2) AND hour = ?3",
     )?
     .execute(params![org, bot, hour])?;
     tx.prepare_cached(&format!(
@@ -69,7 +70,7 @@ pub fn rollup_day(tx: &Connection, org: OrgId, bot: BotId, day: &str) -> rusqlit
     let (first, last) = (format!("{day}T00"), format!("{day}T23"));
     for table in ["analytics_daily", "analytics_intents_daily"] {
         tx.prepare_cached(&format!(
-            "DELETE FROM {table} WHERE organization_id = ?1 AND ifnull(bot_id, 0) IN (0, ?2) AND day = ?3"
+            "DELETE FROM {table} INDEXED BY {table}_one WHERE organization_id = ?1 AND ifnull(bot_id, 0) IN (0, ?2) AND day = ?3"
         ))?
         .execute(params![org, bot, day])?;
     }
@@ -137,13 +138,15 @@ pub fn rollup_user_hours(
         }
     }
     // `?3`: the bot, 0 for all bots; `?4`: the channel, '' for all channels.
+    // INDEXED BY: with these OR-ed filters (and no ANALYZE) SQLite would
+    // otherwise pick an index on the organization alone and scan it.
     const IN_SCOPE: &str = "organization_id = ?1 AND user_key = ?2 AND (?3 = 0 OR bot_id = ?3) AND (?4 = '' OR channel = ?4)";
     let mut active =
-        tx.prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM analytics_users WHERE {IN_SCOPE} AND hour = ?5)"))?;
-    let mut prev = tx.prepare_cached(&format!("SELECT max(hour) FROM analytics_users WHERE {IN_SCOPE} AND hour < ?5"))?;
-    let mut next = tx.prepare_cached(&format!("SELECT min(hour) FROM analytics_users WHERE {IN_SCOPE} AND hour > ?5"))?;
+        tx.prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM analytics_users INDEXED BY analytics_users_user WHERE {IN_SCOPE} AND hour = ?5)"))?;
+    let mut prev = tx.prepare_cached(&format!("SELECT max(hour) FROM analytics_users INDEXED BY analytics_users_user WHERE {IN_SCOPE} AND hour < ?5"))?;
+    let mut next = tx.prepare_cached(&format!("SELECT min(hour) FROM analytics_users INDEXED BY analytics_users_user WHERE {IN_SCOPE} AND hour > ?5"))?;
     let mut delete = tx.prepare_cached(
-        "DELETE FROM analytics_user_hours
+        "DELETE FROM analytics_user_hours INDEXED BY analytics_user_hours_one
           WHERE organization_id = ?1 AND ifnull(bot_id, 0) = ?3 AND channel = ?4 AND user_key = ?2 AND hour = ?5",
     )?;
     let mut insert = tx.prepare_cached(
@@ -151,7 +154,7 @@ pub fn rollup_user_hours(
          VALUES (?1, nullif(?3, 0), ?4, ?2, ?5, ?6)",
     )?;
     let mut relink = tx.prepare_cached(
-        "UPDATE analytics_user_hours SET prev_hour = ?6
+        "UPDATE analytics_user_hours INDEXED BY analytics_user_hours_one SET prev_hour = ?6
           WHERE organization_id = ?1 AND ifnull(bot_id, 0) = ?3 AND channel = ?4 AND user_key = ?2 AND hour = ?5",
     )?;
     for (b, channel, user) in scopes {

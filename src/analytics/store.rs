@@ -328,15 +328,94 @@ pub fn unanswered(conn: &Connection, s: &Scope, limit: i64) -> rusqlite::Result<
     stmt.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
 }
 
+/// What narrows a drill-down to one number of the dashboard.
+#[derive(Debug, Clone, Default)]
+pub struct DrillFilter {
+    /// `csat`: scores up to this one.
+    pub csat_max: Option<i64>,
+    /// UTC hours (`YYYY-MM-DDTHH`) of a heatmap cell, as a JSON array.
+    pub hours: Option<String>,
+    /// A normalised wording (lower case, single spaces).
+    pub text: Option<String>,
+}
+
+fn drill_where(filter: &mut String, args: &mut Vec<rusqlite::types::Value>, d: &DrillFilter, at: &str, text: &str) {
+    use rusqlite::types::Value;
+    if let Some(max) = d.csat_max {
+        filter.push_str(" AND value <= ?");
+        args.push(Value::Integer(max));
+    }
+    if let Some(hours) = &d.hours {
+        filter.push_str(&format!(" AND substr({at}, 1, 13) IN (SELECT value FROM json_each(?))"));
+        args.push(Value::Text(hours.clone()));
+    }
+    if let Some(t) = &d.text {
+        filter.push_str(&format!(" AND lower(trim({text})) = ?"));
+        args.push(Value::Text(t.clone()));
+    }
+}
+
+/// One page of the end users' messages of the scope (the drill-down of
+/// "messages in" and of a heatmap cell), newest first; emulator left out.
+pub fn messages_page(
+    conn: &Connection,
+    s: &Scope,
+    d: &DrillFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> rusqlite::Result<Vec<super::model::AnalyticsRawEvent>> {
+    use rusqlite::types::Value;
+    let mut filter = String::from("m.organization_id = ? AND m.role = 'user' AND m.created_at >= ? AND m.created_at < ?");
+    let mut args: Vec<Value> = vec![
+        Value::Integer(s.org.0),
+        Value::Text(format!("{}:00:00.000Z", s.from_hour)),
+        Value::Text(format!("{}:00:00.000Z", s.to_hour)),
+    ];
+    if let Some(bot) = s.bot {
+        filter.push_str(" AND m.bot_id = ?");
+        args.push(Value::Integer(bot.0));
+    }
+    if let Some(channel) = &s.channel {
+        filter.push_str(" AND c.channel = ?");
+        args.push(Value::Text(channel.clone()));
+    }
+    drill_where(&mut filter, &mut args, d, "m.created_at", "m.content");
+    if let Some(b) = before {
+        filter.push_str(" AND m.id < ?");
+        args.push(Value::Integer(b));
+    }
+    args.push(Value::Integer(limit));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT m.id, m.bot_id, m.conversation_id, c.channel, m.content, m.created_at
+           FROM widget_messages m JOIN conversations c ON c.id = m.conversation_id
+          WHERE {filter} AND c.channel <> 'emulator' ORDER BY m.id DESC LIMIT ?"
+    ))?;
+    stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        Ok(super::model::AnalyticsRawEvent {
+            id: r.get(0)?,
+            bot_id: r.get(1)?,
+            conversation_id: r.get(2)?,
+            channel: r.get(3)?,
+            kind: "message".to_owned(),
+            value: None,
+            text: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
 /// One page of raw events of a kind (the drill-down), newest first.
 pub fn events_page(
     conn: &Connection,
     s: &Scope,
     kind: &str,
+    d: &DrillFilter,
     before: Option<i64>,
     limit: i64,
 ) -> rusqlite::Result<Vec<super::model::AnalyticsRawEvent>> {
     let (mut filter, mut args) = events_where(s, kind);
+    drill_where(&mut filter, &mut args, d, "created_at", "label");
     if let Some(b) = before {
         filter.push_str(" AND id < ?");
         args.push(rusqlite::types::Value::Integer(b));

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 29] = [
+const ADDED_TABLES: [&str; 33] = [
     "teams",
     "conversations",
     "jobs",

@@ -236,7 +236,7 @@ function Dashboard({ base, title, nav, bots }) {
         <${Kpi} id="csat" label="CSAT" value=${k.csat_avg === null ? "—" : `${num(k.csat_avg)} / 5`} hint=${`${k.csat_count} answers`} />
         <${Kpi} id="feedback" label="Helpful answers" value=${pct(k.feedback_positive_rate)} hint=${`${o.totals.feedback_up} 👍 · ${o.totals.feedback_down} 👎`} />
       </div>
-      <${DrillLinks} filters=${filters} botId=${botIdOf(base)} />
+      <${DrillLinks} filters=${filters} botId=${botIdOf(base)} overview=${o} />
       <div class="chart-grid">
         ${Object.entries(sp).map(([id, spec]) => html`<${ChartCard} key=${id} id=${id} spec=${spec} />`)}
       </div>
@@ -246,7 +246,7 @@ function Dashboard({ base, title, nav, bots }) {
         <p class="muted small">${o.clustering === "embeddings" ? "Grouped by meaning with the local embedding model." : "Grouped by identical wording (the embedding model is off or still catching up)."}</p>
         <ol>
           ${o.unanswered.map(
-            (u) => html`<li><strong>${u.text}</strong> <span class="badge">${u.count}×</span>${u.examples.length ? html` <span class="muted small">also: ${u.examples.join(" · ")}</span>` : ""}</li>`,
+            (u) => html`<li><strong>${u.text}</strong> <span class="badge">${u.count}×</span> <${DrillLink} href=${drillHref(filters, botIdOf(base), "fallback", { text: u.text })} id="unanswered">conversations<//>${u.examples.length ? html` <span class="muted small">also: ${u.examples.join(" · ")}</span>` : ""}</li>`,
           )}
         </ol>
       </section>`}
@@ -261,20 +261,41 @@ const KINDS = [
   ["fallback", "Fallbacks (unanswered)"],
   ["csat", "CSAT answers"],
   ["intent", "Recognised intents"],
+  ["message", "End-user messages"],
 ];
 
 const botIdOf = (base) => (base.match(/\/bots\/(\d+)\//) || [])[1] || "";
 
+/** A drill-down URL: the dashboard's filters, one kind of event and what narrows it. */
+function drillHref(filters, botId, kind, extra = {}) {
+  const q = new URLSearchParams(queryOf({ ...filters, granularity: "", bot_id: botId || filters.bot_id }));
+  q.set("kind", kind);
+  for (const [k, v] of Object.entries(extra)) q.set(k, v);
+  return `/analytics/events?${q}`;
+}
+
+function DrillLink({ href, id, children }) {
+  return html`<a href=${href} data-drill=${id} onClick=${(e) => (e.preventDefault(), navigate(href))}>${children}</a>`;
+}
+
+/** The busiest weekday × hour cell of the heatmap (null without traffic). */
+function busiest(heatmap) {
+  let best = null;
+  heatmap.forEach((row, w) => row.forEach((n, h) => {
+    if (n > 0 && (!best || n > best.n)) best = { w, h, n };
+  }));
+  return best;
+}
+
 /** The dashboard's drill-down links: the same filters, one kind of event. */
-function DrillLinks({ filters, botId }) {
-  const href = (kind) => {
-    const q = new URLSearchParams(queryOf({ ...filters, granularity: "", bot_id: botId || filters.bot_id }));
-    q.set("kind", kind);
-    return `/analytics/events?${q}`;
-  };
+function DrillLinks({ filters, botId, overview }) {
+  const cell = busiest(overview.heatmap);
   return html`<nav class="row small" id="analytics-drill" aria-label="Drill down">
     <span class="muted">Show the conversations behind:</span>
-    ${KINDS.map(([k, label]) => html`<a href=${href(k)} data-drill=${k} onClick=${(e) => (e.preventDefault(), navigate(href(k)))}>${label}</a>`)}
+    ${KINDS.map(([k, label]) => html`<${DrillLink} href=${drillHref(filters, botId, k)} id=${k}>${label}<//>`)}
+    <${DrillLink} href=${drillHref(filters, botId, "csat", { csat_max: 2 })} id="low_csat">Low CSAT (1–2)<//>
+    <${DrillLink} href=${drillHref(filters, botId, "message")} id="message">Messages in<//>
+    ${cell && html`<${DrillLink} href=${drillHref(filters, botId, "message", { weekday: cell.w, hour: cell.h })} id="busiest">Busiest hour (${WEEKDAYS[cell.w]} ${String(cell.h).padStart(2, "0")}:00, ${cell.n} messages)<//>`}
   </nav>`;
 }
 
@@ -286,7 +307,7 @@ function DrillDown() {
   const botId = q.get("bot_id") || "";
   const [after, setAfter] = useState([]);
   const params = new URLSearchParams();
-  for (const k of ["kind", "from", "to", "tz", "channel"]) if (q.get(k)) params.set(k, q.get(k));
+  for (const k of ["kind", "from", "to", "tz", "channel", "csat_max", "weekday", "hour", "text"]) if (q.get(k)) params.set(k, q.get(k));
   params.set("limit", "50");
   if (after.length) params.set("after", after[after.length - 1]);
   const base = botId ? `/api/v1/bots/${botId}/analytics/events` : org ? `/api/v1/orgs/${org.id}/analytics/events` : null;
@@ -297,6 +318,12 @@ function DrillDown() {
   const label = (KINDS.find(([k]) => k === kind) || [kind, kind])[1];
   const page = load.data;
   return html`<${Page} title=${`${label} · ${q.get("from") || ""} – ${q.get("to") || ""}`}>
+    <p class="muted" id="drill-filters">${[
+      q.get("channel") && `channel ${q.get("channel")}`,
+      q.get("csat_max") && `scores up to ${q.get("csat_max")}`,
+      q.get("weekday") && `${WEEKDAYS[Number(q.get("weekday"))] || "?"} ${String(q.get("hour") || 0).padStart(2, "0")}:00 (${q.get("tz") || "UTC"})`,
+      q.get("text") && `“${q.get("text")}”`,
+    ].filter(Boolean).join(" · ")}</p>
     <p><a href=${dashboard} id="drill-back" onClick=${(e) => (e.preventDefault(), navigate(dashboard))}>← Back to the dashboard</a></p>
     <${ErrorBox} error=${load.error} />
     <${Loading} load=${load} />
