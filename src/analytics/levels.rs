@@ -115,6 +115,11 @@ pub fn users_of_hour(tx: &Connection, org: OrgId, bot: BotId, hour: &str) -> rus
     stmt.query_map(params![org, bot, hour], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
 }
 
+/// A user's rows of `analytics_users` in a scope: `?3` the bot (0 for all
+/// bots), `?4` the channel ('' for all channels).
+const IN_SCOPE: &str =
+    "organization_id = ?1 AND user_key = ?2 AND (?3 = 0 OR bot_id = ?3) AND (?4 = '' OR channel = ?4)";
+
 /// Brings `analytics_user_hours` in line with `analytics_users` after the
 /// end users of (`bot`, `hour`) changed from `before` to `after`: for every
 /// user in either list and every scope the (bot, channel) pair belongs to,
@@ -137,14 +142,17 @@ pub fn rollup_user_hours(
             scopes.insert((b, channel, user));
         }
     }
-    // `?3`: the bot, 0 for all bots; `?4`: the channel, '' for all channels.
-    // INDEXED BY: with these OR-ed filters (and no ANALYZE) SQLite would
-    // otherwise pick an index on the organization alone and scan it.
-    const IN_SCOPE: &str = "organization_id = ?1 AND user_key = ?2 AND (?3 = 0 OR bot_id = ?3) AND (?4 = '' OR channel = ?4)";
-    let mut active =
-        tx.prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM analytics_users INDEXED BY analytics_users_user WHERE {IN_SCOPE} AND hour = ?5)"))?;
-    let mut prev = tx.prepare_cached(&format!("SELECT max(hour) FROM analytics_users INDEXED BY analytics_users_user WHERE {IN_SCOPE} AND hour < ?5"))?;
-    let mut next = tx.prepare_cached(&format!("SELECT min(hour) FROM analytics_users INDEXED BY analytics_users_user WHERE {IN_SCOPE} AND hour > ?5"))?;
+    // INDEXED BY: with the OR-ed filters of IN_SCOPE (and no ANALYZE)
+    // SQLite would otherwise pick an index on the organization alone.
+    let mut active = tx.prepare_cached(&format!(
+        "SELECT EXISTS (SELECT 1 FROM analytics_users INDEXED BY analytics_users_user WHERE {IN_SCOPE} AND hour = ?5)"
+    ))?;
+    let mut prev = tx.prepare_cached(&format!(
+        "SELECT max(hour) FROM analytics_users INDEXED BY analytics_users_user WHERE {IN_SCOPE} AND hour < ?5"
+    ))?;
+    let mut next = tx.prepare_cached(&format!(
+        "SELECT min(hour) FROM analytics_users INDEXED BY analytics_users_user WHERE {IN_SCOPE} AND hour > ?5"
+    ))?;
     let mut delete = tx.prepare_cached(
         "DELETE FROM analytics_user_hours INDEXED BY analytics_user_hours_one
           WHERE organization_id = ?1 AND ifnull(bot_id, 0) = ?3 AND channel = ?4 AND user_key = ?2 AND hour = ?5",
@@ -202,13 +210,15 @@ pub fn scope_hours(conn: &Connection, s: &Scope) -> rusqlite::Result<Vec<HourRow
         )
     };
     let mut stmt = conn.prepare_cached(&sql)?;
-    stmt.query_map(params![s.org, bot, channel, s.from_hour, s.to_hour], |r| counters(r, r.get(0)?, channel.clone(), 1))?
-        .collect()
+    stmt.query_map(params![s.org, bot, channel, s.from_hour, s.to_hour], |r| {
+        counters(r, r.get(0)?, channel.clone(), 1)
+    })?
+    .collect()
 }
 
-/// The UTC hours `[from, to)` split into whole UTC days `[first_day,
-/// end_day)` and the hours before and after them (the range's edges in its
-/// timezone). `None` for the days when the range holds no whole day.
+/// The UTC hours `[from, to)` split into the whole UTC days
+/// `[first_day, end_day)` and the hours before and after them (the range's
+/// edges in its timezone). `None` for the days when the range holds no whole day.
 fn split(from_hour: &str, to_hour: &str) -> (Option<(String, String)>, Vec<(String, String)>) {
     let day = |h: &str| h.get(..10).unwrap_or(h).to_owned();
     let first_day = if from_hour.ends_with("T00") { day(from_hour) } else { next_day(&day(from_hour)) };
@@ -266,27 +276,29 @@ fn empty(channel: &str) -> HourRow {
 
 /// The scope's counters per channel over its range: whole UTC days from
 /// `analytics_daily`, the edges from the hourly rollups.
-pub fn by_channel(conn: &Connection, s: &Scope, channels: &[&str]) -> rusqlite::Result<Vec<HourRow>> {
+pub fn by_channel(conn: &Connection, s: &Scope) -> rusqlite::Result<Vec<HourRow>> {
     let (days, edges) = split(&s.from_hour, &s.to_hour);
-    let wanted: Vec<&str> = match &s.channel {
-        Some(c) => vec![c.as_str()],
-        None => channels.to_vec(),
-    };
     let mut out: BTreeMap<String, HourRow> = BTreeMap::new();
-    let (bot_sql, bot, _) = scope_filter(s);
-    if let Some((first, end)) = &days {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {SUMS}, count(*) FROM analytics_daily
-              WHERE organization_id = ?1 AND {bot_sql} AND channel = ?3 AND day >= ?4 AND day < ?5"
-        ))?;
-        for c in &wanted {
-            let (row, n) = stmt.query_row(params![s.org, bot, c, first, end], |r| {
-                Ok((counters_or_zero(r, c)?, r.get::<_, i64>(14)?))
-            })?;
-            if n > 0 {
-                add_row(out.entry((*c).to_owned()).or_insert_with(|| empty(c)), &row);
-            }
+    let mut add_rows = |rows: Vec<HourRow>| {
+        for row in rows {
+            add_row(out.entry(row.channel.clone()).or_insert_with(|| empty(&row.channel)), &row);
         }
+    };
+    let (bot_sql, bot, channel) = scope_filter(s);
+    if let Some((first, end)) = &days {
+        // The one channel filtered on, else every channel (`> ''`, leaving out
+        // the all-channels rows): the (scope, channel, day) index either way.
+        let channels = if s.channel.is_some() { "channel = ?3" } else { "channel > ?3" };
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT channel, {SUMS} FROM analytics_daily
+              WHERE organization_id = ?1 AND {bot_sql} AND {channels} AND day >= ?4 AND day < ?5
+              GROUP BY channel"
+        ))?;
+        let rows = stmt.query_map(params![s.org, bot, channel, first, end], |r| {
+            let channel: String = r.get(0)?;
+            counters(r, String::new(), channel, 1)
+        })?;
+        add_rows(rows.collect::<rusqlite::Result<_>>()?);
     }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT channel, {SUMS} FROM analytics_hourly
@@ -299,31 +311,9 @@ pub fn by_channel(conn: &Connection, s: &Scope, channels: &[&str]) -> rusqlite::
             let channel: String = r.get(0)?;
             counters(r, String::new(), channel, 1)
         })?;
-        for row in rows {
-            let row = row?;
-            add_row(out.entry(row.channel.clone()).or_insert_with(|| empty(&row.channel)), &row);
-        }
+        add_rows(rows.collect::<rusqlite::Result<_>>()?);
     }
     Ok(out.into_values().collect())
-}
-
-/// Sums read without GROUP BY are NULL when no row matched.
-fn counters_or_zero(r: &rusqlite::Row<'_>, channel: &str) -> rusqlite::Result<HourRow> {
-    let i = |k: usize| -> rusqlite::Result<i64> { Ok(r.get::<_, Option<i64>>(k)?.unwrap_or(0)) };
-    Ok(HourRow {
-        hour: String::new(),
-        channel: channel.to_owned(),
-        conversations: i(0)?,
-        messages_in: i(1)?,
-        messages_out: i(2)?,
-        handoffs: i(3)?,
-        first_reply_count: i(4)?,
-        first_reply_secs: r.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
-        fallbacks: i(6)?,
-        csat: [i(7)?, i(8)?, i(9)?, i(10)?, i(11)?],
-        feedback_up: i(12)?,
-        feedback_down: i(13)?,
-    })
 }
 
 /// The most frequent intents of the scope: whole UTC days from
@@ -391,6 +381,9 @@ mod tests {
         // UTC: whole days only.
         assert_eq!(split("2026-03-01T00", "2026-03-03T00"), (Some(("2026-03-01".into(), "2026-03-03".into())), vec![]));
         // Less than a whole UTC day: hours only.
-        assert_eq!(split("2026-03-01T05", "2026-03-02T04"), (None, vec![("2026-03-01T05".into(), "2026-03-02T04".into())]));
+        assert_eq!(
+            split("2026-03-01T05", "2026-03-02T04"),
+            (None, vec![("2026-03-01T05".into(), "2026-03-02T04".into())])
+        );
     }
 }

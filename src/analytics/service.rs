@@ -8,12 +8,12 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, U
 use chrono_tz::Tz;
 use serde_json::json;
 
+use super::levels;
 use super::model::{
     AnalyticsBucket, AnalyticsChannelCounts, AnalyticsCounts, AnalyticsFreshness, AnalyticsIntentCount, AnalyticsKpis,
     AnalyticsOverview, AnalyticsRawEvent, AnalyticsUnanswered, EventsQuery, HourRow, MessageFeedback,
     MessageFeedbackQuery, MessageFeedbackRequest, OverviewQuery,
 };
-use super::levels;
 use super::store::{self, FeedbackFilter, Scope};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -339,7 +339,7 @@ pub async fn overview(
             // per user-hour for the distinct users), never the transcript.
             Ok((
                 levels::scope_hours(c, &s)?,
-                levels::by_channel(c, &s, CHANNELS)?,
+                levels::by_channel(c, &s)?,
                 levels::unique_users(c, &s)?,
                 levels::top_intents(c, &s, 10)?,
                 store::unanswered(c, &s, UNANSWERED_SCAN)?,

@@ -365,7 +365,8 @@ pub fn messages_page(
     limit: i64,
 ) -> rusqlite::Result<Vec<super::model::AnalyticsRawEvent>> {
     use rusqlite::types::Value;
-    let mut filter = String::from("m.organization_id = ? AND m.role = 'user' AND m.created_at >= ? AND m.created_at < ?");
+    let mut filter =
+        String::from("m.organization_id = ? AND m.role = 'user' AND m.created_at >= ? AND m.created_at < ?");
     let mut args: Vec<Value> = vec![
         Value::Integer(s.org.0),
         Value::Text(format!("{}:00:00.000Z", s.from_hour)),

@@ -610,7 +610,7 @@ async fn the_drill_down_lists_what_is_behind_each_number_with_its_transcript() {
     // Messages in: the transcript's end-user messages; a heatmap cell: exactly its count.
     let (messages_in, _) = transcript_counts(&app);
     let all = items(&app, &s, &format!("{org_events}&kind=message&limit=200")).await;
-    assert_eq!(all.len() as i64, messages_in);
+    assert_eq!(i64::try_from(all.len()).expect("count"), messages_in);
     let o = overview(&app, &s, &format!("/api/v1/bots/{bot}/analytics/overview?{}&tz=UTC", around_today())).await;
     let heat: Vec<Vec<i64>> = serde_json::from_value(o["heatmap"].clone()).expect("heatmap");
     let (w, h, n) = (0..7)
@@ -620,10 +620,11 @@ async fn the_drill_down_lists_what_is_behind_each_number_with_its_transcript() {
         .expect("a cell");
     assert!(n > 0);
     let cell = items(&app, &s, &format!("{bot_events}&kind=message&weekday={w}&hour={h}&limit=200")).await;
-    assert_eq!(cell.len() as i64, n, "cell {w}/{h}");
+    assert_eq!(i64::try_from(cell.len()).expect("count"), n, "cell {w}/{h}");
 
     // Paginated, newest first.
-    let page = ok_json(send_as(&app, &s, Method::GET, &format!("{org_events}&kind=message&limit=2"), None).await, 200).await;
+    let page =
+        ok_json(send_as(&app, &s, Method::GET, &format!("{org_events}&kind=message&limit=2"), None).await, 200).await;
     let cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
     let next = items(&app, &s, &format!("{org_events}&kind=message&limit=2&after={cursor}")).await;
     assert!(next[0]["id"].as_i64() < page["items"][1]["id"].as_i64(), "{page} then {next:?}");

@@ -132,7 +132,9 @@ async fn the_dashboard_drills_down_to_the_conversations_behind_a_number() {
         b.wait_for_path(&format!("/bots/{bot}/conversations")).await;
         // Another month: nothing of this kind.
         b.client
-            .goto(&app.url(&format!("/analytics/events?kind=fallback&from=2026-04-01&to=2026-04-30&tz=UTC&bot_id={bot}")))
+            .goto(
+                &app.url(&format!("/analytics/events?kind=fallback&from=2026-04-01&to=2026-04-30&tz=UTC&bot_id={bot}")),
+            )
             .await
             .expect("goto");
         b.wait_for_text("#drill-empty", "Nothing of this kind").await;
