@@ -216,10 +216,13 @@ pub fn scope_hours(conn: &Connection, s: &Scope) -> rusqlite::Result<Vec<HourRow
     .collect()
 }
 
+/// A half-open range of days or hours, `[start, end)`.
+type Span = (String, String);
+
 /// The UTC hours `[from, to)` split into the whole UTC days
 /// `[first_day, end_day)` and the hours before and after them (the range's
 /// edges in its timezone). `None` for the days when the range holds no whole day.
-fn split(from_hour: &str, to_hour: &str) -> (Option<(String, String)>, Vec<(String, String)>) {
+fn split(from_hour: &str, to_hour: &str) -> (Option<Span>, Vec<Span>) {
     let day = |h: &str| h.get(..10).unwrap_or(h).to_owned();
     let first_day = if from_hour.ends_with("T00") { day(from_hour) } else { next_day(&day(from_hour)) };
     let end_day = day(to_hour);

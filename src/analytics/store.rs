@@ -346,11 +346,21 @@ fn drill_where(filter: &mut String, args: &mut Vec<rusqlite::types::Value>, d: &
         args.push(Value::Integer(max));
     }
     if let Some(hours) = &d.hours {
-        filter.push_str(&format!(" AND substr({at}, 1, 13) IN (SELECT value FROM json_each(?))"));
+        for part in [" AND substr(", at, ", 1, 13) IN (SELECT value FROM json_each(?))"] {
+            filter.push_str(part);
+        }
         args.push(Value::Text(hours.clone()));
     }
     if let Some(t) = &d.text {
-        filter.push_str(&format!(" AND lower(trim({text})) = ?"));
+        // Lower case, tabs and newlines as spaces, runs of up to 8 spaces as one:
+        // the clustering's normalisation, in SQL.
+        for part in [
+            " AND replace(replace(replace(replace(replace(lower(trim(",
+            text,
+            ")), char(9), ' '), char(10), ' '), '  ', ' '), '  ', ' '), '  ', ' ') = ?",
+        ] {
+            filter.push_str(part);
+        }
         args.push(Value::Text(t.clone()));
     }
 }
