@@ -582,13 +582,13 @@ async fn items(app: &TestApp, s: &Session, path: &str) -> Vec<Value> {
 async fn the_drill_down_lists_what_is_behind_each_number_with_its_transcript() {
     let app = spawn_app().await;
     let s = app.register("analytics-drill@example.com").await;
-    let t = traffic(&app, &s).await;
+    let known = traffic(&app, &s).await;
     roll_up(&app).await;
-    let bot = t.shop.bot;
+    let bot = known.shop.bot;
     let org_events = format!("/api/v1/orgs/{}/analytics/events?{}&tz=UTC", s.org_id, around_today());
     let bot_events = format!("/api/v1/bots/{bot}/analytics/events?{}&tz=UTC", around_today());
-    let alice: i64 =
-        app.sql(|c| c.query_row("SELECT id FROM conversations WHERE external_user_id = ?1", [&t.alice], |r| r.get(0)));
+    let alice: i64 = app
+        .sql(|c| c.query_row("SELECT id FROM conversations WHERE external_user_id = ?1", [&known.alice], |r| r.get(0)));
 
     // Fallbacks: the four unanswered messages, each with its conversation.
     let fallbacks = items(&app, &s, &format!("{org_events}&kind=fallback")).await;
@@ -611,16 +611,17 @@ async fn the_drill_down_lists_what_is_behind_each_number_with_its_transcript() {
     let (messages_in, _) = transcript_counts(&app);
     let all = items(&app, &s, &format!("{org_events}&kind=message&limit=200")).await;
     assert_eq!(i64::try_from(all.len()).expect("count"), messages_in);
-    let o = overview(&app, &s, &format!("/api/v1/bots/{bot}/analytics/overview?{}&tz=UTC", around_today())).await;
-    let heat: Vec<Vec<i64>> = serde_json::from_value(o["heatmap"].clone()).expect("heatmap");
-    let (w, h, n) = (0..7)
+    let dashboard =
+        overview(&app, &s, &format!("/api/v1/bots/{bot}/analytics/overview?{}&tz=UTC", around_today())).await;
+    let heat: Vec<Vec<i64>> = serde_json::from_value(dashboard["heatmap"].clone()).expect("heatmap");
+    let (weekday, hour, n) = (0..7)
         .flat_map(|w| (0..24).map(move |h| (w, h)))
         .map(|(w, h)| (w, h, heat[w][h]))
         .max_by_key(|c| c.2)
         .expect("a cell");
     assert!(n > 0);
-    let cell = items(&app, &s, &format!("{bot_events}&kind=message&weekday={w}&hour={h}&limit=200")).await;
-    assert_eq!(i64::try_from(cell.len()).expect("count"), n, "cell {w}/{h}");
+    let cell = items(&app, &s, &format!("{bot_events}&kind=message&weekday={weekday}&hour={hour}&limit=200")).await;
+    assert_eq!(i64::try_from(cell.len()).expect("count"), n, "cell {weekday}/{hour}");
 
     // Paginated, newest first.
     let page =
