@@ -3,6 +3,7 @@
 //! (thumbs up/down with a comment) from the widget and the emulator.
 //! `docs/analytics.md` describes the metrics.
 
+pub mod levels;
 pub mod model;
 pub mod rollup;
 pub mod service;
@@ -99,7 +100,10 @@ async fn bot_overview(
 #[utoipa::path(
     tag = "analytics",
     params(("org_id" = i64, Path, description = "Organization id"), EventsQuery, PageParams),
-    responses((status = 200, body = Page<AnalyticsRawEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses(
+        (status = 200, body = Page<AnalyticsRawEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`date_range_invalid`, `date_range_too_long`, `timezone_unknown`, `invalid_reference` (bot_id), `validation_failed` (kind, channel, csat_max, weekday, hour, text, dates)"),
+    ),
     security(("session" = ["analytics.read"]), ("api_token" = ["analytics.read"]))
 )]
 #[get("/orgs/{org_id}/analytics/events")]
@@ -116,7 +120,10 @@ async fn org_events(
 #[utoipa::path(
     tag = "analytics",
     params(("bot_id" = i64, Path, description = "Bot id"), EventsQuery, PageParams),
-    responses((status = 200, body = Page<AnalyticsRawEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses(
+        (status = 200, body = Page<AnalyticsRawEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`date_range_invalid`, `date_range_too_long`, `timezone_unknown`, `validation_failed` (kind, channel, csat_max, weekday, hour, text, dates)"),
+    ),
     security(("session" = ["analytics.read"]), ("api_token" = ["analytics.read"]))
 )]
 #[get("/bots/{bot_id}/analytics/events")]

@@ -152,16 +152,27 @@ pub struct AnalyticsOverview {
     pub freshness: AnalyticsFreshness,
 }
 
-/// Drill-down filter: the dashboard's filters plus the kind of event.
+/// Drill-down filter: the dashboard's filters plus the kind of event and
+/// what narrows it to one number of the dashboard.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// `fallback` (default), `handoff`, `first_reply`, `csat`, `intent` or `session`.
+    /// `fallback` (default), `handoff`, `first_reply`, `csat`, `intent`, `session`,
+    /// or `message` (the end users' messages: the heatmap and "messages in").
     pub kind: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
     pub tz: Option<String>,
     pub channel: Option<String>,
+    /// Organization drill-down only: one bot of the organization.
+    pub bot_id: Option<i64>,
+    /// `csat` only: scores up to this one (1–5; 2 = low CSAT).
+    pub csat_max: Option<i64>,
+    /// A heatmap cell: weekday (0 = Monday) and hour (0–23) in `tz`; both or neither.
+    pub weekday: Option<u32>,
+    pub hour: Option<u32>,
+    /// `fallback` / `intent`: only this wording (case and spacing ignored), e.g. an unanswered group's text.
+    pub text: Option<String>,
 }
 
 /// A raw analytics event (drill-down).
@@ -174,7 +185,7 @@ pub struct AnalyticsRawEvent {
     pub kind: String,
     /// Seconds (`first_reply`) or the score (`csat`).
     pub value: Option<f64>,
-    /// The end user's text (`fallback`) or the intent (`intent`).
+    /// The end user's text (`fallback`, `message`) or the intent (`intent`).
     pub text: Option<String>,
     pub created_at: String,
 }

@@ -38,8 +38,14 @@ pub fn roll_up_pending(db: &Db) -> AppResult<usize> {
     loop {
         let n = db.write_blocking(|tx| {
             let hours = store::dirty_hours(tx, BATCH)?;
+            let mut days = std::collections::BTreeSet::new();
             for (org, bot, hour) in &hours {
                 store::rollup_hour(tx, *org, *bot, hour)?;
+                days.insert((*org, *bot, hour.get(..10).unwrap_or(hour).to_owned()));
+            }
+            // The daily level once per day of the batch, after its hours.
+            for (org, bot, day) in &days {
+                super::levels::rollup_day(tx, *org, *bot, day)?;
             }
             Ok(hours.len())
         })?;

@@ -8,6 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, U
 use chrono_tz::Tz;
 use serde_json::json;
 
+use super::levels;
 use super::model::{
     AnalyticsBucket, AnalyticsChannelCounts, AnalyticsCounts, AnalyticsFreshness, AnalyticsIntentCount, AnalyticsKpis,
     AnalyticsOverview, AnalyticsRawEvent, AnalyticsUnanswered, EventsQuery, HourRow, MessageFeedback,
@@ -292,6 +293,16 @@ pub fn cluster(items: &[(String, Option<Vec<f32>>)]) -> Vec<AnalyticsUnanswered>
         .collect()
 }
 
+/// A `bot_id` filter: a bot of the organization, else 422 `invalid_reference`.
+async fn known_bot(state: &AppState, tenant: &Tenant, id: i64) -> AppResult<BotId> {
+    let t = tenant.clone();
+    if !state.db.read(move |c| Ok(store::bot_exists(c, &t, id)?)).await? {
+        return Err(AppError::new(ErrorCode::InvalidReference, format!("no bot {id} in this organization"))
+            .with_details(json!({ "field": "bot_id", "value": id })));
+    }
+    Ok(BotId(id))
+}
+
 /// The dashboard of an organization (`bot`: all bots when `None`).
 #[allow(clippy::too_many_lines, reason = "one pass over the rollup rows")]
 pub async fn overview(
@@ -311,14 +322,7 @@ pub async fn overview(
     let bot = match (bot, q.bot_id) {
         (Some(b), _) => Some(b),
         (None, None) => None,
-        (None, Some(id)) => {
-            let t = tenant.clone();
-            if !state.db.read(move |c| Ok(store::bot_exists(c, &t, id)?)).await? {
-                return Err(AppError::new(ErrorCode::InvalidReference, format!("no bot {id} in this organization"))
-                    .with_details(json!({ "field": "bot_id", "value": id })));
-            }
-            Some(BotId(id))
-        }
+        (None, Some(id)) => Some(known_bot(state, &tenant, id).await?),
     };
     let scope = Scope {
         org: tenant.org_id(),
@@ -328,13 +332,16 @@ pub async fn overview(
         to_hour: range.to_hour.clone(),
     };
     let s = scope.clone();
-    let (rows, unique_users, intents, unanswered, (pending, latest)) = state
+    let (rows, channel_rows, unique_users, intents, unanswered, (pending, latest)) = state
         .db
         .read(move |c| {
+            // Every read below touches one row per period of the scope (or
+            // per user-hour for the distinct users), never the transcript.
             Ok((
-                store::hours(c, &s)?,
-                store::unique_users(c, &s)?,
-                store::top_intents(c, &s, 10)?,
+                levels::scope_hours(c, &s)?,
+                levels::by_channel(c, &s)?,
+                levels::unique_users(c, &s)?,
+                levels::top_intents(c, &s, 10)?,
                 store::unanswered(c, &s, UNANSWERED_SCAN)?,
                 store::freshness(c, s.org)?,
             ))
@@ -344,13 +351,11 @@ pub async fn overview(
     let all = periods(&range);
     let mut series: BTreeMap<String, AnalyticsCounts> =
         all.iter().map(|p| (p.clone(), AnalyticsCounts::default())).collect();
-    let mut channels: BTreeMap<String, AnalyticsCounts> = BTreeMap::new();
     let mut totals = AnalyticsCounts::default();
     let mut heatmap = vec![vec![0i64; 24]; 7];
     for h in &rows {
         let Some(local) = local_of(&h.hour, range.tz) else { continue };
         add(&mut totals, h);
-        add(channels.entry(h.channel.clone()).or_default(), h);
         if let Some(c) = series.get_mut(&period_of(local, range.granularity)) {
             add(c, h);
         }
@@ -368,11 +373,13 @@ pub async fn overview(
             AnalyticsBucket { period: p, counts }
         })
         .collect();
-    let by_channel = channels
-        .into_iter()
-        .map(|(channel, mut counts)| {
+    let by_channel = channel_rows
+        .iter()
+        .map(|h| {
+            let mut counts = AnalyticsCounts::default();
+            add(&mut counts, h);
             finish(&mut counts);
-            AnalyticsChannelCounts { channel, counts }
+            AnalyticsChannelCounts { channel: h.channel.clone(), counts }
         })
         .collect();
     let with_vectors = unanswered.iter().filter(|u| u.1.is_some()).count();
@@ -404,7 +411,54 @@ pub async fn overview(
     })
 }
 
-const EVENT_KINDS: &[&str] = &["session", "handoff", "first_reply", "fallback", "csat", "intent"];
+const EVENT_KINDS: &[&str] = &["session", "handoff", "first_reply", "fallback", "csat", "intent", "message"];
+
+/// The UTC hours of the range whose local weekday (0 = Monday) and hour in
+/// `tz` are the cell's, as a JSON array (a heatmap cell's drill-down).
+fn cell_hours(r: &Range, weekday: u32, hour: u32) -> String {
+    let mut out = Vec::new();
+    let (Ok(mut t), Ok(end)) = (
+        NaiveDateTime::parse_from_str(&format!("{}:00", r.from_hour), "%Y-%m-%dT%H:%M"),
+        NaiveDateTime::parse_from_str(&format!("{}:00", r.to_hour), "%Y-%m-%dT%H:%M"),
+    ) else {
+        return "[]".into();
+    };
+    while t < end {
+        let local = Utc.from_utc_datetime(&t).with_timezone(&r.tz);
+        if local.weekday().num_days_from_monday() == weekday && local.hour() == hour {
+            out.push(t.format("%Y-%m-%dT%H").to_string());
+        }
+        t += Duration::hours(1);
+    }
+    serde_json::Value::from(out).to_string()
+}
+
+/// Checks the drill-down's narrowing filters against the kind.
+fn drill_filter(kind: &str, q: &EventsQuery, range: &Range) -> AppResult<store::DrillFilter> {
+    let csat_max = match q.csat_max {
+        None => None,
+        Some(_) if kind != "csat" => return Err(AppError::validation("csat_max", "only with kind=csat")),
+        Some(m) if (1..=5).contains(&m) => Some(m),
+        Some(_) => return Err(AppError::validation("csat_max", "a CSAT score is 1–5")),
+    };
+    let hours = match (q.weekday, q.hour) {
+        (None, None) => None,
+        (Some(w), Some(h)) if w <= 6 && h <= 23 => Some(cell_hours(range, w, h)),
+        (Some(w), _) if w > 6 => return Err(AppError::validation("weekday", "a weekday is 0 (Monday) to 6 (Sunday)")),
+        (Some(_), Some(_)) => return Err(AppError::validation("hour", "an hour is 0 to 23")),
+        (Some(_), None) => return Err(AppError::validation("hour", "a heatmap cell needs `weekday` and `hour`")),
+        (None, Some(_)) => return Err(AppError::validation("weekday", "a heatmap cell needs `weekday` and `hour`")),
+    };
+    let text = match q.text.as_deref().map(normalise).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(_) if !matches!(kind, "fallback" | "intent" | "message") => {
+            return Err(AppError::validation("text", "only with kind=fallback, intent or message"));
+        }
+        Some(t) if t.chars().count() > 500 => return Err(AppError::validation("text", "at most 500 characters")),
+        Some(t) => Some(t),
+    };
+    Ok(store::DrillFilter { csat_max, hours, text })
+}
 
 /// The raw events behind a dashboard number, newest first (paginated).
 pub async fn events(
@@ -426,10 +480,25 @@ pub async fn events(
         None,
         state.config.analytics.max_range_days,
     )?;
+    let drill = drill_filter(&kind, &q, &range)?;
+    let bot = match (bot, q.bot_id) {
+        (Some(b), _) => Some(b),
+        (None, None) => None,
+        (None, Some(id)) => Some(known_bot(state, &tenant, id).await?),
+    };
     let scope =
         Scope { org: tenant.org_id(), bot, channel: range.channel, from_hour: range.from_hour, to_hour: range.to_hour };
     let (before, limit) = (page.cursor()?.map(|c| c.id), page.fetch_limit()?);
-    let rows = state.db.read(move |c| Ok(store::events_page(c, &scope, &kind, before, limit)?)).await?;
+    let rows = state
+        .db
+        .read(move |c| {
+            Ok(if kind == "message" {
+                store::messages_page(c, &scope, &drill, before, limit)?
+            } else {
+                store::events_page(c, &scope, &kind, &drill, before, limit)?
+            })
+        })
+        .await?;
     Page::from_rows(rows, &page, |e| e.id)
 }
 

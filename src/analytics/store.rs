@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::model::{HourRow, MessageFeedback};
+use super::model::MessageFeedback;
 use crate::conversations::model::{ConvStatus, Message, Role};
 use crate::conversations::runtime::writer::TurnWrite;
 use crate::error::AppResult;
@@ -99,8 +99,10 @@ struct Acc {
 }
 
 /// Recomputes one bot's rollups of one UTC hour from the source rows and
-/// replaces the stored ones (idempotent), then clears the hour's dirty mark.
-/// Runs inside the caller's write transaction.
+/// replaces the stored ones (idempotent) with their scope sums and the end
+/// users' active hours (V074), then clears the hour's dirty mark. The
+/// caller rewrites the hour's day ([`super::levels::rollup_day`]) once per
+/// batch. Runs inside the caller's write transaction.
 #[allow(clippy::too_many_lines, reason = "one query per source table")]
 pub fn rollup_hour(tx: &Connection, org: OrgId, bot: BotId, hour: &str) -> rusqlite::Result<()> {
     let (start, end) = (format!("{hour}:00:00.000Z"), format!("{}:00:00.000Z", next_hour(hour)));
@@ -201,6 +203,7 @@ pub fn rollup_hour(tx: &Connection, org: OrgId, bot: BotId, hour: &str) -> rusql
             }
         }
     }
+    let users_before = super::levels::users_of_hour(tx, org, bot, hour)?;
     for table in ["analytics_hourly", "analytics_users", "analytics_intents"] {
         tx.prepare_cached(&format!("DELETE FROM {table} WHERE organization_id = ?1 AND bot_id = ?2 AND hour = ?3"))?
             .execute(params![org, bot, hour])?;
@@ -245,6 +248,8 @@ pub fn rollup_hour(tx: &Connection, org: OrgId, bot: BotId, hour: &str) -> rusql
     for ((channel, intent), n) in &intents {
         ins.execute(params![org, bot, channel, hour, intent, n])?;
     }
+    super::levels::rollup_hour_totals(tx, org, bot, hour)?;
+    super::levels::rollup_user_hours(tx, org, bot, hour, &users_before, &users)?;
     tx.prepare_cached("DELETE FROM analytics_dirty WHERE organization_id = ?1 AND bot_id = ?2 AND hour = ?3")?
         .execute(params![org, bot, hour])?;
     Ok(())
@@ -312,53 +317,6 @@ fn events_where(s: &Scope, kind: &str) -> (String, Vec<rusqlite::types::Value>) 
     (sql, args)
 }
 
-/// The rollup rows of the scope, summed over bots: one per hour and channel.
-pub fn hours(conn: &Connection, s: &Scope) -> rusqlite::Result<Vec<HourRow>> {
-    let (filter, args) = scope_where(s, false);
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT hour, channel, sum(conversations), sum(messages_in), sum(messages_out), sum(handoffs),
-                sum(first_reply_count), sum(first_reply_secs), sum(fallbacks), sum(csat_1), sum(csat_2), sum(csat_3),
-                sum(csat_4), sum(csat_5), sum(feedback_up), sum(feedback_down)
-           FROM analytics_hourly WHERE {filter}
-          GROUP BY hour, channel"
-    ))?;
-    stmt.query_map(rusqlite::params_from_iter(args), |r| {
-        Ok(HourRow {
-            hour: r.get(0)?,
-            channel: r.get(1)?,
-            conversations: r.get(2)?,
-            messages_in: r.get(3)?,
-            messages_out: r.get(4)?,
-            handoffs: r.get(5)?,
-            first_reply_count: r.get(6)?,
-            first_reply_secs: r.get(7)?,
-            fallbacks: r.get(8)?,
-            csat: [r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?],
-            feedback_up: r.get(14)?,
-            feedback_down: r.get(15)?,
-        })
-    })?
-    .collect()
-}
-
-/// Distinct end users active in the scope.
-pub fn unique_users(conn: &Connection, s: &Scope) -> rusqlite::Result<i64> {
-    let (filter, args) = scope_where(s, false);
-    conn.prepare_cached(&format!("SELECT count(DISTINCT user_key) FROM analytics_users WHERE {filter}"))?
-        .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
-}
-
-/// The most frequent intents of the scope.
-pub fn top_intents(conn: &Connection, s: &Scope, limit: i64) -> rusqlite::Result<Vec<(String, i64)>> {
-    let (filter, mut args) = scope_where(s, false);
-    args.push(rusqlite::types::Value::Integer(limit));
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT intent, sum(count) AS n FROM analytics_intents WHERE {filter}
-          GROUP BY intent ORDER BY n DESC, intent LIMIT ?"
-    ))?;
-    stmt.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
-}
-
 /// The newest fallback texts of the scope with their vectors (if embedded).
 pub fn unanswered(conn: &Connection, s: &Scope, limit: i64) -> rusqlite::Result<Vec<(String, Option<Vec<u8>>)>> {
     let (filter, mut args) = events_where(s, "fallback");
@@ -370,15 +328,105 @@ pub fn unanswered(conn: &Connection, s: &Scope, limit: i64) -> rusqlite::Result<
     stmt.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
 }
 
+/// What narrows a drill-down to one number of the dashboard.
+#[derive(Debug, Clone, Default)]
+pub struct DrillFilter {
+    /// `csat`: scores up to this one.
+    pub csat_max: Option<i64>,
+    /// UTC hours (`YYYY-MM-DDTHH`) of a heatmap cell, as a JSON array.
+    pub hours: Option<String>,
+    /// A normalised wording (lower case, single spaces).
+    pub text: Option<String>,
+}
+
+fn drill_where(filter: &mut String, args: &mut Vec<rusqlite::types::Value>, d: &DrillFilter, at: &str, text: &str) {
+    use rusqlite::types::Value;
+    if let Some(max) = d.csat_max {
+        filter.push_str(" AND value <= ?");
+        args.push(Value::Integer(max));
+    }
+    if let Some(hours) = &d.hours {
+        for part in [" AND substr(", at, ", 1, 13) IN (SELECT value FROM json_each(?))"] {
+            filter.push_str(part);
+        }
+        args.push(Value::Text(hours.clone()));
+    }
+    if let Some(t) = &d.text {
+        // Lower case, tabs and newlines as spaces, runs of up to 8 spaces as one:
+        // the clustering's normalisation, in SQL.
+        for part in [
+            " AND replace(replace(replace(replace(replace(lower(trim(",
+            text,
+            ")), char(9), ' '), char(10), ' '), '  ', ' '), '  ', ' '), '  ', ' ') = ?",
+        ] {
+            filter.push_str(part);
+        }
+        args.push(Value::Text(t.clone()));
+    }
+}
+
+/// One page of the end users' messages of the scope (the drill-down of
+/// "messages in" and of a heatmap cell), newest first; emulator left out.
+pub fn messages_page(
+    conn: &Connection,
+    s: &Scope,
+    d: &DrillFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> rusqlite::Result<Vec<super::model::AnalyticsRawEvent>> {
+    use rusqlite::types::Value;
+    let mut filter =
+        String::from("m.organization_id = ? AND m.role = 'user' AND m.created_at >= ? AND m.created_at < ?");
+    let mut args: Vec<Value> = vec![
+        Value::Integer(s.org.0),
+        Value::Text(format!("{}:00:00.000Z", s.from_hour)),
+        Value::Text(format!("{}:00:00.000Z", s.to_hour)),
+    ];
+    if let Some(bot) = s.bot {
+        filter.push_str(" AND m.bot_id = ?");
+        args.push(Value::Integer(bot.0));
+    }
+    if let Some(channel) = &s.channel {
+        filter.push_str(" AND c.channel = ?");
+        args.push(Value::Text(channel.clone()));
+    }
+    drill_where(&mut filter, &mut args, d, "m.created_at", "m.content");
+    if let Some(b) = before {
+        filter.push_str(" AND m.id < ?");
+        args.push(Value::Integer(b));
+    }
+    args.push(Value::Integer(limit));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT m.id, m.bot_id, m.conversation_id, c.channel, m.content, m.created_at
+           FROM widget_messages m JOIN conversations c ON c.id = m.conversation_id
+          WHERE {filter} AND c.channel <> 'emulator' ORDER BY m.id DESC LIMIT ?"
+    ))?;
+    stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        Ok(super::model::AnalyticsRawEvent {
+            id: r.get(0)?,
+            bot_id: r.get(1)?,
+            conversation_id: r.get(2)?,
+            channel: r.get(3)?,
+            kind: "message".to_owned(),
+            value: None,
+            text: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
 /// One page of raw events of a kind (the drill-down), newest first.
 pub fn events_page(
     conn: &Connection,
     s: &Scope,
     kind: &str,
+    d: &DrillFilter,
     before: Option<i64>,
     limit: i64,
 ) -> rusqlite::Result<Vec<super::model::AnalyticsRawEvent>> {
     let (mut filter, mut args) = events_where(s, kind);
+    drill_where(&mut filter, &mut args, d, "created_at", "label");
     if let Some(b) = before {
         filter.push_str(" AND id < ?");
         args.push(rusqlite::types::Value::Integer(b));

@@ -572,3 +572,82 @@ async fn unanswered_questions_group_by_meaning_with_the_local_embeddings() {
             || first["text"].as_str().expect("text").contains("package")
     );
 }
+
+async fn items(app: &TestApp, s: &Session, path: &str) -> Vec<Value> {
+    let page = ok_json(send_as(app, s, Method::GET, path, None).await, 200).await;
+    page["items"].as_array().unwrap_or_else(|| panic!("items: {page}")).clone()
+}
+
+#[tokio::test]
+async fn the_drill_down_lists_what_is_behind_each_number_with_its_transcript() {
+    let app = spawn_app().await;
+    let s = app.register("analytics-drill@example.com").await;
+    let known = traffic(&app, &s).await;
+    roll_up(&app).await;
+    let bot = known.shop.bot;
+    let org_events = format!("/api/v1/orgs/{}/analytics/events?{}&tz=UTC", s.org_id, around_today());
+    let bot_events = format!("/api/v1/bots/{bot}/analytics/events?{}&tz=UTC", around_today());
+    let alice: i64 = app
+        .sql(|c| c.query_row("SELECT id FROM conversations WHERE external_user_id = ?1", [&known.alice], |r| r.get(0)));
+
+    // Fallbacks: the four unanswered messages, each with its conversation.
+    let fallbacks = items(&app, &s, &format!("{org_events}&kind=fallback")).await;
+    assert_eq!(fallbacks.len(), 4, "{fallbacks:?}");
+    assert!(fallbacks.iter().all(|e| e["conversation_id"].as_i64().is_some() && e["bot_id"] == bot));
+    // An unanswered group: its wording, case and spacing ignored.
+    let zorp = items(&app, &s, &format!("{org_events}&kind=fallback&text=ZORP%20quux&bot_id={bot}")).await;
+    assert_eq!(zorp.len(), 2, "{zorp:?}");
+    assert_eq!(zorp[0]["conversation_id"], zorp[1]["conversation_id"]);
+    // Hand-offs and CSAT: Alice's conversation; low CSAT: none (she gave 5).
+    let handoffs = items(&app, &s, &format!("{bot_events}&kind=handoff")).await;
+    assert_eq!(handoffs.iter().map(|e| e["conversation_id"].as_i64()).collect::<Vec<_>>(), vec![Some(alice)]);
+    assert_eq!(items(&app, &s, &format!("{bot_events}&kind=csat&csat_max=2")).await.len(), 0);
+    let csat = items(&app, &s, &format!("{bot_events}&kind=csat&csat_max=5")).await;
+    assert_eq!((csat.len(), csat[0]["value"].as_f64()), (1, Some(5.0)));
+    // Conversations: one session each.
+    assert_eq!(items(&app, &s, &format!("{org_events}&kind=session")).await.len(), 3);
+
+    // Messages in: the transcript's end-user messages; a heatmap cell: exactly its count.
+    let (messages_in, _) = transcript_counts(&app);
+    let all = items(&app, &s, &format!("{org_events}&kind=message&limit=200")).await;
+    assert_eq!(i64::try_from(all.len()).expect("count"), messages_in);
+    let dashboard =
+        overview(&app, &s, &format!("/api/v1/bots/{bot}/analytics/overview?{}&tz=UTC", around_today())).await;
+    let heat: Vec<Vec<i64>> = serde_json::from_value(dashboard["heatmap"].clone()).expect("heatmap");
+    let (weekday, hour, n) = (0..7)
+        .flat_map(|w| (0..24).map(move |h| (w, h)))
+        .map(|(w, h)| (w, h, heat[w][h]))
+        .max_by_key(|c| c.2)
+        .expect("a cell");
+    assert!(n > 0);
+    let cell = items(&app, &s, &format!("{bot_events}&kind=message&weekday={weekday}&hour={hour}&limit=200")).await;
+    assert_eq!(i64::try_from(cell.len()).expect("count"), n, "cell {weekday}/{hour}");
+
+    // Paginated, newest first.
+    let page =
+        ok_json(send_as(&app, &s, Method::GET, &format!("{org_events}&kind=message&limit=2"), None).await, 200).await;
+    let cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
+    let next = items(&app, &s, &format!("{org_events}&kind=message&limit=2&after={cursor}")).await;
+    assert!(next[0]["id"].as_i64() < page["items"][1]["id"].as_i64(), "{page} then {next:?}");
+
+    // Bad input: a 422 naming the field, like the dashboards.
+    let other = app.register("analytics-drill-other@example.com").await;
+    let foreign = shop_id_of(&app, &other).await;
+    let base = format!("/api/v1/orgs/{}/analytics/events", s.org_id);
+    let cases = [
+        ("?from=2026-03-02&to=2026-03-01".to_owned(), "date_range_invalid", "to"),
+        ("?from=2020-01-01&to=2026-03-01".to_owned(), "date_range_too_long", "from"),
+        ("?tz=Mars/Olympus_Mons".to_owned(), "timezone_unknown", "tz"),
+        ("?bot_id=999999".to_owned(), "invalid_reference", "bot_id"),
+        (format!("?bot_id={foreign}"), "invalid_reference", "bot_id"),
+        ("?kind=csat&csat_max=9".to_owned(), "validation_failed", "csat_max"),
+        ("?kind=fallback&csat_max=2".to_owned(), "validation_failed", "csat_max"),
+        ("?kind=message&weekday=7&hour=1".to_owned(), "validation_failed", "weekday"),
+        ("?kind=message&weekday=1".to_owned(), "validation_failed", "hour"),
+        ("?kind=handoff&text=hello".to_owned(), "validation_failed", "text"),
+    ];
+    for (query, code, field) in cases {
+        let body = assert_error(send_as(&app, &s, Method::GET, &format!("{base}{query}"), None).await, 422, code).await;
+        assert_eq!(body["error"]["details"]["field"], field, "{query}: {body}");
+    }
+}

@@ -4,6 +4,8 @@
 //! the filters in the URL (shareable), and a range without traffic shows
 //! the empty state.
 
+use botbuilder::analytics::levels;
+use botbuilder::ids::{BotId, OrgId};
 use rusqlite::params;
 
 use crate::browser::with_browser;
@@ -26,6 +28,9 @@ fn seed(app: &TestApp, org: i64) -> i64 {
                 "INSERT INTO analytics_intents (organization_id, bot_id, channel, hour, intent, count) VALUES (?1, ?2, 'widget', ?3, 'track_order', ?4)",
                 params![org, bot, hour, messages / 2],
             )?;
+            // The dashboards read the scope and daily levels built from these (V074).
+            levels::rollup_hour_totals(c, OrgId(org), BotId(bot), hour)?;
+            levels::rollup_day(c, OrgId(org), BotId(bot), &hour[..10])?;
         }
         Ok(bot)
     })
@@ -83,6 +88,56 @@ async fn the_dashboard_follows_its_range_and_keeps_the_filters_in_the_url() {
             .expect("goto");
         b.wait_for_text("#analytics-empty", "No conversations in this period").await;
         b.wait_for_text("[data-chart-card=intents]", "No recognised intents in this period").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_dashboard_drills_down_to_the_conversations_behind_a_number() {
+    let app = spawn_app().await;
+    let s = app.register("analytics-drill@example.com").await;
+    let bot = seed(&app, s.org_id);
+    let conv = app.sql(|c| {
+        c.execute(
+            "INSERT INTO conversations (organization_id, bot_id, channel, external_user_id, status, created_at, updated_at)
+             VALUES (?1, ?2, 'widget', 'visitor-1', 'closed', '2026-03-02T10:05:00.000Z', '2026-03-02T10:05:00.000Z')",
+            params![s.org_id, bot],
+        )?;
+        let conv = c.last_insert_rowid();
+        c.execute(
+            "INSERT INTO analytics_events (organization_id, bot_id, conversation_id, channel, kind, label, created_at)
+             VALUES (?1, ?2, ?3, 'widget', 'fallback', 'do you ship to mars', '2026-03-02T10:06:00.000Z')",
+            params![s.org_id, bot, conv],
+        )?;
+        Ok(conv)
+    });
+    with_browser("analytics_drill_down", |b| async move {
+        b.sign_in(&app, "analytics-drill@example.com").await;
+        b.client
+            .goto(&app.url(&format!("/bots/{bot}/analytics?from=2026-03-01&to=2026-03-31&tz=UTC")))
+            .await
+            .expect("goto");
+        b.wait_for_text("[data-kpi=conversations] [data-value]", "5").await;
+        b.click("#analytics-drill a[data-drill=fallback]").await;
+        b.wait_for_text("#drill-table", "do you ship to mars").await;
+        let url = b.client.current_url().await.expect("url");
+        let query = url.query().unwrap_or_default().to_owned();
+        for part in ["kind=fallback", "from=2026-03-01", "to=2026-03-31", &format!("bot_id={bot}")] {
+            assert!(query.contains(part), "{part} in {url}");
+        }
+        // The filters are in the URL: the link opens the same list.
+        b.client.goto(url.as_str()).await.expect("goto");
+        b.wait_for_text("#drill-table", "do you ship to mars").await;
+        b.click(&format!("a[data-transcript='{conv}']")).await;
+        b.wait_for_path(&format!("/bots/{bot}/conversations")).await;
+        // Another month: nothing of this kind.
+        b.client
+            .goto(
+                &app.url(&format!("/analytics/events?kind=fallback&from=2026-04-01&to=2026-04-30&tz=UTC&bot_id={bot}")),
+            )
+            .await
+            .expect("goto");
+        b.wait_for_text("#drill-empty", "Nothing of this kind").await;
     })
     .await;
 }

@@ -18,6 +18,7 @@ mod bottests;
 mod browser;
 mod browser_a11y;
 mod browser_accounts;
+mod browser_admin_plans;
 mod browser_ai;
 mod browser_analytics;
 mod browser_billing;

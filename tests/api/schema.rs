@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 30] = [
+const ADDED_TABLES: [&str; 34] = [
     "teams",
     "conversations",
     "jobs",
@@ -170,6 +170,11 @@ const ADDED_TABLES: [&str; 30] = [
     "analytics_hourly",
     "analytics_users",
     "analytics_intents",
+    // Rollup levels per scope and day, and the end users' active hours (V074, issue 20).
+    "analytics_totals_hourly",
+    "analytics_daily",
+    "analytics_intents_daily",
+    "analytics_user_hours",
     // Stripe webhook events received, with their raw bodies (V066, issue 21).
     "billing_events",
     // Connections to MCP servers (V072, issue 19 item 2).
@@ -659,6 +664,12 @@ fn the_product_queries_search_indexes_instead_of_scanning() {
         "SELECT id FROM calls WHERE organization_id = ?1 AND voice_bot_id = ?2 ORDER BY created_at DESC",
         "SELECT id FROM team_invitations WHERE email = ?1 AND status = 'pending'",
         "SELECT id FROM files WHERE ifnull(organization_id, 0) = ?1 AND sha256 = ?2",
+        // The dashboards (issue 20): one row per period and scope, never the transcript.
+        "SELECT hour, messages_in FROM analytics_totals_hourly WHERE organization_id = ?1 AND bot_id IS NULL AND channel = ?2 AND hour >= ?3 AND hour < ?4",
+        "SELECT sum(messages_in) FROM analytics_daily WHERE organization_id = ?1 AND bot_id = ?2 AND channel = ?3 AND day >= ?4 AND day < ?5",
+        "SELECT intent, sum(count) FROM analytics_intents_daily WHERE organization_id = ?1 AND bot_id IS NULL AND channel = ?2 AND day >= ?3 AND day < ?4 GROUP BY intent",
+        "SELECT count(*) FROM analytics_user_hours WHERE organization_id = ?1 AND bot_id IS NULL AND channel = ?2 AND hour >= ?3 AND hour < ?4 AND (prev_hour IS NULL OR prev_hour < ?3)",
+        "SELECT max(hour) FROM analytics_users WHERE organization_id = ?1 AND user_key = ?2 AND hour < ?3",
     ];
     for sql in queries {
         let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("plan");

@@ -1,11 +1,13 @@
 // The superadmin console: its own sign-in and session, instance figures,
 // instance settings (sign-up policy, public URL, SMTP with a test email),
 // users (search, create, suspend) and organizations (search, suspend, plan),
+// plans (admin_plans.js),
 // the IP allowlist, sign-in attempts and the admin audit log; with billing
 // on, the revenue overview.
 import { html, useState, useEffect, ErrorBox, Field, FieldError, toast, toastError, formatDate, useLoad } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, put, del, setAdminCsrfToken, ApiError } from "../api.js";
+import { Plans } from "./admin_plans.js";
 
 function AdminLogin({ onSignedIn }) {
   const [form, setForm] = useState({ email: "", password: "", totp_code: "" });
@@ -429,6 +431,7 @@ const TABS = [
   ["settings", "Settings"],
   ["users", "Users"],
   ["orgs", "Organizations"],
+  ["plans", "Plans"],
   ["allowlist", "IP allowlist"],
   ["attempts", "Sign-in attempts"],
   ["audit", "Audit log"],
@@ -466,6 +469,7 @@ function Console() {
     ${tab === "settings" && html`<${Settings} />`}
     ${tab === "users" && html`<${Users} />`}
     ${tab === "orgs" && html`<${Orgs} />`}
+    ${tab === "plans" && html`<${Plans} />`}
     ${tab === "allowlist" && html`<${Allowlist} />`}
     ${tab === "attempts" && html`<${Log} url="/api/v1/admin/login-attempts?limit=200" columns=${[["attempted_at", "When"], ["email", "Email"], ["ip_address", "IP"], ["success", "Success"]]} />`}
     ${tab === "audit" && html`<${Log} url="/api/v1/admin/audit-log?limit=200" columns=${[["created_at", "When"], ["user_email", "Admin"], ["action", "Action"], ["resource_type", "Resource"], ["resource_id", "Id"], ["details", "Details"], ["ip_address", "IP"]]} />`}

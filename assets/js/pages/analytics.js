@@ -236,6 +236,7 @@ function Dashboard({ base, title, nav, bots }) {
         <${Kpi} id="csat" label="CSAT" value=${k.csat_avg === null ? "—" : `${num(k.csat_avg)} / 5`} hint=${`${k.csat_count} answers`} />
         <${Kpi} id="feedback" label="Helpful answers" value=${pct(k.feedback_positive_rate)} hint=${`${o.totals.feedback_up} 👍 · ${o.totals.feedback_down} 👎`} />
       </div>
+      <${DrillLinks} filters=${filters} botId=${botIdOf(base)} overview=${o} />
       <div class="chart-grid">
         ${Object.entries(sp).map(([id, spec]) => html`<${ChartCard} key=${id} id=${id} spec=${spec} />`)}
       </div>
@@ -245,11 +246,103 @@ function Dashboard({ base, title, nav, bots }) {
         <p class="muted small">${o.clustering === "embeddings" ? "Grouped by meaning with the local embedding model." : "Grouped by identical wording (the embedding model is off or still catching up)."}</p>
         <ol>
           ${o.unanswered.map(
-            (u) => html`<li><strong>${u.text}</strong> <span class="badge">${u.count}×</span>${u.examples.length ? html` <span class="muted small">also: ${u.examples.join(" · ")}</span>` : ""}</li>`,
+            (u) => html`<li><strong>${u.text}</strong> <span class="badge">${u.count}×</span> <${DrillLink} href=${drillHref(filters, botIdOf(base), "fallback", { text: u.text })} id="unanswered">conversations<//>${u.examples.length ? html` <span class="muted small">also: ${u.examples.join(" · ")}</span>` : ""}</li>`,
           )}
         </ol>
       </section>`}
     </div>`}
+  <//>`;
+}
+
+const KINDS = [
+  ["session", "Conversations"],
+  ["handoff", "Hand-offs"],
+  ["first_reply", "First human replies"],
+  ["fallback", "Fallbacks (unanswered)"],
+  ["csat", "CSAT answers"],
+  ["intent", "Recognised intents"],
+  ["message", "End-user messages"],
+];
+
+const botIdOf = (base) => (base.match(/\/bots\/(\d+)\//) || [])[1] || "";
+
+/** A drill-down URL: the dashboard's filters, one kind of event and what narrows it. */
+function drillHref(filters, botId, kind, extra = {}) {
+  const q = new URLSearchParams(queryOf({ ...filters, granularity: "", bot_id: botId || filters.bot_id }));
+  q.set("kind", kind);
+  for (const [k, v] of Object.entries(extra)) q.set(k, v);
+  return `/analytics/events?${q}`;
+}
+
+function DrillLink({ href, id, children }) {
+  return html`<a href=${href} data-drill=${id} onClick=${(e) => (e.preventDefault(), navigate(href))}>${children}</a>`;
+}
+
+/** The busiest weekday × hour cell of the heatmap (null without traffic). */
+function busiest(heatmap) {
+  let best = null;
+  heatmap.forEach((row, w) => row.forEach((n, h) => {
+    if (n > 0 && (!best || n > best.n)) best = { w, h, n };
+  }));
+  return best;
+}
+
+/** The dashboard's drill-down links: the same filters, one kind of event. */
+function DrillLinks({ filters, botId, overview }) {
+  const cell = busiest(overview.heatmap);
+  return html`<nav class="row small" id="analytics-drill" aria-label="Drill down">
+    <span class="muted">Show the conversations behind:</span>
+    ${KINDS.map(([k, label]) => html`<${DrillLink} href=${drillHref(filters, botId, k)} id=${k}>${label}<//>`)}
+    <${DrillLink} href=${drillHref(filters, botId, "csat", { csat_max: 2 })} id="low_csat">Low CSAT (1–2)<//>
+    <${DrillLink} href=${drillHref(filters, botId, "message")} id="message">Messages in<//>
+    ${cell && html`<${DrillLink} href=${drillHref(filters, botId, "message", { weekday: cell.w, hour: cell.h })} id="busiest">Busiest hour (${WEEKDAYS[cell.w]} ${String(cell.h).padStart(2, "0")}:00, ${cell.n} messages)<//>`}
+  </nav>`;
+}
+
+/** One page of the raw events of a kind, filters from the URL (shareable), newest first. */
+function DrillDown() {
+  const org = currentOrg();
+  const q = new URLSearchParams(location.search);
+  const kind = q.get("kind") || "fallback";
+  const botId = q.get("bot_id") || "";
+  const [after, setAfter] = useState([]);
+  const params = new URLSearchParams();
+  for (const k of ["kind", "from", "to", "tz", "channel", "csat_max", "weekday", "hour", "text"]) if (q.get(k)) params.set(k, q.get(k));
+  params.set("limit", "50");
+  if (after.length) params.set("after", after[after.length - 1]);
+  const base = botId ? `/api/v1/bots/${botId}/analytics/events` : org ? `/api/v1/orgs/${org.id}/analytics/events` : null;
+  const load = useLoad(() => (base ? get(`${base}?${params}`) : Promise.resolve(null)), [base, params.toString()]);
+  const back = new URLSearchParams(q);
+  back.delete("kind");
+  const dashboard = botId ? `/bots/${botId}/analytics?${back}` : `/analytics?${back}`;
+  const label = (KINDS.find(([k]) => k === kind) || [kind, kind])[1];
+  const page = load.data;
+  return html`<${Page} title=${`${label} · ${q.get("from") || ""} – ${q.get("to") || ""}`}>
+    <p class="muted" id="drill-filters">${[
+      q.get("channel") && `channel ${q.get("channel")}`,
+      q.get("csat_max") && `scores up to ${q.get("csat_max")}`,
+      q.get("weekday") && `${WEEKDAYS[Number(q.get("weekday"))] || "?"} ${String(q.get("hour") || 0).padStart(2, "0")}:00 (${q.get("tz") || "UTC"})`,
+      q.get("text") && `“${q.get("text")}”`,
+    ].filter(Boolean).join(" · ")}</p>
+    <p><a href=${dashboard} id="drill-back" onClick=${(e) => (e.preventDefault(), navigate(dashboard))}>← Back to the dashboard</a></p>
+    <${ErrorBox} error=${load.error} />
+    <${Loading} load=${load} />
+    ${page && !page.items.length && html`<div class="card empty-state" id="drill-empty" role="status"><p>Nothing of this kind in the range.</p></div>`}
+    ${page && page.items.length > 0 && html`<table id="drill-table" data-kind=${kind}>
+      <thead><tr><th>When</th><th>Channel</th><th>${kind === "intent" ? "Intent" : "Text"}</th><th>${kind === "csat" ? "Score" : kind === "first_reply" ? "Seconds" : "Value"}</th><th>Transcript</th></tr></thead>
+      <tbody>${page.items.map(
+        (e) => html`<tr data-event=${e.id}>
+          <td>${e.created_at.replace("T", " ").slice(0, 19)}</td><td>${e.channel}</td><td>${e.text || ""}</td><td>${e.value === null || e.value === undefined ? "" : e.value}</td>
+          <td>${e.conversation_id
+            ? html`<a data-transcript=${e.conversation_id} href=${`/bots/${e.bot_id}/conversations?conversation=${e.conversation_id}`} onClick=${(ev) => (ev.preventDefault(), navigate(`/bots/${e.bot_id}/conversations?conversation=${e.conversation_id}`))}>Open conversation ${e.conversation_id}</a>`
+            : html`<span class="muted">deleted</span>`}</td>
+        </tr>`,
+      )}</tbody>
+    </table>`}
+    <div class="row">
+      ${after.length > 0 && html`<button type="button" id="drill-prev" onClick=${() => setAfter(after.slice(0, -1))}>Newer</button>`}
+      ${page && page.next_cursor && html`<button type="button" id="drill-next" onClick=${() => setAfter([...after, page.next_cursor])}>Older</button>`}
+    </div>
   <//>`;
 }
 
@@ -278,3 +371,4 @@ function OrgAnalytics() {
 
 route("/analytics", OrgAnalytics, { nav: { label: "Analytics", section: "Insights", order: 25, requires: "analytics.read" } });
 route("/bots/:botId/analytics", BotAnalytics);
+route("/analytics/events", DrillDown);
