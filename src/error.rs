@@ -174,6 +174,7 @@ error_codes! {
     BlockedClientNotFound => ("blocked_client_not_found", NOT_FOUND, "No client of this id is refused by the rate limits now."),
     NluNotTrained => ("nlu_not_trained", CONFLICT, "The bot has no trained NLU model yet: train it first (callers may treat this as \"no intent\")."),
     NluModelIncompatible => ("nlu_model_incompatible", CONFLICT, "The bot's NLU model was trained with another embedding model; train it again."),
+    NluRoleUndeclared => ("nlu_role_undeclared", UNPROCESSABLE_ENTITY, "An annotation gives a role its entity does not declare (or the entity does not exist); `details` name the field, entity, role and the declared roles."),
     NluTrainingDataInvalid => ("nlu_training_data_invalid", UNPROCESSABLE_ENTITY, "Training needs at least two active intents with examples; `details` lists the intents without examples."),
     ImportInvalid => ("import_invalid", UNPROCESSABLE_ENTITY, "An imported file is malformed; `details.line` names the line (nothing was imported)."),
     DuplicateDocument => ("duplicate_document", CONFLICT, "The knowledge base already holds a document with the same content; `details.document_id` names it."),

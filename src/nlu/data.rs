@@ -97,13 +97,22 @@ pub fn check_example(field: &str, input: &ExampleInput) -> AppResult<(String, Ve
         ));
     }
     let mut annotations = Vec::with_capacity(input.entities.len());
+    let length = text.chars().count();
     for (k, a) in input.entities.iter().enumerate() {
         let f = format!("{field}.entities[{k}]");
         check_entity_name(&format!("{f}.entity"), &a.entity)?;
-        if a.start >= a.end || a.end > chars.len() || a.start < lead || a.end > lead + text.chars().count() {
+        if a.start >= a.end || a.end > chars.len() || a.start < lead || a.end > lead + length {
             return Err(AppError::validation(
                 format!("{f}.end"),
-                "start and end must mark a non-empty span of the text",
+                format!(
+                    "start and end must mark a non-empty span of the text ({}..{} is not within 0..{})",
+                    a.start,
+                    a.end,
+                    chars.len()
+                ),
+            )
+            .with_details(
+                json!({ "field": format!("{f}.end"), "start": a.start, "end": a.end, "text_length": chars.len() }),
             ));
         }
         let span: String = chars[a.start..a.end].iter().collect();
@@ -113,18 +122,89 @@ pub fn check_example(field: &str, input: &ExampleInput) -> AppResult<(String, Ve
                 format!("the text at {}..{} is {span:?}", a.start, a.end),
             ));
         }
-        annotations.push(Annotation {
-            entity: a.entity.trim().to_owned(),
-            value: span,
-            start: a.start - lead,
-            end: a.end - lead,
-        });
+        let role = a.role.as_deref().map(|r| check_entity_name(&format!("{f}.role"), r)).transpose()?;
+        let group = a.group.as_deref().map(|g| check_entity_name(&format!("{f}.group"), g)).transpose()?;
+        annotations.push((
+            k,
+            Annotation {
+                entity: a.entity.trim().to_owned(),
+                value: span,
+                start: a.start - lead,
+                end: a.end - lead,
+                role,
+                group,
+            },
+        ));
     }
-    annotations.sort_by_key(|a| (a.start, a.end));
-    if annotations.windows(2).any(|w| w[1].start < w[0].end) {
-        return Err(AppError::validation(format!("{field}.entities"), "annotations must not overlap"));
+    annotations.sort_by_key(|(_, a)| (a.start, a.end));
+    if let Some(w) = annotations.windows(2).find(|w| w[1].1.start < w[0].1.end) {
+        let ((i, a), (j, b)) = (&w[0], &w[1]);
+        let (i, j) = (*i.min(j), *i.max(j));
+        return Err(AppError::validation(
+            format!("{field}.entities[{j}]"),
+            format!(
+                "annotations must not overlap: {}..{} and {}..{} share text",
+                a.start + lead,
+                a.end + lead,
+                b.start + lead,
+                b.end + lead
+            ),
+        )
+        .with_details(json!({
+            "field": format!("{field}.entities[{j}]"),
+            "overlaps": format!("{field}.entities[{i}]"),
+            "spans": [{ "start": a.start + lead, "end": a.end + lead }, { "start": b.start + lead, "end": b.end + lead }],
+        })));
     }
+    let annotations = annotations.into_iter().map(|(_, a)| a).collect();
     Ok((text.to_owned(), annotations))
+}
+
+/// Most roles an entity declares.
+pub const MAX_ROLES: usize = 50;
+
+/// Checks that every role given in `examples` (field prefix, annotations) is
+/// one its entity declares: 422 `nlu_role_undeclared` naming the field.
+pub fn check_roles(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    examples: &[(String, &[Annotation])],
+) -> AppResult<()> {
+    let mut declared: std::collections::HashMap<String, Option<Vec<String>>> = std::collections::HashMap::new();
+    for (prefix, annotations) in examples {
+        for (k, a) in annotations.iter().enumerate() {
+            let Some(role) = &a.role else { continue };
+            if !declared.contains_key(&a.entity) {
+                let roles = store::find_entity_by_name(conn, tenant, bot, &a.entity)?.map(|e| e.roles);
+                declared.insert(a.entity.clone(), roles);
+            }
+            let roles = declared.get(&a.entity).cloned().flatten();
+            if roles.as_ref().is_none_or(|r| !r.contains(role)) {
+                let field = format!("{prefix}entities[{k}].role");
+                let message = match &roles {
+                    None => format!(
+                        "the role {role:?} needs the entity {:?} declared with it; this bot has no such entity",
+                        a.entity
+                    ),
+                    Some(r) if r.is_empty() => format!("the entity {:?} declares no roles", a.entity),
+                    Some(r) => {
+                        format!("the entity {:?} declares the roles {} but not {role:?}", a.entity, r.join(", "))
+                    }
+                };
+                return Err(AppError::new(ErrorCode::NluRoleUndeclared, message).with_details(json!({
+                    "field": field, "entity": a.entity, "role": role, "declared": roles.unwrap_or_default(),
+                })));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Annotations of an example, in the order [`check_example`] returns them,
+/// paired with their original index for error fields.
+fn role_fields(prefix: &str, checked: &[(String, Vec<Annotation>)]) -> Vec<(String, Vec<Annotation>)> {
+    checked.iter().enumerate().map(|(i, (_, a))| (format!("{prefix}[{i}]."), a.clone())).collect()
 }
 
 // ---- intents ----
@@ -154,6 +234,9 @@ pub async fn create_intent(
             if store::find_intent_by_name(tx, &tenant, bot, &name)?.is_some() {
                 return Err(name_taken("name", &name, "intent"));
             }
+            let fields = role_fields("examples", &examples);
+            let refs: Vec<(String, &[Annotation])> = fields.iter().map(|(f, a)| (f.clone(), a.as_slice())).collect();
+            check_roles(tx, &tenant, bot, &refs)?;
             let new = NewIntent {
                 name: &name,
                 display_name: display.as_deref(),
@@ -293,6 +376,9 @@ pub async fn add_examples(
         .db
         .write(move |tx| {
             store::find_intent(tx, &tenant, bot, intent)?.ok_or_else(intent_not_found)?;
+            let fields = role_fields("examples", &examples);
+            let refs: Vec<(String, &[Annotation])> = fields.iter().map(|(f, a)| (f.clone(), a.as_slice())).collect();
+            check_roles(tx, &tenant, bot, &refs)?;
             let (mut added, mut duplicates) = (Vec::new(), Vec::new());
             for (text, ann) in examples {
                 match store::insert_example(
@@ -372,6 +458,7 @@ pub async fn update_example(
                 return Err(AppError::new(ErrorCode::Conflict, "the intent already has this example")
                     .with_details(json!({ "field": "text" })));
             }
+            check_roles(tx, &tenant, bot, &[(String::new(), ann.as_slice())])?;
             store::update_example(tx, &tenant, id, &text, &serde_json::to_string(&ann).unwrap_or_default())?;
             audit::record(
                 tx,
@@ -477,6 +564,23 @@ pub struct CheckedEntity {
     pub system_type: Option<String>,
     pub fuzzy_matching: bool,
     pub values: Vec<EntityValue>,
+    pub roles: Vec<String>,
+}
+
+/// Declared roles checked: names like entity names, unique, at most [`MAX_ROLES`].
+pub fn check_role_names(field: &str, roles: &[String]) -> AppResult<Vec<String>> {
+    if roles.len() > MAX_ROLES {
+        return Err(AppError::validation(field, format!("at most {MAX_ROLES} roles")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(roles.len());
+    for (i, r) in roles.iter().enumerate() {
+        let role = check_entity_name(&format!("{field}[{i}]"), r)?;
+        if out.contains(&role) {
+            return Err(AppError::validation(format!("{field}[{i}]"), format!("{role:?} is listed twice")));
+        }
+        out.push(role);
+    }
+    Ok(out)
 }
 
 /// Values checked: trimmed, 1–200 characters, unique, synonyms deduplicated.
@@ -552,6 +656,7 @@ pub fn check_entity(field_prefix: &str, req: &CreateEntityRequest) -> AppResult<
         system_type,
         fuzzy_matching: req.fuzzy_matching.unwrap_or(true),
         values,
+        roles: check_role_names(&f("roles"), &req.roles)?,
     })
 }
 
@@ -571,6 +676,7 @@ pub fn insert_entity_in(conn: &Connection, tenant: &Tenant, bot: BotId, e: &Chec
             pattern: e.pattern.as_deref(),
             system_type: e.system_type.as_deref(),
             fuzzy_matching: e.fuzzy_matching,
+            roles: &serde_json::to_string(&e.roles).unwrap_or_else(|_| "[]".into()),
         },
     )?;
     store::replace_values(conn, tenant, id, &e.values)?;
@@ -631,6 +737,7 @@ pub async fn update_entity(
                 system_type: req.system_type.clone().or_else(|| before.system_type.clone()),
                 fuzzy_matching: Some(req.fuzzy_matching.unwrap_or(before.fuzzy_matching)),
                 values: req.values.clone().unwrap_or_else(|| before.values.clone()),
+                roles: req.roles.clone().unwrap_or_else(|| before.roles.clone()),
             };
             let checked = check_entity("", &merged)?;
             if checked.name != before.name && store::find_entity_by_name(tx, &tenant, bot, &checked.name)?.is_some() {
@@ -648,6 +755,7 @@ pub async fn update_entity(
                     pattern: checked.pattern.as_deref(),
                     system_type: checked.system_type.as_deref(),
                     fuzzy_matching: checked.fuzzy_matching,
+                    roles: &serde_json::to_string(&checked.roles).unwrap_or_else(|_| "[]".into()),
                 },
             )?;
             if req.values.is_some() {
@@ -693,20 +801,92 @@ mod tests {
     fn annotations_are_checked_against_the_text() {
         let ok = ExampleInput {
             text: "  fly to Berlin ".into(),
-            entities: vec![Annotation { entity: "city".into(), value: String::new(), start: 9, end: 15 }],
+            entities: vec![Annotation { entity: "city".into(), start: 9, end: 15, ..Annotation::default() }],
         };
         let (text, ann) = check_example("e", &ok).expect("valid");
         assert_eq!(text, "fly to Berlin");
-        assert_eq!(ann[0], Annotation { entity: "city".into(), value: "Berlin".into(), start: 7, end: 13 });
+        assert_eq!(
+            ann[0],
+            Annotation { entity: "city".into(), value: "Berlin".into(), start: 7, end: 13, ..Annotation::default() }
+        );
         let wrong = ExampleInput {
             text: "fly to Berlin".into(),
-            entities: vec![Annotation { entity: "city".into(), value: "Paris".into(), start: 7, end: 13 }],
+            entities: vec![Annotation {
+                entity: "city".into(),
+                value: "Paris".into(),
+                start: 7,
+                end: 13,
+                ..Annotation::default()
+            }],
         };
         assert!(check_example("e", &wrong).is_err());
         let outside = ExampleInput {
             text: "hi".into(),
-            entities: vec![Annotation { entity: "x".into(), value: String::new(), start: 1, end: 5 }],
+            entities: vec![Annotation { entity: "x".into(), start: 1, end: 5, ..Annotation::default() }],
         };
         assert!(check_example("e", &outside).is_err());
+    }
+
+    #[test]
+    fn overlaps_and_out_of_range_spans_name_their_offsets() {
+        let overlapping = ExampleInput {
+            text: "fly from New York".into(),
+            entities: vec![
+                Annotation { entity: "city".into(), start: 9, end: 17, ..Annotation::default() },
+                Annotation { entity: "state".into(), start: 13, end: 17, ..Annotation::default() },
+            ],
+        };
+        let e = check_example("examples[3]", &overlapping).expect_err("overlap");
+        let d = e.details().expect("details");
+        assert_eq!(d["field"], "examples[3].entities[1]");
+        assert_eq!(d["spans"], json!([{ "start": 9, "end": 17 }, { "start": 13, "end": 17 }]));
+        assert!(e.message().contains("9..17 and 13..17"), "{}", e.message());
+        let outside = ExampleInput {
+            text: "to Köln".into(),
+            entities: vec![Annotation { entity: "city".into(), start: 3, end: 9, ..Annotation::default() }],
+        };
+        let e = check_example("e", &outside).expect_err("out of range");
+        let d = e.details().expect("details");
+        assert_eq!((d["start"].as_u64(), d["end"].as_u64(), d["text_length"].as_u64()), (Some(3), Some(9), Some(7)));
+    }
+
+    #[test]
+    fn roles_and_groups_are_kept_and_checked_as_names() {
+        let input = ExampleInput {
+            text: "from Berlin to Paris".into(),
+            entities: vec![
+                Annotation {
+                    entity: "city".into(),
+                    start: 15,
+                    end: 20,
+                    role: Some("to".into()),
+                    ..Annotation::default()
+                },
+                Annotation {
+                    entity: "city".into(),
+                    start: 5,
+                    end: 11,
+                    role: Some("from".into()),
+                    group: Some("1".into()),
+                    ..Annotation::default()
+                },
+            ],
+        };
+        let (_, ann) = check_example("e", &input).expect("valid");
+        assert_eq!(ann[0].role.as_deref(), Some("from"));
+        assert_eq!(ann[0].group.as_deref(), Some("1"));
+        assert_eq!(ann[1].role.as_deref(), Some("to"));
+        let bad = ExampleInput {
+            text: "from Berlin".into(),
+            entities: vec![Annotation {
+                entity: "city".into(),
+                start: 5,
+                end: 11,
+                role: Some("{x}".into()),
+                ..Annotation::default()
+            }],
+        };
+        let e = check_example("e", &bad).expect_err("bad role");
+        assert_eq!(e.details().expect("details")["field"], "e.entities[0].role");
     }
 }

@@ -259,7 +259,13 @@ pub fn parse_markup(raw: &str) -> Result<Markup, String> {
             let start = count;
             text.push_str(&span);
             count += span.chars().count();
-            annotations.push(Annotation { entity: entity.clone(), value: span.clone(), start, end: count });
+            annotations.push(Annotation {
+                entity: entity.clone(),
+                value: span.clone(),
+                start,
+                end: count,
+                ..Annotation::default()
+            });
             if let Some(v) = value
                 && v != span
             {
@@ -518,6 +524,7 @@ fn check_document(doc: &NluDocument, source: &str) -> AppResult<(Vec<CheckedInte
             system_type: e.system_type.clone(),
             fuzzy_matching: e.fuzzy_matching,
             values: e.values.clone(),
+            roles: Vec::new(),
         };
         let checked = check_entity(&format!("entities[{i}]."), &req).map_err(|err| locate(err, &e.name))?;
         if !entity_names.insert(checked.name.clone()) {

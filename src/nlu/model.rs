@@ -66,7 +66,8 @@ impl FromRow for Intent {
 }
 
 /// An entity annotation of an example (character offsets, `end` exclusive).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// The learned extractor learns entity, role and group together as one label.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Annotation {
     pub entity: String,
@@ -75,6 +76,14 @@ pub struct Annotation {
     pub value: String,
     pub start: usize,
     pub end: usize,
+    /// The part the value plays, e.g. `from`/`to` of a `city`; one of the
+    /// roles the entity declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Which values of the message belong together (e.g. `1`, `2`: two
+    /// pizzas, each with its size and topping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// A training example.
@@ -229,6 +238,8 @@ pub struct Entity {
     pub fuzzy_matching: bool,
     /// List entities: values with synonyms.
     pub values: Vec<EntityValue>,
+    /// Roles an annotation of this entity may give (e.g. `from`, `to`).
+    pub roles: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -251,6 +262,7 @@ impl FromRow for Entity {
             system_type: row.get("system_type")?,
             fuzzy_matching: row.get("fuzzy_matching")?,
             values: values.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
+            roles: json_column(row, "roles")?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
             created_at: row.get("created_at")?,
             updated_at: row.get("updated_at")?,
         })
@@ -271,6 +283,9 @@ pub struct CreateEntityRequest {
     pub fuzzy_matching: Option<bool>,
     #[serde(default)]
     pub values: Vec<EntityValue>,
+    /// Roles annotations of the entity may give (e.g. `["from", "to"]`).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// `PATCH /bots/{bot_id}/nlu/entities/{nlu_entity_id}` (the type stays).
@@ -286,6 +301,8 @@ pub struct UpdateEntityRequest {
     pub fuzzy_matching: Option<bool>,
     /// Replaces all values.
     pub values: Option<Vec<EntityValue>>,
+    /// Replaces the declared roles.
+    pub roles: Option<Vec<String>>,
 }
 
 /// A trained NLU model of a bot.

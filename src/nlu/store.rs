@@ -16,7 +16,7 @@ const INTENT_COLUMNS: &str = "i.id, i.bot_id, i.name, i.display_name, i.descript
 const ENTITY_COLUMNS: &str = "e.id, e.bot_id, e.name, e.display_name, e.type, e.pattern, e.system_type, e.fuzzy_matching, \
      (SELECT json_group_array(json_object('value', v.value, 'synonyms', json(v.synonyms))) \
         FROM (SELECT value, synonyms FROM entity_values WHERE entity_id = e.id ORDER BY id) v) AS entity_values, \
-     e.created_at, e.updated_at";
+     e.roles, e.created_at, e.updated_at";
 
 const VERSION_COLUMNS: &str =
     "id, bot_id, version_number, is_active, metrics, training_data_hash, description, created_at";
@@ -322,13 +322,25 @@ pub struct NewEntity<'a> {
     pub pattern: Option<&'a str>,
     pub system_type: Option<&'a str>,
     pub fuzzy_matching: bool,
+    /// Declared roles as a JSON array.
+    pub roles: &'a str,
 }
 
 pub fn insert_entity(conn: &Connection, tenant: &Tenant, bot: BotId, e: &NewEntity<'_>) -> rusqlite::Result<EntityId> {
     conn.query_row(
-        "INSERT INTO entities (organization_id, bot_id, name, display_name, type, pattern, system_type, fuzzy_matching)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
-        params![tenant.org_id(), bot, e.name, e.display_name, e.kind, e.pattern, e.system_type, e.fuzzy_matching],
+        "INSERT INTO entities (organization_id, bot_id, name, display_name, type, pattern, system_type, fuzzy_matching, roles)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+        params![
+            tenant.org_id(),
+            bot,
+            e.name,
+            e.display_name,
+            e.kind,
+            e.pattern,
+            e.system_type,
+            e.fuzzy_matching,
+            e.roles
+        ],
         |r| r.get(0),
     )
 }
@@ -341,9 +353,9 @@ pub fn update_entity(
     e: &NewEntity<'_>,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE entities SET name = ?4, display_name = ?5, pattern = ?6, system_type = ?7, fuzzy_matching = ?8
+        "UPDATE entities SET name = ?4, display_name = ?5, pattern = ?6, system_type = ?7, fuzzy_matching = ?8, roles = ?9
          WHERE id = ?1 AND bot_id = ?2 AND organization_id = ?3",
-        params![id, bot, tenant.org_id(), e.name, e.display_name, e.pattern, e.system_type, e.fuzzy_matching],
+        params![id, bot, tenant.org_id(), e.name, e.display_name, e.pattern, e.system_type, e.fuzzy_matching, e.roles],
     )?;
     Ok(())
 }

@@ -35,8 +35,25 @@ pub struct EntityMatch {
     /// Character (Unicode scalar) offsets, `end` exclusive.
     pub start: usize,
     pub end: usize,
-    /// `list`, `fuzzy`, `regex` or `system`.
+    /// Which extractor found the span: `list`, `fuzzy`, `regex`, `system`
+    /// or `learned` (the bot's trained sequence labeller); see docs/nlu.md
+    /// for their precedence.
     pub extractor: String,
+    /// How sure the extractor is, 0–1: 1 for exact list, regex and system
+    /// matches, lower for fuzzy matches (by edit distance) and the learned
+    /// extractor's span probability.
+    #[serde(default = "one")]
+    pub confidence: f64,
+    /// The role the value plays (e.g. `from`/`to`), learned from annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The group the value belongs to, learned from annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A list entity value with its synonyms.
@@ -170,6 +187,9 @@ impl EntitySet {
                     start: index.char_at(m.start()),
                     end: index.char_at(m.end()),
                     extractor: "regex".into(),
+                    confidence: 1.0,
+                    role: None,
+                    group: None,
                 });
             }
         }
@@ -193,6 +213,9 @@ impl EntitySet {
             start: index.char_at(m.start),
             end: index.char_at(m.end),
             extractor: "system".into(),
+            confidence: 1.0,
+            role: None,
+            group: None,
         }
     }
 
@@ -200,7 +223,8 @@ impl EntitySet {
     /// matches on the tokens left over.
     fn list_matches(&self, text: &str, tokens: &[Token], index: &CharIndex) -> Vec<EntityMatch> {
         let mut taken = vec![false; tokens.len()];
-        let mut found: Vec<(usize, usize, usize, usize, bool)> = Vec::new(); // first, last, entity, value, fuzzy
+        // first, last, entity, value, edit distance
+        let mut found: Vec<(usize, usize, usize, usize, usize)> = Vec::new();
         for i in 0..tokens.len() {
             if taken[i] {
                 continue;
@@ -216,7 +240,7 @@ impl EntitySet {
             if let Some(p) = best {
                 let last = i + p.tokens.len();
                 taken[i..last].iter_mut().for_each(|t| *t = true);
-                found.push((i, last, p.entity, p.value, false));
+                found.push((i, last, p.entity, p.value, 0));
             }
         }
         if !self.all_phrases.is_empty() {
@@ -248,27 +272,39 @@ impl EntitySet {
                         best = Some((total, n, p));
                     }
                 }
-                if let Some((_, n, p)) = best {
+                if let Some((d, n, p)) = best {
                     taken[i..i + n].iter_mut().for_each(|t| *t = true);
-                    found.push((i, i + n, p.entity, p.value, true));
+                    found.push((i, i + n, p.entity, p.value, d));
                 }
             }
         }
         found
             .into_iter()
-            .map(|(first, last, entity, value, fuzzy)| {
+            .map(|(first, last, entity, value, distance)| {
                 let (start, end) = (tokens[first].start, tokens[last - 1].end);
+                let written = text[start..end].chars().count().max(1);
                 EntityMatch {
                     entity: self.names[entity].clone(),
                     value: text[start..end].to_owned(),
                     resolved: json!(self.list_values[entity][value]),
                     start: index.char_at(start),
                     end: index.char_at(end),
-                    extractor: if fuzzy { "fuzzy" } else { "list" }.into(),
+                    extractor: if distance > 0 { "fuzzy" } else { "list" }.into(),
+                    confidence: fuzzy_confidence(distance, written),
+                    role: None,
+                    group: None,
                 }
             })
             .collect()
     }
+}
+
+/// Confidence of a list match with `distance` edits over `chars` written
+/// characters: 1 when exact, 1 − edits/characters otherwise (rounded).
+fn fuzzy_confidence(distance: usize, chars: usize) -> f64 {
+    #[allow(clippy::cast_precision_loss, reason = "small counts")]
+    let c = 1.0 - distance as f64 / chars as f64;
+    (c.clamp(0.0, 1.0) * 1000.0).round() / 1000.0
 }
 
 /// Edits allowed on one token: none for short words (too many false hits),
@@ -297,6 +333,9 @@ pub fn extract_system(kind: SystemKind, text: &str, reference: &Reference) -> Ve
             start: index.char_at(m.start),
             end: index.char_at(m.end),
             extractor: "system".into(),
+            confidence: 1.0,
+            role: None,
+            group: None,
         })
         .collect()
 }
