@@ -61,6 +61,10 @@ pub struct NluArgs {
     /// Random k-shot subsets of CLINC150 in the small-bot mode.
     #[arg(long, default_value_t = 3)]
     pub seeds: u64,
+    /// Training sets of the Restaurant-8k slot bench (run when `--data` is
+    /// the data root or `restaurant8k/`): `full` and/or few-shot sizes.
+    #[arg(long, value_delimiter = ',', default_value = "full,512,64")]
+    pub restaurant8k: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +87,10 @@ fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Row>> {
 /// The intent datasets under `dir`: (name, folder).
 fn discover(dir: &Path) -> Vec<(String, PathBuf)> {
     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // restaurant8k has slots only (its own bench below), scifact is retrieval: not intent benchmarks.
+    if matches!(name(dir).as_str(), "restaurant8k" | "scifact") {
+        return Vec::new();
+    }
     if dir.join("train.jsonl").exists() {
         let parent = dir.parent().map(name).unwrap_or_default();
         let n = if parent == "braun2017" { format!("braun2017/{}", name(dir)) } else { name(dir) };
@@ -93,8 +101,7 @@ fn discover(dir: &Path) -> Vec<(String, PathBuf)> {
         std::fs::read_dir(dir).map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     entries.sort();
     for p in entries {
-        // restaurant8k has slots only, scifact is retrieval: not intent benchmarks.
-        if !p.is_dir() || matches!(name(&p).as_str(), "restaurant8k" | "scifact") {
+        if !p.is_dir() {
             continue;
         }
         out.extend(discover(&p));
@@ -104,6 +111,10 @@ fn discover(dir: &Path) -> Vec<(String, PathBuf)> {
 
 pub fn run(args: &NluArgs, ml: &MlConfig) -> anyhow::Result<Report> {
     let datasets = discover(&args.data);
+    let restaurant8k = [args.data.clone(), args.data.join("restaurant8k")]
+        .into_iter()
+        .find(|d| d.file_name().is_some_and(|n| n == "restaurant8k") && d.join("test.jsonl").exists())
+        .filter(|_| !args.restaurant8k.is_empty() && !args.small_bots);
     if args.small_bots && !args.data.join("braun2017").exists() && !args.data.join("clinc150").exists() {
         let message =
             format!("no braun2017/ or clinc150/ under {} (expected ../shared/data); skipping", args.data.display());
@@ -112,7 +123,7 @@ pub fn run(args: &NluArgs, ml: &MlConfig) -> anyhow::Result<Report> {
             json: json!({ "skipped": true, "reason": message }),
         });
     }
-    if datasets.is_empty() {
+    if datasets.is_empty() && restaurant8k.is_none() {
         let message = format!("no NLU datasets under {} (expected ../shared/data); skipping", args.data.display());
         return Ok(Report {
             rows: vec![("skipped".into(), message.clone())],
@@ -155,6 +166,11 @@ pub fn run(args: &NluArgs, ml: &MlConfig) -> anyhow::Result<Report> {
             rows.push((format!("{name}: {k}"), v.clone()));
         }
         results.insert(name.replace('/', "_"), r.json);
+    }
+    if let Some(folder) = &restaurant8k {
+        let (r, j) = bench_restaurant8k(&state, folder, &args.restaurant8k)?;
+        rows.extend(r);
+        results.insert("restaurant8k".into(), j);
     }
     rows.push(("RSS added by the embedding model (MB)".into(), format!("{rss_embedder:.1}")));
     rows.push(("largest classifier in memory (MB)".into(), format!("{classifier_mb:.1}")));
@@ -452,6 +468,97 @@ async fn bench_one(
         entity_gold: ngold,
         classifier_mb: weights_mb,
     })
+}
+
+/// Restaurant-8k span F1: the learned entity extractor trained (with
+/// `nlu::train::train_entities_from`, what the training job runs) on each
+/// training set, then `test.jsonl` extracted with the bot's precedence
+/// (`EntitySet::extract_with`); exact (slot, start, end) matches of the
+/// learned spans (system entities named `date`/`time` by kind are not
+/// counted: the slots are what is scored).
+fn bench_restaurant8k(
+    state: &AppState,
+    folder: &Path,
+    sets: &[String],
+) -> anyhow::Result<(Vec<(String, String)>, Value)> {
+    use crate::nlu::entities::{EntitySet, Reference};
+    let test = read_jsonl(&folder.join("test.jsonl"))?;
+    let embedder = state.models.embedder_blocking().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let texts: Vec<&str> = test.iter().map(|r| r.text.as_str()).collect();
+    let started = Instant::now();
+    let test_tokens = embedder.bulk(texts.len())?.token_vectors(&texts)?;
+    let test_embed_seconds = started.elapsed().as_secs_f64();
+    let entities = EntitySet::empty();
+    let reference = Reference::new(chrono::Utc::now().with_timezone(&chrono_tz::UTC));
+    let mut rows = Vec::new();
+    let mut json = json!({ "test_examples": test.len() });
+    for set in sets {
+        let path =
+            if set == "full" { folder.join("train.jsonl") } else { folder.join(format!("fewshot/train_{set}.jsonl")) };
+        let train = read_jsonl(&path)?;
+        let training_rows: Vec<crate::nlu::store::TrainingRow> = train
+            .iter()
+            .map(|r| crate::nlu::store::TrainingRow {
+                intent: String::new(),
+                text: r.text.clone(),
+                entities: serde_json::to_string(&r.entities).unwrap_or_default(),
+            })
+            .collect();
+        let annotations: Vec<Vec<Annotation>> = train.iter().map(|r| r.entities.clone()).collect();
+        let started = Instant::now();
+        let (model, report) =
+            crate::nlu::train::train_entities_from(&embedder, &entities, &training_rows, &annotations)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let train_seconds = started.elapsed().as_secs_f64();
+        let model = model.context("no annotations in the training set")?;
+        let names: BTreeSet<&str> = train.iter().flat_map(|r| r.entities.iter().map(|a| a.entity.as_str())).collect();
+        let (mut tp, mut npred, mut ngold) = (0, 0, 0);
+        let mut per: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+        let started = Instant::now();
+        for (r, tokens) in test.iter().zip(&test_tokens) {
+            let found = entities.extract_with(&r.text, &reference, Some((&model, tokens)));
+            let gold: BTreeSet<(&str, usize, usize)> =
+                r.entities.iter().map(|a| (a.entity.as_str(), a.start, a.end)).collect();
+            let pred: BTreeSet<(&str, usize, usize)> = found
+                .iter()
+                .filter(|e| e.extractor == "learned" && names.contains(e.entity.as_str()))
+                .map(|e| (e.entity.as_str(), e.start, e.end))
+                .collect();
+            for (e, _, _) in &gold {
+                per.entry((*e).to_owned()).or_default().2 += 1;
+            }
+            for p in &pred {
+                let slot = per.entry(p.0.to_owned()).or_default();
+                slot.1 += 1;
+                slot.0 += usize::from(gold.contains(p));
+            }
+            tp += gold.intersection(&pred).count();
+            npred += pred.len();
+            ngold += gold.len();
+        }
+        let decode_ms = started.elapsed().as_secs_f64() * 1000.0 / test.len().max(1) as f64;
+        let score = f1(tp, npred, ngold);
+        rows.push((format!("restaurant8k {set} ({} train): span F1", train.len()), format!("{score:.4}")));
+        rows.push((
+            format!("restaurant8k {set}: entity training time (s, token vectors + fit)"),
+            format!("{train_seconds:.1}"),
+        ));
+        json[format!("train_{set}")] = json!({
+            "train_examples": train.len(),
+            "span_f1": r4(score),
+            "precision": r4(if npred > 0 { tp as f64 / npred as f64 } else { 0.0 }),
+            "recall": r4(if ngold > 0 { tp as f64 / ngold as f64 } else { 0.0 }),
+            "train_seconds": r2(train_seconds),
+            "fit_seconds": report.as_ref().map(|r| r2(r.train_seconds)),
+            "features": report.as_ref().map(|r| r.features),
+            "decode_ms_per_text": r4(decode_ms),
+            "per_slot_f1": per.iter().map(|(k, (t, p, g))| (k.clone(), json!(r4(f1(*t, *p, *g))))).collect::<serde_json::Map<_, _>>(),
+        });
+    }
+    let per_text_ms = test_embed_seconds * 1000.0 / test.len().max(1) as f64;
+    rows.push(("restaurant8k: token-vector inference per text (ms, bulk)".into(), format!("{per_text_ms:.2}")));
+    json["token_vectors_ms_per_text"] = json!(r2(per_text_ms));
+    Ok((rows, json))
 }
 
 fn f1(tp: usize, pred: usize, gold: usize) -> f64 {

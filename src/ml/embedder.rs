@@ -423,10 +423,27 @@ impl Embedder {
         Ok(BulkEmbedder { inner: inner.clone(), sessions })
     }
 
+    /// The encoder's per-token output of each text (one text per inference
+    /// on the serving session, like `embed_blocking`): the contextual vector
+    /// of every word piece with its byte offsets in the text (special
+    /// tokens left out). The learned entity extractor's features.
+    pub fn token_vectors_blocking(&self, texts: &[&str]) -> anyhow::Result<Vec<TokenVectors>> {
+        texts.iter().map(|t| self.inner.token_vectors_on(&self.inner.sessions[0], t)).collect()
+    }
+
     /// Number of tokens a text has for this model (after truncation).
     pub fn count_tokens(&self, text: &str) -> anyhow::Result<usize> {
         Ok(self.inner.tokenizer.encode(text, true).map_err(|e| anyhow!("tokenize: {e}"))?.len())
     }
+}
+
+/// Per-token encoder output of one text (see `Embedder::token_vectors_blocking`).
+#[derive(Debug, Clone, Default)]
+pub struct TokenVectors {
+    /// Byte offsets of each word piece in the text.
+    pub offsets: Vec<(usize, usize)>,
+    /// Its contextual vector (`dim` values each), as the model outputs it.
+    pub vectors: Vec<Vec<f32>>,
 }
 
 /// Sessions for one bulk job (see `Embedder::bulk`).
@@ -436,6 +453,32 @@ pub struct BulkEmbedder {
 }
 
 impl BulkEmbedder {
+    /// Per-token vectors of texts, one per inference, split over the job's
+    /// sessions like [`BulkEmbedder::embed`]; in input order.
+    pub fn token_vectors(&self, texts: &[&str]) -> anyhow::Result<Vec<TokenVectors>> {
+        let inner = &self.inner;
+        if self.sessions.len() < 2 {
+            return texts.iter().map(|t| inner.token_vectors_on(&inner.sessions[0], t)).collect();
+        }
+        let share = texts.len().div_ceil(self.sessions.len()).max(1);
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = texts
+                .chunks(share)
+                .zip(&self.sessions)
+                .map(|(run, session)| {
+                    scope.spawn(move || {
+                        run.iter().map(|t| inner.token_vectors_on(session, t)).collect::<anyhow::Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(texts.len());
+            for run in runs {
+                out.extend(run.join().map_err(|_| anyhow!("an embedding thread panicked"))??);
+            }
+            Ok(out)
+        })
+    }
+
     /// Embeds texts one per inference, split into contiguous runs over the
     /// job's sessions; the result is in input order.
     pub fn embed(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
@@ -533,6 +576,41 @@ impl Inner {
                 out[i] = v;
             }
             start = end;
+        }
+        Ok(out)
+    }
+
+    /// One text alone through the model; its word pieces' vectors.
+    fn token_vectors_on(&self, session: &Mutex<Session>, text: &str) -> anyhow::Result<TokenVectors> {
+        let encoding = self.tokenizer.encode(text, true).map_err(|e| anyhow!("tokenize: {e}"))?;
+        let seq = encoding.len().clamp(1, self.max_tokens);
+        let mut ids = Array2::<i64>::zeros((1, seq));
+        let mut mask = Array2::<i64>::zeros((1, seq));
+        for (col, (&id, &m)) in encoding.get_ids().iter().zip(encoding.get_attention_mask()).take(seq).enumerate() {
+            ids[[0, col]] = i64::from(id);
+            mask[[0, col]] = i64::from(m);
+        }
+        let mut guard = session.lock().map_err(|_| anyhow!("an embedding session panicked"))?;
+        let mut inputs = vec![
+            ("input_ids".to_owned(), Tensor::from_array(ids)?.into_dyn()),
+            ("attention_mask".to_owned(), Tensor::from_array(mask)?.into_dyn()),
+        ];
+        if self.with_token_types {
+            inputs.push(("token_type_ids".to_owned(), Tensor::from_array(Array2::<i64>::zeros((1, seq)))?.into_dyn()));
+        }
+        let outputs = guard.run(inputs)?;
+        let hidden = outputs[self.output.as_str()].try_extract_array::<f32>()?;
+        if hidden.ndim() != 3 {
+            bail!("the model `{}` output has no per-token vectors (rank {})", self.output, hidden.ndim());
+        }
+        let mut out = TokenVectors::default();
+        let special = encoding.get_special_tokens_mask();
+        for (t, &(start, end)) in encoding.get_offsets().iter().enumerate().take(seq) {
+            if special.get(t).copied().unwrap_or(0) == 1 || start >= end {
+                continue;
+            }
+            out.offsets.push((start, end));
+            out.vectors.push(hidden.slice(ndarray::s![0, t, ..]).to_vec());
         }
         Ok(out)
     }

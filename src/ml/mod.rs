@@ -4,6 +4,7 @@
 
 pub mod classifier;
 pub mod embedder;
+pub mod labeller;
 pub mod runtime;
 
 use std::sync::{Arc, OnceLock};

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use ndarray::Array2;
 use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
 
-use super::entities::{EntityDef, EntitySet, ListValue, SystemKind};
+use super::entities::learned::split_model_file;
+use super::entities::{EntityDef, EntityLabeller, EntitySet, ListValue, SystemKind};
 use super::model::{EntityType, ModelVersionId};
 use super::store::{self, LogRow};
 use crate::db::Db;
@@ -38,6 +39,8 @@ pub struct LoadedModel {
     pub version_id: ModelVersionId,
     pub version_number: i64,
     pub model: IntentModel,
+    /// The learned entity extractor, when the bot had annotated examples.
+    pub entities: Option<EntityLabeller>,
 }
 
 /// What parsing needs of a bot besides the model: its entities and the
@@ -244,16 +247,18 @@ impl NluRuntime {
 fn load_active(conn: &rusqlite::Connection, tenant: &Tenant, bot: BotId) -> AppResult<ModelSlot> {
     let Some(version) = store::active_version(conn, tenant, bot)? else { return Ok(None) };
     let Some(bytes) = store::version_weights(conn, tenant, version.id)? else { return Ok(None) };
-    let model = IntentModel::from_bytes(&bytes).map_err(crate::error::AppError::internal)?;
+    let (intent, entities) = split_model_file(&bytes).map_err(crate::error::AppError::internal)?;
+    let model = IntentModel::from_bytes(intent).map_err(crate::error::AppError::internal)?;
     Ok(Some(Arc::new(LoadedModel {
         org_id: tenant.org_id(),
         version_id: version.id,
         version_number: version.version_number,
         model,
+        entities,
     })))
 }
 
-fn load_data(conn: &rusqlite::Connection, tenant: &Tenant, bot: BotId) -> AppResult<BotData> {
+pub(crate) fn load_data(conn: &rusqlite::Connection, tenant: &Tenant, bot: BotId) -> AppResult<BotData> {
     let defs: Vec<EntityDef> = store::all_entities(conn, tenant, bot)?
         .into_iter()
         .filter_map(|e| match e.kind {

@@ -164,7 +164,7 @@ pub async fn parse(
         }
     })?;
     let mut result = classify(&model, &data, text, &vector)?;
-    result.entities = data.entities.extract(text, &options.reference());
+    result.entities = entities_with_model(&embedder, &model, &data, text, &options.reference()).await?;
     result.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     state.nlu.metrics().parses.inc();
     state.nlu.metrics().parse_seconds.observe(started.elapsed().as_secs_f64());
@@ -236,7 +236,39 @@ pub async fn extract_entities(
 ) -> AppResult<Vec<EntityMatch>> {
     check_text(text)?;
     let data = bot_data(state, tenant, bot).await?;
-    Ok(data.entities.extract(text, &options.reference()))
+    // The learned extractor when the bot has a trained model with one.
+    let model = active_model(state, tenant, bot).await?;
+    match model {
+        Some(model) if model.entities.is_some() => {
+            let embedder = state.models.embedder().await?;
+            entities_with_model(&embedder, &model, &data, text, &options.reference()).await
+        }
+        _ => Ok(data.entities.extract(text, &options.reference())),
+    }
+}
+
+/// The entities of a text with the bot's list, regex and system entities
+/// and, when the model has one, its learned extractor (one more encoder
+/// pass for the per-token vectors, off the executor).
+async fn entities_with_model(
+    embedder: &crate::ml::Embedder,
+    model: &std::sync::Arc<LoadedModel>,
+    data: &std::sync::Arc<BotData>,
+    text: &str,
+    reference: &Reference,
+) -> AppResult<Vec<EntityMatch>> {
+    if model.entities.is_none() || embedder.model_id() != model.model.embedder_id {
+        return Ok(data.entities.extract(text, reference));
+    }
+    let (embedder, model, data, text, reference) =
+        (embedder.clone(), model.clone(), data.clone(), text.to_owned(), *reference);
+    run_blocking(move || {
+        let tokens = embedder.token_vectors_blocking(&[text.as_str()]).map_err(AppError::internal)?;
+        let tokens = tokens.into_iter().next().unwrap_or_default();
+        let learned = model.entities.as_ref().map(|l| (l, &tokens));
+        Ok(data.entities.extract_with(&text, &reference, learned))
+    })
+    .await
 }
 
 /// The system entities of one kind in a text (for slot validation).

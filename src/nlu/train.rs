@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::background;
+use super::entities::learned::{LearnedConfig, LearnedReport, TrainText, join_model_file, split_model_file};
+use super::entities::{EntityLabeller, EntityMatch, EntitySet, Reference};
+use super::model::Annotation;
 use super::model::{ModelVersion, ModelVersionId};
 use super::runtime::LoadedModel;
 use super::store::{self, NewVersion, TrainingRow};
@@ -85,6 +88,11 @@ fn hash_with(rows: &[TrainingRow], config_json: &str, embedder_id: &str) -> Stri
         text.push_str(&r.intent);
         text.push('\t');
         text.push_str(&r.text);
+        // Annotations train the entity extractor (rows without any hash as before).
+        if !matches!(r.entities.as_str(), "" | "[]") {
+            text.push('\t');
+            text.push_str(&r.entities);
+        }
         text.push('\n');
     }
     sha256_hex(text.as_bytes())
@@ -212,8 +220,9 @@ pub fn train_bot_blocking(
         progress(json!({ "stage": stage, "fraction": fraction, "total": total }));
     })
     .map_err(AppError::internal)?;
+    let (entities, entity_report, entity_seconds) = train_entities(state, tenant, bot, &embedder, &rows, progress)?;
     progress(json!({ "stage": "saving", "total": total }));
-    let bytes = model.to_bytes();
+    let bytes = join_model_file(model.to_bytes(), entities.as_ref());
     let hash = data_hash(&rows, config, embedder.model_id());
     let metrics = json!({
         "training": report,
@@ -222,6 +231,8 @@ pub fn train_bot_blocking(
         "embedder": embedder.model_id(),
         "config": config,
         "weights_bytes": bytes.len(),
+        "entities": entity_report,
+        "entity_seconds": entity_seconds,
     });
     let score = report.validation_accuracy;
     let version = state.db.write_blocking(|tx| {
@@ -252,9 +263,74 @@ pub fn train_bot_blocking(
     })?;
     state.nlu.swap_model(
         bot,
-        LoadedModel { org_id: tenant.org_id(), version_id: version.id, version_number: version.version_number, model },
+        LoadedModel {
+            org_id: tenant.org_id(),
+            version_id: version.id,
+            version_number: version.version_number,
+            model,
+            entities,
+        },
     );
     Ok(TrainOutcome { model_version: version, report, embed_seconds })
+}
+
+/// Trains the learned entity extractor from the rows' annotations (none
+/// when no example is annotated): the encoder's token vectors of every
+/// example, the bot's list/regex/system matches as gazetteer features.
+/// Returns it with its report and the seconds it took (embedding included).
+pub fn train_entities(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    embedder: &Embedder,
+    rows: &[TrainingRow],
+    progress: &mut dyn FnMut(Value),
+) -> AppResult<(Option<EntityLabeller>, Option<LearnedReport>, f64)> {
+    let started = Instant::now();
+    let annotations: Vec<Vec<Annotation>> =
+        rows.iter().map(|r| serde_json::from_str(&r.entities).unwrap_or_default()).collect();
+    if annotations.iter().all(Vec::is_empty) {
+        return Ok((None, None, 0.0));
+    }
+    let data = state.db.read_blocking(|conn| super::runtime::load_data(conn, tenant, bot))?;
+    progress(json!({ "stage": "entities", "total": rows.len() }));
+    let (model, report) = train_entities_from(embedder, &data.entities, rows, &annotations)?;
+    Ok((model, report, started.elapsed().as_secs_f64()))
+}
+
+/// [`train_entities`] on given rows and entities (also `bench nlu`).
+pub fn train_entities_from(
+    embedder: &Embedder,
+    entities: &EntitySet,
+    rows: &[TrainingRow],
+    annotations: &[Vec<Annotation>],
+) -> AppResult<(Option<EntityLabeller>, Option<LearnedReport>)> {
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let tokens = embedder.bulk(texts.len()).and_then(|b| b.token_vectors(&texts)).map_err(AppError::internal)?;
+    let reference = fixed_reference();
+    let gazetteers: Vec<Vec<EntityMatch>> = texts
+        .iter()
+        .map(|t| {
+            let (rules, system) = entities.candidates(t, &reference);
+            rules.into_iter().chain(system).collect()
+        })
+        .collect();
+    let train: Vec<TrainText<'_>> = texts
+        .iter()
+        .zip(annotations)
+        .zip(tokens.iter().zip(&gazetteers))
+        .map(|((text, annotations), (tokens, gazetteer))| TrainText { text, annotations, tokens, gazetteer })
+        .collect();
+    Ok(match EntityLabeller::train(&train, &LearnedConfig::default()) {
+        Some((m, r)) => (Some(m), Some(r)),
+        None => (None, None),
+    })
+}
+
+/// The instant gazetteer features of training read relative dates against
+/// (only the kinds matter, so any fixed instant keeps training deterministic).
+fn fixed_reference() -> Reference {
+    Reference::new(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.with_timezone(&chrono_tz::UTC))
 }
 
 pub(crate) fn version_not_found() -> AppError {
@@ -372,10 +448,17 @@ pub async fn activate(state: &AppState, tenant: Tenant, bot: BotId, id: ModelVer
             Ok((store::find_version(tx, &t, bot, id)?.ok_or_else(version_not_found)?, bytes))
         })
         .await?;
-    let model = IntentModel::from_bytes(&bytes).map_err(AppError::internal)?;
+    let (intent, entities) = split_model_file(&bytes).map_err(AppError::internal)?;
+    let model = IntentModel::from_bytes(intent).map_err(AppError::internal)?;
     state.nlu.swap_model(
         bot,
-        LoadedModel { org_id: tenant.org_id(), version_id: version.id, version_number: version.version_number, model },
+        LoadedModel {
+            org_id: tenant.org_id(),
+            version_id: version.id,
+            version_number: version.version_number,
+            model,
+            entities,
+        },
     );
     Ok(version)
 }

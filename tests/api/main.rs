@@ -65,6 +65,7 @@ mod knowledge_llm;
 mod ml;
 mod nlu;
 mod nlu_annotations;
+mod nlu_entities;
 mod nlu_oos;
 mod orgs;
 mod outbound;

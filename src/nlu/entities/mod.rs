@@ -3,6 +3,7 @@
 //! entities, and the system entities of [`system`]. Offsets in results are
 //! Unicode scalar (char) offsets.
 
+pub mod learned;
 pub mod numbers;
 pub mod system;
 pub mod text;
@@ -13,7 +14,10 @@ use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use learned::EntityLabeller;
 pub use system::{Reference, SystemKind};
+
+use crate::ml::embedder::TokenVectors;
 use text::{CharIndex, Token, edit_distance, tokenize};
 
 /// Longest regex pattern accepted, in bytes.
@@ -172,6 +176,35 @@ impl EntitySet {
     /// system entities (named as the bot declares them, else by kind).
     #[must_use]
     pub fn extract(&self, text: &str, reference: &Reference) -> Vec<EntityMatch> {
+        self.extract_with(text, reference, None)
+    }
+
+    /// Every entity in `text`, with the bot's learned extractor when given
+    /// (its model and the text's encoder output); see [`combine`] for which
+    /// extractor wins where they overlap.
+    #[must_use]
+    pub fn extract_with(
+        &self,
+        text: &str,
+        reference: &Reference,
+        learned: Option<(&EntityLabeller, &TokenVectors)>,
+    ) -> Vec<EntityMatch> {
+        let (rules, system) = self.candidates(text, reference);
+        let learned = match learned {
+            Some((model, tokens)) => {
+                let gazetteer: Vec<EntityMatch> = rules.iter().chain(&system).cloned().collect();
+                model.predict(text, tokens, &gazetteer)
+            }
+            None => Vec::new(),
+        };
+        combine(rules, learned, system)
+    }
+
+    /// The list (exact and fuzzy) and regex matches, and the system matches
+    /// (overlaps among them resolved, date ranges composed), before
+    /// precedence. Also the gazetteer features of the learned extractor.
+    #[must_use]
+    pub fn candidates(&self, text: &str, reference: &Reference) -> (Vec<EntityMatch>, Vec<EntityMatch>) {
         let tokens = tokenize(text);
         let index = CharIndex::new(text);
         let mut out = self.list_matches(text, &tokens, &index);
@@ -194,15 +227,25 @@ impl EntitySet {
             }
         }
         let system = system::resolve_overlaps(system::extract(text, &tokens, &SystemKind::ALL, reference));
-        // The bot's own entities win over built-in readings of the same words.
-        let system: Vec<EntityMatch> = system
+        let system = compose_ranges(text, system);
+        let system = system
             .into_iter()
-            .map(|m| self.system_match(text, &index, m))
-            .filter(|s| out.iter().all(|o| s.end <= o.start || s.start >= o.end))
+            .map(|c| match c {
+                Composed::One(m) => self.system_match(text, &index, m),
+                Composed::Range { start, end, resolved } => EntityMatch {
+                    entity: DATE_RANGE.into(),
+                    value: text[start..end].to_owned(),
+                    resolved,
+                    start: index.char_at(start),
+                    end: index.char_at(end),
+                    extractor: "system".into(),
+                    confidence: 1.0,
+                    role: None,
+                    group: None,
+                },
+            })
             .collect();
-        out.extend(system);
-        out.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-        out
+        (out, system)
     }
 
     fn system_match(&self, text: &str, index: &CharIndex, m: system::SystemMatch) -> EntityMatch {
@@ -297,6 +340,99 @@ impl EntitySet {
             })
             .collect()
     }
+}
+
+/// The entity name of a composed date range (`{"start": …, "end": …}`).
+pub const DATE_RANGE: &str = "date_range";
+
+/// A system match, or two dates joined into a range.
+enum Composed {
+    One(system::SystemMatch),
+    Range { start: usize, end: usize, resolved: Value },
+}
+
+/// Joins `<date> to|until|till|through|- <date>` and `between <date> and
+/// <date>` into one range (byte offsets; input sorted by position).
+fn compose_ranges(text: &str, matches: Vec<system::SystemMatch>) -> Vec<Composed> {
+    let mut out: Vec<Composed> = Vec::with_capacity(matches.len());
+    let mut iter = matches.into_iter().peekable();
+    while let Some(a) = iter.next() {
+        if a.kind == SystemKind::Date
+            && let Some(b) = iter.peek()
+            && b.kind == SystemKind::Date
+            && b.start >= a.end
+        {
+            let between = text[a.end..b.start].trim().to_lowercase();
+            let before = text[..a.start].trim_end().to_lowercase();
+            let joined = matches!(between.as_str(), "to" | "until" | "till" | "through" | "thru" | "-" | "–" | "—")
+                || (between == "and" && before.ends_with("between"));
+            if joined && let Some(b) = iter.next() {
+                out.push(Composed::Range {
+                    start: a.start,
+                    end: b.end,
+                    resolved: json!({ "start": a.resolved, "end": b.resolved }),
+                });
+                continue;
+            }
+        }
+        out.push(Composed::One(a));
+    }
+    out
+}
+
+fn overlaps(a: &EntityMatch, b: &EntityMatch) -> bool {
+    a.start < b.end && b.start < a.end
+}
+
+/// The precedence of extractors where their spans overlap (docs/nlu.md):
+///
+/// 1. exact list matches and regex matches (what the bot states it knows);
+///    a learned span of the same entity over them lends its role and group;
+/// 2. the learned extractor's spans;
+/// 3. fuzzy list matches; over a learned span of the same entity they give
+///    it the list's canonical value;
+/// 4. system entities; one inside a learned span resolves it into a
+///    structured value (a number, a date, `{"amount", "currency"}`, a date
+///    range `{"start", "end"}`).
+#[must_use]
+pub fn combine(rules: Vec<EntityMatch>, learned: Vec<EntityMatch>, system: Vec<EntityMatch>) -> Vec<EntityMatch> {
+    let (mut out, fuzzy): (Vec<EntityMatch>, Vec<EntityMatch>) =
+        rules.into_iter().partition(|m| m.extractor != "fuzzy");
+    let exact = out.len();
+    for mut l in learned {
+        if let Some(o) = out[..exact].iter_mut().find(|o| overlaps(o, &l)) {
+            if o.entity == l.entity && o.role.is_none() && o.group.is_none() {
+                o.role = l.role;
+                o.group = l.group;
+            }
+            continue;
+        }
+        // The longest system reading inside the span gives its structured value.
+        let inner = system
+            .iter()
+            .filter(|s| s.start >= l.start && s.end <= l.end)
+            .max_by_key(|s| (s.end - s.start, std::cmp::Reverse(s.start)));
+        if let Some(s) = inner {
+            l.resolved = s.resolved.clone();
+        }
+        out.push(l);
+    }
+    for f in fuzzy {
+        if let Some(o) = out.iter_mut().find(|o| overlaps(o, &f)) {
+            if o.extractor == "learned" && o.entity == f.entity && o.start == f.start && o.end == f.end {
+                o.resolved = f.resolved;
+            }
+            continue;
+        }
+        out.push(f);
+    }
+    for s in system {
+        if out.iter().all(|o| !overlaps(o, &s)) {
+            out.push(s);
+        }
+    }
+    out.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    out
 }
 
 /// Confidence of a list match with `distance` edits over `chars` written
@@ -405,5 +541,65 @@ mod tests {
         let found = extract_system(SystemKind::Number, "two tickets at 5 pm", &reference());
         let values: Vec<&Value> = found.iter().map(|m| &m.resolved).collect();
         assert_eq!(values, [&json!(2), &json!(5)]);
+    }
+
+    fn m(entity: &str, start: usize, end: usize, extractor: &str, resolved: Value) -> EntityMatch {
+        EntityMatch {
+            entity: entity.into(),
+            value: String::new(),
+            resolved,
+            start,
+            end,
+            extractor: extractor.into(),
+            confidence: 1.0,
+            role: None,
+            group: None,
+        }
+    }
+
+    #[test]
+    fn precedence_list_then_learned_then_fuzzy_then_system() {
+        let mut learned_city = m("city", 5, 11, "learned", json!("Berlin"));
+        learned_city.role = Some("from".into());
+        let rules = vec![
+            m("city", 5, 11, "list", json!("Berlin")),
+            m("city", 30, 36, "fuzzy", json!("Munich")),
+            m("airline", 40, 44, "fuzzy", json!("Lufthansa")),
+        ];
+        let learned = vec![
+            learned_city,
+            m("city", 30, 36, "learned", json!("Muních")),
+            m("guests", 50, 58, "learned", json!("4 people")),
+            m("carrier", 40, 44, "learned", json!("LH")),
+        ];
+        let system = vec![m("number", 50, 51, "system", json!(4)), m("date", 60, 68, "system", json!("2025-01-02"))];
+        let out = combine(rules, learned, system);
+        let brief: Vec<(&str, &str, Option<&str>, &Value)> =
+            out.iter().map(|e| (e.entity.as_str(), e.extractor.as_str(), e.role.as_deref(), &e.resolved)).collect();
+        assert_eq!(
+            brief,
+            vec![
+                ("city", "list", Some("from"), &json!("Berlin")),
+                ("city", "learned", None, &json!("Munich")),
+                ("carrier", "learned", None, &json!("LH")),
+                ("guests", "learned", None, &json!(4)),
+                ("date", "system", None, &json!("2025-01-02")),
+            ]
+        );
+    }
+
+    #[test]
+    fn date_ranges_and_money_are_structured() {
+        let set = EntitySet::empty();
+        let found = set.extract("from January 3 to January 5 for $20", &reference());
+        let range = found.iter().find(|e| e.entity == DATE_RANGE).expect("a range");
+        assert_eq!(range.resolved, json!({ "start": "2025-01-03", "end": "2025-01-05" }));
+        assert_eq!(range.value, "January 3 to January 5");
+        let money = found.iter().find(|e| e.entity == "money").expect("money");
+        assert_eq!(money.resolved, json!({ "amount": 20, "currency": "USD" }));
+        let between = set.extract("between March 1 and March 4", &reference());
+        assert_eq!(between[0].resolved, json!({ "start": "2025-03-01", "end": "2025-03-04" }));
+        let two = set.extract("March 1 and March 4", &reference());
+        assert!(two.iter().all(|e| e.entity != DATE_RANGE), "and without between is two dates");
     }
 }
