@@ -301,6 +301,7 @@ fn list_entities(train: &[Row]) -> Vec<crate::nlu::io::EntityDoc> {
                 .filter(|v| !v.is_empty())
                 .map(|v| crate::nlu::model::EntityValue { value: v, synonyms: Vec::new() })
                 .collect(),
+            roles: Vec::new(),
         })
         .collect()
 }

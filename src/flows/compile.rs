@@ -4,16 +4,16 @@
 //! that could loop without waiting for the user, and expressions,
 //! templates, patterns and JSON paths that do not parse.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::document::{
-    ButtonDoc, ConditionData, ConditionDoc, EdgeDoc, EndData, FlowDocument, HandoffData, HttpData, HttpMethod,
-    IntentRouterData, JumpData, JumpMode, KnowledgeData, MAX_EDGES, MAX_NODES, MessageData, NodeType, Operator,
-    QuestionData, SCHEMA_VERSION, SetVariableData, StartData, Subject, ValidationDoc,
+    ButtonDoc, ConditionData, ConditionDoc, EdgeDoc, EndData, FlowDocument, FormData, HandoffData, HttpData,
+    HttpMethod, IntentRouterData, JumpData, JumpMode, KnowledgeData, MAX_EDGES, MAX_NODES, MessageData, NodeType,
+    Operator, QuestionData, SCHEMA_VERSION, SetVariableData, StartData, Subject, ValidationDoc,
 };
 use super::expr::{self, BinaryOp, Expr, Func, UnaryOp};
 use super::jsonpath::JsonPath;
@@ -90,7 +90,9 @@ impl Issue {
         }
     }
 
-    fn warning(code: &'static str, message: impl Into<String>) -> Issue {
+    /// A warning (never blocks saving or publishing).
+    #[must_use]
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Issue {
         Issue { severity: Severity::Warning, ..Issue::error(code, message) }
     }
 
@@ -165,6 +167,30 @@ pub struct Question {
     pub fill_from_message: bool,
 }
 
+/// A slot of a form, compiled.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub entity: String,
+    pub role: Option<String>,
+    pub variable: String,
+    pub prompt: Content,
+    /// True of an acceptable `value`.
+    pub validation: Option<Expr>,
+    pub invalid_message: Option<Template>,
+    pub required: bool,
+}
+
+/// A form node, compiled.
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub slots: Vec<Slot>,
+    pub retries: u32,
+    /// Lower-cased.
+    pub cancel_keywords: Vec<String>,
+    pub cancel_intents: Vec<String>,
+    pub keep_existing: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Http {
     pub method: HttpMethod,
@@ -216,6 +242,7 @@ pub enum Kind {
     Jump { flow: String, mode: JumpMode },
     Handoff { message: Option<Content>, team_id: Option<i64>, note: Option<Template> },
     End { message: Option<Content>, close: bool },
+    Form(Box<Form>),
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +275,9 @@ pub struct Graph {
     pub intents: BTreeSet<String>,
     /// Flows jumped to.
     pub jumps: BTreeSet<String>,
+    /// Entities named by form slots and entity-checked questions, with the
+    /// node that names each first.
+    pub entities: BTreeMap<String, String>,
 }
 
 impl Graph {
@@ -315,6 +345,7 @@ struct Ctx<'a> {
     reads: &'a mut BTreeSet<String>,
     writes: &'a mut BTreeSet<String>,
     intents: &'a mut BTreeSet<String>,
+    entities: &'a mut BTreeMap<String, String>,
 }
 
 impl Ctx<'_> {
@@ -355,6 +386,85 @@ impl Ctx<'_> {
             }
             Err(m) => self.fail("invalid_variable", field, m),
         }
+    }
+
+    /// A form's slots: each names an entity and a distinct variable; two
+    /// slots of one entity must be told apart by their roles.
+    fn form(&mut self, f: &FormData) -> Kind {
+        if f.slots.is_empty() {
+            self.fail("missing_field", "data.slots", "at least one slot");
+        }
+        if f.retries > 10 {
+            self.fail("invalid_field", "data.retries", "at most 10");
+        }
+        let mut slots = Vec::with_capacity(f.slots.len());
+        let mut seen: Vec<(String, Option<String>)> = Vec::new();
+        for (i, s) in f.slots.iter().enumerate() {
+            let at = format!("data.slots[{i}]");
+            let entity = s.entity.trim().to_owned();
+            let role = s.role.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+            if entity.is_empty() {
+                self.fail("missing_field", &format!("{at}.entity"), "the entity name is required");
+            } else {
+                self.entities.entry(entity.clone()).or_insert_with(|| self.node.to_owned());
+            }
+            self.variable(&format!("{at}.variable"), &s.variable);
+            if f.slots[..i].iter().any(|o| o.variable == s.variable) {
+                self.fail("invalid_field", &format!("{at}.variable"), "each slot fills its own variable");
+            }
+            if seen.iter().any(|(e, r)| *e == entity && (r.is_none() || role.is_none() || *r == role)) {
+                self.fail(
+                    "invalid_field",
+                    &format!("{at}.role"),
+                    "two slots of one entity need different roles to tell them apart",
+                );
+            }
+            seen.push((entity.clone(), role.clone()));
+            let prompt = self.content(&format!("{at}.prompt"), &s.prompt, true);
+            let validation = s.validation.as_deref().filter(|v| !v.trim().is_empty()).and_then(|src| {
+                match expr::parse(src) {
+                    Ok(e) => {
+                        // `value` is the candidate, not a variable of the flow.
+                        self.reads.extend(e.variables().into_iter().filter(|v| v != "value"));
+                        Some(e)
+                    }
+                    Err(e) => {
+                        self.fail("invalid_expression", &format!("{at}.validation"), e.to_string());
+                        None
+                    }
+                }
+            });
+            let invalid_message =
+                s.invalid_message.as_deref().map(|t| self.template(&format!("{at}.invalid_message"), t));
+            slots.push(Slot {
+                entity,
+                role,
+                variable: s.variable.clone(),
+                prompt,
+                validation,
+                invalid_message,
+                required: s.required,
+            });
+        }
+        for (i, k) in f.cancel_intents.iter().enumerate() {
+            if k.trim().is_empty() {
+                self.fail("missing_field", &format!("data.cancel_intents[{i}]"), "an intent name");
+            } else {
+                self.intents.insert(k.trim().to_owned());
+            }
+        }
+        Kind::Form(Box::new(Form {
+            slots,
+            retries: f.retries,
+            cancel_keywords: f
+                .cancel_keywords
+                .iter()
+                .map(|k| k.trim().to_lowercase())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            cancel_intents: f.cancel_intents.iter().map(|k| k.trim().to_owned()).collect(),
+            keep_existing: f.keep_existing,
+        }))
     }
 
     fn url(&mut self, field: &str, src: &str) -> Template {
@@ -681,6 +791,7 @@ pub fn compile(doc: &FlowDocument) -> Compiled {
     // Node data and ports.
     let (mut reads, mut writes, mut intents, mut jumps) =
         (BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let mut entities = BTreeMap::new();
     let mut kinds: Vec<Option<(NodeType, Kind, Vec<String>)>> = Vec::with_capacity(doc.nodes.len());
     let mut starts = Vec::new();
     for n in &doc.nodes {
@@ -696,8 +807,14 @@ pub fn compile(doc: &FlowDocument) -> Compiled {
         }
         let mut ports: Vec<String> = node_type.fixed_ports().iter().map(|p| (*p).to_owned()).collect();
         let before = issues.len();
-        let mut cx =
-            Ctx { node: &n.id, issues: &mut issues, reads: &mut reads, writes: &mut writes, intents: &mut intents };
+        let mut cx = Ctx {
+            node: &n.id,
+            issues: &mut issues,
+            reads: &mut reads,
+            writes: &mut writes,
+            intents: &mut intents,
+            entities: &mut entities,
+        };
         let kind = match node_type {
             NodeType::Start => data::<StartData>(&n.id, &n.data, cx.issues).map(|_| Kind::Start),
             NodeType::Message => {
@@ -714,6 +831,8 @@ pub fn compile(doc: &FlowDocument) -> Compiled {
                     ValidationDoc::Entity { entity } => {
                         if entity.trim().is_empty() {
                             cx.fail("missing_field", "data.validation.entity", "the entity name is required");
+                        } else {
+                            cx.entities.entry(entity.trim().to_owned()).or_insert_with(|| n.id.clone());
                         }
                         Check::Entity(entity.trim().to_owned())
                     }
@@ -898,6 +1017,7 @@ pub fn compile(doc: &FlowDocument) -> Compiled {
                 message: e.message.as_ref().map(|m| cx.content("data.message", m, false)),
                 close: e.close_conversation,
             }),
+            NodeType::Form => required_data::<FormData>(&n.id, &n.data, cx.issues).map(|f| cx.form(&f)),
         };
         if issues.len() > before {
             kinds.push(None);
@@ -1037,7 +1157,7 @@ pub fn compile(doc: &FlowDocument) -> Compiled {
         nodes.push(Node { id: n.id.clone(), node_type, kind, ports: std::mem::take(&mut adjacency[i]) });
     }
     let start = starts.first().and_then(|s| index.get(s)).copied().unwrap_or(0);
-    Compiled { graph: Some(Graph { start, nodes, index, reads, writes, intents, jumps }), issues }
+    Compiled { graph: Some(Graph { start, nodes, index, reads, writes, intents, jumps, entities }), issues }
 }
 
 /// Compiles a condition outside a flow (orchestration transitions): the
@@ -1045,7 +1165,15 @@ pub fn compile(doc: &FlowDocument) -> Compiled {
 pub fn compile_condition(doc: &ConditionDoc) -> Result<Cond, (String, String)> {
     let (mut issues, mut reads, mut writes, mut intents) =
         (Vec::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-    let mut cx = Ctx { node: "", issues: &mut issues, reads: &mut reads, writes: &mut writes, intents: &mut intents };
+    let mut entities = BTreeMap::new();
+    let mut cx = Ctx {
+        node: "",
+        issues: &mut issues,
+        reads: &mut reads,
+        writes: &mut writes,
+        intents: &mut intents,
+        entities: &mut entities,
+    };
     let cond = cx.condition("", doc, 0);
     match (cond, issues.into_iter().next()) {
         (Some(c), None) => Ok(c),

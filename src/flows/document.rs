@@ -45,7 +45,7 @@ pub struct NodeDoc {
     /// Unique in the flow: letters, digits, `_` and `-`, at most 64.
     pub id: String,
     /// `start`, `message`, `question`, `condition`, `set_variable`,
-    /// `intent_router`, `knowledge`, `http`, `jump`, `handoff` or `end`.
+    /// `intent_router`, `knowledge`, `http`, `jump`, `handoff`, `form` or `end`.
     #[serde(rename = "type")]
     pub kind: String,
     /// Type-specific settings.
@@ -199,6 +199,55 @@ pub struct QuestionData {
     /// instead of asking (slot filling).
     #[serde(default)]
     pub fill_from_message: bool,
+}
+
+/// One slot of a form: a value of `entity` (with `role`, when given) that
+/// goes into `variable`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotDoc {
+    /// An entity of the bot (list, regex, learned) or a system entity.
+    pub entity: String,
+    /// Only values found in this role fill the slot (e.g. `from`/`to` of `city`).
+    #[serde(default)]
+    pub role: Option<String>,
+    pub variable: String,
+    /// Asked when the slot is still empty.
+    pub prompt: MessageData,
+    /// An expression that must be true of the value (`value` is the candidate),
+    /// e.g. `value >= 1 and value <= 12`.
+    #[serde(default)]
+    pub validation: Option<String>,
+    /// Said before the prompt again when the value is refused (template).
+    #[serde(default)]
+    pub invalid_message: Option<String>,
+    /// An optional slot is filled when the user gives it, but never asked for.
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+/// A form: collects several slots, asking only for those still missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormData {
+    pub slots: Vec<SlotDoc>,
+    /// How many refused answers to one slot before the `cancelled` port.
+    #[serde(default = "two")]
+    pub retries: u32,
+    /// Words that leave the form through `cancelled` (whole words, any case).
+    #[serde(default = "cancel_words")]
+    pub cancel_keywords: Vec<String>,
+    /// Intents that leave the form through `cancelled`.
+    #[serde(default)]
+    pub cancel_intents: Vec<String>,
+    /// A slot whose variable already has a value (from before the form)
+    /// counts as given; by default every slot is collected afresh.
+    #[serde(default)]
+    pub keep_existing: bool,
+}
+
+fn cancel_words() -> Vec<String> {
+    vec!["cancel".to_owned()]
 }
 
 /// What a structured condition looks at.
@@ -425,10 +474,11 @@ pub enum NodeType {
     Jump,
     Handoff,
     End,
+    Form,
 }
 
 impl NodeType {
-    pub const ALL: [NodeType; 11] = [
+    pub const ALL: [NodeType; 12] = [
         NodeType::Start,
         NodeType::Message,
         NodeType::Question,
@@ -440,6 +490,7 @@ impl NodeType {
         NodeType::Jump,
         NodeType::Handoff,
         NodeType::End,
+        NodeType::Form,
     ];
 
     #[must_use]
@@ -461,6 +512,7 @@ impl NodeType {
             NodeType::Jump => "jump",
             NodeType::Handoff => "handoff",
             NodeType::End => "end",
+            NodeType::Form => "form",
         }
     }
 
@@ -468,7 +520,7 @@ impl NodeType {
     /// a cycle must pass through one of these.
     #[must_use]
     pub fn waits(self) -> bool {
-        matches!(self, NodeType::Question | NodeType::IntentRouter | NodeType::Handoff)
+        matches!(self, NodeType::Question | NodeType::IntentRouter | NodeType::Handoff | NodeType::Form)
     }
 
     /// Output ports that do not depend on the node's data.
@@ -484,6 +536,7 @@ impl NodeType {
             NodeType::Knowledge => &["answered", "no_answer"],
             NodeType::Http => &["success", "error"],
             NodeType::End => &[],
+            NodeType::Form => &["done", "cancelled"],
         }
     }
 }

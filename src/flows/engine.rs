@@ -150,7 +150,16 @@ pub struct Program {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Wait {
-    Question { retries: u32 },
+    Question {
+        retries: u32,
+    },
+    /// A form asks for the slot filling `asking`; `filled` are the variables
+    /// the form has collected so far.
+    Form {
+        asking: String,
+        retries: u32,
+        filled: Vec<String>,
+    },
     Router,
     Handoff,
 }
@@ -211,6 +220,9 @@ pub struct EntityHit {
     #[schema(value_type = Object)]
     pub value: Value,
     pub text: String,
+    /// The role the value plays (e.g. `from`/`to` of a `city`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// The NLU result of one message.
@@ -545,6 +557,7 @@ pub async fn run_turn(req: TurnRequest<'_>, state: &mut ConvState, io: &dyn Engi
                 "{f}/{n} ({})",
                 match w {
                     Wait::Question { .. } => "question",
+                    Wait::Form { .. } => "form",
                     Wait::Router => "intent router",
                     Wait::Handoff => "human agent",
                 }
@@ -890,7 +903,7 @@ impl Turn<'_> {
 
     async fn message(&mut self) {
         let lower = self.text.clone().unwrap_or_default().to_lowercase();
-        let at_question = matches!(self.state.wait, Some(Wait::Question { .. }));
+        let at_question = matches!(self.state.wait, Some(Wait::Question { .. } | Wait::Form { .. }));
 
         if let Some(c) = self.canned_match(&lower, true) {
             self.event(format!("command `{}` (canned message #{})", c.keywords.join("|"), c.id));
@@ -1077,6 +1090,13 @@ impl Turn<'_> {
                     }
                 }
             }
+            (Kind::Form(f), Some(Wait::Form { asking, retries, filled })) => {
+                self.consumed = true;
+                let port = self.form_answer(&flow.name, node, f, asking, retries, filled).await;
+                if let Some(port) = port {
+                    self.follow(&flow, idx, port).await;
+                }
+            }
             (Kind::IntentRouter { .. }, _) => {
                 self.run_from(idx).await;
             }
@@ -1105,6 +1125,12 @@ impl Turn<'_> {
                 // Handed over in the middle of a question: ask it again.
                 let prompt = self.render_content(&node.id, &q.prompt);
                 self.say(prompt);
+            }
+            (Kind::Form(f), Some(Wait::Form { asking, .. })) => {
+                if let Some(slot) = f.slots.iter().find(|s| s.variable == asking) {
+                    let prompt = self.render_content(&node.id, &slot.prompt);
+                    self.say(prompt);
+                }
             }
             _ => {}
         }
@@ -1330,6 +1356,10 @@ impl Turn<'_> {
                 self.state.wait = Some(Wait::Question { retries: 0 });
                 Step::Wait
             }
+            Kind::Form(f) => match self.form_enter(&flow.name, node, f).await {
+                Some(port) => Step::Port(port),
+                None => Step::Wait,
+            },
             Kind::Condition(branches) => {
                 let mut taken = None;
                 for (port, cond) in branches {
@@ -1610,5 +1640,6 @@ impl NodeType {
     }
 }
 
+mod form;
 #[cfg(test)]
 mod tests;

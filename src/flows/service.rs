@@ -84,7 +84,24 @@ fn publish_issues(
     name: &str,
     doc: &FlowDocument,
 ) -> AppResult<Vec<Issue>> {
-    let mut issues = compile(doc).issues;
+    let compiled = compile(doc);
+    let mut issues = compiled.issues;
+    if let Some(graph) = &compiled.graph {
+        let names: Vec<&str> = graph.entities.keys().map(String::as_str).collect();
+        for entity in crate::nlu::service::unlearned_entities(conn, tenant, bot, &names)? {
+            let node = graph.entities.get(&entity).map_or("", String::as_str);
+            issues.push(
+                Issue::warning(
+                    "entity_not_annotated",
+                    format!(
+                        "entity `{entity}` is not a list, regex or system entity and no example annotates it, \
+                         so it will never be found"
+                    ),
+                )
+                .node(node),
+            );
+        }
+    }
     let jumps = jumps_of(doc);
     if !jumps.is_empty() {
         let existing: HashSet<String> =
@@ -706,7 +723,8 @@ fn program_of(
         }
     }
     let (entry_flow, transitions, variables) = orchestration::runtime_parts(conn, tenant, bot)?;
-    let needs_entities = flows.values().any(|f: &Arc<FlowVersion>| f.graph.reads.contains("entities"));
+    let needs_entities =
+        flows.values().any(|f: &Arc<FlowVersion>| f.graph.reads.contains("entities") || !f.graph.entities.is_empty());
     Ok((
         Program { flows, entry_flow, transitions, variables, canned, settings, known_intents: None, needs_entities },
         skipped,

@@ -99,6 +99,9 @@ pub struct EntityDoc {
     pub fuzzy_matching: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<EntityValue>,
+    /// Roles annotations of the entity may give (e.g. `from`, `to`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 fn invalid(line: Option<usize>, message: impl Into<String>) -> AppError {
@@ -165,7 +168,7 @@ fn parse_csv(source: &str) -> AppResult<NluDocument> {
         })?;
         let line = record.position().map_or(i + 1, |p| usize::try_from(p.line()).unwrap_or(i + 1));
         if i == 0
-            && record.len() == 2
+            && (2..=3).contains(&record.len())
             && record[0].trim().eq_ignore_ascii_case("text")
             && record[1].trim().eq_ignore_ascii_case("intent")
         {
@@ -174,9 +177,19 @@ fn parse_csv(source: &str) -> AppResult<NluDocument> {
         if record.len() == 1 && record[0].trim().is_empty() {
             continue;
         }
-        if record.len() != 2 {
-            return Err(invalid(Some(line), format!("expected 2 columns (text,intent), found {}", record.len())));
+        if !(2..=3).contains(&record.len()) {
+            return Err(invalid(
+                Some(line),
+                format!("expected 2 or 3 columns (text,intent[,entities]), found {}", record.len()),
+            ));
         }
+        // The optional third column holds the annotations as a JSON array.
+        let entities: Vec<Annotation> = match record.get(2).map(str::trim).filter(|c| !c.is_empty()) {
+            None => Vec::new(),
+            Some(cell) => serde_json::from_str(cell).map_err(|e| {
+                invalid(Some(line), format!("the entities column is not a JSON list of annotations: {e}"))
+            })?,
+        };
         // Our export prefixes formula-like cells with `'`; take it off again.
         let (text, intent) = (csv_export::restore(record[0].trim()), csv_export::restore(record[1].trim()));
         if text.is_empty() || intent.is_empty() {
@@ -185,7 +198,7 @@ fn parse_csv(source: &str) -> AppResult<NluDocument> {
         if !intents.contains_key(intent) {
             order.push(intent.to_owned());
         }
-        intents.entry(intent.to_owned()).or_default().push(ExampleDoc { text: text.to_owned(), entities: Vec::new() });
+        intents.entry(intent.to_owned()).or_default().push(ExampleDoc { text: text.to_owned(), entities });
     }
     Ok(NluDocument {
         intents: order
@@ -206,8 +219,20 @@ fn parse_csv(source: &str) -> AppResult<NluDocument> {
     })
 }
 
+/// A `role` or `group` of a JSON annotation: a string (Rasa also writes
+/// groups as numbers).
+fn label(v: &serde_json::Value, key: &str) -> Result<Option<String>, String> {
+    match &v[key] {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+        serde_json::Value::Number(n) => Ok(Some(n.to_string())),
+        _ => Err(format!("\"{key}\" of an entity annotation must be a non-empty string")),
+    }
+}
+
 /// An annotated example of Rasa's markup: `[span](entity)`,
-/// `[span](entity:value)` or `[span]{"entity": "e", "value": "v"}`.
+/// `[span](entity:value)` or `[span]{"entity": "e", "value": "v", "role": "r",
+/// "group": "g"}`.
 /// Returns the plain text, the annotations and (entity, value, synonym)
 /// triples for spans whose value differs from their text.
 pub fn parse_markup(raw: &str) -> Result<Markup, String> {
@@ -223,6 +248,7 @@ pub fn parse_markup(raw: &str) -> Result<Markup, String> {
                 return Err("an opening [ has no closing ]".into());
             };
             let span: String = chars[i + 1..close].iter().collect();
+            let (mut role, mut group) = (None, None);
             let (entity, value, end) = match chars.get(close + 1) {
                 Some('(') => {
                     let Some(p) = chars[close + 2..].iter().position(|&c| c == ')') else {
@@ -243,6 +269,8 @@ pub fn parse_markup(raw: &str) -> Result<Markup, String> {
                     let v: serde_json::Value = serde_json::from_str(&inner)
                         .map_err(|e| format!("entity annotation {inner} is not JSON: {e}"))?;
                     let e = v["entity"].as_str().ok_or("entity annotation without \"entity\"")?.to_owned();
+                    role = label(&v, "role")?;
+                    group = label(&v, "group")?;
                     (e, v["value"].as_str().map(str::to_owned), close + 2 + p)
                 }
                 _ => {
@@ -264,7 +292,8 @@ pub fn parse_markup(raw: &str) -> Result<Markup, String> {
                 value: span.clone(),
                 start,
                 end: count,
-                ..Annotation::default()
+                role,
+                group,
             });
             if let Some(v) = value
                 && v != span
@@ -294,9 +323,25 @@ pub fn render_markup(text: &str, annotations: &[Annotation]) -> String {
         out.extend(&chars[at..a.start]);
         out.push('[');
         out.extend(&chars[a.start..a.end]);
-        out.push_str("](");
-        out.push_str(&a.entity);
-        out.push(')');
+        if a.role.is_none() && a.group.is_none() {
+            out.push_str("](");
+            out.push_str(&a.entity);
+            out.push(')');
+        } else {
+            // Keys in Rasa's order: entity, role, group.
+            let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+            out.push_str("]{\"entity\":");
+            out.push_str(&quote(&a.entity));
+            if let Some(r) = &a.role {
+                out.push_str(",\"role\":");
+                out.push_str(&quote(r));
+            }
+            if let Some(g) = &a.group {
+                out.push_str(",\"group\":");
+                out.push_str(&quote(g));
+            }
+            out.push('}');
+        }
         at = a.end;
     }
     out.extend(&chars[at.min(chars.len())..]);
@@ -425,6 +470,7 @@ fn parse_rasa(source: &str) -> AppResult<NluDocument> {
                     system_type: None,
                     fuzzy_matching: None,
                     values: Vec::new(),
+                    roles: Vec::new(),
                 });
             }
             _ => {
@@ -458,8 +504,24 @@ fn parse_rasa(source: &str) -> AppResult<NluDocument> {
                 system_type: None,
                 fuzzy_matching: Some(true),
                 values,
+                roles: Vec::new(),
             });
         }
+    }
+    // Rasa declares roles in the domain, not in NLU data: the roles the
+    // annotations use are the entity's roles.
+    for e in &mut doc.entities {
+        let mut roles: Vec<String> = doc
+            .intents
+            .iter()
+            .flat_map(|i| &i.examples)
+            .flat_map(|x| &x.entities)
+            .filter(|a| a.entity == e.name)
+            .filter_map(|a| a.role.clone())
+            .collect();
+        roles.sort();
+        roles.dedup();
+        e.roles = roles;
     }
     Ok(doc)
 }
@@ -477,11 +539,30 @@ struct CheckedIntent {
 
 /// Validates a whole document. Errors name the line in `source` where the
 /// offending text is, when it can be found.
-fn check_document(doc: &NluDocument, source: &str) -> AppResult<(Vec<CheckedIntent>, Vec<CheckedEntity>)> {
+///
+/// `existing_roles` are the roles the bot's entities declare already (a
+/// merge keeps them): a role an annotation gives must be declared there or
+/// by the document's entity of that name.
+fn check_document(
+    doc: &NluDocument,
+    source: &str,
+    existing_roles: &BTreeMap<String, Vec<String>>,
+) -> AppResult<(Vec<CheckedIntent>, Vec<CheckedEntity>)> {
+    // The line, plus what the check found (offsets of a bad span…).
     let locate = |e: AppError, needle: &str| -> AppError {
         let field = e.details().and_then(|d| d["field"].as_str()).unwrap_or_default().to_owned();
         let line = line_of(source, needle, 1);
-        invalid(line, format!("{field}: {}", e.message()))
+        let found = e.details().cloned();
+        let mut err = invalid(line, format!("{field}: {}", e.message()));
+        if let (Some(serde_json::Value::Object(found)), Some(serde_json::Value::Object(mut details))) =
+            (found, err.details().cloned())
+        {
+            for (k, v) in found {
+                details.entry(k).or_insert(v);
+            }
+            err = err.with_details(serde_json::Value::Object(details));
+        }
+        err
     };
     let mut intents = Vec::new();
     let mut names = std::collections::BTreeSet::new();
@@ -524,13 +605,42 @@ fn check_document(doc: &NluDocument, source: &str) -> AppResult<(Vec<CheckedInte
             system_type: e.system_type.clone(),
             fuzzy_matching: e.fuzzy_matching,
             values: e.values.clone(),
-            roles: Vec::new(),
+            roles: e.roles.clone(),
         };
         let checked = check_entity(&format!("entities[{i}]."), &req).map_err(|err| locate(err, &e.name))?;
         if !entity_names.insert(checked.name.clone()) {
             return Err(invalid(line_of(source, &e.name, 1), format!("entity {:?} appears twice", checked.name)));
         }
         entities.push(checked);
+    }
+    for (i, (it, checked)) in doc.intents.iter().zip(&intents).enumerate() {
+        for (k, ((_, annotations), ex)) in checked.examples.iter().zip(&it.examples).enumerate() {
+            for (j, a) in annotations.iter().enumerate() {
+                let Some(role) = &a.role else { continue };
+                let mut declared: Vec<String> = existing_roles.get(&a.entity).cloned().unwrap_or_default();
+                if let Some(e) = entities.iter().find(|e| e.name == a.entity) {
+                    declared.extend(e.roles.iter().cloned());
+                }
+                if declared.contains(role) {
+                    continue;
+                }
+                let line = line_of(source, &ex.text, 1).or_else(|| line_of(source, &a.value, 1));
+                let field = format!("intents[{i}].examples[{k}].entities[{j}].role");
+                let why = if declared.is_empty() {
+                    format!("the entity {:?} declares no roles", a.entity)
+                } else {
+                    format!("the entity {:?} declares the roles {} but not {role:?}", a.entity, declared.join(", "))
+                };
+                let message = match line {
+                    Some(l) => format!("line {l}: {field}: {why}"),
+                    None => format!("{field}: {why}"),
+                };
+                return Err(AppError::new(ErrorCode::NluRoleUndeclared, message).with_details(json!({
+                    "line": line, "field": field, "entity": a.entity, "role": role, "declared": declared,
+                    "start": a.start, "end": a.end,
+                })));
+            }
+        }
     }
     Ok((intents, entities))
 }
@@ -545,7 +655,18 @@ pub async fn import(
     bytes: Vec<u8>,
 ) -> AppResult<ImportSummary> {
     let (doc, source) = parse(format, &bytes)?;
-    let (intents, entities) = check_document(&doc, &source)?;
+    let existing_roles = if mode == ImportMode::Merge {
+        let t = tenant.clone();
+        state
+            .db
+            .read(move |c| {
+                Ok(store::all_entities(c, &t, bot)?.into_iter().map(|e| (e.name, e.roles)).collect::<BTreeMap<_, _>>())
+            })
+            .await?
+    } else {
+        BTreeMap::new()
+    };
+    let (intents, entities) = check_document(&doc, &source, &existing_roles)?;
     let summary = state.db.write(move |tx| apply(tx, &tenant, bot, mode, format, &intents, &entities)).await?;
     state.nlu.invalidate_data(bot);
     Ok(summary)
@@ -558,7 +679,10 @@ pub fn import_document_blocking(
     bot: BotId,
     doc: &NluDocument,
 ) -> AppResult<ImportSummary> {
-    let (intents, entities) = check_document(doc, "")?;
+    let existing_roles = state.db.read_blocking(|c| {
+        Ok(store::all_entities(c, tenant, bot)?.into_iter().map(|e| (e.name, e.roles)).collect::<BTreeMap<_, _>>())
+    })?;
+    let (intents, entities) = check_document(doc, "", &existing_roles)?;
     let summary = state
         .db
         .write_blocking(|tx| apply(tx, tenant, bot, ImportMode::Merge, DataFormat::Json, &intents, &entities))?;
@@ -626,6 +750,7 @@ fn apply(
                 }
                 let values = check_values("values", &values)?;
                 store::replace_values(tx, tenant, existing.id, &values)?;
+                merge_roles(tx, tenant, bot, &existing, &e.roles)?;
                 summary.entities_updated += 1;
             }
             Some(existing) => {
@@ -653,6 +778,38 @@ fn apply(
         })),
     )?;
     Ok(summary)
+}
+
+/// Adds the roles a file declares to an existing entity.
+fn merge_roles(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &Tenant,
+    bot: BotId,
+    existing: &super::model::Entity,
+    roles: &[String],
+) -> AppResult<()> {
+    let mut all = existing.roles.clone();
+    all.extend(roles.iter().filter(|r| !existing.roles.contains(r)).cloned());
+    if all.len() == existing.roles.len() {
+        return Ok(());
+    }
+    let all = super::data::check_role_names("roles", &all)?;
+    store::update_entity(
+        tx,
+        tenant,
+        bot,
+        existing.id,
+        &store::NewEntity {
+            name: &existing.name,
+            display_name: existing.display_name.as_deref(),
+            kind: existing.kind.as_str(),
+            pattern: existing.pattern.as_deref(),
+            system_type: existing.system_type.as_deref(),
+            fuzzy_matching: existing.fuzzy_matching,
+            roles: &serde_json::to_string(&all).unwrap_or_else(|_| "[]".into()),
+        },
+    )?;
+    Ok(())
 }
 
 // ---- export ----
@@ -693,6 +850,7 @@ pub async fn document(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult
                         system_type: e.system_type,
                         fuzzy_matching: (e.kind == EntityType::List).then_some(e.fuzzy_matching),
                         values: e.values,
+                        roles: e.roles,
                     })
                     .collect(),
             })
@@ -710,10 +868,20 @@ pub fn render(doc: &NluDocument, format: DataFormat) -> (String, &'static str, &
     match format {
         DataFormat::Json => (serde_json::to_string_pretty(doc).unwrap_or_default(), "application/json", "json"),
         DataFormat::Csv => {
-            let mut w = CsvWriter::new(&["text", "intent"]);
+            let annotated = doc.intents.iter().flat_map(|i| &i.examples).any(|e| !e.entities.is_empty());
+            let mut w = CsvWriter::new(if annotated { &["text", "intent", "entities"] } else { &["text", "intent"] });
             for i in &doc.intents {
                 for e in &i.examples {
-                    w.row([e.text.as_str(), i.name.as_str()]);
+                    if annotated {
+                        let entities = if e.entities.is_empty() {
+                            String::new()
+                        } else {
+                            serde_json::to_string(&e.entities).unwrap_or_default()
+                        };
+                        w.row([e.text.as_str(), i.name.as_str(), entities.as_str()]);
+                    } else {
+                        w.row([e.text.as_str(), i.name.as_str()]);
+                    }
                 }
             }
             (w.finish(), "text/csv; charset=utf-8", "csv")
@@ -784,6 +952,23 @@ mod tests {
         assert_eq!(render_markup(&text, &ann), "fly from [NYC](city) to [Berlin](city) at [5](time)");
         assert!(parse_markup("broken [annotation(city)").is_err());
         assert_eq!(parse_markup("a [b] c").expect("plain brackets").0, "a [b] c");
+    }
+
+    #[test]
+    fn markup_keeps_roles_and_groups() {
+        let raw =
+            r#"from [Berlin]{"entity": "city", "role": "from"} to [Paris]{"entity":"city","role":"to","group":3}"#;
+        let (text, ann, _) = parse_markup(raw).expect("valid");
+        assert_eq!(text, "from Berlin to Paris");
+        assert_eq!((ann[0].role.as_deref(), ann[0].group.as_deref()), (Some("from"), None));
+        assert_eq!((ann[1].role.as_deref(), ann[1].group.as_deref()), (Some("to"), Some("3")));
+        let rendered = render_markup(&text, &ann);
+        assert_eq!(
+            rendered,
+            r#"from [Berlin]{"entity":"city","role":"from"} to [Paris]{"entity":"city","role":"to","group":"3"}"#
+        );
+        assert_eq!(parse_markup(&rendered).expect("again").1, ann);
+        assert!(parse_markup(r#"[x]{"entity": "e", "role": ""}"#).is_err());
     }
 
     #[test]

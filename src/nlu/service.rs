@@ -276,3 +276,28 @@ async fn entities_with_model(
 pub fn extract_system_entity(kind: SystemKind, text: &str, options: &ParseOptions) -> Vec<EntityMatch> {
     extract_system(kind, text, &options.reference())
 }
+
+/// Of `names` (entities a flow uses), those the bot can never find: not a
+/// list, regex or system entity of the bot, not a system entity kind, and
+/// annotated in none of its examples (so no learned extractor knows them).
+pub fn unlearned_entities(
+    conn: &rusqlite::Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    names: &[&str],
+) -> AppResult<Vec<String>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let defined: std::collections::HashSet<String> =
+        super::store::all_entities(conn, tenant, bot)?.into_iter().map(|e| e.name).collect();
+    let annotated: std::collections::HashSet<String> = super::store::all_examples(conn, tenant, bot)?
+        .into_iter()
+        .flat_map(|(_, x)| x.entities.into_iter().map(|a| a.entity))
+        .collect();
+    Ok(names
+        .iter()
+        .filter(|n| !defined.contains(**n) && !annotated.contains(**n) && SystemKind::parse(n).is_none())
+        .map(|n| (*n).to_owned())
+        .collect())
+}

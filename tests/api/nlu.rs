@@ -474,7 +474,8 @@ async fn import_and_export_in_three_formats_all_or_nothing() {
         .text()
         .await
         .expect("text");
-    assert!(csv.starts_with("text,intent\r\n") && csv.contains("hello from Berlin,greet"), "{csv}");
+    // Annotated examples: a third column holds their annotations (JSON).
+    assert!(csv.starts_with("text,intent,entities\r\n") && csv.contains("hello from Berlin,greet,"), "{csv}");
 
     // Malformed files: 422 naming the line, nothing imported.
     let before = count(&app, "SELECT count(*) FROM intent_examples");

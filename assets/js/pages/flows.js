@@ -31,6 +31,7 @@ const TEMPLATES = {
   jump: { flow: "" },
   handoff: { message: { text: "Connecting you to a person." } },
   end: { close_conversation: false },
+  form: { slots: [{ entity: "number", variable: "guests", prompt: { text: "For how many people?" } }], retries: 2 },
 };
 
 /** The palette's names of the node types. */
@@ -45,6 +46,7 @@ const ADD_LABELS = {
   jump: "Jump to flow",
   handoff: "Hand over",
   end: "End",
+  form: "Form (fill slots)",
 };
 
 /** The output ports of a node, as the server computes them. */
@@ -67,6 +69,8 @@ export function portsOf(node) {
       return ["answered", "no_answer"];
     case "http":
       return ["success", "error"];
+    case "form":
+      return ["done", "cancelled"];
     default:
       return [];
   }
@@ -116,6 +120,8 @@ export function summary(node, names = {}) {
       return `${d.mode === "call" ? "Call" : "Go to"} flow ${d.flow || "?"}`;
     case "handoff":
       return `Hand over to a person${d.message && d.message.text ? `: ${d.message.text}` : ""}`;
+    case "form":
+      return `Fill: ${(d.slots || []).map((sl) => `${sl.variable || "?"} (${sl.entity || "?"}${sl.role ? `:${sl.role}` : ""})`).join(", ") || "no slots"}`;
     case "end":
       return `End${d.close_conversation ? " and close" : ""}${d.message && d.message.text ? `: ${d.message.text}` : ""}`;
     default:

@@ -51,6 +51,7 @@ export function collectVariables(doc) {
       if (d.response_variable) names.add(d.response_variable);
     }
     if (n.type === "knowledge" && d.variable) names.add(d.variable);
+    if (n.type === "form") for (const sl of d.slots || []) sl.variable && names.add(sl.variable);
   }
   return { own: [...names].sort(), builtins: BUILTIN_VARS };
 }
@@ -280,6 +281,37 @@ function QuestionForm({ d, set, ctx }) {
     <${Check} label="Take the answer from the message that reached the question, when valid" checked=${d.fill_from_message} onValue=${(c) => set({ fill_from_message: c || undefined })} />`;
 }
 
+/** A form: its slots (entity, role, variable, prompt, validation), retries and how to cancel. */
+function FormForm({ d, set, ctx }) {
+  const entityOptions = [...ctx.data.entities.map((e) => [e.name, e.name]), ...SYSTEM_ENTITIES.map((e) => [e, `${e} (system)`])];
+  const rolesOf = (name) => ((ctx.data.entities.find((e) => e.name === name) || {}).roles || []);
+  const words = (list) => (list || []).join(", ");
+  const split = (text) => text.split(",").map((w) => w.trim()).filter(Boolean);
+  return html`
+    <p class="muted small">Asks only for the slots the user has not given yet; a later message can correct any slot (“no, to Munich”).</p>
+    <${Rows} title="Slots" name="slot" addLabel="Add slot" rows=${d.slots} onRows=${(r) => set({ slots: r })}
+      make=${(list) => ({ entity: (ctx.data.entities[0] && ctx.data.entities[0].name) || "number", variable: `slot_${list.length + 1}`, prompt: { text: "" } })}
+      render=${(sl, setS, i) => {
+        const roles = rolesOf(sl.entity);
+        return html`<div class="nf-pair">
+            <${Select} label="Entity" id=${`nf-slot-${i}-entity`} value=${sl.entity} options=${entityOptions} onValue=${(e) => setS(clean({ ...sl, entity: e || "", role: undefined }))} />
+            <${Select} label="Role" id=${`nf-slot-${i}-role`} value=${sl.role} empty=${roles.length ? "Any role" : "No roles declared"} options=${roles} onValue=${(r) => setS(clean({ ...sl, role: r }))} />
+          </div>
+          <${VariablePicker} label="Save in" id=${`nf-slot-${i}-variable`} value=${sl.variable} vars=${ctx.vars} onValue=${(v) => setS({ ...sl, variable: v })} />
+          <${TemplateField} label="Ask with" id=${`nf-slot-${i}-prompt`} value=${sl.prompt && sl.prompt.text} onValue=${(t) => setS({ ...sl, prompt: { ...(sl.prompt || {}), text: t } })} vars=${ctx.vars} sample=${ctx.sample} preview=${false} />
+          <${Text} label="Valid when (expression over value, optional)" id=${`nf-slot-${i}-validation`} value=${sl.validation} placeholder="value >= 1 and value <= 12" onValue=${(x) => setS(clean({ ...sl, validation: x }))} />
+          <${TemplateField} label="Said when the value is refused" id=${`nf-slot-${i}-invalid`} value=${sl.invalid_message} onValue=${(x) => setS(clean({ ...sl, invalid_message: x }))} vars=${ctx.vars} sample=${ctx.sample} preview=${false} />
+          <${Check} label="Required (ask for it)" id=${`nf-slot-${i}-required`} checked=${sl.required !== false} onValue=${(c) => setS(clean({ ...sl, required: c ? undefined : false }))} />`;
+      }} />
+    <div class="nf-pair">
+      <${Text} label="Refusals before “cancelled”" id="nf-form-retries" type="number" min="0" max="10" value=${d.retries == null ? 2 : d.retries} onValue=${(r) => set({ retries: r == null ? 0 : r })} />
+      <${Text} label="Cancel words (comma-separated)" id="nf-form-cancel" value=${words(d.cancel_keywords == null ? ["cancel"] : d.cancel_keywords)} onValue=${(t) => set({ cancel_keywords: split(t) })} />
+    </div>
+    <${Text} label="Cancel intents (comma-separated)" id="nf-form-cancel-intents" value=${words(d.cancel_intents)} list="nf-form-intents" onValue=${(t) => set({ cancel_intents: split(t).length ? split(t) : undefined })} />
+    <datalist id="nf-form-intents">${ctx.data.intents.map((x) => html`<option value=${x.name} />`)}</datalist>
+    <${Check} label="Count slots whose variable already has a value as given" id="nf-form-keep" checked=${d.keep_existing} onValue=${(c) => set({ keep_existing: c || undefined })} />`;
+}
+
 /** One structured rule: subject, name, operator, value (ConditionDoc). */
 function RuleEditor({ c, onValue, ctx, idPrefix }) {
   const subject = c.subject || "variable";
@@ -433,6 +465,8 @@ export function NodeForm({ node, set, ctx, botId, flowName, sample, setSample })
       return html`<${MessageEditor} value=${d} onValue=${(m) => set(m, true)} ctx=${ctx} />`;
     case "question":
       return html`<${QuestionForm} d=${d} set=${set} ctx=${ctx} />`;
+    case "form":
+      return html`<${FormForm} d=${d} set=${set} ctx=${ctx} />`;
     case "condition":
       return html`<${ConditionForm} d=${d} set=${set} ctx=${ctx} />`;
     case "set_variable":

@@ -17,7 +17,7 @@ use crate::nlu::service::{self as nlu, ParseOptions};
 
 fn hit(m: EntityMatch) -> EntityHit {
     let value = if m.resolved.is_null() { Value::String(m.value.clone()) } else { m.resolved };
-    EntityHit { entity: m.entity, value, text: m.value }
+    EntityHit { entity: m.entity, value, text: m.value, role: m.role }
 }
 
 /// The NLU result of a message. A bot without a trained model gets no

@@ -476,3 +476,112 @@ fn coercion_follows_declared_types() {
     assert!(coerce(VarType::Date, json!("tomorrow")).is_err());
     assert_eq!(coerce(VarType::Date, json!("2026-05-01")), Ok(json!("2026-05-01")));
 }
+
+fn hit(entity: &str, value: Value, role: Option<&str>) -> EntityHit {
+    EntityHit { entity: entity.into(), text: to_text(&value), value, role: role.map(str::to_owned) }
+}
+
+fn with_entities(intent_name: Option<&str>, hits: Vec<EntityHit>) -> Option<Nlu> {
+    Some(Nlu { intent: intent_name.map(str::to_owned), confidence: 0.9, entities: hits, ..Nlu::default() })
+}
+
+fn trip_flow() -> (String, Arc<FlowVersion>) {
+    flow(
+        "main",
+        json!({
+            "nodes": [
+                { "id": "start", "type": "start" },
+                { "id": "trip", "type": "form", "data": {
+                    "slots": [
+                        { "entity": "city", "role": "from", "variable": "origin", "prompt": { "text": "From where?" } },
+                        { "entity": "city", "role": "to", "variable": "destination", "prompt": { "text": "To where?" } },
+                        { "entity": "number", "variable": "seats", "prompt": { "text": "How many seats?" },
+                          "validation": "value >= 1 and value <= 8", "invalid_message": "Between 1 and 8, please." },
+                        { "entity": "meal", "variable": "meal", "prompt": { "text": "Meal?" }, "required": false }
+                    ],
+                    "retries": 1 } },
+                { "id": "ok", "type": "message", "data": { "text": "{{seats}} seats {{origin}} to {{destination}}." } },
+                { "id": "bye", "type": "message", "data": { "text": "Cancelled." } }
+            ],
+            "edges": [
+                { "source": "start", "target": "trip" },
+                { "source": "trip", "port": "done", "target": "ok" },
+                { "source": "trip", "port": "cancelled", "target": "bye" }
+            ]
+        }),
+    )
+}
+
+#[tokio::test]
+async fn form_prefills_from_the_message_and_asks_only_for_missing_slots() {
+    let p = program(vec![trip_flow()]);
+    let (io, mut s) = (FakeIo::default(), ConvState::default());
+    let nlu = with_entities(
+        Some("book"),
+        vec![hit("city", json!("Berlin"), Some("from")), hit("city", json!("Paris"), Some("to"))],
+    );
+    let o = say(&p, &mut s, &io, "from Berlin to Paris", nlu).await;
+    assert_eq!(texts(&o), ["How many seats?"]);
+    assert_eq!(s.vars["origin"], json!("Berlin"));
+    assert_eq!(s.vars["destination"], json!("Paris"));
+    assert!(matches!(&s.wait, Some(Wait::Form { asking, .. }) if asking == "seats"));
+    // A correction by role while another slot is asked, then the asked slot.
+    let o = say(&p, &mut s, &io, "no, to Munich", with_entities(None, vec![hit("city", json!("Munich"), Some("to"))]))
+        .await;
+    assert_eq!(texts(&o), ["How many seats?"]);
+    assert_eq!(s.vars["destination"], json!("Munich"));
+    assert!(
+        o.trace.events.iter().any(|e| e.contains("slot `destination` corrected to Munich")),
+        "{:?}",
+        o.trace.events
+    );
+    let o = say(&p, &mut s, &io, "3 please", None).await;
+    assert_eq!(texts(&o), ["3 seats Berlin to Munich."]);
+    assert_eq!(s.wait, None);
+    assert!(!s.vars.contains_key("meal"), "an optional slot is never asked");
+}
+
+#[tokio::test]
+async fn form_reasks_on_validation_failure_then_cancels() {
+    let p = program(vec![trip_flow()]);
+    let (io, mut s) = (FakeIo::default(), ConvState::default());
+    let nlu =
+        with_entities(None, vec![hit("city", json!("Berlin"), Some("from")), hit("city", json!("Rome"), Some("to"))]);
+    say(&p, &mut s, &io, "Berlin to Rome", nlu).await;
+    let o = say(&p, &mut s, &io, "12", None).await;
+    assert_eq!(texts(&o), ["Between 1 and 8, please.", "How many seats?"]);
+    assert!(!s.vars.contains_key("seats"));
+    let o = say(&p, &mut s, &io, "20", None).await;
+    assert_eq!(texts(&o), ["Cancelled."]);
+    assert_eq!(s.wait, None);
+}
+
+#[tokio::test]
+async fn form_cancel_keyword_leaves_by_cancelled() {
+    let p = program(vec![trip_flow()]);
+    let (io, mut s) = (FakeIo::default(), ConvState::default());
+    let o = say(&p, &mut s, &io, "I want to travel", None).await;
+    assert_eq!(texts(&o), ["From where?"]);
+    let o = say(&p, &mut s, &io, "cancel that", None).await;
+    assert_eq!(texts(&o), ["Cancelled."]);
+}
+
+#[test]
+fn slots_without_a_role_take_the_asked_slot_then_a_unique_one() {
+    let (_, f) = trip_flow();
+    let Kind::Form(form) = &f.graph.nodes[1].kind else { panic!("not a form") };
+    // A bare city while `destination` is asked goes there.
+    let got = super::form::match_slots(form, &[hit("city", json!("Oslo"), None)], Some(1), &["origin".into()]);
+    assert_eq!(got, vec![(1, json!("Oslo"))]);
+    // A bare city with nothing asked goes to the first empty city slot.
+    let got = super::form::match_slots(form, &[hit("city", json!("Oslo"), None)], None, &[]);
+    assert_eq!(got, vec![(0, json!("Oslo"))]);
+    // A role wins over order.
+    let got = super::form::match_slots(
+        form,
+        &[hit("city", json!("A"), None), hit("city", json!("B"), Some("from"))],
+        None,
+        &[],
+    );
+    assert_eq!(got, vec![(0, json!("B")), (1, json!("A"))]);
+}
