@@ -198,6 +198,53 @@ fn position(row: usize, col: usize) -> Position {
     Position { x: col as f64 * 320.0, y: row as f64 * 140.0 }
 }
 
+/// Keeps the canvas of a revised flow: nodes that kept their id and came
+/// back without a position get their old one (the model rarely copies
+/// them), new ones go beside the node that leads to them, and the viewport
+/// stays. Then [`lay_out`] handles a flow that still has no positions.
+pub fn carry_positions(doc: &mut FlowDocument, previous: &FlowDocument) {
+    if doc.viewport.is_none() {
+        doc.viewport = previous.viewport;
+    }
+    let old: BTreeMap<&str, Position> = previous.nodes.iter().map(|n| (n.id.as_str(), n.position)).collect();
+    let mut placed: BTreeMap<String, Position> = BTreeMap::new();
+    for n in &mut doc.nodes {
+        if n.position == Position::default()
+            && let Some(p) = old.get(n.id.as_str())
+        {
+            n.position = *p;
+        }
+        if n.position != Position::default() || old.contains_key(n.id.as_str()) {
+            placed.insert(n.id.clone(), n.position);
+        }
+    }
+    let lowest = placed.values().map(|p| p.y).fold(0.0, f64::max);
+    let mut beside: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..doc.nodes.len() {
+        if placed.contains_key(&doc.nodes[i].id) {
+            continue;
+        }
+        let id = doc.nodes[i].id.clone();
+        let from = doc
+            .edges
+            .iter()
+            .filter(|e| e.target == id)
+            .find_map(|e| placed.get(&e.source).map(|p| (e.source.clone(), *p)));
+        let position = match from {
+            Some((source, p)) => {
+                let k = beside.entry(source).or_insert(0);
+                *k += 1;
+                #[allow(clippy::cast_precision_loss, reason = "a handful of new nodes")]
+                let shift = *k as f64 * 320.0;
+                Position { x: p.x + shift, y: p.y + 70.0 }
+            }
+            None => Position { x: 0.0, y: lowest + 140.0 },
+        };
+        doc.nodes[i].position = position;
+        placed.insert(id, position);
+    }
+}
+
 /// A position below `source` for a suggested node (offset by its rank).
 #[must_use]
 pub fn below(source: &NodeDoc, rank: usize) -> Position {
@@ -240,5 +287,32 @@ mod tests {
         // `big` and `staff` both follow `guests`: side by side.
         assert_eq!((at("big").y, at("staff").y), (420.0, 420.0));
         assert_ne!(at("big").x, at("staff").x);
+    }
+
+    #[test]
+    fn a_revision_keeps_the_old_positions_and_places_new_nodes_beside_their_source() {
+        let mut old = document(extract_object(EXAMPLE).expect("object")).expect("document");
+        lay_out(&mut old);
+        let mut new = document(extract_object(EXAMPLE).expect("object")).expect("document");
+        new.nodes.push(NodeDoc {
+            id: "extra".into(),
+            kind: "message".into(),
+            data: serde_json::json!({ "text": "x" }),
+            position: Position::default(),
+            label: None,
+        });
+        new.edges.push(crate::flows::document::EdgeDoc {
+            id: None,
+            source: "hello".into(),
+            port: "other".into(),
+            target: "extra".into(),
+        });
+        carry_positions(&mut new, &old);
+        lay_out(&mut new);
+        for n in &old.nodes {
+            assert_eq!(new.nodes.iter().find(|m| m.id == n.id).map(|m| m.position), Some(n.position), "{}", n.id);
+        }
+        let hello = old.nodes[1].position;
+        assert_eq!(new.nodes.last().map(|n| n.position), Some(Position { x: hello.x + 320.0, y: hello.y + 70.0 }));
     }
 }

@@ -120,6 +120,7 @@ async fn read_flow(
     bot: BotId,
     name: &str,
     answer: &str,
+    previous: Option<&FlowDocument>,
 ) -> AppResult<Result<(FlowDocument, Vec<Issue>), Vec<Issue>>> {
     let mut doc = match prompt::extract_object(answer) {
         Err(m) => return Ok(Err(vec![Issue::error("not_json", m)])),
@@ -128,6 +129,9 @@ async fn read_flow(
             Ok(d) => d,
         },
     };
+    if let Some(p) = previous {
+        prompt::carry_positions(&mut doc, p);
+    }
     prompt::lay_out(&mut doc);
     let size = serde_json::to_string(&doc).map_err(AppError::internal)?.len();
     if size > flows::MAX_DOCUMENT_BYTES {
@@ -141,10 +145,15 @@ async fn read_flow(
 }
 
 /// Asks until the answer is a valid flow, repairing at most [`MAX_REPAIRS`] times.
-async fn valid_flow(talk: &mut Talk<'_>, name: &str, field: &str) -> AppResult<(FlowDocument, Vec<Issue>)> {
+async fn valid_flow(
+    talk: &mut Talk<'_>,
+    name: &str,
+    field: &str,
+    previous: Option<&FlowDocument>,
+) -> AppResult<(FlowDocument, Vec<Issue>)> {
     loop {
         let answer = talk.ask().await?;
-        match read_flow(talk.state, talk.tenant, talk.bot, name, &answer).await? {
+        match read_flow(talk.state, talk.tenant, talk.bot, name, &answer, previous).await? {
             Ok(found) => return Ok(found),
             Err(issues) if talk.may_repair() => {
                 tracing::info!(
@@ -190,7 +199,7 @@ pub async fn generate(
     };
     let request = prompt::generate(&description, language.as_deref(), channel.as_deref());
     let mut talk = Talk::new(state, &tenant, bot, request);
-    let (document, issues) = valid_flow(&mut talk, name.as_deref().unwrap_or(REVIEW_NAME), "description").await?;
+    let (document, issues) = valid_flow(&mut talk, name.as_deref().unwrap_or(REVIEW_NAME), "description", None).await?;
     let saved = match name {
         Some(n) => Some(save_draft(state, &tenant, bot, n, document.clone(), "generated with AI").await?),
         None => None,
@@ -251,7 +260,7 @@ pub async fn improve(
     let instruction = check_text("instruction", &req.instruction)?;
     let (before, version) = current(state, &tenant, bot, &name, req.document).await?;
     let mut talk = Talk::new(state, &tenant, bot, prompt::improve(&before, &instruction));
-    let (document, issues) = valid_flow(&mut talk, &name, "instruction").await?;
+    let (document, issues) = valid_flow(&mut talk, &name, "instruction", Some(&before)).await?;
     let saved = if req.save {
         Some(save_draft(state, &tenant, bot, name, document.clone(), "improved with AI").await?)
     } else {
