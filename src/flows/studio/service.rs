@@ -282,7 +282,8 @@ fn unique_id(doc: &FlowDocument, wanted: Option<&str>, kind: &str, taken: &[Stri
         return w.to_owned();
     }
     let stem: String = wanted.unwrap_or(kind).chars().take(56).collect();
-    (2..).map(|n| format!("{stem}_{n}")).find(|id| free(id)).unwrap_or_else(|| stem.clone())
+    // A flow has at most 500 nodes: one of the first 1000 suffixes is free.
+    (2..1002).map(|n| format!("{stem}_{n}")).find(|id| free(id)).unwrap_or_else(|| stem.clone())
 }
 
 /// Checks one candidate: a new node after `source`'s `port` that adds no error.
