@@ -195,6 +195,7 @@ error_codes! {
     LlmFailed => ("llm_failed", BAD_GATEWAY, "The LLM endpoint failed, timed out or answered something that is not a chat completion."),
     LlmNotConfigured => ("llm_not_configured", CONFLICT, "No usable LLM provider for this call: the bot names none and the organization has no active default provider, the bot's provider is disabled, or the bot's AI is switched off; `details.field` is `provider_id` or `is_enabled`."),
     LlmBudgetExhausted => ("llm_budget_exhausted", PAYMENT_REQUIRED, "The bot used its monthly LLM budget (calendar month, UTC); `details.field` names the budget (`monthly_token_budget` or `monthly_cost_budget_micros`), `details.used` and `details.budget` the amounts."),
+    FlowGenerationFailed => ("flow_generation_failed", UNPROCESSABLE_ENTITY, "The model's flow (generated, improved or suggested) was still not a valid flow after the repair rounds, or not JSON at all; `details.issues` lists what was wrong with the last answer and `details.rounds` the model calls made. Nothing was saved."),
     SecretUnreadable => ("secret_unreadable", CONFLICT, "A stored secret (an LLM provider key, a two-factor secret) cannot be decrypted with this server's master key: the data file was re-keyed or restored with another key. `details` names it; set it again."),
     // Billing: Stripe subscriptions, webhooks, invoices
     BillingNotConfigured => ("billing_not_configured", CONFLICT, "Billing is on but Stripe is not set up (`billing.stripe_secret_key`), so checkout, the portal and plan changes are unavailable."),

@@ -1,9 +1,11 @@
 //! Starter bots: a gallery of templates (FAQ with a knowledge base, lead
 //! capture, order status over HTTP, appointment booking, support with
-//! handoff), each a JSON file in `templates/` embedded in the binary. A
+//! handoff, feedback survey, event registration, IT helpdesk), each a JSON
+//! file in `templates/` embedded in the binary, usable without any model. A
 //! template makes a working bot in one call, through the same services the
 //! API uses: the bot, its NLU data, its flows (published when the caller may
-//! publish), a knowledge base with sample articles, and a training job.
+//! publish), a knowledge base with sample articles, and a training job. Its
+//! flow can also be added to an existing bot as a draft ([`add_as_flow`]).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -23,12 +25,15 @@ use crate::nlu::model::{DataFormat, ImportMode};
 use crate::permissions::Permission;
 
 /// The template files, in gallery order.
-const FILES: [&str; 5] = [
+const FILES: [&str; 8] = [
     include_str!("templates/faq.json"),
     include_str!("templates/support.json"),
     include_str!("templates/lead_capture.json"),
     include_str!("templates/order_status.json"),
     include_str!("templates/appointment.json"),
+    include_str!("templates/feedback_survey.json"),
+    include_str!("templates/event_registration.json"),
+    include_str!("templates/it_helpdesk.json"),
 ];
 
 /// One template file.
@@ -96,7 +101,7 @@ pub struct BotTemplate {
     pub id: String,
     pub name: String,
     pub summary: String,
-    /// `support`, `sales`, `ecommerce`, `services`.
+    /// `support`, `sales`, `ecommerce`, `services`, `feedback`, `events`, `internal`.
     pub category: String,
     pub language: String,
     /// What to set up after creating the bot, if anything.
@@ -107,6 +112,50 @@ pub struct BotTemplate {
     pub intents: Vec<String>,
     /// Its flows; `main` is the entry flow.
     pub flows: Vec<String>,
+    /// What the entry flow looks like, for the gallery.
+    pub preview: TemplatePreview,
+}
+
+/// A glance at a template's entry flow.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplatePreview {
+    pub nodes: usize,
+    pub edges: usize,
+    /// The node types it uses, each once, in the order they first appear.
+    pub node_types: Vec<String>,
+    /// The node labels in document order (at most 12).
+    pub steps: Vec<String>,
+    /// The first text the bot says.
+    pub opening: Option<String>,
+}
+
+impl TemplatePreview {
+    fn of(doc: Option<&FlowDocument>) -> TemplatePreview {
+        let Some(doc) = doc else {
+            return TemplatePreview { nodes: 0, edges: 0, node_types: Vec::new(), steps: Vec::new(), opening: None };
+        };
+        let mut node_types: Vec<String> = Vec::new();
+        for n in &doc.nodes {
+            if !node_types.contains(&n.kind) {
+                node_types.push(n.kind.clone());
+            }
+        }
+        let opening = doc.nodes.iter().find_map(|n| {
+            let d = &n.data;
+            d.get("text")
+                .or_else(|| d.pointer("/prompt/text"))
+                .or_else(|| d.pointer("/message/text"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        });
+        TemplatePreview {
+            nodes: doc.nodes.len(),
+            edges: doc.edges.len(),
+            node_types,
+            steps: doc.nodes.iter().filter_map(|n| n.label.clone()).take(12).collect(),
+            opening,
+        }
+    }
 }
 
 impl From<&Template> for BotTemplate {
@@ -121,6 +170,7 @@ impl From<&Template> for BotTemplate {
             creates_knowledge_base: t.knowledge.is_some(),
             intents: t.nlu.iter().flat_map(|n| n.intents.iter().map(|i| i.name.clone())).collect(),
             flows: t.flows.keys().cloned().collect(),
+            preview: TemplatePreview::of(t.flows.get("main")),
         }
     }
 }
@@ -172,9 +222,7 @@ pub fn example_texts() -> Vec<String> {
 /// Makes a bot from a template. All or nothing: when a step fails, what the
 /// earlier steps made (the bot, the knowledge base) is deleted again.
 pub async fn instantiate(state: &AppState, tenant: Tenant, req: CreateFromTemplateRequest) -> AppResult<TemplateBot> {
-    let template = TEMPLATES.iter().find(|t| t.id == req.template).ok_or_else(|| {
-        AppError::validation("template", "is not a bot template; GET /api/v1/bot-templates lists them")
-    })?;
+    let template = find(&req.template)?;
     if template.knowledge.is_some() && !tenant.can(Permission::KnowledgeWrite) {
         return Err(AppError::new(
             ErrorCode::Forbidden,
@@ -278,6 +326,83 @@ async fn populate(
     })
 }
 
+/// `POST /bots/{bot_id}/flows/from-template`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddTemplateFlowRequest {
+    /// A template id from `GET /bot-templates`.
+    #[schema(example = "feedback_survey")]
+    pub template: String,
+    /// The new flow's name. Default: the template id.
+    #[serde(default)]
+    pub flow_name: Option<String>,
+}
+
+/// The flow a template added to a bot.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplateFlow {
+    pub flow_name: String,
+    /// The draft version (never published here).
+    pub version: crate::flows::model::FlowVersionView,
+    /// Warnings of the draft (for example a knowledge node with no knowledge base linked yet).
+    pub issues: Vec<crate::flows::compile::Issue>,
+    /// Intents of the template merged into the bot's NLU data.
+    pub intents_added: Vec<String>,
+    pub setup: Option<String>,
+}
+
+/// Adds a template's entry flow to an existing bot as a new draft flow (409
+/// `name_taken` when the bot has a flow of that name), merging the
+/// template's intents into the bot's NLU data.
+pub async fn add_as_flow(
+    state: &AppState,
+    tenant: Tenant,
+    bot: BotId,
+    req: AddTemplateFlowRequest,
+) -> AppResult<TemplateFlow> {
+    let template = find(&req.template)?;
+    let name = req.flow_name.map_or_else(|| template.id.clone(), |n| n.trim().to_owned());
+    crate::flows::compile::check_flow_name(&name).map_err(|m| AppError::validation("flow_name", m))?;
+    let document = template
+        .flows
+        .get("main")
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("template {} has no main flow", template.id)))?;
+    match crate::flows::service::get(state, tenant.clone(), bot, name.clone()).await {
+        Ok(_) => {
+            return Err(AppError::new(ErrorCode::NameTaken, format!("the bot already has a flow named `{name}`"))
+                .with_details(serde_json::json!({ "field": "flow_name" })));
+        }
+        Err(e) if e.code() == ErrorCode::FlowNotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut intents_added = Vec::new();
+    if let Some(nlu) = &template.nlu {
+        let bytes = serde_json::to_vec(nlu).map_err(AppError::internal)?;
+        crate::nlu::io::import(state, tenant.clone(), bot, DataFormat::Json, ImportMode::Merge, bytes).await?;
+        intents_added = nlu.intents.iter().map(|i| i.name.clone()).collect();
+    }
+    let save = SaveFlowRequest {
+        document: document.clone(),
+        message: Some(format!("added from the template \u{201c}{}\u{201d}", template.name)),
+        autosave: false,
+    };
+    let saved = crate::flows::service::save(state, tenant, bot, name.clone(), save).await?;
+    Ok(TemplateFlow {
+        flow_name: name,
+        version: saved.version,
+        issues: saved.issues,
+        intents_added,
+        setup: template.setup.clone(),
+    })
+}
+
+fn find(id: &str) -> AppResult<&'static Template> {
+    TEMPLATES
+        .iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| AppError::validation("template", "is not a bot template; GET /api/v1/bot-templates lists them"))
+}
+
 /// The template's knowledge base, named after the bot; another name is tried
 /// when the organization already has one of that name.
 async fn create_knowledge_base(
@@ -317,6 +442,7 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), FILES.len(), "template ids are unique");
+        assert!(FILES.len() >= 8, "the gallery has at least eight templates");
         for t in TEMPLATES.iter() {
             assert!(t.flows.contains_key("main"), "{}: a main flow", t.id);
             for (name, doc) in &t.flows {
@@ -324,6 +450,12 @@ mod tests {
                 let errors: Vec<_> =
                     compiled.issues.iter().filter(|i| i.severity == crate::flows::compile::Severity::Error).collect();
                 assert!(errors.is_empty(), "{}/{name}: {errors:?}", t.id);
+                // A template is a finished flow: nothing blocks publishing it.
+                let blocking: Vec<_> = crate::flows::compile::as_draft(compiled.issues)
+                    .into_iter()
+                    .filter(|i| i.blocks_publish || i.severity == crate::flows::compile::Severity::Error)
+                    .collect();
+                assert!(blocking.is_empty(), "{}/{name}: {blocking:?}", t.id);
             }
         }
     }

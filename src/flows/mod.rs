@@ -14,6 +14,7 @@ pub mod probe;
 pub mod routes;
 pub mod service;
 pub mod store;
+pub mod studio;
 pub mod template;
 
 pub use routes::routes;

@@ -22,6 +22,7 @@ pub const FLOW_SCHEMA: &str = include_str!("../../docs/flow-schema.json");
 /// Registers the flow routes.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.configure(super::probe::routes)
+        .configure(super::studio::routes)
         .service(flow_schema)
         .service(list_flows)
         .service(get_flow)

@@ -281,6 +281,8 @@ pub struct ChatOptions {
     /// Tools the model may call (sent only when not empty).
     pub tools: Vec<Tool>,
     pub tool_choice: Option<ToolChoice>,
+    /// Ask for a JSON object (`response_format: {"type": "json_object"}`).
+    pub json_object: bool,
 }
 
 /// How long to wait between attempts (from `[llm]` in the configuration).
@@ -340,6 +342,9 @@ pub fn body(p: &ProviderConfig, messages: &[Message], opts: &ChatOptions, stream
     }
     if let Some(m) = opts.max_tokens {
         body["max_tokens"] = json!(m);
+    }
+    if opts.json_object {
+        body["response_format"] = json!({ "type": "json_object" });
     }
     if !opts.tools.is_empty() {
         body["tools"] = json!(opts.tools);

@@ -53,13 +53,25 @@ async fn say(
 }
 
 #[tokio::test]
-async fn the_gallery_lists_five_templates_and_bad_requests_are_refused() {
+async fn the_gallery_lists_eight_templates_and_bad_requests_are_refused() {
     let app = spawn_app().await;
     let owner = app.register("gallery@example.com").await;
     let (status, list) = app.call(&owner, Method::GET, "/api/v1/bot-templates", None).await;
     assert_eq!(status, 200);
     let ids: Vec<&str> = list.as_array().expect("list").iter().map(|t| t["id"].as_str().expect("id")).collect();
-    assert_eq!(ids, ["faq", "support", "lead_capture", "order_status", "appointment"]);
+    assert_eq!(
+        ids,
+        [
+            "faq",
+            "support",
+            "lead_capture",
+            "order_status",
+            "appointment",
+            "feedback_survey",
+            "event_registration",
+            "it_helpdesk"
+        ]
+    );
     let faq = &list[0];
     assert_eq!((faq["creates_knowledge_base"].clone(), faq["flows"].clone()), (json!(true), json!(["main"])));
     assert_eq!(list[1]["intents"], json!(["billing", "technical", "human"]));
@@ -95,7 +107,7 @@ async fn every_template_makes_a_bot_that_works_in_the_emulator() {
     .await;
     let app = spawn_app_with(|c| c.ml.enabled = true).await;
     let s = app.register("templates@example.com").await;
-    // Five bots: more than the free plan's one.
+    // Eight bots: more than the free plan's one.
     app.sql(|c| c.execute("UPDATE organizations SET plan_tier = 'enterprise' WHERE id = ?1", [s.org_id]));
 
     // FAQ: a knowledge base with sample articles, linked, answering with a citation.
@@ -186,9 +198,56 @@ async fn every_template_makes_a_bot_that_works_in_the_emulator() {
     let (texts, _) = say(&app, &s, bot, conv, Some("Yes, book it")).await;
     assert!(texts[0].starts_with("Booked: consultation on "), "{texts:?}");
 
-    // Five bots, named after their templates.
+    // Feedback survey: a low score asks what went wrong and offers a person.
+    let made = from_template(&app, &s, "feedback_survey").await;
+    let bot = made["bot"]["id"].as_i64().expect("bot");
+    let (texts, turn) = say(&app, &s, bot, None, None).await;
+    assert!(texts[0].contains("How would you rate"), "{texts:?}");
+    let conv = turn["conversation_id"].as_i64();
+    let (texts, _) = say(&app, &s, bot, conv, Some("2")).await;
+    assert_eq!(texts, ["We are sorry to hear that. What went wrong?"]);
+    let (texts, _) = say(&app, &s, bot, conv, Some("The parcel came late")).await;
+    assert!(texts[0].contains("follow up"), "{texts:?}");
+    let (texts, _) = say(&app, &s, bot, conv, Some("No, thanks")).await;
+    assert_eq!(texts, ["Thank you for telling us. We will work on it."]);
+    // A high score asks what went well.
+    let (_, turn) = say(&app, &s, bot, None, None).await;
+    let (texts, _) = say(&app, &s, bot, turn["conversation_id"].as_i64(), Some("5")).await;
+    assert_eq!(texts, ["Great to hear! What did you like most?"]);
+
+    // Event registration: session, name, email, seats, confirmation.
+    let made = from_template(&app, &s, "event_registration").await;
+    let bot = made["bot"]["id"].as_i64().expect("bot");
+    let (texts, turn) = say(&app, &s, bot, None, None).await;
+    assert!(texts.iter().any(|t| t.contains("Which session")), "{texts:?}");
+    let conv = turn["conversation_id"].as_i64();
+    say(&app, &s, bot, conv, Some("Morning workshop")).await;
+    say(&app, &s, bot, conv, Some("Ada Lovelace")).await;
+    let (texts, _) = say(&app, &s, bot, conv, Some("ada@example.com")).await;
+    assert!(texts[0].starts_with("How many seats"), "{texts:?}");
+    let (texts, _) = say(&app, &s, bot, conv, Some("9")).await;
+    assert!(texts[0].contains("number from 1 to 5"), "{texts:?}");
+    let (texts, _) = say(&app, &s, bot, conv, Some("2")).await;
+    assert!(texts[0].starts_with("2 seat(s) at the morning workshop for Ada Lovelace"), "{texts:?}");
+    let (texts, _) = say(&app, &s, bot, conv, Some("Yes, register me")).await;
+    assert_eq!(texts, ["You're registered for the morning workshop! Your ticket goes to ada@example.com."]);
+
+    // IT helpdesk: self-help first, a ticket to the IT team when it does not help.
+    let made = from_template(&app, &s, "it_helpdesk").await;
+    let bot = made["bot"]["id"].as_i64().expect("bot");
+    let (texts, turn) = say(&app, &s, bot, None, None).await;
+    assert!(texts[0].contains("IT helpdesk"), "{texts:?}");
+    let conv = turn["conversation_id"].as_i64();
+    let (texts, _) = say(&app, &s, bot, conv, Some("VPN does not connect")).await;
+    assert!(texts[0].contains("VPN client") && texts[1] == "Did that solve it?", "{texts:?}");
+    let (texts, _) = say(&app, &s, bot, conv, Some("No")).await;
+    assert!(texts[0].starts_with("Please describe the problem"), "{texts:?}");
+    let (texts, _) = say(&app, &s, bot, conv, Some("The client says certificate expired")).await;
+    assert!(texts[0].contains("IT team"), "{texts:?}");
+
+    // Eight bots, named after their templates.
     let (_, bots) = app.call(&s, Method::GET, &format!("/api/v1/orgs/{}/bots", s.org_id), None).await;
-    assert_eq!(bots["items"].as_array().expect("items").len(), 5);
+    assert_eq!(bots["items"].as_array().expect("items").len(), 8);
 }
 
 /// The gallery in the UI: one click makes the bot and opens its flow with

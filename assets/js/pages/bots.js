@@ -3,6 +3,7 @@ import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, form
 import { route, navigate } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
+import { TemplateGallery } from "./studio.js";
 
 function CreateBot({ org, onCreated }) {
   const [name, setName] = useState("");
@@ -34,41 +35,12 @@ function CreateBot({ org, onCreated }) {
 
 /** Starter bots: one click makes a working bot and opens its flow. */
 function Gallery({ org }) {
-  const templates = useLoad(() => get("/api/v1/bot-templates"), []);
-  const [busy, setBusy] = useState(null);
-  const [error, setError] = useState(null);
   const use = async (t) => {
-    setError(null);
-    setBusy(t.id);
-    try {
-      const made = await post(`/api/v1/orgs/${org.id}/bots/from-template`, { template: t.id });
-      toast(`Created ${made.bot.name}`);
-      navigate(`/bots/${made.bot.id}/flows/${made.entry_flow}`);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(null);
-    }
+    const made = await post(`/api/v1/orgs/${org.id}/bots/from-template`, { template: t.id });
+    toast(`Created ${made.bot.name}`);
+    navigate(`/bots/${made.bot.id}/flows/${made.entry_flow}`);
   };
-  return html`<section class="card" id="template-gallery" aria-labelledby="gallery-title">
-    <h2 id="gallery-title">Start from a template</h2>
-    <${ErrorBox} error=${templates.error || error} />
-    ${templates.loading && html`<p class="muted">Loading templates…</p>`}
-    <div class="template-grid">
-      ${(templates.data || []).map(
-        (t) => html`<div class="template-tile" data-template=${t.id}>
-          <h3>${t.name}</h3>
-          <p class="muted">${t.summary}</p>
-          <p><span class="badge">${t.category}</span>${t.creates_knowledge_base ? html` <span class="badge">knowledge base</span>` : ""}${t.intents.length
-            ? html` <span class="badge">${t.intents.length} intents</span>`
-            : ""}</p>
-          <button type="button" class="primary" id=${`use-template-${t.id}`} disabled=${busy !== null} onClick=${() => use(t)}>
-            ${busy === t.id ? "Creating…" : "Use this template"}
-          </button>
-        </div>`,
-      )}
-    </div>
-  </section>`;
+  return html`<${TemplateGallery} title="Start from a template" action="Use this template" onUse=${use} />`;
 }
 
 function Bots() {

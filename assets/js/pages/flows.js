@@ -14,6 +14,7 @@ import { can } from "../session.js";
 import { BotNav, useBot, BotMissing, Checklist } from "./botnav.js";
 import { NodeForm, SampleValues, collectVariables, usePickerData, OPERATOR_WORDS } from "./nodeforms.js";
 import { Chart, CsvButton } from "../charts.js";
+import { GenerateCard, ImproveCard, SuggestNext, TemplateGallery } from "./studio.js";
 
 const NODE_W = 190;
 const PORT_TOP = 46;
@@ -190,6 +191,12 @@ function FlowList({ params }) {
   const [name, setName] = useState("");
   const [error, setError] = useState(null);
   const [action, setAction] = useState(null);
+  const [panel, setPanel] = useState(null);
+  const addTemplate = async (t) => {
+    const added = await post(`/api/v1/bots/${botId}/flows/from-template`, { template: t.id });
+    toast(`Added the flow ${added.flow_name} as a draft`);
+    navigate(`/bots/${botId}/flows/${encodeURIComponent(added.flow_name)}`);
+  };
   const create = async (e) => {
     e.preventDefault();
     setError(null);
@@ -220,7 +227,12 @@ function FlowList({ params }) {
     html`<form class="card row" onSubmit=${create}>
       <input id="new-flow-name" aria-label="New flow name" placeholder="main" value=${name} onInput=${(e) => setName(e.target.value)} required />
       <button class="primary" id="create-flow" type="submit">New flow</button>
+      <button type="button" id="open-generate" aria-expanded=${panel === "generate"} onClick=${() => setPanel(panel === "generate" ? null : "generate")}>Generate with AI</button>
+      <button type="button" id="open-flow-templates" aria-expanded=${panel === "templates"} onClick=${() => setPanel(panel === "templates" ? null : "templates")}>From a template</button>
     </form>`}
+    ${panel === "generate" && html`<${GenerateCard} botId=${botId} onClose=${() => setPanel(null)} />`}
+    ${panel === "templates" &&
+    html`<${TemplateGallery} id="flow-template-gallery" title="Add a flow from a template" action="Add this flow" onUse=${addTemplate} />`}
     <${ErrorBox} error=${error || list.error} />
     <div class="card">
       <table>
@@ -796,6 +808,7 @@ function FlowBuilder({ params }) {
   const [publishWarnings, setPublishWarnings] = useState([]);
   const [error, setError] = useState(null);
   const [openForm, setOpenForm] = useState(0);
+  const [studio, setStudio] = useState(null);
   const [size, setSize] = useState({ w: 0, h: 0 });
   const canvasRef = useRef(null);
   const query = new URLSearchParams(location.search);
@@ -1010,9 +1023,20 @@ function FlowBuilder({ params }) {
         <button type="button" id="auto-layout" onClick=${() => (h.set((d) => autoLayout(d)), setTimeout(fit, 0))}>Auto-layout</button>
         <button type="button" id="fit-view" onClick=${fit}>Zoom to fit</button>
         <label class="toggle"><input type="checkbox" id="show-analytics" checked=${analytics} onChange=${(e) => setAnalytics(e.target.checked)} /> Show analytics</label>
+        ${can("bots.write") &&
+        html`<button type="button" id="open-improve" aria-expanded=${studio === "improve"} onClick=${() => setStudio(studio === "improve" ? null : "improve")}>Improve with AI</button>
+          <button type="button" id="open-suggest" aria-expanded=${studio === "suggest"} disabled=${!(sel.nodes && sel.nodes.length === 1)}
+            title="Select one node first" onClick=${() => setStudio(studio === "suggest" ? null : "suggest")}>Suggest next</button>`}
         <span class="muted">Add:</span>
         ${Object.keys(TEMPLATES).map((t) => html`<button type="button" class=${"add-node add-" + t} data-add=${t} onClick=${() => addNode(t)}>${ADD_LABELS[t]}</button>`)}
       </div>
+      ${studio === "improve" &&
+      html`<${ImproveCard} botId=${botId} name=${name} doc=${h.doc} onClose=${() => setStudio(null)}
+        onApply=${(doc) => (h.set((d) => ({ ...doc, viewport: d.viewport })), toast("Applied: undo reverts it"))} />`}
+      ${studio === "suggest" && sel.nodes && sel.nodes.length === 1 &&
+      html`<div class="card"><h2>Next steps after ${sel.nodes[0]}</h2>
+        <${SuggestNext} key=${sel.nodes[0]} botId=${botId} name=${name} doc=${h.doc} nodeId=${sel.nodes[0]}
+          onAdd=${(node, edge) => (h.set((d) => ({ ...d, nodes: [...d.nodes, node], edges: [...d.edges, { ...edge, id: `${edge.source}-${edge.port}-${edge.target}` }] })), setSel({ nodes: [node.id] }))} /></div>`}
       <div class="flow-layout">
         <${Canvas} doc=${h.doc} issues=${issues} sel=${sel} setSel=${setSel} setDoc=${h.set} commit=${h.commit} names=${names} onOpen=${onOpen} canvasRef=${canvasRef} size=${size}
           stats=${analytics ? funnelIndex(funnel) : null} />

@@ -252,6 +252,7 @@ impl Prepared {
             max_tokens: u32::try_from(self.config.max_tokens).ok(),
             tools,
             tool_choice,
+            json_object: false,
         }
     }
 }
@@ -336,10 +337,51 @@ pub async fn complete(
     let prepared = prepare(state, tenant, bot).await?;
     let messages = prepared.messages(messages);
     let opts = prepared.options(tools, tool_choice);
-    match call::complete(state, &prepared.chain, &messages, &opts).await {
+    let result = call::complete(state, &prepared.chain, &messages, &opts).await;
+    metered(state, tenant, bot, purpose, &messages, result).await
+}
+
+/// Like [`complete`] (no tools), asking for a JSON object
+/// (`response_format: json_object`) with room for at least `min_tokens` of
+/// answer. A provider that refuses the option (HTTP 400 or 422) is asked
+/// once more without it; the caller parses the answer either way.
+pub async fn complete_json(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    purpose: Purpose,
+    messages: Vec<Message>,
+    min_tokens: u32,
+) -> AppResult<(Completion, LlmCallUsage)> {
+    let prepared = prepare(state, tenant, bot).await?;
+    let messages = prepared.messages(messages);
+    let mut opts = prepared.options(Vec::new(), None);
+    opts.max_tokens = Some(opts.max_tokens.unwrap_or(0).max(min_tokens));
+    opts.json_object = true;
+    let result = match call::complete(state, &prepared.chain, &messages, &opts).await {
+        Err(f) if matches!(f.error, crate::llm::client::LlmError::Status(400 | 422, _)) => {
+            tracing::info!("the provider refused response_format; asking again without it");
+            opts.json_object = false;
+            call::complete(state, &prepared.chain, &messages, &opts).await
+        }
+        other => other,
+    };
+    metered(state, tenant, bot, purpose, &messages, result).await
+}
+
+/// Records a call's usage (or its failure) and maps the result.
+async fn metered(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    purpose: Purpose,
+    messages: &[Message],
+    result: Result<(Completion, Served), call::Failed>,
+) -> AppResult<(Completion, LlmCallUsage)> {
+    match result {
         Ok((completion, served)) => {
             let usage = completion.usage.unwrap_or_else(|| Usage {
-                prompt_tokens: estimate_tokens(&prompt_text(&messages)),
+                prompt_tokens: estimate_tokens(&prompt_text(messages)),
                 completion_tokens: estimate_tokens(&completion.text),
                 total_tokens: 0,
             });
