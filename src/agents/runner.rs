@@ -76,7 +76,7 @@ impl AgentInput {
 }
 
 /// Receives each step as soon as it is stored (the test chat streams them).
-pub trait StepSink: Send {
+pub trait StepSink: Send + Sync {
     fn step(&mut self, step: &AgentStep);
 }
 
@@ -243,9 +243,8 @@ pub async fn decide(
     let (found, row) = state
         .db
         .write(move |tx| {
-            let found = store::find_approval(tx, &t, approval)?.ok_or_else(|| {
-                AppError::new(ErrorCode::AgentApprovalNotFound, "no such tool-call approval")
-            })?;
+            let found = store::find_approval(tx, &t, approval)?
+                .ok_or_else(|| AppError::new(ErrorCode::AgentApprovalNotFound, "no such tool-call approval"))?;
             if found.status != "pending" {
                 return Err(AppError::new(
                     ErrorCode::AgentApprovalDecided,
@@ -318,14 +317,87 @@ pub async fn tool_defs(state: &AppState, tenant: &Tenant, agent: &Agent) -> AppR
     Ok(defs)
 }
 
+/// An `agent` node of a flow: the agent (of the conversation's bot) answers
+/// the message in the thread of the conversation. A tool call waiting for
+/// approval, or a `flow_action` handoff, answers `handoff`.
+pub async fn flow_turn(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    call: crate::flows::engine::AgentCall,
+) -> Result<crate::flows::engine::AgentAnswer, String> {
+    let describe = |e: AppError| format!("{}: {}", e.code().as_str(), e.message());
+    let agent = super::service::get(state, tenant, AgentId(call.agent_id)).await.map_err(describe)?;
+    if agent.bot_id != Some(bot) {
+        return Err(format!("agent {} is not an agent of this bot", call.agent_id));
+    }
+    // Replays and probes run without a stored conversation.
+    let (thread, conversation_id) = if call.conversation_id > 0 {
+        (format!("conversation:{}", call.conversation_id), Some(call.conversation_id))
+    } else {
+        (format!("flow:{}", crate::crypto::random_token(12)), None)
+    };
+    let input = AgentInput {
+        message: call.message,
+        thread,
+        conversation_id,
+        source: RunSource::Flow,
+        execution_id: None,
+        task_id: None,
+    };
+    let run = run_turn(state, tenant, &agent, input, &mut NoSteps).await.map_err(describe)?;
+    match run.status {
+        RunStatus::Completed => {
+            let handoff =
+                run.actions.iter().find(|a| a["action"] == "handoff").map(|a| {
+                    a["reason"].as_str().filter(|r| !r.is_empty()).unwrap_or("the agent handed off").to_owned()
+                });
+            Ok(crate::flows::engine::AgentAnswer { reply: run.reply, handoff })
+        }
+        RunStatus::WaitingApproval => {
+            let tool = run.approval.as_ref().map_or_else(String::new, |a| a.tool_name.clone());
+            Ok(crate::flows::engine::AgentAnswer {
+                reply: None,
+                handoff: Some(format!("the agent waits for a human to approve `{tool}`")),
+            })
+        }
+        RunStatus::Failed | RunStatus::Running => {
+            Err(run.error.map_or_else(|| "the agent failed".to_owned(), |e| format!("{}: {}", e.code, e.message)))
+        }
+    }
+}
+
+/// A `tool` node of a flow: runs a tool of the organization (no model).
+pub async fn flow_tool(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    call: crate::flows::engine::ToolNodeCall,
+) -> Result<Value, (String, String)> {
+    let fail = |e: AppError| (e.code().as_str().to_owned(), e.message().to_owned());
+    let tool = crate::tools::service::get(state, tenant.clone(), crate::tools::model::ToolId(call.tool_id))
+        .await
+        .map_err(fail)?;
+    let mut ctx = ExecContext::new(ExecutionSource::Flow);
+    ctx.bot_id = Some(bot);
+    let outcome = crate::tools::execute(state, tenant, &tool, &call.arguments, &ctx).await.map_err(fail)?;
+    match outcome.status {
+        ExecutionStatus::Ok => Ok(outcome.result.unwrap_or(Value::Null)),
+        ExecutionStatus::Error | ExecutionStatus::Timeout => Err(outcome.error.map_or_else(
+            || (outcome.status.as_str().to_owned(), "the tool failed".to_owned()),
+            |f| (f.code, f.message),
+        )),
+    }
+}
+
 /// A stored run with its steps and pending approval.
 pub async fn load(state: &AppState, tenant: &Tenant, id: AgentRunId) -> AppResult<AgentRun> {
     let t = tenant.clone();
     state
         .db
         .read(move |c| {
-            let row =
-                store::find_run(c, &t, id)?.ok_or_else(|| AppError::new(ErrorCode::AgentRunNotFound, "no such agent run"))?;
+            let row = store::find_run(c, &t, id)?
+                .ok_or_else(|| AppError::new(ErrorCode::AgentRunNotFound, "no such agent run"))?;
             let steps = store::steps(c, &t, id)?;
             let approval = store::run_approval(c, &t, id)?;
             let error = row.error_code.as_ref().map(|code| RunError {
@@ -451,12 +523,14 @@ impl Run<'_> {
     /// Runs the tool calls of the last model answer that have no result yet,
     /// in order; pauses at one that needs approval (unless `decided` says
     /// what a human decided for it).
-    async fn pending_calls(&mut self, decided: Option<(String, Decision, Option<String>)>) -> AppResult<Option<AgentRun>> {
+    async fn pending_calls(
+        &mut self,
+        decided: Option<(String, Decision, Option<String>)>,
+    ) -> AppResult<Option<AgentRun>> {
         let Some(last) = self.messages.iter().rposition(|m| m.role == "assistant" && !m.tool_calls.is_empty()) else {
             return Ok(None);
         };
-        let answered: Vec<String> =
-            self.messages[last + 1..].iter().filter_map(|m| m.tool_call_id.clone()).collect();
+        let answered: Vec<String> = self.messages[last + 1..].iter().filter_map(|m| m.tool_call_id.clone()).collect();
         let pending: Vec<ToolCall> =
             self.messages[last].tool_calls.iter().filter(|c| !answered.contains(&c.id)).cloned().collect();
         for call in pending {
@@ -468,15 +542,16 @@ impl Run<'_> {
         Ok(None)
     }
 
-    async fn call_tool(&mut self, call: &ToolCall, decision: Option<(Decision, Option<String>)>) -> AppResult<Option<AgentRun>> {
+    async fn call_tool(
+        &mut self,
+        call: &ToolCall,
+        decision: Option<(Decision, Option<String>)>,
+    ) -> AppResult<Option<AgentRun>> {
         let started = Instant::now();
         let name = call.function.name.as_str();
         let raw = call.function.arguments.trim();
-        let parsed: Result<Value, String> = if raw.is_empty() {
-            Ok(json!({}))
-        } else {
-            serde_json::from_str::<Value>(raw).map_err(|e| e.to_string())
-        };
+        let parsed: Result<Value, String> =
+            if raw.is_empty() { Ok(json!({})) } else { serde_json::from_str::<Value>(raw).map_err(|e| e.to_string()) };
         let mut step = AgentStep {
             kind: Some(StepKind::ToolCall),
             tool_name: Some(name.to_owned()),
@@ -534,7 +609,12 @@ impl Run<'_> {
     }
 
     /// Runs a tool through the one executor.
-    async fn execute(&mut self, tool: crate::tools::model::ToolId, args: &Value, call_id: &str) -> Result<Value, (String, String)> {
+    async fn execute(
+        &mut self,
+        tool: crate::tools::model::ToolId,
+        args: &Value,
+        call_id: &str,
+    ) -> Result<Value, (String, String)> {
         let fail = |e: AppError| (e.code().as_str().to_owned(), e.message().to_owned());
         let tool = crate::tools::service::get(self.state, self.tenant.clone(), tool).await.map_err(fail)?;
         let source = match self.source {
@@ -586,10 +666,15 @@ impl Run<'_> {
         };
         let fail = |e: AppError| (e.code().as_str().to_owned(), e.message().to_owned());
         let opts = crate::knowledge::search::SearchOptions::from_request(Some(5), None, None).map_err(fail)?;
-        let response =
-            crate::knowledge::service::search_many(self.state, self.tenant, &self.agent.knowledge_base_ids, query, &opts)
-                .await
-                .map_err(fail)?;
+        let response = crate::knowledge::service::search_many(
+            self.state,
+            self.tenant,
+            &self.agent.knowledge_base_ids,
+            query,
+            &opts,
+        )
+        .await
+        .map_err(fail)?;
         let results: Vec<Value> = response
             .results
             .into_iter()

@@ -173,7 +173,10 @@ fn check_kbs(kbs: &[KnowledgeBaseId]) -> AppResult<Vec<KnowledgeBaseId>> {
     let mut seen = HashSet::new();
     for (i, kb) in kbs.iter().enumerate() {
         if !seen.insert(*kb) {
-            return Err(AppError::validation(format!("knowledge_base_ids[{i}]"), "lists the same knowledge base twice"));
+            return Err(AppError::validation(
+                format!("knowledge_base_ids[{i}]"),
+                "lists the same knowledge base twice",
+            ));
         }
     }
     if kbs.len() > 20 {
@@ -207,7 +210,8 @@ fn check_references(conn: &rusqlite::Connection, tenant: &Tenant, c: &Checked) -
 }
 
 fn name_taken() -> AppError {
-    AppError::new(ErrorCode::NameTaken, "another agent of the bot has this name").with_details(json!({ "field": "name" }))
+    AppError::new(ErrorCode::NameTaken, "another agent of the bot has this name")
+        .with_details(json!({ "field": "name" }))
 }
 
 fn write_checked(conn: &rusqlite::Connection, tenant: &Tenant, id: AgentId, c: &Checked) -> AppResult<()> {

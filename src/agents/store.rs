@@ -334,8 +334,9 @@ pub fn thread_history(
          WHERE organization_id = ?1 AND agent_id = ?2 AND thread = ?3 AND status = 'completed' AND reply IS NOT NULL
          ORDER BY id DESC LIMIT ?4",
     )?;
-    let mut rows: Vec<(String, String)> =
-        stmt.query_map(params![tenant.org_id(), agent, thread, limit], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let mut rows: Vec<(String, String)> = stmt
+        .query_map(params![tenant.org_id(), agent, thread, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     rows.reverse();
     Ok(rows)
 }
@@ -416,7 +417,11 @@ pub fn insert_approval(conn: &Connection, tenant: &Tenant, a: &NewApproval<'_>) 
     Ok(AgentApprovalId(conn.last_insert_rowid()))
 }
 
-pub fn find_approval(conn: &Connection, tenant: &Tenant, id: AgentApprovalId) -> rusqlite::Result<Option<AgentApproval>> {
+pub fn find_approval(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: AgentApprovalId,
+) -> rusqlite::Result<Option<AgentApproval>> {
     query_opt(
         conn,
         &format!(

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod agents;
 mod ai;
 mod analytics;
 mod api_tokens;
