@@ -305,5 +305,18 @@ async fn service_decide(
     decision: Decision,
     note: Option<String>,
 ) -> AppResult<AgentRun> {
-    runner::decide(state, tenant, id, decision, note, &mut NoSteps).await
+    let run = runner::decide(state, tenant, id, decision, note, &mut NoSteps).await?;
+    if let (Some(conv), Some(reply), model::RunStatus::Completed) = (run.conversation_id, &run.reply, run.status) {
+        // The answer goes out through the conversation's channel, sent by
+        // the human who decided (the conversation is theirs in the inbox).
+        let req = crate::conversations::model::AgentReplyRequest { text: reply.clone(), attachments: Vec::new() };
+        crate::conversations::service::reply(
+            state,
+            tenant.clone(),
+            crate::conversations::model::ConversationId(conv),
+            req,
+        )
+        .await?;
+    }
+    Ok(run)
 }

@@ -504,3 +504,147 @@ async fn without_a_provider_the_agent_answers_llm_not_configured_at_once() {
     assert_eq!((status, e["error"]["code"].as_str()), (409, Some("llm_not_configured")), "{e}");
     assert!(e["error"]["details"]["run_id"].is_i64());
 }
+
+/// Saves `flow` as the bot's main flow and publishes it.
+async fn publish(app: &TestApp, s: &Session, bot: i64, flow: Value) {
+    let path = format!("/api/v1/bots/{bot}/flows/main");
+    let (status, saved) = app.call(s, Method::PUT, &path, Some(json!({ "document": flow }))).await;
+    assert_eq!(status, 201, "{saved}");
+    let (status, published) = app.call(s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "live" }))).await;
+    assert_eq!(status, 200, "{published}");
+}
+
+async fn emulate(app: &TestApp, s: &Session, bot: i64, body: Value) -> Value {
+    call_ok(app, s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(body)).await
+}
+
+fn texts(turn: &Value) -> Vec<String> {
+    turn["replies"].as_array().expect("replies").iter().map(|m| m["text"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn an_agent_node_answers_in_a_published_flow_and_hands_off_when_a_tool_needs_approval() {
+    let app = app().await;
+    let s = app.register("agents-flow@example.com").await;
+    let fake = FakeOpenAi::start().await;
+    let lookup = code_tool(&app, &s, "lookup", "return { status: 'shipped' };", json!({ "type": "object" })).await;
+    let refund = code_tool(&app, &s, "refund", "return { ok: true };", json!({ "type": "object" })).await;
+    let (bot, agent) = agent(
+        &app,
+        &s,
+        &fake,
+        json!({ "tools": [{ "tool_id": lookup }, { "tool_id": refund, "requires_approval": true }] }),
+    )
+    .await;
+    publish(
+        &app,
+        &s,
+        bot,
+        json!({
+            "nodes": [
+                { "id": "start", "type": "start" },
+                { "id": "ask", "type": "question", "data": { "prompt": { "text": "How can I help?" }, "variable": "q" } },
+                { "id": "ai", "type": "agent", "data": { "agent_id": agent, "input": "{{q}}", "variable": "answer" } },
+                { "id": "human", "type": "handoff", "data": { "message": { "text": "A colleague will check this." } } },
+                { "id": "sorry", "type": "message", "data": { "text": "The assistant is unavailable." } }
+            ],
+            "edges": [
+                { "source": "start", "target": "ask" },
+                { "source": "ask", "target": "ai" },
+                { "source": "ai", "port": "done", "target": "ask" },
+                { "source": "ai", "port": "handoff", "target": "human" },
+                { "source": "ai", "port": "error", "target": "sorry" },
+                { "source": "human", "target": "ask" },
+                { "source": "sorry", "target": "ask" }
+            ]
+        }),
+    )
+    .await;
+    let first = emulate(&app, &s, bot, json!({ "source": "published" })).await;
+    assert_eq!(texts(&first), ["How can I help?"]);
+    let conv = first["conversation_id"].as_i64().expect("conversation");
+    fake.push(Step::tool_calls(&[("c1", "lookup", "{}")]));
+    fake.push(Step::text("Your order has shipped."));
+    let turn = emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Where is my order?" })).await;
+    assert_eq!(texts(&turn), ["Your order has shipped.", "How can I help?"], "{turn}");
+    assert_eq!(turn["trace"]["variables_after"]["session"]["answer"], "Your order has shipped.", "{turn}");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM agent_runs WHERE conversation_id = {conv} AND source = 'flow'")), 1);
+    assert_eq!(app.count("SELECT count(*) FROM tool_executions WHERE source = 'flow'"), 1);
+
+    // A tool that needs approval: the conversation goes to a human, the
+    // request waits in the inbox with the tool and arguments.
+    fake.push(Step::tool_calls(&[("c2", "refund", r#"{"amount": 5}"#)]));
+    let turn = emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Refund me" })).await;
+    assert_eq!(texts(&turn), ["A colleague will check this."], "{turn}");
+    let status: String = app.sql(|c| c.query_row("SELECT status FROM conversations WHERE id = ?1", [conv], |r| r.get(0)));
+    assert_eq!(status, "handoff");
+    let inbox = call_ok(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/agent-approvals", s.org_id), None).await;
+    assert_eq!(inbox["items"][0]["conversation_id"], conv, "{inbox}");
+    assert_eq!(inbox["items"][0]["arguments"], json!({ "amount": 5 }));
+    let approval = inbox["items"][0]["id"].as_i64().unwrap();
+    fake.push(Step::text("Refund done."));
+    let done = call_ok(&app, &s, Method::POST, &format!("/api/v1/agent-approvals/{approval}/approve"), None).await;
+    assert_eq!(done["reply"], "Refund done.");
+    // The reply reached the conversation through the runtime.
+    let sent = app.count(&format!(
+        "SELECT count(*) FROM widget_messages WHERE conversation_id = {conv} AND content = 'Refund done.'"
+    ));
+    assert_eq!(sent, 1);
+
+    // Without a model the node takes its error port.
+    call_ok(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/ai/config"), Some(json!({ "is_enabled": false }))).await;
+    call_ok(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/handback"), None).await;
+    let turn = emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Hello?" })).await;
+    assert_eq!(texts(&turn), ["The assistant is unavailable.", "How can I help?"], "{turn}");
+}
+
+#[tokio::test]
+async fn a_tool_node_runs_without_any_model() {
+    let app = app().await;
+    let s = app.register("agents-tool-node@example.com").await;
+    let greet = code_tool(&app, &s, "greet", "return 'Hello, ' + args.name + '!';",
+                          object_schema(json!({ "name": { "type": "string", "minLength": 2 } }), &["name"])).await;
+    let bot = bot(&app, &s).await;
+    publish(
+        &app,
+        &s,
+        bot,
+        json!({
+            "nodes": [
+                { "id": "start", "type": "start" },
+                { "id": "ask", "type": "question", "data": { "prompt": { "text": "Your name?" }, "variable": "name" } },
+                { "id": "run", "type": "tool", "data": { "tool_id": greet, "arguments": { "name": "{{name}}" },
+                                                         "variable": "greeting", "error_variable": "failure" } },
+                { "id": "say", "type": "message", "data": { "text": "{{greeting}}" } },
+                { "id": "bad", "type": "message", "data": { "text": "That did not work." } }
+            ],
+            "edges": [
+                { "source": "start", "target": "ask" },
+                { "source": "ask", "target": "run" },
+                { "source": "run", "port": "ok", "target": "say" },
+                { "source": "run", "port": "error", "target": "bad" },
+                { "source": "say", "target": "ask" },
+                { "source": "bad", "target": "ask" }
+            ]
+        }),
+    )
+    .await;
+    assert_eq!(app.count("SELECT count(*) FROM llm_providers"), 0);
+    let first = emulate(&app, &s, bot, json!({ "source": "published" })).await;
+    let conv = first["conversation_id"].as_i64().expect("conversation");
+    let turn = emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Ada" })).await;
+    assert_eq!(texts(&turn), ["Hello, Ada!", "Your name?"], "{turn}");
+    // Arguments off the schema take the error port with the code.
+    let turn = emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "A" })).await;
+    assert_eq!(texts(&turn), ["That did not work.", "Your name?"], "{turn}");
+    assert_eq!(turn["trace"]["variables_after"]["session"]["failure"]["code"], "tool_arguments_invalid", "{turn}");
+    assert_eq!(app.count("SELECT count(*) FROM tool_executions WHERE source = 'flow'"), 1);
+    // A bad node is refused when saved.
+    let path = format!("/api/v1/bots/{bot}/flows/main");
+    let (status, e) = app
+        .call(&s, Method::PUT, &path, Some(json!({ "document": { "nodes": [
+            { "id": "start", "type": "start" }, { "id": "run", "type": "tool", "data": { "tool_id": 0, "arguments": [] } } ],
+            "edges": [ { "source": "start", "target": "run" } ] } })))
+        .await;
+    assert_eq!(status, 422, "{e}");
+}
