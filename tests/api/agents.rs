@@ -639,12 +639,20 @@ async fn a_tool_node_runs_without_any_model() {
     assert_eq!(texts(&turn), ["That did not work.", "Your name?"], "{turn}");
     assert_eq!(turn["trace"]["variables_after"]["session"]["failure"]["code"], "tool_arguments_invalid", "{turn}");
     assert_eq!(app.count("SELECT count(*) FROM tool_executions WHERE source = 'flow'"), 1);
-    // A bad node is refused when saved.
+    // A bad node is a blocking issue naming the field (drafts always save).
     let path = format!("/api/v1/bots/{bot}/flows/main");
-    let (status, e) = app
+    let (status, saved) = app
         .call(&s, Method::PUT, &path, Some(json!({ "document": { "nodes": [
             { "id": "start", "type": "start" }, { "id": "run", "type": "tool", "data": { "tool_id": 0, "arguments": [] } } ],
             "edges": [ { "source": "start", "target": "run" } ] } })))
         .await;
-    assert_eq!(status, 422, "{e}");
+    assert_eq!(status, 201, "{saved}");
+    let blocking: Vec<&str> = saved["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .filter(|i| i["blocks_publish"] == true)
+        .filter_map(|i| i["field"].as_str())
+        .collect();
+    assert!(blocking.contains(&"data.tool_id") && blocking.contains(&"data.arguments"), "{saved}");
 }

@@ -20,6 +20,7 @@ mod browser;
 mod browser_a11y;
 mod browser_accounts;
 mod browser_ai;
+mod browser_agents;
 mod browser_analytics;
 mod browser_billing;
 mod browser_bottests;
