@@ -374,7 +374,8 @@ async fn a_tool_that_needs_approval_waits_for_a_human() {
     assert!(kinds.contains(&step("approval", "approved", "refund")), "{kinds:?}");
     assert!(kinds.contains(&step("tool_call", "ok", "refund")), "{kinds:?}");
     // Decided once only.
-    let (status, e) = app.call(&s, Method::POST, &format!("/api/v1/agent-approvals/{approval}/approve"), None).await;
+    let (status, e) =
+        app.call(&s, Method::POST, &format!("/api/v1/agent-approvals/{approval}/approve"), Some(json!({}))).await;
     assert_eq!((status, e["error"]["code"].as_str()), (409, Some("agent_approval_decided")));
     let pending = call_ok(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/agent-approvals", s.org_id), None).await;
     assert_eq!(pending["items"].as_array().unwrap().len(), 0);
@@ -510,7 +511,8 @@ async fn publish(app: &TestApp, s: &Session, bot: i64, flow: Value) {
     let path = format!("/api/v1/bots/{bot}/flows/main");
     let (status, saved) = app.call(s, Method::PUT, &path, Some(json!({ "document": flow }))).await;
     assert_eq!(status, 201, "{saved}");
-    let (status, published) = app.call(s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "live" }))).await;
+    let (status, published) =
+        app.call(s, Method::POST, &format!("{path}/publish"), Some(json!({ "message": "live" }))).await;
     assert_eq!(status, 200, "{published}");
 }
 
@@ -519,7 +521,12 @@ async fn emulate(app: &TestApp, s: &Session, bot: i64, body: Value) -> Value {
 }
 
 fn texts(turn: &Value) -> Vec<String> {
-    turn["replies"].as_array().expect("replies").iter().map(|m| m["text"].as_str().unwrap_or_default().to_owned()).collect()
+    turn["replies"]
+        .as_array()
+        .expect("replies")
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -565,25 +572,33 @@ async fn an_agent_node_answers_in_a_published_flow_and_hands_off_when_a_tool_nee
     let conv = first["conversation_id"].as_i64().expect("conversation");
     fake.push(Step::tool_calls(&[("c1", "lookup", "{}")]));
     fake.push(Step::text("Your order has shipped."));
-    let turn = emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Where is my order?" })).await;
+    let turn =
+        emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Where is my order?" }))
+            .await;
     assert_eq!(texts(&turn), ["Your order has shipped.", "How can I help?"], "{turn}");
     assert_eq!(turn["trace"]["variables_after"]["session"]["answer"], "Your order has shipped.", "{turn}");
-    assert_eq!(app.count(&format!("SELECT count(*) FROM agent_runs WHERE conversation_id = {conv} AND source = 'flow'")), 1);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM agent_runs WHERE conversation_id = {conv} AND source = 'flow'")),
+        1
+    );
     assert_eq!(app.count("SELECT count(*) FROM tool_executions WHERE source = 'flow'"), 1);
 
     // A tool that needs approval: the conversation goes to a human, the
     // request waits in the inbox with the tool and arguments.
     fake.push(Step::tool_calls(&[("c2", "refund", r#"{"amount": 5}"#)]));
-    let turn = emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Refund me" })).await;
+    let turn =
+        emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Refund me" })).await;
     assert_eq!(texts(&turn), ["A colleague will check this."], "{turn}");
-    let status: String = app.sql(|c| c.query_row("SELECT status FROM conversations WHERE id = ?1", [conv], |r| r.get(0)));
+    let status: String =
+        app.sql(|c| c.query_row("SELECT status FROM conversations WHERE id = ?1", [conv], |r| r.get(0)));
     assert_eq!(status, "handoff");
     let inbox = call_ok(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/agent-approvals", s.org_id), None).await;
     assert_eq!(inbox["items"][0]["conversation_id"], conv, "{inbox}");
     assert_eq!(inbox["items"][0]["arguments"], json!({ "amount": 5 }));
     let approval = inbox["items"][0]["id"].as_i64().unwrap();
     fake.push(Step::text("Refund done."));
-    let done = call_ok(&app, &s, Method::POST, &format!("/api/v1/agent-approvals/{approval}/approve"), None).await;
+    let done =
+        call_ok(&app, &s, Method::POST, &format!("/api/v1/agent-approvals/{approval}/approve"), Some(json!({}))).await;
     assert_eq!(done["reply"], "Refund done.");
     // The reply reached the conversation through the runtime.
     let sent = app.count(&format!(
@@ -592,9 +607,11 @@ async fn an_agent_node_answers_in_a_published_flow_and_hands_off_when_a_tool_nee
     assert_eq!(sent, 1);
 
     // Without a model the node takes its error port.
-    call_ok(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/ai/config"), Some(json!({ "is_enabled": false }))).await;
+    call_ok(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/ai/config"), Some(json!({ "is_enabled": false })))
+        .await;
     call_ok(&app, &s, Method::POST, &format!("/api/v1/conversations/{conv}/handback"), None).await;
-    let turn = emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Hello?" })).await;
+    let turn =
+        emulate(&app, &s, bot, json!({ "conversation_id": conv, "source": "published", "text": "Hello?" })).await;
     assert_eq!(texts(&turn), ["The assistant is unavailable.", "How can I help?"], "{turn}");
 }
 
@@ -602,8 +619,14 @@ async fn an_agent_node_answers_in_a_published_flow_and_hands_off_when_a_tool_nee
 async fn a_tool_node_runs_without_any_model() {
     let app = app().await;
     let s = app.register("agents-tool-node@example.com").await;
-    let greet = code_tool(&app, &s, "greet", "return 'Hello, ' + args.name + '!';",
-                          object_schema(json!({ "name": { "type": "string", "minLength": 2 } }), &["name"])).await;
+    let greet = code_tool(
+        &app,
+        &s,
+        "greet",
+        "return 'Hello, ' + args.name + '!';",
+        object_schema(json!({ "name": { "type": "string", "minLength": 2 } }), &["name"]),
+    )
+    .await;
     let bot = bot(&app, &s).await;
     publish(
         &app,

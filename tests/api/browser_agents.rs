@@ -54,7 +54,10 @@ async fn the_agents_page_creates_an_agent_and_the_test_chat_shows_each_step() {
         b.wait_for_text("#agent-chat .agent-reply", "It has shipped.").await;
         let trace = b.text_of("#agent-chat").await;
         assert!(trace.contains("model call") && trace.contains("11+3 tokens"), "{trace}");
-        assert!(trace.contains("tool call") && trace.contains("order_status({})") && trace.contains("shipped"), "{trace}");
+        assert!(
+            trace.contains("tool call") && trace.contains("order_status({})") && trace.contains("shipped"),
+            "{trace}"
+        );
         assert!(trace.contains("38 tokens"), "{trace}");
     })
     .await;
