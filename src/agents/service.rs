@@ -121,8 +121,8 @@ fn check_instructions(text: &str) -> AppResult<String> {
     Ok(text.to_owned())
 }
 
-fn check_model(model: Option<String>) -> AppResult<Option<String>> {
-    match model.as_deref().map(str::trim) {
+fn check_model(model: Option<&str>) -> AppResult<Option<String>> {
+    match model.map(str::trim) {
         None | Some("") => Ok(None),
         Some(m) if m.chars().count() > 200 || m.chars().any(char::is_control) => {
             Err(AppError::validation("model", "must be 1–200 printable characters"))
@@ -245,7 +245,7 @@ pub async fn create(state: &AppState, tenant: &Tenant, bot: BotId, req: CreateAg
         name: check_name(&req.name)?,
         instructions: check_instructions(&req.instructions)?,
         provider_id: req.provider_id,
-        model: check_model(req.model)?,
+        model: check_model(req.model.as_deref())?,
         temperature: req.temperature,
         max_tokens: req.max_tokens,
         max_steps: req.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
@@ -280,7 +280,7 @@ pub async fn update(state: &AppState, tenant: &Tenant, id: AgentId, req: UpdateA
         name: check_name(req.name.as_deref().unwrap_or(&before.name))?,
         instructions: check_instructions(req.instructions.as_deref().unwrap_or(&before.instructions))?,
         provider_id: req.provider_id.unwrap_or(before.provider_id),
-        model: check_model(req.model.unwrap_or(before.model))?,
+        model: check_model(req.model.unwrap_or(before.model).as_deref())?,
         temperature: req.temperature.unwrap_or(before.temperature),
         max_tokens: req.max_tokens.unwrap_or(before.max_tokens),
         max_steps: req.max_steps.unwrap_or(before.max_steps),
