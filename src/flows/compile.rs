@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::document::{
-    ButtonDoc, ConditionData, ConditionDoc, EdgeDoc, EndData, FlowDocument, FormData, HandoffData, HttpData,
+    AgentData, ButtonDoc, ConditionData, ConditionDoc, EdgeDoc, EndData, FlowDocument, FormData, HandoffData, HttpData,
     HttpMethod, IntentRouterData, JumpData, JumpMode, KnowledgeData, MAX_EDGES, MAX_NODES, MessageData, NodeType,
-    Operator, QuestionData, SCHEMA_VERSION, SetVariableData, StartData, Subject, ValidationDoc,
+    Operator, QuestionData, SCHEMA_VERSION, SetVariableData, StartData, Subject, ToolData, ValidationDoc,
 };
 use super::expr::{self, BinaryOp, Expr, Func, UnaryOp};
 use super::jsonpath::JsonPath;
@@ -221,6 +221,24 @@ pub struct Knowledge {
     pub send_answer: bool,
 }
 
+/// An `agent` node ready to run.
+#[derive(Debug, Clone)]
+pub struct AgentNode {
+    pub agent_id: i64,
+    pub input: Option<Template>,
+    pub variable: Option<String>,
+    pub send_reply: bool,
+}
+
+/// A `tool` node ready to run.
+#[derive(Debug, Clone)]
+pub struct ToolNode {
+    pub tool_id: i64,
+    pub arguments: Option<BodyTemplate>,
+    pub variable: Option<String>,
+    pub error_variable: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Route {
     pub port: String,
@@ -239,6 +257,8 @@ pub enum Kind {
     IntentRouter { routes: Vec<Route>, min_confidence: Option<f64> },
     Knowledge(Box<Knowledge>),
     Http(Box<Http>),
+    Agent(Box<AgentNode>),
+    Tool(Box<ToolNode>),
     Jump { flow: String, mode: JumpMode },
     Handoff { message: Option<Content>, team_id: Option<i64>, note: Option<Template> },
     End { message: Option<Content>, close: bool },
@@ -959,6 +979,39 @@ pub fn compile(doc: &FlowDocument) -> Compiled {
                     min_score: k.min_score,
                     variable: k.variable.clone(),
                     send_answer: k.send_answer,
+                }))
+            }),
+            NodeType::Agent => required_data::<AgentData>(&n.id, &n.data, cx.issues).map(|a| {
+                if a.agent_id < 1 {
+                    cx.fail("invalid_field", "data.agent_id", "an agent id of the bot");
+                }
+                if let Some(v) = &a.variable {
+                    cx.variable("data.variable", v);
+                }
+                Kind::Agent(Box::new(AgentNode {
+                    agent_id: a.agent_id,
+                    input: a.input.as_deref().map(|t| cx.template("data.input", t)),
+                    variable: a.variable.clone(),
+                    send_reply: a.send_reply,
+                }))
+            }),
+            NodeType::Tool => required_data::<ToolData>(&n.id, &n.data, cx.issues).map(|t| {
+                if t.tool_id < 1 {
+                    cx.fail("invalid_field", "data.tool_id", "a tool id of the organization");
+                }
+                if t.arguments.as_ref().is_some_and(|a| !a.is_object()) {
+                    cx.fail("invalid_field", "data.arguments", "a JSON object");
+                }
+                for (field, v) in [("data.variable", &t.variable), ("data.error_variable", &t.error_variable)] {
+                    if let Some(v) = v {
+                        cx.variable(field, v);
+                    }
+                }
+                Kind::Tool(Box::new(ToolNode {
+                    tool_id: t.tool_id,
+                    arguments: t.arguments.as_ref().map(|a| cx.body("data.arguments", a)),
+                    variable: t.variable.clone(),
+                    error_variable: t.error_variable.clone(),
                 }))
             }),
             NodeType::Http => required_data::<HttpData>(&n.id, &n.data, cx.issues).map(|h| {

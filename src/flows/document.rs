@@ -414,6 +414,41 @@ pub struct HttpData {
     pub response_variable: Option<String>,
 }
 
+/// An `agent` node: runs an agent of the bot on the user's message (or
+/// `input`), sends its reply, stores it in `variable`; ports `done`,
+/// `handoff` (the agent handed off, or waits for a human to approve a tool
+/// call) and `error` (no model, budget used up, step limit…).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentData {
+    pub agent_id: i64,
+    /// What the agent is asked (template; default: the user's message).
+    #[serde(default)]
+    pub input: Option<String>,
+    /// Also store the reply in this variable.
+    #[serde(default)]
+    pub variable: Option<String>,
+    /// Send the reply to the user (default true).
+    #[serde(default = "yes")]
+    pub send_reply: bool,
+}
+
+/// A `tool` node: runs a tool with templated arguments, no model needed;
+/// the result goes to `variable`; ports `ok` and `error` (the error's code
+/// and message go to `error_variable`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolData {
+    pub tool_id: i64,
+    /// The arguments: a JSON object whose string leaves are templates.
+    #[serde(default)]
+    pub arguments: Option<Value>,
+    #[serde(default)]
+    pub variable: Option<String>,
+    #[serde(default)]
+    pub error_variable: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JumpMode {
@@ -471,6 +506,8 @@ pub enum NodeType {
     IntentRouter,
     Knowledge,
     Http,
+    Agent,
+    Tool,
     Jump,
     Handoff,
     End,
@@ -478,7 +515,7 @@ pub enum NodeType {
 }
 
 impl NodeType {
-    pub const ALL: [NodeType; 12] = [
+    pub const ALL: [NodeType; 14] = [
         NodeType::Start,
         NodeType::Message,
         NodeType::Question,
@@ -487,6 +524,8 @@ impl NodeType {
         NodeType::IntentRouter,
         NodeType::Knowledge,
         NodeType::Http,
+        NodeType::Agent,
+        NodeType::Tool,
         NodeType::Jump,
         NodeType::Handoff,
         NodeType::End,
@@ -509,6 +548,8 @@ impl NodeType {
             NodeType::IntentRouter => "intent_router",
             NodeType::Knowledge => "knowledge",
             NodeType::Http => "http",
+            NodeType::Agent => "agent",
+            NodeType::Tool => "tool",
             NodeType::Jump => "jump",
             NodeType::Handoff => "handoff",
             NodeType::End => "end",
@@ -535,6 +576,8 @@ impl NodeType {
             NodeType::IntentRouter => &["out_of_scope"],
             NodeType::Knowledge => &["answered", "no_answer"],
             NodeType::Http => &["success", "error"],
+            NodeType::Agent => &["done", "handoff", "error"],
+            NodeType::Tool => &["ok", "error"],
             NodeType::End => &[],
             NodeType::Form => &["done", "cancelled"],
         }

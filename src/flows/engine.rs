@@ -459,8 +459,43 @@ pub struct KnowledgeAnswer {
     pub citations: Vec<Value>,
 }
 
+/// An `agent` node's request: the agent and what it is asked.
+#[derive(Debug, Clone)]
+pub struct AgentCall {
+    pub agent_id: i64,
+    pub message: String,
+    pub conversation_id: i64,
+}
+
+/// What the agent answered.
+#[derive(Debug, Clone, Default)]
+pub struct AgentAnswer {
+    pub reply: Option<String>,
+    /// Why the conversation goes to a human (the agent handed off, or a
+    /// tool call waits for approval); `None`: done.
+    pub handoff: Option<String>,
+}
+
+/// A `tool` node's request.
+#[derive(Debug, Clone)]
+pub struct ToolNodeCall {
+    pub tool_id: i64,
+    pub arguments: Value,
+}
+
 /// The engine's access to the world.
 pub trait EngineIo: Sync {
+    /// Runs an agent of the bot (`agent` nodes). Without an implementation
+    /// the node takes its `error` port.
+    fn agent(&self, call: AgentCall) -> BoxFuture<'_, Result<AgentAnswer, String>> {
+        let _ = call;
+        Box::pin(async { Err("agents cannot run here".to_owned()) })
+    }
+    /// Runs a tool (`tool` nodes): its result, or (code, message).
+    fn tool(&self, call: ToolNodeCall) -> BoxFuture<'_, Result<Value, (String, String)>> {
+        let _ = call;
+        Box::pin(async { Err(("unavailable".to_owned(), "tools cannot run here".to_owned())) })
+    }
     fn http(&self, call: HttpCall) -> BoxFuture<'_, Result<HttpAnswer, String>>;
     fn knowledge(&self, query: KnowledgeQuery) -> BoxFuture<'_, Result<Option<KnowledgeAnswer>, String>>;
     /// Finds a value of `entity` in `text` (entity-typed questions).
@@ -1454,6 +1489,73 @@ impl Turn<'_> {
                         self.problem(Some(id), format!("knowledge answer failed: {e}"));
                         self.trace(&flow.name, node, Some("no_answer (error)".into()));
                         Step::Port("no_answer")
+                    }
+                }
+            }
+            Kind::Agent(a) => {
+                let message = match &a.input {
+                    Some(t) => self.render(id, t),
+                    None => self.text.clone().unwrap_or_default(),
+                };
+                if message.trim().is_empty() {
+                    self.problem(Some(id), "the agent node has no message to answer");
+                    self.trace(&flow.name, node, Some("error (no message)".into()));
+                    return Step::Port("error");
+                }
+                self.consumed = true;
+                let call = AgentCall { agent_id: a.agent_id, message, conversation_id: self.conversation_id };
+                match self.io.agent(call).await {
+                    Ok(answer) => {
+                        if let Some(reply) = answer.reply.filter(|r| !r.trim().is_empty()) {
+                            if let Some(var) = &a.variable {
+                                self.assign(id, var, Value::String(reply.clone()));
+                            }
+                            if a.send_reply {
+                                self.say_text(reply);
+                            }
+                        }
+                        if let Some(reason) = answer.handoff {
+                            self.trace(&flow.name, node, Some(format!("handoff ({reason})")));
+                            Step::Port("handoff")
+                        } else {
+                            self.trace(&flow.name, node, Some("done".into()));
+                            Step::Port("done")
+                        }
+                    }
+                    Err(e) => {
+                        self.problem(Some(id), format!("agent failed: {e}"));
+                        self.trace(&flow.name, node, Some("error".into()));
+                        Step::Port("error")
+                    }
+                }
+            }
+            Kind::Tool(t) => {
+                let arguments = match &t.arguments {
+                    Some(b) => match self.with_scope(id, |s| render_body(b, s)) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.problem(Some(id), format!("arguments template failed: {e}"));
+                            self.trace(&flow.name, node, Some("error".into()));
+                            return Step::Port("error");
+                        }
+                    },
+                    None => json!({}),
+                };
+                match self.io.tool(ToolNodeCall { tool_id: t.tool_id, arguments }).await {
+                    Ok(result) => {
+                        if let Some(var) = &t.variable {
+                            self.assign(id, var, result);
+                        }
+                        self.trace(&flow.name, node, Some("ok".into()));
+                        Step::Port("ok")
+                    }
+                    Err((code, message)) => {
+                        if let Some(var) = &t.error_variable {
+                            self.assign(id, var, json!({ "code": code, "message": message }));
+                        }
+                        self.problem(Some(id), format!("tool failed: {code}: {message}"));
+                        self.trace(&flow.name, node, Some(format!("error ({code})")));
+                        Step::Port("error")
                     }
                 }
             }

@@ -119,6 +119,9 @@ const TENANT_PARAMS: &[&str] = &[
     "file_id",
     "message_id",
     "invoice_id",
+    "agent_id",
+    "run_id",
+    "approval_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -290,6 +293,8 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.insert("invoice_id", invoice_row(tx, org_id)?.to_string());
         params.extend(integration_and_tool_rows(tx, org_id)?);
         params.insert("mcp_server_id", mcp_server_row(tx, org_id)?.to_string());
+        let tool_id: i64 = params["tool_id"].parse().unwrap_or_default();
+        params.extend(agent_rows(tx, org_id, bot_id, tool_id)?.map(|(name, id)| (name, id.to_string())));
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -481,6 +486,41 @@ fn mcp_server_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i6
         [org_id],
         |r| r.get(0),
     )
+}
+
+/// An agent of the bot using the tool, one run of it waiting for a human to
+/// approve a call of the tool (deciding it continues the run, which answers
+/// `llm_not_configured`: the fixture has no provider).
+fn agent_rows(
+    tx: &rusqlite::Connection,
+    org_id: i64,
+    bot_id: i64,
+    tool_id: i64,
+) -> rusqlite::Result<[(&'static str, i64); 3]> {
+    let agent_id: i64 = tx.query_row(
+        "INSERT INTO agents (organization_id, bot_id, name, role, system_prompt) VALUES (?1, ?2, 'Matrix agent', 'custom', 'Help.')
+         RETURNING id",
+        params![org_id, bot_id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO agent_tools (organization_id, agent_id, tool_id, requires_approval) VALUES (?1, ?2, ?3, 1)",
+        params![org_id, agent_id, tool_id],
+    )?;
+    let messages = r#"[{"role":"system","content":"Help."},{"role":"user","content":"hi"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"matrix_tool","arguments":"{}"}}]}]"#;
+    let run_id: i64 = tx.query_row(
+        "INSERT INTO agent_runs (organization_id, agent_id, bot_id, thread, source, status, input, messages)
+         VALUES (?1, ?2, ?3, 'test:matrix', 'test', 'waiting_approval', 'hi', ?4) RETURNING id",
+        params![org_id, agent_id, bot_id, messages],
+        |r| r.get(0),
+    )?;
+    let approval_id: i64 = tx.query_row(
+        "INSERT INTO agent_approvals (organization_id, run_id, agent_id, bot_id, tool_id, tool_call_id, arguments)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'c1', '{}') RETURNING id",
+        params![org_id, run_id, agent_id, bot_id, tool_id],
+        |r| r.get(0),
+    )?;
+    Ok([("agent_id", agent_id), ("run_id", run_id), ("approval_id", approval_id)])
 }
 
 /// A flow-action tool (runs without calling out) and one recorded run.

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod agents;
 mod ai;
 mod analytics;
 mod api_tokens;
@@ -19,6 +20,7 @@ mod browser;
 mod browser_a11y;
 mod browser_accounts;
 mod browser_admin_plans;
+mod browser_agents;
 mod browser_ai;
 mod browser_analytics;
 mod browser_billing;

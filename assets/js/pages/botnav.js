@@ -14,6 +14,7 @@ const TABS = [
   ["nlu", "NLU", "/nlu"],
   ["insights", "Insights", "/insights"],
   ["ai", "AI", "/ai"],
+  ["agents", "Agents", "/agents"],
   ["analytics", "Analytics", "/analytics"],
 ];
 

@@ -29,6 +29,8 @@ const TEMPLATES = {
   intent_router: { routes: [] },
   knowledge: { send_answer: true },
   http: { method: "GET", url: "https://api.example.com/items", mappings: [] },
+  agent: { agent_id: 0, send_reply: true },
+  tool: { tool_id: 0, arguments: {} },
   jump: { flow: "" },
   handoff: { message: { text: "Connecting you to a person." } },
   end: { close_conversation: false },
@@ -44,6 +46,8 @@ const ADD_LABELS = {
   intent_router: "Intent router",
   knowledge: "Knowledge answer",
   http: "HTTP request",
+  agent: "AI agent",
+  tool: "Run a tool",
   jump: "Jump to flow",
   handoff: "Hand over",
   end: "End",
@@ -72,6 +76,10 @@ export function portsOf(node) {
       return ["success", "error"];
     case "form":
       return ["done", "cancelled"];
+    case "agent":
+      return ["done", "handoff", "error"];
+    case "tool":
+      return ["ok", "error"];
     default:
       return [];
   }
@@ -117,6 +125,10 @@ export function summary(node, names = {}) {
       return `Answer from: ${d.knowledge_base_id != null ? names.kbs?.[d.knowledge_base_id] || `knowledge base ${d.knowledge_base_id}` : "the bot's knowledge base"}`;
     case "http":
       return `${d.method || "GET"} ${hostAndPath(d.url)}`;
+    case "agent":
+      return `AI agent ${names.agents?.[d.agent_id] || (d.agent_id ? `#${d.agent_id}` : "?")} answers${d.variable ? ` → ${d.variable}` : ""}`;
+    case "tool":
+      return `Run tool ${names.tools?.[d.tool_id] || (d.tool_id ? `#${d.tool_id}` : "?")}${d.variable ? ` → ${d.variable}` : ""}`;
     case "jump":
       return `${d.mode === "call" ? "Call" : "Go to"} flow ${d.flow || "?"}`;
     case "handoff":

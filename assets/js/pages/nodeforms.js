@@ -52,19 +52,27 @@ export function collectVariables(doc) {
     }
     if (n.type === "knowledge" && d.variable) names.add(d.variable);
     if (n.type === "form") for (const sl of d.slots || []) sl.variable && names.add(sl.variable);
+    if ((n.type === "agent" || n.type === "tool") && d.variable) names.add(d.variable);
+    if (n.type === "tool" && d.error_variable) names.add(d.error_variable);
   }
   return { own: [...names].sort(), builtins: BUILTIN_VARS };
 }
 
-/** Loads what the pickers list: knowledge bases, intents, entities, flows. */
+/** Loads what the pickers list: knowledge bases, intents, entities, flows, teams, agents, tools. */
 export function usePickerData(botId, orgId) {
   const kbs = useLoad(() => (orgId ? get(`/api/v1/orgs/${orgId}/knowledge-bases?limit=200`) : null), [orgId]);
   const intents = useLoad(() => get(`/api/v1/bots/${botId}/nlu/intents?limit=200`), [botId]);
   const entities = useLoad(() => get(`/api/v1/bots/${botId}/nlu/entities?limit=200`), [botId]);
   const flows = useLoad(() => get(`/api/v1/bots/${botId}/flows`), [botId]);
   const teams = useLoad(() => (orgId ? get(`/api/v1/orgs/${orgId}/teams?limit=200`) : null), [orgId]);
+  // Agents and tools need `agents.read`; without it the pickers are empty.
+  const agents = useLoad(() => get(`/api/v1/bots/${botId}/agents?limit=100`), [botId]);
+  const tools = useLoad(() => (orgId ? get(`/api/v1/orgs/${orgId}/tools?limit=200`) : null), [orgId]);
   const items = (l) => (l.data && (l.data.items || l.data)) || [];
-  return { kbs: items(kbs), intents: items(intents), entities: items(entities), flows: items(flows), teams: items(teams) };
+  return {
+    kbs: items(kbs), intents: items(intents), entities: items(entities), flows: items(flows), teams: items(teams),
+    agents: items(agents), tools: items(tools),
+  };
 }
 
 /** A template with `{{var}}` placeholders as preview pieces: text, a sample value, or an unset variable. */
@@ -491,6 +499,22 @@ export function NodeForm({ node, set, ctx, botId, flowName, sample, setSample })
         <${Text} label="Minimum relevance (0–1)" type="number" step="0.05" min="0" max="1" value=${d.min_score} onValue=${(x) => set({ min_score: x })} />
         <${VariablePicker} label="Also store the answer in" value=${d.variable} vars=${ctx.vars} onValue=${(v) => set({ variable: v || undefined })} />
         <${Check} label="Send the answer to the user" id="nf-send-answer" checked=${d.send_answer !== false} onValue=${(c) => set({ send_answer: c })} />`;
+    case "agent":
+      return html`<${Select} label="Agent" id="nf-agent" value=${d.agent_id ? String(d.agent_id) : ""} empty="— pick an agent —"
+          options=${(ctx.data.agents || []).map((a) => [String(a.id), a.name])} onValue=${(v) => set({ agent_id: v ? Number(v) : 0 })} />
+        ${(ctx.data.agents || []).length === 0 && html`<p class="muted small">This bot has no agents yet: add them on the Agents tab.</p>`}
+        <${TemplateField} label="Ask (default: the user's message)" id="nf-agent-input" value=${d.input} onValue=${(q) => set({ input: q || undefined })} vars=${ctx.vars} sample=${ctx.sample} preview=${false} />
+        <${VariablePicker} label="Also store the reply in" value=${d.variable} vars=${ctx.vars} onValue=${(v) => set({ variable: v || undefined })} />
+        <${Check} label="Send the reply to the user" id="nf-send-reply" checked=${d.send_reply !== false} onValue=${(c) => set({ send_reply: c })} />
+        <p class="muted small">Outputs: done; handoff (the agent hands off or a tool call waits for approval — lead it to a Hand over node); error (no model, budget used up, step limit).</p>`;
+    case "tool":
+      return html`<${Select} label="Tool" id="nf-tool" value=${d.tool_id ? String(d.tool_id) : ""} empty="— pick a tool —"
+          options=${(ctx.data.tools || []).map((t) => [String(t.id), t.name])} onValue=${(v) => set({ tool_id: v ? Number(v) : 0 })} />
+        <div><label for="nf-tool-arguments">Arguments (JSON; strings may use {{variables}})</label>
+          <textarea id="nf-tool-arguments" rows="4" value=${JSON.stringify(d.arguments || {}, null, 2)}
+            onChange=${(e) => { try { set({ arguments: JSON.parse(e.target.value) }); } catch (_) { /* kept until it parses */ } }}></textarea></div>
+        <${VariablePicker} label="Store the result in" value=${d.variable} vars=${ctx.vars} onValue=${(v) => set({ variable: v || undefined })} />
+        <${VariablePicker} label="Store the error ({code, message}) in" value=${d.error_variable} vars=${ctx.vars} onValue=${(v) => set({ error_variable: v || undefined })} />`;
     case "http":
       return html`<${HttpForm} d=${d} set=${set} ctx=${ctx} botId=${botId} sample=${sample} setSample=${setSample} />`;
     case "jump":

@@ -7,7 +7,9 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::flows::document::HttpMethod;
-use crate::flows::engine::{EngineIo, HttpAnswer, HttpCall, KnowledgeAnswer, KnowledgeQuery, Nlu};
+use crate::flows::engine::{
+    AgentAnswer, AgentCall, EngineIo, HttpAnswer, HttpCall, KnowledgeAnswer, KnowledgeQuery, Nlu, ToolNodeCall,
+};
 use crate::http::Tenant;
 use crate::ids::BotId;
 use crate::outbound::OutboundError;
@@ -53,6 +55,14 @@ impl EngineIo for RuntimeIo<'_> {
 
     fn knowledge(&self, query: KnowledgeQuery) -> BoxFuture<'_, Result<Option<KnowledgeAnswer>, String>> {
         Box::pin(async move { super::knowledge::answer(self.state, self.tenant, self.bot, query).await })
+    }
+
+    fn agent(&self, call: AgentCall) -> BoxFuture<'_, Result<AgentAnswer, String>> {
+        Box::pin(async move { crate::agents::runner::flow_turn(self.state, self.tenant, self.bot, call).await })
+    }
+
+    fn tool(&self, call: ToolNodeCall) -> BoxFuture<'_, Result<Value, (String, String)>> {
+        Box::pin(async move { crate::agents::runner::flow_tool(self.state, self.tenant, self.bot, call).await })
     }
 
     fn entity<'a>(&'a self, entity: &'a str, text: &'a str) -> BoxFuture<'a, Result<Option<Value>, String>> {
