@@ -54,6 +54,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "ai", description = "A bot's model settings, budgets, chat (plain and streamed, with tool calling) and usage"),
         (name = "billing", description = "Subscriptions through Stripe: checkout, portal, plan changes with proration, cancel and resume, invoices, the Stripe webhook"),
         (name = "tools", description = "Tools for agents and flows: HTTP, knowledge search, database, flow actions, webhooks; type catalogue, test runs, run log"),
+        (name = "workflows", description = "Multi-agent workflows of a bot: graphs of agent, tool, condition, parallel/join, router, approval and end steps; durable runs with a step and message trace, cancel and approval"),
         (name = "sandbox", description = "The JavaScript sandbox of code tools: test-run a script with arguments"),
     )
 )]

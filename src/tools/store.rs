@@ -144,3 +144,19 @@ pub fn list_executions(
         params![tenant.org_id(), tool, before.unwrap_or(i64::MAX), limit],
     )
 }
+
+/// A tool by name, organization-wide or of `bot`.
+pub fn find_by_name(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: Option<BotId>,
+    name: &str,
+) -> rusqlite::Result<Option<Tool>> {
+    query_opt(
+        conn,
+        &format!(
+            "SELECT {TOOL_COLUMNS} FROM tools WHERE organization_id = ?1 AND name = ?2 AND (bot_id IS NULL OR bot_id IS ?3)"
+        ),
+        params![tenant.org_id(), name, bot],
+    )
+}
