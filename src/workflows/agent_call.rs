@@ -1,23 +1,24 @@
-//! How a workflow step asks an agent: the agent's instructions and the
-//! step's input through the bot's model (metered, budget-checked, with the
-//! provider chain's retries and fallback). Without a usable provider the
-//! step fails at once with `llm_not_configured`.
+//! How a workflow step asks an agent: one turn of the agent loop
+//! ([`crate::agents::run_turn`]: the agent's instructions, model settings,
+//! tools and guardrails, every model and tool call stored as an agent run)
+//! in a thread of its own per run and step (`workflow:<execution>:<step>`).
+//! Without a usable provider the step fails at once with `llm_not_configured`.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::model::ExecutionId;
+use crate::agents::model::{AgentId, RunSource, RunStatus};
+use crate::agents::{AgentInput, NoSteps, run_turn};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::Tenant;
 use crate::ids::BotId;
-use crate::llm::ai::service::{self as ai, Purpose};
-use crate::llm::client::Message;
 
 /// What an agent answered.
 #[derive(Debug, Clone, Default)]
 pub struct AgentOutput {
     pub text: String,
-    /// Structured result (the answer parsed as JSON when it is JSON).
+    /// Structured result: the answer parsed as JSON when it is JSON, and the agent run's id.
     pub data: Value,
     pub reasoning: Option<String>,
     pub tokens: i64,
@@ -31,25 +32,38 @@ pub async fn run(
     bot: Option<BotId>,
     agent: i64,
     input: &str,
-    _execution: ExecutionId,
-    _step: &str,
+    execution: ExecutionId,
+    step: &str,
 ) -> AppResult<AgentOutput> {
-    let bot =
-        bot.ok_or_else(|| AppError::new(ErrorCode::LlmNotConfigured, "the run has no bot to take a model from"))?;
-    let t = tenant.clone();
-    let instructions = state
-        .db
-        .read(move |c| Ok(super::store::agent_instructions(c, &t, agent)?))
-        .await?
-        .ok_or_else(|| AppError::new(ErrorCode::InvalidReference, format!("agent {agent} no longer exists")))?;
-    let messages = vec![Message::new("system", instructions), Message::new("user", input)];
-    let (completion, used) = ai::complete(state, tenant, bot, Purpose::Workflow, messages, Vec::new(), None).await?;
-    let data = serde_json::from_str(completion.text.trim()).unwrap_or(Value::Null);
-    Ok(AgentOutput {
-        text: completion.text,
-        data,
-        reasoning: None,
-        tokens: i64::try_from(used.total_tokens).unwrap_or(i64::MAX),
-        cost_micros: i64::try_from(used.cost_micros).unwrap_or(i64::MAX),
-    })
+    let agent = crate::agents::service::get(state, tenant, AgentId(agent)).await?;
+    if bot.is_some() && agent.bot_id.is_some() && agent.bot_id != bot {
+        return Err(AppError::new(ErrorCode::InvalidReference, format!("agent {} belongs to another bot", agent.id)));
+    }
+    let mut turn = AgentInput::new(
+        if input.trim().is_empty() { "(no input)" } else { input },
+        format!("workflow:{execution}:{step}"),
+        RunSource::Workflow,
+    );
+    turn.execution_id = Some(execution.0);
+    let run = run_turn(state, tenant, &agent, turn, &mut NoSteps).await?;
+    match run.status {
+        RunStatus::Completed => {
+            let text = run.reply.clone().unwrap_or_default();
+            let parsed = serde_json::from_str::<Value>(text.trim()).unwrap_or(Value::Null);
+            Ok(AgentOutput {
+                data: json!({ "json": parsed, "agent_run_id": run.id }),
+                text,
+                reasoning: Some(format!("agent run {} with {} steps", run.id, run.steps.len())),
+                tokens: run.total_tokens,
+                cost_micros: run.cost_micros,
+            })
+        }
+        RunStatus::WaitingApproval => Err(AppError::new(
+            ErrorCode::Conflict,
+            "the agent wants to use a tool that needs a person's approval; inside a workflow use an approval step instead",
+        )
+        .with_details(json!({ "agent_run_id": run.id }))),
+        _ => Err(crate::agents::runner::run_error(&run)
+            .unwrap_or_else(|| AppError::new(ErrorCode::Internal, "the agent run failed"))),
+    }
 }

@@ -46,16 +46,22 @@ fn name_taken() -> AppError {
 async fn check_definition(state: &AppState, tenant: &Tenant, bot: BotId, def: &Value) -> AppResult<Graph> {
     let (graph, refs) = Graph::parse(def)?;
     let References { agents, tools } = refs;
+    for (agent, field) in &agents {
+        let unknown = || {
+            AppError::new(ErrorCode::InvalidReference, format!("no agent {agent} for this bot"))
+                .with_details(json!({ "field": field }))
+        };
+        match crate::agents::service::get(state, tenant, crate::agents::model::AgentId(*agent)).await {
+            Ok(a) if a.bot_id.is_none_or(|b| b == bot) => {}
+            Ok(_) => return Err(unknown()),
+            Err(e) if e.code() == ErrorCode::AgentNotFound => return Err(unknown()),
+            Err(e) => return Err(e),
+        }
+    }
     let t = tenant.clone();
     state
         .db
         .read(move |c| {
-            for (agent, field) in &agents {
-                if !store::agent_exists(c, &t, bot, *agent)? {
-                    return Err(AppError::new(ErrorCode::InvalidReference, format!("no agent {agent} for this bot"))
-                        .with_details(json!({ "field": field })));
-                }
-            }
             for (tool, field) in &tools {
                 if crate::tools::store::find_by_name(c, &t, Some(bot), tool)?.is_none() {
                     return Err(AppError::new(

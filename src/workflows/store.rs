@@ -91,17 +91,6 @@ pub fn name_taken(
     .map(|f| f.is_some())
 }
 
-/// Whether the agent exists in the organization, for the bot or organization-wide.
-pub fn agent_exists(conn: &Connection, tenant: &Tenant, bot: BotId, agent: i64) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT 1 FROM agents WHERE id = ?1 AND organization_id = ?2 AND (bot_id IS NULL OR bot_id = ?3)",
-        params![agent, tenant.org_id(), bot],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|f| f.is_some())
-}
-
 /// A new run with its first step pending.
 pub struct NewExecution<'a> {
     pub workflow: WorkflowId,
@@ -346,14 +335,4 @@ pub fn finish_execution(
 /// The organization and status of a run, for the job runner.
 pub fn execution_org(conn: &Connection, id: ExecutionId) -> rusqlite::Result<Option<crate::ids::OrgId>> {
     conn.query_row("SELECT organization_id FROM workflow_executions WHERE id = ?1", [id], |r| r.get(0)).optional()
-}
-
-/// The system prompt of an active agent of the organization.
-pub fn agent_instructions(conn: &Connection, tenant: &Tenant, agent: i64) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT system_prompt FROM agents WHERE id = ?1 AND organization_id = ?2 AND is_active = 1",
-        params![agent, tenant.org_id()],
-        |r| r.get(0),
-    )
-    .optional()
 }
