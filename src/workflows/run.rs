@@ -182,6 +182,8 @@ struct Activation {
     scope: Map<String, Value>,
     execution: ExecutionId,
     bot: Option<BotId>,
+    /// A join's predecessors (whose outputs it gathers).
+    preds: Vec<String>,
 }
 
 /// The outputs of the completed steps (latest activation of each), and of
@@ -291,6 +293,7 @@ pub async fn run(
                 scope: graph::scope(&input, &done),
                 execution: id,
                 bot: exec.bot_id,
+                preds: graph.predecessors(&step.id).into_iter().map(str::to_owned).collect(),
             };
             if let Some(fut) = start(state, tenant, activation).await? {
                 inflight.push(fut);
@@ -409,7 +412,10 @@ fn step_input(a: &Activation) -> (Value, Option<i64>) {
         },
         Kind::Approval { message, .. } => (json!({ "message": message.render(&a.scope).unwrap_or_default() }), None),
         Kind::Join { .. } => {
-            (Value::Object(a.scope.get("steps").and_then(Value::as_object).cloned().unwrap_or_default()), None)
+            let steps = a.scope.get("steps").and_then(Value::as_object);
+            let arrived: Map<String, Value> =
+                a.preds.iter().filter_map(|p| Some((p.clone(), steps?.get(p)?.clone()))).collect();
+            (Value::Object(arrived), None)
         }
         _ => (json!({}), None),
     }

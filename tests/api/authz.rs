@@ -118,6 +118,8 @@ const TENANT_PARAMS: &[&str] = &[
     "file_id",
     "message_id",
     "invoice_id",
+    "workflow_id",
+    "execution_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -288,6 +290,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(channel_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
         params.insert("invoice_id", invoice_row(tx, org_id)?.to_string());
         params.extend(integration_and_tool_rows(tx, org_id)?);
+        params.extend(workflow_rows(tx, org_id, bot_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -487,6 +490,22 @@ fn tool_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> {
         params![org_id, id],
     )?;
     Ok(id)
+}
+
+/// A workflow of the bot (one tool step with the matrix tool) and a run of it waiting for nothing.
+fn workflow_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 2]> {
+    let definition = r#"{"steps": [{"id": "act", "type": "tool", "tool": "matrix_tool", "next": "done"}, {"id": "done", "type": "end"}]}"#;
+    let workflow: i64 = tx.query_row(
+        "INSERT INTO agent_workflows (organization_id, bot_id, name, flow_config) VALUES (?1, ?2, 'Matrix workflow', ?3) RETURNING id",
+        params![org_id, bot_id, definition],
+        |r| r.get(0),
+    )?;
+    let execution: i64 = tx.query_row(
+        "INSERT INTO workflow_executions (organization_id, workflow_id, bot_id, status) VALUES (?1, ?2, ?3, 'pending') RETURNING id",
+        params![org_id, workflow, bot_id],
+        |r| r.get(0),
+    )?;
+    Ok([("workflow_id", workflow.to_string()), ("execution_id", execution.to_string())])
 }
 
 /// A webhook subscription and one of its deliveries.

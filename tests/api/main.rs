@@ -77,3 +77,4 @@ mod versions;
 mod webhooks;
 mod whitelabel;
 mod widget_uploads;
+mod workflows;

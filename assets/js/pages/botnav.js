@@ -14,6 +14,7 @@ const TABS = [
   ["nlu", "NLU", "/nlu"],
   ["insights", "Insights", "/insights"],
   ["ai", "AI", "/ai"],
+  ["workflows", "Workflows", "/workflows"],
   ["analytics", "Analytics", "/analytics"],
 ];
 
