@@ -1,5 +1,5 @@
 //! `bench agents`: the workflow runner's own cost per agent step (a run of
-//! sequential agent steps against an in-process OpenAI-compatible fake that
+//! sequential agent steps against an in-process `OpenAI`-compatible fake that
 //! answers at once; the fake's time is subtracted; target p50 < 2 ms), and
 //! many workflows at once against the fake answering after 50 ms (the
 //! ideal is every run taking steps × latency; target ≥ 90 % of that
@@ -43,7 +43,7 @@ pub struct AgentsArgs {
 const OVERHEAD_TARGET_MS: f64 = 2.0;
 const THROUGHPUT_TARGET_PCT: f64 = 90.0;
 
-/// A minimal OpenAI-compatible server: every chat completion is answered
+/// A minimal `OpenAI`-compatible server: every chat completion is answered
 /// with a short text after the current latency; the time it spent answering
 /// (the latency) is summed so it can be taken out of the measurements.
 struct FakeModel {

@@ -288,6 +288,15 @@ fn allowed_fields(kind: &str) -> &'static [&'static str] {
     }
 }
 
+/// A branch of a condition step.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Branch {
+    when: String,
+    next: String,
+}
+
+#[allow(clippy::too_many_lines, reason = "one match over the step types, each a few lines")]
 fn parse_step(raw: &Value, field: &str, refs: &mut References) -> Result<Step, AppError> {
     let obj = raw.as_object().ok_or_else(|| AppError::validation(field, "a step must be an object"))?;
     let id = obj.get("id").and_then(Value::as_str).unwrap_or_default();
@@ -371,12 +380,6 @@ fn parse_step(raw: &Value, field: &str, refs: &mut References) -> Result<Step, A
                 })?;
             let mut branches = Vec::with_capacity(list.len());
             for (j, b) in list.iter().enumerate() {
-                #[derive(Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct Branch {
-                    when: String,
-                    next: String,
-                }
                 let b: Branch = serde_json::from_value(b.clone()).map_err(|e| {
                     AppError::validation(format!("{field}.branches[{j}]"), format!("`when` and `next`: {e}"))
                 })?;

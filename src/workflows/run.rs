@@ -199,6 +199,7 @@ fn outputs(steps: &[ExecutionStep]) -> Map<String, Value> {
 /// Runs (or continues) execution `id` until it ends, waits for an approval,
 /// or the process stops. Returns `completed`, `failed`, `cancelled`,
 /// `waiting` or `gone`.
+#[allow(clippy::too_many_lines, reason = "one pass of the runner, kept together")]
 pub async fn run(
     state: &AppState,
     tenant: &Tenant,
@@ -422,6 +423,7 @@ fn step_input(a: &Activation) -> (Value, Option<i64>) {
 }
 
 /// Runs one step (not approval) and says how it ended.
+#[allow(clippy::too_many_lines, reason = "one pass of the runner, kept together")]
 async fn run_step(state: &AppState, tenant: &Tenant, a: &Activation, input: Value) -> StepResult {
     match &a.step.kind {
         Kind::Tool { tool, next, .. } => {
@@ -544,6 +546,7 @@ pub fn pick_route<'a>(answer: &str, names: &[&'a str]) -> Option<&'a str> {
 
 /// Records a step's end with the activation of its successors and the
 /// messages to them, in one transaction; a failed step fails the run.
+#[allow(clippy::too_many_lines, reason = "one pass of the runner, kept together")]
 async fn record(
     state: &AppState,
     tenant: &Tenant,
@@ -644,6 +647,7 @@ async fn record(
 
 /// Records a person's decision on the approval step the run waits for, and
 /// enqueues the runner again.
+#[allow(clippy::too_many_lines, reason = "one pass of the runner, kept together")]
 pub async fn decide(
     state: &AppState,
     tenant: &Tenant,

@@ -331,8 +331,3 @@ pub fn finish_execution(
     }
     Ok(n > 0)
 }
-
-/// The organization and status of a run, for the job runner.
-pub fn execution_org(conn: &Connection, id: ExecutionId) -> rusqlite::Result<Option<crate::ids::OrgId>> {
-    conn.query_row("SELECT organization_id FROM workflow_executions WHERE id = ?1", [id], |r| r.get(0)).optional()
-}

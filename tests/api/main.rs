@@ -34,6 +34,7 @@ mod browser_subscription;
 mod browser_tools;
 mod browser_webhooks;
 mod browser_widget_uploads;
+mod browser_workflows;
 mod channels;
 mod channels_crash;
 mod channels_email;

@@ -94,6 +94,14 @@ export function Graph({ definition, highlight, statuses = {} }) {
   </svg>`;
 }
 
+/** The definition without the edges and settings left empty in the form. */
+function clean(definition) {
+  const steps = (definition.steps || []).map((step) =>
+    Object.fromEntries(Object.entries(step).filter(([, v]) => v !== "" && v !== null && v !== undefined)),
+  );
+  return { ...definition, steps };
+}
+
 /** The index of the step a server error names (`definition.steps[3]…`). */
 function faultIndex(error) {
   const m = error && error.field && /^definition\.steps\[(\d+)\]/.exec(error.field);
@@ -166,7 +174,7 @@ function Editor({ botId, workflow, onSaved, onCancel }) {
     e.preventDefault();
     setError(null);
     try {
-      const body = { name, description: description.trim() || null, definition };
+      const body = { name, description: description.trim() || null, definition: clean(definition) };
       const saved = workflow ? await patch(`/api/v1/workflows/${workflow.id}`, body) : await post(`/api/v1/bots/${botId}/workflows`, body);
       toast(`${saved.name} saved`);
       onSaved(saved);

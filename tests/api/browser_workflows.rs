@@ -1,0 +1,69 @@
+//! The Workflows tab in headless Chromium: a workflow built in the step-list
+//! editor (a dangling edge refused and shown on its step, the graph drawn),
+//! run from its page, and the trace viewer following the run live through
+//! its approval to the end.
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::browser::with_browser;
+use crate::fake_http::{FakeServer, Received, Reply};
+use crate::helpers::{call_ok, spawn_app};
+
+#[tokio::test]
+async fn the_workflow_editor_saves_a_graph_and_the_trace_follows_a_run_through_its_approval() {
+    let fake = FakeServer::start(Arc::new(|_: &Received| {
+        Reply::Full(200, "application/json".into(), b"{\"pong\":true}".to_vec())
+    }))
+    .await;
+    let app = spawn_app().await;
+    let s = app.register("wf-ui@example.com").await;
+    let tool =
+        json!({ "name": "ping", "type": "http", "config": { "method": "POST", "url": format!("{}/ping", fake.base) } });
+    call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/tools", s.org_id), Some(tool)).await;
+    let bot =
+        call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Refunds" })))
+            .await;
+    let bot = bot["id"].as_i64().expect("bot id");
+    with_browser("workflows_page", |b| async move {
+        b.sign_in(&app, "wf-ui@example.com").await;
+        b.client.goto(&app.url(&format!("/bots/{bot}/workflows"))).await.expect("goto");
+        b.wait_for_text("tbody", "No workflows yet").await;
+        b.click("#new-workflow").await;
+        b.fill("#workflow-name", "Refund").await;
+        // An edge to a step that does not exist: refused, shown on the step.
+        b.replace("#step-0-fields", r#"{"tool": "ping", "arguments": {}, "next": "nowhere"}"#).await;
+        b.click("#save-workflow").await;
+        b.wait_for_text(".workflow-step.fault", "nowhere").await;
+        // ping → ask (approval) → finish.
+        b.click("#add-step").await;
+        b.replace("#step-1-id", "ask").await;
+        b.select("#step-1-type", "approval").await;
+        b.replace("#step-1-fields", r#"{"message": "Refund it?", "next": "step3"}"#).await;
+        b.replace("#step-0-fields", r#"{"tool": "ping", "arguments": {}, "next": "ask"}"#).await;
+        b.wait_for_text("#workflow-graph", "Approval").await;
+        b.click("#save-workflow").await;
+        b.wait_for_text("#workflow-graph", "step3").await;
+        assert!(b.text_of("h1").await.contains("Refund"));
+
+        // Run it; the trace shows it waiting, then approved and finished.
+        b.click("#run-workflow").await;
+        b.wait_for_text("#run-summary", "pending").await;
+        app.run_jobs().await;
+        b.wait_for_text("#approval-panel", "Refund it?").await;
+        b.wait_for_text("#trace-steps tr[data-step='start']", "completed").await;
+        b.fill("#approval-comment", "fine").await;
+        b.click("#approve-run").await;
+        b.wait_for_text("#run-status", "running").await;
+        app.run_jobs().await;
+        b.wait_for_text("#run-status", "completed").await;
+        b.wait_for_text("#trace-steps tr[data-step='step3']", "completed").await;
+        b.wait_for_text("#trace-messages", "request").await;
+        let graph = b.text_of("#workflow-graph").await;
+        assert!(graph.contains("completed"), "{graph}");
+    })
+    .await;
+    assert_eq!(fake.requests().len(), 1);
+}
