@@ -8,9 +8,22 @@ use std::sync::Arc;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::browser::with_browser;
+use crate::browser::{Browser, with_browser};
 use crate::fake_http::{FakeServer, Received, Reply};
 use crate::helpers::{call_ok, spawn_app};
+
+/// Sets an input's or textarea's value as typing would (one `input` event with the whole text).
+async fn set_value(b: &Browser, css: &str, value: &str) {
+    b.element(css).await;
+    b.client
+        .execute(
+            "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
+             el.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![json!(css), json!(value)],
+        )
+        .await
+        .expect("set value");
+}
 
 #[tokio::test]
 async fn the_workflow_editor_saves_a_graph_and_the_trace_follows_a_run_through_its_approval() {
@@ -34,15 +47,15 @@ async fn the_workflow_editor_saves_a_graph_and_the_trace_follows_a_run_through_i
         b.click("#new-workflow").await;
         b.fill("#workflow-name", "Refund flow").await;
         // An edge to a step that does not exist: refused, shown on the step.
-        b.replace("#step-0-fields", r#"{"tool": "ping", "arguments": {}, "next": "nowhere"}"#).await;
+        set_value(&b, "#step-0-fields", r#"{"tool": "ping", "arguments": {}, "next": "nowhere"}"#).await;
         b.click("#save-workflow").await;
         b.wait_for_text(".workflow-step.fault", "nowhere").await;
         // ping → ask (approval) → finish.
         b.click("#add-step").await;
-        b.replace("#step-1-id", "ask").await;
+        set_value(&b, "#step-1-id", "ask").await;
         b.select("#step-1-type", "approval").await;
-        b.replace("#step-1-fields", r#"{"message": "Refund it?", "next": "step3"}"#).await;
-        b.replace("#step-0-fields", r#"{"tool": "ping", "arguments": {}, "next": "ask"}"#).await;
+        set_value(&b, "#step-1-fields", r#"{"message": "Refund it?", "next": "step3"}"#).await;
+        set_value(&b, "#step-0-fields", r#"{"tool": "ping", "arguments": {}, "next": "ask"}"#).await;
         b.wait_for_text("#workflow-graph", "Approval").await;
         b.click("#save-workflow").await;
         // Saved: the workflow's own page, its graph drawn from the stored definition.

@@ -107,8 +107,8 @@ async fn sequential_tool_steps_pass_outputs_along_and_record_steps_and_messages(
         json!({ "steps": [
             { "id": "fetch", "type": "tool", "tool": "weather", "next": "tell" },
             { "id": "tell", "type": "tool", "tool": "notify",
-              "arguments": { "temp": "{{ steps.fetch.temp }}", "who": "{{ input.user }}" }, "next": "done" },
-            { "id": "done", "type": "end", "output": { "reported": "{{ steps.tell.echo.temp }}" } } ] }),
+              "arguments": { "temp": "{{ steps.fetch.data.temp }}", "who": "{{ input.user }}" }, "next": "done" },
+            { "id": "done", "type": "end", "output": { "reported": "{{ steps.tell.data.echo.temp }}" } } ] }),
     )
     .await;
     let exec = start(&app, &s, wf, json!({ "user": "ann" })).await;
@@ -128,7 +128,7 @@ async fn sequential_tool_steps_pass_outputs_along_and_record_steps_and_messages(
     let pairs: Vec<(&str, &str)> =
         messages.iter().map(|m| (m["from_step"].as_str().unwrap_or(""), m["to_step"].as_str().unwrap_or(""))).collect();
     assert_eq!(pairs, [("fetch", "tell"), ("tell", "done")]);
-    assert_eq!(messages[0]["content"], json!({ "temp": 31 }));
+    assert_eq!(messages[0]["content"], json!({ "status": 200, "data": { "temp": 31 } }));
     // The receiver got the typed arguments with the step's idempotency key.
     let sent = hits(&rx, "/notify");
     assert_eq!(sent.len(), 1);
@@ -177,7 +177,8 @@ async fn parallel_branches_run_at_once_and_the_join_waits_for_both() {
     );
     // The join ran once, after both, with both outputs.
     assert!(at(join, "started_at") >= at(left, "finished_at") && at(join, "started_at") >= at(right, "finished_at"));
-    assert_eq!(join["output"], json!({ "left": { "slow": true }, "right": { "slow": true } }));
+    let slow = json!({ "status": 200, "data": { "slow": true } });
+    assert_eq!(join["output"], json!({ "left": slow, "right": slow }));
     assert_eq!(hits(&rx, "/slow").len(), 2);
 }
 
@@ -217,9 +218,9 @@ async fn a_condition_takes_the_first_true_branch_else_the_default_and_loops_end(
         bot,
         "Loop",
         json!({ "steps": [
-            { "id": "work", "type": "tool", "tool": "count", "arguments": { "n": "{{ default(steps.work.echo.n, 0) + 1 }}" }, "next": "again" },
-            { "id": "again", "type": "condition", "branches": [ { "when": "steps.work.echo.n < 3", "next": "work" } ], "default": "done" },
-            { "id": "done", "type": "end", "output": { "n": "{{ steps.work.echo.n }}" } } ] }),
+            { "id": "work", "type": "tool", "tool": "count", "arguments": { "n": "{{ default(steps.work.data.echo.n, 0) + 1 }}" }, "next": "again" },
+            { "id": "again", "type": "condition", "branches": [ { "when": "steps.work.data.echo.n < 3", "next": "work" } ], "default": "done" },
+            { "id": "done", "type": "end", "output": { "n": "{{ steps.work.data.echo.n }}" } } ] }),
     )
     .await;
     let exec = start(&app, &s, looping, json!({})).await;
