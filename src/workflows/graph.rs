@@ -5,7 +5,7 @@
 //! { "start": "fetch", "timeout_ms": 60000,
 //!   "steps": [
 //!     { "id": "fetch", "type": "tool", "tool": "get_weather", "arguments": { "city": "{{ input.city }}" }, "next": "check" },
-//!     { "id": "check", "type": "condition", "branches": [ { "when": "steps.fetch.temp > 25", "next": "hot" } ], "default": "mild" },
+//!     { "id": "check", "type": "condition", "branches": [ { "when": "steps.fetch.data.temp > 25", "next": "hot" } ], "default": "mild" },
 //!     { "id": "hot", "type": "end", "output": { "advice": "stay inside" } },
 //!     { "id": "mild", "type": "end" } ] }
 //! ```

@@ -334,11 +334,12 @@ pub async fn run(
 
 /// The run's output: the last completed `end` step's, else the last completed step's.
 fn final_output(graph: &Graph, steps: &[ExecutionStep]) -> Value {
-    let completed = steps.iter().filter(|s| s.status == "completed");
+    let completed: Vec<&ExecutionStep> = steps.iter().filter(|s| s.status == "completed").collect();
     completed
-        .clone()
-        .rfind(|s| graph.step(&s.step).is_some_and(|g| matches!(g.kind, Kind::End { .. })))
-        .or_else(|| completed.last())
+        .iter()
+        .rev()
+        .find(|s| graph.step(&s.step).is_some_and(|g| matches!(g.kind, Kind::End { .. })))
+        .or(completed.last())
         .map_or_else(|| json!({}), |s| s.output.clone())
 }
 
