@@ -364,6 +364,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     sandbox::routes(cfg);
     tools::routes(cfg);
     mcp::routes(cfg);
+    crate::workflows::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

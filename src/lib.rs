@@ -44,3 +44,4 @@ pub mod ui;
 pub mod versions;
 pub mod webhooks;
 pub mod widget;
+pub mod workflows;

@@ -10,6 +10,7 @@
     clippy::cast_sign_loss
 )]
 
+mod agents;
 mod analytics;
 mod auth;
 mod billing;
@@ -56,6 +57,8 @@ enum Suite {
     Billing(billing::BillingArgs),
     /// Analytics dashboards at 5 M messages (generated): rollup backfill and one-day catch-up, file size of the rollups, dashboard p50/p95.
     Analytics(analytics::AnalyticsArgs),
+    /// Workflow runner overhead per agent step (model time excluded; target p50 < 2 ms) and 100 workflows at once against a fake model answering in 50 ms (target ≥ 90 % of the ideal throughput).
+    Agents(agents::AgentsArgs),
 }
 
 /// Runs the chosen suite (default: startup). The suites that load models use
@@ -73,6 +76,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Channels(a)) => channels::run(a)?,
         Some(Suite::Billing(a)) => billing::run(a)?,
         Some(Suite::Analytics(a)) => analytics::run(a)?,
+        Some(Suite::Agents(a)) => agents::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

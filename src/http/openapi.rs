@@ -55,6 +55,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "billing", description = "Subscriptions through Stripe: checkout, portal, plan changes with proration, cancel and resume, invoices, the Stripe webhook"),
         (name = "tools", description = "Tools for agents and flows: HTTP, knowledge search, database, flow actions, webhooks; type catalogue, test runs, run log"),
         (name = "mcp", description = "Model Context Protocol: connect MCP servers as tool providers; a bot's tools and knowledge search as an MCP server"),
+        (name = "workflows", description = "Multi-agent workflows of a bot: graphs of agent, tool, condition, parallel/join, router, approval and end steps; durable runs with a step and message trace, cancel and approval"),
         (name = "sandbox", description = "The JavaScript sandbox of code tools: test-run a script with arguments"),
     )
 )]

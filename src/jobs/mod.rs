@@ -193,6 +193,8 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::knowledge::reembed::KIND => Some(&crate::knowledge::reembed::Reembed),
         crate::analytics::rollup::KIND => Some(&crate::analytics::rollup::RollupJob),
         crate::billing::dunning::KIND => Some(&crate::billing::dunning::DunningJob),
+        crate::workflows::run::RUN_JOB => Some(&crate::workflows::run::RunJob),
+        crate::workflows::run::DEADLINE_JOB => Some(&crate::workflows::run::DeadlineJob),
         _ => None,
     }
 }

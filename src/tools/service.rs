@@ -146,6 +146,17 @@ pub async fn get(state: &AppState, tenant: Tenant, id: ToolId) -> AppResult<Tool
     state.db.read(move |c| store::find(c, &tenant, id)?.ok_or_else(not_found)).await
 }
 
+/// A tool by name, organization-wide or of `bot` (what workflows and agents name tools by).
+pub async fn find_by_name(
+    state: &AppState,
+    tenant: Tenant,
+    bot: Option<crate::ids::BotId>,
+    name: &str,
+) -> AppResult<Option<Tool>> {
+    let name = name.to_owned();
+    state.db.read(move |c| Ok(store::find_by_name(c, &tenant, bot, &name)?)).await
+}
+
 pub async fn list(state: &AppState, tenant: Tenant, page: PageParams) -> AppResult<Page<Tool>> {
     let after = page.cursor()?.map(|c| c.id);
     let limit = page.fetch_limit()?;

@@ -162,3 +162,19 @@ pub fn list_for_bot(conn: &Connection, tenant: &Tenant, bot: BotId, limit: i64) 
         params![tenant.org_id(), bot, limit],
     )
 }
+
+/// A tool by name, organization-wide or of `bot`.
+pub fn find_by_name(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: Option<BotId>,
+    name: &str,
+) -> rusqlite::Result<Option<Tool>> {
+    query_opt(
+        conn,
+        &format!(
+            "SELECT {TOOL_COLUMNS} FROM tools WHERE organization_id = ?1 AND name = ?2 AND (bot_id IS NULL OR bot_id IS ?3)"
+        ),
+        params![tenant.org_id(), name, bot],
+    )
+}

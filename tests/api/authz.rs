@@ -122,6 +122,8 @@ const TENANT_PARAMS: &[&str] = &[
     "agent_id",
     "run_id",
     "approval_id",
+    "workflow_id",
+    "execution_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -295,6 +297,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.insert("mcp_server_id", mcp_server_row(tx, org_id)?.to_string());
         let tool_id: i64 = params["tool_id"].parse().unwrap_or_default();
         params.extend(agent_rows(tx, org_id, bot_id, tool_id)?.map(|(name, id)| (name, id.to_string())));
+        params.extend(workflow_rows(tx, org_id, bot_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -538,6 +541,22 @@ fn tool_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> {
         params![org_id, id],
     )?;
     Ok(id)
+}
+
+/// A workflow of the bot (one tool step with the matrix tool) and a run of it waiting for nothing.
+fn workflow_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, String); 2]> {
+    let definition = r#"{"steps": [{"id": "act", "type": "tool", "tool": "matrix_tool", "next": "done"}, {"id": "done", "type": "end"}]}"#;
+    let workflow: i64 = tx.query_row(
+        "INSERT INTO agent_workflows (organization_id, bot_id, name, flow_config) VALUES (?1, ?2, 'Matrix workflow', ?3) RETURNING id",
+        params![org_id, bot_id, definition],
+        |r| r.get(0),
+    )?;
+    let execution: i64 = tx.query_row(
+        "INSERT INTO workflow_executions (organization_id, workflow_id, bot_id, status) VALUES (?1, ?2, ?3, 'pending') RETURNING id",
+        params![org_id, workflow, bot_id],
+        |r| r.get(0),
+    )?;
+    Ok([("workflow_id", workflow.to_string()), ("execution_id", execution.to_string())])
 }
 
 /// A webhook subscription and one of its deliveries.

@@ -15,6 +15,7 @@ const TABS = [
   ["insights", "Insights", "/insights"],
   ["ai", "AI", "/ai"],
   ["agents", "Agents", "/agents"],
+  ["workflows", "Workflows", "/workflows"],
   ["analytics", "Analytics", "/analytics"],
 ];
 

@@ -32,5 +32,6 @@ import "./integrations.js";
 import "./subscription.js";
 import "./tools.js";
 import "./agents.js";
+import "./workflows.js";
 import "./status.js";
 import "./insights.js";
