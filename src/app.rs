@@ -362,6 +362,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     insights::routes(cfg);
     sandbox::routes(cfg);
     tools::routes(cfg);
+    crate::autonomous::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod analytics;
 pub mod app;
+pub mod autonomous;
 pub mod bench;
 pub mod billing;
 pub mod bots;

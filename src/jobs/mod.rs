@@ -193,6 +193,8 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::knowledge::reembed::KIND => Some(&crate::knowledge::reembed::Reembed),
         crate::analytics::rollup::KIND => Some(&crate::analytics::rollup::RollupJob),
         crate::billing::dunning::KIND => Some(&crate::billing::dunning::DunningJob),
+        crate::autonomous::service::RUN_JOB => Some(&crate::autonomous::runner::RunJob),
+        crate::autonomous::schedule::KIND => Some(&crate::autonomous::schedule::ScheduleJob),
         _ => None,
     }
 }
@@ -322,6 +324,7 @@ const SCHEDULE: &[(&str, Duration)] = &[
     (crate::orgs::audit::retention::KIND, Duration::from_secs(86_400)),
     (crate::analytics::rollup::KIND, crate::analytics::rollup::PERIOD),
     (crate::billing::dunning::KIND, Duration::from_secs(3_600)),
+    (crate::autonomous::schedule::KIND, crate::autonomous::schedule::PERIOD),
 ];
 
 /// Enqueues the scheduled jobs of the current period slots (no-op for slots

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 29] = [
+const ADDED_TABLES: [&str; 30] = [
     "teams",
     "conversations",
     "jobs",
@@ -172,6 +172,8 @@ const ADDED_TABLES: [&str; 29] = [
     "analytics_intents",
     // Stripe webhook events received, with their raw bodies (V066, issue 21).
     "billing_events",
+    // Long-term memory of autonomous agents (V071, issue 19 item 5).
+    "agent_memories",
 ];
 
 const VIEWS: [&str; 4] =
