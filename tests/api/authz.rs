@@ -52,6 +52,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("PUT", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
     ("DELETE", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
     ("POST", "/api/v1/billing/stripe/webhook"),
+    ("POST", "/api/v1/autonomous-hooks/{hook_token}"),
 ];
 
 /// Routes about the signed-in user rather than an organization:
@@ -118,6 +119,9 @@ const TENANT_PARAMS: &[&str] = &[
     "file_id",
     "message_id",
     "invoice_id",
+    "autonomous_agent_id",
+    "run_id",
+    "memory_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -288,6 +292,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(channel_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
         params.insert("invoice_id", invoice_row(tx, org_id)?.to_string());
         params.extend(integration_and_tool_rows(tx, org_id)?);
+        params.extend(autonomous_rows(tx, org_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -487,6 +492,29 @@ fn tool_row(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<i64> {
         params![org_id, id],
     )?;
     Ok(id)
+}
+
+/// An autonomous agent without a provider (a run started by the matrix fails
+/// at once with `llm_not_configured`), one finished run and one memory.
+fn autonomous_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, String); 3]> {
+    let agent: i64 = tx.query_row(
+        "INSERT INTO autonomous_agents (organization_id, name, goal) VALUES (?1, 'Matrix agent', 'Matrix goal') RETURNING id",
+        [org_id],
+        |r| r.get(0),
+    )?;
+    let run: i64 = tx.query_row(
+        "INSERT INTO agent_tasks (organization_id, agent_id, task_description, status) VALUES (?1, ?2, 'Matrix goal', 'completed')
+         RETURNING id",
+        params![org_id, agent],
+        |r| r.get(0),
+    )?;
+    let memory: i64 = tx.query_row(
+        "INSERT INTO agent_memories (organization_id, agent_id, content, embedding) VALUES (?1, ?2, 'Matrix memory', zeroblob(1536))
+         RETURNING id",
+        params![org_id, agent],
+        |r| r.get(0),
+    )?;
+    Ok([("autonomous_agent_id", agent.to_string()), ("run_id", run.to_string()), ("memory_id", memory.to_string())])
 }
 
 /// A webhook subscription and one of its deliveries.

@@ -31,5 +31,6 @@ import "./webhooks.js";
 import "./integrations.js";
 import "./subscription.js";
 import "./tools.js";
+import "./autonomous.js";
 import "./status.js";
 import "./insights.js";
