@@ -47,10 +47,10 @@ impl ScopeResource for AgentResource {
     }
 }
 
-/// `/agent-runs/{run_id}/…`
+/// `/autonomous-runs/{autonomous_run_id}/…`
 pub struct RunResource;
 impl ScopeResource for RunResource {
-    const PARAM: &'static str = "run_id";
+    const PARAM: &'static str = "autonomous_run_id";
     const NOT_FOUND: ErrorCode = ErrorCode::AgentRunNotFound;
     type Id = AgentRunId;
     fn owner(conn: &Connection, id: AgentRunId) -> rusqlite::Result<Option<Owner>> {
@@ -61,10 +61,10 @@ impl ScopeResource for RunResource {
     }
 }
 
-/// `/agent-memories/{memory_id}`
+/// `/autonomous-memories/{autonomous_memory_id}`
 pub struct MemoryResource;
 impl ScopeResource for MemoryResource {
-    const PARAM: &'static str = "memory_id";
+    const PARAM: &'static str = "autonomous_memory_id";
     const NOT_FOUND: ErrorCode = ErrorCode::AgentMemoryNotFound;
     type Id = AgentMemoryId;
     fn owner(conn: &Connection, id: AgentMemoryId) -> rusqlite::Result<Option<Owner>> {
@@ -203,7 +203,7 @@ async fn delete_agent(scope: AgentScope<perm::AgentsWrite>, state: web::Data<App
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Starts a run now; it runs in the background (poll `GET /agent-runs/{run_id}`).
+/// Starts a run now; it runs in the background (poll `GET /autonomous-runs/{autonomous_run_id}`).
 #[utoipa::path(
     tag = "autonomous",
     params(("autonomous_agent_id" = i64, Path, description = "Autonomous agent id")),
@@ -361,11 +361,11 @@ async fn consolidate_memories(
 /// Forgets a memory.
 #[utoipa::path(
     tag = "autonomous",
-    params(("memory_id" = i64, Path, description = "Memory id")),
+    params(("autonomous_memory_id" = i64, Path, description = "Memory id")),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
-#[delete("/agent-memories/{memory_id}")]
+#[delete("/autonomous-memories/{autonomous_memory_id}")]
 async fn delete_memory(
     scope: Scoped<MemoryResource, perm::AgentsWrite>,
     state: web::Data<AppState>,
@@ -378,11 +378,11 @@ async fn delete_memory(
 /// Shows a run with its steps (the plan, then each executed step).
 #[utoipa::path(
     tag = "autonomous",
-    params(("run_id" = i64, Path, description = "Run id")),
+    params(("autonomous_run_id" = i64, Path, description = "Run id")),
     responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
-#[get("/agent-runs/{run_id}")]
+#[get("/autonomous-runs/{autonomous_run_id}")]
 async fn get_run(scope: RunScope<perm::AgentsRead>, state: web::Data<AppState>) -> AppResult<web::Json<AgentRun>> {
     let id = scope.id();
     Ok(web::Json(service::get_run(&state, scope.into_tenant(), id).await?))
@@ -391,12 +391,12 @@ async fn get_run(scope: RunScope<perm::AgentsRead>, state: web::Data<AppState>) 
 /// Pauses a run after the step under way.
 #[utoipa::path(
     tag = "autonomous",
-    params(("run_id" = i64, Path, description = "Run id")),
+    params(("autonomous_run_id" = i64, Path, description = "Run id")),
     responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`agent_run_finished`")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
-#[post("/agent-runs/{run_id}/pause")]
+#[post("/autonomous-runs/{autonomous_run_id}/pause")]
 async fn pause_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<web::Json<AgentRun>> {
     let id = scope.id();
     Ok(web::Json(service::pause(&state, scope.into_tenant(), id).await?))
@@ -405,12 +405,12 @@ async fn pause_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppState
 /// Resumes a paused run where it stopped.
 #[utoipa::path(
     tag = "autonomous",
-    params(("run_id" = i64, Path, description = "Run id")),
+    params(("autonomous_run_id" = i64, Path, description = "Run id")),
     responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`agent_run_finished` or `agent_run_not_paused`")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
-#[post("/agent-runs/{run_id}/resume")]
+#[post("/autonomous-runs/{autonomous_run_id}/resume")]
 async fn resume_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<web::Json<AgentRun>> {
     let id = scope.id();
     Ok(web::Json(service::resume(&state, scope.into_tenant(), id).await?))
@@ -419,12 +419,12 @@ async fn resume_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppStat
 /// Cancels a run (no further step runs).
 #[utoipa::path(
     tag = "autonomous",
-    params(("run_id" = i64, Path, description = "Run id")),
+    params(("autonomous_run_id" = i64, Path, description = "Run id")),
     responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`agent_run_finished`")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
-#[post("/agent-runs/{run_id}/cancel")]
+#[post("/autonomous-runs/{autonomous_run_id}/cancel")]
 async fn cancel_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<web::Json<AgentRun>> {
     let id = scope.id();
     Ok(web::Json(service::cancel(&state, scope.into_tenant(), id).await?))

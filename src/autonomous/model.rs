@@ -254,7 +254,7 @@ pub struct AgentRun {
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
     pub created_at: String,
-    /// Present on `GET /agent-runs/{run_id}`.
+    /// Present on `GET /autonomous-runs/{autonomous_run_id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<RunStep>>,
 }

@@ -120,8 +120,8 @@ const TENANT_PARAMS: &[&str] = &[
     "message_id",
     "invoice_id",
     "autonomous_agent_id",
-    "run_id",
-    "memory_id",
+    "autonomous_run_id",
+    "autonomous_memory_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -514,7 +514,7 @@ fn autonomous_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[
         params![org_id, agent],
         |r| r.get(0),
     )?;
-    Ok([("autonomous_agent_id", agent.to_string()), ("run_id", run.to_string()), ("memory_id", memory.to_string())])
+    Ok([("autonomous_agent_id", agent.to_string()), ("autonomous_run_id", run.to_string()), ("autonomous_memory_id", memory.to_string())])
 }
 
 /// A webhook subscription and one of its deliveries.

@@ -39,7 +39,7 @@ async fn run_now(app: &TestApp, s: &Session, agent: i64) -> i64 {
 }
 
 async fn run(app: &TestApp, s: &Session, id: i64) -> Value {
-    call_ok(app, s, Method::GET, &format!("/api/v1/agent-runs/{id}"), None).await
+    call_ok(app, s, Method::GET, &format!("/api/v1/autonomous-runs/{id}"), None).await
 }
 
 fn plan(actions: &[&str]) -> Step {
@@ -350,7 +350,7 @@ async fn runs_pause_resume_and_cancel() {
 
     // Paused before it starts: the job leaves it alone.
     let id = run_now(&app, &s, a).await;
-    let paused = call_ok(&app, &s, Method::POST, &format!("/api/v1/agent-runs/{id}/pause"), None).await;
+    let paused = call_ok(&app, &s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/pause"), None).await;
     assert_eq!(paused["status"], "paused", "{paused}");
     app.run_jobs().await;
     assert_eq!(run(&app, &s, id).await["status"], "paused");
@@ -358,28 +358,28 @@ async fn runs_pause_resume_and_cancel() {
     // Resuming twice: the second is refused.
     llm.push(plan(&["only step"]));
     llm.push(Step::text("done"));
-    let resumed = call_ok(&app, &s, Method::POST, &format!("/api/v1/agent-runs/{id}/resume"), None).await;
+    let resumed = call_ok(&app, &s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/resume"), None).await;
     assert_eq!(resumed["status"], "pending", "{resumed}");
-    let (status, body) = app.call(&s, Method::POST, &format!("/api/v1/agent-runs/{id}/resume"), None).await;
+    let (status, body) = app.call(&s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/resume"), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("agent_run_not_paused")), "{body}");
     app.run_jobs().await;
     let r = run(&app, &s, id).await;
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["result"]["text"], "done");
     // A finished run cannot be paused or cancelled.
-    let (status, body) = app.call(&s, Method::POST, &format!("/api/v1/agent-runs/{id}/cancel"), None).await;
+    let (status, body) = app.call(&s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/cancel"), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("agent_run_finished")), "{body}");
     assert_eq!(body["error"]["details"]["status"], "completed");
 
     // Cancelled before it starts: nothing runs, nothing is delivered.
     let id = run_now(&app, &s, a).await;
-    let cancelled = call_ok(&app, &s, Method::POST, &format!("/api/v1/agent-runs/{id}/cancel"), None).await;
+    let cancelled = call_ok(&app, &s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/cancel"), None).await;
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["stop_reason"], "cancelled");
     app.run_jobs().await;
     assert_eq!(run(&app, &s, id).await["status"], "cancelled");
     assert_eq!(llm.bodies().len(), 2);
-    let (status, _) = app.call(&s, Method::POST, &format!("/api/v1/agent-runs/{id}/resume"), None).await;
+    let (status, _) = app.call(&s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/resume"), None).await;
     assert_eq!(status, 409);
 
     // Cancelled between two steps (the plan was made, step 1 is pending).
@@ -394,7 +394,7 @@ async fn runs_pause_resume_and_cancel() {
             o = s.org_id
         ))
     });
-    call_ok(&app, &s, Method::POST, &format!("/api/v1/agent-runs/{id}/cancel"), None).await;
+    call_ok(&app, &s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/cancel"), None).await;
     app.run_jobs().await;
     let r = run(&app, &s, id).await;
     assert_eq!(r["status"], "cancelled", "{r}");
@@ -403,7 +403,7 @@ async fn runs_pause_resume_and_cancel() {
 
     // Unknown runs are 404; an archived agent does not start.
     assert_error(
-        send_as(&app, &s, Method::POST, "/api/v1/agent-runs/999999/pause", None).await,
+        send_as(&app, &s, Method::POST, "/api/v1/autonomous-runs/999999/pause", None).await,
         404,
         "agent_run_not_found",
     )
@@ -472,7 +472,7 @@ async fn memories_are_searched_by_meaning_recalled_into_prompts_and_consolidated
     assert!(left.iter().any(|m| m["id"] == billing["id"]), "{left:?}");
 
     // Forgetting one; bad input.
-    let (status, _) = app.call(&s, Method::DELETE, &format!("/api/v1/agent-memories/{}", billing["id"]), None).await;
+    let (status, _) = app.call(&s, Method::DELETE, &format!("/api/v1/autonomous-memories/{}", billing["id"]), None).await;
     assert_eq!(status, 204);
     assert_error(send_as(&app, &s, Method::POST, &path, Some(json!({ "content": "  " }))).await, 422, "validation_failed").await;
     assert_error(send_as(&app, &s, Method::GET, &format!("{path}?limit=0"), None).await, 422, "validation_failed").await;

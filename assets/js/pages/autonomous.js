@@ -208,11 +208,11 @@ function Analytics({ agent, version }) {
 }
 
 function RunDetail({ id, onChanged }) {
-  const load = useLoad(() => get(`/api/v1/agent-runs/${id}`), [id]);
+  const load = useLoad(() => get(`/api/v1/autonomous-runs/${id}`), [id]);
   const r = load.data;
   const act = async (what) => {
     try {
-      await post(`/api/v1/agent-runs/${id}/${what}`, {});
+      await post(`/api/v1/autonomous-runs/${id}/${what}`, {});
       load.reload();
       onChanged();
     } catch (err) {
@@ -304,7 +304,7 @@ function Memories({ agent }) {
   };
   const forget = async (m) => {
     try {
-      await del(`/api/v1/agent-memories/${m.id}`);
+      await del(`/api/v1/autonomous-memories/${m.id}`);
       load.reload();
     } catch (err) {
       toastError(err);
