@@ -349,6 +349,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     jobs::routes(cfg);
     versions::routes(cfg);
     admin::routes(cfg);
+    crate::agents::routes(cfg);
     crate::billing::routes(cfg);
     flows::routes(cfg);
     conversations::routes(cfg);

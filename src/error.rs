@@ -116,6 +116,9 @@ error_codes! {
     IntegrationNotFound => ("integration_not_found", NOT_FOUND, "No such integration in the caller's organizations."),
     MessageNotFound => ("message_not_found", NOT_FOUND, "No such message in this conversation; `details.field` is `message_id`."),
     ToolNotFound => ("tool_not_found", NOT_FOUND, "No such tool in the caller's organizations."),
+    AgentNotFound => ("agent_not_found", NOT_FOUND, "No such agent in the caller's organizations."),
+    AgentRunNotFound => ("agent_run_not_found", NOT_FOUND, "No such agent run in the caller's organizations."),
+    AgentApprovalNotFound => ("agent_approval_not_found", NOT_FOUND, "No such tool-call approval in the caller's organizations."),
     ContactNotFound => ("contact_not_found", NOT_FOUND, "No such contact in the caller's organizations (for a merge also: the other contact is not in the same organization; `details.field` is `other_contact_id`)."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
@@ -163,6 +166,9 @@ error_codes! {
     ToolConfigInvalid => ("tool_config_invalid", UNPROCESSABLE_ENTITY, "The tool's `config` does not fit its type's `config_schema` or is refused by the type (a bad template, a file outside `tools.sqlite_dirs`, a query that writes); `details.field` names it, e.g. `config.url`."),
     ToolArgumentsInvalid => ("tool_arguments_invalid", UNPROCESSABLE_ENTITY, "The arguments do not match the tool's `input_schema`; nothing ran. `details.issues` lists each failure with the JSON `pointer` of the failing argument."),
     ToolDisabled => ("tool_disabled", CONFLICT, "The tool is switched off (`is_enabled` false); only test runs are allowed."),
+    AgentDisabled => ("agent_disabled", CONFLICT, "The agent is switched off (`is_active` false)."),
+    AgentApprovalDecided => ("agent_approval_decided", CONFLICT, "The tool call was already approved or rejected; `details.status` says which."),
+    AgentStepLimit => ("agent_step_limit", CONFLICT, "The agent used all `max_steps` model calls of the turn without answering; `details.field` is `max_steps`, `details.run_id` the run with its steps."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
     // NLU
     BotTestNotFound => ("bot_test_not_found", NOT_FOUND, "No such conversation test in the caller's organizations."),
@@ -192,6 +198,7 @@ error_codes! {
     LlmFailed => ("llm_failed", BAD_GATEWAY, "The LLM endpoint failed, timed out or answered something that is not a chat completion."),
     LlmNotConfigured => ("llm_not_configured", CONFLICT, "No usable LLM provider for this call: the bot names none and the organization has no active default provider, the bot's provider is disabled, or the bot's AI is switched off; `details.field` is `provider_id` or `is_enabled`."),
     LlmBudgetExhausted => ("llm_budget_exhausted", PAYMENT_REQUIRED, "The bot used its monthly LLM budget (calendar month, UTC); `details.field` names the budget (`monthly_token_budget` or `monthly_cost_budget_micros`), `details.used` and `details.budget` the amounts."),
+    AgentBudgetExhausted => ("agent_budget_exhausted", PAYMENT_REQUIRED, "The conversation used the agent's per-conversation budget; `details.field` names it (`conversation_token_budget` or `conversation_cost_budget_micros`), `details.used` and `details.budget` the amounts, `details.run_id` the run."),
     SecretUnreadable => ("secret_unreadable", CONFLICT, "A stored secret (an LLM provider key, a two-factor secret) cannot be decrypted with this server's master key: the data file was re-keyed or restored with another key. `details` names it; set it again."),
     // Billing: Stripe subscriptions, webhooks, invoices
     BillingNotConfigured => ("billing_not_configured", CONFLICT, "Billing is on but Stripe is not set up (`billing.stripe_secret_key`), so checkout, the portal and plan changes are unavailable."),

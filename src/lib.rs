@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod agents;
 pub mod analytics;
 pub mod app;
 pub mod autonomous;

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 30] = [
+const ADDED_TABLES: [&str; 33] = [
     "teams",
     "conversations",
     "jobs",
@@ -162,6 +162,10 @@ const ADDED_TABLES: [&str; 30] = [
     "knowledge_answer_logs",
     // One row per model call with its tokens and cost (V063, issue 19).
     "llm_calls",
+    // Agent turns, their steps and the tool calls waiting for a human (V069, issue 19 item 3).
+    "agent_runs",
+    "agent_run_steps",
+    "agent_approvals",
     // Analytics (V067, issue 20): answer feedback, the runtime's analytics
     // events, the rollup job's dirty hours and the hourly rollups.
     "message_feedback",

@@ -333,7 +333,51 @@ pub async fn complete(
     tools: Vec<Tool>,
     tool_choice: Option<crate::llm::client::ToolChoice>,
 ) -> AppResult<(Completion, LlmCallUsage)> {
-    let prepared = prepare(state, tenant, bot).await?;
+    complete_with(state, tenant, bot, purpose, &ModelOverrides::default(), messages, tools, tool_choice).await
+}
+
+/// Settings of a caller (an agent) that replace the bot's for one call;
+/// `None` keeps the bot's.
+#[derive(Debug, Clone, Default)]
+pub struct ModelOverrides {
+    pub provider_id: Option<crate::llm::model::LlmProviderId>,
+    pub model: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<i64>,
+}
+
+/// [`complete`] with the caller's model settings over the bot's: the bot's
+/// monthly budgets still apply and the call is metered to the bot.
+#[allow(clippy::too_many_arguments, reason = "the call's parts, as `complete` takes them plus the overrides")]
+pub async fn complete_with(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    purpose: Purpose,
+    overrides: &ModelOverrides,
+    messages: Vec<Message>,
+    tools: Vec<Tool>,
+    tool_choice: Option<crate::llm::client::ToolChoice>,
+) -> AppResult<(Completion, LlmCallUsage)> {
+    let mut prepared = prepare(state, tenant, bot).await?;
+    if overrides.provider_id.is_some() || overrides.model.is_some() {
+        let provider = overrides.provider_id.or(prepared.config.provider_id);
+        let model = overrides.model.as_deref().or(prepared.config.model.as_deref());
+        let fallback = if overrides.provider_id.is_some() { None } else { prepared.config.fallback_provider_id };
+        prepared.chain = crate::llm::service::chain(state, tenant, provider, model, fallback)
+            .await
+            .map_err(|e| match e.code() {
+                ErrorCode::Conflict => not_configured("the agent's LLM provider is disabled", "provider_id"),
+                _ => e,
+            })?
+            .ok_or_else(|| not_configured("no LLM provider is configured for the agent or its bot", "provider_id"))?;
+    }
+    if let Some(t) = overrides.temperature {
+        prepared.config.temperature = t;
+    }
+    if let Some(m) = overrides.max_tokens {
+        prepared.config.max_tokens = m;
+    }
     let messages = prepared.messages(messages);
     let opts = prepared.options(tools, tool_choice);
     match call::complete(state, &prepared.chain, &messages, &opts).await {
