@@ -42,7 +42,7 @@ ALTER TABLE agent_tasks ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual'
 ALTER TABLE agent_tasks ADD COLUMN paused_at TEXT;
 ALTER TABLE agent_tasks ADD COLUMN stop_reason TEXT
     CHECK (stop_reason IS NULL OR stop_reason IN ('step_limit','token_budget','cost_budget','llm_not_configured',
-                                                  'plan_invalid','model_error','cancelled'));
+                                                  'plan_invalid','model_error','agent_error','cancelled'));
 
 CREATE TABLE agent_memories (
     id               INTEGER PRIMARY KEY,

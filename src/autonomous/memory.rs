@@ -23,7 +23,7 @@ use crate::ml::embedder::{bytes_vector, dot, vector_bytes};
 pub const DUPLICATE_SIMILARITY: f32 = 0.92;
 
 pub(crate) fn not_found() -> AppError {
-    AppError::new(ErrorCode::AgentMemoryNotFound, "no such memory")
+    AppError::new(ErrorCode::AutonomousMemoryNotFound, "no such memory")
 }
 
 async fn embed(state: &AppState, text: &str) -> AppResult<Vec<f32>> {

@@ -51,7 +51,7 @@ impl ScopeResource for AgentResource {
 pub struct RunResource;
 impl ScopeResource for RunResource {
     const PARAM: &'static str = "autonomous_run_id";
-    const NOT_FOUND: ErrorCode = ErrorCode::AgentRunNotFound;
+    const NOT_FOUND: ErrorCode = ErrorCode::AutonomousRunNotFound;
     type Id = AgentRunId;
     fn owner(conn: &Connection, id: AgentRunId) -> rusqlite::Result<Option<Owner>> {
         conn.query_row("SELECT organization_id FROM agent_tasks WHERE id = ?1", [id], |r| {
@@ -65,7 +65,7 @@ impl ScopeResource for RunResource {
 pub struct MemoryResource;
 impl ScopeResource for MemoryResource {
     const PARAM: &'static str = "autonomous_memory_id";
-    const NOT_FOUND: ErrorCode = ErrorCode::AgentMemoryNotFound;
+    const NOT_FOUND: ErrorCode = ErrorCode::AutonomousMemoryNotFound;
     type Id = AgentMemoryId;
     fn owner(conn: &Connection, id: AgentMemoryId) -> rusqlite::Result<Option<Owner>> {
         conn.query_row("SELECT organization_id FROM agent_memories WHERE id = ?1", [id], |r| {
@@ -393,7 +393,7 @@ async fn get_run(scope: RunScope<perm::AgentsRead>, state: web::Data<AppState>) 
     tag = "autonomous",
     params(("autonomous_run_id" = i64, Path, description = "Run id")),
     responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`agent_run_finished`")),
+              (status = 409, body = ErrorBody, description = "`autonomous_run_finished`")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-runs/{autonomous_run_id}/pause")]
@@ -407,7 +407,7 @@ async fn pause_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppState
     tag = "autonomous",
     params(("autonomous_run_id" = i64, Path, description = "Run id")),
     responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`agent_run_finished` or `agent_run_not_paused`")),
+              (status = 409, body = ErrorBody, description = "`autonomous_run_finished` or `autonomous_run_not_paused`")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-runs/{autonomous_run_id}/resume")]
@@ -421,7 +421,7 @@ async fn resume_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppStat
     tag = "autonomous",
     params(("autonomous_run_id" = i64, Path, description = "Run id")),
     responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "`agent_run_finished`")),
+              (status = 409, body = ErrorBody, description = "`autonomous_run_finished`")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-runs/{autonomous_run_id}/cancel")]

@@ -236,7 +236,7 @@ pub struct AgentRun {
     pub agent_id: AutonomousAgentId,
     /// `pending`, `running`, `paused`, `completed`, `failed` or `cancelled`.
     pub status: String,
-    /// Why it stopped: `step_limit`, `token_budget`, `cost_budget`, `llm_not_configured`, `plan_invalid`, `model_error` or `cancelled`.
+    /// Why it stopped: `step_limit`, `token_budget`, `cost_budget`, `llm_not_configured`, `plan_invalid`, `model_error`, `agent_error` (the bot agent's turn failed or waits for an approval) or `cancelled`.
     pub stop_reason: Option<String>,
     /// `manual`, `schedule`, `event` or `webhook`.
     pub triggered_by: String,

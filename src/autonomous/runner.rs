@@ -28,7 +28,7 @@ use super::service::RUN_JOB;
 use super::{memory, store};
 use crate::app::AppState;
 use crate::db::now;
-use crate::error::{AppResult, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::Tenant;
 use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::llm::call::{self, Chain};
@@ -370,6 +370,9 @@ async fn run_step(
         if context.is_empty() { String::new() } else { format!("Results so far:\n{context}") },
         number - 1,
     );
+    if let Some(bot_agent) = agent.agent_id {
+        return through_agent(state, tenant, agent, run.id, bot_agent, &format!("{system}\n\n{ask}"), number).await;
+    }
     let mut messages = vec![Message::new("system", system), Message::new("user", ask)];
     let defs: Vec<LlmTool> = tools
         .iter()
@@ -399,6 +402,60 @@ async fn run_step(
         }
     }
     Ok(Err((Stop::new("step_limit", format!("step {} kept calling tools", number - 1)), spent)))
+}
+
+/// Runs a step as one turn of the bot agent `bot_agent` (its instructions,
+/// tools, approvals and guardrails; the loop meters the organization's
+/// usage itself). A turn that waits for a human's approval stops the run
+/// (`agent_error`): an autonomous run has nobody to wait for.
+async fn through_agent(
+    state: &AppState,
+    tenant: &Tenant,
+    agent: &AutonomousAgent,
+    run: AgentRunId,
+    bot_agent: i64,
+    message: &str,
+    number: i64,
+) -> AppResult<StepResult> {
+    use crate::agents::model::{AgentId, RunSource, RunStatus};
+    use crate::agents::runner::{AgentInput, NoSteps, run_turn};
+    if let Err(stop) = within_budget(state, tenant, agent, run).await? {
+        return Ok(Err((stop, Spent::default())));
+    }
+    let bot_agent = match crate::agents::service::get(state, tenant, AgentId(bot_agent)).await {
+        Ok(a) => a,
+        Err(e) => return Ok(Err((Stop::new("agent_error", e.message()), Spent::default()))),
+    };
+    let mut input = AgentInput::new(message, format!("autonomous:{}:{number}", run.0), RunSource::Task);
+    input.task_id = Some(run.0);
+    // The agent loop's future is not `Send` (it holds a `&mut dyn StepSink`
+    // across awaits), and a job's must be: the turn runs to completion on a
+    // blocking thread of the same runtime.
+    let (st, t, handle) = (state.clone(), tenant.clone(), tokio::runtime::Handle::current());
+    let turn = tokio::task::spawn_blocking(move || {
+        handle.block_on(async move { run_turn(&st, &t, &bot_agent, input, &mut NoSteps).await })
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let turn = match turn {
+        Ok(turn) => turn,
+        Err(e) => return Ok(Err((Stop::new("agent_error", e.message()), Spent::default()))),
+    };
+    let spent = Spent { tokens: turn.total_tokens, cost: turn.cost_micros };
+    let t = tenant.clone();
+    state.db.write(move |tx| Ok(store::add_spent(tx, &t, run, spent.tokens, spent.cost)?)).await?;
+    let steps = serde_json::to_value(&turn.steps).unwrap_or(Value::Null);
+    match turn.status {
+        RunStatus::Completed => Ok(Ok((turn.reply.unwrap_or_default(), vec![json!({ "agent_run_id": turn.id, "steps": steps })], spent))),
+        RunStatus::WaitingApproval => Ok(Err((
+            Stop::new("agent_error", format!("agent run {} waits for a human's approval of a tool call", turn.id.0)),
+            spent,
+        ))),
+        RunStatus::Failed | RunStatus::Running => {
+            let message = turn.error.map_or_else(|| "the agent turn did not finish".to_owned(), |e| format!("{}: {}", e.code, e.message));
+            Ok(Err((Stop::new("agent_error", message), spent)))
+        }
+    }
 }
 
 /// Runs one tool call; what goes back to the model (errors included).

@@ -28,7 +28,7 @@ pub(crate) fn not_found() -> AppError {
 }
 
 pub(crate) fn run_not_found() -> AppError {
-    AppError::new(ErrorCode::AgentRunNotFound, "no such agent run")
+    AppError::new(ErrorCode::AutonomousRunNotFound, "no such agent run")
 }
 
 fn defaults() -> AgentFields {
@@ -445,7 +445,7 @@ pub async fn list_runs(
 }
 
 fn finished(run: &AgentRun) -> AppError {
-    AppError::new(ErrorCode::AgentRunFinished, format!("the run is {}", run.status))
+    AppError::new(ErrorCode::AutonomousRunFinished, format!("the run is {}", run.status))
         .with_details(json!({ "status": run.status }))
 }
 
@@ -479,7 +479,7 @@ pub async fn resume(state: &AppState, tenant: Tenant, id: AgentRunId) -> AppResu
     if ok {
         Ok(run)
     } else if run.status == "pending" || run.status == "running" {
-        Err(AppError::new(ErrorCode::AgentRunNotPaused, "the run is not paused"))
+        Err(AppError::new(ErrorCode::AutonomousRunNotPaused, "the run is not paused"))
     } else {
         Err(finished(&run))
     }

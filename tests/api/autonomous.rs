@@ -361,14 +361,14 @@ async fn runs_pause_resume_and_cancel() {
     let resumed = call_ok(&app, &s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/resume"), None).await;
     assert_eq!(resumed["status"], "pending", "{resumed}");
     let (status, body) = app.call(&s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/resume"), None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("agent_run_not_paused")), "{body}");
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("autonomous_run_not_paused")), "{body}");
     app.run_jobs().await;
     let r = run(&app, &s, id).await;
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["result"]["text"], "done");
     // A finished run cannot be paused or cancelled.
     let (status, body) = app.call(&s, Method::POST, &format!("/api/v1/autonomous-runs/{id}/cancel"), None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("agent_run_finished")), "{body}");
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("autonomous_run_finished")), "{body}");
     assert_eq!(body["error"]["details"]["status"], "completed");
 
     // Cancelled before it starts: nothing runs, nothing is delivered.
@@ -405,7 +405,7 @@ async fn runs_pause_resume_and_cancel() {
     assert_error(
         send_as(&app, &s, Method::POST, "/api/v1/autonomous-runs/999999/pause", None).await,
         404,
-        "agent_run_not_found",
+        "autonomous_run_not_found",
     )
     .await;
     call_ok(&app, &s, Method::PATCH, &format!("/api/v1/autonomous-agents/{a}"), Some(json!({ "status": "archived" })))
