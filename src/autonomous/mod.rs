@@ -164,7 +164,10 @@ async fn preview_schedule(
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
 #[get("/autonomous-agents/{autonomous_agent_id}")]
-async fn get_agent(scope: AgentScope<perm::AgentsRead>, state: web::Data<AppState>) -> AppResult<web::Json<AutonomousAgent>> {
+async fn get_agent(
+    scope: AgentScope<perm::AgentsRead>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<AutonomousAgent>> {
     let id = scope.id();
     Ok(web::Json(service::get(&state, scope.into_tenant(), id).await?))
 }
@@ -267,7 +270,10 @@ async fn agent_analytics(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-agents/{autonomous_agent_id}/hook")]
-async fn rotate_hook(scope: AgentScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<web::Json<HookSecret>> {
+async fn rotate_hook(
+    scope: AgentScope<perm::AgentsWrite>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<HookSecret>> {
     let id = scope.id();
     Ok(web::Json(service::rotate_hook(&state, scope.into_tenant(), id).await?))
 }

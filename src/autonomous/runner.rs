@@ -75,6 +75,7 @@ struct Spent {
 }
 
 /// Runs (or continues) a run; answers how it ended for the job's result.
+#[allow(clippy::too_many_lines, reason = "the run's phases read best in order: load, plan, steps, finish")]
 pub async fn execute(state: &AppState, id: AgentRunId) -> AppResult<&'static str> {
     let Some(org) = state.db.read(move |c| Ok(store::run_org(c, id)?)).await? else { return Ok("gone") };
     let tenant = Tenant::system(org, "autonomous agent run");
@@ -96,7 +97,8 @@ pub async fn execute(state: &AppState, id: AgentRunId) -> AppResult<&'static str
         "pending" | "running" => {}
         _ => return Ok("finished"),
     }
-    let chain = match crate::llm::service::chain(state, &tenant, agent.provider_id, agent.model.as_deref(), None).await {
+    let chain = match crate::llm::service::chain(state, &tenant, agent.provider_id, agent.model.as_deref(), None).await
+    {
         Ok(Some(chain)) => chain,
         Ok(None) => {
             let stop = Stop::new(
@@ -127,8 +129,7 @@ pub async fn execute(state: &AppState, id: AgentRunId) -> AppResult<&'static str
     // 2. The steps.
     loop {
         let t = tenant.clone();
-        let (run, steps) =
-            state.db.read(move |c| Ok((store::find_run(c, &t, id)?, store::steps(c, &t, id)?))).await?;
+        let (run, steps) = state.db.read(move |c| Ok((store::find_run(c, &t, id)?, store::steps(c, &t, id)?))).await?;
         let Some(run) = run else { return Ok("gone") };
         match run.status.as_str() {
             "paused" => return Ok("paused"),
@@ -136,7 +137,8 @@ pub async fn execute(state: &AppState, id: AgentRunId) -> AppResult<&'static str
             "pending" | "running" => {}
             _ => return Ok("finished"),
         }
-        let Some(step) = steps.iter().find(|s| s.action_type == "execute" && matches!(s.status.as_str(), "pending" | "running"))
+        let Some(step) =
+            steps.iter().find(|s| s.action_type == "execute" && matches!(s.status.as_str(), "pending" | "running"))
         else {
             let last = steps.iter().rev().find(|s| s.action_type == "execute" && s.status == "completed");
             let text = last.and_then(|s| s.output.as_ref()).and_then(|o| o.get("text")).and_then(Value::as_str);
@@ -155,8 +157,9 @@ pub async fn execute(state: &AppState, id: AgentRunId) -> AppResult<&'static str
         let t = tenant.clone();
         state.db.write(move |tx| Ok(store::start_step(tx, &t, id, number)?)).await?;
         let started = Instant::now();
-        let outcome = run_step(state, &tenant, &agent, &run, &chain, &system, &tools, (number, total), &step.action, &done)
-            .await?;
+        let outcome =
+            run_step(state, &tenant, &agent, &run, &chain, &system, &tools, (number, total), &step.action, &done)
+                .await?;
         let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         match outcome {
             Ok((text, calls, spent)) => {
@@ -170,10 +173,7 @@ pub async fn execute(state: &AppState, id: AgentRunId) -> AppResult<&'static str
             Err((stop, spent)) => {
                 let t = tenant.clone();
                 let message = stop.message.clone();
-                state
-                    .db
-                    .write(move |tx| Ok(store::fail_step(tx, &t, id, number, &message, spent.tokens, ms)?))
-                    .await?;
+                state.db.write(move |tx| Ok(store::fail_step(tx, &t, id, number, &message, spent.tokens, ms)?)).await?;
                 return finish(state, &tenant, &agent, id, Err(stop)).await;
             }
         }
@@ -209,7 +209,12 @@ async fn load_tools(state: &AppState, tenant: &Tenant, agent: &AutonomousAgent) 
 }
 
 /// Checks the run's budgets before a model call.
-async fn within_budget(state: &AppState, tenant: &Tenant, agent: &AutonomousAgent, id: AgentRunId) -> AppResult<Result<(), Stop>> {
+async fn within_budget(
+    state: &AppState,
+    tenant: &Tenant,
+    agent: &AutonomousAgent,
+    id: AgentRunId,
+) -> AppResult<Result<(), Stop>> {
     let t = tenant.clone();
     let Some(run) = state.db.read(move |c| Ok(store::find_run(c, &t, id)?)).await? else {
         return Ok(Err(Stop::new("cancelled", "the run is gone")));
@@ -217,7 +222,10 @@ async fn within_budget(state: &AppState, tenant: &Tenant, agent: &AutonomousAgen
     if let Some(b) = agent.token_budget
         && run.tokens_used >= b
     {
-        return Ok(Err(Stop::new("token_budget", format!("the run used {} tokens of its budget of {b}", run.tokens_used))));
+        return Ok(Err(Stop::new(
+            "token_budget",
+            format!("the run used {} tokens of its budget of {b}", run.tokens_used),
+        )));
     }
     if let Some(b) = agent.cost_budget_micros
         && run.cost_micros >= b
@@ -338,7 +346,7 @@ async fn plan(
         Ok(actions) => (json!({ "steps": actions }), None),
         Err(stop) => (json!({ "text": completion.text }), Some(stop.message.clone())),
     };
-    let actions = parsed.as_ref().map(Clone::clone).unwrap_or_default();
+    let actions = parsed.as_ref().ok().cloned().unwrap_or_default();
     state
         .db
         .write(move |tx| Ok(store::insert_plan(tx, &t, id, &output, error.as_deref(), spent.tokens, ms, &actions)?))
@@ -396,7 +404,9 @@ async fn run_step(
             completion.tool_calls.clone(),
         ));
         for (k, tc) in completion.tool_calls.iter().enumerate() {
-            let result = call_tool(state, tenant, agent, run.id, tools, tc, format!("run{}:step{number}:{round}:{k}", run.id.0)).await;
+            let result =
+                call_tool(state, tenant, agent, run.id, tools, tc, format!("run{}:step{number}:{round}:{k}", run.id.0))
+                    .await;
             calls.push(json!({ "tool": tc.function.name, "arguments": tc.function.arguments, "result": result }));
             messages.push(Message::tool_result(tc.id.clone(), result.to_string()));
         }
@@ -446,13 +456,17 @@ async fn through_agent(
     state.db.write(move |tx| Ok(store::add_spent(tx, &t, run, spent.tokens, spent.cost)?)).await?;
     let steps = serde_json::to_value(&turn.steps).unwrap_or(Value::Null);
     match turn.status {
-        RunStatus::Completed => Ok(Ok((turn.reply.unwrap_or_default(), vec![json!({ "agent_run_id": turn.id, "steps": steps })], spent))),
+        RunStatus::Completed => {
+            Ok(Ok((turn.reply.unwrap_or_default(), vec![json!({ "agent_run_id": turn.id, "steps": steps })], spent)))
+        }
         RunStatus::WaitingApproval => Ok(Err((
             Stop::new("agent_error", format!("agent run {} waits for a human's approval of a tool call", turn.id.0)),
             spent,
         ))),
         RunStatus::Failed | RunStatus::Running => {
-            let message = turn.error.map_or_else(|| "the agent turn did not finish".to_owned(), |e| format!("{}: {}", e.code, e.message));
+            let message = turn
+                .error
+                .map_or_else(|| "the agent turn did not finish".to_owned(), |e| format!("{}: {}", e.code, e.message));
             Ok(Err((Stop::new("agent_error", message), spent)))
         }
     }

@@ -92,7 +92,9 @@ fn text(field: &str, raw: &str, max: usize) -> AppResult<String> {
 fn optional_text(field: &str, raw: Option<String>, max: usize) -> AppResult<Option<String>> {
     match raw.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(t) if t.chars().count() > max => Err(AppError::validation(field, format!("must be at most {max} characters"))),
+        Some(t) if t.chars().count() > max => {
+            Err(AppError::validation(field, format!("must be at most {max} characters")))
+        }
         Some(t) => Ok(Some(t.to_owned())),
     }
 }
@@ -349,7 +351,12 @@ pub fn start_run_in(
 }
 
 /// Starts a run now (`manual`).
-pub async fn run_now(state: &AppState, tenant: Tenant, id: AutonomousAgentId, input: Option<Value>) -> AppResult<AgentRun> {
+pub async fn run_now(
+    state: &AppState,
+    tenant: Tenant,
+    id: AutonomousAgentId,
+    input: Option<Value>,
+) -> AppResult<AgentRun> {
     let agent = get(state, tenant.clone(), id).await?;
     if agent.status == "archived" {
         return Err(AppError::new(ErrorCode::AutonomousAgentArchived, "the agent is archived; make it active first")

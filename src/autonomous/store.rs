@@ -110,7 +110,11 @@ pub fn update_agent(
     )
 }
 
-pub fn find_agent(conn: &Connection, tenant: &Tenant, id: AutonomousAgentId) -> rusqlite::Result<Option<AutonomousAgent>> {
+pub fn find_agent(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: AutonomousAgentId,
+) -> rusqlite::Result<Option<AutonomousAgent>> {
     query_opt(
         conn,
         &format!("SELECT {AGENT_COLUMNS} FROM autonomous_agents WHERE id = ?1 AND organization_id = ?2"),
@@ -567,7 +571,13 @@ pub fn fail_step(
 }
 
 /// Adds a model call's tokens and cost to the run.
-pub fn add_spent(conn: &Connection, tenant: &Tenant, id: AgentRunId, tokens: i64, cost: i64) -> rusqlite::Result<usize> {
+pub fn add_spent(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: AgentRunId,
+    tokens: i64,
+    cost: i64,
+) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE agent_tasks SET tokens_used = tokens_used + ?3, cost_micros = cost_micros + ?4
          WHERE id = ?1 AND organization_id = ?2",

@@ -84,7 +84,9 @@ impl Event {
             Event::UsageThreshold => "The organization used 80 % or 100 % of its monthly messages.",
             Event::DocumentIngested => "A knowledge document finished ingesting (ready or failed).",
             Event::TrainingFinished => "An NLU training job finished.",
-            Event::AgentRunCompleted => "A run of an autonomous agent ended (completed or failed; `status` says which).",
+            Event::AgentRunCompleted => {
+                "A run of an autonomous agent ended (completed or failed; `status` says which)."
+            }
             Event::Test => "A test event sent from the settings.",
         }
     }

@@ -514,7 +514,11 @@ fn autonomous_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[
         params![org_id, agent],
         |r| r.get(0),
     )?;
-    Ok([("autonomous_agent_id", agent.to_string()), ("autonomous_run_id", run.to_string()), ("autonomous_memory_id", memory.to_string())])
+    Ok([
+        ("autonomous_agent_id", agent.to_string()),
+        ("autonomous_run_id", run.to_string()),
+        ("autonomous_memory_id", memory.to_string()),
+    ])
 }
 
 /// A webhook subscription and one of its deliveries.

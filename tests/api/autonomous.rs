@@ -181,9 +181,11 @@ async fn a_cron_schedule_fires_when_due_in_its_time_zone_and_fails_cleanly_witho
     assert!(r["error"].as_str().unwrap_or_default().contains("LLM provider"), "{r}");
 
     // A paused agent is not started by its schedule.
-    call_ok(&app, &s, Method::PATCH, &format!("/api/v1/autonomous-agents/{a}"), Some(json!({ "status": "paused" }))).await;
-    let started =
-        botbuilder::autonomous::schedule::enqueue_due(&app.state, moved + chrono::Duration::minutes(1)).await.expect("due");
+    call_ok(&app, &s, Method::PATCH, &format!("/api/v1/autonomous-agents/{a}"), Some(json!({ "status": "paused" })))
+        .await;
+    let started = botbuilder::autonomous::schedule::enqueue_due(&app.state, moved + chrono::Duration::minutes(1))
+        .await
+        .expect("due");
     assert!(started.is_empty());
     // Removing the schedule clears the next time.
     let agent =
@@ -227,7 +229,8 @@ async fn an_org_event_and_an_inbound_webhook_start_runs() {
         "edges": [ { "source": "start", "target": "name" }, { "source": "name", "target": "human" } ]
     });
     let bot = crate::helpers::published_bot(&app, &s, "Event bot", flow).await;
-    let (status, turn) = app.call(&s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await;
+    let (status, turn) =
+        app.call(&s, Method::POST, &format!("/api/v1/bots/{bot}/conversations"), Some(json!({}))).await;
     assert_eq!(status, 200, "{turn}");
     let conv = turn["conversation_id"].as_i64().expect("conversation");
     let (status, turn) = app
@@ -237,13 +240,21 @@ async fn an_org_event_and_an_inbound_webhook_start_runs() {
     let runs = app
         .wait_for_sql(
             "an event run",
-            |c| c.query_row(&format!("SELECT count(*) FROM agent_tasks WHERE agent_id = {a} AND triggered_by = 'event'"), [], |r| r.get::<_, i64>(0)),
+            |c| {
+                c.query_row(
+                    &format!("SELECT count(*) FROM agent_tasks WHERE agent_id = {a} AND triggered_by = 'event'"),
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            },
             |n| *n >= 1,
         )
         .await;
     assert!(runs >= 1);
     let input: String = app.sql(|c| {
-        c.query_row(&format!("SELECT input_data FROM agent_tasks WHERE agent_id = {a} ORDER BY id LIMIT 1"), [], |r| r.get(0))
+        c.query_row(&format!("SELECT input_data FROM agent_tasks WHERE agent_id = {a} ORDER BY id LIMIT 1"), [], |r| {
+            r.get(0)
+        })
     });
     let input: Value = serde_json::from_str(&input).expect("json");
     assert_eq!(input["event"], "message.received", "{input}");
@@ -263,13 +274,25 @@ async fn an_org_event_and_an_inbound_webhook_start_runs() {
     let agent = call_ok(&app, &s, Method::GET, &format!("/api/v1/autonomous-agents/{a}"), None).await;
     assert_eq!(agent["webhook_trigger"], true);
     // Only the hash is stored.
-    assert_eq!(app.count(&format!("SELECT count(*) FROM autonomous_agents WHERE hook_token_hash = CAST('{token}' AS BLOB)")), 0);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM autonomous_agents WHERE hook_token_hash = CAST('{token}' AS BLOB)")),
+        0
+    );
 
     // An unknown token, and the old token after a rotation, are refused.
-    assert_error(app.post_json("/api/v1/autonomous-hooks/ah_nope", &json!({})).await, 404, "autonomous_agent_not_found").await;
+    assert_error(
+        app.post_json("/api/v1/autonomous-hooks/ah_nope", &json!({})).await,
+        404,
+        "autonomous_agent_not_found",
+    )
+    .await;
     call_ok(&app, &s, Method::POST, &format!("/api/v1/autonomous-agents/{a}/hook"), None).await;
-    assert_error(app.post_json(&format!("/api/v1/autonomous-hooks/{token}"), &json!({})).await, 404, "autonomous_agent_not_found")
-        .await;
+    assert_error(
+        app.post_json(&format!("/api/v1/autonomous-hooks/{token}"), &json!({})).await,
+        404,
+        "autonomous_agent_not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -306,7 +329,8 @@ async fn step_and_budget_limits_stop_runs_with_clear_reasons() {
     assert_eq!(llm.pending(), 0);
 
     // A budget of 0 stops before the first call; so does a cost budget of 0.
-    let none = create_agent(&app, &s, json!({ "name": "None", "goal": "g", "provider_id": p, "token_budget": 0 })).await;
+    let none =
+        create_agent(&app, &s, json!({ "name": "None", "goal": "g", "provider_id": p, "token_budget": 0 })).await;
     let id = run_now(&app, &s, none["id"].as_i64().expect("id")).await;
     app.run_jobs().await;
     assert_eq!(run(&app, &s, id).await["stop_reason"], "token_budget");
@@ -326,14 +350,8 @@ async fn step_and_budget_limits_stop_runs_with_clear_reasons() {
     assert_eq!(r["stop_reason"], "plan_invalid", "{r}");
     assert_eq!(r["steps"][0]["status"], "failed", "{r}");
 
-    let stats = call_ok(
-        &app,
-        &s,
-        Method::GET,
-        &format!("/api/v1/autonomous-agents/{}/analytics", thrifty["id"]),
-        None,
-    )
-    .await;
+    let stats =
+        call_ok(&app, &s, Method::GET, &format!("/api/v1/autonomous-agents/{}/analytics", thrifty["id"]), None).await;
     assert_eq!(stats["failed"], 1, "{stats}");
     assert_eq!(stats["success_rate"], 0.0, "{stats}");
     assert_eq!(stats["tokens"], 30, "{stats}");
@@ -424,7 +442,8 @@ async fn memories_are_searched_by_meaning_recalled_into_prompts_and_consolidated
     let s = app.register("auto-memory@example.com").await;
     let llm = FakeOpenAi::start().await;
     let p = provider(&app, &s, &llm).await;
-    let agent = create_agent(&app, &s, json!({ "name": "Mem", "goal": "Plan the invoicing run", "provider_id": p })).await;
+    let agent =
+        create_agent(&app, &s, json!({ "name": "Mem", "goal": "Plan the invoicing run", "provider_id": p })).await;
     let a = agent["id"].as_i64().expect("id");
     let path = format!("/api/v1/autonomous-agents/{a}/memories");
     let add = |text: &'static str| {
@@ -445,7 +464,8 @@ async fn memories_are_searched_by_meaning_recalled_into_prompts_and_consolidated
     assert_eq!(app.count(&format!("SELECT count(*) FROM agent_memories WHERE agent_id = {a}")), 3);
 
     // Search by meaning.
-    let found = call_ok(&app, &s, Method::GET, &format!("{path}?q=when%20do%20we%20bill%20clients&limit=2"), None).await;
+    let found =
+        call_ok(&app, &s, Method::GET, &format!("{path}?q=when%20do%20we%20bill%20clients&limit=2"), None).await;
     assert_eq!(found[0]["id"], billing["id"], "{found}");
     assert!(found[0]["score"].as_f64().unwrap_or(0.0) > found[1]["score"].as_f64().unwrap_or(1.0), "{found}");
     assert_eq!(found[0]["hits"], 1);
@@ -457,10 +477,19 @@ async fn memories_are_searched_by_meaning_recalled_into_prompts_and_consolidated
     app.run_jobs().await;
     assert_eq!(run(&app, &s, id).await["status"], "completed");
     let system = llm.bodies()[0]["messages"][0]["content"].as_str().expect("system").to_owned();
-    assert!(system.contains("Relevant memories") && system.contains("Invoices are sent on the first working day"), "{system}");
+    assert!(
+        system.contains("Relevant memories") && system.contains("Invoices are sent on the first working day"),
+        "{system}"
+    );
     // The result was remembered.
     let all = call_ok(&app, &s, Method::GET, &path, None).await;
-    assert!(all.as_array().expect("list").iter().any(|m| m["content"].as_str().unwrap_or_default().contains("The run is on the 1st.")), "{all}");
+    assert!(
+        all.as_array()
+            .expect("list")
+            .iter()
+            .any(|m| m["content"].as_str().unwrap_or_default().contains("The run is on the 1st.")),
+        "{all}"
+    );
 
     // Lowering the cap drops the least useful: the remembered result was never recalled,
     // every other item was (by the search or the run's prompt).
@@ -471,14 +500,24 @@ async fn memories_are_searched_by_meaning_recalled_into_prompts_and_consolidated
     let left: Vec<Value> = call_ok(&app, &s, Method::GET, &path, None).await.as_array().cloned().unwrap_or_default();
     assert_eq!(left.len(), 3, "{left:?}");
     assert!(left.iter().all(|m| m["hits"].as_i64().unwrap_or(0) >= 1), "{left:?}");
-    assert!(left.iter().all(|m| !m["content"].as_str().unwrap_or_default().contains("The run is on the 1st.")), "{left:?}");
+    assert!(
+        left.iter().all(|m| !m["content"].as_str().unwrap_or_default().contains("The run is on the 1st.")),
+        "{left:?}"
+    );
     assert!(left.iter().any(|m| m["id"] == billing["id"]), "{left:?}");
 
     // Forgetting one; bad input.
-    let (status, _) = app.call(&s, Method::DELETE, &format!("/api/v1/autonomous-memories/{}", billing["id"]), None).await;
+    let (status, _) =
+        app.call(&s, Method::DELETE, &format!("/api/v1/autonomous-memories/{}", billing["id"]), None).await;
     assert_eq!(status, 204);
-    assert_error(send_as(&app, &s, Method::POST, &path, Some(json!({ "content": "  " }))).await, 422, "validation_failed").await;
-    assert_error(send_as(&app, &s, Method::GET, &format!("{path}?limit=0"), None).await, 422, "validation_failed").await;
+    assert_error(
+        send_as(&app, &s, Method::POST, &path, Some(json!({ "content": "  " }))).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_error(send_as(&app, &s, Method::GET, &format!("{path}?limit=0"), None).await, 422, "validation_failed")
+        .await;
 }
 
 #[tokio::test]
@@ -498,7 +537,11 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_stored() {
     let cases = [
         (json!({ "schedule": { "cron": "not a cron", "timezone": "UTC" } }), "schedule_invalid", "schedule.cron"),
         (json!({ "schedule": { "cron": "61 * * * *" } }), "schedule_invalid", "schedule.cron"),
-        (json!({ "schedule": { "cron": "0 9 * * *", "timezone": "Mars/Olympus_Mons" } }), "schedule_invalid", "schedule.timezone"),
+        (
+            json!({ "schedule": { "cron": "0 9 * * *", "timezone": "Mars/Olympus_Mons" } }),
+            "schedule_invalid",
+            "schedule.timezone",
+        ),
         (json!({ "token_budget": -1 }), "validation_failed", "token_budget"),
         (json!({ "cost_budget_micros": -5 }), "validation_failed", "cost_budget_micros"),
         (json!({ "max_steps": 0 }), "validation_failed", "max_steps"),
@@ -519,8 +562,12 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_stored() {
         let e = assert_error(send_as(&app, &s, Method::POST, &path, Some(body)).await, 422, code).await;
         assert_eq!(e["error"]["details"]["field"], field, "{extra}: {e}");
     }
-    let e = assert_error(send_as(&app, &s, Method::POST, &path, Some(json!({ "name": "No goal" }))).await, 422, "validation_failed")
-        .await;
+    let e = assert_error(
+        send_as(&app, &s, Method::POST, &path, Some(json!({ "name": "No goal" }))).await,
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(e["error"]["details"]["field"], "goal");
     assert_eq!(app.count("SELECT count(*) FROM autonomous_agents"), 0, "nothing stored");
 
@@ -528,20 +575,35 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_stored() {
     let agent = create_agent(&app, &s, base.clone()).await;
     let a = agent["id"].as_i64().expect("id");
     let e = assert_error(
-        send_as(&app, &s, Method::PATCH, &format!("/api/v1/autonomous-agents/{a}"), Some(json!({ "schedule": { "cron": "* * *" } })))
-            .await,
+        send_as(
+            &app,
+            &s,
+            Method::PATCH,
+            &format!("/api/v1/autonomous-agents/{a}"),
+            Some(json!({ "schedule": { "cron": "* * *" } })),
+        )
+        .await,
         422,
         "schedule_invalid",
     )
     .await;
     assert_eq!(e["error"]["details"]["field"], "schedule.cron");
     assert_error(
-        send_as(&app, &s, Method::PATCH, &format!("/api/v1/autonomous-agents/{a}"), Some(json!({ "token_budget": -1 }))).await,
+        send_as(
+            &app,
+            &s,
+            Method::PATCH,
+            &format!("/api/v1/autonomous-agents/{a}"),
+            Some(json!({ "token_budget": -1 })),
+        )
+        .await,
         422,
         "validation_failed",
     )
     .await;
-    assert!(call_ok(&app, &s, Method::GET, &format!("/api/v1/autonomous-agents/{a}"), None).await["schedule"].is_null());
+    assert!(
+        call_ok(&app, &s, Method::GET, &format!("/api/v1/autonomous-agents/{a}"), None).await["schedule"].is_null()
+    );
     assert_error(send_as(&app, &s, Method::POST, &path, Some(base.clone())).await, 409, "name_taken").await;
     assert_error(
         send_as(
