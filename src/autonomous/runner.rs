@@ -56,6 +56,7 @@ impl JobHandler for RunJob {
 }
 
 /// Why a run stopped early.
+#[derive(Debug)]
 struct Stop {
     reason: &'static str,
     message: String,
@@ -120,10 +121,8 @@ pub async fn execute(state: &AppState, id: AgentRunId) -> AppResult<&'static str
     // 1. The plan (once).
     let t = tenant.clone();
     let has_plan = state.db.read(move |c| Ok(store::steps(c, &t, id)?.iter().any(|s| s.action_type == "plan"))).await?;
-    if !has_plan {
-        if let Err(stop) = plan(state, &tenant, &agent, id, &chain, &system).await? {
-            return finish(state, &tenant, &agent, id, Err(stop)).await;
-        }
+    if !has_plan && let Err(stop) = plan(state, &tenant, &agent, id, &chain, &system).await? {
+        return finish(state, &tenant, &agent, id, Err(stop)).await;
     }
 
     // 2. The steps.
@@ -170,11 +169,11 @@ pub async fn execute(state: &AppState, id: AgentRunId) -> AppResult<&'static str
                     .write(move |tx| Ok(store::complete_step(tx, &t, id, number, &output, spent.tokens, ms)?))
                     .await?;
             }
-            Err((stop, spent)) => {
+            Err((why, used)) => {
                 let t = tenant.clone();
-                let message = stop.message.clone();
-                state.db.write(move |tx| Ok(store::fail_step(tx, &t, id, number, &message, spent.tokens, ms)?)).await?;
-                return finish(state, &tenant, &agent, id, Err(stop)).await;
+                let message = why.message.clone();
+                state.db.write(move |tx| Ok(store::fail_step(tx, &t, id, number, &message, used.tokens, ms)?)).await?;
+                return finish(state, &tenant, &agent, id, Err(why)).await;
             }
         }
     }
@@ -369,10 +368,8 @@ async fn run_step(
     action: &str,
     done: &[(String, String)],
 ) -> AppResult<StepResult> {
-    let mut context = String::new();
-    for (i, (a, out)) in done.iter().enumerate() {
-        context.push_str(&format!("Step {} — {a}\nResult: {out}\n\n", i + 1));
-    }
+    let context: String =
+        done.iter().enumerate().map(|(i, (a, out))| format!("Step {} — {a}\nResult: {out}\n\n", i + 1)).collect();
     let ask = format!(
         "{}Now carry out step {} of {total}: {action}\nAnswer with the step's result.",
         if context.is_empty() { String::new() } else { format!("Results so far:\n{context}") },
@@ -547,11 +544,11 @@ mod tests {
 
     #[test]
     fn plans_are_read_from_json_or_refused() {
-        let steps = parse_plan("```json\n{\"steps\": [{\"action\": \"a\"}, \"b\"]}\n```", 5).ok().expect("plan");
+        let steps = parse_plan("```json\n{\"steps\": [{\"action\": \"a\"}, \"b\"]}\n```", 5).expect("plan");
         assert_eq!(steps, ["a", "b"]);
-        assert_eq!(parse_plan("no json here", 5).err().expect("refused").reason, "plan_invalid");
-        assert_eq!(parse_plan("{\"steps\": []}", 5).err().expect("refused").reason, "plan_invalid");
-        assert_eq!(parse_plan("{\"steps\": [{\"action\": \"\"}]}", 5).err().expect("refused").reason, "plan_invalid");
-        assert_eq!(parse_plan("[\"a\", \"b\", \"c\"]", 2).err().expect("refused").reason, "step_limit");
+        assert_eq!(parse_plan("no json here", 5).expect_err("refused").reason, "plan_invalid");
+        assert_eq!(parse_plan("{\"steps\": []}", 5).expect_err("refused").reason, "plan_invalid");
+        assert_eq!(parse_plan("{\"steps\": [{\"action\": \"\"}]}", 5).expect_err("refused").reason, "plan_invalid");
+        assert_eq!(parse_plan("[\"a\", \"b\", \"c\"]", 2).expect_err("refused").reason, "step_limit");
     }
 }

@@ -89,8 +89,8 @@ fn text(field: &str, raw: &str, max: usize) -> AppResult<String> {
     Ok(t.to_owned())
 }
 
-fn optional_text(field: &str, raw: Option<String>, max: usize) -> AppResult<Option<String>> {
-    match raw.as_deref().map(str::trim) {
+fn optional_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
+    match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(t) if t.chars().count() > max => {
             Err(AppError::validation(field, format!("must be at most {max} characters")))
@@ -107,13 +107,14 @@ fn non_negative(field: &str, v: Option<i64>) -> AppResult<Option<i64>> {
 }
 
 /// Applies `req` to `f` and checks everything that needs no database.
+#[allow(clippy::too_many_lines, reason = "one short check per field, in the order of the request")]
 fn apply(f: &mut AgentFields, req: AgentInput) -> AppResult<()> {
     if let Some(n) = req.name {
         f.name = text("name", &n, 100)?;
         crate::names::reject_invisible("name", &f.name)?;
     }
     if let Some(d) = req.description {
-        f.description = optional_text("description", d, 1000)?;
+        f.description = optional_text("description", d.as_deref(), 1000)?;
     }
     if let Some(g) = req.goal {
         f.goal = text("goal", &g, 4000)?;
@@ -125,7 +126,7 @@ fn apply(f: &mut AgentFields, req: AgentInput) -> AppResult<()> {
         f.provider_id = p;
     }
     if let Some(m) = req.model {
-        f.model = optional_text("model", m, 200)?;
+        f.model = optional_text("model", m.as_deref(), 200)?;
     }
     if let Some(t) = req.temperature {
         if !(0.0..=2.0).contains(&t) {
@@ -140,7 +141,7 @@ fn apply(f: &mut AgentFields, req: AgentInput) -> AppResult<()> {
         f.max_tokens = m;
     }
     if let Some(p) = req.system_prompt {
-        f.system_prompt = optional_text("system_prompt", p, 8000)?;
+        f.system_prompt = optional_text("system_prompt", p.as_deref(), 8000)?;
     }
     if let Some(ids) = req.tool_ids {
         if ids.len() > 32 {
