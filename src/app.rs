@@ -365,6 +365,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     tools::routes(cfg);
     mcp::routes(cfg);
     crate::workflows::routes(cfg);
+    crate::autonomous::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

@@ -225,6 +225,14 @@ error_codes! {
     SandboxMemoryExceeded => ("sandbox_memory_exceeded", UNPROCESSABLE_ENTITY, "The script needed more memory than its limit and was stopped; `details.limit_bytes` is the limit."),
     SandboxOutputTooLarge => ("sandbox_output_too_large", UNPROCESSABLE_ENTITY, "The script's JSON result plus its console output exceed the output limit and it was stopped; `details.limit_bytes` is the limit."),
     SandboxScriptError => ("sandbox_script_error", UNPROCESSABLE_ENTITY, "The script does not compile, threw, defines no `main` or its promise never settles; `details` has the JS error `name`, `line` and `column` (1-based, when known) and the `stack`."),
+    // Autonomous agents: runs, schedules, memory
+    AutonomousAgentNotFound => ("autonomous_agent_not_found", NOT_FOUND, "No such autonomous agent in the caller's organizations (or an unknown inbound-webhook token)."),
+    AutonomousRunNotFound => ("autonomous_run_not_found", NOT_FOUND, "No such autonomous-agent run in the caller's organizations."),
+    AutonomousMemoryNotFound => ("autonomous_memory_not_found", NOT_FOUND, "No such memory of an autonomous agent in the caller's organizations."),
+    ScheduleInvalid => ("schedule_invalid", UNPROCESSABLE_ENTITY, "The schedule does not parse or never fires; `details.field` is `schedule.cron` (not a cron expression) or `schedule.timezone` (not an IANA time zone)."),
+    AutonomousAgentArchived => ("autonomous_agent_archived", CONFLICT, "The autonomous agent is archived (or, for an inbound webhook, not active), so no run starts; `details.field` is `status`."),
+    AutonomousRunFinished => ("autonomous_run_finished", CONFLICT, "The run already ended (completed, failed or cancelled); `details.status` says how."),
+    AutonomousRunNotPaused => ("autonomous_run_not_paused", CONFLICT, "Only a paused run can be resumed."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

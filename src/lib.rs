@@ -6,6 +6,7 @@ pub mod admin;
 pub mod agents;
 pub mod analytics;
 pub mod app;
+pub mod autonomous;
 pub mod bench;
 pub mod billing;
 pub mod bots;

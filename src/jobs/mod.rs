@@ -195,6 +195,8 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::billing::dunning::KIND => Some(&crate::billing::dunning::DunningJob),
         crate::workflows::run::RUN_JOB => Some(&crate::workflows::run::RunJob),
         crate::workflows::run::DEADLINE_JOB => Some(&crate::workflows::run::DeadlineJob),
+        crate::autonomous::service::RUN_JOB => Some(&crate::autonomous::runner::RunJob),
+        crate::autonomous::schedule::KIND => Some(&crate::autonomous::schedule::ScheduleJob),
         _ => None,
     }
 }
@@ -324,6 +326,7 @@ const SCHEDULE: &[(&str, Duration)] = &[
     (crate::orgs::audit::retention::KIND, Duration::from_secs(86_400)),
     (crate::analytics::rollup::KIND, crate::analytics::rollup::PERIOD),
     (crate::billing::dunning::KIND, Duration::from_secs(3_600)),
+    (crate::autonomous::schedule::KIND, crate::autonomous::schedule::PERIOD),
 ];
 
 /// Enqueues the scheduled jobs of the current period slots (no-op for slots

@@ -24,7 +24,7 @@ pub fn before(tx: &Connection, w: &TurnWrite) -> AppResult<Option<Before>> {
     let listening: bool = tx
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM webhooks WHERE organization_id = ?1 AND is_active = 1)")?
         .query_row([w.org], |r| r.get(0))?;
-    if !listening {
+    if !listening && !crate::autonomous::service::listens(tx, w.org)? {
         return Ok(None);
     }
     let status: Option<String> = tx

@@ -34,6 +34,8 @@ pub enum Event {
     DocumentIngested,
     #[serde(rename = "training.finished")]
     TrainingFinished,
+    #[serde(rename = "agent.run.completed")]
+    AgentRunCompleted,
     /// Sent by "send test event" only; not subscribable.
     #[serde(rename = "webhook.test")]
     Test,
@@ -41,7 +43,7 @@ pub enum Event {
 
 impl Event {
     /// The events a subscription may list.
-    pub const SUBSCRIBABLE: [Event; 8] = [
+    pub const SUBSCRIBABLE: [Event; 9] = [
         Event::ConversationStarted,
         Event::ConversationClosed,
         Event::MessageReceived,
@@ -50,6 +52,7 @@ impl Event {
         Event::UsageThreshold,
         Event::DocumentIngested,
         Event::TrainingFinished,
+        Event::AgentRunCompleted,
     ];
 
     /// The wire name, e.g. `message.received`.
@@ -64,6 +67,7 @@ impl Event {
             Event::UsageThreshold => "usage.threshold",
             Event::DocumentIngested => "document.ingested",
             Event::TrainingFinished => "training.finished",
+            Event::AgentRunCompleted => "agent.run.completed",
             Event::Test => "webhook.test",
         }
     }
@@ -80,6 +84,9 @@ impl Event {
             Event::UsageThreshold => "The organization used 80 % or 100 % of its monthly messages.",
             Event::DocumentIngested => "A knowledge document finished ingesting (ready or failed).",
             Event::TrainingFinished => "An NLU training job finished.",
+            Event::AgentRunCompleted => {
+                "A run of an autonomous agent ended (completed or failed; `status` says which)."
+            }
             Event::Test => "A test event sent from the settings.",
         }
     }

@@ -361,6 +361,11 @@ fn envelope(event: Event, data: Value) -> String {
 /// jobs queued. Workers poll the queue; call `state.jobs.notify()` after the
 /// commit to start at once. `data` holds ids and essentials, never secrets.
 pub fn emit(conn: &Connection, org: OrgId, event: Event, data: Value) -> AppResult<usize> {
+    // Autonomous agents triggered by this event start a run (never for
+    // their own completion events, which would loop).
+    if event != Event::AgentRunCompleted && event != Event::Test {
+        crate::autonomous::service::on_event(conn, org, event.as_str(), &data)?;
+    }
     let reached = store::insert_for_subscribers(conn, org, event.as_str(), &new_message_id(), &envelope(event, data))?;
     for webhook in &reached {
         ensure_job(conn, *webhook, org)?;

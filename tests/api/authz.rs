@@ -52,6 +52,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("PUT", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
     ("DELETE", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
     ("POST", "/api/v1/billing/stripe/webhook"),
+    ("POST", "/api/v1/autonomous-hooks/{hook_token}"),
 ];
 
 /// Routes about the signed-in user rather than an organization:
@@ -124,6 +125,9 @@ const TENANT_PARAMS: &[&str] = &[
     "approval_id",
     "workflow_id",
     "execution_id",
+    "autonomous_agent_id",
+    "autonomous_run_id",
+    "autonomous_memory_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -298,6 +302,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         let tool_id: i64 = params["tool_id"].parse().unwrap_or_default();
         params.extend(agent_rows(tx, org_id, bot_id, tool_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(workflow_rows(tx, org_id, bot_id)?);
+        params.extend(autonomous_rows(tx, org_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -557,6 +562,33 @@ fn workflow_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlit
         |r| r.get(0),
     )?;
     Ok([("workflow_id", workflow.to_string()), ("execution_id", execution.to_string())])
+}
+
+/// An autonomous agent without a provider (a run started by the matrix fails
+/// at once with `llm_not_configured`), one finished run and one memory.
+fn autonomous_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, String); 3]> {
+    let agent: i64 = tx.query_row(
+        "INSERT INTO autonomous_agents (organization_id, name, goal) VALUES (?1, 'Matrix agent', 'Matrix goal') RETURNING id",
+        [org_id],
+        |r| r.get(0),
+    )?;
+    let run: i64 = tx.query_row(
+        "INSERT INTO agent_tasks (organization_id, agent_id, task_description, status) VALUES (?1, ?2, 'Matrix goal', 'completed')
+         RETURNING id",
+        params![org_id, agent],
+        |r| r.get(0),
+    )?;
+    let memory: i64 = tx.query_row(
+        "INSERT INTO agent_memories (organization_id, agent_id, content, embedding) VALUES (?1, ?2, 'Matrix memory', zeroblob(1536))
+         RETURNING id",
+        params![org_id, agent],
+        |r| r.get(0),
+    )?;
+    Ok([
+        ("autonomous_agent_id", agent.to_string()),
+        ("autonomous_run_id", run.to_string()),
+        ("autonomous_memory_id", memory.to_string()),
+    ])
 }
 
 /// A webhook subscription and one of its deliveries.

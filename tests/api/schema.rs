@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 37] = [
+const ADDED_TABLES: [&str; 38] = [
     "teams",
     "conversations",
     "jobs",
@@ -183,6 +183,8 @@ const ADDED_TABLES: [&str; 37] = [
     "billing_events",
     // Connections to MCP servers (V072, issue 19 item 2).
     "mcp_servers",
+    // Long-term memory of autonomous agents (V071, issue 19 item 5).
+    "agent_memories",
 ];
 
 const VIEWS: [&str; 4] =

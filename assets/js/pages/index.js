@@ -33,5 +33,6 @@ import "./subscription.js";
 import "./tools.js";
 import "./agents.js";
 import "./workflows.js";
+import "./autonomous.js";
 import "./status.js";
 import "./insights.js";
