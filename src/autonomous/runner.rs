@@ -18,6 +18,7 @@
 //! Without a usable LLM provider a run fails at once with
 //! `llm_not_configured`.
 
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
@@ -254,7 +255,7 @@ async fn model_call(
         temperature: Some(f64_to_f32(agent.temperature)),
         max_tokens: u32::try_from(agent.max_tokens).ok(),
         tools,
-        tool_choice: None,
+        ..ChatOptions::default()
     };
     match call::complete(state, chain, messages, &opts).await {
         Ok((completion, served)) => {
@@ -368,8 +369,10 @@ async fn run_step(
     action: &str,
     done: &[(String, String)],
 ) -> AppResult<StepResult> {
-    let context: String =
-        done.iter().enumerate().map(|(i, (a, out))| format!("Step {} — {a}\nResult: {out}\n\n", i + 1)).collect();
+    let context = done.iter().enumerate().fold(String::new(), |mut text, (i, (a, out))| {
+        let _ = write!(text, "Step {} — {a}\nResult: {out}\n\n", i + 1);
+        text
+    });
     let ask = format!(
         "{}Now carry out step {} of {total}: {action}\nAnswer with the step's result.",
         if context.is_empty() { String::new() } else { format!("Results so far:\n{context}") },

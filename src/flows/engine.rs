@@ -1391,7 +1391,7 @@ impl Turn<'_> {
                 self.state.wait = Some(Wait::Question { retries: 0 });
                 Step::Wait
             }
-            Kind::Form(f) => match self.form_enter(&flow.name, node, f).await {
+            Kind::Form(f) => match self.form_enter(&flow.name, node, f) {
                 Some(port) => Step::Port(port),
                 None => Step::Wait,
             },

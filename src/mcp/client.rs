@@ -90,7 +90,7 @@ pub struct Endpoint {
 pub struct Session<'a> {
     state: &'a AppState,
     endpoint: &'a Endpoint,
-    session_id: Option<String>,
+    id: Option<String>,
     /// The version the server agreed to.
     pub protocol_version: String,
     /// `serverInfo.name` of the server.
@@ -105,7 +105,7 @@ impl<'a> Session<'a> {
         let mut session = Session {
             state,
             endpoint,
-            session_id: None,
+            id: None,
             protocol_version: LATEST_PROTOCOL_VERSION.to_owned(),
             server_name: None,
             next_id: 1,
@@ -127,7 +127,7 @@ impl<'a> Session<'a> {
             )));
         }
         version.clone_into(&mut session.protocol_version);
-        session.session_id = session_id;
+        session.id = session_id;
         session.server_name = result.pointer("/serverInfo/name").and_then(Value::as_str).map(str::to_owned);
         session.notify("notifications/initialized").await?;
         Ok(session)
@@ -142,7 +142,7 @@ impl<'a> Session<'a> {
             .timeout(self.timeout)
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", self.protocol_version.as_str());
-        if let Some(id) = &self.session_id {
+        if let Some(id) = &self.id {
             request = request.header("mcp-session-id", id.as_str());
         }
         if let Some((name, value)) = &self.endpoint.auth {
@@ -167,7 +167,7 @@ impl<'a> Session<'a> {
                 fetched.status
             )));
         }
-        if status == 404 && self.session_id.is_some() {
+        if status == 404 && self.id.is_some() {
             return Err(McpError::Protocol("the MCP server ended the session (404)".into()));
         }
         if !fetched.status.is_success() {
@@ -209,7 +209,7 @@ impl<'a> Session<'a> {
                 "the MCP server answered `{content_type}`, not application/json or text/event-stream"
             )));
         };
-        Ok((result_of(message, id)?, session_id))
+        Ok((result_of(&message, id)?, session_id))
     }
 
     /// Sends a request in the session.
@@ -253,7 +253,7 @@ impl<'a> Session<'a> {
 
     /// Ends the session (servers that keep none answer 405, which is fine).
     pub async fn close(self) {
-        if self.session_id.is_none() {
+        if self.id.is_none() {
             return;
         }
         if let Ok(request) = self.request(Method::DELETE) {
@@ -290,7 +290,7 @@ fn answer_in_stream(body: &[u8], id: i64) -> Result<Value, McpError> {
 }
 
 /// The `result` of a JSON-RPC answer to `id`, or its error.
-fn result_of(message: Value, id: i64) -> Result<Value, McpError> {
+fn result_of(message: &Value, id: i64) -> Result<Value, McpError> {
     if message["jsonrpc"] != "2.0" || message["id"].as_i64() != Some(id) {
         return Err(McpError::Protocol("the MCP server's answer is not a JSON-RPC 2.0 answer to the request".into()));
     }
@@ -313,9 +313,9 @@ mod tests {
             b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n\
                      id: 7\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\ndata: \"result\":{\"ok\":true}}\n\n";
         let found = answer_in_stream(body, 3).expect("answer");
-        assert_eq!(result_of(found, 3).expect("result"), json!({ "ok": true }));
+        assert_eq!(result_of(&found, 3).expect("result"), json!({ "ok": true }));
         assert!(matches!(answer_in_stream(body, 4), Err(McpError::Protocol(_))));
         let error = json!({ "jsonrpc": "2.0", "id": 2, "error": { "code": -32601, "message": "no such method" } });
-        assert!(matches!(result_of(error, 2), Err(McpError::Rpc { code: -32601, .. })));
+        assert!(matches!(result_of(&error, 2), Err(McpError::Rpc { code: -32601, .. })));
     }
 }

@@ -55,7 +55,7 @@ fn error(id: &Value, code: i64, message: impl Into<String>, data: Option<Value>)
     json!({ "jsonrpc": "2.0", "id": id, "error": e })
 }
 
-fn ok(id: &Value, result: Value) -> Value {
+fn ok(id: &Value, result: &Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }
 
@@ -124,7 +124,7 @@ pub async fn handle(
         other => Err((METHOD_NOT_FOUND, format!("method `{other}` is not offered by this server"), None)),
     };
     match answer {
-        Ok(result) => Reply::Message(200, ok(&id, result)),
+        Ok(result) => Reply::Message(200, ok(&id, &result)),
         Err((code, message, data)) => Reply::Message(200, error(&id, code, message, data)),
     }
 }

@@ -35,6 +35,7 @@ async fn code_tool(app: &TestApp, s: &Session, name: &str, body: &str, schema: V
     t["id"].as_i64().expect("tool id")
 }
 
+#[allow(clippy::needless_pass_by_value, reason = "called with inline json! values")]
 fn object_schema(props: Value, required: &[&str]) -> Value {
     json!({ "type": "object", "properties": props, "required": required })
 }

@@ -125,11 +125,11 @@ async fn a_goal_is_planned_executed_and_delivered_by_email_and_webhook() {
     assert!(got[0].header("webhook-signature").is_some());
 
     // Analytics.
-    let stats = call_ok(&app, &s, Method::GET, &format!("/api/v1/autonomous-agents/{a}/analytics"), None).await;
-    assert_eq!(stats["runs"], 1, "{stats}");
-    assert_eq!(stats["completed"], 1);
-    assert_eq!(stats["success_rate"], 1.0);
-    assert_eq!(stats["tokens"], 365);
+    let report = call_ok(&app, &s, Method::GET, &format!("/api/v1/autonomous-agents/{a}/analytics"), None).await;
+    assert_eq!(report["runs"], 1, "{report}");
+    assert_eq!(report["completed"], 1);
+    assert_eq!(report["success_rate"], 1.0);
+    assert_eq!(report["tokens"], 365);
     let listed = call_ok(&app, &s, Method::GET, &format!("/api/v1/autonomous-agents/{a}/runs"), None).await;
     assert_eq!(listed["items"][0]["id"], id, "{listed}");
     // Usage metered for the organization.

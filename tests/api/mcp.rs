@@ -2,7 +2,13 @@
 //! test-started fake speaking the streamable HTTP transport: JSON and SSE
 //! answers, `Mcp-Session-Id`, paging), and a bot's MCP endpoint driven by a
 //! real HTTP client with API tokens.
+#![allow(
+    clippy::too_many_lines,
+    clippy::needless_pass_by_value,
+    reason = "end-to-end scenarios read best as one story; JSON built inline"
+)]
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -34,7 +40,10 @@ fn rpc(status: u16, headers: &[(&str, &str)], body: &Value) -> Reply {
 }
 
 fn sse(messages: &[Value]) -> Reply {
-    let body: String = messages.iter().map(|m| format!("event: message\ndata: {m}\n\n")).collect();
+    let body = messages.iter().fold(String::new(), |mut body, m| {
+        let _ = write!(body, "event: message\ndata: {m}\n\n");
+        body
+    });
     Reply::WithHeaders(200, vec![("content-type".into(), "text/event-stream".into())], body.into_bytes())
 }
 

@@ -12,7 +12,7 @@ use std::process::Command;
 pub const ADMIN_PASSWORD: &str = "pg-admin-3b9f1c";
 
 pub struct Pg {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     data: PathBuf,
     bin: PathBuf,
     as_nobody: bool,
@@ -71,7 +71,7 @@ impl Pg {
             std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-        let mut pg = Pg { _dir: dir, data, bin, as_nobody, port };
+        let mut pg = Pg { dir, data, bin, as_nobody, port };
         let init = pg
             .command("initdb")
             .arg("-D")
@@ -81,8 +81,8 @@ impl Pg {
             .output()
             .expect("run initdb");
         assert!(init.status.success(), "initdb failed: {}", String::from_utf8_lossy(&init.stderr));
-        let socket_dir = pg._dir.path().to_path_buf();
-        let log = pg._dir.path().join("log");
+        let socket_dir = pg.dir.path().to_path_buf();
+        let log = pg.dir.path().join("log");
         let started = pg
             .command("pg_ctl")
             .arg("-D")

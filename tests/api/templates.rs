@@ -1,6 +1,7 @@
 //! Starter bots: every template of the gallery makes a bot that works end
 //! to end (chatted with through the emulator on its published flows), all
 //! or nothing, within the caller's permissions.
+#![allow(clippy::too_many_lines, reason = "every template walked in one scenario")]
 
 use std::sync::Arc;
 

@@ -440,7 +440,7 @@ async fn step_and_workflow_timeouts_fail_the_run_with_their_code() {
     let exec = start(&app, &s, wf, json!({})).await;
     app.run_jobs().await;
     assert_eq!(trace(&app, &s, exec).await["status"], "waiting_approval");
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     app.run_jobs().await;
     let t = trace(&app, &s, exec).await;
     assert_eq!((t["status"].as_str(), t["error_code"].as_str()), (Some("failed"), Some("workflow_timeout")), "{t}");

@@ -95,7 +95,7 @@ pub struct TurnWrite {
 /// One unit of the batch: a turn, or another write that shares the
 /// group commit (a channel storing the message that starts a turn).
 enum Job {
-    Turn { write: TurnWrite, done: oneshot::Sender<AppResult<Vec<Message>>> },
+    Turn { write: Box<TurnWrite>, done: oneshot::Sender<AppResult<Vec<Message>>> },
     Write(Box<WriteFn>),
 }
 
@@ -139,7 +139,7 @@ impl Writer {
     /// Writes a turn and returns its stored messages once committed.
     pub async fn submit(&self, write: TurnWrite) -> AppResult<Vec<Message>> {
         let (done, wait) = oneshot::channel();
-        self.send(Job::Turn { write, done }).await?;
+        self.send(Job::Turn { write: Box::new(write), done }).await?;
         wait.await.map_err(|_| AppError::new(ErrorCode::Unavailable, "the turn writer stopped"))?
     }
 
@@ -341,7 +341,7 @@ mod tests {
         let db = Db::open(&dir.path().join("w.db"), &DbConfig::default()).expect("db");
         db.write_blocking(|tx| Ok(tx.execute_batch("CREATE TABLE shared (n INTEGER NOT NULL)")?)).expect("table");
         let writer = Writer::start(db.clone(), Queue::new(db.clone()), 64, 64).expect("writer");
-        let writes = (0..20).map(|n: i64| {
+        let inserts = (0..20).map(|n: i64| {
             let writer = writer.clone();
             async move {
                 writer
@@ -355,7 +355,7 @@ mod tests {
                     .await
             }
         });
-        let results = futures_util::future::join_all(writes).await;
+        let results = futures_util::future::join_all(inserts).await;
         let refused = results.iter().filter(|r| r.is_err()).count();
         assert_eq!(refused, 4, "every fifth write fails, alone");
         assert_eq!(count(&db), 16, "the failing writes left nothing; the others are committed");

@@ -137,7 +137,7 @@ impl Turn<'_> {
     }
 
     /// The form is reached: prefill from the message, then ask or finish.
-    pub(super) async fn form_enter(&mut self, flow: &str, node: &Node, form: &Form) -> Option<&'static str> {
+    pub(super) fn form_enter(&mut self, flow: &str, node: &Node, form: &Form) -> Option<&'static str> {
         let mut filled = Vec::new();
         if form.keep_existing {
             for s in &form.slots {

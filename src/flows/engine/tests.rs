@@ -482,6 +482,7 @@ fn hit(entity: &str, value: Value, role: Option<&str>) -> EntityHit {
 }
 
 fn with_entities(intent_name: Option<&str>, hits: Vec<EntityHit>) -> Option<Nlu> {
+    #![allow(clippy::unnecessary_wraps, reason = "fed where the engine takes an optional NLU result")]
     Some(Nlu { intent: intent_name.map(str::to_owned), confidence: 0.9, entities: hits, ..Nlu::default() })
 }
 

@@ -21,6 +21,7 @@
 //!   RFC 3339 times; `numeric` as a string to keep its precision).
 
 use std::error::Error;
+use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -139,7 +140,10 @@ async fn connect(call: &ToolCall<'_>, conn_str: &str) -> Result<Client, ToolErro
         [tokio_postgres::config::Host::Tcp(h)] => h.clone(),
         [] => return Err(ToolError::failed("database_misconfigured", "the connection string names no host")),
         [_] => {
-            return Err(ToolError::failed("url_not_allowed", "Unix-socket connections are not allowed: use a TCP host"));
+            return Err(ToolError::failed(
+                "url_not_allowed",
+                "Unix-socket connections are not allowed: use a TCP host",
+            ));
         }
         _ => return Err(ToolError::failed("database_misconfigured", "name one host in the connection string")),
     };
@@ -370,7 +374,7 @@ fn numeric_text(raw: &[u8]) -> Result<String, BoxError> {
             if i == 0 {
                 out.push_str(&digit(i).to_string());
             } else {
-                out.push_str(&format!("{:04}", digit(i)));
+                let _ = write!(out, "{:04}", digit(i));
             }
         }
     }
@@ -378,7 +382,7 @@ fn numeric_text(raw: &[u8]) -> Result<String, BoxError> {
         let mut frac = String::new();
         let mut i = weight + 1;
         while frac.len() < dscale {
-            frac.push_str(&format!("{:04}", digit(i)));
+            let _ = write!(frac, "{:04}", digit(i));
             i += 1;
         }
         frac.truncate(dscale);
