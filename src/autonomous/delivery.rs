@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 use serde_json::json;
 
-use super::model::{AgentRunId, AutonomousAgent};
+use super::model::{AutonomousAgent, AutonomousRunId};
 use super::store;
 use crate::error::AppResult;
 use crate::http::Tenant;
@@ -17,7 +17,7 @@ use crate::webhooks::{Event, emit};
 const EMAIL_TEXT_CHARS: usize = 20_000;
 
 /// Queues the run's deliveries; call in the transaction that ended it.
-pub fn deliver(tx: &Connection, tenant: &Tenant, agent: &AutonomousAgent, id: AgentRunId) -> AppResult<()> {
+pub fn deliver(tx: &Connection, tenant: &Tenant, agent: &AutonomousAgent, id: AutonomousRunId) -> AppResult<()> {
     let Some(run) = store::find_run(tx, tenant, id)? else { return Ok(()) };
     if run.status == "cancelled" {
         return Ok(());

@@ -23,9 +23,8 @@ use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::model::{
-    AddMemoryRequest, AgentAnalytics, AgentInput, AgentMemoryId, AgentRun, AgentRunId, AutonomousAgent,
-    AutonomousAgentId, Consolidation, HookSecret, Memory, MemoryQuery, PreviewRequest, SchedulePreview,
-    StartRunRequest,
+    AddMemoryRequest, AgentAnalytics, AgentInput, AgentMemoryId, AutonomousAgent, AutonomousAgentId, AutonomousRun,
+    AutonomousRunId, Consolidation, HookSecret, Memory, MemoryQuery, PreviewRequest, SchedulePreview, StartRunRequest,
 };
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
@@ -52,8 +51,8 @@ pub struct RunResource;
 impl ScopeResource for RunResource {
     const PARAM: &'static str = "autonomous_run_id";
     const NOT_FOUND: ErrorCode = ErrorCode::AutonomousRunNotFound;
-    type Id = AgentRunId;
-    fn owner(conn: &Connection, id: AgentRunId) -> rusqlite::Result<Option<Owner>> {
+    type Id = AutonomousRunId;
+    fn owner(conn: &Connection, id: AutonomousRunId) -> rusqlite::Result<Option<Owner>> {
         conn.query_row("SELECT organization_id FROM agent_tasks WHERE id = ?1", [id], |r| {
             Ok(Owner { org_id: r.get(0)?, bot_id: None })
         })
@@ -80,26 +79,26 @@ type RunScope<P> = Scoped<RunResource, P>;
 
 /// Registers the routes.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_agents)
-        .service(create_agent)
-        .service(preview_schedule)
-        .service(get_agent)
-        .service(update_agent)
-        .service(delete_agent)
-        .service(run_agent)
-        .service(list_runs)
-        .service(agent_analytics)
-        .service(rotate_hook)
-        .service(remove_hook)
-        .service(list_memories)
-        .service(add_memory)
-        .service(consolidate_memories)
-        .service(delete_memory)
-        .service(get_run)
-        .service(pause_run)
-        .service(resume_run)
-        .service(cancel_run)
-        .service(inbound_hook);
+    cfg.service(list_autonomous_agents)
+        .service(create_autonomous_agent)
+        .service(preview_autonomous_schedule)
+        .service(get_autonomous_agent)
+        .service(update_autonomous_agent)
+        .service(delete_autonomous_agent)
+        .service(run_autonomous_agent)
+        .service(list_autonomous_runs)
+        .service(autonomous_agent_analytics)
+        .service(rotate_autonomous_hook)
+        .service(remove_autonomous_hook)
+        .service(list_autonomous_memories)
+        .service(add_autonomous_memory)
+        .service(consolidate_autonomous_memories)
+        .service(delete_autonomous_memory)
+        .service(get_autonomous_run)
+        .service(pause_autonomous_run)
+        .service(resume_autonomous_run)
+        .service(cancel_autonomous_run)
+        .service(autonomous_inbound_hook);
 }
 
 /// Lists the organization's autonomous agents.
@@ -111,7 +110,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
 #[get("/orgs/{org_id}/autonomous-agents")]
-async fn list_agents(
+async fn list_autonomous_agents(
     scope: OrgScope<perm::AgentsRead>,
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
@@ -130,7 +129,7 @@ async fn list_agents(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/orgs/{org_id}/autonomous-agents")]
-async fn create_agent(
+async fn create_autonomous_agent(
     scope: OrgScope<perm::AgentsWrite>,
     state: web::Data<AppState>,
     body: Json<AgentInput>,
@@ -149,7 +148,7 @@ async fn create_agent(
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
 #[post("/orgs/{org_id}/autonomous-agents/schedule-preview")]
-async fn preview_schedule(
+async fn preview_autonomous_schedule(
     _scope: OrgScope<perm::AgentsRead>,
     body: Json<PreviewRequest>,
 ) -> AppResult<web::Json<SchedulePreview>> {
@@ -164,7 +163,7 @@ async fn preview_schedule(
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
 #[get("/autonomous-agents/{autonomous_agent_id}")]
-async fn get_agent(
+async fn get_autonomous_agent(
     scope: AgentScope<perm::AgentsRead>,
     state: web::Data<AppState>,
 ) -> AppResult<web::Json<AutonomousAgent>> {
@@ -183,7 +182,7 @@ async fn get_agent(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[patch("/autonomous-agents/{autonomous_agent_id}")]
-async fn update_agent(
+async fn update_autonomous_agent(
     scope: AgentScope<perm::AgentsWrite>,
     state: web::Data<AppState>,
     body: Json<AgentInput>,
@@ -200,7 +199,10 @@ async fn update_agent(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[delete("/autonomous-agents/{autonomous_agent_id}")]
-async fn delete_agent(scope: AgentScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn delete_autonomous_agent(
+    scope: AgentScope<perm::AgentsWrite>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let id = scope.id();
     service::delete(&state, scope.into_tenant(), id).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -211,13 +213,13 @@ async fn delete_agent(scope: AgentScope<perm::AgentsWrite>, state: web::Data<App
     tag = "autonomous",
     params(("autonomous_agent_id" = i64, Path, description = "Autonomous agent id")),
     request_body = StartRunRequest,
-    responses((status = 202, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 202, body = AutonomousRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`autonomous_agent_archived`"),
               (status = 422, body = ErrorBody, description = "`validation_failed` (`input` must be an object)")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-agents/{autonomous_agent_id}/runs")]
-async fn run_agent(
+async fn run_autonomous_agent(
     scope: AgentScope<perm::AgentsWrite>,
     state: web::Data<AppState>,
     body: Json<StartRunRequest>,
@@ -232,16 +234,16 @@ async fn run_agent(
 #[utoipa::path(
     tag = "autonomous",
     params(("autonomous_agent_id" = i64, Path, description = "Autonomous agent id"), PageParams),
-    responses((status = 200, body = Page<AgentRun>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = Page<AutonomousRun>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
 #[get("/autonomous-agents/{autonomous_agent_id}/runs")]
-async fn list_runs(
+async fn list_autonomous_runs(
     scope: AgentScope<perm::AgentsRead>,
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
-) -> AppResult<web::Json<Page<AgentRun>>> {
+) -> AppResult<web::Json<Page<AutonomousRun>>> {
     let id = scope.id();
     Ok(web::Json(service::list_runs(&state, scope.into_tenant(), id, page.into_inner()).await?))
 }
@@ -254,7 +256,7 @@ async fn list_runs(
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
 #[get("/autonomous-agents/{autonomous_agent_id}/analytics")]
-async fn agent_analytics(
+async fn autonomous_agent_analytics(
     scope: AgentScope<perm::AgentsRead>,
     state: web::Data<AppState>,
 ) -> AppResult<web::Json<AgentAnalytics>> {
@@ -270,7 +272,7 @@ async fn agent_analytics(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-agents/{autonomous_agent_id}/hook")]
-async fn rotate_hook(
+async fn rotate_autonomous_hook(
     scope: AgentScope<perm::AgentsWrite>,
     state: web::Data<AppState>,
 ) -> AppResult<web::Json<HookSecret>> {
@@ -286,7 +288,10 @@ async fn rotate_hook(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[delete("/autonomous-agents/{autonomous_agent_id}/hook")]
-async fn remove_hook(scope: AgentScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn remove_autonomous_hook(
+    scope: AgentScope<perm::AgentsWrite>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let id = scope.id();
     service::remove_hook(&state, scope.into_tenant(), id).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -302,7 +307,7 @@ async fn remove_hook(scope: AgentScope<perm::AgentsWrite>, state: web::Data<AppS
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
 #[get("/autonomous-agents/{autonomous_agent_id}/memories")]
-async fn list_memories(
+async fn list_autonomous_memories(
     scope: AgentScope<perm::AgentsRead>,
     state: web::Data<AppState>,
     query: web::Query<MemoryQuery>,
@@ -337,7 +342,7 @@ async fn list_memories(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-agents/{autonomous_agent_id}/memories")]
-async fn add_memory(
+async fn add_autonomous_memory(
     scope: AgentScope<perm::AgentsWrite>,
     state: web::Data<AppState>,
     body: Json<AddMemoryRequest>,
@@ -356,7 +361,7 @@ async fn add_memory(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-agents/{autonomous_agent_id}/memories/consolidate")]
-async fn consolidate_memories(
+async fn consolidate_autonomous_memories(
     scope: AgentScope<perm::AgentsWrite>,
     state: web::Data<AppState>,
 ) -> AppResult<web::Json<Consolidation>> {
@@ -372,7 +377,7 @@ async fn consolidate_memories(
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[delete("/autonomous-memories/{autonomous_memory_id}")]
-async fn delete_memory(
+async fn delete_autonomous_memory(
     scope: Scoped<MemoryResource, perm::AgentsWrite>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
@@ -385,11 +390,14 @@ async fn delete_memory(
 #[utoipa::path(
     tag = "autonomous",
     params(("autonomous_run_id" = i64, Path, description = "Run id")),
-    responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = AutonomousRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
 #[get("/autonomous-runs/{autonomous_run_id}")]
-async fn get_run(scope: RunScope<perm::AgentsRead>, state: web::Data<AppState>) -> AppResult<web::Json<AgentRun>> {
+async fn get_autonomous_run(
+    scope: RunScope<perm::AgentsRead>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<AutonomousRun>> {
     let id = scope.id();
     Ok(web::Json(service::get_run(&state, scope.into_tenant(), id).await?))
 }
@@ -398,12 +406,15 @@ async fn get_run(scope: RunScope<perm::AgentsRead>, state: web::Data<AppState>) 
 #[utoipa::path(
     tag = "autonomous",
     params(("autonomous_run_id" = i64, Path, description = "Run id")),
-    responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = AutonomousRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`autonomous_run_finished`")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-runs/{autonomous_run_id}/pause")]
-async fn pause_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<web::Json<AgentRun>> {
+async fn pause_autonomous_run(
+    scope: RunScope<perm::AgentsWrite>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<AutonomousRun>> {
     let id = scope.id();
     Ok(web::Json(service::pause(&state, scope.into_tenant(), id).await?))
 }
@@ -412,12 +423,15 @@ async fn pause_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppState
 #[utoipa::path(
     tag = "autonomous",
     params(("autonomous_run_id" = i64, Path, description = "Run id")),
-    responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = AutonomousRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`autonomous_run_finished` or `autonomous_run_not_paused`")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-runs/{autonomous_run_id}/resume")]
-async fn resume_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<web::Json<AgentRun>> {
+async fn resume_autonomous_run(
+    scope: RunScope<perm::AgentsWrite>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<AutonomousRun>> {
     let id = scope.id();
     Ok(web::Json(service::resume(&state, scope.into_tenant(), id).await?))
 }
@@ -426,12 +440,15 @@ async fn resume_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppStat
 #[utoipa::path(
     tag = "autonomous",
     params(("autonomous_run_id" = i64, Path, description = "Run id")),
-    responses((status = 200, body = AgentRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = AutonomousRun), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "`autonomous_run_finished`")),
     security(("session" = ["agents.write"]), ("api_token" = ["agents.write"]))
 )]
 #[post("/autonomous-runs/{autonomous_run_id}/cancel")]
-async fn cancel_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppState>) -> AppResult<web::Json<AgentRun>> {
+async fn cancel_autonomous_run(
+    scope: RunScope<perm::AgentsWrite>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<AutonomousRun>> {
     let id = scope.id();
     Ok(web::Json(service::cancel(&state, scope.into_tenant(), id).await?))
 }
@@ -446,7 +463,7 @@ async fn cancel_run(scope: RunScope<perm::AgentsWrite>, state: web::Data<AppStat
               (status = 409, body = ErrorBody, description = "`autonomous_agent_archived`: the agent is not active"))
 )]
 #[post("/autonomous-hooks/{hook_token}")]
-async fn inbound_hook(
+async fn autonomous_inbound_hook(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,

@@ -15,7 +15,7 @@ crate::id_type!(
 );
 crate::id_type!(
     /// A row of `agent_tasks`: one run of an autonomous agent.
-    AgentRunId
+    AutonomousRunId
 );
 crate::id_type!(
     /// A row of `agent_memories`.
@@ -231,8 +231,8 @@ pub struct HookSecret {
 
 /// A run of an autonomous agent.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AgentRun {
-    pub id: AgentRunId,
+pub struct AutonomousRun {
+    pub id: AutonomousRunId,
     pub agent_id: AutonomousAgentId,
     /// `pending`, `running`, `paused`, `completed`, `failed` or `cancelled`.
     pub status: String,
@@ -262,7 +262,7 @@ pub struct AgentRun {
 pub const RUN_COLUMNS: &str = "id, agent_id, status, paused_at, stop_reason, triggered_by, task_description, input_data, \
      result, error_message, total_steps, completed_steps, tokens_used, cost_micros, started_at, completed_at, created_at";
 
-impl FromRow for AgentRun {
+impl FromRow for AutonomousRun {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         let status: String = row.get("status")?;
         let paused: Option<String> = row.get("paused_at")?;
@@ -271,7 +271,7 @@ impl FromRow for AgentRun {
         } else {
             status
         };
-        Ok(AgentRun {
+        Ok(AutonomousRun {
             id: row.get("id")?,
             agent_id: row.get("agent_id")?,
             status,

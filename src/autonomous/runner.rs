@@ -24,7 +24,7 @@ use std::time::Instant;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::model::{AgentRunId, AutonomousAgent};
+use super::model::{AutonomousAgent, AutonomousRunId};
 use super::service::RUN_JOB;
 use super::{memory, store};
 use crate::app::AppState;
@@ -50,7 +50,7 @@ impl JobHandler for RunJob {
                 .get("run_id")
                 .and_then(Value::as_i64)
                 .ok_or_else(|| JobError::Permanent(format!("{RUN_JOB}: no run_id")))?;
-            let outcome = execute(&ctx.state, AgentRunId(run)).await?;
+            let outcome = execute(&ctx.state, AutonomousRunId(run)).await?;
             Ok(json!({ "run_id": run, "outcome": outcome }))
         })
     }
@@ -78,7 +78,7 @@ struct Spent {
 
 /// Runs (or continues) a run; answers how it ended for the job's result.
 #[allow(clippy::too_many_lines, reason = "the run's phases read best in order: load, plan, steps, finish")]
-pub async fn execute(state: &AppState, id: AgentRunId) -> AppResult<&'static str> {
+pub async fn execute(state: &AppState, id: AutonomousRunId) -> AppResult<&'static str> {
     let Some(org) = state.db.read(move |c| Ok(store::run_org(c, id)?)).await? else { return Ok("gone") };
     let tenant = Tenant::system(org, "autonomous agent run");
     let t = tenant.clone();
@@ -213,7 +213,7 @@ async fn within_budget(
     state: &AppState,
     tenant: &Tenant,
     agent: &AutonomousAgent,
-    id: AgentRunId,
+    id: AutonomousRunId,
 ) -> AppResult<Result<(), Stop>> {
     let t = tenant.clone();
     let Some(run) = state.db.read(move |c| Ok(store::find_run(c, &t, id)?)).await? else {
@@ -243,7 +243,7 @@ async fn model_call(
     state: &AppState,
     tenant: &Tenant,
     agent: &AutonomousAgent,
-    id: AgentRunId,
+    id: AutonomousRunId,
     chain: &Chain,
     messages: &[Message],
     tools: Vec<LlmTool>,
@@ -324,7 +324,7 @@ async fn plan(
     state: &AppState,
     tenant: &Tenant,
     agent: &AutonomousAgent,
-    id: AgentRunId,
+    id: AutonomousRunId,
     chain: &Chain,
     system: &str,
 ) -> AppResult<Result<(), Stop>> {
@@ -361,7 +361,7 @@ async fn run_step(
     state: &AppState,
     tenant: &Tenant,
     agent: &AutonomousAgent,
-    run: &super::model::AgentRun,
+    run: &super::model::AutonomousRun,
     chain: &Chain,
     system: &str,
     tools: &[Tool],
@@ -422,7 +422,7 @@ async fn through_agent(
     state: &AppState,
     tenant: &Tenant,
     agent: &AutonomousAgent,
-    run: AgentRunId,
+    run: AutonomousRunId,
     bot_agent: i64,
     message: &str,
     number: i64,
@@ -477,7 +477,7 @@ async fn call_tool(
     state: &AppState,
     tenant: &Tenant,
     agent: &AutonomousAgent,
-    run: AgentRunId,
+    run: AutonomousRunId,
     tools: &[Tool],
     tc: &crate::llm::client::ToolCall,
     key: String,
@@ -507,7 +507,7 @@ async fn finish(
     state: &AppState,
     tenant: &Tenant,
     agent: &AutonomousAgent,
-    id: AgentRunId,
+    id: AutonomousRunId,
     outcome: Result<String, Stop>,
 ) -> AppResult<&'static str> {
     let t = tenant.clone();

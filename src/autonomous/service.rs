@@ -7,8 +7,8 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use super::model::{
-    AgentAnalytics, AgentInput, AgentRun, AgentRunId, AutonomousAgent, AutonomousAgentId, HookSecret, PreviewRequest,
-    Schedule, SchedulePreview,
+    AgentAnalytics, AgentInput, AutonomousAgent, AutonomousAgentId, AutonomousRun, AutonomousRunId, HookSecret,
+    PreviewRequest, Schedule, SchedulePreview,
 };
 use super::schedule;
 use super::store::{self, AgentFields};
@@ -331,7 +331,7 @@ pub fn start_run_in(
     input: &Value,
     triggered_by: &str,
     key: Option<String>,
-) -> AppResult<AgentRunId> {
+) -> AppResult<AutonomousRunId> {
     if let Some(k) = &key {
         let existing: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
             "SELECT json_extract(payload, '$.run_id') FROM jobs WHERE idempotency_key = ?1",
@@ -339,7 +339,7 @@ pub fn start_run_in(
             |r| r.get(0),
         ))?;
         if let Some(run) = existing {
-            return Ok(AgentRunId(run));
+            return Ok(AutonomousRunId(run));
         }
     }
     let input = if input.is_null() { json!({}) } else { input.clone() };
@@ -357,7 +357,7 @@ pub async fn run_now(
     tenant: Tenant,
     id: AutonomousAgentId,
     input: Option<Value>,
-) -> AppResult<AgentRun> {
+) -> AppResult<AutonomousRun> {
     let agent = get(state, tenant.clone(), id).await?;
     if agent.status == "archived" {
         return Err(AppError::new(ErrorCode::AutonomousAgentArchived, "the agent is archived; make it active first")
@@ -406,7 +406,7 @@ pub async fn remove_hook(state: &AppState, tenant: Tenant, id: AutonomousAgentId
 }
 
 /// An inbound webhook call: the token names the agent; the body is the input.
-pub async fn hook(state: &AppState, token: &str, body: Value) -> AppResult<AgentRunId> {
+pub async fn hook(state: &AppState, token: &str, body: Value) -> AppResult<AutonomousRunId> {
     let hash = sha256(token.as_bytes());
     let run = state
         .db
@@ -425,7 +425,7 @@ pub async fn hook(state: &AppState, token: &str, body: Value) -> AppResult<Agent
     Ok(run)
 }
 
-pub async fn get_run(state: &AppState, tenant: Tenant, id: AgentRunId) -> AppResult<AgentRun> {
+pub async fn get_run(state: &AppState, tenant: Tenant, id: AutonomousRunId) -> AppResult<AutonomousRun> {
     let (run, steps) = state
         .db
         .read(move |c| {
@@ -445,20 +445,20 @@ pub async fn list_runs(
     tenant: Tenant,
     agent: AutonomousAgentId,
     page: PageParams,
-) -> AppResult<Page<AgentRun>> {
+) -> AppResult<Page<AutonomousRun>> {
     let before = page.cursor()?.map(|c| c.id);
     let limit = page.fetch_limit()?;
     let rows = state.db.read(move |c| Ok(store::list_runs(c, &tenant, agent, before, limit)?)).await?;
     Page::from_rows(rows, &page, |r| r.id.0)
 }
 
-fn finished(run: &AgentRun) -> AppError {
+fn finished(run: &AutonomousRun) -> AppError {
     AppError::new(ErrorCode::AutonomousRunFinished, format!("the run is {}", run.status))
         .with_details(json!({ "status": run.status }))
 }
 
 /// Pauses a run between two steps (the step under way finishes).
-pub async fn pause(state: &AppState, tenant: Tenant, id: AgentRunId) -> AppResult<AgentRun> {
+pub async fn pause(state: &AppState, tenant: Tenant, id: AutonomousRunId) -> AppResult<AutonomousRun> {
     let t = tenant.clone();
     let ok = state.db.write(move |tx| Ok(store::pause_run(tx, &t, id, &now())?)).await?;
     let run = get_run(state, tenant, id).await?;
@@ -466,7 +466,7 @@ pub async fn pause(state: &AppState, tenant: Tenant, id: AgentRunId) -> AppResul
 }
 
 /// Resumes a paused run where it stopped.
-pub async fn resume(state: &AppState, tenant: Tenant, id: AgentRunId) -> AppResult<AgentRun> {
+pub async fn resume(state: &AppState, tenant: Tenant, id: AutonomousRunId) -> AppResult<AutonomousRun> {
     let t = tenant.clone();
     let org = tenant.org_id();
     let ok = state
@@ -494,7 +494,7 @@ pub async fn resume(state: &AppState, tenant: Tenant, id: AgentRunId) -> AppResu
 }
 
 /// Cancels a run; the step under way finishes, no further step runs.
-pub async fn cancel(state: &AppState, tenant: Tenant, id: AgentRunId) -> AppResult<AgentRun> {
+pub async fn cancel(state: &AppState, tenant: Tenant, id: AutonomousRunId) -> AppResult<AutonomousRun> {
     let t = tenant.clone();
     let ok = state.db.write(move |tx| Ok(store::cancel_run(tx, &t, id, &now())?)).await?;
     let run = get_run(state, tenant, id).await?;

@@ -3,8 +3,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::model::{
-    AGENT_COLUMNS, AgentAnalytics, AgentMemoryId, AgentRun, AgentRunId, AutonomousAgent, AutonomousAgentId, Memory,
-    RUN_COLUMNS, RunStep, STEP_COLUMNS,
+    AGENT_COLUMNS, AgentAnalytics, AgentMemoryId, AutonomousAgent, AutonomousAgentId, AutonomousRun, AutonomousRunId,
+    Memory, RUN_COLUMNS, RunStep, STEP_COLUMNS,
 };
 use crate::db::{query_all, query_opt};
 use crate::http::Tenant;
@@ -245,7 +245,7 @@ pub fn insert_run(
     agent: AutonomousAgentId,
     input_json: &str,
     triggered_by: &str,
-) -> rusqlite::Result<AgentRunId> {
+) -> rusqlite::Result<AutonomousRunId> {
     conn.query_row(
         "INSERT INTO agent_tasks (organization_id, agent_id, task_description, input_data, triggered_by)
          SELECT organization_id, id, goal, ?3, ?4 FROM autonomous_agents WHERE id = ?2 AND organization_id = ?1
@@ -255,7 +255,7 @@ pub fn insert_run(
     )
 }
 
-pub fn find_run(conn: &Connection, tenant: &Tenant, id: AgentRunId) -> rusqlite::Result<Option<AgentRun>> {
+pub fn find_run(conn: &Connection, tenant: &Tenant, id: AutonomousRunId) -> rusqlite::Result<Option<AutonomousRun>> {
     query_opt(
         conn,
         &format!("SELECT {RUN_COLUMNS} FROM agent_tasks WHERE id = ?1 AND organization_id = ?2"),
@@ -269,7 +269,7 @@ pub fn list_runs(
     agent: AutonomousAgentId,
     before: Option<i64>,
     limit: i64,
-) -> rusqlite::Result<Vec<AgentRun>> {
+) -> rusqlite::Result<Vec<AutonomousRun>> {
     query_all(
         conn,
         &format!(
@@ -280,7 +280,7 @@ pub fn list_runs(
     )
 }
 
-pub fn steps(conn: &Connection, tenant: &Tenant, run: AgentRunId) -> rusqlite::Result<Vec<RunStep>> {
+pub fn steps(conn: &Connection, tenant: &Tenant, run: AutonomousRunId) -> rusqlite::Result<Vec<RunStep>> {
     query_all(
         conn,
         &format!(
@@ -291,7 +291,7 @@ pub fn steps(conn: &Connection, tenant: &Tenant, run: AgentRunId) -> rusqlite::R
 }
 
 /// Sets `paused_at` on a run still pending or running; false otherwise.
-pub fn pause_run(conn: &Connection, tenant: &Tenant, id: AgentRunId, now: &str) -> rusqlite::Result<bool> {
+pub fn pause_run(conn: &Connection, tenant: &Tenant, id: AutonomousRunId, now: &str) -> rusqlite::Result<bool> {
     let n = conn.execute(
         "UPDATE agent_tasks SET paused_at = coalesce(paused_at, ?3)
          WHERE id = ?1 AND organization_id = ?2 AND status IN ('pending','running')",
@@ -301,7 +301,7 @@ pub fn pause_run(conn: &Connection, tenant: &Tenant, id: AgentRunId, now: &str) 
 }
 
 /// Clears `paused_at` on a paused run; false when it was not paused.
-pub fn resume_run(conn: &Connection, tenant: &Tenant, id: AgentRunId) -> rusqlite::Result<bool> {
+pub fn resume_run(conn: &Connection, tenant: &Tenant, id: AutonomousRunId) -> rusqlite::Result<bool> {
     let n = conn.execute(
         "UPDATE agent_tasks SET paused_at = NULL
          WHERE id = ?1 AND organization_id = ?2 AND status IN ('pending','running') AND paused_at IS NOT NULL",
@@ -311,7 +311,7 @@ pub fn resume_run(conn: &Connection, tenant: &Tenant, id: AgentRunId) -> rusqlit
 }
 
 /// Cancels a run still pending or running (paused or not); false otherwise.
-pub fn cancel_run(conn: &Connection, tenant: &Tenant, id: AgentRunId, now: &str) -> rusqlite::Result<bool> {
+pub fn cancel_run(conn: &Connection, tenant: &Tenant, id: AutonomousRunId, now: &str) -> rusqlite::Result<bool> {
     let n = conn.execute(
         "UPDATE agent_tasks SET status = 'cancelled', stop_reason = 'cancelled', paused_at = NULL, completed_at = ?3
          WHERE id = ?1 AND organization_id = ?2 AND status IN ('pending','running')",
@@ -472,12 +472,12 @@ pub fn delete_memory(conn: &Connection, tenant: &Tenant, id: AgentMemoryId) -> r
 // ---- the runner ----
 
 /// The organization of a run (platform code: the job knows only the id).
-pub fn run_org(conn: &Connection, id: AgentRunId) -> rusqlite::Result<Option<OrgId>> {
+pub fn run_org(conn: &Connection, id: AutonomousRunId) -> rusqlite::Result<Option<OrgId>> {
     conn.query_row("SELECT organization_id FROM agent_tasks WHERE id = ?1", [id], |r| r.get(0)).optional()
 }
 
 /// A pending or running, unpaused run becomes `running`.
-pub fn mark_running(conn: &Connection, tenant: &Tenant, id: AgentRunId, now: &str) -> rusqlite::Result<usize> {
+pub fn mark_running(conn: &Connection, tenant: &Tenant, id: AutonomousRunId, now: &str) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE agent_tasks SET status = 'running', started_at = coalesce(started_at, ?3)
          WHERE id = ?1 AND organization_id = ?2 AND status IN ('pending','running') AND paused_at IS NULL",
@@ -490,7 +490,7 @@ pub fn mark_running(conn: &Connection, tenant: &Tenant, id: AgentRunId, now: &st
 pub fn insert_plan(
     conn: &Connection,
     tenant: &Tenant,
-    id: AgentRunId,
+    id: AutonomousRunId,
     output: &serde_json::Value,
     error: Option<&str>,
     tokens: i64,
@@ -524,7 +524,7 @@ pub fn insert_plan(
     Ok(())
 }
 
-pub fn start_step(conn: &Connection, tenant: &Tenant, id: AgentRunId, number: i64) -> rusqlite::Result<usize> {
+pub fn start_step(conn: &Connection, tenant: &Tenant, id: AutonomousRunId, number: i64) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE task_steps SET status = 'running' WHERE task_id = ?1 AND organization_id = ?2 AND step_number = ?3",
         params![id, tenant.org_id(), number],
@@ -534,7 +534,7 @@ pub fn start_step(conn: &Connection, tenant: &Tenant, id: AgentRunId, number: i6
 pub fn complete_step(
     conn: &Connection,
     tenant: &Tenant,
-    id: AgentRunId,
+    id: AutonomousRunId,
     number: i64,
     output: &serde_json::Value,
     tokens: i64,
@@ -556,7 +556,7 @@ pub fn complete_step(
 pub fn fail_step(
     conn: &Connection,
     tenant: &Tenant,
-    id: AgentRunId,
+    id: AutonomousRunId,
     number: i64,
     error: &str,
     tokens: i64,
@@ -574,7 +574,7 @@ pub fn fail_step(
 pub fn add_spent(
     conn: &Connection,
     tenant: &Tenant,
-    id: AgentRunId,
+    id: AutonomousRunId,
     tokens: i64,
     cost: i64,
 ) -> rusqlite::Result<usize> {
@@ -590,7 +590,7 @@ pub fn add_spent(
 pub fn finish_run(
     conn: &Connection,
     tenant: &Tenant,
-    id: AgentRunId,
+    id: AutonomousRunId,
     status: &str,
     result: Option<&serde_json::Value>,
     stop_reason: Option<&str>,

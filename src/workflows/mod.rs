@@ -65,7 +65,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(update_workflow)
         .service(delete_workflow)
         .service(run_workflow)
-        .service(list_executions)
+        .service(list_workflow_executions)
         .service(get_execution)
         .service(cancel_execution)
         .service(approve_execution);
@@ -194,7 +194,7 @@ async fn run_workflow(
     security(("session" = ["agents.read"]), ("api_token" = ["agents.read"]))
 )]
 #[get("/workflows/{workflow_id}/executions")]
-async fn list_executions(
+async fn list_workflow_executions(
     scope: WorkflowScope<perm::AgentsRead>,
     state: web::Data<AppState>,
     page: web::Query<PageParams>,

@@ -547,3 +547,36 @@ async fn usage_is_reported_per_month_with_limits_and_exported_as_csv() {
         assert_eq!(body["error"]["details"]["field"], field, "{q}");
     }
 }
+
+#[tokio::test]
+async fn the_llm_token_limit_refuses_a_chat_before_the_model_is_called_and_records_nothing() {
+    use crate::fake_openai::{FakeOpenAi, Step};
+    let app = spawn_app_with(billing_on()).await;
+    let s = app.register("llm-limit@example.com").await;
+    let fake = FakeOpenAi::start().await;
+    let provider = crate::ai::provider(&app, &s, "Main", &fake, json!({})).await;
+    let bot = crate::ai::bot(&app, &s).await;
+    call_ok(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/ai/config"), Some(json!({ "provider_id": provider })))
+        .await;
+    set_limit(&app, s.org_id, "max_llm_tokens_per_month", 100);
+    let chat = json!({ "messages": [{ "role": "user", "content": "Hello?" }] });
+    let path = format!("/api/v1/bots/{bot}/ai/chat");
+
+    fake.push(Step::text("Hello!").usage(60, 40));
+    let (status, first) = app.call(&s, Method::POST, &path, Some(chat.clone())).await;
+    assert_eq!(status, 200, "{first}");
+    let used = format!(
+        "SELECT coalesce(sum(count), 0) FROM usage_tracking WHERE organization_id = {} AND metric_type = 'llm_tokens'",
+        s.org_id
+    );
+    assert_eq!(app.count(&used), 100, "the month's allowance is used up exactly");
+
+    // The next call is refused before any request leaves: no model call, no row, no tokens.
+    let r = send_as(&app, &s, Method::POST, &path, Some(chat)).await;
+    let body = limit_error(r, "llm_tokens_per_month").await;
+    assert_eq!(body["error"]["details"]["used"], 100, "{body}");
+    assert_eq!(body["error"]["details"]["allowed"], 100, "{body}");
+    assert_eq!(fake.calls().len(), 1, "the provider saw only the first call");
+    assert_eq!(app.count("SELECT count(*) FROM llm_calls"), 1);
+    assert_eq!(app.count(&used), 100);
+}

@@ -524,7 +524,7 @@ async fn bad_input_is_refused_with_the_field_at_fault() {
     // The catalogue.
     let (status, events) = app.call(&s, Method::GET, &format!("/api/v1/orgs/{}/webhook-events", s.org_id), None).await;
     assert_eq!(status, 200);
-    assert_eq!(events.as_array().expect("events").len(), 8);
+    assert_eq!(events.as_array().expect("events").len(), 9);
 
     // Another organization sees nothing.
     let created = create(&app, &s, "https://example.com/h", &["message.sent"]).await;

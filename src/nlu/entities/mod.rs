@@ -384,6 +384,10 @@ fn overlaps(a: &EntityMatch, b: &EntityMatch) -> bool {
     a.start < b.end && b.start < a.end
 }
 
+/// Below this confidence a learned span yields to a system reading of the
+/// same extent.
+const UNSURE_LEARNED: f64 = 0.8;
+
 /// The precedence of extractors where their spans overlap (docs/nlu.md):
 ///
 /// 1. exact list matches and regex matches (what the bot states it knows);
@@ -405,6 +409,16 @@ pub fn combine(rules: Vec<EntityMatch>, learned: Vec<EntityMatch>, system: Vec<E
                 o.role = l.role;
                 o.group = l.group;
             }
+            continue;
+        }
+        // A system reading that covers the span and more ("March" inside
+        // "March 3") explains the text better; one of the same extent wins
+        // over an unsure learned span ("200 euros" taken for guests).
+        let covered = system.iter().any(|s| {
+            let (sys_len, len) = (s.end - s.start, l.end - l.start);
+            s.start <= l.start && s.end >= l.end && (sys_len > len || l.confidence < UNSURE_LEARNED)
+        });
+        if covered {
             continue;
         }
         // The longest system reading inside the span gives its structured value.
