@@ -29,7 +29,7 @@ use super::service::RUN_JOB;
 use super::{memory, store};
 use crate::app::AppState;
 use crate::db::now;
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppResult, ErrorCode};
 use crate::http::Tenant;
 use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::llm::call::{self, Chain};
@@ -438,15 +438,7 @@ async fn through_agent(
     };
     let mut input = AgentInput::new(message, format!("autonomous:{}:{number}", run.0), RunSource::Task);
     input.task_id = Some(run.0);
-    // The agent loop's future is not `Send` (it holds a `&mut dyn StepSink`
-    // across awaits), and a job's must be: the turn runs to completion on a
-    // blocking thread of the same runtime.
-    let (st, t, handle) = (state.clone(), tenant.clone(), tokio::runtime::Handle::current());
-    let turn = tokio::task::spawn_blocking(move || {
-        handle.block_on(async move { run_turn(&st, &t, &bot_agent, input, &mut NoSteps).await })
-    })
-    .await
-    .map_err(AppError::internal)?;
+    let turn = run_turn(state, tenant, &bot_agent, input, &mut NoSteps).await;
     let turn = match turn {
         Ok(turn) => turn,
         Err(e) => return Ok(Err((Stop::new("agent_error", e.message()), Spent::default()))),

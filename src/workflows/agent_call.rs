@@ -45,15 +45,7 @@ pub async fn run(
         RunSource::Workflow,
     );
     turn.execution_id = Some(execution.0);
-    // The agent loop's future is not `Send` (its step sink is not `Sync`), and
-    // workflow steps run on the job workers' tasks: run the turn on a
-    // blocking-pool thread that drives it on this runtime.
-    let (state2, tenant2, handle) = (state.clone(), tenant.clone(), tokio::runtime::Handle::current());
-    let run = tokio::task::spawn_blocking(move || {
-        handle.block_on(async move { run_turn(&state2, &tenant2, &agent, turn, &mut NoSteps).await })
-    })
-    .await
-    .map_err(AppError::internal)??;
+    let run = run_turn(state, tenant, &agent, turn, &mut NoSteps).await?;
     match run.status {
         RunStatus::Completed => {
             let text = run.reply.clone().unwrap_or_default();
