@@ -170,8 +170,8 @@ pub async fn run_turn(
     let (t, agent_id, thread, source) = (tenant.clone(), agent.id, input.thread.clone(), input.source);
     let (conversation_id, text) = (input.conversation_id, message.clone());
     let (id, history) = state
-        .db
-        .write(move |tx| {
+        .runtime
+        .write_grouped(move |tx| {
             let history = store::thread_history(tx, &t, agent_id, &thread, HISTORY_TURNS)?;
             let id = store::insert_run(
                 tx,
@@ -741,7 +741,7 @@ impl Run<'_> {
         step.order = self.next_order();
         step.created_at = Some(crate::db::now());
         let (t, run, s2) = (self.tenant.clone(), self.id, step.clone());
-        self.state.db.write(move |tx| Ok(store::insert_step(tx, &t, run, &s2)?)).await?;
+        self.state.runtime.write_grouped(move |tx| Ok(store::insert_step(tx, &t, run, &s2)?)).await?;
         self.sink.step(&step);
         self.steps.push(step);
         Ok(())
@@ -797,8 +797,8 @@ impl Run<'_> {
             (reply.clone(), error.as_ref().map(|e| e.code.clone()), error.as_ref().map(|e| e.message.clone()));
         let approval = self
             .state
-            .db
-            .write(move |tx| {
+            .runtime
+            .write_grouped(move |tx| {
                 store::update_run(
                     tx,
                     &t,

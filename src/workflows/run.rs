@@ -208,8 +208,8 @@ pub async fn run(
 ) -> Result<&'static str, JobError> {
     let t = tenant.clone();
     let loaded = state
-        .db
-        .write(move |tx| {
+        .runtime
+        .write_grouped(move |tx| {
             let Some(exec) = store::find_execution(tx, &t, id)? else { return Ok(None) };
             let definition: Option<Value> = match exec.workflow_id {
                 Some(w) => store::find_workflow(tx, &t, w)?.map(|w| w.definition),
@@ -318,7 +318,10 @@ pub async fn run(
             }
             let output = final_output(&graph, &steps);
             let (t, out) = (tenant.clone(), output.to_string());
-            state.db.write(move |tx| Ok(store::finish_execution(tx, &t, id, "completed", &out, None, &now())?)).await?;
+            state
+                .runtime
+                .write_grouped(move |tx| Ok(store::finish_execution(tx, &t, id, "completed", &out, None, &now())?))
+                .await?;
             return Ok("completed");
         }
         tokio::select! {
@@ -385,7 +388,7 @@ async fn start(
         return Ok(None);
     }
     let (row, inp) = (a.row, input.to_string());
-    state.db.write(move |tx| Ok(store::start_step(tx, row, agent, &inp, &now())?)).await?;
+    state.runtime.write_grouped(move |tx| Ok(store::start_step(tx, row, agent, &inp, &now())?)).await?;
     let (state, tenant) = (state.clone(), tenant.clone());
     Ok(Some(Box::pin(async move {
         let started = Instant::now();
@@ -576,8 +579,8 @@ async fn record(
         (r.ok, r.reasoning.clone(), r.tokens, r.cost_micros, r.agent_id, r.message_type);
     let t = tenant.clone();
     state
-        .db
-        .write(move |tx| {
+        .runtime
+        .write_grouped(move |tx| {
             let key: String =
                 tx.query_row("SELECT step_key FROM agent_execution_steps WHERE id = ?1", [row], |r| r.get(0))?;
             let now_s = now();

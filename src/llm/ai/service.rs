@@ -273,7 +273,7 @@ fn call_usage(served: &Served, model: &str, usage: Usage) -> LlmCallUsage {
 
 async fn record(state: &AppState, tenant: &Tenant, bot: BotId, record: CallRecord) {
     let t = tenant.clone();
-    let result = state.db.write(move |tx| store::record(tx, &t, bot, &record)).await;
+    let result = state.runtime.write_grouped(move |tx| store::record(tx, &t, bot, &record)).await;
     if let Err(e) = result {
         tracing::warn!(error = ?e, "cannot record LLM usage");
     }
