@@ -148,7 +148,8 @@ struct Behaviour {
 impl Behaviour {
     fn of(vb: &VoiceBot) -> Behaviour {
         let s = &vb.settings;
-        let text = |k: &str| s.get(k).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let text =
+            |k: &str| s.get(k).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         let flag = |k: &str| s.get(k).and_then(Value::as_bool).unwrap_or(false);
         Behaviour {
             transfer_to: text("transfer_to"),
@@ -404,7 +405,10 @@ async fn incoming(
     let b = Behaviour::of(&vb);
     let Some(bot) = vb.bot_id.filter(|_| vb.status == "active") else {
         tracing::warn!(voice_bot_id = vb.id.0, "a call for a voice bot that is switched off or has no bot");
-        return Ok(cannot_answer(&b.voice, "Sorry, nobody can take your call right now. Please call again later. Goodbye."));
+        return Ok(cannot_answer(
+            &b.voice,
+            "Sorry, nobody can take your call right now. Please call again later. Goodbye.",
+        ));
     };
     let result = state
         .runtime
@@ -413,7 +417,11 @@ async fn incoming(
             ActArgs {
                 tenant: tenant.clone(),
                 bot,
-                conversation: ConvRef::Key { channel: "voice".into(), external_user_id: format!("call:{sid}"), create: true },
+                conversation: ConvRef::Key {
+                    channel: "voice".into(),
+                    external_user_id: format!("call:{sid}"),
+                    create: true,
+                },
                 action: Action::Start,
                 source: Source::Published,
                 debug: false,
@@ -444,8 +452,14 @@ async fn incoming(
         .db
         .write(move |tx| {
             store::save_turn(tx, &t, id, conv, &meta)?;
-            let seg =
-                NewSegment { speaker: "bot", text: &said, confidence: None, intent: None, latency_ms: ms, reply: &said };
+            let seg = NewSegment {
+                speaker: "bot",
+                text: &said,
+                confidence: None,
+                intent: None,
+                latency_ms: ms,
+                reply: &said,
+            };
             store::insert_segment(tx, &t, id, &seg)?;
             Ok(())
         })
@@ -662,7 +676,12 @@ async fn status(state: &AppState, tenant: &Tenant, sid: &str, params: &[(String,
 }
 
 /// A recording callback: the download is a job (the provider should not wait for it).
-async fn recording(state: &AppState, tenant: &Tenant, sid: &str, params: &[(String, String)]) -> AppResult<HttpResponse> {
+async fn recording(
+    state: &AppState,
+    tenant: &Tenant,
+    sid: &str,
+    params: &[(String, String)],
+) -> AppResult<HttpResponse> {
     let Some(url) = field(params, "RecordingUrl").map(str::to_owned) else {
         return Err(AppError::validation("RecordingUrl", "a recording callback carries the recording's URL"));
     };

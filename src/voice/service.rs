@@ -105,7 +105,9 @@ async fn open_account(state: &AppState, tenant: &Tenant) -> AppResult<(Account, 
 fn check_settings(settings: &Map<String, Value>) -> AppResult<()> {
     if let Some(to) = settings.get("transfer_to") {
         let ok = to.is_null()
-            || to.as_str().is_some_and(|t| provider::is_e164(t) || (t.starts_with("sip:") && t.len() > 4 && t.contains('@')));
+            || to
+                .as_str()
+                .is_some_and(|t| provider::is_e164(t) || (t.starts_with("sip:") && t.len() > 4 && t.contains('@')));
         if !ok {
             return Err(AppError::validation(
                 "settings.transfer_to",
@@ -339,12 +341,10 @@ pub fn warnings_of(flow: &str, doc: &crate::flows::document::FlowDocument) -> Ve
                 ));
             }
         }
-        if node.kind == "form" || node.data.get("validation").and_then(|v| v.get("kind")).and_then(Value::as_str) == Some("file") {
-            out.push(warn(
-                &node.id,
-                "unspeakable_node",
-                "a caller cannot upload a file; spoken answers only".into(),
-            ));
+        if node.kind == "form"
+            || node.data.get("validation").and_then(|v| v.get("kind")).and_then(Value::as_str) == Some("file")
+        {
+            out.push(warn(&node.id, "unspeakable_node", "a caller cannot upload a file; spoken answers only".into()));
         }
     }
     out
@@ -368,9 +368,10 @@ pub async fn sync_numbers(state: &AppState, tenant: Tenant) -> AppResult<Vec<Pho
         let page = provider::call(state, &account, Method::GET, &tail, None).await?;
         listed.extend(page.get("incoming_phone_numbers").and_then(Value::as_array).cloned().unwrap_or_default());
         // `next_page_uri` is absolute from the API root: `/2010-04-01/Accounts/{sid}/…`.
-        let next = page.get("next_page_uri").and_then(Value::as_str).and_then(|u| {
-            u.split_once(&format!("/Accounts/{}", account.account_sid)).map(|(_, rest)| rest.to_owned())
-        });
+        let next = page
+            .get("next_page_uri")
+            .and_then(Value::as_str)
+            .and_then(|u| u.split_once(&format!("/Accounts/{}", account.account_sid)).map(|(_, rest)| rest.to_owned()));
         match next {
             Some(n) if !n.is_empty() => tail = n,
             _ => break,
@@ -454,7 +455,12 @@ pub async fn buy_number(state: &AppState, tenant: Tenant, req: BuyPhoneNumberReq
     }
     if let Some(vb) = req.voice_bot_id {
         let t = tenant.clone();
-        state.db.read(move |c| store::voice_bot(c, &t, vb)?.ok_or_else(|| AppError::validation("voice_bot_id", "no such voice bot"))).await?;
+        state
+            .db
+            .read(move |c| {
+                store::voice_bot(c, &t, vb)?.ok_or_else(|| AppError::validation("voice_bot_id", "no such voice bot"))
+            })
+            .await?;
     }
     let (account, hooks) = open_account(state, &tenant).await?;
     let form = [
@@ -491,7 +497,8 @@ pub async fn release_number(state: &AppState, tenant: Tenant, id: PhoneNumberId)
         && let Some(sid) = number.provider_sid.as_deref().filter(|s| !s.is_empty())
     {
         let (account, _) = open_account(state, &tenant).await?;
-        match provider::call(state, &account, Method::DELETE, &format!("/IncomingPhoneNumbers/{sid}.json"), None).await {
+        match provider::call(state, &account, Method::DELETE, &format!("/IncomingPhoneNumbers/{sid}.json"), None).await
+        {
             Ok(_) => {}
             // Already gone at the provider: released all the same.
             Err(e) if e.details().and_then(|d| d.get("provider_status")).and_then(Value::as_u64) == Some(404) => {}
@@ -611,7 +618,10 @@ pub async fn list_calls(state: &AppState, tenant: Tenant, f: CallFilter) -> AppR
     if let Some(s) = &f.status
         && super::call::rank(s).is_none()
     {
-        return Err(AppError::validation("status", "a call status (queued, ringing, in-progress, completed, busy, failed, no-answer, canceled)"));
+        return Err(AppError::validation(
+            "status",
+            "a call status (queued, ringing, in-progress, completed, busy, failed, no-answer, canceled)",
+        ));
     }
     if let Some(o) = &f.outcome
         && !matches!(o.as_str(), "contained" | "transferred" | "voicemail" | "failed")
@@ -633,7 +643,8 @@ pub async fn get_call(state: &AppState, tenant: Tenant, id: CallId) -> AppResult
     state
         .db
         .read(move |c| {
-            let call = store::call(c, &tenant, id)?.ok_or_else(|| AppError::new(ErrorCode::CallNotFound, "no such call"))?;
+            let call =
+                store::call(c, &tenant, id)?.ok_or_else(|| AppError::new(ErrorCode::CallNotFound, "no such call"))?;
             Ok(CallDetail { call, segments: store::segments(c, &tenant, id)? })
         })
         .await
@@ -677,7 +688,8 @@ impl JobHandler for FetchRecording {
                     other => JobError::Retry(anyhow::anyhow!("{other:?}")),
                 })?;
             let bytes = media.data.len();
-            let file = crate::files::service::store_inbound(&state, org, media.data, Some(format!("{rec}.wav"))).await?;
+            let file =
+                crate::files::service::store_inbound(&state, org, media.data, Some(format!("{rec}.wav"))).await?;
             let file_id = file.file_id.0;
             let linked = state
                 .db

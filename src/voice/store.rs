@@ -62,7 +62,9 @@ pub fn upsert_account(conn: &Connection, tenant: &Tenant, sid: &str, sealed: &[u
 // ---- voice bots
 
 fn bot_sql(filter: &str) -> String {
-    format!("SELECT {VOICE_BOT_COLUMNS} FROM voice_bots v LEFT JOIN phone_numbers p ON p.id = v.phone_number_id WHERE {filter}")
+    format!(
+        "SELECT {VOICE_BOT_COLUMNS} FROM voice_bots v LEFT JOIN phone_numbers p ON p.id = v.phone_number_id WHERE {filter}"
+    )
 }
 
 pub fn voice_bot(conn: &Connection, tenant: &Tenant, id: VoiceBotId) -> rusqlite::Result<Option<VoiceBot>> {
@@ -117,7 +119,12 @@ pub fn insert_voice_bot(
     )
 }
 
-pub fn update_voice_bot(conn: &Connection, tenant: &Tenant, id: VoiceBotId, f: &VoiceBotFields<'_>) -> rusqlite::Result<usize> {
+pub fn update_voice_bot(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: VoiceBotId,
+    f: &VoiceBotFields<'_>,
+) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE voice_bots SET name = ?3, bot_id = ?4, description = ?5, voice_id = ?6, language = ?7,
              fallback_message = ?8, max_call_duration = ?9, status = ?10, settings = ?11,
@@ -157,7 +164,9 @@ pub fn bot_exists(conn: &Connection, tenant: &Tenant, bot: BotId) -> rusqlite::R
 pub fn phone_numbers(conn: &Connection, tenant: &Tenant, after: i64, limit: i64) -> rusqlite::Result<Vec<PhoneNumber>> {
     query_all(
         conn,
-        &format!("SELECT {PHONE_COLUMNS} FROM phone_numbers WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
+        &format!(
+            "SELECT {PHONE_COLUMNS} FROM phone_numbers WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+        ),
         params![tenant.org_id(), after, limit],
     )
 }
@@ -251,7 +260,11 @@ pub fn assign(conn: &Connection, tenant: &Tenant, id: PhoneNumberId, bot: Option
 }
 
 /// The active voice bot answering `number` (an active number of the organization).
-pub fn answering(conn: &Connection, tenant: &Tenant, number: &str) -> rusqlite::Result<Option<(PhoneNumberId, VoiceBot)>> {
+pub fn answering(
+    conn: &Connection,
+    tenant: &Tenant,
+    number: &str,
+) -> rusqlite::Result<Option<(PhoneNumberId, VoiceBot)>> {
     let found: Option<(PhoneNumberId, Option<VoiceBotId>)> = conn
         .query_row(
             "SELECT id, assigned_bot_id FROM phone_numbers
@@ -315,7 +328,13 @@ pub fn insert_call(conn: &Connection, tenant: &Tenant, c: &NewCall<'_>) -> rusql
 }
 
 /// After a turn: the conversation and the call's dialogue state.
-pub fn save_turn(conn: &Connection, tenant: &Tenant, id: CallId, conversation: i64, metadata: &Value) -> rusqlite::Result<()> {
+pub fn save_turn(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: CallId,
+    conversation: i64,
+    metadata: &Value,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE calls SET conversation_id = ?3, metadata = ?4, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          WHERE organization_id = ?1 AND id = ?2",
@@ -407,7 +426,13 @@ pub fn segments(conn: &Connection, tenant: &Tenant, id: CallId) -> rusqlite::Res
 }
 
 /// Calls newest first, filtered.
-pub fn calls(conn: &Connection, tenant: &Tenant, f: &CallFilter, before: i64, limit: i64) -> rusqlite::Result<Vec<Call>> {
+pub fn calls(
+    conn: &Connection,
+    tenant: &Tenant,
+    f: &CallFilter,
+    before: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<Call>> {
     query_all(
         conn,
         &format!(

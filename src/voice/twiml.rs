@@ -178,7 +178,10 @@ mod tests {
     #[test]
     fn text_is_escaped_and_ssml_only_passes_for_voices_that_read_it() {
         assert!(!plain().ssml);
-        assert_eq!(say(&plain(), "Fish & <b>chips</b>"), "<Say voice=\"alice\" language=\"en-US\">Fish &amp; &lt;b&gt;chips&lt;/b&gt;</Say>");
+        assert_eq!(
+            say(&plain(), "Fish & <b>chips</b>"),
+            "<Say voice=\"alice\" language=\"en-US\">Fish &amp; &lt;b&gt;chips&lt;/b&gt;</Say>"
+        );
         let polly = Voice::new(Some("Polly.Joanna".into()), "en-US".into(), true);
         assert!(polly.ssml);
         assert_eq!(
@@ -195,12 +198,21 @@ mod tests {
         let labels = vec!["Opening hours".to_owned(), "Orders.".to_owned()];
         assert_eq!(menu(&labels), "Press 1 for Opening hours. Press 2 for Orders.");
         let g = gather(&v, &["Pick".to_owned()], "https://h/hooks/voice/k/gather?seq=2", 5, 2);
-        assert!(g.starts_with("<Gather input=\"speech dtmf\" timeout=\"5\" speechTimeout=\"auto\" numDigits=\"1\""), "{g}");
+        assert!(
+            g.starts_with("<Gather input=\"speech dtmf\" timeout=\"5\" speechTimeout=\"auto\" numDigits=\"1\""),
+            "{g}"
+        );
         assert!(g.contains("action=\"https://h/hooks/voice/k/gather?seq=2\""), "{g}");
-        assert!(g.ends_with("<Redirect method=\"POST\">https://h/hooks/voice/k/gather?seq=2&amp;silence=1</Redirect>"), "{g}");
+        assert!(
+            g.ends_with("<Redirect method=\"POST\">https://h/hooks/voice/k/gather?seq=2&amp;silence=1</Redirect>"),
+            "{g}"
+        );
         let open = gather(&v, &[], "https://h/g?seq=1", 5, 0);
         assert!(!open.contains("numDigits"), "{open}");
-        assert_eq!(dial("sip:desk@pbx.example.com", None, "https://h/x"), "<Dial timeout=\"30\" action=\"https://h/x\" method=\"POST\"><Sip>sip:desk@pbx.example.com</Sip></Dial>");
+        assert_eq!(
+            dial("sip:desk@pbx.example.com", None, "https://h/x"),
+            "<Dial timeout=\"30\" action=\"https://h/x\" method=\"POST\"><Sip>sip:desk@pbx.example.com</Sip></Dial>"
+        );
         assert!(dial("+15550100", Some("https://h/r"), "https://h/x").contains("<Number>+15550100</Number>"));
     }
 }
