@@ -20,7 +20,7 @@ use crate::fake_http::{FakeServer, Received, Reply};
 use crate::helpers::{Session, TestApp, assert_error, spawn_app_with};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f";
 const WRONG_TOKEN: &str = "ffffffffffffffffffffffffffffffff";
 const NUMBER: &str = "+15005550006";
 const CALLER: &str = "+14155550100";
