@@ -19,6 +19,12 @@ BEGIN
     UPDATE voice_accounts SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = NEW.id;
 END;
 
+CREATE TRIGGER voice_accounts_organization_id_immutable BEFORE UPDATE OF organization_id ON voice_accounts
+WHEN NEW.organization_id IS NOT OLD.organization_id
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: voice_accounts.organization_id');
+END;
+
 -- Server time of the turn (webhook in → TwiML out) and what the bot said back.
 ALTER TABLE call_segments ADD COLUMN latency_ms INTEGER CHECK (latency_ms IS NULL OR latency_ms >= 0);
 ALTER TABLE call_segments ADD COLUMN reply TEXT;

@@ -60,7 +60,7 @@ enum Suite {
     Analytics(analytics::AnalyticsArgs),
     /// Workflow runner overhead per agent step (model time excluded; target p50 < 2 ms) and 100 workflows at once against a fake model answering in 50 ms (target ≥ 90 % of the ideal throughput).
     Agents(agents::AgentsArgs),
-    /// Voice webhooks (signed, Twilio's format): server time per turn, webhook in → TwiML out (target p95 < 50 ms).
+    /// Voice webhooks (signed, Twilio's format): server time per turn, webhook in → answer out (target p95 < 50 ms).
     Voice(voice::VoiceArgs),
 }
 

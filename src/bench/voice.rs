@@ -88,6 +88,7 @@ async fn post(
     (ok && body.contains("<Response>")).then_some((ms, body))
 }
 
+#[allow(clippy::too_many_lines, reason = "setup, the calls and the report, in order")]
 async fn bench(args: &VoiceArgs) -> anyhow::Result<Report> {
     let dir = tempfile::tempdir()?;
     let mut config = Config {
@@ -163,16 +164,12 @@ async fn bench(args: &VoiceArgs) -> anyhow::Result<Report> {
                 break;
             };
             let key = if turn % 2 == 0 { "1" } else { "2" };
-            match post(&client, &public, &local, &url, &base(&[("Digits", key)])).await {
-                Some((ms, twiml)) => {
-                    turns.push(ms);
-                    next = next_action(&twiml);
-                }
-                None => {
-                    errors += 1;
-                    break;
-                }
-            }
+            let Some((ms, twiml)) = post(&client, &public, &local, &url, &base(&[("Digits", key)])).await else {
+                errors += 1;
+                break;
+            };
+            turns.push(ms);
+            next = next_action(&twiml);
         }
     }
     let wall = started.elapsed().as_secs_f64();
@@ -185,7 +182,7 @@ async fn bench(args: &VoiceArgs) -> anyhow::Result<Report> {
     let pass = n_turns > 0 && errors == 0 && t95 < TARGET_P95_MS;
     let rows = vec![
         ("calls × turns".to_owned(), format!("{} × {} ({n_turns} turns, {errors} errors)", args.calls, args.turns)),
-        ("incoming (greeting) p50 / p95".to_owned(), format!("{:.2} / {:.2} ms", i50, i95)),
+        ("incoming (greeting) p50 / p95".to_owned(), format!("{i50:.2} / {i95:.2} ms")),
         ("voice turn p50 / p95 / max".to_owned(), format!("{t50:.2} / {t95:.2} / {tmax:.2} ms")),
         ("target p95".to_owned(), format!("< {TARGET_P95_MS} ms: {}", if pass { "met" } else { "NOT met" })),
         ("wall time".to_owned(), format!("{wall:.1} s")),

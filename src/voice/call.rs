@@ -153,7 +153,11 @@ impl Behaviour {
         let flag = |k: &str| s.get(k).and_then(Value::as_bool).unwrap_or(false);
         Behaviour {
             transfer_to: text("transfer_to"),
-            timeout: s.get("gather_timeout_secs").and_then(Value::as_u64).map_or(5, |t| t.clamp(1, 60) as u32),
+            timeout: s
+                .get("gather_timeout_secs")
+                .and_then(Value::as_u64)
+                .and_then(|t| u32::try_from(t.clamp(1, 60)).ok())
+                .unwrap_or(5),
             max_reprompts: s.get("max_reprompts").and_then(Value::as_u64).unwrap_or(2).min(10),
             silence_transfers: text("silence_action").as_deref() == Some("transfer"),
             record_transfers: flag("record_transfers"),
@@ -446,7 +450,7 @@ async fn incoming(
     let play = b.greeting_audio.as_deref().map(twiml::play).unwrap_or_default();
     let body = twiml::response(&format!("{play}{}", spoken.verbs));
     let ms = latency(started);
-    let (t, id, conv, said) = (tenant.clone(), call.id, result.entry.id.0, spoken.said);
+    let (t, id, conv, spoken_text) = (tenant.clone(), call.id, result.entry.id.0, spoken.said);
     let meta = Value::Object(meta);
     state
         .db
@@ -454,11 +458,11 @@ async fn incoming(
             store::save_turn(tx, &t, id, conv, &meta)?;
             let seg = NewSegment {
                 speaker: "bot",
-                text: &said,
+                text: &spoken_text,
                 confidence: None,
                 intent: None,
                 latency_ms: ms,
-                reply: &said,
+                reply: &spoken_text,
             };
             store::insert_segment(tx, &t, id, &seg)?;
             Ok(())
@@ -611,7 +615,7 @@ async fn gather(
     let intent = result.entry.state.last.as_ref().and_then(|l| l.intent.clone());
     let body = twiml::response(&spoken.verbs);
     let ms = latency(started);
-    let (t, id, said) = (tenant.clone(), call.id, spoken.said);
+    let (t, id, spoken_text) = (tenant.clone(), call.id, spoken.said);
     let meta = Value::Object(meta);
     state
         .db
@@ -623,7 +627,7 @@ async fn gather(
                 confidence,
                 intent: intent.as_deref(),
                 latency_ms: ms,
-                reply: &said,
+                reply: &spoken_text,
             };
             store::insert_segment(tx, &t, id, &seg)?;
             Ok(())

@@ -321,7 +321,7 @@ fn voice_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::
     )?;
     let phone_number_id: i64 = tx.query_row(
         "INSERT INTO phone_numbers (organization_id, phone_number, assigned_bot_id)
-         VALUES (?1, '+1555' || (100000 + abs(random() % 899999)), ?2) RETURNING id",
+         VALUES (?1, '+1' || (2000000000 + ?1), ?2) RETURNING id",
         params![org_id, voice_bot_id],
         |r| r.get(0),
     )?;
