@@ -216,6 +216,7 @@ impl Application {
                 .configure(ops::routes)
                 .configure(widget::root_routes)
                 .configure(channels::root_routes)
+                .configure(crate::voice::root_routes)
                 .configure(integrations::root_routes)
                 .service(scope::scope("/api/v1").configure(api_routes))
                 .split_for_parts();
@@ -366,6 +367,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     mcp::routes(cfg);
     crate::workflows::routes(cfg);
     crate::autonomous::routes(cfg);
+    crate::voice::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.
@@ -381,6 +383,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(ops::routes)
         .configure(widget::root_routes)
         .configure(channels::root_routes)
+        .configure(crate::voice::root_routes)
         .configure(integrations::root_routes)
         .service(scope::scope("/api/v1").configure(api_routes))
         .split_for_parts();

@@ -233,6 +233,15 @@ error_codes! {
     AutonomousAgentArchived => ("autonomous_agent_archived", CONFLICT, "The autonomous agent is archived (or, for an inbound webhook, not active), so no run starts; `details.field` is `status`."),
     AutonomousRunFinished => ("autonomous_run_finished", CONFLICT, "The run already ended (completed, failed or cancelled); `details.status` says how."),
     AutonomousRunNotPaused => ("autonomous_run_not_paused", CONFLICT, "Only a paused run can be resumed."),
+    // Voice: telephony accounts, voice bots, phone numbers, calls and their webhooks
+    VoiceBotNotFound => ("voice_bot_not_found", NOT_FOUND, "No such voice bot in the caller's organizations."),
+    CallNotFound => ("call_not_found", NOT_FOUND, "No such call in the caller's organizations."),
+    PhoneNumberNotFound => ("phone_number_not_found", NOT_FOUND, "No such phone number in the caller's organizations."),
+    VoiceAccountNotConfigured => ("voice_account_not_configured", CONFLICT, "The organization has no telephony account yet: set it with `PUT /orgs/{org_id}/voice/account`."),
+    VoiceSignatureInvalid => ("voice_signature_invalid", FORBIDDEN, "A voice webhook's `X-Twilio-Signature` is missing or does not match the account's auth token over the URL and parameters (or its `AccountSid` is not the account's); nothing was read or stored, the attempt is logged."),
+    VoiceWebhookReplayed => ("voice_webhook_replayed", CONFLICT, "A voice webhook repeats one already handled (the call was already answered, or the gather's turn number is not the call's current one); nothing ran."),
+    VoiceProviderRejected => ("voice_provider_rejected", UNPROCESSABLE_ENTITY, "The telephony provider refused the request (bad number, credentials, not allowed); `details.provider_description` has its words, `details.provider_status` its HTTP status."),
+    VoiceProviderUnavailable => ("voice_provider_unavailable", BAD_GATEWAY, "The telephony provider could not be reached, timed out or answered a server error; `details.provider_description` says what happened."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

@@ -43,6 +43,7 @@ pub mod telemetry;
 pub mod tools;
 pub mod ui;
 pub mod versions;
+pub mod voice;
 pub mod webhooks;
 pub mod widget;
 pub mod workflows;

@@ -20,6 +20,7 @@ mod rag;
 mod runtime;
 mod startup;
 mod vectors;
+mod voice;
 
 use std::io::Write;
 
@@ -59,6 +60,8 @@ enum Suite {
     Analytics(analytics::AnalyticsArgs),
     /// Workflow runner overhead per agent step (model time excluded; target p50 < 2 ms) and 100 workflows at once against a fake model answering in 50 ms (target ≥ 90 % of the ideal throughput).
     Agents(agents::AgentsArgs),
+    /// Voice webhooks (signed, Twilio's format): server time per turn, webhook in → answer out (target p95 < 50 ms).
+    Voice(voice::VoiceArgs),
 }
 
 /// Runs the chosen suite (default: startup). The suites that load models use
@@ -77,6 +80,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Billing(a)) => billing::run(a)?,
         Some(Suite::Analytics(a)) => analytics::run(a)?,
         Some(Suite::Agents(a)) => agents::run(a)?,
+        Some(Suite::Voice(a)) => voice::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

@@ -57,6 +57,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "mcp", description = "Model Context Protocol: connect MCP servers as tool providers; a bot's tools and knowledge search as an MCP server"),
         (name = "workflows", description = "Multi-agent workflows of a bot: graphs of agent, tool, condition, parallel/join, router, approval and end steps; durable runs with a step and message trace, cancel and approval"),
         (name = "sandbox", description = "The JavaScript sandbox of code tools: test-run a script with arguments"),
+        (name = "voice", description = "Voice bots over Twilio-compatible telephony: account, voice bots, phone numbers, calls with transcripts and recordings, stats, the signed provider webhooks"),
     )
 )]
 pub struct ApiDoc;

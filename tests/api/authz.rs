@@ -128,6 +128,9 @@ const TENANT_PARAMS: &[&str] = &[
     "autonomous_agent_id",
     "autonomous_run_id",
     "autonomous_memory_id",
+    "voice_bot_id",
+    "call_id",
+    "phone_number_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -303,8 +306,32 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(agent_rows(tx, org_id, bot_id, tool_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(workflow_rows(tx, org_id, bot_id)?);
         params.extend(autonomous_rows(tx, org_id)?);
+        params.extend(voice_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
+}
+
+/// A voice bot of the bot on a number (no provider sid: a release does not
+/// call out) with one call; no telephony account (provider routes answer 409).
+fn voice_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, i64); 3]> {
+    let voice_bot_id: i64 = tx.query_row(
+        "INSERT INTO voice_bots (organization_id, bot_id, name) VALUES (?1, ?2, 'Matrix voice') RETURNING id",
+        params![org_id, bot_id],
+        |r| r.get(0),
+    )?;
+    let phone_number_id: i64 = tx.query_row(
+        "INSERT INTO phone_numbers (organization_id, phone_number, assigned_bot_id)
+         VALUES (?1, '+1' || (2000000000 + ?1), ?2) RETURNING id",
+        params![org_id, voice_bot_id],
+        |r| r.get(0),
+    )?;
+    let call_id: i64 = tx.query_row(
+        "INSERT INTO calls (organization_id, voice_bot_id, phone_number_id, provider_call_sid)
+         VALUES (?1, ?2, ?3, 'CA' || lower(hex(randomblob(16)))) RETURNING id",
+        params![org_id, voice_bot_id, phone_number_id],
+        |r| r.get(0),
+    )?;
+    Ok([("voice_bot_id", voice_bot_id), ("call_id", call_id), ("phone_number_id", phone_number_id)])
 }
 
 /// Runtime rows of the bot: an avatar, a published flow `main` (version 1),

@@ -88,6 +88,7 @@ mod templates;
 mod tools;
 mod tools_postgres;
 mod versions;
+mod voice;
 mod webhooks;
 mod whitelabel;
 mod widget_uploads;

@@ -1,0 +1,293 @@
+// Voice bots over Twilio-compatible telephony: the telephony account with
+// the webhook URLs to paste, voice bots (a bot's published flow on the phone,
+// with the nodes a phone cannot say), phone numbers (sync, search, buy,
+// assign, release), and the call log with filters, stats, each call's
+// transcript per turn and its recording.
+import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading, CopyButton } from "../ui.js";
+import { route } from "../router.js";
+import { get, post, put, patch, del } from "../api.js";
+import { currentOrg } from "../session.js";
+
+function Account({ org }) {
+  const account = useLoad(() => get(`/api/v1/orgs/${org.id}/voice/account`).catch((e) => (e.code === "voice_account_not_configured" ? null : Promise.reject(e))), [org.id]);
+  const [sid, setSid] = useState("");
+  const [token, setToken] = useState("");
+  const [error, setError] = useState(null);
+  const save = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await put(`/api/v1/orgs/${org.id}/voice/account`, { account_sid: sid, auth_token: token });
+      setToken("");
+      toast("Telephony account saved");
+      account.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const a = account.data;
+  return html`<form class="card" id="voice-account" onSubmit=${save}>
+    <h2>Twilio account</h2>
+    <${ErrorBox} error=${error || account.error} />
+    ${a && html`<p>Account <code>${a.account_sid}</code>. Give each number this voice webhook (POST):
+      <code id="voice-url">${a.voice_url}</code> <${CopyButton} text=${a.voice_url} what="voice webhook URL" />
+      and this status callback: <code>${a.status_callback_url}</code>. Numbers bought here get both automatically.</p>`}
+    ${account.data === null && html`<p class="muted">No telephony account yet: enter the Account SID and Auth Token from the Twilio console.</p>`}
+    <div class="grid">
+      <${Field} label="Account SID" name="account_sid" required value=${sid} onInput=${setSid} error=${error} placeholder="AC…" />
+      <${Field} label="Auth token" name="auth_token" type="password" required value=${token} onInput=${setToken} error=${error} autocomplete="off" />
+    </div>
+    <p><button class="primary" type="submit">${a ? "Replace account" : "Save account"}</button></p>
+  </form>`;
+}
+
+function CreateVoiceBot({ org, bots, onCreated }) {
+  const [name, setName] = useState("");
+  const [botId, setBotId] = useState("");
+  const [voice, setVoice] = useState("Polly.Joanna");
+  const [language, setLanguage] = useState("en-US");
+  const [transfer, setTransfer] = useState("");
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const settings = {};
+      if (transfer.trim()) settings.transfer_to = transfer.trim();
+      await post(`/api/v1/orgs/${org.id}/voice-bots`, { name, bot_id: Number(botId), voice_id: voice, language, settings });
+      setName("");
+      setTransfer("");
+      toast(`Voice bot ${name} created`);
+      onCreated();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="card" id="create-voice-bot" onSubmit=${submit}>
+    <h2>New voice bot</h2>
+    <${ErrorBox} error=${error} />
+    <div class="grid">
+      <${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} />
+      <div><label for="voice-bot-bot">Bot (its published flow answers)</label>
+        <select id="voice-bot-bot" required value=${botId} onChange=${(e) => setBotId(e.target.value)}>
+          <option value="">Choose a bot…</option>
+          ${bots.map((b) => html`<option value=${b.id}>${b.name}</option>`)}
+        </select></div>
+      <${Field} label="Voice" name="voice_id" value=${voice} onInput=${setVoice} error=${error} />
+      <${Field} label="Language" name="language" value=${language} onInput=${setLanguage} error=${error} />
+      <${Field} label="Transfer hand-offs to (number or sip: URI)" name="settings.transfer_to" value=${transfer} onInput=${setTransfer} error=${error} placeholder="+14155550100" />
+    </div>
+    <p><button class="primary" type="submit">Create voice bot</button></p>
+  </form>`;
+}
+
+function Numbers({ org, voiceBots, onChanged }) {
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/phone-numbers?limit=200`), [org.id]);
+  const [areaCode, setAreaCode] = useState("");
+  const [found, setFound] = useState(null);
+  const [error, setError] = useState(null);
+  const act = async (fn, done) => {
+    setError(null);
+    try {
+      await fn();
+      if (done) toast(done);
+      list.reload();
+      onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const search = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const q = new URLSearchParams({ country: "US" });
+      if (areaCode) q.set("area_code", areaCode);
+      setFound(await get(`/api/v1/orgs/${org.id}/phone-numbers/available?${q}`));
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<div class="card" id="phone-numbers">
+    <h2>Phone numbers</h2>
+    <${ErrorBox} error=${error || list.error} />
+    <p class="row">
+      <button type="button" id="sync-numbers" onClick=${() => act(() => post(`/api/v1/orgs/${org.id}/phone-numbers/sync`), "Numbers synced")}>Sync from Twilio</button>
+    </p>
+    <table>
+      <thead><tr><th>Number</th><th>Capabilities</th><th>Status</th><th>Voice bot</th><th></th></tr></thead>
+      <tbody>
+        ${list.data &&
+        list.data.items.map(
+          (n) => html`<tr data-number=${n.id}>
+            <td><strong>${n.phone_number}</strong> <span class="muted small">${n.friendly_name || ""}</span></td>
+            <td class="muted">${["voice", "sms"].filter((c) => n.capabilities && n.capabilities[c]).join(", ") || "none"}</td>
+            <td>${n.status}</td>
+            <td>${n.status === "released"
+              ? html`<span class="muted">—</span>`
+              : html`<select aria-label=${`Voice bot of ${n.phone_number}`} value=${n.voice_bot_id ?? ""}
+                  onChange=${(e) => act(() => patch(`/api/v1/phone-numbers/${n.id}`, { voice_bot_id: e.target.value ? Number(e.target.value) : null }), "Number assigned")}>
+                  <option value="">Not assigned</option>
+                  ${voiceBots.map((v) => html`<option value=${v.id}>${v.name}</option>`)}
+                </select>`}</td>
+            <td>${n.status !== "released" &&
+              html`<button type="button" class="danger" onClick=${() => confirm(`Release ${n.phone_number} at Twilio? It cannot be undone.`) && act(() => del(`/api/v1/phone-numbers/${n.id}`), "Number released")}>Release</button>`}</td>
+          </tr>`,
+        )}
+        <${Loading} load=${list} cols="5" />
+        ${list.data && !list.data.items.length && html`<tr><td colspan="5" class="muted">No numbers yet: sync them from Twilio or buy one below.</td></tr>`}
+      </tbody>
+    </table>
+    <form class="row" style="align-items:flex-end" onSubmit=${search}>
+      <${Field} label="Area code" name="area_code" value=${areaCode} onInput=${setAreaCode} error=${error} />
+      <button type="submit" id="search-numbers">Search numbers</button>
+    </form>
+    ${found &&
+    html`<ul id="available-numbers">
+      ${found.map(
+        (n) => html`<li>${n.phone_number} <span class="muted">${[n.locality, n.region].filter(Boolean).join(", ")}</span>
+          <button type="button" onClick=${() => act(() => post(`/api/v1/orgs/${org.id}/phone-numbers`, { phone_number: n.phone_number }), `Bought ${n.phone_number}`)}>Buy</button></li>`,
+      )}
+      ${!found.length && html`<li class="muted">No numbers found.</li>`}
+    </ul>`}
+  </div>`;
+}
+
+function VoiceBots() {
+  const org = currentOrg();
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/voice-bots?limit=200`), [org.id]);
+  const bots = useLoad(() => get(`/api/v1/orgs/${org.id}/bots?limit=200`), [org.id]);
+  const [details, setDetails] = useState({});
+  const check = async (vb) => {
+    try {
+      const full = await get(`/api/v1/voice-bots/${vb.id}`);
+      setDetails({ ...details, [vb.id]: full.voice_warnings });
+    } catch (err) {
+      toastError(err);
+    }
+  };
+  const act = async (fn, done) => {
+    try {
+      await fn();
+      toast(done);
+      list.reload();
+    } catch (err) {
+      toastError(err);
+    }
+  };
+  const items = list.data ? list.data.items : [];
+  return html`<${Page} title="Voice bots" actions=${html`<a class="button" href="/voice/calls">Call log</a>`}>
+    <p class="muted">A voice bot answers a phone number with a bot's published flow: messages are spoken, questions listen for
+      speech or keys ("press 1 for …"), a hand-off dials a person.</p>
+    <${Account} org=${org} />
+    ${bots.data && html`<${CreateVoiceBot} org=${org} bots=${bots.data.items} onCreated=${list.reload} />`}
+    <div class="card">
+      <h2>Voice bots</h2>
+      <${ErrorBox} error=${list.error} />
+      <table>
+        <thead><tr><th>Name</th><th>Number</th><th>Voice</th><th>Calls</th><th>Status</th><th></th></tr></thead>
+        <tbody>
+          ${items.map(
+            (v) => html`<tr data-voice-bot=${v.id}>
+              <td><strong>${v.name}</strong>
+                ${details[v.id] &&
+                (details[v.id].length
+                  ? html`<ul class="alert warn small" role="note">${details[v.id].map((w) => html`<li><code>${w.flow}/${w.node_id}</code>: ${w.message}</li>`)}</ul>`
+                  : html`<div class="muted small">Every node can be spoken.</div>`)}</td>
+              <td>${v.phone_number || html`<span class="muted">none</span>`}</td>
+              <td class="muted">${v.voice_id || "default"} · ${v.language}</td>
+              <td>${v.total_calls}</td>
+              <td><input type="checkbox" style="width:auto" aria-label=${`${v.name} active`} checked=${v.status === "active"}
+                onChange=${() => act(() => patch(`/api/v1/voice-bots/${v.id}`, { status: v.status === "active" ? "inactive" : "active" }), "Saved")} /></td>
+              <td class="row">
+                <button type="button" onClick=${() => check(v)}>Check flow for voice</button>
+                <button type="button" class="danger" onClick=${() => confirm(`Delete ${v.name} and its call log?`) && act(() => del(`/api/v1/voice-bots/${v.id}`), `Deleted ${v.name}`)}>Delete</button>
+              </td>
+            </tr>`,
+          )}
+          <${Loading} load=${list} cols="6" />
+          ${list.data && !items.length && html`<tr><td colspan="6" class="muted">No voice bots yet.</td></tr>`}
+        </tbody>
+      </table>
+    </div>
+    <${Numbers} org=${org} voiceBots=${items} onChanged=${list.reload} />
+  <//>`;
+}
+
+function Calls() {
+  const org = currentOrg();
+  const [filters, setFilters] = useState({ direction: "", status: "", outcome: "", min_duration: "", max_duration: "" });
+  const q = new URLSearchParams({ limit: "100" });
+  Object.entries(filters).forEach(([k, v]) => v !== "" && q.set(k, v));
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/calls?${q}`), [org.id, q.toString()]);
+  const stats = useLoad(() => get(`/api/v1/orgs/${org.id}/voice/stats`), [org.id]);
+  const set = (k) => (e) => setFilters({ ...filters, [k]: e.target.value });
+  const s = stats.data;
+  const select = (k, label, options) => html`<div><label for=${`calls-${k}`}>${label}</label>
+    <select id=${`calls-${k}`} value=${filters[k]} onChange=${set(k)}><option value="">Any</option>${options.map((o) => html`<option value=${o}>${o}</option>`)}</select></div>`;
+  return html`<${Page} title="Calls">
+    ${s && html`<div class="card row" id="voice-stats">
+      <div><strong>${s.calls}</strong> calls (${s.inbound} in, ${s.outbound} out)</div>
+      <div><strong>${Math.round(s.average_handle_time_secs)} s</strong> average handle time</div>
+      <div><strong>${Math.round(s.containment_rate * 100)} %</strong> contained</div>
+      <div><strong>${s.transferred}</strong> transferred</div>
+    </div>`}
+    <div class="card">
+      <div class="row" style="align-items:flex-end">
+        ${select("direction", "Direction", ["inbound", "outbound"])}
+        ${select("status", "Status", ["queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"])}
+        ${select("outcome", "Outcome", ["contained", "transferred", "voicemail", "failed"])}
+        <div><label for="calls-min">Min seconds</label><input id="calls-min" type="number" min="0" value=${filters.min_duration} onChange=${set("min_duration")} /></div>
+        <div><label for="calls-max">Max seconds</label><input id="calls-max" type="number" min="0" value=${filters.max_duration} onChange=${set("max_duration")} /></div>
+      </div>
+      <${ErrorBox} error=${list.error || stats.error} />
+      <table>
+        <thead><tr><th>Started</th><th>Direction</th><th>From</th><th>To</th><th>Status</th><th>Seconds</th><th>Outcome</th></tr></thead>
+        <tbody>
+          ${list.data &&
+          list.data.items.map(
+            (c) => html`<tr data-call=${c.id}>
+              <td><a href=${`/voice/calls/${c.id}`}>${formatDate(c.created_at)}</a></td>
+              <td>${c.direction}</td><td>${c.from_number || ""}</td><td>${c.to_number || ""}</td>
+              <td>${c.status}</td><td>${c.duration}</td><td>${c.outcome || html`<span class="muted">live</span>`}</td>
+            </tr>`,
+          )}
+          <${Loading} load=${list} cols="7" />
+          ${list.data && !list.data.items.length && html`<tr><td colspan="7" class="muted">No calls match.</td></tr>`}
+        </tbody>
+      </table>
+    </div>
+  <//>`;
+}
+
+function CallDetail({ params }) {
+  const call = useLoad(() => get(`/api/v1/calls/${params.callId}`), [params.callId]);
+  const c = call.data;
+  return html`<${Page} title="Call" actions=${html`<a class="button" href="/voice/calls">All calls</a>`}>
+    <${ErrorBox} error=${call.error} />
+    ${c && html`<div class="card" id="call-detail">
+      <p>${c.direction} call from <strong>${c.from_number}</strong> to <strong>${c.to_number}</strong>, ${c.status},
+        ${c.duration} s${c.outcome ? `, ${c.outcome}` : ""}${c.answered_by ? `, answered by ${c.answered_by}` : ""}.</p>
+      ${c.recording_url
+        ? html`<p><label for="call-recording">Recording</label><audio id="call-recording" controls preload="none" src=${c.recording_url}></audio></p>`
+        : html`<p class="muted">No recording.</p>`}
+      <h2>Transcript</h2>
+      <ol class="transcript">
+        ${c.segments.map(
+          (s) => html`<li data-segment=${s.segment_number}>
+            <strong>${s.speaker === "caller" ? "Caller" : "Bot"}:</strong> ${s.text}
+            ${s.intent && html` <span class="badge">${s.intent}</span>`}
+            ${s.confidence != null && html` <span class="muted small">${Math.round(s.confidence * 100)} %</span>`}
+            ${s.speaker === "caller" && s.reply && html`<div><strong>Bot:</strong> ${s.reply}</div>`}
+            <div class="muted small">${formatDate(s.created_at)}${s.latency_ms != null ? ` · ${s.latency_ms} ms` : ""}</div>
+          </li>`,
+        )}
+        ${!c.segments.length && html`<li class="muted">Nothing was said.</li>`}
+      </ol>
+    </div>`}
+  <//>`;
+}
+
+route("/voice", VoiceBots, { nav: { label: "Voice bots", section: "Build", order: 27, requires: "bots.read" } });
+route("/voice/calls", Calls, { nav: { label: "Calls", section: "Support", order: 32, requires: "conversations.read" } });
+route("/voice/calls/:callId", CallDetail);
