@@ -233,6 +233,9 @@ error_codes! {
     AutonomousAgentArchived => ("autonomous_agent_archived", CONFLICT, "The autonomous agent is archived (or, for an inbound webhook, not active), so no run starts; `details.field` is `status`."),
     AutonomousRunFinished => ("autonomous_run_finished", CONFLICT, "The run already ended (completed, failed or cancelled); `details.status` says how."),
     AutonomousRunNotPaused => ("autonomous_run_not_paused", CONFLICT, "Only a paused run can be resumed."),
+    // SAML single sign-on (src/saml, docs/sso-saml.md)
+    SamlResponseInvalid => ("saml_response_invalid", UNAUTHORIZED, "A SAML response was refused; `details.reason` is the stable reason (`unsigned`, `bad_signature`, `wrapped`, `wrong_audience`, `expired`, `replayed`, … see docs/sso-saml.md)."),
+    SamlMetadataInvalid => ("saml_metadata_invalid", UNPROCESSABLE_ENTITY, "IdP metadata or a certificate cannot be used; `details.field` names the field, `details.reason` is `metadata_invalid`, `certificate_invalid` or `doctype_forbidden`."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),
