@@ -176,7 +176,7 @@ fn sign(xml: &str, id: &str, marker: &str, key: &RsaPrivateKey) -> String {
 
 /// The default response with a signed assertion.
 fn signed_assertion_response(r: &R) -> String {
-    let assertion = sign(&assertion_xml(r), &r.assertion_id, "<!--SIG-->", &key("idp.key"));
+    let assertion = sign(&assertion_xml(r), &r.assertion_id, "<!--SIG-->", &key("idp-key.pem"));
     response_xml(r, &assertion)
 }
 
@@ -222,21 +222,21 @@ fn saml_signed_assertion_is_accepted_with_its_values() {
 #[test]
 fn saml_signed_response_with_unsigned_assertion_is_accepted() {
     let r = R::default();
-    let xml = sign(&response_xml(&r, &assertion_xml(&r)), "_resp1", "<!--RSIG-->", &key("idp.key"));
+    let xml = sign(&response_xml(&r, &assertion_xml(&r)), "_resp1", "<!--RSIG-->", &key("idp-key.pem"));
     assert_eq!(verify(&xml).expect("valid").name_id, "alice@example.com");
 }
 
 #[test]
 fn saml_response_and_assertion_both_signed_are_accepted() {
     let r = R::default();
-    let xml = sign(&signed_assertion_response(&r), "_resp1", "<!--RSIG-->", &key("idp.key"));
+    let xml = sign(&signed_assertion_response(&r), "_resp1", "<!--RSIG-->", &key("idp-key.pem"));
     assert!(verify(&xml).is_ok());
 }
 
 #[test]
 fn saml_certificate_rollover_accepts_either_certificate() {
     let r = R::default();
-    let by_new = response_xml(&r, &sign(&assertion_xml(&r), "_assert1", "<!--SIG-->", &key("idp2.key")));
+    let by_new = response_xml(&r, &sign(&assertion_xml(&r), "_assert1", "<!--SIG-->", &key("idp2-key.pem")));
     refused(verify(&by_new), SamlErrorKind::BadSignature);
     let mut rolling = idp();
     rolling.certificates.push(cert("idp2.crt"));
@@ -303,7 +303,7 @@ fn saml_unsigned_response_is_refused() {
 #[test]
 fn saml_signature_by_another_key_is_refused() {
     let r = R::default();
-    let xml = response_xml(&r, &sign(&assertion_xml(&r), "_assert1", "<!--SIG-->", &key("other.key")));
+    let xml = response_xml(&r, &sign(&assertion_xml(&r), "_assert1", "<!--SIG-->", &key("other-key.pem")));
     refused(verify(&xml), SamlErrorKind::BadSignature);
 }
 
@@ -375,7 +375,7 @@ fn saml_sha1_signatures_are_refused() {
 // ------------------------------------------------------------------ signature wrapping
 
 fn signed_assertion(r: &R) -> String {
-    sign(&assertion_xml(r), &r.assertion_id, "<!--SIG-->", &key("idp.key"))
+    sign(&assertion_xml(r), &r.assertion_id, "<!--SIG-->", &key("idp-key.pem"))
 }
 
 fn evil_assertion(id: &str) -> String {
@@ -427,7 +427,7 @@ fn saml_wrapping_signature_pointing_to_another_id_is_refused() {
     let xml = response_xml(&r, &signed_assertion(&r).replacen("ID=\"_assert1\"", "ID=\"_evil\"", 1));
     refused(verify(&xml), SamlErrorKind::Wrapped);
     // A response signature copied into the (unsigned) assertion references the response.
-    let signed_response = sign(&response_xml(&r, &assertion_xml(&r)), "_resp1", "<!--RSIG-->", &key("idp.key"));
+    let signed_response = sign(&response_xml(&r, &assertion_xml(&r)), "_resp1", "<!--RSIG-->", &key("idp-key.pem"));
     let s = signed_response.find("<ds:Signature").expect("sig");
     let e = signed_response.find("</ds:Signature>").expect("end") + "</ds:Signature>".len();
     let sig = signed_response[s..e].to_owned();
@@ -452,7 +452,7 @@ fn saml_wrapping_duplicate_ids_are_refused() {
 #[test]
 fn saml_wrapping_response_signed_but_assertion_swapped_is_refused() {
     let r = R::default();
-    let signed = sign(&response_xml(&r, &assertion_xml(&r)), "_resp1", "<!--RSIG-->", &key("idp.key"));
+    let signed = sign(&response_xml(&r, &assertion_xml(&r)), "_resp1", "<!--RSIG-->", &key("idp-key.pem"));
     let original = assertion_xml(&r).replace("<!--SIG-->", "");
     assert!(signed.contains(&original));
     let swapped = signed.replace(&original, &evil_assertion("_assert1"));
@@ -547,7 +547,7 @@ fn encrypt(assertion: &str, to: &RsaPublicKey, gcm: bool) -> String {
 }
 
 fn sp_key() -> SpKey {
-    SpKey::from_pem(&fixture("sp.key"), &fixture("sp.crt")).expect("sp key")
+    SpKey::from_pem(&fixture("sp-key.pem"), &fixture("sp.crt")).expect("sp key")
 }
 
 #[test]
@@ -566,7 +566,7 @@ fn saml_encrypted_assertions_cbc_and_gcm_are_decrypted_and_verified() {
     // Without our key, with the wrong key, or with an unsigned assertion inside: refused.
     let xml = response_xml(&r, &encrypt(&signed_assertion(&r), &public, true));
     refused(verify(&xml), SamlErrorKind::DecryptionFailed);
-    let other = SpKey::from_pem(&fixture("other.key"), &fixture("other.crt")).expect("other");
+    let other = SpKey::from_pem(&fixture("other-key.pem"), &fixture("other.crt")).expect("other");
     refused(verify_with(&xml, &sp(), &idp(), Some(REQ), &cache, Some(&other)), SamlErrorKind::DecryptionFailed);
     let unsigned = response_xml(&r, &encrypt(&assertion_xml(&r), &public, false));
     refused(verify_with(&unsigned, &sp(), &idp(), Some(REQ), &cache, Some(&key)), SamlErrorKind::Unsigned);
@@ -650,7 +650,7 @@ fn saml_expired_certificate_is_a_warning_and_garbage_an_error() {
     assert_eq!(settings.certificate_warnings(now()), vec![w]);
     let garbage = parse_certificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
     assert_eq!(garbage.map(|_| ()).map_err(|e| e.kind), Err(SamlErrorKind::CertificateInvalid));
-    let mismatch = SpKey::from_pem(&fixture("sp.key"), &fixture("idp.crt"));
+    let mismatch = SpKey::from_pem(&fixture("sp-key.pem"), &fixture("idp.crt"));
     assert_eq!(mismatch.map(|_| ()).map_err(|e| e.kind), Err(SamlErrorKind::CertificateInvalid));
 }
 
@@ -733,7 +733,7 @@ const XMLSEC_TEMPLATE: &str = r##"<ds:Signature xmlns:ds="http://www.w3.org/2000
 #[test]
 fn saml_xmlsec1_signed_responses_are_accepted() {
     let dir = tempfile::tempdir().expect("dir");
-    let key_and_cert = format!("{},{}", fixture_path("idp.key"), fixture_path("idp.crt"));
+    let key_and_cert = format!("{},{}", fixture_path("idp-key.pem"), fixture_path("idp.crt"));
     let cache = MemoryReplayCache::new();
     // 1. xmlsec1 signs the assertion; 2. xmlsec1 signs the whole response.
     let cases = [
@@ -782,12 +782,12 @@ fn saml_our_signatures_verify_with_xmlsec1() {
     let dir = tempfile::tempdir().expect("dir");
     let r = R { name_id: "o'brien&amp;co@example.com".into(), ..R::default() };
     let with_comment = assertion_xml(&r).replacen("<saml:Subject>", "<saml:Subject><!-- a comment -->", 1);
-    let signed_assertion = sign(&with_comment, "_assert1", "<!--SIG-->", &key("idp.key"));
+    let signed_assertion = sign(&with_comment, "_assert1", "<!--SIG-->", &key("idp-key.pem"));
     let cases = [
         ("assertion", response_xml(&r, &signed_assertion), "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"),
         (
             "response",
-            sign(&response_xml(&r, &with_comment.replace("<!--SIG-->", "")), "_resp1", "<!--RSIG-->", &key("idp.key")),
+            sign(&response_xml(&r, &with_comment.replace("<!--SIG-->", "")), "_resp1", "<!--RSIG-->", &key("idp-key.pem")),
             "urn:oasis:names:tc:SAML:2.0:protocol:Response",
         ),
     ];
