@@ -32,10 +32,7 @@ fn bad(message: &str) -> SamlError {
 }
 
 fn unsupported(what: &str, alg: &str) -> SamlError {
-    SamlError::new(
-        SamlErrorKind::UnsupportedAlgorithm,
-        format!("{what} algorithm {alg:?} is not accepted"),
-    )
+    SamlError::new(SamlErrorKind::UnsupportedAlgorithm, format!("{what} algorithm {alg:?} is not accepted"))
 }
 
 #[derive(Clone, Copy)]
@@ -45,14 +42,11 @@ enum Hash {
 }
 
 fn required_child(doc: &Document, id: NodeId, local: &str) -> Result<NodeId, SamlError> {
-    doc.single_child(id, NS_DSIG, local)?
-        .ok_or_else(|| malformed(&format!("signature without {local}")))
+    doc.single_child(id, NS_DSIG, local)?.ok_or_else(|| malformed(&format!("signature without {local}")))
 }
 
 fn algorithm(doc: &Document, id: NodeId) -> Result<String, SamlError> {
-    doc.attr(id, "Algorithm")
-        .map(str::to_owned)
-        .ok_or_else(|| malformed("algorithm missing"))
+    doc.attr(id, "Algorithm").map(str::to_owned).ok_or_else(|| malformed("algorithm missing"))
 }
 
 /// The `InclusiveNamespaces PrefixList` under a canonicalization method or transform.
@@ -60,24 +54,17 @@ fn inclusive_prefixes(doc: &Document, method: NodeId) -> Vec<Option<String>> {
     doc.child_elements(method)
         .into_iter()
         .filter(|c| doc.element(*c).is_some_and(|e| e.local == "InclusiveNamespaces"))
-        .filter(|c| {
-            doc.element(*c)
-                .is_some_and(|e| e.ns.as_deref() == Some(EXC_C14N))
-        })
+        .filter(|c| doc.element(*c).is_some_and(|e| e.ns.as_deref() == Some(EXC_C14N)))
         .filter_map(|c| doc.attr(c, "PrefixList").map(str::to_owned))
         .flat_map(|list| {
-            list.split_whitespace()
-                .map(|p| if p == "#default" { None } else { Some(p.to_owned()) })
-                .collect::<Vec<_>>()
+            list.split_whitespace().map(|p| if p == "#default" { None } else { Some(p.to_owned()) }).collect::<Vec<_>>()
         })
         .collect()
 }
 
 fn decode_b64(text: &str) -> Result<Vec<u8>, SamlError> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| malformed("bad base64 in signature"))
+    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| malformed("bad base64 in signature"))
 }
 
 /// Verifies the `ds:Signature` element `sig`, which must be a direct child of the element it
@@ -91,12 +78,8 @@ pub fn verify(
     keys: &[RsaPublicKey],
     id_count: &dyn Fn(&str) -> usize,
 ) -> Result<NodeId, SamlError> {
-    let parent = doc
-        .parent(sig)
-        .ok_or_else(|| wrapped("signature without a parent element"))?;
-    let parent_id = doc
-        .attr(parent, "ID")
-        .ok_or_else(|| wrapped("signed element has no ID"))?;
+    let parent = doc.parent(sig).ok_or_else(|| wrapped("signature without a parent element"))?;
+    let parent_id = doc.attr(parent, "ID").ok_or_else(|| wrapped("signed element has no ID"))?;
 
     let children = doc.child_elements(sig);
     let signed_info = required_child(doc, sig, "SignedInfo")?;
@@ -175,23 +158,20 @@ pub fn verify(
     let signature = decode_b64(&doc.text(signature_value))?;
     let signature = Signature::try_from(signature.as_slice()).map_err(|_| bad("bad signature value"))?;
     let verified = keys.iter().any(|key| match sig_hash {
-        Hash::Sha256 => VerifyingKey::<Sha256>::new(key.clone())
-            .verify(signed_info_c14n.as_bytes(), &signature)
-            .is_ok(),
-        Hash::Sha512 => VerifyingKey::<Sha512>::new(key.clone())
-            .verify(signed_info_c14n.as_bytes(), &signature)
-            .is_ok(),
+        Hash::Sha256 => {
+            VerifyingKey::<Sha256>::new(key.clone()).verify(signed_info_c14n.as_bytes(), &signature).is_ok()
+        }
+        Hash::Sha512 => {
+            VerifyingKey::<Sha512>::new(key.clone()).verify(signed_info_c14n.as_bytes(), &signature).is_ok()
+        }
     });
     if !verified {
         return Err(bad("the signature does not verify with any configured IdP certificate"));
     }
 
     // 2. The digest of the canonical signed element, this signature left out.
-    let content = exc_c14n(
-        doc,
-        parent,
-        &C14n { exclude: Some(sig), inclusive_prefixes: &prefixes, with_comments: false },
-    );
+    let content =
+        exc_c14n(doc, parent, &C14n { exclude: Some(sig), inclusive_prefixes: &prefixes, with_comments: false });
     let actual: Vec<u8> = match digest_hash {
         Hash::Sha256 => Sha256::digest(content.as_bytes()).to_vec(),
         Hash::Sha512 => Sha512::digest(content.as_bytes()).to_vec(),

@@ -31,29 +31,18 @@ fn failed() -> SamlError {
 }
 
 fn unsupported(alg: &str) -> SamlError {
-    SamlError::new(
-        SamlErrorKind::UnsupportedAlgorithm,
-        format!("encryption algorithm {alg:?} is not accepted"),
-    )
+    SamlError::new(SamlErrorKind::UnsupportedAlgorithm, format!("encryption algorithm {alg:?} is not accepted"))
 }
 
 fn cipher_value(doc: &Document, parent: NodeId) -> Result<Vec<u8>, SamlError> {
-    let data = doc
-        .single_child(parent, NS_XENC, "CipherData")?
-        .ok_or_else(failed)?;
-    let value = doc
-        .single_child(data, NS_XENC, "CipherValue")?
-        .ok_or_else(failed)?;
+    let data = doc.single_child(parent, NS_XENC, "CipherData")?.ok_or_else(failed)?;
+    let value = doc.single_child(data, NS_XENC, "CipherValue")?.ok_or_else(failed)?;
     let compact: String = doc.text(value).chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| failed())
+    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| failed())
 }
 
 fn method(doc: &Document, parent: NodeId) -> Result<(NodeId, String), SamlError> {
-    let m = doc
-        .single_child(parent, NS_XENC, "EncryptionMethod")?
-        .ok_or_else(failed)?;
+    let m = doc.single_child(parent, NS_XENC, "EncryptionMethod")?.ok_or_else(failed)?;
     let alg = doc.attr(m, "Algorithm").ok_or_else(failed)?.to_owned();
     Ok((m, alg))
 }
@@ -61,14 +50,9 @@ fn method(doc: &Document, parent: NodeId) -> Result<(NodeId, String), SamlError>
 /// The symmetric key from an `xenc:EncryptedKey`.
 fn unwrap_key(doc: &Document, encrypted_key: NodeId, key: &RsaPrivateKey) -> Result<Vec<u8>, SamlError> {
     let (m, alg) = method(doc, encrypted_key)?;
-    let digest = doc
-        .single_child(m, NS_DSIG, "DigestMethod")?
-        .and_then(|d| doc.attr(d, "Algorithm"))
-        .unwrap_or(DIGEST_SHA1);
-    let mgf = doc
-        .single_child(m, NS_XENC11, "MGF")?
-        .and_then(|d| doc.attr(d, "Algorithm"))
-        .unwrap_or(MGF1_SHA1);
+    let digest =
+        doc.single_child(m, NS_DSIG, "DigestMethod")?.and_then(|d| doc.attr(d, "Algorithm")).unwrap_or(DIGEST_SHA1);
+    let mgf = doc.single_child(m, NS_XENC11, "MGF")?.and_then(|d| doc.attr(d, "Algorithm")).unwrap_or(MGF1_SHA1);
     let padding = match (alg.as_str(), digest, mgf) {
         (RSA_OAEP_MGF1P | RSA_OAEP, DIGEST_SHA1, MGF1_SHA1) => Oaep::new::<Sha1>(),
         (RSA_OAEP_MGF1P | RSA_OAEP, DIGEST_SHA256, MGF1_SHA1) => Oaep::new_with_mgf_hash::<Sha256, Sha1>(),
@@ -79,8 +63,7 @@ fn unwrap_key(doc: &Document, encrypted_key: NodeId, key: &RsaPrivateKey) -> Res
         _ => return Err(unsupported(&alg)),
     };
     let wrapped = cipher_value(doc, encrypted_key)?;
-    key.decrypt_blinded(&mut rsa::rand_core::OsRng, padding, &wrapped)
-        .map_err(|_| failed())
+    key.decrypt_blinded(&mut rsa::rand_core::OsRng, padding, &wrapped).map_err(|_| failed())
 }
 
 /// Decrypts the `EncryptedAssertion` element `ea` and returns the assertion's XML text.

@@ -13,10 +13,7 @@ use x509_cert::Certificate;
 use x509_cert::der::{Decode as _, DecodePem as _, Encode as _};
 
 use super::xml::{Document, NodeId, escape};
-use super::{
-    BINDING_POST, BINDING_REDIRECT, IdpSettings, NS_DSIG, NS_METADATA, SamlError, SamlErrorKind,
-    SpSettings,
-};
+use super::{BINDING_POST, BINDING_REDIRECT, IdpSettings, NS_DSIG, NS_METADATA, SamlError, SamlErrorKind, SpSettings};
 
 /// A pinned IdP signing certificate.
 #[derive(Clone)]
@@ -67,10 +64,7 @@ impl IdpCertificate {
         if now >= self.not_after {
             Some(CertificateWarning::Expired { subject: self.subject.clone(), not_after: self.not_after })
         } else if now < self.not_before {
-            Some(CertificateWarning::NotYetValid {
-                subject: self.subject.clone(),
-                not_before: self.not_before,
-            })
+            Some(CertificateWarning::NotYetValid { subject: self.subject.clone(), not_before: self.not_before })
         } else {
             None
         }
@@ -82,8 +76,8 @@ fn cert_error(message: impl Into<String>) -> SamlError {
 }
 
 fn to_utc(t: x509_cert::time::Time) -> Result<DateTime<Utc>, SamlError> {
-    let secs = i64::try_from(t.to_unix_duration().as_secs())
-        .map_err(|_| cert_error("certificate date out of range"))?;
+    let secs =
+        i64::try_from(t.to_unix_duration().as_secs()).map_err(|_| cert_error("certificate date out of range"))?;
     DateTime::from_timestamp(secs, 0).ok_or_else(|| cert_error("certificate date out of range"))
 }
 
@@ -100,9 +94,7 @@ pub fn parse_certificate(text: &str) -> Result<IdpCertificate, SamlError> {
             .map_err(|_| cert_error("the certificate is not base64"))?;
         Certificate::from_der(&der).map_err(|e| cert_error(format!("the certificate does not parse: {e}")))?
     };
-    let der = cert
-        .to_der()
-        .map_err(|e| cert_error(format!("the certificate does not encode: {e}")))?;
+    let der = cert.to_der().map_err(|e| cert_error(format!("the certificate does not encode: {e}")))?;
     let spki = cert
         .tbs_certificate
         .subject_public_key_info
@@ -202,11 +194,7 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, SamlError> {
         if doc.attr(kd, "use").is_some_and(|u| u != "signing") {
             continue;
         }
-        for x509 in doc
-            .descendants(kd)
-            .into_iter()
-            .filter(|e| doc.is(*e, NS_DSIG, "X509Certificate"))
-        {
+        for x509 in doc.descendants(kd).into_iter().filter(|e| doc.is(*e, NS_DSIG, "X509Certificate")) {
             let cert = parse_certificate(&doc.text(x509))?;
             if !certificates.iter().any(|c: &IdpCertificate| c.der == cert.der) {
                 certificates.push(cert);
@@ -223,8 +211,7 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, SamlError> {
         .and_then(|s| doc.attr(s, "Location"))
         .map(|l| l.trim().to_owned())
         .ok_or_else(|| meta_error("no SingleSignOnService with the HTTP-Redirect binding"))?;
-    let parsed = url::Url::parse(&sso_url)
-        .map_err(|_| meta_error("the SingleSignOnService location is not a URL"))?;
+    let parsed = url::Url::parse(&sso_url).map_err(|_| meta_error("the SingleSignOnService location is not a URL"))?;
     if !matches!(parsed.scheme(), "https" | "http") {
         return Err(meta_error("the SingleSignOnService location is not an HTTP(S) URL"));
     }

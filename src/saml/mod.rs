@@ -25,9 +25,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-pub use metadata::{
-    CertificateWarning, IdpCertificate, SpKey, parse_certificate, parse_idp_metadata, sp_metadata,
-};
+pub use metadata::{CertificateWarning, IdpCertificate, SpKey, parse_certificate, parse_idp_metadata, sp_metadata};
 pub use replay::{MemoryReplayCache, ReplayCache, SqliteReplayCache};
 pub use request::{authn_request, authn_request_at};
 pub use response::verify_response;

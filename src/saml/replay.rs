@@ -42,10 +42,8 @@ impl ReplayCache for MemoryReplayCache {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, SamlError> {
-        let mut seen = self
-            .seen
-            .lock()
-            .map_err(|_| SamlError::new(SamlErrorKind::Storage, "replay cache lock poisoned"))?;
+        let mut seen =
+            self.seen.lock().map_err(|_| SamlError::new(SamlErrorKind::Storage, "replay cache lock poisoned"))?;
         seen.retain(|_, exp| *exp > now);
         let key = (issuer.to_owned(), assertion_id.to_owned());
         if seen.contains_key(&key) {

@@ -47,9 +47,8 @@ pub fn authn_request_at(
         .and_then(|()| enc.finish())
         .map_err(|e| SamlError::new(SamlErrorKind::Malformed, format!("deflate: {e}")))?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(deflated);
-    let mut url = url::Url::parse(&idp.sso_url).map_err(|_| {
-        SamlError::new(SamlErrorKind::MetadataInvalid, "the IdP single sign-on URL is not a URL")
-    })?;
+    let mut url = url::Url::parse(&idp.sso_url)
+        .map_err(|_| SamlError::new(SamlErrorKind::MetadataInvalid, "the IdP single sign-on URL is not a URL"))?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("SAMLRequest", &encoded);

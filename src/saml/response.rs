@@ -15,8 +15,8 @@ use rsa::RsaPublicKey;
 
 use super::xml::{Document, NodeId};
 use super::{
-    Assertion, CM_BEARER, IdpSettings, NS_ASSERTION, NS_DSIG, NS_PROTOCOL, ReplayCache, STATUS_SUCCESS,
-    SamlError, SamlErrorKind, SpKey, SpSettings, dsig, encryption, parse_instant,
+    Assertion, CM_BEARER, IdpSettings, NS_ASSERTION, NS_DSIG, NS_PROTOCOL, ReplayCache, STATUS_SUCCESS, SamlError,
+    SamlErrorKind, SpKey, SpSettings, dsig, encryption, parse_instant,
 };
 
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
@@ -69,9 +69,7 @@ fn verify_signature_of(
 }
 
 fn issuer_of(doc: &Document, element: NodeId) -> Result<Option<String>, SamlError> {
-    Ok(doc
-        .single_child(element, NS_ASSERTION, "Issuer")?
-        .map(|i| doc.text(i).trim().to_owned()))
+    Ok(doc.single_child(element, NS_ASSERTION, "Issuer")?.map(|i| doc.text(i).trim().to_owned()))
 }
 
 fn check_issuer(found: Option<&str>, idp: &IdpSettings) -> Result<(), SamlError> {
@@ -118,10 +116,8 @@ pub fn verify_response(
     if doc.attr(root, "Version") != Some("2.0") {
         return Err(err(SamlErrorKind::Malformed, "not a SAML 2.0 response"));
     }
-    let _response_id = doc
-        .attr(root, "ID")
-        .ok_or_else(|| err(SamlErrorKind::Malformed, "the response has no ID"))?
-        .to_owned();
+    let _response_id =
+        doc.attr(root, "ID").ok_or_else(|| err(SamlErrorKind::Malformed, "the response has no ID"))?.to_owned();
     let counts = id_counts(&doc);
     require_unique_ids(&counts)?;
 
@@ -151,10 +147,7 @@ pub fn verify_response(
     let status = doc
         .single_child(root, NS_PROTOCOL, "Status")?
         .ok_or_else(|| err(SamlErrorKind::Malformed, "the response has no Status"))?;
-    let code = doc
-        .single_child(status, NS_PROTOCOL, "StatusCode")?
-        .and_then(|c| doc.attr(c, "Value"))
-        .unwrap_or("");
+    let code = doc.single_child(status, NS_PROTOCOL, "StatusCode")?.and_then(|c| doc.attr(c, "Value")).unwrap_or("");
     if code != STATUS_SUCCESS {
         return Err(err(SamlErrorKind::StatusNotSuccess, format!("the IdP answered {code:?}")));
     }
@@ -184,7 +177,9 @@ pub fn verify_response(
         if decrypted
             .descendants(a)
             .iter()
-            .filter(|n| decrypted.is(**n, NS_ASSERTION, "Assertion") || decrypted.is(**n, NS_ASSERTION, "EncryptedAssertion"))
+            .filter(|n| {
+                decrypted.is(**n, NS_ASSERTION, "Assertion") || decrypted.is(**n, NS_ASSERTION, "EncryptedAssertion")
+            })
             .count()
             != 1
         {
@@ -201,10 +196,8 @@ pub fn verify_response(
         require_unique_ids(&c)?;
         c
     };
-    let assertion_id = adoc
-        .attr(assertion, "ID")
-        .ok_or_else(|| err(SamlErrorKind::Malformed, "the assertion has no ID"))?
-        .to_owned();
+    let assertion_id =
+        adoc.attr(assertion, "ID").ok_or_else(|| err(SamlErrorKind::Malformed, "the assertion has no ID"))?.to_owned();
     if !std::ptr::eq(adoc, &doc) && counts.contains_key(&assertion_id) {
         return Err(err(SamlErrorKind::Wrapped, "the decrypted assertion repeats an ID of the response"));
     }
@@ -254,8 +247,7 @@ pub fn verify_response(
         }
     }
     if !confirmed {
-        return Err(first_error
-            .unwrap_or_else(|| err(SamlErrorKind::Malformed, "no bearer subject confirmation")));
+        return Err(first_error.unwrap_or_else(|| err(SamlErrorKind::Malformed, "no bearer subject confirmation")));
     }
 
     // Conditions: validity window and audience.
@@ -278,10 +270,7 @@ pub fn verify_response(
         return Err(err(SamlErrorKind::WrongAudience, "the assertion has no AudienceRestriction"));
     }
     for r in restrictions {
-        let ok = adoc
-            .children_named(r, NS_ASSERTION, "Audience")
-            .iter()
-            .any(|a| adoc.text(*a).trim() == sp.entity_id);
+        let ok = adoc.children_named(r, NS_ASSERTION, "Audience").iter().any(|a| adoc.text(*a).trim() == sp.entity_id);
         if !ok {
             return Err(err(SamlErrorKind::WrongAudience, "the assertion is meant for another audience"));
         }
@@ -322,17 +311,12 @@ pub fn verify_response(
     })
 }
 
-fn check_in_response_to(
-    found: Option<&str>,
-    expected: Option<&str>,
-    sp: &SpSettings,
-) -> Result<(), SamlError> {
+fn check_in_response_to(found: Option<&str>, expected: Option<&str>, sp: &SpSettings) -> Result<(), SamlError> {
     match (expected, found) {
         (Some(e), Some(f)) if e == f => Ok(()),
-        (Some(_), Some(f)) => Err(err(
-            SamlErrorKind::InResponseToMismatch,
-            format!("the response answers request {f:?}, not ours"),
-        )),
+        (Some(_), Some(f)) => {
+            Err(err(SamlErrorKind::InResponseToMismatch, format!("the response answers request {f:?}, not ours")))
+        }
         // SP-initiated: the IdP must say which request it answers (checked on the
         // subject confirmation when the response itself does not).
         (Some(_), None) => Ok(()),
@@ -341,10 +325,7 @@ fn check_in_response_to(
             format!("the response answers request {f:?}, which this session did not send"),
         )),
         (None, None) if sp.allow_idp_initiated => Ok(()),
-        (None, None) => Err(err(
-            SamlErrorKind::Unsolicited,
-            "unsolicited (IdP-initiated) responses are not enabled",
-        )),
+        (None, None) => Err(err(SamlErrorKind::Unsolicited, "unsolicited (IdP-initiated) responses are not enabled")),
     }
 }
 

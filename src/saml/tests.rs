@@ -151,11 +151,7 @@ fn response_xml(r: &R, assertion: &str) -> String {
 /// SHA-256, RSA-SHA256), putting the signature in place of `marker`.
 fn sign(xml: &str, id: &str, marker: &str, key: &RsaPrivateKey) -> String {
     let doc = Document::parse(xml).expect("parse for signing");
-    let el = doc
-        .descendants(doc.root)
-        .into_iter()
-        .find(|n| doc.attr(*n, "ID") == Some(id))
-        .expect("element to sign");
+    let el = doc.descendants(doc.root).into_iter().find(|n| doc.attr(*n, "ID") == Some(id)).expect("element to sign");
     let prefixes = [Some("xs".to_owned())];
     let content = exc_c14n(&doc, el, &C14n { exclude: None, inclusive_prefixes: &prefixes, with_comments: false });
     let digest = b64(Sha256::digest(content.as_bytes()));
@@ -174,10 +170,22 @@ fn sign(xml: &str, id: &str, marker: &str, key: &RsaPrivateKey) -> String {
     xml.replacen(marker, &sig, 1)
 }
 
+/// The assertion of `r` signed by `key` where it stands in its response (so the namespaces
+/// in scope there, `xs` of the prefix list included, are the ones signed), cut out as text.
+fn signed_assertion_with(r: &R, key: &RsaPrivateKey) -> String {
+    let full = sign(&response_xml(r, &assertion_xml(r)), &r.assertion_id, "<!--SIG-->", key);
+    let start = full.find("<saml:Assertion").expect("assertion start");
+    let end = full.rfind("</saml:Assertion>").expect("assertion end") + "</saml:Assertion>".len();
+    full[start..end].to_owned()
+}
+
+fn signed_assertion(r: &R) -> String {
+    signed_assertion_with(r, &key("idp-key.pem"))
+}
+
 /// The default response with a signed assertion.
 fn signed_assertion_response(r: &R) -> String {
-    let assertion = sign(&assertion_xml(r), &r.assertion_id, "<!--SIG-->", &key("idp-key.pem"));
-    response_xml(r, &assertion)
+    response_xml(r, &signed_assertion(r))
 }
 
 fn verify_with(
@@ -236,7 +244,7 @@ fn saml_response_and_assertion_both_signed_are_accepted() {
 #[test]
 fn saml_certificate_rollover_accepts_either_certificate() {
     let r = R::default();
-    let by_new = response_xml(&r, &sign(&assertion_xml(&r), "_assert1", "<!--SIG-->", &key("idp2-key.pem")));
+    let by_new = response_xml(&r, &signed_assertion_with(&r, &key("idp2-key.pem")));
     refused(verify(&by_new), SamlErrorKind::BadSignature);
     let mut rolling = idp();
     rolling.certificates.push(cert("idp2.crt"));
@@ -280,17 +288,15 @@ fn saml_wrong_audience_is_refused() {
 
 #[test]
 fn saml_expired_assertion_is_refused() {
-    let r = R {
-        not_before: "2026-03-01T11:40:00Z".into(),
-        not_on_or_after: "2026-03-01T11:50:00Z".into(),
-        ..R::default()
-    };
+    let r =
+        R { not_before: "2026-03-01T11:40:00Z".into(), not_on_or_after: "2026-03-01T11:50:00Z".into(), ..R::default() };
     refused(verify(&signed_assertion_response(&r)), SamlErrorKind::Expired);
 }
 
 #[test]
 fn saml_not_yet_valid_assertion_is_refused() {
-    let r = R { not_before: "2026-03-01T12:10:00Z".into(), not_on_or_after: "2026-03-01T12:20:00Z".into(), ..R::default() };
+    let r =
+        R { not_before: "2026-03-01T12:10:00Z".into(), not_on_or_after: "2026-03-01T12:20:00Z".into(), ..R::default() };
     refused(verify(&signed_assertion_response(&r)), SamlErrorKind::NotYetValid);
 }
 
@@ -303,7 +309,7 @@ fn saml_unsigned_response_is_refused() {
 #[test]
 fn saml_signature_by_another_key_is_refused() {
     let r = R::default();
-    let xml = response_xml(&r, &sign(&assertion_xml(&r), "_assert1", "<!--SIG-->", &key("other-key.pem")));
+    let xml = response_xml(&r, &signed_assertion_with(&r, &key("other-key.pem")));
     refused(verify(&xml), SamlErrorKind::BadSignature);
 }
 
@@ -327,10 +333,7 @@ fn saml_replay_cache_in_sqlite_survives_connections() {
         assert!(verify_with(&xml, &sp(), &idp(), Some(REQ), &SqliteReplayCache::new(&conn), None).is_ok());
     }
     let conn = rusqlite::Connection::open(&path).expect("reopen");
-    refused(
-        verify_with(&xml, &sp(), &idp(), Some(REQ), &SqliteReplayCache::new(&conn), None),
-        SamlErrorKind::Replayed,
-    );
+    refused(verify_with(&xml, &sp(), &idp(), Some(REQ), &SqliteReplayCache::new(&conn), None), SamlErrorKind::Replayed);
     // Expired entries are purged: remembered until NotOnOrAfter + skew only.
     let cache = SqliteReplayCache::new(&conn);
     let later = parse_instant("2026-03-01T13:00:00Z").expect("t");
@@ -367,16 +370,12 @@ fn saml_tampered_content_breaks_the_digest() {
 
 #[test]
 fn saml_sha1_signatures_are_refused() {
-    let xml = signed_assertion_response(&R::default())
-        .replace(RSA_SHA256, "http://www.w3.org/2000/09/xmldsig#rsa-sha1");
+    let xml =
+        signed_assertion_response(&R::default()).replace(RSA_SHA256, "http://www.w3.org/2000/09/xmldsig#rsa-sha1");
     refused(verify(&xml), SamlErrorKind::UnsupportedAlgorithm);
 }
 
 // ------------------------------------------------------------------ signature wrapping
-
-fn signed_assertion(r: &R) -> String {
-    sign(&assertion_xml(r), &r.assertion_id, "<!--SIG-->", &key("idp-key.pem"))
-}
 
 fn evil_assertion(id: &str) -> String {
     let evil = R { assertion_id: id.into(), name_id: "admin@example.com".into(), ..R::default() };
@@ -444,16 +443,18 @@ fn saml_wrapping_duplicate_ids_are_refused() {
     );
     refused(verify(&xml), SamlErrorKind::Wrapped);
     // Duplicate IDs anywhere, even on elements that are not assertions.
-    let dup = signed_assertion_response(&r)
-        .replace("<samlp:Status>", "<samlp:Extensions><x:Foo xmlns:x=\"urn:x\" ID=\"_assert1\"/></samlp:Extensions><samlp:Status>");
+    let dup = signed_assertion_response(&r).replace(
+        "<samlp:Status>",
+        "<samlp:Extensions><x:Foo xmlns:x=\"urn:x\" ID=\"_assert1\"/></samlp:Extensions><samlp:Status>",
+    );
     refused(verify(&dup), SamlErrorKind::Wrapped);
 }
 
 #[test]
 fn saml_wrapping_response_signed_but_assertion_swapped_is_refused() {
     let r = R::default();
-    let signed = sign(&response_xml(&r, &assertion_xml(&r)), "_resp1", "<!--RSIG-->", &key("idp-key.pem"));
     let original = assertion_xml(&r).replace("<!--SIG-->", "");
+    let signed = sign(&response_xml(&r, &original), "_resp1", "<!--RSIG-->", &key("idp-key.pem"));
     assert!(signed.contains(&original));
     let swapped = signed.replace(&original, &evil_assertion("_assert1"));
     refused(verify(&swapped), SamlErrorKind::BadSignature);
@@ -466,10 +467,8 @@ fn saml_signature_elsewhere_does_not_count() {
     let signed = signed_assertion(&r);
     let s = signed.find("<ds:Signature").expect("sig");
     let e = signed.find("</ds:Signature>").expect("end") + "</ds:Signature>".len();
-    let xml = response_xml(&r, &assertion_xml(&r).replace("<!--SIG-->", "")).replace(
-        "<samlp:Status>",
-        &format!("<samlp:Extensions>{}</samlp:Extensions><samlp:Status>", &signed[s..e]),
-    );
+    let xml = response_xml(&r, &assertion_xml(&r).replace("<!--SIG-->", ""))
+        .replace("<samlp:Status>", &format!("<samlp:Extensions>{}</samlp:Extensions><samlp:Status>", &signed[s..e]));
     refused(verify(&xml), SamlErrorKind::Unsigned);
 }
 
@@ -610,9 +609,16 @@ fn saml_idp_metadata_is_imported_with_two_certificates() {
     assert_eq!(settings.sso_url, "https://idp.example.org/saml2/sso?tenant=7");
     assert_eq!(settings.certificates.len(), 2, "the encryption certificate is not a signing one");
     assert_eq!(settings.certificates[1].subject, "CN=idp2.test");
-    assert!(settings.certificate_warnings(now()).is_empty());
+    assert!(settings.certificate_warnings(Utc::now()).is_empty());
     // The imported settings verify a real response.
-    let a = verify_with(&signed_assertion_response(&R::default()), &sp(), &settings, Some(REQ), &MemoryReplayCache::new(), None);
+    let a = verify_with(
+        &signed_assertion_response(&R::default()),
+        &sp(),
+        &settings,
+        Some(REQ),
+        &MemoryReplayCache::new(),
+        None,
+    );
     assert!(a.is_ok());
 }
 
@@ -624,7 +630,10 @@ fn saml_malformed_metadata_is_refused() {
         ("<html><body>login</body></html>", SamlErrorKind::MetadataInvalid),
         (&idp_metadata(&[]) as &str, SamlErrorKind::MetadataInvalid),
         (&idp_metadata(&[&good]).replace("IDPSSODescriptor", "SPSSODescriptor"), SamlErrorKind::MetadataInvalid),
-        (&idp_metadata(&[&good]).replace(&format!("Binding=\"{BINDING_REDIRECT}\""), "Binding=\"x\""), SamlErrorKind::MetadataInvalid),
+        (
+            &idp_metadata(&[&good]).replace(&format!("Binding=\"{BINDING_REDIRECT}\""), "Binding=\"x\""),
+            SamlErrorKind::MetadataInvalid,
+        ),
         (&idp_metadata(&[&good]).replace(&format!("entityID=\"{IDP_ID}\""), ""), SamlErrorKind::MetadataInvalid),
         (&idp_metadata(&["bm90IGEgY2VydGlmaWNhdGU="]), SamlErrorKind::CertificateInvalid),
         (&idp_metadata(&["%%%"]), SamlErrorKind::CertificateInvalid),
@@ -770,7 +779,10 @@ fn saml_xmlsec1_signed_responses_are_accepted() {
         assert_eq!(a.name_id, "alice@example.com");
         // And a change after signing is caught.
         let tampered = signed.replacen("alice@example.com", "mallory@example.com", 1);
-        refused(verify_with(&tampered, &sp(), &idp(), Some(REQ), &MemoryReplayCache::new(), None), SamlErrorKind::BadSignature);
+        refused(
+            verify_with(&tampered, &sp(), &idp(), Some(REQ), &MemoryReplayCache::new(), None),
+            SamlErrorKind::BadSignature,
+        );
     }
 }
 
@@ -782,12 +794,20 @@ fn saml_our_signatures_verify_with_xmlsec1() {
     let dir = tempfile::tempdir().expect("dir");
     let r = R { name_id: "o'brien&amp;co@example.com".into(), ..R::default() };
     let with_comment = assertion_xml(&r).replacen("<saml:Subject>", "<saml:Subject><!-- a comment -->", 1);
-    let signed_assertion = sign(&with_comment, "_assert1", "<!--SIG-->", &key("idp-key.pem"));
     let cases = [
-        ("assertion", response_xml(&r, &signed_assertion), "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"),
+        (
+            "assertion",
+            sign(&response_xml(&r, &with_comment), "_assert1", "<!--SIG-->", &key("idp-key.pem")),
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ),
         (
             "response",
-            sign(&response_xml(&r, &with_comment.replace("<!--SIG-->", "")), "_resp1", "<!--RSIG-->", &key("idp-key.pem")),
+            sign(
+                &response_xml(&r, &with_comment.replace("<!--SIG-->", "")),
+                "_resp1",
+                "<!--RSIG-->",
+                &key("idp-key.pem"),
+            ),
             "urn:oasis:names:tc:SAML:2.0:protocol:Response",
         ),
     ];

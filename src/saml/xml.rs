@@ -67,10 +67,7 @@ fn malformed(message: impl Into<String>) -> SamlError {
 /// Refuses a DOCTYPE anywhere in the text: checked on the raw text before parsing.
 pub fn refuse_doctype(text: &str) -> Result<(), SamlError> {
     if text.contains("<!DOCTYPE") || text.contains("<!ENTITY") || text.contains("<!doctype") {
-        return Err(SamlError::new(
-            SamlErrorKind::DoctypeForbidden,
-            "XML document type declarations are not accepted",
-        ));
+        return Err(SamlError::new(SamlErrorKind::DoctypeForbidden, "XML document type declarations are not accepted"));
     }
     Ok(())
 }
@@ -86,9 +83,7 @@ fn unescape(raw: &str) -> Result<String, SamlError> {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
-        let semi = after
-            .find(';')
-            .ok_or_else(|| malformed("unterminated entity reference"))?;
+        let semi = after.find(';').ok_or_else(|| malformed("unterminated entity reference"))?;
         out.push(resolve_reference(&after[..semi])?);
         rest = &after[semi + 1..];
     }
@@ -114,9 +109,7 @@ fn resolve_reference(name: &str) -> Result<char, SamlError> {
                     format!("undeclared entity reference &{name};"),
                 ));
             };
-            let c = code
-                .and_then(char::from_u32)
-                .ok_or_else(|| malformed("invalid character reference"))?;
+            let c = code.and_then(char::from_u32).ok_or_else(|| malformed("invalid character reference"))?;
             if c == '\0' {
                 return Err(malformed("invalid character reference"));
             }
@@ -128,9 +121,7 @@ fn resolve_reference(name: &str) -> Result<char, SamlError> {
 
 fn split_qname(qname: &str) -> Result<(Option<String>, String), SamlError> {
     match qname.split_once(':') {
-        Some((p, l)) if !p.is_empty() && !l.is_empty() && !l.contains(':') => {
-            Ok((Some(p.to_owned()), l.to_owned()))
-        }
+        Some((p, l)) if !p.is_empty() && !l.is_empty() && !l.contains(':') => Ok((Some(p.to_owned()), l.to_owned())),
         None if !qname.is_empty() => Ok((None, qname.to_owned())),
         _ => Err(malformed(format!("invalid name {qname:?}"))),
     }
@@ -184,10 +175,8 @@ impl Builder {
             }
             // Attribute-value normalization (XML 1.0 §3.3.3): literal whitespace becomes a
             // space before references are expanded.
-            let normalized: String = raw
-                .chars()
-                .map(|c| if matches!(c, '\t' | '\n' | '\r') { ' ' } else { c })
-                .collect();
+            let normalized: String =
+                raw.chars().map(|c| if matches!(c, '\t' | '\n' | '\r') { ' ' } else { c }).collect();
             let value = unescape(&normalized)?;
             if key == "xmlns" {
                 ns_decls.push((None, value));
@@ -212,10 +201,7 @@ impl Builder {
         self.scopes.push(scope);
         let ns = match &prefix {
             Some(p) if p == "xml" => Some(XML_NS.to_owned()),
-            Some(p) => Some(
-                self.lookup(Some(p))
-                    .ok_or_else(|| malformed(format!("undeclared prefix {p:?}")))?,
-            ),
+            Some(p) => Some(self.lookup(Some(p)).ok_or_else(|| malformed(format!("undeclared prefix {p:?}")))?),
             None => self.lookup(None).filter(|u| !u.is_empty()),
         };
         let mut attrs: Vec<Attr> = Vec::with_capacity(raw_attrs.len());
@@ -223,10 +209,7 @@ impl Builder {
             let (aprefix, alocal) = split_qname(&key)?;
             let ans = match &aprefix {
                 Some(p) if p == "xml" => Some(XML_NS.to_owned()),
-                Some(p) => Some(
-                    self.lookup(Some(p))
-                        .ok_or_else(|| malformed(format!("undeclared prefix {p:?}")))?,
-                ),
+                Some(p) => Some(self.lookup(Some(p)).ok_or_else(|| malformed(format!("undeclared prefix {p:?}")))?),
                 None => None,
             };
             if attrs.iter().any(|a| a.local == alocal && a.ns == ans) {
@@ -234,14 +217,7 @@ impl Builder {
             }
             attrs.push(Attr { prefix: aprefix, local: alocal, ns: ans, value });
         }
-        let id = self.push(NodeKind::Element(Element {
-            prefix,
-            local,
-            ns,
-            ns_decls,
-            attrs,
-            children: Vec::new(),
-        }))?;
+        let id = self.push(NodeKind::Element(Element { prefix, local, ns, ns_decls, attrs, children: Vec::new() }))?;
         if self.stack.is_empty() {
             self.root = Some(id);
         }
@@ -283,10 +259,7 @@ impl Document {
 
     /// Parses `text` as if its document element were placed where `base_scope` namespaces are
     /// in scope (used for decrypted assertions).
-    pub fn parse_with_scope(
-        text: &str,
-        base_scope: Vec<(Option<String>, String)>,
-    ) -> Result<Self, SamlError> {
+    pub fn parse_with_scope(text: &str, base_scope: Vec<(Option<String>, String)>) -> Result<Self, SamlError> {
         refuse_doctype(text)?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         // End-of-line handling (XML 1.0 §2.11) on the whole entity.
@@ -302,9 +275,7 @@ impl Document {
         }
         let mut b = Builder { nodes: Vec::new(), stack: Vec::new(), scopes: vec![scope0], root: None };
         loop {
-            let event = reader
-                .read_event()
-                .map_err(|e| malformed(format!("XML syntax error: {e}")))?;
+            let event = reader.read_event().map_err(|e| malformed(format!("XML syntax error: {e}")))?;
             match event {
                 Event::DocType(_) => {
                     return Err(SamlError::new(
@@ -377,27 +348,18 @@ impl Document {
 
     /// True when the element `id` has namespace `ns` and local name `local`.
     pub fn is(&self, id: NodeId, ns: &str, local: &str) -> bool {
-        self.element(id)
-            .is_some_and(|e| e.local == local && e.ns.as_deref() == Some(ns))
+        self.element(id).is_some_and(|e| e.local == local && e.ns.as_deref() == Some(ns))
     }
 
     /// The element children of `id`.
     pub fn child_elements(&self, id: NodeId) -> Vec<NodeId> {
-        self.element(id).map_or_else(Vec::new, |e| {
-            e.children
-                .iter()
-                .copied()
-                .filter(|c| self.element(*c).is_some())
-                .collect()
-        })
+        self.element(id)
+            .map_or_else(Vec::new, |e| e.children.iter().copied().filter(|c| self.element(*c).is_some()).collect())
     }
 
     /// The element children of `id` with the given name.
     pub fn children_named(&self, id: NodeId, ns: &str, local: &str) -> Vec<NodeId> {
-        self.child_elements(id)
-            .into_iter()
-            .filter(|c| self.is(*c, ns, local))
-            .collect()
+        self.child_elements(id).into_iter().filter(|c| self.is(*c, ns, local)).collect()
     }
 
     /// The only child with that name: `Ok(None)` when absent, an error when repeated.
@@ -427,11 +389,7 @@ impl Document {
 
     /// An attribute without namespace.
     pub fn attr(&self, id: NodeId, local: &str) -> Option<&str> {
-        self.element(id)?
-            .attrs
-            .iter()
-            .find(|a| a.ns.is_none() && a.local == local)
-            .map(|a| a.value.as_str())
+        self.element(id)?.attrs.iter().find(|a| a.ns.is_none() && a.local == local).map(|a| a.value.as_str())
     }
 
     /// The text content: every text node of the subtree concatenated, comments skipped,
@@ -468,10 +426,7 @@ impl Document {
             }
             cur = self.parent(n);
         }
-        self.base_scope
-            .iter()
-            .find(|(p, _)| p.as_deref() == prefix)
-            .map(|(_, u)| u.clone())
+        self.base_scope.iter().find(|(p, _)| p.as_deref() == prefix).map(|(_, u)| u.clone())
     }
 
     /// Every namespace in scope at `id`, innermost declaration winning.
@@ -578,8 +533,7 @@ fn write_element(
     }
     let mut attrs: Vec<&Attr> = e.attrs.iter().collect();
     attrs.sort_by(|a, b| {
-        (a.ns.as_deref().unwrap_or(""), a.local.as_str())
-            .cmp(&(b.ns.as_deref().unwrap_or(""), b.local.as_str()))
+        (a.ns.as_deref().unwrap_or(""), a.local.as_str()).cmp(&(b.ns.as_deref().unwrap_or(""), b.local.as_str()))
     });
     for a in attrs {
         out.push(' ');
