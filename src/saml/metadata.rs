@@ -1,9 +1,9 @@
-//! IdP metadata import, certificates and our SP metadata.
+//! `IdP` metadata import, certificates and our SP metadata.
 //!
 //! Certificates: one that does not parse, or holds no RSA key, is an **error**
 //! (`certificate_invalid`); one that is expired or not yet valid is a **warning**
 //! ([`CertificateWarning`]), because SAML trusts the pinned key, not the validity dates,
-//! and IdPs (AD FS, Shibboleth) often publish long-expired self-signed certificates.
+//! and `IdPs` (AD FS, Shibboleth) often publish long-expired self-signed certificates.
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use x509_cert::der::{Decode as _, DecodePem as _, Encode as _};
 use super::xml::{Document, NodeId, escape};
 use super::{BINDING_POST, BINDING_REDIRECT, IdpSettings, NS_DSIG, NS_METADATA, SamlError, SamlErrorKind, SpSettings};
 
-/// A pinned IdP signing certificate.
+/// A pinned `IdP` signing certificate.
 #[derive(Clone)]
 pub struct IdpCertificate {
     pub der: Vec<u8>,
@@ -145,8 +145,8 @@ fn meta_error(message: impl Into<String>) -> SamlError {
     SamlError::new(SamlErrorKind::MetadataInvalid, message)
 }
 
-/// Imports IdP metadata: an `EntityDescriptor` (or an `EntitiesDescriptor` holding exactly
-/// one IdP) with an `IDPSSODescriptor`, its signing certificates (`KeyDescriptor` with
+/// Imports `IdP` metadata: an `EntityDescriptor` (or an `EntitiesDescriptor` holding exactly
+/// one `IdP`) with an `IDPSSODescriptor`, its signing certificates (`KeyDescriptor` with
 /// `use="signing"` or no `use`) and its HTTP-Redirect `SingleSignOnService`.
 ///
 /// Expired certificates are accepted; see [`IdpSettings::certificate_warnings`].

@@ -8,7 +8,7 @@
 //!   window, `InResponseTo`, replay (through a [`ReplayCache`]) and encrypted assertions.
 //!
 //! Everything is pure Rust: a small XML tree over quick-xml (no DTD, no entities), our own
-//! exclusive canonicalization, RustCrypto for RSA, SHA-2, AES and X.509.
+//! exclusive canonicalization, `RustCrypto` for RSA, SHA-2, AES and X.509.
 
 mod dsig;
 mod encryption;
@@ -45,12 +45,12 @@ pub const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 pub struct SpSettings {
     /// Our entity id: the audience the assertions must name.
     pub entity_id: String,
-    /// The assertion consumer service URL: the recipient and destination the IdP must name.
+    /// The assertion consumer service URL: the recipient and destination the `IdP` must name.
     pub acs_url: String,
     /// Accept unsolicited (IdP-initiated) responses. Off by default: they cannot be tied to a
     /// login started here (login CSRF).
     pub allow_idp_initiated: bool,
-    /// Allowed clock difference with the IdP for `NotBefore` / `NotOnOrAfter`.
+    /// Allowed clock difference with the `IdP` for `NotBefore` / `NotOnOrAfter`.
     pub clock_skew: chrono::Duration,
 }
 
@@ -118,7 +118,7 @@ pub enum SamlErrorKind {
     /// Structure that signature-wrapping attacks produce: duplicate IDs, more than one
     /// assertion, a signature not referencing its parent, an assertion out of place.
     Wrapped,
-    /// The response or assertion issuer is not the configured IdP.
+    /// The response or assertion issuer is not the configured `IdP`.
     UnknownIssuer,
     /// The status is not `Success`.
     StatusNotSuccess,
@@ -135,7 +135,7 @@ pub enum SamlErrorKind {
     Replayed,
     /// An encrypted assertion that cannot be decrypted (no key, wrong key, bad data).
     DecryptionFailed,
-    /// IdP metadata that cannot be used.
+    /// `IdP` metadata that cannot be used.
     MetadataInvalid,
     /// A certificate that does not parse or holds no RSA key.
     CertificateInvalid,

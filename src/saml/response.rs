@@ -189,7 +189,7 @@ pub fn verify_response(
     } else {
         (&doc, assertion_node)
     };
-    let acounts = if std::ptr::eq(adoc, &doc) {
+    let acounts = if std::ptr::eq(adoc, &raw const doc) {
         counts.clone()
     } else {
         let c = id_counts(adoc);
@@ -198,7 +198,7 @@ pub fn verify_response(
     };
     let assertion_id =
         adoc.attr(assertion, "ID").ok_or_else(|| err(SamlErrorKind::Malformed, "the assertion has no ID"))?.to_owned();
-    if !std::ptr::eq(adoc, &doc) && counts.contains_key(&assertion_id) {
+    if !std::ptr::eq(adoc, &raw const doc) && counts.contains_key(&assertion_id) {
         return Err(err(SamlErrorKind::Wrapped, "the decrypted assertion repeats an ID of the response"));
     }
     let assertion_signed = verify_signature_of(adoc, assertion, &keys, &acounts)?;

@@ -129,7 +129,7 @@ fn assertion_xml(r: &R) -> String {
 }
 
 /// A response around `assertion`, with `<!--RSIG-->` where its signature goes. It declares
-/// `xs` (used only in attribute values) so the InclusiveNamespaces prefix list matters.
+/// `xs` (used only in attribute values) so the `InclusiveNamespaces` prefix list matters.
 fn response_xml(r: &R, assertion: &str) -> String {
     let dest = r.destination.as_ref().map_or_else(String::new, |d| format!(" Destination=\"{d}\""));
     let irt = r.in_response_to.as_ref().map_or_else(String::new, |i| format!(" InResponseTo=\"{i}\""));
@@ -577,14 +577,12 @@ fn saml_encrypted_assertions_cbc_and_gcm_are_decrypted_and_verified() {
 // ------------------------------------------------------------------ metadata and requests
 
 fn idp_metadata(certs: &[&str]) -> String {
-    let keys: String = certs
-        .iter()
-        .map(|c| {
-            format!(
-                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\n{c}\n</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
-            )
-        })
-        .collect();
+    let mut keys = String::new();
+    for c in certs {
+        keys.push_str(&format!(
+            "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\n{c}\n</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        ));
+    }
     format!(
         r#"<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="{NS_METADATA}" xmlns:ds="{NS_DSIG}" entityID="{IDP_ID}">

@@ -335,6 +335,7 @@ impl Document {
         Ok(Self { nodes: b.nodes, root, base_scope })
     }
 
+    #[must_use]
     pub fn element(&self, id: NodeId) -> Option<&Element> {
         match &self.nodes.get(id)?.kind {
             NodeKind::Element(e) => Some(e),
@@ -342,11 +343,13 @@ impl Document {
         }
     }
 
+    #[must_use]
     pub fn parent(&self, id: NodeId) -> Option<NodeId> {
         self.nodes.get(id).and_then(|n| n.parent)
     }
 
     /// True when the element `id` has namespace `ns` and local name `local`.
+    #[must_use]
     pub fn is(&self, id: NodeId, ns: &str, local: &str) -> bool {
         self.element(id).is_some_and(|e| e.local == local && e.ns.as_deref() == Some(ns))
     }
@@ -358,6 +361,7 @@ impl Document {
     }
 
     /// The element children of `id` with the given name.
+    #[must_use]
     pub fn children_named(&self, id: NodeId, ns: &str, local: &str) -> Vec<NodeId> {
         self.child_elements(id).into_iter().filter(|c| self.is(*c, ns, local)).collect()
     }
@@ -373,6 +377,7 @@ impl Document {
     }
 
     /// All elements of the subtree at `id` (itself included), in document order.
+    #[must_use]
     pub fn descendants(&self, id: NodeId) -> Vec<NodeId> {
         let mut out = Vec::new();
         let mut stack = vec![id];
@@ -388,12 +393,14 @@ impl Document {
     }
 
     /// An attribute without namespace.
+    #[must_use]
     pub fn attr(&self, id: NodeId, local: &str) -> Option<&str> {
         self.element(id)?.attrs.iter().find(|a| a.ns.is_none() && a.local == local).map(|a| a.value.as_str())
     }
 
     /// The text content: every text node of the subtree concatenated, comments skipped,
     /// so it equals the character data of the canonical form (a comment cannot cut it short).
+    #[must_use]
     pub fn text(&self, id: NodeId) -> String {
         let mut out = String::new();
         self.collect_text(id, &mut out);
@@ -413,6 +420,7 @@ impl Document {
     }
 
     /// The namespace URI bound to `prefix` at element `id` (`None` prefix: default namespace).
+    #[must_use]
     pub fn lookup_ns(&self, id: NodeId, prefix: Option<&str>) -> Option<String> {
         if prefix == Some("xml") {
             return Some(XML_NS.to_owned());
@@ -430,6 +438,7 @@ impl Document {
     }
 
     /// Every namespace in scope at `id`, innermost declaration winning.
+    #[must_use]
     pub fn in_scope_namespaces(&self, id: NodeId) -> Vec<(Option<String>, String)> {
         let mut seen: HashMap<Option<String>, String> = HashMap::new();
         let mut cur = Some(id);
@@ -460,6 +469,7 @@ pub struct C14n<'a> {
 }
 
 /// Exclusive XML Canonicalization 1.0 of the subtree rooted at element `apex`.
+#[must_use]
 pub fn exc_c14n(doc: &Document, apex: NodeId, opts: &C14n<'_>) -> String {
     let mut out = String::new();
     let rendered: HashMap<Option<String>, String> = HashMap::new();
@@ -602,6 +612,7 @@ fn escape_attr(s: &str, out: &mut String) {
 }
 
 /// Escapes a value for our own XML output (metadata, requests).
+#[must_use]
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     escape_attr(s, &mut out);
