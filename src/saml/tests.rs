@@ -579,9 +579,9 @@ fn saml_encrypted_assertions_cbc_and_gcm_are_decrypted_and_verified() {
 fn idp_metadata(certs: &[&str]) -> String {
     let mut keys = String::new();
     for c in certs {
-        keys.push_str(&format!(
-            "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\n{c}\n</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
-        ));
+        keys.push_str("<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>\n");
+        keys.push_str(c);
+        keys.push_str("\n</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>");
     }
     format!(
         r#"<?xml version="1.0"?>
