@@ -23,6 +23,16 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends postgresql
 fi
 
+# xmlsec1 (MIT), the interop oracle of the SAML tests (src/saml/tests.rs): it signs
+# responses our verifier must accept and verifies signatures over our canonical form.
+if ! command -v xmlsec1 >/dev/null 2>&1; then
+  echo "installing xmlsec1 for the SAML interop tests"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends xmlsec1
+fi
+
 # axe-core (npm) for the accessibility check of every screen
 # (tests/api/browser_a11y.rs); into target/, never committed.
 if [ ! -f target/axe/node_modules/axe-core/axe.min.js ]; then

@@ -242,6 +242,9 @@ error_codes! {
     VoiceWebhookReplayed => ("voice_webhook_replayed", CONFLICT, "A voice webhook repeats one already handled (the call was already answered, or the gather's turn number is not the call's current one); nothing ran."),
     VoiceProviderRejected => ("voice_provider_rejected", UNPROCESSABLE_ENTITY, "The telephony provider refused the request (bad number, credentials, not allowed); `details.provider_description` has its words, `details.provider_status` its HTTP status."),
     VoiceProviderUnavailable => ("voice_provider_unavailable", BAD_GATEWAY, "The telephony provider could not be reached, timed out or answered a server error; `details.provider_description` says what happened."),
+    // SAML single sign-on (src/saml, docs/sso-saml.md)
+    SamlResponseInvalid => ("saml_response_invalid", UNAUTHORIZED, "A SAML response was refused; `details.reason` is the stable reason (`unsigned`, `bad_signature`, `wrapped`, `wrong_audience`, `expired`, `replayed`, … see docs/sso-saml.md)."),
+    SamlMetadataInvalid => ("saml_metadata_invalid", UNPROCESSABLE_ENTITY, "IdP metadata or a certificate cannot be used; `details.field` names the field, `details.reason` is `metadata_invalid`, `certificate_invalid` or `doctype_forbidden`."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

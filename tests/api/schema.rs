@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 39] = [
+const ADDED_TABLES: [&str; 40] = [
     "teams",
     "conversations",
     "jobs",
@@ -187,6 +187,8 @@ const ADDED_TABLES: [&str; 39] = [
     "agent_memories",
     // The organization's telephony account, its auth token sealed (V078, issue 26).
     "voice_accounts",
+    // Used SAML assertion ids until they expire (V081, issue 22 item 2).
+    "saml_replay_cache",
 ];
 
 const VIEWS: [&str; 4] =
@@ -400,7 +402,8 @@ impl World {
                  INSERT INTO admin_sessions (user_id, token_hash, expires_at) VALUES ({owner_a}, randomblob(32), '2999-01-01T00:00:00.000Z');
                  INSERT INTO admin_audit_log (user_id, user_email, action) VALUES ({owner_a}, 'owner-a@example.com', 'ADMIN_LOGIN_SUCCESS');
                  INSERT INTO plugin_versions (plugin_id, version) VALUES ({plugin}, '1.0.0');
-                 INSERT INTO plugin_reviews (plugin_id, user_id, rating) VALUES ({plugin}, {member}, 5);"
+                 INSERT INTO plugin_reviews (plugin_id, user_id, rating) VALUES ({plugin}, {member}, 5);
+                 INSERT INTO saml_replay_cache (issuer, assertion_id, expires_at) VALUES ('https://idp.example.org', '_a1', 4102444800);"
             ),
         );
         World { owner_a, owner_b, member, plugin, org_a, org_b }
@@ -611,6 +614,8 @@ fn tenant_owned_tables_are_exactly_those_with_organization_id() {
         "admin_ip_whitelist",
         "admin_login_attempts",
         "admin_sessions",
+        // used SAML assertion ids, keyed by the IdP's entity id (V081)
+        "saml_replay_cache",
         // the tenant itself
         "organizations",
     ]
