@@ -219,6 +219,8 @@ impl Application {
                 .configure(integrations::root_routes)
                 .service(scope::scope("/api/v1").configure(api_routes))
                 .split_for_parts();
+            // SCIM (RFC 7644) has its own contract and error body: outside the OpenAPI document.
+            let app = app.configure(crate::scim::protocol_routes);
             app.default_service(web::to(fallback)).wrap(Compress::default()).wrap(from_fn(edge))
         })
         .listen(listener)
@@ -366,6 +368,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     mcp::routes(cfg);
     crate::workflows::routes(cfg);
     crate::autonomous::routes(cfg);
+    crate::scim::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 38] = [
+const ADDED_TABLES: [&str; 41] = [
     "teams",
     "conversations",
     "jobs",
@@ -185,6 +185,10 @@ const ADDED_TABLES: [&str; 38] = [
     "mcp_servers",
     // Long-term memory of autonomous agents (V071, issue 19 item 5).
     "agent_memories",
+    // SCIM 2.0 provisioning (V077, issue 22 item 5): tokens, provisioned users and groups.
+    "scim_tokens",
+    "scim_users",
+    "scim_groups",
 ];
 
 const VIEWS: [&str; 4] =
