@@ -126,8 +126,8 @@ impl From<AppError> for ScimError {
             tracing::error!(error = ?e, "SCIM request failed");
             return ScimError::new(status, None, "internal error");
         }
-        let scim_type = (status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST)
-            .then_some("invalidValue");
+        let scim_type =
+            (status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST).then_some("invalidValue");
         let status = if status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { status };
         let detail = match e.details() {
             Some(details) => format!("{} ({details})", e.message()),

@@ -60,7 +60,8 @@ pub struct PatchPath {
     pub sub: Option<String>,
 }
 
-const CORE_SCHEMAS: [&str; 2] = ["urn:ietf:params:scim:schemas:core:2.0:user", "urn:ietf:params:scim:schemas:core:2.0:group"];
+const CORE_SCHEMAS: [&str; 2] =
+    ["urn:ietf:params:scim:schemas:core:2.0:user", "urn:ietf:params:scim:schemas:core:2.0:group"];
 
 impl AttrPath {
     /// Parses `urn:…:Schema:name.sub`, `name.sub` or `name`.
@@ -172,13 +173,13 @@ fn tokenize(input: &str) -> ScimResult<Vec<Token>> {
             c if c == '-' || c.is_ascii_digit() => {
                 let start = i;
                 let mut j = i + 1;
-                while j < chars.len() && (chars[j].is_ascii_digit() || matches!(chars[j], '.' | 'e' | 'E' | '+' | '-')) {
+                while j < chars.len() && (chars[j].is_ascii_digit() || matches!(chars[j], '.' | 'e' | 'E' | '+' | '-'))
+                {
                     j += 1;
                 }
                 let literal: String = chars[start..j].iter().collect();
-                let n: serde_json::Number = literal
-                    .parse()
-                    .map_err(|_| ScimError::invalid_filter(format!("bad number {literal}")))?;
+                let n: serde_json::Number =
+                    literal.parse().map_err(|_| ScimError::invalid_filter(format!("bad number {literal}")))?;
                 tokens.push(Token::Number(n));
                 i = j;
             }
@@ -292,7 +293,9 @@ impl Parser {
         if matches!(self.peek(), Some(Token::BracketOpen)) {
             self.pos += 1;
             if path.sub.is_some() {
-                return Err(ScimError::invalid_filter("a value filter applies to a whole attribute, not a sub-attribute"));
+                return Err(ScimError::invalid_filter(
+                    "a value filter applies to a whole attribute, not a sub-attribute",
+                ));
             }
             self.enter()?;
             let inner = self.or()?;
@@ -631,7 +634,10 @@ mod tests {
         let p = parse_path(r#"emails[type eq "work"].value"#).expect("path");
         assert_eq!(p.attr.name, "emails");
         assert_eq!(p.sub.as_deref(), Some("value"));
-        assert_eq!(pinned_values(p.filter.as_ref().expect("filter")), Some(json!({"type": "work"}).as_object().cloned().expect("o")));
+        assert_eq!(
+            pinned_values(p.filter.as_ref().expect("filter")),
+            Some(json!({"type": "work"}).as_object().cloned().expect("o"))
+        );
         let p = parse_path("name.givenName").expect("path");
         assert_eq!((p.attr.name.as_str(), p.attr.sub.as_deref()), ("name", Some("givenName")));
         let p = parse_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department").expect("path");

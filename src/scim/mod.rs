@@ -135,7 +135,10 @@ async fn scim_rotate_token(
     security(("session" = ["sso.manage"]), ("api_token" = ["sso.manage"]))
 )]
 #[delete("/scim-tokens/{scim_token_id}")]
-async fn scim_revoke_token(scope: ScimTokenScope<perm::SsoManage>, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn scim_revoke_token(
+    scope: ScimTokenScope<perm::SsoManage>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let id = scope.id();
     tokens::revoke(&state, scope.into_tenant(), id).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -186,7 +186,8 @@ fn apply_path(
             match (multi, value) {
                 // Entra removes listed members: `"path":"members","value":[{"value":"…"}]`.
                 (true, Some(listed)) => {
-                    let gone: Vec<Value> = as_list(listed).iter().filter_map(|v| filter::get_ci(v, "value").cloned()).collect();
+                    let gone: Vec<Value> =
+                        as_list(listed).iter().filter_map(|v| filter::get_ci(v, "value").cloned()).collect();
                     if let Some(Value::Array(items)) = map.get_mut(&key) {
                         items.retain(|item| !filter::get_ci(item, "value").is_some_and(|v| gone.contains(v)));
                     }
@@ -205,7 +206,8 @@ fn apply_path(
             if let (Some(items), Some(value)) = (current.as_array_mut(), value) {
                 for v in as_list(value) {
                     let existing = filter::get_ci(&v, "value").cloned();
-                    let duplicate = existing.is_some_and(|x| items.iter().any(|i| filter::get_ci(i, "value") == Some(&x)));
+                    let duplicate =
+                        existing.is_some_and(|x| items.iter().any(|i| filter::get_ci(i, "value") == Some(&x)));
                     if !duplicate {
                         items.push(v);
                     }
@@ -382,16 +384,21 @@ mod tests {
         assert_eq!(group["members"], json!([{ "value": "1" }, { "value": "2", "display": "b" }]));
         patch(&mut group, json!([{ "op": "remove", "path": "members[value eq \"1\"]" }]), &GROUP_ATTRIBUTES)
             .expect("remove");
-        patch(&mut group, json!([{ "op": "Remove", "path": "members", "value": [{ "value": "2" }] }]), &GROUP_ATTRIBUTES)
-            .expect("remove listed");
+        patch(
+            &mut group,
+            json!([{ "op": "Remove", "path": "members", "value": [{ "value": "2" }] }]),
+            &GROUP_ATTRIBUTES,
+        )
+        .expect("remove listed");
         assert_eq!(group["members"], json!([]));
     }
 
     #[test]
     fn bad_paths_and_targets() {
         let mut user = json!({ "userName": "a@example.com", "emails": [] });
-        let e = patch(&mut user, json!([{ "op": "replace", "path": "nickname.first.x", "value": 1 }]), &USER_ATTRIBUTES)
-            .expect_err("bad");
+        let e =
+            patch(&mut user, json!([{ "op": "replace", "path": "nickname.first.x", "value": 1 }]), &USER_ATTRIBUTES)
+                .expect_err("bad");
         assert_eq!(e.scim_type, Some("invalidPath"));
         let e = patch(&mut user, json!([{ "op": "replace", "path": "favouriteColour", "value": 1 }]), &USER_ATTRIBUTES)
             .expect_err("unknown");

@@ -11,11 +11,11 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
+use super::SCIM_CONTENT_TYPE;
 use super::error::{ScimError, ScimResult};
 use super::schema;
 use super::service::{self, ListQuery, Provisioner};
 use super::tokens;
-use super::SCIM_CONTENT_TYPE;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::{ClientInfo, Tenant};

@@ -42,7 +42,16 @@ pub const USER_ATTRIBUTES: AttributeSet = AttributeSet {
         "roles",
         "x509certificates",
     ],
-    multi_valued: &["emails", "phonenumbers", "ims", "photos", "addresses", "entitlements", "roles", "x509certificates"],
+    multi_valued: &[
+        "emails",
+        "phonenumbers",
+        "ims",
+        "photos",
+        "addresses",
+        "entitlements",
+        "roles",
+        "x509certificates",
+    ],
     read_only: &["id", "meta", "schemas", "groups"],
     extensions: &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"],
 };
@@ -141,8 +150,7 @@ fn attr(name: &str, kind: &str, multi: bool, required: bool, mutability: &str, u
 
 fn complex(name: &str, multi: bool, mutability: &str, subs: &[(&str, &str)]) -> Value {
     let mut a = attr(name, "complex", multi, false, mutability, "none");
-    a["subAttributes"] =
-        Value::Array(subs.iter().map(|(n, t)| attr(n, t, false, false, mutability, "none")).collect());
+    a["subAttributes"] = Value::Array(subs.iter().map(|(n, t)| attr(n, t, false, false, mutability, "none")).collect());
     a
 }
 

@@ -4,8 +4,9 @@
 //!
 //! - Creating a user whose email already has an account links that account:
 //!   a membership with the token's role (or the existing membership, role
-//!   unchanged). The account's other organizations are never touched; its
-//!   email and name follow the IdP only while this is its only organization.
+//!   unchanged). The account's other organizations are never touched; the
+//!   email and name of an account SCIM created follow the IdP while this is
+//!   its only organization.
 //! - `active=false` suspends the membership — the user's sessions and API
 //!   tokens stop working in this organization at once (tokens are revoked;
 //!   when no other active membership is left, every session is revoked);
@@ -77,9 +78,9 @@ fn bool_at(body: &Value, key: &str) -> ScimResult<Option<bool>> {
 
 fn check_len(key: &str, value: Option<String>, max: usize) -> ScimResult<Option<String>> {
     match value {
-        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
-            Err(ScimError::invalid_value(format!("`{key}` must be at most {max} characters without control characters")))
-        }
+        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => Err(ScimError::invalid_value(
+            format!("`{key}` must be at most {max} characters without control characters"),
+        )),
         v => Ok(v),
     }
 }
@@ -128,9 +129,7 @@ fn user_fields(body: &Value) -> ScimResult<UserFields> {
         .map_or(user_name.as_str(), |(v, _)| v.as_str());
     let email = crate::accounts::service::normalize_email(candidate)
         .or_else(|_| crate::accounts::service::normalize_email(&user_name))
-        .map_err(|_| {
-            ScimError::invalid_value("a user needs an email address: in `emails[].value` or as `userName`")
-        })?;
+        .map_err(|_| ScimError::invalid_value("a user needs an email address: in `emails[].value` or as `userName`"))?;
     Ok(UserFields {
         user_name,
         external_id,
@@ -146,7 +145,8 @@ fn user_fields(body: &Value) -> ScimResult<UserFields> {
 
 fn account_name(f: &UserFields) -> String {
     f.display_name.clone().unwrap_or_else(|| {
-        let joined = [f.given_name.as_deref(), f.family_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        let joined =
+            [f.given_name.as_deref(), f.family_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
         if joined.is_empty() { f.user_name.clone() } else { joined }
     })
 }
@@ -381,9 +381,10 @@ fn update_user(conn: &rusqlite::Connection, p: &Provisioner, old: &UserRow, f: &
         return Err(ScimError::mutability("the organization's last owner cannot be deactivated"));
     }
     store::update_user(conn, tenant, user, f)?;
-    // The account follows the IdP only while no other organization has it.
+    // An account SCIM made follows the IdP while no other organization has it;
+    // accounts people made themselves keep their own email and name.
     if store::other_memberships(conn, tenant, user)? == 0 {
-        store::set_account_identity(conn, user, &f.email, &account_name(f))?;
+        store::set_account_identity(conn, user, &f.email, &account_name(f), NO_PASSWORD)?;
     }
     audit::record(
         conn,
@@ -448,10 +449,9 @@ fn group_fields(body: &Value) -> ScimResult<GroupFields> {
                     Some(Value::Number(n)) => n.to_string(),
                     _ => return Err(ScimError::invalid_value("every member needs a `value` (a User id)")),
                 };
-                let id = value
-                    .parse::<i64>()
-                    .map(UserId)
-                    .map_err(|_| ScimError::invalid_value(format!("member `{value}` is not a User of this organization")))?;
+                let id = value.parse::<i64>().map(UserId).map_err(|_| {
+                    ScimError::invalid_value(format!("member `{value}` is not a User of this organization"))
+                })?;
                 if !members.contains(&id) {
                     members.push(id);
                 }
@@ -475,12 +475,18 @@ fn sync_members(conn: &rusqlite::Connection, p: &Provisioner, team: TeamId, want
                 return Err(ScimError::invalid_value(format!("member `{user}` is not a User of this organization")));
             }
             teams::store::insert_member(conn, tenant, team, user, role.id)?;
-            audit::record(conn, &p.audit("scim.group_member_added", "team", team.0).with_new(json!({ "user_id": user.0 })))?;
+            audit::record(
+                conn,
+                &p.audit("scim.group_member_added", "team", team.0).with_new(json!({ "user_id": user.0 })),
+            )?;
         }
     }
     for user in current.into_iter().filter(|u| !wanted.contains(u)) {
         teams::store::remove_member(conn, tenant, team, user)?;
-        audit::record(conn, &p.audit("scim.group_member_removed", "team", team.0).with_old(json!({ "user_id": user.0 })))?;
+        audit::record(
+            conn,
+            &p.audit("scim.group_member_removed", "team", team.0).with_old(json!({ "user_id": user.0 })),
+        )?;
     }
     Ok(())
 }
@@ -493,7 +499,8 @@ pub fn create_group(conn: &rusqlite::Connection, p: &Provisioner, body: &Value) 
     store::set_group_external_id(conn, &p.tenant, team, f.external_id.as_deref())?;
     audit::record(
         conn,
-        &p.audit("scim.group_created", "team", team.0).with_new(json!({ "name": f.name, "external_id": f.external_id })),
+        &p.audit("scim.group_created", "team", team.0)
+            .with_new(json!({ "name": f.name, "external_id": f.external_id })),
     )?;
     sync_members(conn, p, team, &f.members)?;
     get_group(conn, p, team)
@@ -546,7 +553,8 @@ pub fn delete_group(conn: &rusqlite::Connection, p: &Provisioner, team: TeamId) 
     teams::store::delete(conn, &p.tenant, team)?;
     audit::record(
         conn,
-        &p.audit("scim.group_deleted", "team", team.0).with_old(json!({ "name": old.name, "external_id": old.external_id })),
+        &p.audit("scim.group_deleted", "team", team.0)
+            .with_old(json!({ "name": old.name, "external_id": old.external_id })),
     )?;
     Ok(())
 }
@@ -589,7 +597,9 @@ pub fn list_response(mut resources: Vec<Value>, q: &ListQuery) -> ScimResult<Val
         let descending = match q.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("ascending") => false,
             Some("descending") => true,
-            Some(other) => return Err(ScimError::invalid_value(format!("sortOrder `{other}` is not ascending or descending"))),
+            Some(other) => {
+                return Err(ScimError::invalid_value(format!("sortOrder `{other}` is not ascending or descending")));
+            }
         };
         // Resources without the attribute sort last either way (RFC 7644 §3.4.2.3).
         resources.sort_by(|a, b| {
@@ -670,7 +680,8 @@ pub fn project(resource: Value, attributes: Option<&str>, excluded: Option<&str>
     }
     if let Some(raw) = excluded.filter(|a| !a.trim().is_empty()) {
         for path in paths(raw)? {
-            if path.uri.is_none() && (path.name.eq_ignore_ascii_case("id") || path.name.eq_ignore_ascii_case("schemas")) {
+            if path.uri.is_none() && (path.name.eq_ignore_ascii_case("id") || path.name.eq_ignore_ascii_case("schemas"))
+            {
                 continue;
             }
             let holder = match &path.uri {
@@ -711,8 +722,10 @@ mod tests {
     #[test]
     fn lists_page_sort_and_project() {
         let users: Vec<Value> = (1..=5)
-            .map(|i| json!({ "schemas": [USER_SCHEMA], "id": i.to_string(), "userName": format!("u{}", 6 - i),
-                             "name": { "givenName": "G", "familyName": "F" }, "active": i % 2 == 0 }))
+            .map(|i| {
+                json!({ "schemas": [USER_SCHEMA], "id": i.to_string(), "userName": format!("u{}", 6 - i),
+                             "name": { "givenName": "G", "familyName": "F" }, "active": i % 2 == 0 })
+            })
             .collect();
         let q = ListQuery {
             filter: Some("active eq true".into()),
@@ -722,10 +735,21 @@ mod tests {
         };
         let out = list_response(users.clone(), &q).expect("list");
         assert_eq!(out["totalResults"], 2);
-        assert_eq!(out["Resources"][0], json!({ "schemas": [USER_SCHEMA], "id": "4", "userName": "u2", "name": { "givenName": "G" } }));
-        let q = ListQuery { start_index: Some("2".into()), count: Some("2".into()), excluded_attributes: Some("name,id".into()), ..ListQuery::default() };
+        assert_eq!(
+            out["Resources"][0],
+            json!({ "schemas": [USER_SCHEMA], "id": "4", "userName": "u2", "name": { "givenName": "G" } })
+        );
+        let q = ListQuery {
+            start_index: Some("2".into()),
+            count: Some("2".into()),
+            excluded_attributes: Some("name,id".into()),
+            ..ListQuery::default()
+        };
         let out = list_response(users, &q).expect("list");
-        assert_eq!((out["totalResults"].as_u64(), out["startIndex"].as_u64(), out["itemsPerPage"].as_u64()), (Some(5), Some(2), Some(2)));
+        assert_eq!(
+            (out["totalResults"].as_u64(), out["startIndex"].as_u64(), out["itemsPerPage"].as_u64()),
+            (Some(5), Some(2), Some(2))
+        );
         assert_eq!(out["Resources"][0]["id"], "2");
         assert!(out["Resources"][0].get("name").is_none());
     }

@@ -25,7 +25,9 @@ pub fn list_tokens(
 ) -> rusqlite::Result<Vec<ScimToken>> {
     query_all(
         conn,
-        &format!("{TOKEN_SELECT} WHERE t.organization_id = ?1 AND (?2 IS NULL OR t.id < ?2) ORDER BY t.id DESC LIMIT ?3"),
+        &format!(
+            "{TOKEN_SELECT} WHERE t.organization_id = ?1 AND (?2 IS NULL OR t.id < ?2) ORDER BY t.id DESC LIMIT ?3"
+        ),
         params![tenant.org_id(), before, limit],
     )
 }
@@ -117,7 +119,11 @@ pub fn list_users(conn: &Connection, tenant: &Tenant) -> rusqlite::Result<Vec<Us
 }
 
 pub fn find_user(conn: &Connection, tenant: &Tenant, user: UserId) -> rusqlite::Result<Option<UserRow>> {
-    query_opt(conn, &format!("{USER_SELECT} WHERE s.organization_id = ?1 AND s.user_id = ?2"), params![tenant.org_id(), user])
+    query_opt(
+        conn,
+        &format!("{USER_SELECT} WHERE s.organization_id = ?1 AND s.user_id = ?2"),
+        params![tenant.org_id(), user],
+    )
 }
 
 /// Whether another provisioned user of the tenant has this userName (case-insensitively).
@@ -209,11 +215,19 @@ pub fn other_memberships(conn: &Connection, tenant: &Tenant, user: UserId) -> ru
     )
 }
 
-/// Changes the account's email and name (for accounts only this organization has).
-pub fn set_account_identity(conn: &Connection, user: UserId, email: &str, name: &str) -> rusqlite::Result<()> {
+/// Changes the email and name of an account SCIM created (`marker` is its
+/// password hash) unless another account has the email.
+pub fn set_account_identity(
+    conn: &Connection,
+    user: UserId,
+    email: &str,
+    name: &str,
+    marker: &str,
+) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE users SET email = ?2, name = ?3 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?2 AND id <> ?1)",
-        params![user, email, name],
+        "UPDATE users SET email = ?2, name = ?3
+         WHERE id = ?1 AND password_hash = ?4 AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?2 AND id <> ?1)",
+        params![user, email, name, marker],
     )?;
     Ok(())
 }
@@ -237,7 +251,11 @@ pub fn list_groups(conn: &Connection, tenant: &Tenant) -> rusqlite::Result<Vec<G
 }
 
 pub fn find_group(conn: &Connection, tenant: &Tenant, team: TeamId) -> rusqlite::Result<Option<GroupRow>> {
-    query_opt(conn, &format!("{GROUP_SELECT} WHERE t.organization_id = ?1 AND t.id = ?2"), params![tenant.org_id(), team])
+    query_opt(
+        conn,
+        &format!("{GROUP_SELECT} WHERE t.organization_id = ?1 AND t.id = ?2"),
+        params![tenant.org_id(), team],
+    )
 }
 
 /// Records the IdP's externalId of a team (creating the SCIM link).
@@ -274,7 +292,11 @@ const MEMBER_SELECT: &str = "SELECT tm.team_id, t.name AS team_name, tm.user_id,
 
 /// Every team membership of the tenant.
 pub fn all_members(conn: &Connection, tenant: &Tenant) -> rusqlite::Result<Vec<MemberRow>> {
-    query_all(conn, &format!("{MEMBER_SELECT} WHERE tm.organization_id = ?1 ORDER BY tm.team_id, tm.user_id"), [tenant.org_id()])
+    query_all(
+        conn,
+        &format!("{MEMBER_SELECT} WHERE tm.organization_id = ?1 ORDER BY tm.team_id, tm.user_id"),
+        [tenant.org_id()],
+    )
 }
 
 /// The members of one team.

@@ -128,6 +128,7 @@ const TENANT_PARAMS: &[&str] = &[
     "autonomous_agent_id",
     "autonomous_run_id",
     "autonomous_memory_id",
+    "scim_token_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -303,6 +304,12 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(agent_rows(tx, org_id, bot_id, tool_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(workflow_rows(tx, org_id, bot_id)?);
         params.extend(autonomous_rows(tx, org_id)?);
+        tx.execute(
+            "INSERT INTO scim_tokens (organization_id, name, token_hash, token_prefix, role_id)
+             VALUES (?1, 'fixture', randomblob(32), 'scim_', (SELECT id FROM roles WHERE organization_id IS NULL AND name = 'viewer'))",
+            [org_id],
+        )?;
+        params.insert("scim_token_id", tx.last_insert_rowid().to_string());
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
