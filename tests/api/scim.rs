@@ -7,6 +7,7 @@ use botbuilder::crypto::{random_token, sha256};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::browser::with_browser;
 use crate::helpers::{Session, TestApp, call_ok, spawn_app};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -539,4 +540,30 @@ async fn scim_tokens_scope_requests_to_one_organization_and_errors_use_the_scim_
     // Another organization's owner cannot manage this one's tokens.
     let (status, _) = app.call(&other, Method::DELETE, &format!("/api/v1/scim-tokens/{token_id}"), None).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_scim_page_shows_the_base_url_and_a_token_once_then_lists_and_revokes_it() {
+    let app = spawn_app().await;
+    app.register("owner@ui.example").await;
+    with_browser("scim_tokens", |b| async move {
+        b.sign_in(&app, "owner@ui.example").await;
+        b.click("a[href='/scim']").await;
+        b.wait_for_text("#scim-base-url", &format!("{}/scim/v2", app.address)).await;
+        b.fill("#create-scim-token #name", "Okta").await;
+        b.select("#scim-role", "editor").await;
+        b.click("#create-scim-token button[type=submit]").await;
+        let token = b.text_of("#new-scim-token").await;
+        assert!(token.starts_with("scim_"), "{token}");
+        let (status, _) = scim(&app, &token, Method::GET, "/Users", None).await;
+        assert_eq!(status, 200);
+        b.wait_for_text("tr[data-scim-token='Okta']", "editor").await;
+        b.wait_for_text("tr[data-scim-token='Okta']", "active").await;
+        b.client.execute("window.confirm = () => true;", vec![]).await.expect("confirm");
+        b.click("tr[data-scim-token='Okta'] button.danger").await;
+        b.wait_for_text("tr[data-scim-token='Okta']", "revoked").await;
+        let (status, body) = scim(&app, &token, Method::GET, "/Users", None).await;
+        assert_scim_error(status, &body, 401, None);
+    })
+    .await;
 }

@@ -84,7 +84,7 @@ function Scim() {
         Deactivating a user there ends their access here at once.</p>
       <${ErrorBox} error=${settings.error} />
       ${settings.data &&
-      html`<p><label for="scim-base-url">SCIM base URL</label>
+      html`<p><strong>SCIM base URL</strong>
         <span class="row" style="align-items:center"><code id="scim-base-url">${settings.data.base_url}</code> <${CopyButton} id="copy-scim-url" text=${settings.data.base_url} what="URL" /></span></p>
         <p class="muted">Authentication: HTTP header, bearer token (a SCIM token below).</p>`}
     </div>
