@@ -449,7 +449,7 @@ fn compare_one(actual: &Value, op: CompareOp, expected: &Value, case_exact: bool
                 _ => false,
             }
         }
-        // IdPs send booleans as strings ("True"); compare them leniently.
+        // identity providers send booleans as strings ("True"); compare them leniently.
         (Value::Bool(a), Value::Bool(e)) => match op {
             CompareOp::Eq => a == e,
             CompareOp::Ne => a != e,
@@ -610,14 +610,14 @@ mod tests {
         for bad in [
             "",
             "userName",
-            r#"userName eq"#,
+            "userName eq",
             r#"userName xx "a""#,
             r#"userName eq "unterminated"#,
             r#"(userName eq "a""#,
             r#"userName eq "a" and"#,
             r#"emails[type eq "work""#,
             "active gt true",
-            r#"userName co 5"#,
+            "userName co 5",
             r#"userName eq "a" )"#,
             "#",
         ] {

@@ -70,8 +70,8 @@ pub fn apply(resource: &mut Value, body: &Value, set: &AttributeSet) -> ScimResu
             "remove" => Op::Remove,
             other => return Err(ScimError::invalid_syntax(format!("unknown PATCH op `{other}`"))),
         };
-        match operation.path.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            Some(raw) => {
+        if let Some(raw) = operation.path.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            {
                 let path = filter::parse_path(raw)?;
                 check_attribute(&path.attr, set)?;
                 if op != Op::Remove && operation.value.is_none() {
@@ -79,7 +79,8 @@ pub fn apply(resource: &mut Value, body: &Value, set: &AttributeSet) -> ScimResu
                 }
                 apply_path(resource, op, &path, operation.value, set)?;
             }
-            None => {
+        } else {
+            {
                 if op == Op::Remove {
                     return Err(ScimError::no_target("remove needs a path"));
                 }
@@ -331,7 +332,7 @@ mod tests {
     use super::*;
     use crate::scim::schema::{GROUP_ATTRIBUTES, USER_ATTRIBUTES};
 
-    fn patch(resource: &mut Value, ops: Value, set: &AttributeSet) -> ScimResult<()> {
+    fn patch(resource: &mut Value, ops: &Value, set: &AttributeSet) -> ScimResult<()> {
         apply(resource, &json!({ "schemas": [PATCH_SCHEMA], "Operations": ops }), set)
     }
 
@@ -341,9 +342,7 @@ mod tests {
             "userName": "a@example.com", "active": true, "name": { "givenName": "A" },
             "emails": [{ "value": "a@example.com", "type": "work", "primary": true }]
         });
-        patch(
-            &mut user,
-            json!([
+        patch(&mut user, &json!([
                 { "op": "Replace", "path": "active", "value": "False" },
                 { "op": "Replace", "path": "name.givenName", "value": "Ann" },
                 { "op": "Add", "path": "name.familyName", "value": "Lee" },
@@ -366,14 +365,14 @@ mod tests {
     #[test]
     fn okta_value_objects_and_group_members() {
         let mut user = json!({ "userName": "a@example.com", "active": true, "id": "3" });
-        patch(&mut user, json!([{ "op": "replace", "value": { "id": "3", "active": false } }]), &USER_ATTRIBUTES)
+        patch(&mut user, &json!([{ "op": "replace", "value": { "id": "3", "active": false } }]), &USER_ATTRIBUTES)
             .expect("patch");
         assert_eq!(user["active"], false);
 
         let mut group = json!({ "id": "9", "displayName": "Eng", "members": [{ "value": "1" }] });
         patch(
             &mut group,
-            json!([
+            &json!([
                 { "op": "add", "path": "members", "value": [{ "value": "2", "display": "b" }, { "value": "1" }] },
                 { "op": "replace", "value": { "id": "9", "displayName": "Engineering" } },
             ]),
@@ -382,11 +381,11 @@ mod tests {
         .expect("patch");
         assert_eq!(group["displayName"], "Engineering");
         assert_eq!(group["members"], json!([{ "value": "1" }, { "value": "2", "display": "b" }]));
-        patch(&mut group, json!([{ "op": "remove", "path": "members[value eq \"1\"]" }]), &GROUP_ATTRIBUTES)
+        patch(&mut group, &json!([{ "op": "remove", "path": "members[value eq \"1\"]" }]), &GROUP_ATTRIBUTES)
             .expect("remove");
         patch(
             &mut group,
-            json!([{ "op": "Remove", "path": "members", "value": [{ "value": "2" }] }]),
+            &json!([{ "op": "Remove", "path": "members", "value": [{ "value": "2" }] }]),
             &GROUP_ATTRIBUTES,
         )
         .expect("remove listed");
@@ -397,25 +396,26 @@ mod tests {
     fn bad_paths_and_targets() {
         let mut user = json!({ "userName": "a@example.com", "emails": [] });
         let e =
-            patch(&mut user, json!([{ "op": "replace", "path": "nickname.first.x", "value": 1 }]), &USER_ATTRIBUTES)
+            patch(&mut user, &json!([{ "op": "replace", "path": "nickname.first.x", "value": 1 }]), &USER_ATTRIBUTES)
                 .expect_err("bad");
         assert_eq!(e.scim_type, Some("invalidPath"));
-        let e = patch(&mut user, json!([{ "op": "replace", "path": "favouriteColour", "value": 1 }]), &USER_ATTRIBUTES)
-            .expect_err("unknown");
+        let e =
+            patch(&mut user, &json!([{ "op": "replace", "path": "favouriteColour", "value": 1 }]), &USER_ATTRIBUTES)
+                .expect_err("unknown");
         assert_eq!(e.scim_type, Some("invalidPath"));
-        let e = patch(&mut user, json!([{ "op": "remove", "path": "emails[type eq \"work\"]" }]), &USER_ATTRIBUTES)
+        let e = patch(&mut user, &json!([{ "op": "remove", "path": "emails[type eq \"work\"]" }]), &USER_ATTRIBUTES)
             .expect_err("none");
         assert_eq!(e.scim_type, Some("noTarget"));
         let e = patch(
             &mut user,
-            json!([{ "op": "replace", "path": "emails[value co \"x\"].type", "value": "home" }]),
+            &json!([{ "op": "replace", "path": "emails[value co \"x\"].type", "value": "home" }]),
             &USER_ATTRIBUTES,
         )
         .expect_err("no match");
         assert_eq!(e.scim_type, Some("noTarget"));
-        let e = patch(&mut user, json!([{ "op": "move", "path": "userName" }]), &USER_ATTRIBUTES).expect_err("op");
+        let e = patch(&mut user, &json!([{ "op": "move", "path": "userName" }]), &USER_ATTRIBUTES).expect_err("op");
         assert_eq!(e.scim_type, Some("invalidSyntax"));
-        let e = patch(&mut user, json!([{ "op": "replace", "path": "id", "value": "5" }]), &USER_ATTRIBUTES)
+        let e = patch(&mut user, &json!([{ "op": "replace", "path": "id", "value": "5" }]), &USER_ATTRIBUTES)
             .expect_err("ro");
         assert_eq!(e.scim_type, Some("mutability"));
     }

@@ -119,7 +119,7 @@ fn list_query(req: &HttpRequest) -> ScimResult<ListQuery> {
     let mut raw = web::Query::<HashMap<String, String>>::from_query(req.query_string())
         .map_err(|e| ScimError::invalid_value(format!("bad query string: {e}")))?
         .into_inner();
-    // Parameter names are matched case-insensitively, as IdPs vary.
+    // Parameter names are matched case-insensitively, as identity providers vary.
     let mut take = |name: &str| {
         let key = raw.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()?;
         raw.remove(&key)
@@ -212,7 +212,7 @@ async fn service_provider_config(auth: ScimAuth) -> HttpResponse {
 
 async fn resource_types(auth: ScimAuth) -> HttpResponse {
     let all = schema::resource_types(&auth.provisioner.base);
-    scim_json(StatusCode::OK, &schema::list_response(all.len(), 1, all))
+    scim_json(StatusCode::OK, &schema::list_response(all.len(), 1, &all))
 }
 
 async fn resource_type(auth: ScimAuth, name: web::Path<String>) -> ScimResult<HttpResponse> {
@@ -225,7 +225,7 @@ async fn resource_type(auth: ScimAuth, name: web::Path<String>) -> ScimResult<Ht
 
 async fn schemas(auth: ScimAuth) -> HttpResponse {
     let all = schema::schemas(&auth.provisioner.base);
-    scim_json(StatusCode::OK, &schema::list_response(all.len(), 1, all))
+    scim_json(StatusCode::OK, &schema::list_response(all.len(), 1, &all))
 }
 
 async fn schema_by_id(auth: ScimAuth, urn: web::Path<String>) -> ScimResult<HttpResponse> {

@@ -221,7 +221,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
 
 /// A `ListResponse` of already-paged resources.
 #[must_use]
-pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+pub fn list_response(total: usize, start_index: usize, resources: &[Value]) -> Value {
     json!({
         "schemas": [LIST_SCHEMA],
         "totalResults": total,

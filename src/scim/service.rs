@@ -5,7 +5,7 @@
 //! - Creating a user whose email already has an account links that account:
 //!   a membership with the token's role (or the existing membership, role
 //!   unchanged). The account's other organizations are never touched; the
-//!   email and name of an account SCIM created follow the IdP while this is
+//!   email and name of an account SCIM created follow the identity provider while this is
 //!   its only organization.
 //! - `active=false` suspends the membership — the user's sessions and API
 //!   tokens stop working in this organization at once (tokens are revoked;
@@ -42,7 +42,7 @@ pub struct Provisioner {
     pub role_id: RoleId,
     /// `…/scim/v2`, for `meta.location`.
     pub base: String,
-    /// The IdP's address and agent, for audit rows.
+    /// The identity provider's address and agent, for audit rows.
     pub client: ClientInfo,
 }
 
@@ -65,7 +65,7 @@ fn string_at(body: &Value, key: &str) -> ScimResult<Option<String>> {
     }
 }
 
-/// IdPs send booleans as JSON booleans or as strings ("False").
+/// identity providers send booleans as JSON booleans or as strings ("False").
 fn bool_at(body: &Value, key: &str) -> ScimResult<Option<bool>> {
     match filter::get_ci(body, key) {
         None | Some(Value::Null) => Ok(None),
@@ -311,18 +311,15 @@ pub fn create_user(conn: &rusqlite::Connection, p: &Provisioner, body: &Value) -
     if store::user_name_taken(conn, tenant, &f.user_name, None)? {
         return Err(ScimError::uniqueness(format!("userName `{}` is already provisioned", f.user_name)));
     }
-    let (user, linked) = match crate::accounts::store::find_by_email(conn, &f.email)? {
-        Some(account) => {
-            if store::find_user(conn, tenant, account.id)?.is_some() {
-                return Err(ScimError::uniqueness(format!("a user with the email {} is already provisioned", f.email)));
-            }
-            (account.id, true)
+    let (user, linked) = if let Some(account) = crate::accounts::store::find_by_email(conn, &f.email)? {
+        if store::find_user(conn, tenant, account.id)?.is_some() {
+            return Err(ScimError::uniqueness(format!("a user with the email {} is already provisioned", f.email)));
         }
-        None => {
-            let id = crate::accounts::store::insert_user(conn, &f.email, NO_PASSWORD, &account_name(&f))?
-                .ok_or_else(|| ScimError::uniqueness(format!("the email {} is taken", f.email)))?;
-            (id, false)
-        }
+        (account.id, true)
+    } else {
+        let id = crate::accounts::store::insert_user(conn, &f.email, NO_PASSWORD, &account_name(&f))?
+            .ok_or_else(|| ScimError::uniqueness(format!("the email {} is taken", f.email)))?;
+        (id, false)
     };
     let already_member = members::store::find(conn, tenant, user)?.is_some();
     if !already_member {
@@ -381,7 +378,7 @@ fn update_user(conn: &rusqlite::Connection, p: &Provisioner, old: &UserRow, f: &
         return Err(ScimError::mutability("the organization's last owner cannot be deactivated"));
     }
     store::update_user(conn, tenant, user, f)?;
-    // An account SCIM made follows the IdP while no other organization has it;
+    // An account SCIM made follows the identity provider while no other organization has it;
     // accounts people made themselves keep their own email and name.
     if store::other_memberships(conn, tenant, user)? == 0 {
         store::set_account_identity(conn, user, &f.email, &account_name(f), NO_PASSWORD)?;
@@ -620,7 +617,7 @@ pub fn list_response(mut resources: Vec<Value>, q: &ListQuery) -> ScimResult<Val
         .take(count)
         .map(|r| project(r, q.attributes.as_deref(), q.excluded_attributes.as_deref()))
         .collect::<ScimResult<_>>()?;
-    Ok(schema::list_response(total, start, page))
+    Ok(schema::list_response(total, start, &page))
 }
 
 fn paths(raw: &str) -> ScimResult<Vec<filter::AttrPath>> {

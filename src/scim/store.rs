@@ -258,7 +258,7 @@ pub fn find_group(conn: &Connection, tenant: &Tenant, team: TeamId) -> rusqlite:
     )
 }
 
-/// Records the IdP's externalId of a team (creating the SCIM link).
+/// Records the identity provider's externalId of a team (creating the SCIM link).
 pub fn set_group_external_id(
     conn: &Connection,
     tenant: &Tenant,

@@ -122,13 +122,13 @@ pub async fn authenticate(state: &AppState, secret: &str) -> AppResult<Option<To
     let grant = state.db.read(move |c| Ok(store::find_live_token(c, &mac)?)).await?;
     let Some(grant) = grant else { return Ok(None) };
     let n = now();
-    let stale = grant.last_used_at.as_deref().is_none_or(|t| {
+    let due = grant.last_used_at.as_deref().is_none_or(|t| {
         match (chrono::DateTime::parse_from_rfc3339(t), chrono::DateTime::parse_from_rfc3339(&n)) {
             (Ok(a), Ok(b)) => (b - a).num_seconds() >= 60,
             _ => true,
         }
     });
-    if stale {
+    if due {
         let id = grant.id;
         state.db.write(move |tx| Ok(store::touch_token(tx, id, &n)?)).await?;
     }
