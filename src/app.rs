@@ -220,6 +220,8 @@ impl Application {
                 .configure(integrations::root_routes)
                 .service(scope::scope("/api/v1").configure(api_routes))
                 .split_for_parts();
+            // SCIM (RFC 7644) has its own contract and error body: outside the OpenAPI document.
+            let app = app.configure(crate::scim::protocol_routes);
             app.default_service(web::to(fallback)).wrap(Compress::default()).wrap(from_fn(edge))
         })
         .listen(listener)
@@ -368,6 +370,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     crate::workflows::routes(cfg);
     crate::autonomous::routes(cfg);
     crate::voice::routes(cfg);
+    crate::scim::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

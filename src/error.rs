@@ -120,6 +120,7 @@ error_codes! {
     AgentRunNotFound => ("agent_run_not_found", NOT_FOUND, "No such agent run in the caller's organizations."),
     AgentApprovalNotFound => ("agent_approval_not_found", NOT_FOUND, "No such tool-call approval in the caller's organizations."),
     ContactNotFound => ("contact_not_found", NOT_FOUND, "No such contact in the caller's organizations (for a merge also: the other contact is not in the same organization; `details.field` is `other_contact_id`)."),
+    ScimTokenNotFound => ("scim_token_not_found", NOT_FOUND, "No such SCIM token in the caller's organizations."),
     // Conflicts and limits
     Conflict => ("conflict", CONFLICT, "The request conflicts with the current state of the resource."),
     EmailTaken => ("email_taken", CONFLICT, "An account with this email already exists (superadmin creation, and sign-up on a server without SMTP; with SMTP sign-up answers 202 either way)."),

@@ -40,6 +40,7 @@ pub mod outbound;
 pub mod permissions;
 pub mod saml;
 pub mod sandbox;
+pub mod scim;
 pub mod telemetry;
 pub mod tools;
 pub mod ui;

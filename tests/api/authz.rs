@@ -131,6 +131,7 @@ const TENANT_PARAMS: &[&str] = &[
     "voice_bot_id",
     "call_id",
     "phone_number_id",
+    "scim_token_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -307,6 +308,12 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(workflow_rows(tx, org_id, bot_id)?);
         params.extend(autonomous_rows(tx, org_id)?);
         params.extend(voice_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
+        tx.execute(
+            "INSERT INTO scim_tokens (organization_id, name, token_hash, token_prefix, role_id)
+             VALUES (?1, 'fixture', randomblob(32), 'scim_', (SELECT id FROM roles WHERE organization_id IS NULL AND name = 'viewer'))",
+            [org_id],
+        )?;
+        params.insert("scim_token_id", tx.last_insert_rowid().to_string());
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }

@@ -384,6 +384,7 @@ async fn every_screen_passes_axe_at_desktop_and_phone_width_in_light_and_dark() 
         "/roles",
         "/teams",
         "/api-tokens",
+        "/scim",
         "/branding",
         "/audit",
         "/activity",

@@ -82,6 +82,7 @@ mod pg;
 mod runtime;
 mod sandbox;
 mod schema;
+mod scim;
 mod sessions;
 mod smtp;
 mod templates;

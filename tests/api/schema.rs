@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 40] = [
+const ADDED_TABLES: [&str; 43] = [
     "teams",
     "conversations",
     "jobs",
@@ -189,6 +189,10 @@ const ADDED_TABLES: [&str; 40] = [
     "voice_accounts",
     // Used SAML assertion ids until they expire (V081, issue 22 item 2).
     "saml_replay_cache",
+    // SCIM 2.0 provisioning (V077, issue 22 item 5): tokens, provisioned users and groups.
+    "scim_tokens",
+    "scim_users",
+    "scim_groups",
 ];
 
 const VIEWS: [&str; 4] =

@@ -17,6 +17,7 @@ import "./members.js";
 import "./roles.js";
 import "./teams.js";
 import "./tokens.js";
+import "./scim.js";
 import "./audit.js";
 import "./billing.js";
 import "./branding.js";
