@@ -34,7 +34,12 @@ async fn drag(b: &Browser, from: &Element, to: &Element) {
     let actions = MouseActions::new("mouse".into())
         .then(PointerAction::MoveToElement { element: from.clone(), duration: None, x: 0, y: 0 })
         .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::MoveToElement { element: to.clone(), duration: Some(Duration::from_millis(200)), x: 0, y: 0 })
+        .then(PointerAction::MoveToElement {
+            element: to.clone(),
+            duration: Some(Duration::from_millis(200)),
+            x: 0,
+            y: 0,
+        })
         .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
     b.client.perform_actions(actions).await.expect("drag");
     b.client.release_actions().await.expect("release");
@@ -86,11 +91,8 @@ async fn a_workflow_is_built_on_the_canvas_saved_and_run_against_the_fake_model(
         b.element("#workflow-canvas path[data-edge='step3:next>done']").await;
         // The properties panel follows the canvas.
         b.click("[data-node-id='start'] .flow-node-head").await;
-        let settings = b
-            .client
-            .execute("return document.querySelector('#step-0-fields').value;", vec![])
-            .await
-            .expect("settings");
+        let settings =
+            b.client.execute("return document.querySelector('#step-0-fields').value;", vec![]).await.expect("settings");
         let settings: Value = serde_json::from_str(settings.as_str().expect("text")).expect("json");
         assert_eq!(settings["next"], "step3", "{settings}");
         assert_eq!(settings["agent_id"], agent_id, "{settings}");

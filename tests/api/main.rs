@@ -72,6 +72,7 @@ mod keycheck;
 mod knowledge;
 mod knowledge_browser;
 mod knowledge_llm;
+mod llm_anthropic;
 mod mcp;
 mod ml;
 mod nlu;
