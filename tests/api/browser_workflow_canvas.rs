@@ -100,7 +100,7 @@ async fn a_workflow_is_built_on_the_canvas_saved_and_run_against_the_fake_model(
         b.click("#save-workflow").await;
         b.wait_for_text("h1", "Canvas answer").await;
         let (id, definition): (i64, String) =
-            app.sql(|c| c.query_row("SELECT id, definition FROM agent_workflows", [], |r| Ok((r.get(0)?, r.get(1)?))));
+            app.sql(|c| c.query_row("SELECT id, flow_config FROM agent_workflows", [], |r| Ok((r.get(0)?, r.get(1)?))));
         let definition: Value = serde_json::from_str(&definition).expect("definition");
         let steps = definition["steps"].as_array().expect("steps");
         assert_eq!(steps.len(), 3, "{definition}");

@@ -60,7 +60,7 @@ async fn the_workflow_editor_saves_a_graph_and_the_trace_follows_a_run_through_i
         set_value(&b, "#step-1-fields", r#"{"message": "Refund it?", "next": "step3"}"#).await;
         b.click("[data-node-id='start'] .flow-node-head").await;
         set_value(&b, "#step-0-fields", r#"{"tool": "ping", "arguments": {}, "next": "ask"}"#).await;
-        b.wait_for_text("#workflow-canvas", "Approval").await;
+        b.element("#workflow-canvas [data-node-id='ask'][data-type='approval']").await;
         b.element("#workflow-canvas path[data-edge='ask:next>step3']").await;
         b.click("#save-workflow").await;
         // Saved: the workflow's own page, its graph drawn from the stored definition.

@@ -385,7 +385,7 @@ function Editor({ botId, workflow, onSaved, onCancel }) {
     // In the middle of the view, clear of the other steps.
     let x = Math.round(((size.w || 600) / 2 - vp.x) / vp.zoom - NODE_W / 2);
     let y = Math.round(((size.h || 400) / 2 - vp.y) / vp.zoom - 40);
-    while (steps.some((o) => o.position && Math.abs(o.position.x - x) < NODE_W && Math.abs(o.position.y - y) < 90)) y += 100;
+    while (steps.some((o) => o.position && Math.abs(o.position.x - x) < NODE_W + 20 && Math.abs(o.position.y - y) < 130)) y += 130;
     const { next, reject, default: dflt, ...fields } = TYPES[newType].fields;
     const step = { id, type: newType, position: { x, y }, ...fields };
     setSteps((list) => [...list, step]);
