@@ -243,17 +243,15 @@ impl StreamState {
                     _ => {}
                 }
             }
-            Some("content_block_stop") => {
-                // A call without arguments streams none: its input is `{}`.
-                if self.tool_blocks.get(&index) == Some(&false) {
-                    self.tool_blocks.insert(index, true);
-                    out.push_back(Ok(Delta::ToolCall(ToolCallDelta {
-                        index: call_index,
-                        id: None,
-                        name: None,
-                        arguments: "{}".into(),
-                    })));
-                }
+            // A call without arguments streams none: its input is `{}`.
+            Some("content_block_stop") if self.tool_blocks.get(&index) == Some(&false) => {
+                self.tool_blocks.insert(index, true);
+                out.push_back(Ok(Delta::ToolCall(ToolCallDelta {
+                    index: call_index,
+                    id: None,
+                    name: None,
+                    arguments: "{}".into(),
+                })));
             }
             Some("message_delta") => {
                 if let Some(stop) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {

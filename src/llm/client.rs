@@ -661,6 +661,7 @@ fn chunk_deltas(v: &Value, out: &mut std::collections::VecDeque<Result<Delta, Ll
 /// retried) before the first delta; afterwards each gap between chunks is
 /// bounded by the timeout. Also returns the number of requests made.
 #[allow(clippy::items_after_statements, reason = "the stream state is local")]
+#[allow(clippy::too_many_lines, reason = "one stream reader for both wire formats")]
 pub async fn stream_counted(
     state: &AppState,
     p: &ProviderConfig,
