@@ -6,6 +6,8 @@
 //! chat stream relaying `text_delta` and `input_json_delta` events; and a
 //! bad `kind` refused.
 
+#![allow(clippy::too_many_lines, reason = "end-to-end scenarios read best as one story")]
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
