@@ -245,7 +245,8 @@ async fn list_agent_approvals(
     let after = page.cursor()?.map(|c| c.id);
     let limit = page.fetch_limit()?;
     let t = scope.tenant().clone();
-    let rows = state.db.read(move |c| Ok(store::list_approvals(c, &t, status, after, limit)?)).await?;
+    let conversation = query.conversation_id;
+    let rows = state.db.read(move |c| Ok(store::list_approvals(c, &t, status, conversation, after, limit)?)).await?;
     Ok(web::Json(Page::from_rows(rows, &page, |a| a.id.0)?))
 }
 
@@ -297,7 +298,24 @@ async fn reject_tool_call(
     answer(run)
 }
 
-/// Decides and continues the run; a run of a conversation delivers its reply there.
+/// The internal note a decision leaves in the conversation's transcript.
+fn decision_note(approval: &AgentApproval, decision: Decision, note: Option<&str>) -> String {
+    let verb = match decision {
+        Decision::Approve => "Approved",
+        Decision::Reject => "Rejected",
+    };
+    let mut text =
+        format!("{verb} the tool call {}({}) of agent {}", approval.tool_name, approval.arguments, approval.agent_name);
+    if let Some(n) = note.map(str::trim).filter(|n| !n.is_empty()) {
+        text.push_str(": ");
+        text.push_str(n);
+    }
+    // Within the length an agent's note may have.
+    text.chars().take(4000).collect()
+}
+
+/// Decides and continues the run; a run of a conversation records the
+/// decision in its transcript (an internal note) and delivers the reply there.
 async fn service_decide(
     state: &AppState,
     tenant: &crate::http::Tenant,
@@ -305,7 +323,19 @@ async fn service_decide(
     decision: Decision,
     note: Option<String>,
 ) -> AppResult<AgentRun> {
+    let t = tenant.clone();
+    let before = state.db.read(move |c| Ok(store::find_approval(c, &t, id)?)).await?;
+    let text = before.as_ref().map(|a| decision_note(a, decision, note.as_deref()));
     let run = runner::decide(state, tenant, id, decision, note, &mut NoSteps).await?;
+    if let (Some(conv), Some(text)) = (run.conversation_id, text) {
+        crate::conversations::service::note(
+            state,
+            tenant.clone(),
+            crate::conversations::model::ConversationId(conv),
+            crate::conversations::model::AgentTextRequest { text },
+        )
+        .await?;
+    }
     if let (Some(conv), Some(reply), model::RunStatus::Completed) = (run.conversation_id, &run.reply, run.status) {
         // The answer goes out through the conversation's channel, sent by
         // the human who decided (the conversation is theirs in the inbox).

@@ -333,22 +333,40 @@ pub struct AgentApproval {
     pub agent_id: AgentId,
     pub agent_name: String,
     pub bot_id: Option<BotId>,
+    pub bot_name: Option<String>,
     pub conversation_id: Option<i64>,
+    /// Who asked: the visitor of the conversation (name, else their id on
+    /// the channel); none for a test chat.
+    pub requested_by: Option<String>,
+    /// Where the turn came from: `test`, `flow`, `workflow`, `task` or `api`.
+    pub run_source: String,
+    /// The message the agent was answering.
+    pub input: String,
     pub tool_id: ToolId,
     pub tool_name: String,
     pub tool_call_id: String,
+    /// The model's arguments, every secret-looking field (`token`,
+    /// `password`, `api_key`, …) shown as `[redacted]`.
     #[schema(value_type = Object)]
     pub arguments: Value,
     /// `pending`, `approved` or `rejected`.
     pub status: String,
     pub decided_by: Option<i64>,
+    pub decided_by_name: Option<String>,
     pub decided_at: Option<String>,
     pub note: Option<String>,
     pub created_at: String,
 }
 
-pub const APPROVAL_COLUMNS: &str = "p.id, p.run_id, p.agent_id, a.name AS agent_name, p.bot_id, p.conversation_id, \
-     p.tool_id, t.name AS tool_name, p.tool_call_id, p.arguments, p.status, p.decided_by, p.decided_at, p.note, p.created_at";
+pub const APPROVAL_COLUMNS: &str = "p.id, p.run_id, p.agent_id, a.name AS agent_name, p.bot_id, b.name AS bot_name, \
+     p.conversation_id, COALESCE(json_extract(c.visitor, '$.name'), c.external_user_id) AS requested_by, \
+     r.source AS run_source, r.input AS input, p.tool_id, t.name AS tool_name, p.tool_call_id, p.arguments, p.status, \
+     p.decided_by, COALESCE(u.name, u.email) AS decided_by_name, p.decided_at, p.note, p.created_at";
+
+/// The tables `APPROVAL_COLUMNS` reads (`p` is `agent_approvals`).
+pub const APPROVAL_FROM: &str = "agent_approvals p JOIN agents a ON a.id = p.agent_id JOIN tools t ON t.id = p.tool_id \
+     JOIN agent_runs r ON r.id = p.run_id LEFT JOIN bots b ON b.id = p.bot_id \
+     LEFT JOIN conversations c ON c.id = p.conversation_id LEFT JOIN users u ON u.id = p.decided_by";
 
 impl FromRow for AgentApproval {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -358,13 +376,18 @@ impl FromRow for AgentApproval {
             agent_id: row.get("agent_id")?,
             agent_name: row.get("agent_name")?,
             bot_id: row.get("bot_id")?,
+            bot_name: row.get("bot_name")?,
             conversation_id: row.get("conversation_id")?,
+            requested_by: row.get("requested_by")?,
+            run_source: row.get("run_source")?,
+            input: row.get("input")?,
             tool_id: row.get("tool_id")?,
             tool_name: row.get("tool_name")?,
             tool_call_id: row.get("tool_call_id")?,
-            arguments: json_column(row, "arguments")?.unwrap_or(Value::Null),
+            arguments: crate::integrations::providers::redact(&json_column(row, "arguments")?.unwrap_or(Value::Null)),
             status: row.get("status")?,
             decided_by: row.get("decided_by")?,
+            decided_by_name: row.get("decided_by_name")?,
             decided_at: row.get("decided_at")?,
             note: row.get("note")?,
             created_at: row.get("created_at")?,
@@ -429,4 +452,6 @@ pub struct DecideApprovalRequest {
 pub struct ApprovalQuery {
     /// `pending` (default), `approved`, `rejected` or `all`.
     pub status: Option<String>,
+    /// Only the tool calls of this conversation.
+    pub conversation_id: Option<i64>,
 }

@@ -3,8 +3,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::model::{
-    AGENT_COLUMNS, APPROVAL_COLUMNS, AgentApproval, AgentApprovalId, AgentId, AgentRow, AgentRunId, AgentStep,
-    AgentTool, STEP_COLUMNS,
+    AGENT_COLUMNS, APPROVAL_COLUMNS, APPROVAL_FROM, AgentApproval, AgentApprovalId, AgentId, AgentRow, AgentRunId,
+    AgentStep, AgentTool, STEP_COLUMNS,
 };
 use crate::db::{query_all, query_opt};
 use crate::http::Tenant;
@@ -425,7 +425,7 @@ pub fn find_approval(
     query_opt(
         conn,
         &format!(
-            "SELECT {APPROVAL_COLUMNS} FROM agent_approvals p JOIN agents a ON a.id = p.agent_id JOIN tools t ON t.id = p.tool_id
+            "SELECT {APPROVAL_COLUMNS} FROM {APPROVAL_FROM}
              WHERE p.id = ?1 AND p.organization_id = ?2"
         ),
         params![id, tenant.org_id()],
@@ -436,7 +436,7 @@ pub fn run_approval(conn: &Connection, tenant: &Tenant, run: AgentRunId) -> rusq
     query_opt(
         conn,
         &format!(
-            "SELECT {APPROVAL_COLUMNS} FROM agent_approvals p JOIN agents a ON a.id = p.agent_id JOIN tools t ON t.id = p.tool_id
+            "SELECT {APPROVAL_COLUMNS} FROM {APPROVAL_FROM}
              WHERE p.run_id = ?1 AND p.organization_id = ?2 AND p.status = 'pending' ORDER BY p.id DESC LIMIT 1"
         ),
         params![run, tenant.org_id()],
@@ -447,16 +447,18 @@ pub fn list_approvals(
     conn: &Connection,
     tenant: &Tenant,
     status: Option<&str>,
+    conversation: Option<i64>,
     after: Option<i64>,
     limit: i64,
 ) -> rusqlite::Result<Vec<AgentApproval>> {
     query_all(
         conn,
         &format!(
-            "SELECT {APPROVAL_COLUMNS} FROM agent_approvals p JOIN agents a ON a.id = p.agent_id JOIN tools t ON t.id = p.tool_id
-             WHERE p.organization_id = ?1 AND (?2 IS NULL OR p.status = ?2) AND p.id > ?3 ORDER BY p.id LIMIT ?4"
+            "SELECT {APPROVAL_COLUMNS} FROM {APPROVAL_FROM}
+             WHERE p.organization_id = ?1 AND (?2 IS NULL OR p.status = ?2) AND p.id > ?3
+               AND (?5 IS NULL OR p.conversation_id = ?5) ORDER BY p.id LIMIT ?4"
         ),
-        params![tenant.org_id(), status, after.unwrap_or(0), limit],
+        params![tenant.org_id(), status, after.unwrap_or(0), limit, conversation],
     )
 }
 

@@ -160,6 +160,7 @@ mod tests {
                 api_key: None,
                 timeout: Duration::from_secs(1),
                 max_retries: 0,
+                format: client::ApiFormat::OpenAi,
             },
             input_price_micros: 2_500_000,
             output_price_micros: 10_000_000,

@@ -30,6 +30,39 @@ pub struct ProviderConfig {
     pub timeout: Duration,
     /// Retries after the first attempt (429, 5xx, unreachable, timeout).
     pub max_retries: u32,
+    /// The wire format the endpoint speaks.
+    pub format: ApiFormat,
+}
+
+/// The wire format of a provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ApiFormat {
+    /// `POST {base_url}/chat/completions` (`OpenAI` and every compatible server).
+    #[default]
+    OpenAi,
+    /// `POST {base_url}/messages` (Anthropic's Messages API), see [`super::anthropic`].
+    Anthropic,
+}
+
+impl ApiFormat {
+    /// The format of a provider `kind` as the API names it.
+    #[must_use]
+    pub fn from_kind(kind: &str) -> Option<ApiFormat> {
+        match kind {
+            "openai_compatible" => Some(ApiFormat::OpenAi),
+            "anthropic" => Some(ApiFormat::Anthropic),
+            _ => None,
+        }
+    }
+
+    /// The stored value (`llm_providers.api_format`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiFormat::OpenAi => "openai",
+            ApiFormat::Anthropic => "anthropic",
+        }
+    }
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -325,13 +358,20 @@ pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Opt
     Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
 }
 
-fn endpoint(base: &str) -> String {
-    format!("{}/chat/completions", base.trim_end_matches('/'))
+fn endpoint(p: &ProviderConfig) -> String {
+    let base = p.base_url.trim_end_matches('/');
+    match p.format {
+        ApiFormat::OpenAi => format!("{base}/chat/completions"),
+        ApiFormat::Anthropic => format!("{base}/messages"),
+    }
 }
 
 /// The request body.
 #[must_use]
 pub fn body(p: &ProviderConfig, messages: &[Message], opts: &ChatOptions, stream: bool) -> Value {
+    if p.format == ApiFormat::Anthropic {
+        return super::anthropic::body(p, messages, opts, stream);
+    }
     let mut body = json!({ "model": p.model, "messages": messages, "stream": stream });
     if stream {
         body["stream_options"] = json!({ "include_usage": true });
@@ -366,13 +406,20 @@ async fn send(
     loop {
         let mut request = state
             .outbound
-            .request(Method::POST, &endpoint(&p.base_url))
+            .request(Method::POST, &endpoint(p))
             .map_err(|e| LlmError::NotAllowed(e.to_string()))?
             .json(body)
             // Streams are bounded by the idle timeout instead of a total one.
             .timeout(if stream { Duration::from_secs(3600) } else { p.timeout });
-        if let Some(key) = &p.api_key {
-            request = request.bearer_auth(key);
+        match (p.format, &p.api_key) {
+            (ApiFormat::OpenAi, Some(key)) => request = request.bearer_auth(key),
+            (ApiFormat::Anthropic, key) => {
+                request = request.header("anthropic-version", super::anthropic::VERSION);
+                if let Some(key) = key {
+                    request = request.header("x-api-key", key);
+                }
+            }
+            (ApiFormat::OpenAi, None) => {}
         }
         if stream {
             request = request.header("Accept", "text/event-stream");
@@ -488,7 +535,10 @@ pub async fn complete(
     // The total timeout covers the body too (retry waits excluded).
     let left = p.timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
     let v = read_json(response, left.max(p.timeout / 4)).await?;
-    parse_completion(&v, &p.model, attempts)
+    match p.format {
+        ApiFormat::OpenAi => parse_completion(&v, &p.model, attempts),
+        ApiFormat::Anthropic => super::anthropic::parse_message(&v, &p.model, attempts),
+    }
 }
 
 /// A piece of a tool call in a stream: the first piece of a call carries
@@ -611,6 +661,7 @@ fn chunk_deltas(v: &Value, out: &mut std::collections::VecDeque<Result<Delta, Ll
 /// retried) before the first delta; afterwards each gap between chunks is
 /// bounded by the timeout. Also returns the number of requests made.
 #[allow(clippy::items_after_statements, reason = "the stream state is local")]
+#[allow(clippy::too_many_lines, reason = "one stream reader for both wire formats")]
 pub async fn stream_counted(
     state: &AppState,
     p: &ProviderConfig,
@@ -624,7 +675,10 @@ pub async fn stream_counted(
     if !content_type.starts_with("text/event-stream") {
         // Some servers ignore `stream`: accept a plain completion.
         let v = read_json(response, timeout).await?;
-        let c = parse_completion(&v, &p.model, attempts)?;
+        let c = match p.format {
+            ApiFormat::OpenAi => parse_completion(&v, &p.model, attempts)?,
+            ApiFormat::Anthropic => super::anthropic::parse_message(&v, &p.model, attempts)?,
+        };
         let mut items = Vec::new();
         if !c.text.is_empty() {
             items.push(Ok(Delta::Token(c.text)));
@@ -650,12 +704,15 @@ pub async fn stream_counted(
         buffer: Vec<u8>,
         pending: std::collections::VecDeque<Result<Delta, LlmError>>,
         done: bool,
+        /// Anthropic's events (`None`: `OpenAI` chunks).
+        anthropic: Option<super::anthropic::StreamState>,
     }
     let state = S {
         body: Box::pin(response.bytes_stream()),
         buffer: Vec::new(),
         pending: std::collections::VecDeque::default(),
         done: false,
+        anthropic: (p.format == ApiFormat::Anthropic).then(super::anthropic::StreamState::default),
     };
     let out = futures_util::stream::unfold(state, move |mut s| async move {
         loop {
@@ -702,7 +759,14 @@ pub async fn stream_counted(
                                     s.done = true;
                                     break;
                                 }
-                                chunk_deltas(&v, &mut s.pending);
+                                if let Some(a) = s.anthropic.as_mut() {
+                                    if a.event(&v, &mut s.pending) {
+                                        s.done = true;
+                                        break;
+                                    }
+                                } else {
+                                    chunk_deltas(&v, &mut s.pending);
+                                }
                             }
                         }
                     }
@@ -797,6 +861,7 @@ mod tests {
             api_key: None,
             timeout: Duration::from_secs(1),
             max_retries: 0,
+            format: ApiFormat::OpenAi,
         };
         let call = ToolCall {
             id: "c1".into(),

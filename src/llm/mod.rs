@@ -1,9 +1,11 @@
 //! LLM providers: per-organization OpenAI-compatible chat-completions
-//! endpoints (Ollama, llama.cpp server, vLLM, `OpenAI`, proxies) with the API
+//! endpoints (Ollama, llama.cpp server, vLLM, `OpenAI`, proxies) or
+//! Anthropic Messages endpoints (`anthropic`), with the API
 //! key encrypted at rest, and the client that calls them (`client`).
 //! Everything here needs `integrations.manage`; keys are never returned.
 
 pub mod ai;
+pub mod anthropic;
 pub mod call;
 pub mod client;
 pub mod model;

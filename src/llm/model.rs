@@ -18,9 +18,11 @@ pub struct LlmProvider {
     pub id: LlmProviderId,
     pub organization_id: OrgId,
     pub name: String,
-    /// Always `openai_compatible` (Ollama, llama.cpp server, vLLM, `OpenAI`, proxies).
+    /// `openai_compatible` (Ollama, llama.cpp server, vLLM, `OpenAI`, proxies) or
+    /// `anthropic` (Anthropic's Messages API).
     pub kind: String,
-    /// Base URL up to the API version, e.g. `http://localhost:11434/v1`; requests go to `{base_url}/chat/completions`.
+    /// Base URL up to the API version, e.g. `http://localhost:11434/v1`; requests go to
+    /// `{base_url}/chat/completions` (`anthropic`: `{base_url}/messages`, e.g. `https://api.anthropic.com/v1`).
     pub base_url: String,
     pub default_model: String,
     /// Whether an API key is stored (the key itself is never shown).
@@ -40,7 +42,8 @@ pub struct LlmProvider {
     pub updated_at: String,
 }
 
-pub const PROVIDER_COLUMNS: &str = "id, organization_id, name, kind, base_url, default_model, \
+pub const PROVIDER_COLUMNS: &str = "id, organization_id, name, \
+     CASE api_format WHEN 'anthropic' THEN 'anthropic' ELSE kind END AS kind, base_url, default_model, \
      coalesce(length(api_key_encrypted), 0) > 0 AS has_api_key, timeout_ms, max_retries, is_default, is_active, \
      fallback_provider_id, input_price_micros, output_price_micros, created_at, updated_at";
 
@@ -77,7 +80,9 @@ pub struct CreateLlmProviderRequest {
     pub base_url: String,
     #[schema(example = "llama3.1")]
     pub default_model: String,
-    /// Sent as `Authorization: Bearer …`; stored encrypted.
+    /// `openai_compatible` (default) or `anthropic` (the Messages API).
+    pub kind: Option<String>,
+    /// Sent as `Authorization: Bearer …` (`anthropic`: `x-api-key`); stored encrypted.
     pub api_key: Option<String>,
     /// 100–600000 (default 60000).
     pub timeout_ms: Option<i64>,
@@ -98,6 +103,8 @@ pub struct CreateLlmProviderRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateLlmProviderRequest {
     pub name: Option<String>,
+    /// `openai_compatible` or `anthropic`.
+    pub kind: Option<String>,
     pub base_url: Option<String>,
     pub default_model: Option<String>,
     #[serde(default, deserialize_with = "crate::http::json::double_option")]

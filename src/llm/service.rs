@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::call::{Chain, Target};
-use super::client::{self, ChatOptions, LlmError, Message, ProviderConfig};
+use super::client::{self, ApiFormat, ChatOptions, LlmError, Message, ProviderConfig};
 use super::model::{
     CreateLlmProviderRequest, LlmProvider, LlmProviderId, ProviderTestResult, UpdateLlmProviderRequest,
 };
@@ -99,6 +99,11 @@ fn check_extras(
     Ok(())
 }
 
+/// The stored wire format of an API `kind`.
+fn check_kind(kind: &str) -> AppResult<ApiFormat> {
+    ApiFormat::from_kind(kind).ok_or_else(|| AppError::validation("kind", "must be `openai_compatible` or `anthropic`"))
+}
+
 fn check_key(key: Option<&str>) -> AppResult<Option<String>> {
     match key.map(str::trim) {
         None | Some("") => Ok(None),
@@ -118,6 +123,7 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateLlmProviderRequ
         req.timeout_ms.unwrap_or(60_000),
         req.max_retries.unwrap_or(2),
     )?;
+    let format = check_kind(req.kind.as_deref().unwrap_or("openai_compatible"))?;
     let key = check_key(req.api_key.as_deref())?;
     let keys = state.keys.clone();
     state
@@ -150,6 +156,7 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateLlmProviderRequ
                     output_price_micros: req.output_price_micros.unwrap_or(0),
                 },
             )?;
+            store::set_api_format(tx, &tenant, id, format.as_str())?;
             if let Some(k) = &key {
                 store::set_key(tx, &tenant, id, Some(&keys.encrypt(k.as_bytes(), &key_context(id))))?;
             }
@@ -189,6 +196,7 @@ pub async fn update(
         req.timeout_ms.unwrap_or(before.timeout_ms),
         req.max_retries.unwrap_or(before.max_retries),
     )?;
+    let format = req.kind.as_deref().map(check_kind).transpose()?;
     let key = req.api_key.map(|k| check_key(k.as_deref())).transpose()?;
     let keys = state.keys.clone();
     state
@@ -218,6 +226,9 @@ pub async fn update(
                     output_price_micros: output_price,
                 },
             )?;
+            if let Some(f) = format {
+                store::set_api_format(tx, &tenant, id, f.as_str())?;
+            }
             if let Some(k) = &key {
                 let sealed = k.as_ref().map(|k| keys.encrypt(k.as_bytes(), &key_context(id)));
                 store::set_key(tx, &tenant, id, sealed.as_deref())?;
@@ -286,6 +297,7 @@ pub async fn resolve(
         api_key,
         timeout: Duration::from_millis(u64::try_from(provider.timeout_ms).unwrap_or(60_000)),
         max_retries: u32::try_from(provider.max_retries).unwrap_or(0),
+        format: ApiFormat::from_kind(&provider.kind).unwrap_or_default(),
     };
     Ok(Some((provider, config)))
 }

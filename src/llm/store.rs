@@ -46,6 +46,15 @@ pub fn insert(conn: &Connection, tenant: &Tenant, p: &ProviderFields<'_>) -> rus
     )
 }
 
+/// Sets a provider's wire format (`openai` or `anthropic`).
+pub fn set_api_format(conn: &Connection, tenant: &Tenant, id: LlmProviderId, format: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE llm_providers SET api_format = ?3 WHERE id = ?1 AND organization_id = ?2",
+        params![id, tenant.org_id(), format],
+    )?;
+    Ok(())
+}
+
 pub fn update(conn: &Connection, tenant: &Tenant, id: LlmProviderId, p: &ProviderFields<'_>) -> rusqlite::Result<()> {
     if p.is_default {
         clear_default(conn, tenant)?;

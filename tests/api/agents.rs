@@ -22,7 +22,7 @@ async fn app() -> TestApp {
 }
 
 /// A code tool named `name` running `body` on `args`, with an argument schema.
-async fn code_tool(app: &TestApp, s: &Session, name: &str, body: &str, schema: Value) -> i64 {
+pub(crate) async fn code_tool(app: &TestApp, s: &Session, name: &str, body: &str, schema: Value) -> i64 {
     let t = call_ok(
         app,
         s,
@@ -36,12 +36,12 @@ async fn code_tool(app: &TestApp, s: &Session, name: &str, body: &str, schema: V
 }
 
 #[allow(clippy::needless_pass_by_value, reason = "called with inline json! values")]
-fn object_schema(props: Value, required: &[&str]) -> Value {
+pub(crate) fn object_schema(props: Value, required: &[&str]) -> Value {
     json!({ "type": "object", "properties": props, "required": required })
 }
 
 /// A bot whose AI uses `fake`, and an agent of it with `extra` fields.
-async fn agent(app: &TestApp, s: &Session, fake: &FakeOpenAi, extra: Value) -> (i64, i64) {
+pub(crate) async fn agent(app: &TestApp, s: &Session, fake: &FakeOpenAi, extra: Value) -> (i64, i64) {
     let p = provider(app, s, "Main", fake, json!({})).await;
     let bot = bot(app, s).await;
     call_ok(app, s, Method::PUT, &format!("/api/v1/bots/{bot}/ai/config"), Some(json!({ "provider_id": p }))).await;
@@ -508,7 +508,7 @@ async fn without_a_provider_the_agent_answers_llm_not_configured_at_once() {
 }
 
 /// Saves `flow` as the bot's main flow and publishes it.
-async fn publish(app: &TestApp, s: &Session, bot: i64, flow: Value) {
+pub(crate) async fn publish(app: &TestApp, s: &Session, bot: i64, flow: Value) {
     let path = format!("/api/v1/bots/{bot}/flows/main");
     let (status, saved) = app.call(s, Method::PUT, &path, Some(json!({ "document": flow }))).await;
     assert_eq!(status, 201, "{saved}");
@@ -679,4 +679,195 @@ async fn a_tool_node_runs_without_any_model() {
         .filter_map(|i| i["field"].as_str())
         .collect();
     assert!(blocking.contains(&"data.tool_id") && blocking.contains(&"data.arguments"), "{saved}");
+}
+
+/// A published flow whose `agent` node answers every question and hands
+/// off when a tool call waits for approval.
+pub(crate) fn agent_flow(agent: i64) -> Value {
+    json!({
+        "nodes": [
+            { "id": "start", "type": "start" },
+            { "id": "ask", "type": "question", "data": { "prompt": { "text": "How can I help?" }, "variable": "q" } },
+            { "id": "ai", "type": "agent", "data": { "agent_id": agent, "input": "{{q}}", "variable": "answer" } },
+            { "id": "human", "type": "handoff", "data": { "message": { "text": "A colleague will check this." } } },
+            { "id": "sorry", "type": "message", "data": { "text": "The assistant is unavailable." } }
+        ],
+        "edges": [
+            { "source": "start", "target": "ask" },
+            { "source": "ask", "target": "ai" },
+            { "source": "ai", "port": "done", "target": "ask" },
+            { "source": "ai", "port": "handoff", "target": "human" },
+            { "source": "ai", "port": "error", "target": "sorry" },
+            { "source": "human", "target": "ask" },
+            { "source": "sorry", "target": "ask" }
+        ]
+    })
+}
+
+/// An API conversation of visitor `user` whose message `text` made the agent
+/// ask for a tool call; the conversation waits in the inbox.
+pub(crate) async fn conversation_waiting_for_approval(
+    app: &TestApp,
+    s: &Session,
+    bot: i64,
+    user: &str,
+    text: &str,
+) -> i64 {
+    let turn = call_ok(
+        app,
+        s,
+        Method::POST,
+        &format!("/api/v1/bots/{bot}/conversations"),
+        Some(json!({ "external_user_id": user })),
+    )
+    .await;
+    let conv = turn["conversation_id"].as_i64().expect("conversation");
+    let turn =
+        call_ok(app, s, Method::POST, &format!("/api/v1/conversations/{conv}/messages"), Some(json!({ "text": text })))
+            .await;
+    assert_eq!(turn["status"], "handoff", "{turn}");
+    conv
+}
+
+#[tokio::test]
+async fn an_inbox_rejection_with_a_reason_reaches_the_model_and_the_transcript() {
+    let app = app().await;
+    let s = app.register("agents-inbox-reject@example.com").await;
+    let fake = FakeOpenAi::start().await;
+    let refund = code_tool(&app, &s, "refund", "return { ok: true };", json!({ "type": "object" })).await;
+    let (bot, agent) =
+        agent(&app, &s, &fake, json!({ "tools": [{ "tool_id": refund, "requires_approval": true }] })).await;
+    publish(&app, &s, bot, agent_flow(agent)).await;
+    fake.push(Step::tool_calls(&[(
+        "c1",
+        "refund",
+        r#"{"amount": 500, "api_key": "sk-live-123", "card": {"password": "hunter2"}}"#,
+    )]));
+    let conv = conversation_waiting_for_approval(&app, &s, bot, "visitor-77", "Refund me 500").await;
+
+    // The inbox lists it with who asked, the message, and the arguments
+    // with their secrets redacted; also filtered to the conversation.
+    let list = call_ok(
+        &app,
+        &s,
+        Method::GET,
+        &format!("/api/v1/orgs/{}/agent-approvals?conversation_id={conv}", s.org_id),
+        None,
+    )
+    .await;
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{list}");
+    let a = &items[0];
+    assert_eq!(a["conversation_id"], conv);
+    assert_eq!(a["agent_name"], "Helper");
+    assert_eq!(a["tool_name"], "refund");
+    assert_eq!(a["requested_by"], "visitor-77");
+    assert_eq!(a["run_source"], "flow");
+    assert_eq!(a["input"], "Refund me 500");
+    assert!(a["bot_name"].is_string(), "{a}");
+    assert_eq!(a["arguments"], json!({ "amount": 500, "api_key": "[redacted]", "card": { "password": "[redacted]" } }));
+    assert!(!list.to_string().contains("sk-live-123") && !list.to_string().contains("hunter2"), "{list}");
+    let other = call_ok(
+        &app,
+        &s,
+        Method::GET,
+        &format!("/api/v1/orgs/{}/agent-approvals?conversation_id={}", s.org_id, conv + 1000),
+        None,
+    )
+    .await;
+    assert_eq!(other["items"].as_array().expect("items").len(), 0, "{other}");
+    let approval = a["id"].as_i64().expect("id");
+
+    // A reason longer than allowed: 422 on `note`, nothing decided.
+    let (status, e) = app
+        .call(
+            &s,
+            Method::POST,
+            &format!("/api/v1/agent-approvals/{approval}/reject"),
+            Some(json!({ "note": "x".repeat(1001) })),
+        )
+        .await;
+    assert_eq!((status, e["error"]["details"]["field"].as_str()), (422, Some("note")), "{e}");
+    assert_eq!(app.count("SELECT count(*) FROM agent_approvals WHERE status = 'pending'"), 1);
+
+    fake.push(Step::text("Sorry, a colleague says that is too much."));
+    let done = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/agent-approvals/{approval}/reject"),
+        Some(json!({ "note": "over the refund limit" })),
+    )
+    .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["reply"], "Sorry, a colleague says that is too much.");
+    // The model was told why; the tool never ran.
+    let result = tool_messages(&fake, 1).pop().expect("tool result");
+    assert!(result["content"].as_str().unwrap().contains("over the refund limit"), "{result}");
+    assert_eq!(app.count("SELECT count(*) FROM tool_executions"), 0);
+
+    // The transcript shows the decision (an internal note by the human,
+    // secrets redacted) and then the agent's reply.
+    let messages =
+        call_ok(&app, &s, Method::GET, &format!("/api/v1/conversations/{conv}/messages?limit=200"), None).await;
+    let lines: Vec<(String, String)> = messages["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap_or_default().to_owned(), m["text"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let note = lines.iter().position(|(r, t)| r == "note" && t.starts_with("Rejected the tool call refund("));
+    let reply = lines.iter().position(|(r, t)| r == "agent" && t == "Sorry, a colleague says that is too much.");
+    assert!(note.is_some() && reply.is_some() && note < reply, "{lines:?}");
+    let note_text = &lines[note.unwrap()].1;
+    assert!(note_text.ends_with(": over the refund limit") && note_text.contains("[redacted]"), "{note_text}");
+    assert!(!note_text.contains("sk-live-123"), "{note_text}");
+
+    // Decided: no longer pending, listed as rejected with who decided.
+    let decided =
+        call_ok(&app, &s, Method::GET, &format!("/api/v1/orgs/{}/agent-approvals?status=rejected", s.org_id), None)
+            .await;
+    assert_eq!(decided["items"][0]["decided_by"], s.user_id, "{decided}");
+    assert_eq!(decided["items"][0]["note"], "over the refund limit");
+    assert!(decided["items"][0]["decided_by_name"].is_string(), "{decided}");
+}
+
+#[tokio::test]
+async fn deciding_a_tool_call_needs_the_conversations_handle_permission() {
+    let app = app().await;
+    let s = app.register("agents-approval-authz@example.com").await;
+    let fake = FakeOpenAi::start().await;
+    let refund = code_tool(&app, &s, "refund", "return { ok: true };", json!({ "type": "object" })).await;
+    let (bot, agent) =
+        agent(&app, &s, &fake, json!({ "tools": [{ "tool_id": refund, "requires_approval": true }] })).await;
+    publish(&app, &s, bot, agent_flow(agent)).await;
+    fake.push(Step::tool_calls(&[("c1", "refund", r#"{"amount": 5}"#)]));
+    let conv = conversation_waiting_for_approval(&app, &s, bot, "visitor-1", "Refund me").await;
+    let approval: i64 =
+        app.sql(|c| c.query_row("SELECT id FROM agent_approvals WHERE conversation_id = ?1", [conv], |r| r.get(0)));
+
+    // A viewer sees the request but may not decide it.
+    let viewer = app.join(&s, s.org_id, "agents-approval-viewer@example.com", "viewer").await;
+    let (status, listed) =
+        app.call(&viewer, Method::GET, &format!("/api/v1/orgs/{}/agent-approvals", s.org_id), None).await;
+    assert_eq!(status, 200, "{listed}");
+    for verb in ["approve", "reject"] {
+        let (status, e) = app
+            .call(&viewer, Method::POST, &format!("/api/v1/agent-approvals/{approval}/{verb}"), Some(json!({})))
+            .await;
+        assert_eq!((status, e["error"]["code"].as_str()), (403, Some("forbidden")), "{verb}: {e}");
+    }
+    // Someone of another organization does not even learn it exists.
+    let stranger = app.register("agents-approval-stranger@example.com").await;
+    let (status, _) = app
+        .call(&stranger, Method::POST, &format!("/api/v1/agent-approvals/{approval}/approve"), Some(json!({})))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) =
+        app.call(&stranger, Method::GET, &format!("/api/v1/orgs/{}/agent-approvals", s.org_id), None).await;
+    assert!(status == 403 || status == 404, "{status}");
+    // Nothing was decided, nothing ran, the model was not called again.
+    assert_eq!(app.count("SELECT count(*) FROM agent_approvals WHERE status = 'pending'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM tool_executions"), 0);
+    assert_eq!(fake.calls().len(), 1);
 }

@@ -1,4 +1,4 @@
-//! The Workflows tab in headless Chromium: a workflow built in the step-list
+//! The Workflows tab in headless Chromium: a workflow built in the canvas
 //! editor (a dangling edge refused and shown on its step, the graph drawn),
 //! run from its page, and the trace viewer following the run live through
 //! its approval to the end.
@@ -50,13 +50,18 @@ async fn the_workflow_editor_saves_a_graph_and_the_trace_follows_a_run_through_i
         set_value(&b, "#step-0-fields", r#"{"tool": "ping", "arguments": {}, "next": "nowhere"}"#).await;
         b.click("#save-workflow").await;
         b.wait_for_text(".workflow-step.fault", "nowhere").await;
-        // ping → ask (approval) → finish.
+        // ping → ask (approval) → finish, editing each step selected on the canvas.
+        b.select("#new-step-type", "end").await;
         b.click("#add-step").await;
+        b.element("[data-node-id='step3']").await;
+        b.click("[data-node-id='done'] .flow-node-head").await;
         set_value(&b, "#step-1-id", "ask").await;
         b.select("#step-1-type", "approval").await;
         set_value(&b, "#step-1-fields", r#"{"message": "Refund it?", "next": "step3"}"#).await;
+        b.click("[data-node-id='start'] .flow-node-head").await;
         set_value(&b, "#step-0-fields", r#"{"tool": "ping", "arguments": {}, "next": "ask"}"#).await;
-        b.wait_for_text("#workflow-graph", "Approval").await;
+        b.element("#workflow-canvas [data-node-id='ask'][data-type='approval']").await;
+        b.element("#workflow-canvas path[data-edge='ask:next>step3']").await;
         b.click("#save-workflow").await;
         // Saved: the workflow's own page, its graph drawn from the stored definition.
         b.wait_for_text("h1", "Refund flow").await;

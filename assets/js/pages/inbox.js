@@ -354,6 +354,73 @@ function Composer({ conv, orgId, cannedVersion, onSend }) {
   </form>`;
 }
 
+// ---- Tool calls waiting for a human ----------------------------------------
+
+/** Pending tool-call approvals of the organization (or of one conversation), live while mounted. */
+function useApprovals(orgId, conversationId, tick, enabled = true) {
+  const qs = conversationId ? `&conversation_id=${conversationId}` : "";
+  return useLoad(
+    () => (enabled ? get(`/api/v1/orgs/${orgId}/agent-approvals?limit=100${qs}`) : null),
+    [orgId, conversationId, tick, enabled],
+  );
+}
+
+/**
+ * One tool call an agent waits on: the agent, bot, conversation, tool and
+ * its arguments (secrets redacted by the server), who asked and when; Approve,
+ * or Reject with a reason the model is told. Both continue the agent's turn.
+ */
+function ApprovalItem({ a, onOpen, onDecided }) {
+  const [reason, setReason] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const decide = async (verb) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const run = await post(`/api/v1/agent-approvals/${a.id}/${verb}`, verb === "reject" && reason.trim() ? { note: reason.trim() } : {});
+      toast(verb === "approve" ? `Approved ${a.tool_name}` : `Rejected ${a.tool_name}`);
+      onDecided && onDecided(a, run);
+    } catch (e) {
+      setError(e);
+      // Decided elsewhere in the meantime: the list moves on.
+      if (e && e.code === "agent_approval_decided") onDecided && onDecided(a, null);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const reasonId = `approval-reason-${a.id}`;
+  return html`<li class="approval" data-approval=${a.id} aria-labelledby=${`approval-title-${a.id}`}>
+    <div id=${`approval-title-${a.id}`}><strong>${a.agent_name}</strong>${a.bot_name ? html` · ${a.bot_name}` : ""} wants to run <code class="approval-tool">${a.tool_name}</code></div>
+    <pre class="approval-arguments" aria-label="Arguments">${JSON.stringify(a.arguments, null, 2)}</pre>
+    <div class="muted approval-meta">
+      Asked by <span class="approval-asker">${a.requested_by || (a.run_source === "test" ? "the test chat" : a.run_source)}</span> · ${formatDate(a.created_at)}
+      ${a.conversation_id && onOpen
+        ? html` · <a href="#" class="approval-open" onClick=${(e) => (e.preventDefault(), onOpen(a.conversation_id))}>conversation #${a.conversation_id}</a>`
+        : a.conversation_id ? html` · conversation #${a.conversation_id}` : ""}
+    </div>
+    ${a.input && html`<div class="muted approval-input">Message: “${a.input.length > 200 ? a.input.slice(0, 200) + "…" : a.input}”</div>`}
+    <div class="row">
+      <button type="button" class="primary approval-approve" disabled=${busy} onClick=${() => decide("approve")}>Approve</button>
+      <label for=${reasonId} class="sr-only">Reason for rejecting</label>
+      <input id=${reasonId} class="approval-reason" placeholder="Reason (told to the agent)" maxlength="1000" value=${reason} onInput=${(e) => setReason(e.target.value)} />
+      <button type="button" class="danger approval-reject" disabled=${busy} onClick=${() => decide("reject")}>Reject</button>
+    </div>
+    <${FieldError} error=${error} name="note" />
+    <${ErrorBox} error=${error && !error.field ? error : null} />
+  </li>`;
+}
+
+/** The pending approvals as a list (`id` tells the inbox-wide list from a conversation's). */
+function ApprovalList({ id, load, onOpen, onDecided }) {
+  const items = (load.data && load.data.items) || [];
+  return html`<ul class="pick-list approvals" id=${id}>
+    ${items.map((a) => html`<${ApprovalItem} key=${a.id} a=${a} onOpen=${onOpen} onDecided=${onDecided} />`)}
+    <${Loading} load=${load} li />
+    ${load.data && !items.length && html`<li class="muted">No tool calls wait for approval.</li>`}
+  </ul>`;
+}
+
 // ---- One conversation -------------------------------------------------------
 
 function VisitorDetails({ conv }) {
@@ -399,6 +466,9 @@ function ConversationPanel({ id, onChanged, agent, inbox, cannedVersion }) {
   const marked = useRef(0);
   const refresh = () => setTick((t) => t + 1);
   useEvents(`/api/v1/conversations/${id}/events`, { message: refresh, status: refresh }, [id]);
+  // Tool calls of this conversation's agent waiting for a human.
+  const approvals = useApprovals(org.id, id, tick, !!agent);
+  const waiting = agent ? (approvals.data && approvals.data.items) || [] : [];
   useEffect(() => {
     following.current = true;
     seen.current = 0;
@@ -468,6 +538,11 @@ function ConversationPanel({ id, onChanged, agent, inbox, cannedVersion }) {
     </div>
     <div class="muted">${c.assignee_name ? `Assigned to ${c.assignee_name}` : c.status === "handoff" ? "Waiting for an agent" : ""}${c.resolution ? ` · Resolved: ${c.resolution}` : ""}${c.csat ? ` · CSAT ${c.csat}/5` : ""}</div>
     <${VisitorDetails} conv=${c} />`}
+    ${waiting.length > 0 &&
+    html`<div class="conversation-approvals" role="region" aria-label="Tool calls waiting for approval">
+      <h3>The agent waits for your approval</h3>
+      <${ApprovalList} id="conversation-approvals" load=${approvals} onDecided=${() => (following.current = true, refresh(), onChanged && onChanged())} />
+    </div>`}
     <div class="chat-follow">
       <div class="chat-log" id="conversation-log" ref=${logRef} onScroll=${onScroll} tabindex="0" aria-label="Messages" role="log">
         ${items.map((m) => html`<${MessageLine} key=${m.id} m=${m} delivery=${deliveryOf.get(m.id)} vote=${voteOf.get(m.id)} />`)}
@@ -526,7 +601,19 @@ function Inbox() {
   const bots = useLoad(() => get(`/api/v1/orgs/${org.id}/bots?limit=200`), [org.id]);
   const [selected, setSelected] = useState(null);
   const [live, setLive] = useState(false);
+  const [showApprovals, setShowApprovals] = useState(true);
+  const [panelKey, setPanelKey] = useState(0);
   useEvents(`/api/v1/orgs/${org.id}/inbox/events`, { ready: () => setLive(true), conversation: () => setTick((t) => t + 1) }, [org.id]);
+  const approvals = useApprovals(org.id, null, tick);
+  const pending = ((approvals.data && approvals.data.items) || []).length;
+  // After a decision the conversation opens to show the decision and the agent's reply.
+  const decided = (a) => {
+    setTick((t) => t + 1);
+    if (a.conversation_id) {
+      setSelected(a.conversation_id);
+      setPanelKey((k) => k + 1);
+    }
+  };
   const items = (list.data && list.data.items) || [];
   const filtered = status || bot || channel || query || test;
   return html`<${Page} title="Inbox" actions=${html`<span class=${"badge " + (live ? "ok" : "")} id="inbox-live">${live ? "live" : "connecting…"}</span>`}>
@@ -557,6 +644,15 @@ function Inbox() {
       ${can("bots.write") && html`<button type="button" id="canned-manage" aria-expanded=${showCanned} onClick=${() => setShowCanned((v) => !v)}>Canned replies</button>`}
     </div>
     ${showCanned && html`<${CannedManager} orgId=${org.id} onChanged=${() => setCannedVersion((v) => v + 1)} />`}
+    <section class="card" id="approvals" aria-labelledby="approvals-title">
+      <div class="row" style="justify-content:space-between">
+        <h2 id="approvals-title">Tool approvals <span class=${"badge " + (pending ? "warn" : "")} id="approvals-count">${pending}<span class="sr-only"> waiting</span></span></h2>
+        <button type="button" id="approvals-toggle" aria-expanded=${showApprovals} aria-controls="approvals-list" onClick=${() => setShowApprovals((v) => !v)}>${showApprovals ? "Hide" : "Show"}</button>
+      </div>
+      ${showApprovals && html`<p class="muted">Agents ask before running tools that need a person's approval; the conversation waits until you decide.</p>
+        <${ErrorBox} error=${approvals.error} />
+        <${ApprovalList} id="approvals-list" load=${approvals} onOpen=${(cid) => setSelected(cid)} onDecided=${decided} />`}
+    </section>
     <${ErrorBox} error=${list.error} />
     <div class=${"split inbox" + (selected ? " has-selection" : "")}>
       <div class="card inbox-list-card" style="flex:1;min-width:260px">
@@ -577,7 +673,7 @@ function Inbox() {
       <div class="inbox-conversation" style="flex:2">
         ${selected
           ? html`<button type="button" class="inbox-back" id="inbox-back" onClick=${() => setSelected(null)}>← All conversations</button>
-            <${ConversationPanel} id=${selected} agent=${true} inbox=${true} cannedVersion=${cannedVersion} onChanged=${() => setTick((t) => t + 1)} />`
+            <${ConversationPanel} key=${`${selected}-${panelKey}`} id=${selected} agent=${true} inbox=${true} cannedVersion=${cannedVersion} onChanged=${() => setTick((t) => t + 1)} />`
           : html`<div class="card muted">Select a conversation.</div>`}
       </div>
     </div>

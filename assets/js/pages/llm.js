@@ -1,12 +1,13 @@
 // LLM provider settings: OpenAI-compatible endpoints of the organization
-// (Ollama, llama.cpp server, vLLM, OpenAI…). Keys are write-only.
+// (Ollama, llama.cpp server, vLLM, OpenAI…) or Anthropic's Messages API.
+// Keys are write-only.
 import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg } from "../session.js";
 
 function CreateProvider({ org, onCreated }) {
-  const empty = { name: "", base_url: "http://127.0.0.1:11434/v1", default_model: "", api_key: "", timeout_ms: "60000" };
+  const empty = { kind: "openai_compatible", name: "", base_url: "http://127.0.0.1:11434/v1", default_model: "", api_key: "", timeout_ms: "60000" };
   const [form, setForm] = useState(empty);
   const [isDefault, setDefault] = useState(true);
   const [error, setError] = useState(null);
@@ -32,6 +33,21 @@ function CreateProvider({ org, onCreated }) {
     <h2>Add an LLM provider</h2>
     <${ErrorBox} error=${error} />
     <div class="grid">
+      <div>
+        <label for="provider-kind">API</label>
+        <select id="provider-kind" name="kind" value=${form.kind} onChange=${(e) => {
+          const kind = e.target.value;
+          // The usual address of each API, unless one was typed.
+          setForm((f) => ({
+            ...f,
+            kind,
+            base_url: kind === "anthropic" && f.base_url === empty.base_url ? "https://api.anthropic.com/v1" : kind !== "anthropic" && f.base_url === "https://api.anthropic.com/v1" ? empty.base_url : f.base_url,
+          }));
+        }}>
+          <option value="openai_compatible">OpenAI-compatible (chat completions)</option>
+          <option value="anthropic">Anthropic (Messages API)</option>
+        </select>
+      </div>
       <${Field} label="Name" name="name" value=${form.name} onInput=${set("name")} error=${error} required />
       <${Field} label="Base URL (…/v1)" name="base_url" value=${form.base_url} onInput=${set("base_url")} error=${error} required />
       <${Field} label="Model" name="default_model" value=${form.default_model} onInput=${set("default_model")} error=${error} required />
@@ -78,7 +94,7 @@ function Providers() {
           list.data.items.map(
             (p) => html`<tr data-provider=${p.id}>
               <td><strong>${p.name}</strong></td>
-              <td class="muted">${p.base_url}</td>
+              <td class="muted">${p.base_url}${p.kind === "anthropic" ? html` <span class="badge">Anthropic</span>` : ""}</td>
               <td>${p.default_model}</td>
               <td>${p.has_api_key ? "stored" : "none"}</td>
               <td><input type="checkbox" style="width:auto" checked=${p.is_default} onChange=${() => toggle(p, "is_default")} /></td>

@@ -4,7 +4,8 @@
 // (steps with status, timing, tokens, input and output; the messages
 // between steps; cancel and approve while a run is live). The server checks
 // every definition: the step at fault is marked and its field named.
-import { html, Page, useLoad, useState, useEffect, ErrorBox, FieldError, toast, toastError, formatDate, Loading } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, FieldError, toast, toastError, formatDate, Loading } from "../ui.js";
+import { Canvas, NODE_W, heightFor, fitViewport } from "../canvas.js";
 import { route, navigate } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { can } from "../session.js";
@@ -25,29 +26,78 @@ const STATUS_BADGE = { completed: "ok", failed: "bad", cancelled: "bad", skipped
 const LIVE = ["pending", "running", "waiting_approval"];
 const pretty = (v) => JSON.stringify(v, null, 2);
 
-/** The step's fields other than id and type, without empty edges. */
+/** The step's settings: its fields other than id, type and its place on the canvas. */
 function fieldsOf(step) {
-  const { id, type, ...rest } = step;
+  const { id, type, position, ...rest } = step;
   return rest;
 }
 
-/** The edges of a step: [label, target]. */
-function edges(step) {
-  const out = [];
-  const one = (label, t) => t && out.push([label, t]);
-  one("next", step.next);
-  one("reject", step.reject);
-  one("default", step.default);
-  if (step.type === "condition") (step.branches || []).forEach((b, i) => one(b && b.when ? b.when : `branch ${i + 1}`, b && b.next));
-  if (step.type === "parallel") (step.branches || []).forEach((t) => one("", t));
-  if (step.type === "router") Object.entries(step.routes || {}).forEach(([name, t]) => one(name, t));
-  return out;
+
+// ---- The workflow on the flow canvas ------------------------------------------
+
+/**
+ * The output ports of a step (where its edges leave) and, for each, how to
+ * read and set its target in the step: `next`, `reject`, `default`, a
+ * condition's branches (`if 1`, …), a parallel step's branches (`branch 1`,
+ * …, and `+ branch` to add one by drawing), a router's named routes.
+ */
+export function stepPorts(step) {
+  const field = (key) => ({ get: (s) => s[key] || "", set: (s, t) => ({ ...s, [key]: t }) });
+  switch (step.type) {
+    case "agent":
+    case "tool":
+    case "join":
+      return [["next", field("next")]];
+    case "approval":
+      return [["next", field("next")], ["reject", field("reject")]];
+    case "condition":
+      return [
+        ...(Array.isArray(step.branches) ? step.branches : []).map((_, i) => [
+          `if ${i + 1}`,
+          {
+            get: (s) => (s.branches[i] && s.branches[i].next) || "",
+            set: (s, t) => ({ ...s, branches: s.branches.map((b, j) => (j === i ? { ...b, next: t } : b)) }),
+          },
+        ]),
+        ["default", field("default")],
+      ];
+    case "parallel": {
+      const branches = Array.isArray(step.branches) ? step.branches : [];
+      return [
+        ...branches.map((_, i) => [
+          `branch ${i + 1}`,
+          { get: (s) => s.branches[i] || "", set: (s, t) => ({ ...s, branches: s.branches.map((b, j) => (j === i ? t : b)) }) },
+        ]),
+        ["+ branch", { get: () => "", set: (s, t) => ({ ...s, branches: [...(s.branches || []).filter(Boolean), t] }) }],
+      ];
+    }
+    case "router":
+      return [
+        ...Object.keys(step.routes && typeof step.routes === "object" ? step.routes : {}).map((name) => [
+          name,
+          { get: (s) => s.routes[name] || "", set: (s, t) => ({ ...s, routes: { ...s.routes, [name]: t } }) },
+        ]),
+        ["default", field("default")],
+      ];
+    default:
+      return [];
+  }
 }
 
-/** The graph drawn as SVG: steps in layers by distance from the start. */
-export function Graph({ definition, highlight, statuses = {} }) {
+const portNames = (step) => stepPorts(step).map(([name]) => name);
+const stepHeight = heightFor(portNames);
+
+/** The edges of a step: [label, target]. */
+function edges(step) {
+  return stepPorts(step)
+    .map(([name, f]) => [name, f.get(step)])
+    .filter(([, t]) => t);
+}
+
+/** Positions for the steps that have none: columns by distance from the start. */
+export function layoutSteps(definition) {
   const steps = (definition && Array.isArray(definition.steps) ? definition.steps : []).filter((s) => s && s.id);
-  if (!steps.length) return html`<p class="muted">No steps yet.</p>`;
+  if (!steps.length || steps.every((s) => s.position)) return definition;
   const byId = Object.fromEntries(steps.map((s) => [s.id, s]));
   const start = definition.start && byId[definition.start] ? definition.start : steps[0].id;
   const depth = { [start]: 0 };
@@ -61,37 +111,100 @@ export function Graph({ definition, highlight, statuses = {} }) {
       }
     }
   }
-  let maxDepth = Math.max(...Object.values(depth));
+  let maxDepth = Math.max(0, ...Object.values(depth));
   for (const s of steps) if (depth[s.id] === undefined) depth[s.id] = ++maxDepth;
-  const layers = [];
-  for (const s of steps) (layers[depth[s.id]] ||= []).push(s.id);
-  const W = 150, H = 44, GX = 40, GY = 50;
-  const width = Math.max(...layers.map((l) => (l ? l.length : 0))) * (W + GX) + GX;
-  const pos = {};
-  layers.forEach((ids, d) => (ids || []).forEach((id, i) => (pos[id] = { x: GX + i * (W + GX) + ((width - GX) - ids.length * (W + GX)) / 2, y: 20 + d * (H + GY) })));
-  const height = (layers.length) * (H + GY) + 20;
-  return html`<svg class="workflow-graph" id="workflow-graph" role="img" aria-label="Workflow graph" viewBox=${`0 0 ${width} ${height}`} width=${width} height=${height}>
-    <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="currentColor" /></marker></defs>
-    ${steps.flatMap((s) =>
-      edges(s).filter(([, t]) => pos[t]).map(([label, t]) => {
-        const a = pos[s.id], b = pos[t];
-        const x1 = a.x + W / 2, y1 = a.y + H, x2 = b.x + W / 2, y2 = b.y;
-        const back = y2 <= y1;
-        const d = back ? `M ${x1 + W / 2 - 10} ${a.y + H / 2} C ${x1 + W} ${a.y}, ${x2 + W} ${y2 + H}, ${x2 + W / 2} ${y2 + H / 2}` : `M ${x1} ${y1} L ${x2} ${y2}`;
-        return html`<g class="edge" data-from=${s.id} data-to=${t}><path d=${d} fill="none" stroke="currentColor" marker-end="url(#arrow)" />
-          ${label && html`<text x=${(x1 + x2) / 2 + 4} y=${(y1 + y2) / 2} font-size="10">${label.length > 22 ? label.slice(0, 21) + "…" : label}</text>`}</g>`;
-      }),
-    )}
-    ${steps.map((s) => {
-      const p = pos[s.id];
-      const st = statuses[s.id];
-      return html`<g class=${"node" + (highlight === s.id ? " fault" : "") + (st ? ` ${st}` : "")} data-step=${s.id} data-status=${st || ""}>
-        <rect x=${p.x} y=${p.y} width=${W} height=${H} rx="6" fill=${highlight === s.id ? "#fde2e2" : st === "completed" ? "#e3f6e8" : st === "failed" ? "#fde2e2" : st ? "#fff6dc" : "#f4f6fa"} stroke="currentColor" />
-        <text x=${p.x + 8} y=${p.y + 18} font-size="12" font-weight="bold">${s.id}${s.id === start ? " ▶" : ""}</text>
-        <text x=${p.x + 8} y=${p.y + 34} font-size="11">${(TYPES[s.type] || { label: s.type }).label}${st ? ` · ${st}` : ""}</text>
-      </g>`;
-    })}
-  </svg>`;
+  const rows = {};
+  return {
+    ...definition,
+    steps: definition.steps.map((s) => {
+      if (!s || !s.id || s.position) return s;
+      const d = depth[s.id];
+      const row = (rows[d] = (rows[d] || 0) + 1) - 1;
+      return { ...s, position: { x: 40 + d * (NODE_W + 70), y: 40 + row * 130 } };
+    }),
+  };
+}
+
+/** The canvas document of a definition: a node per step, an edge per connection. */
+function toDoc(definition, viewport) {
+  const steps = (definition && Array.isArray(definition.steps) ? definition.steps : []).filter((s) => s && s.id);
+  return {
+    viewport,
+    nodes: steps.map((s) => ({ id: s.id, type: s.type, label: s.name || s.id, position: s.position || { x: 0, y: 0 }, step: s })),
+    edges: steps.flatMap((s) => edges(s).map(([port, target]) => ({ source: s.id, port, target }))),
+  };
+}
+
+/** What a step node says: its main setting and where it starts. */
+function describeStep(node, names = {}) {
+  const s = node.step || {};
+  const start = names.start === s.id ? "▶ start · " : "";
+  switch (s.type) {
+    case "agent":
+    case "router":
+      return `${start}${names.agents && names.agents[s.agent_id] ? names.agents[s.agent_id] : s.agent_id ? `agent ${s.agent_id}` : "no agent chosen"}`;
+    case "tool":
+      return `${start}${s.tool || "no tool chosen"}`;
+    case "condition":
+      return `${start}${(s.branches || []).map((b) => b && b.when).filter(Boolean).join(" · ") || "no branches"}`;
+    case "approval":
+      return `${start}${s.message || "approval"}`;
+    case "parallel":
+      return `${start}${(s.branches || []).filter(Boolean).length} branches`;
+    case "join":
+      return `${start}waits for every branch`;
+    default:
+      return `${start}${s.output !== undefined && s.output !== null ? "returns output" : "ends the run"}`;
+  }
+}
+
+const typeLabel = (t) => (TYPES[t] || { label: t }).label;
+
+/** Measures an element while mounted (the minimap and zoom to fit need the canvas size). */
+function useSize(ref) {
+  const [size, setSize] = useState({ w: 0, h: 0 });
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return undefined;
+    const measure = () => setSize({ w: el.clientWidth, h: el.clientHeight });
+    measure();
+    if (!window.ResizeObserver) return undefined;
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  return size;
+}
+
+/**
+ * A workflow drawn on the flow canvas, read-only (the detail page and the
+ * trace: moving and zooming stay on screen; `statuses` mark the executed
+ * steps).
+ */
+export function Graph({ definition, highlight, statuses = {} }) {
+  const ref = useRef(null);
+  const size = useSize(ref);
+  const [laid, setLaid] = useState(() => layoutSteps(definition));
+  const [viewport, setViewport] = useState(null);
+  const [sel, setSel] = useState({ nodes: [] });
+  useEffect(() => setLaid(layoutSteps(definition)), [JSON.stringify(definition)]);
+  useEffect(() => {
+    if (size.w && !viewport) setViewport(fitViewport(toDoc(laid).nodes, size.w, size.h, stepHeight));
+  }, [size.w, size.h]);
+  const doc = toDoc(laid, viewport || { x: 0, y: 0, zoom: 1 });
+  const setDoc = (f) => {
+    const next = typeof f === "function" ? f(doc) : f;
+    if (next.viewport !== doc.viewport) setViewport(next.viewport);
+    const pos = Object.fromEntries(next.nodes.map((n) => [n.id, n.position]));
+    setLaid((d) => ({ ...d, steps: d.steps.map((s) => (s && pos[s.id] ? { ...s, position: pos[s.id] } : s)) }));
+  };
+  const issues = highlight ? [{ node_id: highlight, severity: "error", message: "this step is at fault" }] : [];
+  return html`<div class="workflow-canvas readonly">
+    <${Canvas} id="workflow-graph" label="Workflow graph: Tab to a step" doc=${doc} issues=${issues} sel=${sel} setSel=${setSel}
+      setDoc=${setDoc} commit=${() => {}} names=${{ start: definition.start || (laid.steps && laid.steps[0] && laid.steps[0].id) }}
+      onOpen=${() => {}} canvasRef=${ref} size=${size} statuses=${statuses} ports=${portNames} describe=${describeStep}
+      typeLabel=${typeLabel} canConnect=${() => false} />
+  </div>`;
 }
 
 /** The definition without the edges and settings left empty in the form. */
@@ -108,28 +221,42 @@ function faultIndex(error) {
   return m ? Number(m[1]) : -1;
 }
 
-function StepRow({ step, index, count, fault, error, onChange, onRemove, onMove, agents, tools }) {
+function StepRow({ step, index, fault, error, onChange, onRemove, agents, tools, steps, onConnect }) {
   const [text, setText] = useState(pretty(fieldsOf(step)));
   const [bad, setBad] = useState(null);
-  useEffect(() => setText(pretty(fieldsOf(step))), [step.type]);
+  const fieldsJson = JSON.stringify(fieldsOf(step));
+  // A connection drawn on the canvas changes the settings: show them, unless
+  // the text already says the same (typing must not be reformatted).
+  useEffect(() => {
+    try {
+      if (JSON.stringify(JSON.parse(text)) === fieldsJson) return;
+    } catch (e) {
+      /* the text is being edited: replaced below */
+    }
+    setText(pretty(fieldsOf(step)));
+    setBad(null);
+  }, [fieldsJson, step.type]);
   const update = (t) => {
     setText(t);
     try {
       const fields = JSON.parse(t);
       setBad(null);
-      onChange({ id: step.id, type: step.type, ...fields });
+      onChange({ id: step.id, type: step.type, ...(step.position ? { position: step.position } : {}), ...fields });
     } catch (e) {
       setBad(e.message);
     }
   };
-  const setType = (type) => onChange({ id: step.id, type, ...TYPES[type].fields });
+  const setType = (type) => onChange({ id: step.id, type, ...(step.position ? { position: step.position } : {}), ...TYPES[type].fields });
   const base = `step-${index}`;
   const help = step.type === "agent" || step.type === "router"
     ? `Agents: ${agents.map((a) => `${a.id} = ${a.name}`).join(", ") || "none yet (create one on the AI tab)"}`
     : step.type === "tool"
       ? `Tools: ${tools.map((t) => t.name).join(", ") || "none yet (create one under Tools)"}`
       : "Templates read {{ input.x }} and {{ steps.<id>.<field> }}.";
-  return html`<li class=${"card workflow-step" + (fault ? " fault" : "")} data-step-index=${index} data-step=${step.id}>
+  const ports = stepPorts(step);
+  return html`<div class=${"workflow-step" + (fault ? " fault" : "")} id="step-panel" data-step-index=${index} data-step=${step.id}
+      role="region" aria-label=${`Step ${step.id}`}>
+    <h3>Step <code>${step.id}</code></h3>
     <div class="grid">
       <div>
         <label for=${`${base}-id`}>Step id</label>
@@ -143,33 +270,127 @@ function StepRow({ step, index, count, fault, error, onChange, onRemove, onMove,
         </select>
       </div>
     </div>
+    ${ports.length > 0 &&
+    html`<fieldset class="step-ports">
+      <legend>Connections (or drag from a port on the canvas)</legend>
+      ${ports.map(([port, f], k) => html`<div class="row">
+        <label for=${`${base}-port-${k}`}>${port} →</label>
+        <select id=${`${base}-port-${k}`} data-port=${port} value=${f.get(step)} onChange=${(e) => onConnect(step, port, e.target.value)}>
+          <option value="">${port === "+ branch" ? "add a branch to…" : "(none)"}</option>
+          ${steps.filter((x) => x && x.id && x.id !== step.id).map((x) => html`<option value=${x.id}>${x.id} · ${typeLabel(x.type)}</option>`)}
+        </select>
+      </div>`)}
+    </fieldset>`}
     <label for=${`${base}-fields`}>Settings (JSON)</label>
-    <textarea id=${`${base}-fields`} class="mono" rows="4" spellcheck="false" aria-describedby=${`${base}-help`} value=${text} onInput=${(e) => update(e.target.value)}></textarea>
+    <textarea id=${`${base}-fields`} class="mono" rows="5" spellcheck="false" aria-describedby=${`${base}-help`} value=${text} onInput=${(e) => update(e.target.value)}></textarea>
     <div class="muted small" id=${`${base}-help`}>${help}</div>
     ${bad && html`<div class="field-error" role="alert">Not valid JSON: ${bad}</div>`}
     ${fault && error && html`<div class="field-error" role="alert" data-field-error=${error.field}>${error.message} <span class="muted">(field <code>${error.field}</code>)</span></div>`}
     <div class="row">
-      <button type="button" aria-label=${`Move ${step.id} up`} disabled=${index === 0} onClick=${() => onMove(-1)}>↑</button>
-      <button type="button" aria-label=${`Move ${step.id} down`} disabled=${index === count - 1} onClick=${() => onMove(1)}>↓</button>
       <button type="button" class="danger remove-step" onClick=${onRemove}>Remove step</button>
     </div>
-  </li>`;
+  </div>`;
 }
 
+/** `step` with the target of its output `port` set to `target` ("" removes the connection). */
+function connect(step, port, target) {
+  if (!target && step.type === "parallel" && port.startsWith("branch ")) {
+    const i = Number(port.slice(7)) - 1;
+    return { ...step, branches: step.branches.filter((_, j) => j !== i) };
+  }
+  if (!target && step.type === "condition" && port.startsWith("if ")) {
+    const i = Number(port.slice(3)) - 1;
+    return { ...step, branches: step.branches.filter((_, j) => j !== i) };
+  }
+  if (!target && port === "+ branch") return step;
+  const found = stepPorts(step).find(([name]) => name === port);
+  return found ? found[1].set(step, target) : step;
+}
+
+/** `step` without its connections to `target` (a removed step). */
+function disconnect(step, target) {
+  let out = step;
+  for (const [port] of [...stepPorts(step)].reverse()) {
+    const f = stepPorts(out).find(([name]) => name === port);
+    if (f && f[1].get(out) === target) out = connect(out, port, "");
+  }
+  return out;
+}
+
+const NEW_WORKFLOW = { steps: [{ id: "start", type: "tool", tool: "", arguments: {}, next: "done" }, { id: "done", type: "end" }] };
+
+/**
+ * The workflow editor on the flow canvas: steps as nodes, connections drawn
+ * from a step's output port to another step (or chosen in the properties
+ * panel), the selected step's id, type, connections and settings in the
+ * panel, the server's validation shown on the step at fault.
+ */
 function Editor({ botId, workflow, onSaved, onCancel }) {
   const [name, setName] = useState(workflow ? workflow.name : "");
   const [description, setDescription] = useState(workflow ? workflow.description || "" : "");
-  const [definition, setDefinition] = useState(
-    workflow ? workflow.definition : { steps: [{ id: "start", type: "tool", tool: "", arguments: {}, next: "done" }, { id: "done", type: "end" }] },
-  );
+  const [definition, setDefinition] = useState(() => layoutSteps(workflow ? workflow.definition : NEW_WORKFLOW));
+  const [viewport, setViewport] = useState(null);
+  const [sel, setSel] = useState(() => ({ nodes: (definition.steps || []).slice(0, 1).map((x) => x.id) }));
+  const [newType, setNewType] = useState("agent");
   const [error, setError] = useState(null);
+  const canvasRef = useRef(null);
+  const size = useSize(canvasRef);
   const refs = useLoad(() => Promise.all([get(`/api/v1/bots/${botId}/agents?limit=200`).catch(() => ({ items: [] })), get(`/api/v1/bots/${botId}`)]), [botId]);
   const org = refs.data ? refs.data[1].organization_id : null;
   const tools = useLoad(() => (org ? get(`/api/v1/orgs/${org}/tools?limit=200`) : Promise.resolve({ items: [] })), [org]);
   const agents = refs.data ? refs.data[0].items : [];
   const steps = definition.steps || [];
-  const setSteps = (s) => setDefinition({ ...definition, steps: s });
+  const setSteps = (f) => setDefinition((d) => ({ ...d, steps: f(d.steps || []) }));
   const fault = faultIndex(error);
+  useEffect(() => {
+    if (size.w && !viewport) setViewport(fitViewport(toDoc(definition).nodes, size.w, size.h, stepHeight));
+  }, [size.w, size.h]);
+  // The step at fault is the one the panel shows.
+  useEffect(() => {
+    if (fault >= 0 && steps[fault]) setSel({ nodes: [steps[fault].id] });
+  }, [error]);
+  const vp = viewport || { x: 0, y: 0, zoom: 1 };
+  const startId = definition.start || (steps[0] && steps[0].id);
+  const doc = toDoc(definition, vp);
+  const setDoc = (f) => {
+    const next = typeof f === "function" ? f(doc) : f;
+    if (next.viewport !== doc.viewport) setViewport(next.viewport);
+    const pos = {};
+    for (const n of next.nodes) pos[n.id] = n.position;
+    if (next.nodes.some((n, i) => doc.nodes[i] && n.position !== doc.nodes[i].position)) {
+      setSteps((list) => list.map((x) => (x && pos[x.id] && pos[x.id] !== x.position ? { ...x, position: pos[x.id] } : x)));
+    }
+  };
+  const onConnect = (edge) => setSteps((list) => list.map((x) => (x.id === edge.source ? connect(x, edge.port, edge.target) : x)));
+  const removeSteps = (ids) => {
+    setSteps((list) => list.filter((x) => !ids.includes(x.id)).map((x) => ids.reduce(disconnect, x)));
+    if (ids.includes(definition.start)) setDefinition((d) => ({ ...d, start: undefined }));
+    setSel({ nodes: [] });
+  };
+  const removeEdge = (e) => {
+    onConnect({ ...e, target: "" });
+    setSel({ nodes: [] });
+  };
+  const onKeyDown = (e) => {
+    if (e.key !== "Delete" && e.key !== "Backspace") return;
+    if (!canvasRef.current || !canvasRef.current.contains(e.target)) return;
+    e.preventDefault();
+    if (sel.edge) removeEdge(sel.edge);
+    else if ((sel.nodes || []).length) removeSteps(sel.nodes);
+  };
+  const add = () => {
+    let n = steps.length + 1;
+    while (steps.some((x) => x.id === `step${n}`)) n++;
+    const id = `step${n}`;
+    // In the middle of the view, clear of the other steps.
+    let x = Math.round(((size.w || 600) / 2 - vp.x) / vp.zoom - NODE_W / 2);
+    let y = Math.round(((size.h || 400) / 2 - vp.y) / vp.zoom - 40);
+    while (steps.some((o) => o.position && Math.abs(o.position.x - x) < NODE_W + 20 && Math.abs(o.position.y - y) < 130)) y += 130;
+    const { next, reject, default: dflt, ...fields } = TYPES[newType].fields;
+    const step = { id, type: newType, position: { x, y }, ...fields };
+    setSteps((list) => [...list, step]);
+    setSel({ nodes: [id] });
+  };
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
@@ -182,16 +403,9 @@ function Editor({ botId, workflow, onSaved, onCancel }) {
       setError(err);
     }
   };
-  const add = () => {
-    let n = steps.length + 1;
-    while (steps.some((s) => s.id === `step${n}`)) n++;
-    setSteps([...steps, { id: `step${n}`, type: "end" }]);
-  };
-  const move = (i, d) => {
-    const s = [...steps];
-    [s[i], s[i + d]] = [s[i + d], s[i]];
-    setSteps(s);
-  };
+  const one = (sel.nodes || []).length === 1 ? steps.findIndex((x) => x.id === sel.nodes[0]) : -1;
+  const issues = fault >= 0 && steps[fault] ? [{ node_id: steps[fault].id, severity: "error", message: error.message }] : [];
+  const names = { start: startId, agents: Object.fromEntries(agents.map((a) => [a.id, a.name])) };
   return html`<form class="card" id="workflow-form" onSubmit=${submit}>
     <h2>${workflow ? `Edit ${workflow.name}` : "New workflow"}</h2>
     ${fault < 0 && html`<${ErrorBox} error=${error} />`}
@@ -207,9 +421,9 @@ function Editor({ botId, workflow, onSaved, onCancel }) {
       </div>
       <div>
         <label for="workflow-start">Start step</label>
-        <select id="workflow-start" name="definition.start" value=${definition.start || (steps[0] && steps[0].id) || ""}
+        <select id="workflow-start" name="definition.start" value=${startId || ""}
           onChange=${(e) => setDefinition({ ...definition, start: e.target.value })}>
-          ${steps.map((s) => html`<option value=${s.id}>${s.id}</option>`)}
+          ${steps.map((x) => html`<option value=${x.id}>${x.id}</option>`)}
         </select>
       </div>
       <div>
@@ -219,23 +433,40 @@ function Editor({ botId, workflow, onSaved, onCancel }) {
         <${FieldError} error=${error} name="definition.timeout_ms" />
       </div>
     </div>
-    <div class="workflow-editor">
-      <div>
-        <h3>Steps</h3>
-        <ol class="workflow-steps">
-          ${steps.map(
-            (s, i) => html`<${StepRow} key=${i + ":" + s.type} step=${s} index=${i} count=${steps.length} fault=${fault === i} error=${error}
-              agents=${agents} tools=${tools.data ? tools.data.items : []}
-              onChange=${(next) => setSteps(steps.map((x, j) => (j === i ? next : x)))}
-              onRemove=${() => setSteps(steps.filter((_, j) => j !== i))} onMove=${(d) => move(i, d)} />`,
-          )}
-        </ol>
-        <button type="button" id="add-step" onClick=${add}>Add step</button>
-      </div>
-      <div>
-        <h3>Graph</h3>
-        <${Graph} definition=${definition} highlight=${fault >= 0 && steps[fault] ? steps[fault].id : null} />
-      </div>
+    <div class="row workflow-palette">
+      <label for="new-step-type">New step</label>
+      <select id="new-step-type" value=${newType} onChange=${(e) => setNewType(e.target.value)}>
+        ${Object.entries(TYPES).map(([k, v]) => html`<option value=${k}>${v.label}</option>`)}
+      </select>
+      <button type="button" id="add-step" onClick=${add}>Add step</button>
+      <span class="muted small">Drag from a port on the right of a step to another step to connect them; Delete removes the selection.</span>
+    </div>
+    <div class="workflow-editor" onKeyDown=${onKeyDown}>
+      <${Canvas} id="workflow-canvas" label="Workflow canvas: Tab to a step, arrow keys move it, Enter edits it, Delete removes it"
+        doc=${doc} issues=${issues} sel=${sel} setSel=${setSel} setDoc=${setDoc} commit=${() => {}} names=${names}
+        onOpen=${() => { const el = document.querySelector("#step-panel input"); if (el) el.focus(); }}
+        canvasRef=${canvasRef} size=${size} ports=${portNames} describe=${describeStep} typeLabel=${typeLabel}
+        canConnect=${(source, port, target) => source.id !== target.id} onConnect=${onConnect} />
+      <aside class="card workflow-properties" id="workflow-properties" aria-label="Properties">
+        ${one >= 0
+          ? html`<${StepRow} key=${one + ":" + steps[one].type} step=${steps[one]} index=${one} fault=${fault === one} error=${error}
+              agents=${agents} tools=${tools.data ? tools.data.items : []} steps=${steps}
+              onChange=${(next) => {
+                const old = steps[one].id;
+                setSteps((list) => list.map((x, j) => (j === one ? next : x)));
+                if (next.id !== old) {
+                  setSel({ nodes: [next.id] });
+                  if (definition.start === old) setDefinition((d) => ({ ...d, start: next.id }));
+                }
+              }}
+              onConnect=${(step, port, target) => onConnect({ source: step.id, port, target })}
+              onRemove=${() => removeSteps([steps[one].id])} />`
+          : sel.edge
+            ? html`<div id="edge-panel"><h3>Connection</h3><p><code>${sel.edge.source}</code> (${sel.edge.port}) → <code>${sel.edge.target}</code></p>
+                <button type="button" class="danger" id="remove-edge" onClick=${() => removeEdge(sel.edge)}>Remove connection</button></div>`
+            : html`<p class="muted">${(sel.nodes || []).length > 1 ? `${sel.nodes.length} steps selected (Delete removes them).` : "Select a step on the canvas to edit it."}</p>
+                ${fault >= 0 && steps[fault] && html`<div class="field-error" role="alert">${error.message}</div>`}`}
+      </aside>
     </div>
     <div class="row">
       <button class="primary" type="submit" id="save-workflow">Save workflow</button>
