@@ -233,6 +233,14 @@ error_codes! {
     AutonomousAgentArchived => ("autonomous_agent_archived", CONFLICT, "The autonomous agent is archived (or, for an inbound webhook, not active), so no run starts; `details.field` is `status`."),
     AutonomousRunFinished => ("autonomous_run_finished", CONFLICT, "The run already ended (completed, failed or cancelled); `details.status` says how."),
     AutonomousRunNotPaused => ("autonomous_run_not_paused", CONFLICT, "Only a paused run can be resumed."),
+    // Single sign-on (OIDC), SSO domains
+    SsoConfigurationNotFound => ("sso_configuration_not_found", NOT_FOUND, "No such SSO configuration in the caller's organizations."),
+    SsoDomainNotFound => ("sso_domain_not_found", NOT_FOUND, "No such SSO domain in the caller's organizations."),
+    SsoDomainTaken => ("sso_domain_taken", CONFLICT, "The email domain is already claimed by an SSO configuration (of this or another organization); `details.field` is `domain`."),
+    SsoDomainVerificationFailed => ("sso_domain_verification_failed", UNPROCESSABLE_ENTITY, "The domain's DNS TXT record or HTTP well-known file does not hold its verification token; `details.method` says which was checked, `details.reason` what was found."),
+    SsoDiscoveryFailed => ("sso_discovery_failed", UNPROCESSABLE_ENTITY, "The IdP's `/.well-known/openid-configuration` could not be fetched, is not JSON, lacks a required endpoint, uses a non-https endpoint or names another issuer; `details.field` is `issuer_url`, `details.reason` says which."),
+    SsoNotConfigured => ("sso_not_configured", NOT_FOUND, "No enabled SSO configuration has a verified domain for this email address; `details.field` is `email`."),
+    SsoRequired => ("sso_required", FORBIDDEN, "The email's domain enforces single sign-on: password sign-in and password reset are refused (API tokens still work); `details.login_url` starts the SSO sign-in."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

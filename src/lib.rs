@@ -39,6 +39,7 @@ pub mod orgs;
 pub mod outbound;
 pub mod permissions;
 pub mod sandbox;
+pub mod sso;
 pub mod telemetry;
 pub mod tools;
 pub mod ui;
