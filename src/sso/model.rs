@@ -481,7 +481,7 @@ pub struct SsoTestStart {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SsoTestResult {
     pub created_at: String,
-    /// `success` or `failed`.
+    /// `success`, `failed`, or `none` when no test sign-in has come back yet.
     pub status: String,
     pub reason: Option<String>,
     /// ID token claims merged with userinfo.

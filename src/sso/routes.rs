@@ -196,7 +196,7 @@ async fn sso_start_test(scope: ConfigScope<perm::SsoManage>, state: web::Data<Ap
     tag = "sso",
     params(("sso_configuration_id" = i64, Path, description = "SSO configuration id")),
     responses((status = 200, body = SsoTestResult), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody, description = "`sso_configuration_not_found` (also: no test has come back yet, `details.field` = `test`)")),
+              (status = 404, body = ErrorBody)),
     security(("session" = ["sso.manage"]), ("api_token" = ["sso.manage"]))
 )]
 #[get("/sso/configurations/{sso_configuration_id}/test-result")]

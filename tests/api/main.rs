@@ -84,6 +84,7 @@ mod sandbox;
 mod schema;
 mod sessions;
 mod smtp;
+mod sso_oidc;
 mod templates;
 mod tools;
 mod tools_postgres;
