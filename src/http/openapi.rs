@@ -57,6 +57,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "mcp", description = "Model Context Protocol: connect MCP servers as tool providers; a bot's tools and knowledge search as an MCP server"),
         (name = "workflows", description = "Multi-agent workflows of a bot: graphs of agent, tool, condition, parallel/join, router, approval and end steps; durable runs with a step and message trace, cancel and approval"),
         (name = "sandbox", description = "The JavaScript sandbox of code tools: test-run a script with arguments"),
+        (name = "sso", description = "Single sign-on: OpenID Connect configurations, sign-in by email domain, domains and their verification, the sign-in log"),
     )
 )]
 pub struct ApiDoc;

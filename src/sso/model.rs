@@ -491,3 +491,13 @@ pub struct SsoTestResult {
     #[schema(value_type = Object)]
     pub mapped: Value,
 }
+
+/// What re-checking a user with the IdP (refresh-token grant) found.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SsoRefreshResult {
+    /// The IdP still accepts the account (its new ID token was valid; the mapping was re-applied).
+    pub active: bool,
+    /// Why not (`refresh_token_missing`, `token_exchange_failed`, `id_token_*`, …).
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}

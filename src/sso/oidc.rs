@@ -543,6 +543,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
 }
 
 /// The authorization request URL.
+#[allow(clippy::too_many_arguments, reason = "the request's parameters, each a plain string")]
 pub fn authorize_url(
     endpoint: &str,
     client_id: &str,

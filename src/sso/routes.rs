@@ -8,8 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::model::{
     CreateSsoConfigurationRequest, CreateSsoDomainRequest, SsoCallbackParams, SsoCheck, SsoConfiguration,
-    SsoConfigurationId, SsoDomain, SsoDomainId, SsoEmailQuery, SsoLoginLog, SsoTestResult, SsoTestStart,
-    UpdateSsoConfigurationRequest, VerifySsoDomainRequest,
+    SsoConfigurationId, SsoDomain, SsoDomainId, SsoEmailQuery, SsoLoginLog, SsoRefreshResult, SsoTestResult,
+    SsoTestStart, UpdateSsoConfigurationRequest, VerifySsoDomainRequest,
 };
 use super::{domains, service};
 use crate::admin::AdminScope;
@@ -61,6 +61,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(sso_start_test)
         .service(sso_test_result)
         .service(sso_list_logins)
+        .service(sso_refresh_user)
         .service(sso_create_domain)
         .service(sso_list_domains)
         .service(sso_verify_domain)
@@ -223,6 +224,26 @@ async fn sso_list_logins(
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<SsoLoginLog>>> {
     Ok(web::Json(service::list_logs(&state, scope.into_tenant(), page.into_inner()).await?))
+}
+
+/// Re-checks a user with the IdP: the refresh token of their last SSO
+/// sign-in is redeemed, the new ID token validated (no nonce) and the
+/// group mapping re-applied.
+#[utoipa::path(
+    tag = "sso",
+    params(("sso_configuration_id" = i64, Path, description = "SSO configuration id"), ("user_id" = i64, Path, description = "User id")),
+    responses((status = 200, body = SsoRefreshResult), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("session" = ["sso.manage"]), ("api_token" = ["sso.manage"]))
+)]
+#[post("/sso/configurations/{sso_configuration_id}/users/{user_id}/refresh")]
+async fn sso_refresh_user(
+    scope: ConfigScope<perm::SsoManage>,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, crate::ids::UserId)>,
+) -> AppResult<web::Json<SsoRefreshResult>> {
+    let id = scope.id();
+    let user = path.into_inner().1;
+    Ok(web::Json(service::refresh_user(&state, scope.into_tenant(), id, user).await?))
 }
 
 /// Claims an email domain for a configuration; answers what to publish to verify it.

@@ -863,6 +863,24 @@ pub async fn refresh(state: &AppState, config: &ConfigRow, user: UserId) -> Resu
     Ok(())
 }
 
+/// The admin route over [`refresh`].
+pub async fn refresh_user(
+    state: &AppState,
+    tenant: Tenant,
+    id: SsoConfigurationId,
+    user: UserId,
+) -> AppResult<super::model::SsoRefreshResult> {
+    let config = state.db.read(move |c| Ok(store::find_config(c, &tenant, id)?)).await?.ok_or_else(not_found)?;
+    Ok(match refresh(state, &config, user).await {
+        Ok(()) => super::model::SsoRefreshResult { active: true, reason: None, message: None },
+        Err(r) => super::model::SsoRefreshResult {
+            active: false,
+            reason: Some(r.reason.to_owned()),
+            message: Some(r.message),
+        },
+    })
+}
+
 /// Seals a refresh token for storage.
 pub(super) fn seal_refresh(state: &AppState, config: &ConfigRow, token: &str) -> Vec<u8> {
     state.keys.encrypt(token.as_bytes(), &refresh_context(config.organization_id, config.id))

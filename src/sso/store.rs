@@ -363,6 +363,7 @@ pub fn mapped_user(
 }
 
 /// Links (or re-links) a subject to a user, with the last claims and refresh token.
+#[allow(clippy::too_many_arguments, reason = "the columns of one link row")]
 pub fn upsert_mapping(
     conn: &Connection,
     org_id: i64,
