@@ -11,22 +11,29 @@ CREATE TABLE sso_auth_requests (
     id                       INTEGER PRIMARY KEY,
     organization_id          INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     sso_configuration_id     INTEGER NOT NULL REFERENCES sso_configurations(id) ON DELETE CASCADE,
-    state_hash               BLOB NOT NULL UNIQUE,
+    state_hash               BLOB NOT NULL UNIQUE CHECK (length(state_hash) = 32),
     browser_hash             BLOB,
     nonce                    TEXT NOT NULL,
     code_verifier_encrypted  BLOB NOT NULL,
     purpose                  TEXT NOT NULL CHECK (purpose IN ('login','test')),
-    requested_by             INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    requested_by             INTEGER REFERENCES users(id) ON DELETE SET NULL,
     claims                   TEXT CHECK (claims IS NULL OR json_valid(claims)),
     expires_at               TEXT NOT NULL,
     used_at                  TEXT,
     created_at               TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
 );
 CREATE INDEX sso_auth_requests_org ON sso_auth_requests (organization_id, sso_configuration_id, created_at);
+CREATE INDEX sso_auth_requests_config ON sso_auth_requests (sso_configuration_id, purpose);
+CREATE INDEX sso_auth_requests_expiry ON sso_auth_requests (expires_at);
 
 -- The configuration's organization is the request's.
-CREATE TRIGGER sso_auth_requests_tenant_insert BEFORE INSERT ON sso_auth_requests
-WHEN (SELECT organization_id FROM sso_configurations WHERE id = NEW.sso_configuration_id) IS NOT NEW.organization_id
+CREATE TRIGGER sso_auth_requests_sso_configuration_id_tenant_insert BEFORE INSERT ON sso_auth_requests
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM sso_configurations WHERE id = NEW.sso_configuration_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: sso_auth_requests.sso_configuration_id');
+END;
+CREATE TRIGGER sso_auth_requests_sso_configuration_id_tenant_update BEFORE UPDATE OF sso_configuration_id, organization_id ON sso_auth_requests
+WHEN NEW.organization_id IS NOT (SELECT organization_id FROM sso_configurations WHERE id = NEW.sso_configuration_id)
 BEGIN
     SELECT RAISE(ABORT, 'tenant_mismatch: sso_auth_requests.sso_configuration_id');
 END;
