@@ -49,7 +49,7 @@ pub struct SsoConfig {
     /// How long a fetched JWKS is used before it is fetched again, in seconds (default 3600).
     pub jwks_cache_secs: u64,
     /// An ID token signed with a key id the cached JWKS lacks makes one
-    /// re-fetch (the IdP rotated its keys), at most once per this many
+    /// re-fetch (the `IdP` rotated its keys), at most once per this many
     /// seconds per configuration (default 60).
     pub jwks_refetch_min_secs: u64,
     /// DNS server (UDP `ip:port`) asked for the `_botbuilder-verification`

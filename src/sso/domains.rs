@@ -49,9 +49,9 @@ pub fn normalize_domain(raw: &str) -> AppResult<String> {
 
 /// Claims a domain; `sso_domain_taken` when any organization has it.
 pub async fn create(state: &AppState, tenant: Tenant, req: CreateSsoDomainRequest) -> AppResult<SsoDomain> {
-    let domain = normalize_domain(&req.domain)?;
+    let CreateSsoDomainRequest { domain, sso_configuration_id: config } = req;
+    let domain = normalize_domain(&domain)?;
     let token = random_token(24);
-    let config = req.sso_configuration_id;
     let row = state
         .db
         .write(move |tx| {

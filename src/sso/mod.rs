@@ -3,7 +3,7 @@
 //! OIDC relying party, sign-in routed by verified email domain with
 //! just-in-time provisioning and group mapping, enforced SSO, and the
 //! login log. Managing needs `sso.manage`; `/sso/check`, `/sso/login` and
-//! the IdP's redirect to `/sso/oidc/callback` are public (the callback is
+//! the `IdP`'s redirect to `/sso/oidc/callback` are public (the callback is
 //! authenticated by its single-use `state`, bound to the browser).
 
 pub mod dns;

@@ -33,7 +33,7 @@ impl SsoProtocol {
     }
 }
 
-/// One group → role/teams rule: a user in IdP group `group` (the value of
+/// One group → role/teams rule: a user in `IdP` group `group` (the value of
 /// the configuration's `groups_claim`) gets `role` (first matching rule
 /// wins) and joins `teams`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -63,22 +63,23 @@ impl Default for SsoMapping {
     }
 }
 
-/// SAML IdP settings, stored for the SAML service provider.
+/// SAML `IdP` settings, stored for the SAML service provider.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SsoSamlSettings {
     pub idp_entity_id: Option<String>,
     pub idp_metadata_url: Option<String>,
     pub idp_metadata_xml: Option<String>,
-    /// PEM certificates of the IdP (two during a rollover).
+    /// PEM certificates of the `IdP` (two during a rollover).
     pub idp_certificates: Vec<String>,
     pub idp_sso_url: Option<String>,
-    /// IdP-initiated sign-in (off by default).
+    /// `IdP`-initiated sign-in (off by default).
     pub allow_idp_initiated: bool,
 }
 
 /// An SSO configuration as the API shows it (the client secret only as `client_secret_set`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[allow(clippy::struct_excessive_bools, reason = "independent switches of the configuration")]
 pub struct SsoConfiguration {
     pub id: SsoConfigurationId,
     pub organization_id: i64,
@@ -100,7 +101,7 @@ pub struct SsoConfiguration {
     pub default_role: String,
     pub mapping: SsoMapping,
     pub saml: Option<SsoSamlSettings>,
-    /// Give this to the IdP as the redirect (callback) URI.
+    /// Give this to the `IdP` as the redirect (callback) URI.
     pub redirect_uri: String,
     pub created_at: String,
     pub updated_at: String,
@@ -449,7 +450,7 @@ impl FromRow for SsoLoginLog {
 pub struct SsoCheck {
     pub sso: bool,
     pub enforced: bool,
-    /// Where the browser goes to sign in (`GET`, redirects to the IdP).
+    /// Where the browser goes to sign in (`GET`, redirects to the `IdP`).
     pub login_url: Option<String>,
     pub organization_name: Option<String>,
 }
@@ -460,7 +461,7 @@ pub struct SsoEmailQuery {
     pub email: String,
 }
 
-/// The IdP's redirect back.
+/// The `IdP`'s redirect back.
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 pub struct SsoCallbackParams {
     pub state: Option<String>,
@@ -492,10 +493,10 @@ pub struct SsoTestResult {
     pub mapped: Value,
 }
 
-/// What re-checking a user with the IdP (refresh-token grant) found.
+/// What re-checking a user with the `IdP` (refresh-token grant) found.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SsoRefreshResult {
-    /// The IdP still accepts the account (its new ID token was valid; the mapping was re-applied).
+    /// The `IdP` still accepts the account (its new ID token was valid; the mapping was re-applied).
     pub active: bool,
     /// Why not (`refresh_token_missing`, `token_exchange_failed`, `id_token_*`, …).
     pub reason: Option<String>,

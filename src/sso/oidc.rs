@@ -6,11 +6,11 @@
 //! decides *which* keys and algorithms are acceptable:
 //! - the algorithm allow-list is asymmetric only (`RS256/384/512`,
 //!   `PS256/384/512`, `ES256/384`): `none` and every `HS*` are refused before
-//!   any key is looked at, so an IdP's public key can never be used as an
+//!   any key is looked at, so an `IdP`'s public key can never be used as an
 //!   HMAC secret;
 //! - a key is taken only from the configuration's JWKS, by `kid`, with a key
 //!   type matching the algorithm (and the JWK's own `alg`/`use` when given);
-//! - an unknown `kid` makes one re-fetch of the JWKS (the IdP rotated its
+//! - an unknown `kid` makes one re-fetch of the JWKS (the `IdP` rotated its
 //!   keys), rate-limited per configuration so a flood of forged tokens cannot
 //!   turn the server into a JWKS-fetching amplifier.
 
@@ -39,7 +39,7 @@ pub const ALLOWED_ALGS: &[Algorithm] = &[
     Algorithm::ES384,
 ];
 
-/// Bodies from the IdP are small; anything bigger is refused.
+/// Bodies from the `IdP` are small; anything bigger is refused.
 const MAX_BODY: usize = 256 * 1024;
 
 /// Why a sign-in was refused: a stable reason code (logged in
@@ -51,6 +51,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    #[must_use]
     pub fn new(reason: &'static str, message: impl Into<String>) -> Refusal {
         Refusal { reason, message: message.into() }
     }
@@ -72,7 +73,7 @@ pub fn discovery_url(issuer: &str) -> String {
     format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
 }
 
-/// An endpoint must be https, except on loopback for local IdPs under test
+/// An endpoint must be https, except on loopback for local identity providers under test
 /// or development (the SSRF guard still decides whether it may be reached).
 fn endpoint_ok(raw: &str) -> bool {
     let Ok(url) = url::Url::parse(raw) else { return false };
@@ -463,6 +464,7 @@ impl JwksCache {
 
 /// What the token endpoint answered.
 #[derive(Debug, Deserialize)]
+#[allow(clippy::struct_field_names, reason = "the token endpoint's field names (RFC 6749 §5.1)")]
 pub struct TokenResponse {
     pub id_token: Option<String>,
     pub access_token: Option<String>,

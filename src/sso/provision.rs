@@ -1,13 +1,13 @@
-//! Just-in-time provisioning after a validated sign-in: who the IdP's
+//! Just-in-time provisioning after a validated sign-in: who the `IdP`'s
 //! subject is, which user and membership it becomes, and the group → role
 //! and team mapping, re-applied on every sign-in.
 //!
-//! Which user an IdP may sign in (so that another organization's IdP can
+//! Which user an `IdP` may sign in (so that another organization's `IdP` can
 //! never sign a user into this one):
 //! - the user its subject is already linked to (`sso_user_mappings`, per
-//!   configuration) — the link survives email changes at the IdP;
+//!   configuration) — the link survives email changes at the `IdP`;
 //! - otherwise only an address of a domain *this configuration* verified;
-//!   domains are unique across the instance, so no other organization's IdP
+//!   domains are unique across the instance, so no other organization's `IdP`
 //!   can claim that address.
 
 use std::collections::BTreeSet;
@@ -64,7 +64,7 @@ pub fn preview(mapping: &SsoMapping, claims: &Map<String, Value>, default_role: 
     })
 }
 
-/// The address the IdP vouches for: `email`, else an address-shaped
+/// The address the `IdP` vouches for: `email`, else an address-shaped
 /// `preferred_username` or `upn` (Entra ID sends no `email` for some accounts).
 fn email_of(claims: &Map<String, Value>) -> Option<String> {
     ["email", "preferred_username", "upn"]

@@ -175,7 +175,7 @@ fn binding_cookie(state: &AppState, value: String, minutes: i64) -> Cookie<'stat
         .finish()
 }
 
-/// Starts a test sign-in: open `authorize_url` in this browser; the IdP
+/// Starts a test sign-in: open `authorize_url` in this browser; the `IdP`
 /// comes back to the callback, which signs nobody in and keeps the claims
 /// (see `test-result`).
 #[utoipa::path(
@@ -226,7 +226,7 @@ async fn sso_list_logins(
     Ok(web::Json(service::list_logs(&state, scope.into_tenant(), page.into_inner()).await?))
 }
 
-/// Re-checks a user with the IdP: the refresh token of their last SSO
+/// Re-checks a user with the `IdP`: the refresh token of their last SSO
 /// sign-in is redeemed, the new ID token validated (no nonce) and the
 /// group mapping re-applied.
 #[utoipa::path(
@@ -343,7 +343,7 @@ async fn sso_check(state: web::Data<AppState>, query: web::Query<SsoEmailQuery>)
     Ok(web::Json(service::check(&state, &query.email).await?))
 }
 
-/// Starts an SSO sign-in for an address: redirects (303) the browser to its IdP.
+/// Starts an SSO sign-in for an address: redirects (303) the browser to its `IdP`.
 #[utoipa::path(
     tag = "sso",
     params(("email" = String, Query, description = "The address being signed in")),
@@ -367,7 +367,7 @@ fn query_location(path: &str, pairs: &[(&str, &str)]) -> String {
     if q.is_empty() { path.to_owned() } else { format!("{path}?{q}") }
 }
 
-/// The IdP's redirect after sign-in (public; the single-use `state`, bound
+/// The `IdP`'s redirect after sign-in (public; the single-use `state`, bound
 /// to the browser by a cookie, authenticates it). Signs in and redirects
 /// (303) to `/`, or to `/login?sso_error=<reason>`; a test sign-in goes
 /// back to `/settings/sso?test=success|failed`. Every attempt is logged.
@@ -381,7 +381,7 @@ async fn sso_oidc_callback(
     request: HttpRequest,
     state: web::Data<AppState>,
     params: web::Query<SsoCallbackParams>,
-) -> AppResult<HttpResponse> {
+) -> HttpResponse {
     let insecure = state.config.http.insecure_cookies;
     let name =
         if insecure { service::BROWSER_COOKIE.to_owned() } else { format!("__Host-{}", service::BROWSER_COOKIE) };
@@ -395,9 +395,8 @@ async fn sso_oidc_callback(
             .cookie(cleared.clone());
         r
     };
-    match service::callback(&state, params.into_inner(), nonce, client).await {
-        Ok(service::Outcome::SignedIn(user, session)) => {
-            let _ = user;
+    match service::callback(&state, params.into_inner(), nonce.as_deref(), client).await {
+        Ok(service::Outcome::SignedIn(_, session)) => {
             // The session cookie exactly as password sign-in sets it.
             let cookie = Cookie::build(session_cookie_name(insecure), session.token)
                 .path("/")
@@ -406,9 +405,9 @@ async fn sso_oidc_callback(
                 .same_site(SameSite::Strict)
                 .max_age(CookieDuration::days(crate::accounts::service::SESSION_IDLE_DAYS))
                 .finish();
-            Ok(redirect("/".to_owned()).cookie(cookie).finish())
+            redirect("/".to_owned()).cookie(cookie).finish()
         }
-        Ok(service::Outcome::Tested) => Ok(redirect(query_location("/settings/sso", &[("test", "success")])).finish()),
+        Ok(service::Outcome::Tested) => redirect(query_location("/settings/sso", &[("test", "success")])).finish(),
         Err(failed) => {
             tracing::info!(reason = failed.refusal.reason, "SSO sign-in refused");
             let location = if failed.test {
@@ -416,7 +415,7 @@ async fn sso_oidc_callback(
             } else {
                 query_location("/login", &[("sso_error", failed.refusal.reason)])
             };
-            Ok(redirect(location).finish())
+            redirect(location).finish()
         }
     }
 }

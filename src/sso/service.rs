@@ -22,7 +22,7 @@ use crate::http::{ClientInfo, Page, PageParams, Tenant};
 use crate::ids::{OrgId, UserId};
 use crate::orgs::audit::{self, AuditEntry};
 
-/// The callback's path (give `{public_url}` + this to the IdP).
+/// The callback's path (give `{public_url}` + this to the `IdP`).
 pub const CALLBACK_PATH: &str = "/api/v1/sso/oidc/callback";
 /// Minutes a sign-in request stays valid.
 pub const REQUEST_MINUTES: i64 = 10;
@@ -45,7 +45,7 @@ fn not_found() -> AppError {
     AppError::new(ErrorCode::SsoConfigurationNotFound, "no such SSO configuration")
 }
 
-/// The redirect (callback) URI to register at the IdP.
+/// The redirect (callback) URI to register at the `IdP`.
 pub async fn redirect_uri(state: &AppState) -> AppResult<String> {
     Ok(format!("{}{CALLBACK_PATH}", crate::admin::instance::public_url_in_force(state).await?.trim_end_matches('/')))
 }
@@ -542,12 +542,12 @@ pub async fn start_login(state: &AppState, raw_email: &str) -> AppResult<Started
 
 /// Starts a test sign-in by an admin: signs nobody in, keeps the claims.
 pub async fn start_test(state: &AppState, tenant: Tenant, id: SsoConfigurationId) -> AppResult<(SsoTestStart, String)> {
-    let t = tenant.clone();
-    let config = state.db.read(move |c| Ok(store::find_config(c, &t, id)?)).await?.ok_or_else(not_found)?;
+    let user = tenant.user_id();
+    let config = state.db.read(move |c| Ok(store::find_config(c, &tenant, id)?)).await?.ok_or_else(not_found)?;
     if config.protocol() != SsoProtocol::Oidc {
         return Err(AppError::validation("protocol", "test sign-in is for OpenID Connect configurations"));
     }
-    let started = start_request(state, &config, "test", tenant.user_id(), None).await?;
+    let started = start_request(state, &config, "test", user, None).await?;
     Ok((SsoTestStart { authorize_url: started.authorize_url, expires_at: started.expires_at }, started.browser_nonce))
 }
 
@@ -593,11 +593,11 @@ pub struct Failed {
     pub test: bool,
 }
 
-/// Handles the IdP's redirect. Every outcome is written to `sso_login_logs`.
+/// Handles the `IdP`'s redirect. Every outcome is written to `sso_login_logs`.
 pub async fn callback(
     state: &AppState,
     params: super::model::SsoCallbackParams,
-    browser_nonce: Option<String>,
+    browser_nonce: Option<&str>,
     client: ClientInfo,
 ) -> Result<Outcome, Failed> {
     let mut ctx = Attempt { org_id: None, config: None, email: None, user: None, test: false };
@@ -648,7 +648,7 @@ fn db_refusal(e: &AppError) -> Refusal {
 async fn run_callback(
     state: &AppState,
     params: super::model::SsoCallbackParams,
-    browser_nonce: Option<String>,
+    browser_nonce: Option<&str>,
     client: &ClientInfo,
     ctx: &mut Attempt,
 ) -> Result<Outcome, Refusal> {
@@ -670,7 +670,7 @@ async fn run_callback(
     if request.expires_at < crate::db::now() {
         return Err(Refusal::new("state_expired", "the sign-in took longer than 10 minutes"));
     }
-    let bound = match (&request.browser_hash, &browser_nonce) {
+    let bound = match (&request.browser_hash, browser_nonce) {
         (Some(expected), Some(nonce)) => crate::crypto::constant_time_eq(expected, &sha256(nonce.as_bytes())),
         (None, _) => true,
         (Some(_), None) => false,
@@ -819,9 +819,9 @@ async fn finish_test(
     result.map(|_| Outcome::Tested)
 }
 
-/// Refreshes a user's IdP session with the stored refresh token: a new ID
+/// Refreshes a user's `IdP` session with the stored refresh token: a new ID
 /// token (if sent) is validated without a nonce and the mapping re-applied.
-/// Answers whether the IdP still accepts the account.
+/// Answers whether the `IdP` still accepts the account.
 pub async fn refresh(state: &AppState, config: &ConfigRow, user: UserId) -> Result<(), Refusal> {
     let (org, id) = (config.organization_id, config.id);
     let sealed: Option<Vec<u8>> = state

@@ -348,7 +348,7 @@ pub fn prune_auth_requests(conn: &Connection) -> rusqlite::Result<usize> {
 
 // ---- user mappings
 
-/// The user an IdP subject is linked to.
+/// The user an `IdP` subject is linked to.
 pub fn mapped_user(
     conn: &Connection,
     config: SsoConfigurationId,
@@ -406,7 +406,7 @@ pub fn user_suspended(conn: &Connection, user: UserId) -> rusqlite::Result<bool>
     conn.query_row("SELECT suspended_at IS NOT NULL FROM users WHERE id = ?1", [user], |r| r.get(0))
 }
 
-/// Creates an SSO user: the address is proven by the IdP, the password
+/// Creates an SSO user: the address is proven by the `IdP`, the password
 /// hash is of a random secret nobody knows (a password can be set later
 /// through reset, unless the domain enforces SSO).
 pub fn insert_sso_user(conn: &Connection, email: &str, name: &str, password_hash: &str) -> rusqlite::Result<UserId> {

@@ -65,15 +65,15 @@ fn handle(state: &Arc<Mutex<IdpState>>, r: &Received) -> Reply {
             if let Some((status, body)) = &s.discovery_override {
                 return Reply::Full(*status, "application/json".into(), body.clone().into_bytes());
             }
-            let i = &s.issuer;
+            let iss = &s.issuer;
             json_reply(
                 200,
                 &json!({
-                    "issuer": i,
-                    "authorization_endpoint": format!("{i}/authorize"),
-                    "token_endpoint": format!("{i}/token"),
-                    "userinfo_endpoint": format!("{i}/userinfo"),
-                    "jwks_uri": format!("{i}/jwks"),
+                    "issuer": iss,
+                    "authorization_endpoint": format!("{iss}/authorize"),
+                    "token_endpoint": format!("{iss}/token"),
+                    "userinfo_endpoint": format!("{iss}/userinfo"),
+                    "jwks_uri": format!("{iss}/jwks"),
                     "id_token_signing_alg_values_supported": ["RS256"],
                     "code_challenge_methods_supported": ["S256"]
                 }),
@@ -317,6 +317,7 @@ fn role_of(app: &TestApp, org: i64, email: &str) -> String {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one sign-in story: provisioning, mapping, subject, refresh, log")]
 async fn okta_sign_in_provisions_maps_groups_and_keeps_the_subject() {
     let idp = start_idp().await;
     let app = app_for(&idp).await;
@@ -413,6 +414,7 @@ async fn okta_sign_in_provisions_maps_groups_and_keeps_the_subject() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "three providers' claim shapes")]
 async fn entra_and_keycloak_claims_sign_in_with_their_own_group_claims() {
     let idp = start_idp().await;
     let app = app_for(&idp).await;
@@ -488,7 +490,10 @@ async fn entra_and_keycloak_claims_sign_in_with_their_own_group_claims() {
     assert_refused(&app, &swapped, "userinfo_subject_mismatch");
 }
 
+type Forge = Box<dyn Fn(&str) -> String>;
+
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one case per attack")]
 async fn forged_and_invalid_id_tokens_are_refused_with_a_logged_reason() {
     let idp = start_idp().await;
     let app = app_for(&idp).await;
@@ -496,7 +501,6 @@ async fn forged_and_invalid_id_tokens_are_refused_with_a_logged_reason() {
     configure(&app, &owner, &idp, "acme.test", json!({})).await;
     let issuer = idp.issuer();
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    type Forge = Box<dyn Fn(&str) -> String>;
     let base = {
         let issuer = issuer.clone();
         move |nonce: &str| json!({"iss": issuer, "aud": CLIENT_ID, "sub": "u1", "email": "eve@acme.test", "iat": now(), "exp": now() + 300, "nonce": nonce})
@@ -730,6 +734,7 @@ async fn another_organizations_sso_cannot_sign_in_this_organizations_user() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one case per malformed document")]
 async fn duplicate_domains_and_malformed_discovery_are_refused() {
     let idp = start_idp().await;
     let app = app_for(&idp).await;
