@@ -97,36 +97,36 @@ pub async fn delete(state: &AppState, tenant: Tenant, id: SsoDomainId) -> AppRes
         .await
 }
 
-fn failed(method: &str, reason: String) -> AppError {
+fn failed(method: &str, reason: &str) -> AppError {
     AppError::new(ErrorCode::SsoDomainVerificationFailed, format!("the domain could not be verified: {reason}"))
         .with_details(json!({ "field": "method", "method": method, "reason": reason }))
 }
 
 async fn check_dns(state: &AppState, row: &DomainRow) -> AppResult<()> {
-    let resolver = dns::resolver(&state.config.sso.dns_resolver).map_err(|e| failed("dns", e))?;
+    let resolver = dns::resolver(&state.config.sso.dns_resolver).map_err(|e| failed("dns", &e))?;
     let name = dns_record_name(&row.domain);
-    let records = dns::txt_records(resolver, &name).await.map_err(|e| failed("dns", e))?;
+    let records = dns::txt_records(resolver, &name).await.map_err(|e| failed("dns", &e))?;
     let want = verification_value(&row.token);
     if records.iter().any(|r| r.trim() == want) {
         return Ok(());
     }
-    Err(failed("dns", format!("no TXT record `{want}` at {name} (found {} TXT record(s))", records.len())))
+    Err(failed("dns", &format!("no TXT record `{want}` at {name} (found {} TXT record(s))", records.len())))
 }
 
 async fn check_http(state: &AppState, row: &DomainRow) -> AppResult<()> {
     let url = template(state).replace("{domain}", &row.domain);
-    let request = state.outbound.request(Method::GET, &url).map_err(|e| failed("http", format!("{url}: {e}")))?;
+    let request = state.outbound.request(Method::GET, &url).map_err(|e| failed("http", &format!("{url}: {e}")))?;
     let fetched =
-        state.outbound.send_limited(request, Some(4096)).await.map_err(|e| failed("http", format!("{url}: {e}")))?;
+        state.outbound.send_limited(request, Some(4096)).await.map_err(|e| failed("http", &format!("{url}: {e}")))?;
     if !fetched.status.is_success() {
-        return Err(failed("http", format!("{url} answered HTTP {}", fetched.status.as_u16())));
+        return Err(failed("http", &format!("{url} answered HTTP {}", fetched.status.as_u16())));
     }
     let body = String::from_utf8_lossy(&fetched.body);
     let want = verification_value(&row.token);
     if body.lines().any(|l| l.trim() == want) {
         return Ok(());
     }
-    Err(failed("http", format!("{url} does not contain `{want}`")))
+    Err(failed("http", &format!("{url} does not contain `{want}`")))
 }
 
 /// Checks the published proof and marks the domain verified.

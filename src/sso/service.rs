@@ -334,7 +334,7 @@ pub async fn update(
     let mut d = Draft::from_row(&row);
     let issuer_changed = req.issuer_url.as_ref().is_some_and(|i| Some(i.trim()) != d.issuer_url.as_deref());
     if let Some(v) = req.name {
-        d.name = v.trim().to_owned();
+        v.trim().clone_into(&mut d.name);
     }
     if let Some(v) = req.enabled {
         d.enabled = v;
