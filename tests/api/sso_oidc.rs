@@ -23,7 +23,7 @@ const KEY_OTHER: &str = include_str!("fixtures/oidc/other.pem");
 const CLIENT_ID: &str = "bb-client";
 const CLIENT_SECRET: &str = "s3cret-client";
 
-/// A code the fake IdP will redeem once.
+/// A code the fake `IdP` will redeem once.
 struct Grant {
     id_token: String,
     challenge: String,
@@ -242,7 +242,7 @@ fn cookie_of(r: &reqwest::Response, prefix: &str) -> Option<String> {
 }
 
 /// Starts a sign-in for `email`, lets `token` build the ID token from the
-/// nonce the server sent, and follows the IdP's redirect back.
+/// nonce the server sent, and follows the `IdP`'s redirect back.
 async fn sign_in(app: &TestApp, idp: &Idp, email: &str, token: impl FnOnce(&str) -> String, userinfo: Value) -> Landed {
     let r = app.get(&format!("/api/v1/sso/login?email={email}")).await;
     assert_eq!(r.status(), 303, "start: {}", r.text().await.unwrap_or_default());
