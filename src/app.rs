@@ -56,6 +56,8 @@ pub struct AppState {
     pub knowledge: knowledge::Runtime,
     /// The code-tool sandbox: its slots and the server's maxima.
     pub sandbox: sandbox::Sandbox,
+    /// The OIDC JWKS cache of every SSO configuration.
+    pub sso: crate::sso::JwksCache,
 }
 
 /// Why the server could not start.
@@ -156,6 +158,7 @@ impl AppState {
             nlu,
             knowledge: knowledge::Runtime::default(),
             sandbox,
+            sso: crate::sso::JwksCache::default(),
         };
         Ok((state, lock, rekeyed))
     }
@@ -371,6 +374,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     crate::autonomous::routes(cfg);
     crate::voice::routes(cfg);
     crate::scim::routes(cfg);
+    crate::sso::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

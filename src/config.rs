@@ -37,6 +37,56 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
     pub tools: ToolsConfig,
     pub sandbox: SandboxConfig,
+    pub sso: SsoConfig,
+}
+
+/// Single sign-on (OpenID Connect) and SSO domain verification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsoConfig {
+    /// Clock skew allowed on an ID token's `exp`, `nbf` and `iat`, in seconds (default 60, at most 300).
+    pub clock_skew_secs: u64,
+    /// How long a fetched JWKS is used before it is fetched again, in seconds (default 3600).
+    pub jwks_cache_secs: u64,
+    /// An ID token signed with a key id the cached JWKS lacks makes one
+    /// re-fetch (the `IdP` rotated its keys), at most once per this many
+    /// seconds per configuration (default 60).
+    pub jwks_refetch_min_secs: u64,
+    /// DNS server (UDP `ip:port`) asked for the `_botbuilder-verification`
+    /// TXT records of SSO domains; empty: the first `nameserver` of `/etc/resolv.conf`.
+    pub dns_resolver: String,
+    /// Where the HTTP well-known verification file of a domain is fetched:
+    /// `{domain}` is replaced (default `https://{domain}/.well-known/botbuilder-domain-verification.txt`).
+    pub http_verification_url: String,
+}
+
+impl Default for SsoConfig {
+    fn default() -> Self {
+        Self {
+            clock_skew_secs: 60,
+            jwks_cache_secs: 3600,
+            jwks_refetch_min_secs: 60,
+            dns_resolver: String::new(),
+            http_verification_url: "https://{domain}/.well-known/botbuilder-domain-verification.txt".to_owned(),
+        }
+    }
+}
+
+impl SsoConfig {
+    fn check(&self, errors: &mut Vec<String>) {
+        if self.clock_skew_secs > 300 {
+            errors.push("sso.clock_skew_secs: at most 300".to_owned());
+        }
+        if !self.dns_resolver.is_empty() && self.dns_resolver.parse::<SocketAddr>().is_err() {
+            errors.push(format!("sso.dns_resolver: `{}` is not an address like 10.0.0.2:53", self.dns_resolver));
+        }
+        if !self.http_verification_url.contains("{domain}")
+            || !(self.http_verification_url.starts_with("http://")
+                || self.http_verification_url.starts_with("https://"))
+        {
+            errors.push("sso.http_verification_url: an http(s) URL containing `{domain}`".to_owned());
+        }
+    }
 }
 
 /// The code-tool sandbox (`QuickJS`): the most a script may get. A run (a
@@ -918,6 +968,7 @@ impl Default for Config {
             analytics: AnalyticsConfig::default(),
             tools: ToolsConfig::default(),
             sandbox: SandboxConfig::default(),
+            sso: SsoConfig::default(),
         }
     }
 }
@@ -1033,6 +1084,7 @@ impl Config {
         }
         self.integrations.check(&mut errors);
         self.sandbox.check(&mut errors);
+        self.sso.check(&mut errors);
         if let Some(url) = &self.http.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

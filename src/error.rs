@@ -246,6 +246,14 @@ error_codes! {
     // SAML single sign-on (src/saml, docs/sso-saml.md)
     SamlResponseInvalid => ("saml_response_invalid", UNAUTHORIZED, "A SAML response was refused; `details.reason` is the stable reason (`unsigned`, `bad_signature`, `wrapped`, `wrong_audience`, `expired`, `replayed`, … see docs/sso-saml.md)."),
     SamlMetadataInvalid => ("saml_metadata_invalid", UNPROCESSABLE_ENTITY, "IdP metadata or a certificate cannot be used; `details.field` names the field, `details.reason` is `metadata_invalid`, `certificate_invalid` or `doctype_forbidden`."),
+    // Single sign-on (OIDC), SSO domains
+    SsoConfigurationNotFound => ("sso_configuration_not_found", NOT_FOUND, "No such SSO configuration in the caller's organizations."),
+    SsoDomainNotFound => ("sso_domain_not_found", NOT_FOUND, "No such SSO domain in the caller's organizations."),
+    SsoDomainTaken => ("sso_domain_taken", CONFLICT, "The email domain is already claimed by an SSO configuration (of this or another organization); `details.field` is `domain`."),
+    SsoDomainVerificationFailed => ("sso_domain_verification_failed", UNPROCESSABLE_ENTITY, "The domain's DNS TXT record or HTTP well-known file does not hold its verification token; `details.method` says which was checked, `details.reason` what was found."),
+    SsoDiscoveryFailed => ("sso_discovery_failed", UNPROCESSABLE_ENTITY, "The IdP's `/.well-known/openid-configuration` could not be fetched, is not JSON, lacks a required endpoint, uses a non-https endpoint or names another issuer; `details.field` is `issuer_url`, `details.reason` says which."),
+    SsoNotConfigured => ("sso_not_configured", NOT_FOUND, "No enabled SSO configuration has a verified domain for this email address; `details.field` is `email`."),
+    SsoRequired => ("sso_required", FORBIDDEN, "The email's domain enforces single sign-on: password sign-in and password reset are refused (API tokens still work); `details.login_url` starts the SSO sign-in."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

@@ -41,6 +41,7 @@ pub mod permissions;
 pub mod saml;
 pub mod sandbox;
 pub mod scim;
+pub mod sso;
 pub mod telemetry;
 pub mod tools;
 pub mod ui;

@@ -155,6 +155,8 @@ pub async fn request_reset(state: &AppState, req: ResetRequest, client: ClientIn
     let Ok(email) = normalize_email(&req.email) else {
         return Err(AppError::validation("email", "must be an email address like name@example.com"));
     };
+    // A domain enforcing SSO has no password reset (issue 22).
+    crate::sso::service::refuse_if_enforced(state, &email).await?;
     // Said whether or not the account exists: it is about the server.
     let instance = crate::admin::instance::snapshot(state).await?;
     require_smtp(&instance)?;
@@ -216,6 +218,7 @@ pub async fn reset_password(state: &AppState, req: ResetPasswordRequest, client:
     let token = req.token.trim().to_owned();
     let lookup = token.clone();
     let row = state.db.read(move |c| check_token(c, &lookup, TokenPurpose::PasswordReset)).await?;
+    crate::sso::service::refuse_if_enforced(state, &row.email).await?;
     let name = state
         .db
         .read({

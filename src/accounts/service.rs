@@ -419,6 +419,8 @@ pub async fn login(state: &AppState, req: LoginRequest, client: ClientInfo) -> A
     let account_key = req.email.trim().to_lowercase();
     state.limits.check(Bucket::Login, client.ip.as_deref(), Some(&account_key))?;
     let email = normalize_email(&req.email).unwrap_or(account_key);
+    // A domain enforcing SSO signs in through its IdP only (issue 22).
+    crate::sso::service::refuse_if_enforced(state, &email).await?;
     let lookup = email.clone();
     let row = state.db.read(move |c| Ok(store::find_login(c, &lookup)?)).await?;
     let stored = row.as_ref().map_or_else(|| DUMMY_HASH.clone(), |r| r.password_hash.clone());

@@ -58,6 +58,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "workflows", description = "Multi-agent workflows of a bot: graphs of agent, tool, condition, parallel/join, router, approval and end steps; durable runs with a step and message trace, cancel and approval"),
         (name = "sandbox", description = "The JavaScript sandbox of code tools: test-run a script with arguments"),
         (name = "voice", description = "Voice bots over Twilio-compatible telephony: account, voice bots, phone numbers, calls with transcripts and recordings, stats, the signed provider webhooks"),
+        (name = "sso", description = "Single sign-on: OpenID Connect configurations, sign-in by email domain, domains and their verification, the sign-in log"),
     )
 )]
 pub struct ApiDoc;

@@ -53,6 +53,9 @@ const PUBLIC: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
     ("POST", "/api/v1/billing/stripe/webhook"),
     ("POST", "/api/v1/autonomous-hooks/{hook_token}"),
+    ("GET", "/api/v1/sso/check"),
+    ("GET", "/api/v1/sso/login"),
+    ("GET", "/api/v1/sso/oidc/callback"),
 ];
 
 /// Routes about the signed-in user rather than an organization:
@@ -132,13 +135,15 @@ const TENANT_PARAMS: &[&str] = &[
     "call_id",
     "phone_number_id",
     "scim_token_id",
+    "sso_configuration_id",
+    "sso_domain_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
 const SELF_PARAMS: &[&str] = &["session_id"];
 
 /// Path parameters of superadmin routes.
-const ADMIN_PARAMS: &[&str] = &["user_id", "org_id", "entry_id", "plan_id"];
+const ADMIN_PARAMS: &[&str] = &["user_id", "org_id", "entry_id", "plan_id", "sso_domain_id"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -314,6 +319,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
             [org_id],
         )?;
         params.insert("scim_token_id", tx.last_insert_rowid().to_string());
+        params.extend(sso_rows(tx, org_id)?);
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -625,6 +631,25 @@ fn autonomous_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[
     ])
 }
 
+/// An SSO configuration and an (unverified) domain of it.
+fn sso_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, String); 2]> {
+    let config: i64 = tx.query_row(
+        "INSERT INTO sso_configurations (organization_id, provider_type, name, issuer_url, client_id, authorization_url,
+             token_url, jwks_url)
+         VALUES (?1, 'oidc', 'Matrix IdP', 'http://127.0.0.1:9', 'c', 'http://127.0.0.1:9/a', 'http://127.0.0.1:9/t',
+             'http://127.0.0.1:9/j') RETURNING id",
+        [org_id],
+        |r| r.get(0),
+    )?;
+    let domain: i64 = tx.query_row(
+        "INSERT INTO sso_domains (organization_id, sso_configuration_id, domain, verification_token)
+         VALUES (?1, ?2, ?3, 'matrix') RETURNING id",
+        params![org_id, config, format!("matrix-{org_id}.test")],
+        |r| r.get(0),
+    )?;
+    Ok([("sso_configuration_id", config.to_string()), ("sso_domain_id", domain.to_string())])
+}
+
 /// A webhook subscription and one of its deliveries.
 fn webhook_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, i64); 2]> {
     tx.execute(
@@ -676,6 +701,7 @@ fn admin_fixture(app: &TestApp, n: u32, fx: &Fixture) -> AdminFixture {
             ("user_id", fx.params["user_id"].clone()),
             ("org_id", fx.org_id.to_string()),
             ("entry_id", entry_id.to_string()),
+            ("sso_domain_id", fx.params["sso_domain_id"].clone()),
         ]);
         Ok(AdminFixture { tenant_cookie, admin_cookie: (format!("__Host-bb_admin={token}"), csrf), params })
     })

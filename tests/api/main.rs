@@ -88,6 +88,7 @@ mod schema;
 mod scim;
 mod sessions;
 mod smtp;
+mod sso_oidc;
 mod templates;
 mod tools;
 mod tools_postgres;

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 43] = [
+const ADDED_TABLES: [&str; 44] = [
     "teams",
     "conversations",
     "jobs",
@@ -193,6 +193,8 @@ const ADDED_TABLES: [&str; 43] = [
     "scim_tokens",
     "scim_users",
     "scim_groups",
+    // OIDC sign-ins in flight: hashed state, nonce, sealed PKCE verifier (V076, issue 22).
+    "sso_auth_requests",
 ];
 
 const VIEWS: [&str; 4] =

@@ -43,11 +43,44 @@ function useSubmit(action) {
   return { error, setError, busy, submit };
 }
 
+const SSO_ERRORS = {
+  state_invalid: "The sign-in link was not started here. Start again.",
+  state_replayed: "This sign-in was already completed. Start again.",
+  state_expired: "The sign-in took longer than 10 minutes. Start again.",
+  state_wrong_browser: "The sign-in was started in another browser.",
+  idp_error: "Your identity provider refused the sign-in.",
+  email_domain_not_verified: "Your identity provider may not sign in this address here.",
+  email_not_verified: "Your identity provider says your email address is not verified.",
+  user_not_provisioned: "No account has this address, and accounts are not created automatically.",
+  account_suspended: "This account is suspended.",
+};
+
+/** Single sign-on: the email's domain routes to its identity provider. */
+function SsoForm({ email, setEmail, onCancel }) {
+  const { error, setError, busy, submit } = useSubmit(async () => {
+    const check = await get(`/api/v1/sso/check?email=${encodeURIComponent(email)}`);
+    if (!check.sso) {
+      setError({ message: "This address does not sign in with SSO: use your password.", code: "sso_not_configured", field: "email", details: {} });
+      return;
+    }
+    location.assign(check.login_url);
+  });
+  return html`<form onSubmit=${submit} id="sso-form">
+    <p class="muted">Enter your work email: you will sign in at your organization's identity provider.</p>
+    <${ErrorBox} error=${error} />
+    <${Field} label="Work email" name="email" type="email" autocomplete="username" required value=${email} onInput=${setEmail} error=${error} />
+    <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Continue with SSO</button></p>
+    <p style="text-align:center"><button type="button" class="link-btn" onClick=${onCancel}>Sign in with a password instead</button></p>
+  </form>`;
+}
+
 function Login() {
   const [email, setEmail] = useState(query("email"));
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
   const [needsCode, setNeedsCode] = useState(false);
+  const [sso, setSso] = useState(false);
+  const ssoError = query("sso_error");
   const { error, setError, busy, submit } = useSubmit(async () => {
     const body = { email, password };
     if (needsCode) body.totp_code = code;
@@ -60,12 +93,23 @@ function Login() {
         setError(null);
         return;
       }
+      if (err.code === "sso_required") {
+        setSso(true);
+      }
       throw err;
     }
   });
   const signupLink = `/signup${location.search}`;
   return html`<${AuthCard} title=${needsCode ? "Two-factor authentication" : "Sign in"} footer=${html`No account? <a href=${signupLink}>Create one</a>`}>
-    <form onSubmit=${submit}>
+    ${ssoError &&
+    html`<div class="alert error" role="alert" id="sso-error" data-reason=${ssoError}>
+      <strong>Single sign-on failed.</strong> ${SSO_ERRORS[ssoError] || "The identity provider's answer was refused."}
+      <span class="muted small"> (reason <code>${ssoError}</code>; your administrator sees it in the SSO log)</span>
+    </div>`}
+    ${sso
+      ? html`${error && error.code === "sso_required" && html`<div class="alert" role="status">${error.message}</div>`}
+          <${SsoForm} email=${email} setEmail=${setEmail} onCancel=${() => { setSso(false); setError(null); }} />`
+      : html`<form onSubmit=${submit}>
       <${ErrorBox} error=${error} />
       ${needsCode
         ? html`<p class="muted">Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
@@ -73,8 +117,9 @@ function Login() {
         : html`<${Field} label="Email" name="email" type="email" autocomplete="username" required value=${email} onInput=${setEmail} error=${error} />
             <${Field} label="Password" name="password" type="password" autocomplete="current-password" required value=${password} onInput=${setPassword} error=${error} />`}
       <p><button class="primary" type="submit" disabled=${busy} style="width:100%">${needsCode ? "Verify" : "Sign in"}</button></p>
-      ${!needsCode && html`<p style="text-align:center"><a href="/forgot-password">Forgot your password?</a></p>`}
-    </form>
+      ${!needsCode && html`<p style="text-align:center"><button type="button" id="sign-in-sso" style="width:100%" onClick=${() => { setSso(true); setError(null); }}>Sign in with SSO</button></p>
+        <p style="text-align:center"><a href="/forgot-password">Forgot your password?</a></p>`}
+    </form>`}
   <//>`;
 }
 

@@ -30,6 +30,7 @@ import "./channels.js";
 import "./templates.js";
 import "./webhooks.js";
 import "./integrations.js";
+import "./sso.js";
 import "./subscription.js";
 import "./tools.js";
 import "./agents.js";
