@@ -366,6 +366,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     mcp::routes(cfg);
     crate::workflows::routes(cfg);
     crate::autonomous::routes(cfg);
+    crate::recovery::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

@@ -233,6 +233,14 @@ error_codes! {
     AutonomousAgentArchived => ("autonomous_agent_archived", CONFLICT, "The autonomous agent is archived (or, for an inbound webhook, not active), so no run starts; `details.field` is `status`."),
     AutonomousRunFinished => ("autonomous_run_finished", CONFLICT, "The run already ended (completed, failed or cancelled); `details.status` says how."),
     AutonomousRunNotPaused => ("autonomous_run_not_paused", CONFLICT, "Only a paused run can be resumed."),
+    // Revenue recovery (issue 27)
+    RecoveryCampaignNotFound => ("recovery_campaign_not_found", NOT_FOUND, "No such recovery campaign in the caller's organizations."),
+    RecoverySourceNotFound => ("recovery_source_not_found", NOT_FOUND, "No such recovery event source (or no source has this webhook token)."),
+    RecoveryCampaignExists => ("recovery_campaign_exists", CONFLICT, "The organization already has a recovery campaign (or source) with this name; `details.field` is `name`."),
+    RecoveryTemplateField => ("recovery_template_field", UNPROCESSABLE_ENTITY, "A step's message references a field the campaign's trigger does not provide; `details.field` names the step field (e.g. `steps[1].body`), `details.placeholder` the field, `details.known` the trigger's fields."),
+    RecoveryEventTypeUnknown => ("recovery_event_type_unknown", UNPROCESSABLE_ENTITY, "The event's type is not one recovery knows; the event is stored as rejected with the reason; `details.field` is `type`, `details.event_id` the stored row."),
+    RecoverySignatureInvalid => ("recovery_signature_invalid", UNAUTHORIZED, "A recovery source webhook is unsigned or its signature (`X-Shopify-Hmac-Sha256`, `Stripe-Signature`) does not match the source's secret; nothing is stored."),
+    RecoveryLinkInvalid => ("recovery_link_invalid", NOT_FOUND, "A click-tracking or unsubscribe link is malformed or its signature does not match."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

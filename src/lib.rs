@@ -38,6 +38,7 @@ pub mod ops;
 pub mod orgs;
 pub mod outbound;
 pub mod permissions;
+pub mod recovery;
 pub mod sandbox;
 pub mod telemetry;
 pub mod tools;

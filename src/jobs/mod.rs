@@ -197,6 +197,7 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::workflows::run::DEADLINE_JOB => Some(&crate::workflows::run::DeadlineJob),
         crate::autonomous::service::RUN_JOB => Some(&crate::autonomous::runner::RunJob),
         crate::autonomous::schedule::KIND => Some(&crate::autonomous::schedule::ScheduleJob),
+        crate::recovery::dispatch::DISPATCH_JOB => Some(&crate::recovery::dispatch::DispatchJob),
         _ => None,
     }
 }
