@@ -904,7 +904,8 @@ pub fn queue_campaign_message(tx: &rusqlite::Connection, tenant: &Tenant, m: &Ca
     let channel = store::find(tx, tenant, m.channel)?.ok_or_else(not_found)?;
     let adapter = adapter_for(&channel.channel_type)
         .ok_or_else(|| AppError::validation("channel_id", format!("no adapter for `{}`", channel.channel_type)))?;
-    let phone = m.to.bytes().all(|b| b.is_ascii_digit() || b == b'+').then(|| format!("+{}", m.to.trim_start_matches('+')));
+    let phone =
+        m.to.bytes().all(|b| b.is_ascii_digit() || b == b'+').then(|| format!("+{}", m.to.trim_start_matches('+')));
     let sender = super::adapter::Sender { address: m.to.to_owned(), phone, ..super::adapter::Sender::default() };
     let contact = store::upsert_contact(tx, tenant, m.channel, m.to, &sender)?;
     if let Some((template_id, values)) = m.template {
@@ -918,7 +919,19 @@ pub fn queue_campaign_message(tx: &rusqlite::Connection, tenant: &Tenant, m: &Ca
         }
         let request = json!({ "request": super::templates::service::template_request(&t, m.to, values, None) });
         let content = super::templates::service::fill(&t.body, values);
-        return queue_one(tx, tenant, m.channel, channel.bot_id, None, Some(contact), m.to, "template", &content, &request, None);
+        return queue_one(
+            tx,
+            tenant,
+            m.channel,
+            channel.bot_id,
+            None,
+            Some(contact),
+            m.to,
+            "template",
+            &content,
+            &request,
+            None,
+        );
     }
     let recipient = Recipient { address: m.to.to_owned(), thread: None, context: json!({}) };
     let mut first = None;
@@ -930,7 +943,19 @@ pub fn queue_campaign_message(tx: &rusqlite::Connection, tenant: &Tenant, m: &Ca
             request["subject"] = json!(subject);
         }
         let request = json!({ "request": request });
-        let id = queue_one(tx, tenant, m.channel, channel.bot_id, None, Some(contact), m.to, r.message_type, m.text, &request, None)?;
+        let id = queue_one(
+            tx,
+            tenant,
+            m.channel,
+            channel.bot_id,
+            None,
+            Some(contact),
+            m.to,
+            r.message_type,
+            m.text,
+            &request,
+            None,
+        )?;
         first.get_or_insert(id);
     }
     first.ok_or_else(|| AppError::validation("text", "nothing to send"))

@@ -53,7 +53,8 @@ impl JobHandler for DispatchJob {
                 .ok_or_else(|| JobError::Permanent("payload lacks message_id".into()))?;
             let base = crate::admin::instance::public_url_in_force(&ctx.state).await?;
             let keys = ctx.state.keys.clone();
-            let outcome = ctx.state.db.write(move |tx| dispatch(tx, &keys, base.trim_end_matches('/'), id, Utc::now())).await?;
+            let outcome =
+                ctx.state.db.write(move |tx| dispatch(tx, &keys, base.trim_end_matches('/'), id, Utc::now())).await?;
             if outcome == "queued" {
                 ctx.state.jobs.notify();
             }
@@ -66,14 +67,27 @@ fn parse(at: Option<&str>) -> Option<DateTime<Utc>> {
     at.and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc))
 }
 
-fn postpone(tx: &Connection, org: OrgId, id: RecoveryMessageId, at: DateTime<Utc>, now: DateTime<Utc>, why: &str) -> AppResult<String> {
+fn postpone(
+    tx: &Connection,
+    org: OrgId,
+    id: RecoveryMessageId,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    why: &str,
+) -> AppResult<String> {
     store::reschedule(tx, id, &format_timestamp(at), why)?;
     enqueue_in(tx, org, id, (at - now).to_std().unwrap_or_default())?;
     Ok(format!("postponed: {why}"))
 }
 
 /// Sends message `id` if it is due and may go; answers what happened.
-pub fn dispatch(tx: &Connection, keys: &Keys, base: &str, id: RecoveryMessageId, now: DateTime<Utc>) -> AppResult<String> {
+pub fn dispatch(
+    tx: &Connection,
+    keys: &Keys,
+    base: &str,
+    id: RecoveryMessageId,
+    now: DateTime<Utc>,
+) -> AppResult<String> {
     let Some(m) = store::due(tx, id)? else { return Ok("gone".into()) };
     if m.status != "pending" {
         return Ok(format!("already {}", m.status));
@@ -119,7 +133,9 @@ pub fn dispatch(tx: &Connection, keys: &Keys, base: &str, id: RecoveryMessageId,
     let since = format_timestamp(now - chrono::Duration::hours(24));
     let (recent, oldest) = store::sent_since(tx, m.org, &m.customer_id, &since)?;
     if recent >= campaign.max_messages_per_day {
-        let free = parse(oldest.as_deref()).map_or(now, |t| t + chrono::Duration::hours(24)).max(now + chrono::Duration::minutes(1));
+        let free = parse(oldest.as_deref())
+            .map_or(now, |t| t + chrono::Duration::hours(24))
+            .max(now + chrono::Duration::minutes(1));
         return postpone(tx, m.org, id, rules.next_allowed(free, tz), now, "frequency cap");
     }
     let route = [Some(step.channel.as_str()), step.fallback_channel.as_deref()]
@@ -127,7 +143,8 @@ pub fn dispatch(tx: &Connection, keys: &Keys, base: &str, id: RecoveryMessageId,
         .flatten()
         .map(|kind| {
             let channel_id = if kind == step.channel { step.channel_id } else { None };
-            store::route(tx, m.org, kind, channel_id, &m.customer_id, email, phone).map(|r| r.map(|r| (kind.to_owned(), r)))
+            store::route(tx, m.org, kind, channel_id, &m.customer_id, email, phone)
+                .map(|r| r.map(|r| (kind.to_owned(), r)))
         })
         .find_map(Result::transpose)
         .transpose()?;
@@ -137,7 +154,8 @@ pub fn dispatch(tx: &Connection, keys: &Keys, base: &str, id: RecoveryMessageId,
     if kind == "email" && !step.body.contains("unsubscribe_url") {
         text = format!("{text}\n\n--\nUnsubscribe: {}", render("{{unsubscribe_url}}", &m.variables, Some(&links)));
     }
-    let subject = (kind == "email").then(|| render(step.subject.as_deref().unwrap_or(&campaign.name), &m.variables, Some(&links)));
+    let subject = (kind == "email")
+        .then(|| render(step.subject.as_deref().unwrap_or(&campaign.name), &m.variables, Some(&links)));
     let values: Vec<String> = step.template_variables.iter().map(|v| render(v, &m.variables, Some(&links))).collect();
     let template = (kind == "whatsapp")
         .then_some(step.template_id)
@@ -149,7 +167,13 @@ pub fn dispatch(tx: &Connection, keys: &Keys, base: &str, id: RecoveryMessageId,
     let queued = queue_campaign_message(
         tx,
         &tenant,
-        &CampaignMessage { channel: crate::channels::model::ChannelId(channel), to: &to, text: &text, subject: subject.as_deref(), template },
+        &CampaignMessage {
+            channel: crate::channels::model::ChannelId(channel),
+            to: &to,
+            text: &text,
+            subject: subject.as_deref(),
+            template,
+        },
     );
     match queued {
         Ok(cm) => {

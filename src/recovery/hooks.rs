@@ -152,22 +152,36 @@ fn stripe_event(body: &Value) -> Result<(RecoveryEventRequest, Option<String>), 
 }
 
 /// An inbound source webhook, after the signature check.
-pub async fn receive(state: &AppState, token: &str, headers: &actix_web::http::header::HeaderMap, body: &[u8]) -> AppResult<RecoveryIngest> {
+pub async fn receive(
+    state: &AppState,
+    token: &str,
+    headers: &actix_web::http::header::HeaderMap,
+    body: &[u8],
+) -> AppResult<RecoveryIngest> {
     let (source, org, platform, secret) = service::source_for_hook(state, token).await?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let parsed = if platform == "shopify" {
-        let given = header("x-shopify-hmac-sha256").ok_or_else(|| refused("the X-Shopify-Hmac-Sha256 header is missing"))?;
+        let given =
+            header("x-shopify-hmac-sha256").ok_or_else(|| refused("the X-Shopify-Hmac-Sha256 header is missing"))?;
         let expected = STANDARD.encode(hmac_sha256(secret.as_bytes(), body));
         if !constant_time_eq(expected.as_bytes(), given.trim().as_bytes()) {
             return Err(refused("the X-Shopify-Hmac-Sha256 signature does not match"));
         }
-        let value: Value = serde_json::from_slice(body).map_err(|e| AppError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")))?;
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| AppError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")))?;
         shopify_event(&header("x-shopify-topic").unwrap_or_default(), &value)
     } else {
         let now = chrono::Utc::now().timestamp();
-        crate::billing::stripe::signature::verify(header("stripe-signature").as_deref(), body, &[secret], STRIPE_TOLERANCE_SECS, now)
-            .map_err(|e| refused(&e.to_string()))?;
-        let value: Value = serde_json::from_slice(body).map_err(|e| AppError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")))?;
+        crate::billing::stripe::signature::verify(
+            header("stripe-signature").as_deref(),
+            body,
+            &[secret],
+            STRIPE_TOLERANCE_SECS,
+            now,
+        )
+        .map_err(|e| refused(&e.to_string()))?;
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| AppError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")))?;
         stripe_event(&value)
     };
     let tenant = Tenant::system(org, "recovery source webhook");
@@ -185,7 +199,10 @@ pub async fn receive(state: &AppState, token: &str, headers: &actix_web::http::h
                     let req = RecoveryEventRequest {
                         event_type: "unknown".into(),
                         source: Some(platform.clone()),
-                        customer: RecoveryCustomer { id: Some(format!("{platform}:unknown")), ..RecoveryCustomer::default() },
+                        customer: RecoveryCustomer {
+                            id: Some(format!("{platform}:unknown")),
+                            ..RecoveryCustomer::default()
+                        },
                         ..RecoveryEventRequest::default()
                     };
                     let mut out = service::ingest_in(tx, &tenant, &req)?;

@@ -62,7 +62,8 @@ impl Rules {
         if self.allows(local.time()) {
             return due;
         }
-        let openings: Vec<NaiveTime> = [self.window.map(|w| w.start), self.quiet.map(|q| q.end)].into_iter().flatten().collect();
+        let openings: Vec<NaiveTime> =
+            [self.window.map(|w| w.start), self.quiet.map(|q| q.end)].into_iter().flatten().collect();
         let mut best: Option<DateTime<Utc>> = None;
         for day in 0..=8 {
             let date = local.date_naive() + Duration::days(day);

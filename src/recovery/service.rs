@@ -68,8 +68,15 @@ fn event_kind(event_type: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
-const COMMON_FIELDS: [&str; 7] =
-    ["customer.id", "customer.email", "customer.phone", "customer.name", "customer.first_name", "campaign.name", "unsubscribe_url"];
+const COMMON_FIELDS: [&str; 7] = [
+    "customer.id",
+    "customer.email",
+    "customer.phone",
+    "customer.name",
+    "customer.first_name",
+    "campaign.name",
+    "unsubscribe_url",
+];
 
 /// The fields a trigger's events provide to templates.
 #[must_use]
@@ -147,7 +154,10 @@ fn check_campaign(conn: &Connection, tenant: &Tenant, mut req: RecoveryCampaignR
     if req.trigger == "custom" {
         let name = req.custom_event.as_deref().map(str::trim).unwrap_or_default();
         if name.is_empty() || name.len() > 100 {
-            return Err(AppError::validation("custom_event", "a custom trigger needs the event name (1–100 characters)"));
+            return Err(AppError::validation(
+                "custom_event",
+                "a custom trigger needs the event name (1–100 characters)",
+            ));
         }
         req.custom_event = Some(name.to_owned());
     } else if req.custom_event.is_some() {
@@ -198,7 +208,10 @@ fn check_step(conn: &Connection, tenant: &Tenant, trigger: &str, i: usize, step:
             return Err(AppError::validation(f("fallback_channel"), "another of email, whatsapp, sms, telegram"));
         }
         if fb == "whatsapp" {
-            return Err(AppError::validation(f("fallback_channel"), "WhatsApp needs a template: make it the step's channel"));
+            return Err(AppError::validation(
+                f("fallback_channel"),
+                "WhatsApp needs a template: make it the step's channel",
+            ));
         }
     }
     if step.delay_minutes > 60 * 24 * 90 {
@@ -272,13 +285,19 @@ fn fields<'a>(c: &'a Checked, rules: &'a str, steps: &'a str, channels: &'a str)
     }
 }
 
-fn save(tx: &Connection, tenant: &Tenant, id: Option<RecoveryCampaignId>, req: RecoveryCampaignRequest) -> AppResult<RecoveryCampaignId> {
+fn save(
+    tx: &Connection,
+    tenant: &Tenant,
+    id: Option<RecoveryCampaignId>,
+    req: RecoveryCampaignRequest,
+) -> AppResult<RecoveryCampaignId> {
     let c = check_campaign(tx, tenant, req)?;
     if store::campaign_name_taken(tx, tenant, &c.req.name, id)? {
         return Err(AppError::new(ErrorCode::RecoveryCampaignExists, "a campaign with this name exists")
             .with_details(json!({ "field": "name" })));
     }
-    let rules = store::target_rules(&c.req.trigger, c.req.custom_event.as_deref(), &c.req.audience, c.req.quiet_hours.as_ref());
+    let rules =
+        store::target_rules(&c.req.trigger, c.req.custom_event.as_deref(), &c.req.audience, c.req.quiet_hours.as_ref());
     let steps = serde_json::to_string(&c.req.steps).map_err(AppError::internal)?;
     let mut kinds: Vec<&str> = c.req.steps.iter().map(|s| s.channel.as_str()).collect();
     kinds.dedup();
@@ -295,7 +314,11 @@ fn save(tx: &Connection, tenant: &Tenant, id: Option<RecoveryCampaignId>, req: R
     }
 }
 
-pub async fn create_campaign(state: &AppState, tenant: Tenant, req: RecoveryCampaignRequest) -> AppResult<RecoveryCampaign> {
+pub async fn create_campaign(
+    state: &AppState,
+    tenant: Tenant,
+    req: RecoveryCampaignRequest,
+) -> AppResult<RecoveryCampaign> {
     state
         .db
         .write(move |tx| {
@@ -374,7 +397,10 @@ fn check_event(req: &RecoveryEventRequest) -> AppResult<Intake> {
         let digits = p.trim_start_matches('+');
         digits.len() < 6 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit())
     }) {
-        return Err(AppError::validation("customer.phone", "a phone number in international format (+ and 6–15 digits)"));
+        return Err(AppError::validation(
+            "customer.phone",
+            "a phone number in international format (+ and 6–15 digits)",
+        ));
     }
     let customer_id = trimmed(req.customer.id.as_ref())
         .or_else(|| email.clone())
@@ -421,18 +447,7 @@ fn check_event(req: &RecoveryEventRequest) -> AppResult<Intake> {
         "invoice_id": req.data.get("invoice_id").cloned().unwrap_or(Value::Null),
         "data": Value::Object(req.data.clone()),
     });
-    Ok(Intake {
-        customer_id,
-        email,
-        phone,
-        name,
-        timezone,
-        currency,
-        amount: req.amount,
-        vars,
-        source,
-        source_id,
-    })
+    Ok(Intake { customer_id, email, phone, name, timezone, currency, amount: req.amount, vars, source, source_id })
 }
 
 /// Takes an event from the API, a source webhook or the platform itself.
@@ -449,7 +464,13 @@ pub fn ingest_in(tx: &Connection, tenant: &Tenant, req: &RecoveryEventRequest) -
         data["rejected_reason"] = json!(reason);
         data["type"] = json!(req.event_type.chars().take(100).collect::<String>());
         let id = insert(tx, tenant, &intake, None, "custom", &data, "ignored")?;
-        return Ok(RecoveryIngest { event_id: id, outcome: "rejected".into(), campaign_id: None, messages_scheduled: 0, reason: Some(reason) });
+        return Ok(RecoveryIngest {
+            event_id: id,
+            outcome: "rejected".into(),
+            campaign_id: None,
+            messages_scheduled: 0,
+            reason: Some(reason),
+        });
     };
     let custom_name = trimmed(req.name.as_ref());
     if trigger == "custom" && custom_name.is_none() {
@@ -458,7 +479,13 @@ pub fn ingest_in(tx: &Connection, tenant: &Tenant, req: &RecoveryEventRequest) -
     if let Some(sid) = &intake.source_id
         && let Some((id, campaign)) = store::event_by_source(tx, tenant, &intake.source, sid)?
     {
-        return Ok(RecoveryIngest { event_id: Some(id), outcome: "duplicate".into(), campaign_id: campaign, messages_scheduled: 0, reason: None });
+        return Ok(RecoveryIngest {
+            event_id: Some(id),
+            outcome: "duplicate".into(),
+            campaign_id: campaign,
+            messages_scheduled: 0,
+            reason: None,
+        });
     }
     let mut data = intake.vars.clone();
     if let Some(n) = &custom_name {
@@ -468,7 +495,13 @@ pub fn ingest_in(tx: &Connection, tenant: &Tenant, req: &RecoveryEventRequest) -
     if store::opted_out(tx, org, &intake.customer_id, email, phone)? {
         data["rejected_reason"] = json!("the customer opted out");
         let id = insert(tx, tenant, &intake, None, event_type, &data, "opted_out")?;
-        return Ok(RecoveryIngest { event_id: id, outcome: "opted_out".into(), campaign_id: None, messages_scheduled: 0, reason: Some("the customer opted out".into()) });
+        return Ok(RecoveryIngest {
+            event_id: id,
+            outcome: "opted_out".into(),
+            campaign_id: None,
+            messages_scheduled: 0,
+            reason: Some("the customer opted out".into()),
+        });
     }
     let tags = store::contact_tags(tx, org, &intake.customer_id, email, phone)?;
     let campaign = store::active_campaigns(tx, tenant)?.into_iter().find(|c| {
@@ -481,10 +514,22 @@ pub fn ingest_in(tx: &Connection, tenant: &Tenant, req: &RecoveryEventRequest) -
     let Some(campaign) = campaign else {
         data["rejected_reason"] = json!("no active campaign takes this event");
         let id = insert(tx, tenant, &intake, None, event_type, &data, "ignored")?;
-        return Ok(RecoveryIngest { event_id: id, outcome: "no_campaign".into(), campaign_id: None, messages_scheduled: 0, reason: Some("no active campaign takes this event".into()) });
+        return Ok(RecoveryIngest {
+            event_id: id,
+            outcome: "no_campaign".into(),
+            campaign_id: None,
+            messages_scheduled: 0,
+            reason: Some("no active campaign takes this event".into()),
+        });
     };
     let Some(event) = insert(tx, tenant, &intake, Some(campaign.id), event_type, &data, "processing")? else {
-        return Ok(RecoveryIngest { event_id: None, outcome: "duplicate".into(), campaign_id: Some(campaign.id), messages_scheduled: 0, reason: None });
+        return Ok(RecoveryIngest {
+            event_id: None,
+            outcome: "duplicate".into(),
+            campaign_id: Some(campaign.id),
+            messages_scheduled: 0,
+            reason: None,
+        });
     };
     let tz_name = intake
         .timezone
@@ -569,13 +614,24 @@ fn convert_in(
     order: Option<&str>,
     source_ref: Option<(&str, &str)>,
 ) -> AppResult<RecoveryIngest> {
-    let order = order.map(str::trim).filter(|o| !o.is_empty() && o.len() <= 200)
+    let order = order
+        .map(str::trim)
+        .filter(|o| !o.is_empty() && o.len() <= 200)
         .ok_or_else(|| AppError::validation("order_id", "a conversion needs the order's id (1–200 characters)"))?;
-    let amount = intake.amount.ok_or_else(|| AppError::validation("amount", "a conversion needs the order's amount"))?;
+    let amount =
+        intake.amount.ok_or_else(|| AppError::validation("amount", "a conversion needs the order's amount"))?;
     if store::order_attributed(tx, org, order)? {
-        return Ok(RecoveryIngest { event_id: None, outcome: "duplicate".into(), campaign_id: None, messages_scheduled: 0, reason: None });
+        return Ok(RecoveryIngest {
+            event_id: None,
+            outcome: "duplicate".into(),
+            campaign_id: None,
+            messages_scheduled: 0,
+            reason: None,
+        });
     }
-    let Some((event, campaign)) = store::conversion_target(tx, org, &intake.customer_id, intake.email.as_deref(), source_ref)? else {
+    let Some((event, campaign)) =
+        store::conversion_target(tx, org, &intake.customer_id, intake.email.as_deref(), source_ref)?
+    else {
         return Ok(RecoveryIngest {
             event_id: None,
             outcome: "unattributed".into(),
@@ -585,10 +641,22 @@ fn convert_in(
         });
     };
     store::convert(tx, org, event, campaign, order, amount)?;
-    Ok(RecoveryIngest { event_id: Some(event), outcome: "converted".into(), campaign_id: campaign, messages_scheduled: 0, reason: None })
+    Ok(RecoveryIngest {
+        event_id: Some(event),
+        outcome: "converted".into(),
+        campaign_id: campaign,
+        messages_scheduled: 0,
+        reason: None,
+    })
 }
 
-pub(crate) fn convert_by_source(tx: &Connection, tenant: &Tenant, req: &RecoveryEventRequest, source: &str, checkout: Option<&str>) -> AppResult<RecoveryIngest> {
+pub(crate) fn convert_by_source(
+    tx: &Connection,
+    tenant: &Tenant,
+    req: &RecoveryEventRequest,
+    source: &str,
+    checkout: Option<&str>,
+) -> AppResult<RecoveryIngest> {
     let intake = check_event(req)?;
     convert_in(tx, tenant.org_id(), &intake, req.order_id.as_deref(), checkout.map(|c| (source, c)))
 }
@@ -690,7 +758,9 @@ pub fn render(text: &str, vars: &Value, links: Option<&Links<'_>>) -> String {
                         .join(", ")
                 })
                 .unwrap_or_default(),
-            "amount" | "cart.total" => lookup(vars, key).and_then(Value::as_i64).map(|a| money(a, currency)).unwrap_or_default(),
+            "amount" | "cart.total" => {
+                lookup(vars, key).and_then(Value::as_i64).map(|a| money(a, currency)).unwrap_or_default()
+            }
             "checkout_url" | "payment_url" => match (lookup(vars, key).and_then(Value::as_str), links) {
                 (Some(_), Some(l)) => l.click(key),
                 (Some(url), None) => url.to_owned(),
@@ -710,7 +780,9 @@ pub fn render(text: &str, vars: &Value, links: Option<&Links<'_>>) -> String {
 /// Checks a link token `{message}.{what}.{signature}`; answers the message and `what`.
 fn open_link(keys: &Keys, token: &str) -> AppResult<(RecoveryMessageId, String)> {
     let mut parts = token.splitn(3, '.');
-    let (Some(id), Some(what), Some(sig)) = (parts.next(), parts.next(), parts.next()) else { return Err(link_invalid()) };
+    let (Some(id), Some(what), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(link_invalid());
+    };
     let id: i64 = id.parse().map_err(|_| link_invalid())?;
     let expected = sign(keys, &format!("{id}.{what}"));
     if !constant_time_eq(expected.as_bytes(), sig.as_bytes()) {
@@ -777,26 +849,42 @@ fn sample_vars(trigger: &str, campaign: &str) -> Value {
 }
 
 /// Renders a step with sample data; with `to`, also queues it on the step's channel.
-pub async fn test_step(state: &AppState, tenant: Tenant, id: RecoveryCampaignId, req: RecoveryTestRequest) -> AppResult<RecoveryPreview> {
+pub async fn test_step(
+    state: &AppState,
+    tenant: Tenant,
+    id: RecoveryCampaignId,
+    req: RecoveryTestRequest,
+) -> AppResult<RecoveryPreview> {
     let base = crate::admin::instance::public_url_in_force(state).await.unwrap_or_default();
     let keys = state.keys.clone();
     let out = state
         .db
         .write(move |tx| {
             let c = store::find_campaign(tx, &tenant, id)?.ok_or_else(campaign_not_found)?;
-            let step = c.steps.get(req.step).ok_or_else(|| AppError::validation("step", format!("the campaign has {} steps", c.steps.len())))?;
+            let step = c
+                .steps
+                .get(req.step)
+                .ok_or_else(|| AppError::validation("step", format!("the campaign has {} steps", c.steps.len())))?;
             let vars = sample_vars(&c.trigger, &c.name);
             let text = if step.body.is_empty() {
                 step.template_variables.iter().map(|v| render(v, &vars, None)).collect::<Vec<_>>().join(" | ")
             } else {
                 render(&step.body, &vars, None)
             };
-            let subject = (step.channel == "email").then(|| render(step.subject.as_deref().unwrap_or(&c.name), &vars, None));
+            let subject =
+                (step.channel == "email").then(|| render(step.subject.as_deref().unwrap_or(&c.name), &vars, None));
             if let Some(to) = req.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                let (channel, _) = store::route(tx, tenant.org_id(), &step.channel, step.channel_id, "", Some(to), Some(to))?
-                    .ok_or_else(|| AppError::validation("to", format!("the organization has no active {} channel", step.channel)))?;
+                let (channel, _) =
+                    store::route(tx, tenant.org_id(), &step.channel, step.channel_id, "", Some(to), Some(to))?
+                        .ok_or_else(|| {
+                            AppError::validation(
+                                "to",
+                                format!("the organization has no active {} channel", step.channel),
+                            )
+                        })?;
                 let values: Vec<String> = step.template_variables.iter().map(|v| render(v, &vars, None)).collect();
-                let template = step.template_id.map(|t| (crate::channels::templates::model::TemplateId(t), values.as_slice()));
+                let template =
+                    step.template_id.map(|t| (crate::channels::templates::model::TemplateId(t), values.as_slice()));
                 let _ = (&keys, &base);
                 crate::channels::service::queue_campaign_message(
                     tx,
@@ -866,7 +954,10 @@ pub async fn delete_source(state: &AppState, tenant: Tenant, id: RecoverySourceI
 }
 
 /// The source of a webhook token and its secret.
-pub(crate) async fn source_for_hook(state: &AppState, token: &str) -> AppResult<(RecoverySourceId, OrgId, String, String)> {
+pub(crate) async fn source_for_hook(
+    state: &AppState,
+    token: &str,
+) -> AppResult<(RecoverySourceId, OrgId, String, String)> {
     if token.len() > 100 {
         return Err(source_not_found());
     }
@@ -890,7 +981,8 @@ pub async fn analytics(state: &AppState, tenant: Tenant, q: RecoveryAnalyticsQue
     if let (Some(from), Some(to)) = (&q.from, &q.to)
         && to < from
     {
-        return Err(AppError::new(ErrorCode::DateRangeInvalid, "the range ends before it starts").with_details(json!({ "field": "to" })));
+        return Err(AppError::new(ErrorCode::DateRangeInvalid, "the range ends before it starts")
+            .with_details(json!({ "field": "to" })));
     }
     let rows = state
         .db
@@ -914,8 +1006,21 @@ pub async fn analytics(state: &AppState, tenant: Tenant, q: RecoveryAnalyticsQue
 #[must_use]
 pub fn analytics_csv(a: &RecoveryAnalytics) -> String {
     let mut w = CsvWriter::new(&[
-        "day", "campaign_id", "campaign", "events", "sent", "delivered", "opened", "clicked", "converted",
-        "revenue_at_risk", "revenue_recovered", "currency", "delivery_rate", "click_rate", "conversion_rate",
+        "day",
+        "campaign_id",
+        "campaign",
+        "events",
+        "sent",
+        "delivered",
+        "opened",
+        "clicked",
+        "converted",
+        "revenue_at_risk",
+        "revenue_recovered",
+        "currency",
+        "delivery_rate",
+        "click_rate",
+        "conversion_rate",
     ]);
     let rate = |r: Option<f64>| r.map(|v| format!("{v:.1}")).unwrap_or_default();
     for r in &a.rows {
@@ -951,7 +1056,6 @@ pub(crate) fn step_of(c: &RecoveryCampaign, step: i64) -> Option<&RecoveryStep> 
 pub(crate) fn campaign_rules(c: &RecoveryCampaign) -> Rules {
     rules_of(c)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -58,11 +58,20 @@ pub struct CampaignFields<'a> {
     pub max_per_day: i64,
 }
 
-pub fn target_rules(trigger: &str, custom: Option<&str>, audience: &RecoveryAudience, quiet: Option<&RecoveryTimeRange>) -> String {
+pub fn target_rules(
+    trigger: &str,
+    custom: Option<&str>,
+    audience: &RecoveryAudience,
+    quiet: Option<&RecoveryTimeRange>,
+) -> String {
     json!({ "trigger": trigger, "custom_event": custom, "audience": audience, "quiet_hours": quiet }).to_string()
 }
 
-pub fn insert_campaign(conn: &Connection, tenant: &Tenant, f: &CampaignFields<'_>) -> rusqlite::Result<RecoveryCampaignId> {
+pub fn insert_campaign(
+    conn: &Connection,
+    tenant: &Tenant,
+    f: &CampaignFields<'_>,
+) -> rusqlite::Result<RecoveryCampaignId> {
     conn.query_row(
         "INSERT INTO recovery_campaigns (organization_id, name, description, campaign_type, status, target_rules,
              message_templates, channels, send_window_start, send_window_end, timezone, max_messages_per_customer,
@@ -116,7 +125,11 @@ pub fn update_campaign(
     )
 }
 
-pub fn find_campaign(conn: &Connection, tenant: &Tenant, id: RecoveryCampaignId) -> rusqlite::Result<Option<RecoveryCampaign>> {
+pub fn find_campaign(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: RecoveryCampaignId,
+) -> rusqlite::Result<Option<RecoveryCampaign>> {
     conn.query_row(
         &format!("SELECT {CAMPAIGN_COLUMNS} FROM recovery_campaigns WHERE id = ?1 AND organization_id = ?2"),
         params![id, tenant.org_id()],
@@ -125,7 +138,12 @@ pub fn find_campaign(conn: &Connection, tenant: &Tenant, id: RecoveryCampaignId)
     .optional()
 }
 
-pub fn list_campaigns(conn: &Connection, tenant: &Tenant, after: Option<i64>, limit: i64) -> rusqlite::Result<Vec<RecoveryCampaign>> {
+pub fn list_campaigns(
+    conn: &Connection,
+    tenant: &Tenant,
+    after: Option<i64>,
+    limit: i64,
+) -> rusqlite::Result<Vec<RecoveryCampaign>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {CAMPAIGN_COLUMNS} FROM recovery_campaigns WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
     ))?;
@@ -144,7 +162,12 @@ pub fn delete_campaign(conn: &Connection, tenant: &Tenant, id: RecoveryCampaignI
     conn.execute("DELETE FROM recovery_campaigns WHERE id = ?1 AND organization_id = ?2", params![id, tenant.org_id()])
 }
 
-pub fn campaign_name_taken(conn: &Connection, tenant: &Tenant, name: &str, except: Option<RecoveryCampaignId>) -> rusqlite::Result<bool> {
+pub fn campaign_name_taken(
+    conn: &Connection,
+    tenant: &Tenant,
+    name: &str,
+    except: Option<RecoveryCampaignId>,
+) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM recovery_campaigns WHERE organization_id = ?1 AND name = ?2 AND id IS NOT ?3)",
         params![tenant.org_id(), name, except],
@@ -198,7 +221,12 @@ pub fn insert_event(conn: &Connection, tenant: &Tenant, e: &NewEvent<'_>) -> rus
     .optional()
 }
 
-pub fn event_by_source(conn: &Connection, tenant: &Tenant, source: &str, source_id: &str) -> rusqlite::Result<Option<(RecoveryEventId, Option<RecoveryCampaignId>)>> {
+pub fn event_by_source(
+    conn: &Connection,
+    tenant: &Tenant,
+    source: &str,
+    source_id: &str,
+) -> rusqlite::Result<Option<(RecoveryEventId, Option<RecoveryCampaignId>)>> {
     conn.query_row(
         "SELECT id, campaign_id FROM recovery_events WHERE organization_id = ?1 AND source_platform = ?2 AND source_event_id = ?3",
         params![tenant.org_id(), source, source_id],
@@ -233,7 +261,12 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<RecoveryEvent> {
 }
 
 /// Newest first, before the cursor.
-pub fn list_events(conn: &Connection, tenant: &Tenant, before: Option<i64>, limit: i64) -> rusqlite::Result<Vec<RecoveryEvent>> {
+pub fn list_events(
+    conn: &Connection,
+    tenant: &Tenant,
+    before: Option<i64>,
+    limit: i64,
+) -> rusqlite::Result<Vec<RecoveryEvent>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {EVENT_COLUMNS} FROM recovery_events WHERE organization_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
     ))?;
@@ -393,7 +426,12 @@ pub fn skip(conn: &Connection, id: RecoveryMessageId, reason: &str) -> rusqlite:
 }
 
 /// Skips every pending message of the event.
-pub fn skip_rest_of_event(conn: &Connection, org: OrgId, event: RecoveryEventId, reason: &str) -> rusqlite::Result<usize> {
+pub fn skip_rest_of_event(
+    conn: &Connection,
+    org: OrgId,
+    event: RecoveryEventId,
+    reason: &str,
+) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE recovery_messages SET status = 'failed', error_code = 'skipped', error_message = ?3
          WHERE organization_id = ?1 AND event_id = ?2 AND status = 'pending'",
@@ -449,7 +487,13 @@ pub fn mark_queued(
 
 /// Has the customer opted out of recovery messages (an unsubscribe link), or
 /// revoked consent / opted out on any matching contact?
-pub fn opted_out(conn: &Connection, org: OrgId, customer: &str, email: Option<&str>, phone: Option<&str>) -> rusqlite::Result<bool> {
+pub fn opted_out(
+    conn: &Connection,
+    org: OrgId,
+    customer: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> rusqlite::Result<bool> {
     let by_link: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM recovery_events WHERE organization_id = ?1 AND customer_id = ?2 AND status = 'opted_out')",
         params![org, customer],
@@ -473,7 +517,13 @@ const MATCH_CONTACT: &str = "external_id = ?2 OR (?3 IS NOT NULL AND lower(email
      OR (?4 IS NOT NULL AND (phone_number = ?4 OR phone_number = '+' || ltrim(?4, '+') OR external_id = ltrim(?4, '+') OR external_id = ?4))";
 
 /// The tags of the customer's contacts.
-pub fn contact_tags(conn: &Connection, org: OrgId, customer: &str, email: Option<&str>, phone: Option<&str>) -> rusqlite::Result<Vec<String>> {
+pub fn contact_tags(
+    conn: &Connection,
+    org: OrgId,
+    customer: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT DISTINCT j.value FROM channel_contacts, json_each(channel_contacts.tags) j
          WHERE organization_id = ?1 AND ({MATCH_CONTACT})"
@@ -482,7 +532,13 @@ pub fn contact_tags(conn: &Connection, org: OrgId, customer: &str, email: Option
 }
 
 /// The customer's timezone from a contact's `timezone` attribute.
-pub fn contact_timezone(conn: &Connection, org: OrgId, customer: &str, email: Option<&str>, phone: Option<&str>) -> rusqlite::Result<Option<String>> {
+pub fn contact_timezone(
+    conn: &Connection,
+    org: OrgId,
+    customer: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> rusqlite::Result<Option<String>> {
     conn.query_row(
         &format!(
             "SELECT json_extract(custom_attributes, '$.timezone') FROM channel_contacts
@@ -538,7 +594,14 @@ pub fn route(
 }
 
 /// Did the customer write on a channel since `since`?
-pub fn replied_since(conn: &Connection, org: OrgId, customer: &str, email: Option<&str>, phone: Option<&str>, since: &str) -> rusqlite::Result<bool> {
+pub fn replied_since(
+    conn: &Connection,
+    org: OrgId,
+    customer: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+    since: &str,
+) -> rusqlite::Result<bool> {
     conn.query_row(
         &format!(
             "SELECT EXISTS (SELECT 1 FROM channel_messages m WHERE m.organization_id = ?1 AND m.direction = 'inbound'
@@ -550,7 +613,12 @@ pub fn replied_since(conn: &Connection, org: OrgId, customer: &str, email: Optio
 }
 
 /// Messages the customer got (or has queued) since `since`, across campaigns, and the oldest send time.
-pub fn sent_since(conn: &Connection, org: OrgId, customer: &str, since: &str) -> rusqlite::Result<(i64, Option<String>)> {
+pub fn sent_since(
+    conn: &Connection,
+    org: OrgId,
+    customer: &str,
+    since: &str,
+) -> rusqlite::Result<(i64, Option<String>)> {
     conn.query_row(
         "SELECT count(*), min(coalesce(sent_at, updated_at)) FROM recovery_messages
          WHERE organization_id = ?1 AND customer_id = ?2 AND status NOT IN ('pending', 'failed')
@@ -593,7 +661,10 @@ pub fn mark_clicked(conn: &Connection, id: RecoveryMessageId) -> rusqlite::Resul
 }
 
 /// The message's organization, customer, event and stored link variables.
-pub fn link_target(conn: &Connection, id: RecoveryMessageId) -> rusqlite::Result<Option<(OrgId, String, RecoveryEventId, Value)>> {
+pub fn link_target(
+    conn: &Connection,
+    id: RecoveryMessageId,
+) -> rusqlite::Result<Option<(OrgId, String, RecoveryEventId, Value)>> {
     conn.query_row(
         "SELECT organization_id, customer_id, event_id, template_variables FROM recovery_messages WHERE id = ?1",
         [id],
@@ -603,18 +674,23 @@ pub fn link_target(conn: &Connection, id: RecoveryMessageId) -> rusqlite::Result
 }
 
 /// The customer unsubscribed through message `id`.
-pub fn unsubscribe(conn: &Connection, org: OrgId, id: RecoveryMessageId, customer: &str, event: RecoveryEventId) -> rusqlite::Result<()> {
+pub fn unsubscribe(
+    conn: &Connection,
+    org: OrgId,
+    id: RecoveryMessageId,
+    customer: &str,
+    event: RecoveryEventId,
+) -> rusqlite::Result<()> {
     conn.execute("UPDATE recovery_messages SET status = 'unsubscribed' WHERE id = ?1 AND status <> 'converted'", [id])?;
     conn.execute(
         "UPDATE recovery_events SET status = 'opted_out' WHERE id = ?1 AND status NOT IN ('recovered', 'partially_recovered')",
         [event],
     )?;
     skip_customer(conn, org, customer, "opted_out")?;
-    let (email, phone): (Option<String>, Option<String>) = conn.query_row(
-        "SELECT customer_email, customer_phone FROM recovery_events WHERE id = ?1",
-        [event],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (email, phone): (Option<String>, Option<String>) =
+        conn.query_row("SELECT customer_email, customer_phone FROM recovery_events WHERE id = ?1", [event], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     conn.execute(
         &format!(
             "UPDATE channel_contacts SET consent_status = 'revoked', consent_source = 'recovery_unsubscribe',
@@ -808,7 +884,13 @@ pub fn rollups(
 
 // Sources.
 
-pub fn insert_source(conn: &Connection, tenant: &Tenant, name: &str, platform: &str, token_hash: &[u8]) -> rusqlite::Result<RecoverySourceId> {
+pub fn insert_source(
+    conn: &Connection,
+    tenant: &Tenant,
+    name: &str,
+    platform: &str,
+    token_hash: &[u8],
+) -> rusqlite::Result<RecoverySourceId> {
     conn.query_row(
         "INSERT INTO recovery_sources (organization_id, name, platform, hook_token_hash, secret_encrypted)
          VALUES (?1, ?2, ?3, ?4, X'') RETURNING id",
@@ -854,7 +936,10 @@ pub fn delete_source(conn: &Connection, tenant: &Tenant, id: RecoverySourceId) -
 }
 
 /// The source of a webhook token: (id, organization, platform, sealed secret).
-pub fn source_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<Option<(RecoverySourceId, OrgId, String, Vec<u8>)>> {
+pub fn source_by_token(
+    conn: &Connection,
+    token_hash: &[u8],
+) -> rusqlite::Result<Option<(RecoverySourceId, OrgId, String, Vec<u8>)>> {
     conn.query_row(
         "SELECT id, organization_id, platform, secret_encrypted FROM recovery_sources WHERE hook_token_hash = ?1",
         [token_hash],

@@ -53,6 +53,10 @@ const PUBLIC: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/widget/{widget_key}/sessions/{session_id}/messages/{message_id}/feedback"),
     ("POST", "/api/v1/billing/stripe/webhook"),
     ("POST", "/api/v1/autonomous-hooks/{hook_token}"),
+    ("POST", "/api/v1/recovery-hooks/{hook_token}"),
+    ("GET", "/api/v1/recovery-links/{link}"),
+    ("GET", "/api/v1/recovery-unsubscribe/{link}"),
+    ("POST", "/api/v1/recovery-unsubscribe/{link}"),
 ];
 
 /// Routes about the signed-in user rather than an organization:
@@ -128,6 +132,8 @@ const TENANT_PARAMS: &[&str] = &[
     "autonomous_agent_id",
     "autonomous_run_id",
     "autonomous_memory_id",
+    "recovery_campaign_id",
+    "recovery_source_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -303,6 +309,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(agent_rows(tx, org_id, bot_id, tool_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(workflow_rows(tx, org_id, bot_id)?);
         params.extend(autonomous_rows(tx, org_id)?);
+        params.extend(recovery_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -592,6 +599,22 @@ fn autonomous_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[
 }
 
 /// A webhook subscription and one of its deliveries.
+/// A recovery campaign and a recovery webhook source.
+fn recovery_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, i64); 2]> {
+    tx.execute(
+        "INSERT INTO recovery_campaigns (organization_id, name, campaign_type, message_templates)
+         VALUES (?1, 'Matrix recovery', 'cart_abandonment', '[{\"delay_minutes\": 0, \"channel\": \"email\", \"body\": \"hi\"}]')",
+        [org_id],
+    )?;
+    let campaign = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO recovery_sources (organization_id, name, platform, hook_token_hash, secret_encrypted)
+         VALUES (?1, 'Matrix shop', 'shopify', randomblob(32), X'')",
+        [org_id],
+    )?;
+    Ok([("recovery_campaign_id", campaign), ("recovery_source_id", tx.last_insert_rowid())])
+}
+
 fn webhook_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, i64); 2]> {
     tx.execute(
         "INSERT INTO webhooks (organization_id, name, url, secret_encrypted, events)

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 38] = [
+const ADDED_TABLES: [&str; 39] = [
     "teams",
     "conversations",
     "jobs",
@@ -185,6 +185,8 @@ const ADDED_TABLES: [&str; 38] = [
     "mcp_servers",
     // Long-term memory of autonomous agents (V071, issue 19 item 5).
     "agent_memories",
+    // Signed webhook sources of recovery events (V079, issue 27).
+    "recovery_sources",
 ];
 
 const VIEWS: [&str; 4] =

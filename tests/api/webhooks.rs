@@ -616,9 +616,11 @@ async fn a_finished_training_is_reported() {
     // receivers deduplicate. One training is still one event.
     let ids: std::collections::BTreeSet<&str> = got.iter().filter_map(|r| r.header("webhook-id")).collect();
     let logs = app.sql(|c| {
-        c.query_row("SELECT group_concat(status || ':' || ifnull(error_message, ''), ' | ') FROM webhook_logs", [], |r| {
-            r.get::<_, Option<String>>(0)
-        })
+        c.query_row(
+            "SELECT group_concat(status || ':' || ifnull(error_message, ''), ' | ') FROM webhook_logs",
+            [],
+            |r| r.get::<_, Option<String>>(0),
+        )
     });
     assert_eq!(ids.len(), 1, "one event for the one training; deliveries: {logs:?}");
     assert_eq!(app.count("SELECT count(*) FROM model_versions WHERE kind = 'nlu_intent'"), 1, "one training ran");
