@@ -17,6 +17,7 @@ mod billing;
 mod channels;
 mod nlu;
 mod rag;
+mod recovery;
 mod runtime;
 mod startup;
 mod vectors;
@@ -59,6 +60,8 @@ enum Suite {
     Analytics(analytics::AnalyticsArgs),
     /// Workflow runner overhead per agent step (model time excluded; target p50 < 2 ms) and 100 workflows at once against a fake model answering in 50 ms (target ≥ 90 % of the ideal throughput).
     Agents(agents::AgentsArgs),
+    /// Revenue recovery with 100,000 contacts and 20 live campaigns: events ingested per second, scheduled sends per second, due→send delay p50/p95.
+    Recovery(recovery::RecoveryArgs),
 }
 
 /// Runs the chosen suite (default: startup). The suites that load models use
@@ -77,6 +80,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Billing(a)) => billing::run(a)?,
         Some(Suite::Analytics(a)) => analytics::run(a)?,
         Some(Suite::Agents(a)) => agents::run(a)?,
+        Some(Suite::Recovery(a)) => recovery::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

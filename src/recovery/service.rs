@@ -237,7 +237,7 @@ fn check_step(conn: &Connection, tenant: &Tenant, trigger: &str, i: usize, step:
             return Err(AppError::validation(f("template_id"), "WhatsApp steps send an approved message template"));
         };
         let vars: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
-            "SELECT body FROM channel_templates WHERE id = ?1 AND organization_id = ?2",
+            "SELECT content FROM channel_templates WHERE id = ?1 AND organization_id = ?2",
             rusqlite::params![t, tenant.org_id()],
             |r| r.get(0),
         ))?;

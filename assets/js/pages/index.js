@@ -36,3 +36,4 @@ import "./workflows.js";
 import "./autonomous.js";
 import "./status.js";
 import "./insights.js";
+import "./recovery.js";
