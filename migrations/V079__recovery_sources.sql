@@ -23,6 +23,16 @@ BEGIN
 END;
 
 ALTER TABLE recovery_messages ADD COLUMN channel_message_id INTEGER REFERENCES channel_messages(id) ON DELETE SET NULL;
+CREATE TRIGGER recovery_messages_channel_message_id_tenant_insert BEFORE INSERT ON recovery_messages
+WHEN NEW.channel_message_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM channel_messages WHERE id = NEW.channel_message_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: recovery_messages.channel_message_id');
+END;
+CREATE TRIGGER recovery_messages_channel_message_id_tenant_update BEFORE UPDATE OF channel_message_id, organization_id ON recovery_messages
+WHEN NEW.channel_message_id IS NOT NULL AND NEW.organization_id IS NOT (SELECT organization_id FROM channel_messages WHERE id = NEW.channel_message_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: recovery_messages.channel_message_id');
+END;
 CREATE INDEX recovery_messages_channel_message ON recovery_messages (channel_message_id) WHERE channel_message_id IS NOT NULL;
 -- The customer's messages across campaigns (frequency cap, stop conditions).
 CREATE INDEX recovery_messages_customer ON recovery_messages (organization_id, customer_id, sent_at);
