@@ -39,10 +39,12 @@ pub struct RecoveryArgs {
     pub seconds: u64,
 }
 
+#[allow(clippy::needless_pass_by_value, reason = "a `map_err` adapter")]
 fn err(e: crate::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("{e:?}")
 }
 
+#[allow(clippy::too_many_lines, reason = "setup and three measured phases read best in order")]
 pub fn run(args: &RecoveryArgs) -> anyhow::Result<Report> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let dir = tempfile::tempdir()?;

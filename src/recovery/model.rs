@@ -183,7 +183,7 @@ pub struct RecoveryEventRequest {
     /// Where the event comes from (dedupe namespace; default `api`).
     #[serde(default)]
     pub source: Option<String>,
-    /// The event's id at the source: the same (source, source_id) is taken once.
+    /// The event's id at the source: the same `(source, source_id)` is taken once.
     #[serde(default)]
     pub source_id: Option<String>,
     #[serde(default)]

@@ -452,6 +452,7 @@ fn check_event(req: &RecoveryEventRequest) -> AppResult<Intake> {
 
 /// Takes an event from the API, a source webhook or the platform itself.
 /// Runs in the caller's transaction; queue jobs are created in it (notify after the commit).
+#[allow(clippy::too_many_lines, reason = "the intake steps of one event, in order")]
 pub fn ingest_in(tx: &Connection, tenant: &Tenant, req: &RecoveryEventRequest) -> AppResult<RecoveryIngest> {
     let intake = check_event(req)?;
     let org = tenant.org_id();

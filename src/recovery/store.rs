@@ -58,6 +58,7 @@ pub struct CampaignFields<'a> {
     pub max_per_day: i64,
 }
 
+#[must_use]
 pub fn target_rules(
     trigger: &str,
     custom: Option<&str>,
@@ -935,11 +936,11 @@ pub fn delete_source(conn: &Connection, tenant: &Tenant, id: RecoverySourceId) -
     conn.execute("DELETE FROM recovery_sources WHERE id = ?1 AND organization_id = ?2", params![id, tenant.org_id()])
 }
 
-/// The source of a webhook token: (id, organization, platform, sealed secret).
-pub fn source_by_token(
-    conn: &Connection,
-    token_hash: &[u8],
-) -> rusqlite::Result<Option<(RecoverySourceId, OrgId, String, Vec<u8>)>> {
+/// A webhook source: id, organization, platform, sealed secret.
+pub type HookSource = (RecoverySourceId, OrgId, String, Vec<u8>);
+
+/// The source of a webhook token.
+pub fn source_by_token(conn: &Connection, token_hash: &[u8]) -> rusqlite::Result<Option<HookSource>> {
     conn.query_row(
         "SELECT id, organization_id, platform, secret_encrypted FROM recovery_sources WHERE hook_token_hash = ?1",
         [token_hash],
