@@ -375,6 +375,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     crate::voice::routes(cfg);
     crate::scim::routes(cfg);
     crate::sso::routes(cfg);
+    crate::recovery::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

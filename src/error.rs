@@ -254,6 +254,14 @@ error_codes! {
     SsoDiscoveryFailed => ("sso_discovery_failed", UNPROCESSABLE_ENTITY, "The IdP's `/.well-known/openid-configuration` could not be fetched, is not JSON, lacks a required endpoint, uses a non-https endpoint or names another issuer; `details.field` is `issuer_url`, `details.reason` says which."),
     SsoNotConfigured => ("sso_not_configured", NOT_FOUND, "No enabled SSO configuration has a verified domain for this email address; `details.field` is `email`."),
     SsoRequired => ("sso_required", FORBIDDEN, "The email's domain enforces single sign-on: password sign-in and password reset are refused (API tokens still work); `details.login_url` starts the SSO sign-in."),
+    // Revenue recovery (issue 27)
+    RecoveryCampaignNotFound => ("recovery_campaign_not_found", NOT_FOUND, "No such recovery campaign in the caller's organizations."),
+    RecoverySourceNotFound => ("recovery_source_not_found", NOT_FOUND, "No such recovery event source (or no source has this webhook token)."),
+    RecoveryCampaignExists => ("recovery_campaign_exists", CONFLICT, "The organization already has a recovery campaign (or source) with this name; `details.field` is `name`."),
+    RecoveryTemplateField => ("recovery_template_field", UNPROCESSABLE_ENTITY, "A step's message references a field the campaign's trigger does not provide; `details.field` names the step field (e.g. `steps[1].body`), `details.placeholder` the field, `details.known` the trigger's fields."),
+    RecoveryEventTypeUnknown => ("recovery_event_type_unknown", UNPROCESSABLE_ENTITY, "The event's type is not one recovery knows; the event is stored as rejected with the reason; `details.field` is `type`, `details.event_id` the stored row."),
+    RecoverySignatureInvalid => ("recovery_signature_invalid", UNAUTHORIZED, "A recovery source webhook is unsigned or its signature (`X-Shopify-Hmac-Sha256`, `Stripe-Signature`) does not match the source's secret; nothing is stored."),
+    RecoveryLinkInvalid => ("recovery_link_invalid", NOT_FOUND, "A click-tracking or unsubscribe link is malformed or its signature does not match."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

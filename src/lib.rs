@@ -39,6 +39,7 @@ pub mod orgs;
 pub mod outbound;
 pub mod permissions;
 pub mod saml;
+pub mod recovery;
 pub mod sandbox;
 pub mod scim;
 pub mod sso;

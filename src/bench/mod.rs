@@ -17,6 +17,7 @@ mod billing;
 mod channels;
 mod nlu;
 mod rag;
+mod recovery;
 mod runtime;
 mod startup;
 mod vectors;
@@ -62,6 +63,8 @@ enum Suite {
     Agents(agents::AgentsArgs),
     /// Voice webhooks (signed, Twilio's format): server time per turn, webhook in → answer out (target p95 < 50 ms).
     Voice(voice::VoiceArgs),
+    /// Revenue recovery with 100,000 contacts and 20 live campaigns: events ingested per second, scheduled sends per second, due→send delay p50/p95.
+    Recovery(recovery::RecoveryArgs),
 }
 
 /// Runs the chosen suite (default: startup). The suites that load models use
@@ -81,6 +84,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Analytics(a)) => analytics::run(a)?,
         Some(Suite::Agents(a)) => agents::run(a)?,
         Some(Suite::Voice(a)) => voice::run(a)?,
+        Some(Suite::Recovery(a)) => recovery::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

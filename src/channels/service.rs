@@ -882,3 +882,81 @@ pub async fn forward(
     }
     Ok(())
 }
+
+/// A message another domain (recovery campaigns) sends to an address on
+/// one of the organization's channels: text through the adapter's
+/// rendering, or an approved WhatsApp template with its variables.
+pub struct CampaignMessage<'a> {
+    pub channel: ChannelId,
+    /// The address at the provider (email address, phone number, chat id).
+    pub to: &'a str,
+    pub text: &'a str,
+    /// The subject line of email messages.
+    pub subject: Option<&'a str>,
+    pub template: Option<(super::templates::model::TemplateId, &'a [String])>,
+}
+
+/// Queues `m` on the outbound queue inside the caller's transaction (the
+/// contact of the address is created if new; the channel's send job is
+/// ensured, so call `state.jobs.notify()` after the commit). Answers the
+/// channel message id (of the first request when the text is split).
+pub fn queue_campaign_message(tx: &rusqlite::Connection, tenant: &Tenant, m: &CampaignMessage<'_>) -> AppResult<i64> {
+    let channel = store::find(tx, tenant, m.channel)?.ok_or_else(not_found)?;
+    let adapter = adapter_for(&channel.channel_type)
+        .ok_or_else(|| AppError::validation("channel_id", format!("no adapter for `{}`", channel.channel_type)))?;
+    let phone =
+        m.to.bytes().all(|b| b.is_ascii_digit() || b == b'+').then(|| format!("+{}", m.to.trim_start_matches('+')));
+    let sender = super::adapter::Sender { address: m.to.to_owned(), phone, ..super::adapter::Sender::default() };
+    let contact = store::upsert_contact(tx, tenant, m.channel, m.to, &sender)?;
+    if let Some((template_id, values)) = m.template {
+        let t = super::templates::store::find(tx, tenant, m.channel, template_id)?
+            .ok_or_else(|| AppError::validation("template_id", "no such template on this channel"))?;
+        if t.status != "approved" {
+            return Err(AppError::new(
+                ErrorCode::TemplateNotApproved,
+                format!("the template is {} at WhatsApp: only approved templates can be sent", t.status),
+            ));
+        }
+        let request = json!({ "request": super::templates::service::template_request(&t, m.to, values, None) });
+        let content = super::templates::service::fill(&t.body, values);
+        return queue_one(
+            tx,
+            tenant,
+            m.channel,
+            channel.bot_id,
+            None,
+            Some(contact),
+            m.to,
+            "template",
+            &content,
+            &request,
+            None,
+        );
+    }
+    let recipient = Recipient { address: m.to.to_owned(), thread: None, context: json!({}) };
+    let mut first = None;
+    for r in adapter.render(&recipient, m.text, &crate::flows::engine::RichParts::default()) {
+        let mut request = r.request;
+        if let Some(subject) = m.subject
+            && request.get("subject").is_some()
+        {
+            request["subject"] = json!(subject);
+        }
+        let request = json!({ "request": request });
+        let id = queue_one(
+            tx,
+            tenant,
+            m.channel,
+            channel.bot_id,
+            None,
+            Some(contact),
+            m.to,
+            r.message_type,
+            m.text,
+            &request,
+            None,
+        )?;
+        first.get_or_insert(id);
+    }
+    first.ok_or_else(|| AppError::validation("text", "nothing to send"))
+}

@@ -198,6 +198,7 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::autonomous::service::RUN_JOB => Some(&crate::autonomous::runner::RunJob),
         crate::autonomous::schedule::KIND => Some(&crate::autonomous::schedule::ScheduleJob),
         crate::voice::call::RECORDING_JOB => Some(&crate::voice::service::FetchRecording),
+        crate::recovery::dispatch::DISPATCH_JOB => Some(&crate::recovery::dispatch::DispatchJob),
         _ => None,
     }
 }

@@ -56,6 +56,10 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/sso/check"),
     ("GET", "/api/v1/sso/login"),
     ("GET", "/api/v1/sso/oidc/callback"),
+    ("POST", "/api/v1/recovery-hooks/{hook_token}"),
+    ("GET", "/api/v1/recovery-links/{link}"),
+    ("GET", "/api/v1/recovery-unsubscribe/{link}"),
+    ("POST", "/api/v1/recovery-unsubscribe/{link}"),
 ];
 
 /// Routes about the signed-in user rather than an organization:
@@ -137,6 +141,8 @@ const TENANT_PARAMS: &[&str] = &[
     "scim_token_id",
     "sso_configuration_id",
     "sso_domain_id",
+    "recovery_campaign_id",
+    "recovery_source_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -320,6 +326,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         )?;
         params.insert("scim_token_id", tx.last_insert_rowid().to_string());
         params.extend(sso_rows(tx, org_id)?);
+        params.extend(recovery_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -648,6 +655,22 @@ fn sso_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'stat
         |r| r.get(0),
     )?;
     Ok([("sso_configuration_id", config.to_string()), ("sso_domain_id", domain.to_string())])
+}
+
+/// A recovery campaign and a recovery webhook source.
+fn recovery_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, i64); 2]> {
+    tx.execute(
+        "INSERT INTO recovery_campaigns (organization_id, name, campaign_type, message_templates)
+         VALUES (?1, 'Matrix recovery', 'cart_abandonment', '[{\"delay_minutes\": 0, \"channel\": \"email\", \"body\": \"hi\"}]')",
+        [org_id],
+    )?;
+    let campaign = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO recovery_sources (organization_id, name, platform, hook_token_hash, secret_encrypted)
+         VALUES (?1, 'Matrix shop', 'shopify', randomblob(32), X'')",
+        [org_id],
+    )?;
+    Ok([("recovery_campaign_id", campaign), ("recovery_source_id", tx.last_insert_rowid())])
 }
 
 /// A webhook subscription and one of its deliveries.

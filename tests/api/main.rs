@@ -82,6 +82,7 @@ mod nlu_oos;
 mod orgs;
 mod outbound;
 mod pg;
+mod recovery;
 mod runtime;
 mod sandbox;
 mod schema;

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 44] = [
+const ADDED_TABLES: [&str; 45] = [
     "teams",
     "conversations",
     "jobs",
@@ -195,6 +195,8 @@ const ADDED_TABLES: [&str; 44] = [
     "scim_groups",
     // OIDC sign-ins in flight: hashed state, nonce, sealed PKCE verifier (V076, issue 22).
     "sso_auth_requests",
+    // Signed webhook sources of recovery events (V079, issue 27).
+    "recovery_sources",
 ];
 
 const VIEWS: [&str; 4] =

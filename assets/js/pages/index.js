@@ -39,3 +39,4 @@ import "./autonomous.js";
 import "./status.js";
 import "./insights.js";
 import "./voice.js";
+import "./recovery.js";

@@ -414,7 +414,7 @@ pub async fn sync(state: &AppState, tenant: Tenant, channel: ChannelId, id: Temp
 }
 
 /// The queued Graph request of a template message.
-fn template_request(t: &ChannelTemplate, to: &str, variables: &[String], media: Option<&str>) -> Value {
+pub(crate) fn template_request(t: &ChannelTemplate, to: &str, variables: &[String], media: Option<&str>) -> Value {
     let mut components = Vec::new();
     if let Some(url) = media {
         let kind = t.header_type.as_str();

@@ -1,0 +1,238 @@
+// Revenue recovery: campaigns with their figures, the campaign builder
+// (trigger, audience, send window, quiet hours, steps timeline, message
+// editor with a live preview per channel and a test send), the events log
+// and the daily analytics with CSV export.
+import { html, Page, useLoad, useState, ErrorBox, Field, FieldError, toast, toastError, formatDate, Loading } from "../ui.js";
+import { route } from "../router.js";
+import { get, post, put, del } from "../api.js";
+import { currentOrg } from "../session.js";
+
+const TRIGGERS = [
+  ["abandoned_cart", "Abandoned cart"],
+  ["failed_payment", "Failed payment"],
+  ["churn_risk", "Churn risk"],
+  ["inactivity", "Inactivity"],
+  ["win_back", "Win-back"],
+  ["custom", "Custom event"],
+];
+const CHANNELS = ["email", "whatsapp", "sms", "telegram"];
+const FIELDS = {
+  common: ["customer.first_name", "customer.name", "customer.email", "campaign.name", "unsubscribe_url"],
+  abandoned_cart: ["cart.items", "cart.total", "amount", "checkout_url"],
+  failed_payment: ["amount", "invoice_id", "payment_url"],
+  custom: ["amount", "cart.items", "checkout_url", "payment_url", "data.…"],
+};
+const SAMPLE = {
+  "customer.first_name": "Ann", "customer.name": "Ann Lee", "customer.email": "ann@example.com", "customer.id": "cus_sample",
+  "cart.items": "2 × Blue shirt, 1 × Socks", "cart.total": "59.98 EUR", amount: "59.98 EUR", currency: "EUR",
+  checkout_url: "https://shop.example/checkout/sample", payment_url: "https://billing.example/pay/sample",
+  invoice_id: "in_sample", unsubscribe_url: "https://…/unsubscribe", "campaign.name": "",
+};
+
+const money = (minor, currency) => `${(minor / 100).toFixed(2)} ${currency || ""}`.trim();
+const pct = (v) => (v == null ? "–" : `${v.toFixed(1)} %`);
+
+/** The text as the recipient would read it, with sample data. */
+function preview(text, name) {
+  return (text || "").replace(/\{\{\s*([^{}]*?)\s*\}\}/g, (_, key) => (key === "campaign.name" ? name : SAMPLE[key] ?? `{{${key}}}`));
+}
+
+function newStep(n) {
+  return { delay_minutes: n === 0 ? 60 : 1440 * n, channel: "email", body: "", subject: "" };
+}
+
+function StepEditor({ step, index, trigger, name, error, onChange, onRemove }) {
+  const set = (k, v) => onChange({ ...step, [k]: v });
+  const f = (k) => `steps[${index}].${k}`;
+  const known = [...FIELDS.common, ...(FIELDS[trigger] || [])];
+  return html`<li class="card step" data-step=${index}>
+    <h3>Step ${index + 1}: after ${step.delay_minutes >= 1440 ? `${(step.delay_minutes / 1440).toFixed(1)} days` : `${step.delay_minutes} min`}</h3>
+    <div class="grid">
+      <div><label for=${f("delay_minutes")}>Delay after the event (minutes)</label>
+        <input id=${f("delay_minutes")} type="number" min="0" value=${step.delay_minutes} onInput=${(e) => set("delay_minutes", Number(e.target.value))} />
+        <${FieldError} error=${error} name=${f("delay_minutes")} /></div>
+      <div><label for=${f("channel")}>Channel</label>
+        <select id=${f("channel")} value=${step.channel} onChange=${(e) => set("channel", e.target.value)}>
+          ${CHANNELS.map((c) => html`<option value=${c}>${c}</option>`)}</select>
+        <${FieldError} error=${error} name=${f("channel")} /></div>
+      <div><label for=${f("fallback_channel")}>Fallback when the customer has no ${step.channel}</label>
+        <select id=${f("fallback_channel")} value=${step.fallback_channel || ""} onChange=${(e) => set("fallback_channel", e.target.value || null)}>
+          <option value="">None</option>${CHANNELS.filter((c) => c !== step.channel && c !== "whatsapp").map((c) => html`<option value=${c}>${c}</option>`)}</select>
+        <${FieldError} error=${error} name=${f("fallback_channel")} /></div>
+    </div>
+    ${step.channel === "email" && html`<${Field} label="Subject" name=${f("subject")} value=${step.subject || ""} onInput=${(v) => set("subject", v)} error=${error} />`}
+    ${step.channel === "whatsapp" && html`<div class="grid">
+      <${Field} label="Approved template id" name=${f("template_id")} type="number" value=${step.template_id || ""} onInput=${(v) => set("template_id", v ? Number(v) : null)} error=${error} />
+      <${Field} label="Template values ({{1}}, {{2}}… one per line)" name=${f("template_variables")} value=${(step.template_variables || []).join(" | ")}
+        onInput=${(v) => set("template_variables", v.split("|").map((s) => s.trim()).filter(Boolean))} error=${error} />
+    </div>`}
+    <div><label for=${f("body")}>Message${step.channel === "whatsapp" ? " (for the fallback channel)" : ""}</label>
+      <textarea id=${f("body")} rows="4" value=${step.body} onInput=${(e) => set("body", e.target.value)}></textarea>
+      <${FieldError} error=${error} name=${f("body")} />
+      <p class="muted small">Fields: ${known.map((k) => html`<code>{{${k}}}</code> `)}</p></div>
+    <div class="preview" aria-label=${`Preview of step ${index + 1}`}>
+      <strong>Preview (${step.channel})</strong>
+      ${step.channel === "email" && html`<div><em>${preview(step.subject || name, name)}</em></div>`}
+      <pre>${step.channel === "whatsapp" ? (step.template_variables || []).map((v) => preview(v, name)).join(" | ") : preview(step.body, name)}</pre>
+    </div>
+    <button type="button" class="danger" onClick=${onRemove}>Remove step</button>
+  </li>`;
+}
+
+function Builder({ org, campaign, onSaved, onCancel }) {
+  const [c, setC] = useState(
+    campaign || { name: "", trigger: "abandoned_cart", status: "draft", timezone: "UTC", steps: [newStep(0)], send_window: { start: "09:00", end: "20:00" }, quiet_hours: null, audience: {} },
+  );
+  const [error, setError] = useState(null);
+  const [testTo, setTestTo] = useState("");
+  const set = (k, v) => setC({ ...c, [k]: v });
+  const body = () => {
+    const b = { name: c.name, trigger: c.trigger, status: c.status, timezone: c.timezone, steps: c.steps.map((s) => ({ ...s, subject: s.subject || null })),
+      send_window: c.send_window, quiet_hours: c.quiet_hours, audience: c.audience || {}, description: c.description || null };
+    if (c.trigger === "custom") b.custom_event = c.custom_event;
+    if (c.max_messages_per_day) b.max_messages_per_day = c.max_messages_per_day;
+    return b;
+  };
+  const save = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const saved = campaign ? await put(`/api/v1/recovery-campaigns/${campaign.id}`, body()) : await post(`/api/v1/orgs/${org.id}/recovery/campaigns`, body());
+      toast(`Campaign ${saved.name} saved`);
+      onSaved(saved);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const testSend = async (step) => {
+    try {
+      const r = await post(`/api/v1/recovery-campaigns/${campaign.id}/test`, { step, to: testTo || null });
+      toast(testTo ? `Test of step ${step + 1} queued to ${testTo}` : `Preview: ${r.text}`);
+    } catch (err) {
+      toastError(err);
+    }
+  };
+  const range = (k, label) => html`<fieldset><legend>${label}</legend>
+    <label class="check"><input type="checkbox" style="width:auto" checked=${!!c[k]} onChange=${(e) => set(k, e.target.checked ? { start: k === "quiet_hours" ? "21:00" : "09:00", end: k === "quiet_hours" ? "08:00" : "20:00" } : null)} /> on</label>
+    ${c[k] && html`<div class="row">
+      <input aria-label=${`${label} start`} id=${`${k}.start`} value=${c[k].start} onInput=${(e) => set(k, { ...c[k], start: e.target.value })} />
+      <input aria-label=${`${label} end`} id=${`${k}.end`} value=${c[k].end} onInput=${(e) => set(k, { ...c[k], end: e.target.value })} /></div>`}
+    <${FieldError} error=${error} name=${k} /><${FieldError} error=${error} name=${`${k}.start`} /><${FieldError} error=${error} name=${`${k}.end`} />
+  </fieldset>`;
+  return html`<form class="card" id="campaign-builder" onSubmit=${save}>
+    <h2>${campaign ? `Edit ${campaign.name}` : "New campaign"}</h2>
+    <${ErrorBox} error=${error} />
+    <div class="grid">
+      <${Field} label="Name" name="name" required value=${c.name} onInput=${(v) => set("name", v)} error=${error} />
+      <div><label for="trigger">Trigger</label>
+        <select id="trigger" value=${c.trigger} onChange=${(e) => set("trigger", e.target.value)}>${TRIGGERS.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>
+        <${FieldError} error=${error} name="trigger" /></div>
+      ${c.trigger === "custom" && html`<${Field} label="Event name" name="custom_event" value=${c.custom_event || ""} onInput=${(v) => set("custom_event", v)} error=${error} />`}
+      <div><label for="status">Status</label>
+        <select id="status" value=${c.status} onChange=${(e) => set("status", e.target.value)}>${["draft", "active", "paused", "archived"].map((s) => html`<option value=${s}>${s}</option>`)}</select></div>
+      <${Field} label="Default timezone of recipients" name="timezone" value=${c.timezone} onInput=${(v) => set("timezone", v)} error=${error} />
+      <${Field} label="At most messages per customer per day (all campaigns)" name="max_messages_per_day" type="number" value=${c.max_messages_per_day || 3}
+        onInput=${(v) => set("max_messages_per_day", Number(v))} error=${error} />
+      <${Field} label="Only events worth at least (minor units)" name="audience.min_value" type="number" value=${(c.audience || {}).min_value ?? ""}
+        onInput=${(v) => set("audience", { ...c.audience, min_value: v === "" ? null : Number(v) })} error=${error} />
+    </div>
+    <div class="grid">${range("send_window", "Send window (recipient's local time)")}${range("quiet_hours", "Quiet hours")}</div>
+    <h3>Steps</h3>
+    <${FieldError} error=${error} name="steps" />
+    <ol class="timeline">
+      ${c.steps.map((s, i) => html`<${StepEditor} key=${i} step=${s} index=${i} trigger=${c.trigger} name=${c.name} error=${error}
+        onChange=${(v) => set("steps", c.steps.map((x, j) => (j === i ? v : x)))} onRemove=${() => set("steps", c.steps.filter((_, j) => j !== i))} />`)}
+    </ol>
+    <p class="row"><button type="button" id="add-step" onClick=${() => set("steps", [...c.steps, newStep(c.steps.length)])}>Add step</button></p>
+    ${campaign && html`<div class="row"><${Field} label="Test send to (address on the step's channel)" name="test_to" value=${testTo} onInput=${setTestTo} />
+      ${c.steps.map((_, i) => html`<button type="button" class="test-send" onClick=${() => testSend(i)}>Test step ${i + 1}</button>`)}</div>`}
+    <p class="row"><button class="primary" type="submit">Save campaign</button><button type="button" onClick=${onCancel}>Cancel</button></p>
+  </form>`;
+}
+
+function EventsLog({ org }) {
+  const events = useLoad(() => get(`/api/v1/orgs/${org.id}/recovery/events?limit=50`), [org.id]);
+  return html`<div class="card" id="recovery-events">
+    <h2>Events log</h2>
+    <${ErrorBox} error=${events.error} />
+    <table>
+      <thead><tr><th>Received</th><th>Type</th><th>Customer</th><th>Value</th><th>Status</th><th>Source</th></tr></thead>
+      <tbody>
+        ${events.data && events.data.items.map((e) => html`<tr data-event=${e.id}>
+          <td class="muted">${formatDate(e.created_at)}</td><td><code>${e.event_type}</code></td>
+          <td>${e.customer_email || e.customer_phone || e.customer_id}</td>
+          <td>${e.potential_value != null ? money(e.potential_value, e.currency) : "–"}</td>
+          <td><span class=${"badge " + (e.status === "recovered" ? "ok" : e.status === "ignored" || e.status === "opted_out" ? "warn" : "")}>${e.status}</span>
+            ${e.reason && html`<div class="muted small">${e.reason}</div>`}</td>
+          <td class="muted">${e.source || ""}</td></tr>`)}
+        <${Loading} load=${events} cols="6" />
+        ${events.data && !events.data.items.length && html`<tr><td colspan="6" class="muted">No events yet. Report them with the API or connect a Shopify or Stripe source.</td></tr>`}
+      </tbody>
+    </table>
+  </div>`;
+}
+
+function Recovery() {
+  const org = currentOrg();
+  const campaigns = useLoad(() => get(`/api/v1/orgs/${org.id}/recovery/campaigns?limit=200`), [org.id]);
+  const analytics = useLoad(() => get(`/api/v1/orgs/${org.id}/recovery/analytics`), [org.id]);
+  const [editing, setEditing] = useState(null);
+  const byCampaign = {};
+  for (const r of (analytics.data && analytics.data.rows) || []) {
+    const a = (byCampaign[r.campaign_id] ||= { sent: 0, delivered: 0, clicked: 0, converted: 0, revenue: 0, currency: r.currency });
+    a.sent += r.sent; a.delivered += r.delivered; a.clicked += r.clicked; a.converted += r.converted; a.revenue += r.revenue_recovered;
+  }
+  const remove = async (c) => {
+    if (!confirm(`Delete ${c.name} and its messages?`)) return;
+    try {
+      await del(`/api/v1/recovery-campaigns/${c.id}`);
+      toast(`Deleted ${c.name}`);
+      campaigns.reload();
+    } catch (err) {
+      toastError(err);
+    }
+  };
+  const rate = (a, k) => (a && a.sent ? pct((100 * a[k]) / a.sent) : "–");
+  return html`<${Page} title="Recovery" actions=${html`<button class="primary" id="new-campaign" onClick=${() => setEditing({})}>New campaign</button>
+      <a class="button" href=${`/api/v1/orgs/${org.id}/recovery/analytics.csv`} download>Export CSV</a>`}>
+    ${editing && html`<${Builder} key=${editing.id || "new"} org=${org} campaign=${editing.id ? editing : null}
+      onCancel=${() => setEditing(null)} onSaved=${() => (setEditing(null), campaigns.reload(), analytics.reload())} />`}
+    <div class="card">
+      <h2>Campaigns</h2>
+      <${ErrorBox} error=${campaigns.error || analytics.error} />
+      <table id="recovery-campaigns">
+        <thead><tr><th>Name</th><th>Trigger</th><th>Status</th><th>Steps</th><th>Sent</th><th>Delivered</th><th>Clicked</th><th>Converted</th><th>Recovered</th><th></th></tr></thead>
+        <tbody>
+          ${campaigns.data && campaigns.data.items.map((c) => {
+            const a = byCampaign[c.id];
+            return html`<tr data-campaign=${c.id}>
+              <td><strong>${c.name}</strong></td><td>${(TRIGGERS.find((t) => t[0] === c.trigger) || [c.trigger, c.trigger])[1]}</td>
+              <td><span class=${"badge " + (c.status === "active" ? "ok" : "")}>${c.status}</span></td>
+              <td class="muted small">${c.steps.map((s) => s.channel).join(" → ")}</td>
+              <td>${c.total_sent}</td><td>${rate(a, "delivered")}</td><td>${rate(a, "clicked")}</td><td>${rate(a, "converted")}</td>
+              <td>${money(c.total_revenue_recovered, c.currency)}</td>
+              <td class="row"><button type="button" onClick=${() => setEditing(c)}>Edit</button>
+                <button type="button" class="danger" onClick=${() => remove(c)}>Delete</button></td></tr>`;
+          })}
+          <${Loading} load=${campaigns} cols="10" />
+          ${campaigns.data && !campaigns.data.items.length && html`<tr><td colspan="10" class="muted">No campaigns yet: create one for abandoned carts or failed payments.</td></tr>`}
+        </tbody>
+      </table>
+    </div>
+    <div class="card" id="recovery-daily">
+      <h2>By day</h2>
+      <table>
+        <thead><tr><th>Day</th><th>Campaign</th><th>Events</th><th>Sent</th><th>Delivered</th><th>Clicked</th><th>Converted</th><th>Recovered</th></tr></thead>
+        <tbody>
+          ${analytics.data && analytics.data.rows.map((r) => html`<tr><td>${r.day}</td><td>${r.campaign_name}</td><td>${r.events}</td><td>${r.sent}</td>
+            <td>${pct(r.delivery_rate)}</td><td>${pct(r.click_rate)}</td><td>${pct(r.conversion_rate)}</td><td>${money(r.revenue_recovered, r.currency)}</td></tr>`)}
+          <${Loading} load=${analytics} cols="8" />
+          ${analytics.data && !analytics.data.rows.length && html`<tr><td colspan="8" class="muted">Nothing sent yet.</td></tr>`}
+        </tbody>
+      </table>
+    </div>
+    <${EventsLog} org=${org} />
+  <//>`;
+}
+
+route("/recovery", Recovery, { nav: { label: "Recovery", section: "Engage", order: 44, requires: "analytics.read" } });
