@@ -115,7 +115,7 @@ fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
-struct Voice {
+struct Line {
     app: TestApp,
     s: Session,
     tw: FakeServer,
@@ -256,7 +256,7 @@ async fn call_ok(app: &TestApp, s: &Session, method: Method, path: &str, body: O
 
 /// An organization with the Twilio account, the IVR bot (trained when
 /// `ml`), its number synced from the fake and a voice bot on it.
-async fn setup(ml: bool) -> Voice {
+async fn setup(ml: bool) -> Line {
     let tw = fake_twilio().await;
     let base = tw.base.clone();
     let app = spawn_app_with(move |c| {
@@ -312,7 +312,7 @@ async fn setup(ml: bool) -> Voice {
     )
     .await;
     assert_eq!(assigned["voice_bot_id"], voice_bot);
-    Voice { app, s, tw, hooks, voice_bot, number }
+    Line { app, s, tw, hooks, voice_bot, number }
 }
 
 #[tokio::test]
@@ -459,11 +459,11 @@ async fn a_scripted_call_goes_through_a_dtmf_menu_an_intent_and_a_transfer() {
         )),
         1
     );
-    let stats = call_ok(&v.app, &v.s, Method::GET, &format!("/api/v1/orgs/{org}/voice/stats"), None, 200).await;
-    assert_eq!(stats["calls"], 1, "{stats}");
-    assert_eq!(stats["transferred"], 1, "{stats}");
-    assert_eq!(stats["average_handle_time_secs"], 42.0, "{stats}");
-    assert_eq!(stats["containment_rate"], 0.0, "{stats}");
+    let call_stats = call_ok(&v.app, &v.s, Method::GET, &format!("/api/v1/orgs/{org}/voice/stats"), None, 200).await;
+    assert_eq!(call_stats["calls"], 1, "{call_stats}");
+    assert_eq!(call_stats["transferred"], 1, "{call_stats}");
+    assert_eq!(call_stats["average_handle_time_secs"], 42.0, "{call_stats}");
+    assert_eq!(call_stats["containment_rate"], 0.0, "{call_stats}");
 }
 
 #[tokio::test]
