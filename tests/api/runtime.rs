@@ -132,7 +132,7 @@ fn support_flow(api: &str) -> Value {
     })
 }
 
-const TRACK: [&str; 8] = [
+pub(crate) const TRACK: [&str; 8] = [
     "where is my order",
     "track my order",
     "has my package shipped",
@@ -142,7 +142,7 @@ const TRACK: [&str; 8] = [
     "track my parcel please",
     "where is my package",
 ];
-const HOURS: [&str; 8] = [
+pub(crate) const HOURS: [&str; 8] = [
     "when are you open",
     "what are your opening hours",
     "are you open on sunday",

@@ -227,27 +227,6 @@ fn ivr_flow() -> Value {
     })
 }
 
-const TRACK: [&str; 8] = [
-    "where is my order",
-    "track my order",
-    "has my package shipped",
-    "when will my parcel arrive",
-    "what is the status of my order",
-    "is my delivery on its way",
-    "track my parcel please",
-    "where is my package",
-];
-const HOURS: [&str; 8] = [
-    "when are you open",
-    "what are your opening hours",
-    "are you open on sunday",
-    "what time do you close",
-    "until when are you open tonight",
-    "opening times please",
-    "is the shop open now",
-    "what time do you open tomorrow",
-];
-
 async fn call_ok(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>, want: u16) -> Value {
     let (status, v) = app.call(s, method, path, body).await;
     assert_eq!(status, want, "{path}: {v}");
@@ -279,7 +258,7 @@ async fn setup(ml: bool) -> Line {
     let hooks = account["voice_url"].as_str().expect("voice_url").trim_end_matches("/incoming").to_owned();
     let bot = crate::helpers::published_bot(&app, &s, "Acme IVR", ivr_flow()).await;
     if ml {
-        for (name, texts) in [("track_order", TRACK), ("opening_hours", HOURS)] {
+        for (name, texts) in [("track_order", crate::runtime::TRACK), ("opening_hours", crate::runtime::HOURS)] {
             let examples: Vec<Value> = texts.iter().map(|t| json!({ "text": t })).collect();
             let path = format!("/api/v1/bots/{bot}/nlu/intents");
             call_ok(&app, &s, Method::POST, &path, Some(json!({ "name": name, "examples": examples })), 201).await;
