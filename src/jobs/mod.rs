@@ -199,6 +199,7 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::autonomous::schedule::KIND => Some(&crate::autonomous::schedule::ScheduleJob),
         crate::voice::call::RECORDING_JOB => Some(&crate::voice::service::FetchRecording),
         crate::recovery::dispatch::DISPATCH_JOB => Some(&crate::recovery::dispatch::DispatchJob),
+        crate::sso::refresh::KIND => Some(&crate::sso::refresh::RefreshJob),
         _ => None,
     }
 }
@@ -329,6 +330,7 @@ const SCHEDULE: &[(&str, Duration)] = &[
     (crate::analytics::rollup::KIND, crate::analytics::rollup::PERIOD),
     (crate::billing::dunning::KIND, Duration::from_secs(3_600)),
     (crate::autonomous::schedule::KIND, crate::autonomous::schedule::PERIOD),
+    (crate::sso::refresh::KIND, crate::sso::refresh::PERIOD),
 ];
 
 /// Enqueues the scheduled jobs of the current period slots (no-op for slots

@@ -11,7 +11,9 @@ pub mod domains;
 pub mod model;
 pub mod oidc;
 pub mod provision;
+pub mod refresh;
 mod routes;
+pub mod saml;
 pub mod service;
 pub mod store;
 

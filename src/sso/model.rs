@@ -75,6 +75,35 @@ pub struct SsoSamlSettings {
     pub idp_sso_url: Option<String>,
     /// `IdP`-initiated sign-in (off by default).
     pub allow_idp_initiated: bool,
+    /// The attribute holding the email address (default: `email`, `mail`, the
+    /// WS-Federation `emailaddress` claim, `urn:oid:0.9.2342.19200300.100.1.3`,
+    /// else an address-shaped `NameID`).
+    pub email_attribute: Option<String>,
+    /// The attribute holding the display name (default: `name`, `displayName`,
+    /// Entra's `displayname` claim, else given name + surname).
+    pub name_attribute: Option<String>,
+}
+
+/// What to give the SAML identity provider (our service provider values).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SsoSamlSpValues {
+    /// Our entity id (the audience the assertions must name); it is also the metadata URL.
+    pub entity_id: String,
+    /// Assertion consumer service (HTTP-POST binding).
+    pub acs_url: String,
+    /// Our SP metadata (XML), for `IdPs` that import it.
+    pub metadata_url: String,
+}
+
+/// Something an admin should look at (an expiring certificate, a failed refresh).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct SsoWarning {
+    /// `certificate_expired`, `certificate_not_yet_valid`, `certificate_expires_soon`,
+    /// `metadata_refresh_failed`, `discovery_refresh_failed`, `jwks_refresh_failed`.
+    pub code: String,
+    pub message: String,
+    /// The field concerned (`saml.idp_certificates[1]`, `saml.idp_metadata_url`, `issuer_url`, …).
+    pub field: Option<String>,
 }
 
 /// An SSO configuration as the API shows it (the client secret only as `client_secret_set`).
@@ -103,6 +132,13 @@ pub struct SsoConfiguration {
     pub saml: Option<SsoSamlSettings>,
     /// Give this to the `IdP` as the redirect (callback) URI.
     pub redirect_uri: String,
+    /// SAML: the values to give the `IdP`.
+    pub saml_sp: Option<SsoSamlSpValues>,
+    /// Certificate dates and background refresh problems; an expired certificate
+    /// is accepted at upload and shown here.
+    pub warnings: Vec<SsoWarning>,
+    /// When the background job last re-read the `IdP` metadata / discovery document.
+    pub refreshed_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -206,12 +242,21 @@ impl ConfigRow {
                 .pointer("/saml/allow_idp_initiated")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            email_attribute: self.settings.pointer("/saml/email_attribute").and_then(Value::as_str).map(str::to_owned),
+            name_attribute: self.settings.pointer("/saml/name_attribute").and_then(Value::as_str).map(str::to_owned),
         })
     }
 
-    /// The API view.
+    /// The last background refresh record (`settings.refresh`).
     #[must_use]
-    pub fn view(&self, redirect_uri: String) -> SsoConfiguration {
+    pub fn refresh_record(&self) -> Option<Value> {
+        self.settings.get("refresh").filter(|v| v.is_object()).cloned()
+    }
+
+    /// The API view (`public_url`: the instance's public base URL).
+    #[must_use]
+    pub fn view(&self, redirect_uri: String, public_url: &str) -> SsoConfiguration {
+        let refresh = self.refresh_record();
         SsoConfiguration {
             id: self.id,
             organization_id: self.organization_id,
@@ -232,6 +277,9 @@ impl ConfigRow {
             mapping: self.mapping(),
             saml: self.saml(),
             redirect_uri,
+            saml_sp: (self.protocol() == SsoProtocol::Saml).then(|| crate::sso::saml::sp_values(public_url, self.id)),
+            warnings: crate::sso::saml::warnings(self, chrono::Utc::now()),
+            refreshed_at: refresh.as_ref().and_then(|r| r.get("at")).and_then(Value::as_str).map(str::to_owned),
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
         }

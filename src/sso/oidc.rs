@@ -429,6 +429,13 @@ impl JwksCache {
         Ok(keys)
     }
 
+    /// Re-fetches a configuration's JWKS (the background refresh). The cached
+    /// keys are replaced only by a JWKS that was fetched and parsed; on any
+    /// failure the old keys stay. Answers the number of keys.
+    pub async fn refresh(&self, outbound: &Outbound, config_id: i64, url: &str) -> Result<usize, Refusal> {
+        Ok(self.fetch(outbound, config_id, url).await?.len())
+    }
+
     /// The keys that may verify a token with `alg` and `kid`: from the
     /// cache, else fetched; an unknown `kid` re-fetches once (rate-limited).
     pub async fn keys_for(

@@ -69,7 +69,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(sso_approve_domain)
         .service(sso_check)
         .service(sso_login)
-        .service(sso_oidc_callback);
+        .service(sso_oidc_callback)
+        .service(sso_saml_metadata)
+        .service(sso_saml_acs);
 }
 
 /// Creates an SSO configuration. For `oidc` the endpoints come from the
@@ -161,35 +163,39 @@ async fn sso_delete_configuration(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn binding_cookie(state: &AppState, value: String, minutes: i64) -> Cookie<'static> {
+fn binding_cookie(state: &AppState, value: String, minutes: i64, cross_site_post: bool) -> Cookie<'static> {
     let insecure = state.config.http.insecure_cookies;
     let name =
         if insecure { service::BROWSER_COOKIE.to_owned() } else { format!("__Host-{}", service::BROWSER_COOKIE) };
-    // Lax: it must come back on the IdP's top-level redirect.
+    // Lax: it must come back on the IdP's top-level redirect (OIDC). SAML's
+    // HTTP-POST binding is a cross-site POST, which only `None` cookies
+    // follow; `None` needs `Secure`, so plain-HTTP installs keep `Lax`.
+    let same_site = if cross_site_post && !insecure { SameSite::None } else { SameSite::Lax };
     Cookie::build(name, value)
         .path("/")
         .secure(!insecure)
         .http_only(true)
-        .same_site(SameSite::Lax)
+        .same_site(same_site)
         .max_age(CookieDuration::minutes(minutes))
         .finish()
 }
 
-/// Starts a test sign-in: open `authorize_url` in this browser; the `IdP`
-/// comes back to the callback, which signs nobody in and keeps the claims
+/// Starts a test sign-in (OIDC or SAML): open `authorize_url` in this browser; the `IdP`
+/// comes back to the callback or the SAML ACS, which signs nobody in and keeps the claims
 /// (see `test-result`).
 #[utoipa::path(
     tag = "sso",
     params(("sso_configuration_id" = i64, Path, description = "SSO configuration id")),
     responses((status = 200, body = SsoTestStart), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 422, body = ErrorBody, description = "`validation_failed`: not an OIDC configuration or no authorization endpoint")),
+              (status = 422, body = ErrorBody, description = "`validation_failed`: no authorization endpoint (OIDC) or no usable IdP settings (SAML)")),
     security(("session" = ["sso.manage"]), ("api_token" = ["sso.manage"]))
 )]
 #[post("/sso/configurations/{sso_configuration_id}/test")]
 async fn sso_start_test(scope: ConfigScope<perm::SsoManage>, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let id = scope.id();
-    let (answer, nonce) = service::start_test(&state, scope.into_tenant(), id).await?;
-    Ok(HttpResponse::Ok().cookie(binding_cookie(&state, nonce, service::REQUEST_MINUTES)).json(answer))
+    let (answer, started) = service::start_test(&state, scope.into_tenant(), id).await?;
+    let cookie = binding_cookie(&state, started.browser_nonce, service::REQUEST_MINUTES, started.cross_site_post);
+    Ok(HttpResponse::Ok().cookie(cookie).json(answer))
 }
 
 /// The claims of the last test sign-in that came back, and what the mapping makes of them.
@@ -358,7 +364,7 @@ async fn sso_login(state: web::Data<AppState>, query: web::Query<SsoEmailQuery>)
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, started.authorize_url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(binding_cookie(&state, started.browser_nonce, service::REQUEST_MINUTES))
+        .cookie(binding_cookie(&state, started.browser_nonce, service::REQUEST_MINUTES, started.cross_site_post))
         .finish())
 }
 
@@ -387,7 +393,7 @@ async fn sso_oidc_callback(
         if insecure { service::BROWSER_COOKIE.to_owned() } else { format!("__Host-{}", service::BROWSER_COOKIE) };
     let nonce = request.cookie(&name).map(|c| c.value().to_owned());
     let client = ClientInfo::of(&request);
-    let cleared = binding_cookie(&state, String::new(), 0);
+    let cleared = binding_cookie(&state, String::new(), 0, false);
     let redirect = |location: String| {
         let mut r = HttpResponse::SeeOther();
         r.insert_header((header::LOCATION, location))
@@ -410,6 +416,85 @@ async fn sso_oidc_callback(
         Ok(service::Outcome::Tested) => redirect(query_location("/settings/sso", &[("test", "success")])).finish(),
         Err(failed) => {
             tracing::info!(reason = failed.refusal.reason, "SSO sign-in refused");
+            let location = if failed.test {
+                query_location("/settings/sso", &[("test", "failed"), ("reason", failed.refusal.reason)])
+            } else {
+                query_location("/login", &[("sso_error", failed.refusal.reason)])
+            };
+            redirect(location).finish()
+        }
+    }
+}
+
+fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    let insecure = state.config.http.insecure_cookies;
+    Cookie::build(session_cookie_name(insecure), token)
+        .path("/")
+        .secure(!insecure)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::days(crate::accounts::service::SESSION_IDLE_DAYS))
+        .finish()
+}
+
+/// Our SAML service provider metadata for one configuration (public; its URL is our entity id).
+#[utoipa::path(
+    tag = "sso",
+    params(("sso_configuration_id" = i64, Path, description = "SSO configuration id (SAML)")),
+    responses((status = 200, description = "SAML 2.0 `EntityDescriptor` (`application/samlmetadata+xml`)", content_type = "application/samlmetadata+xml", body = String),
+              (status = 404, body = ErrorBody, description = "`sso_configuration_not_found`: no SAML configuration with this id"))
+)]
+#[get("/sso/saml/{sso_configuration_id}/metadata")]
+async fn sso_saml_metadata(state: web::Data<AppState>, path: web::Path<SsoConfigurationId>) -> AppResult<HttpResponse> {
+    let xml = super::saml::metadata(&state, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().content_type("application/samlmetadata+xml; charset=utf-8").body(xml))
+}
+
+/// The SAML assertion consumer service (HTTP-POST binding, public): the
+/// `IdP` posts `SAMLResponse` and `RelayState`. An SP-initiated response must
+/// answer the `AuthnRequest` started in this browser (`RelayState` = its
+/// single-use state); an unsolicited one is accepted only when the
+/// configuration allows `IdP`-initiated sign-in, and then a relative
+/// `RelayState` path is where the browser lands. Signs in and redirects
+/// (303) to `/` (or that path), or to `/login?sso_error=<reason>`; a test
+/// sign-in goes back to `/settings/sso?test=success|failed`. Every attempt
+/// is written to `sso_login_logs` with its reason.
+#[utoipa::path(
+    tag = "sso",
+    params(("sso_configuration_id" = i64, Path, description = "SSO configuration id (SAML)")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`SAMLResponse` (base64) and `RelayState`"),
+    responses((status = 303, description = "Signed in (session cookie set), or to `/login?sso_error=…` (`unsigned`, `bad_signature`, `wrapped`, `wrong_audience`, `expired`, `not_yet_valid`, `replayed`, `in_response_to_mismatch`, `unsolicited`, `doctype_forbidden`, `state_*`, `email_domain_not_verified`, …)"))
+)]
+#[post("/sso/saml/{sso_configuration_id}/acs")]
+async fn sso_saml_acs(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<SsoConfigurationId>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let insecure = state.config.http.insecure_cookies;
+    let name =
+        if insecure { service::BROWSER_COOKIE.to_owned() } else { format!("__Host-{}", service::BROWSER_COOKIE) };
+    let nonce = request.cookie(&name).map(|c| c.value().to_owned());
+    let client = ClientInfo::of(&request);
+    let cleared = binding_cookie(&state, String::new(), 0, true);
+    let redirect = |location: String| {
+        let mut r = HttpResponse::SeeOther();
+        r.insert_header((header::LOCATION, location))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .cookie(cleared.clone());
+        r
+    };
+    let post = super::saml::AcsPost::parse(&body);
+    match super::saml::acs(&state, path.into_inner(), post, nonce.as_deref(), client).await {
+        Ok(super::saml::Landed { outcome: service::Outcome::SignedIn(_, session), target }) => {
+            redirect(target).cookie(session_cookie(&state, session.token)).finish()
+        }
+        Ok(super::saml::Landed { outcome: service::Outcome::Tested, .. }) => {
+            redirect(query_location("/settings/sso", &[("test", "success")])).finish()
+        }
+        Err(failed) => {
+            tracing::info!(reason = failed.refusal.reason, "SAML sign-in refused");
             let location = if failed.test {
                 query_location("/settings/sso", &[("test", "failed"), ("reason", failed.refusal.reason)])
             } else {

@@ -122,6 +122,8 @@ struct Draft {
     default_role: Option<String>,
     mapping: SsoMapping,
     saml: SsoSamlSettings,
+    /// The background refresh record, kept across edits.
+    refresh: Option<Value>,
 }
 
 impl Draft {
@@ -142,7 +144,16 @@ impl Draft {
             default_role: row.default_role.clone(),
             mapping: row.mapping(),
             saml: row.saml().unwrap_or_default(),
+            refresh: row.refresh_record(),
         }
+    }
+
+    /// Completes and checks the SAML settings (metadata parsed or fetched, certificates checked).
+    async fn resolve_saml(&mut self, state: &AppState, fetch: bool) -> AppResult<()> {
+        if self.protocol != SsoProtocol::Saml {
+            return Ok(());
+        }
+        super::saml::resolve(state, &mut self.saml, fetch).await
     }
 
     /// Fills the endpoints from the issuer's discovery document (given ones win unless `replace`).
@@ -210,7 +221,12 @@ impl Draft {
             settings["saml"] = json!({
                 "idp_metadata_xml": self.saml.idp_metadata_xml,
                 "allow_idp_initiated": self.saml.allow_idp_initiated,
+                "email_attribute": self.saml.email_attribute,
+                "name_attribute": self.saml.name_attribute,
             });
+        }
+        if let Some(refresh) = &self.refresh {
+            settings["refresh"] = refresh.clone();
         }
         settings.to_string()
     }
@@ -261,7 +277,8 @@ fn write_draft(
 
 async fn view(state: &AppState, tenant: Tenant, id: SsoConfigurationId) -> AppResult<SsoConfiguration> {
     let row = state.db.read(move |c| Ok(store::find_config(c, &tenant, id)?)).await?.ok_or_else(not_found)?;
-    Ok(row.view(redirect_uri(state).await?))
+    let public = crate::admin::instance::public_url_in_force(state).await?;
+    Ok(row.view(redirect_uri(state).await?, &public))
 }
 
 /// Creates a configuration (OIDC endpoints by discovery when not given).
@@ -286,9 +303,11 @@ pub async fn create(
         default_role: clean(req.default_role),
         mapping: req.mapping.unwrap_or_default(),
         saml: req.saml.unwrap_or_default(),
+        refresh: None,
     };
     draft.check_shape()?;
     draft.discover(state, false).await?;
+    draft.resolve_saml(state, true).await?;
     let secret = clean(req.client_secret);
     let keys = state.keys.clone();
     let id = state
@@ -314,7 +333,8 @@ pub async fn create(
 pub async fn list(state: &AppState, tenant: Tenant) -> AppResult<Vec<SsoConfiguration>> {
     let rows = state.db.read(move |c| Ok(store::list_configs(c, &tenant)?)).await?;
     let uri = redirect_uri(state).await?;
-    Ok(rows.iter().map(|r| r.view(uri.clone())).collect())
+    let public = crate::admin::instance::public_url_in_force(state).await?;
+    Ok(rows.iter().map(|r| r.view(uri.clone(), &public)).collect())
 }
 
 /// Shows one configuration.
@@ -364,11 +384,16 @@ pub async fn update(
     if let Some(v) = req.mapping {
         d.mapping = v;
     }
+    let saml_given = req.saml.is_some();
     if let Some(v) = req.saml {
         d.saml = v;
+        d.refresh = None;
     }
     d.check_shape()?;
     d.discover(state, req.rediscover || issuer_changed).await?;
+    if saml_given {
+        d.resolve_saml(state, true).await?;
+    }
     state.sso.forget(id.0);
     let keys = state.keys.clone();
     let secret = req.client_secret;
@@ -470,6 +495,9 @@ pub struct Started {
     pub authorize_url: String,
     pub browser_nonce: String,
     pub expires_at: String,
+    /// SAML: the browser comes back by a cross-site POST, so the binding
+    /// cookie must be `SameSite=None` (OIDC's top-level GET redirect works with `Lax`).
+    pub cross_site_post: bool,
 }
 
 async fn start_request(
@@ -525,7 +553,47 @@ async fn start_request(
             Ok(())
         })
         .await?;
-    Ok(Started { authorize_url, browser_nonce, expires_at })
+    Ok(Started { authorize_url, browser_nonce, expires_at, cross_site_post: false })
+}
+
+/// Starts a SAML sign-in: an `AuthnRequest` whose id is kept (as the
+/// request's `nonce`) to check `InResponseTo`; the `RelayState` is the
+/// single-use state token, bound to the browser like OIDC's.
+async fn start_saml_request(
+    state: &AppState,
+    config: &ConfigRow,
+    purpose: &'static str,
+    requested_by: Option<UserId>,
+) -> AppResult<Started> {
+    let relay = random_token(32);
+    let browser_nonce = random_token(32);
+    let public = crate::admin::instance::public_url_in_force(state).await?;
+    let (request_id, authorize_url) = super::saml::start(state, &public, config, &relay)?;
+    let expires_at = format_timestamp(Utc::now() + chrono::Duration::minutes(REQUEST_MINUTES));
+    let (org_id, config_id, exp) = (config.organization_id, config.id, expires_at.clone());
+    let (state_hash, browser_hash) = (sha256(relay.as_bytes()), sha256(browser_nonce.as_bytes()));
+    state
+        .db
+        .write(move |tx| {
+            store::prune_auth_requests(tx)?;
+            store::insert_auth_request(
+                tx,
+                &NewAuthRequest {
+                    org_id,
+                    config: config_id,
+                    state_hash: &state_hash,
+                    browser_hash: Some(&browser_hash),
+                    nonce: &request_id,
+                    verifier_sealed: &[],
+                    purpose,
+                    requested_by,
+                    expires_at: &exp,
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Started { authorize_url, browser_nonce, expires_at, cross_site_post: true })
 }
 
 /// Starts an SSO sign-in for `email`: the enabled OIDC configuration of its verified domain.
@@ -533,22 +601,29 @@ pub async fn start_login(state: &AppState, raw_email: &str) -> AppResult<Started
     let email = crate::accounts::service::normalize_email(raw_email)?;
     let domain = email_domain(&email).unwrap_or_default().to_owned();
     let found = state.db.read(move |c| Ok(store::config_for_domain(c, &domain)?)).await?;
-    let Some((config, _)) = found.filter(|(c, _)| c.protocol() == SsoProtocol::Oidc) else {
+    let Some((config, _)) = found else {
         return Err(AppError::new(ErrorCode::SsoNotConfigured, "this address does not sign in with SSO")
             .with_details(json!({ "field": "email" })));
     };
-    start_request(state, &config, "login", None, Some(&email)).await
+    match config.protocol() {
+        SsoProtocol::Oidc => start_request(state, &config, "login", None, Some(&email)).await,
+        SsoProtocol::Saml => start_saml_request(state, &config, "login", None).await,
+    }
 }
 
 /// Starts a test sign-in by an admin: signs nobody in, keeps the claims.
-pub async fn start_test(state: &AppState, tenant: Tenant, id: SsoConfigurationId) -> AppResult<(SsoTestStart, String)> {
+pub async fn start_test(
+    state: &AppState,
+    tenant: Tenant,
+    id: SsoConfigurationId,
+) -> AppResult<(SsoTestStart, Started)> {
     let user = tenant.user_id();
     let config = state.db.read(move |c| Ok(store::find_config(c, &tenant, id)?)).await?.ok_or_else(not_found)?;
-    if config.protocol() != SsoProtocol::Oidc {
-        return Err(AppError::validation("protocol", "test sign-in is for OpenID Connect configurations"));
-    }
-    let started = start_request(state, &config, "test", user, None).await?;
-    Ok((SsoTestStart { authorize_url: started.authorize_url, expires_at: started.expires_at }, started.browser_nonce))
+    let started = match config.protocol() {
+        SsoProtocol::Oidc => start_request(state, &config, "test", user, None).await?,
+        SsoProtocol::Saml => start_saml_request(state, &config, "test", user).await?,
+    };
+    Ok((SsoTestStart { authorize_url: started.authorize_url.clone(), expires_at: started.expires_at.clone() }, started))
 }
 
 /// The claims of the last test sign-in.
@@ -600,45 +675,49 @@ pub async fn callback(
     browser_nonce: Option<&str>,
     client: ClientInfo,
 ) -> Result<Outcome, Failed> {
-    let mut ctx = Attempt { org_id: None, config: None, email: None, user: None, test: false };
+    let mut ctx = Attempt::default();
     match run_callback(state, params, browser_nonce, &client, &mut ctx).await {
         Ok(outcome) => Ok(outcome),
-        Err(refusal) => {
-            let entry = (ctx.org_id, ctx.config, ctx.user, ctx.email.clone(), refusal.clone(), client);
-            let logged = state
-                .db
-                .write(move |tx| {
-                    let (org_id, config, user, email, r, client) = entry;
-                    store::log_attempt(
-                        tx,
-                        &LogEntry {
-                            org_id,
-                            config,
-                            user,
-                            email: email.as_deref(),
-                            status: "failed",
-                            error: Some(format!("{}: {}", r.reason, r.message)),
-                            client: &client,
-                        },
-                    )?;
-                    Ok(())
-                })
-                .await;
-            if let Err(e) = logged {
-                tracing::error!(error = %e, "cannot log an SSO sign-in failure");
-            }
-            Err(Failed { refusal, test: ctx.test })
-        }
+        Err(refusal) => Err(log_failure(state, &ctx, refusal, client).await),
     }
 }
 
+/// Writes a refused sign-in (OIDC or SAML) to `sso_login_logs` with its reason code.
+pub(super) async fn log_failure(state: &AppState, ctx: &Attempt, refusal: Refusal, client: ClientInfo) -> Failed {
+    let entry = (ctx.org_id, ctx.config, ctx.user, ctx.email.clone(), refusal.clone(), client);
+    let logged = state
+        .db
+        .write(move |tx| {
+            let (org_id, config, user, email, r, client) = entry;
+            store::log_attempt(
+                tx,
+                &LogEntry {
+                    org_id,
+                    config,
+                    user,
+                    email: email.as_deref(),
+                    status: "failed",
+                    error: Some(format!("{}: {}", r.reason, r.message)),
+                    client: &client,
+                },
+            )?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = logged {
+        tracing::error!(error = %e, "cannot log an SSO sign-in failure");
+    }
+    Failed { refusal, test: ctx.test }
+}
+
 /// What is known about an attempt so far, for its log row.
+#[derive(Default)]
 pub(super) struct Attempt {
-    org_id: Option<i64>,
-    config: Option<SsoConfigurationId>,
-    email: Option<String>,
-    user: Option<UserId>,
-    test: bool,
+    pub(super) org_id: Option<i64>,
+    pub(super) config: Option<SsoConfigurationId>,
+    pub(super) email: Option<String>,
+    pub(super) user: Option<UserId>,
+    pub(super) test: bool,
 }
 
 fn db_refusal(e: &AppError) -> Refusal {
@@ -801,7 +880,7 @@ pub async fn validate(
     )
 }
 
-async fn finish_test(
+pub(super) async fn finish_test(
     state: &AppState,
     config: &ConfigRow,
     request_id: i64,

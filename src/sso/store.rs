@@ -496,3 +496,55 @@ pub fn enforcing_config(conn: &Connection, domain: &str) -> rusqlite::Result<Opt
     )
     .optional()
 }
+
+// ---- background refresh
+
+/// Every configuration with something to re-read: SAML with a metadata URL, OIDC with an issuer.
+pub fn refreshable_configs(conn: &Connection) -> rusqlite::Result<Vec<ConfigRow>> {
+    query_all(
+        conn,
+        &format!(
+            "SELECT {CONFIG_COLUMNS} FROM sso_configurations c
+             WHERE (c.provider_type = 'saml' AND c.metadata_url IS NOT NULL)
+                OR (c.provider_type = 'oidc' AND c.issuer_url IS NOT NULL)
+             ORDER BY c.id"
+        ),
+        [],
+    )
+}
+
+/// Replaces a SAML configuration's `IdP` values after a successful metadata refresh.
+pub fn set_saml_idp(
+    conn: &Connection,
+    id: SsoConfigurationId,
+    entity_id: Option<&str>,
+    sso_url: Option<&str>,
+    certificates_json: &str,
+    settings_json: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE sso_configurations SET entity_id = ?2, acs_url = ?3, certificate = ?4, settings = ?5 WHERE id = ?1",
+        params![id, entity_id, sso_url, certificates_json, settings_json],
+    )?;
+    Ok(())
+}
+
+/// Replaces an OIDC configuration's endpoints after a successful discovery refresh.
+pub fn set_oidc_endpoints(
+    conn: &Connection,
+    id: SsoConfigurationId,
+    endpoints: [Option<&str>; 4],
+) -> rusqlite::Result<()> {
+    let [authorization, token, userinfo, jwks] = endpoints;
+    conn.execute(
+        "UPDATE sso_configurations SET authorization_url = ?2, token_url = ?3, userinfo_url = ?4, jwks_url = ?5
+         WHERE id = ?1",
+        params![id, authorization, token, userinfo, jwks],
+    )?;
+    Ok(())
+}
+
+pub fn set_settings(conn: &Connection, id: SsoConfigurationId, settings_json: &str) -> rusqlite::Result<()> {
+    conn.execute("UPDATE sso_configurations SET settings = ?2 WHERE id = ?1", params![id, settings_json])?;
+    Ok(())
+}
