@@ -56,6 +56,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/sso/check"),
     ("GET", "/api/v1/sso/login"),
     ("GET", "/api/v1/sso/oidc/callback"),
+    ("GET", "/api/v1/sso/saml/{sso_configuration_id}/metadata"),
+    ("POST", "/api/v1/sso/saml/{sso_configuration_id}/acs"),
     ("POST", "/api/v1/recovery-hooks/{hook_token}"),
     ("GET", "/api/v1/recovery-links/{link}"),
     ("GET", "/api/v1/recovery-unsubscribe/{link}"),

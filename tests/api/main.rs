@@ -90,6 +90,7 @@ mod scim;
 mod sessions;
 mod smtp;
 mod sso_oidc;
+mod sso_saml;
 mod templates;
 mod tools;
 mod tools_postgres;
