@@ -245,7 +245,7 @@ error_codes! {
     VoiceProviderUnavailable => ("voice_provider_unavailable", BAD_GATEWAY, "The telephony provider could not be reached, timed out or answered a server error; `details.provider_description` says what happened."),
     // SAML single sign-on (src/saml, docs/sso-saml.md)
     SamlResponseInvalid => ("saml_response_invalid", UNAUTHORIZED, "A SAML response was refused; `details.reason` is the stable reason (`unsigned`, `bad_signature`, `wrapped`, `wrong_audience`, `expired`, `replayed`, … see docs/sso-saml.md)."),
-    SamlMetadataInvalid => ("saml_metadata_invalid", UNPROCESSABLE_ENTITY, "IdP metadata or a certificate cannot be used; `details.field` names the field, `details.reason` is `metadata_invalid`, `certificate_invalid` or `doctype_forbidden`."),
+    SamlMetadataInvalid => ("saml_metadata_invalid", UNPROCESSABLE_ENTITY, "IdP metadata or a certificate cannot be used; `details.field` names the field, `details.reason` is `metadata_invalid`, `certificate_invalid`, `doctype_forbidden` or `metadata_unreachable` (the metadata URL could not be fetched)."),
     // Single sign-on (OIDC), SSO domains
     SsoConfigurationNotFound => ("sso_configuration_not_found", NOT_FOUND, "No such SSO configuration in the caller's organizations."),
     SsoDomainNotFound => ("sso_domain_not_found", NOT_FOUND, "No such SSO domain in the caller's organizations."),

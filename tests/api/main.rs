@@ -37,6 +37,7 @@ mod browser_flowgen;
 mod browser_inbox;
 mod browser_integrations;
 mod browser_runtime;
+mod browser_sso;
 mod browser_subscription;
 mod browser_tools;
 mod browser_webhooks;

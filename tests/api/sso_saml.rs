@@ -22,7 +22,7 @@ use crate::fake_http::{FakeServer, Received, Reply};
 use crate::helpers::{Session, TestApp, assert_error, call_ok, send_as, spawn_app};
 
 const IDP_KEY: &str = include_str!("../fixtures/saml/idp-key.pem");
-const IDP_CERT: &str = include_str!("../fixtures/saml/idp.crt");
+pub(crate) const IDP_CERT: &str = include_str!("../fixtures/saml/idp.crt");
 const IDP2_KEY: &str = include_str!("../fixtures/saml/idp2-key.pem");
 const IDP2_CERT: &str = include_str!("../fixtures/saml/idp2.crt");
 const OTHER_KEY: &str = include_str!("../fixtures/saml/other-key.pem");
@@ -57,7 +57,7 @@ fn instant(offset_secs: i64) -> String {
 }
 
 /// `IdP` metadata naming `entity`, its redirect endpoint and signing certificates.
-fn metadata(entity: &str, sso_url: &str, certs: &[&str]) -> String {
+pub(crate) fn metadata(entity: &str, sso_url: &str, certs: &[&str]) -> String {
     let keys: String = certs
         .iter()
         .map(|c| {
@@ -202,13 +202,13 @@ fn unsigned_assertion(r: &R) -> String {
 
 /// A fake `IdP` host serving metadata (and, for the refresh test, an OIDC
 /// discovery document and JWKS).
-struct Host {
-    server: FakeServer,
+pub(crate) struct Host {
+    pub(crate) server: FakeServer,
     files: Arc<Mutex<HashMap<String, (u16, String)>>>,
 }
 
 impl Host {
-    async fn start() -> Host {
+    pub(crate) async fn start() -> Host {
         let files: Arc<Mutex<HashMap<String, (u16, String)>>> = Arc::default();
         let f = files.clone();
         let server = FakeServer::start(Arc::new(move |r: &Received| {
@@ -222,7 +222,7 @@ impl Host {
         Host { server, files }
     }
 
-    fn serve(&self, path: &str, status: u16, body: &str) {
+    pub(crate) fn serve(&self, path: &str, status: u16, body: &str) {
         self.files.lock().expect("files").insert(path.to_owned(), (status, body.to_owned()));
     }
 
@@ -231,8 +231,8 @@ impl Host {
     }
 }
 
-const IDP: &str = "https://idp.acme.test/saml";
-const IDP_SSO: &str = "https://idp.acme.test/saml/sso";
+pub(crate) const IDP: &str = "https://idp.acme.test/saml";
+pub(crate) const IDP_SSO: &str = "https://idp.acme.test/saml/sso";
 
 /// Creates an enabled SAML configuration from metadata and a verified
 /// domain; answers its id and SP values.

@@ -1,7 +1,10 @@
-// Single sign-on settings (org admins, `sso.manage`): the OpenID Connect
-// setup wizard (discovery URL → client → copyable redirect URI → test
-// sign-in showing the received claims), the group → role mapping editor,
-// domains with their verification instructions, and the sign-in log.
+// Single sign-on settings (org admins, `sso.manage`): a setup wizard per
+// protocol — OpenID Connect (discovery URL → client → copyable redirect URI)
+// and SAML 2.0 (IdP metadata by URL, file or paste → copyable SP entity id,
+// ACS URL and metadata URL → certificate status) — a test sign-in for both
+// that shows the received claims or attributes without signing in, the
+// group → role mapping editor, domains with their verification
+// instructions, and the sign-in log with the reason of every refusal.
 import { html, Page, useLoad, useState, ErrorBox, FieldError, toast, toastError, formatDate, Loading, CopyButton } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
@@ -9,7 +12,7 @@ import { currentOrg } from "../session.js";
 
 const ROLES = ["viewer", "agent", "editor", "admin"];
 
-function CreateConfiguration({ org, onCreated }) {
+function CreateOidc({ org, onCreated }) {
   const [form, setForm] = useState({ name: "", issuer_url: "", client_id: "", client_secret: "", scopes: "openid profile email", default_role: "viewer" });
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -38,8 +41,8 @@ function CreateConfiguration({ org, onCreated }) {
     <div class="muted small" id=${`${id}-help`}>${help}</div>
     <${FieldError} error=${error} name=${key} />
   </div>`;
-  return html`<form class="card" id="create-sso" onSubmit=${submit}>
-    <h2>New OpenID Connect configuration</h2>
+  return html`<form id="create-sso" onSubmit=${submit}>
+    <h3>New OpenID Connect configuration</h3>
     <ol class="muted small">
       <li>At your identity provider (Okta, Microsoft Entra ID, Google Workspace, Keycloak, Authentik…), create a web application
         using the authorization-code flow, with the redirect URI shown after saving.</li>
@@ -63,6 +66,140 @@ function CreateConfiguration({ org, onCreated }) {
     </div>
     <p><button class="primary" type="submit" disabled=${busy}>${busy ? "Reading discovery…" : "Save configuration"}</button></p>
   </form>`;
+}
+
+function CreateSaml({ org, onCreated }) {
+  const empty = { name: "", source: "url", idp_metadata_url: "", idp_metadata_xml: "", next_certificate: "", email_attribute: "", allow_idp_initiated: false, default_role: "viewer" };
+  const [form, setForm] = useState(empty);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.type === "checkbox" ? e.target.checked : e.target.value });
+  const readFile = async (e) => {
+    const file = e.target.files && e.target.files[0];
+    if (file) setForm({ ...form, idp_metadata_xml: await file.text() });
+  };
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      const saml = { allow_idp_initiated: form.allow_idp_initiated };
+      if (form.source === "url") saml.idp_metadata_url = form.idp_metadata_url;
+      else saml.idp_metadata_xml = form.idp_metadata_xml;
+      if (form.next_certificate.trim()) saml.idp_certificates = [form.next_certificate];
+      if (form.email_attribute.trim()) saml.email_attribute = form.email_attribute;
+      const created = await post(`/api/v1/orgs/${org.id}/sso/configurations`, {
+        protocol: "saml", enabled: false, name: form.name, default_role: form.default_role, saml,
+      });
+      const warned = created.warnings && created.warnings.length;
+      toast(warned ? `${created.name} saved, with warnings: see its certificate status` : `${created.name} saved: give the IdP the values shown`);
+      setForm(empty);
+      onCreated();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form id="create-saml" onSubmit=${submit}>
+    <h3>New SAML 2.0 configuration</h3>
+    <ol class="muted small">
+      <li>At your identity provider (Entra ID, Okta, Google Workspace, AD FS, Keycloak, Authentik…), create a SAML application.</li>
+      <li>Give its metadata here: its URL (re-read every 6 hours, so certificate rollovers are followed) or the XML file.</li>
+      <li>Save, then give the IdP the entity id and ACS URL shown (or our metadata URL), run a test sign-in, add and verify your domain, and enable.</li>
+    </ol>
+    <${ErrorBox} error=${error} />
+    <div class="grid">
+      <div>
+        <label for="saml-name">Name</label>
+        <input id="saml-name" name="name" value=${form.name} onInput=${set("name")} aria-describedby="saml-name-help" />
+        <div class="muted small" id="saml-name-help">Shown to admins, e.g. “Entra ID”.</div>
+        <${FieldError} error=${error} name="name" />
+      </div>
+      <fieldset>
+        <legend>IdP metadata</legend>
+        <label><input type="radio" name="source" value="url" checked=${form.source === "url"} onChange=${set("source")} /> From its URL</label>
+        <label><input type="radio" name="source" value="xml" checked=${form.source === "xml"} onChange=${set("source")} /> Upload or paste the XML</label>
+      </fieldset>
+      ${form.source === "url"
+        ? html`<div>
+            <label for="saml-metadata-url">Metadata URL</label>
+            <input id="saml-metadata-url" name="saml.idp_metadata_url" type="url" value=${form.idp_metadata_url} onInput=${set("idp_metadata_url")}
+              aria-describedby="saml-metadata-url-help" placeholder="https://login.microsoftonline.com/{tenant}/federationmetadata/2007-06/federationmetadata.xml" />
+            <div class="muted small" id="saml-metadata-url-help">Fetched now and re-read in the background.</div>
+            <${FieldError} error=${error} name="saml.idp_metadata_url" />
+          </div>`
+        : html`<div>
+            <label for="saml-metadata-file">Metadata file</label>
+            <input id="saml-metadata-file" type="file" accept=".xml,application/xml,text/xml" onChange=${readFile} />
+            <label for="saml-metadata-xml">Metadata XML</label>
+            <textarea id="saml-metadata-xml" name="saml.idp_metadata_xml" rows="6" value=${form.idp_metadata_xml} onInput=${set("idp_metadata_xml")}></textarea>
+            <${FieldError} error=${error} name="saml.idp_metadata_xml" />
+          </div>`}
+      <div>
+        <label for="saml-next-cert">Next signing certificate (optional, PEM)</label>
+        <textarea id="saml-next-cert" name="saml.idp_certificates[0]" rows="3" value=${form.next_certificate} onInput=${set("next_certificate")}
+          aria-describedby="saml-next-cert-help" placeholder="-----BEGIN CERTIFICATE-----"></textarea>
+        <div class="muted small" id="saml-next-cert-help">During a certificate rollover: responses signed with either certificate are accepted.</div>
+        <${FieldError} error=${error} name="saml.idp_certificates[0]" />
+      </div>
+      <div>
+        <label for="saml-email-attr">Email attribute (optional)</label>
+        <input id="saml-email-attr" name="saml.email_attribute" value=${form.email_attribute} onInput=${set("email_attribute")} aria-describedby="saml-email-attr-help" />
+        <div class="muted small" id="saml-email-attr-help">Default: <code>email</code>, <code>mail</code>, the emailaddress claim, else the NameID.</div>
+      </div>
+      <div>
+        <label for="saml-default-role">Role of new members</label>
+        <select id="saml-default-role" name="default_role" value=${form.default_role} onChange=${set("default_role")}>
+          ${ROLES.map((r) => html`<option value=${r}>${r}</option>`)}
+        </select>
+        <${FieldError} error=${error} name="default_role" />
+      </div>
+      <div>
+        <label><input type="checkbox" name="saml.allow_idp_initiated" checked=${form.allow_idp_initiated} onChange=${set("allow_idp_initiated")} />
+          Allow IdP-initiated sign-in (from the IdP's app portal)</label>
+        <div class="muted small">Off by default: such sign-ins cannot be tied to this browser.</div>
+      </div>
+    </div>
+    <p><button class="primary" type="submit" disabled=${busy}>${busy ? "Reading metadata…" : "Save configuration"}</button></p>
+  </form>`;
+}
+
+function CreateConfiguration({ org, onCreated }) {
+  const [protocol, setProtocol] = useState("oidc");
+  return html`<div class="card" id="new-sso">
+    <h2>New SSO configuration</h2>
+    <fieldset class="row">
+      <legend>Protocol</legend>
+      <label><input type="radio" name="protocol" value="oidc" checked=${protocol === "oidc"} onChange=${() => setProtocol("oidc")} /> OpenID Connect</label>
+      <label><input type="radio" name="protocol" value="saml" checked=${protocol === "saml"} onChange=${() => setProtocol("saml")} /> SAML 2.0</label>
+    </fieldset>
+    ${protocol === "oidc" ? html`<${CreateOidc} org=${org} onCreated=${onCreated} />` : html`<${CreateSaml} org=${org} onCreated=${onCreated} />`}
+  </div>`;
+}
+
+function Warnings({ config }) {
+  if (!config.warnings || !config.warnings.length) return null;
+  return html`<div class="alert warn" role="alert" data-warnings=${config.id}>
+    <ul>${config.warnings.map((w) => html`<li><code>${w.code}</code> ${w.message}</li>`)}</ul>
+  </div>`;
+}
+
+function SamlDetails({ config }) {
+  const sp = config.saml_sp;
+  const idp = config.saml || {};
+  const copy = (label, value, id) => html`<div><dt>${label}</dt><dd><code id=${id}>${value}</code> <${CopyButton} text=${value} what=${label} /></dd></div>`;
+  return html`<dl class="grid small saml-sp">
+    ${copy("SP entity id (audience)", sp.entity_id, `sp-entity-${config.id}`)}
+    ${copy("ACS URL (HTTP-POST)", sp.acs_url, `sp-acs-${config.id}`)}
+    ${copy("SP metadata URL", sp.metadata_url, `sp-metadata-${config.id}`)}
+    <div><dt>IdP entity id</dt><dd><code>${idp.idp_entity_id}</code></dd></div>
+    <div><dt>IdP sign-on URL</dt><dd class="muted">${idp.idp_sso_url}</dd></div>
+    <div><dt>Certificates</dt><dd>${(idp.idp_certificates || []).length} signing certificate(s)
+      ${config.warnings && config.warnings.some((w) => w.code.startsWith("certificate_")) ? html` <span class="badge bad">check dates</span>` : html` <span class="badge ok">in force</span>`}
+      ${idp.idp_metadata_url && html`<div class="muted">from ${idp.idp_metadata_url}${config.refreshed_at ? `, re-read ${formatDate(config.refreshed_at)}` : ""}</div>`}</dd></div>
+    <div><dt>IdP-initiated sign-in</dt><dd>${idp.allow_idp_initiated ? "allowed" : "off"}</dd></div>
+  </dl>`;
 }
 
 function MappingEditor({ config, onSaved }) {
@@ -165,13 +302,16 @@ function Configuration({ config, onChanged }) {
     <h2>${config.name} <span class="badge">${config.protocol.toUpperCase()}</span>
       <span class=${"badge " + (config.enabled ? "ok" : "")}>${config.enabled ? "enabled" : "disabled"}</span>
       ${config.enforced && html`<span class="badge bad">enforced</span>`}</h2>
-    <dl class="grid small">
+    <${Warnings} config=${config} />
+    ${config.protocol === "saml"
+      ? html`<${SamlDetails} config=${config} />`
+      : html`<dl class="grid small">
       <div><dt>Redirect URI (give it to the IdP)</dt><dd><code id=${`redirect-${config.id}`}>${config.redirect_uri}</code>
         <${CopyButton} text=${config.redirect_uri} what="redirect URI" /></dd></div>
       <div><dt>Issuer</dt><dd><code>${config.issuer_url}</code></dd></div>
       <div><dt>Client id</dt><dd><code>${config.client_id}</code> ${config.client_secret_set ? "(secret set)" : "(no secret: public client)"}</dd></div>
       <div><dt>Endpoints</dt><dd class="muted">${config.authorization_url}<br />${config.token_url}<br />${config.jwks_url}</dd></div>
-    </dl>
+    </dl>`}
     <p class="row">
       <button type="button" class="test-sso" onClick=${test}>Test sign-in</button>
       <button type="button" onClick=${() => toggle("enabled", !config.enabled)}>${config.enabled ? "Disable" : "Enable"}</button>
@@ -309,8 +449,8 @@ function Sso() {
   const q = new URLSearchParams(location.search);
   const test = q.get("test");
   return html`<${Page} title="Single sign-on">
-    <p class="muted">Members sign in through your identity provider (OpenID Connect). Accounts are created at first sign-in and their role follows the IdP's groups.</p>
-    ${test === "success" && html`<div class="alert ok" role="status" id="sso-test-outcome">Test sign-in succeeded: the claims received are below.</div>`}
+    <p class="muted">Members sign in through your identity provider (OpenID Connect or SAML 2.0). Accounts are created at first sign-in and their role follows the IdP's groups.</p>
+    ${test === "success" && html`<div class="alert ok" role="status" id="sso-test-outcome">Test sign-in succeeded: the claims or attributes received are below.</div>`}
     ${test === "failed" && html`<div class="alert error" role="alert" id="sso-test-outcome">Test sign-in refused: <code>${q.get("reason")}</code>.</div>`}
     <${ErrorBox} error=${list.error} />
     ${list.data && list.data.map((c) => html`<${Configuration} key=${c.id} config=${c} onChanged=${list.reload} />`)}
