@@ -353,7 +353,7 @@ async fn sso_check(state: web::Data<AppState>, query: web::Query<SsoEmailQuery>)
 #[utoipa::path(
     tag = "sso",
     params(("email" = String, Query, description = "The address being signed in")),
-    responses((status = 303, description = "To the IdP's authorization endpoint (state, nonce, PKCE S256)"),
+    responses((status = 303, description = "To the IdP: OIDC authorization endpoint (state, nonce, PKCE S256), or SAML single sign-on URL with an `AuthnRequest` (HTTP-Redirect) and `RelayState`"),
               (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody, description = "`sso_not_configured` (`email`)"),
               (status = 422, body = ErrorBody, description = "`validation_failed` (`email`)"))

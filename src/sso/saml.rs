@@ -307,6 +307,57 @@ fn saml_refusal(e: &SamlError) -> Refusal {
     Refusal::new(e.code(), e.message.clone())
 }
 
+fn db_refusal(e: &AppError) -> Refusal {
+    Refusal::new("internal", format!("server error: {e}"))
+}
+
+/// The sign-in request a `RelayState` names (consumed: single use, bound to
+/// the browser, for this configuration): the `AuthnRequest` id to expect in
+/// `InResponseTo` and the request's row id. Without one (`IdP`-initiated),
+/// a safe relative `RelayState` path is where the browser lands.
+async fn claim_request(
+    state: &AppState,
+    config: &ConfigRow,
+    relay: &str,
+    browser_nonce: Option<&str>,
+    ctx: &mut Attempt,
+) -> Result<(Option<(String, i64)>, String), Refusal> {
+    let request = if relay.is_empty() {
+        None
+    } else {
+        let hash = sha256(relay.as_bytes());
+        state.db.read(move |c| Ok(store::find_auth_request(c, &hash)?)).await.map_err(|e| db_refusal(&e))?
+    };
+    let Some(request) = request else {
+        return Ok((None, safe_relay_target(relay).unwrap_or_else(|| "/".to_owned())));
+    };
+    if request.config != config.id || request.org_id != config.organization_id {
+        return Err(Refusal::new("state_invalid", "the sign-in was started for another SSO configuration"));
+    }
+    ctx.test = request.purpose == "test";
+    if request.used_at.is_some() {
+        return Err(Refusal::new("state_replayed", "this sign-in was already completed (a replayed response)"));
+    }
+    if request.expires_at < crate::db::now() {
+        return Err(Refusal::new("state_expired", "the sign-in took longer than 10 minutes"));
+    }
+    let bound = match (&request.browser_hash, browser_nonce) {
+        (Some(h), Some(n)) => crate::crypto::constant_time_eq(h, &sha256(n.as_bytes())),
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    if !bound {
+        return Err(Refusal::new("state_wrong_browser", "the sign-in was started in another browser"));
+    }
+    let id = request.id;
+    let consumed =
+        state.db.write(move |tx| Ok(store::consume_auth_request(tx, id)?)).await.map_err(|e| db_refusal(&e))?;
+    if !consumed {
+        return Err(Refusal::new("state_replayed", "this sign-in was already completed (a replayed response)"));
+    }
+    Ok((Some((request.nonce, request.id)), "/".to_owned()))
+}
+
 async fn run_acs(
     state: &AppState,
     config_id: SsoConfigurationId,
@@ -315,12 +366,11 @@ async fn run_acs(
     client: &ClientInfo,
     ctx: &mut Attempt,
 ) -> Result<Landed, Refusal> {
-    let db_refusal = |e: AppError| Refusal::new("internal", format!("server error: {e}"));
     let config = state
         .db
         .read(move |c| Ok(store::find_config_public(c, config_id)?))
         .await
-        .map_err(db_refusal)?
+        .map_err(|e| db_refusal(&e))?
         .filter(|c| c.protocol() == super::model::SsoProtocol::Saml)
         .ok_or_else(|| Refusal::new("configuration_missing", "no such SAML configuration"))?;
     ctx.org_id = Some(config.organization_id);
@@ -330,47 +380,11 @@ async fn run_acs(
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| Refusal::new("malformed", "the IdP posted no SAMLResponse"))?;
     let relay = post.relay_state.unwrap_or_default();
-    // A RelayState this server issued ties the response to its AuthnRequest.
-    let request = if relay.is_empty() {
-        None
-    } else {
-        let hash = sha256(relay.as_bytes());
-        state.db.read(move |c| Ok(store::find_auth_request(c, &hash)?)).await.map_err(db_refusal)?
-    };
-    let mut expected = None;
-    let mut target = "/".to_owned();
-    if let Some(request) = request {
-        if request.config != config.id || request.org_id != config.organization_id {
-            return Err(Refusal::new("state_invalid", "the sign-in was started for another SSO configuration"));
-        }
-        ctx.test = request.purpose == "test";
-        if request.used_at.is_some() {
-            return Err(Refusal::new("state_replayed", "this sign-in was already completed (a replayed response)"));
-        }
-        if request.expires_at < crate::db::now() {
-            return Err(Refusal::new("state_expired", "the sign-in took longer than 10 minutes"));
-        }
-        let bound = match (&request.browser_hash, browser_nonce) {
-            (Some(h), Some(n)) => crate::crypto::constant_time_eq(h, &sha256(n.as_bytes())),
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        if !bound {
-            return Err(Refusal::new("state_wrong_browser", "the sign-in was started in another browser"));
-        }
-        let id = request.id;
-        let consumed = state.db.write(move |tx| Ok(store::consume_auth_request(tx, id)?)).await.map_err(db_refusal)?;
-        if !consumed {
-            return Err(Refusal::new("state_replayed", "this sign-in was already completed (a replayed response)"));
-        }
-        expected = Some((request.nonce.clone(), request.id));
-    } else if let Some(t) = safe_relay_target(&relay) {
-        target = t;
-    }
+    let (expected, target) = claim_request(state, &config, &relay, browser_nonce, ctx).await?;
     if !config.enabled && !ctx.test {
         return Err(Refusal::new("configuration_disabled", "the SSO configuration is disabled"));
     }
-    let public = crate::admin::instance::public_url_in_force(state).await.map_err(db_refusal)?;
+    let public = crate::admin::instance::public_url_in_force(state).await.map_err(|e| db_refusal(&e))?;
     let sp = sp_settings(state, &public, &config);
     let idp = idp_settings(&config)?;
     let in_response_to = expected.as_ref().map(|(id, _)| id.clone());
@@ -388,7 +402,7 @@ async fn run_acs(
             ))
         })
         .await
-        .map_err(db_refusal)?;
+        .map_err(|e| db_refusal(&e))?;
     let settings = config.saml().unwrap_or_default();
     let mapping = config.mapping();
     if ctx.test {

@@ -377,6 +377,9 @@ fn jwks(kid: &str) -> String {
         .to_string()
 }
 
+/// Builds a forged response for the request id it is given.
+type Forge<'a> = Box<dyn Fn(&str) -> String + 'a>;
+
 // ---- tests
 
 #[tokio::test]
@@ -504,7 +507,7 @@ async fn saml_forged_responses_are_refused_with_their_reason_logged() {
     let email = "ada@acme.test";
 
     // Each case answers its own fresh request.
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> String + '_>)> = vec![
+    let cases: Vec<(&str, Forge<'_>)> = vec![
         (
             "wrong_audience",
             Box::new(|req: &str| {
@@ -770,37 +773,37 @@ async fn saml_metadata_and_certificates_are_checked_at_upload() {
 async fn another_organizations_saml_cannot_sign_into_this_organization() {
     let app = spawn_app().await;
     let owner = app.register("owner@acme.test").await;
-    let (config_a, sp_a) = configure(&app, &owner, "acme.test", idp_metadata()).await;
-    let victim = app.join(&owner, owner.org_id, "victim@acme.test", "editor").await;
-    let _ = victim;
+    let (acme_config, acme_sp) = configure(&app, &owner, "acme.test", idp_metadata()).await;
+    app.join(&owner, owner.org_id, "victim@acme.test", "editor").await;
     // Another organization, its own IdP (its own key), its own domain.
     let mallory = app.register("mallory@evil.test").await;
     let evil_idp = "https://idp.evil.test/saml";
     let evil_meta = json!({ "idp_metadata_xml": metadata(evil_idp, IDP_SSO, &[OTHER_CERT]) });
-    let (config_b, sp_b) = configure(&app, &mallory, "evil.test", evil_meta).await;
+    let (evil_config, evil_sp) = configure(&app, &mallory, "evil.test", evil_meta).await;
 
     // Its IdP vouches for this organization's user at its own ACS: refused
     // (the address is not a verified domain of that configuration).
     let s = start(&app, "someone@evil.test").await;
-    let r = R::new(evil_idp, &sp_b, Some(&s.request_id), "victim@acme.test");
+    let r = R::new(evil_idp, &evil_sp, Some(&s.request_id), "victim@acme.test");
     assert_refused(
         &app,
-        &answer(&app, config_b, &s, &signed_response(&r, OTHER_KEY)).await,
+        &answer(&app, evil_config, &s, &signed_response(&r, OTHER_KEY)).await,
         "email_domain_not_verified",
     );
-    assert_eq!(last_log(&app).2, Some(config_b));
-    // Posted to this organization's ACS (as IdP-initiated): another issuer.
-    let r = R::new(evil_idp, &sp_a, None, "victim@acme.test");
-    let landed = post_acs(&app, config_a, &signed_response(&r, OTHER_KEY), None, None).await;
-    assert_refused(&app, &landed, "unknown_issuer");
+    assert_eq!(last_log(&app).2, Some(evil_config));
+    // Posted to this organization's ACS (as IdP-initiated): not signed by this organization's IdP.
+    let r = R::new(evil_idp, &acme_sp, None, "victim@acme.test");
+    let landed = post_acs(&app, acme_config, &signed_response(&r, OTHER_KEY), None, None).await;
+    assert_refused(&app, &landed, "bad_signature");
+    assert_eq!(last_log(&app).2, Some(acme_config));
     // With this organization's IdP name but its own key: the signature fails.
     let s = start(&app, "victim@acme.test").await;
-    let r = R::new(IDP, &sp_a, Some(&s.request_id), "victim@acme.test");
-    assert_refused(&app, &answer(&app, config_a, &s, &signed_response(&r, OTHER_KEY)).await, "bad_signature");
+    let r = R::new(IDP, &acme_sp, Some(&s.request_id), "victim@acme.test");
+    assert_refused(&app, &answer(&app, acme_config, &s, &signed_response(&r, OTHER_KEY)).await, "bad_signature");
     // A sign-in started for one configuration cannot be finished at the other's ACS.
     let s = start(&app, "victim@acme.test").await;
-    let r = R::new(evil_idp, &sp_b, Some(&s.request_id), "victim@acme.test");
-    assert_refused(&app, &answer(&app, config_b, &s, &signed_response(&r, OTHER_KEY)).await, "state_invalid");
+    let r = R::new(evil_idp, &evil_sp, Some(&s.request_id), "victim@acme.test");
+    assert_refused(&app, &answer(&app, evil_config, &s, &signed_response(&r, OTHER_KEY)).await, "state_invalid");
     assert_eq!(app.count("SELECT count(*) FROM sso_login_logs WHERE status = 'success'"), 0);
     assert_eq!(role_of(&app, mallory.org_id, "victim@acme.test"), None);
 }
