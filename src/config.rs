@@ -38,6 +38,71 @@ pub struct Config {
     pub tools: ToolsConfig,
     pub sandbox: SandboxConfig,
     pub sso: SsoConfig,
+    pub recovery: RecoveryConfig,
+}
+
+/// Revenue recovery: the platform's own customers (internal events and
+/// customer health) and the cost of messages (`docs/recovery.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryConfig {
+    /// The operator's organization: it receives the internal events (failed
+    /// payments, inactivity, usage drops, churn risk) of the other
+    /// organizations and holds their health scores. Unset: both jobs idle.
+    pub operator_organization_id: Option<i64>,
+    /// Churn probability (0–1) at which a customer is at risk; crossing it raises a churn-risk event.
+    pub churn_risk_threshold: f64,
+    /// Churned and retained customers each needed to fit the logistic model (else default weights).
+    pub health_min_labels: usize,
+    /// Days without usage that make a customer inactive.
+    pub inactivity_days: u32,
+    /// A drop of usage (last 7 days against the 7 before) of at least this percent raises an event.
+    pub usage_drop_percent: u32,
+    /// Usage of the 7 days before needed to judge a drop.
+    pub usage_drop_min: u32,
+    /// Cost of one sent message per channel, minor units (analytics cost and ROI).
+    pub message_costs: std::collections::BTreeMap<String, i64>,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self {
+            operator_organization_id: None,
+            churn_risk_threshold: 0.6,
+            health_min_labels: 10,
+            inactivity_days: 14,
+            usage_drop_percent: 50,
+            usage_drop_min: 50,
+            message_costs: [("email", 0), ("sms", 5), ("whatsapp", 3), ("telegram", 0)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        }
+    }
+}
+
+impl RecoveryConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if !(self.churn_risk_threshold > 0.0 && self.churn_risk_threshold < 1.0) {
+            errors.push("recovery.churn_risk_threshold: must be between 0 and 1 (exclusive)".to_owned());
+        }
+        if self.health_min_labels < 2 {
+            errors.push("recovery.health_min_labels: must be at least 2".to_owned());
+        }
+        if self.inactivity_days == 0 {
+            errors.push("recovery.inactivity_days: must be at least 1".to_owned());
+        }
+        if !(1..=100).contains(&self.usage_drop_percent) {
+            errors.push("recovery.usage_drop_percent: must be between 1 and 100".to_owned());
+        }
+        for (k, v) in &self.message_costs {
+            if *v < 0 {
+                errors.push(format!("recovery.message_costs.{k}: must not be negative"));
+            }
+        }
+        errors
+    }
 }
 
 /// Single sign-on (OpenID Connect) and SSO domain verification.
@@ -969,6 +1034,7 @@ impl Default for Config {
             tools: ToolsConfig::default(),
             sandbox: SandboxConfig::default(),
             sso: SsoConfig::default(),
+            recovery: RecoveryConfig::default(),
         }
     }
 }
@@ -1064,6 +1130,7 @@ impl Config {
         errors.extend(self.files.problems());
         errors.extend(self.llm.problems());
         errors.extend(self.analytics.problems());
+        errors.extend(self.recovery.problems());
         if self.bind.parse::<SocketAddr>().is_err() {
             errors.push(format!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind));
         }

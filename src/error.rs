@@ -262,6 +262,7 @@ error_codes! {
     RecoveryEventTypeUnknown => ("recovery_event_type_unknown", UNPROCESSABLE_ENTITY, "The event's type is not one recovery knows; the event is stored as rejected with the reason; `details.field` is `type`, `details.event_id` the stored row."),
     RecoverySignatureInvalid => ("recovery_signature_invalid", UNAUTHORIZED, "A recovery source webhook is unsigned or its signature (`X-Shopify-Hmac-Sha256`, `Stripe-Signature`) does not match the source's secret; nothing is stored."),
     RecoveryLinkInvalid => ("recovery_link_invalid", NOT_FOUND, "A click-tracking or unsubscribe link is malformed or its signature does not match."),
+    RecoveryHealthNotFound => ("recovery_health_not_found", NOT_FOUND, "No such customer health score in the caller's organizations."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

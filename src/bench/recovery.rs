@@ -95,6 +95,8 @@ pub fn run(args: &RecoveryArgs) -> anyhow::Result<Report> {
                 body: "Hi {{customer.first_name}}, {{cart.items}} for {{amount}}: {{checkout_url}}".into(),
                 template_id: None,
                 template_variables: Vec::new(),
+                variants: Vec::new(),
+                rewrite: false,
             }],
             send_window: None,
             quiet_hours: None,

@@ -200,6 +200,9 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::voice::call::RECORDING_JOB => Some(&crate::voice::service::FetchRecording),
         crate::recovery::dispatch::DISPATCH_JOB => Some(&crate::recovery::dispatch::DispatchJob),
         crate::sso::refresh::KIND => Some(&crate::sso::refresh::RefreshJob),
+        crate::recovery::health::KIND => Some(&crate::recovery::health::HealthJob),
+        crate::recovery::internal::KIND => Some(&crate::recovery::internal::InternalJob),
+        crate::recovery::rollup::KIND => Some(&crate::recovery::rollup::RollupJob),
         _ => None,
     }
 }
@@ -331,6 +334,9 @@ const SCHEDULE: &[(&str, Duration)] = &[
     (crate::billing::dunning::KIND, Duration::from_secs(3_600)),
     (crate::autonomous::schedule::KIND, crate::autonomous::schedule::PERIOD),
     (crate::sso::refresh::KIND, crate::sso::refresh::PERIOD),
+    (crate::recovery::health::KIND, Duration::from_secs(86_400)),
+    (crate::recovery::internal::KIND, Duration::from_secs(3_600)),
+    (crate::recovery::rollup::KIND, crate::recovery::rollup::PERIOD),
 ];
 
 /// Enqueues the scheduled jobs of the current period slots (no-op for slots

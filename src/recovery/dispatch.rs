@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use super::model::RecoveryMessageId;
-use super::service::{LATE_GRACE, Links, campaign_rules, render, step_of};
+use super::service::{LATE_GRACE, Links, campaign_rules, placeholder_set, render, step_of, variant_at};
 use super::store;
 use crate::channels::service::{CampaignMessage, queue_campaign_message};
 use crate::crypto::Keys;
@@ -53,14 +53,72 @@ impl JobHandler for DispatchJob {
                 .ok_or_else(|| JobError::Permanent("payload lacks message_id".into()))?;
             let base = crate::admin::instance::public_url_in_force(&ctx.state).await?;
             let keys = ctx.state.keys.clone();
-            let outcome =
-                ctx.state.db.write(move |tx| dispatch(tx, &keys, base.trim_end_matches('/'), id, Utc::now())).await?;
+            let rewritten = rewrite(&ctx.state, id).await;
+            let outcome = ctx
+                .state
+                .db
+                .write(move |tx| dispatch(tx, &keys, base.trim_end_matches('/'), id, Utc::now(), rewritten.as_deref()))
+                .await?;
             if outcome == "queued" {
                 ctx.state.jobs.notify();
             }
             Ok(json!({ "message_id": id, "outcome": outcome }))
         })
     }
+}
+
+/// The variant of the message's step it was scheduled with (`A` when none).
+fn variant_index(vars: &Value) -> usize {
+    vars.get("_variant")
+        .and_then(Value::as_str)
+        .and_then(|l| l.bytes().next())
+        .map_or(0, |b| usize::from(b.saturating_sub(b'A')))
+}
+
+const REWRITE_PROMPT: &str = "You rewrite short customer messages of a business (reminders about an abandoned cart, \
+     a failed payment, an inactive account). Make the message warmer and more personal, same language, same length or \
+     shorter. Keep every placeholder in double braces such as {{checkout_url}} exactly as written, add no new ones, \
+     no links of your own. Reply with the rewritten message only.";
+
+/// The step's text rewritten by the organization's default model, when the
+/// step asks for it; `None` (send the template as written) when it does not,
+/// when no model is configured, on any model error, or when the answer drops
+/// or invents a placeholder.
+async fn rewrite(state: &crate::app::AppState, id: RecoveryMessageId) -> Option<String> {
+    let (org, template) = state
+        .db
+        .read(move |c| {
+            let Some(m) = store::due(c, id)? else { return Ok(None) };
+            let tenant = Tenant::system(m.org, "recovery rewrite");
+            let Some(campaign) = store::find_campaign(c, &tenant, m.campaign)? else { return Ok(None) };
+            let Some(step) = step_of(&campaign, m.step) else { return Ok(None) };
+            if m.status != "pending" || !step.rewrite {
+                return Ok(None);
+            }
+            Ok(Some((m.org, variant_at(step, variant_index(&m.variables)).1.to_owned())))
+        })
+        .await
+        .ok()
+        .flatten()?;
+    let tenant = Tenant::system(org, "recovery rewrite");
+    let chain = crate::llm::service::chain(state, &tenant, None, None, None).await.ok().flatten()?;
+    let messages = [
+        crate::llm::client::Message::new("system", REWRITE_PROMPT),
+        crate::llm::client::Message::new("user", template.clone()),
+    ];
+    let opts = crate::llm::client::ChatOptions { temperature: Some(0.7), max_tokens: Some(800), ..Default::default() };
+    let text = match crate::llm::call::complete(state, &chain, &messages, &opts).await {
+        Ok((c, _)) => c.text.trim().to_owned(),
+        Err(e) => {
+            tracing::warn!(recovery_message = %id, error = ?e.error, "recovery rewrite failed; the template is sent");
+            return None;
+        }
+    };
+    let ok = !text.is_empty() && text.chars().count() <= 4000 && placeholder_set(&text) == placeholder_set(&template);
+    if !ok {
+        tracing::warn!(recovery_message = %id, "recovery rewrite changed the placeholders; the template is sent");
+    }
+    ok.then_some(text)
 }
 
 fn parse(at: Option<&str>) -> Option<DateTime<Utc>> {
@@ -87,6 +145,7 @@ pub fn dispatch(
     base: &str,
     id: RecoveryMessageId,
     now: DateTime<Utc>,
+    rewritten: Option<&str>,
 ) -> AppResult<String> {
     let Some(m) = store::due(tx, id)? else { return Ok("gone".into()) };
     if m.status != "pending" {
@@ -150,12 +209,14 @@ pub fn dispatch(
         .transpose()?;
     let Some((kind, (channel, to))) = route else { return skip("no_channel") };
     let links = Links { keys, base, message: id };
-    let mut text = render(&step.body, &m.variables, Some(&links));
-    if kind == "email" && !step.body.contains("unsubscribe_url") {
+    let (subject_template, body_template, _) = variant_at(&step, variant_index(&m.variables));
+    let body = rewritten.unwrap_or(body_template);
+    let mut text = render(body, &m.variables, Some(&links));
+    if kind == "email" && !body.contains("unsubscribe_url") {
         text = format!("{text}\n\n--\nUnsubscribe: {}", render("{{unsubscribe_url}}", &m.variables, Some(&links)));
     }
-    let subject = (kind == "email")
-        .then(|| render(step.subject.as_deref().unwrap_or(&campaign.name), &m.variables, Some(&links)));
+    let subject =
+        (kind == "email").then(|| render(subject_template.unwrap_or(&campaign.name), &m.variables, Some(&links)));
     let values: Vec<String> = step.template_variables.iter().map(|v| render(v, &m.variables, Some(&links))).collect();
     let template = (kind == "whatsapp")
         .then_some(step.template_id)
@@ -178,6 +239,9 @@ pub fn dispatch(
     match queued {
         Ok(cm) => {
             store::mark_queued(tx, id, &kind, subject.as_deref(), &text, cm)?;
+            if let Some(_r) = rewritten.filter(|_| kind != "whatsapp") {
+                store::mark_rewritten(tx, id, body_template)?;
+            }
             store::count_sent(tx, campaign.id)?;
             store::event_sent(tx, event.id)?;
             Ok("queued".into())

@@ -10,8 +10,11 @@
 //! tracked links and unsubscribe links are public and signed.
 
 pub mod dispatch;
+pub mod health;
 pub mod hooks;
+pub mod internal;
 pub mod model;
+pub mod rollup;
 pub mod schedule;
 pub mod service;
 pub mod store;
@@ -60,7 +63,22 @@ impl ScopeResource for RecoverySourceResource {
     }
 }
 
+/// `/recovery-health/{customer_health_id}`
+pub struct CustomerHealthResource;
+impl ScopeResource for CustomerHealthResource {
+    const PARAM: &'static str = "customer_health_id";
+    const NOT_FOUND: ErrorCode = ErrorCode::RecoveryHealthNotFound;
+    type Id = i64;
+    fn owner(conn: &Connection, id: i64) -> rusqlite::Result<Option<Owner>> {
+        conn.query_row("SELECT organization_id FROM customer_health_scores WHERE id = ?1", [id], |r| {
+            Ok(Owner { org_id: r.get(0)?, bot_id: None })
+        })
+        .optional()
+    }
+}
+
 pub type RecoveryCampaignScope<P> = Scoped<RecoveryCampaignResource, P>;
+pub type CustomerHealthScope<P> = Scoped<CustomerHealthResource, P>;
 pub type RecoverySourceScope<P> = Scoped<RecoverySourceResource, P>;
 
 /// Registers the routes.
@@ -82,7 +100,44 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(recovery_source_hook)
         .service(recovery_follow_link)
         .service(recovery_unsubscribe_page)
-        .service(recovery_unsubscribe);
+        .service(recovery_unsubscribe)
+        .service(recovery_list_health)
+        .service(recovery_get_health);
+}
+
+/// Customer health scores (the platform's customer organizations, in the operator's organization).
+#[utoipa::path(
+    tag = "recovery",
+    params(("org_id" = i64, Path, description = "Organization id"), health::RecoveryHealthFilter, PageParams),
+    responses((status = 200, body = Page<health::RecoveryHealth>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("session" = ["analytics.read"]), ("api_token" = ["analytics.read"]))
+)]
+#[get("/orgs/{org_id}/recovery/health")]
+async fn recovery_list_health(
+    scope: OrgScope<perm::AnalyticsRead>,
+    state: web::Data<AppState>,
+    filter: web::Query<health::RecoveryHealthFilter>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<health::RecoveryHealth>>> {
+    Ok(web::Json(health::list(&state, scope.into_tenant(), filter.into_inner(), page.into_inner()).await?))
+}
+
+/// A customer's health: every signal with its weight and contribution, the model, the history.
+#[utoipa::path(
+    tag = "recovery",
+    params(("customer_health_id" = i64, Path, description = "Customer health score id")),
+    responses((status = 200, body = health::RecoveryHealthDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "`recovery_health_not_found`")),
+    security(("session" = ["analytics.read"]), ("api_token" = ["analytics.read"]))
+)]
+#[get("/recovery-health/{customer_health_id}")]
+async fn recovery_get_health(
+    scope: CustomerHealthScope<perm::AnalyticsRead>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<health::RecoveryHealthDetail>> {
+    let id = scope.id();
+    Ok(web::Json(health::detail(&state, scope.into_tenant(), id).await?))
 }
 
 /// Creates a campaign (trigger, audience, steps, send window, quiet hours).

@@ -52,6 +52,45 @@ pub struct RecoveryStep {
     /// WhatsApp: the values of the template's `{{1}}`…`{{n}}`, each templated like `body`.
     #[serde(default)]
     pub template_variables: Vec<String>,
+    /// A/B test: other versions of the message (`B`, `C`…; variant `A` is
+    /// `subject` + `body`). Each customer gets one, always the same
+    /// (deterministic split by customer); results per variant in analytics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<RecoveryVariant>,
+    /// Rewrite the text with the organization's default model before sending
+    /// (placeholders and links kept); the template is sent as written when
+    /// no model is configured or on any error.
+    #[serde(default)]
+    pub rewrite: bool,
+}
+
+/// Another version of a step's message (A/B test).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryVariant {
+    /// The email subject (default: the step's).
+    #[serde(default)]
+    pub subject: Option<String>,
+    pub body: String,
+}
+
+/// Results of one variant of one step.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RecoveryVariantResult {
+    pub campaign_id: RecoveryCampaignId,
+    /// 1-based.
+    pub step: i64,
+    /// `A`, `B`, …
+    pub variant: String,
+    pub messages: i64,
+    pub sent: i64,
+    pub delivered: i64,
+    pub clicked: i64,
+    pub converted: i64,
+    /// Minor units.
+    pub revenue_recovered: i64,
+    /// Percent of sent.
+    pub conversion_rate: Option<f64>,
 }
 
 /// Local times `HH:MM` (an interval crossing midnight when `start` > `end`).
@@ -342,6 +381,10 @@ pub struct RecoveryAnalyticsRow {
     pub open_rate: Option<f64>,
     pub click_rate: Option<f64>,
     pub conversion_rate: Option<f64>,
+    /// What the sent messages cost (minor units, `recovery.message_costs`).
+    pub cost: i64,
+    /// (recovered − cost) / cost, percent; absent without cost.
+    pub roi_percent: Option<f64>,
 }
 
 /// The rollups and their totals.
@@ -354,6 +397,12 @@ pub struct RecoveryAnalytics {
     pub converted: i64,
     /// Minor units, all campaigns (currencies as reported).
     pub revenue_recovered: i64,
+    pub cost: i64,
+    pub roi_percent: Option<f64>,
+    /// When the `recovery.rollup` job last wrote these rollups.
+    pub rolled_up_at: Option<String>,
+    /// A/B results per step variant (steps with variants only).
+    pub variants: Vec<RecoveryVariantResult>,
 }
 
 /// A rendered preview of a step.

@@ -85,6 +85,8 @@ pub fn trigger_fields(trigger: &str) -> Vec<&'static str> {
         "abandoned_cart" => &["cart.items", "cart.total", "amount", "currency", "checkout_url"],
         "failed_payment" => &["amount", "currency", "invoice_id", "payment_url"],
         "custom" => &["amount", "currency", "cart.items", "cart.total", "checkout_url", "payment_url", "data.*"],
+        // Internal events (health, inactivity, usage drops) carry their facts in `data`.
+        "churn_risk" | "inactivity" | "win_back" => &["data.*"],
         _ => &[],
     };
     COMMON_FIELDS.iter().chain(extra).copied().collect()
@@ -231,6 +233,36 @@ fn check_step(conn: &Connection, tenant: &Tenant, trigger: &str, i: usize, step:
             return Err(AppError::validation(f("subject"), "at most 200 characters"));
         }
         check_placeholders(trigger, &f("subject"), s)?;
+    }
+    if step.variants.len() > 4 {
+        return Err(AppError::validation(f("variants"), "at most 4 variants besides the step's own message"));
+    }
+    if !step.variants.is_empty() && step.channel == "whatsapp" {
+        return Err(AppError::validation(
+            f("variants"),
+            "WhatsApp steps send an approved template: variants are for text channels",
+        ));
+    }
+    for (j, v) in step.variants.iter_mut().enumerate() {
+        v.body = v.body.trim().to_owned();
+        let field = format!("steps[{i}].variants[{j}].body");
+        if v.body.is_empty() || v.body.chars().count() > 4000 {
+            return Err(AppError::validation(field, "the variant's text: 1–4000 characters"));
+        }
+        check_placeholders(trigger, &field, &v.body)?;
+        if let Some(s) = &v.subject {
+            let field = format!("steps[{i}].variants[{j}].subject");
+            if s.chars().count() > 200 {
+                return Err(AppError::validation(field, "at most 200 characters"));
+            }
+            check_placeholders(trigger, &field, s)?;
+        }
+    }
+    if step.rewrite && step.channel == "whatsapp" {
+        return Err(AppError::validation(
+            f("rewrite"),
+            "WhatsApp templates are approved as written: they cannot be rewritten",
+        ));
     }
     if step.channel == "whatsapp" {
         let Some(t) = step.template_id else {
@@ -546,6 +578,11 @@ pub fn ingest_in(tx: &Connection, tenant: &Tenant, req: &RecoveryEventRequest) -
     for (i, step) in campaign.steps.iter().enumerate() {
         let due = now + chrono::Duration::minutes(i64::from(step.delay_minutes));
         let at = rules.next_allowed(due, tz);
+        let (subject, body, variant) = variant_for(step, campaign.id, i, &intake.customer_id);
+        let mut message_vars = vars.clone();
+        if let Some(v) = variant {
+            message_vars["_variant"] = json!(v);
+        }
         let id = store::insert_message(
             tx,
             tenant,
@@ -556,9 +593,9 @@ pub fn ingest_in(tx: &Connection, tenant: &Tenant, req: &RecoveryEventRequest) -
                 email,
                 phone,
                 channel: &step.channel,
-                subject: step.subject.as_deref(),
-                body: &step.body,
-                variables: &vars,
+                subject,
+                body,
+                variables: &message_vars,
                 currency: &intake.currency,
                 step: i64::try_from(i + 1).unwrap_or(1),
                 scheduled_at: &format_timestamp(at),
@@ -574,6 +611,43 @@ pub fn ingest_in(tx: &Connection, tenant: &Tenant, req: &RecoveryEventRequest) -
         messages_scheduled: campaign.steps.len(),
         reason: None,
     })
+}
+
+/// The variant of step `i` customer `customer` gets: subject, body and its
+/// label (`None` when the step has no variants). Deterministic: the same
+/// customer always gets the same variant of a step.
+#[must_use]
+pub fn variant_for<'s>(
+    step: &'s RecoveryStep,
+    campaign: RecoveryCampaignId,
+    i: usize,
+    customer: &str,
+) -> (Option<&'s str>, &'s str, Option<String>) {
+    if step.variants.is_empty() {
+        return (step.subject.as_deref(), &step.body, None);
+    }
+    let h = sha256(format!("recovery-variant:{campaign}:{i}:{customer}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&h[..8]);
+    let n = u64::try_from(step.variants.len() + 1).unwrap_or(1);
+    let pick = usize::try_from(u64::from_be_bytes(first) % n).unwrap_or(0);
+    variant_at(step, pick)
+}
+
+/// Variant number `pick` of a step (0 = `A`, the step's own message).
+#[must_use]
+pub fn variant_at(step: &RecoveryStep, pick: usize) -> (Option<&str>, &str, Option<String>) {
+    let label =
+        (!step.variants.is_empty()).then(|| char::from(b'A' + u8::try_from(pick.min(25)).unwrap_or(0)).to_string());
+    match pick.checked_sub(1).and_then(|j| step.variants.get(j)) {
+        Some(v) => (v.subject.as_deref().or(step.subject.as_deref()), &v.body, label),
+        None => (step.subject.as_deref(), &step.body, label.map(|_| "A".to_owned())),
+    }
+}
+
+/// The placeholders of `text` (for checking a model's rewrite).
+pub(crate) fn placeholder_set(text: &str) -> std::collections::BTreeSet<String> {
+    placeholders(text).into_iter().collect()
 }
 
 fn insert(
@@ -985,21 +1059,29 @@ pub async fn analytics(state: &AppState, tenant: Tenant, q: RecoveryAnalyticsQue
         return Err(AppError::new(ErrorCode::DateRangeInvalid, "the range ends before it starts")
             .with_details(json!({ "field": "to" })));
     }
-    let rows = state
+    let (org, campaign) = (tenant.org_id(), q.campaign_id);
+    let (rows, rolled_up_at) = state
         .db
-        .write(move |tx| {
-            store::sync_statuses(tx, tenant.org_id())?;
-            store::rebuild_rollups(tx, tenant.org_id())?;
-            Ok(store::rollups(tx, &tenant, q.campaign_id, q.from.as_deref(), q.to.as_deref())?)
+        .read(move |c| {
+            let rows = store::rollups(c, &tenant, q.campaign_id, q.from.as_deref(), q.to.as_deref())?;
+            Ok((rows, store::rolled_up_at(c, tenant.org_id())?))
         })
         .await?;
+    let variants = state.db.read(move |c| Ok(store::variant_results(c, org, campaign)?)).await?;
     let sum = |f: fn(&super::model::RecoveryAnalyticsRow) -> i64| rows.iter().map(f).sum();
+    let (cost, revenue_recovered): (i64, i64) = (sum(|r| r.cost), sum(|r| r.revenue_recovered));
+    #[allow(clippy::cast_precision_loss, reason = "money in minor units")]
+    let roi_percent = (cost > 0).then(|| ((revenue_recovered - cost) as f64 * 1000.0 / cost as f64).round() / 10.0);
     Ok(RecoveryAnalytics {
         sent: sum(|r| r.sent),
         delivered: sum(|r| r.delivered),
         clicked: sum(|r| r.clicked),
         converted: sum(|r| r.converted),
-        revenue_recovered: sum(|r| r.revenue_recovered),
+        revenue_recovered,
+        cost,
+        roi_percent,
+        rolled_up_at,
+        variants,
         rows,
     })
 }
@@ -1022,6 +1104,8 @@ pub fn analytics_csv(a: &RecoveryAnalytics) -> String {
         "delivery_rate",
         "click_rate",
         "conversion_rate",
+        "cost",
+        "roi_percent",
     ]);
     let rate = |r: Option<f64>| r.map(|v| format!("{v:.1}")).unwrap_or_default();
     for r in &a.rows {
@@ -1041,6 +1125,8 @@ pub fn analytics_csv(a: &RecoveryAnalytics) -> String {
             rate(r.delivery_rate),
             rate(r.click_rate),
             rate(r.conversion_rate),
+            r.cost.to_string(),
+            rate(r.roi_percent),
         ]);
     }
     w.finish()

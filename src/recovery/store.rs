@@ -486,6 +486,49 @@ pub fn mark_queued(
     )
 }
 
+/// Records that the text sent was rewritten by a model from `original`.
+pub fn mark_rewritten(conn: &Connection, id: RecoveryMessageId, original: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE recovery_messages SET ai_generated = 1, original_template = ?2 WHERE id = ?1",
+        params![id, original],
+    )
+}
+
+/// A/B results per campaign, step and variant.
+pub fn variant_results(
+    conn: &Connection,
+    org: OrgId,
+    campaign: Option<i64>,
+) -> rusqlite::Result<Vec<super::model::RecoveryVariantResult>> {
+    let mut stmt = conn.prepare(
+        "SELECT campaign_id, sequence_number, json_extract(template_variables, '$._variant') AS v, count(*),
+                sum(sent_at IS NOT NULL), sum(delivered_at IS NOT NULL), sum(clicked_at IS NOT NULL),
+                sum(converted_at IS NOT NULL), sum(coalesce(conversion_value, 0))
+         FROM recovery_messages WHERE organization_id = ?1 AND (?2 IS NULL OR campaign_id = ?2)
+           AND json_extract(template_variables, '$._variant') IS NOT NULL
+         GROUP BY campaign_id, sequence_number, v ORDER BY campaign_id, sequence_number, v",
+    )?;
+    stmt.query_map(params![org, campaign], |r| {
+        let sent: i64 = r.get(4)?;
+        let converted: i64 = r.get(7)?;
+        #[allow(clippy::cast_precision_loss, reason = "counts")]
+        let rate = (sent > 0).then(|| (1000.0 * converted as f64 / sent as f64).round() / 10.0);
+        Ok(super::model::RecoveryVariantResult {
+            campaign_id: r.get(0)?,
+            step: r.get(1)?,
+            variant: r.get(2)?,
+            messages: r.get(3)?,
+            sent,
+            delivered: r.get(5)?,
+            clicked: r.get(6)?,
+            converted,
+            revenue_recovered: r.get(8)?,
+            conversion_rate: rate,
+        })
+    })?
+    .collect()
+}
+
 /// Has the customer opted out of recovery messages (an unsubscribe link), or
 /// revoked consent / opted out on any matching contact?
 pub fn opted_out(
@@ -806,7 +849,8 @@ pub fn event_sent(conn: &Connection, event: RecoveryEventId) -> rusqlite::Result
 }
 
 /// Rebuilds the organization's daily rollups per campaign from its messages and events.
-pub fn rebuild_rollups(conn: &Connection, org: OrgId) -> rusqlite::Result<()> {
+/// `costs` is a JSON object of the cost of one sent message per channel (minor units).
+pub fn rebuild_rollups(conn: &Connection, org: OrgId, costs: &str) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM recovery_analytics WHERE organization_id = ?1 AND period_type = 'daily'", [org])?;
     conn.execute(
         "WITH msg AS (
@@ -815,6 +859,7 @@ pub fn rebuild_rollups(conn: &Connection, org: OrgId) -> rusqlite::Result<()> {
                     sum(opened_at IS NOT NULL) AS opened, sum(clicked_at IS NOT NULL) AS clicked,
                     sum(converted_at IS NOT NULL) AS converted, sum(coalesce(conversion_value, 0)) AS revenue,
                     max(currency) AS currency,
+                    sum(CASE WHEN sent_at IS NOT NULL THEN coalesce(json_extract(?2, '$.' || channel), 0) ELSE 0 END) AS cost,
                     json_group_object(channel, 1) AS channels
              FROM recovery_messages WHERE organization_id = ?1 AND (status <> 'pending' OR sent_at IS NOT NULL)
              GROUP BY campaign_id, day),
@@ -825,7 +870,8 @@ pub fn rebuild_rollups(conn: &Connection, org: OrgId) -> rusqlite::Result<()> {
          days AS (SELECT campaign_id, day FROM msg UNION SELECT campaign_id, day FROM ev)
          INSERT INTO recovery_analytics (organization_id, campaign_id, period_type, period_start, period_end, events_detected,
              messages_sent, messages_delivered, messages_opened, messages_clicked, recoveries_total, revenue_at_risk,
-             revenue_recovered, delivery_rate, open_rate, click_rate, conversion_rate, currency)
+             revenue_recovered, delivery_rate, open_rate, click_rate, conversion_rate, currency,
+             campaign_cost, roi_percentage, cost_per_recovery)
          SELECT ?1, d.campaign_id, 'daily', d.day || 'T00:00:00.000Z', date(d.day, '+1 day') || 'T00:00:00.000Z',
                 coalesce(ev.events, 0), coalesce(msg.sent, 0), coalesce(msg.delivered, 0), coalesce(msg.opened, 0),
                 coalesce(msg.clicked, 0), coalesce(msg.converted, 0), coalesce(ev.at_risk, 0), coalesce(msg.revenue, 0),
@@ -833,14 +879,32 @@ pub fn rebuild_rollups(conn: &Connection, org: OrgId) -> rusqlite::Result<()> {
                 CASE WHEN msg.sent > 0 THEN min(100.0, 100.0 * msg.opened / msg.sent) END,
                 CASE WHEN msg.sent > 0 THEN min(100.0, 100.0 * msg.clicked / msg.sent) END,
                 CASE WHEN msg.sent > 0 THEN min(100.0, 100.0 * msg.converted / msg.sent) END,
-                coalesce(msg.currency, (SELECT currency FROM recovery_campaigns WHERE id = d.campaign_id), 'USD')
+                coalesce(msg.currency, (SELECT currency FROM recovery_campaigns WHERE id = d.campaign_id), 'USD'),
+                coalesce(msg.cost, 0),
+                CASE WHEN msg.cost > 0 THEN round(100.0 * (msg.revenue - msg.cost) / msg.cost, 1) END,
+                CASE WHEN msg.converted > 0 THEN msg.cost / msg.converted END
          FROM days d
          LEFT JOIN msg ON msg.campaign_id = d.campaign_id AND msg.day = d.day
          LEFT JOIN ev ON ev.campaign_id = d.campaign_id AND ev.day = d.day
          WHERE d.day IS NOT NULL",
-        [org],
+        params![org, costs],
     )?;
     Ok(())
+}
+
+/// When the organization's rollups were last written.
+pub fn rolled_up_at(conn: &Connection, org: OrgId) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT max(updated_at) FROM recovery_analytics WHERE organization_id = ?1 AND period_type = 'daily'",
+        [org],
+        |r| r.get(0),
+    )
+}
+
+/// Organizations with recovery campaigns (the rollup job's work list).
+pub fn orgs_with_campaigns(conn: &Connection) -> rusqlite::Result<Vec<OrgId>> {
+    let mut stmt = conn.prepare("SELECT DISTINCT organization_id FROM recovery_campaigns ORDER BY 1")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
 }
 
 /// Daily rollups of the organization (optionally one campaign, a day range).
@@ -854,7 +918,7 @@ pub fn rollups(
     let mut stmt = conn.prepare(
         "SELECT a.campaign_id, c.name, substr(a.period_start, 1, 10), a.events_detected, a.messages_sent, a.messages_delivered,
                 a.messages_opened, a.messages_clicked, a.recoveries_total, a.revenue_at_risk, a.revenue_recovered, a.currency,
-                a.delivery_rate, a.open_rate, a.click_rate, a.conversion_rate
+                a.delivery_rate, a.open_rate, a.click_rate, a.conversion_rate, a.campaign_cost, a.roi_percentage
          FROM recovery_analytics a JOIN recovery_campaigns c ON c.id = a.campaign_id
          WHERE a.organization_id = ?1 AND a.period_type = 'daily' AND (?2 IS NULL OR a.campaign_id = ?2)
            AND (?3 IS NULL OR substr(a.period_start, 1, 10) >= ?3) AND (?4 IS NULL OR substr(a.period_start, 1, 10) <= ?4)
@@ -878,6 +942,8 @@ pub fn rollups(
             open_rate: r.get(13)?,
             click_rate: r.get(14)?,
             conversion_rate: r.get(15)?,
+            cost: r.get(16)?,
+            roi_percent: r.get(17)?,
         })
     })?
     .collect()

@@ -145,6 +145,7 @@ const TENANT_PARAMS: &[&str] = &[
     "sso_domain_id",
     "recovery_campaign_id",
     "recovery_source_id",
+    "customer_health_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -659,8 +660,8 @@ fn sso_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'stat
     Ok([("sso_configuration_id", config.to_string()), ("sso_domain_id", domain.to_string())])
 }
 
-/// A recovery campaign and a recovery webhook source.
-fn recovery_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, i64); 2]> {
+/// A recovery campaign, a recovery webhook source and a customer health score.
+fn recovery_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, i64); 3]> {
     tx.execute(
         "INSERT INTO recovery_campaigns (organization_id, name, campaign_type, message_templates)
          VALUES (?1, 'Matrix recovery', 'cart_abandonment', '[{\"delay_minutes\": 0, \"channel\": \"email\", \"body\": \"hi\"}]')",
@@ -672,7 +673,17 @@ fn recovery_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&
          VALUES (?1, 'Matrix shop', 'shopify', randomblob(32), X'')",
         [org_id],
     )?;
-    Ok([("recovery_campaign_id", campaign), ("recovery_source_id", tx.last_insert_rowid())])
+    let source = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO customer_health_scores (organization_id, customer_id, health_score, health_grade, churn_probability, churn_risk_level)
+         VALUES (?1, 'org-matrix', 40, 'D', 0.7, 'high')",
+        [org_id],
+    )?;
+    Ok([
+        ("recovery_campaign_id", campaign),
+        ("recovery_source_id", source),
+        ("customer_health_id", tx.last_insert_rowid()),
+    ])
 }
 
 /// A webhook subscription and one of its deliveries.

@@ -372,9 +372,23 @@ async fn an_abandoned_checkout_runs_three_steps_at_local_times_until_the_order_a
         list[2]
     );
 
-    // Analytics: the recovered revenue, per campaign and day, and as CSV.
-    let (status, a) = app.call(s, Method::GET, &format!("/api/v1/orgs/{}/recovery/analytics", s.org_id), None).await;
+    // Analytics: the dashboard reads the rollups the scheduled
+    // `recovery.rollup` job writes (nothing before its run), then shows the
+    // recovered revenue, cost and ROI per campaign and day, and as CSV.
+    let path = format!("/api/v1/orgs/{}/recovery/analytics", s.org_id);
+    let (status, before) = app.call(s, Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!((before["rolled_up_at"].as_str(), before["revenue_recovered"].as_i64()), (None, Some(0)), "{before}");
+    let enqueued = botbuilder::jobs::enqueue_scheduled(&app.state).await.expect("scheduled jobs");
+    assert!(!enqueued.is_empty());
+    app.run_jobs().await;
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'recovery.rollup' AND status = 'succeeded'"), 1);
+    let (status, a) = app.call(s, Method::GET, &path, None).await;
     assert_eq!(status, 200, "{a}");
+    assert!(a["rolled_up_at"].is_string(), "{a}");
+    // One email (free) and one WhatsApp template (3 cents by default) were sent.
+    assert_eq!((a["cost"].as_i64(), a["rows"][0]["cost"].as_i64()), (Some(3), Some(3)), "{a}");
+    assert!(a["roi_percent"].as_f64().is_some_and(|r| r > 100_000.0), "{a}");
     assert_eq!(
         (a["sent"].as_i64(), a["converted"].as_i64(), a["revenue_recovered"].as_i64()),
         (Some(2), Some(1), Some(5999)),
@@ -663,4 +677,131 @@ async fn bad_campaigns_events_and_webhooks_are_refused_with_the_field() {
     assert_eq!(log["items"][1]["event_type"], "payment_failed");
     let r = app.client.post(app.url("/api/v1/recovery-hooks/nope")).body("{}").send().await.expect("send");
     assert_error(r, 404, "recovery_source_not_found").await;
+}
+
+fn rewriting_llm(mode: Arc<Mutex<u8>>) -> Arc<dyn Fn(&Received) -> Reply + Send + Sync> {
+    Arc::new(move |r: &Received| {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        let original = body["messages"][1]["content"].as_str().unwrap_or_default().to_owned();
+        let text = match *mode.lock().expect("mode") {
+            // A faithful rewrite: the placeholders kept.
+            0 => format!("Rewritten: {original}"),
+            // A rewrite that drops the link: refused, the template goes.
+            _ => "Come back soon!".to_owned(),
+        };
+        let reply = json!({ "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "fake-model",
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": text }, "finish_reason": "stop" }],
+            "usage": { "prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70 } });
+        Reply::Full(200, "application/json".into(), reply.to_string().into_bytes())
+    })
+}
+
+#[tokio::test]
+async fn ab_variants_split_by_customer_and_a_model_rewrites_with_the_template_as_fallback() {
+    let st = setup().await;
+    let (app, s) = (&st.app, &st.s);
+    let mode = Arc::new(Mutex::new(0_u8));
+    let llm = FakeServer::start(rewriting_llm(mode.clone())).await;
+    let (status, p) = app
+        .call(
+            s,
+            Method::POST,
+            &format!("/api/v1/orgs/{}/llm-providers", s.org_id),
+            Some(json!({ "name": "Fake", "base_url": format!("{}/v1", llm.base), "default_model": "fake-model",
+                         "api_key": "sk-test-0123456789", "max_retries": 0, "is_default": true })),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    // Variants are checked like the step's own text.
+    let path = format!("/api/v1/orgs/{}/recovery/campaigns", s.org_id);
+    let bad = json!({ "name": "AB", "trigger": "abandoned_cart", "steps": [{ "delay_minutes": 0, "channel": "sms",
+        "body": "A {{checkout_url}}", "variants": [{ "body": "B {{invoice_id}}" }] }] });
+    let (status, e) = app.call(s, Method::POST, &path, Some(bad)).await;
+    assert_eq!((status, e["error"]["code"].as_str()), (422, Some("recovery_template_field")), "{e}");
+    assert_eq!(e["error"]["details"]["field"], "steps[0].variants[0].body");
+    let campaign = create_campaign(
+        app,
+        s,
+        json!({ "name": "AB", "trigger": "abandoned_cart", "status": "active",
+        "max_messages_per_day": 100,
+        "steps": [{ "delay_minutes": 0, "channel": "sms", "rewrite": true,
+                    "body": "A: your cart ({{amount}}) is waiting: {{checkout_url}}",
+                    "variants": [{ "body": "B: {{customer.first_name}}, 10% off today: {{checkout_url}}" }] }] }),
+    )
+    .await;
+    assert_eq!(
+        campaign["steps"][0]["variants"][0]["body"],
+        "B: {{customer.first_name}}, 10% off today: {{checkout_url}}"
+    );
+    let events = format!("/api/v1/orgs/{}/recovery/events", s.org_id);
+    let report = |n: usize, source_id: String| {
+        json!({ "type": "cart_abandoned", "source_id": source_id, "amount": 2500, "currency": "EUR",
+                "checkout_url": "https://shop.example/c/1",
+                "customer": { "id": format!("cus_{n}"), "name": format!("Cust {n}"), "phone": format!("+49151000{n:05}") } })
+    };
+    for n in 0..16 {
+        let (status, out) = app.call(s, Method::POST, &events, Some(report(n, format!("ev{n}")))).await;
+        assert_eq!((status, out["outcome"].as_str()), (202, Some("accepted")), "{out}");
+    }
+    let split: Vec<(String, i64)> = app.sql(|c| {
+        let mut stmt = c.prepare(
+            "SELECT json_extract(template_variables, '$._variant'), count(*) FROM recovery_messages GROUP BY 1 ORDER BY 1",
+        )?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+    });
+    assert_eq!(split.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>(), ["A", "B"], "{split:?}");
+    // Deterministic: the same customer gets the same variant in a new sequence.
+    let first: String = app.sql(|c| {
+        c.query_row(
+            "SELECT json_extract(template_variables, '$._variant') FROM recovery_messages WHERE customer_id = 'cus_3'",
+            [],
+            |r| r.get(0),
+        )
+    });
+    let (_, again) = app.call(s, Method::POST, &events, Some(report(3, "ev3-again".into()))).await;
+    let second: String = app.sql(|c| {
+        c.query_row(
+            "SELECT json_extract(template_variables, '$._variant') FROM recovery_messages WHERE event_id = ?1",
+            [again["event_id"].as_i64().expect("event")],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(first, second);
+    app.run_jobs().await;
+    // Each text went through the model, placeholders filled after the rewrite.
+    let sent: Vec<(String, i64, Option<String>, String)> = app.sql(|c| {
+        let mut stmt = c.prepare(
+            "SELECT message_body, ai_generated, original_template, json_extract(template_variables, '$._variant')
+             FROM recovery_messages WHERE status <> 'pending' ORDER BY id",
+        )?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect()
+    });
+    assert_eq!(sent.len(), 17, "{sent:?}");
+    for (body, ai, original, variant) in &sent {
+        assert!(body.starts_with(&format!("Rewritten: {variant}:")), "{body}");
+        assert!(body.contains("/api/v1/recovery-links/") && !body.contains("{{"), "{body}");
+        assert_eq!((*ai, original.as_deref().map(|o| o.starts_with(variant.as_str()))), (1, Some(true)));
+    }
+    assert!(llm.requests().len() >= 17);
+    // A rewrite that drops a placeholder is refused: the template goes as written.
+    *mode.lock().expect("mode") = 1;
+    let (_, out) = app.call(s, Method::POST, &events, Some(report(40, "ev40".into()))).await;
+    app.run_jobs().await;
+    let (body, ai): (String, i64) = app.sql(|c| {
+        c.query_row(
+            "SELECT message_body, ai_generated FROM recovery_messages WHERE event_id = ?1",
+            [out["event_id"].as_i64().expect("event")],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    });
+    assert_eq!(ai, 0, "{body}");
+    assert!(body.starts_with("A: ") || body.starts_with("B: "), "{body}");
+    // Results per variant in analytics.
+    botbuilder::recovery::rollup::run(&app.state).await.expect("rollup");
+    let (status, a) = app.call(s, Method::GET, &format!("/api/v1/orgs/{}/recovery/analytics", s.org_id), None).await;
+    assert_eq!(status, 200, "{a}");
+    let variants = a["variants"].as_array().expect("variants");
+    assert_eq!(variants.iter().map(|v| v["variant"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["A", "B"], "{a}");
+    assert_eq!(variants.iter().map(|v| v["messages"].as_i64().unwrap_or(0)).sum::<i64>(), 18, "{a}");
+    assert!(variants.iter().all(|v| v["step"] == 1 && v["campaign_id"] == campaign["id"]), "{a}");
 }

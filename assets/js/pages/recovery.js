@@ -1,7 +1,9 @@
 // Revenue recovery: campaigns with their figures, the campaign builder
 // (trigger, audience, send window, quiet hours, steps timeline, message
 // editor with a live preview per channel and a test send), the events log
-// and the daily analytics with CSV export.
+// the daily analytics (cost, ROI, A/B results per variant) with CSV export,
+// and customer health: the at-risk list with reasons and a detail view with
+// every signal's weight and the score history.
 import { html, Page, useLoad, useState, ErrorBox, Field, FieldError, toast, toastError, formatDate, Loading } from "../ui.js";
 import { route } from "../router.js";
 import { get, post, put, del } from "../api.js";
@@ -21,6 +23,9 @@ const FIELDS = {
   abandoned_cart: ["cart.items", "cart.total", "amount", "checkout_url"],
   failed_payment: ["amount", "invoice_id", "payment_url"],
   custom: ["amount", "cart.items", "checkout_url", "payment_url", "data.…"],
+  churn_risk: ["data.reasons", "data.health_score"],
+  inactivity: ["data.signal", "data.days_inactive"],
+  win_back: ["data.…"],
 };
 const SAMPLE = {
   "customer.first_name": "Ann", "customer.name": "Ann Lee", "customer.email": "ann@example.com", "customer.id": "cus_sample",
@@ -71,10 +76,27 @@ function StepEditor({ step, index, trigger, name, error, onChange, onRemove }) {
       <${FieldError} error=${error} name=${f("body")} />
       <p class="muted small">Fields: ${known.map((k) => html`<code>{{${k}}}</code> `)}</p></div>
     <div class="preview" aria-label=${`Preview of step ${index + 1}`}>
-      <strong>Preview (${step.channel})</strong>
+      <strong>Preview (${step.channel})${(step.variants || []).length ? " — variant A" : ""}</strong>
       ${step.channel === "email" && html`<div><em>${preview(step.subject || name, name)}</em></div>`}
       <pre>${step.channel === "whatsapp" ? (step.template_variables || []).map((v) => preview(v, name)).join(" | ") : preview(step.body, name)}</pre>
     </div>
+    ${step.channel !== "whatsapp" && html`<fieldset class="variants"><legend>A/B variants (each customer always gets the same one)</legend>
+      ${(step.variants || []).map((v, j) => {
+        const vf = `steps[${index}].variants[${j}].body`;
+        const label = String.fromCharCode(66 + j);
+        return html`<div class="variant" data-variant=${label}>
+          <label for=${vf}>Variant ${label}</label>
+          <textarea id=${vf} rows="3" value=${v.body} onInput=${(e) => set("variants", step.variants.map((x, k) => (k === j ? { ...x, body: e.target.value } : x)))}></textarea>
+          <${FieldError} error=${error} name=${vf} />
+          <div class="preview" aria-label=${`Preview of step ${index + 1} variant ${label}`}><pre>${preview(v.body, name)}</pre></div>
+          <button type="button" class="danger" onClick=${() => set("variants", step.variants.filter((_, k) => k !== j))}>Remove variant ${label}</button>
+        </div>`;
+      })}
+      ${(step.variants || []).length < 4 && html`<button type="button" class="add-variant" onClick=${() => set("variants", [...(step.variants || []), { body: step.body }])}>Add variant</button>`}
+      <${FieldError} error=${error} name=${f("variants")} />
+    </fieldset>
+    <label class="check"><input type="checkbox" style="width:auto" id=${f("rewrite")} checked=${!!step.rewrite} onChange=${(e) => set("rewrite", e.target.checked)} />
+      Rewrite with the organization's model before sending (the template is sent if no model answers)</label>`}
     <button type="button" class="danger" onClick=${onRemove}>Remove step</button>
   </li>`;
 }
@@ -172,6 +194,52 @@ function EventsLog({ org }) {
   </div>`;
 }
 
+const RISK_BADGE = { very_low: "ok", low: "ok", medium: "", high: "warn", critical: "danger" };
+
+function HealthDetail({ id, onClose }) {
+  const d = useLoad(() => get(`/api/v1/recovery-health/${id}`), [id]);
+  const h = d.data;
+  return html`<section class="card" id="health-detail" aria-label="Customer health detail">
+    <${ErrorBox} error=${d.error} />
+    ${h && html`<h3>${h.customer_name || h.customer_id} — ${h.health_score}/100 (${h.health_grade}), churn ${(100 * h.churn_probability).toFixed(0)} %</h3>
+      <p class="muted">Model ${h.model_version || "–"}${h.model && h.model.training_auc != null ? `, training AUC ${h.model.training_auc}` : ""}; trend ${h.score_trend || "–"};
+        subscription ${h.subscription_status || "none"} (${h.plan || "–"}).</p>
+      <table id="health-signals"><thead><tr><th>Signal</th><th>Value</th><th>Weight</th><th>Contribution</th></tr></thead>
+        <tbody>${h.signals.map((x) => html`<tr data-signal=${x.signal}><td><strong>${x.signal}</strong><div class="muted small">${x.description}</div></td>
+          <td>${x.value}</td><td>${x.weight}</td><td class=${x.contribution > 0 ? "warn" : ""}>${x.contribution > 0 ? "+" : ""}${x.contribution}</td></tr>`)}</tbody></table>
+      <h4>History</h4>
+      <ul id="health-history">${h.history.map((p) => html`<li>${formatDate(p.recorded_at)}: ${p.health_score} (${p.churn_risk_level || "–"})</li>`)}</ul>`}
+    <${Loading} load=${d} />
+    <button type="button" onClick=${onClose}>Close</button>
+  </section>`;
+}
+
+function Health({ org }) {
+  const [atRisk, setAtRisk] = useState(true);
+  const [open, setOpen] = useState(null);
+  const list = useLoad(() => get(`/api/v1/orgs/${org.id}/recovery/health?limit=200${atRisk ? "&at_risk=true" : ""}`), [org.id, atRisk]);
+  return html`<div class="card" id="recovery-health">
+    <h2>Customer health</h2>
+    <label class="check"><input type="checkbox" style="width:auto" id="health-at-risk" checked=${atRisk} onChange=${(e) => setAtRisk(e.target.checked)} /> At risk only</label>
+    <${ErrorBox} error=${list.error} />
+    <table>
+      <thead><tr><th>Customer</th><th>Score</th><th>Churn risk</th><th>Why</th><th>Trend</th><th></th></tr></thead>
+      <tbody>
+        ${list.data && list.data.items.map((h) => html`<tr data-health=${h.id}>
+          <td><strong>${h.customer_name || h.customer_id}</strong><div class="muted small">${h.customer_email || ""}</div></td>
+          <td>${h.health_score} (${h.health_grade})</td>
+          <td><span class=${"badge " + (RISK_BADGE[h.churn_risk_level] || "")}>${h.churn_risk_level.replace("_", " ")}</span> ${(100 * h.churn_probability).toFixed(0)} %</td>
+          <td><ul class="reasons">${(h.reasons || []).map((r) => html`<li>${r.reason}</li>`)}</ul></td>
+          <td>${h.score_trend || "–"}</td>
+          <td><button type="button" class="open-health" onClick=${() => setOpen(h.id)}>Details</button></td></tr>`)}
+        <${Loading} load=${list} cols="6" />
+        ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">${atRisk ? "No customer at risk." : "No health scores yet: they are computed daily for the platform's customer organizations when this is the operator's organization."}</td></tr>`}
+      </tbody>
+    </table>
+    ${open && html`<${HealthDetail} key=${open} id=${open} onClose=${() => setOpen(null)} />`}
+  </div>`;
+}
+
 function Recovery() {
   const org = currentOrg();
   const campaigns = useLoad(() => get(`/api/v1/orgs/${org.id}/recovery/campaigns?limit=200`), [org.id]);
@@ -222,15 +290,22 @@ function Recovery() {
     <div class="card" id="recovery-daily">
       <h2>By day</h2>
       <table>
-        <thead><tr><th>Day</th><th>Campaign</th><th>Events</th><th>Sent</th><th>Delivered</th><th>Clicked</th><th>Converted</th><th>Recovered</th></tr></thead>
+        <thead><tr><th>Day</th><th>Campaign</th><th>Events</th><th>Sent</th><th>Delivered</th><th>Clicked</th><th>Converted</th><th>Recovered</th><th>Cost</th><th>ROI</th></tr></thead>
         <tbody>
           ${analytics.data && analytics.data.rows.map((r) => html`<tr><td>${r.day}</td><td>${r.campaign_name}</td><td>${r.events}</td><td>${r.sent}</td>
-            <td>${pct(r.delivery_rate)}</td><td>${pct(r.click_rate)}</td><td>${pct(r.conversion_rate)}</td><td>${money(r.revenue_recovered, r.currency)}</td></tr>`)}
-          <${Loading} load=${analytics} cols="8" />
-          ${analytics.data && !analytics.data.rows.length && html`<tr><td colspan="8" class="muted">Nothing sent yet.</td></tr>`}
+            <td>${pct(r.delivery_rate)}</td><td>${pct(r.click_rate)}</td><td>${pct(r.conversion_rate)}</td><td>${money(r.revenue_recovered, r.currency)}</td>
+            <td>${money(r.cost, r.currency)}</td><td>${pct(r.roi_percent)}</td></tr>`)}
+          <${Loading} load=${analytics} cols="10" />
+          ${analytics.data && !analytics.data.rows.length && html`<tr><td colspan="10" class="muted">Nothing sent yet.</td></tr>`}
         </tbody>
       </table>
+      <p class="muted small">${analytics.data && analytics.data.rolled_up_at ? `Rolled up ${formatDate(analytics.data.rolled_up_at)} (every 5 minutes).` : "Figures appear after the next rollup (every 5 minutes)."}</p>
+      ${analytics.data && analytics.data.variants.length > 0 && html`<h3>A/B variants</h3>
+        <table id="recovery-variants"><thead><tr><th>Campaign</th><th>Step</th><th>Variant</th><th>Messages</th><th>Sent</th><th>Clicked</th><th>Converted</th><th>Conversion</th><th>Recovered</th></tr></thead>
+          <tbody>${analytics.data.variants.map((v) => html`<tr><td>${((campaigns.data && campaigns.data.items.find((c) => c.id === v.campaign_id)) || { name: v.campaign_id }).name}</td>
+            <td>${v.step}</td><td>${v.variant}</td><td>${v.messages}</td><td>${v.sent}</td><td>${v.clicked}</td><td>${v.converted}</td><td>${pct(v.conversion_rate)}</td><td>${money(v.revenue_recovered)}</td></tr>`)}</tbody></table>`}
     </div>
+    <${Health} org=${org} />
     <${EventsLog} org=${org} />
   <//>`;
 }
