@@ -7,6 +7,7 @@
 mod accounts;
 mod admin;
 mod agents;
+mod airgap;
 mod ai;
 mod analytics;
 mod api_tokens;
