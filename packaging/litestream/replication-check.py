@@ -100,18 +100,28 @@ def table_digest(path):
 
 def vfs_reader(extension, replica):
     """Child mode: reads marker names on stdin, answers how long until the VFS saw each."""
-    os.environ["LITESTREAM_REPLICA_URL"] = f"file://{replica}"
     conn = sqlite3.connect(":memory:")
     conn.enable_load_extension(True)
     conn.load_extension(os.path.splitext(extension)[0])
     conn.enable_load_extension(False)
-    replica_conn = sqlite3.connect("file:botbuilder.db?vfs=litestream&mode=ro", uri=True)
+    # The replica's first snapshot may still be on its way: retry the open for a while.
+    deadline = time.time() + 30
+    while True:
+        try:
+            replica_conn = sqlite3.connect("file:/botbuilder.db?vfs=litestream&mode=ro", uri=True)
+            replica_conn.execute("SELECT count(*) FROM bot_messages").fetchone()
+            break
+        except sqlite3.Error as e:
+            if time.time() > deadline:
+                raise
+            print(f"VFS open: {e}; retrying", file=sys.stderr)
+            time.sleep(0.5)
     print("ready", flush=True)
     for line in sys.stdin:
         name, started = line.strip(), time.time()
         while True:
             try:
-                seen = replica_conn.execute("SELECT count(*) FROM contacts WHERE name = ?", (name,)).fetchone()[0]
+                seen = replica_conn.execute("SELECT count(*) FROM bot_messages WHERE content = ?", (name,)).fetchone()[0]
             except sqlite3.Error:
                 seen = 0
             if seen or time.time() - started > 30:
@@ -130,6 +140,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--report")
+    ap.add_argument("--checkpoints", choices=["external", "internal"], default="external",
+                    help="botbuilder's db.checkpoints (internal: to compare against the default)")
     ap.add_argument("--vfs-extension")
     ap.add_argument("--vfs-python", default="/usr/bin/python3")
     args = ap.parse_args()
@@ -141,8 +153,9 @@ def main():
     replica = os.path.join(work, "replica")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, BOTBUILDER_DB__CHECKPOINTS="external", BOTBUILDER_ML__ENABLED="false",
-               BOTBUILDER_JOBS__WORKERS="0")
+    env = dict(os.environ, BOTBUILDER_ML__ENABLED="false", BOTBUILDER_JOBS__WORKERS="0")
+    if args.checkpoints == "external":
+        env["BOTBUILDER_DB__CHECKPOINTS"] = "external"
     server = subprocess.Popen([args.binary, "serve", "--data", data, "--bind", f"127.0.0.1:{port}"], env=env,
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "server.log"), "w"))
     litestream = None
@@ -164,6 +177,15 @@ def main():
             sys.exit(f"register: {status} {body}")
         owner.cookie = next(c.split(";")[0] for c in headers.get_all("Set-Cookie") if c.startswith("__Host-bb_session="))
         owner.csrf, org = body["csrf_token"], body["organizations"][0]["id"]
+        status, _, body = owner.call("POST", f"/api/v1/orgs/{org}/bots", {"name": "Load"})
+        if status != 201:
+            sys.exit(f"create bot: {status} {body}")
+        bot = body["id"]
+
+        def write(name):
+            """One acknowledged write: a canned message (a bot_messages row) named `name`."""
+            return owner.call("POST", f"/api/v1/bots/{bot}/canned-messages",
+                              {"message_type": "response", "content": name, "trigger_keywords": [name]})
 
         if args.vfs_extension:
             # The VFS needs a replica to open: wait for Litestream's first snapshot.
@@ -173,6 +195,7 @@ def main():
             time.sleep(1)
             reader = subprocess.Popen([args.vfs_python, os.path.abspath(__file__), "--vfs-reader",
                                        os.path.abspath(args.vfs_extension), replica],
+                                      env=dict(os.environ, LITESTREAM_REPLICA_URL=f"file://{replica}"),
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                       stderr=open(os.path.join(work, "vfs.log"), "w"))
             if reader.stdout.readline().strip() != "ready":
@@ -186,8 +209,7 @@ def main():
             i = 0
             while time.time() < stop:
                 name = f"w{w}-{i}"
-                status, _, body = owner.call("POST", f"/api/v1/orgs/{org}/contacts",
-                                             {"name": name, "email": f"{name}@example.com"})
+                status, _, body = write(name)
                 with lock:
                     (acked if status == 201 else failures).append(name if status == 201 else (status, body))
                 i += 1
@@ -200,7 +222,7 @@ def main():
         time.sleep(1)
         while time.time() < stop - 1:
             before = replica_files(replica)
-            status, _, body = owner.call("POST", f"/api/v1/orgs/{org}/contacts", {"name": f"marker-{len(lags)}"})
+            status, _, body = write(f"marker-{len(lags)}")
             if status != 201:
                 failures.append((status, body))
                 continue
@@ -238,7 +260,7 @@ def main():
         restore_secs = time.time() - started
         conn = sqlite3.connect(f"file:{restored}?mode=ro", uri=True)
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-        names = {r[0] for r in conn.execute("SELECT name FROM contacts")}
+        names = {r[0] for r in conn.execute("SELECT content FROM bot_messages")}
         conn.close()
         missing = [n for n in acked if n not in names]
         copy = table_digest(restored)
@@ -246,6 +268,7 @@ def main():
 
         report = {
             "litestream": subprocess.run([args.litestream, "version"], capture_output=True, text=True).stdout.strip(),
+            "checkpoints": args.checkpoints,
             "seconds": args.seconds,
             "writers": args.writers,
             "writes_acknowledged": len(acked),
