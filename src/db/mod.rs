@@ -272,37 +272,4 @@ mod tests {
             db.read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM filler", [], |r| r.get(0))?)).expect("read");
         assert_eq!(rows, 512);
     }
-
-    /// Size of the `-wal` file next to `path` (0 when absent).
-    fn wal_len(path: &Path) -> u64 {
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        std::fs::metadata(PathBuf::from(wal)).map_or(0, |m| m.len())
-    }
-
-    #[test]
-    fn external_checkpoints_leave_the_wal_to_the_replicator() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("t.db");
-        let config = DbConfig { checkpoints: CheckpointMode::External, ..DbConfig::default() };
-        let db = Db::open(&path, &config).expect("db");
-        let before = std::fs::metadata(&path).expect("file").len();
-        db.write_blocking(|tx| {
-            tx.execute_batch("CREATE TABLE filler (data BLOB)")?;
-            for _ in 0..512 {
-                tx.execute("INSERT INTO filler (data) VALUES (zeroblob(4096))", [])?;
-            }
-            Ok(())
-        })
-        .expect("write");
-        // Well past several rounds of the internal checkpointer's period.
-        std::thread::sleep(CHECKPOINT_EVERY * 6);
-        db.checkpoint().expect("shutdown checkpoint is a no-op");
-        assert_eq!(std::fs::metadata(&path).expect("file").len(), before, "nothing was folded into the main file");
-        assert!(wal_len(&path) >= 2 * 1024 * 1024, "the frames stay in the WAL for the replicator");
-        // A replicator's checkpoint (any other connection) still works.
-        let other = Connection::open(&path).expect("open");
-        other.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).expect("checkpoint");
-        assert!(std::fs::metadata(&path).expect("file").len() >= before + 2 * 1024 * 1024);
-    }
 }

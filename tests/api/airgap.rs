@@ -26,12 +26,7 @@ const INSIDE: &str = "BB_AIRGAP_REPORT";
 const PORT: u16 = 18_080;
 
 fn works(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 /// One traced system call that addresses an IP socket: (address, whole line).
@@ -49,7 +44,10 @@ fn ip_destinations(trace: &str) -> Vec<(String, String)> {
 
 fn is_loopback(addr: &str) -> bool {
     addr.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-        || addr.strip_prefix("::ffff:").and_then(|v4| v4.parse::<std::net::Ipv4Addr>().ok()).is_some_and(|ip| ip.is_loopback())
+        || addr
+            .strip_prefix("::ffff:")
+            .and_then(|v4| v4.parse::<std::net::Ipv4Addr>().ok())
+            .is_some_and(|ip| ip.is_loopback())
 }
 
 #[test]
@@ -95,7 +93,8 @@ fn the_full_journey_inside_a_loopback_only_namespace_makes_no_outside_connection
         .status()
         .expect("run unshare");
     assert!(status.success(), "the journey inside the namespace failed ({status}); see its output above");
-    let journey: Value = serde_json::from_str(&std::fs::read_to_string(&report).expect("journey report")).expect("json");
+    let journey: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("journey report")).expect("json");
     assert_eq!(journey["completed"], true, "{journey}");
 
     let trace = std::fs::read_to_string(&trace).expect("trace");
@@ -166,7 +165,10 @@ impl Client {
 }
 
 fn reply_texts(turn: &Value) -> String {
-    turn["replies"].as_array().map(|r| r.iter().filter_map(|m| m["text"].as_str()).collect::<Vec<_>>().join(" | ")).unwrap_or_default()
+    turn["replies"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|m| m["text"].as_str()).collect::<Vec<_>>().join(" | "))
+        .unwrap_or_default()
 }
 
 /// Starts the server binary, models on, background workers on: the product as
@@ -243,9 +245,10 @@ async fn walk(report: &Path) {
     let org = s.org_id;
 
     // A bot, its NLU data, training (a background job of the server).
-    let bot = c.ok(&s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "Bistro" }))).await["id"]
-        .as_i64()
-        .expect("bot id");
+    let bot =
+        c.ok(&s, Method::POST, &format!("/api/v1/orgs/{org}/bots"), Some(json!({ "name": "Bistro" }))).await["id"]
+            .as_i64()
+            .expect("bot id");
     let book = [
         "book a table for two",
         "I'd like to reserve a table tonight",
@@ -257,14 +260,20 @@ async fn walk(report: &Path) {
     let greet = ["hello", "hi there", "good morning", "hey", "good evening", "hello, anyone there?"];
     for (name, texts) in [("book_table", book), ("greet", greet)] {
         let examples: Vec<Value> = texts.iter().map(|t| json!({ "text": t })).collect();
-        c.ok(&s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/intents"), Some(json!({ "name": name, "examples": examples })))
-            .await;
+        c.ok(
+            &s,
+            Method::POST,
+            &format!("/api/v1/bots/{bot}/nlu/intents"),
+            Some(json!({ "name": name, "examples": examples })),
+        )
+        .await;
     }
     let job = c.ok(&s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await;
     let job = c.wait_for(&s, &format!("/api/v1/jobs/{}", job["id"]), "status", "succeeded", &["failed", "dead"]).await;
 
     // A knowledge base with an uploaded document (text extraction in a worker process, embeddings).
-    let kb = c.ok(&s, Method::POST, &format!("/api/v1/orgs/{org}/knowledge-bases"), Some(json!({ "name": "House rules" })))
+    let kb = c
+        .ok(&s, Method::POST, &format!("/api/v1/orgs/{org}/knowledge-bases"), Some(json!({ "name": "House rules" })))
         .await["id"]
         .as_i64()
         .expect("kb id");
@@ -283,7 +292,12 @@ async fn walk(report: &Path) {
     let doc: Value = r.json().await.expect("json");
     c.wait_for(&s, &format!("/api/v1/documents/{}", doc["id"]), "status", "ready", &["failed"]).await;
     let answer = c
-        .ok(&s, Method::POST, &format!("/api/v1/knowledge-bases/{kb}/answer"), Some(json!({ "question": "How long does a refund take?" })))
+        .ok(
+            &s,
+            Method::POST,
+            &format!("/api/v1/knowledge-bases/{kb}/answer"),
+            Some(json!({ "question": "How long does a refund take?" })),
+        )
         .await;
     assert!(answer["answer"].as_str().is_some_and(|a| a.contains("five business days")), "{answer}");
 

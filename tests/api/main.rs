@@ -7,8 +7,8 @@
 mod accounts;
 mod admin;
 mod agents;
-mod airgap;
 mod ai;
+mod airgap;
 mod analytics;
 mod api_tokens;
 mod audit;
@@ -84,6 +84,7 @@ mod orgs;
 mod outbound;
 mod pg;
 mod recovery;
+mod replication;
 mod runtime;
 mod sandbox;
 mod schema;
