@@ -83,9 +83,7 @@ enum Command {
     /// Packaging: print the shell completion script for SHELL (bash, zsh,
     /// fish, elvish, powershell) generated from this command line definition.
     #[command(hide = true)]
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Packaging: print the botbuilder(1) man page (roff) generated from this
     /// command line definition.
     #[command(hide = true)]
