@@ -33,6 +33,16 @@ if ! command -v xmlsec1 >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends xmlsec1
 fi
 
+# strace, unshare (util-linux) and ip (iproute2) for the air-gap test (tests/api/airgap.rs):
+# the journey runs in a loopback-only network namespace with every connect() traced.
+if ! command -v strace >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then
+  echo "installing strace, iproute2 and util-linux for the air-gap test"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends strace iproute2 util-linux
+fi
+
 # axe-core (npm) for the accessibility check of every screen
 # (tests/api/browser_a11y.rs); into target/, never committed.
 if [ ! -f target/axe/node_modules/axe-core/axe.min.js ]; then

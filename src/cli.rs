@@ -1,5 +1,6 @@
 //! Command-line interface: `serve`, `migrate`, `backup`, `restore`,
-//! `version`, `config check`, `bench` and `admin create-superadmin`.
+//! `version`, `config check`, `bench` and `admin create-superadmin`; hidden:
+//! `completions SHELL` and `man` (for packaging), `extract-worker` (internal).
 //!
 //! Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
 
@@ -79,6 +80,14 @@ enum Command {
     /// within the given limits; the server runs it for every document.
     #[command(name = "extract-worker", hide = true)]
     ExtractWorker(ExtractWorkerArgs),
+    /// Packaging: print the shell completion script for SHELL (bash, zsh,
+    /// fish, elvish, powershell) generated from this command line definition.
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
+    /// Packaging: print the botbuilder(1) man page (roff) generated from this
+    /// command line definition.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +180,8 @@ pub fn main() -> ExitCode {
             load(data_only(data)).and_then(|c| create_superadmin(&c, &email, &name))
         }
         Command::ExtractWorker(args) => extract_worker(&args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man_page(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -409,6 +420,26 @@ fn extract_worker(args: &ExtractWorkerArgs) -> Result<(), ExitCode> {
     } else {
         Err(ExitCode::from(1))
     }
+}
+
+/// The command line definition that packaging documents: the hidden
+/// packaging and internal subcommands stay out of completions and the man page.
+fn packaged_command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command()
+}
+
+fn completions(shell: clap_complete::Shell) -> Result<(), ExitCode> {
+    let mut command = packaged_command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, "botbuilder", &mut out);
+    std::io::stdout().write_all(&out).map_err(|e| fail(1, &e))
+}
+
+fn man_page() -> Result<(), ExitCode> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(packaged_command()).render(&mut out).map_err(|e| fail(1, &e))?;
+    std::io::stdout().write_all(&out).map_err(|e| fail(1, &e))
 }
 
 fn say(line: &str) {

@@ -1006,6 +1006,23 @@ pub struct DbConfig {
     pub busy_timeout_ms: u32,
     /// Page cache per connection, in MiB.
     pub cache_mib: u32,
+    /// Who folds the WAL back into the data file: `internal` (botbuilder's
+    /// checkpointer thread and a TRUNCATE checkpoint on shutdown) or
+    /// `external` (a replicator such as Litestream does it; botbuilder never
+    /// checkpoints). See docs/operations.md.
+    pub checkpoints: CheckpointMode,
+}
+
+/// Who runs WAL checkpoints on the data file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckpointMode {
+    /// botbuilder's own thread (passive, every 250 ms) and TRUNCATE on shutdown.
+    #[default]
+    Internal,
+    /// Never by botbuilder: Litestream (or another WAL replicator) must run
+    /// beside it, or the WAL grows without bound.
+    External,
 }
 
 impl Default for Config {
@@ -1060,7 +1077,7 @@ impl Default for HttpConfig {
 
 impl Default for DbConfig {
     fn default() -> Self {
-        Self { readers: 4, busy_timeout_ms: 5_000, cache_mib: 16 }
+        Self { readers: 4, busy_timeout_ms: 5_000, cache_mib: 16, checkpoints: CheckpointMode::Internal }
     }
 }
 

@@ -19,7 +19,7 @@ pub use file::{DataLock, FileError, FileState, LockError, inspect, integrity_che
 pub use migrate::{MIGRATIONS_TABLE, apply_migrations, latest_version, schema_is_current};
 pub use row::{FromRow, format_timestamp, json_column, now, query_all, query_opt};
 
-use crate::config::DbConfig;
+use crate::config::{CheckpointMode, DbConfig};
 use crate::error::{AppError, AppResult};
 
 /// The `PRAGMA application_id` stamped on every botbuilder database ("bbld").
@@ -35,6 +35,7 @@ struct DbInner {
     writer: Pool<SqliteConnectionManager>,
     readers: Pool<SqliteConnectionManager>,
     path: PathBuf,
+    checkpoints: CheckpointMode,
 }
 
 /// Connection counts of one pool, for `/metrics`.
@@ -85,11 +86,16 @@ impl Db {
                 c.execute_batch("PRAGMA query_only=ON;")
             }))
             .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
-        let inner = Arc::new(DbInner { writer, readers, path: path.to_owned() });
-        let mut checkpointer = Connection::open(path).map_err(|e| FileError::classify(path, &e))?;
-        configure(&mut checkpointer, busy, cache_kib).map_err(|e| FileError::classify(path, &e))?;
-        start_checkpointer(checkpointer, Arc::downgrade(&inner))
-            .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
+        let inner = Arc::new(DbInner { writer, readers, path: path.to_owned(), checkpoints: config.checkpoints });
+        // With `checkpoints = "external"` a WAL replicator (Litestream) owns
+        // checkpointing: a checkpoint of ours racing its lock hand-over could
+        // reset the WAL before it copied the frames (docs/operations.md).
+        if config.checkpoints == CheckpointMode::Internal {
+            let mut checkpointer = Connection::open(path).map_err(|e| FileError::classify(path, &e))?;
+            configure(&mut checkpointer, busy, cache_kib).map_err(|e| FileError::classify(path, &e))?;
+            start_checkpointer(checkpointer, Arc::downgrade(&inner))
+                .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
+        }
         Ok(Db { inner })
     }
 
@@ -135,8 +141,12 @@ impl Db {
         Ok(out)
     }
 
-    /// Folds the WAL into the main file; called on shutdown.
+    /// Folds the WAL into the main file; called on shutdown. Does nothing
+    /// when checkpoints are external (the replicator folds it).
     pub fn checkpoint(&self) -> AppResult<()> {
+        if self.inner.checkpoints == CheckpointMode::External {
+            return Ok(());
+        }
         let conn = self.inner.writer.get()?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
