@@ -15,7 +15,7 @@ use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-pub use file::{DataLock, FileError, FileState, LockError, inspect, integrity_check};
+pub use file::{DataLock, FileError, FileState, LockError, WalReport, inspect, inspect_wal, integrity_check};
 pub use migrate::{MIGRATIONS_TABLE, apply_migrations, latest_version, schema_is_current};
 pub use row::{FromRow, format_timestamp, json_column, now, query_all, query_opt};
 
@@ -50,6 +50,9 @@ impl Db {
     /// `SQLite`, not botbuilder's, corrupt, or of a newer schema.
     pub fn open(path: &Path, config: &DbConfig) -> Result<Db, FileError> {
         register_sqlite_vec();
+        // Read before anything opens the file: a non-empty WAL means the last
+        // process did not stop cleanly (see `WalReport`).
+        let wal = file::inspect_wal(path).map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
         file::check_openable(path)?;
         let busy = Duration::from_millis(u64::from(config.busy_timeout_ms));
         let cache_kib = i64::from(config.cache_mib) * 1024;
@@ -63,6 +66,18 @@ impl Db {
                 path: path.to_owned(),
                 reason: format!("cannot enable WAL (journal_mode={journal})"),
             });
+        }
+        if let Some(report) = &wal {
+            // SQLite has replayed what the WAL held; say what that was, and
+            // refuse a file that is not sound rather than serve it.
+            tracing::warn!(data = %path.display(), "{}", report.describe(path));
+            let started = std::time::Instant::now();
+            file::quick_check(&first, path)?;
+            tracing::warn!(
+                data = %path.display(),
+                elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "recovered after an unclean stop: quick_check ok"
+            );
         }
         migrate::apply_migrations(&mut first).map_err(|e| FileError::Migration { path: path.to_owned(), reason: e })?;
         drop(first);
