@@ -251,7 +251,8 @@ pub fn inspect_wal(data: &Path) -> std::io::Result<Option<WalReport>> {
 
 fn parse_wal(b: &[u8]) -> WalReport {
     let total = b.len() as u64;
-    let invalid = WalReport { bytes: total, header_valid: false, replayed_frames: 0, transactions: 0, ignored_bytes: total };
+    let invalid =
+        WalReport { bytes: total, header_valid: false, replayed_frames: 0, transactions: 0, ignored_bytes: total };
     if b.len() < WAL_HEADER {
         return invalid;
     }
@@ -291,7 +292,13 @@ fn parse_wal(b: &[u8]) -> WalReport {
             end = at;
         }
     }
-    WalReport { bytes: total, header_valid: true, replayed_frames: replayed, transactions, ignored_bytes: total - end as u64 }
+    WalReport {
+        bytes: total,
+        header_valid: true,
+        replayed_frames: replayed,
+        transactions,
+        ignored_bytes: total - end as u64,
+    }
 }
 
 /// Runs `PRAGMA quick_check` on an open connection; `Ok(())` when sound.

@@ -52,7 +52,8 @@ impl Db {
         register_sqlite_vec();
         // Read before anything opens the file: a non-empty WAL means the last
         // process did not stop cleanly (see `WalReport`).
-        let wal = file::inspect_wal(path).map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
+        let wal = file::inspect_wal(path)
+            .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
         file::check_openable(path)?;
         let busy = Duration::from_millis(u64::from(config.busy_timeout_ms));
         let cache_kib = i64::from(config.cache_mib) * 1024;

@@ -142,7 +142,8 @@ async fn prepared(rx: Option<&FakeServer>) -> (TempDir, Ctx) {
     )
     .await;
     let mut intent = 0;
-    for (name, examples) in [("greet", ["hello", "hi there", "good morning"]), ("bye", ["goodbye", "see you", "farewell"])]
+    for (name, examples) in
+        [("greet", ["hello", "hi there", "good morning"]), ("bye", ["goodbye", "see you", "farewell"])]
     {
         let examples: Vec<Value> = examples.iter().map(|t| json!({ "text": t })).collect();
         let created = call_ok(
@@ -204,7 +205,13 @@ struct Load {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-fn user_request(client: &reqwest::Client, base: &str, s: &Session, method: Method, path: &str) -> reqwest::RequestBuilder {
+fn user_request(
+    client: &reqwest::Client,
+    base: &str,
+    s: &Session,
+    method: Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
     let unsafe_method = method != Method::GET;
     let mut b = client.request(method, format!("{base}{path}")).header("Cookie", &s.cookie);
     if unsafe_method {
@@ -273,7 +280,8 @@ impl Load {
             }));
         }
         {
-            let (stop, acked, client, base, ctx) = (stop.clone(), acked.clone(), client.clone(), base.to_owned(), ctx.clone());
+            let (stop, acked, client, base, ctx) =
+                (stop.clone(), acked.clone(), client.clone(), base.to_owned(), ctx.clone());
             tasks.push(tokio::spawn(async move {
                 let mut i = 0;
                 while !stop.load(Ordering::SeqCst) {
@@ -294,7 +302,8 @@ impl Load {
             }));
         }
         {
-            let (stop, acked, client, base, ctx) = (stop.clone(), acked.clone(), client.clone(), base.to_owned(), ctx.clone());
+            let (stop, acked, client, base, ctx) =
+                (stop.clone(), acked.clone(), client.clone(), base.to_owned(), ctx.clone());
             tasks.push(tokio::spawn(async move {
                 let mut i = 0;
                 while !stop.load(Ordering::SeqCst) {
@@ -315,9 +324,12 @@ impl Load {
                     }
                     if i % 20 == 1 {
                         let path = format!("/api/v1/bots/{}/nlu/train", ctx.bot);
-                        match answer(user_request(&client, &base, &ctx.session, Method::POST, &path).send().await).await {
+                        match answer(user_request(&client, &base, &ctx.session, Method::POST, &path).send().await).await
+                        {
                             Some((202, body)) => acked.lock().expect("lock").jobs.extend(body["id"].as_i64()),
-                            Some((status, body)) => refused(&acked, format!("train {status} {}", body["error"]["code"])),
+                            Some((status, body)) => {
+                                refused(&acked, format!("train {status} {}", body["error"]["code"]))
+                            }
                             None => {}
                         }
                     }
@@ -409,7 +421,10 @@ async fn kill_9_under_mixed_load_loses_no_acknowledged_write_and_the_queues_resu
     let started = Instant::now();
     loop {
         let a = load.snapshot();
-        if (a.widget_messages.len() >= 60 && a.documents.len() >= 5 && a.intent_examples.len() >= 10 && !a.jobs.is_empty())
+        if (a.widget_messages.len() >= 60
+            && a.documents.len() >= 5
+            && a.intent_examples.len() >= 10
+            && !a.jobs.is_empty())
             || started.elapsed() > Duration::from_secs(20)
         {
             break;
@@ -430,13 +445,20 @@ async fn kill_9_under_mixed_load_loses_no_acknowledged_write_and_the_queues_resu
     // ends `failed` with its reason; with them `ready`), outbound replies are sent.
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
-        let running = one(&data, "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running') AND run_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+1 second')");
-        let outbound = one(&data, "SELECT count(*) FROM channel_messages WHERE direction = 'outbound' AND status = 'pending'");
+        let running = one(
+            &data,
+            "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running') AND run_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+1 second')",
+        );
+        let outbound =
+            one(&data, "SELECT count(*) FROM channel_messages WHERE direction = 'outbound' AND status = 'pending'");
         let documents = one(&data, "SELECT count(*) FROM documents WHERE status NOT IN ('ready', 'failed')");
         if running == 0 && outbound == 0 && documents == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "queues did not drain: {running} jobs, {outbound} outbound, {documents} documents");
+        assert!(
+            Instant::now() < deadline,
+            "queues did not drain: {running} jobs, {outbound} outbound, {documents} documents"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let drained_after = restarted.elapsed();
@@ -590,7 +612,8 @@ async fn a_backup_taken_under_load_restores_to_the_same_rows() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     // Row by row: every table of the backup equals the restored file's.
-    let open = |p: &Path| rusqlite::Connection::open_with_flags(p, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open");
+    let open =
+        |p: &Path| rusqlite::Connection::open_with_flags(p, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open");
     let (b, r, live) = (open(&backup), open(&restored), open(&data));
     let tables: Vec<String> = b
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name")
@@ -709,8 +732,10 @@ async fn a_full_disk_answers_507_storage_full_keeps_reads_and_recovers_when_spac
 
     // While full: other writes get the same answer, the widget too; reads work.
     let (intent_status, intent) =
-        call(Method::POST, &format!("/api/v1/bots/{}/nlu/intents", ctx.bot), Some(json!({ "name": "while_full" }))).await;
-    let widget = answer(client.post(format!("{base}/api/v1/widget/{}/sessions", ctx.key)).send().await).await.expect("answers");
+        call(Method::POST, &format!("/api/v1/bots/{}/nlu/intents", ctx.bot), Some(json!({ "name": "while_full" })))
+            .await;
+    let widget =
+        answer(client.post(format!("{base}/api/v1/widget/{}/sessions", ctx.key)).send().await).await.expect("answers");
     let (list_status, _) = call(Method::GET, &format!("/api/v1/knowledge-bases/{}/documents", ctx.kb), None).await;
     let (bots_status, _) = call(Method::GET, &format!("/api/v1/orgs/{}/bots", s.org_id), None).await;
     assert_eq!((intent_status, &intent["error"]["code"]), (507, &json!("storage_full")), "{intent}");
@@ -720,9 +745,11 @@ async fn a_full_disk_answers_507_storage_full_keeps_reads_and_recovers_when_spac
     // Space returns: writes succeed again, nothing is corrupt.
     std::fs::remove_file(&ballast).expect("free the ballast");
     let (again, created) =
-        call(Method::POST, &format!("/api/v1/bots/{}/nlu/intents", ctx.bot), Some(json!({ "name": "after_full" }))).await;
+        call(Method::POST, &format!("/api/v1/bots/{}/nlu/intents", ctx.bot), Some(json!({ "name": "after_full" })))
+            .await;
     assert_eq!(again, 201, "{created}");
-    let widget_after = answer(client.post(format!("{base}/api/v1/widget/{}/sessions", ctx.key)).send().await).await.expect("answers");
+    let widget_after =
+        answer(client.post(format!("{base}/api/v1/widget/{}/sessions", ctx.key)).send().await).await.expect("answers");
     assert_eq!(widget_after.0, 201, "{}", widget_after.1);
     tokio::task::block_in_place(|| server.terminate());
     let integrity: String = rusqlite::Connection::open(&data)

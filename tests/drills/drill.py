@@ -693,15 +693,14 @@ def drill_backup(args):
 # covered by their own integration tests.
 FUZZ_EXCLUDE = [
     "POST /api/v1/auth/logout",
-    "DELETE /api/v1/account",
-    "POST /api/v1/account/delete",
-    "PUT /api/v1/account/password",
-    "POST /api/v1/account/password",
+    "DELETE /api/v1/me/sessions",
+    "DELETE /api/v1/me/sessions/{session_id}",
+    "POST /api/v1/me/password",
+    "POST /api/v1/me/2fa/setup",
+    "POST /api/v1/me/2fa/enable",
+    "POST /api/v1/me/2fa/disable",
+    "POST /api/v1/me/2fa/backup-codes",
     "DELETE /api/v1/orgs/{org_id}",
-    "DELETE /api/v1/sessions/{session_id}",
-    "POST /api/v1/sessions/revoke-others",
-    "DELETE /api/v1/account/sessions/{session_id}",
-    "POST /api/v1/account/sessions/revoke-others",
 ]
 
 
