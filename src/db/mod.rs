@@ -55,6 +55,23 @@ impl Db {
         let wal = file::inspect_wal(path)
             .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
         file::check_openable(path)?;
+        if let Some(report) = &wal {
+            // SQLite replays what the WAL holds; say what that is, and refuse
+            // a file that is not sound rather than serve it. Read-only, so a
+            // refused file is left as it was (closing a read-write connection
+            // would fold the WAL into it).
+            tracing::warn!(data = %path.display(), "{}", report.describe(path));
+            let started = std::time::Instant::now();
+            let check = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| FileError::classify(path, &e))?;
+            file::quick_check(&check, path)?;
+            drop(check);
+            tracing::warn!(
+                data = %path.display(),
+                elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "recovered after an unclean stop: quick_check ok"
+            );
+        }
         let busy = Duration::from_millis(u64::from(config.busy_timeout_ms));
         let cache_kib = i64::from(config.cache_mib) * 1024;
 
@@ -67,18 +84,6 @@ impl Db {
                 path: path.to_owned(),
                 reason: format!("cannot enable WAL (journal_mode={journal})"),
             });
-        }
-        if let Some(report) = &wal {
-            // SQLite has replayed what the WAL held; say what that was, and
-            // refuse a file that is not sound rather than serve it.
-            tracing::warn!(data = %path.display(), "{}", report.describe(path));
-            let started = std::time::Instant::now();
-            file::quick_check(&first, path)?;
-            tracing::warn!(
-                data = %path.display(),
-                elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                "recovered after an unclean stop: quick_check ok"
-            );
         }
         migrate::apply_migrations(&mut first).map_err(|e| FileError::Migration { path: path.to_owned(), reason: e })?;
         drop(first);
