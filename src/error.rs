@@ -268,6 +268,8 @@ error_codes! {
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),
     ModelsUnavailable => ("models_unavailable", SERVICE_UNAVAILABLE, "The local ML models are still loading or failed to load (see /readyz)."),
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "The server is at capacity (`details.reason`: `inference_queue_full`, `write_queue_full` or `sandbox_busy`); retry after the Retry-After header."),
+    // Reliability drills (issue 30)
+    StorageFull => ("storage_full", INSUFFICIENT_STORAGE, "The disk holding the data file is full: the write was not saved (nothing half-written); reads keep working and writes succeed again once space is freed. `details.retryable` is `true`."),
 }
 
 /// An API error: a stable code, a human message, optional details and, for
@@ -307,6 +309,15 @@ impl AppError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         Self::new(ErrorCode::ValidationFailed, message).with_details(json!({ "field": field }))
+    }
+
+    /// A 507: the disk holding the data file is full; nothing was written.
+    pub fn storage_full() -> Self {
+        Self::new(
+            ErrorCode::StorageFull,
+            "the server's disk is full; the change was not saved. Reads still work; retry once space is freed",
+        )
+        .with_details(json!({ "retryable": true }))
     }
 
     /// A 500 carrying its cause for the log.
@@ -418,8 +429,17 @@ impl From<rusqlite::Error> for AppError {
         {
             return mapped;
         }
+        if is_disk_full(&err) {
+            return Self { source: Some(err.into()), ..Self::storage_full() };
+        }
         Self::internal(err)
     }
+}
+
+/// `SQLITE_FULL`: SQLite's unix VFS reports a write that met `ENOSPC` so
+/// (main file, WAL and temporary files alike); the disk is at fault, not the request.
+fn is_disk_full(err: &rusqlite::Error) -> bool {
+    matches!(err, rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DiskFull)
 }
 
 fn map_trigger_message(msg: &str) -> Option<AppError> {
@@ -478,6 +498,21 @@ mod tests {
             assert!(seen.insert(code.as_str()), "duplicate code {}", code.as_str());
             assert!(code.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }
+    }
+
+    #[test]
+    fn a_full_disk_is_a_507_storage_full_not_a_500() {
+        // `max_page_count` makes SQLite answer exactly what a full disk does: SQLITE_FULL.
+        let conn = rusqlite::Connection::open_in_memory().expect("db");
+        conn.execute_batch("CREATE TABLE t (b BLOB); PRAGMA max_page_count = 8;").expect("setup");
+        let err = conn.execute("INSERT INTO t (b) VALUES (zeroblob(100000))", []).expect_err("the file is full");
+        let e = AppError::from(err);
+        assert_eq!(e.code(), ErrorCode::StorageFull);
+        assert_eq!(e.code().status().as_u16(), 507);
+        assert_eq!(e.details().and_then(|d| d["retryable"].as_bool()), Some(true));
+        // Reads still work on the same connection, and the row count is unchanged.
+        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).expect("read");
+        assert_eq!(n, 0);
     }
 
     #[test]

@@ -178,7 +178,7 @@ async fn change_password(
 #[utoipa::path(
     tag = "auth",
     params(PageParams),
-    responses((status = 200, body = Page<SessionInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<SessionInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("session" = []))
 )]
 #[get("/me/sessions")]

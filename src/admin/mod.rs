@@ -445,7 +445,7 @@ async fn remove_allowlist(
 #[utoipa::path(
     tag = "admin",
     params(PageParams, AttemptQuery),
-    responses((status = 200, body = Page<LoginAttempt>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<LoginAttempt>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("admin_session" = []))
 )]
 #[get("/admin/login-attempts")]

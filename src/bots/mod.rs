@@ -118,7 +118,7 @@ async fn create_bot(
 #[utoipa::path(
     tag = "bots",
     params(("org_id" = i64, Path, description = "Organization id"), PageParams),
-    responses((status = 200, body = Page<Bot>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<Bot>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["bots.read"]), ("api_token" = ["bots.read"]))
 )]
 #[get("/orgs/{org_id}/bots")]

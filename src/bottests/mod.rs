@@ -78,7 +78,7 @@ async fn run_tests(scope: BotScope<perm::BotsWrite>, state: web::Data<AppState>)
 #[utoipa::path(
     tag = "bot_tests",
     params(("bot_id" = i64, Path, description = "Bot id"), PageParams),
-    responses((status = 200, body = Page<TestRun>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<TestRun>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["bots.read"]), ("api_token" = ["bots.read"]))
 )]
 #[get("/bots/{bot_id}/test-runs")]

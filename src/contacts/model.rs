@@ -211,6 +211,7 @@ pub struct ContactFilter {
     /// Contacts carrying this tag.
     pub tag: Option<String>,
     pub consent: Option<Consent>,
+    #[param(inline)]
     pub sort: Option<ContactSort>,
 }
 

@@ -137,7 +137,7 @@ async fn get_conversation(
 #[utoipa::path(
     tag = "conversations",
     params(("conversation_id" = i64, Path, description = "Conversation id"), PageParams),
-    responses((status = 200, body = Page<Message>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<Message>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["conversations.read"]), ("api_token" = ["conversations.read"]))
 )]
 #[get("/conversations/{conversation_id}/messages")]
@@ -208,7 +208,7 @@ async fn replay(scope: ConvScope<perm::BotsWrite>, state: web::Data<AppState>) -
 #[utoipa::path(
     tag = "conversations",
     params(("org_id" = i64, Path, description = "Organization id"), InboxFilter, PageParams),
-    responses((status = 200, body = Page<Conversation>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<Conversation>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["conversations.handle"]), ("api_token" = ["conversations.handle"]))
 )]
 #[get("/orgs/{org_id}/inbox")]

@@ -15,7 +15,7 @@ use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-pub use file::{DataLock, FileError, FileState, LockError, inspect, integrity_check};
+pub use file::{DataLock, FileError, FileState, LockError, WalReport, inspect, inspect_wal, integrity_check};
 pub use migrate::{MIGRATIONS_TABLE, apply_migrations, latest_version, schema_is_current};
 pub use row::{FromRow, format_timestamp, json_column, now, query_all, query_opt};
 
@@ -51,7 +51,28 @@ impl Db {
     /// `SQLite`, not botbuilder's, corrupt, or of a newer schema.
     pub fn open(path: &Path, config: &DbConfig) -> Result<Db, FileError> {
         register_sqlite_vec();
+        // Read before anything opens the file: a non-empty WAL means the last
+        // process did not stop cleanly (see `WalReport`).
+        let wal = file::inspect_wal(path)
+            .map_err(|e| FileError::Unusable { path: path.to_owned(), reason: e.to_string() })?;
         file::check_openable(path)?;
+        if let Some(report) = &wal {
+            // SQLite replays what the WAL holds; say what that is, and refuse
+            // a file that is not sound rather than serve it. Read-only, so a
+            // refused file is left as it was (closing a read-write connection
+            // would fold the WAL into it).
+            tracing::warn!(data = %path.display(), "{}", report.describe(path));
+            let started = std::time::Instant::now();
+            let check = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| FileError::classify(path, &e))?;
+            file::quick_check(&check, path)?;
+            drop(check);
+            tracing::warn!(
+                data = %path.display(),
+                elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "recovered after an unclean stop: quick_check ok"
+            );
+        }
         let busy = Duration::from_millis(u64::from(config.busy_timeout_ms));
         let cache_kib = i64::from(config.cache_mib) * 1024;
 

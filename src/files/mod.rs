@@ -36,7 +36,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     tag = "files",
     params(("file_id" = i64, Path, description = "File id")),
     responses(
-        (status = 200, description = "The file's bytes, with its sniffed content type", content_type = "application/octet-stream"),
+        (status = 200, description = "The file's bytes, with its sniffed content type (any media type)", content_type = "*/*"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "`file_not_found`"),
     ),
     security(("session" = ["conversations.read"]), ("api_token" = ["conversations.read"]))

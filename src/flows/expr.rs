@@ -898,3 +898,57 @@ mod tests {
         assert!(run("s + s", &v).is_err());
     }
 }
+
+/// Property tests (issue 30): flow expressions are written by API users, so
+/// any text must parse to an expression or a `ParseError`, and evaluation
+/// must end in a value or an `EvalError` — never a panic.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use super::{eval, parse};
+
+    fn scope() -> Map<String, Value> {
+        json!({ "name": "Ana", "n": 3, "list": [1, "two", null, [3]], "user": { "tags": ["a"], "age": 41.5 },
+                "empty": "", "flag": true, "nothing": null })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_text_parses_or_fails_cleanly(src in "\\PC{0,80}") {
+            if let Ok(e) = parse(&src) {
+                let _ = eval(&e, &scope());
+            }
+        }
+
+        #[test]
+        fn expression_shaped_text_parses_or_fails_cleanly(
+            src in "[a-z0-9_ .+*/%()\\[\\]\"'!<>=&|,?:-]{0,60}|(name|n|list|user|len|upper|default|concat|\\(|\\)|\\[|\\]|\\.|,|[0-9]{1,3}|\"x\"| |\\+|-|\\*|/|%|==|!=|&&|\\|\\||!){0,30}",
+        ) {
+            if let Ok(e) = parse(&src) {
+                let _ = eval(&e, &scope());
+            }
+        }
+
+        #[test]
+        fn integer_arithmetic_is_exact(a in -1_000_000_i64..1_000_000, b in -1_000_000_i64..1_000_000) {
+            let sum = parse(&format!("{a} + ({b})")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(eval(&sum, &scope()).map_err(|e| TestCaseError::fail(e.0))?, json!(a + b));
+            let product = parse(&format!("({a}) * ({b})")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(eval(&product, &scope()).map_err(|e| TestCaseError::fail(e.0))?, json!(a * b));
+        }
+
+        #[test]
+        fn string_literals_round_trip_through_escapes(s in "\\PC{0,40}") {
+            let quoted = format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+            let e = parse(&quoted).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(eval(&e, &scope()).map_err(|e| TestCaseError::fail(e.0))?, json!(s));
+        }
+    }
+}

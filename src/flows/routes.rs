@@ -166,7 +166,7 @@ async fn validate_flow(
 #[utoipa::path(
     tag = "flows",
     params(("bot_id" = i64, Path, description = "Bot id"), ("flow_name" = String, Path, description = "Flow name"), PageParams),
-    responses((status = 200, body = Page<FlowVersionView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<FlowVersionView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["bots.read"]), ("api_token" = ["bots.read"]))
 )]
 #[get("/bots/{bot_id}/flows/{flow_name}/versions")]

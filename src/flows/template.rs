@@ -274,3 +274,66 @@ mod tests {
         assert!(Template::parse("Hi {{ }}").is_err());
     }
 }
+
+/// Property tests (issue 30): message templates come from flow authors and
+/// may quote end-user text; parsing and rendering never panic, escaped text
+/// comes back unchanged, and URL encoding is reversible.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use super::{Template, percent_encode};
+
+    fn scope() -> Map<String, Value> {
+        json!({ "name": "Ana <script>", "n": 3, "said": "a {{ b }} c" }).as_object().cloned().unwrap_or_default()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_text_parses_or_fails_cleanly(src in "\\PC{0,120}|([a-z ]{0,5}(\\{\\{|\\}\\}|\\\\|name|n|said| ){0,12}){0,4}") {
+            if let Ok(t) = Template::parse(&src) {
+                let _ = t.render(&scope());
+                let _ = t.render_url(&scope());
+                let _ = t.render_header(&scope());
+                let _ = t.render_value(&scope());
+                let _ = t.render_reporting(&scope());
+            }
+        }
+
+        #[test]
+        fn escaped_text_renders_as_itself(text in "\\PC{0,80}|[a-z{}\\\\ ]{0,40}") {
+            let escaped = text.replace("{{", "\\{{");
+            let t = Template::parse(&escaped).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(t.render(&scope()).map_err(|e| TestCaseError::fail(e.0))?, text);
+        }
+
+        #[test]
+        fn placeholders_render_the_variable_verbatim(prefix in "[^{\\\\]{0,20}", suffix in "[^{\\\\]{0,20}") {
+            let t = Template::parse(&format!("{prefix}{{{{ said }}}}{suffix}")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(t.render(&scope()).map_err(|e| TestCaseError::fail(e.0))?, format!("{prefix}a {{{{ b }}}} c{suffix}"));
+        }
+
+        #[test]
+        fn percent_encoding_is_reversible_and_safe(s in "\\PC{0,60}") {
+            let encoded = percent_encode(&s);
+            prop_assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b)));
+            let mut bytes = Vec::new();
+            let raw = encoded.as_bytes();
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] == b'%' {
+                    let hex = std::str::from_utf8(&raw[i + 1..i + 3]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    bytes.push(u8::from_str_radix(hex, 16).map_err(|e| TestCaseError::fail(e.to_string()))?);
+                    i += 3;
+                } else {
+                    bytes.push(raw[i]);
+                    i += 1;
+                }
+            }
+            prop_assert_eq!(String::from_utf8(bytes).map_err(|e| TestCaseError::fail(e.to_string()))?, s);
+        }
+    }
+}

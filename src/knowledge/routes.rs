@@ -85,7 +85,7 @@ async fn create_knowledge_base(
 #[utoipa::path(
     tag = "knowledge",
     params(("org_id" = i64, Path, description = "Organization id"), PageParams),
-    responses((status = 200, body = Page<KnowledgeBase>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<KnowledgeBase>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["knowledge.read"]), ("api_token" = ["knowledge.read"]))
 )]
 #[get("/orgs/{org_id}/knowledge-bases")]
@@ -524,7 +524,7 @@ async fn retry_document(
 #[utoipa::path(
     tag = "knowledge",
     params(("document_id" = i64, Path, description = "Document id"), PageParams),
-    responses((status = 200, body = Page<Chunk>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<Chunk>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["knowledge.read"]), ("api_token" = ["knowledge.read"]))
 )]
 #[get("/documents/{document_id}/chunks")]

@@ -74,7 +74,7 @@ async fn create_provider(
 #[utoipa::path(
     tag = "llm",
     params(("org_id" = i64, Path, description = "Organization id"), PageParams),
-    responses((status = 200, body = Page<LlmProvider>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<LlmProvider>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["integrations.manage"]), ("api_token" = ["integrations.manage"]))
 )]
 #[get("/orgs/{org_id}/llm-providers")]

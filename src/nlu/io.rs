@@ -999,3 +999,107 @@ mod tests {
         assert_eq!(err.details().expect("details")["line"], 3);
     }
 }
+
+/// Property tests (issue 30): imported NLU files are untrusted. Any bytes in
+/// any format parse or fail with `nlu_import_invalid`-style errors, never a
+/// panic; annotated examples and whole documents survive export and re-import.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::{Annotation, DataFormat, parse, parse_markup, render, render_markup};
+
+    fn formats() -> impl Strategy<Value = DataFormat> {
+        prop_oneof![Just(DataFormat::Json), Just(DataFormat::Rasa), Just(DataFormat::Csv)]
+    }
+
+    /// Example text without markup characters, trimmed and non-empty.
+    fn text() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9À-ÿ][A-Za-z0-9À-ÿ ,.?!'=+@-]{0,30}[A-Za-z0-9À-ÿ?!.]".prop_map(|s| s.trim().to_owned())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(format in formats(), bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse(format, &bytes);
+        }
+
+        #[test]
+        fn format_shaped_text_parses_or_fails_cleanly(
+            format in formats(),
+            src in "(nlu:|- intent: [a-z]{1,5}|  examples: \\||    - |\\[[a-z ]{0,5}\\]|\\([a-z:]{0,6}\\)|\\{\"entity\": \"[a-z]{0,3}\"\\}|text,intent|\"|,|\n|[a-z ]{1,6}|\\{|\\}|\\[|\\]|\\(|\\)|:){0,40}",
+        ) {
+            let _ = parse(format, src.as_bytes());
+        }
+
+        #[test]
+        fn any_markup_parses_or_fails_cleanly(src in "\\PC{0,80}|([a-z ]{0,4}(\\[|\\]|\\(|\\)|\\{|\\}|:|\"|entity|value)){0,20}") {
+            if let Ok((text, annotations, _)) = parse_markup(&src) {
+                let n = text.chars().count();
+                prop_assert!(annotations.iter().all(|a| a.start < a.end && a.end <= n));
+            }
+        }
+
+        #[test]
+        fn annotated_examples_round_trip_through_markup(
+            words in proptest::collection::vec(("[a-zà-ü]{1,8}", proptest::option::of("[a-z]{1,6}")), 1..8),
+        ) {
+            let mut text = String::new();
+            let mut annotations = Vec::new();
+            for (word, entity) in &words {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                let start = text.chars().count();
+                text.push_str(word);
+                if let Some(entity) = entity {
+                    annotations.push(Annotation {
+                        entity: entity.clone(),
+                        value: word.clone(),
+                        start,
+                        end: start + word.chars().count(),
+                        role: None,
+                        group: None,
+                    });
+                }
+            }
+            let markup = render_markup(&text, &annotations);
+            let (back, parsed, synonyms) = parse_markup(&markup).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(back, text);
+            prop_assert_eq!(parsed, annotations);
+            prop_assert!(synonyms.is_empty());
+        }
+
+        #[test]
+        fn documents_round_trip_through_every_format(
+            intents in proptest::collection::btree_map("[a-z][a-z_]{0,10}", proptest::collection::btree_set(text(), 1..4), 1..4),
+            format in formats(),
+        ) {
+            let source = json!({
+                "format": "botbuilder-nlu",
+                "version": 1,
+                "intents": intents.iter().map(|(name, examples)| json!({
+                    "name": name,
+                    "examples": examples.iter().map(|t| json!({ "text": t })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })
+            .to_string();
+            let (doc, _) = parse(DataFormat::Json, source.as_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let (body, _, _) = render(&doc, format);
+            let (back, _) = parse(format, body.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}\n{body}")))?;
+            let pairs = |d: &super::NluDocument| {
+                let mut v: Vec<(String, String)> = d
+                    .intents
+                    .iter()
+                    .flat_map(|i| i.examples.iter().map(|e| (i.name.clone(), e.text.clone())))
+                    .collect();
+                v.sort();
+                v
+            };
+            prop_assert_eq!(pairs(&back), pairs(&doc), "{}", body);
+        }
+    }
+}

@@ -437,6 +437,7 @@ pub enum DataFormat {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `json` (default), `rasa` or `csv`.
+    #[param(inline)]
     pub format: Option<DataFormat>,
 }
 
@@ -446,9 +447,11 @@ pub struct ExportQuery {
 pub struct ImportQuery {
     /// `json`, `rasa` or `csv`; default from the Content-Type
     /// (`application/json`, `application/yaml`/`text/yaml`, `text/csv`).
+    #[param(inline)]
     pub format: Option<DataFormat>,
     /// `merge` (default): add to what exists; `replace`: delete the bot's
     /// intents and entities first.
+    #[param(inline)]
     pub mode: Option<ImportMode>,
 }
 

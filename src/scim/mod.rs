@@ -77,7 +77,7 @@ async fn scim_get_settings(
 #[utoipa::path(
     tag = "scim",
     params(("org_id" = i64, Path, description = "Organization id"), PageParams),
-    responses((status = 200, body = Page<ScimToken>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<ScimToken>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["sso.manage"]), ("api_token" = ["sso.manage"]))
 )]
 #[get("/orgs/{org_id}/scim-tokens")]

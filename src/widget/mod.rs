@@ -442,7 +442,7 @@ async fn upload(
 #[utoipa::path(
     tag = "widget",
     params(("widget_key" = String, Path, description = "The bot's public widget key"), ("session_id" = String, Path, description = "Widget session id"), ("file_id" = i64, Path, description = "File id")),
-    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"), (status = 403, body = ErrorBody),
+    responses((status = 200, description = "The file's bytes, with its sniffed content type (any media type)", content_type = "*/*"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody, description = "`widget_session_not_found` or `file_not_found`")),
 )]
 #[get("/{widget_key}/sessions/{session_id}/files/{file_id}")]

@@ -56,6 +56,7 @@ mod channels_sms;
 mod channels_whatsapp;
 mod cli;
 mod contacts;
+mod drills;
 mod edge;
 mod extract;
 mod fake_http;

@@ -920,3 +920,37 @@ mod tests {
         assert!(check_message("line\nbreak", 20).is_ok());
     }
 }
+
+/// Property tests (issue 30): widget and channel messages are end-user
+/// input. The message check and the CSAT parser take any text without
+/// panicking, and what the check accepts is bounded and free of control
+/// characters.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::{check_message, parse_csat};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_message_is_accepted_bounded_or_refused_naming_the_field(s in "\\PC{0,80}|[\\x00-\\x1f a-z⭐★\u{fe0f}]{0,20}", max in 1_usize..50) {
+            match check_message(&s, max) {
+                Ok(t) => {
+                    prop_assert!(!t.is_empty() && t.chars().count() <= max);
+                    prop_assert!(t.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')));
+                    prop_assert_eq!(t.as_str(), s.trim());
+                }
+                Err(e) => prop_assert_eq!(e.details().and_then(|d| d["field"].as_str()), Some("text")),
+            }
+        }
+
+        #[test]
+        fn csat_is_one_to_five_or_nothing(s in "\\PC{0,12}|[0-9⭐★ \u{fe0f}-]{0,8}") {
+            if let Some(n) = parse_csat(&s) {
+                prop_assert!((1..=5).contains(&n));
+            }
+        }
+    }
+}

@@ -102,7 +102,8 @@ enum Job {
 /// A shared write: runs in its own savepoint and returns what to do once the
 /// batch's fate is known (`true`: committed).
 type WriteFn = dyn FnOnce(&rusqlite::Connection) -> (bool, Completion) + Send;
-type Completion = Box<dyn FnOnce(bool) + Send>;
+/// Called after the batch: `Ok` when committed, else the code of the failed commit.
+type Completion = Box<dyn FnOnce(Result<(), ErrorCode>) + Send>;
 
 /// Handle to the writer thread.
 #[derive(Clone)]
@@ -156,8 +157,11 @@ impl Writer {
         let job = move |tx: &rusqlite::Connection| -> (bool, Completion) {
             let result = f(tx);
             let ok = result.is_ok();
-            let complete = move |committed: bool| {
-                let _ = done.send(if committed { result } else { Err(uncommitted()) });
+            let complete = move |commit: Result<(), ErrorCode>| {
+                let _ = done.send(match commit {
+                    Ok(()) => result,
+                    Err(cause) => Err(uncommitted(cause)),
+                });
             };
             (ok, Box::new(complete))
         };
@@ -190,8 +194,14 @@ impl Writer {
     }
 }
 
-fn uncommitted() -> AppError {
-    AppError::internal(anyhow::anyhow!("the write could not be committed"))
+/// The answer of every turn of a batch whose commit failed: a full disk is
+/// the client-visible 507 it is everywhere else, anything else a 500.
+fn uncommitted(cause: ErrorCode) -> AppError {
+    if cause == ErrorCode::StorageFull {
+        AppError::storage_full()
+    } else {
+        AppError::internal(anyhow::anyhow!("the write could not be committed"))
+    }
 }
 
 /// What a job leaves for after the commit.
@@ -236,24 +246,27 @@ fn run_batch(db: &Db, queue: &Queue, jobs: Vec<Job>) {
         }
         Ok(())
     });
-    let committed = match outcome {
+    let commit = match outcome {
         Ok(()) => {
             if alerted {
                 queue.notify();
             }
-            true
+            Ok(())
         }
         Err(e) => {
             tracing::error!(error = ?e, jobs = count, "a batch of turns could not be written");
-            false
+            Err(e.code())
         }
     };
     for p in pending {
         match p {
             Pending::Turn(done, result) => {
-                let _ = done.send(if committed { result } else { Err(uncommitted()) });
+                let _ = done.send(match commit {
+                    Ok(()) => result,
+                    Err(cause) => Err(uncommitted(cause)),
+                });
             }
-            Pending::Write(complete) => complete(committed),
+            Pending::Write(complete) => complete(commit),
         }
     }
 }

@@ -650,3 +650,53 @@ mod tests {
         assert_eq!(extract(Kind::Txt, b"  \n\n ").expect_err("empty").code(), ErrorCode::EmptyDocument);
     }
 }
+
+/// Property tests (issue 30): uploaded documents are untrusted. The text
+/// extractors return sections or an error for any input — never a panic (a
+/// panic would be caught by `extract`'s `catch_unwind`, so these call the
+/// extractors directly to see one).
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::{Kind, csv_rows, detect, html, json, markdown, normalize_ws, plain_text};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn text_extractors_never_panic(s in "\\PC{0,200}|(<[a-z/!]{0,6}( [a-z]{1,4}=\"[^\"]{0,6}\")?>|&[a-z#0-9]{0,6};|#{1,7} |```|\n|[a-z ]{0,8}|<!--|-->|\\]\\]>|<!\\[CDATA\\[)*") {
+            let _ = plain_text(&s);
+            let _ = markdown(&s);
+            let _ = html(&s);
+            let _ = normalize_ws(&s);
+        }
+
+        #[test]
+        fn structured_extractors_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = csv_rows(&bytes);
+            let _ = json(&bytes);
+            let _ = detect("upload.bin", None, &bytes);
+            let _ = detect("upload.pdf", Some("application/pdf"), &bytes);
+        }
+
+        #[test]
+        fn json_and_csv_shaped_input_never_panics(
+            s in "([\\[\\]{},:\"]|[a-z0-9]{1,4}|true|null|-?[0-9]{1,3}(\\.[0-9])?|\n| )*",
+        ) {
+            let _ = json(s.as_bytes());
+            let _ = csv_rows(s.as_bytes());
+            let _ = detect("upload.json", Some("application/json"), s.as_bytes());
+        }
+
+        #[test]
+        fn plain_text_keeps_every_word(words in proptest::collection::vec("[a-z]{1,8}", 1..30)) {
+            let text = words.join(" ");
+            let out = plain_text(&text);
+            let joined: Vec<String> =
+                out.sections.iter().flat_map(|s| &s.paragraphs).flat_map(|p| p.split_whitespace().map(str::to_owned)).collect();
+            prop_assert_eq!(joined, words);
+            prop_assert!(matches!(detect("a.txt", None, text.as_bytes()), Ok(Kind::Txt)));
+        }
+    }
+}

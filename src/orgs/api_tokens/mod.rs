@@ -42,7 +42,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
 #[utoipa::path(
     tag = "api_tokens",
     params(("org_id" = i64, Path, description = "Organization id"), PageParams),
-    responses((status = 200, body = Page<ApiToken>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<ApiToken>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["api_tokens.manage"]), ("api_token" = ["api_tokens.manage"]))
 )]
 #[get("/orgs/{org_id}/api-tokens")]

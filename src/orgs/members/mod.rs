@@ -23,7 +23,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
 #[utoipa::path(
     tag = "members",
     params(("org_id" = i64, Path, description = "Organization id"), PageParams),
-    responses((status = 200, body = Page<Member>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 422, body = ErrorBody, description = "`validation_failed`: `limit` outside 1–200 or a malformed `after` cursor"), (status = 200, body = Page<Member>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("session" = ["members.read"]), ("api_token" = ["members.read"]))
 )]
 #[get("/orgs/{org_id}/members")]
