@@ -262,6 +262,11 @@ error_codes! {
     RecoveryEventTypeUnknown => ("recovery_event_type_unknown", UNPROCESSABLE_ENTITY, "The event's type is not one recovery knows; the event is stored as rejected with the reason; `details.field` is `type`, `details.event_id` the stored row."),
     RecoverySignatureInvalid => ("recovery_signature_invalid", UNAUTHORIZED, "A recovery source webhook is unsigned or its signature (`X-Shopify-Hmac-Sha256`, `Stripe-Signature`) does not match the source's secret; nothing is stored."),
     RecoveryLinkInvalid => ("recovery_link_invalid", NOT_FOUND, "A click-tracking or unsubscribe link is malformed or its signature does not match."),
+    // Export and import (src/portability, docs/export.md)
+    ExportArchiveInvalid => ("export_archive_invalid", UNPROCESSABLE_ENTITY, "The file is not a usable botbuilder export: not a zip, truncated or damaged, no manifest, a malformed row, or a table or value this server cannot take; `details.field` is `file`; nothing was imported."),
+    ExportVersionUnsupported => ("export_version_unsupported", UNPROCESSABLE_ENTITY, "The export file was written in a newer format than this server reads (`details.format_version`, `details.supported`): upgrade botbuilder; nothing was imported."),
+    ExportChecksumMismatch => ("export_checksum_mismatch", UNPROCESSABLE_ENTITY, "A table file of the export does not match its SHA-256 in the manifest (`details.entry`): the file was altered or damaged; nothing was imported."),
+    ExportKindMismatch => ("export_kind_mismatch", UNPROCESSABLE_ENTITY, "The export file holds another kind of export (`details.kind`, e.g. an organization) than the route imports; nothing was imported."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

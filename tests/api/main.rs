@@ -54,6 +54,7 @@ mod channels_whatsapp;
 mod cli;
 mod contacts;
 mod edge;
+mod export;
 mod extract;
 mod fake_http;
 mod fake_openai;
