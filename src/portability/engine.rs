@@ -63,8 +63,9 @@ pub fn select_rows(
     }
     let cols: Vec<Column> = columns(conn, table)?.into_iter().filter(|c| !c.generated).collect();
     let list = cols.iter().map(|c| ident(&c.name)).collect::<Vec<_>>().join(", ");
+    let order = if cols.iter().any(|c| c.name == "id") { " ORDER BY id" } else { "" };
     let sql = format!(
-        "SELECT {list} FROM {t} WHERE organization_id = ?1 AND {c} IN (SELECT value FROM json_each(?2)) ORDER BY id",
+        "SELECT {list} FROM {t} WHERE organization_id = ?1 AND {c} IN (SELECT value FROM json_each(?2)){order}",
         t = ident(table),
         c = ident(column)
     );

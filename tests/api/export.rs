@@ -329,3 +329,116 @@ async fn export_cli_writes_a_bot_file_and_import_dry_run_changes_nothing() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("export_archive_invalid"));
 }
+
+fn tenant_tables(app: &TestApp) -> Vec<String> {
+    app.sql(|c| {
+        let mut stmt = c.prepare(
+            "SELECT m.name FROM sqlite_schema m WHERE m.type = 'table'
+               AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'organization_id') ORDER BY m.name",
+        )?;
+        stmt.query_map([], |r| r.get(0))?.collect()
+    })
+}
+
+#[tokio::test]
+async fn export_organization_as_a_job_then_erase_leaves_no_row_of_it_in_any_tenant_table() {
+    let app = spawn_app().await;
+    let owner = app.register("erase-owner@example.com").await;
+    let other = app.register("erase-other@example.com").await;
+    app.sql(|c| c.execute("UPDATE organizations SET plan_tier = 'enterprise' WHERE id = ?1", [owner.org_id]));
+    let flow = json!({
+        "nodes": [
+            { "id": "start", "type": "start", "position": { "x": 0, "y": 0 } },
+            { "id": "hi", "type": "message", "position": { "x": 0, "y": 100 }, "data": { "text": "Hi" } }
+        ],
+        "edges": [ { "source": "start", "target": "hi" } ]
+    });
+    let bot = published_bot(&app, &owner, "To erase", flow.clone()).await;
+    say(&app, &owner, bot, None, None).await;
+    let (status, _) = app
+        .call(
+            &owner,
+            Method::POST,
+            &format!("/api/v1/orgs/{}/bots/from-template", owner.org_id),
+            Some(json!({ "template": "lead_capture" })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    published_bot(&app, &other, "Stays", flow).await;
+    // A member who belongs only to this organization (their own sign-up organization gone).
+    let only = app.join(&owner, owner.org_id, "erase-only@example.com", "editor").await;
+    let only_id: i64 =
+        app.sql(|c| c.query_row("SELECT id FROM users WHERE email = 'erase-only@example.com'", [], |r| r.get(0)));
+    app.sql(|c| c.execute("DELETE FROM organizations WHERE owner_id = ?1", [only_id]));
+
+    // The export: a job, then a download.
+    let path = format!("/api/v1/orgs/{}/export", owner.org_id);
+    let (status, body) = app.call(&owner, Method::GET, &path, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("org_export_not_ready")), "{body}");
+    let (status, _) = app.call(&only, Method::POST, &path, None).await;
+    assert_eq!(status, 403, "owners only");
+    let (status, queued) = app.call(&owner, Method::POST, &path, None).await;
+    assert_eq!(status, 202, "{queued}");
+    app.run_jobs().await;
+    let r = app.as_user(&owner, Method::GET, &path).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    let file = r.bytes().await.expect("bytes").to_vec();
+    let bundle = botbuilder::portability::bundle::Bundle::from_zip(&file).expect("a valid export");
+    assert_eq!(bundle.manifest.kind, "organization");
+    let counts = bundle.counts();
+    assert_eq!(counts["bots"], 2, "{counts:?}");
+    assert!(counts["bot_flows"] >= 2 && counts["widget_messages"] >= 1, "{counts:?}");
+    let users = &bundle.tables.iter().find(|(t, _)| t == "users").expect("users").1;
+    assert_eq!(users.len(), 2, "the two members");
+    assert!(users.iter().all(|u| !u.contains_key("password_hash")), "no credentials");
+    for (table, rows) in &bundle.tables {
+        if table != "organizations" && table != "users" {
+            assert!(
+                rows.iter().all(|r| r["organization_id"] == owner.org_id),
+                "{table}: only this organization's rows"
+            );
+        }
+    }
+    let exports = app.data_path().parent().expect("dir").join("exports");
+    assert_eq!(std::fs::read_dir(&exports).expect("exports").count(), 1);
+
+    // Erase: owners only, the name typed again.
+    let erase = format!("/api/v1/orgs/{}/erase", owner.org_id);
+    let (status, _) = app.call(&only, Method::POST, &erase, Some(json!({ "confirm_name": "x" }))).await;
+    assert_eq!(status, 403);
+    let (status, body) = app.call(&owner, Method::POST, &erase, Some(json!({ "confirm_name": "wrong" }))).await;
+    assert_eq!((status, body["error"]["details"]["field"].as_str()), (422, Some("confirm_name")), "{body}");
+    let tables = tenant_tables(&app);
+    let before: i64 = tables.iter().map(|t| count_in(&app, t, owner.org_id)).sum();
+    assert!(before > 10, "{before}");
+    let name: String =
+        app.sql(|c| c.query_row("SELECT name FROM organizations WHERE id = ?1", [owner.org_id], |r| r.get(0)));
+    let other_rows: i64 = tables.iter().map(|t| count_in(&app, t, other.org_id)).sum();
+    let (status, report) = app.call(&owner, Method::POST, &erase, Some(json!({ "confirm_name": name }))).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["users_removed"], 1, "{report}");
+    assert!(report["rows_deleted"].as_i64().unwrap_or(0) >= before, "{report}");
+    // Walk the schema: no row of the organization anywhere.
+    for table in &tables {
+        assert_eq!(count_in(&app, table, owner.org_id), 0, "{table} still holds rows of the erased organization");
+    }
+    assert_eq!(app.count(&format!("SELECT count(*) FROM organizations WHERE id = {}", owner.org_id)), 0);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM users WHERE id = {only_id}")),
+        0,
+        "the member of no other organization is removed"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE email = 'erase-owner@example.com'"),
+        1,
+        "the caller's account stays"
+    );
+    let other_after: i64 = tables.iter().map(|t| count_in(&app, t, other.org_id)).sum();
+    assert_eq!(other_after, other_rows, "the other organization is untouched");
+    assert_eq!(std::fs::read_dir(&exports).expect("exports").count(), 0, "its export files are gone");
+    let audited = app.count(&format!(
+        "SELECT count(*) FROM audit_logs WHERE action = 'org.deleted' AND resource_id = {} AND json_extract(metadata, '$.erase') = 1",
+        owner.org_id
+    ));
+    assert_eq!(audited, 1);
+}

@@ -84,6 +84,7 @@ mod orgs;
 mod outbound;
 mod pg;
 mod recovery;
+mod retention;
 mod runtime;
 mod sandbox;
 mod schema;
