@@ -2,6 +2,7 @@
 //! organization and answers the same; bad files are refused with clear
 //! errors and nothing half-imported; another organization's bot cannot be
 //! exported.
+#![allow(clippy::too_many_lines, reason = "each scenario walks export, import and the refusals end to end")]
 
 use std::io::{Cursor, Read, Write};
 
