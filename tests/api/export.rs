@@ -260,9 +260,10 @@ async fn export_bad_files_are_refused_with_clear_errors_and_nothing_half_importe
     let new_bot = report["bot_id"].as_i64().expect("bot");
     let (texts, _) = say(&app, &b, new_bot, None, None).await;
     assert_eq!(texts, ["Hello there"]);
-    let key_a: String = app.sql(|c| c.query_row("SELECT widget_key FROM bots WHERE id = ?1", [bot], |r| r.get(0)));
-    let key_b: String = app.sql(|c| c.query_row("SELECT widget_key FROM bots WHERE id = ?1", [new_bot], |r| r.get(0)));
-    assert_ne!(key_a, key_b, "a new widget key");
+    let source_key: String = app.sql(|c| c.query_row("SELECT widget_key FROM bots WHERE id = ?1", [bot], |r| r.get(0)));
+    let imported_key: String =
+        app.sql(|c| c.query_row("SELECT widget_key FROM bots WHERE id = ?1", [new_bot], |r| r.get(0)));
+    assert_ne!(source_key, imported_key, "a new widget key");
     let audited = app.count(&format!(
         "SELECT count(*) FROM audit_logs WHERE organization_id = {} AND action = 'bot.imported' AND resource_id = {new_bot}",
         b.org_id
