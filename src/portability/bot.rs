@@ -177,7 +177,7 @@ pub fn export_bot(conn: &Connection, tenant: &Tenant, bot: BotId) -> AppResult<B
             "bots" => bots.clone(),
             "knowledge_bases" => kb_rows.clone(),
             "documents" => documents.clone(),
-            "chunks" => select_rows(conn, org, "chunks", "document_id", &ids_of(&documents))?,
+            "chunks" => with_vectors(conn, select_rows(conn, org, "chunks", "document_id", &ids_of(&documents))?)?,
             "bot_flows" => flows.clone(),
             "flow_orchestrations" => orchestrations.clone(),
             "flow_transitions" | "flow_variables" => select_rows(conn, org, table, "orchestration_id", &orch_ids)?,
@@ -202,6 +202,24 @@ pub fn export_bot(conn: &Connection, tenant: &Tenant, bot: BotId) -> AppResult<B
     };
     Ok(Bundle { manifest, tables })
 }
+
+/// The live vectors are in `chunk_vectors` (vec0), not in `chunks.embedding`:
+/// each chunk row carries its vector under `$vector` (as a BLOB value).
+fn with_vectors(conn: &Connection, mut rows: Vec<Row>) -> AppResult<Vec<Row>> {
+    let mut stmt = conn.prepare_cached("SELECT embedding FROM chunk_vectors WHERE rowid = ?1")?;
+    for row in &mut rows {
+        let Some(id) = row.get("id").and_then(Value::as_i64) else { continue };
+        let vector: Option<Vec<u8>> =
+            rusqlite::OptionalExtension::optional(stmt.query_row([id], |r| r.get::<_, Vec<u8>>(0)))?;
+        if let Some(v) = vector {
+            row.insert(VECTOR_KEY.to_owned(), super::bundle::to_json(rusqlite::types::Value::Blob(v)));
+        }
+    }
+    Ok(rows)
+}
+
+/// The key of a chunk's live vector in the archive (not a column).
+const VECTOR_KEY: &str = "$vector";
 
 fn name_taken(conn: &Connection, table: &str, org: i64, name: &str) -> rusqlite::Result<bool> {
     let sql = match table {
@@ -311,6 +329,9 @@ fn import_inner(
                     row.insert("status".into(), Value::from("active"));
                     rename(conn, "knowledge_bases", org, &mut row, 200, &mut renamed)?;
                 }
+                "chunks" => {
+                    row.remove(VECTOR_KEY);
+                }
                 "bot_flows" => {
                     if let Some(mut doc) =
                         row.get("flow_data").and_then(Value::as_str).and_then(|s| serde_json::from_str::<Value>(s).ok())
@@ -395,7 +416,8 @@ fn write_vectors(
         let Some(&chunk) = new_ids.get(&old) else { continue };
         let new_kb: i64 =
             conn.query_row("SELECT knowledge_base_id FROM chunks WHERE id = ?1", [chunk], |r| r.get(0))?;
-        let embedding = match row.get("embedding").map(super::bundle::from_json).transpose()? {
+        let stored = row.get(VECTOR_KEY).or_else(|| row.get("embedding")).filter(|v| !v.is_null());
+        let embedding = match stored.map(super::bundle::from_json).transpose()? {
             Some(rusqlite::types::Value::Blob(b)) => b,
             _ => {
                 warnings.insert("chunks.embedding: some chunks had no embedding; re-embed their knowledge base".into());

@@ -139,7 +139,8 @@ pub fn insert_rows(
     let mut done = Vec::with_capacity(rows.len());
     for row in rows {
         for name in row.keys() {
-            if !known.contains(name.as_str()) {
+            // `$…` keys carry data that is not a column (e.g. a chunk's vector).
+            if !name.starts_with('$') && !known.contains(name.as_str()) {
                 warnings.insert(format!("{table}.{name}: this server has no such column; the values were dropped"));
             }
         }
