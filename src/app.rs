@@ -376,6 +376,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     crate::scim::routes(cfg);
     crate::sso::routes(cfg);
     crate::recovery::routes(cfg);
+    crate::portability::routes(cfg);
 }
 
 /// Where the `OpenAPI` document is served.

@@ -76,6 +76,24 @@ enum Command {
     /// Superadmin commands.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Export commands (`export bot`): one file per bot (docs/export.md).
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Import an export file into an organization with new ids; all or
+    /// nothing. `--dry-run` prints what would be created and changes nothing.
+    /// Works while `serve` runs.
+    Import {
+        /// A file written by `botbuilder export bot` or downloaded from the API.
+        input: PathBuf,
+        /// The organization to import into.
+        #[arg(long)]
+        org: i64,
+        /// Check and report only.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Internal: extracts one document's text (bytes on stdin, JSON on stdout)
     /// within the given limits; the server runs it for every document.
     #[command(name = "extract-worker", hide = true)]
@@ -116,6 +134,22 @@ enum AdminCommand {
         /// The display name of a new account.
         #[arg(long, default_value = "Administrator")]
         name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Write one bot (flows, NLU data and model, knowledge, widget, canned
+    /// messages) to OUT. Works while `serve` runs.
+    Bot {
+        /// The bot's id.
+        #[arg(long)]
+        bot: i64,
+        /// The file to create; must not exist.
+        #[arg(long)]
+        out: PathBuf,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -178,6 +212,12 @@ pub fn main() -> ExitCode {
             .and_then(|c| crate::bench::run(&args, &c.ml).map_err(|e| fail(1, &format!("{e:#}")))),
         Command::Admin(AdminCommand::CreateSuperadmin { email, name, data }) => {
             load(data_only(data)).and_then(|c| create_superadmin(&c, &email, &name))
+        }
+        Command::Export(ExportCommand::Bot { bot, out, data }) => {
+            load(data_only(data)).and_then(|c| export_bot(&c, bot, &out))
+        }
+        Command::Import { input, org, dry_run, data } => {
+            load(data_only(data)).and_then(|c| import_file(&c, &input, org, dry_run))
         }
         Command::ExtractWorker(args) => extract_worker(&args),
         Command::Completions { shell } => completions(shell),
@@ -369,6 +409,57 @@ fn create_superadmin(config: &Config, email: &str, name: &str) -> Result<(), Exi
         SuperadminOutcome::Promoted(id) => say(&format!("{email} (user {id}) is now a superadmin")),
         SuperadminOutcome::AlreadySuperadmin(id) => say(&format!("{email} (user {id}) already is a superadmin")),
     }
+    Ok(())
+}
+
+/// `botbuilder export bot`: not the data lock, like `backup` (a read snapshot).
+fn export_bot(config: &Config, bot: i64, out: &Path) -> Result<(), ExitCode> {
+    use crate::http::Tenant;
+    use crate::ids::{BotId, OrgId};
+    if out.exists() {
+        return Err(fail(2, &format!("{} already exists", out.display())));
+    }
+    let db = db::Db::open(&config.data, &config.db).map_err(|e| fail(2, &e))?;
+    let org: Option<i64> = db
+        .read_blocking(|c| {
+            Ok(rusqlite::OptionalExtension::optional(c.query_row(
+                "SELECT organization_id FROM bots WHERE id = ?1",
+                [bot],
+                |r| r.get(0),
+            ))?)
+        })
+        .map_err(|e| fail(1, &e))?;
+    let Some(org) = org else { return Err(fail(2, &format!("no bot {bot} in this data file"))) };
+    let tenant = Tenant::system(OrgId(org), "the operator exports a bot from the command line");
+    let (bundle, zip) =
+        db.read_blocking(|c| crate::portability::export_bot_file(c, &tenant, BotId(bot))).map_err(|e| fail(1, &e))?;
+    std::fs::write(out, &zip).map_err(|e| fail(1, &format!("cannot write {}: {e}", out.display())))?;
+    let rows: usize = bundle.tables.iter().map(|(_, r)| r.len()).sum();
+    say(&format!("exported bot {bot} to {} ({} bytes, {rows} rows)", out.display(), zip.len()));
+    Ok(())
+}
+
+/// `botbuilder import`: one write transaction; the organization's owner is the importing user.
+fn import_file(config: &Config, input: &Path, org: i64, dry_run: bool) -> Result<(), ExitCode> {
+    use crate::portability::{bundle::Bundle, engine::Target};
+    let bytes = std::fs::read(input).map_err(|e| fail(2, &format!("cannot read {}: {e}", input.display())))?;
+    let bundle = Bundle::from_zip(&bytes).map_err(|e| fail(2, &format!("{}: {}", e.code().as_str(), e.message())))?;
+    let db = db::Db::open(&config.data, &config.db).map_err(|e| fail(2, &e))?;
+    let owner: Option<i64> = db
+        .read_blocking(|c| {
+            Ok(rusqlite::OptionalExtension::optional(c.query_row(
+                "SELECT owner_id FROM organizations WHERE id = ?1",
+                [org],
+                |r| r.get(0),
+            ))?)
+        })
+        .map_err(|e| fail(1, &e))?;
+    let Some(owner) = owner else { return Err(fail(2, &format!("no organization {org} in this data file"))) };
+    let target = Target { org_id: org, actor: Some(owner) };
+    let report = db
+        .write_blocking(|tx| crate::portability::import_bot_file(tx, &target, &bundle, dry_run, None))
+        .map_err(|e| fail(1, &format!("{}: {}", e.code().as_str(), e.message())))?;
+    say(&serde_json::to_string_pretty(&report).unwrap_or_default());
     Ok(())
 }
 

@@ -263,6 +263,12 @@ error_codes! {
     RecoverySignatureInvalid => ("recovery_signature_invalid", UNAUTHORIZED, "A recovery source webhook is unsigned or its signature (`X-Shopify-Hmac-Sha256`, `Stripe-Signature`) does not match the source's secret; nothing is stored."),
     RecoveryLinkInvalid => ("recovery_link_invalid", NOT_FOUND, "A click-tracking or unsubscribe link is malformed or its signature does not match."),
     RecoveryHealthNotFound => ("recovery_health_not_found", NOT_FOUND, "No such customer health score in the caller's organizations."),
+    // Export and import (src/portability, docs/export.md)
+    ExportArchiveInvalid => ("export_archive_invalid", UNPROCESSABLE_ENTITY, "The file is not a usable botbuilder export: not a zip, truncated or damaged, no manifest, a malformed row, or a table or value this server cannot take; `details.field` is `file`; nothing was imported."),
+    ExportVersionUnsupported => ("export_version_unsupported", UNPROCESSABLE_ENTITY, "The export file was written in a newer format than this server reads (`details.format_version`, `details.supported`): upgrade botbuilder; nothing was imported."),
+    ExportChecksumMismatch => ("export_checksum_mismatch", UNPROCESSABLE_ENTITY, "A table file of the export does not match its SHA-256 in the manifest (`details.entry`): the file was altered or damaged; nothing was imported."),
+    ExportKindMismatch => ("export_kind_mismatch", UNPROCESSABLE_ENTITY, "The export file holds another kind of export (`details.kind`, e.g. an organization) than the route imports; nothing was imported."),
+    OrgExportNotReady => ("org_export_not_ready", CONFLICT, "The organization has no finished export to download (none started, still running, failed or its file removed); `details.job_id` and `details.status` name the latest export job when there is one."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

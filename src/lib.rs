@@ -38,6 +38,7 @@ pub mod ops;
 pub mod orgs;
 pub mod outbound;
 pub mod permissions;
+pub mod portability;
 pub mod recovery;
 pub mod saml;
 pub mod sandbox;

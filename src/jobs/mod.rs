@@ -186,6 +186,8 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::channels::send::SEND_JOB => Some(&crate::channels::send::SendJob),
         crate::webhooks::deliver::DELIVER_JOB => Some(&crate::webhooks::deliver::DeliverJob),
         crate::orgs::audit::retention::KIND => Some(&crate::orgs::audit::retention::RetentionJob),
+        crate::portability::org::EXPORT_JOB => Some(&crate::portability::org::OrgExportJob),
+        crate::portability::retention::KIND => Some(&crate::portability::retention::RetentionArchiveJob),
         crate::nlu::train::TRAIN_JOB => Some(&crate::nlu::train::TrainJob),
         crate::nlu::evaluate::EVALUATE_JOB => Some(&crate::nlu::evaluate::EvaluateJob),
         crate::knowledge::ingest::KIND => Some(&crate::knowledge::ingest::Ingest),
@@ -330,6 +332,7 @@ pub fn reclaim_orphaned(db: &Db) -> AppResult<usize> {
 /// do not duplicate it, and a slot missed while stopped runs at start-up.
 const SCHEDULE: &[(&str, Duration)] = &[
     (crate::orgs::audit::retention::KIND, Duration::from_secs(86_400)),
+    (crate::portability::retention::KIND, Duration::from_secs(86_400)),
     (crate::analytics::rollup::KIND, crate::analytics::rollup::PERIOD),
     (crate::billing::dunning::KIND, Duration::from_secs(3_600)),
     (crate::autonomous::schedule::KIND, crate::autonomous::schedule::PERIOD),

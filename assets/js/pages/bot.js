@@ -184,6 +184,15 @@ function Usage({ botId }) {
   </div>`;
 }
 
+/** Downloads the bot as one file (docs/export.md); imported from the Bots page. */
+function ExportBot({ botId }) {
+  return html`<div class="card" id="export-bot">
+    <h2>Export</h2>
+    <p class="muted">One file with the flows and their versions, NLU data and the trained model, the knowledge bases with their documents, widget and canned messages. Import it on the Bots page of any organization or server.</p>
+    <a class="button" href=${`/api/v1/bots/${botId}/export`} download>Export this bot</a>
+  </div>`;
+}
+
 function BotPage({ params }) {
   const { botId } = params;
   const [tick, setTick] = useState(0);
@@ -197,7 +206,8 @@ function BotPage({ params }) {
     html`<${SettingsForm} bot=${bot.data} onSaved=${() => setTick((t) => t + 1)} />
       <${Avatar} bot=${bot.data} onChanged=${() => setTick((t) => t + 1)} />
       <${Canned} botId=${botId} />
-      <${Usage} botId=${botId} />`}
+      <${Usage} botId=${botId} />
+      ${can("bots.write") && html`<${ExportBot} botId=${botId} />`}`}
   <//>`;
 }
 

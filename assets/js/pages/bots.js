@@ -1,7 +1,7 @@
 // The organization's bots.
 import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, formatDate, Loading } from "../ui.js";
 import { route, navigate } from "../router.js";
-import { get, post, del } from "../api.js";
+import { api, get, post, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
 import { TemplateGallery } from "./studio.js";
 
@@ -43,6 +43,59 @@ function Gallery({ org }) {
   return html`<${TemplateGallery} title="Start from a template" action="Use this template" onUse=${use} />`;
 }
 
+/** Import a bot file: a dry run first shows what would be created, then the import. */
+function ImportBot({ org, onImported }) {
+  const [file, setFile] = useState(null);
+  const [report, setReport] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const send = async (dryRun) => {
+    setError(null);
+    setBusy(true);
+    try {
+      const r = await api("POST", `/api/v1/orgs/${org.id}/bots/import?dry_run=${dryRun}`, file);
+      if (dryRun) {
+        setReport(r);
+      } else {
+        setReport(null);
+        setFile(null);
+        toast(`Imported ${r.bot_name}`);
+        onImported();
+        navigate(`/bots/${r.bot_id}`);
+      }
+    } catch (err) {
+      setReport(null);
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const choose = (e) => {
+    setReport(null);
+    setError(null);
+    setFile(e.target.files[0] || null);
+  };
+  return html`<div class="card" id="import-bot">
+    <h2>Import a bot</h2>
+    <p class="muted">A file exported from a bot's settings, on this server or another. Nothing is created until you confirm.</p>
+    <${ErrorBox} error=${error} />
+    <div class="row" style="align-items:flex-end">
+      <label for="import-file">Export file (.zip)</label>
+      <input id="import-file" name="file" type="file" accept=".zip,application/zip" onChange=${choose} />
+      <button type="button" disabled=${!file || busy} onClick=${() => send(true)}>Check the file</button>
+    </div>
+    ${report &&
+    html`<div id="import-report" role="status">
+      <h3>What the import will do</h3>
+      <p>Creates the bot <strong>${report.bot_name}</strong> (exported by botbuilder ${report.botbuilder_version}, format ${report.format_version}).</p>
+      <ul>${Object.entries(report.created).filter(([, n]) => n > 0).map(([t, n]) => html`<li>${t.replaceAll("_", " ")}: ${n}</li>`)}</ul>
+      ${report.renamed.length > 0 && html`<p>Renamed because the name is taken:</p><ul>${report.renamed.map((r) => html`<li>${r.from} → ${r.to}</li>`)}</ul>`}
+      ${report.warnings.length > 0 && html`<p>Not imported:</p><ul>${report.warnings.map((w) => html`<li>${w}</li>`)}</ul>`}
+      <button class="primary" type="button" disabled=${busy} onClick=${() => send(false)}>Import</button>
+    </div>`}
+  </div>`;
+}
+
 function Bots() {
   const org = currentOrg();
   const list = useLoad(() => get(`/api/v1/orgs/${org.id}/bots?limit=200`), [org.id]);
@@ -57,7 +110,7 @@ function Bots() {
     }
   };
   return html`<${Page} title="Bots">
-    ${can("bots.write") && html`<${Gallery} org=${org} /><${CreateBot} org=${org} onCreated=${list.reload} />`}
+    ${can("bots.write") && html`<${Gallery} org=${org} /><${CreateBot} org=${org} onCreated=${list.reload} /><${ImportBot} org=${org} onImported=${list.reload} />`}
     <${ErrorBox} error=${list.error} />
     <div class="card">
       <table>

@@ -40,3 +40,4 @@ import "./status.js";
 import "./insights.js";
 import "./voice.js";
 import "./recovery.js";
+import "./retention.js";
