@@ -277,7 +277,8 @@ fn kept_bots(state: &AppState) -> anyhow::Result<(crate::ids::OrgId, Vec<BotId>)
     let found: Vec<(i64, i64)> = state
         .db
         .read_blocking(|c| {
-            let mut stmt = c.prepare("SELECT organization_id, id FROM bots WHERE name LIKE 'Analytics bench %' ORDER BY id")?;
+            let mut stmt =
+                c.prepare("SELECT organization_id, id FROM bots WHERE name LIKE 'Analytics bench %' ORDER BY id")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
@@ -319,7 +320,12 @@ fn rollup_sizes(state: &AppState) -> anyhow::Result<String> {
         .read_blocking(|c| {
             tables
                 .iter()
-                .map(|t| Ok(format!("{t} {}", c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0))?)))
+                .map(|t| {
+                    Ok(format!(
+                        "{t} {}",
+                        c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0))?
+                    ))
+                })
                 .collect()
         })
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -369,11 +375,7 @@ pub fn run(args: &AnalyticsArgs) -> anyhow::Result<Report> {
 
     let mut rows = Vec::new();
     let started = Instant::now();
-    let g = if args.data.is_some() {
-        counted(&state)?
-    } else {
-        generate(&state, org, &bots, args)?
-    };
+    let g = if args.data.is_some() { counted(&state)? } else { generate(&state, org, &bots, args)? };
     let generate_s = started.elapsed().as_secs_f64();
     rows.push((
         if args.data.is_some() { "data file (kept)".into() } else { "generated".into() },

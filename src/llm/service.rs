@@ -388,7 +388,12 @@ pub async fn target(
     Ok(Some(target_of(state, provider, config, model)))
 }
 
-fn target_of(state: &AppState, provider: LlmProvider, mut config: ProviderConfig, model: Option<&str>) -> (LlmProvider, Target) {
+fn target_of(
+    state: &AppState,
+    provider: LlmProvider,
+    mut config: ProviderConfig,
+    model: Option<&str>,
+) -> (LlmProvider, Target) {
     if let Some(m) = model {
         m.clone_into(&mut config.model);
     }

@@ -504,7 +504,8 @@ async fn run_step(state: &AppState, tenant: &Tenant, a: &Activation, input: Valu
         }
         Kind::Agent { agent_id, next, .. } => {
             let text = input["text"].as_str().unwrap_or_default();
-            match agent_call::run(state, tenant, a.bot, *agent_id, a.agent.clone(), text, a.execution, &a.step.id).await {
+            match agent_call::run(state, tenant, a.bot, *agent_id, a.agent.clone(), text, a.execution, &a.step.id).await
+            {
                 Ok(out) => {
                     let mut r =
                         StepResult::done(json!({ "text": out.text, "data": out.data }), next.iter().cloned().collect());
@@ -529,7 +530,9 @@ async fn run_step(state: &AppState, tenant: &Tenant, a: &Activation, input: Valu
                 input["text"].as_str().unwrap_or_default(),
                 names.join(", ")
             );
-            match agent_call::run(state, tenant, a.bot, *agent_id, a.agent.clone(), &prompt, a.execution, &a.step.id).await {
+            match agent_call::run(state, tenant, a.bot, *agent_id, a.agent.clone(), &prompt, a.execution, &a.step.id)
+                .await
+            {
                 Ok(out) => {
                     let chosen = pick_route(&out.text, &names);
                     let target = chosen.and_then(|n| routes.get(n)).or(default.as_ref());
@@ -625,69 +628,69 @@ async fn record(
             // The run's state after this write is read in it too: the
             // runner's next pass needs no read of its own.
             'write: {
-            let key: String =
-                tx.query_row("SELECT step_key FROM agent_execution_steps WHERE id = ?1", [row], |r| r.get(0))?;
-            let now_s = now();
-            let recorded = store::finish_step(
-                tx,
-                &t,
-                id,
-                row,
-                &store::StepEnd {
-                    status: if ok { "completed" } else { "failed" },
-                    output_json: &output,
-                    error_json: error.as_deref(),
-                    reasoning: reasoning.as_deref(),
-                    tokens,
-                    cost_micros: cost,
-                    duration_ms,
-                    now: &now_s,
-                },
-            )?;
-            if !recorded {
-                break 'write;
-            }
-            if let Some((code, message)) = fail_with {
-                store::insert_message(
+                let key: String =
+                    tx.query_row("SELECT step_key FROM agent_execution_steps WHERE id = ?1", [row], |r| r.get(0))?;
+                let now_s = now();
+                let recorded = store::finish_step(
                     tx,
                     &t,
                     id,
-                    &store::NewMessage {
-                        from_step: Some(&key),
-                        to_step: None,
-                        from_agent: agent,
-                        to_agent: None,
-                        message_type: "error",
-                        content_json: &json!({ "code": code, "message": message }).to_string(),
+                    row,
+                    &store::StepEnd {
+                        status: if ok { "completed" } else { "failed" },
+                        output_json: &output,
+                        error_json: error.as_deref(),
+                        reasoning: reasoning.as_deref(),
+                        tokens,
+                        cost_micros: cost,
+                        duration_ms,
+                        now: &now_s,
                     },
                 )?;
-                store::finish_execution(
-                    tx,
-                    &t,
-                    id,
-                    "failed",
-                    "{}",
-                    Some((&code, &format!("step `{key}` failed: {message}"))),
-                    &now_s,
-                )?;
-                break 'write;
-            }
-            for (next, kind, to_agent) in &succ {
-                store::activate(tx, &t, id, next, kind, &output)?;
-                store::insert_message(
-                    tx,
-                    &t,
-                    id,
-                    &store::NewMessage {
-                        from_step: Some(&key),
-                        to_step: Some(next),
-                        from_agent: agent,
-                        to_agent: *to_agent,
-                        message_type,
-                        content_json: &output,
-                    },
-                )?;
-            }
+                if !recorded {
+                    break 'write;
+                }
+                if let Some((code, message)) = fail_with {
+                    store::insert_message(
+                        tx,
+                        &t,
+                        id,
+                        &store::NewMessage {
+                            from_step: Some(&key),
+                            to_step: None,
+                            from_agent: agent,
+                            to_agent: None,
+                            message_type: "error",
+                            content_json: &json!({ "code": code, "message": message }).to_string(),
+                        },
+                    )?;
+                    store::finish_execution(
+                        tx,
+                        &t,
+                        id,
+                        "failed",
+                        "{}",
+                        Some((&code, &format!("step `{key}` failed: {message}"))),
+                        &now_s,
+                    )?;
+                    break 'write;
+                }
+                for (next, kind, to_agent) in &succ {
+                    store::activate(tx, &t, id, next, kind, &output)?;
+                    store::insert_message(
+                        tx,
+                        &t,
+                        id,
+                        &store::NewMessage {
+                            from_step: Some(&key),
+                            to_step: Some(next),
+                            from_agent: agent,
+                            to_agent: *to_agent,
+                            message_type,
+                            content_json: &output,
+                        },
+                    )?;
+                }
             }
             Ok((store::find_execution(tx, &t, id)?, store::steps(tx, &t, id)?))
         })
