@@ -457,7 +457,7 @@ mod db_tests {
         db.write_blocking(|tx| {
             tx.execute_batch(
                 "INSERT INTO users (id, email, password_hash, name) VALUES (1, 'a@b.c', 'x', 'A');
-                 INSERT INTO organizations (id, name, slug, owner_id) VALUES (1, 'O', 'o', 1);
+                 INSERT INTO organizations (id, name, slug, owner_id, plan_tier) VALUES (1, 'O', 'o', 1, 'pro');
                  INSERT INTO bots (id, organization_id, name, widget_key) VALUES (1, 1, 'One', 'wk_1'), (2, 1, 'Two', 'wk_2');",
             )?;
             Ok(())
