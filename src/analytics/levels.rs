@@ -430,16 +430,20 @@ mod db_tests {
         .expect("raw count")
     }
 
-    /// A message of end user `user` on `channel` to `bot` at `at` (a new
-    /// conversation each time, as a returning visitor).
+    /// A message of end user `user` on `channel` to `bot` at `at` (in the
+    /// user's one conversation with the bot on that channel).
     fn message(db: &Db, bot: i64, channel: &str, user: &str, at: &str) {
         db.write_blocking(|tx| {
             tx.execute(
-                "INSERT INTO conversations (organization_id, bot_id, channel, external_user_id, status, created_at, updated_at)
+                "INSERT OR IGNORE INTO conversations (organization_id, bot_id, channel, external_user_id, status, created_at, updated_at)
                  VALUES (1, ?1, ?2, ?3, 'closed', ?4, ?4)",
                 params![bot, channel, user, at],
             )?;
-            let conv = tx.last_insert_rowid();
+            let conv: i64 = tx.query_row(
+                "SELECT id FROM conversations WHERE bot_id = ?1 AND channel = ?2 AND external_user_id = ?3",
+                params![bot, channel, user],
+                |r| r.get(0),
+            )?;
             tx.execute(
                 "INSERT INTO widget_messages (organization_id, bot_id, conversation_id, session_id, role, content, created_at)
                  VALUES (1, ?1, ?2, ?3, 'user', 'hello', ?4)",
