@@ -31,7 +31,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::Tenant;
 use crate::ids::BotId;
-use crate::llm::ai::service::{ModelOverrides, Purpose};
+use crate::llm::ai::service::{ModelOverrides, Purpose, UnrecordedCall};
 use crate::llm::client::{Message, Tool, ToolCall};
 use crate::tools::model::{ExecutionSource, ExecutionStatus};
 use crate::tools::types::ExecContext;
@@ -453,7 +453,8 @@ impl Run<'_> {
                 max_tokens: self.agent.max_tokens,
             };
             let purpose = if self.source == RunSource::Workflow { Purpose::Workflow } else { Purpose::Agent };
-            let called = crate::llm::ai::service::complete_with(
+            // The call's usage is stored with the step it produced (one write).
+            let (called, call_row) = match crate::llm::ai::service::complete_unrecorded(
                 self.state,
                 self.tenant,
                 self.bot,
@@ -463,7 +464,11 @@ impl Run<'_> {
                 self.tools(),
                 None,
             )
-            .await;
+            .await
+            {
+                Ok((result, row)) => (result, Some(row)),
+                Err(e) => (Err(e), None),
+            };
             let (completion, usage) = match called {
                 Ok(c) => c,
                 Err(e) => {
@@ -476,8 +481,13 @@ impl Run<'_> {
                         latency_ms: ms(started),
                         ..AgentStep::default()
                     };
-                    self.record(step).await?;
-                    return self.fail(&e).await;
+                    let error = RunError {
+                        code: e.code().as_str().to_owned(),
+                        message: e.message().to_owned(),
+                        status: e.code().status().as_u16(),
+                        details: e.details().cloned(),
+                    };
+                    return self.finish_after(Some((step, call_row)), RunStatus::Failed, None, Some(error)).await;
                 }
             };
             let tokens = i64::try_from(usage.total_tokens).unwrap_or(i64::MAX);
@@ -502,11 +512,13 @@ impl Run<'_> {
                 latency_ms: i64::try_from(usage.latency_ms).unwrap_or(i64::MAX),
                 ..AgentStep::default()
             };
-            self.record(step).await?;
             if completion.tool_calls.is_empty() {
                 self.messages.push(Message::new("assistant", completion.text.clone()));
-                return self.finish(RunStatus::Completed, Some(completion.text), None).await;
+                return self
+                    .finish_after(Some((step, call_row)), RunStatus::Completed, Some(completion.text), None)
+                    .await;
             }
+            self.record_with(step, call_row).await?;
             let text = (!completion.text.is_empty()).then(|| completion.text.clone());
             self.messages.push(Message::assistant_tool_calls(text, completion.tool_calls.clone()));
             if let Some(paused) = self.pending_calls(None).await? {
@@ -737,11 +749,25 @@ impl Run<'_> {
     }
 
     /// Stores a step and reports it.
-    async fn record(&mut self, mut step: AgentStep) -> AppResult<()> {
+    async fn record(&mut self, step: AgentStep) -> AppResult<()> {
+        self.record_with(step, None).await
+    }
+
+    /// Stores a step, with the usage of the model call that made it, and reports it.
+    async fn record_with(&mut self, mut step: AgentStep, call: Option<UnrecordedCall>) -> AppResult<()> {
         step.order = self.next_order();
         step.created_at = Some(crate::db::now());
         let (t, run, s2) = (self.tenant.clone(), self.id, step.clone());
-        self.state.runtime.write_grouped(move |tx| Ok(store::insert_step(tx, &t, run, &s2)?)).await?;
+        self.state
+            .runtime
+            .write_grouped(move |tx| {
+                store::insert_step(tx, &t, run, &s2)?;
+                if let Some(call) = &call {
+                    crate::llm::ai::service::store_call(tx, &t, call)?;
+                }
+                Ok(())
+            })
+            .await?;
         self.sink.step(&step);
         self.steps.push(step);
         Ok(())
@@ -789,9 +815,27 @@ impl Run<'_> {
         reply: Option<String>,
         error: Option<RunError>,
     ) -> AppResult<AgentRun> {
+        self.finish_after(None, status, reply, error).await
+    }
+
+    /// Ends the run; `last` is its last step (and the usage of the model
+    /// call that made it), stored in the same write.
+    async fn finish_after(
+        &mut self,
+        last: Option<(AgentStep, Option<UnrecordedCall>)>,
+        status: RunStatus,
+        reply: Option<String>,
+        error: Option<RunError>,
+    ) -> AppResult<AgentRun> {
         let messages = serde_json::to_string(&self.messages).map_err(AppError::internal)?;
         let (t, id) = (self.tenant.clone(), self.id);
-        let steps = i64::try_from(self.steps.len()).unwrap_or(i64::MAX);
+        let last = last.map(|(mut step, call)| {
+            step.order = self.next_order();
+            step.created_at = Some(crate::db::now());
+            (step, call)
+        });
+        let steps = i64::try_from(self.steps.len() + usize::from(last.is_some())).unwrap_or(i64::MAX);
+        let stored = last.as_ref().map(|(step, call)| (step.clone(), call.clone()));
         let (tokens, cost) = (self.total_tokens, self.cost_micros);
         let (reply2, code, message) =
             (reply.clone(), error.as_ref().map(|e| e.code.clone()), error.as_ref().map(|e| e.message.clone()));
@@ -799,6 +843,12 @@ impl Run<'_> {
             .state
             .runtime
             .write_grouped(move |tx| {
+                if let Some((step, call)) = &stored {
+                    store::insert_step(tx, &t, id, step)?;
+                    if let Some(call) = call {
+                        crate::llm::ai::service::store_call(tx, &t, call)?;
+                    }
+                }
                 store::update_run(
                     tx,
                     &t,
@@ -817,6 +867,10 @@ impl Run<'_> {
                 Ok(store::run_approval(tx, &t, id)?)
             })
             .await?;
+        if let Some((step, _)) = last {
+            self.sink.step(&step);
+            self.steps.push(step);
+        }
         Ok(AgentRun {
             id: self.id,
             agent_id: self.agent.id,

@@ -197,8 +197,18 @@ fn scope_filter(s: &Scope) -> (&'static str, rusqlite::types::Value, String) {
 /// what the series, the totals and the heatmap are folded from.
 pub fn scope_hours(conn: &Connection, s: &Scope) -> rusqlite::Result<Vec<HourRow>> {
     let (bot_sql, bot, channel) = scope_filter(s);
+    let mut stmt = conn.prepare_cached(&scope_hours_sql(s, bot_sql))?;
+    stmt.query_map(params![s.org, bot, channel, s.from_hour, s.to_hour], |r| {
+        counters(r, r.get(0)?, channel.clone(), 1)
+    })?
+    .collect()
+}
+
+/// The SQL of [`scope_hours`]: the scope's sums are read from the covering
+/// index `analytics_totals_hourly_read` (V083), never from the table.
+fn scope_hours_sql(s: &Scope, bot_sql: &str) -> String {
     // (one bot, one channel) is the base table itself.
-    let sql = if s.bot.is_some() && s.channel.is_some() {
+    if s.bot.is_some() && s.channel.is_some() {
         format!(
             "SELECT hour, {COUNTERS} FROM analytics_hourly
               WHERE organization_id = ?1 AND {bot_sql} AND hour >= ?4 AND hour < ?5 AND channel = ?3"
@@ -208,12 +218,7 @@ pub fn scope_hours(conn: &Connection, s: &Scope) -> rusqlite::Result<Vec<HourRow
             "SELECT hour, {COUNTERS} FROM analytics_totals_hourly
               WHERE organization_id = ?1 AND {bot_sql} AND channel = ?3 AND hour >= ?4 AND hour < ?5"
         )
-    };
-    let mut stmt = conn.prepare_cached(&sql)?;
-    stmt.query_map(params![s.org, bot, channel, s.from_hour, s.to_hour], |r| {
-        counters(r, r.get(0)?, channel.clone(), 1)
-    })?
-    .collect()
+    }
 }
 
 /// A half-open range of days or hours, `[start, end)`.
@@ -354,15 +359,20 @@ pub fn top_intents(conn: &Connection, s: &Scope, limit: usize) -> rusqlite::Resu
 }
 
 /// Distinct end users active in the scope's range: each user's first
-/// active hour in it is the one whose previous hour lies before it.
+/// active hour in it is the one whose previous hour lies before it. Summed
+/// from `analytics_user_hour_counts` (V083: those rows counted per hour and
+/// previous hour, `''` for none) over its covering index.
 pub fn unique_users(conn: &Connection, s: &Scope) -> rusqlite::Result<i64> {
     let (bot_sql, bot, channel) = scope_filter(s);
-    conn.prepare_cached(&format!(
-        "SELECT count(*) FROM analytics_user_hours
-          WHERE organization_id = ?1 AND {bot_sql} AND channel = ?3 AND hour >= ?4 AND hour < ?5
-            AND (prev_hour IS NULL OR prev_hour < ?4)"
-    ))?
-    .query_row(params![s.org, bot, channel, s.from_hour, s.to_hour], |r| r.get(0))
+    conn.prepare_cached(&unique_users_sql(bot_sql))?
+        .query_row(params![s.org, bot, channel, s.from_hour, s.to_hour], |r| r.get(0))
+}
+
+fn unique_users_sql(bot_sql: &str) -> String {
+    format!(
+        "SELECT coalesce(sum(users), 0) FROM analytics_user_hour_counts
+          WHERE organization_id = ?1 AND {bot_sql} AND channel = ?3 AND hour >= ?4 AND hour < ?5 AND prev_hour < ?4"
+    )
 }
 
 #[cfg(test)]
@@ -388,5 +398,180 @@ mod tests {
             split("2026-03-01T05", "2026-03-02T04"),
             (None, vec![("2026-03-01T05".into(), "2026-03-02T04".into())])
         );
+    }
+}
+
+#[cfg(test)]
+mod db_tests {
+    use super::*;
+    use crate::config::DbConfig;
+    use crate::db::Db;
+
+    fn scope(bot: Option<i64>, channel: Option<&str>, from: &str, to: &str) -> Scope {
+        Scope {
+            org: OrgId(1),
+            bot: bot.map(BotId),
+            channel: channel.map(str::to_owned),
+            from_hour: from.to_owned(),
+            to_hour: to.to_owned(),
+        }
+    }
+
+    /// The distinct users straight from the hourly users table (what the
+    /// counts must equal).
+    fn raw_users(c: &Connection, s: &Scope) -> i64 {
+        c.query_row(
+            "SELECT count(DISTINCT user_key) FROM analytics_users
+              WHERE organization_id = ?1 AND (?2 IS NULL OR bot_id = ?2) AND (?3 IS NULL OR channel = ?3)
+                AND hour >= ?4 AND hour < ?5",
+            params![s.org, s.bot, s.channel, s.from_hour, s.to_hour],
+            |r| r.get(0),
+        )
+        .expect("raw count")
+    }
+
+    /// A message of end user `user` on `channel` to `bot` at `at` (in the
+    /// user's one conversation with the bot on that channel).
+    fn message(db: &Db, bot: i64, channel: &str, user: &str, at: &str) {
+        db.write_blocking(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO conversations (organization_id, bot_id, channel, external_user_id, status, created_at, updated_at)
+                 VALUES (1, ?1, ?2, ?3, 'closed', ?4, ?4)",
+                params![bot, channel, user, at],
+            )?;
+            let conv: i64 = tx.query_row(
+                "SELECT id FROM conversations WHERE bot_id = ?1 AND channel = ?2 AND external_user_id = ?3",
+                params![bot, channel, user],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO widget_messages (organization_id, bot_id, conversation_id, session_id, role, content, created_at)
+                 VALUES (1, ?1, ?2, ?3, 'user', 'hello', ?4)",
+                params![bot, conv, user, at],
+            )?;
+            Ok(())
+        })
+        .expect("message");
+    }
+
+    #[test]
+    fn distinct_users_are_read_from_the_counts_and_equal_a_raw_count() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Db::open(&dir.path().join("a.db"), &DbConfig::default()).expect("db");
+        db.write_blocking(|tx| {
+            tx.execute_batch(
+                "INSERT INTO users (id, email, password_hash, name) VALUES (1, 'a@b.c', 'x', 'A');
+                 INSERT INTO organizations (id, name, slug, owner_id, plan_tier) VALUES (1, 'O', 'o', 1, 'pro');
+                 INSERT INTO bots (id, organization_id, name, widget_key) VALUES (1, 1, 'One', 'wk_1'), (2, 1, 'Two', 'wk_2');",
+            )?;
+            Ok(())
+        })
+        .expect("setup");
+        // Returning users across days, bots and channels; one-off visitors.
+        let traffic = [
+            (1, "widget", "ann", "2026-03-01T10:05:00.000Z"),
+            (1, "widget", "ann", "2026-03-01T10:40:00.000Z"),
+            (1, "widget", "ann", "2026-03-03T08:00:00.000Z"),
+            (2, "widget", "ann", "2026-03-02T23:30:00.000Z"),
+            (1, "telegram", "bob", "2026-03-01T23:10:00.000Z"),
+            (1, "telegram", "bob", "2026-03-02T00:10:00.000Z"),
+            (2, "telegram", "bob", "2026-03-05T12:00:00.000Z"),
+            (1, "widget", "cy", "2026-03-02T09:00:00.000Z"),
+            (2, "api", "dee", "2026-03-04T15:00:00.000Z"),
+            (2, "api", "dee", "2026-03-01T06:00:00.000Z"),
+        ];
+        for (bot, channel, user, at) in traffic {
+            message(&db, bot, channel, user, at);
+        }
+        super::super::rollup::roll_up_pending(&db).expect("rollup");
+        let ranges = [
+            ("2026-03-01T00", "2026-03-06T00"),
+            ("2026-03-01T23", "2026-03-03T23"),
+            ("2026-03-02T00", "2026-03-02T01"),
+            ("2026-03-02T09", "2026-03-05T13"),
+            ("2026-03-04T00", "2026-03-05T00"),
+            ("2026-02-01T00", "2026-03-01T00"),
+        ];
+        let scopes = [
+            (None, None),
+            (None, Some("widget")),
+            (None, Some("telegram")),
+            (Some(1), None),
+            (Some(2), None),
+            (Some(1), Some("widget")),
+            (Some(2), Some("api")),
+        ];
+        let check = |label: &str| {
+            db.read_blocking(|c| {
+                for (from, to) in ranges {
+                    for (bot, channel) in scopes {
+                        let s = scope(bot, channel, from, to);
+                        assert_eq!(unique_users(c, &s)?, raw_users(c, &s), "{label}: {s:?}");
+                    }
+                }
+                // The counts are exactly analytics_user_hours grouped.
+                let differ: i64 = c.query_row(
+                    "SELECT count(*) FROM (
+                       SELECT organization_id, ifnull(bot_id, 0), channel, hour, ifnull(prev_hour, ''), count(*)
+                         FROM analytics_user_hours GROUP BY 1, 2, 3, 4, 5
+                       EXCEPT SELECT organization_id, ifnull(bot_id, 0), channel, hour, prev_hour, users
+                         FROM analytics_user_hour_counts)",
+                    [],
+                    |r| r.get(0),
+                )?;
+                assert_eq!(differ, 0, "{label}: counts differ from analytics_user_hours");
+                let zero: i64 =
+                    c.query_row("SELECT count(*) FROM analytics_user_hour_counts WHERE users <= 0", [], |r| r.get(0))?;
+                assert_eq!(zero, 0, "{label}: no empty count rows");
+                Ok(())
+            })
+            .expect("check");
+        };
+        check("backfill");
+        // Late events: a visit between two of ann's (re-links her next
+        // hour), and a bot deleted (its rows cascade away).
+        message(&db, 1, "widget", "ann", "2026-03-02T05:00:00.000Z");
+        message(&db, 1, "widget", "eve", "2026-03-01T10:59:00.000Z");
+        super::super::rollup::roll_up_pending(&db).expect("rollup");
+        check("late events");
+        let spot = scope(None, None, "2026-03-01T00", "2026-03-06T00");
+        assert_eq!(db.read_blocking(|c| Ok(unique_users(c, &spot)?)).expect("count"), 5);
+        db.write_blocking(|tx| Ok(tx.execute("DELETE FROM bots WHERE id = 2", [])?)).expect("delete bot");
+        check("bot deleted");
+    }
+
+    #[test]
+    fn distinct_users_read_the_covering_index_of_the_counts() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Db::open(&dir.path().join("p.db"), &DbConfig::default()).expect("db");
+        for bot_sql in ["bot_id = ?2", "(bot_id IS NULL AND ?2 IS NULL)"] {
+            let plan: Vec<String> = db
+                .read_blocking(|c| {
+                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", unique_users_sql(bot_sql)))?;
+                    let rows = stmt.query_map(params![1, 1, "", "2026-01-01T00", "2027-01-01T00"], |r| r.get(3))?;
+                    Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+                })
+                .expect("plan");
+            assert!(
+                plan.iter().any(|p| p.contains("USING COVERING INDEX analytics_user_hour_counts_range")),
+                "{bot_sql}: {plan:?}"
+            );
+        }
+        // The series' hours of the organization, one channel, one bot.
+        for (bot, channel) in [(None, None), (None, Some("widget")), (Some(1), None)] {
+            let s = scope(bot, channel, "2026-01-01T00", "2027-01-01T00");
+            let (bot_sql, _, _) = scope_filter(&s);
+            let plan: Vec<String> = db
+                .read_blocking(|c| {
+                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", scope_hours_sql(&s, bot_sql)))?;
+                    let rows = stmt.query_map(params![1, bot, "", "2026-01-01T00", "2027-01-01T00"], |r| r.get(3))?;
+                    Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+                })
+                .expect("plan");
+            assert!(
+                plan.iter().any(|p| p.contains("USING COVERING INDEX analytics_totals_hourly_read")),
+                "{s:?}: {plan:?}"
+            );
+        }
     }
 }

@@ -18,6 +18,10 @@
 //! 4. **Dashboards**: the organization and bot overviews for 7, 30, 90 and
 //!    365 days (day, week and month series, one with a channel filter),
 //!    each run `--repeat` times: p50/p95/max per query and overall.
+//!
+//! `--keep FILE` keeps the generated data file; `--data FILE` measures such
+//! a file again (after the migrations of the running build, e.g. a new
+//! rollup level) without generating: steps 2 (what is pending), 3 and 4.
 
 use std::time::Instant;
 
@@ -56,6 +60,14 @@ pub struct AnalyticsArgs {
     /// Runs of each dashboard query.
     #[arg(long, default_value_t = 20)]
     pub repeat: usize,
+    /// Keep the generated data file at this path (it must not exist yet),
+    /// to measure it again later with `--data`.
+    #[arg(long, conflicts_with = "data")]
+    pub keep: Option<std::path::PathBuf>,
+    /// Measure a data file kept by `--keep` (migrated first) instead of
+    /// generating one: pending rollups, the one-day catch-up and the dashboards.
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
 }
 
 /// The target of DESIGN §12: dashboard p95 in ms.
@@ -260,6 +272,66 @@ fn file_bytes(state: &AppState) -> anyhow::Result<u64> {
     Ok(((pages.0 - pages.2).max(0) * pages.1) as u64)
 }
 
+/// The organization and bots of a kept data file.
+fn kept_bots(state: &AppState) -> anyhow::Result<(crate::ids::OrgId, Vec<BotId>)> {
+    let found: Vec<(i64, i64)> = state
+        .db
+        .read_blocking(|c| {
+            let mut stmt =
+                c.prepare("SELECT organization_id, id FROM bots WHERE name LIKE 'Analytics bench %' ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let org = found.first().map(|f| f.0).ok_or_else(|| anyhow::anyhow!("no benchmark bots in this data file"))?;
+    Ok((crate::ids::OrgId(org), found.into_iter().map(|f| BotId(f.1)).collect()))
+}
+
+/// What a kept data file holds.
+fn counted(state: &AppState) -> anyhow::Result<Generated> {
+    state
+        .db
+        .read_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM widget_messages),
+                        (SELECT count(*) FROM analytics_events), (SELECT count(*) FROM message_feedback)",
+                [],
+                |r| {
+                    let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+                    Ok(Generated { conversations: n(0)?, messages: n(1)?, events: n(2)?, feedback: n(3)? })
+                },
+            )?)
+        })
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+}
+
+/// Rows of each rollup level (the distinct-user counts next to the rows they count).
+fn rollup_sizes(state: &AppState) -> anyhow::Result<String> {
+    let tables = [
+        "analytics_hourly",
+        "analytics_totals_hourly",
+        "analytics_daily",
+        "analytics_users",
+        "analytics_user_hours",
+        "analytics_user_hour_counts",
+    ];
+    let counts: Vec<String> = state
+        .db
+        .read_blocking(|c| {
+            tables
+                .iter()
+                .map(|t| {
+                    Ok(format!(
+                        "{t} {}",
+                        c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0))?
+                    ))
+                })
+                .collect()
+        })
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(counts.join(", "))
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_048_576.0)
 }
@@ -272,26 +344,41 @@ pub fn run(args: &AnalyticsArgs) -> anyhow::Result<Report> {
     );
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let dir = tempfile::tempdir()?;
-    let mut config = Config {
-        data: dir.path().join("bench.db"),
-        log: LogConfig { level: "warn".into(), ..LogConfig::default() },
-        ..Config::default()
+    let path = match (&args.data, &args.keep) {
+        (Some(p), _) => {
+            anyhow::ensure!(p.exists(), "{} does not exist", p.display());
+            p.clone()
+        }
+        (None, Some(p)) => {
+            anyhow::ensure!(!p.exists(), "{} exists already; --keep writes a new file", p.display());
+            p.clone()
+        }
+        (None, None) => dir.path().join("bench.db"),
     };
+    let mut config =
+        Config { data: path, log: LogConfig { level: "warn".into(), ..LogConfig::default() }, ..Config::default() };
     config.ml.enabled = false;
     config.jobs.workers = 0;
     config.analytics.max_range_days = 400;
     let (state, _lock) = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let org = setup_org(&state)?;
+    let (org, bots) = match &args.data {
+        Some(_) => kept_bots(&state)?,
+        None => {
+            let org = setup_org(&state)?;
+            let bots: Vec<BotId> = (0..args.bots)
+                .map(|i| new_bot(&state, org, &format!("Analytics bench {i}")))
+                .collect::<anyhow::Result<_>>()?;
+            (org, bots)
+        }
+    };
     let tenant = Tenant::system(org, "benchmark");
-    let bots: Vec<BotId> =
-        (0..args.bots).map(|i| new_bot(&state, org, &format!("Analytics bench {i}"))).collect::<anyhow::Result<_>>()?;
 
     let mut rows = Vec::new();
     let started = Instant::now();
-    let g = generate(&state, org, &bots, args)?;
+    let g = if args.data.is_some() { counted(&state)? } else { generate(&state, org, &bots, args)? };
     let generate_s = started.elapsed().as_secs_f64();
     rows.push((
-        "generated".into(),
+        if args.data.is_some() { "data file (kept)".into() } else { "generated".into() },
         format!(
             "{} conversations, {} messages, {} events, {} votes over {} months in {generate_s:.1} s ({:.0} messages/s)",
             g.conversations,
@@ -318,6 +405,7 @@ pub fn run(args: &AnalyticsArgs) -> anyhow::Result<Report> {
         "data file".into(),
         format!("{} before rollups, {} after: rollups add {}", mb(before), mb(after), mb(added)),
     ));
+    rows.push(("rollup tables".into(), rollup_sizes(&state)?));
 
     // A day of downtime: every bot's hours of yesterday are dirty again.
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
@@ -410,7 +498,7 @@ pub fn run(args: &AnalyticsArgs) -> anyhow::Result<Report> {
             "events": g.events,
             "feedback": g.feedback,
             "months": args.months,
-            "bots": args.bots,
+            "bots": bots.len(),
             "generate_s": generate_s,
             "messages_per_s": g.messages as f64 / generate_s.max(1e-9),
             "backfill_hours": hours,

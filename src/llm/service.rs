@@ -260,29 +260,27 @@ pub async fn delete(state: &AppState, tenant: Tenant, id: LlmProviderId) -> AppR
         .await
 }
 
-/// The provider to call: `id`, or the organization's active default when
-/// `id` is `None` (`Ok(None)`: no provider configured).
-pub async fn resolve(
-    state: &AppState,
-    tenant: &Tenant,
-    id: Option<LlmProviderId>,
-) -> AppResult<Option<(LlmProvider, ProviderConfig)>> {
-    let t = tenant.clone();
-    let found = state
-        .db
-        .read(move |c| {
-            let provider = match id {
-                Some(id) => Some(store::find(c, &t, id)?.ok_or_else(not_found)?),
-                None => store::find_default(c, &t)?,
-            };
-            let key = match &provider {
-                Some(p) => store::key(c, &t, p.id)?,
-                None => None,
-            };
-            Ok(provider.map(|p| (p, key)))
-        })
-        .await?;
-    let Some((provider, sealed)) = found else { return Ok(None) };
+/// A provider and its sealed API key, as stored.
+pub type ProviderRow = (LlmProvider, Option<Vec<u8>>);
+
+/// Reads provider `id` (else the organization's default) with its sealed
+/// key in `c`. `Err` `llm_provider_not_found` for an `id` that is not the
+/// organization's; `Ok(None)`: no `id` and no default.
+fn provider_row(c: &rusqlite::Connection, t: &Tenant, id: Option<LlmProviderId>) -> AppResult<Option<ProviderRow>> {
+    let provider = match id {
+        Some(id) => Some(store::find(c, t, id)?.ok_or_else(not_found)?),
+        None => store::find_default(c, t)?,
+    };
+    let key = match &provider {
+        Some(p) => store::key(c, t, p.id)?,
+        None => None,
+    };
+    Ok(provider.map(|p| (p, key)))
+}
+
+/// A provider row as a call configuration: refused when switched off
+/// (`conflict`), its key decrypted.
+fn provider_config(state: &AppState, (provider, sealed): ProviderRow) -> AppResult<(LlmProvider, ProviderConfig)> {
     if !provider.is_active {
         return Err(AppError::new(ErrorCode::Conflict, "this LLM provider is disabled")
             .with_details(json!({ "field": "provider_id" })));
@@ -299,7 +297,20 @@ pub async fn resolve(
         max_retries: u32::try_from(provider.max_retries).unwrap_or(0),
         format: ApiFormat::from_kind(&provider.kind).unwrap_or_default(),
     };
-    Ok(Some((provider, config)))
+    Ok((provider, config))
+}
+
+/// The provider `id` (else the organization's default) and its call
+/// configuration, the key decrypted. `Ok(None)`: `id` is `None` and the
+/// organization has no default provider.
+pub async fn resolve(
+    state: &AppState,
+    tenant: &Tenant,
+    id: Option<LlmProviderId>,
+) -> AppResult<Option<(LlmProvider, ProviderConfig)>> {
+    let t = tenant.clone();
+    let found = state.db.read(move |c| provider_row(c, &t, id)).await?;
+    found.map(|row| provider_config(state, row)).transpose()
 }
 
 /// Decrypts a provider's API key. A key that cannot be read (cleared by a
@@ -373,7 +384,16 @@ pub async fn target(
     id: Option<LlmProviderId>,
     model: Option<&str>,
 ) -> AppResult<Option<(LlmProvider, Target)>> {
-    let Some((provider, mut config)) = resolve(state, tenant, id).await? else { return Ok(None) };
+    let Some((provider, config)) = resolve(state, tenant, id).await? else { return Ok(None) };
+    Ok(Some(target_of(state, provider, config, model)))
+}
+
+fn target_of(
+    state: &AppState,
+    provider: LlmProvider,
+    mut config: ProviderConfig,
+    model: Option<&str>,
+) -> (LlmProvider, Target) {
     if let Some(m) = model {
         m.clone_into(&mut config.model);
     }
@@ -394,7 +414,64 @@ pub async fn target(
         input_price_micros: input,
         output_price_micros: output,
     };
-    Ok(Some((provider, target)))
+    (provider, target)
+}
+
+/// The stored rows a chain is built from, read in one go: the first
+/// provider's (`Err` as [`resolve`]: an `id` not found), then its fallbacks
+/// in turn — at most three providers, each once; the fallbacks end at one
+/// that is gone or switched off.
+pub struct ChainRows {
+    first: AppResult<Option<ProviderRow>>,
+    fallbacks: Vec<ProviderRow>,
+}
+
+/// Reads the [`ChainRows`] of `first` (else the default) and `fallback`
+/// (else the first provider's own fallback) in `c`.
+pub fn chain_rows(
+    c: &rusqlite::Connection,
+    t: &Tenant,
+    first: Option<LlmProviderId>,
+    fallback: Option<LlmProviderId>,
+) -> AppResult<ChainRows> {
+    let head = match provider_row(c, t, first) {
+        Ok(Some(row)) => row,
+        other => return Ok(ChainRows { first: other, fallbacks: Vec::new() }),
+    };
+    let mut seen = vec![head.0.id];
+    let mut fallbacks: Vec<ProviderRow> = Vec::new();
+    let mut next = if head.0.is_active { fallback.or(head.0.fallback_provider_id) } else { None };
+    while let Some(id) = next {
+        if fallbacks.len() + 1 >= 3 || seen.contains(&id) {
+            break;
+        }
+        seen.push(id);
+        match provider_row(c, t, Some(id)) {
+            Ok(Some(row)) if row.0.is_active => {
+                next = row.0.fallback_provider_id;
+                fallbacks.push(row);
+            }
+            // Deleted or disabled since it was named: the chain ends here.
+            Ok(_) | Err(_) => break,
+        }
+    }
+    Ok(ChainRows { first: Ok(Some(head)), fallbacks })
+}
+
+/// The call chain of [`ChainRows`] read by [`chain_rows`], with `model` on
+/// the first provider; a fallback whose key cannot be read ends the chain.
+pub fn chain_of(state: &AppState, rows: ChainRows, model: Option<&str>) -> AppResult<Option<Chain>> {
+    let Some(head) = rows.first? else { return Ok(None) };
+    let (provider, config) = provider_config(state, head)?;
+    let (_, primary) = target_of(state, provider, config, model);
+    let mut targets = vec![primary];
+    for row in rows.fallbacks {
+        match provider_config(state, row) {
+            Ok((p, config)) => targets.push(target_of(state, p, config, None).1),
+            Err(_) => break,
+        }
+    }
+    Ok(Chain::new(targets))
 }
 
 /// The chain of a call: the provider `first` (else the organization's
@@ -409,23 +486,7 @@ pub async fn chain(
     model: Option<&str>,
     fallback: Option<LlmProviderId>,
 ) -> AppResult<Option<Chain>> {
-    let Some((provider, primary)) = target(state, tenant, first, model).await? else { return Ok(None) };
-    let mut seen = vec![provider.id];
-    let mut targets = vec![primary];
-    let mut next = fallback.or(provider.fallback_provider_id);
-    while let Some(id) = next {
-        if targets.len() >= 3 || seen.contains(&id) {
-            break;
-        }
-        seen.push(id);
-        match target(state, tenant, Some(id), None).await {
-            Ok(Some((p, t))) => {
-                next = p.fallback_provider_id;
-                targets.push(t);
-            }
-            // Deleted or disabled since it was named: the chain ends here.
-            Ok(None) | Err(_) => break,
-        }
-    }
-    Ok(Chain::new(targets))
+    let t = tenant.clone();
+    let rows = state.db.read(move |c| chain_rows(c, &t, first, fallback)).await?;
+    chain_of(state, rows, model)
 }

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::model::ExecutionId;
-use crate::agents::model::{AgentId, RunSource, RunStatus};
+use crate::agents::model::{Agent, AgentId, RunSource, RunStatus};
 use crate::agents::{AgentInput, NoSteps, run_turn};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -25,17 +25,23 @@ pub struct AgentOutput {
     pub cost_micros: i64,
 }
 
-/// Runs agent `agent` of the bot on `input`.
+/// Runs agent `agent` of the bot on `input`; `cached` is the agent when the
+/// run has read it already.
+#[allow(clippy::too_many_arguments, reason = "the step's parts")]
 pub async fn run(
     state: &AppState,
     tenant: &Tenant,
     bot: Option<BotId>,
     agent: i64,
+    cached: Option<std::sync::Arc<Agent>>,
     input: &str,
     execution: ExecutionId,
     step: &str,
 ) -> AppResult<AgentOutput> {
-    let agent = crate::agents::service::get(state, tenant, AgentId(agent)).await?;
+    let agent = match cached {
+        Some(a) => a,
+        None => std::sync::Arc::new(crate::agents::service::get(state, tenant, AgentId(agent)).await?),
+    };
     if bot.is_some() && agent.bot_id.is_some() && agent.bot_id != bot {
         return Err(AppError::new(ErrorCode::InvalidReference, format!("agent {} belongs to another bot", agent.id)));
     }

@@ -18,7 +18,8 @@
 //! (`POST …/approve`) completes the step and enqueues the job again. A
 //! `workflow.deadline` job fails a waiting run at its deadline.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -28,8 +29,9 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::graph::{self, Graph, Kind, Step};
-use super::model::{ExecutionId, ExecutionStep};
+use super::model::{Execution, ExecutionId, ExecutionStep};
 use super::{agent_call, store};
+use crate::agents::model::{Agent, AgentId};
 use crate::app::AppState;
 use crate::db::{format_timestamp, now};
 use crate::error::{AppError, AppResult};
@@ -184,6 +186,24 @@ struct Activation {
     bot: Option<BotId>,
     /// A join's predecessors (whose outputs it gathers).
     preds: Vec<String>,
+    /// An agent or router step's agent, when it could be read (else the
+    /// step reads it and fails with the reason).
+    agent: Option<Arc<Agent>>,
+}
+
+/// Agent `id` from the run's cache, read on first use.
+async fn cached_agent(
+    state: &AppState,
+    tenant: &Tenant,
+    agents: &mut HashMap<i64, Arc<Agent>>,
+    id: i64,
+) -> Option<Arc<Agent>> {
+    if let Some(a) = agents.get(&id) {
+        return Some(a.clone());
+    }
+    let agent = Arc::new(crate::agents::service::get(state, tenant, AgentId(id)).await.ok()?);
+    agents.insert(id, agent.clone());
+    Some(agent)
 }
 
 /// The outputs of the completed steps (latest activation of each), and of
@@ -234,10 +254,18 @@ pub async fn run(
     let input = exec.input.clone();
     let mut inflight: FuturesUnordered<BoxFuture<'static, (i64, StepResult, i64)>> = FuturesUnordered::new();
     let mut started: HashSet<i64> = HashSet::new();
+    // The agents of the run's steps, read once per run.
+    let mut agents: HashMap<i64, Arc<Agent>> = HashMap::new();
+    // The state the last step's write left, when nothing was read since.
+    let mut snapshot: Option<Snapshot> = None;
     loop {
-        let t = tenant.clone();
-        let (exec, steps) =
-            state.db.read(move |c| Ok((store::find_execution(c, &t, id)?, store::steps(c, &t, id)?))).await?;
+        let (exec, steps) = match snapshot.take() {
+            Some(s) => s,
+            None => {
+                let t = tenant.clone();
+                state.db.read(move |c| Ok((store::find_execution(c, &t, id)?, store::steps(c, &t, id)?))).await?
+            }
+        };
         let Some(exec) = exec else { return Ok("gone") };
         if exec.is_finished() {
             return Ok(match exec.status.as_str() {
@@ -264,6 +292,7 @@ pub async fn run(
                 .any(|s| s.step != me && matches!(s.status.as_str(), "pending" | "running") && s.step_type != "join")
         };
         let mut waiting = exec.waiting_step.is_some();
+        let mut began = false;
         for s in steps.iter().filter(|s| matches!(s.status.as_str(), "pending" | "running")) {
             if started.contains(&s.id) {
                 continue;
@@ -287,6 +316,13 @@ pub async fn run(
                 _ => {}
             }
             started.insert(s.id);
+            began = true;
+            let agent = match &step.kind {
+                Kind::Agent { agent_id, .. } | Kind::Router { agent_id, .. } => {
+                    cached_agent(state, tenant, &mut agents, *agent_id).await
+                }
+                _ => None,
+            };
             let activation = Activation {
                 row: s.id,
                 step: step.clone(),
@@ -295,15 +331,20 @@ pub async fn run(
                 execution: id,
                 bot: exec.bot_id,
                 preds: graph.predecessors(&step.id).into_iter().map(str::to_owned).collect(),
+                agent,
             };
             if let Some(fut) = start(state, tenant, activation).await? {
                 inflight.push(fut);
             }
         }
         if inflight.is_empty() {
-            let t = tenant.clone();
-            let (exec, steps) =
-                state.db.read(move |c| Ok((store::find_execution(c, &t, id)?, store::steps(c, &t, id)?))).await?;
+            // Read again only when this pass wrote (started steps).
+            let (exec, steps) = if began {
+                let t = tenant.clone();
+                state.db.read(move |c| Ok((store::find_execution(c, &t, id)?, store::steps(c, &t, id)?))).await?
+            } else {
+                (Some(exec), steps)
+            };
             let Some(exec) = exec else { return Ok("gone") };
             if exec.is_finished() {
                 continue;
@@ -327,7 +368,7 @@ pub async fn run(
         tokio::select! {
             Some((row, result, ms)) = inflight.next() => {
                 started.remove(&row);
-                record(state, tenant, id, &graph, row, &result, ms).await?;
+                snapshot = Some(record(state, tenant, id, &graph, row, &result, ms).await?);
             }
             () = tokio::time::sleep(POLL) => {}
             () = shutdown.cancelled() => {}
@@ -463,7 +504,8 @@ async fn run_step(state: &AppState, tenant: &Tenant, a: &Activation, input: Valu
         }
         Kind::Agent { agent_id, next, .. } => {
             let text = input["text"].as_str().unwrap_or_default();
-            match agent_call::run(state, tenant, a.bot, *agent_id, text, a.execution, &a.step.id).await {
+            match agent_call::run(state, tenant, a.bot, *agent_id, a.agent.clone(), text, a.execution, &a.step.id).await
+            {
                 Ok(out) => {
                     let mut r =
                         StepResult::done(json!({ "text": out.text, "data": out.data }), next.iter().cloned().collect());
@@ -488,7 +530,9 @@ async fn run_step(state: &AppState, tenant: &Tenant, a: &Activation, input: Valu
                 input["text"].as_str().unwrap_or_default(),
                 names.join(", ")
             );
-            match agent_call::run(state, tenant, a.bot, *agent_id, &prompt, a.execution, &a.step.id).await {
+            match agent_call::run(state, tenant, a.bot, *agent_id, a.agent.clone(), &prompt, a.execution, &a.step.id)
+                .await
+            {
                 Ok(out) => {
                     let chosen = pick_route(&out.text, &names);
                     let target = chosen.and_then(|n| routes.get(n)).or(default.as_ref());
@@ -559,7 +603,7 @@ async fn record(
     row: i64,
     r: &StepResult,
     duration_ms: i64,
-) -> AppResult<()> {
+) -> AppResult<Snapshot> {
     let succ: Vec<(String, &'static str, Option<i64>)> = r
         .next
         .iter()
@@ -581,73 +625,80 @@ async fn record(
     state
         .runtime
         .write_grouped(move |tx| {
-            let key: String =
-                tx.query_row("SELECT step_key FROM agent_execution_steps WHERE id = ?1", [row], |r| r.get(0))?;
-            let now_s = now();
-            let recorded = store::finish_step(
-                tx,
-                &t,
-                id,
-                row,
-                &store::StepEnd {
-                    status: if ok { "completed" } else { "failed" },
-                    output_json: &output,
-                    error_json: error.as_deref(),
-                    reasoning: reasoning.as_deref(),
-                    tokens,
-                    cost_micros: cost,
-                    duration_ms,
-                    now: &now_s,
-                },
-            )?;
-            if !recorded {
-                return Ok(());
-            }
-            if let Some((code, message)) = fail_with {
-                store::insert_message(
+            // The run's state after this write is read in it too: the
+            // runner's next pass needs no read of its own.
+            'write: {
+                let key: String =
+                    tx.query_row("SELECT step_key FROM agent_execution_steps WHERE id = ?1", [row], |r| r.get(0))?;
+                let now_s = now();
+                let recorded = store::finish_step(
                     tx,
                     &t,
                     id,
-                    &store::NewMessage {
-                        from_step: Some(&key),
-                        to_step: None,
-                        from_agent: agent,
-                        to_agent: None,
-                        message_type: "error",
-                        content_json: &json!({ "code": code, "message": message }).to_string(),
+                    row,
+                    &store::StepEnd {
+                        status: if ok { "completed" } else { "failed" },
+                        output_json: &output,
+                        error_json: error.as_deref(),
+                        reasoning: reasoning.as_deref(),
+                        tokens,
+                        cost_micros: cost,
+                        duration_ms,
+                        now: &now_s,
                     },
                 )?;
-                store::finish_execution(
-                    tx,
-                    &t,
-                    id,
-                    "failed",
-                    "{}",
-                    Some((&code, &format!("step `{key}` failed: {message}"))),
-                    &now_s,
-                )?;
-                return Ok(());
+                if !recorded {
+                    break 'write;
+                }
+                if let Some((code, message)) = fail_with {
+                    store::insert_message(
+                        tx,
+                        &t,
+                        id,
+                        &store::NewMessage {
+                            from_step: Some(&key),
+                            to_step: None,
+                            from_agent: agent,
+                            to_agent: None,
+                            message_type: "error",
+                            content_json: &json!({ "code": code, "message": message }).to_string(),
+                        },
+                    )?;
+                    store::finish_execution(
+                        tx,
+                        &t,
+                        id,
+                        "failed",
+                        "{}",
+                        Some((&code, &format!("step `{key}` failed: {message}"))),
+                        &now_s,
+                    )?;
+                    break 'write;
+                }
+                for (next, kind, to_agent) in &succ {
+                    store::activate(tx, &t, id, next, kind, &output)?;
+                    store::insert_message(
+                        tx,
+                        &t,
+                        id,
+                        &store::NewMessage {
+                            from_step: Some(&key),
+                            to_step: Some(next),
+                            from_agent: agent,
+                            to_agent: *to_agent,
+                            message_type,
+                            content_json: &output,
+                        },
+                    )?;
+                }
             }
-            for (next, kind, to_agent) in &succ {
-                store::activate(tx, &t, id, next, kind, &output)?;
-                store::insert_message(
-                    tx,
-                    &t,
-                    id,
-                    &store::NewMessage {
-                        from_step: Some(&key),
-                        to_step: Some(next),
-                        from_agent: agent,
-                        to_agent: *to_agent,
-                        message_type,
-                        content_json: &output,
-                    },
-                )?;
-            }
-            Ok(())
+            Ok((store::find_execution(tx, &t, id)?, store::steps(tx, &t, id)?))
         })
         .await
 }
+
+/// A run and its step activations as the runner reads them.
+type Snapshot = (Option<Execution>, Vec<ExecutionStep>);
 
 /// Records a person's decision on the approval step the run waits for, and
 /// enqueues the runner again.

@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 45] = [
+const ADDED_TABLES: [&str; 46] = [
     "teams",
     "conversations",
     "jobs",
@@ -179,6 +179,8 @@ const ADDED_TABLES: [&str; 45] = [
     "analytics_daily",
     "analytics_intents_daily",
     "analytics_user_hours",
+    // The user-hours counted per scope, hour and previous hour, kept by triggers (V083, issue 20).
+    "analytics_user_hour_counts",
     // Stripe webhook events received, with their raw bodies (V066, issue 21).
     "billing_events",
     // Connections to MCP servers (V072, issue 19 item 2).
@@ -689,7 +691,7 @@ fn the_product_queries_search_indexes_instead_of_scanning() {
         "SELECT hour, messages_in FROM analytics_totals_hourly WHERE organization_id = ?1 AND bot_id IS NULL AND channel = ?2 AND hour >= ?3 AND hour < ?4",
         "SELECT sum(messages_in) FROM analytics_daily WHERE organization_id = ?1 AND bot_id = ?2 AND channel = ?3 AND day >= ?4 AND day < ?5",
         "SELECT intent, sum(count) FROM analytics_intents_daily WHERE organization_id = ?1 AND bot_id IS NULL AND channel = ?2 AND day >= ?3 AND day < ?4 GROUP BY intent",
-        "SELECT count(*) FROM analytics_user_hours WHERE organization_id = ?1 AND bot_id IS NULL AND channel = ?2 AND hour >= ?3 AND hour < ?4 AND (prev_hour IS NULL OR prev_hour < ?3)",
+        "SELECT coalesce(sum(users), 0) FROM analytics_user_hour_counts WHERE organization_id = ?1 AND bot_id IS NULL AND channel = ?2 AND hour >= ?3 AND hour < ?4 AND prev_hour < ?3",
         "SELECT max(hour) FROM analytics_users WHERE organization_id = ?1 AND user_key = ?2 AND hour < ?3",
     ];
     for sql in queries {

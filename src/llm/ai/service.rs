@@ -178,7 +178,39 @@ fn not_configured(message: &str, field: &str) -> AppError {
 /// `llm_not_configured` without a usable provider, 402
 /// `llm_budget_exhausted` when a budget is used up.
 pub async fn prepare(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult<Prepared> {
-    let (row, (tokens, cost)) = load(state, tenant, bot).await?;
+    prepare_with(state, tenant, bot, None).await
+}
+
+/// [`prepare`], with a caller's provider or model (an agent's) over the
+/// bot's when `overrides` names one. Everything it checks is read in one
+/// round trip: the settings, this month's usage, the plan's allowance and
+/// the provider chains.
+async fn prepare_with(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    overrides: Option<&ModelOverrides>,
+) -> AppResult<Prepared> {
+    use crate::llm::service::{chain_of, chain_rows};
+    let t = tenant.clone();
+    let first_day = month_start();
+    let org = tenant.org_id();
+    let own = overrides.filter(|o| o.provider_id.is_some() || o.model.is_some()).map(|o| o.provider_id);
+    let (row, (tokens, cost), allowed, bot_rows, own_rows) = state
+        .db
+        .read(move |c| {
+            let row = store::find(c, &t, bot)?;
+            let used = store::month_usage(c, &t, bot, &first_day)?;
+            let allowed = crate::billing::limits::check(c, org, crate::billing::limits::Limit::LlmTokensPerMonth, 1);
+            let (provider, fallback) = row.as_ref().map_or((None, None), |r| (r.provider_id, r.fallback_provider_id));
+            let bot_rows = chain_rows(c, &t, provider, fallback)?;
+            let own_rows = match own {
+                Some(p) => Some(chain_rows(c, &t, p.or(provider), if p.is_some() { None } else { fallback })?),
+                None => None,
+            };
+            Ok((row, used, allowed, bot_rows, own_rows))
+        })
+        .await?;
     let config = row.unwrap_or_default();
     if !config.is_enabled {
         return Err(not_configured("the bot's AI is switched off", "is_enabled"));
@@ -201,29 +233,27 @@ pub async fn prepare(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult
         )
         .with_details(json!({ "field": "monthly_cost_budget_micros", "budget": budget, "used": cost })));
     }
-    let org = tenant.org_id();
-    state
-        .db
-        .read(move |c| crate::billing::limits::check(c, org, crate::billing::limits::Limit::LlmTokensPerMonth, 1))
-        .await?;
-    let chain = crate::llm::service::chain(
-        state,
-        tenant,
-        config.provider_id,
-        config.model.as_deref(),
-        config.fallback_provider_id,
-    )
-    .await
-    .map_err(|e| match e.code() {
-        ErrorCode::Conflict => not_configured("the bot's LLM provider is disabled", "provider_id"),
-        _ => e,
-    })?
-    .ok_or_else(|| {
-        not_configured(
-            "no LLM provider is configured: choose one for the bot or make one the organization's default",
-            "provider_id",
-        )
-    })?;
+    allowed?;
+    let mut chain = chain_of(state, bot_rows, config.model.as_deref())
+        .map_err(|e| match e.code() {
+            ErrorCode::Conflict => not_configured("the bot's LLM provider is disabled", "provider_id"),
+            _ => e,
+        })?
+        .ok_or_else(|| {
+            not_configured(
+                "no LLM provider is configured: choose one for the bot or make one the organization's default",
+                "provider_id",
+            )
+        })?;
+    if let (Some(rows), Some(o)) = (own_rows, overrides) {
+        let model = o.model.as_deref().or(config.model.as_deref());
+        chain = chain_of(state, rows, model)
+            .map_err(|e| match e.code() {
+                ErrorCode::Conflict => not_configured("the agent's LLM provider is disabled", "provider_id"),
+                _ => e,
+            })?
+            .ok_or_else(|| not_configured("no LLM provider is configured for the agent or its bot", "provider_id"))?;
+    }
     Ok(Prepared { chain, config })
 }
 
@@ -280,24 +310,22 @@ async fn record(state: &AppState, tenant: &Tenant, bot: BotId, record: CallRecor
 }
 
 async fn record_failure(state: &AppState, tenant: &Tenant, bot: BotId, purpose: Purpose, f: &call::Failed) {
-    record(
-        state,
-        tenant,
-        bot,
-        CallRecord {
-            provider_id: Some(f.served.target.provider_id),
-            model: f.served.target.config.model.clone(),
-            purpose: purpose.as_str(),
-            ok: false,
-            usage: Usage::default(),
-            cost_micros: 0,
-            latency_ms: f.served.latency_ms,
-            attempts: f.served.attempts,
-            fell_back: f.served.fell_back,
-            error_code: Some(f.error.kind()),
-        },
-    )
-    .await;
+    record(state, tenant, bot, failure_record(purpose, f)).await;
+}
+
+fn failure_record(purpose: Purpose, f: &call::Failed) -> CallRecord {
+    CallRecord {
+        provider_id: Some(f.served.target.provider_id),
+        model: f.served.target.config.model.clone(),
+        purpose: purpose.as_str(),
+        ok: false,
+        usage: Usage::default(),
+        cost_micros: 0,
+        latency_ms: f.served.latency_ms,
+        attempts: f.served.attempts,
+        fell_back: f.served.fell_back,
+        error_code: Some(f.error.kind()),
+    }
 }
 
 fn failed(f: &call::Failed) -> AppError {
@@ -360,19 +388,7 @@ pub async fn complete_with(
     tools: Vec<Tool>,
     tool_choice: Option<crate::llm::client::ToolChoice>,
 ) -> AppResult<(Completion, LlmCallUsage)> {
-    let mut prepared = prepare(state, tenant, bot).await?;
-    if overrides.provider_id.is_some() || overrides.model.is_some() {
-        let provider = overrides.provider_id.or(prepared.config.provider_id);
-        let model = overrides.model.as_deref().or(prepared.config.model.as_deref());
-        let fallback = if overrides.provider_id.is_some() { None } else { prepared.config.fallback_provider_id };
-        prepared.chain = crate::llm::service::chain(state, tenant, provider, model, fallback)
-            .await
-            .map_err(|e| match e.code() {
-                ErrorCode::Conflict => not_configured("the agent's LLM provider is disabled", "provider_id"),
-                _ => e,
-            })?
-            .ok_or_else(|| not_configured("no LLM provider is configured for the agent or its bot", "provider_id"))?;
-    }
+    let mut prepared = prepare_with(state, tenant, bot, Some(overrides)).await?;
     if let Some(t) = overrides.temperature {
         prepared.config.temperature = t;
     }
@@ -422,6 +438,17 @@ async fn metered(
     messages: &[Message],
     result: Result<(Completion, Served), call::Failed>,
 ) -> AppResult<(Completion, LlmCallUsage)> {
+    let (result, call) = settle(purpose, messages, result);
+    record(state, tenant, bot, call).await;
+    result
+}
+
+/// A call's result as the caller gets it, and its usage row to record.
+fn settle(
+    purpose: Purpose,
+    messages: &[Message],
+    result: Result<(Completion, Served), call::Failed>,
+) -> (AppResult<(Completion, LlmCallUsage)>, CallRecord) {
     match result {
         Ok((completion, served)) => {
             let usage = completion.usage.unwrap_or_else(|| Usage {
@@ -430,31 +457,74 @@ async fn metered(
                 total_tokens: 0,
             });
             let used = call_usage(&served, &served.target.config.model, usage);
-            record(
-                state,
-                tenant,
-                bot,
-                CallRecord {
-                    provider_id: Some(used.provider_id),
-                    model: used.model.clone(),
-                    purpose: purpose.as_str(),
-                    ok: true,
-                    usage,
-                    cost_micros: used.cost_micros,
-                    latency_ms: used.latency_ms,
-                    attempts: used.attempts,
-                    fell_back: used.fell_back,
-                    error_code: None,
-                },
-            )
-            .await;
-            Ok((completion, used))
+            let call = CallRecord {
+                provider_id: Some(used.provider_id),
+                model: used.model.clone(),
+                purpose: purpose.as_str(),
+                ok: true,
+                usage,
+                cost_micros: used.cost_micros,
+                latency_ms: used.latency_ms,
+                attempts: used.attempts,
+                fell_back: used.fell_back,
+                error_code: None,
+            };
+            (Ok((completion, used)), call)
         }
-        Err(f) => {
-            record_failure(state, tenant, bot, purpose, &f).await;
-            Err(failed(&f))
+        Err(f) => (Err(failed(&f)), failure_record(purpose, &f)),
+    }
+}
+
+/// The usage of a model call not stored yet: the caller stores it with
+/// [`store_call`] in the write that records what the call produced (one
+/// round trip instead of two; an agent step).
+#[derive(Debug, Clone)]
+pub struct UnrecordedCall {
+    bot: BotId,
+    call: CallRecord,
+}
+
+/// Stores an [`UnrecordedCall`] in the caller's transaction. Like the
+/// separate write of [`complete`], a failure to record is logged and does
+/// not fail the caller's write (it is undone alone, in a savepoint).
+pub fn store_call(conn: &rusqlite::Connection, tenant: &Tenant, u: &UnrecordedCall) -> AppResult<()> {
+    conn.execute_batch("SAVEPOINT llm_usage")?;
+    match store::record(conn, tenant, u.bot, &u.call) {
+        Ok(()) => conn.execute_batch("RELEASE llm_usage")?,
+        Err(e) => {
+            tracing::warn!(error = ?e, "cannot record LLM usage");
+            conn.execute_batch("ROLLBACK TO llm_usage; RELEASE llm_usage")?;
         }
     }
+    Ok(())
+}
+
+/// [`complete_with`] whose usage the caller stores ([`store_call`]) in its
+/// own next write. `Err`: nothing was called (not configured, budget or
+/// plan exhausted); else the call's result and its usage.
+#[allow(clippy::too_many_arguments, reason = "the call's parts, as `complete_with` takes them")]
+pub async fn complete_unrecorded(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    purpose: Purpose,
+    overrides: &ModelOverrides,
+    messages: Vec<Message>,
+    tools: Vec<Tool>,
+    tool_choice: Option<crate::llm::client::ToolChoice>,
+) -> AppResult<(AppResult<(Completion, LlmCallUsage)>, UnrecordedCall)> {
+    let mut prepared = prepare_with(state, tenant, bot, Some(overrides)).await?;
+    if let Some(t) = overrides.temperature {
+        prepared.config.temperature = t;
+    }
+    if let Some(m) = overrides.max_tokens {
+        prepared.config.max_tokens = m;
+    }
+    let messages = prepared.messages(messages);
+    let opts = prepared.options(tools, tool_choice);
+    let result = call::complete(state, &prepared.chain, &messages, &opts).await;
+    let (result, call) = settle(purpose, &messages, result);
+    Ok((result, UnrecordedCall { bot, call }))
 }
 
 /// Checks the messages and tools of a chat request.
