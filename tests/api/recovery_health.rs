@@ -125,17 +125,17 @@ async fn health_scores_fit_the_operators_churn_labels_and_at_risk_customers_rais
     )
     .await;
     let mut kinds = Vec::new();
-    app.sql(|c| {
-        let tx = c.unchecked_transaction()?;
+    // `app.sql` runs in one write transaction.
+    app.sql(|tx| {
         for n in 0..54 {
             let kind = match n {
                 0..24 => Kind::Churned,
                 24..51 => Kind::Retained,
                 _ => Kind::AtRisk,
             };
-            kinds.push((customer(&tx, n, kind)?, kind));
+            kinds.push((customer(tx, n, kind)?, kind));
         }
-        tx.commit()
+        Ok(())
     });
     let report = botbuilder::recovery::health::run(&app.state).await.expect("health job");
     let auc = report.auc.expect("the logistic model was fitted");

@@ -744,12 +744,12 @@ async fn saml_metadata_and_certificates_are_checked_at_upload() {
     for (saml, field, reason) in cases {
         let r = send_as(&app, &owner, Method::POST, &path, Some(create(saml))).await;
         let body = assert_error(r, 422, "saml_metadata_invalid").await;
-        assert_eq!(body["details"]["field"], field, "{body}");
-        assert_eq!(body["details"]["reason"], reason, "{body}");
+        assert_eq!(body["error"]["details"]["field"], field, "{body}");
+        assert_eq!(body["error"]["details"]["reason"], reason, "{body}");
     }
     let r = send_as(&app, &owner, Method::POST, &path, Some(create(json!({ "idp_entity_id": IDP })))).await;
     let body = assert_error(r, 422, "validation_failed").await;
-    assert_eq!(body["details"]["field"], "saml.idp_sso_url");
+    assert_eq!(body["error"]["details"]["field"], "saml.idp_sso_url");
     assert_eq!(app.count("SELECT count(*) FROM sso_configurations"), 0);
 
     // An expired certificate is saved, with a warning (SAML pins the key, not the dates).
@@ -791,10 +791,10 @@ async fn another_organizations_saml_cannot_sign_into_this_organization() {
         "email_domain_not_verified",
     );
     assert_eq!(last_log(&app).2, Some(evil_config));
-    // Posted to this organization's ACS (as IdP-initiated): not signed by this organization's IdP.
+    // Posted to this organization's ACS (as IdP-initiated): another issuer.
     let r = R::new(evil_idp, &acme_sp, None, "victim@acme.test");
     let landed = post_acs(&app, acme_config, &signed_response(&r, OTHER_KEY), None, None).await;
-    assert_refused(&app, &landed, "bad_signature");
+    assert_refused(&app, &landed, "unknown_issuer");
     assert_eq!(last_log(&app).2, Some(acme_config));
     // With this organization's IdP name but its own key: the signature fails.
     let s = start(&app, "victim@acme.test").await;
