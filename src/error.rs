@@ -318,6 +318,7 @@ impl AppError {
     }
 
     /// A 507: the disk holding the data file is full; nothing was written.
+    #[must_use]
     pub fn storage_full() -> Self {
         Self::new(
             ErrorCode::StorageFull,

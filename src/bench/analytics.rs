@@ -361,15 +361,14 @@ pub fn run(args: &AnalyticsArgs) -> anyhow::Result<Report> {
     config.jobs.workers = 0;
     config.analytics.max_range_days = 400;
     let (state, _lock) = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (org, bots) = match &args.data {
-        Some(_) => kept_bots(&state)?,
-        None => {
-            let org = setup_org(&state)?;
-            let bots: Vec<BotId> = (0..args.bots)
-                .map(|i| new_bot(&state, org, &format!("Analytics bench {i}")))
-                .collect::<anyhow::Result<_>>()?;
-            (org, bots)
-        }
+    let (org, bots) = if args.data.is_some() {
+        kept_bots(&state)?
+    } else {
+        let org = setup_org(&state)?;
+        let bots: Vec<BotId> = (0..args.bots)
+            .map(|i| new_bot(&state, org, &format!("Analytics bench {i}")))
+            .collect::<anyhow::Result<_>>()?;
+        (org, bots)
     };
     let tenant = Tenant::system(org, "benchmark");
 

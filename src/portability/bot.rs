@@ -272,6 +272,7 @@ pub fn import_bot(
     result
 }
 
+#[allow(clippy::too_many_lines, reason = "one pass over the file's tables, then the vectors and the report, in order")]
 fn import_inner(
     conn: &Connection,
     target: &Target,
@@ -417,12 +418,9 @@ fn write_vectors(
         let new_kb: i64 =
             conn.query_row("SELECT knowledge_base_id FROM chunks WHERE id = ?1", [chunk], |r| r.get(0))?;
         let stored = row.get(VECTOR_KEY).or_else(|| row.get("embedding")).filter(|v| !v.is_null());
-        let embedding = match stored.map(super::bundle::from_json).transpose()? {
-            Some(rusqlite::types::Value::Blob(b)) => b,
-            _ => {
-                warnings.insert("chunks.embedding: some chunks had no embedding; re-embed their knowledge base".into());
-                continue;
-            }
+        let Some(rusqlite::types::Value::Blob(embedding)) = stored.map(super::bundle::from_json).transpose()? else {
+            warnings.insert("chunks.embedding: some chunks had no embedding; re-embed their knowledge base".into());
+            continue;
         };
         let vector = crate::ml::bytes_vector(&embedding);
         if vector.len() != VECTOR_WIDTH {

@@ -167,16 +167,17 @@ pub fn insert_rows(
                     (_, SqlValue::Null) | (None, _) => value,
                     (Some("organizations"), _) => SqlValue::Integer(target.org_id),
                     (Some("users"), _) => target.actor.map_or(SqlValue::Null, SqlValue::Integer),
-                    (Some(parent), SqlValue::Integer(old)) => match map.get(parent, *old) {
-                        Some(new) => SqlValue::Integer(new),
-                        None => {
+                    (Some(parent), SqlValue::Integer(old)) => {
+                        if let Some(new) = map.get(parent, *old) {
+                            SqlValue::Integer(new)
+                        } else {
                             warnings.insert(format!(
                                 "{table}.{}: refers to {parent} not in the archive; left empty",
                                 col.name
                             ));
                             SqlValue::Null
                         }
-                    },
+                    }
                     (Some(_), _) => SqlValue::Null,
                 }
             };

@@ -138,6 +138,42 @@ fn postpone(
     Ok(format!("postponed: {why}"))
 }
 
+/// What one step sends on the channel `kind`.
+struct Composed<'s> {
+    text: String,
+    /// The email subject (email only).
+    subject: Option<String>,
+    /// The WhatsApp template's values.
+    values: Vec<String>,
+    /// The step's own text for the customer's variant, kept when a model rewrote it.
+    body_template: &'s str,
+}
+
+/// Renders the customer's variant of `step` (or the model's rewriting of it)
+/// for `kind`: email gets a subject and an unsubscribe line when the text has
+/// none; WhatsApp sends its template values.
+fn compose<'s>(
+    step: &'s super::model::RecoveryStep,
+    campaign_name: &'s str,
+    kind: &str,
+    variables: &Value,
+    links: &Links<'_>,
+    rewritten: Option<&str>,
+) -> Composed<'s> {
+    let (subject_template, body_template, _) = variant_at(step, variant_index(variables));
+    let body = rewritten.unwrap_or(body_template);
+    let mut text = render(body, variables, Some(links));
+    if kind == "email" && !body.contains("unsubscribe_url") {
+        text = format!("{text}\n\n--\nUnsubscribe: {}", render("{{unsubscribe_url}}", variables, Some(links)));
+    }
+    let subject = (kind == "email").then(|| render(subject_template.unwrap_or(campaign_name), variables, Some(links)));
+    let values: Vec<String> = step.template_variables.iter().map(|v| render(v, variables, Some(links))).collect();
+    if kind == "whatsapp" {
+        text = values.join(" | ");
+    }
+    Composed { text, subject, values, body_template }
+}
+
 /// Sends message `id` if it is due and may go; answers what happened.
 pub fn dispatch(
     tx: &Connection,
@@ -209,22 +245,12 @@ pub fn dispatch(
         .transpose()?;
     let Some((kind, (channel, to))) = route else { return skip("no_channel") };
     let links = Links { keys, base, message: id };
-    let (subject_template, body_template, _) = variant_at(&step, variant_index(&m.variables));
-    let body = rewritten.unwrap_or(body_template);
-    let mut text = render(body, &m.variables, Some(&links));
-    if kind == "email" && !body.contains("unsubscribe_url") {
-        text = format!("{text}\n\n--\nUnsubscribe: {}", render("{{unsubscribe_url}}", &m.variables, Some(&links)));
-    }
-    let subject =
-        (kind == "email").then(|| render(subject_template.unwrap_or(&campaign.name), &m.variables, Some(&links)));
-    let values: Vec<String> = step.template_variables.iter().map(|v| render(v, &m.variables, Some(&links))).collect();
+    let Composed { text, subject, values, body_template } =
+        compose(&step, &campaign.name, &kind, &m.variables, &links, rewritten);
     let template = (kind == "whatsapp")
         .then_some(step.template_id)
         .flatten()
         .map(|t| (crate::channels::templates::model::TemplateId(t), values.as_slice()));
-    if kind == "whatsapp" {
-        text = values.join(" | ");
-    }
     let queued = queue_campaign_message(
         tx,
         &tenant,

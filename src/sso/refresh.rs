@@ -128,13 +128,13 @@ async fn refresh_oidc(state: &AppState, config: &ConfigRow) -> AppResult<(bool, 
             endpoints = Some(found);
         }
         Err(r) => {
-            errors.push(problem("discovery_refresh_failed", "issuer_url", format!("{}: {}", r.reason, r.message)))
+            errors.push(problem("discovery_refresh_failed", "issuer_url", format!("{}: {}", r.reason, r.message)));
         }
     }
-    if let Some(url) = jwks_url.as_deref() {
-        if let Err(r) = state.sso.refresh(&state.outbound, config.id.0, url).await {
-            errors.push(problem("jwks_refresh_failed", "jwks_url", format!("{}: {}", r.reason, r.message)));
-        }
+    if let Some(url) = jwks_url.as_deref()
+        && let Err(r) = state.sso.refresh(&state.outbound, config.id.0, url).await
+    {
+        errors.push(problem("jwks_refresh_failed", "jwks_url", format!("{}: {}", r.reason, r.message)));
     }
     let mut settings = config.settings.clone();
     record(&mut settings, &errors);

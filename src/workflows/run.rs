@@ -259,12 +259,11 @@ pub async fn run(
     // The state the last step's write left, when nothing was read since.
     let mut snapshot: Option<Snapshot> = None;
     loop {
-        let (exec, steps) = match snapshot.take() {
-            Some(s) => s,
-            None => {
-                let t = tenant.clone();
-                state.db.read(move |c| Ok((store::find_execution(c, &t, id)?, store::steps(c, &t, id)?))).await?
-            }
+        let (exec, steps) = if let Some(s) = snapshot.take() {
+            s
+        } else {
+            let t = tenant.clone();
+            state.db.read(move |c| Ok((store::find_execution(c, &t, id)?, store::steps(c, &t, id)?))).await?
         };
         let Some(exec) = exec else { return Ok("gone") };
         if exec.is_finished() {

@@ -1,6 +1,6 @@
 //! The single sign-on settings page in headless Chromium: a SAML
 //! configuration created through the wizard (bad metadata answered under its
-//! field, then metadata read from the IdP's URL), the copyable SP values,
+//! field, then metadata read from the identity provider's URL), the copyable SP values,
 //! and the sign-in log with the reason of a refused response.
 
 use crate::browser::with_browser;

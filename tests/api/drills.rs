@@ -328,7 +328,7 @@ impl Load {
                         {
                             Some((202, body)) => acked.lock().expect("lock").jobs.extend(body["id"].as_i64()),
                             Some((status, body)) => {
-                                refused(&acked, format!("train {status} {}", body["error"]["code"]))
+                                refused(&acked, format!("train {status} {}", body["error"]["code"]));
                             }
                             None => {}
                         }
@@ -532,10 +532,7 @@ async fn a_truncated_or_damaged_wal_at_start_up_is_reported_and_a_corrupt_file_r
         std::fs::write(format!("{}-wal", data.display()), &bytes).expect("write WAL");
         let server = tokio::task::block_in_place(|| Proc::start(&data, &env))
             .unwrap_or_else(|(status, log)| panic!("{name}: refused ({status}): {log}"));
-        let (status, _) = {
-            let r = reqwest::get(server.url("/api/v1/openapi.json")).await.expect("get");
-            (r.status().as_u16(), ())
-        };
+        let status = reqwest::get(server.url("/api/v1/openapi.json")).await.expect("get").status().as_u16();
         assert_eq!(status, 200, "{name}: serving");
         let log = tokio::task::block_in_place(|| server.terminate());
         let report = log.lines().find(|l| l.contains("-wal:")).unwrap_or_else(|| panic!("{name}: no report in {log}"));

@@ -57,7 +57,7 @@ fn customer(c: &rusqlite::Connection, n: usize, kind: Kind) -> rusqlite::Result<
         rusqlite::params![org, user, status, canceled],
     )?;
     // Noise: every fourth churner and every fifth retained customer look like the other side on one signal.
-    let odd = (kind == Kind::Churned && n % 4 == 0) || (kind == Kind::Retained && n % 5 == 0);
+    let odd = (kind == Kind::Churned && n.is_multiple_of(4)) || (kind == Kind::Retained && n.is_multiple_of(5));
     let offset = if kind == Kind::Churned { 3 } else { 0 };
     for d in 0..30 {
         let recent = d < 14;

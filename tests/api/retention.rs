@@ -31,7 +31,10 @@ fn counters(app: &TestApp, org: i64) -> String {
             while let Some(row) = rows.next()? {
                 let values: Vec<String> =
                     (0..n).map(|i| format!("{:?}", row.get::<_, rusqlite::types::Value>(i))).collect();
-                out.push_str(&format!("{table}: {}\n", values.join(", ")));
+                out.push_str(table);
+                out.push_str(": ");
+                out.push_str(&values.join(", "));
+                out.push('\n');
             }
         }
         Ok(out)

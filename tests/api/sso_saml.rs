@@ -58,7 +58,7 @@ fn instant(offset_secs: i64) -> String {
 
 /// `IdP` metadata naming `entity`, its redirect endpoint and signing certificates.
 pub(crate) fn metadata(entity: &str, sso_url: &str, certs: &[&str]) -> String {
-    let keys: String = certs
+    let keys = certs
         .iter()
         .map(|c| {
             format!(
@@ -66,7 +66,8 @@ pub(crate) fn metadata(entity: &str, sso_url: &str, certs: &[&str]) -> String {
                 der_b64(c)
             )
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .concat();
     format!(
         r#"<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
@@ -112,7 +113,8 @@ impl R {
 
 fn assertion_xml(r: &R) -> String {
     let irt = r.in_response_to.as_ref().map_or_else(String::new, |i| format!(" InResponseTo=\"{i}\""));
-    let groups: String = r.groups.iter().map(|g| format!("<saml:AttributeValue>{g}</saml:AttributeValue>")).collect();
+    let groups =
+        r.groups.iter().map(|g| format!("<saml:AttributeValue>{g}</saml:AttributeValue>")).collect::<Vec<_>>().concat();
     format!(
         r#"<saml:Assertion xmlns:saml="{NS_ASSERTION}" ID="{aid}" IssueInstant="{nb}" Version="2.0">
     <saml:Issuer>{issuer}</saml:Issuer><!--SIG-->
@@ -446,10 +448,10 @@ async fn saml_sp_initiated_sign_in_provisions_maps_groups_and_keeps_the_name_id(
     assert_eq!(resp.status(), 200);
     let binding = cookie_of(&resp, "__Host-bb_sso=").expect("binding").split(';').next().expect("c").to_owned();
     let started: Value = resp.json().await.expect("json");
-    let (request_id, relay) = read_redirect(started["authorize_url"].as_str().expect("url"));
+    let (request_id, test_relay) = read_redirect(started["authorize_url"].as_str().expect("url"));
     let mut rt = R::new(IDP, &sp, Some(&request_id), "grace@acme.test");
     rt.groups = vec!["bb-admins".into()];
-    let landed = post_acs(&app, config, &signed_response(&rt, IDP_KEY), Some(&relay), Some(&binding)).await;
+    let landed = post_acs(&app, config, &signed_response(&rt, IDP_KEY), Some(&test_relay), Some(&binding)).await;
     assert_eq!((landed.status, landed.location.as_str()), (303, "/settings/sso?test=success"));
     assert!(landed.session_cookie.is_none());
     assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'grace@acme.test'"), 0);

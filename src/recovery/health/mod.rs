@@ -162,7 +162,7 @@ fn fit_model(
     let fit = Logistic::fit(&xs, &ys, 0.01, 400);
     let scores: Vec<f64> = xs.iter().map(|x| fit.predict(x)).collect();
     let auc = auc(&scores, &ys).unwrap_or(0.5);
-    Ok(Model::Logistic { fit, labels: ys.len(), churned, auc })
+    Ok(Model::Logistic { fit: Box::new(fit), labels: ys.len(), churned, auc })
 }
 
 #[allow(clippy::too_many_lines, reason = "one customer's scoring steps, in order")]

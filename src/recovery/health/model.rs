@@ -204,7 +204,7 @@ pub enum Model {
     /// Too few churn labels: the transparent default weights.
     Weighted,
     /// Fitted on `labels` labelled customers (`churned` of them churned), with its training AUC.
-    Logistic { fit: Logistic, labels: usize, churned: usize, auc: f64 },
+    Logistic { fit: Box<Logistic>, labels: usize, churned: usize, auc: f64 },
 }
 
 impl Model {
@@ -256,7 +256,7 @@ pub fn auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+        while j + 1 < idx.len() && scores[idx[j + 1]].total_cmp(&scores[idx[i]]).is_eq() {
             j += 1;
         }
         #[allow(clippy::cast_precision_loss, reason = "ranks")]
@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn the_fitted_model_ranks_held_out_churners_first() {
         let (train_f, train_y) = generate(800, 0x5eed_1234);
-        let (test_f, test_y) = generate(800, 0x0ddb_a11);
+        let (test_f, test_y) = generate(800, 0x00dd_ba11);
         let xs: Vec<Features> = train_f.iter().map(features).collect();
         let fit = Logistic::fit(&xs, &train_y, 0.01, 400);
         let scores: Vec<f64> = test_f.iter().map(|f| fit.predict(&features(f))).collect();

@@ -312,12 +312,11 @@ pub fn find(conn: &Connection, org: OrgId, id: i64) -> rusqlite::Result<Option<S
     .optional()
 }
 
-/// The score history of a customer, newest first: (recorded at, score, probability, level).
-pub fn history(
-    conn: &Connection,
-    org: OrgId,
-    id: i64,
-) -> rusqlite::Result<Vec<(String, i64, Option<f64>, Option<String>)>> {
+/// One recorded score: (recorded at, score, probability, level).
+pub type HistoryRow = (String, i64, Option<f64>, Option<String>);
+
+/// The score history of a customer, newest first.
+pub fn history(conn: &Connection, org: OrgId, id: i64) -> rusqlite::Result<Vec<HistoryRow>> {
     let mut stmt = conn.prepare(
         "SELECT recorded_at, health_score, churn_probability, churn_risk_level FROM customer_health_score_history
          WHERE organization_id = ?1 AND customer_health_id = ?2 ORDER BY id DESC LIMIT 90",
