@@ -102,7 +102,13 @@ fn the_full_journey_inside_a_loopback_only_namespace_makes_no_outside_connection
     let loopback = destinations.iter().filter(|(a, _)| is_loopback(a)).count();
     let outside: Vec<&String> = destinations.iter().filter(|(a, _)| !is_loopback(a)).map(|(_, l)| l).collect();
     // The trace saw the journey's own traffic: it is not empty by accident.
-    assert!(loopback >= 10, "only {loopback} loopback connections traced:\n{trace}");
+    // (The client keeps its connections alive, so they are few; the
+    // server's answers are many.)
+    assert!(
+        loopback >= 1 && trace.lines().count() >= 50,
+        "only {loopback} loopback connections and {} calls traced:\n{trace}",
+        trace.lines().count()
+    );
     assert!(outside.is_empty(), "{} attempts to reach outside loopback:\n{outside:#?}", outside.len());
     eprintln!(
         "air gap: {} traced calls addressing an IP, {loopback} to loopback, {} outside; journey {journey}",
