@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::{ConfigRow, SsoConfigurationId, SsoMapping, SsoSamlSettings, SsoSamlSpValues, SsoWarning};
 use super::oidc::Refusal;
-use super::service::{self, Attempt, Outcome};
+use super::service::{self, Attempt, Outcome, db_refusal};
 use super::store;
 use crate::app::AppState;
 use crate::crypto::sha256;
@@ -307,10 +307,6 @@ fn saml_refusal(e: &SamlError) -> Refusal {
     Refusal::new(e.code(), e.message.clone())
 }
 
-fn db_refusal(e: &AppError) -> Refusal {
-    Refusal::new("internal", format!("server error: {e}"))
-}
-
 /// The sign-in request a `RelayState` names (consumed: single use, bound to
 /// the browser, for this configuration): the `AuthnRequest` id to expect in
 /// `InResponseTo` and the request's row id. Without one (`IdP`-initiated),
@@ -334,27 +330,7 @@ async fn claim_request(
     if request.config != config.id || request.org_id != config.organization_id {
         return Err(Refusal::new("state_invalid", "the sign-in was started for another SSO configuration"));
     }
-    ctx.test = request.purpose == "test";
-    if request.used_at.is_some() {
-        return Err(Refusal::new("state_replayed", "this sign-in was already completed (a replayed response)"));
-    }
-    if request.expires_at < crate::db::now() {
-        return Err(Refusal::new("state_expired", "the sign-in took longer than 10 minutes"));
-    }
-    let bound = match (&request.browser_hash, browser_nonce) {
-        (Some(h), Some(n)) => crate::crypto::constant_time_eq(h, &sha256(n.as_bytes())),
-        (None, _) => true,
-        (Some(_), None) => false,
-    };
-    if !bound {
-        return Err(Refusal::new("state_wrong_browser", "the sign-in was started in another browser"));
-    }
-    let id = request.id;
-    let consumed =
-        state.db.write(move |tx| Ok(store::consume_auth_request(tx, id)?)).await.map_err(|e| db_refusal(&e))?;
-    if !consumed {
-        return Err(Refusal::new("state_replayed", "this sign-in was already completed (a replayed response)"));
-    }
+    service::claim_auth_request(state, &request, browser_nonce, ctx, "response").await?;
     Ok((Some((request.nonce, request.id)), "/".to_owned()))
 }
 

@@ -720,8 +720,41 @@ pub(super) struct Attempt {
     pub(super) test: bool,
 }
 
-fn db_refusal(e: &AppError) -> Refusal {
+pub(super) fn db_refusal(e: &AppError) -> Refusal {
     Refusal::new("internal", format!("server error: {e}"))
+}
+
+/// Uses up a stored sign-in request (OIDC state or SAML `RelayState`):
+/// unused, unexpired, started in this browser, claimed exactly once.
+/// `answer` names what came back ("callback", "response") in refusals.
+pub(super) async fn claim_auth_request(
+    state: &AppState,
+    request: &store::AuthRequestRow,
+    browser_nonce: Option<&str>,
+    ctx: &mut Attempt,
+    answer: &str,
+) -> Result<(), Refusal> {
+    let replayed =
+        || Refusal::new("state_replayed", format!("this sign-in was already completed (a replayed {answer})"));
+    ctx.test = request.purpose == "test";
+    if request.used_at.is_some() {
+        return Err(replayed());
+    }
+    if request.expires_at < crate::db::now() {
+        return Err(Refusal::new("state_expired", "the sign-in took longer than 10 minutes"));
+    }
+    let bound = match (&request.browser_hash, browser_nonce) {
+        (Some(expected), Some(nonce)) => crate::crypto::constant_time_eq(expected, &sha256(nonce.as_bytes())),
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    if !bound {
+        return Err(Refusal::new("state_wrong_browser", "the sign-in was started in another browser"));
+    }
+    let id = request.id;
+    let consumed =
+        state.db.write(move |tx| Ok(store::consume_auth_request(tx, id)?)).await.map_err(|e| db_refusal(&e))?;
+    if consumed { Ok(()) } else { Err(replayed()) }
 }
 
 async fn run_callback(
@@ -742,27 +775,7 @@ async fn run_callback(
         .ok_or_else(|| Refusal::new("state_invalid", "the state is not one this server issued"))?;
     ctx.org_id = Some(request.org_id);
     ctx.config = Some(request.config);
-    ctx.test = request.purpose == "test";
-    if request.used_at.is_some() {
-        return Err(Refusal::new("state_replayed", "this sign-in was already completed (a replayed callback)"));
-    }
-    if request.expires_at < crate::db::now() {
-        return Err(Refusal::new("state_expired", "the sign-in took longer than 10 minutes"));
-    }
-    let bound = match (&request.browser_hash, browser_nonce) {
-        (Some(expected), Some(nonce)) => crate::crypto::constant_time_eq(expected, &sha256(nonce.as_bytes())),
-        (None, _) => true,
-        (Some(_), None) => false,
-    };
-    if !bound {
-        return Err(Refusal::new("state_wrong_browser", "the sign-in was started in another browser"));
-    }
-    let id = request.id;
-    let consumed =
-        state.db.write(move |tx| Ok(store::consume_auth_request(tx, id)?)).await.map_err(|e| db_refusal(&e))?;
-    if !consumed {
-        return Err(Refusal::new("state_replayed", "this sign-in was already completed (a replayed callback)"));
-    }
+    claim_auth_request(state, &request, browser_nonce, ctx, "callback").await?;
     if let Some(error) = params.error {
         return Err(Refusal::new(
             "idp_error",
