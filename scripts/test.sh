@@ -5,42 +5,39 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  echo "installing chromium and chromium-driver for the browser tests"
-  sudo_cmd=""
+# Installs Debian packages when a fresh machine lacks them (sudo unless root).
+apt_install() {
+  local sudo_cmd=""
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends chromium chromium-driver
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends "$@"
+}
+
+# Chromium and its driver for the browser tests.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver for the browser tests"
+  apt_install chromium chromium-driver
 fi
 
 # PostgreSQL server binaries for the database tool's tests (tests/api/pg.rs
 # starts a private server; as root it runs as `nobody` through runuser).
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "installing postgresql for the database tool tests"
-  sudo_cmd=""
-  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends postgresql
+  apt_install postgresql
 fi
 
 # xmlsec1 (MIT), the interop oracle of the SAML tests (src/saml/tests.rs): it signs
 # responses our verifier must accept and verifies signatures over our canonical form.
 if ! command -v xmlsec1 >/dev/null 2>&1; then
   echo "installing xmlsec1 for the SAML interop tests"
-  sudo_cmd=""
-  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends xmlsec1
+  apt_install xmlsec1
 fi
 
 # strace, unshare (util-linux) and ip (iproute2) for the air-gap test (tests/api/airgap.rs):
 # the journey runs in a loopback-only network namespace with every connect() traced.
 if ! command -v strace >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then
   echo "installing strace, iproute2 and util-linux for the air-gap test"
-  sudo_cmd=""
-  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends strace iproute2 util-linux
+  apt_install strace iproute2 util-linux
 fi
 
 # axe-core (npm) for the accessibility check of every screen
@@ -48,10 +45,7 @@ fi
 if [ ! -f target/axe/node_modules/axe-core/axe.min.js ]; then
   if ! command -v npm >/dev/null 2>&1; then
     echo "installing npm for axe-core"
-    sudo_cmd=""
-    if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
-    $sudo_cmd apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends npm
+    apt_install npm
   fi
   mkdir -p target/axe
   npm install --no-save --no-audit --no-fund --prefix target/axe axe-core@4
