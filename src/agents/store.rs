@@ -28,7 +28,8 @@ pub struct AgentFields<'a> {
 }
 
 pub fn insert(conn: &Connection, tenant: &Tenant, bot: BotId, a: &AgentFields<'_>) -> rusqlite::Result<AgentId> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "INSERT INTO agents (organization_id, bot_id, name, role, system_prompt, provider_id, model_name,
              model_temperature, model_max_tokens, max_steps, conversation_token_budget,
              conversation_cost_budget_micros, is_active, created_by)
@@ -53,7 +54,8 @@ pub fn insert(conn: &Connection, tenant: &Tenant, bot: BotId, a: &AgentFields<'_
 }
 
 pub fn update(conn: &Connection, tenant: &Tenant, id: AgentId, a: &AgentFields<'_>) -> rusqlite::Result<usize> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "UPDATE agents SET name = ?3, system_prompt = ?4, provider_id = ?5, model_name = ?6, model_temperature = ?7,
              model_max_tokens = ?8, max_steps = ?9, conversation_token_budget = ?10,
              conversation_cost_budget_micros = ?11, is_active = ?12
@@ -76,7 +78,11 @@ pub fn update(conn: &Connection, tenant: &Tenant, id: AgentId, a: &AgentFields<'
 }
 
 pub fn delete(conn: &Connection, tenant: &Tenant, id: AgentId) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM agents WHERE id = ?1 AND organization_id = ?2", params![id, tenant.org_id()])
+    crate::db::execute_cached(
+        conn,
+        "DELETE FROM agents WHERE id = ?1 AND organization_id = ?2",
+        params![id, tenant.org_id()],
+    )
 }
 
 pub fn name_taken(
@@ -86,7 +92,8 @@ pub fn name_taken(
     name: &str,
     except: Option<AgentId>,
 ) -> rusqlite::Result<bool> {
-    conn.query_row(
+    crate::db::query_row_cached(
+        conn,
         "SELECT 1 FROM agents WHERE organization_id = ?1 AND bot_id = ?2 AND name = ?3 AND id IS NOT ?4",
         params![tenant.org_id(), bot, name, except],
         |_| Ok(()),
@@ -120,7 +127,11 @@ pub fn set_tools(
     id: AgentId,
     tools: &[(ToolId, i64, bool)],
 ) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM agent_tools WHERE organization_id = ?1 AND agent_id = ?2", params![tenant.org_id(), id])?;
+    crate::db::execute_cached(
+        conn,
+        "DELETE FROM agent_tools WHERE organization_id = ?1 AND agent_id = ?2",
+        params![tenant.org_id(), id],
+    )?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO agent_tools (organization_id, agent_id, tool_id, priority, requires_approval) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -137,7 +148,8 @@ pub fn set_knowledge_bases(
     id: AgentId,
     kbs: &[KnowledgeBaseId],
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "DELETE FROM agent_knowledge_bases WHERE organization_id = ?1 AND agent_id = ?2",
         params![tenant.org_id(), id],
     )?;
@@ -185,16 +197,20 @@ pub fn list_rows(
 
 /// Whether a tool exists in the organization.
 pub fn tool_exists(conn: &Connection, tenant: &Tenant, id: ToolId) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT 1 FROM tools WHERE id = ?1 AND organization_id = ?2", params![id, tenant.org_id()], |_| {
-        Ok(())
-    })
+    crate::db::query_row_cached(
+        conn,
+        "SELECT 1 FROM tools WHERE id = ?1 AND organization_id = ?2",
+        params![id, tenant.org_id()],
+        |_| Ok(()),
+    )
     .optional()
     .map(|f| f.is_some())
 }
 
 /// Whether a knowledge base exists in the organization.
 pub fn knowledge_base_exists(conn: &Connection, tenant: &Tenant, id: KnowledgeBaseId) -> rusqlite::Result<bool> {
-    conn.query_row(
+    crate::db::query_row_cached(
+        conn,
         "SELECT 1 FROM knowledge_bases WHERE id = ?1 AND organization_id = ?2",
         params![id, tenant.org_id()],
         |_| Ok(()),
@@ -216,7 +232,8 @@ pub struct NewRun<'a> {
 }
 
 pub fn insert_run(conn: &Connection, tenant: &Tenant, r: &NewRun<'_>) -> rusqlite::Result<AgentRunId> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "INSERT INTO agent_runs (organization_id, agent_id, bot_id, conversation_id, thread, source, input)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![tenant.org_id(), r.agent, r.bot, r.conversation_id, r.thread, r.source, r.input],
@@ -245,7 +262,8 @@ pub struct RunRow {
 }
 
 pub fn find_run(conn: &Connection, tenant: &Tenant, id: AgentRunId) -> rusqlite::Result<Option<RunRow>> {
-    conn.query_row(
+    crate::db::query_row_cached(
+        conn,
         "SELECT id, agent_id, conversation_id, thread, source, status, input, reply, messages, steps, total_tokens,
                 cost_micros, error_code, error, created_at
          FROM agent_runs WHERE id = ?1 AND organization_id = ?2",
@@ -286,7 +304,8 @@ pub struct RunUpdate<'a> {
 }
 
 pub fn update_run(conn: &Connection, tenant: &Tenant, id: AgentRunId, u: &RunUpdate<'_>) -> rusqlite::Result<usize> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "UPDATE agent_runs SET status = ?3, reply = ?4, messages = ?5, steps = ?6, total_tokens = ?7, cost_micros = ?8,
              error_code = ?9, error = ?10
          WHERE id = ?1 AND organization_id = ?2",
@@ -313,7 +332,8 @@ pub fn thread_usage(
     thread: &str,
     except: AgentRunId,
 ) -> rusqlite::Result<(i64, i64)> {
-    conn.query_row(
+    crate::db::query_row_cached(
+        conn,
         "SELECT coalesce(sum(total_tokens), 0), coalesce(sum(cost_micros), 0) FROM agent_runs
          WHERE organization_id = ?1 AND agent_id = ?2 AND thread = ?3 AND id <> ?4",
         params![tenant.org_id(), agent, thread, except],
@@ -342,7 +362,8 @@ pub fn thread_history(
 }
 
 pub fn insert_step(conn: &Connection, tenant: &Tenant, run: AgentRunId, s: &AgentStep) -> rusqlite::Result<()> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "INSERT INTO agent_run_steps (organization_id, run_id, step_order, kind, status, tool_id, tool_name,
              tool_call_id, tool_execution_id, arguments, result, error_code, error, provider_id, model,
              prompt_tokens, completion_tokens, cost_micros, latency_ms)
@@ -389,7 +410,8 @@ pub fn decide_step(
     call_id: &str,
     status: &str,
 ) -> rusqlite::Result<usize> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "UPDATE agent_run_steps SET status = ?4
          WHERE organization_id = ?1 AND run_id = ?2 AND tool_call_id = ?3 AND kind = 'approval' AND status = 'waiting'",
         params![tenant.org_id(), run, call_id, status],
@@ -409,7 +431,7 @@ pub struct NewApproval<'a> {
 }
 
 pub fn insert_approval(conn: &Connection, tenant: &Tenant, a: &NewApproval<'_>) -> rusqlite::Result<AgentApprovalId> {
-    conn.execute(
+    crate::db::execute_cached(conn, 
         "INSERT INTO agent_approvals (organization_id, run_id, agent_id, bot_id, conversation_id, tool_id, tool_call_id, arguments)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![tenant.org_id(), a.run, a.agent, a.bot, a.conversation_id, a.tool, a.tool_call_id, a.arguments],
@@ -470,7 +492,8 @@ pub fn decide_approval(
     status: &str,
     note: Option<&str>,
 ) -> rusqlite::Result<usize> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "UPDATE agent_approvals SET status = ?3, note = ?4, decided_by = ?5,
              decided_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          WHERE id = ?1 AND organization_id = ?2 AND status = 'pending'",

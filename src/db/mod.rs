@@ -17,7 +17,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use file::{DataLock, FileError, FileState, LockError, WalReport, inspect, inspect_wal, integrity_check};
 pub use migrate::{MIGRATIONS_TABLE, apply_migrations, latest_version, schema_is_current};
-pub use row::{FromRow, format_timestamp, json_column, now, query_all, query_opt};
+pub use row::{FromRow, execute_cached, format_timestamp, json_column, now, query_all, query_opt, query_row_cached};
 
 use crate::config::{CheckpointMode, DbConfig};
 use crate::error::{AppError, AppResult};
@@ -226,7 +226,8 @@ pub fn backup_connection(conn: &Connection, out: &Path) -> AppResult<()> {
 
 fn configure(conn: &mut Connection, busy: Duration, cache_kib: i64) -> rusqlite::Result<()> {
     conn.busy_timeout(busy)?;
-    conn.set_prepared_statement_cache_capacity(128);
+    // Room for every hot statement of the writer connection, which serves all domains.
+    conn.set_prepared_statement_cache_capacity(256);
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;

@@ -20,6 +20,23 @@ pub fn query_opt<T: FromRow>(conn: &Connection, sql: &str, params: impl Params) 
     rows.next()?.map(T::from_row).transpose()
 }
 
+/// `Connection::execute` through the connection's statement cache: hot
+/// write paths skip re-parsing the statement and recompiling the triggers
+/// it fires on every call.
+pub fn execute_cached(conn: &Connection, sql: &str, params: impl Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `Connection::query_row` through the connection's statement cache.
+pub fn query_row_cached<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 /// Now, in the database's timestamp format: UTC RFC 3339 with milliseconds,
 /// the same text `strftime('%Y-%m-%dT%H:%M:%fZ','now')` produces.
 #[must_use]

@@ -548,7 +548,7 @@ pub fn opted_out(
     }
     conn.query_row(
         &format!(
-            "SELECT EXISTS (SELECT 1 FROM channel_contacts WHERE organization_id = ?1 AND ({MATCH_CONTACT})
+            "SELECT EXISTS (SELECT 1 FROM channel_contacts WHERE {MATCH_CONTACT}
                  AND (consent_status = 'revoked' OR opted_out_at IS NOT NULL))"
         ),
         params![org, customer, email, phone],
@@ -557,8 +557,15 @@ pub fn opted_out(
 }
 
 /// Contacts of the customer: ?2 external id, ?3 email, ?4 phone (with or without `+`).
-const MATCH_CONTACT: &str = "external_id = ?2 OR (?3 IS NOT NULL AND lower(email) = lower(?3)) OR (?3 IS NOT NULL AND external_id = lower(?3))
-     OR (?4 IS NOT NULL AND (phone_number = ?4 OR phone_number = '+' || ltrim(?4, '+') OR external_id = ltrim(?4, '+') OR external_id = ?4))";
+/// Three index lookups (V089) rather than one `OR` over the columns, which
+/// scanned every contact of the organization per event. It carries the
+/// tenant filter (?1) itself, so callers add none: an outer `organization_id`
+/// term would lead SQLite to scan that index instead of the rowids. A NULL
+/// `?3`/`?4` matches nothing, as `x = NULL` never holds.
+const MATCH_CONTACT: &str = "id IN (
+         SELECT id FROM channel_contacts WHERE organization_id = ?1 AND external_id IN (?2, lower(?3), ltrim(?4, '+'), ?4)
+         UNION SELECT id FROM channel_contacts WHERE organization_id = ?1 AND lower(email) = lower(?3)
+         UNION SELECT id FROM channel_contacts WHERE organization_id = ?1 AND phone_number IN (?4, '+' || ltrim(?4, '+')))";
 
 /// The tags of the customer's contacts.
 pub fn contact_tags(
@@ -569,8 +576,8 @@ pub fn contact_tags(
     phone: Option<&str>,
 ) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT DISTINCT j.value FROM channel_contacts, json_each(channel_contacts.tags) j
-         WHERE organization_id = ?1 AND ({MATCH_CONTACT})"
+        "SELECT DISTINCT j.value
+         FROM (SELECT tags FROM channel_contacts WHERE {MATCH_CONTACT}) c, json_each(c.tags) j"
     ))?;
     stmt.query_map(params![org, customer, email, phone], |r| r.get(0))?.collect()
 }
@@ -586,7 +593,7 @@ pub fn contact_timezone(
     conn.query_row(
         &format!(
             "SELECT json_extract(custom_attributes, '$.timezone') FROM channel_contacts
-             WHERE organization_id = ?1 AND ({MATCH_CONTACT}) AND json_extract(custom_attributes, '$.timezone') IS NOT NULL
+             WHERE {MATCH_CONTACT} AND json_extract(custom_attributes, '$.timezone') IS NOT NULL
              ORDER BY id LIMIT 1"
         ),
         params![org, customer, email, phone],
@@ -626,7 +633,7 @@ pub fn route(
                     "SELECT c.external_id FROM channel_contacts c
                      WHERE c.organization_id = ?1 AND c.channel_id = ?5 AND (
                          ({MATCH_CONTACT}) OR coalesce(c.person_id, c.id) IN (
-                             SELECT coalesce(person_id, id) FROM channel_contacts WHERE organization_id = ?1 AND ({MATCH_CONTACT})))
+                             SELECT coalesce(person_id, id) FROM channel_contacts WHERE {MATCH_CONTACT}))
                      ORDER BY c.id LIMIT 1"
                 ),
                 params![org, customer, email, phone, channel],
@@ -649,7 +656,7 @@ pub fn replied_since(
     conn.query_row(
         &format!(
             "SELECT EXISTS (SELECT 1 FROM channel_messages m WHERE m.organization_id = ?1 AND m.direction = 'inbound'
-                 AND m.created_at > ?5 AND m.contact_id IN (SELECT id FROM channel_contacts WHERE organization_id = ?1 AND ({MATCH_CONTACT})))"
+                 AND m.created_at > ?5 AND m.contact_id IN (SELECT id FROM channel_contacts WHERE {MATCH_CONTACT}))"
         ),
         params![org, customer, email, phone, since],
         |r| r.get(0),
@@ -739,7 +746,7 @@ pub fn unsubscribe(
         &format!(
             "UPDATE channel_contacts SET consent_status = 'revoked', consent_source = 'recovery_unsubscribe',
                  consent_updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
-             WHERE organization_id = ?1 AND ({MATCH_CONTACT})"
+             WHERE {MATCH_CONTACT}"
         ),
         params![org, customer, email, phone],
     )?;

@@ -24,7 +24,7 @@ pub fn insert_workflow(
     bot: BotId,
     w: &WorkflowFields<'_>,
 ) -> rusqlite::Result<WorkflowId> {
-    conn.query_row(
+    crate::db::query_row_cached(conn, 
         "INSERT INTO agent_workflows (organization_id, bot_id, name, description, workflow_type, flow_config, is_active)
          VALUES (?1, ?2, ?3, ?4, 'mixed', ?5, ?6) RETURNING id",
         params![tenant.org_id(), bot, w.name, w.description, w.definition_json, w.is_active],
@@ -38,7 +38,8 @@ pub fn update_workflow(
     id: WorkflowId,
     w: &WorkflowFields<'_>,
 ) -> rusqlite::Result<usize> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "UPDATE agent_workflows SET name = ?3, description = ?4, flow_config = ?5, is_active = ?6
          WHERE id = ?1 AND organization_id = ?2",
         params![id, tenant.org_id(), w.name, w.description, w.definition_json, w.is_active],
@@ -71,7 +72,11 @@ pub fn list_workflows(
 }
 
 pub fn delete_workflow(conn: &Connection, tenant: &Tenant, id: WorkflowId) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM agent_workflows WHERE id = ?1 AND organization_id = ?2", params![id, tenant.org_id()])
+    crate::db::execute_cached(
+        conn,
+        "DELETE FROM agent_workflows WHERE id = ?1 AND organization_id = ?2",
+        params![id, tenant.org_id()],
+    )
 }
 
 /// Whether another workflow of the bot has `name`.
@@ -82,7 +87,8 @@ pub fn name_taken(
     name: &str,
     except: Option<WorkflowId>,
 ) -> rusqlite::Result<bool> {
-    conn.query_row(
+    crate::db::query_row_cached(
+        conn,
         "SELECT 1 FROM agent_workflows WHERE organization_id = ?1 AND bot_id = ?2 AND name = ?3 AND id IS NOT ?4",
         params![tenant.org_id(), bot, name, except],
         |_| Ok(()),
@@ -102,7 +108,8 @@ pub struct NewExecution<'a> {
 }
 
 pub fn insert_execution(conn: &Connection, tenant: &Tenant, e: &NewExecution<'_>) -> rusqlite::Result<ExecutionId> {
-    let id: ExecutionId = conn.query_row(
+    let id: ExecutionId = crate::db::query_row_cached(
+        conn,
         "INSERT INTO workflow_executions (organization_id, workflow_id, bot_id, status, input, deadline_at, created_by)
          VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6) RETURNING id",
         params![tenant.org_id(), e.workflow, e.bot, e.input_json, e.deadline_at, tenant.user_id()],
@@ -135,7 +142,7 @@ pub fn activate(
             return Ok(false);
         }
     }
-    let n = conn.execute(
+    let n = crate::db::execute_cached(conn, 
         "INSERT INTO agent_execution_steps (organization_id, execution_id, step_key, step_type, iteration, step_order, status, input)
          SELECT ?1, ?2, ?3, ?4,
                 coalesce((SELECT max(iteration) FROM agent_execution_steps WHERE execution_id = ?2 AND step_key = ?3), 0) + 1,
@@ -206,7 +213,8 @@ pub fn insert_message(
     execution: ExecutionId,
     m: &NewMessage<'_>,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "INSERT INTO agent_messages (organization_id, execution_id, from_step, to_step, from_agent_id, to_agent_id,
                                      message_type, content)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -226,7 +234,8 @@ pub fn insert_message(
 
 /// Marks the run running (first time: its start time).
 pub fn mark_running(conn: &Connection, tenant: &Tenant, id: ExecutionId, now: &str) -> rusqlite::Result<usize> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "UPDATE workflow_executions SET status = 'running', started_at = coalesce(started_at, ?3)
          WHERE id = ?1 AND organization_id = ?2 AND status IN ('pending','running')",
         params![id, tenant.org_id(), now],
@@ -241,7 +250,8 @@ pub fn start_step(
     input_json: &str,
     now: &str,
 ) -> rusqlite::Result<usize> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "UPDATE agent_execution_steps SET status = 'running', started_at = coalesce(started_at, ?2), input = ?3,
                 agent_id = coalesce(?4, agent_id)
          WHERE id = ?1 AND status IN ('pending','running')",
@@ -270,7 +280,8 @@ pub fn finish_step(
     step_row: i64,
     e: &StepEnd<'_>,
 ) -> rusqlite::Result<bool> {
-    let n = conn.execute(
+    let n = crate::db::execute_cached(
+        conn,
         "UPDATE agent_execution_steps SET status = ?3, output = ?4, error = ?5, reasoning = ?6, tokens_used = ?7,
                 duration_ms = ?8, finished_at = ?9
          WHERE id = ?1 AND organization_id = ?2 AND status IN ('pending','running')",
@@ -287,7 +298,7 @@ pub fn finish_step(
         ],
     )?;
     if n > 0 {
-        conn.execute(
+        crate::db::execute_cached(conn, 
             "UPDATE workflow_executions SET total_tokens = total_tokens + ?2, total_cost_micros = total_cost_micros + ?3
              WHERE id = ?1",
             params![execution, e.tokens, e.cost_micros],
@@ -298,7 +309,8 @@ pub fn finish_step(
 
 /// Sets or clears the approval step the run waits for.
 pub fn set_waiting(conn: &Connection, id: ExecutionId, step: Option<&str>) -> rusqlite::Result<usize> {
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "UPDATE workflow_executions SET waiting_step = ?2 WHERE id = ?1 AND status = 'running'",
         params![id, step],
     )
@@ -315,7 +327,7 @@ pub fn finish_execution(
     error: Option<(&str, &str)>,
     now: &str,
 ) -> rusqlite::Result<bool> {
-    let n = conn.execute(
+    let n = crate::db::execute_cached(conn, 
         "UPDATE workflow_executions SET status = ?3, output = ?4, error_code = ?5, error = ?6, finished_at = ?7,
                 waiting_step = NULL,
                 duration_ms = max(0, CAST(round((julianday(?7) - julianday(coalesce(started_at, created_at))) * 86400000) AS INTEGER))
@@ -323,7 +335,8 @@ pub fn finish_execution(
         params![id, tenant.org_id(), status, output_json, error.map(|e| e.0), error.map(|e| e.1), now],
     )?;
     if n > 0 {
-        conn.execute(
+        crate::db::execute_cached(
+            conn,
             "UPDATE agent_execution_steps SET status = 'skipped', finished_at = ?2
              WHERE execution_id = ?1 AND status IN ('pending','running')",
             params![id, now],

@@ -16,7 +16,7 @@ pub fn find(conn: &Connection, tenant: &Tenant, bot: BotId) -> rusqlite::Result<
 }
 
 pub fn upsert(conn: &Connection, tenant: &Tenant, bot: BotId, c: &AiConfigRow) -> rusqlite::Result<()> {
-    conn.execute(
+    crate::db::execute_cached(conn, 
         "INSERT INTO ai_configurations (organization_id, bot_id, provider_id, fallback_provider_id, model, temperature,
                                         max_tokens, system_prompt, monthly_token_budget, monthly_cost_budget_micros, is_enabled)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -45,7 +45,8 @@ pub fn upsert(conn: &Connection, tenant: &Tenant, bot: BotId, c: &AiConfigRow) -
 
 /// This month's (tokens, cost in micros) of a bot, from `usage_tracking`.
 pub fn month_usage(conn: &Connection, tenant: &Tenant, bot: BotId, first_day: &str) -> rusqlite::Result<(i64, i64)> {
-    conn.query_row(
+    crate::db::query_row_cached(
+        conn,
         "SELECT coalesce(sum(CASE WHEN metric_type = 'llm_tokens' THEN count END), 0),
                 coalesce(sum(CASE WHEN metric_type = 'llm_cost_micros' THEN count END), 0)
          FROM usage_tracking
@@ -60,7 +61,8 @@ pub fn month_usage(conn: &Connection, tenant: &Tenant, bot: BotId, first_day: &s
 pub fn record(conn: &Connection, tenant: &Tenant, bot: BotId, c: &CallRecord) -> crate::error::AppResult<()> {
     let tokens = i64::try_from(c.usage.prompt_tokens + c.usage.completion_tokens).unwrap_or(i64::MAX);
     let cost = i64::try_from(c.cost_micros).unwrap_or(i64::MAX);
-    conn.execute(
+    crate::db::execute_cached(
+        conn,
         "INSERT INTO llm_calls (organization_id, bot_id, provider_id, model, purpose, status, prompt_tokens,
                                 completion_tokens, cost_micros, latency_ms, attempts, fell_back, error_code)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
