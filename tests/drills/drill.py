@@ -503,9 +503,9 @@ def drill_soak(args):
     _, anon_start, anon_end, anon_drift = drift_of(anon)
     # Growth is what a leak shows; a shrinking VmRSS is the kernel dropping
     # mapped pages of the binary under the box's memory pressure.
-    ok = drift < 5.0 and anon_drift < 5.0 and errors == 0
     achieved = n / elapsed
     errors = sum(c for s, c in statuses.items() if not 200 <= s < 300)
+    ok = drift < 5.0 and anon_drift < 5.0 and errors == 0
     lat = {}
     for what, values in latencies.items():
         values.sort()
