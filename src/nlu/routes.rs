@@ -402,7 +402,13 @@ async fn import_nlu(
 #[utoipa::path(
     tag = "nlu",
     params(("bot_id" = i64, Path, description = "Bot id"), ExportQuery),
-    responses((status = 200, description = "The file", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses(
+        // One content type per `format` (`io::render`): json (the default), rasa, csv.
+        (status = 200, description = "The file", content(
+            (io::NluDocument = "application/json"), (String = "application/yaml"), (String = "text/csv"),
+        )),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
     security(("session" = ["bots.read"]), ("api_token" = ["bots.read"]))
 )]
 #[get("/bots/{bot_id}/nlu/export")]

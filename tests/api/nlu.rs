@@ -393,6 +393,37 @@ async fn intents_examples_and_entities_are_validated_and_audited() {
     assert_eq!(count(&app, "SELECT count(*) FROM jobs WHERE kind = 'nlu.train'"), 0);
 }
 
+/// Schemathesis (docs/drills.md, ST105): the default export answered
+/// `application/json` where the document declared only `text/plain`. Every
+/// format's Content-Type must be one the operation declares.
+#[tokio::test]
+async fn each_nlu_export_format_answers_a_content_type_the_openapi_document_declares() {
+    let app = spawn_app().await;
+    let s = app.register("nlu-export-types@example.com").await;
+    let bot = make_bot(&app, &s, "Export types").await;
+    let spec: Value = app.get("/api/v1/openapi.json").await.json().await.expect("spec");
+    let declared = spec["paths"]["/api/v1/bots/{bot_id}/nlu/export"]["get"]["responses"]["200"]["content"]
+        .as_object()
+        .expect("200 content")
+        .clone();
+    for (query, expected) in [
+        ("", "application/json"),
+        ("?format=json", "application/json"),
+        ("?format=rasa", "application/yaml"),
+        ("?format=csv", "text/csv"),
+    ] {
+        let r =
+            app.as_user(&s, Method::GET, &format!("/api/v1/bots/{bot}/nlu/export{query}")).send().await.expect("send");
+        assert_eq!(r.status().as_u16(), 200, "{query}");
+        let content_type = r.headers()["content-type"].to_str().expect("header").to_owned();
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        assert_eq!(media_type, expected, "{query}");
+        assert!(declared.contains_key(media_type), "{query}: {media_type} not in {:?}", declared.keys());
+    }
+    // The JSON export is described by the document's own schema, not as a string.
+    assert_eq!(declared["application/json"]["schema"]["$ref"], "#/components/schemas/NluDocument");
+}
+
 #[tokio::test]
 async fn import_and_export_in_three_formats_all_or_nothing() {
     let app = spawn_app().await;

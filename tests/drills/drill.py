@@ -105,10 +105,13 @@ class Server:
             if self.wait_exit(30) is None:
                 self.kill9()
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """A memory figure of /proc/<pid>/status in KiB: VmRSS (resident),
+        RssAnon (its heap and stacks part; RssFile, the mapped binary, shrinks
+        and grows with the box's page-cache pressure)."""
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
@@ -127,6 +130,7 @@ class Client:
         self.port = port
         self.cookie = None
         self.csrf = None
+        self.email = None
 
     def call(self, method, path, body=None, headers=None, raw=None, timeout=60):
         h = {"Accept": "application/json"}
@@ -159,6 +163,7 @@ class Client:
         return parsed
 
     def register(self, email):
+        self.email = email
         status, body, r = self.call("POST", "/api/v1/auth/register",
                                     {"email": email, "password": PASSWORD, "name": "Drill"})
         if status != 201:
@@ -419,7 +424,18 @@ def drill_kill9(args):
     return 0 if ok else 1
 
 
+def percentile(sorted_values, q):
+    """The q-quantile (0..1) of already sorted values, nearest rank."""
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
 def drill_soak(args):
+    """A fixed request rate for N minutes with the server's VmRSS sampled every
+    5 s. "Start" is the first sample after the warm-up (default: the first
+    minute, at most a fifth of a short run): allocator arenas, SQLite's page
+    cache and the models' buffers settle in it. Drift = (end - start) / start."""
     work = tempfile.mkdtemp(prefix="drill-soak-")
     data = os.path.join(work, "bb.db")
     server = Server(data).start()
@@ -428,9 +444,10 @@ def drill_soak(args):
     key = ctx["key"]
     period = 1.0 / args.rate
     duration = args.minutes * 60
-    warmup = max(10.0, duration * 0.1)
+    warmup = args.warmup if args.warmup is not None else max(10.0, min(60.0, duration / 5))
     samples = []
     statuses = {}
+    latencies = {"widget turn": [], "list bots": [], "knowledge search": []}
     sessions = []
     visitor = Client(server.port)
     for _ in range(20):
@@ -438,39 +455,80 @@ def drill_soak(args):
         if status == 201:
             sessions.append(body["session_id"])
         time.sleep(0.3)
+    samples.append((0.0, server.rss_kib()))
+    anon = [(0.0, server.rss_kib("RssAnon"))]
     started = time.time()
+    next_sample = started + 5
     next_at = started
     n = 0
     while time.time() - started < duration:
         n += 1
         kind = n % 4
+        sent = time.time()
         if kind == 0:
+            what = "list bots"
             status, _, _ = client.call("GET", f"/api/v1/orgs/{ctx['org']}/bots")
         elif kind == 1:
+            what = "knowledge search"
             status, _, _ = client.call("POST", f"/api/v1/knowledge-bases/{ctx['kb']}/search", {"query": "returns"})
         else:
+            what = "widget turn"
             s = sessions[n % len(sessions)]
             status, _, _ = visitor.call("POST", f"/api/v1/widget/{key}/sessions/{s}/messages", {"text": f"soak {n}"})
+        now = time.time()
+        latencies[what].append((now - sent) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
-        if n % max(1, args.rate * 5) == 0:
-            samples.append((round(time.time() - started, 1), server.rss_kib()))
+        if now >= next_sample:
+            samples.append((round(now - started, 1), server.rss_kib()))
+            anon.append((samples[-1][0], server.rss_kib("RssAnon")))
+            next_sample += 5
+            if args.progress and len(samples) % 12 == 0:
+                say(f"  {now - started:6.0f} s  {n} requests  RSS {samples[-1][1]} KiB (anon {anon[-1][1]})"
+                    f"  statuses {statuses}")
         next_at += period
         delay = next_at - time.time()
         if delay > 0:
             time.sleep(delay)
-    samples.append((round(time.time() - started, 1), server.rss_kib()))
+    elapsed = time.time() - started
+    samples.append((round(elapsed, 1), server.rss_kib()))
+    anon.append((samples[-1][0], server.rss_kib("RssAnon")))
     server.stop()
-    after_warmup = [kib for t, kib in samples if t >= warmup] or [samples[-1][1]]
-    start_kib, end_kib = after_warmup[0], after_warmup[-1]
-    drift = (end_kib - start_kib) / start_kib * 100 if start_kib else 0.0
-    achieved = n / (time.time() - started)
-    ok = abs(drift) < 5.0 and all(200 <= s < 300 for s in statuses)
-    say(f"soak {args.minutes} min at {args.rate} req/s (achieved {achieved:.1f}): statuses {statuses}")
-    say(f"  RSS first sample {samples[0][1]} KiB; after warm-up ({warmup:.0f} s) {start_kib} KiB; end {end_kib} KiB;"
-        f" drift {drift:+.2f} %; max {max(k for _, k in samples)} KiB")
+
+    def drift_of(series):
+        after = [kib for t, kib in series if t >= warmup] or [series[-1][1]]
+        start, end = after[0], after[-1]
+        return after, start, end, ((end - start) / start * 100 if start else 0.0)
+
+    after_warmup, start_kib, end_kib, drift = drift_of(samples)
+    _, anon_start, anon_end, anon_drift = drift_of(anon)
+    # Growth is what a leak shows; a shrinking VmRSS is the kernel dropping
+    # mapped pages of the binary under the box's memory pressure.
+    achieved = n / elapsed
+    errors = sum(c for s, c in statuses.items() if not 200 <= s < 300)
+    ok = drift < 5.0 and anon_drift < 5.0 and errors == 0
+    lat = {}
+    for what, values in latencies.items():
+        values.sort()
+        lat[what] = {"n": len(values), "p50_ms": round(percentile(values, 0.5), 1),
+                     "p95_ms": round(percentile(values, 0.95), 1), "p99_ms": round(percentile(values, 0.99), 1),
+                     "max_ms": round(values[-1], 1) if values else 0.0}
+    max_kib = max(k for _, k in samples)
+    say(f"soak {args.minutes} min at {args.rate} req/s (achieved {achieved:.1f}): {n} requests, statuses {statuses},"
+        f" {errors} errors")
+    say(f"  RSS before the load {samples[0][1]} KiB; start (first sample after the {warmup:.0f} s warm-up)"
+        f" {start_kib} KiB; end {end_kib} KiB; drift {drift:+.2f} %; max {max_kib} KiB;"
+        f" min after warm-up {min(after_warmup)} KiB; {len(samples)} samples every 5 s")
+    say(f"  RssAnon start {anon_start} KiB; end {anon_end} KiB; drift {anon_drift:+.2f} %;"
+        f" max {max(k for _, k in anon)} KiB")
+    for what, l in lat.items():
+        say(f"  {what:17} n={l['n']:6}  p50 {l['p50_ms']:7.1f} ms  p95 {l['p95_ms']:7.1f} ms"
+            f"  p99 {l['p99_ms']:7.1f} ms  max {l['max_ms']:8.1f} ms")
     result = {"drill": "soak", "ok": ok, "minutes": args.minutes, "rate": args.rate, "requests": n,
-              "achieved_rate": round(achieved, 1), "statuses": statuses, "rss_start_kib": start_kib,
-              "rss_end_kib": end_kib, "drift_pct": round(drift, 2), "samples": samples}
+              "achieved_rate": round(achieved, 1), "statuses": statuses, "errors": errors,
+              "warmup_s": warmup, "rss_before_load_kib": samples[0][1], "rss_start_kib": start_kib,
+              "rss_end_kib": end_kib, "rss_max_kib": max_kib, "drift_pct": round(drift, 2),
+              "rss_anon_start_kib": anon_start, "rss_anon_end_kib": anon_end, "rss_anon_drift_pct": round(anon_drift, 2),
+              "rss_anon_max_kib": max(k for _, k in anon), "latency": lat, "samples": samples, "anon_samples": anon}
     say("RESULT " + json.dumps(result))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
@@ -707,6 +765,7 @@ FUZZ_EXCLUDE = [
     "POST /api/v1/me/2fa/disable",
     "POST /api/v1/me/2fa/backup-codes",
     "DELETE /api/v1/orgs/{org_id}",
+    "POST /api/v1/admin/auth/logout",
 ]
 
 
@@ -729,16 +788,30 @@ def drill_schemathesis(args):
     params = sorted({seg[1:-1] for _, p in ops for seg in p.split("/") if seg.startswith("{")})
     values = {"org_id": org, "bot_id": bot, "kb_id": kb, "knowledge_base_id": kb, "document_id": doc,
               "widget_key": ctx["key"]}
+    # The superadmin console has its own session cookie and CSRF token (the
+    # drill's user is the instance's first, so a superadmin).
+    status, admin, r = client.call("POST", "/api/v1/admin/auth/login", {"email": client.email, "password": PASSWORD})
+    if status != 200:
+        raise RuntimeError(f"admin login: {status} {admin}")
+    admin_cookie = [v for k, v in r.getheaders() if k.lower() == "set-cookie" and v.startswith("__Host-bb_admin=")]
+    admin_token = admin_cookie[0].split(";")[0].split("=", 1)[1]
     with open(os.path.join(work, "schemathesis.toml"), "w") as f:
+        # Credentials through the document's own security schemes: Schemathesis
+        # then sends the right cookie for each operation instead of a fixed
+        # Cookie header it may replace with a generated one.
+        f.write(f'headers = {{ "X-CSRF-Token" = {json.dumps(client.csrf)} }}\n\n')
+        f.write(f"[auth.openapi.session]\napi_key = {json.dumps(client.cookie.split('=', 1)[1])}\n\n")
+        f.write(f"[auth.openapi.admin_session]\napi_key = {json.dumps(admin_token)}\n\n")
         f.write("[parameters]\n")
         for name in params:
             if name in values:
                 v = values[name]
                 f.write(f'"path.{name}" = {json.dumps(v)}\n')
+        f.write(f'\n[[operations]]\ninclude-path-regex = "^/api/v1/admin/"\n'
+                f'headers = {{ "X-CSRF-Token" = {json.dumps(admin["csrf_token"])} }}\n')
     excluded = [e for e in FUZZ_EXCLUDE if tuple(e.split(" ", 1)) in set(ops)]
     cmd = [st, "run", f"http://127.0.0.1:{server.port}/api/v1/openapi.json",
            "--url", f"http://127.0.0.1:{server.port}",
-           "-H", f"Cookie: {client.cookie}", "-H", f"X-CSRF-Token: {client.csrf}",
            "--checks", args.checks, "--max-examples", str(args.max_examples),
            "--phases", args.phases, "--workers", str(args.workers),
            "--report", "junit", "--report-dir", os.path.join(work, "report"),
@@ -751,12 +824,15 @@ def drill_schemathesis(args):
     say(f"{len(ops)} operations, {len(params)} path parameters ({len([p for p in params if p in values])} pinned to"
         f" existing rows); excluded {excluded}")
     started = time.time()
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
-    took = time.time() - started
-    out = proc.stdout + proc.stderr
+    # Written as it runs, so a long run can be followed with `tail -f`.
     log = os.path.join(args.out or work, "schemathesis.log")
+    say(f"following: tail -f {log}")
     with open(log, "w") as f:
-        f.write(out)
+        env = dict(os.environ, SCHEMATHESIS_HOOKS=os.path.join(ROOT, "tests", "drills", "schemathesis_hooks.py"))
+        proc = subprocess.run(cmd, cwd=work, env=env, stdout=f, stderr=subprocess.STDOUT, text=True)
+    took = time.time() - started
+    with open(log) as f:
+        out = f.read()
     alive = server.proc.poll() is None
     server.stop()
     say(out[-6000:])
@@ -775,6 +851,8 @@ def main():
     s = sub.add_parser("soak")
     s.add_argument("--minutes", type=float, default=30)
     s.add_argument("--rate", type=int, default=20)
+    s.add_argument("--warmup", type=float, help="seconds before the start sample (default 60, at most a fifth of the run)")
+    s.add_argument("--progress", action="store_true", help="print RSS and statuses every minute")
     d = sub.add_parser("diskfull")
     d.add_argument("--size-mib", type=int, default=96)
     sub.add_parser("wal")
