@@ -202,7 +202,10 @@ pub fn verify_response(
         }
         (&decrypted, a)
     } else if sp.require_encrypted_assertions {
-        return Err(err(SamlErrorKind::NotEncrypted, "the assertion is not encrypted, and this connection requires it"));
+        return Err(err(
+            SamlErrorKind::NotEncrypted,
+            "the assertion is not encrypted, and this connection requires it",
+        ));
     } else {
         (&doc, assertion_node)
     };

@@ -8,8 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::model::{
     CreateSsoConfigurationRequest, CreateSsoDomainRequest, SsoCallbackParams, SsoCheck, SsoConfiguration,
-    SsoConfigurationId, SsoDomain, SsoDomainId, SsoEmailQuery, SsoLoginLog, SsoLoginQuery, SsoRefreshResult, SsoTestResult,
-    SsoTestStart, UpdateSsoConfigurationRequest, VerifySsoDomainRequest,
+    SsoConfigurationId, SsoDomain, SsoDomainId, SsoEmailQuery, SsoLoginLog, SsoLoginQuery, SsoRefreshResult,
+    SsoTestResult, SsoTestStart, UpdateSsoConfigurationRequest, VerifySsoDomainRequest,
 };
 use super::saml_keys::{self, SsoSamlEncryptionKey};
 use super::{domains, service};
@@ -269,7 +269,10 @@ async fn sso_refresh_user(
     security(("session" = ["sso.manage"]), ("api_token" = ["sso.manage"]))
 )]
 #[post("/sso/configurations/{sso_configuration_id}/saml/encryption-keys")]
-async fn sso_create_saml_key(scope: ConfigScope<perm::SsoManage>, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn sso_create_saml_key(
+    scope: ConfigScope<perm::SsoManage>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let id = scope.id();
     let keys = saml_keys::add(&state, scope.into_tenant(), id).await?;
     Ok(HttpResponse::Created().json(keys))
@@ -481,7 +484,9 @@ async fn sso_oidc_callback(
                 .finish();
             redirect(target).cookie(cookie).finish()
         }
-        Ok(service::Landed { outcome: service::Outcome::Tested, .. }) => redirect(query_location("/settings/sso", &[("test", "success")])).finish(),
+        Ok(service::Landed { outcome: service::Outcome::Tested, .. }) => {
+            redirect(query_location("/settings/sso", &[("test", "success")])).finish()
+        }
         Err(failed) => {
             tracing::info!(reason = failed.refusal.reason, "SSO sign-in refused");
             let location = if failed.test {

@@ -193,11 +193,8 @@ pub fn store_new_key(
 
 async fn saml_row(state: &AppState, tenant: &Tenant, id: SsoConfigurationId) -> AppResult<ConfigRow> {
     let t = tenant.clone();
-    let row = state
-        .db
-        .read(move |c| Ok(store::find_config(c, &t, id)?))
-        .await?
-        .ok_or_else(super::service::not_found)?;
+    let row =
+        state.db.read(move |c| Ok(store::find_config(c, &t, id)?)).await?.ok_or_else(super::service::not_found)?;
     if row.protocol() != SsoProtocol::Saml {
         return Err(AppError::validation("protocol", "encryption keys belong to SAML configurations"));
     }
@@ -242,10 +239,7 @@ async fn rewrite(
             let mut list = unseal(&keys, &row);
             let metadata = change(&row, &mut list)?;
             store::set_private_key(tx, &tenant, id, seal(&keys, tenant.org_id().0, id, &list).as_deref())?;
-            audit::record(
-                tx,
-                &AuditEntry::by(&tenant, action, "sso_configuration", id.0).with_metadata(metadata),
-            )?;
+            audit::record(tx, &AuditEntry::by(&tenant, action, "sso_configuration", id.0).with_metadata(metadata))?;
             Ok(store::find_config(tx, &tenant, id)?.ok_or_else(super::service::not_found)?)
         })
         .await?;

@@ -39,8 +39,12 @@ async fn published_certificates(app: &TestApp, config: i64) -> Vec<String> {
 /// by xmlsec1 to `cert_pem`: RSA-OAEP key transport, `content` for the data.
 fn xmlsec_encrypt(response: &str, cert_pem: &str, content: &str) -> String {
     let dir = tempfile::tempdir().expect("dir");
-    let (cert, data, template, out) =
-        (dir.path().join("sp.crt"), dir.path().join("data.xml"), dir.path().join("tmpl.xml"), dir.path().join("out.xml"));
+    let (cert, data, template, out) = (
+        dir.path().join("sp.crt"),
+        dir.path().join("data.xml"),
+        dir.path().join("tmpl.xml"),
+        dir.path().join("out.xml"),
+    );
     std::fs::write(&cert, cert_pem).expect("cert");
     std::fs::write(&data, response).expect("data");
     std::fs::write(
@@ -53,8 +57,22 @@ fn xmlsec_encrypt(response: &str, cert_pem: &str, content: &str) -> String {
     let session_key = if content == AES128_CBC { "aes-128" } else { "aes-256" };
     let path = |p: &std::path::Path| p.to_str().expect("path").to_owned();
     let run = std::process::Command::new("xmlsec1")
-        .args(["--encrypt", "--pubkey-cert-pem", &path(&cert), "--session-key", session_key, "--xml-data", &path(&data)])
-        .args(["--node-name", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", "--output", &path(&out), &path(&template)])
+        .args([
+            "--encrypt",
+            "--pubkey-cert-pem",
+            &path(&cert),
+            "--session-key",
+            session_key,
+            "--xml-data",
+            &path(&data),
+        ])
+        .args([
+            "--node-name",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            "--output",
+            &path(&out),
+            &path(&template),
+        ])
         .output()
         .expect("xmlsec1 is required for the SAML interop tests (apt-get install xmlsec1)");
     assert!(run.status.success(), "xmlsec1 --encrypt failed: {}", String::from_utf8_lossy(&run.stderr));
@@ -175,7 +193,8 @@ async fn saml_encrypted_assertions_from_xmlsec1_sign_in_and_survive_a_key_rollov
     // The key actions are audited; the log shows every refusal with its reason.
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action LIKE 'sso.saml_key.%'"), 3);
     let logs = call_ok(&app, &owner, Method::GET, &format!("/api/v1/orgs/{}/sso/logins", owner.org_id), None).await;
-    let reasons: Vec<&str> = logs["items"].as_array().expect("items").iter().filter_map(|l| l["reason"].as_str()).collect();
+    let reasons: Vec<&str> =
+        logs["items"].as_array().expect("items").iter().filter_map(|l| l["reason"].as_str()).collect();
     assert!(reasons.contains(&"assertion_not_encrypted") && reasons.contains(&"decryption_failed"), "{logs}");
 }
 
@@ -205,7 +224,9 @@ async fn saml_encryption_keys_are_optional_and_only_for_saml() {
         &owner,
         Method::PATCH,
         &format!("/api/v1/sso/configurations/{config}"),
-        Some(json!({ "saml": { "idp_metadata_xml": metadata(IDP, IDP_SSO, &[IDP_CERT]), "encrypt_assertions": true } })),
+        Some(
+            json!({ "saml": { "idp_metadata_xml": metadata(IDP, IDP_SSO, &[IDP_CERT]), "encrypt_assertions": true } }),
+        ),
     )
     .await;
     assert_eq!(keys_of(&patched["saml_encryption_keys"]), keys);
@@ -213,7 +234,14 @@ async fn saml_encryption_keys_are_optional_and_only_for_saml() {
     let r = R::new(IDP, &sp, Some(&s.request_id), "bob@acme.test");
     assert_refused(&app, &answer(&app, config, &s, &signed_response(&r, IDP_KEY)).await, "assertion_not_encrypted");
     let path = format!("/api/v1/sso/configurations/{config}");
-    call_ok(&app, &owner, Method::PATCH, &path, Some(json!({ "saml": { "idp_metadata_xml": metadata(IDP, IDP_SSO, &[IDP_CERT]) } }))).await;
+    call_ok(
+        &app,
+        &owner,
+        Method::PATCH,
+        &path,
+        Some(json!({ "saml": { "idp_metadata_xml": metadata(IDP, IDP_SSO, &[IDP_CERT]) } })),
+    )
+    .await;
     let left = call_ok(&app, &owner, Method::DELETE, &format!("{base}/{}", keys[0].0), None).await;
     assert_eq!(left, json!([]));
     // Another organization's admin cannot touch these keys; an OIDC configuration has none.
@@ -230,7 +258,14 @@ async fn saml_encryption_keys_are_optional_and_only_for_saml() {
     )
     .await;
     assert_eq!(oidc["saml_encryption_keys"], json!([]));
-    let r = send_as(&app, &owner, Method::POST, &format!("/api/v1/sso/configurations/{}/saml/encryption-keys", oidc["id"]), None).await;
+    let r = send_as(
+        &app,
+        &owner,
+        Method::POST,
+        &format!("/api/v1/sso/configurations/{}/saml/encryption-keys", oidc["id"]),
+        None,
+    )
+    .await;
     let body = assert_error(r, 422, "validation_failed").await;
     assert_eq!(body["error"]["details"]["field"], "protocol", "{body}");
 }
