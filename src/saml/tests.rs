@@ -582,7 +582,7 @@ fn saml_any_of_several_keys_decrypts_and_a_required_encryption_refuses_plaintext
     let cache = MemoryReplayCache::new();
     // Encrypted to the second of two keys (a rollover): opened.
     let xml = response_xml(&r, &encrypt(&signed_assertion(&r), &key.private_key.to_public_key(), true));
-    let both = [other.clone(), key.clone()];
+    let both = [other, key.clone()];
     let a = verify_response(&b64(&xml), &sp(), &idp(), Some(REQ), now(), &cache, &both).expect("second key opens it");
     assert_eq!(a.id, "_enc_two");
     // Encryption required: a plaintext assertion is refused, an encrypted one accepted.

@@ -257,14 +257,13 @@ pub async fn promote(state: &AppState, tenant: Tenant, id: SsoConfigurationId) -
             return Err(conflict("retire the previous key before the next rollover"));
         }
         let mut promoted = String::new();
-        for k in list.iter_mut() {
+        for k in &mut *list {
             k.status = match k.status {
-                SpKeyStatus::Current => SpKeyStatus::Previous,
                 SpKeyStatus::Next => {
                     promoted.clone_from(&k.id);
                     SpKeyStatus::Current
                 }
-                SpKeyStatus::Previous => SpKeyStatus::Previous,
+                SpKeyStatus::Current | SpKeyStatus::Previous => SpKeyStatus::Previous,
             };
         }
         Ok(json!({ "key_id": promoted }))
