@@ -59,6 +59,19 @@ impl IdpCertificate {
         base64::engine::general_purpose::STANDARD.encode(&self.der)
     }
 
+    /// PEM (`BEGIN CERTIFICATE`, 64-character lines).
+    #[must_use]
+    pub fn to_pem(&self) -> String {
+        let b64 = self.to_base64();
+        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(chunk));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+        out
+    }
+
     #[must_use]
     pub fn warning(&self, now: DateTime<Utc>) -> Option<CertificateWarning> {
         if now >= self.not_after {
@@ -218,13 +231,15 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, SamlError> {
     Ok(IdpSettings { entity_id, sso_url, certificates })
 }
 
-/// Our SP metadata: HTTP-POST assertion consumer service, signed assertions wanted, and the
-/// encryption certificate when we have a decryption key.
+/// Our SP metadata: HTTP-POST assertion consumer service, signed assertions wanted, and our
+/// encryption certificates (two during a key rollover: the `IdP` may use either).
 #[must_use]
-pub fn sp_metadata(sp: &SpSettings, sp_cert: Option<&IdpCertificate>) -> String {
-    let key = sp_cert.map_or_else(String::new, |c| {
-        format!(
-            "<md:KeyDescriptor use=\"encryption\"><ds:KeyInfo xmlns:ds=\"{NS_DSIG}\"><ds:X509Data>\
+pub fn sp_metadata(sp: &SpSettings, sp_certs: &[IdpCertificate]) -> String {
+    let keys: String = sp_certs
+        .iter()
+        .map(|c| {
+            format!(
+                "<md:KeyDescriptor use=\"encryption\"><ds:KeyInfo xmlns:ds=\"{NS_DSIG}\"><ds:X509Data>\
              <ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\
              <md:EncryptionMethod Algorithm=\"http://www.w3.org/2009/xmlenc11#aes256-gcm\"/>\
              <md:EncryptionMethod Algorithm=\"http://www.w3.org/2009/xmlenc11#aes128-gcm\"/>\
@@ -232,14 +247,15 @@ pub fn sp_metadata(sp: &SpSettings, sp_cert: Option<&IdpCertificate>) -> String 
              <md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>\
              <md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p\"/>\
              </md:KeyDescriptor>",
-            c.to_base64()
-        )
-    });
+                c.to_base64()
+            )
+        })
+        .collect();
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
          <md:EntityDescriptor xmlns:md=\"{NS_METADATA}\" entityID=\"{entity}\">\
          <md:SPSSODescriptor AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\" \
-         protocolSupportEnumeration=\"{proto}\">{key}\
+         protocolSupportEnumeration=\"{proto}\">{keys}\
          <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\
          <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>\
          <md:AssertionConsumerService Binding=\"{BINDING_POST}\" Location=\"{acs}\" index=\"0\" isDefault=\"true\"/>\

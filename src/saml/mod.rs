@@ -12,6 +12,7 @@
 
 mod dsig;
 mod encryption;
+mod keygen;
 mod metadata;
 mod replay;
 mod request;
@@ -52,6 +53,9 @@ pub struct SpSettings {
     pub allow_idp_initiated: bool,
     /// Allowed clock difference with the `IdP` for `NotBefore` / `NotOnOrAfter`.
     pub clock_skew: chrono::Duration,
+    /// Refuse a plaintext assertion (`assertion_not_encrypted`): the `IdP` must encrypt to
+    /// one of our keys.
+    pub require_encrypted_assertions: bool,
 }
 
 impl SpSettings {
@@ -62,6 +66,7 @@ impl SpSettings {
             acs_url: acs_url.into(),
             allow_idp_initiated: false,
             clock_skew: chrono::Duration::seconds(120),
+            require_encrypted_assertions: false,
         }
     }
 }
@@ -135,6 +140,8 @@ pub enum SamlErrorKind {
     Replayed,
     /// An encrypted assertion that cannot be decrypted (no key, wrong key, bad data).
     DecryptionFailed,
+    /// A plaintext assertion where the configuration requires an encrypted one.
+    NotEncrypted,
     /// `IdP` metadata that cannot be used.
     MetadataInvalid,
     /// A certificate that does not parse or holds no RSA key.
@@ -164,6 +171,7 @@ impl SamlErrorKind {
             Self::Unsolicited => "unsolicited",
             Self::Replayed => "replayed",
             Self::DecryptionFailed => "decryption_failed",
+            Self::NotEncrypted => "assertion_not_encrypted",
             Self::MetadataInvalid => "metadata_invalid",
             Self::CertificateInvalid => "certificate_invalid",
             Self::Storage => "storage",
@@ -222,6 +230,7 @@ impl SamlError {
             | SamlErrorKind::Unsolicited
             | SamlErrorKind::Replayed
             | SamlErrorKind::DecryptionFailed
+            | SamlErrorKind::NotEncrypted
             | SamlErrorKind::MetadataInvalid
             | SamlErrorKind::CertificateInvalid => AppError::new(ErrorCode::SamlResponseInvalid, self.message)
                 .with_details(serde_json::json!({ "reason": self.kind.code() })),

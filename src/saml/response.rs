@@ -80,6 +80,23 @@ fn check_issuer(found: Option<&str>, idp: &IdpSettings) -> Result<(), SamlError>
     }
 }
 
+/// The assertion's XML, opened with the first of our keys that decrypts it. Every failure
+/// (no key, wrong key, bad data) is the same `decryption_failed`.
+fn decrypt_with_any(doc: &Document, encrypted: NodeId, sp_keys: &[SpKey]) -> Result<String, SamlError> {
+    if sp_keys.is_empty() {
+        return Err(err(SamlErrorKind::DecryptionFailed, "encrypted assertion but no SP decryption key is configured"));
+    }
+    let mut last = None;
+    for key in sp_keys {
+        match encryption::decrypt_assertion(doc, encrypted, &key.private_key) {
+            Ok(xml) => return Ok(xml),
+            Err(e) if e.kind == SamlErrorKind::DecryptionFailed => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| err(SamlErrorKind::DecryptionFailed, "the encrypted assertion cannot be decrypted")))
+}
+
 fn time_attr(doc: &Document, id: NodeId, name: &str) -> Result<Option<DateTime<Utc>>, SamlError> {
     doc.attr(id, name).map(parse_instant).transpose()
 }
@@ -89,7 +106,8 @@ fn time_attr(doc: &Document, id: NodeId, name: &str) -> Result<Option<DateTime<U
 /// - `saml_response`: the `SAMLResponse` form field (base64).
 /// - `expected_in_response_to`: the id of the `AuthnRequest` this browser session sent, or
 ///   `None` for an unsolicited (IdP-initiated) response.
-/// - `sp_key`: our decryption key, for encrypted assertions.
+/// - `sp_keys`: our decryption keys, for encrypted assertions (during a key rollover the
+///   current, the next and the previous key; the first that opens the assertion is used).
 #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
 pub fn verify_response(
     saml_response: &str,
@@ -98,7 +116,7 @@ pub fn verify_response(
     expected_in_response_to: Option<&str>,
     now: DateTime<Utc>,
     replay: &dyn ReplayCache,
-    sp_key: Option<&SpKey>,
+    sp_keys: &[SpKey],
 ) -> Result<Assertion, SamlError> {
     let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     if compact.len() > MAX_RESPONSE_BYTES * 4 / 3 + 4 {
@@ -165,10 +183,7 @@ pub fn verify_response(
     // The assertion, decrypted into its own document when encrypted.
     let decrypted;
     let (adoc, assertion) = if doc.is(assertion_node, NS_ASSERTION, "EncryptedAssertion") {
-        let key = sp_key.ok_or_else(|| {
-            err(SamlErrorKind::DecryptionFailed, "encrypted assertion but no SP decryption key is configured")
-        })?;
-        let xml = encryption::decrypt_assertion(&doc, assertion_node, &key.private_key)?;
+        let xml = decrypt_with_any(&doc, assertion_node, sp_keys)?;
         decrypted = Document::parse_with_scope(&xml, doc.in_scope_namespaces(assertion_node))?;
         let a = decrypted.root;
         if !decrypted.is(a, NS_ASSERTION, "Assertion") {
@@ -186,6 +201,11 @@ pub fn verify_response(
             return Err(err(SamlErrorKind::Wrapped, "the encrypted assertion holds another assertion"));
         }
         (&decrypted, a)
+    } else if sp.require_encrypted_assertions {
+        return Err(err(
+            SamlErrorKind::NotEncrypted,
+            "the assertion is not encrypted, and this connection requires it",
+        ));
     } else {
         (&doc, assertion_node)
     };

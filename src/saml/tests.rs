@@ -196,7 +196,7 @@ fn verify_with(
     cache: &dyn ReplayCache,
     sp_key: Option<&SpKey>,
 ) -> Result<Assertion, SamlError> {
-    verify_response(&b64(xml), sp, idp, expected, now(), cache, sp_key)
+    verify_response(&b64(xml), sp, idp, expected, now(), cache, sp_key.map(std::slice::from_ref).unwrap_or_default())
 }
 
 fn verify(xml: &str) -> Result<Assertion, SamlError> {
@@ -504,7 +504,7 @@ fn saml_xxe_and_entity_payloads_are_refused() {
     let undeclared = good.replacen(">admins<", ">&xxe;<", 1);
     refused(verify(&undeclared), SamlErrorKind::DoctypeForbidden);
     refused(
-        verify_response("not base64!", &sp(), &idp(), Some(REQ), now(), &MemoryReplayCache::new(), None),
+        verify_response("not base64!", &sp(), &idp(), Some(REQ), now(), &MemoryReplayCache::new(), &[]),
         SamlErrorKind::Malformed,
     );
     refused(verify("<samlp:Response"), SamlErrorKind::Malformed);
@@ -572,6 +572,52 @@ fn saml_encrypted_assertions_cbc_and_gcm_are_decrypted_and_verified() {
     // A tampered GCM ciphertext fails authentication.
     let tampered = xml.replacen("<xenc:CipherData><xenc:CipherValue>", "<xenc:CipherData><xenc:CipherValue>AAAA", 2);
     refused(verify_with(&tampered, &sp(), &idp(), Some(REQ), &cache, Some(&key)), SamlErrorKind::DecryptionFailed);
+}
+
+#[test]
+fn saml_any_of_several_keys_decrypts_and_a_required_encryption_refuses_plaintext() {
+    let r = R { assertion_id: "_enc_two".into(), ..R::default() };
+    let key = sp_key();
+    let other = SpKey::from_pem(&fixture("other-key.pem"), &fixture("other.crt")).expect("other");
+    let cache = MemoryReplayCache::new();
+    // Encrypted to the second of two keys (a rollover): opened.
+    let xml = response_xml(&r, &encrypt(&signed_assertion(&r), &key.private_key.to_public_key(), true));
+    let both = [other, key.clone()];
+    let a = verify_response(&b64(&xml), &sp(), &idp(), Some(REQ), now(), &cache, &both).expect("second key opens it");
+    assert_eq!(a.id, "_enc_two");
+    // Encryption required: a plaintext assertion is refused, an encrypted one accepted.
+    let strict = SpSettings { require_encrypted_assertions: true, ..sp() };
+    let plain = R { assertion_id: "_plain".into(), ..R::default() };
+    refused(
+        verify_with(&signed_assertion_response(&plain), &strict, &idp(), Some(REQ), &cache, Some(&key)),
+        SamlErrorKind::NotEncrypted,
+    );
+    let r3 = R { assertion_id: "_enc_strict".into(), ..R::default() };
+    let xml = response_xml(&r3, &encrypt(&signed_assertion(&r3), &key.private_key.to_public_key(), false));
+    verify_with(&xml, &strict, &idp(), Some(REQ), &cache, Some(&key)).expect("encrypted under strict");
+}
+
+#[test]
+fn saml_generated_sp_key_is_a_self_signed_rsa_certificate_that_round_trips() {
+    let now = Utc::now();
+    let key = SpKey::generate("botbuilder SAML encryption 7", now).expect("generate");
+    assert!(rsa::traits::PublicKeyParts::size(&key.private_key) * 8 >= 2048);
+    let cert = &key.certificate;
+    assert_eq!(cert.subject, "CN=botbuilder SAML encryption 7");
+    assert!(cert.not_after - now > chrono::Duration::days(3650 - 2), "{:?}", cert.not_after);
+    assert!(cert.warning(now).is_none());
+    let again = SpKey::from_pem(&key.private_key_pem().expect("pem"), &key.certificate_pem()).expect("round trip");
+    assert_eq!(again.certificate.der, cert.der);
+    // OpenSSL reads it as a self-signed end-entity certificate for key encipherment.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("sp.crt");
+    std::fs::write(&path, key.certificate_pem()).expect("write");
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", path.to_str().expect("path")])
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("Key Encipherment") && text.contains("CA:FALSE"), "{text}");
 }
 
 // ------------------------------------------------------------------ metadata and requests
@@ -664,14 +710,14 @@ fn saml_expired_certificate_is_a_warning_and_garbage_an_error() {
 #[test]
 fn saml_sp_metadata_names_our_endpoints() {
     let key = sp_key();
-    let xml = sp_metadata(&sp(), Some(&key.certificate));
+    let xml = sp_metadata(&sp(), std::slice::from_ref(&key.certificate));
     let doc = Document::parse(&xml).expect("well-formed");
     assert!(doc.is(doc.root, NS_METADATA, "EntityDescriptor"));
     assert_eq!(doc.attr(doc.root, "entityID"), Some(SP_ID));
     assert!(xml.contains(&format!("Location=\"{ACS}\"")));
     assert!(xml.contains(&key.certificate.to_base64()));
     assert!(xml.contains("WantAssertionsSigned=\"true\""));
-    let escaped = sp_metadata(&SpSettings::new("urn:a&b\"<c>", ACS), None);
+    let escaped = sp_metadata(&SpSettings::new("urn:a&b\"<c>", ACS), &[]);
     assert!(Document::parse(&escaped).is_ok(), "{escaped}");
 }
 

@@ -14,6 +14,7 @@ pub mod provision;
 pub mod refresh;
 mod routes;
 pub mod saml;
+pub mod saml_keys;
 pub mod service;
 pub mod store;
 

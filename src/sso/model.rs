@@ -82,6 +82,10 @@ pub struct SsoSamlSettings {
     /// The attribute holding the display name (default: `name`, `displayName`,
     /// Entra's `displayname` claim, else given name + surname).
     pub name_attribute: Option<String>,
+    /// The `IdP` encrypts assertions to our key: turning it on generates our key pair (when
+    /// there is none) and publishes its certificate in our metadata; a plaintext assertion is
+    /// then refused (`assertion_not_encrypted`).
+    pub encrypt_assertions: bool,
 }
 
 /// What to give the SAML identity provider (our service provider values).
@@ -134,6 +138,8 @@ pub struct SsoConfiguration {
     pub redirect_uri: String,
     /// SAML: the values to give the `IdP`.
     pub saml_sp: Option<SsoSamlSpValues>,
+    /// SAML: our encryption keys (certificates only; the private keys are never shown).
+    pub saml_encryption_keys: Vec<crate::sso::saml_keys::SsoSamlEncryptionKey>,
     /// Certificate dates and background refresh problems; an expired certificate
     /// is accepted at upload and shown here.
     pub warnings: Vec<SsoWarning>,
@@ -169,12 +175,14 @@ pub struct ConfigRow {
     pub acs_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Our SAML encryption key pairs, sealed (`crate::sso::saml_keys`).
+    pub private_key_sealed: Option<Vec<u8>>,
 }
 
 pub const CONFIG_COLUMNS: &str = "c.id, c.organization_id, c.provider_type, c.name, c.is_enabled, c.is_enforced, c.settings,
     c.issuer_url, c.client_id, c.client_secret_encrypted, c.authorization_url, c.token_url, c.userinfo_url, c.jwks_url,
     c.scopes, c.auto_provision_users, (SELECT name FROM roles WHERE id = c.default_role_id), c.metadata_url, c.entity_id,
-    c.certificate, c.acs_url, c.created_at, c.updated_at";
+    c.certificate, c.acs_url, c.created_at, c.updated_at, c.private_key_encrypted";
 
 impl FromRow for ConfigRow {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
@@ -203,6 +211,7 @@ impl FromRow for ConfigRow {
             acs_url: r.get(20)?,
             created_at: r.get(21)?,
             updated_at: r.get(22)?,
+            private_key_sealed: r.get(23)?,
         })
     }
 }
@@ -244,6 +253,11 @@ impl ConfigRow {
                 .unwrap_or(false),
             email_attribute: self.settings.pointer("/saml/email_attribute").and_then(Value::as_str).map(str::to_owned),
             name_attribute: self.settings.pointer("/saml/name_attribute").and_then(Value::as_str).map(str::to_owned),
+            encrypt_assertions: self
+                .settings
+                .pointer("/saml/encrypt_assertions")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 
@@ -253,9 +267,10 @@ impl ConfigRow {
         self.settings.get("refresh").filter(|v| v.is_object()).cloned()
     }
 
-    /// The API view (`public_url`: the instance's public base URL).
+    /// The API view (`public_url`: the instance's public base URL; `keys` unseal our SAML
+    /// encryption keys to show their certificates).
     #[must_use]
-    pub fn view(&self, redirect_uri: String, public_url: &str) -> SsoConfiguration {
+    pub fn view(&self, redirect_uri: String, public_url: &str, keys: &crate::crypto::Keys) -> SsoConfiguration {
         let refresh = self.refresh_record();
         SsoConfiguration {
             id: self.id,
@@ -278,6 +293,7 @@ impl ConfigRow {
             saml: self.saml(),
             redirect_uri,
             saml_sp: (self.protocol() == SsoProtocol::Saml).then(|| crate::sso::saml::sp_values(public_url, self.id)),
+            saml_encryption_keys: crate::sso::saml_keys::views(keys, self),
             warnings: crate::sso::saml::warnings(self, chrono::Utc::now()),
             refreshed_at: refresh.as_ref().and_then(|r| r.get("at")).and_then(Value::as_str).map(str::to_owned),
             created_at: self.created_at.clone(),
@@ -507,6 +523,14 @@ pub struct SsoCheck {
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 pub struct SsoEmailQuery {
     pub email: String,
+}
+
+/// `?email=&next=`: where the browser lands after signing in (a relative path of this
+/// site; anything else lands on `/`).
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+pub struct SsoLoginQuery {
+    pub email: String,
+    pub next: Option<String>,
 }
 
 /// The `IdP`'s redirect back.

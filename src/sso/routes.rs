@@ -8,9 +8,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::model::{
     CreateSsoConfigurationRequest, CreateSsoDomainRequest, SsoCallbackParams, SsoCheck, SsoConfiguration,
-    SsoConfigurationId, SsoDomain, SsoDomainId, SsoEmailQuery, SsoLoginLog, SsoRefreshResult, SsoTestResult,
-    SsoTestStart, UpdateSsoConfigurationRequest, VerifySsoDomainRequest,
+    SsoConfigurationId, SsoDomain, SsoDomainId, SsoEmailQuery, SsoLoginLog, SsoLoginQuery, SsoRefreshResult,
+    SsoTestResult, SsoTestStart, UpdateSsoConfigurationRequest, VerifySsoDomainRequest,
 };
+use super::saml_keys::{self, SsoSamlEncryptionKey};
 use super::{domains, service};
 use crate::admin::AdminScope;
 use crate::app::AppState;
@@ -62,6 +63,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(sso_test_result)
         .service(sso_list_logins)
         .service(sso_refresh_user)
+        .service(sso_create_saml_key)
+        .service(sso_promote_saml_key)
+        .service(sso_retire_saml_key)
         .service(sso_create_domain)
         .service(sso_list_domains)
         .service(sso_verify_domain)
@@ -252,6 +256,70 @@ async fn sso_refresh_user(
     Ok(web::Json(service::refresh_user(&state, scope.into_tenant(), id, user).await?))
 }
 
+/// Generates one of our SAML encryption keys (RSA 3072, self-signed certificate valid ten
+/// years): the current key when there is none, else the next key of a rollover. Both are
+/// published in our SP metadata (`use="encryption"`) and both decrypt. Answers the keys
+/// (certificates only: private keys are never returned).
+#[utoipa::path(
+    tag = "sso",
+    params(("sso_configuration_id" = i64, Path, description = "SSO configuration id (SAML)")),
+    responses((status = 201, body = Vec<SsoSamlEncryptionKey>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`conflict`: a next key already exists"),
+              (status = 422, body = ErrorBody, description = "`validation_failed` (`protocol`): not a SAML configuration")),
+    security(("session" = ["sso.manage"]), ("api_token" = ["sso.manage"]))
+)]
+#[post("/sso/configurations/{sso_configuration_id}/saml/encryption-keys")]
+async fn sso_create_saml_key(
+    scope: ConfigScope<perm::SsoManage>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = scope.id();
+    let keys = saml_keys::add(&state, scope.into_tenant(), id).await?;
+    Ok(HttpResponse::Created().json(keys))
+}
+
+/// Ends a rollover's overlap: the next key becomes the current one, the current one the
+/// previous one (no longer published, still decrypting until it is retired).
+#[utoipa::path(
+    tag = "sso",
+    params(("sso_configuration_id" = i64, Path, description = "SSO configuration id (SAML)")),
+    responses((status = 200, body = Vec<SsoSamlEncryptionKey>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "`conflict`: no next key, or a previous key not yet retired"),
+              (status = 422, body = ErrorBody, description = "`validation_failed` (`protocol`): not a SAML configuration")),
+    security(("session" = ["sso.manage"]), ("api_token" = ["sso.manage"]))
+)]
+#[post("/sso/configurations/{sso_configuration_id}/saml/encryption-keys/promote")]
+async fn sso_promote_saml_key(
+    scope: ConfigScope<perm::SsoManage>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<Vec<SsoSamlEncryptionKey>>> {
+    let id = scope.id();
+    Ok(web::Json(saml_keys::promote(&state, scope.into_tenant(), id).await?))
+}
+
+/// Retires (deletes) one of our SAML encryption keys: assertions encrypted to it are
+/// refused from now on (`decryption_failed`).
+#[utoipa::path(
+    tag = "sso",
+    params(("sso_configuration_id" = i64, Path, description = "SSO configuration id (SAML)"),
+           ("key_id" = String, Path, description = "Encryption key id")),
+    responses((status = 200, body = Vec<SsoSamlEncryptionKey>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "`not_found` (`key_id`) or `sso_configuration_not_found`"),
+              (status = 409, body = ErrorBody, description = "`conflict`: the current key while assertions must be encrypted"),
+              (status = 422, body = ErrorBody, description = "`validation_failed` (`protocol`): not a SAML configuration")),
+    security(("session" = ["sso.manage"]), ("api_token" = ["sso.manage"]))
+)]
+#[delete("/sso/configurations/{sso_configuration_id}/saml/encryption-keys/{key_id}")]
+async fn sso_retire_saml_key(
+    scope: ConfigScope<perm::SsoManage>,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+) -> AppResult<web::Json<Vec<SsoSamlEncryptionKey>>> {
+    let id = scope.id();
+    let key_id = path.into_inner().1;
+    Ok(web::Json(saml_keys::retire(&state, scope.into_tenant(), id, key_id).await?))
+}
+
 /// Claims an email domain for a configuration; answers what to publish to verify it.
 #[utoipa::path(
     tag = "sso",
@@ -349,18 +417,20 @@ async fn sso_check(state: web::Data<AppState>, query: web::Query<SsoEmailQuery>)
     Ok(web::Json(service::check(&state, &query.email).await?))
 }
 
-/// Starts an SSO sign-in for an address: redirects (303) the browser to its `IdP`.
+/// Starts an SSO sign-in for an address: redirects (303) the browser to its `IdP`. After
+/// signing in, the browser lands on `next` when it is a relative path of this site (not
+/// `//host`, `/\host`, another origin or `/api/…`), else on `/`.
 #[utoipa::path(
     tag = "sso",
-    params(("email" = String, Query, description = "The address being signed in")),
+    params(SsoLoginQuery),
     responses((status = 303, description = "To the IdP: OIDC authorization endpoint (state, nonce, PKCE S256), or SAML single sign-on URL with an `AuthnRequest` (HTTP-Redirect) and `RelayState`"),
               (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody, description = "`sso_not_configured` (`email`)"),
               (status = 422, body = ErrorBody, description = "`validation_failed` (`email`)"))
 )]
 #[get("/sso/login")]
-async fn sso_login(state: web::Data<AppState>, query: web::Query<SsoEmailQuery>) -> AppResult<HttpResponse> {
-    let started = service::start_login(&state, &query.email).await?;
+async fn sso_login(state: web::Data<AppState>, query: web::Query<SsoLoginQuery>) -> AppResult<HttpResponse> {
+    let started = service::start_login(&state, &query.email, query.next.as_deref()).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, started.authorize_url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -375,12 +445,13 @@ fn query_location(path: &str, pairs: &[(&str, &str)]) -> String {
 
 /// The `IdP`'s redirect after sign-in (public; the single-use `state`, bound
 /// to the browser by a cookie, authenticates it). Signs in and redirects
-/// (303) to `/`, or to `/login?sso_error=<reason>`; a test sign-in goes
+/// (303) to the page the sign-in started from (`/sso/login?next=`, else `/`),
+/// or to `/login?sso_error=<reason>`; a test sign-in goes
 /// back to `/settings/sso?test=success|failed`. Every attempt is logged.
 #[utoipa::path(
     tag = "sso",
     params(SsoCallbackParams),
-    responses((status = 303, description = "Signed in (session cookie set) to `/`, or to `/login?sso_error=…` (`state_invalid`, `state_replayed`, `state_expired`, `state_wrong_browser`, `idp_error`, `token_exchange_failed`, `id_token_*`, `nonce_mismatch`, `email_domain_not_verified`, …)"))
+    responses((status = 303, description = "Signed in (session cookie set) to the `next` page of `/sso/login` (else `/`), or to `/login?sso_error=…` (`state_invalid`, `state_replayed`, `state_expired`, `state_wrong_browser`, `idp_error`, `token_exchange_failed`, `id_token_*`, `nonce_mismatch`, `email_domain_not_verified`, …)"))
 )]
 #[get("/sso/oidc/callback")]
 async fn sso_oidc_callback(
@@ -402,7 +473,7 @@ async fn sso_oidc_callback(
         r
     };
     match service::callback(&state, params.into_inner(), nonce.as_deref(), client).await {
-        Ok(service::Outcome::SignedIn(_, session)) => {
+        Ok(service::Landed { outcome: service::Outcome::SignedIn(_, session), target }) => {
             // The session cookie exactly as password sign-in sets it.
             let cookie = Cookie::build(session_cookie_name(insecure), session.token)
                 .path("/")
@@ -411,9 +482,11 @@ async fn sso_oidc_callback(
                 .same_site(SameSite::Strict)
                 .max_age(CookieDuration::days(crate::accounts::service::SESSION_IDLE_DAYS))
                 .finish();
-            redirect("/".to_owned()).cookie(cookie).finish()
+            redirect(target).cookie(cookie).finish()
         }
-        Ok(service::Outcome::Tested) => redirect(query_location("/settings/sso", &[("test", "success")])).finish(),
+        Ok(service::Landed { outcome: service::Outcome::Tested, .. }) => {
+            redirect(query_location("/settings/sso", &[("test", "success")])).finish()
+        }
         Err(failed) => {
             tracing::info!(reason = failed.refusal.reason, "SSO sign-in refused");
             let location = if failed.test {
@@ -456,14 +529,14 @@ async fn sso_saml_metadata(state: web::Data<AppState>, path: web::Path<SsoConfig
 /// single-use state); an unsolicited one is accepted only when the
 /// configuration allows `IdP`-initiated sign-in, and then a relative
 /// `RelayState` path is where the browser lands. Signs in and redirects
-/// (303) to `/` (or that path), or to `/login?sso_error=<reason>`; a test
+/// (303) to the page the sign-in started from (or that path, else `/`), or to `/login?sso_error=<reason>`; a test
 /// sign-in goes back to `/settings/sso?test=success|failed`. Every attempt
 /// is written to `sso_login_logs` with its reason.
 #[utoipa::path(
     tag = "sso",
     params(("sso_configuration_id" = i64, Path, description = "SSO configuration id (SAML)")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`SAMLResponse` (base64) and `RelayState`"),
-    responses((status = 303, description = "Signed in (session cookie set), or to `/login?sso_error=…` (`unsigned`, `bad_signature`, `wrapped`, `wrong_audience`, `expired`, `not_yet_valid`, `replayed`, `in_response_to_mismatch`, `unsolicited`, `doctype_forbidden`, `state_*`, `email_domain_not_verified`, …)"))
+    responses((status = 303, description = "Signed in (session cookie set), or to `/login?sso_error=…` (`unsigned`, `bad_signature`, `wrapped`, `decryption_failed`, `assertion_not_encrypted`, `wrong_audience`, `expired`, `not_yet_valid`, `replayed`, `in_response_to_mismatch`, `unsolicited`, `doctype_forbidden`, `state_*`, `email_domain_not_verified`, …)"))
 )]
 #[post("/sso/saml/{sso_configuration_id}/acs")]
 async fn sso_saml_acs(
@@ -487,10 +560,10 @@ async fn sso_saml_acs(
     };
     let post = super::saml::AcsPost::parse(&body);
     match super::saml::acs(&state, path.into_inner(), post, nonce.as_deref(), client).await {
-        Ok(super::saml::Landed { outcome: service::Outcome::SignedIn(_, session), target }) => {
+        Ok(service::Landed { outcome: service::Outcome::SignedIn(_, session), target }) => {
             redirect(target).cookie(session_cookie(&state, session.token)).finish()
         }
-        Ok(super::saml::Landed { outcome: service::Outcome::Tested, .. }) => {
+        Ok(service::Landed { outcome: service::Outcome::Tested, .. }) => {
             redirect(query_location("/settings/sso", &[("test", "success")])).finish()
         }
         Err(failed) => {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::{ConfigRow, SsoConfigurationId, SsoMapping, SsoSamlSettings, SsoSamlSpValues, SsoWarning};
 use super::oidc::Refusal;
-use super::service::{self, Attempt, Outcome, db_refusal};
+use super::service::{self, Attempt, Landed, db_refusal};
 use super::store;
 use crate::app::AppState;
 use crate::crypto::sha256;
@@ -60,6 +60,7 @@ fn sp_settings(state: &AppState, public_url: &str, config: &ConfigRow) -> SpSett
     let mut sp = SpSettings::new(v.entity_id, v.acs_url);
     sp.allow_idp_initiated = config.saml().is_some_and(|s| s.allow_idp_initiated);
     sp.clock_skew = chrono::Duration::seconds(i64::try_from(state.config.sso.clock_skew_secs).unwrap_or(60).max(60));
+    sp.require_encrypted_assertions = config.saml().is_some_and(|s| s.encrypt_assertions);
     sp
 }
 
@@ -87,23 +88,11 @@ pub async fn metadata(state: &AppState, id: SsoConfigurationId) -> AppResult<Str
         .filter(|c| c.protocol() == super::model::SsoProtocol::Saml)
         .ok_or_else(|| AppError::new(ErrorCode::SsoConfigurationNotFound, "no such SAML configuration"))?;
     let public = crate::admin::instance::public_url_in_force(state).await?;
-    Ok(saml::sp_metadata(&sp_settings(state, &public, &config), None))
+    let certificates = super::saml_keys::published_certificates(&state.keys, &config);
+    Ok(saml::sp_metadata(&sp_settings(state, &public, &config), &certificates))
 }
 
 // ---- certificates and metadata import
-
-/// A certificate as PEM.
-#[must_use]
-pub fn to_pem(cert: &IdpCertificate) -> String {
-    let b64 = cert.to_base64();
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
 
 fn date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
@@ -201,7 +190,7 @@ pub async fn resolve(state: &AppState, s: &mut SsoSamlSettings, fetch: bool) -> 
         s.idp_sso_url = Some(idp.sso_url);
         for c in &idp.certificates {
             seen.push(c.der.clone());
-            certs.push(to_pem(c));
+            certs.push(c.to_pem());
         }
     }
     let given = std::mem::take(&mut s.idp_certificates);
@@ -210,7 +199,7 @@ pub async fn resolve(state: &AppState, s: &mut SsoSamlSettings, fetch: bool) -> 
             saml::parse_certificate(pem).map_err(|e| e.into_metadata_error(&format!("saml.idp_certificates[{i}]")))?;
         if !seen.contains(&cert.der) {
             seen.push(cert.der.clone());
-            certs.push(to_pem(&cert));
+            certs.push(cert.to_pem());
         }
     }
     if certs.len() > MAX_CERTIFICATES {
@@ -270,7 +259,9 @@ impl AcsPost {
     }
 }
 
-/// A relative, same-site path to land on after an `IdP`-initiated sign-in.
+/// A relative, same-site path to land on after a sign-in (the `?next=` of an SP-initiated
+/// one, the `RelayState` of an `IdP`-initiated one): never another origin (`https://…`,
+/// `//host`, `/\host`), never an API route.
 #[must_use]
 pub fn safe_relay_target(relay: &str) -> Option<String> {
     let ok = relay.starts_with('/')
@@ -280,12 +271,6 @@ pub fn safe_relay_target(relay: &str) -> Option<String> {
         && !relay.chars().any(char::is_control)
         && !relay.starts_with("/api/");
     ok.then(|| relay.to_owned())
-}
-
-/// Where an accepted ACS post lands.
-pub struct Landed {
-    pub outcome: Outcome,
-    pub target: String,
 }
 
 /// Handles a post to a configuration's ACS; every attempt is logged.
@@ -310,7 +295,8 @@ fn saml_refusal(e: &SamlError) -> Refusal {
 /// The sign-in request a `RelayState` names (consumed: single use, bound to
 /// the browser, for this configuration): the `AuthnRequest` id to expect in
 /// `InResponseTo` and the request's row id. Without one (`IdP`-initiated),
-/// a safe relative `RelayState` path is where the browser lands.
+/// a safe relative `RelayState` path is where the browser lands; with one, the page the
+/// sign-in was started from.
 async fn claim_request(
     state: &AppState,
     config: &ConfigRow,
@@ -331,7 +317,8 @@ async fn claim_request(
         return Err(Refusal::new("state_invalid", "the sign-in was started for another SSO configuration"));
     }
     service::claim_auth_request(state, &request, browser_nonce, ctx, "response").await?;
-    Ok((Some((request.nonce, request.id)), "/".to_owned()))
+    let target = service::landing(&request);
+    Ok((Some((request.nonce, request.id)), target))
 }
 
 async fn run_acs(
@@ -363,6 +350,7 @@ async fn run_acs(
     let public = crate::admin::instance::public_url_in_force(state).await.map_err(|e| db_refusal(&e))?;
     let sp = sp_settings(state, &public, &config);
     let idp = idp_settings(&config)?;
+    let sp_keys = super::saml_keys::decryption_keys(&state.keys, &config);
     let in_response_to = expected.as_ref().map(|(id, _)| id.clone());
     let verified = state
         .db
@@ -374,7 +362,7 @@ async fn run_acs(
                 in_response_to.as_deref(),
                 Utc::now(),
                 &SqliteReplayCache::new(tx),
-                None,
+                &sp_keys,
             ))
         })
         .await
@@ -501,7 +489,7 @@ pub async fn refreshed_settings(state: &AppState, config: &ConfigRow, url: &str)
     let mut s = config.saml().unwrap_or_default();
     s.idp_entity_id = Some(idp.entity_id);
     s.idp_sso_url = Some(idp.sso_url);
-    s.idp_certificates = idp.certificates.iter().take(MAX_CERTIFICATES).map(to_pem).collect();
+    s.idp_certificates = idp.certificates.iter().take(MAX_CERTIFICATES).map(IdpCertificate::to_pem).collect();
     s.idp_metadata_xml = Some(xml);
     Ok(s)
 }

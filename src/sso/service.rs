@@ -13,6 +13,7 @@ use super::model::{
 };
 use super::oidc::{self, CachePolicy, Expected, Refusal};
 use super::provision;
+use super::saml_keys;
 use super::store::{self, ConfigFields, LogEntry, NewAuthRequest};
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256};
@@ -41,7 +42,7 @@ fn refresh_context(org: i64, config: SsoConfigurationId) -> String {
     format!("sso_user_mappings.refresh_token_encrypted:{org}:{}", config.0)
 }
 
-fn not_found() -> AppError {
+pub(super) fn not_found() -> AppError {
     AppError::new(ErrorCode::SsoConfigurationNotFound, "no such SSO configuration")
 }
 
@@ -185,6 +186,22 @@ impl Draft {
         Ok(())
     }
 
+    /// A SAML connection that requires encrypted assertions needs our current key: one is
+    /// generated when it has none (`existing`: the stored row, `None` at creation).
+    async fn encryption_key_needed(
+        &self,
+        state: &AppState,
+        existing: Option<&ConfigRow>,
+    ) -> AppResult<Option<saml_keys::NewKey>> {
+        if self.protocol != SsoProtocol::Saml || !self.saml.encrypt_assertions {
+            return Ok(None);
+        }
+        if existing.is_some_and(|row| saml_keys::has_current(&state.keys, row)) {
+            return Ok(None);
+        }
+        Ok(Some(saml_keys::NewKey::generate(state).await?))
+    }
+
     fn check_shape(&self) -> AppResult<()> {
         crate::names::check_name("name", &self.name, 200)?;
         for (field, v) in [
@@ -223,6 +240,7 @@ impl Draft {
                 "allow_idp_initiated": self.saml.allow_idp_initiated,
                 "email_attribute": self.saml.email_attribute,
                 "name_attribute": self.saml.name_attribute,
+                "encrypt_assertions": self.saml.encrypt_assertions,
             });
         }
         if let Some(refresh) = &self.refresh {
@@ -278,7 +296,7 @@ fn write_draft(
 async fn view(state: &AppState, tenant: Tenant, id: SsoConfigurationId) -> AppResult<SsoConfiguration> {
     let row = state.db.read(move |c| Ok(store::find_config(c, &tenant, id)?)).await?.ok_or_else(not_found)?;
     let public = crate::admin::instance::public_url_in_force(state).await?;
-    Ok(row.view(redirect_uri(state).await?, &public))
+    Ok(row.view(redirect_uri(state).await?, &public, &state.keys))
 }
 
 /// Creates a configuration (OIDC endpoints by discovery when not given).
@@ -308,12 +326,16 @@ pub async fn create(
     draft.check_shape()?;
     draft.discover(state, false).await?;
     draft.resolve_saml(state, true).await?;
+    let new_key = draft.encryption_key_needed(state, None).await?;
     let secret = clean(req.client_secret);
     let keys = state.keys.clone();
     let id = state
         .db
         .write(move |tx| {
             let id = write_draft(tx, &tenant, None, &draft)?;
+            if let Some(key) = new_key {
+                saml_keys::store_new_key(tx, &keys, &tenant, id, key)?;
+            }
             if let Some(secret) = secret {
                 let sealed = keys.encrypt(secret.as_bytes(), &secret_context(tenant.org_id().0, id));
                 store::set_client_secret(tx, &tenant, id, Some(&sealed))?;
@@ -334,7 +356,7 @@ pub async fn list(state: &AppState, tenant: Tenant) -> AppResult<Vec<SsoConfigur
     let rows = state.db.read(move |c| Ok(store::list_configs(c, &tenant)?)).await?;
     let uri = redirect_uri(state).await?;
     let public = crate::admin::instance::public_url_in_force(state).await?;
-    Ok(rows.iter().map(|r| r.view(uri.clone(), &public)).collect())
+    Ok(rows.iter().map(|r| r.view(uri.clone(), &public, &state.keys)).collect())
 }
 
 /// Shows one configuration.
@@ -395,12 +417,16 @@ pub async fn update(
         d.resolve_saml(state, true).await?;
     }
     state.sso.forget(id.0);
+    let new_key = d.encryption_key_needed(state, Some(&row)).await?;
     let keys = state.keys.clone();
     let secret = req.client_secret;
     let tenant = state
         .db
         .write(move |tx| {
             write_draft(tx, &tenant, Some(id), &d)?;
+            if let Some(key) = new_key {
+                saml_keys::store_new_key(tx, &keys, &tenant, id, key)?;
+            }
             match secret {
                 Some(Some(s)) if !s.trim().is_empty() => {
                     let sealed = keys.encrypt(s.trim().as_bytes(), &secret_context(tenant.org_id().0, id));
@@ -506,6 +532,7 @@ async fn start_request(
     purpose: &'static str,
     requested_by: Option<UserId>,
     login_hint: Option<&str>,
+    return_to: Option<String>,
 ) -> AppResult<Started> {
     let endpoint = config
         .authorization_url
@@ -548,6 +575,7 @@ async fn start_request(
                     purpose,
                     requested_by,
                     expires_at: &exp,
+                    return_to: return_to.as_deref(),
                 },
             )?;
             Ok(())
@@ -564,6 +592,7 @@ async fn start_saml_request(
     config: &ConfigRow,
     purpose: &'static str,
     requested_by: Option<UserId>,
+    return_to: Option<String>,
 ) -> AppResult<Started> {
     let relay = random_token(32);
     let browser_nonce = random_token(32);
@@ -588,6 +617,7 @@ async fn start_saml_request(
                     purpose,
                     requested_by,
                     expires_at: &exp,
+                    return_to: return_to.as_deref(),
                 },
             )?;
             Ok(())
@@ -596,9 +626,12 @@ async fn start_saml_request(
     Ok(Started { authorize_url, browser_nonce, expires_at, cross_site_post: true })
 }
 
-/// Starts an SSO sign-in for `email`: the enabled OIDC configuration of its verified domain.
-pub async fn start_login(state: &AppState, raw_email: &str) -> AppResult<Started> {
+/// Starts an SSO sign-in for `email`: the enabled configuration of its verified domain.
+/// `next` is where the browser lands afterwards: kept only when it is a relative path of
+/// this site (`safe_relay_target`), else the browser lands on `/`.
+pub async fn start_login(state: &AppState, raw_email: &str, next: Option<&str>) -> AppResult<Started> {
     let email = crate::accounts::service::normalize_email(raw_email)?;
+    let return_to = next.and_then(super::saml::safe_relay_target);
     let domain = email_domain(&email).unwrap_or_default().to_owned();
     let found = state.db.read(move |c| Ok(store::config_for_domain(c, &domain)?)).await?;
     let Some((config, _)) = found else {
@@ -606,8 +639,8 @@ pub async fn start_login(state: &AppState, raw_email: &str) -> AppResult<Started
             .with_details(json!({ "field": "email" })));
     };
     match config.protocol() {
-        SsoProtocol::Oidc => start_request(state, &config, "login", None, Some(&email)).await,
-        SsoProtocol::Saml => start_saml_request(state, &config, "login", None).await,
+        SsoProtocol::Oidc => start_request(state, &config, "login", None, Some(&email), return_to).await,
+        SsoProtocol::Saml => start_saml_request(state, &config, "login", None, return_to).await,
     }
 }
 
@@ -620,8 +653,8 @@ pub async fn start_test(
     let user = tenant.user_id();
     let config = state.db.read(move |c| Ok(store::find_config(c, &tenant, id)?)).await?.ok_or_else(not_found)?;
     let started = match config.protocol() {
-        SsoProtocol::Oidc => start_request(state, &config, "test", user, None).await?,
-        SsoProtocol::Saml => start_saml_request(state, &config, "test", user).await?,
+        SsoProtocol::Oidc => start_request(state, &config, "test", user, None, None).await?,
+        SsoProtocol::Saml => start_saml_request(state, &config, "test", user, None).await?,
     };
     Ok((SsoTestStart { authorize_url: started.authorize_url.clone(), expires_at: started.expires_at.clone() }, started))
 }
@@ -662,6 +695,18 @@ pub enum Outcome {
     Tested,
 }
 
+/// An accepted sign-in (OIDC callback or SAML ACS) and where the browser lands.
+pub struct Landed {
+    pub outcome: Outcome,
+    /// A relative path of this site: the page the sign-in was started from, else `/`.
+    pub target: String,
+}
+
+/// Where a sign-in request lands (its stored `return_to`, checked again), else `/`.
+pub(super) fn landing(request: &store::AuthRequestRow) -> String {
+    request.return_to.as_deref().and_then(super::saml::safe_relay_target).unwrap_or_else(|| "/".to_owned())
+}
+
 /// A refused callback: the reason (logged) and whether it was a test.
 pub struct Failed {
     pub refusal: Refusal,
@@ -674,7 +719,7 @@ pub async fn callback(
     params: super::model::SsoCallbackParams,
     browser_nonce: Option<&str>,
     client: ClientInfo,
-) -> Result<Outcome, Failed> {
+) -> Result<Landed, Failed> {
     let mut ctx = Attempt::default();
     match run_callback(state, params, browser_nonce, &client, &mut ctx).await {
         Ok(outcome) => Ok(outcome),
@@ -763,7 +808,7 @@ async fn run_callback(
     browser_nonce: Option<&str>,
     client: &ClientInfo,
     ctx: &mut Attempt,
-) -> Result<Outcome, Refusal> {
+) -> Result<Landed, Refusal> {
     let raw_state =
         params.state.filter(|s| !s.is_empty()).ok_or_else(|| Refusal::new("state_missing", "the IdP sent no state"))?;
     let hash = sha256(raw_state.as_bytes());
@@ -801,12 +846,14 @@ async fn run_callback(
         .map_err(|_| Refusal::new("internal", "the PKCE verifier cannot be unsealed"))?;
     let verifier = String::from_utf8(verifier).map_err(|_| Refusal::new("internal", "bad PKCE verifier"))?;
     let result = exchange_and_validate(state, &config, &code, &verifier, &request.nonce).await;
+    let target = landing(&request);
     if ctx.test {
-        return finish_test(state, &config, request.id, result).await;
+        let outcome = finish_test(state, &config, request.id, result).await?;
+        return Ok(Landed { outcome, target });
     }
     let (claims, refresh) = result?;
     let outcome = provision::sign_in(state, &config, &claims, refresh, client, ctx).await?;
-    Ok(outcome)
+    Ok(Landed { outcome, target })
 }
 
 impl Attempt {

@@ -113,6 +113,20 @@ pub fn set_client_secret(
     Ok(())
 }
 
+/// Replaces the sealed SAML encryption keys (`None`: no key).
+pub fn set_private_key(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: SsoConfigurationId,
+    sealed: Option<&[u8]>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE sso_configurations SET private_key_encrypted = ?3 WHERE id = ?1 AND organization_id = ?2",
+        params![id, tenant.org_id(), sealed],
+    )?;
+    Ok(())
+}
+
 pub fn find_config(conn: &Connection, tenant: &Tenant, id: SsoConfigurationId) -> rusqlite::Result<Option<ConfigRow>> {
     query_opt(
         conn,
@@ -254,13 +268,15 @@ pub struct NewAuthRequest<'a> {
     pub purpose: &'a str,
     pub requested_by: Option<UserId>,
     pub expires_at: &'a str,
+    /// Where the browser lands after signing in (checked by `safe_relay_target`).
+    pub return_to: Option<&'a str>,
 }
 
 pub fn insert_auth_request(conn: &Connection, r: &NewAuthRequest<'_>) -> rusqlite::Result<i64> {
     conn.query_row(
         "INSERT INTO sso_auth_requests (organization_id, sso_configuration_id, state_hash, browser_hash, nonce,
-             code_verifier_encrypted, purpose, requested_by, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+             code_verifier_encrypted, purpose, requested_by, expires_at, return_to)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
         params![
             r.org_id,
             r.config,
@@ -270,7 +286,8 @@ pub fn insert_auth_request(conn: &Connection, r: &NewAuthRequest<'_>) -> rusqlit
             r.verifier_sealed,
             r.purpose,
             r.requested_by,
-            r.expires_at
+            r.expires_at,
+            r.return_to
         ],
         |row| row.get(0),
     )
@@ -287,12 +304,13 @@ pub struct AuthRequestRow {
     pub purpose: String,
     pub expires_at: String,
     pub used_at: Option<String>,
+    pub return_to: Option<String>,
 }
 
 pub fn find_auth_request(conn: &Connection, state_hash: &[u8]) -> rusqlite::Result<Option<AuthRequestRow>> {
     conn.query_row(
         "SELECT id, organization_id, sso_configuration_id, browser_hash, nonce, code_verifier_encrypted, purpose,
-                expires_at, used_at
+                expires_at, used_at, return_to
          FROM sso_auth_requests WHERE state_hash = ?1",
         [state_hash],
         |r| {
@@ -306,6 +324,7 @@ pub fn find_auth_request(conn: &Connection, state_hash: &[u8]) -> rusqlite::Resu
                 purpose: r.get(6)?,
                 expires_at: r.get(7)?,
                 used_at: r.get(8)?,
+                return_to: r.get(9)?,
             })
         },
     )

@@ -143,6 +143,7 @@ const TENANT_PARAMS: &[&str] = &[
     "scim_token_id",
     "sso_configuration_id",
     "sso_domain_id",
+    "key_id",
     "recovery_campaign_id",
     "recovery_source_id",
     "customer_health_id",
@@ -641,8 +642,9 @@ fn autonomous_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[
     ])
 }
 
-/// An SSO configuration and an (unverified) domain of it.
-fn sso_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, String); 2]> {
+/// An SSO configuration, an (unverified) domain of it and a SAML encryption key id (the
+/// configuration is OIDC: key routes answer 422 once authorized).
+fn sso_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'static str, String); 3]> {
     let config: i64 = tx.query_row(
         "INSERT INTO sso_configurations (organization_id, provider_type, name, issuer_url, client_id, authorization_url,
              token_url, jwks_url)
@@ -657,7 +659,11 @@ fn sso_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&'stat
         params![org_id, config, format!("matrix-{org_id}.test")],
         |r| r.get(0),
     )?;
-    Ok([("sso_configuration_id", config.to_string()), ("sso_domain_id", domain.to_string())])
+    Ok([
+        ("sso_configuration_id", config.to_string()),
+        ("sso_domain_id", domain.to_string()),
+        ("key_id", "matrix-key".to_owned()),
+    ])
 }
 
 /// A recovery campaign, a recovery webhook source and a customer health score.

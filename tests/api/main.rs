@@ -99,6 +99,7 @@ mod sessions;
 mod smtp;
 mod sso_oidc;
 mod sso_saml;
+mod sso_saml_encryption;
 mod templates;
 mod tools;
 mod tools_postgres;

@@ -244,7 +244,18 @@ fn cookie_of(r: &reqwest::Response, prefix: &str) -> Option<String> {
 /// Starts a sign-in for `email`, lets `token` build the ID token from the
 /// nonce the server sent, and follows the `IdP`'s redirect back.
 async fn sign_in(app: &TestApp, idp: &Idp, email: &str, token: impl FnOnce(&str) -> String, userinfo: Value) -> Landed {
-    let r = app.get(&format!("/api/v1/sso/login?email={email}")).await;
+    sign_in_at(app, idp, &format!("/api/v1/sso/login?email={email}"), token, userinfo).await
+}
+
+/// [`sign_in`] started at `login` (`/api/v1/sso/login?email=…&next=…`).
+async fn sign_in_at(
+    app: &TestApp,
+    idp: &Idp,
+    login: &str,
+    token: impl FnOnce(&str) -> String,
+    userinfo: Value,
+) -> Landed {
+    let r = app.get(login).await;
     assert_eq!(r.status(), 303, "start: {}", r.text().await.unwrap_or_default());
     let binding = cookie_of(&r, "__Host-bb_sso=").expect("binding cookie");
     let location = r.headers()["location"].to_str().expect("location").to_owned();
@@ -888,4 +899,44 @@ async fn dns_txt_verification_through_the_configured_resolver() {
     let ok = call_ok(&app, &owner, Method::POST, &verify, Some(json!({"method": "dns"}))).await;
     assert_eq!(ok["verified"], true);
     assert_eq!(ok["verification_method"], "dns");
+}
+
+#[tokio::test]
+async fn oidc_sign_in_lands_on_the_page_it_started_from_and_never_off_site() {
+    let idp = start_idp().await;
+    let app = app_for(&idp).await;
+    let owner = app.register("owner@acme.test").await;
+    configure(&app, &owner, &idp, "acme.test", json!({})).await;
+    let cases = [
+        ("/bots/12/flows", "/bots/12/flows"),
+        ("/inbox?conversation=7", "/inbox?conversation=7"),
+        ("//evil.example", "/"),
+        ("https://evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("/api/v1/orgs", "/"),
+        ("", "/"),
+    ];
+    for (next, lands) in cases {
+        let q: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        let landed = sign_in_at(
+            &app,
+            &idp,
+            &format!("/api/v1/sso/login?email=ada@acme.test&next={q}"),
+            |nonce| sign("key-a", KEY_A, &claims(&idp, "00u1ada", "ada@acme.test", nonce)),
+            json!({"sub": "00u1ada"}),
+        )
+        .await;
+        assert_eq!((landed.status, landed.location.as_str()), (303, lands), "next={next:?}: {:?}", last_log(&app));
+        assert!(landed.session_cookie.is_some(), "signed in for next={next:?}");
+    }
+    // Without `next` (the login page without a deep link): `/`.
+    let landed = sign_in(
+        &app,
+        &idp,
+        "ada@acme.test",
+        |nonce| sign("key-a", KEY_A, &claims(&idp, "00u1ada", "ada@acme.test", nonce)),
+        json!({"sub": "00u1ada"}),
+    )
+    .await;
+    assert_eq!(landed.location, "/");
 }

@@ -21,12 +21,12 @@ use sha2::{Digest as _, Sha256};
 use crate::fake_http::{FakeServer, Received, Reply};
 use crate::helpers::{Session, TestApp, assert_error, call_ok, send_as, spawn_app};
 
-const IDP_KEY: &str = include_str!("../fixtures/saml/idp-key.pem");
+pub(crate) const IDP_KEY: &str = include_str!("../fixtures/saml/idp-key.pem");
 pub(crate) const IDP_CERT: &str = include_str!("../fixtures/saml/idp.crt");
 const IDP2_KEY: &str = include_str!("../fixtures/saml/idp2-key.pem");
 const IDP2_CERT: &str = include_str!("../fixtures/saml/idp2.crt");
 const OTHER_KEY: &str = include_str!("../fixtures/saml/other-key.pem");
-const OTHER_CERT: &str = include_str!("../fixtures/saml/other.crt");
+pub(crate) const OTHER_CERT: &str = include_str!("../fixtures/saml/other.crt");
 const EXPIRED_CERT: &str = include_str!("../fixtures/saml/expired.crt");
 const OIDC_KEY_N: &str = include_str!("fixtures/oidc/a.n");
 
@@ -39,7 +39,7 @@ const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
-fn b64(data: impl AsRef<[u8]>) -> String {
+pub(crate) fn b64(data: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
@@ -80,21 +80,21 @@ pub(crate) fn metadata(entity: &str, sso_url: &str, certs: &[&str]) -> String {
 
 /// The values of a test response.
 #[derive(Clone)]
-struct R {
-    response_id: String,
-    assertion_id: String,
-    issuer: String,
-    audience: String,
-    acs: String,
-    in_response_to: Option<String>,
-    name_id: String,
-    not_before: String,
-    not_on_or_after: String,
-    groups: Vec<String>,
+pub(crate) struct R {
+    pub(crate) response_id: String,
+    pub(crate) assertion_id: String,
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) acs: String,
+    pub(crate) in_response_to: Option<String>,
+    pub(crate) name_id: String,
+    pub(crate) not_before: String,
+    pub(crate) not_on_or_after: String,
+    pub(crate) groups: Vec<String>,
 }
 
 impl R {
-    fn new(idp: &str, sp: &Value, in_response_to: Option<&str>, name_id: &str) -> R {
+    pub(crate) fn new(idp: &str, sp: &Value, in_response_to: Option<&str>, name_id: &str) -> R {
         let n = rand::random::<u64>();
         R {
             response_id: format!("_resp{n}"),
@@ -144,7 +144,7 @@ fn assertion_xml(r: &R) -> String {
     )
 }
 
-fn response_xml(r: &R, assertion: &str) -> String {
+pub(crate) fn response_xml(r: &R, assertion: &str) -> String {
     let irt = r.in_response_to.as_ref().map_or_else(String::new, |i| format!(" InResponseTo=\"{i}\""));
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -184,7 +184,7 @@ fn sign(xml: &str, id: &str, marker: &str, key: &RsaPrivateKey) -> String {
 }
 
 /// The assertion of `r` signed by `key` in place, cut out as text.
-fn signed_assertion_with(r: &R, key_pem: &str) -> String {
+pub(crate) fn signed_assertion_with(r: &R, key_pem: &str) -> String {
     let full = sign(&response_xml(r, &assertion_xml(r)), &r.assertion_id, "<!--SIG-->", &key(key_pem));
     let start = full.find("<saml:Assertion").expect("assertion start");
     let end = full.rfind("</saml:Assertion>").expect("assertion end") + "</saml:Assertion>".len();
@@ -192,7 +192,7 @@ fn signed_assertion_with(r: &R, key_pem: &str) -> String {
 }
 
 /// A response with its assertion signed by `key_pem`.
-fn signed_response(r: &R, key_pem: &str) -> String {
+pub(crate) fn signed_response(r: &R, key_pem: &str) -> String {
     response_xml(r, &signed_assertion_with(r, key_pem))
 }
 
@@ -238,7 +238,7 @@ pub(crate) const IDP_SSO: &str = "https://idp.acme.test/saml/sso";
 
 /// Creates an enabled SAML configuration from metadata and a verified
 /// domain; answers its id and SP values.
-async fn configure(app: &TestApp, owner: &Session, domain: &str, saml: Value) -> (i64, Value) {
+pub(crate) async fn configure(app: &TestApp, owner: &Session, domain: &str, saml: Value) -> (i64, Value) {
     let body = json!({
         "protocol": "saml", "name": "Acme IdP", "enabled": true, "saml": saml,
         "mapping": { "groups_claim": "groups", "rules": [ { "group": "bb-admins", "role": "admin" } ] }
@@ -276,10 +276,10 @@ fn cookie_of(r: &reqwest::Response, prefix: &str) -> Option<String> {
 }
 
 /// A started SP-initiated sign-in.
-struct Started {
-    request_id: String,
-    relay: String,
-    binding: String,
+pub(crate) struct Started {
+    pub(crate) request_id: String,
+    pub(crate) relay: String,
+    pub(crate) binding: String,
 }
 
 /// The `AuthnRequest` of a redirect URL (DEFLATE, base64) and its `RelayState`.
@@ -297,7 +297,12 @@ fn read_redirect(location: &str) -> (String, String) {
 }
 
 async fn start(app: &TestApp, email: &str) -> Started {
-    let r = app.get(&format!("/api/v1/sso/login?email={email}")).await;
+    start_at(app, &format!("/api/v1/sso/login?email={email}")).await
+}
+
+/// Starts an SP-initiated sign-in at `login` (`/api/v1/sso/login?email=…`).
+pub(crate) async fn start_at(app: &TestApp, login: &str) -> Started {
+    let r = app.get(login).await;
     assert_eq!(r.status(), 303, "start: {}", r.text().await.unwrap_or_default());
     let set = cookie_of(&r, "__Host-bb_sso=").expect("binding cookie");
     assert!(set.contains("SameSite=None"), "the binding cookie must follow a cross-site POST: {set}");
@@ -307,10 +312,10 @@ async fn start(app: &TestApp, email: &str) -> Started {
 }
 
 /// What the ACS did.
-struct Landed {
-    status: u16,
-    location: String,
-    session_cookie: Option<String>,
+pub(crate) struct Landed {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) session_cookie: Option<String>,
 }
 
 async fn post_acs(app: &TestApp, config: i64, xml: &str, relay: Option<&str>, cookie: Option<&str>) -> Landed {
@@ -331,11 +336,11 @@ async fn post_acs(app: &TestApp, config: i64, xml: &str, relay: Option<&str>, co
 }
 
 /// Posts `xml` as the answer to `s`.
-async fn answer(app: &TestApp, config: i64, s: &Started, xml: &str) -> Landed {
+pub(crate) async fn answer(app: &TestApp, config: i64, s: &Started, xml: &str) -> Landed {
     post_acs(app, config, xml, Some(&s.relay), Some(&s.binding)).await
 }
 
-fn last_log(app: &TestApp) -> (String, Option<String>, Option<i64>) {
+pub(crate) fn last_log(app: &TestApp) -> (String, Option<String>, Option<i64>) {
     app.sql(|c| {
         c.query_row(
             "SELECT status, error_message, sso_configuration_id FROM sso_login_logs ORDER BY id DESC LIMIT 1",
@@ -346,7 +351,7 @@ fn last_log(app: &TestApp) -> (String, Option<String>, Option<i64>) {
 }
 
 #[track_caller]
-fn assert_refused(app: &TestApp, landed: &Landed, reason: &str) {
+pub(crate) fn assert_refused(app: &TestApp, landed: &Landed, reason: &str) {
     assert_eq!(landed.status, 303, "{reason}");
     assert_eq!(landed.location, format!("/login?sso_error={reason}"), "refused for {reason}");
     assert!(landed.session_cookie.is_none(), "no session for {reason}");
@@ -355,7 +360,7 @@ fn assert_refused(app: &TestApp, landed: &Landed, reason: &str) {
     assert!(error.as_deref().is_some_and(|e| e.starts_with(&format!("{reason}: "))), "logged {error:?} for {reason}");
 }
 
-async fn me(app: &TestApp, cookie: &str) -> Value {
+pub(crate) async fn me(app: &TestApp, cookie: &str) -> Value {
     let r = app.request(Method::GET, "/api/v1/me").header("Cookie", cookie).send().await.expect("me");
     assert_eq!(r.status(), 200);
     r.json().await.expect("json")

@@ -53,6 +53,8 @@ const SSO_ERRORS = {
   email_not_verified: "Your identity provider says your email address is not verified.",
   user_not_provisioned: "No account has this address, and accounts are not created automatically.",
   account_suspended: "This account is suspended.",
+  assertion_not_encrypted: "Your identity provider sent an unencrypted answer, and your organization requires encryption.",
+  decryption_failed: "Your identity provider's encrypted answer cannot be opened here (it may use a retired key).",
 };
 
 /** Single sign-on: the email's domain routes to its identity provider. */
@@ -63,7 +65,8 @@ function SsoForm({ email, setEmail, onCancel }) {
       setError({ message: "This address does not sign in with SSO: use your password.", code: "sso_not_configured", field: "email", details: {} });
       return;
     }
-    location.assign(check.login_url);
+    // Back to the page the sign-in started from (the server keeps only a path of this site).
+    location.assign(`${check.login_url}&next=${encodeURIComponent(nextPath())}`);
   });
   return html`<form onSubmit=${submit} id="sso-form">
     <p class="muted">Enter your work email: you will sign in at your organization's identity provider.</p>

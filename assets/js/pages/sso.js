@@ -1,7 +1,8 @@
 // Single sign-on settings (org admins, `sso.manage`): a setup wizard per
 // protocol — OpenID Connect (discovery URL → client → copyable redirect URI)
 // and SAML 2.0 (IdP metadata by URL, file or paste → copyable SP entity id,
-// ACS URL and metadata URL → certificate status) — a test sign-in for both
+// ACS URL and metadata URL → certificate status → encrypted assertions with
+// our key's certificate to download and its rollover) — a test sign-in for both
 // that shows the received claims or attributes without signing in, the
 // group → role mapping editor, domains with their verification
 // instructions, and the sign-in log with the reason of every refusal.
@@ -69,7 +70,7 @@ function CreateOidc({ org, onCreated }) {
 }
 
 function CreateSaml({ org, onCreated }) {
-  const empty = { name: "", source: "url", idp_metadata_url: "", idp_metadata_xml: "", next_certificate: "", email_attribute: "", allow_idp_initiated: false, default_role: "viewer" };
+  const empty = { name: "", source: "url", idp_metadata_url: "", idp_metadata_xml: "", next_certificate: "", email_attribute: "", allow_idp_initiated: false, encrypt_assertions: false, default_role: "viewer" };
   const [form, setForm] = useState(empty);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -83,7 +84,7 @@ function CreateSaml({ org, onCreated }) {
     setError(null);
     setBusy(true);
     try {
-      const saml = { allow_idp_initiated: form.allow_idp_initiated };
+      const saml = { allow_idp_initiated: form.allow_idp_initiated, encrypt_assertions: form.encrypt_assertions };
       if (form.source === "url") saml.idp_metadata_url = form.idp_metadata_url;
       else saml.idp_metadata_xml = form.idp_metadata_xml;
       if (form.next_certificate.trim()) saml.idp_certificates = [form.next_certificate];
@@ -160,6 +161,11 @@ function CreateSaml({ org, onCreated }) {
           Allow IdP-initiated sign-in (from the IdP's app portal)</label>
         <div class="muted small">Off by default: such sign-ins cannot be tied to this browser.</div>
       </div>
+      <div>
+        <label><input type="checkbox" name="saml.encrypt_assertions" checked=${form.encrypt_assertions} onChange=${set("encrypt_assertions")} />
+          IdP encrypts assertions</label>
+        <div class="muted small">We generate an encryption key pair; its certificate is in our SP metadata (and downloadable) for the IdP. Unencrypted assertions are then refused.</div>
+      </div>
     </div>
     <p><button class="primary" type="submit" disabled=${busy}>${busy ? "Reading metadata…" : "Save configuration"}</button></p>
   </form>`;
@@ -199,7 +205,85 @@ function SamlDetails({ config }) {
       ${config.warnings && config.warnings.some((w) => w.code.startsWith("certificate_")) ? html` <span class="badge bad">check dates</span>` : html` <span class="badge ok">in force</span>`}
       ${idp.idp_metadata_url && html`<div class="muted">from ${idp.idp_metadata_url}${config.refreshed_at ? `, re-read ${formatDate(config.refreshed_at)}` : ""}</div>`}</dd></div>
     <div><dt>IdP-initiated sign-in</dt><dd>${idp.allow_idp_initiated ? "allowed" : "off"}</dd></div>
+    <div><dt>Encrypted assertions</dt><dd>${idp.encrypt_assertions ? "required" : "not required"}</dd></div>
   </dl>`;
+}
+
+// Saves a certificate as a file (it is public: the IdP encrypts to it).
+function download(filename, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "application/x-pem-file" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+const KEY_STATUS = {
+  current: "current — published, the IdP should use it",
+  next: "next — published beside the current key, decrypts too",
+  previous: "previous — no longer published, still decrypts until retired",
+};
+
+/** Our SAML encryption keys: the switch, certificates to download, and the rollover. */
+function SamlEncryption({ config, onChanged }) {
+  const keys = config.saml_encryption_keys || [];
+  const required = !!(config.saml && config.saml.encrypt_assertions);
+  const has = (status) => keys.some((k) => k.status === status);
+  const [busy, setBusy] = useState(false);
+  const act = async (action, done) => {
+    setBusy(true);
+    try {
+      await action();
+      toast(done);
+      onChanged();
+    } catch (err) {
+      toastError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const base = `/api/v1/sso/configurations/${config.id}/saml/encryption-keys`;
+  const toggle = (e) => {
+    const on = e.target.checked;
+    act(() => patch(`/api/v1/sso/configurations/${config.id}`, { saml: { ...config.saml, encrypt_assertions: on } }),
+      on ? "Assertions must now be encrypted: give the IdP our certificate" : "Unencrypted assertions are accepted again");
+  };
+  const retire = (k) => {
+    if (!confirm(`Retire the ${k.status} key? Assertions encrypted to it will be refused.`)) return;
+    act(() => del(`${base}/${k.id}`), "Key retired");
+  };
+  return html`<div class="saml-encryption" id=${`saml-encryption-${config.id}`}>
+    <h3>Encrypted assertions</h3>
+    <label><input type="checkbox" class="encrypt-assertions" checked=${required} disabled=${busy} onChange=${toggle} />
+      IdP encrypts assertions (unencrypted ones are refused)</label>
+    <p class="muted small">Give the IdP the current certificate (or our SP metadata URL). For a rollover: generate the next key,
+      let the IdP learn it (both are published and both decrypt), promote it, then retire the previous key.</p>
+    ${keys.length
+      ? html`<table class="keys">
+          <thead><tr><th>Status</th><th>Certificate</th><th>Valid until</th><th></th></tr></thead>
+          <tbody>${keys.map(
+            (k) => html`<tr data-key-status=${k.status}>
+              <td><span class=${"badge " + (k.status === "current" ? "ok" : "")}>${k.status}</span>
+                <div class="muted small">${KEY_STATUS[k.status]}</div></td>
+              <td><code>${k.subject}</code><div class="muted small" title="SHA-256 fingerprint">SHA-256 ${k.sha256_fingerprint.slice(0, 23)}…</div></td>
+              <td>${formatDate(k.not_after)}</td>
+              <td class="row">
+                <button type="button" class="download-cert" onClick=${() => download(`sp-encryption-${k.status}-${config.id}.crt`, k.certificate_pem)}>Download certificate</button>
+                ${(k.status !== "current" || !required) && html`<button type="button" class="danger retire-key" disabled=${busy} onClick=${() => retire(k)}>Retire</button>`}
+              </td>
+            </tr>`,
+          )}</tbody>
+        </table>`
+      : html`<p class="muted small">No encryption key yet.</p>`}
+    <p class="row">
+      ${!has("next") && html`<button type="button" class="generate-key" disabled=${busy} onClick=${() => act(() => post(base), has("current") ? "Next key generated and published" : "Key generated and published")}>
+        ${busy ? "Generating…" : has("current") ? "Generate next key" : "Generate key"}</button>`}
+      ${has("next") && html`<button type="button" class="promote-key" disabled=${busy} onClick=${() => act(() => post(`${base}/promote`), "Next key promoted")}>Promote next key</button>`}
+    </p>
+  </div>`;
 }
 
 function MappingEditor({ config, onSaved }) {
@@ -304,7 +388,7 @@ function Configuration({ config, onChanged }) {
       ${config.enforced && html`<span class="badge bad">enforced</span>`}</h2>
     <${Warnings} config=${config} />
     ${config.protocol === "saml"
-      ? html`<${SamlDetails} config=${config} />`
+      ? html`<${SamlDetails} config=${config} /><${SamlEncryption} config=${config} onChanged=${onChanged} />`
       : html`<dl class="grid small">
       <div><dt>Redirect URI (give it to the IdP)</dt><dd><code id=${`redirect-${config.id}`}>${config.redirect_uri}</code>
         <${CopyButton} text=${config.redirect_uri} what="redirect URI" /></dd></div>
