@@ -52,7 +52,8 @@ pub fn foreign_keys(conn: &Connection, table: &str) -> rusqlite::Result<HashMap<
 
 /// `column → (referenced table, referenced column)` for `table`.
 pub fn foreign_key_targets(conn: &Connection, table: &str) -> rusqlite::Result<HashMap<String, (String, String)>> {
-    let mut stmt = conn.prepare_cached(r#"SELECT "from", "table", coalesce("to", 'id') FROM pragma_foreign_key_list(?1)"#)?;
+    let mut stmt =
+        conn.prepare_cached(r#"SELECT "from", "table", coalesce("to", 'id') FROM pragma_foreign_key_list(?1)"#)?;
     stmt.query_map([table], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?.collect()
 }
 
@@ -254,6 +255,7 @@ fn resolve_reference(
 }
 
 /// Inserts the rows of one table, remapping ids; returns (old id, new id) pairs.
+#[allow(clippy::too_many_lines, reason = "one row at a time: prepare, resolve each column, insert, remember")]
 pub fn insert_rows(
     conn: &Connection,
     target: &Target,
@@ -366,9 +368,15 @@ pub fn fill_deferred(conn: &Connection, map: &IdMap, warnings: &mut BTreeSet<Str
         } else {
             None
         };
-        conn.execute(&format!("UPDATE {} SET {} = ?2 WHERE id = ?1", ident(table), ident(col)), rusqlite::params![id, new])?;
+        conn.execute(
+            &format!("UPDATE {} SET {} = ?2 WHERE id = ?1", ident(table), ident(col)),
+            rusqlite::params![id, new],
+        )?;
         if let Some(at) = before {
-            conn.execute(&format!("UPDATE {} SET updated_at = ?2 WHERE id = ?1", ident(table)), rusqlite::params![id, at])?;
+            conn.execute(
+                &format!("UPDATE {} SET updated_at = ?2 WHERE id = ?1", ident(table)),
+                rusqlite::params![id, at],
+            )?;
         }
     }
     Ok(())

@@ -121,9 +121,9 @@ fn global_uniques(conn: &Connection, table: &str) -> AppResult<Vec<GlobalUnique>
     for index in indexes {
         let mut stmt = conn.prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")?;
         let names: Vec<Option<String>> = stmt.query_map([&index], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        let plain = names.iter().all(|n| {
-            n.as_deref().is_some_and(|n| n != "id" && n != "organization_id" && !fks.contains_key(n))
-        });
+        let plain = names
+            .iter()
+            .all(|n| n.as_deref().is_some_and(|n| n != "id" && n != "organization_id" && !fks.contains_key(n)));
         if !plain || names.is_empty() {
             continue;
         }
@@ -149,7 +149,10 @@ fn is_generated_key(column: &str) -> bool {
 fn fresh_key(old: &str) -> String {
     let prefix = old.split_once('_').map(|(p, _)| p).filter(|p| p.len() <= 8);
     let token = crate::crypto::random_token(18);
-    prefix.map_or(token.clone(), |p| format!("{p}_{token}"))
+    match prefix {
+        Some(p) => format!("{p}_{token}"),
+        None => token,
+    }
 }
 
 /// A new value for a generated key: text keeps its prefix; a stored hash
@@ -243,26 +246,30 @@ fn trigger_targets(conn: &Connection) -> AppResult<BTreeSet<String>> {
 }
 
 /// Inserts the new `organizations` row from the archived one.
-fn insert_organization(conn: &Connection, row: &Row, options: &OrgImportOptions, warnings: &mut BTreeSet<String>) -> AppResult<i64> {
+fn insert_organization(
+    conn: &Connection,
+    row: &Row,
+    options: &OrgImportOptions,
+    warnings: &mut BTreeSet<String>,
+) -> AppResult<i64> {
     let name = row.get("name").and_then(Value::as_str).unwrap_or("Imported organization").to_owned();
     let mut names = vec!["slug".to_owned(), "owner_id".to_owned()];
-    let mut values = vec![
-        SqlValue::Text(crate::orgs::service::slug_candidate(&name)),
-        SqlValue::Integer(options.owner.0),
-    ];
+    let mut values =
+        vec![SqlValue::Text(crate::orgs::service::slug_candidate(&name)), SqlValue::Integer(options.owner.0)];
     for col in columns(conn, "organizations")?.into_iter().filter(|c| !c.generated) {
-        let skip = ["id", "slug", "owner_id", "stripe_customer_id", "stripe_subscription_id"].contains(&col.name.as_str())
+        let skip = ["id", "slug", "owner_id", "stripe_customer_id", "stripe_subscription_id"]
+            .contains(&col.name.as_str())
             || (!options.keep_plan && ORG_BILLING.contains(&col.name.as_str()));
         let Some(raw) = row.get(&col.name).filter(|_| !skip) else { continue };
         let value = from_json(raw)?;
         if col.name == "plan_tier" {
-            let known: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM subscription_plans WHERE name = ?1)",
-                [&value],
-                |r| r.get(0),
-            )?;
+            let known: bool =
+                conn.query_row("SELECT EXISTS (SELECT 1 FROM subscription_plans WHERE name = ?1)", [&value], |r| {
+                    r.get(0)
+                })?;
             if !known {
-                warnings.insert("organizations.plan_tier: this server has no such plan; the default plan applies".into());
+                warnings
+                    .insert("organizations.plan_tier: this server has no such plan; the default plan applies".into());
                 continue;
             }
         }
@@ -273,7 +280,9 @@ fn insert_organization(conn: &Connection, row: &Row, options: &OrgImportOptions,
         values.push(value);
     }
     if !options.keep_plan && ORG_BILLING.iter().any(|c| row.get(*c).is_some()) {
-        warnings.insert("organizations.plan_tier: the plan is set by a superadmin on this server; the default plan applies".into());
+        warnings.insert(
+            "organizations.plan_tier: the plan is set by a superadmin on this server; the default plan applies".into(),
+        );
     }
     let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
     let placeholders = (1..=names.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
@@ -290,7 +299,8 @@ fn match_members(conn: &Connection, rows: &[Row], map: &mut IdMap) -> AppResult<
     map.declare("users");
     let (mut matched, mut missing) = (Vec::new(), Vec::new());
     for row in rows {
-        let (Some(old), Some(email)) = (row.get("id").and_then(Value::as_i64), row.get("email").and_then(Value::as_str))
+        let (Some(old), Some(email)) =
+            (row.get("id").and_then(Value::as_i64), row.get("email").and_then(Value::as_str))
         else {
             continue;
         };
@@ -318,14 +328,19 @@ fn undo_trigger_writes(conn: &Connection, org: i64, map: &IdMap, targets: &BTree
         let now: Vec<SqlValue> = conn
             .prepare_cached(&format!("SELECT {list} FROM \"{table}\" WHERE id = ?1"))?
             .query_row([id], |r| (0..values.len()).map(|i| r.get(i)).collect())?;
-        let changed: Vec<&(String, SqlValue)> = values.iter().zip(&now).filter(|(v, n)| v.1 != **n).map(|(v, _)| v).collect();
+        let changed: Vec<&(String, SqlValue)> =
+            values.iter().zip(&now).filter(|(v, n)| v.1 != **n).map(|(v, _)| v).collect();
         if changed.is_empty() {
             continue;
         }
-        let set = changed.iter().enumerate().map(|(i, (c, _))| format!("\"{c}\" = ?{}", i + 2)).collect::<Vec<_>>().join(", ");
-        let mut params: Vec<&SqlValue> = vec![];
+        let set = changed
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| format!("\"{c}\" = ?{}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
         let id_value = SqlValue::Integer(*id);
-        params.push(&id_value);
+        let mut params: Vec<&SqlValue> = vec![&id_value];
         params.extend(changed.iter().map(|(_, v)| v));
         conn.execute(&format!("UPDATE \"{table}\" SET {set} WHERE id = ?1"), rusqlite::params_from_iter(params))?;
     }
@@ -364,7 +379,11 @@ fn remap_flow_knowledge_bases(conn: &Connection, org: i64, map: &IdMap) -> AppRe
 
 /// Imports an organization export as a new organization (see the module
 /// comment), inside the caller's write transaction.
-pub fn import_org(conn: &Connection, bundle: &Bundle, options: &OrgImportOptions) -> AppResult<PortabilityOrgImportReport> {
+pub fn import_org(
+    conn: &Connection,
+    bundle: &Bundle,
+    options: &OrgImportOptions,
+) -> AppResult<PortabilityOrgImportReport> {
     if bundle.manifest.kind != "organization" {
         return Err(AppError::new(
             ErrorCode::ExportKindMismatch,
@@ -394,20 +413,30 @@ fn table_rows<'a>(bundle: &'a Bundle, table: &str) -> Option<&'a [Row]> {
     bundle.tables.iter().find(|(t, _)| t == table).map(|(_, rows)| rows.as_slice())
 }
 
-#[allow(clippy::too_many_lines, reason = "one pass over the archive's tables, then the owner, the counters and the report")]
-fn import_inner(conn: &Connection, bundle: &Bundle, options: &OrgImportOptions) -> AppResult<PortabilityOrgImportReport> {
-    let invalid = |m: String| AppError::new(ErrorCode::ExportArchiveInvalid, m).with_details(json!({ "field": "file" }));
+#[allow(
+    clippy::too_many_lines,
+    reason = "one pass over the archive's tables, then the owner, the counters and the report"
+)]
+fn import_inner(
+    conn: &Connection,
+    bundle: &Bundle,
+    options: &OrgImportOptions,
+) -> AppResult<PortabilityOrgImportReport> {
+    let invalid =
+        |m: String| AppError::new(ErrorCode::ExportArchiveInvalid, m).with_details(json!({ "field": "file" }));
     let org_row = match table_rows(bundle, "organizations") {
         Some([row]) => row,
         _ => return Err(invalid("an organization export holds exactly one `organizations` row".into())),
     };
     let mut warnings = BTreeSet::new();
     let org = insert_organization(conn, org_row, options, &mut warnings)?;
-    let organization_name: String = conn.query_row("SELECT name FROM organizations WHERE id = ?1", [org], |r| r.get(0))?;
+    let organization_name: String =
+        conn.query_row("SELECT name FROM organizations WHERE id = ?1", [org], |r| r.get(0))?;
     let target = Target { org_id: org, actor: Some(options.owner.0) };
     let tenant = Tenant::system(OrgId(org), "organization import writes the imported chunks' vectors");
     let mut map = IdMap::default();
-    let (members_matched, members_missing) = match_members(conn, table_rows(bundle, "users").unwrap_or_default(), &mut map)?;
+    let (members_matched, members_missing) =
+        match_members(conn, table_rows(bundle, "users").unwrap_or_default(), &mut map)?;
     let tenant_tables: BTreeSet<String> = super::engine::tenant_tables(conn)?.into_iter().collect();
     let targets = trigger_targets(conn)?;
     map.record.clone_from(&targets);
@@ -495,7 +524,11 @@ fn import_inner(conn: &Connection, bundle: &Bundle, options: &OrgImportOptions) 
         .skipped
         .iter()
         .flat_map(|(table, reasons)| {
-            reasons.iter().map(|(reason, rows)| PortabilitySkipped { table: table.clone(), reason: reason.clone(), rows: *rows })
+            reasons.iter().map(|(reason, rows)| PortabilitySkipped {
+                table: table.clone(),
+                reason: reason.clone(),
+                rows: *rows,
+            })
         })
         .collect();
     let conflicts = conflicts

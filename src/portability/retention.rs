@@ -109,8 +109,10 @@ const fn rule(table: &'static str, filter: &'static str, days: fn(&RetentionSett
 }
 
 /// Delivered and failed webhook logs that no redelivery points to.
-const WEBHOOK_DELIVERED: &str = "status = 'delivered' AND NOT EXISTS (SELECT 1 FROM webhook_logs r WHERE r.redelivery_of = webhook_logs.id)";
-const WEBHOOK_FAILED: &str = "status IN ('failed','dead') AND NOT EXISTS (SELECT 1 FROM webhook_logs r WHERE r.redelivery_of = webhook_logs.id)";
+const WEBHOOK_DELIVERED: &str =
+    "status = 'delivered' AND NOT EXISTS (SELECT 1 FROM webhook_logs r WHERE r.redelivery_of = webhook_logs.id)";
+const WEBHOOK_FAILED: &str =
+    "status IN ('failed','dead') AND NOT EXISTS (SELECT 1 FROM webhook_logs r WHERE r.redelivery_of = webhook_logs.id)";
 
 /// In this order: recovery messages go before the channel messages they
 /// point to, so that their archived rows keep the link.
@@ -126,7 +128,11 @@ const RULES: &[Rule] = &[
         whole_days: true,
     },
     // Not the outbound queue (pending or failed, not dead).
-    rule("channel_messages", "NOT (direction = 'outbound' AND status IN ('pending','failed') AND dead = 0)", messages_days),
+    rule(
+        "channel_messages",
+        "NOT (direction = 'outbound' AND status IN ('pending','failed') AND dead = 0)",
+        messages_days,
+    ),
     rule("nlu_logs", "1", logs_days),
     rule("integration_logs", "1", logs_days),
     rule("llm_calls", "1", logs_days),
@@ -329,7 +335,11 @@ async fn release_free_pages(state: &AppState) -> AppResult<i64> {
                 if mode != 2 || free == 0 {
                     return Ok(0);
                 }
-                tx.execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_STEP})"))?;
+                // The pragma frees one page per step: step it to the end
+                // (a single step, as `execute` does, frees one page).
+                let mut stmt = tx.prepare(&format!("PRAGMA incremental_vacuum({VACUUM_STEP})"))?;
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
                 let left: i64 = tx.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
                 Ok(free - left)
             })

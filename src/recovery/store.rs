@@ -855,9 +855,8 @@ fn frozen_key(org: OrgId) -> String {
 /// The day (`YYYY-MM-DD`) before which the organization's daily rollups are
 /// kept as they are: the retention job archived the messages they count.
 pub fn frozen_before(conn: &Connection, org: OrgId) -> rusqlite::Result<String> {
-    let day: Option<String> = conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [frozen_key(org)], |r| r.get(0))
-        .optional()?;
+    let day: Option<String> =
+        conn.query_row("SELECT value FROM settings WHERE key = ?1", [frozen_key(org)], |r| r.get(0)).optional()?;
     Ok(day.unwrap_or_default())
 }
 

@@ -73,7 +73,13 @@ fn count_in(app: &TestApp, table: &str, org: i64) -> i64 {
 }
 
 /// One emulator turn on the published flows: the bot's texts and the turn.
-async fn say(app: &TestApp, s: &Session, bot: i64, conversation: Option<i64>, text: Option<&str>) -> (Vec<String>, Value) {
+async fn say(
+    app: &TestApp,
+    s: &Session,
+    bot: i64,
+    conversation: Option<i64>,
+    text: Option<&str>,
+) -> (Vec<String>, Value) {
     let mut body = json!({ "source": "published" });
     if let Some(c) = conversation {
         body["conversation_id"] = json!(c);
@@ -134,7 +140,12 @@ async fn export_org_imports_as_a_new_organization_after_a_dry_run() {
     let editor = app.join(&a, a.org_id, "orgmove-editor@example.com", "editor").await;
     app.join(&a, a.org_id, "orgmove-gone@example.com", "viewer").await;
     let (status, _) = app
-        .call(&a, Method::POST, &format!("/api/v1/orgs/{}/api-tokens", a.org_id), Some(json!({ "name": "CI", "scopes": ["bots.read"] })))
+        .call(
+            &a,
+            Method::POST,
+            &format!("/api/v1/orgs/{}/api-tokens", a.org_id),
+            Some(json!({ "name": "CI", "scopes": ["bots.read"] })),
+        )
         .await;
     assert_eq!(status, 201);
     app.sql(|c| {
@@ -146,7 +157,9 @@ async fn export_org_imports_as_a_new_organization_after_a_dry_run() {
     let file = export_org(&app, &a).await;
     let source_counters = counters(&app, a.org_id);
     // The departed member's account is not on the target any more.
-    app.sql(|c| c.execute("UPDATE users SET email = 'orgmove-renamed@example.com' WHERE email = 'orgmove-gone@example.com'", []));
+    app.sql(|c| {
+        c.execute("UPDATE users SET email = 'orgmove-renamed@example.com' WHERE email = 'orgmove-gone@example.com'", [])
+    });
 
     // B, an ordinary user, on this server. Dry run first: the report, and nothing written.
     let b = app.register("orgmove-b@example.com").await;
@@ -163,7 +176,9 @@ async fn export_org_imports_as_a_new_organization_after_a_dry_run() {
     let matched = report["members_matched"].as_array().expect("matched");
     assert!(matched.contains(&json!("orgmove-editor@example.com")), "{report}");
     let skipped = report["skipped"].as_array().expect("skipped");
-    let skipped_of = |table: &str| skipped.iter().filter(|s| s["table"] == table).map(|s| s["rows"].as_u64().unwrap_or(0)).sum::<u64>();
+    let skipped_of = |table: &str| {
+        skipped.iter().filter(|s| s["table"] == table).map(|s| s["rows"].as_u64().unwrap_or(0)).sum::<u64>()
+    };
     assert_eq!(skipped_of("api_tokens"), 1, "{report}");
     assert_eq!(skipped_of("webhooks"), 1, "{report}");
     assert_eq!(skipped_of("organization_members"), 1, "the departed member: {report}");
@@ -181,9 +196,13 @@ async fn export_org_imports_as_a_new_organization_after_a_dry_run() {
     let (status, report) = import_org(&app, &b, file.clone(), false).await;
     assert_eq!(status, 201, "{report}");
     let copy = report["organization_id"].as_i64().expect("new organization");
-    let plan: String = app.sql(|c| c.query_row("SELECT plan_tier FROM organizations WHERE id = ?1", [copy], |r| r.get(0)));
+    let plan: String =
+        app.sql(|c| c.query_row("SELECT plan_tier FROM organizations WHERE id = ?1", [copy], |r| r.get(0)));
     assert_eq!(plan, "free");
-    assert!(report["warnings"].as_array().expect("warnings").iter().any(|w| w.as_str().is_some_and(|w| w.contains("plan"))), "{report}");
+    assert!(
+        report["warnings"].as_array().expect("warnings").iter().any(|w| w.as_str().is_some_and(|w| w.contains("plan"))),
+        "{report}"
+    );
 
     // A superadmin keeps the exported plan.
     app.sql(|c| c.execute("UPDATE users SET is_superadmin = 1 WHERE email = 'orgmove-b@example.com'", []));
@@ -191,7 +210,8 @@ async fn export_org_imports_as_a_new_organization_after_a_dry_run() {
     assert_eq!(status, 201, "{report}");
     let org = report["organization_id"].as_i64().expect("new organization");
     assert_ne!(org, a.org_id);
-    let plan: String = app.sql(|c| c.query_row("SELECT plan_tier FROM organizations WHERE id = ?1", [org], |r| r.get(0)));
+    let plan: String =
+        app.sql(|c| c.query_row("SELECT plan_tier FROM organizations WHERE id = ?1", [org], |r| r.get(0)));
     assert_eq!(plan, "enterprise");
     // Every row is the new organization's; the source is untouched.
     assert_eq!(count_in(&app, "bots", org), 2);
@@ -223,16 +243,23 @@ async fn export_org_imports_as_a_new_organization_after_a_dry_run() {
     let (_, orgs) = app.call(&editor, Method::GET, "/api/v1/orgs", None).await;
     assert!(orgs.as_array().is_some_and(|o| o.iter().any(|m| m["id"] == org && m["role"] == "editor")), "{orgs}");
     // The bots answer the same in the new organization.
-    let new_greeter: i64 = app.sql(|c| c.query_row("SELECT id FROM bots WHERE organization_id = ?1 AND name = 'Greeter'", [org], |r| r.get(0)));
+    let new_greeter: i64 = app.sql(|c| {
+        c.query_row("SELECT id FROM bots WHERE organization_id = ?1 AND name = 'Greeter'", [org], |r| r.get(0))
+    });
     let (texts, _) = say(&app, &b, new_greeter, None, None).await;
     assert_eq!(texts, ["Moved with the organization"]);
     let new_faq: i64 = app.sql(|c| {
-        c.query_row("SELECT id FROM bots WHERE organization_id = ?1 AND id <> ?2", rusqlite::params![org, new_greeter], |r| r.get(0))
+        c.query_row(
+            "SELECT id FROM bots WHERE organization_id = ?1 AND id <> ?2",
+            rusqlite::params![org, new_greeter],
+            |r| r.get(0),
+        )
     });
     assert_ne!(new_faq, faq_bot);
     let (_, turn) = say(&app, &b, new_faq, None, None).await;
     let (texts, turn) =
-        say(&app, &b, new_faq, turn["conversation_id"].as_i64(), Some("How many days do I have to return an item?")).await;
+        say(&app, &b, new_faq, turn["conversation_id"].as_i64(), Some("How many days do I have to return an item?"))
+            .await;
     assert!(texts[0].contains("30 days"), "{texts:?} {turn}");
     let audited = app.count(&format!(
         "SELECT count(*) FROM audit_logs WHERE organization_id = {org} AND action = 'org.imported' AND resource_id = {org}"
@@ -405,19 +432,30 @@ async fn export_org_carries_every_tenant_table_and_reports_what_it_leaves_out() 
             assert!(count_in(&app, table, org) >= expected, "{table}");
             continue;
         }
-        assert_eq!(count_in(&app, table, org), expected, "{table}: every row carried or reported as left out: {report}");
+        assert_eq!(
+            count_in(&app, table, org),
+            expected,
+            "{table}: every row carried or reported as left out: {report}"
+        );
     }
-    for table in ["api_tokens", "scim_tokens", "team_invitations", "sso_auth_requests", "webhooks", "recovery_sources"] {
+    for table in ["api_tokens", "scim_tokens", "team_invitations", "sso_auth_requests", "webhooks", "recovery_sources"]
+    {
         assert_eq!(count_in(&app, table, org), 0, "{table} does not travel");
         assert!(skipped(table) >= 1, "{table} is reported: {report}");
     }
     // Secrets are cleared, and said so.
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM channels WHERE organization_id = {org} AND credentials_encrypted IS NOT NULL")),
+        app.count(&format!(
+            "SELECT count(*) FROM channels WHERE organization_id = {org} AND credentials_encrypted IS NOT NULL"
+        )),
         0
     );
     assert!(
-        report["warnings"].as_array().expect("warnings").iter().any(|w| w.as_str().is_some_and(|w| w.contains("sealed"))),
+        report["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("sealed"))),
         "{report}"
     );
     // The chunk's vector came along.

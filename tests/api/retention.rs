@@ -189,7 +189,8 @@ fn rows_text(app: &TestApp, sql: &str, org: i64) -> String {
         let mut rows = stmt.query([org])?;
         let mut out = String::new();
         while let Some(row) = rows.next()? {
-            let values: Vec<String> = (0..n).map(|i| format!("{:?}", row.get::<_, rusqlite::types::Value>(i))).collect();
+            let values: Vec<String> =
+                (0..n).map(|i| format!("{:?}", row.get::<_, rusqlite::types::Value>(i))).collect();
             out.push_str(&values.join(", "));
             out.push('\n');
         }
@@ -216,21 +217,22 @@ fn message_counters(app: &TestApp, org: i64) -> String {
 #[tokio::test]
 async fn retention_archives_channel_recovery_integration_and_llm_rows_keeping_counters() {
     let app = spawn_app().await;
-    let s = app.register("retention-more@example.com").await;
+    let mut s = app.register("retention-more@example.com").await;
     let member = app.register("retention-more-member@example.com").await;
-    let (owner_id, member_id): (i64, i64) = app.sql(|c| {
-        c.query_row(
-            "SELECT (SELECT id FROM users WHERE email = 'retention-more@example.com'),
-                    (SELECT id FROM users WHERE email = 'retention-more-member@example.com')",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-    });
-    drop(member);
-    app.sql(|c| {
-        c.execute("UPDATE organizations SET plan_tier = 'enterprise' WHERE id = ?1", [s.org_id])?;
+    let (owner_id, member_id) = (s.user_id, member.user_id);
+    // An organization holding the schema tests' fixture (a channel with a
+    // contact, a recovery campaign, an integration…), the caller its owner.
+    s.org_id = app.sql(|c| {
+        let org: i64 = c.query_row(
+            "INSERT INTO organizations (name, slug, owner_id, plan_tier) VALUES ('Kept', 'kept', ?1, 'enterprise') RETURNING id",
+            [owner_id],
+            |r| r.get(0),
+        )?;
         let plugin = crate::schema::plugin(c, "retention-weather");
-        crate::schema::seed_tenant(c, s.org_id, owner_id, member_id, plugin, "ret");
+        crate::schema::seed_tenant(c, org, owner_id, member_id, plugin, "ret");
+        Ok(org)
+    });
+    app.sql(|c| {
         // A year and a half ago: 300 inbound channel messages of the contact
         // (through its counter trigger), 2 outbound still queued, 40 sent
         // recovery messages and 1 never sent, 20 integration logs, 25 LLM calls.
@@ -284,12 +286,18 @@ async fn retention_archives_channel_recovery_integration_and_llm_rows_keeping_co
         ["channel_messages", "recovery_messages", "integration_logs", "llm_calls"].iter().map(|t| count(t)).collect();
     assert_eq!(after_rows, vec![before_rows[0] - 300, before_rows[1] - 40, before_rows[2] - 20, before_rows[3] - 25]);
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM channel_messages WHERE organization_id = {} AND content = 'still queued'", s.org_id)),
+        app.count(&format!(
+            "SELECT count(*) FROM channel_messages WHERE organization_id = {} AND content = 'still queued'",
+            s.org_id
+        )),
         2,
         "the outbound queue is never archived"
     );
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM recovery_messages WHERE organization_id = {} AND status = 'pending'", s.org_id)),
+        app.count(&format!(
+            "SELECT count(*) FROM recovery_messages WHERE organization_id = {} AND status = 'pending'",
+            s.org_id
+        )),
         2,
         "unsent recovery messages are never archived"
     );
@@ -300,14 +308,17 @@ async fn retention_archives_channel_recovery_integration_and_llm_rows_keeping_co
 
     // Searchable per table.
     let search = format!("/api/v1/orgs/{}/archives/search", s.org_id);
-    let (status, hits) = app.call(&s, Method::GET, &format!("{search}?q=parcel%20question%20299&table=channel_messages"), None).await;
+    let (status, hits) =
+        app.call(&s, Method::GET, &format!("{search}?q=parcel%20question%20299&table=channel_messages"), None).await;
     assert_eq!(status, 200, "{hits}");
     assert_eq!(hits.as_array().map(Vec::len), Some(1), "{hits}");
     let (_, hits) = app.call(&s, Method::GET, &format!("{search}?q=old-model-7&table=llm_calls"), None).await;
     assert_eq!(hits.as_array().map(Vec::len), Some(1), "{hits}");
-    let (_, hits) = app.call(&s, Method::GET, &format!("{search}?q=slack%20timeout&table=integration_logs"), None).await;
+    let (_, hits) =
+        app.call(&s, Method::GET, &format!("{search}?q=slack%20timeout&table=integration_logs"), None).await;
     assert_eq!(hits.as_array().map(Vec::len), Some(20), "{hits}");
-    let (_, hits) = app.call(&s, Method::GET, &format!("{search}?q=kept%20your%20cart&table=recovery_messages"), None).await;
+    let (_, hits) =
+        app.call(&s, Method::GET, &format!("{search}?q=kept%20your%20cart&table=recovery_messages"), None).await;
     assert_eq!(hits.as_array().map(Vec::len), Some(40), "{hits}");
 
     // Every file re-imports; counters and rollups stay as they were.
@@ -321,7 +332,10 @@ async fn retention_archives_channel_recovery_integration_and_llm_rows_keeping_co
     }
     assert_eq!(restored, 385);
     assert_eq!(
-        ["channel_messages", "recovery_messages", "integration_logs", "llm_calls"].iter().map(|t| count(t)).collect::<Vec<_>>(),
+        ["channel_messages", "recovery_messages", "integration_logs", "llm_calls"]
+            .iter()
+            .map(|t| count(t))
+            .collect::<Vec<_>>(),
         before_rows
     );
     botbuilder::recovery::rollup::run(&app.state).await.expect("recovery rollup");
@@ -351,7 +365,8 @@ async fn retention_archive_dir_is_configurable_and_must_be_writable() {
     insert_old_calls(&app, s.org_id, 10);
     let (status, report) = app.call(&s, Method::POST, &format!("/api/v1/orgs/{}/retention/run", s.org_id), None).await;
     assert_eq!((status, report["rows_archived"].clone()), (200, json!(10)), "{report}");
-    let files: Vec<_> = std::fs::read_dir(archive.join(format!("org-{}", s.org_id))).expect("archive dir").flatten().collect();
+    let files: Vec<_> =
+        std::fs::read_dir(archive.join(format!("org-{}", s.org_id))).expect("archive dir").flatten().collect();
     assert_eq!(files.len(), 1, "the file is in the configured directory");
     assert!(!app.data_path().parent().expect("data dir").join("archive").exists(), "not in the default one");
     let (_, listed) = app.call(&s, Method::GET, &format!("/api/v1/orgs/{}/archives", s.org_id), None).await;
@@ -367,14 +382,19 @@ async fn retention_archive_dir_is_configurable_and_must_be_writable() {
     insert_old_calls(&app, s.org_id, 10);
     let (status, body) = app.call(&s, Method::POST, &format!("/api/v1/orgs/{}/retention/run", s.org_id), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (503, Some("archive_dir_unwritable")), "{body}");
-    assert!(body["error"]["details"]["path"].as_str().is_some_and(|p| p.ends_with("not-a-directory/archive")), "{body}");
+    assert!(
+        body["error"]["details"]["path"].as_str().is_some_and(|p| p.ends_with("not-a-directory/archive")),
+        "{body}"
+    );
     assert_eq!(body["error"]["details"]["field"], "retention.archive_dir");
     assert_eq!(app.count(&format!("SELECT count(*) FROM llm_calls WHERE organization_id = {}", s.org_id)), 10);
     // The daily job refuses too, with the same clear error.
     botbuilder::jobs::enqueue_scheduled(&app.state).await.expect("schedule");
     app.run_jobs().await;
     let (status, error): (String, Option<String>) = app.sql(|c| {
-        c.query_row("SELECT status, last_error FROM jobs WHERE kind = 'portability.retention'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        c.query_row("SELECT status, last_error FROM jobs WHERE kind = 'portability.retention'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
     });
     assert_ne!(status, "succeeded");
     assert!(error.as_deref().is_some_and(|e| e.contains("archive_dir_unwritable")), "{status} {error:?}");

@@ -44,8 +44,8 @@ function RetentionSettings({ org, onRun }) {
     <${ErrorBox} error=${loaded.error || error} />
     <${Loading} load=${loaded} />
     ${data &&
-    html`<${Field} label="Keep conversation messages for (days, 30–3650)" name="messages_days" type="number" min="30" max="3650" value=${data.messages_days} onInput=${(v) => setForm({ ...data, messages_days: v })} error=${error} />
-      <${Field} label="Keep NLU and webhook logs for (days, 30–3650)" name="logs_days" type="number" min="30" max="3650" value=${data.logs_days} onInput=${(v) => setForm({ ...data, logs_days: v })} error=${error} />
+    html`<${Field} label="Keep conversation, channel and recovery messages for (days, 30–3650)" name="messages_days" type="number" min="30" max="3650" value=${data.messages_days} onInput=${(v) => setForm({ ...data, messages_days: v })} error=${error} />
+      <${Field} label="Keep NLU, integration, AI-call and webhook logs for (days, 30–3650)" name="logs_days" type="number" min="30" max="3650" value=${data.logs_days} onInput=${(v) => setForm({ ...data, logs_days: v })} error=${error} />
       <${Field} label="Keep failed webhook deliveries for (days, 7–3650)" name="failed_events_days" type="number" min="7" max="3650" value=${data.failed_events_days} onInput=${(v) => setForm({ ...data, failed_events_days: v })} error=${error} />
       <p class="row"><button class="primary" type="submit">Save</button> <button type="button" id="retention-run" onClick=${runNow}>Archive expired rows now</button></p>`}
     ${lastRun &&
