@@ -94,6 +94,23 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Import an organization export as a new organization owned by an
+    /// existing account, with new ids and the exported plan; all or nothing.
+    /// `--dry-run` prints what would be created, left out and matched, and
+    /// changes nothing. Works while `serve` runs.
+    #[command(name = "import-org")]
+    ImportOrg {
+        /// A file downloaded from `GET /api/v1/orgs/{org_id}/export`.
+        input: PathBuf,
+        /// The email of the account that will own the new organization.
+        #[arg(long)]
+        owner: String,
+        /// Check and report only.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Internal: extracts one document's text (bytes on stdin, JSON on stdout)
     /// within the given limits; the server runs it for every document.
     #[command(name = "extract-worker", hide = true)]
@@ -218,6 +235,9 @@ pub fn main() -> ExitCode {
         }
         Command::Import { input, org, dry_run, data } => {
             load(data_only(data)).and_then(|c| import_file(&c, &input, org, dry_run))
+        }
+        Command::ImportOrg { input, owner, dry_run, data } => {
+            load(data_only(data)).and_then(|c| import_org_file(&c, &input, &owner, dry_run))
         }
         Command::ExtractWorker(args) => extract_worker(&args),
         Command::Completions { shell } => completions(shell),
@@ -458,7 +478,39 @@ fn import_file(config: &Config, input: &Path, org: i64, dry_run: bool) -> Result
     let target = Target { org_id: org, actor: Some(owner) };
     let report = db
         .write_blocking(|tx| crate::portability::import_bot_file(tx, &target, &bundle, dry_run, None))
-        .map_err(|e| fail(1, &format!("{}: {}", e.code().as_str(), e.message())))?;
+        .map_err(|e| import_failure(&e))?;
+    say(&serde_json::to_string_pretty(&report).unwrap_or_default());
+    Ok(())
+}
+
+/// Exit code of a failed import: 2 for a bad file or request (a 4xx error), 1 otherwise.
+fn import_failure(e: &crate::error::AppError) -> ExitCode {
+    let code = if e.code().status().is_client_error() { 2 } else { 1 };
+    fail(code, &format!("{}: {}", e.code().as_str(), e.message()))
+}
+
+/// `botbuilder import-org`: one write transaction; nothing is written on a
+/// dry run or a failure.
+fn import_org_file(config: &Config, input: &Path, owner: &str, dry_run: bool) -> Result<(), ExitCode> {
+    use crate::portability::{bundle::Bundle, org_import::OrgImportOptions};
+    let bytes = std::fs::read(input).map_err(|e| fail(2, &format!("cannot read {}: {e}", input.display())))?;
+    let bundle = Bundle::from_zip(&bytes).map_err(|e| import_failure(&e))?;
+    let db = db::Db::open(&config.data, &config.db).map_err(|e| fail(2, &e))?;
+    let email = owner.to_owned();
+    let owner_id: Option<i64> = db
+        .read_blocking(move |c| {
+            Ok(rusqlite::OptionalExtension::optional(c.query_row(
+                "SELECT id FROM users WHERE lower(email) = lower(?1)",
+                [email],
+                |r| r.get(0),
+            ))?)
+        })
+        .map_err(|e| fail(1, &e))?;
+    let Some(owner_id) = owner_id else { return Err(fail(2, &format!("no account {owner} in this data file"))) };
+    let options = OrgImportOptions { owner: crate::ids::UserId(owner_id), keep_plan: true, dry_run };
+    let report = db
+        .write_blocking(|tx| crate::portability::import_org_file(tx, &bundle, &options))
+        .map_err(|e| import_failure(&e))?;
     say(&serde_json::to_string_pretty(&report).unwrap_or_default());
     Ok(())
 }

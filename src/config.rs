@@ -39,6 +39,16 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub sso: SsoConfig,
     pub recovery: RecoveryConfig,
+    pub retention: RetentionConfig,
+}
+
+/// Retention and archival (`docs/retention.md`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Where archive files are written (one `org-<id>` folder per
+    /// organization). Default: `archive/` beside the data file.
+    pub archive_dir: Option<PathBuf>,
 }
 
 /// Revenue recovery: the platform's own customers (internal events and
@@ -1052,6 +1062,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             sso: SsoConfig::default(),
             recovery: RecoveryConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -1250,6 +1261,13 @@ impl Config {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         }
+    }
+
+    /// The archive directory of the retention job: configured, or `archive/`
+    /// beside the data file.
+    #[must_use]
+    pub fn archive_dir(&self) -> PathBuf {
+        self.retention.archive_dir.clone().unwrap_or_else(|| self.data_dir().join("archive"))
     }
 
     /// The master-key file: configured, or `<data>.key` beside the data file.

@@ -268,6 +268,7 @@ error_codes! {
     ExportVersionUnsupported => ("export_version_unsupported", UNPROCESSABLE_ENTITY, "The export file was written in a newer format than this server reads (`details.format_version`, `details.supported`): upgrade botbuilder; nothing was imported."),
     ExportChecksumMismatch => ("export_checksum_mismatch", UNPROCESSABLE_ENTITY, "A table file of the export does not match its SHA-256 in the manifest (`details.entry`): the file was altered or damaged; nothing was imported."),
     ExportKindMismatch => ("export_kind_mismatch", UNPROCESSABLE_ENTITY, "The export file holds another kind of export (`details.kind`, e.g. an organization) than the route imports; nothing was imported."),
+    ArchiveDirUnwritable => ("archive_dir_unwritable", SERVICE_UNAVAILABLE, "The retention job cannot write to its archive directory (`retention.archive_dir`, `details.path`; `details.reason` says why): nothing was archived or deleted. Fix the directory's permissions or the setting."),
     OrgExportNotReady => ("org_export_not_ready", CONFLICT, "The organization has no finished export to download (none started, still running, failed or its file removed); `details.job_id` and `details.status` name the latest export job when there is one."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),

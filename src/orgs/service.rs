@@ -62,7 +62,7 @@ pub fn check_org_name(raw: &str) -> AppResult<String> {
 }
 
 /// A URL-safe slug from a name, made unique with a random suffix.
-fn slug_candidate(name: &str) -> String {
+pub(crate) fn slug_candidate(name: &str) -> String {
     let mut slug: String = name
         .to_lowercase()
         .chars()

@@ -112,7 +112,7 @@ fn flow_kb_ids(v: &Value, out: &mut BTreeSet<i64>) {
 }
 
 /// Rewrites `knowledge_base_id` numbers inside a flow document.
-fn remap_flow_kbs(v: &mut Value, map: &IdMap) {
+pub(super) fn remap_flow_kbs(v: &mut Value, map: &IdMap) {
     match v {
         Value::Object(o) => {
             for (k, x) in o.iter_mut() {
@@ -205,7 +205,7 @@ pub fn export_bot(conn: &Connection, tenant: &Tenant, bot: BotId) -> AppResult<B
 
 /// The live vectors are in `chunk_vectors` (vec0), not in `chunks.embedding`:
 /// each chunk row carries its vector under `$vector` (as a BLOB value).
-fn with_vectors(conn: &Connection, mut rows: Vec<Row>) -> AppResult<Vec<Row>> {
+pub(super) fn with_vectors(conn: &Connection, mut rows: Vec<Row>) -> AppResult<Vec<Row>> {
     let mut stmt = conn.prepare_cached("SELECT embedding FROM chunk_vectors WHERE rowid = ?1")?;
     for row in &mut rows {
         let Some(id) = row.get("id").and_then(Value::as_i64) else { continue };
@@ -219,7 +219,7 @@ fn with_vectors(conn: &Connection, mut rows: Vec<Row>) -> AppResult<Vec<Row>> {
 }
 
 /// The key of a chunk's live vector in the archive (not a column).
-const VECTOR_KEY: &str = "$vector";
+pub(super) const VECTOR_KEY: &str = "$vector";
 
 fn name_taken(conn: &Connection, table: &str, org: i64, name: &str) -> rusqlite::Result<bool> {
     let sql = match table {
@@ -404,7 +404,7 @@ fn rename(
 /// rebuilt from the chunks' stored embeddings. Chunks without one (or of
 /// another width) stay searchable by full text; re-embedding the knowledge
 /// base (`POST /knowledge-bases/{id}/reembed`) computes them.
-fn write_vectors(
+pub(super) fn write_vectors(
     conn: &Connection,
     tenant: &Tenant,
     rows: &[Row],

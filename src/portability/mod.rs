@@ -1,10 +1,13 @@
-//! Export and import: a bot as one file (docs/export.md), through the API,
-//! the UI (bot settings) and the CLI (`botbuilder export bot`, `botbuilder import`).
+//! Export and import: a bot as one file, an organization as one file
+//! (docs/export.md), through the API, the UI (bot settings, *Data and
+//! retention*) and the CLI (`botbuilder export bot`, `botbuilder import`,
+//! `botbuilder import-org`); retention and archival (docs/retention.md).
 
 pub mod bot;
 pub mod bundle;
 pub mod engine;
 pub mod org;
+pub mod org_import;
 pub mod retention;
 
 use actix_web::{HttpResponse, get, post, put, web};
@@ -16,7 +19,7 @@ use self::bundle::Bundle;
 use self::engine::Target;
 use crate::app::AppState;
 use crate::error::{AppResult, ErrorBody};
-use crate::http::{BotScope, Json, OrgScope, Tenant};
+use crate::http::{BotScope, Json, OrgScope, SessionAuth, Tenant};
 use crate::ids::BotId;
 use crate::orgs::audit::{self, AuditEntry};
 use crate::permissions::perm;
@@ -28,6 +31,7 @@ pub const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(portability_export_bot)
         .service(portability_import_bot)
+        .service(portability_import_org)
         .service(portability_request_org_export)
         .service(portability_download_org_export)
         .service(portability_erase_org)
@@ -141,6 +145,66 @@ async fn portability_import_bot(
     let target = Target { org_id: tenant.org_id().0, actor: tenant.user_id().map(|u| u.0) };
     let report = state.db.write(move |tx| import_bot_file(tx, &target, &bundle, dry_run, Some(&tenant))).await?;
     Ok(if dry_run { HttpResponse::Ok().json(report) } else { HttpResponse::Created().json(report) })
+}
+
+/// Imports an organization file and audits a real import (`org.imported`,
+/// in the new organization, by its owner).
+pub fn import_org_file(
+    tx: &rusqlite::Connection,
+    bundle: &Bundle,
+    options: &org_import::OrgImportOptions,
+) -> AppResult<org_import::PortabilityOrgImportReport> {
+    let report = org_import::import_org(tx, bundle, options)?;
+    if let Some(id) = report.organization_id {
+        audit::record(
+            tx,
+            &AuditEntry::by_user(options.owner, "org.imported", "organization", id)
+                .in_org(crate::ids::OrgId(id))
+                .with_metadata(serde_json::json!({
+                    "source": bundle.manifest.source,
+                    "format_version": bundle.manifest.format_version,
+                    "botbuilder_version": bundle.manifest.botbuilder_version,
+                    "members_missing": report.members_missing.len(),
+                })),
+        )?;
+    }
+    Ok(report)
+}
+
+/// Imports an organization export file (the raw archive as the body,
+/// from `GET /orgs/{org_id}/export`) as a **new** organization owned by the
+/// caller: every id remapped, members matched by email, secrets and
+/// credentials left out (docs/export.md). Any signed-in user may import; the
+/// exported plan is kept only for a superadmin (others get the default plan,
+/// whose limits apply). `?dry_run=true` reports rows per table, what is left
+/// out and why, conflicts and members, and writes nothing. All or nothing.
+#[utoipa::path(
+    tag = "portability",
+    params(PortabilityImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/zip", description = "A file from `GET /orgs/{org_id}/export`"),
+    responses(
+        (status = 200, body = org_import::PortabilityOrgImportReport, description = "Dry run: what the import would do"),
+        (status = 201, body = org_import::PortabilityOrgImportReport),
+        (status = 401, body = ErrorBody),
+        (status = 402, body = ErrorBody, description = "`plan_limit_exceeded`: the default plan does not allow that many bots"),
+        (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`export_archive_invalid` (truncated, damaged, not an export), `export_version_unsupported` (a newer format), `export_checksum_mismatch`, `export_kind_mismatch` (a bot export)"),
+    ),
+    security(("session" = []))
+)]
+#[post("/orgs/import")]
+async fn portability_import_org(
+    auth: SessionAuth,
+    state: web::Data<AppState>,
+    query: web::Query<PortabilityImportQuery>,
+    payload: web::Payload,
+) -> AppResult<HttpResponse> {
+    let options =
+        org_import::OrgImportOptions { owner: auth.user_id, keep_plan: auth.is_superadmin, dry_run: query.dry_run };
+    let body = crate::bots::read_body(payload, MAX_IMPORT_BYTES).await?;
+    let bundle = crate::db::run_blocking(move || Bundle::from_zip(&body)).await?;
+    let report = state.db.write(move |tx| import_org_file(tx, &bundle, &options)).await?;
+    Ok(if report.dry_run { HttpResponse::Ok().json(report) } else { HttpResponse::Created().json(report) })
 }
 
 /// Starts an export of everything the organization owns (every tenant

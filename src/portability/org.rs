@@ -48,7 +48,11 @@ pub fn export_org(conn: &Connection, org: OrgId) -> AppResult<Bundle> {
     let names: Vec<String> = tenant_tables(&tx)?.into_iter().filter(|t| !SKIP.contains(&t.as_str())).collect();
     for table in parents_first(&tx, &names)? {
         // Every tenant row carries the organization: select by it.
-        let rows = select_rows(&tx, org.0, &table, "organization_id", &one)?;
+        let mut rows = select_rows(&tx, org.0, &table, "organization_id", &one)?;
+        if table == "chunks" {
+            // The live vectors (vec0) are not a tenant table: they travel with their chunk.
+            rows = super::bot::with_vectors(&tx, rows)?;
+        }
         tables.push((table, rows));
     }
     drop(tx);

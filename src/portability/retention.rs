@@ -1,20 +1,26 @@
 //! Retention and archival (docs/retention.md): per organization, rows older
 //! than their retention are written to gzip-compressed JSON Lines files under
-//! `<data dir>/archive/org-<id>/`, then deleted in small batches — each batch
-//! is one short write transaction, so serving is never held up for long.
-//! Archived files are listed, searched (text, dates) and re-imported.
+//! `<archive dir>/org-<id>/` (`retention.archive_dir`, default `archive/`
+//! beside the data file), then deleted in small batches — each batch is one
+//! short write transaction, so serving is never held up for long. Archived
+//! files are listed, searched (text, dates) and re-imported.
 //!
 //! What expires (defaults from the origin's growth notes):
-//! - `widget_messages` (every conversation transcript) after `messages_days` (365);
-//! - `nlu_logs` and delivered `webhook_logs` after `logs_days` (365);
+//! - `widget_messages` (every conversation transcript), `channel_messages`
+//!   (except the outbound queue) and sent `recovery_messages` after
+//!   `messages_days` (365);
+//! - `nlu_logs`, `integration_logs`, `llm_calls` and delivered `webhook_logs`
+//!   after `logs_days` (365);
 //! - failed and dead `webhook_logs` after `failed_events_days` (90).
 //!
 //! Counters and rollups stay right: analytics rollups are brought up to date
 //! before anything is archived and are only recomputed for hours that get new
-//! rows (deletes do not dirty an hour); usage counters (`usage_tracking`) and
-//! the bots' and conversations' message totals are kept by insert triggers and
-//! are not decremented by deletes. A re-import puts the rows back with their
-//! ids and restores those totals to their values before it.
+//! rows (deletes do not dirty an hour); usage counters (`usage_tracking`), the
+//! bots' and conversations' message totals and the contacts' message counts
+//! are kept by insert triggers and are not decremented by deletes; recovery
+//! rollups are rebuilt, then frozen for the days archived. A re-import puts
+//! the rows back with their ids and restores those totals to their values
+//! before it.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -79,6 +85,10 @@ struct Rule {
     /// Extra condition (constant SQL).
     filter: &'static str,
     days: fn(&RetentionSettings) -> i64,
+    /// The row's time (constant SQL) compared with the cut-off.
+    time: &'static str,
+    /// The cut-off is the start of a day (rows rolled up per day go by whole days).
+    whole_days: bool,
 }
 
 fn messages_days(s: &RetentionSettings) -> i64 {
@@ -93,20 +103,49 @@ fn failed_events_days(s: &RetentionSettings) -> i64 {
     s.failed_events_days
 }
 
+/// A rule on `created_at` with an extra condition.
+const fn rule(table: &'static str, filter: &'static str, days: fn(&RetentionSettings) -> i64) -> Rule {
+    Rule { table, filter, days, time: "created_at", whole_days: false }
+}
+
+/// Delivered and failed webhook logs that no redelivery points to.
+const WEBHOOK_DELIVERED: &str =
+    "status = 'delivered' AND NOT EXISTS (SELECT 1 FROM webhook_logs r WHERE r.redelivery_of = webhook_logs.id)";
+const WEBHOOK_FAILED: &str =
+    "status IN ('failed','dead') AND NOT EXISTS (SELECT 1 FROM webhook_logs r WHERE r.redelivery_of = webhook_logs.id)";
+
+/// In this order: recovery messages go before the channel messages they
+/// point to, so that their archived rows keep the link.
 const RULES: &[Rule] = &[
-    Rule { table: "widget_messages", filter: "1", days: messages_days },
-    Rule { table: "nlu_logs", filter: "1", days: logs_days },
+    rule("widget_messages", "1", messages_days),
+    // Sent ones only (pending and queued ones are work to do), by the day the
+    // recovery rollups count them under.
     Rule {
-        table: "webhook_logs",
-        filter: "status = 'delivered' AND NOT EXISTS (SELECT 1 FROM webhook_logs r WHERE r.redelivery_of = webhook_logs.id)",
-        days: logs_days,
+        table: "recovery_messages",
+        filter: "status NOT IN ('pending','queued')",
+        days: messages_days,
+        time: "coalesce(sent_at, scheduled_at, created_at)",
+        whole_days: true,
     },
-    Rule {
-        table: "webhook_logs",
-        filter: "status IN ('failed','dead') AND NOT EXISTS (SELECT 1 FROM webhook_logs r WHERE r.redelivery_of = webhook_logs.id)",
-        days: failed_events_days,
-    },
+    // Not the outbound queue (pending or failed, not dead).
+    rule(
+        "channel_messages",
+        "NOT (direction = 'outbound' AND status IN ('pending','failed') AND dead = 0)",
+        messages_days,
+    ),
+    rule("nlu_logs", "1", logs_days),
+    rule("integration_logs", "1", logs_days),
+    rule("llm_calls", "1", logs_days),
+    rule("webhook_logs", WEBHOOK_DELIVERED, logs_days),
+    rule("webhook_logs", WEBHOOK_FAILED, failed_events_days),
 ];
+
+/// The tables archived, for messages and validation.
+fn archived_tables() -> Vec<&'static str> {
+    let mut tables: Vec<&str> = RULES.iter().map(|r| r.table).collect();
+    tables.dedup();
+    tables
+}
 
 fn settings_key(org: OrgId) -> String {
     format!("retention.org.{}", org.0)
@@ -135,13 +174,31 @@ pub fn store_settings(conn: &Connection, org: OrgId, s: &RetentionSettings) -> A
 /// Removes the organization's settings (erase).
 pub fn delete_settings(conn: &Connection, org: OrgId) -> AppResult<()> {
     conn.execute("DELETE FROM settings WHERE key = ?1", [settings_key(org)])?;
+    crate::recovery::store::unfreeze_rollups(conn, org)?;
     Ok(())
 }
 
 /// The archive directory of an organization.
 #[must_use]
 pub fn org_dir(state: &AppState, org: OrgId) -> PathBuf {
-    state.config.data_dir().join("archive").join(format!("org-{}", org.0))
+    state.config.archive_dir().join(format!("org-{}", org.0))
+}
+
+/// Checks that archive files can be written to `root` (created if missing)
+/// before anything is archived: a run refuses to start otherwise.
+pub fn ensure_writable(root: &Path) -> AppResult<()> {
+    let unwritable = |reason: String| {
+        AppError::new(
+            ErrorCode::ArchiveDirUnwritable,
+            format!("the archive directory {} is not writable ({reason}): nothing was archived", root.display()),
+        )
+        .with_details(json!({ "field": "retention.archive_dir", "path": root.display().to_string(), "reason": reason }))
+    };
+    std::fs::create_dir_all(root).map_err(|e| unwritable(format!("cannot create it: {e}")))?;
+    let probe = root.join(format!(".write-check-{}", crate::crypto::random_token(6)));
+    std::fs::write(&probe, b"").map_err(|e| unwritable(format!("cannot create a file in it: {e}")))?;
+    std::fs::remove_file(&probe).map_err(|e| unwritable(format!("cannot remove a file from it: {e}")))?;
+    Ok(())
 }
 
 /// What one run archived.
@@ -149,13 +206,16 @@ pub fn org_dir(state: &AppState, org: OrgId) -> PathBuf {
 pub struct RetentionRunReport {
     pub rows_archived: usize,
     pub files_written: usize,
+    /// Free pages returned to the file system by incremental vacuum.
+    pub pages_released: i64,
     /// Rows archived per table.
     #[schema(value_type = Object)]
     pub tables: std::collections::BTreeMap<String, usize>,
 }
 
-fn cutoff(days: i64) -> String {
-    crate::db::format_timestamp(chrono::Utc::now() - chrono::Duration::days(days))
+fn cutoff(rule: &Rule, days: i64) -> String {
+    let at = chrono::Utc::now() - chrono::Duration::days(days);
+    if rule.whole_days { at.format("%Y-%m-%d").to_string() } else { crate::db::format_timestamp(at) }
 }
 
 /// Reads one batch of expired rows (all columns, by id).
@@ -163,9 +223,10 @@ fn expired_batch(conn: &Connection, org: OrgId, rule: &Rule, cut: &str) -> AppRe
     let cols: Vec<String> = columns(conn, rule.table)?.into_iter().filter(|c| !c.generated).map(|c| c.name).collect();
     let list = cols.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "SELECT {list} FROM {t} WHERE organization_id = ?1 AND created_at < ?2 AND ({f}) ORDER BY id LIMIT ?3",
+        "SELECT {list} FROM {t} WHERE organization_id = ?1 AND {time} < ?2 AND ({f}) ORDER BY id LIMIT ?3",
         t = rule.table,
-        f = rule.filter
+        f = rule.filter,
+        time = rule.time
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(rusqlite::params![org, cut, i64::try_from(BATCH).unwrap_or(500)], |r| {
@@ -201,6 +262,8 @@ fn write_archive(dir: &Path, table: &str, rows: &[Row]) -> AppResult<(String, u6
 
 /// Archives and deletes everything of the organization that has expired.
 pub async fn run_for_org(state: &AppState, org: OrgId) -> AppResult<RetentionRunReport> {
+    let root = state.config.archive_dir();
+    crate::db::run_blocking(move || ensure_writable(&root)).await?;
     let settings = state.db.read(move |c| load_settings(c, org)).await?;
     // Rollups first: an hour not yet rolled up must be counted with its rows.
     let db = state.db.clone();
@@ -208,13 +271,22 @@ pub async fn run_for_org(state: &AppState, org: OrgId) -> AppResult<RetentionRun
     let dir = org_dir(state, org);
     let mut report = RetentionRunReport::default();
     for rule in RULES {
-        let cut = cutoff((rule.days)(&settings));
+        let cut = cutoff(rule, (rule.days)(&settings));
+        let mut first = true;
         loop {
             let c2 = cut.clone();
             let rows = state.db.read(move |c| expired_batch(c, org, rule, &c2)).await?;
             if rows.is_empty() {
                 break;
             }
+            if first && rule.table == "recovery_messages" {
+                // The daily recovery rollups are rebuilt from the messages:
+                // bring them up to date, then keep the archived days as they are.
+                crate::recovery::rollup::roll_up_org(state, org).await?;
+                let day = cut.clone();
+                state.db.write(move |tx| Ok(crate::recovery::store::freeze_rollups_before(tx, org, &day)?)).await?;
+            }
+            first = false;
             let (d, r2) = (dir.clone(), rows.clone());
             crate::db::run_blocking(move || write_archive(&d, rule.table, &r2)).await?;
             let ids: Vec<i64> = rows.iter().filter_map(|r| r["id"].as_i64()).collect();
@@ -240,21 +312,43 @@ pub async fn run_for_org(state: &AppState, org: OrgId) -> AppResult<RetentionRun
         }
     }
     if report.rows_archived > 0 {
-        // Returns freed pages to the file system when the file is in
-        // incremental auto-vacuum mode; otherwise SQLite reuses them for new
-        // rows, so the file stops growing either way (docs/retention.md).
-        state
+        report.pages_released = release_free_pages(state).await?;
+    }
+    Ok(report)
+}
+
+/// Pages returned to the file system per write transaction.
+const VACUUM_STEP: i64 = 2000;
+
+/// In `auto_vacuum=INCREMENTAL` mode (new data files), returns the pages the
+/// deletes freed to the file system, in short steps so that writers are not
+/// held up; in `NONE` mode SQLite reuses them for new rows, so the file stops
+/// growing either way (docs/retention.md). Answers the pages released.
+async fn release_free_pages(state: &AppState) -> AppResult<i64> {
+    let mut released = 0;
+    loop {
+        let step = state
             .db
             .write(|tx| {
                 let mode: i64 = tx.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
-                if mode == 2 {
-                    tx.execute_batch("PRAGMA incremental_vacuum(2000)")?;
+                let free: i64 = tx.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+                if mode != 2 || free == 0 {
+                    return Ok(0);
                 }
-                Ok(())
+                // The pragma frees one page per step: step it to the end
+                // (a single step, as `execute` does, frees one page).
+                let mut stmt = tx.prepare(&format!("PRAGMA incremental_vacuum({VACUUM_STEP})"))?;
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
+                let left: i64 = tx.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+                Ok(free - left)
             })
             .await?;
+        released += step;
+        if step < VACUUM_STEP {
+            return Ok(released);
+        }
     }
-    Ok(report)
 }
 
 /// One archive file.
@@ -330,7 +424,8 @@ pub struct RetentionSearchQuery {
     /// Only rows created before this time.
     #[serde(default)]
     pub to: Option<String>,
-    /// Only this table (`widget_messages`, `nlu_logs`, `webhook_logs`).
+    /// Only this table (`widget_messages`, `recovery_messages`, `channel_messages`,
+    /// `nlu_logs`, `integration_logs`, `llm_calls`, `webhook_logs`).
     #[serde(default)]
     pub table: Option<String>,
     /// At most this many rows (1–500, default 100).
@@ -356,7 +451,7 @@ pub fn search(dir: &Path, q: &RetentionSearchQuery) -> AppResult<Vec<RetentionSe
     if let Some(t) = &q.table
         && !RULES.iter().any(|r| r.table == t)
     {
-        return Err(AppError::validation("table", "must be widget_messages, nlu_logs or webhook_logs"));
+        return Err(AppError::validation("table", format!("must be one of {}", archived_tables().join(", "))));
     }
     let needle = q.q.as_deref().map(str::to_lowercase).filter(|s| !s.is_empty());
     let mut hits = Vec::new();
@@ -398,6 +493,16 @@ pub struct RetentionRestoreReport {
     pub skipped: usize,
 }
 
+/// `column → (parent table, whether deleting the parent empties the column)`.
+fn delete_actions(conn: &Connection, table: &str) -> AppResult<std::collections::HashMap<String, (String, bool)>> {
+    let mut stmt = conn.prepare(r#"SELECT "from", "table", on_delete FROM pragma_foreign_key_list(?1)"#)?;
+    let rows = stmt.query_map([table], |r| {
+        let action: String = r.get(2)?;
+        Ok((r.get(0)?, (r.get(1)?, action.eq_ignore_ascii_case("SET NULL"))))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Puts an archive file's rows back with their ids (already present ones are
 /// skipped); the transcript totals the insert triggers would bump are restored.
 pub fn restore(conn: &Connection, org: OrgId, dir: &Path, name: &str) -> AppResult<RetentionRestoreReport> {
@@ -410,13 +515,14 @@ pub fn restore(conn: &Connection, org: OrgId, dir: &Path, name: &str) -> AppResu
     }
     let rows = read_rows(&path)?;
     let cols: BTreeSet<String> = columns(conn, &table)?.into_iter().filter(|c| !c.generated).map(|c| c.name).collect();
-    let fks = super::engine::foreign_keys(conn, &table)?;
+    let fks = delete_actions(conn, &table)?;
     // Totals kept by the transcript insert trigger, to put back afterwards.
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS restore_bots (id INTEGER PRIMARY KEY, r INTEGER, s INTEGER);
          CREATE TEMP TABLE IF NOT EXISTS restore_convs (id INTEGER PRIMARY KEY, n INTEGER, last TEXT);
          CREATE TEMP TABLE IF NOT EXISTS restore_dirty (id INTEGER PRIMARY KEY);
-         DELETE FROM restore_bots; DELETE FROM restore_convs; DELETE FROM restore_dirty;",
+         CREATE TEMP TABLE IF NOT EXISTS restore_contacts (id INTEGER PRIMARY KEY, n INTEGER, first TEXT, last TEXT);
+         DELETE FROM restore_bots; DELETE FROM restore_convs; DELETE FROM restore_dirty; DELETE FROM restore_contacts;",
     )?;
     conn.execute("INSERT INTO restore_dirty SELECT id FROM analytics_dirty WHERE organization_id = ?1", [org])?;
     if table == "widget_messages" {
@@ -429,20 +535,35 @@ pub fn restore(conn: &Connection, org: OrgId, dir: &Path, name: &str) -> AppResu
             [org],
         )?;
     }
+    if table == "channel_messages" {
+        conn.execute(
+            "INSERT INTO restore_contacts SELECT id, message_count, first_message_at, last_message_at FROM channel_contacts WHERE organization_id = ?1",
+            [org],
+        )?;
+    }
     let (mut restored, mut skipped) = (0, 0);
     for row in &rows {
         if row.get("organization_id").and_then(Value::as_i64) != Some(org.0) {
             return Err(AppError::validation("file", "the archive file holds rows of another organization"));
         }
-        // A parent deleted since (a conversation, a bot): the row cannot come back.
+        // A parent deleted since (a conversation, a bot): the row cannot come
+        // back, unless the reference would have been emptied (ON DELETE SET NULL).
+        let mut row = row.clone();
         let mut orphan = false;
-        for (col, parent) in &fks {
+        for (col, (parent, set_null)) in &fks {
             if let Some(id) = row.get(col).and_then(Value::as_i64) {
                 let exists: bool =
                     conn.query_row(&format!("SELECT EXISTS (SELECT 1 FROM \"{parent}\" WHERE id = ?1)"), [id], |r| {
                         r.get(0)
                     })?;
-                orphan |= !exists;
+                if exists {
+                    continue;
+                }
+                if *set_null {
+                    row.insert(col.clone(), Value::Null);
+                } else {
+                    orphan = true;
+                }
             }
         }
         if orphan {
@@ -469,6 +590,14 @@ pub fn restore(conn: &Connection, org: OrgId, dir: &Path, name: &str) -> AppResu
              WHERE id IN (SELECT id FROM restore_convs);",
         )?;
     }
+    if table == "channel_messages" {
+        conn.execute_batch(
+            "UPDATE channel_contacts SET message_count = (SELECT n FROM restore_contacts WHERE id = channel_contacts.id),
+                                         first_message_at = (SELECT first FROM restore_contacts WHERE id = channel_contacts.id),
+                                         last_message_at = (SELECT last FROM restore_contacts WHERE id = channel_contacts.id)
+             WHERE id IN (SELECT id FROM restore_contacts);",
+        )?;
+    }
     // The rollups already count these rows (computed before they were
     // archived): the hours the inserts marked dirty are not recomputed, or
     // an hour restored from one of several files would count only that file.
@@ -476,7 +605,9 @@ pub fn restore(conn: &Connection, org: OrgId, dir: &Path, name: &str) -> AppResu
         "DELETE FROM analytics_dirty WHERE organization_id = ?1 AND id NOT IN (SELECT id FROM restore_dirty)",
         [org],
     )?;
-    conn.execute_batch("DELETE FROM restore_bots; DELETE FROM restore_convs; DELETE FROM restore_dirty;")?;
+    conn.execute_batch(
+        "DELETE FROM restore_bots; DELETE FROM restore_convs; DELETE FROM restore_dirty; DELETE FROM restore_contacts;",
+    )?;
     Ok(RetentionRestoreReport { file: name.to_owned(), table, restored, skipped })
 }
 
@@ -486,6 +617,10 @@ pub struct RetentionArchiveJob;
 impl JobHandler for RetentionArchiveJob {
     fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobError>> {
         Box::pin(async move {
+            let root = ctx.state.config.archive_dir();
+            if let Err(e) = crate::db::run_blocking(move || ensure_writable(&root)).await {
+                return Err(JobError::Permanent(format!("{}: {}", e.code().as_str(), e.message())));
+            }
             let orgs: Vec<OrgId> = ctx
                 .state
                 .db
@@ -500,6 +635,7 @@ impl JobHandler for RetentionArchiveJob {
                 let r = run_for_org(&ctx.state, org).await?;
                 total.rows_archived += r.rows_archived;
                 total.files_written += r.files_written;
+                total.pages_released += r.pages_released;
                 for (t, n) in r.tables {
                     *total.tables.entry(t).or_default() += n;
                 }

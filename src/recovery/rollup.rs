@@ -37,15 +37,24 @@ pub async fn run(state: &AppState) -> AppResult<usize> {
     let costs = serde_json::to_string(&state.config.recovery.message_costs).unwrap_or_else(|_| "{}".to_owned());
     let orgs = state.db.read(|c| Ok(store::orgs_with_campaigns(c)?)).await?;
     for org in &orgs {
-        let (org, costs) = (*org, costs.clone());
-        state
-            .db
-            .write(move |tx| {
-                store::sync_statuses(tx, org)?;
-                store::rebuild_rollups(tx, org, &costs)?;
-                Ok(())
-            })
-            .await?;
+        roll_up_with(state, *org, costs.clone()).await?;
     }
     Ok(orgs.len())
+}
+
+/// Rolls up one organization now (the retention job, before it archives recovery messages).
+pub async fn roll_up_org(state: &AppState, org: crate::ids::OrgId) -> AppResult<()> {
+    let costs = serde_json::to_string(&state.config.recovery.message_costs).unwrap_or_else(|_| "{}".to_owned());
+    roll_up_with(state, org, costs).await
+}
+
+async fn roll_up_with(state: &AppState, org: crate::ids::OrgId, costs: String) -> AppResult<()> {
+    state
+        .db
+        .write(move |tx| {
+            store::sync_statuses(tx, org)?;
+            store::rebuild_rollups(tx, org, &costs)?;
+            Ok(())
+        })
+        .await
 }

@@ -855,10 +855,44 @@ pub fn event_sent(conn: &Connection, event: RecoveryEventId) -> rusqlite::Result
     )
 }
 
-/// Rebuilds the organization's daily rollups per campaign from its messages and events.
-/// `costs` is a JSON object of the cost of one sent message per channel (minor units).
+fn frozen_key(org: OrgId) -> String {
+    format!("recovery.rollups_frozen_before.org.{}", org.0)
+}
+
+/// The day (`YYYY-MM-DD`) before which the organization's daily rollups are
+/// kept as they are: the retention job archived the messages they count.
+pub fn frozen_before(conn: &Connection, org: OrgId) -> rusqlite::Result<String> {
+    let day: Option<String> =
+        conn.query_row("SELECT value FROM settings WHERE key = ?1", [frozen_key(org)], |r| r.get(0)).optional()?;
+    Ok(day.unwrap_or_default())
+}
+
+/// Keeps the daily rollups of the days before `day` from now on (never moves back).
+pub fn freeze_rollups_before(conn: &Connection, org: OrgId, day: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        params![frozen_key(org), day],
+    )?;
+    Ok(())
+}
+
+/// Forgets the organization's frozen day (erase).
+pub fn unfreeze_rollups(conn: &Connection, org: OrgId) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM settings WHERE key = ?1", [frozen_key(org)])?;
+    Ok(())
+}
+
+/// Rebuilds the organization's daily rollups per campaign from its messages
+/// and events, except the days before [`frozen_before`] (their messages may
+/// be archived). `costs` is a JSON object of the cost of one sent message per
+/// channel (minor units).
 pub fn rebuild_rollups(conn: &Connection, org: OrgId, costs: &str) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM recovery_analytics WHERE organization_id = ?1 AND period_type = 'daily'", [org])?;
+    let frozen = frozen_before(conn, org)?;
+    conn.execute(
+        "DELETE FROM recovery_analytics WHERE organization_id = ?1 AND period_type = 'daily' AND period_start >= ?2",
+        params![org, frozen],
+    )?;
     conn.execute(
         "WITH msg AS (
              SELECT campaign_id, substr(coalesce(sent_at, scheduled_at, created_at), 1, 10) AS day,
@@ -893,8 +927,8 @@ pub fn rebuild_rollups(conn: &Connection, org: OrgId, costs: &str) -> rusqlite::
          FROM days d
          LEFT JOIN msg ON msg.campaign_id = d.campaign_id AND msg.day = d.day
          LEFT JOIN ev ON ev.campaign_id = d.campaign_id AND ev.day = d.day
-         WHERE d.day IS NOT NULL",
-        params![org, costs],
+         WHERE d.day IS NOT NULL AND d.day >= ?3",
+        params![org, costs, frozen],
     )?;
     Ok(())
 }

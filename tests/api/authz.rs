@@ -82,6 +82,7 @@ const SELF_SERVICE: &[(&str, &str, bool)] = &[
     ("POST", "/api/v1/auth/logout", false),
     ("GET", "/api/v1/orgs", true),
     ("POST", "/api/v1/orgs", false),
+    ("POST", "/api/v1/orgs/import", false),
     ("GET", "/api/v1/permissions", true),
     ("GET", "/api/v1/bot-templates", true),
     ("POST", "/api/v1/invitations/accept", false),

@@ -366,7 +366,7 @@ fn chunk(c: &Connection, org: i64, kb: i64, doc: i64, index: i64, content: &str,
     .expect("chunk")
 }
 
-fn plugin(c: &Connection, slug: &str) -> i64 {
+pub(crate) fn plugin(c: &Connection, slug: &str) -> i64 {
     c.query_row(
         "INSERT INTO plugins (name, slug, status, category_id) VALUES (?1, ?1, 'published', (SELECT id FROM plugin_categories WHERE slug = 'utilities')) RETURNING id",
         [slug],
@@ -421,7 +421,7 @@ impl World {
 }
 
 /// Puts the tenant fixture into organization `org` and gives its chunk a vector.
-fn seed_tenant(c: &Connection, org: i64, owner: i64, member: i64, plugin: i64, tag: &str) {
+pub(crate) fn seed_tenant(c: &Connection, org: i64, owner: i64, member: i64, plugin: i64, tag: &str) {
     let sql = TENANT_FIXTURE
         .replace("{o}", &org.to_string())
         .replace("{u}", &owner.to_string())
