@@ -1,6 +1,6 @@
 //! The voice bots page in headless Chromium: a voice bot made from a
 //! template in one click, and one made from an uploaded spoken description
-//! (transcribed and extracted by the fake OpenAI-compatible provider),
+//! (transcribed and extracted by the fake `OpenAI`-compatible provider),
 //! previewed as the phone script, then created.
 
 use reqwest::Method;

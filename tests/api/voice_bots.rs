@@ -1,7 +1,7 @@
 //! Voice bot templates, voice-to-bot, outbound calls with a flow choice and
 //! voice-minute metering, through the real server with the fake Twilio of
 //! `voice.rs` (signed webhooks, `TwiML` read back) and the fake
-//! OpenAI-compatible provider (`/audio/transcriptions` and chat).
+//! `OpenAI`-compatible provider (`/audio/transcriptions` and chat).
 
 #![allow(clippy::too_many_lines, reason = "each test is one end-to-end scenario")]
 

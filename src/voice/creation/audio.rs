@@ -1,6 +1,6 @@
 //! The spoken description: its container sniffed from the bytes (WAV, MP3,
-//! OGG, WebM, M4A — what browsers' `MediaRecorder` and phones make), and its
-//! transcription through the organization's OpenAI-compatible provider
+//! OGG, `WebM`, M4A — what browsers' `MediaRecorder` and phones make), and its
+//! transcription through the organization's `OpenAI`-compatible provider
 //! (`POST {base_url}/audio/transcriptions`, multipart: `file`, `model`,
 //! `response_format=json`, optional `language`; the answer is `{"text": …}`).
 
@@ -56,7 +56,7 @@ impl AudioFormat {
 }
 
 /// The container of `data`, from its bytes alone (a name or declared type
-/// is never trusted). WebM is an EBML document; the others are the audio
+/// is never trusted). `WebM` is an EBML document; the others are the audio
 /// kinds of the file sniffer (any MP4 `ftyp` brand counts as M4A).
 #[must_use]
 pub fn sniff(data: &[u8]) -> Option<AudioFormat> {
@@ -108,7 +108,7 @@ fn failed(message: String) -> AppError {
 }
 
 /// The provider that transcribes: `provider` (else the organization's
-/// default), which must speak the OpenAI-compatible API.
+/// default), which must speak the `OpenAI`-compatible API.
 pub async fn provider(
     state: &AppState,
     tenant: &Tenant,

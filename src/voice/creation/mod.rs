@@ -127,7 +127,7 @@ async fn read_form(request: &HttpRequest, mut form: Multipart, limit: usize) -> 
 }
 
 /// Voice-to-bot: upload (or record in the browser) a spoken description of
-/// the bot. It is transcribed through the organization's OpenAI-compatible
+/// the bot. It is transcribed through the organization's `OpenAI`-compatible
 /// provider (`/audio/transcriptions`), then the chat model extracts intents,
 /// questions and answers (JSON validated against a schema) and a phone flow
 /// is drafted for preview. With `extraction=form`, or when no model answers

@@ -17,7 +17,7 @@ crate::id_type!(
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code, reason = "describes the multipart body in OpenAPI")]
 pub struct DescriptionForm {
-    /// The spoken description: WAV, MP3, OGG, WebM or M4A (sniffed from the
+    /// The spoken description: WAV, MP3, OGG, `WebM` or M4A (sniffed from the
     /// bytes), at most `files.max_upload_bytes`.
     #[schema(format = Binary, value_type = String)]
     audio: Vec<u8>,

@@ -114,16 +114,18 @@ pub async fn get(state: &AppState, tenant: Tenant, id: VoiceBotCreationId) -> Ap
 /// Stores the description, transcribes it and (unless the form was asked
 /// for) extracts the bot from it with the chat model.
 pub async fn create(state: &AppState, tenant: Tenant, req: NewDescription) -> AppResult<VoiceBotCreation> {
-    let format = audio::sniff(&req.audio).ok_or_else(audio::unsupported)?;
-    let language = check_language(req.language.as_deref())?;
-    let stt_model = check_model("transcription_model", req.transcription_model.as_deref())?
+    let NewDescription { audio: recording, language, transcription_model, chat_model, provider_id, extraction: mode } =
+        req;
+    let format = audio::sniff(&recording).ok_or_else(audio::unsupported)?;
+    let language = check_language(language.as_deref())?;
+    let stt_model = check_model("transcription_model", transcription_model.as_deref())?
         .unwrap_or_else(|| DEFAULT_TRANSCRIPTION_MODEL.into());
-    let chat_model = check_model("chat_model", req.chat_model.as_deref())?;
-    let provider = audio::provider(state, &tenant, req.provider_id).await?;
-    let id = store_upload(state, &tenant, &req.audio, format, &language).await?;
+    let chat_model = check_model("chat_model", chat_model.as_deref())?;
+    let provider = audio::provider(state, &tenant, provider_id).await?;
+    let id = store_upload(state, &tenant, &recording, format, &language).await?;
 
     let started = Instant::now();
-    let heard = audio::transcribe(state, &provider, &stt_model, Some(&language), &req.audio, format).await;
+    let heard = audio::transcribe(state, &provider, &stt_model, Some(&language), &recording, format).await;
     let took = ms(started);
     let transcript = match heard {
         Ok(t) => t,
@@ -155,8 +157,8 @@ pub async fn create(state: &AppState, tenant: Tenant, req: NewDescription) -> Ap
             Ok(())
         })
         .await?;
-    if req.extraction == ExtractionMode::Model {
-        extract_with_model(state, &tenant, id, req.provider_id, chat_model.as_deref(), &transcript.text).await?;
+    if mode == ExtractionMode::Model {
+        extract_with_model(state, &tenant, id, provider_id, chat_model.as_deref(), &transcript.text).await?;
     }
     get(state, tenant, id).await
 }
