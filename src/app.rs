@@ -131,6 +131,7 @@ impl AppState {
         admin::service::seed_allowlist(&db, &config.admin.ip_allowlist)
             .map_err(|e| StartError::Other(e.to_string()))?;
         crate::billing::apply_config(&db, &config.billing).map_err(|e| StartError::Other(e.to_string()))?;
+        db.write_blocking(|tx| crate::voice::templates::seed(tx)).map_err(|e| StartError::Other(e.to_string()))?;
         let mailer = Mailer::new(&config.smtp).map_err(|e| StartError::Other(e.to_string()))?;
         let limits = Arc::new(RateLimits::new(&config.rate_limits));
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;

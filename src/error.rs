@@ -243,6 +243,12 @@ error_codes! {
     VoiceWebhookReplayed => ("voice_webhook_replayed", CONFLICT, "A voice webhook repeats one already handled (the call was already answered, or the gather's turn number is not the call's current one); nothing ran."),
     VoiceProviderRejected => ("voice_provider_rejected", UNPROCESSABLE_ENTITY, "The telephony provider refused the request (bad number, credentials, not allowed); `details.provider_description` has its words, `details.provider_status` its HTTP status."),
     VoiceProviderUnavailable => ("voice_provider_unavailable", BAD_GATEWAY, "The telephony provider could not be reached, timed out or answered a server error; `details.provider_description` says what happened."),
+    // Voice bot templates and voice-to-bot (src/voice/templates.rs, src/voice/creation.rs)
+    VoiceBotCreationNotFound => ("voice_bot_creation_not_found", NOT_FOUND, "No such voice-to-bot creation in the caller's organizations."),
+    VoiceAudioUnsupported => ("voice_audio_unsupported", UNPROCESSABLE_ENTITY, "The uploaded audio is not WAV, MP3, OGG, WebM or M4A (the container is sniffed from the bytes, not the name); `details.field` is `audio`."),
+    VoiceAudioTooLarge => ("voice_audio_too_large", UNPROCESSABLE_ENTITY, "The uploaded audio exceeds `files.max_upload_bytes`; `details.field` is `audio`, `details.limit_bytes` the limit."),
+    VoiceTranscriptEmpty => ("voice_transcript_empty", UNPROCESSABLE_ENTITY, "The recording was transcribed to no words (silence or noise); record the description again. The creation is kept with status `error`; `details.creation_id` names it."),
+    VoiceExtractionInvalid => ("voice_extraction_invalid", UNPROCESSABLE_ENTITY, "The model's extraction of intents, questions and answers did not match the schema; `details.issues` lists what was wrong, `details.creation_id` the creation whose guided form (`PUT /voice-bot-creations/{id}/extraction`) can be filled in instead."),
     // SAML single sign-on (src/saml, docs/sso-saml.md)
     SamlResponseInvalid => ("saml_response_invalid", UNAUTHORIZED, "A SAML response was refused; `details.reason` is the stable reason (`unsigned`, `bad_signature`, `wrapped`, `wrong_audience`, `expired`, `replayed`, … see docs/sso-saml.md)."),
     SamlMetadataInvalid => ("saml_metadata_invalid", UNPROCESSABLE_ENTITY, "IdP metadata or a certificate cannot be used; `details.field` names the field, `details.reason` is `metadata_invalid`, `certificate_invalid`, `doctype_forbidden` or `metadata_unreachable` (the metadata URL could not be fetched)."),

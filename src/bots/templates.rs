@@ -222,7 +222,17 @@ pub fn example_texts() -> Vec<String> {
 /// Makes a bot from a template. All or nothing: when a step fails, what the
 /// earlier steps made (the bot, the knowledge base) is deleted again.
 pub async fn instantiate(state: &AppState, tenant: Tenant, req: CreateFromTemplateRequest) -> AppResult<TemplateBot> {
-    let template = find(&req.template)?;
+    instantiate_template(state, tenant, find(&req.template)?, req.name).await
+}
+
+/// Makes a bot from a parsed template (the gallery's, or a voice bot
+/// template's stored definition), all or nothing as [`instantiate`].
+pub async fn instantiate_template(
+    state: &AppState,
+    tenant: Tenant,
+    template: &Template,
+    name: Option<String>,
+) -> AppResult<TemplateBot> {
     if template.knowledge.is_some() && !tenant.can(Permission::KnowledgeWrite) {
         return Err(AppError::new(
             ErrorCode::Forbidden,
@@ -234,7 +244,7 @@ pub async fn instantiate(state: &AppState, tenant: Tenant, req: CreateFromTempla
         state,
         tenant.clone(),
         CreateBotRequest {
-            name: req.name.unwrap_or_else(|| template.name.clone()),
+            name: name.unwrap_or_else(|| template.name.clone()),
             description: Some(template.bot.description.clone()),
             language: Some(template.bot.language.clone()),
             team_id: None,

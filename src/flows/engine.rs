@@ -257,6 +257,8 @@ impl Nlu {
 pub enum Input {
     /// A conversation opens without a message.
     Start,
+    /// A conversation opens in this flow instead of the entry flow.
+    StartFlow(String),
     /// The end user said something.
     Message(String),
     /// A human agent handed the conversation back.
@@ -580,6 +582,11 @@ pub async fn run_turn(req: TurnRequest<'_>, state: &mut ConvState, io: &dyn Engi
         Input::Start => {
             if turn.state.flow.is_none() {
                 turn.start_entry().await;
+            }
+        }
+        Input::StartFlow(flow) => {
+            if turn.state.flow.is_none() {
+                turn.start_named(&flow).await;
             }
         }
         Input::Resume => turn.resume().await,
@@ -1042,6 +1049,16 @@ impl Turn<'_> {
             self.event("no published flow");
         } else {
             self.problem(None, format!("the entry flow `{entry}` is not published"));
+        }
+    }
+
+    /// Starts the published flow `name` (its caller checked that it exists;
+    /// one unpublished since is a problem, as an unpublished entry flow is).
+    async fn start_named(&mut self, name: &str) {
+        if self.program.flows.contains_key(name) {
+            self.enter_flow(name).await;
+        } else {
+            self.problem(None, format!("the flow `{name}` is not published"));
         }
     }
 

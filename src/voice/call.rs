@@ -27,6 +27,7 @@ use super::model::{CallId, VoiceBot};
 use super::store::{self, NewCall, NewSegment};
 use super::twiml::{self, Voice};
 use crate::app::AppState;
+use crate::billing::limits::Limit;
 use crate::conversations::model::{ConvStatus, ConversationId, Message, Role};
 use crate::conversations::runtime::{ActArgs, Action, ConvRef, check_message};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -414,6 +415,14 @@ async fn incoming(
             "Sorry, nobody can take your call right now. Please call again later. Goodbye.",
         ));
     };
+    if let Err(e) = minutes_left(state, tenant).await {
+        return Ok(refused_call(state, tenant, call.id, &b, &e).await);
+    }
+    // An outbound call may run another published flow than the entry flow.
+    let action = match call.metadata.get("flow").and_then(Value::as_str) {
+        Some(flow) => Action::StartFlow(flow.to_owned()),
+        None => Action::Start,
+    };
     let result = state
         .runtime
         .act(
@@ -426,7 +435,7 @@ async fn incoming(
                     external_user_id: format!("call:{sid}"),
                     create: true,
                 },
-                action: Action::Start,
+                action,
                 source: Source::Published,
                 debug: false,
                 count_usage: true,
@@ -471,9 +480,24 @@ async fn incoming(
     Ok(xml(body))
 }
 
-/// A turn the runtime refused (plan limit, bot switched off…): an apology and a hang-up.
-async fn failed_turn(state: &AppState, tenant: &Tenant, call: CallId, b: &Behaviour, e: &AppError) -> HttpResponse {
-    tracing::warn!(call_id = call.0, error = %e.message(), "a voice turn failed");
+/// Refuses a new call when the plan's voice minutes of the month are used up.
+async fn minutes_left(state: &AppState, tenant: &Tenant) -> AppResult<()> {
+    let org = tenant.org_id();
+    state.db.read(move |c| crate::billing::limits::check(c, org, Limit::VoiceMinutesPerMonth, 1)).await
+}
+
+/// A call the plan does not allow: a polite message and a hang-up, the reason recorded.
+async fn refused_call(state: &AppState, tenant: &Tenant, call: CallId, b: &Behaviour, e: &AppError) -> HttpResponse {
+    tracing::warn!(call_id = call.0, error = %e.message(), "a call was refused: no voice minutes left");
+    record_error(state, tenant, call, e).await;
+    cannot_answer(
+        &b.voice,
+        "Sorry, this line cannot take calls right now because its monthly calling allowance is used up. Please try again later. Goodbye.",
+    )
+}
+
+/// Records why a call could not go on (logged when even that fails).
+async fn record_error(state: &AppState, tenant: &Tenant, call: CallId, e: &AppError) {
     let (t, why) = (tenant.clone(), e.message().to_owned());
     let stored = state
         .db
@@ -488,6 +512,12 @@ async fn failed_turn(state: &AppState, tenant: &Tenant, call: CallId, b: &Behavi
     if let Err(err) = stored {
         tracing::warn!(error = %err.message(), "the failed voice turn was not recorded");
     }
+}
+
+/// A turn the runtime refused (plan limit, bot switched off…): an apology and a hang-up.
+async fn failed_turn(state: &AppState, tenant: &Tenant, call: CallId, b: &Behaviour, e: &AppError) -> HttpResponse {
+    tracing::warn!(call_id = call.0, error = %e.message(), "a voice turn failed");
+    record_error(state, tenant, call, e).await;
     cannot_answer(&b.voice, "Sorry, something went wrong on our side. Please call again later. Goodbye.")
 }
 
@@ -666,6 +696,17 @@ async fn status(state: &AppState, tenant: &Tenant, sid: &str, params: &[(String,
                 };
                 meta.insert("outcome".into(), json!(outcome));
             }
+            // A completed call counts its minutes once: only the callback
+            // that moves it into its final state meters, and it says so.
+            if new == "completed" && forward && !meta.contains_key("metered_minutes") {
+                let seconds = duration.unwrap_or(call.duration);
+                let minutes = billed_minutes(seconds);
+                if minutes > 0 {
+                    let bot = store::voice_bot(tx, &t, call.voice_bot)?.and_then(|vb| vb.bot_id);
+                    crate::billing::usage::record_voice_minutes(tx, t.org_id(), bot, minutes)?;
+                }
+                meta.insert("metered_minutes".into(), json!(minutes));
+            }
             let meta = Value::Object(meta);
             if forward {
                 store::set_status(tx, &t, call.id, &new, duration.filter(|_| is_terminal(&new)), &meta)?;
@@ -677,6 +718,12 @@ async fn status(state: &AppState, tenant: &Tenant, sid: &str, params: &[(String,
         })
         .await?;
     Ok(empty())
+}
+
+/// Whole minutes billed for a call of `seconds` (a started minute counts).
+#[must_use]
+pub fn billed_minutes(seconds: i64) -> i64 {
+    (seconds.max(0) + 59) / 60
 }
 
 /// A recording callback: the download is a job (the provider should not wait for it).
@@ -730,6 +777,11 @@ mod tests {
         assert_eq!(rank("completed"), rank("busy"));
         assert_eq!(rank("answered"), None);
         assert!(is_terminal("no-answer") && !is_terminal("queued"));
+    }
+
+    #[test]
+    fn a_started_minute_is_billed_whole() {
+        assert_eq!([0, 1, 59, 60, 61, 125].map(billed_minutes), [0, 1, 1, 1, 2, 3]);
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! recordings, and call stats.
 
 pub mod call;
+pub mod creation;
 pub mod model;
 pub mod provider;
 pub mod service;
 pub mod store;
+pub mod templates;
 pub mod twiml;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
@@ -94,6 +96,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(voice_buy_number)
         .service(voice_assign_number)
         .service(voice_release_number);
+    templates::routes(cfg);
+    creation::routes(cfg);
 }
 
 /// A Twilio voice webhook (public; authenticated by `X-Twilio-Signature`

@@ -256,6 +256,10 @@ pub struct StartCallRequest {
     /// Ask the provider to detect answering machines (`AnsweredBy` is recorded).
     #[serde(default)]
     pub machine_detection: bool,
+    /// A published flow of the voice bot's bot that the call runs instead of
+    /// the entry flow (a reminder, a survey). Default: the entry flow.
+    #[serde(default)]
+    pub flow: Option<String>,
 }
 
 /// A call as listed.

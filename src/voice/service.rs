@@ -16,9 +16,11 @@ use super::model::{
 use super::provider::{self, Account};
 use super::store::{self, VoiceBotFields};
 use crate::app::AppState;
+use crate::billing::limits::Limit;
 use crate::crypto::random_token;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::{Page, PageParams, Tenant};
+use crate::ids::BotId;
 use crate::jobs::{JobContext, JobError, JobHandler};
 
 fn voice_bot_not_found() -> AppError {
@@ -560,6 +562,12 @@ pub async fn start_call(state: &AppState, tenant: Tenant, id: VoiceBotId, req: S
         return Err(AppError::new(ErrorCode::Conflict, "assign a phone number to the voice bot first")
             .with_details(json!({ "field": "phone_number_id" })));
     };
+    let flow = match req.flow.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        Some(f) => Some(published_flow(state, &tenant, vb.bot_id, f).await?),
+        None => None,
+    };
+    let org = tenant.org_id();
+    state.db.read(move |c| crate::billing::limits::check(c, org, Limit::VoiceMinutesPerMonth, 1)).await?;
     let (account, hooks) = open_account(state, &tenant).await?;
     let mut form = vec![
         ("To", to.clone()),
@@ -604,9 +612,27 @@ pub async fn start_call(state: &AppState, tenant: Tenant, id: VoiceBotId, req: S
                 status: &status,
             };
             let id = store::insert_call(tx, &tenant, &new)?;
+            if let Some(f) = &flow {
+                store::set_metadata(tx, &tenant, id, &json!({ "flow": f }))?;
+            }
             store::call(tx, &tenant, id)?.ok_or_else(|| AppError::new(ErrorCode::CallNotFound, "no such call"))
         })
         .await
+}
+
+/// `name` when it is a published flow of `bot`, else 422 naming `flow`.
+async fn published_flow(state: &AppState, tenant: &Tenant, bot: Option<BotId>, name: &str) -> AppResult<String> {
+    let flows = match bot {
+        Some(b) => crate::flows::service::list(state, tenant.clone(), b).await?,
+        None => Vec::new(),
+    };
+    if flows.iter().any(|f| f.name == name && f.published_version.is_some()) {
+        return Ok(name.to_owned());
+    }
+    let published: Vec<&str> =
+        flows.iter().filter(|f| f.published_version.is_some()).map(|f| f.name.as_str()).collect();
+    Err(AppError::validation("flow", format!("`{name}` is not a published flow of the voice bot's bot"))
+        .with_details(json!({ "field": "flow", "published_flows": published })))
 }
 
 pub async fn list_calls(state: &AppState, tenant: Tenant, f: CallFilter) -> AppResult<Page<Call>> {

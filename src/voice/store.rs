@@ -146,6 +146,14 @@ pub fn update_voice_bot(
     )
 }
 
+/// The greeting a voice bot says when its flow says nothing first.
+pub fn set_greeting(conn: &Connection, tenant: &Tenant, id: VoiceBotId, greeting: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE voice_bots SET greeting_message = ?3 WHERE organization_id = ?1 AND id = ?2",
+        params![tenant.org_id(), id, greeting],
+    )
+}
+
 pub fn delete_voice_bot(conn: &Connection, tenant: &Tenant, id: VoiceBotId) -> rusqlite::Result<usize> {
     conn.execute("DELETE FROM voice_bots WHERE organization_id = ?1 AND id = ?2", params![tenant.org_id(), id])
 }
@@ -286,11 +294,13 @@ pub struct CallRow {
     pub conversation: Option<i64>,
     pub status: String,
     pub metadata: Value,
+    /// Seconds, as last reported.
+    pub duration: i64,
 }
 
 pub fn call_by_sid(conn: &Connection, tenant: &Tenant, sid: &str) -> rusqlite::Result<Option<CallRow>> {
     conn.query_row(
-        "SELECT id, voice_bot_id, conversation_id, status, metadata FROM calls
+        "SELECT id, voice_bot_id, conversation_id, status, metadata, duration FROM calls
          WHERE organization_id = ?1 AND provider_call_sid = ?2",
         params![tenant.org_id(), sid],
         |r| {
@@ -301,6 +311,7 @@ pub fn call_by_sid(conn: &Connection, tenant: &Tenant, sid: &str) -> rusqlite::R
                 conversation: r.get(2)?,
                 status: r.get(3)?,
                 metadata: serde_json::from_str(&metadata).unwrap_or(Value::Null),
+                duration: r.get(5)?,
             })
         },
     )

@@ -141,6 +141,7 @@ const TENANT_PARAMS: &[&str] = &[
     "voice_bot_id",
     "call_id",
     "phone_number_id",
+    "creation_id",
     "scim_token_id",
     "sso_configuration_id",
     "sso_domain_id",
@@ -337,8 +338,9 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
 }
 
 /// A voice bot of the bot on a number (no provider sid: a release does not
-/// call out) with one call; no telephony account (provider routes answer 409).
-fn voice_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, i64); 3]> {
+/// call out) with one call, and a voice-to-bot creation; no telephony
+/// account (provider routes answer 409).
+fn voice_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<[(&'static str, i64); 4]> {
     let voice_bot_id: i64 = tx.query_row(
         "INSERT INTO voice_bots (organization_id, bot_id, name) VALUES (?1, ?2, 'Matrix voice') RETURNING id",
         params![org_id, bot_id],
@@ -356,7 +358,17 @@ fn voice_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::
         params![org_id, voice_bot_id, phone_number_id],
         |r| r.get(0),
     )?;
-    Ok([("voice_bot_id", voice_bot_id), ("call_id", call_id), ("phone_number_id", phone_number_id)])
+    let creation_id: i64 = tx.query_row(
+        "INSERT INTO voice_bot_creations (organization_id, session_id) VALUES (?1, lower(hex(randomblob(12)))) RETURNING id",
+        [org_id],
+        |r| r.get(0),
+    )?;
+    Ok([
+        ("voice_bot_id", voice_bot_id),
+        ("call_id", call_id),
+        ("phone_number_id", phone_number_id),
+        ("creation_id", creation_id),
+    ])
 }
 
 /// Runtime rows of the bot: an avatar, a published flow `main` (version 1),

@@ -9,6 +9,14 @@
 //! Every request is recorded (body as JSON, headers, arrival time) so tests
 //! can assert what was sent; streams the client closed early are counted.
 //!
+//! `POST /v1/audio/transcriptions` speaks `OpenAI`'s audio API: a multipart
+//! form with `file` and `model` (400 `invalid_request_error` naming the
+//! missing `param` otherwise), answered from a queue of transcripts pushed
+//! with [`FakeOpenAi::push_transcript`] as `{"text": …}` (`response_format`
+//! `json`, the default), `verbose_json` or plain `text`. The recorded body
+//! is a summary of the form: its text fields, and `file_name`,
+//! `file_bytes` and `file_content_type` of the audio.
+//!
 //! ```ignore
 //! let llm = FakeOpenAi::start().await;
 //! llm.push(Step::tool_calls(&[("call_1", "get_weather", r#"{"city":"Paris"}"#)]));
@@ -127,6 +135,7 @@ impl Call {
 #[derive(Default)]
 struct Shared {
     script: Mutex<VecDeque<Step>>,
+    transcripts: Mutex<VecDeque<String>>,
     calls: Mutex<Vec<Call>>,
     aborted: AtomicUsize,
     finished: AtomicUsize,
@@ -168,6 +177,12 @@ impl FakeOpenAi {
         self
     }
 
+    /// Queues what the next transcription hears.
+    pub fn push_transcript(&self, text: &str) -> &FakeOpenAi {
+        self.shared.transcripts.lock().expect("transcripts").push_back(text.to_owned());
+        self
+    }
+
     /// Replies not used yet.
     pub fn pending(&self) -> usize {
         self.shared.script.lock().expect("script").len()
@@ -196,6 +211,10 @@ impl FakeOpenAi {
 
 async fn serve(mut socket: TcpStream, shared: Arc<Shared>, n: u64) {
     let Some(request) = read_request(&mut socket).await else { return };
+    if request.path == "/v1/audio/transcriptions" {
+        transcribe(&mut socket, &shared, &request).await;
+        return;
+    }
     let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     shared.calls.lock().expect("calls").push(Call {
         at: Instant::now(),
@@ -335,4 +354,114 @@ async fn write_stream(socket: &mut TcpStream, chunks: &[Value], pause: Duration)
     }
     socket.write_all(b"0\r\n\r\n").await?;
     socket.flush().await
+}
+
+/// One part of a multipart form: its name, file name, content type and bytes.
+struct FormPart {
+    name: String,
+    file_name: Option<String>,
+    content_type: Option<String>,
+    data: Vec<u8>,
+}
+
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    haystack.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+}
+
+/// Splits a `multipart/form-data` body (RFC 7578) at its boundary.
+fn form_parts(content_type: &str, body: &[u8]) -> Option<Vec<FormPart>> {
+    let boundary = content_type.split(';').find_map(|p| p.trim().strip_prefix("boundary="))?.trim_matches('"');
+    let delimiter = format!("--{boundary}").into_bytes();
+    let mut parts = Vec::new();
+    let mut at = find(body, &delimiter, 0)? + delimiter.len();
+    loop {
+        if body.get(at..at + 2) == Some(b"--") {
+            return Some(parts);
+        }
+        let head_start = at + 2;
+        let head_end = find(body, b"\r\n\r\n", head_start)?;
+        let head = String::from_utf8_lossy(&body[head_start..head_end]).into_owned();
+        let next = find(body, &[b"\r\n".as_slice(), &delimiter].concat(), head_end + 4)?;
+        let mut part = FormPart {
+            name: String::new(),
+            file_name: None,
+            content_type: None,
+            data: body[head_end + 4..next].to_vec(),
+        };
+        for line in head.split("\r\n") {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("content-disposition:") {
+                for attr in line.split(';').skip(1) {
+                    if let Some((k, v)) = attr.trim().split_once('=') {
+                        let v = v.trim_matches('"').to_owned();
+                        match k {
+                            "name" => part.name = v,
+                            "filename" => part.file_name = Some(v),
+                            _ => {}
+                        }
+                    }
+                }
+            } else if lower.starts_with("content-type:") {
+                part.content_type = line.split_once(':').map(|(_, v)| v.trim().to_owned());
+            }
+        }
+        parts.push(part);
+        at = next + 2 + delimiter.len();
+    }
+}
+
+/// `POST /v1/audio/transcriptions` as `OpenAI` answers it.
+async fn transcribe(socket: &mut TcpStream, shared: &Shared, request: &crate::fake_http::Received) {
+    let invalid = |message: &str, param: &str| {
+        json!({ "error": { "message": message, "type": "invalid_request_error", "param": param, "code": null } })
+            .to_string()
+    };
+    let Some(parts) = request.header("content-type").and_then(|ct| form_parts(ct, &request.body)) else {
+        let _ =
+            write_full(socket, 400, &[], "application/json", &invalid("Expected a multipart/form-data body.", "file"))
+                .await;
+        return;
+    };
+    let mut summary = serde_json::Map::new();
+    for p in &parts {
+        if p.name == "file" {
+            summary.insert("file_name".into(), json!(p.file_name));
+            summary.insert("file_bytes".into(), json!(p.data.len()));
+            summary.insert("file_content_type".into(), json!(p.content_type));
+        } else {
+            summary.insert(p.name.clone(), json!(String::from_utf8_lossy(&p.data)));
+        }
+    }
+    shared.calls.lock().expect("calls").push(Call {
+        at: Instant::now(),
+        path: request.path.clone(),
+        headers: request.headers.clone(),
+        body: Value::Object(summary.clone()),
+    });
+    if !summary.contains_key("file_bytes") {
+        let _ = write_full(socket, 400, &[], "application/json", &invalid("You must provide a file.", "file")).await;
+        return;
+    }
+    if !summary.contains_key("model") {
+        let _ =
+            write_full(socket, 400, &[], "application/json", &invalid("you must provide a model parameter", "model"))
+                .await;
+        return;
+    }
+    let text = shared.transcripts.lock().expect("transcripts").pop_front().unwrap_or_default();
+    let _ = match summary.get("response_format").and_then(Value::as_str).unwrap_or("json") {
+        "text" => write_full(socket, 200, &[], "text/plain; charset=utf-8", &text).await,
+        "verbose_json" => {
+            let body = json!({ "task": "transcribe", "language": "english", "duration": 3.2, "text": text,
+                               "segments": [{ "id": 0, "seek": 0, "start": 0.0, "end": 3.2, "text": text,
+                                              "tokens": [], "temperature": 0.0, "avg_logprob": -0.2,
+                                              "compression_ratio": 1.1, "no_speech_prob": 0.01 }] });
+            write_full(socket, 200, &[], "application/json", &body.to_string()).await
+        }
+        _ => {
+            let body = json!({ "text": text, "usage": { "type": "duration", "seconds": 4 } });
+            write_full(socket, 200, &[], "application/json", &body.to_string()).await
+        }
+    };
+    let _ = socket.shutdown().await;
 }

@@ -19,15 +19,15 @@ use serde_json::{Value, json};
 use crate::fake_http::{FakeServer, Received, Reply};
 use crate::helpers::{Session, TestApp, assert_error, spawn_app_with};
 
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f";
+pub(crate) const SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f";
 const WRONG_TOKEN: &str = "ffffffffffffffffffffffffffffffff";
-const NUMBER: &str = "+15005550006";
-const CALLER: &str = "+14155550100";
-const DESK: &str = "+14155550199";
+pub(crate) const NUMBER: &str = "+15005550006";
+pub(crate) const CALLER: &str = "+14155550100";
+pub(crate) const DESK: &str = "+14155550199";
 
 /// A WAV file: the RIFF header and a few silent samples.
-fn wav() -> Vec<u8> {
+pub(crate) fn wav() -> Vec<u8> {
     let mut w = b"RIFF".to_vec();
     w.extend_from_slice(&44_u32.to_le_bytes());
     w.extend_from_slice(b"WAVEfmt ");
@@ -51,7 +51,7 @@ fn field(form: &[(String, String)], name: &str) -> Option<String> {
 }
 
 /// A fake Twilio: only `SID`/`TOKEN` authenticate.
-async fn fake_twilio() -> FakeServer {
+pub(crate) async fn fake_twilio() -> FakeServer {
     FakeServer::start(Arc::new(move |r: &Received| {
         let reply = |status: u16, v: Value| Reply::Full(status, "application/json".into(), v.to_string().into_bytes());
         if r.header("authorization") != Some(basic(SID, TOKEN).as_str()) {
@@ -127,7 +127,7 @@ struct Line {
 
 /// Posts a webhook to the full `url` as Twilio would (signed with `token`,
 /// or with `signature` verbatim); answers status, content type and body.
-async fn post_hook(
+pub(crate) async fn post_hook(
     app: &TestApp,
     url: &str,
     params: &[(&str, &str)],
@@ -150,7 +150,7 @@ async fn post_hook(
 }
 
 /// The call parameters Twilio sends with every voice webhook.
-fn call_params<'a>(sid: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn call_params<'a>(sid: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut p = vec![
         ("AccountSid", SID),
         ("ApiVersion", "2010-04-01"),
@@ -164,7 +164,7 @@ fn call_params<'a>(sid: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, 
 }
 
 /// The parameters of a webhook about an outbound call.
-fn outbound_params<'a>(sid: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn outbound_params<'a>(sid: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut p =
         vec![("AccountSid", SID), ("CallSid", sid), ("Direction", "outbound-api"), ("From", NUMBER), ("To", CALLER)];
     p.extend_from_slice(extra);
@@ -172,7 +172,7 @@ fn outbound_params<'a>(sid: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a s
 }
 
 /// The `action` of the `<Gather>` in a `TwiML` document.
-fn gather_action(twiml: &str) -> String {
+pub(crate) fn gather_action(twiml: &str) -> String {
     let g = &twiml[twiml.find("<Gather").unwrap_or_else(|| panic!("no gather: {twiml}"))..];
     let a = &g[g.find("action=\"").expect("action") + 8..];
     a[..a.find('"').expect("end")].replace("&amp;", "&")
@@ -184,7 +184,7 @@ fn redirect(twiml: &str) -> String {
 }
 
 /// The texts of the `<Say>` verbs, in order.
-fn says(twiml: &str) -> Vec<String> {
+pub(crate) fn says(twiml: &str) -> Vec<String> {
     twiml
         .split("<Say")
         .skip(1)
@@ -227,7 +227,14 @@ fn ivr_flow() -> Value {
     })
 }
 
-async fn call_ok(app: &TestApp, s: &Session, method: Method, path: &str, body: Option<Value>, want: u16) -> Value {
+pub(crate) async fn call_ok(
+    app: &TestApp,
+    s: &Session,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    want: u16,
+) -> Value {
     let (status, v) = app.call(s, method, path, body).await;
     assert_eq!(status, want, "{path}: {v}");
     v

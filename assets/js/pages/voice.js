@@ -7,6 +7,7 @@ import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, form
 import { route } from "../router.js";
 import { get, post, put, patch, del } from "../api.js";
 import { currentOrg } from "../session.js";
+import { VoiceTemplates, DescribeByVoice } from "./voice_create.js";
 
 function Account({ org }) {
   const account = useLoad(() => get(`/api/v1/orgs/${org.id}/voice/account`).catch((e) => (e.code === "voice_account_not_configured" ? null : Promise.reject(e))), [org.id]);
@@ -180,6 +181,8 @@ function VoiceBots() {
     <p class="muted">A voice bot answers a phone number with a bot's published flow: messages are spoken, questions listen for
       speech or keys ("press 1 for …"), a hand-off dials a person.</p>
     <${Account} org=${org} />
+    <${VoiceTemplates} org=${org} onCreated=${() => { list.reload(); bots.reload(); }} />
+    <${DescribeByVoice} org=${org} onCreated=${() => { list.reload(); bots.reload(); }} />
     ${bots.data && html`<${CreateVoiceBot} org=${org} bots=${bots.data.items} onCreated=${list.reload} />`}
     <div class="card">
       <h2>Voice bots</h2>

@@ -108,6 +108,9 @@ pub enum ConvRef {
 pub enum Action {
     /// Open the conversation (the flow starts and greets).
     Start,
+    /// Open the conversation in this published flow instead of the entry
+    /// flow (an outbound call that runs a reminder flow).
+    StartFlow(String),
     /// An end-user message.
     Message(String),
     /// Files an end user sent (a widget upload, a channel's media), stored
@@ -398,7 +401,10 @@ impl Runtime {
         let started = Instant::now();
         let hook = args.hook.take();
         let loaded = self.loaded(state, &args.tenant, args.bot, args.source).await?;
-        let is_end_user = matches!(args.action, Action::Start | Action::Message(_) | Action::Attachment { .. });
+        let is_end_user = matches!(
+            args.action,
+            Action::Start | Action::StartFlow(_) | Action::Message(_) | Action::Attachment { .. }
+        );
         if is_end_user && args.count_usage && !loaded.bot.is_active {
             return Err(AppError::new(ErrorCode::BotInactive, "this bot is switched off"));
         }
@@ -465,6 +471,11 @@ impl Runtime {
             Action::Start => {
                 if e.status == ConvStatus::Open && (created || e.state.turns == 0) {
                     engine_input = Some((Input::Start, true));
+                }
+            }
+            Action::StartFlow(flow) => {
+                if e.status == ConvStatus::Open && (created || e.state.turns == 0) {
+                    engine_input = Some((Input::StartFlow(flow.clone()), true));
                 }
             }
             Action::Message(text) => {
