@@ -431,7 +431,7 @@ pub struct NewApproval<'a> {
 }
 
 pub fn insert_approval(conn: &Connection, tenant: &Tenant, a: &NewApproval<'_>) -> rusqlite::Result<AgentApprovalId> {
-    crate::db::execute_cached(conn, 
+    crate::db::execute_cached(conn,
         "INSERT INTO agent_approvals (organization_id, run_id, agent_id, bot_id, conversation_id, tool_id, tool_call_id, arguments)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![tenant.org_id(), a.run, a.agent, a.bot, a.conversation_id, a.tool, a.tool_call_id, a.arguments],

@@ -24,7 +24,7 @@ pub fn insert_workflow(
     bot: BotId,
     w: &WorkflowFields<'_>,
 ) -> rusqlite::Result<WorkflowId> {
-    crate::db::query_row_cached(conn, 
+    crate::db::query_row_cached(conn,
         "INSERT INTO agent_workflows (organization_id, bot_id, name, description, workflow_type, flow_config, is_active)
          VALUES (?1, ?2, ?3, ?4, 'mixed', ?5, ?6) RETURNING id",
         params![tenant.org_id(), bot, w.name, w.description, w.definition_json, w.is_active],
@@ -142,7 +142,7 @@ pub fn activate(
             return Ok(false);
         }
     }
-    let n = crate::db::execute_cached(conn, 
+    let n = crate::db::execute_cached(conn,
         "INSERT INTO agent_execution_steps (organization_id, execution_id, step_key, step_type, iteration, step_order, status, input)
          SELECT ?1, ?2, ?3, ?4,
                 coalesce((SELECT max(iteration) FROM agent_execution_steps WHERE execution_id = ?2 AND step_key = ?3), 0) + 1,
@@ -298,7 +298,7 @@ pub fn finish_step(
         ],
     )?;
     if n > 0 {
-        crate::db::execute_cached(conn, 
+        crate::db::execute_cached(conn,
             "UPDATE workflow_executions SET total_tokens = total_tokens + ?2, total_cost_micros = total_cost_micros + ?3
              WHERE id = ?1",
             params![execution, e.tokens, e.cost_micros],
@@ -327,7 +327,7 @@ pub fn finish_execution(
     error: Option<(&str, &str)>,
     now: &str,
 ) -> rusqlite::Result<bool> {
-    let n = crate::db::execute_cached(conn, 
+    let n = crate::db::execute_cached(conn,
         "UPDATE workflow_executions SET status = ?3, output = ?4, error_code = ?5, error = ?6, finished_at = ?7,
                 waiting_step = NULL,
                 duration_ms = max(0, CAST(round((julianday(?7) - julianday(coalesce(started_at, created_at))) * 86400000) AS INTEGER))

@@ -16,7 +16,7 @@ pub fn find(conn: &Connection, tenant: &Tenant, bot: BotId) -> rusqlite::Result<
 }
 
 pub fn upsert(conn: &Connection, tenant: &Tenant, bot: BotId, c: &AiConfigRow) -> rusqlite::Result<()> {
-    crate::db::execute_cached(conn, 
+    crate::db::execute_cached(conn,
         "INSERT INTO ai_configurations (organization_id, bot_id, provider_id, fallback_provider_id, model, temperature,
                                         max_tokens, system_prompt, monthly_token_budget, monthly_cost_budget_micros, is_enabled)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
