@@ -118,6 +118,9 @@ pub struct Target {
     pub actor: Option<i64>,
 }
 
+/// `(table, new id, [(column, value)])` of one inserted row.
+pub type InsertedRow = (String, i64, Vec<(String, SqlValue)>);
+
 /// Old id → new id, per table; the rows left out and why; and, for the
 /// tables named in `record`, the values each row was inserted with.
 #[derive(Debug, Default)]
@@ -129,7 +132,7 @@ pub struct IdMap {
     /// Tables whose inserted values are kept (see `inserted`).
     pub record: BTreeSet<String>,
     /// `(table, new id, [(column, value)])` of the rows of the `record` tables.
-    pub inserted: Vec<(String, i64, Vec<(String, SqlValue)>)>,
+    pub inserted: Vec<InsertedRow>,
     /// Tables of the archive not inserted yet: a nullable reference to one of
     /// them (a cycle such as voice bots ↔ phone numbers) is filled in afterwards.
     pub pending: BTreeSet<String>,

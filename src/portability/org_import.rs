@@ -184,7 +184,7 @@ fn free_uniques(
         if values.iter().any(|v| matches!(v, SqlValue::Null)) {
             continue;
         }
-        let cond = unique
+        let matches = unique
             .columns
             .iter()
             .enumerate()
@@ -192,7 +192,7 @@ fn free_uniques(
             .collect::<Vec<_>>()
             .join(" AND ");
         let taken: bool = conn
-            .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM \"{table}\" WHERE {cond})"))?
+            .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM \"{table}\" WHERE {matches})"))?
             .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
         if !taken {
             continue;
@@ -424,9 +424,8 @@ fn import_inner(
 ) -> AppResult<PortabilityOrgImportReport> {
     let invalid =
         |m: String| AppError::new(ErrorCode::ExportArchiveInvalid, m).with_details(json!({ "field": "file" }));
-    let org_row = match table_rows(bundle, "organizations") {
-        Some([row]) => row,
-        _ => return Err(invalid("an organization export holds exactly one `organizations` row".into())),
+    let Some([org_row]) = table_rows(bundle, "organizations") else {
+        return Err(invalid("an organization export holds exactly one `organizations` row".into()));
     };
     let mut warnings = BTreeSet::new();
     let org = insert_organization(conn, org_row, options, &mut warnings)?;

@@ -5,6 +5,8 @@
 //! ([`CertificateWarning`]), because SAML trusts the pinned key, not the validity dates,
 //! and `IdPs` (AD FS, Shibboleth) often publish long-expired self-signed certificates.
 
+use std::fmt::Write as _;
+
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use rsa::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
@@ -235,11 +237,10 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, SamlError> {
 /// encryption certificates (two during a key rollover: the `IdP` may use either).
 #[must_use]
 pub fn sp_metadata(sp: &SpSettings, sp_certs: &[IdpCertificate]) -> String {
-    let keys: String = sp_certs
-        .iter()
-        .map(|c| {
-            format!(
-                "<md:KeyDescriptor use=\"encryption\"><ds:KeyInfo xmlns:ds=\"{NS_DSIG}\"><ds:X509Data>\
+    let keys: String = sp_certs.iter().fold(String::new(), |mut keys, c| {
+        let _ = write!(
+            keys,
+            "<md:KeyDescriptor use=\"encryption\"><ds:KeyInfo xmlns:ds=\"{NS_DSIG}\"><ds:X509Data>\
              <ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\
              <md:EncryptionMethod Algorithm=\"http://www.w3.org/2009/xmlenc11#aes256-gcm\"/>\
              <md:EncryptionMethod Algorithm=\"http://www.w3.org/2009/xmlenc11#aes128-gcm\"/>\
@@ -247,10 +248,10 @@ pub fn sp_metadata(sp: &SpSettings, sp_certs: &[IdpCertificate]) -> String {
              <md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/>\
              <md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p\"/>\
              </md:KeyDescriptor>",
-                c.to_base64()
-            )
-        })
-        .collect();
+            c.to_base64()
+        );
+        keys
+    });
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
          <md:EntityDescriptor xmlns:md=\"{NS_METADATA}\" entityID=\"{entity}\">\

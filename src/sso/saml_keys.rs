@@ -216,7 +216,7 @@ pub async fn add(state: &AppState, tenant: Tenant, id: SsoConfigurationId) -> Ap
                 &AuditEntry::by(&tenant, "sso.saml_key.created", "sso_configuration", id.0)
                     .with_metadata(json!({ "status": status })),
             )?;
-            Ok(store::find_config(tx, &tenant, id)?.ok_or_else(super::service::not_found)?)
+            store::find_config(tx, &tenant, id)?.ok_or_else(super::service::not_found)
         })
         .await?;
     Ok(views(&state.keys, &row))
@@ -240,7 +240,7 @@ async fn rewrite(
             let metadata = change(&row, &mut list)?;
             store::set_private_key(tx, &tenant, id, seal(&keys, tenant.org_id().0, id, &list).as_deref())?;
             audit::record(tx, &AuditEntry::by(&tenant, action, "sso_configuration", id.0).with_metadata(metadata))?;
-            Ok(store::find_config(tx, &tenant, id)?.ok_or_else(super::service::not_found)?)
+            store::find_config(tx, &tenant, id)?.ok_or_else(super::service::not_found)
         })
         .await?;
     Ok(views(&state.keys, &row))

@@ -99,8 +99,11 @@ async fn say(
     (texts, turn)
 }
 
+/// `(name, counter, counter)` of one row.
+type Counted = Vec<(String, i64, i64)>;
+
 /// The counters a trigger keeps, per bot name and per knowledge base name.
-fn counters(app: &TestApp, org: i64) -> (Vec<(String, i64, i64)>, Vec<(String, i64, i64)>) {
+fn counters(app: &TestApp, org: i64) -> (Counted, Counted) {
     app.sql(|c| {
         let bots = c
             .prepare(

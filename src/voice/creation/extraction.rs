@@ -185,7 +185,9 @@ const MENU_PROMPT: &str = "How can I help you today?";
 const PERSON_LABEL: &str = "Speak to a person";
 
 fn node(id: &str, kind: &str, label: &str, data: Value, y: i64) -> Value {
-    json!({ "id": id, "type": kind, "label": label, "data": data, "position": { "x": 0, "y": y } })
+    let mut node = json!({ "id": id, "type": kind, "label": label, "position": { "x": 0, "y": y } });
+    node["data"] = data;
+    node
 }
 
 /// The phone flow of an extraction: the greeting, the questions, the menu

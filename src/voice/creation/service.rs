@@ -277,7 +277,9 @@ fn field_of(pointer: &str) -> String {
     let mut out = String::new();
     for part in pointer.split('/').filter(|p| !p.is_empty()) {
         if part.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&format!("[{part}]"));
+            out.push('[');
+            out.push_str(part);
+            out.push(']');
         } else {
             if !out.is_empty() {
                 out.push('.');
