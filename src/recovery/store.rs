@@ -862,15 +862,18 @@ fn frozen_key(org: OrgId) -> String {
 /// The day (`YYYY-MM-DD`) before which the organization's daily rollups are
 /// kept as they are: the retention job archived the messages they count.
 pub fn frozen_before(conn: &Connection, org: OrgId) -> rusqlite::Result<String> {
-    let day: Option<String> =
-        conn.query_row("SELECT value FROM settings WHERE key = ?1", [frozen_key(org)], |r| r.get(0)).optional()?;
+    let day: Option<String> = conn
+        .query_row("SELECT json_extract(value, '$') FROM settings WHERE key = ?1", [frozen_key(org)], |r| r.get(0))
+        .optional()?;
     Ok(day.unwrap_or_default())
 }
 
 /// Keeps the daily rollups of the days before `day` from now on (never moves back).
 pub fn freeze_rollups_before(conn: &Connection, org: OrgId, day: &str) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+        // `settings.value` is JSON: the day is stored as a JSON string, and
+        // two such strings compare as their days do.
+        "INSERT INTO settings (key, value) VALUES (?1, json_quote(?2))
          ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
         params![frozen_key(org), day],
     )?;
