@@ -308,6 +308,9 @@ fn start_exit_code(e: &StartError) -> u8 {
 fn migrate(config: &Config) -> Result<(), ExitCode> {
     let before = db::inspect(&config.data).map_err(|e| fail(2, &e))?;
     let (state, _lock) = AppState::open(config.clone()).map_err(|e| fail(start_exit_code(&e), &e))?;
+    // Leave one self-contained file, as a server's shutdown does: start-up
+    // writes (seeds) would otherwise stay in the WAL.
+    state.db.checkpoint().map_err(|e| fail(1, &e))?;
     drop(state);
     let from = match before {
         FileState::New => "a new database".to_owned(),
