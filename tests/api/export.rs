@@ -9,7 +9,7 @@ use std::io::{Cursor, Read, Write};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, published_bot, spawn_app, spawn_app_with};
+use crate::helpers::{Session, TestApp, emulator_say, published_bot, spawn_app, spawn_app_with};
 
 async fn export(app: &TestApp, s: &Session, bot: i64) -> Vec<u8> {
     let r = app.as_user(s, Method::GET, &format!("/api/v1/bots/{bot}/export")).send().await.expect("send");
@@ -28,33 +28,6 @@ async fn import(app: &TestApp, s: &Session, file: Vec<u8>, dry_run: bool) -> (u1
         .expect("send");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
-}
-
-/// One emulator turn on the published flows: the bot's texts and the turn.
-async fn say(
-    app: &TestApp,
-    s: &Session,
-    bot: i64,
-    conversation: Option<i64>,
-    text: Option<&str>,
-) -> (Vec<String>, Value) {
-    let mut body = json!({ "source": "published" });
-    if let Some(c) = conversation {
-        body["conversation_id"] = json!(c);
-    }
-    if let Some(t) = text {
-        body["text"] = json!(t);
-    }
-    let (status, turn) = app.call(s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(body)).await;
-    assert_eq!(status, 200, "{turn}");
-    let texts = turn["replies"]
-        .as_array()
-        .expect("replies")
-        .iter()
-        .filter(|r| r["role"] != "note")
-        .map(|r| r["text"].as_str().unwrap_or("").to_owned())
-        .collect();
-    (texts, turn)
 }
 
 /// Rewrites an archive entry by entry.
@@ -150,10 +123,15 @@ async fn export_a_rich_bot_imports_into_another_organization_and_answers_the_sam
 
     // The same knowledge answer in both organizations.
     for (s, bot) in [(&a, faq_bot), (&b, new_faq)] {
-        let (_, turn) = say(&app, s, bot, None, None).await;
-        let (texts, turn) =
-            say(&app, s, bot, turn["conversation_id"].as_i64(), Some("How many days do I have to return an item?"))
-                .await;
+        let (_, turn) = emulator_say(&app, s, bot, None, None).await;
+        let (texts, turn) = emulator_say(
+            &app,
+            s,
+            bot,
+            turn["conversation_id"].as_i64(),
+            Some("How many days do I have to return an item?"),
+        )
+        .await;
         assert!(texts[0].contains("30 days"), "{texts:?} {turn}");
     }
     // The same NLU answer, from the imported model (no training in B).
@@ -161,9 +139,9 @@ async fn export_a_rich_bot_imports_into_another_organization_and_answers_the_sam
     for (s, bot) in [(&a, support_bot), (&b, new_support)] {
         let (_, nlu) = app.call(s, Method::GET, &format!("/api/v1/bots/{bot}/nlu"), None).await;
         assert!(nlu["active_model"].is_object(), "{nlu}");
-        let (_, turn) = say(&app, s, bot, None, None).await;
+        let (_, turn) = emulator_say(&app, s, bot, None, None).await;
         let (texts, _) =
-            say(&app, s, bot, turn["conversation_id"].as_i64(), Some("I was charged twice this month")).await;
+            emulator_say(&app, s, bot, turn["conversation_id"].as_i64(), Some("I was charged twice this month")).await;
         assert!(texts[0].contains("Account → Billing"), "{texts:?}");
     }
     // Importing the same file again: the knowledge base name is taken, renamed.
@@ -258,7 +236,7 @@ async fn export_bad_files_are_refused_with_clear_errors_and_nothing_half_importe
     let (status, report) = import(&app, &b, file, false).await;
     assert_eq!(status, 201, "{report}");
     let new_bot = report["bot_id"].as_i64().expect("bot");
-    let (texts, _) = say(&app, &b, new_bot, None, None).await;
+    let (texts, _) = emulator_say(&app, &b, new_bot, None, None).await;
     assert_eq!(texts, ["Hello there"]);
     let source_key: String = app.sql(|c| c.query_row("SELECT widget_key FROM bots WHERE id = ?1", [bot], |r| r.get(0)));
     let imported_key: String =
@@ -356,7 +334,7 @@ async fn export_organization_as_a_job_then_erase_leaves_no_row_of_it_in_any_tena
         "edges": [ { "source": "start", "target": "hi" } ]
     });
     let bot = published_bot(&app, &owner, "To erase", flow.clone()).await;
-    say(&app, &owner, bot, None, None).await;
+    emulator_say(&app, &owner, bot, None, None).await;
     let (status, _) = app
         .call(
             &owner,

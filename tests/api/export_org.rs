@@ -9,7 +9,7 @@ use std::io::{Cursor, Read, Write};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, published_bot, spawn_app, spawn_app_with};
+use crate::helpers::{Session, TestApp, emulator_say, published_bot, spawn_app, spawn_app_with};
 
 /// Exports the session's organization through the job and downloads the file.
 async fn export_org(app: &TestApp, s: &Session) -> Vec<u8> {
@@ -72,33 +72,6 @@ fn count_in(app: &TestApp, table: &str, org: i64) -> i64 {
     app.count(&format!("SELECT count(*) FROM {table} WHERE organization_id = {org}"))
 }
 
-/// One emulator turn on the published flows: the bot's texts and the turn.
-async fn say(
-    app: &TestApp,
-    s: &Session,
-    bot: i64,
-    conversation: Option<i64>,
-    text: Option<&str>,
-) -> (Vec<String>, Value) {
-    let mut body = json!({ "source": "published" });
-    if let Some(c) = conversation {
-        body["conversation_id"] = json!(c);
-    }
-    if let Some(t) = text {
-        body["text"] = json!(t);
-    }
-    let (status, turn) = app.call(s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(body)).await;
-    assert_eq!(status, 200, "{turn}");
-    let texts = turn["replies"]
-        .as_array()
-        .expect("replies")
-        .iter()
-        .filter(|r| r["role"] != "note")
-        .map(|r| r["text"].as_str().unwrap_or("").to_owned())
-        .collect();
-    (texts, turn)
-}
-
 /// `(name, counter, counter)` of one row.
 type Counted = Vec<(String, i64, i64)>;
 
@@ -137,7 +110,7 @@ async fn export_org_imports_as_a_new_organization_after_a_dry_run() {
         "edges": [ { "source": "start", "target": "hi" } ]
     });
     let greeter = published_bot(&app, &a, "Greeter", flow).await;
-    say(&app, &a, greeter, None, None).await;
+    emulator_say(&app, &a, greeter, None, None).await;
     // A member with an account on the target, one whose account is gone, a
     // webhook (its secret cannot travel) and an API token (a credential).
     let editor = app.join(&a, a.org_id, "orgmove-editor@example.com", "editor").await;
@@ -249,7 +222,7 @@ async fn export_org_imports_as_a_new_organization_after_a_dry_run() {
     let new_greeter: i64 = app.sql(|c| {
         c.query_row("SELECT id FROM bots WHERE organization_id = ?1 AND name = 'Greeter'", [org], |r| r.get(0))
     });
-    let (texts, _) = say(&app, &b, new_greeter, None, None).await;
+    let (texts, _) = emulator_say(&app, &b, new_greeter, None, None).await;
     assert_eq!(texts, ["Moved with the organization"]);
     let new_faq: i64 = app.sql(|c| {
         c.query_row(
@@ -259,10 +232,15 @@ async fn export_org_imports_as_a_new_organization_after_a_dry_run() {
         )
     });
     assert_ne!(new_faq, faq_bot);
-    let (_, turn) = say(&app, &b, new_faq, None, None).await;
-    let (texts, turn) =
-        say(&app, &b, new_faq, turn["conversation_id"].as_i64(), Some("How many days do I have to return an item?"))
-            .await;
+    let (_, turn) = emulator_say(&app, &b, new_faq, None, None).await;
+    let (texts, turn) = emulator_say(
+        &app,
+        &b,
+        new_faq,
+        turn["conversation_id"].as_i64(),
+        Some("How many days do I have to return an item?"),
+    )
+    .await;
     assert!(texts[0].contains("30 days"), "{texts:?} {turn}");
     let audited = app.count(&format!(
         "SELECT count(*) FROM audit_logs WHERE organization_id = {org} AND action = 'org.imported' AND resource_id = {org}"

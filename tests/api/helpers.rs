@@ -329,3 +329,31 @@ pub async fn published_bot(app: &TestApp, s: &Session, name: &str, flow: Value) 
     assert_eq!(status, 200, "{published}");
     bot
 }
+
+/// One emulator turn on the published flows: the texts the user sees (the
+/// hand-off note is for the agents) and the whole turn.
+pub async fn emulator_say(
+    app: &TestApp,
+    s: &Session,
+    bot: i64,
+    conversation: Option<i64>,
+    text: Option<&str>,
+) -> (Vec<String>, Value) {
+    let mut body = json!({ "source": "published" });
+    if let Some(c) = conversation {
+        body["conversation_id"] = json!(c);
+    }
+    if let Some(t) = text {
+        body["text"] = json!(t);
+    }
+    let (status, turn) = app.call(s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(body)).await;
+    assert_eq!(status, 200, "{turn}");
+    let texts = turn["replies"]
+        .as_array()
+        .expect("replies")
+        .iter()
+        .filter(|r| r["role"] != "note")
+        .map(|r| r["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    (texts, turn)
+}

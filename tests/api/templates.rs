@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fake_http::{FakeServer, Reply};
-use crate::helpers::{Session, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Session, TestApp, emulator_say, spawn_app, spawn_app_with};
 
 async fn from_template(app: &TestApp, s: &Session, template: &str) -> Value {
     let (status, made) = app
@@ -23,34 +23,6 @@ async fn from_template(app: &TestApp, s: &Session, template: &str) -> Value {
     assert_eq!(status, 201, "{template}: {made}");
     assert_eq!((made["published"].clone(), made["entry_flow"].clone()), (json!(true), json!("main")), "{made}");
     made
-}
-
-/// One emulator turn on the published flows; returns the bot's texts and the turn.
-async fn say(
-    app: &TestApp,
-    s: &Session,
-    bot: i64,
-    conversation: Option<i64>,
-    text: Option<&str>,
-) -> (Vec<String>, Value) {
-    let mut body = json!({ "source": "published" });
-    if let Some(c) = conversation {
-        body["conversation_id"] = json!(c);
-    }
-    if let Some(t) = text {
-        body["text"] = json!(t);
-    }
-    let (status, turn) = app.call(s, Method::POST, &format!("/api/v1/bots/{bot}/emulator"), Some(body)).await;
-    assert_eq!(status, 200, "{turn}");
-    // What the user sees: the handoff note is for the agents.
-    let texts = turn["replies"]
-        .as_array()
-        .expect("replies")
-        .iter()
-        .filter(|r| r["role"] != "note")
-        .map(|r| r["text"].as_str().unwrap_or("").to_owned())
-        .collect();
-    (texts, turn)
 }
 
 #[tokio::test]
@@ -118,10 +90,10 @@ async fn every_template_makes_a_bot_that_works_in_the_emulator() {
     app.run_jobs().await;
     let (_, kb_row) = app.call(&s, Method::GET, &format!("/api/v1/knowledge-bases/{kb}"), None).await;
     assert_eq!(kb_row["document_count"], 1, "{kb_row}");
-    let (texts, turn) = say(&app, &s, bot, None, None).await;
+    let (texts, turn) = emulator_say(&app, &s, bot, None, None).await;
     assert_eq!(texts.last().map(String::as_str), Some("What would you like to know?"), "{texts:?}");
     let conv = turn["conversation_id"].as_i64();
-    let (texts, turn) = say(&app, &s, bot, conv, Some("How many days do I have to return an item?")).await;
+    let (texts, turn) = emulator_say(&app, &s, bot, conv, Some("How many days do I have to return an item?")).await;
     assert!(texts[0].contains("30 days"), "{texts:?} {turn}");
     assert_eq!(texts.last().map(String::as_str), Some("Anything else I can help with?"));
 
@@ -132,13 +104,13 @@ async fn every_template_makes_a_bot_that_works_in_the_emulator() {
     app.run_jobs().await;
     let (_, nlu) = app.call(&s, Method::GET, &format!("/api/v1/bots/{bot}/nlu"), None).await;
     assert_eq!((nlu["intents"].clone(), nlu["active_model"].is_object()), (json!(3), true), "{nlu}");
-    let (texts, turn) = say(&app, &s, bot, None, None).await;
+    let (texts, turn) = emulator_say(&app, &s, bot, None, None).await;
     assert!(texts[0].starts_with("Hi! What can we help you with?"), "{texts:?}");
     assert_eq!(turn["replies"][0]["quick_replies"].as_array().map(Vec::len), Some(3));
     let conv = turn["conversation_id"].as_i64();
-    let (texts, _) = say(&app, &s, bot, conv, Some("I was charged twice this month")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("I was charged twice this month")).await;
     assert!(texts[0].contains("Account → Billing"), "{texts:?}");
-    let (texts, _) = say(&app, &s, bot, conv, Some("No, I need a person")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("No, I need a person")).await;
     assert!(texts[0].contains("passing you to a colleague"), "{texts:?}");
     let status: String =
         app.sql(|c| c.query_row("SELECT status FROM conversations WHERE id = ?1", [conv.expect("conv")], |r| r.get(0)));
@@ -147,15 +119,15 @@ async fn every_template_makes_a_bot_that_works_in_the_emulator() {
     // Lead capture: the email is checked; a demo request goes to sales.
     let made = from_template(&app, &s, "lead_capture").await;
     let bot = made["bot"]["id"].as_i64().expect("bot");
-    let (_, turn) = say(&app, &s, bot, None, None).await;
+    let (_, turn) = emulator_say(&app, &s, bot, None, None).await;
     let conv = turn["conversation_id"].as_i64();
-    say(&app, &s, bot, conv, Some("Ada")).await;
-    let (texts, _) = say(&app, &s, bot, conv, Some("not an address")).await;
+    emulator_say(&app, &s, bot, conv, Some("Ada")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("not an address")).await;
     assert!(texts[0].contains("does not look like an email"), "{texts:?}");
-    let (texts, _) = say(&app, &s, bot, conv, Some("ada@acme.example")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("ada@acme.example")).await;
     assert_eq!(texts, ["Which company are you with?"]);
-    say(&app, &s, bot, conv, Some("Acme")).await;
-    let (texts, turn) = say(&app, &s, bot, conv, Some("A demo")).await;
+    emulator_say(&app, &s, bot, conv, Some("Acme")).await;
+    let (texts, turn) = emulator_say(&app, &s, bot, conv, Some("A demo")).await;
     assert!(texts[0].starts_with("Great, Ada!") && texts[0].contains("ada@acme.example"), "{texts:?}");
     assert_eq!(turn["trace"]["variables_after"]["session"]["company"], "Acme", "{turn}");
 
@@ -172,12 +144,12 @@ async fn every_template_makes_a_bot_that_works_in_the_emulator() {
     let (status, body) =
         app.call(&s, Method::POST, &format!("/api/v1/bots/{bot}/flows/main/publish"), Some(json!({}))).await;
     assert!((200..300).contains(&status), "{body}");
-    let (_, turn) = say(&app, &s, bot, None, None).await;
+    let (_, turn) = emulator_say(&app, &s, bot, None, None).await;
     let conv = turn["conversation_id"].as_i64();
-    let (texts, _) = say(&app, &s, bot, conv, Some("A-12345")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("A-12345")).await;
     assert_eq!(texts[0], "Order A-12345 is shipped. Estimated delivery: Friday.");
-    let (_, turn) = say(&app, &s, bot, None, None).await;
-    let (texts, _) = say(&app, &s, bot, turn["conversation_id"].as_i64(), Some("B-999")).await;
+    let (_, turn) = emulator_say(&app, &s, bot, None, None).await;
+    let (texts, _) = emulator_say(&app, &s, bot, turn["conversation_id"].as_i64(), Some("B-999")).await;
     assert_eq!(
         texts,
         ["I could not look up order B-999 right now.", "A colleague will take over and check it for you."]
@@ -186,64 +158,64 @@ async fn every_template_makes_a_bot_that_works_in_the_emulator() {
     // Appointment booking: choices, a date, a time, confirmation.
     let made = from_template(&app, &s, "appointment").await;
     let bot = made["bot"]["id"].as_i64().expect("bot");
-    let (texts, turn) = say(&app, &s, bot, None, None).await;
+    let (texts, turn) = emulator_say(&app, &s, bot, None, None).await;
     assert!(texts[0].contains("Which appointment"), "{texts:?}");
     let conv = turn["conversation_id"].as_i64();
-    say(&app, &s, bot, conv, Some("Consultation")).await;
-    let (texts, _) = say(&app, &s, bot, conv, Some("next Tuesday")).await;
+    emulator_say(&app, &s, bot, conv, Some("Consultation")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("next Tuesday")).await;
     assert!(texts[0].starts_with("At what time?"), "{texts:?}");
-    say(&app, &s, bot, conv, Some("10:30")).await;
-    say(&app, &s, bot, conv, Some("Grace")).await;
-    let (texts, _) = say(&app, &s, bot, conv, Some("grace@example.com")).await;
+    emulator_say(&app, &s, bot, conv, Some("10:30")).await;
+    emulator_say(&app, &s, bot, conv, Some("Grace")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("grace@example.com")).await;
     assert!(texts[0].starts_with("consultation on ") && texts[0].contains("Shall I book it?"), "{texts:?}");
-    let (texts, _) = say(&app, &s, bot, conv, Some("Yes, book it")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("Yes, book it")).await;
     assert!(texts[0].starts_with("Booked: consultation on "), "{texts:?}");
 
     // Feedback survey: a low score asks what went wrong and offers a person.
     let made = from_template(&app, &s, "feedback_survey").await;
     let bot = made["bot"]["id"].as_i64().expect("bot");
-    let (texts, turn) = say(&app, &s, bot, None, None).await;
+    let (texts, turn) = emulator_say(&app, &s, bot, None, None).await;
     assert!(texts[0].contains("How would you rate"), "{texts:?}");
     let conv = turn["conversation_id"].as_i64();
-    let (texts, _) = say(&app, &s, bot, conv, Some("2")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("2")).await;
     assert_eq!(texts, ["We are sorry to hear that. What went wrong?"]);
-    let (texts, _) = say(&app, &s, bot, conv, Some("The parcel came late")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("The parcel came late")).await;
     assert!(texts[0].contains("follow up"), "{texts:?}");
-    let (texts, _) = say(&app, &s, bot, conv, Some("No, thanks")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("No, thanks")).await;
     assert_eq!(texts, ["Thank you for telling us. We will work on it."]);
     // A high score asks what went well.
-    let (_, turn) = say(&app, &s, bot, None, None).await;
-    let (texts, _) = say(&app, &s, bot, turn["conversation_id"].as_i64(), Some("5")).await;
+    let (_, turn) = emulator_say(&app, &s, bot, None, None).await;
+    let (texts, _) = emulator_say(&app, &s, bot, turn["conversation_id"].as_i64(), Some("5")).await;
     assert_eq!(texts, ["Great to hear! What did you like most?"]);
 
     // Event registration: session, name, email, seats, confirmation.
     let made = from_template(&app, &s, "event_registration").await;
     let bot = made["bot"]["id"].as_i64().expect("bot");
-    let (texts, turn) = say(&app, &s, bot, None, None).await;
+    let (texts, turn) = emulator_say(&app, &s, bot, None, None).await;
     assert!(texts.iter().any(|t| t.contains("Which session")), "{texts:?}");
     let conv = turn["conversation_id"].as_i64();
-    say(&app, &s, bot, conv, Some("Morning workshop")).await;
-    say(&app, &s, bot, conv, Some("Ada Lovelace")).await;
-    let (texts, _) = say(&app, &s, bot, conv, Some("ada@example.com")).await;
+    emulator_say(&app, &s, bot, conv, Some("Morning workshop")).await;
+    emulator_say(&app, &s, bot, conv, Some("Ada Lovelace")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("ada@example.com")).await;
     assert!(texts[0].starts_with("How many seats"), "{texts:?}");
-    let (texts, _) = say(&app, &s, bot, conv, Some("9")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("9")).await;
     assert!(texts[0].contains("number from 1 to 5"), "{texts:?}");
-    let (texts, _) = say(&app, &s, bot, conv, Some("2")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("2")).await;
     assert!(texts[0].starts_with("2 seat(s) at the morning workshop for Ada Lovelace"), "{texts:?}");
-    let (texts, _) = say(&app, &s, bot, conv, Some("Yes, register me")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("Yes, register me")).await;
     assert_eq!(texts, ["You're registered for the morning workshop! Your ticket goes to ada@example.com."]);
 
     // IT helpdesk: self-help first, a ticket to the IT team when it does not help.
     let made = from_template(&app, &s, "it_helpdesk").await;
     let bot = made["bot"]["id"].as_i64().expect("bot");
-    let (texts, turn) = say(&app, &s, bot, None, None).await;
+    let (texts, turn) = emulator_say(&app, &s, bot, None, None).await;
     assert!(texts[0].contains("IT helpdesk"), "{texts:?}");
     let conv = turn["conversation_id"].as_i64();
-    let (texts, _) = say(&app, &s, bot, conv, Some("VPN does not connect")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("VPN does not connect")).await;
     assert!(texts[0].contains("VPN client") && texts[1] == "Did that solve it?", "{texts:?}");
-    let (texts, _) = say(&app, &s, bot, conv, Some("No")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("No")).await;
     assert!(texts[0].starts_with("Please describe the problem"), "{texts:?}");
-    let (texts, _) = say(&app, &s, bot, conv, Some("The client says certificate expired")).await;
+    let (texts, _) = emulator_say(&app, &s, bot, conv, Some("The client says certificate expired")).await;
     assert!(texts[0].contains("IT team"), "{texts:?}");
 
     // Eight bots, named after their templates.
