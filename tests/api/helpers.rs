@@ -2,9 +2,11 @@
 //! plus typed helpers for signing in and calling the API.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use botbuilder::app::{AppState, Application};
-use botbuilder::config::{Config, LogConfig};
+use botbuilder::config::{Config, DbConfig, LogConfig};
+use botbuilder::db::Db;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -61,6 +63,10 @@ async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
         limit.per_account = 100_000;
     }
     adjust(&mut config);
+    let default_data = dir.path().join("test.db");
+    if config.data == default_data && !default_data.exists() {
+        std::fs::write(&default_data, migrated_template()).expect("data file from the template");
+    }
     botbuilder::telemetry::init(&config.log);
     let app = Application::build(config).expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -69,6 +75,22 @@ async fn spawn_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let task = tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     TestApp { address, client, state, dir, stop, task }
+}
+
+/// A fresh data file with every migration applied, made once per test
+/// process by [`Db::open`]: applying the migrations to an empty file costs about
+/// a second of CPU in a debug build, and the suite starts hundreds of servers.
+/// Tests that point `data` elsewhere, and restarts, migrate as a server does.
+fn migrated_template() -> &'static [u8] {
+    static TEMPLATE: OnceLock<Vec<u8>> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("migrated.db"), &DbConfig::default()).expect("the template migrates");
+        // A standalone copy, whatever the WAL still holds.
+        let copy = dir.path().join("template.db");
+        db.backup_to(&copy).expect("the template is copied");
+        std::fs::read(copy).expect("the template reads back")
+    })
 }
 
 /// A signed-in browser-like user: session cookie and CSRF token.
