@@ -1,10 +1,11 @@
-//! Single sign-on (issue 22): SSO configurations per organization (OpenID
-//! Connect now; SAML settings stored for the SAML service provider), the
-//! OIDC relying party, sign-in routed by verified email domain with
-//! just-in-time provisioning and group mapping, enforced SSO, and the
-//! login log. Managing needs `sso.manage`; `/sso/check`, `/sso/login` and
-//! the `IdP`'s redirect to `/sso/oidc/callback` are public (the callback is
-//! authenticated by its single-use `state`, bound to the browser).
+//! Single sign-on (issue 22): SSO configurations per organization, the
+//! OpenID Connect relying party and the SAML 2.0 service provider (signed,
+//! optionally encrypted assertions; `crate::saml` verifies them), sign-in
+//! routed by verified email domain with just-in-time provisioning and group
+//! mapping, enforced SSO, and the login log. Managing needs `sso.manage`;
+//! `/sso/check`, `/sso/login`, the `IdP`'s redirect to `/sso/oidc/callback`
+//! and the SAML ACS are public (each authenticated by its single-use
+//! request, bound to the browser, or by the assertion's signature).
 
 pub mod dns;
 pub mod domains;

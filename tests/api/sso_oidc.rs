@@ -1,7 +1,7 @@
 //! OpenID Connect single sign-on against a fake identity provider started
 //! by the test: discovery, JWKS (test RSA keys, rotated mid-test), token
 //! endpoint (checks the PKCE verifier and client secret), userinfo. Claims
-//! shaped as Okta, Microsoft Entra ID and Keycloak send them. Every refused
+//! shaped as Okta, Microsoft Entra ID, Keycloak, Google Workspace and Authentik send them. Every refused
 //! sign-in must be logged in `sso_login_logs` with its reason.
 
 use std::collections::HashMap;
@@ -499,6 +499,72 @@ async fn entra_and_keycloak_claims_sign_in_with_their_own_group_claims() {
     )
     .await;
     assert_refused(&app, &swapped, "userinfo_subject_mismatch");
+}
+
+#[tokio::test]
+async fn google_workspace_and_authentik_claims_sign_in_with_what_they_send() {
+    let idp = start_idp().await;
+    let app = app_for(&idp).await;
+    let owner = app.register("owner@initech.test").await;
+    configure(&app, &owner, &idp, "initech.test", json!({"name": "Google or Authentik"})).await;
+
+    // Google Workspace: a numeric subject, the hosted domain in `hd`, `azp`
+    // and `at_hash`, profile claims, and no groups claim at all: the
+    // configuration's default role.
+    let google = sign_in(
+        &app,
+        &idp,
+        "peter@initech.test",
+        |n| {
+            sign(
+                "key-a",
+                KEY_A,
+                &json!({
+                    "iss": idp.issuer(), "azp": CLIENT_ID, "aud": CLIENT_ID, "sub": "110169484474386276334",
+                    "hd": "initech.test", "email": "peter@initech.test", "email_verified": true,
+                    "at_hash": "HK6E_P6Dh8Y93mRNtsDB1Q", "name": "Peter Gibbons", "given_name": "Peter",
+                    "family_name": "Gibbons", "picture": "https://lh3.example/a/photo.jpg", "locale": "en",
+                    "iat": now(), "exp": now() + 3600, "nonce": n
+                }),
+            )
+        },
+        json!({"sub": "110169484474386276334", "email": "peter@initech.test", "email_verified": true}),
+    )
+    .await;
+    assert_eq!((google.status, google.location.as_str()), (303, "/"));
+    assert_eq!(me(&app, &google.session_cookie.expect("cookie")).await["user"]["name"], "Peter Gibbons");
+    assert_eq!(role_of(&app, owner.org_id, "peter@initech.test"), "viewer");
+
+    // Authentik: group names in `groups`, `preferred_username`/`nickname`,
+    // `amr` and `acr`. Since 2025.10 its default email scope sends
+    // `email_verified: false`: refused with its reason, as the docs say.
+    let authentik = |verified: bool| {
+        let issuer = idp.issuer();
+        move |n: &str| {
+            sign(
+                "key-a",
+                KEY_A,
+                &json!({
+                    "iss": issuer, "aud": CLIENT_ID, "sub": "5c2f0cb0a2d94e1e9f3c1f4b8d1e8b6a",
+                    "email": "samir@initech.test", "email_verified": verified, "name": "Samir Nagheenanajar",
+                    "given_name": "Samir", "preferred_username": "samir", "nickname": "samir",
+                    "groups": ["authentik Admins", "bb-admins"], "amr": ["pwd"],
+                    "acr": "goauthentik.io/providers/oauth2/default", "auth_time": now() - 2,
+                    "iat": now(), "exp": now() + 300, "nonce": n
+                }),
+            )
+        }
+    };
+    let refused =
+        sign_in(&app, &idp, "samir@initech.test", authentik(false), json!({"sub": "5c2f0cb0a2d94e1e9f3c1f4b8d1e8b6a"}))
+            .await;
+    assert_refused(&app, &refused, "email_not_verified");
+    // With the email scope mapping that vouches for the address: signed in, groups mapped.
+    let mapped =
+        sign_in(&app, &idp, "samir@initech.test", authentik(true), json!({"sub": "5c2f0cb0a2d94e1e9f3c1f4b8d1e8b6a"}))
+            .await;
+    assert_eq!((mapped.status, mapped.location.as_str()), (303, "/"));
+    assert_eq!(role_of(&app, owner.org_id, "samir@initech.test"), "admin");
 }
 
 type Forge = Box<dyn Fn(&str) -> String>;
