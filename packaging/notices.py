@@ -46,7 +46,8 @@ def main():
             kinds = {k["kind"] for k in dep["dep_kinds"]}
             if kinds - {"dev"}:
                 stack.append(dep["pkg"])
-    seen.discard(root)
+    # Ours (the root package and the workspace's own crates) are not third-party.
+    seen -= set(meta["workspace_members"])
     crates = sorted((packages[p] for p in seen), key=lambda p: (p["name"], p["version"]))
 
     missing = [f"{p['name']} {p['version']}" for p in crates if not p.get("license") and not p.get("license_file")]

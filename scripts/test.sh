@@ -53,7 +53,7 @@ fi
 export BB_AXE_JS="$PWD/target/axe/node_modules/axe-core/axe.min.js"
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # A missing browser is a failure here, not a skip. (Not BOTBUILDER_*: that
 # prefix is configuration, and unknown configuration keys are refused.)
-BB_REQUIRE_BROWSER=1 cargo test --all-targets --locked
+BB_REQUIRE_BROWSER=1 cargo test --workspace --all-targets --locked

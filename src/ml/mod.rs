@@ -4,7 +4,7 @@
 
 pub mod classifier;
 pub mod embedder;
-pub mod labeller;
+pub use botbuilder_kernels::labeller;
 pub mod runtime;
 
 use std::sync::{Arc, OnceLock};

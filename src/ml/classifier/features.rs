@@ -42,8 +42,7 @@ pub struct Vectorizer {
     pub char: Vocabulary,
 }
 
-/// A sparse row: (column, value) sorted by column.
-pub type SparseRow = Vec<(u32, f32)>;
+pub use botbuilder_kernels::logreg::SparseRow;
 
 fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -24,7 +24,7 @@
 )]
 
 pub mod features;
-pub mod logreg;
+pub use botbuilder_kernels::logreg;
 
 use std::time::Instant;
 

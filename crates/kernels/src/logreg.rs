@@ -19,7 +19,8 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 use rayon::prelude::*;
 
-use super::features::SparseRow;
+/// A sparse feature row: (column, value) pairs in column order.
+pub type SparseRow = Vec<(u32, f32)>;
 
 /// Training data: dense rows (N × D), sparse rows (N, over `sparse_width`
 /// columns) and labels.
