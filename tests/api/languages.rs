@@ -293,10 +293,13 @@ async fn japanese_retrieval_finds_with_trigrams_what_porter_misses() {
     assert!(after.1 >= 0.95 && after.0 >= 0.8, "trigrams find the answers: {after:?}");
     assert!(hybrid.1 >= 0.9, "the hybrid ranker keeps them: {hybrid:?}");
 
-    // Snippets highlight the matched words without splitting a character.
+    // Snippets highlight the matched words without splitting a character
+    // (`てください` is shared with other answers, which may rank first).
     let found = search(&app, &s, trigram, json!({ "query": "営業時間を教えてください", "mode": "keyword" })).await;
-    let top = &found["results"][0];
-    assert_eq!(top["document_id"], trigram_docs[0], "{found}");
+    let top = found["results"]
+        .as_array()
+        .and_then(|all| all.iter().find(|r| r["document_id"] == trigram_docs[0]))
+        .unwrap_or_else(|| panic!("{found}"));
     let snippet: Vec<char> = top["snippet"].as_str().expect("snippet").chars().collect();
     let marked: Vec<String> = top["highlights"]
         .as_array()
