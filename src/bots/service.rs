@@ -57,6 +57,22 @@ pub fn check_language(raw: &str) -> AppResult<String> {
     }
 }
 
+/// A language tag ([`check_language`]) whose language the product supports:
+/// one it can detect in messages (`crate::nlu::language::supported`), or
+/// `auto`. Otherwise 422 listing the supported ones in `details.supported`.
+pub fn check_supported_language(raw: &str) -> AppResult<String> {
+    let tag = check_language(raw)?;
+    if tag == "auto" || crate::nlu::language::is_supported(&tag) {
+        return Ok(tag);
+    }
+    let supported = crate::nlu::language::supported();
+    Err(AppError::new(
+        ErrorCode::ValidationFailed,
+        format!("language `{tag}` is not supported; use auto or one of: {}", supported.join(", ")),
+    )
+    .with_details(json!({ "field": "language", "value": tag, "supported": supported })))
+}
+
 fn check_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
     let t = raw.trim();
     if t.is_empty() || t.chars().count() > max {
@@ -136,7 +152,7 @@ fn widget_key() -> String {
 pub async fn create(state: &AppState, tenant: Tenant, req: CreateBotRequest) -> AppResult<Bot> {
     let name = check_name(&req.name)?;
     let description = check_description(req.description.as_deref())?;
-    let language = check_language(req.language.as_deref().unwrap_or("en"))?;
+    let language = check_supported_language(req.language.as_deref().unwrap_or("en"))?;
     state
         .db
         .write(move |tx| {
@@ -179,7 +195,7 @@ pub async fn list(state: &AppState, tenant: Tenant, page: PageParams) -> AppResu
 pub async fn update(state: &AppState, tenant: Tenant, id: BotId, req: UpdateBotRequest) -> AppResult<Bot> {
     let name = req.name.as_deref().map(check_name).transpose()?;
     let description = req.description.map(|d| check_description(d.as_deref())).transpose()?;
-    let language = req.language.as_deref().map(check_language).transpose()?;
+    let language = req.language.as_deref().map(check_supported_language).transpose()?;
     let bot = state
         .db
         .write(move |tx| {
@@ -524,6 +540,12 @@ mod tests {
         for bad in ["", "e", "english", "en_US", "en--US", "<script>"] {
             assert!(check_language(bad).is_err(), "{bad}");
         }
+        for ok in ["en", "pt-BR", "zh-Hant-TW", "auto", "de", "ja"] {
+            assert!(check_supported_language(ok).is_ok(), "{ok}");
+        }
+        let err = check_supported_language("tlh").expect_err("Klingon");
+        let supported = err.details().and_then(|d| d.get("supported")).and_then(serde_json::Value::as_array);
+        assert!(supported.is_some_and(|s| s.len() == 70), "{err:?}");
     }
 
     #[test]

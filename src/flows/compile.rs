@@ -20,7 +20,8 @@ use super::jsonpath::JsonPath;
 use super::template::Template;
 
 /// Names the engine provides; flows may read but not assign them.
-pub const BUILTINS: &[&str] = &["message", "intent", "confidence", "entities", "channel", "conversation"];
+pub const BUILTINS: &[&str] =
+    &["message", "intent", "confidence", "entities", "channel", "conversation", "detected_language"];
 const KEYWORDS: &[&str] = &["true", "false", "null", "and", "or", "not"];
 
 /// One finding of validation.
@@ -629,6 +630,7 @@ impl Ctx<'_> {
             Subject::Channel => Expr::Var("channel".into()),
             Subject::Message => Expr::Var("message".into()),
             Subject::Confidence => Expr::Var("confidence".into()),
+            Subject::DetectedLanguage => Expr::Var("detected_language".into()),
         };
         let needs_value = !matches!(operator, Operator::IsEmpty | Operator::IsNotEmpty);
         let value = c.value.clone().unwrap_or(Value::Null);

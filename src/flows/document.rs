@@ -260,6 +260,9 @@ pub enum Subject {
     Channel,
     Message,
     Confidence,
+    /// The ISO 639-1 code of the message's language (`null` when it could
+    /// not be told), for routing per language.
+    DetectedLanguage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -180,6 +180,8 @@ pub struct LastNlu {
     pub confidence: f64,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub entities: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_language: Option<String>,
 }
 
 /// The persisted state of a conversation (`conversations.state`).
@@ -240,6 +242,9 @@ pub struct Nlu {
     pub note: Option<String>,
     #[serde(default)]
     pub duration_ms: f64,
+    /// The message's language (ISO 639-1), when it could be told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_language: Option<String>,
 }
 
 impl Nlu {
@@ -564,8 +569,12 @@ pub async fn run_turn(req: TurnRequest<'_>, state: &mut ConvState, io: &dyn Engi
     };
     turn.state.turns += 1;
     if let Some(nlu) = &turn.nlu {
-        turn.state.last =
-            Some(LastNlu { intent: nlu.intent.clone(), confidence: nlu.confidence, entities: nlu.entity_map() });
+        turn.state.last = Some(LastNlu {
+            intent: nlu.intent.clone(),
+            confidence: nlu.confidence,
+            entities: nlu.entity_map(),
+            detected_language: nlu.detected_language.clone(),
+        });
         if turn.debug {
             turn.out.trace.nlu = Some(nlu.clone());
         }
@@ -732,11 +741,12 @@ impl Turn<'_> {
     fn builtins(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("message".into(), self.text.clone().map_or(Value::Null, Value::String));
-        let (intent, confidence, entities) = match (&self.nlu, &self.state.last) {
-            (Some(n), _) => (n.intent.clone(), n.confidence, n.entity_map()),
-            (None, Some(l)) => (l.intent.clone(), l.confidence, l.entities.clone()),
-            (None, None) => (None, 0.0, Map::new()),
+        let (intent, confidence, entities, language) = match (&self.nlu, &self.state.last) {
+            (Some(n), _) => (n.intent.clone(), n.confidence, n.entity_map(), n.detected_language.clone()),
+            (None, Some(l)) => (l.intent.clone(), l.confidence, l.entities.clone(), l.detected_language.clone()),
+            (None, None) => (None, 0.0, Map::new(), None),
         };
+        m.insert("detected_language".into(), language.map_or(Value::Null, Value::String));
         m.insert("intent".into(), intent.map_or(Value::Null, Value::String));
         m.insert("confidence".into(), json!(confidence));
         m.insert("entities".into(), Value::Object(entities));

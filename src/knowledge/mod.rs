@@ -49,6 +49,7 @@ mod routes;
 pub mod search;
 pub mod service;
 pub mod store;
+pub mod tokenizer;
 
 use rusqlite::{Connection, OptionalExtension};
 

@@ -33,6 +33,10 @@ pub struct KnowledgeBase {
     pub pending_embedding_model: Option<String>,
     /// BCP 47 language tag of the content.
     pub language: String,
+    /// The full-text tokenizer, from the language: `porter` (English),
+    /// `unicode61` (other alphabetic languages, diacritics folded) or
+    /// `trigram` (Chinese, Japanese, Korean, Thai).
+    pub fts_tokenizer: String,
     /// Target chunk length in model tokens.
     pub chunk_size: i64,
     /// Tokens shared by consecutive chunks.
@@ -49,7 +53,7 @@ pub struct KnowledgeBase {
 }
 
 pub const KB_COLUMNS: &str = "id, organization_id, name, description, embedding_model, pending_embedding_model, \
-     language, chunk_size, chunk_overlap, status, document_count, total_chunks, total_tokens, total_bytes, \
+     language, fts_tokenizer, chunk_size, chunk_overlap, status, document_count, total_chunks, total_tokens, total_bytes, \
      last_synced_at, created_at, updated_at";
 
 impl FromRow for KnowledgeBase {
@@ -62,6 +66,7 @@ impl FromRow for KnowledgeBase {
             embedding_model: row.get("embedding_model")?,
             pending_embedding_model: row.get("pending_embedding_model")?,
             language: row.get("language")?,
+            fts_tokenizer: row.get("fts_tokenizer")?,
             chunk_size: row.get("chunk_size")?,
             chunk_overlap: row.get("chunk_overlap")?,
             status: row.get("status")?,

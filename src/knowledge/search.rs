@@ -1,4 +1,5 @@
-//! Hybrid retrieval: FTS5 BM25 (porter stemming) and vector nearest
+//! Hybrid retrieval: FTS5 BM25 (tokenized per knowledge base, see
+//! [`super::tokenizer`]) and vector nearest
 //! neighbours, fused by reciprocal rank; filters by document, type and
 //! metadata; snippets with highlight offsets. Always within the tenant's
 //! own knowledge bases: every query binds the organization.
@@ -15,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::index::Method;
 use super::model::{ChunkId, DocumentId, KnowledgeBase, KnowledgeBaseId};
+use super::tokenizer::{FtsTokenizer, is_unspaced, unspaced_pieces};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::Tenant;
@@ -182,16 +184,11 @@ pub fn query_terms(text: &str) -> Vec<String> {
     terms
 }
 
-/// A safe FTS5 query: every term is a quoted string (so `AND`, `NEAR`, `*`,
-/// `"`, `:`, `^` and parentheses in user text are never syntax), joined by
-/// `OR` for BM25 ranking. `None` when the text has no searchable term.
+/// A safe FTS5 query for the Porter index (see [`FtsTokenizer::query`]).
+/// `None` when the text has no searchable term.
 #[must_use]
 pub fn fts_query(text: &str) -> Option<String> {
-    let terms = query_terms(text);
-    if terms.is_empty() {
-        return None;
-    }
-    Some(terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" OR "))
+    FtsTokenizer::Porter.query(&query_terms(text))
 }
 
 /// Checks a query's length.
@@ -212,33 +209,53 @@ fn depth(top_k: usize) -> usize {
 }
 
 /// BM25 hits within `kbs`: (chunk id, bm25 relevance > 0), best first.
+/// Knowledge bases of each tokenizer are searched in that tokenizer's
+/// index, with the query tokenized to match (see [`FtsTokenizer`]).
 pub fn keyword(
     conn: &Connection,
     tenant: &Tenant,
-    kbs: &[KnowledgeBaseId],
+    kbs: &[KnowledgeBase],
     query: &str,
     filters: &SearchFilters,
     limit: usize,
 ) -> AppResult<Vec<(i64, f64)>> {
-    let Some(fts) = fts_query(query) else { return Ok(Vec::new()) };
-    let kb_json = Value::from(kbs.iter().map(|k| k.0).collect::<Vec<_>>()).to_string();
+    let terms = query_terms(query);
+    let mut by_tokenizer: Vec<(FtsTokenizer, Vec<i64>)> = Vec::new();
+    for kb in kbs {
+        let tokenizer = FtsTokenizer::parse(&kb.fts_tokenizer);
+        match by_tokenizer.iter_mut().find(|(t, _)| *t == tokenizer) {
+            Some((_, ids)) => ids.push(kb.id.0),
+            None => by_tokenizer.push((tokenizer, vec![kb.id.0])),
+        }
+    }
     let (docs, types, meta) = filter_params(filters);
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, bm25(chunks_fts) AS s
-         FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
-         WHERE chunks_fts MATCH ?1 AND c.organization_id = ?2
-           AND c.knowledge_base_id IN (SELECT value FROM json_each(?3)) AND d.status = 'ready'
-           AND (?4 IS NULL OR c.document_id IN (SELECT value FROM json_each(?4)))
-           AND (?5 IS NULL OR d.type IN (SELECT value FROM json_each(?5)))
-           AND (?6 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?6) f
-                                          WHERE json_extract(c.metadata, '$.' || json_quote(f.key)) IS NOT f.value))
-         ORDER BY s LIMIT ?7",
-    )?;
-    let rows = stmt.query_map(
-        params![fts, tenant.org_id(), kb_json, docs, types, meta, i64::try_from(limit).unwrap_or(100)],
-        |r| Ok((r.get::<_, i64>(0)?, -r.get::<_, f64>(1)?)),
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut hits = Vec::new();
+    for (tokenizer, ids) in by_tokenizer {
+        let Some(fts) = tokenizer.query(&terms) else { continue };
+        let table = tokenizer.table();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT c.id, bm25({table}) AS s
+             FROM {table} JOIN chunks c ON c.id = {table}.rowid JOIN documents d ON d.id = c.document_id
+             WHERE {table} MATCH ?1 AND c.organization_id = ?2
+               AND c.knowledge_base_id IN (SELECT value FROM json_each(?3)) AND d.status = 'ready'
+               AND (?4 IS NULL OR c.document_id IN (SELECT value FROM json_each(?4)))
+               AND (?5 IS NULL OR d.type IN (SELECT value FROM json_each(?5)))
+               AND (?6 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?6) f
+                                              WHERE json_extract(c.metadata, '$.' || json_quote(f.key)) IS NOT f.value))
+             ORDER BY s LIMIT ?7"
+        ))?;
+        let kb_json = Value::from(ids).to_string();
+        let rows = stmt.query_map(
+            params![fts, tenant.org_id(), kb_json, docs, types, meta, i64::try_from(limit).unwrap_or(100)],
+            |r| Ok((r.get::<_, i64>(0)?, -r.get::<_, f64>(1)?)),
+        )?;
+        for row in rows {
+            hits.push(row?);
+        }
+    }
+    hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+    hits.truncate(limit);
+    Ok(hits)
 }
 
 fn filter_params(filters: &SearchFilters) -> (Option<String>, Option<String>, Option<String>) {
@@ -390,12 +407,11 @@ pub fn search_blocking(
     queries: &HashMap<String, Vec<f32>>,
     opts: &SearchOptions,
 ) -> AppResult<SearchResponse> {
-    let ids: Vec<KnowledgeBaseId> = kbs.iter().map(|k| k.id).collect();
     let depth = depth(opts.top_k);
     let keyword_hits = if opts.mode == SearchMode::Vector {
         Vec::new()
     } else {
-        keyword(conn, tenant, &ids, query, &opts.filters, depth)?
+        keyword(conn, tenant, kbs, query, &opts.filters, depth)?
     };
     let (vector_hits, approximate) = if opts.mode == SearchMode::Keyword {
         (Vec::new(), false)
@@ -499,13 +515,19 @@ pub fn snippet(content: &str, terms: &[String], width: usize) -> (String, Vec<[u
     if let Some(s) = start {
         words.push((s, chars.len()));
     }
-    let hits: Vec<(usize, usize)> = words
+    // Terms in unspaced scripts (a whole clause is one "word") are found
+    // as substrings, by their bigrams; the others as words.
+    let (unspaced, spaced): (Vec<&String>, Vec<&String>) = terms.iter().partition(|t| t.chars().any(is_unspaced));
+    let mut hits: Vec<(usize, usize)> = words
         .into_iter()
         .filter(|(s, e)| {
             let w: String = chars[*s..*e].iter().collect();
-            terms.iter().any(|t| matches_term(&w, t))
+            !w.chars().any(is_unspaced) && spaced.iter().any(|t| matches_term(&w, t))
         })
         .collect();
+    hits.extend(substring_hits(&chars, &unspaced));
+    hits.sort_unstable();
+    hits = merge_spans(hits);
     let (from, to) = if chars.len() <= width {
         (0, chars.len())
     } else {
@@ -519,8 +541,9 @@ pub fn snippet(content: &str, terms: &[String], width: usize) -> (String, Vec<[u
             }
         }
         let mut from = best.0;
-        // Start at a word boundary.
-        while from > 0 && chars[from - 1].is_alphanumeric() {
+        // Start at a word boundary (any character boundary in unspaced
+        // scripts, where a "word" may be a whole clause).
+        while from > 0 && chars[from - 1].is_alphanumeric() && !is_unspaced(chars[from - 1]) {
             from -= 1;
         }
         let to = (from + width).min(chars.len());
@@ -541,6 +564,35 @@ pub fn snippet(content: &str, terms: &[String], width: usize) -> (String, Vec<[u
         .map(|(s, e)| [s - from + offset, e - from + offset])
         .collect();
     (text, highlights)
+}
+
+/// Character spans of the bigrams of `terms` in `chars` (unspaced scripts).
+fn substring_hits(chars: &[char], terms: &[&String]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    for piece in terms.iter().flat_map(|t| unspaced_pieces(t)) {
+        let needle: Vec<char> = piece.chars().collect();
+        if needle.is_empty() || needle.len() > chars.len() {
+            continue;
+        }
+        for start in 0..=chars.len() - needle.len() {
+            if chars[start..start + needle.len()] == needle[..] {
+                spans.push((start, start + needle.len()));
+            }
+        }
+    }
+    spans
+}
+
+/// Sorted spans with overlapping or touching ones joined.
+fn merge_spans(spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
 }
 
 /// A knowledge base check: all ids must be the tenant's (404 naming the first that is not).
@@ -601,5 +653,19 @@ mod tests {
         assert!(s.starts_with('…') && s.ends_with('…'));
         let [a, b] = h[0];
         assert_eq!(s.chars().skip(a).take(b - a).collect::<String>(), "needle");
+    }
+
+    #[test]
+    fn snippets_of_unspaced_scripts_highlight_substrings() {
+        let content = "商品の返品は到着から三十日以内に受け付けます。送料はお客様のご負担です。";
+        let (s, h) = snippet(content, &query_terms("返品の期限は？"), 300);
+        let marked: Vec<String> = h.iter().map(|[a, b]| s.chars().skip(*a).take(b - a).collect()).collect();
+        assert_eq!(marked, ["品の返品"], "bigrams 品の and 返品 of the query, joined");
+        // A long run: the window moves to the hit without splitting a character.
+        let long = format!("{}返品{}", "あ".repeat(500), "い".repeat(500));
+        let (s, h) = snippet(&long, &query_terms("返品"), 100);
+        let [a, b] = h[0];
+        assert_eq!(s.chars().skip(a).take(b - a).collect::<String>(), "返品");
+        assert!(s.chars().count() <= 102);
     }
 }

@@ -98,7 +98,7 @@ fn check_metadata(meta: Option<Value>) -> AppResult<Value> {
 pub async fn create_kb(state: &AppState, tenant: Tenant, req: CreateKnowledgeBaseRequest) -> AppResult<KnowledgeBase> {
     let name = check_name(&req.name, "name", 200)?;
     let description = check_description(req.description.as_deref())?;
-    let language = crate::bots::service::check_language(req.language.as_deref().unwrap_or("en"))?;
+    let language = crate::bots::service::check_supported_language(req.language.as_deref().unwrap_or("en"))?;
     let model = check_model(state, req.embedding_model.as_deref().unwrap_or(BUILTIN))?;
     let (size, overlap) = (req.chunk_size.unwrap_or(256), req.chunk_overlap.unwrap_or(32));
     check_chunking(size, overlap)?;
@@ -155,7 +155,7 @@ pub async fn update_kb(
 ) -> AppResult<KnowledgeBase> {
     let name = req.name.as_deref().map(|n| check_name(n, "name", 200)).transpose()?;
     let description = req.description.map(|d| check_description(d.as_deref())).transpose()?;
-    let language = req.language.as_deref().map(crate::bots::service::check_language).transpose()?;
+    let language = req.language.as_deref().map(crate::bots::service::check_supported_language).transpose()?;
     let model = req.embedding_model.as_deref().map(|m| check_model(state, m)).transpose()?;
     if let Some(s) = &req.status
         && !["active", "archived"].contains(&s.as_str())

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::model::{
     BotKnowledgeBase, Chunk, ChunkId, DOC_COLUMNS, Document, DocumentId, KB_COLUMNS, KnowledgeBase, KnowledgeBaseId,
 };
+use super::tokenizer::FtsTokenizer;
 use crate::db::{query_all, query_opt};
 use crate::http::Tenant;
 use crate::ids::{BotId, JobId};
@@ -26,8 +27,8 @@ pub struct NewKb<'a> {
 pub fn insert_kb(conn: &Connection, tenant: &Tenant, kb: &NewKb<'_>) -> rusqlite::Result<KnowledgeBaseId> {
     conn.query_row(
         "INSERT INTO knowledge_bases (organization_id, created_by, name, description, embedding_model, language,
-                                      chunk_size, chunk_overlap)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                                      chunk_size, chunk_overlap, fts_tokenizer)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
         params![
             tenant.org_id(),
             tenant.user_id(),
@@ -36,7 +37,8 @@ pub fn insert_kb(conn: &Connection, tenant: &Tenant, kb: &NewKb<'_>) -> rusqlite
             kb.embedding_model,
             kb.language,
             kb.chunk_size,
-            kb.chunk_overlap
+            kb.chunk_overlap,
+            FtsTokenizer::for_language(kb.language).as_str()
         ],
         |r| r.get(0),
     )
@@ -76,12 +78,29 @@ pub struct KbChanges<'a> {
     pub status: &'a str,
 }
 
+/// Updates a knowledge base; a language that needs another tokenizer moves
+/// its chunks to that tokenizer's full-text index (by the V091 triggers).
 pub fn update_kb(conn: &Connection, tenant: &Tenant, id: KnowledgeBaseId, c: &KbChanges<'_>) -> rusqlite::Result<()> {
+    let tokenizer = FtsTokenizer::for_language(c.language).as_str();
     conn.execute(
         "UPDATE knowledge_bases SET name = ?3, description = ?4, language = ?5, chunk_size = ?6, chunk_overlap = ?7,
-                status = ?8
+                status = ?8, fts_tokenizer = ?9
          WHERE id = ?1 AND organization_id = ?2",
-        params![id, tenant.org_id(), c.name, c.description, c.language, c.chunk_size, c.chunk_overlap, c.status],
+        params![
+            id,
+            tenant.org_id(),
+            c.name,
+            c.description,
+            c.language,
+            c.chunk_size,
+            c.chunk_overlap,
+            c.status,
+            tokenizer
+        ],
+    )?;
+    conn.execute(
+        "UPDATE chunks SET fts_tokenizer = ?3 WHERE knowledge_base_id = ?1 AND organization_id = ?2 AND fts_tokenizer <> ?3",
+        params![id, tenant.org_id(), tokenizer],
     )?;
     Ok(())
 }
@@ -391,8 +410,9 @@ pub fn insert_chunk(
     }
     let id = conn.query_row(
         "INSERT INTO chunks (organization_id, knowledge_base_id, document_id, chunk_index, content, heading_path,
-                             token_count, start_char, end_char, metadata, embedding_model)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+                             token_count, start_char, end_char, metadata, embedding_model, fts_tokenizer)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                 (SELECT fts_tokenizer FROM knowledge_bases WHERE id = ?2 AND organization_id = ?1)) RETURNING id",
         params![
             tenant.org_id(),
             kb,

@@ -11,6 +11,7 @@ pub mod data;
 pub mod entities;
 pub mod evaluate;
 pub mod io;
+pub mod language;
 pub mod model;
 pub mod retrain;
 mod routes;

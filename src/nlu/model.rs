@@ -370,6 +370,9 @@ pub struct ParseResult {
     /// The `model_versions` row of that model.
     pub model_version_id: ModelVersionId,
     pub latency_ms: f64,
+    /// The message's language (ISO 639-1) and the detector's confidence;
+    /// `null` for text too short to tell or in a script it does not know.
+    pub detected_language: Option<crate::nlu::language::DetectedLanguage>,
 }
 
 /// A logged parse, as the misunderstood inbox shows it.

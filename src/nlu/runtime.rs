@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use ndarray::Array2;
 use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
+use rusqlite::OptionalExtension;
 
 use super::entities::learned::split_model_file;
-use super::entities::{EntityDef, EntityLabeller, EntitySet, ListValue, SystemKind};
+use super::entities::{EntityDef, EntityLabeller, EntityLanguage, EntitySet, ListValue, SystemKind};
 use super::model::{EntityType, ModelVersionId};
 use super::store::{self, LogRow};
 use crate::db::Db;
@@ -280,7 +281,16 @@ pub(crate) fn load_data(conn: &rusqlite::Connection, tenant: &Tenant, bot: BotId
         .map(|i| (i.name, IntentSettings { active: i.is_active, threshold: i.confidence_threshold }))
         .collect();
     let similarity_floor = crate::bots::service::nlu_similarity_floor(conn, tenant, bot)?;
-    Ok(BotData { org_id: tenant.org_id(), entities: EntitySet::new(&defs), intents, similarity_floor })
+    // System entities are read in the bot's language.
+    let language: Option<String> = conn
+        .query_row(
+            "SELECT language FROM bots WHERE id = ?1 AND organization_id = ?2",
+            rusqlite::params![bot, tenant.org_id()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let entities = EntitySet::new(&defs).with_language(EntityLanguage::from_tag(language.as_deref().unwrap_or("en")));
+    Ok(BotData { org_id: tenant.org_id(), entities, intents, similarity_floor })
 }
 
 fn write_logs(db: &Db, rx: &Receiver<LogMessage>, written: &IntCounter) {

@@ -164,6 +164,7 @@ pub async fn parse(
         }
     })?;
     let mut result = classify(&model, &data, text, &vector)?;
+    result.detected_language = super::language::detect(text);
     result.entities = entities_with_model(&embedder, &model, &data, text, &options.reference()).await?;
     result.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     state.nlu.metrics().parses.inc();
@@ -181,6 +182,7 @@ pub async fn parse(
             model_version_id: model.version_id,
             latency_ms: result.latency_ms,
             session: options.session,
+            language: result.detected_language.clone(),
         });
     }
     Ok(result)
@@ -218,6 +220,7 @@ pub(crate) fn classify(model: &LoadedModel, data: &BotData, text: &str, vector: 
         model_version: model.version_number,
         model_version_id: model.version_id,
         latency_ms: 0.0,
+        detected_language: None,
     })
 }
 

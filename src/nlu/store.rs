@@ -593,6 +593,8 @@ pub struct LogRow {
     pub model_version_id: ModelVersionId,
     pub latency_ms: f64,
     pub session: Option<String>,
+    /// The detected language of the message, if it could be told.
+    pub language: Option<super::language::DetectedLanguage>,
 }
 
 /// Writes a batch of parse logs (by the log writer, which acts for the
@@ -600,9 +602,10 @@ pub struct LogRow {
 pub fn insert_logs(conn: &Connection, rows: &[LogRow]) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO nlu_logs (organization_id, bot_id, message, detected_intent_id, detected_intent_name, confidence,
-                               out_of_scope, ranking, entities_extracted, model_version_id, response_time_ms, user_session_id)
+                               out_of_scope, ranking, entities_extracted, model_version_id, response_time_ms, user_session_id,
+                               detected_language, language_confidence)
          VALUES (?1, ?2, ?3, (SELECT id FROM intents WHERE bot_id = ?2 AND name = ?4 AND organization_id = ?1), ?4, ?5,
-                 ?6, ?7, ?8, (SELECT id FROM model_versions WHERE id = ?9 AND organization_id = ?1), ?10, ?11)",
+                 ?6, ?7, ?8, (SELECT id FROM model_versions WHERE id = ?9 AND organization_id = ?1), ?10, ?11, ?12, ?13)",
     )?;
     for r in rows {
         stmt.execute(params![
@@ -616,7 +619,9 @@ pub fn insert_logs(conn: &Connection, rows: &[LogRow]) -> rusqlite::Result<()> {
             r.entities,
             r.model_version_id,
             r.latency_ms.max(0.0),
-            r.session
+            r.session,
+            r.language.as_ref().map(|l| l.code.as_str()),
+            r.language.as_ref().map(|l| l.confidence.clamp(0.0, 1.0))
         ])?;
     }
     Ok(())

@@ -80,6 +80,7 @@ mod keycheck;
 mod knowledge;
 mod knowledge_browser;
 mod knowledge_llm;
+mod languages;
 mod llm_anthropic;
 mod mcp;
 mod ml;

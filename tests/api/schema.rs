@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 46] = [
+const ADDED_TABLES: [&str; 48] = [
     "teams",
     "conversations",
     "jobs",
@@ -142,6 +142,9 @@ const ADDED_TABLES: [&str; 46] = [
     "settings",
     "chunks_fts",
     "chunk_vectors",
+    // Full-text indexes of the other tokenizers (V091, issue 24 item 4).
+    "chunks_fold_fts",
+    "chunks_trigram_fts",
     // Knowledge retrieval at scale (V040): binary codes and re-embedding staging.
     "chunk_codes",
     "chunk_vectors_next",
@@ -246,13 +249,17 @@ fn strings(c: &Connection, sql: &str) -> Vec<String> {
     stmt.query_map([], |r| r.get(0)).expect("query").map(|r| r.expect("row")).collect()
 }
 
+/// The FTS5 tables over chunks, one per tokenizer (V007, V091).
+const FTS_TABLES: [&str; 3] = ["chunks_fts", "chunks_fold_fts", "chunks_trigram_fts"];
+
 /// User tables of the schema, without SQLite's, refinery's and the shadow
 /// tables of the FTS5 and vec0 virtual tables.
 fn tables(c: &Connection) -> BTreeSet<String> {
     strings(c, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         .into_iter()
         .filter(|n| {
-            let shadow = n.starts_with("chunks_fts_") || (n.starts_with("chunk_vectors_") && n != "chunk_vectors_next");
+            let shadow = FTS_TABLES.iter().any(|f| n.starts_with(&format!("{f}_")))
+                || (n.starts_with("chunk_vectors_") && n != "chunk_vectors_next");
             !(n.starts_with("sqlite_") || n == "refinery_schema_history" || shadow)
         })
         .collect()
@@ -262,7 +269,7 @@ fn tables(c: &Connection) -> BTreeSet<String> {
 fn real_tables(c: &Connection) -> Vec<String> {
     tables(c)
         .into_iter()
-        .filter(|t| !["chunks_fts", "chunk_vectors", "chunk_vectors_next"].contains(&t.as_str()))
+        .filter(|t| !FTS_TABLES.contains(&t.as_str()) && !["chunk_vectors", "chunk_vectors_next"].contains(&t.as_str()))
         .collect()
 }
 
@@ -453,8 +460,9 @@ fn tables_are_the_95_origin_tables_plus_the_added_ones_and_nothing_else() {
         let known = expected.contains(&name)
             || name.starts_with("sqlite_")
             || name == "refinery_schema_history"
-            || ["chunks_fts_data", "chunks_fts_idx", "chunks_fts_docsize", "chunks_fts_config"]
-                .contains(&name.as_str())
+            || FTS_TABLES
+                .iter()
+                .any(|f| ["data", "idx", "docsize", "config"].iter().any(|s| name == format!("{f}_{s}")))
             || name.starts_with("chunk_vectors_");
         assert!(known, "unexpected table {name}");
     }
@@ -1665,6 +1673,44 @@ fn chunks_are_kept_in_the_full_text_index() {
     exec(&c, &format!("DELETE FROM documents WHERE id = {d}"));
     assert_eq!(fts_hits(&c, "zebra"), 0);
     exec(&c, "INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')");
+}
+
+fn hits_in(c: &Connection, table: &str, query: &str) -> i64 {
+    c.query_row(&format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"), [query], |r| r.get(0)).expect("match")
+}
+
+#[test]
+fn each_chunk_is_in_the_index_of_its_tokenizer_and_moves_with_it() {
+    let (_dir, c) = fresh_db();
+    let u = user(&c, "u@example.com");
+    let o = org(&c, u, "o", "free");
+    let kb = knowledge_base(&c, o, "KB");
+    let d = document(&c, o, kb, 10);
+    let ch = chunk(&c, o, kb, d, 0, "返品は到着から三十日以内に受け付けます", 9);
+    assert_eq!(fts_hits(&c, "返品"), 0, "Porter's word tokens: the whole clause is one token");
+    assert_eq!(int(&c, &format!("SELECT count(*) FROM chunks WHERE id = {ch} AND fts_tokenizer = 'porter'")), 1);
+    // Moving the chunk to the trigram index (as a language change does).
+    exec(&c, &format!("UPDATE chunks SET fts_tokenizer = 'trigram' WHERE id = {ch}"));
+    assert_eq!(hits_in(&c, "chunks_fts", "\"到着から\""), 0, "left the Porter index");
+    assert_eq!(hits_in(&c, "chunks_trigram_fts", "\"三十日\""), 1, "a substring of three characters");
+    assert_eq!(hits_in(&c, "chunks_trigram_fts", "\"到着から\""), 1);
+    // Another language: unicode61 with diacritics folded, no stemming.
+    let fr = chunk(&c, o, kb, d, 1, "Les élèves arrivent à l'école", 6);
+    exec(&c, &format!("UPDATE chunks SET fts_tokenizer = 'unicode61' WHERE id = {fr}"));
+    assert_eq!(hits_in(&c, "chunks_fold_fts", "ecole"), 1, "diacritics folded");
+    assert_eq!(hits_in(&c, "chunks_fold_fts", "eleve"), 0, "no English stemming");
+    assert_eq!(hits_in(&c, "chunks_trigram_fts", "\"ecole\""), 0);
+    // Edits and deletes follow the chunk into its index.
+    exec(&c, &format!("UPDATE chunks SET content = 'Les professeurs partent' WHERE id = {fr}"));
+    assert_eq!(hits_in(&c, "chunks_fold_fts", "ecole"), 0);
+    assert_eq!(hits_in(&c, "chunks_fold_fts", "professeurs"), 1);
+    assert_refused(&c, &format!("UPDATE chunks SET fts_tokenizer = 'snowball' WHERE id = {fr}"), "CHECK");
+    exec(&c, &format!("DELETE FROM knowledge_bases WHERE id = {kb}"));
+    assert_eq!(hits_in(&c, "chunks_trigram_fts", "\"三十日\""), 0);
+    assert_eq!(hits_in(&c, "chunks_fold_fts", "professeurs"), 0);
+    for table in ["chunks_fts", "chunks_fold_fts", "chunks_trigram_fts"] {
+        exec(&c, &format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')"));
+    }
 }
 
 #[test]

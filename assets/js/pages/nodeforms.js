@@ -8,7 +8,7 @@ import { html, useState, useRef, useLoad, ErrorBox, FieldError } from "../ui.js"
 import { get, post } from "../api.js";
 
 /** Variables the runtime sets on every turn (compile.rs BUILTINS). */
-export const BUILTIN_VARS = ["message", "intent", "confidence", "entities", "channel", "conversation"];
+export const BUILTIN_VARS = ["message", "intent", "confidence", "entities", "channel", "conversation", "detected_language"];
 /** System entities (src/nlu/entities/system.rs). */
 export const SYSTEM_ENTITIES = ["email", "phone", "number", "ordinal", "date", "time", "duration", "url", "money", "percentage"];
 const SUBJECTS = [
@@ -18,6 +18,7 @@ const SUBJECTS = [
   ["channel", "Channel"],
   ["message", "Message text"],
   ["confidence", "Intent confidence"],
+  ["detected_language", "Detected language (ISO 639-1, e.g. de)"],
 ];
 const OPERATORS = [
   ["equals", "is"],

@@ -49,6 +49,7 @@ pub async fn parse(
             ranking: r.ranking.into_iter().map(|i| (i.name, i.confidence)).collect(),
             note: None,
             duration_ms: r.latency_ms,
+            detected_language: r.detected_language.map(|l| l.code),
         })),
         Err(e) => {
             let note = match e.code() {
@@ -75,6 +76,8 @@ pub async fn parse(
                 ranking: Vec::new(),
                 note: Some(note),
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                // Detection needs no model: a bot still routes per language.
+                detected_language: crate::nlu::language::detect(text).map(|l| l.code),
             }))
         }
     }

@@ -4,6 +4,7 @@
 //! Unicode scalar (char) offsets.
 
 pub mod learned;
+pub mod locale;
 pub mod numbers;
 pub mod system;
 pub mod text;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use learned::EntityLabeller;
+pub use locale::EntityLanguage;
 pub use system::{Reference, SystemKind};
 
 use crate::ml::embedder::TokenVectors;
@@ -116,6 +118,8 @@ pub struct EntitySet {
     all_phrases: Vec<Phrase>,
     regexes: Vec<(String, Regex)>,
     system_names: HashMap<SystemKind, String>,
+    /// The language system entities are read in (the bot's).
+    language: EntityLanguage,
 }
 
 impl EntitySet {
@@ -129,6 +133,7 @@ impl EntitySet {
             all_phrases: Vec::new(),
             regexes: Vec::new(),
             system_names: HashMap::new(),
+            language: EntityLanguage::English,
         };
         for def in defs {
             match def {
@@ -164,6 +169,13 @@ impl EntitySet {
             }
         }
         set
+    }
+
+    /// The same set reading system entities in `language`.
+    #[must_use]
+    pub fn with_language(mut self, language: EntityLanguage) -> EntitySet {
+        self.language = language;
+        self
     }
 
     /// An empty set: system entities only, named by kind.
@@ -226,7 +238,8 @@ impl EntitySet {
                 });
             }
         }
-        let system = system::resolve_overlaps(system::extract(text, &tokens, &SystemKind::ALL, reference));
+        let system =
+            system::resolve_overlaps(system::extract_in(self.language, text, &tokens, &SystemKind::ALL, reference));
         let system = compose_ranges(text, system);
         let system = system
             .into_iter()

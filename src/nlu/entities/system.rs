@@ -1,4 +1,5 @@
-//! System entities of English text with resolved values: number, ordinal,
+//! System entities with resolved values (English here; German, French,
+//! Spanish, Portuguese and Italian words in [`super::locale`]): number, ordinal,
 //! date, time, duration, email, phone, url, money and percentage.
 //!
 //! Rule-based, in two passes: regular expressions over the raw text for
@@ -30,6 +31,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::locale::EntityLanguage;
 use super::numbers::{NumberSpan, digits, number_at, ordinal_at};
 use super::text::Token;
 
@@ -124,12 +126,12 @@ impl Reference {
         Reference { now }
     }
 
-    fn today(&self) -> NaiveDate {
+    pub(super) fn today(&self) -> NaiveDate {
         self.now.date_naive()
     }
 }
 
-fn re(pattern: &str) -> Regex {
+pub(super) fn re(pattern: &str) -> Regex {
     // The patterns are constants; a typo fails every test that extracts.
     Regex::new(pattern).unwrap_or_else(|e| panic!("invalid built-in pattern {pattern}: {e}"))
 }
@@ -155,10 +157,24 @@ static MONEY_SYMBOL: LazyLock<Regex> = LazyLock::new(|| {
 });
 static PERCENT: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+(?:\.\d+)?)\s?%"));
 
-/// Every system entity of the given kinds in `text`, overlapping readings
-/// included (the caller picks; see [`resolve_overlaps`]).
+/// Every system entity of the given kinds in English `text`, overlapping
+/// readings included (the caller picks; see [`resolve_overlaps`]).
 #[must_use]
 pub fn extract(text: &str, tokens: &[Token], kinds: &[SystemKind], reference: &Reference) -> Vec<SystemMatch> {
+    extract_in(EntityLanguage::English, text, tokens, kinds, reference)
+}
+
+/// Every system entity of the given kinds in `text` written in `language`:
+/// emails, URLs and phones as in any language, the rest by the language's
+/// words and number formats ([`super::locale`]).
+#[must_use]
+pub fn extract_in(
+    language: EntityLanguage,
+    text: &str,
+    tokens: &[Token],
+    kinds: &[SystemKind],
+    reference: &Reference,
+) -> Vec<SystemMatch> {
     let want = |k: SystemKind| kinds.contains(&k);
     let mut out = Vec::new();
     if want(SystemKind::Email) {
@@ -202,6 +218,13 @@ pub fn extract(text: &str, tokens: &[Token], kinds: &[SystemKind], reference: &R
                 });
             }
         }
+    }
+    if let Some(locale) = language.locale() {
+        if want(SystemKind::Date) {
+            iso_dates(text, &mut out);
+        }
+        super::locale::patterns::extract(locale, text, tokens, kinds, reference, &mut out);
+        return out;
     }
     if want(SystemKind::Percentage) {
         for c in PERCENT.captures_iter(text) {
@@ -269,16 +292,16 @@ pub fn resolve_overlaps(mut matches: Vec<SystemMatch>) -> Vec<SystemMatch> {
     kept
 }
 
-fn num(v: f64) -> Value {
+pub(super) fn num(v: f64) -> Value {
     #[allow(clippy::cast_possible_truncation, reason = "only integral values within i64 range take this branch")]
     if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }
 }
 
-fn money(amount: f64, currency: &str) -> Value {
+pub(super) fn money(amount: f64, currency: &str) -> Value {
     json!({ "amount": num((amount * 100.0).round() / 100.0), "currency": currency })
 }
 
-fn symbol_currency(symbol: &str) -> &'static str {
+pub(super) fn symbol_currency(symbol: &str) -> &'static str {
     match symbol {
         "€" => "EUR",
         "£" => "GBP",
@@ -354,7 +377,7 @@ fn duration_unit(w: &str) -> Option<(f64, char)> {
     })
 }
 
-fn duration_value(amount: f64, unit: char, unit_seconds: f64) -> Value {
+pub(super) fn duration_value(amount: f64, unit: char, unit_seconds: f64) -> Value {
     let seconds = amount * unit_seconds;
     let amount_text = match num(amount) {
         Value::Number(n) => n.to_string(),
@@ -373,15 +396,15 @@ fn duration_value(amount: f64, unit: char, unit_seconds: f64) -> Value {
     json!({ "iso8601": iso, "seconds": num(seconds) })
 }
 
-fn date_value(d: NaiveDate) -> Value {
+pub(super) fn date_value(d: NaiveDate) -> Value {
     json!(d.format("%Y-%m-%d").to_string())
 }
 
-fn time_value(t: NaiveTime) -> Value {
+pub(super) fn time_value(t: NaiveTime) -> Value {
     json!(t.format("%H:%M:%S").to_string())
 }
 
-fn add_months(d: NaiveDate, months: i32) -> Option<NaiveDate> {
+pub(super) fn add_months(d: NaiveDate, months: i32) -> Option<NaiveDate> {
     let total = d.year() * 12 + i32::try_from(d.month0()).ok()? + months;
     let (y, m) = (total.div_euclid(12), u32::try_from(total.rem_euclid(12)).ok()? + 1);
     let mut day = d.day();
@@ -394,17 +417,23 @@ fn add_months(d: NaiveDate, months: i32) -> Option<NaiveDate> {
 }
 
 /// A month/day without a year: this year's if not past, else next year's.
-fn upcoming(reference: &Reference, m: u32, d: u32) -> Option<NaiveDate> {
+pub(super) fn upcoming(reference: &Reference, m: u32, d: u32) -> Option<NaiveDate> {
     let today = reference.today();
     let this_year = NaiveDate::from_ymd_opt(today.year(), m, d)?;
     if this_year >= today { Some(this_year) } else { NaiveDate::from_ymd_opt(today.year() + 1, m, d) }
 }
 
-fn full_year(y: i32) -> i32 {
+pub(super) fn full_year(y: i32) -> i32 {
     if y < 100 { 2000 + y } else { y }
 }
 
 fn numeric_dates(text: &str, reference: &Reference, out: &mut Vec<SystemMatch>) {
+    iso_dates(text, out);
+    slash_dates(text, reference, out);
+}
+
+/// `2026-03-14`, in every language.
+fn iso_dates(text: &str, out: &mut Vec<SystemMatch>) {
     for c in ISO_DATE.captures_iter(text) {
         let parts: Option<(i32, u32, u32)> = (|| {
             Some((c.get(1)?.as_str().parse().ok()?, c.get(2)?.as_str().parse().ok()?, c.get(3)?.as_str().parse().ok()?))
@@ -420,6 +449,10 @@ fn numeric_dates(text: &str, reference: &Reference, out: &mut Vec<SystemMatch>) 
             });
         }
     }
+}
+
+/// `3/14`, `12/25/2026`: month first, as in US English.
+fn slash_dates(text: &str, reference: &Reference, out: &mut Vec<SystemMatch>) {
     for c in SLASH_DATE.captures_iter(text) {
         let Some(all) = c.get(0) else { continue };
         // `3.5` is a number, not the 5th of March: dots need a year.
@@ -470,7 +503,7 @@ fn clock_times(text: &str, out: &mut Vec<SystemMatch>) {
     }
 }
 
-fn apply_meridiem(h: u32, meridiem: Option<&str>) -> Option<u32> {
+pub(super) fn apply_meridiem(h: u32, meridiem: Option<&str>) -> Option<u32> {
     match meridiem.map(|m| m.replace('.', "")) {
         Some(m) if m == "pm" => (1..=12).contains(&h).then_some(if h == 12 { 12 } else { h + 12 }),
         Some(_) => (1..=12).contains(&h).then_some(if h == 12 { 0 } else { h }),
