@@ -1,5 +1,5 @@
 //! Languages (issue 24 items 3–5) end to end: the detected language of a
-//! message in the parse API, nlu_logs and flow conditions; system entities
+//! message in the parse API, `nlu_logs` and flow conditions; system entities
 //! read in the bot's language; unsupported languages refused; and
 //! knowledge retrieval in Japanese, where Porter's word tokens find nothing
 //! and the trigram index finds the right chunk.
