@@ -83,6 +83,7 @@ mod knowledge_llm;
 mod llm_anthropic;
 mod mcp;
 mod ml;
+mod multilingual;
 mod nlu;
 mod nlu_annotations;
 mod nlu_entities;
