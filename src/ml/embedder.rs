@@ -654,10 +654,8 @@ impl Inner {
     fn token_vectors_on(&self, session: &Mutex<Session>, text: &str) -> anyhow::Result<TokenVectors> {
         // Offsets are into the prefixed text; the prefix's own pieces are left out.
         let skip = self.query_prefix.len();
-        let encoding = self
-            .tokenizer
-            .encode(format!("{}{text}", self.query_prefix), true)
-            .map_err(|e| anyhow!("tokenize: {e}"))?;
+        let full = format!("{}{text}", self.query_prefix);
+        let encoding = self.tokenizer.encode(full.as_str(), true).map_err(|e| anyhow!("tokenize: {e}"))?;
         let seq = encoding.len().clamp(1, self.max_tokens);
         let mut ids = Array2::<i64>::from_elem((1, seq), self.pad_id);
         let mut mask = Array2::<i64>::zeros((1, seq));
@@ -681,6 +679,9 @@ impl Inner {
         let mut out = TokenVectors::default();
         let special = encoding.get_special_tokens_mask();
         for (t, &(start, end)) in encoding.get_offsets().iter().enumerate().take(seq) {
+            // SentencePiece pieces (`▁word`) cover the space before the word.
+            let piece = full.get(start..end).unwrap_or_default();
+            let start = start + (piece.len() - piece.trim_start().len());
             if special.get(t).copied().unwrap_or(0) == 1 || start >= end || start < skip {
                 continue;
             }
