@@ -51,11 +51,11 @@ fn languages(dir: &Path, only: &[String]) -> Vec<(String, PathBuf)> {
     out
 }
 
-/// Accuracy of the bot's active model on `test` (parsed 8 at a time; an
+/// Accuracy of the bot's active model on `rows` (parsed 8 at a time; an
 /// out-of-scope answer counts as wrong: every xSID row has an intent).
-async fn accuracy(state: &AppState, tenant: &Tenant, bot: BotId, test: &[Row]) -> anyhow::Result<f64> {
+async fn accuracy(state: &AppState, tenant: &Tenant, bot: BotId, rows: &[Row]) -> anyhow::Result<f64> {
     let texts: Arc<Vec<(String, String)>> =
-        Arc::new(test.iter().filter_map(|r| Some((r.text.clone(), r.intent.clone()?))).collect());
+        Arc::new(rows.iter().filter_map(|r| Some((r.text.clone(), r.intent.clone()?))).collect());
     let next = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::new();
     for _ in 0..8 {
