@@ -16,7 +16,7 @@ use crate::helpers::{Session, TestApp, assert_error, ok_json, send_as, spawn_app
 use crate::knowledge::{create_kb, drain, paste, search};
 
 /// First 8 dimensions from Python onnxruntime 1.32 on the same file and
-/// tokenizer (models/export/check_e5.py: prefix included, mean pooling over
+/// tokenizer (`models/export/check_e5.py`: prefix included, mean pooling over
 /// every token, L2 normalisation).
 const REFERENCE: [(&str, [f32; 8]); 3] = [
     ("query: hello world", [0.047_959, 0.016_298, -0.043_901, -0.054_591, 0.060_189, -0.055_66, 0.012_766, 0.074_876]),
