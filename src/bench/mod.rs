@@ -22,6 +22,7 @@ mod runtime;
 mod startup;
 mod vectors;
 mod voice;
+mod xsid;
 
 use std::io::Write;
 

@@ -7,7 +7,8 @@
 //! DIR is one dataset folder (`clinc150`, `banking77`, `braun2017/chatbot`),
 //! a folder of corpora (`braun2017`: each trained separately, overall
 //! micro-F1 reported), or the data root (every intent dataset). Datasets are
-//! read where they are, never copied.
+//! read where they are, never copied. An xSID folder (`<lang>/valid.jsonl`,
+//! `<lang>/test.jsonl`) runs the multilingual bench instead (`xsid.rs`).
 
 #![allow(
     clippy::cast_precision_loss,
@@ -43,7 +44,7 @@ use crate::nlu::train::train_bot_blocking;
 
 #[derive(Debug, Args)]
 pub struct NluArgs {
-    /// A dataset folder, a folder of corpora, or the data root.
+    /// A dataset folder, a folder of corpora, the data root, or xSID (`../shared/data/xsid`: in-language and cross-lingual accuracy per encoder).
     #[arg(long, default_value = "../shared/data")]
     pub data: PathBuf,
     /// Concurrent parses in the throughput run.
@@ -65,17 +66,21 @@ pub struct NluArgs {
     /// the data root or `restaurant8k/`): `full` and/or few-shot sizes.
     #[arg(long, value_delimiter = ',', default_value = "full,512,64")]
     pub restaurant8k: Vec<String>,
+    /// xSID only: the languages to run (default all; English is always run,
+    /// it is the cross-lingual source).
+    #[arg(long, value_delimiter = ',')]
+    pub languages: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Row {
-    text: String,
-    intent: Option<String>,
+pub(super) struct Row {
+    pub(super) text: String,
+    pub(super) intent: Option<String>,
     #[serde(default)]
-    entities: Vec<Annotation>,
+    pub(super) entities: Vec<Annotation>,
 }
 
-fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Row>> {
+pub(super) fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Row>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
@@ -123,7 +128,7 @@ pub fn run(args: &NluArgs, ml: &MlConfig) -> anyhow::Result<Report> {
             json: json!({ "skipped": true, "reason": message }),
         });
     }
-    if datasets.is_empty() && restaurant8k.is_none() {
+    if datasets.is_empty() && restaurant8k.is_none() && !super::xsid::is_xsid(&args.data) {
         let message = format!("no NLU datasets under {} (expected ../shared/data); skipping", args.data.display());
         return Ok(Report {
             rows: vec![("skipped".into(), message.clone())],
@@ -141,6 +146,12 @@ pub fn run(args: &NluArgs, ml: &MlConfig) -> anyhow::Result<Report> {
     let rss_embedder = rss_mb() - rss_base;
     let org = setup_org(&state)?;
     let tenant = Tenant::system(org, "benchmark");
+    if super::xsid::is_xsid(&args.data) {
+        let report =
+            runtime.block_on(super::xsid::run(&state, &tenant, &args.data, &args.languages, args.latency_samples));
+        state.nlu.shutdown();
+        return report;
+    }
     if args.small_bots {
         let report = run_small_bots(&state, &tenant, &args.data, args.seeds);
         state.nlu.shutdown();
@@ -221,7 +232,7 @@ fn setup_org(state: &AppState) -> anyhow::Result<OrgId> {
     Ok(OrgId(id))
 }
 
-fn new_bot(state: &AppState, org: OrgId, name: &str) -> anyhow::Result<BotId> {
+pub(super) fn new_bot(state: &AppState, org: OrgId, name: &str) -> anyhow::Result<BotId> {
     let key = format!("wk_bench_{}", crate::crypto::random_token(8));
     let id = state
         .db
@@ -247,7 +258,7 @@ struct Outcome {
     classifier_mb: f64,
 }
 
-fn document(train: &[Row]) -> NluDocument {
+pub(super) fn document(train: &[Row]) -> NluDocument {
     let mut intents: BTreeMap<String, Vec<ExampleDoc>> = BTreeMap::new();
     for r in train {
         let Some(intent) = &r.intent else { continue };
@@ -567,16 +578,16 @@ fn f1(tp: usize, pred: usize, gold: usize) -> f64 {
     if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
 }
 
-fn r2(x: f64) -> f64 {
+pub(super) fn r2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn r4(x: f64) -> f64 {
+pub(super) fn r4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
 /// Resident set size of this process, in MB.
-fn rss_mb() -> f64 {
+pub(super) fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

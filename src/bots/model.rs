@@ -7,6 +7,7 @@ use crate::db::FromRow;
 use crate::error::ErrorCode;
 use crate::flows::engine::CannedKind;
 use crate::ids::{BotId, OrgId};
+use crate::ml::Encoder;
 
 crate::id_type!(
     /// A row of `bot_messages`.
@@ -85,6 +86,18 @@ pub struct BotSettings {
     /// is out of scope. `null` = the floor calibrated at each training.
     /// Higher rejects more.
     pub nlu_similarity_floor: Option<f64>,
+    /// The sentence encoder of the bot's NLU (`all-MiniLM-L6-v2` or
+    /// `multilingual-e5-small`); `null` = by the bot's language (English →
+    /// MiniLM, any other → multilingual). Changing it retrains the bot.
+    pub nlu_encoder: Option<Encoder>,
+}
+
+impl Bot {
+    /// The encoder the bot's NLU trains and parses with.
+    #[must_use]
+    pub fn nlu_encoder(&self) -> Encoder {
+        self.settings.nlu_encoder.unwrap_or_else(|| Encoder::for_language(&self.language))
+    }
 }
 
 impl Default for BotSettings {
@@ -104,6 +117,7 @@ impl Default for BotSettings {
             csat_thanks: "Thank you for your feedback!".into(),
             block_publish_on_test_failure: false,
             nlu_similarity_floor: None,
+            nlu_encoder: None,
         }
     }
 }
@@ -134,6 +148,10 @@ pub struct BotSettingsPatch {
     #[serde(default, deserialize_with = "crate::http::json::double_option")]
     #[schema(value_type = Option<f64>)]
     pub nlu_similarity_floor: Option<Option<f64>>,
+    /// `all-MiniLM-L6-v2` or `multilingual-e5-small`; `null` = by language.
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub nlu_encoder: Option<Option<String>>,
 }
 
 /// `POST /orgs/{org_id}/bots`.

@@ -18,6 +18,7 @@ use crate::flows::engine::{Canned, CannedKind, EngineSettings};
 use crate::flows::template::Template;
 use crate::http::{Page, PageParams, Tenant};
 use crate::ids::{BotId, OrgId};
+use crate::ml::Encoder;
 use crate::orgs::audit::{self, AuditEntry};
 
 /// Largest avatar image.
@@ -142,6 +143,20 @@ fn patch_settings(stored: &str, patch: BotSettingsPatch) -> AppResult<String> {
         }
         set("nlu_similarity_floor", json!(floor));
     }
+    if let Some(encoder) = patch.nlu_encoder {
+        let encoder = encoder
+            .map(|name| {
+                Encoder::from_name(&name).ok_or_else(|| {
+                    let names: Vec<&str> = Encoder::ALL.iter().map(|e| e.name()).collect();
+                    AppError::validation(
+                        "settings.nlu_encoder",
+                        format!("must be one of {}, or null for the bot's language", names.join(", ")),
+                    )
+                })
+            })
+            .transpose()?;
+        set("nlu_encoder", json!(encoder));
+    }
     Ok(Value::Object(obj).to_string())
 }
 
@@ -215,6 +230,9 @@ pub async fn update(state: &AppState, tenant: Tenant, id: BotId, req: UpdateBotR
             };
             store::update(tx, &tenant, id, &changes)?;
             let after = store::find(tx, &tenant, id)?.ok_or_else(not_found)?;
+            if after.nlu_encoder() != before.nlu_encoder() {
+                crate::nlu::retrain::enqueue_for_encoder_change(tx, &tenant, id, after.nlu_encoder())?;
+            }
             let show = |b: &Bot| {
                 json!({ "name": b.name, "description": b.description, "language": b.language, "is_active": b.is_active,
                         "team_id": b.team_id, "settings": b.settings })
@@ -228,6 +246,7 @@ pub async fn update(state: &AppState, tenant: Tenant, id: BotId, req: UpdateBotR
         .await?;
     state.runtime.invalidate_bot(id);
     state.nlu.invalidate_data(id);
+    state.jobs.notify();
     Ok(bot)
 }
 

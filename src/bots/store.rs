@@ -55,6 +55,12 @@ pub fn list(conn: &Connection, tenant: &Tenant, after: Option<i64>, limit: i64) 
     )
 }
 
+/// The sentence encoder of the bot's NLU (see `Bot::nlu_encoder`); the
+/// English model for a bot that does not exist (its callers 404 elsewhere).
+pub fn nlu_encoder(conn: &Connection, tenant: &Tenant, id: BotId) -> rusqlite::Result<crate::ml::Encoder> {
+    Ok(find(conn, tenant, id)?.map_or(crate::ml::Encoder::MiniLm, |b| b.nlu_encoder()))
+}
+
 /// The fields a PATCH may change (already validated).
 pub struct BotChanges<'a> {
     pub name: &'a str,

@@ -240,6 +240,10 @@ pub struct Nlu {
     /// Why there is no result (e.g. the bot has no trained model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The sentence encoder of the bot's model (`all-MiniLM-L6-v2`,
+    /// `multilingual-e5-small`), shown by the emulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<String>,
     #[serde(default)]
     pub duration_ms: f64,
     /// The message's language (ISO 639-1), when it could be told.

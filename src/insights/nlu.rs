@@ -99,8 +99,10 @@ pub async fn quality(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult<
 /// The bot's examples with their vectors (cached ones reused, the others
 /// embedded and cached), blocking.
 fn example_vectors(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult<(Vec<ExampleRow>, Array2<f32>)> {
-    let rows = state.db.read_blocking(|c| Ok(store::examples(c, tenant, bot)?))?;
-    let embedder = state.models.embedder_blocking()?;
+    let (rows, encoder) = state
+        .db
+        .read_blocking(|c| Ok((store::examples(c, tenant, bot)?, crate::bots::store::nlu_encoder(c, tenant, bot)?)))?;
+    let embedder = state.models.encoder_blocking(encoder)?;
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
     let (vectors, _) = crate::nlu::train::embed_examples(state, tenant, bot, &embedder, &texts, &mut |_| {})?;
     Ok((rows, vectors))
@@ -238,7 +240,9 @@ pub async fn similar(
     if !(1..=50).contains(&limit) {
         return Err(AppError::validation("limit", "must be between 1 and 50"));
     }
-    let embedder = state.models.embedder().await?;
+    let t = tenant.clone();
+    let encoder = state.db.read(move |c| Ok(crate::bots::store::nlu_encoder(c, &t, bot)?)).await?;
+    let embedder = state.models.encoder(encoder).await?;
     let query = embedder.embed_one(&text).await.map_err(AppError::internal)?;
     let state = state.clone();
     run_blocking(move || {

@@ -271,8 +271,10 @@ async fn extractive(state: &AppState, question: &str, r: &Retrieved) -> AppResul
     let scores: Vec<f64> = match (&r.model, &r.query_vector) {
         (Some(model), Some(q)) => {
             let embedder = state.knowledge.models.get(state, model).await?;
-            let vectors =
-                embedder.embed(sentences.iter().map(|s| s.2.clone()).collect()).await.map_err(AppError::internal)?;
+            let vectors = embedder
+                .embed_passages(sentences.iter().map(|s| s.2.clone()).collect())
+                .await
+                .map_err(AppError::internal)?;
             vectors
                 .iter()
                 .zip(&sentences)

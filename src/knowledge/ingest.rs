@@ -352,7 +352,7 @@ async fn embed_and_store(
     let spawn = |batch: &Vec<ChunkText>| {
         let embedder = embedder.clone();
         let texts: Vec<String> = batch.iter().map(ChunkText::embed_text).collect();
-        tokio::spawn(async move { embedder.embed(texts).await })
+        tokio::spawn(async move { embedder.embed_passages(texts).await })
     };
     let mut in_flight = batches.first().map(spawn);
     for (i, batch) in batches.iter().enumerate() {

@@ -1,5 +1,6 @@
 //! The embedding models a knowledge base may use: the server's built-in
-//! model (`ml.*`) and any `knowledge.extra_models`, loaded on first use and
+//! model (`ml.*`), the multilingual encoder (`multilingual-e5-small`, see
+//! `ml::encoders`) and any `knowledge.extra_models`, loaded on first use and
 //! kept for the life of the process (a re-embedding needs the old model for
 //! queries until the switch, and the new one for the passages).
 
@@ -11,10 +12,12 @@ use tokio::sync::Mutex;
 use super::model::EmbeddingModel;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::ml::{Embedder, EmbedderOptions};
+use crate::ml::{Embedder, EmbedderOptions, Encoder};
 
 /// The name of the built-in model (the `knowledge_bases.embedding_model` default).
 pub const BUILTIN: &str = "all-MiniLM-L6-v2";
+/// The multilingual encoder's name.
+pub const MULTILINGUAL: &str = "multilingual-e5-small";
 /// The dimension of the vector tables (`chunk_vectors`, `chunk_vectors_next`).
 pub const INDEX_DIM: usize = 384;
 
@@ -50,7 +53,9 @@ impl ModelRegistry {
     /// The models a knowledge base may choose.
     #[must_use]
     pub fn names(state: &AppState) -> Vec<String> {
-        std::iter::once(BUILTIN.to_owned())
+        [BUILTIN, MULTILINGUAL]
+            .into_iter()
+            .map(str::to_owned)
             .chain(state.config.knowledge.extra_models.iter().map(|m| m.name.clone()))
             .collect()
     }
@@ -58,13 +63,20 @@ impl ModelRegistry {
     /// Whether `name` is a model this server can run.
     #[must_use]
     pub fn known(state: &AppState, name: &str) -> bool {
-        name == BUILTIN || state.config.knowledge.extra_models.iter().any(|m| m.name == name)
+        name == BUILTIN || name == MULTILINGUAL || state.config.knowledge.extra_models.iter().any(|m| m.name == name)
     }
 
     /// The embedder of model `name`, loading it if needed.
     pub async fn get(&self, state: &AppState, name: &str) -> AppResult<ModelHandle> {
         if name == BUILTIN {
             let embedder = state.models.embedder().await?;
+            return Ok(ModelHandle { name: name.to_owned(), embedder, max_tokens: state.config.ml.max_tokens });
+        }
+        if name == MULTILINGUAL {
+            let embedder = state.models.encoder(Encoder::Multilingual).await.map_err(|e| {
+                AppError::new(ErrorCode::EmbeddingModelUnavailable, format!("cannot load `{name}`: {}", e.message()))
+                    .with_details(serde_json::json!({ "field": "embedding_model" }))
+            })?;
             return Ok(ModelHandle { name: name.to_owned(), embedder, max_tokens: state.config.ml.max_tokens });
         }
         let Some(config) = state.config.knowledge.extra_models.iter().find(|m| m.name == name).cloned() else {
@@ -111,7 +123,12 @@ impl ModelRegistry {
         Self::names(state)
             .into_iter()
             .map(|name| {
-                let e = if name == BUILTIN { builtin.clone() } else { loaded.get(&name).cloned() };
+                let e = match name.as_str() {
+                    BUILTIN => builtin.clone(),
+                    // Described once loaded; listing never loads it.
+                    MULTILINGUAL => state.models.loaded_encoder(Encoder::Multilingual),
+                    _ => loaded.get(&name).cloned(),
+                };
                 EmbeddingModel {
                     default: name == BUILTIN,
                     model_id: e.as_ref().map(|e| e.model_id().to_owned()),

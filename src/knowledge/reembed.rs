@@ -73,7 +73,7 @@ async fn run(ctx: JobContext) -> Result<Value, JobError> {
         if batch.is_empty() {
             break;
         }
-        let vectors = embedder.embed(batch.iter().map(|(_, t)| t.clone()).collect()).await?;
+        let vectors = embedder.embed_passages(batch.iter().map(|(_, t)| t.clone()).collect()).await?;
         let t = tenant.clone();
         let count = vectors.len();
         state

@@ -75,6 +75,13 @@ pub struct EmbedderOptions {
     pub max_batch_texts: usize,
     /// Most texts queued or running at once (see the module documentation).
     pub queue_max_texts: usize,
+    /// Put before every text embedded as a query or a message (E5's
+    /// `query: `); empty for models trained without one.
+    pub query_prefix: String,
+    /// Put before every document passage ([`Embedder::embed_passages`]).
+    pub passage_prefix: String,
+    /// The model's name in its identity (`name@hash`); `None` = the file's stem.
+    pub model_name: Option<String>,
 }
 
 /// The embedder's queue is full: the request was not queued.
@@ -105,6 +112,9 @@ impl Default for EmbedderOptions {
             batch_wait: Duration::from_micros(500),
             max_batch_texts: 32,
             queue_max_texts: DEFAULT_QUEUE_MAX_TEXTS,
+            query_prefix: String::new(),
+            passage_prefix: String::new(),
+            model_name: None,
         }
     }
 }
@@ -141,6 +151,10 @@ struct Inner {
     model_id: String,
     max_tokens: usize,
     max_batch_texts: usize,
+    /// The id the model pads with (E5's `<pad>` is 1, BERT's `[PAD]` 0).
+    pad_id: i64,
+    query_prefix: String,
+    passage_prefix: String,
     /// Single-threaded sessions a bulk run spreads over: the operator's
     /// inference thread budget (`sessions × threads_per_session`).
     bulk_workers: usize,
@@ -213,13 +227,21 @@ impl Embedder {
                 let bytes = std::fs::read(model).with_context(|| format!("reading model {}", model.display()))?;
                 let tok =
                     std::fs::read(tokenizer).with_context(|| format!("reading tokenizer {}", tokenizer.display()))?;
-                let name = model.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+                let name = options.model_name.clone().unwrap_or_else(|| {
+                    model.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned())
+                });
                 let id = format!("{name}@{}", short_hash(&bytes));
                 (ModelSource::File(model.clone()), bytes, tok, id)
             }
             _ => bail!("ml.model_path and ml.tokenizer_path must be set together"),
         };
         let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes).map_err(|e| anyhow!("invalid tokenizer: {e}"))?;
+        let pad_id = tokenizer
+            .get_padding()
+            .map(|p| p.pad_id)
+            .or_else(|| tokenizer.token_to_id("<pad>"))
+            .or_else(|| tokenizer.token_to_id("[PAD]"))
+            .map_or(0, i64::from);
         // The shipped tokenizer.json has fixed padding and truncation baked
         // in; we pad per batch ourselves and truncate at max_tokens.
         tokenizer.with_padding(None);
@@ -259,6 +281,9 @@ impl Embedder {
             model_id,
             max_tokens: options.max_tokens,
             max_batch_texts: options.max_batch_texts.max(1),
+            pad_id,
+            query_prefix: options.query_prefix.clone(),
+            passage_prefix: options.passage_prefix.clone(),
             bulk_workers: options.sessions.max(1) * options.threads_per_session.max(1),
             environment,
             source,
@@ -306,12 +331,22 @@ impl Embedder {
     /// Embeds texts through the shared queue (micro-batched with other
     /// requests), waiting for room in the queue first (background work).
     pub async fn embed(&self, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
+        self.embed_waiting(texts, &self.inner.query_prefix).await
+    }
+
+    /// Embeds document passages (knowledge chunks) like [`Embedder::embed`],
+    /// with the model's passage prefix instead of the query prefix.
+    pub async fn embed_passages(&self, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
+        self.embed_waiting(texts, &self.inner.passage_prefix).await
+    }
+
+    async fn embed_waiting(&self, texts: Vec<String>, prefix: &str) -> anyhow::Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let n = self.permits(texts.len());
         let permit = self.room.clone().acquire_many_owned(n).await.map_err(|_| anyhow!("the embedder stopped"))?;
-        self.embed_reserved(self.reservation(permit), texts).await
+        self.send(self.reservation(permit), prefixed(prefix, texts)).await
     }
 
     /// Embeds one text, waiting for room in the queue.
@@ -331,6 +366,11 @@ impl Embedder {
 
     /// Embeds texts in room reserved with [`Embedder::try_reserve`].
     pub async fn embed_reserved(&self, room: Reservation, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
+        self.send(room, prefixed(&self.inner.query_prefix, texts)).await
+    }
+
+    /// Queues texts already prefixed.
+    async fn send(&self, room: Reservation, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -378,7 +418,14 @@ impl Embedder {
     /// results must not depend on other traffic: each vector is the one the
     /// text gets when parsed alone.
     pub fn embed_blocking(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
-        self.inner.run_on(&self.inner.sessions[0], texts, 1)
+        let texts = self.inner.with_query_prefix(texts);
+        self.inner.run_on(&self.inner.sessions[0], &texts, 1)
+    }
+
+    /// The model's query prefix (empty for MiniLM).
+    #[must_use]
+    pub fn query_prefix(&self) -> &str {
+        &self.inner.query_prefix
     }
 
     /// Prepares to embed about `texts` texts one per inference (like
@@ -483,6 +530,8 @@ impl BulkEmbedder {
     /// job's sessions; the result is in input order.
     pub fn embed(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
         let inner = &self.inner;
+        let owned = inner.with_query_prefix(texts);
+        let texts = &owned[..];
         if self.sessions.len() < 2 {
             return inner.run_on(&inner.sessions[0], texts, 1);
         }
@@ -548,10 +597,31 @@ fn worker(inner: &Inner, receiver: &Mutex<Receiver<Request>>, session: &Mutex<Se
     }
 }
 
+/// Texts with `prefix` put before each (unchanged when it is empty).
+fn prefixed(prefix: &str, texts: Vec<String>) -> Vec<String> {
+    if prefix.is_empty() { texts } else { texts.into_iter().map(|t| format!("{prefix}{t}")).collect() }
+}
+
 impl Inner {
+    /// Texts as the model reads a query: with its query prefix.
+    fn with_query_prefix<'a>(&self, texts: &[&'a str]) -> Vec<std::borrow::Cow<'a, str>> {
+        texts
+            .iter()
+            .map(|&t| if self.query_prefix.is_empty() { t.into() } else { format!("{}{t}", self.query_prefix).into() })
+            .collect()
+    }
+
     /// Embeds `texts` on `session`, at most `max_batch` texts per inference.
-    fn run_on(&self, session: &Mutex<Session>, texts: &[&str], max_batch: usize) -> anyhow::Result<Vec<Vec<f32>>> {
-        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| anyhow!("tokenize: {e}"))?;
+    fn run_on<T: AsRef<str>>(
+        &self,
+        session: &Mutex<Session>,
+        texts: &[T],
+        max_batch: usize,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.iter().map(AsRef::as_ref).collect::<Vec<&str>>(), true)
+            .map_err(|e| anyhow!("tokenize: {e}"))?;
         // Sorted by length, texts of the same length are neighbours.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
@@ -582,9 +652,12 @@ impl Inner {
 
     /// One text alone through the model; its word pieces' vectors.
     fn token_vectors_on(&self, session: &Mutex<Session>, text: &str) -> anyhow::Result<TokenVectors> {
-        let encoding = self.tokenizer.encode(text, true).map_err(|e| anyhow!("tokenize: {e}"))?;
+        // Offsets are into the prefixed text; the prefix's own pieces are left out.
+        let skip = self.query_prefix.len();
+        let full = format!("{}{text}", self.query_prefix);
+        let encoding = self.tokenizer.encode(full.as_str(), true).map_err(|e| anyhow!("tokenize: {e}"))?;
         let seq = encoding.len().clamp(1, self.max_tokens);
-        let mut ids = Array2::<i64>::zeros((1, seq));
+        let mut ids = Array2::<i64>::from_elem((1, seq), self.pad_id);
         let mut mask = Array2::<i64>::zeros((1, seq));
         for (col, (&id, &m)) in encoding.get_ids().iter().zip(encoding.get_attention_mask()).take(seq).enumerate() {
             ids[[0, col]] = i64::from(id);
@@ -606,10 +679,13 @@ impl Inner {
         let mut out = TokenVectors::default();
         let special = encoding.get_special_tokens_mask();
         for (t, &(start, end)) in encoding.get_offsets().iter().enumerate().take(seq) {
-            if special.get(t).copied().unwrap_or(0) == 1 || start >= end {
+            // SentencePiece pieces (`▁word`) cover the space before the word.
+            let piece = full.get(start..end).unwrap_or_default();
+            let start = start + (piece.len() - piece.trim_start().len());
+            if special.get(t).copied().unwrap_or(0) == 1 || start >= end || start < skip {
                 continue;
             }
-            out.offsets.push((start, end));
+            out.offsets.push((start - skip, end - skip));
             out.vectors.push(hidden.slice(ndarray::s![0, t, ..]).to_vec());
         }
         Ok(out)
@@ -619,7 +695,7 @@ impl Inner {
         let started = Instant::now();
         let batch = encodings.len();
         let seq = encodings.iter().map(|e| e.len()).max().unwrap_or(1).clamp(1, self.max_tokens);
-        let mut ids = Array2::<i64>::zeros((batch, seq));
+        let mut ids = Array2::<i64>::from_elem((batch, seq), self.pad_id);
         let mut mask = Array2::<i64>::zeros((batch, seq));
         // Padded on the right: the shipped model's fused attention reads each
         // row's mask as one length.

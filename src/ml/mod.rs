@@ -4,6 +4,7 @@
 
 pub mod classifier;
 pub mod embedder;
+pub mod encoders;
 pub use botbuilder_kernels::labeller;
 pub mod runtime;
 
@@ -11,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use embedder::{Embedder, EmbedderOptions, bytes_vector, dot, normalize, vector_bytes};
+pub use encoders::Encoder;
 
 use crate::config::MlConfig;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -21,12 +23,29 @@ use crate::ops::{ComponentState, Readiness};
 pub struct Models {
     embedder: Arc<OnceLock<Result<Embedder, String>>>,
     loaded: Arc<tokio::sync::Notify>,
+    /// The multilingual encoder, loaded on first use (see `encoders`).
+    multilingual: Arc<tokio::sync::OnceCell<Embedder>>,
+    /// Its settings (`None`: local models are off).
+    config: Option<Arc<MlConfig>>,
+}
+
+/// Loads the multilingual encoder (blocking), logging how long it took.
+fn load_multilingual(config: &MlConfig) -> AppResult<Embedder> {
+    let started = std::time::Instant::now();
+    let loaded = encoders::load_multilingual(config)
+        .map_err(|e| AppError::new(ErrorCode::ModelsUnavailable, format!("{e:#}")))?;
+    tracing::info!(
+        model = loaded.model_id(),
+        ms = started.elapsed().as_millis(),
+        "multilingual embedding model loaded"
+    );
+    Ok(loaded)
 }
 
 impl Models {
     /// Starts loading on a background thread; readiness follows.
     pub fn load_in_background(config: &MlConfig, readiness: Arc<Readiness>, registry: prometheus::Registry) -> Models {
-        let models = Models::default();
+        let models = Models { config: config.enabled.then(|| Arc::new(config.clone())), ..Models::default() };
         if !config.enabled {
             readiness.set("models", ComponentState::Ready);
             let _ = models.embedder.set(Err("local models are disabled (ml.enabled = false)".into()));
@@ -80,6 +99,67 @@ impl Models {
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Err(AppError::new(ErrorCode::ModelsUnavailable, "the models are still loading; retry shortly"));
             }
+        }
+    }
+
+    /// The embedder of `encoder`: the built-in one as [`Models::embedder`];
+    /// the multilingual one loaded on first call (about a second; a failure
+    /// is reported each time and retried on the next call, so installing
+    /// the files needs no restart).
+    pub async fn encoder(&self, encoder: Encoder) -> AppResult<Embedder> {
+        match encoder {
+            Encoder::MiniLm => self.embedder().await,
+            Encoder::Multilingual => {
+                let config = self.multilingual_config()?;
+                self.multilingual
+                    .get_or_try_init(|| async move {
+                        tokio::task::spawn_blocking(move || load_multilingual(&config))
+                            .await
+                            .map_err(AppError::internal)?
+                    })
+                    .await
+                    .cloned()
+            }
+        }
+    }
+
+    /// [`Models::encoder`] for blocking code (training jobs, CLI): loads on
+    /// the calling thread. Two first calls at once may both load; one wins.
+    pub fn encoder_blocking(&self, encoder: Encoder) -> AppResult<Embedder> {
+        match encoder {
+            Encoder::MiniLm => self.embedder_blocking(),
+            Encoder::Multilingual => {
+                if let Some(loaded) = self.multilingual.get() {
+                    return Ok(loaded.clone());
+                }
+                let loaded = load_multilingual(&*self.multilingual_config()?)?;
+                let _ = self.multilingual.set(loaded.clone());
+                Ok(self.multilingual.get().cloned().unwrap_or(loaded))
+            }
+        }
+    }
+
+    fn multilingual_config(&self) -> AppResult<Arc<MlConfig>> {
+        self.config.clone().ok_or_else(|| {
+            AppError::new(ErrorCode::ModelsUnavailable, "local models are disabled (ml.enabled = false)")
+        })
+    }
+
+    /// The embedder of `encoder` if it is loaded (never loads it).
+    #[must_use]
+    pub fn loaded_encoder(&self, encoder: Encoder) -> Option<Embedder> {
+        match encoder {
+            Encoder::MiniLm => self.embedder.get().and_then(|r| r.as_ref().ok()).cloned(),
+            Encoder::Multilingual => self.multilingual.get().cloned(),
+        }
+    }
+
+    /// The identity of `encoder` if it is loaded (never loads it).
+    #[must_use]
+    pub fn loaded_encoder_id(&self, encoder: Encoder) -> Option<String> {
+        match encoder {
+            Encoder::MiniLm => self.loaded_model_id(),
+            Encoder::Multilingual => self.multilingual.get().map(|e| e.model_id().to_owned()),
         }
     }
 

@@ -172,12 +172,12 @@ pub fn evaluate_blocking(
     folds: usize,
     progress: &mut dyn FnMut(Value),
 ) -> AppResult<EvaluationReport> {
-    let rows = state.db.read_blocking(|conn| {
+    let (rows, encoder) = state.db.read_blocking(|conn| {
         let rows = store::training_rows(conn, tenant, bot)?;
         check_training_rows(conn, tenant, bot, &rows)?;
-        Ok(rows)
+        Ok((rows, crate::bots::store::nlu_encoder(conn, tenant, bot)?))
     })?;
-    let embedder = state.models.embedder_blocking()?;
+    let embedder = state.models.encoder_blocking(encoder)?;
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
     let labels: Vec<String> = rows.iter().map(|r| r.intent.clone()).collect();
     let total = texts.len();

@@ -369,6 +369,8 @@ pub struct ParseResult {
     pub model_version: i64,
     /// The `model_versions` row of that model.
     pub model_version_id: ModelVersionId,
+    /// The sentence encoder that model embeds with.
+    pub encoder: crate::ml::Encoder,
     pub latency_ms: f64,
     /// The message's language (ISO 639-1) and the detector's confidence;
     /// `null` for text too short to tell or in a script it does not know.
@@ -490,5 +492,9 @@ pub struct NluStatus {
     /// loaded one, so parsing answers `nlu_model_incompatible` until the bot
     /// is trained again (done automatically when its data is unchanged).
     pub embedding_model_changed: bool,
+    /// The sentence encoder the bot trains with: `all-MiniLM-L6-v2`
+    /// (English) or `multilingual-e5-small`, by its language or
+    /// `settings.nlu_encoder`.
+    pub encoder: crate::ml::Encoder,
     pub unresolved_misunderstood: i64,
 }

@@ -22,6 +22,7 @@ use crate::error::AppResult;
 use crate::http::Tenant;
 use crate::ids::{BotId, JobId, OrgId};
 use crate::jobs::{Enqueue, Queue};
+use crate::ml::Encoder;
 
 /// A bot whose active model was trained with another embedder, or before
 /// out-of-scope detection.
@@ -47,6 +48,9 @@ pub async fn enqueue_for_embedder(state: &AppState, embedder_id: &str) -> AppRes
                         json_extract(metrics, '$.training.background_examples') IS NULL
                  FROM model_versions
                  WHERE kind = 'nlu_intent' AND is_active = 1
+                   -- the multilingual encoder is loaded only when used: its bots are not
+                   -- retrained with the built-in model
+                   AND ifnull(json_extract(metrics, '$.embedder'), '') NOT LIKE 'multilingual-e5-small@%'
                    AND (ifnull(json_extract(metrics, '$.embedder'), '') <> ?1
                         OR json_extract(metrics, '$.training.background_examples') IS NULL)
                  ORDER BY id",
@@ -95,6 +99,35 @@ pub async fn enqueue_for_embedder(state: &AppState, embedder_id: &str) -> AppRes
         state.jobs.notify();
     }
     Ok(jobs)
+}
+
+/// Enqueues the retraining of a bot whose NLU encoder just changed (its
+/// language or `settings.nlu_encoder`), when its active model was trained
+/// with another encoder from the data the bot still has — as after a model
+/// upgrade; edited data is left to the owner. Runs in the caller's
+/// transaction; the caller notifies the job workers.
+pub fn enqueue_for_encoder_change(
+    tx: &rusqlite::Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    encoder: Encoder,
+) -> AppResult<Option<JobId>> {
+    let Some(active) = store::active_version(tx, tenant, bot)? else { return Ok(None) };
+    let trained_with = active.metrics["embedder"].as_str().unwrap_or_default().to_owned();
+    if Encoder::of_model_id(&trained_with) == encoder {
+        return Ok(None);
+    }
+    let rows = store::training_rows(tx, tenant, bot)?;
+    if active.training_data_hash != Some(current_hash(&rows, &trained_with)) {
+        return Ok(None);
+    }
+    let job = Enqueue {
+        max_attempts: 2,
+        idempotency_key: Some(format!("nlu.retrain-encoder:{}:{}:{}", bot.0, active.id.0, encoder.name())),
+        ..Enqueue::new(Some(tenant.org_id()), TRAIN_JOB, json!(TrainPayload { bot_id: bot }))
+    };
+    tracing::info!(bot = bot.0, from = %trained_with, to = encoder.name(), "retraining an NLU model for its new encoder");
+    Queue::enqueue_in(tx, &job).map(Some)
 }
 
 /// Waits for the embedding model, then enqueues the retraining its change

@@ -19,6 +19,7 @@ use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{BotScope, Json, Page, PageParams};
 use crate::ids::BotId;
 use crate::jobs::Job;
+use crate::ml::Encoder;
 use crate::permissions::perm;
 
 /// Registers the NLU routes.
@@ -60,20 +61,25 @@ pub fn routes(cfg: &mut ServiceConfig) {
 #[get("/bots/{bot_id}/nlu")]
 async fn nlu_status(scope: BotScope<perm::BotsRead>, state: web::Data<AppState>) -> AppResult<web::Json<NluStatus>> {
     let (bot, tenant) = (scope.id(), scope.into_tenant());
-    let loaded_embedder = state.models.loaded_model_id();
+    let models = state.models.clone();
     let status = state
         .db
         .read(move |c| {
             let (intents, active_intents, examples, entities) = store::counts(c, &tenant, bot)?;
             let active = store::active_version(c, &tenant, bot)?;
+            let encoder = crate::bots::store::nlu_encoder(c, &tenant, bot)?;
             let (data_changed, embedding_model_changed) = match &active {
                 None => (examples > 0, false),
                 Some(v) => {
                     let rows = store::training_rows(c, &tenant, bot)?;
                     let embedder = v.metrics["embedder"].as_str().unwrap_or_default();
+                    // Another encoder, or another build of the same one
+                    // (compared only once loaded: asking never loads it).
+                    let loaded = models.loaded_encoder_id(encoder);
                     (
                         Some(train::current_hash(&rows, embedder)) != v.training_data_hash,
-                        loaded_embedder.as_deref().is_some_and(|loaded| loaded != embedder),
+                        Encoder::of_model_id(embedder) != encoder
+                            || loaded.as_deref().is_some_and(|loaded| loaded != embedder),
                     )
                 }
             };
@@ -86,6 +92,7 @@ async fn nlu_status(scope: BotScope<perm::BotsRead>, state: web::Data<AppState>)
                 active_model: active,
                 needs_training: data_changed || embedding_model_changed,
                 embedding_model_changed,
+                encoder,
                 unresolved_misunderstood: unresolved,
             })
         })

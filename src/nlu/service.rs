@@ -38,6 +38,7 @@ use crate::db::run_blocking;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::Tenant;
 use crate::ids::BotId;
+use crate::ml::Encoder;
 
 /// Longest text a parse accepts, in characters.
 pub const MAX_PARSE_CHARS: usize = 2000;
@@ -144,7 +145,9 @@ pub async fn parse(
     check_text(text)?;
     let model = active_model(state, tenant, bot).await?.ok_or_else(not_trained)?;
     let data = bot_data(state, tenant, bot).await?;
-    let embedder = state.models.embedder().await?;
+    // The encoder the model was trained with (the bot's may have changed
+    // since; its retraining is queued).
+    let embedder = state.models.encoder(Encoder::of_model_id(&model.model.embedder_id)).await?;
     if model.model.embedding && (embedder.dim() != model.model.dim || embedder.model_id() != model.model.embedder_id) {
         return Err(AppError::new(
             ErrorCode::NluModelIncompatible,
@@ -219,6 +222,7 @@ pub(crate) fn classify(model: &LoadedModel, data: &BotData, text: &str, vector: 
         entities: Vec::new(),
         model_version: model.version_number,
         model_version_id: model.version_id,
+        encoder: Encoder::of_model_id(&model.model.embedder_id),
         latency_ms: 0.0,
         detected_language: None,
     })
@@ -243,7 +247,7 @@ pub async fn extract_entities(
     let model = active_model(state, tenant, bot).await?;
     match model {
         Some(model) if model.entities.is_some() => {
-            let embedder = state.models.embedder().await?;
+            let embedder = state.models.encoder(Encoder::of_model_id(&model.model.embedder_id)).await?;
             entities_with_model(&embedder, &model, &data, text, &options.reference()).await
         }
         _ => Ok(data.entities.extract(text, &options.reference())),

@@ -196,12 +196,12 @@ pub fn train_bot_blocking(
     config: &TrainConfig,
     progress: &mut dyn FnMut(Value),
 ) -> AppResult<TrainOutcome> {
-    let rows = state.db.read_blocking(|conn| {
+    let (rows, encoder) = state.db.read_blocking(|conn| {
         let rows = store::training_rows(conn, tenant, bot)?;
         check_training_rows(conn, tenant, bot, &rows)?;
-        Ok(rows)
+        Ok((rows, crate::bots::store::nlu_encoder(conn, tenant, bot)?))
     })?;
-    let embedder = state.models.embedder_blocking()?;
+    let embedder = state.models.encoder_blocking(encoder)?;
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
     let total = texts.len();
     let embed_started = Instant::now();

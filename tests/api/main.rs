@@ -84,6 +84,7 @@ mod languages;
 mod llm_anthropic;
 mod mcp;
 mod ml;
+mod multilingual;
 mod nlu;
 mod nlu_annotations;
 mod nlu_entities;

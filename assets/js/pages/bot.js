@@ -34,6 +34,7 @@ function SettingsForm({ bot, onSaved }) {
         handoff_keywords: s.handoff_keywords.join(", "), handoff_message: s.handoff_message, fallback_message: s.fallback_message,
         csat_enabled: s.csat_enabled, csat_question: s.csat_question, csat_thanks: s.csat_thanks,
         block_publish_on_test_failure: !!s.block_publish_on_test_failure,
+        nlu_encoder: s.nlu_encoder || "",
       }),
     [bot],
   );
@@ -51,6 +52,7 @@ function SettingsForm({ bot, onSaved }) {
           handoff_message: f.handoff_message, fallback_message: f.fallback_message,
           csat_enabled: f.csat_enabled, csat_question: f.csat_question, csat_thanks: f.csat_thanks,
           block_publish_on_test_failure: f.block_publish_on_test_failure,
+          nlu_encoder: f.nlu_encoder || null,
         },
       });
       toast("Saved");
@@ -68,6 +70,14 @@ function SettingsForm({ bot, onSaved }) {
       ${field("Language", "language")}
       ${field("Description", "description")}
       <${TeamField} value=${f.team_id} onInput=${set("team_id")} />
+      <div>
+        <label for="nlu_encoder">NLU sentence encoder</label>
+        <select id="nlu_encoder" value=${f.nlu_encoder} onChange=${(e) => set("nlu_encoder")(e.target.value)}>
+          <option value="">By language (English: all-MiniLM-L6-v2, others: multilingual-e5-small)</option>
+          <option value="all-MiniLM-L6-v2">all-MiniLM-L6-v2 (English)</option>
+          <option value="multilingual-e5-small">multilingual-e5-small (many languages)</option>
+        </select>
+      </div>
     </div>
     <label><input type="checkbox" id="is_active" checked=${f.is_active} onChange=${(e) => set("is_active")(e.target.checked)} /> Active (answers messages)</label>
     <h3>Handoff</h3>

@@ -79,7 +79,8 @@ export function TraceView({ trace, index }) {
       ${nlu
         ? html`<span> intent <code class="trace-intent">${nlu.intent || "none"}</code> (${(nlu.confidence || 0).toFixed(2)})
             ${nlu.entities && nlu.entities.length ? html` · entities ${nlu.entities.map((e) => html`<code>${e.entity}=${JSON.stringify(e.value)}</code> `)}` : ""}
-            ${nlu.note ? html` <span class="muted">${nlu.note}</span>` : ""} <span class="muted">${(nlu.duration_ms || 0).toFixed(2)} ms</span></span>`
+            ${nlu.note ? html` <span class="muted">${nlu.note}</span>` : ""} <span class="muted">${(nlu.duration_ms || 0).toFixed(2)} ms</span>
+            ${nlu.encoder ? html` <span class="muted trace-encoder">· ${nlu.encoder}</span>` : ""}</span>`
         : html`<span class="muted"> not run</span>`}
     </div>
     <div class="trace-section" data-section="path">

@@ -300,7 +300,7 @@ function TrainPanel({ botId, status, onChanged }) {
     <h2>Training</h2>
     <p class="muted">${status && status.active_model ? `Live: version ${status.active_model.version_number}` : "Not trained yet."}
       ${status && (status.embedding_model_changed
-        ? " The server's embedding model changed since: train again to parse with it."
+        ? ` The bot's sentence encoder (${status.encoder}) is not the one this version was trained with: train again (queued automatically when the data is unchanged).`
         : status.needs_training && " The data changed since.")}</p>
     ${can("nlu.train") && html`<button id="train" class="primary" disabled=${busy} onClick=${train}>${busy ? "Training…" : "Train"}</button>`}
     <span id="train-status" class="muted" style="margin-left:1em">${progressText(job)}</span>
@@ -543,6 +543,7 @@ function NluEditor({ params }) {
     ${s &&
     html`<p class="muted" id="nlu-summary">${plural(s.intents, "intent")} · ${plural(s.examples, "example")} · ${plural(s.entities, "entity", "entities")} ·${" "}
       ${s.active_model ? `model v${s.active_model.version_number}` : "not trained"}${s.needs_training ? " · needs training" : ""}
+      · encoder <code id="nlu-encoder" title="The sentence encoder follows the bot's language (English: all-MiniLM-L6-v2, others: multilingual-e5-small) unless set in the bot's settings">${s.encoder}</code>
       ${s.unresolved_misunderstood > 0 ? ` · ${s.unresolved_misunderstood} to review` : ""}</p>`}
     <div class="row tabs" role="tablist">
       ${TABS.map(([id, label]) => html`<button role="tab" id=${`tab-${id}`} aria-selected=${tab === id} class=${tab === id ? "primary" : ""} onClick=${() => setTab(id)}>${label}</button>`)}

@@ -48,6 +48,7 @@ pub async fn parse(
             entities: r.entities.into_iter().map(hit).collect(),
             ranking: r.ranking.into_iter().map(|i| (i.name, i.confidence)).collect(),
             note: None,
+            encoder: Some(r.encoder.name().to_owned()),
             duration_ms: r.latency_ms,
             detected_language: r.detected_language.map(|l| l.code),
         })),
@@ -75,6 +76,7 @@ pub async fn parse(
                 entities: entities.into_iter().map(hit).collect(),
                 ranking: Vec::new(),
                 note: Some(note),
+                encoder: None,
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
                 // Detection needs no model: a bot still routes per language.
                 detected_language: crate::nlu::language::detect(text).map(|l| l.code),
