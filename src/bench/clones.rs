@@ -49,9 +49,10 @@ const ANSWERS: [&str; 8] = [
 
 /// The `i`-th generated pair: (context, reply).
 fn pair(i: usize) -> (String, String) {
-    let (a, t, w, r) = (i % ASKS.len(), (i / 10) % THINGS.len(), (i / 250) % WHEN.len(), (i / 7) % ANSWERS.len());
-    let context = format!("{} {} {}? (ticket {i})", ASKS[a], THINGS[t], WHEN[w]);
-    let reply = format!("Hi,\n{} for {} {}.", ANSWERS[r], THINGS[t], WHEN[w]);
+    let (ask, thing, when) = (ASKS[i % ASKS.len()], THINGS[(i / 10) % THINGS.len()], WHEN[(i / 250) % WHEN.len()]);
+    let answer = ANSWERS[(i / 7) % ANSWERS.len()];
+    let context = format!("{ask} {thing} {when}? (ticket {i})");
+    let reply = format!("Hi,\n{answer} for {thing} {when}.");
     (context, reply)
 }
 

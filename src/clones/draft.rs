@@ -4,6 +4,8 @@
 //! adapted — its greeting addressed to the new sender when the message is
 //! signed, and the person's usual sign-off added.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use super::model::{Citation, DraftMode, TrainingPair, WorkClone};
@@ -101,7 +103,8 @@ fn prompt(name: &str, profile: &StyleProfile, message: &str, cited: &[(Scored, T
         profile.describe()
     );
     for (i, (_, p)) in cited.iter().enumerate() {
-        system.push_str(&format!("\n[{}] Message: {}\nReply: {}\n", i + 1, p.context, p.reply));
+        // Writing to a String cannot fail.
+        let _ = write!(system, "\n[{}] Message: {}\nReply: {}\n", i + 1, p.context, p.reply);
     }
     system.push_str(
         "\nWrite only the reply to the new message, in their voice, with their usual greeting and sign-off. \

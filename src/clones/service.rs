@@ -353,8 +353,8 @@ fn profile_of(pairs: &[TrainingPair]) -> StyleProfile {
         .iter()
         .map(|p| Sample {
             body: &p.reply,
-            greeting: p.features.get("greeting").and_then(|g| g.as_str()),
-            sign_off: p.features.get("sign_off").and_then(|g| g.as_str()),
+            greeting: p.features.get("greeting").and_then(serde_json::Value::as_str),
+            sign_off: p.features.get("sign_off").and_then(serde_json::Value::as_str),
         })
         .collect();
     style::profile(&samples)

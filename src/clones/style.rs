@@ -10,6 +10,7 @@
 )]
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
@@ -174,25 +175,27 @@ impl StyleProfile {
             "Replies are typically {} words (90% are at most {}). Tone: {} (formality {:.2}).",
             self.words_median, self.words_p90, self.formality_label, self.formality
         );
+        // Writing to a String cannot fail.
         if !self.greetings.is_empty() {
-            out.push_str(&format!(" Usual greetings: {}.", list(&self.greetings)));
+            let _ = write!(out, " Usual greetings: {}.", list(&self.greetings));
         }
         if !self.sign_offs.is_empty() {
-            out.push_str(&format!(" Usual sign-offs: {}.", list(&self.sign_offs)));
+            let _ = write!(out, " Usual sign-offs: {}.", list(&self.sign_offs));
         }
         if !self.frequent_phrases.is_empty() {
-            out.push_str(&format!(" Frequent phrases: {}.", list(&self.frequent_phrases)));
+            let _ = write!(out, " Frequent phrases: {}.", list(&self.frequent_phrases));
         }
         if self.emoji_per_reply > 0.0 {
-            out.push_str(&format!(" Emoji per reply: {:.2} (mostly {}).", self.emoji_per_reply, list(&self.top_emoji)));
+            let _ = write!(out, " Emoji per reply: {:.2} (mostly {}).", self.emoji_per_reply, list(&self.top_emoji));
         } else {
             out.push_str(" Never uses emoji.");
         }
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             " Share of replies with '!': {:.0}%, starting lower-case: {:.0}%.",
             self.exclamation_rate * 100.0,
             self.lowercase_start_rate * 100.0
-        ));
+        );
         out
     }
 }

@@ -725,7 +725,7 @@ fn clone_rows(
         params![org_id, owner_id],
         |r| r.get(0),
     )?;
-    for (_, user) in role_users.iter().filter(|(_, u)| **u != owner_id) {
+    for user in role_users.values().filter(|u| **u != owner_id) {
         tx.execute(
             "INSERT INTO clone_shares (organization_id, clone_id, user_id, access) VALUES (?1, ?2, ?3, 'manage')",
             params![org_id, clone_id, user],

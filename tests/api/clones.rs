@@ -2,12 +2,14 @@
 //! export generated here are imported (quotes, signatures, auto-replies and
 //! duplicates handled), the style profile read, a version trained with the
 //! real local embedder, drafts made without a model (retrieval) and with a
-//! fake OpenAI-compatible server; feedback on a draft changes what the next
+//! fake `OpenAI`-compatible server; feedback on a draft changes what the next
 //! version retrieves; a handed-off inbox conversation gets a suggestion.
 //! Bad cases: wrong and truncated exports (line named, nothing stored),
 //! empty training sets, shares outside the organization, visibility.
 
 #![allow(clippy::too_many_lines, reason = "each test is one end-to-end scenario")]
+
+use std::fmt::Write as _;
 
 use reqwest::Method;
 use rusqlite::params;
@@ -36,30 +38,34 @@ const ANNA: &str = "anna@acme.test";
 fn mbox() -> String {
     let mut out = String::new();
     for (i, (name, from, subject, message, reply)) in THREADS.iter().enumerate() {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "From {from} Mon Mar  2 09:00:00 2026\nFrom: {name} <{from}>\nTo: Anna Lee <{ANNA}>\nSubject: {subject}\n\
              Message-ID: <q{i}@example.com>\nDate: Mon, 2 Mar 2026 09:00:00 +0000\n\n{message}\n{name}\n\n"
-        ));
+        );
         let body = format!(
             "Hi {name},\n\n{reply}\n\nBest,\nAnna\n-- \nAnna Lee | ACME\nanna@acme.test\n\n\
              On Mon, 2 Mar 2026 at 09:00, {name} <{from}> wrote:\n> {message}\n> {name}\n"
         );
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "From {ANNA} Mon Mar  2 10:00:00 2026\nFrom: Anna Lee <{ANNA}>\nTo: {name} <{from}>\nSubject: Re: {subject}\n\
              Message-ID: <a{i}@acme.test>\nIn-Reply-To: <q{i}@example.com>\n\n{body}\n"
-        ));
+        );
         if i == 0 {
             // The same reply twice (a copy in "Sent" and in the thread): stored once.
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "From {ANNA} Mon Mar  2 10:00:01 2026\nFrom: Anna Lee <{ANNA}>\nTo: {name} <{from}>\nSubject: Re: {subject}\n\
                  Message-ID: <a{i}-copy@acme.test>\nIn-Reply-To: <q{i}@example.com>\n\n{body}\n"
-            ));
+            );
         }
     }
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "From {ANNA} Tue Mar  3 10:00:00 2026\nFrom: Anna Lee <{ANNA}>\nTo: bob@example.com\nSubject: Out of office: Call\n\
          Auto-Submitted: auto-replied\n\nI am out of the office until Monday and will reply when I am back.\n\n"
-    ));
+    );
     out
 }
 

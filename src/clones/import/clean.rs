@@ -99,7 +99,7 @@ pub fn clean_reply(text: &str) -> Cleaned {
         }
     }
     trim_blank(&mut lines);
-    let greeting = lines.first().map(|l| l.trim()).filter(|l| GREETING.is_match(l)).map(str::to_owned);
+    let greeting = lines.first().copied().map(str::trim).filter(|l| GREETING.is_match(l)).map(str::to_owned);
     Cleaned { body: lines.join("\n").trim().to_owned(), greeting, sign_off }
 }
 

@@ -1,7 +1,8 @@
 //! Chat exports: a Slack export's channel file and a WhatsApp chat .txt.
 //! Consecutive messages of one author are one turn; each turn of the person
 //! is a reply whose context is the turns of others just before it (at most
-//! three, since the person's previous turn), within its Slack thread.
+//! three, since the person's previous turn): in the channel's timeline, or
+//! within a Slack thread (which starts with its parent message).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -100,8 +101,17 @@ pub fn slack(identity: &str, content: &str) -> Result<Parsed, ImportError> {
         }
         let (Some(user), Some(text)) = (m.user, m.text) else { continue };
         let text = SLACK_LINK.replace_all(&text, "$1").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
-        let thread = m.thread_ts.unwrap_or_else(|| m.ts.clone());
-        threads.entry(thread).or_default().push((ts, ChatMessage { author: user, text, line: i + 1 }));
+        let message = ChatMessage { author: user, text, line: i + 1 };
+        // Top-level messages are the channel's timeline; a thread's replies
+        // are their own conversation, which starts with its parent.
+        match m.thread_ts {
+            Some(parent) if parent != m.ts => threads.entry(parent).or_default().push((ts, message)),
+            Some(parent) => {
+                threads.entry(parent).or_default().push((ts, message.clone()));
+                threads.entry(String::new()).or_default().push((ts, message));
+            }
+            None => threads.entry(String::new()).or_default().push((ts, message)),
+        }
     }
     let mut pairs = Vec::new();
     for (_, mut messages) in threads {
@@ -132,7 +142,7 @@ pub fn whatsapp(identity: &str, content: &str) -> Result<Parsed, ImportError> {
         }
         if let Some(c) = WHATSAPP_LINE.captures(line) {
             seen_first = true;
-            let rest = c.get(3).map_or("", |m| m.as_str());
+            let rest = &c[3];
             // System lines ("Messages and calls are end-to-end encrypted.") have no author.
             let Some((author, text)) = rest.split_once(": ") else { continue };
             messages.push(ChatMessage { author: author.trim().to_owned(), text: text.to_owned(), line: i + 1 });
