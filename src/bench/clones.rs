@@ -31,20 +31,63 @@ pub struct ClonesArgs {
 }
 
 const ASKS: [&str; 10] = [
-    "Can we move", "Could you review", "Did you send", "When will you finish", "Who owns", "Can you approve",
-    "Is there news on", "Should we cancel", "Can you share", "Have you seen",
+    "Can we move",
+    "Could you review",
+    "Did you send",
+    "When will you finish",
+    "Who owns",
+    "Can you approve",
+    "Is there news on",
+    "Should we cancel",
+    "Can you share",
+    "Have you seen",
 ];
 const THINGS: [&str; 25] = [
-    "the budget", "the contract", "the release", "the invoice", "the roadmap", "the offsite", "the hiring plan",
-    "the demo", "the report", "the backup", "the migration", "the audit", "the launch", "the survey", "the pricing page",
-    "the onboarding", "the security review", "the quarterly review", "the design doc", "the vendor call", "the renewal",
-    "the workshop", "the newsletter", "the support rota", "the staging server",
+    "the budget",
+    "the contract",
+    "the release",
+    "the invoice",
+    "the roadmap",
+    "the offsite",
+    "the hiring plan",
+    "the demo",
+    "the report",
+    "the backup",
+    "the migration",
+    "the audit",
+    "the launch",
+    "the survey",
+    "the pricing page",
+    "the onboarding",
+    "the security review",
+    "the quarterly review",
+    "the design doc",
+    "the vendor call",
+    "the renewal",
+    "the workshop",
+    "the newsletter",
+    "the support rota",
+    "the staging server",
 ];
-const WHEN: [&str; 8] =
-    ["today", "tomorrow", "on Monday", "this week", "before Friday", "next sprint", "after the holidays", "by the 20th"];
+const WHEN: [&str; 8] = [
+    "today",
+    "tomorrow",
+    "on Monday",
+    "this week",
+    "before Friday",
+    "next sprint",
+    "after the holidays",
+    "by the 20th",
+];
 const ANSWERS: [&str; 8] = [
-    "Yes, that works for me", "Not yet, I'll look at it", "Done, check your inbox", "Let's talk about it in our call",
-    "Priya owns that one", "Approved, go ahead", "No news yet, I'll chase them", "I'd rather keep it as planned",
+    "Yes, that works for me",
+    "Not yet, I'll look at it",
+    "Done, check your inbox",
+    "Let's talk about it in our call",
+    "Priya owns that one",
+    "Approved, go ahead",
+    "No news yet, I'll chase them",
+    "I'd rather keep it as planned",
 ];
 
 /// The `i`-th generated pair: (context, reply).
@@ -110,7 +153,8 @@ pub fn run(args: &ClonesArgs, ml: &MlConfig) -> anyhow::Result<Report> {
         let (context, _) = pair(i.wrapping_mul(7919) % pairs);
         format!("{} — any update?\nSam", context.split(" (ticket").next().unwrap_or_default())
     };
-    let warm = runtime.block_on(service::generate(&state, tenant.clone(), clone, &message(0), None)).map_err(|e| err(&e))?;
+    let warm =
+        runtime.block_on(service::generate(&state, tenant.clone(), clone, &message(0), None)).map_err(|e| err(&e))?;
     let mut samples = Vec::with_capacity(args.drafts);
     for i in 1..=args.drafts {
         let text = message(i);

@@ -78,8 +78,14 @@ pub async fn write(
     let (prompt_tokens, completion_tokens) =
         completion.usage.map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
     if let Some(u) = completion.usage {
-        crate::knowledge::service::record_usage(state, tenant, None, "llm_tokens", i64::try_from(u.total_tokens).unwrap_or(0))
-            .await;
+        crate::knowledge::service::record_usage(
+            state,
+            tenant,
+            None,
+            "llm_tokens",
+            i64::try_from(u.total_tokens).unwrap_or(0),
+        )
+        .await;
     }
     Ok(Written {
         mode: DraftMode::Model,

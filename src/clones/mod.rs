@@ -265,7 +265,10 @@ async fn update_training_pair(
     security(("session" = ["clones.use"]), ("api_token" = ["clones.use"]))
 )]
 #[get("/clones/{clone_id}/style")]
-async fn get_style(scope: CloneScope<perm::ClonesUse>, state: web::Data<AppState>) -> AppResult<web::Json<StyleResponse>> {
+async fn get_style(
+    scope: CloneScope<perm::ClonesUse>,
+    state: web::Data<AppState>,
+) -> AppResult<web::Json<StyleResponse>> {
     let id = scope.id();
     Ok(web::Json(service::style(&state, scope.into_tenant(), id).await?))
 }

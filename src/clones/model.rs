@@ -114,7 +114,9 @@ pub fn check_name(name: &str) -> AppResult<String> {
 /// Checks an optional free text (`field`, at most `max` characters).
 pub fn check_text(field: &str, text: Option<String>, max: usize) -> AppResult<Option<String>> {
     match text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
-        Some(t) if t.chars().count() > max => Err(AppError::validation(field, format!("must be at most {max} characters"))),
+        Some(t) if t.chars().count() > max => {
+            Err(AppError::validation(field, format!("must be at most {max} characters")))
+        }
         other => Ok(other),
     }
 }
@@ -250,8 +252,7 @@ pub struct TrainingPair {
 }
 
 /// The columns of [`TrainingPair`].
-pub const PAIR_COLUMNS: &str =
-    "id, data_type, source, context, coalesce(processed_content, original_content) AS reply, extracted_features, \
+pub const PAIR_COLUMNS: &str = "id, data_type, source, context, coalesce(processed_content, original_content) AS reply, extracted_features, \
      is_approved, created_at";
 
 impl FromRow for TrainingPair {

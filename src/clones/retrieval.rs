@@ -112,12 +112,8 @@ impl VersionIndex {
         if query.len() != self.dim || self.dim == 0 {
             return Vec::new();
         }
-        let mut scored: Vec<(i64, f64)> = self
-            .vectors
-            .chunks_exact(self.dim)
-            .zip(&self.ids)
-            .map(|(v, id)| (*id, f64::from(dot(v, query))))
-            .collect();
+        let mut scored: Vec<(i64, f64)> =
+            self.vectors.chunks_exact(self.dim).zip(&self.ids).map(|(v, id)| (*id, f64::from(dot(v, query)))).collect();
         top_n(&mut scored, DEPTH);
         scored
     }

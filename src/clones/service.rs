@@ -89,7 +89,10 @@ pub async fn create(state: &AppState, tenant: Tenant, req: CreateCloneRequest) -
         .db
         .write(move |tx| {
             let id = store::insert(tx, &tenant, &name, description.as_deref(), req.provider_id, model.as_deref())?;
-            audit::record(tx, &AuditEntry::by(&tenant, "clone.created", "work_clone", id.0).with_new(json!({ "name": name })))?;
+            audit::record(
+                tx,
+                &AuditEntry::by(&tenant, "clone.created", "work_clone", id.0).with_new(json!({ "name": name })),
+            )?;
             visible(tx, &tenant, id)
         })
         .await
@@ -258,11 +261,12 @@ pub async fn import(state: &AppState, tenant: Tenant, id: CloneId, req: ImportRe
     let format = req.format;
     let identity = match format {
         super::model::ImportFormat::Csv => String::new(),
-        _ => req
-            .identity
-            .map(|i| i.trim().to_owned())
-            .filter(|i| !i.is_empty())
-            .ok_or_else(|| AppError::validation("identity", "name who the clone is in this export (email address, Slack user id or WhatsApp name)"))?,
+        _ => req.identity.map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()).ok_or_else(|| {
+            AppError::validation(
+                "identity",
+                "name who the clone is in this export (email address, Slack user id or WhatsApp name)",
+            )
+        })?,
     };
     if req.content.len() > import::MAX_IMPORT_BYTES {
         return Err(AppError::validation("content", format!("must be at most {} bytes", import::MAX_IMPORT_BYTES)));
@@ -505,13 +509,8 @@ pub async fn generate(
     let hits = index.search(&query, &message, CITED_PAIRS);
     let ids: Vec<i64> = hits.iter().map(|h| h.pair_id).collect();
     let t = tenant.clone();
-    let found: HashMap<CloneDataId, TrainingPair> = state
-        .db
-        .read(move |c| Ok(store::pairs_by_ids(c, &t, &ids)?))
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    let found: HashMap<CloneDataId, TrainingPair> =
+        state.db.read(move |c| Ok(store::pairs_by_ids(c, &t, &ids)?)).await?.into_iter().map(|p| (p.id, p)).collect();
     let cited: Vec<(draft::Scored, TrainingPair)> = hits
         .iter()
         .filter_map(|h| {
@@ -590,9 +589,10 @@ pub async fn feedback(
             let mut training_pair_id = None;
             if req.decision != Decision::Reject && (10..=50_000).contains(&final_text.chars().count()) {
                 let cleaned = clean::clean_reply(&final_text);
-                let features = json!({ "greeting": cleaned.greeting, "sign_off": cleaned.sign_off, "format": "feedback",
+                let features =
+                    json!({ "greeting": cleaned.greeting, "sign_off": cleaned.sign_off, "format": "feedback",
                                        "response_id": response })
-                .to_string();
+                    .to_string();
                 let hash = clean::pair_hash(&input, &cleaned.body);
                 let new = store::NewPair {
                     data_type: "chat",

@@ -171,7 +171,12 @@ pub fn pairs(
     query_all(conn, &sql, params![tenant.org_id(), clone, after.unwrap_or(0), limit])
 }
 
-pub fn pair(conn: &Connection, tenant: &Tenant, clone: CloneId, id: CloneDataId) -> rusqlite::Result<Option<TrainingPair>> {
+pub fn pair(
+    conn: &Connection,
+    tenant: &Tenant,
+    clone: CloneId,
+    id: CloneDataId,
+) -> rusqlite::Result<Option<TrainingPair>> {
     let sql = format!(
         "SELECT {PAIR_COLUMNS} FROM clone_training_data WHERE id = ?1 AND organization_id = ?2 AND clone_id = ?3"
     );
@@ -234,12 +239,26 @@ pub fn insert_version(
          VALUES (?1, ?2, (SELECT coalesce(max(version), 0) + 1 FROM clone_versions WHERE clone_id = ?2),
                  ?3, ?4, ?5, ?6, ?7)
          RETURNING id, version",
-        params![tenant.org_id(), clone, profile, i64::try_from(pairs).unwrap_or(i64::MAX), model, training_ms, tenant.user_id()],
+        params![
+            tenant.org_id(),
+            clone,
+            profile,
+            i64::try_from(pairs).unwrap_or(i64::MAX),
+            model,
+            training_ms,
+            tenant.user_id()
+        ],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
 }
 
-pub fn insert_vector(conn: &Connection, tenant: &Tenant, version_row: i64, pair: CloneDataId, embedding: &[u8]) -> rusqlite::Result<usize> {
+pub fn insert_vector(
+    conn: &Connection,
+    tenant: &Tenant,
+    version_row: i64,
+    pair: CloneDataId,
+    embedding: &[u8],
+) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "INSERT INTO clone_pair_vectors (organization_id, clone_version_id, training_data_id, embedding) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -247,7 +266,13 @@ pub fn insert_vector(conn: &Connection, tenant: &Tenant, version_row: i64, pair:
 }
 
 /// Makes `version` the clone's active one with its profile.
-pub fn activate(conn: &Connection, tenant: &Tenant, clone: CloneId, version: i64, profile: &str) -> rusqlite::Result<usize> {
+pub fn activate(
+    conn: &Connection,
+    tenant: &Tenant,
+    clone: CloneId,
+    version: i64,
+    profile: &str,
+) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE work_clones SET active_version = ?3, style_profile = ?4, status = 'ready',
                 last_trained_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
@@ -266,7 +291,12 @@ pub fn versions(conn: &Connection, tenant: &Tenant, clone: CloneId) -> rusqlite:
 }
 
 /// The row id and profile of a clone's version `version`.
-pub fn version_row(conn: &Connection, tenant: &Tenant, clone: CloneId, version: i64) -> rusqlite::Result<Option<(i64, String)>> {
+pub fn version_row(
+    conn: &Connection,
+    tenant: &Tenant,
+    clone: CloneId,
+    version: i64,
+) -> rusqlite::Result<Option<(i64, String)>> {
     conn.query_row(
         "SELECT id, style_profile FROM clone_versions WHERE organization_id = ?1 AND clone_id = ?2 AND version = ?3",
         params![tenant.org_id(), clone, version],
@@ -276,7 +306,11 @@ pub fn version_row(conn: &Connection, tenant: &Tenant, clone: CloneId, version: 
 }
 
 /// (pair id, context, embedding bytes) of a version's index (the reply when the context is empty).
-pub fn index_rows(conn: &Connection, tenant: &Tenant, version_row: i64) -> rusqlite::Result<Vec<(i64, String, Vec<u8>)>> {
+pub fn index_rows(
+    conn: &Connection,
+    tenant: &Tenant,
+    version_row: i64,
+) -> rusqlite::Result<Vec<(i64, String, Vec<u8>)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT v.training_data_id, CASE WHEN d.context = '' THEN coalesce(d.processed_content, d.original_content) ELSE d.context END,
                 v.embedding
@@ -313,7 +347,12 @@ pub fn insert_response(conn: &Connection, tenant: &Tenant, r: &NewResponse<'_>) 
 }
 
 /// (input prompt, generated text) of a draft of `clone`.
-pub fn response(conn: &Connection, tenant: &Tenant, clone: CloneId, id: CloneResponseId) -> rusqlite::Result<Option<(String, String)>> {
+pub fn response(
+    conn: &Connection,
+    tenant: &Tenant,
+    clone: CloneId,
+    id: CloneResponseId,
+) -> rusqlite::Result<Option<(String, String)>> {
     conn.query_row(
         "SELECT input_prompt, generated_response FROM clone_responses WHERE id = ?1 AND organization_id = ?2 AND clone_id = ?3",
         params![id, tenant.org_id(), clone],

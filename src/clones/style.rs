@@ -61,8 +61,20 @@ pub struct Sample<'a> {
     pub sign_off: Option<&'a str>,
 }
 
-const FORMAL: [&str; 12] =
-    ["dear", "regards", "sincerely", "kindly", "please", "would", "could", "appreciate", "furthermore", "therefore", "however", "assist"];
+const FORMAL: [&str; 12] = [
+    "dear",
+    "regards",
+    "sincerely",
+    "kindly",
+    "please",
+    "would",
+    "could",
+    "appreciate",
+    "furthermore",
+    "therefore",
+    "however",
+    "assist",
+];
 const CASUAL: [&str; 14] =
     ["hey", "yeah", "yep", "nope", "lol", "cool", "gonna", "wanna", "thx", "btw", "ok", "okay", "awesome", "haha"];
 
@@ -106,7 +118,8 @@ pub fn profile(samples: &[Sample<'_>]) -> StyleProfile {
         ellip += usize::from(body.contains("...") || body.contains('…'));
         lower += usize::from(body.trim_start().chars().next().is_some_and(char::is_lowercase));
         let lower_body = body.to_lowercase();
-        let tokens: Vec<&str> = lower_body.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|t| !t.is_empty()).collect();
+        let tokens: Vec<&str> =
+            lower_body.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|t| !t.is_empty()).collect();
         formal += tokens.iter().filter(|t| FORMAL.contains(t)).count() as f64;
         casual += tokens.iter().filter(|t| CASUAL.contains(t)).count() as f64;
         casual += tokens.iter().filter(|t| t.contains('\'')).count() as f64 * 0.5;
@@ -163,7 +176,10 @@ fn round3(x: f64) -> f64 {
 fn top(counts: HashMap<String, usize>, n: usize, limit: usize, min: usize) -> Vec<Share> {
     let mut v: Vec<(String, usize)> = counts.into_iter().filter(|(_, c)| *c >= min).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v.into_iter().take(limit).map(|(text, count)| Share { text, count, share: round3(count as f64 / n as f64) }).collect()
+    v.into_iter()
+        .take(limit)
+        .map(|(text, count)| Share { text, count, share: round3(count as f64 / n as f64) })
+        .collect()
 }
 
 impl StyleProfile {
@@ -211,8 +227,16 @@ mod tests {
             Sample { body: "lol ok, gonna be late 😅", greeting: None, sign_off: Some("cheers") },
         ];
         let formal = [
-            Sample { body: "Dear Mr Smith,\nI would appreciate it if you could send the invoice.", greeting: Some("Dear Mr Smith,"), sign_off: Some("Kind regards,") },
-            Sample { body: "Dear Ms Lee,\nPlease find the report attached. I would appreciate your feedback.", greeting: Some("Dear Ms Lee,"), sign_off: Some("Kind regards,") },
+            Sample {
+                body: "Dear Mr Smith,\nI would appreciate it if you could send the invoice.",
+                greeting: Some("Dear Mr Smith,"),
+                sign_off: Some("Kind regards,"),
+            },
+            Sample {
+                body: "Dear Ms Lee,\nPlease find the report attached. I would appreciate your feedback.",
+                greeting: Some("Dear Ms Lee,"),
+                sign_off: Some("Kind regards,"),
+            },
         ];
         let c = profile(&casual);
         let f = profile(&formal);

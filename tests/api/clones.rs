@@ -21,13 +21,43 @@ use crate::helpers::{Session, TestApp, assert_error, call_ok, send_as, spawn_app
 /// (sender name, sender address, subject, message, Anna's reply body)
 const THREADS: &[(&str, &str, &str, &str, &str)] = &[
     ("Bob", "bob@example.com", "Call", "Can we move our call to Thursday?", "Thursday at 10 works for me."),
-    ("Carol", "carol@example.com", "Invoice 2031", "Has invoice 2031 been paid yet?", "Yes, finance paid it on Monday, you should see it by Wednesday."),
-    ("Dave", "dave@example.com", "Holidays", "Are you around the week of the 20th?", "I'm off that week, Priya covers for me."),
+    (
+        "Carol",
+        "carol@example.com",
+        "Invoice 2031",
+        "Has invoice 2031 been paid yet?",
+        "Yes, finance paid it on Monday, you should see it by Wednesday.",
+    ),
+    (
+        "Dave",
+        "dave@example.com",
+        "Holidays",
+        "Are you around the week of the 20th?",
+        "I'm off that week, Priya covers for me.",
+    ),
     ("Bob", "bob@example.com", "Deploy", "Is the new release live?", "It went out this morning, no issues so far."),
-    ("Carol", "carol@example.com", "Contract", "Could you review the contract draft?", "Happy to, I'll send comments by Friday."),
+    (
+        "Carol",
+        "carol@example.com",
+        "Contract",
+        "Could you review the contract draft?",
+        "Happy to, I'll send comments by Friday.",
+    ),
     ("Dave", "dave@example.com", "Lunch", "Lunch next Tuesday?", "Sounds great, the usual place at noon?"),
-    ("Bob", "bob@example.com", "Access", "I can't log into the dashboard.", "I've reset your access, try again in five minutes."),
-    ("Carol", "carol@example.com", "Budget", "Do we have budget for the conference?", "We do, book it and send me the receipt."),
+    (
+        "Bob",
+        "bob@example.com",
+        "Access",
+        "I can't log into the dashboard.",
+        "I've reset your access, try again in five minutes.",
+    ),
+    (
+        "Carol",
+        "carol@example.com",
+        "Budget",
+        "Do we have budget for the conference?",
+        "We do, book it and send me the receipt.",
+    ),
 ];
 
 const ANNA: &str = "anna@acme.test";
@@ -84,7 +114,8 @@ fn slack_export() -> String {
 
 async fn create_clone(app: &TestApp, s: &Session, name: &str) -> i64 {
     let clone =
-        call_ok(app, s, Method::POST, &format!("/api/v1/orgs/{}/clones", s.org_id), Some(json!({ "name": name }))).await;
+        call_ok(app, s, Method::POST, &format!("/api/v1/orgs/{}/clones", s.org_id), Some(json!({ "name": name })))
+            .await;
     clone["id"].as_i64().expect("clone id")
 }
 
@@ -93,7 +124,8 @@ async fn import(app: &TestApp, s: &Session, clone: i64, body: Value) -> (u16, Va
 }
 
 async fn generate(app: &TestApp, s: &Session, clone: i64, message: &str) -> Value {
-    call_ok(app, s, Method::POST, &format!("/api/v1/clones/{clone}/generate"), Some(json!({ "message": message }))).await
+    call_ok(app, s, Method::POST, &format!("/api/v1/clones/{clone}/generate"), Some(json!({ "message": message })))
+        .await
 }
 
 #[tokio::test]
@@ -107,9 +139,13 @@ async fn exports_train_a_clone_that_drafts_with_and_without_a_model_and_learns_f
     let clone = create_clone(&app, &s, "Anna").await;
 
     // The mbox: 8 replies, the duplicate and the auto-reply left out; the signature's address scrubbed anyway.
-    let (status, report) =
-        import(&app, &s, clone, json!({ "format": "mbox", "identity": "Anna@acme.test", "content": mbox(), "scrub_pii": true }))
-            .await;
+    let (status, report) = import(
+        &app,
+        &s,
+        clone,
+        json!({ "format": "mbox", "identity": "Anna@acme.test", "content": mbox(), "scrub_pii": true }),
+    )
+    .await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["imported"], 8, "{report}");
     assert_eq!(report["duplicates"], 1, "{report}");
@@ -128,9 +164,8 @@ async fn exports_train_a_clone_that_drafts_with_and_without_a_model_and_learns_f
         let reply = p["reply"].as_str().expect("reply");
         assert!(!reply.contains("wrote:") && !reply.contains("> ") && !reply.contains("ACME"), "{reply}");
     }
-    let originals: Vec<String> = app.sql(|c| {
-        c.prepare("SELECT original_content FROM clone_training_data")?.query_map([], |r| r.get(0))?.collect()
-    });
+    let originals: Vec<String> = app
+        .sql(|c| c.prepare("SELECT original_content FROM clone_training_data")?.query_map([], |r| r.get(0))?.collect());
     assert!(originals.iter().all(|o| !o.contains(ANNA) && o.contains("[email]")), "PII scrubbed: {originals:?}");
 
     // The Slack export: two pairs (Anna's two messages are one turn; the join is not a message of anyone).
@@ -139,7 +174,8 @@ async fn exports_train_a_clone_that_drafts_with_and_without_a_model_and_learns_f
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["imported"], 2, "{report}");
     let pairs = call_ok(&app, &s, Method::GET, &format!("/api/v1/clones/{clone}/training-data"), None).await;
-    let slack: Vec<&Value> = pairs["items"].as_array().expect("items").iter().filter(|p| p["source"] == "slack").collect();
+    let slack: Vec<&Value> =
+        pairs["items"].as_array().expect("items").iter().filter(|p| p["source"] == "slack").collect();
     assert_eq!(slack[0]["reply"], "yep, all green :white_check_mark:\nlogs are in the dashboard");
     assert_eq!(slack[1]["context"], "Who owns the staging database?");
 
@@ -196,11 +232,9 @@ async fn exports_train_a_clone_that_drafts_with_and_without_a_model_and_learns_f
     .await;
     let learned = fb["training_pair_id"].as_i64().expect("training pair from the edit");
     let row: (String, i64, i64) = app.sql(|c| {
-        c.query_row(
-            "SELECT feedback, was_edited, was_used FROM clone_responses WHERE id = ?1",
-            [response],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        c.query_row("SELECT feedback, was_edited, was_used FROM clone_responses WHERE id = ?1", [response], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
     });
     assert_eq!(row, ("edit".to_owned(), 1, 1));
 
@@ -257,10 +291,11 @@ async fn exports_train_a_clone_that_drafts_with_and_without_a_model_and_learns_f
 
     // The inbox: a handed-off conversation gets a suggestion from the agent's clone.
     llm.push(Step::text("Hi, it went out this morning."));
-    let bot = call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Desk" })))
-        .await["id"]
-        .as_i64()
-        .expect("bot");
+    let bot =
+        call_ok(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/bots", s.org_id), Some(json!({ "name": "Desk" })))
+            .await["id"]
+            .as_i64()
+            .expect("bot");
     let conversation: i64 = app.sql(|c| {
         let id: i64 = c.query_row(
             "INSERT INTO conversations (organization_id, bot_id, channel, external_user_id, status, handoff_at)
@@ -316,9 +351,13 @@ async fn bad_exports_empty_training_sets_and_foreign_shares_are_refused_and_clon
     let pairs = || app.count("SELECT count(*) FROM clone_training_data");
 
     // Not an mbox at all: line 1.
-    let (status, body) =
-        import(&app, &s, clone, json!({ "format": "mbox", "identity": "owner@example.com", "content": "Hello,\nthis is a note." }))
-            .await;
+    let (status, body) = import(
+        &app,
+        &s,
+        clone,
+        json!({ "format": "mbox", "identity": "owner@example.com", "content": "Hello,\nthis is a note." }),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "clone_import_invalid");
     assert_eq!(body["error"]["details"]["line"], 1);
@@ -326,19 +365,26 @@ async fn bad_exports_empty_training_sets_and_foreign_shares_are_refused_and_clon
     let truncated = "From bob@example.com Mon\nFrom: bob@example.com\nSubject: a\n\nCan we meet on Monday?\n\n\
                      From owner@example.com Mon\nFrom: owner@example.com\nSubject: Re: a\nIn-Reply-To: <x@y>";
     let (status, body) =
-        import(&app, &s, clone, json!({ "format": "mbox", "identity": "owner@example.com", "content": truncated })).await;
+        import(&app, &s, clone, json!({ "format": "mbox", "identity": "owner@example.com", "content": truncated }))
+            .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"]["line"], 8, "{body}");
     assert_eq!(pairs(), 0);
     // A Slack file cut off mid-message: the JSON line and column.
     let slack = "[\n {\"user\": \"U1\", \"text\": \"Is it done?\", \"ts\": \"1.0\"},\n {\"user\": \"U2\", \"text\": \"Yes, done.\", \"ts";
-    let (status, body) = import(&app, &s, clone, json!({ "format": "slack", "identity": "U2", "content": slack })).await;
+    let (status, body) =
+        import(&app, &s, clone, json!({ "format": "slack", "identity": "U2", "content": slack })).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"]["line"], 3, "{body}");
     assert!(body["error"]["details"]["column"].as_i64().is_some(), "{body}");
     // A WhatsApp export that is not one.
-    let (status, body) =
-        import(&app, &s, clone, json!({ "format": "whatsapp", "identity": "Anna", "content": "{\"not\": \"a chat\"}" })).await;
+    let (status, body) = import(
+        &app,
+        &s,
+        clone,
+        json!({ "format": "whatsapp", "identity": "Anna", "content": "{\"not\": \"a chat\"}" }),
+    )
+    .await;
     assert_eq!((status, body["error"]["details"]["line"].clone()), (422, json!(1)), "{body}");
     // A CSV with a ragged row.
     let (status, body) = import(
@@ -350,7 +396,8 @@ async fn bad_exports_empty_training_sets_and_foreign_shares_are_refused_and_clon
     .await;
     assert_eq!((status, body["error"]["details"]["line"].clone()), (422, json!(3)), "{body}");
     // The identity is needed for everything but CSV.
-    let (status, body) = import(&app, &s, clone, json!({ "format": "eml", "content": "From: a@b.c\n\nhi there you" })).await;
+    let (status, body) =
+        import(&app, &s, clone, json!({ "format": "eml", "content": "From: a@b.c\n\nhi there you" })).await;
     assert_eq!((status, body["error"]["details"]["field"].clone()), (422, json!("identity")), "{body}");
     assert_eq!(pairs(), 0);
 
@@ -367,24 +414,42 @@ async fn bad_exports_empty_training_sets_and_foreign_shares_are_refused_and_clon
     .await;
     assert_eq!((status, report["imported"].clone()), (200, json!(1)), "{report}");
     let id = app.sql(|c| c.query_row("SELECT id FROM clone_training_data", [], |r| r.get::<_, i64>(0)));
-    call_ok(&app, &s, Method::PATCH, &format!("/api/v1/clones/{clone}/training-data/{id}"), Some(json!({ "enabled": false })))
-        .await;
+    call_ok(
+        &app,
+        &s,
+        Method::PATCH,
+        &format!("/api/v1/clones/{clone}/training-data/{id}"),
+        Some(json!({ "enabled": false })),
+    )
+    .await;
     let r = send_as(&app, &s, Method::POST, &format!("/api/v1/clones/{clone}/train"), None).await;
     let body = assert_error(r, 422, "clone_training_empty").await;
-    assert_eq!((body["error"]["details"]["pairs"].clone(), body["error"]["details"]["enabled"].clone()), (json!(1), json!(0)));
+    assert_eq!(
+        (body["error"]["details"]["pairs"].clone(), body["error"]["details"]["enabled"].clone()),
+        (json!(1), json!(0))
+    );
     // Drafting needs a trained version.
-    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/clones/{clone}/generate"), Some(json!({ "message": "Hi?" })))
-        .await;
+    let r =
+        send_as(&app, &s, Method::POST, &format!("/api/v1/clones/{clone}/generate"), Some(json!({ "message": "Hi?" })))
+            .await;
     assert_error(r, 409, "clone_not_trained").await;
-    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/clones/{clone}/generate"), Some(json!({ "message": " " })))
-        .await;
+    let r =
+        send_as(&app, &s, Method::POST, &format!("/api/v1/clones/{clone}/generate"), Some(json!({ "message": " " })))
+            .await;
     assert_eq!(assert_error(r, 422, "validation_failed").await["error"]["details"]["field"], "message");
 
     // Shares: never to someone outside the organization.
     let outsider = app.register("outsider@example.com").await;
-    let outsider_id: i64 = app.sql(|c| c.query_row("SELECT id FROM users WHERE email = 'outsider@example.com'", [], |r| r.get(0)));
-    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/clones/{clone}/shares"), Some(json!({ "user_id": outsider_id })))
-        .await;
+    let outsider_id: i64 =
+        app.sql(|c| c.query_row("SELECT id FROM users WHERE email = 'outsider@example.com'", [], |r| r.get(0)));
+    let r = send_as(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/clones/{clone}/shares"),
+        Some(json!({ "user_id": outsider_id })),
+    )
+    .await;
     assert_eq!(assert_error(r, 422, "clone_share_invalid").await["error"]["details"]["field"], "user_id");
     assert_eq!(app.count("SELECT count(*) FROM clone_shares"), 0);
     let r = send_as(&app, &outsider, Method::GET, &format!("/api/v1/clones/{clone}"), None).await;
@@ -392,13 +457,20 @@ async fn bad_exports_empty_training_sets_and_foreign_shares_are_refused_and_clon
 
     // An editor of the organization sees the clone only once it is shared, and may not manage it with `use`.
     let editor = app.join(&s, s.org_id, "editor@example.com", "editor").await;
-    let editor_id: i64 = app.sql(|c| c.query_row("SELECT id FROM users WHERE email = 'editor@example.com'", [], |r| r.get(0)));
+    let editor_id: i64 =
+        app.sql(|c| c.query_row("SELECT id FROM users WHERE email = 'editor@example.com'", [], |r| r.get(0)));
     let r = send_as(&app, &editor, Method::GET, &format!("/api/v1/clones/{clone}"), None).await;
     assert_error(r, 404, "clone_not_found").await;
     let list = call_ok(&app, &editor, Method::GET, &format!("/api/v1/orgs/{}/clones", s.org_id), None).await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
-    let shared = call_ok(&app, &s, Method::POST, &format!("/api/v1/clones/{clone}/shares"), Some(json!({ "user_id": editor_id })))
-        .await;
+    let shared = call_ok(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/clones/{clone}/shares"),
+        Some(json!({ "user_id": editor_id })),
+    )
+    .await;
     assert_eq!(shared["shared_with"], json!([{ "user_id": editor_id, "access": "use" }]));
     let seen = call_ok(&app, &editor, Method::GET, &format!("/api/v1/clones/{clone}"), None).await;
     assert_eq!(seen["access"], "use");
@@ -420,9 +492,16 @@ async fn bad_exports_empty_training_sets_and_foreign_shares_are_refused_and_clon
 
     // A viewer may not create clones.
     let viewer = app.join(&s, s.org_id, "viewer@example.com", "viewer").await;
-    let r = send_as(&app, &viewer, Method::POST, &format!("/api/v1/orgs/{}/clones", s.org_id), Some(json!({ "name": "V" })))
-        .await;
+    let r = send_as(
+        &app,
+        &viewer,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/clones", s.org_id),
+        Some(json!({ "name": "V" })),
+    )
+    .await;
     assert_error(r, 403, "forbidden").await;
-    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/clones", s.org_id), Some(json!({ "name": " " }))).await;
+    let r = send_as(&app, &s, Method::POST, &format!("/api/v1/orgs/{}/clones", s.org_id), Some(json!({ "name": " " })))
+        .await;
     assert_eq!(assert_error(r, 422, "validation_failed").await["error"]["details"]["field"], "name");
 }

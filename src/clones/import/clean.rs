@@ -38,8 +38,9 @@ static SIGN_OFF: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 #[allow(clippy::unwrap_used, reason = "constant patterns, checked by the tests")]
-static DEVICE_SIGNATURE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^(sent from my \w+|get outlook for \w+|sent from (mail|yahoo mail) for)").unwrap());
+static DEVICE_SIGNATURE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(sent from my \w+|get outlook for \w+|sent from (mail|yahoo mail) for)").unwrap()
+});
 
 /// Cuts quoted text: `>` lines and everything from an attribution line on.
 #[must_use]
@@ -166,9 +167,17 @@ fn luhn(digits: &[u32]) -> bool {
 pub fn looks_automatic(subject: &str, body: &str) -> bool {
     let s = subject.to_lowercase();
     let b = body.to_lowercase();
-    ["out of office", "automatic reply", "auto-reply", "autoreply", "auto:", "undeliverable", "delivery status notification"]
-        .iter()
-        .any(|p| s.contains(p))
+    [
+        "out of office",
+        "automatic reply",
+        "auto-reply",
+        "autoreply",
+        "auto:",
+        "undeliverable",
+        "delivery status notification",
+    ]
+    .iter()
+    .any(|p| s.contains(p))
         || b.starts_with("i am out of the office")
         || b.starts_with("i'm out of the office")
         || b.starts_with("i am currently out of the office")
@@ -193,7 +202,8 @@ mod tests {
 
     #[test]
     fn quotes_and_attribution_are_cut() {
-        let text = "Sure, Thursday works.\n\nOn Mon, 2 Mar 2026 at 09:00, Bob <bob@x.com> wrote:\n> Can we meet?\n> Bob";
+        let text =
+            "Sure, Thursday works.\n\nOn Mon, 2 Mar 2026 at 09:00, Bob <bob@x.com> wrote:\n> Can we meet?\n> Bob";
         assert_eq!(strip_quotes(text).trim(), "Sure, Thursday works.");
         assert_eq!(quoted_text(text), "Can we meet?\nBob");
         let wrapped = "Yes.\nOn Mon, 2 Mar 2026 at 09:00, Bob Builder\n<bob@x.com> wrote:\n> hi";

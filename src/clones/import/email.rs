@@ -54,7 +54,9 @@ fn split_mbox(content: &str) -> Result<Vec<(usize, String)>, ImportError> {
             current = Some((n + 1, Vec::new()));
         } else if let Some((_, lines)) = current.as_mut() {
             // mboxrd: a body line ">From …" stands for "From …".
-            lines.push(line.strip_prefix('>').filter(|rest| rest.trim_start_matches('>').starts_with("From ")).unwrap_or(line));
+            lines.push(
+                line.strip_prefix('>').filter(|rest| rest.trim_start_matches('>').starts_with("From ")).unwrap_or(line),
+            );
         } else {
             return Err(ImportError::at(n, "an mbox starts with a `From ` separator line"));
         }
@@ -74,11 +76,7 @@ fn read_mail(line: usize, raw: &str) -> Result<Mail, ImportError> {
     };
     let headers = &raw[..header_end];
     let header_lines = headers.lines().count();
-    if let Some((i, bad)) = headers
-        .lines()
-        .enumerate()
-        .find(|(_, l)| !l.starts_with([' ', '\t']) && !l.contains(':'))
-    {
+    if let Some((i, bad)) = headers.lines().enumerate().find(|(_, l)| !l.starts_with([' ', '\t']) && !l.contains(':')) {
         return Err(ImportError::at(line + i, format!("`{}` is not a header line", shorten(bad))));
     }
     let message = MessageParser::default()
@@ -98,9 +96,8 @@ fn read_mail(line: usize, raw: &str) -> Result<Mail, ImportError> {
             "the multipart message ends before its closing boundary (truncated?)",
         ));
     }
-    let automatic = headers.lines().any(|l| {
-        l.to_lowercase().strip_prefix("auto-submitted:").is_some_and(|v| v.trim() != "no")
-    });
+    let automatic =
+        headers.lines().any(|l| l.to_lowercase().strip_prefix("auto-submitted:").is_some_and(|v| v.trim() != "no"));
     Ok(Mail {
         line,
         from,
@@ -131,8 +128,7 @@ fn shorten(s: &str) -> String {
 
 fn pairs(identity: &str, mails: &[Mail]) -> Parsed {
     let me = identity.trim().to_lowercase();
-    let by_id: HashMap<&str, &Mail> =
-        mails.iter().filter_map(|m| m.message_id.as_deref().map(|id| (id, m))).collect();
+    let by_id: HashMap<&str, &Mail> = mails.iter().filter_map(|m| m.message_id.as_deref().map(|id| (id, m))).collect();
     let mut out = Vec::new();
     for m in mails.iter().filter(|m| m.from == me) {
         let answered = m.in_reply_to.as_deref().and_then(|id| by_id.get(id)).filter(|a| a.from != me);

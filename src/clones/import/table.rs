@@ -39,9 +39,9 @@ pub fn csv(content: &str) -> Result<Parsed, ImportError> {
 }
 
 fn csv_error(e: &csv::Error) -> ImportError {
-    let (line, offset) = e.position().map_or((1, None), |p| {
-        (usize::try_from(p.line()).unwrap_or(usize::MAX), usize::try_from(p.byte()).ok())
-    });
+    let (line, offset) = e
+        .position()
+        .map_or((1, None), |p| (usize::try_from(p.line()).unwrap_or(usize::MAX), usize::try_from(p.byte()).ok()));
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("the row has {len} fields where the header has {expected_len}")

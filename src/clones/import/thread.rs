@@ -51,7 +51,13 @@ fn turns_to_pairs(me: &str, messages: &[ChatMessage]) -> Vec<RawPair> {
             continue;
         }
         let context = before.into_iter().rev().collect::<Vec<_>>().join("\n");
-        pairs.push(RawPair { context, reply: turn.text.clone(), subject: String::new(), line: turn.line, automatic: false });
+        pairs.push(RawPair {
+            context,
+            reply: turn.text.clone(),
+            subject: String::new(),
+            line: turn.line,
+            automatic: false,
+        });
     }
     pairs
 }
