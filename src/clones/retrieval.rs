@@ -132,9 +132,9 @@ impl VersionIndex {
                 *scores.entry(*at).or_default() += idf * tf * 2.2 / (tf + norm);
             }
         }
-        let mut scored: Vec<(i64, f64)> = scores.into_iter().map(|(at, s)| (self.ids[at as usize], s)).collect();
-        top_n(&mut scored, DEPTH);
-        scored
+        let mut hits: Vec<(i64, f64)> = scores.into_iter().map(|(at, s)| (self.ids[at as usize], s)).collect();
+        top_n(&mut hits, DEPTH);
+        hits
     }
 }
 
@@ -148,10 +148,13 @@ fn top_n(scored: &mut Vec<(i64, f64)>, n: usize) {
     scored.sort_by(order);
 }
 
+/// A cached index with its version row id.
+type Cached = (i64, Arc<VersionIndex>);
+
 /// The in-memory indexes of recently used versions. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Indexes {
-    inner: Arc<Mutex<Vec<(i64, Arc<VersionIndex>)>>>,
+    inner: Arc<Mutex<Vec<Cached>>>,
 }
 
 impl Indexes {

@@ -159,7 +159,7 @@ fn luhn(digits: &[u32]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Auto-replies by subject or text (vacation responders, delivery notices).

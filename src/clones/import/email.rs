@@ -132,12 +132,11 @@ fn pairs(identity: &str, mails: &[Mail]) -> Parsed {
     let mut out = Vec::new();
     for m in mails.iter().filter(|m| m.from == me) {
         let answered = m.in_reply_to.as_deref().and_then(|id| by_id.get(id)).filter(|a| a.from != me);
-        let context = match answered {
-            Some(a) => strip_quotes(&a.body).trim().to_owned(),
-            None => {
-                let quoted = quoted_text(&m.body);
-                if quoted.is_empty() { m.subject.trim_start_matches("Re: ").trim().to_owned() } else { quoted }
-            }
+        let context = if let Some(a) = answered {
+            strip_quotes(&a.body).trim().to_owned()
+        } else {
+            let quoted = quoted_text(&m.body);
+            if quoted.is_empty() { m.subject.trim_start_matches("Re: ").trim().to_owned() } else { quoted }
         };
         out.push(RawPair {
             context,

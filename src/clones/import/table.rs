@@ -23,13 +23,13 @@ pub fn csv(content: &str) -> Result<Parsed, ImportError> {
         let record = record.map_err(|e| csv_error(&e))?;
         let line = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
         parsed.messages += 1;
-        let (context, reply) = (record.get(q).unwrap_or_default(), record.get(a).unwrap_or_default());
-        if context.trim().is_empty() && reply.trim().is_empty() {
+        let (question, answer) = (record.get(q).unwrap_or_default(), record.get(a).unwrap_or_default());
+        if question.trim().is_empty() && answer.trim().is_empty() {
             continue;
         }
         parsed.pairs.push(RawPair {
-            context: context.trim().to_owned(),
-            reply: reply.trim().to_owned(),
+            context: question.trim().to_owned(),
+            reply: answer.trim().to_owned(),
             subject: String::new(),
             line,
             automatic: false,
