@@ -58,6 +58,8 @@ pub struct AppState {
     pub sandbox: sandbox::Sandbox,
     /// The OIDC JWKS cache of every SSO configuration.
     pub sso: crate::sso::JwksCache,
+    /// The in-memory retrieval indexes of recently used clone versions.
+    pub clones: crate::clones::retrieval::Indexes,
 }
 
 /// Why the server could not start.
@@ -160,6 +162,7 @@ impl AppState {
             knowledge: knowledge::Runtime::default(),
             sandbox,
             sso: crate::sso::JwksCache::default(),
+            clones: crate::clones::retrieval::Indexes::default(),
         };
         Ok((state, lock, rekeyed))
     }
@@ -352,6 +355,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     bots::routes(cfg);
     bottests::routes(cfg);
     channels::routes(cfg);
+    crate::clones::routes(cfg);
     contacts::routes(cfg);
     jobs::routes(cfg);
     versions::routes(cfg);

@@ -276,6 +276,15 @@ error_codes! {
     ExportKindMismatch => ("export_kind_mismatch", UNPROCESSABLE_ENTITY, "The export file holds another kind of export (`details.kind`, e.g. an organization) than the route imports; nothing was imported."),
     ArchiveDirUnwritable => ("archive_dir_unwritable", SERVICE_UNAVAILABLE, "The retention job cannot write to its archive directory (`retention.archive_dir`, `details.path`; `details.reason` says why): nothing was archived or deleted. Fix the directory's permissions or the setting."),
     OrgExportNotReady => ("org_export_not_ready", CONFLICT, "The organization has no finished export to download (none started, still running, failed or its file removed); `details.job_id` and `details.status` name the latest export job when there is one."),
+    // Work clones (issue 29)
+    CloneNotFound => ("clone_not_found", NOT_FOUND, "No such work clone visible to the caller: clones are seen by their owner, the organization's admins (`org.manage`) and the members they are shared with."),
+    CloneDataNotFound => ("clone_data_not_found", NOT_FOUND, "No such training pair of this clone."),
+    CloneResponseNotFound => ("clone_response_not_found", NOT_FOUND, "No such draft of this clone."),
+    CloneImportInvalid => ("clone_import_invalid", UNPROCESSABLE_ENTITY, "The training export is not of the stated format or is truncated: `details.line` (and `details.column` or `details.offset` where known) say where, `details.format` what was expected; nothing was imported."),
+    CloneTrainingEmpty => ("clone_training_empty", UNPROCESSABLE_ENTITY, "The clone has no enabled training pairs, so there is nothing to train on; `details.pairs` and `details.enabled` give the counts."),
+    CloneNotTrained => ("clone_not_trained", CONFLICT, "The clone has no trained version yet: train it before asking for drafts."),
+    CloneNoMessage => ("clone_no_message", CONFLICT, "The conversation has no message from the visitor to draft a reply to."),
+    CloneShareInvalid => ("clone_share_invalid", UNPROCESSABLE_ENTITY, "A clone can be shared only with another active member of its organization; `details.field` is `user_id`."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

@@ -13,6 +13,7 @@ pub mod bots;
 pub mod bottests;
 pub mod channels;
 pub mod cli;
+pub mod clones;
 pub mod config;
 pub mod contacts;
 pub mod conversations;

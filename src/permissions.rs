@@ -89,6 +89,7 @@ permissions! {
     BillingManage => "billing.manage": "Change the plan and payment details; see invoices.",
     IntegrationsManage => "integrations.manage": "Manage LLM providers, integrations, webhooks and plugins.",
     SsoManage => "sso.manage": "Configure single sign-on and SCIM.",
+    ClonesUse => "clones.use": "Create work clones of oneself, import their training material, train them, and draft replies with the clones one owns or that are shared with one.",
 }
 
 /// A set of permissions.
@@ -202,6 +203,7 @@ impl BuiltinRole {
                 P::AgentsRead,
                 P::AgentsWrite,
                 P::AnalyticsRead,
+                P::ClonesUse,
             ]
             .into_iter()
             .collect(),
@@ -212,6 +214,7 @@ impl BuiltinRole {
                 P::ConversationsRead,
                 P::ConversationsHandle,
                 P::AnalyticsRead,
+                P::ClonesUse,
             ]
             .into_iter()
             .collect(),

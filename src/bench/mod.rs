@@ -15,6 +15,7 @@ mod analytics;
 mod auth;
 mod billing;
 mod channels;
+mod clones;
 mod nlu;
 mod rag;
 mod recovery;
@@ -64,6 +65,8 @@ enum Suite {
     Agents(agents::AgentsArgs),
     /// Voice webhooks (signed, Twilio's format): server time per turn, webhook in → answer out (target p95 < 50 ms).
     Voice(voice::VoiceArgs),
+    /// Work clones with 50,000 training pairs: training time and draft latency without a chat model (target p95 < 30 ms).
+    Clones(clones::ClonesArgs),
     /// Revenue recovery with 100,000 contacts and 20 live campaigns: events ingested per second, scheduled sends per second, due→send delay p50/p95.
     Recovery(recovery::RecoveryArgs),
 }
@@ -86,6 +89,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Agents(a)) => agents::run(a)?,
         Some(Suite::Voice(a)) => voice::run(a)?,
         Some(Suite::Recovery(a)) => recovery::run(a)?,
+        Some(Suite::Clones(a)) => clones::run(a, ml)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

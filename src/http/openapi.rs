@@ -49,6 +49,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "widget", description = "The embeddable chat widget and its public API"),
         (name = "nlu", description = "Intents, entities, training, parsing and quality tools of a bot's NLU"),
         (name = "insights", description = "NLU and knowledge insights, flow funnels, organization stats and activity timeline"),
+        (name = "clones", description = "Work clones: training material import, style profile, trained versions, drafts in the person's style with feedback, inbox suggestions"),
         (name = "contacts", description = "Contacts of the channels: search, profile, tags, attributes, consent, merge, GDPR export and erase"),
         (name = "webhooks", description = "Organization webhooks: subscriptions, signed deliveries, delivery log, redelivery"),
         (name = "ai", description = "A bot's model settings, budgets, chat (plain and streamed, with tool calling) and usage"),

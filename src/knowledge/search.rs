@@ -163,7 +163,8 @@ pub struct SearchResponse {
     pub took_ms: f64,
 }
 
-const STOPWORDS: &[&str] = &[
+/// Words too common to rank by (English).
+pub const STOPWORDS: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "do", "does", "for", "from", "has", "have", "how", "i",
     "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "so", "such", "than",
     "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "we", "were", "what", "when",

@@ -149,6 +149,9 @@ const TENANT_PARAMS: &[&str] = &[
     "recovery_campaign_id",
     "recovery_source_id",
     "customer_health_id",
+    "clone_id",
+    "clone_data_id",
+    "response_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -229,6 +232,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         let org_id = tx.last_insert_rowid();
         let mut sessions = BTreeMap::new();
         let mut session_ids = BTreeMap::new();
+        let mut role_users = BTreeMap::new();
         for role in BuiltinRole::ALL {
             let (user, session, session_id) = if role == BuiltinRole::Owner {
                 (owner_id, owner_session.clone(), owner_session_id)
@@ -242,6 +246,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
             )?;
             sessions.insert(role.name(), session);
             session_ids.insert(role.name(), session_id);
+            role_users.insert(role.name(), user);
         }
         tx.execute("INSERT INTO roles (organization_id, name, permissions) VALUES (?1, 'Nothing', '[]')", [org_id])?;
         let role_id = tx.last_insert_rowid();
@@ -333,6 +338,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.insert("scim_token_id", tx.last_insert_rowid().to_string());
         params.extend(sso_rows(tx, org_id)?);
         params.extend(recovery_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
+        params.extend(clone_rows(tx, org_id, owner_id, &role_users)?.map(|(name, id)| (name, id.to_string())));
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -703,6 +709,41 @@ fn recovery_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&
         ("recovery_source_id", source),
         ("customer_health_id", tx.last_insert_rowid()),
     ])
+}
+
+/// A work clone of the owner, shared for `manage` with every other role's
+/// member (so that every caller with `clones.use` may use and manage it),
+/// with one training pair and one draft.
+fn clone_rows(
+    tx: &rusqlite::Connection,
+    org_id: i64,
+    owner_id: i64,
+    role_users: &BTreeMap<&'static str, i64>,
+) -> rusqlite::Result<[(&'static str, i64); 3]> {
+    let clone_id: i64 = tx.query_row(
+        "INSERT INTO work_clones (organization_id, user_id, name) VALUES (?1, ?2, 'Matrix clone') RETURNING id",
+        params![org_id, owner_id],
+        |r| r.get(0),
+    )?;
+    for user in role_users.values().filter(|u| **u != owner_id) {
+        tx.execute(
+            "INSERT INTO clone_shares (organization_id, clone_id, user_id, access) VALUES (?1, ?2, ?3, 'manage')",
+            params![org_id, clone_id, user],
+        )?;
+    }
+    let clone_data_id: i64 = tx.query_row(
+        "INSERT INTO clone_training_data (organization_id, clone_id, data_type, original_content, processed_content, context)
+         VALUES (?1, ?2, 'chat', 'Thursday works for me.', 'Thursday works for me.', 'Can we meet?') RETURNING id",
+        params![org_id, clone_id],
+        |r| r.get(0),
+    )?;
+    let response_id: i64 = tx.query_row(
+        "INSERT INTO clone_responses (organization_id, clone_id, user_id, input_prompt, generated_response)
+         VALUES (?1, ?2, ?3, 'Can we meet?', 'Thursday works for me.') RETURNING id",
+        params![org_id, clone_id, owner_id],
+        |r| r.get(0),
+    )?;
+    Ok([("clone_id", clone_id), ("clone_data_id", clone_data_id), ("response_id", response_id)])
 }
 
 /// A webhook subscription and one of its deliveries.

@@ -57,6 +57,7 @@ mod channels_slack;
 mod channels_sms;
 mod channels_whatsapp;
 mod cli;
+mod clones;
 mod contacts;
 mod drills;
 mod edge;

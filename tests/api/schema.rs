@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 48] = [
+const ADDED_TABLES: [&str; 51] = [
     "teams",
     "conversations",
     "jobs",
@@ -202,6 +202,10 @@ const ADDED_TABLES: [&str; 48] = [
     "sso_auth_requests",
     // Signed webhook sources of recovery events (V079, issue 27).
     "recovery_sources",
+    // Work clones (V090, issue 29): shares with members, trained versions and their pair vectors.
+    "clone_shares",
+    "clone_versions",
+    "clone_pair_vectors",
 ];
 
 const VIEWS: [&str; 4] =
