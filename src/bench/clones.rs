@@ -105,19 +105,15 @@ fn err(e: &crate::error::AppError) -> anyhow::Error {
 
 /// An organization, its owner and their clone with `n` generated pairs.
 fn seed(state: &AppState, n: usize) -> anyhow::Result<(OrgId, CloneId)> {
+    let org = super::runtime::setup_org(state)?;
     state
         .db
         .write_blocking(|tx| {
-            tx.execute("INSERT INTO users (email, password_hash, name) VALUES ('bench@localhost', 'x', 'Bench')", [])?;
-            let user = tx.last_insert_rowid();
             tx.execute(
-                "INSERT INTO organizations (name, slug, owner_id, plan_tier) VALUES ('Bench', 'bench', ?1, 'enterprise')",
-                [user],
+                "INSERT INTO work_clones (organization_id, user_id, name)
+                 SELECT id, owner_id, 'Bench clone' FROM organizations WHERE id = ?1",
+                [org.0],
             )?;
-            let org = tx.last_insert_rowid();
-            tx.execute("INSERT INTO work_clones (organization_id, user_id, name) VALUES (?1, ?2, 'Bench clone')", params![
-                org, user
-            ])?;
             let clone = tx.last_insert_rowid();
             let mut stmt = tx.prepare(
                 "INSERT INTO clone_training_data (organization_id, clone_id, data_type, source, original_content,
@@ -127,9 +123,9 @@ fn seed(state: &AppState, n: usize) -> anyhow::Result<(OrgId, CloneId)> {
             let features = json!({ "greeting": "Hi,", "sign_off": "Best," }).to_string();
             for i in 0..n {
                 let (context, reply) = pair(i);
-                stmt.execute(params![org, clone, reply, context, features, pair_hash(&context, &reply)])?;
+                stmt.execute(params![org.0, clone, reply, context, features, pair_hash(&context, &reply)])?;
             }
-            Ok((OrgId(org), CloneId(clone)))
+            Ok((org, CloneId(clone)))
         })
         .map_err(|e| err(&e))
 }

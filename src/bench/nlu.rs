@@ -26,15 +26,14 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::runtime::{new_bot, setup_org};
 use super::{Report, percentile};
 use crate::app::AppState;
 use crate::config::{Config, MlConfig};
 use crate::http::Tenant;
-use crate::ids::{BotId, OrgId};
 use crate::ml::classifier::{TrainConfig, is_oos_name};
 use crate::nlu::evaluate::{OUT_OF_SCOPE, score};
 use crate::nlu::io::{ExampleDoc, IntentDoc, NluDocument, import_document_blocking};
@@ -214,37 +213,6 @@ pub fn run(args: &NluArgs, ml: &MlConfig) -> anyhow::Result<Report> {
     }
     state.nlu.shutdown();
     Ok(Report { rows, json })
-}
-
-fn setup_org(state: &AppState) -> anyhow::Result<OrgId> {
-    let id = state
-        .db
-        .write_blocking(|tx| {
-            tx.execute("INSERT INTO users (email, password_hash, name) VALUES ('bench@localhost', 'x', 'Bench')", [])?;
-            let user = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO organizations (name, slug, owner_id, plan_tier) VALUES ('Bench', 'bench', ?1, 'enterprise')",
-                [user],
-            )?;
-            Ok(tx.last_insert_rowid())
-        })
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(OrgId(id))
-}
-
-pub(super) fn new_bot(state: &AppState, org: OrgId, name: &str) -> anyhow::Result<BotId> {
-    let key = format!("wk_bench_{}", crate::crypto::random_token(8));
-    let id = state
-        .db
-        .write_blocking(|tx| {
-            tx.execute(
-                "INSERT INTO bots (organization_id, name, widget_key) VALUES (?1, ?2, ?3)",
-                params![org, name, key],
-            )?;
-            Ok(tx.last_insert_rowid())
-        })
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(BotId(id))
 }
 
 struct Outcome {

@@ -20,7 +20,8 @@ use std::time::Instant;
 use rusqlite::params;
 use serde_json::{Value, json};
 
-use super::nlu::{Row, document, new_bot, r2, r4, read_jsonl, rss_mb};
+use super::nlu::{Row, document, r2, r4, read_jsonl, rss_mb};
+use super::runtime::new_bot;
 use super::{Report, percentile};
 use crate::app::AppState;
 use crate::http::Tenant;

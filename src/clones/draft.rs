@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::model::{Citation, DraftMode, TrainingPair, WorkClone};
+use super::model::{CloneCitation, DraftMode, TrainingPair, WorkClone};
 use super::style::StyleProfile;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -28,14 +28,14 @@ pub struct Scored {
 pub struct Written {
     pub mode: DraftMode,
     pub text: String,
-    pub citations: Vec<Citation>,
+    pub citations: Vec<CloneCitation>,
     /// (prompt, completion) tokens of the model call.
     pub tokens: (i64, i64),
     pub note: String,
 }
 
-fn citation(s: Scored, p: &TrainingPair) -> Citation {
-    Citation {
+fn citation(s: Scored, p: &TrainingPair) -> CloneCitation {
+    CloneCitation {
         pair_id: p.id,
         score: (s.score * 10_000.0).round() / 10_000.0,
         similarity: (s.similarity * 10_000.0).round() / 10_000.0,
@@ -53,7 +53,7 @@ pub async fn write(
     message: &str,
     cited: &[(Scored, TrainingPair)],
 ) -> AppResult<Written> {
-    let citations: Vec<Citation> = cited.iter().map(|(s, p)| citation(*s, p)).collect();
+    let citations: Vec<CloneCitation> = cited.iter().map(|(s, p)| citation(*s, p)).collect();
     let Some(chain) = chain(state, tenant, clone.provider_id, clone.ai_model.as_deref(), None).await? else {
         let Some((_, best)) = cited.first() else {
             return Err(AppError::internal(anyhow::anyhow!("a trained version without pairs")));

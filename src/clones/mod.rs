@@ -66,7 +66,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(update_training_pair)
         .service(get_style)
         .service(train_clone)
-        .service(list_versions)
+        .service(list_clone_versions)
         .service(generate_draft)
         .service(draft_feedback)
         .service(suggest_reply);
@@ -298,7 +298,7 @@ async fn train_clone(scope: CloneScope<perm::ClonesUse>, state: web::Data<AppSta
     security(("session" = ["clones.use"]), ("api_token" = ["clones.use"]))
 )]
 #[get("/clones/{clone_id}/versions")]
-async fn list_versions(
+async fn list_clone_versions(
     scope: CloneScope<perm::ClonesUse>,
     state: web::Data<AppState>,
 ) -> AppResult<web::Json<Vec<CloneVersion>>> {

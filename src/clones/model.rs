@@ -335,7 +335,7 @@ pub enum DraftMode {
 
 /// A past exchange a draft leaned on.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Citation {
+pub struct CloneCitation {
     pub pair_id: CloneDataId,
     /// Fused retrieval score (reciprocal rank, higher is better).
     pub score: f64,
@@ -352,7 +352,7 @@ pub struct Draft {
     pub mode: DraftMode,
     pub text: String,
     /// What the draft is based on, best first.
-    pub citations: Vec<Citation>,
+    pub citations: Vec<CloneCitation>,
     /// The clone version that answered.
     pub version: i64,
     pub latency_ms: i64,
