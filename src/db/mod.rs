@@ -169,7 +169,17 @@ impl Db {
             return Ok(());
         }
         let conn = self.inner.writer.get()?;
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        // While the background checkpointer runs its PASSIVE pass, TRUNCATE
+        // answers busy at once instead of waiting: try again for a while.
+        for _ in 0..100 {
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(CHECKPOINT_EVERY / 10);
+        }
+        // Nothing is lost: the WAL stays and is folded in at the next start.
+        tracing::warn!(data = %self.inner.path.display(), "the WAL could not be folded into the data file (busy)");
         Ok(())
     }
 
