@@ -629,7 +629,8 @@ fn small_bot_run(
     let data = state.nlu.data(&state.db, tenant, bot).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut counts = OosCounts::default();
     for ((text, gold), vector) in test.iter().zip(vectors.rows()) {
-        let parsed = service::classify(&model, &data, text, vector.as_slice().unwrap_or(&[]))
+        let language = crate::nlu::language::detect(text).map(|l| l.code);
+        let parsed = service::classify(&model, &data, text, vector.as_slice().unwrap_or(&[]), language.as_deref())
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let predicted = if parsed.out_of_scope { None } else { parsed.intent.map(|i| i.name) };
         match gold {

@@ -216,6 +216,7 @@ pub fn evaluate_blocking(
                 texts: background::corpus(),
                 embeddings: background_vectors.as_ref().clone(),
             }),
+            cross_lingual_background: None,
         };
         let (model, _) =
             classifier::train(&set, &config, embedder.model_id(), &mut |_, _| {}).map_err(AppError::internal)?;

@@ -45,6 +45,28 @@ pub fn detect(text: &str) -> Option<DetectedLanguage> {
     (confidence >= MIN_CONFIDENCE).then(|| DetectedLanguage { code: iso639_1(info.lang()).to_owned(), confidence })
 }
 
+/// A language this share of the detected texts is in counts as one of theirs.
+const MAIN_LANGUAGE_SHARE: f64 = 0.1;
+
+/// The languages of `texts` (a bot's examples): each language at least
+/// [`MAIN_LANGUAGE_SHARE`] of the texts whose language can be told is in,
+/// most frequent first; empty when none can be told.
+#[must_use]
+pub fn main_languages(texts: &[&str]) -> Vec<String> {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for t in texts {
+        if let Some(d) = detect(t) {
+            *counts.entry(d.code).or_default() += 1;
+        }
+    }
+    let detected: usize = counts.values().sum();
+    #[allow(clippy::cast_precision_loss, reason = "counts become a share")]
+    let mut main: Vec<(String, usize)> =
+        counts.into_iter().filter(|&(_, n)| n as f64 >= MAIN_LANGUAGE_SHARE * detected as f64).collect();
+    main.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    main.into_iter().map(|(code, _)| code).collect()
+}
+
 /// Every language that can be detected, as ISO 639-1 codes (sorted): the
 /// languages a bot may be given (`bots.language`, besides `auto`).
 #[must_use]
@@ -166,6 +188,16 @@ mod tests {
     fn mixed_text_gets_its_dominant_language() {
         let mixed = "Ich möchte bitte meine Bestellung stornieren, die ich gestern aufgegeben habe, thanks";
         assert_eq!(code(mixed), Some("de".to_owned()));
+    }
+
+    #[test]
+    fn a_bots_main_languages_are_those_of_a_tenth_of_its_examples() {
+        let mut texts = vec!["I would like to book a table for two people tonight"; 12];
+        texts.extend(["Ich möchte heute Abend einen Tisch für zwei Personen reservieren"; 3]);
+        texts.push("Je voudrais réserver une table pour deux personnes ce soir");
+        texts.extend(["ok", "👍"]);
+        assert_eq!(main_languages(&texts), ["en", "de"], "one French example of 16 is noise");
+        assert!(main_languages(&["ok", "hi"]).is_empty());
     }
 
     #[test]

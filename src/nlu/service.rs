@@ -26,7 +26,6 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use ndarray::ArrayView2;
 use serde_json::json;
 
 use super::entities::{EntityMatch, Reference, SystemKind, extract_system};
@@ -166,8 +165,9 @@ pub async fn parse(
             AppError::internal(e)
         }
     })?;
-    let mut result = classify(&model, &data, text, &vector)?;
-    result.detected_language = super::language::detect(text);
+    let language = super::language::detect(text);
+    let mut result = classify(&model, &data, text, &vector, language.as_ref().map(|l| l.code.as_str()))?;
+    result.detected_language = language;
     result.entities = entities_with_model(&embedder, &model, &data, text, &options.reference()).await?;
     result.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     state.nlu.metrics().parses.inc();
@@ -191,16 +191,22 @@ pub async fn parse(
     Ok(result)
 }
 
-/// Intent decision for one embedded text (entities left empty): the
-/// model's decision (`IntentModel::decide`) with the intent's threshold
+/// Intent decision for one embedded text in `language` (detected, if it
+/// could be told; it picks the model's head) with entities left empty: the
+/// model's decision (`IntentModel::decide_with`) with the intent's threshold
 /// override and the bot's similarity floor override. The implicit
 /// background class is never ranked.
-pub(crate) fn classify(model: &LoadedModel, data: &BotData, text: &str, vector: &[f32]) -> AppResult<ParseResult> {
-    let view = ArrayView2::from_shape((1, vector.len()), vector).map_err(AppError::internal)?;
+pub(crate) fn classify(
+    model: &LoadedModel,
+    data: &BotData,
+    text: &str,
+    vector: &[f32],
+    language: Option<&str>,
+) -> AppResult<ParseResult> {
+    let head = model.model.head_for(language);
     let prediction = model
         .model
-        .predict(&[text], &view)
-        .pop()
+        .predict_one(head, text, vector)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no prediction")))?;
     let labels = &model.model.labels;
     let active = |k: usize| data.intents.get(&labels[k]).is_none_or(|s| s.active);
@@ -213,7 +219,7 @@ pub(crate) fn classify(model: &LoadedModel, data: &BotData, text: &str, vector: 
         .map(|&k| IntentScore { name: labels[k].clone(), confidence: round4(prediction.probs[k]) })
         .collect();
     let threshold = order.first().and_then(|&k| data.intents.get(&labels[k])).and_then(|s| s.threshold);
-    let decision = model.model.decide(&prediction.probs, vector, &active, threshold, data.similarity_floor);
+    let decision = model.model.decide_with(head, &prediction.probs, vector, &active, threshold, data.similarity_floor);
     let out_of_scope = decision.out_of_scope;
     Ok(ParseResult {
         intent: if out_of_scope { None } else { ranking.first().cloned() },

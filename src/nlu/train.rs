@@ -25,8 +25,8 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::http::{Page, PageParams, Tenant};
 use crate::ids::{BotId, OrgId};
 use crate::jobs::{Enqueue, Job, JobContext, JobError, JobHandler, Queue};
-use crate::ml::Embedder;
 use crate::ml::classifier::{self, Background, IntentModel, TrainConfig, TrainReport, TrainingSet};
+use crate::ml::{Embedder, Encoder};
 use crate::orgs::audit::{self, AuditEntry};
 
 /// The job kind of training.
@@ -79,7 +79,16 @@ pub fn check_training_rows(
 
 /// Hash of what a model is trained from (data and hyperparameters).
 fn data_hash(rows: &[TrainingRow], config: &TrainConfig, embedder_id: &str) -> String {
-    hash_with(rows, &serde_json::to_string(config).unwrap_or_default(), embedder_id)
+    let config = recipe_for(config, embedder_id);
+    hash_with(rows, &serde_json::to_string(&config).unwrap_or_default(), embedder_id)
+}
+
+/// What a bot trains with under the embedding model `embedder_id`: `config`,
+/// with the cross-lingual head when the encoder is multilingual (an English
+/// encoder's vectors of other languages mean little).
+#[must_use]
+pub fn recipe_for(config: &TrainConfig, embedder_id: &str) -> TrainConfig {
+    TrainConfig { cross_lingual_head: Encoder::of_model_id(embedder_id) == Encoder::Multilingual, ..*config }
 }
 
 fn hash_with(rows: &[TrainingRow], config_json: &str, embedder_id: &str) -> String {
@@ -173,6 +182,19 @@ pub fn embed_examples(
     Ok((out, total))
 }
 
+/// The background utterances in one of `languages` or too short to tell.
+fn in_languages<'a>(background: &Background<'a>, languages: &[String]) -> Background<'a> {
+    let keep: Vec<usize> = (0..background.texts.len())
+        .filter(|&i| {
+            super::language::detect(background.texts[i]).is_none_or(|d| languages.iter().any(|l| *l == d.code))
+        })
+        .collect();
+    Background {
+        texts: keep.iter().map(|&i| background.texts[i]).collect(),
+        embeddings: background.embeddings.select(ndarray::Axis(0), &keep),
+    }
+}
+
 /// Embeds texts in fixed batches on the calling thread.
 fn embed_all(embedder: &Embedder, texts: &[&str], progress: &mut dyn FnMut(usize)) -> anyhow::Result<Array2<f32>> {
     let mut out = Array2::<f32>::zeros((texts.len(), embedder.dim()));
@@ -209,17 +231,24 @@ pub fn train_bot_blocking(
     let embed_seconds = embed_started.elapsed().as_secs_f64();
     let background_vectors =
         if config.background_weight > 0.0 { Some(background::vectors(&state.nlu, &embedder)?) } else { None };
+    let config = &recipe_for(config, embedder.model_id());
+    let languages = super::language::main_languages(&texts);
+    let background =
+        background_vectors.map(|v| Background { texts: background::corpus(), embeddings: v.as_ref().clone() });
+    let cross_lingual_background =
+        background.as_ref().filter(|_| config.cross_lingual_head).map(|b| in_languages(b, &languages));
     let set = TrainingSet {
         texts: texts.clone(),
         labels: rows.iter().map(|r| r.intent.clone()).collect(),
         embeddings,
-        background: background_vectors
-            .map(|v| Background { texts: background::corpus(), embeddings: v.as_ref().clone() }),
+        background,
+        cross_lingual_background,
     };
-    let (model, report) = classifier::train(&set, config, embedder.model_id(), &mut |stage, fraction| {
+    let (mut model, report) = classifier::train(&set, config, embedder.model_id(), &mut |stage, fraction| {
         progress(json!({ "stage": stage, "fraction": fraction, "total": total }));
     })
     .map_err(AppError::internal)?;
+    model.languages = languages;
     let (entities, entity_report, entity_seconds) = train_entities(state, tenant, bot, &embedder, &rows, progress)?;
     progress(json!({ "stage": "saving", "total": total }));
     let bytes = join_model_file(model.to_bytes(), entities.as_ref());

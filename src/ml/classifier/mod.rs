@@ -12,6 +12,13 @@
 //! - a confidence threshold, when the held-out data is large enough to
 //!   calibrate one (`choose_threshold`).
 //!
+//! With a multilingual encoder the model also carries a **cross-lingual
+//! head**: the same classes learnt from the embedding alone, with its own
+//! temperature and threshold. The n-gram features only know the languages of
+//! the examples; a message in another language matches none of them, and the
+//! joint model, which leans on them, is unsure of it. The caller picks the
+//! head by the message's detected language ([`IntentModel::languages`]).
+//!
 //! Training is deterministic (same data → bit-identical weights) and the
 //! weights serialise to a compact, versioned binary format.
 
@@ -84,6 +91,11 @@ pub struct TrainConfig {
     pub background_max_similarity: f32,
     /// Calibrate a nearest-example similarity floor.
     pub similarity_floor: bool,
+    /// Also train the embedding-only cross-lingual head (for multilingual
+    /// encoders; left out of the JSON when off, so that the data hashes of
+    /// models trained without it do not change).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cross_lingual_head: bool,
 }
 
 impl Default for TrainConfig {
@@ -103,6 +115,7 @@ impl Default for TrainConfig {
             background_weight: 1.0,
             background_max_similarity: 0.8,
             similarity_floor: true,
+            cross_lingual_head: false,
         }
     }
 }
@@ -114,6 +127,10 @@ pub struct TrainingSet<'a> {
     pub labels: Vec<String>,
     pub embeddings: Array2<f32>,
     pub background: Option<Background<'a>>,
+    /// What the cross-lingual head learns the background class from
+    /// (`None`: `background`): only utterances in the examples' languages,
+    /// or the head learns "another language" as a sign of out of scope.
+    pub cross_lingual_background: Option<Background<'a>>,
 }
 
 /// Generic out-of-scope utterances with their embeddings (M × dim).
@@ -169,6 +186,30 @@ pub struct IntentModel {
     pub floor: f32,
     /// The in-scope training examples' vectors for the floor.
     pub examples: ExampleIndex,
+    /// The languages of the training examples (ISO 639-1, each at least a
+    /// tenth of them), set by the caller; empty = unknown.
+    pub languages: Vec<String>,
+    /// The embedding-only head for messages in other languages.
+    pub cross_lingual: Option<CrossLingualHead>,
+}
+
+/// The classes of the model learnt from the sentence embedding alone, for
+/// messages in a language the examples are not in (same labels and order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossLingualHead {
+    /// Dense weights C × D and bias C (no sparse features).
+    pub weights: Weights,
+    pub temperature: f32,
+    pub threshold: f32,
+}
+
+/// Which head reads a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    /// The joint model: embedding and n-grams.
+    Joint,
+    /// The embedding-only head (a message in another language).
+    CrossLingual,
 }
 
 /// Unit-length example vectors quantised to i8 (one byte per dimension,
@@ -232,6 +273,34 @@ pub struct Prediction {
 }
 
 impl IntentModel {
+    /// The head for a message in `language` (ISO 639-1, if detected): the
+    /// cross-lingual head when the model has one and knows its examples'
+    /// languages and `language` is not among them, else the joint model.
+    #[must_use]
+    pub fn head_for(&self, language: Option<&str>) -> Head {
+        match language {
+            Some(code) if self.cross_lingual.is_some() && !self.languages.is_empty() => {
+                if self.languages.iter().any(|l| l == code) { Head::Joint } else { Head::CrossLingual }
+            }
+            _ => Head::Joint,
+        }
+    }
+
+    /// Calibrated probabilities of one text under `head` (the joint model
+    /// when the model has no cross-lingual head).
+    #[must_use]
+    pub fn predict_one(&self, head: Head, text: &str, vector: &[f32]) -> Option<Prediction> {
+        let view = ArrayView2::from_shape((1, vector.len()), vector).ok()?;
+        match (head, &self.cross_lingual) {
+            (Head::CrossLingual, Some(h)) => {
+                let mut z = h.weights.logits(&view, &[SparseRow::default()]);
+                let row = z.as_slice_mut()?;
+                Some(Prediction { probs: probs(row, h.temperature) })
+            }
+            _ => self.predict(&[text], &view).pop(),
+        }
+    }
+
     /// Calibrated probabilities for texts with their embeddings (N × dim).
     #[must_use]
     pub fn predict(&self, texts: &[&str], embeddings: &ArrayView2<'_, f32>) -> Vec<Prediction> {
@@ -287,6 +356,27 @@ impl IntentModel {
         threshold: Option<f64>,
         floor: Option<f64>,
     ) -> Decision {
+        self.decide_with(Head::Joint, probs, vector, allowed, threshold, floor)
+    }
+
+    /// [`IntentModel::decide`] for probabilities from `head`: the
+    /// cross-lingual head has its own calibrated threshold, and its floor
+    /// sits [`CROSS_LINGUAL_FLOOR_DROP`] lower (a translation is less similar
+    /// to the examples than a paraphrase in their language).
+    #[must_use]
+    pub fn decide_with(
+        &self,
+        head: Head,
+        probs: &[f32],
+        vector: &[f32],
+        allowed: &dyn Fn(usize) -> bool,
+        threshold: Option<f64>,
+        floor: Option<f64>,
+    ) -> Decision {
+        let (calibrated_threshold, calibrated_floor) = match (head, &self.cross_lingual) {
+            (Head::CrossLingual, Some(h)) => (h.threshold, (self.floor - CROSS_LINGUAL_FLOOR_DROP).max(0.0)),
+            _ => (self.threshold, self.floor),
+        };
         let best = (0..probs.len()).filter(|&k| Some(k) != self.background_class && allowed(k)).fold(
             None,
             |b: Option<usize>, k| match b {
@@ -297,8 +387,8 @@ impl IntentModel {
         let Some(k) = best else { return Decision { class: None, out_of_scope: true, similarity: None } };
         let similarity = if self.is_oos_class(k) { None } else { self.examples.nearest(k, &unit(vector.to_vec())) };
         let background_wins = self.background_class.is_some_and(|b| probs[b] > probs[k]);
-        let threshold = threshold.unwrap_or(f64::from(self.threshold));
-        let floor = floor.unwrap_or(f64::from(self.floor));
+        let threshold = threshold.unwrap_or(f64::from(calibrated_threshold));
+        let floor = floor.unwrap_or(f64::from(calibrated_floor));
         let out_of_scope = self.is_oos_class(k)
             || background_wins
             || f64::from(probs[k]) < threshold
@@ -396,6 +486,12 @@ pub fn train(
         similarity_floor: floor,
         train_seconds: started.elapsed().as_secs_f64(),
     };
+    let cross_lingual = if config.cross_lingual_head && config.embedding {
+        progress("cross-lingual head", 0.95);
+        Some(train_cross_lingual_head(set, config, embedder_id, &labels)?)
+    } else {
+        None
+    };
     let model = IntentModel {
         labels,
         oos_class,
@@ -409,9 +505,39 @@ pub fn train(
         background_class,
         floor,
         examples,
+        languages: Vec::new(),
+        cross_lingual,
     };
     Ok((model, report))
 }
+
+/// The embedding-only head: the same training without n-grams (same
+/// background selection, hence the same classes in the same order).
+fn train_cross_lingual_head(
+    set: &TrainingSet<'_>,
+    config: &TrainConfig,
+    embedder_id: &str,
+    labels: &[String],
+) -> anyhow::Result<CrossLingualHead> {
+    let none = NgramConfig { word: (0, 0), char: (0, 0), ..config.ngrams };
+    let sub = TrainConfig { ngrams: none, similarity_floor: false, cross_lingual_head: false, ..*config };
+    let set = TrainingSet {
+        texts: set.texts.clone(),
+        labels: set.labels.clone(),
+        embeddings: set.embeddings.clone(),
+        background: set.cross_lingual_background.clone().or_else(|| set.background.clone()),
+        cross_lingual_background: None,
+    };
+    let (head, _) = train(&set, &sub, embedder_id, &mut |_, _| {})?;
+    if head.labels != labels || head.vectorizer.width() != 0 {
+        bail!("the cross-lingual head's classes differ from the model's");
+    }
+    Ok(CrossLingualHead { weights: head.weights, temperature: head.temperature, threshold: head.threshold })
+}
+
+/// How much lower the similarity floor is for a message in another language
+/// than the examples'.
+pub const CROSS_LINGUAL_FLOOR_DROP: f32 = 0.05;
 
 /// The background utterances less similar than `max_similarity` to every
 /// in-scope example (unit rows), with that best similarity.
@@ -780,10 +906,23 @@ struct Header {
     /// Stored example vectors (their classes as u32, then i8 codes).
     #[serde(default)]
     examples: usize,
+    // Format 3 (cross-lingual head); absent before.
+    #[serde(default)]
+    languages: Vec<String>,
+    /// The cross-lingual head's calibration; its dense weights (C × D) and
+    /// bias (C) follow the example index.
+    #[serde(default)]
+    cross_lingual: Option<HeadCalibration>,
 }
 
-/// The format `to_bytes` writes; `from_bytes` reads it and format 1.
-const FORMAT: u32 = 2;
+#[derive(Serialize, Deserialize)]
+struct HeadCalibration {
+    temperature: f32,
+    threshold: f32,
+}
+
+/// The format `to_bytes` writes; `from_bytes` reads it and formats 1–2.
+const FORMAT: u32 = 3;
 
 impl IntentModel {
     /// The model as bytes: magic, a JSON header (labels, vocabularies,
@@ -807,6 +946,11 @@ impl IntentModel {
             background_class: self.background_class,
             floor: self.floor,
             examples: self.examples.classes.len(),
+            languages: self.languages.clone(),
+            cross_lingual: self
+                .cross_lingual
+                .as_ref()
+                .map(|h| HeadCalibration { temperature: h.temperature, threshold: h.threshold }),
         };
         let json = serde_json::to_vec(&header).unwrap_or_default();
         let mut out =
@@ -830,6 +974,11 @@ impl IntentModel {
             out.extend_from_slice(&c.to_le_bytes());
         }
         out.extend(self.examples.codes.iter().map(|&q| q.to_le_bytes()[0]));
+        if let Some(h) = &self.cross_lingual {
+            for f in h.weights.dense.iter().chain(&h.weights.bias) {
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+        }
         out
     }
 
@@ -848,10 +997,29 @@ impl IntentModel {
         let (nw, nc) = (h.word_terms.len(), h.char_terms.len());
         let need = nw + nc + classes * dense_dim + (nw + nc) * classes + classes;
         let index_bytes = h.examples * (4 + h.dim);
-        if rest.len() != need * 4 + index_bytes {
-            bail!("model weights have {} bytes, expected {}", rest.len(), need * 4 + index_bytes);
+        let head_bytes = if h.cross_lingual.is_some() { 4 * classes * (h.dim + 1) } else { 0 };
+        if rest.len() != need * 4 + index_bytes + head_bytes {
+            bail!("model weights have {} bytes, expected {}", rest.len(), need * 4 + index_bytes + head_bytes);
         }
         let (rest, index) = rest.split_at(need * 4);
+        let (index, head) = index.split_at(index_bytes);
+        let cross_lingual = match h.cross_lingual {
+            Some(c) => {
+                let floats: Vec<f32> =
+                    head.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                let (dense, bias) = floats.split_at(classes * h.dim);
+                Some(CrossLingualHead {
+                    weights: Weights {
+                        dense: Array2::from_shape_vec((classes, h.dim), dense.to_vec())?,
+                        sparse_t: Array2::zeros((0, classes)),
+                        bias: bias.to_vec(),
+                    },
+                    temperature: c.temperature,
+                    threshold: c.threshold,
+                })
+            }
+            None => None,
+        };
         let floats: Vec<f32> = rest.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         let (example_classes, codes) = index.split_at(h.examples * 4);
         let examples = ExampleIndex {
@@ -882,6 +1050,8 @@ impl IntentModel {
             background_class: h.background_class,
             floor: h.floor,
             examples,
+            languages: h.languages,
+            cross_lingual,
         })
     }
 }
@@ -918,7 +1088,13 @@ mod tests {
     #[test]
     fn trains_predicts_and_round_trips() {
         let (texts, labels, emb) = toy();
-        let set = TrainingSet { texts: texts.clone(), labels, embeddings: emb.clone(), background: None };
+        let set = TrainingSet {
+            texts: texts.clone(),
+            labels,
+            embeddings: emb.clone(),
+            background: None,
+            cross_lingual_background: None,
+        };
         let config = TrainConfig { cv_folds: 2, ..TrainConfig::default() };
         let config = TrainConfig { ngrams: NgramConfig { min_df: 1, ..config.ngrams }, ..config };
         let (model, report) = train(&set, &config, "toy", &mut |_, _| {}).expect("train");
@@ -979,6 +1155,7 @@ mod tests {
             labels: ["track", "track", "track", "cancel", "cancel", "cancel"].iter().map(|s| (*s).to_owned()).collect(),
             embeddings: emb,
             background: Some(Background { texts: bg_texts, embeddings: bg }),
+            cross_lingual_background: None,
         };
         let config = TrainConfig {
             ngrams: NgramConfig { min_df: 1, ..TrainConfig::default().ngrams },
@@ -1031,9 +1208,50 @@ mod tests {
     }
 
     #[test]
+    fn the_cross_lingual_head_reads_messages_in_other_languages_from_the_embedding_alone() {
+        let (set, config) = small_bot_with_background();
+        let config = TrainConfig { cross_lingual_head: true, ..config };
+        let (mut model, _) = train(&set, &config, "toy", &mut |_, _| {}).expect("train");
+        let head = model.cross_lingual.clone().expect("a cross-lingual head");
+        assert_eq!(head.weights.dense.dim(), (model.labels.len(), 4));
+        assert_eq!(head.weights.sparse_t.nrows(), 0, "no n-gram features");
+
+        // Without known example languages every message takes the joint model.
+        assert_eq!(model.head_for(Some("de")), Head::Joint);
+        model.languages = vec!["en".to_owned()];
+        assert_eq!(model.head_for(Some("de")), Head::CrossLingual);
+        assert_eq!(model.head_for(Some("en")), Head::Joint);
+        assert_eq!(model.head_for(None), Head::Joint, "undetected: the joint model");
+
+        // "Wo ist meine Bestellung": no n-gram of the examples, the vector of "track".
+        let v = unit(vec![1.0, 0.05, 0.0, 0.02]);
+        let joint = model.predict_one(Head::Joint, "wo ist meine bestellung", &v).expect("joint");
+        let cross = model.predict_one(Head::CrossLingual, "wo ist meine bestellung", &v).expect("cross");
+        assert_ne!(joint.probs, cross.probs);
+        let d = model.decide_with(Head::CrossLingual, &cross.probs, &v, &|_| true, None, None);
+        assert_eq!((d.class, d.out_of_scope), (Some(1), false), "{d:?}");
+        // The cross-lingual floor is lower than the joint one.
+        let strict = model.floor - CROSS_LINGUAL_FLOOR_DROP / 2.0;
+        let near = d.similarity.expect("similarity");
+        assert!(near > strict, "{near} vs {strict}");
+
+        // Format 3 round trip, head and languages included; a model without
+        // a head reads as one.
+        let back = IntentModel::from_bytes(&model.to_bytes()).expect("read");
+        assert_eq!((back.cross_lingual.as_ref(), &back.languages), (Some(&head), &model.languages));
+        assert_eq!(back.to_bytes(), model.to_bytes());
+        let (plain, _) =
+            train(&set, &TrainConfig { cross_lingual_head: false, ..config }, "toy", &mut |_, _| {}).expect("train");
+        let back = IntentModel::from_bytes(&plain.to_bytes()).expect("read");
+        assert!(back.cross_lingual.is_none());
+        assert_eq!(back.head_for(Some("de")), Head::Joint);
+    }
+
+    #[test]
     fn models_saved_in_format_1_still_load_and_decide_as_before() {
         let (texts, labels, emb) = toy();
-        let set = TrainingSet { texts, labels, embeddings: emb.clone(), background: None };
+        let set =
+            TrainingSet { texts, labels, embeddings: emb.clone(), background: None, cross_lingual_background: None };
         let config = TrainConfig {
             cv_folds: 2,
             similarity_floor: false,
