@@ -192,7 +192,7 @@ function drawInto(container, spec) {
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": `${id}-t ${id}-d`, preserveAspectRatio: "none" });
   svg.style.height = `${height}px`;
   el("title", { id: `${id}-t` }, svg).textContent = title;
-  el("desc", { id: `${id}-d` }, svg).textContent = spec.description || `${title}. The values are in the table that follows.`;
+  el("desc", { id: `${id}-d` }, svg).textContent = spec.description || t("charts.values_in_the_table", { title });
   box.appendChild(svg);
   // Every mark: {x, y, w, h, label, node}; keyboard and hover walk them.
   const marks = [];
@@ -232,7 +232,7 @@ function drawInto(container, spec) {
   box.appendChild(tip);
   box.setAttribute("tabindex", "0");
   box.setAttribute("role", "group");
-  box.setAttribute("aria-label", `${title}: use the arrow keys to read each value`);
+  box.setAttribute("aria-label", t("charts.arrow_keys_read_values", { title }));
   let active = -1;
   let hi = null;
   const show = (i) => {

@@ -106,3 +106,43 @@ async fn switching_to_german_translates_the_navigation_and_the_page_and_survives
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_knowledge_base_form_takes_a_language_and_suggests_the_multilingual_model() {
+    let app = spawn_app().await;
+    app.register("kb-lang@example.com").await;
+    with_browser("kb_language", |b| async move {
+        b.sign_in(&app, "kb-lang@example.com").await;
+        b.click("a[href='/knowledge']").await;
+        // English content: the built-in model is suggested.
+        b.wait_for_text("#kb-embedding-model", "all-MiniLM").await;
+        let model = b.element("#kb-embedding-model").await.prop("value").await.expect("value");
+        assert_eq!(model.as_deref(), Some("all-MiniLM-L6-v2"));
+
+        // A language the product does not support is refused under its field.
+        b.fill("#create-kb #name", "Klingon").await;
+        b.replace("#create-kb #language", "tlh").await;
+        b.click("#create-kb button[type=submit]").await;
+        b.wait_for_text("[data-field-error=language]", "not supported").await;
+
+        // German: the multilingual model follows the language.
+        b.replace("#create-kb #name", "Handbuch").await;
+        b.replace("#create-kb #language", "de").await;
+        let model = b.element("#kb-embedding-model").await.prop("value").await.expect("value");
+        assert_eq!(model.as_deref(), Some("multilingual-e5-small"));
+        b.click("#create-kb button[type=submit]").await;
+        b.wait_for_text("h1", "Handbuch").await;
+        b.wait_for_text("#kb-language", "de").await;
+        let (language, model, tokenizer): (String, String, String) = app.sql(|c| {
+            c.query_row(
+                "SELECT language, embedding_model, fts_tokenizer FROM knowledge_bases WHERE name = 'Handbuch'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        });
+        assert_eq!((language.as_str(), model.as_str(), tokenizer.as_str()), ("de", "multilingual-e5-small", "unicode61"));
+        assert_eq!(app.count("SELECT count(*) FROM knowledge_bases WHERE name = 'Klingon'"), 0);
+        b.client.clone().close().await.expect("close");
+    })
+    .await;
+}

@@ -154,7 +154,7 @@ function Settings() {
     setTestResult(null);
     try {
       const r = await post("/api/v1/admin/settings/test-email", { to: testTo });
-      setTestResult(`The SMTP server ${r.smtp_host} accepted the test email to ${r.to}.`);
+      setTestResult(t("admin.smtp_accepted_test", { host: r.smtp_host, to: r.to }));
     } catch (err) {
       setTestError(err);
     }

@@ -292,7 +292,7 @@ function AcceptInvitation() {
     const accepted = await post("/api/v1/invitations/accept", { token });
     await refreshMe();
     selectOrg(accepted.organization_id);
-    setResult(`You joined ${accepted.organization_name} as ${accepted.role}.`);
+    setResult(t("auth.you_joined_as", { organization: accepted.organization_name, role: accepted.role }));
   });
   const decline = useSubmit(async () => {
     await post("/api/v1/invitations/decline", { token });

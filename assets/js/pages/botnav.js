@@ -113,7 +113,7 @@ function VoteBadge({ vote }) {
 
 /** One transcript message (with its delivery state on a channel, and its feedback vote). */
 export function MessageLine({ m, delivery, vote, children }) {
-  const who = m.role === "agent" ? m.author_name || t("botnav.agent") : m.role === "note" ? `Note by ${m.author_name || "agent"}` : m.role;
+  const who = m.role === "agent" ? m.author_name || t("botnav.agent") : m.role === "note" ? t("botnav.note_by", { name: m.author_name || t("botnav.agent") }) : m.role;
   return html`<div class=${"chat-msg " + m.role} data-role=${m.role} title=${formatDate(m.created_at)}>
     <span class="who">${who}</span>
     <div class="chat-text">${m.text}</div>

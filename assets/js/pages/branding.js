@@ -67,7 +67,7 @@ function Branding() {
     e.preventDefault();
     setError(null);
     const body = {};
-    for (const [k] of [...TEXT_FIELDS, ...COLOR_FIELDS]) {
+    for (const [k] of [...TEXT_FIELDS(), ...COLOR_FIELDS()]) {
       const v = data[k];
       body[k] = k === "brand_name" || k.endsWith("_color") ? v : v ? v : null;
     }

@@ -26,7 +26,7 @@ export function markGaps(text, gaps) {
     if (g.at > pos) out.push(chars.slice(pos, g.at).join(""));
     pos = Math.max(pos, g.at);
     const names = g.variables.join(", ");
-    const tip = `${g.variables.length > 1 ? "variables" : "variable"} ${names} ${g.variables.length > 1 ? "are" : "is"} not set`;
+    const tip = t("emulator.variables_not_set", { count: g.variables.length, names });
     out.push(html`<mark class="template-gap" data-variables=${names} title=${tip}>${g.placeholder}<span class="sr-only"> (${tip})</span></mark>`);
   }
   if (pos < chars.length) out.push(chars.slice(pos).join(""));

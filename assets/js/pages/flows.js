@@ -106,7 +106,7 @@ export function summary(node, names = {}) {
     case "start":
       return t("flows.conversation_starts");
     case "message": {
-      const extras = [d.quick_replies && d.quick_replies.length && `${d.quick_replies.length} quick repl${d.quick_replies.length === 1 ? "y" : "ies"}`, d.buttons && d.buttons.length && `${d.buttons.length} button(s)`, d.cards && d.cards.length && `${d.cards.length} card(s)`].filter(Boolean);
+      const extras = [d.quick_replies && d.quick_replies.length && t("flows.quick_replies_count", { count: d.quick_replies.length }), d.buttons && d.buttons.length && t("flows.buttons_count", { count: d.buttons.length }), d.cards && d.cards.length && t("flows.cards_count", { count: d.cards.length })].filter(Boolean);
       return `Say: ${d.text || ""}${extras.length ? ` [${extras.join(", ")}]` : ""}`;
     }
     case "question": {
@@ -119,19 +119,19 @@ export function summary(node, names = {}) {
     case "set_variable":
       return (d.assignments || []).map((a) => `${a.variable} = ${a.expression}`).join("; ");
     case "intent_router":
-      return `Route by intent: ${(d.routes || []).map((r) => r.intent).join(", ") || "none yet"}`;
+      return t("flows.route_by_intent", { intents: (d.routes || []).map((r) => r.intent).join(", ") || t("flows.none_yet") });
     case "knowledge":
-      return `Answer from: ${d.knowledge_base_id != null ? names.kbs?.[d.knowledge_base_id] || `knowledge base ${d.knowledge_base_id}` : t("flows.the_bot_s_knowledge_base")}`;
+      return t("flows.answer_from", { source: d.knowledge_base_id != null ? names.kbs?.[d.knowledge_base_id] || t("flows.knowledge_base_id", { id: d.knowledge_base_id }) : t("flows.the_bot_s_knowledge_base") });
     case "http":
       return `${d.method || "GET"} ${hostAndPath(d.url)}`;
     case "agent":
       return `AI agent ${names.agents?.[d.agent_id] || (d.agent_id ? `#${d.agent_id}` : "?")} answers${d.variable ? ` → ${d.variable}` : ""}`;
     case "tool":
-      return `Run tool ${names.tools?.[d.tool_id] || (d.tool_id ? `#${d.tool_id}` : "?")}${d.variable ? ` → ${d.variable}` : ""}`;
+      return t("flows.run_tool", { tool: names.tools?.[d.tool_id] || (d.tool_id ? `#${d.tool_id}` : "?"), variable: d.variable ? ` → ${d.variable}` : "" });
     case "jump":
       return `${d.mode === "call" ? t("flows.call") : "Go to"} flow ${d.flow || "?"}`;
     case "handoff":
-      return `Hand over to a person${d.message && d.message.text ? `: ${d.message.text}` : ""}`;
+      return t("flows.hand_over_to_a_person", { message: d.message && d.message.text ? `: ${d.message.text}` : "" });
     case "form":
       return `Fill: ${(d.slots || []).map((sl) => `${sl.variable || "?"} (${sl.entity || "?"}${sl.role ? `:${sl.role}` : ""})`).join(", ") || "no slots"}`;
     case "end":
@@ -172,7 +172,7 @@ function FlowAction({ botId, flow, mode, onDone, onCancel }) {
       const r = await post(`/api/v1/bots/${botId}/flows/${encodeURIComponent(flow)}/${mode}`, { new_name: name.trim() });
       if (mode === "rename") {
         const others = r.updated_flows.filter((f) => f !== r.name);
-        toast(`Renamed to ${r.name}${others.length ? `; jumps updated in ${others.join(", ")}` : ""}`);
+        toast(t("flows.renamed_to", { name: r.name, jumps: others.length ? t("flows.jumps_updated_in", { flows: others.join(", ") }) : "" }));
       } else toast(t("flows.copied_to", { value: name.trim() }));
       onDone();
     } catch (err) {
@@ -777,7 +777,7 @@ function FlowBuilder({ params }) {
       const r = await post(`${base}/publish`, { message: publishMessage || undefined });
       setPublishMessage("");
       setPublishWarnings(r.warnings || []);
-      toast(r.warnings && r.warnings.length ? `Published with a warning: ${r.warnings.join("; ")}` : t("flows.published"));
+      toast(r.warnings && r.warnings.length ? t("flows.published_with_a_warning", { warnings: r.warnings.join("; ") }) : t("flows.published"));
       setReloadKey((k) => k + 1);
     } catch (e) {
       if (e.code === "flow_invalid" && e.details && e.details.issues) setIssues(e.details.issues);
@@ -786,7 +786,7 @@ function FlowBuilder({ params }) {
   };
 
   const errors = issues.filter((i) => i.severity === "error");
-  const stateText = { saved: t("flows.all_changes_saved"), changed: t("flows.unsaved_changes"), saving: t("flows.saving"), invalid: `Not saved: ${errors.length} error(s)`, error: t("flows.save_failed") }[saveState];
+  const stateText = { saved: t("flows.all_changes_saved"), changed: t("flows.unsaved_changes"), saving: t("flows.saving"), invalid: t("flows.not_saved_errors", { count: errors.length }), error: t("flows.save_failed") }[saveState];
   const published = detail.data && detail.data.published;
   const fit = () => {
     const el = canvasRef.current;

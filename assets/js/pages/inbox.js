@@ -85,7 +85,7 @@ function alertAgent(summary) {
   // The system notification is for an agent who is elsewhere: not while this tab is in front.
   if (window.Notification && Notification.permission === "granted" && document.visibilityState !== "visible") {
     try {
-      new Notification(t("inbox.new_message_in_the_inbox"), { body: `${plural(summary.unread, "unread message")} from visitors`, tag: "bb-inbox" });
+      new Notification(t("inbox.new_message_in_the_inbox"), { body: t("inbox.unread_from_visitors", { messages: plural(summary.unread, "unread message") }), tag: "bb-inbox" });
     } catch (e) {
       /* some browsers only allow notifications from a service worker */
     }

@@ -149,7 +149,7 @@ function NluInsights({ base, range }) {
     <div class="card" id="nlu-gaps"><h3>${t("insights.training_gaps")}</h3><${ErrorBox} error=${gaps.error} />
       ${gaps.data && !gaps.data.similarity_checked && html`<p class="muted">${t("insights.the_local_models_are_off")}</p>`}
       ${gaps.data && (gaps.data.gaps.length === 0 ? html`<p class="muted empty">${t("insights.every_intent_has_enough_varied")}</p>`
-        : html`<ul>${gaps.data.gaps.map((g) => html`<li data-gap=${g.intent}><strong>${g.intent}</strong>${t("insights.examples_count", { count: g.examples })}${g.reasons.includes("examples_too_similar") ? ` · examples too alike (${(g.mean_similarity * 100).toFixed(0)}%)` : ""}${g.reasons.includes("too_few_examples") ? ` · add at least ${gaps.data.min_examples}` : ""}</li>`)}</ul>`)}
+        : html`<ul>${gaps.data.gaps.map((g) => html`<li data-gap=${g.intent}><strong>${g.intent}</strong>${t("insights.examples_count", { count: g.examples })}${g.reasons.includes("examples_too_similar") ? t("insights.examples_too_alike", { percent: (g.mean_similarity * 100).toFixed(0) }) : ""}${g.reasons.includes("too_few_examples") ? t("insights.add_at_least", { min: gaps.data.min_examples }) : ""}</li>`)}</ul>`)}
     </div>
     <${Similar} base=${base} />
   </section>`;

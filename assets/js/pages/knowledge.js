@@ -1,7 +1,7 @@
 // Knowledge bases: list, documents (drag-and-drop upload with live progress,
 // paste, URL/crawl), chunk viewer, search playground and answer playground
 // (streamed, with citations).
-import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, toast, toastError, formatDate, plural, Loading } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, FieldError, toast, toastError, formatDate, plural, Loading } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, patch, del, postEvents, ApiError } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
@@ -9,15 +9,35 @@ import { t } from "../i18n.js";
 
 const STATUS_CLASS = { ready: "ok", failed: "bad", queued: "", extracting: "warn", embedding: "warn" };
 
+/**
+ * The model to suggest for a language: the multilingual one for anything
+ * but English (the built-in model is English-only), else the default.
+ */
+function suggestedModel(models, language) {
+  const english = !language.trim() || language.trim().toLowerCase().startsWith("en");
+  const multilingual = models.find((m) => m.name.includes("multilingual"));
+  const fallback = models.find((m) => m.default) || models[0];
+  return english || !multilingual ? fallback && fallback.name : multilingual.name;
+}
+
 function CreateKb({ org, onCreated }) {
   const [name, setName] = useState("");
   const [chunkSize, setChunkSize] = useState("256");
+  const [language, setLanguage] = useState("en");
+  const [model, setModel] = useState("");
+  const [modelChosen, setModelChosen] = useState(false);
   const [error, setError] = useState(null);
+  const models = useLoad(() => get(`/api/v1/orgs/${org.id}/knowledge/models`), [org.id]);
+  const available = models.data || [];
+  // Until someone picks a model, it follows the language.
+  const shownModel = modelChosen ? model : suggestedModel(available, language) || "";
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
     try {
-      const kb = await post(`/api/v1/orgs/${org.id}/knowledge-bases`, { name, chunk_size: Number(chunkSize) });
+      const body = { name, chunk_size: Number(chunkSize), language: language.trim() || "en" };
+      if (shownModel) body.embedding_model = shownModel;
+      const kb = await post(`/api/v1/orgs/${org.id}/knowledge-bases`, body);
       setName("");
       toast(t("knowledge.created", { name: kb.name }));
       onCreated(kb);
@@ -30,9 +50,18 @@ function CreateKb({ org, onCreated }) {
     <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
       <div style="flex:2"><${Field} label=${t("common.name")} name="name" required value=${name} onInput=${setName} error=${error} /></div>
+      <div style="flex:1"><${Field} label=${t("knowledge.language_of_the_content")} name="language" value=${language} onInput=${setLanguage} error=${error} /></div>
+      <div style="flex:1">
+        <label for="kb-embedding-model">${t("knowledge.embedding_model")}</label>
+        <select id="kb-embedding-model" name="embedding_model" value=${shownModel} onChange=${(e) => (setModel(e.target.value), setModelChosen(true))}>
+          ${available.map((m) => html`<option value=${m.name}>${m.default ? t("knowledge.model_default", { name: m.name }) : m.name}</option>`)}
+        </select>
+        <${FieldError} error=${error} name="embedding_model" />
+      </div>
       <div style="flex:1"><${Field} label=${t("knowledge.chunk_size_tokens")} name="chunk_size" type="number" value=${chunkSize} onInput=${setChunkSize} error=${error} /></div>
       <button class="primary" type="submit">${t("common.create")}</button>
     </div>
+    <p class="muted small">${t("knowledge.language_picks_the_tokenizer")}</p>
   </form>`;
 }
 
@@ -152,7 +181,7 @@ function PasteAndUrl({ kb, onAdded }) {
     try {
       const r = await post(`/api/v1/knowledge-bases/${kb.id}/documents/url`, { url, crawl });
       setUrl("");
-      toast(r.job_id ? `Crawling (job ${r.job_id}); pages appear as they are fetched` : t("knowledge.added"));
+      toast(r.job_id ? t("knowledge.crawling_job", { job: r.job_id }) : t("knowledge.added"));
       onAdded();
     } catch (err) {
       setError(err);
@@ -344,7 +373,7 @@ function AnswerPlayground({ kb }) {
     try {
       await streamAnswer(kb.id, question, (event, data) => {
         if (event === "token") setText((tv) => tv + data.text);
-        else if (event === "fallback") setNote(`The LLM failed (${data.reason}); showing the extractive answer.`);
+        else if (event === "fallback") setNote(t("knowledge.llm_failed_extractive", { reason: data.reason }));
         else if (event === "done") setFinal(data);
       });
     } catch (err) {
@@ -421,7 +450,7 @@ function KnowledgeBase({ params }) {
   const k = kb.data;
   const tabs = ["documents", "search", "answer", ...(can("knowledge.write") ? ["settings"] : [])];
   return html`<${Page} title=${k.name}>
-    <div class="muted" id="kb-stats">${plural(k.document_count, "document")} · ${plural(k.total_chunks, "chunk")} · ${plural(k.total_tokens, "token")} · ${k.embedding_model}${k.pending_embedding_model ? ` (re-embedding to ${k.pending_embedding_model})` : ""}</div>
+    <div class="muted" id="kb-stats">${plural(k.document_count, "document")} · ${plural(k.total_chunks, "chunk")} · ${plural(k.total_tokens, "token")} · ${k.embedding_model}${k.pending_embedding_model ? ` ${t("knowledge.re_embedding_to", { model: k.pending_embedding_model })}` : ""} · <span id="kb-language">${k.language}</span> (${t("knowledge.tokenizer")}: ${k.fts_tokenizer})</div>
     <div class="row tabs" style="margin:1rem 0">
       ${tabs.map((tv) => html`<button class=${tab === tv ? "primary" : ""} data-tab=${tv} onClick=${() => setTab(tv)}>${tv}</button>`)}
     </div>

@@ -21,7 +21,7 @@ function InviteForm({ org, roles, teams, teamRoles, onSent }) {
       if (form.team_id && form.team_role_id) body.team_role_id = Number(form.team_role_id);
       const answer = await post(`/api/v1/orgs/${org.id}/invitations`, body);
       setSent(answer);
-      toast(answer.emailed ? `Invitation emailed to ${answer.email}` : `Invitation created for ${answer.email}: copy the link below`);
+      toast(answer.emailed ? t("members.invitation_emailed_to", { email: answer.email }) : t("members.invitation_created_for", { email: answer.email }));
       setForm({ ...form, email: "" });
       onSent();
     } catch (err) {

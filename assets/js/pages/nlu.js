@@ -95,7 +95,7 @@ function IntentEditor({ botId, intentId, onChanged }) {
     try {
       const res = await post(`${base(botId)}/intents/${intentId}/examples`, { examples: lines.map((tv) => ({ text: tv })) });
       setText("");
-      toast(`Added ${res.added.length}${res.duplicates.length ? `, ${res.duplicates.length} already there` : ""}`);
+      toast(t("nlu.added_examples", { added: res.added.length, duplicates: res.duplicates.length ? t("nlu.already_there", { count: res.duplicates.length }) : "" }));
       examples.reload();
       intent.reload();
       onChanged();
@@ -301,7 +301,7 @@ function TrainPanel({ botId, status, onChanged }) {
     <h2>${t("nlu.training")}</h2>
     <p class="muted">${status && status.active_model ? t("nlu.live_version", { version_number: status.active_model.version_number }) : t("nlu.not_trained_yet")}
       ${status && (status.embedding_model_changed
-        ? ` The bot's sentence encoder (${status.encoder}) is not the one this version was trained with: train again (queued automatically when the data is unchanged).`
+        ? " " + t("nlu.encoder_changed", { encoder: status.encoder })
         : status.needs_training && " " + t("nlu.the_data_changed_since"))}</p>
     ${can("nlu.train") && html`<button id="train" class="primary" disabled=${busy} onClick=${train}>${busy ? t("nlu.training_2") : t("nlu.train")}</button>`}
     <span id="train-status" class="muted" style="margin-left:1em">${progressText(job)}</span>
@@ -314,7 +314,7 @@ function TrainPanel({ botId, status, onChanged }) {
       versions.data.items.map(
         (v) => html`<tr data-version=${v.version_number}>
           <td>${t("nlu.v", { version_number: v.version_number })}</td><td class="muted">${formatDate(v.created_at)}</td>
-          <td class="muted">${v.description || ""}${v.metrics && v.metrics.training ? ` · held-out accuracy ${(v.metrics.training.validation_accuracy * 100).toFixed(1)}%` : ""}</td>
+          <td class="muted">${v.description || ""}${v.metrics && v.metrics.training ? t("nlu.held_out_accuracy", { percent: (v.metrics.training.validation_accuracy * 100).toFixed(1) }) : ""}</td>
           <td>${v.is_active ? html`<span class="badge ok">${t("nlu.live")}</span>` : can("nlu.train") && html`<button onClick=${() => activate(v)}>${t("nlu.activate")}</button>`}</td>
         </tr>`,
       )}

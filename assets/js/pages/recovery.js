@@ -130,7 +130,7 @@ function Builder({ org, campaign, onSaved, onCancel }) {
   const testSend = async (step) => {
     try {
       const r = await post(`/api/v1/recovery-campaigns/${campaign.id}/test`, { step, to: testTo || null });
-      toast(testTo ? `Test of step ${step + 1} queued to ${testTo}` : `Preview: ${r.text}`);
+      toast(testTo ? t("recovery.test_of_step_queued", { step: step + 1, to: testTo }) : t("recovery.preview_text", { text: r.text }));
     } catch (err) {
       toastError(err);
     }

@@ -93,7 +93,7 @@ function CreateSaml({ org, onCreated }) {
         protocol: "saml", enabled: false, name: form.name, default_role: form.default_role, saml,
       });
       const warned = created.warnings && created.warnings.length;
-      toast(warned ? `${created.name} saved, with warnings: see its certificate status` : `${created.name} saved: give the IdP the values shown`);
+      toast(warned ? t("sso.saved_with_warnings", { name: created.name }) : t("sso.saved_give_the_idp", { name: created.name }));
       setForm(empty);
       onCreated();
     } catch (err) {

@@ -17,7 +17,7 @@ function parseJson(text, field) {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const err = new Error(`${field}: not valid JSON (${e.message})`);
+    const err = new Error(t("tools.not_valid_json", { field, message: e.message }));
     err.details = { field };
     err.code = "invalid_json";
     Object.defineProperty(err, "field", { get: () => field });

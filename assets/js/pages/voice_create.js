@@ -76,7 +76,7 @@ function Recorder({ onDone }) {
       r.start();
       setState("recording");
     } catch (err) {
-      setError(new Error(`the microphone is not available (${err.message})`));
+      setError(new Error(t("voice_create.microphone_not_available", { message: err.message })));
     }
   };
   const stop = () => recorder.current && recorder.current.stop();

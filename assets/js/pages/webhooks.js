@@ -193,7 +193,7 @@ function Webhooks() {
     act(async () => {
       await post(`/api/v1/webhooks/${w.id}/test`);
       setLogOf(w);
-    }, `Test event queued for ${w.name}`);
+    }, t("webhooks.test_event_queued", { name: w.name }));
   const toggle = (w) => act(() => patch(`/api/v1/webhooks/${w.id}`, { is_active: !w.is_active }));
   const remove = (w) =>
     confirm(t("webhooks.delete_and_its_delivery_log", { name: w.name })) &&

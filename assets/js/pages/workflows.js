@@ -153,7 +153,7 @@ function describeStep(node, names = {}) {
     case "parallel":
       return `${start}${(s.branches || []).filter(Boolean).length} branches`;
     case "join":
-      return `${start}waits for every branch`;
+      return t("workflows.waits_for_every_branch", { start });
     default:
       return `${start}${s.output !== undefined && s.output !== null ? "returns output" : "ends the run"}`;
   }
@@ -247,7 +247,7 @@ function StepRow({ step, index, fault, error, onChange, onRemove, agents, tools,
       setBad(e.message);
     }
   };
-  const setType = (type) => onChange({ id: step.id, type, ...(step.position ? { position: step.position } : {}), ...TYPES[type].fields });
+  const setType = (type) => onChange({ id: step.id, type, ...(step.position ? { position: step.position } : {}), ...TYPES()[type].fields });
   const base = `step-${index}`;
   const help = step.type === "agent" || step.type === "router"
     ? `Agents: ${agents.map((a) => `${a.id} = ${a.name}`).join(", ") || t("workflows.none_yet_create_one_on")}`
@@ -635,7 +635,7 @@ function Trace({ params }) {
         ${tv.error_code && html` <code>${tv.error_code}</code> ${tv.error}`}
       </p>
       <p class="muted">${t("common.started")} ${formatDate(tv.started_at || tv.created_at)}${tv.finished_at ? ` · finished ${formatDate(tv.finished_at)} · ${tv.duration_ms} ms` : ""}
-        ${t("workflows.tokens", { total_tokens: tv.total_tokens })}${tv.deadline_at && live ? ` · time limit ${formatDate(tv.deadline_at)}` : ""}</p>
+        ${t("workflows.tokens", { total_tokens: tv.total_tokens })}${tv.deadline_at && live ? t("workflows.time_limit", { deadline: formatDate(tv.deadline_at) }) : ""}</p>
       ${wf.data && html`<a href=${`/workflows/${wf.data.id}`}>${t("workflows.back_to_the_workflow")}</a>`}
     </div>
     ${tv.status === "waiting_approval" && writable &&
