@@ -144,7 +144,7 @@ function Designer({ params }) {
         <div class="card"><h2>${t("widget.live_preview")}</h2><${Preview} config=${config} botName=${bot.data ? bot.data.name : ""} avatarUrl=${bot.data && bot.data.avatar_url} /></div>
         <div class="card">
           <h2>${t("widget.embed")}</h2>
-          <p class="muted">${t("widget.paste_before")} <code></body></code> ${t("widget.on_your_site")}</p>
+          <p class="muted">${t("widget.paste_before")} <code>${"</body>"}</code> ${t("widget.on_your_site")}</p>
           <pre class="json" id="embed-code">${settings.data.embed_code}</pre>
           <p><${CopyButton} id="copy-embed" text=${settings.data.embed_code} label=${t("widget.copy_the_embed_code")} what=${t("widget.embed_code")} /></p>
           <div class="row"><span>${t("widget.key")} <code id="widget-key">${settings.data.widget_key}</code></span>
