@@ -84,7 +84,7 @@ function h(tag, attrs = {}, text) {
 }
 
 const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-const defaultFormat = (v) => (Number.isInteger(v) ? v.toLocaleString("en") : Number(v).toLocaleString("en", { maximumFractionDigits: 2 }));
+const defaultFormat = (v) => (Number.isInteger(v) ? v.toLocaleString(locale()) : Number(v).toLocaleString(locale(), { maximumFractionDigits: 2 }));
 
 /** A "nice" maximum for an axis (1, 2, 5 × 10^n) and the tick step. */
 function niceMax(max) {

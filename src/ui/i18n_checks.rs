@@ -1,7 +1,7 @@
 //! Checks of the UI's translations, reading `assets/` as shipped: every key
 //! the code uses exists in every catalog, the catalogs have the same keys and
-//! the same `{placeholders}`, and no literal English is left in the `html```
-//! templates (text nodes and user-visible attributes must come from `t()`).
+//! the same `{placeholders}`, and no literal English is left in the `html`
+//! tagged templates (text nodes and user-visible attributes must come from `t()`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -150,7 +150,7 @@ fn static_parts(src: &[u8], mut i: usize) -> Vec<(usize, usize)> {
     parts
 }
 
-/// Literal text a person would see in the `html``…``` templates of `source`:
+/// Literal text a person would see in the `html` tagged templates of `source`:
 /// (line, what) for text nodes and visible attributes that contain a letter.
 fn untranslated(source: &str) -> Vec<(usize, String)> {
     let src = source.as_bytes();

@@ -140,7 +140,10 @@ async fn the_knowledge_base_form_takes_a_language_and_suggests_the_multilingual_
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
         });
-        assert_eq!((language.as_str(), model.as_str(), tokenizer.as_str()), ("de", "multilingual-e5-small", "unicode61"));
+        assert_eq!(
+            (language.as_str(), model.as_str(), tokenizer.as_str()),
+            ("de", "multilingual-e5-small", "unicode61")
+        );
         assert_eq!(app.count("SELECT count(*) FROM knowledge_bases WHERE name = 'Klingon'"), 0);
         b.client.clone().close().await.expect("close");
     })

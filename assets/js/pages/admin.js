@@ -8,7 +8,7 @@ import { html, useState, useEffect, ErrorBox, Field, FieldError, toast, toastErr
 import { route, navigate } from "../router.js";
 import { get, post, put, del, setAdminCsrfToken, ApiError } from "../api.js";
 import { Plans } from "./admin_plans.js";
-import { t } from "../i18n.js";
+import { t, locale } from "../i18n.js";
 
 function AdminLogin({ onSignedIn }) {
   const [form, setForm] = useState({ email: "", password: "", totp_code: "" });
@@ -67,7 +67,7 @@ function Revenue() {
   if (!r.data) return html`<${ErrorBox} error=${r.error} />`;
   const d = r.data;
   const mrr = d.mrr.length
-    ? d.mrr.map((m) => new Intl.NumberFormat(undefined, { style: "currency", currency: m.currency }).format(m.amount / 100)).join(" + ")
+    ? d.mrr.map((m) => new Intl.NumberFormat(locale(), { style: "currency", currency: m.currency }).format(m.amount / 100)).join(" + ")
     : "—";
   const tiles = [
     ["MRR", mrr],
@@ -276,7 +276,7 @@ function Users() {
         list.data.items.map(
           (u) => html`<tr data-user=${u.email}>
             <td>${u.email} ${u.is_superadmin && html`<span class="badge warn">${t("admin.superadmin_2")}</span>`}</td><td>${u.name}</td>
-            <td>${u.organization_count}</td><td>${u.two_factor_enabled ? "on" : "off"}</td>
+            <td>${u.organization_count}</td><td>${u.two_factor_enabled ? t("common.on_lower") : t("common.off_lower")}</td>
             <td class="muted">${formatDate(u.last_login_at)}</td>
             <td>${u.suspended_at ? html`<span class="badge bad" title=${u.suspended_reason}>${t("admin.suspended")}</span>` : html`<span class="badge ok">${t("common.active")}</span>`}</td>
             <td>${u.suspended_at

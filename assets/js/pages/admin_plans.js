@@ -5,7 +5,7 @@
 // that leaves organizations above a limit lists them.
 import { html, useState, ErrorBox, FieldError, toast, toastError, useLoad } from "../ui.js";
 import { get, post, put } from "../api.js";
-import { t } from "../i18n.js";
+import { t, locale } from "../i18n.js";
 
 const LIMITS = () => ([
   ["bots", t("admin_plans.bots")],
@@ -30,7 +30,7 @@ function decimals(currency) {
 export function money(amount, currency) {
   const d = decimals(currency);
   try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(amount / 10 ** d);
+    return new Intl.NumberFormat(locale(), { style: "currency", currency }).format(amount / 10 ** d);
   } catch {
     return `${(amount / 10 ** d).toFixed(d)} ${currency}`;
   }
@@ -216,7 +216,7 @@ export function Plans() {
       toastError(err);
     }
   };
-  const limitText = (v) => (v == null ? t("admin_plans.unlimited") : v.toLocaleString());
+  const limitText = (v) => (v == null ? t("admin_plans.unlimited") : v.toLocaleString(locale()));
   return html`<section aria-labelledby="plans-heading" id="admin-plans">
     <div class="row"><h2 id="plans-heading" style="flex:1">${t("admin_plans.plans")}</h2>
       ${editing === null && html`<button class="primary" id="plan-new" onClick=${() => (setWarnings([]), setEditing("new"))}>${t("admin_plans.new_plan")}</button>`}</div>

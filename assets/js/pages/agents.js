@@ -220,7 +220,7 @@ function BotAgents({ params }) {
           ${items.map(
             (a) => html`<tr data-agent=${a.name}>
               <td>${a.name}</td><td>${a.tools.map((tv) => tv.function_name + (tv.requires_approval ? " " + t("agents.approval") : "")).join(", ")}</td>
-              <td>${a.max_steps}</td><td>${a.is_active ? "yes" : "no"}</td>
+              <td>${a.max_steps}</td><td>${a.is_active ? t("common.yes_lower") : t("common.no_lower")}</td>
               <td class="row">
                 ${writable && html`<button onClick=${() => setChatting(a)}>${t("agents.test_chat_2")}</button>`}
                 ${writable && html`<button onClick=${() => setEditing(a)}>${t("common.edit")}</button>`}

@@ -9,7 +9,7 @@ import { get } from "../api.js";
 import { currentOrg } from "../session.js";
 import { BotNav, useBot, BotMissing } from "./botnav.js";
 import { Chart, CsvButton, weekdays } from "../charts.js";
-import { t } from "../i18n.js";
+import { t, locale } from "../i18n.js";
 
 const CHANNELS = ["widget", "api", "web", "telegram", "whatsapp", "slack", "messenger", "sms", "voice", "instagram", "email", "http"];
 const GRANULARITIES = () => ([
@@ -57,7 +57,7 @@ function queryOf(f) {
 }
 
 const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
-const num = (v, digits = 1) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("en", { maximumFractionDigits: digits }));
+const num = (v, digits = 1) => (v === null || v === undefined ? "—" : Number(v).toLocaleString(locale(), { maximumFractionDigits: digits }));
 const secs = (v) => {
   if (v === null || v === undefined) return "—";
   if (v < 90) return `${Math.round(v)} s`;

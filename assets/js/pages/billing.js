@@ -5,7 +5,7 @@ import { route, navigate } from "../router.js";
 import { get } from "../api.js";
 import { currentOrg } from "../session.js";
 import { Chart } from "../charts.js";
-import { t } from "../i18n.js";
+import { t, locale } from "../i18n.js";
 
 // Whether billing is on (`/api/v1/instance`); the pricing entry is hidden otherwise.
 let billingEnabled = false;
@@ -52,8 +52,8 @@ function bytes(n) {
 /** Minor units as a localized amount (`$29.00`). */
 export function money(amount, currency) {
   try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(
-      amount / 10 ** (new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2),
+    return new Intl.NumberFormat(locale(), { style: "currency", currency }).format(
+      amount / 10 ** (new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2),
     );
   } catch {
     return `${amount} ${currency}`;
@@ -62,7 +62,7 @@ export function money(amount, currency) {
 
 function limitText(name, v) {
   if (v === null || v === undefined) return t("billing.unlimited");
-  return name === "knowledge_storage_bytes" ? bytes(v) : v.toLocaleString();
+  return name === "knowledge_storage_bytes" ? bytes(v) : v.toLocaleString(locale());
 }
 
 function Pricing() {
@@ -143,8 +143,8 @@ function Usage() {
             ${current.metrics.map(
               (f) => html`<tr data-metric=${f.metric}>
                 <th scope="row">${METRIC_LABELS()[f.metric] || f.metric}</th>
-                <td>${f.metric === "knowledge_storage_bytes" ? bytes(f.used) : f.used.toLocaleString()}</td>
-                <td>${f.limit === null ? "—" : f.metric === "knowledge_storage_bytes" ? bytes(f.limit) : f.limit.toLocaleString()}</td>
+                <td>${f.metric === "knowledge_storage_bytes" ? bytes(f.used) : f.used.toLocaleString(locale())}</td>
+                <td>${f.limit === null ? "—" : f.metric === "knowledge_storage_bytes" ? bytes(f.limit) : f.limit.toLocaleString(locale())}</td>
                 <td>${f.percent === null ? "—" : html`<span class=${"badge " + (f.percent >= 100 ? "bad" : f.percent >= 80 ? "warn" : "ok")}>${Math.round(f.percent * 10) / 10} %</span>`}</td>
               </tr>`,
             )}

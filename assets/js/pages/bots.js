@@ -122,7 +122,7 @@ function Bots() {
             (bot) => html`<tr data-bot=${bot.id}>
               <td><a href=${`/bots/${bot.id}`} data-bot-link=${bot.id}><strong>${bot.name}</strong></a><div class="muted">${bot.description || ""}</div></td>
               <td>${bot.language}</td>
-              <td><span class=${"badge " + (bot.is_active ? "ok" : "")}>${bot.is_active ? "active" : "inactive"}</span></td>
+              <td><span class=${"badge " + (bot.is_active ? "ok" : "")}>${bot.is_active ? t("common.active") : t("common.inactive")}</span></td>
               <td class="muted">${formatDate(bot.created_at)}</td>
               <td>
                 <a class="button" href=${`/bots/${bot.id}/flows`} data-flows-link=${bot.id}>${t("bots.flows")}</a>

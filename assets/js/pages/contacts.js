@@ -339,7 +339,7 @@ function Contacts({ params }) {
               <a href=${`/contacts/${c.id}`} onClick=${(e) => (e.preventDefault(), select(c.id))}><strong>${name(c)}</strong></a>
               <${ChannelBadge} contact=${c} />${c.person_id && html` <span class="badge">${t("contacts.merged")}</span>`}
               ${c.tags.length > 0 && html`<div class="muted small">${c.tags.join(", ")}</div>`}
-              <div class="muted small">${t("contacts.last_seen_2")} ${formatDate(c.last_seen_at) || "never"}</div>
+              <div class="muted small">${t("contacts.last_seen_2")} ${formatDate(c.last_seen_at) || t("common.never")}</div>
             </li>`,
           )}
           <${Loading} load=${list} li />

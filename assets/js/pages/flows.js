@@ -834,7 +834,7 @@ function FlowBuilder({ params }) {
       </ul></div>`}
       ${can("flows.publish") &&
       html`<div class="card row">
-        <span id="draft-line">${t("flows.draft_v")}${detail.data && detail.data.draft.version} ${t("flows.published_3")} ${published ? `v${published.version}` : "never"}</span>
+        <span id="draft-line">${t("flows.draft_v")}${detail.data && detail.data.draft.version} ${t("flows.published_3")} ${published ? `v${published.version}` : t("common.never")}</span>
         <input id="publish-message" aria-label=${t("flows.what_changed")} placeholder=${t("flows.what_changed")} value=${publishMessage} onInput=${(e) => setPublishMessage(e.target.value)} />
         <button type="button" class="primary" id="publish" disabled=${saveState !== "saved"} onClick=${publish}>${t("flows.publish")}</button>
         <a class="button" href=${`/bots/${botId}/emulator`}>${t("flows.try_in_emulator")}</a>

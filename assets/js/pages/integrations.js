@@ -231,7 +231,7 @@ function Integrations() {
               <td>${spec ? spec.label : i.type}</td>
               <td><span class=${"badge " + (STATUS_BADGE[i.status] || "")}>${i.status}</span>
                 ${i.error_message && html`<div class="alert error small last-error" role="note">${i.error_message}</div>`}</td>
-              <td class="muted small">${Object.keys(i.credentials).join(", ") || "none"}</td>
+              <td class="muted small">${Object.keys(i.credentials).join(", ") || t("common.none_lower")}</td>
               <td class="muted">${formatDate(i.last_sync_at)}</td>
               <td class="row">
                 <button type="button" class="test-connection" onClick=${() => test(i)}>${t("integrations.test_connection")}</button>

@@ -97,7 +97,7 @@ function Providers() {
               <td><strong>${p.name}</strong></td>
               <td class="muted">${p.base_url}${p.kind === "anthropic" ? html` <span class="badge">${t("llm.anthropic")}</span>` : ""}</td>
               <td>${p.default_model}</td>
-              <td>${p.has_api_key ? "stored" : "none"}</td>
+              <td>${p.has_api_key ? t("common.stored") : t("common.none_lower")}</td>
               <td><input type="checkbox" style="width:auto" checked=${p.is_default} onChange=${() => toggle(p, "is_default")} /></td>
               <td><input type="checkbox" style="width:auto" checked=${p.is_active} onChange=${() => toggle(p, "is_active")} /></td>
               <td class="muted">${formatDate(p.created_at)}</td>

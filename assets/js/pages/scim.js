@@ -100,7 +100,7 @@ function Scim() {
           list.data.items.map(
             (tv) => html`<tr data-scim-token=${tv.name}>
               <td>${tv.name}</td><td><code>${tv.prefix}…</code></td><td>${tv.role}</td>
-              <td>${tv.created_by || "—"}</td><td class="muted">${formatDate(tv.last_used_at) || "never"}</td>
+              <td>${tv.created_by || "—"}</td><td class="muted">${formatDate(tv.last_used_at) || t("common.never")}</td>
               <td><span class=${"badge " + (tv.status === "active" ? "ok" : "")}>${tv.status}</span></td>
               <td>${tv.status === "active" &&
               html`<button onClick=${() => rotate(tv)}>${t("scim.rotate")}</button> <button class="danger" onClick=${() => revoke(tv)}>${t("common.revoke")}</button>`}</td>

@@ -76,9 +76,9 @@ function Tokens() {
           list.data.items.map(
             (tv) => html`<tr data-token=${tv.name}>
               <td>${tv.name}</td><td><code>${tv.prefix}…</code></td>
-              <td class="muted" style="font-size:.8rem">${tv.scopes.join(", ") || "none"}${tv.bot_id ? ` (bot ${tv.bot_id})` : ""}</td>
-              <td>${tv.created_by}</td><td class="muted">${formatDate(tv.last_used_at) || "never"}</td>
-              <td class="muted">${formatDate(tv.expires_at) || "never"}</td>
+              <td class="muted" style="font-size:.8rem">${tv.scopes.join(", ") || t("common.none_lower")}${tv.bot_id ? ` (bot ${tv.bot_id})` : ""}</td>
+              <td>${tv.created_by}</td><td class="muted">${formatDate(tv.last_used_at) || t("common.never")}</td>
+              <td class="muted">${formatDate(tv.expires_at) || t("common.never")}</td>
               <td><span class=${"badge " + (tv.status === "active" ? "ok" : "")}>${tv.status}</span></td>
               <td>${tv.status === "active" && html`<button class="danger" onClick=${() => revoke(tv)}>${t("common.revoke")}</button>`}</td>
             </tr>`,

@@ -381,7 +381,7 @@ function McpServers({ org, writable, onToolAdded }) {
             <td><span class=${"badge " + (MCP_BADGE[s.status] || "")}>${s.status}</span>
               ${s.last_error && html`<div class="small" role="note">${s.last_error}</div>`}</td>
             <td>${s.tools.length}</td>
-            <td class="muted">${s.refreshed_at ? formatDate(s.refreshed_at) : "never"}</td>
+            <td class="muted">${s.refreshed_at ? formatDate(s.refreshed_at) : t("common.never")}</td>
             <td class="row">
               <button type="button" class="show-mcp-tools" aria-expanded=${open === s.id} onClick=${() => setOpen(open === s.id ? null : s.id)}>${t("tools.tools")}</button>
               ${writable && html`<button type="button" class="refresh-mcp" disabled=${busy === s.id} aria-busy=${busy === s.id} onClick=${() => refresh(s)}>${t("common.refresh")}</button>`}

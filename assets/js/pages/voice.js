@@ -123,7 +123,7 @@ function Numbers({ org, voiceBots, onChanged }) {
         list.data.items.map(
           (n) => html`<tr data-number=${n.id}>
             <td><strong>${n.phone_number}</strong> <span class="muted small">${n.friendly_name || ""}</span></td>
-            <td class="muted">${["voice", "sms"].filter((c) => n.capabilities && n.capabilities[c]).join(", ") || "none"}</td>
+            <td class="muted">${["voice", "sms"].filter((c) => n.capabilities && n.capabilities[c]).join(", ") || t("common.none_lower")}</td>
             <td>${n.status}</td>
             <td>${n.status === "released"
               ? html`<span class="muted">—</span>`
