@@ -241,7 +241,7 @@ function BotAi({ params }) {
   const providers = useLoad(() => get(`/api/v1/orgs/${org.id}/llm-providers?limit=200`), [org.id]);
   const refresh = () => setTick((tv) => tv + 1);
   if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
-  return html`<${Page} title=${`AI · ${bot.data ? bot.data.name : ""}`}>
+  return html`<${Page} title=${t("ai.ai_title", { name: bot.data ? bot.data.name : "" })}>
     <${BotNav} botId=${botId} active="ai" />
     <${ErrorBox} error=${config.error} />
     <${Loading} load=${config} />

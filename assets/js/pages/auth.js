@@ -191,9 +191,9 @@ function Signup() {
   return html`<${AuthCard} title=${t("auth.create_your_account")} footer=${footer}>
     ${done
       ? html`<div class="alert ok" id="signup-accepted">${done}</div>
-          <p class="muted">${t("auth.sent_to")} <strong>${form.email}</strong>${t("auth.open_the_link_in_the")}</p>`
+          <p class="muted">${t("auth.sent_to_open_the_link", { email: html`<strong>${form.email}</strong>` })}</p>`
       : html`<form onSubmit=${submit}>
-          ${firstRun && html`<div class="alert ok" id="first-run" role="status"><strong>${t("auth.you_are_the_first_user")}</strong> ${t("auth.you_will_be_the_administrator")} <a href="/admin">${t("auth.admin_console")}</a>).</div>`}
+          ${firstRun && html`<div class="alert ok" id="first-run" role="status">${t("auth.first_user_administers", { first: html`<strong>${t("auth.you_are_the_first_user")}</strong>`, console: html`<a href="/admin">${t("auth.admin_console")}</a>` })}</div>`}
           ${invitation && html`<p class="muted" id="signup-invited">${t("auth.you_are_joining_through_an")}</p>`}
           <${ErrorBox} error=${error || instanceError} />
           <${Field} label=${t("auth.your_name")} name="name" required value=${form.name} onInput=${set("name")} error=${error} />

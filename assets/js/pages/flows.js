@@ -183,7 +183,7 @@ function FlowAction({ botId, flow, mode, onDone, onCancel }) {
   };
   const label = mode === "rename" ? t("flows.new_name") : t("flows.name_of_the_copy");
   return html`<form class="row flow-action" data-action=${mode} onSubmit=${submit}>
-    <label>${label} <input class="flow-action-name" aria-label=${`${label} for ${flow}`} value=${name} onInput=${(e) => setName(e.target.value)} required /></label>
+    <label>${label} <input class="flow-action-name" aria-label=${t("flows.name_for_flow", { label, flow })} value=${name} onInput=${(e) => setName(e.target.value)} required /></label>
     <button class="primary flow-action-submit" type="submit" disabled=${busy}>${mode === "rename" ? t("flows.rename") : t("flows.duplicate")}</button>
     <button type="button" onClick=${onCancel}>${t("common.cancel")}</button>
     <${ErrorBox} error=${error} />

@@ -67,8 +67,8 @@ function InviteForm({ org, roles, teams, teamRoles, onSent }) {
 function InvitationLink({ sent }) {
   return html`<div class=${sent.emailed ? "muted" : "alert"} id="invitation-link" role="status" style="margin-top:.5rem">
     ${sent.emailed
-      ? html`<p>${t("members.the_invitation_was_emailed_to")} <strong>${sent.email}</strong>${t("members.you_can_also_pass_the")}</p>`
-      : html`<p><strong>${t("members.no_email_was_sent")}</strong>${t("members.this_server_has_no_smtp")} <strong>${sent.email}</strong> ${t("members.yourself_valid_7_days")}</p>`}
+      ? html`<p>${t("members.invitation_emailed_pass_link", { email: html`<strong>${sent.email}</strong>` })}</p>`
+      : html`<p>${t("members.no_email_copy_link", { none: html`<strong>${t("members.no_email_was_sent")}</strong>`, email: html`<strong>${sent.email}</strong>` })}</p>`}
     <div class="row"><code id="invitation-url" style="word-break:break-all">${sent.accept_url}</code><${CopyButton} text=${sent.accept_url} what=${t("members.invitation_link")} id="copy-invitation-link" /></div>
   </div>`;
 }

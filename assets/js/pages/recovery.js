@@ -138,8 +138,8 @@ function Builder({ org, campaign, onSaved, onCancel }) {
   const range = (k, label) => html`<fieldset><legend>${label}</legend>
     <label class="check"><input type="checkbox" style="width:auto" checked=${!!c[k]} onChange=${(e) => set(k, e.target.checked ? { start: k === "quiet_hours" ? "21:00" : "09:00", end: k === "quiet_hours" ? "08:00" : "20:00" } : null)} /> ${t("common.on")}</label>
     ${c[k] && html`<div class="row">
-      <input aria-label=${`${label} start`} id=${`${k}.start`} value=${c[k].start} onInput=${(e) => set(k, { ...c[k], start: e.target.value })} />
-      <input aria-label=${`${label} end`} id=${`${k}.end`} value=${c[k].end} onInput=${(e) => set(k, { ...c[k], end: e.target.value })} /></div>`}
+      <input aria-label=${t("recovery.window_start", { label })} id=${`${k}.start`} value=${c[k].start} onInput=${(e) => set(k, { ...c[k], start: e.target.value })} />
+      <input aria-label=${t("recovery.window_end", { label })} id=${`${k}.end`} value=${c[k].end} onInput=${(e) => set(k, { ...c[k], end: e.target.value })} /></div>`}
     <${FieldError} error=${error} name=${k} /><${FieldError} error=${error} name=${`${k}.start`} /><${FieldError} error=${error} name=${`${k}.end`} />
   </fieldset>`;
   return html`<form class="card" id="campaign-builder" onSubmit=${save}>

@@ -200,7 +200,7 @@ function VoiceBots() {
               <td>${v.phone_number || html`<span class="muted">${t("voice.none")}</span>`}</td>
               <td class="muted">${v.voice_id || "default"} · ${v.language}</td>
               <td>${v.total_calls}</td>
-              <td><input type="checkbox" style="width:auto" aria-label=${`${v.name} active`} checked=${v.status === "active"}
+              <td><input type="checkbox" style="width:auto" aria-label=${t("voice.name_active", { name: v.name })} checked=${v.status === "active"}
                 onChange=${() => act(() => patch(`/api/v1/voice-bots/${v.id}`, { status: v.status === "active" ? "inactive" : "active" }), t("voice.saved"))} /></td>
               <td class="row">
                 <button type="button" onClick=${() => check(v)}>${t("voice.check_flow_for_voice")}</button>

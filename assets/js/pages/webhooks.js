@@ -219,7 +219,7 @@ function Webhooks() {
               <td><strong>${w.name}</strong>${w.description && html`<div class="muted small">${w.description}</div>`}</td>
               <td class="muted"><code>${w.url}</code></td>
               <td class="muted small">${w.events.join(", ")}</td>
-              <td><input type="checkbox" style="width:auto" aria-label=${`${w.name} active`} checked=${w.is_active} onChange=${() => toggle(w)} />
+              <td><input type="checkbox" style="width:auto" aria-label=${t("webhooks.name_active", { name: w.name })} checked=${w.is_active} onChange=${() => toggle(w)} />
                 ${w.disabled_reason && html`<div class="alert error small" role="note">${t("webhooks.switched_off", { disabled_reason: w.disabled_reason })}</div>`}
                 ${w.failing_since && !w.disabled_reason && html`<div class="muted small">${t("webhooks.failing_since", { failing_since: formatDate(w.failing_since) })}</div>`}</td>
               <td class="muted">${formatDate(w.created_at)}</td>

@@ -118,7 +118,7 @@ function Designer({ params }) {
           ${COLORS().map(
             ([k, label]) => html`<div><label for=${`w-${k}`}>${label}</label>
               <div class="row"><input type="color" id=${`w-${k}`} value=${config[k]} onInput=${(e) => set(k)(e.target.value)} /><code>${config[k]}</code></div>
-              <div class="swatches" role="group" aria-label=${`${label} swatches`}>
+              <div class="swatches" role="group" aria-label=${t("widget.swatches_of", { label })}>
                 ${SWATCHES.map(
                   (c) => html`<button type="button" class=${"swatch" + (config[k] === c ? " picked" : "")} data-swatch=${`${k}:${c}`}
                     style=${`background:${c}`} aria-label=${`${label} ${c}`} aria-pressed=${config[k] === c ? "true" : "false"} onClick=${() => set(k)(c)}></button>`,
