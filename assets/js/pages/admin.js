@@ -159,7 +159,7 @@ function Settings() {
       setTestError(err);
     }
   };
-  const source = { console: "set here", config_file: "from the configuration file", none: t("admin.none_email_cannot_be_sent") }[current.smtp_source];
+  const source = { console: t("admin.source_set_here"), config_file: t("admin.source_config_file"), none: t("admin.none_email_cannot_be_sent") }[current.smtp_source];
   return html`<div id="admin-settings">
     <form class="card" onSubmit=${saveGeneral} id="settings-general">
       <h2>${t("admin.sign_up_and_address")}</h2>

@@ -84,7 +84,7 @@ function ConfigForm({ botId, config, providers, onSaved }) {
       ${picker("provider_id", t("ai.provider"), t("ai.organization_default"))}
       <div>
         <label for="model">${t("common.model")}</label>
-        <input id="model" name="model" list="ai-models" placeholder=${chosen ? chosen.default_model : "provider default"} value=${form.model} onInput=${(e) => set("model")(e.target.value)} disabled=${!writable} />
+        <input id="model" name="model" list="ai-models" placeholder=${chosen ? chosen.default_model : t("ai.provider_default")} value=${form.model} onInput=${(e) => set("model")(e.target.value)} disabled=${!writable} />
         <datalist id="ai-models">${items.map((p) => html`<option value=${p.default_model} />`)}</datalist>
         <${FieldError} error=${error} name="model" />
       </div>

@@ -79,14 +79,14 @@ function AuditLog() {
 
 // What an activity entry says, in words; unknown actions fall back to their code.
 const VERBS = () => ({
-  "org.created": "created the organization",
-  "bot.created": "created the bot",
-  "bot.deleted": "deleted the bot",
-  "flow.deleted": "deleted the flow",
-  "orchestration.created": "created the orchestration",
-  "knowledge_base.created": "created the knowledge base",
-  "knowledge_base.deleted": "deleted the knowledge base",
-  "document.created": "added the document",
+  "org.created": t("audit.verb_org_created"),
+  "bot.created": t("audit.verb_bot_created"),
+  "bot.deleted": t("audit.verb_bot_deleted"),
+  "flow.deleted": t("audit.verb_flow_deleted"),
+  "orchestration.created": t("audit.verb_orchestration_created"),
+  "knowledge_base.created": t("audit.verb_knowledge_base_created"),
+  "knowledge_base.deleted": t("audit.verb_knowledge_base_deleted"),
+  "document.created": t("audit.verb_document_created"),
   "nlu.model.trained": t("audit.trained_an_nlu_model"),
   "nlu.model.activated": t("audit.activated_an_nlu_model"),
   "nlu.imported": t("audit.imported_nlu_data"),

@@ -12,7 +12,7 @@ import { route, navigate } from "../router.js";
 import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
 import { BotNav, useBot, BotMissing, Checklist } from "./botnav.js";
-import { NodeForm, SampleValues, collectVariables, usePickerData, OPERATOR_WORDS } from "./nodeforms.js";
+import { NodeForm, SampleValues, collectVariables, usePickerData, operatorWords } from "./nodeforms.js";
 import { Chart, CsvButton } from "../charts.js";
 import { GenerateCard, ImproveCard, SuggestNext, TemplateGallery } from "./studio.js";
 
@@ -92,7 +92,7 @@ function conditionText(c) {
   if (c.all || c.any) return (c.all || c.any).map(conditionText).join(c.all ? " and " : " or ");
   const subject = c.subject === "variable" || c.subject === "entity" ? c.name || "?" : c.subject;
   const value = c.value === undefined ? "" : ` ${Array.isArray(c.value) ? c.value.join(", ") : c.value}`;
-  return `${subject} ${OPERATOR_WORDS[c.operator] || c.operator || ""}${value}`;
+  return `${subject} ${operatorWords()[c.operator] || c.operator || ""}${value}`;
 }
 
 function hostAndPath(url) {
@@ -133,7 +133,7 @@ export function summary(node, names = {}) {
     case "handoff":
       return t("flows.hand_over_to_a_person", { message: d.message && d.message.text ? `: ${d.message.text}` : "" });
     case "form":
-      return `Fill: ${(d.slots || []).map((sl) => `${sl.variable || "?"} (${sl.entity || "?"}${sl.role ? `:${sl.role}` : ""})`).join(", ") || "no slots"}`;
+      return `Fill: ${(d.slots || []).map((sl) => `${sl.variable || "?"} (${sl.entity || "?"}${sl.role ? `:${sl.role}` : ""})`).join(", ") || t("flows.no_slots")}`;
     case "end":
       return `End${d.close_conversation ? (" " + t("flows.and_close")) : ""}${d.message && d.message.text ? `: ${d.message.text}` : ""}`;
     default:

@@ -395,7 +395,7 @@ function ApprovalItem({ a, onOpen, onDecided }) {
     <div id=${`approval-title-${a.id}`}><strong>${a.agent_name}</strong>${a.bot_name ? html` · ${a.bot_name}` : ""} ${t("inbox.wants_to_run")} <code class="approval-tool">${a.tool_name}</code></div>
     <pre class="approval-arguments" aria-label=${t("inbox.arguments")}>${JSON.stringify(a.arguments, null, 2)}</pre>
     <div class="muted approval-meta">
-      ${t("inbox.asked_by")} <span class="approval-asker">${a.requested_by || (a.run_source === "test" ? "the test chat" : a.run_source)}</span> · ${formatDate(a.created_at)}
+      ${t("inbox.asked_by")} <span class="approval-asker">${a.requested_by || (a.run_source === "test" ? t("inbox.the_test_chat") : a.run_source)}</span> · ${formatDate(a.created_at)}
       ${a.conversation_id && onOpen
         ? html` · <a href="#" class="approval-open" onClick=${(e) => (e.preventDefault(), onOpen(a.conversation_id))}>${t("inbox.conversation", { conversation_id: a.conversation_id })}</a>`
         : a.conversation_id ? html` ${t("inbox.conversation_2", { conversation_id: a.conversation_id })}` : ""}
@@ -664,7 +664,7 @@ function Inbox() {
               ${c.unread > 0 && html` <span class="badge unread-count">${c.unread}<span class="sr-only"> ${t("inbox.unread")}</span></span>`}
               ${c.channel === "emulator" && html` <span class="badge warn test-badge">${t("common.test")}</span>`}
               <div class="muted">${c.last_message || ""}</div>
-              <div class="muted">${c.channel} · ${c.status === "closed" ? "closed" : c.assignee_name ? `with ${c.assignee_name}` : c.status === "handoff" ? "waiting" : "with the bot"} · ${formatDate(c.handoff_at || c.created_at)}</div>
+              <div class="muted">${c.channel} · ${c.status === "closed" ? t("inbox.state_closed") : c.assignee_name ? t("inbox.state_with", { name: c.assignee_name }) : c.status === "handoff" ? t("inbox.waiting") : t("inbox.state_with_the_bot")} · ${formatDate(c.handoff_at || c.created_at)}</div>
             </li>`,
           )}
           <${Loading} load=${list} li />

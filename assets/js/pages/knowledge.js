@@ -346,7 +346,7 @@ function Relevance({ r }) {
   const byMeaning = r.vector_score !== null && r.vector_score !== undefined;
   const byWords = r.keyword_score !== null && r.keyword_score !== undefined;
   const level = !byMeaning ? t("knowledge.keyword_match") : r.vector_score >= 0.6 ? t("knowledge.high_relevance") : r.vector_score >= 0.4 ? t("knowledge.medium_relevance") : t("knowledge.low_relevance");
-  const how = byMeaning && byWords ? "similar meaning and the same words" : byMeaning ? "similar meaning" : "the same words";
+  const how = byMeaning && byWords ? t("knowledge.how_both") : byMeaning ? t("knowledge.how_meaning") : t("knowledge.how_words");
   const tone = level.startsWith(t("knowledge.high")) ? "ok" : level.startsWith(t("knowledge.low")) ? "warn" : "";
   return html`<span class=${`badge ${tone}`} data-relevance=${level}>${level}</span> <span>${t("knowledge.matched_by", { how })}</span>`;
 }

@@ -392,7 +392,7 @@ function InboxTab({ botId, onChanged }) {
       ${list.data &&
       list.data.items.map(
         (log) => html`<tr data-log=${log.id}>
-          <td>${log.text}<div class="muted">${log.out_of_scope ? "out of scope" : `${log.intent} ${(log.confidence * 100).toFixed(0)}%`} · ${formatDate(log.created_at)}</div></td>
+          <td>${log.text}<div class="muted">${log.out_of_scope ? t("nlu.out_of_scope_lower") : `${log.intent} ${(log.confidence * 100).toFixed(0)}%`} · ${formatDate(log.created_at)}</div></td>
           <td>${can("bots.write") &&
           html`<select aria-label=${t("common.intent")} onChange=${(e) => setChoice({ ...choice, [log.id]: e.target.value })}>
               ${intents.data && intents.data.items.map((i) => html`<option value=${i.id}>${i.name}</option>`)}
@@ -543,7 +543,7 @@ function NluEditor({ params }) {
     <${ErrorBox} error=${bot.error || status.error} />
     ${s &&
     html`<p class="muted" id="nlu-summary">${plural(s.intents, "intent")} · ${plural(s.examples, "example")} · ${plural(s.entities, "entity", "entities")} ·${" "}
-      ${s.active_model ? `model v${s.active_model.version_number}` : "not trained"}${s.needs_training ? " " + t("nlu.needs_training") : ""}
+      ${s.active_model ? t("nlu.model_version", { version: s.active_model.version_number }) : t("nlu.not_trained")}${s.needs_training ? " " + t("nlu.needs_training") : ""}
       ${t("nlu.encoder")} <code id="nlu-encoder" title=${t("nlu.the_sentence_encoder_follows_the")}>${s.encoder}</code>
       ${s.unresolved_misunderstood > 0 ? ` · ${s.unresolved_misunderstood} to review` : ""}</p>`}
     <div class="row tabs" role="tablist">

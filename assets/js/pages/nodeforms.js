@@ -21,22 +21,23 @@ const SUBJECTS = () => ([
   ["confidence", t("nodeforms.intent_confidence")],
   ["detected_language", t("nodeforms.detected_language_iso_639_1")],
 ]);
-const OPERATORS = [
-  ["equals", "is"],
-  ["not_equals", "is not"],
-  ["contains", "contains"],
-  ["not_contains", "does not contain"],
-  ["starts_with", "starts with"],
+const OPERATORS = () => [
+  ["equals", t("nodeforms.op_equals")],
+  ["not_equals", t("nodeforms.op_not_equals")],
+  ["contains", t("nodeforms.op_contains")],
+  ["not_contains", t("nodeforms.op_not_contains")],
+  ["starts_with", t("nodeforms.op_starts_with")],
   ["greater_than", ">"],
   ["less_than", "<"],
   ["greater_or_equal", "≥"],
   ["less_or_equal", "≤"],
-  ["is_empty", "is empty"],
-  ["is_not_empty", "is not empty"],
-  ["matches", "matches pattern"],
-  ["in", "is one of"],
+  ["is_empty", t("nodeforms.op_is_empty")],
+  ["is_not_empty", t("nodeforms.op_is_not_empty")],
+  ["matches", t("nodeforms.op_matches")],
+  ["in", t("nodeforms.op_in")],
 ];
-export const OPERATOR_WORDS = Object.fromEntries(OPERATORS);
+/** Operator → its words in the UI's language (for summaries of conditions). */
+export const operatorWords = () => Object.fromEntries(OPERATORS());
 const CHANNELS = ["widget", "emulator", "api", "telegram", "whatsapp", "slack", "messenger", "sms", "voice", "email"];
 const NUMERIC_OPS = ["greater_than", "less_than", "greater_or_equal", "less_or_equal"];
 
@@ -342,7 +343,7 @@ function RuleEditor({ c, onValue, ctx, idPrefix }) {
     ${subject === "entity" &&
     html`<${Select} label=${t("nodeforms.entity")} id=${`${idPrefix}-name`} value=${c.name} empty=${t("nodeforms.pick_an_entity")} onValue=${(n) => onValue(clean({ ...c, name: n }))}
       options=${[...ctx.data.entities.map((e) => e.name), ...SYSTEM_ENTITIES]} />`}
-    <${Select} label=${t("nodeforms.operator")} id=${`${idPrefix}-operator`} value=${op} options=${OPERATORS} onValue=${(o) => onValue(clean({ ...c, operator: o, value: ["is_empty", "is_not_empty"].includes(o) ? undefined : c.value }))} />
+    <${Select} label=${t("nodeforms.operator")} id=${`${idPrefix}-operator`} value=${op} options=${OPERATORS()} onValue=${(o) => onValue(clean({ ...c, operator: o, value: ["is_empty", "is_not_empty"].includes(o) ? undefined : c.value }))} />
     ${needsValue &&
     (subject === "intent" && ["equals", "not_equals"].includes(op)
       ? html`<${Select} label=${t("common.intent")} id=${`${idPrefix}-value`} value=${c.value} empty=${t("nodeforms.pick_an_intent")} onValue=${(x) => onValue(clean({ ...c, value: x }))}

@@ -87,7 +87,7 @@ function Editor({ botId, orch, flows, onSaved, onDeleted }) {
         (tv, i) => html`<tr>
           <td><select onChange=${(e) => setRow("transitions", i, { from_flow: e.target.value })}>${flowOptions(tv.from_flow, true)}</select></td>
           <td><select onChange=${(e) => setRow("transitions", i, { trigger_type: e.target.value })}>${TRIGGERS.map((x) => html`<option selected=${tv.trigger_type === x}>${x}</option>`)}</select></td>
-          <td><input class="trigger-value" placeholder=${{ on_intent: "intent name", on_keyword: t("orchestrations.word_other_words"), on_condition: "expression", on_complete: "" }[tv.trigger_type]}
+          <td><input class="trigger-value" placeholder=${{ on_intent: t("orchestrations.intent_name"), on_keyword: t("orchestrations.word_other_words"), on_condition: "expression", on_complete: "" }[tv.trigger_type]}
                 disabled=${tv.trigger_type === "on_complete"} value=${tv._text !== undefined ? tv._text : triggerText(tv)} onInput=${(e) => setRow("transitions", i, { _text: e.target.value })} /></td>
           <td><select onChange=${(e) => setRow("transitions", i, { to_flow: e.target.value })}>${flowOptions(tv.to_flow, false)}</select></td>
           <td><input type="number" style="width:5em" value=${tv.priority} onInput=${(e) => setRow("transitions", i, { priority: e.target.value })} /></td>

@@ -205,7 +205,7 @@ function SamlDetails({ config }) {
       ${config.warnings && config.warnings.some((w) => w.code.startsWith("certificate_")) ? html` <span class="badge bad">${t("sso.check_dates")}</span>` : html` <span class="badge ok">${t("sso.in_force")}</span>`}
       ${idp.idp_metadata_url && html`<div class="muted">${t("sso.from", { idp_metadata_url: idp.idp_metadata_url })}${config.refreshed_at ? t("sso.re_read", { refreshed_at: formatDate(config.refreshed_at) }) : ""}</div>`}</dd></div>
     <div><dt>${t("sso.idp_initiated_sign_in")}</dt><dd>${idp.allow_idp_initiated ? "allowed" : "off"}</dd></div>
-    <div><dt>${t("sso.encrypted_assertions")}</dt><dd>${idp.encrypt_assertions ? "required" : "not required"}</dd></div>
+    <div><dt>${t("sso.encrypted_assertions")}</dt><dd>${idp.encrypt_assertions ? t("sso.required") : t("sso.not_required")}</dd></div>
   </dl>`;
 }
 

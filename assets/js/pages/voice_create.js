@@ -171,7 +171,7 @@ export function DescribeByVoice({ org, onCreated }) {
     setError(null);
     setMade(null);
     if (!audio) {
-      setError(new Error("record or choose a recording first"));
+      setError(new Error(t("voice_create.record_or_choose_first")));
       return;
     }
     const data = new FormData();

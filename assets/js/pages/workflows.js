@@ -143,11 +143,11 @@ function describeStep(node, names = {}) {
   switch (s.type) {
     case "agent":
     case "router":
-      return `${start}${names.agents && names.agents[s.agent_id] ? names.agents[s.agent_id] : s.agent_id ? `agent ${s.agent_id}` : "no agent chosen"}`;
+      return `${start}${names.agents && names.agents[s.agent_id] ? names.agents[s.agent_id] : s.agent_id ? `agent ${s.agent_id}` : t("workflows.no_agent_chosen")}`;
     case "tool":
-      return `${start}${s.tool || "no tool chosen"}`;
+      return `${start}${s.tool || t("workflows.no_tool_chosen")}`;
     case "condition":
-      return `${start}${(s.branches || []).map((b) => b && b.when).filter(Boolean).join(" · ") || "no branches"}`;
+      return `${start}${(s.branches || []).map((b) => b && b.when).filter(Boolean).join(" · ") || t("workflows.no_branches")}`;
     case "approval":
       return `${start}${s.message || "approval"}`;
     case "parallel":
@@ -155,7 +155,7 @@ function describeStep(node, names = {}) {
     case "join":
       return t("workflows.waits_for_every_branch", { start });
     default:
-      return `${start}${s.output !== undefined && s.output !== null ? "returns output" : "ends the run"}`;
+      return `${start}${s.output !== undefined && s.output !== null ? t("workflows.returns_output") : t("workflows.ends_the_run")}`;
   }
 }
 
@@ -199,7 +199,7 @@ export function Graph({ definition, highlight, statuses = {} }) {
     const pos = Object.fromEntries(next.nodes.map((n) => [n.id, n.position]));
     setLaid((d) => ({ ...d, steps: d.steps.map((s) => (s && pos[s.id] ? { ...s, position: pos[s.id] } : s)) }));
   };
-  const issues = highlight ? [{ node_id: highlight, severity: "error", message: "this step is at fault" }] : [];
+  const issues = highlight ? [{ node_id: highlight, severity: "error", message: t("workflows.this_step_is_at_fault") }] : [];
   return html`<div class="workflow-canvas readonly">
     <${Canvas} id="workflow-graph" label=${t("workflows.workflow_graph_tab_to_a")} doc=${doc} issues=${issues} sel=${sel} setSel=${setSel}
       setDoc=${setDoc} commit=${() => {}} names=${{ start: definition.start || (laid.steps && laid.steps[0] && laid.steps[0].id) }}
