@@ -7,6 +7,26 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use rust_embed::RustEmbed;
 
+use crate::error::{AppError, AppResult};
+
+#[cfg(test)]
+mod i18n_checks;
+
+/// The UI languages: each has a catalog `assets/i18n/<code>.json` (a lib
+/// test checks the two lists agree). English is the default and the fallback.
+pub const UI_LOCALES: [&str; 2] = ["en", "de"];
+
+/// A user's UI language: one of [`UI_LOCALES`], else a validation error
+/// naming `locale` and listing them.
+pub fn check_locale(raw: &str) -> AppResult<String> {
+    let locale = raw.trim();
+    if UI_LOCALES.contains(&locale) {
+        Ok(locale.to_owned())
+    } else {
+        Err(AppError::validation("locale", format!("must be one of: {}", UI_LOCALES.join(", "))))
+    }
+}
+
 #[derive(RustEmbed)]
 #[folder = "assets/"]
 struct Assets;

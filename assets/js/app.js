@@ -16,6 +16,8 @@ import {
 import { post } from "./api.js";
 import "./pages/index.js";
 import { useInboxUnread } from "./pages/inbox.js";
+import { t, hasMessage, locale, setLocale, onLocaleChange } from "./i18n.js";
+import { LocaleSwitcher } from "./locale_switcher.js";
 
 // ---- Theme: light, dark or the system's (prefers-color-scheme), remembered in localStorage.
 const THEME_KEY = "bb-theme";
@@ -45,14 +47,17 @@ function ThemeToggle() {
     applyTheme();
   };
   return html`<div class="theme-toggle">
-    <label for="theme-select" class="nav-section">Theme</label>
+    <label for="theme-select" class="nav-section">${t("shell.theme")}</label>
     <select id="theme-select" value=${preference} onChange=${change}>
-      <option value="system">System</option>
-      <option value="light">Light</option>
-      <option value="dark">Dark</option>
+      <option value="system">${t("shell.system")}</option>
+      <option value="light">${t("shell.light")}</option>
+      <option value="dark">${t("shell.dark")}</option>
     </select>
   </div>`;
 }
+
+/** A route's sidebar label or section: a catalog key (a page not yet translated may still give English). */
+const navText = (label) => (hasMessage(label) ? t(label) : label);
 
 /** Moves focus to the page's <main> (the router would otherwise treat "#content" as a navigation). */
 function SkipLink() {
@@ -62,7 +67,7 @@ function SkipLink() {
     const main = document.getElementById("content");
     if (main) main.focus();
   };
-  return html`<a class="skip-link" href="#content" onClick=${skip}>Skip to content</a>`;
+  return html`<a class="skip-link" href="#content" onClick=${skip}>${t("shell.skip_to_content")}</a>`;
 }
 
 /**
@@ -80,7 +85,7 @@ function markScrollRegions() {
       card.setAttribute("data-scroll-region", "");
       card.setAttribute("tabindex", "0");
       card.setAttribute("role", "region");
-      card.setAttribute("aria-label", heading ? heading.textContent : "Table");
+      card.setAttribute("aria-label", heading ? heading.textContent : t("shell.table"));
     } else if (!scrolls && marked) {
       for (const name of ["data-scroll-region", "tabindex", "role", "aria-label"]) card.removeAttribute(name);
     }
@@ -104,10 +109,10 @@ function OrgSwitcher() {
     navigate("/dashboard");
   };
   return html`<div class="org-switcher">
-    <label for="org-switcher" class="nav-section">Working in</label>
+    <label for="org-switcher" class="nav-section">${t("shell.working_in")}</label>
     <select id="org-switcher" value=${org ? String(org.id) : ""} onChange=${change}>
       ${me.organizations.map((o) => html`<option value=${String(o.id)}>${o.name}</option>`)}
-      <option value="new">+ New organization…</option>
+      <option value="new">${t("shell.new_organization")}</option>
     </select>
   </div>`;
 }
@@ -136,26 +141,27 @@ function Sidebar({ path, open }) {
     setMe(null);
     navigate("/login");
   };
-  return html`<nav class=${open ? "sidebar open" : "sidebar"} id="sidebar" aria-label="Main">
+  return html`<nav class=${open ? "sidebar open" : "sidebar"} id="sidebar" aria-label=${t("shell.main")}>
     <a class="brand" href="/"><img src=${brand.logo_url || "/favicon.svg"} alt="" /><span id="brand-name">${brand.brand_name}</span></a>
     <${OrgSwitcher} />
     ${sections.map(
-      (s) => html`${s.name && html`<div class="nav-section">${s.name}</div>`}
+      (s) => html`${s.name && html`<div class="nav-section">${navText(s.name)}</div>`}
         <div class="nav">
           ${s.items.map(
-            (r) => html`<a href=${r.pattern} class=${r === active ? "active" : ""} aria-current=${r === active ? "page" : undefined}>${r.nav.label}${r.pattern === "/inbox" && unread > 0
-              ? html`<span class="nav-badge" id="inbox-unread-badge">${unread}<span class="sr-only"> unread</span></span>`
+            (r) => html`<a href=${r.pattern} class=${r === active ? "active" : ""} aria-current=${r === active ? "page" : undefined}>${navText(r.nav.label)}${r.pattern === "/inbox" && unread > 0
+              ? html`<span class="nav-badge" id="inbox-unread-badge">${unread}<span class="sr-only"> ${t("shell.unread")}</span></span>`
               : null}</a>`,
           )}
         </div>`,
     )}
     <div class="spacer"></div>
     <div class="nav">
-      <a href="/api/docs/" target="_blank" rel="noopener">API docs</a>
-      ${me && me.user.is_superadmin && html`<a href="/admin">Admin console</a>`}
-      ${me && html`<a href="/account" id="account-link">${me.user.email}</a><a href="#" id="sign-out" onClick=${(e) => (e.preventDefault(), logout())}>Sign out</a>`}
+      <a href="/api/docs/" target="_blank" rel="noopener">${t("shell.api_docs")}</a>
+      ${me && me.user.is_superadmin && html`<a href="/admin">${t("shell.admin_console")}</a>`}
+      ${me && html`<a href="/account" id="account-link">${me.user.email}</a><a href="#" id="sign-out" onClick=${(e) => (e.preventDefault(), logout())}>${t("common.sign_out")}</a>`}
     </div>
     <${ThemeToggle} />
+    <${LocaleSwitcher} />
   </nav>`;
 }
 
@@ -185,8 +191,21 @@ function App() {
     return () => document.removeEventListener("keydown", onKey);
   }, [menuOpen]);
   useEffect(() => onSessionChange(() => setVersion((v) => v + 1)), []);
+  useEffect(() => onLocaleChange(() => setVersion((v) => v + 1)), []);
+  // Signed in, the account's language wins over this browser's (another
+  // device may have changed it); it is put in force before the first render.
+  useEffect(
+    () =>
+      onSessionChange((me) => {
+        const saved = me && me.user.locale;
+        if (saved && saved !== locale()) setLocale(saved);
+      }),
+    [],
+  );
   useEffect(() => {
-    refreshMe().finally(() => setReady(true));
+    refreshMe()
+      .then((me) => me && me.user.locale && me.user.locale !== locale() && setLocale(me.user.locale))
+      .finally(() => setReady(true));
   }, []);
   const me = currentUser();
   const org = currentOrg();
@@ -194,12 +213,12 @@ function App() {
   useEffect(() => {
     if (ready) refreshBranding();
   }, [ready, me && me.user.id, org && org.id]);
-  if (!ready) return html`<p class="boot" role="status">Loading…</p>`;
+  if (!ready) return html`<p class="boot" role="status">${t("common.loading")}</p>`;
 
   const found = match(path);
   if (found && found.route.public) {
     const Screen = found.route.component;
-    return html`<${Screen} params=${found.params} />`;
+    return html`<${Screen} key=${locale()} params=${found.params} />`;
   }
   if (!me) {
     queueMicrotask(() => navigate(`/login?next=${encodeURIComponent(path + location.search)}`, { replace: true }));
@@ -216,21 +235,21 @@ function App() {
     <${SkipLink} />
     <header class="mobile-header">
       <button type="button" id="menu-button" ref=${menuButton} aria-expanded=${menuOpen ? "true" : "false"} aria-controls="sidebar" onClick=${() => setMenuOpen(!menuOpen)}>
-        <span aria-hidden="true">☰</span> Menu
+        <span aria-hidden="true">☰</span> ${t("shell.menu")}
       </button>
       <span class="mobile-brand">${brand.brand_name}</span>
     </header>
     <${Sidebar} path=${path} open=${menuOpen} />
     <main class="main" id="content" tabindex="-1">
       ${needsOrg && !org
-        ? html`<div class="card"><h2>No organization</h2><p class="muted">You are not a member of any organization.</p><a class="button primary" href="/orgs/new">Create one</a></div>`
-        : html`<${Screen} key=${path + (org ? org.id : "")} params=${found ? found.params : {}} />`}
+        ? html`<div class="card"><h2>${t("shell.no_organization")}</h2><p class="muted">${t("shell.you_are_not_a_member")}</p><a class="button primary" href="/orgs/new">${t("shell.create_one")}</a></div>`
+        : html`<${Screen} key=${path + (org ? org.id : "") + locale()} params=${found ? found.params : {}} />`}
     </main>
   </div>`;
 }
 
 function NotFound() {
-  return html`<div class="card"><h2>Page not found</h2><p class="muted">There is no screen at this address.</p><a href="/dashboard">Go to the dashboard</a></div>`;
+  return html`<div class="card"><h2>${t("shell.page_not_found")}</h2><p class="muted">${t("shell.there_is_no_screen_at")}</p><a href="/dashboard">${t("shell.go_to_the_dashboard")}</a></div>`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

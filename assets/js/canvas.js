@@ -6,6 +6,7 @@
 // statuses on the nodes. What a node's ports are and how it reads come from
 // the caller (`ports`, `describe`), so flows and workflows draw alike.
 import { html, useState, useEffect } from "./ui.js";
+import { t } from "./i18n.js";
 
 export const NODE_W = 190;
 export const PORT_TOP = 46;
@@ -56,7 +57,7 @@ function Minimap({ doc, vp, size, onCentre, height }) {
     const r = e.currentTarget.getBoundingClientRect();
     onCentre({ x: b.x + (e.clientX - r.left) / s, y: b.y + (e.clientY - r.top) / s });
   };
-  return html`<svg class="flow-minimap" id="flow-minimap" width=${W} height=${H} role="img" aria-label="Minimap: click to move the view" onPointerDown=${(e) => (e.stopPropagation(), click(e))}>
+  return html`<svg class="flow-minimap" id="flow-minimap" width=${W} height=${H} role="img" aria-label=${t("canvas.minimap_click_to_move_the")} onPointerDown=${(e) => (e.stopPropagation(), click(e))}>
     ${doc.nodes.map((n) => html`<rect class=${"mm-node mm-" + n.type} x=${((n.position?.x || 0) - b.x) * s} y=${((n.position?.y || 0) - b.y) * s} width=${NODE_W * s} height=${height(n) * s} rx="2" />`)}
     <rect class="mm-view" x=${(view.x - b.x) * s} y=${(view.y - b.y) * s} width=${view.w * s} height=${view.h * s} />
   </svg>`;
@@ -73,8 +74,8 @@ export function seconds(s) {
 
 export function Canvas({
   doc, issues, sel, setSel, setDoc, commit, names, onOpen, canvasRef, size, stats, statuses,
-  ports = () => [], describe = () => "", typeLabel = (t) => t.replace("_", " "), id = "flow-canvas",
-  label = "Flow canvas: Tab to a node, arrow keys move it, Enter edits it, Delete removes the selection, Shift-drag selects several",
+  ports = () => [], describe = () => "", typeLabel = (tv) => tv.replace("_", " "), id = "flow-canvas",
+  label = t("canvas.flow_canvas_tab_to_a"),
   canConnect = (source, port, target) => target.type !== "start", onConnect,
 }) {
   const ref = canvasRef;
@@ -208,12 +209,12 @@ export function Canvas({
       <svg class="flow-edges" width="1" height="1">
         ${doc.edges.map((e) => {
           const s = byId[e.source];
-          const t = byId[e.target];
-          if (!s || !t) return null;
+          const tv = byId[e.target];
+          if (!s || !tv) return null;
           const isSel = sel.edge === e;
           const moved = stats && stats.edges[`${e.source}>${e.target}`];
           const a = portPos(s, e.port || "next");
-          const b = inPos(t);
+          const b = inPos(tv);
           return html`<g key=${`${e.source}-${e.port}-${e.target}`}>
             <path class=${"flow-edge" + (isSel ? " selected" : "")} d=${curve(a, b)} data-edge=${`${e.source}:${e.port || "next"}>${e.target}`}
               onPointerDown=${(ev) => (ev.stopPropagation(), setSel({ nodes: [], edge: e }))} />
@@ -241,8 +242,8 @@ export function Canvas({
           ${bad.length ? html`<div class="flow-node-issue">${issueLine(bad)}</div>` : null}
           ${stats && (() => {
             const st = stats.nodes[n.id] || { reached: 0, dropped_off: 0, average_seconds: null };
-            return html`<div class="flow-node-stats" data-reached=${st.reached} aria-label=${`${st.reached} reached, ${st.dropped_off} dropped off`}>
-              <span class="badge ok">${st.reached} reached</span> <span class="badge warn">${st.dropped_off} dropped</span>${st.average_seconds != null ? html` <span class="muted">${seconds(st.average_seconds)}</span>` : null}
+            return html`<div class="flow-node-stats" data-reached=${st.reached} aria-label=${t("canvas.reached_dropped_off", { reached: st.reached, dropped_off: st.dropped_off })}>
+              <span class="badge ok">${t("canvas.reached", { reached: st.reached })}</span> <span class="badge warn">${t("canvas.dropped", { dropped_off: st.dropped_off })}</span>${st.average_seconds != null ? html` <span class="muted">${seconds(st.average_seconds)}</span>` : null}
             </div>`;
           })()}
           ${ports(n).map(
@@ -255,11 +256,11 @@ export function Canvas({
     </div>
     <${Minimap} doc=${doc} vp=${vp} size=${size} height=${height} onCentre=${(p) => setViewport({ ...vp, x: size.w / 2 - p.x * vp.zoom, y: size.h / 2 - p.y * vp.zoom })} />
     <div class="flow-zoom">
-      <button type="button" id="zoom-in" aria-label="Zoom in" onClick=${() => setViewport({ ...vp, zoom: Math.min(2.5, vp.zoom * 1.2) })}>+</button>
+      <button type="button" id="zoom-in" aria-label=${t("canvas.zoom_in")} onClick=${() => setViewport({ ...vp, zoom: Math.min(2.5, vp.zoom * 1.2) })}>+</button>
       <span id="zoom-level">${Math.round(vp.zoom * 100)}%</span>
-      <button type="button" id="zoom-out" aria-label="Zoom out" onClick=${() => setViewport({ ...vp, zoom: Math.max(0.25, vp.zoom / 1.2) })}>−</button>
-      <button type="button" id="zoom-fit" onClick=${() => setViewport(fitViewport(doc.nodes, size.w, size.h, height))}>Fit</button>
-      <button type="button" onClick=${() => setViewport({ x: 0, y: 0, zoom: 1 })}>Reset</button>
+      <button type="button" id="zoom-out" aria-label=${t("canvas.zoom_out")} onClick=${() => setViewport({ ...vp, zoom: Math.max(0.25, vp.zoom / 1.2) })}>−</button>
+      <button type="button" id="zoom-fit" onClick=${() => setViewport(fitViewport(doc.nodes, size.w, size.h, height))}>${t("canvas.fit")}</button>
+      <button type="button" onClick=${() => setViewport({ x: 0, y: 0, zoom: 1 })}>${t("canvas.reset")}</button>
     </div>
   </div>`;
 }

@@ -34,10 +34,16 @@
 // which is announced through an aria-live region. Legends are drawn for
 // every chart with more than one series.
 import { html, useEffect, useRef } from "/vendor/preact-htm.js";
+import { t, locale } from "./i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 export const PALETTE = ["#6d28d9", "#db2777", "#0891b2", "#ca8a04", "#059669", "#dc2626", "#4f46e5", "#78716c"];
-export const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+/** Monday…Sunday, short, in the UI's language (the heatmap's rows, weekday 0 = Monday). */
+export function weekdays() {
+  const format = new Intl.DateTimeFormat(locale(), { weekday: "short", timeZone: "UTC" });
+  // 2024-01-01 was a Monday.
+  return Array.from({ length: 7 }, (_, i) => format.format(Date.UTC(2024, 0, 1 + i)));
+}
 const HOURS = Array.from({ length: 24 }, (_, h) => String(h));
 let uid = 0;
 
@@ -78,7 +84,7 @@ function h(tag, attrs = {}, text) {
 }
 
 const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-const defaultFormat = (v) => (Number.isInteger(v) ? v.toLocaleString("en") : Number(v).toLocaleString("en", { maximumFractionDigits: 2 }));
+const defaultFormat = (v) => (Number.isInteger(v) ? v.toLocaleString(locale()) : Number(v).toLocaleString(locale(), { maximumFractionDigits: 2 }));
 
 /** A "nice" maximum for an axis (1, 2, 5 × 10^n) and the tick step. */
 function niceMax(max) {
@@ -113,7 +119,7 @@ export function toTable(spec) {
         rows: (spec.categories || []).map((c, i) => [c, ...(spec.series || []).map((s) => (s.values || [])[i] ?? "")]),
       };
     case "heatmap": {
-      const rows = spec.rows || WEEKDAYS;
+      const rows = spec.rows || weekdays();
       const cols = spec.cols || HOURS;
       return { columns: ["row", ...cols.map(String)], rows: rows.map((r, i) => [r, ...cols.map((_, j) => ((spec.values || [])[i] || [])[j] ?? 0)]) };
     }
@@ -134,8 +140,8 @@ function csvCell(v) {
 
 /** CSV of a chart spec or a bare series array (formula-looking text cells are neutralised). */
 export function toCsv(specOrSeries) {
-  const t = toTable(specOrSeries);
-  return [t.columns, ...t.rows].map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
+  const tv = toTable(specOrSeries);
+  return [tv.columns, ...tv.rows].map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
 }
 
 /** Saves `csv` as `filename` through a temporary object URL. */
@@ -149,10 +155,10 @@ export function downloadCsv(filename, csv) {
 }
 
 function isEmpty(spec) {
-  const t = toTable(spec);
-  if (!t.rows.length) return true;
+  const tv = toTable(spec);
+  if (!tv.rows.length) return true;
   if (spec.type === "heatmap" || spec.type === "histogram" || spec.type === "funnel" || spec.type === "bar")
-    return t.rows.every((r) => r.slice(1).every((v) => !num(v)));
+    return tv.rows.every((r) => r.slice(1).every((v) => !num(v)));
   return false;
 }
 
@@ -174,11 +180,11 @@ function drawInto(container, spec) {
   container.textContent = "";
   const id = `bbc${++uid}`;
   const fmt = spec.format || defaultFormat;
-  const title = spec.title || "Chart";
+  const title = spec.title || t("charts.chart");
   const box = h("div", { class: "bbc", "data-chart": spec.type || "" });
   container.appendChild(box);
   if (isEmpty(spec)) {
-    box.appendChild(h("div", { class: "bbc-empty", role: "status", "data-empty": "true" }, spec.empty || "No data for this period"));
+    box.appendChild(h("div", { class: "bbc-empty", role: "status", "data-empty": "true" }, spec.empty || t("charts.no_data_for_this_period")));
     return () => {};
   }
   const width = 640;
@@ -186,7 +192,7 @@ function drawInto(container, spec) {
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": `${id}-t ${id}-d`, preserveAspectRatio: "none" });
   svg.style.height = `${height}px`;
   el("title", { id: `${id}-t` }, svg).textContent = title;
-  el("desc", { id: `${id}-d` }, svg).textContent = spec.description || `${title}. The values are in the table that follows.`;
+  el("desc", { id: `${id}-d` }, svg).textContent = spec.description || t("charts.values_in_the_table", { title });
   box.appendChild(svg);
   // Every mark: {x, y, w, h, label, node}; keyboard and hover walk them.
   const marks = [];
@@ -207,13 +213,13 @@ function drawInto(container, spec) {
   }
 
   // The data for screen readers.
-  const t = toTable(spec);
+  const tv = toTable(spec);
   const table = h("table", { class: "bbc-sr" });
   table.appendChild(h("caption", {}, title));
   const thead = h("tr");
-  t.columns.forEach((c) => thead.appendChild(h("th", { scope: "col" }, c)));
+  tv.columns.forEach((c) => thead.appendChild(h("th", { scope: "col" }, c)));
   table.appendChild(thead);
-  t.rows.forEach((r) => {
+  tv.rows.forEach((r) => {
     const tr = h("tr");
     r.forEach((v, i) => tr.appendChild(h(i ? "td" : "th", i ? {} : { scope: "row" }, typeof v === "number" ? fmt(v) : String(v))));
     table.appendChild(tr);
@@ -226,7 +232,7 @@ function drawInto(container, spec) {
   box.appendChild(tip);
   box.setAttribute("tabindex", "0");
   box.setAttribute("role", "group");
-  box.setAttribute("aria-label", `${title}: use the arrow keys to read each value`);
+  box.setAttribute("aria-label", t("charts.arrow_keys_read_values", { title }));
   let active = -1;
   let hi = null;
   const show = (i) => {
@@ -395,7 +401,7 @@ function drawBar(ctx) {
 
 function drawHeatmap(ctx) {
   const { svg, spec, marks, fmt, width, height } = ctx;
-  const rows = spec.rows || WEEKDAYS;
+  const rows = spec.rows || weekdays();
   const cols = spec.cols || HOURS;
   const values = spec.values || [];
   const max = Math.max(0, ...values.flat().map(num));
@@ -466,6 +472,6 @@ export function Chart({ spec, class: cls }) {
 /** Preact component: a button that downloads the spec's data as CSV. */
 export function CsvButton({ spec, filename, label = "CSV" }) {
   const name = filename || `${(spec && spec.title ? spec.title : "chart").toLowerCase().replace(/[^a-z0-9]+/g, "-")}.csv`;
-  return html`<button type="button" class="secondary small" data-csv=${name} aria-label=${`Download ${(spec && spec.title) || "chart"} data as CSV`}
+  return html`<button type="button" class="secondary small" data-csv=${name} aria-label=${t("charts.download_data_as_csv", { value: (spec && spec.title) || "chart" })}
     onClick=${() => downloadCsv(name, toCsv(spec))}>${label}</button>`;
 }

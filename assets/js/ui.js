@@ -1,5 +1,6 @@
 // Shared UI pieces: html templating (Preact + htm), form helpers, errors.
 import { html, render, useState, useEffect, useLayoutEffect, useCallback, useRef, useMemo } from "/vendor/preact-htm.js";
+import { t, errorText, locale, hasMessage } from "./i18n.js";
 
 export { html, render, useState, useEffect, useCallback, useRef, useMemo };
 
@@ -18,7 +19,7 @@ export function useLoad(fn, deps = []) {
       );
     return () => (alive = false);
   }, [...deps, tick]);
-  return { ...state, reload: () => setTick((t) => t + 1) };
+  return { ...state, reload: () => setTick((tv) => tv + 1) };
 }
 
 /**
@@ -34,7 +35,7 @@ export function fieldMatches(field, name) {
 /** The API's error for the form field `name`, shown under it (nothing otherwise). */
 export function FieldError({ error, name }) {
   if (!error || !fieldMatches(error.field, name)) return null;
-  return html`<div class="field-error" data-field-error=${name} role="alert">${error.message}</div>`;
+  return html`<div class="field-error" data-field-error=${name} role="alert">${errorText(error)}</div>`;
 }
 
 /**
@@ -54,9 +55,9 @@ export function ErrorBox({ error }) {
   });
   if (!error || shownInline) return null;
   return html`<div class="alert error" role="alert" data-code=${error.code}>
-    <span class="alert-message">${error.message}</span>
-    ${error.field && html` <span class="muted">(field <code>${error.field}</code>)</span>`}
-    ${error.requestId && html`<div class="muted small request-id">Request id <code>${error.requestId}</code> — quote it when you report this.</div>`}
+    <span class="alert-message">${errorText(error)}</span>
+    ${error.field && html` <span class="muted">${t("common.field_at_fault", { field: html`<code>${error.field}</code>` })}</span>`}
+    ${error.requestId && html`<div class="muted small request-id">${t("common.request_id_to_quote", { id: html`<code>${error.requestId}</code>` })}</div>`}
   </div>`;
 }
 
@@ -66,14 +67,14 @@ export function ErrorBox({ error }) {
  */
 export function Loading({ load, cols, li }) {
   if (!load || !load.loading || load.data) return null;
-  if (cols) return html`<tr aria-busy="true"><td colspan=${cols} class="loading">Loading…</td></tr>`;
-  if (li) return html`<li class="loading" aria-busy="true">Loading…</li>`;
-  return html`<p class="loading" role="status" aria-busy="true">Loading…</p>`;
+  if (cols) return html`<tr aria-busy="true"><td colspan=${cols} class="loading">${t("common.loading")}</td></tr>`;
+  if (li) return html`<li class="loading" aria-busy="true">${t("common.loading")}</li>`;
+  return html`<p class="loading" role="status" aria-busy="true">${t("common.loading")}</p>`;
 }
 
 export function Page({ title, actions, children }) {
   useEffect(() => {
-    document.title = `${title} · botbuilder`;
+    document.title = t("common.botbuilder", { title });
   }, [title]);
   return html`<div>
     <div class="topbar"><h1>${title}</h1><div class="row">${actions}</div></div>
@@ -107,8 +108,8 @@ export function toast(message, { error = false } = {}) {
 
 /** Shows an API error that has no form to sit in: message and request id. */
 export function toastError(err) {
-  const id = err && err.requestId ? ` (request id ${err.requestId})` : "";
-  toast(`${(err && err.message) || "something went wrong"}${id}`, { error: true });
+  const message = (err && errorText(err)) || t("errors.unknown");
+  toast(err && err.requestId ? t("common.error_with_request_id", { message, id: err.requestId }) : message, { error: true });
 }
 
 /**
@@ -116,7 +117,7 @@ export function toastError(err) {
  * refused (an insecure origin, a browser policy) it falls back to a hidden
  * selection, and asks to copy by hand when that fails too.
  */
-export function CopyButton({ text, label = "Copy", id, what = "text" }) {
+export function CopyButton({ text, label, id, what }) {
   const [state, setState] = useState("idle");
   const copy = async () => {
     let ok = false;
@@ -137,18 +138,24 @@ export function CopyButton({ text, label = "Copy", id, what = "text" }) {
     setState(ok ? "copied" : "failed");
     setTimeout(() => setState("idle"), 2500);
   };
-  const shown = state === "copied" ? "Copied" : state === "failed" ? "Select and copy it by hand" : label;
-  return html`<button type="button" class="copy" id=${id} aria-label=${state === "idle" ? `Copy the ${what}` : shown} onClick=${copy}>
+  const shown = state === "copied" ? t("common.copied") : state === "failed" ? t("common.select_and_copy_by_hand") : label || t("common.copy");
+  return html`<button type="button" class="copy" id=${id} aria-label=${state === "idle" ? t("common.copy_the", { what: what || t("common.copy_what_text") }) : shown} onClick=${copy}>
     ${shown}
   </button>`;
 }
 
-/** "1 document", "3 documents" (`many` for irregular plurals). */
+/**
+ * "1 document", "3 documents": the catalog's `units.<one>` plural in the UI's
+ * language; English built from `one`/`many` for a unit it does not list.
+ */
 export function plural(n, one, many = `${one}s`) {
+  const key = `units.${one.replaceAll(" ", "_")}`;
+  if (hasMessage(key)) return t(key, { count: n });
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** A date and time in the UI's language (the browser's usual format for it). */
 export function formatDate(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString();
+  return new Date(iso).toLocaleString(locale());
 }

@@ -61,6 +61,10 @@ pub struct User {
     pub email_verified: bool,
     pub two_factor_enabled: bool,
     pub is_superadmin: bool,
+    /// The UI language the user chose (`en`, `de`); null until they pick one
+    /// (the UI then follows the browser's language).
+    #[schema(example = "de")]
+    pub locale: Option<String>,
     pub created_at: String,
 }
 
@@ -73,6 +77,7 @@ impl FromRow for User {
             email_verified: row.get("email_verified")?,
             two_factor_enabled: row.get("two_factor_enabled")?,
             is_superadmin: row.get("is_superadmin")?,
+            locale: row.get("locale")?,
             created_at: row.get("created_at")?,
         })
     }
@@ -115,6 +120,10 @@ pub struct LoginRequest {
 pub struct UpdateProfileRequest {
     #[schema(example = "Ada Lovelace")]
     pub name: Option<String>,
+    /// The UI language: one of the locales the UI has a catalog for
+    /// (`en`, `de`); anything else is refused naming `locale`.
+    #[schema(example = "de")]
+    pub locale: Option<String>,
 }
 
 /// `POST /me/password`.

@@ -134,7 +134,7 @@ async fn me(req: HttpRequest, auth: Auth, state: web::Data<AppState>) -> AppResu
     Ok(web::Json(service::me(&state, auth.user_id, csrf).await?))
 }
 
-/// Changes the current user's profile (name).
+/// Changes the current user's profile: name and UI language (`locale`).
 #[utoipa::path(
     tag = "auth",
     request_body = model::UpdateProfileRequest,

@@ -581,6 +581,7 @@ pub async fn update_profile(
     client: ClientInfo,
 ) -> AppResult<User> {
     let name = req.name.as_deref().map(check_name).transpose()?;
+    let locale = req.locale.as_deref().map(crate::ui::check_locale).transpose()?;
     state
         .db
         .write(move |tx| {
@@ -593,6 +594,18 @@ pub async fn update_profile(
                     &AuditEntry::by_user(user_id, "user.updated", "user", user_id.0)
                         .with_old(json!({ "name": before.name }))
                         .with_new(json!({ "name": name }))
+                        .from(&client),
+                )?;
+            }
+            if let Some(locale) = &locale
+                && before.locale.as_deref() != Some(locale)
+            {
+                store::update_locale(tx, user_id, locale)?;
+                audit::record(
+                    tx,
+                    &AuditEntry::by_user(user_id, "user.updated", "user", user_id.0)
+                        .with_old(json!({ "locale": before.locale }))
+                        .with_new(json!({ "locale": locale }))
                         .from(&client),
                 )?;
             }

@@ -7,7 +7,7 @@ use crate::db::query_opt;
 use crate::ids::{ApiTokenId, SessionId, UserId};
 use crate::permissions::PermissionSet;
 
-const USER_COLUMNS: &str = "id, email, name, email_verified, two_factor_enabled, is_superadmin, created_at";
+const USER_COLUMNS: &str = "id, email, name, email_verified, two_factor_enabled, is_superadmin, locale, created_at";
 
 /// A live session and its user.
 #[derive(Debug)]
@@ -181,6 +181,11 @@ pub fn set_last_login(conn: &Connection, id: UserId, now: &str) -> rusqlite::Res
 
 pub fn update_name(conn: &Connection, id: UserId, name: &str) -> rusqlite::Result<()> {
     conn.execute("UPDATE users SET name = ?2 WHERE id = ?1", params![id, name])?;
+    Ok(())
+}
+
+pub fn update_locale(conn: &Connection, id: UserId, locale: &str) -> rusqlite::Result<()> {
+    conn.execute("UPDATE users SET locale = ?2 WHERE id = ?1", params![id, locale])?;
     Ok(())
 }
 

@@ -109,6 +109,7 @@ mod sso_saml_encryption;
 mod templates;
 mod tools;
 mod tools_postgres;
+mod ui_locale;
 mod versions;
 mod voice;
 mod voice_bots;

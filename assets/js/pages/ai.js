@@ -9,6 +9,7 @@ import { route } from "../router.js";
 import { get, put, post, postEvents, ApiError } from "../api.js";
 import { currentOrg, can } from "../session.js";
 import { BotNav, useBot, BotMissing } from "./botnav.js";
+import { t } from "../i18n.js";
 
 const MICROS = 1000000;
 const money = (micros) => (micros / MICROS).toFixed(micros % 10000 === 0 ? 2 : 6);
@@ -54,7 +55,7 @@ function ConfigForm({ botId, config, providers, onSaved }) {
         monthly_cost_budget_micros: toMicros(form.monthly_cost_budget),
         is_enabled: form.is_enabled,
       });
-      toast("AI settings saved");
+      toast(t("ai.ai_settings_saved"));
       onSaved(saved);
     } catch (err) {
       // The API's cost field is the form's cost field (in currency units).
@@ -67,38 +68,38 @@ function ConfigForm({ botId, config, providers, onSaved }) {
   const picker = (name, label, emptyLabel) => html`<div>
     <label for=${name}>${label}</label>
     ${providers.error
-      ? html`<input id=${name} name=${name} type="number" min="1" placeholder="provider id" value=${form[name]} onInput=${(e) => set(name)(e.target.value)} disabled=${!writable} />`
+      ? html`<input id=${name} name=${name} type="number" min="1" placeholder=${t("ai.provider_id")} value=${form[name]} onInput=${(e) => set(name)(e.target.value)} disabled=${!writable} />`
       : html`<select id=${name} name=${name} value=${form[name]} onChange=${(e) => set(name)(e.target.value)} disabled=${!writable}>
           <option value="">${emptyLabel}</option>
-          ${items.map((p) => html`<option value=${String(p.id)}>${p.name} (${p.default_model})${p.is_active ? "" : " — disabled"}</option>`)}
+          ${items.map((p) => html`<option value=${String(p.id)}>${p.name} (${p.default_model})${p.is_active ? "" : " " + t("ai.disabled")}</option>`)}
         </select>`}
     <${FieldError} error=${error} name=${name} />
   </div>`;
   return html`<form class="card" id="ai-config" onSubmit=${save}>
-    <h2>Model</h2>
+    <h2>${t("common.model")}</h2>
     <${ErrorBox} error=${error} />
     ${providers.data && !items.length &&
-    html`<p class="muted" id="ai-no-provider">No LLM provider yet. ${can("integrations.manage") ? html`Add one in <a href="/settings/llm-providers">Settings → LLM providers</a>.` : "Ask an administrator to add one."} Without one, the bot's AI answers “not configured”.</p>`}
+    html`<p class="muted" id="ai-no-provider">${t("ai.no_llm_provider_yet")} ${can("integrations.manage") ? html`${t("ai.add_one_in")} <a href="/settings/llm-providers">${t("ai.settings_llm_providers")}</a>.` : t("ai.ask_an_administrator_to_add")} ${t("ai.without_one_the_bot_s")}</p>`}
     <div class="grid">
-      ${picker("provider_id", "Provider", "Organization default")}
+      ${picker("provider_id", t("ai.provider"), t("ai.organization_default"))}
       <div>
-        <label for="model">Model</label>
-        <input id="model" name="model" list="ai-models" placeholder=${chosen ? chosen.default_model : "provider default"} value=${form.model} onInput=${(e) => set("model")(e.target.value)} disabled=${!writable} />
+        <label for="model">${t("common.model")}</label>
+        <input id="model" name="model" list="ai-models" placeholder=${chosen ? chosen.default_model : t("ai.provider_default")} value=${form.model} onInput=${(e) => set("model")(e.target.value)} disabled=${!writable} />
         <datalist id="ai-models">${items.map((p) => html`<option value=${p.default_model} />`)}</datalist>
         <${FieldError} error=${error} name="model" />
       </div>
-      <${Field} label="Temperature (0–2)" name="temperature" type="number" step="any" value=${form.temperature} onInput=${set("temperature")} error=${error} disabled=${!writable} />
-      <${Field} label="Max tokens per answer" name="max_tokens" type="number" value=${form.max_tokens} onInput=${set("max_tokens")} error=${error} disabled=${!writable} />
-      ${picker("fallback_provider_id", "Fallback provider", "The provider's own fallback")}
-      <${Field} label="Monthly token budget (empty: no limit)" name="monthly_token_budget" type="number" value=${form.monthly_token_budget} onInput=${set("monthly_token_budget")} error=${error} disabled=${!writable} />
-      <${Field} label="Monthly cost budget (currency units, empty: no limit)" name="monthly_cost_budget" type="number" step="any" value=${form.monthly_cost_budget} onInput=${set("monthly_cost_budget")} error=${error} disabled=${!writable} />
+      <${Field} label=${t("ai.temperature_0_2")} name="temperature" type="number" step="any" value=${form.temperature} onInput=${set("temperature")} error=${error} disabled=${!writable} />
+      <${Field} label=${t("ai.max_tokens_per_answer")} name="max_tokens" type="number" value=${form.max_tokens} onInput=${set("max_tokens")} error=${error} disabled=${!writable} />
+      ${picker("fallback_provider_id", t("ai.fallback_provider"), t("ai.the_provider_s_own_fallback"))}
+      <${Field} label=${t("ai.monthly_token_budget_empty_no")} name="monthly_token_budget" type="number" value=${form.monthly_token_budget} onInput=${set("monthly_token_budget")} error=${error} disabled=${!writable} />
+      <${Field} label=${t("ai.monthly_cost_budget_currency_units")} name="monthly_cost_budget" type="number" step="any" value=${form.monthly_cost_budget} onInput=${set("monthly_cost_budget")} error=${error} disabled=${!writable} />
     </div>
-    <label for="system_prompt">System prompt</label>
+    <label for="system_prompt">${t("ai.system_prompt")}</label>
     <textarea id="system_prompt" name="system_prompt" rows="3" value=${form.system_prompt} onInput=${(e) => set("system_prompt")(e.target.value)} disabled=${!writable}></textarea>
     <${FieldError} error=${error} name="system_prompt" />
-    <label><input type="checkbox" style="width:auto" checked=${form.is_enabled} onChange=${(e) => set("is_enabled")(e.target.checked)} disabled=${!writable} /> AI enabled for this bot</label>
-    <p class="muted" id="ai-month">This month: ${config.month_tokens} tokens${config.monthly_token_budget !== null ? ` of ${config.monthly_token_budget}` : ""}, cost ${money(config.month_cost_micros)}${config.monthly_cost_budget_micros !== null ? ` of ${money(config.monthly_cost_budget_micros)}` : ""}.</p>
-    ${writable && html`<button class="primary" type="submit" disabled=${busy}>${busy ? "Saving…" : "Save"}</button>`}
+    <label><input type="checkbox" style="width:auto" checked=${form.is_enabled} onChange=${(e) => set("is_enabled")(e.target.checked)} disabled=${!writable} /> ${t("ai.ai_enabled_for_this_bot")}</label>
+    <p class="muted" id="ai-month">${t("ai.this_month_tokens", { month_tokens: config.month_tokens })}${config.monthly_token_budget !== null ? ` of ${config.monthly_token_budget}` : ""}${t("ai.cost", { month_cost_micros: money(config.month_cost_micros) })}${config.monthly_cost_budget_micros !== null ? ` of ${money(config.monthly_cost_budget_micros)}` : ""}.</p>
+    ${writable && html`<button class="primary" type="submit" disabled=${busy}>${busy ? t("ai.saving") : t("common.save")}</button>`}
   </form>`;
 }
 
@@ -121,11 +122,11 @@ function TestButton({ botId, onDone }) {
     }
   };
   return html`<div class="card" id="ai-test">
-    <h2>Test</h2>
-    <button type="button" id="ai-test-button" onClick=${run} disabled=${busy}>${busy ? "Testing…" : "Send a test prompt"}</button>
+    <h2>${t("common.test")}</h2>
+    <button type="button" id="ai-test-button" onClick=${run} disabled=${busy}>${busy ? t("ai.testing") : t("ai.send_a_test_prompt")}</button>
     <${ErrorBox} error=${error} />
     ${result &&
-    html`<p role="status" id="ai-test-result">“${result.reply}” from <strong>${result.usage.model}</strong> in ${result.usage.latency_ms} ms, ${result.usage.total_tokens} tokens${result.usage.fell_back ? " (fallback provider)" : ""}.</p>`}
+    html`<p role="status" id="ai-test-result">${t("ai.from", { reply: result.reply })} <strong>${result.usage.model}</strong> ${t("ai.in_ms_tokens", { latency_ms: result.usage.latency_ms, total_tokens: result.usage.total_tokens })}${result.usage.fell_back ? " " + t("ai.fallback_provider_2") : ""}.</p>`}
   </div>`;
 }
 
@@ -185,23 +186,23 @@ function ChatTester({ botId, onDone }) {
     }
   };
   return html`<div class="card" id="ai-chat">
-    <h2>Chat tester</h2>
+    <h2>${t("ai.chat_tester")}</h2>
     <ul class="plain" id="ai-chat-log" aria-live="polite">
       ${messages.map(
-        (m, i) => html`<li key=${i} class=${`ai-msg ai-${m.role}`}><strong>${m.role === "user" ? "You" : "Model"}:</strong> ${m.content || ""}
-          ${(m.tool_calls || []).map((c) => html`<div class="muted small">calls <code>${c.function.name}(${c.function.arguments})</code></div>`)}</li>`,
+        (m, i) => html`<li key=${i} class=${`ai-msg ai-${m.role}`}><strong>${m.role === "user" ? t("ai.you") : t("common.model")}:</strong> ${m.content || ""}
+          ${(m.tool_calls || []).map((c) => html`<div class="muted small">${t("ai.calls")} <code>${c.function.name}(${c.function.arguments})</code></div>`)}</li>`,
       )}
-      ${partial !== null && html`<li class="ai-msg ai-assistant" id="ai-partial" aria-busy="true"><strong>Model:</strong> ${partial}</li>`}
+      ${partial !== null && html`<li class="ai-msg ai-assistant" id="ai-partial" aria-busy="true"><strong>${t("ai.model")}</strong> ${partial}</li>`}
     </ul>
     <${ErrorBox} error=${error} />
-    ${usage && html`<p class="muted small" id="ai-chat-usage">${usage.total_tokens} tokens · cost ${money(usage.cost_micros)} · ${usage.latency_ms} ms · ${usage.model}</p>`}
+    ${usage && html`<p class="muted small" id="ai-chat-usage">${t("ai.tokens_cost_ms", { total_tokens: usage.total_tokens, cost_micros: money(usage.cost_micros), latency_ms: usage.latency_ms, model: usage.model })}</p>`}
     <form class="row" onSubmit=${send}>
-      <label for="ai-chat-text" class="sr-only">Message</label>
-      <input id="ai-chat-text" placeholder="Say something to the model" value=${text} onInput=${(e) => setText(e.target.value)} />
+      <label for="ai-chat-text" class="sr-only">${t("common.message")}</label>
+      <input id="ai-chat-text" placeholder=${t("ai.say_something_to_the_model")} value=${text} onInput=${(e) => setText(e.target.value)} />
       ${controller
-        ? html`<button type="button" onClick=${() => controller.abort()}>Stop</button>`
-        : html`<button type="submit" class="primary" id="ai-chat-send">Send</button>`}
-      <button type="button" onClick=${() => (setMessages([]), setUsage(null))}>Clear</button>
+        ? html`<button type="button" onClick=${() => controller.abort()}>${t("ai.stop")}</button>`
+        : html`<button type="submit" class="primary" id="ai-chat-send">${t("common.send")}</button>`}
+      <button type="button" onClick=${() => (setMessages([]), setUsage(null))}>${t("ai.clear")}</button>
     </form>
   </div>`;
 }
@@ -210,10 +211,10 @@ function ChatTester({ botId, onDone }) {
 function UsageTable({ botId, tick }) {
   const usage = useLoad(() => get(`/api/v1/bots/${botId}/ai/usage`), [botId, tick]);
   return html`<div class="card" id="ai-usage">
-    <h2>Usage this month</h2>
+    <h2>${t("ai.usage_this_month")}</h2>
     <${ErrorBox} error=${usage.error} />
     <table>
-      <thead><tr><th>Day</th><th>Model</th><th>Calls</th><th>Failed</th><th>Prompt tokens</th><th>Completion tokens</th><th>Cost</th></tr></thead>
+      <thead><tr><th>${t("ai.day")}</th><th>${t("common.model")}</th><th>${t("ai.calls_2")}</th><th>${t("ai.failed")}</th><th>${t("ai.prompt_tokens")}</th><th>${t("ai.completion_tokens")}</th><th>${t("common.cost")}</th></tr></thead>
       <tbody>
         ${usage.data &&
         usage.data.rows.map(
@@ -223,10 +224,10 @@ function UsageTable({ botId, tick }) {
           </tr>`,
         )}
         <${Loading} load=${usage} cols="7" />
-        ${usage.data && !usage.data.rows.length && html`<tr><td colspan="7" class="muted">No model calls this month.</td></tr>`}
+        ${usage.data && !usage.data.rows.length && html`<tr><td colspan="7" class="muted">${t("ai.no_model_calls_this_month")}</td></tr>`}
       </tbody>
       ${usage.data && usage.data.rows.length > 0 &&
-      html`<tfoot><tr><td colspan="4"><strong>Total</strong></td><td colspan="2" id="ai-usage-tokens">${usage.data.total_tokens} tokens</td><td>${money(usage.data.cost_micros)}</td></tr></tfoot>`}
+      html`<tfoot><tr><td colspan="4"><strong>${t("ai.total")}</strong></td><td colspan="2" id="ai-usage-tokens">${t("ai.tokens", { total_tokens: usage.data.total_tokens })}</td><td>${money(usage.data.cost_micros)}</td></tr></tfoot>`}
     </table>
   </div>`;
 }
@@ -238,9 +239,9 @@ function BotAi({ params }) {
   const [tick, setTick] = useState(0);
   const config = useLoad(() => get(`/api/v1/bots/${botId}/ai/config`), [botId, tick]);
   const providers = useLoad(() => get(`/api/v1/orgs/${org.id}/llm-providers?limit=200`), [org.id]);
-  const refresh = () => setTick((t) => t + 1);
+  const refresh = () => setTick((tv) => tv + 1);
   if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
-  return html`<${Page} title=${`AI · ${bot.data ? bot.data.name : ""}`}>
+  return html`<${Page} title=${t("ai.ai_title", { name: bot.data ? bot.data.name : "" })}>
     <${BotNav} botId=${botId} active="ai" />
     <${ErrorBox} error=${config.error} />
     <${Loading} load=${config} />

@@ -5,6 +5,8 @@ import { ErrorBox, Field } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post } from "../api.js";
 import { setMe, currentUser, currentBranding, selectOrg, refreshMe } from "../session.js";
+import { t } from "../i18n.js";
+import { LocaleSwitcher } from "../locale_switcher.js";
 
 function query(name) {
   return new URLSearchParams(location.search).get(name) || "";
@@ -22,6 +24,7 @@ function AuthCard({ title, children, footer }) {
     <h2 style="text-align:center">${title}</h2>
     ${children}
     ${footer && html`<p class="muted" style="text-align:center;margin-top:1rem">${footer}</p>`}
+    <${LocaleSwitcher} id="auth-locale-select" className="auth-locale" />
   </div></main>`;
 }
 
@@ -43,37 +46,37 @@ function useSubmit(action) {
   return { error, setError, busy, submit };
 }
 
-const SSO_ERRORS = {
-  state_invalid: "The sign-in link was not started here. Start again.",
-  state_replayed: "This sign-in was already completed. Start again.",
-  state_expired: "The sign-in took longer than 10 minutes. Start again.",
-  state_wrong_browser: "The sign-in was started in another browser.",
-  idp_error: "Your identity provider refused the sign-in.",
-  email_domain_not_verified: "Your identity provider may not sign in this address here.",
-  email_not_verified: "Your identity provider says your email address is not verified.",
-  user_not_provisioned: "No account has this address, and accounts are not created automatically.",
-  account_suspended: "This account is suspended.",
-  assertion_not_encrypted: "Your identity provider sent an unencrypted answer, and your organization requires encryption.",
-  decryption_failed: "Your identity provider's encrypted answer cannot be opened here (it may use a retired key).",
-};
+const SSO_ERRORS = () => ({
+  state_invalid: t("auth.the_sign_in_link_was"),
+  state_replayed: t("auth.this_sign_in_was_already"),
+  state_expired: t("auth.the_sign_in_took_longer"),
+  state_wrong_browser: t("auth.the_sign_in_was_started"),
+  idp_error: t("auth.your_identity_provider_refused_the"),
+  email_domain_not_verified: t("auth.your_identity_provider_may_not"),
+  email_not_verified: t("auth.your_identity_provider_says_your"),
+  user_not_provisioned: t("auth.no_account_has_this_address"),
+  account_suspended: t("auth.this_account_is_suspended"),
+  assertion_not_encrypted: t("auth.your_identity_provider_sent_an"),
+  decryption_failed: t("auth.your_identity_provider_s_encrypted"),
+});
 
 /** Single sign-on: the email's domain routes to its identity provider. */
 function SsoForm({ email, setEmail, onCancel }) {
   const { error, setError, busy, submit } = useSubmit(async () => {
     const check = await get(`/api/v1/sso/check?email=${encodeURIComponent(email)}`);
     if (!check.sso) {
-      setError({ message: "This address does not sign in with SSO: use your password.", code: "sso_not_configured", field: "email", details: {} });
+      setError({ message: t("auth.this_address_does_not_sign"), code: "sso_not_configured", field: "email", details: {} });
       return;
     }
     // Back to the page the sign-in started from (the server keeps only a path of this site).
     location.assign(`${check.login_url}&next=${encodeURIComponent(nextPath())}`);
   });
   return html`<form onSubmit=${submit} id="sso-form">
-    <p class="muted">Enter your work email: you will sign in at your organization's identity provider.</p>
+    <p class="muted">${t("auth.enter_your_work_email_you")}</p>
     <${ErrorBox} error=${error} />
-    <${Field} label="Work email" name="email" type="email" autocomplete="username" required value=${email} onInput=${setEmail} error=${error} />
-    <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Continue with SSO</button></p>
-    <p style="text-align:center"><button type="button" class="link-btn" onClick=${onCancel}>Sign in with a password instead</button></p>
+    <${Field} label=${t("auth.work_email")} name="email" type="email" autocomplete="username" required value=${email} onInput=${setEmail} error=${error} />
+    <p><button class="primary" type="submit" disabled=${busy} style="width:100%">${t("auth.continue_with_sso")}</button></p>
+    <p style="text-align:center"><button type="button" class="link-btn" onClick=${onCancel}>${t("auth.sign_in_with_a_password")}</button></p>
   </form>`;
 }
 
@@ -103,11 +106,11 @@ function Login() {
     }
   });
   const signupLink = `/signup${location.search}`;
-  return html`<${AuthCard} title=${needsCode ? "Two-factor authentication" : "Sign in"} footer=${html`No account? <a href=${signupLink}>Create one</a>`}>
+  return html`<${AuthCard} title=${needsCode ? t("auth.two_factor_authentication") : t("auth.sign_in")} footer=${html`${t("auth.no_account")} <a href=${signupLink}>${t("auth.create_one")}</a>`}>
     ${ssoError &&
     html`<div class="alert error" role="alert" id="sso-error" data-reason=${ssoError}>
-      <strong>Single sign-on failed.</strong> ${SSO_ERRORS[ssoError] || "The identity provider's answer was refused."}
-      <span class="muted small"> (reason <code>${ssoError}</code>; your administrator sees it in the SSO log)</span>
+      <strong>${t("auth.single_sign_on_failed")}</strong> ${SSO_ERRORS()[ssoError] || t("auth.the_identity_provider_s_answer")}
+      <span class="muted small"> ${t("auth.reason")} <code>${ssoError}</code>${t("auth.your_administrator_sees_it_in")}</span>
     </div>`}
     ${sso
       ? html`${error && error.code === "sso_required" && html`<div class="alert" role="status">${error.message}</div>`}
@@ -115,13 +118,13 @@ function Login() {
       : html`<form onSubmit=${submit}>
       <${ErrorBox} error=${error} />
       ${needsCode
-        ? html`<p class="muted">Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
-            <${Field} label="Code" name="totp_code" autocomplete="one-time-code" inputmode="text" required value=${code} onInput=${setCode} error=${error} />`
-        : html`<${Field} label="Email" name="email" type="email" autocomplete="username" required value=${email} onInput=${setEmail} error=${error} />
-            <${Field} label="Password" name="password" type="password" autocomplete="current-password" required value=${password} onInput=${setPassword} error=${error} />`}
-      <p><button class="primary" type="submit" disabled=${busy} style="width:100%">${needsCode ? "Verify" : "Sign in"}</button></p>
-      ${!needsCode && html`<p style="text-align:center"><button type="button" id="sign-in-sso" style="width:100%" onClick=${() => { setSso(true); setError(null); }}>Sign in with SSO</button></p>
-        <p style="text-align:center"><a href="/forgot-password">Forgot your password?</a></p>`}
+        ? html`<p class="muted">${t("auth.enter_the_6_digit_code")}</p>
+            <${Field} label=${t("auth.code")} name="totp_code" autocomplete="one-time-code" inputmode="text" required value=${code} onInput=${setCode} error=${error} />`
+        : html`<${Field} label=${t("common.email")} name="email" type="email" autocomplete="username" required value=${email} onInput=${setEmail} error=${error} />
+            <${Field} label=${t("auth.password")} name="password" type="password" autocomplete="current-password" required value=${password} onInput=${setPassword} error=${error} />`}
+      <p><button class="primary" type="submit" disabled=${busy} style="width:100%">${needsCode ? t("auth.verify") : t("auth.sign_in")}</button></p>
+      ${!needsCode && html`<p style="text-align:center"><button type="button" id="sign-in-sso" style="width:100%" onClick=${() => { setSso(true); setError(null); }}>${t("auth.sign_in_with_sso")}</button></p>
+        <p style="text-align:center"><a href="/forgot-password">${t("auth.forgot_your_password")}</a></p>`}
     </form>`}
   <//>`;
 }
@@ -172,33 +175,33 @@ function Signup() {
     localStorage.setItem(AFTER_SIGNUP, nextPath());
     setDone(answer.message);
   });
-  const footer = html`Already have an account? <a href=${`/login${location.search}`}>Sign in</a>`;
-  if (!instance && !instanceError) return html`<${AuthCard} title="Create your account"><p class="muted" role="status">Loading…</p><//>`;
+  const footer = html`${t("auth.already_have_an_account")} <a href=${`/login${location.search}`}>${t("auth.sign_in")}</a>`;
+  if (!instance && !instanceError) return html`<${AuthCard} title=${t("auth.create_your_account")}><p class="muted" role="status">${t("common.loading")}</p><//>`;
   const firstRun = instance && instance.first_run;
   const policy = instance ? instance.signup_policy : "open";
   // Refused before the form is filled in, rather than a form that fails.
   if (!firstRun && policy === "closed")
-    return html`<${AuthCard} title="Create your account" footer=${footer}>
-      <div class="alert" id="signup-closed" role="status">Sign-up is closed on this server. Ask an administrator to create an account for you.</div>
+    return html`<${AuthCard} title=${t("auth.create_your_account")} footer=${footer}>
+      <div class="alert" id="signup-closed" role="status">${t("auth.sign_up_is_closed_on")}</div>
     <//>`;
   if (!firstRun && policy === "invite_only" && !invitation)
-    return html`<${AuthCard} title="Create your account" footer=${footer}>
-      <div class="alert" id="signup-invite-only" role="status">Sign-up on this server is by invitation only. Open the invitation link you received to create your account, or ask an administrator of your organization to invite you.</div>
+    return html`<${AuthCard} title=${t("auth.create_your_account")} footer=${footer}>
+      <div class="alert" id="signup-invite-only" role="status">${t("auth.sign_up_on_this_server")}</div>
     <//>`;
-  return html`<${AuthCard} title="Create your account" footer=${footer}>
+  return html`<${AuthCard} title=${t("auth.create_your_account")} footer=${footer}>
     ${done
       ? html`<div class="alert ok" id="signup-accepted">${done}</div>
-          <p class="muted">Sent to <strong>${form.email}</strong>. Open the link in the email to finish; you can close this page.</p>`
+          <p class="muted">${t("auth.sent_to_open_the_link", { email: html`<strong>${form.email}</strong>` })}</p>`
       : html`<form onSubmit=${submit}>
-          ${firstRun && html`<div class="alert ok" id="first-run" role="status"><strong>You are the first user:</strong> you will be the administrator of this instance (the owner of your organization and a superadmin of the <a href="/admin">admin console</a>).</div>`}
-          ${invitation && html`<p class="muted" id="signup-invited">You are joining through an invitation: your account will belong to the inviting organization.</p>`}
+          ${firstRun && html`<div class="alert ok" id="first-run" role="status">${t("auth.first_user_administers", { first: html`<strong>${t("auth.you_are_the_first_user")}</strong>`, console: html`<a href="/admin">${t("auth.admin_console")}</a>` })}</div>`}
+          ${invitation && html`<p class="muted" id="signup-invited">${t("auth.you_are_joining_through_an")}</p>`}
           <${ErrorBox} error=${error || instanceError} />
-          <${Field} label="Your name" name="name" required value=${form.name} onInput=${set("name")} error=${error} />
-          <${Field} label="Email" name="email" type="email" autocomplete="username" required value=${form.email} onInput=${set("email")} error=${error} />
-          <${Field} label="Password" name="password" type="password" autocomplete="new-password" required value=${form.password} onInput=${set("password")} error=${error} />
+          <${Field} label=${t("auth.your_name")} name="name" required value=${form.name} onInput=${set("name")} error=${error} />
+          <${Field} label=${t("common.email")} name="email" type="email" autocomplete="username" required value=${form.email} onInput=${set("email")} error=${error} />
+          <${Field} label=${t("auth.password")} name="password" type="password" autocomplete="new-password" required value=${form.password} onInput=${set("password")} error=${error} />
           <${PasswordHint} error=${error} />
-          <p class="muted" style="font-size:.8rem">At least 10 characters and hard to guess: a few unrelated words work well.</p>
-          <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Create account</button></p>
+          <p class="muted" style="font-size:.8rem">${t("auth.at_least_10_characters_and")}</p>
+          <p><button class="primary" type="submit" disabled=${busy} style="width:100%">${t("auth.create_account")}</button></p>
         </form>`}
   <//>`;
 }
@@ -212,17 +215,17 @@ function ForgotPassword() {
     setDone(answer.message);
   });
   if (instance && !instance.smtp_configured)
-    return html`<${AuthCard} title="Reset your password" footer=${html`<a href="/login">Back to sign in</a>`}>
-      <div class="alert" id="reset-no-email" role="status">This server cannot send email yet, so no reset link can reach you. Ask the administrator of this server to configure email (SMTP) in the admin console, then come back.</div>
+    return html`<${AuthCard} title=${t("auth.reset_your_password")} footer=${html`<a href="/login">${t("auth.back_to_sign_in")}</a>`}>
+      <div class="alert" id="reset-no-email" role="status">${t("auth.this_server_cannot_send_email")}</div>
     <//>`;
-  return html`<${AuthCard} title="Reset your password" footer=${html`<a href="/login">Back to sign in</a>`}>
+  return html`<${AuthCard} title=${t("auth.reset_your_password")} footer=${html`<a href="/login">${t("auth.back_to_sign_in")}</a>`}>
     ${done
       ? html`<div class="alert ok" id="reset-requested">${done}</div>`
       : html`<form onSubmit=${submit}>
-          <p class="muted">We will email you a link to choose a new password.</p>
+          <p class="muted">${t("auth.we_will_email_you_a")}</p>
           <${ErrorBox} error=${error} />
-          <${Field} label="Email" name="email" type="email" required value=${email} onInput=${setEmail} error=${error} />
-          <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Send the link</button></p>
+          <${Field} label=${t("common.email")} name="email" type="email" required value=${email} onInput=${setEmail} error=${error} />
+          <p><button class="primary" type="submit" disabled=${busy} style="width:100%">${t("auth.send_the_link")}</button></p>
         </form>`}
   <//>`;
 }
@@ -234,15 +237,15 @@ function ResetPassword() {
     await post("/api/v1/auth/password-reset", { token: query("token"), password });
     setDone(true);
   });
-  return html`<${AuthCard} title="Choose a new password">
+  return html`<${AuthCard} title=${t("auth.choose_a_new_password")}>
     ${done
-      ? html`<div class="alert ok">Your password was changed and every session signed out.</div><p><a class="button primary" href="/login">Sign in</a></p>`
+      ? html`<div class="alert ok">${t("auth.your_password_was_changed_and")}</div><p><a class="button primary" href="/login">${t("auth.sign_in")}</a></p>`
       : html`<form onSubmit=${submit}>
           <${ErrorBox} error=${error} />
-          <${Field} label="New password" name="password" type="password" autocomplete="new-password" required value=${password} onInput=${setPassword} error=${error} />
+          <${Field} label=${t("auth.new_password")} name="password" type="password" autocomplete="new-password" required value=${password} onInput=${setPassword} error=${error} />
           <${PasswordHint} error=${error} />
-          <p><button class="primary" type="submit" disabled=${busy} style="width:100%">Set password</button></p>
-          ${error && (error.code === "token_expired" || error.code === "token_invalid") && html`<p><a href="/forgot-password">Ask for a new link</a></p>`}
+          <p><button class="primary" type="submit" disabled=${busy} style="width:100%">${t("auth.set_password")}</button></p>
+          ${error && (error.code === "token_expired" || error.code === "token_invalid") && html`<p><a href="/forgot-password">${t("auth.ask_for_a_new_link")}</a></p>`}
         </form>`}
   <//>`;
 }
@@ -266,13 +269,13 @@ function VerifyEmail() {
       (error) => setState({ done: false, signedIn: false, error }),
     );
   }, []);
-  return html`<${AuthCard} title="Email address">
-    ${state.done && html`<div class="alert ok" id="email-verified">Your email address is confirmed.</div>`}
+  return html`<${AuthCard} title=${t("auth.email_address")}>
+    ${state.done && html`<div class="alert ok" id="email-verified">${t("auth.your_email_address_is_confirmed")}</div>`}
     <${ErrorBox} error=${state.error} />
-    ${!state.done && !state.error && html`<p class="muted">Confirming…</p>`}
+    ${!state.done && !state.error && html`<p class="muted">${t("auth.confirming")}</p>`}
     ${state.done && !state.signedIn
-      ? html`<p><a class="button primary" href=${`/login?next=${encodeURIComponent(next)}`}>Sign in</a></p>`
-      : html`<p><a class="button primary" id="continue" href=${next}>Continue</a></p>`}
+      ? html`<p><a class="button primary" href=${`/login?next=${encodeURIComponent(next)}`}>${t("auth.sign_in")}</a></p>`
+      : html`<p><a class="button primary" id="continue" href=${next}>${t("auth.continue")}</a></p>`}
   <//>`;
 }
 
@@ -289,29 +292,34 @@ function AcceptInvitation() {
     const accepted = await post("/api/v1/invitations/accept", { token });
     await refreshMe();
     selectOrg(accepted.organization_id);
-    setResult(`You joined ${accepted.organization_name} as ${accepted.role}.`);
+    setResult(t("auth.you_joined_as", { organization: accepted.organization_name, role: accepted.role }));
   });
   const decline = useSubmit(async () => {
     await post("/api/v1/invitations/decline", { token });
-    setResult("You declined the invitation.");
+    setResult(t("auth.you_declined_the_invitation"));
   });
   const here = encodeURIComponent(location.pathname + location.search);
-  return html`<${AuthCard} title="Invitation">
+  return html`<${AuthCard} title=${t("auth.invitation")}>
     <${ErrorBox} error=${loadError || error || decline.error} />
-    ${result && html`<div class="alert ok" id="invitation-result">${result}</div><p><a class="button primary" href="/dashboard">Open the dashboard</a></p>`}
+    ${result && html`<div class="alert ok" id="invitation-result">${result}</div><p><a class="button primary" href="/dashboard">${t("auth.open_the_dashboard")}</a></p>`}
     ${preview && !result &&
-    html`<p id="invitation-summary">${preview.invited_by_name || "Someone"} invited <strong>${preview.email}</strong> to join${" "}
-        <strong>${preview.organization_name}</strong> as <strong>${preview.role}</strong>${preview.team ? html` in the team ${preview.team}` : ""}.</p>
+    html`<p id="invitation-summary">${t("auth.invitation_summary", {
+      inviter: preview.invited_by_name || t("auth.someone"),
+      email: html`<strong>${preview.email}</strong>`,
+      organization: html`<strong>${preview.organization_name}</strong>`,
+      role: html`<strong>${preview.role}</strong>`,
+      team: preview.team ? ` ${t("auth.in_the_team", { team: preview.team })}` : "",
+    })}</p>
       ${me
         ? me.user.email === preview.email
-          ? html`<div class="row"><button class="primary" id="accept" disabled=${busy} onClick=${submit}>Accept</button>
-              <button id="decline" disabled=${decline.busy} onClick=${decline.submit}>Decline</button></div>`
-          : html`<div class="alert error">You are signed in as ${me.user.email}. Sign out and sign in as ${preview.email} to accept.</div>`
-        : html`<p>Sign in or create an account with this email address to accept.</p>
+          ? html`<div class="row"><button class="primary" id="accept" disabled=${busy} onClick=${submit}>${t("auth.accept")}</button>
+              <button id="decline" disabled=${decline.busy} onClick=${decline.submit}>${t("auth.decline")}</button></div>`
+          : html`<div class="alert error">${t("auth.you_are_signed_in_as", { email: me.user.email, email2: preview.email })}</div>`
+        : html`<p>${t("auth.sign_in_or_create_an")}</p>
           <div class="row">
-            <a class="button primary" id="signup-to-accept" href=${`/signup?email=${encodeURIComponent(preview.email)}&invitation=${encodeURIComponent(token)}`}>Create account</a>
-            <a class="button" href=${`/login?email=${encodeURIComponent(preview.email)}&next=${here}`}>Sign in</a>
-            <button id="decline" disabled=${decline.busy} onClick=${decline.submit}>Decline</button>
+            <a class="button primary" id="signup-to-accept" href=${`/signup?email=${encodeURIComponent(preview.email)}&invitation=${encodeURIComponent(token)}`}>${t("auth.create_account")}</a>
+            <a class="button" href=${`/login?email=${encodeURIComponent(preview.email)}&next=${here}`}>${t("auth.sign_in")}</a>
+            <button id="decline" disabled=${decline.busy} onClick=${decline.submit}>${t("auth.decline")}</button>
           </div>`}`}
   <//>`;
 }

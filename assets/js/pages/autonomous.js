@@ -8,6 +8,7 @@ import { html, Page, useLoad, useState, useEffect, ErrorBox, FieldError, toast, 
 import { route, navigate } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
+import { t } from "../i18n.js";
 
 const RUN_BADGE = { completed: "ok", failed: "bad", cancelled: "", paused: "", running: "", pending: "" };
 const money = (micros) => (micros == null ? "—" : `$${(micros / 1e6).toFixed(4)}`);
@@ -19,7 +20,7 @@ function SchedulePreview({ org, cron, timezone }) {
   const [state, setState] = useState({});
   useEffect(() => {
     if (!cron.trim()) return setState({});
-    const t = setTimeout(async () => {
+    const tv = setTimeout(async () => {
       try {
         const r = await post(`/api/v1/orgs/${org.id}/autonomous-agents/schedule-preview`, {
           schedule: { cron, timezone: timezone || "UTC" },
@@ -30,11 +31,11 @@ function SchedulePreview({ org, cron, timezone }) {
         setState({ error: err.message });
       }
     }, 300);
-    return () => clearTimeout(t);
+    return () => clearTimeout(tv);
   }, [cron, timezone]);
   if (state.error) return html`<div class="muted small" id="schedule-preview" role="status">${state.error}</div>`;
   if (!state.runs) return null;
-  return html`<div class="muted small" id="schedule-preview" role="status">Next runs: ${state.runs.join(" · ")}</div>`;
+  return html`<div class="muted small" id="schedule-preview" role="status">${t("autonomous.next_runs")} ${state.runs.join(" · ")}</div>`;
 }
 
 function AgentForm({ org, agent, onSaved, onCancel }) {
@@ -103,67 +104,67 @@ function AgentForm({ org, agent, onSaved, onCancel }) {
     <${FieldError} error=${error} name=${k} />
   </div>`;
   return html`<form class="card" id="autonomous-form" onSubmit=${submit}>
-    <h2>${editing ? `Edit ${agent.name}` : "New autonomous agent"}</h2>
+    <h2>${editing ? t("autonomous.edit", { name: agent.name }) : t("autonomous.new_autonomous_agent")}</h2>
     <${ErrorBox} error=${error} />
     <div class="grid">
-      ${field("aa-name", "Name", "name", { required: true, maxlength: 100 })}
+      ${field("aa-name", t("common.name"), "name", { required: true, maxlength: 100 })}
       <div>
-        <label for="aa-status">Status</label>
+        <label for="aa-status">${t("common.status")}</label>
         <select id="aa-status" name="status" value=${f.status} onChange=${set("status")}>
-          <option value="active">Active</option><option value="paused">Paused (no trigger starts it)</option><option value="archived">Archived</option>
+          <option value="active">${t("common.active_2")}</option><option value="paused">${t("autonomous.paused_no_trigger_starts_it")}</option><option value="archived">${t("autonomous.archived")}</option>
         </select>
       </div>
     </div>
     <div>
-      <label for="aa-goal">Goal</label>
+      <label for="aa-goal">${t("autonomous.goal")}</label>
       <textarea id="aa-goal" name="goal" rows="3" required value=${f.goal} onInput=${set("goal")}
         aria-describedby="aa-goal-help"></textarea>
-      <div class="muted small" id="aa-goal-help">Each run plans its steps from the goal, then carries them out one by one.</div>
+      <div class="muted small" id="aa-goal-help">${t("autonomous.each_run_plans_its_steps")}</div>
       <${FieldError} error=${error} name="goal" />
     </div>
     <fieldset>
-      <legend>Model and tools</legend>
+      <legend>${t("autonomous.model_and_tools")}</legend>
       <div class="grid">
         <div>
-          <label for="aa-provider">LLM provider</label>
+          <label for="aa-provider">${t("autonomous.llm_provider")}</label>
           <select id="aa-provider" name="provider_id" value=${f.provider_id} onChange=${set("provider_id")}>
-            <option value="">The organization's default</option>
+            <option value="">${t("autonomous.the_organization_s_default")}</option>
             ${providers.data && providers.data.items.map((p) => html`<option value=${p.id}>${p.name}</option>`)}
           </select>
           <${FieldError} error=${error} name="provider_id" />
         </div>
-        ${field("aa-model", "Model (optional)", "model")}
+        ${field("aa-model", t("autonomous.model_optional"), "model")}
       </div>
-      <label for="aa-system">Instructions (optional)</label>
+      <label for="aa-system">${t("autonomous.instructions_optional")}</label>
       <textarea id="aa-system" name="system_prompt" rows="3" value=${f.system_prompt} onInput=${set("system_prompt")}></textarea>
       <div role="group" aria-labelledby="aa-tools-label">
-        <div id="aa-tools-label">Tools the steps may call</div>
-        ${tools.data && !tools.data.items.length && html`<div class="muted small">No tools yet: add them on the Tools page.</div>`}
+        <div id="aa-tools-label">${t("autonomous.tools_the_steps_may_call")}</div>
+        ${tools.data && !tools.data.items.length && html`<div class="muted small">${t("autonomous.no_tools_yet_add_them")}</div>`}
         ${tools.data &&
         tools.data.items.map(
-          (t) => html`<label class="inline"><input type="checkbox" name="tool" value=${t.id} checked=${f.tool_ids.includes(t.id)}
-            onChange=${() => toggleTool(t.id)} /> ${t.name}</label>`,
+          (tv) => html`<label class="inline"><input type="checkbox" name="tool" value=${tv.id} checked=${f.tool_ids.includes(tv.id)}
+            onChange=${() => toggleTool(tv.id)} /> ${tv.name}</label>`,
         )}
         <${FieldError} error=${error} name="tool_ids" />
       </div>
     </fieldset>
     <fieldset>
-      <legend>Triggers</legend>
+      <legend>${t("autonomous.triggers")}</legend>
       <div class="grid">
         <div>
-          <label for="aa-cron">Schedule (cron, optional)</label>
-          <input id="aa-cron" name="cron" class="mono" placeholder="0 9 * * MON-FRI" value=${f.cron} onInput=${set("cron")} />
+          <label for="aa-cron">${t("autonomous.schedule_cron_optional")}</label>
+          <input id="aa-cron" name="cron" class="mono" placeholder=${t("autonomous.0_9_mon_fri")} value=${f.cron} onInput=${set("cron")} />
           <${FieldError} error=${error} name="schedule.cron" />
         </div>
         <div>
-          <label for="aa-timezone">Time zone</label>
-          <input id="aa-timezone" name="timezone" placeholder="Europe/Paris" value=${f.timezone} onInput=${set("timezone")} />
+          <label for="aa-timezone">${t("autonomous.time_zone")}</label>
+          <input id="aa-timezone" name="timezone" placeholder=${t("autonomous.europe_paris")} value=${f.timezone} onInput=${set("timezone")} />
           <${FieldError} error=${error} name="schedule.timezone" />
         </div>
         <div>
-          <label for="aa-event">On an organization event</label>
+          <label for="aa-event">${t("autonomous.on_an_organization_event")}</label>
           <select id="aa-event" name="trigger_event" value=${f.trigger_event} onChange=${set("trigger_event")}>
-            <option value="">None</option>
+            <option value="">${t("common.none")}</option>
             ${events.data && events.data.filter((e) => e.name !== "agent.run.completed").map((e) => html`<option value=${e.name}>${e.name}</option>`)}
           </select>
           <${FieldError} error=${error} name="trigger_event" />
@@ -172,20 +173,20 @@ function AgentForm({ org, agent, onSaved, onCancel }) {
       <${SchedulePreview} org=${org} cron=${f.cron} timezone=${f.timezone} />
     </fieldset>
     <fieldset>
-      <legend>Limits and delivery</legend>
+      <legend>${t("autonomous.limits_and_delivery")}</legend>
       <div class="grid">
-        ${field("aa-max-steps", "Most steps per run", "max_steps", { type: "number", min: 1, max: 50 })}
-        ${field("aa-token-budget", "Token budget per run (optional)", "token_budget", { type: "number", min: 0 })}
-        ${field("aa-cost-budget", "Cost budget per run, micro-dollars (optional)", "cost_budget_micros", { type: "number", min: 0 })}
-        ${field("aa-memory-cap", "Most memories kept", "memory_cap", { type: "number", min: 1, max: 10000 })}
-        ${field("aa-email", "Email results to (optional)", "deliver_email", { type: "email" })}
+        ${field("aa-max-steps", t("autonomous.most_steps_per_run"), "max_steps", { type: "number", min: 1, max: 50 })}
+        ${field("aa-token-budget", t("autonomous.token_budget_per_run_optional"), "token_budget", { type: "number", min: 0 })}
+        ${field("aa-cost-budget", t("autonomous.cost_budget_per_run_micro"), "cost_budget_micros", { type: "number", min: 0 })}
+        ${field("aa-memory-cap", t("autonomous.most_memories_kept"), "memory_cap", { type: "number", min: 1, max: 10000 })}
+        ${field("aa-email", t("autonomous.email_results_to_optional"), "deliver_email", { type: "email" })}
       </div>
       <label class="inline"><input type="checkbox" id="aa-webhook" checked=${f.deliver_webhook} onChange=${set("deliver_webhook")} />
-        Send the <code>agent.run.completed</code> webhook event</label>
+        ${t("autonomous.send_the")} <code>agent.run.completed</code> ${t("autonomous.webhook_event")}</label>
     </fieldset>
     <p class="row">
-      <button class="primary" type="submit">${editing ? "Save" : "Create agent"}</button>
-      ${onCancel && html`<button type="button" onClick=${onCancel}>Cancel</button>`}
+      <button class="primary" type="submit">${editing ? t("common.save") : t("autonomous.create_agent")}</button>
+      ${onCancel && html`<button type="button" onClick=${onCancel}>${t("common.cancel")}</button>`}
     </p>
   </form>`;
 }
@@ -194,15 +195,15 @@ function Analytics({ agent, version }) {
   const load = useLoad(() => get(`/api/v1/autonomous-agents/${agent.id}/analytics`), [agent.id, version]);
   const s = load.data;
   return html`<div class="card" id="autonomous-analytics">
-    <h2>Analytics</h2>
+    <h2>${t("autonomous.analytics")}</h2>
     <${ErrorBox} error=${load.error} />
     ${s &&
     html`<dl class="grid">
-      <div><dt>Runs</dt><dd id="stat-runs">${s.runs}</dd></div>
-      <div><dt>Success rate</dt><dd id="stat-success">${s.success_rate == null ? "—" : `${Math.round(s.success_rate * 100)} %`}</dd></div>
-      <div><dt>Tokens</dt><dd id="stat-tokens">${s.tokens}</dd></div>
-      <div><dt>Cost</dt><dd id="stat-cost">${money(s.cost_micros)}</dd></div>
-      <div><dt>Memories</dt><dd>${s.memories}</dd></div>
+      <div><dt>${t("autonomous.runs")}</dt><dd id="stat-runs">${s.runs}</dd></div>
+      <div><dt>${t("autonomous.success_rate")}</dt><dd id="stat-success">${s.success_rate == null ? "—" : `${Math.round(s.success_rate * 100)} %`}</dd></div>
+      <div><dt>${t("common.tokens")}</dt><dd id="stat-tokens">${s.tokens}</dd></div>
+      <div><dt>${t("common.cost")}</dt><dd id="stat-cost">${money(s.cost_micros)}</dd></div>
+      <div><dt>${t("autonomous.memories")}</dt><dd>${s.memories}</dd></div>
     </dl>`}
   </div>`;
 }
@@ -222,8 +223,8 @@ function RunDetail({ id, onChanged }) {
   const live = r && ["pending", "running", "paused"].includes(r.status);
   useEffect(() => {
     if (!live) return undefined;
-    const t = setInterval(() => load.reload(), 2000);
-    return () => clearInterval(t);
+    const tv = setInterval(() => load.reload(), 2000);
+    return () => clearInterval(tv);
   }, [live]);
   if (!r) return html`<${ErrorBox} error=${load.error} />`;
   return html`<div id="run-detail" data-status=${r.status}>
@@ -231,16 +232,16 @@ function RunDetail({ id, onChanged }) {
       ${r.stop_reason && html` <code>${r.stop_reason}</code>`} ${r.error && html`<span class="muted">${r.error}</span>`}</p>
     ${can("agents.write") && live && html`<p class="row">
       ${r.status === "paused"
-        ? html`<button type="button" id="resume-run" onClick=${() => act("resume")}>Resume</button>`
-        : html`<button type="button" id="pause-run" onClick=${() => act("pause")}>Pause</button>`}
-      <button type="button" class="danger" id="cancel-run" onClick=${() => act("cancel")}>Cancel</button>
+        ? html`<button type="button" id="resume-run" onClick=${() => act("resume")}>${t("autonomous.resume")}</button>`
+        : html`<button type="button" id="pause-run" onClick=${() => act("pause")}>${t("autonomous.pause")}</button>`}
+      <button type="button" class="danger" id="cancel-run" onClick=${() => act("cancel")}>${t("common.cancel")}</button>
     </p>`}
     <ol id="run-steps">
       ${(r.steps || []).map(
         (s) => html`<li data-step=${s.step_number} data-status=${s.status}>
-          <strong>${s.action_type === "plan" ? "Plan" : s.action}</strong>
+          <strong>${s.action_type === "plan" ? t("autonomous.plan") : s.action}</strong>
           <span class=${"badge " + (RUN_BADGE[s.status] || "")}>${s.status}</span>
-          <span class="muted small"> ${s.tokens_used} tokens${s.duration_ms != null ? `, ${s.duration_ms} ms` : ""}</span>
+          <span class="muted small"> ${t("autonomous.tokens", { tokens_used: s.tokens_used })}${s.duration_ms != null ? `, ${s.duration_ms} ms` : ""}</span>
           ${s.output && s.output.text && html`<div class="step-output">${s.output.text}</div>`}
           ${s.output && s.output.steps && html`<ul>${s.output.steps.map((x) => html`<li>${x}</li>`)}</ul>`}
           ${s.output && s.output.tool_calls && s.output.tool_calls.length > 0 &&
@@ -249,7 +250,7 @@ function RunDetail({ id, onChanged }) {
         </li>`,
       )}
     </ol>
-    ${r.result && html`<h3>Result</h3><div id="run-result">${r.result.text}</div>`}
+    ${r.result && html`<h3>${t("common.result")}</h3><div id="run-result">${r.result.text}</div>`}
   </div>`;
 }
 
@@ -258,10 +259,10 @@ function Runs({ agent, version, onChanged }) {
   const [open, setOpen] = useState(null);
   const items = load.data ? load.data.items : [];
   return html`<div class="card" id="autonomous-runs">
-    <h2>Run history</h2>
+    <h2>${t("autonomous.run_history")}</h2>
     <${ErrorBox} error=${load.error} />
     <table>
-      <thead><tr><th>Started</th><th>Trigger</th><th>Status</th><th>Steps</th><th>Tokens</th><th>Cost</th><th></th></tr></thead>
+      <thead><tr><th>${t("common.started")}</th><th>${t("common.trigger")}</th><th>${t("common.status")}</th><th>${t("common.steps")}</th><th>${t("common.tokens")}</th><th>${t("common.cost")}</th><th></th></tr></thead>
       <tbody>
         ${items.map(
           (r) => html`<tr data-run=${r.id} data-status=${r.status}>
@@ -271,11 +272,11 @@ function Runs({ agent, version, onChanged }) {
             <td>${r.completed_steps}/${r.total_steps}</td>
             <td>${r.tokens_used}</td>
             <td>${money(r.cost_micros)}</td>
-            <td><button type="button" class="open-run" onClick=${() => setOpen(r.id)}>Steps</button></td>
+            <td><button type="button" class="open-run" onClick=${() => setOpen(r.id)}>${t("common.steps")}</button></td>
           </tr>`,
         )}
         <${Loading} load=${load} cols="7" />
-        ${load.data && !items.length && html`<tr><td colspan="7" class="muted">No runs yet: start one with Run now.</td></tr>`}
+        ${load.data && !items.length && html`<tr><td colspan="7" class="muted">${t("autonomous.no_runs_yet_start_one")}</td></tr>`}
       </tbody>
     </table>
     ${open && html`<${RunDetail} key=${open} id=${open} onChanged=${onChanged} />`}
@@ -296,7 +297,7 @@ function Memories({ agent }) {
     try {
       await post(path, { content: text });
       setText("");
-      toast("Remembered");
+      toast(t("autonomous.remembered"));
       load.reload();
     } catch (err) {
       setError(err);
@@ -313,36 +314,36 @@ function Memories({ agent }) {
   const consolidate = async () => {
     try {
       const c = await post(`${path}/consolidate`, {});
-      toast(`Merged ${c.merged}, dropped ${c.dropped}, ${c.remaining} left`);
+      toast(t("autonomous.merged_dropped_left", { merged: c.merged, dropped: c.dropped, remaining: c.remaining }));
       load.reload();
     } catch (err) {
       toastError(err);
     }
   };
   return html`<div class="card" id="autonomous-memories">
-    <h2>Memory</h2>
+    <h2>${t("autonomous.memory")}</h2>
     <form class="row" role="search" onSubmit=${(e) => { e.preventDefault(); setSearch(q.trim()); }}>
-      <label for="memory-q" class="visually-hidden">Search memories</label>
-      <input id="memory-q" type="search" placeholder="Search by meaning" value=${q} onInput=${(e) => setQ(e.target.value)} />
-      <button type="submit">Search</button>
-      ${writable && html`<button type="button" id="consolidate" onClick=${consolidate}>Consolidate</button>`}
+      <label for="memory-q" class="visually-hidden">${t("autonomous.search_memories")}</label>
+      <input id="memory-q" type="search" placeholder=${t("autonomous.search_by_meaning")} value=${q} onInput=${(e) => setQ(e.target.value)} />
+      <button type="submit">${t("common.search")}</button>
+      ${writable && html`<button type="button" id="consolidate" onClick=${consolidate}>${t("autonomous.consolidate")}</button>`}
     </form>
     <${ErrorBox} error=${load.error} />
     <ul id="memory-list">
       ${(load.data || []).map(
         (m) => html`<li data-memory=${m.id}>${m.content}
-          <span class="muted small"> · ${m.hits} recalls${m.merged_count > 1 ? ` · ${m.merged_count} merged` : ""}${m.score != null ? ` · score ${m.score.toFixed(2)}` : ""}</span>
-          ${writable && html` <button type="button" class="link" aria-label=${`Forget: ${m.content.slice(0, 40)}`} onClick=${() => forget(m)}>Forget</button>`}
+          <span class="muted small"> ${t("autonomous.recalls", { hits: m.hits })}${m.merged_count > 1 ? ` · ${m.merged_count} merged` : ""}${m.score != null ? ` · score ${m.score.toFixed(2)}` : ""}</span>
+          ${writable && html` <button type="button" class="link" aria-label=${t("autonomous.forget_2", { value: (m.content.slice(0, 40)) })} onClick=${() => forget(m)}>${t("autonomous.forget")}</button>`}
         </li>`,
       )}
     </ul>
-    ${load.data && !load.data.length && html`<p class="muted">${search ? "No memory matches." : "No memories yet: runs remember their results."}</p>`}
+    ${load.data && !load.data.length && html`<p class="muted">${search ? t("autonomous.no_memory_matches") : t("autonomous.no_memories_yet_runs_remember")}</p>`}
     ${writable && html`<form onSubmit=${add}>
-      <label for="memory-new">Add a memory</label>
+      <label for="memory-new">${t("autonomous.add_a_memory")}</label>
       <textarea id="memory-new" name="content" rows="2" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
       <${FieldError} error=${error} name="content" />
       <${ErrorBox} error=${error} />
-      <button type="submit">Remember</button>
+      <button type="submit">${t("autonomous.remember")}</button>
     </form>`}
   </div>`;
 }
@@ -358,11 +359,11 @@ function HookCard({ agent, onChanged }) {
     }
   };
   return html`<div class="card" id="autonomous-hook">
-    <h2>Inbound webhook</h2>
-    <p class="muted">POST JSON to the URL to start a run; the body becomes its input.
-      ${agent.webhook_trigger ? " A URL is set." : " No URL yet."}</p>
-    ${secret && html`<p role="status">Copy it now, it is shown once: <code id="hook-url">${secret.url}</code></p>`}
-    ${can("agents.write") && html`<button type="button" id="rotate-hook" onClick=${rotate}>${agent.webhook_trigger ? "New URL" : "Create URL"}</button>`}
+    <h2>${t("autonomous.inbound_webhook")}</h2>
+    <p class="muted">${t("autonomous.post_json_to_the_url")}
+      ${agent.webhook_trigger ? " " + t("autonomous.a_url_is_set") : " " + t("autonomous.no_url_yet")}</p>
+    ${secret && html`<p role="status">${t("autonomous.copy_it_now_it_is")} <code id="hook-url">${secret.url}</code></p>`}
+    ${can("agents.write") && html`<button type="button" id="rotate-hook" onClick=${rotate}>${agent.webhook_trigger ? t("autonomous.new_url") : t("autonomous.create_url")}</button>`}
   </div>`;
 }
 
@@ -376,24 +377,24 @@ function AgentPage({ params }) {
   const runNow = async () => {
     try {
       await post(`/api/v1/autonomous-agents/${agent.id}/runs`, {});
-      toast("Run started");
+      toast(t("autonomous.run_started"));
       bump();
     } catch (err) {
       toastError(err);
     }
   };
-  if (!agent) return html`<${Page} title="Autonomous agent"><${ErrorBox} error=${load.error} /><//>`;
+  if (!agent) return html`<${Page} title=${t("autonomous.autonomous_agent")}><${ErrorBox} error=${load.error} /><//>`;
   return html`<${Page} title=${agent.name}
     actions=${can("agents.write") && html`<div class="row">
-      <button class="primary" type="button" id="run-now" onClick=${runNow}>Run now</button>
-      <button type="button" id="edit-agent" onClick=${() => setEditing(!editing)}>Edit</button>
+      <button class="primary" type="button" id="run-now" onClick=${runNow}>${t("autonomous.run_now")}</button>
+      <button type="button" id="edit-agent" onClick=${() => setEditing(!editing)}>${t("common.edit")}</button>
     </div>`}>
-    <p><a href="/autonomous">← All autonomous agents</a></p>
+    <p><a href="/autonomous">${t("autonomous.all_autonomous_agents")}</a></p>
     <p>${agent.goal}</p>
     <p class="muted small">
-      ${agent.schedule ? html`Schedule <code>${agent.schedule.cron}</code> (${agent.schedule.timezone}), next run ${formatDate(agent.next_run_at)}. ` : "No schedule. "}
-      ${agent.trigger_event && html`Starts on <code>${agent.trigger_event}</code>. `}
-      Status ${agent.status}.
+      ${agent.schedule ? html`${t("autonomous.schedule")} <code>${agent.schedule.cron}</code> ${t("autonomous.next_run", { timezone: agent.schedule.timezone, next_run_at: formatDate(agent.next_run_at) })} ` : t("autonomous.no_schedule") + " "}
+      ${agent.trigger_event && html`${t("autonomous.starts_on")} <code>${agent.trigger_event}</code>. `}
+      ${t("autonomous.status", { status: agent.status })}
     </p>
     ${editing && html`<${AgentForm} org=${org} agent=${agent} onSaved=${() => { setEditing(false); load.reload(); }} onCancel=${() => setEditing(false)} />`}
     <${Analytics} agent=${agent} version=${version} />
@@ -409,24 +410,23 @@ function AgentList() {
   const [creating, setCreating] = useState(false);
   const writable = can("agents.write");
   const remove = async (a) => {
-    if (!confirm(`Delete ${a.name} with its runs and memories?`)) return;
+    if (!confirm(t("autonomous.delete_with_its_runs_and", { name: a.name }))) return;
     try {
       await del(`/api/v1/autonomous-agents/${a.id}`);
-      toast(`Deleted ${a.name}`);
+      toast(t("autonomous.deleted", { name: a.name }));
       list.reload();
     } catch (err) {
       toastError(err);
     }
   };
-  return html`<${Page} title="Autonomous agents"
-    actions=${writable && html`<button class="primary" type="button" id="new-autonomous" onClick=${() => setCreating(true)}>New agent</button>`}>
-    <p class="muted">Agents that work towards a goal on their own: on demand, on a schedule, on an event or from a webhook,
-      within step and budget limits, with a long-term memory. Results go by email or webhook.</p>
+  return html`<${Page} title=${t("autonomous.autonomous_agents")}
+    actions=${writable && html`<button class="primary" type="button" id="new-autonomous" onClick=${() => setCreating(true)}>${t("autonomous.new_agent")}</button>`}>
+    <p class="muted">${t("autonomous.agents_that_work_towards_a")}</p>
     ${creating && html`<${AgentForm} org=${org} onSaved=${(a) => { setCreating(false); navigate(`/autonomous/${a.id}`); }} onCancel=${() => setCreating(false)} />`}
     <div class="card">
       <${ErrorBox} error=${list.error} />
       <table>
-        <thead><tr><th>Name</th><th>Status</th><th>Next run</th><th>Runs</th><th></th></tr></thead>
+        <thead><tr><th>${t("common.name")}</th><th>${t("common.status")}</th><th>${t("autonomous.next_run_2")}</th><th>${t("autonomous.runs")}</th><th></th></tr></thead>
         <tbody>
           ${list.data &&
           list.data.items.map(
@@ -435,16 +435,16 @@ function AgentList() {
               <td>${a.status}</td>
               <td class="muted">${a.next_run_at ? formatDate(a.next_run_at) : "—"}</td>
               <td>${a.successful_tasks}/${a.total_tasks}</td>
-              <td>${writable && html`<button type="button" class="danger" onClick=${() => remove(a)}>Delete</button>`}</td>
+              <td>${writable && html`<button type="button" class="danger" onClick=${() => remove(a)}>${t("common.delete")}</button>`}</td>
             </tr>`,
           )}
           <${Loading} load=${list} cols="5" />
-          ${list.data && !list.data.items.length && html`<tr><td colspan="5" class="muted">No autonomous agents yet${writable ? ": create one with New agent." : "."}</td></tr>`}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="5" class="muted">${t("autonomous.no_autonomous_agents_yet")}${writable ? t("autonomous.create_one_with_new_agent") : "."}</td></tr>`}
         </tbody>
       </table>
     </div>
   <//>`;
 }
 
-route("/autonomous", AgentList, { nav: { label: "Autonomous agents", section: "Build", order: 26, requires: "agents.read" } });
+route("/autonomous", AgentList, { nav: { label: "nav.autonomous_agents", section: "nav.build", order: 26, requires: "agents.read" } });
 route("/autonomous/:id", AgentPage);

@@ -2,26 +2,27 @@
 // inbox, the transcripts list and the emulator.
 import { html, Page, useLoad, useState, formatDate, ErrorBox } from "../ui.js";
 import { get } from "../api.js";
+import { t } from "../i18n.js";
 
-const TABS = [
-  ["settings", "Settings", ""],
-  ["flows", "Flows", "/flows"],
-  ["orchestrations", "Orchestrations", "/orchestrations"],
-  ["widget", "Widget", "/widget"],
-  ["emulator", "Emulator", "/emulator"],
-  ["tests", "Tests", "/tests"],
-  ["conversations", "Transcripts", "/conversations"],
+const TABS = () => ([
+  ["settings", t("botnav.settings"), ""],
+  ["flows", t("botnav.flows"), "/flows"],
+  ["orchestrations", t("botnav.orchestrations"), "/orchestrations"],
+  ["widget", t("botnav.widget"), "/widget"],
+  ["emulator", t("botnav.emulator_2"), "/emulator"],
+  ["tests", t("botnav.tests"), "/tests"],
+  ["conversations", t("botnav.transcripts"), "/conversations"],
   ["nlu", "NLU", "/nlu"],
-  ["insights", "Insights", "/insights"],
+  ["insights", t("botnav.insights"), "/insights"],
   ["ai", "AI", "/ai"],
-  ["agents", "Agents", "/agents"],
-  ["workflows", "Workflows", "/workflows"],
-  ["analytics", "Analytics", "/analytics"],
-];
+  ["agents", t("botnav.agents"), "/agents"],
+  ["workflows", t("botnav.workflows"), "/workflows"],
+  ["analytics", t("botnav.analytics"), "/analytics"],
+]);
 
 export function BotNav({ botId, active }) {
-  return html`<nav class="row tabs" aria-label="Bot">
-    ${TABS.map(
+  return html`<nav class="row tabs" aria-label=${t("common.bot")}>
+    ${TABS().map(
       ([id, label, suffix]) =>
         html`<a class=${"button" + (id === active ? " primary" : "")} data-bot-tab=${id} aria-current=${id === active ? "page" : undefined} href=${`/bots/${botId}${suffix}`}>${label}</a>`,
     )}
@@ -30,12 +31,12 @@ export function BotNav({ botId, active }) {
 
 /** A bot screen whose bot is gone or not visible: no tabs, a way back. */
 export function BotMissing({ error }) {
-  const title = error.status === 404 ? "Bot not found" : "Bot unavailable";
+  const title = error.status === 404 ? t("botnav.bot_not_found") : t("botnav.bot_unavailable");
   return html`<${Page} title=${title}>
     <div class="card" id="bot-missing">
       <${ErrorBox} error=${error} />
-      <p>${error.status === 404 ? "This bot does not exist, or it belongs to another organization." : ""}</p>
-      <p><a class="button primary" href="/bots">Back to bots</a></p>
+      <p>${error.status === 404 ? t("botnav.this_bot_does_not_exist") : ""}</p>
+      <p><a class="button primary" href="/bots">${t("botnav.back_to_bots")}</a></p>
     </div>
   <//>`;
 }
@@ -57,29 +58,29 @@ export function Checklist({ botId }) {
       get(`/api/v1/bots/${botId}/conversations?channel=widget&limit=1`),
     ]);
     return [
-      { id: "knowledge", done: links.length > 0, text: "Add knowledge: link a knowledge base with your articles", href: "/knowledge" },
+      { id: "knowledge", done: links.length > 0, text: t("botnav.add_knowledge_link_a_knowledge"), href: "/knowledge" },
       {
         id: "train",
         done: !!nlu.active_model && !nlu.needs_training,
-        text: nlu.intents ? "Train the NLU on your intents" : "Add intents and train the NLU",
+        text: nlu.intents ? t("botnav.train_the_nlu_on_your") : t("botnav.add_intents_and_train_the"),
         href: `/bots/${botId}/nlu`,
       },
-      { id: "emulator", done: emulator.items.length > 0, text: "Try it in the emulator", href: `/bots/${botId}/emulator` },
-      { id: "widget", done: widget.items.length > 0, text: "Embed the widget on your site", href: `/bots/${botId}/widget` },
+      { id: "emulator", done: emulator.items.length > 0, text: t("botnav.try_it_in_the_emulator"), href: `/bots/${botId}/emulator` },
+      { id: "widget", done: widget.items.length > 0, text: t("botnav.embed_the_widget_on_your"), href: `/bots/${botId}/widget` },
     ];
   }, [botId, dismissed]);
   if (dismissed || !state.data || state.data.every((s) => s.done)) return null;
   const left = state.data.filter((s) => !s.done).length;
   return html`<section class="card checklist" id="bot-checklist" aria-labelledby="checklist-title">
     <div class="row" style="justify-content:space-between">
-      <h2 id="checklist-title">Get this bot live · ${left} of ${state.data.length} steps left</h2>
-      <button type="button" id="dismiss-checklist" onClick=${() => (localStorage.setItem(key, "1"), setDismissed(true))}>Hide</button>
+      <h2 id="checklist-title">${t("botnav.get_this_bot_live_of", { left, data: state.data.length })}</h2>
+      <button type="button" id="dismiss-checklist" onClick=${() => (localStorage.setItem(key, "1"), setDismissed(true))}>${t("botnav.hide")}</button>
     </div>
     <ol>
       ${state.data.map(
         (s) => html`<li data-step=${s.id} data-done=${s.done ? "yes" : "no"}>
           <span aria-hidden="true">${s.done ? "✓" : "○"}</span> ${s.done ? html`<s>${s.text}</s>` : html`<a href=${s.href}>${s.text}</a>`}
-          <span class="sr-only">${s.done ? "(done)" : "(to do)"}</span>
+          <span class="sr-only">${s.done ? t("botnav.done") : t("botnav.to_do")}</span>
         </li>`,
       )}
     </ol>
@@ -91,14 +92,14 @@ export function useBot(botId) {
   return useLoad(() => get(`/api/v1/bots/${botId}`), [botId]);
 }
 
-const DELIVERY_LABELS = { queued: "Queued", retrying: "Retrying", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Failed", dead: "Not delivered" };
+const DELIVERY_LABELS = () => ({ queued: t("botnav.queued"), retrying: t("botnav.retrying"), sent: t("botnav.sent"), delivered: t("botnav.delivered"), read: t("botnav.read"), failed: t("botnav.failed"), dead: t("botnav.not_delivered") });
 
 /** A channel message's delivery state, as a small label after it. */
 function DeliveryBadge({ d }) {
   if (!d) return null;
   const bad = d.status === "failed" || d.status === "dead";
   const title = d.error_message || (d.read_at ? `Read ${formatDate(d.read_at)}` : d.delivered_at ? `Delivered ${formatDate(d.delivered_at)}` : "");
-  return html`<span class=${"delivery small " + (bad ? "bad" : "muted")} data-delivery=${d.status} title=${title}>${DELIVERY_LABELS[d.status] || d.status}</span>`;
+  return html`<span class=${"delivery small " + (bad ? "bad" : "muted")} data-delivery=${d.status} title=${title}>${DELIVERY_LABELS()[d.status] || d.status}</span>`;
 }
 
 /** The end user's (or a tester's) vote on a bot answer. */
@@ -106,13 +107,13 @@ function VoteBadge({ vote }) {
   if (!vote) return null;
   const up = vote.rating === "up";
   return html`<span class=${"badge feedback-badge " + (up ? "ok" : "warn")} data-feedback=${vote.rating} title=${vote.comment || ""}>
-    ${up ? "👍 Helpful" : "👎 Not helpful"}${vote.comment ? html` · <q>${vote.comment}</q>` : ""}${vote.source === "emulator" ? " (emulator)" : ""}
+    ${up ? t("botnav.helpful") : t("botnav.not_helpful")}${vote.comment ? html` · <q>${vote.comment}</q>` : ""}${vote.source === "emulator" ? " " + t("botnav.emulator") : ""}
   </span>`;
 }
 
 /** One transcript message (with its delivery state on a channel, and its feedback vote). */
 export function MessageLine({ m, delivery, vote, children }) {
-  const who = m.role === "agent" ? m.author_name || "Agent" : m.role === "note" ? `Note by ${m.author_name || "agent"}` : m.role;
+  const who = m.role === "agent" ? m.author_name || t("botnav.agent") : m.role === "note" ? t("botnav.note_by", { name: m.author_name || t("botnav.agent") }) : m.role;
   return html`<div class=${"chat-msg " + m.role} data-role=${m.role} title=${formatDate(m.created_at)}>
     <span class="who">${who}</span>
     <div class="chat-text">${m.text}</div>
@@ -125,7 +126,7 @@ export function MessageLine({ m, delivery, vote, children }) {
     ${m.cards && m.cards.length
       ? html`<div class="chat-opts">${m.cards.map((c) => html`<div class="card mini"><strong>${c.title}</strong><div class="muted">${c.subtitle || ""}</div></div>`)}</div>`
       : null}
-    ${m.image ? html`<div class="muted">[image ${m.image.alt || m.image.url}]</div>` : null}
+    ${m.image ? html`<div class="muted">${t("botnav.image")} ${m.image.alt || m.image.url}]</div>` : null}
     ${m.attachments && m.attachments.length ? html`<${Attachments} items=${m.attachments} />` : null}
     <${DeliveryBadge} d=${delivery} />
     <${VoteBadge} vote=${vote} />
@@ -155,6 +156,6 @@ export function Attachments({ items }) {
 export function Transcript({ messages }) {
   return html`<div class="chat-log">
     ${messages.map((m) => html`<${MessageLine} key=${m.id} m=${m} />`)}
-    ${!messages.length && html`<div class="muted">No messages.</div>`}
+    ${!messages.length && html`<div class="muted">${t("botnav.no_messages")}</div>`}
   </div>`;
 }

@@ -7,76 +7,77 @@ import { html, Page, useLoad, useState, ErrorBox, Field, FieldError, toast, toas
 import { route, navigate } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg } from "../session.js";
+import { t } from "../i18n.js";
 
 // One entry per channel type the server speaks: the create form's fields
 // (credential fields are sent under `credentials`) and the setup steps shown
 // with it. A new adapter adds its entry here.
-export const CHANNEL_TYPES = {
+export const CHANNEL_TYPES = () => ({
   telegram: {
-    label: "Telegram",
-    intro: "Create a bot with @BotFather in Telegram and paste the token it gives you. Activating the channel points Telegram at its webhook URL.",
-    fields: [{ name: "bot_token", label: "Bot token", secret: true, placeholder: "123456789:AA…" }],
+    label: t("channels.telegram"),
+    intro: t("channels.create_a_bot_with_botfather"),
+    fields: [{ name: "bot_token", label: t("channels.bot_token"), secret: true, placeholder: t("channels.123456789_aa") }],
   },
   slack: {
-    label: "Slack",
-    intro: "At api.slack.com/apps create an app. OAuth & Permissions: add the bot scopes chat:write, im:history, app_mentions:read and files:read, install it and copy the Bot User OAuth Token (xoxb-…). Basic Information: copy the Signing Secret. After creating the channel, paste its webhook URL as the Event Subscriptions Request URL (bot events message.im and app_mention) and as the Interactivity Request URL, allow messages in App Home, then test and activate.",
+    label: t("channels.slack"),
+    intro: t("channels.at_api_slack_com_apps"),
     fields: [
-      { name: "bot_token", label: "Bot User OAuth Token", secret: true, placeholder: "xoxb-…" },
-      { name: "signing_secret", label: "Signing Secret", secret: true },
+      { name: "bot_token", label: t("channels.bot_user_oauth_token"), secret: true, placeholder: t("channels.xoxb") },
+      { name: "signing_secret", label: t("channels.signing_secret"), secret: true },
     ],
   },
   messenger: {
-    label: "Facebook Messenger",
-    intro: "1. In Meta for Developers, create a Business app and add the Messenger product. 2. Under Messenger → Settings, add your Facebook Page and generate a Page access token (the app needs pages_messaging). 3. Paste the Page ID, the token and the app secret (App settings → Basic) here and create the channel. 4. Under Webhooks, set the callback URL to this channel's webhook URL and the verify token to its secret (both shown below with copy buttons) and subscribe to messages, messaging_postbacks, message_deliveries and message_reads. 5. Activate: this checks the token and subscribes the Page to your app.",
+    label: t("channels.facebook_messenger"),
+    intro: t("channels.1_in_meta_for_developers"),
     fields: [
-      { name: "page_id", label: "Page ID", placeholder: "1122334455" },
-      { name: "page_access_token", label: "Page access token", secret: true, placeholder: "EAA…" },
-      { name: "app_secret", label: "App secret", secret: true, placeholder: "32 letters and digits" },
+      { name: "page_id", label: t("channels.page_id"), placeholder: "1122334455" },
+      { name: "page_access_token", label: t("channels.page_access_token"), secret: true, placeholder: t("channels.eaa") },
+      { name: "app_secret", label: t("channels.app_secret"), secret: true, placeholder: t("channels.32_letters_and_digits") },
     ],
   },
   instagram: {
-    label: "Instagram",
-    intro: "1. Link your Instagram professional account to a Facebook Page. 2. In Meta for Developers, create a Business app with the Messenger product and Instagram messaging (permissions instagram_basic, instagram_manage_messages, pages_manage_metadata); generate a Page access token for that Page. 3. Paste the Page ID, the token and the app secret (App settings → Basic) here. 4. Under Webhooks, choose the Instagram object, set the callback URL to this channel's webhook URL and the verify token to its secret, and subscribe to messages, messaging_postbacks and messaging_seen. 5. Activate: this checks that the Page has the Instagram account and subscribes the Page to your app.",
+    label: t("channels.instagram"),
+    intro: t("channels.1_link_your_instagram_professional"),
     fields: [
-      { name: "page_id", label: "Facebook Page ID", placeholder: "1122334455" },
-      { name: "page_access_token", label: "Page access token", secret: true, placeholder: "EAA…" },
-      { name: "app_secret", label: "App secret", secret: true, placeholder: "32 letters and digits" },
-      { name: "instagram_account_id", label: "Instagram account ID (optional, checked if given)", optional: true, placeholder: "17841…" },
+      { name: "page_id", label: t("channels.facebook_page_id"), placeholder: "1122334455" },
+      { name: "page_access_token", label: t("channels.page_access_token"), secret: true, placeholder: t("channels.eaa") },
+      { name: "app_secret", label: t("channels.app_secret"), secret: true, placeholder: t("channels.32_letters_and_digits") },
+      { name: "instagram_account_id", label: t("channels.instagram_account_id_optional_checked"), optional: true, placeholder: "17841…" },
     ],
   },
   whatsapp: {
-    label: "WhatsApp",
-    intro: "In Meta for Developers, add the WhatsApp product to a Business app. From WhatsApp > API Setup copy the Phone number ID and the WhatsApp Business Account ID; create a permanent token for a system user with whatsapp_business_messaging and whatsapp_business_management; copy the App secret from App settings > Basic. After creating the channel, paste its webhook URL and verify token (the secret shown) under WhatsApp > Configuration > Webhook, and subscribe to the messages and message_template_status_update fields.",
+    label: t("channels.whatsapp"),
+    intro: t("channels.in_meta_for_developers_add"),
     fields: [
-      { name: "access_token", label: "Access token", secret: true, placeholder: "EAAG…" },
-      { name: "phone_number_id", label: "Phone number ID", placeholder: "106540352242922" },
-      { name: "app_secret", label: "App secret", secret: true },
-      { name: "business_account_id", label: "WhatsApp Business Account ID (for templates)", optional: true, placeholder: "102290129340398" },
+      { name: "access_token", label: t("channels.access_token"), secret: true, placeholder: t("channels.eaag") },
+      { name: "phone_number_id", label: t("channels.phone_number_id"), placeholder: "106540352242922" },
+      { name: "app_secret", label: t("channels.app_secret"), secret: true },
+      { name: "business_account_id", label: t("channels.whatsapp_business_account_id_for"), optional: true, placeholder: "102290129340398" },
     ],
   },
   http: {
-    label: "Generic HTTP",
-    intro: "Any system can talk to a bot: it posts signed JSON events to the webhook URL, and replies are posted, signed with the same secret, to your URL (see docs/channels.md).",
-    fields: [{ name: "outbound_url", label: "URL replies are posted to", type: "url", placeholder: "https://example.com/bot-replies" }],
+    label: t("channels.generic_http"),
+    intro: t("channels.any_system_can_talk_to"),
+    fields: [{ name: "outbound_url", label: t("channels.url_replies_are_posted_to"), type: "url", placeholder: "https://example.com/bot-replies" }],
   },
   sms: {
-    label: "SMS (Twilio)",
-    intro: "In the Twilio console copy the Account SID and Auth Token (account dashboard) and the sending number (+E.164) or a Messaging Service SID (MG…). After creating the channel open Phone Numbers → Manage → Active numbers → your number → Messaging configuration and paste the channel's webhook URL as \"A message comes in\" (Webhook, HTTP POST); with a Messaging Service, paste it in the service's Integration → \"Send a webhook\". Delivery statuses come back to the same URL. STOP/START opt a number out and back in.",
+    label: t("channels.sms_twilio"),
+    intro: t("channels.in_the_twilio_console_copy"),
     fields: [
-      { name: "account_sid", label: "Account SID", placeholder: "AC…" },
-      { name: "auth_token", label: "Auth Token", secret: true },
-      { name: "from", label: "From number or Messaging Service SID", placeholder: "+14155550100 or MG…" },
+      { name: "account_sid", label: t("channels.account_sid"), placeholder: t("channels.ac") },
+      { name: "auth_token", label: t("channels.auth_token"), secret: true },
+      { name: "from", label: t("channels.from_number_or_messaging_service"), placeholder: t("channels.14155550100_or_mg") },
     ],
   },
   email: {
-    label: "Email",
-    intro: "Replies go out through this server's SMTP server (admin console → Instance settings). Point your mail service's inbound route at the channel's webhook URL with ?token=<the channel secret shown after creation> appended: a Mailgun route forwarding to that URL with &f=mime appended (a URL ending in mime makes Mailgun post the raw message as body-mime), SendGrid Inbound Parse with \"POST the raw, full MIME message\" (field email), or any relay posting the raw message (curl --data-binary @mail.eml -H 'Content-Type: message/rfc822').",
+    label: t("common.email"),
+    intro: t("channels.replies_go_out_through_this"),
     fields: [
-      { name: "from_address", label: "Address customers write to (replies come from it)", type: "email", placeholder: "help@example.com" },
-      { name: "from_name", label: "Sender name", optional: true, placeholder: "Example Support" },
+      { name: "from_address", label: t("channels.address_customers_write_to_replies"), type: "email", placeholder: t("channels.help_example_com") },
+      { name: "from_name", label: t("channels.sender_name"), optional: true, placeholder: t("channels.example_support") },
     ],
   },
-};
+});
 
 function CreateChannel({ org, bots, onCreated }) {
   const [type, setType] = useState("telegram");
@@ -84,7 +85,7 @@ function CreateChannel({ org, bots, onCreated }) {
   const [values, setValues] = useState({});
   const [bot, setBot] = useState("");
   const [error, setError] = useState(null);
-  const spec = CHANNEL_TYPES[type];
+  const spec = CHANNEL_TYPES()[type];
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
@@ -94,7 +95,7 @@ function CreateChannel({ org, bots, onCreated }) {
       const body = { type, bot_id: Number(bot), credentials };
       if (name.trim()) body.name = name.trim();
       await post(`/api/v1/orgs/${org.id}/channels`, body);
-      toast("Channel created: test it, then activate it");
+      toast(t("channels.channel_created_test_it_then"));
       setName("");
       setValues({});
       onCreated();
@@ -103,11 +104,11 @@ function CreateChannel({ org, bots, onCreated }) {
     }
   };
   return html`<form class="card" id="create-channel" onSubmit=${submit}>
-    <h2>Connect a channel</h2>
+    <h2>${t("channels.connect_a_channel")}</h2>
     <div>
-      <label for="channel-type">Type</label>
+      <label for="channel-type">${t("common.type")}</label>
       <select id="channel-type" name="type" value=${type} onChange=${(e) => { setType(e.target.value); setValues({}); setError(null); }}>
-        ${Object.entries(CHANNEL_TYPES).map(([key, t]) => html`<option value=${key}>${t.label}</option>`)}
+        ${Object.entries(CHANNEL_TYPES()).map(([key, tv]) => html`<option value=${key}>${tv.label}</option>`)}
       </select>
     </div>
     <p class="muted">${spec.intro}</p>
@@ -119,16 +120,16 @@ function CreateChannel({ org, bots, onCreated }) {
           onInput=${(v) => setValues({ ...values, [f.name]: v })} error=${error} />`,
       )}
       <div>
-        <label for="channel-bot">Bot that answers</label>
+        <label for="channel-bot">${t("channels.bot_that_answers")}</label>
         <select id="channel-bot" name="bot_id" required value=${bot} onChange=${(e) => setBot(e.target.value)}>
-          <option value="">Choose a bot…</option>
+          <option value="">${t("channels.choose_a_bot")}</option>
           ${bots.map((b) => html`<option value=${b.id}>${b.name}</option>`)}
         </select>
         <${FieldError} error=${error} name="bot_id" />
       </div>
-      <${Field} label="Name (optional)" name="name" value=${name} onInput=${setName} error=${error} />
+      <${Field} label=${t("channels.name_optional")} name="name" value=${name} onInput=${setName} error=${error} />
     </div>
-    <p><button class="primary" type="submit">Create channel</button></p>
+    <p><button class="primary" type="submit">${t("channels.create_channel")}</button></p>
   </form>`;
 }
 
@@ -140,33 +141,33 @@ function ChannelLog({ channel, onChanged }) {
   const [tick, setTick] = useState(0);
   const log = useLoad(() => get(`/api/v1/channels/${channel.id}/messages?limit=50`), [channel.id, tick]);
   const [to, setTo] = useState("");
-  const [text, setText] = useState("Hello from botbuilder — this is a test.");
+  const [text, setText] = useState(t("channels.hello_from_botbuilder_this_is"));
   const [error, setError] = useState(null);
   const send = async (e) => {
     e.preventDefault();
     setError(null);
     try {
       await post(`/api/v1/channels/${channel.id}/send-test`, { to: to.trim(), text });
-      toast("Test message queued");
-      setTick((t) => t + 1);
+      toast(t("channels.test_message_queued"));
+      setTick((tv) => tv + 1);
       onChanged();
       // The queue sends within a moment: look again.
-      setTimeout(() => setTick((t) => t + 1), 1500);
+      setTimeout(() => setTick((tv) => tv + 1), 1500);
     } catch (err) {
       setError(err);
     }
   };
   return html`<div class="card" id="channel-log" data-channel=${channel.id}>
-    <h2>${channel.name}: send a test and message log</h2>
+    <h2>${t("channels.send_a_test_and_message", { name: channel.name })}</h2>
     <form id="send-test" class="row wrap" onSubmit=${send}>
       <${ErrorBox} error=${error} />
-      <${Field} label="To (chat id, phone number or user id at the provider)" name="to" value=${to} onInput=${setTo} error=${error} required />
-      <${Field} label="Text" name="text" value=${text} onInput=${setText} error=${error} required />
-      <p><button type="submit">Send a test</button> <button type="button" onClick=${() => setTick((t) => t + 1)}>Refresh</button></p>
+      <${Field} label=${t("channels.to_chat_id_phone_number")} name="to" value=${to} onInput=${setTo} error=${error} required />
+      <${Field} label=${t("common.text")} name="text" value=${text} onInput=${setText} error=${error} required />
+      <p><button type="submit">${t("channels.send_a_test")}</button> <button type="button" onClick=${() => setTick((tv) => tv + 1)}>${t("common.refresh")}</button></p>
     </form>
     <${ErrorBox} error=${log.error} />
     <table>
-      <thead><tr><th>When</th><th>Direction</th><th>Status</th><th>Content</th><th>Attempts</th></tr></thead>
+      <thead><tr><th>${t("common.when")}</th><th>${t("channels.direction")}</th><th>${t("common.status")}</th><th>${t("channels.content")}</th><th>${t("channels.attempts")}</th></tr></thead>
       <tbody>
         ${log.data &&
         log.data.items.map(
@@ -174,12 +175,12 @@ function ChannelLog({ channel, onChanged }) {
             <td class="small">${formatDate(m.created_at)}</td>
             <td>${m.direction}</td>
             <td><span class=${"badge " + (STATUS_BADGE[m.status] || "")}>${m.status}</span>${m.error_message && html`<div class="small muted">${m.error_message}</div>`}</td>
-            <td class="small">${m.content || (m.media_filename || m.message_type)}${m.media_url && html` <a href=${m.media_url} target="_blank" rel="noopener">media</a>`}</td>
+            <td class="small">${m.content || (m.media_filename || m.message_type)}${m.media_url && html` <a href=${m.media_url} target="_blank" rel="noopener">${t("channels.media")}</a>`}</td>
             <td>${m.attempts}</td>
           </tr>`,
         )}
         <${Loading} load=${log} cols="5" />
-        ${log.data && !log.data.items.length && html`<tr><td colspan="5" class="muted">No messages yet.</td></tr>`}
+        ${log.data && !log.data.items.length && html`<tr><td colspan="5" class="muted">${t("channels.no_messages_yet")}</td></tr>`}
       </tbody>
     </table>
   </div>`;
@@ -206,16 +207,16 @@ function Channels() {
     }
   };
   const remove = (c) =>
-    confirm(`Delete ${c.name}? Its contacts and message log go with it.`) && act(c, "Delete", () => del(`/api/v1/channels/${c.id}`));
+    confirm(t("channels.delete_its_contacts_and_message", { name: c.name })) && act(c, "Delete", () => del(`/api/v1/channels/${c.id}`));
   const botName = (id) => ((bots.data && bots.data.items.find((b) => b.id === id)) || {}).name || "—";
-  return html`<${Page} title="Channels">
-    <p class="muted">Your bots answer on messaging apps. Each channel has its own secret webhook URL; activating a channel gives it to the provider.</p>
+  return html`<${Page} title=${t("channels.channels")}>
+    <p class="muted">${t("channels.your_bots_answer_on_messaging")}</p>
     ${bots.data && html`<${CreateChannel} org=${org} bots=${bots.data.items} onCreated=${list.reload} />`}
     <div class="card">
-      <h2>Channels</h2>
+      <h2>${t("channels.channels")}</h2>
       <${ErrorBox} error=${list.error || bots.error} />
       <table>
-        <thead><tr><th>Name</th><th>Bot</th><th>Status</th><th>Webhook URL</th><th>Health</th><th></th></tr></thead>
+        <thead><tr><th>${t("common.name")}</th><th>${t("common.bot")}</th><th>${t("common.status")}</th><th>${t("channels.webhook_url_2")}</th><th>${t("channels.health")}</th><th></th></tr></thead>
         <tbody>
           ${list.data &&
           list.data.items.map(
@@ -223,27 +224,27 @@ function Channels() {
               <td><strong>${c.name}</strong> <span class="muted small">${c.type}${c.username ? html` · @${c.username}` : ""}</span></td>
               <td>${botName(c.bot_id)}</td>
               <td><span class=${"badge " + badge(c.status)}>${c.status}</span></td>
-              <td><code class="excerpt">${c.webhook_url}</code> <${CopyButton} id=${`copy-channel-url-${c.id}`} text=${c.webhook_url} what="webhook URL" />
-                ${c.webhook_secret && html`<div class="small">Secret: <${CopyButton} id=${`copy-channel-secret-${c.id}`} text=${c.webhook_secret} what="secret" /></div>`}</td>
+              <td><code class="excerpt">${c.webhook_url}</code> <${CopyButton} id=${`copy-channel-url-${c.id}`} text=${c.webhook_url} what=${t("channels.webhook_url")} />
+                ${c.webhook_secret && html`<div class="small">${t("channels.secret_2")} <${CopyButton} id=${`copy-channel-secret-${c.id}`} text=${c.webhook_secret} what=${t("channels.secret")} /></div>`}</td>
               <td class="small">
-                <div>Last inbound: ${c.last_inbound_at ? formatDate(c.last_inbound_at) : html`<span class="muted">never</span>`}</div>
-                <div>Queued: ${c.queue_depth}</div>
-                ${c.error_message && html`<div class="alert error small" role="note">Last error (${formatDate(c.last_error_at)}): ${c.error_message}</div>`}
+                <div>${t("channels.last_inbound")} ${c.last_inbound_at ? formatDate(c.last_inbound_at) : html`<span class="muted">${t("channels.never")}</span>`}</div>
+                <div>${t("channels.queued", { queue_depth: c.queue_depth })}</div>
+                ${c.error_message && html`<div class="alert error small" role="note">${t("channels.last_error", { last_error_at: formatDate(c.last_error_at), error_message: c.error_message })}</div>`}
               </td>
               <td class="row">
                 <button type="button" class="test-channel" disabled=${busy === `${c.id}:Test connection`}
-                  onClick=${() => act(c, "Test connection", () => post(`/api/v1/channels/${c.id}/test`))}>Test connection</button>
+                  onClick=${() => act(c, t("channels.test_connection"), () => post(`/api/v1/channels/${c.id}/test`))}>${t("channels.test_connection")}</button>
                 <button type="button" class="activate-channel" disabled=${busy === `${c.id}:Activate`}
-                  onClick=${() => act(c, "Activate", () => post(`/api/v1/channels/${c.id}/activate`))}>${c.status === "active" ? "Re-activate" : "Activate"}</button>
-                <button type="button" class="open-channel-log" aria-expanded=${open === c.id} onClick=${() => setOpen(open === c.id ? null : c.id)}>Test & log</button>
+                  onClick=${() => act(c, t("channels.activate"), () => post(`/api/v1/channels/${c.id}/activate`))}>${c.status === "active" ? t("channels.re_activate") : t("channels.activate")}</button>
+                <button type="button" class="open-channel-log" aria-expanded=${open === c.id} onClick=${() => setOpen(open === c.id ? null : c.id)}>${t("channels.test_log")}</button>
                 ${c.type === "whatsapp" && html`<a class="button templates-link" href=${`/settings/channels/${c.id}/templates`}
-                  onClick=${(e) => (e.preventDefault(), navigate(`/settings/channels/${c.id}/templates`))}>Templates</a>`}
-                <button type="button" class="danger" onClick=${() => remove(c)}>Delete</button>
+                  onClick=${(e) => (e.preventDefault(), navigate(`/settings/channels/${c.id}/templates`))}>${t("common.templates")}</a>`}
+                <button type="button" class="danger" onClick=${() => remove(c)}>${t("common.delete")}</button>
               </td>
             </tr>`,
           )}
           <${Loading} load=${list} cols="6" />
-          ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">No channels yet.</td></tr>`}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">${t("channels.no_channels_yet")}</td></tr>`}
         </tbody>
       </table>
     </div>
@@ -252,4 +253,4 @@ function Channels() {
   <//>`;
 }
 
-route("/settings/channels", Channels, { nav: { label: "Channels", section: "Settings", order: 64, requires: "integrations.manage" } });
+route("/settings/channels", Channels, { nav: { label: "nav.channels", section: "nav.settings", order: 64, requires: "integrations.manage" } });

@@ -8,9 +8,10 @@ import { html, Page, useLoad, useState, useEffect, ErrorBox, FieldError, Loading
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
+import { t } from "../i18n.js";
 
 const CHANNEL_TYPES = ["telegram", "whatsapp", "messenger", "instagram", "sms", "slack", "email", "http", "widget"];
-const CONSENT = { unknown: "Consent unknown", granted: "Consent granted", revoked: "Consent revoked" };
+const CONSENT = () => ({ unknown: t("contacts.consent_unknown"), granted: t("contacts.consent_granted"), revoked: t("contacts.consent_revoked") });
 
 function name(c) {
   return c.display_name || (c.username ? `@${c.username}` : c.phone_number || c.email || c.external_id);
@@ -40,18 +41,18 @@ function TagsEditor({ detail, onSaved }) {
     if (draft.trim()) save([...tags, draft]);
   };
   return html`<form class="tags-editor" id="tags-editor" onSubmit=${add}>
-    <h3>Tags</h3>
-    <ul class="chips" aria-label="Tags">
+    <h3>${t("contacts.tags")}</h3>
+    <ul class="chips" aria-label=${t("contacts.tags")}>
       ${tags.map(
-        (t) => html`<li class="chip" data-tag=${t}>${t}
-          <button type="button" class="chip-remove" aria-label=${`Remove tag ${t}`} onClick=${() => save(tags.filter((x) => x !== t))}>×</button></li>`,
+        (tv) => html`<li class="chip" data-tag=${tv}>${tv}
+          <button type="button" class="chip-remove" aria-label=${t("contacts.remove_tag", { tv })} onClick=${() => save(tags.filter((x) => x !== tv))}>×</button></li>`,
       )}
-      ${!tags.length && html`<li class="muted">No tags.</li>`}
+      ${!tags.length && html`<li class="muted">${t("contacts.no_tags")}</li>`}
     </ul>
     <div class="row">
-      <label class="sr-only" for="tag-input">New tag</label>
-      <input id="tag-input" placeholder="Add a tag" value=${draft} maxlength="50" onInput=${(e) => setDraft(e.target.value)} style="max-width:16rem" />
-      <button type="submit" id="add-tag">Add tag</button>
+      <label class="sr-only" for="tag-input">${t("contacts.new_tag")}</label>
+      <input id="tag-input" placeholder=${t("contacts.add_a_tag")} value=${draft} maxlength="50" onInput=${(e) => setDraft(e.target.value)} style="max-width:16rem" />
+      <button type="submit" id="add-tag">${t("contacts.add_tag")}</button>
     </div>
     <${FieldError} error=${error} name="tags" />
     <${ErrorBox} error=${error} />
@@ -78,28 +79,28 @@ function AttributesEditor({ detail, onSaved }) {
     }
     try {
       onSaved(await patch(`/api/v1/contacts/${detail.id}`, { custom_attributes: object }));
-      toast("Attributes saved");
+      toast(t("contacts.attributes_saved"));
     } catch (err) {
       setError(err);
     }
   };
   return html`<form id="attributes-editor" onSubmit=${save}>
-    <h3>Custom attributes</h3>
+    <h3>${t("contacts.custom_attributes")}</h3>
     <table class="attributes">
-      <thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Value</th><th scope="col"><span class="sr-only">Remove</span></th></tr></thead>
+      <thead><tr><th scope="col">${t("common.name")}</th><th scope="col">${t("common.type")}</th><th scope="col">${t("common.value")}</th><th scope="col"><span class="sr-only">${t("common.remove")}</span></th></tr></thead>
       <tbody>
         ${rows.map(
           (r, i) => html`<tr data-attribute-row=${i}>
-            <td><input aria-label=${`Attribute ${i + 1} name`} class="attr-key" value=${r.key} placeholder="plan" onInput=${(e) => set(i, "key", e.target.value)} /></td>
-            <td><select aria-label=${`Attribute ${i + 1} type`} class="attr-type" value=${r.type} onChange=${(e) => set(i, "type", e.target.value)}>
-              ${["string", "number", "boolean", "null"].map((t) => html`<option value=${t}>${t}</option>`)}
+            <td><input aria-label=${t("contacts.attribute_name", { value: i + 1 })} class="attr-key" value=${r.key} placeholder=${t("contacts.plan")} onInput=${(e) => set(i, "key", e.target.value)} /></td>
+            <td><select aria-label=${t("contacts.attribute_type", { value: i + 1 })} class="attr-type" value=${r.type} onChange=${(e) => set(i, "type", e.target.value)}>
+              ${["string", "number", "boolean", "null"].map((tv) => html`<option value=${tv}>${tv}</option>`)}
             </select></td>
             <td>${r.type === "boolean"
-              ? html`<select aria-label=${`Attribute ${i + 1} value`} class="attr-value" value=${r.value} onChange=${(e) => set(i, "value", e.target.value)}>
-                  <option value="true">true</option><option value="false">false</option></select>`
-              : html`<input aria-label=${`Attribute ${i + 1} value`} class="attr-value" value=${r.value} disabled=${r.type === "null"}
+              ? html`<select aria-label=${t("contacts.attribute_value", { value: i + 1 })} class="attr-value" value=${r.value} onChange=${(e) => set(i, "value", e.target.value)}>
+                  <option value="true">${t("contacts.true")}</option><option value="false">${t("contacts.false")}</option></select>`
+              : html`<input aria-label=${t("contacts.attribute_value", { value: i + 1 })} class="attr-value" value=${r.value} disabled=${r.type === "null"}
                   type=${r.type === "number" ? "number" : "text"} onInput=${(e) => set(i, "value", e.target.value)} />`}</td>
-            <td><button type="button" aria-label=${`Remove attribute ${r.key || i + 1}`} onClick=${() => setRows(rows.filter((_, j) => j !== i))}>×</button></td>
+            <td><button type="button" aria-label=${t("contacts.remove_attribute", { value: r.key || i + 1 })} onClick=${() => setRows(rows.filter((_, j) => j !== i))}>×</button></td>
           </tr>`,
         )}
       </tbody>
@@ -107,8 +108,8 @@ function AttributesEditor({ detail, onSaved }) {
     <${FieldError} error=${error} name="custom_attributes" />
     <${ErrorBox} error=${error} />
     <p class="row">
-      <button type="button" id="add-attribute" onClick=${() => setRows([...rows, { key: "", value: "", type: "string" }])}>Add attribute</button>
-      <button type="submit" class="primary" id="save-attributes">Save attributes</button>
+      <button type="button" id="add-attribute" onClick=${() => setRows([...rows, { key: "", value: "", type: "string" }])}>${t("contacts.add_attribute")}</button>
+      <button type="submit" class="primary" id="save-attributes">${t("contacts.save_attributes")}</button>
     </p>
   </form>`;
 }
@@ -124,7 +125,7 @@ function ProfileForm({ detail, onSaved }) {
     for (const [k, v] of Object.entries(form)) body[k] = v.trim() ? v : null;
     try {
       onSaved(await patch(`/api/v1/contacts/${detail.id}`, body));
-      toast("Profile saved");
+      toast(t("contacts.profile_saved"));
     } catch (err) {
       setError(err);
     }
@@ -135,10 +136,10 @@ function ProfileForm({ detail, onSaved }) {
     <${FieldError} error=${error} name=${field} />
   </div>`;
   return html`<form id="profile-form" onSubmit=${save}>
-    <h3>Profile</h3>
+    <h3>${t("contacts.profile")}</h3>
     <${ErrorBox} error=${error} />
-    <div class="grid">${input("display_name", "Display name")}${input("email", "Email", "email")}${input("phone_number", "Phone number", "tel")}</div>
-    <p><button type="submit" class="primary">Save profile</button></p>
+    <div class="grid">${input("display_name", t("contacts.display_name"))}${input("email", t("common.email"), "email")}${input("phone_number", t("contacts.phone_number"), "tel")}</div>
+    <p><button type="submit" class="primary">${t("contacts.save_profile")}</button></p>
   </form>`;
 }
 
@@ -158,10 +159,10 @@ function MergePicker({ detail, orgId, onMerged }) {
     }
   };
   const merge = async (c) => {
-    if (!confirm(`Merge ${name(c)} (${c.channel.type}) into ${name(detail)}? Both stay reachable on their channels.`)) return;
+    if (!confirm(t("contacts.merge_into_both_stay_reachable", { c: name(c), type: c.channel.type, detail: name(detail) }))) return;
     try {
       onMerged(await post(`/api/v1/contacts/${detail.id}/merge`, { other_contact_id: c.id }));
-      toast(`Merged ${name(c)}`);
+      toast(t("contacts.merged_2", { c: name(c) }));
       setResults(null);
       setQ("");
     } catch (err) {
@@ -169,19 +170,19 @@ function MergePicker({ detail, orgId, onMerged }) {
     }
   };
   return html`<div id="merge-picker">
-    <h3>Merge with another contact</h3>
+    <h3>${t("contacts.merge_with_another_contact")}</h3>
     <form class="row" onSubmit=${search}>
-      <label class="sr-only" for="merge-search">Find the contact to merge</label>
-      <input id="merge-search" type="search" placeholder="Name, username, phone, email…" value=${q} onInput=${(e) => setQ(e.target.value)} style="max-width:20rem" />
-      <button type="submit" id="merge-search-button">Find</button>
+      <label class="sr-only" for="merge-search">${t("contacts.find_the_contact_to_merge")}</label>
+      <input id="merge-search" type="search" placeholder=${t("contacts.name_username_phone_email")} value=${q} onInput=${(e) => setQ(e.target.value)} style="max-width:20rem" />
+      <button type="submit" id="merge-search-button">${t("contacts.find")}</button>
     </form>
     <${ErrorBox} error=${error} />
     ${results && html`<ul class="pick-list" id="merge-results">
       ${results.map(
         (c) => html`<li data-contact=${c.id}>${name(c)} <${ChannelBadge} contact=${c} />
-          <button type="button" class="merge-button" onClick=${() => merge(c)}>Merge</button></li>`,
+          <button type="button" class="merge-button" onClick=${() => merge(c)}>${t("contacts.merge")}</button></li>`,
       )}
-      ${!results.length && html`<li class="muted">No other contact matches.</li>`}
+      ${!results.length && html`<li class="muted">${t("contacts.no_other_contact_matches")}</li>`}
     </ul>`}
   </div>`;
 }
@@ -195,20 +196,19 @@ function EraseForm({ detail, onErased }) {
     setError(null);
     try {
       const report = await del(`/api/v1/contacts/${detail.id}`);
-      toast(`Erased ${plural(report.contacts, "contact")}, ${plural(report.conversations, "conversation")} and ${plural(report.channel_messages, "message")}`);
+      toast(t("contacts.erased_and", { value: (plural(report.contacts, "contact")), value2: (plural(report.conversations, "conversation")), value3: (plural(report.channel_messages, "message")) }));
       onErased();
     } catch (err) {
       setError(err);
     }
   };
   return html`<form id="erase-form" class="danger-zone" onSubmit=${erase}>
-    <h3>Erase this person</h3>
-    <p class="muted">Deletes ${plural(detail.person.contact_ids.length, "contact")} of this person, their messages and the conversations only they took part in,
-      and blanks the provider events that mention them. This cannot be undone.</p>
-    <label for="erase-confirm">Type <strong>ERASE</strong> to confirm</label>
+    <h3>${t("contacts.erase_this_person")}</h3>
+    <p class="muted">${t("contacts.deletes")} ${plural(detail.person.contact_ids.length, "contact")} ${t("contacts.of_this_person_their_messages")}</p>
+    <label for="erase-confirm">${t("common.type")} <strong>${t("contacts.erase")}</strong> ${t("contacts.to_confirm")}</label>
     <input id="erase-confirm" autocomplete="off" value=${typed} onInput=${(e) => setTyped(e.target.value)} style="max-width:12rem" />
     <${ErrorBox} error=${error} />
-    <p><button type="submit" class="danger" id="erase-button" disabled=${typed !== "ERASE"}>Erase permanently</button></p>
+    <p><button type="submit" class="danger" id="erase-button" disabled=${typed !== "ERASE"}>${t("contacts.erase_permanently")}</button></p>
   </form>`;
 }
 
@@ -237,7 +237,7 @@ function ContactPanel({ id, orgId, onChanged, onErased }) {
   const unmerge = async (c) => {
     try {
       await post(`/api/v1/contacts/${c.id}/unmerge`);
-      toast(`${name(c)} is a contact of its own again`);
+      toast(t("contacts.is_a_contact_of_its", { c: name(c) }));
       load.reload();
       onChanged();
     } catch (err) {
@@ -252,39 +252,38 @@ function ContactPanel({ id, orgId, onChanged, onErased }) {
     <p class="row" id="contact-channels">
       ${detail.channels.map(
         (c) => html`<span class="contact-channel" data-contact=${c.id}><${ChannelBadge} contact=${c} /> <span class="muted">${c.username ? `@${c.username}` : c.external_id}</span>
-          ${write && merged && html` <button type="button" class="unmerge-button" aria-label=${`Unmerge ${name(c)} (${c.channel.type})`} onClick=${() => unmerge(c)}>Unmerge</button>`}</span>`,
+          ${write && merged && html` <button type="button" class="unmerge-button" aria-label=${t("contacts.unmerge_2", { c: name(c), type: c.channel.type })} onClick=${() => unmerge(c)}>${t("contacts.unmerge")}</button>`}</span>`,
       )}
     </p>
     <p class="muted">
-      ${plural(detail.person.inbound_messages, "message")} in, ${plural(detail.person.outbound_messages, "message")} out ·
-      first seen ${formatDate(detail.person.first_seen_at) || "never"} · last seen ${formatDate(detail.person.last_seen_at) || "never"}
+      ${t("contacts.messages_in_out_seen", { inbound: plural(detail.person.inbound_messages, "message"), outbound: plural(detail.person.outbound_messages, "message"), first: formatDate(detail.person.first_seen_at) || t("contacts.never"), last: formatDate(detail.person.last_seen_at) || t("contacts.never") })}
     </p>
     <div class="row">
       <label class="check"><input type="checkbox" id="consent-toggle" style="width:auto" disabled=${!write}
-        checked=${detail.consent_status === "granted"} onChange=${(e) => consent(e.target.checked)} /> May be messaged (consent)</label>
-      <span class=${"badge " + (detail.consent_status === "granted" ? "ok" : detail.consent_status === "revoked" ? "bad" : "")} id="consent-status">${CONSENT[detail.consent_status]}</span>
-      ${detail.consent_source && html`<span class="muted small">by ${detail.consent_source}, ${formatDate(detail.consent_updated_at)}</span>`}
+        checked=${detail.consent_status === "granted"} onChange=${(e) => consent(e.target.checked)} /> ${t("contacts.may_be_messaged_consent")}</label>
+      <span class=${"badge " + (detail.consent_status === "granted" ? "ok" : detail.consent_status === "revoked" ? "bad" : "")} id="consent-status">${CONSENT()[detail.consent_status]}</span>
+      ${detail.consent_source && html`<span class="muted small">${t("contacts.by", { consent_source: detail.consent_source, consent_updated_at: formatDate(detail.consent_updated_at) })}</span>`}
       <label class="check"><input type="checkbox" id="blocked-toggle" style="width:auto" disabled=${!write}
-        checked=${detail.is_blocked} onChange=${(e) => block(e.target.checked)} /> Blocked</label>
+        checked=${detail.is_blocked} onChange=${(e) => block(e.target.checked)} /> ${t("contacts.blocked")}</label>
     </div>
     ${write
       ? html`<${TagsEditor} detail=${detail} onSaved=${saved} />
           <${ProfileForm} detail=${detail} onSaved=${saved} />
           <${AttributesEditor} detail=${detail} onSaved=${saved} />`
-      : html`<h3>Tags</h3><ul class="chips" aria-label="Tags">${detail.tags.map((t) => html`<li class="chip" data-tag=${t}>${t}</li>`)}</ul>
-          <h3>Custom attributes</h3><dl>${Object.entries(detail.custom_attributes).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>`}
-    <h3>Conversations</h3>
+      : html`<h3>${t("contacts.tags")}</h3><ul class="chips" aria-label=${t("contacts.tags")}>${detail.tags.map((tv) => html`<li class="chip" data-tag=${tv}>${tv}</li>`)}</ul>
+          <h3>${t("contacts.custom_attributes")}</h3><dl>${Object.entries(detail.custom_attributes).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>`}
+    <h3>${t("contacts.conversations")}</h3>
     <ul class="pick-list" id="contact-conversations">
       ${detail.conversations.map(
         (c) => html`<li data-conversation=${c.id}><a href=${`/bots/${c.bot_id}/conversations?conversation=${c.id}`}>${c.bot_name} · ${c.channel}</a>
           <span class="muted"> ${c.status} · ${plural(c.message_count, "message")} · ${formatDate(c.last_message_at || c.created_at)}</span></li>`,
       )}
-      ${!detail.conversations.length && html`<li class="muted">No conversations.</li>`}
+      ${!detail.conversations.length && html`<li class="muted">${t("contacts.no_conversations")}</li>`}
     </ul>
     ${write && html`<${MergePicker} detail=${detail} orgId=${orgId} onMerged=${saved} />`}
     ${can("org.manage") &&
-    html`<h3>Personal data</h3>
-      <p><a class="button" id="export-link" href=${`/api/v1/contacts/${detail.id}/export`} download=${`contact-${detail.id}-export.json`}>Download everything stored (JSON)</a></p>
+    html`<h3>${t("contacts.personal_data")}</h3>
+      <p><a class="button" id="export-link" href=${`/api/v1/contacts/${detail.id}/export`} download=${`contact-${detail.id}-export.json`}>${t("contacts.download_everything_stored_json")}</a></p>
       <${EraseForm} detail=${detail} onErased=${onErased} />`}
   </div>`;
 }
@@ -301,7 +300,7 @@ function Contacts({ params }) {
   const list = useLoad(() => get(`/api/v1/orgs/${org.id}/contacts?${qs}`), [org.id, qs.toString(), tick]);
   const items = list.data ? [list.data, ...pages].flatMap((p) => p.items) : [];
   const last = pages.length ? pages[pages.length - 1] : list.data;
-  const reload = () => (setPages([]), setTick((t) => t + 1));
+  const reload = () => (setPages([]), setTick((tv) => tv + 1));
   const select = (id) => {
     setSelected(id);
     history.replaceState(null, "", id ? `/contacts/${id}` : "/contacts");
@@ -315,21 +314,21 @@ function Contacts({ params }) {
   };
   const setFilter = (k, v) => (setPages([]), setFilters({ ...filters, [k]: v }));
   const filtered = Object.values(filters).some(Boolean);
-  return html`<${Page} title="Contacts">
+  return html`<${Page} title=${t("contacts.contacts")}>
     <form class="row" id="contact-filters" onSubmit=${(e) => (e.preventDefault(), setFilter("q", q))}>
-      <div><label for="contact-search">Search</label>
-        <input id="contact-search" type="search" placeholder="Name, username, phone, email, id" value=${q} onInput=${(e) => setQ(e.target.value)} /></div>
-      <div><label for="filter-channel">Channel</label>
+      <div><label for="contact-search">${t("common.search")}</label>
+        <input id="contact-search" type="search" placeholder=${t("contacts.name_username_phone_email_id")} value=${q} onInput=${(e) => setQ(e.target.value)} /></div>
+      <div><label for="filter-channel">${t("common.channel")}</label>
         <select id="filter-channel" value=${filters.channel_type} onChange=${(e) => setFilter("channel_type", e.target.value)}>
-          <option value="">Any</option>${CHANNEL_TYPES.map((t) => html`<option value=${t}>${t}</option>`)}
+          <option value="">${t("common.any")}</option>${CHANNEL_TYPES.map((tv) => html`<option value=${tv}>${tv}</option>`)}
         </select></div>
-      <div><label for="filter-tag">Tag</label>
+      <div><label for="filter-tag">${t("contacts.tag")}</label>
         <input id="filter-tag" value=${filters.tag} onChange=${(e) => setFilter("tag", e.target.value)} style="max-width:10rem" /></div>
-      <div><label for="filter-consent">Consent</label>
+      <div><label for="filter-consent">${t("contacts.consent")}</label>
         <select id="filter-consent" value=${filters.consent} onChange=${(e) => setFilter("consent", e.target.value)}>
-          <option value="">Any</option>${Object.keys(CONSENT).map((c) => html`<option value=${c}>${c}</option>`)}
+          <option value="">${t("common.any")}</option>${Object.keys(CONSENT()).map((c) => html`<option value=${c}>${c}</option>`)}
         </select></div>
-      <button type="submit" id="contact-search-button">Search</button>
+      <button type="submit" id="contact-search-button">${t("common.search")}</button>
     </form>
     <${ErrorBox} error=${list.error} />
     <div class=${"split contacts" + (selected ? " has-selection" : "")}>
@@ -338,24 +337,24 @@ function Contacts({ params }) {
           ${items.map(
             (c) => html`<li data-contact=${c.id} class=${selected === c.id ? "active" : ""}>
               <a href=${`/contacts/${c.id}`} onClick=${(e) => (e.preventDefault(), select(c.id))}><strong>${name(c)}</strong></a>
-              <${ChannelBadge} contact=${c} />${c.person_id && html` <span class="badge">merged</span>`}
+              <${ChannelBadge} contact=${c} />${c.person_id && html` <span class="badge">${t("contacts.merged")}</span>`}
               ${c.tags.length > 0 && html`<div class="muted small">${c.tags.join(", ")}</div>`}
-              <div class="muted small">last seen ${formatDate(c.last_seen_at) || "never"}</div>
+              <div class="muted small">${t("contacts.last_seen_2")} ${formatDate(c.last_seen_at) || t("common.never")}</div>
             </li>`,
           )}
           <${Loading} load=${list} li />
-          ${list.data && !items.length && html`<li class="muted">${filtered ? "No contacts match." : "No contacts yet: they appear when people write to your channels."}</li>`}
+          ${list.data && !items.length && html`<li class="muted">${filtered ? t("contacts.no_contacts_match") : t("contacts.no_contacts_yet_they_appear")}</li>`}
         </ul>
-        ${last && last.next_cursor && html`<p><button type="button" id="more-contacts" onClick=${more}>Load more</button></p>`}
+        ${last && last.next_cursor && html`<p><button type="button" id="more-contacts" onClick=${more}>${t("common.load_more")}</button></p>`}
       </div>
       <div style="flex:2;min-width:280px">
         ${selected
           ? html`<${ContactPanel} key=${selected} id=${selected} orgId=${org.id} onChanged=${reload} onErased=${() => (select(null), reload())} />`
-          : html`<div class="card muted">Select a contact.</div>`}
+          : html`<div class="card muted">${t("contacts.select_a_contact")}</div>`}
       </div>
     </div>
   <//>`;
 }
 
-route("/contacts", Contacts, { nav: { label: "Contacts", section: "Support", order: 31, requires: "conversations.read" } });
+route("/contacts", Contacts, { nav: { label: "nav.contacts", section: "nav.support", order: 31, requires: "conversations.read" } });
 route("/contacts/:contactId", Contacts);

@@ -6,6 +6,7 @@ import { route } from "../router.js";
 import { post, put } from "../api.js";
 import { BotNav, useBot, MessageLine, BotMissing } from "./botnav.js";
 import { can } from "../session.js";
+import { t } from "../i18n.js";
 
 function Json({ value }) {
   return html`<pre class="json">${JSON.stringify(value, null, 2)}</pre>`;
@@ -25,7 +26,7 @@ export function markGaps(text, gaps) {
     if (g.at > pos) out.push(chars.slice(pos, g.at).join(""));
     pos = Math.max(pos, g.at);
     const names = g.variables.join(", ");
-    const tip = `${g.variables.length > 1 ? "variables" : "variable"} ${names} ${g.variables.length > 1 ? "are" : "is"} not set`;
+    const tip = t("emulator.variables_not_set", { count: g.variables.length, names });
     out.push(html`<mark class="template-gap" data-variables=${names} title=${tip}>${g.placeholder}<span class="sr-only"> (${tip})</span></mark>`);
   }
   if (pos < chars.length) out.push(chars.slice(pos).join(""));
@@ -44,8 +45,8 @@ function Thumbs({ conversation, message }) {
     }
   };
   return html`<div class="chat-vote" data-vote-for=${message}>
-    <button type="button" class="small" aria-pressed=${rating === "up" ? "true" : "false"} aria-label="Helpful answer" onClick=${() => vote("up")}>👍</button>
-    <button type="button" class="small" aria-pressed=${rating === "down" ? "true" : "false"} aria-label="Unhelpful answer" onClick=${() => vote("down")}>👎</button>
+    <button type="button" class="small" aria-pressed=${rating === "up" ? "true" : "false"} aria-label=${t("emulator.helpful_answer")} onClick=${() => vote("up")}>👍</button>
+    <button type="button" class="small" aria-pressed=${rating === "down" ? "true" : "false"} aria-label=${t("emulator.unhelpful_answer")} onClick=${() => vote("down")}>👎</button>
   </div>`;
 }
 
@@ -73,36 +74,36 @@ export function TraceView({ trace, index }) {
   const nlu = trace.nlu;
   const changes = changedVars(trace.variables_before, trace.variables_after);
   return html`<div class="trace card" data-turn=${index}>
-    <h3>Turn ${index + 1} · ${trace.duration_ms.toFixed(2)} ms</h3>
+    <h3>${t("emulator.turn")} ${index + 1} · ${trace.duration_ms.toFixed(2)} ${t("emulator.ms")}</h3>
     <div class="trace-section" data-section="nlu">
-      <strong>NLU</strong>
+      <strong>${t("common.nlu")}</strong>
       ${nlu
-        ? html`<span> intent <code class="trace-intent">${nlu.intent || "none"}</code> (${(nlu.confidence || 0).toFixed(2)})
-            ${nlu.entities && nlu.entities.length ? html` · entities ${nlu.entities.map((e) => html`<code>${e.entity}=${JSON.stringify(e.value)}</code> `)}` : ""}
-            ${nlu.note ? html` <span class="muted">${nlu.note}</span>` : ""} <span class="muted">${(nlu.duration_ms || 0).toFixed(2)} ms</span>
+        ? html`<span> ${t("emulator.intent")} <code class="trace-intent">${nlu.intent || "none"}</code> (${(nlu.confidence || 0).toFixed(2)})
+            ${nlu.entities && nlu.entities.length ? html` ${t("emulator.entities")} ${nlu.entities.map((e) => html`<code>${e.entity}=${JSON.stringify(e.value)}</code> `)}` : ""}
+            ${nlu.note ? html` <span class="muted">${nlu.note}</span>` : ""} <span class="muted">${(nlu.duration_ms || 0).toFixed(2)} ${t("emulator.ms")}</span>
             ${nlu.encoder ? html` <span class="muted trace-encoder">· ${nlu.encoder}</span>` : ""}</span>`
-        : html`<span class="muted"> not run</span>`}
+        : html`<span class="muted"> ${t("emulator.not_run")}</span>`}
     </div>
     <div class="trace-section" data-section="path">
-      <strong>Path</strong>
+      <strong>${t("emulator.path")}</strong>
       <ol class="trace-path">${trace.path.map((s) => html`<li data-node=${s.node}><code>${s.flow}/${s.node}</code> <span class="muted">${s.node_type}${s.outcome ? ` → ${s.outcome}` : ""}</span></li>`)}</ol>
-      ${trace.waiting_at && html`<div class="muted">Waiting at ${trace.waiting_at}</div>`}
+      ${trace.waiting_at && html`<div class="muted">${t("emulator.waiting_at", { waiting_at: trace.waiting_at })}</div>`}
       ${trace.events.length > 0 && html`<div class="muted">${trace.events.join(" · ")}</div>`}
     </div>
     <div class="trace-section" data-section="variables">
-      <strong>Variables</strong>
+      <strong>${t("emulator.variables")}</strong>
       ${changes.length
-        ? html`<table class="trace-vars"><thead><tr><th>Variable</th><th>Before</th><th>After</th></tr></thead><tbody>
+        ? html`<table class="trace-vars"><thead><tr><th>${t("emulator.variable")}</th><th>${t("emulator.before")}</th><th>${t("emulator.after")}</th></tr></thead><tbody>
             ${changes.map((c) => html`<tr data-var=${c.name}><td><code>${c.name}</code></td><td>${c.before === undefined ? "—" : JSON.stringify(c.before)}</td><td>${c.after === undefined ? "—" : JSON.stringify(c.after)}</td></tr>`)}
           </tbody></table>`
-        : html`<span class="muted"> unchanged</span>`}
-      <details><summary>All variables after the turn</summary><${Json} value=${trace.variables_after} /></details>
+        : html`<span class="muted"> ${t("emulator.unchanged")}</span>`}
+      <details><summary>${t("emulator.all_variables_after_the_turn")}</summary><${Json} value=${trace.variables_after} /></details>
     </div>
     ${trace.http_calls.length > 0 &&
-    html`<div class="trace-section" data-section="http"><strong>HTTP calls</strong>
-      <ul>${trace.http_calls.map((c) => html`<li><code>${c.method} ${c.url}</code> → ${c.status || c.error} <span class="muted">${c.duration_ms.toFixed(1)} ms</span></li>`)}</ul></div>`}
+    html`<div class="trace-section" data-section="http"><strong>${t("emulator.http_calls")}</strong>
+      <ul>${trace.http_calls.map((c) => html`<li><code>${c.method} ${c.url}</code> → ${c.status || c.error} <span class="muted">${c.duration_ms.toFixed(1)} ${t("emulator.ms")}</span></li>`)}</ul></div>`}
     ${trace.problems.length > 0 &&
-    html`<div class="trace-section problems" data-section="problems"><strong>Problems</strong>
+    html`<div class="trace-section problems" data-section="problems"><strong>${t("emulator.problems")}</strong>
       <ul>${trace.problems.map((p) => html`<li class=${"trace-problem" + (p.message.startsWith("unset variable:") ? " unset-variable" : "")}>${p.node ? html`<code>${p.flow ? `${p.flow}/` : ""}${p.node}</code>: ` : ""}${p.message}</li>`)}</ul></div>`}
   </div>`;
 }
@@ -135,14 +136,14 @@ function pendingOptions(log) {
  * confidence) and the session variables the turn set.
  */
 function asTestTurns(turns) {
-  return turns.map((t) => {
-    const before = (t.trace && t.trace.variables_before && t.trace.variables_before.session) || {};
-    const after = (t.trace && t.trace.variables_after && t.trace.variables_after.session) || {};
+  return turns.map((tv) => {
+    const before = (tv.trace && tv.trace.variables_before && tv.trace.variables_before.session) || {};
+    const after = (tv.trace && tv.trace.variables_after && tv.trace.variables_after.session) || {};
     const variables = {};
     for (const [k, v] of Object.entries(after)) if (JSON.stringify(before[k]) !== JSON.stringify(v)) variables[k] = v;
-    const nlu = t.trace && t.trace.nlu;
-    const turn = { user: t.user, replies: t.replies.map((text) => ({ text, match: "exact" })), variables };
-    if (t.user !== null && nlu && nlu.intent) turn.intent = { name: nlu.intent, min_confidence: Math.floor((nlu.confidence || 0) * 90) / 100 };
+    const nlu = tv.trace && tv.trace.nlu;
+    const turn = { user: tv.user, replies: tv.replies.map((text) => ({ text, match: "exact" })), variables };
+    if (tv.user !== null && nlu && nlu.intent) turn.intent = { name: nlu.intent, min_confidence: Math.floor((nlu.confidence || 0) * 90) / 100 };
     return turn;
   });
 }
@@ -159,7 +160,7 @@ function SaveAsTest({ botId, turns }) {
     setBusy(true);
     try {
       await post(`/api/v1/bots/${botId}/tests`, { name: name.trim(), turns: asTestTurns(turns) });
-      toast(`Saved the test "${name.trim()}"`);
+      toast(t("emulator.saved_the_test", { value: name.trim() }));
       setName("");
     } catch (err) {
       setError(err);
@@ -168,9 +169,9 @@ function SaveAsTest({ botId, turns }) {
     }
   };
   return html`<form class="row" id="save-as-test" onSubmit=${save}>
-    <input id="test-name" aria-label="Test name" placeholder="Name of the test" value=${name} onInput=${(e) => setName(e.target.value)} required />
-    <button type="submit" id="save-as-test-button" disabled=${busy || !name.trim()}>Save as test</button>
-    <a href=${`/bots/${botId}/tests`}>Tests</a>
+    <input id="test-name" aria-label=${t("emulator.test_name")} placeholder=${t("emulator.name_of_the_test")} value=${name} onInput=${(e) => setName(e.target.value)} required />
+    <button type="submit" id="save-as-test-button" disabled=${busy || !name.trim()}>${t("emulator.save_as_test")}</button>
+    <a href=${`/bots/${botId}/tests`}>${t("emulator.tests")}</a>
     <${ErrorBox} error=${error} />
   </form>`;
 }
@@ -201,9 +202,9 @@ function Emulator({ params }) {
       const r = await post(`/api/v1/bots/${botId}/emulator`, body);
       setConversation(r.conversation_id);
       setLog((l) => [...l, ...(r.message ? [r.message] : []), ...r.replies]);
-      setTraces((t) => [...t, r.trace]);
+      setTraces((tv) => [...tv, r.trace]);
       const replies = r.replies.filter((m) => m.role === "bot").map((m) => m.text);
-      setTurns((t) => [...t, { user: message === undefined ? null : message, replies, trace: r.trace }]);
+      setTurns((tv) => [...tv, { user: message === undefined ? null : message, replies, trace: r.trace }]);
     } catch (e) {
       setError(e);
     } finally {
@@ -218,18 +219,18 @@ function Emulator({ params }) {
   };
   const send = (e) => {
     e.preventDefault();
-    const t = text;
+    const tv = text;
     setText("");
-    turn(t);
+    turn(tv);
   };
   const options = pendingOptions(log);
   if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
-  return html`<${Page} title=${`Emulator · ${bot.data ? bot.data.name : ""}`}>
+  return html`<${Page} title=${t("emulator.emulator", { value: bot.data ? bot.data.name : "" })}>
     <${BotNav} botId=${botId} active="emulator" />
     <div class="row">
-      <label><input type="radio" name="source" checked=${source === "draft"} onChange=${() => (setSource("draft"), restart())} /> Draft</label>
-      <label><input type="radio" name="source" id="source-published" checked=${source === "published"} onChange=${() => (setSource("published"), restart())} /> Published</label>
-      <button type="button" id="emulator-start" class="primary" disabled=${busy} onClick=${() => (restart(), turn())}>${conversation ? "Restart" : "Start"}</button>
+      <label><input type="radio" name="source" checked=${source === "draft"} onChange=${() => (setSource("draft"), restart())} /> ${t("emulator.draft")}</label>
+      <label><input type="radio" name="source" id="source-published" checked=${source === "published"} onChange=${() => (setSource("published"), restart())} /> ${t("emulator.published")}</label>
+      <button type="button" id="emulator-start" class="primary" disabled=${busy} onClick=${() => (restart(), turn())}>${conversation ? t("emulator.restart") : t("emulator.start")}</button>
     </div>
     <${ErrorBox} error=${error} />
     <div class="emulator">
@@ -242,14 +243,14 @@ function Emulator({ params }) {
             : html`<button type="button" disabled=${busy} onClick=${() => turn(o.value)}>${o.label}</button>`,
         )}</div>`}
         <form class="row" onSubmit=${send}>
-          <input id="emulator-input" aria-label="Message" placeholder=${conversation ? "Type a message" : "Type a message to start"} value=${text} onInput=${(e) => setText(e.target.value)} />
-          <button class="primary" id="emulator-send" type="submit" disabled=${busy || !text.trim()}>Send</button>
+          <input id="emulator-input" aria-label=${t("common.message")} placeholder=${conversation ? t("emulator.type_a_message") : t("emulator.type_a_message_to_start")} value=${text} onInput=${(e) => setText(e.target.value)} />
+          <button class="primary" id="emulator-send" type="submit" disabled=${busy || !text.trim()}>${t("common.send")}</button>
         </form>
         <${SaveAsTest} botId=${botId} turns=${turns} />
       </div>
       <div class="emulator-debug" id="debugger">
-        ${traces.length === 0 && html`<div class="card muted">Each turn's trace appears here.</div>`}
-        ${[...traces].map((t, i) => ({ t, i })).reverse().map(({ t, i }) => html`<${TraceView} key=${i} trace=${t} index=${i} />`)}
+        ${traces.length === 0 && html`<div class="card muted">${t("emulator.each_turn_s_trace_appears")}</div>`}
+        ${[...traces].map((tv, i) => ({ tv, i })).reverse().map(({ tv, i }) => html`<${TraceView} key=${i} trace=${tv} index=${i} />`)}
       </div>
     </div>
   <//>`;

@@ -12,16 +12,17 @@ import { route, navigate } from "../router.js";
 import { get, post, put, del } from "../api.js";
 import { can } from "../session.js";
 import { BotNav, useBot, BotMissing, Checklist } from "./botnav.js";
-import { NodeForm, SampleValues, collectVariables, usePickerData, OPERATOR_WORDS } from "./nodeforms.js";
+import { NodeForm, SampleValues, collectVariables, usePickerData, operatorWords } from "./nodeforms.js";
 import { Chart, CsvButton } from "../charts.js";
 import { GenerateCard, ImproveCard, SuggestNext, TemplateGallery } from "./studio.js";
 
 import { Canvas, NODE_W, PORT_TOP, PORT_GAP, fitViewport as fitBy } from "../canvas.js";
+import { t } from "../i18n.js";
 
 /** Default data of a new node, per type. */
-const TEMPLATES = {
-  message: { text: "Hello!" },
-  question: { prompt: { text: "What is your name?" }, variable: "name", validation: { kind: "any" }, retries: 2 },
+const TEMPLATES = () => ({
+  message: { text: t("flows.hello") },
+  question: { prompt: { text: t("flows.what_is_your_name") }, variable: "name", validation: { kind: "any" }, retries: 2 },
   condition: { branches: [{ id: "yes", condition: { subject: "variable", name: "name", operator: "is_not_empty" } }] },
   set_variable: { assignments: [{ variable: "x", expression: "1" }] },
   intent_router: { routes: [] },
@@ -30,27 +31,27 @@ const TEMPLATES = {
   agent: { agent_id: 0, send_reply: true },
   tool: { tool_id: 0, arguments: {} },
   jump: { flow: "" },
-  handoff: { message: { text: "Connecting you to a person." } },
+  handoff: { message: { text: t("flows.connecting_you_to_a_person") } },
   end: { close_conversation: false },
-  form: { slots: [{ entity: "number", variable: "guests", prompt: { text: "For how many people?" } }], retries: 2 },
-};
+  form: { slots: [{ entity: "number", variable: "guests", prompt: { text: t("flows.for_how_many_people") } }], retries: 2 },
+});
 
 /** The palette's names of the node types. */
-const ADD_LABELS = {
-  message: "Message",
-  question: "Question",
-  condition: "Condition",
-  set_variable: "Set variable",
-  intent_router: "Intent router",
-  knowledge: "Knowledge answer",
-  http: "HTTP request",
-  agent: "AI agent",
-  tool: "Run a tool",
-  jump: "Jump to flow",
-  handoff: "Hand over",
+const ADD_LABELS = () => ({
+  message: t("common.message"),
+  question: t("flows.question"),
+  condition: t("flows.condition"),
+  set_variable: t("flows.set_variable"),
+  intent_router: t("flows.intent_router"),
+  knowledge: t("flows.knowledge_answer"),
+  http: t("flows.http_request"),
+  agent: t("flows.ai_agent"),
+  tool: t("flows.run_a_tool"),
+  jump: t("flows.jump_to_flow"),
+  handoff: t("flows.hand_over"),
   end: "End",
-  form: "Form (fill slots)",
-};
+  form: t("flows.form_fill_slots"),
+});
 
 /** The output ports of a node, as the server computes them. */
 export function portsOf(node) {
@@ -91,7 +92,7 @@ function conditionText(c) {
   if (c.all || c.any) return (c.all || c.any).map(conditionText).join(c.all ? " and " : " or ");
   const subject = c.subject === "variable" || c.subject === "entity" ? c.name || "?" : c.subject;
   const value = c.value === undefined ? "" : ` ${Array.isArray(c.value) ? c.value.join(", ") : c.value}`;
-  return `${subject} ${OPERATOR_WORDS[c.operator] || c.operator || ""}${value}`;
+  return `${subject} ${operatorWords()[c.operator] || c.operator || ""}${value}`;
 }
 
 function hostAndPath(url) {
@@ -103,9 +104,9 @@ export function summary(node, names = {}) {
   const d = node.data || {};
   switch (node.type) {
     case "start":
-      return "Conversation starts";
+      return t("flows.conversation_starts");
     case "message": {
-      const extras = [d.quick_replies && d.quick_replies.length && `${d.quick_replies.length} quick repl${d.quick_replies.length === 1 ? "y" : "ies"}`, d.buttons && d.buttons.length && `${d.buttons.length} button(s)`, d.cards && d.cards.length && `${d.cards.length} card(s)`].filter(Boolean);
+      const extras = [d.quick_replies && d.quick_replies.length && t("flows.quick_replies_count", { count: d.quick_replies.length }), d.buttons && d.buttons.length && t("flows.buttons_count", { count: d.buttons.length }), d.cards && d.cards.length && t("flows.cards_count", { count: d.cards.length })].filter(Boolean);
       return `Say: ${d.text || ""}${extras.length ? ` [${extras.join(", ")}]` : ""}`;
     }
     case "question": {
@@ -114,27 +115,27 @@ export function summary(node, names = {}) {
       return `Ask: ${(d.prompt && d.prompt.text) || ""} → ${d.variable || "?"}${kind ? ` (${kind})` : ""}`;
     }
     case "condition":
-      return (d.branches || []).map((b) => `If ${conditionText(b.condition)}`).join("; ") || "No branches";
+      return (d.branches || []).map((b) => `If ${conditionText(b.condition)}`).join("; ") || t("flows.no_branches");
     case "set_variable":
       return (d.assignments || []).map((a) => `${a.variable} = ${a.expression}`).join("; ");
     case "intent_router":
-      return `Route by intent: ${(d.routes || []).map((r) => r.intent).join(", ") || "none yet"}`;
+      return t("flows.route_by_intent", { intents: (d.routes || []).map((r) => r.intent).join(", ") || t("flows.none_yet") });
     case "knowledge":
-      return `Answer from: ${d.knowledge_base_id != null ? names.kbs?.[d.knowledge_base_id] || `knowledge base ${d.knowledge_base_id}` : "the bot's knowledge base"}`;
+      return t("flows.answer_from", { source: d.knowledge_base_id != null ? names.kbs?.[d.knowledge_base_id] || t("flows.knowledge_base_id", { id: d.knowledge_base_id }) : t("flows.the_bot_s_knowledge_base") });
     case "http":
       return `${d.method || "GET"} ${hostAndPath(d.url)}`;
     case "agent":
       return `AI agent ${names.agents?.[d.agent_id] || (d.agent_id ? `#${d.agent_id}` : "?")} answers${d.variable ? ` → ${d.variable}` : ""}`;
     case "tool":
-      return `Run tool ${names.tools?.[d.tool_id] || (d.tool_id ? `#${d.tool_id}` : "?")}${d.variable ? ` → ${d.variable}` : ""}`;
+      return t("flows.run_tool", { tool: names.tools?.[d.tool_id] || (d.tool_id ? `#${d.tool_id}` : "?"), variable: d.variable ? ` → ${d.variable}` : "" });
     case "jump":
-      return `${d.mode === "call" ? "Call" : "Go to"} flow ${d.flow || "?"}`;
+      return `${d.mode === "call" ? t("flows.call") : "Go to"} flow ${d.flow || "?"}`;
     case "handoff":
-      return `Hand over to a person${d.message && d.message.text ? `: ${d.message.text}` : ""}`;
+      return t("flows.hand_over_to_a_person", { message: d.message && d.message.text ? `: ${d.message.text}` : "" });
     case "form":
-      return `Fill: ${(d.slots || []).map((sl) => `${sl.variable || "?"} (${sl.entity || "?"}${sl.role ? `:${sl.role}` : ""})`).join(", ") || "no slots"}`;
+      return `Fill: ${(d.slots || []).map((sl) => `${sl.variable || "?"} (${sl.entity || "?"}${sl.role ? `:${sl.role}` : ""})`).join(", ") || t("flows.no_slots")}`;
     case "end":
-      return `End${d.close_conversation ? " and close" : ""}${d.message && d.message.text ? `: ${d.message.text}` : ""}`;
+      return `End${d.close_conversation ? (" " + t("flows.and_close")) : ""}${d.message && d.message.text ? `: ${d.message.text}` : ""}`;
     default:
       return "";
   }
@@ -171,8 +172,8 @@ function FlowAction({ botId, flow, mode, onDone, onCancel }) {
       const r = await post(`/api/v1/bots/${botId}/flows/${encodeURIComponent(flow)}/${mode}`, { new_name: name.trim() });
       if (mode === "rename") {
         const others = r.updated_flows.filter((f) => f !== r.name);
-        toast(`Renamed to ${r.name}${others.length ? `; jumps updated in ${others.join(", ")}` : ""}`);
-      } else toast(`Copied to ${name.trim()}`);
+        toast(t("flows.renamed_to", { name: r.name, jumps: others.length ? t("flows.jumps_updated_in", { flows: others.join(", ") }) : "" }));
+      } else toast(t("flows.copied_to", { value: name.trim() }));
       onDone();
     } catch (err) {
       setError(err);
@@ -180,11 +181,11 @@ function FlowAction({ botId, flow, mode, onDone, onCancel }) {
       setBusy(false);
     }
   };
-  const label = mode === "rename" ? "New name" : "Name of the copy";
+  const label = mode === "rename" ? t("flows.new_name") : t("flows.name_of_the_copy");
   return html`<form class="row flow-action" data-action=${mode} onSubmit=${submit}>
-    <label>${label} <input class="flow-action-name" aria-label=${`${label} for ${flow}`} value=${name} onInput=${(e) => setName(e.target.value)} required /></label>
-    <button class="primary flow-action-submit" type="submit" disabled=${busy}>${mode === "rename" ? "Rename" : "Duplicate"}</button>
-    <button type="button" onClick=${onCancel}>Cancel</button>
+    <label>${label} <input class="flow-action-name" aria-label=${t("flows.name_for_flow", { label, flow })} value=${name} onInput=${(e) => setName(e.target.value)} required /></label>
+    <button class="primary flow-action-submit" type="submit" disabled=${busy}>${mode === "rename" ? t("flows.rename") : t("flows.duplicate")}</button>
+    <button type="button" onClick=${onCancel}>${t("common.cancel")}</button>
     <${ErrorBox} error=${error} />
   </form>`;
 }
@@ -198,9 +199,9 @@ function FlowList({ params }) {
   const [error, setError] = useState(null);
   const [action, setAction] = useState(null);
   const [panel, setPanel] = useState(null);
-  const addTemplate = async (t) => {
-    const added = await post(`/api/v1/bots/${botId}/flows/from-template`, { template: t.id });
-    toast(`Added the flow ${added.flow_name} as a draft`);
+  const addTemplate = async (tv) => {
+    const added = await post(`/api/v1/bots/${botId}/flows/from-template`, { template: tv.id });
+    toast(t("flows.added_the_flow_as_a", { flow_name: added.flow_name }));
     navigate(`/bots/${botId}/flows/${encodeURIComponent(added.flow_name)}`);
   };
   const create = async (e) => {
@@ -214,11 +215,11 @@ function FlowList({ params }) {
     }
   };
   const remove = async (flow) => {
-    if (!confirm(`Delete the flow "${flow}" and all its versions? This cannot be undone.`)) return;
+    if (!confirm(t("flows.delete_the_flow_and_all", { flow }))) return;
     setError(null);
     try {
       await del(`/api/v1/bots/${botId}/flows/${encodeURIComponent(flow)}`);
-      toast(`Deleted ${flow}`);
+      toast(t("flows.deleted", { flow }));
       setReload((k) => k + 1);
     } catch (err) {
       setError(err);
@@ -226,34 +227,34 @@ function FlowList({ params }) {
   };
   const items = (list.data && (list.data.items || list.data)) || [];
   if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
-  return html`<${Page} title=${`Flows · ${bot.data ? bot.data.name : ""}`}>
+  return html`<${Page} title=${t("flows.flows", { value: bot.data ? bot.data.name : "" })}>
     <${BotNav} botId=${botId} active="flows" />
     <${Checklist} botId=${botId} />
     ${can("bots.write") &&
     html`<form class="card row" onSubmit=${create}>
-      <input id="new-flow-name" aria-label="New flow name" placeholder="main" value=${name} onInput=${(e) => setName(e.target.value)} required />
-      <button class="primary" id="create-flow" type="submit">New flow</button>
-      <button type="button" id="open-generate" aria-expanded=${panel === "generate"} onClick=${() => setPanel(panel === "generate" ? null : "generate")}>Generate with AI</button>
-      <button type="button" id="open-flow-templates" aria-expanded=${panel === "templates"} onClick=${() => setPanel(panel === "templates" ? null : "templates")}>From a template</button>
+      <input id="new-flow-name" aria-label=${t("flows.new_flow_name")} placeholder=${t("flows.main")} value=${name} onInput=${(e) => setName(e.target.value)} required />
+      <button class="primary" id="create-flow" type="submit">${t("flows.new_flow")}</button>
+      <button type="button" id="open-generate" aria-expanded=${panel === "generate"} onClick=${() => setPanel(panel === "generate" ? null : "generate")}>${t("flows.generate_with_ai")}</button>
+      <button type="button" id="open-flow-templates" aria-expanded=${panel === "templates"} onClick=${() => setPanel(panel === "templates" ? null : "templates")}>${t("flows.from_a_template")}</button>
     </form>`}
     ${panel === "generate" && html`<${GenerateCard} botId=${botId} onClose=${() => setPanel(null)} />`}
     ${panel === "templates" &&
-    html`<${TemplateGallery} id="flow-template-gallery" title="Add a flow from a template" action="Add this flow" onUse=${addTemplate} />`}
+    html`<${TemplateGallery} id="flow-template-gallery" title=${t("flows.add_a_flow_from_a")} action=${t("flows.add_this_flow")} onUse=${addTemplate} />`}
     <${ErrorBox} error=${error || list.error} />
     <div class="card">
       <table>
-        <thead><tr><th>Flow</th><th>Draft</th><th>Published</th><th>Updated</th><th>Actions</th></tr></thead>
+        <thead><tr><th>${t("flows.flow")}</th><th>${t("flows.draft")}</th><th>${t("flows.published")}</th><th>${t("common.updated")}</th><th>${t("flows.actions")}</th></tr></thead>
         <tbody>
           ${items.map(
             (f) => html`<tr data-flow=${f.name}>
-              <td><a href=${`/bots/${botId}/flows/${encodeURIComponent(f.name)}`}>${f.name}</a>${f.is_entry && html` <span class="badge ok">entry</span>`}</td>
-              <td>v${f.draft_version}${f.has_unpublished_changes && html` <span class="badge warn">unpublished changes</span>`}</td>
-              <td>${f.published_version ? `v${f.published_version}` : html`<span class="muted">never</span>`}</td>
+              <td><a href=${`/bots/${botId}/flows/${encodeURIComponent(f.name)}`}>${f.name}</a>${f.is_entry && html` <span class="badge ok">${t("flows.entry")}</span>`}</td>
+              <td>${t("flows.v", { draft_version: f.draft_version })}${f.has_unpublished_changes && html` <span class="badge warn">${t("flows.unpublished_changes")}</span>`}</td>
+              <td>${f.published_version ? `v${f.published_version}` : html`<span class="muted">${t("flows.never")}</span>`}</td>
               <td class="muted">${formatDate(f.updated_at)}</td>
               <td><div class="row flow-actions">
-                ${can("flows.publish") && html`<button type="button" class="rename-flow" aria-label=${`Rename ${f.name}`} onClick=${() => setAction({ flow: f.name, mode: "rename" })}>Rename</button>`}
-                ${can("bots.write") && html`<button type="button" class="duplicate-flow" aria-label=${`Duplicate ${f.name}`} onClick=${() => setAction({ flow: f.name, mode: "duplicate" })}>Duplicate</button>`}
-                ${can("flows.publish") && html`<button type="button" class="delete-flow danger" aria-label=${`Delete ${f.name}`} disabled=${f.is_entry} title=${f.is_entry ? "The entry flow cannot be deleted" : ""} onClick=${() => remove(f.name)}>Delete</button>`}
+                ${can("flows.publish") && html`<button type="button" class="rename-flow" aria-label=${t("flows.rename_2", { name: f.name })} onClick=${() => setAction({ flow: f.name, mode: "rename" })}>${t("flows.rename")}</button>`}
+                ${can("bots.write") && html`<button type="button" class="duplicate-flow" aria-label=${t("flows.duplicate_2", { name: f.name })} onClick=${() => setAction({ flow: f.name, mode: "duplicate" })}>${t("flows.duplicate")}</button>`}
+                ${can("flows.publish") && html`<button type="button" class="delete-flow danger" aria-label=${t("flows.delete", { name: f.name })} disabled=${f.is_entry} title=${f.is_entry ? t("flows.the_entry_flow_cannot_be") : ""} onClick=${() => remove(f.name)}>${t("common.delete")}</button>`}
               </div></td>
             </tr>
             ${action && action.flow === f.name &&
@@ -261,7 +262,7 @@ function FlowList({ params }) {
               onCancel=${() => setAction(null)} onDone=${() => (setAction(null), setReload((k) => k + 1))} /></td></tr>`}`,
           )}
           <${Loading} load=${list} cols="5" />
-          ${list.data && !items.length && html`<tr><td colspan="5" class="muted">No flows yet: create "main", the entry flow.</td></tr>`}
+          ${list.data && !items.length && html`<tr><td colspan="5" class="muted">${t("flows.no_flows_yet_create_main")}</td></tr>`}
         </tbody>
       </table>
     </div>
@@ -371,14 +372,14 @@ function funnelIndex(funnel) {
 // view can be shared), the funnel chart of the nodes by reach, CSV export.
 function FunnelCard({ funnel, range, setRange }) {
   const steps = funnel ? funnel.nodes.filter((n) => n.reached > 0).sort((a, b) => b.reached - a.reached).map((n) => ({ label: n.label || n.id, value: n.reached })) : [];
-  const spec = { type: "funnel", title: "Conversations reaching each node", steps, empty: "No conversation went through this flow in this period." };
-  return html`<div class="card" id="funnel-card"><h2>Funnel</h2>
+  const spec = { type: "funnel", title: t("flows.conversations_reaching_each_node"), steps, empty: t("flows.no_conversation_went_through_this") };
+  return html`<div class="card" id="funnel-card"><h2>${t("flows.funnel")}</h2>
     <div class="row">
-      <label>From <input type="date" id="funnel-from" value=${range.from} onChange=${(e) => setRange({ ...range, from: e.target.value })} /></label>
-      <label>To <input type="date" id="funnel-to" value=${range.to} onChange=${(e) => setRange({ ...range, to: e.target.value })} /></label>
+      <label>${t("common.from")} <input type="date" id="funnel-from" value=${range.from} onChange=${(e) => setRange({ ...range, from: e.target.value })} /></label>
+      <label>${t("common.to")} <input type="date" id="funnel-to" value=${range.to} onChange=${(e) => setRange({ ...range, to: e.target.value })} /></label>
       <${CsvButton} spec=${spec} filename="funnel.csv" />
     </div>
-    ${funnel && html`<p class="muted" id="funnel-total">${funnel.conversations} conversation${funnel.conversations === 1 ? "" : "s"} entered the flow.</p>`}
+    ${funnel && html`<p class="muted" id="funnel-total">${t("flows.conversations_entered", { count: funnel.conversations })}</p>`}
     <${Chart} spec=${spec} />
   </div>`;
 }
@@ -391,17 +392,16 @@ function NodePanel({ doc, sel, setSel, setDoc, commit, issues, ctx, botId, flowN
   if (sel.edge) {
     const e = sel.edge;
     return html`<div class="card flow-panel">
-      <h2>Connection</h2>
+      <h2>${t("flows.connection")}</h2>
       <p>${e.source} · ${e.port || "next"} → ${e.target}</p>
-      <button class="danger" id="delete-edge" onClick=${() => (setDoc((d) => ({ ...d, edges: d.edges.filter((x) => x !== e) })), setSel({ nodes: [] }))}>Delete connection</button>
+      <button class="danger" id="delete-edge" onClick=${() => (setDoc((d) => ({ ...d, edges: d.edges.filter((x) => x !== e) })), setSel({ nodes: [] }))}>${t("flows.delete_connection")}</button>
     </div>`;
   }
   if (sel.nodes && sel.nodes.length > 1)
-    return html`<div class="card flow-panel" id="node-panel"><h2>${sel.nodes.length} nodes selected</h2>
-      <p class="muted">Drag one to move them all, arrow keys move them, Ctrl/⌘+C copies, Delete removes them.</p></div>`;
+    return html`<div class="card flow-panel" id="node-panel"><h2>${t("flows.nodes_selected", { nodes: sel.nodes.length })}</h2>
+      <p class="muted">${t("flows.drag_one_to_move_them")}</p></div>`;
   if (!node)
-    return html`<div class="card flow-panel"><h2>Properties</h2><p class="muted">Select a node to edit it (click, or Tab to it and press Enter).
-      Connect nodes with the “Next step” choices in the form, or drag from a port (right side) onto another node.</p></div>`;
+    return html`<div class="card flow-panel"><h2>${t("flows.properties")}</h2><p class="muted">${t("flows.select_a_node_to_edit")}</p></div>`;
   const update = (patch) => setDoc((d) => ({ ...d, nodes: d.nodes.map((n) => (n.id === node.id ? { ...n, ...patch } : n)) }), { record: false });
   // Typing changes the document live (preview, canvas); one undo step per field edit, taken when the field changes.
   const setData = (patch, replace) =>
@@ -435,26 +435,26 @@ function NodePanel({ doc, sel, setSel, setDoc, commit, issues, ctx, botId, flowN
       onKeyDown=${(e) => e.key === "Escape" && (e.preventDefault(), canvasRef.current && (canvasRef.current.querySelector(`[data-node-id='${node.id}']`) || canvasRef.current).focus())}>
     <h2><span class="flow-type">${node.type.replace("_", " ")}</span> ${node.label || node.id}</h2>
     <p class="muted small" id="node-summary">${summary(node, names)}</p>
-    <div class="nf-field"><label for="node-label">Name on the canvas</label>
+    <div class="nf-field"><label for="node-label">${t("flows.name_on_the_canvas")}</label>
       <input id="node-label" value=${node.label || ""} placeholder=${node.id} onChange=${(e) => update({ label: e.target.value || undefined })} /></div>
     <div class="node-form" data-form=${node.type}>
       <${NodeForm} node=${node} set=${setData} ctx=${ctx} botId=${botId} flowName=${flowName} sample=${sample} setSample=${setSample} />
       <${SampleValues} node=${node} sample=${sample} setSample=${setSample} />
     </div>
     ${portsOf(node).length > 0 &&
-    html`<fieldset class="nf-rows nf-next"><legend>Next step</legend>
+    html`<fieldset class="nf-rows nf-next"><legend>${t("flows.next_step")}</legend>
       ${portsOf(node).map((p) => {
         const edge = doc.edges.find((x) => x.source === node.id && (x.port || "next") === p);
-        return html`<div class="nf-field"><label for=${`next-${p}`}>${p === "next" ? "Then" : `When “${p}”`}</label>
+        return html`<div class="nf-field"><label for=${`next-${p}`}>${p === "next" ? t("flows.then") : t("flows.when", { p })}</label>
           <select id=${`next-${p}`} data-next-port=${p} value=${edge ? edge.target : ""} onChange=${(e) => connect(p, e.target.value)}>
-            <option value="">— nothing (ends here) —</option>
-            ${targets.map((t) => html`<option value=${t.id}>${t.label || t.id} · ${summary(t, names).slice(0, 48)}</option>`)}
+            <option value="">${t("flows.nothing_ends_here")}</option>
+            ${targets.map((tv) => html`<option value=${tv.id}>${tv.label || tv.id} · ${summary(tv, names).slice(0, 48)}</option>`)}
           </select></div>`;
       })}
     </fieldset>`}
-    ${node.type !== "start" && html`<div class="row"><button type="button" class="danger" id="delete-node" onClick=${remove}>Delete node</button></div>`}
+    ${node.type !== "start" && html`<div class="row"><button type="button" class="danger" id="delete-node" onClick=${remove}>${t("flows.delete_node")}</button></div>`}
     ${mine.length > 0 &&
-    html`<ul class="issue-list">${mine.map((i) => html`<li class=${i.severity}><strong>${i.code}</strong> ${i.field ? html`<code>${i.field}</code> ` : ""}${i.message}${i.blocks_publish && html` <span class="badge warn">before publishing</span>`}</li>`)}</ul>`}
+    html`<ul class="issue-list">${mine.map((i) => html`<li class=${i.severity}><strong>${i.code}</strong> ${i.field ? html`<code>${i.field}</code> ` : ""}${i.message}${i.blocks_publish && html` <span class="badge warn">${t("flows.before_publishing")}</span>`}</li>`)}</ul>`}
   </div>`;
 }
 
@@ -489,10 +489,10 @@ function Versions({ botId, name, detail, onChanged }) {
     }
   };
   const rollback = async (v) => {
-    if (!confirm(`Publish version ${v} again?`)) return;
+    if (!confirm(t("flows.publish_version_again", { v }))) return;
     try {
       await post(`${base}/rollback`, { version: v, message: `rollback to v${v}` });
-      toast(`Version ${v} is live`);
+      toast(t("flows.version_is_live", { v }));
       onChanged();
     } catch (e) {
       setError(e);
@@ -500,21 +500,21 @@ function Versions({ botId, name, detail, onChanged }) {
   };
   const items = (versions.data && versions.data.items) || [];
   const row = (v, kind, inGroup) => html`<tr data-version=${v.version} data-kind=${kind} class=${inGroup ? "autosave-row" : ""}>
-    <td>v${v.version}
-      ${v.is_published && html` <span class="badge ok">published</span>`}
-      ${kind === "published" && !v.is_published && html` <span class="badge">published before</span>`}
-      ${kind === "named" && html` <span class="badge info">named</span>`}
-      ${kind === "autosave" && html` <span class="muted">auto-save</span>`}</td>
+    <td>${t("flows.v_2", { version: v.version })}
+      ${v.is_published && html` <span class="badge ok">${t("flows.published_2")}</span>`}
+      ${kind === "published" && !v.is_published && html` <span class="badge">${t("flows.published_before")}</span>`}
+      ${kind === "named" && html` <span class="badge info">${t("flows.named")}</span>`}
+      ${kind === "autosave" && html` <span class="muted">${t("flows.auto_save")}</span>`}</td>
     <td>${v.publish_message || (kind === "autosave" && v.message === "auto-save" ? "" : v.message) || ""}</td>
     <td class="muted">${formatDate(v.created_at)}</td>
-    <td><button type="button" class="diff-btn" onClick=${() => showDiff(v.version)}>Diff → draft</button>
-      ${can("flows.publish") && !v.is_published && html` <button type="button" class="rollback-btn" onClick=${() => rollback(v.version)}>Roll back</button>`}</td>
+    <td><button type="button" class="diff-btn" onClick=${() => showDiff(v.version)}>${t("flows.diff_draft")}</button>
+      ${can("flows.publish") && !v.is_published && html` <button type="button" class="rollback-btn" onClick=${() => rollback(v.version)}>${t("flows.roll_back")}</button>`}</td>
   </tr>`;
   return html`<div class="card" id="versions">
-    <h2>Versions</h2>
+    <h2>${t("flows.versions")}</h2>
     <${ErrorBox} error=${error || versions.error} />
     <table>
-      <thead><tr><th>Version</th><th>Message</th><th>Saved</th><th><span class="sr-only">Actions</span></th></tr></thead>
+      <thead><tr><th>${t("flows.version")}</th><th>${t("common.message")}</th><th>${t("flows.saved")}</th><th><span class="sr-only">${t("flows.actions")}</span></th></tr></thead>
       <tbody>
         ${groupVersions(items).map((g) => {
           if (!g.autosaves) return row(g.version, g.kind, false);
@@ -523,8 +523,8 @@ function Versions({ botId, name, detail, onChanged }) {
           const expanded = !!open[key];
           return html`<tr class="autosave-group" data-autosaves=${g.autosaves.length}>
               <td colspan="4"><button type="button" class="link autosave-toggle" aria-expanded=${expanded ? "true" : "false"}
-                onClick=${() => setOpen((o) => ({ ...o, [key]: !o[key] }))}>${expanded ? "▾" : "▸"} ${g.autosaves.length} auto-save${g.autosaves.length === 1 ? "" : "s"}
-                <span class="muted">(v${first}${first === key ? "" : `–v${key}`})</span></button></td>
+                onClick=${() => setOpen((o) => ({ ...o, [key]: !o[key] }))}>${expanded ? "▾" : "▸"} ${t("flows.auto_saves", { count: g.autosaves.length })}
+                <span class="muted">${t("flows.v_3", { first })}${first === key ? "" : `–v${key}`})</span></button></td>
             </tr>
             ${expanded && g.autosaves.map((v) => row(v, "autosave", true))}`;
         })}
@@ -533,12 +533,12 @@ function Versions({ botId, name, detail, onChanged }) {
     </table>
     ${diff &&
     html`<div id="diff" class="diff">
-      <h3>v${diff.from_version} → v${diff.to_version}${diff.identical ? " (identical)" : ""}</h3>
-      ${diff.nodes_added.length > 0 && html`<div class="added">Nodes added: ${diff.nodes_added.join(", ")}</div>`}
-      ${diff.nodes_removed.length > 0 && html`<div class="removed">Nodes removed: ${diff.nodes_removed.join(", ")}</div>`}
-      ${diff.nodes_changed.map((c) => html`<div class="changed">Node ${c.id} changed: ${c.fields.join(", ")}</div>`)}
-      ${diff.edges_added.length > 0 && html`<div class="added">Edges added: ${diff.edges_added.join(", ")}</div>`}
-      ${diff.edges_removed.length > 0 && html`<div class="removed">Edges removed: ${diff.edges_removed.join(", ")}</div>`}
+      <h3>${t("flows.v_v", { from_version: diff.from_version, to_version: diff.to_version })}${diff.identical ? " " + t("flows.identical") : ""}</h3>
+      ${diff.nodes_added.length > 0 && html`<div class="added">${t("flows.nodes_added")} ${diff.nodes_added.join(", ")}</div>`}
+      ${diff.nodes_removed.length > 0 && html`<div class="removed">${t("flows.nodes_removed")} ${diff.nodes_removed.join(", ")}</div>`}
+      ${diff.nodes_changed.map((c) => html`<div class="changed">${t("flows.node_changed", { id: c.id })} ${c.fields.join(", ")}</div>`)}
+      ${diff.edges_added.length > 0 && html`<div class="added">${t("flows.edges_added")} ${diff.edges_added.join(", ")}</div>`}
+      ${diff.edges_removed.length > 0 && html`<div class="removed">${t("flows.edges_removed")} ${diff.edges_removed.join(", ")}</div>`}
     </div>`}
   </div>`;
 }
@@ -637,7 +637,7 @@ function FlowBuilder({ params }) {
         const parsed = JSON.parse(local);
         if (parsed.base_version === detail.data.draft.version && JSON.stringify(parsed.doc) !== JSON.stringify(server)) {
           doc = parsed.doc;
-          toast("Restored unsaved changes of this browser");
+          toast(t("flows.restored_unsaved_changes_of_this"));
         }
       } catch {
         localStorage.removeItem(localKey);
@@ -704,7 +704,7 @@ function FlowBuilder({ params }) {
     if (!ids.length) return false;
     const clip = { nodes: h.doc.nodes.filter((n) => ids.includes(n.id)), edges: h.doc.edges.filter((e) => ids.includes(e.source) && ids.includes(e.target)) };
     localStorage.setItem(CLIPBOARD_KEY, JSON.stringify(clip));
-    toast(`Copied ${ids.length} node${ids.length === 1 ? "" : "s"}`);
+    toast(t("flows.copied_nodes", { count: ids.length }));
     return true;
   };
   const paste = () => {
@@ -754,7 +754,7 @@ function FlowBuilder({ params }) {
     while (doc.nodes.some((n) => n.id === `${type}_${i}`)) i++;
     const vp = doc.viewport || { x: 0, y: 0, zoom: 1 };
     const id = `${type}_${i}`;
-    const data = JSON.parse(JSON.stringify(TEMPLATES[type]));
+    const data = JSON.parse(JSON.stringify(TEMPLATES()[type]));
     // Start from what the bot has, so a new node is valid at once where it can be.
     const intent = pickers.intents[0] && pickers.intents[0].name;
     if (type === "intent_router" && intent) data.routes = [{ id: intent.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64), intent }];
@@ -777,7 +777,7 @@ function FlowBuilder({ params }) {
       const r = await post(`${base}/publish`, { message: publishMessage || undefined });
       setPublishMessage("");
       setPublishWarnings(r.warnings || []);
-      toast(r.warnings && r.warnings.length ? `Published with a warning: ${r.warnings.join("; ")}` : "Published");
+      toast(r.warnings && r.warnings.length ? t("flows.published_with_a_warning", { warnings: r.warnings.join("; ") }) : t("flows.published"));
       setReloadKey((k) => k + 1);
     } catch (e) {
       if (e.code === "flow_invalid" && e.details && e.details.issues) setIssues(e.details.issues);
@@ -786,37 +786,37 @@ function FlowBuilder({ params }) {
   };
 
   const errors = issues.filter((i) => i.severity === "error");
-  const stateText = { saved: "All changes saved", changed: "Unsaved changes…", saving: "Saving…", invalid: `Not saved: ${errors.length} error(s)`, error: "Save failed" }[saveState];
+  const stateText = { saved: t("flows.all_changes_saved"), changed: t("flows.unsaved_changes"), saving: t("flows.saving"), invalid: t("flows.not_saved_errors", { count: errors.length }), error: t("flows.save_failed") }[saveState];
   const published = detail.data && detail.data.published;
   const fit = () => {
     const el = canvasRef.current;
     if (el) h.set((d) => ({ ...d, viewport: fitViewport(d.nodes, el.clientWidth, el.clientHeight) }), { record: false });
   };
   if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
-  return html`<${Page} title=${`Flow ${name} · ${bot.data ? bot.data.name : ""}`}
+  return html`<${Page} title=${t("flows.flow_2", { name, value: bot.data ? bot.data.name : "" })}
     actions=${html`<span id="save-state" class=${"badge " + (saveState === "saved" ? "ok" : saveState === "invalid" || saveState === "error" ? "bad" : "warn")}>${stateText}</span>`}>
     <${BotNav} botId=${botId} active="flows" />
     <${Checklist} botId=${botId} />
     <${ErrorBox} error=${error || detail.error} />
     ${h.doc &&
-    html`<div class="row flow-toolbar" role="toolbar" aria-label="Flow tools">
-        <button type="button" id="undo" disabled=${!h.canUndo} onClick=${h.undo}>Undo</button>
-        <button type="button" id="redo" disabled=${!h.canRedo} onClick=${h.redo}>Redo</button>
-        <button type="button" id="auto-layout" onClick=${() => (h.set((d) => autoLayout(d)), setTimeout(fit, 0))}>Auto-layout</button>
-        <button type="button" id="fit-view" onClick=${fit}>Zoom to fit</button>
-        <label class="toggle"><input type="checkbox" id="show-analytics" checked=${analytics} onChange=${(e) => setAnalytics(e.target.checked)} /> Show analytics</label>
+    html`<div class="row flow-toolbar" role="toolbar" aria-label=${t("flows.flow_tools")}>
+        <button type="button" id="undo" disabled=${!h.canUndo} onClick=${h.undo}>${t("flows.undo")}</button>
+        <button type="button" id="redo" disabled=${!h.canRedo} onClick=${h.redo}>${t("flows.redo")}</button>
+        <button type="button" id="auto-layout" onClick=${() => (h.set((d) => autoLayout(d)), setTimeout(fit, 0))}>${t("flows.auto_layout")}</button>
+        <button type="button" id="fit-view" onClick=${fit}>${t("flows.zoom_to_fit")}</button>
+        <label class="toggle"><input type="checkbox" id="show-analytics" checked=${analytics} onChange=${(e) => setAnalytics(e.target.checked)} /> ${t("flows.show_analytics")}</label>
         ${can("bots.write") &&
-        html`<button type="button" id="open-improve" aria-expanded=${studio === "improve"} onClick=${() => setStudio(studio === "improve" ? null : "improve")}>Improve with AI</button>
+        html`<button type="button" id="open-improve" aria-expanded=${studio === "improve"} onClick=${() => setStudio(studio === "improve" ? null : "improve")}>${t("flows.improve_with_ai")}</button>
           <button type="button" id="open-suggest" aria-expanded=${studio === "suggest"} disabled=${!(sel.nodes && sel.nodes.length === 1)}
-            title="Select one node first" onClick=${() => setStudio(studio === "suggest" ? null : "suggest")}>Suggest next</button>`}
-        <span class="muted">Add:</span>
-        ${Object.keys(TEMPLATES).map((t) => html`<button type="button" class=${"add-node add-" + t} data-add=${t} onClick=${() => addNode(t)}>${ADD_LABELS[t]}</button>`)}
+            title=${t("flows.select_one_node_first")} onClick=${() => setStudio(studio === "suggest" ? null : "suggest")}>${t("flows.suggest_next")}</button>`}
+        <span class="muted">${t("flows.add")}</span>
+        ${Object.keys(TEMPLATES()).map((tv) => html`<button type="button" class=${"add-node add-" + tv} data-add=${tv} onClick=${() => addNode(tv)}>${ADD_LABELS()[tv]}</button>`)}
       </div>
       ${studio === "improve" &&
       html`<${ImproveCard} botId=${botId} name=${name} doc=${h.doc} onClose=${() => setStudio(null)}
-        onApply=${(doc) => (h.set((d) => ({ ...doc, viewport: d.viewport })), toast("Applied: undo reverts it"))} />`}
+        onApply=${(doc) => (h.set((d) => ({ ...doc, viewport: d.viewport })), toast(t("flows.applied_undo_reverts_it")))} />`}
       ${studio === "suggest" && sel.nodes && sel.nodes.length === 1 &&
-      html`<div class="card"><h2>Next steps after ${sel.nodes[0]}</h2>
+      html`<div class="card"><h2>${t("flows.next_steps_after")} ${sel.nodes[0]}</h2>
         <${SuggestNext} key=${sel.nodes[0]} botId=${botId} name=${name} doc=${h.doc} nodeId=${sel.nodes[0]}
           onAdd=${(node, edge) => (h.set((d) => ({ ...d, nodes: [...d.nodes, node], edges: [...d.edges, { ...edge, id: `${edge.source}-${edge.port}-${edge.target}` }] })), setSel({ nodes: [node.id] }))} /></div>`}
       <div class="flow-layout">
@@ -827,20 +827,20 @@ function FlowBuilder({ params }) {
       </div>
       ${analytics && html`<${FunnelCard} funnel=${funnel} range=${range} setRange=${setRange} />`}
       ${issues.length > 0 &&
-      html`<div class="card"><h2>Problems</h2>
-        ${issues.some((i) => i.blocks_publish) && html`<p class="muted" id="issues-blocking">The draft is saved. Fix the problems marked “before publishing” to publish it.</p>`}
+      html`<div class="card"><h2>${t("flows.problems")}</h2>
+        ${issues.some((i) => i.blocks_publish) && html`<p class="muted" id="issues-blocking">${t("flows.the_draft_is_saved_fix")}</p>`}
         <ul class="issue-list" id="issues">
-        ${issues.map((i) => html`<li class=${i.severity} data-code=${i.code}><a href="#" onClick=${(e) => (e.preventDefault(), i.node_id && onOpen(i.node_id))}>${i.node_id || i.edge_id || "flow"}</a>: <strong>${i.code}</strong> ${i.message}${i.blocks_publish && html` <span class="badge warn">before publishing</span>`}</li>`)}
+        ${issues.map((i) => html`<li class=${i.severity} data-code=${i.code}><a href="#" onClick=${(e) => (e.preventDefault(), i.node_id && onOpen(i.node_id))}>${i.node_id || i.edge_id || "flow"}</a>: <strong>${i.code}</strong> ${i.message}${i.blocks_publish && html` <span class="badge warn">${t("flows.before_publishing")}</span>`}</li>`)}
       </ul></div>`}
       ${can("flows.publish") &&
       html`<div class="card row">
-        <span id="draft-line">Draft v${detail.data && detail.data.draft.version} · published ${published ? `v${published.version}` : "never"}</span>
-        <input id="publish-message" aria-label="What changed?" placeholder="What changed?" value=${publishMessage} onInput=${(e) => setPublishMessage(e.target.value)} />
-        <button type="button" class="primary" id="publish" disabled=${saveState !== "saved"} onClick=${publish}>Publish</button>
-        <a class="button" href=${`/bots/${botId}/emulator`}>Try in emulator</a>
+        <span id="draft-line">${t("flows.draft_v")}${detail.data && detail.data.draft.version} ${t("flows.published_3")} ${published ? `v${published.version}` : t("common.never")}</span>
+        <input id="publish-message" aria-label=${t("flows.what_changed")} placeholder=${t("flows.what_changed")} value=${publishMessage} onInput=${(e) => setPublishMessage(e.target.value)} />
+        <button type="button" class="primary" id="publish" disabled=${saveState !== "saved"} onClick=${publish}>${t("flows.publish")}</button>
+        <a class="button" href=${`/bots/${botId}/emulator`}>${t("flows.try_in_emulator")}</a>
       </div>`}
       ${publishWarnings.length > 0 &&
-      html`<div class="card warn" id="publish-warnings" role="status">${publishWarnings.join("; ")} · <a href=${`/bots/${botId}/tests`}>See the test results</a></div>`}
+      html`<div class="card warn" id="publish-warnings" role="status">${publishWarnings.join("; ")} · <a href=${`/bots/${botId}/tests`}>${t("flows.see_the_test_results")}</a></div>`}
       <${Versions} botId=${botId} name=${name} detail=${detail.data} onChanged=${() => setReloadKey((k) => k + 1)} />`}
   <//>`;
 }

@@ -6,15 +6,16 @@ import { html, Page, useLoad, useState, ErrorBox, FieldError, toast, toastError,
 import { route } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg } from "../session.js";
+import { t } from "../i18n.js";
 
-const REASONS = {
-  access_denied: "Access was refused at the provider.",
-  state_invalid: "The sign-in link was not started here.",
-  state_used: "The sign-in link was already used.",
-  state_expired: "The sign-in took longer than 10 minutes.",
-  state_wrong_browser: "The sign-in was started in another browser or by another user.",
-  token_exchange_failed: "The provider refused the authorization code.",
-};
+const REASONS = () => ({
+  access_denied: t("integrations.access_was_refused_at_the"),
+  state_invalid: t("integrations.the_sign_in_link_was"),
+  state_used: t("integrations.the_sign_in_link_was_2"),
+  state_expired: t("integrations.the_sign_in_took_longer"),
+  state_wrong_browser: t("integrations.the_sign_in_was_started"),
+  token_exchange_failed: t("integrations.the_provider_refused_the_authorization"),
+});
 
 /** The result of an OAuth connect, from the callback's redirect. */
 function OAuthResult() {
@@ -22,12 +23,12 @@ function OAuthResult() {
   const result = q.get("oauth");
   if (!result) return null;
   if (result === "connected") {
-    return html`<div class="alert ok" id="oauth-result" role="status">Connected: the tokens are stored encrypted.</div>`;
+    return html`<div class="alert ok" id="oauth-result" role="status">${t("integrations.connected_the_tokens_are_stored")}</div>`;
   }
   const reason = q.get("reason") || "error";
   return html`<div class="alert error" id="oauth-result" role="alert" data-reason=${reason}>
-    <strong>The connection failed.</strong> ${q.get("message") || REASONS[reason] || reason}
-    <span class="muted small"> (reason <code>${reason}</code>; nothing was stored)</span>
+    <strong>${t("integrations.the_connection_failed")}</strong> ${q.get("message") || REASONS()[reason] || reason}
+    <span class="muted small"> ${t("integrations.reason")} <code>${reason}</code>${t("integrations.nothing_was_stored")}</span>
   </div>`;
 }
 
@@ -35,7 +36,7 @@ function SchemaField({ prefix, field, value, onInput, error, secret }) {
   const id = `${prefix}-${field.name}`;
   const name = `${prefix === "cfg" ? "config" : "credentials"}.${field.name}`;
   return html`<div>
-    <label for=${id}>${field.label}${field.required ? "" : " (optional)"}</label>
+    <label for=${id}>${field.label}${field.required ? "" : " " + t("integrations.optional")}</label>
     <input id=${id} name=${name} type=${secret ? "password" : "text"} autocomplete=${secret ? "new-password" : "off"}
       value=${value || ""} onInput=${(e) => onInput(e.target.value)} aria-describedby=${`${id}-help`} />
     <div class="muted small" id=${`${id}-help`}>${field.help}</div>
@@ -50,9 +51,9 @@ function CreateIntegration({ org, types, onCreated }) {
   const [credentials, setCredentials] = useState({});
   const [scopes, setScopes] = useState("");
   const [error, setError] = useState(null);
-  const spec = types.find((t) => t.type === type);
-  const pick = (t) => {
-    setType(t);
+  const spec = types.find((tv) => tv.type === type);
+  const pick = (tv) => {
+    setType(tv);
     setConfig({});
     setCredentials({});
     setScopes("");
@@ -81,27 +82,27 @@ function CreateIntegration({ org, types, onCreated }) {
     }
   };
   return html`<form class="card" id="create-integration" onSubmit=${submit}>
-    <h2>New integration</h2>
+    <h2>${t("integrations.new_integration")}</h2>
     <${ErrorBox} error=${error} />
     <div class="grid">
       <div>
-        <label for="integration-type">Service</label>
+        <label for="integration-type">${t("integrations.service")}</label>
         <select id="integration-type" name="type" value=${type} onChange=${(e) => pick(e.target.value)}>
-          ${types.map((t) => html`<option value=${t.type}>${t.label}</option>`)}
+          ${types.map((tv) => html`<option value=${tv.type}>${tv.label}</option>`)}
         </select>
         <${FieldError} error=${error} name="type" />
       </div>
       <div>
-        <label for="integration-name">Name</label>
+        <label for="integration-name">${t("common.name")}</label>
         <input id="integration-name" name="name" required value=${name} onInput=${(e) => setName(e.target.value)} />
         <${FieldError} error=${error} name="name" />
       </div>
     </div>
     ${spec &&
     html`<p class="muted small">
-        Test connection calls <code>${spec.test_call}</code>.
-        ${spec.oauth === "required" && " Connect signs in at the provider with the OAuth app below."}
-        ${spec.oauth === "optional" && " Give a token, or the OAuth app's client id and secret and use Connect."}
+        ${t("integrations.test_connection_calls")} <code>${spec.test_call}</code>.
+        ${spec.oauth === "required" && " " + t("integrations.connect_signs_in_at_the")}
+        ${spec.oauth === "optional" && " " + t("integrations.give_a_token_or_the")}
       </p>
       <div class="grid">
         ${spec.config.map(
@@ -114,13 +115,13 @@ function CreateIntegration({ org, types, onCreated }) {
         )}
         ${spec.oauth !== "none" &&
         html`<div>
-          <label for="integration-scopes">OAuth scopes (optional)</label>
+          <label for="integration-scopes">${t("integrations.oauth_scopes_optional")}</label>
           <input id="integration-scopes" name="scopes" value=${scopes} placeholder=${spec.default_scopes.join(" ")}
             onInput=${(e) => setScopes(e.target.value)} />
           <${FieldError} error=${error} name="scopes" />
         </div>`}
       </div>`}
-    <p><button class="primary" type="submit">Save integration</button></p>
+    <p><button class="primary" type="submit">${t("integrations.save_integration")}</button></p>
   </form>`;
 }
 
@@ -143,10 +144,10 @@ function Logs({ integration }) {
     return typeof body === "string" ? body : JSON.stringify(body);
   };
   return html`<div class="card" id="integration-logs">
-    <h2>Calls of ${integration.name}</h2>
+    <h2>${t("integrations.calls_of", { name: integration.name })}</h2>
     <${ErrorBox} error=${first.error} />
     <table>
-      <thead><tr><th>When</th><th>Action</th><th>Result</th><th>Request</th><th>Response</th><th>Duration</th></tr></thead>
+      <thead><tr><th>${t("common.when")}</th><th>${t("common.action")}</th><th>${t("common.result")}</th><th>${t("integrations.request")}</th><th>${t("integrations.response")}</th><th>${t("common.duration")}</th></tr></thead>
       <tbody>
         ${items.map(
           (l) => html`<tr data-log=${l.id} data-result=${l.result}>
@@ -160,10 +161,10 @@ function Logs({ integration }) {
           </tr>`,
         )}
         <${Loading} load=${first} cols="6" />
-        ${first.data && !items.length && html`<tr><td colspan="6" class="muted">No calls yet.</td></tr>`}
+        ${first.data && !items.length && html`<tr><td colspan="6" class="muted">${t("integrations.no_calls_yet")}</td></tr>`}
       </tbody>
     </table>
-    ${last && last.next_cursor && html`<p><button type="button" id="more-logs" onClick=${more}>Load more</button></p>`}
+    ${last && last.next_cursor && html`<p><button type="button" id="more-logs" onClick=${more}>${t("common.load_more")}</button></p>`}
   </div>`;
 }
 
@@ -175,7 +176,7 @@ function Integrations() {
   const types = useLoad(() => get(`/api/v1/orgs/${org.id}/integration-types`), [org.id]);
   const [logOf, setLogOf] = useState(null);
   const [result, setResult] = useState(null);
-  const specOf = (i) => (types.data || []).find((t) => t.type === i.type);
+  const specOf = (i) => (types.data || []).find((tv) => tv.type === i.type);
   const test = async (i) => {
     setResult(null);
     try {
@@ -196,31 +197,31 @@ function Integrations() {
     }
   };
   const remove = async (i) => {
-    if (!confirm(`Delete ${i.name}, its stored credentials and its log?`)) return;
+    if (!confirm(t("integrations.delete_its_stored_credentials_and", { name: i.name }))) return;
     try {
       await del(`/api/v1/integrations/${i.id}`);
       if (logOf && logOf.id === i.id) setLogOf(null);
-      toast(`Deleted ${i.name}`);
+      toast(t("integrations.deleted", { name: i.name }));
       list.reload();
     } catch (err) {
       toastError(err);
     }
   };
   const current = logOf && list.data ? list.data.items.find((i) => i.id === logOf.id) || logOf : logOf;
-  return html`<${Page} title="Integrations">
-    <p class="muted">Credentials of external services, stored encrypted and never shown again. Channels and tools use them.</p>
+  return html`<${Page} title=${t("integrations.integrations")}>
+    <p class="muted">${t("integrations.credentials_of_external_services_stored")}</p>
     <${OAuthResult} />
     ${types.data && html`<${CreateIntegration} org=${org} types=${types.data} onCreated=${list.reload} />`}
     ${result &&
     (result.ok
-      ? html`<div class="alert ok" id="test-result" role="status">${result.name}: the connection works (${result.ms} ms).
+      ? html`<div class="alert ok" id="test-result" role="status">${t("integrations.the_connection_works_ms", { name: result.name, ms: result.ms })}
           <code>${JSON.stringify(result.account)}</code></div>`
       : html`<div id="test-result"><${ErrorBox} error=${result.error} /></div>`)}
     <div class="card">
-      <h2>Integrations</h2>
+      <h2>${t("integrations.integrations")}</h2>
       <${ErrorBox} error=${list.error || types.error} />
       <table>
-        <thead><tr><th>Name</th><th>Service</th><th>Status</th><th>Secrets set</th><th>Last call</th><th></th></tr></thead>
+        <thead><tr><th>${t("common.name")}</th><th>${t("integrations.service")}</th><th>${t("common.status")}</th><th>${t("integrations.secrets_set")}</th><th>${t("integrations.last_call")}</th><th></th></tr></thead>
         <tbody>
           ${list.data &&
           list.data.items.map((i) => {
@@ -230,18 +231,18 @@ function Integrations() {
               <td>${spec ? spec.label : i.type}</td>
               <td><span class=${"badge " + (STATUS_BADGE[i.status] || "")}>${i.status}</span>
                 ${i.error_message && html`<div class="alert error small last-error" role="note">${i.error_message}</div>`}</td>
-              <td class="muted small">${Object.keys(i.credentials).join(", ") || "none"}</td>
+              <td class="muted small">${Object.keys(i.credentials).join(", ") || t("common.none_lower")}</td>
               <td class="muted">${formatDate(i.last_sync_at)}</td>
               <td class="row">
-                <button type="button" class="test-connection" onClick=${() => test(i)}>Test connection</button>
-                ${spec && spec.oauth !== "none" && html`<button type="button" class="connect" onClick=${() => connect(i)}>Connect</button>`}
-                <button type="button" class="show-logs" onClick=${() => setLogOf(i)}>Log</button>
-                <button type="button" class="danger" onClick=${() => remove(i)}>Delete</button>
+                <button type="button" class="test-connection" onClick=${() => test(i)}>${t("integrations.test_connection")}</button>
+                ${spec && spec.oauth !== "none" && html`<button type="button" class="connect" onClick=${() => connect(i)}>${t("integrations.connect")}</button>`}
+                <button type="button" class="show-logs" onClick=${() => setLogOf(i)}>${t("integrations.log")}</button>
+                <button type="button" class="danger" onClick=${() => remove(i)}>${t("common.delete")}</button>
               </td>
             </tr>`;
           })}
           <${Loading} load=${list} cols="6" />
-          ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">No integrations yet.</td></tr>`}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">${t("integrations.no_integrations_yet")}</td></tr>`}
         </tbody>
       </table>
     </div>
@@ -249,4 +250,4 @@ function Integrations() {
   <//>`;
 }
 
-route("/settings/integrations", Integrations, { nav: { label: "Integrations", section: "Settings", order: 66, requires: "integrations.manage" } });
+route("/settings/integrations", Integrations, { nav: { label: "nav.integrations", section: "nav.settings", order: 66, requires: "integrations.manage" } });

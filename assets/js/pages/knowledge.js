@@ -1,49 +1,79 @@
 // Knowledge bases: list, documents (drag-and-drop upload with live progress,
 // paste, URL/crawl), chunk viewer, search playground and answer playground
 // (streamed, with citations).
-import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, toast, toastError, formatDate, plural, Loading } from "../ui.js";
+import { html, Page, useLoad, useState, useEffect, useRef, ErrorBox, Field, FieldError, toast, toastError, formatDate, plural, Loading } from "../ui.js";
 import { route, navigate } from "../router.js";
 import { get, post, patch, del, postEvents, ApiError } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
+import { t } from "../i18n.js";
 
 const STATUS_CLASS = { ready: "ok", failed: "bad", queued: "", extracting: "warn", embedding: "warn" };
+
+/**
+ * The model to suggest for a language: the multilingual one for anything
+ * but English (the built-in model is English-only), else the default.
+ */
+function suggestedModel(models, language) {
+  const english = !language.trim() || language.trim().toLowerCase().startsWith("en");
+  const multilingual = models.find((m) => m.name.includes("multilingual"));
+  const fallback = models.find((m) => m.default) || models[0];
+  return english || !multilingual ? fallback && fallback.name : multilingual.name;
+}
 
 function CreateKb({ org, onCreated }) {
   const [name, setName] = useState("");
   const [chunkSize, setChunkSize] = useState("256");
+  const [language, setLanguage] = useState("en");
+  const [model, setModel] = useState("");
+  const [modelChosen, setModelChosen] = useState(false);
   const [error, setError] = useState(null);
+  const models = useLoad(() => get(`/api/v1/orgs/${org.id}/knowledge/models`), [org.id]);
+  const available = models.data || [];
+  // Until someone picks a model, it follows the language.
+  const shownModel = modelChosen ? model : suggestedModel(available, language) || "";
   const submit = async (e) => {
     e.preventDefault();
     setError(null);
     try {
-      const kb = await post(`/api/v1/orgs/${org.id}/knowledge-bases`, { name, chunk_size: Number(chunkSize) });
+      const body = { name, chunk_size: Number(chunkSize), language: language.trim() || "en" };
+      if (shownModel) body.embedding_model = shownModel;
+      const kb = await post(`/api/v1/orgs/${org.id}/knowledge-bases`, body);
       setName("");
-      toast(`Created ${kb.name}`);
+      toast(t("knowledge.created", { name: kb.name }));
       onCreated(kb);
     } catch (err) {
       setError(err);
     }
   };
   return html`<form class="card" id="create-kb" onSubmit=${submit}>
-    <h2>New knowledge base</h2>
+    <h2>${t("knowledge.new_knowledge_base")}</h2>
     <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
-      <div style="flex:2"><${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} /></div>
-      <div style="flex:1"><${Field} label="Chunk size (tokens)" name="chunk_size" type="number" value=${chunkSize} onInput=${setChunkSize} error=${error} /></div>
-      <button class="primary" type="submit">Create</button>
+      <div style="flex:2"><${Field} label=${t("common.name")} name="name" required value=${name} onInput=${setName} error=${error} /></div>
+      <div style="flex:1"><${Field} label=${t("knowledge.language_of_the_content")} name="language" value=${language} onInput=${setLanguage} error=${error} /></div>
+      <div style="flex:1">
+        <label for="kb-embedding-model">${t("knowledge.embedding_model")}</label>
+        <select id="kb-embedding-model" name="embedding_model" value=${shownModel} onChange=${(e) => (setModel(e.target.value), setModelChosen(true))}>
+          ${available.map((m) => html`<option value=${m.name}>${m.default ? t("knowledge.model_default", { name: m.name }) : m.name}</option>`)}
+        </select>
+        <${FieldError} error=${error} name="embedding_model" />
+      </div>
+      <div style="flex:1"><${Field} label=${t("knowledge.chunk_size_tokens")} name="chunk_size" type="number" value=${chunkSize} onInput=${setChunkSize} error=${error} /></div>
+      <button class="primary" type="submit">${t("common.create")}</button>
     </div>
+    <p class="muted small">${t("knowledge.language_picks_the_tokenizer")}</p>
   </form>`;
 }
 
 function KnowledgeBases() {
   const org = currentOrg();
   const list = useLoad(() => get(`/api/v1/orgs/${org.id}/knowledge-bases?limit=200`), [org.id]);
-  return html`<${Page} title="Knowledge bases">
+  return html`<${Page} title=${t("knowledge.knowledge_bases")}>
     ${can("knowledge.write") && html`<${CreateKb} org=${org} onCreated=${(kb) => navigate(`/knowledge/${kb.id}`)} />`}
     <${ErrorBox} error=${list.error} />
     <div class="card">
       <table>
-        <thead><tr><th>Name</th><th>Documents</th><th>Chunks</th><th>Tokens</th><th>Model</th><th>Status</th><th>Updated</th></tr></thead>
+        <thead><tr><th>${t("common.name")}</th><th>${t("knowledge.documents")}</th><th>${t("knowledge.chunks")}</th><th>${t("common.tokens")}</th><th>${t("common.model")}</th><th>${t("common.status")}</th><th>${t("common.updated")}</th></tr></thead>
         <tbody>
           ${list.data &&
           list.data.items.map(
@@ -58,7 +88,7 @@ function KnowledgeBases() {
             </tr>`,
           )}
           <${Loading} load=${list} cols="7" />
-          ${list.data && !list.data.items.length && html`<tr><td colspan="7" class="muted">No knowledge bases yet.</td></tr>`}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="7" class="muted">${t("knowledge.no_knowledge_bases_yet")}</td></tr>`}
         </tbody>
       </table>
     </div>
@@ -106,7 +136,7 @@ function Uploader({ kb, onUploaded }) {
     }
   };
   return html`<div class="card">
-    <h2>Add documents</h2>
+    <h2>${t("knowledge.add_documents")}</h2>
     <div
       class=${"dropzone" + (over ? " over" : "")}
       id="dropzone"
@@ -114,7 +144,7 @@ function Uploader({ kb, onUploaded }) {
       onDragLeave=${() => setOver(false)}
       onDrop=${(e) => (e.preventDefault(), setOver(false), start([...e.dataTransfer.files]))}
     >
-      <label for="file-input" class="dropzone-label">Drop .txt, .md, .html, .pdf, .docx, .csv or .json files here, or choose them:</label>
+      <label for="file-input" class="dropzone-label">${t("knowledge.drop_txt_md_html_pdf")}</label>
       <div><input ref=${input} id="file-input" type="file" multiple onClick=${(e) => e.stopPropagation()} onChange=${(e) => (start([...e.target.files]), (e.target.value = ""))} /></div>
     </div>
     ${uploads.map(
@@ -151,7 +181,7 @@ function PasteAndUrl({ kb, onAdded }) {
     try {
       const r = await post(`/api/v1/knowledge-bases/${kb.id}/documents/url`, { url, crawl });
       setUrl("");
-      toast(r.job_id ? `Crawling (job ${r.job_id}); pages appear as they are fetched` : "Added");
+      toast(r.job_id ? t("knowledge.crawling_job", { job: r.job_id }) : t("knowledge.added"));
       onAdded();
     } catch (err) {
       setError(err);
@@ -160,15 +190,15 @@ function PasteAndUrl({ kb, onAdded }) {
   return html`<div class="grid" style="margin-top:1rem">
     <${ErrorBox} error=${error} />
     <form onSubmit=${addText} id="paste-form">
-      <${Field} label="Paste text: name" name="paste_name" value=${name} onInput=${setName} required />
-      <label for="paste_text">Text (Markdown headings are kept)</label>
+      <${Field} label=${t("knowledge.paste_text_name")} name="paste_name" value=${name} onInput=${setName} required />
+      <label for="paste_text">${t("knowledge.text_markdown_headings_are_kept")}</label>
       <textarea id="paste_text" rows="4" value=${text} onInput=${(e) => setText(e.target.value)} required></textarea>
-      <button type="submit">Add text</button>
+      <button type="submit">${t("knowledge.add_text")}</button>
     </form>
     <form onSubmit=${addUrl} id="url-form">
-      <${Field} label="Web page URL" name="url" type="url" value=${url} onInput=${setUrl} required />
-      <label><input type="checkbox" checked=${crawl} onChange=${(e) => setCrawl(e.target.checked)} style="width:auto" /> Crawl the site (same host, depth 2, up to 50 pages)</label>
-      <button type="submit">Add URL</button>
+      <${Field} label=${t("knowledge.web_page_url")} name="url" type="url" value=${url} onInput=${setUrl} required />
+      <label><input type="checkbox" checked=${crawl} onChange=${(e) => setCrawl(e.target.checked)} style="width:auto" /> ${t("knowledge.crawl_the_site_same_host")}</label>
+      <button type="submit">${t("knowledge.add_url")}</button>
     </form>
   </div>`;
 }
@@ -187,11 +217,11 @@ function Documents({ kb, onChanged }) {
   const busy = docs.data && docs.data.items.some((d) => !["ready", "failed"].includes(d.status));
   useEffect(() => {
     if (!busy) return;
-    const t = setTimeout(() => (docs.reload(), onChanged()), 1000);
-    return () => clearTimeout(t);
+    const tv = setTimeout(() => (docs.reload(), onChanged()), 1000);
+    return () => clearTimeout(tv);
   });
   const remove = async (d) => {
-    if (!confirm(`Delete ${d.name}?`)) return;
+    if (!confirm(t("knowledge.delete", { name: d.name }))) return;
     try {
       await del(`/api/v1/documents/${d.id}`);
       docs.reload();
@@ -213,7 +243,7 @@ function Documents({ kb, onChanged }) {
     <${ErrorBox} error=${docs.error} />
     <div class="card">
       <table>
-        <thead><tr><th>Document</th><th>Type</th><th>Status</th><th>Progress</th><th></th></tr></thead>
+        <thead><tr><th>${t("knowledge.document")}</th><th>${t("common.type")}</th><th>${t("common.status")}</th><th>${t("knowledge.progress")}</th><th></th></tr></thead>
         <tbody>
           ${docs.data &&
           docs.data.items.map(
@@ -223,14 +253,14 @@ function Documents({ kb, onChanged }) {
               <td><span class=${"badge " + (STATUS_CLASS[d.status] || "")}>${d.status}</span></td>
               <td><${Progress} doc=${d} /></td>
               <td class="row">
-                ${d.status === "ready" && html`<button onClick=${() => setChunksOf(d)}>Chunks</button>`}
-                ${d.status === "failed" && can("knowledge.write") && html`<button onClick=${() => retry(d)}>Retry</button>`}
-                ${can("knowledge.write") && html`<button class="danger" onClick=${() => remove(d)}>Delete</button>`}
+                ${d.status === "ready" && html`<button onClick=${() => setChunksOf(d)}>${t("knowledge.chunks")}</button>`}
+                ${d.status === "failed" && can("knowledge.write") && html`<button onClick=${() => retry(d)}>${t("knowledge.retry")}</button>`}
+                ${can("knowledge.write") && html`<button class="danger" onClick=${() => remove(d)}>${t("common.delete")}</button>`}
               </td>
             </tr>`,
           )}
           <${Loading} load=${docs} cols="5" />
-          ${docs.data && !docs.data.items.length && html`<tr><td colspan="5" class="muted">No documents yet.</td></tr>`}
+          ${docs.data && !docs.data.items.length && html`<tr><td colspan="5" class="muted">${t("knowledge.no_documents_yet")}</td></tr>`}
         </tbody>
       </table>
     </div>
@@ -241,12 +271,12 @@ function Documents({ kb, onChanged }) {
 function ChunkViewer({ doc, onClose }) {
   const chunks = useLoad(() => get(`/api/v1/documents/${doc.id}/chunks?limit=200`), [doc.id]);
   return html`<div class="card" id="chunk-viewer">
-    <div class="row" style="justify-content:space-between"><h2>Chunks of ${doc.name}</h2><button onClick=${onClose}>Close</button></div>
+    <div class="row" style="justify-content:space-between"><h2>${t("knowledge.chunks_of", { name: doc.name })}</h2><button onClick=${onClose}>${t("common.close")}</button></div>
     <${ErrorBox} error=${chunks.error} />
     ${chunks.data &&
     chunks.data.items.map(
       (c) => html`<div class="chunk" data-chunk=${c.id}>
-        <div class="muted">#${c.chunk_index} · ${c.token_count} tokens${c.heading_path ? ` · ${c.heading_path}` : ""}${c.metadata.page ? ` · page ${c.metadata.page}` : ""}</div>
+        <div class="muted">${t("knowledge.tokens", { chunk_index: c.chunk_index, token_count: c.token_count })}${c.heading_path ? ` · ${c.heading_path}` : ""}${c.metadata.page ? ` · page ${c.metadata.page}` : ""}</div>
         <div>${c.content}</div>
       </div>`,
     )}
@@ -284,21 +314,21 @@ function SearchPlayground({ kb }) {
   };
   const fmt = (x) => (x === null || x === undefined ? "–" : x.toFixed(3));
   return html`<div class="card" id="search-playground">
-    <h2>Search</h2>
+    <h2>${t("common.search")}</h2>
     <form class="row" onSubmit=${run}>
-      <input id="search-query" style="flex:3" placeholder="Ask something…" value=${query} onInput=${(e) => setQuery(e.target.value)} />
+      <input id="search-query" style="flex:3" placeholder=${t("knowledge.ask_something")} value=${query} onInput=${(e) => setQuery(e.target.value)} />
       <select id="search-mode" style="flex:1" value=${mode} onChange=${(e) => setMode(e.target.value)}>
-        <option value="hybrid">hybrid</option><option value="vector">vector</option><option value="keyword">keyword</option>
+        <option value="hybrid">${t("knowledge.hybrid")}</option><option value="vector">${t("knowledge.vector")}</option><option value="keyword">${t("knowledge.keyword")}</option>
       </select>
-      <button class="primary" type="submit">Search</button>
+      <button class="primary" type="submit">${t("common.search")}</button>
     </form>
     <${ErrorBox} error=${error} />
-    ${result && html`<div class="muted">${result.results.length} results in ${result.took_ms.toFixed(1)} ms${result.approximate ? " (approximate index)" : ""}</div>`}
+    ${result && html`<div class="muted">${t("knowledge.results_in", { results: result.results.length })} ${result.took_ms.toFixed(1)} ${t("knowledge.ms")}${result.approximate ? " " + t("knowledge.approximate_index") : ""}</div>`}
     ${result &&
     result.results.map(
       (r, i) => html`<div class="result" data-result=${r.chunk_id}>
         <div><strong>${i + 1}. ${r.document_name}</strong> <span class="muted">${r.heading_path}</span></div>
-        <div class="muted" title=${`fused score ${fmt(r.score)} · similarity ${fmt(r.vector_score)} · keyword (BM25) ${fmt(r.keyword_score)}`}>
+        <div class="muted" title=${t("knowledge.fused_score_similarity_keyword_bm25", { score: fmt(r.score), vector_score: fmt(r.vector_score), keyword_score: fmt(r.keyword_score) })}>
           <${Relevance} r=${r} />
         </div>
         <div><${Snippet} text=${r.snippet} highlights=${r.highlights} /></div>
@@ -315,10 +345,10 @@ function SearchPlayground({ kb }) {
 function Relevance({ r }) {
   const byMeaning = r.vector_score !== null && r.vector_score !== undefined;
   const byWords = r.keyword_score !== null && r.keyword_score !== undefined;
-  const level = !byMeaning ? "Keyword match" : r.vector_score >= 0.6 ? "High relevance" : r.vector_score >= 0.4 ? "Medium relevance" : "Low relevance";
-  const how = byMeaning && byWords ? "similar meaning and the same words" : byMeaning ? "similar meaning" : "the same words";
-  const tone = level.startsWith("High") ? "ok" : level.startsWith("Low") ? "warn" : "";
-  return html`<span class=${`badge ${tone}`} data-relevance=${level}>${level}</span> <span>matched by ${how}</span>`;
+  const level = !byMeaning ? t("knowledge.keyword_match") : r.vector_score >= 0.6 ? t("knowledge.high_relevance") : r.vector_score >= 0.4 ? t("knowledge.medium_relevance") : t("knowledge.low_relevance");
+  const how = byMeaning && byWords ? t("knowledge.how_both") : byMeaning ? t("knowledge.how_meaning") : t("knowledge.how_words");
+  const tone = level.startsWith(t("knowledge.high")) ? "ok" : level.startsWith(t("knowledge.low")) ? "warn" : "";
+  return html`<span class=${`badge ${tone}`} data-relevance=${level}>${level}</span> <span>${t("knowledge.matched_by", { how })}</span>`;
 }
 
 /** Streams an answer over SSE (fetch + ReadableStream), calling `on(event, data)`. */
@@ -342,8 +372,8 @@ function AnswerPlayground({ kb }) {
     setBusy(true);
     try {
       await streamAnswer(kb.id, question, (event, data) => {
-        if (event === "token") setText((t) => t + data.text);
-        else if (event === "fallback") setNote(`The LLM failed (${data.reason}); showing the extractive answer.`);
+        if (event === "token") setText((tv) => tv + data.text);
+        else if (event === "fallback") setNote(t("knowledge.llm_failed_extractive", { reason: data.reason }));
         else if (event === "done") setFinal(data);
       });
     } catch (err) {
@@ -353,10 +383,10 @@ function AnswerPlayground({ kb }) {
     }
   };
   return html`<div class="card" id="answer-playground">
-    <h2>Answer</h2>
+    <h2>${t("knowledge.answer")}</h2>
     <form class="row" onSubmit=${run}>
-      <input id="answer-question" style="flex:3" placeholder="Ask a question…" value=${question} onInput=${(e) => setQuestion(e.target.value)} />
-      <button class="primary" type="submit" disabled=${busy}>Ask</button>
+      <input id="answer-question" style="flex:3" placeholder=${t("knowledge.ask_a_question")} value=${question} onInput=${(e) => setQuestion(e.target.value)} />
+      <button class="primary" type="submit" disabled=${busy}>${t("knowledge.ask")}</button>
     </form>
     <${ErrorBox} error=${error} />
     ${note && html`<div class="alert error">${note}</div>`}
@@ -365,8 +395,8 @@ function AnswerPlayground({ kb }) {
     ${final &&
     final.citations.map(
       (c) => html`<div class="citation" data-citation=${c.chunk_id}>
-        <strong>[${c.number}] ${c.document}</strong>${c.page ? html` <span class="muted">page ${c.page}</span>` : ""}
-        ${c.source_url ? html` <a href=${c.source_url} target="_blank" rel="noopener">source</a>` : ""}
+        <strong>[${c.number}] ${c.document}</strong>${c.page ? html` <span class="muted">${t("knowledge.page", { page: c.page })}</span>` : ""}
+        ${c.source_url ? html` <a href=${c.source_url} target="_blank" rel="noopener">${t("knowledge.source")}</a>` : ""}
         <div class="muted">${c.snippet}</div>
       </div>`,
     )}
@@ -383,46 +413,46 @@ function Settings({ kb, onSaved }) {
     setError(null);
     try {
       const saved = await patch(`/api/v1/knowledge-bases/${kb.id}`, { ...form, chunk_size: Number(form.chunk_size), chunk_overlap: Number(form.chunk_overlap) });
-      toast(saved.pending_embedding_model ? "Saved; re-embedding in the background" : "Saved");
+      toast(saved.pending_embedding_model ? t("knowledge.saved_re_embedding_in_the") : t("knowledge.saved"));
       onSaved();
     } catch (err) {
       setError(err);
     }
   };
   const remove = async () => {
-    if (!confirm(`Delete ${kb.name} and all its documents?`)) return;
+    if (!confirm(t("knowledge.delete_and_all_its_documents", { name: kb.name }))) return;
     await del(`/api/v1/knowledge-bases/${kb.id}`);
     navigate("/knowledge");
   };
   return html`<form class="card" onSubmit=${save}>
-    <h2>Settings</h2>
+    <h2>${t("knowledge.settings")}</h2>
     <${ErrorBox} error=${error} />
-    <${Field} label="Name" name="name" value=${form.name} onInput=${set("name")} error=${error} />
+    <${Field} label=${t("common.name")} name="name" value=${form.name} onInput=${set("name")} error=${error} />
     <div class="row">
-      <div style="flex:1"><${Field} label="Chunk size (tokens, new documents)" name="chunk_size" type="number" value=${form.chunk_size} onInput=${set("chunk_size")} error=${error} /></div>
-      <div style="flex:1"><${Field} label="Overlap (tokens)" name="chunk_overlap" type="number" value=${form.chunk_overlap} onInput=${set("chunk_overlap")} error=${error} /></div>
+      <div style="flex:1"><${Field} label=${t("knowledge.chunk_size_tokens_new_documents")} name="chunk_size" type="number" value=${form.chunk_size} onInput=${set("chunk_size")} error=${error} /></div>
+      <div style="flex:1"><${Field} label=${t("knowledge.overlap_tokens")} name="chunk_overlap" type="number" value=${form.chunk_overlap} onInput=${set("chunk_overlap")} error=${error} /></div>
       <div style="flex:1">
-        <label for="embedding_model">Embedding model</label>
+        <label for="embedding_model">${t("knowledge.embedding_model")}</label>
         <select id="embedding_model" value=${form.embedding_model} onChange=${(e) => set("embedding_model")(e.target.value)}>
           ${(models.data || [{ name: kb.embedding_model }]).map((m) => html`<option value=${m.name}>${m.name}</option>`)}
         </select>
       </div>
     </div>
-    <div class="row" style="margin-top:1rem"><button class="primary" type="submit">Save</button><button type="button" class="danger" onClick=${remove}>Delete knowledge base</button></div>
+    <div class="row" style="margin-top:1rem"><button class="primary" type="submit">${t("common.save")}</button><button type="button" class="danger" onClick=${remove}>${t("knowledge.delete_knowledge_base")}</button></div>
   </form>`;
 }
 
 function KnowledgeBase({ params }) {
   const kb = useLoad(() => get(`/api/v1/knowledge-bases/${params.kbId}`), [params.kbId]);
   const [tab, setTab] = useState("documents");
-  if (kb.error) return html`<${Page} title="Knowledge base"><${ErrorBox} error=${kb.error} /><//>`;
-  if (!kb.data) return html`<${Page} title="Knowledge base"><${Loading} load=${kb} /><//>`;
+  if (kb.error) return html`<${Page} title=${t("knowledge.knowledge_base")}><${ErrorBox} error=${kb.error} /><//>`;
+  if (!kb.data) return html`<${Page} title=${t("knowledge.knowledge_base")}><${Loading} load=${kb} /><//>`;
   const k = kb.data;
   const tabs = ["documents", "search", "answer", ...(can("knowledge.write") ? ["settings"] : [])];
   return html`<${Page} title=${k.name}>
-    <div class="muted" id="kb-stats">${plural(k.document_count, "document")} · ${plural(k.total_chunks, "chunk")} · ${plural(k.total_tokens, "token")} · ${k.embedding_model}${k.pending_embedding_model ? ` (re-embedding to ${k.pending_embedding_model})` : ""}</div>
+    <div class="muted" id="kb-stats">${plural(k.document_count, "document")} · ${plural(k.total_chunks, "chunk")} · ${plural(k.total_tokens, "token")} · ${k.embedding_model}${k.pending_embedding_model ? ` ${t("knowledge.re_embedding_to", { model: k.pending_embedding_model })}` : ""} · <span id="kb-language">${k.language}</span> (${t("knowledge.tokenizer")}: ${k.fts_tokenizer})</div>
     <div class="row tabs" style="margin:1rem 0">
-      ${tabs.map((t) => html`<button class=${tab === t ? "primary" : ""} data-tab=${t} onClick=${() => setTab(t)}>${t}</button>`)}
+      ${tabs.map((tv) => html`<button class=${tab === tv ? "primary" : ""} data-tab=${tv} onClick=${() => setTab(tv)}>${tv}</button>`)}
     </div>
     ${tab === "documents" && html`<${Documents} kb=${k} onChanged=${kb.reload} />`}
     ${tab === "search" && html`<${SearchPlayground} kb=${k} />`}
@@ -431,5 +461,5 @@ function KnowledgeBase({ params }) {
   <//>`;
 }
 
-route("/knowledge", KnowledgeBases, { nav: { label: "Knowledge", section: "Build", order: 20, requires: "knowledge.read" } });
+route("/knowledge", KnowledgeBases, { nav: { label: "nav.knowledge", section: "nav.build", order: 20, requires: "knowledge.read" } });
 route("/knowledge/:kbId", KnowledgeBase);

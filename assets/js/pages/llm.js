@@ -5,6 +5,7 @@ import { html, Page, useLoad, useState, ErrorBox, Field, toast, toastError, form
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg } from "../session.js";
+import { t } from "../i18n.js";
 
 function CreateProvider({ org, onCreated }) {
   const empty = { kind: "openai_compatible", name: "", base_url: "http://127.0.0.1:11434/v1", default_model: "", api_key: "", timeout_ms: "60000" };
@@ -23,14 +24,14 @@ function CreateProvider({ org, onCreated }) {
         is_default: isDefault,
       });
       setForm(empty);
-      toast("Provider added");
+      toast(t("llm.provider_added"));
       onCreated();
     } catch (err) {
       setError(err);
     }
   };
   return html`<form class="card" id="create-provider" onSubmit=${submit}>
-    <h2>Add an LLM provider</h2>
+    <h2>${t("llm.add_an_llm_provider")}</h2>
     <${ErrorBox} error=${error} />
     <div class="grid">
       <div>
@@ -44,18 +45,18 @@ function CreateProvider({ org, onCreated }) {
             base_url: kind === "anthropic" && f.base_url === empty.base_url ? "https://api.anthropic.com/v1" : kind !== "anthropic" && f.base_url === "https://api.anthropic.com/v1" ? empty.base_url : f.base_url,
           }));
         }}>
-          <option value="openai_compatible">OpenAI-compatible (chat completions)</option>
-          <option value="anthropic">Anthropic (Messages API)</option>
+          <option value="openai_compatible">${t("llm.openai_compatible_chat_completions")}</option>
+          <option value="anthropic">${t("llm.anthropic_messages_api")}</option>
         </select>
       </div>
-      <${Field} label="Name" name="name" value=${form.name} onInput=${set("name")} error=${error} required />
-      <${Field} label="Base URL (…/v1)" name="base_url" value=${form.base_url} onInput=${set("base_url")} error=${error} required />
-      <${Field} label="Model" name="default_model" value=${form.default_model} onInput=${set("default_model")} error=${error} required />
-      <${Field} label="API key (optional, stored encrypted)" name="api_key" type="password" value=${form.api_key} onInput=${set("api_key")} error=${error} autocomplete="off" />
-      <${Field} label="Timeout (ms)" name="timeout_ms" type="number" value=${form.timeout_ms} onInput=${set("timeout_ms")} error=${error} />
+      <${Field} label=${t("common.name")} name="name" value=${form.name} onInput=${set("name")} error=${error} required />
+      <${Field} label=${t("llm.base_url_v1")} name="base_url" value=${form.base_url} onInput=${set("base_url")} error=${error} required />
+      <${Field} label=${t("common.model")} name="default_model" value=${form.default_model} onInput=${set("default_model")} error=${error} required />
+      <${Field} label=${t("llm.api_key_optional_stored_encrypted")} name="api_key" type="password" value=${form.api_key} onInput=${set("api_key")} error=${error} autocomplete="off" />
+      <${Field} label=${t("llm.timeout_ms")} name="timeout_ms" type="number" value=${form.timeout_ms} onInput=${set("timeout_ms")} error=${error} />
     </div>
-    <label><input type="checkbox" style="width:auto" checked=${isDefault} onChange=${(e) => setDefault(e.target.checked)} /> Default provider for answers</label>
-    <button class="primary" type="submit">Add</button>
+    <label><input type="checkbox" style="width:auto" checked=${isDefault} onChange=${(e) => setDefault(e.target.checked)} /> ${t("llm.default_provider_for_answers")}</label>
+    <button class="primary" type="submit">${t("common.add")}</button>
   </form>`;
 }
 
@@ -65,7 +66,7 @@ function Providers() {
   const test = async (p) => {
     try {
       const r = await post(`/api/v1/llm-providers/${p.id}/test`);
-      toast(`${p.name}: "${r.reply}" from ${r.model} in ${Math.round(r.latency_ms)} ms`);
+      toast(t("llm.from_in_ms", { name: p.name, reply: r.reply, model: r.model, latency_ms: Math.round(r.latency_ms) }));
     } catch (err) {
       toast(`${p.name}: ${err.message}`);
     }
@@ -79,36 +80,36 @@ function Providers() {
     }
   };
   const remove = async (p) => {
-    if (!confirm(`Delete ${p.name}?`)) return;
+    if (!confirm(t("llm.delete", { name: p.name }))) return;
     await del(`/api/v1/llm-providers/${p.id}`);
     list.reload();
   };
-  return html`<${Page} title="LLM providers">
+  return html`<${Page} title=${t("llm.llm_providers")}>
     <${CreateProvider} org=${org} onCreated=${list.reload} />
     <${ErrorBox} error=${list.error} />
     <div class="card">
       <table>
-        <thead><tr><th>Name</th><th>Endpoint</th><th>Model</th><th>Key</th><th>Default</th><th>Active</th><th>Added</th><th></th></tr></thead>
+        <thead><tr><th>${t("common.name")}</th><th>${t("llm.endpoint")}</th><th>${t("common.model")}</th><th>${t("llm.key")}</th><th>${t("llm.default")}</th><th>${t("common.active_2")}</th><th>${t("llm.added")}</th><th></th></tr></thead>
         <tbody>
           ${list.data &&
           list.data.items.map(
             (p) => html`<tr data-provider=${p.id}>
               <td><strong>${p.name}</strong></td>
-              <td class="muted">${p.base_url}${p.kind === "anthropic" ? html` <span class="badge">Anthropic</span>` : ""}</td>
+              <td class="muted">${p.base_url}${p.kind === "anthropic" ? html` <span class="badge">${t("llm.anthropic")}</span>` : ""}</td>
               <td>${p.default_model}</td>
-              <td>${p.has_api_key ? "stored" : "none"}</td>
+              <td>${p.has_api_key ? t("common.stored") : t("common.none_lower")}</td>
               <td><input type="checkbox" style="width:auto" checked=${p.is_default} onChange=${() => toggle(p, "is_default")} /></td>
               <td><input type="checkbox" style="width:auto" checked=${p.is_active} onChange=${() => toggle(p, "is_active")} /></td>
               <td class="muted">${formatDate(p.created_at)}</td>
-              <td class="row"><button onClick=${() => test(p)}>Test</button><button class="danger" onClick=${() => remove(p)}>Delete</button></td>
+              <td class="row"><button onClick=${() => test(p)}>${t("common.test")}</button><button class="danger" onClick=${() => remove(p)}>${t("common.delete")}</button></td>
             </tr>`,
           )}
           <${Loading} load=${list} cols="8" />
-          ${list.data && !list.data.items.length && html`<tr><td colspan="8" class="muted">No provider: answers are extractive.</td></tr>`}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="8" class="muted">${t("llm.no_provider_answers_are_extractive")}</td></tr>`}
         </tbody>
       </table>
     </div>
   <//>`;
 }
 
-route("/settings/llm-providers", Providers, { nav: { label: "LLM providers", section: "Settings", order: 60, requires: "integrations.manage" } });
+route("/settings/llm-providers", Providers, { nav: { label: "nav.llm_providers", section: "nav.settings", order: 60, requires: "integrations.manage" } });

@@ -3,6 +3,7 @@ import { html, Page, useLoad, useState, ErrorBox, FieldError, Field, CopyButton,
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, currentUser, can } from "../session.js";
+import { t } from "../i18n.js";
 
 function InviteForm({ org, roles, teams, teamRoles, onSent }) {
   const defaultTeamRole = teamRoles.find((r) => r.is_default);
@@ -20,7 +21,7 @@ function InviteForm({ org, roles, teams, teamRoles, onSent }) {
       if (form.team_id && form.team_role_id) body.team_role_id = Number(form.team_role_id);
       const answer = await post(`/api/v1/orgs/${org.id}/invitations`, body);
       setSent(answer);
-      toast(answer.emailed ? `Invitation emailed to ${answer.email}` : `Invitation created for ${answer.email}: copy the link below`);
+      toast(answer.emailed ? t("members.invitation_emailed_to", { email: answer.email }) : t("members.invitation_created_for", { email: answer.email }));
       setForm({ ...form, email: "" });
       onSent();
     } catch (err) {
@@ -28,33 +29,33 @@ function InviteForm({ org, roles, teams, teamRoles, onSent }) {
     }
   };
   return html`<form class="card" onSubmit=${submit} id="invite-form">
-    <h2>Invite someone</h2>
+    <h2>${t("members.invite_someone")}</h2>
     <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
-      <div style="flex:2"><${Field} label="Email" name="email" type="email" required value=${form.email} onInput=${set("email")} error=${error} /></div>
+      <div style="flex:2"><${Field} label=${t("common.email")} name="email" type="email" required value=${form.email} onInput=${set("email")} error=${error} /></div>
       <div style="flex:1">
-        <label for="invite-role">Role</label>
+        <label for="invite-role">${t("common.role")}</label>
         <select id="invite-role" value=${form.role} onChange=${(e) => set("role")(e.target.value)}>
           ${roles.map((r) => html`<option value=${r.name}>${r.name}</option>`)}
         </select>
       </div>
       <div style="flex:1">
-        <label for="invite-team">Team (optional)</label>
+        <label for="invite-team">${t("members.team_optional")}</label>
         <select id="invite-team" value=${form.team_id} onChange=${(e) => set("team_id")(e.target.value)}>
-          <option value="">No team</option>
-          ${teams.map((t) => html`<option value=${String(t.id)}>${t.name}</option>`)}
+          <option value="">${t("members.no_team")}</option>
+          ${teams.map((tv) => html`<option value=${String(tv.id)}>${tv.name}</option>`)}
         </select>
       </div>
       ${form.team_id &&
       html`<div style="flex:1">
-        <label for="invite-team-role">Team role</label>
+        <label for="invite-team-role">${t("members.team_role")}</label>
         <select id="invite-team-role" value=${form.team_role_id} onChange=${(e) => set("team_role_id")(e.target.value)}>
-          ${!defaultTeamRole && html`<option value="">Choose a team role</option>`}
-          ${teamRoles.map((r) => html`<option value=${String(r.id)}>${r.name}${r.is_default ? " (default)" : ""}</option>`)}
+          ${!defaultTeamRole && html`<option value="">${t("members.choose_a_team_role")}</option>`}
+          ${teamRoles.map((r) => html`<option value=${String(r.id)}>${r.name}${r.is_default ? " " + t("members.default") : ""}</option>`)}
         </select>
         <${FieldError} error=${error} name="team_role_id" />
       </div>`}
-      <button class="primary" type="submit">Send invitation</button>
+      <button class="primary" type="submit">${t("members.send_invitation")}</button>
     </div>
     <${FieldError} error=${error} name="role" />
     ${sent && html`<${InvitationLink} sent=${sent} />`}
@@ -66,9 +67,9 @@ function InviteForm({ org, roles, teams, teamRoles, onSent }) {
 function InvitationLink({ sent }) {
   return html`<div class=${sent.emailed ? "muted" : "alert"} id="invitation-link" role="status" style="margin-top:.5rem">
     ${sent.emailed
-      ? html`<p>The invitation was emailed to <strong>${sent.email}</strong>. You can also pass the link on yourself:</p>`
-      : html`<p><strong>No email was sent</strong>: this server has no SMTP server configured. Copy this link and send it to <strong>${sent.email}</strong> yourself (valid 7 days):</p>`}
-    <div class="row"><code id="invitation-url" style="word-break:break-all">${sent.accept_url}</code><${CopyButton} text=${sent.accept_url} what="invitation link" id="copy-invitation-link" /></div>
+      ? html`<p>${t("members.invitation_emailed_pass_link", { email: html`<strong>${sent.email}</strong>` })}</p>`
+      : html`<p>${t("members.no_email_copy_link", { none: html`<strong>${t("members.no_email_was_sent")}</strong>`, email: html`<strong>${sent.email}</strong>` })}</p>`}
+    <div class="row"><code id="invitation-url" style="word-break:break-all">${sent.accept_url}</code><${CopyButton} text=${sent.accept_url} what=${t("members.invitation_link")} id="copy-invitation-link" /></div>
   </div>`;
 }
 
@@ -86,14 +87,14 @@ function Invitations({ org, version, onSent }) {
   };
   return html`<div class="card">
     <div class="row" style="justify-content:space-between">
-      <h2>Invitations</h2>
-      <select aria-label="Status" style="width:auto" value=${status} onChange=${(e) => setStatus(e.target.value)}>
+      <h2>${t("members.invitations")}</h2>
+      <select aria-label=${t("common.status")} style="width:auto" value=${status} onChange=${(e) => setStatus(e.target.value)}>
         ${["pending", "accepted", "declined", "expired", "revoked", ""].map((s) => html`<option value=${s}>${s || "all"}</option>`)}
       </select>
     </div>
     <${ErrorBox} error=${list.error} />
     <table>
-      <thead><tr><th>Email</th><th>Role</th><th>Team</th><th>Status</th><th>Expires</th><th></th></tr></thead>
+      <thead><tr><th>${t("common.email")}</th><th>${t("common.role")}</th><th>${t("members.team")}</th><th>${t("common.status")}</th><th>${t("members.expires")}</th><th></th></tr></thead>
       <tbody>
         ${list.data &&
         list.data.items.map(
@@ -101,13 +102,13 @@ function Invitations({ org, version, onSent }) {
             <td>${i.email}</td><td>${i.role}</td><td>${i.team || ""}</td>
             <td><span class="badge">${i.status}</span></td><td class="muted">${formatDate(i.expires_at)}</td>
             <td class="row">
-              ${can("members.manage") && i.status !== "accepted" && html`<button onClick=${() => act(async () => onSent(await post(`/api/v1/invitations/${i.id}/resend`)), "New link created")}>Resend</button>`}
-              ${can("members.manage") && i.status === "pending" && html`<button class="danger" onClick=${() => act(() => del(`/api/v1/invitations/${i.id}`), "Revoked")}>Revoke</button>`}
+              ${can("members.manage") && i.status !== "accepted" && html`<button onClick=${() => act(async () => onSent(await post(`/api/v1/invitations/${i.id}/resend`)), t("members.new_link_created"))}>${t("members.resend")}</button>`}
+              ${can("members.manage") && i.status === "pending" && html`<button class="danger" onClick=${() => act(() => del(`/api/v1/invitations/${i.id}`), t("members.revoked"))}>${t("common.revoke")}</button>`}
             </td>
           </tr>`,
         )}
         <${Loading} load=${list} cols="6" />
-        ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">No invitations.</td></tr>`}
+        ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">${t("members.no_invitations")}</td></tr>`}
       </tbody>
     </table>
   </div>`;
@@ -126,31 +127,31 @@ function Members() {
   const changeRole = async (m, role) => {
     try {
       await patch(`/api/v1/orgs/${org.id}/members/${m.user_id}`, { role });
-      toast(`${m.email} is now ${role}`);
+      toast(t("members.is_now", { email: m.email, role }));
     } catch (err) {
       toastError(err);
     }
     setVersion((v) => v + 1);
   };
   const remove = async (m) => {
-    if (!confirm(`Remove ${m.email} from ${org.name}?`)) return;
+    if (!confirm(t("members.remove_from", { email: m.email, name: org.name }))) return;
     try {
       await del(`/api/v1/orgs/${org.id}/members/${m.user_id}`);
-      toast(`Removed ${m.email}`);
+      toast(t("members.removed", { email: m.email }));
     } catch (err) {
       toastError(err);
     }
     setVersion((v) => v + 1);
   };
-  return html`<${Page} title="Members">
+  return html`<${Page} title=${t("members.members")}>
     <${ErrorBox} error=${roles.error || teams.error || teamRoles.error} />
     ${manage && roles.data && teams.data && teamRoles.data && html`<${InviteForm} org=${org} roles=${roles.data} teams=${teams.data.items} teamRoles=${teamRoles.data} onSent=${() => setVersion((v) => v + 1)} />`}
-    ${resent && html`<div class="card"><h2>New invitation link</h2><${InvitationLink} sent=${resent} /></div>`}
+    ${resent && html`<div class="card"><h2>${t("members.new_invitation_link")}</h2><${InvitationLink} sent=${resent} /></div>`}
     <div class="card">
-      <h2>Members of ${org.name}</h2>
+      <h2>${t("members.members_of", { name: org.name })}</h2>
       <${ErrorBox} error=${members.error} />
       <table>
-        <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>2FA</th><th>Joined</th><th></th></tr></thead>
+        <thead><tr><th>${t("common.name")}</th><th>${t("common.email")}</th><th>${t("common.role")}</th><th>${t("members.2fa")}</th><th>${t("members.joined")}</th><th></th></tr></thead>
         <tbody>
           <${Loading} load=${members} cols="6" />
           ${members.data &&
@@ -158,13 +159,13 @@ function Members() {
             (m) => html`<tr data-member=${m.email}>
               <td>${m.name}</td><td>${m.email}</td>
               <td>${manage && roles.data
-                ? html`<select aria-label=${`Role of ${m.email}`} value=${m.role} onChange=${(e) => changeRole(m, e.target.value)}>
+                ? html`<select aria-label=${t("members.role_of", { email: m.email })} value=${m.role} onChange=${(e) => changeRole(m, e.target.value)}>
                     ${roles.data.map((r) => html`<option value=${r.name}>${r.name}</option>`)}
                   </select>`
                 : html`<span class="badge">${m.role}</span>`}</td>
-              <td>${m.two_factor_enabled ? html`<span class="badge ok">on</span>` : html`<span class="badge">off</span>`}</td>
+              <td>${m.two_factor_enabled ? html`<span class="badge ok">${t("common.on")}</span>` : html`<span class="badge">${t("members.off")}</span>`}</td>
               <td class="muted">${formatDate(m.joined_at)}</td>
-              <td>${manage && m.user_id !== me.user.id && html`<button class="danger" onClick=${() => remove(m)}>Remove</button>`}</td>
+              <td>${manage && m.user_id !== me.user.id && html`<button class="danger" onClick=${() => remove(m)}>${t("common.remove")}</button>`}</td>
             </tr>`,
           )}
         </tbody>
@@ -174,4 +175,4 @@ function Members() {
   <//>`;
 }
 
-route("/members", Members, { nav: { label: "Members", section: "Organization", order: 60, requires: "members.read" } });
+route("/members", Members, { nav: { label: "nav.members", section: "nav.organization", order: 60, requires: "members.read" } });

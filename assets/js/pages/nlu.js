@@ -6,15 +6,16 @@ import { BotMissing } from "./botnav.js";
 import { route } from "../router.js";
 import { get, post, patch, del, ApiError } from "../api.js";
 import { can, currentUser } from "../session.js";
+import { t } from "../i18n.js";
 
-const TABS = [
-  ["intents", "Intents"],
-  ["entities", "Entities"],
-  ["train", "Train & test"],
-  ["inbox", "Misunderstood"],
-  ["evaluate", "Evaluation"],
-  ["io", "Import / export"],
-];
+const TABS = () => ([
+  ["intents", t("nlu.intents")],
+  ["entities", t("nlu.entities")],
+  ["train", t("nlu.train_test")],
+  ["inbox", t("nlu.misunderstood")],
+  ["evaluate", t("nlu.evaluation")],
+  ["io", t("nlu.import_export")],
+]);
 
 function base(botId) {
   return `/api/v1/bots/${botId}/nlu`;
@@ -60,11 +61,11 @@ function IntentList({ botId, selected, onSelect, reloadKey, onChanged }) {
     }
   };
   return html`<div class="card" style="flex:1;min-width:240px">
-    <h2>Intents</h2>
+    <h2>${t("nlu.intents")}</h2>
     ${can("bots.write") &&
     html`<form class="row" onSubmit=${create}>
-      <input id="new-intent-name" aria-label="New intent name" placeholder="new_intent" value=${name} onInput=${(e) => setName(e.target.value)} required />
-      <button id="add-intent" class="primary" type="submit">Add</button>
+      <input id="new-intent-name" aria-label=${t("nlu.new_intent_name")} placeholder=${t("nlu.new_intent")} value=${name} onInput=${(e) => setName(e.target.value)} required />
+      <button id="add-intent" class="primary" type="submit">${t("common.add")}</button>
     </form>`}
     <${ErrorBox} error=${error || list.error} />
     <ul class="pick-list">
@@ -72,11 +73,11 @@ function IntentList({ botId, selected, onSelect, reloadKey, onChanged }) {
       list.data.items.map(
         (i) => html`<li data-intent=${i.name} class=${selected === i.id ? "active" : ""}>
           <a href="#" onClick=${(e) => (e.preventDefault(), onSelect(i.id))}>${i.name}</a>
-          <span class="muted"> ${i.example_count}</span>${!i.is_active && html` <span class="badge">inactive</span>`}
+          <span class="muted"> ${i.example_count}</span>${!i.is_active && html` <span class="badge">${t("nlu.inactive")}</span>`}
         </li>`,
       )}
       <${Loading} load=${list} li />
-      ${list.data && !list.data.items.length && html`<li class="muted">No intents yet.</li>`}
+      ${list.data && !list.data.items.length && html`<li class="muted">${t("nlu.no_intents_yet")}</li>`}
     </ul>
   </div>`;
 }
@@ -92,9 +93,9 @@ function IntentEditor({ botId, intentId, onChanged }) {
     const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
     if (!lines.length) return;
     try {
-      const res = await post(`${base(botId)}/intents/${intentId}/examples`, { examples: lines.map((t) => ({ text: t })) });
+      const res = await post(`${base(botId)}/intents/${intentId}/examples`, { examples: lines.map((tv) => ({ text: tv })) });
       setText("");
-      toast(`Added ${res.added.length}${res.duplicates.length ? `, ${res.duplicates.length} already there` : ""}`);
+      toast(t("nlu.added_examples", { added: res.added.length, duplicates: res.duplicates.length ? t("nlu.already_there", { count: res.duplicates.length }) : "" }));
       examples.reload();
       intent.reload();
       onChanged();
@@ -117,7 +118,7 @@ function IntentEditor({ botId, intentId, onChanged }) {
     }
   };
   const removeIntent = async () => {
-    if (!confirm(`Delete intent ${intent.data.name} and its examples?`)) return;
+    if (!confirm(t("nlu.delete_intent_and_its_examples", { name: intent.data.name }))) return;
     await del(`${base(botId)}/intents/${intentId}`);
     onChanged(null);
   };
@@ -125,20 +126,20 @@ function IntentEditor({ botId, intentId, onChanged }) {
   const i = intent.data;
   return html`<div class="card" style="flex:2" data-editing=${i.name}>
     <div class="row" style="justify-content:space-between"><h2>${i.name}</h2>
-      ${can("bots.write") && html`<button class="danger" onClick=${removeIntent}>Delete intent</button>`}</div>
+      ${can("bots.write") && html`<button class="danger" onClick=${removeIntent}>${t("nlu.delete_intent")}</button>`}</div>
     ${can("bots.write") &&
     html`<div class="row">
-      <label class="row"><input type="checkbox" checked=${i.is_active} onChange=${(e) => saveSettings({ is_active: e.target.checked })} /> active</label>
-      <label class="row">threshold
-        <input style="width:6em" type="number" min="0" max="1" step="0.05" value=${i.confidence_threshold ?? ""} placeholder="auto"
+      <label class="row"><input type="checkbox" checked=${i.is_active} onChange=${(e) => saveSettings({ is_active: e.target.checked })} /> ${t("common.active")}</label>
+      <label class="row">${t("nlu.threshold")}
+        <input style="width:6em" type="number" min="0" max="1" step="0.05" value=${i.confidence_threshold ?? ""} placeholder=${t("nlu.auto")}
           onChange=${(e) => saveSettings({ confidence_threshold: e.target.value === "" ? null : Number(e.target.value) })} /></label>
     </div>`}
     <${ErrorBox} error=${error} />
     ${can("bots.write") &&
     html`<form onSubmit=${add}>
-      <label for="new-examples">Add examples (one per line)</label>
+      <label for="new-examples">${t("nlu.add_examples_one_per_line")}</label>
       <textarea id="new-examples" rows="4" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
-      <button id="add-examples" class="primary" type="submit">Add examples</button>
+      <button id="add-examples" class="primary" type="submit">${t("nlu.add_examples")}</button>
     </form>`}
     <table>
       <tbody>
@@ -146,7 +147,7 @@ function IntentEditor({ botId, intentId, onChanged }) {
         examples.data.items.map(
           (ex) => html`<tr data-example=${ex.id}>
             <td>${ex.text}${ex.entities.length > 0 && html`<div class="muted">${ex.entities.map((a) => `${a.entity}=${a.value}`).join(", ")}</div>`}</td>
-            <td>${can("bots.write") && html`<button onClick=${() => remove(ex)} aria-label="Remove example">✕</button>`}</td>
+            <td>${can("bots.write") && html`<button onClick=${() => remove(ex)} aria-label=${t("nlu.remove_example")}>✕</button>`}</td>
           </tr>`,
         )}
       </tbody>
@@ -165,7 +166,7 @@ function IntentsTab({ botId, onChanged }) {
   return html`<div class="row" style="align-items:flex-start">
     <${IntentList} botId=${botId} selected=${selected} onSelect=${setSelected} reloadKey=${reloadKey} onChanged=${changed} />
     ${selected ? html`<${IntentEditor} key=${selected} botId=${botId} intentId=${selected} onChanged=${changed} />`
-      : html`<div class="card muted" style="flex:2">Pick or add an intent to edit its examples.</div>`}
+      : html`<div class="card muted" style="flex:2">${t("nlu.pick_or_add_an_intent")}</div>`}
   </div>`;
 }
 
@@ -212,28 +213,28 @@ function EntityForm({ botId, entity, onDone }) {
     }
   };
   return html`<form class="card" onSubmit=${submit}>
-    <h2>${entity ? `Edit ${entity.name}` : "New entity"}</h2>
+    <h2>${entity ? t("nlu.edit", { name: entity.name }) : t("nlu.new_entity")}</h2>
     <${ErrorBox} error=${error} />
     <div class="row">
-      <div><label for="entity-name">Name</label><input id="entity-name" value=${name} onInput=${(e) => setName(e.target.value)} required /></div>
-      <div><label for="entity-type">Type</label>
+      <div><label for="entity-name">${t("common.name")}</label><input id="entity-name" value=${name} onInput=${(e) => setName(e.target.value)} required /></div>
+      <div><label for="entity-type">${t("common.type")}</label>
         <select id="entity-type" value=${type} disabled=${!!entity} onChange=${(e) => setType(e.target.value)}>
-          <option value="list">list</option><option value="regex">regex</option><option value="system">system</option>
+          <option value="list">${t("nlu.list")}</option><option value="regex">${t("nlu.regex")}</option><option value="system">${t("nlu.system")}</option>
         </select></div>
     </div>
     ${type === "list" &&
-    html`<label for="entity-values">Values, one per line: <code>value: synonym, synonym</code></label>
+    html`<label for="entity-values">${t("nlu.values_one_per_line")} <code>value: synonym, synonym</code></label>
       <textarea id="entity-values" rows="5" value=${values} onInput=${(e) => setValues(e.target.value)}></textarea>
-      <label class="row"><input type="checkbox" checked=${fuzzy} onChange=${(e) => setFuzzy(e.target.checked)} /> typo-tolerant matching</label>`}
+      <label class="row"><input type="checkbox" checked=${fuzzy} onChange=${(e) => setFuzzy(e.target.checked)} /> ${t("nlu.typo_tolerant_matching")}</label>`}
     ${type === "regex" &&
-    html`<label for="entity-pattern">Pattern</label><input id="entity-pattern" value=${pattern} onInput=${(e) => setPattern(e.target.value)} />
+    html`<label for="entity-pattern">${t("nlu.pattern")}</label><input id="entity-pattern" value=${pattern} onInput=${(e) => setPattern(e.target.value)} />
       <${FieldError} error=${error} name="pattern" />`}
     ${type === "system" &&
-    html`<label for="entity-system">Kind</label>
+    html`<label for="entity-system">${t("nlu.kind")}</label>
       <select id="entity-system" value=${systemType} onChange=${(e) => setSystemType(e.target.value)}>
-        ${SYSTEM_TYPES.map((t) => html`<option value=${t}>${t}</option>`)}
+        ${SYSTEM_TYPES.map((tv) => html`<option value=${tv}>${tv}</option>`)}
       </select>`}
-    <div class="row"><button class="primary" type="submit">Save</button>${entity && html`<button type="button" onClick=${onDone}>Cancel</button>`}</div>
+    <div class="row"><button class="primary" type="submit">${t("common.save")}</button>${entity && html`<button type="button" onClick=${onDone}>${t("common.cancel")}</button>`}</div>
   </form>`;
 }
 
@@ -246,7 +247,7 @@ function EntitiesTab({ botId, onChanged }) {
     onChanged();
   };
   const remove = async (e) => {
-    if (!confirm(`Delete entity ${e.name}?`)) return;
+    if (!confirm(t("nlu.delete_entity", { name: e.name }))) return;
     await del(`${base(botId)}/entities/${e.id}`);
     done();
   };
@@ -254,7 +255,7 @@ function EntitiesTab({ botId, onChanged }) {
     ${can("bots.write") && html`<${EntityForm} key=${editing ? editing.id : "new"} botId=${botId} entity=${editing} onDone=${done} />`}
     <${ErrorBox} error=${list.error} />
     <div class="card"><table>
-      <thead><tr><th>Name</th><th>Type</th><th>Definition</th><th></th></tr></thead>
+      <thead><tr><th>${t("common.name")}</th><th>${t("common.type")}</th><th>${t("nlu.definition")}</th><th></th></tr></thead>
       <tbody>
         ${list.data &&
         list.data.items.map(
@@ -262,11 +263,11 @@ function EntitiesTab({ botId, onChanged }) {
             <td><strong>${e.name}</strong></td><td>${e.type}</td>
             <td class="muted">${e.type === "list" ? e.values.map((v) => (v.synonyms.length ? `${v.value} (${v.synonyms.join(", ")})` : v.value)).join("; ")
               : e.type === "regex" ? html`<code>${e.pattern}</code>` : e.system_type}</td>
-            <td>${can("bots.write") && html`<button onClick=${() => setEditing(e)}>Edit</button> <button class="danger" onClick=${() => remove(e)}>Delete</button>`}</td>
+            <td>${can("bots.write") && html`<button onClick=${() => setEditing(e)}>${t("common.edit")}</button> <button class="danger" onClick=${() => remove(e)}>${t("common.delete")}</button>`}</td>
           </tr>`,
         )}
         <${Loading} load=${list} cols="4" />
-        ${list.data && !list.data.items.length && html`<tr><td colspan="4" class="muted">No entities yet. System entities (dates, numbers…) are found without defining them.</td></tr>`}
+        ${list.data && !list.data.items.length && html`<tr><td colspan="4" class="muted">${t("nlu.no_entities_yet_system_entities")}</td></tr>`}
       </tbody>
     </table></div>
   </div>`;
@@ -284,7 +285,7 @@ function TrainPanel({ botId, status, onChanged }) {
       const started = await post(`${base(botId)}/train`);
       setJob(started);
       const end = await waitForJob(started.id, setJob);
-      if (end.status === "succeeded") toast(`Model version ${end.result.version_number} is live`);
+      if (end.status === "succeeded") toast(t("nlu.model_version_is_live", { version_number: end.result.version_number }));
       onChanged();
     } catch (err) {
       setError(err);
@@ -292,29 +293,29 @@ function TrainPanel({ botId, status, onChanged }) {
   };
   const activate = async (v) => {
     await post(`${base(botId)}/models/${v.id}/activate`);
-    toast(`Version ${v.version_number} is live`);
+    toast(t("nlu.version_is_live", { version_number: v.version_number }));
     onChanged();
   };
   const busy = job && ["queued", "running"].includes(job.status);
   return html`<div class="card" style="flex:1">
-    <h2>Training</h2>
-    <p class="muted">${status && status.active_model ? `Live: version ${status.active_model.version_number}` : "Not trained yet."}
+    <h2>${t("nlu.training")}</h2>
+    <p class="muted">${status && status.active_model ? t("nlu.live_version", { version_number: status.active_model.version_number }) : t("nlu.not_trained_yet")}
       ${status && (status.embedding_model_changed
-        ? ` The bot's sentence encoder (${status.encoder}) is not the one this version was trained with: train again (queued automatically when the data is unchanged).`
-        : status.needs_training && " The data changed since.")}</p>
-    ${can("nlu.train") && html`<button id="train" class="primary" disabled=${busy} onClick=${train}>${busy ? "Training…" : "Train"}</button>`}
+        ? " " + t("nlu.encoder_changed", { encoder: status.encoder })
+        : status.needs_training && " " + t("nlu.the_data_changed_since"))}</p>
+    ${can("nlu.train") && html`<button id="train" class="primary" disabled=${busy} onClick=${train}>${busy ? t("nlu.training_2") : t("nlu.train")}</button>`}
     <span id="train-status" class="muted" style="margin-left:1em">${progressText(job)}</span>
     <${ErrorBox} error=${error} />
     ${error && error.details && error.details.intents_without_examples && error.details.intents_without_examples.length > 0 &&
-    html`<p class="field-error">Add examples to: ${error.details.intents_without_examples.join(", ")}</p>`}
-    <h3>Versions</h3>
+    html`<p class="field-error">${t("nlu.add_examples_to")} ${error.details.intents_without_examples.join(", ")}</p>`}
+    <h3>${t("nlu.versions")}</h3>
     <table><tbody>
       ${versions.data &&
       versions.data.items.map(
         (v) => html`<tr data-version=${v.version_number}>
-          <td>v${v.version_number}</td><td class="muted">${formatDate(v.created_at)}</td>
-          <td class="muted">${v.description || ""}${v.metrics && v.metrics.training ? ` · held-out accuracy ${(v.metrics.training.validation_accuracy * 100).toFixed(1)}%` : ""}</td>
-          <td>${v.is_active ? html`<span class="badge ok">live</span>` : can("nlu.train") && html`<button onClick=${() => activate(v)}>Activate</button>`}</td>
+          <td>${t("nlu.v", { version_number: v.version_number })}</td><td class="muted">${formatDate(v.created_at)}</td>
+          <td class="muted">${v.description || ""}${v.metrics && v.metrics.training ? t("nlu.held_out_accuracy", { percent: (v.metrics.training.validation_accuracy * 100).toFixed(1) }) : ""}</td>
+          <td>${v.is_active ? html`<span class="badge ok">${t("nlu.live")}</span>` : can("nlu.train") && html`<button onClick=${() => activate(v)}>${t("nlu.activate")}</button>`}</td>
         </tr>`,
       )}
     </tbody></table>
@@ -342,23 +343,23 @@ function TestBox({ botId }) {
     }
   };
   return html`<div class="card" style="flex:1">
-    <h2>Test</h2>
+    <h2>${t("common.test")}</h2>
     <form class="row" onSubmit=${parse}>
-      <input id="test-text" style="flex:1" aria-label="Text to parse" placeholder="Type a message…" value=${text} onInput=${(e) => setText(e.target.value)} required />
-      <button id="test-parse" class="primary" type="submit">Parse</button>
+      <input id="test-text" style="flex:1" aria-label=${t("nlu.text_to_parse")} placeholder=${t("nlu.type_a_message")} value=${text} onInput=${(e) => setText(e.target.value)} required />
+      <button id="test-parse" class="primary" type="submit">${t("nlu.parse")}</button>
     </form>
     <${ErrorBox} error=${error} />
     ${result &&
     html`<div id="test-result">
-      <p>Intent: <strong id="test-intent">${result.intent ? result.intent.name : "(out of scope)"}</strong>
+      <p>${t("nlu.intent")} <strong id="test-intent">${result.intent ? result.intent.name : t("nlu.out_of_scope")}</strong>
         ${result.intent && html` <span class="muted">${(result.intent.confidence * 100).toFixed(1)}%</span>`}
-        <span class="muted"> · v${result.model_version} · ${result.latency_ms.toFixed(1)} ms</span></p>
+        <span class="muted"> ${t("nlu.v_2", { model_version: result.model_version })} ${result.latency_ms.toFixed(1)} ${t("nlu.ms")}</span></p>
       <table><tbody>
         ${result.ranking.map((r) => html`<tr><td>${r.name}</td><td><${Bar} value=${r.confidence} /></td><td class="muted">${(r.confidence * 100).toFixed(1)}%</td></tr>`)}
       </tbody></table>
-      <h3>Entities</h3>
-      ${result.entities.length === 0 ? html`<p class="muted">None found.</p>`
-        : html`<table id="test-entities"><thead><tr><th>Entity</th><th>Text</th><th>Value</th><th>By</th></tr></thead><tbody>
+      <h3>${t("nlu.entities")}</h3>
+      ${result.entities.length === 0 ? html`<p class="muted">${t("nlu.none_found")}</p>`
+        : html`<table id="test-entities"><thead><tr><th>${t("nlu.entity")}</th><th>${t("common.text")}</th><th>${t("common.value")}</th><th>${t("nlu.by")}</th></tr></thead><tbody>
           ${result.entities.map((en) => html`<tr><td>${en.entity}</td><td>${en.value}</td><td><code>${JSON.stringify(en.resolved)}</code></td><td class="muted">${en.extractor}</td></tr>`)}
         </tbody></table>`}
     </div>`}
@@ -375,7 +376,7 @@ function InboxTab({ botId, onChanged }) {
     const intentId = Number(choice[log.id] || (intents.data && intents.data.items[0] && intents.data.items[0].id));
     if (!intentId) return;
     await post(`${base(botId)}/misunderstood/${log.id}/assign`, { intent_id: intentId });
-    toast("Added as an example; train again to use it");
+    toast(t("nlu.added_as_an_example_train"));
     list.reload();
     onChanged();
   };
@@ -384,24 +385,24 @@ function InboxTab({ botId, onChanged }) {
     list.reload();
   };
   return html`<div class="card">
-    <h2>Misunderstood</h2>
-    <p class="muted">Messages the model was unsure about or found out of scope. Assign each to the intent it meant.</p>
+    <h2>${t("nlu.misunderstood")}</h2>
+    <p class="muted">${t("nlu.messages_the_model_was_unsure")}</p>
     <${ErrorBox} error=${list.error} />
     <table><tbody>
       ${list.data &&
       list.data.items.map(
         (log) => html`<tr data-log=${log.id}>
-          <td>${log.text}<div class="muted">${log.out_of_scope ? "out of scope" : `${log.intent} ${(log.confidence * 100).toFixed(0)}%`} · ${formatDate(log.created_at)}</div></td>
+          <td>${log.text}<div class="muted">${log.out_of_scope ? t("nlu.out_of_scope_lower") : `${log.intent} ${(log.confidence * 100).toFixed(0)}%`} · ${formatDate(log.created_at)}</div></td>
           <td>${can("bots.write") &&
-          html`<select aria-label="Intent" onChange=${(e) => setChoice({ ...choice, [log.id]: e.target.value })}>
+          html`<select aria-label=${t("common.intent")} onChange=${(e) => setChoice({ ...choice, [log.id]: e.target.value })}>
               ${intents.data && intents.data.items.map((i) => html`<option value=${i.id}>${i.name}</option>`)}
             </select>
-            <button class="primary" onClick=${() => assign(log)}>Assign</button>
-            <button onClick=${() => dismiss(log)}>Dismiss</button>`}</td>
+            <button class="primary" onClick=${() => assign(log)}>${t("nlu.assign")}</button>
+            <button onClick=${() => dismiss(log)}>${t("nlu.dismiss")}</button>`}</td>
         </tr>`,
       )}
       <${Loading} load=${list} cols="1" />
-      ${list.data && !list.data.items.length && html`<tr><td class="muted">Nothing to review.</td></tr>`}
+      ${list.data && !list.data.items.length && html`<tr><td class="muted">${t("nlu.nothing_to_review")}</td></tr>`}
     </tbody></table>
   </div>`;
 }
@@ -415,7 +416,7 @@ function ConfusionChart({ labels, matrix }) {
   const cell = Math.max(12, Math.min(36, Math.floor(560 / n)));
   const pad = 140;
   const max = Math.max(1, ...matrix.flat());
-  return html`<svg id="confusion-chart" width=${pad + n * cell + 10} height=${pad + n * cell + 10} role="img" aria-label="Confusion matrix">
+  return html`<svg id="confusion-chart" width=${pad + n * cell + 10} height=${pad + n * cell + 10} role="img" aria-label=${t("nlu.confusion_matrix")}>
     ${labels.map((l, i) => html`<text x=${pad - 4} y=${pad + i * cell + cell * 0.7} text-anchor="end" font-size="11">${l.slice(0, 22)}</text>`)}
     ${labels.map((l, j) => html`<text transform=${`translate(${pad + j * cell + cell * 0.7},${pad - 4}) rotate(-60)`} font-size="11">${l.slice(0, 22)}</text>`)}
     ${matrix.map((row, i) =>
@@ -445,22 +446,22 @@ function EvaluateTab({ botId }) {
   };
   const report = job && job.status === "succeeded" ? job.result : null;
   return html`<div class="card">
-    <h2>Cross-validation</h2>
+    <h2>${t("nlu.cross_validation")}</h2>
     <div class="row">
-      <label class="row">folds <input type="number" min="2" max="10" style="width:5em" value=${folds} onInput=${(e) => setFolds(e.target.value)} /></label>
-      ${can("nlu.train") && html`<button id="evaluate" class="primary" onClick=${run}>Run</button>`}
+      <label class="row">${t("nlu.folds")} <input type="number" min="2" max="10" style="width:5em" value=${folds} onInput=${(e) => setFolds(e.target.value)} /></label>
+      ${can("nlu.train") && html`<button id="evaluate" class="primary" onClick=${run}>${t("common.run")}</button>`}
       <span class="muted">${progressText(job)}</span>
     </div>
     <${ErrorBox} error=${error} />
     ${report &&
     html`<div id="evaluation-report">
-      <p>Accuracy <strong>${(report.accuracy * 100).toFixed(1)}%</strong> · macro F1 ${report.macro_f1.toFixed(3)} · micro F1 ${report.micro_f1.toFixed(3)} · ${report.examples} examples, ${report.folds} folds</p>
-      <table><thead><tr><th>Intent</th><th>Precision</th><th>Recall</th><th>F1</th><th>Examples</th></tr></thead><tbody>
+      <p>${t("nlu.accuracy")} <strong>${(report.accuracy * 100).toFixed(1)}%</strong> ${t("nlu.macro_f1")} ${report.macro_f1.toFixed(3)} ${t("nlu.micro_f1")} ${report.micro_f1.toFixed(3)} ${t("nlu.examples_folds", { examples: report.examples, folds: report.folds })}</p>
+      <table><thead><tr><th>${t("common.intent")}</th><th>${t("nlu.precision")}</th><th>${t("nlu.recall")}</th><th>${t("nlu.f1")}</th><th>${t("nlu.examples")}</th></tr></thead><tbody>
         ${report.per_intent.map((m) => html`<tr><td>${m.intent}</td><td>${m.precision.toFixed(3)}</td><td>${m.recall.toFixed(3)}</td><td>${m.f1.toFixed(3)}</td><td>${m.support}</td></tr>`)}
       </tbody></table>
       ${report.confusions.length > 0 &&
-      html`<h3>Most confused</h3><ul>${report.confusions.slice(0, 10).map((c) => html`<li>${c.expected} → ${c.predicted}: ${c.count}</li>`)}</ul>`}
-      <h3>Confusion matrix</h3>
+      html`<h3>${t("nlu.most_confused")}</h3><ul>${report.confusions.slice(0, 10).map((c) => html`<li>${c.expected} → ${c.predicted}: ${c.count}</li>`)}</ul>`}
+      <h3>${t("nlu.confusion_matrix")}</h3>
       <${ConfusionChart} labels=${report.labels} matrix=${report.matrix} />
     </div>`}
   </div>`;
@@ -496,27 +497,27 @@ function IoTab({ botId, onChanged }) {
   return html`<div class="row" style="align-items:flex-start">
     ${can("bots.write") &&
     html`<form class="card" style="flex:1" onSubmit=${upload}>
-      <h2>Import</h2>
-      <p class="muted">botbuilder JSON, Rasa NLU YAML, or CSV with <code>text,intent</code> columns. A file with an error imports nothing.</p>
-      <input name="file" type="file" accept=".json,.yml,.yaml,.csv,.txt" aria-label="File" />
+      <h2>${t("common.import")}</h2>
+      <p class="muted">${t("nlu.botbuilder_json_rasa_nlu_yaml")} <code>text,intent</code> ${t("nlu.columns_a_file_with_an")}</p>
+      <input name="file" type="file" accept=".json,.yml,.yaml,.csv,.txt" aria-label=${t("nlu.file")} />
       <div class="row">
-        <select aria-label="Format" value=${format} onChange=${(e) => setFormat(e.target.value)}>
-          <option value="json">JSON</option><option value="rasa">Rasa YAML</option><option value="csv">CSV</option>
+        <select aria-label=${t("nlu.format")} value=${format} onChange=${(e) => setFormat(e.target.value)}>
+          <option value="json">JSON</option><option value="rasa">${t("nlu.rasa_yaml")}</option><option value="csv">CSV</option>
         </select>
-        <select aria-label="Mode" value=${mode} onChange=${(e) => setMode(e.target.value)}>
-          <option value="merge">add to existing data</option><option value="replace">replace all data</option>
+        <select aria-label=${t("nlu.mode")} value=${mode} onChange=${(e) => setMode(e.target.value)}>
+          <option value="merge">${t("nlu.add_to_existing_data")}</option><option value="replace">${t("nlu.replace_all_data")}</option>
         </select>
-        <button class="primary" type="submit">Import</button>
+        <button class="primary" type="submit">${t("common.import")}</button>
       </div>
       <${ErrorBox} error=${error} />
-      ${summary && html`<p>Created ${summary.intents_created} intents, added ${summary.examples_added} examples, ${summary.entities_created} new and ${summary.entities_updated} updated entities.</p>`}
+      ${summary && html`<p>${t("nlu.created_intents_added_examples_new", { intents_created: summary.intents_created, examples_added: summary.examples_added, entities_created: summary.entities_created, entities_updated: summary.entities_updated })}</p>`}
     </form>`}
     <div class="card" style="flex:1">
-      <h2>Export</h2>
+      <h2>${t("nlu.export")}</h2>
       <ul>
-        <li><a href=${`${base(botId)}/export?format=json`} download>botbuilder JSON</a> (everything)</li>
-        <li><a href=${`${base(botId)}/export?format=rasa`} download>Rasa NLU YAML</a></li>
-        <li><a href=${`${base(botId)}/export?format=csv`} download>CSV</a> (examples only)</li>
+        <li><a href=${`${base(botId)}/export?format=json`} download>${t("nlu.botbuilder_json")}</a> ${t("nlu.everything")}</li>
+        <li><a href=${`${base(botId)}/export?format=rasa`} download>${t("nlu.rasa_nlu_yaml")}</a></li>
+        <li><a href=${`${base(botId)}/export?format=csv`} download>CSV</a> ${t("nlu.examples_only")}</li>
       </ul>
     </div>
   </div>`;
@@ -530,7 +531,7 @@ function NluEditor({ params }) {
   const [tick, setTick] = useState(0);
   const status = useLoad(() => get(base(botId)), [botId, tick]);
   const [tab, setTab] = useState(new URLSearchParams(location.search).get("tab") || "intents");
-  const changed = () => setTick((t) => t + 1);
+  const changed = () => setTick((tv) => tv + 1);
   useEffect(() => {
     const url = new URL(location.href);
     url.searchParams.set("tab", tab);
@@ -538,15 +539,15 @@ function NluEditor({ params }) {
   }, [tab]);
   const s = status.data;
   if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
-  return html`<${Page} title=${bot.data ? `NLU · ${bot.data.name}` : "NLU"}>
+  return html`<${Page} title=${bot.data ? t("nlu.nlu", { name: bot.data.name }) : "NLU"}>
     <${ErrorBox} error=${bot.error || status.error} />
     ${s &&
     html`<p class="muted" id="nlu-summary">${plural(s.intents, "intent")} · ${plural(s.examples, "example")} · ${plural(s.entities, "entity", "entities")} ·${" "}
-      ${s.active_model ? `model v${s.active_model.version_number}` : "not trained"}${s.needs_training ? " · needs training" : ""}
-      · encoder <code id="nlu-encoder" title="The sentence encoder follows the bot's language (English: all-MiniLM-L6-v2, others: multilingual-e5-small) unless set in the bot's settings">${s.encoder}</code>
+      ${s.active_model ? t("nlu.model_version", { version: s.active_model.version_number }) : t("nlu.not_trained")}${s.needs_training ? " " + t("nlu.needs_training") : ""}
+      ${t("nlu.encoder")} <code id="nlu-encoder" title=${t("nlu.the_sentence_encoder_follows_the")}>${s.encoder}</code>
       ${s.unresolved_misunderstood > 0 ? ` · ${s.unresolved_misunderstood} to review` : ""}</p>`}
     <div class="row tabs" role="tablist">
-      ${TABS.map(([id, label]) => html`<button role="tab" id=${`tab-${id}`} aria-selected=${tab === id} class=${tab === id ? "primary" : ""} onClick=${() => setTab(id)}>${label}</button>`)}
+      ${TABS().map(([id, label]) => html`<button role="tab" id=${`tab-${id}`} aria-selected=${tab === id} class=${tab === id ? "primary" : ""} onClick=${() => setTab(id)}>${label}</button>`)}
     </div>
     ${tab === "intents" && html`<${IntentsTab} botId=${botId} onChanged=${changed} />`}
     ${tab === "entities" && html`<${EntitiesTab} botId=${botId} onChanged=${changed} />`}

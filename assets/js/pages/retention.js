@@ -5,6 +5,7 @@ import { html, Page, useLoad, useState, ErrorBox, Field, toast, Loading, formatD
 import { route, navigate } from "../router.js";
 import { api, get, post, put } from "../api.js";
 import { currentOrg, refreshMe, selectOrg, can } from "../session.js";
+import { t } from "../i18n.js";
 
 function RetentionSettings({ org, onRun }) {
   const loaded = useLoad(() => get(`/api/v1/orgs/${org.id}/retention`), [org.id]);
@@ -22,7 +23,7 @@ function RetentionSettings({ org, onRun }) {
         failed_events_days: Number(data.failed_events_days),
       });
       setForm(saved);
-      toast("Saved");
+      toast(t("retention.saved"));
     } catch (err) {
       setError(err);
     }
@@ -32,24 +33,24 @@ function RetentionSettings({ org, onRun }) {
     try {
       const r = await post(`/api/v1/orgs/${org.id}/retention/run`);
       setLastRun(r);
-      toast(`Archived ${r.rows_archived} rows in ${r.files_written} files`);
+      toast(t("retention.archived_rows_in_files", { rows_archived: r.rows_archived, files_written: r.files_written }));
       onRun();
     } catch (err) {
       setError(err);
     }
   };
   return html`<form class="card" id="retention-settings" onSubmit=${save}>
-    <h2>Retention</h2>
-    <p class="muted">Older rows — conversation, channel and recovery messages; NLU, integration, AI-call and webhook logs — are written to compressed archive files, then removed from the database. Archives can be searched and re-imported below.</p>
+    <h2>${t("retention.retention")}</h2>
+    <p class="muted">${t("retention.older_rows_conversation_channel_and")}</p>
     <${ErrorBox} error=${loaded.error || error} />
     <${Loading} load=${loaded} />
     ${data &&
-    html`<${Field} label="Keep conversation, channel and recovery messages for (days, 30–3650)" name="messages_days" type="number" min="30" max="3650" value=${data.messages_days} onInput=${(v) => setForm({ ...data, messages_days: v })} error=${error} />
-      <${Field} label="Keep NLU, integration, AI-call and webhook logs for (days, 30–3650)" name="logs_days" type="number" min="30" max="3650" value=${data.logs_days} onInput=${(v) => setForm({ ...data, logs_days: v })} error=${error} />
-      <${Field} label="Keep failed webhook deliveries for (days, 7–3650)" name="failed_events_days" type="number" min="7" max="3650" value=${data.failed_events_days} onInput=${(v) => setForm({ ...data, failed_events_days: v })} error=${error} />
-      <p class="row"><button class="primary" type="submit">Save</button> <button type="button" id="retention-run" onClick=${runNow}>Archive expired rows now</button></p>`}
+    html`<${Field} label=${t("retention.keep_conversation_channel_and_recovery")} name="messages_days" type="number" min="30" max="3650" value=${data.messages_days} onInput=${(v) => setForm({ ...data, messages_days: v })} error=${error} />
+      <${Field} label=${t("retention.keep_nlu_integration_ai_call")} name="logs_days" type="number" min="30" max="3650" value=${data.logs_days} onInput=${(v) => setForm({ ...data, logs_days: v })} error=${error} />
+      <${Field} label=${t("retention.keep_failed_webhook_deliveries_for")} name="failed_events_days" type="number" min="7" max="3650" value=${data.failed_events_days} onInput=${(v) => setForm({ ...data, failed_events_days: v })} error=${error} />
+      <p class="row"><button class="primary" type="submit">${t("common.save")}</button> <button type="button" id="retention-run" onClick=${runNow}>${t("retention.archive_expired_rows_now")}</button></p>`}
     ${lastRun &&
-    html`<p id="retention-last-run" role="status">Last run: ${lastRun.rows_archived} rows archived in ${lastRun.files_written} files${Object.keys(lastRun.tables).length > 0 && ` (${Object.entries(lastRun.tables).map(([t, n]) => `${t.replaceAll("_", " ")}: ${n}`).join(", ")})`}.</p>`}
+    html`<p id="retention-last-run" role="status">${t("retention.last_run_rows_archived_in", { rows_archived: lastRun.rows_archived, files_written: lastRun.files_written })}${Object.keys(lastRun.tables).length > 0 && ` (${Object.entries(lastRun.tables).map(([tv, n]) => `${tv.replaceAll("_", " ")}: ${n}`).join(", ")})`}.</p>`}
   </form>`;
 }
 
@@ -75,43 +76,43 @@ function Archives({ org, version }) {
     }
   };
   const restore = async (name) => {
-    if (!confirm(`Put the rows of ${name} back into the database?`)) return;
+    if (!confirm(t("retention.put_the_rows_of_back", { name }))) return;
     try {
       const r = await post(`/api/v1/orgs/${org.id}/archives/restore`, { file: name });
       setRestored(r);
-      toast(`Restored ${r.restored} rows (${r.skipped} skipped)`);
+      toast(t("retention.restored_rows_skipped", { restored: r.restored, skipped: r.skipped }));
     } catch (err) {
       setError(err);
     }
   };
   return html`<div class="card" id="archives">
-    <h2>Archives</h2>
+    <h2>${t("retention.archives")}</h2>
     <${ErrorBox} error=${files.error || error} />
-    ${restored && html`<p id="archive-restored" role="status">Re-imported ${restored.file}: ${restored.restored} rows back, ${restored.skipped} skipped.</p>`}
+    ${restored && html`<p id="archive-restored" role="status">${t("retention.re_imported_rows_back_skipped", { file: restored.file, restored: restored.restored, skipped: restored.skipped })}</p>`}
     <form class="row" style="align-items:flex-end" onSubmit=${search} role="search">
-      <div style="flex:2"><${Field} label="Text" name="q" value=${q} onInput=${setQ} error=${error} /></div>
-      <div style="flex:1"><${Field} label="From" name="from" type="date" value=${from} onInput=${setFrom} error=${error} /></div>
-      <div style="flex:1"><${Field} label="To" name="to" type="date" value=${to} onInput=${setTo} error=${error} /></div>
-      <button type="submit">Search</button>
+      <div style="flex:2"><${Field} label=${t("common.text")} name="q" value=${q} onInput=${setQ} error=${error} /></div>
+      <div style="flex:1"><${Field} label=${t("common.from")} name="from" type="date" value=${from} onInput=${setFrom} error=${error} /></div>
+      <div style="flex:1"><${Field} label=${t("common.to")} name="to" type="date" value=${to} onInput=${setTo} error=${error} /></div>
+      <button type="submit">${t("common.search")}</button>
     </form>
     ${hits &&
     html`<table id="archive-hits">
-      <thead><tr><th>Created</th><th>Table</th><th>Content</th></tr></thead>
+      <thead><tr><th>${t("common.created")}</th><th>${t("retention.table")}</th><th>${t("retention.content")}</th></tr></thead>
       <tbody>
         ${hits.map((h) => html`<tr><td class="muted">${formatDate(h.row.created_at)}</td><td>${h.table}</td><td>${h.row.content || h.row.message_body || h.row.message || h.row.error_message || h.row.action || h.row.model || h.row.event_type || ""}</td></tr>`)}
-        ${!hits.length && html`<tr><td colspan="3" class="muted">Nothing found.</td></tr>`}
+        ${!hits.length && html`<tr><td colspan="3" class="muted">${t("retention.nothing_found")}</td></tr>`}
       </tbody>
     </table>`}
     <table>
-      <thead><tr><th>File</th><th>Table</th><th>Size</th><th></th></tr></thead>
+      <thead><tr><th>${t("retention.file")}</th><th>${t("retention.table")}</th><th>${t("retention.size")}</th><th></th></tr></thead>
       <tbody>
         ${files.data &&
         files.data.map(
-          (f) => html`<tr><td>${f.name}</td><td>${f.table}</td><td>${Math.ceil(f.bytes / 1024)} KiB</td>
-            <td><button type="button" class="restore-archive" onClick=${() => restore(f.name)}>Re-import</button></td></tr>`,
+          (f) => html`<tr><td>${f.name}</td><td>${f.table}</td><td>${Math.ceil(f.bytes / 1024)} ${t("retention.kib")}</td>
+            <td><button type="button" class="restore-archive" onClick=${() => restore(f.name)}>${t("retention.re_import")}</button></td></tr>`,
         )}
         <${Loading} load=${files} cols="4" />
-        ${files.data && !files.data.length && html`<tr><td colspan="4" class="muted">No archives yet: rows are archived once they are older than their retention.</td></tr>`}
+        ${files.data && !files.data.length && html`<tr><td colspan="4" class="muted">${t("retention.no_archives_yet_rows_are")}</td></tr>`}
       </tbody>
     </table>
   </div>`;
@@ -124,7 +125,7 @@ function ExportAndErase({ org }) {
     setError(null);
     try {
       const r = await post(`/api/v1/orgs/${org.id}/export`);
-      toast(`Export started (job ${r.job_id}); download it here when it is done`);
+      toast(t("retention.export_started_job_download_it", { job_id: r.job_id }));
     } catch (err) {
       setError(err);
     }
@@ -136,23 +137,23 @@ function ExportAndErase({ org }) {
       const r = await post(`/api/v1/orgs/${org.id}/erase`, { confirm_name: confirmName });
       const me = await refreshMe();
       if (me && me.organizations.length) selectOrg(me.organizations[0].id);
-      toast(`Erased: ${r.rows_deleted} rows, ${r.users_removed} accounts`);
+      toast(t("retention.erased_rows_accounts", { rows_deleted: r.rows_deleted, users_removed: r.users_removed }));
       navigate("/dashboard");
     } catch (err) {
       setError(err);
     }
   };
   return html`<div class="card" id="org-export">
-    <h2>Export everything</h2>
-    <p class="muted">One archive with everything this organization owns (for moving hosts or a data access request). It is prepared in the background.</p>
+    <h2>${t("retention.export_everything")}</h2>
+    <p class="muted">${t("retention.one_archive_with_everything_this")}</p>
     <${ErrorBox} error=${error} />
-    <p class="row"><button type="button" onClick=${start}>Start an export</button>
-      <a class="button" href=${`/api/v1/orgs/${org.id}/export`} download>Download the latest export</a></p>
+    <p class="row"><button type="button" onClick=${start}>${t("retention.start_an_export")}</button>
+      <a class="button" href=${`/api/v1/orgs/${org.id}/export`} download>${t("retention.download_the_latest_export")}</a></p>
     <form onSubmit=${erase} id="org-erase">
-      <h2>Erase the organization</h2>
-      <p class="muted">Removes every row and file of the organization, its archives, and the accounts of members who belong to no other organization. Type the organization's name to confirm.</p>
-      <${Field} label="Name" name="confirm_name" value=${confirmName} onInput=${setConfirmName} error=${error} />
-      <p><button class="danger" type="submit" disabled=${confirmName !== org.name}>Erase for good</button></p>
+      <h2>${t("retention.erase_the_organization")}</h2>
+      <p class="muted">${t("retention.removes_every_row_and_file")}</p>
+      <${Field} label=${t("common.name")} name="confirm_name" value=${confirmName} onInput=${setConfirmName} error=${error} />
+      <p><button class="danger" type="submit" disabled=${confirmName !== org.name}>${t("retention.erase_for_good")}</button></p>
     </form>
   </div>`;
 }
@@ -175,7 +176,7 @@ function ImportOrganization() {
         setFile(null);
         await refreshMe();
         selectOrg(r.organization_id);
-        toast(`Imported ${r.organization_name}`);
+        toast(t("retention.imported", { organization_name: r.organization_name }));
         navigate("/dashboard");
       }
     } catch (err) {
@@ -191,25 +192,25 @@ function ImportOrganization() {
     setFile(e.target.files[0] || null);
   };
   return html`<div class="card" id="import-org">
-    <h2>Import an organization</h2>
-    <p class="muted">An organization export, from this server or another, becomes a new organization that you own. Nothing is created until you confirm.</p>
+    <h2>${t("retention.import_an_organization")}</h2>
+    <p class="muted">${t("retention.an_organization_export_from_this")}</p>
     <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
-      <label for="import-org-file">Organization export (.zip)</label>
+      <label for="import-org-file">${t("retention.organization_export_zip")}</label>
       <input id="import-org-file" name="file" type="file" accept=".zip,application/zip" onChange=${choose} />
-      <button type="button" disabled=${!file || busy} onClick=${() => send(true)}>Check the file</button>
+      <button type="button" disabled=${!file || busy} onClick=${() => send(true)}>${t("retention.check_the_file")}</button>
     </div>
     ${report &&
     html`<div id="import-org-report" role="status">
-      <h3>What the import will do</h3>
-      <p>Creates the organization <strong>${report.organization_name}</strong> (exported by botbuilder ${report.botbuilder_version}, format ${report.format_version}).</p>
-      <ul>${Object.entries(report.created).filter(([, n]) => n > 0).map(([t, n]) => html`<li>${t.replaceAll("_", " ")}: ${n}</li>`)}</ul>
-      ${report.members_matched.length > 0 && html`<p>Members again: ${report.members_matched.join(", ")}</p>`}
-      ${report.members_missing.length > 0 && html`<p>No account on this server (invite them again): ${report.members_missing.join(", ")}</p>`}
-      ${report.skipped.length > 0 && html`<p>Left out:</p><ul>${report.skipped.map((s) => html`<li>${s.table.replaceAll("_", " ")}: ${s.rows} (${s.reason})</li>`)}</ul>`}
-      ${report.conflicts.length > 0 && html`<p>Taken on this server:</p><ul>${report.conflicts.map((c) => html`<li>${c.table}.${c.columns.join(", ")}: ${c.rows} ${c.resolution}</li>`)}</ul>`}
-      ${report.warnings.length > 0 && html`<p>Notes:</p><ul>${report.warnings.map((w) => html`<li>${w}</li>`)}</ul>`}
-      <button class="primary" type="button" disabled=${busy} onClick=${() => send(false)}>Import</button>
+      <h3>${t("retention.what_the_import_will_do")}</h3>
+      <p>${t("retention.creates_the_organization")} <strong>${report.organization_name}</strong> ${t("retention.exported_by_botbuilder_format", { botbuilder_version: report.botbuilder_version, format_version: report.format_version })}</p>
+      <ul>${Object.entries(report.created).filter(([, n]) => n > 0).map(([tv, n]) => html`<li>${tv.replaceAll("_", " ")}: ${n}</li>`)}</ul>
+      ${report.members_matched.length > 0 && html`<p>${t("retention.members_again")} ${report.members_matched.join(", ")}</p>`}
+      ${report.members_missing.length > 0 && html`<p>${t("retention.no_account_on_this_server")} ${report.members_missing.join(", ")}</p>`}
+      ${report.skipped.length > 0 && html`<p>${t("retention.left_out")}</p><ul>${report.skipped.map((s) => html`<li>${s.table.replaceAll("_", " ")}: ${s.rows} (${s.reason})</li>`)}</ul>`}
+      ${report.conflicts.length > 0 && html`<p>${t("retention.taken_on_this_server")}</p><ul>${report.conflicts.map((c) => html`<li>${c.table}.${c.columns.join(", ")}: ${c.rows} ${c.resolution}</li>`)}</ul>`}
+      ${report.warnings.length > 0 && html`<p>${t("retention.notes")}</p><ul>${report.warnings.map((w) => html`<li>${w}</li>`)}</ul>`}
+      <button class="primary" type="button" disabled=${busy} onClick=${() => send(false)}>${t("common.import")}</button>
     </div>`}
   </div>`;
 }
@@ -217,7 +218,7 @@ function ImportOrganization() {
 function DataPage() {
   const org = currentOrg();
   const [runs, setRuns] = useState(0);
-  return html`<${Page} title="Data and retention">
+  return html`<${Page} title=${t("retention.data_and_retention")}>
     <${RetentionSettings} org=${org} onRun=${() => setRuns(runs + 1)} />
     <${Archives} org=${org} version=${runs} />
     ${can("org.delete") && html`<${ExportAndErase} org=${org} />`}
@@ -225,4 +226,4 @@ function DataPage() {
   <//>`;
 }
 
-route("/retention", DataPage, { nav: { label: "Data and retention", section: "Organization", order: 81, requires: "org.manage" } });
+route("/retention", DataPage, { nav: { label: "nav.data_and_retention", section: "nav.organization", order: 81, requires: "org.manage" } });

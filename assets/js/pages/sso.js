@@ -10,6 +10,7 @@ import { html, Page, useLoad, useState, ErrorBox, FieldError, toast, toastError,
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg } from "../session.js";
+import { t } from "../i18n.js";
 
 const ROLES = ["viewer", "agent", "editor", "admin"];
 
@@ -26,7 +27,7 @@ function CreateOidc({ org, onCreated }) {
       const body = { protocol: "oidc", enabled: false, ...form };
       if (!body.client_secret) delete body.client_secret;
       const created = await post(`/api/v1/orgs/${org.id}/sso/configurations`, body);
-      toast(`${created.name} saved: endpoints read from the discovery document`);
+      toast(t("sso.saved_endpoints_read_from_the", { name: created.name }));
       setForm({ ...form, name: "", issuer_url: "", client_id: "", client_secret: "" });
       onCreated();
     } catch (err) {
@@ -43,29 +44,28 @@ function CreateOidc({ org, onCreated }) {
     <${FieldError} error=${error} name=${key} />
   </div>`;
   return html`<form id="create-sso" onSubmit=${submit}>
-    <h3>New OpenID Connect configuration</h3>
+    <h3>${t("sso.new_openid_connect_configuration")}</h3>
     <ol class="muted small">
-      <li>At your identity provider (Okta, Microsoft Entra ID, Google Workspace, Keycloak, Authentik…), create a web application
-        using the authorization-code flow, with the redirect URI shown after saving.</li>
-      <li>Give its issuer URL: the endpoints are read from <code>/.well-known/openid-configuration</code>.</li>
-      <li>Save, copy the redirect URI to the IdP, run a test sign-in, then add and verify your domain and enable.</li>
+      <li>${t("sso.at_your_identity_provider_okta")}</li>
+      <li>${t("sso.give_its_issuer_url_the")} <code>/.well-known/openid-configuration</code>.</li>
+      <li>${t("sso.save_copy_the_redirect_uri")}</li>
     </ol>
     <${ErrorBox} error=${error} />
     <div class="grid">
-      ${input("sso-name", "Name", "name", "Shown to admins, e.g. “Okta”.")}
-      ${input("sso-issuer", "Issuer (discovery) URL", "issuer_url", "e.g. https://login.microsoftonline.com/{tenant}/v2.0")}
-      ${input("sso-client", "Client id", "client_id", "The application's client id at the IdP.")}
-      ${input("sso-secret", "Client secret", "client_secret", "Stored encrypted, never shown again.", "password")}
-      ${input("sso-scopes", "Scopes", "scopes", "Must include openid.")}
+      ${input("sso-name", t("common.name"), "name", t("sso.shown_to_admins_e_g_2"))}
+      ${input("sso-issuer", t("sso.issuer_discovery_url"), "issuer_url", t("sso.e_g_https_login_microsoftonline"))}
+      ${input("sso-client", t("sso.client_id"), "client_id", t("sso.the_application_s_client_id"))}
+      ${input("sso-secret", t("sso.client_secret"), "client_secret", t("sso.stored_encrypted_never_shown_again"), "password")}
+      ${input("sso-scopes", t("sso.scopes"), "scopes", t("sso.must_include_openid"))}
       <div>
-        <label for="sso-default-role">Role of new members</label>
+        <label for="sso-default-role">${t("sso.role_of_new_members")}</label>
         <select id="sso-default-role" name="default_role" value=${form.default_role} onChange=${set("default_role")}>
           ${ROLES.map((r) => html`<option value=${r}>${r}</option>`)}
         </select>
         <${FieldError} error=${error} name="default_role" />
       </div>
     </div>
-    <p><button class="primary" type="submit" disabled=${busy}>${busy ? "Reading discovery…" : "Save configuration"}</button></p>
+    <p><button class="primary" type="submit" disabled=${busy}>${busy ? t("sso.reading_discovery") : t("sso.save_configuration")}</button></p>
   </form>`;
 }
 
@@ -93,7 +93,7 @@ function CreateSaml({ org, onCreated }) {
         protocol: "saml", enabled: false, name: form.name, default_role: form.default_role, saml,
       });
       const warned = created.warnings && created.warnings.length;
-      toast(warned ? `${created.name} saved, with warnings: see its certificate status` : `${created.name} saved: give the IdP the values shown`);
+      toast(warned ? t("sso.saved_with_warnings", { name: created.name }) : t("sso.saved_give_the_idp", { name: created.name }));
       setForm(empty);
       onCreated();
     } catch (err) {
@@ -103,54 +103,54 @@ function CreateSaml({ org, onCreated }) {
     }
   };
   return html`<form id="create-saml" onSubmit=${submit}>
-    <h3>New SAML 2.0 configuration</h3>
+    <h3>${t("sso.new_saml_2_0_configuration")}</h3>
     <ol class="muted small">
-      <li>At your identity provider (Entra ID, Okta, Google Workspace, AD FS, Keycloak, Authentik…), create a SAML application.</li>
-      <li>Give its metadata here: its URL (re-read every 6 hours, so certificate rollovers are followed) or the XML file.</li>
-      <li>Save, then give the IdP the entity id and ACS URL shown (or our metadata URL), run a test sign-in, add and verify your domain, and enable.</li>
+      <li>${t("sso.at_your_identity_provider_entra")}</li>
+      <li>${t("sso.give_its_metadata_here_its")}</li>
+      <li>${t("sso.save_then_give_the_idp")}</li>
     </ol>
     <${ErrorBox} error=${error} />
     <div class="grid">
       <div>
-        <label for="saml-name">Name</label>
+        <label for="saml-name">${t("common.name")}</label>
         <input id="saml-name" name="name" value=${form.name} onInput=${set("name")} aria-describedby="saml-name-help" />
-        <div class="muted small" id="saml-name-help">Shown to admins, e.g. “Entra ID”.</div>
+        <div class="muted small" id="saml-name-help">${t("sso.shown_to_admins_e_g")}</div>
         <${FieldError} error=${error} name="name" />
       </div>
       <fieldset>
-        <legend>IdP metadata</legend>
-        <label><input type="radio" name="source" value="url" checked=${form.source === "url"} onChange=${set("source")} /> From its URL</label>
-        <label><input type="radio" name="source" value="xml" checked=${form.source === "xml"} onChange=${set("source")} /> Upload or paste the XML</label>
+        <legend>${t("sso.idp_metadata")}</legend>
+        <label><input type="radio" name="source" value="url" checked=${form.source === "url"} onChange=${set("source")} /> ${t("sso.from_its_url")}</label>
+        <label><input type="radio" name="source" value="xml" checked=${form.source === "xml"} onChange=${set("source")} /> ${t("sso.upload_or_paste_the_xml")}</label>
       </fieldset>
       ${form.source === "url"
         ? html`<div>
-            <label for="saml-metadata-url">Metadata URL</label>
+            <label for="saml-metadata-url">${t("sso.metadata_url")}</label>
             <input id="saml-metadata-url" name="saml.idp_metadata_url" type="url" value=${form.idp_metadata_url} onInput=${set("idp_metadata_url")}
-              aria-describedby="saml-metadata-url-help" placeholder="https://login.microsoftonline.com/{tenant}/federationmetadata/2007-06/federationmetadata.xml" />
-            <div class="muted small" id="saml-metadata-url-help">Fetched now and re-read in the background.</div>
+              aria-describedby="saml-metadata-url-help" placeholder=${t("sso.https_login_microsoftonline_com_federati")} />
+            <div class="muted small" id="saml-metadata-url-help">${t("sso.fetched_now_and_re_read")}</div>
             <${FieldError} error=${error} name="saml.idp_metadata_url" />
           </div>`
         : html`<div>
-            <label for="saml-metadata-file">Metadata file</label>
+            <label for="saml-metadata-file">${t("sso.metadata_file")}</label>
             <input id="saml-metadata-file" type="file" accept=".xml,application/xml,text/xml" onChange=${readFile} />
-            <label for="saml-metadata-xml">Metadata XML</label>
+            <label for="saml-metadata-xml">${t("sso.metadata_xml")}</label>
             <textarea id="saml-metadata-xml" name="saml.idp_metadata_xml" rows="6" value=${form.idp_metadata_xml} onInput=${set("idp_metadata_xml")}></textarea>
             <${FieldError} error=${error} name="saml.idp_metadata_xml" />
           </div>`}
       <div>
-        <label for="saml-next-cert">Next signing certificate (optional, PEM)</label>
+        <label for="saml-next-cert">${t("sso.next_signing_certificate_optional_pem")}</label>
         <textarea id="saml-next-cert" name="saml.idp_certificates[0]" rows="3" value=${form.next_certificate} onInput=${set("next_certificate")}
-          aria-describedby="saml-next-cert-help" placeholder="-----BEGIN CERTIFICATE-----"></textarea>
-        <div class="muted small" id="saml-next-cert-help">During a certificate rollover: responses signed with either certificate are accepted.</div>
+          aria-describedby="saml-next-cert-help" placeholder=${t("sso.begin_certificate")}></textarea>
+        <div class="muted small" id="saml-next-cert-help">${t("sso.during_a_certificate_rollover_responses")}</div>
         <${FieldError} error=${error} name="saml.idp_certificates[0]" />
       </div>
       <div>
-        <label for="saml-email-attr">Email attribute (optional)</label>
+        <label for="saml-email-attr">${t("sso.email_attribute_optional")}</label>
         <input id="saml-email-attr" name="saml.email_attribute" value=${form.email_attribute} onInput=${set("email_attribute")} aria-describedby="saml-email-attr-help" />
-        <div class="muted small" id="saml-email-attr-help">Default: <code>email</code>, <code>mail</code>, the emailaddress claim, else the NameID.</div>
+        <div class="muted small" id="saml-email-attr-help">${t("sso.default")} <code>email</code>, <code>mail</code>${t("sso.the_emailaddress_claim_else_the")}</div>
       </div>
       <div>
-        <label for="saml-default-role">Role of new members</label>
+        <label for="saml-default-role">${t("sso.role_of_new_members")}</label>
         <select id="saml-default-role" name="default_role" value=${form.default_role} onChange=${set("default_role")}>
           ${ROLES.map((r) => html`<option value=${r}>${r}</option>`)}
         </select>
@@ -158,27 +158,27 @@ function CreateSaml({ org, onCreated }) {
       </div>
       <div>
         <label><input type="checkbox" name="saml.allow_idp_initiated" checked=${form.allow_idp_initiated} onChange=${set("allow_idp_initiated")} />
-          Allow IdP-initiated sign-in (from the IdP's app portal)</label>
-        <div class="muted small">Off by default: such sign-ins cannot be tied to this browser.</div>
+          ${t("sso.allow_idp_initiated_sign_in")}</label>
+        <div class="muted small">${t("sso.off_by_default_such_sign")}</div>
       </div>
       <div>
         <label><input type="checkbox" name="saml.encrypt_assertions" checked=${form.encrypt_assertions} onChange=${set("encrypt_assertions")} />
-          IdP encrypts assertions</label>
-        <div class="muted small">We generate an encryption key pair; its certificate is in our SP metadata (and downloadable) for the IdP. Unencrypted assertions are then refused.</div>
+          ${t("sso.idp_encrypts_assertions")}</label>
+        <div class="muted small">${t("sso.we_generate_an_encryption_key")}</div>
       </div>
     </div>
-    <p><button class="primary" type="submit" disabled=${busy}>${busy ? "Reading metadata…" : "Save configuration"}</button></p>
+    <p><button class="primary" type="submit" disabled=${busy}>${busy ? t("sso.reading_metadata") : t("sso.save_configuration")}</button></p>
   </form>`;
 }
 
 function CreateConfiguration({ org, onCreated }) {
   const [protocol, setProtocol] = useState("oidc");
   return html`<div class="card" id="new-sso">
-    <h2>New SSO configuration</h2>
+    <h2>${t("sso.new_sso_configuration")}</h2>
     <fieldset class="row">
-      <legend>Protocol</legend>
-      <label><input type="radio" name="protocol" value="oidc" checked=${protocol === "oidc"} onChange=${() => setProtocol("oidc")} /> OpenID Connect</label>
-      <label><input type="radio" name="protocol" value="saml" checked=${protocol === "saml"} onChange=${() => setProtocol("saml")} /> SAML 2.0</label>
+      <legend>${t("sso.protocol")}</legend>
+      <label><input type="radio" name="protocol" value="oidc" checked=${protocol === "oidc"} onChange=${() => setProtocol("oidc")} /> ${t("sso.openid_connect")}</label>
+      <label><input type="radio" name="protocol" value="saml" checked=${protocol === "saml"} onChange=${() => setProtocol("saml")} /> ${t("sso.saml_2_0")}</label>
     </fieldset>
     ${protocol === "oidc" ? html`<${CreateOidc} org=${org} onCreated=${onCreated} />` : html`<${CreateSaml} org=${org} onCreated=${onCreated} />`}
   </div>`;
@@ -196,16 +196,16 @@ function SamlDetails({ config }) {
   const idp = config.saml || {};
   const copy = (label, value, id) => html`<div><dt>${label}</dt><dd><code id=${id}>${value}</code> <${CopyButton} text=${value} what=${label} /></dd></div>`;
   return html`<dl class="grid small saml-sp">
-    ${copy("SP entity id (audience)", sp.entity_id, `sp-entity-${config.id}`)}
-    ${copy("ACS URL (HTTP-POST)", sp.acs_url, `sp-acs-${config.id}`)}
-    ${copy("SP metadata URL", sp.metadata_url, `sp-metadata-${config.id}`)}
-    <div><dt>IdP entity id</dt><dd><code>${idp.idp_entity_id}</code></dd></div>
-    <div><dt>IdP sign-on URL</dt><dd class="muted">${idp.idp_sso_url}</dd></div>
-    <div><dt>Certificates</dt><dd>${(idp.idp_certificates || []).length} signing certificate(s)
-      ${config.warnings && config.warnings.some((w) => w.code.startsWith("certificate_")) ? html` <span class="badge bad">check dates</span>` : html` <span class="badge ok">in force</span>`}
-      ${idp.idp_metadata_url && html`<div class="muted">from ${idp.idp_metadata_url}${config.refreshed_at ? `, re-read ${formatDate(config.refreshed_at)}` : ""}</div>`}</dd></div>
-    <div><dt>IdP-initiated sign-in</dt><dd>${idp.allow_idp_initiated ? "allowed" : "off"}</dd></div>
-    <div><dt>Encrypted assertions</dt><dd>${idp.encrypt_assertions ? "required" : "not required"}</dd></div>
+    ${copy(t("sso.sp_entity_id_audience"), sp.entity_id, `sp-entity-${config.id}`)}
+    ${copy(t("sso.acs_url_http_post"), sp.acs_url, `sp-acs-${config.id}`)}
+    ${copy(t("sso.sp_metadata_url"), sp.metadata_url, `sp-metadata-${config.id}`)}
+    <div><dt>${t("sso.idp_entity_id")}</dt><dd><code>${idp.idp_entity_id}</code></dd></div>
+    <div><dt>${t("sso.idp_sign_on_url")}</dt><dd class="muted">${idp.idp_sso_url}</dd></div>
+    <div><dt>${t("sso.certificates")}</dt><dd>${(idp.idp_certificates || []).length} ${t("sso.signing_certificate_s")}
+      ${config.warnings && config.warnings.some((w) => w.code.startsWith("certificate_")) ? html` <span class="badge bad">${t("sso.check_dates")}</span>` : html` <span class="badge ok">${t("sso.in_force")}</span>`}
+      ${idp.idp_metadata_url && html`<div class="muted">${t("sso.from", { idp_metadata_url: idp.idp_metadata_url })}${config.refreshed_at ? t("sso.re_read", { refreshed_at: formatDate(config.refreshed_at) }) : ""}</div>`}</dd></div>
+    <div><dt>${t("sso.idp_initiated_sign_in")}</dt><dd>${idp.allow_idp_initiated ? "allowed" : "off"}</dd></div>
+    <div><dt>${t("sso.encrypted_assertions")}</dt><dd>${idp.encrypt_assertions ? t("sso.required") : t("sso.not_required")}</dd></div>
   </dl>`;
 }
 
@@ -221,11 +221,11 @@ function download(filename, text) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-const KEY_STATUS = {
-  current: "current — published, the IdP should use it",
-  next: "next — published beside the current key, decrypts too",
-  previous: "previous — no longer published, still decrypts until retired",
-};
+const KEY_STATUS = () => ({
+  current: t("sso.current_published_the_idp_should"),
+  next: t("sso.next_published_beside_the_current"),
+  previous: t("sso.previous_no_longer_published_still"),
+});
 
 /** Our SAML encryption keys: the switch, certificates to download, and the rollover. */
 function SamlEncryption({ config, onChanged }) {
@@ -249,39 +249,38 @@ function SamlEncryption({ config, onChanged }) {
   const toggle = (e) => {
     const on = e.target.checked;
     act(() => patch(`/api/v1/sso/configurations/${config.id}`, { saml: { ...config.saml, encrypt_assertions: on } }),
-      on ? "Assertions must now be encrypted: give the IdP our certificate" : "Unencrypted assertions are accepted again");
+      on ? t("sso.assertions_must_now_be_encrypted") : t("sso.unencrypted_assertions_are_accepted_agai"));
   };
   const retire = (k) => {
-    if (!confirm(`Retire the ${k.status} key? Assertions encrypted to it will be refused.`)) return;
-    act(() => del(`${base}/${k.id}`), "Key retired");
+    if (!confirm(t("sso.retire_the_key_assertions_encrypted", { status: k.status }))) return;
+    act(() => del(`${base}/${k.id}`), t("sso.key_retired"));
   };
   return html`<div class="saml-encryption" id=${`saml-encryption-${config.id}`}>
-    <h3>Encrypted assertions</h3>
+    <h3>${t("sso.encrypted_assertions")}</h3>
     <label><input type="checkbox" class="encrypt-assertions" checked=${required} disabled=${busy} onChange=${toggle} />
-      IdP encrypts assertions (unencrypted ones are refused)</label>
-    <p class="muted small">Give the IdP the current certificate (or our SP metadata URL). For a rollover: generate the next key,
-      let the IdP learn it (both are published and both decrypt), promote it, then retire the previous key.</p>
+      ${t("sso.idp_encrypts_assertions_unencrypted_ones")}</label>
+    <p class="muted small">${t("sso.give_the_idp_the_current")}</p>
     ${keys.length
       ? html`<table class="keys">
-          <thead><tr><th>Status</th><th>Certificate</th><th>Valid until</th><th></th></tr></thead>
+          <thead><tr><th>${t("common.status")}</th><th>${t("sso.certificate")}</th><th>${t("sso.valid_until")}</th><th></th></tr></thead>
           <tbody>${keys.map(
             (k) => html`<tr data-key-status=${k.status}>
               <td><span class=${"badge " + (k.status === "current" ? "ok" : "")}>${k.status}</span>
-                <div class="muted small">${KEY_STATUS[k.status]}</div></td>
-              <td><code>${k.subject}</code><div class="muted small" title="SHA-256 fingerprint">SHA-256 ${k.sha256_fingerprint.slice(0, 23)}…</div></td>
+                <div class="muted small">${KEY_STATUS()[k.status]}</div></td>
+              <td><code>${k.subject}</code><div class="muted small" title=${t("sso.sha_256_fingerprint")}>${t("sso.sha_256")} ${k.sha256_fingerprint.slice(0, 23)}…</div></td>
               <td>${formatDate(k.not_after)}</td>
               <td class="row">
-                <button type="button" class="download-cert" onClick=${() => download(`sp-encryption-${k.status}-${config.id}.crt`, k.certificate_pem)}>Download certificate</button>
-                ${(k.status !== "current" || !required) && html`<button type="button" class="danger retire-key" disabled=${busy} onClick=${() => retire(k)}>Retire</button>`}
+                <button type="button" class="download-cert" onClick=${() => download(`sp-encryption-${k.status}-${config.id}.crt`, k.certificate_pem)}>${t("sso.download_certificate")}</button>
+                ${(k.status !== "current" || !required) && html`<button type="button" class="danger retire-key" disabled=${busy} onClick=${() => retire(k)}>${t("sso.retire")}</button>`}
               </td>
             </tr>`,
           )}</tbody>
         </table>`
-      : html`<p class="muted small">No encryption key yet.</p>`}
+      : html`<p class="muted small">${t("sso.no_encryption_key_yet")}</p>`}
     <p class="row">
-      ${!has("next") && html`<button type="button" class="generate-key" disabled=${busy} onClick=${() => act(() => post(base), has("current") ? "Next key generated and published" : "Key generated and published")}>
-        ${busy ? "Generating…" : has("current") ? "Generate next key" : "Generate key"}</button>`}
-      ${has("next") && html`<button type="button" class="promote-key" disabled=${busy} onClick=${() => act(() => post(`${base}/promote`), "Next key promoted")}>Promote next key</button>`}
+      ${!has("next") && html`<button type="button" class="generate-key" disabled=${busy} onClick=${() => act(() => post(base), has("current") ? t("sso.next_key_generated_and_published") : t("sso.key_generated_and_published"))}>
+        ${busy ? t("sso.generating") : has("current") ? t("sso.generate_next_key") : t("sso.generate_key")}</button>`}
+      ${has("next") && html`<button type="button" class="promote-key" disabled=${busy} onClick=${() => act(() => post(`${base}/promote`), t("sso.next_key_promoted"))}>${t("sso.promote_next_key")}</button>`}
     </p>
   </div>`;
 }
@@ -304,41 +303,41 @@ function MappingEditor({ config, onSaved }) {
         })),
       };
       await patch(`/api/v1/sso/configurations/${config.id}`, { mapping });
-      toast("Mapping saved: it applies at each sign-in");
+      toast(t("sso.mapping_saved_it_applies_at"));
       onSaved();
     } catch (err) {
       setError(err);
     }
   };
   return html`<form class="mapping" onSubmit=${save} id=${`mapping-${config.id}`}>
-    <h3>Group → role and team mapping</h3>
-    <p class="muted small">The first rule whose group the user has sets the role (else the default role); teams of every matching rule are joined. Owners keep their role.</p>
+    <h3>${t("sso.group_role_and_team_mapping")}</h3>
+    <p class="muted small">${t("sso.the_first_rule_whose_group")}</p>
     <${ErrorBox} error=${error} />
-    <label for=${`claim-${config.id}`}>Groups claim</label>
+    <label for=${`claim-${config.id}`}>${t("sso.groups_claim")}</label>
     <input id=${`claim-${config.id}`} name="mapping.groups_claim" value=${claim} onInput=${(e) => setClaim(e.target.value)}
       aria-describedby=${`claim-${config.id}-help`} />
-    <div class="muted small" id=${`claim-${config.id}-help`}><code>groups</code> (Okta, Keycloak, Entra groups), <code>roles</code> (Entra app roles).</div>
+    <div class="muted small" id=${`claim-${config.id}-help`}><code>groups</code> ${t("sso.okta_keycloak_entra_groups")} <code>roles</code> ${t("sso.entra_app_roles")}</div>
     <table>
-      <thead><tr><th>IdP group</th><th>Role</th><th>Team ids</th><th></th></tr></thead>
+      <thead><tr><th>${t("sso.idp_group")}</th><th>${t("common.role")}</th><th>${t("sso.team_ids")}</th><th></th></tr></thead>
       <tbody>
         ${rules.map(
           (r, i) => html`<tr>
-            <td><input aria-label="IdP group" name=${`mapping.rules[${i}].group`} value=${r.group} onInput=${(e) => update(i, "group", e.target.value)} />
+            <td><input aria-label=${t("sso.idp_group")} name=${`mapping.rules[${i}].group`} value=${r.group} onInput=${(e) => update(i, "group", e.target.value)} />
               <${FieldError} error=${error} name=${`mapping.rules[${i}].group`} /></td>
-            <td><select aria-label="Role" value=${r.role || ""} onChange=${(e) => update(i, "role", e.target.value)}>
-              <option value="">(no role)</option>${ROLES.map((x) => html`<option value=${x}>${x}</option>`)}</select>
+            <td><select aria-label=${t("common.role")} value=${r.role || ""} onChange=${(e) => update(i, "role", e.target.value)}>
+              <option value="">${t("sso.no_role")}</option>${ROLES.map((x) => html`<option value=${x}>${x}</option>`)}</select>
               <${FieldError} error=${error} name=${`mapping.rules[${i}].role`} /></td>
-            <td><input aria-label="Team ids" value=${r.teams} onInput=${(e) => update(i, "teams", e.target.value)} />
+            <td><input aria-label=${t("sso.team_ids")} value=${r.teams} onInput=${(e) => update(i, "teams", e.target.value)} />
               <${FieldError} error=${error} name=${`mapping.rules[${i}].teams`} /></td>
-            <td><button type="button" class="danger" onClick=${() => setRules(rules.filter((_, j) => j !== i))}>Remove</button></td>
+            <td><button type="button" class="danger" onClick=${() => setRules(rules.filter((_, j) => j !== i))}>${t("common.remove")}</button></td>
           </tr>`,
         )}
-        ${!rules.length && html`<tr><td colspan="4" class="muted">No rules: everyone gets the default role.</td></tr>`}
+        ${!rules.length && html`<tr><td colspan="4" class="muted">${t("sso.no_rules_everyone_gets_the")}</td></tr>`}
       </tbody>
     </table>
     <p class="row">
-      <button type="button" onClick=${() => setRules([...rules, { group: "", role: "", teams: "" }])}>Add rule</button>
-      <button class="primary" type="submit">Save mapping</button>
+      <button type="button" onClick=${() => setRules([...rules, { group: "", role: "", teams: "" }])}>${t("sso.add_rule")}</button>
+      <button class="primary" type="submit">${t("sso.save_mapping")}</button>
     </p>
   </form>`;
 }
@@ -348,10 +347,10 @@ function TestResult({ config }) {
   if (!result.data || result.data.status === "none") return null;
   const r = result.data;
   return html`<div class="test-result" data-status=${r.status}>
-    <h3>Last test sign-in (${formatDate(r.created_at)})</h3>
+    <h3>${t("sso.last_test_sign_in", { created_at: formatDate(r.created_at) })}</h3>
     ${r.status === "success"
-      ? html`<div class="alert ok" role="status">The IdP's answer was valid. Mapped to role <strong>${r.mapped.role}</strong>${r.mapped.teams && r.mapped.teams.length ? `, teams ${r.mapped.teams.join(", ")}` : ""}.</div>`
-      : html`<div class="alert error" role="alert">Refused: <code>${r.reason}</code></div>`}
+      ? html`<div class="alert ok" role="status">${t("sso.the_idp_s_answer_was")} <strong>${r.mapped.role}</strong>${r.mapped.teams && r.mapped.teams.length ? t("sso.teams", { value: (r.mapped.teams.join(", ")) }) : ""}.</div>`
+      : html`<div class="alert error" role="alert">${t("sso.refused")} <code>${r.reason}</code></div>`}
     <pre class="claims">${JSON.stringify(r.claims, null, 2)}</pre>
   </div>`;
 }
@@ -374,7 +373,7 @@ function Configuration({ config, onChanged }) {
     }
   };
   const remove = async () => {
-    if (!confirm(`Delete ${config.name}, its domains and its user links? Users keep their accounts.`)) return;
+    if (!confirm(t("sso.delete_its_domains_and_its", { name: config.name }))) return;
     try {
       await del(`/api/v1/sso/configurations/${config.id}`);
       onChanged();
@@ -385,25 +384,25 @@ function Configuration({ config, onChanged }) {
   return html`<section class="card" data-sso-configuration=${config.id}>
     <h2>${config.name} <span class="badge">${config.protocol.toUpperCase()}</span>
       <span class=${"badge " + (config.enabled ? "ok" : "")}>${config.enabled ? "enabled" : "disabled"}</span>
-      ${config.enforced && html`<span class="badge bad">enforced</span>`}</h2>
+      ${config.enforced && html`<span class="badge bad">${t("sso.enforced")}</span>`}</h2>
     <${Warnings} config=${config} />
     ${config.protocol === "saml"
       ? html`<${SamlDetails} config=${config} /><${SamlEncryption} config=${config} onChanged=${onChanged} />`
       : html`<dl class="grid small">
-      <div><dt>Redirect URI (give it to the IdP)</dt><dd><code id=${`redirect-${config.id}`}>${config.redirect_uri}</code>
-        <${CopyButton} text=${config.redirect_uri} what="redirect URI" /></dd></div>
-      <div><dt>Issuer</dt><dd><code>${config.issuer_url}</code></dd></div>
-      <div><dt>Client id</dt><dd><code>${config.client_id}</code> ${config.client_secret_set ? "(secret set)" : "(no secret: public client)"}</dd></div>
-      <div><dt>Endpoints</dt><dd class="muted">${config.authorization_url}<br />${config.token_url}<br />${config.jwks_url}</dd></div>
+      <div><dt>${t("sso.redirect_uri_give_it_to")}</dt><dd><code id=${`redirect-${config.id}`}>${config.redirect_uri}</code>
+        <${CopyButton} text=${config.redirect_uri} what=${t("sso.redirect_uri")} /></dd></div>
+      <div><dt>${t("sso.issuer")}</dt><dd><code>${config.issuer_url}</code></dd></div>
+      <div><dt>${t("sso.client_id")}</dt><dd><code>${config.client_id}</code> ${config.client_secret_set ? t("sso.secret_set") : t("sso.no_secret_public_client")}</dd></div>
+      <div><dt>${t("sso.endpoints")}</dt><dd class="muted">${config.authorization_url}<br />${config.token_url}<br />${config.jwks_url}</dd></div>
     </dl>`}
     <p class="row">
-      <button type="button" class="test-sso" onClick=${test}>Test sign-in</button>
-      <button type="button" onClick=${() => toggle("enabled", !config.enabled)}>${config.enabled ? "Disable" : "Enable"}</button>
+      <button type="button" class="test-sso" onClick=${test}>${t("sso.test_sign_in")}</button>
+      <button type="button" onClick=${() => toggle("enabled", !config.enabled)}>${config.enabled ? t("sso.disable") : t("sso.enable")}</button>
       ${config.enabled &&
       html`<button type="button" onClick=${() => toggle("enforced", !config.enforced)}
-        title="Password sign-in and reset are refused for users of this configuration's verified domains (API tokens still work)">
-        ${config.enforced ? "Stop enforcing" : "Enforce SSO"}</button>`}
-      <button type="button" class="danger" onClick=${remove}>Delete</button>
+        title=${t("sso.password_sign_in_and_reset")}>
+        ${config.enforced ? t("sso.stop_enforcing") : t("sso.enforce_sso")}</button>`}
+      <button type="button" class="danger" onClick=${remove}>${t("common.delete")}</button>
     </p>
     <${TestResult} config=${config} />
     <${MappingEditor} key=${config.updated_at} config=${config} onSaved=${onChanged} />
@@ -436,7 +435,7 @@ function Domains({ org, configs }) {
     }
   };
   const remove = async (d) => {
-    if (!confirm(`Release ${d.domain}?`)) return;
+    if (!confirm(t("sso.release", { domain: d.domain }))) return;
     try {
       await del(`/api/v1/sso/domains/${d.id}`);
       list.reload();
@@ -445,47 +444,47 @@ function Domains({ org, configs }) {
     }
   };
   return html`<div class="card" id="sso-domains">
-    <h2>Domains</h2>
-    <p class="muted">Sign-in is routed by the email's domain once the domain is verified. A domain belongs to one organization.</p>
+    <h2>${t("sso.domains")}</h2>
+    <p class="muted">${t("sso.sign_in_is_routed_by")}</p>
     <${ErrorBox} error=${list.error} />
     <form class="row" onSubmit=${add}>
       <div>
-        <label for="sso-domain">Domain</label>
-        <input id="sso-domain" name="domain" placeholder="example.com" required value=${domain} onInput=${(e) => setDomain(e.target.value)} />
+        <label for="sso-domain">${t("sso.domain")}</label>
+        <input id="sso-domain" name="domain" placeholder=${t("sso.example_com")} required value=${domain} onInput=${(e) => setDomain(e.target.value)} />
         <${FieldError} error=${error} name="domain" />
       </div>
       <div>
-        <label for="sso-domain-config">Configuration</label>
+        <label for="sso-domain-config">${t("sso.configuration")}</label>
         <select id="sso-domain-config" name="sso_configuration_id" value=${configId} onChange=${(e) => setConfigId(e.target.value)}>
           ${configs.map((c) => html`<option value=${c.id}>${c.name}</option>`)}
         </select>
       </div>
-      <button class="primary" type="submit" disabled=${!configs.length}>Add domain</button>
+      <button class="primary" type="submit" disabled=${!configs.length}>${t("sso.add_domain")}</button>
     </form>
     ${error && !error.field && html`<${ErrorBox} error=${error} />`}
     <table>
-      <thead><tr><th>Domain</th><th>Status</th><th>How to verify</th><th></th></tr></thead>
+      <thead><tr><th>${t("sso.domain")}</th><th>${t("common.status")}</th><th>${t("sso.how_to_verify")}</th><th></th></tr></thead>
       <tbody>
         ${list.data &&
         list.data.map(
           (d) => html`<tr data-domain=${d.domain} data-verified=${d.verified}>
             <td><strong>${d.domain}</strong></td>
-            <td>${d.verified ? html`<span class="badge ok">verified (${d.verification_method})</span>` : html`<span class="badge">unverified</span>`}</td>
+            <td>${d.verified ? html`<span class="badge ok">${t("sso.verified", { verification_method: d.verification_method })}</span>` : html`<span class="badge">${t("sso.unverified")}</span>`}</td>
             <td class="small">${d.verified
               ? formatDate(d.verified_at)
-              : html`<div>DNS TXT record <code>${d.dns_record_name}</code> = <code>${d.dns_record_value}</code>
-                    <${CopyButton} text=${d.dns_record_value} what="TXT value" /></div>
-                  <div class="muted">or a file at <code>${d.http_url}</code> containing that value (air-gapped installs: ask your instance administrator to approve it).</div>`}</td>
+              : html`<div>${t("sso.dns_txt_record")} <code>${d.dns_record_name}</code> = <code>${d.dns_record_value}</code>
+                    <${CopyButton} text=${d.dns_record_value} what=${t("sso.txt_value")} /></div>
+                  <div class="muted">${t("sso.or_a_file_at")} <code>${d.http_url}</code> ${t("sso.containing_that_value_air_gapped")}</div>`}</td>
             <td class="row">
               ${!d.verified &&
-              html`<button type="button" onClick=${() => verify(d, "dns")}>Verify by DNS</button>
-                <button type="button" onClick=${() => verify(d, "http")}>Verify by file</button>`}
-              <button type="button" class="danger" onClick=${() => remove(d)}>Remove</button>
+              html`<button type="button" onClick=${() => verify(d, "dns")}>${t("sso.verify_by_dns")}</button>
+                <button type="button" onClick=${() => verify(d, "http")}>${t("sso.verify_by_file")}</button>`}
+              <button type="button" class="danger" onClick=${() => remove(d)}>${t("common.remove")}</button>
             </td>
           </tr>`,
         )}
         <${Loading} load=${list} cols="4" />
-        ${list.data && !list.data.length && html`<tr><td colspan="4" class="muted">No domains yet.</td></tr>`}
+        ${list.data && !list.data.length && html`<tr><td colspan="4" class="muted">${t("sso.no_domains_yet")}</td></tr>`}
       </tbody>
     </table>
   </div>`;
@@ -505,10 +504,10 @@ function LoginLog({ org }) {
     }
   };
   return html`<div class="card" id="sso-log">
-    <h2>Sign-in log</h2>
+    <h2>${t("sso.sign_in_log")}</h2>
     <${ErrorBox} error=${first.error} />
     <table>
-      <thead><tr><th>When</th><th>Email</th><th>Result</th><th>Reason</th><th>IP</th></tr></thead>
+      <thead><tr><th>${t("common.when")}</th><th>${t("common.email")}</th><th>${t("common.result")}</th><th>${t("sso.reason")}</th><th>${t("sso.ip")}</th></tr></thead>
       <tbody>
         ${items.map(
           (l) => html`<tr data-status=${l.status}>
@@ -520,10 +519,10 @@ function LoginLog({ org }) {
           </tr>`,
         )}
         <${Loading} load=${first} cols="5" />
-        ${first.data && !items.length && html`<tr><td colspan="5" class="muted">No sign-ins yet.</td></tr>`}
+        ${first.data && !items.length && html`<tr><td colspan="5" class="muted">${t("sso.no_sign_ins_yet")}</td></tr>`}
       </tbody>
     </table>
-    ${last && last.next_cursor && html`<p><button type="button" onClick=${more}>Load more</button></p>`}
+    ${last && last.next_cursor && html`<p><button type="button" onClick=${more}>${t("common.load_more")}</button></p>`}
   </div>`;
 }
 
@@ -532,10 +531,10 @@ function Sso() {
   const list = useLoad(() => get(`/api/v1/orgs/${org.id}/sso/configurations`), [org.id]);
   const q = new URLSearchParams(location.search);
   const test = q.get("test");
-  return html`<${Page} title="Single sign-on">
-    <p class="muted">Members sign in through your identity provider (OpenID Connect or SAML 2.0). Accounts are created at first sign-in and their role follows the IdP's groups.</p>
-    ${test === "success" && html`<div class="alert ok" role="status" id="sso-test-outcome">Test sign-in succeeded: the claims or attributes received are below.</div>`}
-    ${test === "failed" && html`<div class="alert error" role="alert" id="sso-test-outcome">Test sign-in refused: <code>${q.get("reason")}</code>.</div>`}
+  return html`<${Page} title=${t("sso.single_sign_on")}>
+    <p class="muted">${t("sso.members_sign_in_through_your")}</p>
+    ${test === "success" && html`<div class="alert ok" role="status" id="sso-test-outcome">${t("sso.test_sign_in_succeeded_the")}</div>`}
+    ${test === "failed" && html`<div class="alert error" role="alert" id="sso-test-outcome">${t("sso.test_sign_in_refused")} <code>${q.get("reason")}</code>.</div>`}
     <${ErrorBox} error=${list.error} />
     ${list.data && list.data.map((c) => html`<${Configuration} key=${c.id} config=${c} onChanged=${list.reload} />`)}
     <${CreateConfiguration} org=${org} onCreated=${list.reload} />
@@ -544,4 +543,4 @@ function Sso() {
   <//>`;
 }
 
-route("/settings/sso", Sso, { nav: { label: "Single sign-on", section: "Settings", order: 67, requires: "sso.manage" } });
+route("/settings/sso", Sso, { nav: { label: "nav.single_sign_on", section: "nav.settings", order: 67, requires: "sso.manage" } });

@@ -4,6 +4,7 @@ import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
 import { PermissionPicker } from "./roles.js";
+import { t } from "../i18n.js";
 
 function TeamMembers({ team, teamRoles, orgMembers, onChange }) {
   const list = useLoad(() => get(`/api/v1/teams/${team.id}/members`), [team.id]);
@@ -27,7 +28,7 @@ function TeamMembers({ team, teamRoles, orgMembers, onChange }) {
   };
   return html`<div>
     <table>
-      <thead><tr><th>Member</th><th>Team role</th><th></th></tr></thead>
+      <thead><tr><th>${t("teams.member")}</th><th>${t("teams.team_role")}</th><th></th></tr></thead>
       <tbody>
         ${list.data &&
         list.data.map(
@@ -38,22 +39,22 @@ function TeamMembers({ team, teamRoles, orgMembers, onChange }) {
                   ${teamRoles.map((r) => html`<option value=${String(r.id)}>${r.name}</option>`)}
                 </select>`
               : m.team_role}</td>
-            <td>${manage && html`<button class="danger" onClick=${() => act(() => del(`/api/v1/teams/${team.id}/members/${m.user_id}`))}>Remove</button>`}</td>
+            <td>${manage && html`<button class="danger" onClick=${() => act(() => del(`/api/v1/teams/${team.id}/members/${m.user_id}`))}>${t("common.remove")}</button>`}</td>
           </tr>`,
         )}
       </tbody>
     </table>
     ${manage &&
     html`<form class="row" style="margin-top:.5rem" onSubmit=${add}>
-      <select aria-label="Member to add" value=${userId} onChange=${(e) => setUserId(e.target.value)} style="flex:2">
-        <option value="">Add a member…</option>
+      <select aria-label=${t("teams.member_to_add")} value=${userId} onChange=${(e) => setUserId(e.target.value)} style="flex:2">
+        <option value="">${t("teams.add_a_member")}</option>
         ${orgMembers.map((m) => html`<option value=${String(m.user_id)}>${m.name || m.email} (${m.email})</option>`)}
       </select>
-      <select aria-label="Team role" value=${roleId} onChange=${(e) => setRoleId(e.target.value)} style="flex:1">
-        <option value="">Default team role</option>
+      <select aria-label=${t("teams.team_role")} value=${roleId} onChange=${(e) => setRoleId(e.target.value)} style="flex:1">
+        <option value="">${t("teams.default_team_role")}</option>
         ${teamRoles.map((r) => html`<option value=${String(r.id)}>${r.name}</option>`)}
       </select>
-      <button type="submit" disabled=${!userId}>Add</button>
+      <button type="submit" disabled=${!userId}>${t("common.add")}</button>
     </form>`}
   </div>`;
 }
@@ -84,25 +85,25 @@ function TeamRoles({ org, catalogue, teamRoles }) {
     }
   };
   return html`<div class="card">
-    <h2>Team roles</h2>
+    <h2>${t("teams.team_roles")}</h2>
     <table>
-      <thead><tr><th>Name</th><th>Permissions</th><th></th></tr></thead>
+      <thead><tr><th>${t("common.name")}</th><th>${t("teams.permissions")}</th><th></th></tr></thead>
       <tbody>
         ${teamRoles.data &&
         teamRoles.data.map(
-          (r) => html`<tr><td>${r.name} ${r.is_default && html`<span class="badge">default</span>`}</td>
+          (r) => html`<tr><td>${r.name} ${r.is_default && html`<span class="badge">${t("teams.default")}</span>`}</td>
             <td class="muted" style="font-size:.8rem">${r.permissions.join(", ")}</td>
-            <td>${can("roles.manage") && html`<button class="danger" onClick=${() => remove(r)}>Delete</button>`}</td></tr>`,
+            <td>${can("roles.manage") && html`<button class="danger" onClick=${() => remove(r)}>${t("common.delete")}</button>`}</td></tr>`,
         )}
       </tbody>
     </table>
     ${can("roles.manage") &&
     html`<form onSubmit=${create}>
       <${ErrorBox} error=${error} />
-      <${Field} label="New team role" name="name" required value=${name} onInput=${setName} error=${error} />
+      <${Field} label=${t("teams.new_team_role")} name="name" required value=${name} onInput=${setName} error=${error} />
       <${PermissionPicker} catalogue=${catalogue} value=${permissions} onChange=${setPermissions} name="team-permissions" />
-      <label class="check"><input type="checkbox" checked=${isDefault} onChange=${(e) => setIsDefault(e.target.checked)} /> <span>Default for new team members</span></label>
-      <p><button type="submit">Create team role</button></p>
+      <label class="check"><input type="checkbox" checked=${isDefault} onChange=${(e) => setIsDefault(e.target.checked)} /> <span>${t("teams.default_for_new_team_members")}</span></label>
+      <p><button type="submit">${t("teams.create_team_role")}</button></p>
     </form>`}
   </div>`;
 }
@@ -126,29 +127,29 @@ function Teams() {
       setError(err);
     }
   };
-  const remove = async (t) => {
-    if (!confirm(`Delete the team ${t.name}?`)) return;
-    await del(`/api/v1/teams/${t.id}`);
+  const remove = async (tv) => {
+    if (!confirm(t("teams.delete_the_team", { name: tv.name }))) return;
+    await del(`/api/v1/teams/${tv.id}`);
     teams.reload();
   };
-  return html`<${Page} title="Teams">
+  return html`<${Page} title=${t("teams.teams")}>
     ${can("members.manage") &&
     html`<form class="card row" style="align-items:flex-end" onSubmit=${create}>
-      <div style="flex:1"><${Field} label="New team" name="name" required value=${name} onInput=${setName} error=${error} /></div>
-      <button class="primary" type="submit">Create team</button>
+      <div style="flex:1"><${Field} label=${t("teams.new_team")} name="name" required value=${name} onInput=${setName} error=${error} /></div>
+      <button class="primary" type="submit">${t("teams.create_team")}</button>
     </form>`}
     <${ErrorBox} error=${teams.error} />
     <${Loading} load=${teams} />
-    ${teams.data && !teams.data.items.length && html`<p class="muted" id="no-teams">No teams yet.</p>`}
+    ${teams.data && !teams.data.items.length && html`<p class="muted" id="no-teams">${t("teams.no_teams_yet")}</p>`}
     ${teams.data && teamRoles.data && members.data &&
     teams.data.items.map(
-      (t) => html`<div class="card" data-team=${t.name}>
-        <div class="row" style="justify-content:space-between"><h2>${t.name}</h2>${can("members.manage") && html`<button class="danger" onClick=${() => remove(t)}>Delete team</button>`}</div>
-        <${TeamMembers} team=${t} teamRoles=${teamRoles.data} orgMembers=${members.data.items} onChange=${teams.reload} />
+      (tv) => html`<div class="card" data-team=${tv.name}>
+        <div class="row" style="justify-content:space-between"><h2>${tv.name}</h2>${can("members.manage") && html`<button class="danger" onClick=${() => remove(tv)}>${t("teams.delete_team")}</button>`}</div>
+        <${TeamMembers} team=${tv} teamRoles=${teamRoles.data} orgMembers=${members.data.items} onChange=${teams.reload} />
       </div>`,
     )}
     ${catalogue.data && html`<${TeamRoles} org=${org} catalogue=${catalogue.data} teamRoles=${teamRoles} />`}
   <//>`;
 }
 
-route("/teams", Teams, { nav: { label: "Teams", section: "Organization", order: 62, requires: "members.read" } });
+route("/teams", Teams, { nav: { label: "nav.teams", section: "nav.organization", order: 62, requires: "members.read" } });

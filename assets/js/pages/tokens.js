@@ -4,6 +4,7 @@ import { route } from "../router.js";
 import { get, post, del } from "../api.js";
 import { currentOrg, can } from "../session.js";
 import { PermissionPicker } from "./roles.js";
+import { t } from "../i18n.js";
 
 function CreateToken({ org, catalogue, onCreated }) {
   const [name, setName] = useState("");
@@ -30,23 +31,23 @@ function CreateToken({ org, catalogue, onCreated }) {
     }
   };
   return html`<form class="card" onSubmit=${submit} id="create-token">
-    <h2>New API token</h2>
-    ${secret && html`<div class="alert ok"><p>Copy the token now; it is not shown again.</p><code id="new-token">${secret}</code> <${CopyButton} id="copy-token" text=${secret} what="token" /></div>`}
+    <h2>${t("tokens.new_api_token")}</h2>
+    ${secret && html`<div class="alert ok"><p>${t("tokens.copy_the_token_now_it")}</p><code id="new-token">${secret}</code> <${CopyButton} id="copy-token" text=${secret} what=${t("tokens.token")} /></div>`}
     <${ErrorBox} error=${error} />
     <div class="row" style="align-items:flex-end">
-      <div style="flex:2"><${Field} label="Name" name="name" required value=${name} onInput=${setName} error=${error} /></div>
+      <div style="flex:2"><${Field} label=${t("common.name")} name="name" required value=${name} onInput=${setName} error=${error} /></div>
       <div style="flex:1">
-        <label for="token-bot">Only for bot</label>
+        <label for="token-bot">${t("tokens.only_for_bot")}</label>
         <select id="token-bot" value=${botId} onChange=${(e) => setBotId(e.target.value)}>
-          <option value="">Any bot</option>
+          <option value="">${t("tokens.any_bot")}</option>
           ${bots.data && bots.data.items.map((b) => html`<option value=${String(b.id)}>${b.name}</option>`)}
         </select>
       </div>
-      <div style="flex:1"><${Field} label="Expires on (optional)" name="expires_at" type="date" value=${expires} onInput=${setExpires} error=${error} /></div>
+      <div style="flex:1"><${Field} label=${t("tokens.expires_on_optional")} name="expires_at" type="date" value=${expires} onInput=${setExpires} error=${error} /></div>
     </div>
-    <label>Scopes (at most your own permissions)</label>
+    <label>${t("tokens.scopes_at_most_your_own")}</label>
     <${PermissionPicker} catalogue=${catalogue} value=${scopes} onChange=${setScopes} name="scopes" />
-    <p><button class="primary" type="submit">Create token</button></p>
+    <p><button class="primary" type="submit">${t("tokens.create_token")}</button></p>
   </form>`;
 }
 
@@ -54,40 +55,40 @@ function Tokens() {
   const org = currentOrg();
   const list = useLoad(() => get(`/api/v1/orgs/${org.id}/api-tokens?limit=200`), [org.id]);
   const catalogue = useLoad(() => get("/api/v1/permissions"));
-  const revoke = async (t) => {
-    if (!confirm(`Revoke ${t.name}? Scripts using it stop working at once.`)) return;
+  const revoke = async (tv) => {
+    if (!confirm(t("tokens.revoke_scripts_using_it_stop", { name: tv.name }))) return;
     try {
-      await del(`/api/v1/api-tokens/${t.id}`);
-      toast(`Revoked ${t.name}`);
+      await del(`/api/v1/api-tokens/${tv.id}`);
+      toast(t("tokens.revoked", { name: tv.name }));
       list.reload();
     } catch (err) {
       toastError(err);
     }
   };
-  return html`<${Page} title="API tokens">
+  return html`<${Page} title=${t("tokens.api_tokens")}>
     ${catalogue.data && html`<${CreateToken} org=${org} catalogue=${catalogue.data} onCreated=${list.reload} />`}
     <div class="card">
       <${ErrorBox} error=${list.error} />
       <table>
-        <thead><tr><th>Name</th><th>Token</th><th>Scopes</th><th>Created by</th><th>Last used</th><th>Expires</th><th>Status</th><th></th></tr></thead>
+        <thead><tr><th>${t("common.name")}</th><th>${t("tokens.token_2")}</th><th>${t("tokens.scopes")}</th><th>${t("tokens.created_by")}</th><th>${t("tokens.last_used")}</th><th>${t("tokens.expires")}</th><th>${t("common.status")}</th><th></th></tr></thead>
         <tbody>
           ${list.data &&
           list.data.items.map(
-            (t) => html`<tr data-token=${t.name}>
-              <td>${t.name}</td><td><code>${t.prefix}…</code></td>
-              <td class="muted" style="font-size:.8rem">${t.scopes.join(", ") || "none"}${t.bot_id ? ` (bot ${t.bot_id})` : ""}</td>
-              <td>${t.created_by}</td><td class="muted">${formatDate(t.last_used_at) || "never"}</td>
-              <td class="muted">${formatDate(t.expires_at) || "never"}</td>
-              <td><span class=${"badge " + (t.status === "active" ? "ok" : "")}>${t.status}</span></td>
-              <td>${t.status === "active" && html`<button class="danger" onClick=${() => revoke(t)}>Revoke</button>`}</td>
+            (tv) => html`<tr data-token=${tv.name}>
+              <td>${tv.name}</td><td><code>${tv.prefix}…</code></td>
+              <td class="muted" style="font-size:.8rem">${tv.scopes.join(", ") || t("common.none_lower")}${tv.bot_id ? ` (bot ${tv.bot_id})` : ""}</td>
+              <td>${tv.created_by}</td><td class="muted">${formatDate(tv.last_used_at) || t("common.never")}</td>
+              <td class="muted">${formatDate(tv.expires_at) || t("common.never")}</td>
+              <td><span class=${"badge " + (tv.status === "active" ? "ok" : "")}>${tv.status}</span></td>
+              <td>${tv.status === "active" && html`<button class="danger" onClick=${() => revoke(tv)}>${t("common.revoke")}</button>`}</td>
             </tr>`,
           )}
           <${Loading} load=${list} cols="8" />
-          ${list.data && !list.data.items.length && html`<tr><td colspan="8" class="muted">No tokens yet.</td></tr>`}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="8" class="muted">${t("tokens.no_tokens_yet")}</td></tr>`}
         </tbody>
       </table>
     </div>
   <//>`;
 }
 
-route("/api-tokens", Tokens, { nav: { label: "API tokens", section: "Organization", order: 70, requires: "api_tokens.manage" } });
+route("/api-tokens", Tokens, { nav: { label: "nav.api_tokens", section: "nav.organization", order: 70, requires: "api_tokens.manage" } });

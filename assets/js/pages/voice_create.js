@@ -6,19 +6,20 @@
 // the phone script to preview before the bot is created.
 import { html, useLoad, useState, useRef, ErrorBox, Field, toast, Loading } from "../ui.js";
 import { api, get, post, put } from "../api.js";
+import { t } from "../i18n.js";
 
 export function VoiceTemplates({ org, onCreated }) {
   const list = useLoad(() => get(`/api/v1/orgs/${org.id}/voice-bot-templates`), [org.id]);
   const [made, setMade] = useState(null);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState("");
-  const use = async (t) => {
+  const use = async (tv) => {
     setError(null);
-    setBusy(t.slug);
+    setBusy(tv.slug);
     try {
-      const result = await post(`/api/v1/orgs/${org.id}/voice-bots/from-template`, { template: t.slug });
+      const result = await post(`/api/v1/orgs/${org.id}/voice-bots/from-template`, { template: tv.slug });
       setMade(result);
-      toast(`Voice bot ${result.voice_bot.name} created`);
+      toast(t("voice_create.voice_bot_created", { name: result.voice_bot.name }));
       onCreated();
       list.reload();
     } catch (err) {
@@ -28,21 +29,21 @@ export function VoiceTemplates({ org, onCreated }) {
     }
   };
   return html`<div class="card" id="voice-templates">
-    <h2>Templates</h2>
-    <p class="muted">A ready phone bot in one click: the bot, its flow (published) and the voice bot. Assign a number below.</p>
+    <h2>${t("common.templates")}</h2>
+    <p class="muted">${t("voice_create.a_ready_phone_bot_in")}</p>
     <${ErrorBox} error=${error || list.error} />
-    ${made && html`<p class="alert" role="status" id="voice-template-made">Created <strong>${made.voice_bot.name}</strong> (bot #${made.bot.id}).
-      ${made.setup && html`<br /><span class="small">Next: ${made.setup}</span>`}</p>`}
+    ${made && html`<p class="alert" role="status" id="voice-template-made">${t("common.created")} <strong>${made.voice_bot.name}</strong> ${t("voice_create.bot", { id: made.bot.id })}
+      ${made.setup && html`<br /><span class="small">${t("voice_create.next", { setup: made.setup })}</span>`}</p>`}
     <div class="grid">
       ${list.data &&
       list.data.map(
-        (t) => html`<div class="card" data-voice-template=${t.slug}>
-          <h3>${t.name}</h3>
-          <p class="small">${t.description}</p>
-          ${t.greeting && html`<p class="muted small">Callers hear: “${t.greeting}”</p>`}
-          <p class="muted small">${t.bot.preview.steps.join(" → ")}</p>
-          <button type="button" class="primary" id=${`use-voice-template-${t.slug}`} disabled=${busy !== ""} onClick=${() => use(t)}>
-            ${busy === t.slug ? "Creating…" : "Use template"}</button>
+        (tv) => html`<div class="card" data-voice-template=${tv.slug}>
+          <h3>${tv.name}</h3>
+          <p class="small">${tv.description}</p>
+          ${tv.greeting && html`<p class="muted small">${t("voice_create.callers_hear", { greeting: tv.greeting })}</p>`}
+          <p class="muted small">${tv.bot.preview.steps.join(" → ")}</p>
+          <button type="button" class="primary" id=${`use-voice-template-${tv.slug}`} disabled=${busy !== ""} onClick=${() => use(tv)}>
+            ${busy === tv.slug ? t("voice_create.creating") : t("voice_create.use_template")}</button>
         </div>`,
       )}
       <${Loading} load=${list} />
@@ -58,7 +59,7 @@ function Recorder({ onDone }) {
   const start = async () => {
     setError(null);
     if (!navigator.mediaDevices || !window.MediaRecorder) {
-      setError(new Error("this browser cannot record audio: upload a file instead"));
+      setError(new Error(t("voice_create.this_browser_cannot_record_audio")));
       return;
     }
     try {
@@ -67,7 +68,7 @@ function Recorder({ onDone }) {
       const r = new MediaRecorder(stream);
       r.ondataavailable = (e) => e.data.size && chunks.push(e.data);
       r.onstop = () => {
-        stream.getTracks().forEach((t) => t.stop());
+        stream.getTracks().forEach((tv) => tv.stop());
         onDone(new Blob(chunks, { type: r.mimeType || "audio/webm" }));
         setState("idle");
       };
@@ -75,14 +76,14 @@ function Recorder({ onDone }) {
       r.start();
       setState("recording");
     } catch (err) {
-      setError(new Error(`the microphone is not available (${err.message})`));
+      setError(new Error(t("voice_create.microphone_not_available", { message: err.message })));
     }
   };
   const stop = () => recorder.current && recorder.current.stop();
   return html`<div>
     ${state === "recording"
-      ? html`<button type="button" class="danger" id="voice-record-stop" onClick=${stop}>Stop recording</button> <span class="muted">Recording…</span>`
-      : html`<button type="button" id="voice-record-start" onClick=${start}>Record with the microphone</button>`}
+      ? html`<button type="button" class="danger" id="voice-record-stop" onClick=${stop}>${t("voice_create.stop_recording")}</button> <span class="muted">${t("voice_create.recording")}</span>`
+      : html`<button type="button" id="voice-record-start" onClick=${start}>${t("voice_create.record_with_the_microphone")}</button>`}
     <${ErrorBox} error=${error} />
   </div>`;
 }
@@ -128,31 +129,31 @@ function GuidedForm({ creation, onSaved }) {
     }
   };
   return html`<form id="voice-guided-form" onSubmit=${save}>
-    <h3>Guided form</h3>
+    <h3>${t("voice_create.guided_form")}</h3>
     <${ErrorBox} error=${error} />
     <div class="grid">
-      <${Field} label="Bot name" name="name" required value=${form.name} onInput=${(v) => set("name", v)} error=${error} />
-      <${Field} label="Greeting callers hear first" name="greeting" required value=${form.greeting} onInput=${(v) => set("greeting", v)} error=${error} />
+      <${Field} label=${t("voice_create.bot_name")} name="name" required value=${form.name} onInput=${(v) => set("name", v)} error=${error} />
+      <${Field} label=${t("voice_create.greeting_callers_hear_first")} name="greeting" required value=${form.greeting} onInput=${(v) => set("greeting", v)} error=${error} />
     </div>
-    <h4>Topics callers call about (the menu)</h4>
+    <h4>${t("voice_create.topics_callers_call_about_the")}</h4>
     ${form.intents.map(
       (it, i) => html`<div class="grid" data-topic=${i}>
-        <${Field} label=${`Topic ${i + 1}: menu label`} name=${`intents[${i}].label`} required value=${it.label} onInput=${(v) => setItem("intents", i, "label", v)} error=${error} />
-        <${Field} label="Answer" name=${`intents[${i}].answer`} required value=${it.answer} onInput=${(v) => setItem("intents", i, "answer", v)} error=${error} />
-        <${Field} label="Example phrases (comma separated)" name=${`intents[${i}].examples`} value=${it.examples} onInput=${(v) => setItem("intents", i, "examples", v)} error=${error} />
+        <${Field} label=${t("voice_create.topic_menu_label", { value: i + 1 })} name=${`intents[${i}].label`} required value=${it.label} onInput=${(v) => setItem("intents", i, "label", v)} error=${error} />
+        <${Field} label=${t("voice_create.answer")} name=${`intents[${i}].answer`} required value=${it.answer} onInput=${(v) => setItem("intents", i, "answer", v)} error=${error} />
+        <${Field} label=${t("voice_create.example_phrases_comma_separated")} name=${`intents[${i}].examples`} value=${it.examples} onInput=${(v) => setItem("intents", i, "examples", v)} error=${error} />
       </div>`,
     )}
     <p class="row">
-      <button type="button" disabled=${form.intents.length >= 8} onClick=${() => set("intents", [...form.intents, blankIntent()])}>Add topic</button>
-      ${form.intents.length > 1 && html`<button type="button" onClick=${() => set("intents", form.intents.slice(0, -1))}>Remove last topic</button>`}
+      <button type="button" disabled=${form.intents.length >= 8} onClick=${() => set("intents", [...form.intents, blankIntent()])}>${t("voice_create.add_topic")}</button>
+      ${form.intents.length > 1 && html`<button type="button" onClick=${() => set("intents", form.intents.slice(0, -1))}>${t("voice_create.remove_last_topic")}</button>`}
     </p>
-    <h4>Questions to ask first</h4>
+    <h4>${t("voice_create.questions_to_ask_first")}</h4>
     ${form.questions.map(
-      (q, i) => html`<${Field} label=${`Question ${i + 1}`} name=${`questions[${i}].prompt`} value=${q.prompt} onInput=${(v) => setItem("questions", i, "prompt", v)} error=${error} />`,
+      (q, i) => html`<${Field} label=${t("voice_create.question", { value: i + 1 })} name=${`questions[${i}].prompt`} value=${q.prompt} onInput=${(v) => setItem("questions", i, "prompt", v)} error=${error} />`,
     )}
     <p class="row">
-      <button type="button" disabled=${form.questions.length >= 5} onClick=${() => set("questions", [...form.questions, { variable: "", prompt: "" }])}>Add question</button>
-      <button type="submit" class="primary">Draft the phone flow</button>
+      <button type="button" disabled=${form.questions.length >= 5} onClick=${() => set("questions", [...form.questions, { variable: "", prompt: "" }])}>${t("voice_create.add_question")}</button>
+      <button type="submit" class="primary">${t("voice_create.draft_the_phone_flow")}</button>
     </p>
   </form>`;
 }
@@ -170,7 +171,7 @@ export function DescribeByVoice({ org, onCreated }) {
     setError(null);
     setMade(null);
     if (!audio) {
-      setError(new Error("record or choose a recording first"));
+      setError(new Error(t("voice_create.record_or_choose_first")));
       return;
     }
     const data = new FormData();
@@ -194,7 +195,7 @@ export function DescribeByVoice({ org, onCreated }) {
       const result = await post(`/api/v1/voice-bot-creations/${creation.id}/bot`, {});
       setCreation(result.creation);
       setMade(result);
-      toast(`Voice bot ${result.voice_bot.name} created`);
+      toast(t("voice_create.voice_bot_created", { name: result.voice_bot.name }));
       onCreated();
     } catch (err) {
       setError(err);
@@ -202,31 +203,30 @@ export function DescribeByVoice({ org, onCreated }) {
   };
   const c = creation;
   return html`<div class="card" id="voice-describe">
-    <h2>Describe your bot by voice</h2>
-    <p class="muted">Say what callers ask about and what the bot should answer. The recording is transcribed by your
-      organization's AI provider; its model (or you, in the guided form) turns it into a phone flow to preview.</p>
+    <h2>${t("voice_create.describe_your_bot_by_voice")}</h2>
+    <p class="muted">${t("voice_create.say_what_callers_ask_about")}</p>
     <form onSubmit=${send}>
       <div class="grid">
         <${Recorder} onDone=${(blob) => setAudio(blob)} />
-        <div><label for="voice-description-file">Or upload a recording (WAV, MP3, OGG, WebM, M4A)</label>
+        <div><label for="voice-description-file">${t("voice_create.or_upload_a_recording_wav")}</label>
           <input id="voice-description-file" type="file" accept="audio/*" onChange=${(e) => setAudio(e.target.files[0] || null)} /></div>
-        <${Field} label="Language" name="language" value=${language} onInput=${setLanguage} error=${error} />
-        <div><label><input type="checkbox" style="width:auto" checked=${useForm} onChange=${() => setUseForm(!useForm)} /> I will fill in the guided form myself</label></div>
+        <${Field} label=${t("voice_create.language")} name="language" value=${language} onInput=${setLanguage} error=${error} />
+        <div><label><input type="checkbox" style="width:auto" checked=${useForm} onChange=${() => setUseForm(!useForm)} /> ${t("voice_create.i_will_fill_in_the")}</label></div>
       </div>
-      ${audio && html`<p class="muted small">Recording ready (${Math.round(audio.size / 1024)} KiB).</p>`}
-      <p><button type="submit" class="primary" id="voice-describe-send" disabled=${busy}>${busy ? "Transcribing…" : "Transcribe"}</button></p>
+      ${audio && html`<p class="muted small">${t("voice_create.recording_ready")}${Math.round(audio.size / 1024)} ${t("voice_create.kib")}</p>`}
+      <p><button type="submit" class="primary" id="voice-describe-send" disabled=${busy}>${busy ? t("voice_create.transcribing") : t("voice_create.transcribe")}</button></p>
     </form>
     <${ErrorBox} error=${error} />
     ${c && html`<div id="voice-creation" data-status=${c.status}>
-      ${c.transcript && html`<p><strong>Transcript:</strong> <q>${c.transcript}</q></p>`}
+      ${c.transcript && html`<p><strong>${t("voice_create.transcript")}</strong> <q>${c.transcript}</q></p>`}
       ${c.next_step === "review" && html`<div>
-        <h3>What callers will hear</h3>
+        <h3>${t("voice_create.what_callers_will_hear")}</h3>
         <ol id="voice-script">${c.script.map((l) => html`<li>${l}</li>`)}</ol>
-        ${c.voice_warnings.length ? html`<p class="alert warn">${c.voice_warnings.length} parts cannot be spoken.</p>` : null}
-        <p class="row"><button type="button" class="primary" id="voice-creation-create" onClick=${create}>Create voice bot</button></p>
+        ${c.voice_warnings.length ? html`<p class="alert warn">${t("voice_create.parts_cannot_be_spoken", { voice_warnings: c.voice_warnings.length })}</p>` : null}
+        <p class="row"><button type="button" class="primary" id="voice-creation-create" onClick=${create}>${t("voice_create.create_voice_bot")}</button></p>
       </div>`}
       ${(c.next_step === "form" || c.next_step === "review") && html`<${GuidedForm} key=${c.updated_at} creation=${c} onSaved=${setCreation} />`}
-      ${made && html`<p class="alert" role="status">Created <strong>${made.voice_bot.name}</strong>: assign it a number below.</p>`}
+      ${made && html`<p class="alert" role="status">${t("common.created")} <strong>${made.voice_bot.name}</strong>${t("voice_create.assign_it_a_number_below")}</p>`}
     </div>`}
   </div>`;
 }

@@ -5,13 +5,14 @@ import { html, Page, useLoad, useState, ErrorBox, Field, FieldError, toast, toas
 import { route } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { currentOrg } from "../session.js";
+import { t } from "../i18n.js";
 
 /** The secret, once: copy it now. */
 function SecretOnce({ secret, what }) {
   if (!secret) return null;
   return html`<div class="alert ok" id="webhook-secret">
-    <p>${what}: copy the signing secret now; it is not shown again.</p>
-    <code id="webhook-secret-value">${secret}</code> <${CopyButton} id="copy-webhook-secret" text=${secret} what="signing secret" />
+    <p>${t("webhooks.copy_the_signing_secret_now", { what })}</p>
+    <code id="webhook-secret-value">${secret}</code> <${CopyButton} id="copy-webhook-secret" text=${secret} what=${t("webhooks.signing_secret")} />
   </div>`;
 }
 
@@ -19,7 +20,7 @@ function SecretOnce({ secret, what }) {
 function EventPicker({ catalogue, value, onChange, error, name = "events", idPrefix = "event" }) {
   const toggle = (event, on) => onChange(on ? [...value, event] : value.filter((e) => e !== event));
   return html`<fieldset class="event-picker">
-    <legend>Events</legend>
+    <legend>${t("webhooks.events")}</legend>
     ${catalogue.map(
       (e) => html`<label class="check">
         <input type="checkbox" style="width:auto" id=${`${idPrefix}-${e.name}`} value=${e.name} checked=${value.includes(e.name)}
@@ -57,16 +58,16 @@ function CreateWebhook({ org, catalogue, onCreated }) {
     }
   };
   return html`<form class="card" id="create-webhook" onSubmit=${submit}>
-    <h2>New webhook</h2>
-    <${SecretOnce} secret=${secret} what="Webhook created" />
+    <h2>${t("webhooks.new_webhook")}</h2>
+    <${SecretOnce} secret=${secret} what=${t("webhooks.webhook_created")} />
     <${ErrorBox} error=${error} />
     <div class="grid">
-      <${Field} label="Endpoint URL" name="url" type="url" required value=${url} onInput=${setUrl} error=${error} placeholder="https://example.com/hooks" />
-      <${Field} label="Name (optional)" name="name" value=${name} onInput=${setName} error=${error} />
-      <${Field} label="Description (optional)" name="description" value=${description} onInput=${setDescription} error=${error} />
+      <${Field} label=${t("webhooks.endpoint_url")} name="url" type="url" required value=${url} onInput=${setUrl} error=${error} placeholder=${t("webhooks.https_example_com_hooks")} />
+      <${Field} label=${t("webhooks.name_optional")} name="name" value=${name} onInput=${setName} error=${error} />
+      <${Field} label=${t("webhooks.description_optional")} name="description" value=${description} onInput=${setDescription} error=${error} />
     </div>
     <${EventPicker} catalogue=${catalogue} value=${events} onChange=${setEvents} error=${error} idPrefix="new-event" />
-    <p><button class="primary" type="submit">Create webhook</button></p>
+    <p><button class="primary" type="submit">${t("webhooks.create_webhook")}</button></p>
   </form>`;
 }
 
@@ -78,17 +79,17 @@ function EditEvents({ webhook, catalogue, onSaved, onCancel }) {
     setError(null);
     try {
       await patch(`/api/v1/webhooks/${webhook.id}`, { events });
-      toast(`Events of ${webhook.name} saved`);
+      toast(t("webhooks.events_of_saved", { name: webhook.name }));
       onSaved();
     } catch (err) {
       setError(err);
     }
   };
   return html`<form class="card" id="edit-events" onSubmit=${save}>
-    <h2>Events of ${webhook.name}</h2>
+    <h2>${t("webhooks.events_of", { name: webhook.name })}</h2>
     <${ErrorBox} error=${error} />
     <${EventPicker} catalogue=${catalogue} value=${events} onChange=${setEvents} error=${error} idPrefix="edit-event" />
-    <p class="row"><button class="primary" type="submit">Save events</button><button type="button" onClick=${onCancel}>Cancel</button></p>
+    <p class="row"><button class="primary" type="submit">${t("webhooks.save_events")}</button><button type="button" onClick=${onCancel}>${t("common.cancel")}</button></p>
   </form>`;
 }
 
@@ -123,46 +124,46 @@ function DeliveryLog({ webhook, catalogue }) {
   const redeliver = async (d) => {
     try {
       await post(`/api/v1/webhook-deliveries/${d.id}/redeliver`);
-      toast("Redelivery queued");
+      toast(t("webhooks.redelivery_queued"));
       reload();
     } catch (err) {
       toastError(err);
     }
   };
   return html`<div class="card" id="delivery-log">
-    <h2>Delivery log of ${webhook.name}</h2>
+    <h2>${t("webhooks.delivery_log_of", { name: webhook.name })}</h2>
     <div class="row" style="align-items:flex-end">
-      <div><label for="log-status">Status</label>
+      <div><label for="log-status">${t("common.status")}</label>
         <select id="log-status" value=${status} onChange=${(e) => (setPages([]), setStatus(e.target.value))}>
-          <option value="">Any</option>${STATUSES.map((s) => html`<option value=${s}>${s}</option>`)}
+          <option value="">${t("common.any")}</option>${STATUSES.map((s) => html`<option value=${s}>${s}</option>`)}
         </select></div>
-      <div><label for="log-event">Event</label>
+      <div><label for="log-event">${t("webhooks.event")}</label>
         <select id="log-event" value=${event} onChange=${(e) => (setPages([]), setEvent(e.target.value))}>
-          <option value="">Any</option>
+          <option value="">${t("common.any")}</option>
           ${[...catalogue.map((c) => c.name), "webhook.test"].map((n) => html`<option value=${n}>${n}</option>`)}
         </select></div>
-      <button type="button" id="refresh-log" onClick=${reload}>Refresh</button>
+      <button type="button" id="refresh-log" onClick=${reload}>${t("common.refresh")}</button>
     </div>
     <${ErrorBox} error=${first.error} />
     <table>
-      <thead><tr><th>Created</th><th>Event</th><th>Status</th><th>Attempt</th><th>Response</th><th>Next retry</th><th></th></tr></thead>
+      <thead><tr><th>${t("common.created")}</th><th>${t("webhooks.event")}</th><th>${t("common.status")}</th><th>${t("webhooks.attempt")}</th><th>${t("webhooks.response")}</th><th>${t("webhooks.next_retry")}</th><th></th></tr></thead>
       <tbody>
         ${items.map(
           (d) => html`<tr data-delivery=${d.id} data-status=${d.status}>
             <td class="muted">${formatDate(d.created_at)}</td>
-            <td><code>${d.event_type}</code>${d.redelivery_of ? html` <span class="muted">(redelivery)</span>` : ""}</td>
+            <td><code>${d.event_type}</code>${d.redelivery_of ? html` <span class="muted">${t("webhooks.redelivery")}</span>` : ""}</td>
             <td><span class=${"badge " + (d.status === "delivered" ? "ok" : d.status === "dead" ? "bad" : d.status === "failed" ? "warn" : "")}>${d.status}</span></td>
             <td>${d.attempt}</td>
-            <td>${d.response_status != null ? html`<strong>${d.response_status}</strong> ` : ""}<code class="excerpt" title=${d.response_body || d.error_message || ""}>${(d.response_body || d.error_message || "").slice(0, 120)}</code>${d.duration_ms != null ? html` <span class="muted">${d.duration_ms} ms</span>` : ""}</td>
+            <td>${d.response_status != null ? html`<strong>${d.response_status}</strong> ` : ""}<code class="excerpt" title=${d.response_body || d.error_message || ""}>${(d.response_body || d.error_message || "").slice(0, 120)}</code>${d.duration_ms != null ? html` <span class="muted">${t("webhooks.ms", { duration_ms: d.duration_ms })}</span>` : ""}</td>
             <td class="muted">${formatDate(d.next_retry_at)}</td>
-            <td><button type="button" class="redeliver" onClick=${() => redeliver(d)}>Redeliver</button></td>
+            <td><button type="button" class="redeliver" onClick=${() => redeliver(d)}>${t("webhooks.redeliver")}</button></td>
           </tr>`,
         )}
         <${Loading} load=${first} cols="7" />
-        ${first.data && !items.length && html`<tr><td colspan="7" class="muted">No deliveries yet.</td></tr>`}
+        ${first.data && !items.length && html`<tr><td colspan="7" class="muted">${t("webhooks.no_deliveries_yet")}</td></tr>`}
       </tbody>
     </table>
-    ${last && last.next_cursor && html`<p><button type="button" id="more-deliveries" onClick=${more}>Load more</button></p>`}
+    ${last && last.next_cursor && html`<p><button type="button" id="more-deliveries" onClick=${more}>${t("common.load_more")}</button></p>`}
   </div>`;
 }
 
@@ -183,34 +184,34 @@ function Webhooks() {
     }
   };
   const rotate = (w) =>
-    confirm(`Rotate the secret of ${w.name}? The old secret keeps signing (as a second signature) for 24 hours.`) &&
+    confirm(t("webhooks.rotate_the_secret_of_the", { name: w.name })) &&
     act(async () => {
       const r = await post(`/api/v1/webhooks/${w.id}/rotate-secret`);
       setRotated(r.secret);
-    }, "Secret rotated");
+    }, t("webhooks.secret_rotated"));
   const test = (w) =>
     act(async () => {
       await post(`/api/v1/webhooks/${w.id}/test`);
       setLogOf(w);
-    }, `Test event queued for ${w.name}`);
+    }, t("webhooks.test_event_queued", { name: w.name }));
   const toggle = (w) => act(() => patch(`/api/v1/webhooks/${w.id}`, { is_active: !w.is_active }));
   const remove = (w) =>
-    confirm(`Delete ${w.name} and its delivery log?`) &&
+    confirm(t("webhooks.delete_and_its_delivery_log", { name: w.name })) &&
     act(async () => {
       await del(`/api/v1/webhooks/${w.id}`);
       if (logOf && logOf.id === w.id) setLogOf(null);
     }, `Deleted ${w.name}`);
   const cat = catalogue.data || [];
-  return html`<${Page} title="Webhooks">
-    <p class="muted">Events are POSTed as JSON, signed the Standard Webhooks way (<code>webhook-id</code>, <code>webhook-timestamp</code>,
-      <code>webhook-signature</code>), in order per webhook, retried for more than a day.</p>
+  return html`<${Page} title=${t("webhooks.webhooks")}>
+    <p class="muted">${t("webhooks.events_are_posted_as_json")}<code>webhook-id</code>, <code>webhook-timestamp</code>,
+      <code>webhook-signature</code>${t("webhooks.in_order_per_webhook_retried")}</p>
     ${catalogue.data && html`<${CreateWebhook} org=${org} catalogue=${cat} onCreated=${list.reload} />`}
-    <${SecretOnce} secret=${rotated} what="Secret rotated" />
+    <${SecretOnce} secret=${rotated} what=${t("webhooks.secret_rotated")} />
     <div class="card">
-      <h2>Subscriptions</h2>
+      <h2>${t("webhooks.subscriptions")}</h2>
       <${ErrorBox} error=${list.error || catalogue.error} />
       <table>
-        <thead><tr><th>Name</th><th>URL</th><th>Events</th><th>Active</th><th>Created</th><th></th></tr></thead>
+        <thead><tr><th>${t("common.name")}</th><th>URL</th><th>${t("webhooks.events")}</th><th>${t("common.active_2")}</th><th>${t("common.created")}</th><th></th></tr></thead>
         <tbody>
           ${list.data &&
           list.data.items.map(
@@ -218,21 +219,21 @@ function Webhooks() {
               <td><strong>${w.name}</strong>${w.description && html`<div class="muted small">${w.description}</div>`}</td>
               <td class="muted"><code>${w.url}</code></td>
               <td class="muted small">${w.events.join(", ")}</td>
-              <td><input type="checkbox" style="width:auto" aria-label=${`${w.name} active`} checked=${w.is_active} onChange=${() => toggle(w)} />
-                ${w.disabled_reason && html`<div class="alert error small" role="note">Switched off: ${w.disabled_reason}</div>`}
-                ${w.failing_since && !w.disabled_reason && html`<div class="muted small">failing since ${formatDate(w.failing_since)}</div>`}</td>
+              <td><input type="checkbox" style="width:auto" aria-label=${t("webhooks.name_active", { name: w.name })} checked=${w.is_active} onChange=${() => toggle(w)} />
+                ${w.disabled_reason && html`<div class="alert error small" role="note">${t("webhooks.switched_off", { disabled_reason: w.disabled_reason })}</div>`}
+                ${w.failing_since && !w.disabled_reason && html`<div class="muted small">${t("webhooks.failing_since", { failing_since: formatDate(w.failing_since) })}</div>`}</td>
               <td class="muted">${formatDate(w.created_at)}</td>
               <td class="row">
-                <button type="button" class="test-event" onClick=${() => test(w)}>Send test event</button>
-                <button type="button" class="show-log" onClick=${() => setLogOf(w)}>Delivery log</button>
-                <button type="button" class="edit-events" onClick=${() => setEditing(w)}>Edit events</button>
-                <button type="button" class="rotate" onClick=${() => rotate(w)}>Rotate secret</button>
-                <button type="button" class="danger" onClick=${() => remove(w)}>Delete</button>
+                <button type="button" class="test-event" onClick=${() => test(w)}>${t("webhooks.send_test_event")}</button>
+                <button type="button" class="show-log" onClick=${() => setLogOf(w)}>${t("webhooks.delivery_log")}</button>
+                <button type="button" class="edit-events" onClick=${() => setEditing(w)}>${t("webhooks.edit_events")}</button>
+                <button type="button" class="rotate" onClick=${() => rotate(w)}>${t("webhooks.rotate_secret")}</button>
+                <button type="button" class="danger" onClick=${() => remove(w)}>${t("common.delete")}</button>
               </td>
             </tr>`,
           )}
           <${Loading} load=${list} cols="6" />
-          ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">No webhooks yet.</td></tr>`}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="6" class="muted">${t("webhooks.no_webhooks_yet")}</td></tr>`}
         </tbody>
       </table>
     </div>
@@ -241,4 +242,4 @@ function Webhooks() {
   <//>`;
 }
 
-route("/settings/webhooks", Webhooks, { nav: { label: "Webhooks", section: "Settings", order: 65, requires: "integrations.manage" } });
+route("/settings/webhooks", Webhooks, { nav: { label: "nav.webhooks", section: "nav.settings", order: 65, requires: "integrations.manage" } });

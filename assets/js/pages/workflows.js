@@ -10,17 +10,18 @@ import { route, navigate } from "../router.js";
 import { get, post, patch, del } from "../api.js";
 import { can } from "../session.js";
 import { BotNav, BotMissing, useBot } from "./botnav.js";
+import { t } from "../i18n.js";
 
-const TYPES = {
-  agent: { label: "Agent", fields: { agent_id: null, input: "{{ input.question }}", next: "" } },
-  tool: { label: "Tool", fields: { tool: "", arguments: {}, next: "" } },
-  condition: { label: "Condition", fields: { branches: [{ when: "input.amount > 100", next: "" }], default: "" } },
-  parallel: { label: "Parallel", fields: { branches: ["", ""] } },
-  join: { label: "Join", fields: { next: "" } },
-  router: { label: "Router (agent picks)", fields: { agent_id: null, input: "{{ input.question }}", routes: { name: "" }, default: "" } },
-  approval: { label: "Approval", fields: { message: "Approve?", next: "", reject: "" } },
-  end: { label: "End", fields: { output: null } },
-};
+const TYPES = () => ({
+  agent: { label: t("workflows.agent_2"), fields: { agent_id: null, input: "{{ input.question }}", next: "" } },
+  tool: { label: t("workflows.tool"), fields: { tool: "", arguments: {}, next: "" } },
+  condition: { label: t("workflows.condition"), fields: { branches: [{ when: "input.amount > 100", next: "" }], default: "" } },
+  parallel: { label: t("workflows.parallel"), fields: { branches: ["", ""] } },
+  join: { label: t("workflows.join"), fields: { next: "" } },
+  router: { label: t("workflows.router_agent_picks"), fields: { agent_id: null, input: "{{ input.question }}", routes: { name: "" }, default: "" } },
+  approval: { label: t("workflows.approval"), fields: { message: t("workflows.approve"), next: "", reject: "" } },
+  end: { label: t("workflows.end"), fields: { output: null } },
+});
 
 const STATUS_BADGE = { completed: "ok", failed: "bad", cancelled: "bad", skipped: "", running: "warn", pending: "", waiting_approval: "warn" };
 const LIVE = ["pending", "running", "waiting_approval"];
@@ -42,7 +43,7 @@ function fieldsOf(step) {
  * …, and `+ branch` to add one by drawing), a router's named routes.
  */
 export function stepPorts(step) {
-  const field = (key) => ({ get: (s) => s[key] || "", set: (s, t) => ({ ...s, [key]: t }) });
+  const field = (key) => ({ get: (s) => s[key] || "", set: (s, tv) => ({ ...s, [key]: tv }) });
   switch (step.type) {
     case "agent":
     case "tool":
@@ -56,7 +57,7 @@ export function stepPorts(step) {
           `if ${i + 1}`,
           {
             get: (s) => (s.branches[i] && s.branches[i].next) || "",
-            set: (s, t) => ({ ...s, branches: s.branches.map((b, j) => (j === i ? { ...b, next: t } : b)) }),
+            set: (s, tv) => ({ ...s, branches: s.branches.map((b, j) => (j === i ? { ...b, next: tv } : b)) }),
           },
         ]),
         ["default", field("default")],
@@ -66,16 +67,16 @@ export function stepPorts(step) {
       return [
         ...branches.map((_, i) => [
           `branch ${i + 1}`,
-          { get: (s) => s.branches[i] || "", set: (s, t) => ({ ...s, branches: s.branches.map((b, j) => (j === i ? t : b)) }) },
+          { get: (s) => s.branches[i] || "", set: (s, tv) => ({ ...s, branches: s.branches.map((b, j) => (j === i ? tv : b)) }) },
         ]),
-        ["+ branch", { get: () => "", set: (s, t) => ({ ...s, branches: [...(s.branches || []).filter(Boolean), t] }) }],
+        [t("workflows.branch"), { get: () => "", set: (s, tv) => ({ ...s, branches: [...(s.branches || []).filter(Boolean), tv] }) }],
       ];
     }
     case "router":
       return [
         ...Object.keys(step.routes && typeof step.routes === "object" ? step.routes : {}).map((name) => [
           name,
-          { get: (s) => s.routes[name] || "", set: (s, t) => ({ ...s, routes: { ...s.routes, [name]: t } }) },
+          { get: (s) => s.routes[name] || "", set: (s, tv) => ({ ...s, routes: { ...s.routes, [name]: tv } }) },
         ]),
         ["default", field("default")],
       ];
@@ -91,7 +92,7 @@ const stepHeight = heightFor(portNames);
 function edges(step) {
   return stepPorts(step)
     .map(([name, f]) => [name, f.get(step)])
-    .filter(([, t]) => t);
+    .filter(([, tv]) => tv);
 }
 
 /** Positions for the steps that have none: columns by distance from the start. */
@@ -104,10 +105,10 @@ export function layoutSteps(definition) {
   const queue = [start];
   while (queue.length) {
     const id = queue.shift();
-    for (const [, t] of edges(byId[id])) {
-      if (byId[t] && depth[t] === undefined) {
-        depth[t] = depth[id] + 1;
-        queue.push(t);
+    for (const [, tv] of edges(byId[id])) {
+      if (byId[tv] && depth[tv] === undefined) {
+        depth[tv] = depth[id] + 1;
+        queue.push(tv);
       }
     }
   }
@@ -138,27 +139,27 @@ function toDoc(definition, viewport) {
 /** What a step node says: its main setting and where it starts. */
 function describeStep(node, names = {}) {
   const s = node.step || {};
-  const start = names.start === s.id ? "▶ start · " : "";
+  const start = names.start === s.id ? (t("workflows.start") + " ") : "";
   switch (s.type) {
     case "agent":
     case "router":
-      return `${start}${names.agents && names.agents[s.agent_id] ? names.agents[s.agent_id] : s.agent_id ? `agent ${s.agent_id}` : "no agent chosen"}`;
+      return `${start}${names.agents && names.agents[s.agent_id] ? names.agents[s.agent_id] : s.agent_id ? `agent ${s.agent_id}` : t("workflows.no_agent_chosen")}`;
     case "tool":
-      return `${start}${s.tool || "no tool chosen"}`;
+      return `${start}${s.tool || t("workflows.no_tool_chosen")}`;
     case "condition":
-      return `${start}${(s.branches || []).map((b) => b && b.when).filter(Boolean).join(" · ") || "no branches"}`;
+      return `${start}${(s.branches || []).map((b) => b && b.when).filter(Boolean).join(" · ") || t("workflows.no_branches")}`;
     case "approval":
       return `${start}${s.message || "approval"}`;
     case "parallel":
       return `${start}${(s.branches || []).filter(Boolean).length} branches`;
     case "join":
-      return `${start}waits for every branch`;
+      return t("workflows.waits_for_every_branch", { start });
     default:
-      return `${start}${s.output !== undefined && s.output !== null ? "returns output" : "ends the run"}`;
+      return `${start}${s.output !== undefined && s.output !== null ? t("workflows.returns_output") : t("workflows.ends_the_run")}`;
   }
 }
 
-const typeLabel = (t) => (TYPES[t] || { label: t }).label;
+const typeLabel = (tv) => (TYPES()[tv] || { label: tv }).label;
 
 /** Measures an element while mounted (the minimap and zoom to fit need the canvas size). */
 function useSize(ref) {
@@ -198,9 +199,9 @@ export function Graph({ definition, highlight, statuses = {} }) {
     const pos = Object.fromEntries(next.nodes.map((n) => [n.id, n.position]));
     setLaid((d) => ({ ...d, steps: d.steps.map((s) => (s && pos[s.id] ? { ...s, position: pos[s.id] } : s)) }));
   };
-  const issues = highlight ? [{ node_id: highlight, severity: "error", message: "this step is at fault" }] : [];
+  const issues = highlight ? [{ node_id: highlight, severity: "error", message: t("workflows.this_step_is_at_fault") }] : [];
   return html`<div class="workflow-canvas readonly">
-    <${Canvas} id="workflow-graph" label="Workflow graph: Tab to a step" doc=${doc} issues=${issues} sel=${sel} setSel=${setSel}
+    <${Canvas} id="workflow-graph" label=${t("workflows.workflow_graph_tab_to_a")} doc=${doc} issues=${issues} sel=${sel} setSel=${setSel}
       setDoc=${setDoc} commit=${() => {}} names=${{ start: definition.start || (laid.steps && laid.steps[0] && laid.steps[0].id) }}
       onOpen=${() => {}} canvasRef=${ref} size=${size} statuses=${statuses} ports=${portNames} describe=${describeStep}
       typeLabel=${typeLabel} canConnect=${() => false} />
@@ -236,58 +237,58 @@ function StepRow({ step, index, fault, error, onChange, onRemove, agents, tools,
     setText(pretty(fieldsOf(step)));
     setBad(null);
   }, [fieldsJson, step.type]);
-  const update = (t) => {
-    setText(t);
+  const update = (tv) => {
+    setText(tv);
     try {
-      const fields = JSON.parse(t);
+      const fields = JSON.parse(tv);
       setBad(null);
       onChange({ id: step.id, type: step.type, ...(step.position ? { position: step.position } : {}), ...fields });
     } catch (e) {
       setBad(e.message);
     }
   };
-  const setType = (type) => onChange({ id: step.id, type, ...(step.position ? { position: step.position } : {}), ...TYPES[type].fields });
+  const setType = (type) => onChange({ id: step.id, type, ...(step.position ? { position: step.position } : {}), ...TYPES()[type].fields });
   const base = `step-${index}`;
   const help = step.type === "agent" || step.type === "router"
-    ? `Agents: ${agents.map((a) => `${a.id} = ${a.name}`).join(", ") || "none yet (create one on the AI tab)"}`
+    ? `Agents: ${agents.map((a) => `${a.id} = ${a.name}`).join(", ") || t("workflows.none_yet_create_one_on")}`
     : step.type === "tool"
-      ? `Tools: ${tools.map((t) => t.name).join(", ") || "none yet (create one under Tools)"}`
+      ? `Tools: ${tools.map((tv) => tv.name).join(", ") || t("workflows.none_yet_create_one_under")}`
       : "Templates read {{ input.x }} and {{ steps.<id>.<field> }}.";
   const ports = stepPorts(step);
   return html`<div class=${"workflow-step" + (fault ? " fault" : "")} id="step-panel" data-step-index=${index} data-step=${step.id}
-      role="region" aria-label=${`Step ${step.id}`}>
-    <h3>Step <code>${step.id}</code></h3>
+      role="region" aria-label=${t("workflows.step", { id: step.id })}>
+    <h3>${t("common.step")} <code>${step.id}</code></h3>
     <div class="grid">
       <div>
-        <label for=${`${base}-id`}>Step id</label>
+        <label for=${`${base}-id`}>${t("workflows.step_id")}</label>
         <input id=${`${base}-id`} name=${`definition.steps[${index}].id`} value=${step.id} required pattern="[a-z][a-z0-9_]{0,63}"
           onInput=${(e) => onChange({ ...step, id: e.target.value })} />
       </div>
       <div>
-        <label for=${`${base}-type`}>Type</label>
+        <label for=${`${base}-type`}>${t("common.type")}</label>
         <select id=${`${base}-type`} name=${`definition.steps[${index}].type`} value=${step.type} onChange=${(e) => setType(e.target.value)}>
-          ${Object.entries(TYPES).map(([k, v]) => html`<option value=${k}>${v.label}</option>`)}
+          ${Object.entries(TYPES()).map(([k, v]) => html`<option value=${k}>${v.label}</option>`)}
         </select>
       </div>
     </div>
     ${ports.length > 0 &&
     html`<fieldset class="step-ports">
-      <legend>Connections (or drag from a port on the canvas)</legend>
+      <legend>${t("workflows.connections_or_drag_from_a")}</legend>
       ${ports.map(([port, f], k) => html`<div class="row">
         <label for=${`${base}-port-${k}`}>${port} →</label>
         <select id=${`${base}-port-${k}`} data-port=${port} value=${f.get(step)} onChange=${(e) => onConnect(step, port, e.target.value)}>
-          <option value="">${port === "+ branch" ? "add a branch to…" : "(none)"}</option>
+          <option value="">${port === t("workflows.branch") ? t("workflows.add_a_branch_to") : t("workflows.none")}</option>
           ${steps.filter((x) => x && x.id && x.id !== step.id).map((x) => html`<option value=${x.id}>${x.id} · ${typeLabel(x.type)}</option>`)}
         </select>
       </div>`)}
     </fieldset>`}
-    <label for=${`${base}-fields`}>Settings (JSON)</label>
+    <label for=${`${base}-fields`}>${t("workflows.settings_json")}</label>
     <textarea id=${`${base}-fields`} class="mono" rows="5" spellcheck="false" aria-describedby=${`${base}-help`} value=${text} onInput=${(e) => update(e.target.value)}></textarea>
     <div class="muted small" id=${`${base}-help`}>${help}</div>
-    ${bad && html`<div class="field-error" role="alert">Not valid JSON: ${bad}</div>`}
-    ${fault && error && html`<div class="field-error" role="alert" data-field-error=${error.field}>${error.message} <span class="muted">(field <code>${error.field}</code>)</span></div>`}
+    ${bad && html`<div class="field-error" role="alert">${t("workflows.not_valid_json", { bad })}</div>`}
+    ${fault && error && html`<div class="field-error" role="alert" data-field-error=${error.field}>${error.message} <span class="muted">${t("workflows.field")} <code>${error.field}</code>)</span></div>`}
     <div class="row">
-      <button type="button" class="danger remove-step" onClick=${onRemove}>Remove step</button>
+      <button type="button" class="danger remove-step" onClick=${onRemove}>${t("workflows.remove_step")}</button>
     </div>
   </div>`;
 }
@@ -302,7 +303,7 @@ function connect(step, port, target) {
     const i = Number(port.slice(3)) - 1;
     return { ...step, branches: step.branches.filter((_, j) => j !== i) };
   }
-  if (!target && port === "+ branch") return step;
+  if (!target && port === t("workflows.branch")) return step;
   const found = stepPorts(step).find(([name]) => name === port);
   return found ? found[1].set(step, target) : step;
 }
@@ -386,7 +387,7 @@ function Editor({ botId, workflow, onSaved, onCancel }) {
     let x = Math.round(((size.w || 600) / 2 - vp.x) / vp.zoom - NODE_W / 2);
     let y = Math.round(((size.h || 400) / 2 - vp.y) / vp.zoom - 40);
     while (steps.some((o) => o.position && Math.abs(o.position.x - x) < NODE_W + 20 && Math.abs(o.position.y - y) < 130)) y += 130;
-    const { next, reject, default: dflt, ...fields } = TYPES[newType].fields;
+    const { next, reject, default: dflt, ...fields } = TYPES()[newType].fields;
     const step = { id, type: newType, position: { x, y }, ...fields };
     setSteps((list) => [...list, step]);
     setSel({ nodes: [id] });
@@ -407,47 +408,47 @@ function Editor({ botId, workflow, onSaved, onCancel }) {
   const issues = fault >= 0 && steps[fault] ? [{ node_id: steps[fault].id, severity: "error", message: error.message }] : [];
   const names = { start: startId, agents: Object.fromEntries(agents.map((a) => [a.id, a.name])) };
   return html`<form class="card" id="workflow-form" onSubmit=${submit}>
-    <h2>${workflow ? `Edit ${workflow.name}` : "New workflow"}</h2>
+    <h2>${workflow ? t("workflows.edit", { name: workflow.name }) : t("workflows.new_workflow")}</h2>
     ${fault < 0 && html`<${ErrorBox} error=${error} />`}
     <div class="grid">
       <div>
-        <label for="workflow-name">Name</label>
+        <label for="workflow-name">${t("common.name")}</label>
         <input id="workflow-name" name="name" required maxlength="100" value=${name} onInput=${(e) => setName(e.target.value)} />
         <${FieldError} error=${error} name="name" />
       </div>
       <div>
-        <label for="workflow-description">Description (optional)</label>
+        <label for="workflow-description">${t("workflows.description_optional")}</label>
         <input id="workflow-description" name="description" value=${description} onInput=${(e) => setDescription(e.target.value)} />
       </div>
       <div>
-        <label for="workflow-start">Start step</label>
+        <label for="workflow-start">${t("workflows.start_step")}</label>
         <select id="workflow-start" name="definition.start" value=${startId || ""}
           onChange=${(e) => setDefinition({ ...definition, start: e.target.value })}>
           ${steps.map((x) => html`<option value=${x.id}>${x.id}</option>`)}
         </select>
       </div>
       <div>
-        <label for="workflow-timeout">Time limit of a run (ms)</label>
+        <label for="workflow-timeout">${t("workflows.time_limit_of_a_run")}</label>
         <input id="workflow-timeout" name="definition.timeout_ms" type="number" min="100" value=${definition.timeout_ms ?? 600000}
           onInput=${(e) => setDefinition({ ...definition, timeout_ms: Number(e.target.value) })} />
         <${FieldError} error=${error} name="definition.timeout_ms" />
       </div>
     </div>
     <div class="row workflow-palette">
-      <label for="new-step-type">New step</label>
+      <label for="new-step-type">${t("workflows.new_step")}</label>
       <select id="new-step-type" value=${newType} onChange=${(e) => setNewType(e.target.value)}>
-        ${Object.entries(TYPES).map(([k, v]) => html`<option value=${k}>${v.label}</option>`)}
+        ${Object.entries(TYPES()).map(([k, v]) => html`<option value=${k}>${v.label}</option>`)}
       </select>
-      <button type="button" id="add-step" onClick=${add}>Add step</button>
-      <span class="muted small">Drag from a port on the right of a step to another step to connect them; Delete removes the selection.</span>
+      <button type="button" id="add-step" onClick=${add}>${t("workflows.add_step")}</button>
+      <span class="muted small">${t("workflows.drag_from_a_port_on")}</span>
     </div>
     <div class="workflow-editor" onKeyDown=${onKeyDown}>
-      <${Canvas} id="workflow-canvas" label="Workflow canvas: Tab to a step, arrow keys move it, Enter edits it, Delete removes it"
+      <${Canvas} id="workflow-canvas" label=${t("workflows.workflow_canvas_tab_to_a")}
         doc=${doc} issues=${issues} sel=${sel} setSel=${setSel} setDoc=${setDoc} commit=${() => {}} names=${names}
         onOpen=${() => { const el = document.querySelector("#step-panel input"); if (el) el.focus(); }}
         canvasRef=${canvasRef} size=${size} ports=${portNames} describe=${describeStep} typeLabel=${typeLabel}
         canConnect=${(source, port, target) => source.id !== target.id} onConnect=${onConnect} />
-      <aside class="card workflow-properties" id="workflow-properties" aria-label="Properties">
+      <aside class="card workflow-properties" id="workflow-properties" aria-label=${t("workflows.properties")}>
         ${one >= 0
           ? html`<${StepRow} key=${one + ":" + steps[one].type} step=${steps[one]} index=${one} fault=${fault === one} error=${error}
               agents=${agents} tools=${tools.data ? tools.data.items : []} steps=${steps}
@@ -462,15 +463,15 @@ function Editor({ botId, workflow, onSaved, onCancel }) {
               onConnect=${(step, port, target) => onConnect({ source: step.id, port, target })}
               onRemove=${() => removeSteps([steps[one].id])} />`
           : sel.edge
-            ? html`<div id="edge-panel"><h3>Connection</h3><p><code>${sel.edge.source}</code> (${sel.edge.port}) → <code>${sel.edge.target}</code></p>
-                <button type="button" class="danger" id="remove-edge" onClick=${() => removeEdge(sel.edge)}>Remove connection</button></div>`
-            : html`<p class="muted">${(sel.nodes || []).length > 1 ? `${sel.nodes.length} steps selected (Delete removes them).` : "Select a step on the canvas to edit it."}</p>
+            ? html`<div id="edge-panel"><h3>${t("workflows.connection")}</h3><p><code>${sel.edge.source}</code> (${sel.edge.port}) → <code>${sel.edge.target}</code></p>
+                <button type="button" class="danger" id="remove-edge" onClick=${() => removeEdge(sel.edge)}>${t("workflows.remove_connection")}</button></div>`
+            : html`<p class="muted">${(sel.nodes || []).length > 1 ? t("workflows.steps_selected_delete_removes_them", { nodes: sel.nodes.length }) : t("workflows.select_a_step_on_the")}</p>
                 ${fault >= 0 && steps[fault] && html`<div class="field-error" role="alert">${error.message}</div>`}`}
       </aside>
     </div>
     <div class="row">
-      <button class="primary" type="submit" id="save-workflow">Save workflow</button>
-      <button type="button" onClick=${onCancel}>Cancel</button>
+      <button class="primary" type="submit" id="save-workflow">${t("workflows.save_workflow")}</button>
+      <button type="button" onClick=${onCancel}>${t("common.cancel")}</button>
     </div>
   </form>`;
 }
@@ -483,28 +484,27 @@ function Workflows({ params }) {
   const writable = can("agents.write");
   if (bot.error) return html`<${BotMissing} error=${bot.error} />`;
   const remove = async (w) => {
-    if (!confirm(`Delete ${w.name} and its runs?`)) return;
+    if (!confirm(t("workflows.delete_and_its_runs", { name: w.name }))) return;
     try {
       await del(`/api/v1/workflows/${w.id}`);
-      toast(`Deleted ${w.name}`);
+      toast(t("workflows.deleted", { name: w.name }));
       list.reload();
     } catch (err) {
       toastError(err);
     }
   };
-  return html`<${Page} title=${`${bot.data ? bot.data.name : "Bot"} · Workflows`}
-    actions=${writable && html`<button class="primary" type="button" id="new-workflow" onClick=${() => setEditing("new")}>New workflow</button>`}>
+  return html`<${Page} title=${t("workflows.workflows_2", { value: bot.data ? bot.data.name : t("common.bot") })}
+    actions=${writable && html`<button class="primary" type="button" id="new-workflow" onClick=${() => setEditing("new")}>${t("workflows.new_workflow")}</button>`}>
     <${BotNav} botId=${botId} active="workflows" />
-    <p class="muted">Workflows chain agents and tools: sequential steps, parallel branches joined again, conditions, a router agent
-      that picks the next branch, and approvals by a person. Runs are durable: they continue after a restart.</p>
+    <p class="muted">${t("workflows.workflows_chain_agents_and_tools")}</p>
     ${editing &&
     html`<${Editor} key=${editing === "new" ? "new" : editing.id} botId=${botId} workflow=${editing === "new" ? null : editing}
       onSaved=${(w) => { setEditing(null); list.reload(); navigate(`/workflows/${w.id}`); }} onCancel=${() => setEditing(null)} />`}
     <div class="card">
-      <h2>Workflows</h2>
+      <h2>${t("workflows.workflows")}</h2>
       <${ErrorBox} error=${list.error} />
       <table>
-        <thead><tr><th>Name</th><th>Steps</th><th>Status</th><th>Updated</th><th></th></tr></thead>
+        <thead><tr><th>${t("common.name")}</th><th>${t("common.steps")}</th><th>${t("common.status")}</th><th>${t("common.updated")}</th><th></th></tr></thead>
         <tbody>
           ${list.data &&
           list.data.items.map(
@@ -514,13 +514,13 @@ function Workflows({ params }) {
               <td><span class=${"badge " + (w.is_active ? "ok" : "")}>${w.is_active ? "active" : "off"}</span></td>
               <td class="muted">${formatDate(w.updated_at)}</td>
               <td class="row">
-                ${writable && html`<button type="button" class="edit-workflow" onClick=${() => setEditing(w)}>Edit</button>`}
-                ${writable && html`<button type="button" class="danger" onClick=${() => remove(w)}>Delete</button>`}
+                ${writable && html`<button type="button" class="edit-workflow" onClick=${() => setEditing(w)}>${t("common.edit")}</button>`}
+                ${writable && html`<button type="button" class="danger" onClick=${() => remove(w)}>${t("common.delete")}</button>`}
               </td>
             </tr>`,
           )}
           <${Loading} load=${list} cols="5" />
-          ${list.data && !list.data.items.length && html`<tr><td colspan="5" class="muted">No workflows yet${writable ? ": create one with New workflow." : "."}</td></tr>`}
+          ${list.data && !list.data.items.length && html`<tr><td colspan="5" class="muted">${t("workflows.no_workflows_yet")}${writable ? t("workflows.create_one_with_new_workflow") : "."}</td></tr>`}
         </tbody>
       </table>
     </div>
@@ -542,40 +542,40 @@ function WorkflowDetail({ params }) {
     try {
       parsed = JSON.parse(input);
     } catch (err) {
-      setError({ message: `input: not valid JSON (${err.message})`, field: "input" });
+      setError({ message: t("workflows.input_not_valid_json", { message: err.message }), field: "input" });
       return;
     }
     try {
       const exec = await post(`/api/v1/workflows/${id}/run`, { input: parsed });
-      toast("Run started");
+      toast(t("workflows.run_started"));
       navigate(`/workflow-executions/${exec.id}`);
     } catch (err) {
       setError(err);
     }
   };
-  if (wf.error) return html`<${Page} title="Workflow"><${ErrorBox} error=${wf.error} /><//>`;
-  if (!wf.data) return html`<${Page} title="Workflow"><${Loading} load=${wf} /><//>`;
+  if (wf.error) return html`<${Page} title=${t("workflows.workflow")}><${ErrorBox} error=${wf.error} /><//>`;
+  if (!wf.data) return html`<${Page} title=${t("workflows.workflow")}><${Loading} load=${wf} /><//>`;
   const w = wf.data;
   return html`<${Page} title=${w.name}
-    actions=${writable && html`<button type="button" id="edit-workflow" onClick=${() => setEditing(!editing)}>${editing ? "Close editor" : "Edit"}</button>`}>
+    actions=${writable && html`<button type="button" id="edit-workflow" onClick=${() => setEditing(!editing)}>${editing ? t("workflows.close_editor") : t("common.edit")}</button>`}>
     <${BotNav} botId=${w.bot_id} active="workflows" />
     ${editing && html`<${Editor} botId=${w.bot_id} workflow=${w} onSaved=${() => { setEditing(false); wf.reload(); }} onCancel=${() => setEditing(false)} />`}
-    ${!editing && html`<div class="card"><h2>Graph</h2><${Graph} definition=${w.definition} /></div>`}
+    ${!editing && html`<div class="card"><h2>${t("workflows.graph")}</h2><${Graph} definition=${w.definition} /></div>`}
     ${writable &&
     html`<form class="card" id="run-form" onSubmit=${start}>
-      <h2>Run</h2>
+      <h2>${t("common.run")}</h2>
       <${ErrorBox} error=${error} />
-      <label for="run-input">Input (JSON object, read as <code>input</code>)</label>
+      <label for="run-input">${t("workflows.input_json_object_read_as")} <code>input</code>)</label>
       <textarea id="run-input" name="input" class="mono" rows="3" value=${input} onInput=${(e) => setInput(e.target.value)}></textarea>
       <${FieldError} error=${error} name="input" />
-      <button class="primary" type="submit" id="run-workflow" disabled=${!w.is_active}>Run workflow</button>
-      ${!w.is_active && html`<span class="muted"> The workflow is switched off.</span>`}
+      <button class="primary" type="submit" id="run-workflow" disabled=${!w.is_active}>${t("workflows.run_workflow")}</button>
+      ${!w.is_active && html`<span class="muted"> ${t("workflows.the_workflow_is_switched_off")}</span>`}
     </form>`}
     <div class="card">
-      <h2>Runs</h2>
+      <h2>${t("workflows.runs")}</h2>
       <${ErrorBox} error=${runs.error} />
       <table>
-        <thead><tr><th>Run</th><th>Status</th><th>Started</th><th>Duration</th><th>Tokens</th></tr></thead>
+        <thead><tr><th>${t("common.run")}</th><th>${t("common.status")}</th><th>${t("common.started")}</th><th>${t("common.duration")}</th><th>${t("common.tokens")}</th></tr></thead>
         <tbody>
           ${runs.data &&
           runs.data.items.map(
@@ -588,7 +588,7 @@ function WorkflowDetail({ params }) {
             </tr>`,
           )}
           <${Loading} load=${runs} cols="5" />
-          ${runs.data && !runs.data.items.length && html`<tr><td colspan="5" class="muted">No runs yet.</td></tr>`}
+          ${runs.data && !runs.data.items.length && html`<tr><td colspan="5" class="muted">${t("workflows.no_runs_yet")}</td></tr>`}
         </tbody>
       </table>
     </div>
@@ -596,8 +596,8 @@ function WorkflowDetail({ params }) {
 }
 
 const short = (v) => {
-  const t = v === undefined || v === null ? "" : typeof v === "string" ? v : JSON.stringify(v);
-  return t.length > 120 ? t.slice(0, 119) + "…" : t;
+  const tv = v === undefined || v === null ? "" : typeof v === "string" ? v : JSON.stringify(v);
+  return tv.length > 120 ? tv.slice(0, 119) + "…" : tv;
 };
 
 function Trace({ params }) {
@@ -606,13 +606,13 @@ function Trace({ params }) {
   const wf = useLoad(() => (trace.data && trace.data.workflow_id ? get(`/api/v1/workflows/${trace.data.workflow_id}`) : null), [trace.data && trace.data.workflow_id]);
   const [comment, setComment] = useState("");
   const writable = can("agents.write");
-  const t = trace.data;
-  const live = t && LIVE.includes(t.status);
+  const tv = trace.data;
+  const live = tv && LIVE.includes(tv.status);
   useEffect(() => {
     if (!live) return undefined;
     const timer = setTimeout(trace.reload, 1000);
     return () => clearTimeout(timer);
-  }, [t]);
+  }, [tv]);
   const act = async (path, body, done) => {
     try {
       await post(`/api/v1/workflow-executions/${id}/${path}`, body);
@@ -622,43 +622,43 @@ function Trace({ params }) {
       toastError(err);
     }
   };
-  if (trace.error) return html`<${Page} title="Workflow run"><${ErrorBox} error=${trace.error} /><//>`;
-  if (!t) return html`<${Page} title="Workflow run"><${Loading} load=${trace} /><//>`;
+  if (trace.error) return html`<${Page} title=${t("workflows.workflow_run")}><${ErrorBox} error=${trace.error} /><//>`;
+  if (!tv) return html`<${Page} title=${t("workflows.workflow_run")}><${Loading} load=${trace} /><//>`;
   const statuses = {};
-  for (const s of t.steps) statuses[s.step] = s.status;
-  return html`<${Page} title=${`Run #${t.id}${wf.data ? ` · ${wf.data.name}` : ""}`}
-    actions=${writable && live && html`<button type="button" class="danger" id="cancel-run" onClick=${() => act("cancel", undefined, "Run cancelled")}>Cancel run</button>`}>
+  for (const s of tv.steps) statuses[s.step] = s.status;
+  return html`<${Page} title=${`Run #${tv.id}${wf.data ? ` · ${wf.data.name}` : ""}`}
+    actions=${writable && live && html`<button type="button" class="danger" id="cancel-run" onClick=${() => act("cancel", undefined, t("workflows.run_cancelled"))}>${t("workflows.cancel_run")}</button>`}>
     ${wf.data && html`<${BotNav} botId=${wf.data.bot_id} active="workflows" />`}
-    <div class="card" id="run-summary" data-status=${t.status}>
+    <div class="card" id="run-summary" data-status=${tv.status}>
       <p>
-        <span class=${"badge " + (STATUS_BADGE[t.status] || "")} id="run-status">${t.status}</span>
-        ${t.error_code && html` <code>${t.error_code}</code> ${t.error}`}
+        <span class=${"badge " + (STATUS_BADGE[tv.status] || "")} id="run-status">${tv.status}</span>
+        ${tv.error_code && html` <code>${tv.error_code}</code> ${tv.error}`}
       </p>
-      <p class="muted">Started ${formatDate(t.started_at || t.created_at)}${t.finished_at ? ` · finished ${formatDate(t.finished_at)} · ${t.duration_ms} ms` : ""}
-        · ${t.total_tokens} tokens${t.deadline_at && live ? ` · time limit ${formatDate(t.deadline_at)}` : ""}</p>
-      ${wf.data && html`<a href=${`/workflows/${wf.data.id}`}>Back to the workflow</a>`}
+      <p class="muted">${t("common.started")} ${formatDate(tv.started_at || tv.created_at)}${tv.finished_at ? ` · finished ${formatDate(tv.finished_at)} · ${tv.duration_ms} ms` : ""}
+        ${t("workflows.tokens", { total_tokens: tv.total_tokens })}${tv.deadline_at && live ? t("workflows.time_limit", { deadline: formatDate(tv.deadline_at) }) : ""}</p>
+      ${wf.data && html`<a href=${`/workflows/${wf.data.id}`}>${t("workflows.back_to_the_workflow")}</a>`}
     </div>
-    ${t.status === "waiting_approval" && writable &&
+    ${tv.status === "waiting_approval" && writable &&
     html`<div class="card" id="approval-panel" role="region" aria-labelledby="approval-title">
-      <h2 id="approval-title">Waiting for your approval: ${t.waiting_step}</h2>
-      <p>${(t.steps.find((s) => s.step === t.waiting_step && s.status === "running") || { input: {} }).input.message}</p>
-      <label for="approval-comment">Comment (optional)</label>
+      <h2 id="approval-title">${t("workflows.waiting_for_your_approval", { waiting_step: tv.waiting_step })}</h2>
+      <p>${(tv.steps.find((s) => s.step === tv.waiting_step && s.status === "running") || { input: {} }).input.message}</p>
+      <label for="approval-comment">${t("workflows.comment_optional")}</label>
       <input id="approval-comment" value=${comment} maxlength="1000" onInput=${(e) => setComment(e.target.value)} />
       <div class="row">
-        <button class="primary" type="button" id="approve-run" onClick=${() => act("approve", { approved: true, comment: comment || null }, "Approved")}>Approve</button>
-        <button class="danger" type="button" id="reject-run" onClick=${() => act("approve", { approved: false, comment: comment || null }, "Refused")}>Refuse</button>
+        <button class="primary" type="button" id="approve-run" onClick=${() => act("approve", { approved: true, comment: comment || null }, t("workflows.approved"))}>${t("common.approve")}</button>
+        <button class="danger" type="button" id="reject-run" onClick=${() => act("approve", { approved: false, comment: comment || null }, t("workflows.refused"))}>${t("workflows.refuse")}</button>
       </div>
     </div>`}
-    ${wf.data && html`<div class="card"><h2>Graph</h2><${Graph} definition=${wf.data.definition} statuses=${statuses} /></div>`}
+    ${wf.data && html`<div class="card"><h2>${t("workflows.graph")}</h2><${Graph} definition=${wf.data.definition} statuses=${statuses} /></div>`}
     <div class="card">
-      <h2>Steps</h2>
+      <h2>${t("common.steps")}</h2>
       <table id="trace-steps">
-        <thead><tr><th>Step</th><th>Type</th><th>Status</th><th>Duration</th><th>Tokens</th><th>Input</th><th>Output or error</th></tr></thead>
+        <thead><tr><th>${t("common.step")}</th><th>${t("common.type")}</th><th>${t("common.status")}</th><th>${t("common.duration")}</th><th>${t("common.tokens")}</th><th>${t("workflows.input_2")}</th><th>${t("workflows.output_or_error")}</th></tr></thead>
         <tbody>
-          ${t.steps.map(
+          ${tv.steps.map(
             (s) => html`<tr data-step=${s.step} data-status=${s.status}>
               <td><strong>${s.step}</strong>${s.iteration > 1 && html` <span class="muted">#${s.iteration}</span>`}<div class="muted small">${formatDate(s.started_at)}</div></td>
-              <td>${s.type}${s.agent_id && html` <span class="muted small">agent ${s.agent_id}</span>`}</td>
+              <td>${s.type}${s.agent_id && html` <span class="muted small">${t("workflows.agent", { agent_id: s.agent_id })}</span>`}</td>
               <td><span class=${"badge " + (STATUS_BADGE[s.status] || "")}>${s.status}</span></td>
               <td class="muted">${s.finished_at ? `${s.duration_ms} ms` : ""}</td>
               <td>${s.tokens_used || ""}</td>
@@ -666,21 +666,21 @@ function Trace({ params }) {
               <td class="small">${s.error ? html`<code>${s.error.code}</code> ${s.error.message}` : html`<code title=${JSON.stringify(s.output)}>${short(s.output)}</code>`}</td>
             </tr>`,
           )}
-          ${!t.steps.length && html`<tr><td colspan="7" class="muted">No step has run yet.</td></tr>`}
+          ${!tv.steps.length && html`<tr><td colspan="7" class="muted">${t("workflows.no_step_has_run_yet")}</td></tr>`}
         </tbody>
       </table>
     </div>
     <div class="card">
-      <h2>Messages</h2>
+      <h2>${t("workflows.messages")}</h2>
       <ol id="trace-messages">
-        ${t.messages.map(
+        ${tv.messages.map(
           (m) => html`<li data-message-type=${m.message_type}>
             <span class="badge">${m.message_type}</span> ${m.from_step || "person"} → ${m.to_step || "—"}
             <code class="small" title=${JSON.stringify(m.content)}>${short(m.content)}</code>
             <span class="muted small">${formatDate(m.created_at)}</span>
           </li>`,
         )}
-        ${!t.messages.length && html`<li class="muted">No messages yet.</li>`}
+        ${!tv.messages.length && html`<li class="muted">${t("workflows.no_messages_yet")}</li>`}
       </ol>
     </div>
   <//>`;
