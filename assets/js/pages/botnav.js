@@ -10,6 +10,7 @@ const TABS = [
   ["widget", "Widget", "/widget"],
   ["emulator", "Emulator", "/emulator"],
   ["tests", "Tests", "/tests"],
+  ["experiments", "Experiments", "/experiments"],
   ["conversations", "Transcripts", "/conversations"],
   ["nlu", "NLU", "/nlu"],
   ["insights", "Insights", "/insights"],
