@@ -441,3 +441,201 @@ async fn bad_designs_two_tests_on_one_flow_and_deleted_variants_are_refused_nami
     )
     .await;
 }
+
+const ORDERS: &[&str] = &[
+    "where is my order",
+    "track my package",
+    "has my parcel shipped yet",
+    "order status please",
+    "when will my delivery arrive",
+    "I want to know where my shipment is",
+];
+const HOURS: &[&str] = &[
+    "when are you open",
+    "what are your opening hours",
+    "are you open on sunday",
+    "until when are you open tonight",
+    "opening times please",
+    "what time do you open tomorrow",
+];
+
+async fn train(app: &TestApp, s: &Session, bot: i64) -> i64 {
+    ok_json(send_as(app, s, Method::POST, &format!("/api/v1/bots/{bot}/nlu/train"), None).await, 202).await;
+    let token = tokio_util::sync::CancellationToken::new();
+    while botbuilder::jobs::run_once(&app.state, "test", &token).await.expect("run job") {}
+    app.sql(|c| {
+        c.query_row(
+            "SELECT id FROM model_versions WHERE bot_id = ?1 AND kind = 'nlu_intent' ORDER BY version_number DESC LIMIT 1",
+            [bot],
+            |r| r.get(0),
+        )
+    })
+}
+
+#[tokio::test]
+async fn nlu_variants_parse_with_their_model_version() {
+    let app = crate::helpers::spawn_app_with(|c| c.ml.enabled = true).await;
+    let s = app.register("ab-nlu@example.com").await;
+    let bot = make_bot(&app, &s, "Two models").await;
+    let doc = json!({
+        "nodes": [ { "id": "start", "type": "start" }, { "id": "hello", "type": "message", "data": { "text": "Hello." } } ],
+        "edges": [ { "source": "start", "target": "hello" } ]
+    });
+    let v = save(&app, &s, bot, "main", &doc).await;
+    publish(&app, &s, bot, "main", v).await;
+    for (name, texts) in [("track_order", ORDERS), ("opening_hours", HOURS)] {
+        let examples: Vec<Value> = texts.iter().map(|t| json!({ "text": t })).collect();
+        let r = send_as(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/bots/{bot}/nlu/intents"),
+            Some(json!({ "name": name, "examples": examples })),
+        )
+        .await;
+        ok_json(r, 201).await;
+    }
+    let first = train(&app, &s, bot).await;
+    let r = send_as(
+        &app,
+        &s,
+        Method::POST,
+        &format!("/api/v1/bots/{bot}/nlu/intents"),
+        Some(json!({ "name": "greet", "examples": [{ "text": "hello there" }, { "text": "hi" }, { "text": "good morning" }] })),
+    )
+    .await;
+    ok_json(r, 201).await;
+    let second = train(&app, &s, bot).await;
+    assert_ne!(first, second);
+
+    let body = json!({
+        "name": "Models", "kind": "nlu_model", "goal_metric": "resolution", "baseline_rate": 0.3, "minimum_effect": 0.1,
+        "variants": [ { "name": "Old", "share": 50, "model_version_id": first }, { "name": "New", "share": 50, "model_version_id": second } ]
+    });
+    let created = create(&app, &s, bot, &body).await;
+    let id = created["id"].as_i64().expect("id");
+    let variants: HashMap<i64, i64> = created["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|v| (v["id"].as_i64().expect("id"), v["model_version_id"].as_i64().expect("model")))
+        .collect();
+    ok_json(action(&app, &s, id, "start", None).await, 200).await;
+    // Two NLU tests at once are refused too.
+    let again = create(&app, &s, bot, &body).await["id"].as_i64().expect("id");
+    assert_error(action(&app, &s, again, "start", None).await, 409, "experiment_running_on_subject").await;
+
+    let mut seen = std::collections::HashSet::new();
+    for n in 0..12 {
+        let (conv, _, _) = converse(&app, &s, bot, &format!("asker-{n}")).await;
+        let r = send_as(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(json!({ "text": "where is my order" })),
+        )
+        .await;
+        ok_json(r, 200).await;
+        let variant = unit_variant(&app, conv).expect("assigned");
+        let used: i64 = app
+            .wait_for_sql(
+                "the parse was not logged",
+                |c| {
+                    c.query_row(
+                        "SELECT coalesce((SELECT model_version_id FROM nlu_logs WHERE user_session_id = ?1), 0)",
+                        [conv.to_string()],
+                        |r| r.get::<_, i64>(0),
+                    )
+                },
+                |m| *m != 0,
+            )
+            .await;
+        assert_eq!(used, variants[&variant], "conversation {conv} parsed with its variant's model");
+        seen.insert(used);
+    }
+    assert_eq!(seen.len(), 2, "both models served");
+}
+
+#[tokio::test]
+async fn agent_variants_call_the_model_with_their_configuration_and_the_winner_is_written_into_the_agent() {
+    use crate::fake_openai::{FakeOpenAi, Step};
+    let app = crate::helpers::spawn_app_with(|c| c.llm.backoff_base_ms = 10).await;
+    let s = app.register("ab-agent@example.com").await;
+    let fake = FakeOpenAi::start().await;
+    let (bot, agent) = crate::agents::agent(&app, &s, &fake, json!({})).await;
+    crate::agents::publish(
+        &app,
+        &s,
+        bot,
+        json!({
+            "nodes": [
+                { "id": "start", "type": "start" },
+                { "id": "ask", "type": "question", "data": { "prompt": { "text": "How can I help?" }, "variable": "q" } },
+                { "id": "ai", "type": "agent", "data": { "agent_id": agent, "input": "{{q}}", "variable": "answer" } },
+                { "id": "sorry", "type": "message", "data": { "text": "Unavailable." } }
+            ],
+            "edges": [
+                { "source": "start", "target": "ask" }, { "source": "ask", "target": "ai" },
+                { "source": "ai", "port": "done", "target": "ask" }, { "source": "ai", "port": "handoff", "target": "ask" },
+                { "source": "ai", "port": "error", "target": "sorry" }, { "source": "sorry", "target": "ask" }
+            ]
+        }),
+    )
+    .await;
+    let path = format!("/api/v1/bots/{bot}/experiments");
+    let mut body = json!({
+        "name": "Prompts", "kind": "agent", "agent_id": agent, "goal_metric": "csat", "baseline_rate": 0.6, "minimum_effect": 0.1,
+        "variants": [
+            { "name": "As is", "share": 50, "agent": {} },
+            { "name": "Brief", "share": 50, "agent": { "model": "model-b", "instructions": "Be very brief.", "temperature": 0.1 } }
+        ]
+    });
+    body["variants"][1]["agent"]["tool_ids"] = json!([999]);
+    let e = assert_error(send_as(&app, &s, Method::POST, &path, Some(body.clone())).await, 422, "validation_failed").await;
+    assert_eq!(e["error"]["details"]["field"], "variants[1].agent.tool_ids");
+    body["variants"][1]["agent"].as_object_mut().expect("object").remove("tool_ids");
+    body["agent_id"] = json!(424_242);
+    let e = assert_error(send_as(&app, &s, Method::POST, &path, Some(body.clone())).await, 422, "validation_failed").await;
+    assert_eq!(e["error"]["details"]["field"], "agent_id");
+    body["agent_id"] = json!(agent);
+    let created = create(&app, &s, bot, &body).await;
+    let id = created["id"].as_i64().expect("id");
+    let brief = created["variants"][1]["id"].as_i64().expect("brief");
+    ok_json(action(&app, &s, id, "start", None).await, 200).await;
+
+    let mut served = std::collections::HashSet::new();
+    for n in 0..10 {
+        let (conv, texts, _) = converse(&app, &s, bot, &format!("asker-{n}")).await;
+        assert_eq!(texts, ["How can I help?"]);
+        fake.push(Step::text("Done."));
+        let r = send_as(
+            &app,
+            &s,
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(json!({ "text": "Where is my order?" })),
+        )
+        .await;
+        let turn = ok_json(r, 200).await;
+        assert_eq!(turn["replies"][0]["text"], "Done.", "{turn}");
+        let sent = fake.bodies().last().cloned().expect("a model call");
+        let system = sent["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+        if unit_variant(&app, conv) == Some(brief) {
+            assert_eq!(sent["model"], "model-b", "{sent}");
+            assert!(system.contains("Be very brief."), "{system}");
+            served.insert("brief");
+        } else {
+            assert_ne!(sent["model"], "model-b", "{sent}");
+            assert!(system.contains("You help with orders."), "{system}");
+            served.insert("as is");
+        }
+    }
+    assert_eq!(served.len(), 2, "both configurations served");
+
+    // The winner is written into the agent.
+    ok_json(action(&app, &s, id, "declare", Some(json!({ "variant_id": brief }))).await, 200).await;
+    let a = ok_json(send_as(&app, &s, Method::GET, &format!("/api/v1/agents/{agent}"), None).await, 200).await;
+    assert_eq!(a["model"], "model-b", "{a}");
+    assert_eq!(a["instructions"], "Be very brief.");
+}
