@@ -220,14 +220,24 @@ fn add_to_results(
     units: i64,
     delta: (i64, i64, f64),
 ) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO ab_test_results (organization_id, ab_test_id, variant_id, units, trials, successes, value_sum)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (ab_test_id, variant_id) DO UPDATE SET units = units + excluded.units,
-             trials = trials + excluded.trials, successes = successes + excluded.successes,
-             value_sum = value_sum + excluded.value_sum",
+    // An UPDATE, not an upsert: SQLite checks the CHECKs of an upsert's
+    // proposed row (a delta, e.g. one success and no trial) before it sees
+    // the conflict. The row exists from the start (`init_results`).
+    let changed = tx.execute(
+        "UPDATE ab_test_results SET units = units + ?4, trials = trials + ?5, successes = successes + ?6,
+             value_sum = value_sum + ?7
+         WHERE organization_id = ?1 AND ab_test_id = ?2 AND variant_id = ?3",
         params![org, test, variant, units, delta.0, delta.1, delta.2],
     )?;
+    if changed == 0 {
+        init_results(tx, org, test)?;
+        tx.execute(
+            "UPDATE ab_test_results SET units = units + ?4, trials = trials + ?5, successes = successes + ?6,
+                 value_sum = value_sum + ?7
+             WHERE organization_id = ?1 AND ab_test_id = ?2 AND variant_id = ?3",
+            params![org, test, variant, units, delta.0, delta.1, delta.2],
+        )?;
+    }
     Ok(())
 }
 
