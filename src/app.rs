@@ -350,6 +350,7 @@ pub(crate) async fn stop_signal() -> bool {
 pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     accounts::routes(cfg);
     crate::analytics::routes(cfg);
+    crate::experiments::routes(cfg);
     orgs::routes(cfg);
     billing::stripe_routes(cfg);
     bots::routes(cfg);

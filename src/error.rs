@@ -181,6 +181,11 @@ error_codes! {
     WorkflowExecutionFinished => ("workflow_execution_finished", CONFLICT, "The workflow execution already ended (completed, failed or cancelled); `details.status` is its status."),
     WorkflowNotWaiting => ("workflow_not_waiting", CONFLICT, "The workflow execution is not waiting for an approval."),
     WouldLockOut => ("would_lock_out", CONFLICT, "The change would lock the caller's own IP address out of the admin console."),
+    // Experiments
+    ExperimentNotFound => ("experiment_not_found", NOT_FOUND, "No such A/B experiment in the caller's organizations."),
+    ExperimentRunningOnSubject => ("experiment_running_on_subject", CONFLICT, "Another experiment already runs on the same flow, NLU model, agent or knowledge settings of the bot; `details.experiment_id` names it."),
+    ExperimentVariantMissing => ("experiment_variant_missing", CONFLICT, "What a variant serves (a flow version, a model version, the agent) was deleted, so the experiment cannot start or promote it; `details.field` names the variant's field."),
+    ExperimentStatusConflict => ("experiment_status_conflict", CONFLICT, "The experiment's status does not allow this (e.g. starting a completed one); `details.status` is its status."),
     // NLU
     BotTestNotFound => ("bot_test_not_found", NOT_FOUND, "No such conversation test in the caller's organizations."),
     IntentNotFound => ("intent_not_found", NOT_FOUND, "No such intent in this bot."),

@@ -20,6 +20,7 @@ pub mod conversations;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod experiments;
 pub mod files;
 pub mod flows;
 pub mod http;

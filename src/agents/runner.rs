@@ -325,11 +325,27 @@ pub async fn flow_turn(
     tenant: &Tenant,
     bot: BotId,
     call: crate::flows::engine::AgentCall,
+    config: Option<&crate::experiments::model::AgentVariant>,
 ) -> Result<crate::flows::engine::AgentAnswer, String> {
     let describe = |e: AppError| format!("{}: {}", e.code().as_str(), e.message());
-    let agent = super::service::get(state, tenant, AgentId(call.agent_id)).await.map_err(describe)?;
+    let mut agent = super::service::get(state, tenant, AgentId(call.agent_id)).await.map_err(describe)?;
     if agent.bot_id != Some(bot) {
         return Err(format!("agent {} is not an agent of this bot", call.agent_id));
+    }
+    // An A/B experiment's variant of this agent: its model, prompt and tools.
+    if let Some(c) = config {
+        if let Some(m) = &c.model {
+            agent.model = Some(m.clone());
+        }
+        if let Some(p) = &c.instructions {
+            agent.instructions.clone_from(p);
+        }
+        if let Some(t) = c.temperature {
+            agent.temperature = Some(t);
+        }
+        if let Some(ids) = &c.tool_ids {
+            agent.tools.retain(|t| ids.contains(&t.tool_id.0));
+        }
     }
     // Replays and probes run without a stored conversation.
     let (thread, conversation_id) = if call.conversation_id > 0 {

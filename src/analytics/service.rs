@@ -533,7 +533,8 @@ pub async fn rate(
 ) -> AppResult<MessageFeedback> {
     let (rating, comment) = check_feedback(&req)?;
     let org = tenant.org_id();
-    state
+    let t = tenant.clone();
+    let (feedback, experiments) = state
         .db
         .write(move |tx| {
             let Some((bot, channel)) = store::conversation_of(tx, org, conversation)? else {
@@ -552,9 +553,15 @@ pub async fn rate(
             if role != "bot" {
                 return Err(AppError::validation("message_id", "only the bot's answers can be rated"));
             }
-            Ok(store::upsert_feedback(tx, org, bot, conversation, message, &rating, comment.as_deref(), source, &at)?)
+            let feedback =
+                store::upsert_feedback(tx, org, bot, conversation, message, &rating, comment.as_deref(), source, &at)?;
+            // A vote counts towards the feedback goal of the bot's running A/B experiments.
+            let experiments = crate::experiments::service::record_feedback(tx, &t, conversation, rating == "up")?;
+            Ok((feedback, experiments))
         })
-        .await
+        .await?;
+    crate::experiments::service::check_auto_stop(state, &tenant, &experiments).await;
+    Ok(feedback)
 }
 
 /// Removes the vote on a message (no error when there was none).

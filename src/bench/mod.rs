@@ -10,6 +10,7 @@
     clippy::cast_sign_loss
 )]
 
+mod abtest;
 mod agents;
 mod analytics;
 mod auth;
@@ -69,6 +70,8 @@ enum Suite {
     Clones(clones::ClonesArgs),
     /// Revenue recovery with 100,000 contacts and 20 live campaigns: events ingested per second, scheduled sends per second, due→send delay p50/p95.
     Recovery(recovery::RecoveryArgs),
+    /// A/B experiment statistics by simulation: assignment over 100,000 units (chi-square), the sequential test's power on a known effect and its A/A false-positive rate under continuous peeking.
+    Abtest(abtest::AbtestArgs),
 }
 
 /// Runs the chosen suite (default: startup). The suites that load models use
@@ -90,6 +93,7 @@ pub fn run(args: &BenchArgs, ml: &MlConfig) -> anyhow::Result<()> {
         Some(Suite::Voice(a)) => voice::run(a)?,
         Some(Suite::Recovery(a)) => recovery::run(a)?,
         Some(Suite::Clones(a)) => clones::run(a, ml)?,
+        Some(Suite::Abtest(a)) => abtest::run(a)?,
     };
     let mut out = std::io::stdout().lock();
     for (name, value) in report.rows {

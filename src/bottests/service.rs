@@ -299,11 +299,11 @@ async fn run_one(
             let (input, nlu) = match &turn.user {
                 Some(said) => (
                     Input::Message(said.clone()),
-                    understand(state, tenant, bot, said, 0, program.needs_entities).await?,
+                    understand(state, tenant, bot, said, 0, program.needs_entities, None).await?,
                 ),
                 None => (Input::Start, None),
             };
-            let io = RuntimeIo { state, tenant, bot };
+            let io = RuntimeIo { state, tenant, bot, served: None };
             let request = TurnRequest {
                 program,
                 input,

@@ -211,6 +211,16 @@ pub struct ConvState {
     pub awaiting_csat: bool,
     #[serde(default)]
     pub turns: u64,
+    /// The conversation's variant in each running A/B experiment it is in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<Assignment>,
+}
+
+/// A conversation's variant in an experiment (`crate::experiments`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub experiment: i64,
+    pub variant: i64,
 }
 
 // ---- Input and output ---------------------------------------------------

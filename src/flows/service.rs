@@ -695,6 +695,38 @@ pub fn load_candidate(
     program_of(conn, tenant, bot, rows, settings, canned)
 }
 
+/// The `bot_flows` row id of a flow's version, if it exists.
+pub fn version_id(conn: &Connection, tenant: &Tenant, bot: BotId, name: &str, version: i64) -> AppResult<Option<i64>> {
+    Ok(store::version(conn, tenant, bot, name, version)?.map(|r| r.view.id))
+}
+
+/// What the bot runs with these flow versions in place of the published
+/// ones (an A/B experiment's variant): `(flow, version number)`. A version
+/// that no longer exists leaves the published one (reported in `skipped`).
+pub fn load_with_versions(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    versions: &[(String, i64)],
+    settings: EngineSettings,
+    canned: Vec<super::engine::Canned>,
+) -> AppResult<(Program, Vec<String>)> {
+    let mut rows = store::all_published(conn, tenant, bot)?;
+    let mut skipped = Vec::new();
+    for (name, v) in versions {
+        match store::version(conn, tenant, bot, name, *v)? {
+            Some(row) => {
+                rows.retain(|r| r.view.name != *name);
+                rows.push(row);
+            }
+            None => skipped.push(format!("flow `{name}` version {v} of an experiment no longer exists")),
+        }
+    }
+    let (program, mut more) = program_of(conn, tenant, bot, rows, settings, canned)?;
+    skipped.append(&mut more);
+    Ok((program, skipped))
+}
+
 fn program_of(
     conn: &Connection,
     tenant: &Tenant,

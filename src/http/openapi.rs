@@ -43,6 +43,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "bots", description = "Bots"),
         (name = "jobs", description = "Background jobs"),
         (name = "flows", description = "Flow documents, versions (draft, publish, diff, rollback) and orchestrations"),
+        (name = "experiments", description = "A/B experiments on a bot: variants of flow versions, NLU models, agent configurations or knowledge settings; sticky assignment, goals, an always-valid sequential test, auto-stop and promotion"),
         (name = "bot_tests", description = "Conversation tests of a bot: saved from the emulator, run against the draft and on every publish"),
         (name = "conversations", description = "Conversations, transcripts, the emulator and the human handoff inbox"),
         (name = "files", description = "Downloads of files attached to conversations"),

@@ -73,6 +73,9 @@ pub struct NluRuntime {
 
 struct Inner {
     models: RwLock<HashMap<BotId, (OrgId, ModelSlot)>>,
+    /// Model versions served by A/B experiments besides the active one
+    /// (versions never change, so entries stay until the map is full).
+    versions: RwLock<HashMap<ModelVersionId, Arc<LoadedModel>>>,
     data: RwLock<HashMap<BotId, Arc<BotData>>>,
     /// Bumped by every invalidation, so that a load that raced with a change
     /// does not cache what it read before the change.
@@ -129,6 +132,7 @@ impl NluRuntime {
         Ok(NluRuntime {
             inner: Arc::new(Inner {
                 models: RwLock::new(HashMap::new()),
+                versions: RwLock::new(HashMap::new()),
                 data: RwLock::new(HashMap::new()),
                 generation: AtomicU64::new(0),
                 log,
@@ -205,6 +209,35 @@ impl NluRuntime {
         Ok(loaded)
     }
 
+    /// A cached model version (no I/O).
+    #[must_use]
+    pub fn cached_version(&self, org: OrgId, id: ModelVersionId) -> Option<Arc<LoadedModel>> {
+        let map = self.inner.versions.read().ok()?;
+        map.get(&id).filter(|m| m.org_id == org).cloned()
+    }
+
+    /// A model version of the bot, loaded from the database on first use
+    /// (blocking); `None` when it does not exist or has no weights.
+    pub fn version(
+        &self,
+        db: &Db,
+        tenant: &Tenant,
+        bot: BotId,
+        id: ModelVersionId,
+    ) -> AppResult<Option<Arc<LoadedModel>>> {
+        if let Some(m) = self.cached_version(tenant.org_id(), id) {
+            return Ok(Some(m));
+        }
+        let loaded = db.read_blocking(|conn| load_version(conn, tenant, bot, id))?;
+        if let (Some(m), Ok(mut map)) = (&loaded, self.inner.versions.write()) {
+            if map.len() >= 32 {
+                map.clear();
+            }
+            map.insert(id, m.clone());
+        }
+        Ok(loaded)
+    }
+
     /// Serves `model` for the bot from now on (after activation).
     pub fn swap_model(&self, bot: BotId, model: LoadedModel) {
         self.inner.generation.fetch_add(1, Ordering::SeqCst);
@@ -247,6 +280,19 @@ impl NluRuntime {
 
 fn load_active(conn: &rusqlite::Connection, tenant: &Tenant, bot: BotId) -> AppResult<ModelSlot> {
     let Some(version) = store::active_version(conn, tenant, bot)? else { return Ok(None) };
+    load_row(conn, tenant, &version)
+}
+
+fn load_version(conn: &rusqlite::Connection, tenant: &Tenant, bot: BotId, id: ModelVersionId) -> AppResult<ModelSlot> {
+    let Some(version) = store::find_version(conn, tenant, bot, id)? else { return Ok(None) };
+    load_row(conn, tenant, &version)
+}
+
+fn load_row(
+    conn: &rusqlite::Connection,
+    tenant: &Tenant,
+    version: &super::model::ModelVersion,
+) -> AppResult<ModelSlot> {
     let Some(bytes) = store::version_weights(conn, tenant, version.id)? else { return Ok(None) };
     let (intent, entities) = split_model_file(&bytes).map_err(crate::error::AppError::internal)?;
     let model = IntentModel::from_bytes(intent).map_err(crate::error::AppError::internal)?;

@@ -29,7 +29,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::entities::{EntityMatch, Reference, SystemKind, extract_system};
-use super::model::{IntentScore, ParseRequest, ParseResult};
+use super::model::{IntentScore, ModelVersionId, ParseRequest, ParseResult};
 use super::runtime::{BotData, LoadedModel};
 use super::store::LogRow;
 use crate::app::AppState;
@@ -55,11 +55,14 @@ pub struct ParseOptions {
     pub session: Option<String>,
     /// Write the parse to `nlu_logs` (default true).
     pub log: bool,
+    /// Parse with this model version of the bot instead of the active one
+    /// (an A/B experiment's variant).
+    pub model_version: Option<ModelVersionId>,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { reference_time: None, timezone: None, session: None, log: true }
+        ParseOptions { reference_time: None, timezone: None, session: None, log: true, model_version: None }
     }
 }
 
@@ -83,7 +86,7 @@ impl ParseOptions {
                     .map_err(|_| AppError::validation("reference_time", "must be an RFC 3339 timestamp"))
             })
             .transpose()?;
-        Ok(ParseOptions { reference_time, timezone, session: None, log: true })
+        Ok(ParseOptions { reference_time, timezone, session: None, log: true, model_version: None })
     }
 
     /// The reference instant in the user's time zone.
@@ -123,6 +126,28 @@ pub(crate) async fn active_model(
     run_blocking(move || runtime.model(&db, &tenant, bot)).await
 }
 
+/// A model version of the bot (not necessarily the active one), from the
+/// cache of versions or the database; `None` when it has no weights.
+async fn version_model(
+    state: &AppState,
+    tenant: &Tenant,
+    bot: BotId,
+    version: ModelVersionId,
+) -> AppResult<Option<std::sync::Arc<LoadedModel>>> {
+    if let Some(m) = state.nlu.cached_version(tenant.org_id(), version) {
+        return Ok(Some(m));
+    }
+    let (runtime, db, tenant) = (state.nlu.clone(), state.db.clone(), tenant.clone());
+    run_blocking(move || runtime.version(&db, &tenant, bot, version)).await
+}
+
+/// Whether the bot has this NLU model version with weights.
+pub fn has_version(conn: &rusqlite::Connection, tenant: &Tenant, bot: BotId, id: i64) -> AppResult<bool> {
+    let id = ModelVersionId(id);
+    Ok(super::store::find_version(conn, tenant, bot, id)?.is_some()
+        && super::store::version_weights(conn, tenant, id)?.is_some())
+}
+
 async fn bot_data(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult<std::sync::Arc<BotData>> {
     if let Some(data) = state.nlu.cached_data(tenant.org_id(), bot) {
         return Ok(data);
@@ -142,7 +167,11 @@ pub async fn parse(
 ) -> AppResult<ParseResult> {
     let started = Instant::now();
     check_text(text)?;
-    let model = active_model(state, tenant, bot).await?.ok_or_else(not_trained)?;
+    let model = match options.model_version {
+        Some(version) => version_model(state, tenant, bot, version).await?,
+        None => active_model(state, tenant, bot).await?,
+    }
+    .ok_or_else(not_trained)?;
     let data = bot_data(state, tenant, bot).await?;
     // The encoder the model was trained with (the bot's may have changed
     // since; its retraining is queued).

@@ -127,6 +127,7 @@ const TENANT_PARAMS: &[&str] = &[
     "template_id",
     "canned_reply_id",
     "test_id",
+    "experiment_id",
     "file_id",
     "message_id",
     "invoice_id",
@@ -320,6 +321,7 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         ]);
         params.extend(nlu.into_iter().chain(knowledge).map(|(name, id)| (name, id.to_string())));
         params.extend(runtime_rows(tx, org_id, bot_id)?);
+        params.insert("experiment_id", experiment_row(tx, org_id, bot_id)?.to_string());
         params.extend(webhook_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(channel_rows(tx, org_id, bot_id)?.map(|(name, id)| (name, id.to_string())));
         params.insert("invoice_id", invoice_row(tx, org_id)?.to_string());
@@ -447,6 +449,25 @@ fn runtime_rows(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite
         ("file_id", file_id.to_string()),
         ("message_id", message_id.to_string()),
     ])
+}
+
+/// A draft A/B experiment on the bot's flow `main` (its two variants both
+/// run version 1: the matrix checks access, not the design).
+fn experiment_row(tx: &rusqlite::Connection, org_id: i64, bot_id: i64) -> rusqlite::Result<i64> {
+    let id: i64 = tx.query_row(
+        "INSERT INTO ab_tests (organization_id, bot_id, name, subject_kind, subject_key, goal_metric, baseline_rate, minimum_effect)
+         VALUES (?1, ?2, 'Matrix experiment', 'flow', 'main', 'resolution', 0.5, 0.1) RETURNING id",
+        params![org_id, bot_id],
+        |r| r.get(0),
+    )?;
+    for (position, name) in [(0, "A"), (1, "B")] {
+        tx.execute(
+            "INSERT INTO ab_test_variants (organization_id, ab_test_id, position, name, share, flow_version_id)
+             VALUES (?1, ?2, ?3, ?4, 50, (SELECT id FROM bot_flows WHERE bot_id = ?5 AND name = 'main'))",
+            params![org_id, id, position, name, bot_id],
+        )?;
+    }
+    Ok(id)
 }
 
 /// NLU rows of the bot: an intent with an example, an entity, a model version, a logged parse.

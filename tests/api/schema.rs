@@ -131,7 +131,7 @@ const ORIGIN_TABLES: [&str; 95] = [
 ];
 
 /// Tables DESIGN §4 adds, including the two virtual index tables.
-const ADDED_TABLES: [&str; 51] = [
+const ADDED_TABLES: [&str; 53] = [
     "teams",
     "conversations",
     "jobs",
@@ -206,6 +206,9 @@ const ADDED_TABLES: [&str; 51] = [
     "clone_shares",
     "clone_versions",
     "clone_pair_vectors",
+    // A/B experiments (V092, issue 25 item 5): variants and assigned units.
+    "ab_test_variants",
+    "ab_test_units",
 ];
 
 const VIEWS: [&str; 4] =
@@ -1622,18 +1625,28 @@ fn channel_contacts_count_their_messages() {
 }
 
 #[test]
-fn ab_tests_count_their_results() {
+fn ab_tests_count_their_units_and_run_once_per_subject() {
     let (_dir, c) = fresh_db();
     let w = World::new(&c);
     let a = w.org_a;
     exec(
         &c,
         &format!(
-            "INSERT INTO ab_test_results (organization_id, ab_test_id, version_id, prompt, user_rating)
-             SELECT organization_id, ab_test_id, version_id, 'again', 4 FROM ab_test_results WHERE organization_id = {a}"
+            "INSERT INTO ab_test_units (organization_id, ab_test_id, variant_id, unit_key)
+             SELECT organization_id, ab_test_id, variant_id, 'u:api:someone' FROM ab_test_units WHERE organization_id = {a}"
         ),
     );
     assert_eq!(int(&c, &format!("SELECT total_requests FROM ab_tests WHERE organization_id = {a}")), 2);
+    // A second running test on the same flow of the bot is refused.
+    assert_refused(
+        &c,
+        &format!(
+            "INSERT INTO ab_tests (organization_id, bot_id, name, subject_kind, subject_key, goal_metric, baseline_rate, minimum_effect, status)
+             SELECT organization_id, bot_id, 'Again', subject_kind, subject_key, goal_metric, 0.4, 0.1, 'running'
+             FROM ab_tests WHERE organization_id = {a}"
+        ),
+        "UNIQUE constraint failed",
+    );
 }
 
 // ------------------------------------------------------ full-text and vectors
@@ -1857,6 +1870,8 @@ fn deleting_a_bot_removes_what_it_owns_and_unlinks_the_rest() {
         "fine_tune_models",
         "model_versions",
         "ab_tests",
+        "ab_test_variants",
+        "ab_test_units",
         "ab_test_results",
     ] {
         assert_eq!(int(&c, &format!("SELECT count(*) FROM {table} WHERE organization_id = {a}")), 0, "{table}");
@@ -1976,7 +1991,7 @@ fn status_and_enumeration_columns_refuse_unknown_values() {
         ("customer_health_scores", "health_grade", "F", "E"),
         ("entities", "type", "list", "text"),
         ("model_versions", "kind", "retrieval", "gpt"),
-        ("ab_tests", "status", "running", "paused"),
+        ("ab_tests", "status", "stopped", "paused"),
         ("fine_tune_jobs", "status", "succeeded", "done"),
         ("sso_configurations", "provider_type", "saml", "ldap"),
         ("widget_messages", "role", "note", "assistant"),
@@ -2158,8 +2173,9 @@ fn ranges_booleans_and_money_are_checked() {
         format!("UPDATE ai_configurations SET rag_threshold = 1.1 WHERE organization_id = {a}"),
         format!("UPDATE customer_health_scores SET health_score = 101 WHERE organization_id = {a}"),
         format!("UPDATE customer_health_scores SET nps_score = -101 WHERE organization_id = {a}"),
-        format!("UPDATE ab_tests SET traffic_split = 101 WHERE organization_id = {a}"),
-        format!("UPDATE ab_test_results SET user_rating = 0 WHERE organization_id = {a}"),
+        format!("UPDATE ab_test_variants SET share = 101 WHERE organization_id = {a}"),
+        format!("UPDATE ab_tests SET alpha = 0.5 WHERE organization_id = {a}"),
+        format!("UPDATE ab_test_results SET successes = trials + 1 WHERE organization_id = {a}"),
         format!("UPDATE bots SET is_active = 2 WHERE organization_id = {a}"),
         format!("UPDATE webhooks SET is_active = 'yes' WHERE organization_id = {a}"),
         format!("UPDATE payment_history SET amount = -1 WHERE organization_id = {a}"),

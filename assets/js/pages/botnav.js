@@ -11,6 +11,7 @@ const TABS = () => ([
   ["widget", t("botnav.widget"), "/widget"],
   ["emulator", t("botnav.emulator_2"), "/emulator"],
   ["tests", t("botnav.tests"), "/tests"],
+  ["experiments", t("botnav.experiments"), "/experiments"],
   ["conversations", t("botnav.transcripts"), "/conversations"],
   ["nlu", "NLU", "/nlu"],
   ["insights", t("botnav.insights"), "/insights"],

@@ -8,6 +8,7 @@ import "./orchestrations.js";
 import "./widget.js";
 import "./emulator.js";
 import "./bottests.js";
+import "./experiments.js";
 import "./inbox.js";
 import "./analytics.js";
 import "./contacts.js";

@@ -22,6 +22,9 @@ pub struct RuntimeIo<'a> {
     pub state: &'a AppState,
     pub tenant: &'a Tenant,
     pub bot: BotId,
+    /// What the conversation's A/B experiments serve it (agent
+    /// configurations, knowledge settings); `None` outside conversations.
+    pub served: Option<&'a crate::experiments::runtime::Served>,
 }
 
 impl EngineIo for RuntimeIo<'_> {
@@ -54,11 +57,17 @@ impl EngineIo for RuntimeIo<'_> {
     }
 
     fn knowledge(&self, query: KnowledgeQuery) -> BoxFuture<'_, Result<Option<KnowledgeAnswer>, String>> {
-        Box::pin(async move { super::knowledge::answer(self.state, self.tenant, self.bot, query).await })
+        Box::pin(async move {
+            let settings = self.served.and_then(|s| s.knowledge.as_ref());
+            super::knowledge::answer(self.state, self.tenant, self.bot, query, settings).await
+        })
     }
 
     fn agent(&self, call: AgentCall) -> BoxFuture<'_, Result<AgentAnswer, String>> {
-        Box::pin(async move { crate::agents::runner::flow_turn(self.state, self.tenant, self.bot, call).await })
+        Box::pin(async move {
+            let config = self.served.and_then(|s| s.agent(call.agent_id)).cloned();
+            crate::agents::runner::flow_turn(self.state, self.tenant, self.bot, call, config.as_ref()).await
+        })
     }
 
     fn tool(&self, call: ToolNodeCall) -> BoxFuture<'_, Result<Value, (String, String)>> {
@@ -77,7 +86,8 @@ fn describe(e: OutboundError) -> String {
     }
 }
 
-/// NLU of a message for the bot; 503 `overloaded` when the model's queue
+/// NLU of a message for the bot (with an experiment's model version when
+/// given); 503 `overloaded` when the model's queue
 /// is full and `ml.overload` is `busy`.
 pub async fn understand(
     state: &AppState,
@@ -86,6 +96,7 @@ pub async fn understand(
     text: &str,
     conversation: i64,
     needs_entities: bool,
+    model_version: Option<i64>,
 ) -> AppResult<Option<Nlu>> {
-    super::nlu::parse(state, tenant, bot, text, conversation, needs_entities).await
+    super::nlu::parse(state, tenant, bot, text, conversation, needs_entities, model_version).await
 }

@@ -8,10 +8,11 @@
 use serde_json::Value;
 
 use crate::app::AppState;
+use crate::experiments::model::{KnowledgeMode, KnowledgeVariant};
 use crate::flows::engine::{KnowledgeAnswer, KnowledgeQuery};
 use crate::http::Tenant;
 use crate::ids::BotId;
-use crate::knowledge::answer::{AnswerMode, AnswerOptions};
+use crate::knowledge::answer::{AnswerMode, AnswerOptions, LlmChoice};
 use crate::knowledge::model::KnowledgeBaseId;
 use crate::knowledge::service;
 
@@ -21,6 +22,7 @@ pub async fn answer(
     tenant: &Tenant,
     bot: BotId,
     query: KnowledgeQuery,
+    settings: Option<&KnowledgeVariant>,
 ) -> Result<Option<KnowledgeAnswer>, String> {
     let kb_ids: Vec<KnowledgeBaseId> = match query.knowledge_base_id {
         Some(id) => vec![KnowledgeBaseId(id)],
@@ -36,6 +38,18 @@ pub async fn answer(
         return Err("the bot has no knowledge base linked (link one, or name one in the node)".to_owned());
     }
     let mut opts = AnswerOptions { bot_id: Some(bot), ..AnswerOptions::default() };
+    // An experiment's variant first; the node's own threshold wins.
+    if let Some(s) = settings {
+        if let Some(k) = s.top_k {
+            opts.top_k = k;
+        }
+        if let Some(min) = s.min_score {
+            opts.min_score = min;
+        }
+        if s.mode == Some(KnowledgeMode::Extractive) {
+            opts.llm = LlmChoice::Off;
+        }
+    }
     if let Some(min) = query.min_score {
         opts.min_score = min;
     }

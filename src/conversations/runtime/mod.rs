@@ -58,7 +58,12 @@ pub struct Loaded {
     /// When it was built: rebuilt after [`PROGRAM_TTL`] so that changes made
     /// elsewhere (NLU intents, teams) show up without an explicit invalidation.
     pub built: Instant,
+    /// The bot's running A/B experiments (published source only).
+    pub experiments: Vec<Arc<crate::experiments::runtime::Running>>,
 }
+
+/// The key of a program built with experiment variants' flow versions.
+type VariantKey = (BotId, Vec<(String, i64)>);
 
 /// How long a built program is used before it is rebuilt.
 pub const PROGRAM_TTL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -74,6 +79,8 @@ pub struct Runtime {
 struct Inner {
     config: RuntimeConfig,
     programs: RwLock<HashMap<(BotId, Source), Arc<Loaded>>>,
+    /// Programs with an experiment variant's flow versions in place.
+    variant_programs: RwLock<HashMap<VariantKey, (Instant, Arc<Program>)>>,
     generations: Mutex<HashMap<BotId, u64>>,
     generation: AtomicU64,
     widget_keys: RwLock<HashMap<String, (BotId, OrgId)>>,
@@ -190,6 +197,7 @@ impl Runtime {
             inner: Arc::new(Inner {
                 config,
                 programs: RwLock::new(HashMap::new()),
+                variant_programs: RwLock::new(HashMap::new()),
                 generations: Mutex::new(HashMap::new()),
                 generation: AtomicU64::new(0),
                 widget_keys: RwLock::new(HashMap::new()),
@@ -283,6 +291,11 @@ impl Runtime {
         let g = self.inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.inner.generations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(bot, g);
         self.inner.programs.write().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|(b, _), _| *b != bot);
+        self.inner
+            .variant_programs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(b, _), _| *b != bot);
         self.inner.widget_keys.write().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|_, (b, _)| *b != bot);
     }
 
@@ -311,7 +324,19 @@ impl Runtime {
                 let (mut program, skipped) =
                     crate::flows::service::load_program(conn, &tenant, bot, source, info.engine_settings(), canned)?;
                 program.known_intents = nlu::known_intents(conn, &tenant, bot)?;
-                Ok(Loaded { bot: info, widget, program: Arc::new(program), skipped, built: Instant::now() })
+                let experiments = if source == Source::Published {
+                    crate::experiments::runtime::load_running(conn, tenant.org_id(), bot)?
+                } else {
+                    Vec::new()
+                };
+                Ok(Loaded {
+                    bot: info,
+                    widget,
+                    program: Arc::new(program),
+                    skipped,
+                    built: Instant::now(),
+                    experiments,
+                })
             })
             .await?;
         let loaded = Arc::new(loaded);
@@ -323,6 +348,46 @@ impl Runtime {
                 .insert((bot, source), loaded.clone());
         }
         Ok(loaded)
+    }
+
+    /// The program with an experiment variant's flow versions in place of the
+    /// published ones, from the cache or built (as [`Self::loaded`] builds).
+    async fn variant_program(
+        &self,
+        state: &AppState,
+        tenant: &Tenant,
+        bot: BotId,
+        flows: &[(String, i64)],
+        loaded: &Loaded,
+    ) -> AppResult<Arc<Program>> {
+        let key = (bot, flows.to_vec());
+        if let Some((built, p)) =
+            self.inner.variant_programs.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key)
+            && built.elapsed() < PROGRAM_TTL
+        {
+            return Ok(p.clone());
+        }
+        let generation = self.generation(bot);
+        let (tenant, flows, settings) = (tenant.clone(), flows.to_vec(), loaded.bot.engine_settings());
+        let canned = loaded.program.canned.clone();
+        let known = loaded.program.known_intents.clone();
+        let program = state
+            .db
+            .read(move |conn| {
+                let (mut program, _skipped) =
+                    crate::flows::service::load_with_versions(conn, &tenant, bot, &flows, settings, canned)?;
+                program.known_intents = known;
+                Ok(Arc::new(program))
+            })
+            .await?;
+        if self.generation(bot) == generation {
+            let mut map = self.inner.variant_programs.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if map.len() > 1_000 {
+                map.clear();
+            }
+            map.insert(key, (Instant::now(), program.clone()));
+        }
+        Ok(program)
     }
 
     /// The bot and organization of a public widget key (404 `widget_not_found`).
@@ -432,9 +497,12 @@ impl Runtime {
         let alert = if reserved { self.inner.meter.reserve(&state.db, entry.org_id).await? } else { None };
         let prior = entry.status;
         match self.apply(state, &loaded, entry, created, &args, alert, hook, started).await {
-            Ok((entry, stored, trace)) => {
+            Ok((entry, stored, trace, auto_stop)) => {
                 *guard = Some(entry.clone());
                 drop(guard);
+                if !auto_stop.is_empty() {
+                    crate::experiments::service::check_auto_stop(state, &args.tenant, &auto_stop).await;
+                }
                 let (message, replies) = self.publish(&entry, prior, stored);
                 Ok(ActResult { entry, created, message, replies, trace })
             }
@@ -459,7 +527,7 @@ impl Runtime {
         alert: Option<UsageAlert>,
         hook: Option<TurnHook>,
         started: Instant,
-    ) -> AppResult<(ConvEntry, Vec<Message>, Option<Trace>)> {
+    ) -> AppResult<(ConvEntry, Vec<Message>, Option<Trace>, Vec<crate::experiments::model::ExperimentId>)> {
         let mut messages: Vec<NewMessage> = Vec::new();
         let mut visits = Vec::new();
         let mut trace = None;
@@ -590,16 +658,45 @@ impl Runtime {
             messages.push(NewMessage::text(Role::Bot, state.config.billing.restricted_notice.clone()));
         }
 
+        // The conversation's variants of the bot's running experiments
+        // (assigned on its first engine turn, then remembered in its state).
+        // The emulator tries flows out; it takes no part in experiments.
+        let (served, new_units) = if loaded.experiments.is_empty() || e.channel == "emulator" {
+            (crate::experiments::runtime::Served::default(), Vec::new())
+        } else {
+            crate::experiments::runtime::serve(
+                &loaded.experiments,
+                &mut e.state.experiments,
+                e.id.0,
+                &e.channel,
+                &e.external_user_id,
+                engine_input.is_some(),
+            )
+        };
         if let Some((input, is_new)) = engine_input {
+            let program = if served.flows.is_empty() {
+                loaded.program.clone()
+            } else {
+                self.variant_program(state, &args.tenant, args.bot, &served.flows, loaded).await?
+            };
             let nlu = match &input {
                 Input::Message(text) => {
-                    understand(state, &args.tenant, args.bot, text, e.id.0, loaded.program.needs_entities).await?
+                    understand(
+                        state,
+                        &args.tenant,
+                        args.bot,
+                        text,
+                        e.id.0,
+                        program.needs_entities,
+                        served.model_version,
+                    )
+                    .await?
                 }
                 _ => None,
             };
-            let io = RuntimeIo { state, tenant: &args.tenant, bot: args.bot };
+            let io = RuntimeIo { state, tenant: &args.tenant, bot: args.bot, served: Some(&served) };
             let request = TurnRequest {
-                program: &loaded.program,
+                program: &program,
                 input,
                 nlu,
                 channel: &e.channel,
@@ -682,6 +779,19 @@ impl Runtime {
                 usage.push(("message_sent", i64::try_from(sent).unwrap_or(i64::MAX)));
             }
         }
+        let mut experiments = crate::experiments::runtime::TurnFacts { units: new_units, events: Vec::new() };
+        if !served.is_empty() {
+            let outcome = crate::experiments::runtime::TurnOutcome {
+                handed_off: e.status == ConvStatus::Handoff && prior_status != ConvStatus::Handoff,
+                resolved: e.status == ConvStatus::Closed
+                    && prior_status != ConvStatus::Closed
+                    && e.handoff_at.is_none(),
+                csat: e.csat.filter(|_| e.csat != prior_csat),
+                visits: &visits,
+            };
+            experiments.events = crate::experiments::runtime::events(&served, &outcome);
+        }
+        let auto_stop = experiments.auto_stop_tests(&served);
         let state_json = serde_json::to_string(&e.state).map_err(AppError::internal)?;
         let write = TurnWrite {
             org: e.org_id,
@@ -695,12 +805,13 @@ impl Runtime {
             hook,
             visits,
             analytics,
+            experiments,
         };
         let stored = self.inner.writer.submit(write).await?;
         if let Some(t) = trace.as_mut() {
             t.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         }
-        Ok((e, stored, trace))
+        Ok((e, stored, trace, auto_stop))
     }
 
     /// Publishes a committed action's events; splits the end user's message
@@ -770,8 +881,8 @@ impl Runtime {
         let mut out = Vec::new();
         for (i, text) in texts.iter().enumerate() {
             let started = Instant::now();
-            let nlu = understand(state, tenant, bot, text, 0, loaded.program.needs_entities).await?;
-            let io = RuntimeIo { state, tenant, bot };
+            let nlu = understand(state, tenant, bot, text, 0, loaded.program.needs_entities, None).await?;
+            let io = RuntimeIo { state, tenant, bot, served: None };
             let request = TurnRequest {
                 program: &loaded.program,
                 input: Input::Message(text.clone()),

@@ -34,9 +34,14 @@ pub async fn parse(
     text: &str,
     conversation: i64,
     needs_entities: bool,
+    model_version: Option<i64>,
 ) -> AppResult<Option<Nlu>> {
     let started = std::time::Instant::now();
-    let options = ParseOptions { session: Some(conversation.to_string()), ..ParseOptions::default() };
+    let options = ParseOptions {
+        session: Some(conversation.to_string()),
+        model_version: model_version.map(crate::nlu::model::ModelVersionId),
+        ..ParseOptions::default()
+    };
     match nlu::parse(state, tenant, bot, text, options.clone()).await {
         Err(e) if e.code() == ErrorCode::Overloaded && state.config.ml.overload == OverloadPolicy::Busy => {
             state.metrics.turns_shed.with_label_values(&["inference_queue_full"]).inc();

@@ -90,6 +90,8 @@ pub struct TurnWrite {
     pub visits: Vec<crate::flows::engine::Visit>,
     /// Analytics facts of this turn (session start, hand-off, fallback…).
     pub analytics: Vec<crate::analytics::Event>,
+    /// Units and goal events of the conversation's A/B experiments.
+    pub experiments: crate::experiments::runtime::TurnFacts,
 }
 
 /// One unit of the batch: a turn, or another write that shares the
@@ -313,6 +315,9 @@ fn apply(tx: &rusqlite::Connection, w: &mut TurnWrite, now: &str) -> AppResult<V
     }
     for v in &w.visits {
         store::insert_visit(tx, w.org, w.bot, w.conversation, &v.flow, &v.node, now)?;
+    }
+    if !w.experiments.is_empty() {
+        crate::experiments::runtime::write(tx, w.org, w.conversation.0, &w.experiments)?;
     }
     if let Some(alert) = &w.alert {
         let key = format!("usage_alert:{}:{}:{}", w.org, alert.month, alert.percent);
