@@ -21,6 +21,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod finetune;
 pub mod flows;
 pub mod http;
 pub mod ids;
