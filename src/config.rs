@@ -281,7 +281,12 @@ pub struct FineTuningConfig {
 
 impl Default for FineTuningConfig {
     fn default() -> Self {
-        Self { max_dataset_bytes: 50 * 1024 * 1024, max_row_tokens: 65_536, poll_interval_secs: 30, training_prices: Vec::new() }
+        Self {
+            max_dataset_bytes: 50 * 1024 * 1024,
+            max_row_tokens: 65_536,
+            poll_interval_secs: 30,
+            training_prices: Vec::new(),
+        }
     }
 }
 

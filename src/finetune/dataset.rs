@@ -63,9 +63,11 @@ impl RowData {
     /// Text that makes two rows duplicates of each other.
     fn identity(&self) -> String {
         match self {
-            RowData::Chat(messages) => {
-                messages.iter().map(|m| format!("{}\u{1f}{}", m.role, m.content.trim())).collect::<Vec<_>>().join("\u{1e}")
-            }
+            RowData::Chat(messages) => messages
+                .iter()
+                .map(|m| format!("{}\u{1f}{}", m.role, m.content.trim()))
+                .collect::<Vec<_>>()
+                .join("\u{1e}"),
             RowData::Labelled { text, .. } => text.trim().to_lowercase(),
         }
     }
@@ -88,8 +90,9 @@ pub struct Parsed {
 /// 422 `dataset_invalid` at `line`.
 #[must_use]
 pub fn invalid(line: usize, format: DatasetFormat, message: impl std::fmt::Display) -> AppError {
-    AppError::new(ErrorCode::DatasetInvalid, format!("line {line}: {message}"))
-        .with_details(json!({ "field": "file", "line": line, "format": format.as_str(), "reason": message.to_string() }))
+    AppError::new(ErrorCode::DatasetInvalid, format!("line {line}: {message}")).with_details(
+        json!({ "field": "file", "line": line, "format": format.as_str(), "reason": message.to_string() }),
+    )
 }
 
 /// Parses a file of `format`. `kind` is what the caller expects; `None`
@@ -97,7 +100,7 @@ pub fn invalid(line: usize, format: DatasetFormat, message: impl std::fmt::Displ
 /// `user`/`assistant`). The first malformed line is the error.
 pub fn parse(bytes: &[u8], format: DatasetFormat, kind: Option<DatasetKind>) -> Result<Parsed, AppError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = bytes[..e.valid_up_to()].split(|b| *b == b'\n').count();
         invalid(line, format, "the file is not UTF-8 text")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -129,8 +132,8 @@ fn parse_jsonl(text: &str, kind: Option<DatasetKind>) -> Result<Parsed, AppError
 }
 
 fn parse_json(text: &str, kind: Option<DatasetKind>) -> Result<Parsed, AppError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| invalid(e.line().max(1), DatasetFormat::Json, format!("not JSON ({e})")))?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| invalid(e.line().max(1), DatasetFormat::Json, format!("not JSON ({e})")))?;
     let Value::Array(items) = value else {
         return Err(invalid(1, DatasetFormat::Json, "expected a JSON array of rows"));
     };
@@ -358,7 +361,7 @@ pub struct LabelCount {
 
 /// The validation report of a dataset.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ValidationReport {
+pub struct DatasetReport {
     /// True when no row has a schema problem, is empty, over-long or a duplicate.
     pub ok: bool,
     pub rows: usize,
@@ -387,7 +390,7 @@ pub struct ValidationReport {
     pub warnings: Vec<String>,
 }
 
-impl ValidationReport {
+impl DatasetReport {
     /// How many problems make the set invalid.
     #[must_use]
     pub fn issue_count(&self) -> usize {
@@ -398,7 +401,7 @@ impl ValidationReport {
 /// Checks every row: schema, emptiness, length in tokens, duplicates, and
 /// the balance of labels.
 #[must_use]
-pub fn validate(parsed: &Parsed, counter: &TokenCounter, max_row_tokens: usize) -> ValidationReport {
+pub fn validate(parsed: &Parsed, counter: &TokenCounter, max_row_tokens: usize) -> DatasetReport {
     let mut schema_errors = Vec::new();
     let mut empty_rows = Vec::new();
     let mut over_long = Vec::new();
@@ -430,14 +433,10 @@ pub fn validate(parsed: &Parsed, counter: &TokenCounter, max_row_tokens: usize) 
             *labels.entry(label).or_default() += 1;
         }
     }
-    let counted = parsed.rows.len() - empty_rows.len();
+    let non_empty = parsed.rows.len() - empty_rows.len();
     let mut label_balance: Vec<LabelCount> = labels
         .iter()
-        .map(|(label, count)| LabelCount {
-            label: (*label).to_owned(),
-            count: *count,
-            share: ratio(*count, counted),
-        })
+        .map(|(label, count)| LabelCount { label: (*label).to_owned(), count: *count, share: ratio(*count, non_empty) })
         .collect();
     label_balance.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
     let balance_ratio = match (label_balance.first(), label_balance.last()) {
@@ -445,8 +444,8 @@ pub fn validate(parsed: &Parsed, counter: &TokenCounter, max_row_tokens: usize) 
         _ => None,
     };
     let mut warnings = Vec::new();
-    if parsed.kind == DatasetKind::Chat && counted < 10 {
-        warnings.push(format!("{counted} rows: OpenAI asks for at least 10 examples"));
+    if parsed.kind == DatasetKind::Chat && non_empty < 10 {
+        warnings.push(format!("{non_empty} rows: OpenAI asks for at least 10 examples"));
     }
     if parsed.kind == DatasetKind::Classification {
         if label_balance.len() < 2 {
@@ -459,12 +458,12 @@ pub fn validate(parsed: &Parsed, counter: &TokenCounter, max_row_tokens: usize) 
             warnings.push("the rarest label has less than a tenth of the rows of the most frequent".into());
         }
     }
-    let report = ValidationReport {
+    let report = DatasetReport {
         ok: false,
         rows: parsed.rows.len(),
         total_tokens: total,
         max_row_tokens: max,
-        mean_row_tokens: if counted == 0 { 0.0 } else { ratio_u64(total, counted) },
+        mean_row_tokens: if non_empty == 0 { 0.0 } else { ratio_u64(total, non_empty) },
         tokenizer: counter.name().to_owned(),
         schema_error_count: schema_errors.len(),
         empty_row_count: empty_rows.len(),
@@ -478,7 +477,7 @@ pub fn validate(parsed: &Parsed, counter: &TokenCounter, max_row_tokens: usize) 
         balance_ratio,
         warnings,
     };
-    ValidationReport { ok: report.issue_count() == 0, ..report }
+    DatasetReport { ok: report.issue_count() == 0, ..report }
 }
 
 #[allow(clippy::cast_precision_loss, reason = "row counts are far below 2^52")]
@@ -583,7 +582,10 @@ mod tests {
         let back = parse(&jsonl, DatasetFormat::Jsonl, None).expect("back");
         let again = render(&back, DatasetFormat::Csv).expect("csv again");
         let third = parse(&again, DatasetFormat::Csv, None).expect("third");
-        assert_eq!(third.rows.iter().map(|r| &r.data).collect::<Vec<_>>(), parsed.rows.iter().map(|r| &r.data).collect::<Vec<_>>());
+        assert_eq!(
+            third.rows.iter().map(|r| &r.data).collect::<Vec<_>>(),
+            parsed.rows.iter().map(|r| &r.data).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -59,7 +59,9 @@ fn check_hyper(req: &CreateJobRequest) -> AppResult<Hyper> {
         return Err(AppError::validation("learning_rate_multiplier", "between 0.01 and 10"));
     }
     let suffix = req.suffix.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    if suffix.as_ref().is_some_and(|s| s.chars().count() > 18 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
+    if suffix.as_ref().is_some_and(|s| {
+        s.chars().count() > 18 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }) {
         return Err(AppError::validation("suffix", "at most 18 letters, digits, `-` or `_`"));
     }
     Ok(Hyper { epochs, batch_size: req.batch_size, lr_multiplier: req.learning_rate_multiplier, suffix })
@@ -117,9 +119,8 @@ fn estimate_of(state: &AppState, model: &FineTuneModel, training: &Dataset, epoc
         n_epochs: epochs,
         trained_tokens,
         price_micros_per_million: price,
-        estimated_cost_micros: price.map(|p| {
-            u64::try_from(u128::from(trained_tokens) * u128::from(p) / 1_000_000).unwrap_or(u64::MAX)
-        }),
+        estimated_cost_micros: price
+            .map(|p| u64::try_from(u128::from(trained_tokens) * u128::from(p) / 1_000_000).unwrap_or(u64::MAX)),
     }
 }
 
@@ -214,7 +215,12 @@ pub async fn get(state: &AppState, tenant: Tenant, id: FineTuneJobId) -> AppResu
     state.db.read(move |c| store::find_job(c, &tenant, id)?.ok_or_else(job_not_found)).await
 }
 
-pub async fn list(state: &AppState, tenant: Tenant, model: FineTuneModelId, page: PageParams) -> AppResult<Page<FineTuneJob>> {
+pub async fn list(
+    state: &AppState,
+    tenant: Tenant,
+    model: FineTuneModelId,
+    page: PageParams,
+) -> AppResult<Page<FineTuneJob>> {
     let after = page.cursor()?.map(|c| c.id);
     let limit = page.fetch_limit()?;
     let rows = state
@@ -317,7 +323,8 @@ impl JobHandler for RemoteJobHandler {
         Box::pin(async move {
             let payload: RemotePayload = serde_json::from_value(ctx.job.payload.clone())
                 .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
-            let org = ctx.job.org_id.ok_or_else(|| JobError::Permanent("fine-tuning job without organization".into()))?;
+            let org =
+                ctx.job.org_id.ok_or_else(|| JobError::Permanent("fine-tuning job without organization".into()))?;
             let tenant = Tenant::system(org, "remote fine-tuning job of the organization");
             let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
             match poll(&ctx.state, &tenant, payload.fine_tune_job_id).await {
@@ -474,7 +481,8 @@ async fn start_remote(
             hyperparameters[key] = hyper[key].clone();
         }
     }
-    let mut body = json!({ "model": model.base_model, "training_file": training_file, "hyperparameters": hyperparameters });
+    let mut body =
+        json!({ "model": model.base_model, "training_file": training_file, "hyperparameters": hyperparameters });
     if let Some(v) = validation_file {
         body["validation_file"] = json!(v);
     }

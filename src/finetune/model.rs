@@ -147,8 +147,7 @@ pub struct FineTuneModel {
     pub updated_at: String,
 }
 
-pub const MODEL_COLUMNS: &str =
-    "id, organization_id, bot_id, name, description, kind, base_model, provider_id, status, model_id, created_at, updated_at";
+pub const MODEL_COLUMNS: &str = "id, organization_id, bot_id, name, description, kind, base_model, provider_id, status, model_id, created_at, updated_at";
 
 impl FromRow for FineTuneModel {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -211,7 +210,7 @@ pub struct Dataset {
     /// `ready`, or `error` when the validation report found problems.
     pub status: String,
     pub token_count: i64,
-    /// The validation report (see `ValidationReport`).
+    /// The validation report (see `DatasetReport`).
     #[schema(value_type = Object)]
     pub report: Value,
     /// The provider's file id once uploaded for a job.
@@ -315,8 +314,12 @@ pub struct SplitResponse {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FromBotRequest {
-    /// `nlu`: the bot's intent examples as a classification set.
+    /// `nlu`: the bot's active intents' examples as a classification set
+    /// (`nlu_intent` models); `transcripts`: the bot's resolved conversations
+    /// (closed with a resolution) as chat rows (`llm_finetune` models).
     pub source: String,
+    /// The bot, when the fine-tune model has none of its own (of the organization).
+    pub bot_id: Option<BotId>,
     pub name: Option<String>,
 }
 
@@ -360,7 +363,7 @@ pub struct FineTuneJob {
     pub job_id: Option<crate::ids::JobId>,
     pub remote_job_id: Option<String>,
     pub provider: String,
-    /// pending, validating_files, queued, running, succeeded, failed or cancelled.
+    /// `pending`, `validating_files`, `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     pub status: String,
     pub trained_tokens: i64,
     pub epochs: i64,
@@ -451,7 +454,7 @@ impl FromRow for MetricPoint {
 
 /// A model version of any kind (NLU model of a bot, remote tuned model).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Version {
+pub struct TrainedVersion {
     pub id: VersionId,
     /// `nlu_intent` or `llm_finetune` (a tuned encoder would be a third kind here).
     pub kind: String,
@@ -473,9 +476,9 @@ pub struct Version {
 pub const VERSION_COLUMNS: &str = "id, kind, bot_id, fine_tune_model_id, version_number, remote_model_id, is_active, \
      is_production, performance_score, metrics, description, activated_at, created_at";
 
-impl FromRow for Version {
+impl FromRow for TrainedVersion {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Version {
+        Ok(TrainedVersion {
             id: row.get("id")?,
             kind: row.get("kind")?,
             bot_id: row.get("bot_id")?,
@@ -510,8 +513,8 @@ pub struct IntentDelta {
 /// Two versions side by side.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionComparison {
-    pub a: Version,
-    pub b: Version,
+    pub a: TrainedVersion,
+    pub b: TrainedVersion,
     /// Figures of both versions' metrics by name (numbers only), with b − a.
     #[schema(value_type = Vec<Object>)]
     pub metrics: Vec<Value>,
@@ -526,7 +529,7 @@ pub struct VersionComparison {
     pub micro_f1_b: Option<f64>,
 }
 
-/// `GET /model-versions/{version_id}/compare` query.
+/// `GET /model-versions/{model_version_id}/compare` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CompareQuery {
@@ -587,10 +590,10 @@ impl ScopeResource for JobResource {
     }
 }
 
-/// `/model-versions/{version_id}/…`: versions of any kind.
+/// `/model-versions/{model_version_id}/…`: versions of any kind.
 pub struct VersionResource;
 impl ScopeResource for VersionResource {
-    const PARAM: &'static str = "version_id";
+    const PARAM: &'static str = "model_version_id";
     const NOT_FOUND: ErrorCode = ErrorCode::ModelVersionNotFound;
     type Id = VersionId;
     fn owner(conn: &Connection, id: VersionId) -> rusqlite::Result<Option<Owner>> {

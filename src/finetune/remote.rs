@@ -143,7 +143,12 @@ async fn send(state: &AppState, p: &ProviderConfig, request: reqwest::RequestBui
     serde_json::from_slice(&bytes).map_err(|e| RemoteError::Garbage(format!("not JSON ({e})")))
 }
 
-fn request(state: &AppState, p: &ProviderConfig, method: Method, path: &str) -> Result<reqwest::RequestBuilder, RemoteError> {
+fn request(
+    state: &AppState,
+    p: &ProviderConfig,
+    method: Method,
+    path: &str,
+) -> Result<reqwest::RequestBuilder, RemoteError> {
     state.outbound.request(method, &url(p, path)).map_err(|e| RemoteError::NotAllowed(e.to_string()))
 }
 

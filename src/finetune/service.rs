@@ -38,7 +38,11 @@ fn check_name(name: &str, field: &str) -> AppResult<String> {
 
 /// Creates a fine-tune model: a remote one needs an OpenAI-compatible
 /// provider of the organization and a base model; an NLU one a bot.
-pub async fn create_model(state: &AppState, tenant: Tenant, req: CreateFineTuneModelRequest) -> AppResult<FineTuneModel> {
+pub async fn create_model(
+    state: &AppState,
+    tenant: Tenant,
+    req: CreateFineTuneModelRequest,
+) -> AppResult<FineTuneModel> {
     let name = check_name(&req.name, "name")?;
     let kind = req.kind.unwrap_or(ModelKind::LlmFinetune);
     let base_model = match (kind, req.base_model.as_deref().map(str::trim)) {
@@ -396,42 +400,107 @@ pub async fn delete_dataset(state: &AppState, tenant: Tenant, id: DatasetId) -> 
         .await
 }
 
-/// Makes a dataset of the model's bot: `nlu` takes its intent examples
-/// (active intents) as labelled rows.
-pub async fn from_bot(state: &AppState, tenant: Tenant, model: FineTuneModelId, req: FromBotRequest) -> AppResult<Dataset> {
+/// Most transcript lines read into one dataset.
+const MAX_TRANSCRIPT_LINES: i64 = 200_000;
+
+/// Makes a dataset of a bot (the model's, else `bot_id`): `nlu` takes its
+/// active intents' examples as labelled rows (`nlu_intent` models);
+/// `transcripts` its resolved conversations as chat rows, the bot's and
+/// human agents' messages as the assistant's (`llm_finetune` models).
+pub async fn from_bot(
+    state: &AppState,
+    tenant: Tenant,
+    model: FineTuneModelId,
+    req: FromBotRequest,
+) -> AppResult<Dataset> {
     let model = get_model(state, tenant.clone(), model).await?;
-    let bot = model.bot_id.ok_or_else(|| AppError::validation("source", "this fine-tune model has no bot"))?;
-    if req.source != "nlu" {
-        return Err(AppError::validation("source", "`nlu` (the bot's intent examples)"));
+    let bot = model.bot_id.or(req.bot_id).ok_or_else(|| AppError::validation("bot_id", "name the bot"))?;
+    let t = tenant.clone();
+    if !state.db.read(move |c| Ok(bot_in_org(c, &t, bot)?)).await? {
+        return Err(AppError::new(ErrorCode::InvalidReference, "no such bot in this organization")
+            .with_details(json!({ "field": "bot_id" })));
     }
-    if model.model_kind() != ModelKind::NluIntent {
-        return Err(AppError::validation("source", "NLU examples make classification datasets, for nlu_intent models"));
+    let (rows, kind, source) = match (req.source.as_str(), model.model_kind()) {
+        ("nlu", ModelKind::NluIntent) => (nlu_rows(state, &tenant, bot).await?, DatasetKind::Classification, "nlu"),
+        ("transcripts", ModelKind::LlmFinetune) => {
+            (transcript_rows(state, &tenant, bot).await?, DatasetKind::Chat, "transcripts")
+        }
+        ("nlu" | "transcripts", _) => {
+            return Err(AppError::validation(
+                "source",
+                "`nlu` makes classification sets (nlu_intent models), `transcripts` chat sets (llm_finetune models)",
+            ));
+        }
+        _ => return Err(AppError::validation("source", "`nlu` or `transcripts`")),
+    };
+    if rows.is_empty() {
+        return Err(AppError::validation(
+            "source",
+            if source == "nlu" { "the bot has no intent examples" } else { "the bot has no resolved conversations" },
+        ));
     }
+    let parsed = Parsed { kind, rows };
+    let bytes = dataset::render(&parsed, DatasetFormat::Jsonl)?;
+    let name = match req.name {
+        Some(n) => check_name(&n, "name")?,
+        None if source == "nlu" => format!("NLU examples of bot {bot}"),
+        None => format!("Resolved conversations of bot {bot}"),
+    };
+    let set = NewSet {
+        name,
+        file_name: format!("bot-{bot}-{source}.jsonl"),
+        format: DatasetFormat::Jsonl,
+        source,
+        bytes,
+        parsed,
+    };
+    store_set(state, tenant, &model, set).await
+}
+
+async fn nlu_rows(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult<Vec<dataset::Row>> {
     let doc = crate::nlu::io::document(state, tenant.clone(), bot).await?;
-    let rows: Vec<dataset::Row> = doc
+    Ok(doc
         .intents
         .iter()
         .filter(|i| i.is_active)
         .flat_map(|i| i.examples.iter().map(move |e| (i.name.clone(), e.text.clone())))
         .enumerate()
         .map(|(n, (label, text))| dataset::Row { line: n + 1, data: RowData::Labelled { text, label } })
-        .collect();
-    if rows.is_empty() {
-        return Err(AppError::validation("source", "the bot has no intent examples"));
+        .collect())
+}
+
+/// One chat row per resolved conversation; consecutive messages of the
+/// same side are joined; conversations without both sides are left out.
+async fn transcript_rows(state: &AppState, tenant: &Tenant, bot: BotId) -> AppResult<Vec<dataset::Row>> {
+    let t = tenant.clone();
+    let lines = state.db.read(move |c| Ok(store::resolved_transcripts(c, &t, bot, MAX_TRANSCRIPT_LINES)?)).await?;
+    let mut rows = Vec::new();
+    let mut current: Option<(i64, Vec<dataset::ChatMessage>)> = None;
+    fn finish(conversation: Option<(i64, Vec<dataset::ChatMessage>)>, rows: &mut Vec<dataset::Row>) {
+        if let Some((_, messages)) = conversation
+            && messages.iter().any(|m| m.role == "user")
+            && messages.iter().any(|m| m.role == "assistant")
+        {
+            let line = rows.len() + 1;
+            rows.push(dataset::Row { line, data: RowData::Chat(messages) });
+        }
     }
-    let parsed = Parsed { kind: DatasetKind::Classification, rows };
-    let bytes = dataset::render(&parsed, DatasetFormat::Jsonl)?;
-    let name = match req.name {
-        Some(n) => check_name(&n, "name")?,
-        None => format!("NLU examples of bot {bot}"),
-    };
-    let set = NewSet {
-        name,
-        file_name: format!("bot-{bot}-nlu.jsonl"),
-        format: DatasetFormat::Jsonl,
-        source: "nlu",
-        bytes,
-        parsed,
-    };
-    store_set(state, tenant, &model, set).await
+    for (conversation, role, content) in lines {
+        let role = if role == "user" { "user" } else { "assistant" };
+        if current.as_ref().is_none_or(|(id, _)| *id != conversation) {
+            finish(current.take(), &mut rows);
+            current = Some((conversation, Vec::new()));
+        }
+        if let Some((_, messages)) = current.as_mut() {
+            match messages.last_mut() {
+                Some(last) if last.role == role => {
+                    last.content.push('\n');
+                    last.content.push_str(content.trim());
+                }
+                _ => messages.push(dataset::ChatMessage { role: role.to_owned(), content: content.trim().to_owned() }),
+            }
+        }
+    }
+    finish(current.take(), &mut rows);
+    Ok(rows)
 }

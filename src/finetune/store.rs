@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::model::{
     DATASET_COLUMNS, Dataset, DatasetId, FineTuneJob, FineTuneJobId, FineTuneModel, FineTuneModelId, JOB_COLUMNS,
-    MODEL_COLUMNS, MetricPoint, VERSION_COLUMNS, Version, VersionId,
+    MODEL_COLUMNS, MetricPoint, TrainedVersion, VERSION_COLUMNS, VersionId,
 };
 use crate::db::{query_all, query_opt};
 use crate::http::Tenant;
@@ -58,7 +58,8 @@ pub fn list_models(
 }
 
 pub fn delete_model(conn: &Connection, tenant: &Tenant, id: FineTuneModelId) -> rusqlite::Result<bool> {
-    Ok(conn.execute("DELETE FROM fine_tune_models WHERE id = ?1 AND organization_id = ?2", params![id, tenant.org_id()])?
+    Ok(conn
+        .execute("DELETE FROM fine_tune_models WHERE id = ?1 AND organization_id = ?2", params![id, tenant.org_id()])?
         == 1)
 }
 
@@ -72,7 +73,12 @@ pub fn set_model_status(conn: &Connection, tenant: &Tenant, id: FineTuneModelId,
 }
 
 /// Points the model at the remote model agents should call.
-pub fn set_model_id(conn: &Connection, tenant: &Tenant, id: FineTuneModelId, model: Option<&str>) -> rusqlite::Result<()> {
+pub fn set_model_id(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: FineTuneModelId,
+    model: Option<&str>,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE fine_tune_models SET model_id = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          WHERE id = ?1 AND organization_id = ?2",
@@ -178,6 +184,25 @@ pub fn set_remote_file(conn: &Connection, tenant: &Tenant, id: DatasetId, remote
         params![id, tenant.org_id(), remote],
     )?;
     Ok(())
+}
+
+/// The transcript lines (conversation, role, text) of the bot's resolved
+/// conversations — closed with a resolution — in order; user, bot and
+/// human-agent messages only (notes and system lines are not dialogue).
+pub fn resolved_transcripts(
+    conn: &Connection,
+    tenant: &Tenant,
+    bot: BotId,
+    max_lines: i64,
+) -> rusqlite::Result<Vec<(i64, String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.conversation_id, m.role, m.content FROM widget_messages m
+         JOIN conversations c ON c.id = m.conversation_id AND c.organization_id = m.organization_id
+         WHERE m.organization_id = ?1 AND c.bot_id = ?2 AND c.status = 'closed'
+           AND trim(ifnull(c.resolution, '')) <> '' AND m.role IN ('user', 'bot', 'agent') AND trim(m.content) <> ''
+         ORDER BY m.conversation_id, m.id LIMIT ?3",
+    )?;
+    stmt.query_map(params![tenant.org_id(), bot, max_lines], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
 }
 
 // ---- jobs ----
@@ -322,7 +347,7 @@ pub fn upsert_metric(
                                           valid_loss, train_accuracy, valid_accuracy, learning_rate, tokens_processed)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (fine_tune_model_id, fine_tune_job_id, step) DO UPDATE SET
-            epoch = excluded.epoch,
+            epoch = max(excluded.epoch, epoch),
             train_loss = coalesce(excluded.train_loss, train_loss),
             valid_loss = coalesce(excluded.valid_loss, valid_loss),
             train_accuracy = coalesce(excluded.train_accuracy, train_accuracy),
@@ -378,7 +403,7 @@ pub fn insert_remote_version(
     )
 }
 
-pub fn find_version(conn: &Connection, tenant: &Tenant, id: VersionId) -> rusqlite::Result<Option<Version>> {
+pub fn find_version(conn: &Connection, tenant: &Tenant, id: VersionId) -> rusqlite::Result<Option<TrainedVersion>> {
     query_opt(
         conn,
         &format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE id = ?1 AND organization_id = ?2"),
@@ -393,7 +418,7 @@ pub fn list_versions(
     model: FineTuneModelId,
     after: Option<i64>,
     limit: i64,
-) -> rusqlite::Result<Vec<Version>> {
+) -> rusqlite::Result<Vec<TrainedVersion>> {
     query_all(
         conn,
         &format!(
@@ -411,7 +436,7 @@ pub fn list_bot_versions(
     bot: BotId,
     after: Option<i64>,
     limit: i64,
-) -> rusqlite::Result<Vec<Version>> {
+) -> rusqlite::Result<Vec<TrainedVersion>> {
     query_all(
         conn,
         &format!(
@@ -443,7 +468,7 @@ pub fn activate_remote_version(
 
 /// Marks `id` the production version among its siblings (same bot NLU
 /// models, or same fine-tune model).
-pub fn set_production(conn: &Connection, tenant: &Tenant, v: &Version) -> rusqlite::Result<()> {
+pub fn set_production(conn: &Connection, tenant: &Tenant, v: &TrainedVersion) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE model_versions SET is_production = (id = ?1), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          WHERE organization_id = ?2 AND kind = ?3
@@ -455,7 +480,11 @@ pub fn set_production(conn: &Connection, tenant: &Tenant, v: &Version) -> rusqli
 
 /// The version that was active before the current one: the most recently
 /// activated of the others.
-pub fn previous_active(conn: &Connection, tenant: &Tenant, current: &Version) -> rusqlite::Result<Option<Version>> {
+pub fn previous_active(
+    conn: &Connection,
+    tenant: &Tenant,
+    current: &TrainedVersion,
+) -> rusqlite::Result<Option<TrainedVersion>> {
     query_opt(
         conn,
         &format!(
@@ -469,7 +498,11 @@ pub fn previous_active(conn: &Connection, tenant: &Tenant, current: &Version) ->
 }
 
 /// The active version among a version's siblings.
-pub fn active_sibling(conn: &Connection, tenant: &Tenant, v: &Version) -> rusqlite::Result<Option<Version>> {
+pub fn active_sibling(
+    conn: &Connection,
+    tenant: &Tenant,
+    v: &TrainedVersion,
+) -> rusqlite::Result<Option<TrainedVersion>> {
     query_opt(
         conn,
         &format!(
@@ -493,6 +526,5 @@ pub fn tuned_models_of_provider(
          WHERE v.organization_id = ?1 AND m.provider_id = ?2 AND v.kind = 'llm_finetune' AND v.remote_model_id IS NOT NULL
          ORDER BY v.id DESC",
     )?;
-    stmt.query_map(params![tenant.org_id(), provider], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect()
+    stmt.query_map(params![tenant.org_id(), provider], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect()
 }

@@ -16,8 +16,9 @@ use super::model::DatasetKind;
 const TOKENS_PER_MESSAGE: u64 = 3;
 const TOKENS_PER_CONVERSATION: u64 = 3;
 
-static MINILM: LazyLock<Option<tokenizers::Tokenizer>> =
-    LazyLock::new(|| crate::ml::embedder::shipped_tokenizer().map_err(|e| tracing::warn!(error = %e, "no MiniLM tokenizer")).ok());
+static MINILM: LazyLock<Option<tokenizers::Tokenizer>> = LazyLock::new(|| {
+    crate::ml::embedder::shipped_tokenizer().map_err(|e| tracing::warn!(error = %e, "no MiniLM tokenizer")).ok()
+});
 
 /// A tokenizer chosen for a model.
 pub enum TokenCounter {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::model::{CompareQuery, FineTuneModelId, IntentDelta, Version, VersionComparison, VersionId};
+use super::model::{CompareQuery, FineTuneModelId, IntentDelta, TrainedVersion, VersionComparison, VersionId};
 use super::service::model_not_found;
 use super::store;
 use crate::app::AppState;
@@ -27,7 +27,7 @@ fn version_not_found() -> AppError {
     AppError::new(ErrorCode::ModelVersionNotFound, "no such model version")
 }
 
-pub async fn get(state: &AppState, tenant: Tenant, id: VersionId) -> AppResult<Version> {
+pub async fn get(state: &AppState, tenant: Tenant, id: VersionId) -> AppResult<TrainedVersion> {
     state.db.read(move |c| store::find_version(c, &tenant, id)?.ok_or_else(version_not_found)).await
 }
 
@@ -37,7 +37,7 @@ pub async fn list_of_model(
     tenant: Tenant,
     model: FineTuneModelId,
     page: PageParams,
-) -> AppResult<Page<Version>> {
+) -> AppResult<Page<TrainedVersion>> {
     let after = page.cursor()?.map(|c| c.id);
     let limit = page.fetch_limit()?;
     let rows = state
@@ -55,7 +55,7 @@ pub async fn list_of_model(
 }
 
 /// Makes a version the active one of its family and serves it.
-pub async fn activate(state: &AppState, tenant: Tenant, id: VersionId) -> AppResult<Version> {
+pub async fn activate(state: &AppState, tenant: Tenant, id: VersionId) -> AppResult<TrainedVersion> {
     let v = get(state, tenant.clone(), id).await?;
     match (v.kind.as_str(), v.bot_id, v.fine_tune_model_id) {
         ("nlu_intent", Some(bot), _) => {
@@ -87,7 +87,7 @@ pub async fn activate(state: &AppState, tenant: Tenant, id: VersionId) -> AppRes
 
 /// Marks a version the production one of its family (a label for
 /// deployments and A/B tests; serving follows the active version).
-pub async fn set_production(state: &AppState, tenant: Tenant, id: VersionId) -> AppResult<Version> {
+pub async fn set_production(state: &AppState, tenant: Tenant, id: VersionId) -> AppResult<TrainedVersion> {
     let t = tenant.clone();
     state
         .db
@@ -103,7 +103,7 @@ pub async fn set_production(state: &AppState, tenant: Tenant, id: VersionId) -> 
 
 /// Restores the version that was active before the current one of the
 /// family `current` belongs to.
-async fn rollback_from(state: &AppState, tenant: Tenant, current: Version) -> AppResult<Version> {
+async fn rollback_from(state: &AppState, tenant: Tenant, current: TrainedVersion) -> AppResult<TrainedVersion> {
     let t = tenant.clone();
     let previous = state
         .db
@@ -117,7 +117,7 @@ async fn rollback_from(state: &AppState, tenant: Tenant, current: Version) -> Ap
 }
 
 /// Rolls a bot's NLU model back to the previously active version.
-pub async fn rollback_bot(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult<Version> {
+pub async fn rollback_bot(state: &AppState, tenant: Tenant, bot: BotId) -> AppResult<TrainedVersion> {
     let t = tenant.clone();
     let current = state
         .db
@@ -131,7 +131,7 @@ pub async fn rollback_bot(state: &AppState, tenant: Tenant, bot: BotId) -> AppRe
 }
 
 /// Rolls a fine-tune model back to its previously active version.
-pub async fn rollback_model(state: &AppState, tenant: Tenant, model: FineTuneModelId) -> AppResult<Version> {
+pub async fn rollback_model(state: &AppState, tenant: Tenant, model: FineTuneModelId) -> AppResult<TrainedVersion> {
     let t = tenant.clone();
     let current = state
         .db
@@ -172,9 +172,14 @@ fn numbers(prefix: &str, v: &Value, depth: usize, out: &mut BTreeMap<String, f64
 /// NLU versions each one's model run on the same labelled rows (a
 /// classification dataset, else the bot's examples) with per-intent
 /// precision/recall/F1 and the F1 difference (b − a).
-pub async fn compare(state: &AppState, tenant: Tenant, id: VersionId, q: CompareQuery) -> AppResult<VersionComparison> {
+pub async fn compare(
+    state: &AppState,
+    tenant: Tenant,
+    id: VersionId,
+    query: CompareQuery,
+) -> AppResult<VersionComparison> {
     let a = get(state, tenant.clone(), id).await?;
-    let b = get(state, tenant.clone(), q.with).await.map_err(|e| e.with_details(json!({ "field": "with" })))?;
+    let b = get(state, tenant.clone(), query.with).await.map_err(|e| e.with_details(json!({ "field": "with" })))?;
     if a.kind != b.kind || a.bot_id != b.bot_id || a.fine_tune_model_id != b.fine_tune_model_id {
         return Err(AppError::validation("with", "compare two versions of the same model"));
     }
@@ -185,8 +190,8 @@ pub async fn compare(state: &AppState, tenant: Tenant, id: VersionId, q: Compare
     let metrics = keys
         .into_iter()
         .map(|k| {
-            let (x, y) = (ma.get(k), mb.get(k));
-            json!({ "name": k, "a": x, "b": y, "delta": x.zip(y).map(|(x, y)| y - x) })
+            let (in_a, in_b) = (ma.get(k), mb.get(k));
+            json!({ "name": k, "a": in_a, "b": in_b, "delta": in_a.zip(in_b).map(|(x, y)| y - x) })
         })
         .collect();
     let mut out = VersionComparison {
@@ -202,42 +207,40 @@ pub async fn compare(state: &AppState, tenant: Tenant, id: VersionId, q: Compare
         micro_f1_b: None,
     };
     let (Some(bot), "nlu_intent") = (a.bot_id, a.kind.as_str()) else { return Ok(out) };
-    let rows = match q.dataset_id {
-        Some(d) => {
-            let (dataset, _, parsed) = super::service::load(state, tenant.clone(), d)
-                .await
-                .map_err(|e| e.with_details(json!({ "field": "dataset_id" })))?;
-            if dataset.kind != super::model::DatasetKind::Classification {
-                return Err(AppError::validation("dataset_id", "per-intent figures need a classification dataset"));
-            }
-            out.evaluated_on = Some("dataset".into());
-            out.dataset_id = Some(d);
-            parsed
-                .rows
-                .into_iter()
-                .filter_map(|r| match r.data {
-                    super::dataset::RowData::Labelled { text, label } => Some((text, label)),
-                    super::dataset::RowData::Chat(_) => None,
-                })
-                .collect::<Vec<_>>()
+    let rows = if let Some(d) = query.dataset_id {
+        let (dataset, _, parsed) = super::service::load(state, tenant.clone(), d)
+            .await
+            .map_err(|e| e.with_details(json!({ "field": "dataset_id" })))?;
+        if dataset.kind != super::model::DatasetKind::Classification {
+            return Err(AppError::validation("dataset_id", "per-intent figures need a classification dataset"));
         }
-        None => {
-            let t = tenant.clone();
-            out.evaluated_on = Some("bot_examples".into());
-            state
-                .db
-                .read(move |c| {
-                    Ok(crate::nlu::store::training_rows(c, &t, bot)?.into_iter().map(|r| (r.text, r.intent)).collect())
-                })
-                .await?
-        }
+        out.evaluated_on = Some("dataset".into());
+        out.dataset_id = Some(d);
+        parsed
+            .rows
+            .into_iter()
+            .filter_map(|r| match r.data {
+                super::dataset::RowData::Labelled { text, label } => Some((text, label)),
+                super::dataset::RowData::Chat(_) => None,
+            })
+            .collect::<Vec<_>>()
+    } else {
+        let t = tenant.clone();
+        out.evaluated_on = Some("bot_examples".into());
+        state
+            .db
+            .read(move |c| {
+                Ok(crate::nlu::store::training_rows(c, &t, bot)?.into_iter().map(|r| (r.text, r.intent)).collect())
+            })
+            .await?
     };
     if rows.is_empty() {
         return Ok(out);
     }
-    let (st, t) = (state.clone(), tenant.clone());
+    let (blocking_state, blocking_tenant) = (state.clone(), tenant.clone());
     let (ra, rb) = tokio::task::spawn_blocking(move || -> AppResult<(EvaluationReport, EvaluationReport)> {
-        Ok((evaluate_version(&st, &t, bot, a.id, &rows)?, evaluate_version(&st, &t, bot, b.id, &rows)?))
+        let run = |v: VersionId| evaluate_version(&blocking_state, &blocking_tenant, bot, v, &rows);
+        Ok((run(a.id)?, run(b.id)?))
     })
     .await
     .map_err(AppError::internal)??;
