@@ -23,3 +23,5 @@ ALTER TABLE fine_tune_jobs ADD COLUMN last_event_id TEXT;
 ALTER TABLE model_versions ADD COLUMN activated_at TEXT;
 UPDATE model_versions SET activated_at = updated_at WHERE is_active = 1;
 CREATE INDEX fine_tune_datasets_org ON fine_tune_datasets (organization_id, deleted_at, id);
+CREATE INDEX fine_tune_jobs_training_dataset ON fine_tune_jobs (training_dataset_id);
+CREATE INDEX fine_tune_jobs_validation_dataset ON fine_tune_jobs (validation_dataset_id);

@@ -552,6 +552,8 @@ fn share_of(n: usize, share: f64) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     fn counter() -> TokenCounter {
@@ -597,24 +599,25 @@ mod tests {
             "{\"messages\":[]}\n",
         );
         let parsed = parse(file.as_bytes(), DatasetFormat::Jsonl, None).expect("parse");
-        let report = validate(&parsed, &counter(), 10);
+        let report = validate(&parsed, &counter(), 20);
         assert!(!report.ok);
         assert_eq!(report.duplicates[0].line, 2);
         assert_eq!(report.schema_errors[0].line, 3);
         assert_eq!(report.empty_rows, vec![4]);
-        assert!(report.total_tokens > 0 && report.max_row_tokens <= 10, "{report:?}");
-        let strict = validate(&parsed, &counter(), 5);
-        assert!(strict.over_long_row_count > 0);
+        // Two messages of a few tokens each, plus 3 per message and 3 per conversation.
+        assert_eq!((report.max_row_tokens, report.over_long_row_count), (13, 0), "{report:?}");
+        let strict = validate(&parsed, &counter(), 12);
+        assert_eq!(strict.over_long_rows[0].line, 1);
     }
 
     #[test]
     fn the_split_is_seeded_and_stratified() {
         let mut csv = String::from("text,label\n");
         for i in 0..20 {
-            csv.push_str(&format!("a{i},a\n"));
+            let _ = writeln!(csv, "a{i},a");
         }
         for i in 0..10 {
-            csv.push_str(&format!("b{i},b\n"));
+            let _ = writeln!(csv, "b{i},b");
         }
         csv.push_str("lonely,c\n");
         let parsed = parse(csv.as_bytes(), DatasetFormat::Csv, None).expect("csv");

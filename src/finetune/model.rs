@@ -23,10 +23,8 @@ crate::id_type!(
     /// A row of `fine_tune_jobs`.
     FineTuneJobId
 );
-crate::id_type!(
-    /// A row of `model_versions` (any kind).
-    VersionId
-);
+/// A row of `model_versions` (any kind): the NLU domain's id type.
+pub use crate::nlu::model::ModelVersionId as VersionId;
 
 /// How a dataset file is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

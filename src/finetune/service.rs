@@ -476,15 +476,6 @@ async fn transcript_rows(state: &AppState, tenant: &Tenant, bot: BotId) -> AppRe
     let lines = state.db.read(move |c| Ok(store::resolved_transcripts(c, &t, bot, MAX_TRANSCRIPT_LINES)?)).await?;
     let mut rows = Vec::new();
     let mut current: Option<(i64, Vec<dataset::ChatMessage>)> = None;
-    fn finish(conversation: Option<(i64, Vec<dataset::ChatMessage>)>, rows: &mut Vec<dataset::Row>) {
-        if let Some((_, messages)) = conversation
-            && messages.iter().any(|m| m.role == "user")
-            && messages.iter().any(|m| m.role == "assistant")
-        {
-            let line = rows.len() + 1;
-            rows.push(dataset::Row { line, data: RowData::Chat(messages) });
-        }
-    }
     for (conversation, role, content) in lines {
         let role = if role == "user" { "user" } else { "assistant" };
         if current.as_ref().is_none_or(|(id, _)| *id != conversation) {
@@ -503,4 +494,15 @@ async fn transcript_rows(state: &AppState, tenant: &Tenant, bot: BotId) -> AppRe
     }
     finish(current.take(), &mut rows);
     Ok(rows)
+}
+
+/// Keeps a transcript as a row when it has both sides.
+fn finish(conversation: Option<(i64, Vec<dataset::ChatMessage>)>, rows: &mut Vec<dataset::Row>) {
+    if let Some((_, messages)) = conversation
+        && messages.iter().any(|m| m.role == "user")
+        && messages.iter().any(|m| m.role == "assistant")
+    {
+        let line = rows.len() + 1;
+        rows.push(dataset::Row { line, data: RowData::Chat(messages) });
+    }
 }

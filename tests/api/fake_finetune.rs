@@ -133,8 +133,11 @@ fn handle(st: &mut State, r: &Received) -> Reply {
     }
 }
 
-/// The parts of a multipart/form-data body: (name, file name, bytes).
-fn multipart(r: &Received) -> Option<Vec<(String, Option<String>, Vec<u8>)>> {
+/// One part of a multipart/form-data body: (name, file name, bytes).
+type Part = (String, Option<String>, Vec<u8>);
+
+/// The parts of a multipart/form-data body.
+fn multipart(r: &Received) -> Option<Vec<Part>> {
     let ct = r.header("content-type")?;
     let boundary = ct.split("boundary=").nth(1)?.trim_matches('"');
     let delimiter = format!("--{boundary}");
@@ -148,7 +151,12 @@ fn multipart(r: &Received) -> Option<Vec<(String, Option<String>, Vec<u8>)>> {
             return Some(parts);
         }
         let header_end = find(rest, b"\r\n\r\n")?;
-        let headers = String::from_utf8_lossy(&rest[..header_end]).to_string();
+        // Only the Content-Disposition line names the part (a Content-Type line may follow).
+        let headers = String::from_utf8_lossy(&rest[..header_end])
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
+            .unwrap_or_default()
+            .to_owned();
         let content_start = header_end + 4;
         let next = find(&rest[content_start..], format!("\r\n{delimiter}").as_bytes())?;
         let content = rest[content_start..content_start + next].to_vec();
@@ -253,8 +261,7 @@ fn advance(job: &mut Job) {
     let next = match (job.status.as_str(), job.model.as_str()) {
         ("validating_files", "gpt-doomed") => "failed",
         ("validating_files", _) => "queued",
-        ("queued", _) => "running",
-        ("running", "gpt-slow") => "running",
+        ("queued", _) | ("running", "gpt-slow") => "running",
         ("running", _) => "succeeded",
         (other, _) => other,
     }

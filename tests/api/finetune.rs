@@ -6,6 +6,8 @@
 
 #![allow(clippy::too_many_lines, reason = "each test is one end-to-end scenario")]
 
+use std::fmt::Write as _;
+
 use botbuilder::config::TrainingPrice;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -365,10 +367,10 @@ async fn datasets_are_validated_previewed_converted_and_split() {
     // A CSV with a duplicate and an empty row: stored, with the problems reported.
     let mut csv = String::from("text,label\n");
     for i in 0..10 {
-        csv.push_str(&format!("where is my parcel {i},track\n"));
+        let _ = writeln!(csv, "where is my parcel {i},track");
     }
     for i in 0..5 {
-        csv.push_str(&format!("I want my money back for order {i},refund\n"));
+        let _ = writeln!(csv, "I want my money back for order {i},refund");
     }
     csv.push_str("where is my parcel 3,track\n,refund\nhi,greet\n");
     let d = ok_json(upload(&app, &s, model, "format=csv&name=Support%20intents", &csv).await, 201).await;
