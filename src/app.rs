@@ -366,6 +366,7 @@ pub(crate) fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConf
     flows::routes(cfg);
     conversations::routes(cfg);
     files::routes(cfg);
+    crate::finetune::routes(cfg);
     widget::routes(cfg);
     nlu::routes(cfg);
     knowledge::routes(cfg);

@@ -33,6 +33,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub integrations: IntegrationsConfig,
     pub llm: LlmConfig,
+    pub fine_tuning: FineTuningConfig,
     pub billing: BillingConfig,
     pub analytics: AnalyticsConfig,
     pub tools: ToolsConfig,
@@ -260,6 +261,69 @@ impl LlmConfig {
     pub fn price_of(&self, model: &str) -> Option<(u64, u64)> {
         self.prices.iter().find(|p| p.model == model).map(|p| (p.input_micros, p.output_micros))
     }
+}
+
+/// Fine-tuning datasets and remote jobs (`docs/fine-tuning.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FineTuningConfig {
+    /// Largest dataset upload in bytes (default 50 MiB); larger is 413 `file_too_large`.
+    pub max_dataset_bytes: usize,
+    /// Rows with more tokens than this are reported over-long (default 65536,
+    /// `OpenAI`'s longest training example for its smaller models).
+    pub max_row_tokens: usize,
+    /// Seconds between two polls of a remote job (default 30; 0 polls again at once).
+    pub poll_interval_secs: u64,
+    /// Training prices per model (micro-units per 1M trained tokens), for
+    /// the cost estimate before a job starts.
+    pub training_prices: Vec<TrainingPrice>,
+}
+
+impl Default for FineTuningConfig {
+    fn default() -> Self {
+        Self {
+            max_dataset_bytes: 50 * 1024 * 1024,
+            max_row_tokens: 65_536,
+            poll_interval_secs: 30,
+            training_prices: Vec::new(),
+        }
+    }
+}
+
+impl FineTuningConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if self.max_dataset_bytes == 0 {
+            errors.push("fine_tuning.max_dataset_bytes: must be at least 1".to_owned());
+        }
+        if self.max_row_tokens == 0 {
+            errors.push("fine_tuning.max_row_tokens: must be at least 1".to_owned());
+        }
+        if self.poll_interval_secs > 86_400 {
+            errors.push("fine_tuning.poll_interval_secs: must be at most 86400".to_owned());
+        }
+        for (i, p) in self.training_prices.iter().enumerate() {
+            if p.model.trim().is_empty() {
+                errors.push(format!("fine_tuning.training_prices[{i}].model: must not be empty"));
+            }
+        }
+        errors
+    }
+
+    /// The training price of `model` per 1M tokens (micro-units), if configured.
+    #[must_use]
+    pub fn training_price_of(&self, model: &str) -> Option<u64> {
+        self.training_prices.iter().find(|p| p.model == model).map(|p| p.micros_per_million)
+    }
+}
+
+/// The price of training a model on 1M tokens (each epoch counts), in
+/// micro-units of the currency.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingPrice {
+    pub model: String,
+    pub micros_per_million: u64,
 }
 
 /// The price of a model per 1M tokens, in micro-units of the currency
@@ -1061,6 +1125,7 @@ impl Default for Config {
             files: FilesConfig::default(),
             integrations: IntegrationsConfig::default(),
             llm: LlmConfig::default(),
+            fine_tuning: FineTuningConfig::default(),
             billing: BillingConfig::default(),
             analytics: AnalyticsConfig::default(),
             tools: ToolsConfig::default(),
@@ -1162,6 +1227,7 @@ impl Config {
         let mut errors = self.knowledge.problems();
         errors.extend(self.files.problems());
         errors.extend(self.llm.problems());
+        errors.extend(self.fine_tuning.problems());
         errors.extend(self.analytics.problems());
         errors.extend(self.recovery.problems());
         if self.bind.parse::<SocketAddr>().is_err() {

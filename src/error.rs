@@ -290,6 +290,13 @@ error_codes! {
     CloneNotTrained => ("clone_not_trained", CONFLICT, "The clone has no trained version yet: train it before asking for drafts."),
     CloneNoMessage => ("clone_no_message", CONFLICT, "The conversation has no message from the visitor to draft a reply to."),
     CloneShareInvalid => ("clone_share_invalid", UNPROCESSABLE_ENTITY, "A clone can be shared only with another active member of its organization; `details.field` is `user_id`."),
+    // Fine-tuning (issue 25)
+    FineTuneModelNotFound => ("fine_tune_model_not_found", NOT_FOUND, "No such fine-tune model in the caller's organizations."),
+    DatasetNotFound => ("dataset_not_found", NOT_FOUND, "No such fine-tuning dataset in the caller's organizations (`details.field` names the field when it came from the body)."),
+    FineTuneJobNotFound => ("fine_tune_job_not_found", NOT_FOUND, "No such fine-tuning job in the caller's organizations."),
+    DatasetInvalid => ("dataset_invalid", UNPROCESSABLE_ENTITY, "A dataset file is malformed: `details.line` names the line (or CSV record), `details.format` the expected format; nothing was stored."),
+    DatasetDeleted => ("dataset_deleted", CONFLICT, "The dataset was deleted: no job may start on it; `details.field` names the field and `details.dataset_id` the dataset."),
+    DatasetNotReady => ("dataset_not_ready", CONFLICT, "The dataset's validation report found problems (`details.report_issues` counts them) or it is of another kind than the job needs; fix and upload it again."),
     // Server side
     Internal => ("internal", INTERNAL_SERVER_ERROR, "An unexpected server error; the request id identifies it in the logs."),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "The server is starting, shutting down or overloaded."),

@@ -22,6 +22,7 @@ pub mod db;
 pub mod error;
 pub mod experiments;
 pub mod files;
+pub mod finetune;
 pub mod flows;
 pub mod http;
 pub mod ids;

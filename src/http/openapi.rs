@@ -49,6 +49,7 @@ pub const ADMIN_SESSION: &str = "admin_session";
         (name = "files", description = "Downloads of files attached to conversations"),
         (name = "widget", description = "The embeddable chat widget and its public API"),
         (name = "nlu", description = "Intents, entities, training, parsing and quality tools of a bot's NLU"),
+        (name = "fine_tuning", description = "Fine-tuning: datasets (upload, validation report, preview, conversion, split), remote fine-tuning jobs through OpenAI-compatible APIs with their curves, model versions (compare, activate, production, rollback)"),
         (name = "insights", description = "NLU and knowledge insights, flow funnels, organization stats and activity timeline"),
         (name = "clones", description = "Work clones: training material import, style profile, trained versions, drafts in the person's style with feedback, inbox suggestions"),
         (name = "contacts", description = "Contacts of the channels: search, profile, tags, attributes, consent, merge, GDPR export and erase"),

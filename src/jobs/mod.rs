@@ -190,6 +190,7 @@ pub fn handler_for(kind: &str) -> Option<&'static dyn JobHandler> {
         crate::portability::retention::KIND => Some(&crate::portability::retention::RetentionArchiveJob),
         crate::nlu::train::TRAIN_JOB => Some(&crate::nlu::train::TrainJob),
         crate::nlu::evaluate::EVALUATE_JOB => Some(&crate::nlu::evaluate::EvaluateJob),
+        crate::finetune::jobs::REMOTE_JOB => Some(&crate::finetune::jobs::RemoteJobHandler),
         crate::knowledge::ingest::KIND => Some(&crate::knowledge::ingest::Ingest),
         crate::knowledge::crawl::KIND => Some(&crate::knowledge::crawl::Crawl),
         crate::knowledge::reembed::KIND => Some(&crate::knowledge::reembed::Reembed),

@@ -44,6 +44,15 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 static EMBEDDED_MODEL: &[u8] = include_bytes!(env!("BUNDLE_EMBED_MODEL"));
 static EMBEDDED_TOKENIZER: &[u8] = include_bytes!(env!("BUNDLE_EMBED_TOKENIZER"));
 
+/// The shipped `MiniLM` tokenizer without padding or truncation, for
+/// counting tokens (fine-tuning datasets) without loading the model.
+pub fn shipped_tokenizer() -> anyhow::Result<Tokenizer> {
+    let mut tokenizer = Tokenizer::from_bytes(EMBEDDED_TOKENIZER).map_err(|e| anyhow!("invalid tokenizer: {e}"))?;
+    tokenizer.with_padding(None);
+    tokenizer.with_truncation(None).map_err(|e| anyhow!("tokenizer truncation: {e}"))?;
+    Ok(tokenizer)
+}
+
 /// Most tokens in one inference; bounds ONNX Runtime's memory when long
 /// passages are embedded.
 const MAX_BATCH_TOKENS: usize = 4096;

@@ -516,7 +516,8 @@ pub fn activate_version(conn: &Connection, tenant: &Tenant, bot: BotId, id: Mode
         params![bot, tenant.org_id(), id],
     )?;
     Ok(conn.execute(
-        "UPDATE model_versions SET is_active = 1
+        "UPDATE model_versions SET is_active = 1, activated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now'),
+                                   updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
          WHERE id = ?1 AND bot_id = ?2 AND organization_id = ?3 AND kind = 'nlu_intent'",
         params![id, bot, tenant.org_id()],
     )? == 1)

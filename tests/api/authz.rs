@@ -153,6 +153,9 @@ const TENANT_PARAMS: &[&str] = &[
     "clone_id",
     "clone_data_id",
     "response_id",
+    "fine_tune_model_id",
+    "dataset_id",
+    "fine_tune_job_id",
 ];
 
 /// Path parameters of self-service routes, filled with the caller's own rows.
@@ -341,6 +344,8 @@ fn fixture(app: &TestApp, tag: &str) -> Fixture {
         params.extend(sso_rows(tx, org_id)?);
         params.extend(recovery_rows(tx, org_id)?.map(|(name, id)| (name, id.to_string())));
         params.extend(clone_rows(tx, org_id, owner_id, &role_users)?.map(|(name, id)| (name, id.to_string())));
+        let provider_id: i64 = params["provider_id"].parse().unwrap_or_default();
+        params.extend(finetune_rows(tx, org_id, provider_id)?.map(|(name, id)| (name, id.to_string())));
         Ok(Fixture { params, sessions, session_ids, org_id, owner_id })
     })
 }
@@ -735,6 +740,42 @@ fn recovery_rows(tx: &rusqlite::Connection, org_id: i64) -> rusqlite::Result<[(&
 /// A work clone of the owner, shared for `manage` with every other role's
 /// member (so that every caller with `clones.use` may use and manage it),
 /// with one training pair and one draft.
+/// A remote fine-tune model with a valid one-row dataset and a pending job.
+fn finetune_rows(
+    tx: &rusqlite::Connection,
+    org_id: i64,
+    provider_id: i64,
+) -> rusqlite::Result<[(&'static str, i64); 3]> {
+    let model: i64 = tx.query_row(
+        "INSERT INTO fine_tune_models (organization_id, name, kind, base_model, provider_id)
+         VALUES (?1, 'Matrix tune', 'llm_finetune', 'gpt-4o-mini', ?2) RETURNING id",
+        params![org_id, provider_id],
+        |r| r.get(0),
+    )?;
+    let data: &[u8] =
+        b"{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello\"}]}\n";
+    let file: i64 = tx.query_row(
+        "INSERT INTO files (organization_id, sha256, size_bytes, content_type, name, data)
+         VALUES (?1, lower(hex(randomblob(32))), ?2, 'application/jsonl', 'matrix.jsonl', ?3) RETURNING id",
+        params![org_id, i64::try_from(data.len()).unwrap_or(0), data],
+        |r| r.get(0),
+    )?;
+    let dataset: i64 = tx.query_row(
+        "INSERT INTO fine_tune_datasets (organization_id, fine_tune_model_id, name, file_name, file_id, file_size,
+                                         row_count, format, kind, status)
+         VALUES (?1, ?2, 'Matrix set', 'matrix.jsonl', ?3, ?4, 1, 'jsonl', 'chat', 'ready') RETURNING id",
+        params![org_id, model, file, i64::try_from(data.len()).unwrap_or(0)],
+        |r| r.get(0),
+    )?;
+    let job: i64 = tx.query_row(
+        "INSERT INTO fine_tune_jobs (organization_id, fine_tune_model_id, provider, training_dataset_id)
+         VALUES (?1, ?2, 'openai', ?3) RETURNING id",
+        params![org_id, model, dataset],
+        |r| r.get(0),
+    )?;
+    Ok([("fine_tune_model_id", model), ("dataset_id", dataset), ("fine_tune_job_id", job)])
+}
+
 fn clone_rows(
     tx: &rusqlite::Connection,
     org_id: i64,

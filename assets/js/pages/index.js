@@ -26,6 +26,7 @@ import "./admin.js";
 import "./nlu.js";
 import "./knowledge.js";
 import "./llm.js";
+import "./finetune.js";
 import "./ai.js";
 import "./channels.js";
 import "./templates.js";
