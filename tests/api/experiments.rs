@@ -592,11 +592,13 @@ async fn agent_variants_call_the_model_with_their_configuration_and_the_winner_i
         ]
     });
     body["variants"][1]["agent"]["tool_ids"] = json!([999]);
-    let e = assert_error(send_as(&app, &s, Method::POST, &path, Some(body.clone())).await, 422, "validation_failed").await;
+    let e =
+        assert_error(send_as(&app, &s, Method::POST, &path, Some(body.clone())).await, 422, "validation_failed").await;
     assert_eq!(e["error"]["details"]["field"], "variants[1].agent.tool_ids");
     body["variants"][1]["agent"].as_object_mut().expect("object").remove("tool_ids");
     body["agent_id"] = json!(424_242);
-    let e = assert_error(send_as(&app, &s, Method::POST, &path, Some(body.clone())).await, 422, "validation_failed").await;
+    let e =
+        assert_error(send_as(&app, &s, Method::POST, &path, Some(body.clone())).await, 422, "validation_failed").await;
     assert_eq!(e["error"]["details"]["field"], "agent_id");
     body["agent_id"] = json!(agent);
     let created = create(&app, &s, bot, &body).await;
