@@ -32,6 +32,7 @@ pub struct AbtestArgs {
 }
 
 /// Runs the suite.
+#[allow(clippy::unnecessary_wraps, reason = "every suite's runner has this signature")]
 pub fn run(args: &AbtestArgs) -> anyhow::Result<Report> {
     let mut rows = Vec::new();
     let mut splits = Vec::new();

@@ -148,6 +148,7 @@ async fn trained_bot(
     Ok(bot)
 }
 
+#[allow(clippy::too_many_lines, reason = "one report, row by row")]
 pub async fn run(
     state: &AppState,
     tenant: &Tenant,

@@ -325,7 +325,7 @@ pub struct Variant {
     pub name: String,
     pub share: u32,
     pub is_control: bool,
-    /// `flow` tests: the bot_flows row and its version number.
+    /// `flow` tests: the `bot_flows` row and its version number.
     pub flow_version_id: Option<i64>,
     pub flow_version: Option<i64>,
     pub model_version_id: Option<i64>,
@@ -555,6 +555,7 @@ impl FromRow for ResultRow {
 
 /// What a unit did towards the goals (a row of `ab_test_units`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[allow(clippy::struct_excessive_bools, reason = "one flag per goal, as the table stores them")]
 pub struct UnitOutcome {
     pub resolved: bool,
     pub handed_off: bool,

@@ -202,6 +202,7 @@ pub struct TurnOutcome<'a> {
 }
 
 /// The goal events of a turn for each test the conversation is in.
+#[must_use]
 pub fn events(served: &Served, outcome: &TurnOutcome<'_>) -> Vec<(ExperimentId, GoalMetric, String, UnitEvent)> {
     let mut out = Vec::new();
     for (test, _, key) in &served.tests {

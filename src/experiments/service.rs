@@ -87,6 +87,7 @@ fn size_of(baseline: f64, effect: f64, alpha: f64, power: f64, shares: &[u32]) -
 }
 
 /// What a new test's variants serve, checked against the bot.
+#[allow(clippy::type_complexity, reason = "a checked variant: name, share, flow version, model version, configuration")]
 struct Checked {
     subject_key: String,
     goal_config: Value,

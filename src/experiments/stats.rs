@@ -271,6 +271,7 @@ fn ln_gamma(x: f64) -> f64 {
 
 /// The regularized upper incomplete gamma function Q(s, x) (series below
 /// s + 1, continued fraction above; Numerical Recipes §6.2).
+#[allow(clippy::many_single_char_names, reason = "the names of the series and the continued fraction")]
 fn gamma_q(s: f64, x: f64) -> f64 {
     if x <= 0.0 {
         return 1.0;

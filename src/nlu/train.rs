@@ -185,9 +185,7 @@ pub fn embed_examples(
 /// The background utterances in one of `languages` or too short to tell.
 fn in_languages<'a>(background: &Background<'a>, languages: &[String]) -> Background<'a> {
     let keep: Vec<usize> = (0..background.texts.len())
-        .filter(|&i| {
-            super::language::detect(background.texts[i]).is_none_or(|d| languages.iter().any(|l| *l == d.code))
-        })
+        .filter(|&i| super::language::detect(background.texts[i]).is_none_or(|d| languages.contains(&d.code)))
         .collect();
     Background {
         texts: keep.iter().map(|&i| background.texts[i]).collect(),

@@ -68,7 +68,7 @@ async fn converse(app: &TestApp, s: &Session, bot: i64, user: &str) -> (i64, Vec
     (turn["conversation_id"].as_i64().expect("conversation id"), texts, turn)
 }
 
-fn experiment(name: &str, flow_name: &str, versions: [i64; 2], auto_stop: bool, goal: Value) -> Value {
+fn experiment(name: &str, flow_name: &str, versions: [i64; 2], auto_stop: bool, goal: &Value) -> Value {
     let mut body = json!({
         "name": name,
         "kind": "flow",
@@ -121,7 +121,7 @@ async fn conversations_run_their_variant_goals_are_counted_exactly_and_auto_stop
     let v2 = save(&app, &s, bot, "main", &flow("Variant B here.", true)).await;
     assert_eq!((v1, v2), (1, 2));
 
-    let created = create(&app, &s, bot, &experiment("Close vs hand off", "main", [v1, v2], true, json!({}))).await;
+    let created = create(&app, &s, bot, &experiment("Close vs hand off", "main", [v1, v2], true, &json!({}))).await;
     let id = created["id"].as_i64().expect("id");
     assert_eq!(created["status"], "draft");
     // The minimum sample size is known before the start: 0.5 → 0.7 at 5 %/80 %.
@@ -214,7 +214,7 @@ async fn a_winner_is_declared_by_hand_and_conversions_and_feedback_count_for_the
         "main",
         [v1, v2],
         false,
-        json!({ "goal_metric": "conversion", "goal_event": "purchase" }),
+        &json!({ "goal_metric": "conversion", "goal_event": "purchase" }),
     );
     let created = create(&app, &s, bot, &body).await;
     let id = created["id"].as_i64().expect("id");
@@ -282,7 +282,7 @@ async fn a_winner_is_declared_by_hand_and_conversions_and_feedback_count_for_the
     assert_eq!(list.as_array().map(Vec::len), Some(1));
 
     // Feedback: a vote on a bot answer of a widget conversation counts for a feedback goal.
-    let body = experiment("Thumbs", "main", [v1, v2], false, json!({ "goal_metric": "feedback" }));
+    let body = experiment("Thumbs", "main", [v1, v2], false, &json!({ "goal_metric": "feedback" }));
     let fb = create(&app, &s, bot, &body).await;
     let fid = fb["id"].as_i64().expect("id");
     ok_json(action(&app, &s, fid, "start", None).await, 200).await;
@@ -327,7 +327,7 @@ async fn bad_designs_two_tests_on_one_flow_and_deleted_variants_are_refused_nami
     publish(&app, &s, bot, "main", v1).await;
     let v2 = save(&app, &s, bot, "main", &flow("Two.", true)).await;
     let path = format!("/api/v1/bots/{bot}/experiments");
-    let good = experiment("Good", "main", [v1, v2], false, json!({}));
+    let good = experiment("Good", "main", [v1, v2], false, &json!({}));
 
     let field = |body: Value| body["error"]["details"]["field"].as_str().unwrap_or("").to_owned();
     let mut bad = good.clone();
@@ -415,7 +415,7 @@ async fn bad_designs_two_tests_on_one_flow_and_deleted_variants_are_refused_nami
     // A deleted variant: the flow `promo` is deleted after the test was set up.
     let p1 = save(&app, &s, bot, "promo", &flow("P1.", true)).await;
     let p2 = save(&app, &s, bot, "promo", &flow("P2.", true)).await;
-    let promo = create(&app, &s, bot, &experiment("Promo", "promo", [p1, p2], false, json!({}))).await;
+    let promo = create(&app, &s, bot, &experiment("Promo", "promo", [p1, p2], false, &json!({}))).await;
     let pid = promo["id"].as_i64().expect("id");
     let r = send_as(&app, &s, Method::DELETE, &format!("/api/v1/bots/{bot}/flows/promo"), None).await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());

@@ -58,6 +58,7 @@ pub fn is_oos_name(name: &str) -> bool {
 
 /// Hyperparameters of training.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools, reason = "independent switches of the recipe, stored as they are")]
 pub struct TrainConfig {
     pub ngrams: NgramConfig,
     /// Use the sentence embedding as features.
