@@ -25,3 +25,29 @@ UPDATE model_versions SET activated_at = updated_at WHERE is_active = 1;
 CREATE INDEX fine_tune_datasets_org ON fine_tune_datasets (organization_id, deleted_at, id);
 CREATE INDEX fine_tune_jobs_training_dataset ON fine_tune_jobs (training_dataset_id);
 CREATE INDEX fine_tune_jobs_validation_dataset ON fine_tune_jobs (validation_dataset_id);
+
+-- A job's datasets belong to its organization.
+CREATE TRIGGER fine_tune_jobs_training_dataset_id_tenant_insert BEFORE INSERT ON fine_tune_jobs
+WHEN NEW.training_dataset_id IS NOT NULL
+ AND NEW.organization_id IS NOT (SELECT organization_id FROM fine_tune_datasets WHERE id = NEW.training_dataset_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: fine_tune_jobs.training_dataset_id');
+END;
+CREATE TRIGGER fine_tune_jobs_training_dataset_id_tenant_update BEFORE UPDATE OF training_dataset_id, organization_id ON fine_tune_jobs
+WHEN NEW.training_dataset_id IS NOT NULL
+ AND NEW.organization_id IS NOT (SELECT organization_id FROM fine_tune_datasets WHERE id = NEW.training_dataset_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: fine_tune_jobs.training_dataset_id');
+END;
+CREATE TRIGGER fine_tune_jobs_validation_dataset_id_tenant_insert BEFORE INSERT ON fine_tune_jobs
+WHEN NEW.validation_dataset_id IS NOT NULL
+ AND NEW.organization_id IS NOT (SELECT organization_id FROM fine_tune_datasets WHERE id = NEW.validation_dataset_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: fine_tune_jobs.validation_dataset_id');
+END;
+CREATE TRIGGER fine_tune_jobs_validation_dataset_id_tenant_update BEFORE UPDATE OF validation_dataset_id, organization_id ON fine_tune_jobs
+WHEN NEW.validation_dataset_id IS NOT NULL
+ AND NEW.organization_id IS NOT (SELECT organization_id FROM fine_tune_datasets WHERE id = NEW.validation_dataset_id)
+BEGIN
+    SELECT RAISE(ABORT, 'tenant_mismatch: fine_tune_jobs.validation_dataset_id');
+END;

@@ -531,8 +531,9 @@ pub struct VersionComparison {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CompareQuery {
-    /// The other version (b); the path's version is a.
-    pub with: VersionId,
+    /// The other version (b); the path's version is a. Required (422 naming
+    /// `with` when absent, after the caller's access to a is checked).
+    pub with: Option<VersionId>,
     /// NLU versions: a classification dataset to evaluate both on (default: the bot's examples).
     pub dataset_id: Option<DatasetId>,
 }

@@ -179,7 +179,8 @@ pub async fn compare(
     query: CompareQuery,
 ) -> AppResult<VersionComparison> {
     let a = get(state, tenant.clone(), id).await?;
-    let b = get(state, tenant.clone(), query.with).await.map_err(|e| e.with_details(json!({ "field": "with" })))?;
+    let with = query.with.ok_or_else(|| AppError::validation("with", "choose the version to compare with"))?;
+    let b = get(state, tenant.clone(), with).await.map_err(|e| e.with_details(json!({ "field": "with" })))?;
     if a.kind != b.kind || a.bot_id != b.bot_id || a.fine_tune_model_id != b.fine_tune_model_id {
         return Err(AppError::validation("with", "compare two versions of the same model"));
     }

@@ -414,9 +414,19 @@ pub fn parents_first(conn: &Connection, tables: &[String]) -> rusqlite::Result<V
             deps.iter().filter(|(_, ps)| ps.iter().all(|p| out.contains(p))).map(|(t, _)| t.clone()).collect();
         // Stuck on a cycle (voice bots ↔ phone numbers): break it at a table
         // that is in one, not at a table that merely waits for it.
+        // Prefer one whose references into the cycle may be empty for a while
+        // (filled in later), else a NOT NULL one would have no value.
         let next = if ready.is_empty() {
-            let in_cycle = deps.keys().find(|t| reaches(&deps, &out, t, t)).or_else(|| deps.keys().next());
-            in_cycle.cloned().into_iter().collect()
+            let in_cycle: Vec<&String> = deps.keys().filter(|t| reaches(&deps, &out, t, t)).collect();
+            let mut deferrable = None;
+            for t in &in_cycle {
+                if waits_only_on_nullable(conn, t, &deps, &out)? {
+                    deferrable = Some(*t);
+                    break;
+                }
+            }
+            let pick = deferrable.or_else(|| in_cycle.first().copied()).or_else(|| deps.keys().next());
+            pick.cloned().into_iter().collect()
         } else {
             ready
         };
@@ -426,6 +436,23 @@ pub fn parents_first(conn: &Connection, tables: &[String]) -> rusqlite::Result<V
         }
     }
     Ok(out)
+}
+
+/// True when every column of `table` that references a table not placed yet
+/// can be NULL.
+fn waits_only_on_nullable(
+    conn: &Connection,
+    table: &str,
+    deps: &BTreeMap<String, BTreeSet<String>>,
+    placed: &[String],
+) -> rusqlite::Result<bool> {
+    let cols = columns(conn, table)?;
+    Ok(foreign_keys(conn, table)?.into_iter().all(|(col, parent)| {
+        parent == table
+            || !deps.contains_key(&parent)
+            || placed.contains(&parent)
+            || cols.iter().any(|c| c.name == col && !c.not_null)
+    }))
 }
 
 /// True when `from`'s unplaced parents lead back to `target`.

@@ -213,6 +213,8 @@ async fn remote_fine_tuning_against_a_fake_of_the_openai_api() {
             { "role": "assistant", "content": "You're welcome!" },
         ])
     );
+    // Agents reach providers through the bot's AI configuration.
+    call_ok(&app, &s, Method::PUT, &format!("/api/v1/bots/{bot}/ai/config"), Some(json!({ "provider_id": p }))).await;
     let agent = call_ok(
         &app,
         &s,
